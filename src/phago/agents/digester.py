@@ -1,0 +1,436 @@
+"""The Digester: finds documents, engulfs and digests them, presents their concepts.
+
+State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 items 1, 2, 5, 6,
+7, 8, 9):
+
+* **Seeking**: if a digester with 3+ outputs senses an Anomaly or Insight signal from an agent
+  it has not tried before, it tries symbiosis once with that emitter (never a livelock;
+  off by default against sentinels and synthesizers, see ``symbiosis``). Otherwise it goes for
+  the nearest undigested document within ``sense_radius``: engulfs it when closer than 1, else
+  moves toward it at most ``speed`` per tick. With none in reach it follows the Input gradient,
+  then forages for the nearest undigested document within ``forage_radius``, and only then
+  explores with a persistent, seeded random walk. Only Input signals steer it, so export or
+  quorum signals never make it sit still.
+* **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
+  (each fragment carries its source document), then it exports its vocabulary once (after two
+  outputs) or deposits a Digestion trace stamped with the substrate tick.
+* Idle ticks count while it has nothing to digest; at ``max_idle`` it dies (apoptosis).
+
+Example:
+    >>> from phago import Colony, Digester, Position
+    >>> colony = Colony(seed=1)
+    >>> _ = colony.ingest_document("t", "cell membrane protein cell", Position(0, 0))
+    >>> _ = colony.spawn(Digester(Position(2, 0)))
+    >>> colony.run_until_digested(50) <= 10
+    True
+    >>> round(colony.graph.edge_between("cell", "protein").weight, 2)
+    0.1
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.agents.base import Agent, AgentProfile, ColonyView
+from phago.config import ColonyConfig
+from phago.ids import AgentId, DocumentId
+from phago.text import Keyword, extract_keywords, tokenize_with_positions
+from phago.types import (
+    AgentAction,
+    Apoptose,
+    BoundaryContext,
+    CellHealth,
+    Deposit,
+    EngulfDocument,
+    ExportCapability,
+    FragmentPresentation,
+    Idle,
+    Move,
+    NodeType,
+    Position,
+    PresentFragments,
+    SignalType,
+    SymbioseWith,
+    SymbiosisEval,
+    Trace,
+    TraceType,
+)
+
+__all__ = ["Digester", "DigesterState", "window_pairs"]
+
+
+class DigesterState(str, Enum):
+    """States of the digester's state machine."""
+
+    SEEKING = "seeking"
+    FOUND_TARGET = "found_target"
+    DIGESTING = "digesting"
+    PRESENTING = "presenting"
+
+
+def window_pairs(text: str, keywords: list[Keyword], window: int) -> npt.NDArray[np.int64]:
+    """Keyword-index pairs ``(i, j)``, ``i < j``, whose words occur within ``window`` words.
+
+    Any occurrence counts, not only the first. Vectorised over offsets.
+
+    Example:
+        >>> from phago.text import extract_keywords
+        >>> kws = extract_keywords("alpha beta gamma delta")
+        >>> window_pairs("alpha beta gamma delta", kws, 1).tolist()
+        [[0, 1], [1, 2], [2, 3]]
+    """
+    index = {k.label: i for i, k in enumerate(keywords)}
+    toks = [(index[w], p) for w, p in tokenize_with_positions(text) if w in index]
+    if len(toks) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    kid = np.fromiter((t[0] for t in toks), dtype=np.int64, count=len(toks))
+    pos = np.fromiter((t[1] for t in toks), dtype=np.int64, count=len(toks))
+    parts = []
+    for off in range(1, min(window, len(toks) - 1) + 1):
+        a, b = kid[:-off], kid[off:]
+        ok = (pos[off:] - pos[:-off] <= window) & (a != b)
+        if not ok.any():
+            break  # positions increase, so larger offsets are farther apart
+        parts.append(np.stack([np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])], axis=1))
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.unique(np.concatenate(parts), axis=0)
+    return pairs.astype(np.int64)
+
+
+class Digester(Agent):
+    """An agent that turns documents into concepts and Hebbian edges.
+
+    Args:
+        position: where it starts.
+        seed: seed of its random generator (None: derived from the colony's seed).
+        max_idle: idle ticks before apoptosis (reference: 30).
+        sense_radius: how far it sees documents and signals (reference: 10).
+        keyword_boost: score added to keywords it already knows.
+        speed: the longest move in one tick.
+        forage_radius: how far it looks for undigested documents when none is in sense range.
+        symbiosis: absorb sentinels and synthesizers whose signals it senses (off by default,
+            so the immune and emergence agents survive; the reference always does it).
+    """
+
+    agent_type = "digester"
+
+    def __init__(
+        self,
+        position: Position | tuple[float, float],
+        *,
+        seed: int | None = None,
+        max_idle: int = 30,
+        sense_radius: float = 10.0,
+        keyword_boost: float = 3.0,
+        speed: float = 5.0,
+        forage_radius: float = 40.0,
+        symbiosis: bool = False,
+    ) -> None:
+        super().__init__(position if isinstance(position, Position) else Position(*position), seed=seed, max_idle=max_idle)
+        self.sense_radius = float(sense_radius)
+        self.keyword_boost = float(keyword_boost)
+        self.speed = float(speed)
+        self.forage_radius = float(forage_radius)
+        self.symbiosis = bool(symbiosis)
+        self.state = DigesterState.SEEKING
+        self.target: DocumentId | None = None
+        self.current_document: DocumentId | None = None
+        self.engulfed: str | None = None
+        self.known_vocabulary: set[str] = set()
+        self.presented: dict[str, int] = {}  # distinct presented terms -> times presented
+        self.integrated_from: set[AgentId] = set()
+        self.symbionts: list[tuple[AgentId, str]] = []
+        self.tried_symbiosis: set[AgentId] = set()
+        self.externalized: set[str] = set()
+        self.has_exported = False
+        self._permeability = 0.0
+        self._heading = 0.0
+        self.seen_nodes = 0  # graph nodes already considered for internalisation
+        self.reinforcement_saturated = False
+        self._max_fragments: int | None = None
+        self._window: int | None = None
+
+    def bind(self, agent_id: AgentId, seed: int, config: ColonyConfig) -> None:
+        """Set id and generator; take the colony's extraction bounds."""
+        super().bind(agent_id, seed, config)
+        self._max_fragments = config.max_fragments
+        self._window = config.wiring_window
+        self._heading = float(self.rng.uniform(0.0, 2.0 * math.pi))
+
+    # ------------------------------------------------------------------ decision
+
+    def sense(self, view: ColonyView) -> AgentAction:
+        """One step of the state machine (see the module docstring)."""
+        self.age += 1
+        if self.health() is CellHealth.SENESCENT:
+            return Apoptose()
+        state = self.state
+        if state is DigesterState.SEEKING:
+            return self._seek(view)
+        if state is DigesterState.FOUND_TARGET:
+            if self.engulfed is not None:
+                self.state = DigesterState.DIGESTING
+            else:
+                self.state = DigesterState.SEEKING
+                self.target = None
+                self.idle += 1
+            return Idle()
+        if state is DigesterState.DIGESTING:
+            keywords = self.lyse()
+            if not keywords:
+                self.state = DigesterState.SEEKING
+                self.idle += 1
+                return Idle()
+            self.state = DigesterState.PRESENTING
+            return self._presentation(keywords)
+        # PRESENTING
+        self.state = DigesterState.SEEKING
+        doc, self.current_document = self.current_document, None
+        if self.useful_outputs >= 2 and not self.has_exported:
+            self.has_exported = True
+            return ExportCapability(f"vocab-{self.id:016x}")
+        del doc
+        return Deposit(self.position, Trace(self.id, TraceType.DIGESTION, 1.0, view.tick))
+
+    def _seek(self, view: ColonyView) -> AgentAction:
+        pos = self.position
+        if self.symbiosis and self.useful_outputs >= 3 and not self.symbionts:
+            sig = view.first_signal_near(
+                pos, self.sense_radius, (SignalType.ANOMALY, SignalType.INSIGHT), self.id
+            )
+            if sig is not None and sig.emitter not in self.tried_symbiosis:
+                self.tried_symbiosis.add(sig.emitter)
+                return SymbioseWith(sig.emitter)
+        near = view.undigested_near(pos, self.sense_radius)
+        if near:
+            dist, doc = near[0]
+            if dist < 1.0:
+                self.state = DigesterState.FOUND_TARGET
+                self.target = doc
+                return EngulfDocument(doc)
+            self.idle += 1
+            return Move(self._step_toward(view.document_position(doc), dist))
+        self.idle += 1
+        grad = view.gradient(pos, self.sense_radius, SignalType.INPUT)
+        if grad is not None:
+            return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
+        far = view.undigested_near(pos, self.forage_radius) if self.forage_radius > self.sense_radius else []
+        if far:
+            dist, doc = far[0]
+            return Move(self._step_toward(view.document_position(doc), dist))
+        self._heading += float(self.rng.normal(0.0, 0.6))
+        step = min(2.0, self.speed)
+        return Move(Position(pos.x + step * math.cos(self._heading), pos.y + step * math.sin(self._heading)))
+
+    def _step_toward(self, target: Position, dist: float) -> Position:
+        if dist <= self.speed:
+            return target
+        f = self.speed / dist
+        return Position(
+            self.position.x + (target.x - self.position.x) * f,
+            self.position.y + (target.y - self.position.y) * f,
+        )
+
+    def _presentation(self, keywords: list[Keyword]) -> PresentFragments:
+        doc = self.current_document
+        frags = tuple(FragmentPresentation(k.label, doc, self.position, NodeType.CONCEPT) for k in keywords)
+        pairs = None
+        if self._window is not None and self._text_for_pairs is not None:
+            pairs = window_pairs(self._text_for_pairs, keywords, self._window)
+        self._text_for_pairs = None
+        return PresentFragments(frags, doc, pairs)
+
+    # ------------------------------------------------------------------ digestion
+
+    _text_for_pairs: str | None = None
+
+    @property
+    def is_digesting(self) -> bool:
+        """True from engulfing a document until its fragments are presented."""
+        return self.engulfed is not None or self.state is DigesterState.DIGESTING
+
+    def engulf_document(self, document: DocumentId | None, text: str) -> str:
+        """Take in a document (the colony calls this after a successful EngulfDocument)."""
+        if self.engulfed is not None:
+            return "busy"
+        if not text.strip():
+            return "indigestible"
+        self.engulfed = text
+        self.current_document = document
+        return "engulfed"
+
+    def lyse(self) -> list[Keyword]:
+        """Break the engulfed text into keywords (boosting known vocabulary)."""
+        text, self.engulfed = self.engulfed, None
+        if text is None:
+            return []
+        keywords = extract_keywords(
+            text,
+            self.known_vocabulary or None,
+            boost=self.keyword_boost,
+            max_keywords=self._max_fragments,
+        )
+        if keywords:
+            self.useful_outputs += 1
+            self.idle = 0
+            presented = self.presented
+            for k in keywords:
+                presented[k.label] = presented.get(k.label, 0) + 1
+            self._text_for_pairs = text if self._window is not None else None
+        return keywords
+
+    # ------------------------------------------------------------------ transfer
+
+    def export_vocabulary(self) -> bytes | None:
+        """JSON capability: distinct presented terms, origin, documents digested."""
+        if not self.presented:
+            return None
+        return json.dumps(
+            {"terms": list(self.presented), "origin": int(self.id), "document_count": self.useful_outputs}
+        ).encode("utf-8")
+
+    def integrate_vocabulary(self, payload: bytes) -> int:
+        """Learn another digester's exported terms, once per origin."""
+        try:
+            data = json.loads(payload.decode("utf-8"))
+            origin = AgentId(int(data["origin"]))
+            terms = [str(t) for t in data["terms"]]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return 0
+        if origin in self.integrated_from or origin == self.id:
+            return 0
+        self.integrated_from.add(origin)
+        self.known_vocabulary.update(terms)
+        return len(terms)
+
+    # ------------------------------------------------------------------ symbiosis
+
+    def profile(self) -> AgentProfile:
+        """Type ``digester`` with its vocabulary capability."""
+        return AgentProfile(self.id, self.agent_type, ("vocabulary",), self.health())
+
+    def evaluate_symbiosis(self, other: AgentProfile) -> SymbiosisEval | None:
+        """Coexist with digesters and dying agents; integrate anything else."""
+        if other.agent_type == "digester" or other.health.should_die:
+            return SymbiosisEval.COEXIST
+        return SymbiosisEval.INTEGRATE
+
+    def absorb_symbiont(self, other: AgentProfile, payload: bytes) -> bool:
+        """Absorb another agent, learning its vocabulary if it exported one."""
+        if payload:
+            try:
+                terms = json.loads(payload.decode("utf-8")).get("terms", [])
+                self.known_vocabulary.update(str(t) for t in terms)
+            except (ValueError, AttributeError, UnicodeDecodeError):
+                pass
+        self.symbionts.append((other.id, other.agent_type))
+        return True
+
+    # ------------------------------------------------------------------ dissolution
+
+    @property
+    def permeability(self) -> float:
+        """Boundary permeability set by :meth:`modulate_boundary`."""
+        return self._permeability
+
+    def modulate_boundary(self, context: BoundaryContext) -> None:
+        """``p = clamp(0.3·min(r/10, 1) + 0.3·min(age/100, 1) + 0.4·trust, 0, 1)``."""
+        p = (
+            0.3 * min(context.reinforcement_count / 10.0, 1.0)
+            + 0.3 * min(context.age / 100.0, 1.0)
+            + 0.4 * context.trust
+        )
+        self._permeability = min(max(p, 0.0), 1.0)
+
+    def vocabulary_terms(self) -> list[str]:
+        """Presented terms, then known terms not presented."""
+        out = list(self.presented)
+        out.extend(t for t in sorted(self.known_vocabulary) if t not in self.presented)
+        return out
+
+    def externalize_vocabulary(self) -> list[str]:
+        """Presented terms not externalised before (once per term per agent)."""
+        if len(self.externalized) == len(self.presented):
+            return []
+        new = [t for t in self.presented if t not in self.externalized]
+        self.externalized.update(new)
+        return new
+
+    def internalize_vocabulary(self, terms: list[str]) -> None:
+        """Add ``terms`` to the known vocabulary."""
+        self.known_vocabulary.update(terms)
+
+    def vocabulary_size(self) -> int:
+        """Known plus presented distinct terms."""
+        return len(self.known_vocabulary) + len(self.presented)
+
+    def final_fragments(self) -> tuple[str, ...]:
+        """Every distinct term it presented."""
+        return tuple(self.presented)
+
+    # ------------------------------------------------------------------ persistence
+
+    def state_dict(self) -> dict[str, Any]:
+        """Complete state, JSON-compatible except the generator state (a dict)."""
+        d = super().state_dict()
+        d.update(
+            sense_radius=self.sense_radius,
+            keyword_boost=self.keyword_boost,
+            speed=self.speed,
+            forage_radius=self.forage_radius,
+            symbiosis=self.symbiosis,
+            state=self.state.value,
+            target=None if self.target is None else int(self.target),
+            current_document=None if self.current_document is None else int(self.current_document),
+            engulfed=self.engulfed,
+            text_for_pairs=self._text_for_pairs,
+            known_vocabulary=sorted(self.known_vocabulary),
+            presented=list(self.presented.items()),
+            integrated_from=sorted(int(a) for a in self.integrated_from),
+            symbionts=[(int(a), t) for a, t in self.symbionts],
+            tried_symbiosis=sorted(int(a) for a in self.tried_symbiosis),
+            externalized=sorted(self.externalized),
+            has_exported=self.has_exported,
+            permeability=self._permeability,
+            heading=self._heading,
+            seen_nodes=self.seen_nodes,
+            reinforcement_saturated=self.reinforcement_saturated,
+            max_fragments=self._max_fragments,
+            window=self._window,
+        )
+        return d
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        super().load_state_dict(state)
+        self.sense_radius = float(state["sense_radius"])
+        self.keyword_boost = float(state["keyword_boost"])
+        self.speed = float(state["speed"])
+        self.forage_radius = float(state["forage_radius"])
+        self.symbiosis = bool(state["symbiosis"])
+        self.state = DigesterState(state["state"])
+        self.target = None if state["target"] is None else DocumentId(int(state["target"]))
+        cd = state["current_document"]
+        self.current_document = None if cd is None else DocumentId(int(cd))
+        self.engulfed = state["engulfed"]
+        self._text_for_pairs = state["text_for_pairs"]
+        self.known_vocabulary = set(state["known_vocabulary"])
+        self.presented = {t: int(n) for t, n in state["presented"]}
+        self.integrated_from = {AgentId(int(a)) for a in state["integrated_from"]}
+        self.symbionts = [(AgentId(int(a)), str(t)) for a, t in state["symbionts"]]
+        self.tried_symbiosis = {AgentId(int(a)) for a in state["tried_symbiosis"]}
+        self.externalized = set(state["externalized"])
+        self.has_exported = bool(state["has_exported"])
+        self._permeability = float(state["permeability"])
+        self._heading = float(state["heading"])
+        self.seen_nodes = int(state["seen_nodes"])
+        self.reinforcement_saturated = bool(state["reinforcement_saturated"])
+        self._max_fragments = state["max_fragments"]
+        self._window = state["window"]

@@ -1,0 +1,600 @@
+"""The colony: agents + substrate + Hebbian graph, advanced in explicit phases.
+
+One tick is exactly :meth:`Colony.sense`, :meth:`Colony.act`, :meth:`Colony.decay`,
+:meth:`Colony.advance`, in that order (REFERENCE.md §4.5, with the defects of §8 fixed):
+
+* **sense**: every agent decides from the same pre-tick state (read-only).
+* **act**: actions are applied in agent order; then boundary dissolution and capability
+  transfer; then deaths.
+* **decay**: signals, traces and edges decay; the degree cap is applied; fitness is recorded.
+* **advance**: the tick counter moves on and ``TickComplete`` is reported.
+
+Everything random comes from one seeded generator, and every iteration order is an insertion
+order, so the same seed and inputs give the same graph in every run and every process.
+
+Example:
+    >>> from phago import Colony, Digester, Position
+    >>> colony = Colony(seed=7)
+    >>> d = colony.ingest_document("Cells", "cell membrane protein", Position(0, 0))
+    >>> colony.ingest_document("Cells", "cell membrane protein", Position(0, 0)) == d
+    True
+    >>> _ = colony.spawn(Digester(Position(0.5, 0)))
+    >>> ticks = colony.run_until_digested(20)
+    >>> colony.stats().documents_digested, colony.graph.node_count, colony.graph.edge_count
+    (1, 3, 3)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from phago.agents.base import Agent
+from phago.agents.fitness import FitnessTracker
+from phago.config import ColonyConfig
+from phago.errors import DocumentError, EmptyDocument, PhaseOrderError, UnknownAgent
+from phago.events import (
+    CapabilityExported,
+    CapabilityIntegrated,
+    ColonyEvent,
+    Deposited,
+    Died,
+    Dissolved,
+    Engulfed,
+    Moved,
+    Presented,
+    Spawned,
+    Symbiosis,
+    TickComplete,
+    Wired,
+)
+from phago.graph import HebbianGraph
+from phago.ids import AgentId, DocumentId, agent_id
+from phago.substrate import Substrate
+from phago.types import (
+    AgentAction,
+    Apoptose,
+    BoundaryContext,
+    DeathCause,
+    DeathSignal,
+    Deposit,
+    Document,
+    Emit,
+    EngulfDocument,
+    ExportCapability,
+    Gradient,
+    Move,
+    NodeType,
+    Position,
+    PresentFragments,
+    Signal,
+    SignalType,
+    SymbioseWith,
+    SymbiosisEval,
+    Trace,
+    TraceType,
+    WireNodes,
+)
+
+__all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook"]
+
+_CONCEPT = list(NodeType).index(NodeType.CONCEPT)
+
+PresentationHook = Callable[[np.ndarray, np.ndarray | None, int], int]
+
+
+@dataclass(frozen=True, slots=True)
+class ColonyStats:
+    """Counts describing a colony (the reference's fields)."""
+
+    tick: int
+    agents_alive: int
+    agents_died: int
+    total_spawned: int
+    graph_nodes: int
+    graph_edges: int
+    total_signals: int
+    documents_total: int
+    documents_digested: int
+
+    def to_dict(self) -> dict[str, int]:
+        """The stats as a plain dict."""
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class ColonySnapshot:
+    """A JSON-friendly picture of the colony at one tick."""
+
+    tick: int
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    stats: ColonyStats | None = None
+
+
+class Colony:
+    """A population of agents digesting documents into a Hebbian knowledge graph.
+
+    Args:
+        config: rates and bounds; None uses the reference's defaults.
+        seed: seed of every random choice; None means 0 (runs are reproducible by default).
+    """
+
+    def __init__(self, config: ColonyConfig | None = None, seed: int | None = None) -> None:
+        self.config = config or ColonyConfig()
+        self.seed = 0 if seed is None else int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.substrate = Substrate()
+        self._graph = HebbianGraph(self.config.tentative_weight, self.config.reinforcement)
+        self.agents: list[Agent] = []
+        self.total_spawned = 0
+        self.total_died = 0
+        self.death_signals: list[DeathSignal] = []
+        self.fitness = FitnessTracker()
+        self._history: deque[tuple[int, list[ColonyEvent]]] = deque(
+            maxlen=max(self.config.event_history_limit, 1)
+        )
+        self._pending: list[AgentAction] | None = None
+        self._events: list[ColonyEvent] = []
+        self._dying: dict[int, DeathCause] = {}
+        self._phase = "advance"  # the last phase run
+        self._layout_next = 0
+        self.presentation_hook: PresentationHook | None = None
+        self.view = _AgentView(self)
+
+    @property
+    def current_tick(self) -> int:
+        """The substrate tick (ticks completed)."""
+        return self.substrate.tick
+
+    @property
+    def graph(self) -> HebbianGraph:
+        """The Hebbian knowledge graph."""
+        return self._graph
+
+    # ------------------------------------------------------------------ input
+
+    def ingest_document(
+        self,
+        title: str,
+        content: str,
+        position: Position | tuple[float, float] | None = None,
+        *,
+        doc_id: DocumentId | None = None,
+    ) -> DocumentId:
+        """Store a document and emit its Input signal.
+
+        Args:
+            title: the document's title.
+            content: its text (not empty, no NUL bytes, at most ``max_document_chars``).
+            position: where it lies; None places it on the next free spot of a 5-unit grid.
+            doc_id: its id; None derives a stable id from title and content.
+
+        Returns:
+            The document id. Ingesting the same document again changes nothing and returns
+            the same id.
+
+        Raises:
+            EmptyDocument: empty or whitespace-only content.
+            DocumentError: binary or oversized content.
+            InvalidPosition: a position that is not finite.
+        """
+        if not isinstance(content, str):
+            raise DocumentError(f"document {title!r}: content must be text, got {type(content).__name__}")
+        if not content.strip():
+            raise EmptyDocument(f"document {title!r} is empty")
+        if "\x00" in content:
+            raise DocumentError(f"document {title!r} looks binary (contains NUL bytes)")
+        if len(content) > self.config.max_document_chars:
+            raise DocumentError(
+                f"document {title!r} has {len(content)} characters, more than "
+                f"max_document_chars={self.config.max_document_chars}; split it first"
+            )
+        if position is None:
+            position = self._next_layout_position()
+        elif not isinstance(position, Position):
+            position = Position(*position)
+        return self.substrate.add_document(title, content, position, doc_id)
+
+    def _next_layout_position(self) -> Position:
+        i = self._layout_next
+        self._layout_next += 1
+        cols = 32
+        return Position(5.0 * (i % cols), 5.0 * (i // cols))
+
+    def emit_input_signal(self, position: Position, intensity: float = 1.0) -> None:
+        """Emit an Input signal at ``position`` (from no agent)."""
+        self.substrate.emit_signal(
+            Signal(SignalType.INPUT, intensity, position, AgentId(0), self.substrate.tick)
+        )
+
+    def spawn(self, agent: Agent) -> AgentId:
+        """Add an agent; it acts from the next tick. Returns its id."""
+        aid = agent_id(self.seed, self.total_spawned)
+        agent_seed = int(self.rng.integers(0, 2**63 - 1))
+        agent.bind(aid, agent_seed, self.config)
+        self.agents.append(agent)
+        self.total_spawned += 1
+        self.fitness.register(aid, agent.generation)
+        self._events.append(Spawned(aid, agent.agent_type))
+        return aid
+
+    def feed_agent(self, index: int, text: str) -> str:
+        """Hand ``text`` straight to agent ``index`` (no document)."""
+        return self.agents[index].engulf_document(None, text)
+
+    def agent(self, aid: AgentId) -> Agent:
+        """The live agent with this id; raises :class:`~phago.errors.UnknownAgent`."""
+        for a in self.agents:
+            if a.id == aid:
+                return a
+        raise UnknownAgent(f"no live agent with id {aid}")
+
+    @property
+    def alive_count(self) -> int:
+        """Number of live agents."""
+        return len(self.agents)
+
+    # ------------------------------------------------------------------ phases
+
+    def _expect(self, previous: str, phase: str) -> None:
+        if self._phase != previous:
+            raise PhaseOrderError(f"{phase}() must follow {previous}(), but the last phase was {self._phase}()")
+        self._phase = phase
+
+    def sense(self) -> None:
+        """Phase 1: every agent decides from the same pre-tick state."""
+        self._expect("advance", "sense")
+        view = self.view
+        self._pending = [a.sense(view) for a in self.agents]
+
+    def act(self) -> list[ColonyEvent]:
+        """Phase 2: apply actions in agent order, then dissolution/transfer, then deaths."""
+        self._expect("sense", "act")
+        actions = self._pending or []
+        self._pending = None
+        tick = self.substrate.tick
+        events = self._events
+        agents = self.agents
+        for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
+            self._apply(i, agent, action, tick, events)
+        for agent in agents:
+            self._dissolve_and_transfer(agent, tick, events)
+        if self._dying:
+            for i in sorted(self._dying, reverse=True):
+                agent = agents.pop(i)
+                sig = agent.prepare_death_signal(self._dying[i])
+                events.append(Died(sig))
+                self.death_signals.append(sig)
+                self.total_died += 1
+            self._dying = {}
+        return events
+
+    def _apply(self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]) -> None:
+        if isinstance(action, Move):
+            agent.position = action.position
+            events.append(Moved(agent.id, action.position))
+        elif isinstance(action, EngulfDocument):
+            content = self.substrate.consume_document(action.document)
+            if content is not None:
+                agent.engulf_document(action.document, content)
+                events.append(Engulfed(agent.id, action.document))
+        elif isinstance(action, PresentFragments):
+            self._present(agent, action, tick, events)
+        elif isinstance(action, Deposit):
+            self.substrate.deposit_trace(action.position, action.trace)
+            events.append(Deposited(agent.id, action.position))
+        elif isinstance(action, Emit):
+            self.substrate.emit_signal(action.signal)
+        elif isinstance(action, WireNodes):
+            g = self._graph
+            pairs = [(g.index_of(a), g.index_of(b), w) for a, b, w in action.pairs]
+            n = 0
+            for a, b, w in pairs:
+                n += g.wire_pairs([a], [b], tick, tentative=w, increment=w)
+            if n:
+                events.append(Wired(agent.id, n))
+        elif isinstance(action, ExportCapability):
+            payload = agent.export_vocabulary()
+            if payload is not None:
+                self.substrate.deposit_trace(
+                    agent.position, Trace(agent.id, TraceType.CAPABILITY_DEPOSIT, 1.0, tick, payload)
+                )
+                self.substrate.emit_signal(Signal(SignalType.CAPABILITY, 0.8, agent.position, agent.id, tick))
+                terms = len(json.loads(payload.decode("utf-8")).get("terms", []))
+                events.append(CapabilityExported(agent.id, terms))
+        elif isinstance(action, SymbioseWith):
+            self._symbiose(i, agent, action.target, events)
+        elif isinstance(action, Apoptose):
+            self._dying.setdefault(i, DeathCause("self_assessed", health=agent.health()))
+
+    def _present(self, agent: Agent, action: PresentFragments, tick: int, events: list[ColonyEvent]) -> None:
+        frags = action.fragments
+        if not frags:
+            return
+        g = self._graph
+        before = g.node_count
+        # group by node type, keep order; only concepts are wired
+        concept_labels = [f.label for f in frags if f.node_type is NodeType.CONCEPT]
+        others = [f for f in frags if f.node_type is not NodeType.CONCEPT]
+        pos = frags[0].position
+        doc = action.document if action.document is not None else frags[0].source_document
+        idx = g.present(concept_labels, NodeType.CONCEPT, pos, tick, doc)
+        node_ids = [g.id_at(int(k)) for k in idx]
+        for f in others:
+            j = g.present([f.label], f.node_type, f.position, tick, f.source_document)
+            node_ids.append(g.id_at(int(j[0])))
+        created = g.node_count - before
+        events.append(Presented(agent.id, len(frags), tuple(node_ids), doc, created))
+        pairs = action.pairs
+        if len(concept_labels) != len(frags) and pairs is not None:
+            pairs = None  # pairs index the concept list only when every fragment is a concept
+        if self.presentation_hook is not None:
+            wired = self.presentation_hook(idx, pairs, tick)
+        elif pairs is not None:
+            wired = g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick) if len(pairs) else 0
+        else:
+            wired = g.wire_clique(idx, tick)
+        if wired:
+            events.append(Wired(agent.id, wired))
+        self.fitness.record_concepts(agent.id, len(frags), novel=created)
+        self.fitness.record_edges(agent.id, wired)
+
+    def _symbiose(self, i: int, host: Agent, target: AgentId, events: list[ColonyEvent]) -> None:
+        for j, other in enumerate(self.agents):
+            if other.id != target or j == i:
+                continue
+            profile = other.profile()
+            if host.evaluate_symbiosis(profile) is SymbiosisEval.INTEGRATE:
+                host.absorb_symbiont(profile, other.export_vocabulary() or b"")
+                self._dying.setdefault(j, DeathCause("symbiotic_absorption", host=host.id))
+                events.append(Symbiosis(host.id, other.id, host.agent_type, other.agent_type))
+            return
+
+    def _dissolve_and_transfer(self, agent: Agent, tick: int, events: list[ColonyEvent]) -> None:
+        g = self._graph
+        cfg = self.config
+        terms = None
+        reinforcement = 100
+        if not getattr(agent, "reinforcement_saturated", True):
+            terms = agent.vocabulary_terms()
+            reinforcement = 0
+            access = g.access_counts()
+            for t in terms:
+                for k in g.indices_with_label(t):
+                    reinforcement += int(access[k])
+                if reinforcement >= 100:
+                    break
+            if reinforcement >= 100:
+                agent.reinforcement_saturated = True  # type: ignore[attr-defined]
+        elif agent.vocabulary_size() == 0:
+            reinforcement = 0
+        age = agent.age
+        trust = min(1.0, min(reinforcement, 100) / age) if age > 0 else 0.0
+        agent.modulate_boundary(BoundaryContext(reinforcement, age, trust))
+        p = agent.permeability
+        if p > 0.5:
+            count = 0
+            for t in agent.externalize_vocabulary():
+                ks = g.indices_with_label(t)
+                if ks:
+                    g.increment_access(ks, 1)
+                    count += len(ks)
+            if count:
+                events.append(Dissolved(agent.id, p, count))
+        if p > 0.0:
+            seen = getattr(agent, "seen_nodes", None)
+            if seen is not None and seen < g.node_count:
+                near = g.indices_near(agent.position, cfg.dissolution_radius, since=seen)
+                codes = g.type_codes()
+                labels = [g.label_at(k) for k in near if codes[k] == _CONCEPT]
+                if labels:
+                    agent.internalize_vocabulary(labels)
+                agent.seen_nodes = g.node_count  # type: ignore[attr-defined]
+        for trace in self.substrate.traces_near(agent.position, cfg.capability_radius, TraceType.CAPABILITY_DEPOSIT):
+            if trace.agent_id != agent.id and trace.payload:
+                n = agent.integrate_vocabulary(trace.payload)
+                if n:
+                    events.append(CapabilityIntegrated(agent.id, trace.agent_id, n))
+
+    def decay(self) -> None:
+        """Phase 3: decay signals, traces and edges; apply the degree cap; record fitness."""
+        self._expect("act", "decay")
+        cfg = self.config
+        self.substrate.decay_signals(cfg.signal_decay_rate, cfg.signal_removal_threshold)
+        self.substrate.decay_traces(cfg.trace_decay_rate, cfg.trace_removal_threshold)
+        if cfg.edge_decay_rate > 0.0:
+            self._graph.decay_edges_activity(
+                cfg.edge_decay_rate,
+                cfg.edge_prune_threshold,
+                self.substrate.tick,
+                cfg.staleness_factor,
+                cfg.maturation_ticks,
+            )
+        if cfg.max_edge_degree is not None:
+            self._graph.prune_to_max_degree(cfg.max_edge_degree)
+        self.fitness.tick_all([a.id for a in self.agents])
+
+    def advance(self) -> list[ColonyEvent]:
+        """Phase 4: advance the tick; returns this tick's events ending with TickComplete."""
+        self._expect("decay", "advance")
+        new_tick = self.substrate.advance_tick()
+        events = self._events
+        dead = sum(1 for e in events if isinstance(e, Died))
+        events.append(TickComplete(new_tick, len(self.agents), dead))
+        self._events = []
+        if self.config.event_history_limit > 0:
+            self._history.append((new_tick, events))
+        return events
+
+    def tick(self) -> list[ColonyEvent]:
+        """Run one tick: exactly sense, act, decay, advance. Returns the tick's events."""
+        self.sense()
+        self.act()
+        self.decay()
+        return self.advance()
+
+    def run(self, ticks: int, on_tick: Callable[[int], None] | None = None) -> list[list[ColonyEvent]]:
+        """Run ``ticks`` ticks; returns each tick's events."""
+        out = []
+        for _ in range(int(ticks)):
+            out.append(self.tick())
+            if on_tick is not None:
+                on_tick(self.substrate.tick)
+        return out
+
+    def run_until_digested(self, max_ticks: int, on_tick: Callable[[int], None] | None = None) -> int:
+        """Run until every document is digested and wired, or ``max_ticks`` ticks ran.
+
+        A document counts as digested once an agent consumed it and presented its concepts,
+        so when this returns early every document's edges are in the graph.
+
+        Returns:
+            The number of ticks run.
+        """
+        ran = 0
+        while ran < max_ticks and self.has_undigested_work():
+            self.tick()
+            ran += 1
+            if on_tick is not None:
+                on_tick(self.substrate.tick)
+        return ran
+
+    def has_undigested_work(self) -> bool:
+        """True while a document is unconsumed or an agent still holds undigested text."""
+        return self.substrate.undigested_count > 0 or any(a.is_digesting for a in self.agents)
+
+    # ------------------------------------------------------------------ reports
+
+    def event_history(self) -> list[tuple[int, list[ColonyEvent]]]:
+        """Recent ticks' events (bounded by ``event_history_limit``), oldest first."""
+        return list(self._history)
+
+    def documents(self) -> list[Document]:
+        """All documents in insertion order."""
+        return self.substrate.documents()
+
+    def stats(self) -> ColonyStats:
+        """Current counts."""
+        s = self.substrate
+        return ColonyStats(
+            tick=s.tick,
+            agents_alive=len(self.agents),
+            agents_died=self.total_died,
+            total_spawned=self.total_spawned,
+            graph_nodes=self._graph.node_count,
+            graph_edges=self._graph.edge_count,
+            total_signals=s.signal_count,
+            documents_total=s.document_count,
+            documents_digested=s.document_count - s.undigested_count,
+        )
+
+    def snapshot(self) -> ColonySnapshot:
+        """A JSON-friendly picture of agents, nodes and edges."""
+        g = self._graph
+        agents = [
+            {
+                "id": int(a.id),
+                "agent_type": a.agent_type,
+                "position": (a.position.x, a.position.y),
+                "age": a.age,
+                "permeability": a.permeability,
+                "vocabulary_size": a.vocabulary_size(),
+            }
+            for a in self.agents
+        ]
+        nodes = [
+            {
+                "id": int(n.id),
+                "label": n.label,
+                "node_type": n.node_type.value,
+                "position": (n.position.x, n.position.y),
+                "access_count": n.access_count,
+            }
+            for n in g.nodes()
+        ]
+        edges = [
+            {
+                "from_label": g.label_at(g.index_of(a)),
+                "to_label": g.label_at(g.index_of(b)),
+                "weight": e.weight,
+                "co_activations": e.co_activations,
+            }
+            for a, b, e in g.edges()
+        ]
+        return ColonySnapshot(self.substrate.tick, agents, nodes, edges, self.stats())
+
+    def to_networkx(self) -> Any:
+        """The graph as :class:`networkx.Graph` (see :meth:`HebbianGraph.to_networkx`)."""
+        return self._graph.to_networkx()
+
+    def ingest_many(self, docs: Iterable[tuple[str, str, Position | None]]) -> list[DocumentId]:
+        """Ingest ``(title, content, position)`` triples; returns their ids."""
+        return [self.ingest_document(t, c, p) for t, c, p in docs]
+
+
+
+class _AgentView:
+    """The read-only view of a colony that agents decide from (:class:`ColonyView`)."""
+
+    __slots__ = ("_colony",)
+
+    def __init__(self, colony: Colony) -> None:
+        self._colony = colony
+
+    @property
+    def tick(self) -> int:
+        """The substrate tick."""
+        return self._colony.substrate.tick
+
+    @property
+    def graph(self) -> HebbianGraph:
+        """The colony's graph (read it, do not change it)."""
+        return self._colony.graph
+
+    @property
+    def config(self) -> ColonyConfig:
+        """The colony's configuration."""
+        return self._colony.config
+
+    def undigested_near(self, position: Position, radius: float) -> list[tuple[float, DocumentId]]:
+        """Undigested documents within ``radius``, nearest first."""
+        return self._colony.substrate.undigested_near(position, radius)
+
+    def document_position(self, doc: DocumentId) -> Position:
+        """Where document ``doc`` lies."""
+        return self._colony.substrate.get_document(doc).position
+
+    def gradient(self, position: Position, radius: float, signal_type: SignalType) -> Gradient | None:
+        """Signal gradient at ``position`` (REFERENCE.md §2.2)."""
+        return self._colony.substrate.gradient(position, radius, signal_type)
+
+    def signals_near(self, position: Position, radius: float) -> list[Signal]:
+        """Live signals within ``radius``."""
+        return self._colony.substrate.signals_near(position, radius)
+
+    def signal_count_near(self, position: Position, radius: float) -> int:
+        """How many live signals are within ``radius``."""
+        return self._colony.substrate.signal_count_near(position, radius)
+
+    def first_signal_near(
+        self,
+        position: Position,
+        radius: float,
+        types: tuple[SignalType, ...],
+        exclude_emitter: AgentId | None = None,
+    ) -> Signal | None:
+        """The oldest signal of one of ``types`` within ``radius`` not from ``exclude_emitter``."""
+        return self._colony.substrate.first_signal_near(position, radius, types, exclude_emitter)
+
+    def traces_near(
+        self, position: Position, radius: float, trace_type: TraceType | None = None
+    ) -> list[Trace]:
+        """Traces within ``radius``."""
+        return self._colony.substrate.traces_near(position, radius, trace_type)

@@ -1,0 +1,118 @@
+"""Colony configuration.
+
+Example:
+    >>> from phago.config import ColonyConfig
+    >>> ColonyConfig().max_edge_degree
+    30
+    >>> ColonyConfig.for_large_corpora().wiring_window
+    10
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from phago.errors import ConfigError
+
+__all__ = ["ColonyConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class ColonyConfig:
+    """Rates, thresholds and bounds of a colony. Defaults are the reference's (REFERENCE.md §4.1).
+
+    Attributes:
+        signal_decay_rate: fraction of a signal's intensity lost per tick.
+        signal_removal_threshold: signals below this (strict) are removed.
+        trace_decay_rate: fraction of a trace's intensity lost per tick.
+        trace_removal_threshold: traces below this are removed (traces at it are kept).
+        edge_decay_rate: base edge decay per tick; 0 turns edge decay off.
+        edge_prune_threshold: mature edges below this weight are pruned.
+        staleness_factor: how much faster stale, rarely co-activated edges decay.
+        maturation_ticks: edges younger than this decay at the base rate and are never pruned.
+        max_edge_degree: each node keeps at most this many strongest edges; None: no cap.
+        max_fragments: keep only this many keywords per document; None: every keyword.
+        wiring_window: wire only concept pairs occurring within this many words of each other;
+            None: every pair of a document's concepts (the reference).
+        tentative_weight: weight of a new edge.
+        reinforcement: weight added per later co-activation (capped at 1.0).
+        dissolution_radius: digesters internalise concept labels within this distance.
+        capability_radius: digesters integrate capability deposits within this distance.
+        max_document_chars: longer documents are refused (split them first).
+        event_history_limit: how many ticks of events the colony keeps.
+    """
+
+    signal_decay_rate: float = 0.05
+    signal_removal_threshold: float = 0.01
+    trace_decay_rate: float = 0.02
+    trace_removal_threshold: float = 0.01
+    edge_decay_rate: float = 0.005
+    edge_prune_threshold: float = 0.05
+    staleness_factor: float = 1.5
+    maturation_ticks: int = 50
+    max_edge_degree: int | None = 30
+    max_fragments: int | None = None
+    wiring_window: int | None = None
+    tentative_weight: float = 0.1
+    reinforcement: float = 0.1
+    dissolution_radius: float = 15.0
+    capability_radius: float = 10.0
+    max_document_chars: int = 2_000_000
+    event_history_limit: int = 1_000
+
+    def __post_init__(self) -> None:
+        for name in ("signal_decay_rate", "trace_decay_rate", "edge_decay_rate"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and 0.0 <= v < 1.0):
+                raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        for name in (
+            "signal_removal_threshold",
+            "trace_removal_threshold",
+            "edge_prune_threshold",
+            "staleness_factor",
+            "dissolution_radius",
+            "capability_radius",
+        ):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0.0):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not 0.0 < self.tentative_weight <= 1.0:
+            raise ConfigError("tentative_weight must be in (0, 1]")
+        if not 0.0 <= self.reinforcement <= 1.0:
+            raise ConfigError("reinforcement must be in [0, 1]")
+        if self.maturation_ticks < 0:
+            raise ConfigError("maturation_ticks must be >= 0")
+        for name in ("max_edge_degree", "max_fragments", "wiring_window"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise ConfigError(f"{name} must be None or an integer >= 1, got {v!r}")
+        if self.max_document_chars < 1 or self.event_history_limit < 0:
+            raise ConfigError("max_document_chars must be >= 1 and event_history_limit >= 0")
+
+    @classmethod
+    def for_large_corpora(cls) -> ColonyConfig:
+        """Bounded settings for big corpora (measured in BENCHMARKS.md).
+
+        At most 32 keywords per document, wired only within a 10-word window, degree cap 30:
+        work and edges per document are bounded, so cost grows linearly with the corpus.
+        """
+        return cls(max_fragments=32, wiring_window=10, max_edge_degree=30)
+
+    def replace(self, **changes: Any) -> ColonyConfig:
+        """A copy with ``changes`` applied (validated)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColonyConfig:
+        """Build from a dict; unknown keys raise :class:`~phago.errors.ConfigError`."""
+        known = {f.name for f in fields(cls)}
+        extra = set(data) - known
+        if extra:
+            raise ConfigError(f"unknown colony config keys: {sorted(extra)}")
+        return cls(**data)

@@ -1,0 +1,59 @@
+"""Distributed layer: shards, routing, tick barriers, ghost nodes and cross-shard edges.
+
+The building blocks here are pure in-process logic; the runtime (``ShardedColony``,
+``DistributedRunner``, backends) builds on them.
+
+Example:
+    >>> from phago.distributed import Coordinator, ShardId
+    >>> Coordinator(3).route_document(1234) in [ShardId(0), ShardId(1), ShardId(2)]
+    True
+"""
+
+from __future__ import annotations
+
+from phago.distributed.barrier import TickBarrier
+from phago.distributed.coordinator import Coordinator
+from phago.distributed.edge_manager import CrossShardEdgeManager, CrossShardEdgeStats
+from phago.distributed.ghost_cache import GhostCacheStats, GhostNodeCache
+from phago.distributed.hashing import ConsistentHashRing, RingKey, hash_key, hash_keys
+from phago.distributed.registry import ShardRegistry
+from phago.distributed.types import (
+    ClusterStats,
+    CrossShardEdge,
+    DistributedConfig,
+    GhostNode,
+    PhaseResult,
+    ShardHealth,
+    ShardId,
+    ShardInfo,
+    ShardStatus,
+    TickPhase,
+    as_shard_id,
+)
+
+# --- runtime (added by the runner module) ---
+
+__all__ = [
+    "ClusterStats",
+    "ConsistentHashRing",
+    "Coordinator",
+    "CrossShardEdge",
+    "CrossShardEdgeManager",
+    "CrossShardEdgeStats",
+    "DistributedConfig",
+    "GhostCacheStats",
+    "GhostNode",
+    "GhostNodeCache",
+    "PhaseResult",
+    "RingKey",
+    "ShardHealth",
+    "ShardId",
+    "ShardInfo",
+    "ShardRegistry",
+    "ShardStatus",
+    "TickBarrier",
+    "TickPhase",
+    "as_shard_id",
+    "hash_key",
+    "hash_keys",
+]

@@ -1,0 +1,125 @@
+"""Typed errors raised by phago.
+
+Every error phago raises on purpose derives from :class:`PhagoError`, so callers can catch
+the whole family with one ``except`` clause, or a specific subclass when they care.
+
+Example:
+    >>> from phago.errors import PhagoError, InvalidPosition
+    >>> issubclass(InvalidPosition, PhagoError)
+    True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BarrierFailed",
+    "ConfigError",
+    "CoordinatorUnavailable",
+    "DistributedError",
+    "DocumentError",
+    "EdgeResolutionFailed",
+    "EmptyDocument",
+    "GhostNodeNotFound",
+    "InvalidPosition",
+    "NodeNotFound",
+    "PhagoError",
+    "PhaseOrderError",
+    "PhaseTimeout",
+    "RoutingFailed",
+    "RpcError",
+    "ShardNotFound",
+    "StoreError",
+    "UnknownAgent",
+    "UnknownDocument",
+]
+
+
+class PhagoError(Exception):
+    """Base class of every error phago raises on purpose."""
+
+
+class ConfigError(PhagoError, ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+class InvalidPosition(PhagoError, ValueError):
+    """A position is not a pair of finite numbers."""
+
+
+class DocumentError(PhagoError, ValueError):
+    """A document cannot be ingested (empty, binary, undecodable, too large)."""
+
+
+class EmptyDocument(DocumentError):
+    """A document has no content, or only whitespace."""
+
+
+class UnknownDocument(PhagoError, KeyError):
+    """No document with this id is known."""
+
+
+class UnknownAgent(PhagoError, KeyError):
+    """No agent with this id is known."""
+
+
+class NodeNotFound(PhagoError, KeyError):
+    """No graph node with this id or label exists."""
+
+
+class StoreError(PhagoError, OSError):
+    """A store could not be written or read (full disk, read-only, damaged or newer schema)."""
+
+
+# --- distributed -----------------------------------------------------------------------------
+
+
+class DistributedError(PhagoError):
+    """Base class of errors of the distributed layer."""
+
+
+class ShardNotFound(DistributedError, KeyError):
+    """The shard id is not known to the coordinator or runner."""
+
+    def __init__(self, shard: object) -> None:
+        super().__init__(f"shard not found: {shard}")
+        self.shard = shard
+
+    def __str__(self) -> str:
+        return f"shard not found: {self.shard}"
+
+
+class CoordinatorUnavailable(DistributedError):
+    """The coordinator cannot be reached."""
+
+
+class RpcError(DistributedError):
+    """A call to a shard failed (the shard raised, died or could not be reached)."""
+
+
+class PhaseTimeout(DistributedError):
+    """A phase did not complete on every shard within the phase timeout."""
+
+    def __init__(self, phase: object, detail: str = "") -> None:
+        msg = f"phase {phase} timed out" + (f": {detail}" if detail else "")
+        super().__init__(msg)
+        self.phase = phase
+
+
+class RoutingFailed(DistributedError):
+    """A document was sent to a shard that does not own it."""
+
+
+class EdgeResolutionFailed(DistributedError):
+    """Cross-shard edge updates could not be delivered."""
+
+
+class GhostNodeNotFound(DistributedError, KeyError):
+    """A ghost node was asked for but is not known on its owner shard."""
+
+
+class BarrierFailed(DistributedError):
+    """A tick barrier could not be completed."""
+
+
+class PhaseOrderError(PhagoError, RuntimeError):
+    """A colony phase was called out of order (sense, act, decay, advance)."""

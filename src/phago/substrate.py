@@ -1,0 +1,566 @@
+"""The substrate: documents, signals and traces on a 2-D plane, with spatial indexes.
+
+Signals and traces live in NumPy columns and decay in one vectorised step per tick. Each
+kind is found through a uniform grid, so "what is near me" costs what is nearby, not what
+exists. Documents are indexed by a grid of the undigested ones.
+
+Differences from the reference, on purpose (REFERENCE.md §2, §8):
+
+* ``traces_near`` searches a disc, not a square, and scans grid cells, not 0.1-unit keys.
+* A document's Input signal is tied to the document: it does not decay while the document is
+  undigested (a document keeps calling until eaten) and it is removed when the document is
+  consumed, so digested documents stop attracting agents.
+* Iteration orders are insertion orders.
+
+Example:
+    >>> from phago.substrate import Substrate
+    >>> from phago.types import Position
+    >>> s = Substrate()
+    >>> d = s.add_document("t", "some text", Position(0, 0))
+    >>> s.nearest_undigested(Position(3, 4), 10.0) == d
+    True
+    >>> s.consume_document(d)
+    'some text'
+    >>> s.consume_document(d) is None
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.errors import EmptyDocument, UnknownDocument
+from phago.ids import AgentId, DocumentId, document_id
+from phago.types import Document, Gradient, Position, Signal, SignalType, Trace, TraceType
+
+__all__ = ["PointIndex", "Substrate"]
+
+_SIGNAL_TYPES: tuple[SignalType, ...] = tuple(SignalType)
+_SIGNAL_CODE = {t: i for i, t in enumerate(_SIGNAL_TYPES)}
+_TRACE_TYPES: tuple[TraceType, ...] = tuple(TraceType)
+_TRACE_CODE = {t: i for i, t in enumerate(_TRACE_TYPES)}
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _cell_key(cx: int, cy: int) -> int:
+    return (cx << 32) ^ (cy & 0xFFFFFFFF)
+
+
+class PointIndex:
+    """A uniform-grid index over point columns, rebuilt lazily after changes.
+
+    Example:
+        >>> idx = PointIndex(10.0)
+        >>> idx.rebuild(np.array([0.0, 50.0]), np.array([0.0, 0.0]))
+        >>> idx.candidates(1.0, 1.0, 5.0).tolist()
+        [0]
+    """
+
+    def __init__(self, cell: float) -> None:
+        self.cell = float(cell)
+        self._order: IntArray = np.zeros(0, dtype=np.int64)
+        self._cells: dict[int, tuple[int, int]] = {}
+
+    def rebuild(self, x: FloatArray, y: FloatArray) -> None:
+        """Index the points ``(x[i], y[i])``."""
+        if len(x) == 0:
+            self._order = np.zeros(0, dtype=np.int64)
+            self._cells = {}
+            return
+        cx = np.floor(x / self.cell).astype(np.int64)
+        cy = np.floor(y / self.cell).astype(np.int64)
+        key = (cx << 32) ^ (cy & 0xFFFFFFFF)
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        uniq, starts = np.unique(sk, return_index=True)
+        ends = np.append(starts[1:], len(sk))
+        self._order = order
+        self._cells = dict(zip(uniq.tolist(), zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
+
+    def candidates(self, x: float, y: float, r: float) -> IntArray:
+        """Row indices of points in grid cells overlapping the square around (x, y)."""
+        c = self.cell
+        x0, x1 = math.floor((x - r) / c), math.floor((x + r) / c)
+        y0, y1 = math.floor((y - r) / c), math.floor((y + r) / c)
+        parts = []
+        cells = self._cells
+        for cx in range(x0, x1 + 1):
+            for cy in range(y0, y1 + 1):
+                se = cells.get(_cell_key(cx, cy))
+                if se is not None:
+                    parts.append(self._order[se[0] : se[1]])
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out.sort()
+        return out
+
+
+@dataclass(slots=True)
+class _Columns:
+    x: FloatArray
+    y: FloatArray
+    intensity: FloatArray
+    kind: npt.NDArray[np.int8]
+    tick: IntArray
+    owner: npt.NDArray[np.uint64]
+    ref: IntArray  # signals: document sequence number or -1; traces: payload slot or -1
+
+    @classmethod
+    def empty(cls) -> _Columns:
+        return cls(
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, dtype=np.int8),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.uint64),
+            np.zeros(0, dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def append(self, rows: list[tuple[float, float, float, int, int, int, int]]) -> None:
+        if not rows:
+            return
+        a = list(zip(*rows, strict=True))
+        self.x = np.concatenate([self.x, np.asarray(a[0], dtype=np.float64)])
+        self.y = np.concatenate([self.y, np.asarray(a[1], dtype=np.float64)])
+        self.intensity = np.concatenate([self.intensity, np.asarray(a[2], dtype=np.float64)])
+        self.kind = np.concatenate([self.kind, np.asarray(a[3], dtype=np.int8)])
+        self.tick = np.concatenate([self.tick, np.asarray(a[4], dtype=np.int64)])
+        self.owner = np.concatenate([self.owner, np.asarray(a[5], dtype=np.uint64)])
+        self.ref = np.concatenate([self.ref, np.asarray(a[6], dtype=np.int64)])
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        self.x, self.y, self.intensity = self.x[mask], self.y[mask], self.intensity[mask]
+        self.kind, self.tick, self.owner, self.ref = (
+            self.kind[mask],
+            self.tick[mask],
+            self.owner[mask],
+            self.ref[mask],
+        )
+
+
+class Substrate:
+    """Documents, signals and traces with spatial indexes, and the substrate tick.
+
+    Args:
+        cell_size: grid cell size for documents, signals and traces (about the agents'
+            sense radius is best).
+    """
+
+    def __init__(self, cell_size: float = 10.0) -> None:
+        self.tick = 0
+        self._docs: list[Document] = []
+        self._doc_seq: dict[DocumentId, int] = {}
+        self._doc_grid: dict[tuple[int, int], list[int]] = {}
+        self._undigested = 0
+        self._cell = float(cell_size)
+        self._sig = _Columns.empty()
+        self._sig_pending: list[tuple[float, float, float, int, int, int, int]] = []
+        self._sig_index = PointIndex(cell_size)
+        self._sig_dirty = True
+        self._digested_arr = np.zeros(64, dtype=np.bool_)
+        self._tr = _Columns.empty()
+        self._tr_pending: list[tuple[float, float, float, int, int, int, int]] = []
+        self._tr_payloads: list[bytes] = []
+        self._tr_index = PointIndex(cell_size)
+        self._tr_dirty = True
+
+    # ------------------------------------------------------------------ documents
+
+    def add_document(
+        self,
+        title: str,
+        content: str,
+        position: Position,
+        doc_id: DocumentId | None = None,
+        *,
+        emit_signal: bool = True,
+    ) -> DocumentId:
+        """Store a document (idempotent by id) and emit its Input signal.
+
+        Returns:
+            The document's id; re-adding the same document returns the same id and changes
+            nothing.
+
+        Raises:
+            EmptyDocument: if ``content`` is empty or whitespace.
+        """
+        if not content or not content.strip():
+            raise EmptyDocument(f"document {title!r} has no content")
+        did = doc_id if doc_id is not None else document_id(title, content)
+        if did in self._doc_seq:
+            return did
+        seq = len(self._docs)
+        doc = Document(did, title, content, position)
+        self._docs.append(doc)
+        self._doc_seq[did] = seq
+        self._doc_grid.setdefault(self._doc_cell(position), []).append(seq)
+        self._undigested += 1
+        if emit_signal:
+            self._sig_pending.append(
+                (position.x, position.y, 1.0, _SIGNAL_CODE[SignalType.INPUT], self.tick, 0, seq)
+            )
+            self._sig_dirty = True
+        if seq >= len(self._digested_arr):
+            grown = np.zeros(2 * len(self._digested_arr), dtype=np.bool_)
+            grown[: len(self._digested_arr)] = self._digested_arr
+            self._digested_arr = grown
+        return did
+
+    def _doc_cell(self, p: Position) -> tuple[int, int]:
+        return (math.floor(p.x / self._cell), math.floor(p.y / self._cell))
+
+    def get_document(self, doc_id: DocumentId) -> Document:
+        """The document with this id; raises :class:`~phago.errors.UnknownDocument`."""
+        seq = self._doc_seq.get(doc_id)
+        if seq is None:
+            raise UnknownDocument(f"unknown document id {doc_id}")
+        return self._docs[seq]
+
+    def has_document(self, doc_id: DocumentId) -> bool:
+        """True if a document with this id is stored."""
+        return doc_id in self._doc_seq
+
+    def documents(self) -> list[Document]:
+        """All documents, in insertion order."""
+        return list(self._docs)
+
+    def undigested_documents(self) -> list[Document]:
+        """Undigested documents, in insertion order."""
+        return [d for d in self._docs if not d.digested]
+
+    @property
+    def document_count(self) -> int:
+        """Number of documents stored."""
+        return len(self._docs)
+
+    @property
+    def undigested_count(self) -> int:
+        """Number of documents not yet digested."""
+        return self._undigested
+
+    def consume_document(self, doc_id: DocumentId) -> str | None:
+        """Mark a document digested and return its content; None if unknown or already eaten.
+
+        Its Input signal is withdrawn.
+        """
+        seq = self._doc_seq.get(doc_id)
+        if seq is None:
+            return None
+        doc = self._docs[seq]
+        if doc.digested:
+            return None
+        doc.digested = True
+        self._undigested -= 1
+        cell = self._doc_grid.get(self._doc_cell(doc.position))
+        if cell is not None:
+            cell.remove(seq)
+            if not cell:
+                del self._doc_grid[self._doc_cell(doc.position)]
+        self._digested_arr[seq] = True
+        return doc.content
+
+    def _live_rows(self, rows: IntArray) -> npt.NDArray[np.bool_]:
+        # a document's signal is live while the document is undigested
+        s = self._sig
+        ref = s.ref[rows]
+        ok = s.intensity[rows] > 0.0
+        tied = ref >= 0
+        if tied.any():
+            ok[tied] &= ~self._digested_arr[ref[tied]]
+        return ok
+
+    def undigested_near(self, position: Position, radius: float) -> list[tuple[float, DocumentId]]:
+        """``(distance, id)`` of undigested documents within ``radius``, nearest first
+        (ties by insertion order)."""
+        c = self._cell
+        r = float(radius)
+        x0, x1 = math.floor((position.x - r) / c), math.floor((position.x + r) / c)
+        y0, y1 = math.floor((position.y - r) / c), math.floor((position.y + r) / c)
+        found: list[tuple[float, int]] = []
+        grid = self._doc_grid
+        docs = self._docs
+        for cx in range(x0, x1 + 1):
+            for cy in range(y0, y1 + 1):
+                cell = grid.get((cx, cy))
+                if not cell:
+                    continue
+                for seq in cell:
+                    p = docs[seq].position
+                    d = math.hypot(p.x - position.x, p.y - position.y)
+                    if d <= r:
+                        found.append((d, seq))
+        found.sort()
+        return [(d, docs[seq].id) for d, seq in found]
+
+    def nearest_undigested(self, position: Position, radius: float) -> DocumentId | None:
+        """The nearest undigested document within ``radius`` (ties: earliest), or None."""
+        near = self.undigested_near(position, radius)
+        return near[0][1] if near else None
+
+    # ------------------------------------------------------------------ signals
+
+    def _flush_signals(self) -> None:
+        if self._sig_pending:
+            self._sig.append(self._sig_pending)
+            self._sig_pending = []
+        if self._sig_dirty:
+            self._sig_index.rebuild(self._sig.x, self._sig.y)
+            self._sig_dirty = False
+
+    def emit_signal(self, signal: Signal) -> None:
+        """Add a signal (no merging)."""
+        self._sig_pending.append(
+            (
+                signal.position.x,
+                signal.position.y,
+                float(signal.intensity),
+                _SIGNAL_CODE[signal.signal_type],
+                int(signal.tick),
+                int(signal.emitter),
+                -1,
+            )
+        )
+        self._sig_dirty = True
+
+    @property
+    def signal_count(self) -> int:
+        """Number of live signals."""
+        self._flush_signals()
+        return int(np.count_nonzero(self._live_rows(np.arange(len(self._sig)))))
+
+    def _signal_rows_near(self, position: Position, radius: float) -> IntArray:
+        self._flush_signals()
+        cand = self._sig_index.candidates(position.x, position.y, radius)
+        if len(cand) == 0:
+            return cand
+        s = self._sig
+        dx = s.x[cand] - position.x
+        dy = s.y[cand] - position.y
+        ok = (dx * dx + dy * dy <= radius * radius) & self._live_rows(cand)
+        return cand[ok]
+
+    def signal_count_near(self, position: Position, radius: float) -> int:
+        """Number of live signals within ``radius`` of ``position``."""
+        return len(self._signal_rows_near(position, radius))
+
+    def signals_near(self, position: Position, radius: float) -> list[Signal]:
+        """Signals within ``radius`` (inclusive) of ``position``, oldest first."""
+        rows = self._signal_rows_near(position, radius)
+        s = self._sig
+        return [
+            Signal(
+                _SIGNAL_TYPES[int(s.kind[i])],
+                float(s.intensity[i]),
+                Position(float(s.x[i]), float(s.y[i])),
+                AgentId(int(s.owner[i])),
+                int(s.tick[i]),
+            )
+            for i in rows
+        ]
+
+    def first_signal_near(
+        self,
+        position: Position,
+        radius: float,
+        types: tuple[SignalType, ...],
+        exclude_emitter: AgentId | None = None,
+    ) -> Signal | None:
+        """The oldest signal of one of ``types`` within ``radius``, not emitted by ``exclude_emitter``."""
+        rows = self._signal_rows_near(position, radius)
+        if len(rows) == 0:
+            return None
+        s = self._sig
+        codes = np.array([_SIGNAL_CODE[t] for t in types], dtype=np.int8)
+        ok = np.isin(s.kind[rows], codes)
+        if exclude_emitter is not None:
+            ok &= s.owner[rows] != np.uint64(exclude_emitter)
+        hit = rows[ok]
+        if len(hit) == 0:
+            return None
+        i = int(hit[0])
+        return Signal(
+            _SIGNAL_TYPES[int(s.kind[i])],
+            float(s.intensity[i]),
+            Position(float(s.x[i]), float(s.y[i])),
+            AgentId(int(s.owner[i])),
+            int(s.tick[i]),
+        )
+
+    def gradient(self, position: Position, radius: float, signal_type: SignalType) -> Gradient | None:
+        """Intensity-weighted direction toward signals of ``signal_type`` within ``radius``.
+
+        Implements REFERENCE.md §2.2: each signal contributes its intensity times the unit
+        vector toward it; a signal at ``position`` contributes nothing.
+        """
+        rows = self._signal_rows_near(position, radius)
+        if len(rows) == 0:
+            return None
+        s = self._sig
+        rows = rows[s.kind[rows] == _SIGNAL_CODE[signal_type]]
+        if len(rows) == 0:
+            return None
+        dx = s.x[rows] - position.x
+        dy = s.y[rows] - position.y
+        inten = s.intensity[rows]
+        d = np.maximum(np.sqrt(dx * dx + dy * dy), 0.001)
+        w = inten / d
+        wx, wy = float(np.dot(dx, w)), float(np.dot(dy, w))
+        eps = float(np.finfo(np.float64).eps)
+        if float(inten.sum()) < eps:
+            return None
+        m = math.hypot(wx, wy)
+        if m < eps:
+            return None
+        return Gradient(signal_type, Position(wx / m, wy / m), m)
+
+    def decay_signals(self, rate: float, threshold: float) -> int:
+        """Decay every signal; drop those below ``threshold`` (strict). Document signals of
+        undigested documents do not decay. Returns how many were removed."""
+        self._flush_signals()
+        s = self._sig
+        if len(s) == 0:
+            return 0
+        tied = s.ref >= 0
+        eaten = np.zeros(len(s), dtype=np.bool_)
+        if tied.any():
+            eaten[tied] = self._digested_arr[s.ref[tied]]
+        persistent = tied & ~eaten
+        s.intensity = np.where(persistent, s.intensity, s.intensity * (1.0 - rate))
+        keep = (s.intensity >= threshold) & ~eaten
+        removed = int(len(s) - keep.sum())
+        if removed:
+            s.keep(keep)
+            self._sig_dirty = True
+        return removed
+
+    # ------------------------------------------------------------------ traces
+
+    def _flush_traces(self) -> None:
+        if self._tr_pending:
+            self._tr.append(self._tr_pending)
+            self._tr_pending = []
+        if self._tr_dirty:
+            self._tr_index.rebuild(self._tr.x, self._tr.y)
+            self._tr_dirty = False
+
+    def deposit_trace(self, position: Position, trace: Trace) -> None:
+        """Leave a trace at ``position``."""
+        ref = -1
+        if trace.payload:
+            ref = len(self._tr_payloads)
+            self._tr_payloads.append(trace.payload)
+        self._tr_pending.append(
+            (
+                position.x,
+                position.y,
+                float(trace.intensity),
+                _TRACE_CODE[trace.trace_type],
+                int(trace.tick),
+                int(trace.agent_id),
+                ref,
+            )
+        )
+        self._tr_dirty = True
+
+    def _trace(self, i: int) -> Trace:
+        t = self._tr
+        ref = int(t.ref[i])
+        return Trace(
+            AgentId(int(t.owner[i])),
+            _TRACE_TYPES[int(t.kind[i])],
+            float(t.intensity[i]),
+            int(t.tick[i]),
+            self._tr_payloads[ref] if ref >= 0 else b"",
+        )
+
+    def traces_near(
+        self, position: Position, radius: float, trace_type: TraceType | None = None
+    ) -> list[Trace]:
+        """Traces within ``radius`` (a disc, inclusive) of ``position``, oldest first."""
+        self._flush_traces()
+        cand = self._tr_index.candidates(position.x, position.y, radius)
+        if len(cand) == 0:
+            return []
+        t = self._tr
+        dx = t.x[cand] - position.x
+        dy = t.y[cand] - position.y
+        ok = dx * dx + dy * dy <= radius * radius
+        if trace_type is not None:
+            ok &= t.kind[cand] == _TRACE_CODE[trace_type]
+        return [self._trace(int(i)) for i in cand[ok]]
+
+    def traces_at(self, position: Position) -> list[Trace]:
+        """Traces in the 0.1-unit cell of ``position`` (the reference's location key)."""
+        self._flush_traces()
+        t = self._tr
+        qx, qy = _round_half_away(position.x * 10), _round_half_away(position.y * 10)
+        ok = (_round_half_away_arr(t.x * 10) == qx) & (_round_half_away_arr(t.y * 10) == qy)
+        return [self._trace(int(i)) for i in np.flatnonzero(ok)]
+
+    def decay_traces(self, rate: float, threshold: float) -> int:
+        """Decay every trace; keep those with intensity >= ``threshold``. Returns removed."""
+        self._flush_traces()
+        t = self._tr
+        if len(t) == 0:
+            return 0
+        t.intensity *= 1.0 - rate
+        keep = t.intensity >= threshold
+        removed = int(len(t) - keep.sum())
+        if removed:
+            t.keep(keep)
+            self._tr_dirty = True
+            if len(t) == 0:
+                self._tr_payloads = []
+        return removed
+
+    @property
+    def trace_count(self) -> int:
+        """Total number of traces."""
+        self._flush_traces()
+        return len(self._tr)
+
+    def iter_traces(self) -> Iterator[tuple[Position, Trace]]:
+        """Every trace with its position, oldest first."""
+        self._flush_traces()
+        for i in range(len(self._tr)):
+            yield Position(float(self._tr.x[i]), float(self._tr.y[i])), self._trace(i)
+
+    def iter_signals(self) -> Iterator[tuple[Signal, int]]:
+        """Every live signal with its document sequence number (-1 if none), oldest first."""
+        self._flush_signals()
+        s = self._sig
+        for i in np.flatnonzero(self._live_rows(np.arange(len(s)))):
+            yield (
+                Signal(
+                    _SIGNAL_TYPES[int(s.kind[i])],
+                    float(s.intensity[i]),
+                    Position(float(s.x[i]), float(s.y[i])),
+                    AgentId(int(s.owner[i])),
+                    int(s.tick[i]),
+                ),
+                int(s.ref[i]),
+            )
+
+    def advance_tick(self) -> int:
+        """Advance the substrate tick by one and return it."""
+        self.tick += 1
+        return self.tick
+
+
+def _round_half_away(v: float) -> int:
+    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+
+
+def _round_half_away_arr(v: FloatArray) -> IntArray:
+    return (np.floor(np.abs(v) + 0.5) * np.sign(v)).astype(np.int64)

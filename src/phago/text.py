@@ -1,0 +1,140 @@
+"""Tokenisation, the one stopword list, and keyword extraction.
+
+Digestion and queries share one tokeniser and one stopword list (the reference had three):
+text is lowercased, split on every character that is not a Unicode letter or digit, and
+pieces shorter than three UTF-8 bytes or in :data:`STOPWORDS` are dropped.
+
+Example:
+    >>> tokenize("The cell membrane, and the CELL wall.")
+    ['cell', 'membrane', 'cell', 'wall']
+    >>> [k.label for k in extract_keywords("cell wall cell membrane")]
+    ['cell', 'wall', 'membrane']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+__all__ = ["STOPWORDS", "Keyword", "extract_keywords", "label_terms", "tokenize", "tokenize_with_positions"]
+
+# Union of the reference's three lists (digester, graph query, hybrid) plus a few function words
+# that carry no concept, so digestion and retrieval agree on what a term is.
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    the a an is are was were be been being have has had do does did will would shall should may
+    might must can could need dare ought used of in to for with on at from by about as into through
+    during before after above below between out off over under again further then once here there
+    when where why how all each every both few more most other some such no nor not only own same
+    so than too very just because but and or if while that this these those it its they them their
+    we our you your he she his her which what who whom also than thus however
+    """.split()
+)
+
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _pieces(text: str) -> Iterable[str]:
+    return _TOKEN_RE.findall(unicodedata.normalize("NFC", text).lower())
+
+
+def _keep(word: str) -> bool:
+    return (len(word) >= 3 or len(word.encode("utf-8")) >= 3) and word not in STOPWORDS
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into lowercase terms, dropping short pieces and stopwords.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The terms in text order, duplicates kept.
+
+    Example:
+        >>> tokenize("What is DNA-repair?")
+        ['dna', 'repair']
+    """
+    return [w for w in _pieces(text) if _keep(w)]
+
+
+def tokenize_with_positions(text: str) -> list[tuple[str, int]]:
+    """Like :func:`tokenize`, with each term's index among all raw tokens of the text.
+
+    The index counts every alphanumeric piece (stopwords and short pieces included), so the
+    distance between two indices is the distance in words in the original text.
+
+    Example:
+        >>> tokenize_with_positions("the cell and the wall")
+        [('cell', 1), ('wall', 4)]
+    """
+    return [(w, i) for i, w in enumerate(_pieces(text)) if _keep(w)]
+
+
+def label_terms(label: str) -> list[str]:
+    """Terms of a node label for label TF-IDF: lowercase alphanumeric pieces of 3+ bytes.
+
+    No stopword filtering (a label is already a chosen term).
+
+    Example:
+        >>> label_terms("Bridge: 'cell' connects")
+        ['bridge', 'cell', 'connects']
+    """
+    return [w for w in _pieces(label) if len(w.encode("utf-8")) >= 3]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A distinct keyword of a text with its score (count plus vocabulary boost) and the
+    raw-token index of its first occurrence."""
+
+    label: str
+    score: float
+    first_position: int
+    count: int
+
+
+def extract_keywords(
+    text: str,
+    vocabulary: Collection[str] | None = None,
+    *,
+    boost: float = 3.0,
+    max_keywords: int | None = None,
+) -> list[Keyword]:
+    """Extract the distinct keywords of ``text``, most frequent first.
+
+    Each term's score is its count, plus ``boost`` if it is in ``vocabulary``. Ties keep
+    first-occurrence order, so the result is deterministic.
+
+    Args:
+        text: the document text.
+        vocabulary: terms the agent already knows (boosted), or None.
+        boost: score added to known terms.
+        max_keywords: keep only this many (None keeps every distinct keyword).
+
+    Returns:
+        Keywords sorted by score descending, then by first occurrence.
+
+    Example:
+        >>> [k.label for k in extract_keywords("alpha beta beta gamma", {"gamma"})]
+        ['gamma', 'beta', 'alpha']
+    """
+    counts: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for word, pos in tokenize_with_positions(text):
+        if word in counts:
+            counts[word] += 1
+        else:
+            counts[word] = 1
+            first[word] = pos
+    if vocabulary:
+        scores = {w: c + (boost if w in vocabulary else 0.0) for w, c in counts.items()}
+    else:
+        scores = {w: float(c) for w, c in counts.items()}
+    # dict order is first-occurrence order; sorted() is stable, so ties keep it.
+    ordered = sorted(scores, key=lambda w: -scores[w])
+    if max_keywords is not None:
+        ordered = ordered[:max_keywords]
+    return [Keyword(w, scores[w], first[w], counts[w]) for w in ordered]

@@ -1,0 +1,347 @@
+"""Value types of the colony: positions, documents, graph data, signals, traces, actions.
+
+These are plain frozen dataclasses and enums. Hot state (edge weights, signal intensities)
+lives in NumPy columns inside :mod:`phago.graph` and :mod:`phago.substrate`; the dataclasses
+here are what the public API hands out.
+
+Example:
+    >>> from phago.types import Position
+    >>> Position(0, 0).distance(Position(3, 4))
+    5.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NamedTuple, TypeAlias
+
+from phago.errors import InvalidPosition
+from phago.ids import AgentId, DocumentId, NodeId
+
+__all__ = [
+    "Apoptose",
+    "BoundaryContext",
+    "CellHealth",
+    "Classification",
+    "ContributeToCollective",
+    "DeathCause",
+    "DeathSignal",
+    "Deposit",
+    "Document",
+    "EdgeData",
+    "Emit",
+    "EngulfDocument",
+    "ExportCapability",
+    "FragmentPresentation",
+    "Gradient",
+    "Idle",
+    "Move",
+    "NodeData",
+    "NodeType",
+    "Orientation",
+    "Position",
+    "PresentFragments",
+    "Signal",
+    "SignalType",
+    "SymbioseWith",
+    "SymbiosisEval",
+    "Trace",
+    "TraceType",
+    "WireNodes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A point on the unbounded 2-D substrate plane. Both coordinates must be finite.
+
+    Example:
+        >>> Position(1.5, -2).x
+        1.5
+    """
+
+    x: float
+    y: float
+
+    def __post_init__(self) -> None:
+        try:
+            fx, fy = float(self.x), float(self.y)
+        except (TypeError, ValueError) as exc:
+            raise InvalidPosition(f"position must be two numbers, got {self.x!r}, {self.y!r}") from exc
+        if not (math.isfinite(fx) and math.isfinite(fy)):
+            raise InvalidPosition(f"position must be finite, got ({self.x!r}, {self.y!r})")
+        object.__setattr__(self, "x", fx)
+        object.__setattr__(self, "y", fy)
+
+    def distance(self, other: Position) -> float:
+        """Euclidean distance to ``other``."""
+        return math.hypot(self.x - other.x, self.y - other.y)
+
+
+class NodeType(str, Enum):
+    """Kind of a knowledge-graph node. Only concepts are wired by co-occurrence."""
+
+    CONCEPT = "concept"
+    DOCUMENT = "document"
+    INSIGHT = "insight"
+    ANOMALY = "anomaly"
+
+
+class SignalType(str, Enum):
+    """Kind of a diffusible signal on the substrate."""
+
+    INPUT = "input"
+    PRESENCE = "presence"
+    QUORUM = "quorum"
+    ANOMALY = "anomaly"
+    INSIGHT = "insight"
+    CAPABILITY = "capability"
+    CUSTOM = "custom"
+
+
+class TraceType(str, Enum):
+    """Kind of a stigmergic trace left on the substrate."""
+
+    VISIT = "visit"
+    DIGESTION = "digestion"
+    IMPORTANCE = "importance"
+    CAPABILITY_DEPOSIT = "capability_deposit"
+    CUSTOM = "custom"
+
+
+class CellHealth(str, Enum):
+    """Self-assessed health of an agent."""
+
+    HEALTHY = "healthy"
+    STRESSED = "stressed"
+    COMPROMISED = "compromised"
+    REDUNDANT = "redundant"
+    SENESCENT = "senescent"
+
+    @property
+    def should_die(self) -> bool:
+        """True for compromised, redundant and senescent cells."""
+        return self in (CellHealth.COMPROMISED, CellHealth.REDUNDANT, CellHealth.SENESCENT)
+
+
+class SymbiosisEval(str, Enum):
+    """An agent's verdict on another agent it might absorb."""
+
+    DIGEST = "digest"
+    INTEGRATE = "integrate"
+    COEXIST = "coexist"
+
+
+class Orientation(str, Enum):
+    """Where an agent wants to go: toward a gradient, stay, or explore."""
+
+    TOWARD = "toward"
+    STAY = "stay"
+    EXPLORE = "explore"
+
+
+@dataclass(slots=True)
+class Document:
+    """A document on the substrate. ``digested`` turns true once an agent consumed it."""
+
+    id: DocumentId
+    title: str
+    content: str
+    position: Position
+    digested: bool = False
+
+
+@dataclass(slots=True)
+class NodeData:
+    """A knowledge-graph node as handed out by the graph (a copy, not live state)."""
+
+    id: NodeId
+    label: str
+    node_type: NodeType
+    position: Position
+    access_count: int
+    created_tick: int
+    documents: tuple[DocumentId, ...] = ()
+    embedding: tuple[float, ...] | None = None
+
+
+@dataclass(slots=True)
+class EdgeData:
+    """An undirected Hebbian edge as handed out by the graph (a copy)."""
+
+    weight: float
+    co_activations: int
+    created_tick: int
+    last_activated_tick: int
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A signal emitted on the substrate; intensity decays each tick."""
+
+    signal_type: SignalType
+    intensity: float
+    position: Position
+    emitter: AgentId
+    tick: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A stigmergic mark left by an agent; intensity decays each tick."""
+
+    agent_id: AgentId
+    trace_type: TraceType
+    intensity: float
+    tick: int
+    payload: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Gradient:
+    """Intensity-weighted direction toward a group of signals of one type."""
+
+    signal_type: SignalType
+    direction: Position
+    magnitude: float
+
+
+class FragmentPresentation(NamedTuple):
+    """A concept an agent presents to the graph, with the document it came from."""
+
+    label: str
+    source_document: DocumentId | None
+    position: Position
+    node_type: NodeType = NodeType.CONCEPT
+
+
+@dataclass(frozen=True, slots=True)
+class BoundaryContext:
+    """What the colony tells an agent before it adjusts its permeability."""
+
+    reinforcement_count: int
+    age: int
+    trust: float
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Negative-selection verdict: self, non-self with a degree in [0, 1], or unknown."""
+
+    kind: str  # "self" | "non_self" | "unknown"
+    degree: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeathCause:
+    """Why an agent died: ``self_assessed`` (with health), ``external``, ``runtime`` or
+    ``symbiotic_absorption`` (with the host's id)."""
+
+    kind: str
+    health: CellHealth | None = None
+    host: AgentId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeathSignal:
+    """What an agent leaves behind when it dies."""
+
+    agent_id: AgentId
+    total_ticks: int
+    useful_outputs: int
+    final_fragments: tuple[str, ...]
+    cause: DeathCause
+
+
+# --- actions: what an agent returns from its sense step -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Do nothing this tick."""
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Move to ``position``."""
+
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class EngulfDocument:
+    """Consume the document ``document`` (only the first consumer succeeds)."""
+
+    document: DocumentId
+
+
+@dataclass(frozen=True, slots=True)
+class PresentFragments:
+    """Present concepts to the graph; concepts of one presentation are wired pairwise."""
+
+    fragments: tuple[FragmentPresentation, ...]
+    document: DocumentId | None = None
+    pairs: Any = None  # optional (m, 2) int array of fragment-index pairs to wire; None: all
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """Leave ``trace`` at ``position``."""
+
+    position: Position
+    trace: Trace
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Emit ``signal`` on the substrate."""
+
+    signal: Signal
+
+
+@dataclass(frozen=True, slots=True)
+class WireNodes:
+    """Wire explicit node pairs with a base weight each."""
+
+    pairs: tuple[tuple[NodeId, NodeId, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Apoptose:
+    """Die now (programmed cell death)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SymbioseWith:
+    """Try to absorb the agent ``target``."""
+
+    target: AgentId
+
+
+@dataclass(frozen=True, slots=True)
+class ExportCapability:
+    """Publish this agent's vocabulary as a capability deposit."""
+
+    capability_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContributeToCollective:
+    """Reserved for collective behaviour; the colony does nothing with it."""
+
+
+AgentAction: TypeAlias = (
+    Idle
+    | Move
+    | EngulfDocument
+    | PresentFragments
+    | Deposit
+    | Emit
+    | WireNodes
+    | Apoptose
+    | SymbioseWith
+    | ExportCapability
+    | ContributeToCollective
+)
