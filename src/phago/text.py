@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 __all__ = ["STOPWORDS", "Keyword", "extract_keywords", "label_terms", "tokenize", "tokenize_with_positions"]
 
-# Union of the reference's three lists (digester, graph query, hybrid) plus a few function words
-# that carry no concept, so digestion and retrieval agree on what a term is.
+# Union of the reference's three lists (digester, graph query, hybrid) plus common function and
+# filler words that carry no concept, so digestion and retrieval agree on what a term is.
 STOPWORDS: frozenset[str] = frozenset(
     """
     the a an is are was were be been being have has had do does did will would shall should may
@@ -29,7 +29,9 @@ STOPWORDS: frozenset[str] = frozenset(
     during before after above below between out off over under again further then once here there
     when where why how all each every both few more most other some such no nor not only own same
     so than too very just because but and or if while that this these those it its they them their
-    we our you your he she his her which what who whom also than thus however
+    we our you your he she his her which what who whom also thus however
+    one two three many much called known see seen like make makes made use uses using often
+    well new first yet still even since within without upon via per among around any
     """.split()
 )
 
