@@ -30,7 +30,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -81,11 +81,19 @@ from phago.types import (
     WireNodes,
 )
 
-__all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook"]
+__all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook", "SpawnPolicy"]
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
 
 PresentationHook = Callable[[np.ndarray, np.ndarray | None, int], int]
+
+
+class SpawnPolicy(Protocol):
+    """Decides what (if anything) replaces an agent that died (see :mod:`phago.agents.spawn`)."""
+
+    def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
+        """An agent to spawn in place of ``dead``, or None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +154,7 @@ class Colony:
         self._phase = "advance"  # the last phase run
         self._layout_next = 0
         self.presentation_hook: PresentationHook | None = None
+        self.spawn_policy: SpawnPolicy | None = None
         self.view = _AgentView(self)
 
     @property
@@ -267,13 +276,20 @@ class Colony:
         for agent in agents:
             self._dissolve_and_transfer(agent, tick, events)
         if self._dying:
+            dead = []
             for i in sorted(self._dying, reverse=True):
                 agent = agents.pop(i)
                 sig = agent.prepare_death_signal(self._dying[i])
                 events.append(Died(sig))
                 self.death_signals.append(sig)
                 self.total_died += 1
+                dead.append(agent)
             self._dying = {}
+            if self.spawn_policy is not None:
+                for agent in reversed(dead):  # in agent order
+                    child = self.spawn_policy.on_death(self, agent)
+                    if child is not None:
+                        self.spawn(child)
         return events
 
     def _apply(self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]) -> None:
@@ -335,12 +351,18 @@ class Colony:
         pairs = action.pairs
         if len(concept_labels) != len(frags) and pairs is not None:
             pairs = None  # pairs index the concept list only when every fragment is a concept
+        tent, inc = action.tentative, action.increment
         if self.presentation_hook is not None:
             wired = self.presentation_hook(idx, pairs, tick)
         elif pairs is not None:
-            wired = g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick) if len(pairs) else 0
-        else:
+            wired = (
+                g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick, tent, inc) if len(pairs) else 0
+            )
+        elif tent is None and inc is None:
             wired = g.wire_clique(idx, tick)
+        else:
+            i, j = np.triu_indices(len(idx), 1)
+            wired = g.wire_pairs(idx[i], idx[j], tick, tent, inc)
         if wired:
             events.append(Wired(agent.id, wired))
         self.fitness.record_concepts(agent.id, len(frags), novel=created)

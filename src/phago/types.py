@@ -284,6 +284,8 @@ class PresentFragments:
     fragments: tuple[FragmentPresentation, ...]
     document: DocumentId | None = None
     pairs: Any = None  # optional (m, 2) int array of fragment-index pairs to wire; None: all
+    tentative: float | None = None  # weight of new edges; None: the colony's
+    increment: float | None = None  # reinforcement of existing edges; None: the colony's
 
 
 @dataclass(frozen=True, slots=True)
