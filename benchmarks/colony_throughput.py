@@ -42,7 +42,9 @@ def warm_up() -> None:
     c.graph.prune_to_max_degree(1)
 
 
-def run(corpus: Path, repeats: int, agents: int, ticks: int, large: bool = False) -> dict[str, float]:
+def run(
+    corpus: Path, repeats: int, agents: int, ticks: int, large: bool = False
+) -> dict[str, float]:
     """Run W1 once and return its figures."""
     warm_up()
     docs = load_corpus(corpus, repeats)
@@ -85,7 +87,9 @@ def run(corpus: Path, repeats: int, agents: int, ticks: int, large: bool = False
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", type=Path, required=True, help="directory of .txt files")
     ap.add_argument("-R", "--repeats", type=int, default=1)
     ap.add_argument("-A", "--agents", type=int, default=10)
@@ -97,8 +101,22 @@ def main() -> None:
     if a.json:
         print(json.dumps(r))
         return
-    cols = ["documents", "agents", "ticks", "wall_s", "ticks_per_s", "digested", "digested_pct",
-            "docs_per_s", "words_per_s", "nodes", "edges", "alive", "died", "peak_rss_mib"]
+    cols = [
+        "documents",
+        "agents",
+        "ticks",
+        "wall_s",
+        "ticks_per_s",
+        "digested",
+        "digested_pct",
+        "docs_per_s",
+        "words_per_s",
+        "nodes",
+        "edges",
+        "alive",
+        "died",
+        "peak_rss_mib",
+    ]
     print(" | ".join(cols))
     print(" | ".join(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in cols))
 

@@ -195,7 +195,9 @@ class Colony:
             InvalidPosition: a position that is not finite.
         """
         if not isinstance(content, str):
-            raise DocumentError(f"document {title!r}: content must be text, got {type(content).__name__}")
+            raise DocumentError(
+                f"document {title!r}: content must be text, got {type(content).__name__}"
+            )
         if not content.strip():
             raise EmptyDocument(f"document {title!r} is empty")
         if "\x00" in content:
@@ -254,7 +256,9 @@ class Colony:
 
     def _expect(self, previous: str, phase: str) -> None:
         if self._phase != previous:
-            raise PhaseOrderError(f"{phase}() must follow {previous}(), but the last phase was {self._phase}()")
+            raise PhaseOrderError(
+                f"{phase}() must follow {previous}(), but the last phase was {self._phase}()"
+            )
         self._phase = phase
 
     def sense(self) -> None:
@@ -292,7 +296,9 @@ class Colony:
                         self.spawn(child)
         return events
 
-    def _apply(self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]) -> None:
+    def _apply(
+        self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]
+    ) -> None:
         if isinstance(action, Move):
             agent.position = action.position
             events.append(Moved(agent.id, action.position))
@@ -320,9 +326,12 @@ class Colony:
             payload = agent.export_vocabulary()
             if payload is not None:
                 self.substrate.deposit_trace(
-                    agent.position, Trace(agent.id, TraceType.CAPABILITY_DEPOSIT, 1.0, tick, payload)
+                    agent.position,
+                    Trace(agent.id, TraceType.CAPABILITY_DEPOSIT, 1.0, tick, payload),
                 )
-                self.substrate.emit_signal(Signal(SignalType.CAPABILITY, 0.8, agent.position, agent.id, tick))
+                self.substrate.emit_signal(
+                    Signal(SignalType.CAPABILITY, 0.8, agent.position, agent.id, tick)
+                )
                 terms = len(json.loads(payload.decode("utf-8")).get("terms", []))
                 events.append(CapabilityExported(agent.id, terms))
         elif isinstance(action, SymbioseWith):
@@ -330,7 +339,9 @@ class Colony:
         elif isinstance(action, Apoptose):
             self._dying.setdefault(i, DeathCause("self_assessed", health=agent.health()))
 
-    def _present(self, agent: Agent, action: PresentFragments, tick: int, events: list[ColonyEvent]) -> None:
+    def _present(
+        self, agent: Agent, action: PresentFragments, tick: int, events: list[ColonyEvent]
+    ) -> None:
         frags = action.fragments
         if not frags:
             return
@@ -356,7 +367,9 @@ class Colony:
             wired = self.presentation_hook(idx, pairs, tick)
         elif pairs is not None:
             wired = (
-                g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick, tent, inc) if len(pairs) else 0
+                g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick, tent, inc)
+                if len(pairs)
+                else 0
             )
         elif tent is None and inc is None:
             wired = g.wire_clique(idx, tick)
@@ -419,7 +432,9 @@ class Colony:
                 if labels:
                     agent.internalize_vocabulary(labels)
                 agent.seen_nodes = g.node_count  # type: ignore[attr-defined]
-        for trace in self.substrate.traces_near(agent.position, cfg.capability_radius, TraceType.CAPABILITY_DEPOSIT):
+        for trace in self.substrate.traces_near(
+            agent.position, cfg.capability_radius, TraceType.CAPABILITY_DEPOSIT
+        ):
             if trace.agent_id != agent.id and trace.payload:
                 n = agent.integrate_vocabulary(trace.payload)
                 if n:
@@ -462,7 +477,9 @@ class Colony:
         self.decay()
         return self.advance()
 
-    def run(self, ticks: int, on_tick: Callable[[int], None] | None = None) -> list[list[ColonyEvent]]:
+    def run(
+        self, ticks: int, on_tick: Callable[[int], None] | None = None
+    ) -> list[list[ColonyEvent]]:
         """Run ``ticks`` ticks; returns each tick's events."""
         out = []
         for _ in range(int(ticks)):
@@ -471,7 +488,9 @@ class Colony:
                 on_tick(self.substrate.tick)
         return out
 
-    def run_until_digested(self, max_ticks: int, on_tick: Callable[[int], None] | None = None) -> int:
+    def run_until_digested(
+        self, max_ticks: int, on_tick: Callable[[int], None] | None = None
+    ) -> int:
         """Run until every document is digested and wired, or ``max_ticks`` ticks ran.
 
         A document counts as digested once an agent consumed it and presented its concepts,
@@ -561,7 +580,6 @@ class Colony:
         return [self.ingest_document(t, c, p) for t, c, p in docs]
 
 
-
 class _AgentView:
     """The read-only view of a colony that agents decide from (:class:`ColonyView`)."""
 
@@ -593,7 +611,9 @@ class _AgentView:
         """Where document ``doc`` lies."""
         return self._colony.substrate.get_document(doc).position
 
-    def gradient(self, position: Position, radius: float, signal_type: SignalType) -> Gradient | None:
+    def gradient(
+        self, position: Position, radius: float, signal_type: SignalType
+    ) -> Gradient | None:
         """Signal gradient at ``position`` (REFERENCE.md §2.2)."""
         return self._colony.substrate.gradient(position, radius, signal_type)
 

@@ -18,7 +18,13 @@ from pathlib import Path
 
 from phago.types import Position
 
-__all__ = ["CorpusDocument", "grid_positions", "load_sample_corpus", "load_text_directory", "sample_queries"]
+__all__ = [
+    "CorpusDocument",
+    "grid_positions",
+    "load_sample_corpus",
+    "load_text_directory",
+    "sample_queries",
+]
 
 
 @dataclass(frozen=True, slots=True)

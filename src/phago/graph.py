@@ -586,7 +586,9 @@ class HebbianGraph:
             return np.arange(self._m, dtype=_INT)
         return np.flatnonzero(self._alive[: self._m]).astype(_INT)
 
-    def edge_arrays(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64], IntArray, IntArray, IntArray]:
+    def edge_arrays(
+        self,
+    ) -> tuple[IntArray, IntArray, npt.NDArray[np.float64], IntArray, IntArray, IntArray]:
         """Copies of the live edges' columns in insertion order:
         ``(a_index, b_index, weight, co_activations, created_tick, last_activated_tick)``."""
         s = self._live_slots()
@@ -631,7 +633,9 @@ class HebbianGraph:
         indptr, nbr, slot = self._adjacency()
         return [
             (self._ids[int(n)], self._edge_data(int(s)))
-            for n, s in zip(nbr[indptr[i] : indptr[i + 1]], slot[indptr[i] : indptr[i + 1]], strict=True)
+            for n, s in zip(
+                nbr[indptr[i] : indptr[i + 1]], slot[indptr[i] : indptr[i + 1]], strict=True
+            )
         ]
 
     def degree(self, node: NodeId) -> int:
@@ -682,7 +686,9 @@ class HebbianGraph:
         mature = age >= maturation
         stale = np.maximum(0, now - self._lt[s]).astype(np.float64)
         activity = 1.0 / (1.0 + 0.5 * self._co[s])
-        rate = np.where(mature, base_rate * (1.0 + staleness_factor * (stale / 100.0) * activity), base_rate)
+        rate = np.where(
+            mature, base_rate * (1.0 + staleness_factor * (stale / 100.0) * activity), base_rate
+        )
         self._w[s] *= 1.0 - np.minimum(rate, 0.5)
         gone = s[mature & (self._w[s] < threshold)]
         out = self._pruned(gone)

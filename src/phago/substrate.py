@@ -81,7 +81,9 @@ class PointIndex:
         uniq, starts = np.unique(sk, return_index=True)
         ends = np.append(starts[1:], len(sk))
         self._order = order
-        self._cells = dict(zip(uniq.tolist(), zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
+        self._cells = dict(
+            zip(uniq.tolist(), zip(starts.tolist(), ends.tolist(), strict=True), strict=True)
+        )
 
     def candidates(self, x: float, y: float, r: float) -> IntArray:
         """Row indices of points in grid cells overlapping the square around (x, y)."""
@@ -376,7 +378,7 @@ class Substrate:
         types: tuple[SignalType, ...],
         exclude_emitter: AgentId | None = None,
     ) -> Signal | None:
-        """The oldest signal of one of ``types`` within ``radius``, not emitted by ``exclude_emitter``."""
+        """The oldest signal of one of ``types`` within ``radius`` not from ``exclude_emitter``."""
         rows = self._signal_rows_near(position, radius)
         if len(rows) == 0:
             return None
@@ -397,7 +399,9 @@ class Substrate:
             int(s.tick[i]),
         )
 
-    def gradient(self, position: Position, radius: float, signal_type: SignalType) -> Gradient | None:
+    def gradient(
+        self, position: Position, radius: float, signal_type: SignalType
+    ) -> Gradient | None:
         """Intensity-weighted direction toward signals of ``signal_type`` within ``radius``.
 
         Implements REFERENCE.md §2.2: each signal contributes its intensity times the unit
@@ -559,7 +563,7 @@ class Substrate:
 
 
 def _round_half_away(v: float) -> int:
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+    return math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1)
 
 
 def _round_half_away_arr(v: FloatArray) -> IntArray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, NamedTuple, TypeAlias
 
 from phago.errors import InvalidPosition
@@ -69,7 +69,9 @@ class Position:
         try:
             fx, fy = float(self.x), float(self.y)
         except (TypeError, ValueError) as exc:
-            raise InvalidPosition(f"position must be two numbers, got {self.x!r}, {self.y!r}") from exc
+            raise InvalidPosition(
+                f"position must be two numbers, got {self.x!r}, {self.y!r}"
+            ) from exc
         if not (math.isfinite(fx) and math.isfinite(fy)):
             raise InvalidPosition(f"position must be finite, got ({self.x!r}, {self.y!r})")
         object.__setattr__(self, "x", fx)
@@ -80,7 +82,7 @@ class Position:
         return math.hypot(self.x - other.x, self.y - other.y)
 
 
-class NodeType(str, Enum):
+class NodeType(StrEnum):
     """Kind of a knowledge-graph node. Only concepts are wired by co-occurrence."""
 
     CONCEPT = "concept"
@@ -89,7 +91,7 @@ class NodeType(str, Enum):
     ANOMALY = "anomaly"
 
 
-class SignalType(str, Enum):
+class SignalType(StrEnum):
     """Kind of a diffusible signal on the substrate."""
 
     INPUT = "input"
@@ -101,7 +103,7 @@ class SignalType(str, Enum):
     CUSTOM = "custom"
 
 
-class TraceType(str, Enum):
+class TraceType(StrEnum):
     """Kind of a stigmergic trace left on the substrate."""
 
     VISIT = "visit"
@@ -111,7 +113,7 @@ class TraceType(str, Enum):
     CUSTOM = "custom"
 
 
-class CellHealth(str, Enum):
+class CellHealth(StrEnum):
     """Self-assessed health of an agent."""
 
     HEALTHY = "healthy"
@@ -126,7 +128,7 @@ class CellHealth(str, Enum):
         return self in (CellHealth.COMPROMISED, CellHealth.REDUNDANT, CellHealth.SENESCENT)
 
 
-class SymbiosisEval(str, Enum):
+class SymbiosisEval(StrEnum):
     """An agent's verdict on another agent it might absorb."""
 
     DIGEST = "digest"
@@ -134,7 +136,7 @@ class SymbiosisEval(str, Enum):
     COEXIST = "coexist"
 
 
-class Orientation(str, Enum):
+class Orientation(StrEnum):
     """Where an agent wants to go: toward a gradient, stay, or explore."""
 
     TOWARD = "toward"

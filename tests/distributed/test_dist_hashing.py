@@ -47,6 +47,14 @@ class TestHashKey:
         assert hash_key("doc") == stable_hash64("doc") == stable_hash64(b"doc")
         assert hash_key(b"\x00\x01") == stable_hash64(b"\x00\x01")
 
+    def test_numpy_and_newtype_integers(self) -> None:
+        assert hash_key(np.uint64(2**64 - 1)) == hash_key(2**64 - 1)  # type: ignore[arg-type]
+        assert hash_key(np.int64(-1)) == hash_key(2**64 - 1)  # type: ignore[arg-type]
+        assert hash_key(document_id("t", "c")) == hash_key(int(document_id("t", "c")))
+        ids = np.array([3, 4], dtype=np.uint64)
+        ring = ConsistentHashRing(3)
+        assert ring.get_shard(ids[0]) == ring.get_shard(3)
+
     def test_negative_ints_wrap_like_int64(self) -> None:
         assert hash_key(-1) == hash_key(2**64 - 1)
         assert hash_key(-(2**63)) == hash_key(2**63)
@@ -87,6 +95,15 @@ class TestHashKeys:
 
     def test_empty(self) -> None:
         assert hash_keys(np.empty(0, dtype=np.uint64)).shape == (0,)
+
+    def test_shape_is_kept(self) -> None:
+        grid = np.arange(12, dtype=np.uint64).reshape(3, 4)
+        assert hash_keys(grid).shape == (3, 4)
+        assert np.array_equal(hash_keys(grid).ravel(), hash_keys(grid.ravel()))
+        ring = ConsistentHashRing(3)
+        assert ring.get_shards(grid).shape == (3, 4)
+        assert ring.get_shards(np.uint64(5)).shape == ()
+        assert ring.get_shards(np.empty((0, 2), dtype=np.uint64)).shape == (0, 2)
 
 
 # --- construction and membership --------------------------------------------------------------
@@ -165,7 +182,9 @@ class TestRingMembership:
             ConsistentHashRing(n, v)  # type: ignore[arg-type]
 
     def test_repr(self) -> None:
-        assert repr(ConsistentHashRing(2, 5)) == "ConsistentHashRing(shards=[0, 1], virtual_nodes=5)"
+        assert (
+            repr(ConsistentHashRing(2, 5)) == "ConsistentHashRing(shards=[0, 1], virtual_nodes=5)"
+        )
 
 
 class _TinyRing(ConsistentHashRing):
@@ -188,7 +207,7 @@ class TestCollisions:
             b.add_shard(s)
         assert a._snap.position_list == b._snap.position_list
         assert a._snap.owner_list == b._snap.owner_list
-        claims = {}
+        claims: dict[int, int] = {}
         for s in (0, 1, 2, 3):
             for k in range(30):
                 p = _TinyRing._vnode_position(s, k)
@@ -389,6 +408,11 @@ def test_prop_removing_a_shard_only_moves_its_keys(
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32))
 def test_prop_100_docs_over_3_shards_get_20_to_50_each(seed: int) -> None:
+    """Reference expectation, over many document sets.
+
+    A random set of 100 ids breaks the 20-50 bounds about 0.4 % of the time (binomial tails),
+    so the examples are derandomized: the test is deterministic, not flaky.
+    """
     ids = np.array(
         [document_id(f"doc {seed} {i}", f"content {i}") for i in range(100)], dtype=np.uint64
     )

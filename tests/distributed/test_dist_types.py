@@ -55,7 +55,7 @@ class TestShardId:
         assert {ShardId(1): "a"}[ShardId(1)] == "a"
 
     def test_is_not_equal_to_a_plain_int(self) -> None:
-        assert ShardId(1) != 1
+        assert ShardId(1) != 1  # type: ignore[comparison-overlap]
 
     def test_frozen(self) -> None:
         with pytest.raises(dataclasses.FrozenInstanceError):

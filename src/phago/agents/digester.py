@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,7 @@ from phago.types import (
 __all__ = ["Digester", "DigesterState", "window_pairs"]
 
 
-class DigesterState(str, Enum):
+class DigesterState(StrEnum):
     """States of the digester's state machine."""
 
     SEEKING = "seeking"
@@ -133,7 +133,11 @@ class Digester(Agent):
         forage_radius: float = 40.0,
         symbiosis: bool = False,
     ) -> None:
-        super().__init__(position if isinstance(position, Position) else Position(*position), seed=seed, max_idle=max_idle)
+        super().__init__(
+            position if isinstance(position, Position) else Position(*position),
+            seed=seed,
+            max_idle=max_idle,
+        )
         self.sense_radius = float(sense_radius)
         self.keyword_boost = float(keyword_boost)
         self.speed = float(speed)
@@ -221,13 +225,19 @@ class Digester(Agent):
         grad = view.gradient(pos, self.sense_radius, SignalType.INPUT)
         if grad is not None:
             return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
-        far = view.undigested_near(pos, self.forage_radius) if self.forage_radius > self.sense_radius else []
+        far = (
+            view.undigested_near(pos, self.forage_radius)
+            if self.forage_radius > self.sense_radius
+            else []
+        )
         if far:
             dist, doc = far[0]
             return Move(self._step_toward(view.document_position(doc), dist))
         self._heading += float(self.rng.normal(0.0, 0.6))
         step = min(2.0, self.speed)
-        return Move(Position(pos.x + step * math.cos(self._heading), pos.y + step * math.sin(self._heading)))
+        return Move(
+            Position(pos.x + step * math.cos(self._heading), pos.y + step * math.sin(self._heading))
+        )
 
     def _step_toward(self, target: Position, dist: float) -> Position:
         if dist <= self.speed:
@@ -240,7 +250,9 @@ class Digester(Agent):
 
     def _presentation(self, keywords: list[Keyword]) -> PresentFragments:
         doc = self.current_document
-        frags = tuple(FragmentPresentation(k.label, doc, self.position, NodeType.CONCEPT) for k in keywords)
+        frags = tuple(
+            FragmentPresentation(k.label, doc, self.position, NodeType.CONCEPT) for k in keywords
+        )
         pairs = None
         if self._window is not None and self._text_for_pairs is not None:
             pairs = window_pairs(self._text_for_pairs, keywords, self._window)
@@ -293,7 +305,11 @@ class Digester(Agent):
         if not self.presented:
             return None
         return json.dumps(
-            {"terms": list(self.presented), "origin": int(self.id), "document_count": self.useful_outputs}
+            {
+                "terms": list(self.presented),
+                "origin": int(self.id),
+                "document_count": self.useful_outputs,
+            }
         ).encode("utf-8")
 
     def integrate_vocabulary(self, payload: bytes) -> int:

@@ -74,7 +74,9 @@ class FitnessTracker:
         rec.novel_concepts += novel
         rec.recompute()
 
-    def record_edges(self, agent_id: AgentId, count: int, strong: int = 0, bridges: int = 0) -> None:
+    def record_edges(
+        self, agent_id: AgentId, count: int, strong: int = 0, bridges: int = 0
+    ) -> None:
         """Record ``count`` edges wired, ``strong`` of them strong, ``bridges`` bridging."""
         rec = self._rec(agent_id)
         rec.edges_contributed += count

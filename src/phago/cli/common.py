@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from phago.agents.digester import Digester
 from phago.colony import Colony
 from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument, grid_positions
-from phago.agents.digester import Digester
 from phago.types import Position
 
 console = Console(stderr=True)

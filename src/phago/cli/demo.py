@@ -6,8 +6,8 @@ import click
 from rich.table import Table
 
 from phago.cli.common import build_colony, echo_json, out, progress, stats_table
-from phago.corpus import load_sample_corpus
 from phago.colony import Colony
+from phago.corpus import load_sample_corpus
 
 DEMO_QUERIES = ("telescope", "antibody")
 
@@ -52,7 +52,10 @@ def demo(digesters: int, max_ticks: int, seed: int, as_json: bool) -> None:
     if as_json:
         echo_json({"ticks": ticks, "stats": stats, "strongest_edges": edges, "queries": answers})
         return
-    out.print(f"[bold green]Digested {stats['documents_digested']}/{stats['documents_total']} documents in {ticks} ticks.")
+    out.print(
+        f"[bold green]Digested {stats['documents_digested']}/{stats['documents_total']} "
+        f"documents in {ticks} ticks."
+    )
     out.print(stats_table(stats))
     t = Table(title="Strongest edges")
     for col in ("concept", "concept", "weight", "co-activations"):
@@ -61,4 +64,7 @@ def demo(digesters: int, max_ticks: int, seed: int, as_json: bool) -> None:
         t.add_row(a, b, f"{w:.2f}", str(co))
     out.print(t)
     for q, ans in answers.items():
-        out.print(f"[bold]{q}[/bold] → " + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(not in the graph)"))
+        out.print(
+            f"[bold]{q}[/bold] → "
+            + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(not in the graph)")
+        )

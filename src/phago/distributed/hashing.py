@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import operator
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -66,7 +67,8 @@ def hash_key(key: RingKey) -> int:
     """Ring position of ``key`` (see the module docstring for the exact hash).
 
     Args:
-        key: an integer id in ``[-2**63, 2**64)``, a string or bytes.
+        key: an integer id in ``[-2**63, 2**64)`` (NumPy integers included), a string or
+            bytes.
 
     Returns:
         An integer in ``[0, 2**64)``.
@@ -81,13 +83,17 @@ def hash_key(key: RingKey) -> int:
         >>> hash_key("doc") == stable_hash64("doc")
         True
     """
-    if isinstance(key, int) and not isinstance(key, bool):
-        if not _MIN_I64 <= key <= _MASK64:
-            raise ValueError(f"integer key out of the 64-bit range: {key}")
-        return stable_hash64((key & _MASK64).to_bytes(8, "big"))
     if isinstance(key, str | bytes):
         return stable_hash64(key)
-    raise TypeError(f"cannot route a key of type {type(key).__name__}")
+    if isinstance(key, bool):
+        raise TypeError("cannot route a bool")
+    try:
+        value = operator.index(key)  # int, NewType ids, NumPy integers
+    except TypeError:
+        raise TypeError(f"cannot route a key of type {type(key).__name__}") from None
+    if not _MIN_I64 <= value <= _MASK64:
+        raise ValueError(f"integer key out of the 64-bit range: {value}")
+    return stable_hash64((value & _MASK64).to_bytes(8, "big"))
 
 
 # --- vectorised BLAKE2b-64 of 8-byte keys ---------------------------------------------------
@@ -194,17 +200,18 @@ def hash_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
         keys: integer array (``uint64`` or ``int64``; any integer dtype is accepted).
 
     Returns:
-        ``uint64`` array of the same length.
+        ``uint64`` array of the same shape.
 
     Example:
         >>> import numpy as np
         >>> int(hash_keys(np.array([5], dtype=np.uint64))[0]) == hash_key(5)
         True
     """
-    words = _as_uint64(keys)
+    arr = np.asarray(keys)
+    words = _as_uint64(arr)
     # Message word = the key's big-endian bytes read little-endian; digest = word read big-endian.
     digest = _blake2b64_words(words.byteswap(), _IV, _SIGMA)
-    return digest.byteswap()
+    return digest.byteswap().reshape(arr.shape)
 
 
 # --- the ring --------------------------------------------------------------------------------
@@ -378,11 +385,11 @@ class ConsistentHashRing:
         """Vectorised :meth:`get_shard` for integer ids (NodeIds, DocumentIds).
 
         Args:
-            keys: 1-D integer array, ``uint64`` or ``int64`` (negative ``int64`` values are
-                the same 64-bit patterns as ``uint64``).
+            keys: integer array, ``uint64`` or ``int64`` (negative ``int64`` values are the
+                same 64-bit patterns as ``uint64``).
 
         Returns:
-            ``int64`` array of shard ids (``ShardId.value``), one per key.
+            ``int64`` array of shard ids (``ShardId.value``) of the same shape as ``keys``.
 
         Raises:
             RoutingFailed: if the ring is empty and ``keys`` is not.
@@ -390,7 +397,7 @@ class ConsistentHashRing:
         hashes = hash_keys(keys)
         snap = self._snap
         if hashes.size == 0:
-            return np.empty(0, dtype=np.int64)
+            return np.empty(hashes.shape, dtype=np.int64)
         if snap.positions.size == 0:
             raise RoutingFailed("cannot route keys: the hash ring has no shards")
         # Index == len(positions) means "past the last position": owners[-1] wraps to owners[0].

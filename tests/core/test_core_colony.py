@@ -1,0 +1,226 @@
+"""The colony: phases, determinism, digestion of the sample corpus, errors and reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import build_sample_colony
+from phago import Colony, ColonyConfig, Digester, Position
+from phago.errors import ConfigError, DocumentError, EmptyDocument, InvalidPosition, PhaseOrderError
+from phago.events import TickComplete
+
+
+def graph_signature(colony: Colony) -> tuple:
+    g = colony.graph
+    nodes = tuple((n.id, n.label, n.access_count, n.created_tick) for n in g.nodes())
+    edges = tuple(
+        sorted(
+            (
+                min(a, b),
+                max(a, b),
+                e.weight,
+                e.co_activations,
+                e.created_tick,
+                e.last_activated_tick,
+            )
+            for a, b, e in g.edges()
+        )
+    )
+    return nodes, edges
+
+
+def test_every_sample_document_is_digested() -> None:
+    c = build_sample_colony()
+    ticks = c.run_until_digested(400)
+    st = c.stats()
+    assert st.documents_digested == st.documents_total == 40
+    assert ticks < 400
+    assert not c.has_undigested_work()
+    assert st.graph_nodes > 500 and st.graph_edges > 1000
+
+
+def test_tick_is_exactly_the_four_phases() -> None:
+    a, b = build_sample_colony(), build_sample_colony()
+    for _ in range(25):
+        a.tick()
+        b.sense()
+        b.act()
+        b.decay()
+        b.advance()
+    assert graph_signature(a) == graph_signature(b)
+    assert a.current_tick == b.current_tick == 25
+
+
+def test_phases_out_of_order_raise() -> None:
+    c = Colony()
+    with pytest.raises(PhaseOrderError):
+        c.act()
+    c.sense()
+    with pytest.raises(PhaseOrderError):
+        c.sense()
+    c.act()
+    with pytest.raises(PhaseOrderError):
+        c.advance()
+
+
+def test_tick_returns_events_ending_with_tick_complete() -> None:
+    c = build_sample_colony()
+    events = c.tick()
+    assert isinstance(events[-1], TickComplete) and events[-1].tick == 1
+    assert events[-1].alive == 8
+
+
+def test_same_seed_same_graph_twice() -> None:
+    a, b = build_sample_colony(seed=3), build_sample_colony(seed=3)
+    a.run(60)
+    b.run(60)
+    assert graph_signature(a) == graph_signature(b)
+
+
+def test_different_seed_may_differ_but_digests_everything() -> None:
+    a = build_sample_colony(seed=11)
+    a.run_until_digested(400)
+    assert a.stats().documents_digested == 40
+
+
+_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from conftest import build_sample_colony
+c = build_sample_colony(seed=5)
+c.run(50)
+g = c.graph
+nodes = [[n.id, n.label, n.access_count] for n in g.nodes()]
+edges = sorted([min(a, b), max(a, b), e.weight, e.co_activations] for a, b, e in g.edges())
+print(json.dumps(nodes + edges))
+"""
+
+
+def test_same_graph_in_two_processes() -> None:
+    import pathlib
+
+    code = _CHILD.format(tests=str(pathlib.Path(__file__).resolve().parents[1]))
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+        ).stdout
+        for seed in (1, 2)
+    ]
+    assert outs[0] == outs[1]
+    assert len(json.loads(outs[0])) > 100
+
+
+def test_reingest_is_noop() -> None:
+    c = Colony()
+    a = c.ingest_document("t", "body text", Position(0, 0))
+    b = c.ingest_document("t", "body text", Position(5, 5))
+    assert a == b and c.stats().documents_total == 1
+
+
+def test_bad_documents_rejected_with_typed_errors() -> None:
+    c = Colony(ColonyConfig(max_document_chars=100))
+    with pytest.raises(EmptyDocument):
+        c.ingest_document("e", "  \t\n", Position(0, 0))
+    with pytest.raises(DocumentError):
+        c.ingest_document("b", "abc\x00def", Position(0, 0))
+    with pytest.raises(DocumentError):
+        c.ingest_document("h", "x" * 101, Position(0, 0))
+    with pytest.raises(InvalidPosition):
+        c.ingest_document("p", "fine", (float("nan"), 0.0))
+    assert c.stats().documents_total == 0
+
+
+def test_automatic_layout_when_no_position() -> None:
+    c = Colony()
+    ids = [c.ingest_document(f"t{i}", f"text {i}") for i in range(3)]
+    positions = [c.substrate.get_document(i).position for i in ids]
+    assert len(set(positions)) == 3
+
+
+def test_config_defaults_and_validation() -> None:
+    cfg = ColonyConfig()
+    assert (cfg.signal_decay_rate, cfg.signal_removal_threshold, cfg.trace_decay_rate) == (
+        0.05,
+        0.01,
+        0.02,
+    )
+    assert (cfg.edge_decay_rate, cfg.edge_prune_threshold, cfg.staleness_factor) == (
+        0.005,
+        0.05,
+        1.5,
+    )
+    assert (cfg.maturation_ticks, cfg.max_edge_degree, cfg.max_fragments, cfg.wiring_window) == (
+        50,
+        30,
+        None,
+        None,
+    )
+    big = ColonyConfig.for_large_corpora()
+    assert big.max_fragments and big.wiring_window
+    with pytest.raises(ConfigError):
+        ColonyConfig(signal_decay_rate=1.5)
+    with pytest.raises(ConfigError):
+        ColonyConfig(max_edge_degree=0)
+    with pytest.raises(ConfigError):
+        ColonyConfig.from_dict({"nope": 1})
+    assert ColonyConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_no_degree_cap_when_none() -> None:
+    c = Colony(ColonyConfig(max_edge_degree=None), seed=0)
+    c.ingest_document("t", " ".join(f"w{i}x" for i in range(50)), Position(0, 0))
+    c.spawn(Digester(Position(0, 0)))
+    c.run_until_digested(10)
+    assert c.graph.edge_count == 50 * 49 // 2
+
+
+def test_stats_snapshot_networkx_and_history() -> None:
+    c = build_sample_colony()
+    c.run(30)
+    st = c.stats()
+    assert st.tick == 30 and st.total_spawned == 8
+    assert set(st.to_dict()) >= {
+        "tick",
+        "documents_total",
+        "documents_digested",
+        "graph_nodes",
+        "graph_edges",
+        "agents_alive",
+    }
+    snap = c.snapshot()
+    assert (
+        snap.tick == 30 and len(snap.nodes) == st.graph_nodes and len(snap.edges) == st.graph_edges
+    )
+    g = c.to_networkx()
+    assert g.number_of_nodes() == st.graph_nodes and g.number_of_edges() == st.graph_edges
+    assert len(c.event_history()) == 30
+
+
+def test_event_history_bounded() -> None:
+    c = Colony(ColonyConfig(event_history_limit=5))
+    c.run(20)
+    assert len(c.event_history()) == 5 and c.event_history()[-1][0] == 20
+
+
+def test_spawn_policy_hook_replaces_dead_agents() -> None:
+    class Replace:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def on_death(self, colony: Colony, dead: object) -> Digester | None:
+            self.calls += 1
+            return Digester(Position(0, 0), max_idle=3) if self.calls < 3 else None
+
+    c = Colony()
+    c.spawn_policy = Replace()
+    c.spawn(Digester(Position(0, 0), max_idle=3))
+    c.run(30)
+    assert c.total_spawned == 3 and c.alive_count == 0

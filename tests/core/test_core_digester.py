@@ -1,0 +1,183 @@
+"""The Digester's state machine and its fixes of the reference's defects."""
+
+from __future__ import annotations
+
+import json
+
+from phago import Colony, Digester, Position
+from phago.agents.digester import DigesterState, window_pairs
+from phago.events import Engulfed
+from phago.ids import AgentId
+from phago.text import extract_keywords
+from phago.types import (
+    Apoptose,
+    CellHealth,
+    ExportCapability,
+    Move,
+    NodeType,
+    PresentFragments,
+    Signal,
+    SignalType,
+)
+
+
+def test_timeline_move_engulf_idle_present_deposit() -> None:
+    c = Colony(seed=0)
+    doc = c.ingest_document("t", "cell membrane protein", Position(4, 0))
+    d = Digester(Position(0, 0))
+    c.spawn(d)
+    kinds = []
+    for _ in range(5):
+        c.sense()
+        kinds.append(type(c._pending[0]).__name__)  # type: ignore[index]
+        c.act(), c.decay(), c.advance()
+    assert kinds == ["Move", "EngulfDocument", "Idle", "PresentFragments", "Deposit"]
+    assert c.substrate.get_document(doc).digested
+    node = c.graph.get_node(c.graph.find_by_label("cell"))  # type: ignore[arg-type]
+    assert node is not None and node.documents == (doc,)  # provenance kept (§8 item 7)
+
+
+def test_export_after_second_output_then_integration() -> None:
+    c = Colony(seed=0)
+    c.ingest_document("a", "alpha beta gamma", Position(0, 0))
+    c.ingest_document("b", "delta epsilon zeta", Position(0.5, 0))
+    d1 = Digester(Position(0, 0))
+    c.spawn(d1)
+    saw_export = False
+    for _ in range(12):
+        c.sense()
+        saw_export |= any(isinstance(a, ExportCapability) for a in c._pending or [])
+        c.act(), c.decay(), c.advance()
+    assert saw_export and d1.has_exported
+    payload = d1.export_vocabulary()
+    assert payload is not None
+    data = json.loads(payload)
+    assert data["document_count"] == 2 and "alpha" in data["terms"]
+    d2 = Digester(Position(0, 0))
+    c.spawn(d2)
+    c.run(1)
+    assert "alpha" in d2.known_vocabulary
+    assert d2.integrate_vocabulary(payload) == 0  # once per origin
+
+
+def test_apoptosis_after_max_idle() -> None:
+    c = Colony(seed=0)
+    c.spawn(Digester(Position(0, 0), max_idle=5))
+    events = c.run(7)
+    assert c.alive_count == 0
+    died = [e for tick in events for e in tick if type(e).__name__ == "Died"]
+    assert died and died[0].signal.cause.health is CellHealth.SENESCENT
+
+
+def test_does_not_idle_beside_export_signals() -> None:
+    """§8 item 6: a Capability signal nearby must not make a digester stay put."""
+    c = Colony(seed=0)
+    c.substrate.emit_signal(Signal(SignalType.CAPABILITY, 0.8, Position(1, 0), AgentId(9), 0))
+    d = Digester(Position(0, 0))
+    c.spawn(d)
+    c.sense()
+    assert isinstance(c._pending[0], Move)  # type: ignore[index]
+
+
+def test_symbiosis_off_by_default_and_tried_once_when_on() -> None:
+    """§8 item 5: no livelock; sentinels/synthesizers are not absorbed by default."""
+    for enabled in (False, True):
+        c = Colony(seed=0)
+        d = Digester(Position(0, 0), symbiosis=enabled)
+        c.spawn(d)
+        d.useful_outputs = 3
+        c.substrate.emit_signal(Signal(SignalType.ANOMALY, 1.0, Position(1, 0), AgentId(42), 0))
+        actions = []
+        for _ in range(3):
+            c.sense()
+            actions.append(type(c._pending[0]).__name__)  # type: ignore[index]
+            c.act(), c.decay(), c.advance()
+        assert actions.count("SymbioseWith") == (1 if enabled else 0)
+
+
+def test_foreign_absorption_integrates_non_digesters() -> None:
+    from phago.agents.base import AgentProfile
+    from phago.types import SymbiosisEval
+
+    d = Digester(Position(0, 0))
+    assert (
+        d.evaluate_symbiosis(AgentProfile(AgentId(1), "digester", (), CellHealth.HEALTHY))
+        is SymbiosisEval.COEXIST
+    )
+    assert (
+        d.evaluate_symbiosis(AgentProfile(AgentId(1), "sentinel", (), CellHealth.HEALTHY))
+        is SymbiosisEval.INTEGRATE
+    )
+    assert (
+        d.evaluate_symbiosis(AgentProfile(AgentId(1), "sentinel", (), CellHealth.SENESCENT))
+        is SymbiosisEval.COEXIST
+    )
+
+
+def test_lost_race_returns_to_seeking() -> None:
+    c = Colony(seed=0)
+    c.ingest_document("t", "alpha beta", Position(0, 0))
+    a, b = Digester(Position(0.2, 0)), Digester(Position(0.3, 0))
+    c.spawn(a), c.spawn(b)
+    events = c.run(2)
+    engulfed = [e for e in events[0] if isinstance(e, Engulfed)]
+    assert len(engulfed) == 1
+    assert b.state is DigesterState.SEEKING and b.idle == 1
+
+
+def test_permeability_formula_and_no_access_inflation() -> None:
+    """§8 item 2: dissolution reinforces each term at most once per agent."""
+    c = Colony(seed=0)
+    c.ingest_document("t", "alpha beta gamma", Position(0, 0))
+    d = Digester(Position(0, 0), max_idle=500)
+    c.spawn(d)
+    c.run(200)
+    node = c.graph.get_node(c.graph.find_by_label("alpha"))  # type: ignore[arg-type]
+    assert node is not None and node.access_count <= 2  # presented once + externalised once
+    assert 0.0 <= d.permeability <= 1.0
+
+
+def test_keyword_window_pairs() -> None:
+    text = "alpha beta gamma delta alpha"
+    kws = extract_keywords(text)
+    pairs = window_pairs(text, kws, 1).tolist()
+    labels = [k.label for k in kws]
+    named = {tuple(sorted((labels[i], labels[j]))) for i, j in pairs}
+    assert named == {("alpha", "beta"), ("beta", "gamma"), ("delta", "gamma"), ("alpha", "delta")}
+
+
+def test_windowed_colony_wires_fewer_pairs() -> None:
+    from phago import ColonyConfig
+
+    text = " ".join(f"word{i}" for i in range(40))
+    full = Colony(ColonyConfig(max_edge_degree=None), seed=0)
+    win = Colony(ColonyConfig(wiring_window=2, max_edge_degree=None), seed=0)
+    for c in (full, win):
+        c.ingest_document("t", text, Position(0, 0))
+        c.spawn(Digester(Position(0, 0)))
+        c.run_until_digested(10)
+    assert full.graph.edge_count == 40 * 39 // 2
+    assert win.graph.edge_count == 39 + 38
+
+
+def test_presented_fragments_are_concepts_with_source() -> None:
+    c = Colony(seed=0)
+    doc = c.ingest_document("t", "alpha beta", Position(0, 0))
+    d = Digester(Position(0, 0))
+    c.spawn(d)
+    seen: list[PresentFragments] = []
+    for _ in range(4):
+        c.sense()
+        seen += [a for a in c._pending or [] if isinstance(a, PresentFragments)]
+        c.act(), c.decay(), c.advance()
+    (p,) = seen
+    assert all(f.node_type is NodeType.CONCEPT and f.source_document == doc for f in p.fragments)
+
+
+def test_senescent_agent_apoptoses_immediately() -> None:
+    c = Colony(seed=0)
+    d = Digester(Position(0, 0), max_idle=1)
+    c.spawn(d)
+    d.idle = 1
+    c.sense()
+    assert isinstance(c._pending[0], Apoptose)  # type: ignore[index]

@@ -1,0 +1,239 @@
+"""The Hebbian graph: identity, wiring, decay, degree cap, lookups, and properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phago.errors import ConfigError, NodeNotFound
+from phago.graph import HebbianGraph
+from phago.ids import node_id
+from phago.types import EdgeData, NodeType, Position
+
+
+def test_exact_label_identity_no_substring_merge() -> None:
+    g = HebbianGraph()
+    g.present(["cellular"], tick=0)
+    g.present(["cell"], tick=0)
+    assert g.node_count == 2
+    assert g.find_by_label("cell") == node_id("concept", "cell")
+    assert g.find_by_label("CELL ") == node_id("concept", "cell")
+    assert g.find_by_label("cel") is None
+
+
+def test_present_increments_access_count() -> None:
+    g = HebbianGraph()
+    g.present(["dna", "rna"], tick=0)
+    g.present(["dna"], tick=3)
+    node = g.get_node(g.find_by_label("dna"))  # type: ignore[arg-type]
+    assert node is not None and node.access_count == 2 and node.created_tick == 0
+
+
+def test_same_label_different_type_are_different_nodes() -> None:
+    g = HebbianGraph()
+    g.present(["dna"], NodeType.CONCEPT)
+    g.present(["dna"], NodeType.INSIGHT)
+    assert g.node_count == 2
+    assert len(g.find_nodes_by_exact_label("dna")) == 2
+
+
+def test_tentative_then_reinforced_capped_at_one() -> None:
+    g = HebbianGraph()
+    idx = g.present(["a1x", "b2y"], tick=0)
+    g.wire_clique(idx, tick=0)
+    e = g.edge_between("a1x", "b2y")
+    assert e is not None and e.weight == pytest.approx(0.1) and e.co_activations == 1
+    for t in range(1, 15):
+        g.wire_clique(idx, tick=t)
+    e = g.edge_between("a1x", "b2y")
+    assert e is not None and e.weight == 1.0 and e.co_activations == 15
+    assert e.created_tick == 0 and e.last_activated_tick == 14
+
+
+def test_no_self_loops_even_with_duplicates() -> None:
+    g = HebbianGraph()
+    idx = g.present(["cell", "cell", "wall"], tick=0)
+    assert idx[0] == idx[1]
+    g.wire_clique(idx, tick=0)
+    assert g.edge_count == 1
+    with pytest.raises(ValueError):
+        g.set_edge(g.id_at(0), g.id_at(0), EdgeData(0.5, 1, 0, 0))
+
+
+def test_edge_lookup_symmetric_and_neighbors() -> None:
+    g = HebbianGraph()
+    idx = g.present(["aaa", "bbb", "ccc"], tick=0)
+    g.wire_pairs([idx[0], idx[2]], [idx[1], idx[1]], tick=0)
+    a, b, c = (g.id_at(int(i)) for i in idx)
+    assert g.get_edge(a, b) == g.get_edge(b, a)
+    assert g.get_edge(a, c) is None
+    assert {n for n, _ in g.neighbors(b)} == {a, c}
+    assert g.degree(b) == 2
+    assert g.remove_edge(b, a) is not None
+    assert g.get_edge(a, b) is None and g.edge_count == 1
+
+
+def test_wire_unknown_index_raises() -> None:
+    g = HebbianGraph()
+    g.present(["aaa"])
+    with pytest.raises(NodeNotFound):
+        g.wire_pairs([0], [5], tick=0)
+    with pytest.raises(NodeNotFound):
+        g.index_of(node_id("concept", "nope"))
+
+
+def test_activity_decay_young_edges_base_rate_never_pruned() -> None:
+    g = HebbianGraph()
+    idx = g.present(["aaa", "bbb"])
+    g.wire_clique(idx, tick=0)
+    for now in range(0, 50):
+        g.decay_edges_activity(0.005, 0.05, now, 1.5, 50)
+    e = g.edge_between("aaa", "bbb")
+    assert e is not None and e.weight == pytest.approx(0.1 * 0.995**50)
+
+
+def test_unreinforced_tentative_edge_pruned_around_age_100() -> None:
+    g = HebbianGraph()
+    idx = g.present(["aaa", "bbb"])
+    g.wire_clique(idx, tick=0)
+    pruned_at = None
+    for now in range(0, 300):
+        if len(g.decay_edges_activity(0.005, 0.05, now, 1.5, 50)):
+            pruned_at = now
+            break
+    assert pruned_at is not None and 85 <= pruned_at <= 115  # REFERENCE.md §3.2: about 100
+
+
+def test_activity_decay_formula_for_mature_edge() -> None:
+    g = HebbianGraph()
+    idx = g.present(["aaa", "bbb"])
+    g.wire_clique(idx, tick=0)
+    g.wire_clique(idx, tick=10)  # co 2, weight 0.2, last 10
+    g.decay_edges_activity(0.005, 0.05, 60, 1.5, 50)
+    rate = 0.005 * (1 + 1.5 * (50 / 100) * (1 / (1 + 0.5 * 2)))
+    e = g.edge_between("aaa", "bbb")
+    assert e is not None and e.weight == pytest.approx(0.2 * (1 - rate))
+
+
+def test_decay_rate_capped_at_half() -> None:
+    g = HebbianGraph()
+    idx = g.present(["aaa", "bbb"])
+    g.wire_clique(idx, tick=0)
+    g.set_edge(g.id_at(0), g.id_at(1), EdgeData(1.0, 1, 0, 0))
+    g.decay_edges_activity(0.4, 0.0, 10_000, 100.0, 0)
+    e = g.edge_between("aaa", "bbb")
+    assert e is not None and e.weight == pytest.approx(0.5)
+
+
+def test_degree_cap_keeps_strongest_and_removes_if_either_drops() -> None:
+    g = HebbianGraph()
+    hub = g.present(["hub"])[0]
+    leaves = g.present([f"leaf{i}" for i in range(5)])
+    for i, leaf in enumerate(leaves):
+        g.wire_pairs([hub], [leaf], tick=0)
+        for _ in range(i):
+            g.wire_pairs([hub], [leaf], tick=1)  # leaf i has weight 0.1*(i+1)
+    pruned = g.prune_to_max_degree(2)
+    assert len(pruned) == 3
+    kept = {g.label_at(g.index_of(n)) for n, _ in g.neighbors(g.id_at(int(hub)))}
+    assert kept == {"leaf3", "leaf4"}
+
+
+def test_degree_cap_ties_keep_earlier_edge() -> None:
+    g = HebbianGraph()
+    idx = g.present(["hub", "l1", "l2", "l3"])
+    for j in (1, 2, 3):
+        g.wire_pairs([idx[0]], [idx[j]], tick=0)
+    g.prune_to_max_degree(2)
+    kept = sorted(g.label_at(g.index_of(n)) for n, _ in g.neighbors(g.id_at(int(idx[0]))))
+    assert kept == ["l1", "l2"]
+
+
+def test_degree_cap_negative_rejected() -> None:
+    with pytest.raises(ConfigError):
+        HebbianGraph().prune_to_max_degree(-1)
+
+
+def test_provenance_kept_per_document() -> None:
+    g = HebbianGraph()
+    g.present(["cell", "wall"], document=11)  # type: ignore[arg-type]
+    g.present(["cell"], document=22)  # type: ignore[arg-type]
+    assert g.node_documents(g.find_by_label("cell")) == (11, 22)  # type: ignore[arg-type]
+    node = g.get_node(g.find_by_label("wall"))  # type: ignore[arg-type]
+    assert node is not None and node.documents == (11,)
+
+
+def test_indices_near_uses_grid_and_since() -> None:
+    g = HebbianGraph()
+    g.present(["aaa"], position=Position(0, 0))
+    g.present(["bbb"], position=Position(100, 100))
+    g.present(["ccc"], position=Position(3, 4))
+    assert g.indices_near(Position(0, 0), 5.0) == [0, 2]
+    assert g.indices_near(Position(0, 0), 5.0, since=1) == [2]
+
+
+def test_many_edges_survive_table_growth_and_compaction() -> None:
+    g = HebbianGraph()
+    idx = g.present([f"w{i}" for i in range(300)])
+    g.wire_clique(idx, tick=0)
+    assert g.edge_count == 300 * 299 // 2
+    g.prune_to_max_degree(3)
+    assert int(g.degrees().max()) <= 3
+    g.wire_clique(idx[:50], tick=1)
+    a, b, w, co, _, _ = g.edge_arrays()
+    assert len(a) == g.edge_count
+    for k in range(0, len(a), 97):
+        e = g.get_edge(g.id_at(int(a[k])), g.id_at(int(b[k])))
+        assert e is not None and e.weight == w[k] and e.co_activations == co[k]
+
+
+def test_to_networkx_attributes() -> None:
+    g = HebbianGraph()
+    idx = g.present(["aaa", "bbb"], tick=2)
+    g.wire_clique(idx, tick=2)
+    nxg = g.to_networkx()
+    a = g.find_by_label("aaa")
+    assert nxg.nodes[a]["label"] == "aaa" and nxg.nodes[a]["node_type"] == "concept"
+    assert nxg.nodes[a]["access_count"] == 1
+    ((_u, _v, d),) = nxg.edges(data=True)
+    assert set(d) == {"weight", "co_activations", "created_tick", "last_activated_tick"}
+
+
+# ----------------------------------------------------------------- properties
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["wire", "decay", "cap", "remove"]),
+        st.lists(st.integers(0, 11), min_size=2, max_size=6),
+        st.integers(0, 4),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops)
+def test_graph_properties(sequence: list[tuple[str, list[int], int]]) -> None:
+    g = HebbianGraph()
+    g.present([f"n{i}" for i in range(12)])
+    for tick, (op, nodes, k) in enumerate(sequence, start=1):
+        before = {(a, b): e.weight for a, b, e in g.edges()}
+        if op == "wire":
+            g.wire_clique(np.array(nodes), tick)
+        elif op == "decay":
+            g.decay_edges_activity(0.05, 0.05, tick, 1.5, 3)
+            after = {(a, b): e.weight for a, b, e in g.edges()}
+            for key, w in after.items():
+                assert w <= before[key]  # decay never increases a weight
+        elif op == "cap":
+            g.prune_to_max_degree(k + 1)
+            assert int(g.degrees().max(initial=0)) <= k + 1
+        else:
+            g.remove_edge(g.id_at(nodes[0]), g.id_at(nodes[1]))
+        for a, b, e in g.edges():
+            assert 0.0 < e.weight <= 1.0
+            assert a != b
+            assert g.get_edge(a, b) == g.get_edge(b, a) == e
+        assert g.edge_count == sum(1 for _ in g.edges())

@@ -1,0 +1,60 @@
+"""Tokenisation and keyword extraction."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from phago.text import STOPWORDS, extract_keywords, label_terms, tokenize, tokenize_with_positions
+
+
+def test_tokenize_drops_short_pieces_stopwords_and_punctuation() -> None:
+    assert tokenize("The cell, the CELL; a membrane!") == ["cell", "cell", "membrane"]
+
+
+def test_tokenize_strips_punctuation_before_stopword_check() -> None:
+    # the reference kept "the," as "the" (REFERENCE.md §6.1 quirk); we drop it
+    assert tokenize("the, and. cell") == ["cell"]
+
+
+def test_tokenize_splits_on_underscore_and_unicode() -> None:
+    assert tokenize("naïve_cafés über-große") == ["naïve", "cafés", "über", "große"]
+
+
+def test_positions_count_every_raw_token() -> None:
+    assert tokenize_with_positions("a cell is in the wall") == [("cell", 1), ("wall", 5)]
+
+
+def test_keywords_sorted_by_count_then_first_occurrence() -> None:
+    kws = extract_keywords("beta alpha beta gamma alpha beta")
+    assert [(k.label, k.count) for k in kws] == [("beta", 3), ("alpha", 2), ("gamma", 1)]
+
+
+def test_vocabulary_boost_reorders() -> None:
+    kws = extract_keywords("beta alpha beta gamma", {"gamma"}, boost=3.0)
+    assert [k.label for k in kws] == ["gamma", "beta", "alpha"]
+    assert kws[0].score == 4.0
+
+
+def test_max_keywords_caps() -> None:
+    assert len(extract_keywords("one alpha beta gamma delta", max_keywords=2)) == 2
+
+
+def test_label_terms_keeps_stopwords_of_labels() -> None:
+    assert label_terms("The cell-wall") == ["the", "cell", "wall"]
+
+
+@given(st.text())
+def test_tokens_are_clean(text: str) -> None:
+    for t in tokenize(text):
+        assert t == t.lower()
+        assert len(t.encode("utf-8")) >= 3
+        assert t not in STOPWORDS
+        assert t.isalnum()
+
+
+@given(st.text())
+def test_keywords_distinct_and_deterministic(text: str) -> None:
+    a = extract_keywords(text)
+    assert len({k.label for k in a}) == len(a)
+    assert a == extract_keywords(text)
