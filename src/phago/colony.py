@@ -85,7 +85,31 @@ __all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook", "Spawn
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
 
-PresentationHook = Callable[[np.ndarray, np.ndarray | None, int], int]
+class PresentationHook(Protocol):
+    """Intercepts presentations and wiring (the distributed layer routes them to owners).
+
+    ``on_present`` is called after nodes were created or reinforced locally; ``wire`` replaces
+    local wiring of a presentation's pairs (``pairs`` None: every pair of ``idx``) and returns
+    the number of pairs wired.
+    """
+
+    def on_present(
+        self,
+        idx: np.ndarray,
+        node_type: NodeType,
+        position: Position,
+        tick: int,
+        document: DocumentId | None,
+    ) -> None: ...
+
+    def wire(
+        self,
+        idx: np.ndarray,
+        pairs: np.ndarray | None,
+        tick: int,
+        tentative: float | None,
+        increment: float | None,
+    ) -> int: ...
 
 
 class SpawnPolicy(Protocol):
@@ -318,8 +342,12 @@ class Colony:
             g = self._graph
             pairs = [(g.index_of(a), g.index_of(b), w) for a, b, w in action.pairs]
             n = 0
+            one = np.array([[0, 1]], dtype=np.int64)
             for a, b, w in pairs:
-                n += g.wire_pairs([a], [b], tick, tentative=w, increment=w)
+                if self.presentation_hook is not None:
+                    n += self.presentation_hook.wire(np.array([a, b]), one, tick, w, w)
+                else:
+                    n += g.wire_pairs([a], [b], tick, tentative=w, increment=w)
             if n:
                 events.append(Wired(agent.id, n))
         elif isinstance(action, ExportCapability):
@@ -352,10 +380,15 @@ class Colony:
         others = [f for f in frags if f.node_type is not NodeType.CONCEPT]
         pos = frags[0].position
         doc = action.document if action.document is not None else frags[0].source_document
+        hook = self.presentation_hook
         idx = g.present(concept_labels, NodeType.CONCEPT, pos, tick, doc)
+        if hook is not None and len(idx):
+            hook.on_present(idx, NodeType.CONCEPT, pos, tick, doc)
         node_ids = [g.id_at(int(k)) for k in idx]
         for f in others:
             j = g.present([f.label], f.node_type, f.position, tick, f.source_document)
+            if hook is not None:
+                hook.on_present(j, f.node_type, f.position, tick, f.source_document)
             node_ids.append(g.id_at(int(j[0])))
         created = g.node_count - before
         events.append(Presented(agent.id, len(frags), tuple(node_ids), doc, created))
@@ -363,8 +396,8 @@ class Colony:
         if len(concept_labels) != len(frags) and pairs is not None:
             pairs = None  # pairs index the concept list only when every fragment is a concept
         tent, inc = action.tentative, action.increment
-        if self.presentation_hook is not None:
-            wired = self.presentation_hook(idx, pairs, tick)
+        if hook is not None:
+            wired = hook.wire(idx, pairs, tick, tent, inc)
         elif pairs is not None:
             wired = (
                 g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick, tent, inc)

@@ -147,6 +147,71 @@ class HebbianGraph:
         self._grew_since_cap = True
         self._last_cap = -1
 
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        node_ids: Sequence[int] | npt.NDArray[np.uint64],
+        labels: Sequence[str],
+        node_types: Sequence[str],
+        access: Sequence[int] | IntArray,
+        created: Sequence[int] | IntArray,
+        positions: npt.NDArray[np.float64] | None,
+        edge_a: Sequence[int] | npt.NDArray[np.uint64],
+        edge_b: Sequence[int] | npt.NDArray[np.uint64],
+        weight: Sequence[float] | npt.NDArray[np.float64],
+        co_activations: Sequence[int] | IntArray,
+        created_tick: Sequence[int] | IntArray,
+        last_activated_tick: Sequence[int] | IntArray,
+        prov_nodes: Sequence[int] | npt.NDArray[np.uint64] | None = None,
+        prov_docs: Sequence[int] | npt.NDArray[np.uint64] | None = None,
+        tentative_weight: float = 0.1,
+        reinforcement: float = 0.1,
+    ) -> HebbianGraph:
+        """Build a graph from columns (nodes in the given order, edges by node id).
+
+        Raises:
+            NodeNotFound: an edge names a node that is not in ``node_ids``.
+            ValueError: duplicate nodes or edges, self-loops or weights outside (0, 1].
+        """
+        g = cls(tentative_weight, reinforcement)
+        n = len(labels)
+        pos = np.zeros((n, 2)) if positions is None else np.asarray(positions, dtype=np.float64)
+        acc = np.asarray(access, dtype=_INT)
+        ct = np.asarray(created, dtype=_INT)
+        g._reserve_nodes(n)
+        for i in range(n):
+            nid = NodeId(int(node_ids[i]))
+            if nid in g._index:
+                raise ValueError(f"duplicate node id {nid}")
+            code = _TYPE_CODE[NodeType(node_types[i])]
+            g._new_node(nid, labels[i], code, float(pos[i, 0]), float(pos[i, 1]), int(ct[i]), int(acc[i]))
+        w = np.asarray(weight, dtype=np.float64)
+        if len(w):
+            if not ((w > 0.0) & (w <= 1.0)).all():
+                raise ValueError("edge weights must be in (0, 1]")
+            try:
+                a = np.fromiter((g._index[int(x)] for x in edge_a), dtype=_INT, count=len(w))
+                b = np.fromiter((g._index[int(x)] for x in edge_b), dtype=_INT, count=len(w))
+            except KeyError as exc:
+                raise NodeNotFound(f"edge endpoint {exc.args[0]} is not a node") from None
+            if (a == b).any():
+                raise ValueError("self-loops are not allowed")
+            before = g._m
+            g.wire_pairs(a, b, 0)
+            if g._m - before != len(w):
+                raise ValueError("duplicate edges")
+            sl = slice(before, g._m)
+            g._w[sl] = w
+            g._co[sl] = np.asarray(co_activations, dtype=_INT)
+            g._ct[sl] = np.asarray(created_tick, dtype=_INT)
+            g._lt[sl] = np.asarray(last_activated_tick, dtype=_INT)
+        if prov_nodes is not None and prov_docs is not None and len(prov_nodes):
+            idx = np.fromiter((g._index[int(x)] for x in prov_nodes), dtype=_INT, count=len(prov_nodes))
+            g._prov_node.append(idx)
+            g._prov_doc.append(np.asarray(prov_docs, dtype=np.uint64))
+        return g
+
     # ------------------------------------------------------------------ nodes
 
     @property

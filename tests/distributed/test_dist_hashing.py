@@ -405,19 +405,28 @@ def test_prop_removing_a_shard_only_moves_its_keys(
     assert [ring.get_shard(k) for k in keys] == before
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32))
-def test_prop_100_docs_over_3_shards_get_20_to_50_each(seed: int) -> None:
-    """Reference expectation, over many document sets.
+def test_100_docs_over_3_shards_get_20_to_50_each_for_200_document_sets() -> None:
+    """Reference expectation (100 docs over 3 shards, 20-50 each), on 200 fixed document sets.
 
-    A random set of 100 ids breaks the 20-50 bounds about 0.4 % of the time (binomial tails),
-    so the examples are derandomized: the test is deterministic, not flaky.
+    The bound is statistical: about 0.4 % of random 100-document sets break it (a shard owns
+    about 31-35 % of the ring, and binomial tails do the rest), so a randomized test of it
+    would be flaky. These 200 sets are fixed; the proportional property is tested below.
     """
-    ids = np.array(
-        [document_id(f"doc {seed} {i}", f"content {i}") for i in range(100)], dtype=np.uint64
-    )
-    counts = np.bincount(_RINGS[3].get_shards(ids), minlength=3)
-    assert all(20 <= c <= 50 for c in counts), counts
+    for seed in range(200):
+        ids = np.array(
+            [document_id(f"doc {seed} {i}", f"content {i}") for i in range(100)], dtype=np.uint64
+        )
+        counts = np.bincount(_RINGS[3].get_shards(ids), minlength=3)
+        assert all(20 <= c <= 50 for c in counts), (seed, counts)
+
+
+@PROPS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_prop_3_shards_each_get_20_to_50_percent_of_random_ids(seed: int) -> None:
+    """The 20-50 % bound on 3000 random ids: more than 10 standard deviations of margin."""
+    ids = np.random.default_rng(seed).integers(0, 2**64 - 1, 3000, dtype=np.uint64, endpoint=True)
+    shares = np.bincount(_RINGS[3].get_shards(ids), minlength=3) / ids.size
+    assert all(0.20 <= x <= 0.50 for x in shares), shares
 
 
 @PROPS

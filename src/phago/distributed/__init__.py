@@ -1,7 +1,8 @@
 """Distributed layer: shards, routing, tick barriers, ghost nodes and cross-shard edges.
 
-The building blocks here are pure in-process logic; the runtime (``ShardedColony``,
-``DistributedRunner``, backends) builds on them.
+Building blocks (ring, coordinator, registry, barrier, ghost cache, edge manager) are pure
+in-process logic; the runtime (``ShardedColony``, ``DistributedRunner``, ``DistributedColony``
+and the local and Ray backends) builds on them.
 
 Example:
     >>> from phago.distributed import Coordinator, ShardId
@@ -32,9 +33,28 @@ from phago.distributed.types import (
 )
 
 # --- runtime (added by the runner module) ---
+from phago.distributed.colony import DistributedColony, DistributedStats, merge_owned_graphs
+from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
+from phago.distributed.runner import (
+    DistributedRunner,
+    DistributedTickResult,
+    RecoveryInfo,
+    RunnerConfig,
+)
+from phago.distributed.shard import ShardedColony
 
 __all__ = [
     "ClusterStats",
+    "CrossShardEdgeArray",
+    "DistributedColony",
+    "DistributedRunner",
+    "DistributedStats",
+    "DistributedTickResult",
+    "RecoveryInfo",
+    "RunnerConfig",
+    "ShardedColony",
+    "UpdateBatch",
+    "merge_owned_graphs",
     "ConsistentHashRing",
     "Coordinator",
     "CrossShardEdge",

@@ -1,0 +1,755 @@
+"""The Sentinel: negative selection over the colony's graph, with a model that keeps learning.
+
+The reference's sentinel (REFERENCE.md §5.2) freezes its self-model after ten ticks, embeds
+changing numbers in its anomaly labels (a new node every scan) and keeps an arbitrary ten
+anomalies per scan (§8 item 3). This one:
+
+* **Learns continuously.** Its self-model is an exponential moving average (rate
+  ``learning_rate`` per observation) of every concept's share of all concept accesses, and of the
+  mean and variance of concept-edge weights. Labels that stop appearing fade out of the model.
+  It observes every tick while maturing, then once per scan, *after* scanning, so what it flags
+  is always judged against what it knew before.
+* **Flags three kinds of non-self**, each with a significance:
+
+  - *novel concept*: concepts it has never seen whose graph neighbourhood is mostly unknown
+    too. A new concept's *familiarity* is the share of its edge weight that goes to known
+    concepts. The sentinel also learns how familiar newly arriving concepts normally are
+    (moving mean and deviation), so early on, when everything is new, nothing stands out,
+    while later a concept is unfamiliar when its familiarity is ``familiarity_z`` deviations
+    below that norm and below ``familiarity_threshold``. Unfamiliar new concepts are grouped
+    into connected groups, and a group of at least ``min_group_size`` is one anomaly, named
+    after its most accessed member. New words in a document of a familiar topic are wired to
+    known words and are *not* flagged; a document from an unrelated topic is. Significance:
+    the group's summed shortfall in familiarity, in deviations.
+  - *deviating concept*: a known concept whose access count exceeds the expected
+    ``share · total`` by more than ``deviation_threshold`` relatively *and* by ``deviation_z``
+    Poisson standard deviations. Significance: the z-score.
+  - *outlier edge*: a young edge (created within ``edge_horizon`` ticks) between two concepts
+    it already knew, whose weight is already more than ``edge_z`` learned standard deviations
+    (floor ``edge_std_floor``) above the learned mean weight: a sudden strong association
+    between established concepts. Established strong edges, which grew slowly, are normal.
+    Significance: the z-score.
+
+* **Stable labels, one node per subject.** ``anomaly: novel concept <label>``,
+  ``anomaly: deviating concept <label>``, ``anomaly: edge <a> -- <b>`` (endpoints sorted). A
+  subject is reported when it becomes anomalous and not again while it stays so; if it
+  returns to normal and later deviates again, the same node is reinforced.
+* **Ranked.** Each scan presents at most ``max_per_scan`` new anomalies, most significant
+  first; :meth:`Sentinel.top_anomalies` lists every anomaly seen, by significance.
+* **Keeps related concepts as edges.** The tick after presenting, it wires each anomaly node
+  to its related concepts (a group's members, a deviating concept, an edge's endpoints) with
+  :class:`~phago.types.WireNodes`; then it emits an Anomaly signal (stamped with the substrate
+  tick) and resumes scanning.
+
+Idle time counts ticks in which the graph did not change at all, so a sentinel lives as long
+as its colony is active and dies ``max_idle`` ticks after it falls still.
+
+**Distributed colonies.** Distributions (concept shares, edge-weight moments) are read through a
+:class:`~phago.agents.distribution.DistributionProvider`: the local graph by default, or a
+:class:`~phago.agents.distribution.AggregatedDistribution` that the distributed runner feeds with
+the coordinator's merge of every shard's distribution, so novelty and deviation are judged
+against the *global* colony. Structure (neighbourhoods, groups, outlier edges) is the shard's
+own graph; anomaly nodes are created on the sentinel's shard.
+
+State machine: ``MATURING`` (observe each tick until ``maturation`` observations and
+``min_concepts`` concepts) → ``SCANNING`` (every ``scan_interval`` ticks: scan, then learn; new
+anomalies → ``PresentFragments``) → ``WIRING`` (``WireNodes``) → ``ALERTING`` (``Emit``) →
+``SCANNING``.
+
+Example:
+    >>> from phago import Colony, Digester, Position
+    >>> from phago.agents.sentinel import Sentinel
+    >>> colony = Colony(seed=3)
+    >>> _ = colony.ingest_document("a", "star planet orbit galaxy telescope star", Position(0, 0))
+    >>> _ = colony.spawn(Digester(Position(0, 0)))
+    >>> s = Sentinel(Position(5, 5), maturation=3, min_concepts=3)
+    >>> _ = colony.spawn(s)
+    >>> _ = colony.run(12)
+    >>> s.state.value
+    'scanning'
+    >>> _ = colony.ingest_document("b", "flour yeast dough oven bread flour", Position(1, 0))
+    >>> _ = colony.run(15)
+    >>> [a.label for a in s.top_anomalies()]
+    ['anomaly: novel concept flour']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.agents.base import Agent, ColonyView
+from phago.agents.distribution import (
+    CONCEPT_CODE,
+    DistributionProvider,
+    GraphDistribution,
+    LocalDistribution,
+)
+from phago.graph import HebbianGraph
+from phago.ids import NodeId, node_id
+from phago.types import (
+    AgentAction,
+    Apoptose,
+    CellHealth,
+    Classification,
+    Emit,
+    FragmentPresentation,
+    Idle,
+    NodeType,
+    Position,
+    PresentFragments,
+    Signal,
+    SignalType,
+    WireNodes,
+)
+
+__all__ = ["Anomaly", "Sentinel", "SentinelState"]
+
+
+class SentinelState(str, Enum):
+    """States of the sentinel's state machine."""
+
+    MATURING = "maturing"
+    SCANNING = "scanning"
+    WIRING = "wiring"
+    ALERTING = "alerting"
+
+
+@dataclass(slots=True)
+class Anomaly:
+    """One anomaly subject.
+
+    Attributes:
+        kind: ``"novel"``, ``"deviation"`` or ``"edge"``.
+        label: the anomaly node's (stable) label.
+        significance: how anomalous it was when last detected (higher: more).
+        related: labels of the concepts it concerns (wired to the anomaly node).
+        first_tick: tick it was first detected.
+        last_tick: tick it was last detected.
+        reports: how many times it was presented (1 unless it returned after being normal).
+        active: whether it is anomalous at the latest scan.
+    """
+
+    kind: str
+    label: str
+    significance: float
+    related: tuple[str, ...]
+    first_tick: int
+    last_tick: int
+    reports: int = 0
+    active: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "significance": self.significance,
+            "related": list(self.related),
+            "first_tick": self.first_tick,
+            "last_tick": self.last_tick,
+            "reports": self.reports,
+            "active": self.active,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Anomaly:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            str(d["kind"]),
+            str(d["label"]),
+            float(d["significance"]),
+            tuple(str(x) for x in d["related"]),
+            int(d["first_tick"]),
+            int(d["last_tick"]),
+            int(d["reports"]),
+            bool(d["active"]),
+        )
+
+
+def _components(nodes: list[int], a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> list[list[int]]:
+    """Connected components of ``nodes`` under edges ``(a[k], b[k])`` (both ends in ``nodes``)."""
+    parent = {n: n for n in nodes}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            if rx < ry:
+                parent[ry] = rx
+            else:
+                parent[rx] = ry
+    groups: dict[int, list[int]] = {}
+    for n in nodes:
+        groups.setdefault(find(n), []).append(n)
+    return list(groups.values())
+
+
+_Candidate = tuple[float, str, str, tuple[str, ...]]  # (significance, kind, label, related)
+
+
+class _Snapshot:
+    """One look at the graph: concept edges, known/novel concepts and their familiarity."""
+
+    __slots__ = (
+        "a",
+        "access",
+        "b",
+        "codes",
+        "concept",
+        "created",
+        "familiarity",
+        "known",
+        "labels",
+        "novel",
+        "since",
+        "tick",
+        "w",
+    )
+
+    def __init__(
+        self, graph: HebbianGraph, model: dict[str, float], first_seen: dict[str, int], tick: int
+    ) -> None:
+        self.tick = tick
+        self.access = graph.access_counts()
+        self.codes = graph.type_codes()
+        self.concept = self.codes == CONCEPT_CODE
+        a, b, w, _co, ct, _lt = graph.edge_arrays()
+        if len(a):
+            keep = self.concept[a] & self.concept[b]
+            a, b, w, ct = a[keep], b[keep], w[keep], ct[keep]
+        self.a, self.b, self.w, self.created = a, b, w, ct
+        self.labels = graph.labels()
+        n = len(self.labels)
+        known = np.zeros(n, dtype=np.bool_)
+        since = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        if model:
+            labels = self.labels
+            for i in np.flatnonzero(self.concept).tolist():
+                label = labels[i]
+                if label in model:
+                    known[i] = True
+                    since[i] = first_seen.get(label, 0)
+        self.known = known
+        self.since = since
+        tot = np.bincount(a, weights=w, minlength=n) + np.bincount(b, weights=w, minlength=n)
+        fam = np.bincount(a, weights=w * known[b], minlength=n) + np.bincount(
+            b, weights=w * known[a], minlength=n
+        )
+        self.familiarity = np.divide(fam, tot, out=np.zeros(n), where=tot > 0)
+        # new concepts with edges, judged only once the model knows something
+        self.novel = self.concept & ~known & (tot > 0) if model else np.zeros(n, dtype=np.bool_)
+
+    def young_mask(self, horizon: int, min_count: int) -> npt.NDArray[np.bool_]:
+        """Edges created within ``horizon`` ticks between established concepts: known at least
+        ``horizon`` ticks before the edge appeared, accessed at least ``min_count`` times."""
+        established = self.known & (self.access >= min_count)
+        a, b, ct = self.a, self.b, self.created
+        old = (self.since[a] <= ct - horizon) & (self.since[b] <= ct - horizon)
+        return (ct >= self.tick - horizon) & established[a] & established[b] & old
+
+    def young_weights(self, horizon: int, min_count: int) -> npt.NDArray[np.float64]:
+        """Weights of :meth:`young_mask` edges."""
+        return self.w[self.young_mask(horizon, min_count)]
+
+
+class Sentinel(Agent):
+    """A stationary immune agent that learns the colony's normal graph and flags non-self.
+
+    Args:
+        position: where it stands (it never moves; signals are emitted here).
+        seed: seed of its random generator (None: derived from the colony's seed).
+        max_idle: ticks without any graph change before it dies (reference: 200).
+        maturation: observations before the first scan (reference: 10).
+        min_concepts: concepts the graph must hold before maturation can end.
+        scan_interval: ticks between scans (reference: 5).
+        max_per_scan: anomalies presented per scan at most (reference: 10), most significant first.
+        learning_rate: weight of each new observation in the moving averages.
+        familiarity_threshold: new concepts at least this familiar are never unfamiliar.
+        familiarity_z: deviations below the learned familiarity that make a concept unfamiliar.
+        familiarity_std_floor: floor of the learned familiarity deviation.
+        min_group_size: unfamiliar new concepts needed to form a novelty anomaly.
+        deviation_threshold: relative excess over the expected count (reference: 0.5).
+        deviation_z: Poisson z-score a deviation must also exceed.
+        min_count: access count below which a concept is never called deviating.
+        edge_z: weight z-score of an outlier edge (reference: 3.0).
+        edge_std_floor: floor of the learned weight standard deviation (reference: 0.05).
+        edge_horizon: only edges created within this many ticks can be outliers
+            (None: twice the scan interval).
+        related_limit: related concepts wired to each anomaly node.
+        anomaly_edge_weight: weight of the anomaly-to-concept edges.
+        provider: where distributions are read (None: the local graph).
+    """
+
+    agent_type = "sentinel"
+
+    def __init__(
+        self,
+        position: Position | tuple[float, float],
+        *,
+        seed: int | None = None,
+        max_idle: int = 200,
+        maturation: int = 10,
+        min_concepts: int = 20,
+        scan_interval: int = 5,
+        max_per_scan: int = 10,
+        learning_rate: float = 0.2,
+        familiarity_threshold: float = 0.7,
+        familiarity_z: float = 1.5,
+        familiarity_rate: float = 0.5,
+        familiarity_std_floor: float = 0.1,
+        min_group_size: int = 3,
+        deviation_threshold: float = 0.5,
+        deviation_z: float = 4.0,
+        min_count: int = 5,
+        edge_z: float = 3.0,
+        edge_std_floor: float = 0.05,
+        edge_horizon: int | None = None,
+        edge_margin: float = 0.1,
+        peak_decay: float = 0.02,
+        related_limit: int = 5,
+        anomaly_edge_weight: float = 0.5,
+        provider: DistributionProvider | None = None,
+    ) -> None:
+        super().__init__(
+            position if isinstance(position, Position) else Position(*position),
+            seed=seed,
+            max_idle=max_idle,
+        )
+        if not 0.0 < learning_rate <= 1.0:
+            raise ValueError("learning_rate must be in (0, 1]")
+        if scan_interval < 1 or maturation < 0 or max_per_scan < 1:
+            raise ValueError("scan_interval and max_per_scan must be >= 1, maturation >= 0")
+        if not 0.0 < anomaly_edge_weight <= 1.0:
+            raise ValueError("anomaly_edge_weight must be in (0, 1]")
+        self.maturation = int(maturation)
+        self.min_concepts = int(min_concepts)
+        self.scan_interval = int(scan_interval)
+        self.max_per_scan = int(max_per_scan)
+        self.learning_rate = float(learning_rate)
+        self.familiarity_threshold = float(familiarity_threshold)
+        self.familiarity_z = float(familiarity_z)
+        self.familiarity_std_floor = float(familiarity_std_floor)
+        self.familiarity_rate = float(familiarity_rate)
+        self.min_group_size = int(min_group_size)
+        self.deviation_threshold = float(deviation_threshold)
+        self.deviation_z = float(deviation_z)
+        self.min_count = int(min_count)
+        self.edge_z = float(edge_z)
+        self.edge_std_floor = float(edge_std_floor)
+        self.edge_horizon = int(edge_horizon) if edge_horizon is not None else 2 * self.scan_interval
+        self.edge_margin = float(edge_margin)
+        self.peak_decay = float(peak_decay)
+        self.related_limit = int(related_limit)
+        self.anomaly_edge_weight = float(anomaly_edge_weight)
+        self.provider: DistributionProvider = provider if provider is not None else LocalDistribution()
+        self.state = SentinelState.MATURING
+        self.model: dict[str, float] = {}  # concept label -> expected share (moving average)
+        self.first_seen: dict[str, int] = {}  # concept label -> tick it entered the model
+        self.edge_mean = 0.0
+        self.edge_var = 0.0
+        self.familiarity_mean = 0.0
+        self.familiarity_var = 0.0
+        self.familiarity_observations = 0
+        self.young_peak = 0.0
+        self.observations = 0
+        self.last_scan_tick = -1
+        self.anomalies: dict[str, Anomaly] = {}  # label -> anomaly
+        self.anomalies_detected = 0
+        self.pending: list[str] = []  # labels presented, awaiting wiring
+        self._signature: tuple[int, int, int] = (-1, -1, -1)
+
+    # ------------------------------------------------------------------ decision
+
+    def sense(self, view: ColonyView) -> AgentAction:
+        """One step of the state machine (see the module docstring)."""
+        self.age += 1
+        graph = view.graph
+        self._track_activity(graph)
+        if self.health() is CellHealth.SENESCENT:
+            return Apoptose()
+        tick = view.tick
+        state = self.state
+        if state is SentinelState.MATURING:
+            self.observe(self.provider.distribution(graph, tick), graph)
+            concepts = int(np.count_nonzero(graph.type_codes() == CONCEPT_CODE))
+            if self.observations >= self.maturation and concepts >= self.min_concepts:
+                self.state = SentinelState.SCANNING
+                self.last_scan_tick = tick
+            return Idle()
+        if state is SentinelState.WIRING:
+            self.state = SentinelState.ALERTING
+            pairs = self._wiring_pairs(graph)
+            self.pending = []
+            if pairs:
+                return WireNodes(pairs)
+            state = SentinelState.ALERTING
+        if state is SentinelState.ALERTING:
+            self.state = SentinelState.SCANNING
+            return Emit(Signal(SignalType.ANOMALY, 1.0, self.position, self.id, tick))
+        # SCANNING
+        if tick - self.last_scan_tick < self.scan_interval:
+            return Idle()
+        self.last_scan_tick = tick
+        dist = self.provider.distribution(graph, tick)
+        snap = _Snapshot(graph, self.model, self.first_seen, tick)
+        found, flagged = self._scan(graph, dist, tick, snap)
+        self._learn(dist, snap, flagged)
+        if not found:
+            return Idle()
+        self.anomalies_detected += len(found)
+        self.useful_outputs += 1
+        self.pending = [a.label for a in found]
+        self.state = SentinelState.WIRING
+        frags = tuple(FragmentPresentation(a.label, None, self.position, NodeType.ANOMALY) for a in found)
+        return PresentFragments(frags)
+
+    def _track_activity(self, graph: HebbianGraph) -> None:
+        sig = (graph.node_count, graph.edge_count, int(graph.access_counts().sum()))
+        if sig == self._signature:
+            self.idle += 1
+        else:
+            self.idle = 0
+            self._signature = sig
+
+    def _wiring_pairs(self, graph: HebbianGraph) -> tuple[tuple[NodeId, NodeId, float], ...]:
+        out: list[tuple[NodeId, NodeId, float]] = []
+        w = self.anomaly_edge_weight
+        for label in self.pending:
+            anomaly = self.anomalies.get(label)
+            aid = node_id(NodeType.ANOMALY.value, label)
+            if anomaly is None or aid not in graph:
+                continue
+            for rel in anomaly.related:
+                cid = graph.find_by_label(rel, NodeType.CONCEPT)
+                if cid is None:
+                    continue
+                e = graph.get_edge(aid, cid)
+                if e is None:
+                    out.append((aid, cid, w))
+                elif e.weight < w:
+                    out.append((aid, cid, w - e.weight))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ learning
+
+    def observe(self, dist: GraphDistribution, graph: HebbianGraph | None = None) -> None:
+        """Learn one observation: concept shares, edge weights and (given the graph) how
+        familiar newly arrived concepts are."""
+        snap = _Snapshot(graph, self.model, self.first_seen, dist.tick) if graph is not None else None
+        self._learn(dist, snap, np.zeros(0, dtype=np.int64))
+
+    def _learn(self, dist: GraphDistribution, snap: _Snapshot | None, flagged: npt.NDArray[np.int64]) -> None:
+        a = self.learning_rate
+        if snap is not None:
+            novel = snap.novel.copy()
+            novel[flagged] = False  # anomalies do not teach what is normal
+            if np.count_nonzero(novel) >= self.min_group_size:
+                x = float(snap.familiarity[novel].mean())
+                if self.familiarity_observations == 0:
+                    self.familiarity_mean, self.familiarity_var = x, 0.0
+                else:  # moving mean, and moving squared shortfall below the prediction
+                    r = self.familiarity_rate
+                    err = x - self.familiarity_mean
+                    short = min(err, 0.0)  # rising familiarity (a maturing model) is no surprise
+                    self.familiarity_var += r * (short * short - self.familiarity_var)
+                    self.familiarity_mean += r * err
+                self.familiarity_observations += 1
+            young = snap.young_weights(self.edge_horizon, self.min_count)
+            peak = float(young.max()) if len(young) else 0.0
+            decayed = self.young_peak - self.peak_decay * (self.young_peak - self.edge_mean)
+            self.young_peak = max(peak, decayed)
+        total = dist.total
+        if total > 0:
+            rate = a if self.model else 1.0
+            keep = 1.0 - rate
+            model = self.model
+            for label in model:
+                model[label] *= keep
+            first_seen = self.first_seen
+            for label, c in dist.counts.items():
+                f = c / total
+                old = model.get(label)
+                if old is None:
+                    model[label] = f
+                    first_seen[label] = dist.tick
+                else:
+                    model[label] = old + rate * f
+            floor = 1e-6 / total  # an expected count below a millionth: forgotten
+            for label in [k for k, v in model.items() if v < floor]:
+                del model[label]
+                first_seen.pop(label, None)
+        if dist.edge_n:
+            m, v = dist.edge_mean, dist.edge_std**2
+            if self.edge_mean == 0.0 and self.edge_var == 0.0:
+                self.edge_mean, self.edge_var = m, v
+            else:
+                self.edge_mean += a * (m - self.edge_mean)
+                self.edge_var += a * (v - self.edge_var)
+        self.observations += 1
+
+    def expected_share(self, label: str) -> float:
+        """The learned share of ``label`` (0 if unknown)."""
+        return self.model.get(label, 0.0)
+
+    @property
+    def edge_std(self) -> float:
+        """Learned standard deviation of edge weights."""
+        return math.sqrt(max(self.edge_var, 0.0))
+
+    @property
+    def familiarity_std(self) -> float:
+        """Learned standard deviation of new concepts' familiarity."""
+        return math.sqrt(max(self.familiarity_var, 0.0))
+
+    def unfamiliarity_threshold(self) -> float:
+        """Familiarity below which a new concept counts as unfamiliar now."""
+        cap = self.familiarity_threshold
+        if self.familiarity_observations == 0:
+            return cap
+        sd = max(self.familiarity_std, self.familiarity_std_floor)
+        return min(cap, self.familiarity_mean - self.familiarity_z * sd)
+
+    def classify(self, observation: list[tuple[str, int]]) -> Classification:
+        """Negative-selection verdict on a label/count observation (REFERENCE.md §5.2).
+
+        ``unknown`` while maturing or for an empty observation; otherwise the largest relative
+        deviation from the learned shares (1.0 for unknown labels) gives ``non_self`` with
+        that degree (capped at 1) above ``deviation_threshold``, else ``self``.
+        """
+        total = sum(c for _, c in observation)
+        if self.state is SentinelState.MATURING or total <= 0:
+            return Classification("unknown")
+        worst = 0.0
+        for label, c in observation:
+            e = self.model.get(label, 0.0)
+            dev = abs(c / total - e) / e if e > 0 else 1.0
+            worst = max(worst, dev)
+        if worst > self.deviation_threshold:
+            return Classification("non_self", min(worst, 1.0))
+        return Classification("self")
+
+    # ------------------------------------------------------------------ scanning
+
+    def scan(self, graph: HebbianGraph, dist: GraphDistribution, tick: int) -> list[Anomaly]:
+        """Compare the graph with the learned model (without learning from it).
+
+        Updates the registry (:attr:`anomalies`): subjects no longer anomalous become inactive.
+        Returns at most ``max_per_scan`` newly anomalous subjects, most significant first.
+        """
+        return self._scan(graph, dist, tick, _Snapshot(graph, self.model, self.first_seen, tick))[0]
+
+    def _scan(
+        self, graph: HebbianGraph, dist: GraphDistribution, tick: int, snap: _Snapshot
+    ) -> tuple[list[Anomaly], npt.NDArray[np.int64]]:
+        if not self.model:
+            return [], np.zeros(0, dtype=np.int64)
+        candidates, flagged = self._novel_groups(graph, snap)
+        candidates += self._deviations(graph, dist, snap)
+        candidates += self._outlier_edges(snap)
+        current = {c[2] for c in candidates}
+        for label, anomaly in self.anomalies.items():
+            if anomaly.active and label not in current:
+                anomaly.active = False
+        fresh: list[Anomaly] = []
+        candidates.sort(key=lambda c: (-c[0], c[2]))
+        for sig, kind, label, related in candidates:
+            known = self.anomalies.get(label)
+            if known is not None and known.active:
+                known.significance = sig
+                known.last_tick = tick
+                continue
+            if len(fresh) >= self.max_per_scan:
+                continue  # reported at a later scan if it persists
+            if known is None:
+                known = self.anomalies[label] = Anomaly(kind, label, sig, related, tick, tick)
+            known.significance = sig
+            known.related = related
+            known.last_tick = tick
+            known.active = True
+            known.reports += 1
+            fresh.append(known)
+        return fresh, flagged
+
+    def _novel_groups(self, graph: HebbianGraph, snap: _Snapshot) -> tuple[list[_Candidate], npt.NDArray[np.int64]]:
+        none = np.zeros(0, dtype=np.int64)
+        novel = snap.novel
+        if not novel.any():
+            return [], none
+        thr = self.unfamiliarity_threshold()
+        fam = snap.familiarity
+        a, b, w = snap.a, snap.b, snap.w
+        n = len(fam)
+        inner = novel[a] & novel[b]
+        ia, ib = a[inner], b[inner]
+        strength = np.bincount(ia, weights=w[inner], minlength=n) + np.bincount(
+            ib, weights=w[inner], minlength=n
+        )
+        access = graph.access_counts()
+        labels = snap.labels
+        sd = max(self.familiarity_std, self.familiarity_std_floor)
+        out: list[_Candidate] = []
+        flagged: list[int] = []
+        for group in _components(np.flatnonzero(novel).tolist(), ia, ib):
+            if len(group) < self.min_group_size:
+                continue
+            mean_fam = float(fam[group].mean())
+            if mean_fam >= thr:
+                continue
+            group.sort(key=lambda i: (-int(access[i]), -float(strength[i]), i))
+            flagged.extend(group)
+            ref = self.familiarity_mean if self.familiarity_observations else thr
+            sig = len(group) * max(ref - mean_fam, 0.0) / sd
+            related = tuple(labels[i] for i in group[: self.related_limit])
+            out.append((sig, "novel", f"anomaly: novel concept {labels[group[0]]}", related))
+        return out, np.asarray(flagged, dtype=np.int64)
+
+    def _deviations(self, graph: HebbianGraph, dist: GraphDistribution, snap: _Snapshot) -> list[_Candidate]:
+        total = dist.total
+        if total <= 0:
+            return []
+        model = self.model
+        out: list[_Candidate] = []
+        ratio_min = 1.0 + self.deviation_threshold
+        for label, c in dist.counts.items():
+            if c < self.min_count:
+                continue
+            e = model.get(label)
+            if not e:
+                continue
+            expected = e * total
+            if c < ratio_min * expected:
+                continue
+            z = (c - expected) / math.sqrt(expected + 1.0)
+            if z < self.deviation_z:
+                continue
+            related = (label, *self._top_neighbours(graph, label, snap))
+            out.append((float(z), "deviation", f"anomaly: deviating concept {label}", related))
+        return out
+
+    def _top_neighbours(self, graph: HebbianGraph, label: str, snap: _Snapshot) -> tuple[str, ...]:
+        nid = graph.find_by_label(label, NodeType.CONCEPT)
+        if nid is None or self.related_limit <= 1:
+            return ()
+        nbrs, weights = graph.neighbor_indices(graph.index_of(nid))
+        ok = snap.concept[nbrs]
+        nbrs, weights = nbrs[ok], weights[ok]
+        order = np.lexsort((nbrs, -weights))[: self.related_limit - 1]
+        return tuple(snap.labels[int(k)] for k in nbrs[order])
+
+    def _outlier_edges(self, snap: _Snapshot) -> list[_Candidate]:
+        w = snap.w
+        if len(w) == 0 or self.observations < 2:
+            return []
+        sd = max(self.edge_std, self.edge_std_floor)
+        z = (w - self.edge_mean) / sd
+        bar = self.young_peak + self.edge_margin
+        hot = snap.young_mask(self.edge_horizon, self.min_count) & (z > self.edge_z) & (w > bar)
+        out: list[_Candidate] = []
+        labels, a, b = snap.labels, snap.a, snap.b
+        for k in np.flatnonzero(hot).tolist():
+            la, lb = sorted((labels[int(a[k])], labels[int(b[k])]))
+            out.append((float(z[k]), "edge", f"anomaly: edge {la} -- {lb}", (la, lb)))
+        return out
+
+    # ------------------------------------------------------------------ reports
+
+    def top_anomalies(self, k: int | None = None, active_only: bool = False) -> list[Anomaly]:
+        """Anomalies seen so far, most significant first (ties: label)."""
+        items = [x for x in self.anomalies.values() if x.active or not active_only]
+        items.sort(key=lambda x: (-x.significance, x.label))
+        return items if k is None else items[:k]
+
+    def export_vocabulary(self) -> bytes | None:
+        """The 200 labels it expects most, as a vocabulary capability (None before learning)."""
+        if not self.model:
+            return None
+        top = sorted(self.model.items(), key=lambda kv: (-kv[1], kv[0]))[:200]
+        return json.dumps(
+            {"terms": [k for k, _ in top], "origin": int(self.id), "document_count": self.observations}
+        ).encode("utf-8")
+
+    # ------------------------------------------------------------------ persistence
+
+    _PARAMS = (
+        "maturation",
+        "min_concepts",
+        "scan_interval",
+        "max_per_scan",
+        "learning_rate",
+        "familiarity_threshold",
+        "familiarity_z",
+        "familiarity_std_floor",
+        "familiarity_rate",
+        "min_group_size",
+        "deviation_threshold",
+        "deviation_z",
+        "min_count",
+        "edge_z",
+        "edge_std_floor",
+        "edge_horizon",
+        "edge_margin",
+        "peak_decay",
+        "related_limit",
+        "anomaly_edge_weight",
+    )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Complete state, JSON-compatible except the generator state (a dict).
+
+        The provider is not saved: a restored sentinel reads the local graph until the
+        distributed runner installs its provider again.
+        """
+        d = super().state_dict()
+        d.update({p: getattr(self, p) for p in self._PARAMS})
+        d.update(
+            state=self.state.value,
+            model=list(self.model.items()),
+            first_seen=list(self.first_seen.items()),
+            edge_mean=self.edge_mean,
+            edge_var=self.edge_var,
+            familiarity_mean=self.familiarity_mean,
+            familiarity_var=self.familiarity_var,
+            familiarity_observations=self.familiarity_observations,
+            young_peak=self.young_peak,
+            observations=self.observations,
+            last_scan_tick=self.last_scan_tick,
+            anomalies=[x.to_dict() for x in self.anomalies.values()],
+            anomalies_detected=self.anomalies_detected,
+            pending=list(self.pending),
+            signature=list(self._signature),
+        )
+        return d
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        super().load_state_dict(state)
+        for p in self._PARAMS:
+            setattr(self, p, type(getattr(self, p))(state[p]))
+        self.state = SentinelState(state["state"])
+        self.model = {str(k): float(v) for k, v in state["model"]}
+        self.first_seen = {str(k): int(v) for k, v in state["first_seen"]}
+        self.edge_mean = float(state["edge_mean"])
+        self.edge_var = float(state["edge_var"])
+        self.familiarity_mean = float(state["familiarity_mean"])
+        self.familiarity_var = float(state["familiarity_var"])
+        self.familiarity_observations = int(state["familiarity_observations"])
+        self.young_peak = float(state["young_peak"])
+        self.observations = int(state["observations"])
+        self.last_scan_tick = int(state["last_scan_tick"])
+        self.anomalies = {x["label"]: Anomaly.from_dict(x) for x in state["anomalies"]}
+        self.anomalies_detected = int(state["anomalies_detected"])
+        self.pending = [str(x) for x in state["pending"]]
+        s = state["signature"]
+        self._signature = (int(s[0]), int(s[1]), int(s[2]))

@@ -1,0 +1,408 @@
+"""DistributedColony: the one-stop facade over a sharded colony (local threads or Ray).
+
+Example:
+    >>> from phago.distributed import DistributedColony
+    >>> with DistributedColony(num_shards=2, seed=0) as dc:
+    ...     _ = dc.ingest_document("Cells", "cell membrane protein transport")
+    ...     _ = dc.ingest_document("Genes", "gene expression protein synthesis")
+    ...     _ = dc.spawn_digesters(1)
+    ...     ticks = dc.run_until_digested(100)
+    ...     stats = dc.stats()
+    >>> stats.documents_digested, stats.graph_nodes
+    (2, 7)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from phago.agents.digester import Digester
+from phago.config import ColonyConfig
+from phago.corpus import CorpusDocument
+from phago.distributed.coordinator import Coordinator
+from phago.distributed.runner import (
+    DistributedRunner,
+    DistributedTickResult,
+    LocalShardHandle,
+    RunnerConfig,
+    ShardHandle,
+)
+from phago.distributed.shard import OwnedGraph, ShardedColony
+from phago.distributed.types import DistributedConfig, ShardId, ShardInfo, TickPhase
+from phago.errors import ConfigError
+from phago.graph import HebbianGraph
+from phago.ids import DocumentId, document_id
+from phago.types import Document, Position
+
+__all__ = ["DistributedColony", "DistributedStats", "merge_owned_graphs"]
+
+
+@dataclass(frozen=True, slots=True)
+class DistributedStats:
+    """Cluster totals (the ColonyStats fields plus cross-shard edges) and one entry per shard."""
+
+    tick: int
+    documents_total: int
+    documents_digested: int
+    graph_nodes: int
+    graph_edges: int
+    agents_alive: int
+    agents_died: int
+    total_spawned: int
+    cross_shard_edges: int
+    shards: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, shards included."""
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
+    """The global graph from every shard's owned nodes and stored edges.
+
+    Nodes are ordered by NodeId, so the merged graph is the same whatever the shard count.
+    """
+    ids = np.concatenate([p.node_ids for p in parts]) if parts else np.zeros(0, np.uint64)
+    order = np.argsort(ids, kind="stable")
+    labels = [lab for p in parts for lab in p.labels]
+    types = [t for p in parts for t in p.node_types]
+    cat = np.concatenate
+    access = cat([p.access for p in parts]) if parts else np.zeros(0, np.int64)
+    created = cat([p.created for p in parts]) if parts else np.zeros(0, np.int64)
+    pos = cat([p.positions for p in parts]) if parts else np.zeros((0, 2))
+    ea = cat([p.edge_a for p in parts]) if parts else np.zeros(0, np.uint64)
+    eb = cat([p.edge_b for p in parts]) if parts else np.zeros(0, np.uint64)
+    lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
+    eorder = np.lexsort((hi, lo))
+    pn = cat([p.prov_nodes for p in parts]) if parts else np.zeros(0, np.uint64)
+    pd = cat([p.prov_docs for p in parts]) if parts else np.zeros(0, np.uint64)
+    porder = np.lexsort((pd, pn))
+    return HebbianGraph.from_arrays(
+        node_ids=ids[order],
+        labels=[labels[i] for i in order],
+        node_types=[types[i] for i in order],
+        access=access[order],
+        created=created[order],
+        positions=pos[order],
+        edge_a=lo[eorder],
+        edge_b=hi[eorder],
+        weight=cat([p.weight for p in parts])[eorder] if parts else np.zeros(0),
+        co_activations=cat([p.co_activations for p in parts])[eorder] if parts else np.zeros(0, np.int64),
+        created_tick=cat([p.created_tick for p in parts])[eorder] if parts else np.zeros(0, np.int64),
+        last_activated_tick=cat([p.last_activated_tick for p in parts])[eorder] if parts else np.zeros(0, np.int64),
+        prov_nodes=pn[porder],
+        prov_docs=pd[porder],
+    )
+
+
+DocumentInput = CorpusDocument | tuple[str, str] | tuple[str, str, Position | tuple[float, float] | None]
+
+
+class DistributedColony:
+    """A colony sharded over ``num_shards`` workers that tick in lockstep.
+
+    Args:
+        num_shards: number of shards.
+        backend: ``"local"`` (threads in this process) or ``"ray"`` (one Ray actor per shard).
+        config: colony configuration, the same on every shard.
+        seed: cluster seed (each shard's colony gets a seed derived from it).
+        runner_config: timeouts, ghost resolution, parallelism and rollback cadence.
+        address: Ray only: None starts a local Ray; ``"auto"`` or ``"ray://host:port"`` joins.
+        checkpoint_every: Ray only: persist a consistent checkpoint every K ticks.
+        checkpoint_dir: Ray only: where checkpoints are written.
+        ghost_cache_size: ghost cache capacity per shard.
+    """
+
+    def __init__(
+        self,
+        num_shards: int = 3,
+        backend: str = "local",
+        config: ColonyConfig | None = None,
+        seed: int = 0,
+        runner_config: RunnerConfig | None = None,
+        *,
+        address: str | None = None,
+        checkpoint_every: int | None = None,
+        checkpoint_dir: str | None = None,
+        ghost_cache_size: int = 1000,
+        virtual_nodes: int = 150,
+        ray_options: dict[str, Any] | None = None,
+    ) -> None:
+        if num_shards < 1:
+            raise ConfigError("num_shards must be >= 1")
+        if backend not in ("local", "ray"):
+            raise ConfigError(f"unknown backend {backend!r}; use 'local' or 'ray'")
+        self.num_shards = int(num_shards)
+        self.backend = backend
+        self.config = config or ColonyConfig()
+        self.seed = int(seed)
+        rc = runner_config or RunnerConfig()
+        self.coordinator = Coordinator.with_config(
+            DistributedConfig(num_shards=self.num_shards, virtual_nodes_per_shard=virtual_nodes),
+            phase_timeout_s=rc.phase_timeout_ms / 1000.0,
+        )
+        self.ring = self.coordinator.ring
+        self._loop = asyncio.new_event_loop()
+        self._closed = False
+        self._backend_state: Any = None
+        shards: list[ShardedColony | ShardHandle]
+        if backend == "local":
+            shards = [
+                ShardedColony(ShardId(i), self.config, self.ring, ghost_cache_size=ghost_cache_size, seed=self.seed)
+                for i in range(self.num_shards)
+            ]
+        else:
+            from phago.distributed.backends.ray import start_ray_shards
+
+            shards, self._backend_state = start_ray_shards(
+                self.num_shards, self.config, self.ring, self.seed, ghost_cache_size,
+                address=address, checkpoint_every=checkpoint_every, checkpoint_dir=checkpoint_dir,
+                options=ray_options or {},
+            )
+        for i in range(self.num_shards):
+            self.coordinator.register_shard(ShardInfo(id=ShardId(i)))
+        self._runner = DistributedRunner(self.coordinator, shards, rc)
+        self._layout_next = 0
+        self._graph_cache: tuple[int, int, HebbianGraph] | None = None
+        self._version = 0
+        self._last_busy = True
+        self.history: list[tuple[int, int, int]] = []
+
+    # ------------------------------------------------------------------ plumbing
+
+    def __enter__(self) -> DistributedColony:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop worker threads (and the Ray shards, and Ray if this colony started it)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._runner.close()
+        if self.backend == "ray" and self._backend_state is not None:
+            from phago.distributed.backends.ray import stop_ray_shards
+
+            stop_ray_shards(self._backend_state)
+        self._loop.close()
+
+    def _run(self, coro: Any) -> Any:
+        return self._loop.run_until_complete(coro)
+
+    def _call_all(self, method: str, *args: Any) -> list[Any]:
+        hs = self._runner.handles
+        if all(isinstance(h, LocalShardHandle) for h in hs):
+            return [getattr(h.target, method)(*args) for h in hs]
+        return list(self._run(asyncio.gather(*(h.call(method, *args) for h in hs))))
+
+    def _call(self, shard: int, method: str, *args: Any) -> Any:
+        h = self._runner.handles[shard]
+        if isinstance(h, LocalShardHandle):
+            return getattr(h.target, method)(*args)
+        return self._run(h.call(method, *args))
+
+    @property
+    def runner(self) -> DistributedRunner:
+        """The runner driving the shards."""
+        return self._runner
+
+    @property
+    def current_tick(self) -> int:
+        """The coordinator's tick."""
+        return self.coordinator.current_tick
+
+    # ------------------------------------------------------------------ input
+
+    def _next_position(self) -> Position:
+        i = self._layout_next
+        self._layout_next += 1
+        return Position(5.0 * (i % 32), 5.0 * (i // 32))
+
+    def ingest_document(
+        self,
+        title: str,
+        content: str,
+        position: Position | tuple[float, float] | None = None,
+    ) -> DocumentId:
+        """Route a document to its shard by the ring and ingest it there.
+
+        Without a position, documents are laid out on a 32-column grid with spacing 5.
+        """
+        return self.ingest_documents([(title, content, position)])[0]
+
+    def ingest_documents(self, docs: Iterable[DocumentInput]) -> list[DocumentId]:
+        """Ingest many documents (batched per shard); returns their ids in input order."""
+        per_shard: dict[int, list[tuple[str, str, tuple[float, float], int]]] = {}
+        ids: list[DocumentId] = []
+        for d in docs:
+            if isinstance(d, CorpusDocument):
+                title, content, pos = d.title, d.content, None
+            elif len(d) == 2:
+                title, content = d  # type: ignore[misc]
+                pos = None
+            else:
+                title, content, pos = d  # type: ignore[misc]
+            p = self._next_position() if pos is None else (pos if isinstance(pos, Position) else Position(*pos))
+            did = document_id(title, content)
+            shard = int(self.coordinator.route_document(int(did)))
+            per_shard.setdefault(shard, []).append((title, content, (p.x, p.y), int(did)))
+            ids.append(did)
+        for shard, batch in sorted(per_shard.items()):
+            self._call(shard, "ingest_many", batch)
+        self._version += 1
+        return ids
+
+    def spawn_digesters(self, per_shard: int, **digester_options: Any) -> int:
+        """Spawn ``per_shard`` digesters on every shard, spread over that shard's documents.
+
+        Digester ``j`` of a shard starts beside the shard's document ``j·(n // per_shard)``.
+        Returns the number spawned.
+        """
+        total = 0
+        for s in range(self.num_shards):
+            positions = self._call(s, "document_positions")
+            agents = []
+            step = max(1, len(positions) // max(per_shard, 1))
+            for j in range(per_shard):
+                x, y = positions[(j * step) % len(positions)] if positions else (0.0, 0.0)
+                opts = {"seed": j, **digester_options}
+                agents.append(Digester(Position(x + 1.0, y + 1.0), **opts))
+            self._call(s, "spawn_many", agents)
+            total += len(agents)
+        self._version += 1
+        return total
+
+    # ------------------------------------------------------------------ running
+
+    def tick(self) -> DistributedTickResult:
+        """Run one distributed tick."""
+        result = self._run(self._runner.tick())
+        self._after_tick(result)
+        return result
+
+    def _after_tick(self, result: DistributedTickResult) -> None:
+        adv = [r for r in result.phase_results if r.phase is TickPhase.ADVANCE]
+        self._last_busy = any(getattr(r, "busy", True) for r in adv)
+        self._version += 1
+        self.history.append((result.tick, result.total_nodes(), result.total_edges()))
+
+    def run(
+        self, ticks: int, progress: bool = False, on_tick: Callable[[int], None] | None = None
+    ) -> list[DistributedTickResult]:
+        """Run ``ticks`` distributed ticks (with a progress bar if ``progress``)."""
+        out = []
+        bar = _progress(progress, "ticks", ticks)
+        for _ in range(int(ticks)):
+            out.append(self.tick())
+            bar(1)
+            if on_tick is not None:
+                on_tick(self.current_tick)
+        bar(None)
+        return out
+
+    def has_undigested_work(self) -> bool:
+        """True while any shard has an unconsumed document or undigested text in an agent."""
+        return any(self._call_all("has_undigested_work"))
+
+    def run_until_digested(
+        self, max_ticks: int, progress: bool = False, on_tick: Callable[[int], None] | None = None
+    ) -> int:
+        """Run until every document on every shard is digested, or ``max_ticks`` ticks."""
+        ran = 0
+        bar = _progress(progress, "digesting", max_ticks)
+        busy = self.has_undigested_work()
+        while ran < max_ticks and busy:
+            self.tick()
+            ran += 1
+            bar(1)
+            if on_tick is not None:
+                on_tick(self.current_tick)
+            busy = self._last_busy
+        bar(None)
+        return ran
+
+    # ------------------------------------------------------------------ reading
+
+    def stats(self) -> DistributedStats:
+        """Cluster totals and per-shard figures; also refreshes the registry's heartbeats."""
+        rows = self._call_all("report")
+        for r in rows:
+            self.coordinator.shard_heartbeat(
+                ShardId(r["shard"]), documents=r["documents_total"], nodes=r["graph_nodes"],
+                edges=r["graph_edges"], memory_bytes=r["memory_bytes"],
+            )
+        for r in rows:
+            info = self.coordinator.get_shard(ShardId(r["shard"]))
+            if info is not None:
+                r["status"] = str(info.status)
+                r["last_heartbeat_ms"] = info.last_heartbeat_ms
+        return DistributedStats(
+            tick=self.current_tick,
+            documents_total=sum(r["documents_total"] for r in rows),
+            documents_digested=sum(r["documents_digested"] for r in rows),
+            graph_nodes=sum(r["graph_nodes"] for r in rows),
+            graph_edges=sum(r["graph_edges"] for r in rows),
+            agents_alive=sum(r["agents_alive"] for r in rows),
+            agents_died=sum(r["agents_died"] for r in rows),
+            total_spawned=sum(r["total_spawned"] for r in rows),
+            cross_shard_edges=sum(r["cross_shard_edges"] for r in rows),
+            shards=rows,
+        )
+
+    @property
+    def graph(self) -> HebbianGraph:
+        """The merged global graph (rebuilt when the cluster changed; treat it as read-only)."""
+        if self._graph_cache is None or self._graph_cache[0] != self._version:
+            parts = self._call_all("owned_graph")
+            self._graph_cache = (self._version, self.current_tick, merge_owned_graphs(parts))
+        return self._graph_cache[2]
+
+    def global_graph(self) -> Any:
+        """The merged global graph as a networkx graph (same attributes as ``Colony.to_networkx``)."""
+        return self.graph.to_networkx()
+
+    def documents(self) -> list[Document]:
+        """Every document of every shard (shard order, then insertion order)."""
+        return [d for docs in self._call_all("documents") for d in docs]
+
+    def query(self, text: str, max_results: int = 10) -> list[Any]:
+        """Distributed hybrid query (see :class:`~phago.distributed.query.DistributedQueryEngine`)."""
+        from phago.distributed.query import DistributedHybridConfig, DistributedQueryEngine
+
+        engine = DistributedQueryEngine(self, DistributedHybridConfig(max_results=max_results))
+        return engine.query(text)
+
+    def ray_actor(self, shard_index: int) -> Any:
+        """The Ray actor handle of shard ``shard_index`` (Ray backend only)."""
+        if self.backend != "ray":
+            raise ConfigError("ray_actor() needs backend='ray'")
+        return self._runner.handles[shard_index].target
+
+
+def _progress(enabled: bool, label: str, total: int) -> Callable[[int | None], None]:
+    if not enabled:
+        return lambda _: None
+    from rich.progress import Progress
+
+    prog = Progress()
+    prog.start()
+    task = prog.add_task(label, total=total)
+
+    def step(n: int | None) -> None:
+        if n is None:
+            prog.stop()
+        else:
+            prog.advance(task, n)
+
+    return step
+
+
+_ = math

@@ -1,0 +1,153 @@
+"""Batched messages between shards: node presentations and edge co-activations.
+
+One :class:`UpdateBatch` carries everything one shard sends another in one tick (batched per
+(source, destination, tick)): presentations of concepts the destination owns, and
+co-activations of edges it owns. Arrays, not objects, so a batch is cheap to build, pickle and
+apply.
+
+Example:
+    >>> b = UpdateBatch(source=0, dest=1, tick=3)
+    >>> b.is_empty
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.distributed.types import CrossShardEdge, ShardId
+from phago.ids import NodeId
+
+__all__ = ["CrossShardEdgeArray", "PresentationGroup", "UpdateBatch"]
+
+
+@dataclass(slots=True)
+class PresentationGroup:
+    """Concepts presented together (one fragment list) for nodes the destination owns."""
+
+    labels: list[str]
+    node_type: str
+    x: float
+    y: float
+    document: int | None
+
+
+@dataclass(slots=True)
+class UpdateBatch:
+    """All updates from ``source`` to ``dest`` produced in the Act phase of ``tick``.
+
+    Edge endpoints are indices into the reference table ``ref_ids`` / ``ref_labels`` /
+    ``ref_types`` so labels travel once per batch, not once per edge.
+    """
+
+    source: int
+    dest: int
+    tick: int
+    groups: list[PresentationGroup] = field(default_factory=list)
+    ref_ids: list[int] = field(default_factory=list)
+    ref_labels: list[str] = field(default_factory=list)
+    ref_types: list[str] = field(default_factory=list)
+    edge_a: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    edge_b: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    edge_tentative: list[float | None] = field(default_factory=list)
+    edge_increment: list[float | None] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        """True if the batch carries nothing."""
+        return not self.groups and not self.edge_a
+
+    @property
+    def edge_count(self) -> int:
+        """Number of edge co-activations carried."""
+        return int(sum(len(a) for a in self.edge_a))
+
+
+class CrossShardEdgeArray(Sequence[CrossShardEdge]):
+    """A compact, lazily materialised sequence of :class:`CrossShardEdge`.
+
+    Example:
+        >>> arr = CrossShardEdgeArray.empty()
+        >>> len(arr), list(arr)
+        (0, [])
+    """
+
+    __slots__ = ("from_nodes", "from_shards", "to_nodes", "to_shards", "weights")
+
+    def __init__(
+        self,
+        from_nodes: npt.NDArray[np.uint64],
+        to_nodes: npt.NDArray[np.uint64],
+        from_shards: npt.NDArray[np.int64],
+        to_shards: npt.NDArray[np.int64],
+        weights: npt.NDArray[np.float64],
+    ) -> None:
+        self.from_nodes = from_nodes
+        self.to_nodes = to_nodes
+        self.from_shards = from_shards
+        self.to_shards = to_shards
+        self.weights = weights
+
+    @classmethod
+    def empty(cls) -> CrossShardEdgeArray:
+        """No edges."""
+        z = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros(0, np.uint64), np.zeros(0, np.uint64), z, z.copy(), np.zeros(0))
+
+    @classmethod
+    def concat(cls, parts: Sequence[CrossShardEdgeArray]) -> CrossShardEdgeArray:
+        """Concatenate several arrays."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.from_nodes for p in parts]),
+            np.concatenate([p.to_nodes for p in parts]),
+            np.concatenate([p.from_shards for p in parts]),
+            np.concatenate([p.to_shards for p in parts]),
+            np.concatenate([p.weights for p in parts]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def _item(self, i: int) -> CrossShardEdge:
+        return CrossShardEdge(
+            NodeId(int(self.from_nodes[i])),
+            NodeId(int(self.to_nodes[i])),
+            ShardId(int(self.from_shards[i])),
+            ShardId(int(self.to_shards[i])),
+            float(self.weights[i]),
+        )
+
+    @overload
+    def __getitem__(self, i: int) -> CrossShardEdge: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[CrossShardEdge]: ...
+
+    def __getitem__(self, i: int | slice) -> CrossShardEdge | list[CrossShardEdge]:
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(len(self))[i]]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._item(i)
+
+    def __iter__(self) -> Iterator[CrossShardEdge]:
+        for i in range(len(self)):
+            yield self._item(i)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CrossShardEdgeArray | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"CrossShardEdgeArray(len={len(self)})"

@@ -1,0 +1,406 @@
+"""DistributedRunner: barrier-synchronised distributed ticks over shards.
+
+One distributed tick runs each phase exactly once on every shard (DESIGN.md §2.3):
+
+1. **Sense** on every shard (ghost answers from the previous tick are stored first).
+2. **Act** on every shard; each result carries the cross-shard edges produced and the update
+   batches, one per (source, destination, tick).
+3. **Decay** on every shard, after the runner delivered each shard its inbound batches
+   (so every co-activation lands on its owner exactly once before decay); each result carries
+   the ghost nodes the shard now needs.
+4. **Advance** on every shard; owners answer ghost requests in one batch per
+   (requesting, owning) pair; then the coordinator advances the global tick, and every
+   shard's local tick must equal it (DESIGN.md I5).
+
+Each phase is one fan-out: every shard's call runs concurrently (the local backend runs each
+in a worker thread, at most ``max_parallelism`` at once; the Ray backend calls actors), and
+completions are reported to the coordinator's :class:`~phago.distributed.TickBarrier`, which
+the runner waits on with the phase timeout. A shard that misses the deadline makes
+:meth:`DistributedRunner.tick` raise :class:`~phago.errors.PhaseTimeout` promptly; a shard that
+raises makes it raise :class:`~phago.errors.RpcError`. Either way the tick is rolled back to the
+last checkpoint (an in-memory snapshot taken at tick boundaries every ``checkpoint_every``
+ticks, 10 by default) and the ticks since are replayed, so a failed tick is never half-applied
+(DESIGN.md I6). Replay is exact because every shard is deterministic and logs the documents
+and agents added since the checkpoint.
+
+Example:
+    >>> import asyncio
+    >>> from phago import ColonyConfig
+    >>> from phago.distributed import ConsistentHashRing, Coordinator, ShardId
+    >>> from phago.distributed.shard import ShardedColony
+    >>> coordinator = Coordinator(3)
+    >>> ring = ConsistentHashRing(3)
+    >>> shards = [ShardedColony(ShardId(i), ColonyConfig(), ring) for i in range(3)]
+    >>> runner = DistributedRunner(coordinator, shards, RunnerConfig())
+    >>> asyncio.run(runner.tick()).tick
+    1
+    >>> len(asyncio.run(runner.run(10)))
+    10
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from phago.distributed.coordinator import Coordinator
+from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
+from phago.distributed.shard import ShardedColony, ShardPhaseResult
+from phago.distributed.types import GhostNode, PhaseResult, ShardId, TickPhase
+from phago.errors import BarrierFailed, ConfigError, DistributedError, PhaseTimeout, RpcError
+
+__all__ = [
+    "DistributedRunner",
+    "DistributedTickResult",
+    "LocalShardHandle",
+    "RecoveryInfo",
+    "RunnerConfig",
+    "ShardHandle",
+]
+
+log = logging.getLogger("phago.distributed")
+
+PHASES = (TickPhase.SENSE, TickPhase.ACT, TickPhase.DECAY, TickPhase.ADVANCE)
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    """How the runner drives shards.
+
+    Attributes:
+        phase_timeout_ms: a phase must complete on every shard within this.
+        resolve_ghosts: fetch owners' data for ghost nodes after each tick.
+        max_parallelism: shards whose phase runs at once (local backend threads).
+        checkpoint_every: take an in-memory rollback point every this many ticks (None: never;
+            then a failed tick leaves the cluster unusable until restored).
+    """
+
+    phase_timeout_ms: int = 30_000
+    resolve_ghosts: bool = True
+    max_parallelism: int = 8
+    checkpoint_every: int | None = 10
+
+    def __post_init__(self) -> None:
+        if self.phase_timeout_ms <= 0:
+            raise ConfigError("phase_timeout_ms must be > 0")
+        if self.max_parallelism < 1:
+            raise ConfigError("max_parallelism must be >= 1")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ConfigError("checkpoint_every must be None or >= 1")
+
+
+@dataclass(slots=True)
+class RecoveryInfo:
+    """What a failed tick rolled back: the failure, and the tick the cluster is at now."""
+
+    failed_tick: int
+    error: str
+    restored_tick: int
+    replayed_ticks: int
+
+
+@dataclass(slots=True)
+class DistributedTickResult:
+    """The outcome of one distributed tick."""
+
+    tick: int
+    phase_results: list[PhaseResult] = field(default_factory=list)
+    cross_shard_edges: CrossShardEdgeArray = field(default_factory=CrossShardEdgeArray.empty)
+    barrier_ms: float = 0.0
+    wall_ms: float = 0.0
+    recovered: RecoveryInfo | None = None
+
+    def _last_by_shard(self) -> dict[ShardId, PhaseResult]:
+        last: dict[ShardId, PhaseResult] = {}
+        for r in self.phase_results:
+            last[r.shard_id] = r
+        return last
+
+    def total_nodes(self) -> int:
+        """Sum over shards of the node count in each shard's last phase result."""
+        return sum(r.node_count for r in self._last_by_shard().values())
+
+    def total_edges(self) -> int:
+        """Sum over shards of the edge count in each shard's last phase result."""
+        return sum(r.edge_count for r in self._last_by_shard().values())
+
+    def has_cross_shard_activity(self) -> bool:
+        """True if the Act phase produced any cross-shard edge."""
+        return len(self.cross_shard_edges) > 0
+
+
+class ShardHandle(Protocol):
+    """How the runner reaches one shard (in-process object or remote actor)."""
+
+    shard_id: ShardId
+
+    async def call(self, method: str, *args: Any) -> Any:
+        """Call ``method`` on the shard and return its result."""
+        ...
+
+    async def checkpoint(self) -> Any:
+        """A rollback point of the shard's whole state."""
+        ...
+
+    async def restore(self, snapshot: Any) -> None:
+        """Replace the shard's state by ``snapshot`` (a fresh shard where possible)."""
+        ...
+
+    @property
+    def target(self) -> Any:
+        """The underlying shard object or actor handle."""
+        ...
+
+
+class LocalShardHandle:
+    """An in-process shard whose calls run in a worker thread of a shared pool."""
+
+    def __init__(self, shard: ShardedColony, pool: ThreadPoolExecutor) -> None:
+        self.shard = shard
+        self.shard_id = shard.shard_id
+        self._pool = pool
+
+    @property
+    def target(self) -> ShardedColony:
+        """The shard object."""
+        return self.shard
+
+    async def call(self, method: str, *args: Any) -> Any:
+        """Run ``shard.method(*args)`` in a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, getattr(self.shard, method), *args)
+
+    async def checkpoint(self) -> Any:
+        """The shard pickled (the shared ring is left out); the op log restarts."""
+        self.shard.trim_oplog()
+        return self.shard.snapshot()
+
+    async def restore(self, snapshot: Any) -> None:
+        """Swap in a fresh shard built from ``snapshot``; a stuck worker keeps the old object.
+
+        Operations logged since the checkpoint are re-applied as the replay reaches them.
+        """
+        ops = self.shard.oplog()
+        self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)
+        self.shard.set_replay(ops)
+
+
+@dataclass(slots=True)
+class _Checkpoint:
+    tick: int
+    snapshots: list[Any]
+    ghost_answers: dict[int, list[GhostNode]]
+
+
+class DistributedRunner:
+    """Drives barrier-synchronised distributed ticks (see the module docstring).
+
+    Args:
+        coordinator: holds the global tick and the barrier.
+        shards: :class:`ShardedColony` objects (run in threads) or :class:`ShardHandle` objects.
+        config: timeouts, ghost resolution, parallelism, checkpoint cadence.
+    """
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        shards: Sequence[ShardedColony | ShardHandle],
+        config: RunnerConfig | None = None,
+    ) -> None:
+        self._coordinator = coordinator
+        self._config = config or RunnerConfig()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._config.max_parallelism, thread_name_prefix="phago-shard"
+        )
+        self._handles: list[ShardHandle] = [
+            LocalShardHandle(s, self._pool) if isinstance(s, ShardedColony) else s for s in shards
+        ]
+        ids = [h.shard_id for h in self._handles]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"duplicate shard ids: {ids}")
+        self._ghost_answers: dict[int, list[GhostNode]] = {}
+        self._checkpoint: _Checkpoint | None = None
+        self._broken: str | None = None
+        self.recoveries: list[RecoveryInfo] = []
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def coordinator(self) -> Coordinator:
+        """The coordinator."""
+        return self._coordinator
+
+    @property
+    def shards(self) -> list[Any]:
+        """The shards (ShardedColony objects for the local backend, actor handles for Ray)."""
+        return [h.target for h in self._handles]
+
+    @property
+    def handles(self) -> list[ShardHandle]:
+        """The shard handles the runner calls through."""
+        return list(self._handles)
+
+    @property
+    def shard_count(self) -> int:
+        """Number of shards."""
+        return len(self._handles)
+
+    @property
+    def config(self) -> RunnerConfig:
+        """The runner configuration."""
+        return self._config
+
+    def close(self) -> None:
+        """Stop the worker threads (idle ones at once; a stuck one is abandoned)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ fan-out
+
+    async def _fan_out(self, phase: TickPhase, tick: int, payloads: Sequence[Any]) -> list[ShardPhaseResult]:
+        timeout = self._config.phase_timeout_ms / 1000.0
+        deadline = time.monotonic() + timeout
+        tasks = {
+            asyncio.ensure_future(h.call("run_phase", phase, p, self._config.resolve_ghosts)): h
+            for h, p in zip(self._handles, payloads, strict=True)
+        }
+        done, pending = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            exc = t.exception()
+            if exc is not None:
+                for p in pending:
+                    p.cancel()
+                h = tasks[t]
+                if isinstance(exc, DistributedError):
+                    raise exc
+                raise RpcError(f"{h.shard_id} failed in phase {phase}: {exc!r}") from exc
+            self._coordinator.phase_complete(tasks[t].shard_id, phase, tick)
+        if pending:
+            for p in pending:
+                p.cancel()
+            names = ", ".join(str(tasks[p].shard_id) for p in pending)
+            raise PhaseTimeout(phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms")
+        remaining = max(deadline - time.monotonic(), 0.001)
+        await self._coordinator.wait_for_phase_async(phase, tick, remaining)
+        by_handle = {tasks[t].shard_id: t.result() for t in done}
+        return [by_handle[h.shard_id] for h in self._handles]
+
+    # ------------------------------------------------------------------ ticks
+
+    async def tick(self) -> DistributedTickResult:
+        """Run one distributed tick; on failure roll back and raise.
+
+        Returns:
+            The tick's results: the new tick, each shard's phase results, the cross-shard
+            edges produced in Act, and timings.
+
+        Raises:
+            PhaseTimeout: a shard missed a phase deadline.
+            RpcError: a shard raised.
+            DistributedError: the cluster cannot tick (a previous failure was not recovered).
+        """
+        if self._broken is not None:
+            raise DistributedError(f"the cluster is unusable after a failed tick: {self._broken}")
+        t = self._coordinator.current_tick
+        every = self._config.checkpoint_every
+        if every is not None and (self._checkpoint is None or t - self._checkpoint.tick >= every):
+            await self._take_checkpoint(t)
+        try:
+            return await self._tick_inner(t)
+        except DistributedError as exc:
+            await self._recover(t, exc)
+            raise
+
+    async def _tick_inner(self, t: int) -> DistributedTickResult:
+        start = time.perf_counter()
+        results: list[PhaseResult] = []
+        n = len(self._handles)
+        ghosts = [self._ghost_answers.get(int(h.shard_id), []) for h in self._handles]
+        self._ghost_answers = {}
+        barrier_s = 0.0
+        b0 = time.perf_counter()
+        sense = await self._fan_out(TickPhase.SENSE, t, ghosts)
+        act = await self._fan_out(TickPhase.ACT, t, [None] * n)
+        inbound: dict[int, list[UpdateBatch]] = {}
+        for r in act:
+            for batch in r.updates:
+                inbound.setdefault(batch.dest, []).append(batch)
+        known = {int(h.shard_id) for h in self._handles}
+        unknown = set(inbound) - known
+        if unknown:
+            raise DistributedError(f"updates addressed to unknown shards {sorted(unknown)}")
+        decay = await self._fan_out(
+            TickPhase.DECAY, t, [inbound.get(int(h.shard_id), []) for h in self._handles]
+        )
+        asks: dict[int, dict[int, list[int]]] = {}
+        for r in decay:
+            for owner, ids in r.ghost_requests.items():
+                asks.setdefault(owner, {})[int(r.shard_id)] = ids
+        advance = await self._fan_out(
+            TickPhase.ADVANCE, t, [asks.get(int(h.shard_id), {}) for h in self._handles]
+        )
+        for r in advance:
+            for req, answer in r.ghost_answers.items():
+                self._ghost_answers.setdefault(req, []).extend(answer)
+        new_tick = self._coordinator.advance_tick()
+        for r in advance:
+            if r.tick != new_tick:
+                self._coordinator.set_tick(t)
+                raise BarrierFailed(f"{r.shard_id} is at tick {r.tick}, coordinator at {new_tick}")
+        barrier_s = time.perf_counter() - b0
+        for phase_results in (sense, act, decay, advance):
+            results.extend(phase_results)
+        cross = CrossShardEdgeArray.concat(
+            [r.cross_shard_edges for r in act if isinstance(r.cross_shard_edges, CrossShardEdgeArray)]
+        )
+        wall = time.perf_counter() - start
+        return DistributedTickResult(new_tick, results, cross, barrier_s * 1000.0, wall * 1000.0)
+
+    async def run(self, num_ticks: int) -> list[DistributedTickResult]:
+        """Run ``num_ticks`` ticks in sequence (stops at the first error, which is raised)."""
+        return [await self.tick() for _ in range(int(num_ticks))]
+
+    # ------------------------------------------------------------------ checkpoints
+
+    async def _take_checkpoint(self, tick: int) -> None:
+        snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
+        self._checkpoint = _Checkpoint(tick, list(snaps), copy.deepcopy(self._ghost_answers))
+
+    async def checkpoint_now(self) -> int:
+        """Take a rollback point at the current tick; returns the tick."""
+        t = self._coordinator.current_tick
+        await self._take_checkpoint(t)
+        return t
+
+    async def _recover(self, failed_tick: int, exc: BaseException) -> None:
+        cp = self._checkpoint
+        if cp is None:
+            self._broken = f"tick {failed_tick} failed ({exc}) and no checkpoint exists"
+            log.error("%s", self._broken)
+            return
+        await asyncio.gather(*(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True)))
+        self._ghost_answers = copy.deepcopy(cp.ghost_answers)
+        self._coordinator.set_tick(cp.tick)
+        replayed = 0
+        try:
+            while self._coordinator.current_tick < failed_tick:
+                await self._tick_inner(self._coordinator.current_tick)
+                replayed += 1
+        except DistributedError as again:
+            self._broken = f"replay after a failure at tick {failed_tick} failed: {again}"
+            log.error("%s", self._broken)
+            return
+        await asyncio.gather(
+            *(h.call("apply_replay_ops", self._coordinator.current_tick) for h in self._handles)
+        )
+        info = RecoveryInfo(failed_tick, repr(exc), self._coordinator.current_tick, replayed)
+        self.recoveries.append(info)
+        log.warning(
+            "tick %d failed (%s); rolled back to tick %d (replayed %d ticks)",
+            failed_tick + 1, exc, info.restored_tick, replayed,
+        )

@@ -1,0 +1,733 @@
+"""ShardedColony: one shard of a distributed colony, wrapping a local :class:`~phago.Colony`.
+
+Ownership (DESIGN.md §2.4): documents are routed to shards by the ring over their
+DocumentId; each concept node is owned by the ring's shard for its NodeId; an edge is stored
+on the shard that owns its endpoint with the smaller NodeId. When this shard's agents present
+a concept it does not own, the presentation is sent to the owner; when they wire a pair whose
+edge another shard stores, the co-activation is sent there. Messages are batched per
+(source, destination, tick) and delivered by the runner between Act and Decay, so every
+co-occurrence is counted exactly once, on exactly one shard (DESIGN.md I3).
+
+A node this shard stores an edge to but does not own is a *ghost*: a local replica keyed by
+the same NodeId. The runner resolves ghosts by fetching the owner's data in one batched
+request per (requesting, owning) shard pair; resolved ghosts sit in the LRU
+:class:`~phago.distributed.GhostNodeCache`.
+
+The global graph is the union over shards of owned nodes and stored edges.
+
+Example:
+    >>> from phago import ColonyConfig
+    >>> from phago.distributed import ConsistentHashRing, ShardId, TickPhase
+    >>> ring = ConsistentHashRing(2)
+    >>> shard = ShardedColony(ShardId(0), ColonyConfig(), ring)
+    >>> shard.tick_phase(TickPhase.SENSE).phase
+    <TickPhase.SENSE: 'Sense'>
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.agents.base import Agent
+from phago.colony import Colony, ColonyStats
+from phago.config import ColonyConfig
+from phago.distributed.edge_manager import CrossShardEdgeManager
+from phago.distributed.ghost_cache import GhostNodeCache
+from phago.distributed.hashing import ConsistentHashRing
+from phago.distributed.messages import CrossShardEdgeArray, PresentationGroup, UpdateBatch
+from phago.distributed.types import (
+    CrossShardEdge,
+    GhostNode,
+    PhaseResult,
+    ShardHealth,
+    ShardId,
+    ShardInfo,
+    TickPhase,
+    as_shard_id,
+)
+from phago.errors import RoutingFailed
+from phago.graph import _triu
+from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
+from phago.types import Document, NodeData, NodeType, Position
+
+__all__ = ["OwnedGraph", "ShardPhaseResult", "ShardedColony", "shard_seed"]
+
+_INT = np.int64
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The seed of shard ``shard``'s colony in a cluster seeded ``seed`` (stable, documented).
+
+    Example:
+        >>> shard_seed(0, 1) == shard_seed(0, 1) != shard_seed(0, 2)
+        True
+    """
+    return stable_hash64(f"shard-seed:{seed}:{shard}") & ((1 << 63) - 1)
+
+
+@dataclass(slots=True)
+class ShardPhaseResult(PhaseResult):
+    """A :class:`PhaseResult` plus what the runner moves between shards after the phase."""
+
+    updates: list[UpdateBatch] = field(default_factory=list)
+    ghost_requests: dict[int, list[int]] = field(default_factory=dict)
+    ghost_answers: dict[int, list[GhostNode]] = field(default_factory=dict)
+    agents_alive: int = 0
+    documents_total: int = 0
+    documents_digested: int = 0
+    busy: bool = False
+
+
+@dataclass(slots=True)
+class OwnedGraph:
+    """The part of the global graph a shard holds: its owned nodes and its stored edges."""
+
+    node_ids: npt.NDArray[np.uint64]
+    labels: list[str]
+    node_types: list[str]
+    access: npt.NDArray[np.int64]
+    created: npt.NDArray[np.int64]
+    positions: npt.NDArray[np.float64]
+    prov_nodes: npt.NDArray[np.uint64]
+    prov_docs: npt.NDArray[np.uint64]
+    edge_a: npt.NDArray[np.uint64]
+    edge_b: npt.NDArray[np.uint64]
+    weight: npt.NDArray[np.float64]
+    co_activations: npt.NDArray[np.int64]
+    created_tick: npt.NDArray[np.int64]
+    last_activated_tick: npt.NDArray[np.int64]
+    ghost_labels: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+class ShardedColony:
+    """One shard: a local colony plus routing, ghosts and cross-shard edge exchange.
+
+    Args:
+        shard_id: this shard's id.
+        config: the colony configuration (the same on every shard).
+        hash_ring: the ring shared with the coordinator (documents and nodes are routed by it).
+        ghost_cache_size: capacity of the LRU ghost cache.
+        seed: the cluster seed; this shard's colony is seeded ``shard_seed(seed, shard)``.
+    """
+
+    def __init__(
+        self,
+        shard_id: ShardId | int,
+        config: ColonyConfig | None,
+        hash_ring: ConsistentHashRing,
+        *,
+        ghost_cache_size: int = 1000,
+        seed: int | None = None,
+    ) -> None:
+        self._id = as_shard_id(shard_id)
+        self.config = config or ColonyConfig()
+        self.ring = hash_ring
+        self.seed = 0 if seed is None else int(seed)
+        self.colony = Colony(self.config, seed=shard_seed(self.seed, int(self._id)))
+        self.colony.presentation_hook = self
+        self._ghosts = GhostNodeCache(ghost_cache_size)
+        self._edge_manager = CrossShardEdgeManager()
+        self._edge_manager_tick = -1
+        self._owner = np.zeros(0, dtype=_INT)
+        self._outbox: dict[int, UpdateBatch] = {}
+        self._refmaps: dict[int, dict[int, int]] = {}
+        self._act_cross: list[CrossShardEdgeArray] = []
+        self._ghost_known = np.zeros(0, dtype=np.bool_)
+        self._ghost_pending: set[int] = set()
+        self.peers: dict[ShardId, str] = {}
+        self._oplog: list[tuple[int, str, Any]] = []
+        self._replay: list[tuple[int, str, Any]] = []
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def shard_id(self) -> ShardId:
+        """This shard's id."""
+        return self._id
+
+    @property
+    def current_tick(self) -> int:
+        """The local colony's tick."""
+        return self.colony.current_tick
+
+    @property
+    def ghost_cache(self) -> GhostNodeCache:
+        """Ghost nodes (remote nodes this shard stores edges to), LRU."""
+        return self._ghosts
+
+    @property
+    def edge_manager(self) -> CrossShardEdgeManager:
+        """Cross-shard edges stored on this shard, refreshed from the graph on access."""
+        if self._edge_manager_tick != self.current_tick:
+            self._refresh_edge_manager()
+        return self._edge_manager
+
+    def _refresh_edge_manager(self) -> None:
+        self._sync_owners()
+        g = self.colony.graph
+        m = CrossShardEdgeManager()
+        a, b, w, _, _, _ = g.edge_arrays()
+        oa, ob = self._owner[a], self._owner[b]
+        me = int(self._id)
+        ids = g._ids_arr
+        for k in np.flatnonzero(oa != ob):
+            local, remote = (a[k], b[k]) if oa[k] == me else (b[k], a[k])
+            m.add_outgoing_edge(
+                CrossShardEdge(
+                    NodeId(int(ids[local])),
+                    NodeId(int(ids[remote])),
+                    ShardId(int(self._owner[local])),
+                    ShardId(int(self._owner[remote])),
+                    float(w[k]),
+                )
+            )
+        m.clear_pending()
+        self._edge_manager = m
+        self._edge_manager_tick = self.current_tick
+
+    # ------------------------------------------------------------------ ownership
+
+    def _sync_owners(self) -> None:
+        g = self.colony.graph
+        n = g.node_count
+        have = len(self._owner)
+        if have < n:
+            new = self.ring.get_shards(g._ids_arr[have:n]).astype(_INT)
+            self._owner = np.concatenate([self._owner, new])
+            self._ghost_known = np.concatenate([self._ghost_known, np.zeros(n - have, np.bool_)])
+
+    def owner_of(self, node: NodeId) -> ShardId:
+        """The shard that owns ``node``."""
+        return self.ring.get_shard(int(node))
+
+    def owns_document(self, doc_id: DocumentId) -> bool:
+        """True if the ring routes ``doc_id`` to this shard."""
+        return self.ring.get_shard(int(doc_id)) == self._id
+
+    def ingest_document(
+        self,
+        title: str,
+        content: str,
+        position: Position | tuple[float, float] | None = None,
+        doc_id: DocumentId | None = None,
+    ) -> DocumentId:
+        """Ingest a document this shard owns.
+
+        The ownership check uses the id the document will really be stored under.
+
+        Raises:
+            RoutingFailed: if the ring routes the document to another shard.
+        """
+        did = doc_id if doc_id is not None else document_id(title, content)
+        if not self.owns_document(did):
+            owner = self.ring.get_shard(int(did))
+            raise RoutingFailed(f"document {did} ({title!r}) belongs to {owner}, not {self._id}")
+        return self.ingest_document_direct(title, content, position, did)
+
+    def ingest_document_direct(
+        self,
+        title: str,
+        content: str,
+        position: Position | tuple[float, float] | None = None,
+        doc_id: DocumentId | None = None,
+    ) -> DocumentId:
+        """Ingest a document without the ownership check."""
+        did = self.colony.ingest_document(title, content, position, doc_id=doc_id)
+        pos = self.colony.substrate.get_document(did).position
+        self._oplog.append((self.current_tick, "ingest", (title, content, (pos.x, pos.y), int(did))))
+        return did
+
+    def spawn(self, agent: Agent) -> AgentId:
+        """Spawn an agent on this shard's colony (logged, so a rollback can replay it)."""
+        self._oplog.append((self.current_tick, "spawn", copy.deepcopy(agent)))
+        return self.colony.spawn(agent)
+
+    def ingest_many(self, docs: Sequence[tuple[str, str, tuple[float, float], int]]) -> list[DocumentId]:
+        """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns."""
+        return [self.ingest_document(t, c, Position(x, y), DocumentId(d)) for t, c, (x, y), d in docs]
+
+    def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
+        """Spawn several agents."""
+        return [self.spawn(a) for a in agents]
+
+    def document_positions(self) -> list[tuple[float, float]]:
+        """Positions of this shard's documents, in insertion order."""
+        return [(d.position.x, d.position.y) for d in self.colony.substrate._docs]
+
+    def documents(self) -> list[Document]:
+        """This shard's documents."""
+        return self.colony.documents()
+
+    def has_undigested_work(self) -> bool:
+        """True while a document is unconsumed or an agent holds undigested text."""
+        return self.colony.has_undigested_work()
+
+    def report(self) -> dict[str, Any]:
+        """Figures for cluster stats (plain data, cheap to send)."""
+        st = self.stats()
+        self._sync_owners()
+        g = self.colony.graph
+        a, b, _, _, _, _ = g.edge_arrays()
+        cross = int(np.count_nonzero(self._owner[a] != self._owner[b])) if len(a) else 0
+        return {
+            "shard": int(self._id),
+            "tick": st.tick,
+            "documents_total": st.documents_total,
+            "documents_digested": st.documents_digested,
+            "graph_nodes": st.graph_nodes,
+            "graph_edges": st.graph_edges,
+            "agents_alive": st.agents_alive,
+            "agents_died": st.agents_died,
+            "total_spawned": st.total_spawned,
+            "cross_shard_edges": cross,
+            "ghosts": len(self._ghosts),
+            "memory_bytes": self.memory_bytes(),
+        }
+
+    # ------------------------------------------------------------------ rollback support
+
+    def snapshot(self) -> bytes:
+        """The whole shard state as bytes (pickle protocol 5).
+
+        The shared ring and the colony's event history (a report, not state) are left out.
+        """
+        ring, history = self.ring, self.colony._history
+        self.ring = None  # type: ignore[assignment]
+        self.colony._history = type(history)(maxlen=history.maxlen)
+        try:
+            return pickle.dumps(self, protocol=5)
+        finally:
+            self.ring = ring
+            self.colony._history = history
+
+    @classmethod
+    def from_snapshot(cls, data: bytes, ring: ConsistentHashRing) -> ShardedColony:
+        """A new shard object from :meth:`snapshot` bytes, attached to ``ring``."""
+        shard = pickle.loads(data)
+        if not isinstance(shard, cls):
+            raise TypeError("not a ShardedColony snapshot")
+        shard.ring = ring
+        return shard
+
+    def trim_oplog(self) -> None:
+        """Forget logged operations (called when a checkpoint is taken)."""
+        self._oplog = []
+
+    def oplog(self) -> list[tuple[int, str, Any]]:
+        """Operations (ingest, spawn) since the last checkpoint, with the tick they happened at."""
+        return list(self._oplog)
+
+    def set_replay(self, ops: list[tuple[int, str, Any]]) -> None:
+        """Operations to re-apply, each before the tick it originally preceded."""
+        self._replay = list(ops)
+
+    def apply_replay_ops(self, tick: int) -> int:
+        """Re-apply logged operations of ticks ``<= tick``; returns how many."""
+        due = [op for op in self._replay if op[0] <= tick]
+        self._replay = [op for op in self._replay if op[0] > tick]
+        for _, kind, data in due:
+            if kind == "ingest":
+                title, content, (x, y), did = data
+                self.ingest_document_direct(title, content, Position(x, y), DocumentId(did))
+            else:
+                self.spawn(copy.deepcopy(data))
+        return len(due)
+
+    # ------------------------------------------------------------------ presentation hook
+
+    def on_present(
+        self,
+        idx: np.ndarray,
+        node_type: NodeType,
+        position: Position,
+        tick: int,
+        document: DocumentId | None,
+    ) -> None:
+        """Route presentations of concepts other shards own to their owners."""
+        self._sync_owners()
+        owners = self._owner[idx]
+        me = int(self._id)
+        if not (owners != me).any():
+            return
+        g = self.colony.graph
+        for dest in np.unique(owners[owners != me]):
+            sel = idx[owners == dest]
+            batch = self._batch(int(dest), tick)
+            batch.groups.append(
+                PresentationGroup(
+                    g.labels_of(sel),
+                    node_type.value,
+                    position.x,
+                    position.y,
+                    None if document is None else int(document),
+                )
+            )
+
+    def _batch(self, dest: int, tick: int) -> UpdateBatch:
+        b = self._outbox.get(dest)
+        if b is None:
+            b = self._outbox[dest] = UpdateBatch(int(self._id), dest, tick)
+            self._refmaps[dest] = {}
+        return b
+
+    def wire(
+        self,
+        idx: np.ndarray,
+        pairs: np.ndarray | None,
+        tick: int,
+        tentative: float | None,
+        increment: float | None,
+    ) -> int:
+        """Wire a presentation's pairs: locally if this shard stores the edge, else send it."""
+        self._sync_owners()
+        if pairs is None:
+            if len(idx) < 2:
+                return 0
+            i, j = _triu(len(idx))
+        else:
+            if len(pairs) == 0:
+                return 0
+            i, j = pairs[:, 0], pairs[:, 1]
+        a, b = idx[i], idx[j]
+        keep = a != b
+        if not keep.all():
+            a, b = a[keep], b[keep]
+        if len(a) == 0:
+            return 0
+        g = self.colony.graph
+        ids = g._ids_arr
+        ida, idb = ids[a], ids[b]
+        oa, ob = self._owner[a], self._owner[b]
+        a_is_lo = ida < idb
+        edge_owner = np.where(a_is_lo, oa, ob)
+        me = int(self._id)
+        local = edge_owner == me
+        wired = 0
+        if local.any():
+            la, lb = a[local], b[local]
+            wired += g.wire_pairs(la, lb, tick, tentative, increment)
+            remote_ends = np.concatenate([la[oa[local] != me], lb[ob[local] != me]])
+            if len(remote_ends):
+                fresh = np.unique(remote_ends)
+                fresh = fresh[~self._ghost_known[fresh]]
+                self._ghost_pending.update(int(x) for x in fresh)
+        cross = oa != ob
+        if cross.any():
+            lo = np.where(a_is_lo, ida, idb)[cross]
+            hi = np.where(a_is_lo, idb, ida)[cross]
+            lo_owner = np.where(a_is_lo, oa, ob)[cross]
+            hi_owner = np.where(a_is_lo, ob, oa)[cross]
+            w = self.config.tentative_weight if tentative is None else tentative
+            self._act_cross.append(
+                CrossShardEdgeArray(lo, hi, lo_owner, hi_owner, np.full(len(lo), float(w)))
+            )
+        remote = ~local
+        if remote.any():
+            ra, rb, ro = a[remote], b[remote], edge_owner[remote]
+            for dest in np.unique(ro):
+                sel = ro == dest
+                batch = self._batch(int(dest), tick)
+                refmap = self._refmaps[int(dest)]
+                batch.edge_a.append(self._refs(batch, refmap, ra[sel]))
+                batch.edge_b.append(self._refs(batch, refmap, rb[sel]))
+                batch.edge_tentative.append(tentative)
+                batch.edge_increment.append(increment)
+                wired += int(sel.sum())
+        return wired
+
+    def _refs(self, batch: UpdateBatch, refmap: dict[int, int], local: np.ndarray) -> npt.NDArray[np.int64]:
+        g = self.colony.graph
+        out = np.empty(len(local), dtype=_INT)
+        for k, li in enumerate(local.tolist()):
+            r = refmap.get(li)
+            if r is None:
+                r = refmap[li] = len(batch.ref_ids)
+                batch.ref_ids.append(int(g._ids_arr[li]))
+                batch.ref_labels.append(g.label_at(li))
+                batch.ref_types.append(g.node_type_at(li).value)
+            out[k] = r
+        return out
+
+    # ------------------------------------------------------------------ exchange
+
+    def take_outbox(self) -> list[UpdateBatch]:
+        """Updates produced since the last call, one batch per destination (sorted)."""
+        out = [self._outbox[d] for d in sorted(self._outbox)]
+        self._outbox = {}
+        self._refmaps = {}
+        return out
+
+    def take_cross_shard_edges(self) -> CrossShardEdgeArray:
+        """Cross-shard edges produced since the last call."""
+        out = CrossShardEdgeArray.concat(self._act_cross)
+        self._act_cross = []
+        return out
+
+    def receive_updates(self, batches: Iterable[UpdateBatch]) -> int:
+        """Apply batches from other shards, in source order. Returns edges co-activated."""
+        g = self.colony.graph
+        me = int(self._id)
+        wired = 0
+        for batch in sorted(batches, key=lambda b: (b.tick, b.source)):
+            if batch.dest != me:
+                raise RoutingFailed(f"batch for shard-{batch.dest} delivered to {self._id}")
+            for grp in batch.groups:
+                g.present(grp.labels, NodeType(grp.node_type), Position(grp.x, grp.y), batch.tick,
+                          None if grp.document is None else DocumentId(grp.document))
+            if not batch.edge_a:
+                continue
+            local = np.empty(len(batch.ref_ids), dtype=_INT)
+            for r, nid in enumerate(batch.ref_ids):
+                li = g._index.get(nid)
+                if li is None:
+                    g.add_node(batch.ref_labels[r], NodeType(batch.ref_types[r]), Position(0.0, 0.0),
+                               batch.tick, access_count=0)
+                    li = g.index_of(NodeId(nid))
+                local[r] = li
+            self._sync_owners()
+            for ea, eb, tent, inc in zip(batch.edge_a, batch.edge_b, batch.edge_tentative,
+                                         batch.edge_increment, strict=True):
+                la, lb = local[ea], local[eb]
+                wired += g.wire_pairs(la, lb, batch.tick, tent, inc)
+                ends = np.concatenate([la, lb])
+                ends = np.unique(ends[self._owner[ends] != me])
+                ends = ends[~self._ghost_known[ends]]
+                self._ghost_pending.update(int(x) for x in ends)
+        self._sync_owners()
+        return wired
+
+    def ghost_requests(self) -> dict[int, list[int]]:
+        """Remote nodes this shard stores edges to and has no ghost for, by owner shard."""
+        self._sync_owners()
+        out: dict[int, list[int]] = {}
+        g = self.colony.graph
+        for li in sorted(self._ghost_pending):
+            out.setdefault(int(self._owner[li]), []).append(int(g._ids_arr[li]))
+            self._ghost_known[li] = True
+        self._ghost_pending = set()
+        return out
+
+    def unresolved_ghosts(self, requests: dict[int, list[int]]) -> list[GhostNode]:
+        """Label-only ghosts for requested remote nodes (when ghosts are not resolved)."""
+        g = self.colony.graph
+        return [
+            GhostNode(NodeId(nid), ShardId(owner), g.label_at(g.index_of(NodeId(nid))))
+            for owner, ids in sorted(requests.items())
+            for nid in ids
+        ]
+
+    def resolve_ghost_nodes(self, node_ids: Sequence[int]) -> list[GhostNode]:
+        """Full data of owned nodes, as resolved ghosts (unknown or foreign ids are skipped)."""
+        g = self.colony.graph
+        self._sync_owners()
+        out = []
+        for nid in node_ids:
+            li = g._index.get(nid)
+            if li is None or self._owner[li] != int(self._id):
+                continue
+            data = g.node_at(li)
+            out.append(GhostNode(NodeId(nid), self._id, data.label, data))
+        return out
+
+    def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
+        """Put ghosts into the LRU cache."""
+        for gh in ghosts:
+            self._ghosts.insert(gh)
+
+    # ------------------------------------------------------------------ phases
+
+    def tick_phase(self, phase: TickPhase) -> PhaseResult:
+        """Run exactly ``phase`` of the local colony and report counts.
+
+        The runner calls this on every shard for every phase; subclasses may observe or delay
+        a phase by overriding it.
+        """
+        colony = self.colony
+        cross: Sequence[CrossShardEdge] = []
+        if phase is TickPhase.SENSE:
+            colony.sense()
+        elif phase is TickPhase.ACT:
+            colony.act()
+            cross = self.take_cross_shard_edges()
+        elif phase is TickPhase.DECAY:
+            colony.decay()
+        else:
+            colony.advance()
+        return ShardPhaseResult(
+            self._id,
+            phase,
+            colony.current_tick,
+            cross,  # type: ignore[arg-type]
+            self.node_count,
+            colony.graph.edge_count,
+        )
+
+    def run_phase(self, phase: TickPhase, payload: Any = None, resolve_ghosts: bool = True) -> PhaseResult:
+        """What the runner calls: deliver the phase's inbound payload, run the phase, attach
+        the outbound payload.
+
+        * Sense: ``payload`` is ghosts to store (answers to last tick's requests).
+        * Act: the result carries this tick's update batches.
+        * Decay: ``payload`` is the batches for this shard; the result carries ghost requests.
+        * Advance: ``payload`` maps requesting shard to node ids; the result carries answers.
+        """
+        if phase is TickPhase.SENSE:
+            if self._replay:
+                self.apply_replay_ops(self.current_tick)
+            if payload:
+                self.store_ghosts(payload)
+        elif phase is TickPhase.DECAY and payload:
+            self.receive_updates(payload)
+        result = self.tick_phase(phase)
+        if not isinstance(result, ShardPhaseResult):
+            result = ShardPhaseResult(
+                result.shard_id, result.phase, result.tick, result.cross_shard_edges,
+                result.node_count, result.edge_count,
+            )
+        if phase is TickPhase.ACT:
+            result.updates = self.take_outbox()
+        elif phase is TickPhase.DECAY:
+            requests = self.ghost_requests()
+            if resolve_ghosts:
+                result.ghost_requests = requests
+            elif requests:
+                self.store_ghosts(self.unresolved_ghosts(requests))
+        elif phase is TickPhase.ADVANCE and payload:
+            result.ghost_answers = {
+                int(req): self.resolve_ghost_nodes(ids) for req, ids in sorted(payload.items())
+            }
+        st = self.colony.substrate
+        result.agents_alive = self.colony.alive_count
+        result.documents_total = st.document_count
+        result.documents_digested = st.document_count - st.undigested_count
+        result.busy = self.colony.has_undigested_work()
+        return result
+
+    # ------------------------------------------------------------------ reports
+
+    @property
+    def node_count(self) -> int:
+        """Nodes this shard owns."""
+        self._sync_owners()
+        return int(np.count_nonzero(self._owner == int(self._id)))
+
+    @property
+    def document_count(self) -> int:
+        """Documents stored on this shard."""
+        return self.colony.substrate.document_count
+
+    def get_node(self, node: NodeId) -> NodeData | None:
+        """The data of an owned node (a copy), or None."""
+        g = self.colony.graph
+        li = g._index.get(node)
+        if li is None:
+            return None
+        self._sync_owners()
+        return g.node_at(li) if self._owner[li] == int(self._id) else None
+
+    def stats(self) -> ColonyStats:
+        """Shard stats: owned nodes, stored edges, local agents and documents."""
+        st = self.colony.stats()
+        return ColonyStats(
+            tick=st.tick,
+            agents_alive=st.agents_alive,
+            agents_died=st.agents_died,
+            total_spawned=st.total_spawned,
+            graph_nodes=self.node_count,
+            graph_edges=st.graph_edges,
+            total_signals=st.total_signals,
+            documents_total=st.documents_total,
+            documents_digested=st.documents_digested,
+        )
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the shard's arrays (graph columns, edge table, substrate columns)."""
+        g = self.colony.graph
+        total = 0
+        for arr in (g._ea, g._eb, g._w, g._co, g._ct, g._lt, g._alive, g._tkeys, g._tslots,
+                    g._type, g._access, g._created, g._pos, g._ids_arr):
+            total += int(arr.nbytes)
+        total += sum(len(s) for s in g._labels) + 64 * g.node_count
+        total += sum(len(d.content) for d in self.colony.substrate._docs)
+        return total
+
+    def health(self) -> ShardHealth:
+        """Real figures: load is agents alive per 100, memory the shard's arrays and texts."""
+        pending = sum(b.edge_count + len(b.groups) for b in self._outbox.values())
+        return ShardHealth(
+            self._id,
+            healthy=True,
+            load=self.colony.alive_count / 100.0,
+            memory_usage_mb=self.memory_bytes() / 2**20,
+            pending_operations=pending,
+        )
+
+    def shard_info(self, address: str | None = None) -> ShardInfo:
+        """A :class:`ShardInfo` describing this shard now."""
+        return ShardInfo(
+            id=self._id,
+            address=address,
+            node_count=self.node_count,
+            edge_count=self.colony.graph.edge_count,
+            document_count=self.document_count,
+            memory_bytes=self.memory_bytes(),
+        )
+
+    def handle_shard_offline(self, shard: ShardId | int) -> tuple[int, int]:
+        """Forget ghosts of an offline shard; returns ``(cross edges dropped, ghosts dropped)``."""
+        s = as_shard_id(shard)
+        edges = self.edge_manager.remove_shard_edges(s)
+        ghosts = self._ghosts.invalidate_shard(s)
+        self.peers.pop(s, None)
+        return edges, ghosts
+
+    def add_peer(self, shard: ShardId | int, address: str) -> None:
+        """Record a peer shard's address."""
+        self.peers[as_shard_id(shard)] = address
+
+    def remove_peer(self, shard: ShardId | int) -> None:
+        """Forget a peer and its ghosts."""
+        self.peers.pop(as_shard_id(shard), None)
+        self._ghosts.invalidate_shard(as_shard_id(shard))
+
+    def owned_graph(self) -> OwnedGraph:
+        """This shard's part of the global graph (owned nodes, stored edges)."""
+        self._sync_owners()
+        g = self.colony.graph
+        n = g.node_count
+        owned = np.flatnonzero(self._owner[:n] == int(self._id))
+        ids = g._ids_arr[:n]
+        pn, pd = g.provenance_arrays()
+        pmask = np.isin(pn, owned)
+        a, b, w, co, ct, lt = g.edge_arrays()
+        ghost_idx = np.unique(np.concatenate([a, b]))
+        ghost_idx = ghost_idx[self._owner[ghost_idx] != int(self._id)]
+        return OwnedGraph(
+            node_ids=ids[owned].copy(),
+            labels=[g.label_at(int(i)) for i in owned],
+            node_types=[g.node_type_at(int(i)).value for i in owned],
+            access=g.access_counts()[owned].copy(),
+            created=g.created_ticks()[owned].copy(),
+            positions=g.positions()[owned].copy(),
+            prov_nodes=ids[pn[pmask]].copy(),
+            prov_docs=pd[pmask].copy(),
+            edge_a=ids[a].copy(),
+            edge_b=ids[b].copy(),
+            weight=w,
+            co_activations=co,
+            created_tick=ct,
+            last_activated_tick=lt,
+            ghost_labels={
+                int(ids[i]): (g.label_at(int(i)), g.node_type_at(int(i)).value) for i in ghost_idx
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"ShardedColony({self._id}, tick={self.current_tick}, nodes={self.node_count})"

@@ -1,0 +1,503 @@
+"""Export the knowledge graph: networkx, GraphML, GEXF, JSON, CSV edge lists, weighted triples.
+
+Everything goes through :class:`GraphTable`, a flat column view of a graph (one colony's, or
+the union of a distributed colony's shards, with the shard of each node). Node ids are
+written as decimal strings (GraphML and GEXF have no unsigned 64-bit type); every node keeps
+its ``label``, ``node_type``, ``access_count``, ``created_tick``, ``x`` and ``y``, every
+edge its ``weight``, ``co_activations``, ``created_tick`` and ``last_activated_tick``.
+
+The triple export follows the reference (REFERENCE.md §3.9): one triple per edge
+``(from_label, "related_to", to_label, weight, co_activations)``, sorted by weight
+descending (ties keep edge insertion order), with statistics total, mean, median
+(``sorted(weights)[len // 2]``), max, min and mean co-activations. ``from`` is the endpoint
+created first.
+
+Example:
+    >>> from phago import Colony, Digester, Position
+    >>> c = Colony(seed=0)
+    >>> _ = c.ingest_document("t", "cell membrane protein", Position(0, 0))
+    >>> _ = c.spawn(Digester(Position(0, 0)))
+    >>> _ = c.run_until_digested(20)
+    >>> table = GraphTable.from_colony(c)
+    >>> g = to_networkx(table)
+    >>> g.number_of_nodes(), g.number_of_edges()
+    (3, 3)
+    >>> ts, stats = triples(table)
+    >>> ts[0].predicate, stats.total
+    ('related_to', 3)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.colony import Colony
+from phago.errors import PhagoError
+from phago.graph import HebbianGraph
+from phago.types import NodeType
+
+__all__ = [
+    "FORMATS",
+    "GraphTable",
+    "Triple",
+    "TripleStats",
+    "export_graph",
+    "to_json_dict",
+    "to_networkx",
+    "triples",
+    "write_csv",
+    "write_gexf",
+    "write_graphml",
+    "write_json",
+    "write_triples",
+]
+
+FORMATS = ("graphml", "gexf", "json", "csv", "triples")
+"""Formats :func:`export_graph` writes."""
+
+PathLike = str | os.PathLike[str]
+_TYPES = [t.value for t in NodeType]
+
+
+@dataclass
+class GraphTable:
+    """A graph as flat columns: nodes by index, edges as index pairs in insertion order."""
+
+    ids: npt.NDArray[np.uint64]
+    labels: list[str]
+    node_types: list[str]
+    access: npt.NDArray[np.int64]
+    created: npt.NDArray[np.int64]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    edge_a: npt.NDArray[np.int64]
+    edge_b: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float64]
+    co_activations: npt.NDArray[np.int64]
+    edge_created: npt.NDArray[np.int64]
+    edge_last: npt.NDArray[np.int64]
+    shard: npt.NDArray[np.int64] | None = None
+    tick: int = 0
+
+    @property
+    def node_count(self) -> int:
+        """Number of nodes."""
+        return len(self.labels)
+
+    @property
+    def edge_count(self) -> int:
+        """Number of edges."""
+        return len(self.weight)
+
+    def degrees(self) -> npt.NDArray[np.int64]:
+        """Degree of every node.
+
+        Example:
+            >>> from phago.graph import HebbianGraph
+            >>> g = HebbianGraph(); idx = g.present(["a", "b", "c"]); _ = g.wire_clique(idx, 0)
+            >>> GraphTable.from_graph(g).degrees().tolist()
+            [2, 2, 2]
+        """
+        n = self.node_count
+        if self.edge_count == 0:
+            return np.zeros(n, dtype=np.int64)
+        out: npt.NDArray[np.int64] = np.bincount(self.edge_a, minlength=n) + np.bincount(
+            self.edge_b, minlength=n
+        )
+        return out
+
+    @classmethod
+    def from_graph(cls, g: HebbianGraph, *, shard: int | None = None, tick: int = 0) -> GraphTable:
+        """The columns of a :class:`~phago.graph.HebbianGraph`."""
+        n = g.node_count
+        a, b, w, co, ct, lt = g.edge_arrays()
+        pos = g.positions()
+        codes = g.type_codes()
+        return cls(
+            ids=g._ids_arr[:n].astype(np.uint64).copy(),
+            labels=g.labels(),
+            node_types=[_TYPES[int(c)] for c in codes],
+            access=g.access_counts().astype(np.int64).copy(),
+            created=g.created_ticks().astype(np.int64).copy(),
+            x=pos[:, 0].astype(np.float64).copy(),
+            y=pos[:, 1].astype(np.float64).copy(),
+            edge_a=a.astype(np.int64),
+            edge_b=b.astype(np.int64),
+            weight=w,
+            co_activations=co,
+            edge_created=ct,
+            edge_last=lt,
+            shard=None if shard is None else np.full(n, int(shard), dtype=np.int64),
+            tick=int(tick),
+        )
+
+    @classmethod
+    def from_colony(cls, colony: Colony) -> GraphTable:
+        """The columns of a colony's graph."""
+        return cls.from_graph(colony.graph, tick=colony.current_tick)
+
+    @classmethod
+    def merge(cls, tables: Sequence[GraphTable]) -> GraphTable:
+        """The union of several graphs (a distributed colony's shards).
+
+        A node (by id) takes its attributes from the first table that has it, except the
+        access count, which is the largest seen; an edge (by its endpoint ids) is taken from
+        the first table that stores it.
+
+        Example:
+            >>> from phago.graph import HebbianGraph
+            >>> g1 = HebbianGraph(); _ = g1.wire_clique(g1.present(["a", "b"]), 0)
+            >>> g2 = HebbianGraph(); _ = g2.wire_clique(g2.present(["b", "c"]), 0)
+            >>> m = GraphTable.merge([GraphTable.from_graph(g1, shard=0),
+            ...                       GraphTable.from_graph(g2, shard=1)])
+            >>> m.labels, m.edge_count, m.shard.tolist()
+            (['a', 'b', 'c'], 2, [0, 0, 1])
+        """
+        index: dict[int, int] = {}
+        ids: list[int] = []
+        labels: list[str] = []
+        types: list[str] = []
+        access: list[int] = []
+        created: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        shards: list[int] = []
+        edges: dict[tuple[int, int], tuple[int, int, float, int, int, int]] = {}
+        tick = 0
+        for t_i, t in enumerate(tables):
+            tick = max(tick, t.tick)
+            local: list[int] = []
+            for i, nid in enumerate(t.ids.tolist()):
+                j = index.get(nid)
+                if j is None:
+                    j = index[nid] = len(ids)
+                    ids.append(nid)
+                    labels.append(t.labels[i])
+                    types.append(t.node_types[i])
+                    access.append(int(t.access[i]))
+                    created.append(int(t.created[i]))
+                    xs.append(float(t.x[i]))
+                    ys.append(float(t.y[i]))
+                    shards.append(int(t.shard[i]) if t.shard is not None else t_i)
+                else:
+                    access[j] = max(access[j], int(t.access[i]))
+                local.append(j)
+            for k in range(t.edge_count):
+                a, b = local[int(t.edge_a[k])], local[int(t.edge_b[k])]
+                key = (min(a, b), max(a, b))
+                if key not in edges:
+                    edges[key] = (
+                        key[0],
+                        key[1],
+                        float(t.weight[k]),
+                        int(t.co_activations[k]),
+                        int(t.edge_created[k]),
+                        int(t.edge_last[k]),
+                    )
+        rows = list(edges.values())
+        col: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 6
+        return cls(
+            ids=np.array(ids, dtype=np.uint64),
+            labels=labels,
+            node_types=types,
+            access=np.array(access, dtype=np.int64),
+            created=np.array(created, dtype=np.int64),
+            x=np.array(xs, dtype=np.float64),
+            y=np.array(ys, dtype=np.float64),
+            edge_a=np.array(col[0], dtype=np.int64),
+            edge_b=np.array(col[1], dtype=np.int64),
+            weight=np.array(col[2], dtype=np.float64),
+            co_activations=np.array(col[3], dtype=np.int64),
+            edge_created=np.array(col[4], dtype=np.int64),
+            edge_last=np.array(col[5], dtype=np.int64),
+            shard=np.array(shards, dtype=np.int64),
+            tick=tick,
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: nodes, edges, tick, and shards when known."""
+        out: dict[str, Any] = {
+            "tick": self.tick,
+            "nodes": self.node_count,
+            "edges": self.edge_count,
+        }
+        if self.shard is not None:
+            out["shards"] = len(set(self.shard.tolist()))
+        return out
+
+
+# ---------------------------------------------------------------------------- networkx
+
+
+def to_networkx(table: GraphTable, *, extra: dict[str, Sequence[Any]] | None = None) -> Any:
+    """An undirected :class:`networkx.Graph` with string node ids and the documented attributes.
+
+    Args:
+        table: the graph.
+        extra: more node attributes, one value per node (e.g. ``{"community": [...]}``).
+    """
+    import networkx as nx
+
+    g = nx.Graph()
+    has_shard = table.shard is not None
+    for i in range(table.node_count):
+        attrs: dict[str, Any] = {
+            "label": table.labels[i],
+            "node_type": table.node_types[i],
+            "access_count": int(table.access[i]),
+            "created_tick": int(table.created[i]),
+            "x": float(table.x[i]),
+            "y": float(table.y[i]),
+        }
+        if has_shard and table.shard is not None:
+            attrs["shard"] = int(table.shard[i])
+        for k, vals in (extra or {}).items():
+            v = vals[i]
+            attrs[k] = v.item() if isinstance(v, np.generic) else v
+        g.add_node(str(int(table.ids[i])), **attrs)
+    ids = [str(int(v)) for v in table.ids.tolist()]
+    g.add_edges_from(
+        (
+            ids[int(table.edge_a[k])],
+            ids[int(table.edge_b[k])],
+            {
+                "weight": float(table.weight[k]),
+                "co_activations": int(table.co_activations[k]),
+                "created_tick": int(table.edge_created[k]),
+                "last_activated_tick": int(table.edge_last[k]),
+            },
+        )
+        for k in range(table.edge_count)
+    )
+    return g
+
+
+def write_graphml(table: GraphTable, path: PathLike) -> Path:
+    """Write GraphML (readable by Gephi and :func:`networkx.read_graphml`)."""
+    import networkx as nx
+
+    p = Path(path)
+    nx.write_graphml(to_networkx(table), p)
+    return p
+
+
+def write_gexf(table: GraphTable, path: PathLike) -> Path:
+    """Write GEXF 1.2 (Gephi's format; node labels are the concept labels)."""
+    import networkx as nx
+
+    p = Path(path)
+    nx.write_gexf(to_networkx(table), p)
+    return p
+
+
+def to_json_dict(table: GraphTable) -> dict[str, Any]:
+    """The graph as a JSON-able dict: ``{"format", "stats", "nodes", "edges"}``.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> d = to_json_dict(GraphTable.from_graph(g))
+        >>> d["edges"][0]["source_label"], d["edges"][0]["weight"]
+        ('a', 0.1)
+    """
+    ids = [str(int(v)) for v in table.ids.tolist()]
+    nodes = []
+    for i in range(table.node_count):
+        node: dict[str, Any] = {
+            "id": ids[i],
+            "label": table.labels[i],
+            "node_type": table.node_types[i],
+            "access_count": int(table.access[i]),
+            "created_tick": int(table.created[i]),
+            "x": float(table.x[i]),
+            "y": float(table.y[i]),
+        }
+        if table.shard is not None:
+            node["shard"] = int(table.shard[i])
+        nodes.append(node)
+    edges = [
+        {
+            "source": ids[int(table.edge_a[k])],
+            "target": ids[int(table.edge_b[k])],
+            "source_label": table.labels[int(table.edge_a[k])],
+            "target_label": table.labels[int(table.edge_b[k])],
+            "weight": float(table.weight[k]),
+            "co_activations": int(table.co_activations[k]),
+            "created_tick": int(table.edge_created[k]),
+            "last_activated_tick": int(table.edge_last[k]),
+        }
+        for k in range(table.edge_count)
+    ]
+    return {
+        "format": "phago-graph",
+        "version": 1,
+        "stats": table.stats(),
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def write_json(table: GraphTable, path: PathLike) -> Path:
+    """Write :func:`to_json_dict` as JSON."""
+    p = Path(path)
+    with open(p, "w", encoding="utf-8") as fh:
+        json.dump(to_json_dict(table), fh, ensure_ascii=False)
+    return p
+
+
+_CSV_HEADER = (
+    "source",
+    "target",
+    "source_label",
+    "target_label",
+    "weight",
+    "co_activations",
+    "created_tick",
+    "last_activated_tick",
+)
+
+
+def write_csv(table: GraphTable, path: PathLike) -> Path:
+    """Write the edge list as CSV (header row, one edge per row, insertion order)."""
+    p = Path(path)
+    ids = [str(int(v)) for v in table.ids.tolist()]
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(_CSV_HEADER)
+        for k in range(table.edge_count):
+            a, b = int(table.edge_a[k]), int(table.edge_b[k])
+            w.writerow(
+                (
+                    ids[a],
+                    ids[b],
+                    table.labels[a],
+                    table.labels[b],
+                    repr(float(table.weight[k])),
+                    int(table.co_activations[k]),
+                    int(table.edge_created[k]),
+                    int(table.edge_last[k]),
+                )
+            )
+    return p
+
+
+# ---------------------------------------------------------------------------- triples
+
+
+@dataclass(frozen=True, slots=True)
+class Triple:
+    """One weighted triple ``(subject, predicate, object)`` with its evidence."""
+
+    subject: str
+    predicate: str
+    object: str
+    weight: float
+    co_activations: int
+
+
+@dataclass(frozen=True, slots=True)
+class TripleStats:
+    """Statistics of a triple export (REFERENCE.md §3.9)."""
+
+    total: int
+    mean_weight: float
+    median_weight: float
+    max_weight: float
+    min_weight: float
+    mean_co_activations: float
+
+
+def triples(table: GraphTable) -> tuple[list[Triple], TripleStats]:
+    """One ``related_to`` triple per edge, strongest first, and their statistics.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph()
+        >>> _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> _ = g.wire_clique(g.present(["b", "c"]), 1)
+        >>> ts, st = triples(GraphTable.from_graph(g))
+        >>> (ts[0].subject, ts[0].object, round(ts[0].weight, 2)), st.median_weight
+        (('b', 'c', 0.2), 0.1)
+    """
+    m = table.edge_count
+    if m == 0:
+        return [], TripleStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    order = np.argsort(-table.weight, kind="stable")
+    out = [
+        Triple(
+            table.labels[int(table.edge_a[k])],
+            "related_to",
+            table.labels[int(table.edge_b[k])],
+            float(table.weight[k]),
+            int(table.co_activations[k]),
+        )
+        for k in order.tolist()
+    ]
+    ws = np.sort(table.weight)
+    stats = TripleStats(
+        total=m,
+        mean_weight=float(ws.mean()),
+        median_weight=float(ws[m // 2]),
+        max_weight=float(ws[-1]),
+        min_weight=float(ws[0]),
+        mean_co_activations=float(table.co_activations.mean()),
+    )
+    return out, stats
+
+
+def write_triples(table: GraphTable, path: PathLike) -> Path:
+    """Write ``{"stats": ..., "triples": [...]}`` as JSON, or JSON Lines (one triple per line,
+    no stats) when ``path`` ends with ``.jsonl``."""
+    p = Path(path)
+    ts, stats = triples(table)
+    with open(p, "w", encoding="utf-8") as fh:
+        if p.suffix.lower() == ".jsonl":
+            for t in ts:
+                fh.write(json.dumps(asdict(t), ensure_ascii=False) + "\n")
+        else:
+            json.dump(
+                {"stats": asdict(stats), "triples": [asdict(t) for t in ts]}, fh, ensure_ascii=False
+            )
+    return p
+
+
+_WRITERS = {
+    "graphml": write_graphml,
+    "gexf": write_gexf,
+    "json": write_json,
+    "csv": write_csv,
+    "triples": write_triples,
+}
+
+
+def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
+    """Write ``table`` in format ``fmt`` (one of :data:`FORMATS`) to ``out``.
+
+    Raises:
+        PhagoError: unknown format, or the file cannot be written (the message names it).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
+        >>> row = export_graph(GraphTable.from_graph(g), "csv", p).read_text().splitlines()[1]
+        >>> row.split(",")[2:5]
+        ['a', 'b', '0.1']
+    """
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise PhagoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    try:
+        return writer(table, out)
+    except OSError as exc:
+        raise PhagoError(f"cannot write {out}: {exc.strerror or exc}") from exc

@@ -1,0 +1,627 @@
+"""Ingestion of real files: discover, extract text, split, skip duplicates and bad input.
+
+Supported files (found recursively under folders; symbolic links to folders are not
+followed): ``.txt``, ``.text``, ``.md``, ``.markdown``, ``.rst`` (read as text),
+``.html``, ``.htm``, ``.xhtml`` (text extracted with :mod:`html.parser`; ``script``,
+``style``, ``noscript`` and ``template`` are skipped; the ``<title>`` becomes the document
+title) and ``.pdf`` (text extracted with :mod:`pypdf`, page by page).
+
+Every file is read in chunks of 1 MiB and split into documents of at most ``max_chars``
+characters on paragraph boundaries (then line, sentence, word boundaries), so a huge file is
+never loaded as one string. A file is read twice: first to validate it completely (text
+encoding, NUL bytes, emptiness) and hash its text, then to add its parts; a bad file is
+therefore skipped whole and never half-added.
+
+Bad input is reported, never fatal: empty or whitespace-only files
+(:class:`~phago.errors.EmptyDocument`), binary files (NUL bytes) and text that is not valid in
+the chosen encoding (:class:`~phago.errors.DocumentError`), unreadable files and unsupported
+types are listed in :attr:`IngestReport.skipped` with the reason; every message names the file.
+
+Duplicates by content: the SHA-256 of a file's extracted text (over its parts) is kept in the
+store's catalog; a file whose text is already stored, under any name, is a duplicate and is
+skipped, so ingesting the same paths again changes nothing.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from phago import Colony
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("Cells have membranes.\\n\\nMembranes hold proteins.")
+    >>> _ = (d / "copy.md").write_text("Cells have membranes.\\n\\nMembranes hold proteins.")
+    >>> _ = (d / "empty.txt").write_text("   ")
+    >>> colony = Colony()
+    >>> report, sources = ingest_paths(colony, [d])
+    >>> report.documents_added, len(report.duplicates), [s.reason for s in report.skipped]
+    (1, 1, ['empty.txt: only whitespace'])
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from phago.agents.digester import Digester
+from phago.colony import Colony
+from phago.errors import DocumentError, EmptyDocument, PhagoError
+from phago.ids import DocumentId
+from phago.store import SourceRecord
+from phago.types import Position
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "SUPPORTED_SUFFIXES",
+    "AddedFile",
+    "FileInfo",
+    "IngestReport",
+    "SkippedFile",
+    "digest_new_documents",
+    "discover",
+    "ingest_paths",
+    "inspect_file",
+    "read_parts",
+    "split_text",
+    "text_chunks",
+]
+
+SUPPORTED_SUFFIXES: dict[str, str] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".markdown": "text",
+    ".rst": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+}
+"""File suffix → extractor kind."""
+
+DEFAULT_MAX_CHARS = 50_000
+"""Default largest document (characters); longer files are split into parts."""
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A file that was not ingested, and why (``reason`` names the file)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddedFile:
+    """A file whose text was added as ``len(doc_ids)`` documents."""
+
+    path: str
+    doc_ids: tuple[DocumentId, ...]
+    content_hash: str
+    chars: int
+
+
+@dataclass
+class IngestReport:
+    """What an ingestion did: files added, duplicates, files skipped with the reason."""
+
+    added: list[AddedFile] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def documents_added(self) -> int:
+        """Documents added (a split file counts each part)."""
+        return sum(len(a.doc_ids) for a in self.added)
+
+    @property
+    def new_document_ids(self) -> list[DocumentId]:
+        """Ids of the documents added, in order."""
+        return [d for a in self.added for d in a.doc_ids]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (counts and details)."""
+        return {
+            "files_added": len(self.added),
+            "documents_added": self.documents_added,
+            "duplicates": len(self.duplicates),
+            "skipped": len(self.skipped),
+            "added": [
+                {"path": a.path, "documents": [str(d) for d in a.doc_ids], "chars": a.chars}
+                for a in self.added
+            ],
+            "duplicate_files": list(self.duplicates),
+            "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """A validated file: its title, the hash of its text, how many parts, how many chars."""
+
+    path: Path
+    title: str
+    content_hash: str
+    parts: int
+    chars: int
+
+
+# ---------------------------------------------------------------------------- discovery
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
+    """Supported files under ``paths`` (folders recursively), sorted per argument, no repeats.
+
+    Named files of an unsupported type and missing paths are returned as skipped.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "b.md").write_text("x"); _ = (d / "a.bin").write_bytes(b"x")
+        >>> files, skipped = discover([d, d / "nope.txt"])
+        >>> [f.name for f in files], len(skipped)
+        (['b.md'], 1)
+    """
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    seen: set[str] = set()
+
+    def take(p: Path) -> None:
+        key = os.path.abspath(p)
+        if key not in seen:
+            seen.add(key)
+            files.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found: list[Path] = []
+            for root, dirs, names in os.walk(p, followlinks=False):
+                dirs.sort()
+                for name in names:
+                    f = Path(root) / name
+                    if f.suffix.lower() in SUPPORTED_SUFFIXES and f.is_file():
+                        found.append(f)
+            for f in sorted(found):
+                take(f)
+        elif p.is_file():
+            if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                take(p)
+            else:
+                skipped.append(SkippedFile(str(p), f"{p}: unsupported file type {p.suffix!r}"))
+        elif p.exists():
+            skipped.append(SkippedFile(str(p), f"{p}: not a regular file"))
+        else:
+            skipped.append(SkippedFile(str(p), f"{p}: no such file or directory"))
+    return files, skipped
+
+
+# ---------------------------------------------------------------------------- extraction
+
+
+_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
+_WS = re.compile(r"\s+")
+
+
+class _HTMLText(HTMLParser):
+    """Collects visible text; block elements become paragraph breaks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif tag in _BLOCK_TAGS:
+            self.pieces.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif tag in _BLOCK_TAGS:
+            self.pieces.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._in_title:
+            self.title = (self.title + " " + _WS.sub(" ", data)).strip()
+            return
+        text = _WS.sub(" ", data)
+        if text.strip():
+            self.pieces.append(text)
+
+    def drain(self) -> str:
+        out = "".join(self.pieces)
+        self.pieces = []
+        return out
+
+
+def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
+    """The file's text in chunks; raises DocumentError on NUL bytes or undecodable bytes."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError as exc:
+        raise DocumentError(f"{path}: unknown text encoding {encoding!r}") from exc
+    offset = 0
+    first = True
+    with open(path, "rb") as fh:
+        while True:
+            raw = fh.read(chunk_size)
+            final = not raw
+            if raw and b"\x00" in raw:
+                raise DocumentError(f"{path}: binary file (contains NUL bytes)")
+            try:
+                text = decoder.decode(raw, final=final)
+            except UnicodeDecodeError as exc:
+                raise DocumentError(
+                    f"{path}: not valid {encoding} text (undecodable byte at offset "
+                    f"{offset + max(exc.start, 0)})"
+                ) from exc
+            offset += len(raw)
+            if first and text:
+                text = text.removeprefix("\ufeff")
+                first = False
+            if text:
+                yield text
+            if final:
+                return
+
+
+def _html_chunks(path: Path, encoding: str, chunk_size: int, meta: dict[str, str]) -> Iterator[str]:
+    parser = _HTMLText()
+    for text in _decoded(path, encoding, chunk_size):
+        parser.feed(text)
+        out = parser.drain()
+        if parser.title:
+            meta["title"] = parser.title
+        if out:
+            yield out
+    parser.close()
+    if parser.title:
+        meta["title"] = parser.title
+    out = parser.drain()
+    if out:
+        yield out
+
+
+def _pdf_chunks(path: Path) -> Iterator[str]:
+    try:
+        from pypdf import PdfReader
+    except ImportError as exc:  # pragma: no cover - pypdf is a declared dependency
+        raise DocumentError(f"{path}: reading PDF needs the 'pypdf' package") from exc
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(f"{path}: the PDF is encrypted")
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            if "\x00" in text:
+                text = text.replace("\x00", "")
+            yield text + "\n\n"
+    except (DocumentError, OSError):
+        raise
+    except Exception as exc:  # pypdf raises many kinds of errors on broken files
+        raise DocumentError(f"{path}: cannot read the PDF ({type(exc).__name__}: {exc})") from exc
+
+
+def text_chunks(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str = "utf-8",
+    chunk_size: int = READ_CHUNK,
+    meta: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """The extracted text of a supported file, as a stream of chunks.
+
+    Args:
+        path: the file.
+        encoding: text encoding of text and HTML files (a leading BOM is dropped).
+        chunk_size: bytes read at a time.
+        meta: filled with ``title`` when the file declares one (HTML ``<title>``).
+
+    Raises:
+        DocumentError: binary, undecodable, unsupported or unreadable as PDF (names the file).
+        OSError: the file cannot be opened.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.html"
+        >>> _ = p.write_text("<html><script>var x;</script><p>Hello <b>cells</b></p></html>")
+        >>> "".join(text_chunks(p)).strip()
+        'Hello cells'
+    """
+    p = Path(path)
+    kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise DocumentError(f"{p}: unsupported file type {p.suffix!r}")
+    if kind == "pdf":
+        return _pdf_chunks(p)
+    if kind == "html":
+        return _html_chunks(p, encoding, chunk_size, meta if meta is not None else {})
+    return _decoded(p, encoding, chunk_size)
+
+
+def _cut(buf: str, limit: int) -> int:
+    lo = limit // 2
+    for sep in ("\n\n", "\n", ". ", " "):
+        k = buf.rfind(sep, lo, limit)  # the separator lies wholly inside buf[lo:limit]
+        if k >= 0:
+            return k + len(sep)
+    return limit
+
+
+def split_text(chunks: Iterable[str], max_chars: int) -> Iterator[str]:
+    """Split a stream of text into stripped parts of at most ``max_chars`` characters.
+
+    Cuts at the last paragraph break in the second half of the window, else a line break,
+    a sentence end, a space, else hard at ``max_chars``. Whitespace-only parts are dropped.
+
+    Example:
+        >>> list(split_text(["aaa bbb\\n\\nccc ", "ddd"], 8))
+        ['aaa bbb', 'ccc ddd']
+    """
+    if max_chars < 1:
+        raise ValueError("max_chars must be >= 1")
+    buf = ""
+    for chunk in chunks:
+        buf += chunk
+        while len(buf) > max_chars:
+            k = _cut(buf, max_chars)
+            part, buf = buf[:k].strip(), buf[k:]
+            if part:
+                yield part
+    part = buf.strip()
+    if part:
+        yield part
+
+
+def _parts(p: Path, max_chars: int, encoding: str, meta: dict[str, str]) -> Iterator[str]:
+    return split_text(text_chunks(p, encoding=encoding, meta=meta), max_chars)
+
+
+def inspect_file(
+    path: str | os.PathLike[str], *, max_chars: int = DEFAULT_MAX_CHARS, encoding: str = "utf-8"
+) -> FileInfo:
+    """Validate a file completely and describe it (nothing is kept in memory but counts).
+
+    Raises:
+        EmptyDocument: the file is empty, whitespace only, or has no extractable text.
+        DocumentError: binary, undecodable, unsupported or a broken PDF.
+        OSError: the file cannot be read.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+        >>> _ = p.write_text("one\\n\\ntwo three")
+        >>> info = inspect_file(p, max_chars=5)
+        >>> info.parts, info.title
+        (3, 'x')
+    """
+    p = Path(path)
+    meta: dict[str, str] = {}
+    h = hashlib.sha256()
+    parts = chars = 0
+    for part in _parts(p, max_chars, encoding, meta):
+        data = part.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+        parts += 1
+        chars += len(part)
+    if parts == 0:
+        if p.stat().st_size == 0:
+            raise EmptyDocument(f"{p}: empty file")
+        if SUPPORTED_SUFFIXES.get(p.suffix.lower()) == "text":
+            raise EmptyDocument(f"{p}: only whitespace")
+        raise EmptyDocument(f"{p}: no text could be extracted")
+    title = meta.get("title") or p.stem
+    return FileInfo(p, title, h.hexdigest(), parts, chars)
+
+
+def read_parts(
+    path: str | os.PathLike[str], *, max_chars: int = DEFAULT_MAX_CHARS, encoding: str = "utf-8"
+) -> Iterator[str]:
+    """The parts of a file (as :func:`inspect_file` counted them), streamed.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+        >>> _ = p.write_text("one\\n\\ntwo three")
+        >>> list(read_parts(p, max_chars=9))
+        ['one', 'two three']
+    """
+    return _parts(Path(path), max_chars, encoding, {})
+
+
+# ---------------------------------------------------------------------------- ingestion
+
+
+def _short(path: Path, reason: str) -> str:
+    """Reason with the file named by its name only when the message starts with the path."""
+    s = str(path)
+    return path.name + reason[len(s) :] if reason.startswith(s) else reason
+
+
+def ingest_paths(
+    colony: Colony,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    known_hashes: set[str] | None = None,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    encoding: str = "utf-8",
+    on_file: Callable[[Path, str], None] | None = None,
+    files: Sequence[Path] | None = None,
+) -> tuple[IngestReport, list[SourceRecord]]:
+    """Add the supported files under ``paths`` to ``colony`` as documents.
+
+    Each file is validated first (see :func:`inspect_file`); a bad file is skipped whole.
+    Documents are placed on the colony's layout grid. Files whose text hash is in
+    ``known_hashes`` (or that appeared earlier in this call) are duplicates.
+
+    Args:
+        colony: the colony to add documents to.
+        paths: files and folders.
+        known_hashes: hashes of files already stored (updated in place).
+        max_chars: largest document; longer files are split (at most the colony's
+            ``max_document_chars``).
+        encoding: text encoding of text and HTML files.
+        on_file: called after each file with its path and outcome
+            (``added``, ``duplicate`` or ``skipped``).
+        files: files the caller already found with :func:`discover`; when given, ``paths``
+            is ignored.
+
+    Returns:
+        The report and the source records of the documents added (for the store's catalog).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "bin.txt").write_bytes(b"\\x00\\x01")
+        >>> report, _ = ingest_paths(Colony(), [d])
+        >>> report.skipped[0].reason
+        'bin.txt: binary file (contains NUL bytes)'
+    """
+    known = known_hashes if known_hashes is not None else set()
+    limit = max(1, min(int(max_chars), colony.config.max_document_chars))
+    report = IngestReport()
+    if files is None:
+        found, skipped = discover(paths)
+        report.skipped.extend(skipped)
+    else:
+        found = list(files)
+    sources: list[SourceRecord] = []
+    for f in found:
+        outcome = "skipped"
+        try:
+            info = inspect_file(f, max_chars=limit, encoding=encoding)
+        except DocumentError as exc:
+            report.skipped.append(SkippedFile(str(f), _short(f, str(exc))))
+        except OSError as exc:
+            report.skipped.append(
+                SkippedFile(str(f), f"{f.name}: cannot read ({exc.strerror or exc})")
+            )
+        else:
+            if info.content_hash in known:
+                report.duplicates.append(str(f))
+                outcome = "duplicate"
+            else:
+                outcome = _add_file(colony, f, info, limit, encoding, report, sources)
+                if outcome == "added":
+                    known.add(info.content_hash)
+        if on_file is not None:
+            on_file(f, outcome)
+    return report, sources
+
+
+def _add_file(
+    colony: Colony,
+    f: Path,
+    info: FileInfo,
+    limit: int,
+    encoding: str,
+    report: IngestReport,
+    sources: list[SourceRecord],
+) -> str:
+    abspath = os.path.abspath(f)
+    ids: list[DocumentId] = []
+    try:
+        for k, part in enumerate(read_parts(f, max_chars=limit, encoding=encoding), 1):
+            title = info.title if info.parts == 1 else f"{info.title} (part {k}/{info.parts})"
+            did = colony.ingest_document(title, part)
+            ids.append(did)
+            sources.append(SourceRecord(abspath, info.content_hash, int(did), k, info.parts))
+    except (PhagoError, OSError) as exc:
+        # the file changed between validation and reading; keep what was added, say so
+        reason = f"{f.name}: changed or failed while reading ({exc}); {len(ids)} part(s) kept"
+        report.skipped.append(SkippedFile(str(f), reason))
+        if ids:
+            report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
+        return "skipped"
+    report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
+    return "added"
+
+
+def digest_new_documents(
+    colony: Colony,
+    doc_ids: Sequence[DocumentId],
+    *,
+    digesters: int = 10,
+    max_ticks: int = 5000,
+    max_idle: int = 60,
+    on_tick: Callable[[int], None] | None = None,
+) -> int:
+    """Spawn digesters next to new documents and run until every document is digested.
+
+    ``min(digesters, len(doc_ids))`` digesters are spawned one unit from documents spread
+    evenly over ``doc_ids`` (their seeds come from the colony's generator, so runs are
+    reproducible). Returns the number of ticks run.
+
+    Example:
+        >>> from phago import Colony
+        >>> c = Colony(seed=0)
+        >>> d = c.ingest_document("t", "cell membrane protein")
+        >>> digest_new_documents(c, [d], digesters=1) > 0, c.stats().documents_digested
+        (True, 1)
+    """
+    if doc_ids and digesters > 0:
+        k = min(int(digesters), len(doc_ids))
+        step = len(doc_ids) / k
+        for j in range(k):
+            p = colony.substrate.get_document(doc_ids[int(j * step)]).position
+            colony.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
+    return colony.run_until_digested(max_ticks, on_tick=on_tick)

@@ -1,0 +1,1088 @@
+"""A colony's complete state as plain data, and the pure operations on it.
+
+:func:`capture` turns a :class:`~phago.colony.Colony` into a :class:`ColonyState` made only of
+NumPy arrays, lists and JSON-able dicts; :func:`restore` turns it back into a colony that
+continues exactly where the original was: loading and then running N ticks gives the same
+graph, documents, signals, traces and agents as running N ticks without the round trip.
+Nothing here does I/O; :mod:`phago.store` writes states to SQLite.
+
+What is captured, at a tick boundary (after ``advance``):
+
+* the configuration, the seed and the colony generator's state;
+* the graph: node columns (ids, labels, types, access counts, creation ticks, positions),
+  provenance (node, document) pairs, the live edges in insertion order, degree-cap memo;
+* the substrate: tick, every document (digested or not) in insertion order, signal and trace
+  columns (pending rows included) and the trace payloads they reference;
+* every live agent as ``(agent_type, agent.state_dict())``, rebuilt through the agent
+  registry (:func:`register_agent_type`); fitness records, death signals, spawn counters,
+  the document layout cursor and the spawn policy (see :func:`capture`).
+
+Not captured: the event history and events not yet reported (reports, not state), and the
+``presentation_hook`` (installed by whoever owns the colony, e.g. a shard).
+
+:func:`forget_documents` withdraws documents from a state (see its docstring for the rule).
+
+Example:
+    >>> from phago import Colony, Digester, Position
+    >>> c = Colony(seed=3)
+    >>> _ = c.ingest_document("t", "cell membrane protein", Position(0, 0))
+    >>> _ = c.spawn(Digester(Position(1, 0)))
+    >>> _ = c.run(3)
+    >>> twin = restore(capture(c))
+    >>> _ = c.run(5); _ = twin.run(5)
+    >>> capture(twin).graph.equals(capture(c).graph)
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.agents.base import Agent
+from phago.agents.digester import Digester, window_pairs
+from phago.agents.fitness import AgentFitness, FitnessTracker
+from phago.colony import Colony
+from phago.config import ColonyConfig
+from phago.errors import PhagoError, PhaseOrderError, StoreError, UnknownDocument
+from phago.graph import HebbianGraph
+from phago.ids import AgentId, DocumentId, NodeId
+from phago.substrate import Substrate, _Columns
+from phago.text import Keyword
+from phago.types import (
+    CellHealth,
+    DeathCause,
+    DeathSignal,
+    Document,
+    NodeType,
+    Position,
+    SignalType,
+    TraceType,
+)
+
+__all__ = [
+    "STATE_FORMAT",
+    "AgentState",
+    "ColonyState",
+    "ForgetReport",
+    "GraphState",
+    "SubstrateState",
+    "agent_types",
+    "capture",
+    "forget_documents",
+    "register_agent_type",
+    "restore",
+]
+
+STATE_FORMAT = 1
+"""Version of the :class:`ColonyState` layout (bumped when fields change meaning)."""
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+U64Array = npt.NDArray[np.uint64]
+
+AgentFactory = Callable[[dict[str, Any]], Agent]
+
+_SIGNAL_COLUMNS = ("x", "y", "intensity", "kind", "tick", "owner", "ref")
+_COLUMN_DTYPES: dict[str, type] = {
+    "x": np.float64,
+    "y": np.float64,
+    "intensity": np.float64,
+    "kind": np.int8,
+    "tick": np.int64,
+    "owner": np.uint64,
+    "ref": np.int64,
+}
+
+
+# ---------------------------------------------------------------------------- agent registry
+
+_AGENT_TYPES: dict[str, tuple[type[Agent], AgentFactory | None]] = {}
+
+
+def register_agent_type(name: str, cls: type[Agent], factory: AgentFactory | None = None) -> None:
+    """Make agents whose ``agent_type`` is ``name`` restorable.
+
+    On restore an agent is rebuilt as ``factory(state)`` when a factory is given, else as
+    ``cls(Position(*state["position"]))`` (or a bare instance if that constructor needs more
+    arguments), and then ``agent.load_state_dict(state)`` is called.
+
+    Args:
+        name: the agent's ``agent_type``.
+        cls: its class.
+        factory: optional builder taking the saved state dict.
+
+    Example:
+        >>> from phago.agents.base import Agent
+        >>> class Rock(Agent):
+        ...     agent_type = "rock"
+        >>> register_agent_type("rock", Rock)
+        >>> "rock" in agent_types()
+        True
+    """
+    if not name:
+        raise ValueError("agent type name must not be empty")
+    _AGENT_TYPES[name] = (cls, factory)
+
+
+def agent_types() -> dict[str, type[Agent]]:
+    """The registered agent types (name → class).
+
+    Example:
+        >>> agent_types()["digester"].__name__
+        'Digester'
+    """
+    return {k: v[0] for k, v in _AGENT_TYPES.items()}
+
+
+register_agent_type("digester", Digester)
+
+
+def _build_agent(agent_type: str, state: dict[str, Any]) -> Agent:
+    entry = _AGENT_TYPES.get(agent_type)
+    if entry is None:
+        raise StoreError(
+            f"unknown agent type {agent_type!r}: register it with "
+            "phago.state.register_agent_type() before loading"
+        )
+    cls, factory = entry
+    if factory is not None:
+        agent = factory(state)
+    else:
+        try:
+            agent = cls(Position(*state["position"]))
+        except TypeError:
+            agent = cls.__new__(cls)
+    agent.load_state_dict(state)
+    return agent
+
+
+# ---------------------------------------------------------------------------- JSON helpers
+
+
+def to_jsonable(value: Any) -> Any:
+    """Make ``value`` JSON-compatible: NumPy scalars and arrays, tuples, sets, bytes.
+
+    Bytes become ``{"__bytes__": base64}`` (undone by :func:`from_jsonable`); sets become
+    sorted lists.
+
+    Example:
+        >>> to_jsonable({"a": (1, np.int64(2)), "b": b"x"})
+        {'a': [1, 2], 'b': {'__bytes__': 'eA=='}}
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return [to_jsonable(v) for v in sorted(value, key=repr)]
+    if isinstance(value, bytes | bytearray):
+        return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def from_jsonable(value: Any) -> Any:
+    """Undo the bytes encoding of :func:`to_jsonable` (everything else is left as is).
+
+    Example:
+        >>> from_jsonable({"b": {"__bytes__": "eA=="}})
+        {'b': b'x'}
+    """
+    if isinstance(value, dict):
+        if len(value) == 1 and "__bytes__" in value:
+            return base64.b64decode(value["__bytes__"])
+        return {k: from_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------- dataclasses
+
+
+def _arrays_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    return bool(a == b)
+
+
+@dataclass
+class GraphState:
+    """The Hebbian graph as arrays. Node arrays are by node index; edges in insertion order."""
+
+    tentative_weight: float
+    reinforcement: float
+    cell_size: float
+    node_types: list[str]
+    ids: U64Array
+    labels: list[str]
+    types: npt.NDArray[np.int8]
+    access: IntArray
+    created: IntArray
+    pos: FloatArray
+    prov_node: IntArray
+    prov_doc: U64Array
+    edge_a: IntArray
+    edge_b: IntArray
+    weight: FloatArray
+    co_activations: IntArray
+    edge_created: IntArray
+    edge_last: IntArray
+    grew_since_cap: bool = True
+    last_cap: int = -1
+
+    @property
+    def node_count(self) -> int:
+        """Number of nodes."""
+        return len(self.labels)
+
+    @property
+    def edge_count(self) -> int:
+        """Number of edges."""
+        return len(self.weight)
+
+    def equals(self, other: GraphState) -> bool:
+        """True if both states describe the same graph (every column equal)."""
+        return all(
+            _arrays_equal(getattr(self, f), getattr(other, f))
+            for f in self.__dataclass_fields__
+            if f not in ("grew_since_cap", "last_cap")
+        )
+
+
+@dataclass
+class SubstrateState:
+    """Documents, signals and traces as arrays and lists."""
+
+    tick: int
+    cell_size: float
+    signal_types: list[str]
+    trace_types: list[str]
+    doc_ids: U64Array
+    doc_titles: list[str]
+    doc_contents: list[str]
+    doc_pos: FloatArray
+    doc_digested: npt.NDArray[np.bool_]
+    signals: dict[str, np.ndarray]
+    traces: dict[str, np.ndarray]
+    trace_payloads: list[bytes]
+
+    @property
+    def document_count(self) -> int:
+        """Number of documents."""
+        return len(self.doc_titles)
+
+
+@dataclass
+class AgentState:
+    """One live agent: its registered type name and its ``state_dict()``."""
+
+    agent_type: str
+    state: dict[str, Any]
+
+
+@dataclass
+class ColonyState:
+    """Everything needed to continue a colony run identically (see the module docstring)."""
+
+    config: dict[str, Any]
+    seed: int
+    rng: dict[str, Any]
+    total_spawned: int
+    total_died: int
+    layout_next: int
+    graph: GraphState
+    substrate: SubstrateState
+    agents: list[AgentState] = field(default_factory=list)
+    death_signals: list[dict[str, Any]] = field(default_factory=list)
+    fitness: list[dict[str, Any]] = field(default_factory=list)
+    fitness_generation: int = 0
+    spawn_policy: dict[str, Any] | None = None
+    format: int = STATE_FORMAT
+
+    @property
+    def tick(self) -> int:
+        """The substrate tick."""
+        return self.substrate.tick
+
+    def scalars(self) -> dict[str, Any]:
+        """The JSON-able non-array part (config, seed, counters, agents, ...)."""
+        g, s = self.graph, self.substrate
+        out: dict[str, Any] = to_jsonable(
+            {
+                "format": self.format,
+                "config": self.config,
+                "seed": self.seed,
+                "rng": self.rng,
+                "total_spawned": self.total_spawned,
+                "total_died": self.total_died,
+                "layout_next": self.layout_next,
+                "death_signals": self.death_signals,
+                "fitness": self.fitness,
+                "fitness_generation": self.fitness_generation,
+                "spawn_policy": self.spawn_policy,
+                "graph": {
+                    "tentative_weight": g.tentative_weight,
+                    "reinforcement": g.reinforcement,
+                    "cell_size": g.cell_size,
+                    "node_types": g.node_types,
+                    "grew_since_cap": g.grew_since_cap,
+                    "last_cap": g.last_cap,
+                },
+                "substrate": {
+                    "tick": s.tick,
+                    "cell_size": s.cell_size,
+                    "signal_types": s.signal_types,
+                    "trace_types": s.trace_types,
+                },
+            }
+        )
+        return out
+
+
+# ---------------------------------------------------------------------------- capture
+
+
+def _columns(
+    cols: _Columns, pending: list[tuple[float, float, float, int, int, int, int]]
+) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for k, name in enumerate(_SIGNAL_COLUMNS):
+        base = np.asarray(getattr(cols, name))
+        dt = _COLUMN_DTYPES[name]
+        extra: np.ndarray = np.asarray([row[k] for row in pending], dtype=dt)
+        out[name] = (
+            np.concatenate([base.astype(dt), extra]) if len(extra) else base.astype(dt).copy()
+        )
+    return out
+
+
+def _capture_graph(g: HebbianGraph) -> GraphState:
+    n = g.node_count
+    prov_node, prov_doc = g.provenance_arrays()
+    a, b, w, co, ct, lt = g.edge_arrays()
+    return GraphState(
+        tentative_weight=g.tentative_weight,
+        reinforcement=g.reinforcement,
+        cell_size=g._cell,
+        node_types=[t.value for t in NodeType],
+        ids=g._ids_arr[:n].astype(np.uint64).copy(),
+        labels=list(g._labels),
+        types=g._type[:n].astype(np.int8).copy(),
+        access=g._access[:n].astype(np.int64).copy(),
+        created=g._created[:n].astype(np.int64).copy(),
+        pos=g._pos[:n].astype(np.float64).copy(),
+        prov_node=prov_node.astype(np.int64).copy(),
+        prov_doc=prov_doc.astype(np.uint64).copy(),
+        edge_a=a,
+        edge_b=b,
+        weight=w,
+        co_activations=co,
+        edge_created=ct,
+        edge_last=lt,
+        grew_since_cap=bool(g._grew_since_cap),
+        last_cap=int(g._last_cap),
+    )
+
+
+def _capture_substrate(s: Substrate) -> SubstrateState:
+    docs = s._docs
+    traces = _columns(s._tr, s._tr_pending)
+    # keep only the payloads still referenced, renumbered in order
+    refs = traces["ref"]
+    used = np.unique(refs[refs >= 0])
+    payloads = [s._tr_payloads[int(r)] for r in used]
+    if len(used):
+        remap = np.full(int(used.max()) + 1, -1, dtype=np.int64)
+        remap[used] = np.arange(len(used), dtype=np.int64)
+        traces["ref"] = np.where(refs >= 0, remap[np.maximum(refs, 0)], -1).astype(np.int64)
+    return SubstrateState(
+        tick=int(s.tick),
+        cell_size=float(s._cell),
+        signal_types=[t.value for t in SignalType],
+        trace_types=[t.value for t in TraceType],
+        doc_ids=np.array([int(d.id) for d in docs], dtype=np.uint64),
+        doc_titles=[d.title for d in docs],
+        doc_contents=[d.content for d in docs],
+        doc_pos=np.array([(d.position.x, d.position.y) for d in docs], dtype=np.float64).reshape(
+            -1, 2
+        ),
+        doc_digested=np.array([d.digested for d in docs], dtype=np.bool_),
+        signals=_columns(s._sig, s._sig_pending),
+        traces=traces,
+        trace_payloads=payloads,
+    )
+
+
+def _death_signal_dict(sig: DeathSignal) -> dict[str, Any]:
+    c = sig.cause
+    return {
+        "agent_id": int(sig.agent_id),
+        "total_ticks": sig.total_ticks,
+        "useful_outputs": sig.useful_outputs,
+        "final_fragments": list(sig.final_fragments),
+        "cause": {
+            "kind": c.kind,
+            "health": None if c.health is None else c.health.value,
+            "host": None if c.host is None else int(c.host),
+        },
+    }
+
+
+def _death_signal(d: dict[str, Any]) -> DeathSignal:
+    c = d["cause"]
+    return DeathSignal(
+        agent_id=AgentId(int(d["agent_id"])),
+        total_ticks=int(d["total_ticks"]),
+        useful_outputs=int(d["useful_outputs"]),
+        final_fragments=tuple(str(t) for t in d["final_fragments"]),
+        cause=DeathCause(
+            str(c["kind"]),
+            None if c["health"] is None else CellHealth(c["health"]),
+            None if c["host"] is None else AgentId(int(c["host"])),
+        ),
+    )
+
+
+def _capture_policy(policy: object | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    cls = type(policy)
+    state = policy.state_dict() if hasattr(policy, "state_dict") else None
+    return {"class": f"{cls.__module__}:{cls.__qualname__}", "state": to_jsonable(state)}
+
+
+def capture(colony: Colony) -> ColonyState:
+    """The colony's complete state (arrays are copies; the colony is not changed).
+
+    Args:
+        colony: a colony between ticks (its last phase was ``advance``).
+
+    Returns:
+        A :class:`ColonyState`.
+
+    Raises:
+        PhaseOrderError: the colony is in the middle of a tick.
+
+    Example:
+        >>> from phago import Colony, Position
+        >>> c = Colony(seed=1)
+        >>> _ = c.ingest_document("t", "alpha beta", Position(0, 0))
+        >>> st = capture(c)
+        >>> st.substrate.doc_titles, st.tick, st.seed
+        (['t'], 0, 1)
+    """
+    if colony._phase != "advance":
+        raise PhaseOrderError(
+            f"a colony can only be captured between ticks, but its last phase was {colony._phase}()"
+        )
+    fit = colony.fitness
+    return ColonyState(
+        config=colony.config.to_dict(),
+        seed=int(colony.seed),
+        rng=to_jsonable(colony.rng.bit_generator.state),
+        total_spawned=int(colony.total_spawned),
+        total_died=int(colony.total_died),
+        layout_next=int(colony._layout_next),
+        graph=_capture_graph(colony.graph),
+        substrate=_capture_substrate(colony.substrate),
+        agents=[AgentState(a.agent_type, to_jsonable(a.state_dict())) for a in colony.agents],
+        death_signals=[_death_signal_dict(s) for s in colony.death_signals],
+        fitness=[
+            {
+                "agent_id": int(r.agent_id),
+                "generation": r.generation,
+                "concepts_added": r.concepts_added,
+                "edges_contributed": r.edges_contributed,
+                "ticks_alive": r.ticks_alive,
+                "novel_concepts": r.novel_concepts,
+                "bridge_edges": r.bridge_edges,
+                "strong_edges": r.strong_edges,
+                "fitness": r.fitness,
+            }
+            for r in fit.all()
+        ],
+        fitness_generation=int(fit._generation),
+        spawn_policy=_capture_policy(colony.spawn_policy),
+    )
+
+
+# ---------------------------------------------------------------------------- restore
+
+
+def _code_map(saved: list[str], current: list[str], what: str) -> npt.NDArray[np.int64]:
+    out = np.empty(len(saved), dtype=np.int64)
+    for i, v in enumerate(saved):
+        if v not in current:
+            raise StoreError(f"saved state uses unknown {what} {v!r}")
+        out[i] = current.index(v)
+    return out
+
+
+def _remap_codes(
+    codes: np.ndarray, saved: list[str], current: list[str], what: str
+) -> npt.NDArray[np.int8]:
+    if saved == current or len(codes) == 0:
+        return codes.astype(np.int8)
+    m = _code_map(saved, current, what)
+    if codes.min() < 0 or codes.max() >= len(m):
+        raise StoreError(f"saved state has an out-of-range {what} code")
+    return m[codes.astype(np.int64)].astype(np.int8)
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    if len(arr) and not bool(np.isfinite(arr).all()):
+        raise StoreError(f"saved state has non-finite {what}")
+
+
+def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
+    n = len(gs.labels)
+    for name, arr in (
+        ("ids", gs.ids),
+        ("types", gs.types),
+        ("access", gs.access),
+        ("created", gs.created),
+    ):
+        if len(arr) != n:
+            raise StoreError(f"graph column {name} has {len(arr)} rows, expected {n}")
+    if gs.pos.shape != (n, 2):
+        raise StoreError(f"graph positions have shape {gs.pos.shape}, expected ({n}, 2)")
+    _check_finite(gs.pos, "node positions")
+    m = len(gs.weight)
+    for name, arr in (
+        ("edge_a", gs.edge_a),
+        ("edge_b", gs.edge_b),
+        ("co_activations", gs.co_activations),
+        ("edge_created", gs.edge_created),
+        ("edge_last", gs.edge_last),
+    ):
+        if len(arr) != m:
+            raise StoreError(f"edge column {name} has {len(arr)} rows, expected {m}")
+    if m and (
+        gs.edge_a.min() < 0 or gs.edge_b.min() < 0 or gs.edge_a.max() >= n or gs.edge_b.max() >= n
+    ):
+        raise StoreError("an edge refers to a node that does not exist")
+    if m and not bool((gs.edge_a < gs.edge_b).all()):
+        raise StoreError("saved edges must be stored as (lower index, higher index) pairs")
+    if m and len(np.unique((gs.edge_a.astype(np.int64) << 32) | gs.edge_b.astype(np.int64))) != m:
+        raise StoreError("saved graph has duplicate edges")
+    _check_finite(gs.weight, "edge weights")
+    if len(gs.prov_node) != len(gs.prov_doc):
+        raise StoreError("provenance columns differ in length")
+    if len(gs.prov_node) and (gs.prov_node.min() < 0 or gs.prov_node.max() >= n):
+        raise StoreError("provenance refers to a node that does not exist")
+
+    current = [t.value for t in NodeType]
+    types = _remap_codes(gs.types, gs.node_types, current, "node type")
+    g = graph
+    g.tentative_weight = float(gs.tentative_weight)
+    g.reinforcement = float(gs.reinforcement)
+    g._cell = float(gs.cell_size)
+    g._ids = [NodeId(int(x)) for x in gs.ids]
+    g._labels = list(gs.labels)
+    g._index = {int(nid): i for i, nid in enumerate(g._ids)}
+    if len(g._index) != n:
+        raise StoreError("saved graph has duplicate node ids")
+    g._label_index = {}
+    g._by_type = [{} for _ in current]
+    g._grid = {}
+    codes = types.tolist()
+    pos = np.ascontiguousarray(gs.pos, dtype=np.float64)
+    for i, label in enumerate(g._labels):
+        g._label_index.setdefault(label, []).append(i)
+        g._by_type[codes[i]][label] = i
+        g._grid.setdefault(g._cell_of(float(pos[i, 0]), float(pos[i, 1])), []).append(i)
+    g._type = types.copy()
+    g._access = gs.access.astype(np.int64).copy()
+    g._created = gs.created.astype(np.int64).copy()
+    g._pos = pos.copy()
+    g._ids_arr = gs.ids.astype(np.uint64).copy()
+    g._n = n
+    if len(gs.prov_node):
+        g._prov_node = [gs.prov_node.astype(np.int64).copy()]
+        g._prov_doc = [gs.prov_doc.astype(np.uint64).copy()]
+    else:
+        g._prov_node, g._prov_doc = [], []
+    g._prov_csr = None
+    g._ea = gs.edge_a.astype(np.int32).copy()
+    g._eb = gs.edge_b.astype(np.int32).copy()
+    g._w = gs.weight.astype(np.float64).copy()
+    g._co = gs.co_activations.astype(np.int64).copy()
+    g._ct = gs.edge_created.astype(np.int64).copy()
+    g._lt = gs.edge_last.astype(np.int64).copy()
+    g._alive = np.ones(m, dtype=np.bool_)
+    g._m = m
+    g._m_alive = m
+    g._csr = None
+    g._rebuild_table(min_live=m)
+    g._grew_since_cap = bool(gs.grew_since_cap)
+    g._last_cap = int(gs.last_cap)
+
+
+def _restore_columns(cols: dict[str, np.ndarray], what: str) -> _Columns:
+    try:
+        arrays: list[Any] = [
+            np.asarray(cols[name], dtype=_COLUMN_DTYPES[name]).copy() for name in _SIGNAL_COLUMNS
+        ]
+    except KeyError as exc:
+        raise StoreError(f"saved {what} lack column {exc}") from None
+    if len({len(a) for a in arrays}) > 1:
+        raise StoreError(f"saved {what} columns differ in length")
+    _check_finite(arrays[0], f"{what} positions")
+    _check_finite(arrays[1], f"{what} positions")
+    return _Columns(*arrays)
+
+
+def _restore_substrate(ss: SubstrateState, s: Substrate) -> None:
+    n = len(ss.doc_titles)
+    if not (
+        len(ss.doc_ids) == len(ss.doc_contents) == len(ss.doc_digested) == n
+    ) or ss.doc_pos.shape != (n, 2):
+        raise StoreError("saved document columns differ in length")
+    _check_finite(ss.doc_pos, "document positions")
+    s.tick = int(ss.tick)
+    s._cell = float(ss.cell_size)
+    s._docs = []
+    s._doc_seq = {}
+    s._doc_grid = {}
+    undigested = 0
+    for seq in range(n):
+        p = Position(float(ss.doc_pos[seq, 0]), float(ss.doc_pos[seq, 1]))
+        did = DocumentId(int(ss.doc_ids[seq]))
+        digested = bool(ss.doc_digested[seq])
+        s._docs.append(Document(did, ss.doc_titles[seq], ss.doc_contents[seq], p, digested))
+        s._doc_seq[did] = seq
+        if not digested:
+            s._doc_grid.setdefault(s._doc_cell(p), []).append(seq)
+            undigested += 1
+    if len(s._doc_seq) != n:
+        raise StoreError("saved documents have duplicate ids")
+    s._undigested = undigested
+    size = 64
+    while size < n:
+        size *= 2
+    s._digested_arr = np.zeros(size, dtype=np.bool_)
+    s._digested_arr[:n] = ss.doc_digested
+    sig = _restore_columns(ss.signals, "signals")
+    sig.kind = _remap_codes(sig.kind, ss.signal_types, [t.value for t in SignalType], "signal type")
+    if len(sig) and sig.ref.max() >= n:
+        raise StoreError("a saved signal refers to a document that does not exist")
+    tr = _restore_columns(ss.traces, "traces")
+    tr.kind = _remap_codes(tr.kind, ss.trace_types, [t.value for t in TraceType], "trace type")
+    if len(tr) and tr.ref.max() >= len(ss.trace_payloads):
+        raise StoreError("a saved trace refers to a payload that does not exist")
+    s._sig, s._sig_pending, s._sig_dirty = sig, [], True
+    s._tr, s._tr_pending, s._tr_dirty = tr, [], True
+    s._tr_payloads = [bytes(p) for p in ss.trace_payloads]
+
+
+def _restore_policy(spec: dict[str, Any] | None) -> object | None:
+    if spec is None:
+        return None
+    module, _, qualname = str(spec["class"]).partition(":")
+    if not (module == "phago" or module.startswith("phago.")):
+        raise StoreError(
+            f"saved spawn policy {spec['class']!r} is not part of phago; set colony.spawn_policy "
+            "again after loading"
+        )
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        policy = obj()
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise StoreError(f"cannot rebuild spawn policy {spec['class']!r}: {exc}") from exc
+    state = spec.get("state")
+    if state is not None and hasattr(policy, "load_state_dict"):
+        policy.load_state_dict(from_jsonable(state))
+    return policy  # type: ignore[no-any-return]
+
+
+def restore(state: ColonyState) -> Colony:
+    """A colony that continues exactly where the captured one was.
+
+    Args:
+        state: what :func:`capture` returned (or :mod:`phago.store` loaded).
+
+    Returns:
+        A new :class:`~phago.colony.Colony`.
+
+    Raises:
+        StoreError: the state is inconsistent, uses an unknown agent type or a newer format.
+
+    Example:
+        >>> from phago import Colony, Position
+        >>> c = Colony(seed=2)
+        >>> _ = c.ingest_document("t", "alpha beta", Position(0, 0))
+        >>> restore(capture(c)).stats() == c.stats()
+        True
+    """
+    if state.format > STATE_FORMAT or state.format < 1:
+        raise StoreError(
+            f"state format {state.format} is not supported (this phago reads 1..{STATE_FORMAT})"
+        )
+    try:
+        config = ColonyConfig.from_dict(dict(state.config))
+    except (PhagoError, TypeError, ValueError) as exc:
+        raise StoreError(f"saved colony config is invalid: {exc}") from exc
+    colony = Colony(config, seed=state.seed)
+    try:
+        colony.rng.bit_generator.state = dict(state.rng)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise StoreError(f"saved random generator state is invalid: {exc}") from exc
+    try:
+        _restore_graph(state.graph, colony.graph)
+        _restore_substrate(state.substrate, colony.substrate)
+        colony.agents = [_build_agent(a.agent_type, from_jsonable(a.state)) for a in state.agents]
+    except StoreError:
+        raise
+    except (PhagoError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise StoreError(f"saved colony state is inconsistent: {exc}") from exc
+    colony.total_spawned = int(state.total_spawned)
+    colony.total_died = int(state.total_died)
+    colony._layout_next = int(state.layout_next)
+    colony.death_signals = [_death_signal(d) for d in state.death_signals]
+    tracker = FitnessTracker()
+    for r in state.fitness:
+        aid = AgentId(int(r["agent_id"]))
+        tracker._by_id[aid] = AgentFitness(
+            aid,
+            int(r["generation"]),
+            int(r["concepts_added"]),
+            int(r["edges_contributed"]),
+            int(r["ticks_alive"]),
+            int(r["novel_concepts"]),
+            int(r["bridge_edges"]),
+            int(r["strong_edges"]),
+            float(r["fitness"]),
+        )
+    tracker._generation = int(state.fitness_generation)
+    colony.fitness = tracker
+    colony.spawn_policy = _restore_policy(state.spawn_policy)  # type: ignore[assignment]
+    return colony
+
+
+def state_from_scalars(
+    scalars: dict[str, Any],
+    graph_arrays: dict[str, np.ndarray],
+    labels: list[str],
+    docs: tuple[U64Array, list[str], list[str], FloatArray, npt.NDArray[np.bool_]],
+    signals: dict[str, np.ndarray],
+    traces: dict[str, np.ndarray],
+    trace_payloads: list[bytes],
+    agents: list[AgentState],
+) -> ColonyState:
+    """Reassemble a :class:`ColonyState` from its stored parts (used by :mod:`phago.store`).
+
+    Raises:
+        StoreError: a part is missing.
+    """
+    try:
+        g = scalars["graph"]
+        s = scalars["substrate"]
+        graph = GraphState(
+            tentative_weight=float(g["tentative_weight"]),
+            reinforcement=float(g["reinforcement"]),
+            cell_size=float(g["cell_size"]),
+            node_types=list(g["node_types"]),
+            labels=labels,
+            grew_since_cap=bool(g["grew_since_cap"]),
+            last_cap=int(g["last_cap"]),
+            **{k: graph_arrays[k] for k in _GRAPH_ARRAYS},
+        )
+        substrate = SubstrateState(
+            tick=int(s["tick"]),
+            cell_size=float(s["cell_size"]),
+            signal_types=list(s["signal_types"]),
+            trace_types=list(s["trace_types"]),
+            doc_ids=docs[0],
+            doc_titles=docs[1],
+            doc_contents=docs[2],
+            doc_pos=docs[3],
+            doc_digested=docs[4],
+            signals=signals,
+            traces=traces,
+            trace_payloads=trace_payloads,
+        )
+        return ColonyState(
+            config=dict(scalars["config"]),
+            seed=int(scalars["seed"]),
+            rng=dict(scalars["rng"]),
+            total_spawned=int(scalars["total_spawned"]),
+            total_died=int(scalars["total_died"]),
+            layout_next=int(scalars["layout_next"]),
+            graph=graph,
+            substrate=substrate,
+            agents=agents,
+            death_signals=list(scalars["death_signals"]),
+            fitness=list(scalars["fitness"]),
+            fitness_generation=int(scalars["fitness_generation"]),
+            spawn_policy=scalars["spawn_policy"],
+            format=int(scalars["format"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"saved state is incomplete: missing or invalid {exc}") from exc
+
+
+_GRAPH_ARRAYS = (
+    "ids",
+    "types",
+    "access",
+    "created",
+    "pos",
+    "prov_node",
+    "prov_doc",
+    "edge_a",
+    "edge_b",
+    "weight",
+    "co_activations",
+    "edge_created",
+    "edge_last",
+)
+GRAPH_ARRAYS = _GRAPH_ARRAYS
+"""Names of the :class:`GraphState` array fields (in storage order)."""
+SIGNAL_COLUMNS = _SIGNAL_COLUMNS
+"""Names of the signal and trace columns."""
+
+
+# ---------------------------------------------------------------------------- forget
+
+
+@dataclass
+class ForgetReport:
+    """What :func:`forget_documents` did."""
+
+    documents_removed: list[int] = field(default_factory=list)
+    nodes_removed: int = 0
+    edges_removed: int = 0
+    edges_weakened: int = 0
+    unknown: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "documents_removed": [str(d) for d in self.documents_removed],
+            "nodes_removed": self.nodes_removed,
+            "edges_removed": self.edges_removed,
+            "edges_weakened": self.edges_weakened,
+            "unknown": [str(d) for d in self.unknown],
+        }
+
+
+class _Label:
+    """Stands in for :class:`~phago.text.Keyword` where only the label is read."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+
+def _document_pairs(
+    concept_idx: IntArray, labels: list[str], text: str | None, window: int | None
+) -> IntArray:
+    """The node-index pairs (lo, hi) the colony wired when it presented these concepts."""
+    k = len(concept_idx)
+    if k < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    if window is not None and text is not None:
+        kws = cast(list[Keyword], [_Label(labels[int(i)]) for i in concept_idx])
+        local = window_pairs(text, kws, window)
+        if len(local) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        a, b = concept_idx[local[:, 0]], concept_idx[local[:, 1]]
+    else:
+        i, j = np.triu_indices(k, 1)
+        a, b = concept_idx[i], concept_idx[j]
+    keep = a != b
+    a, b = a[keep], b[keep]
+    return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
+
+
+def forget_documents(state: ColonyState, doc_ids: Iterable[int]) -> ForgetReport:
+    """Remove documents from a state and withdraw their contribution to the graph (in place).
+
+    The rule (deterministic; everything else in the graph is left exactly as it was):
+
+    * the document leaves the substrate (with its Input signal); later documents keep their
+      order; agents holding its text drop it and go back to seeking;
+    * its provenance pairs are removed and each concept it presented loses one access count
+      per presentation;
+    * every edge the presentation wired (all pairs of its concepts, or the windowed pairs
+      when ``wiring_window`` is set, recomputed from the document's text) loses one
+      co-activation and keeps the share ``(c - 1) / c`` of its current weight, where ``c`` is
+      its co-activation count; an edge left with no co-activation is removed;
+    * a concept no remaining document presented (no provenance left, and it was presented
+      from the forgotten documents) is removed with its edges; node indices are compacted.
+
+    Agents' learnt vocabularies, traces and fitness records are not rewound.
+
+    Args:
+        state: the colony state to edit.
+        doc_ids: ids of the documents to forget; unknown ids are reported, not raised.
+
+    Returns:
+        A :class:`ForgetReport`.
+
+    Example:
+        >>> from phago import Colony, Digester, Position
+        >>> c = Colony(seed=0)
+        >>> a = c.ingest_document("a", "alpha beta gamma", Position(0, 0))
+        >>> b = c.ingest_document("b", "alpha beta delta", Position(1, 0))
+        >>> _ = c.spawn(Digester(Position(0, 0)))
+        >>> _ = c.run_until_digested(50)
+        >>> st = capture(c)
+        >>> r = forget_documents(st, [b])
+        >>> sorted(st.graph.labels), r.nodes_removed
+        (['alpha', 'beta', 'gamma'], 1)
+    """
+    report = ForgetReport()
+    ss, gs = state.substrate, state.graph
+    wanted: list[int] = []
+    seen: set[int] = set()
+    for d in doc_ids:
+        d = int(d)
+        if d in seen:
+            continue
+        seen.add(d)
+        wanted.append(d)
+    known = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
+    remove_seq = sorted(known[d] for d in wanted if d in known)
+    report.unknown = [d for d in wanted if d not in known]
+    if not remove_seq:
+        return report
+    removed_ids = np.array([int(ss.doc_ids[i]) for i in remove_seq], dtype=np.uint64)
+    texts = {int(ss.doc_ids[i]): ss.doc_contents[i] for i in remove_seq}
+    report.documents_removed = [int(x) for x in removed_ids]
+    window = state.config.get("wiring_window")
+
+    # ---- graph: withdraw presentations
+    n = gs.node_count
+    forgotten_mask = np.isin(gs.prov_doc, removed_ids)
+    concept = NodeType.CONCEPT.value
+    concept_code = gs.node_types.index(concept) if concept in gs.node_types else 0
+    access = gs.access.copy()
+    pair_keys: list[IntArray] = []
+    for did in report.documents_removed:
+        rows = np.flatnonzero(gs.prov_doc == np.uint64(did))
+        if len(rows) == 0:
+            continue
+        nodes = gs.prov_node[rows]
+        np.subtract.at(access, nodes, 1)
+        concepts = nodes[gs.types[nodes] == concept_code]
+        pairs = _document_pairs(concepts, gs.labels, texts.get(did), window)
+        if len(pairs):
+            pair_keys.append((pairs[:, 0] << 32) | pairs[:, 1])
+    access = np.maximum(access, 0)
+    w = gs.weight.copy()
+    co = gs.co_activations.copy()
+    edge_keep = np.ones(gs.edge_count, dtype=np.bool_)
+    if pair_keys and gs.edge_count:
+        keys = np.concatenate(pair_keys)
+        uniq, counts = np.unique(keys, return_counts=True)
+        ekeys = (np.minimum(gs.edge_a, gs.edge_b).astype(np.int64) << 32) | np.maximum(
+            gs.edge_a, gs.edge_b
+        ).astype(np.int64)
+        pos = np.searchsorted(uniq, ekeys)
+        pos = np.minimum(pos, len(uniq) - 1)
+        hit = uniq[pos] == ekeys
+        dec = np.where(hit, counts[pos], 0).astype(np.int64)
+        touched = dec > 0
+        new_co = co - dec
+        safe = np.maximum(co, 1).astype(np.float64)
+        w = np.where(touched, w * np.maximum(new_co, 0) / safe, w)
+        co = np.maximum(new_co, 0)
+        gone = touched & (new_co <= 0)
+        edge_keep &= ~gone
+        report.edges_weakened = int((touched & ~gone).sum())
+        report.edges_removed += int(gone.sum())
+
+    # ---- nodes presented only by forgotten documents
+    kept_prov = ~forgotten_mask
+    had_forgotten = np.zeros(n, dtype=np.bool_)
+    had_forgotten[gs.prov_node[forgotten_mask]] = True
+    still = np.zeros(n, dtype=np.bool_)
+    still[gs.prov_node[kept_prov]] = True
+    drop_node = had_forgotten & ~still
+    report.nodes_removed = int(drop_node.sum())
+    keep_node = ~drop_node
+    new_index = np.cumsum(keep_node) - 1
+    edge_alive_nodes = keep_node[gs.edge_a] & keep_node[gs.edge_b] if gs.edge_count else edge_keep
+    report.edges_removed += int((edge_keep & ~edge_alive_nodes).sum())
+    edge_keep &= edge_alive_nodes
+    gs.ids = gs.ids[keep_node]
+    gs.labels = [lab for lab, k in zip(gs.labels, keep_node.tolist(), strict=True) if k]
+    gs.types = gs.types[keep_node]
+    gs.access = access[keep_node]
+    gs.created = gs.created[keep_node]
+    gs.pos = gs.pos[keep_node]
+    gs.prov_node = new_index[gs.prov_node[kept_prov]].astype(np.int64)
+    gs.prov_doc = gs.prov_doc[kept_prov]
+    gs.edge_a = new_index[gs.edge_a[edge_keep]].astype(np.int64)
+    gs.edge_b = new_index[gs.edge_b[edge_keep]].astype(np.int64)
+    gs.weight = w[edge_keep]
+    gs.co_activations = co[edge_keep]
+    gs.edge_created = gs.edge_created[edge_keep]
+    gs.edge_last = gs.edge_last[edge_keep]
+    gs.grew_since_cap = True
+
+    # ---- substrate: documents, their signals
+    old_n = ss.document_count
+    keep_doc = np.ones(old_n, dtype=np.bool_)
+    keep_doc[remove_seq] = False
+    doc_new = np.cumsum(keep_doc) - 1
+    ss.doc_ids = ss.doc_ids[keep_doc]
+    ss.doc_titles = [t for t, k in zip(ss.doc_titles, keep_doc.tolist(), strict=True) if k]
+    ss.doc_contents = [t for t, k in zip(ss.doc_contents, keep_doc.tolist(), strict=True) if k]
+    ss.doc_pos = ss.doc_pos[keep_doc]
+    ss.doc_digested = ss.doc_digested[keep_doc]
+    ref = ss.signals["ref"]
+    tied = ref >= 0
+    sig_keep = np.ones(len(ref), dtype=np.bool_)
+    sig_keep[tied] = keep_doc[ref[tied]]
+    sigs = {k: v[sig_keep] for k, v in ss.signals.items()}
+    r = sigs["ref"]
+    sigs["ref"] = np.where(r >= 0, doc_new[np.maximum(r, 0)], -1).astype(np.int64)
+    ss.signals = sigs
+
+    # ---- agents: drop held text of forgotten documents; keep seen-node cursors consistent
+    gone_ids = set(report.documents_removed)
+    for a in state.agents:
+        st = a.state
+        held = {st.get("target"), st.get("current_document")}
+        if any(h is not None and int(h) in gone_ids for h in held):
+            for key in ("target", "current_document", "engulfed", "text_for_pairs"):
+                if key in st:
+                    st[key] = None
+            if "state" in st:
+                st["state"] = "seeking"
+        seen_nodes = st.get("seen_nodes")
+        if isinstance(seen_nodes, int) and seen_nodes > 0:
+            st["seen_nodes"] = int(keep_node[: min(seen_nodes, n)].sum())
+    return report
+
+
+def find_document(state: ColonyState, doc_id: int) -> int:
+    """Sequence number of a document in a state; raises :class:`~phago.errors.UnknownDocument`.
+
+    Example:
+        >>> from phago import Colony, Position
+        >>> c = Colony()
+        >>> d = c.ingest_document("t", "alpha", Position(0, 0))
+        >>> find_document(capture(c), d)
+        0
+    """
+    hits = np.flatnonzero(state.substrate.doc_ids == np.uint64(int(doc_id)))
+    if len(hits) == 0:
+        raise UnknownDocument(f"unknown document id {doc_id}")
+    return int(hits[0])

@@ -1,0 +1,844 @@
+"""SQLite persistence: save a colony, load it back, continue the run identically.
+
+A store is one SQLite file (stdlib :mod:`sqlite3`). Schema version 1:
+
+* ``phago_schema(version, kind, phago_version, saved_at)``: one row; ``kind`` is ``colony``
+  (or ``shard`` inside a distributed store). A file without it is not a phago store; a newer
+  or unknown version is refused.
+* ``blobs(name, encoding, data, sha256)``: the colony's arrays (``np.save`` bytes, no
+  pickles) and JSON parts (config, generator state, counters, labels, payloads, summary),
+  each with a SHA-256 checksum checked on load.
+* ``documents(seq, doc_id, title, content, x, y, digested)``: every document, in order.
+* ``agents(seq, agent_type, state)``: every live agent's ``state_dict()`` as JSON.
+* ``sources(path, content_hash, doc_id, part, parts)``: which file each ingested document
+  came from and the hash of that file's text (duplicates by content are skipped).
+* ``history(tick, nodes, edges, documents, digested)``: graph size over ticks (sparklines).
+
+The rows of ``documents``, ``agents``, ``sources`` and ``history`` are covered by one BLAKE2b
+digest stored as a blob, so a damaged file is refused with :class:`~phago.errors.StoreError`
+instead of loading wrong data.
+
+**Crash safety.** A save never writes the store in place. It writes ``<path>.tmp`` in one
+transaction (WAL journal), checkpoints it and switches it to a rollback journal so the file is
+self-contained (no ``-wal`` file to lose, readable from read-only media), closes and fsyncs
+it, then atomically renames it over ``<path>`` with :func:`os.replace` and fsyncs the
+directory. A process killed at any point leaves the previous store intact and loadable; a
+full disk, a read-only directory or a missing permission raises
+:class:`~phago.errors.StoreError` naming the file, and the half-written temporary file is
+removed. Readers always see a complete store (they keep the old file open across a rename).
+One writer per store at a time.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from phago import Colony, Digester, Position
+    >>> c = Colony(seed=1)
+    >>> _ = c.ingest_document("t", "cell membrane protein", Position(0, 0))
+    >>> _ = c.spawn(Digester(Position(1, 0)))
+    >>> _ = c.run(3)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "colony.db"
+    >>> _ = save(c, path)
+    >>> twin = load(path)
+    >>> _ = c.run(10); _ = twin.run(10)
+    >>> twin.stats() == c.stats()
+    True
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phago.colony import Colony
+from phago.errors import PhagoError, StoreError
+from phago.state import (
+    GRAPH_ARRAYS,
+    SIGNAL_COLUMNS,
+    AgentState,
+    ColonyState,
+    capture,
+    from_jsonable,
+    restore,
+    state_from_scalars,
+    to_jsonable,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Catalog",
+    "HistoryPoint",
+    "SourceRecord",
+    "StoreSummary",
+    "is_store",
+    "load",
+    "load_state",
+    "load_with_catalog",
+    "read_catalog",
+    "read_summary",
+    "save",
+    "save_state",
+]
+
+SCHEMA_VERSION = 1
+"""The store layout this phago writes; it reads versions 1..SCHEMA_VERSION."""
+
+PathLike = str | os.PathLike[str]
+_TOP_CONCEPTS = 20
+
+_SCHEMA = """
+CREATE TABLE phago_schema (
+    version INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    phago_version TEXT NOT NULL,
+    saved_at TEXT NOT NULL
+);
+CREATE TABLE blobs (
+    name TEXT PRIMARY KEY,
+    encoding TEXT NOT NULL,
+    data BLOB NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE TABLE documents (
+    seq INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    x REAL NOT NULL,
+    y REAL NOT NULL,
+    digested INTEGER NOT NULL
+);
+CREATE TABLE agents (
+    seq INTEGER PRIMARY KEY,
+    agent_type TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE sources (
+    seq INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    doc_id INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    parts INTEGER NOT NULL
+);
+CREATE INDEX sources_by_hash ON sources(content_hash);
+CREATE INDEX sources_by_path ON sources(path);
+CREATE TABLE history (
+    seq INTEGER PRIMARY KEY,
+    tick INTEGER NOT NULL,
+    nodes INTEGER NOT NULL,
+    edges INTEGER NOT NULL,
+    documents INTEGER NOT NULL,
+    digested INTEGER NOT NULL
+);
+"""
+
+
+# ---------------------------------------------------------------------------- catalog
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """Where one stored document came from: file path, hash of the file's text, part."""
+
+    path: str
+    content_hash: str
+    doc_id: int
+    part: int = 1
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """Graph and corpus size at one tick."""
+
+    tick: int
+    nodes: int
+    edges: int
+    documents: int = 0
+    digested: int = 0
+
+
+@dataclass
+class Catalog:
+    """What a store keeps besides the colony: file sources and size history.
+
+    Example:
+        >>> cat = Catalog()
+        >>> cat.add_point(HistoryPoint(1, 3, 2))
+        >>> cat.add_point(HistoryPoint(1, 4, 3))
+        >>> [p.nodes for p in cat.history]
+        [4]
+    """
+
+    sources: list[SourceRecord] = field(default_factory=list)
+    history: list[HistoryPoint] = field(default_factory=list)
+
+    def content_hashes(self) -> set[str]:
+        """Hashes of every file already stored."""
+        return {s.content_hash for s in self.sources}
+
+    def documents_from(self, path: PathLike) -> list[int]:
+        """Ids of the documents that came from ``path`` (a file, or every file under a folder).
+
+        Example:
+            >>> Catalog([SourceRecord("/a/b.txt", "h", 7)]).documents_from("/a")
+            [7]
+        """
+        p = os.path.abspath(os.fspath(path))
+        prefix = p.rstrip(os.sep) + os.sep
+        return [s.doc_id for s in self.sources if s.path == p or s.path.startswith(prefix)]
+
+    def add_point(self, point: HistoryPoint) -> None:
+        """Record a history point; points at or after its tick are replaced (a new run)."""
+        while self.history and self.history[-1].tick >= point.tick:
+            self.history.pop()
+        self.history.append(point)
+
+    def keep_documents(self, doc_ids: Iterable[int]) -> None:
+        """Drop source rows of documents not in ``doc_ids``."""
+        keep = {int(d) for d in doc_ids}
+        self.sources = [s for s in self.sources if s.doc_id in keep]
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """What :func:`read_summary` returns: stats without restoring the colony."""
+
+    path: str
+    kind: str
+    schema_version: int
+    phago_version: str
+    saved_at: str
+    stats: dict[str, int]
+    top_concepts: list[dict[str, Any]]
+    history: list[HistoryPoint]
+    sources: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict: the ``ColonyStats`` fields at top level, then the rest."""
+        return {
+            **self.stats,
+            "path": self.path,
+            "kind": self.kind,
+            "schema_version": self.schema_version,
+            "phago_version": self.phago_version,
+            "saved_at": self.saved_at,
+            "sources": self.sources,
+            "top_concepts": self.top_concepts,
+            "history": [
+                {
+                    "tick": p.tick,
+                    "nodes": p.nodes,
+                    "edges": p.edges,
+                    "documents": p.documents,
+                    "digested": p.digested,
+                }
+                for p in self.history
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= (1 << 63) else v
+
+
+def _unsigned(v: int) -> int:
+    return v + (1 << 64) if v < 0 else v
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _RowDigest:
+    """A BLAKE2b digest over table rows, computed identically when writing and reading."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.blake2b(digest_size=32)
+
+    def add(self, *values: Any) -> None:
+        h = self._h
+        for v in values:
+            if isinstance(v, str):
+                b = v.encode("utf-8")
+                h.update(b"s" + struct.pack("<Q", len(b)) + b)
+            elif isinstance(v, bool | int):
+                h.update(b"i" + int(v).to_bytes(16, "little", signed=True))
+            elif isinstance(v, float):
+                h.update(b"f" + struct.pack("<d", v))
+            else:
+                raise TypeError(type(v))
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if exc.errno == errno.ENOSPC:
+            return "the disk is full"
+        if exc.errno == errno.EROFS:
+            return "the file system is read-only"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        if exc.errno == errno.ENOENT:
+            return "the directory does not exist"
+    text = str(exc).lower()
+    if "full" in text:
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the file system is read-only"
+    if "unable to open" in text:
+        return "the file cannot be created there (read-only directory or no permission)"
+    return str(exc) or type(exc).__name__
+
+
+def _fsync_path(path: Path, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if directory:
+            return  # some platforms cannot open directories; the rename is still atomic
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if not directory or exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _tmp_paths(path: Path) -> list[Path]:
+    tmp = path.with_name(path.name + ".tmp")
+    return [tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))]
+
+
+def _remove_quietly(paths: Iterable[Path]) -> None:
+    for p in paths:
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+
+
+def _connect_write(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(os.fspath(path), isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    return con
+
+
+def _connect_read(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _blob_rows(state: ColonyState) -> Iterator[tuple[str, str, bytes]]:
+    g, s = state.graph, state.substrate
+    yield "colony", "json", _json_bytes(state.scalars())
+    for name in GRAPH_ARRAYS:
+        yield f"graph.{name}", "npy", _npy(np.asarray(getattr(g, name)))
+    yield "graph.labels", "json", _json_bytes(g.labels)
+    for name in SIGNAL_COLUMNS:
+        yield f"signals.{name}", "npy", _npy(np.asarray(s.signals[name]))
+        yield f"traces.{name}", "npy", _npy(np.asarray(s.traces[name]))
+    yield "traces.payloads", "json", _json_bytes(to_jsonable(list(s.trace_payloads)))
+
+
+def _summary(state: ColonyState) -> dict[str, Any]:
+    g, s = state.graph, state.substrate
+    n = g.node_count
+    deg = np.zeros(n, dtype=np.int64)
+    if g.edge_count:
+        deg = np.bincount(g.edge_a, minlength=n) + np.bincount(g.edge_b, minlength=n)
+    order: list[int] = np.lexsort((np.arange(n), -g.access))[:_TOP_CONCEPTS].tolist() if n else []
+    refs = s.signals["ref"]
+    tied = refs >= 0
+    live = s.signals["intensity"] > 0
+    if tied.any():
+        live[tied] &= ~s.doc_digested[refs[tied]]
+    digested = int(np.count_nonzero(s.doc_digested))
+    stats = {
+        "tick": s.tick,
+        "agents_alive": len(state.agents),
+        "agents_died": state.total_died,
+        "total_spawned": state.total_spawned,
+        "graph_nodes": n,
+        "graph_edges": g.edge_count,
+        "total_signals": int(np.count_nonzero(live)),
+        "documents_total": s.document_count,
+        "documents_digested": digested,
+    }
+    top = [
+        {
+            "label": g.labels[int(i)],
+            "access_count": int(g.access[int(i)]),
+            "degree": int(deg[int(i)]),
+        }
+        for i in order
+    ]
+    return {"stats": stats, "top_concepts": top}
+
+
+def _write(con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: str) -> None:
+    from phago import __version__
+
+    con.executescript(_SCHEMA)
+    con.execute("BEGIN IMMEDIATE")
+    digest = _RowDigest()
+    s = state.substrate
+    ids = [_signed(int(v)) for v in s.doc_ids.tolist()]
+    pos = s.doc_pos.tolist()
+    dig = s.doc_digested.tolist()
+
+    def doc_rows() -> Iterator[tuple[int, int, str, str, float, float, int]]:
+        for i, did in enumerate(ids):
+            x, y = float(pos[i][0]), float(pos[i][1])
+            row = (i, did, s.doc_titles[i], s.doc_contents[i], x, y, int(bool(dig[i])))
+            digest.add(*row)
+            yield row
+
+    con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)", doc_rows())
+
+    def agent_rows() -> Iterator[tuple[int, str, str]]:
+        for i, a in enumerate(state.agents):
+            row = (i, a.agent_type, json.dumps(to_jsonable(a.state), separators=(",", ":")))
+            digest.add(*row)
+            yield row
+
+    con.executemany("INSERT INTO agents VALUES (?, ?, ?)", agent_rows())
+
+    def source_rows() -> Iterator[tuple[int, str, str, int, int, int]]:
+        for i, r in enumerate(catalog.sources):
+            row = (i, r.path, r.content_hash, _signed(int(r.doc_id)), int(r.part), int(r.parts))
+            digest.add(*row)
+            yield row
+
+    con.executemany("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)", source_rows())
+
+    def history_rows() -> Iterator[tuple[int, int, int, int, int, int]]:
+        for i, p in enumerate(catalog.history):
+            row = (i, int(p.tick), int(p.nodes), int(p.edges), int(p.documents), int(p.digested))
+            digest.add(*row)
+            yield row
+
+    con.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)", history_rows())
+
+    def blob_rows() -> Iterator[tuple[str, str, bytes, str]]:
+        for name, enc, data in _blob_rows(state):
+            yield name, enc, data, _sha(data)
+        summary = _json_bytes(_summary(state))
+        yield "summary", "json", summary, _sha(summary)
+        rows = _json_bytes({"rows_digest": digest.hexdigest()})
+        yield "rows", "json", rows, _sha(rows)
+
+    con.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", blob_rows())
+    con.execute(
+        "INSERT INTO phago_schema VALUES (?, ?, ?, ?)",
+        (SCHEMA_VERSION, kind, __version__, datetime.now(UTC).isoformat(timespec="seconds")),
+    )
+    con.execute("COMMIT")
+
+
+def save_state(
+    state: ColonyState, path: PathLike, *, catalog: Catalog | None = None, kind: str = "colony"
+) -> Path:
+    """Write ``state`` to the store at ``path`` atomically (see the module docstring).
+
+    Args:
+        state: a captured colony state.
+        path: the store file; its directory must exist.
+        catalog: sources and history to store; None keeps those of the store already at
+            ``path`` (sources of documents no longer present are dropped). A history point for
+            the state's tick is added either way.
+        kind: the store kind (``colony``, or ``shard`` inside a distributed store).
+
+    Returns:
+        The path written.
+
+    Raises:
+        StoreError: the directory is missing or not writable, the disk is full, or ``path``
+            holds something that is not a phago store (it is never overwritten).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> from phago.state import capture
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.db"
+        >>> save_state(capture(Colony()), p).name
+        's.db'
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"cannot save colony to {path}: it is a directory")
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"cannot save colony to {path}: the directory {path.parent} does not exist"
+        )
+    if catalog is None:
+        catalog = Catalog()
+        if path.exists():
+            try:
+                catalog = read_catalog(path)
+            except StoreError as exc:
+                raise StoreError(
+                    f"refusing to overwrite {path}: it is not a readable phago store ({exc}); "
+                    "remove it or choose another path"
+                ) from exc
+    else:
+        catalog = Catalog(list(catalog.sources), list(catalog.history))
+    s = state.substrate
+    catalog.keep_documents(int(d) for d in s.doc_ids.tolist())
+    catalog.add_point(
+        HistoryPoint(
+            s.tick,
+            state.graph.node_count,
+            state.graph.edge_count,
+            s.document_count,
+            int(np.count_nonzero(s.doc_digested)),
+        )
+    )
+    tmps = _tmp_paths(path)
+    tmp = tmps[0]
+    _remove_quietly(tmps)
+    try:
+        con = _connect_write(tmp)
+        try:
+            _write(con, state, catalog, kind)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            con.close()
+        _fsync_path(tmp)
+        os.replace(tmp, path)
+        _fsync_path(path.parent, directory=True)
+    except BaseException as exc:
+        _remove_quietly(tmps)
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
+        raise
+    return path
+
+
+def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> Path:
+    """Save ``colony`` to the SQLite store at ``path`` (atomic; see :func:`save_state`).
+
+    Args:
+        colony: a colony between ticks.
+        path: the store file.
+        catalog: sources and history (None: keep those already stored at ``path``).
+
+    Returns:
+        The path written.
+
+    Raises:
+        StoreError: the store cannot be written.
+        PhaseOrderError: the colony is in the middle of a tick.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> save(Colony(seed=4), p).exists()
+        True
+    """
+    return save_state(capture(colony), path, catalog=catalog)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _damaged(path: Path, exc: BaseException | str) -> StoreError:
+    return StoreError(f"cannot load {path}: the store is damaged or not a phago store ({exc})")
+
+
+def _open(path: Path) -> tuple[sqlite3.Connection, int, str, str, str]:
+    if not path.exists():
+        raise StoreError(f"cannot load {path}: no such file")
+    if path.is_dir():
+        raise StoreError(f"cannot load {path}: it is a directory (a distributed store?)")
+    try:
+        con = _connect_read(path)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot load {path}: {_reason(exc)}") from exc
+    try:
+        rows = con.execute(
+            "SELECT version, kind, phago_version, saved_at FROM phago_schema"
+        ).fetchall()
+    except sqlite3.Error as exc:
+        con.close()
+        if "no such table" in str(exc):
+            raise StoreError(f"cannot load {path}: not a phago store (no schema table)") from exc
+        raise _damaged(path, exc) from exc
+    if len(rows) != 1:
+        con.close()
+        raise _damaged(path, "the schema table must have exactly one row")
+    version, kind, phago_version, saved_at = rows[0]
+    if not isinstance(version, int) or version < 1:
+        con.close()
+        raise StoreError(f"cannot load {path}: unknown store schema version {version!r}")
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise StoreError(
+            f"cannot load {path}: it was written by a newer phago ({phago_version}, schema "
+            f"version {version}); this phago reads schema versions 1 to {SCHEMA_VERSION}. "
+            "Upgrade phago to read it."
+        )
+    return con, version, str(kind), str(phago_version), str(saved_at)
+
+
+def _blob(con: sqlite3.Connection, path: Path, name: str) -> tuple[str, bytes]:
+    row = con.execute("SELECT encoding, data, sha256 FROM blobs WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        raise _damaged(path, f"missing part {name!r}")
+    enc, data, sha = row
+    data = bytes(data)
+    if _sha(data) != sha:
+        raise _damaged(path, f"checksum mismatch in {name!r}")
+    return str(enc), data
+
+
+def _json_blob(con: sqlite3.Connection, path: Path, name: str) -> Any:
+    _, data = _blob(con, path, name)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _damaged(path, f"invalid JSON in {name!r}") from exc
+
+
+def _array_blob(con: sqlite3.Connection, path: Path, name: str) -> np.ndarray:
+    _, data = _blob(con, path, name)
+    try:
+        arr: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise _damaged(path, f"invalid array in {name!r}") from exc
+    return arr
+
+
+def _read_catalog_rows(con: sqlite3.Connection, digest: _RowDigest | None) -> Catalog:
+    cat = Catalog()
+    for row in con.execute(
+        "SELECT seq, path, content_hash, doc_id, part, parts FROM sources ORDER BY seq"
+    ):
+        if digest is not None:
+            digest.add(*row)
+        cat.sources.append(SourceRecord(row[1], row[2], _unsigned(row[3]), row[4], row[5]))
+    for row in con.execute(
+        "SELECT seq, tick, nodes, edges, documents, digested FROM history ORDER BY seq"
+    ):
+        if digest is not None:
+            digest.add(*row)
+        cat.history.append(HistoryPoint(*row[1:]))
+    return cat
+
+
+def _read_state(con: sqlite3.Connection, path: Path) -> tuple[ColonyState, Catalog]:
+    digest = _RowDigest()
+    ids: list[int] = []
+    titles: list[str] = []
+    contents: list[str] = []
+    xy: list[tuple[float, float]] = []
+    dig: list[bool] = []
+    for row in con.execute(
+        "SELECT seq, doc_id, title, content, x, y, digested FROM documents ORDER BY seq"
+    ):
+        digest.add(*row)
+        ids.append(_unsigned(row[1]))
+        titles.append(row[2])
+        contents.append(row[3])
+        xy.append((row[4], row[5]))
+        dig.append(bool(row[6]))
+    agents: list[AgentState] = []
+    for row in con.execute("SELECT seq, agent_type, state FROM agents ORDER BY seq"):
+        digest.add(*row)
+        agents.append(AgentState(row[1], json.loads(row[2])))
+    catalog = _read_catalog_rows(con, digest)
+    expected = _json_blob(con, path, "rows").get("rows_digest")
+    if expected != digest.hexdigest():
+        raise _damaged(path, "checksum mismatch in documents, agents, sources or history")
+    scalars = _json_blob(con, path, "colony")
+    graph = {name: _array_blob(con, path, f"graph.{name}") for name in GRAPH_ARRAYS}
+    labels = _json_blob(con, path, "graph.labels")
+    signals = {name: _array_blob(con, path, f"signals.{name}") for name in SIGNAL_COLUMNS}
+    traces = {name: _array_blob(con, path, f"traces.{name}") for name in SIGNAL_COLUMNS}
+    payloads = from_jsonable(_json_blob(con, path, "traces.payloads"))
+    docs = (
+        np.array(ids, dtype=np.uint64),
+        titles,
+        contents,
+        np.array(xy, dtype=np.float64).reshape(-1, 2),
+        np.array(dig, dtype=np.bool_),
+    )
+    state = state_from_scalars(scalars, graph, labels, docs, signals, traces, payloads, agents)
+    return state, catalog
+
+
+def load_state(path: PathLike) -> ColonyState:
+    """Read the colony state stored at ``path``, verifying schema and checksums.
+
+    Raises:
+        StoreError: no such file, not a phago store, a newer or unknown schema, or damaged.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save(Colony(seed=5), p)
+        >>> load_state(p).seed
+        5
+    """
+    return _load(Path(path))[0]
+
+
+def _load(path: Path) -> tuple[ColonyState, Catalog]:
+    con, _, _, _, _ = _open(path)
+    try:
+        return _read_state(con, path)
+    except StoreError:
+        raise
+    except (sqlite3.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise _damaged(path, exc) from exc
+    finally:
+        con.close()
+
+
+def load(path: PathLike) -> Colony:
+    """Load the colony saved at ``path``; running it continues the saved run exactly.
+
+    Raises:
+        StoreError: the store cannot be read (see :func:`load_state`) or its state is
+            inconsistent (an unknown agent type, non-finite positions, ...).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony, Position
+        >>> c = Colony(seed=6)
+        >>> _ = c.ingest_document("t", "alpha beta", Position(0, 0))
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save(c, p)
+        >>> load(p).stats().documents_total
+        1
+    """
+    return load_with_catalog(path)[0]
+
+
+def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
+    """Load the colony and the store's catalog (sources and history).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save(Colony(), p)
+        >>> _, cat = load_with_catalog(p)
+        >>> [h.tick for h in cat.history]
+        [0]
+    """
+    p = Path(path)
+    state, catalog = _load(p)
+    try:
+        colony = restore(state)
+    except StoreError as exc:
+        raise StoreError(f"cannot load {p}: {exc}") from exc
+    except PhagoError as exc:
+        raise StoreError(f"cannot load {p}: inconsistent state ({exc})") from exc
+    return colony, catalog
+
+
+def read_catalog(path: PathLike) -> Catalog:
+    """The sources and history stored at ``path`` (the colony is not read).
+
+    Raises:
+        StoreError: as :func:`load_state`.
+    """
+    p = Path(path)
+    con, _, _, _, _ = _open(p)
+    try:
+        return _read_catalog_rows(con, None)
+    except sqlite3.Error as exc:
+        raise _damaged(p, exc) from exc
+    finally:
+        con.close()
+
+
+def read_summary(path: PathLike) -> StoreSummary:
+    """Counts, top concepts and history of the store at ``path`` without restoring it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save(Colony(), p)
+        >>> read_summary(p).stats["graph_nodes"]
+        0
+    """
+    p = Path(path)
+    con, version, kind, phago_version, saved_at = _open(p)
+    try:
+        summary = _json_blob(con, p, "summary")
+        catalog = _read_catalog_rows(con, None)
+    except sqlite3.Error as exc:
+        raise _damaged(p, exc) from exc
+    finally:
+        con.close()
+    return StoreSummary(
+        path=os.fspath(p),
+        kind=kind,
+        schema_version=version,
+        phago_version=phago_version,
+        saved_at=saved_at,
+        stats={k: int(v) for k, v in summary["stats"].items()},
+        top_concepts=list(summary["top_concepts"]),
+        history=catalog.history,
+        sources=len(catalog.sources),
+    )
+
+
+def is_store(path: PathLike) -> bool:
+    """True if ``path`` is a readable phago store of a supported version.
+
+    Example:
+        >>> is_store("/nonexistent.db")
+        False
+    """
+    try:
+        con = _open(Path(path))[0]
+    except StoreError:
+        return False
+    con.close()
+    return True

@@ -1,0 +1,602 @@
+"""Pictures of the knowledge graph: one self-contained HTML view, and a static PNG.
+
+:func:`write_html` writes a single HTML file with the data and a small inline script (no
+network access is needed to open it): nodes are SVG circles sized by access count, edges are
+lines as thick as their weight, colours mark the community (Louvain, networkx, seed 0) or
+the shard of each node; a search box highlights matching concepts, hovering shows a node's
+details and strongest neighbours, the wheel zooms and dragging pans. After drawing, the
+script sets ``data-rendered-nodes`` / ``data-rendered-edges`` on the ``<svg>`` (tests and
+tools can check the page rendered).
+
+Big graphs are cut to the ``max_nodes`` most accessed nodes (and the edges among them);
+the page says so. Positions come from a seeded force-directed layout computed here with
+NumPy (deterministic: the same graph gives the same picture).
+
+:func:`write_png` draws the same picture with matplotlib (Agg, no display needed).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from phago.graph import HebbianGraph
+    >>> from phago.export import GraphTable
+    >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["cell", "membrane", "lipid"]), 0)
+    >>> p = write_html(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.html")
+    >>> "phago-data" in p.read_text() and "http" not in p.read_text().replace(
+    ...     "http://www.w3.org/2000/svg", "")
+    True
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.errors import PhagoError
+from phago.export import GraphTable
+
+__all__ = [
+    "COLOR_BY",
+    "PALETTE",
+    "ViewData",
+    "communities",
+    "force_layout",
+    "render_html",
+    "select_nodes",
+    "view_data",
+    "write_html",
+    "write_png",
+]
+
+PathLike = str | os.PathLike[str]
+COLOR_BY = ("community", "shard", "type")
+"""What node colours can show."""
+
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#1f77b4",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#17becf",
+)
+"""Colours of groups 0..15 (later groups reuse them)."""
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def select_nodes(table: GraphTable, max_nodes: int) -> IntArray:
+    """Indices of the ``max_nodes`` most accessed nodes (ties: higher degree, then earlier).
+
+    Isolated nodes are left out when the graph has edges.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.present(["a", "b"]); _ = g.present(["b"])
+        >>> select_nodes(GraphTable.from_graph(g), 1).tolist()
+        [1]
+        >>> _ = g.wire_clique(g.present(["c", "a"]), 0)
+        >>> select_nodes(GraphTable.from_graph(g), 5).tolist()
+        [0, 2]
+    """
+    n = table.node_count
+    deg = table.degrees()
+    candidates = np.flatnonzero(deg > 0) if table.edge_count else np.arange(n)
+    if len(candidates) <= max_nodes:
+        return candidates.astype(np.int64)
+    order = np.lexsort((candidates, -deg[candidates], -table.access[candidates]))
+    return np.sort(candidates[order[: max(0, max_nodes)]]).astype(np.int64)
+
+
+def _subgraph(table: GraphTable, keep: IntArray) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    n = table.node_count
+    new = np.full(n, -1, dtype=np.int64)
+    new[keep] = np.arange(len(keep), dtype=np.int64)
+    if table.edge_count == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0), z
+    a, b = new[table.edge_a], new[table.edge_b]
+    ok = (a >= 0) & (b >= 0)
+    return a[ok], b[ok], table.weight[ok], table.co_activations[ok]
+
+
+def force_layout(
+    n: int,
+    edge_a: IntArray,
+    edge_b: IntArray,
+    weight: FloatArray,
+    *,
+    seed: int = 0,
+    iterations: int | None = None,
+) -> FloatArray:
+    """A Fruchterman–Reingold layout in the unit square (n × 2), deterministic for a seed.
+
+    Example:
+        >>> pos = force_layout(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]))
+        >>> pos.shape, bool((pos >= 0).all() and (pos <= 1).all())
+        ((3, 2), True)
+    """
+    if n == 0:
+        return np.zeros((0, 2))
+    if n == 1:
+        return np.full((1, 2), 0.5)
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0.0, 1.0, size=(n, 2))
+    k = math.sqrt(1.0 / n)
+    if iterations is None:
+        iterations = 120 if n <= 300 else (80 if n <= 1000 else 40)
+    t = 0.1
+    cool = t / (iterations + 1)
+    gravity = 2.0 * math.sqrt(n) * k
+    w = 0.5 + np.asarray(weight, dtype=np.float64)
+    block = max(1, 4_000_000 // max(n, 1))
+    for _ in range(iterations):
+        disp = np.zeros((n, 2))
+        for s in range(0, n, block):  # repulsion, in row blocks to bound memory
+            d = pos[s : s + block, None, :] - pos[None, :, :]
+            dist2 = np.maximum((d * d).sum(-1), 1e-6)
+            disp[s : s + block] += (d * (k * k / dist2)[..., None]).sum(1)
+        if len(edge_a):
+            d = pos[edge_a] - pos[edge_b]
+            dist = np.maximum(np.sqrt((d * d).sum(-1)), 1e-6)
+            f = (dist * dist / k * w / dist)[:, None] * d
+            np.add.at(disp, edge_a, -f)
+            np.add.at(disp, edge_b, f)
+        disp += (0.5 - pos) * gravity  # gravity keeps components together
+        length = np.maximum(np.sqrt((disp * disp).sum(-1)), 1e-9)
+        pos += disp / length[:, None] * np.minimum(length, t)[:, None]
+        t -= cool
+    lo, hi = pos.min(0), pos.max(0)
+    span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
+    out: FloatArray = (pos - lo) / span
+    return out
+
+
+def communities(n: int, edge_a: IntArray, edge_b: IntArray, weight: FloatArray) -> IntArray:
+    """Community of each node (Louvain, networkx, seed 0), numbered by size, largest first.
+
+    Example:
+        >>> communities(4, np.array([0, 2]), np.array([1, 3]), np.array([1.0, 1.0])).tolist()
+        [0, 0, 1, 1]
+    """
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_weighted_edges_from(
+        (int(a), int(b), float(w)) for a, b, w in zip(edge_a, edge_b, weight, strict=True)
+    )
+    comms = nx.community.louvain_communities(g, weight="weight", seed=0)
+    comms = sorted((sorted(c) for c in comms), key=lambda c: (-len(c), c[0]))
+    out = np.zeros(n, dtype=np.int64)
+    for i, c in enumerate(comms):
+        out[c] = i
+    return out
+
+
+@dataclass
+class ViewData:
+    """What a picture shows: the selected nodes, their layout, groups and edges."""
+
+    index: IntArray
+    labels: list[str]
+    node_types: list[str]
+    access: IntArray
+    degree: IntArray
+    pos: FloatArray
+    community: IntArray
+    shard: IntArray | None
+    edge_a: IntArray
+    edge_b: IntArray
+    weight: FloatArray
+    co_activations: IntArray
+    total_nodes: int
+    total_edges: int
+    tick: int
+
+
+def view_data(table: GraphTable, *, max_nodes: int = 800, seed: int = 0) -> ViewData:
+    """Select, lay out and group the nodes to draw.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> v = view_data(GraphTable.from_graph(g))
+        >>> len(v.labels), len(v.weight), v.community.tolist()
+        (3, 3, [0, 0, 0])
+    """
+    keep = select_nodes(table, max_nodes)
+    a, b, w, co = _subgraph(table, keep)
+    n = len(keep)
+    deg = (
+        np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+        if len(a)
+        else np.zeros(n, np.int64)
+    )
+    return ViewData(
+        index=keep,
+        labels=[table.labels[int(i)] for i in keep],
+        node_types=[table.node_types[int(i)] for i in keep],
+        access=table.access[keep],
+        degree=deg.astype(np.int64),
+        pos=force_layout(n, a, b, w, seed=seed),
+        community=communities(n, a, b, w),
+        shard=None if table.shard is None else table.shard[keep],
+        edge_a=a,
+        edge_b=b,
+        weight=w,
+        co_activations=co,
+        total_nodes=table.node_count,
+        total_edges=table.edge_count,
+        tick=table.tick,
+    )
+
+
+def _radius(access: IntArray) -> FloatArray:
+    if len(access) == 0:
+        return np.zeros(0)
+    top = max(1.0, float(access.max()))
+    out: FloatArray = 3.0 + 13.0 * np.sqrt(np.maximum(access, 0) / top)
+    return out
+
+
+_SIZE = 1000.0
+
+_CSS = """
+*{box-sizing:border-box}body{margin:0;font:14px system-ui,sans-serif;background:#fbfbfd;color:#222}
+header{display:flex;gap:12px;align-items:center;padding:8px 12px;border-bottom:1px solid #ddd;
+background:#fff;flex-wrap:wrap}h1{font-size:16px;margin:0 8px 0 0}
+#search{padding:4px 8px;width:240px;border:1px solid #bbb;border-radius:4px}
+#count{color:#666;font-size:12px}#note{color:#666;font-size:12px;margin-left:auto}
+#wrap{position:relative;height:calc(100vh - 50px)}
+svg{width:100%;height:100%;display:block;cursor:grab;background:#fff}
+line{stroke:#8a8fa3;stroke-opacity:.45}circle{stroke:#fff;stroke-width:1;cursor:pointer}
+text{font-size:11px;fill:#222;pointer-events:none;paint-order:stroke;stroke:#fff;stroke-width:3px}
+.dim{opacity:.12}circle.hit{stroke:#000;stroke-width:3}circle.focus{stroke:#000;stroke-width:2}
+line.focus{stroke:#333;stroke-opacity:.9}
+#tip{position:absolute;pointer-events:none;background:rgba(255,255,255,.97);border:1px solid #ccc;
+border-radius:6px;padding:8px 10px;font-size:12px;box-shadow:0 2px 8px rgba(0,0,0,.15);
+max-width:280px}#tip b{font-size:13px}#tip ul{margin:4px 0 0;padding-left:16px}
+#legend{position:absolute;right:10px;bottom:10px;background:rgba(255,255,255,.92);
+border:1px solid #ddd;border-radius:6px;padding:6px 10px;font-size:12px;max-height:45%;
+overflow:auto}#legend span{display:inline-block;width:10px;height:10px;border-radius:50%;
+margin-right:6px}
+"""
+
+_JS = r"""
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("phago-data").textContent);
+  var NS = "http://www.w3.org/2000/svg";
+  var svg = document.getElementById("graph");
+  var gE = document.getElementById("edges"), gN = document.getElementById("nodes");
+  var gL = document.getElementById("labels");
+  var tip = document.getElementById("tip"), legend = document.getElementById("legend");
+  var nodes = data.nodes, edges = data.edges, palette = data.palette;
+  var nbr = nodes.map(function () { return []; });
+  var lines = [], circles = [];
+  edges.forEach(function (e, k) {
+    nbr[e[0]].push([e[1], e[2], k]); nbr[e[1]].push([e[0], e[2], k]);
+    var l = document.createElementNS(NS, "line");
+    l.setAttribute("x1", nodes[e[0]].x); l.setAttribute("y1", nodes[e[0]].y);
+    l.setAttribute("x2", nodes[e[1]].x); l.setAttribute("y2", nodes[e[1]].y);
+    l.setAttribute("stroke-width", (0.4 + 3.6 * e[2]).toFixed(2));
+    gE.appendChild(l); lines.push(l);
+  });
+  nbr.forEach(function (list) { list.sort(function (p, q) { return q[1] - p[1]; }); });
+  nodes.forEach(function (n, i) {
+    var c = document.createElementNS(NS, "circle");
+    c.setAttribute("cx", n.x); c.setAttribute("cy", n.y); c.setAttribute("r", n.r);
+    c.setAttribute("data-label", n.label); c.setAttribute("data-index", i);
+    gN.appendChild(c); circles.push(c);
+  });
+  var shown = nodes.map(function (n, i) { return i; })
+    .sort(function (p, q) { return nodes[q].access - nodes[p].access; }).slice(0, data.labels);
+  shown.forEach(function (i) {
+    var t = document.createElementNS(NS, "text");
+    t.setAttribute("x", nodes[i].x + nodes[i].r + 2); t.setAttribute("y", nodes[i].y + 4);
+    t.textContent = nodes[i].label; gL.appendChild(t);
+  });
+  function group(n, by) {
+    return by === "shard" ? n.shard : (by === "type" ? n.type : n.community);
+  }
+  function colour(by) {
+    var names = {}, order = [];
+    nodes.forEach(function (n, i) {
+      var g = group(n, by);
+      if (!(g in names)) { names[g] = order.length; order.push(g); }
+      circles[i].setAttribute("fill", palette[names[g] % palette.length]);
+    });
+    var html = "<b>" + by + "</b><br>";
+    order.slice(0, 12).forEach(function (g, k) {
+      var best = -1;
+      nodes.forEach(function (n, i) {
+        if (group(n, by) === g && (best < 0 || n.access > nodes[best].access)) best = i;
+      });
+      html += "<div><span style=\"background:" + palette[k % palette.length] + "\"></span>" +
+        esc(String(g)) + (by === "type" ? "" : " — " + esc(nodes[best].label)) + "</div>";
+    });
+    if (order.length > 12) html += "<div>… " + (order.length - 12) + " more</div>";
+    legend.innerHTML = html;
+  }
+  function esc(s) {
+    return s.replace(/[&<>"]/g, function (ch) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;"}[ch];
+    });
+  }
+  var select = document.getElementById("colorby");
+  select.addEventListener("change", function () { colour(select.value); });
+  colour(select.value);
+  // hover
+  function clearFocus() {
+    circles.forEach(function (c) { c.classList.remove("focus"); });
+    lines.forEach(function (l) { l.classList.remove("focus"); });
+  }
+  gN.addEventListener("mouseover", function (ev) {
+    var i = ev.target.getAttribute && ev.target.getAttribute("data-index");
+    if (i === null || i === undefined) return;
+    i = +i; var n = nodes[i]; clearFocus(); circles[i].classList.add("focus");
+    var items = nbr[i].slice(0, 6).map(function (p) {
+      lines[p[2]].classList.add("focus"); circles[p[0]].classList.add("focus");
+      return "<li>" + esc(nodes[p[0]].label) + " (" + p[1].toFixed(2) + ")</li>";
+    }).join("");
+    tip.innerHTML = "<b>" + esc(n.label) + "</b><br>type: " + n.type + "<br>access count: " +
+      n.access + "<br>degree: " + n.degree + "<br>community: " + n.community +
+      (n.shard === null ? "" : "<br>shard: " + n.shard) +
+      (items ? "<br>strongest neighbours:<ul>" + items + "</ul>" : "");
+    tip.hidden = false;
+  });
+  gN.addEventListener("mousemove", function (ev) {
+    var box = svg.getBoundingClientRect();
+    tip.style.left = (ev.clientX - box.left + 14) + "px";
+    tip.style.top = (ev.clientY - box.top + 14) + "px";
+  });
+  gN.addEventListener("mouseout", function () { tip.hidden = true; clearFocus(); });
+  // search
+  var search = document.getElementById("search"), count = document.getElementById("count");
+  function runSearch() {
+    var q = search.value.trim().toLowerCase(), hits = [];
+    circles.forEach(function (c, i) {
+      var hit = q !== "" && nodes[i].label.indexOf(q) >= 0;
+      c.classList.toggle("hit", hit); c.classList.toggle("dim", q !== "" && !hit);
+      if (hit) hits.push(i);
+    });
+    lines.forEach(function (l) { l.classList.toggle("dim", q !== ""); });
+    count.textContent = q === "" ? "" : hits.length + " match" + (hits.length === 1 ? "" : "es");
+    svg.setAttribute("data-search-hits", hits.length);
+    return hits;
+  }
+  search.addEventListener("input", runSearch);
+  search.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter") return;
+    var hits = runSearch();
+    if (hits.length) { var n = nodes[hits[0]]; setView(n.x - 150, n.y - 100, 300, 200); }
+  });
+  // zoom and pan
+  var vb = [0, 0, data.size, data.size];
+  function setView(x, y, w, h) { vb = [x, y, w, h]; svg.setAttribute("viewBox", vb.join(" ")); }
+  svg.addEventListener("wheel", function (ev) {
+    ev.preventDefault();
+    var box = svg.getBoundingClientRect(), f = ev.deltaY > 0 ? 1.15 : 1 / 1.15;
+    var px = vb[0] + (ev.clientX - box.left) / box.width * vb[2];
+    var py = vb[1] + (ev.clientY - box.top) / box.height * vb[3];
+    setView(px - (px - vb[0]) * f, py - (py - vb[1]) * f, vb[2] * f, vb[3] * f);
+  }, {passive: false});
+  var drag = null;
+  svg.addEventListener("mousedown", function (ev) {
+    drag = [ev.clientX, ev.clientY, vb[0], vb[1]];
+  });
+  window.addEventListener("mouseup", function () { drag = null; });
+  window.addEventListener("mousemove", function (ev) {
+    if (!drag) return;
+    var box = svg.getBoundingClientRect();
+    setView(drag[2] - (ev.clientX - drag[0]) / box.width * vb[2],
+            drag[3] - (ev.clientY - drag[1]) / box.height * vb[3], vb[2], vb[3]);
+  });
+  svg.setAttribute("data-rendered-nodes", circles.length);
+  svg.setAttribute("data-rendered-edges", lines.length);
+  document.body.setAttribute("data-rendered", "true");
+})();
+"""
+
+
+def _json_for_script(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def render_html(
+    table: GraphTable,
+    *,
+    title: str = "phago knowledge graph",
+    color_by: str = "community",
+    max_nodes: int = 800,
+    labels: int = 40,
+    seed: int = 0,
+) -> str:
+    """The self-contained HTML page (see the module docstring).
+
+    Args:
+        table: the graph.
+        title: page title.
+        color_by: initial colouring: ``community``, ``shard`` (needs shards) or ``type``.
+        max_nodes: draw at most this many nodes (the most accessed).
+        labels: write the labels of this many most accessed nodes.
+        seed: layout seed.
+
+    Raises:
+        PhagoError: unknown ``color_by``, or ``shard`` without shard information.
+    """
+    if color_by not in COLOR_BY:
+        raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
+    if color_by == "shard" and table.shard is None:
+        raise PhagoError("cannot colour by shard: this graph is not from a distributed colony")
+    v = view_data(table, max_nodes=max_nodes, seed=seed)
+    pad = 40.0
+    xy = pad + v.pos * (_SIZE - 2 * pad)
+    r = _radius(v.access)
+    nodes = [
+        {
+            "label": v.labels[i],
+            "type": v.node_types[i],
+            "access": int(v.access[i]),
+            "degree": int(v.degree[i]),
+            "community": int(v.community[i]),
+            "shard": None if v.shard is None else int(v.shard[i]),
+            "x": round(float(xy[i, 0]), 2),
+            "y": round(float(xy[i, 1]), 2),
+            "r": round(float(r[i]), 2),
+        }
+        for i in range(len(v.labels))
+    ]
+    edges = [
+        [int(a), int(b), round(float(w), 4), int(c)]
+        for a, b, w, c in zip(v.edge_a, v.edge_b, v.weight, v.co_activations, strict=True)
+    ]
+    data = {
+        "size": _SIZE,
+        "nodes": nodes,
+        "edges": edges,
+        "palette": list(PALETTE),
+        "labels": labels,
+    }
+    shown = len(nodes)
+    note = f"tick {v.tick} · {v.total_nodes} nodes · {v.total_edges} edges"
+    if shown < v.total_nodes:
+        note += f" · showing the {shown} most accessed nodes"
+    options = "".join(
+        f'<option value="{c}"{" selected" if c == color_by else ""}>{c}</option>'
+        for c in COLOR_BY
+        if c != "shard" or table.shard is not None
+    )
+    t = html.escape(title)
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{t}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{_CSS}</style></head><body>"
+        f'<header><h1>{t}</h1><input id="search" type="search" placeholder="Search concepts…" '
+        'autocomplete="off" aria-label="Search concepts"><span id="count"></span>'
+        f'<label>colour by <select id="colorby">{options}</select></label>'
+        f'<span id="note">{html.escape(note)}</span></header>'
+        f'<div id="wrap"><svg id="graph" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {_SIZE:g} {_SIZE:g}" role="img" aria-label="{t}">'
+        '<g id="edges"></g><g id="nodes"></g><g id="labels"></g></svg>'
+        '<div id="tip" hidden></div><div id="legend"></div></div>'
+        f'<script type="application/json" id="phago-data">{_json_for_script(data)}</script>'
+        f"<script>{_JS}</script></body></html>\n"
+    )
+
+
+def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
+    """Write :func:`render_html` to ``path`` (options as for :func:`render_html`).
+
+    Raises:
+        PhagoError: the file cannot be written (the message names it).
+    """
+    p = Path(path)
+    text = render_html(table, **options)
+    try:
+        p.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
+    return p
+
+
+def write_png(
+    table: GraphTable,
+    path: PathLike,
+    *,
+    color_by: str = "community",
+    max_nodes: int = 800,
+    labels: int = 25,
+    seed: int = 0,
+    title: str = "phago knowledge graph",
+) -> Path:
+    """Draw the graph to a PNG with matplotlib (same layout and colours as the HTML view).
+
+    Raises:
+        PhagoError: unknown ``color_by``, or the file cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> p = write_png(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.png")
+        >>> p.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    if color_by not in COLOR_BY or (color_by == "shard" and table.shard is None):
+        raise PhagoError(f"cannot colour by {color_by!r} here")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    v = view_data(table, max_nodes=max_nodes, seed=seed)
+    fig = Figure(figsize=(12, 12), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_axis_off()
+    ax.set_title(f"{title} — tick {v.tick}, {v.total_nodes} nodes, {v.total_edges} edges")
+    xy = v.pos.copy()
+    xy[:, 1] = 1.0 - xy[:, 1]
+    if len(v.edge_a):
+        segs = np.stack([xy[v.edge_a], xy[v.edge_b]], axis=1)
+        ax.add_collection(
+            LineCollection(
+                list(segs), linewidths=0.3 + 2.5 * v.weight, colors="#8a8fa3", alpha=0.45
+            )
+        )
+    if color_by == "shard" and v.shard is not None:
+        groups = v.shard
+    elif color_by == "type":
+        names = sorted(set(v.node_types))
+        groups = np.array([names.index(t) for t in v.node_types], dtype=np.int64)
+    else:
+        groups = v.community
+    colours = [PALETTE[int(g) % len(PALETTE)] for g in groups]
+    r = _radius(v.access)
+    if len(r):
+        ax.scatter(
+            xy[:, 0],
+            xy[:, 1],
+            s=(r * 1.6) ** 2,
+            c=colours,
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=2,
+        )
+        for i in np.argsort(-v.access, kind="stable")[:labels]:
+            ax.annotate(
+                v.labels[int(i)],
+                (xy[int(i), 0], xy[int(i), 1]),
+                fontsize=8,
+                zorder=3,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_ylim(-0.03, 1.03)
+    p = Path(path)
+    try:
+        fig.savefig(p, format="png")
+    except OSError as exc:
+        raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
+    return p

@@ -1,0 +1,155 @@
+"""ShardedColony, DistributedRunner and DistributedColony (local backend)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from phago import ColonyConfig, Digester, Position
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import (
+    ConsistentHashRing,
+    Coordinator,
+    DistributedColony,
+    DistributedRunner,
+    RunnerConfig,
+    ShardedColony,
+    ShardId,
+    TickPhase,
+)
+from phago.errors import ConfigError, DistributedError, RoutingFailed
+from phago.ids import document_id
+
+NO_DECAY = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+
+
+def test_reference_example() -> None:
+    coordinator = Coordinator(3)
+    ring = ConsistentHashRing(3)
+    shards = [ShardedColony(ShardId(i), ColonyConfig(), ring) for i in range(3)]
+    runner = DistributedRunner(coordinator, shards, RunnerConfig())
+    result = asyncio.run(runner.tick())
+    assert result.tick == 1
+    results = asyncio.run(runner.run(10))
+    assert [r.tick for r in results] == list(range(2, 12))
+    assert runner.shard_count == 3 and runner.shards == shards
+    assert runner.coordinator is coordinator and runner.config == RunnerConfig()
+    runner.close()
+
+
+def test_ingest_checks_the_real_id() -> None:
+    """Corrected: the reference checked a throw-away id and stored another (§8 item 18)."""
+    ring = ConsistentHashRing(3)
+    shards = [ShardedColony(ShardId(i), None, ring) for i in range(3)]
+    for k in range(30):
+        title, content = f"doc {k}", f"content number {k}"
+        owner = int(ring.get_shard(int(document_id(title, content))))
+        for s in shards:
+            if int(s.shard_id) == owner:
+                assert s.ingest_document(title, content, Position(0, 0)) == document_id(title, content)
+                assert s.owns_document(document_id(title, content))
+            else:
+                with pytest.raises(RoutingFailed):
+                    s.ingest_document(title, content, Position(0, 0))
+    assert sum(s.document_count for s in shards) == 30
+    other = shards[0].ingest_document_direct("x", "not mine maybe", Position(0, 0))
+    assert shards[0].colony.substrate.has_document(other)
+
+
+def test_tick_phase_runs_exactly_one_phase() -> None:
+    """Corrected: the reference ran a whole local tick in Act and again in Decay (§8 item 19)."""
+    shard = ShardedColony(ShardId(0), None, ConsistentHashRing(1))
+    for phase in (TickPhase.SENSE, TickPhase.ACT, TickPhase.DECAY):
+        assert shard.tick_phase(phase).tick == 0
+    assert shard.tick_phase(TickPhase.ADVANCE).tick == 1
+
+
+def _cluster(n: int, config: ColonyConfig | None = None, seed: int = 0, **runner: object) -> DistributedColony:
+    dc = DistributedColony(n, config=config or NO_DECAY, seed=seed, runner_config=RunnerConfig(**runner))  # type: ignore[arg-type]
+    docs = load_sample_corpus()
+    dc.ingest_documents([(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)])
+    dc.spawn_digesters(3, max_idle=60)
+    return dc
+
+
+def test_cross_shard_edges_reported_and_ghosts_resolved() -> None:
+    with _cluster(3) as dc:
+        results = dc.run(12)
+        assert any(r.has_cross_shard_activity() for r in results)
+        edge = next(e for r in results for e in r.cross_shard_edges)
+        assert edge.from_shard != edge.to_shard and edge.from_node < edge.to_node
+        act = [p for r in results for p in r.phase_results if p.phase is TickPhase.ACT]
+        assert sum(len(p.cross_shard_edges) for p in act) == sum(len(r.cross_shard_edges) for r in results)
+        shards = dc.runner.shards
+        ghosts = [g for s in shards for g in s.ghost_cache.all_nodes()]
+        assert ghosts and all(g.is_resolved for g in ghosts)
+        for g in ghosts[:50]:
+            owner = shards[int(g.shard_id)]
+            data = owner.get_node(g.node_id)
+            assert data is not None and g.label == data.label and g.full_data.id == data.id
+
+
+def test_unresolved_ghosts_when_resolution_off() -> None:
+    with _cluster(3, resolve_ghosts=False) as dc:
+        dc.run(12)
+        ghosts = [g for s in dc.runner.shards for g in s.ghost_cache.all_nodes()]
+        assert ghosts and not any(g.is_resolved for g in ghosts)
+
+
+def test_stats_totals_and_per_shard() -> None:
+    with _cluster(2) as dc:
+        dc.run_until_digested(300)
+        st = dc.stats()
+        assert st.documents_digested == st.documents_total == 40
+        assert len(st.shards) == 2
+        assert st.graph_nodes == sum(s["graph_nodes"] for s in st.shards)
+        assert st.graph_edges == dc.graph.edge_count and st.graph_nodes == dc.graph.node_count
+        assert all(s["status"] == "Online" and s["memory_bytes"] > 0 for s in st.shards)
+        g = dc.global_graph()
+        assert g.number_of_edges() == st.graph_edges
+        _, _, data = next(iter(g.edges(data=True)))
+        assert set(data) == {"weight", "co_activations", "created_tick", "last_activated_tick"}
+        assert len(dc.documents()) == 40
+        health = [s.health() for s in dc.runner.shards]
+        assert all(h.healthy and h.memory_usage_mb > 0 for h in health)
+
+
+def test_automatic_layout_and_routing() -> None:
+    with DistributedColony(3, seed=1) as dc:
+        ids = dc.ingest_documents([("a", "alpha beta gamma"), ("b", "delta epsilon zeta")])
+        for did in ids:
+            owner = int(dc.coordinator.route_document(int(did)))
+            assert any(d.id == did for d in dc.runner.shards[owner].documents())
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ConfigError):
+        DistributedColony(0)
+    with pytest.raises(ConfigError):
+        DistributedColony(2, backend="carrier-pigeon")
+    with pytest.raises(ConfigError):
+        RunnerConfig(phase_timeout_ms=0)
+    with DistributedColony(1) as dc, pytest.raises(ConfigError):
+        dc.ray_actor(0)
+
+
+def test_duplicate_shard_ids_rejected() -> None:
+    ring = ConsistentHashRing(2)
+    with pytest.raises(ConfigError):
+        DistributedRunner(Coordinator(2), [ShardedColony(0, None, ring), ShardedColony(0, None, ring)])
+
+
+def test_more_registered_than_running_times_out() -> None:
+    ring = ConsistentHashRing(2)
+    runner = DistributedRunner(Coordinator(3), [ShardedColony(i, None, ring) for i in range(2)],
+                               RunnerConfig(phase_timeout_ms=200))
+    with pytest.raises(DistributedError):
+        asyncio.run(runner.tick())
+    runner.close()
+
+
+def test_spawn_digesters_places_agents_on_each_shard() -> None:
+    with _cluster(2) as dc:
+        assert [s.colony.alive_count for s in dc.runner.shards] == [3, 3]
+        assert all(isinstance(a, Digester) for s in dc.runner.shards for a in s.colony.agents)

@@ -1,0 +1,176 @@
+"""DESIGN.md §3 invariants I1–I6 across shard counts (local backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from itertools import combinations
+
+import pytest
+
+from phago import Colony, ColonyConfig, Digester, Position
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import (
+    Coordinator,
+    DistributedColony,
+    DistributedRunner,
+    RunnerConfig,
+    ShardedColony,
+    ShardId,
+    TickPhase,
+    merge_owned_graphs,
+)
+from phago.errors import PhaseTimeout, RpcError
+from phago.graph import HebbianGraph
+from phago.ids import document_id
+from phago.text import extract_keywords
+
+PURE = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+DOCS = load_sample_corpus()
+POS = grid_positions(len(DOCS))
+
+
+def edge_signature(g: HebbianGraph) -> dict[tuple[str, str], tuple[float, int]]:
+    lab = g.label_at
+    return {
+        tuple(sorted((lab(g.index_of(a)), lab(g.index_of(b))))): (e.weight, e.co_activations)  # type: ignore[misc]
+        for a, b, e in g.edges()
+    }
+
+
+def full_signature(g: HebbianGraph) -> tuple:
+    nodes = sorted((n.id, n.label, n.access_count, n.created_tick, n.documents) for n in g.nodes())
+    edges = sorted(
+        (min(a, b), max(a, b), e.weight, e.co_activations, e.created_tick, e.last_activated_tick)
+        for a, b, e in g.edges()
+    )
+    return nodes, edges
+
+
+def single_colony_graph() -> HebbianGraph:
+    c = Colony(PURE, seed=0)
+    for d, p in zip(DOCS, POS, strict=True):
+        c.ingest_document(d.title, d.content, p)
+    for j in range(8):
+        c.spawn(Digester(Position(POS[j * 5].x + 1, POS[j * 5].y + 1), seed=j, max_idle=60))
+    assert c.run_until_digested(500) < 500
+    return c.graph
+
+
+def distributed_graph(n: int, seed: int = 0, config: ColonyConfig = PURE) -> tuple[HebbianGraph, DistributedColony]:
+    dc = DistributedColony(n, config=config, seed=seed)
+    dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+    dc.spawn_digesters(max(1, 8 // n), max_idle=60)
+    assert dc.run_until_digested(500) < 500
+    return dc.graph, dc
+
+
+@pytest.fixture(scope="module")
+def single() -> HebbianGraph:
+    return single_colony_graph()
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3, 4, 8])
+def test_i2_shard_count_invariance_and_i3_exactly_once(shards: int, single: HebbianGraph) -> None:
+    """I2: same labels, edges, weights and co-activations as one colony; I3: each co-occurrence
+    counted once (total co-activations = sum over documents of C(k, 2))."""
+    g, dc = distributed_graph(shards)
+    try:
+        assert sorted(g.labels()) == sorted(single.labels())
+        assert edge_signature(g) == edge_signature(single)
+        a, b, w, co, _, _ = g.edge_arrays()
+        expected = sum(len(list(combinations(extract_keywords(d.content), 2))) for d in DOCS)
+        assert int(co.sum()) == expected
+        assert dc.stats().documents_digested == 40
+    finally:
+        dc.close()
+
+
+def test_i1_reproducible_across_runs() -> None:
+    cfg = ColonyConfig()  # decay and degree cap on
+    g1, d1 = distributed_graph(3, seed=9, config=cfg)
+    g2, d2 = distributed_graph(3, seed=9, config=cfg)
+    d1.close(), d2.close()
+    assert full_signature(g1) == full_signature(g2)
+
+
+def test_i5_tick_agreement_every_tick() -> None:
+    with DistributedColony(4, seed=2) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(2)
+        for _ in range(15):
+            r = dc.tick()
+            assert r.tick == dc.current_tick
+            assert all(s.current_tick == dc.current_tick for s in dc.runner.shards)
+            adv = [p for p in r.phase_results if p.phase is TickPhase.ADVANCE]
+            assert len(adv) == 4 and all(p.tick == r.tick for p in adv)
+            assert len(r.phase_results) == 16  # each phase exactly once per shard
+
+
+class SlowShard(ShardedColony):
+    """A shard that hangs (or fails) in Act at one tick while armed."""
+
+    armed = True
+    mode = "hang"
+    at_tick = 5
+
+    def tick_phase(self, phase: TickPhase):  # type: ignore[no-untyped-def]
+        if self.armed and phase is TickPhase.ACT and self.current_tick == self.at_tick:
+            if self.mode == "hang":
+                time.sleep(2.0)
+            else:
+                raise RuntimeError("boom")
+        return super().tick_phase(phase)
+
+
+def build_runner(slow: bool, mode: str = "hang") -> DistributedRunner:
+    coordinator = Coordinator(3)
+    ring = coordinator.ring
+    shards: list[ShardedColony] = []
+    for i in range(3):
+        cls = SlowShard if (slow and i == 1) else ShardedColony
+        s = cls(ShardId(i), ColonyConfig(), ring, seed=4)
+        if isinstance(s, SlowShard):
+            s.mode = mode
+        shards.append(s)
+    for d, p in zip(DOCS[:30], POS[:30], strict=True):
+        owner = int(ring.get_shard(int(document_id(d.title, d.content))))
+        shards[owner].ingest_document(d.title, d.content, p)
+    for s in shards:
+        for j, (x, y) in enumerate(s.document_positions()[:2]):
+            s.spawn(Digester(Position(x + 1, y + 1), seed=j))
+    return DistributedRunner(coordinator, shards, RunnerConfig(phase_timeout_ms=300, checkpoint_every=3))
+
+
+def late_ingest(runner: DistributedRunner) -> None:
+    d, p = DOCS[35], POS[35]
+    owner = int(runner.coordinator.ring.get_shard(int(document_id(d.title, d.content))))
+    runner.shards[owner].ingest_document(d.title, d.content, p)
+
+
+def global_signature(runner: DistributedRunner) -> tuple:
+    return full_signature(merge_owned_graphs([s.owned_graph() for s in runner.shards]))
+
+
+@pytest.mark.parametrize("mode", ["hang", "raise"])
+def test_i6_failed_tick_is_never_half_applied(mode: str) -> None:
+    failing, clean = build_runner(True, mode), build_runner(False)
+    asyncio.run(failing.run(4)), asyncio.run(clean.run(4))
+    late_ingest(failing), late_ingest(clean)  # logged after the checkpoint at tick 3
+    asyncio.run(failing.run(1)), asyncio.run(clean.run(1))
+    assert failing.coordinator.current_tick == 5
+    start = time.monotonic()
+    with pytest.raises(PhaseTimeout if mode == "hang" else RpcError):
+        asyncio.run(failing.tick())
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.5  # within the 0.3 s timeout plus rollback, not after the 2 s hang
+    assert failing.coordinator.current_tick == 5
+    assert all(s.current_tick == 5 for s in failing.shards)
+    assert global_signature(failing) == global_signature(clean)
+    assert failing.recoveries and failing.recoveries[-1].restored_tick == 5
+    for s in failing.shards:
+        if isinstance(s, SlowShard):
+            s.armed = False
+    asyncio.run(failing.run(10)), asyncio.run(clean.run(10))
+    assert global_signature(failing) == global_signature(clean)
+    failing.close(), clean.close()
