@@ -27,6 +27,7 @@ __all__ = [
     "PhaseTimeout",
     "RoutingFailed",
     "RpcError",
+    "ShardLost",
     "ShardNotFound",
     "StoreError",
     "UnknownAgent",
@@ -86,6 +87,14 @@ class ShardNotFound(DistributedError, KeyError):
 
     def __str__(self) -> str:
         return f"shard not found: {self.shard}"
+
+
+class ShardLost(DistributedError):
+    """A shard's worker died (a killed actor, a crash, a lost node)."""
+
+    def __init__(self, shard: object, detail: str = "") -> None:
+        super().__init__(f"{shard} was lost" + (f": {detail}" if detail else ""))
+        self.shard = shard
 
 
 class CoordinatorUnavailable(DistributedError):

@@ -43,6 +43,7 @@ import numpy.typing as npt
 from phago.colony import Colony
 from phago.errors import PhagoError
 from phago.graph import HebbianGraph
+from phago.state import ColonyState
 from phago.types import NodeType
 
 __all__ = [
@@ -101,11 +102,12 @@ class GraphTable:
     def degrees(self) -> npt.NDArray[np.int64]:
         """Degree of every node.
 
-        Example:
-            >>> from phago.graph import HebbianGraph
-            >>> g = HebbianGraph(); idx = g.present(["a", "b", "c"]); _ = g.wire_clique(idx, 0)
-            >>> GraphTable.from_graph(g).degrees().tolist()
-            [2, 2, 2]
+                Example:
+                    >>> from phago.graph import HebbianGraph
+        from phago.state import ColonyState
+                    >>> g = HebbianGraph(); idx = g.present(["a", "b", "c"]); _ = g.wire_clique(idx, 0)
+                    >>> GraphTable.from_graph(g).degrees().tolist()
+                    [2, 2, 2]
         """
         n = self.node_count
         if self.edge_count == 0:
@@ -141,6 +143,58 @@ class GraphTable:
         )
 
     @classmethod
+    def from_state(cls, state: ColonyState, *, shard: int | None = None) -> GraphTable:
+        """The columns of a saved colony state's graph (no colony is rebuilt).
+
+        Example:
+            >>> from phago import Colony
+            >>> from phago.state import capture
+            >>> GraphTable.from_state(capture(Colony())).node_count
+            0
+        """
+        gs = state.graph
+        n = gs.node_count
+        return cls(
+            ids=gs.ids.astype(np.uint64),
+            labels=list(gs.labels),
+            node_types=[gs.node_types[int(c)] for c in gs.types.tolist()],
+            access=gs.access.astype(np.int64),
+            created=gs.created.astype(np.int64),
+            x=gs.pos[:, 0].astype(np.float64),
+            y=gs.pos[:, 1].astype(np.float64),
+            edge_a=gs.edge_a.astype(np.int64),
+            edge_b=gs.edge_b.astype(np.int64),
+            weight=gs.weight.astype(np.float64),
+            co_activations=gs.co_activations.astype(np.int64),
+            edge_created=gs.edge_created.astype(np.int64),
+            edge_last=gs.edge_last.astype(np.int64),
+            shard=None if shard is None else np.full(n, int(shard), dtype=np.int64),
+            tick=state.tick,
+        )
+
+    @classmethod
+    def from_store(cls, path: PathLike) -> GraphTable:
+        """The graph saved at ``path``: a colony store file, or a distributed store folder
+        (the global graph of its shards, each node with its owner shard).
+
+        Raises:
+            StoreError: the store cannot be read.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from phago import Colony
+            >>> from phago.store import save
+            >>> p = save(Colony(), pathlib.Path(tempfile.mkdtemp()) / "c.db")
+            >>> GraphTable.from_store(p).edge_count
+            0
+        """
+        from phago import store
+
+        if store.is_distributed_store(path):
+            return _distributed_table(path)
+        return cls.from_state(store.load_state(path))
+
+    @classmethod
     def from_colony(cls, colony: Colony) -> GraphTable:
         """The columns of a colony's graph."""
         return cls.from_graph(colony.graph, tick=colony.current_tick)
@@ -149,18 +203,19 @@ class GraphTable:
     def merge(cls, tables: Sequence[GraphTable]) -> GraphTable:
         """The union of several graphs (a distributed colony's shards).
 
-        A node (by id) takes its attributes from the first table that has it, except the
-        access count, which is the largest seen; an edge (by its endpoint ids) is taken from
-        the first table that stores it.
+                A node (by id) takes its attributes from the first table that has it, except the
+                access count, which is the largest seen; an edge (by its endpoint ids) is taken from
+                the first table that stores it.
 
-        Example:
-            >>> from phago.graph import HebbianGraph
-            >>> g1 = HebbianGraph(); _ = g1.wire_clique(g1.present(["a", "b"]), 0)
-            >>> g2 = HebbianGraph(); _ = g2.wire_clique(g2.present(["b", "c"]), 0)
-            >>> m = GraphTable.merge([GraphTable.from_graph(g1, shard=0),
-            ...                       GraphTable.from_graph(g2, shard=1)])
-            >>> m.labels, m.edge_count, m.shard.tolist()
-            (['a', 'b', 'c'], 2, [0, 0, 1])
+                Example:
+                    >>> from phago.graph import HebbianGraph
+        from phago.state import ColonyState
+                    >>> g1 = HebbianGraph(); _ = g1.wire_clique(g1.present(["a", "b"]), 0)
+                    >>> g2 = HebbianGraph(); _ = g2.wire_clique(g2.present(["b", "c"]), 0)
+                    >>> m = GraphTable.merge([GraphTable.from_graph(g1, shard=0),
+                    ...                       GraphTable.from_graph(g2, shard=1)])
+                    >>> m.labels, m.edge_count, m.shard.tolist()
+                    (['a', 'b', 'c'], 2, [0, 0, 1])
         """
         index: dict[int, int] = {}
         ids: list[int] = []
@@ -235,6 +290,33 @@ class GraphTable:
         return out
 
 
+def _distributed_table(path: PathLike) -> GraphTable:
+    from phago.config import ColonyConfig
+    from phago.distributed import ConsistentHashRing, ShardId, merge_owned_graphs
+    from phago.distributed.shard import ShardedColony
+    from phago.errors import StoreError
+    from phago.state import restore
+    from phago.store import read_shard_states
+
+    manifest, states, _ = read_shard_states(path)
+    n = int(manifest["num_shards"])
+    ring = ConsistentHashRing(n, int(manifest["virtual_nodes"]))
+    config = ColonyConfig.from_dict(manifest["config"])
+    parts = []
+    for i, st in enumerate(states):
+        sh = ShardedColony(ShardId(i), config, ring, seed=int(manifest["seed"]))
+        try:
+            sh.colony = restore(st)
+        except StoreError as exc:
+            raise StoreError(f"cannot load {path} (shard {i}): {exc}") from exc
+        sh.colony.presentation_hook = sh
+        parts.append(sh.owned_graph())
+    g = merge_owned_graphs(parts)
+    table = GraphTable.from_graph(g, tick=int(manifest["tick"]))
+    table.shard = ring.get_shards(table.ids).astype(np.int64)
+    return table
+
+
 # ---------------------------------------------------------------------------- networkx
 
 
@@ -302,12 +384,13 @@ def write_gexf(table: GraphTable, path: PathLike) -> Path:
 def to_json_dict(table: GraphTable) -> dict[str, Any]:
     """The graph as a JSON-able dict: ``{"format", "stats", "nodes", "edges"}``.
 
-    Example:
-        >>> from phago.graph import HebbianGraph
-        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
-        >>> d = to_json_dict(GraphTable.from_graph(g))
-        >>> d["edges"][0]["source_label"], d["edges"][0]["weight"]
-        ('a', 0.1)
+        Example:
+            >>> from phago.graph import HebbianGraph
+    from phago.state import ColonyState
+            >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+            >>> d = to_json_dict(GraphTable.from_graph(g))
+            >>> d["edges"][0]["source_label"], d["edges"][0]["weight"]
+            ('a', 0.1)
     """
     ids = [str(int(v)) for v in table.ids.tolist()]
     nodes = []
@@ -419,14 +502,15 @@ class TripleStats:
 def triples(table: GraphTable) -> tuple[list[Triple], TripleStats]:
     """One ``related_to`` triple per edge, strongest first, and their statistics.
 
-    Example:
-        >>> from phago.graph import HebbianGraph
-        >>> g = HebbianGraph()
-        >>> _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
-        >>> _ = g.wire_clique(g.present(["b", "c"]), 1)
-        >>> ts, st = triples(GraphTable.from_graph(g))
-        >>> (ts[0].subject, ts[0].object, round(ts[0].weight, 2)), st.median_weight
-        (('b', 'c', 0.2), 0.1)
+        Example:
+            >>> from phago.graph import HebbianGraph
+    from phago.state import ColonyState
+            >>> g = HebbianGraph()
+            >>> _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+            >>> _ = g.wire_clique(g.present(["b", "c"]), 1)
+            >>> ts, st = triples(GraphTable.from_graph(g))
+            >>> (ts[0].subject, ts[0].object, round(ts[0].weight, 2)), st.median_weight
+            (('b', 'c', 0.2), 0.1)
     """
     m = table.edge_count
     if m == 0:
@@ -482,17 +566,18 @@ _WRITERS = {
 def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     """Write ``table`` in format ``fmt`` (one of :data:`FORMATS`) to ``out``.
 
-    Raises:
-        PhagoError: unknown format, or the file cannot be written (the message names it).
+        Raises:
+            PhagoError: unknown format, or the file cannot be written (the message names it).
 
-    Example:
-        >>> import tempfile, pathlib
-        >>> from phago.graph import HebbianGraph
-        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
-        >>> row = export_graph(GraphTable.from_graph(g), "csv", p).read_text().splitlines()[1]
-        >>> row.split(",")[2:5]
-        ['a', 'b', '0.1']
+        Example:
+            >>> import tempfile, pathlib
+            >>> from phago.graph import HebbianGraph
+    from phago.state import ColonyState
+            >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+            >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
+            >>> row = export_graph(GraphTable.from_graph(g), "csv", p).read_text().splitlines()[1]
+            >>> row.split(",")[2:5]
+            ['a', 'b', '0.1']
     """
     writer = _WRITERS.get(fmt)
     if writer is None:

@@ -76,6 +76,7 @@ __all__ = [
     "agent_types",
     "capture",
     "forget_documents",
+    "presentation_pairs",
     "register_agent_type",
     "restore",
 ]
@@ -909,27 +910,76 @@ def _document_pairs(
     return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
 
 
-def forget_documents(state: ColonyState, doc_ids: Iterable[int]) -> ForgetReport:
+PairCounts = dict[tuple[int, int], int]
+"""Co-activations to withdraw: ``(smaller NodeId, larger NodeId) -> count``."""
+
+
+def presentation_pairs(state: ColonyState, doc_ids: Iterable[int]) -> PairCounts:
+    """The concept pairs the presentations of ``doc_ids`` wired, by NodeId, with multiplicity.
+
+    Computed from the provenance of the documents held by ``state`` (every pair of the
+    concepts a document presented, or the windowed pairs recomputed from its text when the
+    colony's ``wiring_window`` is set). Documents ``state`` does not hold contribute nothing.
+
+    Example:
+        >>> from phago import Colony, Digester, Position
+        >>> c = Colony(seed=0)
+        >>> d = c.ingest_document("a", "alpha beta gamma", Position(0, 0))
+        >>> _ = c.spawn(Digester(Position(0, 0))); _ = c.run_until_digested(50)
+        >>> sorted(presentation_pairs(capture(c), [d]).values())
+        [1, 1, 1]
+    """
+    ss, gs = state.substrate, state.graph
+    seqs = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
+    window = state.config.get("wiring_window")
+    concept = NodeType.CONCEPT.value
+    concept_code = gs.node_types.index(concept) if concept in gs.node_types else 0
+    out: PairCounts = {}
+    ids = gs.ids
+    for d in doc_ids:
+        seq = seqs.get(int(d))
+        if seq is None:
+            continue
+        rows = np.flatnonzero(gs.prov_doc == np.uint64(int(d)))
+        if len(rows) == 0:
+            continue
+        nodes = gs.prov_node[rows]
+        concepts = nodes[gs.types[nodes] == concept_code]
+        pairs = _document_pairs(concepts, gs.labels, ss.doc_contents[seq], window)
+        for a, b in zip(ids[pairs[:, 0]].tolist(), ids[pairs[:, 1]].tolist(), strict=True):
+            key = (a, b) if a < b else (b, a)
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def forget_documents(
+    state: ColonyState, doc_ids: Iterable[int], pairs: PairCounts | None = None
+) -> ForgetReport:
     """Remove documents from a state and withdraw their contribution to the graph (in place).
 
     The rule (deterministic; everything else in the graph is left exactly as it was):
 
     * the document leaves the substrate (with its Input signal); later documents keep their
       order; agents holding its text drop it and go back to seeking;
-    * its provenance pairs are removed and each concept it presented loses one access count
+    * its provenance pairs are removed and each node it presented loses one access count
       per presentation;
-    * every edge the presentation wired (all pairs of its concepts, or the windowed pairs
-      when ``wiring_window`` is set, recomputed from the document's text) loses one
-      co-activation and keeps the share ``(c - 1) / c`` of its current weight, where ``c`` is
-      its co-activation count; an edge left with no co-activation is removed;
-    * a concept no remaining document presented (no provenance left, and it was presented
-      from the forgotten documents) is removed with its edges; node indices are compacted.
+    * every edge its presentation wired (all pairs of its concepts, or the windowed pairs
+      when ``wiring_window`` is set, recomputed from the document's text; see
+      :func:`presentation_pairs`) loses one co-activation and keeps the share ``(c - 1) / c``
+      of its current weight, where ``c`` is its co-activation count; an edge left with no
+      co-activation is removed;
+    * a node that was presented from the forgotten documents and from no remaining one is
+      removed with its edges; node indices are compacted.
 
     Agents' learnt vocabularies, traces and fitness records are not rewound.
 
     Args:
         state: the colony state to edit.
-        doc_ids: ids of the documents to forget; unknown ids are reported, not raised.
+        doc_ids: ids of the documents to forget; ids this state does not hold are reported
+            as unknown (their provenance and ``pairs`` are still withdrawn: a shard of a
+            distributed colony holds edges and provenance of documents stored elsewhere).
+        pairs: the pairs to withdraw; None computes them from this state
+            (:func:`presentation_pairs`).
 
     Returns:
         A :class:`ForgetReport`.
@@ -949,63 +999,42 @@ def forget_documents(state: ColonyState, doc_ids: Iterable[int]) -> ForgetReport
     report = ForgetReport()
     ss, gs = state.substrate, state.graph
     wanted: list[int] = []
-    seen: set[int] = set()
     for d in doc_ids:
-        d = int(d)
-        if d in seen:
-            continue
-        seen.add(d)
-        wanted.append(d)
+        if int(d) not in wanted:
+            wanted.append(int(d))
+    if pairs is None:
+        pairs = presentation_pairs(state, wanted)
     known = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
     remove_seq = sorted(known[d] for d in wanted if d in known)
     report.unknown = [d for d in wanted if d not in known]
-    if not remove_seq:
-        return report
-    removed_ids = np.array([int(ss.doc_ids[i]) for i in remove_seq], dtype=np.uint64)
-    texts = {int(ss.doc_ids[i]): ss.doc_contents[i] for i in remove_seq}
-    report.documents_removed = [int(x) for x in removed_ids]
-    window = state.config.get("wiring_window")
+    report.documents_removed = [int(ss.doc_ids[i]) for i in remove_seq]
+    forgotten = np.array(wanted, dtype=np.uint64)
 
-    # ---- graph: withdraw presentations
+    # ---- graph: withdraw presentations and co-activations
     n = gs.node_count
-    forgotten_mask = np.isin(gs.prov_doc, removed_ids)
-    concept = NodeType.CONCEPT.value
-    concept_code = gs.node_types.index(concept) if concept in gs.node_types else 0
+    forgotten_mask = np.isin(gs.prov_doc, forgotten)
     access = gs.access.copy()
-    pair_keys: list[IntArray] = []
-    for did in report.documents_removed:
-        rows = np.flatnonzero(gs.prov_doc == np.uint64(did))
-        if len(rows) == 0:
-            continue
-        nodes = gs.prov_node[rows]
-        np.subtract.at(access, nodes, 1)
-        concepts = nodes[gs.types[nodes] == concept_code]
-        pairs = _document_pairs(concepts, gs.labels, texts.get(did), window)
-        if len(pairs):
-            pair_keys.append((pairs[:, 0] << 32) | pairs[:, 1])
+    np.subtract.at(access, gs.prov_node[forgotten_mask], 1)
     access = np.maximum(access, 0)
     w = gs.weight.copy()
     co = gs.co_activations.copy()
     edge_keep = np.ones(gs.edge_count, dtype=np.bool_)
-    if pair_keys and gs.edge_count:
-        keys = np.concatenate(pair_keys)
-        uniq, counts = np.unique(keys, return_counts=True)
-        ekeys = (np.minimum(gs.edge_a, gs.edge_b).astype(np.int64) << 32) | np.maximum(
-            gs.edge_a, gs.edge_b
-        ).astype(np.int64)
-        pos = np.searchsorted(uniq, ekeys)
-        pos = np.minimum(pos, len(uniq) - 1)
-        hit = uniq[pos] == ekeys
-        dec = np.where(hit, counts[pos], 0).astype(np.int64)
-        touched = dec > 0
-        new_co = co - dec
-        safe = np.maximum(co, 1).astype(np.float64)
-        w = np.where(touched, w * np.maximum(new_co, 0) / safe, w)
-        co = np.maximum(new_co, 0)
-        gone = touched & (new_co <= 0)
-        edge_keep &= ~gone
-        report.edges_weakened = int((touched & ~gone).sum())
-        report.edges_removed += int(gone.sum())
+    if pairs and gs.edge_count:
+        ends = np.array(sorted({x for key in pairs for x in key}), dtype=np.uint64)
+        ida, idb = gs.ids[gs.edge_a], gs.ids[gs.edge_b]
+        cand = np.flatnonzero(np.isin(ida, ends) & np.isin(idb, ends))
+        for k, a, b in zip(cand.tolist(), ida[cand].tolist(), idb[cand].tolist(), strict=True):
+            c = pairs.get((a, b) if a < b else (b, a), 0)
+            if c == 0:
+                continue
+            left = int(co[k]) - c
+            if left <= 0:
+                edge_keep[k] = False
+                report.edges_removed += 1
+            else:
+                w[k] = w[k] * left / int(co[k])
+                co[k] = left
+                report.edges_weakened += 1
 
     # ---- nodes presented only by forgotten documents
     kept_prov = ~forgotten_mask
@@ -1017,9 +1046,10 @@ def forget_documents(state: ColonyState, doc_ids: Iterable[int]) -> ForgetReport
     report.nodes_removed = int(drop_node.sum())
     keep_node = ~drop_node
     new_index = np.cumsum(keep_node) - 1
-    edge_alive_nodes = keep_node[gs.edge_a] & keep_node[gs.edge_b] if gs.edge_count else edge_keep
-    report.edges_removed += int((edge_keep & ~edge_alive_nodes).sum())
-    edge_keep &= edge_alive_nodes
+    if gs.edge_count:
+        alive_ends = keep_node[gs.edge_a] & keep_node[gs.edge_b]
+        report.edges_removed += int((edge_keep & ~alive_ends).sum())
+        edge_keep &= alive_ends
     gs.ids = gs.ids[keep_node]
     gs.labels = [lab for lab, k in zip(gs.labels, keep_node.tolist(), strict=True) if k]
     gs.types = gs.types[keep_node]
@@ -1036,30 +1066,30 @@ def forget_documents(state: ColonyState, doc_ids: Iterable[int]) -> ForgetReport
     gs.edge_last = gs.edge_last[edge_keep]
     gs.grew_since_cap = True
 
-    # ---- substrate: documents, their signals
-    old_n = ss.document_count
-    keep_doc = np.ones(old_n, dtype=np.bool_)
-    keep_doc[remove_seq] = False
-    doc_new = np.cumsum(keep_doc) - 1
-    ss.doc_ids = ss.doc_ids[keep_doc]
-    ss.doc_titles = [t for t, k in zip(ss.doc_titles, keep_doc.tolist(), strict=True) if k]
-    ss.doc_contents = [t for t, k in zip(ss.doc_contents, keep_doc.tolist(), strict=True) if k]
-    ss.doc_pos = ss.doc_pos[keep_doc]
-    ss.doc_digested = ss.doc_digested[keep_doc]
-    ref = ss.signals["ref"]
-    tied = ref >= 0
-    sig_keep = np.ones(len(ref), dtype=np.bool_)
-    sig_keep[tied] = keep_doc[ref[tied]]
-    sigs = {k: v[sig_keep] for k, v in ss.signals.items()}
-    r = sigs["ref"]
-    sigs["ref"] = np.where(r >= 0, doc_new[np.maximum(r, 0)], -1).astype(np.int64)
-    ss.signals = sigs
+    # ---- substrate: documents and their signals
+    if remove_seq:
+        keep_doc = np.ones(ss.document_count, dtype=np.bool_)
+        keep_doc[remove_seq] = False
+        doc_new = np.cumsum(keep_doc) - 1
+        ss.doc_ids = ss.doc_ids[keep_doc]
+        ss.doc_titles = [t for t, k in zip(ss.doc_titles, keep_doc.tolist(), strict=True) if k]
+        ss.doc_contents = [t for t, k in zip(ss.doc_contents, keep_doc.tolist(), strict=True) if k]
+        ss.doc_pos = ss.doc_pos[keep_doc]
+        ss.doc_digested = ss.doc_digested[keep_doc]
+        ref = ss.signals["ref"]
+        tied = ref >= 0
+        sig_keep = np.ones(len(ref), dtype=np.bool_)
+        sig_keep[tied] = keep_doc[ref[tied]]
+        sigs = {k: v[sig_keep] for k, v in ss.signals.items()}
+        r = sigs["ref"]
+        sigs["ref"] = np.where(r >= 0, doc_new[np.maximum(r, 0)], -1).astype(np.int64)
+        ss.signals = sigs
 
     # ---- agents: drop held text of forgotten documents; keep seen-node cursors consistent
-    gone_ids = set(report.documents_removed)
+    gone_ids = set(wanted)
     for a in state.agents:
         st = a.state
-        held = {st.get("target"), st.get("current_document")}
+        held = (st.get("target"), st.get("current_document"))
         if any(h is not None and int(h) in gone_ids for h in held):
             for key in ("target", "current_document", "engulfed", "text_for_pairs"):
                 if key in st:
@@ -1067,7 +1097,7 @@ def forget_documents(state: ColonyState, doc_ids: Iterable[int]) -> ForgetReport
             if "state" in st:
                 st["state"] = "seeking"
         seen_nodes = st.get("seen_nodes")
-        if isinstance(seen_nodes, int) and seen_nodes > 0:
+        if isinstance(seen_nodes, int) and seen_nodes > 0 and report.nodes_removed:
             st["seen_nodes"] = int(keep_node[: min(seen_nodes, n)].sum())
     return report
 

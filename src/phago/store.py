@@ -75,18 +75,27 @@ from phago.state import (
 )
 
 __all__ = [
+    "DISTRIBUTED_FORMAT",
     "SCHEMA_VERSION",
     "Catalog",
     "HistoryPoint",
     "SourceRecord",
     "StoreSummary",
+    "is_distributed_store",
     "is_store",
+    "load_distributed",
     "load",
     "load_state",
     "load_with_catalog",
     "read_catalog",
+    "read_distributed_catalog",
+    "read_manifest",
+    "read_shard_states",
+    "read_extra",
+    "read_state",
     "read_summary",
     "save",
+    "save_distributed",
     "save_state",
 ]
 
@@ -413,7 +422,9 @@ def _summary(state: ColonyState) -> dict[str, Any]:
     return {"stats": stats, "top_concepts": top}
 
 
-def _write(con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: str) -> None:
+def _write(
+    con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: str, extra: dict[str, Any]
+) -> None:
     from phago import __version__
 
     con.executescript(_SCHEMA)
@@ -460,6 +471,12 @@ def _write(con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: 
     def blob_rows() -> Iterator[tuple[str, str, bytes, str]]:
         for name, enc, data in _blob_rows(state):
             yield name, enc, data, _sha(data)
+        for key, value in extra.items():
+            if isinstance(value, np.ndarray):
+                enc, data = "npy", _npy(value)
+            else:
+                enc, data = "json", _json_bytes(to_jsonable(value))
+            yield f"extra.{key}", enc, data, _sha(data)
         summary = _json_bytes(_summary(state))
         yield "summary", "json", summary, _sha(summary)
         rows = _json_bytes({"rows_digest": digest.hexdigest()})
@@ -474,7 +491,12 @@ def _write(con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: 
 
 
 def save_state(
-    state: ColonyState, path: PathLike, *, catalog: Catalog | None = None, kind: str = "colony"
+    state: ColonyState,
+    path: PathLike,
+    *,
+    catalog: Catalog | None = None,
+    kind: str = "colony",
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``state`` to the store at ``path`` atomically (see the module docstring).
 
@@ -482,9 +504,11 @@ def save_state(
         state: a captured colony state.
         path: the store file; its directory must exist.
         catalog: sources and history to store; None keeps those of the store already at
-            ``path`` (sources of documents no longer present are dropped). A history point for
-            the state's tick is added either way.
+            ``path``. Either way sources of documents no longer present are dropped and a
+            history point for the state's tick is added.
         kind: the store kind (``colony``, or ``shard`` inside a distributed store).
+        extra: more named parts to store (NumPy arrays, or JSON-able values), read back by
+            :func:`read_extra`.
 
     Returns:
         The path written.
@@ -508,18 +532,17 @@ def save_state(
         raise StoreError(
             f"cannot save colony to {path}: the directory {path.parent} does not exist"
         )
-    if catalog is None:
-        catalog = Catalog()
-        if path.exists():
-            try:
-                catalog = read_catalog(path)
-            except StoreError as exc:
-                raise StoreError(
-                    f"refusing to overwrite {path}: it is not a readable phago store ({exc}); "
-                    "remove it or choose another path"
-                ) from exc
-    else:
-        catalog = Catalog(list(catalog.sources), list(catalog.history))
+    old = Catalog()
+    if path.exists():
+        try:
+            old = read_catalog(path)
+        except StoreError as exc:
+            raise StoreError(
+                f"refusing to overwrite {path}: it is not a readable phago store ({exc}); "
+                "remove it or choose another path"
+            ) from exc
+    src = old if catalog is None else catalog
+    catalog = Catalog(list(src.sources), list(src.history))
     s = state.substrate
     catalog.keep_documents(int(d) for d in s.doc_ids.tolist())
     catalog.add_point(
@@ -537,7 +560,7 @@ def save_state(
     try:
         con = _connect_write(tmp)
         try:
-            _write(con, state, catalog, kind)
+            _write(con, state, catalog, kind, extra or {})
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             con.execute("PRAGMA journal_mode=DELETE")
         finally:
@@ -725,6 +748,24 @@ def load_state(path: PathLike) -> ColonyState:
     return _load(Path(path))[0]
 
 
+def read_state(path: PathLike) -> tuple[ColonyState, Catalog]:
+    """The colony state and the catalog stored at ``path`` (no colony is rebuilt).
+
+    Raises:
+        StoreError: as :func:`load_state`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save(Colony(seed=8), p)
+        >>> state, catalog = read_state(p)
+        >>> state.seed, len(catalog.sources)
+        (8, 0)
+    """
+    return _load(Path(path))
+
+
 def _load(path: Path) -> tuple[ColonyState, Catalog]:
     con, _, _, _, _ = _open(path)
     try:
@@ -780,6 +821,35 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
     return colony, catalog
 
 
+def read_extra(path: PathLike) -> dict[str, Any]:
+    """The extra parts saved with :func:`save_state` (``extra=``), checksums verified.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> from phago.state import capture
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save_state(capture(Colony()), p, extra={"note": {"a": 1}})
+        >>> read_extra(p)
+        {'note': {'a': 1}}
+    """
+    p = Path(path)
+    con = _open(p)[0]
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM blobs WHERE name LIKE 'extra.%'")]
+        out: dict[str, Any] = {}
+        for name in names:
+            enc, _ = _blob(con, p, name)
+            out[name[len("extra.") :]] = (
+                _array_blob(con, p, name) if enc == "npy" else _json_blob(con, p, name)
+            )
+        return out
+    except sqlite3.Error as exc:
+        raise _damaged(p, exc) from exc
+    finally:
+        con.close()
+
+
 def read_catalog(path: PathLike) -> Catalog:
     """The sources and history stored at ``path`` (the colony is not read).
 
@@ -799,6 +869,8 @@ def read_catalog(path: PathLike) -> Catalog:
 def read_summary(path: PathLike) -> StoreSummary:
     """Counts, top concepts and history of the store at ``path`` without restoring it.
 
+    ``path`` may be a colony store file or a distributed store folder.
+
     Example:
         >>> import tempfile, pathlib
         >>> from phago import Colony
@@ -808,6 +880,20 @@ def read_summary(path: PathLike) -> StoreSummary:
         0
     """
     p = Path(path)
+    if is_distributed_store(p):
+        m = read_manifest(p)
+        cat = _catalog_from_json(m.get("catalog", {}))
+        return StoreSummary(
+            path=os.fspath(p),
+            kind=f"distributed ({m['num_shards']} shards)",
+            schema_version=int(m["schema_version"]),
+            phago_version=str(m["phago_version"]),
+            saved_at=str(m["saved_at"]),
+            stats={k: int(v) for k, v in m["summary"]["stats"].items()},
+            top_concepts=list(m["summary"]["top_concepts"]),
+            history=cat.history,
+            sources=len(cat.sources),
+        )
     con, version, kind, phago_version, saved_at = _open(p)
     try:
         summary = _json_blob(con, p, "summary")
@@ -842,3 +928,383 @@ def is_store(path: PathLike) -> bool:
         return False
     con.close()
     return True
+
+
+# ---------------------------------------------------------------------------- distributed
+
+DISTRIBUTED_FORMAT = "phago-distributed"
+"""The ``format`` of a distributed store's manifest."""
+
+_CURRENT = "CURRENT"
+
+
+def _write_file_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_path(path.parent, directory=True)
+
+
+def is_distributed_store(path: PathLike) -> bool:
+    """True if ``path`` is a folder holding a distributed store.
+
+    Example:
+        >>> is_distributed_store("/nonexistent")
+        False
+    """
+    p = Path(path)
+    return p.is_dir() and (p / _CURRENT).is_file()
+
+
+def _current_generation(d: Path) -> Path:
+    try:
+        name = (d / _CURRENT).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot load {d}: not a distributed phago store ({_reason(exc)})"
+        ) from exc
+    if not name.startswith("gen-") or "/" in name or os.sep in name:
+        raise _damaged(d, f"invalid {_CURRENT} pointer {name!r}")
+    gen = d / name
+    if not gen.is_dir():
+        raise _damaged(d, f"generation {name} is missing")
+    return gen
+
+
+def read_manifest(path: PathLike) -> dict[str, Any]:
+    """The manifest of the distributed store in folder ``path`` (schema and checksum verified).
+
+    Raises:
+        StoreError: not a distributed store, damaged, or a newer or unknown schema.
+    """
+    d = Path(path)
+    gen = _current_generation(d)
+    try:
+        raw = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        body, sha = raw["body"], raw["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _damaged(d, f"unreadable manifest ({exc})") from exc
+    if _sha(_json_bytes(body)) != sha:
+        raise _damaged(d, "checksum mismatch in the manifest")
+    if body.get("format") != DISTRIBUTED_FORMAT:
+        raise StoreError(f"cannot load {d}: not a distributed phago store")
+    version = body.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise StoreError(f"cannot load {d}: unknown store schema version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"cannot load {d}: it was written by a newer phago (schema version {version}); "
+            f"this phago reads schema versions 1 to {SCHEMA_VERSION}. Upgrade phago to read it."
+        )
+    body["_generation"] = os.fspath(gen)
+    return dict(body)
+
+
+def _shard_objects(dc: Any) -> list[Any]:
+    from phago.distributed.runner import LocalShardHandle
+    from phago.distributed.shard import ShardedColony
+
+    out = []
+    for h in dc.runner.handles:
+        if isinstance(h, LocalShardHandle):
+            out.append(h.target)
+        else:
+            out.append(ShardedColony.from_snapshot(dc._run(h.call("snapshot")), dc.ring))
+    return out
+
+
+def _ghost_dict(g: Any) -> dict[str, Any]:
+    d = g.full_data
+    data = None
+    if d is not None:
+        data = {
+            "id": int(d.id),
+            "label": d.label,
+            "node_type": d.node_type.value,
+            "position": [d.position.x, d.position.y],
+            "access_count": d.access_count,
+            "created_tick": d.created_tick,
+            "documents": [int(x) for x in d.documents],
+            "embedding": None if d.embedding is None else list(d.embedding),
+        }
+    return {"node_id": int(g.node_id), "shard_id": int(g.shard_id), "label": g.label, "data": data}
+
+
+def _ghost(d: dict[str, Any]) -> Any:
+    from phago.distributed.types import GhostNode, ShardId
+    from phago.ids import DocumentId, NodeId
+    from phago.types import NodeData, NodeType, Position
+
+    data = d["data"]
+    full = None
+    if data is not None:
+        full = NodeData(
+            NodeId(int(data["id"])),
+            str(data["label"]),
+            NodeType(data["node_type"]),
+            Position(*data["position"]),
+            int(data["access_count"]),
+            int(data["created_tick"]),
+            tuple(DocumentId(int(x)) for x in data["documents"]),
+            None if data["embedding"] is None else tuple(data["embedding"]),
+        )
+    return GhostNode(NodeId(int(d["node_id"])), ShardId(int(d["shard_id"])), str(d["label"]), full)
+
+
+def _distributed_summary(dc: Any) -> dict[str, Any]:
+    st = dc.stats()
+    g = dc.graph
+    n = g.node_count
+    acc = g.access_counts()
+    deg = g.degrees()
+    order = np.lexsort((np.arange(n), -acc))[:_TOP_CONCEPTS].tolist() if n else []
+    stats = {
+        "tick": st.tick,
+        "agents_alive": st.agents_alive,
+        "agents_died": st.agents_died,
+        "total_spawned": st.total_spawned,
+        "graph_nodes": n,
+        "graph_edges": g.edge_count,
+        "total_signals": 0,
+        "documents_total": st.documents_total,
+        "documents_digested": st.documents_digested,
+        "cross_shard_edges": st.cross_shard_edges,
+    }
+    top = [
+        {"label": g.label_at(i), "access_count": int(acc[i]), "degree": int(deg[i])} for i in order
+    ]
+    return {"stats": stats, "top_concepts": top}
+
+
+def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = None) -> Path:
+    """Save a :class:`~phago.distributed.DistributedColony` to the folder ``directory``.
+
+    Layout: ``CURRENT`` names the live generation ``gen-NNNNNN/``, which holds
+    ``manifest.json`` (cluster settings, tick, layout cursor, pending ghost answers, catalog,
+    summary; checksummed) and one colony store ``shard-XXX.db`` per shard (kind ``shard``,
+    with the shard's ghost cache). A save writes a new generation in ``gen-NNNNNN.tmp/``,
+    fsyncs it, renames it, then atomically replaces ``CURRENT``; older generations are
+    removed afterwards. A process killed at any point leaves the previous generation loadable.
+
+    Args:
+        dc: the distributed colony (between ticks).
+        directory: the store folder (created if absent; its parent must exist).
+        catalog: sources and history (None: keep the store's; the colony's per-tick history
+            is added either way).
+
+    Returns:
+        The folder.
+
+    Raises:
+        StoreError: the folder cannot be written, or holds something that is not a store.
+    """
+    from phago import __version__
+
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise StoreError(f"cannot save distributed colony to {d}: it is a file")
+    try:
+        d.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
+    old_catalog = Catalog()
+    last = 0
+    if (d / _CURRENT).exists():
+        try:
+            manifest = read_manifest(d)
+        except StoreError as exc:
+            raise StoreError(
+                f"refusing to overwrite {d}: it is not a readable phago store ({exc})"
+            ) from exc
+        old_catalog = _catalog_from_json(manifest.get("catalog", {}))
+        last = int(Path(manifest["_generation"]).name[4:])
+    elif any(p for p in d.iterdir() if not p.name.startswith("gen-")):
+        raise StoreError(
+            f"refusing to write into {d}: the folder is not empty and not a phago store"
+        )
+    src = old_catalog if catalog is None else catalog
+    cat = Catalog(list(src.sources), list(src.history))
+    for tick, nodes, edges in getattr(dc, "history", []):
+        cat.add_point(HistoryPoint(int(tick), int(nodes), int(edges)))
+    name = f"gen-{last + 1:06d}"
+    tmp = d / (name + ".tmp")
+    try:
+        if tmp.exists():
+            _rmtree(tmp)
+        tmp.mkdir()
+        shards = _shard_objects(dc)
+        doc_ids: list[int] = []
+        for i, sh in enumerate(shards):
+            state = capture(sh.colony)
+            doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
+            sh._sync_owners()
+            extra = {
+                "ghost_known": np.asarray(sh._ghost_known, dtype=np.bool_),
+                "ghost_pending": sorted(int(x) for x in sh._ghost_pending),
+                "ghosts": [_ghost_dict(g) for g in sh.ghost_cache.all_nodes()],
+                "ghost_capacity": int(sh.ghost_cache.capacity),
+            }
+            save_state(
+                state, tmp / f"shard-{i:03d}.db", catalog=Catalog(), kind="shard", extra=extra
+            )
+        cat.keep_documents(doc_ids)
+        summary = _distributed_summary(dc)
+        cat.add_point(
+            HistoryPoint(
+                dc.current_tick,
+                summary["stats"]["graph_nodes"],
+                summary["stats"]["graph_edges"],
+                summary["stats"]["documents_total"],
+                summary["stats"]["documents_digested"],
+            )
+        )
+        body = {
+            "format": DISTRIBUTED_FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "phago_version": __version__,
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "num_shards": int(dc.num_shards),
+            "backend": dc.backend,
+            "seed": int(dc.seed),
+            "config": dc.config.to_dict(),
+            "virtual_nodes": int(dc.coordinator.config.virtual_nodes_per_shard),
+            "tick": int(dc.current_tick),
+            "layout_next": int(dc._layout_next),
+            "history": [list(map(int, h)) for h in getattr(dc, "history", [])],
+            "ghost_answers": {
+                str(k): [_ghost_dict(g) for g in v] for k, v in dc.runner._ghost_answers.items()
+            },
+            "summary": summary,
+            "catalog": _catalog_to_json(cat),
+        }
+        body = to_jsonable(body)
+        _write_file_atomic(
+            tmp / "manifest.json", _json_bytes({"body": body, "sha256": _sha(_json_bytes(body))})
+        )
+        _fsync_path(tmp, directory=True)
+        os.replace(tmp, d / name)
+        _fsync_path(d, directory=True)
+        _write_file_atomic(d / _CURRENT, (name + "\n").encode("ascii"))
+    except BaseException as exc:
+        if tmp.exists():
+            _rmtree(tmp)
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
+        raise
+    for old in d.iterdir():
+        if old.name.startswith("gen-") and old.name != name:
+            _rmtree(old)
+    return d
+
+
+def _rmtree(p: Path) -> None:
+    import shutil
+
+    shutil.rmtree(p, ignore_errors=True)
+
+
+def _catalog_to_json(cat: Catalog) -> dict[str, Any]:
+    return {
+        "sources": [[s.path, s.content_hash, str(s.doc_id), s.part, s.parts] for s in cat.sources],
+        "history": [[h.tick, h.nodes, h.edges, h.documents, h.digested] for h in cat.history],
+    }
+
+
+def _catalog_from_json(d: dict[str, Any]) -> Catalog:
+    return Catalog(
+        [
+            SourceRecord(str(p), str(h), int(i), int(k), int(n))
+            for p, h, i, k, n in d.get("sources", [])
+        ],
+        [HistoryPoint(*map(int, row)) for row in d.get("history", [])],
+    )
+
+
+def read_distributed_catalog(path: PathLike) -> Catalog:
+    """The catalog (sources, history) of a distributed store."""
+    return _catalog_from_json(read_manifest(path).get("catalog", {}))
+
+
+def read_shard_states(
+    path: PathLike,
+) -> tuple[dict[str, Any], list[ColonyState], list[dict[str, Any]]]:
+    """Manifest, each shard's colony state and extras of a distributed store (no cluster is
+    started)."""
+    manifest = read_manifest(path)
+    gen = Path(manifest["_generation"])
+    states, extras = [], []
+    for i in range(int(manifest["num_shards"])):
+        f = gen / f"shard-{i:03d}.db"
+        states.append(load_state(f))
+        extras.append(read_extra(f))
+    return manifest, states, extras
+
+
+def load_distributed(directory: PathLike, backend: str | None = None, **options: Any) -> Any:
+    """Load a distributed colony saved with :func:`save_distributed`; running it continues the
+    saved run exactly.
+
+    Args:
+        directory: the store folder.
+        backend: ``local`` or ``ray``; None uses the one it was saved with.
+        options: more :class:`~phago.distributed.DistributedColony` arguments (runner
+            configuration, Ray address, ...).
+
+    Raises:
+        StoreError: the store cannot be read or is inconsistent.
+    """
+    from phago.config import ColonyConfig
+    from phago.distributed import DistributedColony
+    from phago.distributed.shard import ShardedColony
+    from phago.distributed.types import ShardId
+
+    d = Path(directory)
+    manifest, states, extras = read_shard_states(d)
+    try:
+        config = ColonyConfig.from_dict(manifest["config"])
+    except (PhagoError, TypeError, ValueError) as exc:
+        raise StoreError(f"cannot load {d}: invalid colony config ({exc})") from exc
+    capacity = int(extras[0].get("ghost_capacity", 1000)) if extras else 1000
+    options.setdefault("ghost_cache_size", capacity)
+    options.setdefault("virtual_nodes", int(manifest["virtual_nodes"]))
+    dc = DistributedColony(
+        int(manifest["num_shards"]),
+        backend or str(manifest.get("backend", "local")),
+        config,
+        int(manifest["seed"]),
+        **options,
+    )
+    try:
+        for i, h in enumerate(dc.runner.handles):
+            try:
+                colony = restore(states[i])
+            except StoreError as exc:
+                raise StoreError(f"cannot load {d} (shard {i}): {exc}") from exc
+            sh = ShardedColony(ShardId(i), config, dc.ring, ghost_cache_size=capacity, seed=dc.seed)
+            sh.colony = colony
+            colony.presentation_hook = sh
+            sh._sync_owners()
+            known = np.asarray(extras[i].get("ghost_known", []), dtype=np.bool_)
+            if len(known) != len(sh._ghost_known):
+                raise _damaged(d, f"shard {i} ghost flags do not match its graph")
+            sh._ghost_known = known.copy()
+            sh._ghost_pending = {int(x) for x in extras[i].get("ghost_pending", [])}
+            for g in extras[i].get("ghosts", []):
+                sh.ghost_cache.insert(_ghost(g))
+            dc._run(h.restore(sh.snapshot()))
+        dc.coordinator.set_tick(int(manifest["tick"]))
+        dc._layout_next = int(manifest["layout_next"])
+        dc.history = [tuple(h) for h in manifest.get("history", [])]
+        dc.runner._ghost_answers = {
+            int(k): [_ghost(g) for g in v] for k, v in manifest.get("ghost_answers", {}).items()
+        }
+        dc._version += 1
+    except BaseException:
+        dc.close()
+        raise
+    return dc

@@ -318,14 +318,18 @@ _JS = r"""
     return by === "shard" ? n.shard : (by === "type" ? n.type : n.community);
   }
   function colour(by) {
-    var names = {}, order = [];
-    nodes.forEach(function (n, i) {
+    var vals = [], rank = {};
+    nodes.forEach(function (n) {
       var g = group(n, by);
-      if (!(g in names)) { names[g] = order.length; order.push(g); }
-      circles[i].setAttribute("fill", palette[names[g] % palette.length]);
+      if (vals.indexOf(g) < 0) vals.push(g);
+    });
+    vals.sort(function (p, q) { return p < q ? -1 : (p > q ? 1 : 0); });
+    vals.forEach(function (g, k) { rank[g] = k; });
+    nodes.forEach(function (n, i) {
+      circles[i].setAttribute("fill", palette[rank[group(n, by)] % palette.length]);
     });
     var html = "<b>" + by + "</b><br>";
-    order.slice(0, 12).forEach(function (g, k) {
+    vals.slice(0, 12).forEach(function (g, k) {
       var best = -1;
       nodes.forEach(function (n, i) {
         if (group(n, by) === g && (best < 0 || n.access > nodes[best].access)) best = i;
@@ -333,7 +337,7 @@ _JS = r"""
       html += "<div><span style=\"background:" + palette[k % palette.length] + "\"></span>" +
         esc(String(g)) + (by === "type" ? "" : " — " + esc(nodes[best].label)) + "</div>";
     });
-    if (order.length > 12) html += "<div>… " + (order.length - 12) + " more</div>";
+    if (vals.length > 12) html += "<div>… " + (vals.length - 12) + " more</div>";
     legend.innerHTML = html;
   }
   function esc(s) {
@@ -571,7 +575,8 @@ def write_png(
         groups = np.array([names.index(t) for t in v.node_types], dtype=np.int64)
     else:
         groups = v.community
-    colours = [PALETTE[int(g) % len(PALETTE)] for g in groups]
+    ranks = np.unique(groups, return_inverse=True)[1]
+    colours = [PALETTE[int(g) % len(PALETTE)] for g in ranks]
     r = _radius(v.access)
     if len(r):
         ax.scatter(

@@ -5,30 +5,36 @@ changing numbers in its anomaly labels (a new node every scan) and keeps an arbi
 anomalies per scan (§8 item 3). This one:
 
 * **Learns continuously.** Its self-model is an exponential moving average (rate
-  ``learning_rate`` per observation) of every concept's share of all concept accesses, and of the
-  mean and variance of concept-edge weights. Labels that stop appearing fade out of the model.
-  It observes every tick while maturing, then once per scan, *after* scanning, so what it flags
-  is always judged against what it knew before.
+  ``learning_rate`` per observation) of every concept's share of all concept accesses and of
+  the mean and variance of concept-edge weights; labels that stop appearing fade out. It also
+  keeps a sliding window of the ``reference_docs`` most recent normal documents. It observes
+  every tick while maturing, then once per scan, *after* scanning, so what it flags is always
+  judged against what it knew before.
 * **Flags three kinds of non-self**, each with a significance:
 
-  - *novel concept*: concepts it has never seen whose graph neighbourhood is mostly unknown
-    too. A new concept's *familiarity* is the share of its edge weight that goes to known
-    concepts. The sentinel also learns how familiar newly arriving concepts normally are
-    (moving mean and deviation), so early on, when everything is new, nothing stands out,
-    while later a concept is unfamiliar when its familiarity is ``familiarity_z`` deviations
-    below that norm and below ``familiarity_threshold``. Unfamiliar new concepts are grouped
-    into connected groups, and a group of at least ``min_group_size`` is one anomaly, named
-    after its most accessed member. New words in a document of a familiar topic are wired to
-    known words and are *not* flagged; a document from an unrelated topic is. Significance:
-    the group's summed shortfall in familiarity, in deviations.
+  - *novel concept*: the concepts introduced by a document whose vocabulary the colony does not
+    know. A new document's *coverage* is the share of its concepts that earlier documents
+    already presented. The norm is measured afresh at each scan on the reference window:
+    each recent document's leave-one-out coverage (the share of its concepts found in some
+    other document), i.e. how familiar that document would look if it arrived now. So the
+    norm rises as the colony learns, and a document is unfamiliar when its coverage is more
+    than ``coverage_z`` deviations (floor ``coverage_std_floor``) below the norm and below
+    ``coverage_threshold``. A new document of a known topic is covered by its topic's words
+    and passes; a document from an unrelated topic is flagged, and so is a burst of them.
+    The concepts the flagged documents introduced form one anomaly per connected group (of at
+    least ``min_group_size``), named after its most accessed concept. Significance: concepts
+    introduced × shortfall in deviations. Flagged documents never enter the reference window.
   - *deviating concept*: a known concept whose access count exceeds the expected
     ``share · total`` by more than ``deviation_threshold`` relatively *and* by ``deviation_z``
     Poisson standard deviations. Significance: the z-score.
-  - *outlier edge*: a young edge (created within ``edge_horizon`` ticks) between two concepts
-    it already knew, whose weight is already more than ``edge_z`` learned standard deviations
-    (floor ``edge_std_floor``) above the learned mean weight: a sudden strong association
-    between established concepts. Established strong edges, which grew slowly, are normal.
-    Significance: the z-score.
+  - *outlier edge*: a young edge (created within ``edge_horizon`` ticks) between two
+    established concepts (known for ``edge_horizon`` ticks before the edge appeared, accessed
+    at least ``min_count`` times) whose weight is more than ``edge_z`` learned standard
+    deviations (floor ``edge_std_floor``) above the learned mean *and* at least ``edge_margin``
+    above the strongest young edge it normally sees (a peak that fades by ``peak_decay`` per
+    observation): a sudden strong association between established concepts. Strong edges
+    that grew slowly, and the bursts of a corpus being digested, are normal. Significance: the
+    z-score.
 
 * **Stable labels, one node per subject.** ``anomaly: novel concept <label>``,
   ``anomaly: deviating concept <label>``, ``anomaly: edge <a> -- <b>`` (endpoints sorted). A
@@ -37,19 +43,22 @@ anomalies per scan (§8 item 3). This one:
 * **Ranked.** Each scan presents at most ``max_per_scan`` new anomalies, most significant
   first; :meth:`Sentinel.top_anomalies` lists every anomaly seen, by significance.
 * **Keeps related concepts as edges.** The tick after presenting, it wires each anomaly node
-  to its related concepts (a group's members, a deviating concept, an edge's endpoints) with
-  :class:`~phago.types.WireNodes`; then it emits an Anomaly signal (stamped with the substrate
-  tick) and resumes scanning.
+  to its related concepts (a group's concepts, a deviating concept and its strongest
+  neighbours, an edge's endpoints) with :class:`~phago.types.WireNodes`; then it emits an
+  Anomaly signal (stamped with the substrate tick) and resumes scanning.
 
 Idle time counts ticks in which the graph did not change at all, so a sentinel lives as long
 as its colony is active and dies ``max_idle`` ticks after it falls still.
 
+Novelty is judged per document, from the graph's provenance (the documents each concept was
+presented from); concepts presented without a document are never called novel.
+
 **Distributed colonies.** Distributions (concept shares, edge-weight moments) are read through a
 :class:`~phago.agents.distribution.DistributionProvider`: the local graph by default, or a
 :class:`~phago.agents.distribution.AggregatedDistribution` that the distributed runner feeds with
-the coordinator's merge of every shard's distribution, so novelty and deviation are judged
-against the *global* colony. Structure (neighbourhoods, groups, outlier edges) is the shard's
-own graph; anomaly nodes are created on the sentinel's shard.
+the coordinator's merge of every shard's distribution, so deviations and the edge-weight norm
+are judged against the *global* colony. Structure (documents and their concepts, neighbourhoods,
+outlier edges) is the shard's own graph, and anomaly nodes are created on the sentinel's shard.
 
 State machine: ``MATURING`` (observe each tick until ``maturation`` observations and
 ``min_concepts`` concepts) → ``SCANNING`` (every ``scan_interval`` ticks: scan, then learn; new
@@ -60,14 +69,16 @@ Example:
     >>> from phago import Colony, Digester, Position
     >>> from phago.agents.sentinel import Sentinel
     >>> colony = Colony(seed=3)
-    >>> _ = colony.ingest_document("a", "star planet orbit galaxy telescope star", Position(0, 0))
+    >>> sky = ["star planet orbit", "planet orbit moon", "star moon orbit", "star planet moon"]
+    >>> for i, text in enumerate(sky):
+    ...     _ = colony.ingest_document(f"sky{i}", text + " telescope", Position(i, 0))
     >>> _ = colony.spawn(Digester(Position(0, 0)))
-    >>> s = Sentinel(Position(5, 5), maturation=3, min_concepts=3)
+    >>> s = Sentinel(Position(5, 5), maturation=3, min_concepts=3, min_reference_docs=3)
     >>> _ = colony.spawn(s)
-    >>> _ = colony.run(12)
-    >>> s.state.value
-    'scanning'
-    >>> _ = colony.ingest_document("b", "flour yeast dough oven bread flour", Position(1, 0))
+    >>> _ = colony.run(30)
+    >>> s.state.value, s.top_anomalies()
+    ('scanning', [])
+    >>> _ = colony.ingest_document("bread", "flour yeast dough oven flour", Position(1, 1))
     >>> _ = colony.run(15)
     >>> [a.label for a in s.top_anomalies()]
     ['anomaly: novel concept flour']
@@ -77,6 +88,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -110,6 +122,8 @@ from phago.types import (
 )
 
 __all__ = ["Anomaly", "Sentinel", "SentinelState"]
+
+IntArray = npt.NDArray[np.int64]
 
 
 class SentinelState(str, Enum):
@@ -173,58 +187,43 @@ class Anomaly:
         )
 
 
-def _components(nodes: list[int], a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> list[list[int]]:
-    """Connected components of ``nodes`` under edges ``(a[k], b[k])`` (both ends in ``nodes``)."""
-    parent = {n: n for n in nodes}
+_Candidate = tuple[float, str, str, tuple[str, ...]]  # (significance, kind, label, related)
 
-    def find(x: int) -> int:
+
+class _UnionFind:
+    """Union-find over arbitrary hashable ints (smallest id is the root)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    for x, y in zip(a.tolist(), b.tolist(), strict=True):
-        rx, ry = find(x), find(y)
+    def union(self, x: int, y: int) -> None:
+        rx, ry = self.find(x), self.find(y)
         if rx != ry:
             if rx < ry:
-                parent[ry] = rx
+                self.parent[ry] = rx
             else:
-                parent[rx] = ry
-    groups: dict[int, list[int]] = {}
-    for n in nodes:
-        groups.setdefault(find(n), []).append(n)
-    return list(groups.values())
-
-
-_Candidate = tuple[float, str, str, tuple[str, ...]]  # (significance, kind, label, related)
+                self.parent[rx] = ry
 
 
 class _Snapshot:
-    """One look at the graph: concept edges, known/novel concepts and their familiarity."""
+    """One look at the graph: concept edges, and which concepts the model knows since when."""
 
-    __slots__ = (
-        "a",
-        "access",
-        "b",
-        "codes",
-        "concept",
-        "created",
-        "familiarity",
-        "known",
-        "labels",
-        "novel",
-        "since",
-        "tick",
-        "w",
-    )
+    __slots__ = ("a", "access", "b", "concept", "created", "known", "labels", "since", "tick", "w")
 
     def __init__(
         self, graph: HebbianGraph, model: dict[str, float], first_seen: dict[str, int], tick: int
     ) -> None:
         self.tick = tick
         self.access = graph.access_counts()
-        self.codes = graph.type_codes()
-        self.concept = self.codes == CONCEPT_CODE
+        self.concept = graph.type_codes() == CONCEPT_CODE
         a, b, w, _co, ct, _lt = graph.edge_arrays()
         if len(a):
             keep = self.concept[a] & self.concept[b]
@@ -243,13 +242,6 @@ class _Snapshot:
                     since[i] = first_seen.get(label, 0)
         self.known = known
         self.since = since
-        tot = np.bincount(a, weights=w, minlength=n) + np.bincount(b, weights=w, minlength=n)
-        fam = np.bincount(a, weights=w * known[b], minlength=n) + np.bincount(
-            b, weights=w * known[a], minlength=n
-        )
-        self.familiarity = np.divide(fam, tot, out=np.zeros(n), where=tot > 0)
-        # new concepts with edges, judged only once the model knows something
-        self.novel = self.concept & ~known & (tot > 0) if model else np.zeros(n, dtype=np.bool_)
 
     def young_mask(self, horizon: int, min_count: int) -> npt.NDArray[np.bool_]:
         """Edges created within ``horizon`` ticks between established concepts: known at least
@@ -258,10 +250,6 @@ class _Snapshot:
         a, b, ct = self.a, self.b, self.created
         old = (self.since[a] <= ct - horizon) & (self.since[b] <= ct - horizon)
         return (ct >= self.tick - horizon) & established[a] & established[b] & old
-
-    def young_weights(self, horizon: int, min_count: int) -> npt.NDArray[np.float64]:
-        """Weights of :meth:`young_mask` edges."""
-        return self.w[self.young_mask(horizon, min_count)]
 
 
 class Sentinel(Agent):
@@ -276,23 +264,51 @@ class Sentinel(Agent):
         scan_interval: ticks between scans (reference: 5).
         max_per_scan: anomalies presented per scan at most (reference: 10), most significant first.
         learning_rate: weight of each new observation in the moving averages.
-        familiarity_threshold: new concepts at least this familiar are never unfamiliar.
-        familiarity_z: deviations below the learned familiarity that make a concept unfamiliar.
-        familiarity_std_floor: floor of the learned familiarity deviation.
-        min_group_size: unfamiliar new concepts needed to form a novelty anomaly.
+        reference_docs: size of the sliding window of recent normal documents.
+        min_reference_docs: documents the window needs before novelty is judged.
+        coverage_z: deviations below the norm that make a document unfamiliar.
+        coverage_std_floor: floor of the norm's deviation.
+        coverage_threshold: documents at least this covered are never unfamiliar.
+        min_group_size: introduced concepts needed to form a novelty anomaly.
         deviation_threshold: relative excess over the expected count (reference: 0.5).
         deviation_z: Poisson z-score a deviation must also exceed.
-        min_count: access count below which a concept is never called deviating.
+        min_count: access count below which a concept is never deviating nor established.
         edge_z: weight z-score of an outlier edge (reference: 3.0).
         edge_std_floor: floor of the learned weight standard deviation (reference: 0.05).
         edge_horizon: only edges created within this many ticks can be outliers
             (None: twice the scan interval).
+        edge_margin: how far an outlier edge must exceed the usual young-edge peak.
+        peak_decay: fraction by which the learned young-edge peak fades per observation.
         related_limit: related concepts wired to each anomaly node.
         anomaly_edge_weight: weight of the anomaly-to-concept edges.
         provider: where distributions are read (None: the local graph).
     """
 
     agent_type = "sentinel"
+
+    _PARAMS = (
+        "maturation",
+        "min_concepts",
+        "scan_interval",
+        "max_per_scan",
+        "learning_rate",
+        "reference_docs",
+        "min_reference_docs",
+        "coverage_z",
+        "coverage_std_floor",
+        "coverage_threshold",
+        "min_group_size",
+        "deviation_threshold",
+        "deviation_z",
+        "min_count",
+        "edge_z",
+        "edge_std_floor",
+        "edge_horizon",
+        "edge_margin",
+        "peak_decay",
+        "related_limit",
+        "anomaly_edge_weight",
+    )
 
     def __init__(
         self,
@@ -305,10 +321,11 @@ class Sentinel(Agent):
         scan_interval: int = 5,
         max_per_scan: int = 10,
         learning_rate: float = 0.2,
-        familiarity_threshold: float = 0.7,
-        familiarity_z: float = 1.5,
-        familiarity_rate: float = 0.5,
-        familiarity_std_floor: float = 0.1,
+        reference_docs: int = 50,
+        min_reference_docs: int = 10,
+        coverage_z: float = 2.5,
+        coverage_std_floor: float = 0.05,
+        coverage_threshold: float = 0.7,
         min_group_size: int = 3,
         deviation_threshold: float = 0.5,
         deviation_z: float = 4.0,
@@ -329,8 +346,8 @@ class Sentinel(Agent):
         )
         if not 0.0 < learning_rate <= 1.0:
             raise ValueError("learning_rate must be in (0, 1]")
-        if scan_interval < 1 or maturation < 0 or max_per_scan < 1:
-            raise ValueError("scan_interval and max_per_scan must be >= 1, maturation >= 0")
+        if scan_interval < 1 or maturation < 0 or max_per_scan < 1 or reference_docs < 1:
+            raise ValueError("scan_interval, max_per_scan, reference_docs must be >= 1, maturation >= 0")
         if not 0.0 < anomaly_edge_weight <= 1.0:
             raise ValueError("anomaly_edge_weight must be in (0, 1]")
         self.maturation = int(maturation)
@@ -338,10 +355,11 @@ class Sentinel(Agent):
         self.scan_interval = int(scan_interval)
         self.max_per_scan = int(max_per_scan)
         self.learning_rate = float(learning_rate)
-        self.familiarity_threshold = float(familiarity_threshold)
-        self.familiarity_z = float(familiarity_z)
-        self.familiarity_std_floor = float(familiarity_std_floor)
-        self.familiarity_rate = float(familiarity_rate)
+        self.reference_docs = int(reference_docs)
+        self.min_reference_docs = int(min_reference_docs)
+        self.coverage_z = float(coverage_z)
+        self.coverage_std_floor = float(coverage_std_floor)
+        self.coverage_threshold = float(coverage_threshold)
         self.min_group_size = int(min_group_size)
         self.deviation_threshold = float(deviation_threshold)
         self.deviation_z = float(deviation_z)
@@ -355,15 +373,18 @@ class Sentinel(Agent):
         self.anomaly_edge_weight = float(anomaly_edge_weight)
         self.provider: DistributionProvider = provider if provider is not None else LocalDistribution()
         self.state = SentinelState.MATURING
+        # self-model
         self.model: dict[str, float] = {}  # concept label -> expected share (moving average)
         self.first_seen: dict[str, int] = {}  # concept label -> tick it entered the model
         self.edge_mean = 0.0
         self.edge_var = 0.0
-        self.familiarity_mean = 0.0
-        self.familiarity_var = 0.0
-        self.familiarity_observations = 0
         self.young_peak = 0.0
         self.observations = 0
+        self.coverage_norm = (0.0, 0.0)  # (mean, std) of the reference window at the last scan
+        self._df = np.zeros(0, dtype=np.int64)  # node index -> documents that presented it
+        self._prov_seen = 0  # provenance entries already processed
+        self._recent: deque[IntArray] = deque(maxlen=self.reference_docs)
+        # reports
         self.last_scan_tick = -1
         self.anomalies: dict[str, Anomaly] = {}  # label -> anomaly
         self.anomalies_detected = 0
@@ -402,10 +423,7 @@ class Sentinel(Agent):
         if tick - self.last_scan_tick < self.scan_interval:
             return Idle()
         self.last_scan_tick = tick
-        dist = self.provider.distribution(graph, tick)
-        snap = _Snapshot(graph, self.model, self.first_seen, tick)
-        found, flagged = self._scan(graph, dist, tick, snap)
-        self._learn(dist, snap, flagged)
+        found = self.scan(graph, self.provider.distribution(graph, tick), tick)
         if not found:
             return Idle()
         self.anomalies_detected += len(found)
@@ -445,31 +463,22 @@ class Sentinel(Agent):
     # ------------------------------------------------------------------ learning
 
     def observe(self, dist: GraphDistribution, graph: HebbianGraph | None = None) -> None:
-        """Learn one observation: concept shares, edge weights and (given the graph) how
-        familiar newly arrived concepts are."""
-        snap = _Snapshot(graph, self.model, self.first_seen, dist.tick) if graph is not None else None
-        self._learn(dist, snap, np.zeros(0, dtype=np.int64))
+        """Learn one observation: concept shares and edge weights from ``dist``, and (given
+        the graph) its new documents and young edges, without judging anything."""
+        if graph is None:
+            self._learn(dist, None)
+            return
+        snap = _Snapshot(graph, self.model, self.first_seen, dist.tick)
+        self._documents(graph, judge=False)
+        self._learn(dist, snap)
 
-    def _learn(self, dist: GraphDistribution, snap: _Snapshot | None, flagged: npt.NDArray[np.int64]) -> None:
+    def _learn(self, dist: GraphDistribution, snap: _Snapshot | None) -> None:
         a = self.learning_rate
         if snap is not None:
-            novel = snap.novel.copy()
-            novel[flagged] = False  # anomalies do not teach what is normal
-            if np.count_nonzero(novel) >= self.min_group_size:
-                x = float(snap.familiarity[novel].mean())
-                if self.familiarity_observations == 0:
-                    self.familiarity_mean, self.familiarity_var = x, 0.0
-                else:  # moving mean, and moving squared shortfall below the prediction
-                    r = self.familiarity_rate
-                    err = x - self.familiarity_mean
-                    short = min(err, 0.0)  # rising familiarity (a maturing model) is no surprise
-                    self.familiarity_var += r * (short * short - self.familiarity_var)
-                    self.familiarity_mean += r * err
-                self.familiarity_observations += 1
-            young = snap.young_weights(self.edge_horizon, self.min_count)
+            young = snap.w[snap.young_mask(self.edge_horizon, self.min_count)]
             peak = float(young.max()) if len(young) else 0.0
-            decayed = self.young_peak - self.peak_decay * (self.young_peak - self.edge_mean)
-            self.young_peak = max(peak, decayed)
+            fading = self.young_peak - self.peak_decay * (self.young_peak - self.edge_mean)
+            self.young_peak = max(peak, fading)
         total = dist.total
         if total > 0:
             rate = a if self.model else 1.0
@@ -508,19 +517,6 @@ class Sentinel(Agent):
         """Learned standard deviation of edge weights."""
         return math.sqrt(max(self.edge_var, 0.0))
 
-    @property
-    def familiarity_std(self) -> float:
-        """Learned standard deviation of new concepts' familiarity."""
-        return math.sqrt(max(self.familiarity_var, 0.0))
-
-    def unfamiliarity_threshold(self) -> float:
-        """Familiarity below which a new concept counts as unfamiliar now."""
-        cap = self.familiarity_threshold
-        if self.familiarity_observations == 0:
-            return cap
-        sd = max(self.familiarity_std, self.familiarity_std_floor)
-        return min(cap, self.familiarity_mean - self.familiarity_z * sd)
-
     def classify(self, observation: list[tuple[str, int]]) -> Classification:
         """Negative-selection verdict on a label/count observation (REFERENCE.md §5.2).
 
@@ -543,21 +539,22 @@ class Sentinel(Agent):
     # ------------------------------------------------------------------ scanning
 
     def scan(self, graph: HebbianGraph, dist: GraphDistribution, tick: int) -> list[Anomaly]:
-        """Compare the graph with the learned model (without learning from it).
+        """Judge what changed since the last look against the model, then learn from it.
 
         Updates the registry (:attr:`anomalies`): subjects no longer anomalous become inactive.
-        Returns at most ``max_per_scan`` newly anomalous subjects, most significant first.
-        """
-        return self._scan(graph, dist, tick, _Snapshot(graph, self.model, self.first_seen, tick))[0]
 
-    def _scan(
-        self, graph: HebbianGraph, dist: GraphDistribution, tick: int, snap: _Snapshot
-    ) -> tuple[list[Anomaly], npt.NDArray[np.int64]]:
-        if not self.model:
-            return [], np.zeros(0, dtype=np.int64)
-        candidates, flagged = self._novel_groups(graph, snap)
-        candidates += self._deviations(graph, dist, snap)
-        candidates += self._outlier_edges(snap)
+        Returns:
+            At most ``max_per_scan`` newly anomalous subjects, most significant first.
+        """
+        snap = _Snapshot(graph, self.model, self.first_seen, tick)
+        if self.model:
+            candidates = self._documents(graph, judge=True)
+            candidates += self._deviations(graph, dist, snap)
+            candidates += self._outlier_edges(snap)
+        else:
+            self._documents(graph, judge=False)
+            candidates = []
+        self._learn(dist, snap)
         current = {c[2] for c in candidates}
         for label, anomaly in self.anomalies.items():
             if anomaly.active and label not in current:
@@ -580,40 +577,80 @@ class Sentinel(Agent):
             known.active = True
             known.reports += 1
             fresh.append(known)
-        return fresh, flagged
+        return fresh
 
-    def _novel_groups(self, graph: HebbianGraph, snap: _Snapshot) -> tuple[list[_Candidate], npt.NDArray[np.int64]]:
-        none = np.zeros(0, dtype=np.int64)
-        novel = snap.novel
-        if not novel.any():
-            return [], none
-        thr = self.unfamiliarity_threshold()
-        fam = snap.familiarity
-        a, b, w = snap.a, snap.b, snap.w
-        n = len(fam)
-        inner = novel[a] & novel[b]
-        ia, ib = a[inner], b[inner]
-        strength = np.bincount(ia, weights=w[inner], minlength=n) + np.bincount(
-            ib, weights=w[inner], minlength=n
-        )
+    def _documents(self, graph: HebbianGraph, judge: bool) -> list[_Candidate]:
+        """Process documents presented since the last look; flag unfamiliar ones if ``judge``."""
+        nodes, docs = graph.provenance_arrays()
+        n = graph.node_count
+        if len(self._df) < n:
+            self._df = np.concatenate([self._df, np.zeros(n - len(self._df), dtype=np.int64)])
+        start = self._prov_seen
+        if len(nodes) <= start:
+            return []
+        self._prov_seen = len(nodes)
+        nn, dd = nodes[start:], docs[start:]
+        keep = graph.type_codes()[nn] == CONCEPT_CODE
+        nn, dd = nn[keep], dd[keep]
+        if len(nn) == 0:
+            return []
+        order = np.argsort(dd, kind="stable")
+        sd_, sn_ = dd[order], nn[order]
+        cuts = np.flatnonzero(np.diff(sd_)) + 1
+        starts = np.concatenate([[0], cuts])
+        groups = np.split(sn_, cuts)
+        # documents in the order they were first presented
+        first = order[starts]
+        new_docs = [np.unique(groups[k]) for k in np.argsort(first, kind="stable")]
+        df = self._df
+        thr = -math.inf
+        mean = sd = 0.0
+        if judge and len(self._recent) >= self.min_reference_docs:
+            loo = np.array([float(np.mean(df[r] >= 2)) for r in self._recent])
+            mean, sd = float(loo.mean()), float(loo.std())
+            self.coverage_norm = (mean, sd)
+            thr = min(self.coverage_threshold, mean - self.coverage_z * max(sd, self.coverage_std_floor))
+        flagged: list[tuple[IntArray, float]] = []
+        for d in new_docs:
+            if len(d) >= self.min_group_size:
+                coverage = float(np.mean(df[d] >= 1))
+                if coverage < thr:
+                    flagged.append((d[df[d] == 0], coverage))
+                    continue
+            self._recent.append(d)
+        for d in new_docs:
+            df[d] += 1
+        if not flagged:
+            return []
+        return self._novel_groups(graph, flagged, mean, max(sd, self.coverage_std_floor))
+
+    def _novel_groups(
+        self, graph: HebbianGraph, flagged: list[tuple[IntArray, float]], mean: float, sd: float
+    ) -> list[_Candidate]:
+        uf = _UnionFind()
+        for k, (intro, _cov) in enumerate(flagged):
+            root = -1 - k  # documents are negative ids, concepts non-negative
+            uf.find(root)
+            for i in intro.tolist():
+                uf.union(root, i)
+        members: dict[int, list[int]] = {}
+        shortfall: dict[int, list[float]] = {}
+        for k, (intro, cov) in enumerate(flagged):
+            r = uf.find(-1 - k)
+            members.setdefault(r, []).extend(intro.tolist())
+            shortfall.setdefault(r, []).append((mean - cov) / sd)
         access = graph.access_counts()
-        labels = snap.labels
-        sd = max(self.familiarity_std, self.familiarity_std_floor)
+        degree = graph.degrees()
+        labels = graph.labels()
         out: list[_Candidate] = []
-        flagged: list[int] = []
-        for group in _components(np.flatnonzero(novel).tolist(), ia, ib):
-            if len(group) < self.min_group_size:
+        for r, nodes in members.items():
+            uniq = sorted(set(nodes), key=lambda i: (-int(access[i]), -int(degree[i]), i))
+            if len(uniq) < self.min_group_size:
                 continue
-            mean_fam = float(fam[group].mean())
-            if mean_fam >= thr:
-                continue
-            group.sort(key=lambda i: (-int(access[i]), -float(strength[i]), i))
-            flagged.extend(group)
-            ref = self.familiarity_mean if self.familiarity_observations else thr
-            sig = len(group) * max(ref - mean_fam, 0.0) / sd
-            related = tuple(labels[i] for i in group[: self.related_limit])
-            out.append((sig, "novel", f"anomaly: novel concept {labels[group[0]]}", related))
-        return out, np.asarray(flagged, dtype=np.int64)
+            sig = len(uniq) * float(np.mean(shortfall[r]))
+            related = tuple(labels[i] for i in uniq[: self.related_limit])
+            out.append((sig, "novel", f"anomaly: novel concept {labels[uniq[0]]}", related))
+        return out
 
     def _deviations(self, graph: HebbianGraph, dist: GraphDistribution, snap: _Snapshot) -> list[_Candidate]:
         total = dist.total
@@ -682,29 +719,6 @@ class Sentinel(Agent):
 
     # ------------------------------------------------------------------ persistence
 
-    _PARAMS = (
-        "maturation",
-        "min_concepts",
-        "scan_interval",
-        "max_per_scan",
-        "learning_rate",
-        "familiarity_threshold",
-        "familiarity_z",
-        "familiarity_std_floor",
-        "familiarity_rate",
-        "min_group_size",
-        "deviation_threshold",
-        "deviation_z",
-        "min_count",
-        "edge_z",
-        "edge_std_floor",
-        "edge_horizon",
-        "edge_margin",
-        "peak_decay",
-        "related_limit",
-        "anomaly_edge_weight",
-    )
-
     def state_dict(self) -> dict[str, Any]:
         """Complete state, JSON-compatible except the generator state (a dict).
 
@@ -719,11 +733,12 @@ class Sentinel(Agent):
             first_seen=list(self.first_seen.items()),
             edge_mean=self.edge_mean,
             edge_var=self.edge_var,
-            familiarity_mean=self.familiarity_mean,
-            familiarity_var=self.familiarity_var,
-            familiarity_observations=self.familiarity_observations,
             young_peak=self.young_peak,
             observations=self.observations,
+            coverage_norm=list(self.coverage_norm),
+            df=self._df.tolist(),
+            prov_seen=self._prov_seen,
+            recent=[r.tolist() for r in self._recent],
             last_scan_tick=self.last_scan_tick,
             anomalies=[x.to_dict() for x in self.anomalies.values()],
             anomalies_detected=self.anomalies_detected,
@@ -742,14 +757,18 @@ class Sentinel(Agent):
         self.first_seen = {str(k): int(v) for k, v in state["first_seen"]}
         self.edge_mean = float(state["edge_mean"])
         self.edge_var = float(state["edge_var"])
-        self.familiarity_mean = float(state["familiarity_mean"])
-        self.familiarity_var = float(state["familiarity_var"])
-        self.familiarity_observations = int(state["familiarity_observations"])
         self.young_peak = float(state["young_peak"])
         self.observations = int(state["observations"])
+        m, s = state["coverage_norm"]
+        self.coverage_norm = (float(m), float(s))
+        self._df = np.asarray(state["df"], dtype=np.int64)
+        self._prov_seen = int(state["prov_seen"])
+        self._recent = deque(
+            (np.asarray(r, dtype=np.int64) for r in state["recent"]), maxlen=self.reference_docs
+        )
         self.last_scan_tick = int(state["last_scan_tick"])
         self.anomalies = {x["label"]: Anomaly.from_dict(x) for x in state["anomalies"]}
         self.anomalies_detected = int(state["anomalies_detected"])
         self.pending = [str(x) for x in state["pending"]]
-        s = state["signature"]
-        self._signature = (int(s[0]), int(s[1]), int(s[2]))
+        s2 = state["signature"]
+        self._signature = (int(s2[0]), int(s2[1]), int(s2[2]))

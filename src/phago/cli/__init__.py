@@ -23,6 +23,12 @@ def _register() -> None:
     main.add_command(demo.demo)
     main.add_command(run.run)
 
+    from phago.cli import eval as eval_cli
+    from phago.cli import query as query_cli
+
+    main.add_command(eval_cli.eval_command)
+    main.add_command(query_cli.query)
+
 
 _register()
 

@@ -114,8 +114,9 @@ class DistributedColony:
         seed: cluster seed (each shard's colony gets a seed derived from it).
         runner_config: timeouts, ghost resolution, parallelism and rollback cadence.
         address: Ray only: None starts a local Ray; ``"auto"`` or ``"ray://host:port"`` joins.
-        checkpoint_every: Ray only: persist a consistent checkpoint every K ticks.
-        checkpoint_dir: Ray only: where checkpoints are written.
+        checkpoint_every: take a consistent checkpoint of every shard every K ticks (local
+            backend default: 10, in memory; Ray default: none, so a lost shard is an error).
+        checkpoint_dir: Ray: also write each shard's checkpoint there, atomically.
         ghost_cache_size: ghost cache capacity per shard.
     """
 
@@ -143,6 +144,10 @@ class DistributedColony:
         self.config = config or ColonyConfig()
         self.seed = int(seed)
         rc = runner_config or RunnerConfig()
+        if checkpoint_every is not None:
+            rc = RunnerConfig(rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, checkpoint_every)
+        elif backend == "ray" and runner_config is None:
+            rc = RunnerConfig(rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, None)
         self.coordinator = Coordinator.with_config(
             DistributedConfig(num_shards=self.num_shards, virtual_nodes_per_shard=virtual_nodes),
             phase_timeout_s=rc.phase_timeout_ms / 1000.0,
@@ -201,7 +206,11 @@ class DistributedColony:
         hs = self._runner.handles
         if all(isinstance(h, LocalShardHandle) for h in hs):
             return [getattr(h.target, method)(*args) for h in hs]
-        return list(self._run(asyncio.gather(*(h.call(method, *args) for h in hs))))
+
+        async def gather() -> list[Any]:
+            return list(await asyncio.gather(*(h.call(method, *args) for h in hs)))
+
+        return list(self._run(gather()))
 
     def _call(self, shard: int, method: str, *args: Any) -> Any:
         h = self._runner.handles[shard]
@@ -379,6 +388,14 @@ class DistributedColony:
 
         engine = DistributedQueryEngine(self, DistributedHybridConfig(max_results=max_results))
         return engine.query(text)
+
+    def inject_fault(self, shard_index: int, kind: str, phase: TickPhase, tick: int,
+                     seconds: float = 3600.0) -> None:
+        """Arm a one-shot fault on a Ray shard (``hang``, ``raise`` or ``exit``) for drills."""
+        if self.backend != "ray":
+            raise ConfigError("inject_fault() needs backend='ray'")
+        handle = self._runner.handles[shard_index]
+        self._run(handle.inject_fault(kind, str(phase), tick, seconds))  # type: ignore[attr-defined]
 
     def ray_actor(self, shard_index: int) -> Any:
         """The Ray actor handle of shard ``shard_index`` (Ray backend only)."""

@@ -53,7 +53,14 @@ from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
 from phago.distributed.types import GhostNode, PhaseResult, ShardId, TickPhase
-from phago.errors import BarrierFailed, ConfigError, DistributedError, PhaseTimeout, RpcError
+from phago.errors import (
+    BarrierFailed,
+    ConfigError,
+    DistributedError,
+    PhaseTimeout,
+    RpcError,
+    ShardLost,
+)
 
 __all__ = [
     "DistributedRunner",
@@ -283,6 +290,9 @@ class DistributedRunner:
         if pending:
             for p in pending:
                 p.cancel()
+                abandon = getattr(tasks[p], "abandon", None)
+                if abandon is not None:
+                    await abandon()
             names = ", ".join(str(tasks[p].shard_id) for p in pending)
             raise PhaseTimeout(phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms")
         remaining = max(deadline - time.monotonic(), 0.001)
@@ -312,6 +322,19 @@ class DistributedRunner:
             await self._take_checkpoint(t)
         try:
             return await self._tick_inner(t)
+        except ShardLost as exc:
+            if self._checkpoint is None:
+                self._broken = f"{exc} and no checkpoint exists"
+                raise DistributedError(
+                    f"{exc.shard} was lost at tick {t + 1} and there is no checkpoint to recover "
+                    "from; the other shards remain readable"
+                ) from exc
+            await self._recover(t, exc)
+            if self._broken is not None:
+                raise DistributedError(self._broken) from exc
+            result = await self._tick_inner(t)
+            result.recovered = self.recoveries[-1]
+            return result
         except DistributedError as exc:
             await self._recover(t, exc)
             raise
@@ -347,6 +370,13 @@ class DistributedRunner:
         for r in advance:
             for req, answer in r.ghost_answers.items():
                 self._ghost_answers.setdefault(req, []).extend(answer)
+        for r in advance:
+            self._coordinator.shard_heartbeat(
+                r.shard_id,
+                documents=r.documents_total,
+                nodes=r.node_count,
+                edges=r.edge_count,
+            )
         new_tick = self._coordinator.advance_tick()
         for r in advance:
             if r.tick != new_tick:

@@ -12,7 +12,8 @@ only when what it depends on changed:
   (node count, edge count, tick, local version). Query reinforcement bumps the version.
 * **documents** (:class:`DocumentIndex`): the digested documents (those with provenance),
   sorted by id, a BM25 index over their tokens (``bm25s``) and a sparse document × concept
-  matrix of term counts built from the graph's provenance; keyed on the provenance length.
+  matrix of term counts built from the graph's provenance; keyed on the provenance length
+  and the source object.
 
 Example:
     >>> from phago.query.base import example_source
@@ -297,7 +298,8 @@ class QueryIndex:
         """The document index over ``source``'s documents, up to date."""
         g, c = self.graph, self._cache
         nodes, _ = g.provenance_arrays()
-        key = (g.node_count, len(nodes))
+        # documents never change under an id; new digestion grows the provenance
+        key = (g.node_count, len(nodes), id(source))
         if c.docs is None or key != c.docs_key:
             c.docs = DocumentIndex.build(source, g)
             c.docs_key = key

@@ -1,0 +1,1 @@
+"""Execution backends: ``local`` (threads in this process) and ``ray`` (one actor per shard)."""

@@ -1,0 +1,119 @@
+"""The Ray backend: identical results to local, recovery from a killed actor, timeouts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony, RunnerConfig, TickPhase
+from phago.errors import DistributedError, PhaseTimeout
+
+ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
+pytestmark = pytest.mark.ray
+
+DOCS = load_sample_corpus()
+POS = grid_positions(len(DOCS))
+SMALL = {"num_cpus": 0.25}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_ray() -> Iterator[None]:
+    """One local Ray with 2 CPUs for the whole test session."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def build(backend: str, shards: int, **kwargs: object) -> DistributedColony:
+    dc = DistributedColony(shards, backend=backend, seed=0,
+                           ray_options=SMALL if backend == "ray" else None, **kwargs)  # type: ignore[arg-type]
+    dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+    dc.spawn_digesters(2, max_idle=60)
+    return dc
+
+
+def signature(dc: DistributedColony) -> tuple:
+    g = dc.graph
+    edges = sorted(
+        (min(a, b), max(a, b), e.weight, e.co_activations, e.created_tick, e.last_activated_tick)
+        for a, b, e in g.edges()
+    )
+    return edges, sorted((n.id, n.label, n.access_count) for n in g.nodes())
+
+
+@pytest.mark.parametrize("shards", [2, 4])
+def test_ray_equals_local_tick_for_tick(shards: int) -> None:
+    local, remote = build("local", shards), build("ray", shards)
+    try:
+        for _ in range(4):
+            local.run(8)
+            remote.run(8)
+            assert signature(local) == signature(remote)
+        assert remote.stats().graph_edges > 0
+    finally:
+        local.close()
+        remote.close()
+
+
+def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path) -> None:
+    clean = build("local", 3)
+    flaky = build("ray", 3, checkpoint_every=5, checkpoint_dir=str(tmp_path))
+    try:
+        clean.run(30)
+        flaky.run(12)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f"shard-{i}.ckpt" for i in range(3)]
+        ray.kill(flaky.ray_actor(1))
+        results = flaky.run(18)
+        recovered = [r.recovered for r in results if r.recovered is not None]
+        assert len(recovered) == 1 and recovered[0].replayed_ticks == 2
+        assert flaky.current_tick == 30
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()
+
+
+def test_hung_actor_times_out() -> None:
+    dc = build("ray", 2, runner_config=RunnerConfig(phase_timeout_ms=1000, checkpoint_every=2))
+    try:
+        dc.run(3)
+        dc.inject_fault(0, "hang", TickPhase.ACT, 3, seconds=30)
+        start = time.monotonic()
+        with pytest.raises(PhaseTimeout):
+            dc.tick()
+        assert time.monotonic() - start < 6.0
+        assert dc.current_tick == 3
+        dc.run(2)  # the hung actor was replaced; the cluster goes on
+        assert dc.current_tick == 5
+    finally:
+        dc.close()
+
+
+def test_lost_shard_without_checkpoints_is_a_typed_error() -> None:
+    dc = build("ray", 2)
+    try:
+        dc.run(2)
+        ray.kill(dc.ray_actor(0))
+        with pytest.raises(DistributedError, match="shard-0"):
+            dc.tick()
+        assert dc._call(1, "report")["shard"] == 1  # the other shard is still usable
+    finally:
+        dc.close()
+
+
+def test_stats_show_heartbeats_and_memory() -> None:
+    dc = build("ray", 2)
+    try:
+        dc.run(5)
+        st = dc.stats()
+        assert len(st.shards) == 2
+        for row in st.shards:
+            assert row["status"] == "Online" and row["last_heartbeat_ms"] > 0
+            assert row["memory_bytes"] > 0 and row["documents_total"] > 0
+    finally:
+        dc.close()
