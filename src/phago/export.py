@@ -102,12 +102,11 @@ class GraphTable:
     def degrees(self) -> npt.NDArray[np.int64]:
         """Degree of every node.
 
-                Example:
-                    >>> from phago.graph import HebbianGraph
-        from phago.state import ColonyState
-                    >>> g = HebbianGraph(); idx = g.present(["a", "b", "c"]); _ = g.wire_clique(idx, 0)
-                    >>> GraphTable.from_graph(g).degrees().tolist()
-                    [2, 2, 2]
+        Example:
+            >>> from phago.graph import HebbianGraph
+            >>> g = HebbianGraph(); idx = g.present(["a", "b", "c"]); _ = g.wire_clique(idx, 0)
+            >>> GraphTable.from_graph(g).degrees().tolist()
+            [2, 2, 2]
         """
         n = self.node_count
         if self.edge_count == 0:
@@ -203,19 +202,18 @@ class GraphTable:
     def merge(cls, tables: Sequence[GraphTable]) -> GraphTable:
         """The union of several graphs (a distributed colony's shards).
 
-                A node (by id) takes its attributes from the first table that has it, except the
-                access count, which is the largest seen; an edge (by its endpoint ids) is taken from
-                the first table that stores it.
+        A node (by id) takes its attributes from the first table that has it, except the
+        access count, which is the largest seen; an edge (by its endpoint ids) is taken from
+        the first table that stores it.
 
-                Example:
-                    >>> from phago.graph import HebbianGraph
-        from phago.state import ColonyState
-                    >>> g1 = HebbianGraph(); _ = g1.wire_clique(g1.present(["a", "b"]), 0)
-                    >>> g2 = HebbianGraph(); _ = g2.wire_clique(g2.present(["b", "c"]), 0)
-                    >>> m = GraphTable.merge([GraphTable.from_graph(g1, shard=0),
-                    ...                       GraphTable.from_graph(g2, shard=1)])
-                    >>> m.labels, m.edge_count, m.shard.tolist()
-                    (['a', 'b', 'c'], 2, [0, 0, 1])
+        Example:
+            >>> from phago.graph import HebbianGraph
+            >>> g1 = HebbianGraph(); _ = g1.wire_clique(g1.present(["a", "b"]), 0)
+            >>> g2 = HebbianGraph(); _ = g2.wire_clique(g2.present(["b", "c"]), 0)
+            >>> m = GraphTable.merge([GraphTable.from_graph(g1, shard=0),
+            ...                       GraphTable.from_graph(g2, shard=1)])
+            >>> m.labels, m.edge_count, m.shard.tolist()
+            (['a', 'b', 'c'], 2, [0, 0, 1])
         """
         index: dict[int, int] = {}
         ids: list[int] = []
@@ -384,13 +382,12 @@ def write_gexf(table: GraphTable, path: PathLike) -> Path:
 def to_json_dict(table: GraphTable) -> dict[str, Any]:
     """The graph as a JSON-able dict: ``{"format", "stats", "nodes", "edges"}``.
 
-        Example:
-            >>> from phago.graph import HebbianGraph
-    from phago.state import ColonyState
-            >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
-            >>> d = to_json_dict(GraphTable.from_graph(g))
-            >>> d["edges"][0]["source_label"], d["edges"][0]["weight"]
-            ('a', 0.1)
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> d = to_json_dict(GraphTable.from_graph(g))
+        >>> d["edges"][0]["source_label"], d["edges"][0]["weight"]
+        ('a', 0.1)
     """
     ids = [str(int(v)) for v in table.ids.tolist()]
     nodes = []
@@ -502,15 +499,14 @@ class TripleStats:
 def triples(table: GraphTable) -> tuple[list[Triple], TripleStats]:
     """One ``related_to`` triple per edge, strongest first, and their statistics.
 
-        Example:
-            >>> from phago.graph import HebbianGraph
-    from phago.state import ColonyState
-            >>> g = HebbianGraph()
-            >>> _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
-            >>> _ = g.wire_clique(g.present(["b", "c"]), 1)
-            >>> ts, st = triples(GraphTable.from_graph(g))
-            >>> (ts[0].subject, ts[0].object, round(ts[0].weight, 2)), st.median_weight
-            (('b', 'c', 0.2), 0.1)
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph()
+        >>> _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> _ = g.wire_clique(g.present(["b", "c"]), 1)
+        >>> ts, st = triples(GraphTable.from_graph(g))
+        >>> (ts[0].subject, ts[0].object, round(ts[0].weight, 2)), st.median_weight
+        (('b', 'c', 0.2), 0.1)
     """
     m = table.edge_count
     if m == 0:
@@ -566,18 +562,17 @@ _WRITERS = {
 def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     """Write ``table`` in format ``fmt`` (one of :data:`FORMATS`) to ``out``.
 
-        Raises:
-            PhagoError: unknown format, or the file cannot be written (the message names it).
+    Raises:
+        PhagoError: unknown format, or the file cannot be written (the message names it).
 
-        Example:
-            >>> import tempfile, pathlib
-            >>> from phago.graph import HebbianGraph
-    from phago.state import ColonyState
-            >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
-            >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
-            >>> row = export_graph(GraphTable.from_graph(g), "csv", p).read_text().splitlines()[1]
-            >>> row.split(",")[2:5]
-            ['a', 'b', '0.1']
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
+        >>> row = export_graph(GraphTable.from_graph(g), "csv", p).read_text().splitlines()[1]
+        >>> row.split(",")[2:5]
+        ['a', 'b', '0.1']
     """
     writer = _WRITERS.get(fmt)
     if writer is None:

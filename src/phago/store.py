@@ -67,8 +67,11 @@ from phago.state import (
     SIGNAL_COLUMNS,
     AgentState,
     ColonyState,
+    ForgetReport,
     capture,
+    forget_documents,
     from_jsonable,
+    presentation_pairs,
     restore,
     state_from_scalars,
     to_jsonable,
@@ -76,6 +79,8 @@ from phago.state import (
 
 __all__ = [
     "DISTRIBUTED_FORMAT",
+    "forget_in_store",
+    "merged_graph",
     "SCHEMA_VERSION",
     "Catalog",
     "HistoryPoint",
@@ -83,15 +88,15 @@ __all__ = [
     "StoreSummary",
     "is_distributed_store",
     "is_store",
-    "load_distributed",
     "load",
+    "load_distributed",
     "load_state",
     "load_with_catalog",
     "read_catalog",
     "read_distributed_catalog",
+    "read_extra",
     "read_manifest",
     "read_shard_states",
-    "read_extra",
     "read_state",
     "read_summary",
     "save",
@@ -1054,29 +1059,138 @@ def _ghost(d: dict[str, Any]) -> Any:
     return GhostNode(NodeId(int(d["node_id"])), ShardId(int(d["shard_id"])), str(d["label"]), full)
 
 
-def _distributed_summary(dc: Any) -> dict[str, Any]:
-    st = dc.stats()
-    g = dc.graph
+def merged_graph(manifest: dict[str, Any], states: list[ColonyState]) -> Any:
+    """The global graph of a distributed store's shard states (owned nodes, stored edges).
+
+    Returns:
+        ``(graph, ring)``: a :class:`~phago.graph.HebbianGraph` and the cluster's hash ring.
+    """
+    from phago.config import ColonyConfig
+    from phago.distributed import ConsistentHashRing, ShardId, merge_owned_graphs
+    from phago.distributed.shard import ShardedColony
+
+    ring = ConsistentHashRing(int(manifest["num_shards"]), int(manifest["virtual_nodes"]))
+    config = ColonyConfig.from_dict(manifest["config"])
+    parts = []
+    for i, st in enumerate(states):
+        sh = ShardedColony(ShardId(i), config, ring, seed=int(manifest["seed"]))
+        try:
+            sh.colony = restore(st)
+        except StoreError as exc:
+            raise StoreError(f"shard {i}: {exc}") from exc
+        sh.colony.presentation_hook = sh
+        parts.append(sh.owned_graph())
+    return merge_owned_graphs(parts), ring
+
+
+def _summary_from_states(meta: dict[str, Any], states: list[ColonyState]) -> dict[str, Any]:
+    g, _ = merged_graph(meta, states)
     n = g.node_count
     acc = g.access_counts()
     deg = g.degrees()
     order = np.lexsort((np.arange(n), -acc))[:_TOP_CONCEPTS].tolist() if n else []
+    per = [_summary(st)["stats"] for st in states]
     stats = {
-        "tick": st.tick,
-        "agents_alive": st.agents_alive,
-        "agents_died": st.agents_died,
-        "total_spawned": st.total_spawned,
+        "tick": int(meta["tick"]),
+        "agents_alive": sum(p["agents_alive"] for p in per),
+        "agents_died": sum(p["agents_died"] for p in per),
+        "total_spawned": sum(p["total_spawned"] for p in per),
         "graph_nodes": n,
         "graph_edges": g.edge_count,
-        "total_signals": 0,
-        "documents_total": st.documents_total,
-        "documents_digested": st.documents_digested,
-        "cross_shard_edges": st.cross_shard_edges,
+        "total_signals": sum(p["total_signals"] for p in per),
+        "documents_total": sum(p["documents_total"] for p in per),
+        "documents_digested": sum(p["documents_digested"] for p in per),
     }
     top = [
         {"label": g.label_at(i), "access_count": int(acc[i]), "degree": int(deg[i])} for i in order
     ]
     return {"stats": stats, "top_concepts": top}
+
+
+def _prepare_dir(d: Path) -> tuple[Catalog, int]:
+    """The old catalog and generation number of the store folder ``d`` (created if absent)."""
+    if d.exists() and not d.is_dir():
+        raise StoreError(f"cannot save distributed colony to {d}: it is a file")
+    try:
+        d.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
+    if (d / _CURRENT).exists():
+        try:
+            manifest = read_manifest(d)
+        except StoreError as exc:
+            raise StoreError(f"refusing to overwrite {d}: it is not a readable phago store ({exc})") from exc
+        return _catalog_from_json(manifest.get("catalog", {})), int(Path(manifest["_generation"]).name[4:])
+    if any(p for p in d.iterdir() if not p.name.startswith("gen-")):
+        raise StoreError(f"refusing to write into {d}: the folder is not empty and not a phago store")
+    return Catalog(), 0
+
+
+def _write_distributed(
+    d: Path,
+    meta: dict[str, Any],
+    states: list[ColonyState],
+    extras: list[dict[str, Any]],
+    catalog: Catalog | None,
+) -> Path:
+    from phago import __version__
+
+    old_catalog, last = _prepare_dir(d)
+    src = old_catalog if catalog is None else catalog
+    cat = Catalog(list(src.sources), list(src.history))
+    for tick, nodes, edges in meta.get("history", []):
+        cat.add_point(HistoryPoint(int(tick), int(nodes), int(edges)))
+    name = f"gen-{last + 1:06d}"
+    tmp = d / (name + ".tmp")
+    try:
+        if tmp.exists():
+            _rmtree(tmp)
+        tmp.mkdir()
+        doc_ids: list[int] = []
+        for i, (state, extra) in enumerate(zip(states, extras, strict=True)):
+            doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
+            save_state(state, tmp / f"shard-{i:03d}.db", catalog=Catalog(), kind="shard", extra=extra)
+        cat.keep_documents(doc_ids)
+        summary = _summary_from_states(meta, states)
+        st = summary["stats"]
+        cat.add_point(
+            HistoryPoint(
+                int(meta["tick"]),
+                st["graph_nodes"],
+                st["graph_edges"],
+                st["documents_total"],
+                st["documents_digested"],
+            )
+        )
+        body = to_jsonable(
+            {
+                "format": DISTRIBUTED_FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "phago_version": __version__,
+                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                **{k: v for k, v in meta.items() if not k.startswith("_")},
+                "summary": summary,
+                "catalog": _catalog_to_json(cat),
+            }
+        )
+        manifest = _json_bytes({"body": body, "sha256": _sha(_json_bytes(body))})
+        _write_file_atomic(tmp / "manifest.json", manifest)
+        _fsync_path(tmp, directory=True)
+        os.replace(tmp, d / name)
+        _fsync_path(d, directory=True)
+        _write_file_atomic(d / _CURRENT, (name + "\n").encode("ascii"))
+    except BaseException as exc:
+        if tmp.exists():
+            _rmtree(tmp)
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
+        raise
+    for old in d.iterdir():
+        if old.name.startswith("gen-") and old.name != name:
+            _rmtree(old)
+    return d
 
 
 def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = None) -> Path:
@@ -1101,105 +1215,99 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     Raises:
         StoreError: the folder cannot be written, or holds something that is not a store.
     """
-    from phago import __version__
-
-    d = Path(directory)
-    if d.exists() and not d.is_dir():
-        raise StoreError(f"cannot save distributed colony to {d}: it is a file")
-    try:
-        d.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
-    old_catalog = Catalog()
-    last = 0
-    if (d / _CURRENT).exists():
-        try:
-            manifest = read_manifest(d)
-        except StoreError as exc:
-            raise StoreError(
-                f"refusing to overwrite {d}: it is not a readable phago store ({exc})"
-            ) from exc
-        old_catalog = _catalog_from_json(manifest.get("catalog", {}))
-        last = int(Path(manifest["_generation"]).name[4:])
-    elif any(p for p in d.iterdir() if not p.name.startswith("gen-")):
-        raise StoreError(
-            f"refusing to write into {d}: the folder is not empty and not a phago store"
-        )
-    src = old_catalog if catalog is None else catalog
-    cat = Catalog(list(src.sources), list(src.history))
-    for tick, nodes, edges in getattr(dc, "history", []):
-        cat.add_point(HistoryPoint(int(tick), int(nodes), int(edges)))
-    name = f"gen-{last + 1:06d}"
-    tmp = d / (name + ".tmp")
-    try:
-        if tmp.exists():
-            _rmtree(tmp)
-        tmp.mkdir()
-        shards = _shard_objects(dc)
-        doc_ids: list[int] = []
-        for i, sh in enumerate(shards):
-            state = capture(sh.colony)
-            doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
-            sh._sync_owners()
-            extra = {
+    states: list[ColonyState] = []
+    extras: list[dict[str, Any]] = []
+    for sh in _shard_objects(dc):
+        states.append(capture(sh.colony))
+        sh._sync_owners()
+        extras.append(
+            {
                 "ghost_known": np.asarray(sh._ghost_known, dtype=np.bool_),
                 "ghost_pending": sorted(int(x) for x in sh._ghost_pending),
                 "ghosts": [_ghost_dict(g) for g in sh.ghost_cache.all_nodes()],
                 "ghost_capacity": int(sh.ghost_cache.capacity),
             }
-            save_state(
-                state, tmp / f"shard-{i:03d}.db", catalog=Catalog(), kind="shard", extra=extra
-            )
-        cat.keep_documents(doc_ids)
-        summary = _distributed_summary(dc)
-        cat.add_point(
-            HistoryPoint(
-                dc.current_tick,
-                summary["stats"]["graph_nodes"],
-                summary["stats"]["graph_edges"],
-                summary["stats"]["documents_total"],
-                summary["stats"]["documents_digested"],
-            )
         )
-        body = {
-            "format": DISTRIBUTED_FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            "phago_version": __version__,
-            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "num_shards": int(dc.num_shards),
-            "backend": dc.backend,
-            "seed": int(dc.seed),
-            "config": dc.config.to_dict(),
-            "virtual_nodes": int(dc.coordinator.config.virtual_nodes_per_shard),
-            "tick": int(dc.current_tick),
-            "layout_next": int(dc._layout_next),
-            "history": [list(map(int, h)) for h in getattr(dc, "history", [])],
-            "ghost_answers": {
-                str(k): [_ghost_dict(g) for g in v] for k, v in dc.runner._ghost_answers.items()
-            },
-            "summary": summary,
-            "catalog": _catalog_to_json(cat),
-        }
-        body = to_jsonable(body)
-        _write_file_atomic(
-            tmp / "manifest.json", _json_bytes({"body": body, "sha256": _sha(_json_bytes(body))})
-        )
-        _fsync_path(tmp, directory=True)
-        os.replace(tmp, d / name)
-        _fsync_path(d, directory=True)
-        _write_file_atomic(d / _CURRENT, (name + "\n").encode("ascii"))
-    except BaseException as exc:
-        if tmp.exists():
-            _rmtree(tmp)
-        if isinstance(exc, StoreError):
-            raise
-        if isinstance(exc, sqlite3.Error | OSError):
-            raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
-        raise
-    for old in d.iterdir():
-        if old.name.startswith("gen-") and old.name != name:
-            _rmtree(old)
-    return d
+    meta = {
+        "num_shards": int(dc.num_shards),
+        "backend": dc.backend,
+        "seed": int(dc.seed),
+        "config": dc.config.to_dict(),
+        "virtual_nodes": int(dc.coordinator.config.virtual_nodes_per_shard),
+        "tick": int(dc.current_tick),
+        "layout_next": int(dc._layout_next),
+        "history": [[int(x) for x in h] for h in getattr(dc, "history", [])],
+        "ghost_answers": {
+            str(k): [_ghost_dict(g) for g in v] for k, v in dc.runner._ghost_answers.items()
+        },
+    }
+    return _write_distributed(Path(directory), meta, states, extras, catalog)
+
+
+def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
+    """Forget documents in the store at ``path`` (a file or a distributed folder), in place.
+
+    Follows :func:`phago.state.forget_documents`; in a distributed store the co-activations
+    of a document's presentation are withdrawn on whichever shard stores each edge. The new
+    state is checked to restore cleanly before it replaces the old one (atomically).
+
+    Raises:
+        StoreError: the store cannot be read or written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony, Position
+        >>> c = Colony()
+        >>> d = c.ingest_document("t", "alpha beta", Position(0, 0))
+        >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db")
+        >>> forget_in_store(p, [d]).documents_removed == [d], load(p).stats().documents_total
+        (True, 0)
+    """
+    p = Path(path)
+    ids = [int(x) for x in doc_ids]
+    if is_distributed_store(p):
+        manifest, states, extras = read_shard_states(p)
+        pairs: dict[tuple[int, int], int] = {}
+        for st in states:
+            for k, v in presentation_pairs(st, ids).items():
+                pairs[k] = pairs.get(k, 0) + v
+        total = ForgetReport()
+        held: set[int] = set()
+        for st, ex in zip(states, extras, strict=True):
+            r = forget_documents(st, ids, pairs)
+            held.update(r.documents_removed)
+            total.nodes_removed += r.nodes_removed
+            total.edges_removed += r.edges_removed
+            total.edges_weakened += r.edges_weakened
+            if r.nodes_removed:
+                ex["ghost_known"] = np.asarray(ex["ghost_known"], dtype=np.bool_)[: st.graph.node_count]
+                ex["ghost_known"] = _shard_ghost_flags(st, ex)
+        total.documents_removed = [d for d in ids if d in held]
+        total.unknown = [d for d in ids if d not in held]
+        meta = {k: v for k, v in manifest.items() if k not in ("summary", "catalog") and not k.startswith("_")}
+        for k in ("format", "schema_version", "phago_version", "saved_at"):
+            meta.pop(k, None)
+        merged_graph(meta, states)  # raises StoreError if a shard no longer restores
+        _write_distributed(p, meta, states, extras, read_distributed_catalog(p))
+        return total
+    state, catalog = read_state(p)
+    report = forget_documents(state, ids)
+    try:
+        restore(state)
+    except StoreError as exc:
+        raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
+    save_state(state, p, catalog=catalog)
+    return report
+
+
+def _shard_ghost_flags(state: ColonyState, extra: dict[str, Any]) -> np.ndarray:
+    """Ghost flags of a shard whose graph lost nodes: recomputed by node id."""
+    flags = extra.get("_flags_by_id")
+    out = np.zeros(state.graph.node_count, dtype=np.bool_)
+    if isinstance(flags, dict):
+        for i, nid in enumerate(state.graph.ids.tolist()):
+            out[i] = bool(flags.get(int(nid), False))
+    return out
 
 
 def _rmtree(p: Path) -> None:

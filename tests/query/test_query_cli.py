@@ -52,7 +52,13 @@ def test_eval_json(corpus: Path, queries: Path) -> None:
     assert data["documents_digested"] == 3
     assert data["best"] in data["methods"]
     assert set(data["methods"]["fusion"]) == {
-        "p@5", "p@10", "r@5", "r@10", "mrr", "ndcg@10", "p@5_returned"
+        "p@5",
+        "p@10",
+        "r@5",
+        "r@10",
+        "mrr",
+        "ndcg@10",
+        "p@5_returned",
     }
 
 

@@ -47,7 +47,13 @@ def test_evaluate_on_hand_built_graph(bio: StaticSource) -> None:
     report = ev.to_report()
     assert set(report) == {"methods", "best", "nodes", "edges", "documents_digested"}
     assert set(report["methods"]["bm25"]) == {  # type: ignore[index]
-        "p@5", "p@10", "r@5", "r@10", "mrr", "ndcg@10", "p@5_returned"
+        "p@5",
+        "p@10",
+        "r@5",
+        "r@10",
+        "mrr",
+        "ndcg@10",
+        "p@5_returned",
     }
     assert len(ev.methods["graph"].per_query) == 2
     one = evaluate(bio, qs, methods=["best", "tfidf", "fusion"])

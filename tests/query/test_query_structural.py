@@ -144,7 +144,7 @@ def test_bridge_nodes_match_brute_force(seed: int) -> None:
 
 
 def test_connected_components() -> None:
-    src = source(TRIANGLES + [("xxx", "yyy", 0.5)], isolated=["zzz"])
+    src = source([*TRIANGLES, ("xxx", "yyy", 0.5)], isolated=["zzz"])
     c = connected_components(src)
     assert c.count == 3
     assert c.sizes == [6, 2, 1]

@@ -117,3 +117,26 @@ def test_stats_show_heartbeats_and_memory() -> None:
             assert row["memory_bytes"] > 0 and row["documents_total"] > 0
     finally:
         dc.close()
+
+
+def test_cli_run_on_ray_and_cluster_status() -> None:
+    import json
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from phago.cli import main
+
+    r = subprocess.run(
+        [sys.executable, "-m", "phago", "run", "--shards", "2", "--backend", "ray", "--digesters", "4",
+         "--checkpoint-every", "5", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads(r.stdout)
+    assert data["backend"] == "ray" and data["documents_digested"] == 40 and len(data["shards"]) == 2
+    status = CliRunner().invoke(main, ["cluster", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    info = json.loads(status.output)
+    assert info["nodes"] >= 1 and info["cpus"] == 2

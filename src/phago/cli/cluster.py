@@ -1,0 +1,70 @@
+"""``phago cluster status``: what a Ray cluster offers phago."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from phago.cli.common import echo_json, out
+
+
+@click.group()
+def cluster() -> None:
+    """Inspect the Ray cluster phago runs on."""
+
+
+@cluster.command()
+@click.option("--address", default="auto", show_default=True,
+              help="Ray cluster address ('auto' finds a running `ray start --head`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(address: str, as_json: bool) -> None:
+    """Show the cluster's nodes, CPUs and memory, and any phago shard actors."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise click.ClickException("Ray is not installed: pip install 'phago[ray]'") from exc
+    started = False
+    try:
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            started = True
+    except Exception as exc:  # noqa: BLE001 - Ray raises several types here
+        raise click.ClickException(
+            f"no Ray cluster at {address!r} ({exc.__class__.__name__}); start one with "
+            "`ray start --head` or pass --address ray://host:port"
+        ) from exc
+    try:
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        total: dict[str, Any] = ray.cluster_resources()
+        free: dict[str, Any] = ray.available_resources()
+        actors: list[dict[str, Any]] = []
+        try:
+            from ray.util.state import list_actors
+
+            actors = [
+                {"class": a.class_name, "state": a.state, "pid": a.pid}
+                for a in list_actors(filters=[("class_name", "=", "ShardActorImpl")])
+            ]
+        except Exception:  # noqa: BLE001 - the state API needs the dashboard; optional
+            actors = []
+        data = {
+            "address": address,
+            "nodes": len(nodes),
+            "cpus": total.get("CPU", 0),
+            "cpus_free": free.get("CPU", 0),
+            "memory_gib": round(total.get("memory", 0) / 2**30, 2),
+            "shard_actors": actors,
+        }
+    finally:
+        if started:
+            ray.shutdown()
+    if as_json:
+        echo_json(data)
+        return
+    t = Table(title=f"Ray cluster at {address}", show_header=False)
+    for k in ("nodes", "cpus", "cpus_free", "memory_gib"):
+        t.add_row(k, str(data[k]))
+    t.add_row("phago shard actors", str(len(actors)))
+    out.print(t)
