@@ -289,27 +289,14 @@ class GraphTable:
 
 
 def _distributed_table(path: PathLike) -> GraphTable:
-    from phago.config import ColonyConfig
-    from phago.distributed import ConsistentHashRing, ShardId, merge_owned_graphs
-    from phago.distributed.shard import ShardedColony
     from phago.errors import StoreError
-    from phago.state import restore
-    from phago.store import read_shard_states
+    from phago.store import merged_graph, read_shard_states
 
     manifest, states, _ = read_shard_states(path)
-    n = int(manifest["num_shards"])
-    ring = ConsistentHashRing(n, int(manifest["virtual_nodes"]))
-    config = ColonyConfig.from_dict(manifest["config"])
-    parts = []
-    for i, st in enumerate(states):
-        sh = ShardedColony(ShardId(i), config, ring, seed=int(manifest["seed"]))
-        try:
-            sh.colony = restore(st)
-        except StoreError as exc:
-            raise StoreError(f"cannot load {path} (shard {i}): {exc}") from exc
-        sh.colony.presentation_hook = sh
-        parts.append(sh.owned_graph())
-    g = merge_owned_graphs(parts)
+    try:
+        g, ring = merged_graph(manifest, states)
+    except StoreError as exc:
+        raise StoreError(f"cannot load {path}: {exc}") from exc
     table = GraphTable.from_graph(g, tick=int(manifest["tick"]))
     table.shard = ring.get_shards(table.ids).astype(np.int64)
     return table

@@ -868,6 +868,8 @@ class ForgetReport:
     edges_removed: int = 0
     edges_weakened: int = 0
     unknown: list[int] = field(default_factory=list)
+    kept_nodes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Old indices of the nodes that remain, in their new order."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -1045,6 +1047,7 @@ def forget_documents(
     drop_node = had_forgotten & ~still
     report.nodes_removed = int(drop_node.sum())
     keep_node = ~drop_node
+    report.kept_nodes = np.flatnonzero(keep_node).astype(np.int64)
     new_index = np.cumsum(keep_node) - 1
     if gs.edge_count:
         alive_ends = keep_node[gs.edge_a] & keep_node[gs.edge_b]

@@ -79,19 +79,19 @@ from phago.state import (
 
 __all__ = [
     "DISTRIBUTED_FORMAT",
-    "forget_in_store",
-    "merged_graph",
     "SCHEMA_VERSION",
     "Catalog",
     "HistoryPoint",
     "SourceRecord",
     "StoreSummary",
+    "forget_in_store",
     "is_distributed_store",
     "is_store",
     "load",
     "load_distributed",
     "load_state",
     "load_with_catalog",
+    "merged_graph",
     "read_catalog",
     "read_distributed_catalog",
     "read_extra",
@@ -1119,10 +1119,16 @@ def _prepare_dir(d: Path) -> tuple[Catalog, int]:
         try:
             manifest = read_manifest(d)
         except StoreError as exc:
-            raise StoreError(f"refusing to overwrite {d}: it is not a readable phago store ({exc})") from exc
-        return _catalog_from_json(manifest.get("catalog", {})), int(Path(manifest["_generation"]).name[4:])
+            raise StoreError(
+                f"refusing to overwrite {d}: it is not a readable phago store ({exc})"
+            ) from exc
+        return _catalog_from_json(manifest.get("catalog", {})), int(
+            Path(manifest["_generation"]).name[4:]
+        )
     if any(p for p in d.iterdir() if not p.name.startswith("gen-")):
-        raise StoreError(f"refusing to write into {d}: the folder is not empty and not a phago store")
+        raise StoreError(
+            f"refusing to write into {d}: the folder is not empty and not a phago store"
+        )
     return Catalog(), 0
 
 
@@ -1149,7 +1155,9 @@ def _write_distributed(
         doc_ids: list[int] = []
         for i, (state, extra) in enumerate(zip(states, extras, strict=True)):
             doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
-            save_state(state, tmp / f"shard-{i:03d}.db", catalog=Catalog(), kind="shard", extra=extra)
+            save_state(
+                state, tmp / f"shard-{i:03d}.db", catalog=Catalog(), kind="shard", extra=extra
+            )
         cat.keep_documents(doc_ids)
         summary = _summary_from_states(meta, states)
         st = summary["stats"]
@@ -1280,13 +1288,21 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
             total.edges_removed += r.edges_removed
             total.edges_weakened += r.edges_weakened
             if r.nodes_removed:
-                ex["ghost_known"] = np.asarray(ex["ghost_known"], dtype=np.bool_)[: st.graph.node_count]
-                ex["ghost_known"] = _shard_ghost_flags(st, ex)
+                kept = r.kept_nodes
+                ex["ghost_known"] = np.asarray(ex["ghost_known"], dtype=np.bool_)[kept]
+                new_index = {int(old): i for i, old in enumerate(kept.tolist())}
+                ex["ghost_pending"] = sorted(
+                    new_index[int(x)] for x in ex.get("ghost_pending", []) if int(x) in new_index
+                )
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
-        meta = {k: v for k, v in manifest.items() if k not in ("summary", "catalog") and not k.startswith("_")}
-        for k in ("format", "schema_version", "phago_version", "saved_at"):
-            meta.pop(k, None)
+        meta = {
+            k: v
+            for k, v in manifest.items()
+            if k not in ("summary", "catalog") and not k.startswith("_")
+        }
+        for key in ("format", "schema_version", "phago_version", "saved_at"):
+            meta.pop(key, None)
         merged_graph(meta, states)  # raises StoreError if a shard no longer restores
         _write_distributed(p, meta, states, extras, read_distributed_catalog(p))
         return total
@@ -1298,16 +1314,6 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
         raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
     save_state(state, p, catalog=catalog)
     return report
-
-
-def _shard_ghost_flags(state: ColonyState, extra: dict[str, Any]) -> np.ndarray:
-    """Ghost flags of a shard whose graph lost nodes: recomputed by node id."""
-    flags = extra.get("_flags_by_id")
-    out = np.zeros(state.graph.node_count, dtype=np.bool_)
-    if isinstance(flags, dict):
-        for i, nid in enumerate(state.graph.ids.tolist()):
-            out[i] = bool(flags.get(int(nid), False))
-    return out
 
 
 def _rmtree(p: Path) -> None:
