@@ -5,9 +5,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.phago-installed
 EXTRAS ?= dev,ray
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup chromium demo test lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# Headless Chromium for the HTML view test (tests/store/test_viz_*): Debian's package,
+# installed when absent; without apt this only warns (and that test then fails, never skips).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ; } || \
+	  echo "warning: could not install chromium (apt-get unavailable or failed)" >&2
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

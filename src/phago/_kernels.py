@@ -216,3 +216,41 @@ def degree_cap_marks(
             out[c] = slots[t]
             c += 1
     return out
+
+
+@njit(cache=True)
+def window_pair_codes(kid: np.ndarray, pos: np.ndarray, window: int, k: int) -> np.ndarray:
+    """Sorted unique codes ``i * k + j`` (``i < j``) of keyword ids occurring within ``window``."""
+    n = kid.shape[0]
+    seen = np.zeros(k * k, dtype=np.bool_) if k <= 2048 else np.zeros(0, dtype=np.bool_)
+    out = np.empty(n * min(window, n), dtype=np.int64)
+    m = 0
+    for a in range(n):
+        pa = pos[a]
+        for b in range(a + 1, n):
+            if pos[b] - pa > window:
+                break
+            x = kid[a]
+            y = kid[b]
+            if x == y:
+                continue
+            if x > y:
+                x, y = y, x
+            code = x * k + y
+            if seen.shape[0] > 0:
+                if seen[code]:
+                    continue
+                seen[code] = True
+            out[m] = code
+            m += 1
+    res = out[:m]
+    res.sort()
+    if seen.shape[0] == 0 and m > 1:
+        uniq = np.empty(m, dtype=np.int64)
+        u = 0
+        for t in range(m):
+            if t == 0 or res[t] != res[t - 1]:
+                uniq[u] = res[t]
+                u += 1
+        return uniq[:u]
+    return res

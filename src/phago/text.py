@@ -186,10 +186,6 @@ def _pieces(text: str) -> Iterable[str]:
     return _TOKEN_RE.findall(unicodedata.normalize("NFC", text).lower())
 
 
-def _keep(word: str) -> bool:
-    return (len(word) >= 3 or len(word.encode("utf-8")) >= 3) and word not in STOPWORDS
-
-
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into lowercase terms, dropping short pieces and stopwords.
 
@@ -203,7 +199,12 @@ def tokenize(text: str) -> list[str]:
         >>> tokenize("What is DNA-repair?")
         ['dna', 'repair']
     """
-    return [w for w in _pieces(text) if _keep(w)]
+    stop = STOPWORDS
+    return [
+        w
+        for w in _pieces(text)
+        if (len(w) >= 3 or (not w.isascii() and len(w.encode("utf-8")) >= 3)) and w not in stop
+    ]
 
 
 def tokenize_with_positions(text: str) -> list[tuple[str, int]]:
@@ -216,7 +217,12 @@ def tokenize_with_positions(text: str) -> list[tuple[str, int]]:
         >>> tokenize_with_positions("the cell and the wall")
         [('cell', 1), ('wall', 4)]
     """
-    return [(w, i) for i, w in enumerate(_pieces(text)) if _keep(w)]
+    stop = STOPWORDS
+    return [
+        (w, i)
+        for i, w in enumerate(_pieces(text))
+        if (len(w) >= 3 or (not w.isascii() and len(w.encode("utf-8")) >= 3)) and w not in stop
+    ]
 
 
 def label_terms(label: str) -> list[str]:
@@ -267,9 +273,27 @@ def extract_keywords(
         >>> [k.label for k in extract_keywords("alpha beta beta gamma", {"gamma"})]
         ['gamma', 'beta', 'alpha']
     """
+    return keywords_from_tokens(
+        tokenize_with_positions(text), vocabulary, boost=boost, max_keywords=max_keywords
+    )
+
+
+def keywords_from_tokens(
+    tokens: list[tuple[str, int]],
+    vocabulary: Collection[str] | None = None,
+    *,
+    boost: float = 3.0,
+    max_keywords: int | None = None,
+) -> list[Keyword]:
+    """:func:`extract_keywords` over already tokenised ``(term, position)`` pairs.
+
+    Example:
+        >>> [k.label for k in keywords_from_tokens([("beta", 0), ("alpha", 1), ("beta", 2)])]
+        ['beta', 'alpha']
+    """
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
-    for word, pos in tokenize_with_positions(text):
+    for word, pos in tokens:
         if word in counts:
             counts[word] += 1
         else:

@@ -40,7 +40,8 @@ import numpy.typing as npt
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig
 from phago.ids import AgentId, DocumentId
-from phago.text import Keyword, extract_keywords, tokenize_with_positions
+from phago._kernels import window_pair_codes
+from phago.text import Keyword, keywords_from_tokens, tokenize_with_positions
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -74,10 +75,16 @@ class DigesterState(StrEnum):
     PRESENTING = "presenting"
 
 
-def window_pairs(text: str, keywords: list[Keyword], window: int) -> npt.NDArray[np.int64]:
+def window_pairs(
+    text: str,
+    keywords: list[Keyword],
+    window: int,
+    tokens: list[tuple[str, int]] | None = None,
+) -> npt.NDArray[np.int64]:
     """Keyword-index pairs ``(i, j)``, ``i < j``, whose words occur within ``window`` words.
 
-    Any occurrence counts, not only the first. Vectorised over offsets.
+    Any occurrence counts, not only the first. ``tokens`` (from
+    :func:`~phago.text.tokenize_with_positions`) saves tokenising ``text`` again.
 
     Example:
         >>> from phago.text import extract_keywords
@@ -86,22 +93,15 @@ def window_pairs(text: str, keywords: list[Keyword], window: int) -> npt.NDArray
         [[0, 1], [1, 2], [2, 3]]
     """
     index = {k.label: i for i, k in enumerate(keywords)}
-    toks = [(index[w], p) for w, p in tokenize_with_positions(text) if w in index]
-    if len(toks) < 2:
+    toks = tokens if tokens is not None else tokenize_with_positions(text)
+    sel = [(index[w], p) for w, p in toks if w in index]
+    if len(sel) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    kid = np.fromiter((t[0] for t in toks), dtype=np.int64, count=len(toks))
-    pos = np.fromiter((t[1] for t in toks), dtype=np.int64, count=len(toks))
-    parts = []
-    for off in range(1, min(window, len(toks) - 1) + 1):
-        a, b = kid[:-off], kid[off:]
-        ok = (pos[off:] - pos[:-off] <= window) & (a != b)
-        if not ok.any():
-            break  # positions increase, so larger offsets are farther apart
-        parts.append(np.stack([np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])], axis=1))
-    if not parts:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.unique(np.concatenate(parts), axis=0)
-    return pairs.astype(np.int64)
+    kid = np.fromiter((t[0] for t in sel), dtype=np.int64, count=len(sel))
+    pos = np.fromiter((t[1] for t in sel), dtype=np.int64, count=len(sel))
+    k = len(keywords)
+    codes = window_pair_codes(kid, pos, int(window), k)
+    return np.stack([codes // k, codes % k], axis=1)
 
 
 class Digester(Agent):
@@ -149,6 +149,8 @@ class Digester(Agent):
         self.engulfed: str | None = None
         self.known_vocabulary: set[str] = set()
         self.presented: dict[str, int] = {}  # distinct presented terms -> times presented
+        self._presented_order: list[str] = []
+        self._n_externalized = 0
         self.integrated_from: set[AgentId] = set()
         self.symbionts: list[tuple[AgentId, str]] = []
         self.tried_symbiosis: set[AgentId] = set()
@@ -255,13 +257,15 @@ class Digester(Agent):
         )
         pairs = None
         if self._window is not None and self._text_for_pairs is not None:
-            pairs = window_pairs(self._text_for_pairs, keywords, self._window)
+            pairs = window_pairs(self._text_for_pairs, keywords, self._window, self._tokens)
         self._text_for_pairs = None
+        self._tokens = None
         return PresentFragments(frags, doc, pairs)
 
     # ------------------------------------------------------------------ digestion
 
     _text_for_pairs: str | None = None
+    _tokens: list[tuple[str, int]] | None = None
 
     @property
     def is_digesting(self) -> bool:
@@ -283,8 +287,9 @@ class Digester(Agent):
         text, self.engulfed = self.engulfed, None
         if text is None:
             return []
-        keywords = extract_keywords(
-            text,
+        tokens = tokenize_with_positions(text)
+        keywords = keywords_from_tokens(
+            tokens,
             self.known_vocabulary or None,
             boost=self.keyword_boost,
             max_keywords=self._max_fragments,
@@ -293,9 +298,17 @@ class Digester(Agent):
             self.useful_outputs += 1
             self.idle = 0
             presented = self.presented
+            order = self._presented_order
             for k in keywords:
-                presented[k.label] = presented.get(k.label, 0) + 1
-            self._text_for_pairs = text if self._window is not None else None
+                n = presented.get(k.label)
+                if n is None:
+                    presented[k.label] = 1
+                    order.append(k.label)
+                else:
+                    presented[k.label] = n + 1
+            if self._window is not None:
+                self._text_for_pairs = text
+                self._tokens = tokens
         return keywords
 
     # ------------------------------------------------------------------ transfer
@@ -373,9 +386,11 @@ class Digester(Agent):
 
     def externalize_vocabulary(self) -> list[str]:
         """Presented terms not externalised before (once per term per agent)."""
-        if len(self.externalized) == len(self.presented):
+        order = self._presented_order
+        if self._n_externalized >= len(order):
             return []
-        new = [t for t in self.presented if t not in self.externalized]
+        new = order[self._n_externalized :]
+        self._n_externalized = len(order)
         self.externalized.update(new)
         return new
 
@@ -413,6 +428,7 @@ class Digester(Agent):
             symbionts=[(int(a), t) for a, t in self.symbionts],
             tried_symbiosis=sorted(int(a) for a in self.tried_symbiosis),
             externalized=sorted(self.externalized),
+            n_externalized=self._n_externalized,
             has_exported=self.has_exported,
             permeability=self._permeability,
             heading=self._heading,
@@ -439,6 +455,9 @@ class Digester(Agent):
         self._text_for_pairs = state["text_for_pairs"]
         self.known_vocabulary = set(state["known_vocabulary"])
         self.presented = {t: int(n) for t, n in state["presented"]}
+        self._presented_order = list(self.presented)
+        self._n_externalized = int(state.get("n_externalized", len(state["externalized"])))
+        self._tokens = None
         self.integrated_from = {AgentId(int(a)) for a in state["integrated_from"]}
         self.symbionts = [(AgentId(int(a)), str(t)) for a, t in state["symbionts"]]
         self.tried_symbiosis = {AgentId(int(a)) for a in state["tried_symbiosis"]}

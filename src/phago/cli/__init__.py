@@ -33,6 +33,18 @@ def _register() -> None:
     main.add_command(eval_cli.eval_command)
     main.add_command(query_cli.query)
 
+    from phago.cli import export as export_cli
+    from phago.cli import forget as forget_cli
+    from phago.cli import ingest as ingest_cli
+    from phago.cli import stats as stats_cli
+    from phago.cli import viz as viz_cli
+
+    main.add_command(ingest_cli.ingest)
+    main.add_command(forget_cli.forget)
+    main.add_command(export_cli.export)
+    main.add_command(viz_cli.viz)
+    main.add_command(stats_cli.stats)
+
 
 _register()
 

@@ -1,6 +1,14 @@
-"""``phago demo``: digest the bundled sample corpus and show what the colony learnt."""
+"""``phago demo``: digest the bundled sample corpus and show what the colony learnt.
+
+The demo also saves the colony to ``phago-demo.db`` (a store the ``stats``, ``export``,
+``viz``, ``ingest`` and ``forget`` commands work on) and writes the HTML view
+``phago-demo.html``, in the current directory or ``--out-dir``, and ends by saying where the
+HTML view is.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -8,6 +16,10 @@ from rich.table import Table
 from phago.cli.common import build_colony, echo_json, out, progress, stats_table
 from phago.colony import Colony
 from phago.corpus import load_sample_corpus
+from phago.errors import PhagoError
+from phago.export import GraphTable
+from phago.store import Catalog, HistoryPoint, save
+from phago.viz import write_html
 
 DEMO_QUERIES = ("telescope", "antibody")
 
@@ -34,23 +46,59 @@ def neighbours_of(colony: Colony, label: str, k: int) -> list[tuple[str, float]]
 @click.option("--digesters", default=10, show_default=True, help="Digesters to spawn.")
 @click.option("--max-ticks", default=500, show_default=True, help="Stop after this many ticks.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Where to write phago-demo.db and phago-demo.html.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def demo(digesters: int, max_ticks: int, seed: int, as_json: bool) -> None:
-    """Digest the bundled 40-document sample corpus and show the knowledge graph."""
+def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool) -> None:
+    """Digest the bundled 40-document sample corpus and show the knowledge graph.
+
+    Saves the colony to phago-demo.db and writes the HTML view phago-demo.html.
+    """
     docs = load_sample_corpus()
     colony = build_colony(docs, digesters=digesters, seed=seed, max_idle=60)
+    catalog = Catalog()
     with progress() as bar:
         task = bar.add_task("digesting", total=len(docs))
 
-        def on_tick(_: int) -> None:
-            bar.update(task, completed=colony.stats().documents_digested)
+        def on_tick(tick: int) -> None:
+            st = colony.stats()
+            bar.update(task, completed=st.documents_digested)
+            catalog.add_point(
+                HistoryPoint(
+                    tick, st.graph_nodes, st.graph_edges, st.documents_total, st.documents_digested
+                )
+            )
 
         ticks = colony.run_until_digested(max_ticks, on_tick=on_tick)
     stats = colony.stats().to_dict()
     edges = strongest_edges(colony, 10)
     answers = {q: neighbours_of(colony, q, 5) for q in DEMO_QUERIES}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        db = save(colony, out_dir / "phago-demo.db", catalog=catalog)
+        html = write_html(
+            GraphTable.from_colony(colony),
+            out_dir / "phago-demo.html",
+            title="phago demo: sample corpus",
+        )
+    except (PhagoError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
-        echo_json({"ticks": ticks, "stats": stats, "strongest_edges": edges, "queries": answers})
+        echo_json(
+            {
+                "ticks": ticks,
+                "stats": stats,
+                "strongest_edges": edges,
+                "queries": answers,
+                "db": str(db),
+                "html": str(html),
+            }
+        )
         return
     out.print(
         f"[bold green]Digested {stats['documents_digested']}/{stats['documents_total']} "
@@ -68,3 +116,5 @@ def demo(digesters: int, max_ticks: int, seed: int, as_json: bool) -> None:
             f"[bold]{q}[/bold] → "
             + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(not in the graph)")
         )
+    out.print(f"Saved the colony to {db} (try: phago stats --db {db}).", highlight=False)
+    out.print(f"[bold]HTML view:[/bold] {html.resolve().as_uri()}", highlight=False)

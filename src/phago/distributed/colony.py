@@ -170,8 +170,6 @@ class DistributedColony:
                 address=address, checkpoint_every=checkpoint_every, checkpoint_dir=checkpoint_dir,
                 options=ray_options or {},
             )
-        for i in range(self.num_shards):
-            self.coordinator.register_shard(ShardInfo(id=ShardId(i)))
         self._runner = DistributedRunner(self.coordinator, shards, rc)
         self._layout_next = 0
         self._graph_cache: tuple[int, int, HebbianGraph] | None = None

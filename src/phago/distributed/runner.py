@@ -52,7 +52,7 @@ from typing import Any, Protocol
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
-from phago.distributed.types import GhostNode, PhaseResult, ShardId, TickPhase
+from phago.distributed.types import GhostNode, PhaseResult, ShardId, ShardInfo, TickPhase
 from phago.errors import (
     BarrierFailed,
     ConfigError,
@@ -231,6 +231,9 @@ class DistributedRunner:
         ids = [h.shard_id for h in self._handles]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"duplicate shard ids: {ids}")
+        for sid in ids:  # shards report heartbeats to the registry
+            if coordinator.get_shard(sid) is None:
+                coordinator.register_shard(ShardInfo(id=sid))
         self._ghost_answers: dict[int, list[GhostNode]] = {}
         self._checkpoint: _Checkpoint | None = None
         self._broken: str | None = None

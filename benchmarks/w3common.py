@@ -1,0 +1,128 @@
+"""Workload W3 (WORKLOADS.md): the shared harness of scale.py and ray_scaling.py."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from phago import Colony, ColonyConfig, Digester, Position
+from phago.synthetic import synthetic_corpus, w1_layout
+
+WORDS_PER_DOC = 150
+
+
+@dataclass
+class W3Result:
+    """Figures of one W3 run."""
+
+    documents: int
+    backend: str
+    shards: int
+    seconds: float
+    ingest_seconds: float
+    ticks: int
+    digested: int
+    docs_per_s: float
+    words_per_s: float
+    nodes: int
+    edges: int
+    cross_shard_edges: int
+    peak_rss_mib: float
+    peak_rss_per_shard_mib: float
+    graph_bytes: int
+    bytes_per_edge: float
+    barrier_ms_per_tick: float
+
+    def row(self) -> dict[str, Any]:
+        """As a dict."""
+        return asdict(self)
+
+
+def rss_mib() -> float:
+    """Peak resident memory of this process, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def graph_bytes(colony: Colony) -> int:
+    """Bytes of the graph's edge columns and edge table plus node columns."""
+    g = colony.graph
+    arrays = (g._ea, g._eb, g._w, g._co, g._ct, g._lt, g._alive, g._tkeys, g._tslots,
+              g._type, g._access, g._created, g._pos, g._ids_arr)
+    return int(sum(a.nbytes for a in arrays))
+
+
+def warm_up() -> None:
+    """Compile or load the Numba kernels before timing."""
+    c = Colony(ColonyConfig.for_large_corpora(), seed=0)
+    c.ingest_document("w", "alpha beta gamma delta alpha beta", Position(0, 0))
+    c.spawn(Digester(Position(0, 0)))
+    c.run(8)
+    c.graph.prune_to_max_degree(1)
+
+
+def run_w3(
+    documents: int,
+    *,
+    backend: str = "local",
+    shards: int = 1,
+    seed: int = 0,
+    config: ColonyConfig | None = None,
+    max_ticks: int = 2000,
+    ray_options: dict[str, Any] | None = None,
+) -> W3Result:
+    """Generate the corpus (untimed), then time ingest → digested → wired."""
+    cfg = config or ColonyConfig.for_large_corpora()
+    docs = synthetic_corpus(documents, seed=seed)
+    layout = w1_layout(documents)
+    agents = max(1, documents // 100)
+    gc.collect()
+    if backend == "local" and shards == 1:
+        t0 = time.perf_counter()
+        colony = Colony(cfg, seed=seed)
+        for (title, text), (x, y) in zip(docs, layout, strict=True):
+            colony.ingest_document(title, text, Position(x, y))
+        step = documents // agents
+        for j in range(agents):
+            x, y = layout[j * step]
+            colony.spawn(Digester(Position(x + 1, y + 1), seed=j))
+        t_ingest = time.perf_counter() - t0
+        ticks = colony.run_until_digested(max_ticks)
+        elapsed = time.perf_counter() - t0
+        st = colony.stats()
+        gb = graph_bytes(colony)
+        rss = rss_mib()
+        return W3Result(documents, backend, 1, elapsed, t_ingest, ticks, st.documents_digested,
+                        st.documents_digested / elapsed, st.documents_digested * WORDS_PER_DOC / elapsed,
+                        st.graph_nodes, st.graph_edges, 0, rss, rss, gb, gb / max(st.graph_edges, 1), 0.0)
+    from phago.distributed import DistributedColony, RunnerConfig
+
+    t0 = time.perf_counter()
+    dc = DistributedColony(shards, backend=backend, config=cfg, seed=seed,
+                           runner_config=RunnerConfig(checkpoint_every=None), ray_options=ray_options)
+    try:
+        dc.ingest_documents([(t, c, p) for (t, c), p in zip(docs, layout, strict=True)])
+        dc.spawn_digesters(max(1, agents // shards))
+        t_ingest = time.perf_counter() - t0
+        barrier = 0.0
+        ticks = 0
+        busy = True
+        while busy and ticks < max_ticks:
+            r = dc.tick()
+            barrier += r.barrier_ms
+            ticks += 1
+            busy = dc._last_busy
+        elapsed = time.perf_counter() - t0
+        st = dc.stats()
+        mem = [s["memory_bytes"] for s in st.shards]
+        rss_rows = dc._call_all("rss_mib") if backend == "ray" else [rss_mib()]
+    finally:
+        dc.close()
+    gb = int(sum(mem))
+    return W3Result(documents, backend, shards, elapsed, t_ingest, ticks, st.documents_digested,
+                    st.documents_digested / elapsed, st.documents_digested * WORDS_PER_DOC / elapsed,
+                    st.graph_nodes, st.graph_edges, st.cross_shard_edges,
+                    rss_mib() + (sum(rss_rows) if backend == "ray" else 0.0),
+                    max(rss_rows), gb, gb / max(st.graph_edges, 1), barrier / max(ticks, 1))

@@ -1,0 +1,187 @@
+"""The quality and connectivity terms of fitness (REFERENCE.md §5.5, §8 item 16).
+
+The colony records each presentation's concepts (with how many were new: *novelty*) and edges
+wired (*productivity*). This module supplies the other two terms, per presentation:
+
+* **strong edges** (*quality*): wired pairs whose edge, after wiring, has at least
+  ``strong_min_coactivations`` co-activations (default 2), i.e. the presentation confirmed a
+  relation another presentation had already seen. Counting co-activations rather than weight
+  keeps the term independent of the wiring weights an evolving digester chooses.
+* **bridge edges** (*connectivity*): wired pairs that created a new edge between two concepts
+  that already existed before the presentation, i.e. a new link between known parts of the
+  graph.
+
+:class:`FitnessRecorder` computes both from the graph right after a presentation was wired
+(vectorised; one pass over the edge columns) and records them in a
+:class:`~phago.agents.fitness.FitnessTracker`. The colony calls it from ``_present``; until it
+does, :meth:`FitnessRecorder.attach` installs it on a colony instance.
+
+Example:
+    >>> from phago.graph import HebbianGraph
+    >>> from phago.agents.fitness_terms import edge_terms
+    >>> g = HebbianGraph()
+    >>> first = g.present(["cell", "membrane"])
+    >>> g.wire_clique(first, tick=0)
+    1
+    >>> second = g.present(["cell", "membrane", "protein"])  # one new concept
+    >>> g.wire_clique(second, tick=1)
+    3
+    >>> edge_terms(g, second, None, tick=1, created=1)  # cell-membrane confirmed; no bridge
+    EdgeTerms(strong=1, bridges=0)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from phago.events import Presented
+from phago.ids import AgentId
+
+if TYPE_CHECKING:
+    from phago.agents.fitness import FitnessTracker
+    from phago.colony import Colony
+    from phago.graph import HebbianGraph
+    from phago.types import PresentFragments
+
+__all__ = ["EdgeTerms", "FitnessRecorder", "edge_terms"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+class EdgeTerms(NamedTuple):
+    """Strong and bridge edge counts of one presentation."""
+
+    strong: int
+    bridges: int
+
+
+def edge_terms(
+    graph: HebbianGraph,
+    indices: IntArray | Any,
+    pairs: IntArray | None,
+    tick: int,
+    created: int,
+    strong_min_coactivations: int = 2,
+) -> EdgeTerms:
+    """Strong and bridge counts of a presentation just wired.
+
+    Args:
+        graph: the graph, after the presentation's wiring.
+        indices: node indices of the presented concepts (the colony's ``idx``).
+        pairs: ``(m, 2)`` positions into ``indices`` that were wired; None: every pair.
+        tick: the tick of the wiring.
+        created: nodes the presentation created (the ``Presented`` event's ``created``);
+            nodes with index ``>= node_count - created`` are new.
+        strong_min_coactivations: co-activations that make an edge strong.
+
+    Returns:
+        The counts (each distinct wired pair counted once).
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    k = len(idx)
+    if k < 2:
+        return EdgeTerms(0, 0)
+    if pairs is None:
+        i, j = np.triu_indices(k, 1)
+        pa, pb = idx[i], idx[j]
+    else:
+        p = np.asarray(pairs, dtype=np.int64)
+        if len(p) == 0:
+            return EdgeTerms(0, 0)
+        pa, pb = idx[p[:, 0]], idx[p[:, 1]]
+    ok = pa != pb
+    lo = np.minimum(pa[ok], pb[ok])
+    hi = np.maximum(pa[ok], pb[ok])
+    if len(lo) == 0:
+        return EdgeTerms(0, 0)
+    wired = np.unique((lo << 32) | hi)
+    n = graph.node_count
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[idx] = True
+    a, b, _w, co, ct, _lt = graph.edge_arrays()
+    sel = mask[a] & mask[b]
+    a, b, co, ct = a[sel], b[sel], co[sel], ct[sel]
+    keys = (np.minimum(a, b) << 32) | np.maximum(a, b)
+    hit = np.isin(keys, wired)
+    a, b, co, ct = a[hit], b[hit], co[hit], ct[hit]
+    strong = int(np.count_nonzero(co >= strong_min_coactivations))
+    before = n - int(created)
+    new_edge = (co == 1) & (ct == tick)
+    bridges = int(np.count_nonzero(new_edge & (a < before) & (b < before)))
+    return EdgeTerms(strong, bridges)
+
+
+class FitnessRecorder:
+    """Records the strong and bridge terms of each presentation in a fitness tracker.
+
+    Args:
+        strong_min_coactivations: co-activations that make an edge strong.
+
+    Example:
+        >>> from phago import Colony, Digester, Position
+        >>> from phago.agents.fitness_terms import FitnessRecorder
+        >>> colony = Colony(seed=0)
+        >>> FitnessRecorder().attach(colony)
+        >>> for t in ("cell membrane", "cell membrane protein"):
+        ...     _ = colony.ingest_document(t, t, Position(0, 0))
+        >>> aid = colony.spawn(Digester(Position(0, 0)))
+        >>> _ = colony.run_until_digested(30)
+        >>> colony.fitness.get(aid).strong_edges
+        1
+    """
+
+    def __init__(self, strong_min_coactivations: int = 2) -> None:
+        self.strong_min_coactivations = int(strong_min_coactivations)
+
+    def record(
+        self,
+        tracker: FitnessTracker,
+        agent_id: AgentId,
+        graph: HebbianGraph,
+        indices: IntArray | Any,
+        pairs: IntArray | None,
+        tick: int,
+        created: int,
+    ) -> EdgeTerms:
+        """Compute :func:`edge_terms` and add them to ``agent_id``'s record."""
+        terms = edge_terms(graph, indices, pairs, tick, created, self.strong_min_coactivations)
+        if terms.strong or terms.bridges:
+            tracker.record_edge_terms(agent_id, terms.strong, terms.bridges)
+        return terms
+
+    def record_event(
+        self, colony: Colony, presented: Presented, pairs: IntArray | None = None
+    ) -> EdgeTerms:
+        """Record from a ``Presented`` event of the tick being applied (concepts only)."""
+        g = colony.graph
+        idx = np.array([g.index_of(n) for n in presented.node_ids], dtype=np.int64)
+        concept = g.type_codes()[idx] == 0 if len(idx) else np.zeros(0, dtype=np.bool_)
+        idx = idx[concept]
+        return self.record(
+            colony.fitness, presented.agent_id, g, idx, pairs, colony.current_tick, presented.created
+        )
+
+    def attach(self, colony: Colony) -> None:
+        """Make ``colony`` record the terms after every presentation.
+
+        Uses the colony's ``fitness_recorder`` hook when it has one; otherwise wraps the
+        colony instance's ``_present`` (the colony class is left untouched).
+        """
+        if hasattr(colony, "fitness_recorder"):
+            colony.fitness_recorder = self
+            return
+        inner = colony._present
+
+        def present(agent: Any, action: PresentFragments, tick: int, events: list[Any]) -> None:
+            start = len(events)
+            inner(agent, action, tick, events)
+            for e in events[start:]:
+                if isinstance(e, Presented):
+                    pairs = action.pairs if len(action.fragments) == len(e.node_ids) else None
+                    self.record_event(colony, e, pairs)
+                    break
+
+        colony._present = present  # type: ignore[method-assign]

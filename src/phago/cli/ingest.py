@@ -1,0 +1,282 @@
+"""``phago ingest``: add files to a stored colony and digest them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from phago.cli._store import fail
+from phago.cli.common import console, echo_json, out, progress
+from phago.colony import Colony
+from phago.config import ColonyConfig
+from phago.errors import PhagoError
+from phago.ingest import (
+    DEFAULT_MAX_CHARS,
+    DistributedSink,
+    IngestReport,
+    digest_new_distributed,
+    digest_new_documents,
+    discover,
+    ingest_paths,
+)
+from phago.store import (
+    Catalog,
+    HistoryPoint,
+    is_distributed_store,
+    load_distributed,
+    load_with_catalog,
+    read_distributed_catalog,
+    save,
+    save_distributed,
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--db",
+    "db",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The store (created if absent): a file, or a folder with --shards.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Store a distributed colony with this many shards (the store is a folder).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Distributed engine for --shards.",
+)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=100),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    help="Split longer files into documents of at most this many characters.",
+)
+@click.option(
+    "--encoding", default="utf-8", show_default=True, help="Encoding of text and HTML files."
+)
+@click.option(
+    "--digesters",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Digesters spawned beside the new documents.",
+)
+@click.option(
+    "--max-ticks",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Stop digesting after this many ticks.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of a new store's colony.")
+@click.option("--large", is_flag=True, help="New store: bounded extraction for big corpora.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def ingest(
+    paths: tuple[Path, ...],
+    db: Path,
+    shards: int | None,
+    backend: str,
+    max_chars: int,
+    encoding: str,
+    digesters: int,
+    max_ticks: int,
+    seed: int,
+    large: bool,
+    as_json: bool,
+) -> None:
+    """Add .txt, .md, .rst, .html and .pdf files (folders recursively) to the store DB.
+
+    Files whose text is already stored are skipped (running it again changes nothing); empty,
+    binary or undecodable files are reported and skipped. Then the colony runs until the new
+    documents are digested, and the store is saved atomically.
+    """
+    distributed = shards is not None or is_distributed_store(db)
+    if not distributed and db.is_dir():
+        raise click.ClickException(f"{db} is a folder but not a distributed store; use --shards N")
+    if distributed and db.exists() and not db.is_dir():
+        raise click.ClickException(f"{db} is a colony store file; --shards needs a folder")
+    if not db.parent.is_dir():
+        raise click.ClickException(f"cannot create {db}: the directory {db.parent} does not exist")
+    config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
+    try:
+        if distributed:
+            _ingest_distributed(
+                paths,
+                db,
+                shards,
+                backend,
+                config,
+                seed,
+                max_chars,
+                encoding,
+                digesters,
+                max_ticks,
+                as_json,
+            )
+        else:
+            _ingest_colony(
+                paths, db, config, seed, max_chars, encoding, digesters, max_ticks, as_json
+            )
+    except PhagoError as exc:
+        raise fail(exc) from exc
+
+
+def _add_files(
+    sink: Any, paths: tuple[Path, ...], catalog: Catalog, max_chars: int, encoding: str
+) -> IngestReport:
+    files, skipped = discover(paths)
+    if not files and not skipped:
+        raise click.ClickException(
+            "no .txt, .md, .rst, .html or .pdf files found in " + ", ".join(str(p) for p in paths)
+        )
+    with progress() as bar:
+        task = bar.add_task("reading files", total=len(files))
+        report, sources = ingest_paths(
+            sink,
+            paths,
+            known_hashes=catalog.content_hashes(),
+            max_chars=max_chars,
+            encoding=encoding,
+            files=files,
+            on_file=lambda _p, _o: bar.advance(task),
+        )
+    report.skipped[:0] = skipped
+    catalog.sources.extend(sources)
+    return report
+
+
+def _digest(run: Any, total_new: int, digested: Any) -> int:
+    with progress() as bar:
+        task = bar.add_task("digesting", total=total_new)
+        start = digested()
+
+        def on_tick(_: int) -> None:
+            bar.update(task, completed=digested() - start)
+
+        ticks: int = run(on_tick)
+    return ticks
+
+
+def _ingest_colony(
+    paths: tuple[Path, ...],
+    db: Path,
+    config: ColonyConfig,
+    seed: int,
+    max_chars: int,
+    encoding: str,
+    digesters: int,
+    max_ticks: int,
+    as_json: bool,
+) -> None:
+    existed = db.exists()
+    if existed:
+        colony, catalog = load_with_catalog(db)
+    else:
+        colony, catalog = Colony(config, seed=seed), Catalog()
+    report = _add_files(colony, paths, catalog, max_chars, encoding)
+    new = report.new_document_ids
+    ticks = 0
+    if new:
+
+        def point(tick: int) -> None:
+            s = colony.stats()
+            catalog.add_point(
+                HistoryPoint(
+                    tick, s.graph_nodes, s.graph_edges, s.documents_total, s.documents_digested
+                )
+            )
+
+        def run(on_tick: Any) -> int:
+            def both(t: int) -> None:
+                point(t)
+                on_tick(t)
+
+            return digest_new_documents(
+                colony, new, digesters=digesters, max_ticks=max_ticks, on_tick=both
+            )
+
+        ticks = _digest(run, len(new), lambda: colony.stats().documents_digested)
+    if new or not existed:
+        save(colony, db, catalog=catalog)
+    _report(report, ticks, colony.stats().to_dict(), db, as_json, saved=bool(new or not existed))
+
+
+def _ingest_distributed(
+    paths: tuple[Path, ...],
+    db: Path,
+    shards: int | None,
+    backend: str,
+    config: ColonyConfig,
+    seed: int,
+    max_chars: int,
+    encoding: str,
+    digesters: int,
+    max_ticks: int,
+    as_json: bool,
+) -> None:
+    from phago.distributed import DistributedColony
+
+    existed = is_distributed_store(db)
+    if existed:
+        dc = load_distributed(db, backend=backend)
+        catalog = read_distributed_catalog(db)
+        if shards is not None and shards != dc.num_shards:
+            dc.close()
+            raise click.ClickException(f"{db} holds {dc.num_shards} shards, not {shards}")
+    else:
+        dc = DistributedColony(num_shards=shards or 3, backend=backend, config=config, seed=seed)
+        catalog = Catalog()
+    try:
+        sink = DistributedSink(dc)
+        report = _add_files(sink, paths, catalog, max_chars, encoding)
+        new = report.new_document_ids
+        ticks = 0
+        if new:
+
+            def run(on_tick: Any) -> int:
+                return digest_new_distributed(
+                    sink, new, digesters=digesters, max_ticks=max_ticks, on_tick=on_tick
+                )
+
+            ticks = _digest(run, len(new), lambda: dc.stats().documents_digested)
+        if new or not existed:
+            save_distributed(dc, db, catalog=catalog)
+        st = dc.stats().to_dict()
+        st.pop("shards", None)
+    finally:
+        dc.close()
+    _report(report, ticks, st, db, as_json, saved=bool(new or not existed))
+
+
+def _report(
+    report: IngestReport, ticks: int, stats: dict[str, Any], db: Path, as_json: bool, saved: bool
+) -> None:
+    if as_json:
+        echo_json({**report.to_dict(), "ticks": ticks, "stats": stats, "db": str(db)})
+        return
+    for s in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False)
+    out.print(
+        f"Added {report.documents_added} documents from {len(report.added)} files; "
+        f"{len(report.duplicates)} duplicates; {len(report.skipped)} skipped.",
+        highlight=False,
+    )
+    if report.documents_added:
+        out.print(
+            f"Digested in {ticks} ticks: {stats['documents_digested']}/"
+            f"{stats['documents_total']} documents, {stats['graph_nodes']} concepts, "
+            f"{stats['graph_edges']} edges.",
+            highlight=False,
+        )
+    out.print(f"Saved to {db}." if saved else f"Nothing new; {db} is unchanged.", highlight=False)

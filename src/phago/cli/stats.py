@@ -1,0 +1,65 @@
+"""``phago stats``: counts, tick, top concepts and growth of a stored colony."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from phago.cli._store import db_option, fail, sparkline
+from phago.cli.common import echo_json, out, stats_table
+from phago.errors import PhagoError
+from phago.store import read_summary
+
+
+@click.command()
+@db_option()
+@click.option(
+    "--top",
+    type=click.IntRange(min=0, max=20),
+    default=10,
+    show_default=True,
+    help="How many top concepts to show.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON (the ColonyStats fields, top concepts, history).",
+)
+def stats(db: Path, top: int, as_json: bool) -> None:
+    """Show what the store DB holds, without loading the colony."""
+    try:
+        summary = read_summary(db)
+    except PhagoError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        d = summary.to_dict()
+        d["top_concepts"] = d["top_concepts"][:top]
+        echo_json(d)
+        return
+    out.print(
+        stats_table(
+            {**summary.stats, "files ingested": summary.sources},
+            title=f"{db} ({summary.kind}, saved {summary.saved_at})",
+        )
+    )
+    if summary.top_concepts and top:
+        t = Table(title="Top concepts")
+        for col in ("concept", "access count", "degree"):
+            t.add_column(col)
+        for c in summary.top_concepts[:top]:
+            t.add_row(str(c["label"]), str(c["access_count"]), str(c["degree"]))
+        out.print(t)
+    h = summary.history
+    if len(h) > 1:
+        out.print(
+            f"nodes {sparkline([p.nodes for p in h])}  {h[0].nodes} → {h[-1].nodes}",
+            highlight=False,
+        )
+        out.print(
+            f"edges {sparkline([p.edges for p in h])}  {h[0].edges} → {h[-1].edges}",
+            highlight=False,
+        )
+        out.print(f"ticks {h[0].tick} → {h[-1].tick} ({len(h)} points)", highlight=False)

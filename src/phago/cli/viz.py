@@ -1,0 +1,86 @@
+"""``phago viz``: draw the stored graph as one self-contained HTML page (and a PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phago.cli._store import db_option, fail, open_table
+from phago.cli.common import echo_json, out
+from phago.errors import PhagoError
+from phago.viz import COLOR_BY, write_html, write_png
+
+
+@click.command()
+@db_option()
+@click.option(
+    "--out",
+    "out_path",
+    default=Path("graph.html"),
+    show_default=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML file to write (a .png name writes only the picture).",
+)
+@click.option("--png", is_flag=True, help="Also write a static PNG next to the HTML file.")
+@click.option(
+    "--color-by",
+    type=click.Choice(COLOR_BY),
+    default=None,
+    help="Colour nodes by community, shard or type [default: shard for a distributed "
+    "store, else community].",
+)
+@click.option(
+    "--max-nodes",
+    type=click.IntRange(min=1),
+    default=800,
+    show_default=True,
+    help="Draw at most this many nodes (the most accessed).",
+)
+@click.option("--title", default="phago knowledge graph", show_default=True, help="Page title.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+def viz(
+    db: Path,
+    out_path: Path,
+    png: bool,
+    color_by: str | None,
+    max_nodes: int,
+    title: str,
+    as_json: bool,
+) -> None:
+    """Write an HTML view of the graph in DB: node size by access count, edge thickness by
+    weight, colour by community or shard, a search box and hover details. It needs no network
+    access to open."""
+    table = open_table(db)
+    colour = color_by or ("shard" if table.shard is not None else "community")
+    written: list[str] = []
+    try:
+        if out_path.suffix.lower() == ".png":
+            written.append(
+                str(write_png(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
+            )
+        else:
+            written.append(
+                str(write_html(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
+            )
+            if png:
+                written.append(
+                    str(
+                        write_png(
+                            table,
+                            out_path.with_suffix(".png"),
+                            color_by=colour,
+                            max_nodes=max_nodes,
+                            title=title,
+                        )
+                    )
+                )
+    except PhagoError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        echo_json({"files": written, "nodes": table.node_count, "edges": table.edge_count})
+        return
+    for w in written:
+        out.print(f"Wrote {w}", highlight=False)
+    if out_path.suffix.lower() != ".png":
+        out.print(f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False)

@@ -1,0 +1,81 @@
+"""Fixtures and helpers of the persistence, ingestion, export and viz tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phago import Colony, ColonyConfig, Digester, Position
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.state import ColonyState, capture
+
+
+def make_colony(
+    n_docs: int = 16,
+    seed: int = 3,
+    digesters: int = 5,
+    config: ColonyConfig | None = None,
+    max_idle: int = 40,
+) -> Colony:
+    """A colony with the first ``n_docs`` sample documents on a grid and a few digesters."""
+    docs = load_sample_corpus()[:n_docs]
+    colony = Colony(config, seed=seed)
+    pos = grid_positions(len(docs))
+    for d, p in zip(docs, pos, strict=True):
+        colony.ingest_document(d.title, d.content, p)
+    step = max(1, len(docs) // digesters)
+    for j in range(digesters):
+        p = pos[(j * step) % len(pos)]
+        colony.spawn(Digester(Position(p.x + 1, p.y + 1), max_idle=max_idle))
+    return colony
+
+
+def assert_same_state(a: ColonyState, b: ColonyState) -> None:
+    """Every part of two captured states is equal (graph, documents, signals, traces, agents)."""
+    assert a.graph.equals(b.graph)
+    sa, sb = a.substrate, b.substrate
+    assert sa.tick == sb.tick
+    assert np.array_equal(sa.doc_ids, sb.doc_ids)
+    assert sa.doc_titles == sb.doc_titles and sa.doc_contents == sb.doc_contents
+    assert np.array_equal(sa.doc_pos, sb.doc_pos)
+    assert np.array_equal(sa.doc_digested, sb.doc_digested)
+    for name in sa.signals:
+        assert np.array_equal(sa.signals[name], sb.signals[name]), name
+        assert np.array_equal(sa.traces[name], sb.traces[name]), name
+    assert sa.trace_payloads == sb.trace_payloads
+    assert [(x.agent_type, x.state) for x in a.agents] == [(x.agent_type, x.state) for x in b.agents]
+    assert a.rng == b.rng
+    assert (a.total_spawned, a.total_died, a.layout_next) == (b.total_spawned, b.total_died, b.layout_next)
+    assert a.fitness == b.fitness and a.death_signals == b.death_signals
+
+
+@pytest.fixture
+def colony_factory() -> Callable[..., Colony]:
+    """:func:`make_colony`."""
+    return make_colony
+
+
+@pytest.fixture
+def digested_colony() -> Colony:
+    """A small colony run until its 8 documents are digested."""
+    c = make_colony(8, digesters=3)
+    c.run_until_digested(200)
+    return c
+
+
+def write(path: Path, data: str | bytes) -> Path:
+    """Write text or bytes, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+    return path
+
+
+def capture_of(colony: Colony) -> ColonyState:
+    """Shorthand for :func:`phago.state.capture`."""
+    return capture(colony)

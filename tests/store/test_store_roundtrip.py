@@ -1,0 +1,155 @@
+"""Save, load, continue: a loaded colony continues exactly like the uninterrupted one."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import assert_same_state, make_colony
+
+import phago.state as state_mod
+import phago.store as store_mod
+from phago import ColonyConfig, Digester, Position
+from phago.agents.base import Agent
+from phago.errors import PhaseOrderError, StoreError
+from phago.state import capture, register_agent_type, restore
+from phago.store import load, load_with_catalog, read_summary, save
+from phago.types import Idle, Trace, TraceType
+
+
+def test_doctests() -> None:
+    for mod in (state_mod, store_mod):
+        r = doctest.testmod(mod)
+        assert r.attempted > 0 and r.failed == 0, mod.__name__
+
+
+@pytest.mark.parametrize(
+    ("config", "save_at"),
+    [
+        (ColonyConfig(), 0),
+        (ColonyConfig(), 4),
+        (ColonyConfig(), 11),
+        (ColonyConfig.for_large_corpora(), 7),
+        (ColonyConfig(maturation_ticks=5, edge_decay_rate=0.05), 30),
+    ],
+)
+def test_load_then_run_equals_uninterrupted_run(tmp_path: Path, config: ColonyConfig, save_at: int) -> None:
+    a = make_colony(config=config)
+    b = make_colony(config=config)
+    a.run(save_at)
+    b.run(save_at)
+    save(b, tmp_path / "c.db")
+    del b
+    b2 = load(tmp_path / "c.db")
+    assert_same_state(capture(a), capture(b2))
+    a.run(80)
+    b2.run(80)
+    assert_same_state(capture(a), capture(b2))
+    assert a.stats() == b2.stats()
+
+
+def test_mid_digestion_state_survives(tmp_path: Path) -> None:
+    """Saved while agents hold engulfed text, signals and traces are live, some documents not
+    digested: all of it comes back."""
+    a = make_colony(20, digesters=4)
+    a.run(3)
+    st = capture(a)
+    assert any(x.state["engulfed"] or x.state["state"] != "seeking" for x in st.agents)
+    assert len(st.substrate.signals["x"]) and not st.substrate.doc_digested.all()
+    a.substrate.deposit_trace(Position(1, 1), Trace(a.agents[0].id, TraceType.CUSTOM, 1.0, 3, b"\x00\xffbin"))
+    save(a, tmp_path / "c.db")
+    b = load(tmp_path / "c.db")
+    assert_same_state(capture(a), capture(b))
+    assert a.run_until_digested(300) == b.run_until_digested(300)
+    assert_same_state(capture(a), capture(b))
+
+
+def test_save_twice_and_history(tmp_path: Path) -> None:
+    c = make_colony(6, digesters=2)
+    p = tmp_path / "c.db"
+    save(c, p)
+    c.run(5)
+    save(c, p)
+    _, cat = load_with_catalog(p)
+    assert [h.tick for h in cat.history] == [0, 5]
+    s = read_summary(p)
+    assert s.stats["tick"] == 5 and s.stats == {k: v for k, v in c.stats().to_dict().items()}
+    assert s.top_concepts and s.top_concepts[0]["access_count"] >= s.top_concepts[-1]["access_count"]
+    for key in ("tick", "documents_total", "documents_digested", "graph_nodes", "graph_edges", "agents_alive"):
+        assert key in s.to_dict()
+
+
+def test_capture_refuses_mid_tick() -> None:
+    c = make_colony(2, digesters=1)
+    c.sense()
+    with pytest.raises(PhaseOrderError):
+        capture(c)
+
+
+class Pebble(Agent):
+    """A custom agent type with extra state."""
+
+    agent_type = "pebble"
+
+    def __init__(self, position: Position, weight: int = 1) -> None:
+        super().__init__(position)
+        self.weight = weight
+
+    def sense(self, view: Any) -> Idle:
+        self.age += 1
+        self.weight += int(self.rng.integers(0, 3))
+        return Idle()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "weight": self.weight}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.weight = int(state["weight"])
+
+
+def test_custom_agent_types_need_registration(tmp_path: Path) -> None:
+    c = make_colony(2, digesters=1)
+    c.spawn(Pebble(Position(0, 0), weight=5))
+    c.run(3)
+    st = capture(c)
+    state_mod._AGENT_TYPES.pop("pebble", None)
+    with pytest.raises(StoreError, match="unknown agent type 'pebble'"):
+        restore(st)
+    register_agent_type("pebble", Pebble)
+    try:
+        save(c, tmp_path / "c.db")
+        d = load(tmp_path / "c.db")
+        c.run(4)
+        d.run(4)
+        assert [a.weight for a in c.agents if isinstance(a, Pebble)] == [
+            a.weight for a in d.agents if isinstance(a, Pebble)
+        ]
+    finally:
+        state_mod._AGENT_TYPES.pop("pebble", None)
+
+
+def test_non_finite_positions_are_refused() -> None:
+    c = make_colony(2, digesters=1)
+    st = capture(c)
+    st.substrate.doc_pos[0, 0] = float("nan")
+    with pytest.raises(StoreError, match="finite"):
+        restore(st)
+    st = capture(c)
+    st.graph.pos = st.graph.pos.copy()
+    c.run_until_digested(50)
+    st = capture(c)
+    st.graph.pos[0, 1] = float("inf")
+    with pytest.raises(StoreError, match="finite"):
+        restore(st)
+
+
+def test_digester_round_trip_keeps_every_field() -> None:
+    c = make_colony(4, digesters=2)
+    c.run(6)
+    d = restore(capture(c))
+    for x, y in zip(c.agents, d.agents, strict=True):
+        assert isinstance(y, Digester)
+        assert x.state_dict() == y.state_dict()
