@@ -174,3 +174,27 @@ def test_i6_failed_tick_is_never_half_applied(mode: str) -> None:
     asyncio.run(failing.run(10)), asyncio.run(clean.run(10))
     assert global_signature(failing) == global_signature(clean)
     failing.close(), clean.close()
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3, 4, 8])
+def test_i4_distributed_query_equals_single_colony_on_merged_graph(shards: int) -> None:
+    """The scatter-gather hybrid query ranks exactly like phago.query.hybrid on the merged graph,
+    and every query function accepts the distributed colony itself."""
+    from phago.corpus import sample_queries
+    from phago.query import retrieve
+    from phago.query.base import StaticSource
+    from phago.query.hybrid import hybrid
+
+    with DistributedColony(shards, seed=1) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(max(1, 8 // shards), max_idle=60)
+        dc.run(35)
+        single = StaticSource(dc.graph, dc.documents(), current_tick=dc.current_tick)
+        queries = [str(q["query"]) for q in sample_queries()] + ["cell cell river", "the of and"]
+        for q in queries:
+            got = [(r.label, round(r.score, 9), r.node_id) for r in dc.query(q)]
+            want = [(r.label, round(r.score, 9), r.node_id) for r in hybrid(single, q)]
+            assert got == want, q
+        for method in ("tfidf", "bm25", "graph", "hybrid", "best"):
+            q = queries[0]
+            assert retrieve(dc, q, method=method) == retrieve(single, q, method=method)

@@ -171,11 +171,12 @@ class LocalDistribution:
         if len(a):
             keep = concept[a] & concept[b]
             w = w[keep]
-        return GraphDistribution(counts, int(len(w)), float(w.sum()), float((w * w).sum()), int(tick))
+        return GraphDistribution(counts, len(w), float(w.sum()), float((w * w).sum()), int(tick))
 
     def distribution(self, graph: HebbianGraph, tick: int) -> GraphDistribution:
         """The local graph's distribution (recomputed when the graph or tick changed)."""
-        key = (id(graph), int(tick), graph.node_count, graph.edge_count, int(graph.access_counts().sum()))
+        access = int(graph.access_counts().sum())
+        key = (id(graph), int(tick), graph.node_count, graph.edge_count, access)
         if self._cached is None or key != self._key:
             self._cached = self.measure(graph, tick)
             self._key = key

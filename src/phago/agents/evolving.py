@@ -23,7 +23,8 @@ Example:
     >>> from phago.agents.genome import Genome
     >>> colony = Colony(seed=1)
     >>> _ = colony.ingest_document("t", "alpha beta gamma delta alpha beta", Position(0, 0))
-    >>> agent = EvolvingDigester(Position(0, 0), Genome(wiring_selectivity=0.5, tentative_weight=0.2))
+    >>> genome = Genome(wiring_selectivity=0.5, tentative_weight=0.2)
+    >>> agent = EvolvingDigester(Position(0, 0), genome)
     >>> _ = colony.spawn(agent)
     >>> _ = colony.run_until_digested(20)
     >>> colony.graph.edge_count  # 3 of the 6 pairs, strongest keywords first
@@ -113,15 +114,17 @@ class EvolvingDigester(Digester):
 
     def _seek(self, view: ColonyView) -> AgentAction:
         bias = self.genome.explore_bias
-        if bias > 0.0 and not view.undigested_near(self.position, self.sense_radius):
-            if float(self.rng.random()) < bias:
-                self.idle += 1
-                self._heading += float(self.rng.normal(0.0, 0.6))
-                step = min(2.0, self.speed)
-                pos = self.position
-                return Move(
-                    Position(pos.x + step * math.cos(self._heading), pos.y + step * math.sin(self._heading))
-                )
+        if (
+            bias > 0.0
+            and not view.undigested_near(self.position, self.sense_radius)
+            and float(self.rng.random()) < bias
+        ):
+            self.idle += 1
+            self._heading += float(self.rng.normal(0.0, 0.6))
+            step = min(2.0, self.speed)
+            x = self.position.x + step * math.cos(self._heading)
+            y = self.position.y + step * math.sin(self._heading)
+            return Move(Position(x, y))
         return super()._seek(view)
 
     def _presentation(self, keywords: list[Keyword]) -> PresentFragments:

@@ -84,6 +84,14 @@ class FitnessTracker:
         rec.bridge_edges += bridges
         rec.recompute()
 
+    def record_edge_terms(self, agent_id: AgentId, strong: int = 0, bridges: int = 0) -> None:
+        """Add ``strong`` strong edges and ``bridges`` bridge edges to an agent's record
+        (edges already counted by :meth:`record_edges`; see :mod:`phago.agents.fitness_terms`)."""
+        rec = self._rec(agent_id)
+        rec.strong_edges += strong
+        rec.bridge_edges += bridges
+        rec.recompute()
+
     def tick_all(self, alive: Iterable[AgentId]) -> None:
         """One more tick alive for each id in ``alive``."""
         for aid in alive:

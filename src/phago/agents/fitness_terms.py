@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from phago.agents.distribution import CONCEPT_CODE
 from phago.events import Presented
 from phago.ids import AgentId
+from phago.types import NodeType
 
 if TYPE_CHECKING:
     from phago.agents.fitness import FitnessTracker
@@ -153,16 +155,26 @@ class FitnessRecorder:
         return terms
 
     def record_event(
-        self, colony: Colony, presented: Presented, pairs: IntArray | None = None
+        self,
+        colony: Colony,
+        presented: Presented,
+        pairs: IntArray | None = None,
+        tick: int | None = None,
     ) -> EdgeTerms:
-        """Record from a ``Presented`` event of the tick being applied (concepts only)."""
+        """Record from a ``Presented`` event just applied (its concept nodes only).
+
+        Args:
+            colony: the colony.
+            presented: the event.
+            pairs: the wired pairs (positions among the concepts); None: every pair.
+            tick: the tick of the wiring (None: the colony's current tick, right during Act).
+        """
         g = colony.graph
         idx = np.array([g.index_of(n) for n in presented.node_ids], dtype=np.int64)
-        concept = g.type_codes()[idx] == 0 if len(idx) else np.zeros(0, dtype=np.bool_)
-        idx = idx[concept]
-        return self.record(
-            colony.fitness, presented.agent_id, g, idx, pairs, colony.current_tick, presented.created
-        )
+        if len(idx):
+            idx = idx[g.type_codes()[idx] == CONCEPT_CODE]
+        t = colony.current_tick if tick is None else tick
+        return self.record(colony.fitness, presented.agent_id, g, idx, pairs, t, presented.created)
 
     def attach(self, colony: Colony) -> None:
         """Make ``colony`` record the terms after every presentation.
@@ -171,7 +183,7 @@ class FitnessRecorder:
         colony instance's ``_present`` (the colony class is left untouched).
         """
         if hasattr(colony, "fitness_recorder"):
-            colony.fitness_recorder = self
+            setattr(colony, "fitness_recorder", self)  # noqa: B010
             return
         inner = colony._present
 
@@ -180,8 +192,8 @@ class FitnessRecorder:
             inner(agent, action, tick, events)
             for e in events[start:]:
                 if isinstance(e, Presented):
-                    pairs = action.pairs if len(action.fragments) == len(e.node_ids) else None
-                    self.record_event(colony, e, pairs)
+                    all_concepts = all(f.node_type is NodeType.CONCEPT for f in action.fragments)
+                    self.record_event(colony, e, action.pairs if all_concepts else None, tick)
                     break
 
         colony._present = present  # type: ignore[method-assign]

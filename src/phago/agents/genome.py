@@ -25,7 +25,8 @@ Example:
     30.0
     >>> up = g.mutate_with([0.5] * 8, 0.2)
     >>> down = g.mutate_with([-0.5] * 8, 0.2)
-    >>> round(up.keyword_boost - g.keyword_boost, 6) == round(g.keyword_boost - down.keyword_boost, 6)
+    >>> gain, loss = up.keyword_boost - g.keyword_boost, g.keyword_boost - down.keyword_boost
+    >>> round(gain, 6) == round(loss, 6)
     True
 """
 
@@ -111,7 +112,7 @@ class Genome:
             value = float(getattr(self, name))
             clamped = _clamp(name, value)
             if name == "max_idle":
-                object.__setattr__(self, name, int(round(clamped)))
+                object.__setattr__(self, name, round(clamped))
             else:
                 object.__setattr__(self, name, clamped)
 

@@ -90,7 +90,7 @@ import json
 import math
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -126,7 +126,7 @@ __all__ = ["Anomaly", "Sentinel", "SentinelState"]
 IntArray = npt.NDArray[np.int64]
 
 
-class SentinelState(str, Enum):
+class SentinelState(StrEnum):
     """States of the sentinel's state machine."""
 
     MATURING = "maturing"
@@ -347,7 +347,9 @@ class Sentinel(Agent):
         if not 0.0 < learning_rate <= 1.0:
             raise ValueError("learning_rate must be in (0, 1]")
         if scan_interval < 1 or maturation < 0 or max_per_scan < 1 or reference_docs < 1:
-            raise ValueError("scan_interval, max_per_scan, reference_docs must be >= 1, maturation >= 0")
+            raise ValueError(
+                "scan_interval, max_per_scan and reference_docs must be >= 1, maturation >= 0"
+            )
         if not 0.0 < anomaly_edge_weight <= 1.0:
             raise ValueError("anomaly_edge_weight must be in (0, 1]")
         self.maturation = int(maturation)
@@ -366,12 +368,12 @@ class Sentinel(Agent):
         self.min_count = int(min_count)
         self.edge_z = float(edge_z)
         self.edge_std_floor = float(edge_std_floor)
-        self.edge_horizon = int(edge_horizon) if edge_horizon is not None else 2 * self.scan_interval
+        self.edge_horizon = 2 * self.scan_interval if edge_horizon is None else int(edge_horizon)
         self.edge_margin = float(edge_margin)
         self.peak_decay = float(peak_decay)
         self.related_limit = int(related_limit)
         self.anomaly_edge_weight = float(anomaly_edge_weight)
-        self.provider: DistributionProvider = provider if provider is not None else LocalDistribution()
+        self.provider: DistributionProvider = provider or LocalDistribution()
         self.state = SentinelState.MATURING
         # self-model
         self.model: dict[str, float] = {}  # concept label -> expected share (moving average)
@@ -430,8 +432,10 @@ class Sentinel(Agent):
         self.useful_outputs += 1
         self.pending = [a.label for a in found]
         self.state = SentinelState.WIRING
-        frags = tuple(FragmentPresentation(a.label, None, self.position, NodeType.ANOMALY) for a in found)
-        return PresentFragments(frags)
+        pos = self.position
+        return PresentFragments(
+            tuple(FragmentPresentation(a.label, None, pos, NodeType.ANOMALY) for a in found)
+        )
 
     def _track_activity(self, graph: HebbianGraph) -> None:
         sig = (graph.node_count, graph.edge_count, int(graph.access_counts().sum()))
@@ -609,7 +613,8 @@ class Sentinel(Agent):
             loo = np.array([float(np.mean(df[r] >= 2)) for r in self._recent])
             mean, sd = float(loo.mean()), float(loo.std())
             self.coverage_norm = (mean, sd)
-            thr = min(self.coverage_threshold, mean - self.coverage_z * max(sd, self.coverage_std_floor))
+            norm = mean - self.coverage_z * max(sd, self.coverage_std_floor)
+            thr = min(self.coverage_threshold, norm)
         flagged: list[tuple[IntArray, float]] = []
         for d in new_docs:
             if len(d) >= self.min_group_size:
@@ -652,7 +657,9 @@ class Sentinel(Agent):
             out.append((sig, "novel", f"anomaly: novel concept {labels[uniq[0]]}", related))
         return out
 
-    def _deviations(self, graph: HebbianGraph, dist: GraphDistribution, snap: _Snapshot) -> list[_Candidate]:
+    def _deviations(
+        self, graph: HebbianGraph, dist: GraphDistribution, snap: _Snapshot
+    ) -> list[_Candidate]:
         total = dist.total
         if total <= 0:
             return []
@@ -713,9 +720,9 @@ class Sentinel(Agent):
         if not self.model:
             return None
         top = sorted(self.model.items(), key=lambda kv: (-kv[1], kv[0]))[:200]
-        return json.dumps(
-            {"terms": [k for k, _ in top], "origin": int(self.id), "document_count": self.observations}
-        ).encode("utf-8")
+        payload = {"terms": [k for k, _ in top], "origin": int(self.id)}
+        payload["document_count"] = self.observations
+        return json.dumps(payload).encode("utf-8")
 
     # ------------------------------------------------------------------ persistence
 

@@ -62,7 +62,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -94,7 +94,7 @@ from phago.types import (
 __all__ = ["Insight", "Synthesizer", "SynthesizerState"]
 
 
-class SynthesizerState(str, Enum):
+class SynthesizerState(StrEnum):
     """States of the synthesizer's state machine."""
 
     DORMANT = "dormant"
@@ -273,7 +273,7 @@ class Synthesizer(Agent):
         self.max_insights = int(max_insights)
         self.related_limit = int(related_limit)
         self.insight_edge_weight = float(insight_edge_weight)
-        self.provider: DistributionProvider = provider if provider is not None else LocalDistribution()
+        self.provider: DistributionProvider = provider or LocalDistribution()
         self.state = SynthesizerState.DORMANT
         self.cooldown_left = 0
         self.last_analysis_tick = -1
@@ -312,7 +312,8 @@ class Synthesizer(Agent):
                 self.pending = [i.label for i in fresh]
                 self.state = SynthesizerState.WIRING
                 frags = tuple(
-                    FragmentPresentation(i.label, None, self.position, NodeType.INSIGHT) for i in fresh
+                    FragmentPresentation(i.label, None, self.position, NodeType.INSIGHT)
+                    for i in fresh
                 )
                 return PresentFragments(frags)
             pairs = self._wiring_pairs(graph)
@@ -351,7 +352,8 @@ class Synthesizer(Agent):
         codes = graph.type_codes()
         n_nodes = sum(1 for i in near if codes[i] == CONCEPT_CODE)
         since = self.last_analysis_tick
-        n_signals = sum(1 for s in view.signals_near(pos, radius) if s.tick >= since and s.emitter != self.id)
+        signals = view.signals_near(pos, radius)
+        n_signals = sum(1 for s in signals if s.tick >= since and s.emitter != self.id)
         return self.signal_weight * n_signals + self.node_weight * n_nodes
 
     def _wiring_pairs(self, graph: HebbianGraph) -> tuple[tuple[NodeId, NodeId, float], ...]:
@@ -391,8 +393,9 @@ class Synthesizer(Agent):
         codes = graph.type_codes()
         concept = codes == CONCEPT_CODE
         a, b, w, _co, _ct, _lt = graph.edge_arrays()
-        keep = concept[a] & concept[b] & (w >= self.cluster_min_weight) if len(a) else np.zeros(0, bool)
-        a, b, w = a[keep], b[keep], w[keep]
+        if len(a):
+            keep = concept[a] & concept[b] & (w >= self.cluster_min_weight)
+            a, b, w = a[keep], b[keep], w[keep]
         labels = graph.labels()
         clusters = self._clusters(a, b, w, labels)
         candidates: list[_Found] = []
@@ -405,22 +408,22 @@ class Synthesizer(Agent):
             candidates.append((c.score, "cluster", c.label, related, members, ()))
         candidates += self._bridges(graph, dist, a, b, w, labels, cluster_of)
         found = {c[2] for c in candidates}
-        for label, ins in self.insights.items():
+        for label, old in self.insights.items():
             if label not in found:
-                ins.active = False
+                old.active = False
         fresh: list[Insight] = []
         candidates.sort(key=lambda c: (-c[0], c[2]))
         for score, kind, label, related, members, bridged in candidates:
-            ins = self.insights.get(label)
-            if ins is not None:
-                ins.score, ins.last_tick, ins.active = score, tick, True
-                if _jaccard(ins.members, members) >= self.change_threshold:
+            known = self.insights.get(label)
+            if known is not None:
+                known.score, known.last_tick, known.active = score, tick, True
+                if _jaccard(known.members, members) >= self.change_threshold:
                     continue  # unchanged: nothing to report
             if len(fresh) >= self.max_insights:
                 self.backlog = True  # analyse again after the cooldown, quorum or not
                 continue
-            if ins is None:
-                ins = self.insights[label] = Insight(kind, label, score, related, members, tick, tick)
+            ins = known or Insight(kind, label, score, related, members, tick, tick)
+            self.insights[label] = ins
             ins.related, ins.members, ins.clusters = related, members, bridged
             ins.reports += 1
             fresh.append(ins)
@@ -488,10 +491,8 @@ class Synthesizer(Agent):
         for k, (score, members) in enumerate(detected):
             label = assigned.get(k)
             if label is None:
-                label = next(
-                    (f"cluster: {labels[i]}" for i in members if f"cluster: {labels[i]}" not in taken),
-                    None,
-                )
+                names_free = (f"cluster: {labels[i]}" for i in members)
+                label = next((x for x in names_free if x not in taken), None)
                 if label is None:
                     continue
                 taken.add(label)

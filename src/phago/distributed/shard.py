@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ from phago.distributed.types import (
 )
 from phago.errors import RoutingFailed
 from phago.graph import _triu
+from phago.text import label_terms
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
 from phago.types import Document, NodeData, NodeType, Position
 
@@ -290,6 +292,65 @@ class ShardedColony:
             "ghosts": len(self._ghosts),
             "memory_bytes": self.memory_bytes(),
         }
+
+    # ------------------------------------------------------------------ query support
+
+    def _concept_postings(self) -> dict[str, list[tuple[int, int]]]:
+        g = self.colony.graph
+        self._sync_owners()
+        cache = getattr(self, "_postings_cache", None)
+        if cache is not None and cache[0] == g.node_count:
+            return cache[1]  # type: ignore[no-any-return]
+        postings: dict[str, list[tuple[int, int]]] = {}
+        me = int(self._id)
+        codes = g.type_codes()
+        concept = list(NodeType).index(NodeType.CONCEPT)
+        for i in np.flatnonzero((self._owner[: g.node_count] == me) & (codes == concept)).tolist():
+            for term, tf in Counter(label_terms(g.label_at(i))).items():
+                postings.setdefault(term, []).append((i, tf))
+        self._postings_cache = (g.node_count, postings)
+        return postings
+
+    def query_postings(self, terms: Sequence[str]) -> Any:
+        """Owned concept count and, per term, ``(node id, label, tf)`` of owned concepts."""
+        from phago.distributed.query import LocalQueryResult
+
+        g = self.colony.graph
+        postings = self._concept_postings()
+        me = int(self._id)
+        concept = list(NodeType).index(NodeType.CONCEPT)
+        count = int(np.count_nonzero((self._owner[: g.node_count] == me) & (g.type_codes() == concept)))
+        out = {
+            t: [(int(g._ids_arr[i]), g.label_at(i), tf) for i, tf in postings.get(t, [])]
+            for t in terms
+        }
+        return LocalQueryResult(me, count, out)
+
+    def query_graph_stats(self, seeds: Sequence[int], candidates: Sequence[int]) -> dict[str, Any]:
+        """Stored seed–candidate edges, stored-edge degree of candidates, owned access counts."""
+        g = self.colony.graph
+        self._sync_owners()
+        index = g._index
+        cand_local = {index[c]: c for c in candidates if c in index}
+        edges: list[tuple[int, int, float, int]] = []
+        degree: dict[int, int] = {}
+        access: dict[int, int] = {}
+        if cand_local:
+            indptr, nbr, slot = g._adjacency()
+            for li, c in cand_local.items():
+                degree[c] = int(indptr[li + 1] - indptr[li])
+                if self._owner[li] == int(self._id):
+                    access[c] = int(g.access_counts()[li])
+            for s in seeds:
+                ls = index.get(s)
+                if ls is None:
+                    continue
+                lo, hi = int(indptr[ls]), int(indptr[ls + 1])
+                for n_, sl in zip(nbr[lo:hi].tolist(), slot[lo:hi].tolist(), strict=True):
+                    c = cand_local.get(n_)
+                    if c is not None:
+                        edges.append((s, c, float(g._w[sl]), int(g._co[sl])))
+        return {"edges": edges, "degree": degree, "access": access}
 
     # ------------------------------------------------------------------ rollback support
 

@@ -15,7 +15,10 @@ repeatedly seen next to the query's concepts surface. Hub concepts collect activ
 everywhere; dividing a non-seed's activation by ``degree ** hub_penalty`` keeps them in check.
 
 The cost depends on the seeds' neighbourhoods, not on the graph: each hop gathers only the
-rows of active nodes from the cached CSR view (:mod:`phago.query.index`).
+rows of active nodes from the cached CSR view (:mod:`phago.query.index`), and each node
+passes activation along at most its ``fanout`` (64) strongest edges, so hub concepts with
+thousands of edges cost no more than others. Under the default degree cap (30 edges per
+node) every edge is followed.
 
 Example:
     >>> from phago.query.base import example_source
@@ -30,7 +33,7 @@ import numpy.typing as npt
 
 from phago.errors import ConfigError
 from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
-from phago.query.index import Adjacency, query_index
+from phago.query.index import DEFAULT_FANOUT, Adjacency, gather, query_index
 from phago.query.reinforce import reinforce as _reinforce
 
 __all__ = ["activation", "seed_weights", "spread"]
@@ -64,11 +67,14 @@ def spread(
     values: FloatArray,
     hops: int = 2,
     damping: float = 0.5,
+    fanout: int | None = DEFAULT_FANOUT,
 ) -> tuple[IntArray, FloatArray]:
     """Spread ``values`` from ``nodes`` over ``hops`` weighted hops; returns what arrived.
 
-    Each hop, every active node sends ``damping * value * w / strength`` to each neighbour.
-    The returned activation sums the hops ``1..hops`` (the starting values are not included).
+    Each hop, every active node sends ``damping * value * w / strength`` along each of its
+    ``fanout`` strongest edges (``strength`` is the sum of all its edge weights, so what
+    would flow over weaker edges is dropped, not redistributed). The returned activation
+    sums the hops ``1..hops`` (the starting values are not included).
 
     Returns:
         ``(node indices ascending, activation)``.
@@ -83,6 +89,9 @@ def spread(
     """
     if hops < 0 or not 0.0 <= damping <= 1.0:
         raise ConfigError("hops must be >= 0 and damping in [0, 1]")
+    if fanout is not None and fanout < 1:
+        raise ConfigError("fanout must be None or >= 1")
+    indptr, nbr, weight, _ = adj.pruned(fanout)
     total_idx: list[IntArray] = []
     total_val: list[FloatArray] = []
     cur_idx = np.asarray(nodes, dtype=np.int64)
@@ -91,12 +100,12 @@ def spread(
     for _ in range(hops):
         if len(cur_idx) == 0:
             break
-        pos, owner = adj.gather(cur_idx)
+        pos, owner = gather(indptr, cur_idx)
         if len(pos) == 0:
             break
         src = cur_idx[owner]
-        flow = damping * cur_val[owner] * adj.weight[pos] / np.maximum(strength[src], 1e-12)
-        uniq, inv = np.unique(adj.nbr[pos], return_inverse=True)
+        flow = damping * cur_val[owner] * weight[pos] / np.maximum(strength[src], 1e-12)
+        uniq, inv = np.unique(nbr[pos], return_inverse=True)
         cur_idx = uniq
         cur_val = np.asarray(np.bincount(inv, weights=flow, minlength=len(uniq)), np.float64)
         total_idx.append(cur_idx)
@@ -117,6 +126,7 @@ def activation(
     hops: int = 2,
     damping: float = 0.5,
     hub_penalty: float = 0.5,
+    fanout: int | None = DEFAULT_FANOUT,
     reinforce: bool = False,
 ) -> list[RetrievedConcept]:
     """Concepts ranked by spreading activation from the query's concepts.
@@ -128,6 +138,7 @@ def activation(
         hops: how far activation spreads (edges).
         damping: share of activation passed on per hop.
         hub_penalty: a non-seed's activation is divided by ``degree ** hub_penalty``.
+        fanout: edges followed per node (its strongest; None: all).
         reinforce: reinforce edges between query-term concepts and the results.
 
     Returns:
@@ -151,7 +162,7 @@ def activation(
     w = seed_weights(source, seeds)
     x0 = w / w.sum() if w.sum() > 0 else np.full(len(seeds), 1.0 / len(seeds))
     adj = query_index(source).adjacency()
-    idx, act = spread(adj, seed_arr, x0, hops=hops, damping=damping)
+    idx, act = spread(adj, seed_arr, x0, hops=hops, damping=damping, fanout=fanout)
     if hub_penalty and len(idx):
         act = act / np.power(np.maximum(adj.degree[idx], 1).astype(np.float64), hub_penalty)
     seed_val = dict(zip(seeds, x0.tolist(), strict=True))

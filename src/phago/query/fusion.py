@@ -37,7 +37,7 @@ import numpy as np
 from phago.query.activation import seed_weights, spread
 from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
 from phago.query.bm25 import top_documents
-from phago.query.index import query_index
+from phago.query.index import DEFAULT_FANOUT, query_index
 from phago.query.reinforce import reinforce as _reinforce
 
 __all__ = ["fusion"]
@@ -55,6 +55,7 @@ def fusion(
     hops: int = 2,
     damping: float = 0.5,
     hub_penalty: float = 0.5,
+    fanout: int | None = DEFAULT_FANOUT,
     reinforce: bool = False,
 ) -> list[RetrievedConcept]:
     """Concepts ranked by query match, document evidence and Hebbian spreading activation.
@@ -70,6 +71,7 @@ def fusion(
         hops: how far activation spreads over Hebbian edges.
         damping: share of activation passed on per hop.
         hub_penalty: activation is divided by ``degree ** hub_penalty``.
+        fanout: edges followed per node by the activation (its strongest; None: all).
         reinforce: reinforce edges between query-term concepts and the results.
 
     Returns:
@@ -118,7 +120,7 @@ def fusion(
         w = seed_weights(source, seeds)
         x0 = w / w.sum() if w.sum() > 0 else np.full(len(seeds), 1.0 / len(seeds))
         adj = qi.adjacency()
-        idx, act = spread(adj, np.asarray(seeds, dtype=np.int64), x0, hops, damping)
+        idx, act = spread(adj, np.asarray(seeds, dtype=np.int64), x0, hops, damping, fanout)
         if len(idx):
             act = act / np.power(np.maximum(adj.degree[idx], 1).astype(np.float64), hub_penalty)
             keep = ~np.isin(idx, np.asarray(seeds, dtype=np.int64))

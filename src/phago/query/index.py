@@ -42,7 +42,16 @@ from phago.graph import HebbianGraph
 from phago.query.base import CONCEPT_CODE, GraphSource, source_tick
 from phago.text import label_terms, tokenize
 
-__all__ = ["Adjacency", "DocumentIndex", "LabelIndex", "QueryIndex", "invalidate", "query_index"]
+__all__ = [
+    "DEFAULT_FANOUT",
+    "Adjacency",
+    "DocumentIndex",
+    "LabelIndex",
+    "QueryIndex",
+    "gather",
+    "invalidate",
+    "query_index",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -87,6 +96,29 @@ class LabelIndex:
         return 0 if entry is None else len(entry[0])
 
 
+DEFAULT_FANOUT = 64
+"""Edges followed per node by activation and graph walks (each node's strongest)."""
+
+
+def gather(indptr: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """Entry positions of every CSR row in ``rows`` and, per entry, its position in ``rows``.
+
+    Example:
+        >>> pos, owner = gather(np.array([0, 2, 3, 5]), np.array([2, 0]))
+        >>> pos.tolist(), owner.tolist()
+        ([3, 4, 0, 1], [0, 0, 1, 1])
+    """
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
+    offsets = np.cumsum(lens) - lens
+    pos = np.arange(total, dtype=np.int64) - np.repeat(offsets, lens) + np.repeat(starts, lens)
+    return pos, owner
+
+
 @dataclass(slots=True)
 class Adjacency:
     """Symmetric CSR view of the live edges.
@@ -101,6 +133,7 @@ class Adjacency:
         strength: sum of incident weights per node.
         weight_quantile75: the reference's edge threshold (sorted weights at ``len*75//100``).
         edges: number of undirected edges.
+        node_ids: node id per index (for insertion-order independent tie-breaks).
     """
 
     n: int
@@ -112,7 +145,11 @@ class Adjacency:
     strength: FloatArray
     weight_quantile75: float
     edges: int
+    node_ids: npt.NDArray[np.uint64]
     _matrix: sp.csr_matrix | None = None
+    _pruned: dict[int, tuple[IntArray, IntArray, FloatArray, IntArray]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def build(cls, graph: HebbianGraph) -> Adjacency:
@@ -140,7 +177,30 @@ class Adjacency:
             strength=strength,
             weight_quantile75=q75,
             edges=m,
+            node_ids=np.array(graph.node_ids(), dtype=np.uint64).reshape(n),
         )
+
+    def pruned(self, fanout: int | None) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+        """CSR ``(indptr, nbr, weight, co)`` keeping each node's ``fanout`` strongest edges.
+
+        Ties are broken by co-activations, then by neighbour node id, so the choice does not
+        depend on insertion order. ``None`` (or a fanout of at least the largest degree)
+        keeps every edge. Cached per fanout.
+        """
+        if fanout is None or self.n == 0 or int(self.degree.max()) <= fanout:
+            return self.indptr, self.nbr, self.weight, self.co
+        got = self._pruned.get(fanout)
+        if got is None:
+            rows = np.repeat(np.arange(self.n, dtype=np.int64), self.degree)
+            order = np.lexsort((self.node_ids[self.nbr], -self.co, -self.weight, rows))
+            rank = np.arange(len(order), dtype=np.int64) - self.indptr[rows]
+            keep = order[rank < fanout]
+            counts = np.minimum(self.degree, fanout)
+            indptr = np.zeros(self.n + 1, dtype=np.int64)
+            np.cumsum(counts, out=indptr[1:])
+            got = (indptr, self.nbr[keep], self.weight[keep], self.co[keep])
+            self._pruned[fanout] = got
+        return got
 
     def row(self, i: int) -> tuple[IntArray, FloatArray, IntArray]:
         """Neighbours, weights and co-activations of node ``i``."""
@@ -149,15 +209,7 @@ class Adjacency:
 
     def gather(self, rows: IntArray) -> tuple[IntArray, IntArray]:
         """Entry positions of every row in ``rows`` and, per entry, its position in ``rows``."""
-        starts = self.indptr[rows]
-        lens = self.indptr[rows + 1] - starts
-        total = int(lens.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
-        offsets = np.cumsum(lens) - lens
-        pos = np.arange(total, dtype=np.int64) - np.repeat(offsets, lens) + np.repeat(starts, lens)
-        return pos, owner
+        return gather(self.indptr, rows)
 
     def matrix(self) -> sp.csr_matrix:
         """The weighted adjacency as a ``scipy.sparse.csr_matrix`` (cached)."""

@@ -1,0 +1,245 @@
+"""Spawn policies: what replaces a digester that died (REFERENCE.md §5.6, §8 item 16).
+
+The reference defines these policies but its colony never calls them. Here a policy is set as
+``colony.spawn_policy``; after each death the colony calls ``on_death(colony, dead)`` and spawns
+the agent it returns, so a run can evolve its digesters:
+
+* :class:`FitnessSpawnPolicy`: the offspring of the fittest live
+  :class:`~phago.agents.evolving.EvolvingDigester` (by the colony's fitness tracker; the dead
+  agent itself when no evolving digester is alive), its genome mutated at ``mutation_rate``,
+  placed at the parent's position plus the reference's offset
+  ``(3·sin(2.7·c), 3·cos(1.3·c))`` for the ``c``-th offspring, one generation later.
+* :class:`RandomSpawnPolicy`: a default genome mutated at rate 0.8, at the reference's
+  position ``center + (10·sin(3.7·c), 10·cos(2.1·c))``; generation 0.
+* :class:`NoSpawnPolicy`: never spawns (a static colony).
+
+Only deaths of ``agent_types`` (default: digesters) are replaced, and never beyond
+``max_population`` live agents (all types counted), so the population stays within bounds.
+Each policy draws from its own generator seeded by ``seed``: the same colony seed, policy seed
+and inputs give the same run.
+
+Example:
+    >>> from phago import Colony, Position
+    >>> from phago.agents.evolving import EvolvingDigester
+    >>> from phago.agents.spawn import FitnessSpawnPolicy
+    >>> colony = Colony(seed=4)
+    >>> colony.spawn_policy = FitnessSpawnPolicy(max_population=3, seed=4)
+    >>> for i in range(3):
+    ...     _ = colony.spawn(EvolvingDigester(Position(i, 0)))
+    >>> _ = colony.run(120)  # nothing to digest: they starve and are replaced
+    >>> colony.alive_count, colony.total_died > 0, colony.fitness.max_generation() >= 1
+    (3, True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from phago.agents.base import Agent
+from phago.agents.evolving import EvolvingDigester
+from phago.agents.genome import Genome
+from phago.types import Position
+
+if TYPE_CHECKING:
+    from phago.colony import Colony
+
+__all__ = ["FitnessSpawnPolicy", "NoSpawnPolicy", "RandomSpawnPolicy", "SpawnPolicyBase"]
+
+
+class SpawnPolicyBase:
+    """Shared bounds, counter and generator of the spawn policies.
+
+    Args:
+        max_population: never spawn when this many agents are alive.
+        seed: seed of the policy's generator.
+        agent_types: only deaths of these agent types are replaced.
+    """
+
+    name = "base"
+
+    def __init__(
+        self, max_population: int, *, seed: int = 0, agent_types: Sequence[str] = ("digester",)
+    ) -> None:
+        if max_population < 0:
+            raise ValueError("max_population must be >= 0")
+        self.max_population = int(max_population)
+        self.seed = int(seed)
+        self.agent_types = tuple(agent_types)
+        self.rng = np.random.default_rng(self.seed)
+        self.counter = 0
+        self.spawned = 0
+
+    def _room(self, colony: Colony, dead: Agent) -> bool:
+        return dead.agent_type in self.agent_types and colony.alive_count < self.max_population
+
+    def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
+        """The agent to spawn in place of ``dead``, or None."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counter, generator state and settings."""
+        return {
+            "name": self.name,
+            "max_population": self.max_population,
+            "seed": self.seed,
+            "agent_types": list(self.agent_types),
+            "counter": self.counter,
+            "spawned": self.spawned,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.max_population = int(state["max_population"])
+        self.seed = int(state["seed"])
+        self.agent_types = tuple(state["agent_types"])
+        self.counter = int(state["counter"])
+        self.spawned = int(state["spawned"])
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = state["rng"]
+
+
+class FitnessSpawnPolicy(SpawnPolicyBase):
+    """Replace a dead digester with a mutated offspring of the fittest live one.
+
+    Args:
+        max_population: never spawn when this many agents are alive.
+        mutation_rate: the genome mutation rate.
+        seed: seed of the policy's generator (mutations).
+        agent_types: only deaths of these agent types are replaced.
+
+    Example:
+        >>> FitnessSpawnPolicy(10).mutation_rate
+        0.2
+    """
+
+    name = "fitness"
+
+    def __init__(
+        self,
+        max_population: int,
+        mutation_rate: float = 0.2,
+        *,
+        seed: int = 0,
+        agent_types: Sequence[str] = ("digester",),
+    ) -> None:
+        super().__init__(max_population, seed=seed, agent_types=agent_types)
+        self.mutation_rate = float(mutation_rate)
+
+    def parent(self, colony: Colony, dead: Agent) -> EvolvingDigester | None:
+        """The fittest live evolving digester (ties: the first), else ``dead`` if it evolves."""
+        alive = [a for a in colony.agents if isinstance(a, EvolvingDigester)]
+        best = colony.fitness.fittest([a.id for a in alive])
+        if best is not None:
+            for a in alive:
+                if a.id == best.agent_id:
+                    return a
+        return dead if isinstance(dead, EvolvingDigester) else None
+
+    def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
+        """A mutated offspring of the fittest, next to it; None when full or not a digester."""
+        if not self._room(colony, dead):
+            return None
+        parent = self.parent(colony, dead)
+        genome = parent.genome if parent is not None else Genome()
+        origin = parent.position if parent is not None else Position(0.0, 0.0)
+        generation = parent.generation + 1 if parent is not None else 0
+        self.counter += 1
+        c = self.counter
+        child = genome.mutate(self.mutation_rate, rng=self.rng)
+        pos = Position(origin.x + 3.0 * math.sin(2.7 * c), origin.y + 3.0 * math.cos(1.3 * c))
+        self.spawned += 1
+        return EvolvingDigester(pos, child, generation=generation)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Base state plus the mutation rate."""
+        d = super().state_dict()
+        d["mutation_rate"] = self.mutation_rate
+        return d
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        super().load_state_dict(state)
+        self.mutation_rate = float(state["mutation_rate"])
+
+
+class RandomSpawnPolicy(SpawnPolicyBase):
+    """Replace a dead digester with a random one (default genome mutated at rate 0.8).
+
+    Args:
+        max_population: never spawn when this many agents are alive.
+        seed: seed of the policy's generator (mutations).
+        mutation_rate: how far the random genomes stray from the default (reference: 0.8).
+        center: the centre of the reference's spawning pattern.
+        radius: its radius (reference: 10).
+        agent_types: only deaths of these agent types are replaced.
+
+    Example:
+        >>> RandomSpawnPolicy(5, seed=1).name
+        'random'
+    """
+
+    name = "random"
+
+    def __init__(
+        self,
+        max_population: int,
+        *,
+        seed: int = 0,
+        mutation_rate: float = 0.8,
+        center: Position | tuple[float, float] = (0.0, 0.0),
+        radius: float = 10.0,
+        agent_types: Sequence[str] = ("digester",),
+    ) -> None:
+        super().__init__(max_population, seed=seed, agent_types=agent_types)
+        self.mutation_rate = float(mutation_rate)
+        self.center = center if isinstance(center, Position) else Position(*center)
+        self.radius = float(radius)
+
+    def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
+        """A random digester on the reference's spawning pattern; None when full."""
+        if not self._room(colony, dead):
+            return None
+        self.counter += 1
+        c = self.counter
+        genome = Genome().mutate(self.mutation_rate, rng=self.rng)
+        r = self.radius
+        pos = Position(self.center.x + r * math.sin(3.7 * c), self.center.y + r * math.cos(2.1 * c))
+        self.spawned += 1
+        return EvolvingDigester(pos, genome)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Base state plus pattern and rate."""
+        d = super().state_dict()
+        d.update(mutation_rate=self.mutation_rate, radius=self.radius)
+        d["center"] = (self.center.x, self.center.y)
+        return d
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        super().load_state_dict(state)
+        self.mutation_rate = float(state["mutation_rate"])
+        self.center = Position(*state["center"])
+        self.radius = float(state["radius"])
+
+
+class NoSpawnPolicy(SpawnPolicyBase):
+    """Never spawn: the colony only loses agents (the reference's static colony).
+
+    Example:
+        >>> NoSpawnPolicy().on_death(None, None) is None  # type: ignore[arg-type]
+        True
+    """
+
+    name = "none"
+
+    def __init__(self, max_population: int = 0, *, seed: int = 0) -> None:
+        super().__init__(max_population, seed=seed)
+
+    def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
+        """Always None."""
+        return None

@@ -1,0 +1,125 @@
+"""Saving and loading a DistributedColony: a folder of shard stores behind an atomic pointer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phago import ColonyConfig
+from phago.corpus import load_sample_corpus
+from phago.distributed import DistributedColony
+from phago.errors import StoreError
+from phago.export import GraphTable
+from phago.store import (
+    forget_in_store,
+    is_distributed_store,
+    load_distributed,
+    read_summary,
+    save_distributed,
+)
+
+
+def make(n_docs: int = 12, shards: int = 2, config: ColonyConfig | None = None, skip: tuple[int, ...] = ()) -> DistributedColony:
+    dc = DistributedColony(num_shards=shards, seed=4, config=config)
+    dc.ingest_documents([d for i, d in enumerate(load_sample_corpus()[:n_docs]) if i not in skip])
+    dc.spawn_digesters(2)
+    return dc
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[DistributedColony, DistributedColony]]:
+    a, b = make(), make()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def graphs_equal(a: DistributedColony, b: DistributedColony) -> None:
+    ga, gb = a.graph, b.graph
+    assert ga.labels() == gb.labels()
+    for x, y in zip(ga.edge_arrays(), gb.edge_arrays(), strict=True):
+        assert np.array_equal(x, y)
+    assert np.array_equal(ga.access_counts(), gb.access_counts())
+
+
+def test_round_trip_continues_identically(tmp_path: Path, pair: tuple[DistributedColony, DistributedColony]) -> None:
+    a, b = pair
+    a.run(5)
+    b.run(5)
+    d = save_distributed(b, tmp_path / "dist")
+    assert is_distributed_store(d)
+    c = load_distributed(d)
+    try:
+        assert c.current_tick == 5 and c.num_shards == 2
+        graphs_equal(a, c)
+        a.run(30)
+        c.run(30)
+        graphs_equal(a, c)
+        assert a.stats().documents_digested == c.stats().documents_digested
+        # a second save replaces the generation atomically; only the newest is kept
+        save_distributed(c, d)
+        assert sorted(p.name for p in d.iterdir()) == ["CURRENT", "gen-000002"]
+        s = read_summary(d)
+        assert s.stats["graph_nodes"] == c.graph.node_count and s.stats["tick"] == 35
+        t = GraphTable.from_store(d)
+        assert t.node_count == c.graph.node_count and t.shard is not None
+        assert set(t.shard.tolist()) == {0, 1}
+    finally:
+        c.close()
+
+
+def test_refuses_foreign_folder_and_damage(tmp_path: Path) -> None:
+    dc = make(4)
+    try:
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "notes.txt").write_text("mine")
+        with pytest.raises(StoreError, match="not empty and not a phago store"):
+            save_distributed(dc, other)
+        d = save_distributed(dc, tmp_path / "dist")
+    finally:
+        dc.close()
+    manifest = next(d.glob("gen-*/manifest.json"))
+    manifest.write_text(manifest.read_text().replace('"tick":0', '"tick":7'))
+    with pytest.raises(StoreError, match="checksum mismatch in the manifest"):
+        load_distributed(d)
+    (d / "CURRENT").write_text("gen-999999\n")
+    with pytest.raises(StoreError, match="missing"):
+        load_distributed(d)
+
+
+def test_forget_in_distributed_store(tmp_path: Path) -> None:
+    """Without decay and cap, forgetting equals a cluster that never had the documents."""
+    pure = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+    full, never = make(10, 3, pure), make(10, 3, pure, skip=(3,))
+    try:
+        full.run_until_digested(300)
+        never.run_until_digested(300)
+        victim = load_sample_corpus()[3]
+        did = next(d.id for d in full.documents() if d.title == victim.title)
+        d = save_distributed(full, tmp_path / "dist")
+        r = forget_in_store(d, [did])
+        assert r.documents_removed == [did] and r.nodes_removed > 0
+        got = GraphTable.from_store(d)
+        want = GraphTable.from_graph(never.graph)
+        assert sorted(got.labels) == sorted(want.labels)
+
+        def edges(t: GraphTable) -> dict[tuple[str, str], int]:
+            return {
+                tuple(sorted((t.labels[int(a)], t.labels[int(b)]))): int(c)  # type: ignore[misc]
+                for a, b, c in zip(t.edge_a, t.edge_b, t.co_activations, strict=True)
+            }
+
+        assert edges(got) == edges(want)
+        c = load_distributed(d)
+        try:
+            c.run(3)
+            assert c.stats().documents_total == 9
+        finally:
+            c.close()
+    finally:
+        full.close()
+        never.close()

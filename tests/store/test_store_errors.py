@@ -1,0 +1,197 @@
+"""Damaged, foreign, newer and unwritable stores give clear errors; nothing is half-written."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import assert_same_state, make_colony
+
+import phago.store as store_mod
+from phago.errors import StoreError
+from phago.state import capture
+from phago.store import load, read_summary, save
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    c = make_colony(4, digesters=2)
+    c.run(3)
+    return save(c, tmp_path / "c.db")
+
+
+def _sql(path: Path, statement: str, *args: object) -> None:
+    con = sqlite3.connect(path)
+    con.execute(statement, args)
+    con.commit()
+    con.close()
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"nope\.db.*no such file"):
+        load(tmp_path / "nope.db")
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    p = tmp_path / "junk.db"
+    p.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db.*damaged or not a phago store"):
+        load(p)
+
+
+def test_sqlite_but_not_a_store(tmp_path: Path) -> None:
+    p = tmp_path / "other.db"
+    _sql(p, "CREATE TABLE t (x INTEGER)")
+    with pytest.raises(StoreError, match=r"other\.db.*not a phago store"):
+        load(p)
+    with pytest.raises(StoreError, match="refusing to overwrite"):
+        save(make_colony(1, digesters=1), p)
+    assert sqlite3.connect(p).execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_newer_schema_is_refused(saved: Path) -> None:
+    _sql(saved, "UPDATE phago_schema SET version = ?", store_mod.SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match=r"c\.db.*newer phago.*Upgrade"):
+        load(saved)
+    with pytest.raises(StoreError, match="newer"):
+        read_summary(saved)
+
+
+@pytest.mark.parametrize("version", [0, -3, "one"])
+def test_unknown_schema_is_refused(saved: Path, version: object) -> None:
+    _sql(saved, "UPDATE phago_schema SET version = ?", version)
+    with pytest.raises(StoreError, match="unknown store schema version"):
+        load(saved)
+
+
+def test_tampered_array_is_detected(saved: Path) -> None:
+    con = sqlite3.connect(saved)
+    data = bytearray(con.execute("SELECT data FROM blobs WHERE name='graph.weight'").fetchone()[0])
+    data[-1] ^= 0x55
+    con.execute("UPDATE blobs SET data=? WHERE name='graph.weight'", (bytes(data),))
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"checksum mismatch in 'graph\.weight'"):
+        load(saved)
+
+
+def test_tampered_document_is_detected(saved: Path) -> None:
+    _sql(saved, "UPDATE documents SET content = content || ' extra' WHERE seq = 0")
+    with pytest.raises(StoreError, match="checksum mismatch in documents"):
+        load(saved)
+
+
+def test_missing_part_is_detected(saved: Path) -> None:
+    _sql(saved, "DELETE FROM blobs WHERE name = 'graph.labels'")
+    with pytest.raises(StoreError, match="missing part 'graph.labels'"):
+        load(saved)
+
+
+def test_truncated_file_is_refused(saved: Path) -> None:
+    size = saved.stat().st_size
+    with open(saved, "r+b") as fh:
+        fh.truncate(size // 2)
+    with pytest.raises(StoreError, match=r"c\.db"):
+        load(saved)
+
+
+def test_directory_and_missing_parent(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a directory"):
+        load(tmp_path)
+    with pytest.raises(StoreError, match="does not exist"):
+        save(make_colony(1, digesters=1), tmp_path / "missing" / "c.db")
+
+
+def _assert_untouched(path: Path, before: bytes) -> None:
+    assert path.read_bytes() == before
+    leftovers = [p.name for p in path.parent.iterdir() if p.name != path.name]
+    assert leftovers == [], leftovers
+
+
+def test_full_disk_leaves_previous_store_intact(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's real 'database or disk is full' error (a page limit stands in for the disk)."""
+    before = saved.read_bytes()
+    good = capture(load(saved))
+    real = store_mod._connect_write
+
+    def tiny(path: Path) -> sqlite3.Connection:
+        con = real(path)
+        con.execute("PRAGMA max_page_count = 8")
+        return con
+
+    monkeypatch.setattr(store_mod, "_connect_write", tiny)
+    big = make_colony(16, digesters=4)
+    big.run_until_digested(200)
+    with pytest.raises(StoreError, match=r"cannot save colony to .*c\.db: the disk is full"):
+        save(big, saved)
+    _assert_untouched(saved, before)
+    assert_same_state(capture(load(saved)), good)
+
+
+@pytest.mark.parametrize(
+    ("err", "message"),
+    [
+        (errno.ENOSPC, "the disk is full"),
+        (errno.EROFS, "the file system is read-only"),
+        (errno.EACCES, "permission denied"),
+    ],
+)
+def test_os_errors_are_named(saved: Path, monkeypatch: pytest.MonkeyPatch, err: int, message: str) -> None:
+    """fsync or rename failing (full disk, read-only file system, no permission)."""
+    before = saved.read_bytes()
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(store_mod.os, "replace", boom)
+    with pytest.raises(StoreError, match=f"c\\.db: {message}"):
+        save(make_colony(2, digesters=1), saved)
+    _assert_untouched(saved, before)
+
+
+def test_read_only_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    target = ro / "c.db"
+    save(make_colony(2, digesters=1), target)
+    before = target.read_bytes()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permission bits: make sqlite fail the same way
+            real = store_mod._connect_write
+
+            def denied(path: Path) -> sqlite3.Connection:
+                if path.parent == ro:
+                    raise sqlite3.OperationalError("unable to open database file")
+                return real(path)
+
+            monkeypatch.setattr(store_mod, "_connect_write", denied)
+        with pytest.raises(StoreError, match=r"c\.db: the file cannot be created there"):
+            save(make_colony(3, digesters=1), target)
+    finally:
+        ro.chmod(0o755)
+    _assert_untouched(target, before)
+    assert load(target).stats().documents_total == 2
+
+
+def test_interrupt_during_save_cleans_up(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = saved.read_bytes()
+
+    def interrupted(*_a: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_mod, "_fsync_path", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save(make_colony(2, digesters=1), saved)
+    _assert_untouched(saved, before)
+
+
+def test_loading_works_from_a_read_only_copy(saved: Path) -> None:
+    saved.chmod(0o444)
+    try:
+        assert load(saved).stats().documents_total == 4
+    finally:
+        saved.chmod(0o644)

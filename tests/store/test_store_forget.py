@@ -1,0 +1,128 @@
+"""Forgetting documents withdraws exactly their contribution (rule in phago.state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_colony
+
+from phago import Colony, ColonyConfig
+from phago.corpus import load_sample_corpus
+from phago.export import GraphTable
+from phago.state import capture, forget_documents, restore
+from phago.store import forget_in_store, load, load_with_catalog, save
+
+PURE = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+WINDOW = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None, wiring_window=4)
+
+
+def edge_map(t: GraphTable) -> dict[tuple[str, str], tuple[int, float]]:
+    out = {}
+    for a, b, w, co in zip(t.edge_a, t.edge_b, t.weight, t.co_activations, strict=True):
+        la, lb = sorted((t.labels[int(a)], t.labels[int(b)]))
+        out[(la, lb)] = (int(co), float(w))
+    return out
+
+
+def build(titles_skip: set[int], config: ColonyConfig, n: int = 10) -> Colony:
+    docs = [d for i, d in enumerate(load_sample_corpus()[:n]) if i not in titles_skip]
+    c = Colony(config, seed=5)
+    for d in docs:
+        c.ingest_document(d.title, d.content)
+    from phago.ingest import digest_new_documents
+
+    digest_new_documents(c, [x.id for x in c.documents()], digesters=3, max_ticks=500)
+    return c
+
+
+@pytest.mark.parametrize("config", [PURE, WINDOW], ids=["clique", "window"])
+def test_forget_equals_never_having_seen_it(config: ColonyConfig) -> None:
+    """Without decay and degree cap, forgetting documents gives the graph of a colony that never
+    had them: the same concepts, edges and co-activations, weights up to rounding."""
+    full = build(set(), config)
+    never = build({2, 7}, config)
+    docs = full.documents()
+    st = capture(full)
+    report = forget_documents(st, [docs[2].id, docs[7].id])
+    assert sorted(report.documents_removed) == sorted([docs[2].id, docs[7].id])
+    assert report.nodes_removed > 0 and report.edges_weakened > 0
+    got, want = GraphTable.from_state(st), GraphTable.from_colony(never)
+    assert sorted(got.labels) == sorted(want.labels)
+    eg, ew = edge_map(got), edge_map(want)
+    assert eg.keys() == ew.keys()
+    for k in eg:
+        assert eg[k][0] == ew[k][0], k
+        assert eg[k][1] == pytest.approx(ew[k][1], abs=1e-9), k
+    # provenance no longer mentions the forgotten documents; the colony restores and runs
+    assert not np.isin(st.graph.prov_doc, [int(docs[2].id), int(docs[7].id)]).any()
+    c = restore(st)
+    c.run(5)
+    assert c.stats().documents_total == 8
+
+
+def test_forget_keeps_untouched_edges_exactly(digested_colony: Colony) -> None:
+    before = GraphTable.from_colony(digested_colony)
+    st = capture(digested_colony)
+    victim = digested_colony.documents()[0]
+    forget_documents(st, [victim.id])
+    after = GraphTable.from_state(st)
+    eb, ea = edge_map(before), edge_map(after)
+    touched = {k for k in eb if k not in ea or ea[k] != eb[k]}
+    labels = set(st.graph.labels)
+    for k in ea:
+        if k not in touched:
+            assert ea[k] == eb[k]
+    # every touched edge joins two concepts the forgotten document presented
+    from phago.text import extract_keywords
+
+    vocab = {k.label for k in extract_keywords(victim.content)}
+    assert touched and all(a in vocab and b in vocab for a, b in touched)
+    assert labels <= set(before.labels)
+
+
+def test_forget_undigested_document_and_continue(tmp_path: Path) -> None:
+    c = make_colony(10, digesters=2)
+    c.run(2)
+    undigested = [d for d in c.documents() if not d.digested]
+    p = save(c, tmp_path / "c.db")
+    r = forget_in_store(p, [undigested[-1].id, 12345])
+    assert r.documents_removed == [undigested[-1].id] and r.unknown == [12345]
+    d = load(p)
+    assert d.stats().documents_total == 9
+    d.run_until_digested(400)
+    assert d.stats().documents_digested == 9
+
+
+def test_forget_agent_holding_the_document() -> None:
+    c = make_colony(6, digesters=3)
+    for _ in range(10):
+        c.tick()
+        st = capture(c)
+        held = [a.state["current_document"] for a in st.agents if a.state["engulfed"]]
+        if held:
+            break
+    assert held, "no agent held a document"
+    forget_documents(st, held)
+    assert all(a.state["engulfed"] is None for a in st.agents if a.state["current_document"] in held)
+    c2 = restore(st)
+    c2.run_until_digested(300)
+    assert c2.stats().documents_digested == c2.stats().documents_total == 6 - len(held)
+
+
+def test_forget_updates_the_catalog(tmp_path: Path) -> None:
+    from phago.ingest import ingest_paths
+    from phago.store import Catalog
+
+    (tmp_path / "a.txt").write_text("Ribosomes translate messenger RNA into protein.")
+    (tmp_path / "b.txt").write_text("Mitochondria produce energy for the cell.")
+    c = Colony(seed=1)
+    _, sources = ingest_paths(c, [tmp_path])
+    db = save(c, tmp_path / "c.db", catalog=Catalog(sources))
+    _, cat = load_with_catalog(db)
+    ids = cat.documents_from(tmp_path / "a.txt")
+    assert len(ids) == 1
+    forget_in_store(db, ids)
+    _, cat = load_with_catalog(db)
+    assert [s.path for s in cat.sources] == [str(tmp_path / "b.txt")]
