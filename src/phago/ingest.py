@@ -381,7 +381,7 @@ def text_chunks(
     path: str | os.PathLike[str],
     *,
     encoding: str = "utf-8",
-    chunk_size: int = READ_CHUNK,
+    chunk_size: int | None = None,
     meta: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """The extracted text of a supported file, as a stream of chunks.
@@ -389,7 +389,7 @@ def text_chunks(
     Args:
         path: the file.
         encoding: text encoding of text and HTML files (a leading BOM is dropped).
-        chunk_size: bytes read at a time.
+        chunk_size: bytes read at a time (None: :data:`READ_CHUNK`, 1 MiB).
         meta: filled with ``title`` when the file declares one (HTML ``<title>``).
 
     Raises:
@@ -407,11 +407,12 @@ def text_chunks(
     kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise DocumentError(f"{p}: unsupported file type {p.suffix!r}")
+    size = READ_CHUNK if chunk_size is None else max(1, int(chunk_size))
     if kind == "pdf":
         return _pdf_chunks(p)
     if kind == "html":
-        return _html_chunks(p, encoding, chunk_size, meta if meta is not None else {})
-    return _decoded(p, encoding, chunk_size)
+        return _html_chunks(p, encoding, size, meta if meta is not None else {})
+    return _decoded(p, encoding, size)
 
 
 def _cut(buf: str, limit: int) -> int:

@@ -970,8 +970,9 @@ def forget_documents(
       :func:`presentation_pairs`) loses one co-activation and keeps the share ``(c - 1) / c``
       of its current weight, where ``c`` is its co-activation count; an edge left with no
       co-activation is removed;
-    * a node that was presented from the forgotten documents and from no remaining one is
-      removed with its edges; node indices are compacted.
+    * a node that was presented from the forgotten documents, from no remaining one, and has
+      no edge left is removed; node indices are compacted (a node another agent or shard
+      still links to stays, so edges made by others are never lost).
 
     Agents' learnt vocabularies, traces and fitness records are not rewound.
 
@@ -1044,7 +1045,10 @@ def forget_documents(
     had_forgotten[gs.prov_node[forgotten_mask]] = True
     still = np.zeros(n, dtype=np.bool_)
     still[gs.prov_node[kept_prov]] = True
-    drop_node = had_forgotten & ~still
+    has_edge = np.zeros(n, dtype=np.bool_)
+    has_edge[gs.edge_a[edge_keep]] = True
+    has_edge[gs.edge_b[edge_keep]] = True
+    drop_node = had_forgotten & ~still & ~has_edge
     report.nodes_removed = int(drop_node.sum())
     keep_node = ~drop_node
     report.kept_nodes = np.flatnonzero(keep_node).astype(np.int64)

@@ -8,8 +8,8 @@ wired (*productivity*). This module supplies the other two terms, per presentati
   relation another presentation had already seen. Counting co-activations rather than weight
   keeps the term independent of the wiring weights an evolving digester chooses.
 * **bridge edges** (*connectivity*): wired pairs that created a new edge between two concepts
-  that already existed before the presentation, i.e. a new link between known parts of the
-  graph.
+  that both existed before the presentation and had no neighbour in common outside it, i.e.
+  a new link between parts of the graph that were at least three steps apart.
 
 :class:`FitnessRecorder` computes both from the graph right after a presentation was wired
 (vectorised; one pass over the edge columns) and records them in a
@@ -28,6 +28,20 @@ Example:
     3
     >>> edge_terms(g, second, None, tick=1, created=1)  # cell-membrane confirmed; no bridge
     EdgeTerms(strong=1, bridges=0)
+    >>> third = g.present(["cell", "ribosome"])
+    >>> g.wire_clique(third, tick=2)
+    1
+    >>> fourth = g.present(["protein", "ribosome"])
+    >>> g.wire_clique(fourth, tick=3)
+    1
+    >>> edge_terms(g, fourth, None, tick=3, created=0)  # both neighbour "cell": no bridge
+    EdgeTerms(strong=0, bridges=0)
+    >>> fifth = g.present(["membrane", "dna"])
+    >>> sixth = g.present(["dna", "ribosome"])
+    >>> g.wire_clique(fifth, tick=4) + g.wire_clique(sixth, tick=5)
+    2
+    >>> edge_terms(g, sixth, None, tick=5, created=0)  # nothing in common: a bridge
+    EdgeTerms(strong=0, bridges=1)
 """
 
 from __future__ import annotations
@@ -103,17 +117,31 @@ def edge_terms(
     n = graph.node_count
     mask = np.zeros(n, dtype=np.bool_)
     mask[idx] = True
-    a, b, _w, co, ct, _lt = graph.edge_arrays()
-    sel = mask[a] & mask[b]
-    a, b, co, ct = a[sel], b[sel], co[sel], ct[sel]
+    all_a, all_b, _w, co, ct, _lt = graph.edge_arrays()
+    sel = mask[all_a] & mask[all_b]
+    outside = mask[all_a] ^ mask[all_b]
+    a, b, co, ct = all_a[sel], all_b[sel], co[sel], ct[sel]
     keys = (np.minimum(a, b) << 32) | np.maximum(a, b)
     hit = np.isin(keys, wired)
     a, b, co, ct = a[hit], b[hit], co[hit], ct[hit]
     strong = int(np.count_nonzero(co >= strong_min_coactivations))
     before = n - int(created)
-    new_edge = (co == 1) & (ct == tick)
-    bridges = int(np.count_nonzero(new_edge & (a < before) & (b < before)))
-    return EdgeTerms(strong, bridges)
+    cand = (co == 1) & (ct == tick) & (a < before) & (b < before)
+    if not cand.any():
+        return EdgeTerms(strong, 0)
+    # neighbours outside the presentation: edges with exactly one presented endpoint
+    ea, eb = all_a[outside], all_b[outside]
+    inside_a = mask[ea]
+    mine = np.where(inside_a, ea, eb)
+    other = np.where(inside_a, eb, ea)
+    row = np.full(n, -1, dtype=np.int64)
+    row[idx] = np.arange(k)
+    cols, col = np.unique(other, return_inverse=True)
+    m = np.zeros((k, len(cols)), dtype=np.float32)
+    m[row[mine], col] = 1.0
+    ca, cb = row[a[cand]], row[b[cand]]
+    shared = np.einsum("ij,ij->i", m[ca], m[cb]) if len(cols) else np.zeros(len(ca))
+    return EdgeTerms(strong, int(np.count_nonzero(shared == 0)))
 
 
 class FitnessRecorder:

@@ -5,10 +5,14 @@ The reference defines these policies but its colony never calls them. Here a pol
 the agent it returns, so a run can evolve its digesters:
 
 * :class:`FitnessSpawnPolicy`: the offspring of the fittest live
-  :class:`~phago.agents.evolving.EvolvingDigester` (by the colony's fitness tracker; the dead
-  agent itself when no evolving digester is alive), its genome mutated at ``mutation_rate``,
-  placed at the parent's position plus the reference's offset
-  ``(3·sin(2.7·c), 3·cos(1.3·c))`` for the ``c``-th offspring, one generation later.
+  :class:`~phago.agents.evolving.EvolvingDigester` (the dead agent itself when no evolving
+  digester is alive), its genome mutated at ``mutation_rate``, placed at the parent's position
+  plus the reference's offset ``(3·sin(2.7·c), 3·cos(1.3·c))`` for the ``c``-th offspring, one
+  generation later. Fitness comes from the colony's tracker. With ``selection="balanced"`` (the
+  default) the four terms are weighed as in the tracker (0.3, 0.3, 0.2, 0.2) but productivity
+  is first divided by the best productivity among the candidates: raw productivity (concepts
+  plus edges per tick) runs into the hundreds and would drown novelty, quality and
+  connectivity, which are fractions. ``selection="fitness"`` uses the tracker's fitness as is.
 * :class:`RandomSpawnPolicy`: a default genome mutated at rate 0.8, at the reference's
   position ``center + (10·sin(3.7·c), 10·cos(2.1·c))``; generation 0.
 * :class:`NoSpawnPolicy`: never spawns (a static colony).
@@ -41,6 +45,7 @@ import numpy as np
 
 from phago.agents.base import Agent
 from phago.agents.evolving import EvolvingDigester
+from phago.agents.fitness import AgentFitness
 from phago.agents.genome import Genome
 from phago.types import Position
 
@@ -110,11 +115,17 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
         max_population: never spawn when this many agents are alive.
         mutation_rate: the genome mutation rate.
         seed: seed of the policy's generator (mutations).
+        selection: ``"balanced"`` (productivity relative to the best candidate) or
+            ``"fitness"`` (the tracker's fitness).
         agent_types: only deaths of these agent types are replaced.
 
     Example:
-        >>> FitnessSpawnPolicy(10).mutation_rate
-        0.2
+        >>> from phago.agents.fitness import AgentFitness
+        >>> from phago.ids import AgentId
+        >>> rec = AgentFitness(AgentId(1), concepts_added=10, edges_contributed=40,
+        ...                    ticks_alive=10, novel_concepts=5, strong_edges=20, bridge_edges=4)
+        >>> round(FitnessSpawnPolicy.balanced_score(rec, best_productivity=10.0), 3)
+        0.57
     """
 
     name = "fitness"
@@ -125,19 +136,46 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
         mutation_rate: float = 0.2,
         *,
         seed: int = 0,
+        selection: str = "balanced",
         agent_types: Sequence[str] = ("digester",),
     ) -> None:
         super().__init__(max_population, seed=seed, agent_types=agent_types)
+        if selection not in ("balanced", "fitness"):
+            raise ValueError(f"selection must be 'balanced' or 'fitness', got {selection!r}")
         self.mutation_rate = float(mutation_rate)
+        self.selection = selection
+
+    @staticmethod
+    def productivity(rec: AgentFitness) -> float:
+        """Concepts plus edges per tick alive (0 before the first tick)."""
+        if rec.ticks_alive <= 0:
+            return 0.0
+        return (rec.concepts_added + rec.edges_contributed) / rec.ticks_alive
+
+    @staticmethod
+    def balanced_score(rec: AgentFitness, best_productivity: float) -> float:
+        """``0.3·p/p_best + 0.3·novelty + 0.2·quality + 0.2·connectivity``."""
+        p = FitnessSpawnPolicy.productivity(rec)
+        rel = p / best_productivity if best_productivity > 0 else 0.0
+        novelty = rec.novel_concepts / rec.concepts_added if rec.concepts_added else 0.0
+        edges = rec.edges_contributed
+        quality = rec.strong_edges / edges if edges else 0.0
+        connectivity = rec.bridge_edges / edges if edges else 0.0
+        return 0.3 * rel + 0.3 * novelty + 0.2 * quality + 0.2 * connectivity
 
     def parent(self, colony: Colony, dead: Agent) -> EvolvingDigester | None:
         """The fittest live evolving digester (ties: the first), else ``dead`` if it evolves."""
         alive = [a for a in colony.agents if isinstance(a, EvolvingDigester)]
-        best = colony.fitness.fittest([a.id for a in alive])
-        if best is not None:
-            for a in alive:
-                if a.id == best.agent_id:
-                    return a
+        recs = [(a, colony.fitness.get(a.id)) for a in alive]
+        scored = [(a, r) for a, r in recs if r is not None]
+        if scored:
+            if self.selection == "fitness":
+                scores = [r.fitness for _a, r in scored]
+            else:
+                best_p = max(self.productivity(r) for _a, r in scored)
+                scores = [self.balanced_score(r, best_p) for _a, r in scored]
+            k = max(range(len(scores)), key=lambda i: (scores[i], -i))
+            return scored[k][0]
         return dead if isinstance(dead, EvolvingDigester) else None
 
     def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
@@ -159,12 +197,14 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
         """Base state plus the mutation rate."""
         d = super().state_dict()
         d["mutation_rate"] = self.mutation_rate
+        d["selection"] = self.selection
         return d
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
         super().load_state_dict(state)
         self.mutation_rate = float(state["mutation_rate"])
+        self.selection = str(state["selection"])
 
 
 class RandomSpawnPolicy(SpawnPolicyBase):

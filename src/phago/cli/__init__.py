@@ -23,8 +23,10 @@ def _register() -> None:
     main.add_command(demo.demo)
     main.add_command(run.run)
 
+    from phago.cli import bench as bench_cli
     from phago.cli import cluster as cluster_cli
 
+    main.add_command(bench_cli.bench)
     main.add_command(cluster_cli.cluster)
 
     from phago.cli import eval as eval_cli

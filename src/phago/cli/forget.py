@@ -41,8 +41,8 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     Each forgotten document's contribution is withdrawn from the graph: its concepts lose
     the access counts it gave them, every edge its presentation wired loses one
     co-activation and the matching share of its weight (an edge left with none is removed),
-    and concepts no remaining document presented are removed. The rest of the graph is
-    unchanged. The store is rewritten atomically.
+    and concepts that no remaining document presented and no edge links to are removed.
+    The rest of the graph is unchanged. The store is rewritten atomically.
     """
     try:
         catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)

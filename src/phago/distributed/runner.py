@@ -119,7 +119,7 @@ class DistributedTickResult:
     tick: int
     phase_results: list[PhaseResult] = field(default_factory=list)
     cross_shard_edges: CrossShardEdgeArray = field(default_factory=CrossShardEdgeArray.empty)
-    barrier_ms: float = 0.0
+    barrier_ms: float = 0.0  # per tick: phase wall time beyond the slowest shard, summed
     wall_ms: float = 0.0
     recovered: RecoveryInfo | None = None
 
@@ -237,6 +237,7 @@ class DistributedRunner:
         self._ghost_answers: dict[int, list[GhostNode]] = {}
         self._checkpoint: _Checkpoint | None = None
         self._broken: str | None = None
+        self._barrier_ms = 0.0
         self.recoveries: list[RecoveryInfo] = []
 
     # ------------------------------------------------------------------ properties
@@ -273,6 +274,7 @@ class DistributedRunner:
     # ------------------------------------------------------------------ fan-out
 
     async def _fan_out(self, phase: TickPhase, tick: int, payloads: Sequence[Any]) -> list[ShardPhaseResult]:
+        started = time.perf_counter()
         timeout = self._config.phase_timeout_ms / 1000.0
         deadline = time.monotonic() + timeout
         tasks = {
@@ -301,7 +303,11 @@ class DistributedRunner:
         remaining = max(deadline - time.monotonic(), 0.001)
         await self._coordinator.wait_for_phase_async(phase, tick, remaining)
         by_handle = {tasks[t].shard_id: t.result() for t in done}
-        return [by_handle[h.shard_id] for h in self._handles]
+        results = [by_handle[h.shard_id] for h in self._handles]
+        wall_ms = (time.perf_counter() - started) * 1000.0
+        slowest = max((getattr(r, "compute_ms", 0.0) for r in results), default=0.0)
+        self._barrier_ms += max(wall_ms - slowest, 0.0)
+        return results
 
     # ------------------------------------------------------------------ ticks
 
@@ -348,8 +354,7 @@ class DistributedRunner:
         n = len(self._handles)
         ghosts = [self._ghost_answers.get(int(h.shard_id), []) for h in self._handles]
         self._ghost_answers = {}
-        barrier_s = 0.0
-        b0 = time.perf_counter()
+        self._barrier_ms = 0.0
         sense = await self._fan_out(TickPhase.SENSE, t, ghosts)
         act = await self._fan_out(TickPhase.ACT, t, [None] * n)
         inbound: dict[int, list[UpdateBatch]] = {}
@@ -385,14 +390,13 @@ class DistributedRunner:
             if r.tick != new_tick:
                 self._coordinator.set_tick(t)
                 raise BarrierFailed(f"{r.shard_id} is at tick {r.tick}, coordinator at {new_tick}")
-        barrier_s = time.perf_counter() - b0
         for phase_results in (sense, act, decay, advance):
             results.extend(phase_results)
         cross = CrossShardEdgeArray.concat(
             [r.cross_shard_edges for r in act if isinstance(r.cross_shard_edges, CrossShardEdgeArray)]
         )
         wall = time.perf_counter() - start
-        return DistributedTickResult(new_tick, results, cross, barrier_s * 1000.0, wall * 1000.0)
+        return DistributedTickResult(new_tick, results, cross, self._barrier_ms, wall * 1000.0)
 
     async def run(self, num_ticks: int) -> list[DistributedTickResult]:
         """Run ``num_ticks`` ticks in sequence (stops at the first error, which is raised)."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class ShardPhaseResult(PhaseResult):
     documents_total: int = 0
     documents_digested: int = 0
     busy: bool = False
+    compute_ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -639,6 +641,7 @@ class ShardedColony:
         * Decay: ``payload`` is the batches for this shard; the result carries ghost requests.
         * Advance: ``payload`` maps requesting shard to node ids; the result carries answers.
         """
+        started = time.perf_counter()
         if phase is TickPhase.SENSE:
             if self._replay:
                 self.apply_replay_ops(self.current_tick)
@@ -669,6 +672,7 @@ class ShardedColony:
         result.documents_total = st.document_count
         result.documents_digested = st.document_count - st.undigested_count
         result.busy = self.colony.has_undigested_work()
+        result.compute_ms = (time.perf_counter() - started) * 1000.0
         return result
 
     # ------------------------------------------------------------------ reports

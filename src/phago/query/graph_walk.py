@@ -18,7 +18,9 @@ seeds' own edges; a concept keeps its best score over every path the walk explor
 reference kept the first path that discovered it); the score uses the whole path's strength,
 not just its last edge (in the reference a concept two weak-then-strong edges away could
 outscore a direct neighbour); a node is expanded once, from its highest-priority path; ties
-are broken by label, not adjacency order.
+are broken by label, not adjacency order. An expansion considers the node's ``fanout`` (64)
+strongest edges, which under the default degree cap (30) is all of them, and is vectorised,
+so hub concepts with thousands of edges do not stall the walk.
 
 Example:
     >>> from phago.query.base import example_source
@@ -33,8 +35,10 @@ from __future__ import annotations
 
 import heapq
 
+import numpy as np
+
 from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
-from phago.query.index import query_index
+from phago.query.index import DEFAULT_FANOUT, query_index
 from phago.query.reinforce import reinforce as _reinforce
 
 __all__ = ["graph_walk"]
@@ -51,6 +55,7 @@ def graph_walk(
     max_depth: int = 3,
     max_expansions: int = 200,
     percentile_filter: bool = True,
+    fanout: int | None = DEFAULT_FANOUT,
     reinforce: bool = False,
 ) -> list[RetrievedConcept]:
     """Concepts found by a best-first walk over Hebbian edges from the query's concepts.
@@ -62,6 +67,8 @@ def graph_walk(
         max_depth: how many edges from a seed the walk goes.
         max_expansions: how many nodes it expands at most.
         percentile_filter: skip non-seed edges below the 75th weight percentile.
+        fanout: edges considered per expanded node (its strongest; None: all). Under the
+            default degree cap (30) every edge is considered.
         reinforce: reinforce edges between query-term concepts and the results.
 
     Returns:
@@ -82,66 +89,85 @@ def graph_walk(
     if not seeds:
         return []
     adj = query_index(source).adjacency()
+    indptr, nbr, weight, co = adj.pruned(fanout)
     threshold = adj.weight_quantile75 if percentile_filter else 0.0
-    seed_set = set(seeds)
-
-    def overlap(i: int) -> int:
-        lab = g.label_at(i)
-        return sum(1 for t in terms if t in lab)
-
-    score: dict[int, float] = {}
-    parts: dict[int, tuple[float, float, float]] = {}  # seed, edge, overlap
-    path: dict[int, tuple[str, ...]] = {}
-    best_prio: dict[int, float] = {}
-    heap: list[tuple[float, str, int, int, tuple[str, ...]]] = []
+    n = adj.n
+    is_seed = np.zeros(n, dtype=np.bool_)
+    is_seed[seeds] = True
+    edge_best = np.full(n, -1.0)  # best edge part of the score over explored paths
+    best_from = np.full(n, -1, dtype=np.int64)  # the expanded node that gave it
+    best_prio = np.zeros(n)
+    done = np.zeros(n, dtype=np.bool_)
+    expanded_path: dict[int, tuple[str, ...]] = {}
+    # heap entries: -priority, 0 for seeds (expanded first), label, node, depth, parent
+    heap: list[tuple[float, int, str, int, int, int]] = []
     for s in seeds:
-        ov = OVERLAP_SCORE * overlap(s)
-        score[s] = SEED_SCORE + ov
-        parts[s] = (SEED_SCORE, 0.0, ov)
-        path[s] = (g.label_at(s),)
         best_prio[s] = 1.0
-        heapq.heappush(heap, (-1.0, g.label_at(s), s, 0, path[s]))
-    done: set[int] = set()
+        heapq.heappush(heap, (-1.0, 0, g.label_at(s), s, 0, -1))
     expansions = 0
     while heap and expansions < max_expansions:
-        neg_prio, _, u, depth, upath = heapq.heappop(heap)
-        if u in done:
+        neg_prio, _, label, u, depth, parent = heapq.heappop(heap)
+        if done[u]:
             continue
-        done.add(u)
+        done[u] = True
         expansions += 1
+        expanded_path[u] = (*expanded_path[parent], label) if parent >= 0 else (label,)
         if depth >= max_depth:
             continue
-        prio = -neg_prio
-        nbrs, ws, cos = adj.row(u)
-        from_seed = u in seed_set
-        decay = 0.5 ** (depth + 1)
-        for v, w, co in zip(nbrs.tolist(), ws.tolist(), cos.tolist(), strict=True):
-            if v in seed_set or (not from_seed and w < threshold):
-                continue
-            vlabel = g.label_at(v)
-            p = prio * w
-            edge = p * decay * (1.0 + 0.1 * co)
-            if v not in parts:
-                parts[v] = (0.0, 0.0, OVERLAP_SCORE * overlap(v))
-            ov = parts[v][2]
-            if edge + ov > score.get(v, -1.0):
-                score[v] = edge + ov
-                parts[v] = (0.0, edge, ov)
-                path[v] = (*upath, vlabel)
-            if v not in done and p > best_prio.get(v, 0.0):
-                best_prio[v] = p
-                heapq.heappush(heap, (-p, vlabel, v, depth + 1, (*upath, vlabel)))
-    idx = list(score)
-    out = [
-        RetrievedConcept(
-            g.label_at(i),
-            s,
-            g.id_at(i),
-            {"seed": parts[i][0], "edge": parts[i][1], "overlap": parts[i][2]},
-            path[i],
+        lo, hi = int(indptr[u]), int(indptr[u + 1])
+        v, w, c = nbr[lo:hi], weight[lo:hi], co[lo:hi]
+        keep = ~is_seed[v]
+        if not is_seed[u]:
+            keep &= w >= threshold
+        if not keep.all():
+            v, w, c = v[keep], w[keep], c[keep]
+        if len(v) == 0:
+            continue
+        p = -neg_prio * w
+        edge = p * (0.5 ** (depth + 1)) * (1.0 + 0.1 * c)
+        better = edge > edge_best[v]
+        edge_best[v[better]] = edge[better]
+        best_from[v[better]] = u
+        push = (p > best_prio[v]) & ~done[v]
+        if not push.any():
+            continue
+        v, p = v[push], p[push]
+        best_prio[v] = p
+        room = max_expansions - expansions
+        if room <= 0:
+            break
+        if len(p) > room:  # entries beyond the remaining budget can never be popped
+            cut = np.partition(p, len(p) - room)[len(p) - room]
+            sel = p >= cut
+            v, p = v[sel], p[sel]
+        for vi, pi in zip(v.tolist(), p.tolist(), strict=True):
+            heapq.heappush(heap, (-pi, 1, g.label_at(vi), vi, depth + 1, u))
+
+    def overlap(i: int) -> float:
+        lab = g.label_at(i)
+        return OVERLAP_SCORE * sum(1 for t in terms if t in lab)
+
+    reached = np.flatnonzero(edge_best >= 0.0).tolist()
+    parts: dict[int, tuple[float, float, float]] = {s: (SEED_SCORE, 0.0, overlap(s)) for s in seeds}
+    for i in reached:
+        parts[i] = (0.0, float(edge_best[i]), overlap(i))
+    idx = list(parts)
+    out = []
+    for i, sc in rank_top(g, idx, [sum(parts[i]) for i in idx], k):
+        if is_seed[i]:
+            path = (g.label_at(i),)
+        else:
+            path = (*expanded_path[int(best_from[i])], g.label_at(i))
+        seed_part, edge_part, overlap_part = parts[i]
+        out.append(
+            RetrievedConcept(
+                g.label_at(i),
+                sc,
+                g.id_at(i),
+                {"seed": seed_part, "edge": edge_part, "overlap": overlap_part},
+                path,
+            )
         )
-        for i, s in rank_top(g, idx, [score[i] for i in idx], k)
-    ]
     if reinforce:
         _reinforce(source, terms, out)
     return out

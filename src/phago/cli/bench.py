@@ -1,0 +1,82 @@
+"""``phago bench``: the reference's phago-bench commands with digesters doing real work."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from phago.bench import PRESETS, BenchConfig, BenchResult, run_benchmark, to_csv
+from phago.cli.common import console, echo_json, out
+
+_COLUMNS = [
+    ("shards", "shards"), ("backend", "backend"), ("documents", "docs"), ("ticks", "ticks"),
+    ("docs_per_sec", "docs/s"), ("ticks_per_sec", "ticks/s"), ("queries_per_sec", "queries/s"),
+    ("nodes", "nodes"), ("edges", "edges"), ("total_time_ms", "total ms"),
+    ("documents_digested", "digested"), ("cross_shard_edges", "cross-shard"),
+    ("barrier_ms_per_tick", "barrier ms/tick"),
+]
+
+
+def _emit(results: list[BenchResult], as_json: bool, csv: bool) -> None:
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    if csv:
+        click.echo(to_csv(results))
+        return
+    t = Table(title="phago bench (W2)")
+    for _, head in _COLUMNS:
+        t.add_column(head, justify="right")
+    for r in results:
+        d = r.to_dict()
+        t.add_row(*(f"{d[k]:.1f}" if isinstance(d[k], float) else str(d[k]) for k, _ in _COLUMNS))
+    out.print(t)
+
+
+def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
+    run_benchmark(BenchConfig(shards=1, documents=4, ticks=2, queries=1))  # warm-up, untimed
+    results = []
+    for cfg in configs:
+        if not as_json:
+            console.print(f"[dim]running {cfg.shards} shard(s), {cfg.documents} documents on {cfg.backend}...")
+        results.append(run_benchmark(cfg))
+    _emit(results, as_json, csv)
+
+
+def _options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per configuration.")(f)
+    f = click.option("--csv", is_flag=True, help="Print the reference's CSV.")(f)
+    f = click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)(f)
+    return f
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: quick, full, compare (1, 3, 5 shards), scale (1, 2, 4, 8 shards), custom."""
+
+
+def _preset(name: str, doc: str) -> click.Command:
+    @_options
+    def cmd(backend: str, csv: bool, as_json: bool) -> None:
+        cfgs = [BenchConfig(c.shards, c.documents, c.ticks, c.queries, backend) for c in PRESETS[name]]
+        _run(cfgs, as_json, csv)
+
+    cmd.__doc__ = doc
+    return click.command(name=name)(cmd)
+
+
+bench.add_command(_preset("quick", "3 shards, 50 documents, 10 ticks, 10 query rounds."))
+bench.add_command(_preset("full", "3 shards, 100 documents, 20 ticks, 20 query rounds."))
+bench.add_command(_preset("compare", "1, 3 and 5 shards; 100 documents, 20 ticks, 20 query rounds."))
+bench.add_command(_preset("scale", "1, 2, 4 and 8 shards; 100 documents, 20 ticks, 20 query rounds."))
+
+
+@bench.command()
+@click.option("--shards", default=3, show_default=True, help="Shards.")
+@click.option("--docs", default=100, show_default=True, help="Documents.")
+@click.option("--ticks", default=20, show_default=True, help="Ticks (more run if documents remain).")
+@click.option("--queries", default=50, show_default=True, help="Rounds of the sample queries.")
+@_options
+def custom(shards: int, docs: int, ticks: int, queries: int, backend: str, csv: bool, as_json: bool) -> None:
+    """One configuration of your choice."""
+    _run([BenchConfig(shards, docs, ticks, queries, backend)], as_json, csv)
