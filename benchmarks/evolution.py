@@ -8,7 +8,7 @@ three colonies differ only in their spawn policy:
 * ``evolved``: :class:`~phago.agents.spawn.FitnessSpawnPolicy` (offspring of the fittest,
   mutation rate 0.2), with all four fitness terms recorded;
 * ``random``: :class:`~phago.agents.spawn.RandomSpawnPolicy` (default genome mutated at 0.8,
-  placed on the reference's pattern around the corpus centre).
+  placed on the reference's pattern, within 10 units of the origin).
 
 Layout: the corpus files sorted by name, document i at ``((i mod C)·S, (i div C)·S)`` with
 ``C = ceil(sqrt(N))`` and spacing ``S`` (default 8, sparser than W1's 5 so that foraging
@@ -68,13 +68,13 @@ def clustering(colony: Colony) -> float:
     return float(nx.average_clustering(g.subgraph(concepts)))
 
 
-def make_policy(name: str, agents: int, seed: int, center: Position) -> SpawnPolicyBase:
-    """The spawn policy of each colony kind."""
+def make_policy(name: str, agents: int, seed: int) -> SpawnPolicyBase:
+    """The spawn policy of each colony kind (population cap: the founders' number)."""
     if name == "static":
         return NoSpawnPolicy(agents, seed=seed)
     if name == "evolved":
         return FitnessSpawnPolicy(agents, 0.2, seed=seed)
-    return RandomSpawnPolicy(agents, seed=seed, center=center)
+    return RandomSpawnPolicy(agents, seed=seed)  # the reference's pattern, around the origin
 
 
 def run_one(
@@ -90,10 +90,9 @@ def run_one(
     n = len(docs)
     cols = math.ceil(math.sqrt(n))
     positions = [Position((i % cols) * spacing, (i // cols) * spacing) for i in range(n)]
-    center = Position((cols - 1) * spacing / 2, (cols - 1) * spacing / 2)
     colony = Colony(seed=seed)
     FitnessRecorder().attach(colony)
-    colony.spawn_policy = make_policy(policy, agents, seed, center)
+    colony.spawn_policy = make_policy(policy, agents, seed)
     step = n // agents
     for j in range(agents):
         p = positions[j * step]

@@ -644,6 +644,10 @@ class _AgentView:
         """Where document ``doc`` lies."""
         return self._colony.substrate.get_document(doc).position
 
+    def nearest_undigested_anywhere(self, position: Position) -> tuple[float, DocumentId] | None:
+        """The nearest undigested document at any distance (for hungry agents), or None."""
+        return self._colony.substrate.nearest_undigested_anywhere(position)
+
     def gradient(
         self, position: Position, radius: float, signal_type: SignalType
     ) -> Gradient | None:

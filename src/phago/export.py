@@ -349,7 +349,17 @@ def to_networkx(table: GraphTable, *, extra: dict[str, Sequence[Any]] | None = N
 
 
 def write_graphml(table: GraphTable, path: PathLike) -> Path:
-    """Write GraphML (readable by Gephi and :func:`networkx.read_graphml`)."""
+    """Write GraphML (readable by Gephi and :func:`networkx.read_graphml`).
+
+    Example:
+        >>> import tempfile, pathlib, networkx as nx
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.graphml"
+        >>> p = write_graphml(GraphTable.from_graph(g), out)
+        >>> nx.read_graphml(p).number_of_edges()
+        3
+    """
     import networkx as nx
 
     p = Path(path)
@@ -358,7 +368,16 @@ def write_graphml(table: GraphTable, path: PathLike) -> Path:
 
 
 def write_gexf(table: GraphTable, path: PathLike) -> Path:
-    """Write GEXF 1.2 (Gephi's format; node labels are the concept labels)."""
+    """Write GEXF 1.2 (Gephi's format; node labels are the concept labels).
+
+    Example:
+        >>> import tempfile, pathlib, networkx as nx
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> p = write_gexf(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.gexf")
+        >>> sorted(d["label"] for _, d in nx.read_gexf(p).nodes(data=True))
+        ['a', 'b']
+    """
     import networkx as nx
 
     p = Path(path)
@@ -414,7 +433,16 @@ def to_json_dict(table: GraphTable) -> dict[str, Any]:
 
 
 def write_json(table: GraphTable, path: PathLike) -> Path:
-    """Write :func:`to_json_dict` as JSON."""
+    """Write :func:`to_json_dict` as JSON.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.present(["a"])
+        >>> p = write_json(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.json")
+        >>> json.loads(p.read_text())["nodes"][0]["label"]
+        'a'
+    """
     p = Path(path)
     with open(p, "w", encoding="utf-8") as fh:
         json.dump(to_json_dict(table), fh, ensure_ascii=False)
@@ -434,7 +462,16 @@ _CSV_HEADER = (
 
 
 def write_csv(table: GraphTable, path: PathLike) -> Path:
-    """Write the edge list as CSV (header row, one edge per row, insertion order)."""
+    """Write the edge list as CSV (header row, one edge per row, insertion order).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> p = write_csv(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.csv")
+        >>> p.read_text().splitlines()[0]
+        'source,target,source_label,target_label,weight,co_activations,created_tick,last_activated_tick'
+    """
     p = Path(path)
     ids = [str(int(v)) for v in table.ids.tolist()]
     with open(p, "w", encoding="utf-8", newline="") as fh:
@@ -523,7 +560,17 @@ def triples(table: GraphTable) -> tuple[list[Triple], TripleStats]:
 
 def write_triples(table: GraphTable, path: PathLike) -> Path:
     """Write ``{"stats": ..., "triples": [...]}`` as JSON, or JSON Lines (one triple per line,
-    no stats) when ``path`` ends with ``.jsonl``."""
+    no stats) when ``path`` ends with ``.jsonl``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "t.jsonl"
+        >>> p = write_triples(GraphTable.from_graph(g), out)
+        >>> json.loads(p.read_text())["predicate"]
+        'related_to'
+    """
     p = Path(path)
     ts, stats = triples(table)
     with open(p, "w", encoding="utf-8") as fh:

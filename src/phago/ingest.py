@@ -672,7 +672,17 @@ def digest_new_distributed(
     on_tick: Callable[[int], None] | None = None,
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
-    the shard that holds the document it starts beside. Returns the ticks run."""
+    the shard that holds the document it starts beside. Returns the ticks run.
+
+    Example:
+        >>> from phago.distributed import DistributedColony
+        >>> with DistributedColony(num_shards=2, seed=0) as dc:
+        ...     sink = DistributedSink(dc)
+        ...     d = sink.ingest_document("Cells", "cell membrane protein")
+        ...     _ = digest_new_distributed(sink, [d], digesters=1)
+        ...     dc.stats().documents_digested
+        1
+    """
     dc = sink.dc
     if doc_ids and digesters > 0:
         k = min(int(digesters), len(doc_ids))

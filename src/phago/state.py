@@ -75,6 +75,7 @@ __all__ = [
     "SubstrateState",
     "agent_types",
     "capture",
+    "class_path",
     "forget_documents",
     "presentation_pairs",
     "register_agent_type",
@@ -145,14 +146,44 @@ def agent_types() -> dict[str, type[Agent]]:
 register_agent_type("digester", Digester)
 
 
-def _build_agent(agent_type: str, state: dict[str, Any]) -> Agent:
+def class_path(cls: type) -> str:
+    """``module:qualname`` of a class.
+
+    Example:
+        >>> class_path(Digester)
+        'phago.agents.digester:Digester'
+    """
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _resolve_agent_class(agent_type: str, path: str) -> tuple[type[Agent], AgentFactory | None]:
+    """The class to rebuild an agent with: a registered class with this exact class path,
+    else phago's own class of that path (imported), else the class registered for the type."""
+    if path:
+        for cls, factory in _AGENT_TYPES.values():
+            if class_path(cls) == path:
+                return cls, factory
+        module, _, qualname = path.partition(":")
+        if module == "phago" or module.startswith("phago."):
+            try:
+                obj: Any = importlib.import_module(module)
+                for part in qualname.split("."):
+                    obj = getattr(obj, part)
+            except (ImportError, AttributeError):
+                obj = None
+            if isinstance(obj, type) and issubclass(obj, Agent):
+                return obj, None
     entry = _AGENT_TYPES.get(agent_type)
     if entry is None:
         raise StoreError(
-            f"unknown agent type {agent_type!r}: register it with "
+            f"unknown agent type {agent_type!r} ({path or 'class unknown'}): register it with "
             "phago.state.register_agent_type() before loading"
         )
-    cls, factory = entry
+    return entry
+
+
+def _build_agent(agent_type: str, state: dict[str, Any], path: str = "") -> Agent:
+    cls, factory = _resolve_agent_class(agent_type, path)
     if factory is not None:
         agent = factory(state)
     else:
@@ -286,10 +317,12 @@ class SubstrateState:
 
 @dataclass
 class AgentState:
-    """One live agent: its registered type name and its ``state_dict()``."""
+    """One live agent: its type name, its ``state_dict()`` and its class (``module:qualname``;
+    subclasses such as evolving digesters share their parent's ``agent_type``)."""
 
     agent_type: str
     state: dict[str, Any]
+    class_path: str = ""
 
 
 @dataclass
@@ -497,7 +530,10 @@ def capture(colony: Colony) -> ColonyState:
         layout_next=int(colony._layout_next),
         graph=_capture_graph(colony.graph),
         substrate=_capture_substrate(colony.substrate),
-        agents=[AgentState(a.agent_type, to_jsonable(a.state_dict())) for a in colony.agents],
+        agents=[
+            AgentState(a.agent_type, to_jsonable(a.state_dict()), class_path(type(a)))
+            for a in colony.agents
+        ],
         death_signals=[_death_signal_dict(s) for s in colony.death_signals],
         fitness=[
             {
@@ -575,8 +611,10 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
         raise StoreError("an edge refers to a node that does not exist")
     if m and not bool((gs.edge_a < gs.edge_b).all()):
         raise StoreError("saved edges must be stored as (lower index, higher index) pairs")
-    if m and len(np.unique((gs.edge_a.astype(np.int64) << 32) | gs.edge_b.astype(np.int64))) != m:
-        raise StoreError("saved graph has duplicate edges")
+    if m > 1:
+        keys = np.sort((gs.edge_a.astype(np.int64) << 32) | gs.edge_b.astype(np.int64))
+        if bool((keys[1:] == keys[:-1]).any()):
+            raise StoreError("saved graph has duplicate edges")
     _check_finite(gs.weight, "edge weights")
     if len(gs.prov_node) != len(gs.prov_doc):
         raise StoreError("provenance columns differ in length")
@@ -744,7 +782,9 @@ def restore(state: ColonyState) -> Colony:
     try:
         _restore_graph(state.graph, colony.graph)
         _restore_substrate(state.substrate, colony.substrate)
-        colony.agents = [_build_agent(a.agent_type, from_jsonable(a.state)) for a in state.agents]
+        colony.agents = [
+            _build_agent(a.agent_type, from_jsonable(a.state), a.class_path) for a in state.agents
+        ]
     except StoreError:
         raise
     except (PhagoError, TypeError, ValueError, KeyError, IndexError) as exc:

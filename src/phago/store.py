@@ -9,7 +9,8 @@ A store is one SQLite file (stdlib :mod:`sqlite3`). Schema version 1:
   pickles) and JSON parts (config, generator state, counters, labels, payloads, summary),
   each with a SHA-256 checksum checked on load.
 * ``documents(seq, doc_id, title, content, x, y, digested)``: every document, in order.
-* ``agents(seq, agent_type, state)``: every live agent's ``state_dict()`` as JSON.
+* ``agents(seq, agent_type, class_path, state)``: every live agent's ``state_dict()`` as JSON,
+  with its class (``module:qualname``).
 * ``sources(path, content_hash, doc_id, part, parts)``: which file each ingested document
   came from and the hash of that file's text (duplicates by content are skipped).
 * ``history(tick, nodes, edges, documents, digested)``: graph size over ticks (sparklines).
@@ -45,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -135,6 +137,7 @@ CREATE TABLE documents (
 CREATE TABLE agents (
     seq INTEGER PRIMARY KEY,
     agent_type TEXT NOT NULL,
+    class_path TEXT NOT NULL,
     state TEXT NOT NULL
 );
 CREATE TABLE sources (
@@ -274,7 +277,13 @@ def _unsigned(v: int) -> int:
     return v + (1 << 64) if v < 0 else v
 
 
+_I32 = np.iinfo(np.int32)
+
+
 def _npy(arr: np.ndarray) -> bytes:
+    """``np.save`` bytes; int64 arrays whose values fit are stored as int32 (read back as int64)."""
+    if arr.dtype == np.int64 and arr.size and _I32.min <= arr.min() and arr.max() <= _I32.max:
+        arr = arr.astype(np.int32)
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
     return buf.getvalue()
@@ -365,6 +374,27 @@ def _remove_quietly(paths: Iterable[Path]) -> None:
             pass
 
 
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``directory`` (POSIX ``flock``): one save at a time writes
+    its temporary files there, so concurrent savers of one store never mix them up."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield  # cannot open the folder for locking: the save itself reports the real problem
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _connect_write(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(os.fspath(path), isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -449,13 +479,14 @@ def _write(
 
     con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)", doc_rows())
 
-    def agent_rows() -> Iterator[tuple[int, str, str]]:
+    def agent_rows() -> Iterator[tuple[int, str, str, str]]:
         for i, a in enumerate(state.agents):
-            row = (i, a.agent_type, json.dumps(to_jsonable(a.state), separators=(",", ":")))
+            text = json.dumps(to_jsonable(a.state), separators=(",", ":"))
+            row = (i, a.agent_type, a.class_path, text)
             digest.add(*row)
             yield row
 
-    con.executemany("INSERT INTO agents VALUES (?, ?, ?)", agent_rows())
+    con.executemany("INSERT INTO agents VALUES (?, ?, ?, ?)", agent_rows())
 
     def source_rows() -> Iterator[tuple[int, str, str, int, int, int]]:
         for i, r in enumerate(catalog.sources):
@@ -537,6 +568,17 @@ def save_state(
         raise StoreError(
             f"cannot save colony to {path}: the directory {path.parent} does not exist"
         )
+    with _directory_lock(path.parent):
+        return _save_state_locked(state, path, catalog, kind, extra)
+
+
+def _save_state_locked(
+    state: ColonyState,
+    path: Path,
+    catalog: Catalog | None,
+    kind: str,
+    extra: dict[str, Any] | None,
+) -> Path:
     old = Catalog()
     if path.exists():
         try:
@@ -675,6 +717,8 @@ def _array_blob(con: sqlite3.Connection, path: Path, name: str) -> np.ndarray:
         arr: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise _damaged(path, f"invalid array in {name!r}") from exc
+    if arr.dtype == np.int32:
+        arr = arr.astype(np.int64)
     return arr
 
 
@@ -712,9 +756,9 @@ def _read_state(con: sqlite3.Connection, path: Path) -> tuple[ColonyState, Catal
         xy.append((row[4], row[5]))
         dig.append(bool(row[6]))
     agents: list[AgentState] = []
-    for row in con.execute("SELECT seq, agent_type, state FROM agents ORDER BY seq"):
+    for row in con.execute("SELECT seq, agent_type, class_path, state FROM agents ORDER BY seq"):
         digest.add(*row)
-        agents.append(AgentState(row[1], json.loads(row[2])))
+        agents.append(AgentState(row[1], json.loads(row[3]), row[2]))
     catalog = _read_catalog_rows(con, digest)
     expected = _json_blob(con, path, "rows").get("rows_digest")
     if expected != digest.hexdigest():
@@ -860,6 +904,14 @@ def read_catalog(path: PathLike) -> Catalog:
 
     Raises:
         StoreError: as :func:`load_state`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> _ = save(Colony(), p, catalog=Catalog([SourceRecord("/a.txt", "h", 1)]))
+        >>> read_catalog(p).sources
+        []
     """
     p = Path(path)
     con, _, _, _, _ = _open(p)
@@ -1139,9 +1191,24 @@ def _write_distributed(
     extras: list[dict[str, Any]],
     catalog: Catalog | None,
 ) -> Path:
+
+    _prepare_dir(d)
+    with _directory_lock(d):
+        old_catalog, last = _prepare_dir(d)  # under the lock: another saver may have finished
+        return _write_distributed_locked(d, meta, states, extras, catalog, old_catalog, last)
+
+
+def _write_distributed_locked(
+    d: Path,
+    meta: dict[str, Any],
+    states: list[ColonyState],
+    extras: list[dict[str, Any]],
+    catalog: Catalog | None,
+    old_catalog: Catalog,
+    last: int,
+) -> Path:
     from phago import __version__
 
-    old_catalog, last = _prepare_dir(d)
     src = old_catalog if catalog is None else catalog
     cat = Catalog(list(src.sources), list(src.history))
     for tick, nodes, edges in meta.get("history", []):
@@ -1222,6 +1289,19 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
 
     Raises:
         StoreError: the folder cannot be written, or holds something that is not a store.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.distributed import DistributedColony
+        >>> d = pathlib.Path(tempfile.mkdtemp()) / "cluster"
+        >>> with DistributedColony(num_shards=2, seed=0) as dc:
+        ...     _ = dc.ingest_document("Cells", "cell membrane protein transport")
+        ...     _ = dc.spawn_digesters(1)
+        ...     _ = dc.run(3)
+        ...     _ = save_distributed(dc, d)
+        >>> with load_distributed(d) as again:
+        ...     again.current_tick, again.stats().documents_total
+        (3, 1)
     """
     states: list[ColonyState] = []
     extras: list[dict[str, Any]] = []

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -171,6 +172,9 @@ class Substrate:
         self._sig_index = PointIndex(cell_size)
         self._sig_dirty = True
         self._digested_arr = np.zeros(64, dtype=np.bool_)
+        self._far_tree: Any = None
+        self._far_cells: list[tuple[int, int]] = []
+        self._far_emptied = 0
         self._tr = _Columns.empty()
         self._tr_pending: list[tuple[float, float, float, int, int, int, int]] = []
         self._tr_payloads: list[bytes] = []
@@ -207,6 +211,7 @@ class Substrate:
         self._docs.append(doc)
         self._doc_seq[did] = seq
         self._doc_grid.setdefault(self._doc_cell(position), []).append(seq)
+        self._far_tree = None
         self._undigested += 1
         if emit_signal:
             self._sig_pending.append(
@@ -269,6 +274,7 @@ class Substrate:
             cell.remove(seq)
             if not cell:
                 del self._doc_grid[self._doc_cell(doc.position)]
+                self._far_emptied += 1
         self._digested_arr[seq] = True
         return doc.content
 
@@ -304,6 +310,48 @@ class Substrate:
                         found.append((d, seq))
         found.sort()
         return [(d, docs[seq].id) for d, seq in found]
+
+    def nearest_undigested_anywhere(self, position: Position) -> tuple[float, DocumentId] | None:
+        """The (about) nearest undigested document at any distance, or None if none is left.
+
+        A k-d tree over the grid cells that still hold undigested documents finds the nearest
+        such cells; the nearest document among them is returned. The tree is rebuilt lazily
+        when enough cells have emptied, so a call costs O(log cells) amortised.
+        """
+        if self._undigested == 0:
+            return None
+        for _ in range(2):
+            tree = self._far_index()
+            k = min(8, len(self._far_cells))
+            _, hits = tree.query([position.x, position.y], k=k)
+            hits = np.atleast_1d(hits)
+            best: tuple[float, int] | None = None
+            docs = self._docs
+            for h in hits.tolist():
+                cell = self._doc_grid.get(self._far_cells[h])
+                if not cell:
+                    continue
+                for seq in cell:
+                    p = docs[seq].position
+                    d = math.hypot(p.x - position.x, p.y - position.y)
+                    if best is None or (d, seq) < best:
+                        best = (d, seq)
+            if best is not None:
+                return best[0], docs[best[1]].id
+            self._far_tree = None  # every candidate cell emptied: rebuild and retry
+        return None
+
+    def _far_index(self) -> Any:
+        if self._far_tree is None or self._far_emptied > max(8, len(self._far_cells) // 4):
+            from scipy.spatial import cKDTree
+
+            self._far_cells = [c for c, docs in self._doc_grid.items() if docs]
+            centers = np.array(
+                [((cx + 0.5) * self._cell, (cy + 0.5) * self._cell) for cx, cy in self._far_cells]
+            )
+            self._far_tree = cKDTree(centers)
+            self._far_emptied = 0
+        return self._far_tree
 
     def nearest_undigested(self, position: Position, radius: float) -> DocumentId | None:
         """The nearest undigested document within ``radius`` (ties: earliest), or None."""

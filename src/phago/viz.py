@@ -447,6 +447,13 @@ def render_html(
 
     Raises:
         PhagoError: unknown ``color_by``, or ``shard`` without shard information.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> page = render_html(GraphTable.from_graph(g), title="Two concepts")
+        >>> "<title>Two concepts</title>" in page and '"label":"a"' in page
+        True
     """
     if color_by not in COLOR_BY:
         raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
@@ -514,6 +521,13 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
 
     Raises:
         PhagoError: the file cannot be written (the message names it).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+        >>> write_html(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.html").name
+        'g.html'
     """
     p = Path(path)
     text = render_html(table, **options)

@@ -76,3 +76,10 @@ def test_overlap_counts_query_terms_in_labels() -> None:
 def test_no_seed_no_result(bio: StaticSource) -> None:
     assert graph_walk(bio, "telescope") == []
     assert graph_walk(bio, "") == []
+
+
+def test_every_seed_is_expanded_before_other_nodes() -> None:
+    # many full-weight neighbours of the first seed sort before the second seed's label
+    edges = [("aaa", f"aa{i:02d}", 1.0) for i in range(20)] + [("zzz", "zzzneighbour", 0.5)]
+    res = [r.label for r in graph_walk(weighted(edges), "aaa zzz", k=50, max_expansions=3)]
+    assert "zzzneighbour" in res

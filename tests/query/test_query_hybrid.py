@@ -58,3 +58,22 @@ def test_config_validation() -> None:
 
 def test_no_candidates(bio: StaticSource) -> None:
     assert hybrid(bio, "telescope") == []
+
+
+def test_access_count_inflation_does_not_move_hybrid(bio: StaticSource) -> None:
+    before = [(r.label, r.score) for r in hybrid(bio, "membrane protein gene")]
+    g = bio.graph
+    g.increment_access([g.index_of(g.find_by_label("gene"))] * 50)  # dissolution-style boost
+    after = [(r.label, r.score) for r in hybrid(bio, "membrane protein gene")]
+    assert before == after
+
+
+def test_graph_without_provenance_falls_back_to_access_count() -> None:
+    from phago.graph import HebbianGraph
+
+    g = HebbianGraph()
+    a, b = g.add_node("alpha"), g.add_node("beta", access_count=20)
+    g.wire_pairs([g.index_of(a)], [g.index_of(b)], tick=0)
+    res = {r.label: r for r in hybrid(StaticSource(g, []), "alpha beta")}
+    want = expected_graph(0.1, 1, 1, 20)
+    assert res["beta"].components["graph"] == pytest.approx(want)

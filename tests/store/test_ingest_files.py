@@ -6,7 +6,7 @@ import doctest
 from pathlib import Path
 
 import pytest
-from conftest import write
+from store_helpers import write
 
 import phago.ingest as ingest_mod
 from phago import Colony, ColonyConfig
@@ -60,7 +60,8 @@ def test_every_supported_format(tmp_path: Path) -> None:
         tmp_path / "d.html",
         "<html><head><title>Immune cells</title><style>p{color:red}</style>"
         "<script>var antibodyScript = 1;</script></head><body><h1>Lymphocytes</h1>"
-        "<p>Antibodies &amp; antigens bind.</p><noscript>enable javascript</noscript></body></html>",
+        "<p>Antibodies &amp; antigens bind.</p><noscript>enable javascript</noscript>"
+        "</body></html>",
     )
     write(tmp_path / "e.pdf", minimal_pdf("Photosynthesis converts sunlight into sugar"))
     c = Colony()
@@ -98,7 +99,12 @@ def test_duplicates_by_content_and_idempotence(tmp_path: Path) -> None:
         ("nul.txt", b"text\x00more", DocumentError, "binary file"),
         ("latin1.rst", "caf\xe9 cr\xe8me".encode("latin-1"), DocumentError, "not valid utf-8"),
         ("utf16.txt", "hello".encode("utf-16"), DocumentError, "binary file"),
-        ("scripts.html", b"<script>var x = 1;</script><style>p{}</style>", EmptyDocument, "no text"),
+        (
+            "scripts.html",
+            b"<script>var x = 1;</script><style>p{}</style>",
+            EmptyDocument,
+            "no text",
+        ),
         ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", DocumentError, "cannot read the PDF"),
     ],
 )

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_same_state, make_colony
+from store_helpers import assert_same_state, make_colony
 
 from phago.state import capture
 from phago.store import load, save
@@ -69,7 +69,9 @@ def _check(path: Path, expected: object) -> None:
 def test_kill_9_inside_save(previous: tuple[Path, object], mode: str) -> None:
     path, expected = previous
     before = path.read_bytes()
-    r = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), mode], capture_output=True, timeout=120
+    )
     assert r.returncode == -signal.SIGKILL, r.stderr.decode()
     assert path.with_name("c.db.tmp").exists()  # the half-written save is left behind...
     assert path.read_bytes() == before  # ...and the store itself was never touched
@@ -86,7 +88,9 @@ def test_kill_9_at_random_moments(previous: tuple[Path, object]) -> None:
     path, _ = previous
     tmp = path.with_name("c.db.tmp")
     for attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), "loop"], stdout=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), "loop"], stdout=subprocess.PIPE
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         deadline = time.monotonic() + 60
         while not tmp.exists() and time.monotonic() < deadline:

@@ -22,7 +22,12 @@ from phago.store import (
 )
 
 
-def make(n_docs: int = 12, shards: int = 2, config: ColonyConfig | None = None, skip: tuple[int, ...] = ()) -> DistributedColony:
+def make(
+    n_docs: int = 12,
+    shards: int = 2,
+    config: ColonyConfig | None = None,
+    skip: tuple[int, ...] = (),
+) -> DistributedColony:
     dc = DistributedColony(num_shards=shards, seed=4, config=config)
     dc.ingest_documents([d for i, d in enumerate(load_sample_corpus()[:n_docs]) if i not in skip])
     dc.spawn_digesters(2)
@@ -45,7 +50,9 @@ def graphs_equal(a: DistributedColony, b: DistributedColony) -> None:
     assert np.array_equal(ga.access_counts(), gb.access_counts())
 
 
-def test_round_trip_continues_identically(tmp_path: Path, pair: tuple[DistributedColony, DistributedColony]) -> None:
+def test_round_trip_continues_identically(
+    tmp_path: Path, pair: tuple[DistributedColony, DistributedColony]
+) -> None:
     a, b = pair
     a.run(5)
     b.run(5)

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import assert_same_state, make_colony
+from store_helpers import assert_same_state, make_colony
 
 import phago.store as store_mod
 from phago.errors import StoreError
@@ -86,7 +86,7 @@ def test_tampered_document_is_detected(saved: Path) -> None:
 
 def test_missing_part_is_detected(saved: Path) -> None:
     _sql(saved, "DELETE FROM blobs WHERE name = 'graph.labels'")
-    with pytest.raises(StoreError, match="missing part 'graph.labels'"):
+    with pytest.raises(StoreError, match=r"missing part 'graph\.labels'"):
         load(saved)
 
 
@@ -111,7 +111,9 @@ def _assert_untouched(path: Path, before: bytes) -> None:
     assert leftovers == [], leftovers
 
 
-def test_full_disk_leaves_previous_store_intact(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_leaves_previous_store_intact(
+    saved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SQLite's real 'database or disk is full' error (a page limit stands in for the disk)."""
     before = saved.read_bytes()
     good = capture(load(saved))
@@ -139,7 +141,9 @@ def test_full_disk_leaves_previous_store_intact(saved: Path, monkeypatch: pytest
         (errno.EACCES, "permission denied"),
     ],
 )
-def test_os_errors_are_named(saved: Path, monkeypatch: pytest.MonkeyPatch, err: int, message: str) -> None:
+def test_os_errors_are_named(
+    saved: Path, monkeypatch: pytest.MonkeyPatch, err: int, message: str
+) -> None:
     """fsync or rename failing (full disk, read-only file system, no permission)."""
     before = saved.read_bytes()
 
@@ -195,3 +199,28 @@ def test_loading_works_from_a_read_only_copy(saved: Path) -> None:
         assert load(saved).stats().documents_total == 4
     finally:
         saved.chmod(0o644)
+
+
+def test_concurrent_saves_to_one_store(tmp_path: Path) -> None:
+    """Savers of one store take turns (a folder lock): the result is always one whole save."""
+    import threading
+
+    path = tmp_path / "c.db"
+    colonies = [make_colony(3 + i, digesters=1) for i in range(4)]
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            for _ in range(3):
+                save(colonies[i], path)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert load(path).stats().documents_total in (3, 4, 5, 6)
+    assert [p.name for p in tmp_path.iterdir()] == ["c.db"]

@@ -6,13 +6,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_colony
+from store_helpers import make_colony
 
 from phago import Colony, ColonyConfig
 from phago.corpus import load_sample_corpus
 from phago.export import GraphTable
 from phago.state import capture, forget_documents, restore
 from phago.store import forget_in_store, load, load_with_catalog, save
+
+
+@pytest.fixture
+def digested_colony() -> Colony:
+    """A small colony run until its 8 documents are digested."""
+    c = make_colony(8, digesters=3)
+    c.run_until_digested(200)
+    return c
+
 
 PURE = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
 WINDOW = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None, wiring_window=4)
@@ -105,7 +114,9 @@ def test_forget_agent_holding_the_document() -> None:
             break
     assert held, "no agent held a document"
     forget_documents(st, held)
-    assert all(a.state["engulfed"] is None for a in st.agents if a.state["current_document"] in held)
+    assert all(
+        a.state["engulfed"] is None for a in st.agents if a.state["current_document"] in held
+    )
     c2 = restore(st)
     c2.run_until_digested(300)
     assert c2.stats().documents_digested == c2.stats().documents_total == 6 - len(held)

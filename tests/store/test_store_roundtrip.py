@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_same_state, make_colony
+from store_helpers import assert_same_state, make_colony
 
 import phago.state as state_mod
 import phago.store as store_mod
@@ -35,7 +35,9 @@ def test_doctests() -> None:
         (ColonyConfig(maturation_ticks=5, edge_decay_rate=0.05), 30),
     ],
 )
-def test_load_then_run_equals_uninterrupted_run(tmp_path: Path, config: ColonyConfig, save_at: int) -> None:
+def test_load_then_run_equals_uninterrupted_run(
+    tmp_path: Path, config: ColonyConfig, save_at: int
+) -> None:
     a = make_colony(config=config)
     b = make_colony(config=config)
     a.run(save_at)
@@ -58,7 +60,9 @@ def test_mid_digestion_state_survives(tmp_path: Path) -> None:
     st = capture(a)
     assert any(x.state["engulfed"] or x.state["state"] != "seeking" for x in st.agents)
     assert len(st.substrate.signals["x"]) and not st.substrate.doc_digested.all()
-    a.substrate.deposit_trace(Position(1, 1), Trace(a.agents[0].id, TraceType.CUSTOM, 1.0, 3, b"\x00\xffbin"))
+    a.substrate.deposit_trace(
+        Position(1, 1), Trace(a.agents[0].id, TraceType.CUSTOM, 1.0, 3, b"\x00\xffbin")
+    )
     save(a, tmp_path / "c.db")
     b = load(tmp_path / "c.db")
     assert_same_state(capture(a), capture(b))
@@ -76,8 +80,17 @@ def test_save_twice_and_history(tmp_path: Path) -> None:
     assert [h.tick for h in cat.history] == [0, 5]
     s = read_summary(p)
     assert s.stats["tick"] == 5 and s.stats == {k: v for k, v in c.stats().to_dict().items()}
-    assert s.top_concepts and s.top_concepts[0]["access_count"] >= s.top_concepts[-1]["access_count"]
-    for key in ("tick", "documents_total", "documents_digested", "graph_nodes", "graph_edges", "agents_alive"):
+    assert (
+        s.top_concepts and s.top_concepts[0]["access_count"] >= s.top_concepts[-1]["access_count"]
+    )
+    for key in (
+        "tick",
+        "documents_total",
+        "documents_digested",
+        "graph_nodes",
+        "graph_edges",
+        "agents_alive",
+    ):
         assert key in s.to_dict()
 
 
@@ -153,3 +166,48 @@ def test_digester_round_trip_keeps_every_field() -> None:
     for x, y in zip(c.agents, d.agents, strict=True):
         assert isinstance(y, Digester)
         assert x.state_dict() == y.state_dict()
+
+
+def test_inconsistent_graph_is_refused() -> None:
+    c = make_colony(4, digesters=2)
+    c.run_until_digested(100)
+    st = capture(c)
+    st.graph.edge_b[1] = st.graph.edge_b[0]
+    st.graph.edge_a[1] = st.graph.edge_a[0]
+    with pytest.raises(StoreError, match="duplicate edges"):
+        restore(st)
+    st = capture(c)
+    st.graph.edge_b[0] = st.graph.node_count + 5
+    with pytest.raises(StoreError, match="does not exist"):
+        restore(st)
+
+
+def test_every_builtin_agent_type_and_spawn_policy_round_trips(tmp_path: Path) -> None:
+    """Sentinels, synthesizers, evolving digesters (which share the ``digester`` type) and a
+    fitness spawn policy come back as themselves and continue identically."""
+    from phago.agents.evolving import EvolvingDigester
+    from phago.agents.sentinel import Sentinel
+    from phago.agents.spawn import FitnessSpawnPolicy
+    from phago.agents.synthesizer import Synthesizer
+
+    def build() -> Any:
+        c = make_colony(12, digesters=2, max_idle=15)
+        c.spawn_policy = FitnessSpawnPolicy(max_population=6, seed=2)
+        for i in range(3):
+            c.spawn(EvolvingDigester(Position(5.0 * i, 2.0)))
+        c.spawn(Sentinel(Position(4, 4)))
+        c.spawn(Synthesizer(Position(8, 8)))
+        return c
+
+    a, b = build(), build()
+    a.run(25)
+    b.run(25)
+    save(b, tmp_path / "c.db")
+    c = load(tmp_path / "c.db")
+    assert [type(x).__name__ for x in c.agents] == [type(x).__name__ for x in b.agents]
+    assert type(c.spawn_policy).__name__ == "FitnessSpawnPolicy"
+    assert_same_state(capture(a), capture(c))
+    a.run(60)
+    c.run(60)
+    assert_same_state(capture(a), capture(c))
+    assert a.total_died == c.total_died and a.total_died > 0

@@ -8,8 +8,10 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
   off by default against sentinels and synthesizers, see ``symbiosis``). Otherwise it goes for
   the nearest undigested document within ``sense_radius``: engulfs it when closer than 1, else
   moves toward it at most ``speed`` per tick. With none in reach it follows the Input gradient,
-  then forages for the nearest undigested document within ``forage_radius``, and only then
-  explores with a persistent, seeded random walk. Only Input signals steer it, so export or
+  then forages for the nearest undigested document within ``forage_radius``; once stressed
+  (idle for half its ``max_idle``) it heads for the nearest undigested document anywhere, and
+  that journey does not count as idling, so no document is left behind while digesters live;
+  only with nothing left does it explore with a persistent, seeded random walk. Only Input signals steer it, so export or
   quorum signals never make it sit still.
 * **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
   (each fragment carries its source document), then it exports its vocabulary once (after two
@@ -117,6 +119,8 @@ class Digester(Agent):
         forage_radius: how far it looks for undigested documents when none is in sense range.
         symbiosis: absorb sentinels and synthesizers whose signals it senses (off by default,
             so the immune and emergence agents survive; the reference always does it).
+        hunger_search: once stressed (idle for half of ``max_idle``), head for the nearest
+            undigested document anywhere instead of wandering (a k-d tree lookup).
     """
 
     agent_type = "digester"
@@ -132,6 +136,7 @@ class Digester(Agent):
         speed: float = 5.0,
         forage_radius: float = 40.0,
         symbiosis: bool = False,
+        hunger_search: bool = True,
     ) -> None:
         super().__init__(
             position if isinstance(position, Position) else Position(*position),
@@ -143,6 +148,7 @@ class Digester(Agent):
         self.speed = float(speed)
         self.forage_radius = float(forage_radius)
         self.symbiosis = bool(symbiosis)
+        self.hunger_search = bool(hunger_search)
         self.state = DigesterState.SEEKING
         self.target: DocumentId | None = None
         self.current_document: DocumentId | None = None
@@ -214,6 +220,8 @@ class Digester(Agent):
             if sig is not None and sig.emitter not in self.tried_symbiosis:
                 self.tried_symbiosis.add(sig.emitter)
                 return SymbioseWith(sig.emitter)
+        # once stressed, moving toward food is not idling, so no document is left behind
+        counts = not (self.hunger_search and self.idle >= self.max_idle // 2)
         near = view.undigested_near(pos, self.sense_radius)
         if near:
             dist, doc = near[0]
@@ -221,20 +229,24 @@ class Digester(Agent):
                 self.state = DigesterState.FOUND_TARGET
                 self.target = doc
                 return EngulfDocument(doc)
-            self.idle += 1
+            self.idle += counts
             return Move(self._step_toward(view.document_position(doc), dist))
-        self.idle += 1
         grad = view.gradient(pos, self.sense_radius, SignalType.INPUT)
         if grad is not None:
+            self.idle += 1
             return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
-        far = (
-            view.undigested_near(pos, self.forage_radius)
-            if self.forage_radius > self.sense_radius
-            else []
-        )
+        far = view.undigested_near(pos, self.forage_radius) if self.forage_radius > self.sense_radius else []
         if far:
+            self.idle += counts
             dist, doc = far[0]
             return Move(self._step_toward(view.document_position(doc), dist))
+        if not counts:
+            # stressed: head for the nearest food anywhere
+            found = view.nearest_undigested_anywhere(pos)
+            if found is not None:
+                dist, doc = found
+                return Move(self._step_toward(view.document_position(doc), dist))
+        self.idle += 1
         self._heading += float(self.rng.normal(0.0, 0.6))
         step = min(2.0, self.speed)
         return Move(
@@ -417,6 +429,7 @@ class Digester(Agent):
             speed=self.speed,
             forage_radius=self.forage_radius,
             symbiosis=self.symbiosis,
+            hunger_search=self.hunger_search,
             state=self.state.value,
             target=None if self.target is None else int(self.target),
             current_document=None if self.current_document is None else int(self.current_document),
@@ -447,6 +460,7 @@ class Digester(Agent):
         self.speed = float(state["speed"])
         self.forage_radius = float(state["forage_radius"])
         self.symbiosis = bool(state["symbiosis"])
+        self.hunger_search = bool(state.get("hunger_search", True))
         self.state = DigesterState(state["state"])
         self.target = None if state["target"] is None else DocumentId(int(state["target"]))
         cd = state["current_document"]

@@ -50,6 +50,7 @@ __all__ = [
     "DistributionProvider",
     "GraphDistribution",
     "LocalDistribution",
+    "room_to_wire",
 ]
 
 #: Type code of concept nodes in :meth:`HebbianGraph.type_codes`.
@@ -207,3 +208,30 @@ class AggregatedDistribution:
         if self._global is None:
             return self._local.distribution(graph, tick)
         return self._global
+
+
+def room_to_wire(
+    graph: HebbianGraph, index: int, max_degree: int | None, protect_weight: float | None
+) -> bool:
+    """Whether a new edge to the node at ``index`` can be added without costing it knowledge.
+
+    True when the node is below the degree cap, or when its weakest edge is weaker than
+    ``protect_weight`` (the cap then drops that weak edge, never a strong one). Sentinels and
+    synthesizers use it so that their anomaly and insight edges never evict strong concept
+    edges, which would change the very structure they report on.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph()
+        >>> idx = g.present(["a", "b", "c"])
+        >>> g.wire_clique(idx, 0)
+        3
+        >>> room_to_wire(g, int(idx[0]), 2, 0.05), room_to_wire(g, int(idx[0]), 2, 0.15)
+        (False, True)
+    """
+    if max_degree is None or protect_weight is None:
+        return True
+    _nbrs, weights = graph.neighbor_indices(index)
+    if len(weights) < max_degree:
+        return True
+    return bool(weights.min() < protect_weight)

@@ -32,8 +32,9 @@ anomalies per scan (§8 item 3). This one:
     at least ``min_count`` times) whose weight is more than ``edge_z`` learned standard
     deviations (floor ``edge_std_floor``) above the learned mean *and* at least ``edge_margin``
     above the strongest young edge it normally sees (a peak that fades by ``peak_decay`` per
-    observation): a sudden strong association between established concepts. Strong edges
-    that grew slowly, and the bursts of a corpus being digested, are normal. Significance: the
+    observation, learned over at least ``min_edge_observations`` observations before any edge
+    is judged): a sudden strong association between established concepts. Strong edges that
+    grew slowly, and the bursts of a corpus being digested, are normal. Significance: the
     z-score.
 
 * **Stable labels, one node per subject.** ``anomaly: novel concept <label>``,
@@ -102,6 +103,7 @@ from phago.agents.distribution import (
     DistributionProvider,
     GraphDistribution,
     LocalDistribution,
+    room_to_wire,
 )
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
@@ -279,8 +281,11 @@ class Sentinel(Agent):
             (None: twice the scan interval).
         edge_margin: how far an outlier edge must exceed the usual young-edge peak.
         peak_decay: fraction by which the learned young-edge peak fades per observation.
+        min_edge_observations: observations with young edges needed before edges are judged.
         related_limit: related concepts wired to each anomaly node.
         anomaly_edge_weight: weight of the anomaly-to-concept edges.
+        protect_weight: concept edges at least this strong are never evicted (by the degree
+            cap) to make room for anomaly edges; None: no protection.
         provider: where distributions are read (None: the local graph).
     """
 
@@ -306,6 +311,7 @@ class Sentinel(Agent):
         "edge_horizon",
         "edge_margin",
         "peak_decay",
+        "min_edge_observations",
         "related_limit",
         "anomaly_edge_weight",
     )
@@ -335,8 +341,10 @@ class Sentinel(Agent):
         edge_horizon: int | None = None,
         edge_margin: float = 0.1,
         peak_decay: float = 0.02,
+        min_edge_observations: int = 5,
         related_limit: int = 5,
         anomaly_edge_weight: float = 0.5,
+        protect_weight: float | None = None,
         provider: DistributionProvider | None = None,
     ) -> None:
         super().__init__(
@@ -371,8 +379,10 @@ class Sentinel(Agent):
         self.edge_horizon = 2 * self.scan_interval if edge_horizon is None else int(edge_horizon)
         self.edge_margin = float(edge_margin)
         self.peak_decay = float(peak_decay)
+        self.min_edge_observations = int(min_edge_observations)
         self.related_limit = int(related_limit)
         self.anomaly_edge_weight = float(anomaly_edge_weight)
+        self.protect_weight = None if protect_weight is None else float(protect_weight)
         self.provider: DistributionProvider = provider or LocalDistribution()
         self.state = SentinelState.MATURING
         # self-model
@@ -381,6 +391,7 @@ class Sentinel(Agent):
         self.edge_mean = 0.0
         self.edge_var = 0.0
         self.young_peak = 0.0
+        self.edge_observations = 0  # observations that saw young edges of established concepts
         self.observations = 0
         self.coverage_norm = (0.0, 0.0)  # (mean, std) of the reference window at the last scan
         self._df = np.zeros(0, dtype=np.int64)  # node index -> documents that presented it
@@ -413,7 +424,7 @@ class Sentinel(Agent):
             return Idle()
         if state is SentinelState.WIRING:
             self.state = SentinelState.ALERTING
-            pairs = self._wiring_pairs(graph)
+            pairs = self._wiring_pairs(graph, view.config.max_edge_degree)
             self.pending = []
             if pairs:
                 return WireNodes(pairs)
@@ -445,9 +456,14 @@ class Sentinel(Agent):
             self.idle = 0
             self._signature = sig
 
-    def _wiring_pairs(self, graph: HebbianGraph) -> tuple[tuple[NodeId, NodeId, float], ...]:
+    def _wiring_pairs(
+        self, graph: HebbianGraph, max_degree: int | None
+    ) -> tuple[tuple[NodeId, NodeId, float], ...]:
+        """Edges from the new anomaly nodes to their related concepts (never evicting a strong
+        concept edge under the degree cap, see :func:`room_to_wire`)."""
         out: list[tuple[NodeId, NodeId, float]] = []
         w = self.anomaly_edge_weight
+        crowded: set[NodeId] = set()  # protected concepts at the cap: one new edge per batch
         for label in self.pending:
             anomaly = self.anomalies.get(label)
             aid = node_id(NodeType.ANOMALY.value, label)
@@ -458,10 +474,22 @@ class Sentinel(Agent):
                 if cid is None:
                     continue
                 e = graph.get_edge(aid, cid)
-                if e is None:
-                    out.append((aid, cid, w))
-                elif e.weight < w:
-                    out.append((aid, cid, w - e.weight))
+                if e is not None:
+                    if e.weight < w:
+                        out.append((aid, cid, w - e.weight))
+                    continue
+                if cid in crowded:
+                    continue
+                i = graph.index_of(cid)
+                if not room_to_wire(graph, i, max_degree, self.protect_weight):
+                    continue
+                if (
+                    self.protect_weight is not None
+                    and max_degree is not None
+                    and len(graph.neighbor_indices(i)[0]) >= max_degree
+                ):
+                    crowded.add(cid)
+                out.append((aid, cid, w))
         return tuple(out)
 
     # ------------------------------------------------------------------ learning
@@ -481,6 +509,8 @@ class Sentinel(Agent):
         if snap is not None:
             young = snap.w[snap.young_mask(self.edge_horizon, self.min_count)]
             peak = float(young.max()) if len(young) else 0.0
+            if len(young):
+                self.edge_observations += 1
             fading = self.young_peak - self.peak_decay * (self.young_peak - self.edge_mean)
             self.young_peak = max(peak, fading)
         total = dist.total
@@ -694,7 +724,7 @@ class Sentinel(Agent):
 
     def _outlier_edges(self, snap: _Snapshot) -> list[_Candidate]:
         w = snap.w
-        if len(w) == 0 or self.observations < 2:
+        if len(w) == 0 or self.edge_observations < self.min_edge_observations:
             return []
         sd = max(self.edge_std, self.edge_std_floor)
         z = (w - self.edge_mean) / sd
@@ -735,12 +765,14 @@ class Sentinel(Agent):
         d = super().state_dict()
         d.update({p: getattr(self, p) for p in self._PARAMS})
         d.update(
+            protect_weight=self.protect_weight,
             state=self.state.value,
             model=list(self.model.items()),
             first_seen=list(self.first_seen.items()),
             edge_mean=self.edge_mean,
             edge_var=self.edge_var,
             young_peak=self.young_peak,
+            edge_observations=self.edge_observations,
             observations=self.observations,
             coverage_norm=list(self.coverage_norm),
             df=self._df.tolist(),
@@ -759,12 +791,15 @@ class Sentinel(Agent):
         super().load_state_dict(state)
         for p in self._PARAMS:
             setattr(self, p, type(getattr(self, p))(state[p]))
+        pw = state["protect_weight"]
+        self.protect_weight = None if pw is None else float(pw)
         self.state = SentinelState(state["state"])
         self.model = {str(k): float(v) for k, v in state["model"]}
         self.first_seen = {str(k): int(v) for k, v in state["first_seen"]}
         self.edge_mean = float(state["edge_mean"])
         self.edge_var = float(state["edge_var"])
         self.young_peak = float(state["young_peak"])
+        self.edge_observations = int(state["edge_observations"])
         self.observations = int(state["observations"])
         m, s = state["coverage_norm"]
         self.coverage_norm = (float(m), float(s))

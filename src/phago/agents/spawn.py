@@ -18,7 +18,9 @@ the agent it returns, so a run can evolve its digesters:
 * :class:`NoSpawnPolicy`: never spawns (a static colony).
 
 Only deaths of ``agent_types`` (default: digesters) are replaced, and never beyond
-``max_population`` live agents (all types counted), so the population stays within bounds.
+``max_population`` live agents (all types counted; default 20), so the population stays within
+bounds. Every policy can be built without arguments and restored with ``load_state_dict``
+(what :mod:`phago.state` does when it reloads a colony).
 Each policy draws from its own generator seeded by ``seed``: the same colony seed, policy seed
 and inputs give the same run.
 
@@ -52,7 +54,16 @@ from phago.types import Position
 if TYPE_CHECKING:
     from phago.colony import Colony
 
-__all__ = ["FitnessSpawnPolicy", "NoSpawnPolicy", "RandomSpawnPolicy", "SpawnPolicyBase"]
+__all__ = [
+    "DEFAULT_MAX_POPULATION",
+    "FitnessSpawnPolicy",
+    "NoSpawnPolicy",
+    "RandomSpawnPolicy",
+    "SpawnPolicyBase",
+]
+
+#: Population cap of a policy built without one.
+DEFAULT_MAX_POPULATION = 20
 
 
 class SpawnPolicyBase:
@@ -67,7 +78,11 @@ class SpawnPolicyBase:
     name = "base"
 
     def __init__(
-        self, max_population: int, *, seed: int = 0, agent_types: Sequence[str] = ("digester",)
+        self,
+        max_population: int = DEFAULT_MAX_POPULATION,
+        *,
+        seed: int = 0,
+        agent_types: Sequence[str] = ("digester",),
     ) -> None:
         if max_population < 0:
             raise ValueError("max_population must be >= 0")
@@ -125,14 +140,14 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
         >>> rec = AgentFitness(AgentId(1), concepts_added=10, edges_contributed=40,
         ...                    ticks_alive=10, novel_concepts=5, strong_edges=20, bridge_edges=4)
         >>> round(FitnessSpawnPolicy.balanced_score(rec, best_productivity=10.0), 3)
-        0.57
+        0.42
     """
 
     name = "fitness"
 
     def __init__(
         self,
-        max_population: int,
+        max_population: int = DEFAULT_MAX_POPULATION,
         mutation_rate: float = 0.2,
         *,
         seed: int = 0,
@@ -227,7 +242,7 @@ class RandomSpawnPolicy(SpawnPolicyBase):
 
     def __init__(
         self,
-        max_population: int,
+        max_population: int = DEFAULT_MAX_POPULATION,
         *,
         seed: int = 0,
         mutation_rate: float = 0.8,

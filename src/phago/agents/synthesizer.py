@@ -10,11 +10,12 @@ related concepts it computes, and reaches quorum permanently once the graph has 
   emitted since then by other agents within ``sense_radius``, and concept nodes created since
   then within ``sense_radius``. A quiet colony stops triggering analyses; an active one
   triggers them at most once per cooldown.
-* **Topic clusters**: communities (Louvain, seeded from the agent's generator) of the strong
-  concept graph, i.e. concept edges of weight at least ``cluster_min_weight`` (0.15, the
-  reference's). Each community of at least ``cluster_min_size`` concepts (3) is a cluster,
-  scored ``size × mean internal weight`` and labelled ``cluster: <hub>`` after its concept with
-  the strongest internal ties. A cluster found again (member overlap, Jaccard, at least
+* **Topic clusters**: communities (Louvain, seeded once from the agent's generator, so they
+  move only when the graph does) of the strong concept graph, i.e. concept edges of weight at
+  least ``cluster_min_weight`` (0.15, the reference's; at most the ``max_edges`` strongest).
+  Each community of at least ``cluster_min_size`` concepts (3) is a cluster, scored
+  ``size × mean internal weight`` and labelled ``cluster: <hub>`` after its concept with the
+  strongest internal ties. A cluster found again (member overlap, Jaccard, at least
   ``match_threshold``) keeps its label; it is reported again only when its members changed
   (overlap with the last reported members below ``change_threshold``).
 * **Bridge concepts**: a concept presented at least ``bridge_min_access`` times (2, the
@@ -27,14 +28,19 @@ related concepts it computes, and reaches quorum permanently once the graph has 
   members; a bridge's strongest neighbours in each cluster it bridges) are wired to the insight
   node with :class:`~phago.types.WireNodes` the tick after it is presented (its id is
   ``node_id("insight", label)``), and re-wired at later analyses when decay has weakened them.
+  Under the colony's degree cap a new insight edge to a concept at the cap evicts that
+  concept's weakest edge. With ``protect_weight`` set (e.g. the cluster edge weight 0.15) an
+  insight edge is only added when that weakest edge is weaker, so insight edges never erase
+  the strong structure they describe; a concept whose every edge is strong is then linked at a
+  later analysis, once room appears. The default (None) links at once.
 * At most ``max_insights`` insights are presented per analysis, most significant first; if
   some were left over, it analyses again after its cooldown without waiting for quorum.
 
 State machine: ``DORMANT`` (quorum reached → ``Emit`` Quorum) → ``ANALYZING`` (new or changed
-insights → ``PresentFragments``; else only weakened edges → ``WireNodes``; else back to
-dormant) → ``WIRING`` (``WireNodes``) → ``SIGNALLING`` (``Emit`` Insight) → ``COOLDOWN``
-(``cooldown`` idle ticks, not counted as idleness) → ``DORMANT``. Idle ticks count while
-dormant without quorum; at ``max_idle`` (100) it dies.
+insights → ``PresentFragments`` → ``WIRING`` (``WireNodes``) → ``SIGNALLING`` (``Emit``
+Insight); otherwise ``WireNodes`` for missing or weakened insight edges, or ``Idle``) →
+``COOLDOWN`` (``cooldown`` idle ticks, not counted as idleness) → ``DORMANT``. Idle ticks
+count while dormant without quorum; at ``max_idle`` (100) it dies.
 
 **Distributed colonies.** Access counts are read through a
 :class:`~phago.agents.distribution.DistributionProvider` (the local graph by default; on a
@@ -73,6 +79,7 @@ from phago.agents.distribution import (
     DistributionProvider,
     GraphDistribution,
     LocalDistribution,
+    room_to_wire,
 )
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
@@ -203,6 +210,10 @@ class Synthesizer(Agent):
         max_insights: insights presented per analysis at most (reference: 10).
         related_limit: related concepts wired to each insight node.
         insight_edge_weight: weight of insight-to-concept edges.
+        max_edges: at most this many of the strongest edges enter the community search, which
+            bounds an analysis's cost on large graphs.
+        protect_weight: concept edges at least this strong are never evicted (by the degree
+            cap) to make room for insight edges; None: no protection.
         provider: where access counts are read (None: the local graph).
     """
 
@@ -224,7 +235,9 @@ class Synthesizer(Agent):
         "max_insights",
         "related_limit",
         "insight_edge_weight",
+        "max_edges",
     )
+    _OPTIONAL = ("protect_weight",)
 
     def __init__(
         self,
@@ -247,6 +260,8 @@ class Synthesizer(Agent):
         max_insights: int = 10,
         related_limit: int = 8,
         insight_edge_weight: float = 0.5,
+        max_edges: int = 20_000,
+        protect_weight: float | None = None,
         provider: DistributionProvider | None = None,
     ) -> None:
         super().__init__(
@@ -273,6 +288,8 @@ class Synthesizer(Agent):
         self.max_insights = int(max_insights)
         self.related_limit = int(related_limit)
         self.insight_edge_weight = float(insight_edge_weight)
+        self.max_edges = int(max_edges)
+        self.protect_weight = None if protect_weight is None else float(protect_weight)
         self.provider: DistributionProvider = provider or LocalDistribution()
         self.state = SynthesizerState.DORMANT
         self.cooldown_left = 0
@@ -316,16 +333,12 @@ class Synthesizer(Agent):
                     for i in fresh
                 )
                 return PresentFragments(frags)
-            pairs = self._wiring_pairs(graph)
-            if pairs:
-                self._enter_cooldown()
-                return WireNodes(pairs)
-            self.state = SynthesizerState.DORMANT
-            self.idle += 1
-            return Idle()
+            pairs = self._wiring_pairs(graph, view.config.max_edge_degree)
+            self._enter_cooldown()
+            return WireNodes(pairs) if pairs else Idle()
         if state is SynthesizerState.WIRING:
             self.state = SynthesizerState.SIGNALLING
-            pairs = self._wiring_pairs(graph)
+            pairs = self._wiring_pairs(graph, view.config.max_edge_degree)
             self.pending = []
             if pairs:
                 return WireNodes(pairs)
@@ -356,12 +369,20 @@ class Synthesizer(Agent):
         n_signals = sum(1 for s in signals if s.tick >= since and s.emitter != self.id)
         return self.signal_weight * n_signals + self.node_weight * n_nodes
 
-    def _wiring_pairs(self, graph: HebbianGraph) -> tuple[tuple[NodeId, NodeId, float], ...]:
+    def _wiring_pairs(
+        self, graph: HebbianGraph, max_degree: int | None
+    ) -> tuple[tuple[NodeId, NodeId, float], ...]:
         """Edges from insight nodes to their related concepts that are missing or weakened:
-        the pending insights, and every active insight whose edges decayed below half."""
+        the pending insights, and every active insight whose edges decayed below half.
+
+        A new edge never evicts a strong concept edge under the degree cap (see
+        :func:`~phago.agents.distribution.room_to_wire`): the insight edges must not change
+        the structure the insights describe.
+        """
         w = self.insight_edge_weight
         out: list[tuple[NodeId, NodeId, float]] = []
         pending = set(self.pending)
+        crowded: set[NodeId] = set()  # protected concepts at the cap: one new edge per batch
         for label, ins in self.insights.items():
             if not ins.active and label not in pending:
                 continue
@@ -373,10 +394,22 @@ class Synthesizer(Agent):
                 if cid is None:
                     continue
                 e = graph.get_edge(iid, cid)
-                if e is None:
-                    out.append((iid, cid, w))
-                elif e.weight < (w if label in pending else w / 2):
-                    out.append((iid, cid, w - e.weight))
+                if e is not None:
+                    if e.weight < (w if label in pending else w / 2):
+                        out.append((iid, cid, w - e.weight))
+                    continue
+                if cid in crowded:
+                    continue
+                i = graph.index_of(cid)
+                if not room_to_wire(graph, i, max_degree, self.protect_weight):
+                    continue
+                if (
+                    self.protect_weight is not None
+                    and max_degree is not None
+                    and len(graph.neighbor_indices(i)[0]) >= max_degree
+                ):
+                    crowded.add(cid)
+                out.append((iid, cid, w))
         return tuple(out)
 
     # ------------------------------------------------------------------ analysis
@@ -396,6 +429,9 @@ class Synthesizer(Agent):
         if len(a):
             keep = concept[a] & concept[b] & (w >= self.cluster_min_weight)
             a, b, w = a[keep], b[keep], w[keep]
+            if len(w) > self.max_edges:  # bound the community search: strongest edges only
+                top = np.sort(np.argsort(-w, kind="stable")[: self.max_edges])
+                a, b, w = a[top], b[top], w[top]
         labels = graph.labels()
         clusters = self._clusters(a, b, w, labels)
         candidates: list[_Found] = []
@@ -561,7 +597,7 @@ class Synthesizer(Agent):
 
         The provider is not saved (see :class:`~phago.agents.sentinel.Sentinel`)."""
         d = super().state_dict()
-        d.update({p: getattr(self, p) for p in self._PARAMS})
+        d.update({p: getattr(self, p) for p in self._PARAMS + self._OPTIONAL})
         d.update(
             state=self.state.value,
             cooldown_left=self.cooldown_left,
@@ -581,6 +617,8 @@ class Synthesizer(Agent):
         super().load_state_dict(state)
         for p in self._PARAMS:
             setattr(self, p, type(getattr(self, p))(state[p]))
+        pw = state["protect_weight"]
+        self.protect_weight = None if pw is None else float(pw)
         self.state = SynthesizerState(state["state"])
         self.cooldown_left = int(state["cooldown_left"])
         self.last_analysis_tick = int(state["last_analysis_tick"])

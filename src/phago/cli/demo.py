@@ -116,5 +116,7 @@ def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool
             f"[bold]{q}[/bold] → "
             + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(not in the graph)")
         )
-    out.print(f"Saved the colony to {db} (try: phago stats --db {db}).", highlight=False)
-    out.print(f"[bold]HTML view:[/bold] {html.resolve().as_uri()}", highlight=False)
+    out.print(
+        f"Saved the colony to {db} (try: phago stats --db {db}).", highlight=False, soft_wrap=True
+    )
+    out.print(f"[bold]HTML view:[/bold] {html.resolve().as_uri()}", highlight=False, soft_wrap=True)

@@ -45,4 +45,5 @@ def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
         out.print(
             f"Wrote {table.node_count} nodes and {table.edge_count} edges as {fmt} to {path}.",
             highlight=False,
+            soft_wrap=True,
         )

@@ -77,4 +77,5 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         f"{report.edges_removed} edges removed, {report.edges_weakened} edges weakened. "
         f"Saved to {db}.",
         highlight=False,
+        soft_wrap=True,
     )

@@ -266,11 +266,12 @@ def _report(
         echo_json({**report.to_dict(), "ticks": ticks, "stats": stats, "db": str(db)})
         return
     for s in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False)
+        console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False, soft_wrap=True)
     out.print(
         f"Added {report.documents_added} documents from {len(report.added)} files; "
         f"{len(report.duplicates)} duplicates; {len(report.skipped)} skipped.",
         highlight=False,
+        soft_wrap=True,
     )
     if report.documents_added:
         out.print(
@@ -278,5 +279,10 @@ def _report(
             f"{stats['documents_total']} documents, {stats['graph_nodes']} concepts, "
             f"{stats['graph_edges']} edges.",
             highlight=False,
+            soft_wrap=True,
         )
-    out.print(f"Saved to {db}." if saved else f"Nothing new; {db} is unchanged.", highlight=False)
+    out.print(
+        f"Saved to {db}." if saved else f"Nothing new; {db} is unchanged.",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -57,9 +57,13 @@ def stats(db: Path, top: int, as_json: bool) -> None:
         out.print(
             f"nodes {sparkline([p.nodes for p in h])}  {h[0].nodes} → {h[-1].nodes}",
             highlight=False,
+            soft_wrap=True,
         )
         out.print(
             f"edges {sparkline([p.edges for p in h])}  {h[0].edges} → {h[-1].edges}",
             highlight=False,
+            soft_wrap=True,
         )
-        out.print(f"ticks {h[0].tick} → {h[-1].tick} ({len(h)} points)", highlight=False)
+        out.print(
+            f"ticks {h[0].tick} → {h[-1].tick} ({len(h)} points)", highlight=False, soft_wrap=True
+        )

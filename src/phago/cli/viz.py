@@ -81,6 +81,8 @@ def viz(
         echo_json({"files": written, "nodes": table.node_count, "edges": table.edge_count})
         return
     for w in written:
-        out.print(f"Wrote {w}", highlight=False)
+        out.print(f"Wrote {w}", highlight=False, soft_wrap=True)
     if out_path.suffix.lower() != ".png":
-        out.print(f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False)
+        out.print(
+            f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False, soft_wrap=True
+        )

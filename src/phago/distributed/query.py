@@ -13,7 +13,8 @@ colony holding the merged graph (DESIGN.md I4):
 2. **Graph evidence.** Every shard returns, for the candidates and the seeds (concepts named
    exactly by a query term), the edges it stores between a seed and a candidate, how many of
    its stored edges touch each candidate (global degree is their sum, because every edge is
-   stored on exactly one shard), and the access counts of the candidates it owns.
+   stored on exactly one shard), and the presentation counts (provenance) of the candidates it
+   owns, which the hybrid score uses in place of access counts.
 
 The driver then applies the hybrid formula (:mod:`phago.query.hybrid`) and ranks with the same
 deterministic tie-break (score rounded to 10 decimals, then label, then node id).
@@ -164,6 +165,8 @@ class DistributedQueryEngine:
         coacts = dict.fromkeys(cands, 0)
         degree = dict.fromkeys(cands, 0)
         access = dict.fromkeys(cands, 0)
+        presented = dict.fromkeys(cands, 0)
+        any_provenance = any(st["has_provenance"] for st in stats)
         for st in stats:
             for s, c, w, co in st["edges"]:
                 if s != c:
@@ -173,6 +176,10 @@ class DistributedQueryEngine:
                 degree[c] += d
             for c, a in st["access"].items():
                 access[c] = a
+            for c, p in st["presented"].items():
+                presented[c] = p
+        if any_provenance:  # as phago.query.hybrid: presentations, not inflatable access counts
+            access = presented
         final = []
         parts: dict[int, tuple[float, float]] = {}
         for nid, label, raw in top:

@@ -329,7 +329,8 @@ class ShardedColony:
         return LocalQueryResult(me, count, out)
 
     def query_graph_stats(self, seeds: Sequence[int], candidates: Sequence[int]) -> dict[str, Any]:
-        """Stored seed–candidate edges, stored-edge degree of candidates, owned access counts."""
+        """Stored seed–candidate edges, stored-edge degree of candidates, and for owned candidates
+        their access and presentation (provenance) counts."""
         g = self.colony.graph
         self._sync_owners()
         index = g._index
@@ -337,12 +338,16 @@ class ShardedColony:
         edges: list[tuple[int, int, float, int]] = []
         degree: dict[int, int] = {}
         access: dict[int, int] = {}
+        presented: dict[int, int] = {}
+        pnodes, _ = g.provenance_arrays()
         if cand_local:
             indptr, nbr, slot = g._adjacency()
+            pres = np.bincount(pnodes, minlength=g.node_count) if len(pnodes) else None
             for li, c in cand_local.items():
                 degree[c] = int(indptr[li + 1] - indptr[li])
                 if self._owner[li] == int(self._id):
                     access[c] = int(g.access_counts()[li])
+                    presented[c] = int(pres[li]) if pres is not None else 0
             for s in seeds:
                 ls = index.get(s)
                 if ls is None:
@@ -352,7 +357,13 @@ class ShardedColony:
                     c = cand_local.get(n_)
                     if c is not None:
                         edges.append((s, c, float(g._w[sl]), int(g._co[sl])))
-        return {"edges": edges, "degree": degree, "access": access}
+        return {
+            "edges": edges,
+            "degree": degree,
+            "access": access,
+            "presented": presented,
+            "has_provenance": bool(len(pnodes)),
+        }
 
     # ------------------------------------------------------------------ rollback support
 

@@ -154,6 +154,7 @@ def graph_walk(
     idx = list(parts)
     out = []
     for i, sc in rank_top(g, idx, [sum(parts[i]) for i in idx], k):
+        path: tuple[str, ...]
         if is_seed[i]:
             path = (g.label_at(i),)
         else:

@@ -11,8 +11,15 @@ REFERENCE.md §6.4, with the defects of §8 item 11 fixed:
        graph = min(1, 0.4 * max weight
                     + 0.1 * max(0, ln(sum of co-activations))
                     + 0.2 * min(1, max(0, ln(degree(n))) / 5)
-                    + 0.3 * min(1, max(0, ln(access_count(n))) / 5))
+                    + 0.3 * min(1, max(0, ln(presentations(n))) / 5))
        final = alpha * tfidf_norm + (1 - alpha) * graph
+
+``presentations(n)`` is how many times the concept was presented from a document (its
+provenance count). The reference used ``access_count``, which is that count inflated by the
+agents' boundary dissolution every tick (REFERENCE.md §8 item 2 says this corrupts hybrid
+scoring); the inflation also depends on which agent sits where, so it differs between a
+single colony and a sharded one that built the same graph. A graph without any provenance
+(hand-built) falls back to ``access_count``.
 
 Only concept nodes are candidates (the reference let insight and anomaly texts compete).
 Because labels are single words, TF-IDF candidates are the query's own concepts, so hybrid
@@ -106,8 +113,10 @@ def hybrid(
         return []
     best = max(top[0][1], 0.001)
     seeds = seed_indices(g, terms)
-    adj = query_index(source).adjacency()
-    access = g.access_counts()
+    qi = query_index(source)
+    adj = qi.adjacency()
+    pres = qi.presentations()
+    access = g.access_counts() if pres is None else pres
     cand = np.array([i for i, _ in top], dtype=np.int64)
     tfn = np.array([s / best for _, s in top], dtype=np.float64)
     graph_score = np.zeros(len(cand), dtype=np.float64)

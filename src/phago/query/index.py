@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -303,14 +304,28 @@ class DocumentIndex:
 class _Cache:
     """The cached parts of one graph's index (held in a weak dictionary keyed by the graph)."""
 
-    __slots__ = ("__weakref__", "adj", "adj_key", "docs", "docs_key", "labels", "version")
+    __slots__ = (
+        "__weakref__",
+        "adj",
+        "adj_key",
+        "docs",
+        "docs_key",
+        "labels",
+        "lock",
+        "pres",
+        "pres_key",
+        "version",
+    )
 
     def __init__(self) -> None:
         self.labels = LabelIndex()
+        self.lock = threading.RLock()
         self.adj: Adjacency | None = None
         self.adj_key: tuple[int, ...] | None = None
         self.docs: DocumentIndex | None = None
         self.docs_key: tuple[int, ...] | None = None
+        self.pres: IntArray | None = None
+        self.pres_key: tuple[int, ...] | None = None
         self.version = 0
 
 
@@ -334,17 +349,41 @@ class QueryIndex:
 
     def labels(self) -> LabelIndex:
         """The label inverted index, up to date."""
-        self._cache.labels.extend(self.graph)
-        return self._cache.labels
+        c = self._cache
+        if c.labels.nodes_seen != self.graph.node_count:
+            with c.lock:
+                c.labels.extend(self.graph)
+        return c.labels
 
     def adjacency(self) -> Adjacency:
         """The CSR adjacency, up to date."""
         g, c = self.graph, self._cache
         key = (g.node_count, g.edge_count, self.tick, c.version)
-        if c.adj is None or key != c.adj_key:
-            c.adj = Adjacency.build(g)
-            c.adj_key = key
-        return c.adj
+        adj = c.adj
+        if adj is None or key != c.adj_key:
+            with c.lock:
+                if c.adj is None or key != c.adj_key:
+                    c.adj = Adjacency.build(g)
+                    c.adj_key = key
+                adj = c.adj
+        return adj
+
+    def presentations(self) -> IntArray | None:
+        """How many times each node was presented from a document (its provenance count).
+
+        None when the graph records no provenance at all (e.g. a hand-built graph).
+        """
+        g, c = self.graph, self._cache
+        nodes, _ = g.provenance_arrays()
+        if len(nodes) == 0:
+            return None
+        key = (g.node_count, len(nodes))
+        pres = c.pres
+        if pres is None or key != c.pres_key:
+            with c.lock:
+                pres = np.bincount(nodes, minlength=g.node_count).astype(np.int64)
+                c.pres, c.pres_key = pres, key
+        return pres
 
     def documents(self, source: GraphSource) -> DocumentIndex:
         """The document index over ``source``'s documents, up to date."""
@@ -352,10 +391,14 @@ class QueryIndex:
         nodes, _ = g.provenance_arrays()
         # documents never change under an id; new digestion grows the provenance
         key = (g.node_count, len(nodes), id(source))
-        if c.docs is None or key != c.docs_key:
-            c.docs = DocumentIndex.build(source, g)
-            c.docs_key = key
-        return c.docs
+        docs = c.docs
+        if docs is None or key != c.docs_key:
+            with c.lock:
+                if c.docs is None or key != c.docs_key:
+                    c.docs = DocumentIndex.build(source, g)
+                    c.docs_key = key
+                docs = c.docs
+        return docs
 
 
 _CACHES: weakref.WeakKeyDictionary[HebbianGraph, _Cache] = weakref.WeakKeyDictionary()

@@ -47,7 +47,9 @@ class ShardActorImpl:
         self._fault: tuple[str, str, int, float] | None = None
 
     def call(self, method: str, *args: Any) -> Any:
-        """Call a method of the shard."""
+        """Call a method of the shard (or ``rss_mib`` / ``ping`` of the actor)."""
+        if method in ("rss_mib", "ping", "pid"):
+            return getattr(self, method)()
         if method == "run_phase":
             self._maybe_fault(args[0])
         return getattr(self.shard, method)(*args)
@@ -84,6 +86,12 @@ class ShardActorImpl:
     def ping(self) -> int:
         """Liveness check: the shard's tick."""
         return self.shard.current_tick
+
+    def rss_mib(self) -> float:
+        """Peak resident memory of the actor's process, MiB."""
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     def pid(self) -> int:
         """The actor's process id."""

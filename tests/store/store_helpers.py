@@ -1,12 +1,11 @@
-"""Fixtures and helpers of the persistence, ingestion, export and viz tests."""
+"""Helpers of the persistence, ingestion, export and viz tests (imported by name; a
+``conftest`` module here would shadow ``tests/conftest.py`` for other test folders)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
@@ -46,24 +45,16 @@ def assert_same_state(a: ColonyState, b: ColonyState) -> None:
         assert np.array_equal(sa.signals[name], sb.signals[name]), name
         assert np.array_equal(sa.traces[name], sb.traces[name]), name
     assert sa.trace_payloads == sb.trace_payloads
-    assert [(x.agent_type, x.state) for x in a.agents] == [(x.agent_type, x.state) for x in b.agents]
+    assert [(x.agent_type, x.state) for x in a.agents] == [
+        (x.agent_type, x.state) for x in b.agents
+    ]
     assert a.rng == b.rng
-    assert (a.total_spawned, a.total_died, a.layout_next) == (b.total_spawned, b.total_died, b.layout_next)
+    assert (a.total_spawned, a.total_died, a.layout_next) == (
+        b.total_spawned,
+        b.total_died,
+        b.layout_next,
+    )
     assert a.fitness == b.fitness and a.death_signals == b.death_signals
-
-
-@pytest.fixture
-def colony_factory() -> Callable[..., Colony]:
-    """:func:`make_colony`."""
-    return make_colony
-
-
-@pytest.fixture
-def digested_colony() -> Colony:
-    """A small colony run until its 8 documents are digested."""
-    c = make_colony(8, digesters=3)
-    c.run_until_digested(200)
-    return c
 
 
 def write(path: Path, data: str | bytes) -> Path:

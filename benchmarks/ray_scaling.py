@@ -1,0 +1,68 @@
+"""Ray scaling on workload W3 (WORKLOADS.md): 1, 2, 4 (and 8) shards, local and Ray.
+
+Usage:
+    python benchmarks/ray_scaling.py [--docs 10000] [--shards 1,2,4] [--backends local,ray]
+                                     [--ray-cpus N] [--json]
+
+Each configuration generates the W3 corpus (untimed), then times ingest → digested → wired
+with ``ColonyConfig.for_large_corpora()`` and one digester per 100 documents. Reports
+documents/s, speed-up over one shard of the same backend, barrier overhead per tick (phase
+wall time beyond the slowest shard) and peak memory per shard. Ray shards are actors with one
+CPU each; Ray is started once for the whole run with ``--ray-cpus`` CPUs (default: all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from w3common import run_w3, warm_up  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--shards", default="1,2,4")
+    ap.add_argument("--backends", default="local,ray")
+    ap.add_argument("--ray-cpus", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    shard_counts = [int(x) for x in a.shards.split(",")]
+    backends = a.backends.split(",")
+    warm_up()
+    if "ray" in backends:
+        import ray
+
+        ray.init(num_cpus=a.ray_cpus, include_dashboard=False, log_to_driver=False)
+    rows = []
+    for backend in backends:
+        base = None
+        for n in shard_counts:
+            r = run_w3(a.docs, backend=backend, shards=n,
+                       ray_options={"num_cpus": 1} if backend == "ray" else None)
+            row = r.row()
+            base = base or r.docs_per_s
+            row["speedup"] = r.docs_per_s / base
+            rows.append(row)
+            if not a.json:
+                print(f"# {backend} {n} shard(s): {r.docs_per_s:.0f} docs/s", file=sys.stderr)
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"W3, D = {a.docs}, cpus = {os.cpu_count()}")
+    print("| backend | shards | seconds | ticks | digested | docs/s | words/s | speed-up | "
+          "barrier ms/tick | cross-shard edges | peak RSS/shard MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['backend']} | {r['shards']} | {r['seconds']:.1f} | {r['ticks']} | {r['digested']} | "
+              f"{r['docs_per_s']:.0f} | {r['words_per_s']:.0f} | {r['speedup']:.2f} | "
+              f"{r['barrier_ms_per_tick']:.2f} | {r['cross_shard_edges']} | {r['peak_rss_per_shard_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""End-to-end: ingest, stats, forget, export, viz and demo through the ``phago`` command.
+
+Most calls go through click's runner in this process (fast); the ones marked so run the real
+``python -m phago`` as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from click.testing import CliRunner
+from store_helpers import write
+
+from phago.cli import main
+from phago.corpus import load_sample_corpus
+
+PHAGO = [sys.executable, "-m", "phago"]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, ok: bool = True, subprocess_run: bool = False) -> Result:
+    if subprocess_run:
+        p = subprocess.run([*PHAGO, *args], capture_output=True, text=True, timeout=300)
+        r = Result(p.returncode, p.stdout, p.stderr)
+    else:
+        c = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        r = Result(c.exit_code, c.stdout, c.stderr)
+    if ok:
+        assert r.returncode == 0, r.stderr + r.stdout
+    return r
+
+
+def corpus(root: Path, n: int = 8) -> Path:
+    docs = root / "docs"
+    for d in load_sample_corpus()[:n]:
+        write(docs / "notes" / f"{d.title}.md", f"# {d.title}\n\n{d.content}")
+    write(docs / "empty.txt", "")
+    write(docs / "blob.txt", b"\x00\x01\x02binary")
+    write(
+        docs / "nested" / "page.html",
+        "<html><title>Page</title><p>Glaciers carve valleys.</p></html>",
+    )
+    return docs
+
+
+@pytest.mark.parametrize("cmd", ["ingest", "forget", "export", "viz", "stats"])
+def test_help(cmd: str) -> None:
+    r = run(cmd, "--help", subprocess_run=cmd == "ingest")
+    assert "Usage" in r.stdout and "--db" in r.stdout
+
+
+def test_ingest_stats_forget_export_viz(tmp_path: Path) -> None:
+    docs = corpus(tmp_path)
+    db = tmp_path / "kb.db"
+    r = json.loads(
+        run(
+            "ingest", str(docs), "--db", str(db), "--digesters", "4", "--json", subprocess_run=True
+        ).stdout
+    )
+    assert r["files_added"] == 9 and r["skipped"] == 2 and r["duplicates"] == 0
+    assert {Path(s["path"]).name for s in r["skipped_files"]} == {"empty.txt", "blob.txt"}
+    assert all(s["path"] in s["reason"] for s in r["skipped_files"])
+    assert r["stats"]["documents_digested"] == r["stats"]["documents_total"] == 9
+    before = db.read_bytes()
+
+    # idempotent: the same paths again add nothing and leave the store as it was
+    again = run("ingest", str(docs), "--db", str(db))
+    assert "Added 0 documents" in again.stdout and "2 skipped" in again.stdout
+    assert "empty.txt" in again.stderr and "binary file" in again.stderr
+    assert db.read_bytes() == before
+
+    st = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    for key in (
+        "tick",
+        "documents_total",
+        "documents_digested",
+        "graph_nodes",
+        "graph_edges",
+        "agents_alive",
+    ):
+        assert key in st
+    assert st["documents_total"] == 9 and st["sources"] == 9 and len(st["history"]) >= 2
+    human = run("stats", "--db", str(db)).stdout
+    assert "Top concepts" in human and "nodes " in human and any(c in human for c in "▁▂▃▄▅▆▇█")
+
+    # forget one file by path and one document by id
+    page = docs / "nested" / "page.html"
+    f1 = json.loads(run("forget", str(page), "--db", str(db), "--json").stdout)
+    assert len(f1["documents_removed"]) == 1
+    some_id = json.loads(
+        run(
+            "export",
+            "--db",
+            str(db),
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "g.json"),
+            "--json",
+        ).stdout
+    )
+    assert some_id["nodes"] > 0
+    doc_id = next(a["documents"][0] for a in r["added"] if not a["path"].endswith("page.html"))
+    run("forget", doc_id, "--db", str(db))
+    st2 = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert st2["documents_total"] == 7 and st2["sources"] == 7
+    bad = run("forget", "12345", "--db", str(db), ok=False)
+    assert (
+        bad.returncode == 1 and "no stored document or ingested file matches: 12345" in bad.stderr
+    )
+    # the forgotten file is new content again
+    back = json.loads(run("ingest", str(page), "--db", str(db), "--json").stdout)
+    assert back["documents_added"] == 1
+
+    # export GraphML and read it back
+    out = tmp_path / "g.graphml"
+    run("export", "--db", str(db), "--format", "graphml", "--out", str(out))
+    g = nx.read_graphml(out)
+    st3 = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert (g.number_of_nodes(), g.number_of_edges()) == (st3["graph_nodes"], st3["graph_edges"])
+
+    # pictures
+    v = json.loads(
+        run("viz", "--db", str(db), "--out", str(tmp_path / "v.html"), "--png", "--json").stdout
+    )
+    assert [Path(f).name for f in v["files"]] == ["v.html", "v.png"]
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_errors_name_the_file(tmp_path: Path) -> None:
+    junk = write(tmp_path / "junk.db", b"definitely not sqlite" * 50)
+    for args in (
+        ("stats", "--db", str(junk)),
+        ("export", "--db", str(junk), "--format", "csv", "--out", str(tmp_path / "x.csv")),
+        ("ingest", str(write(tmp_path / "a.txt", "alpha beta")), "--db", str(junk)),
+    ):
+        r = run(*args, ok=False, subprocess_run=args[0] == "stats")
+        assert r.returncode == 1 and "junk.db" in r.stderr, args
+    assert junk.read_bytes() == b"definitely not sqlite" * 50
+    r = run("ingest", str(tmp_path / "nothing-here"), "--db", str(tmp_path / "n.db"), "--json")
+    assert json.loads(r.stdout)["skipped_files"][0]["reason"].endswith("no such file or directory")
+    empty = tmp_path / "empty-dir"
+    empty.mkdir()
+    r = run("ingest", str(empty), "--db", str(tmp_path / "e.db"), ok=False)
+    assert "no .txt, .md, .rst, .html or .pdf files found" in r.stderr
+
+
+def test_distributed_store(tmp_path: Path) -> None:
+    docs = corpus(tmp_path, 6)
+    store = tmp_path / "cluster"
+    r = json.loads(run("ingest", str(docs), "--db", str(store), "--shards", "2", "--json").stdout)
+    assert r["documents_added"] == 7 and r["stats"]["documents_digested"] == 7
+    assert (store / "CURRENT").is_file()
+    st = json.loads(run("stats", "--db", str(store), "--json").stdout)
+    assert st["documents_total"] == 7 and st["kind"].startswith("distributed")
+    more = write(tmp_path / "more" / "extra.txt", "Volcanoes erupt lava and ash over the valley.")
+    r2 = json.loads(run("ingest", str(more), "--db", str(store), "--json").stdout)
+    assert r2["documents_added"] == 1 and r2["stats"]["documents_digested"] == 8
+    out = tmp_path / "c.graphml"
+    run("export", "--db", str(store), "--format", "graphml", "--out", str(out))
+    g = nx.read_graphml(out)
+    assert {d["shard"] for _, d in g.nodes(data=True)} == {0, 1}
+    html = tmp_path / "c.html"
+    run("viz", "--db", str(store), "--out", str(html))
+    assert '"shard":1' in html.read_text() and '<option value="shard" selected>' in html.read_text()
+    f = json.loads(run("forget", str(more), "--db", str(store), "--json").stdout)
+    assert len(f["documents_removed"]) == 1
+    assert json.loads(run("stats", "--db", str(store), "--json").stdout)["documents_total"] == 7
+    clash = run("ingest", str(more), "--db", str(store), "--shards", "3", ok=False)
+    assert "holds 2 shards" in clash.stderr
+
+
+def test_demo_saves_and_points_to_the_html_view(tmp_path: Path) -> None:
+    r = run("demo", "--digesters", "8", "--out-dir", str(tmp_path / "out"))
+    html = tmp_path / "out" / "phago-demo.html"
+    assert html.is_file() and (tmp_path / "out" / "phago-demo.db").is_file()
+    assert r.stdout.rstrip().splitlines()[-1].endswith(html.resolve().as_uri())
+    assert "HTML view" in r.stdout and "Strongest edges" in r.stdout
+    st = json.loads(run("stats", "--db", str(tmp_path / "out" / "phago-demo.db"), "--json").stdout)
+    assert st["documents_digested"] == 40 and len(st["history"]) > 3
+
+
+def test_sparkline_doctests() -> None:
+    import doctest
+
+    import phago.cli._store as helpers
+
+    r = doctest.testmod(helpers)
+    assert r.attempted > 0 and r.failed == 0

@@ -1,0 +1,96 @@
+"""The HTML view: self-contained, rendered by headless Chromium; the PNG picture."""
+
+from __future__ import annotations
+
+import doctest
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from store_helpers import make_colony
+
+import phago.viz as viz_mod
+from phago.errors import PhagoError
+from phago.export import GraphTable
+from phago.viz import render_html, write_html, write_png
+
+
+@pytest.fixture(scope="module")
+def table() -> GraphTable:
+    c = make_colony(12, digesters=3)
+    c.run_until_digested(200)
+    return GraphTable.from_colony(c)
+
+
+def chromium() -> str:
+    """The Chromium binary; absent means a failed test, not a skipped one."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "chromium is not installed: run `make setup` (it installs Debian's chromium)"
+    return exe
+
+
+def dump_dom(html: Path, profile: Path) -> str:
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        html.resolve().as_uri(),
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+def test_doctests() -> None:
+    r = doctest.testmod(viz_mod)
+    assert r.attempted > 0 and r.failed == 0
+
+
+def test_html_is_self_contained(table: GraphTable) -> None:
+    page = render_html(table, title="<b>x</b>")
+    assert page.startswith("<!DOCTYPE html>")
+    without_ns = page.replace("http://www.w3.org/2000/svg", "")
+    assert not re.search(r"https?://|//cdn|<link\b|src=", without_ns)
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+
+
+def test_chromium_renders_every_node(tmp_path: Path, table: GraphTable) -> None:
+    html = write_html(table, tmp_path / "graph.html", max_nodes=300)
+    dom = dump_dom(html, tmp_path / "profile")
+    n_nodes = int(re.search(r'data-rendered-nodes="(\d+)"', dom).group(1))  # type: ignore[union-attr]
+    n_edges = int(re.search(r'data-rendered-edges="(\d+)"', dom).group(1))  # type: ignore[union-attr]
+    assert n_nodes == dom.count("<circle") == min(300, int((table.degrees() > 0).sum()))
+    assert n_edges == dom.count("<line") > 0
+    assert 'data-rendered="true"' in dom
+    assert 'fill="#' in dom  # coloured by community
+    top = table.labels[int(table.access.argmax())]
+    assert f'data-label="{top}"' in dom and f">{top}</text>" in dom  # labels of top concepts
+    assert 'id="search"' in dom and 'id="legend"' in dom
+
+
+def test_colour_by_shard_needs_shards(table: GraphTable, tmp_path: Path) -> None:
+    with pytest.raises(PhagoError, match="not from a distributed colony"):
+        render_html(table, color_by="shard")
+    with pytest.raises(PhagoError, match="unknown colouring"):
+        render_html(table, color_by="mood")
+    c = make_colony(3, digesters=1)
+    c.run_until_digested(100)
+    sharded = GraphTable.from_graph(c.graph, shard=1)
+    assert '"shard":1' in render_html(sharded, color_by="shard")
+
+
+def test_png(tmp_path: Path, table: GraphTable) -> None:
+    p = write_png(table, tmp_path / "g.png", max_nodes=200)
+    data = p.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
