@@ -254,3 +254,31 @@ def window_pair_codes(kid: np.ndarray, pos: np.ndarray, window: int, k: int) -> 
                 u += 1
         return uniq[:u]
     return res
+
+
+@njit(cache=True)
+def edge_term_counts(
+    tkeys: np.ndarray,
+    tslots: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    co: np.ndarray,
+    ct: np.ndarray,
+    tick: int,
+    before: int,
+    strong_min: int,
+) -> tuple[int, int]:
+    """(strong, bridge) counts over the wired pairs ``{lo[i], hi[i]}`` (see fitness_terms)."""
+    strong = 0
+    bridges = 0
+    for i in range(lo.shape[0]):
+        key = (np.int64(lo[i]) << np.int64(32)) | np.int64(hi[i])
+        s = table_find(tkeys, tslots, key)
+        if s < 0:
+            continue
+        c = co[s]
+        if c >= strong_min:
+            strong += 1
+        elif c == 1 and ct[s] == tick and lo[i] < before and hi[i] < before:
+            bridges += 1
+    return strong, bridges

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ import numpy as np
 
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
+from phago.agents.fitness_terms import FitnessRecorder
 from phago.config import ColonyConfig
 from phago.errors import DocumentError, EmptyDocument, PhaseOrderError, UnknownAgent
 from phago.events import (
@@ -179,6 +181,7 @@ class Colony:
         self._layout_next = 0
         self.presentation_hook: PresentationHook | None = None
         self.spawn_policy: SpawnPolicy | None = None
+        self.fitness_recorder: FitnessRecorder | None = FitnessRecorder()
         self.view = _AgentView(self)
 
     @property
@@ -413,6 +416,8 @@ class Colony:
             events.append(Wired(agent.id, wired))
         self.fitness.record_concepts(agent.id, len(frags), novel=created)
         self.fitness.record_edges(agent.id, wired)
+        if wired and self.fitness_recorder is not None and hook is None:
+            self.fitness_recorder.record(self.fitness, agent.id, g, idx, pairs, tick, created)
 
     def _symbiose(self, i: int, host: Agent, target: AgentId, events: list[ColonyEvent]) -> None:
         for j, other in enumerate(self.agents):
@@ -603,6 +608,19 @@ class Colony:
             for a, b, e in g.edges()
         ]
         return ColonySnapshot(self.substrate.tick, agents, nodes, edges, self.stats())
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to a SQLite store, atomically (see :mod:`phago.store`)."""
+        from phago.store import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Colony:
+        """Load a colony saved with :meth:`save`; running it continues the saved run exactly."""
+        from phago.store import load
+
+        return load(path)
 
     def to_networkx(self) -> Any:
         """The graph as :class:`networkx.Graph` (see :meth:`HebbianGraph.to_networkx`)."""

@@ -29,13 +29,18 @@ def test_edge_terms_strong_and_bridges() -> None:
     assert edge_terms(g, idx[:1], None, tick=1, created=0) == EdgeTerms(0, 0)
 
 
-def test_known_concepts_sharing_a_neighbour_are_not_bridges() -> None:
+def test_a_bridge_is_a_new_edge_between_known_concepts() -> None:
+    """Pinned definition (O(pairs), no neighbourhood scan): a new edge between two concepts that
+    existed before the presentation is a bridge, whatever their neighbours."""
     g = HebbianGraph()
     for words in (["a", "hub"], ["b", "hub"]):
         g.wire_clique(g.present(words), 0)
     idx = g.present(["a", "b"])
     g.wire_clique(idx, 1)
-    assert edge_terms(g, idx, None, tick=1, created=0) == EdgeTerms(strong=0, bridges=0)
+    assert edge_terms(g, idx, None, tick=1, created=0) == EdgeTerms(strong=0, bridges=1)
+    again = g.present(["a", "b", "fresh"])
+    g.wire_clique(again, 2)
+    assert edge_terms(g, again, None, tick=2, created=1) == EdgeTerms(strong=1, bridges=0)
 
 
 def test_tracker_records_edge_terms_additively() -> None:

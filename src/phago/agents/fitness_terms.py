@@ -82,7 +82,13 @@ def edge_terms(
     created: int,
     strong_min_coactivations: int = 2,
 ) -> EdgeTerms:
-    """Strong and bridge counts of a presentation just wired.
+    """Strong and bridge counts of a presentation just wired, in O(pairs).
+
+    A wired edge is *strong* once it has at least ``strong_min_coactivations``
+    co-activations. It is a *bridge* when this presentation created it between two concepts
+    that both existed before the presentation: a new connection between known parts of the
+    graph. A pair given twice counts twice. The edges are found through the graph's edge table,
+    so the cost does not depend on the size of the graph.
 
     Args:
         graph: the graph, after the presentation's wiring.
@@ -94,8 +100,10 @@ def edge_terms(
         strong_min_coactivations: co-activations that make an edge strong.
 
     Returns:
-        The counts (each distinct wired pair counted once).
+        The counts.
     """
+    from phago import _kernels
+
     idx = np.asarray(indices, dtype=np.int64)
     k = len(idx)
     if k < 2:
@@ -113,35 +121,11 @@ def edge_terms(
     hi = np.maximum(pa[ok], pb[ok])
     if len(lo) == 0:
         return EdgeTerms(0, 0)
-    wired = np.unique((lo << 32) | hi)
-    n = graph.node_count
-    mask = np.zeros(n, dtype=np.bool_)
-    mask[idx] = True
-    all_a, all_b, _w, co, ct, _lt = graph.edge_arrays()
-    sel = mask[all_a] & mask[all_b]
-    outside = mask[all_a] ^ mask[all_b]
-    a, b, co, ct = all_a[sel], all_b[sel], co[sel], ct[sel]
-    keys = (np.minimum(a, b) << 32) | np.maximum(a, b)
-    hit = np.isin(keys, wired)
-    a, b, co, ct = a[hit], b[hit], co[hit], ct[hit]
-    strong = int(np.count_nonzero(co >= strong_min_coactivations))
-    before = n - int(created)
-    cand = (co == 1) & (ct == tick) & (a < before) & (b < before)
-    if not cand.any():
-        return EdgeTerms(strong, 0)
-    # neighbours outside the presentation: edges with exactly one presented endpoint
-    ea, eb = all_a[outside], all_b[outside]
-    inside_a = mask[ea]
-    mine = np.where(inside_a, ea, eb)
-    other = np.where(inside_a, eb, ea)
-    row = np.full(n, -1, dtype=np.int64)
-    row[idx] = np.arange(k)
-    cols, col = np.unique(other, return_inverse=True)
-    m = np.zeros((k, len(cols)), dtype=np.float32)
-    m[row[mine], col] = 1.0
-    ca, cb = row[a[cand]], row[b[cand]]
-    shared = np.einsum("ij,ij->i", m[ca], m[cb]) if len(cols) else np.zeros(len(ca))
-    return EdgeTerms(strong, int(np.count_nonzero(shared == 0)))
+    strong, bridges = _kernels.edge_term_counts(
+        graph._tkeys, graph._tslots, lo, hi, graph._co, graph._ct, int(tick),
+        graph.node_count - int(created), int(strong_min_coactivations),
+    )
+    return EdgeTerms(strong, bridges)
 
 
 class FitnessRecorder:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -386,6 +387,21 @@ class DistributedColony:
 
         engine = DistributedQueryEngine(self, DistributedHybridConfig(max_results=max_results))
         return engine.query(text)
+
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        """Save every shard to a store directory, atomically (see :mod:`phago.store`)."""
+        from phago.store import save_distributed
+
+        save_distributed(self, directory)
+
+    @classmethod
+    def load(
+        cls, directory: str | os.PathLike[str], backend: str | None = None, **options: Any
+    ) -> DistributedColony:
+        """Load a distributed colony saved with :meth:`save` (on ``backend``, default: saved)."""
+        from phago.store import load_distributed
+
+        return load_distributed(directory, backend, **options)
 
     def inject_fault(self, shard_index: int, kind: str, phase: TickPhase, tick: int,
                      seconds: float = 3600.0) -> None:
