@@ -21,11 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from w3common import run_w3, warm_up  # noqa: E402
+from w3common import run_w3, warm_up
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--shards", default="1,2,4")
     ap.add_argument("--backends", default="local,ray")
@@ -43,8 +45,12 @@ def main() -> None:
     for backend in backends:
         base = None
         for n in shard_counts:
-            r = run_w3(a.docs, backend=backend, shards=n,
-                       ray_options={"num_cpus": 1} if backend == "ray" else None)
+            r = run_w3(
+                a.docs,
+                backend=backend,
+                shards=n,
+                ray_options={"num_cpus": 1} if backend == "ray" else None,
+            )
             row = r.row()
             base = base or r.docs_per_s
             row["speedup"] = r.docs_per_s / base
@@ -55,13 +61,18 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"W3, D = {a.docs}, cpus = {os.cpu_count()}")
-    print("| backend | shards | seconds | ticks | digested | docs/s | words/s | speed-up | "
-          "barrier ms/tick | cross-shard edges | peak RSS/shard MiB |")
+    print(
+        "| backend | shards | seconds | ticks | digested | docs/s | words/s | speed-up | "
+        "barrier ms/tick | cross-shard edges | peak RSS/shard MiB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['backend']} | {r['shards']} | {r['seconds']:.1f} | {r['ticks']} | {r['digested']} | "
-              f"{r['docs_per_s']:.0f} | {r['words_per_s']:.0f} | {r['speedup']:.2f} | "
-              f"{r['barrier_ms_per_tick']:.2f} | {r['cross_shard_edges']} | {r['peak_rss_per_shard_mib']:.0f} |")
+        print(
+            f"| {r['backend']} | {r['shards']} | {r['seconds']:.1f} | {r['ticks']} | "
+            f"{r['digested']} | {r['docs_per_s']:.0f} | {r['words_per_s']:.0f} | "
+            f"{r['speedup']:.2f} | {r['barrier_ms_per_tick']:.2f} | {r['cross_shard_edges']} | "
+            f"{r['peak_rss_per_shard_mib']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

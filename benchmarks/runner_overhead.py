@@ -93,7 +93,9 @@ def measure(n: int, loaded: bool, ticks: int, checkpoint_every: int | None) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--ticks", type=int, default=200)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -106,12 +108,18 @@ def main() -> None:
     if a.json:
         print(json.dumps(rows, indent=2))
         return
-    print("| shards | shards loaded | checkpoint every | runner tick ms | direct tick ms | overhead ms/tick | per shard |")
+    print(
+        "| shards | shards loaded | checkpoint every | runner tick ms | direct tick ms "
+        "| overhead ms/tick | per shard |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['shards']} | {'yes' if r['loaded'] else 'no'} | {r['checkpoint_every'] or 'off'} | "
-              f"{r['tick_ms']:.3f} | {r['direct_ms']:.3f} | {r['overhead_ms_per_tick']:.3f} | "
-              f"{r['overhead_ms_per_tick_per_shard']:.3f} |")
+        print(
+            f"| {r['shards']} | {'yes' if r['loaded'] else 'no'} | "
+            f"{r['checkpoint_every'] or 'off'} | "
+            f"{r['tick_ms']:.3f} | {r['direct_ms']:.3f} | {r['overhead_ms_per_tick']:.3f} | "
+            f"{r['overhead_ms_per_tick_per_shard']:.3f} |"
+        )
 
 
 if __name__ == "__main__":

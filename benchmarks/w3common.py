@@ -49,8 +49,22 @@ def rss_mib() -> float:
 def graph_bytes(colony: Colony) -> int:
     """Bytes of the graph's edge columns and edge table plus node columns."""
     g = colony.graph
-    arrays = (g._ea, g._eb, g._w, g._co, g._ct, g._lt, g._alive, g._tkeys, g._tslots,
-              g._type, g._access, g._created, g._pos, g._ids_arr)
+    arrays = (
+        g._ea,
+        g._eb,
+        g._w,
+        g._co,
+        g._ct,
+        g._lt,
+        g._alive,
+        g._tkeys,
+        g._tslots,
+        g._type,
+        g._access,
+        g._created,
+        g._pos,
+        g._ids_arr,
+    )
     return int(sum(a.nbytes for a in arrays))
 
 
@@ -94,14 +108,36 @@ def run_w3(
         st = colony.stats()
         gb = graph_bytes(colony)
         rss = rss_mib()
-        return W3Result(documents, backend, 1, elapsed, t_ingest, ticks, st.documents_digested,
-                        st.documents_digested / elapsed, st.documents_digested * WORDS_PER_DOC / elapsed,
-                        st.graph_nodes, st.graph_edges, 0, rss, rss, gb, gb / max(st.graph_edges, 1), 0.0)
+        return W3Result(
+            documents,
+            backend,
+            1,
+            elapsed,
+            t_ingest,
+            ticks,
+            st.documents_digested,
+            st.documents_digested / elapsed,
+            st.documents_digested * WORDS_PER_DOC / elapsed,
+            st.graph_nodes,
+            st.graph_edges,
+            0,
+            rss,
+            rss,
+            gb,
+            gb / max(st.graph_edges, 1),
+            0.0,
+        )
     from phago.distributed import DistributedColony, RunnerConfig
 
     t0 = time.perf_counter()
-    dc = DistributedColony(shards, backend=backend, config=cfg, seed=seed,
-                           runner_config=RunnerConfig(checkpoint_every=None), ray_options=ray_options)
+    dc = DistributedColony(
+        shards,
+        backend=backend,
+        config=cfg,
+        seed=seed,
+        runner_config=RunnerConfig(checkpoint_every=None),
+        ray_options=ray_options,
+    )
     try:
         dc.ingest_documents([(t, c, p) for (t, c), p in zip(docs, layout, strict=True)])
         dc.spawn_digesters(max(1, agents // shards))
@@ -121,8 +157,22 @@ def run_w3(
     finally:
         dc.close()
     gb = int(sum(mem))
-    return W3Result(documents, backend, shards, elapsed, t_ingest, ticks, st.documents_digested,
-                    st.documents_digested / elapsed, st.documents_digested * WORDS_PER_DOC / elapsed,
-                    st.graph_nodes, st.graph_edges, st.cross_shard_edges,
-                    rss_mib() + (sum(rss_rows) if backend == "ray" else 0.0),
-                    max(rss_rows), gb, gb / max(st.graph_edges, 1), barrier / max(ticks, 1))
+    return W3Result(
+        documents,
+        backend,
+        shards,
+        elapsed,
+        t_ingest,
+        ticks,
+        st.documents_digested,
+        st.documents_digested / elapsed,
+        st.documents_digested * WORDS_PER_DOC / elapsed,
+        st.graph_nodes,
+        st.graph_edges,
+        st.cross_shard_edges,
+        rss_mib() + (sum(rss_rows) if backend == "ray" else 0.0),
+        max(rss_rows),
+        gb,
+        gb / max(st.graph_edges, 1),
+        barrier / max(ticks, 1),
+    )

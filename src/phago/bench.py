@@ -25,9 +25,9 @@ from phago.errors import ConfigError
 
 __all__ = [
     "BENCH_TOPICS",
+    "PRESETS",
     "BenchConfig",
     "BenchResult",
-    "PRESETS",
     "bench_documents",
     "run_benchmark",
     "to_csv",
@@ -142,7 +142,7 @@ def run_benchmark(cfg: BenchConfig, ray_options: dict[str, Any] | None = None) -
 
             agents = [
                 Digester(Position(x + 0.5, y), seed=j)
-                for j, (x, y) in enumerate(positions[:: 2] if n_docs > 1 else positions)
+                for j, (x, y) in enumerate(positions[::2] if n_docs > 1 else positions)
             ]
             dc._call(s, "spawn_many", agents)
         t2 = time.perf_counter()
@@ -190,8 +190,17 @@ def run_benchmark(cfg: BenchConfig, ray_options: dict[str, Any] | None = None) -
 
 
 CSV_COLUMNS = (
-    "shards", "documents", "ticks", "docs_per_sec", "ticks_per_sec", "queries_per_sec",
-    "nodes", "edges", "total_time_ms", "documents_digested", "cross_shard_edges",
+    "shards",
+    "documents",
+    "ticks",
+    "docs_per_sec",
+    "ticks_per_sec",
+    "queries_per_sec",
+    "nodes",
+    "edges",
+    "total_time_ms",
+    "documents_digested",
+    "cross_shard_edges",
     "barrier_ms_per_tick",
 )
 
@@ -206,5 +215,7 @@ def to_csv(results: list[BenchResult]) -> str:
     lines = [",".join(CSV_COLUMNS)]
     for r in results:
         d = r.to_dict()
-        lines.append(",".join(f"{d[c]:.2f}" if isinstance(d[c], float) else str(d[c]) for c in CSV_COLUMNS))
+        lines.append(
+            ",".join(f"{d[c]:.2f}" if isinstance(d[c], float) else str(d[c]) for c in CSV_COLUMNS)
+        )
     return "\n".join(lines)

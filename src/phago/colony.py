@@ -87,6 +87,7 @@ __all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook", "Spawn
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
 
+
 class PresentationHook(Protocol):
     """Intercepts presentations and wiring (the distributed layer routes them to owners).
 

@@ -185,7 +185,9 @@ class HebbianGraph:
             if nid in g._index:
                 raise ValueError(f"duplicate node id {nid}")
             code = _TYPE_CODE[NodeType(node_types[i])]
-            g._new_node(nid, labels[i], code, float(pos[i, 0]), float(pos[i, 1]), int(ct[i]), int(acc[i]))
+            g._new_node(
+                nid, labels[i], code, float(pos[i, 0]), float(pos[i, 1]), int(ct[i]), int(acc[i])
+            )
         w = np.asarray(weight, dtype=np.float64)
         if len(w):
             if not ((w > 0.0) & (w <= 1.0)).all():
@@ -207,7 +209,9 @@ class HebbianGraph:
             g._ct[sl] = np.asarray(created_tick, dtype=_INT)
             g._lt[sl] = np.asarray(last_activated_tick, dtype=_INT)
         if prov_nodes is not None and prov_docs is not None and len(prov_nodes):
-            idx = np.fromiter((g._index[int(x)] for x in prov_nodes), dtype=_INT, count=len(prov_nodes))
+            idx = np.fromiter(
+                (g._index[int(x)] for x in prov_nodes), dtype=_INT, count=len(prov_nodes)
+            )
             g._prov_node.append(idx)
             g._prov_doc.append(np.asarray(prov_docs, dtype=np.uint64))
         return g

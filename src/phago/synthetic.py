@@ -45,8 +45,9 @@ def pseudo_word(rank: int) -> str:
 
 def _zipf_cdf(n: int, s: float) -> npt.NDArray[np.float64]:
     w = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** s
-    c = np.cumsum(w)
-    return c / c[-1]
+    c: npt.NDArray[np.float64] = np.cumsum(w)
+    out: npt.NDArray[np.float64] = c / c[-1]
+    return out
 
 
 def synthetic_corpus(
@@ -68,7 +69,10 @@ def synthetic_corpus(
     doc_topic = rng.integers(0, topics, size=n_docs)
     from_topic = rng.random((n_docs, words_per_doc)) < topic_share
     g = np.searchsorted(global_cdf, rng.random((n_docs, words_per_doc)))
-    t = np.searchsorted(topic_cdf, rng.random((n_docs, words_per_doc))) + (doc_topic * slice_len)[:, None]
+    t = (
+        np.searchsorted(topic_cdf, rng.random((n_docs, words_per_doc)))
+        + (doc_topic * slice_len)[:, None]
+    )
     ranks = np.where(from_topic, t, g)
     ranks = np.minimum(ranks, vocab - 1)
     out = []

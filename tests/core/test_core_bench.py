@@ -9,8 +9,19 @@ import sys
 from phago.bench import PRESETS, BenchConfig, bench_documents, run_benchmark, to_csv
 
 KEYS = {
-    "shards", "backend", "documents", "ticks", "docs_per_sec", "ticks_per_sec", "queries_per_sec",
-    "nodes", "edges", "total_time_ms", "documents_digested", "cross_shard_edges", "barrier_ms_per_tick",
+    "shards",
+    "backend",
+    "documents",
+    "ticks",
+    "docs_per_sec",
+    "ticks_per_sec",
+    "queries_per_sec",
+    "nodes",
+    "edges",
+    "total_time_ms",
+    "documents_digested",
+    "cross_shard_edges",
+    "barrier_ms_per_tick",
 }
 
 
@@ -27,7 +38,7 @@ def test_every_configuration_digests_and_builds_a_graph() -> None:
     assert r.documents_digested == 30
     assert r.nodes > 0 and r.edges > 0 and r.cross_shard_edges > 0
     assert r.queries_per_sec > 0 and r.ticks >= 5
-    assert KEYS <= set(r.to_dict())
+    assert set(r.to_dict()) >= KEYS
     assert to_csv([r]).splitlines()[0].startswith("shards,documents,ticks,docs_per_sec")
 
 
@@ -38,8 +49,27 @@ def test_presets_match_the_reference() -> None:
 
 
 def test_cli_bench_json() -> None:
-    r = subprocess.run([sys.executable, "-m", "phago", "bench", "custom", "--shards", "2", "--docs", "20",
-                        "--ticks", "4", "--queries", "1", "--json"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "phago",
+            "bench",
+            "custom",
+            "--shards",
+            "2",
+            "--docs",
+            "20",
+            "--ticks",
+            "4",
+            "--queries",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
-    assert len(rows) == 1 and KEYS <= set(rows[0]) and rows[0]["documents_digested"] == 20
+    assert len(rows) == 1 and set(rows[0]) >= KEYS and rows[0]["documents_digested"] == 20

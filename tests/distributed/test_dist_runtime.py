@@ -47,7 +47,9 @@ def test_ingest_checks_the_real_id() -> None:
         owner = int(ring.get_shard(int(document_id(title, content))))
         for s in shards:
             if int(s.shard_id) == owner:
-                assert s.ingest_document(title, content, Position(0, 0)) == document_id(title, content)
+                assert s.ingest_document(title, content, Position(0, 0)) == document_id(
+                    title, content
+                )
                 assert s.owns_document(document_id(title, content))
             else:
                 with pytest.raises(RoutingFailed):
@@ -65,10 +67,16 @@ def test_tick_phase_runs_exactly_one_phase() -> None:
     assert shard.tick_phase(TickPhase.ADVANCE).tick == 1
 
 
-def _cluster(n: int, config: ColonyConfig | None = None, seed: int = 0, **runner: object) -> DistributedColony:
-    dc = DistributedColony(n, config=config or NO_DECAY, seed=seed, runner_config=RunnerConfig(**runner))  # type: ignore[arg-type]
+def _cluster(
+    n: int, config: ColonyConfig | None = None, seed: int = 0, **runner: object
+) -> DistributedColony:
+    dc = DistributedColony(
+        n, config=config or NO_DECAY, seed=seed, runner_config=RunnerConfig(**runner)
+    )  # type: ignore[arg-type]
     docs = load_sample_corpus()
-    dc.ingest_documents([(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)])
+    dc.ingest_documents(
+        [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+    )
     dc.spawn_digesters(3, max_idle=60)
     return dc
 
@@ -80,7 +88,9 @@ def test_cross_shard_edges_reported_and_ghosts_resolved() -> None:
         edge = next(e for r in results for e in r.cross_shard_edges)
         assert edge.from_shard != edge.to_shard and edge.from_node < edge.to_node
         act = [p for r in results for p in r.phase_results if p.phase is TickPhase.ACT]
-        assert sum(len(p.cross_shard_edges) for p in act) == sum(len(r.cross_shard_edges) for r in results)
+        assert sum(len(p.cross_shard_edges) for p in act) == sum(
+            len(r.cross_shard_edges) for r in results
+        )
         shards = dc.runner.shards
         ghosts = [g for s in shards for g in s.ghost_cache.all_nodes()]
         assert ghosts and all(g.is_resolved for g in ghosts)
@@ -137,13 +147,18 @@ def test_bad_arguments() -> None:
 def test_duplicate_shard_ids_rejected() -> None:
     ring = ConsistentHashRing(2)
     with pytest.raises(ConfigError):
-        DistributedRunner(Coordinator(2), [ShardedColony(0, None, ring), ShardedColony(0, None, ring)])
+        DistributedRunner(
+            Coordinator(2), [ShardedColony(0, None, ring), ShardedColony(0, None, ring)]
+        )
 
 
 def test_more_registered_than_running_times_out() -> None:
     ring = ConsistentHashRing(2)
-    runner = DistributedRunner(Coordinator(3), [ShardedColony(i, None, ring) for i in range(2)],
-                               RunnerConfig(phase_timeout_ms=200))
+    runner = DistributedRunner(
+        Coordinator(3),
+        [ShardedColony(i, None, ring) for i in range(2)],
+        RunnerConfig(phase_timeout_ms=200),
+    )
     with pytest.raises(DistributedError):
         asyncio.run(runner.tick())
     runner.close()

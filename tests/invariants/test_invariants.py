@@ -57,7 +57,9 @@ def single_colony_graph() -> HebbianGraph:
     return c.graph
 
 
-def distributed_graph(n: int, seed: int = 0, config: ColonyConfig = PURE) -> tuple[HebbianGraph, DistributedColony]:
+def distributed_graph(
+    n: int, seed: int = 0, config: ColonyConfig = PURE
+) -> tuple[HebbianGraph, DistributedColony]:
     dc = DistributedColony(n, config=config, seed=seed)
     dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
     dc.spawn_digesters(max(1, 8 // n), max_idle=60)
@@ -78,7 +80,7 @@ def test_i2_shard_count_invariance_and_i3_exactly_once(shards: int, single: Hebb
     try:
         assert sorted(g.labels()) == sorted(single.labels())
         assert edge_signature(g) == edge_signature(single)
-        a, b, w, co, _, _ = g.edge_arrays()
+        _a, _b, _w, co, _, _ = g.edge_arrays()
         expected = sum(len(list(combinations(extract_keywords(d.content), 2))) for d in DOCS)
         assert int(co.sum()) == expected
         assert dc.stats().documents_digested == 40
@@ -139,7 +141,9 @@ def build_runner(slow: bool, mode: str = "hang") -> DistributedRunner:
     for s in shards:
         for j, (x, y) in enumerate(s.document_positions()[:2]):
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
-    return DistributedRunner(coordinator, shards, RunnerConfig(phase_timeout_ms=300, checkpoint_every=3))
+    return DistributedRunner(
+        coordinator, shards, RunnerConfig(phase_timeout_ms=300, checkpoint_every=3)
+    )
 
 
 def late_ingest(runner: DistributedRunner) -> None:

@@ -30,8 +30,9 @@ def local_ray() -> Iterator[None]:
 
 
 def build(backend: str, shards: int, **kwargs: object) -> DistributedColony:
-    dc = DistributedColony(shards, backend=backend, seed=0,
-                           ray_options=SMALL if backend == "ray" else None, **kwargs)  # type: ignore[arg-type]
+    dc = DistributedColony(
+        shards, backend=backend, seed=0, ray_options=SMALL if backend == "ray" else None, **kwargs
+    )  # type: ignore[arg-type]
     dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
     dc.spawn_digesters(2, max_idle=60)
     return dc
@@ -129,13 +130,30 @@ def test_cli_run_on_ray_and_cluster_status() -> None:
     from phago.cli import main
 
     r = subprocess.run(
-        [sys.executable, "-m", "phago", "run", "--shards", "2", "--backend", "ray", "--digesters", "4",
-         "--checkpoint-every", "5", "--json"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "phago",
+            "run",
+            "--shards",
+            "2",
+            "--backend",
+            "ray",
+            "--digesters",
+            "4",
+            "--checkpoint-every",
+            "5",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(r.stdout)
-    assert data["backend"] == "ray" and data["documents_digested"] == 40 and len(data["shards"]) == 2
+    assert (
+        data["backend"] == "ray" and data["documents_digested"] == 40 and len(data["shards"]) == 2
+    )
     status = CliRunner().invoke(main, ["cluster", "status", "--json"])
     assert status.exit_code == 0, status.output
     info = json.loads(status.output)

@@ -63,7 +63,9 @@ class ColonyView(Protocol):
 
     def document_position(self, doc: DocumentId) -> Position: ...
 
-    def nearest_undigested_anywhere(self, position: Position) -> tuple[float, DocumentId] | None: ...
+    def nearest_undigested_anywhere(
+        self, position: Position
+    ) -> tuple[float, DocumentId] | None: ...
 
     def gradient(
         self, position: Position, radius: float, signal_type: SignalType

@@ -11,8 +11,8 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
   then forages for the nearest undigested document within ``forage_radius``; once stressed
   (idle for half its ``max_idle``) it heads for the nearest undigested document anywhere, and
   that journey does not count as idling, so no document is left behind while digesters live;
-  only with nothing left does it explore with a persistent, seeded random walk. Only Input signals steer it, so export or
-  quorum signals never make it sit still.
+  only with nothing left does it explore with a persistent, seeded random walk. Only Input
+  signals steer it, so export or quorum signals never make it sit still.
 * **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
   (each fragment carries its source document), then it exports its vocabulary once (after two
   outputs) or deposits a Digestion trace stamped with the substrate tick.
@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago._kernels import window_pair_codes
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig
 from phago.ids import AgentId, DocumentId
-from phago._kernels import window_pair_codes
 from phago.text import Keyword, keywords_from_tokens, tokenize_with_positions
 from phago.types import (
     AgentAction,
@@ -235,7 +235,11 @@ class Digester(Agent):
         if grad is not None:
             self.idle += 1
             return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
-        far = view.undigested_near(pos, self.forage_radius) if self.forage_radius > self.sense_radius else []
+        far = (
+            view.undigested_near(pos, self.forage_radius)
+            if self.forage_radius > self.sense_radius
+            else []
+        )
         if far:
             self.idle += counts
             dist, doc = far[0]

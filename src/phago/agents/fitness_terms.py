@@ -122,8 +122,15 @@ def edge_terms(
     if len(lo) == 0:
         return EdgeTerms(0, 0)
     strong, bridges = _kernels.edge_term_counts(
-        graph._tkeys, graph._tslots, lo, hi, graph._co, graph._ct, int(tick),
-        graph.node_count - int(created), int(strong_min_coactivations),
+        graph._tkeys,
+        graph._tslots,
+        lo,
+        hi,
+        graph._co,
+        graph._ct,
+        int(tick),
+        graph.node_count - int(created),
+        int(strong_min_coactivations),
     )
     return EdgeTerms(strong, bridges)
 

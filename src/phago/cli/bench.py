@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 from rich.table import Table
 
@@ -9,10 +12,18 @@ from phago.bench import PRESETS, BenchConfig, BenchResult, run_benchmark, to_csv
 from phago.cli.common import console, echo_json, out
 
 _COLUMNS = [
-    ("shards", "shards"), ("backend", "backend"), ("documents", "docs"), ("ticks", "ticks"),
-    ("docs_per_sec", "docs/s"), ("ticks_per_sec", "ticks/s"), ("queries_per_sec", "queries/s"),
-    ("nodes", "nodes"), ("edges", "edges"), ("total_time_ms", "total ms"),
-    ("documents_digested", "digested"), ("cross_shard_edges", "cross-shard"),
+    ("shards", "shards"),
+    ("backend", "backend"),
+    ("documents", "docs"),
+    ("ticks", "ticks"),
+    ("docs_per_sec", "docs/s"),
+    ("ticks_per_sec", "ticks/s"),
+    ("queries_per_sec", "queries/s"),
+    ("nodes", "nodes"),
+    ("edges", "edges"),
+    ("total_time_ms", "total ms"),
+    ("documents_digested", "digested"),
+    ("cross_shard_edges", "cross-shard"),
     ("barrier_ms_per_tick", "barrier ms/tick"),
 ]
 
@@ -38,15 +49,28 @@ def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
     results = []
     for cfg in configs:
         if not as_json:
-            console.print(f"[dim]running {cfg.shards} shard(s), {cfg.documents} documents on {cfg.backend}...")
+            console.print(
+                f"[dim]running {cfg.shards} shard(s), {cfg.documents} documents on {cfg.backend}..."
+            )
         results.append(run_benchmark(cfg))
     _emit(results, as_json, csv)
 
 
-def _options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per configuration.")(f)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(f: F) -> F:
+    f = click.option(
+        "--json", "as_json", is_flag=True, help="Print a JSON list, one object per configuration."
+    )(f)
     f = click.option("--csv", is_flag=True, help="Print the reference's CSV.")(f)
-    f = click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)(f)
+    f = click.option(
+        "--backend",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where shards run.",
+    )(f)
     return f
 
 
@@ -58,7 +82,9 @@ def bench() -> None:
 def _preset(name: str, doc: str) -> click.Command:
     @_options
     def cmd(backend: str, csv: bool, as_json: bool) -> None:
-        cfgs = [BenchConfig(c.shards, c.documents, c.ticks, c.queries, backend) for c in PRESETS[name]]
+        cfgs = [
+            BenchConfig(c.shards, c.documents, c.ticks, c.queries, backend) for c in PRESETS[name]
+        ]
         _run(cfgs, as_json, csv)
 
     cmd.__doc__ = doc
@@ -67,16 +93,24 @@ def _preset(name: str, doc: str) -> click.Command:
 
 bench.add_command(_preset("quick", "3 shards, 50 documents, 10 ticks, 10 query rounds."))
 bench.add_command(_preset("full", "3 shards, 100 documents, 20 ticks, 20 query rounds."))
-bench.add_command(_preset("compare", "1, 3 and 5 shards; 100 documents, 20 ticks, 20 query rounds."))
-bench.add_command(_preset("scale", "1, 2, 4 and 8 shards; 100 documents, 20 ticks, 20 query rounds."))
+bench.add_command(
+    _preset("compare", "1, 3 and 5 shards; 100 documents, 20 ticks, 20 query rounds.")
+)
+bench.add_command(
+    _preset("scale", "1, 2, 4 and 8 shards; 100 documents, 20 ticks, 20 query rounds.")
+)
 
 
 @bench.command()
 @click.option("--shards", default=3, show_default=True, help="Shards.")
 @click.option("--docs", default=100, show_default=True, help="Documents.")
-@click.option("--ticks", default=20, show_default=True, help="Ticks (more run if documents remain).")
+@click.option(
+    "--ticks", default=20, show_default=True, help="Ticks (more run if documents remain)."
+)
 @click.option("--queries", default=50, show_default=True, help="Rounds of the sample queries.")
 @_options
-def custom(shards: int, docs: int, ticks: int, queries: int, backend: str, csv: bool, as_json: bool) -> None:
+def custom(
+    shards: int, docs: int, ticks: int, queries: int, backend: str, csv: bool, as_json: bool
+) -> None:
     """One configuration of your choice."""
     _run([BenchConfig(shards, docs, ticks, queries, backend)], as_json, csv)

@@ -16,8 +16,12 @@ def cluster() -> None:
 
 
 @cluster.command()
-@click.option("--address", default="auto", show_default=True,
-              help="Ray cluster address ('auto' finds a running `ray start --head`).")
+@click.option(
+    "--address",
+    default="auto",
+    show_default=True,
+    help="Ray cluster address ('auto' finds a running `ray start --head`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(address: str, as_json: bool) -> None:
     """Show the cluster's nodes, CPUs and memory, and any phago shard actors."""
@@ -30,15 +34,15 @@ def status(address: str, as_json: bool) -> None:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
             started = True
-    except Exception as exc:  # noqa: BLE001 - Ray raises several types here
+    except Exception as exc:
         raise click.ClickException(
             f"no Ray cluster at {address!r} ({exc.__class__.__name__}); start one with "
             "`ray start --head` or pass --address ray://host:port"
         ) from exc
     try:
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        total: dict[str, Any] = ray.cluster_resources()
-        free: dict[str, Any] = ray.available_resources()
+        nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
+        total: dict[str, Any] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        free: dict[str, Any] = ray.available_resources()  # type: ignore[no-untyped-call]
         actors: list[dict[str, Any]] = []
         try:
             from ray.util.state import list_actors
@@ -47,7 +51,7 @@ def status(address: str, as_json: bool) -> None:
                 {"class": a.class_name, "state": a.state, "pid": a.pid}
                 for a in list_actors(filters=[("class_name", "=", "ShardActorImpl")])
             ]
-        except Exception:  # noqa: BLE001 - the state API needs the dashboard; optional
+        except Exception:
             actors = []
         data = {
             "address": address,

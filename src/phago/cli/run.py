@@ -13,24 +13,54 @@ from phago.corpus import grid_positions, load_sample_corpus, load_text_directory
 
 
 @click.command()
-@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Directory of .txt files (default: the bundled sample corpus).")
-@click.option("--digesters", default=10, show_default=True, help="Digesters (per shard when sharded).")
-@click.option("--ticks", default=None, type=int, help="Run exactly this many ticks (default: until digested).")
-@click.option("--max-ticks", default=2000, show_default=True, help="Upper bound when running until digested.")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of .txt files (default: the bundled sample corpus).",
+)
+@click.option(
+    "--digesters", default=10, show_default=True, help="Digesters (per shard when sharded)."
+)
+@click.option(
+    "--ticks", default=None, type=int, help="Run exactly this many ticks (default: until digested)."
+)
+@click.option(
+    "--max-ticks", default=2000, show_default=True, help="Upper bound when running until digested."
+)
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--large", is_flag=True, help="Use ColonyConfig.for_large_corpora().")
 @click.option("--shards", default=1, show_default=True, help="Shards (1 runs a single colony).")
-@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where shards run: threads in this process, or Ray actors.")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where shards run: threads in this process, or Ray actors.",
+)
 @click.option("--address", default=None, help="Ray cluster to join ('auto' or ray://host:port).")
 @click.option("--checkpoint-every", type=int, default=None, help="Checkpoint every K ticks.")
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
-              help="Write checkpoints here (atomically).")
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write checkpoints here (atomically).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print stats as JSON.")
-def run(corpus: Path | None, digesters: int, ticks: int | None, max_ticks: int, seed: int,
-        large: bool, shards: int, backend: str, address: str | None,
-        checkpoint_every: int | None, checkpoint_dir: str | None, as_json: bool) -> None:
+def run(
+    corpus: Path | None,
+    digesters: int,
+    ticks: int | None,
+    max_ticks: int,
+    seed: int,
+    large: bool,
+    shards: int,
+    backend: str,
+    address: str | None,
+    checkpoint_every: int | None,
+    checkpoint_dir: str | None,
+    as_json: bool,
+) -> None:
     """Digest a corpus into a knowledge graph and print the colony's stats.
 
     With --shards N (or --backend ray) the colony is sharded: documents are routed by a
@@ -51,7 +81,9 @@ def run(corpus: Path | None, digesters: int, ticks: int | None, max_ticks: int, 
                 colony.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
                 ran = ticks
             else:
-                ran = colony.run_until_digested(max_ticks, on_tick=lambda t: bar.update(task, completed=t))
+                ran = colony.run_until_digested(
+                    max_ticks, on_tick=lambda t: bar.update(task, completed=t)
+                )
         stats: dict[str, Any] = colony.stats().to_dict()
         if as_json:
             echo_json({"ticks_run": ran, **stats})
@@ -62,12 +94,21 @@ def run(corpus: Path | None, digesters: int, ticks: int | None, max_ticks: int, 
     from phago.errors import DistributedError
 
     try:
-        dc = DistributedColony(shards, backend=backend, config=config, seed=seed, address=address,
-                               checkpoint_every=checkpoint_every, checkpoint_dir=checkpoint_dir)
+        dc = DistributedColony(
+            shards,
+            backend=backend,
+            config=config,
+            seed=seed,
+            address=address,
+            checkpoint_every=checkpoint_every,
+            checkpoint_dir=checkpoint_dir,
+        )
     except DistributedError as exc:
         raise click.ClickException(str(exc)) from exc
     with dc:
-        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)])
+        dc.ingest_documents(
+            [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+        )
         dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
         with progress() as bar:
             task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
@@ -75,19 +116,37 @@ def run(corpus: Path | None, digesters: int, ticks: int | None, max_ticks: int, 
                 dc.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
                 ran = ticks
             else:
-                ran = dc.run_until_digested(max_ticks, on_tick=lambda t: bar.update(task, completed=t))
+                ran = dc.run_until_digested(
+                    max_ticks, on_tick=lambda t: bar.update(task, completed=t)
+                )
         recovered = len(dc.runner.recoveries)
         st = dc.stats().to_dict()
     per_shard = st.pop("shards")
     if as_json:
-        echo_json({"ticks_run": ran, "backend": backend, "recoveries": recovered, **st, "shards": per_shard})
+        echo_json(
+            {
+                "ticks_run": ran,
+                "backend": backend,
+                "recoveries": recovered,
+                **st,
+                "shards": per_shard,
+            }
+        )
         return
     out.print(stats_table(st, title=f"{shards} shards ({backend}) after {ran} ticks"))
     from rich.table import Table
 
     t = Table(title="Shards")
-    cols = ["shard", "documents_total", "documents_digested", "graph_nodes", "graph_edges",
-            "cross_shard_edges", "agents_alive", "status"]
+    cols = [
+        "shard",
+        "documents_total",
+        "documents_digested",
+        "graph_nodes",
+        "graph_edges",
+        "cross_shard_edges",
+        "agents_alive",
+        "status",
+    ]
     for c in cols:
         t.add_column(c)
     for row in per_shard:

@@ -13,11 +13,22 @@ Example:
 from __future__ import annotations
 
 from phago.distributed.barrier import TickBarrier
+
+# --- runtime (added by the runner module) ---
+from phago.distributed.colony import DistributedColony, DistributedStats, merge_owned_graphs
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.edge_manager import CrossShardEdgeManager, CrossShardEdgeStats
 from phago.distributed.ghost_cache import GhostCacheStats, GhostNodeCache
 from phago.distributed.hashing import ConsistentHashRing, RingKey, hash_key, hash_keys
+from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
 from phago.distributed.registry import ShardRegistry
+from phago.distributed.runner import (
+    DistributedRunner,
+    DistributedTickResult,
+    RecoveryInfo,
+    RunnerConfig,
+)
+from phago.distributed.shard import ShardedColony
 from phago.distributed.types import (
     ClusterStats,
     CrossShardEdge,
@@ -32,48 +43,37 @@ from phago.distributed.types import (
     as_shard_id,
 )
 
-# --- runtime (added by the runner module) ---
-from phago.distributed.colony import DistributedColony, DistributedStats, merge_owned_graphs
-from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
-from phago.distributed.runner import (
-    DistributedRunner,
-    DistributedTickResult,
-    RecoveryInfo,
-    RunnerConfig,
-)
-from phago.distributed.shard import ShardedColony
-
 __all__ = [
     "ClusterStats",
-    "CrossShardEdgeArray",
-    "DistributedColony",
-    "DistributedRunner",
-    "DistributedStats",
-    "DistributedTickResult",
-    "RecoveryInfo",
-    "RunnerConfig",
-    "ShardedColony",
-    "UpdateBatch",
-    "merge_owned_graphs",
     "ConsistentHashRing",
     "Coordinator",
     "CrossShardEdge",
+    "CrossShardEdgeArray",
     "CrossShardEdgeManager",
     "CrossShardEdgeStats",
+    "DistributedColony",
     "DistributedConfig",
+    "DistributedRunner",
+    "DistributedStats",
+    "DistributedTickResult",
     "GhostCacheStats",
     "GhostNode",
     "GhostNodeCache",
     "PhaseResult",
+    "RecoveryInfo",
     "RingKey",
+    "RunnerConfig",
     "ShardHealth",
     "ShardId",
     "ShardInfo",
     "ShardRegistry",
     "ShardStatus",
+    "ShardedColony",
     "TickBarrier",
     "TickPhase",
+    "UpdateBatch",
     "as_shard_id",
     "hash_key",
     "hash_keys",
+    "merge_owned_graphs",
 ]

@@ -35,7 +35,7 @@ from phago.distributed.runner import (
     ShardHandle,
 )
 from phago.distributed.shard import OwnedGraph, ShardedColony
-from phago.distributed.types import DistributedConfig, ShardId, ShardInfo, TickPhase
+from phago.distributed.types import DistributedConfig, ShardId, TickPhase
 from phago.errors import ConfigError
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_id
@@ -94,15 +94,23 @@ def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
         edge_a=lo[eorder],
         edge_b=hi[eorder],
         weight=cat([p.weight for p in parts])[eorder] if parts else np.zeros(0),
-        co_activations=cat([p.co_activations for p in parts])[eorder] if parts else np.zeros(0, np.int64),
-        created_tick=cat([p.created_tick for p in parts])[eorder] if parts else np.zeros(0, np.int64),
-        last_activated_tick=cat([p.last_activated_tick for p in parts])[eorder] if parts else np.zeros(0, np.int64),
+        co_activations=cat([p.co_activations for p in parts])[eorder]
+        if parts
+        else np.zeros(0, np.int64),
+        created_tick=cat([p.created_tick for p in parts])[eorder]
+        if parts
+        else np.zeros(0, np.int64),
+        last_activated_tick=cat([p.last_activated_tick for p in parts])[eorder]
+        if parts
+        else np.zeros(0, np.int64),
         prov_nodes=pn[porder],
         prov_docs=pd[porder],
     )
 
 
-DocumentInput = CorpusDocument | tuple[str, str] | tuple[str, str, Position | tuple[float, float] | None]
+DocumentInput = (
+    CorpusDocument | tuple[str, str] | tuple[str, str, Position | tuple[float, float] | None]
+)
 
 
 class DistributedColony:
@@ -146,7 +154,9 @@ class DistributedColony:
         self.seed = int(seed)
         rc = runner_config or RunnerConfig()
         if checkpoint_every is not None:
-            rc = RunnerConfig(rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, checkpoint_every)
+            rc = RunnerConfig(
+                rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, checkpoint_every
+            )
         elif backend == "ray" and runner_config is None:
             rc = RunnerConfig(rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, None)
         self.coordinator = Coordinator.with_config(
@@ -160,17 +170,30 @@ class DistributedColony:
         shards: list[ShardedColony | ShardHandle]
         if backend == "local":
             shards = [
-                ShardedColony(ShardId(i), self.config, self.ring, ghost_cache_size=ghost_cache_size, seed=self.seed)
+                ShardedColony(
+                    ShardId(i),
+                    self.config,
+                    self.ring,
+                    ghost_cache_size=ghost_cache_size,
+                    seed=self.seed,
+                )
                 for i in range(self.num_shards)
             ]
         else:
             from phago.distributed.backends.ray import start_ray_shards
 
-            shards, self._backend_state = start_ray_shards(
-                self.num_shards, self.config, self.ring, self.seed, ghost_cache_size,
-                address=address, checkpoint_every=checkpoint_every, checkpoint_dir=checkpoint_dir,
+            ray_handles, self._backend_state = start_ray_shards(
+                self.num_shards,
+                self.config,
+                self.ring,
+                self.seed,
+                ghost_cache_size,
+                address=address,
+                checkpoint_every=checkpoint_every,
+                checkpoint_dir=checkpoint_dir,
                 options=ray_options or {},
             )
+            shards = list(ray_handles)
         self._runner = DistributedRunner(self.coordinator, shards, rc)
         self._layout_next = 0
         self._graph_cache: tuple[int, int, HebbianGraph] | None = None
@@ -258,7 +281,11 @@ class DistributedColony:
                 pos = None
             else:
                 title, content, pos = d  # type: ignore[misc]
-            p = self._next_position() if pos is None else (pos if isinstance(pos, Position) else Position(*pos))
+            p = (
+                self._next_position()
+                if pos is None
+                else (pos if isinstance(pos, Position) else Position(*pos))
+            )
             did = document_id(title, content)
             shard = int(self.coordinator.route_document(int(did)))
             per_shard.setdefault(shard, []).append((title, content, (p.x, p.y), int(did)))
@@ -292,7 +319,7 @@ class DistributedColony:
 
     def tick(self) -> DistributedTickResult:
         """Run one distributed tick."""
-        result = self._run(self._runner.tick())
+        result: DistributedTickResult = self._run(self._runner.tick())
         self._after_tick(result)
         return result
 
@@ -344,8 +371,11 @@ class DistributedColony:
         rows = self._call_all("report")
         for r in rows:
             self.coordinator.shard_heartbeat(
-                ShardId(r["shard"]), documents=r["documents_total"], nodes=r["graph_nodes"],
-                edges=r["graph_edges"], memory_bytes=r["memory_bytes"],
+                ShardId(r["shard"]),
+                documents=r["documents_total"],
+                nodes=r["graph_nodes"],
+                edges=r["graph_edges"],
+                memory_bytes=r["memory_bytes"],
             )
         for r in rows:
             info = self.coordinator.get_shard(ShardId(r["shard"]))
@@ -374,7 +404,7 @@ class DistributedColony:
         return self._graph_cache[2]
 
     def global_graph(self) -> Any:
-        """The merged global graph as a networkx graph (same attributes as ``Colony.to_networkx``)."""
+        """The merged global graph as networkx (attributes as ``Colony.to_networkx``)."""
         return self.graph.to_networkx()
 
     def documents(self) -> list[Document]:
@@ -382,7 +412,7 @@ class DistributedColony:
         return [d for docs in self._call_all("documents") for d in docs]
 
     def query(self, text: str, max_results: int = 10) -> list[Any]:
-        """Distributed hybrid query (see :class:`~phago.distributed.query.DistributedQueryEngine`)."""
+        """Distributed hybrid query (:class:`~phago.distributed.query.DistributedQueryEngine`)."""
         from phago.distributed.query import DistributedHybridConfig, DistributedQueryEngine
 
         engine = DistributedQueryEngine(self, DistributedHybridConfig(max_results=max_results))
@@ -401,10 +431,12 @@ class DistributedColony:
         """Load a distributed colony saved with :meth:`save` (on ``backend``, default: saved)."""
         from phago.store import load_distributed
 
-        return load_distributed(directory, backend, **options)
+        loaded: DistributedColony = load_distributed(directory, backend, **options)
+        return loaded
 
-    def inject_fault(self, shard_index: int, kind: str, phase: TickPhase, tick: int,
-                     seconds: float = 3600.0) -> None:
+    def inject_fault(
+        self, shard_index: int, kind: str, phase: TickPhase, tick: int, seconds: float = 3600.0
+    ) -> None:
         """Arm a one-shot fault on a Ray shard (``hang``, ``raise`` or ``exit``) for drills."""
         if self.backend != "ray":
             raise ConfigError("inject_fault() needs backend='ray'")

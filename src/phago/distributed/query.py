@@ -68,7 +68,9 @@ class DistributedHybridConfig:
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError("alpha must be in [0, 1]")
         if min(self.max_local_results, self.max_results, self.candidate_multiplier) < 1:
-            raise ConfigError("max_local_results, max_results and candidate_multiplier must be >= 1")
+            raise ConfigError(
+                "max_local_results, max_results and candidate_multiplier must be >= 1"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,9 @@ class DistributedQueryEngine:
             parts[nid] = (tfn, graph)
             final.append((nid, label, cfg.alpha * tfn + (1.0 - cfg.alpha) * graph))
         return [
-            RetrievedConcept(label, s, NodeId(nid), {"tfidf": parts[nid][0], "graph": parts[nid][1]})
+            RetrievedConcept(
+                label, s, NodeId(nid), {"tfidf": parts[nid][0], "graph": parts[nid][1]}
+            )
             for nid, label, s in _rank(final, cfg.max_results)
         ]
 
@@ -215,5 +219,7 @@ class DistributedQueryEngine:
                 prev = score.get(nid, (label, 0.0))[1]
                 extra = EXACT_LABEL_BOOST * q if label == term else 0.0
                 score[nid] = (label, prev + q * tf * idf + extra)
-        ranked = _rank([(nid, lab, s) for nid, (lab, s) in score.items()], self.config.max_local_results)
+        ranked = _rank(
+            [(nid, lab, s) for nid, (lab, s) in score.items()], self.config.max_local_results
+        )
         return [RetrievedConcept(lab, s, NodeId(nid), {"tfidf": s}) for nid, lab, s in ranked]

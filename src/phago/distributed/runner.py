@@ -273,7 +273,9 @@ class DistributedRunner:
 
     # ------------------------------------------------------------------ fan-out
 
-    async def _fan_out(self, phase: TickPhase, tick: int, payloads: Sequence[Any]) -> list[ShardPhaseResult]:
+    async def _fan_out(
+        self, phase: TickPhase, tick: int, payloads: Sequence[Any]
+    ) -> list[ShardPhaseResult]:
         started = time.perf_counter()
         timeout = self._config.phase_timeout_ms / 1000.0
         deadline = time.monotonic() + timeout
@@ -281,7 +283,9 @@ class DistributedRunner:
             asyncio.ensure_future(h.call("run_phase", phase, p, self._config.resolve_ghosts)): h
             for h, p in zip(self._handles, payloads, strict=True)
         }
-        done, pending = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
+        done, pending = await asyncio.wait(
+            tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION
+        )
         for t in done:
             exc = t.exception()
             if exc is not None:
@@ -299,7 +303,9 @@ class DistributedRunner:
                 if abandon is not None:
                     await abandon()
             names = ", ".join(str(tasks[p].shard_id) for p in pending)
-            raise PhaseTimeout(phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms")
+            raise PhaseTimeout(
+                phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms"
+            )
         remaining = max(deadline - time.monotonic(), 0.001)
         await self._coordinator.wait_for_phase_async(phase, tick, remaining)
         by_handle = {tasks[t].shard_id: t.result() for t in done}
@@ -393,7 +399,11 @@ class DistributedRunner:
         for phase_results in (sense, act, decay, advance):
             results.extend(phase_results)
         cross = CrossShardEdgeArray.concat(
-            [r.cross_shard_edges for r in act if isinstance(r.cross_shard_edges, CrossShardEdgeArray)]
+            [
+                r.cross_shard_edges
+                for r in act
+                if isinstance(r.cross_shard_edges, CrossShardEdgeArray)
+            ]
         )
         wall = time.perf_counter() - start
         return DistributedTickResult(new_tick, results, cross, self._barrier_ms, wall * 1000.0)
@@ -420,7 +430,9 @@ class DistributedRunner:
             self._broken = f"tick {failed_tick} failed ({exc}) and no checkpoint exists"
             log.error("%s", self._broken)
             return
-        await asyncio.gather(*(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True)))
+        await asyncio.gather(
+            *(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True))
+        )
         self._ghost_answers = copy.deepcopy(cp.ghost_answers)
         self._coordinator.set_tick(cp.tick)
         replayed = 0
@@ -439,5 +451,8 @@ class DistributedRunner:
         self.recoveries.append(info)
         log.warning(
             "tick %d failed (%s); rolled back to tick %d (replayed %d ticks)",
-            failed_tick + 1, exc, info.restored_tick, replayed,
+            failed_tick + 1,
+            exc,
+            info.restored_tick,
+            replayed,
         )

@@ -56,8 +56,8 @@ from phago.distributed.types import (
 )
 from phago.errors import RoutingFailed
 from phago.graph import _triu
-from phago.text import label_terms
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
+from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
 
 __all__ = ["OwnedGraph", "ShardPhaseResult", "ShardedColony", "shard_seed"]
@@ -245,7 +245,9 @@ class ShardedColony:
         """Ingest a document without the ownership check."""
         did = self.colony.ingest_document(title, content, position, doc_id=doc_id)
         pos = self.colony.substrate.get_document(did).position
-        self._oplog.append((self.current_tick, "ingest", (title, content, (pos.x, pos.y), int(did))))
+        self._oplog.append(
+            (self.current_tick, "ingest", (title, content, (pos.x, pos.y), int(did)))
+        )
         return did
 
     def spawn(self, agent: Agent) -> AgentId:
@@ -253,9 +255,13 @@ class ShardedColony:
         self._oplog.append((self.current_tick, "spawn", copy.deepcopy(agent)))
         return self.colony.spawn(agent)
 
-    def ingest_many(self, docs: Sequence[tuple[str, str, tuple[float, float], int]]) -> list[DocumentId]:
+    def ingest_many(
+        self, docs: Sequence[tuple[str, str, tuple[float, float], int]]
+    ) -> list[DocumentId]:
         """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns."""
-        return [self.ingest_document(t, c, Position(x, y), DocumentId(d)) for t, c, (x, y), d in docs]
+        return [
+            self.ingest_document(t, c, Position(x, y), DocumentId(d)) for t, c, (x, y), d in docs
+        ]
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
         """Spawn several agents."""
@@ -321,7 +327,9 @@ class ShardedColony:
         postings = self._concept_postings()
         me = int(self._id)
         concept = list(NodeType).index(NodeType.CONCEPT)
-        count = int(np.count_nonzero((self._owner[: g.node_count] == me) & (g.type_codes() == concept)))
+        count = int(
+            np.count_nonzero((self._owner[: g.node_count] == me) & (g.type_codes() == concept))
+        )
         out = {
             t: [(int(g._ids_arr[i]), g.label_at(i), tf) for i, tf in postings.get(t, [])]
             for t in terms
@@ -354,9 +362,9 @@ class ShardedColony:
                     continue
                 lo, hi = int(indptr[ls]), int(indptr[ls + 1])
                 for n_, sl in zip(nbr[lo:hi].tolist(), slot[lo:hi].tolist(), strict=True):
-                    c = cand_local.get(n_)
-                    if c is not None:
-                        edges.append((s, c, float(g._w[sl]), int(g._co[sl])))
+                    hit = cand_local.get(n_)
+                    if hit is not None:
+                        edges.append((s, hit, float(g._w[sl]), int(g._co[sl])))
         return {
             "edges": edges,
             "degree": degree,
@@ -516,7 +524,9 @@ class ShardedColony:
                 wired += int(sel.sum())
         return wired
 
-    def _refs(self, batch: UpdateBatch, refmap: dict[int, int], local: np.ndarray) -> npt.NDArray[np.int64]:
+    def _refs(
+        self, batch: UpdateBatch, refmap: dict[int, int], local: np.ndarray
+    ) -> npt.NDArray[np.int64]:
         g = self.colony.graph
         out = np.empty(len(local), dtype=_INT)
         for k, li in enumerate(local.tolist()):
@@ -553,21 +563,32 @@ class ShardedColony:
             if batch.dest != me:
                 raise RoutingFailed(f"batch for shard-{batch.dest} delivered to {self._id}")
             for grp in batch.groups:
-                g.present(grp.labels, NodeType(grp.node_type), Position(grp.x, grp.y), batch.tick,
-                          None if grp.document is None else DocumentId(grp.document))
+                g.present(
+                    grp.labels,
+                    NodeType(grp.node_type),
+                    Position(grp.x, grp.y),
+                    batch.tick,
+                    None if grp.document is None else DocumentId(grp.document),
+                )
             if not batch.edge_a:
                 continue
             local = np.empty(len(batch.ref_ids), dtype=_INT)
             for r, nid in enumerate(batch.ref_ids):
                 li = g._index.get(nid)
                 if li is None:
-                    g.add_node(batch.ref_labels[r], NodeType(batch.ref_types[r]), Position(0.0, 0.0),
-                               batch.tick, access_count=0)
+                    g.add_node(
+                        batch.ref_labels[r],
+                        NodeType(batch.ref_types[r]),
+                        Position(0.0, 0.0),
+                        batch.tick,
+                        access_count=0,
+                    )
                     li = g.index_of(NodeId(nid))
                 local[r] = li
             self._sync_owners()
-            for ea, eb, tent, inc in zip(batch.edge_a, batch.edge_b, batch.edge_tentative,
-                                         batch.edge_increment, strict=True):
+            for ea, eb, tent, inc in zip(
+                batch.edge_a, batch.edge_b, batch.edge_tentative, batch.edge_increment, strict=True
+            ):
                 la, lb = local[ea], local[eb]
                 wired += g.wire_pairs(la, lb, batch.tick, tent, inc)
                 ends = np.concatenate([la, lb])
@@ -643,7 +664,9 @@ class ShardedColony:
             colony.graph.edge_count,
         )
 
-    def run_phase(self, phase: TickPhase, payload: Any = None, resolve_ghosts: bool = True) -> PhaseResult:
+    def run_phase(
+        self, phase: TickPhase, payload: Any = None, resolve_ghosts: bool = True
+    ) -> PhaseResult:
         """What the runner calls: deliver the phase's inbound payload, run the phase, attach
         the outbound payload.
 
@@ -663,8 +686,12 @@ class ShardedColony:
         result = self.tick_phase(phase)
         if not isinstance(result, ShardPhaseResult):
             result = ShardPhaseResult(
-                result.shard_id, result.phase, result.tick, result.cross_shard_edges,
-                result.node_count, result.edge_count,
+                result.shard_id,
+                result.phase,
+                result.tick,
+                result.cross_shard_edges,
+                result.node_count,
+                result.edge_count,
             )
         if phase is TickPhase.ACT:
             result.updates = self.take_outbox()
@@ -727,8 +754,22 @@ class ShardedColony:
         """Bytes held by the shard's arrays (graph columns, edge table, substrate columns)."""
         g = self.colony.graph
         total = 0
-        for arr in (g._ea, g._eb, g._w, g._co, g._ct, g._lt, g._alive, g._tkeys, g._tslots,
-                    g._type, g._access, g._created, g._pos, g._ids_arr):
+        for arr in (
+            g._ea,
+            g._eb,
+            g._w,
+            g._co,
+            g._ct,
+            g._lt,
+            g._alive,
+            g._tkeys,
+            g._tslots,
+            g._type,
+            g._access,
+            g._created,
+            g._pos,
+            g._ids_arr,
+        ):
             total += int(arr.nbytes)
         total += sum(len(s) for s in g._labels) + 64 * g.node_count
         total += sum(len(d.content) for d in self.colony.substrate._docs)

@@ -17,6 +17,7 @@ shard back, and replays the lost ticks; without a checkpoint the lost shard is r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
@@ -37,13 +38,21 @@ __all__ = ["RayShardHandle", "ShardActor", "start_ray_shards", "stop_ray_shards"
 class ShardActorImpl:
     """The body of a shard actor: a :class:`ShardedColony` plus fault injection for drills."""
 
-    def __init__(self, shard_index: int, config: ColonyConfig, ring: ConsistentHashRing,
-                 seed: int, ghost_cache_size: int, snapshot: bytes | None = None) -> None:
+    def __init__(
+        self,
+        shard_index: int,
+        config: ColonyConfig,
+        ring: ConsistentHashRing,
+        seed: int,
+        ghost_cache_size: int,
+        snapshot: bytes | None = None,
+    ) -> None:
         if snapshot is not None:
             self.shard = ShardedColony.from_snapshot(snapshot, ring)
         else:
-            self.shard = ShardedColony(ShardId(shard_index), config, ring,
-                                       ghost_cache_size=ghost_cache_size, seed=seed)
+            self.shard = ShardedColony(
+                ShardId(shard_index), config, ring, ghost_cache_size=ghost_cache_size, seed=seed
+            )
         self._fault: tuple[str, str, int, float] | None = None
 
     def call(self, method: str, *args: Any) -> Any:
@@ -109,7 +118,7 @@ def _ray() -> Any:
 _ACTOR_CLASS: Any = None
 
 
-def ShardActor() -> Any:  # noqa: N802 - it is a class factory
+def ShardActor() -> Any:
     """The Ray actor class for shards (created on first use, so importing is cheap)."""
     global _ACTOR_CLASS
     if _ACTOR_CLASS is None:
@@ -123,9 +132,16 @@ _LOGGED = {"ingest_many", "spawn_many"}
 class RayShardHandle:
     """Reaches one shard actor; keeps the driver-side op log and the checkpoint."""
 
-    def __init__(self, index: int, config: ColonyConfig, ring: ConsistentHashRing, seed: int,
-                 ghost_cache_size: int, options: dict[str, Any],
-                 checkpoint_dir: Path | None) -> None:
+    def __init__(
+        self,
+        index: int,
+        config: ColonyConfig,
+        ring: ConsistentHashRing,
+        seed: int,
+        ghost_cache_size: int,
+        options: dict[str, Any],
+        checkpoint_dir: Path | None,
+    ) -> None:
         self.shard_id = ShardId(index)
         self._args = (index, config, ring, seed, ghost_cache_size)
         self._options = options
@@ -148,7 +164,9 @@ class RayShardHandle:
         try:
             result = await self.actor.call.remote(method, *args)
         except ray.exceptions.RayActorError as exc:
-            raise ShardLost(self.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died") from exc
+            raise ShardLost(
+                self.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
+            ) from exc
         if method == "run_phase" and args and args[0] is TickPhase.ADVANCE:
             self._tick = result.tick
         return result
@@ -184,10 +202,8 @@ class RayShardHandle:
 
     async def abandon(self) -> None:
         """Give up on an unresponsive actor: kill it, so a rollback recreates it."""
-        try:
+        with contextlib.suppress(Exception):
             _ray().kill(self.actor)
-        except Exception:  # noqa: BLE001 - already gone is fine
-            pass
 
     async def inject_fault(self, kind: str, phase: str, tick: int, seconds: float = 3600.0) -> None:
         """Arm a one-shot fault on the actor (drills and tests)."""
@@ -246,7 +262,8 @@ def start_ray_shards(
     opts = {"num_cpus": 1, **(options or {})}
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
     state.handles = [
-        RayShardHandle(i, config, ring, seed, ghost_cache_size, opts, ckdir) for i in range(num_shards)
+        RayShardHandle(i, config, ring, seed, ghost_cache_size, opts, ckdir)
+        for i in range(num_shards)
     ]
     return list(state.handles), state
 
@@ -255,9 +272,7 @@ def stop_ray_shards(state: RayState) -> None:
     """Kill the shard actors, and shut Ray down if :func:`start_ray_shards` started it."""
     ray = _ray()
     for h in state.handles:
-        try:
+        with contextlib.suppress(Exception):
             ray.kill(h.actor)
-        except Exception:  # noqa: BLE001 - already dead is fine
-            pass
     if state.started_ray:
         ray.shutdown()
