@@ -8,13 +8,13 @@ wired (*productivity*). This module supplies the other two terms, per presentati
   relation another presentation had already seen. Counting co-activations rather than weight
   keeps the term independent of the wiring weights an evolving digester chooses.
 * **bridge edges** (*connectivity*): wired pairs that created a new edge between two concepts
-  that both existed before the presentation and had no neighbour in common outside it, i.e.
-  a new link between parts of the graph that were at least three steps apart.
+  that both existed before the presentation, i.e. a new link between known parts of the graph.
+  (An earlier draft also required the two to share no neighbour; that needs a neighbourhood
+  scan per presentation, which does not scale, so the definition is pinned by a test.)
 
-:class:`FitnessRecorder` computes both from the graph right after a presentation was wired
-(vectorised; one pass over the edge columns) and records them in a
-:class:`~phago.agents.fitness.FitnessTracker`. The colony calls it from ``_present``; until it
-does, :meth:`FitnessRecorder.attach` installs it on a colony instance.
+:class:`FitnessRecorder` computes both right after a presentation was wired, in O(pairs)
+through the graph's edge table, and records them in a
+:class:`~phago.agents.fitness.FitnessTracker`. The colony calls it from ``_present``.
 
 Example:
     >>> from phago.graph import HebbianGraph
@@ -34,14 +34,13 @@ Example:
     >>> fourth = g.present(["protein", "ribosome"])
     >>> g.wire_clique(fourth, tick=3)
     1
-    >>> edge_terms(g, fourth, None, tick=3, created=0)  # both neighbour "cell": no bridge
-    EdgeTerms(strong=0, bridges=0)
-    >>> fifth = g.present(["membrane", "dna"])
-    >>> sixth = g.present(["dna", "ribosome"])
-    >>> g.wire_clique(fifth, tick=4) + g.wire_clique(sixth, tick=5)
-    2
-    >>> edge_terms(g, sixth, None, tick=5, created=0)  # nothing in common: a bridge
+    >>> edge_terms(g, fourth, None, tick=3, created=0)  # new edge between known concepts
     EdgeTerms(strong=0, bridges=1)
+    >>> fifth = g.present(["protein", "ribosome"])
+    >>> g.wire_clique(fifth, tick=4)
+    1
+    >>> edge_terms(g, fifth, None, tick=4, created=0)  # seen before: strong, not a bridge
+    EdgeTerms(strong=1, bridges=0)
 """
 
 from __future__ import annotations
