@@ -168,3 +168,35 @@ def test_spawn_digesters_places_agents_on_each_shard() -> None:
     with _cluster(2) as dc:
         assert [s.colony.alive_count for s in dc.runner.shards] == [3, 3]
         assert all(isinstance(a, Digester) for s in dc.runner.shards for a in s.colony.agents)
+
+
+def test_sentinels_on_a_shard_see_the_global_distribution() -> None:
+    from phago.agents.distribution import AggregatedDistribution, LocalDistribution
+    from phago.agents.sentinel import Sentinel
+
+    with _cluster(3, config=ColonyConfig()) as dc:
+        sentinel = Sentinel(Position(20, 20))
+        dc.spawn(sentinel, shard=1)
+        dc.run(30)
+        live = next(a for a in dc.runner.shards[1].colony.agents if isinstance(a, Sentinel))
+        assert isinstance(live.provider, AggregatedDistribution)
+        got = live.provider.distribution(dc.runner.shards[1].colony.graph, dc.current_tick)
+        assert got.total > 0 and got.edge_n > 0
+        local_only = LocalDistribution.measure(dc.runner.shards[1].colony.graph)
+        assert got.total != local_only.total  # not just the shard's own view
+        assert len(got.counts) > len(local_only.counts) // 2
+        with pytest.raises(ConfigError):
+            dc.spawn(Sentinel(Position(0, 0)), shard=7)
+
+
+def test_global_distribution_equals_merged_graph_measure() -> None:
+    from phago.agents.distribution import GraphDistribution, LocalDistribution
+
+    with _cluster(4, config=ColonyConfig()) as dc:
+        dc.run(25)
+        parts = dc._call_all("owned_distribution")
+        merged = GraphDistribution.merge(parts)
+        want = LocalDistribution.measure(dc.graph)
+        assert merged.counts == want.counts
+        assert merged.edge_n == want.edge_n
+        assert merged.edge_sum == pytest.approx(want.edge_sum)

@@ -315,6 +315,17 @@ class DistributedColony:
         self._version += 1
         return total
 
+    def spawn(self, agent: Any, shard: int = 0) -> Any:
+        """Spawn any agent (a sentinel, a synthesizer, an evolving digester) on ``shard``.
+
+        Sentinels and synthesizers spawned this way judge against the cluster's global
+        distributions, merged by the runner every tick (see :mod:`phago.distributed.runner`).
+        """
+        if not 0 <= shard < self.num_shards:
+            raise ConfigError(f"no shard {shard}; the colony has {self.num_shards}")
+        self._version += 1
+        return self._call(shard, "spawn", agent)
+
     # ------------------------------------------------------------------ running
 
     def tick(self) -> DistributedTickResult:

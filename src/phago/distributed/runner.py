@@ -10,7 +10,10 @@ One distributed tick runs each phase exactly once on every shard (DESIGN.md §2.
    the ghost nodes the shard now needs.
 4. **Advance** on every shard; owners answer ghost requests in one batch per
    (requesting, owning) pair; then the coordinator advances the global tick, and every
-   shard's local tick must equal it (DESIGN.md I5).
+   shard's local tick must equal it (DESIGN.md I5). When any shard runs sentinels or
+   synthesizers, every shard also reports its part of the global concept and edge-weight
+   distribution; the runner merges them (exactly) and hands the result to those agents at the
+   next Sense, so they judge against the whole cluster while reading structure locally.
 
 Each phase is one fan-out: every shard's call runs concurrently (the local backend runs each
 in a worker thread, at most ``max_parallelism`` at once; the Ray backend calls actors), and
@@ -203,6 +206,8 @@ class _Checkpoint:
     tick: int
     snapshots: list[Any]
     ghost_answers: dict[int, list[GhostNode]]
+    distribution: Any = None
+    want_distribution: bool = False
 
 
 class DistributedRunner:
@@ -238,6 +243,8 @@ class DistributedRunner:
         self._checkpoint: _Checkpoint | None = None
         self._broken: str | None = None
         self._barrier_ms = 0.0
+        self._want_distribution = False
+        self._distribution: Any = None
         self.recoveries: list[RecoveryInfo] = []
 
     # ------------------------------------------------------------------ properties
@@ -358,7 +365,15 @@ class DistributedRunner:
         start = time.perf_counter()
         results: list[PhaseResult] = []
         n = len(self._handles)
-        ghosts = [self._ghost_answers.get(int(h.shard_id), []) for h in self._handles]
+        collect = self._want_distribution
+        ghosts = [
+            {
+                "ghosts": self._ghost_answers.get(int(h.shard_id), []),
+                "collect": collect,
+                "distribution": self._distribution if collect else None,
+            }
+            for h in self._handles
+        ]
         self._ghost_answers = {}
         self._barrier_ms = 0.0
         sense = await self._fan_out(TickPhase.SENSE, t, ghosts)
@@ -384,6 +399,12 @@ class DistributedRunner:
         for r in advance:
             for req, answer in r.ghost_answers.items():
                 self._ghost_answers.setdefault(req, []).extend(answer)
+        self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
+        parts = [getattr(r, "distribution", None) for r in advance]
+        if all(p is not None for p in parts) and parts:
+            from phago.agents.distribution import GraphDistribution
+
+            self._distribution = GraphDistribution.merge(parts)
         for r in advance:
             self._coordinator.shard_heartbeat(
                 r.shard_id,
@@ -416,7 +437,13 @@ class DistributedRunner:
 
     async def _take_checkpoint(self, tick: int) -> None:
         snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
-        self._checkpoint = _Checkpoint(tick, list(snaps), copy.deepcopy(self._ghost_answers))
+        self._checkpoint = _Checkpoint(
+            tick,
+            list(snaps),
+            copy.deepcopy(self._ghost_answers),
+            self._distribution,
+            self._want_distribution,
+        )
 
     async def checkpoint_now(self) -> int:
         """Take a rollback point at the current tick; returns the tick."""
@@ -434,6 +461,7 @@ class DistributedRunner:
             *(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True))
         )
         self._ghost_answers = copy.deepcopy(cp.ghost_answers)
+        self._distribution, self._want_distribution = cp.distribution, cp.want_distribution
         self._coordinator.set_tick(cp.tick)
         replayed = 0
         try:

@@ -87,6 +87,8 @@ class ShardPhaseResult(PhaseResult):
     documents_digested: int = 0
     busy: bool = False
     compute_ms: float = 0.0
+    wants_distribution: bool = False
+    distribution: Any = None
 
 
 @dataclass(slots=True)
@@ -251,9 +253,53 @@ class ShardedColony:
         return did
 
     def spawn(self, agent: Agent) -> AgentId:
-        """Spawn an agent on this shard's colony (logged, so a rollback can replay it)."""
+        """Spawn an agent on this shard's colony (logged, so a rollback can replay it).
+
+        Sentinels and synthesizers get a coordinator-fed distribution provider, so they judge
+        against the cluster's global concept and edge-weight distributions.
+        """
         self._oplog.append((self.current_tick, "spawn", copy.deepcopy(agent)))
+        from phago.agents.distribution import AggregatedDistribution, LocalDistribution
+
+        if isinstance(getattr(agent, "provider", None), LocalDistribution):
+            agent.provider = AggregatedDistribution()  # type: ignore[attr-defined]
         return self.colony.spawn(agent)
+
+    def _aggregated_providers(self) -> list[Any]:
+        from phago.agents.distribution import AggregatedDistribution
+
+        return [
+            a.provider  # type: ignore[attr-defined]
+            for a in self.colony.agents
+            if isinstance(getattr(a, "provider", None), AggregatedDistribution)
+        ]
+
+    def _has_aggregated_agents(self) -> bool:
+        return bool(self._aggregated_providers())
+
+    def _install_distribution(self, distribution: Any) -> None:
+        for p in self._aggregated_providers():
+            p.update(distribution)
+
+    def owned_distribution(self) -> Any:
+        """This shard's part of the global distribution: owned concepts' access counts and
+        the weights of stored concept-concept edges (merged exactly by the runner)."""
+        from phago.agents.distribution import CONCEPT_CODE, GraphDistribution
+
+        g = self.colony.graph
+        self._sync_owners()
+        n = g.node_count
+        codes = g.type_codes()
+        owned = (self._owner[:n] == int(self._id)) & (codes == CONCEPT_CODE)
+        access = g.access_counts()
+        counts = {g.label_at(i): int(access[i]) for i in np.flatnonzero(owned).tolist()}
+        a, b, w, _, _, _ = g.edge_arrays()
+        if len(a):
+            concept = codes == CONCEPT_CODE
+            w = w[concept[a] & concept[b]]
+        return GraphDistribution(
+            counts, len(w), float(w.sum()), float((w * w).sum()), self.current_tick
+        )
 
     def ingest_many(
         self, docs: Sequence[tuple[str, str, tuple[float, float], int]]
@@ -679,7 +725,12 @@ class ShardedColony:
         if phase is TickPhase.SENSE:
             if self._replay:
                 self.apply_replay_ops(self.current_tick)
-            if payload:
+            if isinstance(payload, dict):
+                self.store_ghosts(payload.get("ghosts", []))
+                self._collect_distribution = bool(payload.get("collect", False))
+                if payload.get("distribution") is not None:
+                    self._install_distribution(payload["distribution"])
+            elif payload:
                 self.store_ghosts(payload)
         elif phase is TickPhase.DECAY and payload:
             self.receive_updates(payload)
@@ -701,10 +752,14 @@ class ShardedColony:
                 result.ghost_requests = requests
             elif requests:
                 self.store_ghosts(self.unresolved_ghosts(requests))
-        elif phase is TickPhase.ADVANCE and payload:
-            result.ghost_answers = {
-                int(req): self.resolve_ghost_nodes(ids) for req, ids in sorted(payload.items())
-            }
+        elif phase is TickPhase.ADVANCE:
+            if payload:
+                result.ghost_answers = {
+                    int(req): self.resolve_ghost_nodes(ids) for req, ids in sorted(payload.items())
+                }
+            result.wants_distribution = self._has_aggregated_agents()
+            if getattr(self, "_collect_distribution", False):
+                result.distribution = self.owned_distribution()
         st = self.colony.substrate
         result.agents_alive = self.colony.alive_count
         result.documents_total = st.document_count
