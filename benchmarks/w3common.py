@@ -152,7 +152,7 @@ def run_w3(
             busy = dc._last_busy
         elapsed = time.perf_counter() - t0
         st = dc.stats()
-        mem = [s["memory_bytes"] for s in st.shards]
+        mem = [s["edge_bytes"] for s in st.shards]
         rss_rows = dc._call_all("rss_mib") if backend == "ray" else [rss_mib()]
     finally:
         dc.close()

@@ -79,10 +79,10 @@ class PrunedEdges:
             yield NodeId(int(a)), NodeId(int(b)), float(w)
 
 
-def _grow(arr: np.ndarray, needed: int) -> np.ndarray:
+def _grow(arr: np.ndarray, needed: int, factor: float = 2.0) -> np.ndarray:
     if needed <= arr.shape[0]:
         return arr
-    cap = max(needed, 2 * arr.shape[0], 64)
+    cap = max(needed, int(factor * arr.shape[0]), 64)
     out = np.zeros((cap, *arr.shape[1:]), dtype=arr.dtype)
     out[: arr.shape[0]] = arr
     return out
@@ -134,14 +134,15 @@ class HebbianGraph:
         self._ea = np.zeros(0, dtype=np.int32)
         self._eb = np.zeros(0, dtype=np.int32)
         self._w = np.zeros(0, dtype=np.float64)
-        self._co = np.zeros(0, dtype=_INT)
-        self._ct = np.zeros(0, dtype=_INT)
-        self._lt = np.zeros(0, dtype=_INT)
+        # compact columns: 29 bytes per edge slot
+        self._co = np.zeros(0, dtype=np.int32)
+        self._ct = np.zeros(0, dtype=np.int32)
+        self._lt = np.zeros(0, dtype=np.int32)
         self._alive = np.zeros(0, dtype=np.bool_)
         self._m = 0  # slots used
         self._m_alive = 0
         self._tkeys = np.full(1024, K.EMPTY, dtype=_INT)
-        self._tslots = np.zeros(1024, dtype=_INT)
+        self._tslots = np.zeros(1024, dtype=np.int32)
         self._t_used = 0  # live keys + tombstones
         self._csr: tuple[IntArray, IntArray, IntArray] | None = None
         self._grew_since_cap = True
@@ -205,9 +206,9 @@ class HebbianGraph:
                 raise ValueError("duplicate edges")
             sl = slice(before, g._m)
             g._w[sl] = w
-            g._co[sl] = np.asarray(co_activations, dtype=_INT)
-            g._ct[sl] = np.asarray(created_tick, dtype=_INT)
-            g._lt[sl] = np.asarray(last_activated_tick, dtype=_INT)
+            g._co[sl] = np.asarray(co_activations, dtype=np.int32)
+            g._ct[sl] = np.asarray(created_tick, dtype=np.int32)
+            g._lt[sl] = np.asarray(last_activated_tick, dtype=np.int32)
         if prov_nodes is not None and prov_docs is not None and len(prov_nodes):
             idx = np.fromiter(
                 (g._index[int(x)] for x in prov_nodes), dtype=_INT, count=len(prov_nodes)
@@ -483,30 +484,23 @@ class HebbianGraph:
     def _reserve_edges(self, extra: int) -> None:
         need = self._m + extra
         if need > self._w.shape[0]:
-            self._ea = _grow(self._ea, need)
-            self._eb = _grow(self._eb, need)
-            self._w = _grow(self._w, need)
-            self._co = _grow(self._co, need)
-            self._ct = _grow(self._ct, need)
-            self._lt = _grow(self._lt, need)
-            self._alive = _grow(self._alive, need)
-        if 2 * (self._t_used + extra) > self._tkeys.shape[0]:
+            for name in ("_ea", "_eb", "_w", "_co", "_ct", "_lt", "_alive"):
+                setattr(self, name, _grow(getattr(self, name), need, 1.5))
+        if 5 * (self._t_used + extra) > 3 * self._tkeys.shape[0]:  # load factor above 0.6
             self._rebuild_table(min_live=self._m_alive + extra)
 
     def _rebuild_table(self, min_live: int) -> None:
         cap = 1024
-        while cap < 4 * max(min_live, 1):
+        while cap < 2 * max(min_live, 1):
             cap *= 2
-        if cap < self._tkeys.shape[0] and min_live * 8 > self._tkeys.shape[0]:
-            cap = self._tkeys.shape[0]
         self._tkeys = np.full(cap, K.EMPTY, dtype=_INT)
-        self._tslots = np.zeros(cap, dtype=_INT)
+        self._tslots = np.zeros(cap, dtype=np.int32)
         slots = np.flatnonzero(self._alive[: self._m])
         keys = (self._ea[slots].astype(_INT) << 32) | self._eb[slots].astype(_INT)
         K.table_build(self._tkeys, self._tslots, keys)
         # table_build maps keys[i] -> i; translate to real slots
         mask = self._tkeys >= 0
-        self._tslots[mask] = slots[self._tslots[mask]]
+        self._tslots[mask] = slots[self._tslots[mask]].astype(np.int32)
         self._t_used = len(slots)
 
     @staticmethod
@@ -642,11 +636,14 @@ class HebbianGraph:
 
     def _compact_edges(self) -> None:
         keep = np.flatnonzero(self._alive[: self._m])
+        cap = max(int(1.25 * len(keep)), 64)
         for name in ("_ea", "_eb", "_w", "_co", "_ct", "_lt"):
             arr = getattr(self, name)
-            arr[: len(keep)] = arr[keep]
+            out = np.zeros(cap, dtype=arr.dtype)
+            out[: len(keep)] = arr[keep]
+            setattr(self, name, out)
+        self._alive = np.zeros(cap, dtype=np.bool_)
         self._alive[: len(keep)] = True
-        self._alive[len(keep) : self._m] = False
         self._m = len(keep)
         self._rebuild_table(min_live=self._m)
 
@@ -665,9 +662,9 @@ class HebbianGraph:
             self._ea[s].astype(_INT),
             self._eb[s].astype(_INT),
             self._w[s].copy(),
-            self._co[s].copy(),
-            self._ct[s].copy(),
-            self._lt[s].copy(),
+            self._co[s].astype(_INT),
+            self._ct[s].astype(_INT),
+            self._lt[s].astype(_INT),
         )
 
     def edges(self) -> Iterator[tuple[NodeId, NodeId, EdgeData]]:
@@ -783,6 +780,19 @@ class HebbianGraph:
         out = self._pruned(gone)
         self._remove_slots(gone)
         return out
+
+    def edge_memory_bytes(self) -> int:
+        """Bytes held for edges: the edge columns (with their spare capacity) and the table."""
+        return int(
+            sum(a.nbytes for a in (self._ea, self._eb, self._w, self._co, self._ct, self._lt,
+                                   self._alive, self._tkeys, self._tslots))
+        )
+
+    def node_memory_bytes(self) -> int:
+        """Bytes held by the node columns (labels and dictionaries not included)."""
+        return int(
+            sum(a.nbytes for a in (self._type, self._access, self._created, self._pos, self._ids_arr))
+        )
 
     # ------------------------------------------------------------------ export
 

@@ -179,6 +179,7 @@ class Substrate:
         self._tr_pending: list[tuple[float, float, float, int, int, int, int]] = []
         self._tr_payloads: list[bytes] = []
         self._tr_index = PointIndex(cell_size)
+        self._tr_typed: dict[int, tuple[IntArray, PointIndex]] = {}
         self._tr_dirty = True
 
     # ------------------------------------------------------------------ documents
@@ -504,6 +505,7 @@ class Substrate:
             self._tr_pending = []
         if self._tr_dirty:
             self._tr_index.rebuild(self._tr.x, self._tr.y)
+            self._tr_typed = {}
             self._tr_dirty = False
 
     def deposit_trace(self, position: Position, trace: Trace) -> None:
@@ -541,15 +543,26 @@ class Substrate:
     ) -> list[Trace]:
         """Traces within ``radius`` (a disc, inclusive) of ``position``, oldest first."""
         self._flush_traces()
-        cand = self._tr_index.candidates(position.x, position.y, radius)
+        t = self._tr
+        if trace_type is None:
+            cand = self._tr_index.candidates(position.x, position.y, radius)
+        else:
+            code = _TRACE_CODE[trace_type]
+            typed = self._tr_typed.get(code)
+            if typed is None:  # an index over this type's rows only (capability deposits are few)
+                rows = np.flatnonzero(t.kind == code)
+                idx = PointIndex(self._cell)
+                idx.rebuild(t.x[rows], t.y[rows])
+                typed = self._tr_typed[code] = (rows, idx)
+            rows, idx = typed
+            if len(rows) == 0:
+                return []
+            cand = rows[idx.candidates(position.x, position.y, radius)]
         if len(cand) == 0:
             return []
-        t = self._tr
         dx = t.x[cand] - position.x
         dy = t.y[cand] - position.y
         ok = dx * dx + dy * dy <= radius * radius
-        if trace_type is not None:
-            ok &= t.kind[cand] == _TRACE_CODE[trace_type]
         return [self._trace(int(i)) for i in cand[ok]]
 
     def traces_at(self, position: Position) -> list[Trace]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
@@ -291,20 +292,21 @@ def keywords_from_tokens(
         >>> [k.label for k in keywords_from_tokens([("beta", 0), ("alpha", 1), ("beta", 2)])]
         ['beta', 'alpha']
     """
-    counts: dict[str, int] = {}
-    first: dict[str, int] = {}
-    for word, pos in tokens:
-        if word in counts:
-            counts[word] += 1
-        else:
-            counts[word] = 1
-            first[word] = pos
+    words = [w for w, _ in tokens]
+    counts = Counter(words)  # C-accelerated; keys in first-occurrence order
     if vocabulary:
         scores = {w: c + (boost if w in vocabulary else 0.0) for w, c in counts.items()}
     else:
         scores = {w: float(c) for w, c in counts.items()}
     # dict order is first-occurrence order; sorted() is stable, so ties keep it.
-    ordered = sorted(scores, key=lambda w: -scores[w])
+    ordered = sorted(scores, key=scores.__getitem__, reverse=True) if scores else []
     if max_keywords is not None:
         ordered = ordered[:max_keywords]
+    first: dict[str, int] = {}
+    wanted = set(ordered)
+    for w, p in tokens:
+        if w in wanted and w not in first:
+            first[w] = p
+            if len(first) == len(wanted):
+                break
     return [Keyword(w, scores[w], first[w], counts[w]) for w in ordered]

@@ -345,6 +345,7 @@ class ShardedColony:
             "cross_shard_edges": cross,
             "ghosts": len(self._ghosts),
             "memory_bytes": self.memory_bytes(),
+            "edge_bytes": g.edge_memory_bytes(),
         }
 
     # ------------------------------------------------------------------ query support
