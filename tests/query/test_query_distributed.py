@@ -1,0 +1,64 @@
+"""Every query method and structural query gives the same answer on a sharded colony (I4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from phago import Colony, ColonyConfig, Digester, Position
+from phago.corpus import grid_positions, load_sample_corpus, sample_queries
+from phago.distributed import DistributedColony
+from phago.query import retrieve
+from phago.query.base import StaticSource
+from phago.query.retrieve import METHODS
+from phago.query.structural import (
+    betweenness_centrality,
+    bridge_nodes,
+    communities,
+    connected_components,
+    shortest_path,
+)
+
+CFG = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+DOCS = load_sample_corpus()
+POS = grid_positions(len(DOCS))
+QUERIES = [str(q["query"]) for q in sample_queries() + sample_queries(heldout=True)]
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[Colony, DistributedColony]:
+    local = Colony(CFG, seed=0)
+    for d, p in zip(DOCS, POS, strict=True):
+        local.ingest_document(d.title, d.content, p)
+    for j in range(8):
+        x, y = POS[j * 5].x, POS[j * 5].y
+        local.spawn(Digester(Position(x + 1, y + 1), seed=j, keyword_boost=0.0))
+    assert local.run_until_digested(500) < 500
+    dc = DistributedColony(num_shards=4, config=CFG, seed=0)
+    dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+    dc.spawn_digesters(2, keyword_boost=0.0)
+    assert dc.run_until_digested(500) < 500
+    yield local, dc
+    dc.close()
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_rankings_equal_local_sharded_and_merged(pair: tuple[Colony, DistributedColony], method: str) -> None:
+    local, dc = pair
+    merged = StaticSource(dc.graph, dc.documents(), dc.current_tick)
+
+    def ranked(src: object, q: str) -> list[tuple[str, float, int]]:
+        return [(r.label, r.score, r.node_id) for r in retrieve(src, q, 10, method)]  # type: ignore[arg-type]
+
+    for q in QUERIES:
+        assert ranked(local, q) == ranked(dc, q) == ranked(merged, q), q
+
+
+def test_structural_queries_equal(pair: tuple[Colony, DistributedColony]) -> None:
+    local, dc = pair
+    assert shortest_path(local, "star", "river") == shortest_path(dc, "star", "river")
+    assert betweenness_centrality(local, 50, top_k=10) == betweenness_centrality(dc, 50, top_k=10)
+    assert bridge_nodes(local, 10) == bridge_nodes(dc, 10)
+    assert connected_components(local) == connected_components(dc)
+    a, b = communities(local), communities(dc)
+    assert a.communities == b.communities
+    assert a.modularity == pytest.approx(b.modularity)
