@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--backends", default="local,ray")
     ap.add_argument("--ray-cpus", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--jsonl", default=None, help="Also append each result as a JSON line here.")
     a = ap.parse_args()
     shard_counts = [int(x) for x in a.shards.split(",")]
     backends = a.backends.split(",")
@@ -55,6 +56,9 @@ def main() -> None:
             base = base or r.docs_per_s
             row["speedup"] = r.docs_per_s / base
             rows.append(row)
+            if a.jsonl:
+                with open(a.jsonl, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
             if not a.json:
                 print(f"# {backend} {n} shard(s): {r.docs_per_s:.0f} docs/s", file=sys.stderr)
     if a.json:
