@@ -784,14 +784,29 @@ class HebbianGraph:
     def edge_memory_bytes(self) -> int:
         """Bytes held for edges: the edge columns (with their spare capacity) and the table."""
         return int(
-            sum(a.nbytes for a in (self._ea, self._eb, self._w, self._co, self._ct, self._lt,
-                                   self._alive, self._tkeys, self._tslots))
+            sum(
+                a.nbytes
+                for a in (
+                    self._ea,
+                    self._eb,
+                    self._w,
+                    self._co,
+                    self._ct,
+                    self._lt,
+                    self._alive,
+                    self._tkeys,
+                    self._tslots,
+                )
+            )
         )
 
     def node_memory_bytes(self) -> int:
         """Bytes held by the node columns (labels and dictionaries not included)."""
         return int(
-            sum(a.nbytes for a in (self._type, self._access, self._created, self._pos, self._ids_arr))
+            sum(
+                a.nbytes
+                for a in (self._type, self._access, self._created, self._pos, self._ids_arr)
+            )
         )
 
     # ------------------------------------------------------------------ export

@@ -656,9 +656,9 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
     g._ea = gs.edge_a.astype(np.int32).copy()
     g._eb = gs.edge_b.astype(np.int32).copy()
     g._w = gs.weight.astype(np.float64).copy()
-    g._co = gs.co_activations.astype(np.int64).copy()
-    g._ct = gs.edge_created.astype(np.int64).copy()
-    g._lt = gs.edge_last.astype(np.int64).copy()
+    g._co = gs.co_activations.astype(np.int32)
+    g._ct = gs.edge_created.astype(np.int32)
+    g._lt = gs.edge_last.astype(np.int32)
     g._alive = np.ones(m, dtype=np.bool_)
     g._m = m
     g._m_alive = m

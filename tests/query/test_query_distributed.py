@@ -42,7 +42,9 @@ def pair() -> tuple[Colony, DistributedColony]:
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_rankings_equal_local_sharded_and_merged(pair: tuple[Colony, DistributedColony], method: str) -> None:
+def test_rankings_equal_local_sharded_and_merged(
+    pair: tuple[Colony, DistributedColony], method: str
+) -> None:
     local, dc = pair
     merged = StaticSource(dc.graph, dc.documents(), dc.current_tick)
 

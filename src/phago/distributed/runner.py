@@ -401,10 +401,10 @@ class DistributedRunner:
                 self._ghost_answers.setdefault(req, []).extend(answer)
         self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
         parts = [getattr(r, "distribution", None) for r in advance]
-        if all(p is not None for p in parts) and parts:
+        if parts and all(p is not None for p in parts):
             from phago.agents.distribution import GraphDistribution
 
-            self._distribution = GraphDistribution.merge(parts)
+            self._distribution = GraphDistribution.merge([p for p in parts if p is not None])
         for r in advance:
             self._coordinator.shard_heartbeat(
                 r.shard_id,
