@@ -354,11 +354,11 @@ class HebbianGraph:
         i = self._index.get(node)
         return None if i is None else self._node_data(i)
 
-    def node_at(self, index: int) -> NodeData:
-        """A copy of the data of the node at internal ``index``."""
-        return self._node_data(index)
+    def node_at(self, index: int, with_documents: bool = True) -> NodeData:
+        """A copy of the data of the node at internal ``index`` (provenance optional)."""
+        return self._node_data(index, with_documents)
 
-    def _node_data(self, i: int) -> NodeData:
+    def _node_data(self, i: int, with_documents: bool = True) -> NodeData:
         return NodeData(
             id=self._ids[i],
             label=self._labels[i],
@@ -366,7 +366,7 @@ class HebbianGraph:
             position=Position(float(self._pos[i, 0]), float(self._pos[i, 1])),
             access_count=int(self._access[i]),
             created_tick=int(self._created[i]),
-            documents=self.documents_of_index(i),
+            documents=self.documents_of_index(i) if with_documents else (),
         )
 
     def documents_of_index(self, i: int) -> tuple[DocumentId, ...]:

@@ -674,7 +674,7 @@ class ShardedColony:
             li = g._index.get(nid)
             if li is None or self._owner[li] != int(self._id):
                 continue
-            data = g.node_at(li)
+            data = g.node_at(li, with_documents=False)  # ghosts carry data, not provenance
             out.append(GhostNode(NodeId(nid), self._id, data.label, data))
         return out
 
