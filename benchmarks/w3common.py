@@ -47,25 +47,8 @@ def rss_mib() -> float:
 
 
 def graph_bytes(colony: Colony) -> int:
-    """Bytes of the graph's edge columns and edge table plus node columns."""
-    g = colony.graph
-    arrays = (
-        g._ea,
-        g._eb,
-        g._w,
-        g._co,
-        g._ct,
-        g._lt,
-        g._alive,
-        g._tkeys,
-        g._tslots,
-        g._type,
-        g._access,
-        g._created,
-        g._pos,
-        g._ids_arr,
-    )
-    return int(sum(a.nbytes for a in arrays))
+    """Bytes held for edges: edge columns (with spare capacity) and the edge hash table."""
+    return colony.graph.edge_memory_bytes()
 
 
 def warm_up() -> None:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from phago.ids import NodeId
 from phago.types import NodeType
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "DistributionProvider",
     "GraphDistribution",
     "LocalDistribution",
+    "link_plan",
     "room_to_wire",
 ]
 
@@ -235,3 +237,47 @@ def room_to_wire(
     if len(weights) < max_degree:
         return True
     return bool(weights.min() < protect_weight)
+
+
+def link_plan(
+    graph: HebbianGraph,
+    source: NodeId,
+    related: Iterable[str],
+    weight: float,
+    renew_below: float,
+    max_degree: int | None,
+    protect_weight: float | None,
+    crowded: set[NodeId],
+) -> list[tuple[NodeId, NodeId, float]]:
+    """Edges to add or top up from ``source`` (an insight or anomaly node) to related concepts.
+
+    An existing edge below ``renew_below`` is topped up to ``weight``; a missing edge is added
+    only where :func:`room_to_wire` allows it, and a protected concept already at the cap takes
+    one new edge per batch (``crowded`` is updated).
+
+    Returns:
+        ``(source, concept, weight to add)`` triples for a ``WireNodes`` action.
+    """
+    out: list[tuple[NodeId, NodeId, float]] = []
+    for rel in related:
+        cid = graph.find_by_label(rel, NodeType.CONCEPT)
+        if cid is None:
+            continue
+        e = graph.get_edge(source, cid)
+        if e is not None:
+            if e.weight < renew_below:
+                out.append((source, cid, weight - e.weight))
+            continue
+        if cid in crowded:
+            continue
+        i = graph.index_of(cid)
+        if not room_to_wire(graph, i, max_degree, protect_weight):
+            continue
+        if (
+            protect_weight is not None
+            and max_degree is not None
+            and len(graph.neighbor_indices(i)[0]) >= max_degree
+        ):
+            crowded.add(cid)
+        out.append((source, cid, weight))
+    return out

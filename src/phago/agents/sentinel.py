@@ -103,7 +103,7 @@ from phago.agents.distribution import (
     DistributionProvider,
     GraphDistribution,
     LocalDistribution,
-    room_to_wire,
+    link_plan,
 )
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
@@ -469,27 +469,11 @@ class Sentinel(Agent):
             aid = node_id(NodeType.ANOMALY.value, label)
             if anomaly is None or aid not in graph:
                 continue
-            for rel in anomaly.related:
-                cid = graph.find_by_label(rel, NodeType.CONCEPT)
-                if cid is None:
-                    continue
-                e = graph.get_edge(aid, cid)
-                if e is not None:
-                    if e.weight < w:
-                        out.append((aid, cid, w - e.weight))
-                    continue
-                if cid in crowded:
-                    continue
-                i = graph.index_of(cid)
-                if not room_to_wire(graph, i, max_degree, self.protect_weight):
-                    continue
-                if (
-                    self.protect_weight is not None
-                    and max_degree is not None
-                    and len(graph.neighbor_indices(i)[0]) >= max_degree
-                ):
-                    crowded.add(cid)
-                out.append((aid, cid, w))
+            out.extend(
+                link_plan(
+                    graph, aid, anomaly.related, w, w, max_degree, self.protect_weight, crowded
+                )
+            )
         return tuple(out)
 
     # ------------------------------------------------------------------ learning

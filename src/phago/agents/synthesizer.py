@@ -79,7 +79,7 @@ from phago.agents.distribution import (
     DistributionProvider,
     GraphDistribution,
     LocalDistribution,
-    room_to_wire,
+    link_plan,
 )
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
@@ -389,27 +389,12 @@ class Synthesizer(Agent):
             iid = node_id(NodeType.INSIGHT.value, label)
             if iid not in graph:
                 continue
-            for rel in ins.related:
-                cid = graph.find_by_label(rel, NodeType.CONCEPT)
-                if cid is None:
-                    continue
-                e = graph.get_edge(iid, cid)
-                if e is not None:
-                    if e.weight < (w if label in pending else w / 2):
-                        out.append((iid, cid, w - e.weight))
-                    continue
-                if cid in crowded:
-                    continue
-                i = graph.index_of(cid)
-                if not room_to_wire(graph, i, max_degree, self.protect_weight):
-                    continue
-                if (
-                    self.protect_weight is not None
-                    and max_degree is not None
-                    and len(graph.neighbor_indices(i)[0]) >= max_degree
-                ):
-                    crowded.add(cid)
-                out.append((iid, cid, w))
+            renew = w if label in pending else w / 2
+            out.extend(
+                link_plan(
+                    graph, iid, ins.related, w, renew, max_degree, self.protect_weight, crowded
+                )
+            )
         return tuple(out)
 
     # ------------------------------------------------------------------ analysis

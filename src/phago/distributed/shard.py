@@ -809,24 +809,7 @@ class ShardedColony:
     def memory_bytes(self) -> int:
         """Bytes held by the shard's arrays (graph columns, edge table, substrate columns)."""
         g = self.colony.graph
-        total = 0
-        for arr in (
-            g._ea,
-            g._eb,
-            g._w,
-            g._co,
-            g._ct,
-            g._lt,
-            g._alive,
-            g._tkeys,
-            g._tslots,
-            g._type,
-            g._access,
-            g._created,
-            g._pos,
-            g._ids_arr,
-        ):
-            total += int(arr.nbytes)
+        total = g.edge_memory_bytes() + g.node_memory_bytes()
         total += sum(len(s) for s in g._labels) + 64 * g.node_count
         total += sum(len(d.content) for d in self.colony.substrate._docs)
         return total
