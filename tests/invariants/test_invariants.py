@@ -88,16 +88,18 @@ def test_i2_shard_count_invariance_and_i3_exactly_once(shards: int, single: Hebb
         dc.close()
 
 
-def test_i1_reproducible_across_runs() -> None:
+@pytest.mark.parametrize("shards", [1, 2, 3, 4, 8])
+def test_i1_reproducible_across_runs(shards: int) -> None:
     cfg = ColonyConfig()  # decay and degree cap on
-    g1, d1 = distributed_graph(3, seed=9, config=cfg)
-    g2, d2 = distributed_graph(3, seed=9, config=cfg)
+    g1, d1 = distributed_graph(shards, seed=9, config=cfg)
+    g2, d2 = distributed_graph(shards, seed=9, config=cfg)
     d1.close(), d2.close()
     assert full_signature(g1) == full_signature(g2)
 
 
-def test_i5_tick_agreement_every_tick() -> None:
-    with DistributedColony(4, seed=2) as dc:
+@pytest.mark.parametrize("shards", [1, 2, 3, 4, 8])
+def test_i5_tick_agreement_every_tick(shards: int) -> None:
+    with DistributedColony(shards, seed=2) as dc:
         dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
         dc.spawn_digesters(2)
         for _ in range(15):
@@ -105,8 +107,8 @@ def test_i5_tick_agreement_every_tick() -> None:
             assert r.tick == dc.current_tick
             assert all(s.current_tick == dc.current_tick for s in dc.runner.shards)
             adv = [p for p in r.phase_results if p.phase is TickPhase.ADVANCE]
-            assert len(adv) == 4 and all(p.tick == r.tick for p in adv)
-            assert len(r.phase_results) == 16  # each phase exactly once per shard
+            assert len(adv) == shards and all(p.tick == r.tick for p in adv)
+            assert len(r.phase_results) == 4 * shards  # each phase exactly once per shard
 
 
 class SlowShard(ShardedColony):
@@ -125,12 +127,12 @@ class SlowShard(ShardedColony):
         return super().tick_phase(phase)
 
 
-def build_runner(slow: bool, mode: str = "hang") -> DistributedRunner:
-    coordinator = Coordinator(3)
+def build_runner(slow: bool, mode: str = "hang", n: int = 3) -> DistributedRunner:
+    coordinator = Coordinator(n)
     ring = coordinator.ring
     shards: list[ShardedColony] = []
-    for i in range(3):
-        cls = SlowShard if (slow and i == 1) else ShardedColony
+    for i in range(n):
+        cls = SlowShard if (slow and i == n // 2) else ShardedColony
         s = cls(ShardId(i), ColonyConfig(), ring, seed=4)
         if isinstance(s, SlowShard):
             s.mode = mode
@@ -156,9 +158,11 @@ def global_signature(runner: DistributedRunner) -> tuple:
     return full_signature(merge_owned_graphs([s.owned_graph() for s in runner.shards]))
 
 
-@pytest.mark.parametrize("mode", ["hang", "raise"])
-def test_i6_failed_tick_is_never_half_applied(mode: str) -> None:
-    failing, clean = build_runner(True, mode), build_runner(False)
+@pytest.mark.parametrize(
+    ("mode", "n"), [("hang", 1), ("hang", 3), ("raise", 2), ("raise", 4), ("hang", 8)]
+)
+def test_i6_failed_tick_is_never_half_applied(mode: str, n: int) -> None:
+    failing, clean = build_runner(True, mode, n), build_runner(False, n=n)
     asyncio.run(failing.run(4)), asyncio.run(clean.run(4))
     late_ingest(failing), late_ingest(clean)  # logged after the checkpoint at tick 3
     asyncio.run(failing.run(1)), asyncio.run(clean.run(1))

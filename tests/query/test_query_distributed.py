@@ -64,3 +64,20 @@ def test_structural_queries_equal(pair: tuple[Colony, DistributedColony]) -> Non
     a, b = communities(local), communities(dc)
     assert a.communities == b.communities
     assert a.modularity == pytest.approx(b.modularity)
+
+
+def test_reinforcement_reaches_the_shards() -> None:
+    from phago.query.tfidf import tfidf
+
+    with DistributedColony(num_shards=3, config=CFG, seed=0) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(3)
+        dc.run_until_digested(500)
+        before = dc.graph.edge_between("star", "galaxy")
+        assert before is not None
+        tfidf(dc, "star galaxy", reinforce=True)
+        after = dc.graph.edge_between("star", "galaxy")
+        assert after is not None
+        assert after.co_activations == before.co_activations + 1
+        assert after.weight == pytest.approx(min(1.0, before.weight + 0.05))
+        assert after.last_activated_tick == dc.current_tick

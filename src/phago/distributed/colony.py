@@ -454,6 +454,31 @@ class DistributedColony:
         handle = self._runner.handles[shard_index]
         self._run(handle.inject_fault(kind, str(phase), tick, seconds))  # type: ignore[attr-defined]
 
+    def reinforce_edges(
+        self,
+        pairs: Sequence[tuple[int, int]],
+        accessed: Sequence[int],
+        increment: float,
+        tick: int,
+    ) -> None:
+        """Apply query reinforcement on the shards that own the edges and nodes.
+
+        Each edge goes to the shard that stores it (owner of its smaller node id), each access
+        bump to the node's owner; the merged graph is rebuilt on next use.
+        """
+        edges: dict[int, list[tuple[int, int]]] = {}
+        for a, b in pairs:
+            lo = min(int(a), int(b))
+            edges.setdefault(int(self.ring.get_shard(lo)), []).append((int(a), int(b)))
+        bumps: dict[int, list[int]] = {}
+        for n in accessed:
+            bumps.setdefault(int(self.ring.get_shard(int(n))), []).append(int(n))
+        for s in sorted(set(edges) | set(bumps)):
+            self._call(
+                s, "apply_reinforcement", edges.get(s, []), bumps.get(s, []), increment, tick
+            )
+        self._version += 1
+
     def ray_actor(self, shard_index: int) -> Any:
         """The Ray actor handle of shard ``shard_index`` (Ray backend only)."""
         if self.backend != "ray":

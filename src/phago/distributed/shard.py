@@ -350,6 +350,24 @@ class ShardedColony:
 
     # ------------------------------------------------------------------ query support
 
+    def apply_reinforcement(
+        self,
+        pairs: Sequence[tuple[int, int]],
+        accessed: Sequence[int],
+        increment: float,
+        tick: int,
+    ) -> int:
+        """Reinforce stored edges (by node ids) and bump owned nodes' access counts."""
+        g = self.colony.graph
+        index = g._index
+        a = [index[x] for x, y in pairs if x in index and y in index]
+        b = [index[y] for x, y in pairs if x in index and y in index]
+        wired = g.wire_pairs(a, b, tick, g.tentative_weight, increment) if a else 0
+        bump = [index[n] for n in accessed if n in index]
+        if bump:
+            g.increment_access(np.asarray(bump, dtype=np.int64), 1)
+        return wired
+
     def _concept_postings(self) -> dict[str, list[tuple[int, int]]]:
         g = self.colony.graph
         self._sync_owners()

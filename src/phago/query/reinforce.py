@@ -82,11 +82,20 @@ def reinforce(
                 c += 1
                 pairs.add((min(s, ri), max(s, ri)))
         bump.extend([ri] * c)
+    ordered = sorted(pairs)
+    remote = getattr(source, "reinforce_edges", None)
+    if remote is not None:  # a distributed colony: its owners apply it (g is a merged copy)
+        remote(
+            [(g.id_at(x), g.id_at(y)) for x, y in ordered],
+            [g.id_at(i) for i in bump],
+            increment,
+            source_tick(source),
+        )
+        return len(ordered)
     if bump:
         g.increment_access(np.asarray(bump, dtype=np.int64), 1)
     if not pairs:
         return 0
-    ordered = sorted(pairs)
     a = np.array([p[0] for p in ordered], dtype=np.int64)
     b = np.array([p[1] for p in ordered], dtype=np.int64)
     g.wire_pairs(a, b, tick=source_tick(source), tentative=g.tentative_weight, increment=increment)
