@@ -663,9 +663,11 @@ class _AgentView:
         """Where document ``doc`` lies."""
         return self._colony.substrate.get_document(doc).position
 
-    def nearest_undigested_anywhere(self, position: Position) -> tuple[float, DocumentId] | None:
-        """The nearest undigested document at any distance (for hungry agents), or None."""
-        return self._colony.substrate.nearest_undigested_anywhere(position)
+    def nearest_undigested_anywhere(
+        self, position: Position, choices: int = 1, rng: np.random.Generator | None = None
+    ) -> tuple[float, DocumentId] | None:
+        """A near undigested document at any distance (for hungry agents), or None."""
+        return self._colony.substrate.nearest_undigested_anywhere(position, choices, rng)
 
     def gradient(
         self, position: Position, radius: float, signal_type: SignalType

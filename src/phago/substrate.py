@@ -312,12 +312,16 @@ class Substrate:
         found.sort()
         return [(d, docs[seq].id) for d, seq in found]
 
-    def nearest_undigested_anywhere(self, position: Position) -> tuple[float, DocumentId] | None:
+    def nearest_undigested_anywhere(
+        self, position: Position, choices: int = 1, rng: np.random.Generator | None = None
+    ) -> tuple[float, DocumentId] | None:
         """The (about) nearest undigested document at any distance, or None if none is left.
 
         A k-d tree over the grid cells that still hold undigested documents finds the nearest
-        such cells; the nearest document among them is returned. The tree is rebuilt lazily
-        when enough cells have emptied, so a call costs O(log cells) amortised.
+        such cells; the nearest document among them is returned (or, with ``choices > 1`` and a
+        generator, one of the ``choices`` nearest at random, so hungry agents spread out instead
+        of herding to one document). The tree is rebuilt lazily when enough cells have emptied,
+        so a call costs O(log cells) amortised.
         """
         if self._undigested == 0:
             return None
@@ -326,7 +330,7 @@ class Substrate:
             k = min(8, len(self._far_cells))
             _, hits = tree.query([position.x, position.y], k=k)
             hits = np.atleast_1d(hits)
-            best: tuple[float, int] | None = None
+            found: list[tuple[float, int]] = []
             docs = self._docs
             for h in hits.tolist():
                 cell = self._doc_grid.get(self._far_cells[h])
@@ -334,11 +338,14 @@ class Substrate:
                     continue
                 for seq in cell:
                     p = docs[seq].position
-                    d = math.hypot(p.x - position.x, p.y - position.y)
-                    if best is None or (d, seq) < best:
-                        best = (d, seq)
-            if best is not None:
-                return best[0], docs[best[1]].id
+                    found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
+            if found:
+                found.sort()
+                pick = 0
+                if choices > 1 and rng is not None:
+                    pick = int(rng.integers(0, min(choices, len(found))))
+                d, seq = found[pick]
+                return d, docs[seq].id
             self._far_tree = None  # every candidate cell emptied: rebuild and retry
         return None
 

@@ -8,11 +8,13 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
   off by default against sentinels and synthesizers, see ``symbiosis``). Otherwise it goes for
   the nearest undigested document within ``sense_radius``: engulfs it when closer than 1, else
   moves toward it at most ``speed`` per tick. With none in reach it follows the Input gradient,
-  then forages for the nearest undigested document within ``forage_radius``; once stressed
-  (idle for half its ``max_idle``) it heads for the nearest undigested document anywhere, and
-  that journey does not count as idling, so no document is left behind while digesters live;
-  only with nothing left does it explore with a persistent, seeded random walk. Only Input
-  signals steer it, so export or quorum signals never make it sit still.
+  then forages for the nearest undigested document within ``forage_radius``, and beyond that
+  heads for one of the nearest undigested documents anywhere (a k-d tree lookup; a random one
+  of the four nearest, so hungry digesters spread out instead of herding). Once stressed (idle
+  for half its ``max_idle``) moving toward food and losing a race no longer count as idling, so
+  no document is left behind while digesters live. Only with nothing left does it explore with
+  a persistent, seeded random walk. Only Input signals steer it, so export or quorum signals
+  never make it sit still.
 * **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
   (each fragment carries its source document), then it exports its vocabulary once (after two
   outputs) or deposits a Digestion trace stamped with the substrate tick.
@@ -119,8 +121,8 @@ class Digester(Agent):
         forage_radius: how far it looks for undigested documents when none is in sense range.
         symbiosis: absorb sentinels and synthesizers whose signals it senses (off by default,
             so the immune and emergence agents survive; the reference always does it).
-        hunger_search: once stressed (idle for half of ``max_idle``), head for the nearest
-            undigested document anywhere instead of wandering (a k-d tree lookup).
+        hunger_search: with no document within ``forage_radius``, head for a near undigested
+            document anywhere instead of wandering (a k-d tree lookup).
     """
 
     agent_type = "digester"
@@ -189,10 +191,11 @@ class Digester(Agent):
         if state is DigesterState.FOUND_TARGET:
             if self.engulfed is not None:
                 self.state = DigesterState.DIGESTING
-            else:
+            else:  # lost the race; a stressed (searching) digester does not count it as idle
                 self.state = DigesterState.SEEKING
                 self.target = None
-                self.idle += 1
+                if not (self.hunger_search and self.idle >= self.max_idle // 2):
+                    self.idle += 1
             return Idle()
         if state is DigesterState.DIGESTING:
             keywords = self.lyse()
@@ -244,10 +247,11 @@ class Digester(Agent):
             self.idle += counts
             dist, doc = far[0]
             return Move(self._step_toward(view.document_position(doc), dist))
-        if not counts:
-            # stressed: head for the nearest food anywhere
-            found = view.nearest_undigested_anywhere(pos)
+        if self.hunger_search:
+            # nothing within reach: head for one of the nearest undigested documents anywhere
+            found = view.nearest_undigested_anywhere(pos, 4, self.rng)
             if found is not None:
+                self.idle += counts
                 dist, doc = found
                 return Move(self._step_toward(view.document_position(doc), dist))
         self.idle += 1
@@ -258,9 +262,10 @@ class Digester(Agent):
         )
 
     def _step_toward(self, target: Position, dist: float) -> Position:
-        if dist <= self.speed:
+        speed = self.speed
+        if dist <= speed:
             return target
-        f = self.speed / dist
+        f = speed / dist
         return Position(
             self.position.x + (target.x - self.position.x) * f,
             self.position.y + (target.y - self.position.y) * f,
