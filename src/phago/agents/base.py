@@ -64,7 +64,7 @@ class ColonyView(Protocol):
     def document_position(self, doc: DocumentId) -> Position: ...
 
     def nearest_undigested_anywhere(
-        self, position: Position
+        self, position: Position, choices: int = 1, rng: np.random.Generator | None = None
     ) -> tuple[float, DocumentId] | None: ...
 
     def gradient(
