@@ -21,7 +21,7 @@ from phago.export import GraphTable
 from phago.store import Catalog, HistoryPoint, save
 from phago.viz import write_html
 
-DEMO_QUERIES = ("telescope", "antibody")
+DEMO_QUERIES = ("how do stars form in a nebula", "how do antibodies recognise pathogens")
 
 
 def strongest_edges(colony: Colony, k: int) -> list[tuple[str, str, float, int]]:
@@ -77,7 +77,9 @@ def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool
         ticks = colony.run_until_digested(max_ticks, on_tick=on_tick)
     stats = colony.stats().to_dict()
     edges = strongest_edges(colony, 10)
-    answers = {q: neighbours_of(colony, q, 5) for q in DEMO_QUERIES}
+    from phago.query import retrieve
+
+    answers = {q: [(r.label, r.score) for r in retrieve(colony, q, k=6)] for q in DEMO_QUERIES}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         db = save(colony, out_dir / "phago-demo.db", catalog=catalog)
@@ -114,7 +116,8 @@ def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool
     for q, ans in answers.items():
         out.print(
             f"[bold]{q}[/bold] → "
-            + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(not in the graph)")
+            + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(nothing found)"),
+            soft_wrap=True,
         )
     out.print(
         f"Saved the colony to {db} (try: phago stats --db {db}).", highlight=False, soft_wrap=True
