@@ -68,6 +68,8 @@ def build(n: int, loaded: bool, checkpoint_every: int | None) -> DistributedRunn
 
 
 def measure(n: int, loaded: bool, ticks: int, checkpoint_every: int | None) -> dict[str, float]:
+    import scipy.spatial  # noqa: F401 - imported lazily by the first hungry digester; not timed
+
     runner = build(n, loaded, checkpoint_every)
     twin = build(n, loaded, None)
     asyncio.run(runner.run(3))  # warm up threads and kernels

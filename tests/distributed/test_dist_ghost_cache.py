@@ -210,3 +210,22 @@ def test_prop_get_after_insert_hits(capacity: int, keys: list[int]) -> None:
         assert got is not None
         assert got.node_id == NodeId(k)
         assert len(cache) <= capacity
+
+
+def test_pickle_round_trip_keeps_lru_order_and_data() -> None:
+    import pickle
+
+    from phago.distributed import GhostNode, GhostNodeCache, ShardId
+    from phago.ids import DocumentId, NodeId
+    from phago.types import NodeData, NodeType, Position
+
+    cache = GhostNodeCache(3)
+    data = NodeData(NodeId(7), "cell", NodeType.CONCEPT, Position(1, 2), 5, 3, (DocumentId(9),))
+    cache.insert(GhostNode(NodeId(7), ShardId(1), "cell", data))
+    cache.insert(GhostNode(NodeId(8), ShardId(2), "wall"))
+    cache.get(NodeId(7))
+    back = pickle.loads(pickle.dumps(cache))
+    assert [g.node_id for g in back.all_nodes()] == [g.node_id for g in cache.all_nodes()]
+    assert back.peek(NodeId(7)) == cache.peek(NodeId(7))
+    assert back.peek(NodeId(8)) is not None and not back.peek(NodeId(8)).is_resolved
+    assert back.capacity == 3 and back.stats() == cache.stats()

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from phago.distributed.types import GhostNode, ShardId, as_shard_id
 from phago.errors import ConfigError
-from phago.ids import NodeId
-from phago.types import NodeData
+from phago.ids import DocumentId, NodeId
+from phago.types import NodeData, NodeType, Position
 
 __all__ = ["GhostCacheStats", "GhostNodeCache"]
 
@@ -79,6 +80,50 @@ class GhostNodeCache:
         self._hits = 0
         self._misses = 0
         self._evictions = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Compact state (plain tuples, not dataclasses), so shard snapshots stay cheap."""
+        rows = []
+        for g in self._nodes.values():
+            d = g.full_data
+            data = None
+            if d is not None:
+                data = (
+                    int(d.id),
+                    d.label,
+                    d.node_type.value,
+                    d.position.x,
+                    d.position.y,
+                    d.access_count,
+                    d.created_tick,
+                    tuple(int(x) for x in d.documents),
+                )
+            rows.append((int(g.node_id), int(g.shard_id), g.label, data))
+        return {
+            "capacity": self._capacity,
+            "rows": rows,
+            "counters": (self._hits, self._misses, self._evictions),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild from :meth:`__getstate__` (LRU order kept)."""
+        self._capacity = state["capacity"]
+        self._hits, self._misses, self._evictions = state["counters"]
+        self._nodes = OrderedDict()
+        for nid, shard, label, data in state["rows"]:
+            full = None
+            if data is not None:
+                did, dlabel, dtype, x, y, access, created, docs = data
+                full = NodeData(
+                    NodeId(did),
+                    dlabel,
+                    NodeType(dtype),
+                    Position(x, y),
+                    access,
+                    created,
+                    tuple(DocumentId(doc) for doc in docs),
+                )
+            self._nodes[NodeId(nid)] = GhostNode(NodeId(nid), ShardId(shard), label, full)
 
     @property
     def capacity(self) -> int:
