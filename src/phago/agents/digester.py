@@ -12,7 +12,8 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
   heads for one of the nearest undigested documents anywhere (a k-d tree lookup; a random one
   of the four nearest, so hungry digesters spread out instead of herding). Once stressed (idle
   for half its ``max_idle``) moving toward food and losing a race no longer count as idling, so
-  no document is left behind while digesters live. Only with nothing left does it explore with
+  no document is left behind while digesters live, and it picks one of the three nearest
+  documents in range rather than racing its neighbours for the nearest. Only with nothing left does it explore with
   a persistent, seeded random walk. Only Input signals steer it, so export or quorum signals
   never make it sit still.
 * **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
@@ -228,6 +229,10 @@ class Digester(Agent):
         near = view.undigested_near(pos, self.sense_radius)
         if near:
             dist, doc = near[0]
+            if dist >= 1.0 and not counts and len(near) > 1:
+                # a stressed digester keeps losing races for the nearest document to the herd
+                # around it: it picks one of the three nearest instead
+                dist, doc = near[int(self.rng.integers(0, min(3, len(near))))]
             if dist < 1.0:
                 self.state = DigesterState.FOUND_TARGET
                 self.target = doc
