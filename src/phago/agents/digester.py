@@ -13,9 +13,9 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
   of the four nearest, so hungry digesters spread out instead of herding). Once stressed (idle
   for half its ``max_idle``) moving toward food and losing a race no longer count as idling, so
   no document is left behind while digesters live, and it picks one of the three nearest
-  documents in range rather than racing its neighbours for the nearest. Only with nothing left does it explore with
-  a persistent, seeded random walk. Only Input signals steer it, so export or quorum signals
-  never make it sit still.
+  documents in range rather than racing its neighbours for the nearest. Only with nothing
+  left does it explore with a persistent, seeded random walk. Only Input signals steer it, so
+  export or quorum signals never make it sit still.
 * **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
   (each fragment carries its source document), then it exports its vocabulary once (after two
   outputs) or deposits a Digestion trace stamped with the substrate tick.
