@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -434,21 +434,18 @@ class Colony:
     def _dissolve_and_transfer(self, agent: Agent, tick: int, events: list[ColonyEvent]) -> None:
         g = self._graph
         cfg = self.config
-        terms = None
+        # reinforcement only matters up to 100 (trust and permeability saturate there), and
+        # access counts never fall, so once an agent reaches 100 it is not summed again
         reinforcement = 100
-        if not getattr(agent, "reinforcement_saturated", True):
-            terms = agent.vocabulary_terms()
+        if not agent.reinforcement_saturated:
             reinforcement = 0
             access = g.access_counts()
-            for t in terms:
+            for t in agent.vocabulary_terms():
                 for k in g.indices_with_label(t):
                     reinforcement += int(access[k])
                 if reinforcement >= 100:
+                    agent.reinforcement_saturated = True
                     break
-            if reinforcement >= 100:
-                agent.reinforcement_saturated = True  # type: ignore[attr-defined]
-        elif agent.vocabulary_size() == 0:
-            reinforcement = 0
         age = agent.age
         trust = min(1.0, min(reinforcement, 100) / age) if age > 0 else 0.0
         agent.modulate_boundary(BoundaryContext(reinforcement, age, trust))
@@ -463,14 +460,14 @@ class Colony:
             if count:
                 events.append(Dissolved(agent.id, p, count))
         if p > 0.0:
-            seen = getattr(agent, "seen_nodes", None)
-            if seen is not None and seen < g.node_count:
+            seen = agent.seen_nodes
+            if seen < g.node_count:
                 near = g.indices_near(agent.position, cfg.dissolution_radius, since=seen)
                 codes = g.type_codes()
                 labels = [g.label_at(k) for k in near if codes[k] == _CONCEPT]
                 if labels:
                     agent.internalize_vocabulary(labels)
-                agent.seen_nodes = g.node_count  # type: ignore[attr-defined]
+                agent.seen_nodes = g.node_count
         for trace in self.substrate.traces_near(
             agent.position, cfg.capability_radius, TraceType.CAPABILITY_DEPOSIT
         ):
@@ -626,10 +623,6 @@ class Colony:
     def to_networkx(self) -> Any:
         """The graph as :class:`networkx.Graph` (see :meth:`HebbianGraph.to_networkx`)."""
         return self._graph.to_networkx()
-
-    def ingest_many(self, docs: Iterable[tuple[str, str, Position | None]]) -> list[DocumentId]:
-        """Ingest ``(title, content, position)`` triples; returns their ids."""
-        return [self.ingest_document(t, c, p) for t, c, p in docs]
 
 
 class _AgentView:

@@ -127,6 +127,8 @@ class Agent:
         self.idle = 0
         self.useful_outputs = 0
         self.generation = 0
+        self.seen_nodes = 0  # graph nodes already considered for internalisation
+        self.reinforcement_saturated = False  # vocabulary reinforcement reached 100
         self.rng: np.random.Generator = np.random.default_rng(seed if seed is not None else 0)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -229,6 +231,8 @@ class Agent:
             "idle": self.idle,
             "useful_outputs": self.useful_outputs,
             "generation": self.generation,
+            "seen_nodes": self.seen_nodes,
+            "reinforcement_saturated": self.reinforcement_saturated,
             "rng": self.rng.bit_generator.state,
         }
 
@@ -242,5 +246,7 @@ class Agent:
         self.idle = int(state["idle"])
         self.useful_outputs = int(state["useful_outputs"])
         self.generation = int(state.get("generation", 0))
+        self.seen_nodes = int(state.get("seen_nodes", 0))
+        self.reinforcement_saturated = bool(state.get("reinforcement_saturated", False))
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng"]

@@ -167,8 +167,6 @@ class Digester(Agent):
         self.has_exported = False
         self._permeability = 0.0
         self._heading = 0.0
-        self.seen_nodes = 0  # graph nodes already considered for internalisation
-        self.reinforcement_saturated = False
         self._max_fragments: int | None = None
         self._window: int | None = None
 
@@ -208,11 +206,10 @@ class Digester(Agent):
             return self._presentation(keywords)
         # PRESENTING
         self.state = DigesterState.SEEKING
-        doc, self.current_document = self.current_document, None
+        self.current_document = None
         if self.useful_outputs >= 2 and not self.has_exported:
             self.has_exported = True
             return ExportCapability(f"vocab-{self.id:016x}")
-        del doc
         return Deposit(self.position, Trace(self.id, TraceType.DIGESTION, 1.0, view.tick))
 
     def _seek(self, view: ColonyView) -> AgentAction:
@@ -459,8 +456,6 @@ class Digester(Agent):
             has_exported=self.has_exported,
             permeability=self._permeability,
             heading=self._heading,
-            seen_nodes=self.seen_nodes,
-            reinforcement_saturated=self.reinforcement_saturated,
             max_fragments=self._max_fragments,
             window=self._window,
         )
@@ -493,7 +488,5 @@ class Digester(Agent):
         self.has_exported = bool(state["has_exported"])
         self._permeability = float(state["permeability"])
         self._heading = float(state["heading"])
-        self.seen_nodes = int(state["seen_nodes"])
-        self.reinforcement_saturated = bool(state["reinforcement_saturated"])
         self._max_fragments = state["max_fragments"]
         self._window = state["window"]

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -502,6 +501,3 @@ def _progress(enabled: bool, label: str, total: int) -> Callable[[int | None], N
             prog.advance(task, n)
 
     return step
-
-
-_ = math

@@ -142,6 +142,8 @@ class ShardedColony:
         self._edge_manager = CrossShardEdgeManager()
         self._edge_manager_tick = -1
         self._owner = np.zeros(0, dtype=_INT)
+        self._owned_count = 0
+        self._postings_cache: tuple[int, dict[str, list[tuple[int, int]]]] | None = None
         self._outbox: dict[int, UpdateBatch] = {}
         self._refmaps: dict[int, dict[int, int]] = {}
         self._act_cross: list[CrossShardEdgeArray] = []
@@ -206,6 +208,7 @@ class ShardedColony:
         have = len(self._owner)
         if have < n:
             new = self.ring.get_shards(g._ids_arr[have:n]).astype(_INT)
+            self._owned_count += int(np.count_nonzero(new == int(self._id)))
             self._owner = np.concatenate([self._owner, new])
             self._ghost_known = np.concatenate([self._ghost_known, np.zeros(n - have, np.bool_)])
 
@@ -371,9 +374,9 @@ class ShardedColony:
     def _concept_postings(self) -> dict[str, list[tuple[int, int]]]:
         g = self.colony.graph
         self._sync_owners()
-        cache = getattr(self, "_postings_cache", None)
+        cache = self._postings_cache
         if cache is not None and cache[0] == g.node_count:
-            return cache[1]  # type: ignore[no-any-return]
+            return cache[1]
         postings: dict[str, list[tuple[int, int]]] = {}
         me = int(self._id)
         codes = g.type_codes()
@@ -779,11 +782,12 @@ class ShardedColony:
             result.wants_distribution = self._has_aggregated_agents()
             if getattr(self, "_collect_distribution", False):
                 result.distribution = self.owned_distribution()
-        st = self.colony.substrate
-        result.agents_alive = self.colony.alive_count
-        result.documents_total = st.document_count
-        result.documents_digested = st.document_count - st.undigested_count
-        result.busy = self.colony.has_undigested_work()
+        if phase is TickPhase.ADVANCE:  # the end-of-tick report the runner reads
+            st = self.colony.substrate
+            result.agents_alive = self.colony.alive_count
+            result.documents_total = st.document_count
+            result.documents_digested = st.document_count - st.undigested_count
+            result.busy = self.colony.has_undigested_work()
         result.compute_ms = (time.perf_counter() - started) * 1000.0
         return result
 
@@ -793,7 +797,7 @@ class ShardedColony:
     def node_count(self) -> int:
         """Nodes this shard owns."""
         self._sync_owners()
-        return int(np.count_nonzero(self._owner == int(self._id)))
+        return self._owned_count
 
     @property
     def document_count(self) -> int:
