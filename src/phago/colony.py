@@ -293,6 +293,12 @@ class Colony:
         """Phase 1: every agent decides from the same pre-tick state."""
         self._expect("advance", "sense")
         view = self.view
+        claims = []
+        for a in self.agents:
+            doc = a.claimed_document
+            if doc is not None:
+                claims.append((doc, a.id))
+        self.substrate.set_claims(claims)
         self._pending = [a.sense(view) for a in self.agents]
 
     def act(self) -> list[ColonyEvent]:
@@ -648,19 +654,32 @@ class _AgentView:
         """The colony's configuration."""
         return self._colony.config
 
-    def undigested_near(self, position: Position, radius: float) -> list[tuple[float, DocumentId]]:
-        """Undigested documents within ``radius``, nearest first."""
-        return self._colony.substrate.undigested_near(position, radius)
+    def undigested_near(
+        self, position: Position, radius: float, claimant: AgentId | None = None
+    ) -> list[tuple[float, DocumentId]]:
+        """Undigested documents within ``radius``, nearest first (with ``claimant``, those
+        other agents are heading for are left out unless within reach)."""
+        return self._colony.substrate.undigested_near(position, radius, claimant)
 
     def document_position(self, doc: DocumentId) -> Position:
         """Where document ``doc`` lies."""
         return self._colony.substrate.get_document(doc).position
 
+    def available_document_position(
+        self, doc: DocumentId, claimant: AgentId | None = None
+    ) -> Position | None:
+        """Where ``doc`` lies if it is undigested and not claimed by another agent, else None."""
+        return self._colony.substrate.available_document_position(doc, claimant)
+
     def nearest_undigested_anywhere(
-        self, position: Position, choices: int = 1, rng: np.random.Generator | None = None
+        self,
+        position: Position,
+        choices: int = 1,
+        rng: np.random.Generator | None = None,
+        claimant: AgentId | None = None,
     ) -> tuple[float, DocumentId] | None:
         """A near undigested document at any distance (for hungry agents), or None."""
-        return self._colony.substrate.nearest_undigested_anywhere(position, choices, rng)
+        return self._colony.substrate.nearest_undigested_anywhere(position, choices, rng, claimant)
 
     def gradient(
         self, position: Position, radius: float, signal_type: SignalType

@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -458,24 +460,27 @@ class HebbianGraph:
         """
         r = float(radius)
         c = self._cell
-        x0, x1 = int(np.floor((position.x - r) / c)), int(np.floor((position.x + r) / c))
-        y0, y1 = int(np.floor((position.y - r) / c)), int(np.floor((position.y + r) / c))
-        out: list[int] = []
-        pos = self._pos
-        r2 = r * r
+        px, py = position.x, position.y
+        x0, x1 = math.floor((px - r) / c), math.floor((px + r) / c)
+        y0, y1 = math.floor((py - r) / c), math.floor((py + r) / c)
+        grid = self._grid
+        found: list[int] = []
         for cx in range(x0, x1 + 1):
             for cy in range(y0, y1 + 1):
-                cell = self._grid.get((cx, cy))
+                cell = grid.get((cx, cy))
                 if not cell:
                     continue
-                start = 0
-                if since > 0:
-                    start = int(np.searchsorted(cell, since))
-                for i in cell[start:]:
-                    dx = pos[i, 0] - position.x
-                    dy = pos[i, 1] - position.y
-                    if dx * dx + dy * dy <= r2:
-                        out.append(i)
+                # cells list indices in increasing order, so ``since`` is a bisection
+                start = bisect_left(cell, since) if since > 0 else 0
+                if start < len(cell):
+                    found.extend(cell[start:] if start else cell)
+        if not found:
+            return []
+        idx = np.fromiter(found, dtype=np.int64, count=len(found))
+        pos = self._pos
+        dx = pos[idx, 0] - px
+        dy = pos[idx, 1] - py
+        out: list[int] = idx[dx * dx + dy * dy <= r * r].tolist()
         out.sort()
         return out
 

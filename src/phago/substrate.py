@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +181,8 @@ class Substrate:
         self._tr_index = PointIndex(cell_size)
         self._tr_typed: dict[int, tuple[IntArray, PointIndex]] = {}
         self._tr_dirty = True
+        self._tr_index_stale = True
+        self._claims: dict[int, int] = {}  # document seq -> claiming agent id
 
     # ------------------------------------------------------------------ documents
 
@@ -289,16 +291,54 @@ class Substrate:
             ok[tied] &= ~self._digested_arr[ref[tied]]
         return ok
 
-    def undigested_near(self, position: Position, radius: float) -> list[tuple[float, DocumentId]]:
+    def set_claims(self, claims: Iterable[tuple[DocumentId, AgentId]]) -> None:
+        """Record which agent is heading for which document (first claim of a document wins).
+
+        Claims only steer :meth:`undigested_near` and :meth:`nearest_undigested_anywhere` when a
+        ``claimant`` is given; they never stop a document from being consumed.
+        """
+        out: dict[int, int] = {}
+        seqs = self._doc_seq
+        for doc, agent in claims:
+            seq = seqs.get(doc)
+            if seq is not None and seq not in out:
+                out[seq] = int(agent)
+        self._claims = out
+
+    def available_document_position(
+        self, doc_id: DocumentId, claimant: AgentId | None = None
+    ) -> Position | None:
+        """Where ``doc_id`` lies if it is undigested and (with ``claimant``) not claimed by
+        another agent; else None."""
+        seq = self._doc_seq.get(doc_id)
+        if seq is None:
+            return None
+        doc = self._docs[seq]
+        if doc.digested:
+            return None
+        if claimant is not None and self._claims.get(seq, int(claimant)) != int(claimant):
+            return None
+        return doc.position
+
+    def undigested_near(
+        self, position: Position, radius: float, claimant: AgentId | None = None
+    ) -> list[tuple[float, DocumentId]]:
         """``(distance, id)`` of undigested documents within ``radius``, nearest first
-        (ties by insertion order)."""
+        (ties by insertion order).
+
+        With ``claimant``, documents that another agent has claimed (see :meth:`set_claims`)
+        are left out unless they lie within 1 of ``position`` (close enough to engulf).
+        """
         c = self._cell
         r = float(radius)
-        x0, x1 = math.floor((position.x - r) / c), math.floor((position.x + r) / c)
-        y0, y1 = math.floor((position.y - r) / c), math.floor((position.y + r) / c)
+        px, py = position.x, position.y
+        x0, x1 = math.floor((px - r) / c), math.floor((px + r) / c)
+        y0, y1 = math.floor((py - r) / c), math.floor((py + r) / c)
         found: list[tuple[float, int]] = []
         grid = self._doc_grid
         docs = self._docs
+        claims = self._claims if claimant is not None else None
+        me = int(claimant) if claimant is not None else -1
         for cx in range(x0, x1 + 1):
             for cy in range(y0, y1 + 1):
                 cell = grid.get((cx, cy))
@@ -306,25 +346,34 @@ class Substrate:
                     continue
                 for seq in cell:
                     p = docs[seq].position
-                    d = math.hypot(p.x - position.x, p.y - position.y)
+                    d = math.hypot(p.x - px, p.y - py)
                     if d <= r:
+                        if claims and d >= 1.0 and claims.get(seq, me) != me:
+                            continue
                         found.append((d, seq))
         found.sort()
         return [(d, docs[seq].id) for d, seq in found]
 
     def nearest_undigested_anywhere(
-        self, position: Position, choices: int = 1, rng: np.random.Generator | None = None
+        self,
+        position: Position,
+        choices: int = 1,
+        rng: np.random.Generator | None = None,
+        claimant: AgentId | None = None,
     ) -> tuple[float, DocumentId] | None:
         """The (about) nearest undigested document at any distance, or None if none is left.
 
         A k-d tree over the grid cells that still hold undigested documents finds the nearest
         such cells; the nearest document among them is returned (or, with ``choices > 1`` and a
         generator, one of the ``choices`` nearest at random, so hungry agents spread out instead
-        of herding to one document). The tree is rebuilt lazily when enough cells have emptied,
-        so a call costs O(log cells) amortised.
+        of herding to one document). With ``claimant``, documents other agents have claimed
+        are passed over while unclaimed ones are among the candidates. The tree is rebuilt
+        lazily when enough cells have emptied, so a call costs O(log cells) amortised.
         """
         if self._undigested == 0:
             return None
+        claims = self._claims if claimant is not None else None
+        me = int(claimant) if claimant is not None else -1
         for _ in range(2):
             tree = self._far_index()
             k = min(8, len(self._far_cells))
@@ -340,6 +389,9 @@ class Substrate:
                     p = docs[seq].position
                     found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
             if found:
+                if claims:
+                    free = [f for f in found if claims.get(f[1], me) == me]
+                    found = free or found
                 found.sort()
                 pick = 0
                 if choices > 1 and rng is not None:
@@ -511,7 +563,8 @@ class Substrate:
             self._tr.append(self._tr_pending)
             self._tr_pending = []
         if self._tr_dirty:
-            self._tr_index.rebuild(self._tr.x, self._tr.y)
+            # the index over all traces is rebuilt lazily by the first untyped query
+            self._tr_index_stale = True
             self._tr_typed = {}
             self._tr_dirty = False
 
@@ -552,6 +605,9 @@ class Substrate:
         self._flush_traces()
         t = self._tr
         if trace_type is None:
+            if self._tr_index_stale:
+                self._tr_index.rebuild(t.x, t.y)
+                self._tr_index_stale = False
             cand = self._tr_index.candidates(position.x, position.y, radius)
         else:
             code = _TRACE_CODE[trace_type]

@@ -3,6 +3,8 @@
 Digestion and queries share one tokeniser and one stopword list (the reference had three):
 text is lowercased, split on every character that is not a Unicode letter or digit, and
 pieces shorter than three UTF-8 bytes or in :data:`STOPWORDS` are dropped.
+:func:`analyse_keywords` computes the same keywords (plus where they occur) with a Numba kernel
+for ASCII text.
 
 Example:
     >>> tokenize("The cell membrane, and the CELL wall.")
@@ -13,15 +15,24 @@ Example:
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phago._text_kernels import analyse_ascii, rank_terms, scan_ascii, stop_table
 
 __all__ = [
     "STOPWORDS",
     "Keyword",
+    "analyse_keywords",
     "extract_keywords",
     "label_terms",
     "tokenize",
@@ -310,3 +321,124 @@ def keywords_from_tokens(
             if len(first) == len(wanted):
                 break
     return [Keyword(w, scores[w], first[w], counts[w]) for w in ordered]
+
+
+# --------------------------------------------------------------------- fast keyword analysis
+
+_STOP = stop_table(STOPWORDS)
+_LIMIT_CLAMP = 1 << 62
+
+
+def _keyword_slot_setters() -> tuple[Any, Any, Any, Any] | None:
+    """Setters of :class:`Keyword`'s four slots, so :func:`analyse_keywords` can skip the
+    frozen dataclass ``__init__`` (one ``object.__setattr__`` per field); None (use the
+    constructor) if the class ever gains fields or a ``__post_init__``."""
+    names = ("label", "score", "first_position", "count")
+    if tuple(f.name for f in fields(Keyword)) != names or hasattr(Keyword, "__post_init__"):
+        return None
+    members = vars(Keyword)
+    return (
+        members["label"].__set__,
+        members["score"].__set__,
+        members["first_position"].__set__,
+        members["count"].__set__,
+    )
+
+
+_KEYWORD_SETTERS = _keyword_slot_setters()
+
+
+def _make_keywords(
+    labels: list[str], scores: list[float], firsts: list[int], counts: list[int]
+) -> list[Keyword]:
+    """``Keyword(label, score, first, count)`` for each ``label, score, first, count``."""
+    if _KEYWORD_SETTERS is None:
+        return [Keyword(*k) for k in zip(labels, scores, firsts, counts, strict=True)]
+    set_label, set_score, set_first, set_count = _KEYWORD_SETTERS
+    out: list[Keyword] = list(map(object.__new__, repeat(Keyword, len(labels))))
+    # the setters return None, so any() just runs each map to the end (in C)
+    any(map(set_label, out, labels))
+    any(map(set_score, out, scores))
+    any(map(set_first, out, firsts))
+    any(map(set_count, out, counts))
+    return out
+
+
+def _analyse_python(
+    text: str,
+    vocabulary: Collection[str] | None,
+    boost: float,
+    max_keywords: int | None,
+) -> tuple[list[Keyword], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The reference for :func:`analyse_keywords` (and its path for non-ASCII text)."""
+    tokens = tokenize_with_positions(text)
+    keywords = keywords_from_tokens(tokens, vocabulary, boost=boost, max_keywords=max_keywords)
+    index = {k.label: i for i, k in enumerate(keywords)}
+    sel = [(index[w], p) for w, p in tokens if w in index]
+    kid = np.fromiter((t[0] for t in sel), dtype=np.int64, count=len(sel))
+    pos = np.fromiter((t[1] for t in sel), dtype=np.int64, count=len(sel))
+    return keywords, kid, pos
+
+
+def analyse_keywords(
+    text: str,
+    vocabulary: Collection[str] | None = None,
+    *,
+    boost: float = 3.0,
+    max_keywords: int | None = None,
+) -> tuple[list[Keyword], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Keywords of ``text`` plus where each keyword occurs, in one pass.
+
+    The keywords are exactly
+    ``keywords_from_tokens(tokenize_with_positions(text), vocabulary, boost=boost,
+    max_keywords=max_keywords)``. ASCII text is tokenised and counted by a Numba kernel (only
+    the distinct terms become Python strings); other text takes the pure-Python path, so the
+    result is the same either way.
+
+    Args:
+        text: the document text.
+        vocabulary: terms the agent already knows (boosted), or None.
+        boost: score added to known terms.
+        max_keywords: keep only this many (None keeps every distinct keyword).
+
+    Returns:
+        ``(keywords, kid, pos)``: the keywords as :func:`keywords_from_tokens` returns them,
+        and for every token of the text (in text order) whose term is one of them, its index
+        in ``keywords`` (``kid``) and its raw-token index (``pos``, as in
+        :func:`tokenize_with_positions`).
+
+    Example:
+        >>> kws, kid, pos = analyse_keywords("Cell wall, the cell membrane", max_keywords=2)
+        >>> [(k.label, k.count, k.first_position) for k in kws]
+        [('cell', 2, 0), ('wall', 1, 1)]
+        >>> kid.tolist(), pos.tolist()
+        ([0, 1, 0], [0, 1, 3])
+    """
+    if not text.isascii():
+        return _analyse_python(text, vocabulary, boost, max_keywords)
+    if max_keywords is None:
+        has_limit, limit = False, 0
+    else:
+        has_limit = True
+        limit = min(max(operator.index(max_keywords), -_LIMIT_CLAMP), _LIMIT_CLAMP)
+    stop_raw, stop_off, stop_buckets, stop_longest = _STOP
+    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    if vocabulary:
+        if type(boost) is not float or boost != boost:
+            # an int / Decimal boost gives non-float scores, NaN sorts oddly: keep Python's
+            return _analyse_python(text, vocabulary, boost, max_keywords)
+        terms, toks, all_names, nd, nt = scan_ascii(
+            buf, stop_raw, stop_off, stop_buckets, stop_longest
+        )
+        known = map(operator.contains, repeat(vocabulary), all_names.tobytes().decode().split())
+        boosted = np.frombuffer(bytes(known), dtype=np.bool_)
+        names, meta, scores, kid, pos = rank_terms(
+            buf, terms, toks, nd, nt, boosted, boost, has_limit, limit
+        )
+    else:
+        names, meta, scores, kid, pos = analyse_ascii(
+            buf, stop_raw, stop_off, stop_buckets, stop_longest, has_limit, limit
+        )
+    firsts, counts = meta.tolist()
+    keywords = _make_keywords(names.tobytes().decode().split(), scores.tolist(), firsts, counts)
+    return keywords, kid, pos

@@ -58,13 +58,21 @@ class ColonyView(Protocol):
     def config(self) -> ColonyConfig: ...
 
     def undigested_near(
-        self, position: Position, radius: float
+        self, position: Position, radius: float, claimant: AgentId | None = None
     ) -> list[tuple[float, DocumentId]]: ...
 
     def document_position(self, doc: DocumentId) -> Position: ...
 
+    def available_document_position(
+        self, doc: DocumentId, claimant: AgentId | None = None
+    ) -> Position | None: ...
+
     def nearest_undigested_anywhere(
-        self, position: Position, choices: int = 1, rng: np.random.Generator | None = None
+        self,
+        position: Position,
+        choices: int = 1,
+        rng: np.random.Generator | None = None,
+        claimant: AgentId | None = None,
     ) -> tuple[float, DocumentId] | None: ...
 
     def gradient(
@@ -156,6 +164,16 @@ class Agent:
     def is_digesting(self) -> bool:
         """True while the agent holds consumed text it has not presented yet."""
         return False
+
+    @property
+    def claimed_document(self) -> DocumentId | None:
+        """The document this agent is heading for, if any.
+
+        At the start of each tick the colony collects these claims (the first agent in agent
+        order keeps a contested one); agents that pass ``claimant`` to the view's document
+        queries then look past documents another agent is already heading for.
+        """
+        return None
 
     def engulf_document(self, document: DocumentId | None, text: str) -> str:
         """Take in a document's text. Returns ``"engulfed"``, ``"busy"`` or ``"indigestible"``."""

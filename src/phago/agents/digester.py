@@ -6,16 +6,20 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
 * **Seeking**: if a digester with 3+ outputs senses an Anomaly or Insight signal from an agent
   it has not tried before, it tries symbiosis once with that emitter (never a livelock;
   off by default against sentinels and synthesizers, see ``symbiosis``). Otherwise it goes for
-  the nearest undigested document within ``sense_radius``: engulfs it when closer than 1, else
-  moves toward it at most ``speed`` per tick. With none in reach it follows the Input gradient,
-  then forages for the nearest undigested document within ``forage_radius``, and beyond that
-  heads for one of the nearest undigested documents anywhere (a k-d tree lookup; a random one
-  of the four nearest, so hungry digesters spread out instead of herding). Once stressed (idle
-  for half its ``max_idle``) moving toward food and losing a race no longer count as idling, so
-  no document is left behind while digesters live, and it picks one of the three nearest
-  documents in range rather than racing its neighbours for the nearest. Only with nothing
-  left does it explore with a persistent, seeded random walk. Only Input signals steer it, so
-  export or quorum signals never make it sit still.
+  the nearest undigested document within ``sense_radius`` that no other digester has claimed
+  (the colony collects every digester's target at the start of a tick, first in agent order
+  wins, so neighbours spread over different documents instead of racing for one): it engulfs
+  it when closer than 1, else moves toward it at most ``speed`` per tick (by default the
+  sense radius: the reference jumps straight onto any document it senses). It keeps heading
+  for a distant target while that stays free. With none in reach it forages for the nearest
+  free document within ``forage_radius``, then follows the Input gradient, and beyond that
+  heads for one of the nearest free documents anywhere (a k-d tree lookup; a random one of
+  the four nearest, so hungry digesters spread out), travelling there at ``travel_speed``
+  (by default in one move, as the reference's agents do toward a point). Once stressed (idle
+  for half its ``max_idle``) moving toward food and losing a race no longer count as idling,
+  so no document is left behind while digesters live. Only with nothing left does it explore
+  with a persistent, seeded random walk. Only Input signals steer it, so export or quorum
+  signals never make it sit still.
 * **FoundTarget** → **Digesting** → **Presenting**: one idle tick, then keywords are presented
   (each fragment carries its source document), then it exports its vocabulary once (after two
   outputs) or deposits a Digestion trace stamped with the substrate tick.
@@ -46,7 +50,7 @@ from phago._kernels import window_pair_codes
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig
 from phago.ids import AgentId, DocumentId
-from phago.text import Keyword, keywords_from_tokens, tokenize_with_positions
+from phago.text import Keyword, analyse_keywords, tokenize_with_positions
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -124,6 +128,12 @@ class Digester(Agent):
             so the immune and emergence agents survive; the reference always does it).
         hunger_search: with no document within ``forage_radius``, head for a near undigested
             document anywhere instead of wandering (a k-d tree lookup).
+        claims: look past documents another digester is already heading for (the colony
+            collects each digester's target at the start of a tick), so neighbours spread over
+            different documents instead of racing for the same one.
+        travel_speed: the longest move of a hungry digester heading for a document beyond
+            ``forage_radius`` (None: it goes straight there, as the reference's agents do when
+            oriented toward a point).
     """
 
     agent_type = "digester"
@@ -136,10 +146,12 @@ class Digester(Agent):
         max_idle: int = 30,
         sense_radius: float = 10.0,
         keyword_boost: float = 3.0,
-        speed: float = 5.0,
+        speed: float = 10.0,
         forage_radius: float = 40.0,
         symbiosis: bool = False,
         hunger_search: bool = True,
+        claims: bool = True,
+        travel_speed: float | None = None,
     ) -> None:
         super().__init__(
             position if isinstance(position, Position) else Position(*position),
@@ -152,6 +164,8 @@ class Digester(Agent):
         self.forage_radius = float(forage_radius)
         self.symbiosis = bool(symbiosis)
         self.hunger_search = bool(hunger_search)
+        self.claims = bool(claims)
+        self.travel_speed = None if travel_speed is None else float(travel_speed)
         self.state = DigesterState.SEEKING
         self.target: DocumentId | None = None
         self.current_document: DocumentId | None = None
@@ -223,39 +237,51 @@ class Digester(Agent):
                 return SymbioseWith(sig.emitter)
         # once stressed, moving toward food is not idling, so no document is left behind
         counts = not (self.hunger_search and self.idle >= self.max_idle // 2)
-        near = view.undigested_near(pos, self.sense_radius)
+        claimant = self.id if self.claims else None
+        previous, self.target = self.target, None
+        near = view.undigested_near(pos, self.sense_radius, claimant)
         if near:
             dist, doc = near[0]
-            if dist >= 1.0 and not counts and len(near) > 1:
+            if dist >= 1.0 and not counts and not self.claims and len(near) > 1:
                 # a stressed digester keeps losing races for the nearest document to the herd
                 # around it: it picks one of the three nearest instead
                 dist, doc = near[int(self.rng.integers(0, min(3, len(near))))]
+            self.target = doc
             if dist < 1.0:
                 self.state = DigesterState.FOUND_TARGET
-                self.target = doc
                 return EngulfDocument(doc)
             self.idle += counts
             return Move(self._step_toward(view.document_position(doc), dist))
-        grad = view.gradient(pos, self.sense_radius, SignalType.INPUT)
-        if grad is not None:
-            self.idle += 1
-            return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
+        if claimant is not None and previous is not None:
+            # keep heading for a distant target while it is still free (no dithering)
+            target = view.available_document_position(previous, claimant)
+            if target is not None:
+                self.idle += counts
+                self.target = previous
+                dist = math.hypot(target.x - pos.x, target.y - pos.y)
+                return Move(self._step_toward(target, dist, dist > self.forage_radius))
         far = (
-            view.undigested_near(pos, self.forage_radius)
+            view.undigested_near(pos, self.forage_radius, claimant)
             if self.forage_radius > self.sense_radius
             else []
         )
         if far:
             self.idle += counts
             dist, doc = far[0]
+            self.target = doc
             return Move(self._step_toward(view.document_position(doc), dist))
+        grad = view.gradient(pos, self.sense_radius, SignalType.INPUT)
+        if grad is not None:
+            self.idle += 1
+            return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
         if self.hunger_search:
             # nothing within reach: head for one of the nearest undigested documents anywhere
-            found = view.nearest_undigested_anywhere(pos, 4, self.rng)
+            found = view.nearest_undigested_anywhere(pos, 4, self.rng, claimant)
             if found is not None:
                 self.idle += counts
                 dist, doc = found
-                return Move(self._step_toward(view.document_position(doc), dist))
+                self.target = doc
+                return Move(self._step_toward(view.document_position(doc), dist, True))
         self.idle += 1
         self._heading += float(self.rng.normal(0.0, 0.6))
         step = min(2.0, self.speed)
@@ -263,8 +289,12 @@ class Digester(Agent):
             Position(pos.x + step * math.cos(self._heading), pos.y + step * math.sin(self._heading))
         )
 
-    def _step_toward(self, target: Position, dist: float) -> Position:
+    def _step_toward(self, target: Position, dist: float, travel: bool = False) -> Position:
         speed = self.speed
+        if travel:
+            if self.travel_speed is None:
+                return target
+            speed = max(speed, self.travel_speed)
         if dist <= speed:
             return target
         f = speed / dist
@@ -279,16 +309,29 @@ class Digester(Agent):
             FragmentPresentation(k.label, doc, self.position, NodeType.CONCEPT) for k in keywords
         )
         pairs = None
-        if self._window is not None and self._text_for_pairs is not None:
-            pairs = window_pairs(self._text_for_pairs, keywords, self._window, self._tokens)
-        self._text_for_pairs = None
-        self._tokens = None
+        sel, self._occurrences = self._occurrences, None
+        if self._window is not None and sel is not None:
+            kid, pos = sel
+            if len(kid) < 2:
+                pairs = np.zeros((0, 2), dtype=np.int64)
+            else:
+                k = len(keywords)
+                codes = window_pair_codes(kid, pos, int(self._window), k)
+                pairs = np.stack([codes // k, codes % k], axis=1)
         return PresentFragments(frags, doc, pairs)
 
     # ------------------------------------------------------------------ digestion
 
-    _text_for_pairs: str | None = None
-    _tokens: list[tuple[str, int]] | None = None
+    # (keyword index, raw-token position) of every keyword occurrence of the lysed document,
+    # kept from lysis to presentation within one sense() call
+    _occurrences: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    @property
+    def claimed_document(self) -> DocumentId | None:
+        """The document it is moving toward (while seeking with ``claims`` on)."""
+        if self.claims and self.state is DigesterState.SEEKING:
+            return self.target
+        return None
 
     @property
     def is_digesting(self) -> bool:
@@ -310,9 +353,8 @@ class Digester(Agent):
         text, self.engulfed = self.engulfed, None
         if text is None:
             return []
-        tokens = tokenize_with_positions(text)
-        keywords = keywords_from_tokens(
-            tokens,
+        keywords, kid, pos = analyse_keywords(
+            text,
             self.known_vocabulary or None,
             boost=self.keyword_boost,
             max_keywords=self._max_fragments,
@@ -330,8 +372,7 @@ class Digester(Agent):
                 else:
                     presented[k.label] = n + 1
             if self._window is not None:
-                self._text_for_pairs = text
-                self._tokens = tokens
+                self._occurrences = (kid, pos)
         return keywords
 
     # ------------------------------------------------------------------ transfer
@@ -441,11 +482,12 @@ class Digester(Agent):
             forage_radius=self.forage_radius,
             symbiosis=self.symbiosis,
             hunger_search=self.hunger_search,
+            claims=self.claims,
+            travel_speed=self.travel_speed,
             state=self.state.value,
             target=None if self.target is None else int(self.target),
             current_document=None if self.current_document is None else int(self.current_document),
             engulfed=self.engulfed,
-            text_for_pairs=self._text_for_pairs,
             known_vocabulary=sorted(self.known_vocabulary),
             presented=list(self.presented.items()),
             integrated_from=sorted(int(a) for a in self.integrated_from),
@@ -470,17 +512,19 @@ class Digester(Agent):
         self.forage_radius = float(state["forage_radius"])
         self.symbiosis = bool(state["symbiosis"])
         self.hunger_search = bool(state.get("hunger_search", True))
+        self.claims = bool(state.get("claims", True))
+        ts = state.get("travel_speed")
+        self.travel_speed = None if ts is None else float(ts)
         self.state = DigesterState(state["state"])
         self.target = None if state["target"] is None else DocumentId(int(state["target"]))
         cd = state["current_document"]
         self.current_document = None if cd is None else DocumentId(int(cd))
         self.engulfed = state["engulfed"]
-        self._text_for_pairs = state["text_for_pairs"]
         self.known_vocabulary = set(state["known_vocabulary"])
         self.presented = {t: int(n) for t, n in state["presented"]}
         self._presented_order = list(self.presented)
         self._n_externalized = int(state.get("n_externalized", len(state["externalized"])))
-        self._tokens = None
+        self._occurrences = None
         self.integrated_from = {AgentId(int(a)) for a in state["integrated_from"]}
         self.symbionts = [(AgentId(int(a)), str(t)) for a, t in state["symbionts"]]
         self.tried_symbiosis = {AgentId(int(a)) for a in state["tried_symbiosis"]}

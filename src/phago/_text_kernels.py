@@ -1,0 +1,264 @@
+"""Numba kernels for keyword analysis of ASCII text (see :func:`phago.text.analyse_keywords`).
+
+The kernels work on a document's bytes and reproduce :func:`phago.text.tokenize_with_positions`
+for ASCII text: a raw piece is a run of ``[A-Za-z0-9]`` (underscore and every other byte
+separate pieces), it is lowercased, and it is kept when it has at least three bytes and is not
+a stopword. Stopwords and distinct terms are found with open-addressing hash tables (linear
+probing) whose hits are confirmed by comparing bytes, so a hash collision can never merge two
+terms. These kernels are internal; :mod:`phago.text` builds their inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+__all__ = ["StopTable", "analyse_ascii", "rank_terms", "scan_ascii", "stop_table"]
+
+StopTable = tuple[
+    npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]
+"""``(bytes, offsets, buckets, max_len)``: stopword bytes concatenated, their ``len + 1``
+offsets, a power-of-two bucket array holding stopword indices (-1: empty), and a one-element
+array with the longest stopword's length."""
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK64 = (1 << 64) - 1
+
+
+@njit(cache=True, inline="always")
+def _lower(c: np.uint8) -> np.uint8:
+    # only called on [A-Za-z0-9]: setting bit 0x20 lowercases letters and keeps digits
+    return c | np.uint8(0x20)
+
+
+@njit(cache=True, inline="always")
+def _is_alnum(c: np.uint8) -> bool:
+    # [a-z] or [A-Z] (bit 0x20 folds them together) or [0-9]
+    lc = c | np.uint8(0x20)
+    return bool(
+        (lc >= np.uint8(97) and lc <= np.uint8(122)) or (c >= np.uint8(48) and c <= np.uint8(57))
+    )
+
+
+def _hash_bytes(data: bytes) -> int:
+    """FNV-1a (64 bit) of ``data``; the kernels compute the same over lowercased bytes."""
+    h = _FNV_OFFSET
+    for c in data:
+        h = ((h ^ c) * _FNV_PRIME) & _MASK64
+    return h
+
+
+def stop_table(words: Iterable[str]) -> StopTable:
+    """Build the stopword hash table the kernels take (words must be lowercase ASCII).
+
+    Example:
+        >>> raw, off, buckets, longest = stop_table(["the", "and"])
+        >>> bytes(raw).decode(), off.tolist(), int((buckets >= 0).sum()), int(longest[0])
+        ('andthe', [0, 3, 6], 2, 3)
+    """
+    encoded = [w.encode("ascii") for w in sorted(set(words))]
+    for w in encoded:
+        if w != w.lower() or not all(chr(c).isalnum() for c in w):
+            raise ValueError(f"stopword {w!r} is not lowercase ASCII alphanumeric")
+    raw = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    off = np.zeros(len(encoded) + 1, dtype=np.int64)
+    off[1:] = np.cumsum([len(w) for w in encoded], dtype=np.int64)
+    size = 16
+    while size < 4 * max(len(encoded), 1):
+        size *= 2
+    buckets = np.full(size, -1, dtype=np.int64)
+    for i, w in enumerate(encoded):
+        b = _hash_bytes(w) & (size - 1)
+        while buckets[b] >= 0:
+            b = (b + 1) & (size - 1)
+        buckets[b] = i
+    longest = np.array([max((len(w) for w in encoded), default=0)], dtype=np.int64)
+    return raw, off, buckets, longest
+
+
+@njit(cache=True)
+def scan_ascii(
+    buf: np.ndarray,
+    stop_raw: np.ndarray,
+    stop_off: np.ndarray,
+    stop_buckets: np.ndarray,
+    stop_longest: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Kept tokens and distinct terms of the ASCII bytes ``buf``.
+
+    Returns ``(terms, toks, names, nd, nt)``: ``terms[:, :nd]`` holds per distinct term (in
+    first-occurrence order) the byte span ``(start, end)`` of its first occurrence, its count
+    and the raw-token index of its first occurrence (rows 0-3); ``toks[:, :nt]`` per kept token
+    (in text order) its distinct-term id and raw-token index (rows 0-1); ``names`` the
+    lowercased distinct terms, each followed by a space.
+    """
+    n = buf.shape[0]
+    cap = n // 4 + 1  # a kept token takes >= 3 bytes plus a separator
+    terms = np.empty((4, cap), dtype=np.int64)
+    toks = np.empty((2, cap), dtype=np.int64)
+    names = np.empty(n + 1, dtype=np.uint8)
+    size = 16
+    while size < 2 * cap:
+        size *= 2
+    mask = np.uint64(size - 1)
+    buckets = np.full(size, -1, dtype=np.int64)
+    smask = np.uint64(stop_buckets.shape[0] - 1)
+    longest = stop_longest[0]
+    nd = 0
+    nt = 0
+    nn = 0
+    raw = 0
+    i = 0
+    while i < n:
+        if not _is_alnum(buf[i]):
+            i += 1
+            continue
+        start = i
+        h = np.uint64(0xCBF29CE484222325)
+        while i < n and _is_alnum(buf[i]):
+            h = (h ^ np.uint64(_lower(buf[i]))) * np.uint64(0x100000001B3)
+            i += 1
+        length = i - start
+        r = raw
+        raw += 1
+        if length < 3:
+            continue
+        if length <= longest:
+            b = h & smask
+            stop = False
+            while True:
+                s = stop_buckets[b]
+                if s < 0:
+                    break
+                s0 = stop_off[s]
+                if stop_off[s + 1] - s0 == length:
+                    same = True
+                    for q in range(length):
+                        if _lower(buf[start + q]) != stop_raw[s0 + q]:
+                            same = False
+                            break
+                    if same:
+                        stop = True
+                        break
+                b = (b + np.uint64(1)) & smask
+            if stop:
+                continue
+        b = h & mask
+        term = -1
+        while True:
+            t = buckets[b]
+            if t < 0:
+                break
+            t0 = terms[0, t]
+            if terms[1, t] - t0 == length:
+                same = True
+                for q in range(length):
+                    if _lower(buf[start + q]) != _lower(buf[t0 + q]):
+                        same = False
+                        break
+                if same:
+                    term = t
+                    break
+            b = (b + np.uint64(1)) & mask
+        if term < 0:
+            term = nd
+            nd += 1
+            buckets[b] = term
+            terms[0, term] = start
+            terms[1, term] = i
+            terms[2, term] = 1
+            terms[3, term] = r
+            for q in range(start, i):
+                names[nn] = _lower(buf[q])
+                nn += 1
+            names[nn] = np.uint8(32)
+            nn += 1
+        else:
+            terms[2, term] += 1
+        toks[0, nt] = term
+        toks[1, nt] = r
+        nt += 1
+    return terms, toks, names[:nn], nd, nt
+
+
+@njit(cache=True)
+def rank_terms(
+    buf: np.ndarray,
+    terms: np.ndarray,
+    toks: np.ndarray,
+    nd: int,
+    nt: int,
+    boosted: np.ndarray,
+    boost: float,
+    has_limit: bool,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rank the distinct terms of :func:`scan_ascii` and select the keywords' tokens.
+
+    A term's score is its count plus ``boost`` where ``boosted`` is true (``boosted`` may be
+    empty: no boosts). Terms are sorted by score descending, ties in first-occurrence order,
+    and the first ones are the keywords: all of them without ``has_limit``, else as many as
+    the Python slice ``[:limit]`` keeps (a negative ``limit`` drops that many from the end).
+
+    Returns ``(names, meta, scores, kid, pos)``: the keywords' lowercased labels, each followed
+    by a space; ``meta`` ``(2, keep)``: the keywords' first raw-token indices and counts;
+    their scores; and for each token of a keyword (in text order) its keyword index and
+    raw-token index.
+    """
+    neg = np.empty(nd, dtype=np.float64)
+    if boosted.shape[0] > 0:
+        for t in range(nd):
+            neg[t] = -(np.float64(terms[2, t]) + (boost if boosted[t] else 0.0))
+    else:
+        for t in range(nd):
+            neg[t] = -np.float64(terms[2, t])
+    order = np.argsort(neg, kind="mergesort")  # stable: ties keep first occurrence
+    keep = nd
+    if has_limit:
+        keep = min(limit, nd) if limit >= 0 else max(nd + limit, 0)
+    meta = np.empty((2, keep), dtype=np.int64)
+    scores = np.empty(keep, dtype=np.float64)
+    remap = np.full(nd, -1, dtype=np.int64)
+    names = np.empty(buf.shape[0] + 1, dtype=np.uint8)
+    nn = 0
+    for r in range(keep):
+        t = order[r]
+        remap[t] = r
+        meta[0, r] = terms[3, t]
+        meta[1, r] = terms[2, t]
+        scores[r] = -neg[t]
+        for q in range(terms[0, t], terms[1, t]):
+            names[nn] = _lower(buf[q])
+            nn += 1
+        names[nn] = np.uint8(32)
+        nn += 1
+    kid = np.empty(nt, dtype=np.int64)
+    pos = np.empty(nt, dtype=np.int64)
+    m = 0
+    for a in range(nt):
+        k = remap[toks[0, a]]
+        if k >= 0:
+            kid[m] = k
+            pos[m] = toks[1, a]
+            m += 1
+    return names[:nn], meta, scores, kid[:m], pos[:m]
+
+
+@njit(cache=True)
+def analyse_ascii(
+    buf: np.ndarray,
+    stop_raw: np.ndarray,
+    stop_off: np.ndarray,
+    stop_buckets: np.ndarray,
+    stop_longest: np.ndarray,
+    has_limit: bool,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`scan_ascii` then :func:`rank_terms` without boosts, in one call."""
+    terms, toks, _names, nd, nt = scan_ascii(buf, stop_raw, stop_off, stop_buckets, stop_longest)
+    return rank_terms(buf, terms, toks, nd, nt, np.zeros(0, dtype=np.bool_), 0.0, has_limit, limit)
