@@ -178,6 +178,7 @@ class Colony:
         self._pending: list[AgentAction] | None = None
         self._events: list[ColonyEvent] = []
         self._dying: dict[int, DeathCause] = {}
+        self._moving_to: dict[DocumentId, AgentId] = {}  # this Act phase: document -> mover
         self._phase = "advance"  # the last phase run
         self._layout_next = 0
         self.presentation_hook: PresentationHook | None = None
@@ -309,10 +310,16 @@ class Colony:
         tick = self.substrate.tick
         events = self._events
         agents = self.agents
+        self._moving_to = {}
         for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
             self._apply(i, agent, action, tick, events)
-        for agent in agents:
-            self._dissolve_and_transfer(agent, tick, events)
+        deposits = self.substrate.traces_near_many(
+            [a.position for a in agents],
+            self.config.capability_radius,
+            TraceType.CAPABILITY_DEPOSIT,
+        )
+        for agent, near in zip(agents, deposits, strict=True):
+            self._dissolve_and_transfer(agent, tick, events, near)
         if self._dying:
             dead = []
             for i in sorted(self._dying, reverse=True):
@@ -334,6 +341,9 @@ class Colony:
         self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]
     ) -> None:
         if isinstance(action, Move):
+            doc = agent.claimed_document
+            if doc is not None and self._moving_to.setdefault(doc, agent.id) != agent.id:
+                return  # an earlier agent is heading for the same document: wait a tick
             agent.position = action.position
             events.append(Moved(agent.id, action.position))
         elif isinstance(action, EngulfDocument):
@@ -394,7 +404,7 @@ class Colony:
         idx = g.present(concept_labels, NodeType.CONCEPT, pos, tick, doc)
         if hook is not None and len(idx):
             hook.on_present(idx, NodeType.CONCEPT, pos, tick, doc)
-        node_ids = [g.id_at(int(k)) for k in idx]
+        node_ids = g.ids_at(idx)
         for f in others:
             j = g.present([f.label], f.node_type, f.position, tick, f.source_document)
             if hook is not None:
@@ -437,7 +447,9 @@ class Colony:
                 events.append(Symbiosis(host.id, other.id, host.agent_type, other.agent_type))
             return
 
-    def _dissolve_and_transfer(self, agent: Agent, tick: int, events: list[ColonyEvent]) -> None:
+    def _dissolve_and_transfer(
+        self, agent: Agent, tick: int, events: list[ColonyEvent], deposits: list[Trace]
+    ) -> None:
         g = self._graph
         cfg = self.config
         # reinforcement only matters up to 100 (trust and permeability saturate there), and
@@ -457,14 +469,12 @@ class Colony:
         agent.modulate_boundary(BoundaryContext(reinforcement, age, trust))
         p = agent.permeability
         if p > 0.5:
-            count = 0
-            for t in agent.externalize_vocabulary():
-                ks = g.indices_with_label(t)
+            terms = agent.externalize_vocabulary()
+            if terms:
+                ks = [k for t in terms for k in g.indices_with_label(t)]
                 if ks:
                     g.increment_access(ks, 1)
-                    count += len(ks)
-            if count:
-                events.append(Dissolved(agent.id, p, count))
+                    events.append(Dissolved(agent.id, p, len(ks)))
         if p > 0.0:
             seen = agent.seen_nodes
             if seen < g.node_count:
@@ -474,9 +484,7 @@ class Colony:
                 if labels:
                     agent.internalize_vocabulary(labels)
                 agent.seen_nodes = g.node_count
-        for trace in self.substrate.traces_near(
-            agent.position, cfg.capability_radius, TraceType.CAPABILITY_DEPOSIT
-        ):
+        for trace in deposits:  # capability deposits within capability_radius
             if trace.agent_id != agent.id and trace.payload:
                 n = agent.integrate_vocabulary(trace.payload)
                 if n:

@@ -248,6 +248,11 @@ class HebbianGraph:
         """NodeId of the node at internal ``index``."""
         return self._ids[index]
 
+    def ids_at(self, indices: IntArray | Sequence[int]) -> list[NodeId]:
+        """NodeIds of the nodes at internal ``indices``."""
+        ids = self._ids
+        return [ids[k] for k in np.asarray(indices, dtype=_INT).tolist()]
+
     def label_at(self, index: int) -> str:
         """Label of the node at internal ``index``."""
         return self._labels[index]
@@ -323,24 +328,26 @@ class HebbianGraph:
         x, y = (position.x, position.y) if position is not None else (0.0, 0.0)
         code = _TYPE_CODE[node_type]
         tval = node_type.value
-        out = np.empty(len(labels), dtype=_INT)
         by_label = self._by_type[code]
-        access = self._access
-        for k, raw in enumerate(labels):
-            i = by_label.get(raw)
-            if i is None:
-                norm = normalise_label(raw)
-                if not norm:
-                    raise ValueError("a node label must not be empty")
-                i = by_label.get(norm)
+        found = [by_label.get(raw) for raw in labels]
+        if None in found:
+            existing: list[int] = []
+            for k, i in enumerate(found):
                 if i is None:
-                    i = self._new_node(node_id(tval, norm), norm, code, x, y, tick, 1)
-                    access = self._access
-                else:
-                    access[i] += 1
-            else:
-                access[i] += 1
-            out[k] = i
+                    norm = normalise_label(labels[k])
+                    if not norm:
+                        raise ValueError("a node label must not be empty")
+                    i = by_label.get(norm)
+                    if i is None:  # created with access 1
+                        found[k] = self._new_node(node_id(tval, norm), norm, code, x, y, tick, 1)
+                        continue
+                    found[k] = i
+                existing.append(i)
+        else:
+            existing = found  # type: ignore[assignment]
+        out = np.array(found, dtype=_INT)
+        if existing:
+            np.add.at(self._access, np.array(existing, dtype=_INT), 1)
         if document is not None and len(out):
             self._prov_node.append(out.copy())
             self._prov_doc.append(np.full(len(out), document, dtype=np.uint64))

@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -376,7 +376,7 @@ class Substrate:
         me = int(claimant) if claimant is not None else -1
         for _ in range(2):
             tree = self._far_index()
-            k = min(8, len(self._far_cells))
+            k = min(max(8, choices), len(self._far_cells))
             _, hits = tree.query([position.x, position.y], k=k)
             hits = np.atleast_1d(hits)
             found: list[tuple[float, int]] = []
@@ -548,12 +548,19 @@ class Substrate:
         if tied.any():
             eaten[tied] = self._digested_arr[s.ref[tied]]
         persistent = tied & ~eaten
+        was_live = s.intensity > 0.0
         s.intensity = np.where(persistent, s.intensity, s.intensity * (1.0 - rate))
         keep = (s.intensity >= threshold) & ~eaten
-        removed = int(len(s) - keep.sum())
+        dropped = was_live & ~keep
+        removed = int(np.count_nonzero(dropped))
         if removed:
-            s.keep(keep)
-            self._sig_dirty = True
+            # a dropped row is zeroed (every reader skips intensity-0 rows) and the columns
+            # are compacted, and the spatial index rebuilt, only once half the rows are dead
+            s.intensity[dropped] = 0.0
+            live = keep & (s.intensity > 0.0)
+            if 2 * int(np.count_nonzero(live)) < len(s):
+                s.keep(live)
+                self._sig_dirty = True
         return removed
 
     # ------------------------------------------------------------------ traces
@@ -627,6 +634,43 @@ class Substrate:
         dy = t.y[cand] - position.y
         ok = dx * dx + dy * dy <= radius * radius
         return [self._trace(int(i)) for i in cand[ok]]
+
+    def traces_near_many(
+        self, positions: Sequence[Position], radius: float, trace_type: TraceType
+    ) -> list[list[Trace]]:
+        """:meth:`traces_near` of one trace type for many positions at once (one k-d tree
+        query for all of them).
+
+        Example:
+            >>> from phago.ids import AgentId
+            >>> s = Substrate()
+            >>> s.deposit_trace(Position(0, 0), Trace(AgentId(1), TraceType.DIGESTION, 1.0, 0))
+            >>> [len(h) for h in s.traces_near_many(
+            ...     [Position(1, 0), Position(50, 0)], 2.0, TraceType.DIGESTION)]
+            [1, 0]
+        """
+        self._flush_traces()
+        t = self._tr
+        rows = np.flatnonzero(t.kind == _TRACE_CODE[trace_type])
+        out: list[list[Trace]] = [[] for _ in positions]
+        if len(rows) == 0 or not positions:
+            return out
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(np.column_stack([t.x[rows], t.y[rows]]))
+        qx = np.fromiter((p.x for p in positions), dtype=np.float64, count=len(positions))
+        qy = np.fromiter((p.y for p in positions), dtype=np.float64, count=len(positions))
+        # a hair wider than radius, then the exact test traces_near uses
+        hits = tree.query_ball_point(np.column_stack([qx, qy]), radius * (1.0 + 1e-9) + 1e-12)
+        r2 = radius * radius
+        for i, h in enumerate(hits):
+            if not h:
+                continue
+            cand = rows[np.sort(np.asarray(h, dtype=np.int64))]
+            dx = t.x[cand] - qx[i]
+            dy = t.y[cand] - qy[i]
+            out[i] = [self._trace(int(k)) for k in cand[dx * dx + dy * dy <= r2]]
+        return out
 
     def traces_at(self, position: Position) -> list[Trace]:
         """Traces in the 0.1-unit cell of ``position`` (the reference's location key)."""

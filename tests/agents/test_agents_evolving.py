@@ -10,7 +10,7 @@ import pytest
 from phago import Colony, ColonyConfig, Position
 from phago.agents.evolving import EvolvingDigester, select_pairs
 from phago.agents.genome import Genome
-from phago.types import BoundaryContext, Move, PresentFragments
+from phago.types import BoundaryContext, EngulfDocument, Move, PresentFragments
 
 TEXT = "alpha beta gamma delta epsilon alpha beta gamma alpha zeta"
 
@@ -98,25 +98,30 @@ def test_boundary_bias_offsets_permeability() -> None:
 
 
 def test_explore_bias_trades_foraging_for_exploration() -> None:
-    def first_moves(bias: float) -> list[Position]:
+    def first_actions(bias: float, ticks: int) -> list[object]:
         colony = Colony(seed=2)
         colony.ingest_document("far", TEXT, Position(30, 0))  # beyond sense, within forage
         d = EvolvingDigester(Position(0, 0), Genome(explore_bias=bias))
         colony.spawn(d)
-        out = []
-        for _ in range(5):
+        out: list[object] = []
+        for _ in range(ticks):
             colony.sense()
             assert colony._pending is not None
-            action = colony._pending[0]
-            assert isinstance(action, Move)
-            out.append(action.position)
+            out.append(colony._pending[0])
             colony.act()
             colony.decay()
             colony.advance()
         return out
 
-    forage = first_moves(0.0)
-    assert [p.x for p in forage] == pytest.approx([5.0, 10.0, 15.0, 20.0, 25.0])
+    def first_moves(bias: float) -> list[Position]:
+        actions = first_actions(bias, 5)
+        assert all(isinstance(a, Move) for a in actions)
+        return [a.position for a in actions]  # type: ignore[attr-defined]
+
+    # foraging: a document beyond the sense radius is reached in one move, then engulfed
+    forage = first_actions(0.0, 2)
+    assert isinstance(forage[0], Move) and forage[0].position == Position(30, 0)
+    assert isinstance(forage[1], EngulfDocument)
     explore = first_moves(1.0)
     assert all(
         abs(b.x - a.x) <= 2.0 + 1e-9

@@ -10,12 +10,15 @@ State machine (REFERENCE.md §5.1), with the reference's defects fixed (§8 item
   (the colony collects every digester's target at the start of a tick, first in agent order
   wins, so neighbours spread over different documents instead of racing for one): it engulfs
   it when closer than 1, else moves toward it at most ``speed`` per tick (by default the
-  sense radius: the reference jumps straight onto any document it senses). It keeps heading
-  for a distant target while that stays free. With none in reach it forages for the nearest
-  free document within ``forage_radius``, then follows the Input gradient, and beyond that
-  heads for one of the nearest free documents anywhere (a k-d tree lookup; a random one of
-  the four nearest, so hungry digesters spread out), travelling there at ``travel_speed``
-  (by default in one move, as the reference's agents do toward a point). Once stressed (idle
+  sense radius: the reference jumps straight onto any document it senses). Two digesters
+  heading for the same document in one tick: the first in agent order moves, the other waits
+  a tick. It keeps heading for a distant target while that stays free. With none in reach it
+  forages for the nearest free document within ``forage_radius``, and beyond that heads for
+  one of the nearest free documents anywhere (a k-d tree lookup; a random one of the 64
+  nearest, so hungry digesters spread over a remaining region instead of crowding its edge),
+  travelling to documents beyond its sense radius at ``travel_speed`` (by default in one
+  move, as the reference's agents do toward a point). The Input gradient is followed only
+  when no free document is left to hunt (it would lead to claimed ones). Once stressed (idle
   for half its ``max_idle``) moving toward food and losing a race no longer count as idling,
   so no document is left behind while digesters live. Only with nothing left does it explore
   with a persistent, seeded random walk. Only Input signals steer it, so export or quorum
@@ -74,6 +77,10 @@ from phago.types import (
 
 __all__ = ["Digester", "DigesterState", "window_pairs"]
 
+# a hungry digester jumps to a random one of this many nearest free documents: spreading the
+# hunters over the inside of a remaining region, not just its edge, keeps them all eating
+HUNT_CHOICES = 64
+
 
 class DigesterState(StrEnum):
     """States of the digester's state machine."""
@@ -131,9 +138,8 @@ class Digester(Agent):
         claims: look past documents another digester is already heading for (the colony
             collects each digester's target at the start of a tick), so neighbours spread over
             different documents instead of racing for the same one.
-        travel_speed: the longest move of a hungry digester heading for a document beyond
-            ``forage_radius`` (None: it goes straight there, as the reference's agents do when
-            oriented toward a point).
+        travel_speed: the longest move toward a document beyond ``sense_radius`` (None: it
+            goes straight there, as the reference's agents do when oriented toward a point).
     """
 
     agent_type = "digester"
@@ -259,7 +265,7 @@ class Digester(Agent):
                 self.idle += counts
                 self.target = previous
                 dist = math.hypot(target.x - pos.x, target.y - pos.y)
-                return Move(self._step_toward(target, dist, dist > self.forage_radius))
+                return Move(self._step_toward(target, dist, dist > self.sense_radius))
         far = (
             view.undigested_near(pos, self.forage_radius, claimant)
             if self.forage_radius > self.sense_radius
@@ -269,25 +275,38 @@ class Digester(Agent):
             self.idle += counts
             dist, doc = far[0]
             self.target = doc
-            return Move(self._step_toward(view.document_position(doc), dist))
+            return Move(self._step_toward(view.document_position(doc), dist, True))
+        if claimant is not None:
+            # the Input gradient here can only lead to documents others have claimed
+            hunt = self._hunt(view, counts, claimant)
+            if hunt is not None:
+                return hunt
         grad = view.gradient(pos, self.sense_radius, SignalType.INPUT)
         if grad is not None:
             self.idle += 1
             return Move(Position(pos.x + grad.direction.x, pos.y + grad.direction.y))
-        if self.hunger_search:
-            # nothing within reach: head for one of the nearest undigested documents anywhere
-            found = view.nearest_undigested_anywhere(pos, 4, self.rng, claimant)
-            if found is not None:
-                self.idle += counts
-                dist, doc = found
-                self.target = doc
-                return Move(self._step_toward(view.document_position(doc), dist, True))
+        if claimant is None:
+            hunt = self._hunt(view, counts, claimant)
+            if hunt is not None:
+                return hunt
         self.idle += 1
         self._heading += float(self.rng.normal(0.0, 0.6))
         step = min(2.0, self.speed)
         return Move(
             Position(pos.x + step * math.cos(self._heading), pos.y + step * math.sin(self._heading))
         )
+
+    def _hunt(self, view: ColonyView, counts: bool, claimant: AgentId | None) -> Move | None:
+        """Nothing within reach: head for one of the nearest free documents anywhere."""
+        if not self.hunger_search:
+            return None
+        found = view.nearest_undigested_anywhere(self.position, HUNT_CHOICES, self.rng, claimant)
+        if found is None:
+            return None
+        self.idle += counts
+        dist, doc = found
+        self.target = doc
+        return Move(self._step_toward(view.document_position(doc), dist, True))
 
     def _step_toward(self, target: Position, dist: float, travel: bool = False) -> Position:
         speed = self.speed
@@ -305,9 +324,9 @@ class Digester(Agent):
 
     def _presentation(self, keywords: list[Keyword]) -> PresentFragments:
         doc = self.current_document
-        frags = tuple(
-            FragmentPresentation(k.label, doc, self.position, NodeType.CONCEPT) for k in keywords
-        )
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (32 fragments per document)
+        at, concept, new = self.position, NodeType.CONCEPT, tuple.__new__
+        frags = tuple(new(FragmentPresentation, (k.label, doc, at, concept)) for k in keywords)
         pairs = None
         sel, self._occurrences = self._occurrences, None
         if self._window is not None and sel is not None:
