@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
@@ -521,11 +522,15 @@ class Colony:
         return events
 
     def tick(self) -> list[ColonyEvent]:
-        """Run one tick: exactly sense, act, decay, advance. Returns the tick's events."""
-        self.sense()
-        self.act()
-        self.decay()
-        return self.advance()
+        """Run one tick: exactly sense, act, decay, advance. Returns the tick's events.
+
+        The cyclic garbage collector is paused during the tick (see :mod:`phago._gc`).
+        """
+        with cyclic_gc_paused():
+            self.sense()
+            self.act()
+            self.decay()
+            return self.advance()
 
     def run(
         self, ticks: int, on_tick: Callable[[int], None] | None = None

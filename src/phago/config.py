@@ -96,9 +96,11 @@ class ColonyConfig:
         """Bounded settings for big corpora (measured in BENCHMARKS.md).
 
         At most 32 keywords per document, wired only within a 10-word window, degree cap 30:
-        work and edges per document are bounded, so cost grows linearly with the corpus.
+        work and edges per document are bounded, so cost grows linearly with the corpus. The
+        event history keeps the last 10 ticks (not 1,000: with thousands of agents that is
+        millions of event objects for the garbage collector to walk).
         """
-        return cls(max_fragments=32, wiring_window=10, max_edge_degree=30)
+        return cls(max_fragments=32, wiring_window=10, max_edge_degree=30, event_history_limit=10)
 
     def replace(self, **changes: Any) -> ColonyConfig:
         """A copy with ``changes`` applied (validated)."""
