@@ -123,7 +123,7 @@ class DistributedColony:
         runner_config: timeouts, ghost resolution, parallelism and rollback cadence.
         address: Ray only: None starts a local Ray; ``"auto"`` or ``"ray://host:port"`` joins.
         checkpoint_every: take a consistent checkpoint of every shard every K ticks (local
-            backend default: 10, in memory; Ray default: none, so a lost shard is an error).
+            backend default: 50, in memory; Ray default: none, so a lost shard is an error).
         checkpoint_dir: Ray: also write each shard's checkpoint there, atomically.
         ghost_cache_size: ghost cache capacity per shard.
     """

@@ -82,23 +82,31 @@ class GhostNodeCache:
         self._evictions = 0
 
     def __getstate__(self) -> dict[str, Any]:
-        """Compact state (plain tuples, not dataclasses), so shard snapshots stay cheap."""
-        rows = []
-        for g in self._nodes.values():
-            d = g.full_data
-            data = None
-            if d is not None:
-                data = (
-                    int(d.id),
+        """Compact state (plain tuples, not dataclasses), so shard snapshots stay cheap.
+
+        Runs at every rollback checkpoint of a shard, so it avoids per-ghost function calls
+        (the shard id is read as its ``value``; enum members are memoised by pickle).
+        """
+        rows = [
+            (
+                g.node_id,
+                g.shard_id.value,
+                g.label,
+                None
+                if (d := g.full_data) is None
+                else (
+                    d.id,
                     d.label,
-                    d.node_type.value,
+                    d.node_type,
                     d.position.x,
                     d.position.y,
                     d.access_count,
                     d.created_tick,
-                    tuple(int(x) for x in d.documents),
-                )
-            rows.append((int(g.node_id), int(g.shard_id), g.label, data))
+                    tuple(map(int, d.documents)) if d.documents else (),
+                ),
+            )
+            for g in self._nodes.values()
+        ]
         return {
             "capacity": self._capacity,
             "rows": rows,

@@ -15,16 +15,21 @@ One distributed tick runs each phase exactly once on every shard (DESIGN.md §2.
    distribution; the runner merges them (exactly) and hands the result to those agents at the
    next Sense, so they judge against the whole cluster while reading structure locally.
 
-Each phase is one fan-out: every shard's call runs concurrently (the local backend runs each
-in a worker thread, at most ``max_parallelism`` at once; the Ray backend calls actors), and
-completions are reported to the coordinator's :class:`~phago.distributed.TickBarrier`, which
-the runner waits on with the phase timeout. A shard that misses the deadline makes
-:meth:`DistributedRunner.tick` raise :class:`~phago.errors.PhaseTimeout` promptly; a shard that
-raises makes it raise :class:`~phago.errors.RpcError`. Either way the tick is rolled back to the
-last checkpoint (an in-memory snapshot taken at tick boundaries every ``checkpoint_every``
-ticks, 10 by default) and the ticks since are replayed, so a failed tick is never half-applied
-(DESIGN.md I6). Replay is exact because every shard is deterministic and logs the documents
-and agents added since the checkpoint.
+Each phase is one fan-out: every shard's call runs concurrently, and completions are reported
+to the coordinator's :class:`~phago.distributed.TickBarrier`, which the runner waits on with
+the phase timeout. With remote shards (Ray) each call is an asyncio task. With local shards the
+whole tick runs in a *driver* thread, so the event loop is woken once per tick rather than once
+per shard and phase: the driver runs the first shard's phase itself and the others' in a pool
+of worker threads (at most ``max_parallelism`` phases at once, counting the driver's), takes
+over those the pool has not started when it is free, and waits for the rest with the phase
+timeout; a watchdog on the event loop covers a phase that hangs in the driver itself. A shard
+that misses the deadline makes :meth:`DistributedRunner.tick` raise
+:class:`~phago.errors.PhaseTimeout` promptly; a shard that raises makes it raise
+:class:`~phago.errors.RpcError`. Either way the tick is rolled back to the last checkpoint (an
+in-memory snapshot taken at tick boundaries every ``checkpoint_every`` ticks, 50 by default)
+and the ticks since are replayed, so a failed tick is never half-applied (DESIGN.md I6).
+Replay is exact because every shard is deterministic and logs the documents and agents added
+since the checkpoint.
 
 Example:
     >>> import asyncio
@@ -44,11 +49,14 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import itertools
 import logging
+import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -86,15 +94,19 @@ class RunnerConfig:
     Attributes:
         phase_timeout_ms: a phase must complete on every shard within this.
         resolve_ghosts: fetch owners' data for ghost nodes after each tick.
-        max_parallelism: shards whose phase runs at once (local backend threads).
+        max_parallelism: shards whose phase runs at once (local backend: the driver thread
+            and up to ``max_parallelism - 1`` pool threads).
         checkpoint_every: take an in-memory rollback point every this many ticks (None: never;
-            then a failed tick leaves the cluster unusable until restored).
+            then a failed tick leaves the cluster unusable until restored). A failure replays
+            up to ``checkpoint_every - 1`` ticks. Each checkpoint pickles every shard (about
+            3.5 ms per shard holding 10 documents and 1,500 concepts), so at 50 it costs under
+            0.1 ms per tick and shard there.
     """
 
     phase_timeout_ms: int = 30_000
     resolve_ghosts: bool = True
     max_parallelism: int = 8
-    checkpoint_every: int | None = 10
+    checkpoint_every: int | None = 50
 
     def __post_init__(self) -> None:
         if self.phase_timeout_ms <= 0:
@@ -115,9 +127,14 @@ class RecoveryInfo:
     replayed_ticks: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class DistributedTickResult:
-    """The outcome of one distributed tick."""
+    """The outcome of one distributed tick.
+
+    Its ``repr`` is a summary (counts, not the phase results' arrays): asyncio formats the
+    result of the main task when :func:`asyncio.run` returns, so a full repr of a long run's
+    results would cost more than the ticks.
+    """
 
     tick: int
     phase_results: list[PhaseResult] = field(default_factory=list)
@@ -143,6 +160,13 @@ class DistributedTickResult:
     def has_cross_shard_activity(self) -> bool:
         """True if the Act phase produced any cross-shard edge."""
         return len(self.cross_shard_edges) > 0
+
+    def __repr__(self) -> str:
+        return (
+            f"DistributedTickResult(tick={self.tick}, phase_results={len(self.phase_results)}, "
+            f"cross_shard_edges={len(self.cross_shard_edges)}, barrier_ms={self.barrier_ms:.3f}, "
+            f"wall_ms={self.wall_ms:.3f}, recovered={self.recovered!r})"
+        )
 
 
 class ShardHandle(Protocol):
@@ -181,10 +205,21 @@ class LocalShardHandle:
         """The shard object."""
         return self.shard
 
+    def move_to(self, pool: ThreadPoolExecutor) -> None:
+        """Run later calls in ``pool`` (the runner replaces a pool whose worker hangs)."""
+        self._pool = pool
+
+    def submit(self, method: str, *args: Any) -> Future[Any]:
+        """Start ``shard.method(*args)`` in a worker thread (the shard object of this moment).
+
+        The runner's phase fan-outs use this directly: the returned future completes in the
+        worker thread, without a round trip through the event loop per shard.
+        """
+        return self._pool.submit(getattr(self.shard, method), *args)
+
     async def call(self, method: str, *args: Any) -> Any:
         """Run ``shard.method(*args)`` in a worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, getattr(self.shard, method), *args)
+        return await asyncio.wrap_future(self.submit(method, *args))
 
     async def checkpoint(self) -> Any:
         """The shard pickled (the shared ring is left out); the op log restarts."""
@@ -227,12 +262,14 @@ class DistributedRunner:
     ) -> None:
         self._coordinator = coordinator
         self._config = config or RunnerConfig()
-        self._pool = ThreadPoolExecutor(
-            max_workers=self._config.max_parallelism, thread_name_prefix="phago-shard"
-        )
+        self._pool = self._new_pool()
+        self._driver = _new_driver()
         self._handles: list[ShardHandle] = [
             LocalShardHandle(s, self._pool) if isinstance(s, ShardedColony) else s for s in shards
         ]
+        self._local: list[LocalShardHandle] | None = None
+        if self._handles and all(isinstance(h, LocalShardHandle) for h in self._handles):
+            self._local = [h for h in self._handles if isinstance(h, LocalShardHandle)]
         ids = [h.shard_id for h in self._handles]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"duplicate shard ids: {ids}")
@@ -276,50 +313,312 @@ class DistributedRunner:
 
     def close(self) -> None:
         """Stop the worker threads (idle ones at once; a stuck one is abandoned)."""
+        self._driver.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # ------------------------------------------------------------------ fan-out
+    def _new_pool(self) -> ThreadPoolExecutor:
+        # The driver thread runs one shard's phase itself, so phases need at most
+        # max_parallelism - 1 pool workers (the pool also serves other shard calls).
+        return ThreadPoolExecutor(
+            max_workers=max(self._config.max_parallelism - 1, 1), thread_name_prefix="phago-shard"
+        )
 
-    async def _fan_out(
+    def _renew_pool(self) -> None:
+        """Abandon the pool after a phase timed out in it: a worker may be stuck in the hung
+        phase (on the shard object a rollback replaces), so later calls get fresh threads."""
+        stale, self._pool = self._pool, self._new_pool()
+        for h in self._handles:
+            if isinstance(h, LocalShardHandle):
+                h.move_to(self._pool)
+        stale.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ one tick's steps
+
+    def _tick_steps(
+        self, t: int
+    ) -> Generator[_Step, list[ShardPhaseResult], DistributedTickResult]:
+        """The tick from ``t``: yields each phase's payloads, receives the phase's results.
+
+        The same steps serve both drivers: :meth:`_tick_in_threads` (local shards, a driver
+        thread) and :meth:`_tick_with_tasks` (remote shards, asyncio).
+        """
+        start = time.perf_counter()
+        results: list[PhaseResult] = []
+        n = len(self._handles)
+        collect = self._want_distribution
+        ghosts = [
+            {
+                "ghosts": self._ghost_answers.get(int(h.shard_id), []),
+                "collect": collect,
+                "distribution": self._distribution if collect else None,
+            }
+            for h in self._handles
+        ]
+        self._ghost_answers = {}
+        self._barrier_ms = 0.0
+        sense = yield TickPhase.SENSE, ghosts
+        act = yield TickPhase.ACT, [None] * n
+        inbound: dict[int, list[UpdateBatch]] = {}
+        for r in act:
+            for batch in r.updates:
+                inbound.setdefault(batch.dest, []).append(batch)
+        known = {int(h.shard_id) for h in self._handles}
+        unknown = set(inbound) - known
+        if unknown:
+            raise DistributedError(f"updates addressed to unknown shards {sorted(unknown)}")
+        decay = yield TickPhase.DECAY, [inbound.get(int(h.shard_id), []) for h in self._handles]
+        asks: dict[int, dict[int, list[int]]] = {}
+        for r in decay:
+            for owner, ids in r.ghost_requests.items():
+                asks.setdefault(owner, {})[int(r.shard_id)] = ids
+        advance = yield TickPhase.ADVANCE, [asks.get(int(h.shard_id), {}) for h in self._handles]
+        for r in advance:
+            for req, answer in r.ghost_answers.items():
+                self._ghost_answers.setdefault(req, []).extend(answer)
+        self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
+        parts = [getattr(r, "distribution", None) for r in advance]
+        if parts and all(p is not None for p in parts):
+            from phago.agents.distribution import GraphDistribution
+
+            self._distribution = GraphDistribution.merge([p for p in parts if p is not None])
+        for r in advance:
+            self._coordinator.shard_heartbeat(
+                r.shard_id,
+                documents=r.documents_total,
+                nodes=r.node_count,
+                edges=r.edge_count,
+            )
+        new_tick = self._coordinator.advance_tick()
+        for r in advance:
+            if r.tick != new_tick:
+                self._coordinator.set_tick(t)
+                raise BarrierFailed(f"{r.shard_id} is at tick {r.tick}, coordinator at {new_tick}")
+        for phase_results in (sense, act, decay, advance):
+            results.extend(phase_results)
+        cross = CrossShardEdgeArray.concat(
+            [
+                r.cross_shard_edges
+                for r in act
+                if isinstance(r.cross_shard_edges, CrossShardEdgeArray)
+            ]
+        )
+        wall = time.perf_counter() - start
+        return DistributedTickResult(new_tick, results, cross, self._barrier_ms, wall * 1000.0)
+
+    def _settle(
+        self, phase: TickPhase, tick: int, outcomes: Sequence[_Outcome]
+    ) -> list[ShardHandle]:
+        """Raise for a shard that failed; report the finished ones to the barrier.
+
+        Returns:
+            The handles of shards that had not finished.
+
+        Raises:
+            RpcError: a shard raised (a :class:`DistributedError` it raised is re-raised).
+        """
+        for h, (finished, value) in zip(self._handles, outcomes, strict=True):
+            if finished and isinstance(value, BaseException):
+                if isinstance(value, DistributedError):
+                    raise value
+                raise RpcError(f"{h.shard_id} failed in phase {phase}: {value!r}") from value
+        pending: list[ShardHandle] = []
+        for h, (finished, _) in zip(self._handles, outcomes, strict=True):
+            if finished:
+                self._coordinator.phase_complete(h.shard_id, phase, tick)
+            else:
+                pending.append(h)
+        return pending
+
+    def _timed_out(self, phase: TickPhase, pending: Sequence[ShardHandle]) -> PhaseTimeout:
+        names = ", ".join(str(h.shard_id) for h in pending)
+        return PhaseTimeout(
+            phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms"
+        )
+
+    def _account(self, started: float, results: Sequence[ShardPhaseResult]) -> None:
+        wall_ms = (time.perf_counter() - started) * 1000.0
+        slowest = max((getattr(r, "compute_ms", 0.0) for r in results), default=0.0)
+        self._barrier_ms += max(wall_ms - slowest, 0.0)
+
+    # ------------------------------------------------------------------ local shards: threads
+
+    async def _tick_in_threads(
+        self, t: int, shards: list[LocalShardHandle]
+    ) -> DistributedTickResult:
+        """Run the tick in the driver thread; the event loop wakes once, when it ends.
+
+        The driver runs the first shard's phase itself and the others' in the pool (taking
+        over those not started yet), then waits for them with the phase timeout, so a hung
+        pool shard raises :class:`PhaseTimeout` from the driver. A watchdog on the event loop
+        covers a hung phase in the driver itself: past the deadline (plus a short grace) it
+        raises :class:`PhaseTimeout`, marks the tick abandoned, so that the stuck driver
+        commits nothing when it returns, and starts a new driver thread.
+        """
+        loop = asyncio.get_running_loop()
+        watch = _Watch()
+        woken: asyncio.Future[None] = loop.create_future()
+        job = self._driver.submit(self._drive, t, shards, watch)
+        job.add_done_callback(lambda _: _wake_threadsafe(loop, woken))
+        limit = self._config.phase_timeout_ms / 1000.0 + _WATCHDOG_GRACE_S
+        stuck: tuple[TickPhase, ShardId | None] | None = None  # set when the watchdog fires
+        timer: asyncio.TimerHandle
+
+        def check() -> None:
+            nonlocal timer, stuck
+            with watch.lock:
+                now = time.monotonic()
+                if watch.phase is not None and now - watch.since >= limit:
+                    watch.abandoned = True
+                    stuck = (watch.phase, watch.shard)
+                    _wake(woken)
+                    return
+                due = (watch.since if watch.phase is not None else now) + limit
+            timer = loop.call_later(max(due - now, 0.0), check)
+
+        timer = loop.call_later(limit, check)
+        try:
+            await woken
+        except BaseException:  # cancelled: the driver stops at the next phase boundary
+            with watch.lock:
+                watch.abandoned = True
+            raise
+        finally:
+            timer.cancel()
+        if stuck is not None:  # the driver is stuck in a phase (or has just left it)
+            if not job.done():
+                self._driver.shutdown(wait=False, cancel_futures=True)
+                self._driver = _new_driver()
+            self._renew_pool()  # the driver did not collect the pool's shards either
+            phase, shard = stuck
+            who = "" if shard is None else f"{shard} "
+            raise PhaseTimeout(
+                phase, f"{who}did not finish within {self._config.phase_timeout_ms} ms"
+            )
+        return job.result()
+
+    def _drive(
+        self, t: int, shards: list[LocalShardHandle], watch: _Watch
+    ) -> DistributedTickResult:
+        """The driver thread's part: every step of the tick, fanning phases out to the pool."""
+        steps = self._tick_steps(t)
+        request = next(steps)
+        while True:
+            phase, payloads = request
+            results = self._fan_out_threads(phase, t, payloads, shards, watch)
+            try:
+                request = steps.send(results)
+            except StopIteration as stop:
+                result: DistributedTickResult = stop.value
+                return result
+
+    def _fan_out_threads(
+        self,
+        phase: TickPhase,
+        tick: int,
+        payloads: Sequence[Any],
+        shards: list[LocalShardHandle],
+        watch: _Watch,
+    ) -> list[ShardPhaseResult]:
+        started = time.perf_counter()
+        timeout = self._config.phase_timeout_ms / 1000.0
+        resolve = self._config.resolve_ghosts
+        with watch.lock:
+            if watch.abandoned:
+                raise _Abandoned
+            watch.phase, watch.since = phase, time.monotonic()
+        deadline = watch.since + timeout
+        # This thread runs the first shard's phase itself (every shard's, one after another,
+        # when only one phase may run at a time); the pool runs the others meanwhile. Then it
+        # takes over, last first, the shards the pool has not started yet.
+        own = len(shards) if self._config.max_parallelism == 1 else 1
+        futures: list[Future[Any] | None] = [None] * len(shards)
+        outcomes: list[_Outcome] = [(False, None)] * len(shards)
+        for k in range(own, len(shards)):
+            futures[k] = shards[k].submit("run_phase", phase, payloads[k], resolve)
+        for k in itertools.chain(range(own), _take_unstarted(futures)):
+            watch.shard = shards[k].shard_id
+            try:
+                outcomes[k] = (True, shards[k].shard.run_phase(phase, payloads[k], resolve))
+            except Exception as exc:  # reported like a pool shard's error
+                outcomes[k] = (True, exc)
+                break
+        watch.shard = None
+        started_futures = [f for f in futures if f is not None]
+        if started_futures and not any(isinstance(v, BaseException) for _, v in outcomes):
+            wait(started_futures, max(deadline - time.monotonic(), 0.0), FIRST_EXCEPTION)
+        for k, f in enumerate(futures):
+            if f is None:
+                continue
+            if f.done() and not f.cancelled():
+                err = f.exception()
+                outcomes[k] = (True, err if err is not None else f.result())
+            else:
+                f.cancel()  # not started yet: it never will be
+        with watch.lock:  # from here on the watchdog leaves this phase alone
+            if watch.abandoned:  # the event loop has given up on this tick
+                raise _Abandoned
+            watch.phase = None
+        pending = self._settle(phase, tick, outcomes)
+        if pending:
+            self._renew_pool()
+            raise self._timed_out(phase, pending)
+        remaining = max(deadline - time.monotonic(), 0.001)
+        self._coordinator.wait_for_phase(phase, tick, remaining)
+        results: list[ShardPhaseResult] = [value for _, value in outcomes]
+        self._account(started, results)
+        return results
+
+    # ------------------------------------------------------------------ remote shards: asyncio
+
+    async def _tick_with_tasks(self, t: int) -> DistributedTickResult:
+        steps = self._tick_steps(t)
+        request = next(steps)
+        while True:
+            phase, payloads = request
+            results = await self._fan_out_tasks(phase, t, payloads)
+            try:
+                request = steps.send(results)
+            except StopIteration as stop:
+                result: DistributedTickResult = stop.value
+                return result
+
+    async def _fan_out_tasks(
         self, phase: TickPhase, tick: int, payloads: Sequence[Any]
     ) -> list[ShardPhaseResult]:
         started = time.perf_counter()
         timeout = self._config.phase_timeout_ms / 1000.0
         deadline = time.monotonic() + timeout
-        tasks = {
-            asyncio.ensure_future(h.call("run_phase", phase, p, self._config.resolve_ghosts)): h
+        resolve = self._config.resolve_ghosts
+        tasks = [
+            asyncio.ensure_future(h.call("run_phase", phase, p, resolve))
             for h, p in zip(self._handles, payloads, strict=True)
-        }
-        done, pending = await asyncio.wait(
+        ]
+        _, unfinished = await asyncio.wait(
             tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION
         )
-        for t in done:
-            exc = t.exception()
-            if exc is not None:
-                for p in pending:
-                    p.cancel()
-                h = tasks[t]
-                if isinstance(exc, DistributedError):
-                    raise exc
-                raise RpcError(f"{h.shard_id} failed in phase {phase}: {exc!r}") from exc
-            self._coordinator.phase_complete(tasks[t].shard_id, phase, tick)
+        outcomes: list[_Outcome] = []
+        for task in tasks:
+            if task in unfinished:
+                task.cancel()
+                outcomes.append((False, None))
+            elif task.cancelled():
+                outcomes.append((True, RuntimeError("the call was cancelled")))
+            else:
+                exc = task.exception()
+                outcomes.append((True, exc if exc is not None else task.result()))
+        pending = self._settle(phase, tick, outcomes)
         if pending:
-            for p in pending:
-                p.cancel()
-                abandon = getattr(tasks[p], "abandon", None)
+            for h in pending:
+                abandon = getattr(h, "abandon", None)
                 if abandon is not None:
                     await abandon()
-            names = ", ".join(str(tasks[p].shard_id) for p in pending)
-            raise PhaseTimeout(
-                phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms"
-            )
+            if any(isinstance(h, LocalShardHandle) for h in pending):
+                self._renew_pool()
+            raise self._timed_out(phase, pending)
         remaining = max(deadline - time.monotonic(), 0.001)
         await self._coordinator.wait_for_phase_async(phase, tick, remaining)
-        by_handle = {tasks[t].shard_id: t.result() for t in done}
-        results = [by_handle[h.shard_id] for h in self._handles]
-        wall_ms = (time.perf_counter() - started) * 1000.0
-        slowest = max((getattr(r, "compute_ms", 0.0) for r in results), default=0.0)
-        self._barrier_ms += max(wall_ms - slowest, 0.0)
+        results: list[ShardPhaseResult] = [value for _, value in outcomes]
+        self._account(started, results)
         return results
 
     # ------------------------------------------------------------------ ticks
@@ -362,72 +661,9 @@ class DistributedRunner:
             raise
 
     async def _tick_inner(self, t: int) -> DistributedTickResult:
-        start = time.perf_counter()
-        results: list[PhaseResult] = []
-        n = len(self._handles)
-        collect = self._want_distribution
-        ghosts = [
-            {
-                "ghosts": self._ghost_answers.get(int(h.shard_id), []),
-                "collect": collect,
-                "distribution": self._distribution if collect else None,
-            }
-            for h in self._handles
-        ]
-        self._ghost_answers = {}
-        self._barrier_ms = 0.0
-        sense = await self._fan_out(TickPhase.SENSE, t, ghosts)
-        act = await self._fan_out(TickPhase.ACT, t, [None] * n)
-        inbound: dict[int, list[UpdateBatch]] = {}
-        for r in act:
-            for batch in r.updates:
-                inbound.setdefault(batch.dest, []).append(batch)
-        known = {int(h.shard_id) for h in self._handles}
-        unknown = set(inbound) - known
-        if unknown:
-            raise DistributedError(f"updates addressed to unknown shards {sorted(unknown)}")
-        decay = await self._fan_out(
-            TickPhase.DECAY, t, [inbound.get(int(h.shard_id), []) for h in self._handles]
-        )
-        asks: dict[int, dict[int, list[int]]] = {}
-        for r in decay:
-            for owner, ids in r.ghost_requests.items():
-                asks.setdefault(owner, {})[int(r.shard_id)] = ids
-        advance = await self._fan_out(
-            TickPhase.ADVANCE, t, [asks.get(int(h.shard_id), {}) for h in self._handles]
-        )
-        for r in advance:
-            for req, answer in r.ghost_answers.items():
-                self._ghost_answers.setdefault(req, []).extend(answer)
-        self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
-        parts = [getattr(r, "distribution", None) for r in advance]
-        if parts and all(p is not None for p in parts):
-            from phago.agents.distribution import GraphDistribution
-
-            self._distribution = GraphDistribution.merge([p for p in parts if p is not None])
-        for r in advance:
-            self._coordinator.shard_heartbeat(
-                r.shard_id,
-                documents=r.documents_total,
-                nodes=r.node_count,
-                edges=r.edge_count,
-            )
-        new_tick = self._coordinator.advance_tick()
-        for r in advance:
-            if r.tick != new_tick:
-                self._coordinator.set_tick(t)
-                raise BarrierFailed(f"{r.shard_id} is at tick {r.tick}, coordinator at {new_tick}")
-        for phase_results in (sense, act, decay, advance):
-            results.extend(phase_results)
-        cross = CrossShardEdgeArray.concat(
-            [
-                r.cross_shard_edges
-                for r in act
-                if isinstance(r.cross_shard_edges, CrossShardEdgeArray)
-            ]
-        )
-        wall = time.perf_counter() - start
-        return DistributedTickResult(new_tick, results, cross, self._barrier_ms, wall * 1000.0)
+        if self._local is not None:
+            return await self._tick_in_threads(t, self._local)
+        return await self._tick_with_tasks(t)
 
     async def run(self, num_ticks: int) -> list[DistributedTickResult]:
         """Run ``num_ticks`` ticks in sequence (stops at the first error, which is raised)."""
@@ -484,3 +720,52 @@ class DistributedRunner:
             info.restored_tick,
             replayed,
         )
+
+
+# ---------------------------------------------------------------------- fan-out mechanics
+
+_Step = tuple[TickPhase, list[Any]]  # a phase and each shard's payload for it
+_Outcome = tuple[bool, Any]  # (finished, result or the exception raised); unfinished: (False, None)
+
+# How long past a phase deadline the event loop waits before it gives up on the driver
+# thread itself (a hung shard in the pool is reported by the driver at the deadline).
+_WATCHDOG_GRACE_S = 0.05
+
+
+class _Abandoned(Exception):
+    """Raised in a driver thread whose tick the event loop has given up on."""
+
+
+@dataclass(slots=True)
+class _Watch:
+    """What the driver thread is doing, for the event loop's watchdog (guarded by ``lock``)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    phase: TickPhase | None = None  # the phase in progress, None between phases
+    since: float = 0.0  # time.monotonic() when it started
+    shard: ShardId | None = None  # the shard whose phase the driver runs itself, if any
+    abandoned: bool = False
+
+
+def _take_unstarted(futures: list[Future[Any] | None]) -> Iterator[int]:
+    """Indices of the calls the pool has not started, last first, each cancelled (and its
+    slot cleared) just before it is yielded, so the caller can run it instead."""
+    for k in reversed(range(len(futures))):
+        f = futures[k]
+        if f is not None and f.cancel():
+            futures[k] = None
+            yield k
+
+
+def _new_driver() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="phago-driver")
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _wake_threadsafe(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+        loop.call_soon_threadsafe(_wake, fut)

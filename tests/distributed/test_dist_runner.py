@@ -1,0 +1,120 @@
+"""DistributedRunner mechanics on the local backend: the driver thread, the pool, the watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from phago.distributed import (
+    Coordinator,
+    DistributedRunner,
+    RunnerConfig,
+    ShardedColony,
+    ShardId,
+    TickPhase,
+)
+from phago.distributed.types import PhaseResult
+from phago.errors import PhaseTimeout
+
+
+class RecordingShard(ShardedColony):
+    """Records every phase it runs (tick, thread, start, end); sleeps in Act if asked to."""
+
+    act_sleep = 0.0
+    hang_at: tuple[TickPhase, int] | None = None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.log: list[tuple[TickPhase, int, str, float, float]] = []
+
+    def tick_phase(self, phase: TickPhase) -> PhaseResult:
+        start = time.monotonic()
+        if self.hang_at == (phase, self.current_tick):
+            time.sleep(1.0)
+        elif phase is TickPhase.ACT and self.act_sleep:
+            time.sleep(self.act_sleep)
+        tick = self.current_tick
+        result = super().tick_phase(phase)
+        self.log.append((phase, tick, threading.current_thread().name, start, time.monotonic()))
+        return result
+
+
+def make(
+    n: int, parallelism: int = 8, timeout_ms: int = 30_000, checkpoint_every: int | None = 50
+) -> tuple[DistributedRunner, list[RecordingShard]]:
+    coordinator = Coordinator(n)
+    shards = [RecordingShard(ShardId(i), None, coordinator.ring) for i in range(n)]
+    config = RunnerConfig(
+        phase_timeout_ms=timeout_ms, max_parallelism=parallelism, checkpoint_every=checkpoint_every
+    )
+    return DistributedRunner(coordinator, shards, config), shards
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_each_phase_runs_exactly_once_per_shard_and_tick(n: int) -> None:
+    runner, shards = make(n)
+    asyncio.run(runner.run(6))
+    for s in shards:
+        assert Counter((phase, tick) for phase, tick, *_ in s.log) == {
+            (phase, tick): 1 for phase in TickPhase for tick in range(6)
+        }
+        assert [phase for phase, *_ in s.log] == list(TickPhase) * 6  # in order
+    runner.close()
+
+
+@pytest.mark.parametrize(("parallelism", "expected"), [(4, 4), (2, 2), (1, 1)])
+def test_phases_of_different_shards_run_concurrently_up_to_max_parallelism(
+    parallelism: int, expected: int
+) -> None:
+    runner, shards = make(4, parallelism)
+    for s in shards:
+        s.act_sleep = 0.15
+    start = time.monotonic()
+    asyncio.run(runner.tick())
+    elapsed = time.monotonic() - start
+    acts = [(b, e) for s in shards for phase, _, _, b, e in s.log if phase is TickPhase.ACT]
+    assert most_at_once(acts) == expected
+    assert elapsed < 0.15 * (4 / expected) + 0.25  # the sleeps overlap as far as allowed
+    threads = {name for s in shards for _, _, name, _, _ in s.log}
+    assert all(name.startswith(("phago-driver", "phago-shard")) for name in threads)
+    assert threading.main_thread().name not in threads  # the event loop never runs a phase
+    runner.close()
+
+
+@pytest.mark.parametrize(("n", "at"), [(1, 0), (3, 0), (3, 2)])
+def test_hung_phase_times_out_promptly_and_the_runner_carries_on(n: int, at: int) -> None:
+    """Shard 0's phase runs in the driver thread (the event loop's watchdog catches it), the
+    others' in the pool (the driver's own wait catches them)."""
+    runner, shards = make(n, timeout_ms=200)
+    asyncio.run(runner.run(2))
+    shards[at].hang_at = (TickPhase.DECAY, 2)
+    start = time.monotonic()
+    with pytest.raises(PhaseTimeout, match=f"shard-{at}"):
+        asyncio.run(runner.tick())
+    assert time.monotonic() - start < 0.8  # 0.2 s timeout, not the 1 s hang
+    assert runner.coordinator.current_tick == 2
+    assert [s.current_tick for s in runner.shards] == [2] * n
+    asyncio.run(runner.run(3))  # the rolled-back shards are fresh objects: no hang
+    assert runner.coordinator.current_tick == 5
+    runner.close()
+
+
+def test_tick_result_repr_is_a_summary() -> None:
+    runner, _ = make(2)
+    result = asyncio.run(runner.tick())
+    assert repr(result).startswith("DistributedTickResult(tick=1, phase_results=8, ")
+    assert "ShardPhaseResult" not in repr(result)
+    runner.close()
