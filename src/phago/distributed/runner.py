@@ -60,6 +60,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from phago._gc import cyclic_gc_paused
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
@@ -499,17 +500,22 @@ class DistributedRunner:
     def _drive(
         self, t: int, shards: list[LocalShardHandle], watch: _Watch
     ) -> DistributedTickResult:
-        """The driver thread's part: every step of the tick, fanning phases out to the pool."""
-        steps = self._tick_steps(t)
-        request = next(steps)
-        while True:
-            phase, payloads = request
-            results = self._fan_out_threads(phase, t, payloads, shards, watch)
-            try:
-                request = steps.send(results)
-            except StopIteration as stop:
-                result: DistributedTickResult = stop.value
-                return result
+        """The driver thread's part: every step of the tick, fanning phases out to the pool.
+
+        The cyclic garbage collector is paused for the tick (see :mod:`phago._gc`); the pause
+        is process-wide, so it covers the pool's phase calls too.
+        """
+        with cyclic_gc_paused():
+            steps = self._tick_steps(t)
+            request = next(steps)
+            while True:
+                phase, payloads = request
+                results = self._fan_out_threads(phase, t, payloads, shards, watch)
+                try:
+                    request = steps.send(results)
+                except StopIteration as stop:
+                    result: DistributedTickResult = stop.value
+                    return result
 
     def _fan_out_threads(
         self,
