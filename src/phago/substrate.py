@@ -183,6 +183,10 @@ class Substrate:
         self._tr_dirty = True
         self._tr_index_stale = True
         self._claims: dict[int, int] = {}  # document seq -> claiming agent id
+        # per trace type: bumped when a trace of that type is added or removed, so the k-d
+        # tree of traces_near_many is rebuilt only when that type's traces change
+        self._tr_version: dict[int, int] = {}
+        self._tr_trees: dict[int, tuple[int, Any]] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -581,6 +585,8 @@ class Substrate:
         if trace.payload:
             ref = len(self._tr_payloads)
             self._tr_payloads.append(trace.payload)
+        code = _TRACE_CODE[trace.trace_type]
+        self._tr_version[code] = self._tr_version.get(code, 0) + 1
         self._tr_pending.append(
             (
                 position.x,
@@ -651,13 +657,20 @@ class Substrate:
         """
         self._flush_traces()
         t = self._tr
-        rows = np.flatnonzero(t.kind == _TRACE_CODE[trace_type])
+        code = _TRACE_CODE[trace_type]
+        rows = np.flatnonzero(t.kind == code)
         out: list[list[Trace]] = [[] for _ in positions]
         if len(rows) == 0 or not positions:
             return out
-        from scipy.spatial import cKDTree
+        version = self._tr_version.get(code, 0)
+        cached = self._tr_trees.get(code)
+        if cached is not None and cached[0] == version:
+            tree = cached[1]  # same traces of this type, same (stable) row order
+        else:
+            from scipy.spatial import cKDTree
 
-        tree = cKDTree(np.column_stack([t.x[rows], t.y[rows]]))
+            tree = cKDTree(np.column_stack([t.x[rows], t.y[rows]]))
+            self._tr_trees[code] = (version, tree)
         qx = np.fromiter((p.x for p in positions), dtype=np.float64, count=len(positions))
         qy = np.fromiter((p.y for p in positions), dtype=np.float64, count=len(positions))
         # a hair wider than radius, then the exact test traces_near uses
@@ -690,6 +703,8 @@ class Substrate:
         keep = t.intensity >= threshold
         removed = int(len(t) - keep.sum())
         if removed:
+            for code in np.unique(t.kind[~keep]).tolist():
+                self._tr_version[code] = self._tr_version.get(code, 0) + 1
             t.keep(keep)
             self._tr_dirty = True
             if len(t) == 0:

@@ -128,3 +128,27 @@ def test_spatial_index_scales_with_neighbourhood() -> None:
     near = s.undigested_near(Position(100, 100), 10.0)
     assert 10 <= len(near) <= 20
     assert all(d <= 10.0 for d, _ in near)
+
+
+def test_traces_near_many_matches_traces_near_as_traces_come_and_go() -> None:
+    s = Substrate()
+    cap, dig = TraceType.CAPABILITY_DEPOSIT, TraceType.DIGESTION
+    at = [Position(0, 0), Position(9, 0), Position(30, 30), Position(10, 0)]
+    for i, p in enumerate(at):
+        s.deposit_trace(p, Trace(AgentId(i + 1), cap, 1.0 - 0.2 * i, 0, b"x"))
+        s.deposit_trace(p, Trace(AgentId(i + 1), dig, 1.0, 0))
+    queries = [Position(0, 0), Position(10, 0), Position(29, 29), Position(100, 100)]
+
+    def same() -> None:
+        many = s.traces_near_many(queries, 10.0, cap)
+        assert many == [s.traces_near(q, 10.0, cap) for q in queries]
+
+    same()
+    assert [len(h) for h in s.traces_near_many(queries, 10.0, cap)] == [3, 3, 1, 0]
+    s.decay_traces(0.5, 0.3)  # the weakest capability deposit (0.4 -> 0.2) is dropped
+    same()
+    assert [len(h) for h in s.traces_near_many(queries, 10.0, cap)] == [2, 2, 1, 0]
+    s.deposit_trace(Position(95, 95), Trace(AgentId(9), cap, 1.0, 1, b"y"))
+    same()
+    assert len(s.traces_near_many(queries, 10.0, cap)[3]) == 1
+    assert s.traces_near_many([], 10.0, cap) == []
