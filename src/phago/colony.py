@@ -319,8 +319,15 @@ class Colony:
             self.config.capability_radius,
             TraceType.CAPABILITY_DEPOSIT,
         )
-        for agent, near in zip(agents, deposits, strict=True):
-            self._dissolve_and_transfer(agent, tick, events, near)
+        # nodes each agent has not looked at yet within the dissolution radius (no node is
+        # added while agents dissolve, so these can be found for all of them at once)
+        unseen = self._graph.indices_near_many(
+            [a.position for a in agents],
+            self.config.dissolution_radius,
+            [a.seen_nodes for a in agents],
+        )
+        for agent, near, new in zip(agents, deposits, unseen, strict=True):
+            self._dissolve_and_transfer(agent, tick, events, near, new)
         if self._dying:
             dead = []
             for i in sorted(self._dying, reverse=True):
@@ -449,10 +456,14 @@ class Colony:
             return
 
     def _dissolve_and_transfer(
-        self, agent: Agent, tick: int, events: list[ColonyEvent], deposits: list[Trace]
+        self,
+        agent: Agent,
+        tick: int,
+        events: list[ColonyEvent],
+        deposits: list[Trace],
+        unseen: list[int],
     ) -> None:
         g = self._graph
-        cfg = self.config
         # reinforcement only matters up to 100 (trust and permeability saturate there), and
         # access counts never fall, so once an agent reaches 100 it is not summed again
         reinforcement = 100
@@ -476,15 +487,15 @@ class Colony:
                 if ks:
                     g.increment_access(ks, 1)
                     events.append(Dissolved(agent.id, p, len(ks)))
-        if p > 0.0:
-            seen = agent.seen_nodes
-            if seen < g.node_count:
-                near = g.indices_near(agent.position, cfg.dissolution_radius, since=seen)
-                codes = g.type_codes()
-                labels = [g.label_at(k) for k in near if codes[k] == _CONCEPT]
+        if p > 0.0 and agent.seen_nodes < g.node_count:
+            if unseen:  # nodes within dissolution_radius added since it last looked
+                codes = g.type_codes()[unseen].tolist()
+                labels = [
+                    g.label_at(k) for k, c in zip(unseen, codes, strict=True) if c == _CONCEPT
+                ]
                 if labels:
                     agent.internalize_vocabulary(labels)
-                agent.seen_nodes = g.node_count
+            agent.seen_nodes = g.node_count
         for trace in deposits:  # capability deposits within capability_radius
             if trace.agent_id != agent.id and trace.payload:
                 n = agent.integrate_vocabulary(trace.payload)

@@ -491,6 +491,51 @@ class HebbianGraph:
         out.sort()
         return out
 
+    def indices_near_many(
+        self, positions: Sequence[Position], radius: float, since: Sequence[int]
+    ) -> list[list[int]]:
+        """:meth:`indices_near` for many positions, each with its own ``since``.
+
+        Positions sharing a ``since`` are answered by one k-d tree query over the nodes added
+        since then (typically the few added in the last tick), instead of one grid scan each.
+
+        Example:
+            >>> from phago.graph import HebbianGraph
+            >>> from phago.types import NodeType, Position
+            >>> g = HebbianGraph()
+            >>> _ = g.present(["a", "b"], NodeType.CONCEPT, Position(0, 0))
+            >>> _ = g.present(["c"], NodeType.CONCEPT, Position(50, 0))
+            >>> g.indices_near_many([Position(1, 0), Position(49, 0)], 5.0, [0, 1])
+            [[0, 1], [2]]
+        """
+        n = self._n
+        out: list[list[int]] = [[] for _ in positions]
+        groups: dict[int, list[int]] = {}
+        for i, s in enumerate(since):
+            if s < n:
+                groups.setdefault(max(int(s), 0), []).append(i)
+        r = float(radius)
+        for start, members in groups.items():
+            if len(members) < 8 or n - start > 65_536:  # few queries, or most of the graph
+                for i in members:
+                    out[i] = self.indices_near(positions[i], r, since=start)
+                continue
+            from scipy.spatial import cKDTree
+
+            pos = self._pos
+            tree = cKDTree(pos[start:n])
+            qx = np.fromiter((positions[i].x for i in members), np.float64, len(members))
+            qy = np.fromiter((positions[i].y for i in members), np.float64, len(members))
+            # a hair wider than radius, then the exact test indices_near uses
+            hits = tree.query_ball_point(np.column_stack([qx, qy]), r * (1.0 + 1e-9) + 1e-12)
+            for q, (i, h) in enumerate(zip(members, hits, strict=True)):
+                if h:
+                    idx = np.sort(np.asarray(h, dtype=_INT)) + start
+                    dx = pos[idx, 0] - qx[q]
+                    dy = pos[idx, 1] - qy[q]
+                    out[i] = idx[dx * dx + dy * dy <= r * r].tolist()
+        return out
+
     # ------------------------------------------------------------------ edges
 
     def _reserve_edges(self, extra: int) -> None:

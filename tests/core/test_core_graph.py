@@ -237,3 +237,29 @@ def test_graph_properties(sequence: list[tuple[str, list[int], int]]) -> None:
             assert a != b
             assert g.get_edge(a, b) == g.get_edge(b, a) == e
         assert g.edge_count == sum(1 for _ in g.edges())
+
+
+coords = st.integers(-30, 30).map(float)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    nodes=st.lists(st.tuples(coords, coords), min_size=1, max_size=80),
+    queries=st.lists(
+        st.tuples(coords, coords, st.sampled_from([0, 0, 0, 3, 90])), min_size=12, max_size=40
+    ),
+    radius=st.sampled_from([0.0, 5.0, 7.5, 15.0]),
+)
+def test_indices_near_many_equals_indices_near(
+    nodes: list[tuple[float, float]], queries: list[tuple[float, float, int]], radius: float
+) -> None:
+    g = HebbianGraph()
+    for k, (x, y) in enumerate(nodes):
+        g.present([f"n{k}"], NodeType.CONCEPT, Position(x, y))
+    at = [Position(x, y) for x, y, _ in queries]
+    since = [s for _, _, s in queries]
+    many = g.indices_near_many(at, radius, since)
+    assert many == [
+        g.indices_near(p, radius, since=s) if s < g.node_count else []
+        for p, s in zip(at, since, strict=True)
+    ]
