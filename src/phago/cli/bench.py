@@ -45,7 +45,7 @@ def _emit(results: list[BenchResult], as_json: bool, csv: bool) -> None:
 
 
 def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
-    run_benchmark(BenchConfig(shards=1, documents=4, ticks=2, queries=1))  # warm-up, untimed
+    run_benchmark(BenchConfig(shards=1, documents=4, ticks=8, queries=1))  # warm-up, untimed
     results = []
     for cfg in configs:
         if not as_json:
