@@ -181,3 +181,90 @@ def test_senescent_agent_apoptoses_immediately() -> None:
     d.idle = 1
     c.sense()
     assert isinstance(c._pending[0], Apoptose)  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- claims, moves and the hunt
+
+
+def _first_actions(c: Colony) -> list[object]:
+    c.sense()
+    actions = list(c._pending or [])
+    c.act(), c.decay(), c.advance()
+    return actions
+
+
+def test_claims_send_neighbours_to_different_documents() -> None:
+    """Two digesters side by side with two documents ahead: with claims they split them; the
+    second tick shows the later digester looking past the one the first claimed."""
+    for claims, expect_split in ((True, True), (False, False)):
+        c = Colony(seed=0)
+        near = c.ingest_document("near", "alpha beta gamma", Position(6, 0))
+        far = c.ingest_document("far", "delta epsilon zeta", Position(6, 8))
+        a = Digester(Position(0, 0), claims=claims)
+        b = Digester(Position(0, 0.1), claims=claims)
+        c.spawn(a), c.spawn(b)
+        first = _first_actions(c)  # same-tick decision: both head for the nearest
+        assert all(isinstance(x, Move) for x in first)
+        assert a.target == near and (b.target == near or not claims)
+        # a moved onto "near"; b waited (claims) or moved too (no claims)
+        assert a.position == Position(6, 0)
+        assert (b.position == Position(0, 0.1)) is claims
+        _first_actions(c)
+        assert (b.target == far) is expect_split
+
+
+def test_claimed_document_is_the_seeking_target_only() -> None:
+    c = Colony(seed=0)
+    doc = c.ingest_document("t", "cell membrane protein", Position(4, 0))
+    d = Digester(Position(0, 0))
+    c.spawn(d)
+    assert d.claimed_document is None
+    _first_actions(c)  # moves toward it
+    assert d.claimed_document == doc
+    _first_actions(c)  # engulfs: no longer seeking
+    assert d.state is DigesterState.FOUND_TARGET and d.claimed_document is None
+    assert Digester(Position(0, 0), claims=False).claimed_document is None
+
+
+def test_substrate_claims_hide_documents_from_other_agents_only() -> None:
+    c = Colony(seed=0)
+    x = c.ingest_document("x", "alpha beta", Position(5, 0))
+    y = c.ingest_document("y", "gamma delta", Position(0, 5))
+    s = c.substrate
+    s.set_claims([(x, AgentId(7)), (x, AgentId(8)), (y, AgentId(8))])  # first claim wins
+    here = Position(0, 0)
+    assert [d for _, d in s.undigested_near(here, 10)] == [x, y]  # no claimant: everything
+    assert [d for _, d in s.undigested_near(here, 10, AgentId(7))] == [x]
+    assert [d for _, d in s.undigested_near(here, 10, AgentId(8))] == [y]
+    assert [d for _, d in s.undigested_near(here, 10, AgentId(9))] == []
+    assert [d for _, d in s.undigested_near(Position(5, 0.5), 10, AgentId(9))][:1] == [x]
+    assert s.available_document_position(x, AgentId(7)) == Position(5, 0)
+    assert s.available_document_position(x, AgentId(9)) is None
+    assert s.available_document_position(x) == Position(5, 0)
+    hit = s.nearest_undigested_anywhere(Position(50, 50), claimant=AgentId(9))
+    assert hit is not None and hit[1] in (x, y)  # all claimed: fall back to a claimed one
+
+
+def test_hungry_digester_travels_straight_to_far_documents() -> None:
+    for travel_speed, expect in ((None, Position(200, 0)), (50.0, Position(50, 0))):
+        c = Colony(seed=0)
+        c.ingest_document("far", "alpha beta gamma", Position(200, 0))
+        d = Digester(Position(0, 0), travel_speed=travel_speed)
+        c.spawn(d)
+        (action,) = _first_actions(c)
+        assert isinstance(action, Move) and action.position == expect
+    c = Colony(seed=0)
+    c.ingest_document("near", "alpha beta gamma", Position(8, 0))
+    d = Digester(Position(0, 0), speed=5.0)
+    c.spawn(d)
+    (action,) = _first_actions(c)  # within the sense radius: at most `speed`
+    assert isinstance(action, Move) and action.position == Position(5, 0)
+
+
+def test_claims_and_travel_speed_survive_state_round_trip() -> None:
+    d = Digester(Position(1, 2), claims=False, travel_speed=12.5)
+    state = json.loads(json.dumps({k: v for k, v in d.state_dict().items() if k != "rng"}))
+    state["rng"] = d.state_dict()["rng"]
+    e = Digester(Position(0, 0))
+    e.load_state_dict(state)
+    assert (e.claims, e.travel_speed) == (False, 12.5)
