@@ -45,6 +45,19 @@ def _is_alnum(c: np.uint8) -> bool:
     )
 
 
+@njit(cache=True, inline="always")
+def _same_lowered(
+    a: np.ndarray, a0: int, b: np.ndarray, b0: int, length: int, lower_b: bool
+) -> bool:
+    """Whether ``a[a0:a0+length]`` lowercased equals ``b[b0:b0+length]`` (lowercased too
+    when ``lower_b``)."""
+    for q in range(length):
+        c = b[b0 + q]
+        if _lower(a[a0 + q]) != (_lower(c) if lower_b else c):
+            return False
+    return True
+
+
 def _hash_bytes(data: bytes) -> int:
     """FNV-1a (64 bit) of ``data``; the kernels compute the same over lowercased bytes."""
     h = _FNV_OFFSET
@@ -136,15 +149,11 @@ def scan_ascii(
                 if s < 0:
                     break
                 s0 = stop_off[s]
-                if stop_off[s + 1] - s0 == length:
-                    same = True
-                    for q in range(length):
-                        if _lower(buf[start + q]) != stop_raw[s0 + q]:
-                            same = False
-                            break
-                    if same:
-                        stop = True
-                        break
+                if stop_off[s + 1] - s0 == length and _same_lowered(
+                    buf, start, stop_raw, s0, length, False
+                ):
+                    stop = True
+                    break
                 b = (b + np.uint64(1)) & smask
             if stop:
                 continue
@@ -155,15 +164,9 @@ def scan_ascii(
             if t < 0:
                 break
             t0 = terms[0, t]
-            if terms[1, t] - t0 == length:
-                same = True
-                for q in range(length):
-                    if _lower(buf[start + q]) != _lower(buf[t0 + q]):
-                        same = False
-                        break
-                if same:
-                    term = t
-                    break
+            if terms[1, t] - t0 == length and _same_lowered(buf, start, buf, t0, length, True):
+                term = t
+                break
             b = (b + np.uint64(1)) & mask
         if term < 0:
             term = nd

@@ -268,12 +268,10 @@ class Substrate:
 
         Its Input signal is withdrawn.
         """
-        seq = self._doc_seq.get(doc_id)
+        seq = self._undigested_seq(doc_id)
         if seq is None:
             return None
         doc = self._docs[seq]
-        if doc.digested:
-            return None
         doc.digested = True
         self._undigested -= 1
         cell = self._doc_grid.get(self._doc_cell(doc.position))
@@ -314,15 +312,18 @@ class Substrate:
     ) -> Position | None:
         """Where ``doc_id`` lies if it is undigested and (with ``claimant``) not claimed by
         another agent; else None."""
-        seq = self._doc_seq.get(doc_id)
+        seq = self._undigested_seq(doc_id)
         if seq is None:
-            return None
-        doc = self._docs[seq]
-        if doc.digested:
             return None
         if claimant is not None and self._claims.get(seq, int(claimant)) != int(claimant):
             return None
-        return doc.position
+        return self._docs[seq].position
+
+    def _undigested_seq(self, doc_id: DocumentId) -> int | None:
+        seq = self._doc_seq.get(doc_id)
+        if seq is None or self._docs[seq].digested:
+            return None
+        return seq
 
     def undigested_near(
         self, position: Position, radius: float, claimant: AgentId | None = None
