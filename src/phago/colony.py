@@ -314,17 +314,14 @@ class Colony:
         self._moving_to = {}
         for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
             self._apply(i, agent, action, tick, events)
+        positions = [a.position for a in agents]
         deposits = self.substrate.traces_near_many(
-            [a.position for a in agents],
-            self.config.capability_radius,
-            TraceType.CAPABILITY_DEPOSIT,
+            positions, self.config.capability_radius, TraceType.CAPABILITY_DEPOSIT
         )
         # nodes each agent has not looked at yet within the dissolution radius (no node is
         # added while agents dissolve, so these can be found for all of them at once)
         unseen = self._graph.indices_near_many(
-            [a.position for a in agents],
-            self.config.dissolution_radius,
-            [a.seen_nodes for a in agents],
+            positions, self.config.dissolution_radius, [a.seen_nodes for a in agents]
         )
         for agent, near, new in zip(agents, deposits, unseen, strict=True):
             self._dissolve_and_transfer(agent, tick, events, near, new)

@@ -179,9 +179,7 @@ class Substrate:
         self._tr_pending: list[tuple[float, float, float, int, int, int, int]] = []
         self._tr_payloads: list[bytes] = []
         self._tr_index = PointIndex(cell_size)
-        self._tr_typed: dict[int, tuple[IntArray, PointIndex]] = {}
-        self._tr_dirty = True
-        self._tr_index_stale = True
+        self._tr_dirty = True  # traces added or removed since _tr_index was built
         self._claims: dict[int, int] = {}  # document seq -> claiming agent id
         # per trace type: bumped when a trace of that type is added or removed, so the k-d
         # tree of traces_near_many is rebuilt only when that type's traces change
@@ -574,11 +572,6 @@ class Substrate:
         if self._tr_pending:
             self._tr.append(self._tr_pending)
             self._tr_pending = []
-        if self._tr_dirty:
-            # the index over all traces is rebuilt lazily by the first untyped query
-            self._tr_index_stale = True
-            self._tr_typed = {}
-            self._tr_dirty = False
 
     def deposit_trace(self, position: Position, trace: Trace) -> None:
         """Leave a trace at ``position``."""
@@ -615,26 +608,19 @@ class Substrate:
     def traces_near(
         self, position: Position, radius: float, trace_type: TraceType | None = None
     ) -> list[Trace]:
-        """Traces within ``radius`` (a disc, inclusive) of ``position``, oldest first."""
+        """Traces within ``radius`` (a disc, inclusive) of ``position``, oldest first.
+
+        With ``trace_type``, this is :meth:`traces_near_many` for one position (a k-d tree over
+        that type's traces, kept while they do not change).
+        """
+        if trace_type is not None:
+            return self.traces_near_many([position], radius, trace_type)[0]
         self._flush_traces()
         t = self._tr
-        if trace_type is None:
-            if self._tr_index_stale:
-                self._tr_index.rebuild(t.x, t.y)
-                self._tr_index_stale = False
-            cand = self._tr_index.candidates(position.x, position.y, radius)
-        else:
-            code = _TRACE_CODE[trace_type]
-            typed = self._tr_typed.get(code)
-            if typed is None:  # an index over this type's rows only (capability deposits are few)
-                rows = np.flatnonzero(t.kind == code)
-                idx = PointIndex(self._cell)
-                idx.rebuild(t.x[rows], t.y[rows])
-                typed = self._tr_typed[code] = (rows, idx)
-            rows, idx = typed
-            if len(rows) == 0:
-                return []
-            cand = rows[idx.candidates(position.x, position.y, radius)]
+        if self._tr_dirty:  # the index over all traces is rebuilt lazily, by this query
+            self._tr_index.rebuild(t.x, t.y)
+            self._tr_dirty = False
+        cand = self._tr_index.candidates(position.x, position.y, radius)
         if len(cand) == 0:
             return []
         dx = t.x[cand] - position.x

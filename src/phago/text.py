@@ -34,6 +34,7 @@ __all__ = [
     "Keyword",
     "analyse_keywords",
     "extract_keywords",
+    "keyword_occurrences",
     "label_terms",
     "tokenize",
     "tokenize_with_positions",
@@ -373,11 +374,26 @@ def _analyse_python(
     """The reference for :func:`analyse_keywords` (and its path for non-ASCII text)."""
     tokens = tokenize_with_positions(text)
     keywords = keywords_from_tokens(tokens, vocabulary, boost=boost, max_keywords=max_keywords)
+    return (keywords, *keyword_occurrences(tokens, keywords))
+
+
+def keyword_occurrences(
+    tokens: list[tuple[str, int]], keywords: list[Keyword]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For each token (in text order) that is one of ``keywords``: its index in ``keywords``
+    and its raw-token position.
+
+    Example:
+        >>> text = "cell wall cell"
+        >>> kid, pos = keyword_occurrences(tokenize_with_positions(text), extract_keywords(text))
+        >>> kid.tolist(), pos.tolist()
+        ([0, 1, 0], [0, 1, 2])
+    """
     index = {k.label: i for i, k in enumerate(keywords)}
     sel = [(index[w], p) for w, p in tokens if w in index]
     kid = np.fromiter((t[0] for t in sel), dtype=np.int64, count=len(sel))
     pos = np.fromiter((t[1] for t in sel), dtype=np.int64, count=len(sel))
-    return keywords, kid, pos
+    return kid, pos
 
 
 def analyse_keywords(

@@ -53,7 +53,12 @@ from phago._kernels import window_pair_codes
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig
 from phago.ids import AgentId, DocumentId
-from phago.text import Keyword, analyse_keywords, tokenize_with_positions
+from phago.text import (
+    Keyword,
+    analyse_keywords,
+    keyword_occurrences,
+    tokenize_with_positions,
+)
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -108,14 +113,17 @@ def window_pairs(
         >>> window_pairs("alpha beta gamma delta", kws, 1).tolist()
         [[0, 1], [1, 2], [2, 3]]
     """
-    index = {k.label: i for i, k in enumerate(keywords)}
     toks = tokens if tokens is not None else tokenize_with_positions(text)
-    sel = [(index[w], p) for w, p in toks if w in index]
-    if len(sel) < 2:
+    kid, pos = keyword_occurrences(toks, keywords)
+    return _pairs_within(kid, pos, window, len(keywords))
+
+
+def _pairs_within(
+    kid: npt.NDArray[np.int64], pos: npt.NDArray[np.int64], window: int, k: int
+) -> npt.NDArray[np.int64]:
+    """Pairs ``(i, j)`` of the ``k`` keyword indices occurring within ``window`` words."""
+    if len(kid) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    kid = np.fromiter((t[0] for t in sel), dtype=np.int64, count=len(sel))
-    pos = np.fromiter((t[1] for t in sel), dtype=np.int64, count=len(sel))
-    k = len(keywords)
     codes = window_pair_codes(kid, pos, int(window), k)
     return np.stack([codes // k, codes % k], axis=1)
 
@@ -330,13 +338,7 @@ class Digester(Agent):
         pairs = None
         sel, self._occurrences = self._occurrences, None
         if self._window is not None and sel is not None:
-            kid, pos = sel
-            if len(kid) < 2:
-                pairs = np.zeros((0, 2), dtype=np.int64)
-            else:
-                k = len(keywords)
-                codes = window_pair_codes(kid, pos, int(self._window), k)
-                pairs = np.stack([codes // k, codes % k], axis=1)
+            pairs = _pairs_within(sel[0], sel[1], self._window, len(keywords))
         return PresentFragments(frags, doc, pairs)
 
     # ------------------------------------------------------------------ digestion
