@@ -54,6 +54,17 @@ class TestCompletion:
         assert not b.is_complete(ACT, 1)
         assert b.completed_count(ACT, 1) == 0
 
+    def test_complete_many_records_all_or_none(self) -> None:
+        b = TickBarrier([S0, S1, S2])
+        b.complete_many([S0, 2], ACT, 0)
+        assert b.completed_shards(ACT, 0) == [S0, S2]
+        with pytest.raises(ShardNotFound):
+            b.complete_many([S1, ShardId(9)], ACT, 0)
+        assert b.pending_shards(ACT, 0) == [S1]  # S1 was not recorded either
+        b.complete_many([S1], ACT, 0)
+        assert b.is_complete(ACT, 0)
+        b.wait_all(ACT, 0, 0.01)  # returns at once
+
     def test_phases_and_ticks_are_independent(self) -> None:
         b = TickBarrier([S0])
         b.complete(S0, SENSE, 3)

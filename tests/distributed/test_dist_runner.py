@@ -118,3 +118,101 @@ def test_tick_result_repr_is_a_summary() -> None:
     assert repr(result).startswith("DistributedTickResult(tick=1, phase_results=8, ")
     assert "ShardPhaseResult" not in repr(result)
     runner.close()
+
+
+def test_pure_python_phases_run_serially_in_the_driver_after_the_first_tick() -> None:
+    """Threads only take turns on the interpreter lock for pure-Python phases: once measured,
+    those run one shard after another in the driver; phases that wait stay fanned out."""
+    runner, shards = make(3)
+    for s in shards:
+        s.act_sleep = 0.02  # Act waits: fanning out overlaps it
+    asyncio.run(runner.run(4))
+    later = [(phase, name) for s in shards for phase, tick, name, _, _ in s.log if tick >= 1]
+    assert {name for phase, name in later if phase is not TickPhase.ACT} == {"phago-driver_0"}
+    act = TickPhase.ACT
+    last = [(b, e) for s in shards for ph, tick, _, b, e in s.log if (ph, tick) == (act, 3)]
+    assert most_at_once(last) == 3  # still concurrent in the last tick
+    runner.close()
+
+
+def test_adaptive_parallelism_off_always_fans_out() -> None:
+    coordinator = Coordinator(3)
+    shards = [RecordingShard(ShardId(i), None, coordinator.ring) for i in range(3)]
+    runner = DistributedRunner(coordinator, shards, RunnerConfig(adaptive_parallelism=False))
+    asyncio.run(runner.run(4))
+    for s in shards[1:]:  # the driver always runs the first shard's phase itself
+        assert any(name.startswith("phago-shard") for _, tick, name, _, _ in s.log if tick == 3)
+    runner.close()
+
+
+def test_concurrency_policy_switches_on_measured_cpu_over_wall() -> None:
+    from phago.distributed.runner import _ConcurrencyPolicy
+
+    policy = _ConcurrencyPolicy(adaptive=True)
+    act = TickPhase.ACT
+    assert policy.concurrent(act)  # nothing measured yet
+    policy.observe(act, True, wall_s=0.010, cpu_s=0.0098)  # shards took turns on the lock
+    assert not policy.concurrent(act)
+    policy.observe(act, False, wall_s=0.010, cpu_s=0.002)  # run serially, shards waited
+    assert policy.concurrent(act)
+    policy.observe(act, True, wall_s=0.010, cpu_s=0.018)  # real overlap (lock released)
+    assert policy.concurrent(act)
+    policy.observe(act, True, wall_s=0.0001, cpu_s=0.00001)  # shorter than a hand-off
+    runs = [policy.concurrent(act) for _ in range(_ConcurrencyPolicy.PROBE_EVERY)]
+    assert runs.count(True) == 1 and runs[-1]  # one probe per PROBE_EVERY serial runs
+    off = _ConcurrencyPolicy(adaptive=False)
+    off.observe(act, True, wall_s=0.010, cpu_s=0.010)
+    assert off.concurrent(act)
+
+
+def test_run_of_many_ticks_is_one_driver_job_and_until_stops_it() -> None:
+    runner, shards = make(2, checkpoint_every=None)
+    jobs: list[int] = []
+    submit = runner._driver.submit
+
+    def counting_submit(fn: object, *args: object) -> object:
+        jobs.append(1)
+        return submit(fn, *args)  # type: ignore[arg-type]
+
+    runner._driver.submit = counting_submit  # type: ignore[method-assign]
+    results = asyncio.run(runner.run(12))
+    assert [r.tick for r in results] == list(range(1, 13))
+    assert len(jobs) == 1
+    results = asyncio.run(runner.run(100, until=lambda r: r.tick == 17))
+    assert [r.tick for r in results] == list(range(13, 18))
+    assert runner.coordinator.current_tick == 17
+    assert [s.current_tick for s in shards] == [17, 17]
+    runner.close()
+
+
+def test_jobs_stop_at_each_checkpoint() -> None:
+    runner, _ = make(2, checkpoint_every=5)
+    taken: list[int] = []
+    take = runner._take_checkpoint
+
+    async def recording(tick: int) -> None:
+        taken.append(tick)
+        await take(tick)
+
+    runner._take_checkpoint = recording  # type: ignore[method-assign]
+    asyncio.run(runner.run(12))
+    assert taken == [0, 5, 10]
+    runner.close()
+
+
+def test_hang_in_the_middle_of_a_multi_tick_run_rolls_back_to_the_hung_tick() -> None:
+    runner, shards = make(2, timeout_ms=200, checkpoint_every=4)
+    shards[1].hang_at = (TickPhase.ACT, 6)
+    start = time.monotonic()
+    with pytest.raises(PhaseTimeout, match="shard-1"):
+        asyncio.run(runner.run(10))
+    assert time.monotonic() - start < 1.5
+    # ticks 1-6 completed; tick 7 hung, was rolled back to the checkpoint at 4 and replayed
+    assert runner.coordinator.current_tick == 6
+    assert [s.current_tick for s in runner.shards] == [6, 6]
+    assert runner.recoveries[-1].restored_tick == 6
+    for s in runner.shards:  # the restored shards were pickled with the hang still armed
+        s.hang_at = None
+    asyncio.run(runner.run(2))
+    assert runner.coordinator.current_tick == 8
+    runner.close()

@@ -107,6 +107,29 @@ def test_unresolved_ghosts_when_resolution_off() -> None:
         assert ghosts and not any(g.is_resolved for g in ghosts)
 
 
+def test_run_calls_on_tick_after_every_tick_with_the_cluster_at_that_tick() -> None:
+    with _cluster(2) as dc:
+        seen: list[tuple[int, int]] = []
+        results = dc.run(7, on_tick=lambda t: seen.append((t, dc.current_tick)))
+        assert seen == [(t, t) for t in range(1, 8)]
+        assert [r.tick for r in results] == list(range(1, 8))
+        assert [h[0] for h in dc.history] == list(range(1, 8))
+        assert len(dc.run(5, progress=True)) == 5 and dc.current_tick == 12
+
+
+def test_run_until_digested_stops_at_the_first_idle_tick() -> None:
+    with _cluster(2) as dc, _cluster(2) as twin:
+        ran = dc.run_until_digested(500)
+        assert 0 < ran < 500 and dc.current_tick == ran
+        assert not dc.has_undigested_work()
+        steps = 0  # the twin, one tick at a time, checking after each
+        while twin.has_undigested_work():
+            twin.tick()
+            steps += 1
+        assert steps == ran
+        assert dc.run_until_digested(50) == 0
+
+
 def test_stats_totals_and_per_shard() -> None:
     with _cluster(2) as dc:
         dc.run_until_digested(300)

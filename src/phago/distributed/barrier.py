@@ -163,6 +163,22 @@ class TickBarrier:
             self._done.setdefault((phase, tick), set()).add(sid)
             self._wake()
 
+    def complete_many(self, shards: Iterable[ShardId | int], phase: TickPhase, tick: int) -> None:
+        """Record that every one of ``shards`` finished ``phase`` of ``tick``; wake waiters once.
+
+        Raises:
+            ShardNotFound: if the barrier has expected ids and a shard is not one of them
+                (then none of ``shards`` is recorded).
+        """
+        sids = [as_shard_id(s) for s in shards]
+        with self._cond:
+            if self._expected is not None:
+                for sid in sids:
+                    if sid not in self._expected:
+                        raise ShardNotFound(sid)
+            self._done.setdefault((phase, tick), set()).update(sids)
+            self._wake()
+
     def _wake(self) -> None:
         """Wake every waiter; the caller holds the lock."""
         self._cond.notify_all()

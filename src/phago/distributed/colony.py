@@ -334,24 +334,18 @@ class DistributedColony:
         return result
 
     def _after_tick(self, result: DistributedTickResult) -> None:
-        adv = [r for r in result.phase_results if r.phase is TickPhase.ADVANCE]
-        self._last_busy = any(getattr(r, "busy", True) for r in adv)
+        self._last_busy = not _idle(result)
         self._version += 1
         self.history.append((result.tick, result.total_nodes(), result.total_edges()))
 
     def run(
         self, ticks: int, progress: bool = False, on_tick: Callable[[int], None] | None = None
     ) -> list[DistributedTickResult]:
-        """Run ``ticks`` distributed ticks (with a progress bar if ``progress``)."""
-        out = []
-        bar = _progress(progress, "ticks", ticks)
-        for _ in range(int(ticks)):
-            out.append(self.tick())
-            bar(1)
-            if on_tick is not None:
-                on_tick(self.current_tick)
-        bar(None)
-        return out
+        """Run ``ticks`` distributed ticks (with a progress bar if ``progress``).
+
+        ``on_tick`` is called with the new tick after every tick.
+        """
+        return self._run_ticks(int(ticks), progress, on_tick, "ticks", stop_when_idle=False)
 
     def has_undigested_work(self) -> bool:
         """True while any shard has an unconsumed document or undigested text in an agent."""
@@ -361,18 +355,43 @@ class DistributedColony:
         self, max_ticks: int, progress: bool = False, on_tick: Callable[[int], None] | None = None
     ) -> int:
         """Run until every document on every shard is digested, or ``max_ticks`` ticks."""
-        ran = 0
-        bar = _progress(progress, "digesting", max_ticks)
-        busy = self.has_undigested_work()
-        while ran < max_ticks and busy:
-            self.tick()
-            ran += 1
-            bar(1)
-            if on_tick is not None:
-                on_tick(self.current_tick)
-            busy = self._last_busy
+        if not self.has_undigested_work():
+            return 0
+        results = self._run_ticks(int(max_ticks), progress, on_tick, "digesting", True)
+        return len(results)
+
+    def _run_ticks(
+        self,
+        ticks: int,
+        progress: bool,
+        on_tick: Callable[[int], None] | None,
+        label: str,
+        stop_when_idle: bool,
+    ) -> list[DistributedTickResult]:
+        """Run up to ``ticks`` ticks through the runner, in as few runner calls as allowed.
+
+        One call runs many ticks (the local backend then runs them in one driver-thread job);
+        a progress bar takes calls of at most ``_PROGRESS_STEP`` ticks, and an ``on_tick``
+        callback calls of one tick, so it sees the cluster as of its tick.
+        """
+        out: list[DistributedTickResult] = []
+        bar = _progress(progress, label, ticks)
+        step = 1 if on_tick is not None else (_PROGRESS_STEP if progress else max(ticks, 1))
+        until = _idle if stop_when_idle else None
+        while len(out) < ticks:
+            chunk: list[DistributedTickResult] = self._run(
+                self._runner.run(min(step, ticks - len(out)), until=until)
+            )
+            for result in chunk:
+                self._after_tick(result)
+                out.append(result)
+                bar(1)
+                if on_tick is not None:
+                    on_tick(result.tick)
+            if not chunk or (stop_when_idle and not self._last_busy):
+                break
         bar(None)
-        return ran
+        return out
 
     # ------------------------------------------------------------------ reading
 
@@ -501,3 +520,15 @@ def _progress(enabled: bool, label: str, total: int) -> Callable[[int | None], N
             prog.advance(task, n)
 
     return step
+
+
+# Ticks per runner call while a progress bar is shown (the bar moves every few ticks).
+_PROGRESS_STEP = 8
+
+
+def _idle(result: DistributedTickResult) -> bool:
+    """True when every shard reported, at the end of the tick, that it has nothing left to
+    digest (no unconsumed document, no agent holding undigested text)."""
+    return not any(
+        getattr(r, "busy", True) for r in result.phase_results if r.phase is TickPhase.ADVANCE
+    )

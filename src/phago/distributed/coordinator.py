@@ -229,6 +229,16 @@ class Coordinator:
         """
         self._barrier.complete(shard_id, phase, tick)
 
+    def phases_complete(
+        self, shard_ids: Iterable[ShardId | int], phase: TickPhase, tick: int
+    ) -> None:
+        """Record that each of ``shard_ids`` finished ``phase`` of ``tick`` (one barrier update).
+
+        Raises:
+            ShardNotFound: if a shard is not on the ring (then none is recorded).
+        """
+        self._barrier.complete_many(shard_ids, phase, tick)
+
     def wait_for_phase(self, phase: TickPhase, tick: int, timeout_s: float | None = None) -> None:
         """Block until every shard finished ``phase`` of ``tick``.
 

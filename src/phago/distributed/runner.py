@@ -18,11 +18,14 @@ One distributed tick runs each phase exactly once on every shard (DESIGN.md §2.
 Each phase is one fan-out: every shard's call runs concurrently, and completions are reported
 to the coordinator's :class:`~phago.distributed.TickBarrier`, which the runner waits on with
 the phase timeout. With remote shards (Ray) each call is an asyncio task. With local shards the
-whole tick runs in a *driver* thread, so the event loop is woken once per tick rather than once
-per shard and phase: the driver runs the first shard's phase itself and the others' in a pool
-of worker threads (at most ``max_parallelism`` phases at once, counting the driver's), takes
-over those the pool has not started when it is free, and waits for the rest with the phase
-timeout; a watchdog on the event loop covers a phase that hangs in the driver itself. A shard
+ticks run in a *driver* thread, as many as come before the next checkpoint in one job, so the
+event loop is woken once per job rather than once per tick, shard and phase. The driver runs
+the first shard's phase itself and the others' in a pool of worker threads (at most
+``max_parallelism`` phases at once, counting the driver's), takes over those the pool has not
+started when it is free, and waits for the rest with the phase timeout; a watchdog on the
+event loop covers a phase that hangs in the driver itself. Threads share the interpreter lock,
+so a phase measured to gain nothing from them (pure Python, or shorter than a hand-off) runs
+serially in the driver instead (``RunnerConfig.adaptive_parallelism``). A shard
 that misses the deadline makes :meth:`DistributedRunner.tick` raise
 :class:`~phago.errors.PhaseTimeout` promptly; a shard that raises makes it raise
 :class:`~phago.errors.RpcError`. Either way the tick is rolled back to the last checkpoint (an
@@ -55,10 +58,10 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from phago._gc import cyclic_gc_paused
 from phago.distributed.coordinator import Coordinator
@@ -102,12 +105,17 @@ class RunnerConfig:
             up to ``checkpoint_every - 1`` ticks. Each checkpoint pickles every shard (about
             3.5 ms per shard holding 10 documents and 1,500 concepts), so at 50 it costs under
             0.1 ms per tick and shard there.
+        adaptive_parallelism: local backend: after measuring a phase, run it serially in the
+            driver thread when the shards' threads would only take turns on the interpreter
+            lock (pure-Python phases, or phases shorter than a thread hand-off), and fan it
+            out again when the shards wait. False: always fan out.
     """
 
     phase_timeout_ms: int = 30_000
     resolve_ghosts: bool = True
     max_parallelism: int = 8
     checkpoint_every: int | None = 50
+    adaptive_parallelism: bool = True
 
     def __post_init__(self) -> None:
         if self.phase_timeout_ms <= 0:
@@ -218,6 +226,13 @@ class LocalShardHandle:
         """
         return self._pool.submit(getattr(self.shard, method), *args)
 
+    def submit_phase(
+        self, phase: TickPhase, payload: Any, resolve_ghosts: bool
+    ) -> Future[tuple[Any, float]]:
+        """Start the shard's ``run_phase`` in a worker thread; the future's value is the phase
+        result and the CPU seconds the worker thread spent on it."""
+        return self._pool.submit(_timed_phase, self.shard, phase, payload, resolve_ghosts)
+
     async def call(self, method: str, *args: Any) -> Any:
         """Run ``shard.method(*args)`` in a worker thread."""
         return await asyncio.wrap_future(self.submit(method, *args))
@@ -265,6 +280,7 @@ class DistributedRunner:
         self._config = config or RunnerConfig()
         self._pool = self._new_pool()
         self._driver = _new_driver()
+        self._policy = _ConcurrencyPolicy(self._config.adaptive_parallelism)
         self._handles: list[ShardHandle] = [
             LocalShardHandle(s, self._pool) if isinstance(s, ShardedColony) else s for s in shards
         ]
@@ -423,11 +439,13 @@ class DistributedRunner:
                     raise value
                 raise RpcError(f"{h.shard_id} failed in phase {phase}: {value!r}") from value
         pending: list[ShardHandle] = []
+        finished_ids: list[ShardId] = []
         for h, (finished, _) in zip(self._handles, outcomes, strict=True):
             if finished:
-                self._coordinator.phase_complete(h.shard_id, phase, tick)
+                finished_ids.append(h.shard_id)
             else:
                 pending.append(h)
+        self._coordinator.phases_complete(finished_ids, phase, tick)
         return pending
 
     def _timed_out(self, phase: TickPhase, pending: Sequence[ShardHandle]) -> PhaseTimeout:
@@ -443,22 +461,26 @@ class DistributedRunner:
 
     # ------------------------------------------------------------------ local shards: threads
 
-    async def _tick_in_threads(
-        self, t: int, shards: list[LocalShardHandle]
-    ) -> DistributedTickResult:
-        """Run the tick in the driver thread; the event loop wakes once, when it ends.
+    async def _ticks_in_threads(
+        self, t: int, span: int, shards: list[LocalShardHandle], until: _Until | None
+    ) -> _Ran:
+        """Run up to ``span`` ticks from ``t`` in the driver thread; the event loop wakes once.
 
-        The driver runs the first shard's phase itself and the others' in the pool (taking
-        over those not started yet), then waits for them with the phase timeout, so a hung
-        pool shard raises :class:`PhaseTimeout` from the driver. A watchdog on the event loop
-        covers a hung phase in the driver itself: past the deadline (plus a short grace) it
-        raises :class:`PhaseTimeout`, marks the tick abandoned, so that the stuck driver
-        commits nothing when it returns, and starts a new driver thread.
+        The driver runs each phase's shards itself, one after another, or fans them out to the
+        pool (see :class:`_ConcurrencyPolicy`), and waits for the pool's with the phase
+        timeout, so a hung pool shard raises :class:`PhaseTimeout` from the driver. A watchdog
+        on the event loop covers a phase that hangs in the driver itself: past the deadline
+        (plus a short grace) it raises :class:`PhaseTimeout`, marks the run abandoned, so
+        that the stuck driver commits nothing when it returns, and starts a new driver thread.
+
+        Returns:
+            The completed ticks' results and the error that stopped the run, if any (the
+            failed tick is then the coordinator's current tick).
         """
         loop = asyncio.get_running_loop()
         watch = _Watch()
         woken: asyncio.Future[None] = loop.create_future()
-        job = self._driver.submit(self._drive, t, shards, watch)
+        job = self._driver.submit(self._drive, t, span, shards, watch, until)
         job.add_done_callback(lambda _: _wake_threadsafe(loop, woken))
         limit = self._config.phase_timeout_ms / 1000.0 + _WATCHDOG_GRACE_S
         stuck: tuple[TickPhase, ShardId | None] | None = None  # set when the watchdog fires
@@ -492,30 +514,56 @@ class DistributedRunner:
             self._renew_pool()  # the driver did not collect the pool's shards either
             phase, shard = stuck
             who = "" if shard is None else f"{shard} "
-            raise PhaseTimeout(
+            timeout = PhaseTimeout(
                 phase, f"{who}did not finish within {self._config.phase_timeout_ms} ms"
             )
-        return job.result()
+            return _Ran(list(watch.results), timeout, False)
+        return _Ran(list(watch.results), job.result(), watch.stopped)
 
     def _drive(
+        self,
+        t: int,
+        span: int,
+        shards: list[LocalShardHandle],
+        watch: _Watch,
+        until: _Until | None,
+    ) -> Exception | None:
+        """The driver thread's part: up to ``span`` whole ticks, each appended to
+        ``watch.results`` as it completes; stops early at the first tick ``until`` accepts.
+
+        The cyclic garbage collector is paused for each tick (see :mod:`phago._gc`); the
+        pause is process-wide, so it covers the pool's phase calls too.
+
+        Returns:
+            The error that stopped the run (None when every tick completed).
+        """
+        for k in range(span):
+            try:
+                with cyclic_gc_paused():
+                    result = self._drive_tick(t + k, shards, watch)
+            except _Abandoned:
+                raise
+            except Exception as exc:  # the event loop's side recovers and re-raises it
+                return exc
+            watch.results.append(result)
+            if until is not None and until(result):
+                watch.stopped = True
+                break
+        return None
+
+    def _drive_tick(
         self, t: int, shards: list[LocalShardHandle], watch: _Watch
     ) -> DistributedTickResult:
-        """The driver thread's part: every step of the tick, fanning phases out to the pool.
-
-        The cyclic garbage collector is paused for the tick (see :mod:`phago._gc`); the pause
-        is process-wide, so it covers the pool's phase calls too.
-        """
-        with cyclic_gc_paused():
-            steps = self._tick_steps(t)
-            request = next(steps)
-            while True:
-                phase, payloads = request
-                results = self._fan_out_threads(phase, t, payloads, shards, watch)
-                try:
-                    request = steps.send(results)
-                except StopIteration as stop:
-                    result: DistributedTickResult = stop.value
-                    return result
+        steps = self._tick_steps(t)
+        request = next(steps)
+        while True:
+            phase, payloads = request
+            results = self._fan_out_threads(phase, t, payloads, shards, watch)
+            try:
+                request = steps.send(results)
+            except StopIteration as stop:
+                result: DistributedTickResult = stop.value
+                return result
 
     def _fan_out_threads(
         self,
@@ -534,20 +582,26 @@ class DistributedRunner:
             watch.phase, watch.since = phase, time.monotonic()
         deadline = watch.since + timeout
         # This thread runs the first shard's phase itself (every shard's, one after another,
-        # when only one phase may run at a time); the pool runs the others meanwhile. Then it
-        # takes over, last first, the shards the pool has not started yet.
-        own = len(shards) if self._config.max_parallelism == 1 else 1
-        futures: list[Future[Any] | None] = [None] * len(shards)
-        outcomes: list[_Outcome] = [(False, None)] * len(shards)
-        for k in range(own, len(shards)):
-            futures[k] = shards[k].submit("run_phase", phase, payloads[k], resolve)
+        # when the phase runs serially); the pool runs the others meanwhile. Then it takes
+        # over, last first, the shards the pool has not started yet.
+        n = len(shards)
+        concurrent = self._config.max_parallelism > 1 and n > 1 and self._policy.concurrent(phase)
+        own = 1 if concurrent else n
+        futures: list[Future[tuple[Any, float]] | None] = [None] * n
+        outcomes: list[_Outcome] = [(False, None)] * n
+        cpu = 0.0
+        for k in range(own, n):
+            futures[k] = shards[k].submit_phase(phase, payloads[k], resolve)
         for k in itertools.chain(range(own), _take_unstarted(futures)):
             watch.shard = shards[k].shard_id
+            c0 = time.thread_time()
             try:
                 outcomes[k] = (True, shards[k].shard.run_phase(phase, payloads[k], resolve))
             except Exception as exc:  # reported like a pool shard's error
                 outcomes[k] = (True, exc)
                 break
+            finally:
+                cpu += time.thread_time() - c0
         watch.shard = None
         started_futures = [f for f in futures if f is not None]
         if started_futures and not any(isinstance(v, BaseException) for _, v in outcomes):
@@ -557,7 +611,12 @@ class DistributedRunner:
                 continue
             if f.done() and not f.cancelled():
                 err = f.exception()
-                outcomes[k] = (True, err if err is not None else f.result())
+                if err is not None:
+                    outcomes[k] = (True, err)
+                else:
+                    value, used = f.result()
+                    outcomes[k] = (True, value)
+                    cpu += used
             else:
                 f.cancel()  # not started yet: it never will be
         with watch.lock:  # from here on the watchdog leaves this phase alone
@@ -571,6 +630,7 @@ class DistributedRunner:
         remaining = max(deadline - time.monotonic(), 0.001)
         self._coordinator.wait_for_phase(phase, tick, remaining)
         results: list[ShardPhaseResult] = [value for _, value in outcomes]
+        self._policy.observe(phase, concurrent, time.perf_counter() - started, cpu)
         self._account(started, results)
         return results
 
@@ -641,15 +701,62 @@ class DistributedRunner:
             RpcError: a shard raised.
             DistributedError: the cluster cannot tick (a previous failure was not recovered).
         """
-        if self._broken is not None:
-            raise DistributedError(f"the cluster is unusable after a failed tick: {self._broken}")
+        return (await self.run(1))[0]
+
+    async def run(
+        self, num_ticks: int, *, until: _Until | None = None
+    ) -> list[DistributedTickResult]:
+        """Run ``num_ticks`` ticks in sequence; stops at the first error, which is raised.
+
+        With local shards the ticks between two checkpoints run as one job of the driver
+        thread, so the event loop is woken once per job rather than once per tick.
+
+        Args:
+            num_ticks: the most ticks to run.
+            until: stop early after the first tick whose result this returns True for
+                (called in the driver thread for local shards).
+
+        Returns:
+            One result per tick run.
+
+        Raises:
+            PhaseTimeout: a shard missed a phase deadline (the cluster is rolled back).
+            RpcError: a shard raised (the cluster is rolled back).
+            DistributedError: the cluster cannot tick.
+        """
+        out: list[DistributedTickResult] = []
+        total = int(num_ticks)
+        while len(out) < total:
+            if self._broken is not None:
+                raise DistributedError(
+                    f"the cluster is unusable after a failed tick: {self._broken}"
+                )
+            t = self._coordinator.current_tick
+            span = total - len(out)
+            every = self._config.checkpoint_every
+            if every is not None:
+                if self._checkpoint is None or t - self._checkpoint.tick >= every:
+                    await self._take_checkpoint(t)
+                assert self._checkpoint is not None
+                span = min(span, every - (t - self._checkpoint.tick))
+            ran = await self._ticks_inner(t, span, until)
+            out.extend(ran.results)
+            if ran.error is not None:
+                out.append(await self._fail(ran.error))
+                if until is not None and until(out[-1]):
+                    break
+            elif ran.stopped:
+                break
+        return out
+
+    async def _fail(self, exc: Exception) -> DistributedTickResult:
+        """Handle the error that stopped a run at the coordinator's current tick.
+
+        A lost shard with a checkpoint is recovered and the tick retried (its result is
+        returned); any other :class:`DistributedError` rolls back and is re-raised.
+        """
         t = self._coordinator.current_tick
-        every = self._config.checkpoint_every
-        if every is not None and (self._checkpoint is None or t - self._checkpoint.tick >= every):
-            await self._take_checkpoint(t)
-        try:
-            return await self._tick_inner(t)
-        except ShardLost as exc:
+        if isinstance(exc, ShardLost):
             if self._checkpoint is None:
                 self._broken = f"{exc} and no checkpoint exists"
                 raise DistributedError(
@@ -662,18 +769,29 @@ class DistributedRunner:
             result = await self._tick_inner(t)
             result.recovered = self.recoveries[-1]
             return result
-        except DistributedError as exc:
+        if isinstance(exc, DistributedError):
             await self._recover(t, exc)
-            raise
+        raise exc
+
+    async def _ticks_inner(self, t: int, span: int, until: _Until | None) -> _Ran:
+        if self._local is not None:
+            return await self._ticks_in_threads(t, span, self._local, until)
+        done: list[DistributedTickResult] = []
+        for k in range(span):
+            try:
+                done.append(await self._tick_with_tasks(t + k))
+            except Exception as exc:
+                return _Ran(done, exc, False)
+            if until is not None and until(done[-1]):
+                return _Ran(done, None, True)
+        return _Ran(done, None, False)
 
     async def _tick_inner(self, t: int) -> DistributedTickResult:
-        if self._local is not None:
-            return await self._tick_in_threads(t, self._local)
-        return await self._tick_with_tasks(t)
-
-    async def run(self, num_ticks: int) -> list[DistributedTickResult]:
-        """Run ``num_ticks`` ticks in sequence (stops at the first error, which is raised)."""
-        return [await self.tick() for _ in range(int(num_ticks))]
+        """One tick from ``t``, raising its error (used by recovery's replay)."""
+        ran = await self._ticks_inner(t, 1, None)
+        if ran.error is not None:
+            raise ran.error
+        return ran.results[0]
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -738,6 +856,78 @@ _Outcome = tuple[bool, Any]  # (finished, result or the exception raised); unfin
 _WATCHDOG_GRACE_S = 0.05
 
 
+_Until = Callable[["DistributedTickResult"], bool]  # stop a run after a tick it accepts
+
+
+class _Ran(NamedTuple):
+    """A run of ticks: the completed ticks' results, the error that stopped it (the failed
+    tick is then the coordinator's current tick), and whether ``until`` stopped it."""
+
+    results: list[DistributedTickResult]
+    error: Exception | None
+    stopped: bool
+
+
+def _timed_phase(
+    shard: ShardedColony, phase: TickPhase, payload: Any, resolve_ghosts: bool
+) -> tuple[Any, float]:
+    """``shard.run_phase(...)`` and the CPU seconds this thread spent in it."""
+    c0 = time.thread_time()
+    result = shard.run_phase(phase, payload, resolve_ghosts)
+    return result, time.thread_time() - c0
+
+
+class _ConcurrencyPolicy:
+    """Per phase, whether the driver fans local shards out to the pool or runs them itself.
+
+    Threads of one process share the interpreter lock, so they overlap shard phases only
+    where those wait (on I/O, a sleep, a remote service) or run native code that releases
+    the lock. For a phase that is pure Python, fanning out only adds hand-offs and lock
+    contention: on W3 (3,000 documents, 2 shards) it made the run 25% slower than running
+    the shards one after another. So each phase is measured: the CPU time the shards spent,
+    summed, against the phase's wall time.
+
+    * Fanned out: a CPU/wall ratio between ``LOW`` and ``HIGH`` means the shards took turns
+      on the lock (no overlap), and a phase under ``TINY_S`` is cheaper than the hand-off:
+      the next ones run serially.
+    * Serial: a ratio under ``LOW`` means the shards mostly waited, so the phase fans out
+      again; and every ``PROBE_EVERY``-th serial run of a phase fans out to re-measure
+      (native code that releases the lock only shows overlap when fanned out).
+
+    A phase not measured yet fans out, so ``max_parallelism`` is honoured from the first tick.
+    """
+
+    LOW = 0.5
+    HIGH = 1.25
+    TINY_S = 0.0005
+    PROBE_EVERY = 64
+
+    def __init__(self, adaptive: bool) -> None:
+        self._adaptive = adaptive
+        self._serial: dict[TickPhase, bool] = {}
+        self._serial_runs: dict[TickPhase, int] = {}
+
+    def concurrent(self, phase: TickPhase) -> bool:
+        """Whether this run of ``phase`` fans out."""
+        if not self._adaptive or not self._serial.get(phase, False):
+            return True
+        runs = self._serial_runs[phase] = self._serial_runs.get(phase, 0) + 1
+        return runs % self.PROBE_EVERY == 0
+
+    def observe(self, phase: TickPhase, concurrent: bool, wall_s: float, cpu_s: float) -> None:
+        """Record a run of ``phase``: its wall time and its shards' summed CPU time."""
+        if not self._adaptive:
+            return
+        ratio = cpu_s / wall_s if wall_s > 0 else 1.0
+        if concurrent:
+            serial = wall_s < self.TINY_S or self.LOW <= ratio <= self.HIGH
+            if serial and not self._serial.get(phase, False):
+                self._serial_runs[phase] = 0  # the next probe comes PROBE_EVERY runs later
+            self._serial[phase] = serial
+        elif ratio < self.LOW and wall_s >= self.TINY_S:
+            self._serial[phase] = False
+
+
 class _Abandoned(Exception):
     """Raised in a driver thread whose tick the event loop has given up on."""
 
@@ -751,6 +941,8 @@ class _Watch:
     since: float = 0.0  # time.monotonic() when it started
     shard: ShardId | None = None  # the shard whose phase the driver runs itself, if any
     abandoned: bool = False
+    results: list[DistributedTickResult] = field(default_factory=list)  # completed ticks
+    stopped: bool = False  # the run's ``until`` accepted the last tick
 
 
 def _take_unstarted(futures: list[Future[Any] | None]) -> Iterator[int]:
