@@ -37,35 +37,80 @@ class PresentationGroup:
     document: int | None
 
 
+def _no_ids() -> npt.NDArray[np.uint64]:
+    return np.zeros(0, dtype=np.uint64)
+
+
+def _no_codes() -> npt.NDArray[np.int8]:
+    return np.zeros(0, dtype=np.int8)
+
+
+def _no_refs() -> npt.NDArray[np.int32]:
+    return np.zeros(0, dtype=np.int32)
+
+
 @dataclass(slots=True)
 class UpdateBatch:
     """All updates from ``source`` to ``dest`` produced in the Act phase of ``tick``.
 
     Edge endpoints are indices into the reference table ``ref_ids`` / ``ref_labels`` /
-    ``ref_types`` so labels travel once per batch, not once per edge.
+    ``ref_types`` so labels travel once per batch, not once per edge. The reference table
+    lists each node once, in order of first appearance over the groups' endpoints (group 0's
+    ``a`` ends, group 0's ``b`` ends, group 1's ``a`` ends, ...), so the destination creates
+    missing nodes in that order.
+
+    Co-activations come in groups (one per wiring call on the source, applied in order with
+    that call's weights): group ``k`` is ``edge_a[s:e]`` / ``edge_b[s:e]`` with
+    ``s = edge_ends[k - 1]`` (0 for the first) and ``e = edge_ends[k]``.
+
+    Attributes:
+        source: the sending shard.
+        dest: the receiving shard.
+        tick: the tick whose Act phase produced the batch.
+        groups: presentations of concepts ``dest`` owns, in order.
+        ref_ids: NodeIds of the referenced nodes.
+        ref_labels: their labels.
+        ref_types: their node type codes (indices into ``tuple(NodeType)``).
+        edge_a: first endpoints (reference indices), all groups concatenated.
+        edge_b: second endpoints (reference indices).
+        edge_ends: end offset of each group in ``edge_a`` / ``edge_b``.
+        edge_tentative: each group's tentative weight (None: the graph's default).
+        edge_increment: each group's reinforcement (None: the graph's default).
     """
 
     source: int
     dest: int
     tick: int
     groups: list[PresentationGroup] = field(default_factory=list)
-    ref_ids: list[int] = field(default_factory=list)
+    ref_ids: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     ref_labels: list[str] = field(default_factory=list)
-    ref_types: list[str] = field(default_factory=list)
-    edge_a: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    edge_b: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    ref_types: npt.NDArray[np.int8] = field(default_factory=_no_codes)
+    edge_a: npt.NDArray[np.int32] = field(default_factory=_no_refs)
+    edge_b: npt.NDArray[np.int32] = field(default_factory=_no_refs)
+    edge_ends: list[int] = field(default_factory=list)
     edge_tentative: list[float | None] = field(default_factory=list)
     edge_increment: list[float | None] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
         """True if the batch carries nothing."""
-        return not self.groups and not self.edge_a
+        return not self.groups and not len(self.edge_a)
 
     @property
     def edge_count(self) -> int:
         """Number of edge co-activations carried."""
-        return int(sum(len(a) for a in self.edge_a))
+        return len(self.edge_a)
+
+    def edge_groups(
+        self,
+    ) -> Iterator[tuple[int, int, float | None, float | None]]:
+        """``(start, end, tentative, increment)`` of each co-activation group, in order."""
+        start = 0
+        for end, tentative, increment in zip(
+            self.edge_ends, self.edge_tentative, self.edge_increment, strict=True
+        ):
+            yield start, end, tentative, increment
+            start = end
 
 
 class CrossShardEdgeArray(Sequence[CrossShardEdge]):

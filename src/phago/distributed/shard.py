@@ -30,7 +30,7 @@ import copy
 import pickle
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,25 @@ from phago.types import Document, NodeData, NodeType, Position
 __all__ = ["OwnedGraph", "ShardPhaseResult", "ShardedColony", "shard_seed"]
 
 _INT = np.int64
+_FREE = np.iinfo(np.int64).max  # an unused entry of ShardedColony's scratch column
+_NODE_TYPES: tuple[NodeType, ...] = tuple(NodeType)  # NodeType by graph type code
+
+# One wiring call's edges to one destination: (a ends, b ends, tentative, increment), as
+# local node indices; sealed into the destination's UpdateBatch when the outbox is taken.
+_EdgePart = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float | None, float | None]
+
+
+def _by_destination(
+    owners: npt.NDArray[np.int64],
+) -> Iterator[tuple[int, npt.NDArray[np.bool_] | None]]:
+    """Each distinct shard in non-empty ``owners``, ascending, with the mask selecting its
+    entries (None when every entry is that shard)."""
+    dests = np.flatnonzero(np.bincount(owners))
+    if len(dests) == 1:
+        yield int(dests[0]), None
+        return
+    for d in dests.tolist():
+        yield d, owners == d
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -141,14 +160,18 @@ class ShardedColony:
         self._ghosts = GhostNodeCache(ghost_cache_size)
         self._edge_manager = CrossShardEdgeManager()
         self._edge_manager_tick = -1
-        self._owner = np.zeros(0, dtype=_INT)
+        # Per local node index, with spare capacity (grown geometrically): the owner shard, a
+        # ghost-requested flag, and a ghost-pending flag; entries [0, _synced) are valid.
+        self._owner_buf = np.zeros(0, dtype=_INT)
+        self._known_buf = np.zeros(0, dtype=np.bool_)
+        self._pending_buf = np.zeros(0, dtype=np.bool_)
+        self._scratch_buf = np.zeros(0, dtype=_INT)  # all _FREE between uses (see _seal)
+        self._synced = 0
         self._owned_count = 0
         self._postings_cache: tuple[int, dict[str, list[tuple[int, int]]]] | None = None
         self._outbox: dict[int, UpdateBatch] = {}
-        self._refmaps: dict[int, dict[int, int]] = {}
+        self._outbox_edges: dict[int, list[_EdgePart]] = {}
         self._act_cross: list[CrossShardEdgeArray] = []
-        self._ghost_known = np.zeros(0, dtype=np.bool_)
-        self._ghost_pending: set[int] = set()
         self.peers: dict[ShardId, str] = {}
         self._oplog: list[tuple[int, str, Any]] = []
         self._replay: list[tuple[int, str, Any]] = []
@@ -203,14 +226,72 @@ class ShardedColony:
     # ------------------------------------------------------------------ ownership
 
     def _sync_owners(self) -> None:
+        """Extend the per-node columns to the graph's node count (amortised growth)."""
         g = self.colony.graph
         n = g.node_count
-        have = len(self._owner)
+        have = self._synced
         if have < n:
-            new = self.ring.get_shards(g._ids_arr[have:n]).astype(_INT)
-            self._owned_count += int(np.count_nonzero(new == int(self._id)))
-            self._owner = np.concatenate([self._owner, new])
-            self._ghost_known = np.concatenate([self._ghost_known, np.zeros(n - have, np.bool_)])
+            self._reserve(n)
+            ring = self.ring
+            if ring.shard_count == 1:  # one shard owns every key: no hashing needed
+                only = int(ring.all_shards()[0])
+                self._owner_buf[have:n] = only
+                if only == int(self._id):
+                    self._owned_count += n - have
+            else:
+                new = ring.get_shards(g._ids_arr[have:n])
+                self._owned_count += int(np.count_nonzero(new == int(self._id)))
+                self._owner_buf[have:n] = new
+            self._synced = n
+
+    def _reserve(self, n: int) -> None:
+        cap = len(self._owner_buf)
+        if n <= cap:
+            return
+        cap = max(n, 2 * cap, 64)
+        have = self._synced
+        for name in ("_owner_buf", "_known_buf", "_pending_buf"):
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[:have] = old[:have]
+            setattr(self, name, new)
+        self._scratch_buf = np.full(cap, _FREE, dtype=_INT)
+
+    @property
+    def _owner(self) -> npt.NDArray[np.int64]:
+        """Owner shard of each local node index (a view; call :meth:`_sync_owners` first)."""
+        return self._owner_buf[: self._synced]
+
+    @property
+    def _ghost_known(self) -> npt.NDArray[np.bool_]:
+        """Per local node index: True once a ghost of it was requested (a view)."""
+        return self._known_buf[: self._synced]
+
+    @_ghost_known.setter
+    def _ghost_known(self, flags: npt.NDArray[np.bool_]) -> None:
+        n = len(flags)
+        if n > self._synced:
+            raise ValueError(f"{n} ghost flags for {self._synced} known nodes")
+        self._known_buf[:n] = flags
+        self._known_buf[n:] = False
+
+    @property
+    def _ghost_pending(self) -> set[int]:
+        """Local indices of remote nodes to request ghosts of at the end of this tick."""
+        return set(np.flatnonzero(self._pending_buf[: self._synced]).tolist())
+
+    @_ghost_pending.setter
+    def _ghost_pending(self, indices: Iterable[int]) -> None:
+        idx = np.fromiter(indices, dtype=_INT)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self._synced):
+            raise ValueError("a pending ghost index is not a known node")
+        self._pending_buf[:] = False
+        self._pending_buf[idx] = True
+
+    def _mark_ghosts_pending(self, ends: npt.NDArray[np.int64]) -> None:
+        """Flag remote-owned nodes ``ends`` (local indices) whose ghost was never requested."""
+        if len(ends):
+            self._pending_buf[ends[~self._known_buf[ends]]] = True
 
     def owner_of(self, node: NodeId) -> ShardId:
         """The shard that owns ``node``."""
@@ -502,21 +583,22 @@ class ShardedColony:
     ) -> None:
         """Route presentations of concepts other shards own to their owners."""
         self._sync_owners()
-        owners = self._owner[idx]
-        me = int(self._id)
-        if not (owners != me).any():
+        owners = self._owner_buf[idx]
+        remote = owners != int(self._id)
+        if not remote.any():
             return
-        g = self.colony.graph
-        for dest in np.unique(owners[owners != me]):
-            sel = idx[owners == dest]
-            batch = self._batch(int(dest), tick)
-            batch.groups.append(
+        labels = self.colony.graph._labels
+        doc = None if document is None else int(document)
+        remote_idx = idx[remote]
+        for dest, mask in _by_destination(owners[remote]):
+            sel = remote_idx if mask is None else remote_idx[mask]
+            self._batch(dest, tick).groups.append(
                 PresentationGroup(
-                    g.labels_of(sel),
+                    [labels[i] for i in sel.tolist()],
                     node_type.value,
                     position.x,
                     position.y,
-                    None if document is None else int(document),
+                    doc,
                 )
             )
 
@@ -524,7 +606,6 @@ class ShardedColony:
         b = self._outbox.get(dest)
         if b is None:
             b = self._outbox[dest] = UpdateBatch(int(self._id), dest, tick)
-            self._refmaps[dest] = {}
         return b
 
     def wire(
@@ -553,67 +634,92 @@ class ShardedColony:
             return 0
         g = self.colony.graph
         ids = g._ids_arr
-        ida, idb = ids[a], ids[b]
-        oa, ob = self._owner[a], self._owner[b]
-        a_is_lo = ida < idb
-        edge_owner = np.where(a_is_lo, oa, ob)
+        a_is_lo = ids[a] < ids[b]
+        lo = np.where(a_is_lo, a, b)  # the end with the smaller NodeId: its owner stores the edge
+        hi = np.where(a_is_lo, b, a)
+        owner = self._owner_buf
+        o_lo, o_hi = owner[lo], owner[hi]
         me = int(self._id)
-        local = edge_owner == me
+        local = o_lo == me
+        cross = o_lo != o_hi
+        n_local = int(np.count_nonzero(local))
         wired = 0
-        if local.any():
-            la, lb = a[local], b[local]
-            wired += g.wire_pairs(la, lb, tick, tentative, increment)
-            remote_ends = np.concatenate([la[oa[local] != me], lb[ob[local] != me]])
-            if len(remote_ends):
-                fresh = np.unique(remote_ends)
-                fresh = fresh[~self._ghost_known[fresh]]
-                self._ghost_pending.update(int(x) for x in fresh)
-        cross = oa != ob
+        if n_local:
+            if n_local == len(a):
+                wired += g.wire_pairs(a, b, tick, tentative, increment)
+            else:
+                wired += g.wire_pairs(a[local], b[local], tick, tentative, increment)
+            mine = local & cross  # stored here, the other end owned elsewhere: a ghost
+            if mine.any():
+                self._mark_ghosts_pending(hi[mine])
         if cross.any():
-            lo = np.where(a_is_lo, ida, idb)[cross]
-            hi = np.where(a_is_lo, idb, ida)[cross]
-            lo_owner = np.where(a_is_lo, oa, ob)[cross]
-            hi_owner = np.where(a_is_lo, ob, oa)[cross]
             w = self.config.tentative_weight if tentative is None else tentative
+            c_lo, c_hi = lo[cross], hi[cross]
             self._act_cross.append(
-                CrossShardEdgeArray(lo, hi, lo_owner, hi_owner, np.full(len(lo), float(w)))
+                CrossShardEdgeArray(
+                    ids[c_lo], ids[c_hi], o_lo[cross], o_hi[cross], np.full(len(c_lo), float(w))
+                )
             )
-        remote = ~local
-        if remote.any():
-            ra, rb, ro = a[remote], b[remote], edge_owner[remote]
-            for dest in np.unique(ro):
-                sel = ro == dest
-                batch = self._batch(int(dest), tick)
-                refmap = self._refmaps[int(dest)]
-                batch.edge_a.append(self._refs(batch, refmap, ra[sel]))
-                batch.edge_b.append(self._refs(batch, refmap, rb[sel]))
-                batch.edge_tentative.append(tentative)
-                batch.edge_increment.append(increment)
-                wired += int(sel.sum())
+        if n_local < len(a):
+            remote = ~local
+            ra, rb = a[remote], b[remote]
+            for dest, mask in _by_destination(o_lo[remote]):
+                self._batch(dest, tick)
+                part = (ra, rb) if mask is None else (ra[mask], rb[mask])
+                self._outbox_edges.setdefault(dest, []).append((*part, tentative, increment))
+                wired += len(part[0])
         return wired
-
-    def _refs(
-        self, batch: UpdateBatch, refmap: dict[int, int], local: np.ndarray
-    ) -> npt.NDArray[np.int64]:
-        g = self.colony.graph
-        out = np.empty(len(local), dtype=_INT)
-        for k, li in enumerate(local.tolist()):
-            r = refmap.get(li)
-            if r is None:
-                r = refmap[li] = len(batch.ref_ids)
-                batch.ref_ids.append(int(g._ids_arr[li]))
-                batch.ref_labels.append(g.label_at(li))
-                batch.ref_types.append(g.node_type_at(li).value)
-            out[k] = r
-        return out
 
     # ------------------------------------------------------------------ exchange
 
+    def _seal(self, batch: UpdateBatch, parts: list[_EdgePart]) -> None:
+        """Fill ``batch``'s reference table and edge groups from this tick's wiring calls.
+
+        References are numbered in order of first appearance over ``a`` ends then ``b`` ends
+        of each part in turn, and their ids, labels and types are gathered in one pass. The
+        numbering uses the per-node scratch column (first position of each node, then its
+        reference number) and leaves it all ``_FREE`` again.
+        """
+        g = self.colony.graph
+        ends = np.concatenate([x for a, b, _, _ in parts for x in (a, b)])
+        at = np.arange(len(ends), dtype=_INT)
+        scratch = self._scratch_buf
+        np.minimum.at(scratch, ends, at)
+        nodes = ends[scratch[ends] == at]  # each node once, by first appearance
+        scratch[nodes] = np.arange(len(nodes), dtype=_INT)
+        refs = scratch[ends].astype(np.int32)
+        scratch[nodes] = _FREE
+        labels = g._labels
+        batch.ref_ids = g._ids_arr[nodes]
+        batch.ref_labels = [labels[i] for i in nodes.tolist()]
+        batch.ref_types = g.type_codes()[nodes]
+        edge_a: list[npt.NDArray[np.int32]] = []
+        edge_b: list[npt.NDArray[np.int32]] = []
+        pos = 0
+        total = 0
+        for a, _, tentative, increment in parts:
+            m = len(a)
+            edge_a.append(refs[pos : pos + m])
+            edge_b.append(refs[pos + m : pos + 2 * m])
+            pos += 2 * m
+            total += m
+            batch.edge_ends.append(total)
+            batch.edge_tentative.append(tentative)
+            batch.edge_increment.append(increment)
+        batch.edge_a = np.concatenate(edge_a)
+        batch.edge_b = np.concatenate(edge_b)
+
     def take_outbox(self) -> list[UpdateBatch]:
         """Updates produced since the last call, one batch per destination (sorted)."""
-        out = [self._outbox[d] for d in sorted(self._outbox)]
+        out = []
+        for dest in sorted(self._outbox):
+            batch = self._outbox[dest]
+            parts = self._outbox_edges.get(dest)
+            if parts:
+                self._seal(batch, parts)
+            out.append(batch)
         self._outbox = {}
-        self._refmaps = {}
+        self._outbox_edges = {}
         return out
 
     def take_cross_shard_edges(self) -> CrossShardEdgeArray:
@@ -638,44 +744,55 @@ class ShardedColony:
                     batch.tick,
                     None if grp.document is None else DocumentId(grp.document),
                 )
-            if not batch.edge_a:
+            if not len(batch.edge_a):
                 continue
-            local = np.empty(len(batch.ref_ids), dtype=_INT)
-            for r, nid in enumerate(batch.ref_ids):
-                li = g._index.get(nid)
+            local = self._local_refs(batch)
+            self._sync_owners()
+            la, lb = local[batch.edge_a], local[batch.edge_b]
+            for start, end, tentative, increment in batch.edge_groups():
+                wired += g.wire_pairs(
+                    la[start:end], lb[start:end], batch.tick, tentative, increment
+                )
+            # every reference is an edge end; those owned elsewhere are ghosts here
+            self._mark_ghosts_pending(local[self._owner_buf[local] != me])
+        self._sync_owners()
+        return wired
+
+    def _local_refs(self, batch: UpdateBatch) -> npt.NDArray[np.int64]:
+        """Local indices of ``batch``'s referenced nodes, adding missing ones in table order."""
+        g = self.colony.graph
+        index = g._index
+        ids = batch.ref_ids.tolist()
+        found = [index.get(nid) for nid in ids]
+        if None in found:
+            types = batch.ref_types.tolist()
+            for r, li in enumerate(found):
                 if li is None:
                     g.add_node(
                         batch.ref_labels[r],
-                        NodeType(batch.ref_types[r]),
+                        _NODE_TYPES[types[r]],
                         Position(0.0, 0.0),
                         batch.tick,
                         access_count=0,
                     )
-                    li = g.index_of(NodeId(nid))
-                local[r] = li
-            self._sync_owners()
-            for ea, eb, tent, inc in zip(
-                batch.edge_a, batch.edge_b, batch.edge_tentative, batch.edge_increment, strict=True
-            ):
-                la, lb = local[ea], local[eb]
-                wired += g.wire_pairs(la, lb, batch.tick, tent, inc)
-                ends = np.concatenate([la, lb])
-                ends = np.unique(ends[self._owner[ends] != me])
-                ends = ends[~self._ghost_known[ends]]
-                self._ghost_pending.update(int(x) for x in ends)
-        self._sync_owners()
-        return wired
+                    found[r] = g.index_of(NodeId(ids[r]))
+        return np.array(found, dtype=_INT)
 
     def ghost_requests(self) -> dict[int, list[int]]:
         """Remote nodes this shard stores edges to and has no ghost for, by owner shard."""
         self._sync_owners()
-        out: dict[int, list[int]] = {}
-        g = self.colony.graph
-        for li in sorted(self._ghost_pending):
-            out.setdefault(int(self._owner[li]), []).append(int(g._ids_arr[li]))
-            self._ghost_known[li] = True
-        self._ghost_pending = set()
-        return out
+        pending = np.flatnonzero(self._pending_buf[: self._synced])
+        if not len(pending):
+            return {}
+        self._pending_buf[pending] = False
+        self._known_buf[pending] = True
+        ids = self.colony.graph._ids_arr[pending]
+        owners = self._owner_buf[pending]
+        shards, first = np.unique(owners, return_index=True)
+        if len(shards) == 1:
+            return {int(shards[0]): ids.tolist()}
+        # owners in order of their first pending node, each with its nodes in index order
+        return {s: ids[owners == s].tolist() for s in shards[np.argsort(first)].tolist()}
 
     def unresolved_ghosts(self, requests: dict[int, list[int]]) -> list[GhostNode]:
         """Label-only ghosts for requested remote nodes (when ghosts are not resolved)."""
@@ -687,16 +804,40 @@ class ShardedColony:
         ]
 
     def resolve_ghost_nodes(self, node_ids: Sequence[int]) -> list[GhostNode]:
-        """Full data of owned nodes, as resolved ghosts (unknown or foreign ids are skipped)."""
+        """Full data of owned nodes, as resolved ghosts (unknown or foreign ids are skipped).
+
+        Ghosts carry a node's data, not its provenance (``documents`` is empty).
+        """
         g = self.colony.graph
         self._sync_owners()
+        index = g._index
+        found = [index.get(nid, -1) for nid in node_ids]
+        li = np.array(found, dtype=_INT)
+        ok = li >= 0
+        ok[ok] = self._owner_buf[li[ok]] == int(self._id)
+        if not ok.any():
+            return []
+        sel = li[ok]
+        keep = np.asarray(node_ids, dtype=np.uint64)[ok].tolist() if not ok.all() else node_ids
+        labels = g._labels
+        types = g.type_codes()[sel].tolist()
+        pos = g.positions()[sel].tolist()
+        access = g.access_counts()[sel].tolist()
+        created = g.created_ticks()[sel].tolist()
+        me = self._id
         out = []
-        for nid in node_ids:
-            li = g._index.get(nid)
-            if li is None or self._owner[li] != int(self._id):
-                continue
-            data = g.node_at(li, with_documents=False)  # ghosts carry data, not provenance
-            out.append(GhostNode(NodeId(nid), self._id, data.label, data))
+        for k, (nid, i) in enumerate(zip(keep, sel.tolist(), strict=True)):
+            label = labels[i]
+            x, y = pos[k]
+            data = NodeData(
+                id=NodeId(nid),
+                label=label,
+                node_type=_NODE_TYPES[types[k]],
+                position=Position(x, y),
+                access_count=access[k],
+                created_tick=created[k],
+            )
+            out.append(GhostNode(NodeId(nid), me, label, data))
         return out
 
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
@@ -838,7 +979,8 @@ class ShardedColony:
 
     def health(self) -> ShardHealth:
         """Real figures: load is agents alive per 100, memory the shard's arrays and texts."""
-        pending = sum(b.edge_count + len(b.groups) for b in self._outbox.values())
+        pending = sum(len(b.groups) for b in self._outbox.values())
+        pending += sum(len(p[0]) for parts in self._outbox_edges.values() for p in parts)
         return ShardHealth(
             self._id,
             healthy=True,

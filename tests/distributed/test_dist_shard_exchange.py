@@ -1,0 +1,226 @@
+"""ShardedColony's bulk exchange: sealed update batches, owner columns, ghost flags, ghosts."""
+
+from __future__ import annotations
+
+import pickle
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pytest
+
+from phago import ColonyConfig, Digester, Position
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import ConsistentHashRing, ShardedColony, ShardId, TickPhase, UpdateBatch
+from phago.distributed.shard import _FREE
+from phago.ids import document_id
+from phago.types import NodeType
+
+
+def loaded_shards(n: int, seed: int = 0) -> list[ShardedColony]:
+    """``n`` shards over one ring holding the sample corpus, two digesters each."""
+    ring = ConsistentHashRing(n)
+    shards = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=seed) for i in range(n)]
+    docs = load_sample_corpus()
+    for d, p in zip(docs, grid_positions(len(docs)), strict=True):
+        owner = int(ring.get_shard(int(document_id(d.title, d.content))))
+        shards[owner].ingest_document(d.title, d.content, p)
+    for s in shards:
+        positions = s.document_positions()
+        for j in range(2):
+            x, y = positions[(j * 7) % len(positions)]
+            s.spawn(Digester(Position(x + 1, y + 1), seed=j))
+    return shards
+
+
+def tick(shards: list[ShardedColony], on_act: Any = None) -> None:
+    """One tick driven inline (the runner's calls and order, no threads)."""
+    for s in shards:
+        s.run_phase(TickPhase.SENSE, [])
+    inbound: dict[int, list[UpdateBatch]] = {}
+    for s in shards:
+        if on_act is not None:
+            on_act(s)
+        for b in s.run_phase(TickPhase.ACT).updates:  # type: ignore[attr-defined]
+            inbound.setdefault(b.dest, []).append(b)
+    asks: dict[int, dict[int, list[int]]] = {}
+    for s in shards:
+        r = s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
+        for owner, ids in r.ghost_requests.items():  # type: ignore[attr-defined]
+            asks.setdefault(owner, {})[int(s.shard_id)] = ids
+    for s in shards:
+        s.run_phase(TickPhase.ADVANCE, asks.get(int(s.shard_id), {}))
+
+
+def expected_batch(shard: ShardedColony, dest: int) -> tuple[list[int], list[list[int]]]:
+    """The reference table and per-group reference indices, numbered one node at a time."""
+    g = shard.colony.graph
+    refmap: dict[int, int] = {}
+    ref_ids: list[int] = []
+    groups: list[list[int]] = []
+    for a, b, _, _ in shard._outbox_edges[dest]:
+        for ends in (a, b):
+            refs = []
+            for li in ends.tolist():
+                if li not in refmap:
+                    refmap[li] = len(ref_ids)
+                    ref_ids.append(int(g._ids_arr[li]))
+                refs.append(refmap[li])
+            groups.append(refs)
+    return ref_ids, groups
+
+
+def test_sealed_batches_number_references_by_first_appearance() -> None:
+    shards = loaded_shards(3)
+    checked = 0
+    expected: dict[tuple[int, int], tuple[list[int], list[list[int]]]] = {}
+
+    def capture(s: ShardedColony) -> None:
+        original = s.take_outbox
+
+        def take() -> list[UpdateBatch]:
+            for dest in s._outbox_edges:
+                expected[(int(s.shard_id), dest)] = expected_batch(s, dest)
+            return original()
+
+        s.take_outbox = take  # type: ignore[method-assign]
+
+    for s in shards:
+        capture(s)
+    for _ in range(12):
+        expected.clear()
+        batches: list[UpdateBatch] = []
+        for s in shards:
+            s.run_phase(TickPhase.SENSE, [])
+        for s in shards:
+            batches += s.run_phase(TickPhase.ACT).updates  # type: ignore[attr-defined]
+        for b in batches:
+            src = shards[b.source].colony.graph
+            if (b.source, b.dest) not in expected:
+                assert b.edge_count == 0 and b.ref_ids.size == 0 and b.groups
+                continue
+            ref_ids, groups = expected[(b.source, b.dest)]
+            assert b.ref_ids.dtype == np.uint64 and b.ref_ids.tolist() == ref_ids
+            idx = [src.index_of(int(x)) for x in ref_ids]  # type: ignore[arg-type]
+            assert b.ref_labels == [src.label_at(i) for i in idx]
+            assert [tuple(NodeType)[c] for c in b.ref_types.tolist()] == [
+                src.node_type_at(i) for i in idx
+            ]
+            spans = list(b.edge_groups())
+            assert len(spans) == len(groups) // 2 == len(b.edge_ends)
+            for k, (start, end, _, _) in enumerate(spans):
+                assert b.edge_a[start:end].tolist() == groups[2 * k]
+                assert b.edge_b[start:end].tolist() == groups[2 * k + 1]
+            assert b.edge_count == b.edge_ends[-1] and not b.is_empty
+            checked += 1
+        inbound: dict[int, list[UpdateBatch]] = {}
+        for b in batches:
+            inbound.setdefault(b.dest, []).append(b)
+        for s in shards:
+            s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
+        for s in shards:
+            s.run_phase(TickPhase.ADVANCE, {})
+    assert checked > 0
+    for s in shards:  # the scratch column is left clean
+        assert (s._scratch_buf == _FREE).all()
+
+
+def test_update_batch_defaults_and_pickle() -> None:
+    b = UpdateBatch(source=0, dest=1, tick=3)
+    assert b.is_empty and b.edge_count == 0 and list(b.edge_groups()) == []
+    b.ref_ids = np.array([5, 9], dtype=np.uint64)
+    b.ref_labels = ["a", "b"]
+    b.ref_types = np.zeros(2, dtype=np.int8)
+    b.edge_a = np.array([0, 1, 0], dtype=np.int32)
+    b.edge_b = np.array([1, 0, 1], dtype=np.int32)
+    b.edge_ends = [2, 3]
+    b.edge_tentative = [None, 0.5]
+    b.edge_increment = [None, 0.25]
+    assert not b.is_empty and b.edge_count == 3
+    assert list(b.edge_groups()) == [(0, 2, None, None), (2, 3, 0.5, 0.25)]
+    again = pickle.loads(pickle.dumps(b))
+    assert again.ref_ids.tolist() == [5, 9] and list(again.edge_groups()) == list(b.edge_groups())
+
+
+def test_owner_columns_grow_geometrically_and_match_the_ring() -> None:
+    shards = loaded_shards(2)
+    caps: list[list[int]] = [[] for _ in shards]
+    for _ in range(25):
+        tick(shards)
+        for seen, s in zip(caps, shards, strict=True):
+            if not seen or seen[-1] != len(s._owner_buf):
+                seen.append(len(s._owner_buf))
+    for seen, s in zip(caps, shards, strict=True):
+        assert all(b >= 2 * a for a, b in pairwise(seen))  # amortised
+        g = s.colony.graph
+        n = g.node_count
+        assert s._synced == n and len(s._owner_buf) >= n
+        assert s._owner.tolist() == s.ring.get_shards(g._ids_arr[:n]).tolist()
+        assert s.node_count == int(np.count_nonzero(s._owner == int(s.shard_id)))
+        assert len(s._ghost_known) == n
+
+
+def test_one_shard_ring_owns_everything_without_hashing() -> None:
+    (s,) = loaded_shards(1)
+    for _ in range(6):
+        tick([s])
+    assert s.node_count == s.colony.graph.node_count > 0
+    assert (s._owner == 0).all() and not s._ghost_pending
+
+
+def test_ghost_flag_properties_round_trip() -> None:
+    shards = loaded_shards(2)
+    for _ in range(6):
+        tick(shards)
+    s = shards[0]
+    n = s._synced
+    s._ghost_pending = {0, n - 1}
+    assert s._ghost_pending == {0, n - 1}
+    flags = np.zeros(n, dtype=np.bool_)
+    flags[1] = True
+    s._ghost_known = flags
+    assert s._ghost_known.tolist() == flags.tolist()
+    with pytest.raises(ValueError):
+        s._ghost_pending = {n}
+    with pytest.raises(ValueError):
+        s._ghost_known = np.zeros(n + 1, dtype=np.bool_)
+    requests = s.ghost_requests()  # pending nodes are asked for, by owner, once
+    asked = sorted(x for ids in requests.values() for x in ids)
+    g = s.colony.graph
+    assert asked == sorted(int(g._ids_arr[i]) for i in (0, n - 1))
+    assert not s._ghost_pending and s._ghost_known[[0, 1, n - 1]].all()
+
+
+def test_snapshot_round_trip_carries_the_columns() -> None:
+    shards = loaded_shards(2)
+    for _ in range(8):
+        tick(shards)
+    copies = [ShardedColony.from_snapshot(s.snapshot(), s.ring) for s in shards]
+    for _ in range(8):
+        tick(shards)
+        tick(copies)
+    for s, c in zip(shards, copies, strict=True):
+        a, b = s.owned_graph(), c.owned_graph()
+        assert a.node_ids.tolist() == b.node_ids.tolist()
+        assert a.weight.tolist() == b.weight.tolist() and a.access.tolist() == b.access.tolist()
+        assert s._ghost_known.tolist() == c._ghost_known.tolist()
+        assert s._owner.tolist() == c._owner.tolist()
+
+
+def test_resolve_ghost_nodes_matches_node_data_and_skips_others() -> None:
+    shards = loaded_shards(2)
+    for _ in range(8):
+        tick(shards)
+    s = shards[0]
+    g = s.colony.graph
+    mine = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 0)[:5].tolist()]
+    foreign = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 1)[:2].tolist()]
+    asked = [mine[0], 12345, *foreign, *mine[1:]]
+    ghosts = s.resolve_ghost_nodes(asked)
+    assert [int(x.node_id) for x in ghosts] == mine
+    for gh in ghosts:
+        assert gh.shard_id == ShardId(0) and gh.is_resolved
+        assert gh.full_data == g.node_at(g.index_of(gh.node_id), with_documents=False)
+        assert gh.label == gh.full_data.label  # type: ignore[union-attr]
+    assert s.resolve_ghost_nodes([12345, *foreign]) == []
+    assert s.resolve_ghost_nodes(mine) == ghosts
