@@ -1,12 +1,17 @@
-"""Numba kernels for the edge table of :class:`phago.graph.HebbianGraph`.
+"""Numba kernels for the edge table of :class:`phago.graph.HebbianGraph` (and a few for the
+substrate's document queries).
 
 The edge table is an open-addressing hash table (linear probing) from a pair key
 ``(lo << 32) | hi`` of two node indices to a slot in the edge columns. Keys are
 non-negative, ``EMPTY`` marks a free bucket and ``TOMBSTONE`` a deleted one. These kernels
 are internal; the graph keeps the invariants (capacity, load factor) before calling them.
+Each kernel that replaces a NumPy or Python form computes exactly what that form did (same
+operations in the same order, so the same floats); the tests compare them.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -282,3 +287,456 @@ def edge_term_counts(
         elif c == 1 and ct[s] == tick and lo[i] < before and hi[i] < before:
             bridges += 1
     return strong, bridges
+
+
+@njit(cache=True)
+def decay_activity(
+    alive: np.ndarray,
+    m: int,
+    w: np.ndarray,
+    co: np.ndarray,
+    ct: np.ndarray,
+    lt: np.ndarray,
+    base_rate: float,
+    threshold: float,
+    now: int,
+    staleness_factor: float,
+    maturation: int,
+) -> np.ndarray:
+    """Activity-aware decay of the live slots below ``m``, in place; returns pruned slots.
+
+    Per live slot, exactly the arithmetic of the vectorised form: a mature edge (age at
+    least ``maturation``) decays at
+    ``base_rate * (1 + staleness_factor * (stale / 100) * 1 / (1 + 0.5 * co))``, a young one at
+    ``base_rate``; the weight is multiplied by ``1 - min(rate, 0.5)``. Returns the slots
+    (ascending) of mature edges whose weight fell below ``threshold``.
+    """
+    gone = np.empty(m, dtype=np.int64)
+    g = 0
+    young = 1.0 - (base_rate if base_rate < 0.5 else 0.5)
+    for s in range(m):
+        if not alive[s]:
+            continue
+        age = now - np.int64(ct[s])
+        if (age if age > 0 else 0) < maturation:
+            w[s] *= young
+            continue
+        stale = now - np.int64(lt[s])
+        st = np.float64(stale) if stale > 0 else 0.0
+        activity = 1.0 / (1.0 + 0.5 * co[s])
+        rate = base_rate * (1.0 + staleness_factor * (st / 100.0) * activity)
+        nw = w[s] * (1.0 - (rate if rate < 0.5 else 0.5))
+        w[s] = nw
+        if nw < threshold:
+            gone[g] = s
+            g += 1
+    return gone[:g]
+
+
+@njit(cache=True)
+def live_slots(alive: np.ndarray, m: int) -> np.ndarray:
+    """Slots ``< m`` whose ``alive`` flag is set, ascending."""
+    n = 0
+    for s in range(m):
+        if alive[s]:
+            n += 1
+    out = np.empty(n, dtype=np.int64)
+    c = 0
+    for s in range(m):
+        if alive[s]:
+            out[c] = s
+            c += 1
+    return out
+
+
+@njit(cache=True)
+def table_fill_live(
+    tkeys: np.ndarray,
+    tslots: np.ndarray,
+    alive: np.ndarray,
+    m: int,
+    ea: np.ndarray,
+    eb: np.ndarray,
+) -> int:
+    """Clear the table, then map the pair key of every live slot below ``m`` to that slot.
+
+    Returns the number of keys inserted.
+    """
+    tkeys[:] = EMPTY
+    mask = np.int64(tkeys.shape[0] - 1)
+    n = 0
+    for s in range(m):
+        if not alive[s]:
+            continue
+        key = (np.int64(ea[s]) << np.int64(32)) | np.int64(eb[s])
+        b = _bucket(key, mask)
+        while tkeys[b] >= 0:
+            b = (b + 1) & mask
+        tkeys[b] = key
+        tslots[b] = s
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def compact_live(
+    alive: np.ndarray,
+    m: int,
+    ea: np.ndarray,
+    eb: np.ndarray,
+    w: np.ndarray,
+    co: np.ndarray,
+    ct: np.ndarray,
+    lt: np.ndarray,
+) -> int:
+    """Move the live slots below ``m`` to the front, in order, in place; returns their count.
+
+    Afterwards exactly the first (returned) count of slots are flagged alive.
+    """
+    n = 0
+    for s in range(m):
+        if alive[s]:
+            if n != s:
+                ea[n] = ea[s]
+                eb[n] = eb[s]
+                w[n] = w[s]
+                co[n] = co[s]
+                ct[n] = ct[s]
+                lt[n] = lt[s]
+            n += 1
+    for s in range(m):
+        alive[s] = s < n
+    return n
+
+
+@njit(cache=True)
+def degree_cap_live(
+    alive: np.ndarray,
+    m: int,
+    ea: np.ndarray,
+    eb: np.ndarray,
+    w: np.ndarray,
+    n_nodes: int,
+    k: int,
+) -> np.ndarray:
+    """:func:`degree_cap_marks` over the slots below ``m`` flagged in ``alive``.
+
+    Slots (ascending) of live edges outside some endpoint's ``k`` strongest; ties in weight
+    keep the earlier slot. Only the edges of over-cap nodes are gathered and ranked.
+    """
+    deg = np.zeros(n_nodes, dtype=np.int64)
+    for s in range(m):
+        if alive[s]:
+            deg[ea[s]] += 1
+            deg[eb[s]] += 1
+    start = np.zeros(n_nodes + 1, dtype=np.int64)
+    over = 0
+    for v in range(n_nodes):
+        d = deg[v]
+        if d > k:
+            over += 1
+        else:
+            d = 0
+        start[v + 1] = start[v] + d
+    if over == 0:
+        return np.zeros(0, dtype=np.int64)
+    # incident slots of over-cap nodes, in slot order
+    fill = start[:-1].copy()
+    inc = np.empty(start[n_nodes], dtype=np.int64)
+    for s in range(m):
+        if alive[s]:
+            a = ea[s]
+            b = eb[s]
+            if deg[a] > k:
+                inc[fill[a]] = s
+                fill[a] += 1
+            if deg[b] > k:
+                inc[fill[b]] = s
+                fill[b] += 1
+    marked = np.empty(start[n_nodes], dtype=np.int64)
+    c = 0
+    for v in range(n_nodes):
+        lo = start[v]
+        hi = start[v + 1]
+        if hi - lo <= k:
+            continue
+        seg = inc[lo:hi]
+        neg = np.empty(hi - lo, dtype=np.float64)
+        for q in range(hi - lo):
+            neg[q] = -w[seg[q]]
+        order = np.argsort(neg, kind="mergesort")
+        for q in range(k, hi - lo):
+            marked[c] = seg[order[q]]
+            c += 1
+    res = marked[:c]
+    res.sort()
+    u = 0
+    for t in range(c):
+        if t == 0 or res[t] != res[t - 1]:
+            res[u] = res[t]
+            u += 1
+    return res[:u].copy()
+
+
+@njit(cache=True)
+def window_pairs(kid: np.ndarray, pos: np.ndarray, window: int, k: int) -> np.ndarray:
+    """``(i, j)`` rows (ascending, unique, ``i < j``) of the keyword ids occurring within
+    ``window`` positions: :func:`window_pair_codes` as an ``(m, 2)`` array.
+
+    For up to 128 keywords the pairs are marked in a ``k * k`` table read back in order (no
+    sort); otherwise the codes are sorted and split.
+    """
+    if k > 128:
+        codes = window_pair_codes(kid, pos, window, k)
+        res = np.empty((codes.shape[0], 2), dtype=np.int64)
+        for t in range(codes.shape[0]):
+            res[t, 0] = codes[t] // k
+            res[t, 1] = codes[t] % k
+        return res
+    n = kid.shape[0]
+    seen = np.zeros(k * k, dtype=np.bool_)
+    m = 0
+    for a in range(n):
+        pa = pos[a]
+        xa = kid[a]
+        for b in range(a + 1, n):
+            if pos[b] - pa > window:
+                break
+            x = xa
+            y = kid[b]
+            if x == y:
+                continue
+            if x > y:
+                x, y = y, x
+            code = x * k + y
+            if not seen[code]:
+                seen[code] = True
+                m += 1
+    out = np.empty((m, 2), dtype=np.int64)
+    c = 0
+    for code in range(k * k):
+        if seen[code]:
+            out[c, 0] = code // k
+            out[c, 1] = code % k
+            c += 1
+    return out
+
+
+@njit(cache=True)
+def gather_pairs(
+    idx: np.ndarray, pairs: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Node-index pairs ``{idx[pairs[t, 0]], idx[pairs[t, 1]]}`` as ``(lo, hi)``, self-pairs
+    dropped, in order.
+
+    Returns ``(lo, hi, status)``: status 0 when every position and node index is valid, 1 when
+    a position is outside ``idx`` (negative positions count from the end, as in NumPy), 2
+    when a (non-self) pair names a node index outside ``[0, n_nodes)``.
+    """
+    m = pairs.shape[0]
+    k = idx.shape[0]
+    lo = np.empty(m, dtype=np.int64)
+    hi = np.empty(m, dtype=np.int64)
+    c = 0
+    status = 0
+    for t in range(m):
+        p = np.int64(pairs[t, 0])
+        q = np.int64(pairs[t, 1])
+        if p < 0:
+            p += k
+        if q < 0:
+            q += k
+        if p < 0 or p >= k or q < 0 or q >= k:
+            return lo[:0], hi[:0], 1
+        a = np.int64(idx[p])
+        b = np.int64(idx[q])
+        if a == b:
+            continue
+        if a < 0 or b < 0 or a >= n_nodes or b >= n_nodes:
+            status = 2
+        if a < b:
+            lo[c] = a
+            hi[c] = b
+        else:
+            lo[c] = b
+            hi[c] = a
+        c += 1
+    return lo[:c], hi[:c], status
+
+
+@njit(cache=True)
+def add_at(values: np.ndarray, indices: np.ndarray, amount: int) -> None:
+    """``values[indices[t]] += amount`` for each ``t`` (repeats add repeatedly)."""
+    for t in range(indices.shape[0]):
+        values[indices[t]] += amount
+
+
+# ---------------------------------------------------------------------- substrate kernels
+
+_T27 = 134217729.0  # 2**27 + 1: Veltkamp-Dekker splitting
+
+
+@njit(cache=True, inline="always")
+def _acc(csum: float, frac: float, x: float) -> tuple[float, float]:
+    old = csum
+    csum += x
+    frac += (old - csum) + x
+    return csum, frac
+
+
+@njit(cache=True)
+def py_hypot(x: float, y: float) -> float:
+    """``math.hypot(x, y)`` exactly as CPython 3.10–3.11 computes it (``vector_norm``).
+
+    Lossless power-of-two scaling, Dekker splitting, compensated summation and one
+    differential correction of the square root, in the same operation order, so the result
+    is bit for bit Python's (not the C library's ``hypot``, which differs in the last bit).
+    """
+    x = abs(x)
+    y = abs(y)
+    found_nan = (x != x) or (y != y)
+    mx = 0.0
+    if x > mx:
+        mx = x
+    if y > mx:
+        mx = y
+    if math.isinf(mx):
+        return mx
+    if found_nan:
+        return math.nan
+    if mx == 0.0:
+        return mx
+    e = math.frexp(mx)[1]
+    csum = 1.0
+    frac1 = 0.0
+    frac2 = 0.0
+    frac3 = 0.0
+    if e >= -1023:
+        scale = math.ldexp(1.0, -e)
+        for v in (x, y):
+            v = v * scale
+            t = v * _T27
+            hi = t - (t - v)
+            lo = v - hi
+            csum, frac1 = _acc(csum, frac1, hi * hi)
+            csum, frac2 = _acc(csum, frac2, 2.0 * hi * lo)
+            frac3 += lo * lo
+        h = math.sqrt(csum - 1.0 + (frac1 + frac2 + frac3))
+        t = h * _T27
+        hi = t - (t - h)
+        lo = h - hi
+        csum, frac1 = _acc(csum, frac1, -hi * hi)
+        csum, frac2 = _acc(csum, frac2, -2.0 * hi * lo)
+        csum, frac3 = _acc(csum, frac3, -lo * lo)
+        v = csum - 1.0 + (frac1 + frac2 + frac3)
+        return (h + v / (2.0 * h)) / scale
+    # tiny (subnormal) coordinates: divide by the largest instead of scaling
+    for v in (x, y):
+        v = v / mx
+        csum, frac1 = _acc(csum, frac1, v * v)
+    return mx * math.sqrt(csum - 1.0 + frac1)
+
+
+@njit(cache=True, inline="always")
+def _doc_distance(
+    seq: int,
+    doc_x: np.ndarray,
+    doc_y: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    me: int,
+    use_claims: bool,
+    px: float,
+    py: float,
+    r: float,
+) -> float:
+    """Distance of document ``seq`` if :func:`docs_near` keeps it, else -1."""
+    if digested[seq]:
+        return -1.0
+    d = py_hypot(doc_x[seq] - px, doc_y[seq] - py)
+    if not d <= r:
+        return -1.0
+    if use_claims and d >= 1.0 and claim[seq] >= 0 and claim[seq] != me:
+        return -1.0
+    return d
+
+
+@njit(cache=True)
+def docs_near(
+    start: np.ndarray,
+    members: np.ndarray,
+    ny: int,
+    i0: int,
+    i1: int,
+    j0: int,
+    j1: int,
+    cx0: int,
+    cx1: int,
+    cy0: int,
+    cy1: int,
+    extra_lo: int,
+    extra_hi: int,
+    doc_cx: np.ndarray,
+    doc_cy: np.ndarray,
+    doc_x: np.ndarray,
+    doc_y: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    me: int,
+    use_claims: bool,
+    px: float,
+    py: float,
+    r: float,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Undigested documents of the cells ``[cx0, cx1] x [cy0, cy1]`` within ``r`` of
+    ``(px, py)``: ``(distance, seq)`` sorted by distance then seq, at most ``limit``.
+
+    Grid cell ``(i, j)`` (grid-relative; ``ny`` cells per column) lists its documents in
+    ``members[start[i * ny + j] : start[i * ny + j + 1]]``; ``[i0, i1] x [j0, j1]`` are the
+    requested cells that lie in the grid (``i0 > i1`` or ``j0 > j1``: none). Documents
+    ``extra_lo <= seq < extra_hi`` are not in the grid yet and are checked by their cells
+    ``doc_cx``, ``doc_cy``. The distance is Python's ``math.hypot(x - px, y - py)``. With
+    ``use_claims``, documents at distance 1 or more claimed by an agent other than ``me``
+    (``claim[seq] >= 0`` and ``!= me``) are left out.
+    """
+    if j0 > j1:
+        i1 = i0 - 1
+    n = extra_hi - extra_lo
+    for i in range(i0, i1 + 1):
+        n += start[i * ny + j1 + 1] - start[i * ny + j0]
+    ds = np.empty(n, dtype=np.float64)
+    ss = np.empty(n, dtype=np.int64)
+    c = 0
+    for i in range(i0, i1 + 1):
+        for t in range(start[i * ny + j0], start[i * ny + j1 + 1]):
+            seq = members[t]
+            d = _doc_distance(seq, doc_x, doc_y, digested, claim, me, use_claims, px, py, r)
+            if d >= 0.0:
+                ds[c] = d
+                ss[c] = seq
+                c += 1
+    for seq in range(extra_lo, extra_hi):
+        if cx0 <= doc_cx[seq] <= cx1 and cy0 <= doc_cy[seq] <= cy1:
+            d = _doc_distance(seq, doc_x, doc_y, digested, claim, me, use_claims, px, py, r)
+            if d >= 0.0:
+                ds[c] = d
+                ss[c] = seq
+                c += 1
+    if limit > c:
+        limit = c
+    if limit <= 4:
+        # the few smallest (distance, seq) by selection
+        for k in range(limit):
+            best = k
+            for q in range(k + 1, c):
+                if ds[q] < ds[best] or (ds[q] == ds[best] and ss[q] < ss[best]):
+                    best = q
+            ds[k], ds[best] = ds[best], ds[k]
+            ss[k], ss[best] = ss[best], ss[k]
+        return ds[:limit].copy(), ss[:limit].copy()
+    ds = ds[:c]
+    ss = ss[:c]
+    by_seq = np.argsort(ss)
+    order = by_seq[np.argsort(ds[by_seq], kind="mergesort")][:limit]
+    return ds[order], ss[order]

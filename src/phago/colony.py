@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections import deque
 from collections.abc import Callable
@@ -70,6 +71,7 @@ from phago.types import (
     Emit,
     EngulfDocument,
     ExportCapability,
+    FragmentPresentation,
     Gradient,
     Move,
     NodeType,
@@ -87,6 +89,9 @@ from phago.types import (
 __all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook", "SpawnPolicy"]
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
+# FragmentPresentation fields by position (C-level getters, for whole presentations at once)
+_label_of = operator.itemgetter(0)
+_node_type_of = operator.itemgetter(3)
 
 
 class PresentationHook(Protocol):
@@ -401,8 +406,13 @@ class Colony:
         g = self._graph
         before = g.node_count
         # group by node type, keep order; only concepts are wired
-        concept_labels = [f.label for f in frags if f.node_type is NodeType.CONCEPT]
-        others = [f for f in frags if f.node_type is not NodeType.CONCEPT]
+        kinds = list(map(_node_type_of, frags))
+        if kinds.count(NodeType.CONCEPT) == len(kinds):  # the usual case: concepts only
+            concept_labels = list(map(_label_of, frags))
+            others: list[FragmentPresentation] = []
+        else:
+            concept_labels = [f.label for f in frags if f.node_type is NodeType.CONCEPT]
+            others = [f for f in frags if f.node_type is not NodeType.CONCEPT]
         pos = frags[0].position
         doc = action.document if action.document is not None else frags[0].source_document
         hook = self.presentation_hook
@@ -421,14 +431,14 @@ class Colony:
         if len(concept_labels) != len(frags) and pairs is not None:
             pairs = None  # pairs index the concept list only when every fragment is a concept
         tent, inc = action.tentative, action.increment
+        wired_pairs: tuple[np.ndarray, np.ndarray] | None = None
         if hook is not None:
             wired = hook.wire(idx, pairs, tick, tent, inc)
         elif pairs is not None:
-            wired = (
-                g.wire_pairs(idx[pairs[:, 0]], idx[pairs[:, 1]], tick, tent, inc)
-                if len(pairs)
-                else 0
-            )
+            wired = 0
+            if len(pairs):
+                wired_pairs = g.wire_index_pairs(idx, pairs, tick, tent, inc)
+                wired = len(wired_pairs[0])
         elif tent is None and inc is None:
             wired = g.wire_clique(idx, tick)
         else:
@@ -439,7 +449,9 @@ class Colony:
         self.fitness.record_concepts(agent.id, len(frags), novel=created)
         self.fitness.record_edges(agent.id, wired)
         if wired and self.fitness_recorder is not None and hook is None:
-            self.fitness_recorder.record(self.fitness, agent.id, g, idx, pairs, tick, created)
+            self.fitness_recorder.record(
+                self.fitness, agent.id, g, idx, pairs, tick, created, wired=wired_pairs
+            )
 
     def _symbiose(self, i: int, host: Agent, target: AgentId, events: list[ColonyEvent]) -> None:
         for j, other in enumerate(self.agents):
@@ -676,11 +688,16 @@ class _AgentView:
         return self._colony.config
 
     def undigested_near(
-        self, position: Position, radius: float, claimant: AgentId | None = None
+        self,
+        position: Position,
+        radius: float,
+        claimant: AgentId | None = None,
+        limit: int | None = None,
     ) -> list[tuple[float, DocumentId]]:
         """Undigested documents within ``radius``, nearest first (with ``claimant``, those
-        other agents are heading for are left out unless within reach)."""
-        return self._colony.substrate.undigested_near(position, radius, claimant)
+        other agents are heading for are left out unless within reach; with ``limit``, only
+        the first ``limit``)."""
+        return self._colony.substrate.undigested_near(position, radius, claimant, limit)
 
     def document_position(self, doc: DocumentId) -> Position:
         """Where document ``doc`` lies."""

@@ -250,8 +250,7 @@ class HebbianGraph:
 
     def ids_at(self, indices: IntArray | Sequence[int]) -> list[NodeId]:
         """NodeIds of the nodes at internal ``indices``."""
-        ids = self._ids
-        return [ids[k] for k in np.asarray(indices, dtype=_INT).tolist()]
+        return list(map(self._ids.__getitem__, np.asarray(indices, dtype=_INT).tolist()))
 
     def label_at(self, index: int) -> str:
         """Label of the node at internal ``index``."""
@@ -287,7 +286,7 @@ class HebbianGraph:
         return i
 
     def _cell_of(self, x: float, y: float) -> tuple[int, int]:
-        return (int(np.floor(x / self._cell)), int(np.floor(y / self._cell)))
+        return (math.floor(x / self._cell), math.floor(y / self._cell))
 
     def add_node(
         self,
@@ -343,11 +342,12 @@ class HebbianGraph:
                         continue
                     found[k] = i
                 existing.append(i)
-        else:
-            existing = found  # type: ignore[assignment]
-        out = np.array(found, dtype=_INT)
-        if existing:
-            np.add.at(self._access, np.array(existing, dtype=_INT), 1)
+            out = np.array(found, dtype=_INT)
+            if existing:
+                K.add_at(self._access, np.array(existing, dtype=_INT), 1)
+        else:  # every label known: each gains one access
+            out = np.array(found, dtype=_INT)
+            K.add_at(self._access, out, 1)
         if document is not None and len(out):
             self._prov_node.append(out.copy())
             self._prov_doc.append(np.full(len(out), document, dtype=np.uint64))
@@ -550,15 +550,13 @@ class HebbianGraph:
         cap = 1024
         while cap < 2 * max(min_live, 1):
             cap *= 2
-        self._tkeys = np.full(cap, K.EMPTY, dtype=_INT)
-        self._tslots = np.zeros(cap, dtype=np.int32)
-        slots = np.flatnonzero(self._alive[: self._m])
-        keys = (self._ea[slots].astype(_INT) << 32) | self._eb[slots].astype(_INT)
-        K.table_build(self._tkeys, self._tslots, keys)
-        # table_build maps keys[i] -> i; translate to real slots
-        mask = self._tkeys >= 0
-        self._tslots[mask] = slots[self._tslots[mask]].astype(np.int32)
-        self._t_used = len(slots)
+        if cap != self._tkeys.shape[0]:
+            self._tkeys = np.empty(cap, dtype=_INT)
+            self._tslots = np.zeros(cap, dtype=np.int32)
+        # every live slot's key, inserted in slot order (the kernel clears the table first)
+        self._t_used = int(
+            K.table_fill_live(self._tkeys, self._tslots, self._alive, self._m, self._ea, self._eb)
+        )
 
     @staticmethod
     def _pair_key(a: int, b: int) -> int:
@@ -593,8 +591,62 @@ class HebbianGraph:
             return 0
         if (aa < 0).any() or (bb < 0).any() or (aa >= self._n).any() or (bb >= self._n).any():
             raise NodeNotFound("wire_pairs got a node index that does not exist")
-        lo = np.minimum(aa, bb)
-        hi = np.maximum(aa, bb)
+        return self._upsert(np.minimum(aa, bb), np.maximum(aa, bb), tick, tentative, increment)
+
+    def wire_index_pairs(
+        self,
+        indices: IntArray,
+        pairs: IntArray,
+        tick: int,
+        tentative: float | None = None,
+        increment: float | None = None,
+    ) -> tuple[IntArray, IntArray]:
+        """:meth:`wire_pairs` of ``indices[pairs[:, 0]]`` and ``indices[pairs[:, 1]]``.
+
+        Gathering, dropping self-pairs and checking the node indices take one kernel pass.
+
+        Args:
+            indices: node indices (a presentation's concepts).
+            pairs: ``(m, 2)`` positions into ``indices``.
+            tick: the tick of the co-activation.
+            tentative: weight of a new edge (None: the graph's tentative weight).
+            increment: weight added to an existing edge (None: the graph's reinforcement).
+
+        Returns:
+            ``(lo, hi)``: the node-index pairs wired, ``lo < hi``, in order (their count is
+            what :meth:`wire_pairs` returns).
+
+        Raises:
+            IndexError: a position outside ``indices``.
+            NodeNotFound: a node index that does not exist.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> idx = g.present(["a", "b", "c"])
+            >>> lo, hi = g.wire_index_pairs(idx, np.array([[2, 0], [1, 1]]), tick=0)
+            >>> lo.tolist(), hi.tolist(), g.edge_count
+            ([0], [2], 1)
+        """
+        lo, hi, status = K.gather_pairs(
+            np.asarray(indices, dtype=_INT), np.asarray(pairs, dtype=_INT), self._n
+        )
+        if status == 1:
+            raise IndexError("wire_index_pairs got a pair position outside the indices")
+        if status == 2:
+            raise NodeNotFound("wire_pairs got a node index that does not exist")
+        if len(lo):
+            self._upsert(lo, hi, tick, tentative, increment)
+        return lo, hi
+
+    def _upsert(
+        self,
+        lo: IntArray,
+        hi: IntArray,
+        tick: int,
+        tentative: float | None,
+        increment: float | None,
+    ) -> int:
+        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``)."""
         self._reserve_edges(len(lo))
         new_m, created, reused = K.upsert_pairs(
             self._tkeys,
@@ -692,16 +744,20 @@ class HebbianGraph:
             self._compact_edges()
 
     def _compact_edges(self) -> None:
-        keep = np.flatnonzero(self._alive[: self._m])
-        cap = max(int(1.25 * len(keep)), 64)
+        n = int(
+            K.compact_live(
+                self._alive, self._m, self._ea, self._eb, self._w, self._co, self._ct, self._lt
+            )
+        )
+        cap = max(int(1.25 * n), 64)
         for name in ("_ea", "_eb", "_w", "_co", "_ct", "_lt"):
             arr = getattr(self, name)
             out = np.zeros(cap, dtype=arr.dtype)
-            out[: len(keep)] = arr[keep]
+            out[:n] = arr[:n]
             setattr(self, name, out)
         self._alive = np.zeros(cap, dtype=np.bool_)
-        self._alive[: len(keep)] = True
-        self._m = len(keep)
+        self._alive[:n] = True
+        self._m = n
         self._rebuild_table(min_live=self._m)
 
     def _live_slots(self) -> IntArray:
@@ -802,18 +858,22 @@ class HebbianGraph:
         co-activations they have; the per-call factor is at least 0.5. Mature edges below
         ``threshold`` are removed and returned.
         """
-        s = self._live_slots()
-        if len(s) == 0:
+        if self._m_alive == 0:
             return PrunedEdges.empty()
-        age = np.maximum(0, now - self._ct[s])
-        mature = age >= maturation
-        stale = np.maximum(0, now - self._lt[s]).astype(np.float64)
-        activity = 1.0 / (1.0 + 0.5 * self._co[s])
-        rate = np.where(
-            mature, base_rate * (1.0 + staleness_factor * (stale / 100.0) * activity), base_rate
+        # one pass over the slots (see the kernel for the per-edge arithmetic)
+        gone = K.decay_activity(
+            self._alive,
+            self._m,
+            self._w,
+            self._co,
+            self._ct,
+            self._lt,
+            float(base_rate),
+            float(threshold),
+            int(now),
+            float(staleness_factor),
+            int(maturation),
         )
-        self._w[s] *= 1.0 - np.minimum(rate, 0.5)
-        gone = s[mature & (self._w[s] < threshold)]
         out = self._pruned(gone)
         self._remove_slots(gone)
         return out
@@ -828,12 +888,13 @@ class HebbianGraph:
             raise ConfigError("max_degree must be >= 0")
         if not self._grew_since_cap and max_degree >= self._last_cap:
             return PrunedEdges.empty()
-        s = self._live_slots()
         self._grew_since_cap = False
         self._last_cap = max_degree
-        if len(s) == 0:
+        if self._m_alive == 0:
             return PrunedEdges.empty()
-        gone = K.degree_cap_marks(s, self._ea, self._eb, self._w, self._n, int(max_degree))
+        gone = K.degree_cap_live(
+            self._alive, self._m, self._ea, self._eb, self._w, self._n, int(max_degree)
+        )
         out = self._pruned(gone)
         self._remove_slots(gone)
         return out

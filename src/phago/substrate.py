@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago import _kernels as K
 from phago.errors import EmptyDocument, UnknownDocument
 from phago.ids import AgentId, DocumentId, document_id
 from phago.types import Document, Gradient, Position, Signal, SignalType, Trace, TraceType
@@ -152,6 +153,78 @@ class _Columns:
         )
 
 
+_CELL_LIMIT = 1 << 40  # documents in cells beyond this: undigested_near uses the dict grid
+
+
+class _DocIndex:
+    """Every document's position and grid cell in columns, plus a static CSR grid over them.
+
+    Documents are only appended and never move, so the grid is built once and rebuilt only
+    after many documents were appended since (those are scanned separately until then).
+    Digested documents stay in it; queries skip them.
+    """
+
+    def __init__(self, docs: list[Document], cell: float) -> None:
+        self.docs = docs
+        self.cell = cell
+        self.n = 0  # documents taken in
+        self.x: FloatArray = np.zeros(64)
+        self.y: FloatArray = np.zeros(64)
+        self.cx: IntArray = np.zeros(64, dtype=np.int64)
+        self.cy: IntArray = np.zeros(64, dtype=np.int64)
+        self.bx0 = self.by0 = 0  # bounding box of the documents' cells
+        self.bx1 = self.by1 = -1
+        self.dense = True  # False: too sparse (or too far out) for a grid
+        self.n_grid = 0  # documents [0, n_grid) are in the grid
+        self.gx0 = self.gy0 = self.nx = self.ny = 0
+        self.start: IntArray = np.zeros(1, dtype=np.int64)
+        self.members: IntArray = np.zeros(0, dtype=np.int64)
+
+    def sync(self) -> None:
+        """Take in documents appended since the last call; rebuild the grid when many are
+        not in it yet."""
+        docs = self.docs
+        n = len(docs)
+        if n > self.n:
+            if n > len(self.x):
+                cap = max(2 * len(self.x), n)
+                for name in ("x", "y", "cx", "cy"):
+                    old = getattr(self, name)
+                    new = np.zeros(cap, dtype=old.dtype)
+                    new[: self.n] = old[: self.n]
+                    setattr(self, name, new)
+            c = self.cell
+            for seq in range(self.n, n):
+                p = docs[seq].position
+                cx, cy = math.floor(p.x / c), math.floor(p.y / c)  # Substrate._doc_cell
+                if abs(cx) >= _CELL_LIMIT or abs(cy) >= _CELL_LIMIT:
+                    self.dense = False
+                    continue
+                self.x[seq], self.y[seq], self.cx[seq], self.cy[seq] = p.x, p.y, cx, cy
+                if self.bx1 < self.bx0:
+                    self.bx0, self.bx1, self.by0, self.by1 = cx, cx, cy, cy
+                else:
+                    self.bx0, self.bx1 = min(self.bx0, cx), max(self.bx1, cx)
+                    self.by0, self.by1 = min(self.by0, cy), max(self.by1, cy)
+            self.n = n
+        if self.dense and self.n - self.n_grid > 256 + self.n // 32:
+            self._build()
+
+    def _build(self) -> None:
+        n = self.n
+        nx, ny = self.bx1 - self.bx0 + 1, self.by1 - self.by0 + 1
+        if nx * ny > max(4 * n, 1 << 16):
+            self.dense = False
+            return
+        key = (self.cx[:n] - self.bx0) * ny + (self.cy[:n] - self.by0)
+        start = np.zeros(nx * ny + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key, minlength=nx * ny), out=start[1:])
+        self.members = np.argsort(key, kind="stable").astype(np.int64)
+        self.start = start
+        self.gx0, self.gy0, self.nx, self.ny = self.bx0, self.by0, nx, ny
+        self.n_grid = n
+
+
 class Substrate:
     """Documents, signals and traces with spatial indexes, and the substrate tick.
 
@@ -181,6 +254,14 @@ class Substrate:
         self._tr_index = PointIndex(cell_size)
         self._tr_dirty = True  # traces added or removed since _tr_index was built
         self._claims: dict[int, int] = {}  # document seq -> claiming agent id
+        # the same claims for the kernel: per document seq, the claimant's number in
+        # _claimant_code (-1: unclaimed); _claimed lists the seqs set
+        self._claim_of = np.full(64, -1, dtype=np.int64)
+        self._claimant_code: dict[int, int] = {}
+        self._claimed: list[int] = []
+        # every document's position and cell in columns, with a static grid over them
+        # (documents never move), for undigested_near; built lazily
+        self._dindex: _DocIndex | None = None
         # per trace type: bumped when a trace of that type is added or removed, so the k-d
         # tree of traces_near_many is rebuilt only when that type's traces change
         self._tr_version: dict[int, int] = {}
@@ -304,6 +385,16 @@ class Substrate:
             if seq is not None and seq not in out:
                 out[seq] = int(agent)
         self._claims = out
+        claim_of = self._claim_of
+        if self._claimed:
+            claim_of[self._claimed] = -1
+        if len(claim_of) < len(self._docs):
+            claim_of = self._claim_of = np.full(2 * len(self._docs), -1, dtype=np.int64)
+        codes: dict[int, int] = {}
+        for seq, claimer in out.items():
+            claim_of[seq] = codes.setdefault(claimer, len(codes))
+        self._claimant_code = codes
+        self._claimed = list(out)
 
     def available_document_position(
         self, doc_id: DocumentId, claimant: AgentId | None = None
@@ -324,19 +415,96 @@ class Substrate:
         return seq
 
     def undigested_near(
-        self, position: Position, radius: float, claimant: AgentId | None = None
+        self,
+        position: Position,
+        radius: float,
+        claimant: AgentId | None = None,
+        limit: int | None = None,
     ) -> list[tuple[float, DocumentId]]:
         """``(distance, id)`` of undigested documents within ``radius``, nearest first
         (ties by insertion order).
 
         With ``claimant``, documents that another agent has claimed (see :meth:`set_claims`)
-        are left out unless they lie within 1 of ``position`` (close enough to engulf).
+        are left out unless they lie within 1 of ``position`` (close enough to engulf). With
+        ``limit``, only the first ``limit`` of the list are returned.
+
+        The documents are found through a static grid over all documents by a Numba kernel;
+        the distance is ``math.hypot``, computed the way Python computes it.
         """
         c = self._cell
         r = float(radius)
         px, py = position.x, position.y
         x0, x1 = math.floor((px - r) / c), math.floor((px + r) / c)
         y0, y1 = math.floor((py - r) / c), math.floor((py + r) / c)
+        index = self._doc_index()
+        if not index.dense:
+            found = self._undigested_near_py(px, py, r, x0, x1, y0, y1, claimant)
+            return found if limit is None else found[: max(int(limit), 0)]
+        if index.n == 0:
+            return []
+        # only cells within the documents' bounding box can hold one
+        x0, x1 = max(x0, index.bx0), min(x1, index.bx1)
+        y0, y1 = max(y0, index.by0), min(y1, index.by1)
+        if x0 > x1 or y0 > y1:
+            return []
+        gx0, gy0 = index.gx0, index.gy0
+        use_claims = claimant is not None and bool(self._claims)
+        me = self._claimant_code.get(int(claimant), -2) if claimant is not None else -2
+        ds, seqs = K.docs_near(
+            index.start,
+            index.members,
+            index.ny,
+            max(x0, gx0) - gx0,
+            min(x1, gx0 + index.nx - 1) - gx0,
+            max(y0, gy0) - gy0,
+            min(y1, gy0 + index.ny - 1) - gy0,
+            x0,
+            x1,
+            y0,
+            y1,
+            index.n_grid,
+            index.n,
+            index.cx,
+            index.cy,
+            index.x,
+            index.y,
+            self._digested_arr,
+            self._claim_of,
+            me,
+            use_claims,
+            px,
+            py,
+            r,
+            index.n if limit is None else max(int(limit), 0),
+        )
+        docs = self._docs
+        return [(d, docs[seq].id) for d, seq in zip(ds.tolist(), seqs.tolist(), strict=True)]
+
+    def _doc_index(self) -> _DocIndex:
+        """The document columns and grid, brought up to date with ``_docs``."""
+        index = self._dindex
+        if index is None or index.docs is not self._docs or index.cell != self._cell:
+            index = self._dindex = _DocIndex(self._docs, self._cell)
+        index.sync()
+        if len(self._claim_of) < index.n:  # room for every document's claim
+            grown = np.full(2 * index.n, -1, dtype=np.int64)
+            grown[: len(self._claim_of)] = self._claim_of
+            self._claim_of = grown
+        return index
+
+    def _undigested_near_py(
+        self,
+        px: float,
+        py: float,
+        r: float,
+        x0: int,
+        x1: int,
+        y0: int,
+        y1: int,
+        claimant: AgentId | None,
+    ) -> list[tuple[float, DocumentId]]:
+        """:meth:`undigested_near` over the dict grid of undigested documents (for layouts
+        too sparse for the static grid)."""
         found: list[tuple[float, int]] = []
         grid = self._doc_grid
         docs = self._docs

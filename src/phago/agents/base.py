@@ -58,7 +58,11 @@ class ColonyView(Protocol):
     def config(self) -> ColonyConfig: ...
 
     def undigested_near(
-        self, position: Position, radius: float, claimant: AgentId | None = None
+        self,
+        position: Position,
+        radius: float,
+        claimant: AgentId | None = None,
+        limit: int | None = None,
     ) -> list[tuple[float, DocumentId]]: ...
 
     def document_position(self, doc: DocumentId) -> Position: ...

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from phago._kernels import window_pair_codes
+from phago._kernels import window_pairs as window_pairs_kernel
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig
 from phago.ids import AgentId, DocumentId
@@ -124,8 +124,7 @@ def _pairs_within(
     """Pairs ``(i, j)`` of the ``k`` keyword indices occurring within ``window`` words."""
     if len(kid) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    codes = window_pair_codes(kid, pos, int(window), k)
-    return np.stack([codes // k, codes % k], axis=1)
+    return window_pairs_kernel(kid, pos, int(window), k)
 
 
 class Digester(Agent):
@@ -253,7 +252,8 @@ class Digester(Agent):
         counts = not (self.hunger_search and self.idle >= self.max_idle // 2)
         claimant = self.id if self.claims else None
         previous, self.target = self.target, None
-        near = view.undigested_near(pos, self.sense_radius, claimant)
+        # only the nearest three can be chosen below
+        near = view.undigested_near(pos, self.sense_radius, claimant, 3)
         if near:
             dist, doc = near[0]
             if dist >= 1.0 and not counts and not self.claims and len(near) > 1:
@@ -275,7 +275,7 @@ class Digester(Agent):
                 dist = math.hypot(target.x - pos.x, target.y - pos.y)
                 return Move(self._step_toward(target, dist, dist > self.sense_radius))
         far = (
-            view.undigested_near(pos, self.forage_radius, claimant)
+            view.undigested_near(pos, self.forage_radius, claimant, 1)
             if self.forage_radius > self.sense_radius
             else []
         )

@@ -116,7 +116,7 @@ class EvolvingDigester(Digester):
         bias = self.genome.explore_bias
         if (
             bias > 0.0
-            and not view.undigested_near(self.position, self.sense_radius)
+            and not view.undigested_near(self.position, self.sense_radius, limit=1)
             and float(self.rng.random()) < bias
         ):
             self.idle += 1

@@ -80,6 +80,7 @@ def edge_terms(
     tick: int,
     created: int,
     strong_min_coactivations: int = 2,
+    wired: tuple[IntArray, IntArray] | None = None,
 ) -> EdgeTerms:
     """Strong and bridge counts of a presentation just wired, in O(pairs).
 
@@ -97,27 +98,33 @@ def edge_terms(
         created: nodes the presentation created (the ``Presented`` event's ``created``);
             nodes with index ``>= node_count - created`` are new.
         strong_min_coactivations: co-activations that make an edge strong.
+        wired: the node-index pairs ``(lo, hi)`` the wiring used (what
+            :meth:`~phago.graph.HebbianGraph.wire_index_pairs` returns), if known: then
+            ``indices`` and ``pairs`` are not gathered again.
 
     Returns:
         The counts.
     """
     from phago import _kernels
 
-    idx = np.asarray(indices, dtype=np.int64)
-    k = len(idx)
-    if k < 2:
-        return EdgeTerms(0, 0)
-    if pairs is None:
-        i, j = np.triu_indices(k, 1)
-        pa, pb = idx[i], idx[j]
+    if wired is not None:
+        lo, hi = wired
     else:
-        p = np.asarray(pairs, dtype=np.int64)
-        if len(p) == 0:
+        idx = np.asarray(indices, dtype=np.int64)
+        k = len(idx)
+        if k < 2:
             return EdgeTerms(0, 0)
-        pa, pb = idx[p[:, 0]], idx[p[:, 1]]
-    ok = pa != pb
-    lo = np.minimum(pa[ok], pb[ok])
-    hi = np.maximum(pa[ok], pb[ok])
+        if pairs is None:
+            i, j = np.triu_indices(k, 1)
+            pa, pb = idx[i], idx[j]
+        else:
+            p = np.asarray(pairs, dtype=np.int64)
+            if len(p) == 0:
+                return EdgeTerms(0, 0)
+            pa, pb = idx[p[:, 0]], idx[p[:, 1]]
+        ok = pa != pb
+        lo = np.minimum(pa[ok], pb[ok])
+        hi = np.maximum(pa[ok], pb[ok])
     if len(lo) == 0:
         return EdgeTerms(0, 0)
     strong, bridges = _kernels.edge_term_counts(
@@ -165,9 +172,13 @@ class FitnessRecorder:
         pairs: IntArray | None,
         tick: int,
         created: int,
+        wired: tuple[IntArray, IntArray] | None = None,
     ) -> EdgeTerms:
-        """Compute :func:`edge_terms` and add them to ``agent_id``'s record."""
-        terms = edge_terms(graph, indices, pairs, tick, created, self.strong_min_coactivations)
+        """Compute :func:`edge_terms` and add them to ``agent_id``'s record (``wired``: the
+        node-index pairs wired, if known)."""
+        terms = edge_terms(
+            graph, indices, pairs, tick, created, self.strong_min_coactivations, wired
+        )
         if terms.strong or terms.bridges:
             tracker.record_edge_terms(agent_id, terms.strong, terms.bridges)
         return terms

@@ -1,0 +1,245 @@
+"""Edge-table kernels: each must match a plain-Python / NumPy reference exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phago import _kernels as K
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@st.composite
+def edge_columns(draw: st.DrawFn) -> dict[str, np.ndarray]:
+    """Edge columns with spare capacity: some dead slots, distinct pairs, varied weights."""
+    n_nodes = draw(st.integers(2, 12))
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_nodes - 1), st.integers(0, n_nodes - 1)).filter(
+                lambda p: p[0] < p[1]
+            ),
+            max_size=40,
+            unique=True,
+        )
+    )
+    m = len(pairs)
+    spare = draw(st.integers(0, 5))
+    cap = m + spare
+    # a few coarse weights make ties likely (ties keep the earlier slot)
+    weights = draw(
+        st.lists(
+            st.sampled_from([0.05, 0.1, 0.2, 0.30000000000000004, 0.5, 1.0])
+            | st.floats(0.001, 1.0),
+            min_size=m,
+            max_size=m,
+        )
+    )
+    alive = draw(st.lists(st.booleans(), min_size=m, max_size=m)) if m else []
+    co = draw(st.lists(st.integers(1, 60), min_size=m, max_size=m))
+    ct = draw(st.lists(st.integers(0, 400), min_size=m, max_size=m))
+    since = draw(st.lists(st.integers(0, 300), min_size=m, max_size=m))
+    lt = [c + d for c, d in zip(ct, since, strict=True)]
+
+    def col(values: list[int] | list[float] | list[bool], dtype: type) -> np.ndarray:
+        out: np.ndarray = np.zeros(cap, dtype=dtype)
+        out[:m] = values
+        return out
+
+    return {
+        "n_nodes": np.array(n_nodes),
+        "m": np.array(m),
+        "ea": col([a for a, _ in pairs], np.int32),
+        "eb": col([b for _, b in pairs], np.int32),
+        "w": col(weights, np.float64),
+        "co": col(co, np.int32),
+        "ct": col(ct, np.int32),
+        "lt": col(lt, np.int32),
+        "alive": col(alive, np.bool_),
+    }
+
+
+def reference_decay(
+    c: dict[str, np.ndarray],
+    base_rate: float,
+    threshold: float,
+    now: int,
+    staleness_factor: float,
+    maturation: int,
+) -> tuple[FloatArray, IntArray]:
+    """The former vectorised ``decay_edges_activity`` (new weights, pruned slots)."""
+    w = c["w"].copy()
+    s = np.flatnonzero(c["alive"][: int(c["m"])]).astype(np.int64)
+    age = np.maximum(0, now - c["ct"][s])
+    mature = age >= maturation
+    stale = np.maximum(0, now - c["lt"][s]).astype(np.float64)
+    activity = 1.0 / (1.0 + 0.5 * c["co"][s])
+    rate = np.where(
+        mature, base_rate * (1.0 + staleness_factor * (stale / 100.0) * activity), base_rate
+    )
+    w[s] *= 1.0 - np.minimum(rate, 0.5)
+    return w, s[mature & (w[s] < threshold)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    edge_columns(),
+    st.floats(0.0, 0.99),
+    st.floats(0.0, 0.5),
+    st.integers(0, 800),
+    st.floats(0.0, 5.0),
+    st.integers(0, 100),
+)
+def test_decay_activity_matches_vectorised(
+    c: dict[str, np.ndarray],
+    base_rate: float,
+    threshold: float,
+    now: int,
+    staleness_factor: float,
+    maturation: int,
+) -> None:
+    want_w, want_gone = reference_decay(c, base_rate, threshold, now, staleness_factor, maturation)
+    w = c["w"].copy()
+    gone = K.decay_activity(
+        c["alive"],
+        int(c["m"]),
+        w,
+        c["co"],
+        c["ct"],
+        c["lt"],
+        base_rate,
+        threshold,
+        now,
+        staleness_factor,
+        maturation,
+    )
+    assert gone.dtype == np.int64
+    assert gone.tolist() == want_gone.tolist()
+    assert w.tobytes() == want_w.tobytes()  # bit for bit
+
+
+def reference_degree_cap(c: dict[str, np.ndarray], k: int) -> list[int]:
+    """Plain Python: an edge goes if it is outside either endpoint's ``k`` strongest."""
+    m = int(c["m"])
+    live = [s for s in range(m) if c["alive"][s]]
+    incident: dict[int, list[int]] = {}
+    for s in live:
+        incident.setdefault(int(c["ea"][s]), []).append(s)
+        incident.setdefault(int(c["eb"][s]), []).append(s)
+    gone: set[int] = set()
+    for slots in incident.values():
+        if len(slots) > k:
+            ranked = sorted(slots, key=lambda s: (-float(c["w"][s]), s))
+            gone.update(ranked[k:])
+    return sorted(gone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(edge_columns(), st.integers(0, 6))
+def test_degree_cap_live_matches_reference(c: dict[str, np.ndarray], k: int) -> None:
+    m = int(c["m"])
+    got = K.degree_cap_live(c["alive"], m, c["ea"], c["eb"], c["w"], int(c["n_nodes"]), k)
+    assert got.dtype == np.int64
+    assert got.tolist() == reference_degree_cap(c, k)
+    slots = np.flatnonzero(c["alive"][:m]).astype(np.int64)
+    old = K.degree_cap_marks(slots, c["ea"], c["eb"], c["w"], int(c["n_nodes"]), k)
+    assert got.tolist() == old.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(edge_columns())
+def test_compact_live_and_table_fill(c: dict[str, np.ndarray]) -> None:
+    m = int(c["m"])
+    keep = np.flatnonzero(c["alive"][:m])
+    want = {name: c[name][keep].copy() for name in ("ea", "eb", "w", "co", "ct", "lt")}
+    cols = {name: c[name].copy() for name in ("ea", "eb", "w", "co", "ct", "lt", "alive")}
+    n = K.compact_live(
+        cols["alive"], m, cols["ea"], cols["eb"], cols["w"], cols["co"], cols["ct"], cols["lt"]
+    )
+    assert n == len(keep)
+    for name, arr in want.items():
+        assert cols[name][:n].tobytes() == arr.tobytes()
+    assert cols["alive"][:m].tolist() == [s < n for s in range(m)]
+    # the table maps each live pair key to its (new) slot and nothing else
+    tkeys = np.full(64, 12345, dtype=np.int64)  # stale content is cleared
+    tslots = np.zeros(64, dtype=np.int32)
+    assert K.table_fill_live(tkeys, tslots, cols["alive"], m, cols["ea"], cols["eb"]) == n
+    keys = (cols["ea"][:n].astype(np.int64) << 32) | cols["eb"][:n].astype(np.int64)
+    assert K.table_find_many(tkeys, tslots, keys).tolist() == list(range(n))
+    assert int((tkeys >= 0).sum()) == n
+    assert K.table_find(tkeys, tslots, np.int64(12345)) == -1
+
+
+@st.composite
+def occurrences(draw: st.DrawFn) -> tuple[IntArray, IntArray, int, int]:
+    """Keyword ids at increasing token positions, a window and the keyword count."""
+    k = draw(st.sampled_from([1, 2, 3, 5, 32, 128, 129, 200]))
+    n = draw(st.integers(0, 60))
+    kid = draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))
+    gaps = draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+    window = draw(st.integers(1, 12))
+    return (
+        np.array(kid, dtype=np.int64),
+        np.cumsum(np.array(gaps, dtype=np.int64)),
+        window,
+        k,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(occurrences())
+def test_window_pairs_matches_reference(case: tuple[IntArray, IntArray, int, int]) -> None:
+    kid, pos, window, k = case
+    want = sorted(
+        {
+            (min(int(kid[a]), int(kid[b])), max(int(kid[a]), int(kid[b])))
+            for a in range(len(kid))
+            for b in range(a + 1, len(kid))
+            if pos[b] - pos[a] <= window and kid[a] != kid[b]
+        }
+    )
+    got = K.window_pairs(kid, pos, window, k)
+    assert got.dtype == np.int64 and got.shape == (len(want), 2)
+    assert [tuple(r) for r in got.tolist()] == want
+    codes = K.window_pair_codes(kid, pos, window, k)
+    assert got.tolist() == np.stack([codes // k, codes % k], axis=1).reshape(-1, 2).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-2, 9), min_size=0, max_size=12),
+    st.lists(st.tuples(st.integers(-14, 13), st.integers(-14, 13)), max_size=20),
+    st.integers(0, 9),
+)
+def test_gather_pairs_matches_numpy(
+    idx_list: list[int], pair_list: list[tuple[int, int]], n_nodes: int
+) -> None:
+    idx = np.array(idx_list, dtype=np.int64)
+    pairs = np.array(pair_list, dtype=np.int64).reshape(-1, 2)
+    lo, hi, status = K.gather_pairs(idx, pairs, n_nodes)
+    try:
+        a, b = idx[pairs[:, 0]], idx[pairs[:, 1]]
+    except IndexError:
+        assert status == 1
+        return
+    keep = a != b
+    a, b = a[keep], b[keep]
+    if (a < 0).any() or (b < 0).any() or (a >= n_nodes).any() or (b >= n_nodes).any():
+        assert status == 2
+        return
+    assert status == 0
+    assert lo.tolist() == np.minimum(a, b).tolist()
+    assert hi.tolist() == np.maximum(a, b).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 7), max_size=30), st.integers(-3, 3))
+def test_add_at_matches_numpy(indices: list[int], amount: int) -> None:
+    want = np.arange(8, dtype=np.int64)
+    got = want.copy()
+    np.add.at(want, np.array(indices, dtype=np.int64), amount)
+    K.add_at(got, np.array(indices, dtype=np.int64), amount)
+    assert got.tolist() == want.tolist()
