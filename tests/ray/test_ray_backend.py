@@ -10,7 +10,7 @@ import pytest
 
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
-from phago.errors import DistributedError, PhaseTimeout
+from phago.errors import DistributedError, PhaseTimeout, RpcError
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
 pytestmark = pytest.mark.ray
@@ -77,6 +77,44 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path) -> None:
     finally:
         clean.close()
         flaky.close()
+
+
+def test_phases_fan_out_through_a_compiled_graph() -> None:
+    dc = build("ray", 2)
+    try:
+        dc.run(3)
+        group = dc.runner._group
+        assert group is not None and group.compiled and group.unavailable is None
+    finally:
+        dc.close()
+
+
+def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
+    compiled, plain = build("ray", 2), build("ray", 2)
+    try:
+        plain.runner._group._unavailable = "switched off by the test"
+        compiled.run(10)
+        plain.run(10)
+        assert not plain.runner._group.compiled
+        assert signature(compiled) == signature(plain)
+    finally:
+        compiled.close()
+        plain.close()
+
+
+def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back() -> None:
+    dc = build("ray", 2, runner_config=RunnerConfig(checkpoint_every=2))
+    try:
+        dc.run(3)
+        dc.inject_fault(1, "raise", TickPhase.DECAY, 3)
+        with pytest.raises(RpcError, match="injected fault"):
+            dc.tick()
+        assert dc.current_tick == 3
+        assert dc.runner._group.compiled  # a shard's own error leaves the graph usable
+        dc.run(2)
+        assert dc.current_tick == 5
+    finally:
+        dc.close()
 
 
 def test_hung_actor_times_out() -> None:

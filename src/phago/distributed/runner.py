@@ -201,6 +201,21 @@ class ShardHandle(Protocol):
         ...
 
 
+class FanOutGroup(Protocol):
+    """A backend's own phase fan-out over all its shards (a handle class offers one through a
+    static ``fan_out_group(handles)``; the Ray backend's runs a compiled graph)."""
+
+    async def fan_out(
+        self, phase: TickPhase, payloads: list[Any], resolve_ghosts: bool, timeout_s: float
+    ) -> list[tuple[bool, Any]] | None:
+        """``(finished, result or exception)`` per shard, or None to use per-shard calls."""
+        ...
+
+    def close(self) -> None:
+        """Release what the group holds."""
+        ...
+
+
 class LocalShardHandle:
     """An in-process shard whose calls run in a worker thread of a shared pool."""
 
@@ -281,12 +296,18 @@ class DistributedRunner:
         self._pool = self._new_pool()
         self._driver = _new_driver()
         self._policy = _ConcurrencyPolicy(self._config.adaptive_parallelism)
+        self._group: FanOutGroup | None = None
+        self._recovering = False
         self._handles: list[ShardHandle] = [
             LocalShardHandle(s, self._pool) if isinstance(s, ShardedColony) else s for s in shards
         ]
         self._local: list[LocalShardHandle] | None = None
         if self._handles and all(isinstance(h, LocalShardHandle) for h in self._handles):
             self._local = [h for h in self._handles if isinstance(h, LocalShardHandle)]
+        kinds = {type(h) for h in self._handles}
+        factory = getattr(next(iter(kinds)), "fan_out_group", None) if len(kinds) == 1 else None
+        if factory is not None:  # every shard of one kind that fans out as a group
+            self._group = factory(self._handles)
         ids = [h.shard_id for h in self._handles]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"duplicate shard ids: {ids}")
@@ -332,6 +353,8 @@ class DistributedRunner:
         """Stop the worker threads (idle ones at once; a stuck one is abandoned)."""
         self._driver.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._group is not None:
+            self._group.close()
 
     def _new_pool(self) -> ThreadPoolExecutor:
         # The driver thread runs one shard's phase itself, so phases need at most
@@ -655,6 +678,32 @@ class DistributedRunner:
         timeout = self._config.phase_timeout_ms / 1000.0
         deadline = time.monotonic() + timeout
         resolve = self._config.resolve_ghosts
+        outcomes: list[_Outcome] | None = None
+        if self._group is not None and not self._recovering:
+            # the backend's own fan-out (Ray: a compiled graph; a recovery's short replay
+            # uses plain calls, so that the error is raised without waiting for a compile)
+            outcomes = await self._group.fan_out(phase, list(payloads), resolve, timeout)
+        if outcomes is None:
+            outcomes = await self._fan_out_calls(phase, payloads, resolve, timeout)
+        pending = self._settle(phase, tick, outcomes)
+        if pending:
+            for h in pending:
+                abandon = getattr(h, "abandon", None)
+                if abandon is not None:
+                    await abandon()
+            if any(isinstance(h, LocalShardHandle) for h in pending):
+                self._renew_pool()
+            raise self._timed_out(phase, pending)
+        remaining = max(deadline - time.monotonic(), 0.001)
+        await self._coordinator.wait_for_phase_async(phase, tick, remaining)
+        results: list[ShardPhaseResult] = [value for _, value in outcomes]
+        self._account(started, results)
+        return results
+
+    async def _fan_out_calls(
+        self, phase: TickPhase, payloads: Sequence[Any], resolve: bool, timeout: float
+    ) -> list[_Outcome]:
+        """One ``call`` per shard, all started at once, gathered with the phase timeout."""
         tasks = [
             asyncio.ensure_future(h.call("run_phase", phase, p, resolve))
             for h, p in zip(self._handles, payloads, strict=True)
@@ -672,20 +721,7 @@ class DistributedRunner:
             else:
                 exc = task.exception()
                 outcomes.append((True, exc if exc is not None else task.result()))
-        pending = self._settle(phase, tick, outcomes)
-        if pending:
-            for h in pending:
-                abandon = getattr(h, "abandon", None)
-                if abandon is not None:
-                    await abandon()
-            if any(isinstance(h, LocalShardHandle) for h in pending):
-                self._renew_pool()
-            raise self._timed_out(phase, pending)
-        remaining = max(deadline - time.monotonic(), 0.001)
-        await self._coordinator.wait_for_phase_async(phase, tick, remaining)
-        results: list[ShardPhaseResult] = [value for _, value in outcomes]
-        self._account(started, results)
-        return results
+        return outcomes
 
     # ------------------------------------------------------------------ ticks
 
@@ -812,6 +848,13 @@ class DistributedRunner:
         return t
 
     async def _recover(self, failed_tick: int, exc: BaseException) -> None:
+        self._recovering = True
+        try:
+            await self._roll_back_and_replay(failed_tick, exc)
+        finally:
+            self._recovering = False
+
+    async def _roll_back_and_replay(self, failed_tick: int, exc: BaseException) -> None:
         cp = self._checkpoint
         if cp is None:
             self._broken = f"tick {failed_tick} failed ({exc}) and no checkpoint exists"

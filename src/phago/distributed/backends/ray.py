@@ -17,11 +17,15 @@ shard back, and replays the lost ticks; without a checkpoint the lost shard is r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import pickle
 import tempfile
 import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +34,18 @@ from phago.config import ColonyConfig
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.shard import ShardedColony
 from phago.distributed.types import ShardId, TickPhase
-from phago.errors import DistributedError, ShardLost
+from phago.errors import DistributedError, RpcError, ShardLost
 
-__all__ = ["RayShardHandle", "ShardActor", "start_ray_shards", "stop_ray_shards"]
+__all__ = [
+    "CompiledPhaseFanOut",
+    "PhaseFailure",
+    "RayShardHandle",
+    "ShardActor",
+    "start_ray_shards",
+    "stop_ray_shards",
+]
+
+log = logging.getLogger("phago.distributed")
 
 
 class ShardActorImpl:
@@ -54,6 +67,7 @@ class ShardActorImpl:
                 ShardId(shard_index), config, ring, ghost_cache_size=ghost_cache_size, seed=seed
             )
         self._fault: tuple[str, str, int, float] | None = None
+        self._running: TickPhase | None = None
 
     def call(self, method: str, *args: Any) -> Any:
         """Call a method of the shard (or ``rss_mib`` / ``ping`` of the actor)."""
@@ -62,6 +76,34 @@ class ShardActorImpl:
         if method == "run_phase":
             self._maybe_fault(args[0])
         return getattr(self.shard, method)(*args)
+
+    def run_phase_step(self, step: bytes) -> bytes:
+        """One shard's part of a compiled phase fan-out: ``run_phase`` on the pickled
+        ``(phase, payload, resolve_ghosts)``; returns the pickled result.
+
+        Both ways the data is a pickle, not objects: a compiled graph hands over NumPy arrays
+        as views of its shared-memory buffer, and a view kept alive (a result the runner
+        keeps, a batch a shard stores) would block the buffer's next write for good. An
+        error is returned as a :class:`PhaseFailure`, not raised, so that the driver knows
+        which shard failed and the graph stays usable.
+        """
+        if not step:  # the warm-up run after compiling
+            _load_compiled_code()
+            return b""
+        phase, payload, resolve = pickle.loads(step)
+        self._running = phase
+        try:
+            result: Any = self.call("run_phase", phase, payload, resolve)
+        except Exception as exc:
+            result = PhaseFailure(repr(exc), traceback.format_exc())
+        finally:
+            self._running = None
+        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def running_phase(self) -> TickPhase | None:
+        """The phase a compiled fan-out is running on this actor now (None between phases);
+        answered by the actor's main thread while the graph's thread is busy."""
+        return self._running
 
     def _maybe_fault(self, phase: TickPhase) -> None:
         f = self._fault
@@ -105,6 +147,24 @@ class ShardActorImpl:
     def pid(self) -> int:
         """The actor's process id."""
         return os.getpid()
+
+
+_CODE_LOADED = False
+
+
+def _load_compiled_code() -> None:
+    """Digest one tiny document in a throw-away colony, once per process, so that the
+    Numba kernels are loaded before the first timed phase (about a second on 2 cores)."""
+    global _CODE_LOADED
+    if _CODE_LOADED:
+        return
+    from phago import Colony, Digester, Position
+
+    colony = Colony(ColonyConfig.for_large_corpora(), seed=0)
+    colony.ingest_document("warm-up", "alpha beta gamma delta alpha beta", Position(0, 0))
+    colony.spawn(Digester(Position(0, 0)))
+    colony.run(8)
+    _CODE_LOADED = True
 
 
 def _ray() -> Any:
@@ -208,6 +268,162 @@ class RayShardHandle:
     async def inject_fault(self, kind: str, phase: str, tick: int, seconds: float = 3600.0) -> None:
         """Arm a one-shot fault on the actor (drills and tests)."""
         await self.actor.inject_fault.remote(kind, phase, tick, seconds)
+
+    @staticmethod
+    def fan_out_group(handles: list[RayShardHandle]) -> CompiledPhaseFanOut:
+        """What the runner fans phases out through when every shard is a Ray actor."""
+        return CompiledPhaseFanOut(handles)
+
+
+@dataclass(slots=True)
+class PhaseFailure:
+    """A shard's phase raised (returned by the actor instead of raising)."""
+
+    error: str
+    traceback: str
+
+
+# How long the first run of a freshly compiled graph may take (it sets up the channels; 0.3–
+# 1.2 s measured on 2 cores), kept apart from the phase timeout.
+_WARM_UP_TIMEOUT_S = 60.0
+
+
+class CompiledPhaseFanOut:
+    """Phase fan-outs to Ray shard actors through a Ray Compiled Graph.
+
+    The graph has one node per shard, ``run_phase_step`` of its actor, fed from the input's
+    element for that shard; executing it is one fan-out (every shard's call starts at once)
+    and its outputs are gathered with one ``ray.get`` and the phase timeout. Compiled graphs
+    pass inputs and outputs through shared-memory channels instead of one task submission per
+    call: measured on 2 cores, a fan-out to 4 actors took 1.0 ms against 4.4 ms with
+    ``.remote()`` calls (1 MB per shard: 4.3 against 17.7 ms).
+
+    The graph is compiled on first use, and again after the actors change (a recovery
+    recreates dead ones); any failure other than a shard's own error tears it down. Where it
+    cannot be compiled (a Ray Client connection, an old Ray), fan-outs use ``.remote()`` calls.
+    All graph calls run in one thread of their own: a compiled graph may only be used by the
+    process (here: the thread) that compiled it, and waiting on it must not block the loop.
+    """
+
+    def __init__(self, handles: list[RayShardHandle]) -> None:
+        self._handles = handles
+        self._dag: Any = None
+        self._actors: tuple[Any, ...] = ()
+        self._unavailable: str | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phago-ray-graph")
+
+    @property
+    def compiled(self) -> bool:
+        """True while a compiled graph is in use."""
+        return self._dag is not None
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why fan-outs use ``.remote()`` calls instead (None while compiled graphs work)."""
+        return self._unavailable
+
+    async def fan_out(
+        self, phase: TickPhase, payloads: list[Any], resolve_ghosts: bool, timeout_s: float
+    ) -> list[tuple[bool, Any]] | None:
+        """Run ``phase`` on every shard; ``(finished, result or exception)`` per shard.
+
+        Returns None when compiled graphs are unavailable (the caller then uses
+        ``.remote()`` calls). A shard that died raises :class:`ShardLost`.
+        """
+        if self._unavailable is not None:
+            return None
+        loop = asyncio.get_running_loop()
+        steps = [
+            pickle.dumps((phase, p, resolve_ghosts), protocol=pickle.HIGHEST_PROTOCOL)
+            for p in payloads
+        ]
+        job = self._thread.submit(self._fan_out_blocking, phase, steps, timeout_s)
+        outcomes = await asyncio.wrap_future(job, loop=loop)
+        if outcomes is not None and phase is TickPhase.ADVANCE:
+            for h, (finished, value) in zip(self._handles, outcomes, strict=True):
+                if finished and not isinstance(value, BaseException):
+                    h._tick = value.tick
+        return outcomes
+
+    def _fan_out_blocking(
+        self, phase: TickPhase, steps: list[bytes], timeout_s: float
+    ) -> list[tuple[bool, Any]] | None:
+        ray = _ray()
+        actors = tuple(h.actor for h in self._handles)
+        if self._dag is not None and actors != self._actors:
+            self._teardown()
+        fresh = self._dag is None
+        if fresh and not self._compile(actors):
+            return None
+        try:
+            if fresh:  # a graph's first run sets up its channels: slow, so not timed
+                ray.get(self._dag.execute(*[b""] * len(steps)), timeout=_WARM_UP_TIMEOUT_S)
+            refs = self._dag.execute(*steps)
+            blobs = ray.get(refs, timeout=timeout_s)
+        except Exception as exc:  # a timeout, a dead actor, a broken channel
+            try:
+                return self._diagnose(phase, exc)
+            finally:
+                self._teardown()
+        values = [pickle.loads(b) for b in blobs]
+        return [
+            (True, RpcError(f"{h.shard_id} failed: {v.error}\n{v.traceback}"))
+            if isinstance(v, PhaseFailure)
+            else (True, v)
+            for h, v in zip(self._handles, values, strict=True)
+        ]
+
+    def _compile(self, actors: tuple[Any, ...]) -> bool:
+        from ray.dag import InputNode, MultiOutputNode
+
+        try:
+            with InputNode() as inp:
+                dag = MultiOutputNode([a.run_phase_step.bind(inp[k]) for k, a in enumerate(actors)])
+            self._dag = dag.experimental_compile()
+        except Exception as exc:  # no compiled graphs here: use plain actor calls
+            self._unavailable = f"{type(exc).__name__}: {exc}"
+            log.warning("Ray compiled graphs unavailable (%s); using actor calls", exc)
+            return False
+        self._actors = actors
+        return True
+
+    def _diagnose(self, phase: TickPhase, exc: Exception) -> list[tuple[bool, Any]]:
+        """After a failed fan-out (before the teardown): raise :class:`ShardLost` for a dead
+        actor; otherwise the shards still in the phase are unfinished (they are killed, so
+        the teardown cannot wait on them) and the rest finished. When none is stuck, the
+        failure is reported as every shard's error."""
+        ray = _ray()
+        probes = [h.actor.running_phase.remote() for h in self._handles]
+        stuck: list[bool] = []
+        for h, ref in zip(self._handles, probes, strict=True):
+            try:
+                running = ray.get(ref, timeout=5.0)
+            except ray.exceptions.RayActorError as dead:
+                raise ShardLost(h.shard_id, f"actor died in phase {phase}") from dead
+            except Exception:  # no answer: treat the actor as stuck in the phase
+                running = phase
+            stuck.append(running is not None)
+        if not any(stuck):
+            error = RpcError(f"phase {phase} fan-out failed: {exc!r}")
+            return [(True, error) for _ in self._handles]
+        for h, is_stuck in zip(self._handles, stuck, strict=True):
+            if is_stuck:
+                with contextlib.suppress(Exception):
+                    ray.kill(h.actor)
+        # the finished shards' results went down with the graph; the tick fails anyway
+        return [(False, None) if is_stuck else (True, None) for is_stuck in stuck]
+
+    def _teardown(self) -> None:
+        dag, self._dag, self._actors = self._dag, None, ()
+        if dag is not None:
+            with contextlib.suppress(Exception):
+                dag.teardown()
+
+    def close(self) -> None:
+        """Tear the graph down (before the actors are killed) and stop the thread."""
+        with contextlib.suppress(Exception):
+            self._thread.submit(self._teardown).result(timeout=30)
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
 
 def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
