@@ -1029,10 +1029,15 @@ class ShardedColony:
         a, b, w, co, ct, lt = g.edge_arrays()
         ghost_idx = np.unique(np.concatenate([a, b]))
         ghost_idx = ghost_idx[self._owner[ghost_idx] != int(self._id)]
+        labels = g._labels
+        values = [t.value for t in _NODE_TYPES]
+        codes = g.type_codes()
+        owned_list = owned.tolist()
+        ghost_list = ghost_idx.tolist()
         return OwnedGraph(
             node_ids=ids[owned].copy(),
-            labels=[g.label_at(int(i)) for i in owned],
-            node_types=[g.node_type_at(int(i)).value for i in owned],
+            labels=[labels[i] for i in owned_list],
+            node_types=[values[c] for c in codes[owned].tolist()],
             access=g.access_counts()[owned].copy(),
             created=g.created_ticks()[owned].copy(),
             positions=g.positions()[owned].copy(),
@@ -1045,7 +1050,10 @@ class ShardedColony:
             created_tick=ct,
             last_activated_tick=lt,
             ghost_labels={
-                int(ids[i]): (g.label_at(int(i)), g.node_type_at(int(i)).value) for i in ghost_idx
+                nid: (labels[i], values[c])
+                for nid, i, c in zip(
+                    ids[ghost_idx].tolist(), ghost_list, codes[ghost_idx].tolist(), strict=True
+                )
             },
         )
 
