@@ -759,23 +759,23 @@ class ShardedColony:
         return wired
 
     def _local_refs(self, batch: UpdateBatch) -> npt.NDArray[np.int64]:
-        """Local indices of ``batch``'s referenced nodes, adding missing ones in table order."""
+        """Local indices of ``batch``'s referenced nodes, adding missing ones in table order.
+
+        A missing node is added as ``add_node(label, type, (0, 0), tick, access_count=0)``
+        would add it; the label is already normalised and the id is the sender's (the same
+        function of type and label), so neither is recomputed.
+        """
         g = self.colony.graph
         index = g._index
         ids = batch.ref_ids.tolist()
         found = [index.get(nid) for nid in ids]
         if None in found:
-            types = batch.ref_types.tolist()
+            codes = batch.ref_types.tolist()
+            labels = batch.ref_labels
+            tick = batch.tick
             for r, li in enumerate(found):
                 if li is None:
-                    g.add_node(
-                        batch.ref_labels[r],
-                        _NODE_TYPES[types[r]],
-                        Position(0.0, 0.0),
-                        batch.tick,
-                        access_count=0,
-                    )
-                    found[r] = g.index_of(NodeId(ids[r]))
+                    found[r] = g._new_node(NodeId(ids[r]), labels[r], codes[r], 0.0, 0.0, tick, 0)
         return np.array(found, dtype=_INT)
 
     def ghost_requests(self) -> dict[int, list[int]]:
