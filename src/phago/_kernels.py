@@ -460,13 +460,30 @@ def degree_cap_live(
         hi = start[v + 1]
         if hi - lo <= k:
             continue
-        seg = inc[lo:hi]
+        if k == 0:
+            for q in range(lo, hi):
+                marked[c] = inc[q]
+                c += 1
+            continue
+        # a stable sort by descending weight keeps the first k; that is every edge heavier
+        # than the k-th heaviest weight, then edges of exactly that weight in slot order (inc
+        # is in slot order) until k are kept
         neg = np.empty(hi - lo, dtype=np.float64)
-        for q in range(hi - lo):
-            neg[q] = -w[seg[q]]
-        order = np.argsort(neg, kind="mergesort")
-        for q in range(k, hi - lo):
-            marked[c] = seg[order[q]]
+        for q in range(lo, hi):
+            neg[q - lo] = -w[inc[q]]
+        kth = np.partition(neg, k - 1)[k - 1]
+        ties = k
+        for q in range(lo, hi):
+            if -w[inc[q]] < kth:
+                ties -= 1
+        for q in range(lo, hi):
+            x = -w[inc[q]]
+            if x < kth:
+                continue
+            if x == kth and ties > 0:
+                ties -= 1
+                continue
+            marked[c] = inc[q]
             c += 1
     res = marked[:c]
     res.sort()
@@ -640,8 +657,7 @@ def py_hypot(x: float, y: float) -> float:
 @njit(cache=True, inline="always")
 def _doc_distance(
     seq: int,
-    doc_x: np.ndarray,
-    doc_y: np.ndarray,
+    xy: np.ndarray,
     digested: np.ndarray,
     claim: np.ndarray,
     me: int,
@@ -653,7 +669,14 @@ def _doc_distance(
     """Distance of document ``seq`` if :func:`docs_near` keeps it, else -1."""
     if digested[seq]:
         return -1.0
-    d = py_hypot(doc_x[seq] - px, doc_y[seq] - py)
+    dx = xy[seq, 0] - px
+    dy = xy[seq, 1] - py
+    # clearly outside the disc: the squared distance has a relative error of a few ulps (a
+    # bound far above the subnormal range, where products can round up a lot)
+    bound = r * r * 1.000000000001
+    if bound > 1e-300 and dx * dx + dy * dy > bound:
+        return -1.0
+    d = py_hypot(dx, dy)
     if not d <= r:
         return -1.0
     if use_claims and d >= 1.0 and claim[seq] >= 0 and claim[seq] != me:
@@ -665,63 +688,59 @@ def _doc_distance(
 def docs_near(
     start: np.ndarray,
     members: np.ndarray,
-    ny: int,
-    i0: int,
-    i1: int,
-    j0: int,
-    j1: int,
+    xy: np.ndarray,
+    cxy: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    grid: np.ndarray,
+    px: float,
+    py: float,
+    r: float,
     cx0: int,
     cx1: int,
     cy0: int,
     cy1: int,
-    extra_lo: int,
-    extra_hi: int,
-    doc_cx: np.ndarray,
-    doc_cy: np.ndarray,
-    doc_x: np.ndarray,
-    doc_y: np.ndarray,
-    digested: np.ndarray,
-    claim: np.ndarray,
     me: int,
     use_claims: bool,
-    px: float,
-    py: float,
-    r: float,
     limit: int,
-) -> tuple[np.ndarray, np.ndarray]:
+    out_d: np.ndarray,
+    out_s: np.ndarray,
+) -> int:
     """Undigested documents of the cells ``[cx0, cx1] x [cy0, cy1]`` within ``r`` of
-    ``(px, py)``: ``(distance, seq)`` sorted by distance then seq, at most ``limit``.
+    ``(px, py)``, sorted by distance then seq, at most ``limit``: their distances and seqs go
+    to ``out_d`` / ``out_s`` (room for every document) and their count is returned.
 
-    Grid cell ``(i, j)`` (grid-relative; ``ny`` cells per column) lists its documents in
-    ``members[start[i * ny + j] : start[i * ny + j + 1]]``; ``[i0, i1] x [j0, j1]`` are the
-    requested cells that lie in the grid (``i0 > i1`` or ``j0 > j1``: none). Documents
-    ``extra_lo <= seq < extra_hi`` are not in the grid yet and are checked by their cells
-    ``doc_cx``, ``doc_cy``. The distance is Python's ``math.hypot(x - px, y - py)``. With
-    ``use_claims``, documents at distance 1 or more claimed by an agent other than ``me``
-    (``claim[seq] >= 0`` and ``!= me``) are left out.
+    ``grid`` is ``(gx0, gy0, nx, ny, n_grid, n)``: grid cell ``(i, j)`` (origin ``(gx0,
+    gy0)``) lists documents ``members[start[i * ny + j] : start[i * ny + j + 1]]`` of the first
+    ``n_grid``; documents ``n_grid <= seq < n`` are checked by their cells ``cxy[seq]``.
+    ``xy[seq]`` is a document's position and the distance is Python's ``math.hypot(x - px,
+    y - py)``. With ``use_claims``, documents at distance 1 or more claimed by an agent other
+    than ``me`` (``claim[seq] >= 0`` and ``!= me``) are left out.
     """
+    gx0 = grid[0]
+    gy0 = grid[1]
+    ny = grid[3]
+    i0 = max(cx0, gx0) - gx0
+    i1 = min(cx1, gx0 + grid[2] - 1) - gx0
+    j0 = max(cy0, gy0) - gy0
+    j1 = min(cy1, gy0 + ny - 1) - gy0
     if j0 > j1:
         i1 = i0 - 1
-    n = extra_hi - extra_lo
-    for i in range(i0, i1 + 1):
-        n += start[i * ny + j1 + 1] - start[i * ny + j0]
-    ds = np.empty(n, dtype=np.float64)
-    ss = np.empty(n, dtype=np.int64)
     c = 0
     for i in range(i0, i1 + 1):
         for t in range(start[i * ny + j0], start[i * ny + j1 + 1]):
             seq = members[t]
-            d = _doc_distance(seq, doc_x, doc_y, digested, claim, me, use_claims, px, py, r)
+            d = _doc_distance(seq, xy, digested, claim, me, use_claims, px, py, r)
             if d >= 0.0:
-                ds[c] = d
-                ss[c] = seq
+                out_d[c] = d
+                out_s[c] = seq
                 c += 1
-    for seq in range(extra_lo, extra_hi):
-        if cx0 <= doc_cx[seq] <= cx1 and cy0 <= doc_cy[seq] <= cy1:
-            d = _doc_distance(seq, doc_x, doc_y, digested, claim, me, use_claims, px, py, r)
+    for seq in range(grid[4], grid[5]):
+        if cx0 <= cxy[seq, 0] <= cx1 and cy0 <= cxy[seq, 1] <= cy1:
+            d = _doc_distance(seq, xy, digested, claim, me, use_claims, px, py, r)
             if d >= 0.0:
-                ds[c] = d
-                ss[c] = seq
+                out_d[c] = d
+                out_s[c] = seq
                 c += 1
     if limit > c:
         limit = c
@@ -730,13 +749,86 @@ def docs_near(
         for k in range(limit):
             best = k
             for q in range(k + 1, c):
-                if ds[q] < ds[best] or (ds[q] == ds[best] and ss[q] < ss[best]):
+                if out_d[q] < out_d[best] or (out_d[q] == out_d[best] and out_s[q] < out_s[best]):
                     best = q
-            ds[k], ds[best] = ds[best], ds[k]
-            ss[k], ss[best] = ss[best], ss[k]
-        return ds[:limit].copy(), ss[:limit].copy()
-    ds = ds[:c]
-    ss = ss[:c]
+            out_d[k], out_d[best] = out_d[best], out_d[k]
+            out_s[k], out_s[best] = out_s[best], out_s[k]
+        return limit
+    ds = out_d[:c].copy()
+    ss = out_s[:c].copy()
     by_seq = np.argsort(ss)
     order = by_seq[np.argsort(ds[by_seq], kind="mergesort")][:limit]
-    return ds[order], ss[order]
+    for k in range(limit):
+        out_d[k] = ds[order[k]]
+        out_s[k] = ss[order[k]]
+    return limit
+
+
+@njit(cache=True)
+def docs_in_cells(
+    start: np.ndarray,
+    members: np.ndarray,
+    xy: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    grid: np.ndarray,
+    cells: np.ndarray,
+    px: float,
+    py: float,
+    me: int,
+    use_claims: bool,
+    limit: int,
+    out_d: np.ndarray,
+    out_s: np.ndarray,
+) -> int:
+    """Undigested documents of the grid cells ``cells`` (rows ``(cx, cy)``), as
+    :meth:`Substrate.nearest_undigested_anywhere` ranks them.
+
+    Each gets its distance, Python's ``math.hypot(x - px, y - py)``. With ``use_claims``, if
+    any of them is free (unclaimed, or claimed by ``me``), the claimed ones are dropped. The
+    survivors are counted (the return value) and the first ``limit`` of them by distance then
+    seq go to ``out_d`` / ``out_s`` (room for every document). Every document must be in the
+    grid (``grid`` as in :func:`docs_near`).
+    """
+    gx0 = grid[0]
+    gy0 = grid[1]
+    nx = grid[2]
+    ny = grid[3]
+    c = 0
+    for h in range(cells.shape[0]):
+        i = cells[h, 0] - gx0
+        j = cells[h, 1] - gy0
+        if i < 0 or i >= nx or j < 0 or j >= ny:
+            continue
+        for t in range(start[i * ny + j], start[i * ny + j + 1]):
+            seq = members[t]
+            if digested[seq]:
+                continue
+            out_d[c] = py_hypot(xy[seq, 0] - px, xy[seq, 1] - py)
+            out_s[c] = seq
+            c += 1
+    if use_claims:
+        free = 0
+        for q in range(c):
+            who = claim[out_s[q]]
+            if who < 0 or who == me:
+                free += 1
+        if 0 < free < c:
+            f = 0
+            for q in range(c):
+                who = claim[out_s[q]]
+                if who < 0 or who == me:
+                    out_d[f] = out_d[q]
+                    out_s[f] = out_s[q]
+                    f += 1
+            c = free
+    ds = out_d[:c].copy()
+    ss = out_s[:c].copy()
+    by_seq = np.argsort(ss)
+    order = by_seq[np.argsort(ds[by_seq], kind="mergesort")]
+    if limit > c:
+        limit = c
+    for k in range(limit):
+        out_d[k] = ds[order[k]]
+        out_s[k] = ss[order[k]]
+    return c

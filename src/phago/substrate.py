@@ -168,15 +168,16 @@ class _DocIndex:
         self.docs = docs
         self.cell = cell
         self.n = 0  # documents taken in
-        self.x: FloatArray = np.zeros(64)
-        self.y: FloatArray = np.zeros(64)
-        self.cx: IntArray = np.zeros(64, dtype=np.int64)
-        self.cy: IntArray = np.zeros(64, dtype=np.int64)
+        self.xy: FloatArray = np.zeros((64, 2))
+        self.cxy: IntArray = np.zeros((64, 2), dtype=np.int64)
+        self.out_d: FloatArray = np.zeros(64)  # query results (room for every document)
+        self.out_s: IntArray = np.zeros(64, dtype=np.int64)
         self.bx0 = self.by0 = 0  # bounding box of the documents' cells
         self.bx1 = self.by1 = -1
         self.dense = True  # False: too sparse (or too far out) for a grid
         self.n_grid = 0  # documents [0, n_grid) are in the grid
-        self.gx0 = self.gy0 = self.nx = self.ny = 0
+        # (gx0, gy0, nx, ny, n_grid, n) for the kernel
+        self.grid: IntArray = np.zeros(6, dtype=np.int64)
         self.start: IntArray = np.zeros(1, dtype=np.int64)
         self.members: IntArray = np.zeros(0, dtype=np.int64)
 
@@ -186,27 +187,29 @@ class _DocIndex:
         docs = self.docs
         n = len(docs)
         if n > self.n:
-            if n > len(self.x):
-                cap = max(2 * len(self.x), n)
-                for name in ("x", "y", "cx", "cy"):
+            if n > len(self.xy):
+                cap = max(2 * len(self.xy), n)
+                for name in ("xy", "cxy", "out_d", "out_s"):
                     old = getattr(self, name)
-                    new = np.zeros(cap, dtype=old.dtype)
+                    new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
                     new[: self.n] = old[: self.n]
                     setattr(self, name, new)
             c = self.cell
+            xy, cxy = self.xy, self.cxy
             for seq in range(self.n, n):
                 p = docs[seq].position
                 cx, cy = math.floor(p.x / c), math.floor(p.y / c)  # Substrate._doc_cell
                 if abs(cx) >= _CELL_LIMIT or abs(cy) >= _CELL_LIMIT:
                     self.dense = False
                     continue
-                self.x[seq], self.y[seq], self.cx[seq], self.cy[seq] = p.x, p.y, cx, cy
+                xy[seq, 0], xy[seq, 1], cxy[seq, 0], cxy[seq, 1] = p.x, p.y, cx, cy
                 if self.bx1 < self.bx0:
                     self.bx0, self.bx1, self.by0, self.by1 = cx, cx, cy, cy
                 else:
                     self.bx0, self.bx1 = min(self.bx0, cx), max(self.bx1, cx)
                     self.by0, self.by1 = min(self.by0, cy), max(self.by1, cy)
             self.n = n
+            self.grid[5] = n
         if self.dense and self.n - self.n_grid > 256 + self.n // 32:
             self._build()
 
@@ -216,13 +219,13 @@ class _DocIndex:
         if nx * ny > max(4 * n, 1 << 16):
             self.dense = False
             return
-        key = (self.cx[:n] - self.bx0) * ny + (self.cy[:n] - self.by0)
+        key = (self.cxy[:n, 0] - self.bx0) * ny + (self.cxy[:n, 1] - self.by0)
         start = np.zeros(nx * ny + 1, dtype=np.int64)
         np.cumsum(np.bincount(key, minlength=nx * ny), out=start[1:])
         self.members = np.argsort(key, kind="stable").astype(np.int64)
         self.start = start
-        self.gx0, self.gy0, self.nx, self.ny = self.bx0, self.by0, nx, ny
         self.n_grid = n
+        self.grid[:] = (self.bx0, self.by0, nx, ny, n, n)
 
 
 class Substrate:
@@ -248,6 +251,7 @@ class Substrate:
         self._far_tree: Any = None
         self._far_cells: list[tuple[int, int]] = []
         self._far_emptied = 0
+        self._far_cxy: IntArray | None = None  # _far_cells as rows (cx, cy), made lazily
         self._tr = _Columns.empty()
         self._tr_pending: list[tuple[float, float, float, int, int, int, int]] = []
         self._tr_payloads: list[bytes] = []
@@ -436,49 +440,55 @@ class Substrate:
         px, py = position.x, position.y
         x0, x1 = math.floor((px - r) / c), math.floor((px + r) / c)
         y0, y1 = math.floor((py - r) / c), math.floor((py + r) / c)
-        index = self._doc_index()
+        index = self._dindex
+        if (
+            index is None
+            or index.n != len(self._docs)
+            or index.docs is not self._docs
+            or index.cell != c
+        ):
+            index = self._doc_index()
         if not index.dense:
             found = self._undigested_near_py(px, py, r, x0, x1, y0, y1, claimant)
             return found if limit is None else found[: max(int(limit), 0)]
-        if index.n == 0:
-            return []
         # only cells within the documents' bounding box can hold one
         x0, x1 = max(x0, index.bx0), min(x1, index.bx1)
         y0, y1 = max(y0, index.by0), min(y1, index.by1)
         if x0 > x1 or y0 > y1:
             return []
-        gx0, gy0 = index.gx0, index.gy0
-        use_claims = claimant is not None and bool(self._claims)
-        me = self._claimant_code.get(int(claimant), -2) if claimant is not None else -2
-        ds, seqs = K.docs_near(
+        if claimant is None:
+            use_claims, me = False, -2
+        else:
+            use_claims = bool(self._claims)
+            me = self._claimant_code.get(int(claimant), -2)
+        k = K.docs_near(
             index.start,
             index.members,
-            index.ny,
-            max(x0, gx0) - gx0,
-            min(x1, gx0 + index.nx - 1) - gx0,
-            max(y0, gy0) - gy0,
-            min(y1, gy0 + index.ny - 1) - gy0,
+            index.xy,
+            index.cxy,
+            self._digested_arr,
+            self._claim_of,
+            index.grid,
+            px,
+            py,
+            r,
             x0,
             x1,
             y0,
             y1,
-            index.n_grid,
-            index.n,
-            index.cx,
-            index.cy,
-            index.x,
-            index.y,
-            self._digested_arr,
-            self._claim_of,
             me,
             use_claims,
-            px,
-            py,
-            r,
             index.n if limit is None else max(int(limit), 0),
+            index.out_d,
+            index.out_s,
         )
+        if k == 0:
+            return []
         docs = self._docs
-        return [(d, docs[seq].id) for d, seq in zip(ds.tolist(), seqs.tolist(), strict=True)]
+        return [
+            (d, docs[seq].id)
+            for d, seq in zip(index.out_d[:k].tolist(), index.out_s[:k].tolist(), strict=True)
+        ]
 
     def _doc_index(self) -> _DocIndex:
         """The document columns and grid, brought up to date with ``_docs``."""
@@ -550,6 +560,35 @@ class Substrate:
             k = min(max(8, choices), len(self._far_cells))
             _, hits = tree.query([position.x, position.y], k=k)
             hits = np.atleast_1d(hits)
+            index = self._doc_index()
+            if index.dense and index.n_grid == index.n:
+                # the candidates' distances, claim filter and ranking in one kernel call
+                if self._far_cxy is None:
+                    self._far_cxy = np.array(self._far_cells, dtype=np.int64).reshape(-1, 2)
+                want = min(max(choices, 1), index.n)
+                n_found = K.docs_in_cells(
+                    index.start,
+                    index.members,
+                    index.xy,
+                    self._digested_arr,
+                    self._claim_of,
+                    index.grid,
+                    self._far_cxy[hits],
+                    position.x,
+                    position.y,
+                    self._claimant_code.get(me, -2) if claims else -2,
+                    bool(claims),
+                    want,
+                    index.out_d,
+                    index.out_s,
+                )
+                if n_found:
+                    pick = 0
+                    if choices > 1 and rng is not None:
+                        pick = int(rng.integers(0, min(choices, n_found)))
+                    return float(index.out_d[pick]), self._docs[int(index.out_s[pick])].id
+                self._far_tree = None  # every candidate cell emptied: rebuild and retry
+                continue
             found: list[tuple[float, int]] = []
             docs = self._docs
             for h in hits.tolist():
@@ -577,6 +616,7 @@ class Substrate:
             from scipy.spatial import cKDTree
 
             self._far_cells = [c for c, docs in self._doc_grid.items() if docs]
+            self._far_cxy = None
             centers = np.array(
                 [((cx + 0.5) * self._cell, (cy + 0.5) * self._cell) for cx, cy in self._far_cells]
             )

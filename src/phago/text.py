@@ -32,6 +32,7 @@ from phago._text_kernels import analyse_ascii, rank_terms, scan_ascii, stop_tabl
 __all__ = [
     "STOPWORDS",
     "Keyword",
+    "analyse_keyword_labels",
     "analyse_keywords",
     "extract_keywords",
     "keyword_occurrences",
@@ -430,8 +431,55 @@ def analyse_keywords(
         >>> kid.tolist(), pos.tolist()
         ([0, 1, 0], [0, 1, 3])
     """
-    if not text.isascii():
+    raw = _analyse_ascii(text, vocabulary, boost, max_keywords)
+    if raw is None:
         return _analyse_python(text, vocabulary, boost, max_keywords)
+    names, meta, scores, kid, pos = raw
+    firsts, counts = meta.tolist()
+    keywords = _make_keywords(names.tobytes().decode().split(), scores.tolist(), firsts, counts)
+    return keywords, kid, pos
+
+
+def analyse_keyword_labels(
+    text: str,
+    vocabulary: Collection[str] | None = None,
+    *,
+    boost: float = 3.0,
+    max_keywords: int | None = None,
+) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`analyse_keywords` with only the keywords' labels (no :class:`Keyword` objects).
+
+    Example:
+        >>> analyse_keyword_labels("Cell wall, the cell membrane", max_keywords=2)[0]
+        ['cell', 'wall']
+    """
+    raw = _analyse_ascii(text, vocabulary, boost, max_keywords)
+    if raw is None:
+        keywords, kid, pos = _analyse_python(text, vocabulary, boost, max_keywords)
+        return [k.label for k in keywords], kid, pos
+    names, _, _, kid, pos = raw
+    return names.tobytes().decode().split(), kid, pos
+
+
+_Raw = tuple[
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]
+
+
+def _analyse_ascii(
+    text: str,
+    vocabulary: Collection[str] | None,
+    boost: float,
+    max_keywords: int | None,
+) -> _Raw | None:
+    """The kernels' ``(names, meta, scores, kid, pos)`` for :func:`analyse_keywords`; None
+    when the text (or the boost) needs the pure-Python path."""
+    if not text.isascii():
+        return None
     if max_keywords is None:
         has_limit, limit = False, 0
     else:
@@ -442,7 +490,7 @@ def analyse_keywords(
     if vocabulary:
         if type(boost) is not float or boost != boost:
             # an int / Decimal boost gives non-float scores, NaN sorts oddly: keep Python's
-            return _analyse_python(text, vocabulary, boost, max_keywords)
+            return None
         terms, toks, all_names, nd, nt = scan_ascii(
             buf, stop_raw, stop_off, stop_buckets, stop_longest
         )
@@ -455,6 +503,4 @@ def analyse_keywords(
         names, meta, scores, kid, pos = analyse_ascii(
             buf, stop_raw, stop_off, stop_buckets, stop_longest, has_limit, limit
         )
-    firsts, counts = meta.tolist()
-    keywords = _make_keywords(names.tobytes().decode().split(), scores.tolist(), firsts, counts)
-    return keywords, kid, pos
+    return names, meta, scores, kid, pos

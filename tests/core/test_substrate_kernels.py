@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,93 @@ def test_undigested_near_sparse_layout_uses_the_dict_grid() -> None:
     b = s.add_document("b", "y", Position(1e15, 1e15))
     assert s.undigested_near(Position(1.0, 0.0), 5.0) == [(1.0, a)]
     assert s.undigested_near(Position(1e15, 1e15 + 2.0), 5.0) == [(2.0, b)]
+
+
+def reference_anywhere(
+    s: Substrate,
+    position: Position,
+    choices: int,
+    rng: np.random.Generator | None,
+    claimant: AgentId | None,
+) -> tuple[float, DocumentId] | None:
+    """The former ``nearest_undigested_anywhere``: the k-d tree's nearest cells, scanned in
+    Python (on the same tree)."""
+    if s._undigested == 0:
+        return None
+    claims = s._claims if claimant is not None else None
+    me = int(claimant) if claimant is not None else -1
+    for _ in range(2):
+        tree = s._far_index()
+        k = min(max(8, choices), len(s._far_cells))
+        _, hits = tree.query([position.x, position.y], k=k)
+        found: list[tuple[float, int]] = []
+        for h in np.atleast_1d(hits).tolist():
+            for seq in s._doc_grid.get(s._far_cells[h], []):
+                p = s._docs[seq].position
+                found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
+        if found:
+            if claims:
+                free = [f for f in found if claims.get(f[1], me) == me]
+                found = free or found
+            found.sort()
+            pick = 0
+            if choices > 1 and rng is not None:
+                pick = int(rng.integers(0, min(choices, len(found))))
+            d, seq = found[pick]
+            return d, s._docs[seq].id
+        s._far_tree = None
+    return None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=400),
+    st.lists(st.integers(0, 399), max_size=300),
+    st.lists(st.tuples(st.integers(0, 399), st.integers(1, 4)), max_size=60),
+    st.lists(st.tuples(coordinate, coordinate, st.integers(0, 5)), min_size=1, max_size=8),
+    st.sampled_from([1, 3, 64]),
+    st.integers(0, 2**32 - 1),
+)
+def test_nearest_undigested_anywhere_matches_reference(
+    docs: list[tuple[float, float]],
+    eaten: list[int],
+    claims: list[tuple[int, int]],
+    queries: list[tuple[float, float, int]],
+    choices: int,
+    seed: int,
+) -> None:
+    s = Substrate()
+    ids = [s.add_document(f"d{i}", f"text {i}", Position(x, y)) for i, (x, y) in enumerate(docs)]
+    for k in eaten:
+        if k < len(ids):
+            s.consume_document(ids[k])
+    s.set_claims([(ids[k], AgentId(a)) for k, a in claims if k < len(ids)])
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    for x, y, who in queries:
+        here = Position(x, y)
+        claimant = None if who == 0 else AgentId(who)
+        want = reference_anywhere(s, here, choices, rng_a, claimant)
+        assert s.nearest_undigested_anywhere(here, choices, rng_b, claimant) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 5, 64]))
+def test_nearest_undigested_anywhere_on_a_built_grid(seed: int, choices: int) -> None:
+    gen = np.random.default_rng(seed)
+    s = Substrate()
+    ids = [
+        s.add_document(f"d{i}", f"text {i}", Position(5.0 * (i % 30), 5.0 * (i // 30)))
+        for i in range(900)
+    ]
+    for k in gen.choice(900, int(gen.integers(0, 890)), replace=False).tolist():
+        s.consume_document(ids[k])
+    claimed = gen.choice(900, 200, replace=False).tolist()
+    s.set_claims([(ids[k], AgentId(int(gen.integers(1, 5)))) for k in claimed])
+    assert s._doc_index().n_grid == 900  # the kernel path
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(10):
+        here = Position(float(gen.uniform(-50, 200)), float(gen.uniform(-50, 200)))
+        who = int(gen.integers(0, 5))
+        claimant = None if who == 0 else AgentId(who)
+        want = reference_anywhere(s, here, choices, rng_a, claimant)
+        assert s.nearest_undigested_anywhere(here, choices, rng_b, claimant) == want

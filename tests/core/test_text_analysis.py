@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from phago.text import (
     STOPWORDS,
     Keyword,
+    analyse_keyword_labels,
     analyse_keywords,
     keywords_from_tokens,
     tokenize_with_positions,
@@ -228,3 +229,22 @@ def test_matches_python_reference(
 def test_matches_python_reference_any_ascii(text: str) -> None:
     check(text)
     check(text, {"abc", "the"}, max_keywords=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=ascii_documents() | st.text(max_size=80),
+    vocab=st.lists(st.sampled_from([*WORDS, "abc", "bcd", "xyz", "019"]), max_size=12),
+    boost=st.sampled_from([0.0, 3.0, -1.0, 2.5, 2]),
+    max_keywords=st.one_of(st.none(), st.integers(min_value=-3, max_value=12)),
+)
+def test_keyword_labels_match_keywords(
+    text: str, vocab: list[str], boost: float, max_keywords: int | None
+) -> None:
+    vocabulary = {w.lower() for w in vocab} or None
+    kws, kid, pos = analyse_keywords(text, vocabulary, boost=boost, max_keywords=max_keywords)
+    labels, lkid, lpos = analyse_keyword_labels(
+        text, vocabulary, boost=boost, max_keywords=max_keywords
+    )
+    assert labels == [k.label for k in kws]
+    assert lkid.tolist() == kid.tolist() and lpos.tolist() == pos.tolist()

@@ -55,6 +55,7 @@ from phago.config import ColonyConfig
 from phago.ids import AgentId, DocumentId
 from phago.text import (
     Keyword,
+    analyse_keyword_labels,
     analyse_keywords,
     keyword_occurrences,
     tokenize_with_positions,
@@ -224,13 +225,13 @@ class Digester(Agent):
                     self.idle += 1
             return Idle()
         if state is DigesterState.DIGESTING:
-            keywords = self.lyse()
-            if not keywords:
+            labels = self._lyse_labels()
+            if not labels:
                 self.state = DigesterState.SEEKING
                 self.idle += 1
                 return Idle()
             self.state = DigesterState.PRESENTING
-            return self._presentation(keywords)
+            return self._presentation(labels)
         # PRESENTING
         self.state = DigesterState.SEEKING
         self.current_document = None
@@ -330,15 +331,15 @@ class Digester(Agent):
             self.position.y + (target.y - self.position.y) * f,
         )
 
-    def _presentation(self, keywords: list[Keyword]) -> PresentFragments:
+    def _presentation(self, labels: list[str]) -> PresentFragments:
         doc = self.current_document
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (32 fragments per document)
         at, concept, new = self.position, NodeType.CONCEPT, tuple.__new__
-        frags = tuple(new(FragmentPresentation, (k.label, doc, at, concept)) for k in keywords)
+        frags = tuple(new(FragmentPresentation, (label, doc, at, concept)) for label in labels)
         pairs = None
         sel, self._occurrences = self._occurrences, None
         if self._window is not None and sel is not None:
-            pairs = _pairs_within(sel[0], sel[1], self._window, len(keywords))
+            pairs = _pairs_within(sel[0], sel[1], self._window, len(labels))
         return PresentFragments(frags, doc, pairs)
 
     # ------------------------------------------------------------------ digestion
@@ -380,21 +381,42 @@ class Digester(Agent):
             boost=self.keyword_boost,
             max_keywords=self._max_fragments,
         )
-        if keywords:
-            self.useful_outputs += 1
-            self.idle = 0
-            presented = self.presented
-            order = self._presented_order
-            for k in keywords:
-                n = presented.get(k.label)
-                if n is None:
-                    presented[k.label] = 1
-                    order.append(k.label)
-                else:
-                    presented[k.label] = n + 1
-            if self._window is not None:
-                self._occurrences = (kid, pos)
+        self._digested([k.label for k in keywords], kid, pos)
         return keywords
+
+    def _lyse_labels(self) -> list[str]:
+        """:meth:`lyse`, keeping only the keywords' labels (what a presentation needs)."""
+        text, self.engulfed = self.engulfed, None
+        if text is None:
+            return []
+        labels, kid, pos = analyse_keyword_labels(
+            text,
+            self.known_vocabulary or None,
+            boost=self.keyword_boost,
+            max_keywords=self._max_fragments,
+        )
+        self._digested(labels, kid, pos)
+        return labels
+
+    def _digested(
+        self, labels: list[str], kid: npt.NDArray[np.int64], pos: npt.NDArray[np.int64]
+    ) -> None:
+        """Count a lysis that gave ``labels`` (keywords in order) occurring at ``kid``/``pos``."""
+        if not labels:
+            return
+        self.useful_outputs += 1
+        self.idle = 0
+        presented = self.presented
+        order = self._presented_order
+        for label in labels:
+            n = presented.get(label)
+            if n is None:
+                presented[label] = 1
+                order.append(label)
+            else:
+                presented[label] = n + 1
+        if self._window is not None:
+            self._occurrences = (kid, pos)
 
     # ------------------------------------------------------------------ transfer
 

@@ -45,7 +45,6 @@ import numpy.typing as npt
 from phago.agents.base import ColonyView
 from phago.agents.digester import Digester
 from phago.agents.genome import Genome
-from phago.text import Keyword
 from phago.types import AgentAction, BoundaryContext, Move, Position, PresentFragments
 
 __all__ = ["EvolvingDigester", "select_pairs"]
@@ -127,13 +126,13 @@ class EvolvingDigester(Digester):
             return Move(Position(x, y))
         return super()._seek(view)
 
-    def _presentation(self, keywords: list[Keyword]) -> PresentFragments:
-        action = super()._presentation(keywords)
+    def _presentation(self, labels: list[str]) -> PresentFragments:
+        action = super()._presentation(labels)
         g = self.genome
         pairs = action.pairs
         if g.wiring_selectivity < 1.0:
             if pairs is None:
-                i, j = np.triu_indices(len(keywords), 1)
+                i, j = np.triu_indices(len(labels), 1)
                 pairs = np.stack([i, j], axis=1).astype(np.int64)
             pairs = select_pairs(np.asarray(pairs, dtype=np.int64), g.wiring_selectivity)
         return dataclasses.replace(
