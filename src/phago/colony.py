@@ -492,7 +492,7 @@ class Colony:
         if p > 0.5:
             terms = agent.externalize_vocabulary()
             if terms:
-                ks = [k for t in terms for k in g.indices_with_label(t)]
+                ks = g.indices_with_labels(terms)
                 if ks:
                     g.increment_access(ks, 1)
                     events.append(Dissolved(agent.id, p, len(ks)))

@@ -328,7 +328,7 @@ class HebbianGraph:
         code = _TYPE_CODE[node_type]
         tval = node_type.value
         by_label = self._by_type[code]
-        found = [by_label.get(raw) for raw in labels]
+        found = list(map(by_label.get, labels))
         if None in found:
             existing: list[int] = []
             for k, i in enumerate(found):
@@ -356,7 +356,12 @@ class HebbianGraph:
 
     def increment_access(self, indices: IntArray | Sequence[int], amount: int = 1) -> None:
         """Add ``amount`` to the access count of each index (repeats add repeatedly)."""
-        np.add.at(self._access, np.asarray(indices, dtype=_INT), amount)
+        idx = np.asarray(indices, dtype=_INT)
+        size = len(self._access)
+        if len(idx) and -size <= idx.min() and idx.max() < size and type(amount) is int:
+            K.add_at(self._access, idx, amount)  # np.add.at's result, without its overhead
+        else:
+            np.add.at(self._access, idx, amount)
 
     def get_node(self, node: NodeId) -> NodeData | None:
         """A copy of the node's data, or None."""
@@ -421,6 +426,11 @@ class HebbianGraph:
     def indices_with_label(self, label: str) -> list[int]:
         """Internal indices of every node (any type) with this normalised label."""
         return self._label_index.get(label, [])
+
+    def indices_with_labels(self, labels: Iterable[str]) -> list[int]:
+        """:meth:`indices_with_label` of each label, concatenated in order."""
+        get = self._label_index.get
+        return [k for label in labels for k in get(label, ())]
 
     def find_nodes_containing(self, text: str) -> list[NodeId]:
         """Ids of nodes whose label contains ``text`` (case-insensitive), insertion order."""

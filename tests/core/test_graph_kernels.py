@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -243,3 +244,22 @@ def test_add_at_matches_numpy(indices: list[int], amount: int) -> None:
     np.add.at(want, np.array(indices, dtype=np.int64), amount)
     K.add_at(got, np.array(indices, dtype=np.int64), amount)
     assert got.tolist() == want.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-70, 70), max_size=20), st.integers(-2, 3))
+def test_increment_access_matches_add_at(indices: list[int], amount: int) -> None:
+    from phago.graph import HebbianGraph
+
+    g = HebbianGraph()
+    g.present([f"n{i}" for i in range(5)])
+    want = g._access.copy()
+    try:
+        np.add.at(want, np.array(indices, dtype=np.int64), amount)
+    except IndexError:
+        with pytest.raises(IndexError):
+            g.increment_access(indices, amount)
+        return
+    g.increment_access(indices, amount)
+    assert g._access.tolist() == want.tolist()
+    assert g.indices_with_labels(["n3", "zz", "n0", "n3"]) == [3, 0, 3]
