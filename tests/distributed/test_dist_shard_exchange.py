@@ -196,6 +196,9 @@ def test_snapshot_round_trip_carries_the_columns() -> None:
     for _ in range(8):
         tick(shards)
     copies = [ShardedColony.from_snapshot(s.snapshot(), s.ring) for s in shards]
+    for s, c in zip(shards, copies, strict=True):  # columns travel trimmed, scratch rebuilt
+        assert len(c._owner_buf) == len(c._known_buf) == len(c._pending_buf) == s._synced
+        assert len(c._scratch_buf) == s._synced and (c._scratch_buf == _FREE).all()
     for _ in range(8):
         tick(shards)
         tick(copies)

@@ -524,6 +524,19 @@ class ShardedColony:
 
     # ------------------------------------------------------------------ rollback support
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state: per-node columns trimmed to the synced nodes, no scratch column."""
+        state = self.__dict__.copy()
+        n = self._synced
+        for name in ("_owner_buf", "_known_buf", "_pending_buf"):
+            state[name] = state[name][:n]
+        del state["_scratch_buf"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
+
     def snapshot(self) -> bytes:
         """The whole shard state as bytes (pickle protocol 5).
 
