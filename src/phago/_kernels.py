@@ -410,6 +410,34 @@ def compact_live(
 
 
 @njit(cache=True)
+def _kth_smallest(buf: np.ndarray, n: int, k: int) -> float:
+    """The ``k``-th smallest (0-based) of ``buf[:n]``, reordering ``buf[:n]`` (quickselect)."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        pivot = buf[(lo + hi) >> 1]
+        i = lo
+        j = hi
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                buf[i], buf[j] = buf[j], buf[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    kth: float = buf[k]
+    return kth
+
+
+@njit(cache=True)
 def degree_cap_live(
     alive: np.ndarray,
     m: int,
@@ -422,7 +450,8 @@ def degree_cap_live(
     """:func:`degree_cap_marks` over the slots below ``m`` flagged in ``alive``.
 
     Slots (ascending) of live edges outside some endpoint's ``k`` strongest; ties in weight
-    keep the earlier slot. Only the edges of over-cap nodes are gathered and ranked.
+    keep the earlier slot. Only the edges of over-cap nodes are gathered, and each such node
+    selects its ``k``-th heaviest weight instead of sorting its edges.
     """
     deg = np.zeros(n_nodes, dtype=np.int64)
     for s in range(m):
@@ -431,10 +460,12 @@ def degree_cap_live(
             deg[eb[s]] += 1
     start = np.zeros(n_nodes + 1, dtype=np.int64)
     over = 0
+    longest = 0
     for v in range(n_nodes):
         d = deg[v]
         if d > k:
             over += 1
+            longest = max(longest, d)
         else:
             d = 0
         start[v + 1] = start[v] + d
@@ -453,8 +484,8 @@ def degree_cap_live(
             if deg[b] > k:
                 inc[fill[b]] = s
                 fill[b] += 1
-    marked = np.empty(start[n_nodes], dtype=np.int64)
-    c = 0
+    mark = np.zeros(m, dtype=np.bool_)
+    buf = np.empty(longest, dtype=np.float64)
     for v in range(n_nodes):
         lo = start[v]
         hi = start[v + 1]
@@ -462,16 +493,14 @@ def degree_cap_live(
             continue
         if k == 0:
             for q in range(lo, hi):
-                marked[c] = inc[q]
-                c += 1
+                mark[inc[q]] = True
             continue
-        # a stable sort by descending weight keeps the first k; that is every edge heavier
-        # than the k-th heaviest weight, then edges of exactly that weight in slot order (inc
-        # is in slot order) until k are kept
-        neg = np.empty(hi - lo, dtype=np.float64)
+        # a stable sort by descending weight keeps the first k: every edge heavier than the
+        # k-th heaviest weight, then edges of exactly that weight in slot order (inc is in
+        # slot order) until k are kept
         for q in range(lo, hi):
-            neg[q - lo] = -w[inc[q]]
-        kth = np.partition(neg, k - 1)[k - 1]
+            buf[q - lo] = -w[inc[q]]
+        kth = _kth_smallest(buf, hi - lo, k - 1)
         ties = k
         for q in range(lo, hi):
             if -w[inc[q]] < kth:
@@ -483,16 +512,18 @@ def degree_cap_live(
             if x == kth and ties > 0:
                 ties -= 1
                 continue
-            marked[c] = inc[q]
+            mark[inc[q]] = True
+    count = 0
+    for s in range(m):
+        if mark[s]:
+            count += 1
+    out = np.empty(count, dtype=np.int64)
+    c = 0
+    for s in range(m):
+        if mark[s]:
+            out[c] = s
             c += 1
-    res = marked[:c]
-    res.sort()
-    u = 0
-    for t in range(c):
-        if t == 0 or res[t] != res[t - 1]:
-            res[u] = res[t]
-            u += 1
-    return res[:u].copy()
+    return out
 
 
 @njit(cache=True)

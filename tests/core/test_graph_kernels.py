@@ -263,3 +263,15 @@ def test_increment_access_matches_add_at(indices: list[int], amount: int) -> Non
     g.increment_access(indices, amount)
     assert g._access.tolist() == want.tolist()
     assert g.indices_with_labels(["n3", "zz", "n0", "n3"]) == [3, 0, 3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.5, 0.25, 1.0, 0.1]) | st.floats(0.0, 1.0), min_size=1),
+    st.data(),
+)
+def test_kth_smallest_matches_sorted(values: list[float], data: st.DataObject) -> None:
+    k = data.draw(st.integers(0, len(values) - 1))
+    buf = np.array([*values, 9.0], dtype=np.float64)  # a spare element past n is left alone
+    assert K._kth_smallest(buf, len(values), k) == sorted(values)[k]
+    assert sorted(buf[: len(values)].tolist()) == sorted(values) and buf[-1] == 9.0
