@@ -863,3 +863,36 @@ def docs_in_cells(
         out_d[k] = ds[order[k]]
         out_s[k] = ss[order[k]]
     return c
+
+
+@njit(cache=True)
+def decay_signal_rows(
+    intensity: np.ndarray,
+    ref: np.ndarray,
+    digested: np.ndarray,
+    factor: float,
+    threshold: float,
+) -> tuple[int, int]:
+    """One signal-decay step in place; returns ``(removed, live)``.
+
+    A row tied to a document (``ref >= 0``) keeps its intensity while the document is
+    undigested and is dropped once it is digested; any other row is multiplied by
+    ``factor``. A row that was live (intensity above 0) and is not kept (intensity below
+    ``threshold``, or its document digested) is dropped: its intensity becomes 0.
+    ``removed`` counts the dropped rows, ``live`` the kept rows with intensity above 0.
+    """
+    removed = 0
+    live = 0
+    for i in range(intensity.shape[0]):
+        r = ref[i]
+        eaten = r >= 0 and digested[r]
+        was_live = intensity[i] > 0.0
+        if not (r >= 0 and not eaten):
+            intensity[i] = intensity[i] * factor
+        keep = intensity[i] >= threshold and not eaten
+        if was_live and not keep:
+            removed += 1
+            intensity[i] = 0.0
+        elif keep and intensity[i] > 0.0:
+            live += 1
+    return removed, live

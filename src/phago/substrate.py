@@ -754,25 +754,19 @@ class Substrate:
         s = self._sig
         if len(s) == 0:
             return 0
-        tied = s.ref >= 0
-        eaten = np.zeros(len(s), dtype=np.bool_)
-        if tied.any():
+        # one pass: decay, drop (zero) the rows that fall out, count removed and live rows
+        removed, live = K.decay_signal_rows(
+            s.intensity, s.ref, self._digested_arr, float(1.0 - rate), float(threshold)
+        )
+        # the columns are compacted, and the spatial index rebuilt, only once half the rows
+        # are dead (every reader skips intensity-0 rows)
+        if removed and 2 * live < len(s):
+            tied = s.ref >= 0
+            eaten = np.zeros(len(s), dtype=np.bool_)
             eaten[tied] = self._digested_arr[s.ref[tied]]
-        persistent = tied & ~eaten
-        was_live = s.intensity > 0.0
-        s.intensity = np.where(persistent, s.intensity, s.intensity * (1.0 - rate))
-        keep = (s.intensity >= threshold) & ~eaten
-        dropped = was_live & ~keep
-        removed = int(np.count_nonzero(dropped))
-        if removed:
-            # a dropped row is zeroed (every reader skips intensity-0 rows) and the columns
-            # are compacted, and the spatial index rebuilt, only once half the rows are dead
-            s.intensity[dropped] = 0.0
-            live = keep & (s.intensity > 0.0)
-            if 2 * int(np.count_nonzero(live)) < len(s):
-                s.keep(live)
-                self._sig_dirty = True
-        return removed
+            s.keep((s.intensity >= threshold) & ~eaten & (s.intensity > 0.0))
+            self._sig_dirty = True
+        return int(removed)
 
     # ------------------------------------------------------------------ traces
 

@@ -213,3 +213,38 @@ def test_nearest_undigested_anywhere_on_a_built_grid(seed: int, choices: int) ->
         claimant = None if who == 0 else AgentId(who)
         want = reference_anywhere(s, here, choices, rng_a, claimant)
         assert s.nearest_undigested_anywhere(here, choices, rng_b, claimant) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 0.01, 0.0105, 1.0]) | st.floats(0.0, 2.0),
+            st.integers(-1, 5),
+        ),
+        max_size=40,
+    ),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+    st.floats(0.0, 0.99),
+    st.sampled_from([0.0, 0.01, 0.5]),
+)
+def test_decay_signal_rows_matches_numpy(
+    rows: list[tuple[float, int]], digested: list[bool], rate: float, threshold: float
+) -> None:
+    intensity = np.array([r[0] for r in rows], dtype=np.float64)
+    ref = np.array([r[1] for r in rows], dtype=np.int64)
+    dig = np.array(digested, dtype=np.bool_)
+    # the former vectorised decay_signals
+    tied = ref >= 0
+    eaten = np.zeros(len(ref), dtype=np.bool_)
+    eaten[tied] = dig[ref[tied]]
+    was_live = intensity > 0.0
+    want = np.where(tied & ~eaten, intensity, intensity * (1.0 - rate))
+    keep = (want >= threshold) & ~eaten
+    dropped = was_live & ~keep
+    want[dropped] = 0.0
+    got = intensity.copy()
+    removed, live = K.decay_signal_rows(got, ref, dig, 1.0 - rate, threshold)
+    assert got.tobytes() == want.tobytes()
+    assert removed == int(dropped.sum())
+    assert live == int((keep & (want > 0.0)).sum())
