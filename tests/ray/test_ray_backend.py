@@ -10,7 +10,7 @@ import pytest
 
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
-from phago.errors import DistributedError, PhaseTimeout, RpcError
+from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
 pytestmark = pytest.mark.ray
@@ -61,9 +61,10 @@ def test_ray_equals_local_tick_for_tick(shards: int) -> None:
         remote.close()
 
 
-def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fan_out", ["calls", "compiled"])
+def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
     clean = build("local", 3)
-    flaky = build("ray", 3, checkpoint_every=5, checkpoint_dir=str(tmp_path))
+    flaky = build("ray", 3, checkpoint_every=5, checkpoint_dir=str(tmp_path), ray_fan_out=fan_out)
     try:
         clean.run(30)
         flaky.run(12)
@@ -80,7 +81,7 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path) -> None:
 
 
 def test_phases_fan_out_through_a_compiled_graph() -> None:
-    dc = build("ray", 2)
+    dc = build("ray", 2, ray_fan_out="compiled")
     try:
         dc.run(3)
         group = dc.runner._group
@@ -90,9 +91,8 @@ def test_phases_fan_out_through_a_compiled_graph() -> None:
 
 
 def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
-    compiled, plain = build("ray", 2), build("ray", 2)
+    compiled, plain = build("ray", 2, ray_fan_out="compiled"), build("ray", 2, ray_fan_out="calls")
     try:
-        plain.runner._group._unavailable = "switched off by the test"
         compiled.run(10)
         plain.run(10)
         assert not plain.runner._group.compiled
@@ -102,8 +102,23 @@ def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
         plain.close()
 
 
+def test_auto_fan_out_compiles_only_with_a_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    import phago.distributed.backends.ray as backend
+
+    monkeypatch.setattr(backend.os, "cpu_count", lambda: 2)
+    assert backend._spare_core(1) and not backend._spare_core(2)
+    dc = build("ray", 2)  # auto on "2 cores": plain calls
+    try:
+        dc.run(2)
+        assert not dc.runner._group.compiled and dc.runner._group.unavailable
+    finally:
+        dc.close()
+    with pytest.raises(ConfigError, match="fan_out"):
+        DistributedColony(2, backend="ray", ray_fan_out="fast")
+
+
 def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back() -> None:
-    dc = build("ray", 2, runner_config=RunnerConfig(checkpoint_every=2))
+    dc = build("ray", 2, runner_config=RunnerConfig(checkpoint_every=2), ray_fan_out="compiled")
     try:
         dc.run(3)
         dc.inject_fault(1, "raise", TickPhase.DECAY, 3)
@@ -117,8 +132,14 @@ def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back() -> None:
         dc.close()
 
 
-def test_hung_actor_times_out() -> None:
-    dc = build("ray", 2, runner_config=RunnerConfig(phase_timeout_ms=1000, checkpoint_every=2))
+@pytest.mark.parametrize("fan_out", ["calls", "compiled"])
+def test_hung_actor_times_out(fan_out: str) -> None:
+    dc = build(
+        "ray",
+        2,
+        runner_config=RunnerConfig(phase_timeout_ms=1000, checkpoint_every=2),
+        ray_fan_out=fan_out,
+    )
     try:
         dc.run(3)
         dc.inject_fault(0, "hang", TickPhase.ACT, 3, seconds=30)
@@ -133,8 +154,9 @@ def test_hung_actor_times_out() -> None:
         dc.close()
 
 
-def test_lost_shard_without_checkpoints_is_a_typed_error() -> None:
-    dc = build("ray", 2)
+@pytest.mark.parametrize("fan_out", ["calls", "compiled"])
+def test_lost_shard_without_checkpoints_is_a_typed_error(fan_out: str) -> None:
+    dc = build("ray", 2, ray_fan_out=fan_out)
     try:
         dc.run(2)
         ray.kill(dc.ray_actor(0))

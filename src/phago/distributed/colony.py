@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,12 @@ class DistributedColony:
             backend default: 50, in memory; Ray default: none, so a lost shard is an error).
         checkpoint_dir: Ray: also write each shard's checkpoint there, atomically.
         ghost_cache_size: ghost cache capacity per shard.
+        virtual_nodes: virtual nodes per shard on the hash ring.
+        ray_options: Ray only: actor options (``num_cpus`` is 1 by default).
+        ray_fan_out: Ray only: how phases reach the actors. ``"compiled"``: through a Ray
+            Compiled Graph (lowest latency; its channels busy-wait, so every actor and the
+            driver keep a core busy); ``"calls"``: one ``.remote()`` call per shard;
+            ``"auto"`` (default): compiled when this machine has more cores than shards.
     """
 
     def __init__(
@@ -142,6 +149,7 @@ class DistributedColony:
         ghost_cache_size: int = 1000,
         virtual_nodes: int = 150,
         ray_options: dict[str, Any] | None = None,
+        ray_fan_out: str = "auto",
     ) -> None:
         if num_shards < 1:
             raise ConfigError("num_shards must be >= 1")
@@ -153,11 +161,9 @@ class DistributedColony:
         self.seed = int(seed)
         rc = runner_config or RunnerConfig()
         if checkpoint_every is not None:
-            rc = RunnerConfig(
-                rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, checkpoint_every
-            )
+            rc = dataclasses.replace(rc, checkpoint_every=checkpoint_every)
         elif backend == "ray" and runner_config is None:
-            rc = RunnerConfig(rc.phase_timeout_ms, rc.resolve_ghosts, rc.max_parallelism, None)
+            rc = dataclasses.replace(rc, checkpoint_every=None)
         self.coordinator = Coordinator.with_config(
             DistributedConfig(num_shards=self.num_shards, virtual_nodes_per_shard=virtual_nodes),
             phase_timeout_s=rc.phase_timeout_ms / 1000.0,
@@ -191,6 +197,7 @@ class DistributedColony:
                 checkpoint_every=checkpoint_every,
                 checkpoint_dir=checkpoint_dir,
                 options=ray_options or {},
+                fan_out=ray_fan_out,
             )
             shards = list(ray_handles)
         self._runner = DistributedRunner(self.coordinator, shards, rc)

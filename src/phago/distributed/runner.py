@@ -477,10 +477,15 @@ class DistributedRunner:
             phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms"
         )
 
-    def _account(self, started: float, results: Sequence[ShardPhaseResult]) -> None:
+    def _account(
+        self, started: float, results: Sequence[ShardPhaseResult], serial: bool = False
+    ) -> None:
+        """Add the phase's barrier overhead: its wall time beyond the shards' own compute
+        (the slowest shard's when they ran at once, all of them when run one after another)."""
         wall_ms = (time.perf_counter() - started) * 1000.0
-        slowest = max((getattr(r, "compute_ms", 0.0) for r in results), default=0.0)
-        self._barrier_ms += max(wall_ms - slowest, 0.0)
+        compute = [getattr(r, "compute_ms", 0.0) for r in results]
+        busy = sum(compute) if serial else max(compute, default=0.0)
+        self._barrier_ms += max(wall_ms - busy, 0.0)
 
     # ------------------------------------------------------------------ local shards: threads
 
@@ -654,7 +659,7 @@ class DistributedRunner:
         self._coordinator.wait_for_phase(phase, tick, remaining)
         results: list[ShardPhaseResult] = [value for _, value in outcomes]
         self._policy.observe(phase, concurrent, time.perf_counter() - started, cpu)
-        self._account(started, results)
+        self._account(started, results, serial=own == n)
         return results
 
     # ------------------------------------------------------------------ remote shards: asyncio
