@@ -32,6 +32,12 @@ def main() -> None:
     ap.add_argument("--shards", default="1,2,4")
     ap.add_argument("--backends", default="local,ray")
     ap.add_argument("--ray-cpus", type=int, default=os.cpu_count() or 2)
+    ap.add_argument(
+        "--ray-fan-out",
+        default="auto",
+        choices=["auto", "compiled", "calls"],
+        help="how phases reach the Ray actors (DistributedColony's ray_fan_out)",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--jsonl", default=None, help="Also append each result as a JSON line here.")
     a = ap.parse_args()
@@ -51,6 +57,7 @@ def main() -> None:
                 backend=backend,
                 shards=n,
                 ray_options={"num_cpus": 1} if backend == "ray" else None,
+                ray_fan_out=a.ray_fan_out,
             )
             row = r.row()
             base = base or r.docs_per_s

@@ -69,6 +69,7 @@ def run_w3(
     config: ColonyConfig | None = None,
     max_ticks: int = 2000,
     ray_options: dict[str, Any] | None = None,
+    ray_fan_out: str = "auto",
 ) -> W3Result:
     """Generate the corpus (untimed), then time ingest → digested → wired."""
     cfg = config or ColonyConfig.for_large_corpora()
@@ -120,6 +121,7 @@ def run_w3(
         seed=seed,
         runner_config=RunnerConfig(checkpoint_every=None),
         ray_options=ray_options,
+        ray_fan_out=ray_fan_out,
     )
     try:
         dc.ingest_documents([(t, c, p) for (t, c), p in zip(docs, layout, strict=True)])
