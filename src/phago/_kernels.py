@@ -162,68 +162,6 @@ def rank_within_groups(sorted_groups: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def degree_cap_marks(
-    slots: np.ndarray, ea: np.ndarray, eb: np.ndarray, w: np.ndarray, n_nodes: int, k: int
-) -> np.ndarray:
-    """Slots (ascending) of live edges that fall outside some endpoint's ``k`` strongest.
-
-    ``slots`` are the live slots in ascending (insertion) order; ties in weight keep the
-    earlier slot.
-    """
-    deg = np.zeros(n_nodes, dtype=np.int64)
-    for t in range(slots.shape[0]):
-        s = slots[t]
-        deg[ea[s]] += 1
-        deg[eb[s]] += 1
-    over = 0
-    for v in range(n_nodes):
-        if deg[v] > k:
-            over += 1
-    if over == 0:
-        return np.zeros(0, dtype=np.int64)
-    # CSR of incident slots for over-cap nodes only
-    start = np.zeros(n_nodes + 1, dtype=np.int64)
-    for v in range(n_nodes):
-        start[v + 1] = start[v] + (deg[v] if deg[v] > k else 0)
-    fill = start[:-1].copy()
-    inc = np.empty(start[n_nodes], dtype=np.int64)
-    for t in range(slots.shape[0]):
-        s = slots[t]
-        a = ea[s]
-        b = eb[s]
-        if deg[a] > k:
-            inc[fill[a]] = s
-            fill[a] += 1
-        if deg[b] > k:
-            inc[fill[b]] = s
-            fill[b] += 1
-    mark = np.zeros(w.shape[0], dtype=np.bool_)
-    for v in range(n_nodes):
-        lo = start[v]
-        hi = start[v + 1]
-        if hi - lo <= k:
-            continue
-        seg = inc[lo:hi]
-        neg = np.empty(hi - lo, dtype=np.float64)
-        for q in range(hi - lo):
-            neg[q] = -w[seg[q]]
-        order = np.argsort(neg, kind="mergesort")
-        for q in range(k, hi - lo):
-            mark[seg[order[q]]] = True
-    count = 0
-    for t in range(slots.shape[0]):
-        if mark[slots[t]]:
-            count += 1
-    out = np.empty(count, dtype=np.int64)
-    c = 0
-    for t in range(slots.shape[0]):
-        if mark[slots[t]]:
-            out[c] = slots[t]
-            c += 1
-    return out
-
-
-@njit(cache=True)
 def window_pair_codes(kid: np.ndarray, pos: np.ndarray, window: int, k: int) -> np.ndarray:
     """Sorted unique codes ``i * k + j`` (``i < j``) of keyword ids occurring within ``window``."""
     n = kid.shape[0]
@@ -447,7 +385,7 @@ def degree_cap_live(
     n_nodes: int,
     k: int,
 ) -> np.ndarray:
-    """:func:`degree_cap_marks` over the slots below ``m`` flagged in ``alive``.
+    """The degree cap (``HebbianGraph.prune_to_max_degree``) over the live slots below ``m``.
 
     Slots (ascending) of live edges outside some endpoint's ``k`` strongest; ties in weight
     keep the earlier slot. Only the edges of over-cap nodes are gathered, and each such node
@@ -513,17 +451,7 @@ def degree_cap_live(
                 ties -= 1
                 continue
             mark[inc[q]] = True
-    count = 0
-    for s in range(m):
-        if mark[s]:
-            count += 1
-    out = np.empty(count, dtype=np.int64)
-    c = 0
-    for s in range(m):
-        if mark[s]:
-            out[c] = s
-            c += 1
-    return out
+    return live_slots(mark, m)
 
 
 @njit(cache=True)

@@ -145,9 +145,6 @@ def test_degree_cap_live_matches_reference(c: dict[str, np.ndarray], k: int) -> 
     got = K.degree_cap_live(c["alive"], m, c["ea"], c["eb"], c["w"], int(c["n_nodes"]), k)
     assert got.dtype == np.int64
     assert got.tolist() == reference_degree_cap(c, k)
-    slots = np.flatnonzero(c["alive"][:m]).astype(np.int64)
-    old = K.degree_cap_marks(slots, c["ea"], c["eb"], c["w"], int(c["n_nodes"]), k)
-    assert got.tolist() == old.tolist()
 
 
 @settings(max_examples=200, deadline=None)
