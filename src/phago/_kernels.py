@@ -45,15 +45,6 @@ def table_find(tkeys: np.ndarray, tslots: np.ndarray, key: np.int64) -> np.int64
 
 
 @njit(cache=True)
-def table_find_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Slots of ``keys`` (-1 where absent)."""
-    out = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        out[i] = table_find(tkeys, tslots, keys[i])
-    return out
-
-
-@njit(cache=True)
 def table_delete_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -> int:
     """Mark ``keys`` deleted; returns how many were found."""
     mask = np.int64(tkeys.shape[0] - 1)
@@ -71,18 +62,6 @@ def table_delete_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -
                 break
             b = (b + 1) & mask
     return found
-
-
-@njit(cache=True)
-def table_build(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -> None:
-    """Fill an empty table with ``keys[i] -> i``."""
-    mask = np.int64(tkeys.shape[0] - 1)
-    for i in range(keys.shape[0]):
-        b = _bucket(keys[i], mask)
-        while tkeys[b] >= 0:
-            b = (b + 1) & mask
-        tkeys[b] = keys[i]
-        tslots[b] = i
 
 
 @njit(cache=True)
@@ -146,19 +125,6 @@ def upsert_pairs(
             n += 1
             created += 1
     return n, created, reused
-
-
-@njit(cache=True)
-def rank_within_groups(sorted_groups: np.ndarray) -> np.ndarray:
-    """0-based rank of each element within its run of equal values (input sorted by group)."""
-    out = np.empty(sorted_groups.shape[0], dtype=np.int64)
-    r = 0
-    for i in range(sorted_groups.shape[0]):
-        if i > 0 and sorted_groups[i] != sorted_groups[i - 1]:
-            r = 0
-        out[i] = r
-        r += 1
-    return out
 
 
 @njit(cache=True)
@@ -644,6 +610,31 @@ def _doc_distance(
 
 
 @njit(cache=True)
+def _order_head(out_d: np.ndarray, out_s: np.ndarray, c: int, limit: int) -> int:
+    """Put the first ``min(limit, c)`` of the ``c`` candidates ``(out_d, out_s)`` in order
+    of distance then seq (seqs are distinct), in place; returns how many."""
+    if limit > c:
+        limit = c
+    if limit <= 4:  # the few smallest by selection
+        for k in range(limit):
+            best = k
+            for q in range(k + 1, c):
+                if out_d[q] < out_d[best] or (out_d[q] == out_d[best] and out_s[q] < out_s[best]):
+                    best = q
+            out_d[k], out_d[best] = out_d[best], out_d[k]
+            out_s[k], out_s[best] = out_s[best], out_s[k]
+        return limit
+    ds = out_d[:c].copy()
+    ss = out_s[:c].copy()
+    by_seq = np.argsort(ss)
+    order = by_seq[np.argsort(ds[by_seq], kind="mergesort")][:limit]
+    for k in range(limit):
+        out_d[k] = ds[order[k]]
+        out_s[k] = ss[order[k]]
+    return limit
+
+
+@njit(cache=True)
 def docs_near(
     start: np.ndarray,
     members: np.ndarray,
@@ -701,26 +692,7 @@ def docs_near(
                 out_d[c] = d
                 out_s[c] = seq
                 c += 1
-    if limit > c:
-        limit = c
-    if limit <= 4:
-        # the few smallest (distance, seq) by selection
-        for k in range(limit):
-            best = k
-            for q in range(k + 1, c):
-                if out_d[q] < out_d[best] or (out_d[q] == out_d[best] and out_s[q] < out_s[best]):
-                    best = q
-            out_d[k], out_d[best] = out_d[best], out_d[k]
-            out_s[k], out_s[best] = out_s[best], out_s[k]
-        return limit
-    ds = out_d[:c].copy()
-    ss = out_s[:c].copy()
-    by_seq = np.argsort(ss)
-    order = by_seq[np.argsort(ds[by_seq], kind="mergesort")][:limit]
-    for k in range(limit):
-        out_d[k] = ds[order[k]]
-        out_s[k] = ss[order[k]]
-    return limit
+    return _order_head(out_d, out_s, c, limit)
 
 
 @njit(cache=True)
@@ -781,15 +753,7 @@ def docs_in_cells(
                     out_s[f] = out_s[q]
                     f += 1
             c = free
-    ds = out_d[:c].copy()
-    ss = out_s[:c].copy()
-    by_seq = np.argsort(ss)
-    order = by_seq[np.argsort(ds[by_seq], kind="mergesort")]
-    if limit > c:
-        limit = c
-    for k in range(limit):
-        out_d[k] = ds[order[k]]
-        out_s[k] = ss[order[k]]
+    _order_head(out_d, out_s, c, limit)
     return c
 
 

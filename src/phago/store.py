@@ -1307,11 +1307,11 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     extras: list[dict[str, Any]] = []
     for sh in _shard_objects(dc):
         states.append(capture(sh.colony))
-        sh._sync_owners()
+        known, pending = sh.ghost_flags()
         extras.append(
             {
-                "ghost_known": np.asarray(sh._ghost_known, dtype=np.bool_),
-                "ghost_pending": sorted(int(x) for x in sh._ghost_pending),
+                "ghost_known": known,
+                "ghost_pending": np.flatnonzero(pending).tolist(),
                 "ghosts": [_ghost_dict(g) for g in sh.ghost_cache.all_nodes()],
                 "ghost_capacity": int(sh.ghost_cache.capacity),
             }
@@ -1482,12 +1482,16 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
             sh = ShardedColony(ShardId(i), config, dc.ring, ghost_cache_size=capacity, seed=dc.seed)
             sh.colony = colony
             colony.presentation_hook = sh
-            sh._sync_owners()
             known = np.asarray(extras[i].get("ghost_known", []), dtype=np.bool_)
-            if len(known) != len(sh._ghost_known):
-                raise _damaged(d, f"shard {i} ghost flags do not match its graph")
-            sh._ghost_known = known.copy()
-            sh._ghost_pending = {int(x) for x in extras[i].get("ghost_pending", [])}
+            pending = np.zeros(len(known), dtype=np.bool_)
+            pending_idx = np.asarray(extras[i].get("ghost_pending", []), dtype=np.int64)
+            if len(pending_idx) and (pending_idx.min() < 0 or pending_idx.max() >= len(known)):
+                raise _damaged(d, f"shard {i} pending ghosts name unknown nodes")
+            pending[pending_idx] = True
+            try:
+                sh.set_ghost_flags(known, pending)
+            except ValueError as exc:
+                raise _damaged(d, f"shard {i} ghost flags do not match its graph") from exc
             for g in extras[i].get("ghosts", []):
                 sh.ghost_cache.insert(_ghost(g))
             dc._run(h.restore(sh.snapshot()))

@@ -157,7 +157,7 @@ def test_owner_columns_grow_geometrically_and_match_the_ring() -> None:
         assert s._synced == n and len(s._owner_buf) >= n
         assert s._owner.tolist() == s.ring.get_shards(g._ids_arr[:n]).tolist()
         assert s.node_count == int(np.count_nonzero(s._owner == int(s.shard_id)))
-        assert len(s._ghost_known) == n
+        assert [len(f) for f in s.ghost_flags()] == [n, n]
 
 
 def test_one_shard_ring_owns_everything_without_hashing() -> None:
@@ -165,30 +165,30 @@ def test_one_shard_ring_owns_everything_without_hashing() -> None:
     for _ in range(6):
         tick([s])
     assert s.node_count == s.colony.graph.node_count > 0
-    assert (s._owner == 0).all() and not s._ghost_pending
+    assert (s._owner == 0).all() and not s.ghost_flags()[1].any()
 
 
-def test_ghost_flag_properties_round_trip() -> None:
+def test_ghost_flags_round_trip() -> None:
     shards = loaded_shards(2)
     for _ in range(6):
         tick(shards)
     s = shards[0]
     n = s._synced
-    s._ghost_pending = {0, n - 1}
-    assert s._ghost_pending == {0, n - 1}
-    flags = np.zeros(n, dtype=np.bool_)
-    flags[1] = True
-    s._ghost_known = flags
-    assert s._ghost_known.tolist() == flags.tolist()
+    known = np.zeros(n, dtype=np.bool_)
+    known[1] = True
+    pending = np.zeros(n, dtype=np.bool_)
+    pending[[0, n - 1]] = True
+    s.set_ghost_flags(known, pending)
+    got_known, got_pending = s.ghost_flags()
+    assert got_known.tolist() == known.tolist() and got_pending.tolist() == pending.tolist()
     with pytest.raises(ValueError):
-        s._ghost_pending = {n}
-    with pytest.raises(ValueError):
-        s._ghost_known = np.zeros(n + 1, dtype=np.bool_)
+        s.set_ghost_flags(np.zeros(n + 1, dtype=np.bool_), pending)
     requests = s.ghost_requests()  # pending nodes are asked for, by owner, once
     asked = sorted(x for ids in requests.values() for x in ids)
     g = s.colony.graph
     assert asked == sorted(int(g._ids_arr[i]) for i in (0, n - 1))
-    assert not s._ghost_pending and s._ghost_known[[0, 1, n - 1]].all()
+    got_known, got_pending = s.ghost_flags()
+    assert not got_pending.any() and got_known[[0, 1, n - 1]].all()
 
 
 def test_snapshot_round_trip_carries_the_columns() -> None:
@@ -206,7 +206,7 @@ def test_snapshot_round_trip_carries_the_columns() -> None:
         a, b = s.owned_graph(), c.owned_graph()
         assert a.node_ids.tolist() == b.node_ids.tolist()
         assert a.weight.tolist() == b.weight.tolist() and a.access.tolist() == b.access.tolist()
-        assert s._ghost_known.tolist() == c._ghost_known.tolist()
+        assert s.ghost_flags()[0].tolist() == c.ghost_flags()[0].tolist()
         assert s._owner.tolist() == c._owner.tolist()
 
 

@@ -15,10 +15,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -161,9 +160,9 @@ class DistributedColony:
         self.seed = int(seed)
         rc = runner_config or RunnerConfig()
         if checkpoint_every is not None:
-            rc = dataclasses.replace(rc, checkpoint_every=checkpoint_every)
+            rc = replace(rc, checkpoint_every=checkpoint_every)
         elif backend == "ray" and runner_config is None:
-            rc = dataclasses.replace(rc, checkpoint_every=None)
+            rc = replace(rc, checkpoint_every=None)
         self.coordinator = Coordinator.with_config(
             DistributedConfig(num_shards=self.num_shards, virtual_nodes_per_shard=virtual_nodes),
             phase_timeout_s=rc.phase_timeout_ms / 1000.0,

@@ -262,31 +262,28 @@ class ShardedColony:
         """Owner shard of each local node index (a view; call :meth:`_sync_owners` first)."""
         return self._owner_buf[: self._synced]
 
-    @property
-    def _ghost_known(self) -> npt.NDArray[np.bool_]:
-        """Per local node index: True once a ghost of it was requested (a view)."""
-        return self._known_buf[: self._synced]
+    def ghost_flags(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per local node index: whether a ghost of it was ever requested, and whether one is
+        to be requested at the end of this tick (copies; what :mod:`phago.store` saves)."""
+        self._sync_owners()
+        n = self._synced
+        return self._known_buf[:n].copy(), self._pending_buf[:n].copy()
 
-    @_ghost_known.setter
-    def _ghost_known(self, flags: npt.NDArray[np.bool_]) -> None:
-        n = len(flags)
-        if n > self._synced:
-            raise ValueError(f"{n} ghost flags for {self._synced} known nodes")
-        self._known_buf[:n] = flags
-        self._known_buf[n:] = False
+    def set_ghost_flags(self, known: npt.ArrayLike, pending: npt.ArrayLike) -> None:
+        """Restore :meth:`ghost_flags` (one flag per local node index).
 
-    @property
-    def _ghost_pending(self) -> set[int]:
-        """Local indices of remote nodes to request ghosts of at the end of this tick."""
-        return set(np.flatnonzero(self._pending_buf[: self._synced]).tolist())
-
-    @_ghost_pending.setter
-    def _ghost_pending(self, indices: Iterable[int]) -> None:
-        idx = np.fromiter(indices, dtype=_INT)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self._synced):
-            raise ValueError("a pending ghost index is not a known node")
-        self._pending_buf[:] = False
-        self._pending_buf[idx] = True
+        Raises:
+            ValueError: if either has a length other than the node count.
+        """
+        self._sync_owners()
+        k = np.asarray(known, dtype=np.bool_)
+        p = np.asarray(pending, dtype=np.bool_)
+        if len(k) != self._synced or len(p) != self._synced:
+            raise ValueError(
+                f"ghost flags for {len(k)}/{len(p)} nodes, the graph has {self._synced}"
+            )
+        self._known_buf[: self._synced] = k
+        self._pending_buf[: self._synced] = p
 
     def _mark_ghosts_pending(self, ends: npt.NDArray[np.int64]) -> None:
         """Flag remote-owned nodes ``ends`` (local indices) whose ghost was never requested."""

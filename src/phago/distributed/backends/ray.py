@@ -410,14 +410,17 @@ class CompiledPhaseFanOut:
         failure is reported as every shard's error."""
         ray = _ray()
         probes = [h.actor.running_phase.remote() for h in self._handles]
+        ready, _ = ray.wait(probes, num_returns=len(probes), timeout=5.0)
+        answered = set(ready)
         stuck: list[bool] = []
         for h, ref in zip(self._handles, probes, strict=True):
+            if ref not in answered:  # no answer: treat the actor as stuck in the phase
+                stuck.append(True)
+                continue
             try:
-                running = ray.get(ref, timeout=5.0)
+                running = ray.get(ref, timeout=0)
             except ray.exceptions.RayActorError as dead:
                 raise ShardLost(h.shard_id, f"actor died in phase {phase}") from dead
-            except Exception:  # no answer: treat the actor as stuck in the phase
-                running = phase
             stuck.append(running is not None)
         if not any(stuck):
             error = RpcError(f"phase {phase} fan-out failed: {exc!r}")
