@@ -58,7 +58,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -383,18 +383,8 @@ class DistributedRunner:
         thread) and :meth:`_tick_with_tasks` (remote shards, asyncio).
         """
         start = time.perf_counter()
-        results: list[PhaseResult] = []
         n = len(self._handles)
-        collect = self._want_distribution
-        ghosts = [
-            {
-                "ghosts": self._ghost_answers.get(int(h.shard_id), []),
-                "collect": collect,
-                "distribution": self._distribution if collect else None,
-            }
-            for h in self._handles
-        ]
-        self._ghost_answers = {}
+        ghosts = self._sense_payloads()
         self._barrier_ms = 0.0
         sense = yield TickPhase.SENSE, ghosts
         act = yield TickPhase.ACT, [None] * n
@@ -412,6 +402,34 @@ class DistributedRunner:
             for owner, ids in r.ghost_requests.items():
                 asks.setdefault(owner, {})[int(r.shard_id)] = ids
         advance = yield TickPhase.ADVANCE, [asks.get(int(h.shard_id), {}) for h in self._handles]
+        return self._finish_tick(t, start, sense, act, decay, advance)
+
+    def _sense_payloads(self) -> list[dict[str, Any]]:
+        """Each shard's Sense payload: last tick's ghost answers for it and the distribution
+        (consumed: the runner's held answers are cleared)."""
+        collect = self._want_distribution
+        payloads = [
+            {
+                "ghosts": self._ghost_answers.get(int(h.shard_id), []),
+                "collect": collect,
+                "distribution": self._distribution if collect else None,
+            }
+            for h in self._handles
+        ]
+        self._ghost_answers = {}
+        return payloads
+
+    def _finish_tick(
+        self,
+        t: int,
+        start: float,
+        sense: Sequence[ShardPhaseResult],
+        act: Sequence[ShardPhaseResult],
+        decay: Sequence[ShardPhaseResult],
+        advance: Sequence[ShardPhaseResult],
+    ) -> DistributedTickResult:
+        """After Advance: keep the ghost answers and the distribution for the next tick,
+        take the heartbeats, advance the coordinator's tick and check every shard's (I5)."""
         for r in advance:
             for req, answer in r.ghost_answers.items():
                 self._ghost_answers.setdefault(req, []).extend(answer)
@@ -433,8 +451,7 @@ class DistributedRunner:
             if r.tick != new_tick:
                 self._coordinator.set_tick(t)
                 raise BarrierFailed(f"{r.shard_id} is at tick {r.tick}, coordinator at {new_tick}")
-        for phase_results in (sense, act, decay, advance):
-            results.extend(phase_results)
+        results: list[PhaseResult] = [*sense, *act, *decay, *advance]
         cross = CrossShardEdgeArray.concat(
             [
                 r.cross_shard_edges
@@ -709,24 +726,47 @@ class DistributedRunner:
         self, phase: TickPhase, payloads: Sequence[Any], resolve: bool, timeout: float
     ) -> list[_Outcome]:
         """One ``call`` per shard, all started at once, gathered with the phase timeout."""
-        tasks = [
-            asyncio.ensure_future(h.call("run_phase", phase, p, resolve))
-            for h, p in zip(self._handles, payloads, strict=True)
-        ]
-        _, unfinished = await asyncio.wait(
-            tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION
+        return await _gather_outcomes(
+            [
+                h.call("run_phase", phase, p, resolve)
+                for h, p in zip(self._handles, payloads, strict=True)
+            ],
+            timeout,
         )
-        outcomes: list[_Outcome] = []
-        for task in tasks:
-            if task in unfinished:
-                task.cancel()
-                outcomes.append((False, None))
-            elif task.cancelled():
-                outcomes.append((True, RuntimeError("the call was cancelled")))
-            else:
-                exc = task.exception()
-                outcomes.append((True, exc if exc is not None else task.result()))
-        return outcomes
+
+    async def _tick_pipelined(self, t: int, pipeline: TickPipeline) -> DistributedTickResult:
+        """One tick submitted whole (see :class:`TickPipeline`); the driver then watches each
+        phase's results in turn, with the phase timeout from the previous phase's end."""
+        start = time.perf_counter()
+        self._barrier_ms = 0.0
+        submitted = pipeline.submit(self._sense_payloads(), self._config.resolve_ghosts)
+        timeout = self._config.phase_timeout_ms / 1000.0
+        phases: list[list[ShardPhaseResult]] = []
+        started = start
+        try:
+            for phase, refs in zip(_PHASES, submitted, strict=True):
+                deadline = time.monotonic() + timeout
+                outcomes = await _gather_outcomes(
+                    [pipeline.result(k, ref) for k, ref in enumerate(refs)], timeout
+                )
+                pending = self._settle(phase, t, outcomes)
+                if pending:
+                    for h in pending:
+                        abandon = getattr(h, "abandon", None)
+                        if abandon is not None:
+                            await abandon()
+                    raise self._timed_out(phase, pending)
+                remaining = max(deadline - time.monotonic(), 0.001)
+                await self._coordinator.wait_for_phase_async(phase, t, remaining)
+                results: list[ShardPhaseResult] = [value for _, value in outcomes]
+                self._account(started, results)
+                started = time.perf_counter()
+                phases.append(results)
+        except BaseException:
+            pipeline.reset()
+            raise
+        sense, act, decay, advance = phases
+        return self._finish_tick(t, start, sense, act, decay, advance)
 
     # ------------------------------------------------------------------ ticks
 
@@ -817,10 +857,17 @@ class DistributedRunner:
     async def _ticks_inner(self, t: int, span: int, until: _Until | None) -> _Ran:
         if self._local is not None:
             return await self._ticks_in_threads(t, span, self._local, until)
+        pipeline = None
+        if self._group is not None and not self._recovering:
+            # a recovery's replay uses plain calls, one round trip per phase
+            pipeline = getattr(self._group, "tick_pipeline", None)
         done: list[DistributedTickResult] = []
         for k in range(span):
             try:
-                done.append(await self._tick_with_tasks(t + k))
+                if pipeline is not None:
+                    done.append(await self._tick_pipelined(t + k, pipeline))
+                else:
+                    done.append(await self._tick_with_tasks(t + k))
             except Exception as exc:
                 return _Ran(done, exc, False)
             if until is not None and until(done[-1]):
@@ -837,6 +884,10 @@ class DistributedRunner:
     # ------------------------------------------------------------------ checkpoints
 
     async def _take_checkpoint(self, tick: int) -> None:
+        pipeline = getattr(self._group, "tick_pipeline", None)
+        if pipeline is not None:  # last tick's ghost answers, still with the actors
+            for req, answers in (await pipeline.take_answers()).items():
+                self._ghost_answers.setdefault(req, []).extend(answers)
         snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
         self._checkpoint = _Checkpoint(
             tick,
@@ -905,6 +956,45 @@ _WATCHDOG_GRACE_S = 0.05
 
 
 _Until = Callable[["DistributedTickResult"], bool]  # stop a run after a tick it accepts
+
+
+_PHASES = (TickPhase.SENSE, TickPhase.ACT, TickPhase.DECAY, TickPhase.ADVANCE)
+
+
+class TickPipeline(Protocol):
+    """Ticks submitted whole to remote shards, each phase's data passed shard to shard (a
+    fan-out group offers one as ``tick_pipeline``; the Ray backend's does without a
+    compiled graph). The runner keeps the barrier, timeouts and accounting."""
+
+    def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
+        """Submit a tick; each phase's per-shard result handles (phase order)."""
+
+    async def result(self, index: int, ref: Any) -> Any:
+        """Shard ``index``'s result behind ``ref`` (raises what the shard raised)."""
+
+    async def take_answers(self) -> dict[int, list[GhostNode]]:
+        """Last tick's ghost answers, moved to the runner (for a checkpoint)."""
+
+    def reset(self) -> None:
+        """Drop a failed tick's in-flight outputs."""
+
+
+async def _gather_outcomes(calls: Sequence[Awaitable[Any]], timeout: float) -> list[_Outcome]:
+    """Start every call at once; ``(finished, result or exception)`` of each after the first
+    exception or ``timeout`` (unfinished calls are cancelled: ``(False, None)``)."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    _, unfinished = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
+    outcomes: list[_Outcome] = []
+    for task in tasks:
+        if task in unfinished:
+            task.cancel()
+            outcomes.append((False, None))
+        elif task.cancelled():
+            outcomes.append((True, RuntimeError("the call was cancelled")))
+        else:
+            exc = task.exception()
+            outcomes.append((True, exc if exc is not None else task.result()))
+    return outcomes
 
 
 class _Ran(NamedTuple):

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig
@@ -893,7 +894,14 @@ class ShardedColony:
         * Act: the result carries this tick's update batches.
         * Decay: ``payload`` is the batches for this shard; the result carries ghost requests.
         * Advance: ``payload`` maps requesting shard to node ids; the result carries answers.
+
+        The cyclic garbage collector is paused during the phase (see :mod:`phago._gc`): a Ray
+        actor runs phases in its own process, outside the runner's per-tick pause.
         """
+        with cyclic_gc_paused():
+            return self._run_phase(phase, payload, resolve_ghosts)
+
+    def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
         started = time.perf_counter()
         if phase is TickPhase.SENSE:
             if self._replay:

@@ -34,12 +34,13 @@ from phago.config import ColonyConfig
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.shard import ShardedColony
 from phago.distributed.types import ShardId, TickPhase
-from phago.errors import ConfigError, DistributedError, RpcError, ShardLost
+from phago.errors import ConfigError, DistributedError, RoutingFailed, RpcError, ShardLost
 
 __all__ = [
     "CompiledPhaseFanOut",
     "PhaseFailure",
     "RayShardHandle",
+    "RayTickPipeline",
     "ShardActor",
     "start_ray_shards",
     "stop_ray_shards",
@@ -100,6 +101,54 @@ class ShardActorImpl:
             self._running = None
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
+    def run_phase_routed(
+        self, phase: TickPhase, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
+    ) -> Any:
+        """One shard's phase of a pipelined tick (:class:`RayTickPipeline`): the inbound
+        payload arrives as one part from each shard, the outbound one leaves as one part
+        for each shard, so phases pass their data actor to actor.
+
+        * Sense: ``parts`` are last tick's ghost answers from each owner (appended to
+          ``payload["ghosts"]`` in owner order); returns the result only.
+        * Act: returns each destination's update batches, then the result.
+        * Decay: ``parts`` are each source's batches; returns each owner's ghost requests
+          (node ids), then the result.
+        * Advance: ``parts`` are each requesting shard's node ids; returns each requesting
+          shard's ghost answers, then the result.
+
+        Raises:
+            RoutingFailed: a batch or request addressed to a shard outside the cluster.
+        """
+        if phase is TickPhase.SENSE:
+            if any(parts):
+                payload = dict(payload)
+                payload["ghosts"] = [*payload["ghosts"], *(g for part in parts for g in part)]
+        elif phase is TickPhase.DECAY:
+            payload = [b for part in parts for b in part]
+        elif phase is TickPhase.ADVANCE:
+            payload = {req: ids for req, ids in enumerate(parts) if ids}
+        self._running = phase
+        try:
+            result: Any = self.call("run_phase", phase, payload, resolve_ghosts)
+        finally:
+            self._running = None
+        if phase is TickPhase.SENSE:
+            return result
+        out: list[Any] = [[] for _ in range(shards)]
+        if phase is TickPhase.ACT:
+            for batch in result.updates:
+                _part(out, batch.dest, "updates").append(batch)
+            result.updates = []
+        elif phase is TickPhase.DECAY:
+            for owner, ids in result.ghost_requests.items():
+                _part(out, owner, "ghost requests").extend(ids)
+            result.ghost_requests = {}
+        else:
+            for req, answers in result.ghost_answers.items():
+                _part(out, req, "ghost answers").extend(answers)
+            result.ghost_answers = {}
+        return (*out, result)
+
     def running_phase(self) -> TickPhase | None:
         """The phase a compiled fan-out is running on this actor now (None between phases);
         answered by the actor's main thread while the graph's thread is busy."""
@@ -147,6 +196,13 @@ class ShardActorImpl:
     def pid(self) -> int:
         """The actor's process id."""
         return os.getpid()
+
+
+def _part(parts: list[Any], shard: int, what: str) -> Any:
+    """``parts[shard]``, or :class:`RoutingFailed` for a shard outside the cluster."""
+    if not 0 <= shard < len(parts):
+        raise RoutingFailed(f"{what} addressed to unknown shard {shard}")
+    return parts[shard]
 
 
 _FAN_OUTS = {"auto", "compiled", "calls"}
@@ -327,6 +383,13 @@ class CompiledPhaseFanOut:
         self._actors: tuple[Any, ...] = ()
         self._unavailable: str | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phago-ray-graph")
+        self._pipeline = RayTickPipeline(handles)
+
+    @property
+    def tick_pipeline(self) -> RayTickPipeline | None:
+        """Where ticks go without a compiled graph: whole ticks, actor to actor (None while
+        compiled graphs are in use)."""
+        return self._pipeline if self._unavailable is not None else None
 
     @property
     def compiled(self) -> bool:
@@ -443,6 +506,96 @@ class CompiledPhaseFanOut:
         with contextlib.suppress(Exception):
             self._thread.submit(self._teardown).result(timeout=30)
         self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+_PIPELINE = (TickPhase.SENSE, TickPhase.ACT, TickPhase.DECAY, TickPhase.ADVANCE)
+
+
+class RayTickPipeline:
+    """Whole ticks submitted at once, with each phase's data passed actor to actor.
+
+    A tick's four phases are submitted to every actor together: each actor's Act returns
+    one part per destination shard, and each Decay takes as arguments the parts addressed
+    to it (Ray's object references), likewise for ghost requests (Decay to Advance) and
+    ghost answers (Advance to the next tick's Sense). Ray starts a phase on an actor as
+    soon as its inputs exist, so the driver is off the critical path between phases: it
+    only watches the per-shard results, phase after phase, with the phase timeout. Calls
+    from one caller to one actor run in order, so each actor runs the phases in order.
+
+    Measured on 2 cores, W3 D=10k (``benchmarks/ray_scaling.py``): with one round trip
+    through the driver per phase, 2 and 4 shards took 16.6 and 30.4 s; pipelined, see
+    BENCHMARKS.md.
+    """
+
+    def __init__(self, handles: list[RayShardHandle]) -> None:
+        self._handles = handles
+        # last tick's Advance outputs: per owner, one ghost-answer part per requesting shard
+        self._answers: list[Any] | None = None
+
+    def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
+        """Submit one tick; returns each phase's result references, one per shard."""
+        n = len(self._handles)
+        for k, h in enumerate(self._handles):
+            if int(h.shard_id) != k:
+                raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
+        actors = [h.actor for h in self._handles]
+        answers, self._answers = self._answers, None
+        routed = [a.run_phase_routed for a in actors]
+        sense = [
+            m.remote(
+                TickPhase.SENSE,
+                sense_payloads[i],
+                resolve_ghosts,
+                n,
+                *([answers[j][i] for j in range(n)] if answers is not None else []),
+            )
+            for i, m in enumerate(routed)
+        ]
+        outs = [m.options(num_returns=n + 1) for m in routed]
+        act = [m.remote(TickPhase.ACT, None, resolve_ghosts, n) for m in outs]
+        decay = [
+            m.remote(TickPhase.DECAY, None, resolve_ghosts, n, *(act[j][i] for j in range(n)))
+            for i, m in enumerate(outs)
+        ]
+        advance = [
+            m.remote(TickPhase.ADVANCE, None, resolve_ghosts, n, *(decay[j][i] for j in range(n)))
+            for i, m in enumerate(outs)
+        ]
+        self._answers = advance
+        return [sense, [r[n] for r in act], [r[n] for r in decay], [r[n] for r in advance]]
+
+    async def result(self, index: int, ref: Any) -> Any:
+        """Await one shard's phase result; a dead actor raises :class:`ShardLost`."""
+        ray = _ray()
+        h = self._handles[index]
+        try:
+            value = await ref
+        except ray.exceptions.RayActorError as exc:
+            raise ShardLost(
+                h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
+            ) from exc
+        if getattr(value, "phase", None) is TickPhase.ADVANCE:
+            h._tick = value.tick
+        return value
+
+    async def take_answers(self) -> dict[int, list[Any]]:
+        """Fetch last tick's ghost answers (requesting shard -> answers, in owner order), so
+        that a checkpoint can hold them; the next tick then gets them from the runner."""
+        refs, self._answers = self._answers, None
+        if refs is None:
+            return {}
+        n = len(self._handles)
+        parts = await asyncio.gather(*(refs[j][i] for j in range(n) for i in range(n)))
+        out: dict[int, list[Any]] = {}
+        for j in range(n):
+            for i in range(n):
+                if parts[j * n + i]:
+                    out.setdefault(i, []).extend(parts[j * n + i])
+        return out
+
+    def reset(self) -> None:
+        """Forget a failed tick's outputs (a rollback restores the runner's answers)."""
+        self._answers = None
 
 
 def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
