@@ -263,3 +263,44 @@ def test_indices_near_many_equals_indices_near(
         g.indices_near(p, radius, since=s) if s < g.node_count else []
         for p, s in zip(at, since, strict=True)
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["a", "b", "C", " c ", "dd", "e"]), max_size=5),
+            st.integers(0, 3),
+            st.one_of(st.none(), st.integers(1, 4)),
+        ),
+        max_size=6,
+    ),
+    st.lists(st.sampled_from(["a", "dd", "z"]), max_size=3),
+)
+def test_present_groups_equals_presenting_one_group_after_another(
+    groups: list[tuple[list[str], int, int | None]], before: list[str]
+) -> None:
+    one, many = HebbianGraph(), HebbianGraph()
+    for g in (one, many):
+        g.present(before, NodeType.CONCEPT, Position(9, 9), 0)
+    expected = [
+        one.present(labels, NodeType.CONCEPT, Position(x, -x), 3, doc).tolist()
+        for labels, x, doc in groups
+    ]
+    ends = np.cumsum([len(labels) for labels, _, _ in groups]).tolist()
+    got = many.present_groups(
+        [label for labels, _, _ in groups for label in labels],
+        ends,
+        NodeType.CONCEPT,
+        [float(x) for _, x, _ in groups],
+        [float(-x) for _, x, _ in groups],
+        3,
+        [doc for _, _, doc in groups],
+    )
+    assert got.tolist() == [i for part in expected for i in part]
+    assert many._ids == one._ids and many._labels == one._labels
+    assert many.access_counts().tolist() == one.access_counts().tolist()
+    assert many.positions().tolist() == one.positions().tolist()
+    assert [d.tolist() for d in many.provenance_arrays()] == [
+        d.tolist() for d in one.provenance_arrays()
+    ]

@@ -17,10 +17,12 @@ from phago.ids import document_id
 from phago.types import NodeType
 
 
-def loaded_shards(n: int, seed: int = 0) -> list[ShardedColony]:
+def loaded_shards(
+    n: int, seed: int = 0, kind: type[ShardedColony] = ShardedColony
+) -> list[ShardedColony]:
     """``n`` shards over one ring holding the sample corpus, two digesters each."""
     ring = ConsistentHashRing(n)
-    shards = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=seed) for i in range(n)]
+    shards = [kind(ShardId(i), ColonyConfig(), ring, seed=seed) for i in range(n)]
     docs = load_sample_corpus()
     for d, p in zip(docs, grid_positions(len(docs)), strict=True):
         owner = int(ring.get_shard(int(document_id(d.title, d.content))))
@@ -227,3 +229,73 @@ def test_resolve_ghost_nodes_matches_node_data_and_skips_others() -> None:
         assert gh.label == gh.full_data.label  # type: ignore[union-attr]
     assert s.resolve_ghost_nodes([12345, *foreign]) == []
     assert s.resolve_ghost_nodes(mine) == ghosts
+
+
+class _EagerShard(ShardedColony):
+    """Routes every presentation and wiring call at once, as call-by-call routing would."""
+
+    def on_present(self, *args: Any) -> None:
+        super().on_present(*args)
+        self.flush_act()
+
+    def wire(self, *args: Any) -> int:
+        n = super().wire(*args)
+        self.flush_act()
+        return n
+
+
+def _state(shards: list[ShardedColony]) -> list[Any]:
+    out: list[Any] = []
+    for s in shards:
+        og = s.owned_graph()
+        out.append(
+            [
+                og.node_ids.tolist(),
+                og.labels,
+                og.access.tolist(),
+                og.positions.tolist(),
+                og.edge_a.tolist(),
+                og.edge_b.tolist(),
+                og.weight.tolist(),
+                og.co_activations.tolist(),
+                og.prov_nodes.tolist(),
+                og.prov_docs.tolist(),
+                [f.tolist() for f in s.ghost_flags()],
+                s.colony.graph._ids,  # local node order, replicas and ghosts included
+            ]
+        )
+    return out
+
+
+def test_routing_when_act_ends_equals_routing_each_call() -> None:
+    eager = loaded_shards(3, kind=_EagerShard)
+    deferred = loaded_shards(3)
+
+    def nothing_pending(s: ShardedColony) -> None:
+        assert not s._act_presented and not s._act_wires
+
+    for _ in range(25):
+        tick(eager, on_act=nothing_pending)
+        tick(deferred, on_act=nothing_pending)
+        assert _state(eager) == _state(deferred)
+    assert any(s.colony.graph.edge_count for s in deferred)
+    assert any(s.ghost_flags()[0].any() for s in deferred)
+
+
+def test_hook_calls_are_routed_when_the_outbox_is_taken() -> None:
+    shards = loaded_shards(2)
+    s = shards[0]
+    g = s.colony.graph
+    idx = g.present(["alpha", "beta", "gamma", "delta"], NodeType.CONCEPT, Position(1, 2), 0)
+    s.on_present(idx, NodeType.CONCEPT, Position(1, 2), 0, None)
+    assert s.wire(idx, None, 0, None, None) == 6
+    assert s.wire(idx, np.array([[0, 0]]), 0, None, None) == 0  # self-pairs are dropped
+    edges_before = g.edge_count
+    out = s.take_outbox()  # routes what the calls noted
+    stored_here = g.edge_count - edges_before
+    sent = sum(b.edge_count for b in out)
+    assert stored_here + sent == 6
+    owners = {int(ring_owner) for ring_owner in s.ring.get_shards(g._ids_arr[idx])}
+    if owners != {0}:
+        assert any(b.groups for b in out)
+    assert not s._act_presented and not s._act_wires

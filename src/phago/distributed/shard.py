@@ -30,7 +30,7 @@ import copy
 import pickle
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,19 +70,10 @@ _NODE_TYPES: tuple[NodeType, ...] = tuple(NodeType)  # NodeType by graph type co
 # One wiring call's edges to one destination: (a ends, b ends, tentative, increment), as
 # local node indices; sealed into the destination's UpdateBatch when the outbox is taken.
 _EdgePart = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float | None, float | None]
-
-
-def _by_destination(
-    owners: npt.NDArray[np.int64],
-) -> Iterator[tuple[int, npt.NDArray[np.bool_] | None]]:
-    """Each distinct shard in non-empty ``owners``, ascending, with the mask selecting its
-    entries (None when every entry is that shard)."""
-    dests = np.flatnonzero(np.bincount(owners))
-    if len(dests) == 1:
-        yield int(dests[0]), None
-        return
-    for d in dests.tolist():
-        yield d, owners == d
+# A presentation during Act: (local node indices, node type value, x, y, document, tick).
+_Presented = tuple[npt.NDArray[np.int64], str, float, float, int | None, int]
+# A wiring call during Act: (a ends, b ends, tick, tentative, increment), no self-pairs.
+_Wiring = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, float | None, float | None]
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -173,6 +164,9 @@ class ShardedColony:
         self._outbox: dict[int, UpdateBatch] = {}
         self._outbox_edges: dict[int, list[_EdgePart]] = {}
         self._act_cross: list[CrossShardEdgeArray] = []
+        # this Act's presentations and wiring calls, routed in bulk when Act ends
+        self._act_presented: list[_Presented] = []
+        self._act_wires: list[_Wiring] = []
         self.peers: dict[ShardId, str] = {}
         self._oplog: list[tuple[int, str, Any]] = []
         self._replay: list[tuple[int, str, Any]] = []
@@ -533,6 +527,8 @@ class ShardedColony:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_act_presented", [])
+        self.__dict__.setdefault("_act_wires", [])
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
 
     def snapshot(self) -> bytes:
@@ -592,26 +588,10 @@ class ShardedColony:
         tick: int,
         document: DocumentId | None,
     ) -> None:
-        """Route presentations of concepts other shards own to their owners."""
-        self._sync_owners()
-        owners = self._owner_buf[idx]
-        remote = owners != int(self._id)
-        if not remote.any():
-            return
-        labels = self.colony.graph._labels
+        """Note a presentation; those of concepts other shards own are routed to their
+        owners when Act ends (:meth:`flush_act`)."""
         doc = None if document is None else int(document)
-        remote_idx = idx[remote]
-        for dest, mask in _by_destination(owners[remote]):
-            sel = remote_idx if mask is None else remote_idx[mask]
-            self._batch(dest, tick).groups.append(
-                PresentationGroup(
-                    [labels[i] for i in sel.tolist()],
-                    node_type.value,
-                    position.x,
-                    position.y,
-                    doc,
-                )
-            )
+        self._act_presented.append((idx, node_type.value, position.x, position.y, doc, tick))
 
     def _batch(self, dest: int, tick: int) -> UpdateBatch:
         b = self._outbox.get(dest)
@@ -627,8 +607,9 @@ class ShardedColony:
         tentative: float | None,
         increment: float | None,
     ) -> int:
-        """Wire a presentation's pairs: locally if this shard stores the edge, else send it."""
-        self._sync_owners()
+        """Note a presentation's pairs for wiring when Act ends (:meth:`flush_act`): here
+        if this shard stores the edge, else sent to the shard that does. Returns the
+        number of pairs (self-pairs dropped)."""
         if pairs is None:
             if len(idx) < 2:
                 return 0
@@ -641,8 +622,56 @@ class ShardedColony:
         keep = a != b
         if not keep.all():
             a, b = a[keep], b[keep]
-        if len(a) == 0:
-            return 0
+        if len(a):
+            self._act_wires.append((a, b, tick, tentative, increment))
+        return len(a)
+
+    def flush_act(self) -> None:
+        """Route this Act's presentations and wire its pairs, in bulk and in call order.
+
+        Nothing in Act reads an edge, and every presentation's nodes already exist, so
+        doing this once when Act ends gives exactly what doing it call by call would: the
+        same local edges in the same order, the same presentation groups and edge parts in
+        each destination's batch, the same cross-shard edges and ghost flags.
+        """
+        if self._act_presented or self._act_wires:
+            self._sync_owners()
+            self._route_presentations()
+            self._route_wiring()
+
+    def _route_presentations(self) -> None:
+        pres, self._act_presented = self._act_presented, []
+        if not pres:
+            return
+        idx = np.concatenate([p[0] for p in pres]) if len(pres) > 1 else pres[0][0]
+        owners = self._owner_buf[idx]
+        remote = owners != int(self._id)
+        if not remote.any():
+            return
+        sizes = np.fromiter((len(p[0]) for p in pres), dtype=_INT, count=len(pres))
+        starts = np.cumsum(sizes) - sizes
+        labels = self.colony.graph._labels
+        for dest in np.flatnonzero(np.bincount(owners[remote])).tolist():
+            mine = owners == dest
+            names = [labels[i] for i in idx[mine].tolist()]
+            counts = np.add.reduceat(mine, starts).tolist() if len(idx) else []
+            batch = self._batch(dest, pres[0][5])
+            at = 0
+            for k, c in enumerate(counts):
+                if c:
+                    _, kind, x, y, doc, _ = pres[k]
+                    batch.groups.append(PresentationGroup(names[at : at + c], kind, x, y, doc))
+                    at += c
+
+    def _route_wiring(self) -> None:
+        wires, self._act_wires = self._act_wires, []
+        if not wires:
+            return
+        if len(wires) == 1:
+            a, b = wires[0][0], wires[0][1]
+        else:
+            a = np.concatenate([w[0] for w in wires])
+            b = np.concatenate([w[1] for w in wires])
         g = self.colony.graph
         ids = g._ids_arr
         a_is_lo = ids[a] < ids[b]
@@ -650,36 +679,52 @@ class ShardedColony:
         hi = np.where(a_is_lo, b, a)
         owner = self._owner_buf
         o_lo, o_hi = owner[lo], owner[hi]
-        me = int(self._id)
-        local = o_lo == me
+        local = o_lo == int(self._id)
         cross = o_lo != o_hi
-        n_local = int(np.count_nonzero(local))
-        wired = 0
-        if n_local:
-            if n_local == len(a):
-                wired += g.wire_pairs(a, b, tick, tentative, increment)
-            else:
-                wired += g.wire_pairs(a[local], b[local], tick, tentative, increment)
-            mine = local & cross  # stored here, the other end owned elsewhere: a ghost
-            if mine.any():
-                self._mark_ghosts_pending(hi[mine])
+        sizes = np.fromiter((len(w[0]) for w in wires), dtype=_INT, count=len(wires))
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        # local edges: one wiring per run of calls with the same tick, tentative, increment
+        n_local = np.add.reduceat(local, starts)
+        run_start = 0
+        for k in range(1, len(wires) + 1):
+            if k < len(wires) and wires[k][2:] == wires[run_start][2:]:
+                continue
+            if n_local[run_start:k].any():
+                s0, s1 = int(starts[run_start]), int(ends[k - 1])
+                sel = local[s0:s1]
+                _, _, tick, tentative, increment = wires[run_start]
+                g.wire_pairs(a[s0:s1][sel], b[s0:s1][sel], tick, tentative, increment)
+            run_start = k
+        mine = local & cross  # stored here, the other end owned elsewhere: a ghost
+        if mine.any():
+            self._mark_ghosts_pending(hi[mine])
         if cross.any():
-            w = self.config.tentative_weight if tentative is None else tentative
-            c_lo, c_hi = lo[cross], hi[cross]
+            base = self.config.tentative_weight
+            weights = np.array([base if w[3] is None else w[3] for w in wires], dtype=np.float64)
             self._act_cross.append(
                 CrossShardEdgeArray(
-                    ids[c_lo], ids[c_hi], o_lo[cross], o_hi[cross], np.full(len(c_lo), float(w))
+                    ids[lo[cross]],
+                    ids[hi[cross]],
+                    o_lo[cross],
+                    o_hi[cross],
+                    np.repeat(weights, sizes)[cross],
                 )
             )
-        if n_local < len(a):
-            remote = ~local
-            ra, rb = a[remote], b[remote]
-            for dest, mask in _by_destination(o_lo[remote]):
-                self._batch(dest, tick)
-                part = (ra, rb) if mask is None else (ra[mask], rb[mask])
-                self._outbox_edges.setdefault(dest, []).append((*part, tentative, increment))
-                wired += len(part[0])
-        return wired
+        remote = ~local
+        if not remote.any():
+            return
+        for dest in np.flatnonzero(np.bincount(o_lo[remote])).tolist():
+            to = o_lo == dest
+            counts = np.add.reduceat(to, starts).tolist()
+            self._batch(dest, wires[0][2])
+            parts = self._outbox_edges.setdefault(dest, [])
+            for k, c in enumerate(counts):
+                if c:
+                    s0, s1 = int(starts[k]), int(ends[k])
+                    sel = to[s0:s1]
+                    _, _, _, tentative, increment = wires[k]
+                    parts.append((a[s0:s1][sel], b[s0:s1][sel], tentative, increment))
 
     # ------------------------------------------------------------------ exchange
 
@@ -722,6 +767,7 @@ class ShardedColony:
 
     def take_outbox(self) -> list[UpdateBatch]:
         """Updates produced since the last call, one batch per destination (sorted)."""
+        self.flush_act()
         out = []
         for dest in sorted(self._outbox):
             batch = self._outbox[dest]
@@ -735,6 +781,7 @@ class ShardedColony:
 
     def take_cross_shard_edges(self) -> CrossShardEdgeArray:
         """Cross-shard edges produced since the last call."""
+        self.flush_act()
         out = CrossShardEdgeArray.concat(self._act_cross)
         self._act_cross = []
         return out
@@ -747,14 +794,8 @@ class ShardedColony:
         for batch in sorted(batches, key=lambda b: (b.tick, b.source)):
             if batch.dest != me:
                 raise RoutingFailed(f"batch for shard-{batch.dest} delivered to {self._id}")
-            for grp in batch.groups:
-                g.present(
-                    grp.labels,
-                    NodeType(grp.node_type),
-                    Position(grp.x, grp.y),
-                    batch.tick,
-                    None if grp.document is None else DocumentId(grp.document),
-                )
+            if batch.groups:
+                self._present_groups(batch.groups, batch.tick)
             if not len(batch.edge_a):
                 continue
             local = self._local_refs(batch)
@@ -768,6 +809,28 @@ class ShardedColony:
             self._mark_ghosts_pending(local[self._owner_buf[local] != me])
         self._sync_owners()
         return wired
+
+    def _present_groups(self, groups: Sequence[PresentationGroup], tick: int) -> None:
+        """Present each group, in order, as the sender's presentation: one graph call per
+        run of groups with the same node type."""
+        g = self.colony.graph
+        run = 0
+        for k in range(1, len(groups) + 1):
+            if k < len(groups) and groups[k].node_type == groups[run].node_type:
+                continue
+            part = groups[run:k]
+            labels = [label for grp in part for label in grp.labels]
+            ends = np.cumsum([len(grp.labels) for grp in part]).tolist()
+            g.present_groups(
+                labels,
+                ends,
+                NodeType(part[0].node_type),
+                [grp.x for grp in part],
+                [grp.y for grp in part],
+                tick,
+                [None if grp.document is None else DocumentId(grp.document) for grp in part],
+            )
+            run = k
 
     def _local_refs(self, batch: UpdateBatch) -> npt.NDArray[np.int64]:
         """Local indices of ``batch``'s referenced nodes, adding missing ones in table order.
@@ -870,6 +933,7 @@ class ShardedColony:
             colony.sense()
         elif phase is TickPhase.ACT:
             colony.act()
+            self.flush_act()
             cross = self.take_cross_shard_edges()
         elif phase is TickPhase.DECAY:
             colony.decay()
