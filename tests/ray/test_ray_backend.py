@@ -96,6 +96,8 @@ def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
         compiled.run(10)
         plain.run(10)
         assert not plain.runner._group.compiled
+        pipeline = plain.runner._group.tick_pipeline
+        assert pipeline is not None and len(pipeline._actors) == 2  # whole ticks were submitted
         assert signature(compiled) == signature(plain)
     finally:
         compiled.close()
@@ -117,19 +119,47 @@ def test_auto_fan_out_compiles_only_with_a_core_to_spare(monkeypatch: pytest.Mon
         DistributedColony(2, backend="ray", ray_fan_out="fast")
 
 
-def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back() -> None:
-    dc = build("ray", 2, runner_config=RunnerConfig(checkpoint_every=2), ray_fan_out="compiled")
+@pytest.mark.parametrize("fan_out", ["calls", "compiled"])
+def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back(fan_out: str) -> None:
+    dc = build("ray", 2, runner_config=RunnerConfig(checkpoint_every=2), ray_fan_out=fan_out)
+    clean = build("local", 2)
     try:
         dc.run(3)
         dc.inject_fault(1, "raise", TickPhase.DECAY, 3)
         with pytest.raises(RpcError, match="injected fault"):
             dc.tick()
         assert dc.current_tick == 3
-        assert dc.runner._group.compiled  # a shard's own error leaves the graph usable
-        dc.run(2)
-        assert dc.current_tick == 5
+        # a shard's own error leaves a compiled graph usable
+        assert dc.runner._group.compiled == (fan_out == "compiled")
+        dc.run(5)
+        clean.run(8)
+        assert dc.current_tick == 8
+        assert signature(dc) == signature(clean)
     finally:
         dc.close()
+        clean.close()
+
+
+def ghosts(dc: DistributedColony) -> list[list[tuple[int, str]]]:
+    return [
+        sorted((int(g.node_id), g.label) for g in dc._call(i, "ghost_nodes"))
+        for i in range(dc.num_shards)
+    ]
+
+
+def test_pipelined_ticks_deliver_ghost_answers_across_checkpoints() -> None:
+    local = build("local", 3, checkpoint_every=3)
+    remote = build("ray", 3, checkpoint_every=3, ray_fan_out="calls")
+    try:
+        for _ in range(4):
+            local.run(4)
+            remote.run(4)
+            assert ghosts(local) == ghosts(remote)
+        assert any(ghosts(remote))
+        assert signature(local) == signature(remote)
+    finally:
+        local.close()
+        remote.close()
 
 
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])

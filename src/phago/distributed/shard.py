@@ -914,6 +914,10 @@ class ShardedColony:
             out.append(GhostNode(NodeId(nid), me, label, data))
         return out
 
+    def ghost_nodes(self) -> list[GhostNode]:
+        """The ghosts in this shard's cache (what a remote caller can read of it)."""
+        return list(self._ghosts.all_nodes())
+
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
         for gh in ghosts:

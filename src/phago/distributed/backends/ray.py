@@ -531,6 +531,9 @@ class RayTickPipeline:
         self._handles = handles
         # last tick's Advance outputs: per owner, one ghost-answer part per requesting shard
         self._answers: list[Any] | None = None
+        self._actors: tuple[Any, ...] = ()
+        self._one: list[Any] = []
+        self._many: list[Any] = []
 
     def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
         """Submit one tick; returns each phase's result references, one per shard."""
@@ -538,9 +541,13 @@ class RayTickPipeline:
         for k, h in enumerate(self._handles):
             if int(h.shard_id) != k:
                 raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
-        actors = [h.actor for h in self._handles]
+        actors = tuple(h.actor for h in self._handles)
+        if actors != self._actors:  # method handles, made once per set of actors
+            self._actors = actors
+            self._one = [a.run_phase_routed for a in actors]
+            self._many = [m.options(num_returns=n + 1) for m in self._one]
         answers, self._answers = self._answers, None
-        routed = [a.run_phase_routed for a in actors]
+        routed, outs = self._one, self._many
         sense = [
             m.remote(
                 TickPhase.SENSE,
@@ -551,7 +558,6 @@ class RayTickPipeline:
             )
             for i, m in enumerate(routed)
         ]
-        outs = [m.options(num_returns=n + 1) for m in routed]
         act = [m.remote(TickPhase.ACT, None, resolve_ghosts, n) for m in outs]
         decay = [
             m.remote(TickPhase.DECAY, None, resolve_ghosts, n, *(act[j][i] for j in range(n)))
