@@ -1,0 +1,96 @@
+"""What sharding costs in work: W3 on n local shards, run one after another, against one shard.
+
+Usage:
+    python benchmarks/shard_cost.py [--docs 10000] [--shards 1,2,4] [--block 25] [--json]
+
+Every configuration is a ``DistributedColony`` on the local backend (one shard included), built
+on the same W3 corpus and digesters as ``ray_scaling.py``. They then run until digested in
+turns of ``--block`` ticks each, interleaved in one process, so that all of them see the same
+background load; the runner keeps each phase serial on this machine, so the time is the
+shards' summed work plus the runner's small overhead. The ratio to one shard is the most a
+perfectly parallel n-shard run could gain: n / ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from phago import ColonyConfig
+from phago.distributed import DistributedColony, RunnerConfig
+from phago.synthetic import synthetic_corpus, w1_layout
+from w3common import warm_up
+
+
+def main() -> None:
+    """Run the interleaved configurations and print a table (or JSON)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--shards", default="1,2,4")
+    ap.add_argument("--block", type=int, default=25)
+    ap.add_argument("--max-ticks", type=int, default=2000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    counts = [int(x) for x in args.shards.split(",")]
+    if 1 not in counts:
+        counts = [1, *counts]
+    warm_up()
+    docs = synthetic_corpus(args.docs, seed=0)
+    layout = w1_layout(args.docs)
+    items = [(t, c, p) for (t, c), p in zip(docs, layout, strict=True)]
+    agents = max(1, args.docs // 100)
+    colonies = []
+    for n in counts:
+        dc = DistributedColony(
+            n,
+            config=ColonyConfig.for_large_corpora(),
+            seed=0,
+            runner_config=RunnerConfig(checkpoint_every=None),
+        )
+        dc.ingest_documents(items)
+        dc.spawn_digesters(max(1, agents // n))
+        colonies.append(dc)
+    seconds = [0.0] * len(counts)
+    ticks = [0] * len(counts)
+    done = [False] * len(counts)
+    while not all(done):
+        for k, dc in enumerate(colonies):
+            if done[k]:
+                continue
+            t0 = time.perf_counter()
+            ran = dc.run_until_digested(min(args.block, args.max_ticks - ticks[k]))
+            seconds[k] += time.perf_counter() - t0
+            ticks[k] += ran
+            if ran < args.block or ticks[k] >= args.max_ticks:
+                done[k] = True
+    rows = []
+    for n, s, t, dc in zip(counts, seconds, ticks, colonies, strict=True):
+        st = dc.stats()
+        rows.append(
+            {
+                "shards": n,
+                "seconds": round(s, 3),
+                "ticks": t,
+                "ratio": round(s / seconds[0], 3),
+                "best_speed_up": round(n * seconds[0] / s, 3),
+                "edges": st.graph_edges,
+                "digested": st.documents_digested,
+            }
+        )
+        dc.close()
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"W3, D = {args.docs}, local shards run one after another, interleaved")
+    print("| shards | seconds | ticks | time / one shard | best speed-up n / ratio | edges |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['shards']} | {r['seconds']:.2f} | {r['ticks']} | {r['ratio']:.2f} "
+            f"| {r['best_speed_up']:.2f} | {r['edges']:,} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
