@@ -102,7 +102,7 @@ class ShardActorImpl:
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
     def run_phase_routed(
-        self, phase: TickPhase, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
+        self, phase: TickPhase | str, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
     ) -> Any:
         """One shard's phase of a pipelined tick (:class:`RayTickPipeline`): the inbound
         payload arrives as one part from each shard, the outbound one leaves as one part
@@ -119,7 +119,10 @@ class ShardActorImpl:
         Raises:
             RoutingFailed: a batch or request addressed to a shard outside the cluster.
         """
+        phase = TickPhase(phase)  # sent as its value: plain data, cheap to serialise
         if phase is TickPhase.SENSE:
+            if payload is None:  # the usual Sense payload, not sent
+                payload = {"ghosts": [], "collect": False, "distribution": None}
             if any(parts):
                 payload = dict(payload)
                 payload["ghosts"] = [*payload["ghosts"], *(g for part in parts for g in part)]
@@ -508,9 +511,6 @@ class CompiledPhaseFanOut:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 
-_PIPELINE = (TickPhase.SENSE, TickPhase.ACT, TickPhase.DECAY, TickPhase.ADVANCE)
-
-
 class RayTickPipeline:
     """Whole ticks submitted at once, with each phase's data passed actor to actor.
 
@@ -550,21 +550,23 @@ class RayTickPipeline:
         routed, outs = self._one, self._many
         sense = [
             m.remote(
-                TickPhase.SENSE,
-                sense_payloads[i],
+                TickPhase.SENSE.value,
+                _lean_sense(sense_payloads[i]),
                 resolve_ghosts,
                 n,
                 *([answers[j][i] for j in range(n)] if answers is not None else []),
             )
             for i, m in enumerate(routed)
         ]
-        act = [m.remote(TickPhase.ACT, None, resolve_ghosts, n) for m in outs]
+        act = [m.remote(TickPhase.ACT.value, None, resolve_ghosts, n) for m in outs]
         decay = [
-            m.remote(TickPhase.DECAY, None, resolve_ghosts, n, *(act[j][i] for j in range(n)))
+            m.remote(TickPhase.DECAY.value, None, resolve_ghosts, n, *(act[j][i] for j in range(n)))
             for i, m in enumerate(outs)
         ]
         advance = [
-            m.remote(TickPhase.ADVANCE, None, resolve_ghosts, n, *(decay[j][i] for j in range(n)))
+            m.remote(
+                TickPhase.ADVANCE.value, None, resolve_ghosts, n, *(decay[j][i] for j in range(n))
+            )
             for i, m in enumerate(outs)
         ]
         self._answers = advance
@@ -602,6 +604,18 @@ class RayTickPipeline:
     def reset(self) -> None:
         """Forget a failed tick's outputs (a rollback restores the runner's answers)."""
         self._answers = None
+
+
+def _lean_sense(payload: Any) -> Any:
+    """None for the usual Sense payload (no ghosts, nothing to collect), else the payload."""
+    if (
+        isinstance(payload, dict)
+        and not payload.get("ghosts")
+        and not payload.get("collect")
+        and payload.get("distribution") is None
+    ):
+        return None
+    return payload
 
 
 def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
