@@ -325,34 +325,7 @@ class HebbianGraph:
             The internal node indices, one per label, in order.
         """
         x, y = (position.x, position.y) if position is not None else (0.0, 0.0)
-        code = _TYPE_CODE[node_type]
-        tval = node_type.value
-        by_label = self._by_type[code]
-        found = list(map(by_label.get, labels))
-        if None in found:
-            existing: list[int] = []
-            for k, i in enumerate(found):
-                if i is None:
-                    norm = normalise_label(labels[k])
-                    if not norm:
-                        raise ValueError("a node label must not be empty")
-                    i = by_label.get(norm)
-                    if i is None:  # created with access 1
-                        found[k] = self._new_node(node_id(tval, norm), norm, code, x, y, tick, 1)
-                        continue
-                    found[k] = i
-                existing.append(i)
-            out = np.array(found, dtype=_INT)
-            if existing:
-                K.add_at(self._access, np.array(existing, dtype=_INT), 1)
-        else:  # every label known: each gains one access
-            out = np.array(found, dtype=_INT)
-            K.add_at(self._access, out, 1)
-        if document is not None and len(out):
-            self._prov_node.append(out.copy())
-            self._prov_doc.append(np.full(len(out), document, dtype=np.uint64))
-            self._prov_csr = None
-        return out
+        return self.present_groups(labels, (len(labels),), node_type, (x,), (y,), tick, (document,))
 
     def present_groups(
         self,

@@ -707,6 +707,20 @@ class DistributedRunner:
             outcomes = await self._group.fan_out(phase, list(payloads), resolve, timeout)
         if outcomes is None:
             outcomes = await self._fan_out_calls(phase, payloads, resolve, timeout)
+        return await self._conclude_phase(phase, tick, outcomes, deadline, started)
+
+    async def _conclude_phase(
+        self,
+        phase: TickPhase,
+        tick: int,
+        outcomes: Sequence[_Outcome],
+        deadline: float,
+        started: float,
+    ) -> list[ShardPhaseResult]:
+        """Settle a gathered phase: raise a shard's error, or give up on unfinished shards
+        (each handle may ``abandon`` its shard) with :class:`PhaseTimeout`; else wait for the
+        barrier until ``deadline`` (monotonic), account the phase since ``started`` and
+        return the results."""
         pending = self._settle(phase, tick, outcomes)
         if pending:
             for h in pending:
@@ -749,19 +763,8 @@ class DistributedRunner:
                 outcomes = await _gather_outcomes(
                     [pipeline.result(k, ref) for k, ref in enumerate(refs)], timeout
                 )
-                pending = self._settle(phase, t, outcomes)
-                if pending:
-                    for h in pending:
-                        abandon = getattr(h, "abandon", None)
-                        if abandon is not None:
-                            await abandon()
-                    raise self._timed_out(phase, pending)
-                remaining = max(deadline - time.monotonic(), 0.001)
-                await self._coordinator.wait_for_phase_async(phase, t, remaining)
-                results: list[ShardPhaseResult] = [value for _, value in outcomes]
-                self._account(started, results)
+                phases.append(await self._conclude_phase(phase, t, outcomes, deadline, started))
                 started = time.perf_counter()
-                phases.append(results)
         except BaseException:
             pipeline.reset()
             raise
