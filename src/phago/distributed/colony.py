@@ -130,8 +130,10 @@ class DistributedColony:
         ray_options: Ray only: actor options (``num_cpus`` is 1 by default).
         ray_fan_out: Ray only: how phases reach the actors. ``"compiled"``: through a Ray
             Compiled Graph (lowest latency; its channels busy-wait, so every actor and the
-            driver keep a core busy); ``"calls"``: one ``.remote()`` call per shard;
-            ``"auto"`` (default): compiled when this machine has more cores than shards.
+            driver keep a core busy); ``"calls"``: whole ticks submitted as ``.remote()``
+            calls, each phase's data passed actor to actor (the driver is off the critical
+            path); ``"auto"`` (default): compiled when this machine has more cores than
+            shards.
     """
 
     def __init__(
