@@ -715,12 +715,12 @@ class DistributedRunner:
         tick: int,
         outcomes: Sequence[_Outcome],
         deadline: float,
-        started: float,
+        started: float | None,
     ) -> list[ShardPhaseResult]:
         """Settle a gathered phase: raise a shard's error, or give up on unfinished shards
         (each handle may ``abandon`` its shard) with :class:`PhaseTimeout`; else wait for the
-        barrier until ``deadline`` (monotonic), account the phase since ``started`` and
-        return the results."""
+        barrier until ``deadline`` (monotonic), account the phase since ``started`` (unless
+        None) and return the results."""
         pending = self._settle(phase, tick, outcomes)
         if pending:
             for h in pending:
@@ -733,7 +733,8 @@ class DistributedRunner:
         remaining = max(deadline - time.monotonic(), 0.001)
         await self._coordinator.wait_for_phase_async(phase, tick, remaining)
         results: list[ShardPhaseResult] = [value for _, value in outcomes]
-        self._account(started, results)
+        if started is not None:
+            self._account(started, results)
         return results
 
     async def _fan_out_calls(
@@ -750,24 +751,27 @@ class DistributedRunner:
 
     async def _tick_pipelined(self, t: int, pipeline: TickPipeline) -> DistributedTickResult:
         """One tick submitted whole (see :class:`TickPipeline`); the driver then watches each
-        phase's results in turn, with the phase timeout from the previous phase's end."""
+        phase's results in turn, with the phase timeout from the previous phase's end.
+
+        The shards' phases overlap the driver's submitting and watching, so the barrier is
+        reckoned per tick: its wall time beyond the sum over phases of the slowest shard's.
+        """
         start = time.perf_counter()
-        self._barrier_ms = 0.0
         submitted = pipeline.submit(self._sense_payloads(), self._config.resolve_ghosts)
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
-        started = start
         try:
             for phase, refs in zip(_PHASES, submitted, strict=True):
                 deadline = time.monotonic() + timeout
                 outcomes = await _gather_outcomes(
                     [pipeline.result(k, ref) for k, ref in enumerate(refs)], timeout
                 )
-                phases.append(await self._conclude_phase(phase, t, outcomes, deadline, started))
-                started = time.perf_counter()
+                phases.append(await self._conclude_phase(phase, t, outcomes, deadline, None))
         except BaseException:
             pipeline.reset()
             raise
+        busy = sum(max((r.compute_ms for r in results), default=0.0) for results in phases)
+        self._barrier_ms = max((time.perf_counter() - start) * 1000.0 - busy, 0.0)
         sense, act, decay, advance = phases
         return self._finish_tick(t, start, sense, act, decay, advance)
 
