@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from inline_tick import inline_tick
 
 from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
-from phago.distributed import ConsistentHashRing, ShardedColony, ShardId, TickPhase, UpdateBatch
+from phago.distributed import ConsistentHashRing, ShardedColony, ShardId
 from phago.distributed.backends.ray import ShardActorImpl, _lean_sense, _part
 from phago.errors import RoutingFailed
 from phago.ids import document_id
@@ -28,30 +29,6 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
     for s in shards:
         for j, (x, y) in enumerate(s.document_positions()[:2]):
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
-
-
-def runner_tick(shards: list[ShardedColony], answers: dict[int, list[Any]]) -> dict[int, list]:
-    """The runner's tick (as ``DistributedRunner._tick_steps`` routes it)."""
-    for s in shards:
-        s.run_phase(
-            TickPhase.SENSE,
-            {"ghosts": answers.get(int(s.shard_id), []), "collect": False, "distribution": None},
-        )
-    inbound: dict[int, list[UpdateBatch]] = {}
-    for s in shards:
-        for b in s.run_phase(TickPhase.ACT).updates:  # type: ignore[attr-defined]
-            inbound.setdefault(b.dest, []).append(b)
-    asks: dict[int, dict[int, list[int]]] = {}
-    for s in shards:
-        r = s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
-        for owner, ids in r.ghost_requests.items():  # type: ignore[attr-defined]
-            asks.setdefault(owner, {})[int(s.shard_id)] = ids
-    out: dict[int, list[Any]] = {}
-    for s in shards:
-        r = s.run_phase(TickPhase.ADVANCE, asks.get(int(s.shard_id), {}))
-        for req, got in r.ghost_answers.items():  # type: ignore[attr-defined]
-            out.setdefault(req, []).extend(got)
-    return out
 
 
 def routed_tick(actors: list[ShardActorImpl], answers: list[tuple[Any, ...]] | None) -> list:
@@ -92,7 +69,7 @@ def test_routed_phases_end_like_the_runner_tick() -> None:
     answers: dict[int, list[Any]] = {}
     parts = None
     for _ in range(20):
-        answers = runner_tick(plain, answers)
+        answers = inline_tick(plain, answers)
         parts = routed_tick(actors, parts)
         assert state(plain) == state([a.shard for a in actors])
         results = [p[-1] for p in parts]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from inline_tick import inline_tick
 
 from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
@@ -33,25 +34,6 @@ def loaded_shards(
             x, y = positions[(j * 7) % len(positions)]
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
     return shards
-
-
-def tick(shards: list[ShardedColony], on_act: Any = None) -> None:
-    """One tick driven inline (the runner's calls and order, no threads)."""
-    for s in shards:
-        s.run_phase(TickPhase.SENSE, [])
-    inbound: dict[int, list[UpdateBatch]] = {}
-    for s in shards:
-        if on_act is not None:
-            on_act(s)
-        for b in s.run_phase(TickPhase.ACT).updates:  # type: ignore[attr-defined]
-            inbound.setdefault(b.dest, []).append(b)
-    asks: dict[int, dict[int, list[int]]] = {}
-    for s in shards:
-        r = s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
-        for owner, ids in r.ghost_requests.items():  # type: ignore[attr-defined]
-            asks.setdefault(owner, {})[int(s.shard_id)] = ids
-    for s in shards:
-        s.run_phase(TickPhase.ADVANCE, asks.get(int(s.shard_id), {}))
 
 
 def expected_batch(shard: ShardedColony, dest: int) -> tuple[list[int], list[list[int]]]:
@@ -148,7 +130,7 @@ def test_owner_columns_grow_geometrically_and_match_the_ring() -> None:
     shards = loaded_shards(2)
     caps: list[list[int]] = [[] for _ in shards]
     for _ in range(25):
-        tick(shards)
+        inline_tick(shards)
         for seen, s in zip(caps, shards, strict=True):
             if not seen or seen[-1] != len(s._owner_buf):
                 seen.append(len(s._owner_buf))
@@ -165,7 +147,7 @@ def test_owner_columns_grow_geometrically_and_match_the_ring() -> None:
 def test_one_shard_ring_owns_everything_without_hashing() -> None:
     (s,) = loaded_shards(1)
     for _ in range(6):
-        tick([s])
+        inline_tick([s])
     assert s.node_count == s.colony.graph.node_count > 0
     assert (s._owner == 0).all() and not s.ghost_flags()[1].any()
 
@@ -173,7 +155,7 @@ def test_one_shard_ring_owns_everything_without_hashing() -> None:
 def test_ghost_flags_round_trip() -> None:
     shards = loaded_shards(2)
     for _ in range(6):
-        tick(shards)
+        inline_tick(shards)
     s = shards[0]
     n = s._synced
     known = np.zeros(n, dtype=np.bool_)
@@ -196,14 +178,14 @@ def test_ghost_flags_round_trip() -> None:
 def test_snapshot_round_trip_carries_the_columns() -> None:
     shards = loaded_shards(2)
     for _ in range(8):
-        tick(shards)
+        inline_tick(shards)
     copies = [ShardedColony.from_snapshot(s.snapshot(), s.ring) for s in shards]
     for s, c in zip(shards, copies, strict=True):  # columns travel trimmed, scratch rebuilt
         assert len(c._owner_buf) == len(c._known_buf) == len(c._pending_buf) == s._synced
         assert len(c._scratch_buf) == s._synced and (c._scratch_buf == _FREE).all()
     for _ in range(8):
-        tick(shards)
-        tick(copies)
+        inline_tick(shards)
+        inline_tick(copies)
     for s, c in zip(shards, copies, strict=True):
         a, b = s.owned_graph(), c.owned_graph()
         assert a.node_ids.tolist() == b.node_ids.tolist()
@@ -215,7 +197,7 @@ def test_snapshot_round_trip_carries_the_columns() -> None:
 def test_resolve_ghost_nodes_matches_node_data_and_skips_others() -> None:
     shards = loaded_shards(2)
     for _ in range(8):
-        tick(shards)
+        inline_tick(shards)
     s = shards[0]
     g = s.colony.graph
     mine = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 0)[:5].tolist()]
@@ -275,8 +257,8 @@ def test_routing_when_act_ends_equals_routing_each_call() -> None:
         assert not s._act_presented and not s._act_wires
 
     for _ in range(25):
-        tick(eager, on_act=nothing_pending)
-        tick(deferred, on_act=nothing_pending)
+        inline_tick(eager, on_act=nothing_pending)
+        inline_tick(deferred, on_act=nothing_pending)
         assert _state(eager) == _state(deferred)
     assert any(s.colony.graph.edge_count for s in deferred)
     assert any(s.ghost_flags()[0].any() for s in deferred)

@@ -590,8 +590,9 @@ class ShardedColony:
     ) -> None:
         """Note a presentation; those of concepts other shards own are routed to their
         owners when Act ends (:meth:`flush_act`)."""
-        doc = None if document is None else int(document)
-        self._act_presented.append((idx, node_type.value, position.x, position.y, doc, tick))
+        if len(idx):  # (routing counts per presentation with reduceat: none may be empty)
+            doc = None if document is None else int(document)
+            self._act_presented.append((idx, node_type.value, position.x, position.y, doc, tick))
 
     def _batch(self, dest: int, tick: int) -> UpdateBatch:
         b = self._outbox.get(dest)
@@ -654,7 +655,7 @@ class ShardedColony:
         for dest in np.flatnonzero(np.bincount(owners[remote])).tolist():
             mine = owners == dest
             names = [labels[i] for i in idx[mine].tolist()]
-            counts = np.add.reduceat(mine, starts).tolist() if len(idx) else []
+            counts = np.add.reduceat(mine, starts).tolist()
             batch = self._batch(dest, pres[0][5])
             at = 0
             for k, c in enumerate(counts):
@@ -937,8 +938,7 @@ class ShardedColony:
             colony.sense()
         elif phase is TickPhase.ACT:
             colony.act()
-            self.flush_act()
-            cross = self.take_cross_shard_edges()
+            cross = self.take_cross_shard_edges()  # routes this Act's updates first
         elif phase is TickPhase.DECAY:
             colony.decay()
         else:

@@ -528,6 +528,8 @@ class RayTickPipeline:
     """
 
     def __init__(self, handles: list[RayShardHandle]) -> None:
+        if [int(h.shard_id) for h in handles] != list(range(len(handles))):
+            raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
         self._handles = handles
         # last tick's Advance outputs: per owner, one ghost-answer part per requesting shard
         self._answers: list[Any] | None = None
@@ -538,9 +540,6 @@ class RayTickPipeline:
     def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
         """Submit one tick; returns each phase's result references, one per shard."""
         n = len(self._handles)
-        for k, h in enumerate(self._handles):
-            if int(h.shard_id) != k:
-                raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
