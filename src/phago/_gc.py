@@ -14,7 +14,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["cyclic_gc_paused"]
+__all__ = ["GcPause", "cyclic_gc_paused"]
 
 
 @contextmanager
@@ -37,3 +37,38 @@ def cyclic_gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+class GcPause:
+    """A pause of the cyclic collector that spans several calls (a tick's phases).
+
+    :meth:`begin` disables the collector if it is enabled; :meth:`end` enables it again if
+    this pause disabled it. A begin without an end is ended by the next begin, so a tick
+    given up halfway leaves the collector paused until the next tick starts at most.
+
+    Example:
+        >>> import gc
+        >>> pause = GcPause()
+        >>> pause.begin(); gc.isenabled()
+        False
+        >>> pause.end(); gc.isenabled()
+        True
+    """
+
+    __slots__ = ("_paused",)
+
+    def __init__(self) -> None:
+        self._paused = False
+
+    def begin(self) -> None:
+        """Disable the collector (ending a pause left open first)."""
+        self.end()
+        if gc.isenabled():
+            gc.disable()
+            self._paused = True
+
+    def end(self) -> None:
+        """Enable the collector if :meth:`begin` disabled it."""
+        if self._paused:
+            self._paused = False
+            gc.enable()

@@ -14,6 +14,7 @@ from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import ConsistentHashRing, ShardedColony, ShardId, TickPhase, UpdateBatch
 from phago.distributed.shard import _FREE
+from phago.graph import HebbianGraph
 from phago.ids import document_id
 from phago.types import NodeType
 
@@ -37,12 +38,16 @@ def loaded_shards(
 
 
 def expected_batch(shard: ShardedColony, dest: int) -> tuple[list[int], list[list[int]]]:
-    """The reference table and per-group reference indices, numbered one node at a time."""
+    """The reference table and per-group reference indices, numbered one node at a time
+    (``a`` ends, then ``b`` ends, of each wiring call in turn); consecutive calls with the
+    same weights make one group (a ends then b ends)."""
     g = shard.colony.graph
     refmap: dict[int, int] = {}
     ref_ids: list[int] = []
     groups: list[list[int]] = []
-    for a, b, _, _ in shard._outbox_edges[dest]:
+    last = None
+    for a, b, tentative, increment in shard._outbox_edges[dest]:
+        both = []
         for ends in (a, b):
             refs = []
             for li in ends.tolist():
@@ -50,7 +55,13 @@ def expected_batch(shard: ShardedColony, dest: int) -> tuple[list[int], list[lis
                     refmap[li] = len(ref_ids)
                     ref_ids.append(int(g._ids_arr[li]))
                 refs.append(refmap[li])
-            groups.append(refs)
+            both.append(refs)
+        if (tentative, increment) == last:
+            groups[-2] += both[0]
+            groups[-1] += both[1]
+        else:
+            groups += both
+        last = (tentative, increment)
     return ref_ids, groups
 
 
@@ -107,6 +118,44 @@ def test_sealed_batches_number_references_by_first_appearance() -> None:
     assert checked > 0
     for s in shards:  # the scratch column is left clean
         assert (s._scratch_buf == _FREE).all()
+
+
+def test_wiring_calls_with_equal_weights_are_sealed_as_one_group() -> None:
+    shards = loaded_shards(2)
+    s, other = shards
+    g = s.colony.graph
+    labels = [f"term{k}" for k in range(40)]
+    idx = g.present(labels, NodeType.CONCEPT, Position(0, 0), 0)
+    # pairs whose edge the other shard stores (owner of the end with the smaller id)
+    ids = g._ids_arr[idx]
+    owners = np.array([int(s.ring.get_shard(int(x))) for x in ids])
+    remote = [
+        (i, j)
+        for i in range(len(idx))
+        for j in range(i + 1, len(idx))
+        if owners[i if ids[i] < ids[j] else j] == 1
+    ]
+    assert len(remote) >= 8
+    calls = [(None, None), (None, None), (0.5, 0.25), (0.5, 0.25), (None, None)]
+    for k, (tentative, increment) in enumerate(calls):
+        pairs = np.array(remote[2 * k : 2 * k + 2] * 2)  # each pair twice: reinforced too
+        s.wire(idx, pairs, 0, tentative, increment)
+    (batch,) = [b for b in s.take_outbox() if b.dest == 1]
+    assert batch.edge_ends == [8, 16, 20]
+    assert batch.edge_tentative == [None, 0.5, None]
+    assert batch.edge_increment == [None, 0.25, None]
+    other.receive_updates([batch])
+    # the same calls wired one by one on a plain graph give the same edges and weights
+    plain = HebbianGraph()
+    pidx = plain.present(labels, NodeType.CONCEPT, Position(0, 0), 0)
+    for k, (tentative, increment) in enumerate(calls):
+        pairs = np.array(remote[2 * k : 2 * k + 2] * 2)
+        plain.wire_pairs(pidx[pairs[:, 0]], pidx[pairs[:, 1]], 0, tentative, increment)
+
+    def weights(graph: HebbianGraph) -> dict[frozenset[int], tuple[float, int]]:
+        return {frozenset((a, b)): (e.weight, e.co_activations) for a, b, e in graph.edges()}
+
+    assert weights(other.colony.graph) == weights(plain)
 
 
 def test_update_batch_defaults_and_pickle() -> None:

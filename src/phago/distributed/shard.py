@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from phago._gc import cyclic_gc_paused
+from phago._gc import GcPause
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig
@@ -170,6 +170,7 @@ class ShardedColony:
         self.peers: dict[ShardId, str] = {}
         self._oplog: list[tuple[int, str, Any]] = []
         self._replay: list[tuple[int, str, Any]] = []
+        self._gc_pause = GcPause()  # this process's, from Sense to the end of Advance
 
     # ------------------------------------------------------------------ identity
 
@@ -523,6 +524,7 @@ class ShardedColony:
         for name in ("_owner_buf", "_known_buf", "_pending_buf"):
             state[name] = state[name][:n]
         del state["_scratch_buf"]
+        del state["_gc_pause"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -530,6 +532,7 @@ class ShardedColony:
         self.__dict__.setdefault("_act_presented", [])
         self.__dict__.setdefault("_act_wires", [])
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
+        self._gc_pause = GcPause()
 
     def snapshot(self) -> bytes:
         """The whole shard state as bytes (pickle protocol 5).
@@ -754,12 +757,19 @@ class ShardedColony:
         edge_b: list[npt.NDArray[np.int32]] = []
         pos = 0
         total = 0
+        weights: tuple[float | None, float | None] | None = None
         for a, _, tentative, increment in parts:
             m = len(a)
             edge_a.append(refs[pos : pos + m])
             edge_b.append(refs[pos + m : pos + 2 * m])
             pos += 2 * m
             total += m
+            if (tentative, increment) == weights:
+                # the same weights as the group before: one group (the receiver wires a
+                # group in one pass, in order, which is what wiring the parts in turn gives)
+                batch.edge_ends[-1] = total
+                continue
+            weights = (tentative, increment)
             batch.edge_ends.append(total)
             batch.edge_tentative.append(tentative)
             batch.edge_increment.append(increment)
@@ -963,11 +973,21 @@ class ShardedColony:
         * Decay: ``payload`` is the batches for this shard; the result carries ghost requests.
         * Advance: ``payload`` maps requesting shard to node ids; the result carries answers.
 
-        The cyclic garbage collector is paused during the phase (see :mod:`phago._gc`): a Ray
-        actor runs phases in its own process, outside the runner's per-tick pause.
+        The cyclic garbage collector is paused from Sense to the end of Advance (see
+        :mod:`phago._gc`), so it runs at most once per tick, between ticks: a Ray actor runs
+        phases in its own process, outside the runner's per-tick pause. A phase that raises
+        ends the pause.
         """
-        with cyclic_gc_paused():
+        if phase is TickPhase.SENSE:
+            self._gc_pause.begin()
+        try:
             return self._run_phase(phase, payload, resolve_ghosts)
+        except BaseException:
+            self._gc_pause.end()
+            raise
+        finally:
+            if phase is TickPhase.ADVANCE:
+                self._gc_pause.end()
 
     def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
         started = time.perf_counter()
