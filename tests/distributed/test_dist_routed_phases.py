@@ -1,8 +1,9 @@
 """The Ray actors' routed phases (``ShardActorImpl.run_phase_routed``), driven in-process.
 
 A pipelined Ray tick passes each phase's data actor to actor: Act returns one part per
-destination, Decay takes one part per source, and so on. Here two actor bodies are driven
-without Ray, parts handed over by hand, and must end exactly like the runner's tick.
+other destination, Decay takes one part per other source, and so on. Here actor bodies are
+driven without Ray, parts handed over by hand as the pipeline addresses them, and must end
+exactly like the runner's tick.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from inline_tick import inline_tick
 from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import ConsistentHashRing, ShardedColony, ShardId
-from phago.distributed.backends.ray import ShardActorImpl, _lean_sense, _part
+from phago.distributed.backends.ray import (
+    ShardActorImpl,
+    _inbound,
+    _lean_sense,
+    _part,
+    _refs,
+    _slot,
+)
+from phago.distributed.messages import UpdateBatch
 from phago.errors import RoutingFailed
 from phago.ids import document_id
 
@@ -35,15 +44,15 @@ def routed_tick(actors: list[ShardActorImpl], answers: list[tuple[Any, ...]] | N
     """One pipelined tick: each phase's parts handed from every actor to every actor."""
     n = len(actors)
     for i, a in enumerate(actors):
-        parts = [answers[j][i] for j in range(n)] if answers is not None else []
+        parts = _inbound(answers, i) if answers is not None else []
         a.run_phase_routed("Sense", None, True, n, *parts)
-    act = [a.run_phase_routed("Act", None, True, n) for a in actors]
+    act = [_refs(a.run_phase_routed("Act", None, True, n)) for a in actors]
     decay = [
-        a.run_phase_routed("Decay", None, True, n, *(act[j][i] for j in range(n)))
+        _refs(a.run_phase_routed("Decay", None, True, n, *_inbound(act, i)))
         for i, a in enumerate(actors)
     ]
     return [
-        a.run_phase_routed("Advance", None, True, n, *(decay[j][i] for j in range(n)))
+        _refs(a.run_phase_routed("Advance", None, True, n, *_inbound(decay, i)))
         for i, a in enumerate(actors)
     ]
 
@@ -72,6 +81,7 @@ def test_routed_phases_end_like_the_runner_tick() -> None:
         answers = inline_tick(plain, answers)
         parts = routed_tick(actors, parts)
         assert state(plain) == state([a.shard for a in actors])
+        assert all(len(p) == 3 for p in parts)  # a part for each other shard, the result
         results = [p[-1] for p in parts]
         assert all(r.ghost_answers == {} for r in results)  # moved into the parts
     assert any(s.ghost_nodes() for s in plain)
@@ -93,3 +103,34 @@ def test_parts_for_unknown_shards_are_routing_errors() -> None:
         _part(parts, 2, "updates")
     with pytest.raises(RoutingFailed):
         _part(parts, -1, "ghost answers")
+
+
+def test_parts_are_addressed_to_the_other_shards_in_order() -> None:
+    # shard j returns its parts for the shards other than itself, in shard order
+    assert [_slot(0, d) for d in (1, 2, 3)] == [0, 1, 2]
+    assert [_slot(2, d) for d in (0, 1, 3)] == [0, 1, 2]
+    outs = [[f"{j}->{d}" for d in range(3) if d != j] + ["result"] for j in range(3)]
+    assert [_inbound(outs, d) for d in range(3)] == [
+        ["1->0", "2->0"],
+        ["0->1", "2->1"],
+        ["0->2", "1->2"],
+    ]
+    assert _refs("only") == ["only"] and _refs(["a", "b"]) == _refs(("a", "b")) == ["a", "b"]
+
+
+def test_one_shard_returns_the_result_alone() -> None:
+    ring = ConsistentHashRing(1)
+    actor = ShardActorImpl(0, ColonyConfig(), ring, 0, 1000)
+    load([actor.shard], ring)
+    actor.run_phase_routed("Sense", None, True, 1)
+    result = actor.run_phase_routed("Act", None, True, 1)
+    assert result.phase.value == "Act" and result.updates == []
+
+
+def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:
+    ring = ConsistentHashRing(2)
+    actor = ShardActorImpl(1, ColonyConfig(), ring, 0, 1000)
+    actor.run_phase_routed("Sense", None, True, 2, [])
+    actor.shard.take_outbox = lambda: [UpdateBatch(1, 1, 0)]  # type: ignore[method-assign]
+    with pytest.raises(RoutingFailed, match="shard-1 addressed its own Act output"):
+        actor.run_phase_routed("Act", None, True, 2)

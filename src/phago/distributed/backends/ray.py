@@ -105,21 +105,27 @@ class ShardActorImpl:
         self, phase: TickPhase | str, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
     ) -> Any:
         """One shard's phase of a pipelined tick (:class:`RayTickPipeline`): the inbound
-        payload arrives as one part from each shard, the outbound one leaves as one part
-        for each shard, so phases pass their data actor to actor.
+        payload arrives as one part from each other shard, the outbound one leaves as one
+        part for each other shard, so phases pass their data actor to actor. A shard sends
+        itself nothing (its updates are applied where they arise, and its ghosts are nodes
+        other shards own), so no part goes from a shard to itself.
 
-        * Sense: ``parts`` are last tick's ghost answers from each owner (appended to
+        * Sense: ``parts`` are last tick's ghost answers from each other owner (appended to
           ``payload["ghosts"]`` in owner order); returns the result only.
-        * Act: returns each destination's update batches, then the result.
-        * Decay: ``parts`` are each source's batches; returns each owner's ghost requests
-          (node ids), then the result.
-        * Advance: ``parts`` are each requesting shard's node ids; returns each requesting
-          shard's ghost answers, then the result.
+        * Act: returns each other destination's update batches, then the result.
+        * Decay: ``parts`` are each other source's batches; returns each other owner's ghost
+          requests (node ids), then the result.
+        * Advance: ``parts`` are each other requesting shard's node ids; returns each other
+          requesting shard's ghost answers, then the result.
+
+        With one shard every phase returns the result only.
 
         Raises:
             RoutingFailed: a batch or request addressed to a shard outside the cluster.
         """
         phase = TickPhase(phase)  # sent as its value: plain data, cheap to serialise
+        me = int(self.shard.shard_id)
+        parts = (*parts[:me], [], *parts[me:])  # in source order, with nothing from itself
         if phase is TickPhase.SENSE:
             if payload is None:  # the usual Sense payload, not sent
                 payload = {"ghosts": [], "collect": False, "distribution": None}
@@ -150,7 +156,9 @@ class ShardActorImpl:
             for req, answers in result.ghost_answers.items():
                 _part(out, req, "ghost answers").extend(answers)
             result.ghost_answers = {}
-        return (*out, result)
+        if out.pop(me):
+            raise RoutingFailed(f"shard-{me} addressed its own {phase} output to itself")
+        return (*out, result) if out else result
 
     def running_phase(self) -> TickPhase | None:
         """The phase a compiled fan-out is running on this actor now (None between phases);
@@ -544,7 +552,7 @@ class RayTickPipeline:
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
             self._one = [a.run_phase_routed for a in actors]
-            self._many = [m.options(num_returns=n + 1) for m in self._one]
+            self._many = [m.options(num_returns=n) for m in self._one]
         answers, self._answers = self._answers, None
         routed, outs = self._one, self._many
         sense = [
@@ -553,23 +561,21 @@ class RayTickPipeline:
                 _lean_sense(sense_payloads[i]),
                 resolve_ghosts,
                 n,
-                *([answers[j][i] for j in range(n)] if answers is not None else []),
+                *(_inbound(answers, i) if answers is not None else ()),
             )
             for i, m in enumerate(routed)
         ]
-        act = [m.remote(TickPhase.ACT.value, None, resolve_ghosts, n) for m in outs]
+        act = [_refs(m.remote(TickPhase.ACT.value, None, resolve_ghosts, n)) for m in outs]
         decay = [
-            m.remote(TickPhase.DECAY.value, None, resolve_ghosts, n, *(act[j][i] for j in range(n)))
+            _refs(m.remote(TickPhase.DECAY.value, None, resolve_ghosts, n, *_inbound(act, i)))
             for i, m in enumerate(outs)
         ]
         advance = [
-            m.remote(
-                TickPhase.ADVANCE.value, None, resolve_ghosts, n, *(decay[j][i] for j in range(n))
-            )
+            _refs(m.remote(TickPhase.ADVANCE.value, None, resolve_ghosts, n, *_inbound(decay, i)))
             for i, m in enumerate(outs)
         ]
         self._answers = advance
-        return [sense, [r[n] for r in act], [r[n] for r in decay], [r[n] for r in advance]]
+        return [sense, [r[-1] for r in act], [r[-1] for r in decay], [r[-1] for r in advance]]
 
     async def result(self, index: int, ref: Any) -> Any:
         """Await one shard's phase result; a dead actor raises :class:`ShardLost`."""
@@ -592,17 +598,34 @@ class RayTickPipeline:
         if refs is None:
             return {}
         n = len(self._handles)
-        parts = await asyncio.gather(*(refs[j][i] for j in range(n) for i in range(n)))
+        pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # owner, requester
+        parts = await asyncio.gather(*(refs[j][_slot(j, i)] for j, i in pairs))
         out: dict[int, list[Any]] = {}
-        for j in range(n):
-            for i in range(n):
-                if parts[j * n + i]:
-                    out.setdefault(i, []).extend(parts[j * n + i])
+        for (_, i), part in zip(pairs, parts, strict=True):
+            if part:
+                out.setdefault(i, []).extend(part)
         return out
 
     def reset(self) -> None:
         """Forget a failed tick's outputs (a rollback restores the runner's answers)."""
         self._answers = None
+
+
+def _slot(source: int, dest: int) -> int:
+    """Where shard ``source``'s routed phase returns its part for ``dest`` (``!= source``):
+    parts for the other shards in shard order, then the result."""
+    return dest if dest < source else dest - 1
+
+
+def _refs(out: Any) -> list[Any]:
+    """A routed phase's returns as a list: Ray gives a list of references for several
+    returns and one reference for one (one shard: the result alone)."""
+    return list(out) if isinstance(out, list | tuple) else [out]
+
+
+def _inbound(outs: list[list[Any]], dest: int) -> list[Any]:
+    """The parts every other shard's phase returned for ``dest``, in source order."""
+    return [refs[_slot(j, dest)] for j, refs in enumerate(outs) if j != dest]
 
 
 def _lean_sense(payload: Any) -> Any:
