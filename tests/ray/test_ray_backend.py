@@ -104,12 +104,17 @@ def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
         plain.close()
 
 
-def test_auto_fan_out_compiles_only_with_a_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_fan_out_compiles_only_with_a_core_to_spare(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     import phago.distributed.backends.ray as backend
 
     monkeypatch.setattr(backend.os, "cpu_count", lambda: 2)
     assert backend._spare_core(1) and not backend._spare_core(2)
-    dc = build("ray", 2)  # auto on "2 cores": plain calls
+    assert not backend._crowded(1) and backend._crowded(2)
+    with caplog.at_level("WARNING", logger="phago.distributed"):
+        dc = build("ray", 2)  # auto on "2 cores": plain calls, and a warning
+    assert "2 Ray shards on a machine with 2 cores" in caplog.text
     try:
         dc.run(2)
         assert not dc.runner._group.compiled and dc.runner._group.unavailable

@@ -55,13 +55,13 @@ class UpdateBatch:
 
     Edge endpoints are indices into the reference table ``ref_ids`` / ``ref_labels`` /
     ``ref_types`` so labels travel once per batch, not once per edge. The reference table
-    lists each node once, in order of first appearance over the groups' endpoints (group 0's
-    ``a`` ends, group 0's ``b`` ends, group 1's ``a`` ends, ...), so the destination creates
-    missing nodes in that order.
+    lists each node once, in order of first appearance over the source's wiring calls'
+    endpoints (call 0's ``a`` ends, call 0's ``b`` ends, call 1's ``a`` ends, ...), so the
+    destination creates missing nodes in that order.
 
-    Co-activations come in groups (one per wiring call on the source, applied in order with
-    that call's weights): group ``k`` is ``edge_a[s:e]`` / ``edge_b[s:e]`` with
-    ``s = edge_ends[k - 1]`` (0 for the first) and ``e = edge_ends[k]``.
+    Co-activations come in groups, one per run of wiring calls with the same weights on the
+    source, applied in order with those weights: group ``k`` is ``edge_a[s:e]`` /
+    ``edge_b[s:e]`` with ``s = edge_ends[k - 1]`` (0 for the first) and ``e = edge_ends[k]``.
 
     Attributes:
         source: the sending shard.

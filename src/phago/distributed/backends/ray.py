@@ -234,6 +234,12 @@ def _spare_core(actors: int) -> bool:
     return (os.cpu_count() or 1) > actors
 
 
+def _crowded(shards: int) -> bool:
+    """True when several shards would run on this machine without a core each plus one for
+    the driver (on 2 cores, 2 Ray shards of W3 ran about as fast as one)."""
+    return shards > 1 and not _spare_core(shards)
+
+
 _CODE_LOADED = False
 
 
@@ -710,6 +716,14 @@ def start_ray_shards(
             kwargs["address"] = address
         ray.init(**kwargs)
         state.started_ray = True
+    if address is None and _crowded(num_shards):
+        log.warning(
+            "%d Ray shards on a machine with %d cores: the shards share the cores with the "
+            "driver, so more shards will likely not run faster here (BENCHMARKS.md, Ray "
+            "scaling); Ray pays off with a core per shard and one to spare, or on a cluster",
+            num_shards,
+            os.cpu_count() or 1,
+        )
     opts = {"num_cpus": 1, **(options or {})}
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
     state.handles = [
