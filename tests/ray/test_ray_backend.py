@@ -61,6 +61,21 @@ def test_ray_equals_local_tick_for_tick(shards: int) -> None:
         remote.close()
 
 
+def test_one_pipelined_shard_equals_local() -> None:
+    # one shard's routed phases return the result alone (no parts): Ray hands back one
+    # reference, not a list, and the pipeline must take it as the result
+    local, remote = build("local", 1), build("ray", 1, ray_fan_out="calls")
+    try:
+        local.run(12)
+        remote.run(12)
+        pipeline = remote.runner._group.tick_pipeline
+        assert pipeline is not None and len(pipeline._actors) == 1  # whole ticks were submitted
+        assert signature(local) == signature(remote) and remote.stats().graph_edges > 0
+    finally:
+        local.close()
+        remote.close()
+
+
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
     clean = build("local", 3)
