@@ -853,7 +853,7 @@ class ShardedColony:
         g = self.colony.graph
         index = g._index
         ids = batch.ref_ids.tolist()
-        found = [index.get(nid) for nid in ids]
+        found = list(map(index.get, ids))
         if None in found:
             codes = batch.ref_types.tolist()
             labels = batch.ref_labels
