@@ -465,6 +465,35 @@ def window_pairs(kid: np.ndarray, pos: np.ndarray, window: int, k: int) -> np.nd
 
 
 @njit(cache=True)
+def order_pairs(a: np.ndarray, b: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The node-index pairs ``{a[t], b[t]}`` as ``(lo, hi)``, self-pairs dropped, in order.
+
+    Returns ``(lo, hi, status)``: status 0 when every (non-self) pair names node indices in
+    ``[0, n_nodes)``, else 2 (the numbering of :func:`gather_pairs`).
+    """
+    m = a.shape[0]
+    lo = np.empty(m, dtype=np.int64)
+    hi = np.empty(m, dtype=np.int64)
+    c = 0
+    status = 0
+    for t in range(m):
+        x = np.int64(a[t])
+        y = np.int64(b[t])
+        if x == y:
+            continue
+        if x < 0 or y < 0 or x >= n_nodes or y >= n_nodes:
+            status = 2
+        if x < y:
+            lo[c] = x
+            hi[c] = y
+        else:
+            lo[c] = y
+            hi[c] = x
+        c += 1
+    return lo[:c], hi[:c], status
+
+
+@njit(cache=True)
 def gather_pairs(
     idx: np.ndarray, pairs: np.ndarray, n_nodes: int
 ) -> tuple[np.ndarray, np.ndarray, int]:

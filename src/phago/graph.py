@@ -630,6 +630,11 @@ class HebbianGraph:
         """
         aa = np.asarray(a, dtype=_INT)
         bb = np.asarray(b, dtype=_INT)
+        if aa.ndim == 1 and aa.shape == bb.shape:  # the usual case: one kernel pass
+            lo, hi, status = K.order_pairs(aa, bb, self._n)
+            if status:
+                raise NodeNotFound("wire_pairs got a node index that does not exist")
+            return self._upsert(lo, hi, tick, tentative, increment) if len(lo) else 0
         keep = aa != bb
         if not keep.all():
             aa, bb = aa[keep], bb[keep]

@@ -80,6 +80,12 @@ def test_wire_unknown_index_raises() -> None:
     g.present(["aaa"])
     with pytest.raises(NodeNotFound):
         g.wire_pairs([0], [5], tick=0)
+    g.present(["bbb"])
+    with pytest.raises(NodeNotFound):  # a bad pair anywhere: nothing is wired
+        g.wire_pairs([0, 1], [1, -1], tick=0)
+    assert g.edge_count == 0
+    assert g.wire_pairs([0, 1, 1], [0, 1, 0], tick=0) == 1  # self-pairs are dropped
+    assert g.edge_count == 1
     with pytest.raises(NodeNotFound):
         g.index_of(node_id("concept", "nope"))
 

@@ -233,6 +233,22 @@ def test_gather_pairs_matches_numpy(
     assert hi.tolist() == np.maximum(a, b).tolist()
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 9), st.integers(-2, 9)), max_size=20), st.integers(0, 9))
+def test_order_pairs_matches_numpy(pair_list: list[tuple[int, int]], n_nodes: int) -> None:
+    pairs = np.array(pair_list, dtype=np.int64).reshape(-1, 2)
+    a, b = pairs[:, 0].copy(), pairs[:, 1].copy()
+    lo, hi, status = K.order_pairs(a, b, n_nodes)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    if (a < 0).any() or (b < 0).any() or (a >= n_nodes).any() or (b >= n_nodes).any():
+        assert status == 2
+        return
+    assert status == 0
+    assert lo.tolist() == np.minimum(a, b).tolist()
+    assert hi.tolist() == np.maximum(a, b).tolist()
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 7), max_size=30), st.integers(-3, 3))
 def test_add_at_matches_numpy(indices: list[int], amount: int) -> None:
