@@ -506,10 +506,8 @@ def gather_pairs(
     """
     m = pairs.shape[0]
     k = idx.shape[0]
-    lo = np.empty(m, dtype=np.int64)
-    hi = np.empty(m, dtype=np.int64)
-    c = 0
-    status = 0
+    a = np.empty(m, dtype=np.int64)
+    b = np.empty(m, dtype=np.int64)
     for t in range(m):
         p = np.int64(pairs[t, 0])
         q = np.int64(pairs[t, 1])
@@ -518,21 +516,10 @@ def gather_pairs(
         if q < 0:
             q += k
         if p < 0 or p >= k or q < 0 or q >= k:
-            return lo[:0], hi[:0], 1
-        a = np.int64(idx[p])
-        b = np.int64(idx[q])
-        if a == b:
-            continue
-        if a < 0 or b < 0 or a >= n_nodes or b >= n_nodes:
-            status = 2
-        if a < b:
-            lo[c] = a
-            hi[c] = b
-        else:
-            lo[c] = b
-            hi[c] = a
-        c += 1
-    return lo[:c], hi[:c], status
+            return a[:0], b[:0], 1
+        a[t] = idx[p]
+        b[t] = idx[q]
+    return order_pairs(a, b, n_nodes)
 
 
 @njit(cache=True)

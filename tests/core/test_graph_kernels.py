@@ -206,6 +206,21 @@ def test_window_pairs_matches_reference(case: tuple[IntArray, IntArray, int, int
     assert got.tolist() == np.stack([codes // k, codes % k], axis=1).reshape(-1, 2).tolist()
 
 
+def check_ordered_pairs(
+    a: np.ndarray, b: np.ndarray, n_nodes: int, got: tuple[np.ndarray, np.ndarray, int]
+) -> None:
+    """``got`` is ``(lo, hi, status)`` for the pairs ``{a[t], b[t]}``, as NumPy says."""
+    lo, hi, status = got
+    keep = a != b
+    a, b = a[keep], b[keep]
+    if (a < 0).any() or (b < 0).any() or (a >= n_nodes).any() or (b >= n_nodes).any():
+        assert status == 2
+        return
+    assert status == 0
+    assert lo.tolist() == np.minimum(a, b).tolist()
+    assert hi.tolist() == np.maximum(a, b).tolist()
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.integers(-2, 9), min_size=0, max_size=12),
@@ -223,14 +238,7 @@ def test_gather_pairs_matches_numpy(
     except IndexError:
         assert status == 1
         return
-    keep = a != b
-    a, b = a[keep], b[keep]
-    if (a < 0).any() or (b < 0).any() or (a >= n_nodes).any() or (b >= n_nodes).any():
-        assert status == 2
-        return
-    assert status == 0
-    assert lo.tolist() == np.minimum(a, b).tolist()
-    assert hi.tolist() == np.maximum(a, b).tolist()
+    check_ordered_pairs(a, b, n_nodes, (lo, hi, status))
 
 
 @settings(max_examples=300, deadline=None)
@@ -238,15 +246,7 @@ def test_gather_pairs_matches_numpy(
 def test_order_pairs_matches_numpy(pair_list: list[tuple[int, int]], n_nodes: int) -> None:
     pairs = np.array(pair_list, dtype=np.int64).reshape(-1, 2)
     a, b = pairs[:, 0].copy(), pairs[:, 1].copy()
-    lo, hi, status = K.order_pairs(a, b, n_nodes)
-    keep = a != b
-    a, b = a[keep], b[keep]
-    if (a < 0).any() or (b < 0).any() or (a >= n_nodes).any() or (b >= n_nodes).any():
-        assert status == 2
-        return
-    assert status == 0
-    assert lo.tolist() == np.minimum(a, b).tolist()
-    assert hi.tolist() == np.maximum(a, b).tolist()
+    check_ordered_pairs(a, b, n_nodes, K.order_pairs(a, b, n_nodes))
 
 
 @settings(max_examples=100, deadline=None)
