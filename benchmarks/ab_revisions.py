@@ -51,7 +51,7 @@ def child(docs: int, shards: int) -> None:
 
 def checkout(rev: str, into: Path) -> Path:
     """A detached worktree of ``rev`` under ``into``."""
-    path = into / rev.replace("/", "_")
+    path = into / f"{len(list(into.iterdir()))}-{rev.replace('/', '_')}"  # unique per call
     subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), rev],
         check=True,
