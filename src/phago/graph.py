@@ -881,6 +881,76 @@ class HebbianGraph:
             self._eb[s], minlength=self._n
         )
 
+    def incident_edges(
+        self, indices: IntArray | Sequence[int]
+    ) -> tuple[IntArray, IntArray, npt.NDArray[np.float64], IntArray]:
+        """Every live edge of the nodes at ``indices``, once per listed endpoint.
+
+        Returns:
+            ``(node, other, weight, created_tick)``: the listed endpoint's index, the other
+            endpoint's index, the weight and the creation tick of each edge, edges whose first
+            endpoint is listed first, each part in slot order.
+
+        Raises:
+            NodeNotFound: an index outside ``[0, node_count)``.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> _ = [g.add_node(f"n{i}") for i in range(3)]
+            >>> g.wire_pairs([0, 0], [1, 2], tick=4)
+            2
+            >>> node, other, w, ct = g.incident_edges([2])
+            >>> node.tolist(), other.tolist(), w.tolist(), ct.tolist()
+            ([2], [0], [0.1], [4])
+        """
+        idx = np.asarray(indices, dtype=_INT)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self._n):
+            raise NodeNotFound(f"node indices outside [0, {self._n})")
+        listed = np.zeros(self._n, dtype=np.bool_)
+        listed[idx] = True
+        s = self._live_slots()
+        a = self._ea[s]
+        b = self._eb[s]
+        in_a = listed[a]
+        in_b = listed[b]
+        slots = np.concatenate([s[in_a], s[in_b]])
+        node = np.concatenate([a[in_a], b[in_b]]).astype(_INT)
+        other = np.concatenate([b[in_a], a[in_b]]).astype(_INT)
+        return node, other, self._w[slots].copy(), self._ct[slots].astype(_INT)
+
+    def remove_index_pairs(
+        self, a: IntArray | Sequence[int], b: IntArray | Sequence[int]
+    ) -> PrunedEdges:
+        """Remove the edges ``{a[k], b[k]}`` that exist (absent pairs are skipped).
+
+        Returns:
+            The removed edges, each once, in slot order.
+
+        Raises:
+            ValueError: ``a`` and ``b`` differ in length.
+            NodeNotFound: an index outside ``[0, node_count)``.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> _ = [g.add_node(f"n{i}") for i in range(3)]
+            >>> g.wire_pairs([0, 1], [1, 2], tick=0)
+            2
+            >>> len(g.remove_index_pairs([1, 2, 0], [0, 0, 2])), g.edge_count
+            (1, 1)
+        """
+        ia = np.asarray(a, dtype=_INT)
+        ib = np.asarray(b, dtype=_INT)
+        if ia.shape != ib.shape:
+            raise ValueError(f"{len(ia)} first endpoints but {len(ib)} second endpoints")
+        for part in (ia, ib):
+            if len(part) and (part.min() < 0 or part.max() >= self._n):
+                raise NodeNotFound(f"node indices outside [0, {self._n})")
+        found = [self._slot(x, y) for x, y in zip(ia.tolist(), ib.tolist(), strict=True)]
+        slots = np.unique(np.array([s for s in found if s >= 0], dtype=_INT))
+        out = self._pruned(slots)
+        self._remove_slots(slots)
+        return out
+
     def _pruned(self, slots: IntArray) -> PrunedEdges:
         ids = self._ids_arr
         return PrunedEdges(ids[self._ea[slots]], ids[self._eb[slots]], self._w[slots].copy())

@@ -1074,6 +1074,18 @@ def _shard_objects(dc: Any) -> list[Any]:
 
 
 def _ghost_dict(g: Any) -> dict[str, Any]:
+    """A ghost, or a degree-cap order travelling with the ghost answers, as JSON data."""
+    from phago.distributed.degree_cap import CapOrder
+
+    if isinstance(g, CapOrder):
+        return {
+            "cap_order": {
+                "owner": int(g.owner),
+                "drop_a": g.drop_a.tolist(),
+                "drop_b": g.drop_b.tolist(),
+                "ask": g.ask.tolist(),
+            }
+        }
     d = g.full_data
     data = None
     if d is not None:
@@ -1091,9 +1103,19 @@ def _ghost_dict(g: Any) -> dict[str, Any]:
 
 
 def _ghost(d: dict[str, Any]) -> Any:
+    from phago.distributed.degree_cap import CapOrder
     from phago.distributed.types import GhostNode, ShardId
     from phago.ids import DocumentId, NodeId
     from phago.types import NodeData, NodeType, Position
+
+    if "cap_order" in d:
+        o = d["cap_order"]
+        return CapOrder(
+            int(o["owner"]),
+            np.asarray(o["drop_a"], dtype=np.uint64),
+            np.asarray(o["drop_b"], dtype=np.uint64),
+            np.asarray(o["ask"], dtype=np.uint64),
+        )
 
     data = d["data"]
     full = None
@@ -1314,6 +1336,7 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
                 "ghost_pending": np.flatnonzero(pending).tolist(),
                 "ghosts": [_ghost_dict(g) for g in sh.ghost_cache.all_nodes()],
                 "ghost_capacity": int(sh.ghost_cache.capacity),
+                **sh.degree_cap_state(),
             }
         )
     meta = {
@@ -1374,6 +1397,9 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                 ex["ghost_pending"] = sorted(
                     new_index[int(x)] for x in ex.get("ghost_pending", []) if int(x) in new_index
                 )
+                for key in ("cap_reported", "cap_table"):  # degree-cap rows per node
+                    if key in ex:
+                        ex[key] = np.asarray(ex[key])[kept]
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
         meta = {
@@ -1494,6 +1520,11 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
                 raise _damaged(d, f"shard {i} ghost flags do not match its graph") from exc
             for g in extras[i].get("ghosts", []):
                 sh.ghost_cache.insert(_ghost(g))
+            if "cap_reported" in extras[i]:
+                try:
+                    sh.set_degree_cap_state(extras[i]["cap_reported"], extras[i]["cap_table"])
+                except (KeyError, ValueError) as exc:
+                    raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc
             dc._run(h.restore(sh.snapshot()))
         dc.coordinator.set_tick(int(manifest["tick"]))
         dc._layout_next = int(manifest["layout_next"])

@@ -310,3 +310,45 @@ def test_present_groups_equals_presenting_one_group_after_another(
     assert [d.tolist() for d in many.provenance_arrays()] == [
         d.tolist() for d in one.provenance_arrays()
     ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=30),
+    st.lists(st.integers(0, 7), max_size=5),
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=10),
+)
+def test_incident_edges_and_remove_index_pairs_match_the_edge_set(
+    wired: list[tuple[int, int]], listed: list[int], removed: list[tuple[int, int]]
+) -> None:
+    g = HebbianGraph()
+    for i in range(8):
+        g.add_node(f"n{i}")
+    if wired:
+        g.wire_pairs([a for a, _ in wired], [b for _, b in wired], tick=2)
+    edges = {frozenset(p) for p in wired if p[0] != p[1]}
+    node, other, w, ct = g.incident_edges(listed)
+    seen = sorted(zip(node.tolist(), other.tolist(), strict=True))
+    want = sorted((v, u) for e in edges for v in set(listed) for u in e - {v} if v in e)
+    assert seen == want
+    assert np.all(w >= 0.1) and np.all(ct == 2)
+    gone = g.remove_index_pairs([a for a, _ in removed], [b for _, b in removed])
+    hit = edges & {frozenset(p) for p in removed if p[0] != p[1]}
+    assert len(gone) == len(hit) and g.edge_count == len(edges) - len(hit)
+    for e in hit:
+        a, b = sorted(e)
+        assert g.get_edge(g.id_at(a), g.id_at(b)) is None
+
+
+def test_incident_edges_and_remove_index_pairs_reject_bad_indices() -> None:
+    g = HebbianGraph()
+    g.add_node("a")
+    g.add_node("b")
+    g.wire_pairs([0], [1], tick=0)
+    with pytest.raises(NodeNotFound):
+        g.incident_edges([2])
+    with pytest.raises(NodeNotFound):
+        g.remove_index_pairs([0], [-1])
+    with pytest.raises(ValueError, match="endpoints"):
+        g.remove_index_pairs([0, 1], [1])
+    assert g.edge_count == 1

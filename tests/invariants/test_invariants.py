@@ -26,6 +26,7 @@ from phago.ids import document_id
 from phago.text import extract_keywords
 
 PURE = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+CAP3 = ColonyConfig(max_edge_degree=3)  # the degree cap across shards acts every few ticks
 DOCS = load_sample_corpus()
 POS = grid_positions(len(DOCS))
 
@@ -128,7 +129,12 @@ class SlowShard(ShardedColony):
 
 
 def build_runner(
-    slow: bool, mode: str = "hang", n: int = 3, at: int | None = None, parallelism: int = 8
+    slow: bool,
+    mode: str = "hang",
+    n: int = 3,
+    at: int | None = None,
+    parallelism: int = 8,
+    config: ColonyConfig | None = None,
 ) -> DistributedRunner:
     """A runner over ``n`` loaded shards; with ``slow``, shard ``at`` (default ``n // 2``) is
     a :class:`SlowShard` (the driver thread runs shard 0's phase itself, the pool the rest)."""
@@ -138,7 +144,7 @@ def build_runner(
     shards: list[ShardedColony] = []
     for i in range(n):
         cls = SlowShard if (slow and i == slow_at) else ShardedColony
-        s = cls(ShardId(i), ColonyConfig(), ring, seed=4)
+        s = cls(ShardId(i), config or ColonyConfig(), ring, seed=4)
         if isinstance(s, SlowShard):
             s.mode = mode
         shards.append(s)
@@ -177,6 +183,7 @@ def global_signature(runner: DistributedRunner) -> tuple:
     return full_signature(merge_owned_graphs([s.owned_graph() for s in runner.shards]))
 
 
+@pytest.mark.parametrize("config", [None, CAP3], ids=["default", "cap3"])
 @pytest.mark.parametrize(
     ("mode", "n", "at", "parallelism"),
     [
@@ -192,10 +199,15 @@ def global_signature(runner: DistributedRunner) -> tuple:
     ],
 )
 def test_i6_failed_tick_is_never_half_applied(
-    mode: str, n: int, at: int | None, parallelism: int, warm_kernels: None
+    mode: str,
+    n: int,
+    at: int | None,
+    parallelism: int,
+    config: ColonyConfig | None,
+    warm_kernels: None,
 ) -> None:
-    failing = build_runner(True, mode, n, at, parallelism)
-    clean = build_runner(False, n=n, parallelism=parallelism)
+    failing = build_runner(True, mode, n, at, parallelism, config)
+    clean = build_runner(False, n=n, parallelism=parallelism, config=config)
     asyncio.run(failing.run(4)), asyncio.run(clean.run(4))
     late_ingest(failing), late_ingest(clean)  # logged after the checkpoint at tick 3
     asyncio.run(failing.run(1)), asyncio.run(clean.run(1))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.ray
 DOCS = load_sample_corpus()
 POS = grid_positions(len(DOCS))
 SMALL = {"num_cpus": 0.25}
+CAP3 = ColonyConfig(max_edge_degree=3)  # the degree cap across shards acts every few ticks
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,15 +49,17 @@ def signature(dc: DistributedColony) -> tuple:
     return edges, sorted((n.id, n.label, n.access_count) for n in g.nodes())
 
 
-@pytest.mark.parametrize("shards", [2, 4])
-def test_ray_equals_local_tick_for_tick(shards: int) -> None:
-    local, remote = build("local", shards), build("ray", shards)
+@pytest.mark.parametrize(("shards", "config"), [(2, None), (4, None), (3, CAP3)])
+def test_ray_equals_local_tick_for_tick(shards: int, config: ColonyConfig | None) -> None:
+    local, remote = build("local", shards, config=config), build("ray", shards, config=config)
     try:
         for _ in range(4):
             local.run(8)
             remote.run(8)
             assert signature(local) == signature(remote)
         assert remote.stats().graph_edges > 0
+        if config is not None:  # the cap across shards dropped edges on the actors
+            assert sum(remote._call(i, "cap_dropped") for i in range(shards)) > 0
     finally:
         local.close()
         remote.close()
@@ -78,8 +82,16 @@ def test_one_pipelined_shard_equals_local() -> None:
 
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
-    clean = build("local", 3)
-    flaky = build("ray", 3, checkpoint_every=5, checkpoint_dir=str(tmp_path), ray_fan_out=fan_out)
+    # with a small degree cap, cap orders are in flight at the checkpoints and the kill
+    clean = build("local", 3, config=CAP3)
+    flaky = build(
+        "ray",
+        3,
+        config=CAP3,
+        checkpoint_every=5,
+        checkpoint_dir=str(tmp_path),
+        ray_fan_out=fan_out,
+    )
     try:
         clean.run(30)
         flaky.run(12)
@@ -168,8 +180,8 @@ def ghosts(dc: DistributedColony) -> list[list[tuple[int, str]]]:
 
 
 def test_pipelined_ticks_deliver_ghost_answers_across_checkpoints() -> None:
-    local = build("local", 3, checkpoint_every=3)
-    remote = build("ray", 3, checkpoint_every=3, ray_fan_out="calls")
+    local = build("local", 3, checkpoint_every=3, config=CAP3)
+    remote = build("ray", 3, checkpoint_every=3, ray_fan_out="calls", config=CAP3)
     try:
         for _ in range(4):
             local.run(4)

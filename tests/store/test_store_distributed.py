@@ -78,6 +78,62 @@ def test_round_trip_continues_identically(
         c.close()
 
 
+@pytest.mark.parametrize("at", [6, 7, 9])
+def test_round_trip_with_the_degree_cap_in_flight(tmp_path: Path, at: int) -> None:
+    """The cap across shards keeps per-node state and orders in flight between ticks: saved
+    and loaded, the run goes on exactly as without the save."""
+    cap = ColonyConfig(max_edge_degree=3)
+    a, b = make(20, 3, cap), make(20, 3, cap)
+    try:
+        a.run(at)
+        b.run(at)
+        d = save_distributed(b, tmp_path / f"dist-{at}")
+        c = load_distributed(d)
+        try:
+            graphs_equal(a, c)
+            a.run(20)
+            c.run(20)
+            graphs_equal(a, c)
+            assert sum(c._call(i, "cap_dropped") for i in range(3)) > 0
+        finally:
+            c.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_saved_cap_order_is_carried_over(tmp_path: Path) -> None:
+    from phago.distributed.degree_cap import CapOrder
+
+    cap = ColonyConfig(max_edge_degree=3)
+    dc = make(20, 3, cap)
+    try:
+        for _ in range(40):  # run until an order is in flight between ticks
+            dc.run(1)
+            held = [x for v in dc.runner._ghost_answers.values() for x in v]
+            if any(isinstance(x, CapOrder) for x in held):
+                break
+        else:
+            pytest.fail("no cap order was ever in flight between ticks")
+        d = save_distributed(dc, tmp_path / "dist")
+        again = load_distributed(d)
+        try:
+
+            def orders(x: DistributedColony) -> list[tuple[int, list[int], list[int], list[int]]]:
+                return [
+                    (req, o.drop_a.tolist(), o.drop_b.tolist(), o.ask.tolist())
+                    for req, v in sorted(x.runner._ghost_answers.items())
+                    for o in v
+                    if isinstance(o, CapOrder)
+                ]
+
+            assert orders(again) == orders(dc) != []
+        finally:
+            again.close()
+    finally:
+        dc.close()
+
+
 def test_refuses_foreign_folder_and_damage(tmp_path: Path) -> None:
     dc = make(4)
     try:

@@ -41,6 +41,7 @@ from phago._gc import GcPause
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig
+from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap
 from phago.distributed.edge_manager import CrossShardEdgeManager
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.hashing import ConsistentHashRing
@@ -88,11 +89,17 @@ def shard_seed(seed: int, shard: int) -> int:
 
 @dataclass(slots=True)
 class ShardPhaseResult(PhaseResult):
-    """A :class:`PhaseResult` plus what the runner moves between shards after the phase."""
+    """A :class:`PhaseResult` plus what the runner moves between shards after the phase.
+
+    ``ghost_requests`` (Decay) maps each owner to the node ids whose ghosts this shard lacks,
+    followed by a :class:`~phago.distributed.degree_cap.DegreeReport` when there is one;
+    ``ghost_answers`` (Advance) maps each shard to its ghosts, followed by a
+    :class:`~phago.distributed.degree_cap.CapOrder` when there is one.
+    """
 
     updates: list[UpdateBatch] = field(default_factory=list)
-    ghost_requests: dict[int, list[int]] = field(default_factory=dict)
-    ghost_answers: dict[int, list[GhostNode]] = field(default_factory=dict)
+    ghost_requests: dict[int, list[Any]] = field(default_factory=dict)
+    ghost_answers: dict[int, list[Any]] = field(default_factory=dict)
     agents_alive: int = 0
     documents_total: int = 0
     documents_digested: int = 0
@@ -171,6 +178,8 @@ class ShardedColony:
         self._oplog: list[tuple[int, str, Any]] = []
         self._replay: list[tuple[int, str, Any]] = []
         self._gc_pause = GcPause()  # this process's, from Sense to the end of Advance
+        k = self.config.max_edge_degree
+        self._degree_cap = None if k is None else GlobalDegreeCap(int(self._id), k)
 
     # ------------------------------------------------------------------ identity
 
@@ -531,6 +540,9 @@ class ShardedColony:
         self.__dict__.update(state)
         self.__dict__.setdefault("_act_presented", [])
         self.__dict__.setdefault("_act_wires", [])
+        if "_degree_cap" not in self.__dict__:
+            k = self.config.max_edge_degree
+            self._degree_cap = None if k is None else GlobalDegreeCap(int(self._id), k)
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
         self._gc_pause = GcPause()
 
@@ -929,6 +941,77 @@ class ShardedColony:
         """The ghosts in this shard's cache (what a remote caller can read of it)."""
         return list(self._ghosts.all_nodes())
 
+    def receive_answers(self, items: Iterable[GhostNode | CapOrder]) -> None:
+        """What owners sent at last tick's Advance: ghosts go into the cache, degree-cap
+        orders are applied (see :mod:`phago.distributed.degree_cap`)."""
+        items = list(items)
+        orders = [x for x in items if type(x) is CapOrder]
+        if orders:
+            self.apply_cap_orders(orders)
+            self.store_ghosts(x for x in items if type(x) is not CapOrder)  # type: ignore[misc]
+        else:
+            self.store_ghosts(items)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ degree cap
+
+    def _cap_active(self) -> bool:
+        return self._degree_cap is not None and self.ring.shard_count > 1
+
+    def cap_dropped(self) -> int:
+        """Edges this shard removed for the degree cap across shards (0 when it is off)."""
+        return 0 if self._degree_cap is None else self._degree_cap.dropped
+
+    def apply_cap_orders(self, orders: Iterable[CapOrder]) -> int:
+        """Remove the edges owners ordered dropped; keep their asks for the next Decay.
+
+        Returns:
+            The number of edges removed.
+        """
+        if self._degree_cap is None:
+            return 0
+        self._sync_owners()
+        return self._degree_cap.apply_orders(self.colony.graph, self._owner, orders)
+
+    def degree_reports(self) -> dict[int, DegreeReport]:
+        """Decay: degree changes and asked-for edges of other shards' nodes, by owner."""
+        if self._degree_cap is None or not self._cap_active():
+            return {}
+        self._sync_owners()
+        return self._degree_cap.reports(self.colony.graph, self._owner)
+
+    def cap_orders(self, reports: Sequence[DegreeReport]) -> dict[int, CapOrder]:
+        """Advance: rank the reported edges of owned nodes (dropping this shard's share at
+        once) and ask for the edges of owned nodes over the cap; orders by shard."""
+        if self._degree_cap is None or not self._cap_active():
+            return {}
+        self._sync_owners()
+        shards = max([self.ring.shard_count, *(int(r.source) + 1 for r in reports)])
+        return self._degree_cap.orders(self.colony.graph, self._owner, reports, shards)
+
+    def degree_cap_state(self) -> dict[str, npt.NDArray[np.int32]]:
+        """Between ticks: the degree cap's per-node state, ``cap_reported`` and ``cap_table``,
+        trimmed to the node count (empty when the cap is off); what :mod:`phago.store` saves."""
+        if self._degree_cap is None:
+            return {}
+        n = self.colony.graph.node_count
+        st = self._degree_cap.state()
+        return {"cap_reported": st["reported"][:n], "cap_table": st["table"][:n]}
+
+    def set_degree_cap_state(self, reported: npt.ArrayLike, table: npt.ArrayLike) -> None:
+        """Restore :meth:`degree_cap_state` (ignored when the cap is off).
+
+        Raises:
+            ValueError: the arrays do not have one row per node.
+        """
+        if self._degree_cap is None:
+            return
+        n = self.colony.graph.node_count
+        r = np.asarray(reported, dtype=np.int32)
+        t = np.asarray(table, dtype=np.int32)
+        if t.ndim != 2 or len(r) != n or len(t) != n:
+            raise ValueError(f"degree-cap state for {len(r)}/{len(t)} nodes, the graph has {n}")
+        self._degree_cap.set_state(r, t)
+
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
         for gh in ghosts:
@@ -995,12 +1078,12 @@ class ShardedColony:
             if self._replay:
                 self.apply_replay_ops(self.current_tick)
             if isinstance(payload, dict):
-                self.store_ghosts(payload.get("ghosts", []))
+                self.receive_answers(payload.get("ghosts", []))
                 self._collect_distribution = bool(payload.get("collect", False))
                 if payload.get("distribution") is not None:
                     self._install_distribution(payload["distribution"])
             elif payload:
-                self.store_ghosts(payload)
+                self.receive_answers(payload)
         elif phase is TickPhase.DECAY and payload:
             self.receive_updates(payload)
         result = self.tick_phase(phase)
@@ -1017,15 +1100,26 @@ class ShardedColony:
             result.updates = self.take_outbox()
         elif phase is TickPhase.DECAY:
             requests = self.ghost_requests()
-            if resolve_ghosts:
-                result.ghost_requests = requests
-            elif requests:
-                self.store_ghosts(self.unresolved_ghosts(requests))
+            if not resolve_ghosts:
+                if requests:
+                    self.store_ghosts(self.unresolved_ghosts(requests))
+                requests = {}
+            outbound: dict[int, list[Any]] = dict(requests)
+            for owner, report in self.degree_reports().items():
+                outbound.setdefault(owner, []).append(report)
+            result.ghost_requests = outbound
         elif phase is TickPhase.ADVANCE:
-            if payload:
-                result.ghost_answers = {
-                    int(req): self.resolve_ghost_nodes(ids) for req, ids in sorted(payload.items())
-                }
+            answers: dict[int, list[Any]] = {}
+            reports: list[DegreeReport] = []
+            for req, items in sorted((payload or {}).items()):
+                ids = [x for x in items if type(x) is not DegreeReport]
+                if len(ids) != len(items):
+                    reports.extend(x for x in items if type(x) is DegreeReport)
+                if ids:
+                    answers[int(req)] = self.resolve_ghost_nodes(ids)
+            for dest, order in self.cap_orders(reports).items():
+                answers.setdefault(dest, []).append(order)
+            result.ghost_answers = answers
             result.wants_distribution = self._has_aggregated_agents()
             if getattr(self, "_collect_distribution", False):
                 result.distribution = self.owned_distribution()

@@ -1,0 +1,200 @@
+"""The degree cap across shards: ranking, the owner's side, and whole clusters."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phago import ColonyConfig
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony, TickPhase
+from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap, rank_drops
+from phago.graph import HebbianGraph
+
+DOCS = load_sample_corpus()
+POS = grid_positions(len(DOCS))
+CAP3 = ColonyConfig(max_edge_degree=3)
+
+
+def brute_drops(node, other, weight, created, k):  # type: ignore[no-untyped-def]
+    """Per node, sort its entries by (-weight, created, other) and drop past the k-th."""
+    drop = [False] * len(node)
+    for v in set(node):
+        mine = sorted(
+            (i for i in range(len(node)) if node[i] == v),
+            key=lambda i: (-weight[i], created[i], other[i]),
+        )
+        for i in mine[k:]:
+            drop[i] = True
+    return drop
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.integers(0, 2**64 - 1),
+            st.sampled_from([0.1, 0.2, 0.35, 1.0]),
+            st.integers(0, 3),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 5),
+)
+def test_rank_drops_matches_sorting_each_nodes_edges(entries, k) -> None:  # type: ignore[no-untyped-def]
+    node = [e[0] for e in entries]
+    other = [e[1] for e in entries]
+    weight = [e[2] for e in entries]
+    created = [e[3] for e in entries]
+    got = rank_drops(
+        np.array(node, dtype=np.int64),
+        np.array(other, dtype=np.uint64),
+        np.array(weight),
+        np.array(created, dtype=np.int64),
+        k,
+    )
+    assert got.tolist() == brute_drops(node, other, weight, created, k)
+    kept = Counter(n for n, d in zip(node, got.tolist(), strict=True) if not d)
+    assert all(c == min(k, node.count(n)) for n, c in kept.items())
+
+
+def test_rank_drops_rejects_ragged_input_and_negative_k() -> None:
+    with pytest.raises(ValueError, match="one entry per edge"):
+        rank_drops([1, 2], [3], [0.1, 0.2], [0, 0], 1)
+    with pytest.raises(ValueError, match="k must be"):
+        rank_drops([], [], [], [], -1)
+    with pytest.raises(ValueError, match="k must be"):
+        GlobalDegreeCap(0, -2)
+
+
+def star(center_edges: list[tuple[str, float, int]]) -> HebbianGraph:
+    """A graph with node "v" joined to each named node at a weight and creation tick."""
+    g = HebbianGraph()
+    g.add_node("v")
+    for label, weight, tick in center_edges:
+        g.add_node(label)
+        g.wire_pairs([0], [g.node_count - 1], tick=tick, tentative=weight)
+    return g
+
+
+def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -> None:
+    # the owner (shard 0) stores two edges of v; shard 1 reports three more (asked for)
+    g = star([("a", 0.9, 0), ("b", 0.2, 0)])
+    owner = np.zeros(g.node_count, dtype=np.int64)  # shard 0 owns every node here
+    cap = GlobalDegreeCap(me=0, k=3)
+    v = g._ids_arr[0]
+    remote = np.array([11, 12, 13], dtype=np.uint64)  # NodeIds of v's neighbours on shard 1
+    report = DegreeReport(
+        1,
+        nodes=np.array([v], dtype=np.uint64),
+        degrees=np.array([3]),
+        edge_node=np.full(3, v, dtype=np.uint64),
+        edge_other=remote,
+        edge_weight=np.array([0.5, 0.1, 0.5]),
+        edge_created=np.array([2, 0, 1]),
+    )
+    orders = cap.orders(g, owner, [report], shards=2)
+    # kept: a (0.9), then the two 0.5 edges (older first); dropped: b (own) and 12 (shard 1)
+    assert g.edge_count == 1 and g.get_edge(g.id_at(0), g.id_at(1)) is not None
+    assert list(orders) == [1]
+    assert orders[1].drop_a.tolist() == [int(v)] and orders[1].drop_b.tolist() == [12]
+    assert cap.dropped == 1
+    # the table now counts 2 edges on shard 1 (3 reported, 1 ordered dropped): 1 + 2 <= 3
+    assert not len(orders[1].ask)
+    # a later report of 4 edges on shard 1 puts v over the cap: shard 1 is asked for them
+    later = DegreeReport(1, nodes=np.array([v], dtype=np.uint64), degrees=np.array([4]))
+    asks = cap.orders(g, owner, [later], shards=2)
+    assert asks[1].ask.tolist() == [int(v)] and not len(asks[1].drop_a)
+
+
+def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() -> None:
+    g = star([("a", 0.9, 0), ("b", 0.2, 0), ("c", 0.4, 1)])
+    owner = np.ones(g.node_count, dtype=np.int64)  # shard 1 owns every node; this is shard 0
+    cap = GlobalDegreeCap(me=0, k=3)
+    first = cap.reports(g, owner)
+    assert list(first) == [1]
+    assert sorted(zip(first[1].nodes.tolist(), first[1].degrees.tolist(), strict=True)) == sorted(
+        zip(g._ids_arr[: g.node_count].tolist(), [3, 1, 1, 1], strict=True)
+    )
+    assert cap.reports(g, owner) == {}  # nothing changed since
+    v, b = g._ids_arr[0], g._ids_arr[2]
+    removed = cap.apply_orders(
+        g,
+        owner,
+        [
+            CapOrder(
+                1,
+                np.array([v, v], dtype=np.uint64),
+                np.array([b, 999], dtype=np.uint64),
+                ask=np.array([v], dtype=np.uint64),
+            )
+        ],
+    )
+    assert removed == 1 and g.edge_count == 2 and cap.pending_asks == 1
+    again = cap.reports(g, owner)[1]
+    # v and b are re-reported (degrees 2 and 0) and v's remaining edges are sent
+    assert dict(zip(again.nodes.tolist(), again.degrees.tolist(), strict=True)) == {
+        int(v): 2,
+        int(b): 0,
+    }
+    assert sorted(again.edge_weight.tolist()) == [0.4, 0.9]
+    assert set(again.edge_node.tolist()) == {int(v)} and cap.pending_asks == 0
+
+
+def global_degrees(dc: DistributedColony) -> Counter[int]:
+    deg: Counter[int] = Counter()
+    for a, b, _ in dc.graph.edges():
+        deg[int(a)] += 1
+        deg[int(b)] += 1
+    return deg
+
+
+@pytest.mark.parametrize("shards", [2, 3, 4])
+def test_every_node_keeps_at_most_the_cap_over_all_shards(shards: int) -> None:
+    with DistributedColony(shards, seed=0, config=CAP3) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(2)
+        over_seen = 0
+        for _ in range(8):
+            dc.run(5)
+            over_seen += sum(1 for d in global_degrees(dc).values() if d > 3)
+        # no new edges for two ticks: every over-cap node has been trimmed
+        before = dc.stats().graph_edges
+        for _ in range(2):
+            for sh in dc.runner.shards:  # stop every agent: nothing is wired any more
+                sh.colony.agents.clear()
+            dc.tick()
+        degrees = global_degrees(dc)
+        assert max(degrees.values()) <= 3
+        assert sum(s._degree_cap.dropped for s in dc.runner.shards) > 0
+        assert dc.stats().graph_edges <= before
+        assert over_seen > 0  # the per-shard cap alone lets nodes exceed the cap
+
+
+def test_one_shard_needs_no_messages() -> None:
+    with DistributedColony(1, seed=0, config=CAP3) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(2)
+        for _ in range(20):
+            r = dc.tick()
+            decay = [p for p in r.phase_results if p.phase is TickPhase.DECAY]
+            assert all(not p.ghost_requests for p in decay)  # type: ignore[attr-defined]
+        assert max(global_degrees(dc).values()) <= 3
+        assert dc.runner.shards[0]._degree_cap.dropped == 0
+
+
+def test_cap_off_sends_no_reports() -> None:
+    with DistributedColony(2, seed=0, config=ColonyConfig(max_edge_degree=None)) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(2)
+        for _ in range(15):
+            r = dc.tick()
+            for p in r.phase_results:
+                for items in getattr(p, "ghost_requests", {}).values():
+                    assert all(type(x) is not DegreeReport for x in items)
+        assert all(s._degree_cap is None for s in dc.runner.shards)
