@@ -65,6 +65,60 @@ def table_delete_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -
 
 
 @njit(cache=True)
+def table_find_pairs(
+    tkeys: np.ndarray, tslots: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Slot of each pair ``{a[i], b[i]}`` of node indices, or -1 (a self-pair has none)."""
+    mask = np.int64(tkeys.shape[0] - 1)
+    out = np.full(a.shape[0], -1, dtype=np.int64)
+    for i in range(a.shape[0]):
+        x = np.int64(a[i])
+        y = np.int64(b[i])
+        if x == y:
+            continue
+        key = (x << 32) | y if x < y else (y << 32) | x
+        h = _bucket(key, mask)
+        while True:
+            k = tkeys[h]
+            if k == key:
+                out[i] = tslots[h]
+                break
+            if k == EMPTY:
+                break
+            h = (h + 1) & mask
+    return out
+
+
+@njit(cache=True)
+def incident_slots(
+    alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, listed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Live slots below ``m`` with a listed endpoint, once per listed endpoint: the slots
+    whose ``a`` end is listed (ascending), then those whose ``b`` end is; and that end."""
+    n = 0
+    for s in range(m):
+        if alive[s]:
+            if listed[ea[s]]:
+                n += 1
+            if listed[eb[s]]:
+                n += 1
+    slots = np.empty(n, dtype=np.int64)
+    ends = np.empty(n, dtype=np.int64)
+    c = 0
+    for s in range(m):
+        if alive[s] and listed[ea[s]]:
+            slots[c] = s
+            ends[c] = ea[s]
+            c += 1
+    for s in range(m):
+        if alive[s] and listed[eb[s]]:
+            slots[c] = s
+            ends[c] = eb[s]
+            c += 1
+    return slots, ends
+
+
+@njit(cache=True)
 def upsert_pairs(
     tkeys: np.ndarray,
     tslots: np.ndarray,

@@ -908,15 +908,9 @@ class HebbianGraph:
             raise NodeNotFound(f"node indices outside [0, {self._n})")
         listed = np.zeros(self._n, dtype=np.bool_)
         listed[idx] = True
-        s = self._live_slots()
-        a = self._ea[s]
-        b = self._eb[s]
-        in_a = listed[a]
-        in_b = listed[b]
-        slots = np.concatenate([s[in_a], s[in_b]])
-        node = np.concatenate([a[in_a], b[in_b]]).astype(_INT)
-        other = np.concatenate([b[in_a], a[in_b]]).astype(_INT)
-        return node, other, self._w[slots].copy(), self._ct[slots].astype(_INT)
+        slots, node = K.incident_slots(self._alive, self._m, self._ea, self._eb, listed)
+        other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
+        return node, other, self._w[slots], self._ct[slots].astype(_INT)
 
     def remove_index_pairs(
         self, a: IntArray | Sequence[int], b: IntArray | Sequence[int]
@@ -945,8 +939,8 @@ class HebbianGraph:
         for part in (ia, ib):
             if len(part) and (part.min() < 0 or part.max() >= self._n):
                 raise NodeNotFound(f"node indices outside [0, {self._n})")
-        found = [self._slot(x, y) for x, y in zip(ia.tolist(), ib.tolist(), strict=True)]
-        slots = np.unique(np.array([s for s in found if s >= 0], dtype=_INT))
+        found = K.table_find_pairs(self._tkeys, self._tslots, ia, ib)
+        slots = np.unique(found[found >= 0])
         out = self._pruned(slots)
         self._remove_slots(slots)
         return out

@@ -1081,8 +1081,7 @@ def _ghost_dict(g: Any) -> dict[str, Any]:
         return {
             "cap_order": {
                 "owner": int(g.owner),
-                "drop_a": g.drop_a.tolist(),
-                "drop_b": g.drop_b.tolist(),
+                "drop": g.drop.tolist(),
                 "ask": g.ask.tolist(),
             }
         }
@@ -1112,8 +1111,7 @@ def _ghost(d: dict[str, Any]) -> Any:
         o = d["cap_order"]
         return CapOrder(
             int(o["owner"]),
-            np.asarray(o["drop_a"], dtype=np.uint64),
-            np.asarray(o["drop_b"], dtype=np.uint64),
+            np.asarray(o["drop"], dtype=np.int64).reshape(-1, 2),
             np.asarray(o["ask"], dtype=np.uint64),
         )
 
@@ -1355,6 +1353,19 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     return _write_distributed(Path(directory), meta, states, extras, catalog)
 
 
+def _renumber_cap_orders(answers: list[dict[str, Any]], new_index: dict[int, int]) -> None:
+    """Degree-cap orders held for a shard name edges by its local node indices: after a
+    forget renumbers its nodes, renumber them (dropping edges of removed nodes)."""
+    for item in answers:
+        order = item.get("cap_order")
+        if order is not None:
+            order["drop"] = [
+                [new_index[a], new_index[b]]
+                for a, b in order["drop"]
+                if a in new_index and b in new_index
+            ]
+
+
 def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     """Forget documents in the store at ``path`` (a file or a distributed folder), in place.
 
@@ -1384,7 +1395,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                 pairs[k] = pairs.get(k, 0) + v
         total = ForgetReport()
         held: set[int] = set()
-        for st, ex in zip(states, extras, strict=True):
+        for i, (st, ex) in enumerate(zip(states, extras, strict=True)):
             r = forget_documents(st, ids, pairs)
             held.update(r.documents_removed)
             total.nodes_removed += r.nodes_removed
@@ -1400,6 +1411,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                 for key in ("cap_reported", "cap_table"):  # degree-cap rows per node
                     if key in ex:
                         ex[key] = np.asarray(ex[key])[kept]
+                _renumber_cap_orders(manifest.get("ghost_answers", {}).get(str(i), []), new_index)
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
         meta = {

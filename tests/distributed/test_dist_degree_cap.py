@@ -97,19 +97,20 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
         edge_other=remote,
         edge_weight=np.array([0.5, 0.1, 0.5]),
         edge_created=np.array([2, 0, 1]),
+        edge_local=np.array([[5, 6], [5, 7], [5, 8]]),  # the same edges on shard 1
     )
     orders = cap.orders(g, owner, [report], shards=2)
     # kept: a (0.9), then the two 0.5 edges (older first); dropped: b (own) and 12 (shard 1)
     assert g.edge_count == 1 and g.get_edge(g.id_at(0), g.id_at(1)) is not None
     assert list(orders) == [1]
-    assert orders[1].drop_a.tolist() == [int(v)] and orders[1].drop_b.tolist() == [12]
+    assert orders[1].drop.tolist() == [[5, 7]]  # shard 1's local indices of edge v-12
     assert cap.dropped == 1
     # the table now counts 2 edges on shard 1 (3 reported, 1 ordered dropped): 1 + 2 <= 3
     assert not len(orders[1].ask)
     # a later report of 4 edges on shard 1 puts v over the cap: shard 1 is asked for them
     later = DegreeReport(1, nodes=np.array([v], dtype=np.uint64), degrees=np.array([4]))
     asks = cap.orders(g, owner, [later], shards=2)
-    assert asks[1].ask.tolist() == [int(v)] and not len(asks[1].drop_a)
+    assert asks[1].ask.tolist() == [int(v)] and not len(asks[1].drop)
 
 
 def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() -> None:
@@ -127,23 +128,21 @@ def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() ->
         g,
         owner,
         [
-            CapOrder(
-                1,
-                np.array([v, v], dtype=np.uint64),
-                np.array([b, 999], dtype=np.uint64),
-                ask=np.array([v], dtype=np.uint64),
-            )
+            # drop v-b (local indices 0 and 2) and a-b, which is no edge
+            CapOrder(1, drop=np.array([[0, 2], [1, 2]]), ask=np.array([v], dtype=np.uint64))
         ],
     )
     assert removed == 1 and g.edge_count == 2 and cap.pending_asks == 1
     again = cap.reports(g, owner)[1]
-    # v and b are re-reported (degrees 2 and 0) and v's remaining edges are sent
+    # the ordered nodes are re-reported (v, b and a: degrees 2, 0, 1), v's edges are sent
     assert dict(zip(again.nodes.tolist(), again.degrees.tolist(), strict=True)) == {
         int(v): 2,
         int(b): 0,
+        int(g._ids_arr[1]): 1,
     }
     assert sorted(again.edge_weight.tolist()) == [0.4, 0.9]
     assert set(again.edge_node.tolist()) == {int(v)} and cap.pending_asks == 0
+    assert sorted(map(tuple, again.edge_local.tolist())) == [(0, 1), (0, 3)]
 
 
 def global_degrees(dc: DistributedColony) -> Counter[int]:

@@ -119,9 +119,9 @@ def test_a_saved_cap_order_is_carried_over(tmp_path: Path) -> None:
         again = load_distributed(d)
         try:
 
-            def orders(x: DistributedColony) -> list[tuple[int, list[int], list[int], list[int]]]:
+            def orders(x: DistributedColony) -> list[tuple[int, list[list[int]], list[int]]]:
                 return [
-                    (req, o.drop_a.tolist(), o.drop_b.tolist(), o.ask.tolist())
+                    (req, o.drop.tolist(), o.ask.tolist())
                     for req, v in sorted(x.runner._ghost_answers.items())
                     for o in v
                     if isinstance(o, CapOrder)

@@ -59,6 +59,10 @@ def _no_floats() -> npt.NDArray[np.float64]:
     return np.zeros(0, dtype=np.float64)
 
 
+def _no_pairs() -> npt.NDArray[np.int64]:
+    return np.zeros((0, 2), dtype=_INT)
+
+
 @dataclass(slots=True)
 class DegreeReport:
     """What a storing shard tells an owner at Decay (sent with its ghost requests).
@@ -70,7 +74,9 @@ class DegreeReport:
         edge_node: for the nodes the owner asked for, one entry per stored edge: the node,
         edge_other: the edge's other endpoint,
         edge_weight: its weight,
-        edge_created: its creation tick.
+        edge_created: its creation tick,
+        edge_local: and the edge's two endpoints as ``source``'s local node indices (shape
+            ``(n, 2)``), which an order to drop it echoes back.
     """
 
     source: int
@@ -80,6 +86,7 @@ class DegreeReport:
     edge_other: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     edge_weight: npt.NDArray[np.float64] = field(default_factory=_no_floats)
     edge_created: npt.NDArray[np.int64] = field(default_factory=_no_ints)
+    edge_local: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
 
 
 @dataclass(slots=True)
@@ -89,14 +96,13 @@ class CapOrder:
 
     Attributes:
         owner: the owning shard.
-        drop_a: edges to remove: one endpoint (a node ``owner`` owns) ...
-        drop_b: ... and the other.
+        drop: edges to remove, each as the two local node indices of the receiving shard
+            (shape ``(n, 2)``, from its report's ``edge_local``).
         ask: nodes ``owner`` owns whose edges to report at the next Decay.
     """
 
     owner: int
-    drop_a: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
-    drop_b: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
+    drop: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
     ask: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
 
 
@@ -175,13 +181,15 @@ class GlobalDegreeCap:
         self.k = int(k)
         self._reported = np.zeros(0, dtype=np.int32)  # -1: report at the next Decay
         self._table = np.zeros((0, 0), dtype=np.int32)  # [local index, shard] degree there
-        self._asks: list[tuple[int, npt.NDArray[np.uint64]]] = []
+        self._elsewhere = np.zeros(0, dtype=np.int32)  # each row of the table summed
+        self._asks: list[npt.NDArray[np.uint64]] = []
+        self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     @property
     def pending_asks(self) -> int:
         """Nodes owners asked for whose edges go out at the next Decay."""
-        return sum(len(ids) for _, ids in self._asks)
+        return sum(len(ids) for ids in self._asks)
 
     def _grow(self, n: int, shards: int = 0) -> None:
         rows, cols = self._table.shape
@@ -191,11 +199,13 @@ class GlobalDegreeCap:
             grown[: len(self._reported)] = self._reported
             self._reported = grown
         if n > rows or shards > cols:
-            table = np.zeros(
-                (max(n, 2 * rows, 64) if n > rows else rows, max(cols, shards)), dtype=np.int32
-            )
+            new_rows = max(n, 2 * rows, 64) if n > rows else rows
+            table = np.zeros((new_rows, max(cols, shards)), dtype=np.int32)
             table[:rows, :cols] = self._table
             self._table = table
+            elsewhere = np.zeros(new_rows, dtype=np.int32)
+            elsewhere[:rows] = self._elsewhere
+            self._elsewhere = elsewhere
 
     def state(self) -> dict[str, npt.NDArray[np.int32]]:
         """Copies of the reported degrees and the owner's table (what :mod:`phago.store`
@@ -214,7 +224,9 @@ class GlobalDegreeCap:
             raise ValueError("the degree table must be two-dimensional")
         self._reported = r.copy()
         self._table = t.copy()
+        self._elsewhere = t.sum(axis=1, dtype=np.int32)
         self._asks = []
+        self._degrees = None
 
     # ------------------------------------------------------------------ Sense
 
@@ -223,29 +235,28 @@ class GlobalDegreeCap:
     ) -> int:
         """Remove the edges the orders name (those still present) and keep their asks.
 
-        Nodes of a removed edge that other shards own are re-reported at the next Decay.
+        The nodes the orders name that other shards own are re-reported at the next Decay
+        (the owners counted the drops in advance; a report puts their tables right).
 
         Returns:
             The number of edges removed.
         """
-        removed = 0
+        drops = []
         for order in orders:
             if len(order.ask):
-                self._asks.append((int(order.owner), order.ask))
-            if not len(order.drop_a):
-                continue
-            a = _local(graph, order.drop_a)
-            b = _local(graph, order.drop_b)
-            ok = (a >= 0) & (b >= 0)
-            gone = graph.remove_index_pairs(a[ok], b[ok])
-            removed += len(gone)
-            self.dropped += len(gone)
-            if len(gone):
-                ends = np.concatenate([a[ok], b[ok]])
-                self._grow(graph.node_count)
-                remote = ends[owner[ends] != self.me]
-                self._reported[remote] = -1
-        return removed
+                self._asks.append(order.ask)
+            if len(order.drop):
+                drops.append(order.drop)
+        if not drops:
+            return 0
+        pairs = np.concatenate(drops)
+        gone = len(graph.remove_index_pairs(pairs[:, 0], pairs[:, 1]))
+        self.dropped += gone
+        if gone:
+            self._grow(graph.node_count)
+            ends = pairs.ravel()
+            self._reported[ends[owner[ends] != self.me]] = -1
+        return gone
 
     # ------------------------------------------------------------------ Decay
 
@@ -255,31 +266,44 @@ class GlobalDegreeCap:
         n = graph.node_count
         self._grow(n)
         out: dict[int, DegreeReport] = {}
+        if not n:
+            return out
         ids = graph._ids_arr
-        if n:
-            deg = graph.degrees()
-            changed = np.flatnonzero((owner[:n] != self.me) & (deg != self._reported[:n]))
-            if len(changed):
-                self._reported[changed] = deg[changed]
-                owners = owner[changed]
-                for o in np.unique(owners).tolist():
-                    sel = changed[owners == o]
-                    out[o] = DegreeReport(self.me, ids[sel], deg[sel].astype(_INT))
-        asks, self._asks = self._asks, []
-        for o, ask in asks:
-            li = _local(graph, ask)
+        deg = graph.degrees()
+        self._degrees = deg
+        changed = np.flatnonzero((owner[:n] != self.me) & (deg != self._reported[:n]))
+        if len(changed):
+            self._reported[changed] = deg[changed]
+            owners = owner[changed]
+            for o in np.unique(owners).tolist():
+                sel = changed[owners == o]
+                out[o] = DegreeReport(self.me, ids[sel], deg[sel])
+        if self._asks:
+            li = _local(graph, np.concatenate(self._asks))
+            self._asks = []
             li = li[li >= 0]
-            if not len(li):
-                continue
-            node, other, w, ct = graph.incident_edges(np.unique(li))
-            rep = out.setdefault(o, DegreeReport(self.me))
-            rep.edge_node = np.concatenate([rep.edge_node, ids[node]])
-            rep.edge_other = np.concatenate([rep.edge_other, ids[other]])
-            rep.edge_weight = np.concatenate([rep.edge_weight, w])
-            rep.edge_created = np.concatenate([rep.edge_created, ct])
+            li = li[owner[li] != self.me]
+            if len(li):
+                node, other, w, ct = graph.incident_edges(np.unique(li))
+                owners = owner[node]
+                for o in np.unique(owners).tolist():
+                    sel = owners == o
+                    rep = out.setdefault(o, DegreeReport(self.me))
+                    rep.edge_node = ids[node[sel]]
+                    rep.edge_other = ids[other[sel]]
+                    rep.edge_weight = w[sel]
+                    rep.edge_created = ct[sel]
+                    rep.edge_local = np.stack([node[sel], other[sel]], axis=1)
         return out
 
     # ------------------------------------------------------------------ Advance
+
+    def _set_degrees(
+        self, rows: npt.NDArray[np.int64], source: int, degrees: npt.NDArray[np.int64]
+    ) -> None:
+        col = self._table[:, source]
+        self._elsewhere[rows] += (degrees - col[rows]).astype(np.int32)
+        col[rows] = degrees
 
     def orders(
         self,
@@ -292,63 +316,77 @@ class GlobalDegreeCap:
         at once), and ask for the edges of nodes over the cap; the orders by shard."""
         n = graph.node_count
         self._grow(n, shards)
-        table = self._table
+        deg = self._degrees if self._degrees is not None and len(self._degrees) == n else None
+        self._degrees = None
+        if deg is None:
+            deg = graph.degrees()
         mine = owner[:n] == self.me
         ids = graph._ids_arr
-        parts: list[
-            tuple[
-                int,
-                npt.NDArray[np.int64],
-                npt.NDArray[np.uint64],
-                npt.NDArray[np.float64],
-                npt.NDArray[np.int64],
-            ]
-        ] = []
+        ranked: list[DegreeReport] = []
         for rep in reports:
-            source = int(rep.source)
             if len(rep.nodes):
                 li = _local(graph, rep.nodes)
                 ok = li >= 0
                 ok[ok] = mine[li[ok]]
-                table[li[ok], source] = rep.degrees[ok]
+                self._set_degrees(li[ok], int(rep.source), rep.degrees[ok])
             if len(rep.edge_node):
-                li = _local(graph, rep.edge_node)
-                ok = li >= 0
-                ok[ok] = mine[li[ok]]
-                parts.append(
-                    (source, li[ok], rep.edge_other[ok], rep.edge_weight[ok], rep.edge_created[ok])
-                )
+                ranked.append(rep)
         out: dict[int, CapOrder] = {}
-        if parts:
-            ranked = np.unique(np.concatenate([p[1] for p in parts]))
-            node, other, w, ct = graph.incident_edges(ranked)
-            sender = np.concatenate(
-                [np.full(len(node), self.me, dtype=_INT)]
-                + [np.full(len(p[1]), p[0], dtype=_INT) for p in parts]
-            )
-            all_node = np.concatenate([node] + [p[1] for p in parts])
-            all_other = np.concatenate([ids[other]] + [p[2] for p in parts])
-            all_w = np.concatenate([w] + [p[3] for p in parts])
-            all_ct = np.concatenate([ct] + [p[4] for p in parts])
-            drop = rank_drops(all_node, all_other, all_w, all_ct, self.k)
-            own = drop[: len(node)]
-            if own.any():
-                self.dropped += len(graph.remove_index_pairs(node[own], other[own]))
-            rest = np.flatnonzero(drop[len(node) :]) + len(node)
-            if len(rest):
-                np.subtract.at(table, (all_node[rest], sender[rest]), 1)
-                for dest in np.unique(sender[rest]).tolist():
-                    sel = rest[sender[rest] == dest]
-                    out[dest] = CapOrder(self.me, ids[all_node[sel]], all_other[sel])
-        if n:
-            elsewhere = table[:n].sum(axis=1)
-            over = np.flatnonzero(mine & (elsewhere > 0))
-            if len(over):
-                over = over[graph.degrees()[over] + elsewhere[over] > self.k]
+        if ranked:
+            out = self._rank(graph, mine, ranked, deg)
+        over = np.flatnonzero(mine & (self._elsewhere[:n] > 0))
+        if len(over):
+            over = over[deg[over] + self._elsewhere[over] > self.k]
+        if len(over):
+            table = self._table
             for s in range(table.shape[1]):
-                if s == self.me or not len(over):
+                if s == self.me:
                     continue
                 asked = over[table[over, s] > 0]
                 if len(asked):
                     out.setdefault(s, CapOrder(self.me)).ask = ids[asked]
         return dict(sorted(out.items()))
+
+    def _rank(
+        self,
+        graph: HebbianGraph,
+        mine: npt.NDArray[np.bool_],
+        reports: Sequence[DegreeReport],
+        deg: npt.NDArray[np.int64],
+    ) -> dict[int, CapOrder]:
+        """Rank the reported edges of owned nodes with this shard's own; drop the own ones
+        outside the cap at once (``deg`` follows), and return orders for the rest."""
+        ids = graph._ids_arr
+        rows = [_local(graph, rep.edge_node) for rep in reports]
+        keep = [(li >= 0) & mine[np.maximum(li, 0)] for li in rows]
+        ranked = np.unique(np.concatenate([li[k] for li, k in zip(rows, keep, strict=True)]))
+        node, other, w, ct = graph.incident_edges(ranked)
+        own = len(node)
+        all_node = np.concatenate([node] + [li[k] for li, k in zip(rows, keep, strict=True)])
+        all_other = np.concatenate(
+            [ids[other]] + [r.edge_other[k] for r, k in zip(reports, keep, strict=True)]
+        )
+        all_w = np.concatenate([w] + [r.edge_weight[k] for r, k in zip(reports, keep, strict=True)])
+        all_ct = np.concatenate(
+            [ct] + [r.edge_created[k] for r, k in zip(reports, keep, strict=True)]
+        )
+        drop = rank_drops(all_node, all_other, all_w, all_ct, self.k)
+        if drop[:own].any():
+            a, b = node[drop[:own]], other[drop[:own]]
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            pairs = np.unique(np.stack([lo, hi], axis=1), axis=0)
+            gone = graph.remove_index_pairs(pairs[:, 0], pairs[:, 1])
+            self.dropped += len(gone)
+            np.subtract.at(deg, pairs.ravel(), 1)
+        out: dict[int, CapOrder] = {}
+        at = own
+        for rep, k in zip(reports, keep, strict=True):
+            size = int(k.sum())
+            d = drop[at : at + size]
+            at += size
+            if d.any():
+                rows_dropped = all_node[own:][at - size - own : at - own][d]
+                np.subtract.at(self._table[:, int(rep.source)], rows_dropped, 1)
+                np.subtract.at(self._elsewhere, rows_dropped, 1)
+                out[int(rep.source)] = CapOrder(self.me, rep.edge_local[k][d])
+        return out
