@@ -119,6 +119,54 @@ def incident_slots(
 
 
 @njit(cache=True)
+def rank_drops_grouped(
+    order: np.ndarray, node: np.ndarray, other: np.ndarray, w: np.ndarray, ct: np.ndarray, k: int
+) -> np.ndarray:
+    """Entries outside their node's ``k`` best, ``order`` grouping the entries by node
+    (a stable argsort of ``node``). Best: heavier, then older (``ct``), then smaller
+    ``other``; equal entries keep their order (a stable insertion sort per group)."""
+    n = order.shape[0]
+    drop = np.zeros(n, dtype=np.bool_)
+    buf = np.empty(n, dtype=np.int64)
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        v = node[order[lo]]
+        while hi < n and node[order[hi]] == v:
+            hi += 1
+        g = hi - lo
+        if g > k:
+            for i in range(g):
+                e = order[lo + i]
+                j = i
+                while j > 0:
+                    p = buf[j - 1]
+                    if w[e] > w[p] or (
+                        w[e] == w[p] and (ct[e] < ct[p] or (ct[e] == ct[p] and other[e] < other[p]))
+                    ):
+                        buf[j] = p
+                        j -= 1
+                    else:
+                        break
+                buf[j] = e
+            for i in range(k, g):
+                drop[buf[i]] = True
+        lo = hi
+    return drop
+
+
+@njit(cache=True)
+def degrees_live(alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, n: int) -> np.ndarray:
+    """Each node's number of live edges (slots below ``m``)."""
+    deg = np.zeros(n, dtype=np.int64)
+    for s in range(m):
+        if alive[s]:
+            deg[ea[s]] += 1
+            deg[eb[s]] += 1
+    return deg
+
+
+@njit(cache=True)
 def upsert_pairs(
     tkeys: np.ndarray,
     tslots: np.ndarray,

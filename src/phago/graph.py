@@ -876,10 +876,7 @@ class HebbianGraph:
 
     def degrees(self) -> IntArray:
         """Degree of every node by index."""
-        s = self._live_slots()
-        return np.bincount(self._ea[s], minlength=self._n) + np.bincount(
-            self._eb[s], minlength=self._n
-        )
+        return K.degrees_live(self._alive, self._m, self._ea, self._eb, self._n)  # type: ignore[no-any-return]
 
     def incident_edges(
         self, indices: IntArray | Sequence[int]

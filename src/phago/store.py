@@ -1083,6 +1083,7 @@ def _ghost_dict(g: Any) -> dict[str, Any]:
                 "owner": int(g.owner),
                 "drop": g.drop.tolist(),
                 "ask": g.ask.tolist(),
+                "ask_local": g.ask_local.tolist(),
             }
         }
     d = g.full_data
@@ -1113,6 +1114,7 @@ def _ghost(d: dict[str, Any]) -> Any:
             int(o["owner"]),
             np.asarray(o["drop"], dtype=np.int64).reshape(-1, 2),
             np.asarray(o["ask"], dtype=np.uint64),
+            np.asarray(o.get("ask_local", []), dtype=np.int64),
         )
 
     data = d["data"]
@@ -1353,17 +1355,31 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     return _write_distributed(Path(directory), meta, states, extras, catalog)
 
 
-def _renumber_cap_orders(answers: list[dict[str, Any]], new_index: dict[int, int]) -> None:
-    """Degree-cap orders held for a shard name edges by its local node indices: after a
-    forget renumbers its nodes, renumber them (dropping edges of removed nodes)."""
-    for item in answers:
-        order = item.get("cap_order")
-        if order is not None:
-            order["drop"] = [
-                [new_index[a], new_index[b]]
-                for a, b in order["drop"]
-                if a in new_index and b in new_index
-            ]
+def _renumber_cap_orders(
+    answers: dict[str, list[dict[str, Any]]], renumbered: dict[int, dict[int, int]]
+) -> None:
+    """Degree-cap orders held between ticks name nodes by local index: the edges to drop by
+    the receiving shard's, the asked nodes by the owner's. After a forget renumbers some
+    shards' nodes (old index to new), renumber the orders (dropping removed nodes)."""
+    for req, items in answers.items():
+        for item in items:
+            order = item.get("cap_order")
+            if order is None:
+                continue
+            here = renumbered.get(int(req))
+            if here is not None:
+                order["drop"] = [
+                    [here[a], here[b]] for a, b in order["drop"] if a in here and b in here
+                ]
+            there = renumbered.get(int(order["owner"]))
+            if there is not None:
+                kept = [
+                    (nid, there[li])
+                    for nid, li in zip(order["ask"], order.get("ask_local", []), strict=True)
+                    if li in there
+                ]
+                order["ask"] = [nid for nid, _ in kept]
+                order["ask_local"] = [li for _, li in kept]
 
 
 def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
@@ -1395,6 +1411,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                 pairs[k] = pairs.get(k, 0) + v
         total = ForgetReport()
         held: set[int] = set()
+        renumbered: dict[int, dict[int, int]] = {}  # shard: old node index to new
         for i, (st, ex) in enumerate(zip(states, extras, strict=True)):
             r = forget_documents(st, ids, pairs)
             held.update(r.documents_removed)
@@ -1411,7 +1428,8 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                 for key in ("cap_reported", "cap_table"):  # degree-cap rows per node
                     if key in ex:
                         ex[key] = np.asarray(ex[key])[kept]
-                _renumber_cap_orders(manifest.get("ghost_answers", {}).get(str(i), []), new_index)
+                renumbered[i] = new_index
+        _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
         meta = {

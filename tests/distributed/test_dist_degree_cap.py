@@ -93,7 +93,7 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
         1,
         nodes=np.array([v], dtype=np.uint64),
         degrees=np.array([3]),
-        edge_node=np.full(3, v, dtype=np.uint64),
+        edge_node=np.zeros(3, dtype=np.int64),  # v is the owner's local node 0
         edge_other=remote,
         edge_weight=np.array([0.5, 0.1, 0.5]),
         edge_created=np.array([2, 0, 1]),
@@ -110,7 +110,8 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
     # a later report of 4 edges on shard 1 puts v over the cap: shard 1 is asked for them
     later = DegreeReport(1, nodes=np.array([v], dtype=np.uint64), degrees=np.array([4]))
     asks = cap.orders(g, owner, [later], shards=2)
-    assert asks[1].ask.tolist() == [int(v)] and not len(asks[1].drop)
+    assert asks[1].ask.tolist() == [int(v)] and asks[1].ask_local.tolist() == [0]
+    assert not len(asks[1].drop)
 
 
 def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() -> None:
@@ -129,7 +130,12 @@ def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() ->
         owner,
         [
             # drop v-b (local indices 0 and 2) and a-b, which is no edge
-            CapOrder(1, drop=np.array([[0, 2], [1, 2]]), ask=np.array([v], dtype=np.uint64))
+            CapOrder(
+                1,
+                drop=np.array([[0, 2], [1, 2]]),
+                ask=np.array([v], dtype=np.uint64),
+                ask_local=np.array([42]),  # v's index on the owner
+            )
         ],
     )
     assert removed == 1 and g.edge_count == 2 and cap.pending_asks == 1
@@ -141,7 +147,7 @@ def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() ->
         int(g._ids_arr[1]): 1,
     }
     assert sorted(again.edge_weight.tolist()) == [0.4, 0.9]
-    assert set(again.edge_node.tolist()) == {int(v)} and cap.pending_asks == 0
+    assert set(again.edge_node.tolist()) == {42} and cap.pending_asks == 0
     assert sorted(map(tuple, again.edge_local.tolist())) == [(0, 1), (0, 3)]
 
 

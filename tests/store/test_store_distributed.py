@@ -186,3 +186,40 @@ def test_forget_in_distributed_store(tmp_path: Path) -> None:
     finally:
         full.close()
         never.close()
+
+
+def test_forget_renumbers_cap_orders_held_in_the_store(tmp_path: Path) -> None:
+    """Orders held between ticks name nodes by local index; a forget that removes nodes
+    renumbers them, so the loaded cluster drops the right edges and asks for the right nodes."""
+    from phago.distributed.degree_cap import CapOrder
+
+    dc = make(20, 3, ColonyConfig(max_edge_degree=3))
+    try:
+        for _ in range(60):  # until orders with both drops and asks are in flight
+            dc.run(1)
+            held = [x for v in dc.runner._ghost_answers.values() for x in v]
+            orders = [x for x in held if isinstance(x, CapOrder)]
+            if any(len(o.drop) for o in orders) and any(len(o.ask) for o in orders):
+                break
+        else:
+            pytest.fail("no cap orders with drops and asks were in flight between ticks")
+        digested = [d.id for d in dc.documents()][:3]
+        d = save_distributed(dc, tmp_path / "dist")
+    finally:
+        dc.close()
+    r = forget_in_store(d, digested)
+    assert r.nodes_removed > 0
+    again = load_distributed(d)
+    try:
+        shards = again.runner.shards
+        for req, items in again.runner._ghost_answers.items():
+            for o in items:
+                if not isinstance(o, CapOrder):
+                    continue
+                assert np.all(o.drop < shards[req].colony.graph.node_count)
+                owner_graph = shards[o.owner].colony.graph
+                assert [owner_graph.id_at(int(i)) for i in o.ask_local] == o.ask.tolist()
+        again.run(10)
+        assert again.current_tick > 0
+    finally:
+        again.close()

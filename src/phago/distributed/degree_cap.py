@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from phago import _kernels as K
 from phago.graph import HebbianGraph
 
 __all__ = ["CapOrder", "DegreeReport", "GlobalDegreeCap", "rank_drops"]
@@ -71,7 +72,8 @@ class DegreeReport:
         source: the storing shard.
         nodes: owner's nodes whose degree on ``source`` changed since the last report.
         degrees: their degrees on ``source`` now.
-        edge_node: for the nodes the owner asked for, one entry per stored edge: the node,
+        edge_node: for the nodes the owner asked for, one entry per stored edge: the node
+            (as the owner's local index, from the ask),
         edge_other: the edge's other endpoint,
         edge_weight: its weight,
         edge_created: its creation tick,
@@ -82,7 +84,7 @@ class DegreeReport:
     source: int
     nodes: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     degrees: npt.NDArray[np.int64] = field(default_factory=_no_ints)
-    edge_node: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
+    edge_node: npt.NDArray[np.int64] = field(default_factory=_no_ints)
     edge_other: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     edge_weight: npt.NDArray[np.float64] = field(default_factory=_no_floats)
     edge_created: npt.NDArray[np.int64] = field(default_factory=_no_ints)
@@ -98,12 +100,14 @@ class CapOrder:
         owner: the owning shard.
         drop: edges to remove, each as the two local node indices of the receiving shard
             (shape ``(n, 2)``, from its report's ``edge_local``).
-        ask: nodes ``owner`` owns whose edges to report at the next Decay.
+        ask: nodes ``owner`` owns whose edges to report at the next Decay ...
+        ask_local: ... and their local indices on ``owner`` (echoed in the report).
     """
 
     owner: int
     drop: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
     ask: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
+    ask_local: npt.NDArray[np.int64] = field(default_factory=_no_ints)
 
 
 def rank_drops(
@@ -137,16 +141,10 @@ def rank_drops(
         raise ValueError("node, other, weight and created must have one entry per edge")
     if k < 0:
         raise ValueError("k must be >= 0")
-    drop = np.zeros(len(nd), dtype=np.bool_)
     if len(nd) <= k:
-        return drop
-    order = np.lexsort((ot, ct, -w, nd))  # the last key sorts first
-    sorted_nodes = nd[order]
-    first = np.ones(len(order), dtype=np.bool_)
-    first[1:] = sorted_nodes[1:] != sorted_nodes[:-1]
-    starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-    drop[order] = (np.arange(len(order)) - starts) >= k
-    return drop
+        return np.zeros(len(nd), dtype=np.bool_)
+    order = np.argsort(nd, kind="stable")
+    return K.rank_drops_grouped(order, nd, ot, w, ct, int(k))  # type: ignore[no-any-return]
 
 
 def _local(graph: HebbianGraph, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -182,14 +180,14 @@ class GlobalDegreeCap:
         self._reported = np.zeros(0, dtype=np.int32)  # -1: report at the next Decay
         self._table = np.zeros((0, 0), dtype=np.int32)  # [local index, shard] degree there
         self._elsewhere = np.zeros(0, dtype=np.int32)  # each row of the table summed
-        self._asks: list[npt.NDArray[np.uint64]] = []
+        self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
         self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     @property
     def pending_asks(self) -> int:
         """Nodes owners asked for whose edges go out at the next Decay."""
-        return sum(len(ids) for ids in self._asks)
+        return sum(len(o.ask) for o in self._asks)
 
     def _grow(self, n: int, shards: int = 0) -> None:
         rows, cols = self._table.shape
@@ -244,7 +242,7 @@ class GlobalDegreeCap:
         drops = []
         for order in orders:
             if len(order.ask):
-                self._asks.append(order.ask)
+                self._asks.append(order)
             if len(order.drop):
                 drops.append(order.drop)
         if not drops:
@@ -279,17 +277,21 @@ class GlobalDegreeCap:
                 sel = changed[owners == o]
                 out[o] = DegreeReport(self.me, ids[sel], deg[sel])
         if self._asks:
-            li = _local(graph, np.concatenate(self._asks))
-            self._asks = []
-            li = li[li >= 0]
-            li = li[owner[li] != self.me]
-            if len(li):
-                node, other, w, ct = graph.incident_edges(np.unique(li))
+            asks, self._asks = self._asks, []
+            li = _local(graph, np.concatenate([o.ask for o in asks]))
+            theirs = np.concatenate([o.ask_local for o in asks])
+            ok = li >= 0
+            ok[ok] = owner[li[ok]] != self.me
+            if ok.any():
+                li = li[ok]
+                at_owner = np.full(n, -1, dtype=_INT)
+                at_owner[li] = theirs[ok]
+                node, other, w, ct = graph.incident_edges(li)
                 owners = owner[node]
                 for o in np.unique(owners).tolist():
                     sel = owners == o
                     rep = out.setdefault(o, DegreeReport(self.me))
-                    rep.edge_node = ids[node[sel]]
+                    rep.edge_node = at_owner[node[sel]]
                     rep.edge_other = ids[other[sel]]
                     rep.edge_weight = w[sel]
                     rep.edge_created = ct[sel]
@@ -344,7 +346,8 @@ class GlobalDegreeCap:
                     continue
                 asked = over[table[over, s] > 0]
                 if len(asked):
-                    out.setdefault(s, CapOrder(self.me)).ask = ids[asked]
+                    order = out.setdefault(s, CapOrder(self.me))
+                    order.ask, order.ask_local = ids[asked], asked
         return dict(sorted(out.items()))
 
     def _rank(
@@ -357,12 +360,17 @@ class GlobalDegreeCap:
         """Rank the reported edges of owned nodes with this shard's own; drop the own ones
         outside the cap at once (``deg`` follows), and return orders for the rest."""
         ids = graph._ids_arr
-        rows = [_local(graph, rep.edge_node) for rep in reports]
-        keep = [(li >= 0) & mine[np.maximum(li, 0)] for li in rows]
-        ranked = np.unique(np.concatenate([li[k] for li, k in zip(rows, keep, strict=True)]))
-        node, other, w, ct = graph.incident_edges(ranked)
+        n = graph.node_count
+        if not n:
+            return {}
+        keep = [
+            (r.edge_node >= 0) & (r.edge_node < n) & mine[np.clip(r.edge_node, 0, n - 1)]
+            for r in reports
+        ]
+        rows = [r.edge_node[k] for r, k in zip(reports, keep, strict=True)]
+        node, other, w, ct = graph.incident_edges(np.concatenate(rows))
         own = len(node)
-        all_node = np.concatenate([node] + [li[k] for li, k in zip(rows, keep, strict=True)])
+        all_node = np.concatenate([node, *rows])
         all_other = np.concatenate(
             [ids[other]] + [r.edge_other[k] for r, k in zip(reports, keep, strict=True)]
         )
@@ -373,19 +381,19 @@ class GlobalDegreeCap:
         drop = rank_drops(all_node, all_other, all_w, all_ct, self.k)
         if drop[:own].any():
             a, b = node[drop[:own]], other[drop[:own]]
-            lo, hi = np.minimum(a, b), np.maximum(a, b)
-            pairs = np.unique(np.stack([lo, hi], axis=1), axis=0)
-            gone = graph.remove_index_pairs(pairs[:, 0], pairs[:, 1])
-            self.dropped += len(gone)
-            np.subtract.at(deg, pairs.ravel(), 1)
+            key = np.unique((np.minimum(a, b) << 32) | np.maximum(a, b))  # each edge once
+            lo, hi = key >> 32, key & 0xFFFFFFFF
+            self.dropped += len(graph.remove_index_pairs(lo, hi))
+            np.subtract.at(deg, lo, 1)
+            np.subtract.at(deg, hi, 1)
         out: dict[int, CapOrder] = {}
         at = own
         for rep, k in zip(reports, keep, strict=True):
-            size = int(k.sum())
-            d = drop[at : at + size]
-            at += size
+            part = slice(at, at + int(k.sum()))
+            at = part.stop
+            d = drop[part]
             if d.any():
-                rows_dropped = all_node[own:][at - size - own : at - own][d]
+                rows_dropped = all_node[part][d]
                 np.subtract.at(self._table[:, int(rep.source)], rows_dropped, 1)
                 np.subtract.at(self._elsewhere, rows_dropped, 1)
                 out[int(rep.source)] = CapOrder(self.me, rep.edge_local[k][d])
