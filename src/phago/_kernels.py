@@ -66,11 +66,15 @@ def table_delete_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -
 
 @njit(cache=True)
 def table_find_pairs(
-    tkeys: np.ndarray, tslots: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> np.ndarray:
-    """Slot of each pair ``{a[i], b[i]}`` of node indices, or -1 (a self-pair has none)."""
-    mask = np.int64(tkeys.shape[0] - 1)
+    tkeys: np.ndarray, tslots: np.ndarray, a: np.ndarray, b: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, bool]:
+    """Slot of each pair ``{a[i], b[i]}`` of node indices, or -1 (a self-pair has none); and
+    whether every index is below ``n_nodes`` and not negative (if not, the slots are -1)."""
     out = np.full(a.shape[0], -1, dtype=np.int64)
+    for i in range(a.shape[0]):
+        if a[i] < 0 or b[i] < 0 or a[i] >= n_nodes or b[i] >= n_nodes:
+            return out, False
+    mask = np.int64(tkeys.shape[0] - 1)
     for i in range(a.shape[0]):
         x = np.int64(a[i])
         y = np.int64(b[i])
@@ -86,72 +90,80 @@ def table_find_pairs(
             if k == EMPTY:
                 break
             h = (h + 1) & mask
-    return out
+    return out, True
 
 
 @njit(cache=True)
 def incident_slots(
-    alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, listed: np.ndarray
+    alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, listed: np.ndarray, bound: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Live slots below ``m`` with a listed endpoint, once per listed endpoint: the slots
-    whose ``a`` end is listed (ascending), then those whose ``b`` end is; and that end."""
-    n = 0
-    for s in range(m):
-        if alive[s]:
-            if listed[ea[s]]:
-                n += 1
-            if listed[eb[s]]:
-                n += 1
-    slots = np.empty(n, dtype=np.int64)
-    ends = np.empty(n, dtype=np.int64)
+    """Live slots below ``m`` with a listed endpoint, ascending, once per listed endpoint
+    (``a`` before ``b``), and that endpoint; ``bound`` is at least their number (e.g. twice
+    the live edges)."""
+    slots = np.empty(bound, dtype=np.int64)
+    ends = np.empty(bound, dtype=np.int64)
     c = 0
     for s in range(m):
-        if alive[s] and listed[ea[s]]:
-            slots[c] = s
-            ends[c] = ea[s]
-            c += 1
-    for s in range(m):
-        if alive[s] and listed[eb[s]]:
-            slots[c] = s
-            ends[c] = eb[s]
-            c += 1
-    return slots, ends
+        if alive[s]:
+            a = ea[s]
+            b = eb[s]
+            if listed[a]:
+                slots[c] = s
+                ends[c] = a
+                c += 1
+            if listed[b]:
+                slots[c] = s
+                ends[c] = b
+                c += 1
+    return slots[:c], ends[:c]
 
 
 @njit(cache=True)
 def rank_drops_grouped(
-    order: np.ndarray, node: np.ndarray, other: np.ndarray, w: np.ndarray, ct: np.ndarray, k: int
+    node: np.ndarray, n_nodes: int, other: np.ndarray, w: np.ndarray, ct: np.ndarray, k: int
 ) -> np.ndarray:
-    """Entries outside their node's ``k`` best, ``order`` grouping the entries by node
-    (a stable argsort of ``node``). Best: heavier, then older (``ct``), then smaller
-    ``other``; equal entries keep their order (a stable insertion sort per group)."""
-    n = order.shape[0]
+    """Entries outside their node's ``k`` best; ``node`` holds indices below ``n_nodes``.
+    Best: heavier, then older (``ct``), then smaller ``other``; equal entries keep their
+    order. Entries are grouped by node with a counting sort, then each group longer than
+    ``k`` is sorted (stable insertion sort: groups are a cap's length)."""
+    n = node.shape[0]
     drop = np.zeros(n, dtype=np.bool_)
+    count = np.zeros(n_nodes + 1, dtype=np.int64)
+    for i in range(n):
+        count[node[i] + 1] += 1
+    over = False
+    for v in range(n_nodes):
+        if count[v + 1] > k:
+            over = True
+        count[v + 1] += count[v]
+    if not over:
+        return drop
+    order = np.empty(n, dtype=np.int64)
+    fill = count[:n_nodes].copy()
+    for i in range(n):
+        order[fill[node[i]]] = i
+        fill[node[i]] += 1
     buf = np.empty(n, dtype=np.int64)
-    lo = 0
-    while lo < n:
-        hi = lo + 1
-        v = node[order[lo]]
-        while hi < n and node[order[hi]] == v:
-            hi += 1
-        g = hi - lo
-        if g > k:
-            for i in range(g):
-                e = order[lo + i]
-                j = i
-                while j > 0:
-                    p = buf[j - 1]
-                    if w[e] > w[p] or (
-                        w[e] == w[p] and (ct[e] < ct[p] or (ct[e] == ct[p] and other[e] < other[p]))
-                    ):
-                        buf[j] = p
-                        j -= 1
-                    else:
-                        break
-                buf[j] = e
-            for i in range(k, g):
-                drop[buf[i]] = True
-        lo = hi
+    for v in range(n_nodes):
+        lo = count[v]
+        g = count[v + 1] - lo
+        if g <= k:
+            continue
+        for i in range(g):
+            e = order[lo + i]
+            j = i
+            while j > 0:
+                p = buf[j - 1]
+                if w[e] > w[p] or (
+                    w[e] == w[p] and (ct[e] < ct[p] or (ct[e] == ct[p] and other[e] < other[p]))
+                ):
+                    buf[j] = p
+                    j -= 1
+                else:
+                    break
+            buf[j] = e
+        for i in range(k, g):
+            drop[buf[i]] = True
     return drop
 
 

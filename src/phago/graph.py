@@ -885,8 +885,8 @@ class HebbianGraph:
 
         Returns:
             ``(node, other, weight, created_tick)``: the listed endpoint's index, the other
-            endpoint's index, the weight and the creation tick of each edge, edges whose first
-            endpoint is listed first, each part in slot order.
+            endpoint's index, the weight and the creation tick of each edge, in slot order
+            (an edge with both endpoints listed appears twice, first endpoint first).
 
         Raises:
             NodeNotFound: an index outside ``[0, node_count)``.
@@ -905,7 +905,9 @@ class HebbianGraph:
             raise NodeNotFound(f"node indices outside [0, {self._n})")
         listed = np.zeros(self._n, dtype=np.bool_)
         listed[idx] = True
-        slots, node = K.incident_slots(self._alive, self._m, self._ea, self._eb, listed)
+        slots, node = K.incident_slots(
+            self._alive, self._m, self._ea, self._eb, listed, 2 * self._m_alive
+        )
         other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
         return node, other, self._w[slots], self._ct[slots].astype(_INT)
 
@@ -929,14 +931,13 @@ class HebbianGraph:
             >>> len(g.remove_index_pairs([1, 2, 0], [0, 0, 2])), g.edge_count
             (1, 1)
         """
-        ia = np.asarray(a, dtype=_INT)
-        ib = np.asarray(b, dtype=_INT)
-        if ia.shape != ib.shape:
+        ia = np.ascontiguousarray(a, dtype=_INT)
+        ib = np.ascontiguousarray(b, dtype=_INT)
+        if ia.shape != ib.shape or ia.ndim != 1:
             raise ValueError(f"{len(ia)} first endpoints but {len(ib)} second endpoints")
-        for part in (ia, ib):
-            if len(part) and (part.min() < 0 or part.max() >= self._n):
-                raise NodeNotFound(f"node indices outside [0, {self._n})")
-        found = K.table_find_pairs(self._tkeys, self._tslots, ia, ib)
+        found, ok = K.table_find_pairs(self._tkeys, self._tslots, ia, ib, self._n)
+        if not ok:
+            raise NodeNotFound(f"node indices outside [0, {self._n})")
         slots = np.unique(found[found >= 0])
         out = self._pruned(slots)
         self._remove_slots(slots)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -143,8 +144,20 @@ def rank_drops(
         raise ValueError("k must be >= 0")
     if len(nd) <= k:
         return np.zeros(len(nd), dtype=np.bool_)
-    order = np.argsort(nd, kind="stable")
-    return K.rank_drops_grouped(order, nd, ot, w, ct, int(k))  # type: ignore[no-any-return]
+    nodes, index = np.unique(nd, return_inverse=True)
+    return _rank_drops_indexed(index.astype(_INT), len(nodes), ot, w, ct, k)
+
+
+def _rank_drops_indexed(
+    node: npt.NDArray[np.int64],
+    n_nodes: int,
+    other: npt.NDArray[Any],
+    weight: npt.NDArray[np.float64],
+    created: npt.NDArray[np.int64],
+    k: int,
+) -> npt.NDArray[np.bool_]:
+    """:func:`rank_drops` for nodes given as indices below ``n_nodes``."""
+    return K.rank_drops_grouped(node, int(n_nodes), other, weight, created, int(k))  # type: ignore[no-any-return]
 
 
 def _local(graph: HebbianGraph, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -378,7 +391,7 @@ class GlobalDegreeCap:
         all_ct = np.concatenate(
             [ct] + [r.edge_created[k] for r, k in zip(reports, keep, strict=True)]
         )
-        drop = rank_drops(all_node, all_other, all_w, all_ct, self.k)
+        drop = _rank_drops_indexed(all_node, n, all_other, all_w, all_ct.astype(_INT), self.k)
         if drop[:own].any():
             a, b = node[drop[:own]], other[drop[:own]]
             key = np.unique((np.minimum(a, b) << 32) | np.maximum(a, b))  # each edge once
