@@ -110,13 +110,14 @@ class ShardActorImpl:
         itself nothing (its updates are applied where they arise, and its ghosts are nodes
         other shards own), so no part goes from a shard to itself.
 
-        * Sense: ``parts`` are last tick's ghost answers from each other owner (appended to
-          ``payload["ghosts"]`` in owner order); returns the result only.
+        * Sense: ``parts`` are last tick's ghost answers (and degree-cap orders) from each
+          other owner (appended to ``payload["ghosts"]`` in owner order); returns the result
+          only.
         * Act: returns each other destination's update batches, then the result.
         * Decay: ``parts`` are each other source's batches; returns each other owner's ghost
-          requests (node ids), then the result.
-        * Advance: ``parts`` are each other requesting shard's node ids; returns each other
-          requesting shard's ghost answers, then the result.
+          requests (node ids, then a degree report if any), then the result.
+        * Advance: ``parts`` are each other requesting shard's node ids (and report); returns
+          each other shard's ghost answers (and cap order), then the result.
 
         With one shard every phase returns the result only.
 
