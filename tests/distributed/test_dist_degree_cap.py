@@ -203,3 +203,82 @@ def test_cap_off_sends_no_reports() -> None:
                 for items in getattr(p, "ghost_requests", {}).values():
                     assert all(type(x) is not DegreeReport for x in items)
         assert all(s._degree_cap is None for s in dc.runner.shards)
+
+
+def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int], k: int) -> set:
+    """The cap over the whole graph at once: an edge survives if it is among the k best
+    (weight descending, creation tick, other endpoint's NodeId) of both its endpoints."""
+    best: dict[int, set[tuple[int, int]]] = {}
+    for v in range(len(ids)):
+        mine = [(e, d) for e, d in edges.items() if v in e]
+        mine.sort(key=lambda x: (-x[1][0], x[1][1], ids[x[0][0] + x[0][1] - v]))
+        best[v] = {e for e, _ in mine[:k]}
+    return {e for e in edges if e in best[e[0]] and e in best[e[1]]}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 4),
+    st.integers(1, 4),
+    st.lists(
+        st.tuples(
+            st.integers(0, 9),
+            st.integers(0, 9),
+            st.sampled_from([0.1, 0.2, 0.5]),
+            st.integers(0, 2),
+        ),
+        max_size=45,
+    ),
+    st.lists(st.integers(0, 3), min_size=10, max_size=10),
+)
+def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
+    shards: int, k: int, wiring: list[tuple[int, int, float, int]], owners: list[int]
+) -> None:
+    # ten nodes, the same local indices on every shard; each edge stored on the owner of
+    # its endpoint with the smaller NodeId, as in a cluster
+    owner = np.array([o % shards for o in owners], dtype=np.int64)
+    graphs = [HebbianGraph() for _ in range(shards)]
+    for g in graphs:
+        for i in range(10):
+            g.add_node(f"n{i}")
+    ids = [int(x) for x in graphs[0]._ids_arr[:10]]
+    edges: dict[tuple[int, int], tuple[float, int]] = {}
+    for a, b, w, t in wiring:
+        if a != b and (min(a, b), max(a, b)) not in edges:
+            edges[(min(a, b), max(a, b))] = (w, t)
+    for (a, b), (w, t) in edges.items():
+        g = graphs[int(owner[a if ids[a] < ids[b] else b])]
+        g.wire_pairs([a], [b], tick=t, tentative=w)
+    # each shard first caps the edges it stores (its colony's Decay); the messages then cap
+    # what is left over the whole graph, exactly as one ranking of it would
+    for g in graphs:
+        g.prune_to_max_degree(k)
+    left: dict[tuple[int, int], tuple[float, int]] = {}
+    for g in graphs:
+        a, b, w, _, ct, _ = g.edge_arrays()
+        for x, y, wx, tx in zip(a.tolist(), b.tolist(), w.tolist(), ct.tolist(), strict=True):
+            left[(min(x, y), max(x, y))] = (wx, tx)
+    caps = [GlobalDegreeCap(s, k) for s in range(shards)]
+
+    def one_tick() -> None:
+        reports = [caps[s].reports(graphs[s], owner) for s in range(shards)]
+        orders = [
+            caps[o].orders(
+                graphs[o], owner, [reports[s][o] for s in range(shards) if o in reports[s]], shards
+            )
+            for o in range(shards)
+        ]
+        for s in range(shards):
+            caps[s].apply_orders(
+                graphs[s], owner, [orders[o][s] for o in range(shards) if s in orders[o]]
+            )
+
+    for _ in range(3):
+        one_tick()
+    kept = set()
+    for g in graphs:
+        a, b, *_ = g.edge_arrays()
+        kept |= {(min(x, y), max(x, y)) for x, y in zip(a.tolist(), b.tolist(), strict=True)}
+    assert kept == central_cap(left, ids, k)
+    assert all(d <= k for d in Counter(v for e in kept for v in e).values())
+    assert all(not c.pending_asks for c in caps)
