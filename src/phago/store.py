@@ -1084,6 +1084,7 @@ def _ghost_dict(g: Any) -> dict[str, Any]:
                 "drop": g.drop.tolist(),
                 "ask": g.ask.tolist(),
                 "ask_local": g.ask_local.tolist(),
+                "learn": g.learn.tolist(),
             }
         }
     d = g.full_data
@@ -1115,6 +1116,7 @@ def _ghost(d: dict[str, Any]) -> Any:
             np.asarray(o["drop"], dtype=np.int64).reshape(-1, 2),
             np.asarray(o["ask"], dtype=np.uint64),
             np.asarray(o.get("ask_local", []), dtype=np.int64),
+            np.asarray(o.get("learn", []), dtype=np.int64).reshape(-1, 2),
         )
 
     data = d["data"]
@@ -1366,6 +1368,8 @@ def _renumber_cap_orders(
             order = item.get("cap_order")
             if order is None:
                 continue
+            if renumbered:  # what a shard learnt of the owners' indices is only a cache
+                order["learn"] = []
             here = renumbered.get(int(req))
             if here is not None:
                 order["drop"] = [

@@ -282,3 +282,39 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
     assert kept == central_cap(left, ids, k)
     assert all(d <= k for d in Counter(v for e in kept for v in e).values())
     assert all(not c.pending_asks for c in caps)
+
+
+def test_reports_learn_the_owners_indices_and_a_wrong_guess_is_looked_up() -> None:
+    # shard 1 (storing) and shard 0 (owner of "v" and "a") hold the nodes in other orders
+    storing = HebbianGraph()
+    for label in ("x", "a", "v"):
+        storing.add_node(label)
+    storing.wire_pairs([2, 2], [0, 1], tick=0)
+    owner_graph = HebbianGraph()
+    for label in ("v", "a", "x"):
+        owner_graph.add_node(label)
+    owners_s = np.array([1, 0, 0])  # on the storing shard: x is its own, a and v are shard 0's
+    owners_o = np.array([0, 0, 1])
+    s_cap, o_cap = GlobalDegreeCap(1, 3), GlobalDegreeCap(0, 3)
+    first = s_cap.reports(storing, owners_s)[0]
+    assert first.nodes_there.tolist() == [-1, -1]  # nothing learnt yet
+    order = o_cap.orders(owner_graph, owners_o, [first], shards=2)[1]
+    assert sorted(map(tuple, order.learn.tolist())) == [(1, 1), (2, 0)]  # a: 1 -> 1, v: 2 -> 0
+    s_cap.apply_orders(storing, owners_s, [order])
+    storing.wire_pairs([1], [0], tick=1)  # a gains an edge: reported again, the owner's way
+    second = s_cap.reports(storing, owners_s)[0]
+    assert second.nodes_there.tolist() == [1] and second.degrees.tolist() == [2]
+    assert not len(
+        o_cap.orders(owner_graph, owners_o, [second], shards=2).get(1, CapOrder(0)).learn
+    )
+    assert o_cap._table[1, 1] == 2  # a's degree on shard 1, found by the learnt index
+    # a stale guess (naming another node) is checked against the NodeId and looked up again
+    stale = DegreeReport(
+        1,
+        nodes=second.nodes,
+        degrees=np.array([1]),
+        nodes_here=np.array([1]),
+        nodes_there=np.array([2]),
+    )
+    fixed = o_cap.orders(owner_graph, owners_o, [stale], shards=2)[1]
+    assert fixed.learn.tolist() == [[1, 1]] and o_cap._table[1, 1] == 1

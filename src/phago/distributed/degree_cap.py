@@ -73,6 +73,9 @@ class DegreeReport:
         source: the storing shard.
         nodes: owner's nodes whose degree on ``source`` changed since the last report.
         degrees: their degrees on ``source`` now.
+        nodes_here: their local indices on ``source``;
+        nodes_there: their local indices on the owner as far as ``source`` has learnt them
+            (-1 where not; the owner checks each against the NodeId and teaches the rest).
         edge_node: for the nodes the owner asked for, one entry per stored edge: the node
             (as the owner's local index, from the ask),
         edge_other: the edge's other endpoint,
@@ -85,6 +88,8 @@ class DegreeReport:
     source: int
     nodes: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     degrees: npt.NDArray[np.int64] = field(default_factory=_no_ints)
+    nodes_here: npt.NDArray[np.int64] = field(default_factory=_no_ints)
+    nodes_there: npt.NDArray[np.int64] = field(default_factory=_no_ints)
     edge_node: npt.NDArray[np.int64] = field(default_factory=_no_ints)
     edge_other: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     edge_weight: npt.NDArray[np.float64] = field(default_factory=_no_floats)
@@ -103,12 +108,15 @@ class CapOrder:
             (shape ``(n, 2)``, from its report's ``edge_local``).
         ask: nodes ``owner`` owns whose edges to report at the next Decay ...
         ask_local: ... and their local indices on ``owner`` (echoed in the report).
+        learn: pairs (local index on the receiving shard, local index on ``owner``) of
+            reported nodes, so that later reports name them the owner's way (a cache).
     """
 
     owner: int
     drop: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
     ask: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     ask_local: npt.NDArray[np.int64] = field(default_factory=_no_ints)
+    learn: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
 
 
 def rank_drops(
@@ -193,6 +201,7 @@ class GlobalDegreeCap:
         self._reported = np.zeros(0, dtype=np.int32)  # -1: report at the next Decay
         self._table = np.zeros((0, 0), dtype=np.int32)  # [local index, shard] degree there
         self._elsewhere = np.zeros(0, dtype=np.int32)  # each row of the table summed
+        self._there = np.zeros(0, dtype=_INT)  # a remote node's index on its owner, or -1
         self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
         self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
         self.dropped = 0  # edges this shard removed for the cap across shards
@@ -209,6 +218,10 @@ class GlobalDegreeCap:
             grown = np.zeros(cap, dtype=np.int32)
             grown[: len(self._reported)] = self._reported
             self._reported = grown
+        if n > len(self._there):
+            there = np.full(max(n, 2 * len(self._there), 64), -1, dtype=_INT)
+            there[: len(self._there)] = self._there
+            self._there = there
         if n > rows or shards > cols:
             new_rows = max(n, 2 * rows, 64) if n > rows else rows
             table = np.zeros((new_rows, max(cols, shards)), dtype=np.int32)
@@ -236,6 +249,7 @@ class GlobalDegreeCap:
         self._reported = r.copy()
         self._table = t.copy()
         self._elsewhere = t.sum(axis=1, dtype=np.int32)
+        self._there = np.zeros(0, dtype=_INT)
         self._asks = []
         self._degrees = None
 
@@ -254,6 +268,11 @@ class GlobalDegreeCap:
         """
         drops = []
         for order in orders:
+            if len(order.learn):
+                self._grow(graph.node_count)
+                here = order.learn[:, 0]
+                ok = (here >= 0) & (here < graph.node_count)
+                self._there[here[ok]] = order.learn[ok, 1]
             if len(order.ask):
                 self._asks.append(order)
             if len(order.drop):
@@ -288,7 +307,7 @@ class GlobalDegreeCap:
             owners = owner[changed]
             for o in np.unique(owners).tolist():
                 sel = changed[owners == o]
-                out[o] = DegreeReport(self.me, ids[sel], deg[sel])
+                out[o] = DegreeReport(self.me, ids[sel], deg[sel], sel, self._there[sel])
         if self._asks:
             asks, self._asks = self._asks, []
             li = _local(graph, np.concatenate([o.ask for o in asks]))
@@ -338,9 +357,10 @@ class GlobalDegreeCap:
         mine = owner[:n] == self.me
         ids = graph._ids_arr
         ranked: list[DegreeReport] = []
+        learnt: dict[int, npt.NDArray[np.int64]] = {}
         for rep in reports:
             if len(rep.nodes):
-                li = _local(graph, rep.nodes)
+                li = self._owner_indices(graph, rep, learnt)
                 ok = li >= 0
                 ok[ok] = mine[li[ok]]
                 self._set_degrees(li[ok], int(rep.source), rep.degrees[ok])
@@ -361,7 +381,34 @@ class GlobalDegreeCap:
                 if len(asked):
                     order = out.setdefault(s, CapOrder(self.me))
                     order.ask, order.ask_local = ids[asked], asked
+        for s, pairs in learnt.items():
+            out.setdefault(s, CapOrder(self.me)).learn = pairs
         return dict(sorted(out.items()))
+
+    def _owner_indices(
+        self,
+        graph: HebbianGraph,
+        rep: DegreeReport,
+        learnt: dict[int, npt.NDArray[np.int64]],
+    ) -> npt.NDArray[np.int64]:
+        """This shard's local index of each node ``rep`` reports (-1 for one it lacks): the
+        sender's guesses where they name the right node, looked up otherwise (and the
+        lookups put into ``learnt`` for the sender)."""
+        n = graph.node_count
+        li = np.full(len(rep.nodes), -1, dtype=_INT)
+        if len(rep.nodes_there) == len(rep.nodes):
+            li[:] = rep.nodes_there
+        ok = (li >= 0) & (li < n)
+        ok[ok] = graph._ids_arr[li[ok]] == rep.nodes[ok]
+        if ok.all():
+            return li
+        miss = np.flatnonzero(~ok)
+        found = _local(graph, rep.nodes[miss])
+        li[miss] = found
+        if len(rep.nodes_here) == len(rep.nodes):
+            known = found >= 0
+            learnt[int(rep.source)] = np.stack([rep.nodes_here[miss[known]], found[known]], axis=1)
+        return li
 
     def _rank(
         self,
