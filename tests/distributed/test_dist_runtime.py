@@ -107,6 +107,17 @@ def test_unresolved_ghosts_when_resolution_off() -> None:
         assert ghosts and not any(g.is_resolved for g in ghosts)
 
 
+def test_the_degree_cap_holds_across_shards_with_ghost_resolution_off() -> None:
+    # degree reports and cap orders travel even when no ghost is requested or answered
+    with _cluster(3, ColonyConfig(max_edge_degree=2), resolve_ghosts=False) as dc:
+        dc.run(20)
+        for s in dc.runner.shards:
+            s.colony.agents.clear()
+        dc.run(2)
+        assert sum(s.cap_dropped() for s in dc.runner.shards) > 0
+        assert max(dc.graph.degrees().tolist()) <= 2
+
+
 def test_run_calls_on_tick_after_every_tick_with_the_cluster_at_that_tick() -> None:
     with _cluster(2) as dc:
         seen: list[tuple[int, int]] = []
