@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/shard_cost.py [--docs 10000] [--shards 1,2,4] [--block 25] [--json]
+                                    [--no-decay] [--cap N|none] [--fragments N|none]
 
 Every configuration is a ``DistributedColony`` on the local backend (one shard included), built
 on the same W3 corpus and digesters as ``ray_scaling.py``. They then run until digested in
@@ -13,7 +14,11 @@ perfectly parallel n-shard run could gain: n / ratio.
 After the timed run every configuration runs two more ticks (untimed; everything is digested,
 so nothing new is wired) and reports its edges and the largest degree of the global graph:
 the degree cap across shards acts two ticks after the growth, so by then every node is within
-``max_edge_degree`` (30).
+``max_edge_degree`` (30). It also reports how close each graph is to one shard's (which
+equals one colony's): the Jaccard index of their edge sets (edges named by their endpoints'
+labels). ``--no-decay``, ``--cap none`` and ``--fragments none`` change
+``ColonyConfig.for_large_corpora()`` (cap 30, 32 keywords per document) to separate the
+sources of difference: with all three, the graphs are identical (DESIGN.md I2).
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=25)
     ap.add_argument("--max-ticks", type=int, default=2000)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-decay", action="store_true", help="edge decay off")
+    ap.add_argument("--cap", default="30", help="max_edge_degree (or none)")
+    ap.add_argument("--fragments", default="32", help="max_fragments (or none)")
     args = ap.parse_args()
     counts = [int(x) for x in args.shards.split(",")]
     if 1 not in counts:
@@ -45,11 +53,16 @@ def main() -> None:
     layout = w1_layout(args.docs)
     items = [(t, c, p) for (t, c), p in zip(docs, layout, strict=True)]
     agents = max(1, args.docs // 100)
+    config = ColonyConfig.for_large_corpora().replace(
+        max_edge_degree=None if args.cap == "none" else int(args.cap),
+        max_fragments=None if args.fragments == "none" else int(args.fragments),
+        **({"edge_decay_rate": 0.0} if args.no_decay else {}),
+    )
     colonies = []
     for n in counts:
         dc = DistributedColony(
             n,
-            config=ColonyConfig.for_large_corpora(),
+            config=config,
             seed=0,
             runner_config=RunnerConfig(checkpoint_every=None),
         )
@@ -70,9 +83,14 @@ def main() -> None:
             if ran < args.block or ticks[k] >= args.max_ticks:
                 done[k] = True
     rows = []
+    reference: set[tuple[str, str]] | None = None
     for n, s, t, dc in zip(counts, seconds, ticks, colonies, strict=True):
         dc.run(2)  # untimed: the cap across shards settles
         st = dc.stats()
+        edges = edge_set(dc)
+        if reference is None:
+            reference = edges
+        jaccard = len(edges & reference) / max(len(edges | reference), 1)
         rows.append(
             {
                 "shards": n,
@@ -82,6 +100,7 @@ def main() -> None:
                 "best_speed_up": round(n * seconds[0] / s, 3),
                 "edges": st.graph_edges,
                 "largest_degree": int(dc.graph.degrees().max(initial=0)),
+                "jaccard_vs_one_shard": round(jaccard, 3),
                 "digested": st.documents_digested,
             }
         )
@@ -92,14 +111,26 @@ def main() -> None:
     print(f"W3, D = {args.docs}, local shards run one after another, interleaved")
     print(
         "| shards | seconds | ticks | time / one shard | best speed-up n / ratio | edges "
-        "| largest degree |"
+        "| largest degree | edge Jaccard vs one shard |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['shards']} | {r['seconds']:.2f} | {r['ticks']} | {r['ratio']:.2f} "
-            f"| {r['best_speed_up']:.2f} | {r['edges']:,} | {r['largest_degree']} |"
+            f"| {r['best_speed_up']:.2f} | {r['edges']:,} | {r['largest_degree']} "
+            f"| {r['jaccard_vs_one_shard']:.3f} |"
         )
+
+
+def edge_set(dc: DistributedColony) -> set[tuple[str, str]]:
+    """The global graph's edges as sorted label pairs."""
+    g = dc.graph
+    labels = g.labels()
+    a, b, *_ = g.edge_arrays()
+    return {
+        (x, y) if x <= y else (y, x)
+        for x, y in ((labels[i], labels[j]) for i, j in zip(a.tolist(), b.tolist(), strict=True))
+    }
 
 
 if __name__ == "__main__":
