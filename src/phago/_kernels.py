@@ -168,6 +168,38 @@ def rank_drops_grouped(
 
 
 @njit(cache=True)
+def degrees_and_incident(
+    alive: np.ndarray,
+    m: int,
+    ea: np.ndarray,
+    eb: np.ndarray,
+    n: int,
+    listed: np.ndarray,
+    bound: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`degrees_live` and :func:`incident_slots` in one pass over the slots."""
+    deg = np.zeros(n, dtype=np.int64)
+    slots = np.empty(bound, dtype=np.int64)
+    ends = np.empty(bound, dtype=np.int64)
+    c = 0
+    for s in range(m):
+        if alive[s]:
+            a = ea[s]
+            b = eb[s]
+            deg[a] += 1
+            deg[b] += 1
+            if listed[a]:
+                slots[c] = s
+                ends[c] = a
+                c += 1
+            if listed[b]:
+                slots[c] = s
+                ends[c] = b
+                c += 1
+    return deg, slots[:c], ends[:c]
+
+
+@njit(cache=True)
 def degrees_live(alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, n: int) -> np.ndarray:
     """Each node's number of live edges (slots below ``m``)."""
     deg = np.zeros(n, dtype=np.int64)

@@ -911,6 +911,34 @@ class HebbianGraph:
         other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
         return node, other, self._w[slots], self._ct[slots].astype(_INT)
 
+    def degrees_and_incident_edges(
+        self, indices: IntArray | Sequence[int]
+    ) -> tuple[IntArray, tuple[IntArray, IntArray, npt.NDArray[np.float64], IntArray]]:
+        """:meth:`degrees` and :meth:`incident_edges` of ``indices``, in one pass.
+
+        Raises:
+            NodeNotFound: an index outside ``[0, node_count)``.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> _ = [g.add_node(f"n{i}") for i in range(3)]
+            >>> g.wire_pairs([0, 0], [1, 2], tick=4)
+            2
+            >>> deg, (node, other, w, ct) = g.degrees_and_incident_edges([1])
+            >>> deg.tolist(), node.tolist(), other.tolist()
+            ([2, 1, 1], [1], [0])
+        """
+        idx = np.asarray(indices, dtype=_INT)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self._n):
+            raise NodeNotFound(f"node indices outside [0, {self._n})")
+        listed = np.zeros(self._n, dtype=np.bool_)
+        listed[idx] = True
+        deg, slots, node = K.degrees_and_incident(
+            self._alive, self._m, self._ea, self._eb, self._n, listed, 2 * self._m_alive
+        )
+        other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
+        return deg, (node, other, self._w[slots], self._ct[slots].astype(_INT))
+
     def remove_index_pairs(
         self, a: IntArray | Sequence[int], b: IntArray | Sequence[int]
     ) -> PrunedEdges:

@@ -204,6 +204,9 @@ class GlobalDegreeCap:
         self._there = np.zeros(0, dtype=_INT)  # a remote node's index on its owner, or -1
         self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
         self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
+        self._asked = np.zeros(0, dtype=_INT)  # owned nodes asked for at the last Advance
+        # their edges here, gathered at Decay with the degrees: (node, other, weight, tick)
+        self._own_edges: tuple[npt.NDArray[Any], ...] | None = None
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     @property
@@ -252,6 +255,8 @@ class GlobalDegreeCap:
         self._there = np.zeros(0, dtype=_INT)
         self._asks = []
         self._degrees = None
+        self._asked = np.zeros(0, dtype=_INT)
+        self._own_edges = None
 
     # ------------------------------------------------------------------ Sense
 
@@ -299,8 +304,23 @@ class GlobalDegreeCap:
         if not n:
             return out
         ids = graph._ids_arr
-        deg = graph.degrees()
+        # the nodes other shards' owners asked for, and this shard's own nodes it asked
+        # for (ranked at the next Advance): their edges come with the degrees, in one pass
+        li = theirs = _no_ints()
+        asks, self._asks = self._asks, []
+        if asks:
+            li = _local(graph, np.concatenate([o.ask for o in asks]))
+            theirs = np.concatenate([o.ask_local for o in asks])
+            ok = li >= 0
+            ok[ok] = owner[li[ok]] != self.me
+            li, theirs = li[ok], theirs[ok]
+        asked = self._asked[self._asked < n]
+        asked = asked[owner[asked] == self.me]
+        deg, (node, other, w, ct) = graph.degrees_and_incident_edges(np.concatenate([li, asked]))
         self._degrees = deg
+        mine = owner[node] == self.me
+        self._own_edges = (node[mine], other[mine], w[mine], ct[mine])
+        self._asked = asked
         changed = np.flatnonzero((owner[:n] != self.me) & (deg != self._reported[:n]))
         if len(changed):
             self._reported[changed] = deg[changed]
@@ -308,26 +328,20 @@ class GlobalDegreeCap:
             for o in np.unique(owners).tolist():
                 sel = changed[owners == o]
                 out[o] = DegreeReport(self.me, ids[sel], deg[sel], sel, self._there[sel])
-        if self._asks:
-            asks, self._asks = self._asks, []
-            li = _local(graph, np.concatenate([o.ask for o in asks]))
-            theirs = np.concatenate([o.ask_local for o in asks])
-            ok = li >= 0
-            ok[ok] = owner[li[ok]] != self.me
-            if ok.any():
-                li = li[ok]
-                at_owner = np.full(n, -1, dtype=_INT)
-                at_owner[li] = theirs[ok]
-                node, other, w, ct = graph.incident_edges(li)
-                owners = owner[node]
-                for o in np.unique(owners).tolist():
-                    sel = owners == o
-                    rep = out.setdefault(o, DegreeReport(self.me))
-                    rep.edge_node = at_owner[node[sel]]
-                    rep.edge_other = ids[other[sel]]
-                    rep.edge_weight = w[sel]
-                    rep.edge_created = ct[sel]
-                    rep.edge_local = np.stack([node[sel], other[sel]], axis=1)
+        if len(li):
+            at_owner = np.full(n, -1, dtype=_INT)
+            at_owner[li] = theirs
+            keep = ~mine
+            node, other, w, ct = node[keep], other[keep], w[keep], ct[keep]
+            owners = owner[node]
+            for o in np.unique(owners).tolist():
+                sel = owners == o
+                rep = out.setdefault(o, DegreeReport(self.me))
+                rep.edge_node = at_owner[node[sel]]
+                rep.edge_other = ids[other[sel]]
+                rep.edge_weight = w[sel]
+                rep.edge_created = ct[sel]
+                rep.edge_local = np.stack([node[sel], other[sel]], axis=1)
         return out
 
     # ------------------------------------------------------------------ Advance
@@ -351,9 +365,11 @@ class GlobalDegreeCap:
         n = graph.node_count
         self._grow(n, shards)
         deg = self._degrees if self._degrees is not None and len(self._degrees) == n else None
+        own_edges, self._own_edges = self._own_edges, None
         self._degrees = None
         if deg is None:
             deg = graph.degrees()
+            own_edges = None
         mine = owner[:n] == self.me
         ids = graph._ids_arr
         ranked: list[DegreeReport] = []
@@ -368,10 +384,11 @@ class GlobalDegreeCap:
                 ranked.append(rep)
         out: dict[int, CapOrder] = {}
         if ranked:
-            out = self._rank(graph, mine, ranked, deg)
+            out = self._rank(graph, mine, ranked, deg, own_edges)
         over = np.flatnonzero(mine & (self._elsewhere[:n] > 0))
         if len(over):
             over = over[deg[over] + self._elsewhere[over] > self.k]
+        self._asked = over
         if len(over):
             table = self._table
             for s in range(table.shape[1]):
@@ -416,9 +433,14 @@ class GlobalDegreeCap:
         mine: npt.NDArray[np.bool_],
         reports: Sequence[DegreeReport],
         deg: npt.NDArray[np.int64],
+        own_edges: tuple[npt.NDArray[Any], ...] | None = None,
     ) -> dict[int, CapOrder]:
         """Rank the reported edges of owned nodes with this shard's own; drop the own ones
-        outside the cap at once (``deg`` follows), and return orders for the rest."""
+        outside the cap at once (``deg`` follows), and return orders for the rest.
+
+        ``own_edges`` are this shard's edges of the nodes it asked for, gathered at Decay
+        (nothing changes them before Advance); a ranked node not among them (after a
+        restore) has its edges gathered here."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:
@@ -428,7 +450,21 @@ class GlobalDegreeCap:
             for r in reports
         ]
         rows = [r.edge_node[k] for r, k in zip(reports, keep, strict=True)]
-        node, other, w, ct = graph.incident_edges(np.concatenate(rows))
+        ranked = np.zeros(n, dtype=np.bool_)
+        ranked[np.concatenate(rows)] = True
+        if own_edges is None:
+            node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
+        else:
+            covered = np.zeros(n, dtype=np.bool_)
+            covered[self._asked[self._asked < n]] = True  # what Decay gathered edges for
+            use = ranked[own_edges[0]]
+            node, other, w, ct = (x[use] for x in own_edges)
+            missing = np.flatnonzero(ranked & ~covered)
+            if len(missing):
+                more = graph.incident_edges(missing)
+                node, other, w, ct = (
+                    np.concatenate([x, y]) for x, y in zip((node, other, w, ct), more, strict=True)
+                )
         own = len(node)
         all_node = np.concatenate([node, *rows])
         all_other = np.concatenate(
