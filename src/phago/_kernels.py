@@ -94,31 +94,6 @@ def table_find_pairs(
 
 
 @njit(cache=True)
-def incident_slots(
-    alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, listed: np.ndarray, bound: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Live slots below ``m`` with a listed endpoint, ascending, once per listed endpoint
-    (``a`` before ``b``), and that endpoint; ``bound`` is at least their number (e.g. twice
-    the live edges)."""
-    slots = np.empty(bound, dtype=np.int64)
-    ends = np.empty(bound, dtype=np.int64)
-    c = 0
-    for s in range(m):
-        if alive[s]:
-            a = ea[s]
-            b = eb[s]
-            if listed[a]:
-                slots[c] = s
-                ends[c] = a
-                c += 1
-            if listed[b]:
-                slots[c] = s
-                ends[c] = b
-                c += 1
-    return slots[:c], ends[:c]
-
-
-@njit(cache=True)
 def rank_drops_grouped(
     node: np.ndarray, n_nodes: int, other: np.ndarray, w: np.ndarray, ct: np.ndarray, k: int
 ) -> np.ndarray:
@@ -177,7 +152,9 @@ def degrees_and_incident(
     listed: np.ndarray,
     bound: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`degrees_live` and :func:`incident_slots` in one pass over the slots."""
+    """Each node's number of live edges (slots below ``m``), and the live slots with a
+    ``listed`` endpoint, ascending, once per listed endpoint (``a`` before ``b``), with that
+    endpoint; ``bound`` is at least their number (e.g. twice the live edges)."""
     deg = np.zeros(n, dtype=np.int64)
     slots = np.empty(bound, dtype=np.int64)
     ends = np.empty(bound, dtype=np.int64)
@@ -197,17 +174,6 @@ def degrees_and_incident(
                 ends[c] = b
                 c += 1
     return deg, slots[:c], ends[:c]
-
-
-@njit(cache=True)
-def degrees_live(alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, n: int) -> np.ndarray:
-    """Each node's number of live edges (slots below ``m``)."""
-    deg = np.zeros(n, dtype=np.int64)
-    for s in range(m):
-        if alive[s]:
-            deg[ea[s]] += 1
-            deg[eb[s]] += 1
-    return deg
 
 
 @njit(cache=True)

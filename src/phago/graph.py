@@ -876,7 +876,7 @@ class HebbianGraph:
 
     def degrees(self) -> IntArray:
         """Degree of every node by index."""
-        return K.degrees_live(self._alive, self._m, self._ea, self._eb, self._n)  # type: ignore[no-any-return]
+        return self.degrees_and_incident_edges(())[0]
 
     def incident_edges(
         self, indices: IntArray | Sequence[int]
@@ -900,16 +900,7 @@ class HebbianGraph:
             >>> node.tolist(), other.tolist(), w.tolist(), ct.tolist()
             ([2], [0], [0.1], [4])
         """
-        idx = np.asarray(indices, dtype=_INT)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self._n):
-            raise NodeNotFound(f"node indices outside [0, {self._n})")
-        listed = np.zeros(self._n, dtype=np.bool_)
-        listed[idx] = True
-        slots, node = K.incident_slots(
-            self._alive, self._m, self._ea, self._eb, listed, 2 * self._m_alive
-        )
-        other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
-        return node, other, self._w[slots], self._ct[slots].astype(_INT)
+        return self.degrees_and_incident_edges(indices)[1]
 
     def degrees_and_incident_edges(
         self, indices: IntArray | Sequence[int]
@@ -921,8 +912,9 @@ class HebbianGraph:
 
         Example:
             >>> g = HebbianGraph()
-            >>> _ = [g.add_node(f"n{i}") for i in range(3)]
-            >>> g.wire_pairs([0, 0], [1, 2], tick=4)
+            >>> for label in ("sun", "moon", "star"):
+            ...     _ = g.add_node(label)
+            >>> g.wire_pairs([1, 2], [0, 0], tick=4)  # sun-moon, sun-star
             2
             >>> deg, (node, other, w, ct) = g.degrees_and_incident_edges([1])
             >>> deg.tolist(), node.tolist(), other.tolist()
