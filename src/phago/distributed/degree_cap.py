@@ -205,7 +205,8 @@ class GlobalDegreeCap:
         self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
         self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
         self._asked = np.zeros(0, dtype=_INT)  # owned nodes asked for at the last Advance
-        # their edges here, gathered at Decay with the degrees: (node, other, weight, tick)
+        # at Decay, with the degrees: those asked-for nodes, and their edges here as
+        # (node, other, weight, tick), for the ranking at Advance
         self._own_edges: tuple[npt.NDArray[Any], ...] | None = None
         self.dropped = 0  # edges this shard removed for the cap across shards
 
@@ -319,8 +320,7 @@ class GlobalDegreeCap:
         deg, (node, other, w, ct) = graph.degrees_and_incident_edges(np.concatenate([li, asked]))
         self._degrees = deg
         mine = owner[node] == self.me
-        self._own_edges = (node[mine], other[mine], w[mine], ct[mine])
-        self._asked = asked
+        self._own_edges = (asked, node[mine], other[mine], w[mine], ct[mine])
         changed = np.flatnonzero((owner[:n] != self.me) & (deg != self._reported[:n]))
         if len(changed):
             self._reported[changed] = deg[changed]
@@ -438,9 +438,9 @@ class GlobalDegreeCap:
         """Rank the reported edges of owned nodes with this shard's own; drop the own ones
         outside the cap at once (``deg`` follows), and return orders for the rest.
 
-        ``own_edges`` are this shard's edges of the nodes it asked for, gathered at Decay
-        (nothing changes them before Advance); a ranked node not among them (after a
-        restore) has its edges gathered here."""
+        ``own_edges`` are the nodes this shard asked for and its edges of them, gathered at
+        Decay (nothing changes them before Advance); a ranked node not among them (asked
+        before a restore) has its edges gathered here."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:
@@ -455,10 +455,11 @@ class GlobalDegreeCap:
         if own_edges is None:
             node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
         else:
+            asked, *edges = own_edges
             covered = np.zeros(n, dtype=np.bool_)
-            covered[self._asked[self._asked < n]] = True  # what Decay gathered edges for
-            use = ranked[own_edges[0]]
-            node, other, w, ct = (x[use] for x in own_edges)
+            covered[asked] = True
+            use = ranked[edges[0]]
+            node, other, w, ct = (x[use] for x in edges)
             missing = np.flatnonzero(ranked & ~covered)
             if len(missing):
                 more = graph.incident_edges(missing)

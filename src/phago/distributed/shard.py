@@ -178,8 +178,7 @@ class ShardedColony:
         self._oplog: list[tuple[int, str, Any]] = []
         self._replay: list[tuple[int, str, Any]] = []
         self._gc_pause = GcPause()  # this process's, from Sense to the end of Advance
-        k = self.config.max_edge_degree
-        self._degree_cap = None if k is None else GlobalDegreeCap(int(self._id), k)
+        self._degree_cap = self._new_degree_cap()
 
     # ------------------------------------------------------------------ identity
 
@@ -541,8 +540,7 @@ class ShardedColony:
         self.__dict__.setdefault("_act_presented", [])
         self.__dict__.setdefault("_act_wires", [])
         if "_degree_cap" not in self.__dict__:
-            k = self.config.max_edge_degree
-            self._degree_cap = None if k is None else GlobalDegreeCap(int(self._id), k)
+            self._degree_cap = self._new_degree_cap()
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
         self._gc_pause = GcPause()
 
@@ -954,8 +952,13 @@ class ShardedColony:
 
     # ------------------------------------------------------------------ degree cap
 
-    def _cap_active(self) -> bool:
-        return self._degree_cap is not None and self.ring.shard_count > 1
+    def _new_degree_cap(self) -> GlobalDegreeCap | None:
+        k = self.config.max_edge_degree
+        return None if k is None else GlobalDegreeCap(int(self._id), k)
+
+    def _active_cap(self) -> GlobalDegreeCap | None:
+        """The degree cap's state when it has work across shards (on, and shards > 1)."""
+        return self._degree_cap if self.ring.shard_count > 1 else None
 
     def cap_dropped(self) -> int:
         """Edges this shard removed for the degree cap across shards (0 when it is off)."""
@@ -974,19 +977,21 @@ class ShardedColony:
 
     def degree_reports(self) -> dict[int, DegreeReport]:
         """Decay: degree changes and asked-for edges of other shards' nodes, by owner."""
-        if self._degree_cap is None or not self._cap_active():
+        cap = self._active_cap()
+        if cap is None:
             return {}
         self._sync_owners()
-        return self._degree_cap.reports(self.colony.graph, self._owner)
+        return cap.reports(self.colony.graph, self._owner)
 
     def cap_orders(self, reports: Sequence[DegreeReport]) -> dict[int, CapOrder]:
         """Advance: rank the reported edges of owned nodes (dropping this shard's share at
         once) and ask for the edges of owned nodes over the cap; orders by shard."""
-        if self._degree_cap is None or not self._cap_active():
+        cap = self._active_cap()
+        if cap is None:
             return {}
         self._sync_owners()
         shards = max([self.ring.shard_count, *(int(r.source) + 1 for r in reports)])
-        return self._degree_cap.orders(self.colony.graph, self._owner, reports, shards)
+        return cap.orders(self.colony.graph, self._owner, reports, shards)
 
     def degree_cap_state(self) -> dict[str, npt.NDArray[np.int32]]:
         """Between ticks: the degree cap's per-node state, ``cap_reported`` and ``cap_table``,
