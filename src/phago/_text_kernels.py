@@ -16,7 +16,16 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["StopTable", "analyse_ascii", "rank_terms", "scan_ascii", "stop_table"]
+__all__ = [
+    "StopTable",
+    "TermTable",
+    "analyse_ascii",
+    "analyse_ascii_known",
+    "known_terms",
+    "rank_terms",
+    "scan_ascii",
+    "stop_table",
+]
 
 StopTable = tuple[
     npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
@@ -265,3 +274,175 @@ def analyse_ascii(
     """:func:`scan_ascii` then :func:`rank_terms` without boosts, in one call."""
     terms, toks, _names, nd, nt = scan_ascii(buf, stop_raw, stop_off, stop_buckets, stop_longest)
     return rank_terms(buf, terms, toks, nd, nt, np.zeros(0, dtype=np.bool_), 0.0, has_limit, limit)
+
+
+# ---------------------------------------------------------------------- a growing term set
+
+
+class TermTable:
+    """A set of terms the kernels can look tokens up in, grown term by term.
+
+    The layout of a stopword table (terms' bytes concatenated, their offsets, a power-of-two
+    bucket array of term indices, -1 empty) with room to grow: ``add`` appends in place and
+    doubles an array only when it is full, so learning a few terms costs a few microseconds.
+    Terms are stored as given (a term that is not ASCII is skipped: it can never equal an
+    ASCII token); :func:`known_terms` compares a lowercased token with them byte for byte.
+
+    Example:
+        >>> t = TermTable()
+        >>> t.add(["cell", "wall", "cell", "caf\u00e9"])
+        >>> t.count, bytes(t.raw[: t.used]).decode()
+        (2, 'cellwall')
+    """
+
+    __slots__ = ("buckets", "count", "off", "raw", "used")
+
+    def __init__(self) -> None:
+        self.raw = np.empty(256, dtype=np.uint8)
+        self.off = np.zeros(33, dtype=np.int64)
+        self.buckets = np.full(64, -1, dtype=np.int64)
+        self.count = 0
+        self.used = 0
+
+    def add(self, terms: Iterable[str]) -> None:
+        """Add ``terms`` (those already present, or not ASCII, are skipped)."""
+        enc = [t.encode("ascii") for t in terms if t.isascii()]
+        if not enc:
+            return
+        data = b"".join(enc)
+        if self.used + len(data) > len(self.raw):
+            raw = np.empty(max(2 * len(self.raw), self.used + len(data)), dtype=np.uint8)
+            raw[: self.used] = self.raw[: self.used]
+            self.raw = raw
+        if self.count + len(enc) + 1 > len(self.off):
+            off = np.zeros(max(2 * len(self.off), self.count + len(enc) + 1), dtype=np.int64)
+            off[: self.count + 1] = self.off[: self.count + 1]
+            self.off = off
+        if 2 * (self.count + len(enc)) > len(self.buckets):
+            size = len(self.buckets)
+            while 2 * (self.count + len(enc)) > size:
+                size *= 2
+            self.buckets = _rehash_terms(self.raw, self.off, self.count, size)
+        lens = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+        buf = np.frombuffer(data, dtype=np.uint8)
+        self.count, self.used = _insert_terms(
+            self.raw, self.off, self.buckets, self.count, self.used, buf, lens
+        )
+
+
+@njit(cache=True, inline="always")
+def _same_bytes(a: np.ndarray, a0: int, b: np.ndarray, b0: int, length: int) -> bool:
+    for q in range(length):  # noqa: SIM110 - a plain loop compiles; all() over a generator may not
+        if a[a0 + q] != b[b0 + q]:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _fnv(a: np.ndarray, a0: int, length: int, lower: bool) -> np.uint64:
+    h = np.uint64(0xCBF29CE484222325)
+    for q in range(length):
+        c = _lower(a[a0 + q]) if lower else a[a0 + q]
+        h = (h ^ np.uint64(c)) * np.uint64(0x100000001B3)
+    return h
+
+
+@njit(cache=True)
+def _rehash_terms(raw: np.ndarray, off: np.ndarray, count: int, size: int) -> np.ndarray:
+    """A bucket array of ``size`` (a power of two) for the first ``count`` terms."""
+    buckets = np.full(size, -1, dtype=np.int64)
+    mask = np.uint64(size - 1)
+    for t in range(count):
+        b = _fnv(raw, off[t], off[t + 1] - off[t], False) & mask
+        while buckets[b] >= 0:
+            b = (b + np.uint64(1)) & mask
+        buckets[b] = t
+    return buckets
+
+
+@njit(cache=True)
+def _insert_terms(
+    raw: np.ndarray,
+    off: np.ndarray,
+    buckets: np.ndarray,
+    count: int,
+    used: int,
+    buf: np.ndarray,
+    lens: np.ndarray,
+) -> tuple[int, int]:
+    """Insert the terms ``buf`` holds back to back (``lens`` bytes each) that are not in the
+    table yet; the arrays have room. Returns the new ``(count, used)``."""
+    mask = np.uint64(buckets.shape[0] - 1)
+    at = 0
+    for k in range(lens.shape[0]):
+        length = lens[k]
+        b = _fnv(buf, at, length, False) & mask
+        found = False
+        while True:
+            t = buckets[b]
+            if t < 0:
+                break
+            t0 = off[t]
+            if off[t + 1] - t0 == length and _same_bytes(buf, at, raw, t0, length):
+                found = True
+                break
+            b = (b + np.uint64(1)) & mask
+        if not found:
+            for q in range(length):
+                raw[used + q] = buf[at + q]
+            used += length
+            buckets[b] = count
+            count += 1
+            off[count] = used
+        at += length
+    return count, used
+
+
+@njit(cache=True)
+def known_terms(
+    buf: np.ndarray,
+    terms: np.ndarray,
+    nd: int,
+    raw: np.ndarray,
+    off: np.ndarray,
+    buckets: np.ndarray,
+) -> np.ndarray:
+    """Whether each of :func:`scan_ascii`'s ``nd`` distinct terms (lowercased) is in the
+    :class:`TermTable` ``(raw, off, buckets)``."""
+    out = np.zeros(nd, dtype=np.bool_)
+    mask = np.uint64(buckets.shape[0] - 1)
+    for d in range(nd):
+        start = terms[0, d]
+        length = terms[1, d] - start
+        b = _fnv(buf, start, length, True) & mask
+        while True:
+            t = buckets[b]
+            if t < 0:
+                break
+            t0 = off[t]
+            if off[t + 1] - t0 == length and _same_lowered(buf, start, raw, t0, length, False):
+                out[d] = True
+                break
+            b = (b + np.uint64(1)) & mask
+    return out
+
+
+@njit(cache=True)
+def analyse_ascii_known(
+    buf: np.ndarray,
+    stop_raw: np.ndarray,
+    stop_off: np.ndarray,
+    stop_buckets: np.ndarray,
+    stop_longest: np.ndarray,
+    raw: np.ndarray,
+    off: np.ndarray,
+    buckets: np.ndarray,
+    boost: float,
+    has_limit: bool,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`scan_ascii`, :func:`known_terms` in the :class:`TermTable` ``(raw, off,
+    buckets)`` and :func:`rank_terms` with those terms boosted by ``boost``, in one call."""
+    terms, toks, _names, nd, nt = scan_ascii(buf, stop_raw, stop_off, stop_buckets, stop_longest)
+    boosted = known_terms(buf, terms, nd, raw, off, buckets)
+    return rank_terms(buf, terms, toks, nd, nt, boosted, boost, has_limit, limit)

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from itertools import repeat
 from typing import Any
@@ -27,11 +28,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from phago._text_kernels import analyse_ascii, rank_terms, scan_ascii, stop_table
+from phago._text_kernels import (
+    TermTable,
+    analyse_ascii,
+    analyse_ascii_known,
+    rank_terms,
+    scan_ascii,
+    stop_table,
+)
 
 __all__ = [
     "STOPWORDS",
     "Keyword",
+    "KnownTerms",
     "analyse_keyword_labels",
     "analyse_keywords",
     "extract_keywords",
@@ -440,6 +449,109 @@ def analyse_keywords(
     return keywords, kid, pos
 
 
+class KnownTerms(set[str]):
+    """A vocabulary (a set of terms) that keyword analysis looks tokens up in with a kernel.
+
+    It behaves as a ``set``; it also keeps a :class:`~phago._text_kernels.TermTable` of its
+    terms, brought up to date with the terms added since the last analysis, which
+    :func:`analyse_keywords` and :func:`analyse_keyword_labels` use for ASCII text instead
+    of one set lookup per distinct term (W3: 24 µs → 3 µs per document with ~800 known
+    terms). Results are identical. Removing terms rebuilds the table on next use. It pickles
+    as its terms only.
+
+    Example:
+        >>> known = KnownTerms(["membrane"])
+        >>> known.add("wall")
+        >>> analyse_keyword_labels("Cell wall, the cell membrane", known, max_keywords=2)[0]
+        ['wall', 'membrane']
+    """
+
+    def __init__(self, terms: Iterable[str] = ()) -> None:
+        super().__init__(terms)
+        self._table: TermTable | None = None
+        self._added: list[str] = []
+
+    def add(self, term: str) -> None:
+        """Add one term."""
+        super().add(term)
+        self._added.append(term)
+
+    def update(self, *others: Iterable[str]) -> None:
+        """Add the terms of every iterable in ``others``."""
+        for other in others:
+            terms = list(other)
+            super().update(terms)
+            self._added.extend(terms)
+
+    def __ior__(self, other: AbstractSet[str]) -> KnownTerms:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def _forget_table(self) -> None:
+        self._table = None
+        self._added = []
+
+    def discard(self, term: object) -> None:
+        """Remove ``term`` if present."""
+        super().discard(term)
+        self._forget_table()
+
+    def remove(self, term: str) -> None:
+        """Remove ``term`` (``KeyError`` if absent)."""
+        super().remove(term)
+        self._forget_table()
+
+    def pop(self) -> str:
+        """Remove and return some term."""
+        self._forget_table()
+        return super().pop()
+
+    def clear(self) -> None:
+        """Remove every term."""
+        super().clear()
+        self._forget_table()
+
+    def difference_update(self, *others: Iterable[Any]) -> None:
+        """Remove the terms of ``others``."""
+        super().difference_update(*others)
+        self._forget_table()
+
+    def intersection_update(self, *others: Iterable[Any]) -> None:
+        """Keep only the terms also in every one of ``others``."""
+        super().intersection_update(*others)
+        self._forget_table()
+
+    def symmetric_difference_update(self, other: Iterable[str]) -> None:
+        """Keep the terms in exactly one of this set and ``other``."""
+        super().symmetric_difference_update(other)
+        self._forget_table()
+
+    def __isub__(self, other: AbstractSet[Any]) -> KnownTerms:  # type: ignore[misc]
+        self.difference_update(other)
+        return self
+
+    def __iand__(self, other: AbstractSet[Any]) -> KnownTerms:  # type: ignore[misc]
+        self.intersection_update(other)
+        return self
+
+    def __ixor__(self, other: AbstractSet[str]) -> KnownTerms:  # type: ignore[override,misc]
+        self.symmetric_difference_update(other)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (sorted(self),))
+
+    def table(self) -> TermTable:
+        """The kernel's table of these terms, up to date."""
+        if self._table is None:
+            self._table = TermTable()
+            self._table.add(self)
+        elif self._added:
+            self._table.add(self._added)
+        self._added = []
+        return self._table
+
+
 def analyse_keyword_labels(
     text: str,
     vocabulary: Collection[str] | None = None,
@@ -491,6 +603,21 @@ def _analyse_ascii(
         if type(boost) is not float or boost != boost:
             # an int / Decimal boost gives non-float scores, NaN sorts oddly: keep Python's
             return None
+        if type(vocabulary) is KnownTerms:
+            table = vocabulary.table()
+            return analyse_ascii_known(
+                buf,
+                stop_raw,
+                stop_off,
+                stop_buckets,
+                stop_longest,
+                table.raw,
+                table.off,
+                table.buckets,
+                boost,
+                has_limit,
+                limit,
+            )
         terms, toks, all_names, nd, nt = scan_ascii(
             buf, stop_raw, stop_off, stop_buckets, stop_longest
         )

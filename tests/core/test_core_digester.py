@@ -268,3 +268,31 @@ def test_claims_and_travel_speed_survive_state_round_trip() -> None:
     e = Digester(Position(0, 0))
     e.load_state_dict(state)
     assert (e.claims, e.travel_speed) == (False, 12.5)
+
+
+def test_presented_terms_counted_in_first_presented_order_and_restored() -> None:
+    """Counts of presented terms, their first-presented order (what externalisation hands
+    out, once per term) and the known vocabulary survive a state round trip."""
+    import numpy as np
+
+    from phago.text import KnownTerms
+
+    d = Digester(Position(0, 0))
+    none = np.zeros(0, dtype=np.int64)
+    d._digested(["cell", "wall"], none, none)
+    assert d.externalize_vocabulary() == ["cell", "wall"]
+    d._digested(["dna", "cell", "gene"], none, none)
+    d._digested([], none, none)  # nothing lysed: nothing counted
+    assert dict(d.presented) == {"cell": 2, "wall": 1, "dna": 1, "gene": 1}
+    assert d._presented_order == ["cell", "wall", "dna", "gene"] == list(d.presented)
+    assert d.externalize_vocabulary() == ["dna", "gene"]
+    assert d.externalize_vocabulary() == []
+    assert d.useful_outputs == 2
+    d.internalize_vocabulary(["membrane"])
+    back = Digester(Position(0, 0))
+    back.load_state_dict(json.loads(json.dumps(d.state_dict())))
+    assert isinstance(back.known_vocabulary, KnownTerms) and back.known_vocabulary == {"membrane"}
+    assert list(back.presented.items()) == list(d.presented.items())
+    back._digested(["zeta", "cell"], none, none)
+    assert back._presented_order == ["cell", "wall", "dna", "gene", "zeta"]
+    assert back.presented["cell"] == 3

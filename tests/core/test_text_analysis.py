@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -10,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phago._text_kernels import TermTable
 from phago.text import (
     STOPWORDS,
     Keyword,
+    KnownTerms,
     analyse_keyword_labels,
     analyse_keywords,
     keywords_from_tokens,
@@ -160,7 +163,10 @@ def test_unusual_boost_types_match_python(boost: float) -> None:
     assert [type(k.score) for k in kws] == [type(k.score) for k in ref]
 
 
-@pytest.mark.parametrize("vocabulary", [None, set(), frozenset({"beta"}), ["beta"], {"beta": 1}])
+@pytest.mark.parametrize(
+    "vocabulary",
+    [None, set(), frozenset({"beta"}), ["beta"], {"beta": 1}, KnownTerms(["beta", "Gamma"])],
+)
 def test_vocabulary_collections(vocabulary: Collection[str] | None) -> None:
     check("alpha beta gamma", vocabulary)
 
@@ -248,3 +254,118 @@ def test_keyword_labels_match_keywords(
     )
     assert labels == [k.label for k in kws]
     assert lkid.tolist() == kid.tolist() and lpos.tolist() == pos.tolist()
+
+
+# ---------------------------------------------------------------------- KnownTerms, TermTable
+
+CONTENT = ["cell", "wall", "membrane", "dna", "p53", "cell2", "abc", "bcd", "xyz", "019", "gene"]
+CONTENT_TEXTS = st.lists(
+    st.tuples(st.sampled_from(CONTENT) | st.sampled_from(CONTENT).map(str.upper), SEPARATORS),
+    max_size=40,
+).map(lambda pieces: "".join(p + s for p, s in pieces))
+VOCAB_TERMS = st.one_of(
+    st.sampled_from([*CONTENT, "the", "and"]),
+    st.sampled_from(CONTENT).map(str.title),  # stored as given: never matches a lowered token
+    st.text(alphabet="abcXYZ019_ -\u00e9", min_size=0, max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(CONTENT_TEXTS | ascii_documents(), min_size=1, max_size=4),
+    learnt=st.lists(st.lists(VOCAB_TERMS, max_size=8), min_size=1, max_size=4),
+    forget=st.lists(VOCAB_TERMS, max_size=3),
+    boost=st.sampled_from([0.0, 3.0, -1.0, 2.5]),
+    max_keywords=st.one_of(st.none(), st.integers(min_value=-3, max_value=12)),
+)
+def test_known_terms_give_what_a_plain_set_gives(
+    texts: list[str],
+    learnt: list[list[str]],
+    forget: list[str],
+    boost: float,
+    max_keywords: int | None,
+) -> None:
+    """Growing the vocabulary between analyses (its table catching up), and removing terms
+    (the table rebuilt), a KnownTerms vocabulary ranks exactly as the same plain set."""
+    known, plain = KnownTerms(), set()
+    for k, terms in enumerate(learnt):
+        if k % 2:
+            known.update(terms)
+        else:
+            for t in terms:
+                known.add(t)
+        plain.update(terms)
+        if k == len(learnt) - 1 and forget:
+            known -= set(forget)
+            plain -= set(forget)
+        assert known == plain
+        for text in texts:
+            want = analyse_keywords(text, plain or None, boost=boost, max_keywords=max_keywords)
+            got = analyse_keywords(text, known or None, boost=boost, max_keywords=max_keywords)
+            assert got[0] == want[0]
+            assert got[1].tolist() == want[1].tolist() and got[2].tolist() == want[2].tolist()
+            labels, kid, _ = analyse_keyword_labels(
+                text, known or None, boost=boost, max_keywords=max_keywords
+            )
+            assert labels == [kw.label for kw in want[0]] and kid.tolist() == want[1].tolist()
+
+
+def test_known_terms_boost_only_exact_lowercase_terms() -> None:
+    text = "Gamma gamma beta beta beta alpha alpha"
+    known = KnownTerms(["Alpha"])  # not "alpha": no boost
+    assert labels(check(text, known, boost=5.0)[0]) == ["beta", "gamma", "alpha"]
+    known.add("alpha")
+    assert labels(check(text, known, boost=5.0)[0]) == ["alpha", "beta", "gamma"]
+    known.discard("alpha")  # the table is rebuilt without it
+    assert labels(check(text, known, boost=5.0)[0]) == ["beta", "gamma", "alpha"]
+
+
+def test_known_terms_pickle_and_copy_as_their_terms() -> None:
+    import copy
+    import pickle
+
+    known = KnownTerms(["cell", "wall"])
+    known.table()
+    back = pickle.loads(pickle.dumps(known))
+    assert type(back) is KnownTerms and back == known and back._table is None
+    assert copy.deepcopy(known) == known
+    for other in (back, copy.copy(known)):
+        other.add("membrane")
+        assert labels(analyse_keywords("membrane cell", other)[0]) == ["membrane", "cell"]
+    assert "membrane" not in known
+
+
+def test_known_terms_in_place_operators_keep_the_table_right() -> None:
+    text = "alpha beta beta gamma gamma gamma"
+    known = KnownTerms()
+    known |= {"alpha"}
+    assert labels(check(text, known, boost=5.0)[0])[0] == "alpha"
+    known &= {"beta"}
+    assert known == set()
+    known ^= {"beta"}
+    assert labels(check(text, known, boost=5.0)[0])[0] == "beta"
+    known.clear()
+    known.update(["gamma"], ("alpha",))
+    assert known == {"gamma", "alpha"}
+    assert labels(check(text, known, boost=5.0)[0]) == ["gamma", "alpha", "beta"]
+    assert known.pop() in {"gamma", "alpha"} and len(known) == 1
+    known.remove(next(iter(known)))
+    known.difference_update({"x"})
+    known.intersection_update({"x"})
+    known.symmetric_difference_update({"beta"})
+    assert labels(check(text, known, boost=5.0)[0])[0] == "beta"
+
+
+def test_term_table_grows_and_skips_duplicates_and_non_ascii() -> None:
+    table = TermTable()
+    words = [f"term{i}" for i in range(3000)]
+    for start in range(0, 3000, 7):  # many small batches, as a digester learns
+        table.add(words[start : start + 7])
+    table.add(words[:100])  # again: no change
+    table.add(["caf\u00e9", "na\u00efve"])
+    assert table.count == 3000
+    assert table.used == sum(map(len, words))
+    stored = bytes(table.raw[: table.used]).decode()
+    cuts = table.off[: table.count + 1].tolist()
+    assert sorted(stored[a:b] for a, b in pairwise(cuts)) == sorted(words)
+    assert (table.buckets >= 0).sum() == 3000 and len(table.buckets) >= 6000
