@@ -43,9 +43,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from enum import StrEnum
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -188,7 +186,7 @@ class Digester(Agent):
         self.current_document: DocumentId | None = None
         self.engulfed: str | None = None
         self.known_vocabulary: set[str] = KnownTerms()
-        self.presented: Counter[str] = Counter()  # distinct presented terms -> times presented
+        self.presented: dict[str, int] = {}  # distinct presented terms -> times presented
         self._presented_order: list[str] = []
         self._n_externalized = 0
         self.integrated_from: set[AgentId] = set()
@@ -410,13 +408,14 @@ class Digester(Agent):
         self.useful_outputs += 1
         self.idle = 0
         presented = self.presented
-        before = len(presented)
-        presented.update(labels)  # counted in C
-        added = len(presented) - before
-        if added:  # the new terms are the last keys, in first-presented order
-            new = list(islice(reversed(presented), added))
-            new.reverse()
-            self._presented_order.extend(new)
+        order = self._presented_order
+        for label in labels:
+            n = presented.get(label)
+            if n is None:
+                presented[label] = 1
+                order.append(label)
+            else:
+                presented[label] = n + 1
         if self._window is not None:
             self._occurrences = (kid, pos)
 
@@ -566,7 +565,7 @@ class Digester(Agent):
         self.current_document = None if cd is None else DocumentId(int(cd))
         self.engulfed = state["engulfed"]
         self.known_vocabulary = KnownTerms(state["known_vocabulary"])
-        self.presented = Counter({t: int(n) for t, n in state["presented"]})
+        self.presented = {t: int(n) for t, n in state["presented"]}
         self._presented_order = list(self.presented)
         self._n_externalized = int(state.get("n_externalized", len(state["externalized"])))
         self._occurrences = None
