@@ -41,13 +41,23 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
 
 
-def routed_tick(actors: list[ShardActorImpl], answers: list[tuple[Any, ...]] | None) -> list:
-    """One pipelined tick: each phase's parts handed from every actor to every actor."""
+def routed_tick(
+    actors: list[ShardActorImpl], answers: list[tuple[Any, ...]] | None, merged: bool = True
+) -> list:
+    """One pipelined tick: each phase's parts handed from every actor to every actor; Sense
+    and Act in one call (as the pipeline submits them) or in two."""
     n = len(actors)
+    act = []
     for i, a in enumerate(actors):
         parts = _inbound(answers, i) if answers is not None else []
-        a.run_phase_routed("Sense", None, True, n, *parts)
-    act = [_refs(a.run_phase_routed("Act", None, True, n)) for a in actors]
+        if merged:
+            out = a.run_sense_act(None, True, n, *parts)
+            assert len(out) == n + 1  # Act's parts, the Sense result, the Act result
+            assert pickle.loads(out[-2]).phase.value == "Sense"
+            act.append([*out[:-2], out[-1]])
+        else:
+            a.run_phase_routed("Sense", None, True, n, *parts)
+            act.append(_refs(a.run_phase_routed("Act", None, True, n)))
     decay = [
         _refs(a.run_phase_routed("Decay", None, True, n, *_inbound(act, i)))
         for i, a in enumerate(actors)
@@ -70,7 +80,8 @@ def state(shards: list[ShardedColony]) -> list[Any]:
     return out
 
 
-def test_routed_phases_end_like_the_runner_tick() -> None:
+@pytest.mark.parametrize("merged", [True, False])
+def test_routed_phases_end_like_the_runner_tick(merged: bool) -> None:
     ring = ConsistentHashRing(3)
     plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(3)]
     load(plain, ring)
@@ -80,7 +91,7 @@ def test_routed_phases_end_like_the_runner_tick() -> None:
     parts = None
     for _ in range(20):
         answers = inline_tick(plain, answers)
-        parts = routed_tick(actors, parts)
+        parts = routed_tick(actors, parts, merged)
         assert state(plain) == state([a.shard for a in actors])
         assert all(len(p) == 3 for p in parts)  # a part for each other shard, the result
         results = [pickle.loads(p[-1]) for p in parts]  # parts and results are pickles
@@ -126,6 +137,11 @@ def test_one_shard_returns_the_result_alone() -> None:
     actor.run_phase_routed("Sense", None, True, 1)
     result = pickle.loads(actor.run_phase_routed("Act", None, True, 1))
     assert result.phase.value == "Act" and result.updates == []
+    for _ in range(2):
+        actor.run_phase_routed("Decay", None, True, 1)
+        actor.run_phase_routed("Advance", None, True, 1)
+        sense, act = map(pickle.loads, actor.run_sense_act(None, True, 1))
+        assert (sense.phase.value, act.phase.value) == ("Sense", "Act")
 
 
 def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:

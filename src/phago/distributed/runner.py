@@ -760,11 +760,13 @@ class DistributedRunner:
         submitted = pipeline.submit(self._sense_payloads(), self._config.resolve_ghosts)
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
+        first = 2.0 * timeout if getattr(pipeline, "sense_with_act", False) else timeout
         try:
             for phase, refs in zip(_PHASES, submitted, strict=True):
-                deadline = time.monotonic() + timeout
+                limit = first if phase is TickPhase.SENSE else timeout
+                deadline = time.monotonic() + limit
                 outcomes = await _gather_outcomes(
-                    [pipeline.result(k, ref) for k, ref in enumerate(refs)], timeout
+                    [pipeline.result(k, ref) for k, ref in enumerate(refs)], limit
                 )
                 phases.append(await self._conclude_phase(phase, t, outcomes, deadline, None))
         except BaseException:
@@ -971,7 +973,9 @@ _PHASES = (TickPhase.SENSE, TickPhase.ACT, TickPhase.DECAY, TickPhase.ADVANCE)
 class TickPipeline(Protocol):
     """Ticks submitted whole to remote shards, each phase's data passed shard to shard (a
     fan-out group offers one as ``tick_pipeline``; the Ray backend's does without a
-    compiled graph). The runner keeps the barrier, timeouts and accounting."""
+    compiled graph). The runner keeps the barrier, timeouts and accounting. A pipeline whose
+    ``sense_with_act`` is true returns Sense's results with Act's (one call per shard for
+    both), and the runner waits two phase timeouts for them."""
 
     def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
         """Submit a tick; each phase's per-shard result handles (phase order)."""

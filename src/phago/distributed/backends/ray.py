@@ -130,8 +130,40 @@ class ShardActorImpl:
             RoutingFailed: a batch or request addressed to a shard outside the cluster.
         """
         phase = TickPhase(phase)  # sent as its value: plain data, cheap to serialise
+        result, out = self._routed(
+            phase, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
+        )
+        if not out:
+            return _dump(result)
+        return (*map(_dump, out), _dump(result))
+
+    def run_sense_act(self, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any) -> Any:
+        """Sense then Act of a pipelined tick in one call: :meth:`run_phase_routed` for
+        both, returning Act's part for each other shard, then the Sense result, then the
+        Act result. Nothing passes between shards from Sense to Act (Sense only reads this
+        shard, and an Act's updates reach other shards at their Decay), so running them
+        back to back without a barrier between gives the same tick, in one task instead
+        of two."""
+        sense, _ = self._routed(
+            TickPhase.SENSE, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
+        )
+        act, out = self._routed(
+            TickPhase.ACT, None, resolve_ghosts, shards, [[] for _ in range(shards - 1)]
+        )
+        return (*map(_dump, out), _dump(sense), _dump(act))
+
+    def _routed(
+        self,
+        phase: TickPhase,
+        payload: Any,
+        resolve_ghosts: bool,
+        shards: int,
+        loaded: list[Any],
+    ) -> tuple[Any, list[Any]]:
+        """Run ``phase`` with the parts ``loaded`` from each other shard (source order);
+        returns the result and the outbound parts for each other shard (none for Sense or
+        with one shard), as :meth:`run_phase_routed` describes."""
         me = int(self.shard.shard_id)
-        loaded = [pickle.loads(p) for p in parts]
         parts = (*loaded[:me], [], *loaded[me:])  # in source order, with nothing from itself
         if phase is TickPhase.SENSE:
             if payload is None:  # the usual Sense payload, not sent
@@ -149,7 +181,7 @@ class ShardActorImpl:
         finally:
             self._running = None
         if phase is TickPhase.SENSE:
-            return _dump(result)
+            return result, []
         out: list[Any] = [[] for _ in range(shards)]
         if phase is TickPhase.ACT:
             for batch in result.updates:
@@ -165,9 +197,7 @@ class ShardActorImpl:
             result.ghost_answers = {}
         if out.pop(me):
             raise RoutingFailed(f"shard-{me} addressed its own {phase} output to itself")
-        if not out:
-            return _dump(result)
-        return (*map(_dump, out), _dump(result))
+        return result, out
 
     def running_phase(self) -> TickPhase | None:
         """The phase a compiled fan-out is running on this actor now (None between phases);
@@ -537,18 +567,24 @@ class CompiledPhaseFanOut:
 class RayTickPipeline:
     """Whole ticks submitted at once, with each phase's data passed actor to actor.
 
-    A tick's four phases are submitted to every actor together: each actor's Act returns
-    one part per destination shard, and each Decay takes as arguments the parts addressed
-    to it (Ray's object references), likewise for ghost requests (Decay to Advance) and
-    ghost answers (Advance to the next tick's Sense). Ray starts a phase on an actor as
-    soon as its inputs exist, so the driver is off the critical path between phases: it
-    only watches the per-shard results, phase after phase, with the phase timeout. Calls
-    from one caller to one actor run in order, so each actor runs the phases in order.
+    A tick's four phases are submitted to every actor together, as three calls: Sense and
+    Act in one (``run_sense_act``: nothing passes between shards from one to the other, and
+    each Ray task costs about a millisecond on 2 cores), then Decay, then Advance. Each
+    actor's Act returns one part per destination shard, and each Decay takes as arguments
+    the parts addressed to it (Ray's object references), likewise for ghost requests (Decay
+    to Advance) and ghost answers (Advance to the next tick's Sense). Ray starts a phase on
+    an actor as soon as its inputs exist, so the driver is off the critical path between
+    phases: it only watches the per-shard results, phase after phase, with the phase
+    timeout (twice that for Sense, whose result comes with Act's). Calls from one caller to
+    one actor run in order, so each actor runs the phases in order.
 
     Measured on 2 cores, W3 D=10k (``benchmarks/ray_scaling.py``): with one round trip
     through the driver per phase, 2 and 4 shards took 16.6 and 30.4 s; pipelined, see
     BENCHMARKS.md.
     """
+
+    # Sense's result arrives with Act's (one call): the runner waits for it two phases long
+    sense_with_act = True
 
     def __init__(self, handles: list[RayShardHandle]) -> None:
         if [int(h.shard_id) for h in handles] != list(range(len(handles))):
@@ -557,7 +593,7 @@ class RayTickPipeline:
         # last tick's Advance outputs: per owner, one ghost-answer part per requesting shard
         self._answers: list[Any] | None = None
         self._actors: tuple[Any, ...] = ()
-        self._one: list[Any] = []
+        self._first: list[Any] = []
         self._many: list[Any] = []
 
     def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
@@ -566,21 +602,21 @@ class RayTickPipeline:
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
-            self._one = [a.run_phase_routed for a in actors]
-            self._many = [m.options(num_returns=n) for m in self._one]
+            self._first = [a.run_sense_act.options(num_returns=n + 1) for a in actors]
+            self._many = [a.run_phase_routed.options(num_returns=n) for a in actors]
         answers, self._answers = self._answers, None
-        routed, outs = self._one, self._many
-        sense = [
-            m.remote(
-                TickPhase.SENSE.value,
-                _lean_sense(sense_payloads[i]),
-                resolve_ghosts,
-                n,
-                *(_inbound(answers, i) if answers is not None else ()),
+        outs = self._many
+        act = [
+            list(
+                m.remote(
+                    _lean_sense(sense_payloads[i]),
+                    resolve_ghosts,
+                    n,
+                    *(_inbound(answers, i) if answers is not None else ()),
+                )
             )
-            for i, m in enumerate(routed)
+            for i, m in enumerate(self._first)
         ]
-        act = [_refs(m.remote(TickPhase.ACT.value, None, resolve_ghosts, n)) for m in outs]
         decay = [
             _refs(m.remote(TickPhase.DECAY.value, None, resolve_ghosts, n, *_inbound(act, i)))
             for i, m in enumerate(outs)
@@ -590,7 +626,12 @@ class RayTickPipeline:
             for i, m in enumerate(outs)
         ]
         self._answers = advance
-        return [sense, [r[-1] for r in act], [r[-1] for r in decay], [r[-1] for r in advance]]
+        return [
+            [r[-2] for r in act],
+            [r[-1] for r in act],
+            [r[-1] for r in decay],
+            [r[-1] for r in advance],
+        ]
 
     async def result(self, index: int, ref: Any) -> Any:
         """Await one shard's phase result; a dead actor raises :class:`ShardLost`."""
