@@ -360,6 +360,35 @@ def _rehash_terms(raw: np.ndarray, off: np.ndarray, count: int, size: int) -> np
     return buckets
 
 
+@njit(cache=True, inline="always")
+def _probe(
+    raw: np.ndarray,
+    off: np.ndarray,
+    buckets: np.ndarray,
+    a: np.ndarray,
+    a0: int,
+    length: int,
+    lower: bool,
+) -> tuple[np.uint64, bool]:
+    """Look ``a[a0:a0+length]`` (lowercased when ``lower``) up in the table ``(raw, off,
+    buckets)``: its bucket and True, or the empty bucket where it would go and False."""
+    mask = np.uint64(buckets.shape[0] - 1)
+    b = _fnv(a, a0, length, lower) & mask
+    while True:
+        t = buckets[b]
+        if t < 0:
+            return b, False
+        t0 = off[t]
+        if off[t + 1] - t0 == length:
+            if lower:
+                same = _same_lowered(a, a0, raw, t0, length, False)
+            else:
+                same = _same_bytes(a, a0, raw, t0, length)
+            if same:
+                return b, True
+        b = (b + np.uint64(1)) & mask
+
+
 @njit(cache=True)
 def _insert_terms(
     raw: np.ndarray,
@@ -372,21 +401,10 @@ def _insert_terms(
 ) -> tuple[int, int]:
     """Insert the terms ``buf`` holds back to back (``lens`` bytes each) that are not in the
     table yet; the arrays have room. Returns the new ``(count, used)``."""
-    mask = np.uint64(buckets.shape[0] - 1)
     at = 0
     for k in range(lens.shape[0]):
         length = lens[k]
-        b = _fnv(buf, at, length, False) & mask
-        found = False
-        while True:
-            t = buckets[b]
-            if t < 0:
-                break
-            t0 = off[t]
-            if off[t + 1] - t0 == length and _same_bytes(buf, at, raw, t0, length):
-                found = True
-                break
-            b = (b + np.uint64(1)) & mask
+        b, found = _probe(raw, off, buckets, buf, at, length, False)
         if not found:
             for q in range(length):
                 raw[used + q] = buf[at + q]
@@ -410,20 +428,9 @@ def known_terms(
     """Whether each of :func:`scan_ascii`'s ``nd`` distinct terms (lowercased) is in the
     :class:`TermTable` ``(raw, off, buckets)``."""
     out = np.zeros(nd, dtype=np.bool_)
-    mask = np.uint64(buckets.shape[0] - 1)
     for d in range(nd):
         start = terms[0, d]
-        length = terms[1, d] - start
-        b = _fnv(buf, start, length, True) & mask
-        while True:
-            t = buckets[b]
-            if t < 0:
-                break
-            t0 = off[t]
-            if off[t + 1] - t0 == length and _same_lowered(buf, start, raw, t0, length, False):
-                out[d] = True
-                break
-            b = (b + np.uint64(1)) & mask
+        out[d] = _probe(raw, off, buckets, buf, start, terms[1, d] - start, True)[1]
     return out
 
 
