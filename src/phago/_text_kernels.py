@@ -285,14 +285,15 @@ class TermTable:
     The layout of a stopword table (terms' bytes concatenated, their offsets, a power-of-two
     bucket array of term indices, -1 empty) with room to grow: ``add`` appends in place and
     doubles an array only when it is full, so learning a few terms costs a few microseconds.
-    Terms are stored as given (a term that is not ASCII is skipped: it can never equal an
-    ASCII token); :func:`known_terms` compares a lowercased token with them byte for byte.
+    Terms are stored as given, except those no token can equal (empty, or holding anything
+    but ASCII letters and digits), which are skipped; :func:`known_terms` compares a
+    lowercased token with them byte for byte.
 
     Example:
         >>> t = TermTable()
-        >>> t.add(["cell", "wall", "cell", "caf\u00e9"])
+        >>> t.add(["cell", "wall", "cell", "caf\u00e9", "cell-wall", "Cell"])
         >>> t.count, bytes(t.raw[: t.used]).decode()
-        (2, 'cellwall')
+        (3, 'cellwallCell')
     """
 
     __slots__ = ("buckets", "count", "off", "raw", "used")
@@ -305,28 +306,31 @@ class TermTable:
         self.used = 0
 
     def add(self, terms: Iterable[str]) -> None:
-        """Add ``terms`` (those already present, or not ASCII, are skipped)."""
-        enc = [t.encode("ascii") for t in terms if t.isascii()]
-        if not enc:
+        """Add ``terms`` (those already present, or that no token can equal, are skipped)."""
+        terms = terms if isinstance(terms, list) else list(terms)
+        if not terms:
             return
-        data = b"".join(enc)
+        joined = "\0".join(terms)
+        if joined.count("\0") != len(terms) - 1:  # a term holding the separator
+            terms = [t for t in terms if "\0" not in t]
+            joined = "\0".join(terms)
+        # a character that is not ASCII becomes "?", which no token holds: its term is skipped
+        data = np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8)
         if self.used + len(data) > len(self.raw):
             raw = np.empty(max(2 * len(self.raw), self.used + len(data)), dtype=np.uint8)
             raw[: self.used] = self.raw[: self.used]
             self.raw = raw
-        if self.count + len(enc) + 1 > len(self.off):
-            off = np.zeros(max(2 * len(self.off), self.count + len(enc) + 1), dtype=np.int64)
+        if self.count + len(terms) + 1 > len(self.off):
+            off = np.zeros(max(2 * len(self.off), self.count + len(terms) + 1), dtype=np.int64)
             off[: self.count + 1] = self.off[: self.count + 1]
             self.off = off
-        if 2 * (self.count + len(enc)) > len(self.buckets):
+        if 2 * (self.count + len(terms)) > len(self.buckets):
             size = len(self.buckets)
-            while 2 * (self.count + len(enc)) > size:
+            while 2 * (self.count + len(terms)) > size:
                 size *= 2
             self.buckets = _rehash_terms(self.raw, self.off, self.count, size)
-        lens = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
-        buf = np.frombuffer(data, dtype=np.uint8)
         self.count, self.used = _insert_terms(
-            self.raw, self.off, self.buckets, self.count, self.used, buf, lens
+            self.raw, self.off, self.buckets, self.count, self.used, data
         )
 
 
@@ -396,23 +400,30 @@ def _insert_terms(
     buckets: np.ndarray,
     count: int,
     used: int,
-    buf: np.ndarray,
-    lens: np.ndarray,
+    data: np.ndarray,
 ) -> tuple[int, int]:
-    """Insert the terms ``buf`` holds back to back (``lens`` bytes each) that are not in the
-    table yet; the arrays have room. Returns the new ``(count, used)``."""
+    """Insert the terms ``data`` holds separated by zero bytes, skipping those already in
+    the table and those with a byte outside ``[A-Za-z0-9]`` (no token can equal them); the
+    arrays have room. Returns the new ``(count, used)``."""
+    n = data.shape[0]
     at = 0
-    for k in range(lens.shape[0]):
-        length = lens[k]
-        b, found = _probe(raw, off, buckets, buf, at, length, False)
-        if not found:
-            for q in range(length):
-                raw[used + q] = buf[at + q]
-            used += length
-            buckets[b] = count
-            count += 1
-            off[count] = used
-        at += length
+    while at <= n:
+        end = at
+        plain = True
+        while end < n and data[end] != 0:
+            plain = plain and _is_alnum(data[end])
+            end += 1
+        length = end - at
+        if plain and length > 0:
+            b, found = _probe(raw, off, buckets, data, at, length, False)
+            if not found:
+                for q in range(length):
+                    raw[used + q] = data[at + q]
+                used += length
+                buckets[b] = count
+                count += 1
+                off[count] = used
+        at = end + 1
     return count, used
 
 

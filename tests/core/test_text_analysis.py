@@ -362,8 +362,11 @@ def test_term_table_grows_and_skips_duplicates_and_non_ascii() -> None:
     for start in range(0, 3000, 7):  # many small batches, as a digester learns
         table.add(words[start : start + 7])
     table.add(words[:100])  # again: no change
-    table.add(["caf\u00e9", "na\u00efve"])
+    table.add(["caf\u00e9", "na\u00efve", "x y", "a\0b", "cell-wall", ""])  # no token is one
     assert table.count == 3000
+    small = TermTable()
+    small.add(iter(["a\0b", "ok", "ab"]))  # a term holding the separator is dropped alone
+    assert small.count == 2 and bytes(small.raw[: small.used]) == b"okab"
     assert table.used == sum(map(len, words))
     stored = bytes(table.raw[: table.used]).decode()
     cuts = table.off[: table.count + 1].tolist()
