@@ -372,3 +372,16 @@ def test_term_table_grows_and_skips_duplicates_and_non_ascii() -> None:
     cuts = table.off[: table.count + 1].tolist()
     assert sorted(stored[a:b] for a, b in pairwise(cuts)) == sorted(words)
     assert (table.buckets >= 0).sum() == 3000 and len(table.buckets) >= 6000
+
+
+def test_known_terms_added_unseen_for_long_rebuild_the_table() -> None:
+    known = KnownTerms(["alpha"])
+    known.table()
+    for _ in range(400):  # a digester learning the same labels tick after tick, not lysing
+        known.update(["beta", "gamma"])
+    assert known._table is None and len(known._added) < 300
+    assert labels(check("alpha beta gamma gamma", known, boost=5.0)[0]) == [
+        "gamma",
+        "alpha",
+        "beta",
+    ]
