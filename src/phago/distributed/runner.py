@@ -488,11 +488,15 @@ class DistributedRunner:
         self._coordinator.phases_complete(finished_ids, phase, tick)
         return pending
 
-    def _timed_out(self, phase: TickPhase, pending: Sequence[ShardHandle]) -> PhaseTimeout:
+    def _timed_out(
+        self, phase: TickPhase, pending: Sequence[ShardHandle], limit_ms: float | None = None
+    ) -> PhaseTimeout:
         names = ", ".join(str(h.shard_id) for h in pending)
-        return PhaseTimeout(
-            phase, f"{names} did not finish within {self._config.phase_timeout_ms} ms"
-        )
+        limit = self._config.phase_timeout_ms if limit_ms is None else limit_ms
+        detail = f"{names} did not finish within {limit:g} ms"
+        if limit_ms is not None:  # a pipelined Sense waited for Act too
+            detail += " (Sense and Act run as one call)"
+        return PhaseTimeout(phase, detail)
 
     def _account(
         self, started: float, results: Sequence[ShardPhaseResult], serial: bool = False
@@ -716,11 +720,13 @@ class DistributedRunner:
         outcomes: Sequence[_Outcome],
         deadline: float,
         started: float | None,
+        merged_limit_ms: float | None = None,
     ) -> list[ShardPhaseResult]:
         """Settle a gathered phase: raise a shard's error, or give up on unfinished shards
-        (each handle may ``abandon`` its shard) with :class:`PhaseTimeout`; else wait for the
-        barrier until ``deadline`` (monotonic), account the phase since ``started`` (unless
-        None) and return the results."""
+        (each handle may ``abandon`` its shard) with :class:`PhaseTimeout` (naming
+        ``merged_limit_ms`` when the phase waited for Act too); else wait for the barrier
+        until ``deadline`` (monotonic), account the phase since ``started`` (unless None)
+        and return the results."""
         pending = self._settle(phase, tick, outcomes)
         if pending:
             for h in pending:
@@ -729,7 +735,7 @@ class DistributedRunner:
                     await abandon()
             if any(isinstance(h, LocalShardHandle) for h in pending):
                 self._renew_pool()
-            raise self._timed_out(phase, pending)
+            raise self._timed_out(phase, pending, merged_limit_ms)
         remaining = max(deadline - time.monotonic(), 0.001)
         await self._coordinator.wait_for_phase_async(phase, tick, remaining)
         results: list[ShardPhaseResult] = [value for _, value in outcomes]
@@ -768,7 +774,10 @@ class DistributedRunner:
                 outcomes = await _gather_outcomes(
                     [pipeline.result(k, ref) for k, ref in enumerate(refs)], limit
                 )
-                phases.append(await self._conclude_phase(phase, t, outcomes, deadline, None))
+                merged = limit * 1000.0 if limit != timeout else None
+                phases.append(
+                    await self._conclude_phase(phase, t, outcomes, deadline, None, merged)
+                )
         except BaseException:
             pipeline.reset()
             raise
