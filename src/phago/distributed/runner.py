@@ -757,7 +757,8 @@ class DistributedRunner:
 
     async def _tick_pipelined(self, t: int, pipeline: TickPipeline) -> DistributedTickResult:
         """One tick submitted whole (see :class:`TickPipeline`); the driver then watches each
-        phase's results in turn, with the phase timeout from the previous phase's end.
+        phase's results in turn, with the phase timeout from the previous phase's end (two
+        for Sense when the pipeline runs Sense and Act as one call).
 
         The shards' phases overlap the driver's submitting and watching, so the barrier is
         reckoned per tick: its wall time beyond the sum over phases of the slowest shard's.
