@@ -916,32 +916,3 @@ def decay_signal_rows(
         elif keep and intensity[i] > 0.0:
             live += 1
     return removed, live
-
-
-@njit(cache=True)
-def points_within(
-    pos: np.ndarray, start: int, n: int, qx: np.ndarray, qy: np.ndarray, r: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each query point ``(qx[q], qy[q])``, the rows ``k`` in ``[start, n)`` of ``pos``
-    with ``dx*dx + dy*dy <= r*r``, ascending, by brute force: ``(ends, rows)``, query ``q``'s
-    rows being ``rows[ends[q-1]:ends[q]]``."""
-    m = qx.shape[0]
-    rr = r * r
-    ends = np.empty(m, dtype=np.int64)
-    rows = np.empty(64, dtype=np.int64)
-    c = 0
-    for q in range(m):
-        x = qx[q]
-        y = qy[q]
-        for k in range(start, n):
-            dx = pos[k, 0] - x
-            dy = pos[k, 1] - y
-            if dx * dx + dy * dy <= rr:
-                if c == rows.shape[0]:
-                    more = np.empty(2 * c, dtype=np.int64)
-                    more[:c] = rows
-                    rows = more
-                rows[c] = k
-                c += 1
-        ends[q] = c
-    return ends, rows[:c]

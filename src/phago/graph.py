@@ -45,9 +45,6 @@ __all__ = ["HebbianGraph", "PrunedEdges"]
 _TYPES: tuple[NodeType, ...] = tuple(NodeType)
 _TYPE_CODE: dict[NodeType, int] = {t: i for i, t in enumerate(_TYPES)}
 _INT = np.int64
-# indices_near_many: below this many (query, new node) pairs a brute-force kernel beats a
-# k-d tree (W3: ~80 nodes added per tick, hundreds of agents looking)
-_BRUTE_FORCE_PAIRS = 1_000_000
 IntArray = npt.NDArray[np.int64]
 
 
@@ -545,10 +542,8 @@ class HebbianGraph:
     ) -> list[list[int]]:
         """:meth:`indices_near` for many positions, each with its own ``since``.
 
-        Positions sharing a ``since`` are answered together over the nodes added since then
-        (typically the few added in the last tick): by one brute-force kernel pass when
-        positions × new nodes is small, else by one k-d tree query, instead of one grid scan
-        each.
+        Positions sharing a ``since`` are answered by one k-d tree query over the nodes added
+        since then (typically the few added in the last tick), instead of one grid scan each.
 
         Example:
             >>> from phago.graph import HebbianGraph
@@ -571,21 +566,12 @@ class HebbianGraph:
                 for i in members:
                     out[i] = self.indices_near(positions[i], r, since=start)
                 continue
-            pos = self._pos
-            qx = np.fromiter((positions[i].x for i in members), np.float64, len(members))
-            qy = np.fromiter((positions[i].y for i in members), np.float64, len(members))
-            if (n - start) * len(members) <= _BRUTE_FORCE_PAIRS:
-                # few new nodes (a tick's): every pair, in a kernel, the same exact test
-                ends, rows = K.points_within(pos, start, n, qx, qy, r)
-                at = 0
-                for i, end in zip(members, ends.tolist(), strict=True):
-                    if end > at:
-                        out[i] = rows[at:end].tolist()
-                        at = end
-                continue
             from scipy.spatial import cKDTree
 
+            pos = self._pos
             tree = cKDTree(pos[start:n])
+            qx = np.fromiter((positions[i].x for i in members), np.float64, len(members))
+            qy = np.fromiter((positions[i].y for i in members), np.float64, len(members))
             # a hair wider than radius, then the exact test indices_near uses
             hits = tree.query_ball_point(np.column_stack([qx, qy]), r * (1.0 + 1e-9) + 1e-12)
             for q, (i, h) in enumerate(zip(members, hits, strict=True)):

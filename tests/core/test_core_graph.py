@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -261,22 +259,16 @@ coords = st.integers(-30, 30).map(float)
 def test_indices_near_many_equals_indices_near(
     nodes: list[tuple[float, float]], queries: list[tuple[float, float, int]], radius: float
 ) -> None:
-    """Both ways of answering a group (the brute-force kernel, the k-d tree) give what one
-    grid scan per position gives, boundary distances included."""
-    import phago.graph as graph_module
-
     g = HebbianGraph()
     for k, (x, y) in enumerate(nodes):
         g.present([f"n{k}"], NodeType.CONCEPT, Position(x, y))
     at = [Position(x, y) for x, y, _ in queries]
     since = [s for _, _, s in queries]
-    want = [
+    many = g.indices_near_many(at, radius, since)
+    assert many == [
         g.indices_near(p, radius, since=s) if s < g.node_count else []
         for p, s in zip(at, since, strict=True)
     ]
-    for pairs in (0, 10**9):  # k-d tree always, brute force always
-        with patch.object(graph_module, "_BRUTE_FORCE_PAIRS", pairs):
-            assert g.indices_near_many(at, radius, since) == want
 
 
 @settings(max_examples=60, deadline=None)
