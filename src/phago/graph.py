@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -573,13 +574,25 @@ class HebbianGraph:
             qx = np.fromiter((positions[i].x for i in members), np.float64, len(members))
             qy = np.fromiter((positions[i].y for i in members), np.float64, len(members))
             # a hair wider than radius, then the exact test indices_near uses
-            hits = tree.query_ball_point(np.column_stack([qx, qy]), r * (1.0 + 1e-9) + 1e-12)
-            for q, (i, h) in enumerate(zip(members, hits, strict=True)):
-                if h:
-                    idx = np.sort(np.asarray(h, dtype=_INT)) + start
-                    dx = pos[idx, 0] - qx[q]
-                    dy = pos[idx, 1] - qy[q]
-                    out[i] = idx[dx * dx + dy * dy <= r * r].tolist()
+            hits = tree.query_ball_point(
+                np.column_stack([qx, qy]), r * (1.0 + 1e-9) + 1e-12, return_sorted=True
+            )
+            lengths = np.fromiter(map(len, hits), _INT, len(hits))
+            total = int(lengths.sum())
+            if not total:
+                continue
+            # every hit at once (by query, ascending within each), then the exact test
+            flat = np.fromiter(chain.from_iterable(hits), _INT, total) + start
+            query = np.repeat(np.arange(len(hits)), lengths)
+            dx = pos[flat, 0] - qx[query]
+            dy = pos[flat, 1] - qy[query]
+            keep = dx * dx + dy * dy <= r * r
+            flat = flat[keep]
+            bounds = np.searchsorted(query[keep], np.arange(len(hits) + 1)).tolist()
+            for q, i in enumerate(members):
+                lo, hi = bounds[q], bounds[q + 1]
+                if hi > lo:
+                    out[i] = flat[lo:hi].tolist()
         return out
 
     # ------------------------------------------------------------------ edges

@@ -271,6 +271,20 @@ def test_indices_near_many_equals_indices_near(
     ]
 
 
+def test_indices_near_many_on_a_large_graph_equals_indices_near() -> None:
+    """Thousands of nodes (the k-d tree then lists hits in its own order) and groups of
+    positions sharing a ``since``: the same ascending lists as one grid scan each."""
+    rng = np.random.default_rng(7)
+    g = HebbianGraph()
+    for k, (x, y) in enumerate(rng.uniform(0, 200, (4000, 2)).round(1)):
+        g.present([f"n{k}"], NodeType.CONCEPT, Position(float(x), float(y)))
+    at = [Position(float(x), float(y)) for x, y in rng.uniform(0, 200, (300, 2)).round(1)]
+    since = [int(s) for s in rng.choice([0, 1000, 3900], size=300)]
+    many = g.indices_near_many(at, 12.0, since)
+    assert many == [g.indices_near(p, 12.0, since=s) for p, s in zip(at, since, strict=True)]
+    assert sum(map(len, many)) > 1000
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
