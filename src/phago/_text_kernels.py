@@ -355,11 +355,8 @@ def _fnv(a: np.ndarray, a0: int, length: int, lower: bool) -> np.uint64:
 def _rehash_terms(raw: np.ndarray, off: np.ndarray, count: int, size: int) -> np.ndarray:
     """A bucket array of ``size`` (a power of two) for the first ``count`` terms."""
     buckets = np.full(size, -1, dtype=np.int64)
-    mask = np.uint64(size - 1)
-    for t in range(count):
-        b = _fnv(raw, off[t], off[t + 1] - off[t], False) & mask
-        while buckets[b] >= 0:
-            b = (b + np.uint64(1)) & mask
+    for t in range(count):  # distinct terms: each finds its empty bucket
+        b, _ = _probe(raw, off, buckets, raw, off[t], off[t + 1] - off[t], False)
         buckets[b] = t
     return buckets
 

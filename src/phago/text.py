@@ -475,12 +475,16 @@ class KnownTerms(set[str]):
     def add(self, term: str) -> None:
         """Add one term."""
         super().add(term)
-        self._added.append(term)
-        self._bound_added()
+        if self._table is not None:  # (without a table, the next one is built from the set)
+            self._added.append(term)
+            self._bound_added()
 
     def update(self, *others: Iterable[str]) -> None:
         """Add the terms of every iterable in ``others``."""
         for other in others:
+            if self._table is None:
+                super().update(other)
+                continue
             terms = list(other)
             super().update(terms)
             self._added.extend(terms)
