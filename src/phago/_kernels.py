@@ -192,12 +192,16 @@ def upsert_pairs(
     tentative: float,
     increment: float,
     tick: int,
+    slots: np.ndarray,
 ) -> tuple[int, int, int]:
     """Reinforce existing edges ``{lo[i], hi[i]}`` or create tentative ones.
 
     Returns ``(new edge count, number created, tombstones reused)``. The caller guarantees room for
-    ``len(lo)`` new slots and buckets. Duplicate pairs in one call reinforce twice.
+    ``len(lo)`` new slots and buckets. Duplicate pairs in one call reinforce twice. When
+    ``slots`` is not empty (it then has room for ``len(lo)``), ``slots[i]`` receives pair
+    ``i``'s edge slot.
     """
+    keep_slots = slots.shape[0] > 0
     mask = np.int64(tkeys.shape[0] - 1)
     created = 0
     reused = 0
@@ -222,12 +226,16 @@ def upsert_pairs(
             w[slot] = nw if nw < 1.0 else 1.0
             co[slot] += 1
             lt[slot] = tick
+            if keep_slots:
+                slots[i] = slot
         else:
             if first_tomb >= 0:
                 b = first_tomb
                 reused += 1
             tkeys[b] = key
             tslots[b] = n
+            if keep_slots:
+                slots[i] = n
             ea[n] = lo[i]
             eb[n] = hi[i]
             w[n] = tentative if tentative < 1.0 else 1.0
@@ -288,13 +296,22 @@ def edge_term_counts(
     tick: int,
     before: int,
     strong_min: int,
+    slots: np.ndarray,
 ) -> tuple[int, int]:
-    """(strong, bridge) counts over the wired pairs ``{lo[i], hi[i]}`` (see fitness_terms)."""
+    """(strong, bridge) counts over the wired pairs ``{lo[i], hi[i]}`` (see fitness_terms).
+
+    With ``slots`` not empty, ``slots[i]`` is pair ``i``'s edge slot (as the wiring found it)
+    and the table is not searched.
+    """
     strong = 0
     bridges = 0
+    known = slots.shape[0] > 0
     for i in range(lo.shape[0]):
-        key = (np.int64(lo[i]) << np.int64(32)) | np.int64(hi[i])
-        s = table_find(tkeys, tslots, key)
+        if known:
+            s = np.int64(slots[i])
+        else:
+            key = (np.int64(lo[i]) << np.int64(32)) | np.int64(hi[i])
+            s = table_find(tkeys, tslots, key)
         if s < 0:
             continue
         c = co[s]
@@ -632,6 +649,90 @@ def gather_pairs(
         a[t] = idx[p]
         b[t] = idx[q]
     return order_pairs(a, b, n_nodes)
+
+
+@njit(cache=True)
+def wire_groups(
+    tkeys: np.ndarray,
+    tslots: np.ndarray,
+    idx: np.ndarray,
+    node_ends: np.ndarray,
+    pairs: np.ndarray,
+    pair_ends: np.ndarray,
+    before: np.ndarray,
+    ea: np.ndarray,
+    eb: np.ndarray,
+    w: np.ndarray,
+    co: np.ndarray,
+    ct: np.ndarray,
+    lt: np.ndarray,
+    n_edges: int,
+    n_nodes: int,
+    tentative: np.ndarray,
+    increment: np.ndarray,
+    tick: int,
+    strong_min: int,
+    out_wired: np.ndarray,
+    out_strong: np.ndarray,
+    out_bridges: np.ndarray,
+) -> tuple[int, int, int, int]:
+    """Wire several presentations one after another, as :func:`gather_pairs`,
+    :func:`upsert_pairs` and (with ``strong_min >= 0``) :func:`edge_term_counts` would for
+    each in turn.
+
+    Group ``k``'s nodes are ``idx[node_ends[k-1]:node_ends[k]]``, its pairs (positions into
+    those nodes) ``pairs[pair_ends[k-1]:pair_ends[k]]``, its new-edge weight and
+    reinforcement ``tentative[k]`` / ``increment[k]``, and ``before[k]`` the node count before
+    it was presented. Its wired-pair count goes to ``out_wired[k]``, its strong and bridge
+    counts to ``out_strong[k]`` / ``out_bridges[k]``. The caller guarantees room for every
+    pair's new slot and bucket.
+
+    Returns ``(new edge count, number created, tombstones reused, status)``; a status other
+    than 0 is :func:`gather_pairs`' for the first group that failed (groups before it are
+    wired, it and those after are not).
+    """
+    n = n_edges
+    created = 0
+    reused = 0
+    n0 = 0
+    p0 = 0
+    for k in range(node_ends.shape[0]):
+        n1 = node_ends[k]
+        p1 = pair_ends[k]
+        lo, hi, status = gather_pairs(idx[n0:n1], pairs[p0:p1], n_nodes)
+        if status != 0:
+            return n, created, reused, status
+        out_wired[k] = lo.shape[0]
+        if lo.shape[0] > 0:
+            slots = np.empty(lo.shape[0], dtype=np.int64)
+            n, c, r = upsert_pairs(
+                tkeys,
+                tslots,
+                lo,
+                hi,
+                ea,
+                eb,
+                w,
+                co,
+                ct,
+                lt,
+                n,
+                tentative[k],
+                increment[k],
+                tick,
+                slots,
+            )
+            created += c
+            reused += r
+            if strong_min >= 0:
+                s, b = edge_term_counts(
+                    tkeys, tslots, lo, hi, co, ct, tick, before[k], strong_min, slots
+                )
+                out_strong[k] = s
+                out_bridges[k] = b
+        n0 = n1
+        p0 = p1
+    return n, created, reused, 0
 
 
 @njit(cache=True)

@@ -73,6 +73,7 @@ from phago.types import (
     ExportCapability,
     FragmentPresentation,
     Gradient,
+    Idle,
     Move,
     NodeType,
     Position,
@@ -92,6 +93,26 @@ _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
 # FragmentPresentation fields by position (C-level getters, for whole presentations at once)
 _label_of = operator.itemgetter(0)
 _node_type_of = operator.itemgetter(3)
+
+# actions whose application neither reads nor changes the graph: presentations before and
+# after them can be applied together (see Colony.act)
+_GRAPH_FREE_ACTIONS = frozenset(
+    {Move, EngulfDocument, Deposit, Emit, Idle, Apoptose, ExportCapability}
+)
+
+_CLIQUES: dict[int, np.ndarray] = {}
+
+
+def _clique_pairs(k: int) -> np.ndarray:
+    """Every pair ``i < j`` of ``k`` positions as a ``(m, 2)`` array (cached, read-only)."""
+    got = _CLIQUES.get(k)
+    if got is None:
+        i, j = np.triu_indices(k, 1)
+        got = np.stack([i, j], axis=1).astype(np.int64)
+        got.flags.writeable = False
+        if k <= 512:
+            _CLIQUES[k] = got
+    return got
 
 
 class PresentationHook(Protocol):
@@ -317,8 +338,13 @@ class Colony:
         events = self._events
         agents = self.agents
         self._moving_to = {}
-        for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
-            self._apply(i, agent, action, tick, events)
+        if self.presentation_hook is None and (
+            self.fitness_recorder is None or type(self.fitness_recorder) is FitnessRecorder
+        ):
+            self._apply_all_grouped(agents, actions, tick, events)
+        else:
+            for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
+                self._apply(i, agent, action, tick, events)
         positions = [a.position for a in agents]
         deposits = self.substrate.traces_near_many(
             positions, self.config.capability_radius, TraceType.CAPABILITY_DEPOSIT
@@ -346,6 +372,126 @@ class Colony:
                     if child is not None:
                         self.spawn(child)
         return events
+
+    def _apply_all_grouped(
+        self,
+        agents: list[Agent],
+        actions: list[AgentAction],
+        tick: int,
+        events: list[ColonyEvent],
+    ) -> None:
+        """Apply the actions in agent order, presenting runs of concept presentations to the
+        graph together (:meth:`HebbianGraph.present_and_wire_groups`): the same graph,
+        events and fitness as applying them one by one, in fewer, larger steps.
+
+        A run ends at an action that may read or change the graph; the run's events are put
+        where each presentation's would have been.
+        """
+        run: list[tuple[Agent, PresentFragments]] = []
+        at: list[int] = []  # where each presentation's events belong in ``events``
+        placed: list[tuple[int, list[ColonyEvent]]] = []
+        for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
+            if type(action) is PresentFragments:
+                if _groupable(action):
+                    run.append((agent, action))
+                    at.append(len(events))
+                    continue
+            elif type(action) in _GRAPH_FREE_ACTIONS:
+                self._apply(i, agent, action, tick, events)
+                continue
+            if run:
+                placed.extend(zip(at, self._present_run(run, tick), strict=True))
+                run, at = [], []
+            self._apply(i, agent, action, tick, events)
+        if run:
+            placed.extend(zip(at, self._present_run(run, tick), strict=True))
+        if placed:
+            merged: list[ColonyEvent] = []
+            start = 0
+            for pos, evs in placed:
+                merged.extend(events[start:pos])
+                merged.extend(evs)
+                start = pos
+            merged.extend(events[start:])
+            events[:] = merged
+
+    def _present_run(
+        self, run: list[tuple[Agent, PresentFragments]], tick: int
+    ) -> list[list[ColonyEvent]]:
+        """Apply a run of concept presentations together; each one's events, in order."""
+        g = self._graph
+        labels: list[str] = []
+        ends: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        docs: list[DocumentId | None] = []
+        parts: list[np.ndarray] = []
+        pair_ends: list[int] = []
+        weights: list[tuple[float | None, float | None]] = []
+        n_pairs = 0
+        for _, action in run:
+            frags = action.fragments
+            labels.extend(map(_label_of, frags))
+            ends.append(len(labels))
+            pos = frags[0].position
+            xs.append(pos.x)
+            ys.append(pos.y)
+            docs.append(
+                action.document if action.document is not None else frags[0].source_document
+            )
+            pairs = action.pairs
+            p = _clique_pairs(len(frags)) if pairs is None else np.asarray(pairs, dtype=np.int64)
+            parts.append(p.reshape(-1, 2))
+            n_pairs += len(parts[-1])
+            pair_ends.append(n_pairs)
+            weights.append((action.tentative, action.increment))
+        custom = any(t is not None or i is not None for t, i in weights)
+        recorder = self.fitness_recorder
+        try:
+            done = g.present_and_wire_groups(
+                labels,
+                ends,
+                NodeType.CONCEPT,
+                xs,
+                ys,
+                tick,
+                docs,
+                np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64),
+                pair_ends,
+                [t for t, _ in weights] if custom else None,
+                [i for _, i in weights] if custom else None,
+                None if recorder is None else recorder.strong_min_coactivations,
+            )
+        except IndexError:
+            # a pair outside its presentation (nothing was changed): one by one, so that the
+            # presentations before it are applied and the error is raised where it belongs
+            out: list[list[ColonyEvent]] = []
+            for agent, action in run:
+                evs: list[ColonyEvent] = []
+                out.append(evs)
+                self._present(agent, action, tick, evs)
+            return out
+        node_ids = g.ids_at(done.indices)
+        created = done.created.tolist()
+        wired = done.wired.tolist()
+        strong = done.strong.tolist()
+        bridges = done.bridges.tolist()
+        fitness = self.fitness
+        out = []
+        start = 0
+        for k, (agent, _) in enumerate(run):
+            end = ends[k]
+            aid = agent.id
+            evs = [Presented(aid, end - start, tuple(node_ids[start:end]), docs[k], created[k])]
+            if wired[k]:
+                evs.append(Wired(aid, wired[k]))
+            out.append(evs)
+            fitness.record_concepts(aid, end - start, novel=created[k])
+            fitness.record_edges(aid, wired[k])
+            if wired[k] and recorder is not None and (strong[k] or bridges[k]):
+                fitness.record_edge_terms(aid, strong[k], bridges[k])
+            start = end
+        return out
 
     def _apply(
         self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]
@@ -431,13 +577,13 @@ class Colony:
         if len(concept_labels) != len(frags) and pairs is not None:
             pairs = None  # pairs index the concept list only when every fragment is a concept
         tent, inc = action.tentative, action.increment
-        wired_pairs: tuple[np.ndarray, np.ndarray] | None = None
+        wired_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if hook is not None:
             wired = hook.wire(idx, pairs, tick, tent, inc)
         elif pairs is not None:
             wired = 0
             if len(pairs):
-                wired_pairs = g.wire_index_pairs(idx, pairs, tick, tent, inc)
+                wired_pairs = g.wire_index_pairs_slots(idx, pairs, tick, tent, inc)
                 wired = len(wired_pairs[0])
         elif tent is None and inc is None:
             wired = g.wire_clique(idx, tick)
@@ -662,6 +808,20 @@ class Colony:
     def to_networkx(self) -> Any:
         """The graph as :class:`networkx.Graph` (see :meth:`HebbianGraph.to_networkx`)."""
         return self._graph.to_networkx()
+
+
+def _groupable(action: PresentFragments) -> bool:
+    """Whether a presentation can join a run (:meth:`Colony._apply_all_grouped`): it
+    presents concepts only, and its pairs, if given, are an ``(m, 2)`` array."""
+    frags = action.fragments
+    if not frags:
+        return False
+    if list(map(_node_type_of, frags)).count(NodeType.CONCEPT) != len(frags):
+        return False
+    pairs = action.pairs
+    return pairs is None or (
+        isinstance(pairs, np.ndarray) and pairs.ndim == 2 and pairs.shape[1] == 2
+    )
 
 
 class _AgentView:

@@ -32,6 +32,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -41,12 +42,29 @@ from phago.errors import ConfigError, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
 from phago.types import EdgeData, NodeData, NodeType, Position
 
-__all__ = ["HebbianGraph", "PrunedEdges"]
+__all__ = ["GroupWiring", "HebbianGraph", "PrunedEdges"]
 
 _TYPES: tuple[NodeType, ...] = tuple(NodeType)
 _TYPE_CODE: dict[NodeType, int] = {t: i for i, t in enumerate(_TYPES)}
 _INT = np.int64
 IntArray = npt.NDArray[np.int64]
+
+
+class GroupWiring(NamedTuple):
+    """What :meth:`HebbianGraph.present_and_wire_groups` did, per group (presentation)."""
+
+    indices: IntArray
+    """The node indices of every label, in order (all groups)."""
+    created: IntArray
+    """Nodes each group created."""
+    wired: IntArray
+    """Pairs each group wired (created or reinforced; self-pairs are not wired)."""
+    strong: IntArray
+    """Of those, edges with at least ``strong_min_coactivations`` co-activations after the
+    group's wiring (zeros when not asked for)."""
+    bridges: IntArray
+    """Of those, edges the group created between two nodes that existed before it (zeros
+    when not asked for; see :func:`phago.agents.fitness_terms.edge_terms`)."""
 
 
 class PrunedEdges:
@@ -80,6 +98,10 @@ class PrunedEdges:
     def __iter__(self) -> Iterator[tuple[NodeId, NodeId, float]]:
         for a, b, w in zip(self.sources, self.targets, self.weights, strict=True):
             yield NodeId(int(a)), NodeId(int(b)), float(w)
+
+
+# "no slots wanted" for the wiring kernel
+_NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
 def _grow(arr: np.ndarray, needed: int, factor: float = 2.0) -> np.ndarray:
@@ -128,8 +150,11 @@ class HebbianGraph:
         self._pos = np.zeros((0, 2), dtype=np.float64)
         self._ids_arr = np.zeros(0, dtype=np.uint64)
         self._n = 0
-        self._prov_node: list[IntArray] = []
-        self._prov_doc: list[npt.NDArray[np.uint64]] = []
+        # provenance (node index, document id) pairs in presentation order: the first
+        # ``_prov_n`` entries of two growing columns
+        self._prov_node: IntArray = np.zeros(0, dtype=_INT)
+        self._prov_doc: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+        self._prov_n = 0
         self._prov_csr: tuple[IntArray, npt.NDArray[np.uint64]] | None = None
         self._cell = float(node_cell_size)
         self._grid: dict[tuple[int, int], list[int]] = {}
@@ -216,8 +241,7 @@ class HebbianGraph:
             idx = np.fromiter(
                 (g._index[int(x)] for x in prov_nodes), dtype=_INT, count=len(prov_nodes)
             )
-            g._prov_node.append(idx)
-            g._prov_doc.append(np.asarray(prov_docs, dtype=np.uint64))
+            g._append_provenance(idx, np.asarray(prov_docs, dtype=np.uint64))
         return g
 
     # ------------------------------------------------------------------ nodes
@@ -353,11 +377,27 @@ class HebbianGraph:
             >>> g.access_counts().tolist()
             [1, 2]
         """
+        return self._present_groups(labels, ends, node_type, xs, ys, tick, documents)[0]
+
+    def _present_groups(
+        self,
+        labels: Sequence[str],
+        ends: Sequence[int],
+        node_type: NodeType,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        tick: int,
+        documents: Sequence[DocumentId | None],
+    ) -> tuple[IntArray, IntArray | None]:
+        """:meth:`present_groups`, also returning the nodes each group created (None when
+        no group created any)."""
         code = _TYPE_CODE[node_type]
         tval = node_type.value
         by_label = self._by_type[code]
         found = list(map(by_label.get, labels))
+        created: IntArray | None = None
         if None in found:
+            created = np.zeros(len(ends), dtype=_INT)
             existing: list[int] = []
             group = 0
             for k, i in enumerate(found):
@@ -372,6 +412,7 @@ class HebbianGraph:
                         nid = node_id(tval, norm)
                         x, y = float(xs[group]), float(ys[group])
                         found[k] = self._new_node(nid, norm, code, x, y, tick, 1)
+                        created[group] += 1
                         continue
                     found[k] = i
                 existing.append(i)
@@ -385,11 +426,132 @@ class HebbianGraph:
         start = 0
         for end, doc in zip(ends, documents, strict=True):
             if doc is not None and end > start:
-                self._prov_node.append(out[start:end].copy())
-                self._prov_doc.append(np.full(end - start, doc, dtype=np.uint64))
-                self._prov_csr = None
+                self._append_provenance(out[start:end], doc)
             start = end
-        return out
+        return out, created
+
+    def present_and_wire_groups(
+        self,
+        labels: Sequence[str],
+        ends: Sequence[int],
+        node_type: NodeType,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        tick: int,
+        documents: Sequence[DocumentId | None],
+        pairs: IntArray,
+        pair_ends: Sequence[int],
+        tentative: Sequence[float | None] | None = None,
+        increment: Sequence[float | None] | None = None,
+        strong_min_coactivations: int | None = None,
+    ) -> GroupWiring:
+        """Present several groups of labels and wire each group's pairs, with the same
+        result as presenting and wiring them one after another (:meth:`present` then
+        :meth:`wire_index_pairs`, group by group).
+
+        Args:
+            labels: every group's labels, group after group; group ``k`` is
+                ``labels[ends[k-1]:ends[k]]``.
+            ends: where each group's labels end.
+            node_type: the nodes' type.
+            xs: where a node a group creates lies (x), per group.
+            ys: as ``xs`` (y).
+            tick: the tick of the presentations.
+            documents: each group's document (provenance), or None.
+            pairs: ``(m, 2)`` positions into the group's own labels, group after group;
+                group ``k``'s are ``pairs[pair_ends[k-1]:pair_ends[k]]``.
+            pair_ends: where each group's pairs end.
+            tentative: weight of a new edge per group (None, or None for a group: the
+                graph's tentative weight).
+            increment: weight added to an existing edge per group (None, or None for a
+                group: the graph's reinforcement).
+            strong_min_coactivations: when given, also count each group's strong and bridge
+                edges (see :func:`phago.agents.fitness_terms.edge_terms`).
+
+        Returns:
+            The node indices and the per-group counts.
+
+        Raises:
+            IndexError: a pair position outside its group (nothing is changed).
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> r = g.present_and_wire_groups(
+            ...     ["a", "b", "b", "c"], [2, 4], NodeType.CONCEPT, [0, 0], [0, 0], 0,
+            ...     [None, None], np.array([[0, 1], [0, 1]]), [1, 2])
+            >>> r.indices.tolist(), r.created.tolist(), r.wired.tolist(), g.edge_count
+            ([0, 1, 1, 2], [2, 1], [1, 1], 2)
+        """
+        groups = len(ends)
+        node_ends = np.asarray(ends, dtype=_INT)
+        pe = np.asarray(pair_ends, dtype=_INT)
+        pp = np.asarray(pairs, dtype=_INT).reshape(-1, 2)
+        if len(pe) != groups or (len(pe) and pe[-1] != len(pp)):
+            raise ValueError("pair_ends must give one end per group, the last at len(pairs)")
+        if len(pp):  # every position within its own group (negative ones count from the end)
+            sizes = np.diff(node_ends, prepend=0)
+            size = np.repeat(sizes, np.diff(pe, prepend=0))[:, None]
+            if not ((pp >= -size) & (pp < size)).all():
+                raise IndexError("present_and_wire_groups got a pair position outside its group")
+        before_all = self._n
+        out, created = self._present_groups(labels, ends, node_type, xs, ys, tick, documents)
+        if created is None:
+            created = np.zeros(groups, dtype=_INT)
+        before = before_all + np.cumsum(created) - created
+        tent = np.full(groups, self.tentative_weight)
+        inc = np.full(groups, self.reinforcement)
+        if tentative is not None:
+            tent = np.array(
+                [self.tentative_weight if t is None else t for t in tentative], dtype=np.float64
+            )
+        if increment is not None:
+            inc = np.array(
+                [self.reinforcement if t is None else t for t in increment], dtype=np.float64
+            )
+        wired = np.zeros(groups, dtype=_INT)
+        strong = np.zeros(groups, dtype=_INT)
+        bridges = np.zeros(groups, dtype=_INT)
+        self._reserve_edges(len(pp))
+        new_m, n_created, reused, status = K.wire_groups(
+            self._tkeys,
+            self._tslots,
+            out,
+            node_ends,
+            pp,
+            pe,
+            before,
+            self._ea,
+            self._eb,
+            self._w,
+            self._co,
+            self._ct,
+            self._lt,
+            self._m,
+            self._n,
+            tent,
+            inc,
+            int(tick),
+            -1 if strong_min_coactivations is None else int(strong_min_coactivations),
+            wired,
+            strong,
+            bridges,
+        )
+        self._wired(int(new_m), int(n_created), int(reused))
+        if status:  # cannot happen: positions were checked and indices come from present
+            raise NodeNotFound("present_and_wire_groups got a node index that does not exist")
+        return GroupWiring(out, created, wired, strong, bridges)
+
+    def _append_provenance(self, nodes: IntArray, docs: npt.NDArray[np.uint64] | int) -> None:
+        """Record that ``nodes`` were presented from ``docs`` (one id, or one per node)."""
+        n = self._prov_n
+        end = n + len(nodes)
+        if end > len(self._prov_node):
+            self._prov_node = _grow(self._prov_node, end, 1.5)
+            self._prov_doc = _grow(self._prov_doc, end, 1.5)
+        self._prov_node[n:end] = nodes
+        self._prov_doc[n:end] = docs
+        self._prov_n = end
+        self._prov_csr = None
 
     def increment_access(self, indices: IntArray | Sequence[int], amount: int = 1) -> None:
         """Add ``amount`` to the access count of each index (repeats add repeatedly)."""
@@ -422,7 +584,7 @@ class HebbianGraph:
 
     def documents_of_index(self, i: int) -> tuple[DocumentId, ...]:
         """Ids of the documents the node at index ``i`` was presented from, in order."""
-        if not self._prov_node:
+        if not self._prov_n:
             return ()
         if self._prov_csr is None:
             nodes, docs = self.provenance_arrays()
@@ -439,17 +601,14 @@ class HebbianGraph:
         """Ids of the documents ``node`` was presented from (its provenance)."""
         return self.documents_of_index(self.index_of(node))
 
-    def _compact_provenance(self) -> None:
-        if len(self._prov_node) > 1:
-            self._prov_node = [np.concatenate(self._prov_node)]
-            self._prov_doc = [np.concatenate(self._prov_doc)]
-
     def provenance_arrays(self) -> tuple[IntArray, npt.NDArray[np.uint64]]:
-        """All (node index, document id) provenance pairs, in presentation order."""
-        if not self._prov_node:
-            return np.zeros(0, dtype=_INT), np.zeros(0, dtype=np.uint64)
-        self._compact_provenance()
-        return self._prov_node[0], self._prov_doc[0]
+        """All (node index, document id) provenance pairs, in presentation order (read-only
+        views: later presentations do not change them)."""
+        n = self._prov_n
+        nodes, docs = self._prov_node[:n], self._prov_doc[:n]
+        nodes.flags.writeable = False
+        docs.flags.writeable = False
+        return nodes, docs
 
     def find_by_label(self, label: str, node_type: NodeType = NodeType.CONCEPT) -> NodeId | None:
         """The id of the node of ``node_type`` with exactly this (normalised) label, O(1)."""
@@ -691,6 +850,44 @@ class HebbianGraph:
             >>> lo.tolist(), hi.tolist(), g.edge_count
             ([0], [2], 1)
         """
+        lo, hi, _ = self._wire_gathered(indices, pairs, tick, tentative, increment, False)
+        return lo, hi
+
+    def wire_index_pairs_slots(
+        self,
+        indices: IntArray,
+        pairs: IntArray,
+        tick: int,
+        tentative: float | None = None,
+        increment: float | None = None,
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """:meth:`wire_index_pairs`, also returning each wired pair's edge slot.
+
+        The slots index the edge columns and stay valid until edges are next removed or
+        compacted; they let a caller read the edges just wired (their co-activations, say)
+        without looking them up again.
+
+        Returns:
+            ``(lo, hi, slots)``: the node-index pairs wired and their edge slots, in order.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> idx = g.present(["a", "b", "c"])
+            >>> lo, hi, slots = g.wire_index_pairs_slots(idx, np.array([[0, 1], [1, 0]]), 0)
+            >>> slots.tolist(), g.edge_count
+            ([0, 0], 1)
+        """
+        return self._wire_gathered(indices, pairs, tick, tentative, increment, True)
+
+    def _wire_gathered(
+        self,
+        indices: IntArray,
+        pairs: IntArray,
+        tick: int,
+        tentative: float | None,
+        increment: float | None,
+        keep_slots: bool,
+    ) -> tuple[IntArray, IntArray, IntArray]:
         lo, hi, status = K.gather_pairs(
             np.asarray(indices, dtype=_INT), np.asarray(pairs, dtype=_INT), self._n
         )
@@ -698,9 +895,10 @@ class HebbianGraph:
             raise IndexError("wire_index_pairs got a pair position outside the indices")
         if status == 2:
             raise NodeNotFound("wire_pairs got a node index that does not exist")
+        slots = np.empty(len(lo), dtype=_INT) if keep_slots else _NO_SLOTS
         if len(lo):
-            self._upsert(lo, hi, tick, tentative, increment)
-        return lo, hi
+            self._upsert(lo, hi, tick, tentative, increment, slots)
+        return lo, hi, slots
 
     def _upsert(
         self,
@@ -709,8 +907,10 @@ class HebbianGraph:
         tick: int,
         tentative: float | None,
         increment: float | None,
+        slots: IntArray | None = None,
     ) -> int:
-        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``)."""
+        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``); with
+        ``slots`` (room for every pair), each pair's edge slot is written there."""
         self._reserve_edges(len(lo))
         new_m, created, reused = K.upsert_pairs(
             self._tkeys,
@@ -727,15 +927,21 @@ class HebbianGraph:
             self.tentative_weight if tentative is None else float(tentative),
             self.reinforcement if increment is None else float(increment),
             int(tick),
+            _NO_SLOTS if slots is None else slots,
         )
+        self._wired(int(new_m), int(created), int(reused))
+        return len(lo)
+
+    def _wired(self, new_m: int, created: int, reused: int) -> None:
+        """Account for a wiring kernel that created ``created`` edges (slots up to ``new_m``),
+        ``reused`` of them in tombstoned buckets."""
         if created:
             self._alive[self._m : new_m] = True
-            self._m = int(new_m)
-            self._m_alive += int(created)
-            self._t_used += int(created) - int(reused)
+            self._m = new_m
+            self._m_alive += created
+            self._t_used += created - reused
             self._csr = None
             self._grew_since_cap = True
-        return len(lo)
 
     def wire_clique(self, indices: IntArray | Sequence[int], tick: int) -> int:
         """Co-activate every pair ``i < j`` of ``indices`` (a document's concepts)."""

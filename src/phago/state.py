@@ -647,11 +647,9 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
     g._pos = pos.copy()
     g._ids_arr = gs.ids.astype(np.uint64).copy()
     g._n = n
-    if len(gs.prov_node):
-        g._prov_node = [gs.prov_node.astype(np.int64).copy()]
-        g._prov_doc = [gs.prov_doc.astype(np.uint64).copy()]
-    else:
-        g._prov_node, g._prov_doc = [], []
+    g._prov_node = gs.prov_node.astype(np.int64).copy()
+    g._prov_doc = gs.prov_doc.astype(np.uint64).copy()
+    g._prov_n = len(g._prov_node)
     g._prov_csr = None
     g._ea = gs.edge_a.astype(np.int32).copy()
     g._eb = gs.edge_b.astype(np.int32).copy()

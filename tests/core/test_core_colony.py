@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
+import numpy as np
 import pytest
 
 from conftest import build_sample_colony
 from phago import Colony, ColonyConfig, Digester, Position
+from phago.agents.base import Agent
+from phago.agents.fitness_terms import FitnessRecorder
 from phago.errors import ConfigError, DocumentError, EmptyDocument, InvalidPosition, PhaseOrderError
 from phago.events import TickComplete
+from phago.graph import HebbianGraph
+from phago.ids import DocumentId, NodeId
+from phago.types import FragmentPresentation, Idle, NodeType, PresentFragments, WireNodes
 
 
 def graph_signature(colony: Colony) -> tuple:
@@ -224,3 +231,115 @@ def test_spawn_policy_hook_replaces_dead_agents() -> None:
     c.spawn(Digester(Position(0, 0), max_idle=3))
     c.run(30)
     assert c.total_spawned == 3 and c.alive_count == 0
+
+
+# ---------------------------------------------------------------------- grouped presentations
+
+
+class _Scripted(Agent):
+    """Presents what it is told, cycling through a script of actions (one per tick)."""
+
+    agent_type = "scripted"
+
+    def __init__(self, position: Position, script: list[Any]) -> None:
+        super().__init__(position, max_idle=10_000)
+        self.script = script
+
+    def sense(self, view: Any) -> Any:
+        self.age += 1
+        return self.script[(self.age - 1) % len(self.script)]
+
+
+class _OneByOne(FitnessRecorder):
+    """The same recorder; a subclass makes the colony apply presentations one by one."""
+
+
+def _scripted_actions(graph_ids: list[NodeId]) -> list[list[Any]]:
+    at = Position(3.0, 4.0)
+
+    def frags(*labels: str, kind: NodeType = NodeType.CONCEPT) -> tuple[Any, ...]:
+        return tuple(FragmentPresentation(w, DocumentId(77), at, kind) for w in labels)
+
+    return [
+        [PresentFragments(frags("alpha", "beta", "gamma")), Idle()],  # every pair
+        [
+            PresentFragments(
+                frags("beta", "delta"),
+                pairs=np.array([[0, 1], [1, -2]]),
+                tentative=0.4,
+                increment=0.2,
+            )
+        ],
+        [PresentFragments(frags("gamma", "omega") + frags("anomaly", kind=NodeType.ANOMALY))],
+        [PresentFragments(()), WireNodes(((graph_ids[0], graph_ids[1], 0.3),))],
+        [PresentFragments(frags("alpha", "delta"), pairs=np.zeros((0, 2), dtype=np.int64))],
+    ]  # fmt: skip
+
+
+def _run_mixed(one_by_one: bool, ticks: int) -> tuple[Colony, list[str], int]:
+    colony = build_sample_colony(seed=3, digesters=6)
+    if one_by_one:
+        _OneByOne().attach(colony)
+    seed = Colony(seed=0)
+    ids = [seed.graph.add_node(w) for w in ("alpha", "beta")]
+    for script in _scripted_actions(ids):
+        colony.spawn(_Scripted(Position(5.0, 5.0), script))
+    grouped = 0
+    original = HebbianGraph.present_and_wire_groups
+
+    def counted(self: HebbianGraph, *args: Any, **kwargs: Any) -> Any:
+        nonlocal grouped
+        grouped += 1
+        return original(self, *args, **kwargs)
+
+    events: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(HebbianGraph, "present_and_wire_groups", counted)
+        for _ in range(ticks):
+            events.append(repr(colony.tick()))
+    return colony, events, grouped
+
+
+def test_grouped_presentations_equal_one_by_one() -> None:
+    """Runs of presentations applied together (the colony's default) leave the same graph,
+    events and fitness as applying each presentation on its own (what a recorder subclass
+    gets), with digesters and agents presenting every kind of presentation in between."""
+    grouped, grouped_events, calls = _run_mixed(False, 40)
+    single, single_events, single_calls = _run_mixed(True, 40)
+    assert calls > 10 and single_calls == 0  # the two paths really differ
+    assert grouped_events == single_events
+    assert graph_signature(grouped) == graph_signature(single)
+    a, b = grouped.graph, single.graph
+    for x, y in zip(
+        (*a.edge_arrays(), *a.provenance_arrays()),
+        (*b.edge_arrays(), *b.provenance_arrays()),
+        strict=True,
+    ):
+        assert np.array_equal(x, y)
+    fa = {aid: repr(grouped.fitness.get(aid)) for aid in (ag.id for ag in grouped.agents)}
+    fb = {aid: repr(single.fitness.get(aid)) for aid in (ag.id for ag in single.agents)}
+    assert fa == fb
+    assert any(f.strong_edges for f in map(grouped.fitness.get, fa) if f is not None)
+
+
+def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one() -> None:
+    """A presentation with a pair outside it raises IndexError after the presentations
+    before it were applied, grouped or not."""
+    at = Position(0.0, 0.0)
+    good = PresentFragments(
+        (FragmentPresentation("p", None, at), FragmentPresentation("q", None, at))
+    )
+    bad = PresentFragments((FragmentPresentation("r", None, at),), pairs=np.array([[0, 5]]))
+    states = []
+    for one_by_one in (False, True):
+        colony = Colony(seed=0)
+        if one_by_one:
+            _OneByOne().attach(colony)
+        colony.spawn(_Scripted(at, [good]))
+        colony.spawn(_Scripted(at, [bad]))
+        colony.sense()
+        with pytest.raises(IndexError):
+            colony.act()
+        states.append(graph_signature(colony))
+    assert states[0] == states[1]
+    assert len(states[0][1]) == 1  # p-q wired, r presented but never wired

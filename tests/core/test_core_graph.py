@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from phago.errors import ConfigError, NodeNotFound
 from phago.graph import HebbianGraph
-from phago.ids import node_id
+from phago.ids import DocumentId, node_id
 from phago.types import EdgeData, NodeType, Position
 
 
@@ -366,3 +366,118 @@ def test_incident_edges_and_remove_index_pairs_reject_bad_indices() -> None:
     with pytest.raises(ValueError, match="endpoints"):
         g.remove_index_pairs([0, 1], [1])
     assert g.edge_count == 1
+
+
+# ---------------------------------------------------------------------- grouped presentation
+
+_WORDS = ["a", "b", "c", "d", "e", "f"]
+
+
+@st.composite
+def presentation_runs(
+    draw: st.DrawFn,
+) -> list[tuple[list[str], list[tuple[int, int]], float | None]]:
+    """Runs of presentations: labels from a small vocabulary (so later groups meet earlier
+    nodes and edges), pairs that are sometimes negative or out of range, optional weights."""
+    groups = []
+    for _ in range(draw(st.integers(0, 6))):
+        labels = draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5))
+        k = len(labels)
+        pairs = draw(st.lists(st.tuples(st.integers(-k, k), st.integers(-k, k)), max_size=8))
+        weight = draw(st.none() | st.sampled_from([0.05, 0.5, 1.0]))
+        groups.append((labels, pairs, weight))
+    return groups
+
+
+def _graph_state(g: HebbianGraph) -> list[list[float]]:
+    return [a.tolist() for a in (*g.edge_arrays(), g.access_counts(), *g.provenance_arrays())]
+
+
+@settings(max_examples=300, deadline=None)
+@given(presentation_runs(), st.sampled_from([None, 1, 2]))
+def test_present_and_wire_groups_equals_one_group_at_a_time(
+    run: list[tuple[list[str], list[tuple[int, int]], float | None]], strong_min: int | None
+) -> None:
+    from phago.agents.fitness_terms import edge_terms
+
+    together, apart = HebbianGraph(), HebbianGraph()
+    for g in (together, apart):  # an earlier presentation: edges to reinforce, nodes to meet
+        g.wire_clique(g.present(["a", "b", "x"], document=DocumentId(9)), 0)
+    labels = [w for ls, _, _ in run for w in ls]
+    ends = np.cumsum([len(ls) for ls, _, _ in run]).tolist()
+    pairs = np.array([p for _, ps, _ in run for p in ps], dtype=np.int64).reshape(-1, 2)
+    pair_ends = np.cumsum([len(ps) for _, ps, _ in run]).tolist()
+    weights = [w for _, _, w in run]
+    xs = [float(k) for k in range(len(run))]
+    docs = [DocumentId(k + 1) for k in range(len(run))]
+    bad = any(not -len(ls) <= p < len(ls) for ls, ps, _ in run for pair in ps for p in pair)
+    before = _graph_state(together)
+    if bad:
+        with pytest.raises(IndexError):
+            together.present_and_wire_groups(
+                labels, ends, NodeType.CONCEPT, xs, xs, 3, docs, pairs, pair_ends, weights,
+                weights, strong_min,
+            )  # fmt: skip
+        assert _graph_state(together) == before
+        assert together.node_count == 4 - 1
+        return
+    got = together.present_and_wire_groups(
+        labels, ends, NodeType.CONCEPT, xs, xs, 3, docs, pairs, pair_ends, weights, weights,
+        strong_min,
+    )  # fmt: skip
+    want_idx, want_created, want_wired, want_strong, want_bridges = [], [], [], [], []
+    for k, (ls, ps, w) in enumerate(run):
+        n = apart.node_count
+        idx = apart.present(ls, NodeType.CONCEPT, Position(xs[k], xs[k]), 3, docs[k])
+        created = apart.node_count - n
+        p = np.array(ps, dtype=np.int64).reshape(-1, 2)
+        lo, hi = apart.wire_index_pairs(idx, p, 3, w, w)
+        want_idx += idx.tolist()
+        want_created.append(created)
+        want_wired.append(len(lo))
+        terms = (0, 0)
+        if strong_min is not None and len(lo):
+            terms = edge_terms(apart, idx, p, 3, created, strong_min, wired=(lo, hi))
+        want_strong.append(terms[0])
+        want_bridges.append(terms[1])
+    assert got.indices.tolist() == want_idx
+    assert got.created.tolist() == want_created
+    assert got.wired.tolist() == want_wired
+    assert got.strong.tolist() == want_strong
+    assert got.bridges.tolist() == want_bridges
+    assert _graph_state(together) == _graph_state(apart)
+    assert list(together.nodes()) == list(apart.nodes())
+
+
+def test_present_and_wire_groups_checks_pair_ends() -> None:
+    g = HebbianGraph()
+    with pytest.raises(ValueError, match="pair_ends"):
+        g.present_and_wire_groups(
+            ["a", "b"], [2], NodeType.CONCEPT, [0.0], [0.0], 0, [None], np.array([[0, 1]]), [0]
+        )
+    assert g.node_count == 0
+
+
+def test_wire_index_pairs_slots_name_the_wired_edges() -> None:
+    g = HebbianGraph()
+    idx = g.present(["a", "b", "c"])
+    g.wire_index_pairs(idx, np.array([[1, 2]]), 0)
+    lo, hi, slots = g.wire_index_pairs_slots(idx, np.array([[2, 0], [1, 1], [2, 1], [0, 2]]), 1)
+    assert (lo.tolist(), hi.tolist()) == ([0, 1, 0], [2, 2, 2])
+    a, b, _, co, _, _ = (np.asarray(x) for x in g.edge_arrays())
+    assert [(int(a[s]), int(b[s])) for s in slots] == [(0, 2), (1, 2), (0, 2)]
+    assert [int(co[s]) for s in slots] == [2, 2, 2]  # read after the wiring: a-c twice
+
+
+def test_provenance_arrays_are_read_only_snapshots() -> None:
+    g = HebbianGraph()
+    g.present(["a", "b"], document=DocumentId(1))
+    nodes, docs = g.provenance_arrays()
+    for k in range(200):  # the columns grow (and move) underneath
+        g.present(["a", f"w{k}"], document=DocumentId(k + 2))
+    assert (nodes.tolist(), docs.tolist()) == ([0, 1], [1, 1])
+    with pytest.raises(ValueError):
+        nodes[0] = 5
+    all_nodes, all_docs = g.provenance_arrays()
+    assert len(all_nodes) == len(all_docs) == 2 + 400
+    assert g.node_documents(g.find_by_label("a")) == tuple(DocumentId(k) for k in range(1, 202))
