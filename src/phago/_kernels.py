@@ -736,6 +736,16 @@ def wire_groups(
 
 
 @njit(cache=True)
+def all_in_range(indices: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether every index ``i`` has ``lo <= i < hi``."""
+    for t in range(indices.shape[0]):
+        i = indices[t]
+        if i < lo or i >= hi:
+            return False
+    return True
+
+
+@njit(cache=True)
 def add_at(values: np.ndarray, indices: np.ndarray, amount: int) -> None:
     """``values[indices[t]] += amount`` for each ``t`` (repeats add repeatedly)."""
     for t in range(indices.shape[0]):
@@ -896,6 +906,35 @@ def docs_near(
     y - py)``. With ``use_claims``, documents at distance 1 or more claimed by an agent other
     than ``me`` (``claim[seq] >= 0`` and ``!= me``) are left out.
     """
+    c = _scan_cells(
+        start, members, xy, cxy, digested, claim, grid, px, py, r, cx0, cx1, cy0, cy1, me,
+        use_claims, out_d, out_s,
+    )  # fmt: skip
+    return _order_head(out_d, out_s, c, limit)
+
+
+@njit(cache=True, inline="always")
+def _scan_cells(
+    start: np.ndarray,
+    members: np.ndarray,
+    xy: np.ndarray,
+    cxy: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    grid: np.ndarray,
+    px: float,
+    py: float,
+    r: float,
+    cx0: int,
+    cx1: int,
+    cy0: int,
+    cy1: int,
+    me: int,
+    use_claims: bool,
+    out_d: np.ndarray,
+    out_s: np.ndarray,
+) -> int:
+    """The unordered candidates of :func:`docs_near` into ``out_d`` / ``out_s``; their count."""
     gx0 = grid[0]
     gy0 = grid[1]
     ny = grid[3]
@@ -921,7 +960,57 @@ def docs_near(
                 out_d[c] = d
                 out_s[c] = seq
                 c += 1
-    return _order_head(out_d, out_s, c, limit)
+    return c
+
+
+@njit(cache=True)
+def docs_near_many(
+    start: np.ndarray,
+    members: np.ndarray,
+    xy: np.ndarray,
+    cxy: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    grid: np.ndarray,
+    bounds: np.ndarray,
+    cell: float,
+    pxy: np.ndarray,
+    r: float,
+    me: np.ndarray,
+    use_claims: np.ndarray,
+    limit: int,
+    out_d: np.ndarray,
+    out_s: np.ndarray,
+    head_d: np.ndarray,
+    head_s: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """:func:`docs_near` for each query ``q``: position ``pxy[q]``, claimant code ``me[q]``
+    and ``use_claims[q]``, the same radius and limit, its cells computed as the substrate does
+    (``floor((p - r) / cell)`` to ``floor((p + r) / cell)``, clipped to the documents'
+    bounding box ``bounds = (bx0, bx1, by0, by1)``). Query ``q``'s ``counts[q]`` answers go to
+    ``head_d[q, :]`` / ``head_s[q, :]``; ``out_d`` / ``out_s`` are scratch (room for every
+    document). Positions must be finite and below 2**52 in magnitude.
+    """
+    for q in range(pxy.shape[0]):
+        px = pxy[q, 0]
+        py = pxy[q, 1]
+        x0 = max(math.floor((px - r) / cell), bounds[0])
+        x1 = min(math.floor((px + r) / cell), bounds[1])
+        y0 = max(math.floor((py - r) / cell), bounds[2])
+        y1 = min(math.floor((py + r) / cell), bounds[3])
+        counts[q] = 0
+        if x0 > x1 or y0 > y1:
+            continue
+        c = _scan_cells(
+            start, members, xy, cxy, digested, claim, grid, px, py, r, x0, x1, y0, y1, me[q],
+            use_claims[q], out_d, out_s,
+        )  # fmt: skip
+        k = _order_head(out_d, out_s, c, limit)
+        for t in range(k):
+            head_d[q, t] = out_d[t]
+            head_s[q, t] = out_s[t]
+        counts[q] = k
 
 
 @njit(cache=True)

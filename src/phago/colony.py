@@ -30,7 +30,7 @@ import json
 import operator
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -322,12 +322,23 @@ class Colony:
         self._expect("advance", "sense")
         view = self.view
         claims = []
+        by_type: dict[type[Agent], list[Agent]] = {}
         for a in self.agents:
             doc = a.claimed_document
             if doc is not None:
                 claims.append((doc, a.id))
+            group = by_type.get(type(a))
+            if group is None:
+                by_type[type(a)] = [a]
+            else:
+                group.append(a)
         self.substrate.set_claims(claims)
-        self._pending = [a.sense(view) for a in self.agents]
+        try:
+            for kind, group in by_type.items():
+                kind.prepare_sense(group, view)
+            self._pending = [a.sense(view) for a in self.agents]
+        finally:
+            view.forget_prefetched()
 
     def act(self) -> list[ColonyEvent]:
         """Phase 2: apply actions in agent order, then dissolution/transfer, then deaths."""
@@ -827,10 +838,12 @@ def _groupable(action: PresentFragments) -> bool:
 class _AgentView:
     """The read-only view of a colony that agents decide from (:class:`ColonyView`)."""
 
-    __slots__ = ("_colony",)
+    __slots__ = ("_colony", "_near")
 
     def __init__(self, colony: Colony) -> None:
         self._colony = colony
+        # answers of prefetch_undigested_near, by (x, y, radius, claimant, limit), until used
+        self._near: dict[tuple[float, float, float, AgentId | None, int], Any] = {}
 
     @property
     def tick(self) -> int:
@@ -857,7 +870,29 @@ class _AgentView:
         """Undigested documents within ``radius``, nearest first (with ``claimant``, those
         other agents are heading for are left out unless within reach; with ``limit``, only
         the first ``limit``)."""
+        if self._near and limit is not None:
+            got = self._near.pop((position.x, position.y, radius, claimant, limit), None)
+            if got is not None:
+                return got  # type: ignore[no-any-return]
         return self._colony.substrate.undigested_near(position, radius, claimant, limit)
+
+    def prefetch_undigested_near(
+        self,
+        positions: Sequence[Position],
+        radius: float,
+        claimants: Sequence[AgentId | None],
+        limit: int,
+    ) -> None:
+        """Answer these :meth:`undigested_near` queries now, in one pass; each answer is
+        handed out once, to the first identical query of this Sense phase."""
+        answers = self._colony.substrate.undigested_near_many(positions, radius, claimants, limit)
+        near = self._near
+        for p, c, a in zip(positions, claimants, answers, strict=True):
+            near[(p.x, p.y, radius, c, limit)] = a
+
+    def forget_prefetched(self) -> None:
+        """Drop prefetched answers not asked for (the colony calls this when Sense ends)."""
+        self._near.clear()
 
     def document_position(self, doc: DocumentId) -> Position:
         """Where document ``doc`` lies."""

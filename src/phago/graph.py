@@ -557,7 +557,7 @@ class HebbianGraph:
         """Add ``amount`` to the access count of each index (repeats add repeatedly)."""
         idx = np.asarray(indices, dtype=_INT)
         size = len(self._access)
-        if len(idx) and -size <= idx.min() and idx.max() < size and type(amount) is int:
+        if type(amount) is int and K.all_in_range(idx, -size, size):
             K.add_at(self._access, idx, amount)  # np.add.at's result, without its overhead
         else:
             np.add.at(self._access, idx, amount)
@@ -1140,7 +1140,7 @@ class HebbianGraph:
             ([2, 1, 1], [1], [0])
         """
         idx = np.asarray(indices, dtype=_INT)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self._n):
+        if not K.all_in_range(idx, 0, self._n):
             raise NodeNotFound(f"node indices outside [0, {self._n})")
         listed = np.zeros(self._n, dtype=np.bool_)
         listed[idx] = True

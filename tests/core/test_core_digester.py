@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from phago import Colony, Digester, Position
 from phago.agents.digester import DigesterState, window_pairs
@@ -296,3 +299,65 @@ def test_presented_terms_counted_in_first_presented_order_and_restored() -> None
     back._digested(["zeta", "cell"], none, none)
     assert back._presented_order == ["cell", "wall", "dna", "gene", "zeta"]
     assert back.presented["cell"] == 3
+
+
+def _herd(claims: bool, seed: int) -> Colony:
+    """Digesters of mixed kinds crowded over the sample corpus (near documents, races,
+    claims, different sense radii)."""
+    from phago.corpus import load_sample_corpus
+
+    c = Colony(seed=seed)
+    for k, d in enumerate(load_sample_corpus()):
+        c.ingest_document(d.title, d.content, Position(float(k % 5) * 3, float(k // 5) * 3))
+    for j in range(12):
+        c.spawn(
+            Digester(
+                Position(float(j % 4) * 4, float(j // 4) * 4),
+                seed=j,
+                claims=claims or j % 3 == 0,
+                sense_radius=10.0 if j % 2 else 6.0,
+            )
+        )
+    return c
+
+
+def test_prefetched_seeking_equals_asking_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Digester.prepare_sense asks for every seeking digester's nearest documents at once;
+    the colony then runs exactly as when each digester asks for itself."""
+    from phago.agents.base import Agent
+    from phago.colony import _AgentView
+
+    hits = 0
+    original = _AgentView.prefetch_undigested_near
+
+    def counted(self: _AgentView, positions: Any, *args: Any) -> None:
+        nonlocal hits
+        hits += len(positions)
+        original(self, positions, *args)
+
+    for claims in (True, False):
+        runs = []
+        for prefetch in (True, False):
+            with monkeypatch.context() as mp:
+                mp.setattr(_AgentView, "prefetch_undigested_near", counted)
+                if not prefetch:
+                    mp.setattr(Digester, "prepare_sense", classmethod(Agent.prepare_sense.__func__))
+                c = _herd(claims, seed=5)
+                events = [repr(c.tick()) for _ in range(40)]
+            runs.append((events, list(c.graph.edges())))
+        assert runs[0] == runs[1]
+    assert hits > 100
+
+
+def test_a_prefetched_answer_is_handed_out_once() -> None:
+    c = Colony(seed=0)
+    doc = c.ingest_document("t", "cell membrane", Position(1.0, 0.0))
+    view = c.view
+    here = Position(0.0, 0.0)
+    view.prefetch_undigested_near([here], 5.0, [None], 3)
+    c.substrate.consume_document(doc)  # (never during Sense; shows which answer is used)
+    assert view.undigested_near(here, 5.0, None, 3) == [(1.0, doc)]  # the prefetched one
+    assert view.undigested_near(here, 5.0, None, 3) == []  # asked again: asked afresh
+    view.prefetch_undigested_near([here], 5.0, [None], 3)
+    view.forget_prefetched()
+    assert view.undigested_near(here, 5.0, None, 3) == []

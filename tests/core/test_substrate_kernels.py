@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,6 +99,14 @@ def test_undigested_near_matches_reference(
         got = s.undigested_near(here, r, claimant, limit)
         assert got == (want if limit is None else want[:limit])
         assert s.undigested_near(here, r, claimant) == want
+    # all queries at once (at each query's radius in turn): the same answers, in order
+    many = 3 if limit is None else limit
+    here_all = [Position(x, y) for x, y, _, _ in queries]
+    who_all = [None if w == 0 else AgentId(w) for _, _, _, w in queries]
+    for _, _, r, _ in queries:
+        assert s.undigested_near_many(here_all, r, who_all, many) == [
+            s.undigested_near(p, r, c, many) for p, c in zip(here_all, who_all, strict=True)
+        ]
 
 
 def test_undigested_near_sees_documents_added_after_the_grid() -> None:
@@ -123,6 +132,30 @@ def test_undigested_near_sparse_layout_uses_the_dict_grid() -> None:
     b = s.add_document("b", "y", Position(1e15, 1e15))
     assert s.undigested_near(Position(1.0, 0.0), 5.0) == [(1.0, a)]
     assert s.undigested_near(Position(1e15, 1e15 + 2.0), 5.0) == [(2.0, b)]
+    here = [Position(1.0, 0.0), Position(1e15, 1e15 + 2.0)]
+    assert s.undigested_near_many(here, 5.0, [None, None], 2) == [[(1.0, a)], [(2.0, b)]]
+
+
+def test_undigested_near_many_edge_cases() -> None:
+    s = Substrate()
+    ids = [s.add_document(f"d{i}", "t", Position(float(i), 0.0)) for i in range(300)]
+    s.set_claims([(ids[3], AgentId(7))])
+    here = [Position(1.5, 0.0), Position(3.0, 0.5), Position(-9.0, 0.0)]
+    who = [AgentId(8), AgentId(7), None]
+    want = [s.undigested_near(p, 2.0, c, 4) for p, c in zip(here, who, strict=True)]
+    assert s.undigested_near_many(here, 2.0, who, 4) == want
+    # d3 is claimed by 7: passed over by 8 (1.5 away), seen by 7
+    side = math.hypot(1.0, 0.5)
+    assert [[d for d, _ in w] for w in want] == [[0.5, 0.5, 1.5], [0.5, side, side], []]
+    # a position too far out for the kernel: every query asked one by one
+    far = [*here, Position(1e300, 0.0)]
+    assert s.undigested_near_many(far, 2.0, [*who, None], 4) == [*want, []]
+    assert s.undigested_near_many(here, 2.0, who, 0) == [[], [], []]
+    assert s.undigested_near_many([], 2.0, [], 3) == []
+    with pytest.raises(ValueError, match="claimant"):
+        s.undigested_near_many(here, 2.0, who[:1], 3)
+    with pytest.raises(ValueError):  # math.floor of NaN, as undigested_near raises
+        s.undigested_near_many(here, math.nan, who, 3)
 
 
 def reference_anywhere(

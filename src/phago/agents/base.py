@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -64,6 +65,14 @@ class ColonyView(Protocol):
         claimant: AgentId | None = None,
         limit: int | None = None,
     ) -> list[tuple[float, DocumentId]]: ...
+
+    def prefetch_undigested_near(
+        self,
+        positions: Sequence[Position],
+        radius: float,
+        claimants: Sequence[AgentId | None],
+        limit: int,
+    ) -> None: ...
 
     def document_position(self, doc: DocumentId) -> Position: ...
 
@@ -155,6 +164,14 @@ class Agent:
     def sense(self, view: ColonyView) -> AgentAction:
         """Decide this tick's action from a read-only view. Must not mutate the colony."""
         raise NotImplementedError
+
+    @classmethod
+    def prepare_sense(cls, agents: list[Agent], view: ColonyView) -> None:
+        """Called once per Sense phase, before any agent senses, with every agent of exactly
+        this class (in colony order): a place to ask the view for many agents' queries at
+        once (:meth:`ColonyView.prefetch_undigested_near`). It must not change the agents'
+        decisions; the default does nothing.
+        """
 
     def health(self) -> CellHealth:
         """Self-assessment: senescent at ``max_idle`` idle ticks, stressed from half of it."""

@@ -241,6 +241,29 @@ class Digester(Agent):
             return ExportCapability(f"vocab-{self.id:016x}")
         return Deposit(self.position, Trace(self.id, TraceType.DIGESTION, 1.0, view.tick))
 
+    @classmethod
+    def prepare_sense(cls, agents: list[Agent], view: ColonyView) -> None:
+        """Ask the view, in one pass, for the nearest documents every seeking digester will
+        look for first (see :meth:`_seek`)."""
+        if cls._seek is not Digester._seek or cls.sense is not Digester.sense:  # seeks otherwise
+            return
+        seeking = [
+            a
+            for a in agents
+            if isinstance(a, Digester)
+            and a.state is DigesterState.SEEKING
+            and a.idle < a.max_idle  # not senescent (sense() returns Apoptose then)
+        ]
+        radii = {a.sense_radius for a in seeking}
+        for radius in radii:
+            group = seeking if len(radii) == 1 else [a for a in seeking if a.sense_radius == radius]
+            view.prefetch_undigested_near(
+                [a.position for a in group],
+                radius,
+                [a.id if a.claims else None for a in group],
+                3,
+            )
+
     def _seek(self, view: ColonyView) -> AgentAction:
         pos = self.position
         if self.symbiosis and self.useful_outputs >= 3 and not self.symbionts:
@@ -254,7 +277,7 @@ class Digester(Agent):
         counts = not (self.hunger_search and self.idle >= self.max_idle // 2)
         claimant = self.id if self.claims else None
         previous, self.target = self.target, None
-        # only the nearest three can be chosen below
+        # only the nearest three can be chosen below (prepare_sense asks for exactly this)
         near = view.undigested_near(pos, self.sense_radius, claimant, 3)
         if near:
             dist, doc = near[0]
