@@ -675,6 +675,8 @@ def wire_groups(
     out_wired: np.ndarray,
     out_strong: np.ndarray,
     out_bridges: np.ndarray,
+    first: int,
+    stop: int,
 ) -> tuple[int, int, int, int]:
     """Wire several presentations one after another, as :func:`gather_pairs`,
     :func:`upsert_pairs` and (with ``strong_min >= 0``) :func:`edge_term_counts` would for
@@ -684,8 +686,8 @@ def wire_groups(
     those nodes) ``pairs[pair_ends[k-1]:pair_ends[k]]``, its new-edge weight and
     reinforcement ``tentative[k]`` / ``increment[k]``, and ``before[k]`` the node count before
     it was presented. Its wired-pair count goes to ``out_wired[k]``, its strong and bridge
-    counts to ``out_strong[k]`` / ``out_bridges[k]``. The caller guarantees room for every
-    pair's new slot and bucket.
+    counts to ``out_strong[k]`` / ``out_bridges[k]``. Only groups ``first <= k < stop`` are
+    wired; the caller guarantees room for each of their pairs' new slot and bucket.
 
     Returns ``(new edge count, number created, tombstones reused, status)``; a status other
     than 0 is :func:`gather_pairs`' for the first group that failed (groups before it are
@@ -694,9 +696,9 @@ def wire_groups(
     n = n_edges
     created = 0
     reused = 0
-    n0 = 0
-    p0 = 0
-    for k in range(node_ends.shape[0]):
+    n0 = node_ends[first - 1] if first > 0 else 0
+    p0 = pair_ends[first - 1] if first > 0 else 0
+    for k in range(first, stop):
         n1 = node_ends[k]
         p1 = pair_ends[k]
         lo, hi, status = gather_pairs(idx[n0:n1], pairs[p0:p1], n_nodes)

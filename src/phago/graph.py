@@ -100,6 +100,9 @@ class PrunedEdges:
             yield NodeId(int(a)), NodeId(int(b)), float(w)
 
 
+# most pairs wired by one call of the grouped wiring kernel (see present_and_wire_groups)
+_WIRE_CHUNK = 2048
+
 # "no slots wanted" for the wiring kernel
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
@@ -511,34 +514,47 @@ class HebbianGraph:
         wired = np.zeros(groups, dtype=_INT)
         strong = np.zeros(groups, dtype=_INT)
         bridges = np.zeros(groups, dtype=_INT)
-        self._reserve_edges(len(pp))
-        new_m, n_created, reused, status = K.wire_groups(
-            self._tkeys,
-            self._tslots,
-            out,
-            node_ends,
-            pp,
-            pe,
-            before,
-            self._ea,
-            self._eb,
-            self._w,
-            self._co,
-            self._ct,
-            self._lt,
-            self._m,
-            self._n,
-            tent,
-            inc,
-            int(tick),
-            -1 if strong_min_coactivations is None else int(strong_min_coactivations),
-            wired,
-            strong,
-            bridges,
-        )
-        self._wired(int(new_m), int(n_created), int(reused))
-        if status:  # cannot happen: positions were checked and indices come from present
-            raise NodeNotFound("present_and_wire_groups got a node index that does not exist")
+        # in chunks of groups of at most _WIRE_CHUNK pairs (or one group), each with room
+        # reserved for its pairs: reserving for a whole run at once would size the edge
+        # table for every pair being new
+        pe_list = pe.tolist()
+        first = 0
+        while first < groups:
+            start = pe_list[first - 1] if first else 0
+            stop = first + 1
+            while stop < groups and pe_list[stop] - start <= _WIRE_CHUNK:
+                stop += 1
+            self._reserve_edges(pe_list[stop - 1] - start)
+            new_m, n_created, reused, status = K.wire_groups(
+                self._tkeys,
+                self._tslots,
+                out,
+                node_ends,
+                pp,
+                pe,
+                before,
+                self._ea,
+                self._eb,
+                self._w,
+                self._co,
+                self._ct,
+                self._lt,
+                self._m,
+                self._n,
+                tent,
+                inc,
+                int(tick),
+                -1 if strong_min_coactivations is None else int(strong_min_coactivations),
+                wired,
+                strong,
+                bridges,
+                first,
+                stop,
+            )
+            self._wired(int(new_m), int(n_created), int(reused))
+            if status:  # cannot happen: positions were checked, indices come from present
+                raise NodeNotFound("present_and_wire_groups got a node index that does not exist")
+            first = stop
         return GroupWiring(out, created, wired, strong, bridges)
 
     def _append_provenance(self, nodes: IntArray, docs: npt.NDArray[np.uint64] | int) -> None:

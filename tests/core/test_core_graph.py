@@ -394,8 +394,18 @@ def _graph_state(g: HebbianGraph) -> list[list[float]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(presentation_runs(), st.sampled_from([None, 1, 2]))
+@given(presentation_runs(), st.sampled_from([None, 1, 2]), st.sampled_from([2048, 1, 3]))
 def test_present_and_wire_groups_equals_one_group_at_a_time(
+    run: list[tuple[list[str], list[tuple[int, int]], float | None]],
+    strong_min: int | None,
+    chunk: int,
+) -> None:
+    with pytest.MonkeyPatch.context() as mp:  # small chunks: a run wired in several calls
+        mp.setattr("phago.graph._WIRE_CHUNK", chunk)
+        _check_grouped_against_one_by_one(run, strong_min)
+
+
+def _check_grouped_against_one_by_one(
     run: list[tuple[list[str], list[tuple[int, int]], float | None]], strong_min: int | None
 ) -> None:
     from phago.agents.fitness_terms import edge_terms
