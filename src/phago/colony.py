@@ -396,40 +396,55 @@ class Colony:
         events and fitness as applying them one by one, in fewer, larger steps.
 
         A run ends at an action that may read or change the graph; the run's events are put
-        where each presentation's would have been.
+        where each presentation's would have been (also when an action raises: the events of
+        everything applied before it are kept, in order).
         """
         run: list[tuple[Agent, PresentFragments]] = []
         at: list[int] = []  # where each presentation's events belong in ``events``
         placed: list[tuple[int, list[ColonyEvent]]] = []
-        for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
-            if type(action) is PresentFragments:
-                if _groupable(action):
-                    run.append((agent, action))
-                    at.append(len(events))
+
+        def flush() -> None:
+            done: list[list[ColonyEvent]] = []
+            try:
+                self._present_run(run, tick, done)
+            finally:
+                placed.extend(zip(at, done, strict=False))  # (fewer if one raised)
+
+        try:
+            for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
+                if type(action) is PresentFragments:
+                    if _groupable(action):
+                        run.append((agent, action))
+                        at.append(len(events))
+                        continue
+                elif type(action) in _GRAPH_FREE_ACTIONS:
+                    self._apply(i, agent, action, tick, events)
                     continue
-            elif type(action) in _GRAPH_FREE_ACTIONS:
+                if run:
+                    flush()
+                    run, at = [], []
                 self._apply(i, agent, action, tick, events)
-                continue
             if run:
-                placed.extend(zip(at, self._present_run(run, tick), strict=True))
-                run, at = [], []
-            self._apply(i, agent, action, tick, events)
-        if run:
-            placed.extend(zip(at, self._present_run(run, tick), strict=True))
-        if placed:
-            merged: list[ColonyEvent] = []
-            start = 0
-            for pos, evs in placed:
-                merged.extend(events[start:pos])
-                merged.extend(evs)
-                start = pos
-            merged.extend(events[start:])
-            events[:] = merged
+                flush()
+        finally:
+            if placed:
+                merged: list[ColonyEvent] = []
+                start = 0
+                for pos, evs in placed:
+                    merged.extend(events[start:pos])
+                    merged.extend(evs)
+                    start = pos
+                merged.extend(events[start:])
+                events[:] = merged
 
     def _present_run(
-        self, run: list[tuple[Agent, PresentFragments]], tick: int
-    ) -> list[list[ColonyEvent]]:
-        """Apply a run of concept presentations together; each one's events, in order."""
+        self,
+        run: list[tuple[Agent, PresentFragments]],
+        tick: int,
+        out: list[list[ColonyEvent]],
+    ) -> None:
+        """Apply a run of concept presentations together; each one's events are appended to
+        ``out``, in order."""
         g = self._graph
         labels: list[str] = []
         ends: list[int] = []
@@ -476,19 +491,17 @@ class Colony:
         except IndexError:
             # a pair outside its presentation (nothing was changed): one by one, so that the
             # presentations before it are applied and the error is raised where it belongs
-            out: list[list[ColonyEvent]] = []
             for agent, action in run:
                 evs: list[ColonyEvent] = []
                 out.append(evs)
                 self._present(agent, action, tick, evs)
-            return out
+            return
         node_ids = g.ids_at(done.indices)
         created = done.created.tolist()
         wired = done.wired.tolist()
         strong = done.strong.tolist()
         bridges = done.bridges.tolist()
         fitness = self.fitness
-        out = []
         start = 0
         for k, (agent, _) in enumerate(run):
             end = ends[k]
@@ -502,7 +515,6 @@ class Colony:
             if wired[k] and recorder is not None and (strong[k] or bridges[k]):
                 fitness.record_edge_terms(aid, strong[k], bridges[k])
             start = end
-        return out
 
     def _apply(
         self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]

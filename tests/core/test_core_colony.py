@@ -18,7 +18,7 @@ from phago.errors import ConfigError, DocumentError, EmptyDocument, InvalidPosit
 from phago.events import TickComplete
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, NodeId
-from phago.types import FragmentPresentation, Idle, NodeType, PresentFragments, WireNodes
+from phago.types import FragmentPresentation, Idle, Move, NodeType, PresentFragments, WireNodes
 
 
 def graph_signature(colony: Colony) -> tuple:
@@ -324,7 +324,7 @@ def test_grouped_presentations_equal_one_by_one() -> None:
 
 def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one() -> None:
     """A presentation with a pair outside it raises IndexError after the presentations
-    before it were applied, grouped or not."""
+    before it were applied, grouped or not, with the same events so far."""
     at = Position(0.0, 0.0)
     good = PresentFragments(
         (FragmentPresentation("p", None, at), FragmentPresentation("q", None, at))
@@ -335,11 +335,21 @@ def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one() -> None:
         colony = Colony(seed=0)
         if one_by_one:
             _OneByOne().attach(colony)
-        colony.spawn(_Scripted(at, [good]))
-        colony.spawn(_Scripted(at, [bad]))
+        for script in ([good], [Move(Position(1.0, 1.0))], [good], [bad], [good]):
+            colony.spawn(_Scripted(at, script))
         colony.sense()
         with pytest.raises(IndexError):
             colony.act()
-        states.append(graph_signature(colony))
+        states.append((graph_signature(colony), [repr(e) for e in colony._events]))
     assert states[0] == states[1]
-    assert len(states[0][1]) == 1  # p-q wired, r presented but never wired
+    (_, edges), events = states[0]
+    assert len(edges) == 1  # p-q wired (twice), r presented but never wired
+    kinds = [e.split("(")[0] for e in events]
+    assert kinds == ["Spawned"] * 5 + [
+        "Presented",
+        "Wired",
+        "Moved",
+        "Presented",
+        "Wired",
+        "Presented",
+    ]
