@@ -462,13 +462,7 @@ class Substrate:
             use_claims = bool(self._claims)
             me = self._claimant_code.get(int(claimant), -2)
         k = K.docs_near(
-            index.start,
-            index.members,
-            index.xy,
-            index.cxy,
-            self._digested_arr,
-            self._claim_of,
-            index.grid,
+            *self._grid_columns(index),
             px,
             py,
             r,
@@ -541,13 +535,7 @@ class Substrate:
         head_s = np.empty((q, limit), dtype=np.int64)
         counts = np.empty(q, dtype=np.int64)
         K.docs_near_many(
-            index.start,
-            index.members,
-            index.xy,
-            index.cxy,
-            self._digested_arr,
-            self._claim_of,
-            index.grid,
+            *self._grid_columns(index),
             np.array([index.bx0, index.bx1, index.by0, index.by1], dtype=np.int64),
             self._cell,
             pxy,
@@ -566,6 +554,21 @@ class Substrate:
         for k, ds, ss in zip(counts.tolist(), head_d.tolist(), head_s.tolist(), strict=True):
             out.append([(ds[t], docs[ss[t]].id) for t in range(k)])
         return out
+
+    def _grid_columns(
+        self, index: _DocIndex
+    ) -> tuple[IntArray, IntArray, FloatArray, IntArray, npt.NDArray[np.bool_], IntArray, IntArray]:
+        """The document grid's columns as the query kernels take them first: ``(start,
+        members, xy, cxy, digested, claim, grid)``."""
+        return (
+            index.start,
+            index.members,
+            index.xy,
+            index.cxy,
+            self._digested_arr,
+            self._claim_of,
+            index.grid,
+        )
 
     def _doc_index(self) -> _DocIndex:
         """The document columns and grid, brought up to date with ``_docs``."""
