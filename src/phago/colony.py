@@ -57,7 +57,7 @@ from phago.events import (
     TickComplete,
     Wired,
 )
-from phago.graph import HebbianGraph
+from phago.graph import HebbianGraph, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
 from phago.types import (
@@ -107,8 +107,7 @@ def _clique_pairs(k: int) -> np.ndarray:
     """Every pair ``i < j`` of ``k`` positions as a ``(m, 2)`` array (cached, read-only)."""
     got = _CLIQUES.get(k)
     if got is None:
-        i, j = np.triu_indices(k, 1)
-        got = np.stack([i, j], axis=1).astype(np.int64)
+        got = np.stack(_triu(k), axis=1)
         got.flags.writeable = False
         if k <= 512:
             _CLIQUES[k] = got
@@ -600,13 +599,13 @@ class Colony:
         if len(concept_labels) != len(frags) and pairs is not None:
             pairs = None  # pairs index the concept list only when every fragment is a concept
         tent, inc = action.tentative, action.increment
-        wired_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        wired_pairs: tuple[np.ndarray, np.ndarray] | None = None
         if hook is not None:
             wired = hook.wire(idx, pairs, tick, tent, inc)
         elif pairs is not None:
             wired = 0
             if len(pairs):
-                wired_pairs = g.wire_index_pairs_slots(idx, pairs, tick, tent, inc)
+                wired_pairs = g.wire_index_pairs(idx, pairs, tick, tent, inc)
                 wired = len(wired_pairs[0])
         elif tent is None and inc is None:
             wired = g.wire_clique(idx, tick)

@@ -866,44 +866,6 @@ class HebbianGraph:
             >>> lo.tolist(), hi.tolist(), g.edge_count
             ([0], [2], 1)
         """
-        lo, hi, _ = self._wire_gathered(indices, pairs, tick, tentative, increment, False)
-        return lo, hi
-
-    def wire_index_pairs_slots(
-        self,
-        indices: IntArray,
-        pairs: IntArray,
-        tick: int,
-        tentative: float | None = None,
-        increment: float | None = None,
-    ) -> tuple[IntArray, IntArray, IntArray]:
-        """:meth:`wire_index_pairs`, also returning each wired pair's edge slot.
-
-        The slots index the edge columns and stay valid until edges are next removed or
-        compacted; they let a caller read the edges just wired (their co-activations, say)
-        without looking them up again.
-
-        Returns:
-            ``(lo, hi, slots)``: the node-index pairs wired and their edge slots, in order.
-
-        Example:
-            >>> g = HebbianGraph()
-            >>> idx = g.present(["a", "b", "c"])
-            >>> lo, hi, slots = g.wire_index_pairs_slots(idx, np.array([[0, 1], [1, 0]]), 0)
-            >>> slots.tolist(), g.edge_count
-            ([0, 0], 1)
-        """
-        return self._wire_gathered(indices, pairs, tick, tentative, increment, True)
-
-    def _wire_gathered(
-        self,
-        indices: IntArray,
-        pairs: IntArray,
-        tick: int,
-        tentative: float | None,
-        increment: float | None,
-        keep_slots: bool,
-    ) -> tuple[IntArray, IntArray, IntArray]:
         lo, hi, status = K.gather_pairs(
             np.asarray(indices, dtype=_INT), np.asarray(pairs, dtype=_INT), self._n
         )
@@ -911,10 +873,9 @@ class HebbianGraph:
             raise IndexError("wire_index_pairs got a pair position outside the indices")
         if status == 2:
             raise NodeNotFound("wire_pairs got a node index that does not exist")
-        slots = np.empty(len(lo), dtype=_INT) if keep_slots else _NO_SLOTS
         if len(lo):
-            self._upsert(lo, hi, tick, tentative, increment, slots)
-        return lo, hi, slots
+            self._upsert(lo, hi, tick, tentative, increment)
+        return lo, hi
 
     def _upsert(
         self,
@@ -923,10 +884,8 @@ class HebbianGraph:
         tick: int,
         tentative: float | None,
         increment: float | None,
-        slots: IntArray | None = None,
     ) -> int:
-        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``); with
-        ``slots`` (room for every pair), each pair's edge slot is written there."""
+        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``)."""
         self._reserve_edges(len(lo))
         new_m, created, reused = K.upsert_pairs(
             self._tkeys,
@@ -943,7 +902,7 @@ class HebbianGraph:
             self.tentative_weight if tentative is None else float(tentative),
             self.reinforcement if increment is None else float(increment),
             int(tick),
-            _NO_SLOTS if slots is None else slots,
+            _NO_SLOTS,
         )
         self._wired(int(new_m), int(created), int(reused))
         return len(lo)

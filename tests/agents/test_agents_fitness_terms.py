@@ -85,15 +85,3 @@ def test_attach_prefers_a_native_hook() -> None:
     colony.fitness_recorder = None  # type: ignore[attr-defined]
     recorder.attach(colony)
     assert colony.fitness_recorder is recorder  # type: ignore[attr-defined]
-
-
-def test_edge_terms_from_the_wiring_slots_equal_the_table_lookup() -> None:
-    g = HebbianGraph()
-    g.wire_clique(g.present(["a", "b", "c"]), 0)
-    idx = g.present(["a", "b", "c", "new"])
-    pairs = np.array([[0, 1], [1, 0], [2, 3], [0, 3], [1, 2], [3, 3]])
-    lo, hi, slots = g.wire_index_pairs_slots(idx, pairs, 1)
-    by_table = edge_terms(g, idx, pairs, tick=1, created=1, wired=(lo, hi))
-    by_slots = edge_terms(g, idx, pairs, tick=1, created=1, wired=(lo, hi, slots))
-    assert by_slots == by_table == edge_terms(g, idx, pairs, tick=1, created=1)
-    assert by_slots == EdgeTerms(strong=3, bridges=0)  # a-b twice, b-c: reinforced

@@ -468,17 +468,6 @@ def test_present_and_wire_groups_checks_pair_ends() -> None:
     assert g.node_count == 0
 
 
-def test_wire_index_pairs_slots_name_the_wired_edges() -> None:
-    g = HebbianGraph()
-    idx = g.present(["a", "b", "c"])
-    g.wire_index_pairs(idx, np.array([[1, 2]]), 0)
-    lo, hi, slots = g.wire_index_pairs_slots(idx, np.array([[2, 0], [1, 1], [2, 1], [0, 2]]), 1)
-    assert (lo.tolist(), hi.tolist()) == ([0, 1, 0], [2, 2, 2])
-    a, b, _, co, _, _ = (np.asarray(x) for x in g.edge_arrays())
-    assert [(int(a[s]), int(b[s])) for s in slots] == [(0, 2), (1, 2), (0, 2)]
-    assert [int(co[s]) for s in slots] == [2, 2, 2]  # read after the wiring: a-c twice
-
-
 def test_provenance_arrays_are_read_only_snapshots() -> None:
     g = HebbianGraph()
     g.present(["a", "b"], document=DocumentId(1))

@@ -64,11 +64,6 @@ if TYPE_CHECKING:
 __all__ = ["EdgeTerms", "FitnessRecorder", "edge_terms"]
 
 IntArray = npt.NDArray[np.int64]
-_NO_SLOTS: IntArray = np.zeros(0, dtype=np.int64)
-
-
-# what the graph's wiring returns: (lo, hi), or (lo, hi, slots)
-Wiring = tuple[IntArray, IntArray] | tuple[IntArray, IntArray, IntArray]
 
 
 class EdgeTerms(NamedTuple):
@@ -85,7 +80,7 @@ def edge_terms(
     tick: int,
     created: int,
     strong_min_coactivations: int = 2,
-    wired: Wiring | None = None,
+    wired: tuple[IntArray, IntArray] | None = None,
 ) -> EdgeTerms:
     """Strong and bridge counts of a presentation just wired, in O(pairs).
 
@@ -105,20 +100,15 @@ def edge_terms(
         strong_min_coactivations: co-activations that make an edge strong.
         wired: the node-index pairs ``(lo, hi)`` the wiring used (what
             :meth:`~phago.graph.HebbianGraph.wire_index_pairs` returns), if known: then
-            ``indices`` and ``pairs`` are not gathered again; or ``(lo, hi, slots)`` (what
-            :meth:`~phago.graph.HebbianGraph.wire_index_pairs_slots` returns): then the
-            edges are not looked up either.
+            ``indices`` and ``pairs`` are not gathered again.
 
     Returns:
         The counts.
     """
     from phago import _kernels
 
-    slots = _NO_SLOTS
     if wired is not None:
-        lo, hi = wired[0], wired[1]
-        if len(wired) == 3:
-            slots = wired[2]
+        lo, hi = wired
     else:
         idx = np.asarray(indices, dtype=np.int64)
         k = len(idx)
@@ -147,7 +137,7 @@ def edge_terms(
         int(tick),
         graph.node_count - int(created),
         int(strong_min_coactivations),
-        slots,
+        np.zeros(0, dtype=np.int64),  # no slots: look the edges up
     )
     return EdgeTerms(strong, bridges)
 
@@ -183,10 +173,10 @@ class FitnessRecorder:
         pairs: IntArray | None,
         tick: int,
         created: int,
-        wired: Wiring | None = None,
+        wired: tuple[IntArray, IntArray] | None = None,
     ) -> EdgeTerms:
         """Compute :func:`edge_terms` and add them to ``agent_id``'s record (``wired``: the
-        node-index pairs wired, and their edge slots, if known)."""
+        node-index pairs wired, if known)."""
         terms = edge_terms(
             graph, indices, pairs, tick, created, self.strong_min_coactivations, wired
         )
