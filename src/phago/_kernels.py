@@ -1041,6 +1041,64 @@ def docs_in_cells(
     seq go to ``out_d`` / ``out_s`` (room for every document). Every document must be in the
     grid (``grid`` as in :func:`docs_near`).
     """
+    return _rank_cells(
+        start, members, xy, digested, claim, grid, cells, px, py, me, use_claims, limit, out_d,
+        out_s,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def docs_in_cells_many(
+    start: np.ndarray,
+    members: np.ndarray,
+    xy: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    grid: np.ndarray,
+    cells: np.ndarray,
+    pxy: np.ndarray,
+    me: np.ndarray,
+    use_claims: np.ndarray,
+    limit: int,
+    out_d: np.ndarray,
+    out_s: np.ndarray,
+    head_d: np.ndarray,
+    head_s: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """:func:`docs_in_cells` for each query ``q``: cells ``cells[q]`` (shape ``(q, k, 2)``),
+    position ``pxy[q]``, claimant code ``me[q]`` and ``use_claims[q]``, the same limit. Query
+    ``q``'s survivor count goes to ``counts[q]`` and its first ``min(limit, counts[q])``
+    documents to ``head_d[q, :]`` / ``head_s[q, :]``; ``out_d`` / ``out_s`` are scratch."""
+    for q in range(pxy.shape[0]):
+        c = _rank_cells(
+            start, members, xy, digested, claim, grid, cells[q], pxy[q, 0], pxy[q, 1], me[q],
+            use_claims[q], limit, out_d, out_s,
+        )  # fmt: skip
+        for t in range(min(limit, c)):
+            head_d[q, t] = out_d[t]
+            head_s[q, t] = out_s[t]
+        counts[q] = c
+
+
+@njit(cache=True, inline="always")
+def _rank_cells(
+    start: np.ndarray,
+    members: np.ndarray,
+    xy: np.ndarray,
+    digested: np.ndarray,
+    claim: np.ndarray,
+    grid: np.ndarray,
+    cells: np.ndarray,
+    px: float,
+    py: float,
+    me: int,
+    use_claims: bool,
+    limit: int,
+    out_d: np.ndarray,
+    out_s: np.ndarray,
+) -> int:
+    """The body of :func:`docs_in_cells`."""
     gx0 = grid[0]
     gy0 = grid[1]
     nx = grid[2]

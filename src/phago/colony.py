@@ -849,12 +849,18 @@ def _groupable(action: PresentFragments) -> bool:
 class _AgentView:
     """The read-only view of a colony that agents decide from (:class:`ColonyView`)."""
 
-    __slots__ = ("_colony", "_near")
+    __slots__ = ("_anywhere", "_colony", "_near")
 
     def __init__(self, colony: Colony) -> None:
         self._colony = colony
         # answers of prefetch_undigested_near, by (x, y, radius, claimant, limit), until used
         self._near: dict[tuple[float, float, float, AgentId | None, int], Any] = {}
+        # candidates of prefetch_nearest_undigested_anywhere, by (x, y, choices, claimant),
+        # with the far index version they hold for
+        self._anywhere: dict[
+            tuple[float, float, int, AgentId | None],
+            tuple[int, Sequence[tuple[float, DocumentId]]],
+        ] = {}
 
     @property
     def tick(self) -> int:
@@ -893,17 +899,37 @@ class _AgentView:
         radius: float,
         claimants: Sequence[AgentId | None],
         limit: int,
-    ) -> None:
-        """Answer these :meth:`undigested_near` queries now, in one pass; each answer is
-        handed out once, to the first identical query of this Sense phase."""
+    ) -> list[list[tuple[float, DocumentId]]]:
+        """Answer these :meth:`undigested_near` queries now, in one pass, and return the
+        answers; each is also handed out once, to the first identical query of this Sense
+        phase."""
         answers = self._colony.substrate.undigested_near_many(positions, radius, claimants, limit)
         near = self._near
         for p, c, a in zip(positions, claimants, answers, strict=True):
             near[(p.x, p.y, radius, c, limit)] = a
+        return answers
+
+    def prefetch_nearest_undigested_anywhere(
+        self,
+        positions: Sequence[Position],
+        choices: int,
+        claimants: Sequence[AgentId | None],
+    ) -> None:
+        """Find the candidates of these :meth:`nearest_undigested_anywhere` queries now, in
+        one pass; each query asked later in this Sense phase (with any generator) is answered
+        from them once, as long as they still hold."""
+        substrate = self._colony.substrate
+        answers = substrate.nearest_undigested_anywhere_many(positions, choices, claimants)
+        version = substrate.far_index_version
+        memo = self._anywhere
+        for p, c, a in zip(positions, claimants, answers, strict=True):
+            if a is not None:
+                memo[(p.x, p.y, choices, c)] = (version, a)
 
     def forget_prefetched(self) -> None:
         """Drop prefetched answers not asked for (the colony calls this when Sense ends)."""
         self._near.clear()
+        self._anywhere.clear()
 
     def document_position(self, doc: DocumentId) -> Position:
         """Where document ``doc`` lies."""
@@ -923,7 +949,18 @@ class _AgentView:
         claimant: AgentId | None = None,
     ) -> tuple[float, DocumentId] | None:
         """A near undigested document at any distance (for hungry agents), or None."""
-        return self._colony.substrate.nearest_undigested_anywhere(position, choices, rng, claimant)
+        substrate = self._colony.substrate
+        if self._anywhere:
+            got = self._anywhere.pop((position.x, position.y, choices, claimant), None)
+            if got is not None and got[0] == substrate.far_index_version:
+                found = got[1]
+                if not found:
+                    return None
+                pick = 0
+                if choices > 1 and rng is not None:
+                    pick = int(rng.integers(0, len(found)))
+                return found[pick]
+        return substrate.nearest_undigested_anywhere(position, choices, rng, claimant)
 
     def gradient(
         self, position: Position, radius: float, signal_type: SignalType

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ from phago.errors import EmptyDocument, UnknownDocument
 from phago.ids import AgentId, DocumentId, document_id
 from phago.types import Document, Gradient, Position, Signal, SignalType, Trace, TraceType
 
-__all__ = ["PointIndex", "Substrate"]
+__all__ = ["PointIndex", "RankedDocuments", "Substrate"]
 
 _SIGNAL_TYPES: tuple[SignalType, ...] = tuple(SignalType)
 _SIGNAL_CODE = {t: i for i, t in enumerate(_SIGNAL_TYPES)}
@@ -228,6 +228,61 @@ class _DocIndex:
         self.grid[:] = (self.bx0, self.by0, nx, ny, n, n)
 
 
+class RankedDocuments(Sequence[tuple[float, DocumentId]]):
+    """One query's documents ``(distance, id)``, nearest first, read from a batch's arrays
+    only as they are asked for (most askers look at one of them).
+
+    Compares equal to any sequence of the same pairs.
+
+    Example:
+        >>> s = Substrate()
+        >>> for k in range(300):  # enough documents for the static grid
+        ...     _ = s.add_document(f"d{k}", "text", Position(10 * k, 0))
+        >>> _ = s.nearest_undigested_anywhere(Position(0, 0))  # builds the far index
+        >>> found = s.nearest_undigested_anywhere_many([Position(21, 0)], 2, [None])[0]
+        >>> len(found), found[0][0], [round(d) for d, _ in found]
+        (2, 1.0, [1, 9])
+    """
+
+    __slots__ = ("_dist", "_docs", "_n", "_row", "_seq")
+
+    def __init__(
+        self, dist: FloatArray, seq: IntArray, row: int, n: int, docs: list[Document]
+    ) -> None:
+        self._dist, self._seq, self._row, self._n, self._docs = dist, seq, row, n, docs
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[float, DocumentId]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[tuple[float, DocumentId]]: ...
+
+    def __getitem__(
+        self, k: int | slice
+    ) -> tuple[float, DocumentId] | list[tuple[float, DocumentId]]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._n))]
+        if k < 0:
+            k += self._n
+        if not 0 <= k < self._n:
+            raise IndexError("RankedDocuments index out of range")
+        r = self._row
+        return float(self._dist[r, k]), self._docs[int(self._seq[r, k])].id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RankedDocuments({list(self)!r})"
+
+
 class Substrate:
     """Documents, signals and traces with spatial indexes, and the substrate tick.
 
@@ -252,6 +307,7 @@ class Substrate:
         self._far_cells: list[tuple[int, int]] = []
         self._far_emptied = 0
         self._far_cxy: IntArray | None = None  # _far_cells as rows (cx, cy), made lazily
+        self._far_builds = 0  # far_index_version
         self._tr = _Columns.empty()
         self._tr_pending: list[tuple[float, float, float, int, int, int, int]] = []
         self._tr_payloads: list[bytes] = []
@@ -702,7 +758,98 @@ class Substrate:
             )
             self._far_tree = cKDTree(centers)
             self._far_emptied = 0
+            self._far_builds += 1
         return self._far_tree
+
+    def _far_index_current(self) -> bool:
+        """Whether :meth:`_far_index` would return the index as it is (no rebuild due)."""
+        return self._far_tree is not None and self._far_emptied <= max(8, len(self._far_cells) // 4)
+
+    @property
+    def far_index_version(self) -> int:
+        """How many times the index of :meth:`nearest_undigested_anywhere` was built: the
+        answers of :meth:`nearest_undigested_anywhere_many` hold while this is unchanged and
+        no document is consumed."""
+        return self._far_builds
+
+    def nearest_undigested_anywhere_many(
+        self,
+        positions: Sequence[Position],
+        choices: int,
+        claimants: Sequence[AgentId | None],
+    ) -> list[Sequence[tuple[float, DocumentId]] | None]:
+        """For each position (with its claimant), the documents
+        :meth:`nearest_undigested_anywhere` would pick from, in one pass.
+
+        An answer lists the call's first ``choices`` candidates ``(distance, id)``, nearest
+        first: the call returns the first, or with ``choices > 1`` and a generator the one at
+        ``rng.integers(0, len(answer))``; an empty answer means it returns None. An answer is
+        None where this pass cannot say without rebuilding the index (the call itself then
+        rebuilds it, which changes later calls' answers): every answer is None while a
+        rebuild is due, and this method never rebuilds. Answers hold while
+        :attr:`far_index_version` is unchanged and no document is consumed.
+
+        Example:
+            >>> s = Substrate()
+            >>> for k in range(300):  # enough documents for the static grid
+            ...     _ = s.add_document(f"d{k}", "text", Position(10 * k, 0))
+            >>> s.nearest_undigested_anywhere_many([Position(21, 0)], 2, [None])  # no index yet
+            [None]
+            >>> _ = s.nearest_undigested_anywhere(Position(0, 0))  # builds it
+            >>> here = [Position(21, 0), Position(-5, 0)]
+            >>> found = s.nearest_undigested_anywhere_many(here, 2, [None, None])
+            >>> [[round(d) for d, _ in a] for a in found]
+            [[1, 9], [5, 15]]
+        """
+        if len(positions) != len(claimants):
+            raise ValueError(
+                "nearest_undigested_anywhere_many needs one claimant (or None) per position"
+            )
+        q = len(positions)
+        if self._undigested == 0:
+            return [[] for _ in range(q)]
+        if not q or not self._far_index_current():
+            return [None] * q
+        index = self._doc_index()
+        if not (index.dense and index.n_grid == index.n):
+            return [None] * q
+        pxy = np.array([(p.x, p.y) for p in positions], dtype=np.float64).reshape(-1, 2)
+        k = min(max(8, choices), len(self._far_cells))
+        _, hits = self._far_tree.query(pxy, k=k)
+        hits = np.asarray(hits, dtype=np.int64).reshape(q, k)
+        if self._far_cxy is None:
+            self._far_cxy = np.array(self._far_cells, dtype=np.int64).reshape(-1, 2)
+        codes = self._claimant_code
+        with_claims = bool(self._claims)
+        me = np.array([-2 if c is None else codes.get(int(c), -2) for c in claimants], np.int64)
+        use = np.array([c is not None and with_claims for c in claimants], dtype=np.bool_)
+        want = min(max(choices, 1), index.n)
+        head_d = np.empty((q, want))
+        head_s = np.empty((q, want), dtype=np.int64)
+        counts = np.empty(q, dtype=np.int64)
+        K.docs_in_cells_many(
+            index.start,
+            index.members,
+            index.xy,
+            self._digested_arr,
+            self._claim_of,
+            index.grid,
+            self._far_cxy[hits],
+            pxy,
+            me,
+            use,
+            want,
+            index.out_d,
+            index.out_s,
+            head_d,
+            head_s,
+            counts,
+        )
+        docs = self._docs
+        return [
+            None if c == 0 else RankedDocuments(head_d, head_s, r, min(c, want), docs)
+            for r, c in enumerate(counts.tolist())
+        ]  # None: every candidate cell emptied, the call rebuilds the index
 
     def nearest_undigested(self, position: Position, radius: float) -> DocumentId | None:
         """The nearest undigested document within ``radius`` (ties: earliest), or None."""

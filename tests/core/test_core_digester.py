@@ -330,10 +330,10 @@ def test_prefetched_seeking_equals_asking_one_by_one(monkeypatch: pytest.MonkeyP
     hits = 0
     original = _AgentView.prefetch_undigested_near
 
-    def counted(self: _AgentView, positions: Any, *args: Any) -> None:
+    def counted(self: _AgentView, positions: Any, *args: Any) -> Any:
         nonlocal hits
         hits += len(positions)
-        original(self, positions, *args)
+        return original(self, positions, *args)
 
     for claims in (True, False):
         runs = []
@@ -361,3 +361,86 @@ def test_a_prefetched_answer_is_handed_out_once() -> None:
     view.prefetch_undigested_near([here], 5.0, [None], 3)
     view.forget_prefetched()
     assert view.undigested_near(here, 5.0, None, 3) == []
+
+
+def test_prefetched_foraging_and_hunting_equal_asking_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Digesters that find nothing in sense range forage and, with nothing in forage range
+    either, hunt: prepare_sense asks for those queries at once too, and the colony runs
+    exactly as when each digester asks for itself (far-index rebuilds mid-run included)."""
+    from phago.agents.base import Agent
+    from phago.substrate import Substrate
+    from phago.synthetic import synthetic_corpus
+
+    served = {"batched": 0, "direct": 0}
+    many = Substrate.nearest_undigested_anywhere_many
+    one = Substrate.nearest_undigested_anywhere
+
+    def count_many(self: Substrate, *args: Any) -> Any:
+        out = many(self, *args)
+        served["batched"] += sum(a is not None for a in out)
+        return out
+
+    def count_one(self: Substrate, *args: Any) -> Any:
+        served["direct"] += 1
+        return one(self, *args)
+
+    def colony() -> Colony:
+        # four 10 x 10 clusters 150 apart: a cluster eaten, its digesters must hunt
+        c = Colony(seed=3)
+        for k, (title, text) in enumerate(synthetic_corpus(400, seed=1)):
+            q, r = divmod(k, 100)
+            c.ingest_document(title, text, Position(150.0 * q + 5.0 * (r % 10), 5.0 * (r // 10)))
+        for j in range(10):
+            c.spawn(
+                Digester(
+                    Position(float(j % 5) * 10, float(j // 5) * 10),
+                    seed=j,
+                    claims=j != 9,
+                    sense_radius=6.0 if j % 2 else 10.0,
+                    forage_radius=25.0 if j % 3 else 40.0,
+                )
+            )
+        return c
+
+    runs = []
+    for prefetch in (True, False):
+        with monkeypatch.context() as mp:
+            mp.setattr(Substrate, "nearest_undigested_anywhere_many", count_many)
+            mp.setattr(Substrate, "nearest_undigested_anywhere", count_one)
+            if not prefetch:
+                mp.setattr(Digester, "prepare_sense", classmethod(Agent.prepare_sense.__func__))
+            c = colony()
+            events = [repr(c.tick()) for _ in range(260)]
+        runs.append((events, list(c.graph.edges()), c.stats().documents_digested))
+        if prefetch:
+            hunts_batched, hunts_direct = served["batched"], served["direct"]
+    assert runs[0] == runs[1]
+    assert runs[0][2] > 250  # digesters reached other clusters
+    assert hunts_batched > 20 and served["direct"] > hunts_direct  # hunts were answered in batches
+
+
+def test_prefetched_hunt_candidates_hold_until_the_index_is_rebuilt() -> None:
+    c = Colony(seed=0)
+    docs = [
+        c.ingest_document(f"d{i}", "cell membrane", Position(10.0 * i, 0.0)) for i in range(300)
+    ]
+    view, s = c.view, c.substrate
+    assert view.nearest_undigested_anywhere(Position(-5, 0)) == (5.0, docs[0])  # builds the index
+    here = Position(-1, 0)
+    view.prefetch_nearest_undigested_anywhere([here, here], 1, [None, AgentId(4)])
+    s.consume_document(docs[0])  # (never during Sense; shows which answer is used)
+    assert view.nearest_undigested_anywhere(here) == (1.0, docs[0])  # the prefetched one
+    assert view.nearest_undigested_anywhere(here) == (11.0, docs[1])  # asked again: afresh
+    for doc in docs[1:150]:
+        s.consume_document(doc)  # a rebuild is now due ...
+    version = s.far_index_version
+    assert view.nearest_undigested_anywhere(Position(3000, 0)) == (10.0, docs[299])
+    assert s.far_index_version == version + 1  # ... and done by this call
+    # the claimant's prefetched candidates were found in the old index: asked afresh
+    assert view.nearest_undigested_anywhere(here, 1, None, AgentId(4)) == (1501.0, docs[150])
+    view.prefetch_nearest_undigested_anywhere([here], 1, [None])
+    view.forget_prefetched()
+    s.consume_document(docs[150])
+    assert view.nearest_undigested_anywhere(here) == (1511.0, docs[151])

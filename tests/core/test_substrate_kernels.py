@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phago import _kernels as K
-from phago.ids import AgentId, DocumentId
+from phago.ids import AgentId, DocumentId, document_id
 from phago.substrate import Substrate
 from phago.types import Position
 
@@ -281,3 +281,105 @@ def test_decay_signal_rows_matches_numpy(
     assert got.tobytes() == want.tobytes()
     assert removed == int(dropped.sum())
     assert live == int((keep & (want > 0.0)).sum())
+
+
+def _pick(
+    found: list[tuple[float, DocumentId]] | None, choices: int, rng: np.random.Generator | None
+) -> tuple[float, DocumentId] | None:
+    """What the view makes of a batched answer (ColonyView.nearest_undigested_anywhere)."""
+    assert found is not None
+    if not found:
+        return None
+    pick = int(rng.integers(0, len(found))) if choices > 1 and rng is not None else 0
+    return found[pick]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 5, 64]), st.booleans())
+def test_nearest_undigested_anywhere_many_answers_as_each_call(
+    seed: int, choices: int, dense: bool
+) -> None:
+    """The batched hunt candidates give every call's answer (and draw), as long as the index
+    is not rebuilt; the batch itself never rebuilds it."""
+    gen = np.random.default_rng(seed)
+    s = Substrate()
+    n = 900 if dense else 60
+    spread = 5.0 if dense else 1e6  # a sparse layout has no static grid: nothing batched
+    ids = [
+        s.add_document(f"d{i}", f"text {i}", Position(spread * (i % 30), spread * (i // 30)))
+        for i in range(n)
+    ]
+    for k in gen.choice(n, int(gen.integers(0, n - 10)), replace=False).tolist():
+        s.consume_document(ids[k])
+    claimed = gen.choice(n, n // 4, replace=False).tolist()
+    s.set_claims([(ids[k], AgentId(int(gen.integers(1, 5)))) for k in claimed])
+    here = [Position(float(gen.uniform(-50, 200)), float(gen.uniform(-50, 200))) for _ in range(12)]
+    who = [None if w == 0 else AgentId(w) for w in gen.integers(0, 5, 12).tolist()]
+    assert s.nearest_undigested_anywhere_many(here, choices, who) == [None] * 12  # no index yet
+    s.nearest_undigested_anywhere(here[0], choices, None, who[0])  # builds it
+    version = s.far_index_version
+    answers = s.nearest_undigested_anywhere_many(here, choices, who)
+    assert s.far_index_version == version
+    if not dense:
+        assert answers == [None] * 12
+        return
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    for p, c, found in zip(here, who, answers, strict=True):
+        if found is None:  # every candidate cell emptied: the call rebuilds the index
+            s.nearest_undigested_anywhere(p, choices, rng_a, c)
+            assert s.far_index_version == version + 1
+            return
+        assert 1 <= len(found) <= choices
+        assert [d for d, _ in found] == sorted(d for d, _ in found)
+        assert _pick(found, choices, rng_b) == s.nearest_undigested_anywhere(p, choices, rng_a, c)
+    assert s.far_index_version == version
+
+
+def test_nearest_undigested_anywhere_many_edges() -> None:
+    s = Substrate()
+    ids = [s.add_document(f"d{i}", "text", Position(10.0 * i, 0.0)) for i in range(300)]
+    s.nearest_undigested_anywhere(Position(0, 0))
+    assert s._doc_index().n_grid == 300  # the kernel path
+    assert s.nearest_undigested_anywhere_many([], 3, []) == []
+    with pytest.raises(ValueError, match="claimant"):
+        s.nearest_undigested_anywhere_many([Position(0, 0)], 3, [])
+    # an answer holds while the index is current; a rebuild due makes every answer None
+    for doc in ids[:290]:
+        s.consume_document(doc)
+    assert s.nearest_undigested_anywhere_many([Position(0, 0)], 3, [None]) == [None]
+    version = s.far_index_version
+    assert s.nearest_undigested_anywhere(Position(0, 0)) == (2900.0, ids[290])
+    assert s.far_index_version == version + 1
+    got = s.nearest_undigested_anywhere_many([Position(0, 0), Position(2995, 0)], 2, [None] * 2)
+    assert got == [[(2900.0, ids[290]), (2910.0, ids[291])], [(5.0, ids[299]), (15.0, ids[298])]]
+    for doc in ids[290:]:
+        s.consume_document(doc)
+    assert s.nearest_undigested_anywhere_many([Position(0, 0)], 3, [None]) == [[]]
+    assert s.nearest_undigested_anywhere(Position(0, 0)) is None
+
+
+def test_ranked_documents_reads_its_rows_as_a_sequence() -> None:
+    from phago.substrate import RankedDocuments
+    from phago.types import Document
+
+    docs = [
+        Document(document_id(f"d{k}", "text"), f"d{k}", "text", Position(k, 0)) for k in range(4)
+    ]
+    dist = np.array([[0.5, 1.5, 9.0], [2.0, 3.0, 4.0]])
+    seq = np.array([[3, 1, 0], [0, 1, 2]])
+    ranked = RankedDocuments(dist, seq, 0, 2, docs)
+    want = [(0.5, docs[3].id), (1.5, docs[1].id)]
+    assert len(ranked) == 2 and list(ranked) == want and ranked == want and ranked == tuple(want)
+    assert ranked[-1] == want[1] and ranked[1:] == want[1:] and ranked[::-1] == want[::-1]
+    assert isinstance(ranked[0][0], float) and ranked != want[:1] and ranked != "ab"
+    with pytest.raises(IndexError):
+        ranked[2]  # the row's third column is not one of its answers
+    with pytest.raises(IndexError):
+        ranked[-3]
+    assert RankedDocuments(dist, seq, 1, 3, docs) == [(2.0, d.id) for d in docs[:1]] + [
+        (3.0, docs[1].id),
+        (4.0, docs[2].id),
+    ]
+    assert repr(ranked).startswith("RankedDocuments([(0.5, ")
+    with pytest.raises(TypeError):
+        hash(ranked)

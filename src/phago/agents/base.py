@@ -72,6 +72,13 @@ class ColonyView(Protocol):
         radius: float,
         claimants: Sequence[AgentId | None],
         limit: int,
+    ) -> list[list[tuple[float, DocumentId]]]: ...
+
+    def prefetch_nearest_undigested_anywhere(
+        self,
+        positions: Sequence[Position],
+        choices: int,
+        claimants: Sequence[AgentId | None],
     ) -> None: ...
 
     def document_position(self, doc: DocumentId) -> Position: ...

@@ -98,6 +98,34 @@ class DigesterState(StrEnum):
     PRESENTING = "presenting"
 
 
+def _prefetch_near(
+    view: ColonyView, digesters: list[Digester], radius_of: str, limit: int
+) -> list[Digester]:
+    """Prefetch each digester's ``undigested_near(position, <its radius_of>, claimant,
+    limit)`` (grouped by radius); returns those whose answer is empty, in order."""
+    if not digesters:
+        return []
+    radii = {getattr(a, radius_of) for a in digesters}
+    empty: list[Digester] = []
+    for radius in radii:
+        group = (
+            digesters
+            if len(radii) == 1
+            else [a for a in digesters if getattr(a, radius_of) == radius]
+        )
+        answers = view.prefetch_undigested_near(
+            [a.position for a in group],
+            radius,
+            [a.id if a.claims else None for a in group],
+            limit,
+        )
+        empty.extend(a for a, found in zip(group, answers, strict=True) if not found)
+    if len(radii) > 1:
+        order = {id(a): k for k, a in enumerate(digesters)}
+        empty.sort(key=lambda a: order[id(a)])
+    return empty
+
+
 def window_pairs(
     text: str,
     keywords: list[Keyword],
@@ -243,8 +271,10 @@ class Digester(Agent):
 
     @classmethod
     def prepare_sense(cls, agents: list[Agent], view: ColonyView) -> None:
-        """Ask the view, in one pass, for the nearest documents every seeking digester will
-        look for first (see :meth:`_seek`)."""
+        """Ask the view, in one pass each, for what seeking digesters will look for (see
+        :meth:`_seek`): every one's nearest documents; then, for those with none in sense
+        range and no target left, the nearest within forage range; then, for hungry ones with
+        none there either, the candidates of their hunt."""
         if cls._seek is not Digester._seek or cls.sense is not Digester.sense:  # seeks otherwise
             return
         seeking = [
@@ -254,14 +284,23 @@ class Digester(Agent):
             and a.state is DigesterState.SEEKING
             and a.idle < a.max_idle  # not senescent (sense() returns Apoptose then)
         ]
-        radii = {a.sense_radius for a in seeking}
-        for radius in radii:
-            group = seeking if len(radii) == 1 else [a for a in seeking if a.sense_radius == radius]
-            view.prefetch_undigested_near(
-                [a.position for a in group],
-                radius,
-                [a.id if a.claims else None for a in group],
-                3,
+        # only the nearest three can be chosen in _seek
+        empty = _prefetch_near(view, seeking, "sense_radius", 3)
+        foraging = [
+            a
+            for a in empty
+            if a.forage_radius > a.sense_radius
+            and not (  # _seek keeps heading for its target while it is free
+                a.claims
+                and a.target is not None
+                and view.available_document_position(a.target, a.id) is not None
+            )
+        ]
+        hungry = [a for a in _prefetch_near(view, foraging, "forage_radius", 1) if a.claims]
+        hunting = [a for a in hungry if a.hunger_search]
+        if hunting:
+            view.prefetch_nearest_undigested_anywhere(
+                [a.position for a in hunting], HUNT_CHOICES, [a.id for a in hunting]
             )
 
     def _seek(self, view: ColonyView) -> AgentAction:
