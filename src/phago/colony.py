@@ -348,8 +348,10 @@ class Colony:
         events = self._events
         agents = self.agents
         self._moving_to = {}
-        if self.presentation_hook is None and (
-            self.fitness_recorder is None or type(self.fitness_recorder) is FitnessRecorder
+        if (
+            self.presentation_hook is not None  # (which takes the wiring: no fitness terms)
+            or self.fitness_recorder is None
+            or type(self.fitness_recorder) is FitnessRecorder
         ):
             self._apply_all_grouped(agents, actions, tick, events)
         else:
@@ -444,6 +446,9 @@ class Colony:
     ) -> None:
         """Apply a run of concept presentations together; each one's events are appended to
         ``out``, in order."""
+        if self.presentation_hook is not None:
+            self._present_run_hooked(self.presentation_hook, run, tick, out)
+            return
         g = self._graph
         labels: list[str] = []
         ends: list[int] = []
@@ -513,6 +518,74 @@ class Colony:
             fitness.record_edges(aid, wired[k])
             if wired[k] and recorder is not None and (strong[k] or bridges[k]):
                 fitness.record_edge_terms(aid, strong[k], bridges[k])
+            start = end
+
+    def _present_run_hooked(
+        self,
+        hook: PresentationHook,
+        run: list[tuple[Agent, PresentFragments]],
+        tick: int,
+        out: list[list[ColonyEvent]],
+    ) -> None:
+        """:meth:`_present_run` with a presentation hook: the run's nodes are presented with
+        one :meth:`HebbianGraph.present_groups`, then the hook is told of each presentation
+        and given its pairs, in order, as one by one (the hook only notes them, so that
+        nothing it does reads the nodes presented after)."""
+        for _, action in run:
+            pairs = action.pairs
+            if (
+                pairs is not None
+                and len(pairs)
+                and not (
+                    np.issubdtype(pairs.dtype, np.integer)
+                    and pairs.min() >= 0
+                    and pairs.max() < len(action.fragments)
+                )
+            ):
+                # a pair the hook would read out of place: one by one, so that the error
+                # (or numpy's reading of a negative index) is what it would be
+                for agent, act in run:
+                    evs: list[ColonyEvent] = []
+                    out.append(evs)
+                    self._present(agent, act, tick, evs)
+                return
+        g = self._graph
+        labels: list[str] = []
+        ends: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        at: list[Position] = []
+        docs: list[DocumentId | None] = []
+        for _, action in run:
+            frags = action.fragments
+            labels.extend(map(_label_of, frags))
+            ends.append(len(labels))
+            pos = frags[0].position
+            at.append(pos)
+            xs.append(pos.x)
+            ys.append(pos.y)
+            docs.append(
+                action.document if action.document is not None else frags[0].source_document
+            )
+        indices, made = g._present_groups(labels, ends, NodeType.CONCEPT, xs, ys, tick, docs)
+        node_ids = g.ids_at(indices)
+        created = [0] * len(run) if made is None else made.tolist()
+        fitness = self.fitness
+        concept = NodeType.CONCEPT
+        start = 0
+        for k, (agent, action) in enumerate(run):
+            end = ends[k]
+            idx = indices[start:end]
+            doc = docs[k]
+            hook.on_present(idx, concept, at[k], tick, doc)
+            aid = agent.id
+            evs = [Presented(aid, end - start, tuple(node_ids[start:end]), doc, created[k])]
+            wired = hook.wire(idx, action.pairs, tick, action.tentative, action.increment)
+            if wired:
+                evs.append(Wired(aid, wired))
+            out.append(evs)
+            fitness.record_concepts(aid, end - start, novel=created[k])
+            fitness.record_edges(aid, wired)
             start = end
 
     def _apply(

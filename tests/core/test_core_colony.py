@@ -353,3 +353,102 @@ def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one() -> None:
         "Wired",
         "Presented",
     ]
+
+
+class _NotingHook:
+    """A presentation hook that notes what it is told (as a shard does) and wires nothing."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[Any, ...]] = []
+
+    def on_present(
+        self, idx: Any, node_type: NodeType, position: Position, tick: int, document: Any
+    ) -> None:
+        self.log.append(("present", idx.tolist(), node_type, position, tick, document))
+
+    def wire(self, idx: Any, pairs: Any, tick: int, tentative: Any, increment: Any) -> int:
+        i, j = np.triu_indices(len(idx), 1) if pairs is None else (pairs[:, 0], pairs[:, 1])
+        a, b = idx[i], idx[j]  # (an out-of-range pair raises here, as on a shard)
+        self.log.append(("wire", a.tolist(), b.tolist(), tick, tentative, increment))
+        return int((a != b).sum())
+
+
+def _one_by_one(self: Colony, agents: Any, actions: Any, tick: int, events: Any) -> None:
+    for i, (agent, action) in enumerate(zip(agents, actions, strict=False)):
+        self._apply(i, agent, action, tick, events)
+
+
+@pytest.mark.parametrize("negative_pair", [False, True])
+def test_grouped_presentations_with_a_hook_equal_one_by_one(negative_pair: bool) -> None:
+    """With a presentation hook (a shard), runs of presentations are presented together and
+    the hook hears of each in order: the same graph, events, fitness and hook calls as one
+    by one (a run with a pair the hook would read out of place, such as a negative index,
+    goes one by one)."""
+    outcomes = []
+    original = HebbianGraph._present_groups
+    for one_by_one in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            if one_by_one:
+                mp.setattr(Colony, "_apply_all_grouped", _one_by_one)
+            grouped = 0
+
+            def counted(self: HebbianGraph, labels: Any, ends: Any, *args: Any) -> Any:
+                nonlocal grouped
+                grouped += len(ends) > 1
+                return original(self, labels, ends, *args)
+
+            mp.setattr(HebbianGraph, "_present_groups", counted)
+            colony = build_sample_colony(seed=3, digesters=6)
+            hook = _NotingHook()
+            colony.presentation_hook = hook
+            seed = Colony(seed=0)
+            ids = [seed.graph.add_node(w) for w in ("alpha", "beta")]
+            scripts = _scripted_actions(ids)
+            if not negative_pair:  # (that presentation, every tick, sends every run one by one)
+                scripts = [s for s in scripts if not any(_has_negative_pair(a) for a in s)]
+            for script in scripts:
+                colony.spawn(_Scripted(Position(5.0, 5.0), script))
+            events = [repr(colony.tick()) for _ in range(40)]
+        fitness = {a.id: repr(colony.fitness.get(a.id)) for a in colony.agents}
+        outcomes.append((events, graph_signature(colony), hook.log, fitness))
+        if one_by_one or negative_pair:
+            assert grouped == 0
+        else:
+            assert grouped > 10  # runs were presented together
+    assert outcomes[0] == outcomes[1]
+
+
+def _has_negative_pair(action: Any) -> bool:
+    pairs = getattr(action, "pairs", None)
+    return isinstance(pairs, np.ndarray) and len(pairs) > 0 and int(pairs.min()) < 0
+
+
+def test_a_bad_pair_with_a_hook_fails_where_it_would_one_by_one() -> None:
+    at = Position(0.0, 0.0)
+    good = PresentFragments(
+        (FragmentPresentation("p", None, at), FragmentPresentation("q", None, at))
+    )
+    bad = PresentFragments((FragmentPresentation("r", None, at),), pairs=np.array([[0, 5]]))
+    states = []
+    for one_by_one in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            if one_by_one:
+                mp.setattr(Colony, "_apply_all_grouped", _one_by_one)
+            colony = Colony(seed=0)
+            hook = _NotingHook()
+            colony.presentation_hook = hook
+            for script in ([good], [Move(Position(1.0, 1.0))], [good], [bad], [good]):
+                colony.spawn(_Scripted(at, script))
+            colony.sense()
+            with pytest.raises(IndexError):
+                colony.act()
+        states.append((graph_signature(colony), [repr(e) for e in colony._events], hook.log))
+    assert states[0] == states[1]
+    assert [e.split("(")[0] for e in states[0][1]][5:] == [
+        "Presented",
+        "Wired",
+        "Moved",
+        "Presented",
+        "Wired",
+        "Presented",
+    ]
