@@ -366,8 +366,9 @@ class Colony:
         unseen = self._graph.indices_near_many(
             positions, self.config.dissolution_radius, [a.seen_nodes for a in agents]
         )
+        n_nodes = self._graph.node_count
         for agent, near, new in zip(agents, deposits, unseen, strict=True):
-            self._dissolve_and_transfer(agent, tick, events, near, new)
+            self._dissolve_and_transfer(agent, tick, events, near, new, n_nodes)
         if self._dying:
             dead = []
             for i in sorted(self._dying, reverse=True):
@@ -712,6 +713,7 @@ class Colony:
         events: list[ColonyEvent],
         deposits: list[Trace],
         unseen: list[int],
+        n_nodes: int,
     ) -> None:
         g = self._graph
         # reinforcement only matters up to 100 (trust and permeability saturate there), and
@@ -737,7 +739,7 @@ class Colony:
                 if ks:
                     g.increment_access(ks, 1)
                     events.append(Dissolved(agent.id, p, len(ks)))
-        if p > 0.0 and agent.seen_nodes < g.node_count:
+        if p > 0.0 and agent.seen_nodes < n_nodes:  # (no node is added while agents dissolve)
             if unseen:  # nodes within dissolution_radius added since it last looked
                 codes = g.type_codes()[unseen].tolist()
                 labels = [
@@ -745,7 +747,7 @@ class Colony:
                 ]
                 if labels:
                     agent.internalize_vocabulary(labels)
-            agent.seen_nodes = g.node_count
+            agent.seen_nodes = n_nodes
         for trace in deposits:  # capability deposits within capability_radius
             if trace.agent_id != agent.id and trace.payload:
                 n = agent.integrate_vocabulary(trace.payload)
