@@ -451,25 +451,13 @@ class Colony:
             self._present_run_hooked(self.presentation_hook, run, tick, out)
             return
         g = self._graph
-        labels: list[str] = []
-        ends: list[int] = []
-        xs: list[float] = []
-        ys: list[float] = []
-        docs: list[DocumentId | None] = []
+        labels, ends, _, xs, ys, docs = _run_columns(run)
         parts: list[np.ndarray] = []
         pair_ends: list[int] = []
         weights: list[tuple[float | None, float | None]] = []
         n_pairs = 0
         for _, action in run:
             frags = action.fragments
-            labels.extend(map(_label_of, frags))
-            ends.append(len(labels))
-            pos = frags[0].position
-            xs.append(pos.x)
-            ys.append(pos.y)
-            docs.append(
-                action.document if action.document is not None else frags[0].source_document
-            )
             pairs = action.pairs
             p = _clique_pairs(len(frags)) if pairs is None else np.asarray(pairs, dtype=np.int64)
             parts.append(p.reshape(-1, 2))
@@ -496,10 +484,7 @@ class Colony:
         except IndexError:
             # a pair outside its presentation (nothing was changed): one by one, so that the
             # presentations before it are applied and the error is raised where it belongs
-            for agent, action in run:
-                evs: list[ColonyEvent] = []
-                out.append(evs)
-                self._present(agent, action, tick, evs)
+            self._present_each(run, tick, out)
             return
         node_ids = g.ids_at(done.indices)
         created = done.created.tolist()
@@ -511,7 +496,9 @@ class Colony:
         for k, (agent, _) in enumerate(run):
             end = ends[k]
             aid = agent.id
-            evs = [Presented(aid, end - start, tuple(node_ids[start:end]), docs[k], created[k])]
+            evs: list[ColonyEvent] = [
+                Presented(aid, end - start, tuple(node_ids[start:end]), docs[k], created[k])
+            ]
             if wired[k]:
                 evs.append(Wired(aid, wired[k]))
             out.append(evs)
@@ -545,29 +532,10 @@ class Colony:
             ):
                 # a pair the hook would read out of place: one by one, so that the error
                 # (or numpy's reading of a negative index) is what it would be
-                for agent, act in run:
-                    evs: list[ColonyEvent] = []
-                    out.append(evs)
-                    self._present(agent, act, tick, evs)
+                self._present_each(run, tick, out)
                 return
         g = self._graph
-        labels: list[str] = []
-        ends: list[int] = []
-        xs: list[float] = []
-        ys: list[float] = []
-        at: list[Position] = []
-        docs: list[DocumentId | None] = []
-        for _, action in run:
-            frags = action.fragments
-            labels.extend(map(_label_of, frags))
-            ends.append(len(labels))
-            pos = frags[0].position
-            at.append(pos)
-            xs.append(pos.x)
-            ys.append(pos.y)
-            docs.append(
-                action.document if action.document is not None else frags[0].source_document
-            )
+        labels, ends, at, xs, ys, docs = _run_columns(run)
         indices, made = g._present_groups(labels, ends, NodeType.CONCEPT, xs, ys, tick, docs)
         node_ids = g.ids_at(indices)
         created = [0] * len(run) if made is None else made.tolist()
@@ -580,7 +548,9 @@ class Colony:
             doc = docs[k]
             hook.on_present(idx, concept, at[k], tick, doc)
             aid = agent.id
-            evs = [Presented(aid, end - start, tuple(node_ids[start:end]), doc, created[k])]
+            evs: list[ColonyEvent] = [
+                Presented(aid, end - start, tuple(node_ids[start:end]), doc, created[k])
+            ]
             wired = hook.wire(idx, action.pairs, tick, action.tentative, action.increment)
             if wired:
                 evs.append(Wired(aid, wired))
@@ -588,6 +558,18 @@ class Colony:
             fitness.record_concepts(aid, end - start, novel=created[k])
             fitness.record_edges(aid, wired)
             start = end
+
+    def _present_each(
+        self,
+        run: list[tuple[Agent, PresentFragments]],
+        tick: int,
+        out: list[list[ColonyEvent]],
+    ) -> None:
+        """The run one presentation at a time (each one's events appended to ``out``)."""
+        for agent, action in run:
+            evs: list[ColonyEvent] = []
+            out.append(evs)
+            self._present(agent, action, tick, evs)
 
     def _apply(
         self, i: int, agent: Agent, action: AgentAction, tick: int, events: list[ColonyEvent]
@@ -905,6 +887,29 @@ class Colony:
     def to_networkx(self) -> Any:
         """The graph as :class:`networkx.Graph` (see :meth:`HebbianGraph.to_networkx`)."""
         return self._graph.to_networkx()
+
+
+def _run_columns(
+    run: list[tuple[Agent, PresentFragments]],
+) -> tuple[list[str], list[int], list[Position], list[float], list[float], list[DocumentId | None]]:
+    """A run's labels, group ends, and each presentation's position (also as x and y
+    columns) and document, as the graph's group calls take them."""
+    labels: list[str] = []
+    ends: list[int] = []
+    at: list[Position] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    docs: list[DocumentId | None] = []
+    for _, action in run:
+        frags = action.fragments
+        labels.extend(map(_label_of, frags))
+        ends.append(len(labels))
+        pos = frags[0].position
+        at.append(pos)
+        xs.append(pos.x)
+        ys.append(pos.y)
+        docs.append(action.document if action.document is not None else frags[0].source_document)
+    return labels, ends, at, xs, ys, docs
 
 
 def _groupable(action: PresentFragments) -> bool:

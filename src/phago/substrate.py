@@ -626,6 +626,20 @@ class Substrate:
             index.grid,
         )
 
+    def _cell_columns(
+        self, index: _DocIndex
+    ) -> tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.bool_], IntArray, IntArray]:
+        """The document grid's columns as the cell-ranking kernels take them first:
+        ``(start, members, xy, digested, claim, grid)``."""
+        return (
+            index.start,
+            index.members,
+            index.xy,
+            self._digested_arr,
+            self._claim_of,
+            index.grid,
+        )
+
     def _doc_index(self) -> _DocIndex:
         """The document columns and grid, brought up to date with ``_docs``."""
         index = self._dindex
@@ -703,12 +717,7 @@ class Substrate:
                     self._far_cxy = np.array(self._far_cells, dtype=np.int64).reshape(-1, 2)
                 want = min(max(choices, 1), index.n)
                 n_found = K.docs_in_cells(
-                    index.start,
-                    index.members,
-                    index.xy,
-                    self._digested_arr,
-                    self._claim_of,
-                    index.grid,
+                    *self._cell_columns(index),
                     self._far_cxy[hits],
                     position.x,
                     position.y,
@@ -828,12 +837,7 @@ class Substrate:
         head_s = np.empty((q, want), dtype=np.int64)
         counts = np.empty(q, dtype=np.int64)
         K.docs_in_cells_many(
-            index.start,
-            index.members,
-            index.xy,
-            self._digested_arr,
-            self._claim_of,
-            index.grid,
+            *self._cell_columns(index),
             self._far_cxy[hits],
             pxy,
             me,

@@ -322,9 +322,11 @@ def test_grouped_presentations_equal_one_by_one() -> None:
     assert any(f.strong_edges for f in map(grouped.fitness.get, fa) if f is not None)
 
 
-def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one() -> None:
+@pytest.mark.parametrize("hooked", [False, True])
+def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one(hooked: bool) -> None:
     """A presentation with a pair outside it raises IndexError after the presentations
-    before it were applied, grouped or not, with the same events so far."""
+    before it were applied, grouped or not, with the same events so far (and, with a
+    presentation hook, the same calls to it)."""
     at = Position(0.0, 0.0)
     good = PresentFragments(
         (FragmentPresentation("p", None, at), FragmentPresentation("q", None, at))
@@ -332,18 +334,27 @@ def test_a_bad_pair_in_a_run_fails_where_it_would_one_by_one() -> None:
     bad = PresentFragments((FragmentPresentation("r", None, at),), pairs=np.array([[0, 5]]))
     states = []
     for one_by_one in (False, True):
-        colony = Colony(seed=0)
-        if one_by_one:
-            _OneByOne().attach(colony)
-        for script in ([good], [Move(Position(1.0, 1.0))], [good], [bad], [good]):
-            colony.spawn(_Scripted(at, script))
-        colony.sense()
-        with pytest.raises(IndexError):
-            colony.act()
-        states.append((graph_signature(colony), [repr(e) for e in colony._events]))
+        with pytest.MonkeyPatch.context() as mp:
+            colony = Colony(seed=0)
+            hook = _NotingHook()
+            if hooked:
+                colony.presentation_hook = hook
+            if one_by_one and hooked:
+                mp.setattr(Colony, "_apply_all_grouped", _one_by_one)
+            elif one_by_one:
+                _OneByOne().attach(colony)
+            for script in ([good], [Move(Position(1.0, 1.0))], [good], [bad], [good]):
+                colony.spawn(_Scripted(at, script))
+            colony.sense()
+            with pytest.raises(IndexError):
+                colony.act()
+        states.append((graph_signature(colony), [repr(e) for e in colony._events], hook.log))
     assert states[0] == states[1]
-    (_, edges), events = states[0]
-    assert len(edges) == 1  # p-q wired (twice), r presented but never wired
+    (_, edges), events, log = states[0]
+    if hooked:  # the hook takes the wiring (this one wires nothing)
+        assert not edges and len(log) == 5  # p-q presented and wired twice, r presented
+    else:
+        assert len(edges) == 1 and not log  # p-q wired (twice), r presented, never wired
     kinds = [e.split("(")[0] for e in events]
     assert kinds == ["Spawned"] * 5 + [
         "Presented",
@@ -421,34 +432,3 @@ def test_grouped_presentations_with_a_hook_equal_one_by_one(negative_pair: bool)
 def _has_negative_pair(action: Any) -> bool:
     pairs = getattr(action, "pairs", None)
     return isinstance(pairs, np.ndarray) and len(pairs) > 0 and int(pairs.min()) < 0
-
-
-def test_a_bad_pair_with_a_hook_fails_where_it_would_one_by_one() -> None:
-    at = Position(0.0, 0.0)
-    good = PresentFragments(
-        (FragmentPresentation("p", None, at), FragmentPresentation("q", None, at))
-    )
-    bad = PresentFragments((FragmentPresentation("r", None, at),), pairs=np.array([[0, 5]]))
-    states = []
-    for one_by_one in (False, True):
-        with pytest.MonkeyPatch.context() as mp:
-            if one_by_one:
-                mp.setattr(Colony, "_apply_all_grouped", _one_by_one)
-            colony = Colony(seed=0)
-            hook = _NotingHook()
-            colony.presentation_hook = hook
-            for script in ([good], [Move(Position(1.0, 1.0))], [good], [bad], [good]):
-                colony.spawn(_Scripted(at, script))
-            colony.sense()
-            with pytest.raises(IndexError):
-                colony.act()
-        states.append((graph_signature(colony), [repr(e) for e in colony._events], hook.log))
-    assert states[0] == states[1]
-    assert [e.split("(")[0] for e in states[0][1]][5:] == [
-        "Presented",
-        "Wired",
-        "Moved",
-        "Presented",
-        "Wired",
-        "Presented",
-    ]
