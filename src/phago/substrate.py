@@ -708,8 +708,7 @@ class Substrate:
         for _ in range(2):
             tree = self._far_index()
             k = min(max(8, choices), len(self._far_cells))
-            _, hits = tree.query([position.x, position.y], k=k)
-            hits = np.atleast_1d(hits)
+            hits = _nearest_cells(tree, np.array([[position.x, position.y]]), k)[0]
             index = self._doc_index()
             if index.dense and index.n_grid == index.n:
                 # the candidates' distances, claim filter and ranking in one kernel call
@@ -824,8 +823,7 @@ class Substrate:
             return [None] * q
         pxy = np.array([(p.x, p.y) for p in positions], dtype=np.float64).reshape(-1, 2)
         k = min(max(8, choices), len(self._far_cells))
-        _, hits = self._far_tree.query(pxy, k=k)
-        hits = np.asarray(hits, dtype=np.int64).reshape(q, k)
+        hits = _nearest_cells(self._far_tree, pxy, k)
         if self._far_cxy is None:
             self._far_cxy = np.array(self._far_cells, dtype=np.int64).reshape(-1, 2)
         codes = self._claimant_code
@@ -1163,6 +1161,20 @@ class Substrate:
         """Advance the substrate tick by one and return it."""
         self.tick += 1
         return self.tick
+
+
+def _nearest_cells(tree: Any, pxy: FloatArray, k: int) -> IntArray:
+    """The ``k`` nearest of the k-d tree's points (cell centres) to each row of ``pxy``, as
+    ``(rows, k)`` indices. Where the tree finds fewer (squared distances overflow for a
+    position around 1e154 or more), that row is ranked by ``np.hypot``, which does not."""
+    _, hits = tree.query(pxy, k=k)
+    hits = np.asarray(hits, dtype=np.int64).reshape(len(pxy), k)
+    lost = np.flatnonzero((hits >= tree.n).any(axis=1))
+    for r in lost.tolist():
+        centres = tree.data
+        d = np.hypot(centres[:, 0] - pxy[r, 0], centres[:, 1] - pxy[r, 1])
+        hits[r] = np.argsort(d, kind="stable")[:k]
+    return hits
 
 
 def _round_half_away(v: float) -> int:

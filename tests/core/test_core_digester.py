@@ -444,3 +444,26 @@ def test_prefetched_hunt_candidates_hold_until_the_index_is_rebuilt() -> None:
     view.forget_prefetched()
     s.consume_document(docs[150])
     assert view.nearest_undigested_anywhere(here) == (1511.0, docs[151])
+
+
+def test_a_digester_far_out_hunts_its_way_back() -> None:
+    """Far enough out that the k-d tree's squared distances overflow (a finite position
+    around 1e154 or more), a hungry digester still finds the documents, batched or not."""
+    from phago.synthetic import synthetic_corpus
+
+    c = Colony(seed=0)
+    for k, (title, text) in enumerate(synthetic_corpus(300, seed=1)):
+        c.ingest_document(title, text, Position(5.0 * (k % 20), 5.0 * (k // 20)))
+    c.spawn(Digester(Position(0.0, 0.0), seed=1))
+    far = Digester(Position(1e300, -1e300), seed=2)
+    c.spawn(far)
+    digested = 0
+    for _ in range(60):
+        digested += sum(isinstance(e, Engulfed) and e.agent_id == far.id for e in c.tick())
+    assert abs(far.position.x) < 1e4 and digested > 0
+    s = c.substrate
+    here = [Position(1e300, 1e300), Position(-1e308, 5.0), Position(3.0, 4.0)]
+    batched = s.nearest_undigested_anywhere_many(here, 1, [None] * 3)
+    assert [list(a) if a is not None else None for a in batched] == [
+        [s.nearest_undigested_anywhere(p)] for p in here
+    ]
