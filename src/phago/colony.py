@@ -502,10 +502,15 @@ class Colony:
             if wired[k]:
                 evs.append(Wired(aid, wired[k]))
             out.append(evs)
-            fitness.record_concepts(aid, end - start, novel=created[k])
-            fitness.record_edges(aid, wired[k])
-            if wired[k] and recorder is not None and (strong[k] or bridges[k]):
-                fitness.record_edge_terms(aid, strong[k], bridges[k])
+            terms = wired[k] and recorder is not None
+            fitness.record_presentation(
+                aid,
+                end - start,
+                created[k],
+                wired[k],
+                strong[k] if terms else 0,
+                bridges[k] if terms else 0,
+            )
             start = end
 
     def _present_run_hooked(
@@ -555,8 +560,7 @@ class Colony:
             if wired:
                 evs.append(Wired(aid, wired))
             out.append(evs)
-            fitness.record_concepts(aid, end - start, novel=created[k])
-            fitness.record_edges(aid, wired)
+            fitness.record_presentation(aid, end - start, created[k], wired)
             start = end
 
     def _present_each(

@@ -172,3 +172,25 @@ def test_policy_state_round_trip(policy: SpawnPolicyBase) -> None:
     assert (a is None) == (b is None)
     if isinstance(a, EvolvingDigester) and isinstance(b, EvolvingDigester):
         assert a.genome == b.genome and a.position == b.position
+
+
+@pytest.mark.parametrize(
+    ("concepts", "novel", "edges", "strong", "bridges"),
+    [(32, 3, 140, 2, 1), (5, 0, 0, 0, 0), (0, 0, 7, 7, 0)],
+)
+def test_record_presentation_is_concepts_then_edges(
+    concepts: int, novel: int, edges: int, strong: int, bridges: int
+) -> None:
+    from phago.agents.fitness import FitnessTracker
+
+    one, steps = FitnessTracker(), FitnessTracker()
+    for t in (one, steps):
+        t.register(AgentId(1))
+        t.tick_all([AgentId(1)])
+    one.record_presentation(AgentId(1), concepts, novel, edges, strong, bridges)
+    steps.record_concepts(AgentId(1), concepts, novel=novel)
+    steps.record_edges(AgentId(1), edges)
+    steps.record_edge_terms(AgentId(1), strong, bridges)
+    assert one.get(AgentId(1)) == steps.get(AgentId(1))
+    one.record_presentation(AgentId(2), concepts, novel, edges)  # unregistered: starts a record
+    assert one.get(AgentId(2)) == AgentFitness(AgentId(2), 0, concepts, edges, 0, novel)

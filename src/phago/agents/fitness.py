@@ -92,6 +92,33 @@ class FitnessTracker:
         rec.bridge_edges += bridges
         rec.recompute()
 
+    def record_presentation(
+        self,
+        agent_id: AgentId,
+        concepts: int,
+        novel: int,
+        edges: int,
+        strong: int = 0,
+        bridges: int = 0,
+    ) -> None:
+        """Record one presentation at once: :meth:`record_concepts` then :meth:`record_edges`
+        (the same record, with one look-up and one recomputation).
+
+        Example:
+            >>> t = FitnessTracker()
+            >>> t.record_presentation(AgentId(1), 10, novel=5, edges=4, strong=1)
+            >>> r = t.get(AgentId(1))
+            >>> (r.concepts_added, r.novel_concepts, r.edges_contributed, r.strong_edges)
+            (10, 5, 4, 1)
+        """
+        rec = self._rec(agent_id)
+        rec.concepts_added += concepts
+        rec.novel_concepts += novel
+        rec.edges_contributed += edges
+        rec.strong_edges += strong
+        rec.bridge_edges += bridges
+        rec.recompute()
+
     def tick_all(self, alive: Iterable[AgentId]) -> None:
         """One more tick alive for each id in ``alive``."""
         for aid in alive:
