@@ -90,7 +90,10 @@ def main() -> None:
     if a.repeat > 1:
         for d in sizes:
             print(f"D={d}: runs " + ", ".join(f"{r['seconds']:.1f}" for r in runs[d]) + " s")
-    print(f"time ~ D^{t_exp:.2f}, peak memory ~ D^{m_exp:.2f}")
+    if len(sizes) > 1:
+        print(f"time ~ D^{t_exp:.2f}, peak memory ~ D^{m_exp:.2f}")
+    else:
+        print("(one size: give two or more to --docs for a fit against D)")
     if steps:
         pairs = zip(pairwise(sizes), steps, strict=True)
         print("time exponent by step: " + ", ".join(f"{p}→{q}: {e:.2f}" for (p, q), e in pairs))
