@@ -582,10 +582,7 @@ class Substrate:
                 self.undigested_near(p, r, c, limit)
                 for p, c in zip(positions, claimants, strict=True)
             ]
-        codes = self._claimant_code
-        with_claims = bool(self._claims)
-        me = np.array([-2 if c is None else codes.get(int(c), -2) for c in claimants], np.int64)
-        use = np.array([c is not None and with_claims for c in claimants], dtype=np.bool_)
+        me, use = self._claimant_columns(claimants)
         q = len(pxy)
         head_d = np.empty((q, limit))
         head_s = np.empty((q, limit), dtype=np.int64)
@@ -625,6 +622,17 @@ class Substrate:
             self._claim_of,
             index.grid,
         )
+
+    def _claimant_columns(
+        self, claimants: Sequence[AgentId | None]
+    ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """Per query, the claimant's code in the kernels' claim column (-2: none or no
+        claim) and whether claims apply to it, as the batched query kernels take them."""
+        codes = self._claimant_code
+        with_claims = bool(self._claims)
+        me = np.array([-2 if c is None else codes.get(int(c), -2) for c in claimants], np.int64)
+        use = np.array([c is not None and with_claims for c in claimants], dtype=np.bool_)
+        return me, use
 
     def _cell_columns(
         self, index: _DocIndex
@@ -826,10 +834,7 @@ class Substrate:
         hits = _nearest_cells(self._far_tree, pxy, k)
         if self._far_cxy is None:
             self._far_cxy = np.array(self._far_cells, dtype=np.int64).reshape(-1, 2)
-        codes = self._claimant_code
-        with_claims = bool(self._claims)
-        me = np.array([-2 if c is None else codes.get(int(c), -2) for c in claimants], np.int64)
-        use = np.array([c is not None and with_claims for c in claimants], dtype=np.bool_)
+        me, use = self._claimant_columns(claimants)
         want = min(max(choices, 1), index.n)
         head_d = np.empty((q, want))
         head_s = np.empty((q, want), dtype=np.int64)

@@ -296,8 +296,12 @@ class Digester(Agent):
                 and view.available_document_position(a.target, a.id) is not None
             )
         ]
-        hungry = [a for a in _prefetch_near(view, foraging, "forage_radius", 1) if a.claims]
-        hunting = [a for a in hungry if a.hunger_search]
+        # (a digester without claims follows the Input gradient before it hunts)
+        hunting = [
+            a
+            for a in _prefetch_near(view, foraging, "forage_radius", 1)
+            if a.claims and a.hunger_search
+        ]
         if hunting:
             view.prefetch_nearest_undigested_anywhere(
                 [a.position for a in hunting], HUNT_CHOICES, [a.id for a in hunting]
