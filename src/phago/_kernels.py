@@ -93,14 +93,29 @@ def table_find_pairs(
     return out, True
 
 
+@njit(cache=True, inline="always")
+def _ranks_before(
+    e: np.int64, p: np.int64, w: np.ndarray, ct: np.ndarray, other: np.ndarray
+) -> bool:
+    """Whether entry ``e`` ranks before entry ``p``: heavier, then older (``ct``), then
+    smaller ``other``, then the earlier entry (a total order: a stable sort's)."""
+    if w[e] != w[p]:
+        return bool(w[e] > w[p])
+    if ct[e] != ct[p]:
+        return bool(ct[e] < ct[p])
+    if other[e] != other[p]:
+        return bool(other[e] < other[p])
+    return bool(e < p)
+
+
 @njit(cache=True)
 def rank_drops_grouped(
     node: np.ndarray, n_nodes: int, other: np.ndarray, w: np.ndarray, ct: np.ndarray, k: int
 ) -> np.ndarray:
     """Entries outside their node's ``k`` best; ``node`` holds indices below ``n_nodes``.
     Best: heavier, then older (``ct``), then smaller ``other``; equal entries keep their
-    order. Entries are grouped by node with a counting sort, then each group longer than
-    ``k`` is sorted (stable insertion sort: groups are a cap's length)."""
+    order. Entries are grouped by node with a counting sort; each group longer than ``k``
+    is partitioned around its ``k``-th best (quickselect), and the entries after it drop."""
     n = node.shape[0]
     drop = np.zeros(n, dtype=np.bool_)
     count = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -118,28 +133,66 @@ def rank_drops_grouped(
     for i in range(n):
         order[fill[node[i]]] = i
         fill[node[i]] += 1
-    buf = np.empty(n, dtype=np.int64)
     for v in range(n_nodes):
-        lo = count[v]
-        g = count[v + 1] - lo
+        start = count[v]
+        g = count[v + 1] - start
         if g <= k:
             continue
-        for i in range(g):
-            e = order[lo + i]
-            j = i
-            while j > 0:
-                p = buf[j - 1]
-                if w[e] > w[p] or (
-                    w[e] == w[p] and (ct[e] < ct[p] or (ct[e] == ct[p] and other[e] < other[p]))
-                ):
-                    buf[j] = p
-                    j -= 1
-                else:
-                    break
-            buf[j] = e
-        for i in range(k, g):
-            drop[buf[i]] = True
+        # quickselect (Lomuto, middle pivot) until position start + k holds the best entry
+        # that drops: every entry before it ranks before it, every entry after it after
+        lo = start
+        hi = start + g - 1
+        target = start + k
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            order[mid], order[hi] = order[hi], order[mid]
+            pivot = order[hi]
+            store = lo
+            for i in range(lo, hi):
+                if _ranks_before(order[i], pivot, w, ct, other):
+                    order[i], order[store] = order[store], order[i]
+                    store += 1
+            order[store], order[hi] = order[hi], order[store]
+            if store == target:
+                break
+            if store < target:
+                lo = store + 1
+            else:
+                hi = store - 1
+        for i in range(target, start + g):
+            drop[order[i]] = True
     return drop
+
+
+@njit(cache=True)
+def changed_remote_degrees(
+    owner: np.ndarray, me: int, deg: np.ndarray, reported: np.ndarray, n: int
+) -> np.ndarray:
+    """Nodes below ``n`` that another shard owns (``owner[v] != me``) whose degree differs
+    from ``reported[v]``, ascending; ``reported`` takes their degrees."""
+    out = np.empty(n, dtype=np.int64)
+    c = 0
+    for v in range(n):
+        if owner[v] != me and deg[v] != reported[v]:
+            reported[v] = deg[v]
+            out[c] = v
+            c += 1
+    return out[:c]
+
+
+@njit(cache=True)
+def over_cap_owned(
+    owner: np.ndarray, me: int, deg: np.ndarray, elsewhere: np.ndarray, k: int, n: int
+) -> np.ndarray:
+    """Nodes below ``n`` owned by ``me`` with edges elsewhere (``elsewhere[v] > 0``) whose
+    degree here plus elsewhere exceeds ``k``, ascending."""
+    out = np.empty(n, dtype=np.int64)
+    c = 0
+    for v in range(n):
+        if owner[v] == me and elsewhere[v] > 0 and deg[v] + elsewhere[v] > k:
+            out[c] = v
+            c += 1
+    return out[:c]
 
 
 @njit(cache=True)

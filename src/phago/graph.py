@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago import _kernels as K
+from phago._arrays import unique_sorted
 from phago.errors import ConfigError, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
 from phago.types import EdgeData, NodeData, NodeType, Position
@@ -1152,7 +1153,7 @@ class HebbianGraph:
         found, ok = K.table_find_pairs(self._tkeys, self._tslots, ia, ib, self._n)
         if not ok:
             raise NodeNotFound(f"node indices outside [0, {self._n})")
-        slots = np.unique(found[found >= 0])
+        slots = unique_sorted(found[found >= 0])
         out = self._pruned(slots)
         self._remove_slots(slots)
         return out

@@ -45,6 +45,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import unique_sorted
 from phago.agents.base import Agent
 from phago.agents.digester import Digester, window_pairs
 from phago.agents.fitness import AgentFitness, FitnessTracker
@@ -434,7 +435,7 @@ def _capture_substrate(s: Substrate) -> SubstrateState:
     traces = _columns(s._tr, s._tr_pending)
     # keep only the payloads still referenced, renumbered in order
     refs = traces["ref"]
-    used = np.unique(refs[refs >= 0])
+    used = unique_sorted(refs[refs >= 0])
     payloads = [s._tr_payloads[int(r)] for r in used]
     if len(used):
         remap = np.full(int(used.max()) + 1, -1, dtype=np.int64)

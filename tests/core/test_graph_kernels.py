@@ -288,3 +288,40 @@ def test_kth_smallest_matches_sorted(values: list[float], data: st.DataObject) -
     buf = np.array([*values, 9.0], dtype=np.float64)  # a spare element past n is left alone
     assert K._kth_smallest(buf, len(values), k) == sorted(values)[k]
     assert sorted(buf[: len(values)].tolist()) == sorted(values) and buf[-1] == 9.0
+
+
+@st.composite
+def node_columns(draw: st.DrawFn) -> tuple[IntArray, IntArray, npt.NDArray[np.int32], int]:
+    """Owners (shards 0-2), degrees and a second int32 column for up to 30 nodes, plus a node
+    count at most their length (columns can be longer than the graph)."""
+    size = draw(st.integers(0, 30))
+    col = st.lists(st.integers(0, 6), min_size=size, max_size=size)
+    owner = np.array(draw(st.lists(st.integers(0, 2), min_size=size, max_size=size)), np.int64)
+    deg = np.array(draw(col), dtype=np.int64)
+    other = np.array(draw(col), dtype=np.int32)
+    return owner, deg, other, draw(st.integers(0, size))
+
+
+@settings(max_examples=200, deadline=None)
+@given(node_columns(), st.integers(0, 2))
+def test_changed_remote_degrees_matches_numpy(
+    cols: tuple[IntArray, IntArray, npt.NDArray[np.int32], int], me: int
+) -> None:
+    owner, deg, reported, n = cols
+    want = np.flatnonzero((owner[:n] != me) & (deg[:n] != reported[:n]))
+    after = reported.copy()
+    after[want] = deg[want]
+    got = K.changed_remote_degrees(owner, me, deg, reported, n)
+    assert got.tolist() == want.tolist()
+    assert reported.tolist() == after.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(node_columns(), st.integers(0, 2), st.integers(0, 8))
+def test_over_cap_owned_matches_numpy(
+    cols: tuple[IntArray, IntArray, npt.NDArray[np.int32], int], me: int, k: int
+) -> None:
+    owner, deg, elsewhere, n = cols
+    mine = (owner[:n] == me) & (elsewhere[:n] > 0)
+    want = np.flatnonzero(mine & (deg[:n] + elsewhere[:n] > k))
+    assert K.over_cap_owned(owner, me, deg, elsewhere, k, n).tolist() == want.tolist()

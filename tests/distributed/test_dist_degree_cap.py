@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
-from phago.distributed import DistributedColony, TickPhase
+from phago.distributed import DistributedColony, ShardedColony, TickPhase
 from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap, rank_drops
 from phago.graph import HebbianGraph
 
@@ -181,28 +182,80 @@ def test_every_node_keeps_at_most_the_cap_over_all_shards(shards: int) -> None:
         assert over_seen > 0  # the per-shard cap alone lets nodes exceed the cap
 
 
-def test_one_shard_needs_no_messages() -> None:
+def spy_outbound(monkeypatch: pytest.MonkeyPatch) -> dict[TickPhase, list[Any]]:
+    """Record what every shard's phases send out (the runner clears it from tick results
+    once delivered): Act's update batches, Decay's ghost requests, Advance's answers."""
+    seen: dict[TickPhase, list[Any]] = {p: [] for p in TickPhase}
+    run = ShardedColony.run_phase
+
+    def spy(
+        self: ShardedColony, phase: TickPhase, payload: Any = None, resolve: bool = True
+    ) -> Any:
+        r: Any = run(self, phase, payload, resolve)
+        if phase is TickPhase.ACT:
+            seen[phase].append(list(r.updates))
+        elif phase is TickPhase.DECAY:
+            seen[phase].append(dict(r.ghost_requests))
+        elif phase is TickPhase.ADVANCE:
+            seen[phase].append(dict(r.ghost_answers))
+        return r
+
+    monkeypatch.setattr(ShardedColony, "run_phase", spy)
+    return seen
+
+
+def reports_in(requests: list[dict[int, list[Any]]]) -> list[DegreeReport]:
+    return [
+        x for req in requests for items in req.values() for x in items if type(x) is DegreeReport
+    ]
+
+
+def test_one_shard_needs_no_messages(monkeypatch: pytest.MonkeyPatch) -> None:
     with DistributedColony(1, seed=0, config=CAP3) as dc:
         dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
         dc.spawn_digesters(2)
+        seen = spy_outbound(monkeypatch)
         for _ in range(20):
-            r = dc.tick()
-            decay = [p for p in r.phase_results if p.phase is TickPhase.DECAY]
-            assert all(not p.ghost_requests for p in decay)  # type: ignore[attr-defined]
+            dc.tick()
+        assert len(seen[TickPhase.DECAY]) == 20
+        assert all(not req for req in seen[TickPhase.DECAY])
         assert max(global_degrees(dc).values()) <= 3
         assert dc.runner.shards[0]._degree_cap.dropped == 0
 
 
-def test_cap_off_sends_no_reports() -> None:
-    with DistributedColony(2, seed=0, config=ColonyConfig(max_edge_degree=None)) as dc:
+@pytest.mark.parametrize("cap", [3, None])
+def test_degree_reports_travel_only_with_the_cap_on(
+    cap: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with DistributedColony(2, seed=0, config=ColonyConfig(max_edge_degree=cap)) as dc:
         dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
         dc.spawn_digesters(2)
+        seen = spy_outbound(monkeypatch)
         for _ in range(15):
-            r = dc.tick()
+            dc.tick()
+        requests = seen[TickPhase.DECAY]
+        assert len(requests) == 30 and any(requests)  # ghost requests travel either way
+        if cap is None:
+            assert reports_in(requests) == []
+            assert all(s._degree_cap is None for s in dc.runner.shards)
+        else:
+            assert reports_in(requests)
+
+
+def test_tick_results_hold_no_delivered_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    with DistributedColony(2, seed=0, config=CAP3) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(2)
+        seen = spy_outbound(monkeypatch)
+        results = dc.run(15)
+        assert any(seen[TickPhase.ACT]) and any(seen[TickPhase.DECAY])
+        assert any(seen[TickPhase.ADVANCE])
+        for r in results:
+            assert len(r.phase_results) == 8
             for p in r.phase_results:
-                for items in getattr(p, "ghost_requests", {}).values():
-                    assert all(type(x) is not DegreeReport for x in items)
-        assert all(s._degree_cap is None for s in dc.runner.shards)
+                assert not p.updates and not p.ghost_requests  # type: ignore[attr-defined]
+                assert not p.ghost_answers and p.distribution is None  # type: ignore[attr-defined]
+        assert sum(len(r.cross_shard_edges) for r in results) > 0  # counts stay
 
 
 def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int], k: int) -> set:

@@ -97,6 +97,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import unique_sorted
 from phago.agents.base import Agent, ColonyView
 from phago.agents.distribution import (
     CONCEPT_CODE,
@@ -619,7 +620,7 @@ class Sentinel(Agent):
         groups = np.split(sn_, cuts)
         # documents in the order they were first presented
         first = order[starts]
-        new_docs = [np.unique(groups[k]) for k in np.argsort(first, kind="stable")]
+        new_docs = [unique_sorted(groups[k]) for k in np.argsort(first, kind="stable")]
         df = self._df
         thr = -math.inf
         mean = sd = 0.0

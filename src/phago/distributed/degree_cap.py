@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago import _kernels as K
+from phago._arrays import unique_sorted
 from phago.graph import HebbianGraph
 
 __all__ = ["CapOrder", "DegreeReport", "GlobalDegreeCap", "rank_drops"]
@@ -202,6 +203,7 @@ class GlobalDegreeCap:
         self._table = np.zeros((0, 0), dtype=np.int32)  # [local index, shard] degree there
         self._elsewhere = np.zeros(0, dtype=np.int32)  # each row of the table summed
         self._there = np.zeros(0, dtype=_INT)  # a remote node's index on its owner, or -1
+        self._scratch = np.zeros(0, dtype=_INT)  # all -1 between calls (a lookup by index)
         self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
         self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
         self._asked = np.zeros(0, dtype=_INT)  # owned nodes asked for at the last Advance
@@ -226,6 +228,8 @@ class GlobalDegreeCap:
             there = np.full(max(n, 2 * len(self._there), 64), -1, dtype=_INT)
             there[: len(self._there)] = self._there
             self._there = there
+        if n > len(self._scratch):
+            self._scratch = np.full(max(n, 2 * len(self._scratch), 64), -1, dtype=_INT)
         if n > rows or shards > cols:
             new_rows = max(n, 2 * rows, 64) if n > rows else rows
             table = np.zeros((new_rows, max(cols, shards)), dtype=np.int32)
@@ -321,20 +325,19 @@ class GlobalDegreeCap:
         self._degrees = deg
         mine = owner[node] == self.me
         self._own_edges = (asked, node[mine], other[mine], w[mine], ct[mine])
-        changed = np.flatnonzero((owner[:n] != self.me) & (deg != self._reported[:n]))
+        changed = K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
         if len(changed):
-            self._reported[changed] = deg[changed]
             owners = owner[changed]
-            for o in np.unique(owners).tolist():
+            for o in unique_sorted(owners).tolist():
                 sel = changed[owners == o]
                 out[o] = DegreeReport(self.me, ids[sel], deg[sel], sel, self._there[sel])
         if len(li):
-            at_owner = np.full(n, -1, dtype=_INT)
+            at_owner = self._scratch
             at_owner[li] = theirs
             keep = ~mine
             node, other, w, ct = node[keep], other[keep], w[keep], ct[keep]
             owners = owner[node]
-            for o in np.unique(owners).tolist():
+            for o in unique_sorted(owners).tolist():
                 sel = owners == o
                 rep = out.setdefault(o, DegreeReport(self.me))
                 rep.edge_node = at_owner[node[sel]]
@@ -342,6 +345,7 @@ class GlobalDegreeCap:
                 rep.edge_weight = w[sel]
                 rep.edge_created = ct[sel]
                 rep.edge_local = np.stack([node[sel], other[sel]], axis=1)
+            at_owner[li] = -1
         return out
 
     # ------------------------------------------------------------------ Advance
@@ -370,7 +374,6 @@ class GlobalDegreeCap:
         if deg is None:
             deg = graph.degrees()
             own_edges = None
-        mine = owner[:n] == self.me
         ids = graph._ids_arr
         ranked: list[DegreeReport] = []
         learnt: dict[int, npt.NDArray[np.int64]] = {}
@@ -378,16 +381,14 @@ class GlobalDegreeCap:
             if len(rep.nodes):
                 li = self._owner_indices(graph, rep, learnt)
                 ok = li >= 0
-                ok[ok] = mine[li[ok]]
+                ok[ok] = owner[li[ok]] == self.me
                 self._set_degrees(li[ok], int(rep.source), rep.degrees[ok])
             if len(rep.edge_node):
                 ranked.append(rep)
         out: dict[int, CapOrder] = {}
         if ranked:
-            out = self._rank(graph, mine, ranked, deg, own_edges)
-        over = np.flatnonzero(mine & (self._elsewhere[:n] > 0))
-        if len(over):
-            over = over[deg[over] + self._elsewhere[over] > self.k]
+            out = self._rank(graph, owner, ranked, deg, own_edges)
+        over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
         self._asked = over
         if len(over):
             table = self._table
@@ -430,7 +431,7 @@ class GlobalDegreeCap:
     def _rank(
         self,
         graph: HebbianGraph,
-        mine: npt.NDArray[np.bool_],
+        owner: npt.NDArray[np.int64],
         reports: Sequence[DegreeReport],
         deg: npt.NDArray[np.int64],
         own_edges: tuple[npt.NDArray[Any], ...] | None = None,
@@ -446,7 +447,9 @@ class GlobalDegreeCap:
         if not n:
             return {}
         keep = [
-            (r.edge_node >= 0) & (r.edge_node < n) & mine[np.clip(r.edge_node, 0, n - 1)]
+            (r.edge_node >= 0)
+            & (r.edge_node < n)
+            & (owner[np.clip(r.edge_node, 0, n - 1)] == self.me)
             for r in reports
         ]
         rows = [r.edge_node[k] for r, k in zip(reports, keep, strict=True)]
@@ -478,11 +481,11 @@ class GlobalDegreeCap:
         drop = _rank_drops_indexed(all_node, n, all_other, all_w, all_ct.astype(_INT), self.k)
         if drop[:own].any():
             a, b = node[drop[:own]], other[drop[:own]]
-            key = np.unique((np.minimum(a, b) << 32) | np.maximum(a, b))  # each edge once
+            key = unique_sorted((np.minimum(a, b) << 32) | np.maximum(a, b))  # each edge once
             lo, hi = key >> 32, key & 0xFFFFFFFF
             self.dropped += len(graph.remove_index_pairs(lo, hi))
-            np.subtract.at(deg, lo, 1)
-            np.subtract.at(deg, hi, 1)
+            K.add_at(deg, lo, -1)
+            K.add_at(deg, hi, -1)
         out: dict[int, CapOrder] = {}
         at = own
         for rep, k in zip(reports, keep, strict=True):
@@ -491,7 +494,7 @@ class GlobalDegreeCap:
             d = drop[part]
             if d.any():
                 rows_dropped = all_node[part][d]
-                np.subtract.at(self._table[:, int(rep.source)], rows_dropped, 1)
-                np.subtract.at(self._elsewhere, rows_dropped, 1)
+                K.add_at(self._table[:, int(rep.source)], rows_dropped, -1)
+                K.add_at(self._elsewhere, rows_dropped, -1)
                 out[int(rep.source)] = CapOrder(self.me, rep.edge_local[k][d])
         return out

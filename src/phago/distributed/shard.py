@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import unique_sorted
 from phago._gc import GcPause
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
@@ -1232,7 +1233,7 @@ class ShardedColony:
         pn, pd = g.provenance_arrays()
         pmask = np.isin(pn, owned)
         a, b, w, co, ct, lt = g.edge_arrays()
-        ghost_idx = np.unique(np.concatenate([a, b]))
+        ghost_idx = unique_sorted(np.concatenate([a, b]))
         ghost_idx = ghost_idx[self._owner[ghost_idx] != int(self._id)]
         labels = g._labels
         values = [t.value for t in _NODE_TYPES]

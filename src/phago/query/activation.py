@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import unique_sorted
 from phago.errors import ConfigError
 from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
 from phago.query.index import DEFAULT_FANOUT, Adjacency, gather, query_index
@@ -167,7 +168,7 @@ def activation(
         act = act / np.power(np.maximum(adj.degree[idx], 1).astype(np.float64), hub_penalty)
     seed_val = dict(zip(seeds, x0.tolist(), strict=True))
     spread_val = dict(zip(idx.tolist(), act.tolist(), strict=True))
-    cand = np.union1d(seed_arr, idx)
+    cand = unique_sorted(np.concatenate([seed_arr, idx]))
     scores = np.array(
         [seed_val.get(i, 0.0) + spread_val.get(i, 0.0) for i in cand.tolist()], dtype=np.float64
     )

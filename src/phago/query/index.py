@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp  # type: ignore[import-untyped]
 
+from phago._arrays import unique_sorted
 from phago.graph import HebbianGraph
 from phago.query.base import CONCEPT_CODE, GraphSource, source_tick
 from phago.text import label_terms, tokenize
@@ -253,7 +254,7 @@ class DocumentIndex:
 
         n = graph.node_count
         nodes, docs = graph.provenance_arrays()
-        doc_ids = np.unique(docs)
+        doc_ids = unique_sorted(docs)
         content = {int(d.id): (d.title, d.content) for d in source.documents()}
         doc_ids = np.array([d for d in doc_ids.tolist() if d in content], dtype=np.uint64)
         nd = len(doc_ids)
@@ -269,7 +270,8 @@ class DocumentIndex:
             row_of = np.minimum(np.searchsorted(doc_ids, docs), nd - 1)
             valid = doc_ids[row_of] == docs
             width = max(n, 1)
-            pair = np.unique(row_of[valid].astype(np.int64) * width + nodes[valid].astype(np.int64))
+            keys = row_of[valid].astype(np.int64) * width + nodes[valid].astype(np.int64)
+            pair = unique_sorted(keys)
             rows, cols = pair // width, pair % width
         else:
             rows = cols = np.zeros(0, dtype=np.int64)

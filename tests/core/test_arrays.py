@@ -1,0 +1,39 @@
+"""Tests for phago._arrays: the helpers equal the NumPy operations they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from phago._arrays import unique_sorted
+
+_KINDS = st.sampled_from([np.int64, np.int32, np.uint64, np.uint8, np.bool_])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _KINDS.flatmap(
+        lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=1, max_dims=2, min_side=0, max_side=30))
+    )
+)
+def test_unique_sorted_equals_np_unique_for_integers(values: np.ndarray) -> None:
+    got = unique_sorted(values)
+    want = np.unique(values)
+    assert got.dtype == want.dtype
+    assert got.tolist() == want.tolist()
+
+
+def test_unique_sorted_leaves_its_input_alone_and_takes_lists() -> None:
+    a = np.array([5, 1, 5, 0])
+    assert unique_sorted(a).tolist() == [0, 1, 5]
+    assert a.tolist() == [5, 1, 5, 0]
+    assert unique_sorted([3, 3, 2]).tolist() == [2, 3]
+
+
+def test_unique_sorted_hands_floats_to_numpy() -> None:
+    got = unique_sorted(np.array([1.0, np.nan, 1.0, np.nan, -0.0, 0.0]))
+    want = np.unique(np.array([1.0, np.nan, 1.0, np.nan, -0.0, 0.0]))
+    np.testing.assert_array_equal(got, want)
+    assert unique_sorted(np.array(["b", "a", "b"])).tolist() == ["a", "b"]
