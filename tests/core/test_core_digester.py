@@ -285,17 +285,21 @@ def test_presented_terms_counted_in_first_presented_order_and_restored() -> None
     d._digested(["cell", "wall"], none, none)
     assert d.externalize_vocabulary() == ["cell", "wall"]
     d._digested(["dna", "cell", "gene"], none, none)
+    assert d.externalized == {"cell", "wall"}  # presented since, not yet externalised
     d._digested([], none, none)  # nothing lysed: nothing counted
     assert dict(d.presented) == {"cell": 2, "wall": 1, "dna": 1, "gene": 1}
     assert d._presented_order == ["cell", "wall", "dna", "gene"] == list(d.presented)
     assert d.externalize_vocabulary() == ["dna", "gene"]
     assert d.externalize_vocabulary() == []
+    assert d.externalized == {"cell", "wall", "dna", "gene"}
     assert d.useful_outputs == 2
     d.internalize_vocabulary(["membrane"])
     back = Digester(Position(0, 0))
     back.load_state_dict(json.loads(json.dumps(d.state_dict())))
     assert isinstance(back.known_vocabulary, KnownTerms) and back.known_vocabulary == {"membrane"}
     assert list(back.presented.items()) == list(d.presented.items())
+    assert back.externalized == d.externalized and back.externalize_vocabulary() == []
+    assert back.state_dict()["externalized"] == ["cell", "dna", "gene", "wall"]
     back._digested(["zeta", "cell"], none, none)
     assert back._presented_order == ["cell", "wall", "dna", "gene", "zeta"]
     assert back.presented["cell"] == 3

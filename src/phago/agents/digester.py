@@ -220,7 +220,6 @@ class Digester(Agent):
         self.integrated_from: set[AgentId] = set()
         self.symbionts: list[tuple[AgentId, str]] = []
         self.tried_symbiosis: set[AgentId] = set()
-        self.externalized: set[str] = set()
         self.has_exported = False
         self._permeability = 0.0
         self._heading = 0.0
@@ -565,8 +564,13 @@ class Digester(Agent):
             return []
         new = order[self._n_externalized :]
         self._n_externalized = len(order)
-        self.externalized.update(new)
         return new
+
+    @property
+    def externalized(self) -> set[str]:
+        """The terms it has externalised: the first ones it presented, in the order it first
+        presented them, up to its last :meth:`externalize_vocabulary` (a copy)."""
+        return set(self._presented_order[: self._n_externalized])
 
     def internalize_vocabulary(self, terms: list[str]) -> None:
         """Add ``terms`` to the known vocabulary."""
@@ -638,7 +642,6 @@ class Digester(Agent):
         self.integrated_from = {AgentId(int(a)) for a in state["integrated_from"]}
         self.symbionts = [(AgentId(int(a)), str(t)) for a, t in state["symbionts"]]
         self.tried_symbiosis = {AgentId(int(a)) for a in state["tried_symbiosis"]}
-        self.externalized = set(state["externalized"])
         self.has_exported = bool(state["has_exported"])
         self._permeability = float(state["permeability"])
         self._heading = float(state["heading"])
