@@ -64,6 +64,7 @@ from phago.types import (
     AgentAction,
     Apoptose,
     BoundaryContext,
+    ConceptFragments,
     DeathCause,
     DeathSignal,
     Deposit,
@@ -634,10 +635,11 @@ class Colony:
         g = self._graph
         before = g.node_count
         # group by node type, keep order; only concepts are wired
-        kinds = list(map(_node_type_of, frags))
-        if kinds.count(NodeType.CONCEPT) == len(kinds):  # the usual case: concepts only
-            concept_labels = list(map(_label_of, frags))
-            others: list[FragmentPresentation] = []
+        others: list[FragmentPresentation] = []
+        if type(frags) is ConceptFragments:  # a digester's: concepts only, labels as they are
+            concept_labels = list(frags.labels)
+        elif list(map(_node_type_of, frags)).count(NodeType.CONCEPT) == len(frags):
+            concept_labels = list(map(_label_of, frags))  # the usual case: concepts only
         else:
             concept_labels = [f.label for f in frags if f.node_type is NodeType.CONCEPT]
             others = [f for f in frags if f.node_type is not NodeType.CONCEPT]
@@ -906,13 +908,17 @@ def _run_columns(
     docs: list[DocumentId | None] = []
     for _, action in run:
         frags = action.fragments
-        labels.extend(map(_label_of, frags))
+        if type(frags) is ConceptFragments:  # a digester's: the labels as they are
+            labels.extend(frags.labels)
+            pos, doc = frags.position, frags.document
+        else:
+            labels.extend(map(_label_of, frags))
+            pos, doc = frags[0].position, frags[0].source_document
         ends.append(len(labels))
-        pos = frags[0].position
         at.append(pos)
         xs.append(pos.x)
         ys.append(pos.y)
-        docs.append(action.document if action.document is not None else frags[0].source_document)
+        docs.append(action.document if action.document is not None else doc)
     return labels, ends, at, xs, ys, docs
 
 
@@ -922,7 +928,9 @@ def _groupable(action: PresentFragments) -> bool:
     frags = action.fragments
     if not frags:
         return False
-    if list(map(_node_type_of, frags)).count(NodeType.CONCEPT) != len(frags):
+    if type(frags) is not ConceptFragments and list(map(_node_type_of, frags)).count(
+        NodeType.CONCEPT
+    ) != len(frags):
         return False
     pairs = action.pairs
     return pairs is None or (

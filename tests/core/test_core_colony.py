@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from typing import Any
@@ -18,7 +19,15 @@ from phago.errors import ConfigError, DocumentError, EmptyDocument, InvalidPosit
 from phago.events import TickComplete
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, NodeId
-from phago.types import FragmentPresentation, Idle, Move, NodeType, PresentFragments, WireNodes
+from phago.types import (
+    ConceptFragments,
+    FragmentPresentation,
+    Idle,
+    Move,
+    NodeType,
+    PresentFragments,
+    WireNodes,
+)
 
 
 def graph_signature(colony: Colony) -> tuple:
@@ -432,3 +441,64 @@ def test_grouped_presentations_with_a_hook_equal_one_by_one(negative_pair: bool)
 def _has_negative_pair(action: Any) -> bool:
     pairs = getattr(action, "pairs", None)
     return isinstance(pairs, np.ndarray) and len(pairs) > 0 and int(pairs.min()) < 0
+
+
+# ---------------------------------------------------------------------- concept fragments
+
+
+def test_concept_fragments_are_the_tuple_of_their_fragments() -> None:
+    at = Position(1.5, -2.0)
+    cf = ConceptFragments(["cell", "wall", "gene"], DocumentId(9), at)
+    want = tuple(FragmentPresentation(w, DocumentId(9), at) for w in ("cell", "wall", "gene"))
+    assert len(cf) == 3 and tuple(cf) == want and list(cf) == list(want)
+    assert cf == want and want == cf and cf == ConceptFragments(["cell", "wall", "gene"], 9, at)
+    assert cf != want[:2] and cf != ConceptFragments(["cell"], DocumentId(9), at)
+    assert cf[0] == want[0] and cf[-1] == want[-1] and cf[1:] == want[1:]
+    assert type(cf[0]) is FragmentPresentation and cf[2].node_type is NodeType.CONCEPT
+    with pytest.raises(IndexError):
+        cf[3]
+    assert hash(cf) == hash(want) and cf.index(want[1]) == 1 and want[2] in cf
+    assert pickle.loads(pickle.dumps(cf)) == want
+    assert "gene" in repr(cf)
+    assert PresentFragments(cf, DocumentId(9)) == PresentFragments(want, DocumentId(9))
+    assert not ConceptFragments([], None, at) and ConceptFragments([], None, at) == ()
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_digesters_presenting_concept_fragments_equal_presenting_tuples(hooked: bool) -> None:
+    """A digester presents :class:`ConceptFragments`, which the colony reads without building
+    the fragments; presenting the equal tuple instead gives the same events, graph and
+    fitness (grouped, one by one through a recorder subclass, and with a hook)."""
+    import phago.agents.digester as digester_module
+
+    outcomes = []
+    for as_tuples in (False, True):
+        for one_by_one in (False, True):
+            with pytest.MonkeyPatch.context() as mp:
+                if as_tuples:
+
+                    def tuples(labels: Any, doc: Any, at: Any) -> Any:
+                        return tuple(ConceptFragments(labels, doc, at))
+
+                    mp.setattr(digester_module, "ConceptFragments", tuples)
+                colony = build_sample_colony(seed=5, digesters=6)
+                if one_by_one:
+                    _OneByOne().attach(colony)
+                if hooked:
+                    colony.presentation_hook = _NotingHook()
+                kinds: set[type] = set()
+                present = digester_module.Digester._presentation
+
+                def seen(self: Any, labels: Any, _kinds: Any = kinds, _run: Any = present) -> Any:
+                    action = _run(self, labels)
+                    _kinds.add(type(action.fragments))
+                    return action
+
+                mp.setattr(digester_module.Digester, "_presentation", seen)
+                events = [repr(colony.tick()) for _ in range(40)]
+            assert kinds == {tuple if as_tuples else ConceptFragments}
+            fitness = {a.id: repr(colony.fitness.get(a.id)) for a in colony.agents}
+            log = colony.presentation_hook.log if hooked else None  # type: ignore[attr-defined]
+            outcomes.append((events, graph_signature(colony), fitness, log))
+    assert outcomes[0] == outcomes[2] and outcomes[1] == outcomes[3]
+    assert outcomes[0][0] == outcomes[1][0]

@@ -66,13 +66,12 @@ from phago.types import (
     Apoptose,
     BoundaryContext,
     CellHealth,
+    ConceptFragments,
     Deposit,
     EngulfDocument,
     ExportCapability,
-    FragmentPresentation,
     Idle,
     Move,
-    NodeType,
     Position,
     PresentFragments,
     SignalType,
@@ -399,9 +398,7 @@ class Digester(Agent):
 
     def _presentation(self, labels: list[str]) -> PresentFragments:
         doc = self.current_document
-        # tuple.__new__ skips the NamedTuple's Python-level __new__ (32 fragments per document)
-        at, concept, new = self.position, NodeType.CONCEPT, tuple.__new__
-        frags = tuple(new(FragmentPresentation, (label, doc, at, concept)) for label in labels)
+        frags = ConceptFragments(labels, doc, self.position)  # fragments built only if read
         pairs = None
         sel, self._occurrences = self._occurrences, None
         if self._window is not None and sel is not None:
