@@ -230,7 +230,7 @@ class ConceptFragments(Sequence[FragmentPresentation]):
     100,000 documents, 3.2 million fragment tuples otherwise built and taken apart again).
 
     Args:
-        labels: the concepts' labels, in order.
+        labels: the concepts' labels, in order (kept as given, not copied).
         document: the document they came from (None: none).
         position: where they are presented.
 
