@@ -330,3 +330,13 @@ def test_hook_calls_are_routed_when_the_outbox_is_taken() -> None:
     if owners != {0}:
         assert any(b.groups for b in out)
     assert not s._act_presented and not s._act_wires
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 7, 40, 100])
+def test_spread_positions_pick_every_step_th_document(count: int) -> None:
+    shard = loaded_shards(2)[1]
+    every = shard.document_positions()
+    step = max(1, len(every) // max(count, 1))
+    assert shard.spread_positions(count) == [every[(j * step) % len(every)] for j in range(count)]
+    empty = ShardedColony(ShardId(0), ColonyConfig(), ConsistentHashRing(1))
+    assert empty.spread_positions(count) == [(0.0, 0.0)] * count

@@ -310,11 +310,10 @@ class DistributedColony:
         """
         total = 0
         for s in range(self.num_shards):
-            positions = self._call(s, "document_positions")
+            positions = self._call(s, "spread_positions", per_shard)
             agents = []
-            step = max(1, len(positions) // max(per_shard, 1))
             for j in range(per_shard):
-                x, y = positions[(j * step) % len(positions)] if positions else (0.0, 0.0)
+                x, y = positions[j]
                 opts = {"seed": j, **digester_options}
                 agents.append(Digester(Position(x + 1.0, y + 1.0), **opts))
             self._call(s, "spawn_many", agents)

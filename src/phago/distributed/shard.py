@@ -403,6 +403,19 @@ class ShardedColony:
         """Positions of this shard's documents, in insertion order."""
         return [(d.position.x, d.position.y) for d in self.colony.substrate._docs]
 
+    def spread_positions(self, count: int) -> list[tuple[float, float]]:
+        """Where ``count`` agents start, spread over this shard's documents: the position of
+        document ``(j * step) % n`` for ``j < count``, ``step = max(1, n // count)`` (``(0,
+        0)`` each when it has none). Only these cross to the caller, not every position."""
+        docs = self.colony.substrate._docs
+        n = len(docs)
+        if count <= 0:
+            return []
+        if not n:
+            return [(0.0, 0.0)] * count
+        step = max(1, n // count)
+        return [(p.x, p.y) for p in (docs[(j * step) % n].position for j in range(count))]
+
     def documents(self) -> list[Document]:
         """This shard's documents."""
         return self.colony.documents()
