@@ -115,6 +115,16 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
     assert not len(asks[1].drop)
 
 
+def test_reports_and_orders_need_an_owner_for_every_node() -> None:
+    g = star([("a", 0.9, 0), ("b", 0.2, 0)])
+    cap = GlobalDegreeCap(me=0, k=3)
+    short = np.zeros(g.node_count - 1, dtype=np.int64)
+    with pytest.raises(ValueError, match="owner names"):
+        cap.reports(g, short)
+    with pytest.raises(ValueError, match="owner names"):
+        cap.orders(g, short, [], shards=2)
+
+
 def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() -> None:
     g = star([("a", 0.9, 0), ("b", 0.2, 0), ("c", 0.4, 1)])
     owner = np.ones(g.node_count, dtype=np.int64)  # shard 1 owns every node; this is shard 0

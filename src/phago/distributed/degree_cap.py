@@ -169,6 +169,14 @@ def _rank_drops_indexed(
     return K.rank_drops_grouped(node, int(n_nodes), other, weight, created, int(k))  # type: ignore[no-any-return]
 
 
+def _owners_of(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
+    """``owner`` checked to name every one of the graph's ``n`` nodes (the kernels read it
+    without bounds checks)."""
+    if len(owner) < n:
+        raise ValueError(f"owner names {len(owner)} nodes, the graph has {n}")
+    return owner
+
+
 def _local(graph: HebbianGraph, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     """Local indices of node ``ids`` (-1 for a node this graph lacks)."""
     if not len(ids):
@@ -304,6 +312,7 @@ class GlobalDegreeCap:
         """Degree changes of other shards' nodes, and the edges of the nodes asked for, by
         owner (after this shard's own Decay)."""
         n = graph.node_count
+        owner = _owners_of(owner, n)
         self._grow(n)
         out: dict[int, DegreeReport] = {}
         if not n:
@@ -367,6 +376,7 @@ class GlobalDegreeCap:
         """Take the reports (in source order), trim the ranked nodes (this shard's own edges
         at once), and ask for the edges of nodes over the cap; the orders by shard."""
         n = graph.node_count
+        owner = _owners_of(owner, n)
         self._grow(n, shards)
         deg = self._degrees if self._degrees is not None and len(self._degrees) == n else None
         own_edges, self._own_edges = self._own_edges, None
