@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import json
-import operator
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -64,7 +63,6 @@ from phago.types import (
     AgentAction,
     Apoptose,
     BoundaryContext,
-    ConceptFragments,
     DeathCause,
     DeathSignal,
     Deposit,
@@ -86,14 +84,12 @@ from phago.types import (
     Trace,
     TraceType,
     WireNodes,
+    concept_labels,
 )
 
 __all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook", "SpawnPolicy"]
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
-# FragmentPresentation fields by position (C-level getters, for whole presentations at once)
-_label_of = operator.itemgetter(0)
-_node_type_of = operator.itemgetter(3)
 
 # actions whose application neither reads nor changes the graph: presentations before and
 # after them can be applied together (see Colony.act)
@@ -636,17 +632,14 @@ class Colony:
         before = g.node_count
         # group by node type, keep order; only concepts are wired
         others: list[FragmentPresentation] = []
-        if type(frags) is ConceptFragments:  # a digester's: concepts only, labels as they are
-            concept_labels = list(frags.labels)
-        elif list(map(_node_type_of, frags)).count(NodeType.CONCEPT) == len(frags):
-            concept_labels = list(map(_label_of, frags))  # the usual case: concepts only
-        else:
-            concept_labels = [f.label for f in frags if f.node_type is NodeType.CONCEPT]
+        labels = concept_labels(frags)  # the usual case: concepts only
+        if labels is None:
+            labels = [f.label for f in frags if f.node_type is NodeType.CONCEPT]
             others = [f for f in frags if f.node_type is not NodeType.CONCEPT]
         pos = frags[0].position
         doc = action.document if action.document is not None else frags[0].source_document
         hook = self.presentation_hook
-        idx = g.present(concept_labels, NodeType.CONCEPT, pos, tick, doc)
+        idx = g.present(labels, NodeType.CONCEPT, pos, tick, doc)
         if hook is not None and len(idx):
             hook.on_present(idx, NodeType.CONCEPT, pos, tick, doc)
         node_ids = g.ids_at(idx)
@@ -658,7 +651,7 @@ class Colony:
         created = g.node_count - before
         events.append(Presented(agent.id, len(frags), tuple(node_ids), doc, created))
         pairs = action.pairs
-        if len(concept_labels) != len(frags) and pairs is not None:
+        if len(labels) != len(frags) and pairs is not None:
             pairs = None  # pairs index the concept list only when every fragment is a concept
         tent, inc = action.tentative, action.increment
         wired_pairs: tuple[np.ndarray, np.ndarray] | None = None
@@ -908,17 +901,14 @@ def _run_columns(
     docs: list[DocumentId | None] = []
     for _, action in run:
         frags = action.fragments
-        if type(frags) is ConceptFragments:  # a digester's: the labels as they are
-            labels.extend(frags.labels)
-            pos, doc = frags.position, frags.document
-        else:
-            labels.extend(map(_label_of, frags))
-            pos, doc = frags[0].position, frags[0].source_document
+        labels.extend(concept_labels(frags) or ())  # (a run holds concepts only)
         ends.append(len(labels))
+        first = frags[0]
+        pos = first.position
         at.append(pos)
         xs.append(pos.x)
         ys.append(pos.y)
-        docs.append(action.document if action.document is not None else doc)
+        docs.append(action.document if action.document is not None else first.source_document)
     return labels, ends, at, xs, ys, docs
 
 
@@ -926,11 +916,7 @@ def _groupable(action: PresentFragments) -> bool:
     """Whether a presentation can join a run (:meth:`Colony._apply_all_grouped`): it
     presents concepts only, and its pairs, if given, are an ``(m, 2)`` array."""
     frags = action.fragments
-    if not frags:
-        return False
-    if type(frags) is not ConceptFragments and list(map(_node_type_of, frags)).count(
-        NodeType.CONCEPT
-    ) != len(frags):
+    if not frags or concept_labels(frags) is None:
         return False
     pairs = action.pairs
     return pairs is None or (

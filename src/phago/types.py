@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,6 +53,7 @@ __all__ = [
     "Trace",
     "TraceType",
     "WireNodes",
+    "concept_labels",
 ]
 
 
@@ -287,6 +289,29 @@ class ConceptFragments(Sequence[FragmentPresentation]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (list(self.labels), self.document, self.position))
+
+
+# FragmentPresentation fields by position (C-level getters)
+_label_of = operator.itemgetter(0)
+_node_type_of = operator.itemgetter(3)
+
+
+def concept_labels(fragments: Sequence[FragmentPresentation]) -> Sequence[str] | None:
+    """The labels of ``fragments`` when every one is a concept, else None; a
+    :class:`ConceptFragments` gives its labels as they are (no fragment is built).
+
+    Example:
+        >>> at = Position(0, 0)
+        >>> list(concept_labels((FragmentPresentation("cell", None, at),)))
+        ['cell']
+        >>> concept_labels((FragmentPresentation("odd", None, at, NodeType.ANOMALY),)) is None
+        True
+    """
+    if type(fragments) is ConceptFragments:
+        return fragments.labels
+    if list(map(_node_type_of, fragments)).count(NodeType.CONCEPT) != len(fragments):
+        return None
+    return list(map(_label_of, fragments))
 
 
 @dataclass(frozen=True, slots=True)

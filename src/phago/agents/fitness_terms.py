@@ -53,7 +53,7 @@ import numpy.typing as npt
 from phago.agents.distribution import CONCEPT_CODE
 from phago.events import Presented
 from phago.ids import AgentId
-from phago.types import ConceptFragments, NodeType
+from phago.types import concept_labels
 
 if TYPE_CHECKING:
     from phago.agents.fitness import FitnessTracker
@@ -222,10 +222,7 @@ class FitnessRecorder:
             inner(agent, action, tick, events)
             for e in events[start:]:
                 if isinstance(e, Presented):
-                    frags = action.fragments
-                    all_concepts = type(frags) is ConceptFragments or all(
-                        f.node_type is NodeType.CONCEPT for f in frags
-                    )
+                    all_concepts = concept_labels(action.fragments) is not None
                     self.record_event(colony, e, action.pairs if all_concepts else None, tick)
                     break
 

@@ -442,9 +442,9 @@ class DistributedRunner:
             r.ghost_answers = {}
         self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
         parts = [getattr(r, "distribution", None) for r in advance]
-        for r in advance:
-            if getattr(r, "distribution", None) is not None:
-                r.distribution = None
+        for r, part in zip(advance, parts, strict=True):
+            if part is not None:
+                r.distribution = None  # (merged below; a plain PhaseResult has no such field)
         if parts and all(p is not None for p in parts):
             from phago.agents.distribution import GraphDistribution
 
