@@ -62,7 +62,6 @@ from phago.substrate import Substrate
 from phago.types import (
     AgentAction,
     Apoptose,
-    BoundaryContext,
     DeathCause,
     DeathSignal,
     Deposit,
@@ -364,8 +363,16 @@ class Colony:
             positions, self.config.dissolution_radius, [a.seen_nodes for a in agents]
         )
         n_nodes = self._graph.node_count
+        # access counts that dissolving agents add, applied together (they commute); an
+        # agent that still sums access counts sees every earlier agent's first
+        added: list[int] = []
         for agent, near, new in zip(agents, deposits, unseen, strict=True):
-            self._dissolve_and_transfer(agent, tick, events, near, new, n_nodes)
+            if added and not agent.reinforcement_saturated:
+                self._graph.increment_access(added, 1)
+                added = []
+            self._dissolve_and_transfer(agent, events, near, new, n_nodes, added)
+        if added:
+            self._graph.increment_access(added, 1)
         if self._dying:
             dead = []
             for i in sorted(self._dying, reverse=True):
@@ -690,12 +697,14 @@ class Colony:
     def _dissolve_and_transfer(
         self,
         agent: Agent,
-        tick: int,
         events: list[ColonyEvent],
         deposits: list[Trace],
         unseen: list[int],
         n_nodes: int,
+        accessed: list[int],
     ) -> None:
+        """One agent's dissolution and vocabulary transfer; the node indices whose access
+        count its dissolution raises by one go to ``accessed`` (the caller applies them)."""
         g = self._graph
         # reinforcement only matters up to 100 (trust and permeability saturate there), and
         # access counts never fall, so once an agent reaches 100 it is not summed again
@@ -711,14 +720,14 @@ class Colony:
                     break
         age = agent.age
         trust = min(1.0, min(reinforcement, 100) / age) if age > 0 else 0.0
-        agent.modulate_boundary(BoundaryContext(reinforcement, age, trust))
+        agent.adjust_boundary(reinforcement, age, trust)
         p = agent.permeability
         if p > 0.5:
             terms = agent.externalize_vocabulary()
             if terms:
                 ks = g.indices_with_labels(terms)
                 if ks:
-                    g.increment_access(ks, 1)
+                    accessed.extend(ks)
                     events.append(Dissolved(agent.id, p, len(ks)))
         if p > 0.0 and agent.seen_nodes < n_nodes:  # (no node is added while agents dissolve)
             if unseen:  # nodes within dissolution_radius added since it last looked

@@ -6,14 +6,19 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from phago import Colony, Digester, Position
-from phago.agents.digester import DigesterState, window_pairs
+from phago.agents.base import Agent
+from phago.agents.digester import DigesterState, boundary_permeability, window_pairs
 from phago.events import Engulfed
 from phago.ids import AgentId
 from phago.text import extract_keywords
 from phago.types import (
+    AgentAction,
     Apoptose,
+    BoundaryContext,
     CellHealth,
     ExportCapability,
     Move,
@@ -22,6 +27,7 @@ from phago.types import (
     Signal,
     SignalType,
 )
+from phago.types import Idle as IdleAction
 
 
 def test_timeline_move_engulf_idle_present_deposit() -> None:
@@ -138,6 +144,87 @@ def test_permeability_formula_and_no_access_inflation() -> None:
     node = c.graph.get_node(c.graph.find_by_label("alpha"))  # type: ignore[arg-type]
     assert node is not None and node.access_count <= 2  # presented once + externalised once
     assert 0.0 <= d.permeability <= 1.0
+
+
+@given(
+    st.integers(-50, 500),
+    st.integers(0, 1000),
+    st.floats(-2.0, 2.0, allow_nan=False) | st.sampled_from([0.0, -0.0, 1.0, 0.5]),
+)
+def test_boundary_permeability_is_the_min_max_formula(r: int, age: int, trust: float) -> None:
+    want = min(max(0.3 * min(r / 10.0, 1.0) + 0.3 * min(age / 100.0, 1.0) + 0.4 * trust, 0.0), 1.0)
+    got = boundary_permeability(r, age, trust)
+    assert got == want and str(got) == str(want)  # (the same float, sign of zero included)
+    d = Digester(Position(0, 0))
+    d.adjust_boundary(r, age, trust)
+    assert d.permeability == want
+    d.modulate_boundary(BoundaryContext(r, age, trust))
+    assert d.permeability == want
+
+
+def test_adjust_boundary_goes_through_an_overridden_modulate_boundary() -> None:
+    seen: list[BoundaryContext] = []
+
+    class Cautious(Digester):
+        def modulate_boundary(self, context: BoundaryContext) -> None:
+            seen.append(context)
+            super().modulate_boundary(context)
+            self._permeability /= 2
+
+    d = Cautious(Position(0, 0))
+    d.adjust_boundary(100, 400, 1.0)
+    assert seen == [BoundaryContext(100, 400, 1.0)] and d.permeability == 0.5
+
+
+class _Dissolver(Agent):
+    """Externalises fixed terms once, or (unsaturated) sums access counts of its terms."""
+
+    def __init__(self, terms: list[str], saturated: bool, age: int) -> None:
+        super().__init__(Position(0, 0))
+        self.terms = terms
+        self.reinforcement_saturated = saturated
+        self.age = age
+        self.contexts: list[BoundaryContext] = []
+        self._p = 0.0
+        self._out = list(terms)
+
+    def sense(self, view: object) -> AgentAction:
+        return IdleAction()
+
+    @property
+    def permeability(self) -> float:
+        return self._p
+
+    def modulate_boundary(self, context: BoundaryContext) -> None:
+        self.contexts.append(context)
+        self._p = boundary_permeability(context.reinforcement_count, context.age, context.trust)
+
+    def vocabulary_terms(self) -> list[str]:
+        return self.terms
+
+    def externalize_vocabulary(self) -> list[str]:
+        out, self._out = self._out, []
+        return out
+
+
+def test_dissolving_agents_see_earlier_agents_access_counts_within_a_tick() -> None:
+    """An agent still summing access counts sees what agents before it in the same tick's
+    dissolution added, and none of what agents after it add."""
+    c = Colony(seed=0)
+    c.graph.present(["alpha", "beta"], NodeType.CONCEPT, Position(0, 0), 0)
+    alpha = c.graph.index_of(c.graph.find_by_label("alpha"))  # type: ignore[arg-type]
+    base = int(c.graph.access_counts()[alpha])
+    first = _Dissolver(["alpha"], saturated=True, age=400)  # p = 1: externalises alpha
+    reader = _Dissolver(["alpha"], saturated=False, age=1000)
+    last = _Dissolver(["alpha"], saturated=True, age=400)  # externalises after the reader
+    for a in (first, reader, last):
+        c.spawn(a)
+    c.sense()
+    c.act()
+    assert first.contexts[0].reinforcement_count == 100
+    assert reader.contexts[0].reinforcement_count == base + 1  # first's, not last's
+    assert int(c.graph.access_counts()[alpha]) == base + 2
+    assert [type(e).__name__ for e in c._events].count("Dissolved") == 2
 
 
 def test_keyword_window_pairs() -> None:

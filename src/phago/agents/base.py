@@ -251,6 +251,12 @@ class Agent:
     def modulate_boundary(self, context: BoundaryContext) -> None:
         """Adjust permeability from the colony's feedback."""
 
+    def adjust_boundary(self, reinforcement_count: int, age: int, trust: float) -> None:
+        """What the colony calls each tick: :meth:`modulate_boundary` with a
+        :class:`~phago.types.BoundaryContext` of these values (an agent may skip building
+        the context when the result is the same)."""
+        self.modulate_boundary(BoundaryContext(reinforcement_count, age, trust))
+
     def vocabulary_terms(self) -> list[str]:
         """Distinct terms the agent knows or presented (for dissolution)."""
         return []

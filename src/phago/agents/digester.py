@@ -125,6 +125,24 @@ def _prefetch_near(
     return empty
 
 
+def boundary_permeability(reinforcement_count: int, age: int, trust: float) -> float:
+    """A digester's permeability (REFERENCE.md §4): ``clamp(0.3·min(r/10, 1) +
+    0.3·min(age/100, 1) + 0.4·trust, 0, 1)``.
+
+    Example:
+        >>> boundary_permeability(5, 50, 0.5)
+        0.5
+        >>> boundary_permeability(100, 400, 1.0)
+        1.0
+    """
+    r = reinforcement_count / 10.0
+    a = age / 100.0
+    # (conditional expressions give min()/max()'s results, without their call overhead)
+    p = 0.3 * (1.0 if r > 1.0 else r) + 0.3 * (1.0 if a > 1.0 else a) + 0.4 * trust
+    p = 0.0 if p < 0.0 else p
+    return 1.0 if p > 1.0 else p
+
+
 def window_pairs(
     text: str,
     keywords: list[Keyword],
@@ -541,12 +559,17 @@ class Digester(Agent):
 
     def modulate_boundary(self, context: BoundaryContext) -> None:
         """``p = clamp(0.3·min(r/10, 1) + 0.3·min(age/100, 1) + 0.4·trust, 0, 1)``."""
-        p = (
-            0.3 * min(context.reinforcement_count / 10.0, 1.0)
-            + 0.3 * min(context.age / 100.0, 1.0)
-            + 0.4 * context.trust
+        self._permeability = boundary_permeability(
+            context.reinforcement_count, context.age, context.trust
         )
-        self._permeability = min(max(p, 0.0), 1.0)
+
+    def adjust_boundary(self, reinforcement_count: int, age: int, trust: float) -> None:
+        """:meth:`modulate_boundary` without building its context (unless a subclass
+        overrides :meth:`modulate_boundary`)."""
+        if type(self).modulate_boundary is Digester.modulate_boundary:
+            self._permeability = boundary_permeability(reinforcement_count, age, trust)
+        else:
+            super().adjust_boundary(reinforcement_count, age, trust)
 
     def vocabulary_terms(self) -> list[str]:
         """Presented terms, then known terms not presented."""
