@@ -325,3 +325,13 @@ def test_over_cap_owned_matches_numpy(
     mine = (owner[:n] == me) & (elsewhere[:n] > 0)
     want = np.flatnonzero(mine & (deg[:n] + elsewhere[:n] > k))
     assert K.over_cap_owned(owner, me, deg, elsewhere, k, n).tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), max_size=300), st.data())
+def test_live_slots_are_the_flagged_slots_below_m(flags: list[bool], data: st.DataObject) -> None:
+    alive = np.array(flags, dtype=np.bool_)
+    m = data.draw(st.integers(0, len(flags)))
+    got = K.live_slots(alive, m)
+    assert got.dtype == np.int64
+    assert got.tolist() == np.flatnonzero(alive[:m]).tolist()
