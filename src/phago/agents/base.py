@@ -254,7 +254,19 @@ class Agent:
     def adjust_boundary(self, reinforcement_count: int, age: int, trust: float) -> None:
         """What the colony calls each tick: :meth:`modulate_boundary` with a
         :class:`~phago.types.BoundaryContext` of these values (an agent may skip building
-        the context when the result is the same)."""
+        the context when the result is the same).
+
+        Example:
+            >>> from phago import Position
+            >>> from phago.types import BoundaryContext
+            >>> class Listener(Agent):
+            ...     def sense(self, view):
+            ...         raise NotImplementedError
+            ...     def modulate_boundary(self, context):
+            ...         print(context)
+            >>> Listener(Position(0, 0)).adjust_boundary(12, 40, 0.3)
+            BoundaryContext(reinforcement_count=12, age=40, trust=0.3)
+        """
         self.modulate_boundary(BoundaryContext(reinforcement_count, age, trust))
 
     def vocabulary_terms(self) -> list[str]:

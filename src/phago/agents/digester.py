@@ -565,7 +565,14 @@ class Digester(Agent):
 
     def adjust_boundary(self, reinforcement_count: int, age: int, trust: float) -> None:
         """:meth:`modulate_boundary` without building its context (unless a subclass
-        overrides :meth:`modulate_boundary`)."""
+        overrides :meth:`modulate_boundary`).
+
+        Example:
+            >>> d = Digester(Position(0, 0))
+            >>> d.adjust_boundary(100, 400, 1.0)
+            >>> d.permeability
+            1.0
+        """
         if type(self).modulate_boundary is Digester.modulate_boundary:
             self._permeability = boundary_permeability(reinforcement_count, age, trust)
         else:
