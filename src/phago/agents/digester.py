@@ -126,7 +126,7 @@ def _prefetch_near(
 
 
 def boundary_permeability(reinforcement_count: int, age: int, trust: float) -> float:
-    """A digester's permeability (REFERENCE.md §4): ``clamp(0.3·min(r/10, 1) +
+    """A digester's permeability (REFERENCE.md §5.1): ``clamp(0.3·min(r/10, 1) +
     0.3·min(age/100, 1) + 0.4·trust, 0, 1)``.
 
     Example:
