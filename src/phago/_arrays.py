@@ -10,12 +10,13 @@ degree cap and edge removals call it every tick, so they use :func:`unique_sorte
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["unique_sorted"]
+__all__ = ["stable_groups", "unique_sorted"]
 
 
 def unique_sorted(values: npt.ArrayLike) -> npt.NDArray[Any]:
@@ -40,3 +41,26 @@ def unique_sorted(values: npt.ArrayLike) -> npt.NDArray[Any]:
     first[0] = True
     np.not_equal(out[1:], out[:-1], out=first[1:])
     return out[first]
+
+
+def stable_groups(keys: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[tuple[int, int, int]]]:
+    """Group positions by key with one stable sort: what a loop of ``keys == k`` selections
+    over the distinct keys gives, without a pass over all keys per group.
+
+    Returns:
+        ``(order, groups)``: ``order`` lists the positions by ascending key, positions with
+        equal keys in their original order; ``groups`` holds ``(key, start, stop)`` for each
+        distinct key, ascending, where ``order[start:stop]`` are that key's positions.
+
+    Example:
+        >>> order, groups = stable_groups(np.array([2, 0, 2, 1, 0]))
+        >>> order.tolist(), groups
+        ([1, 4, 3, 0, 2], [(0, 0, 2), (1, 2, 3), (2, 3, 5)])
+    """
+    k = np.asarray(keys).reshape(-1)
+    order = np.argsort(k, kind="stable")
+    ordered = k[order]
+    if not len(ordered):
+        return order, []
+    cuts = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), len(ordered)]
+    return order, [(int(ordered[c0]), c0, c1) for c0, c1 in pairwise(cuts)]

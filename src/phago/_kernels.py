@@ -1219,3 +1219,106 @@ def decay_signal_rows(
         elif keep and intensity[i] > 0.0:
             live += 1
     return removed, live
+
+
+@njit(cache=True)
+def first_appearance_refs(
+    a: np.ndarray,
+    b: np.ndarray,
+    calls: np.ndarray,
+    part_ends: np.ndarray,
+    scratch: np.ndarray,
+    free: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Number the nodes of the pairs ``(a[j], b[j])`` by first appearance.
+
+    The pairs come in parts (part ``p`` ends at ``part_ends[p]``); within a part, a run of
+    equal ``calls`` values is one wiring call. The walk takes call after call, each call's
+    ``a`` ends and then its ``b`` ends. ``scratch`` (one entry per node, all ``free``) holds
+    the numbers during the walk and is all ``free`` again on return.
+
+    Returns:
+        ``(nodes, ref_a, ref_b)``: the nodes in numbering order, and each pair's ends'
+        numbers (int32).
+    """
+    m = a.shape[0]
+    nodes = np.empty(2 * m, dtype=np.int64)
+    ref_a = np.empty(m, dtype=np.int32)
+    ref_b = np.empty(m, dtype=np.int32)
+    count = 0
+    p = 0
+    j0 = 0
+    while j0 < m:
+        while part_ends[p] <= j0:
+            p += 1
+        stop = part_ends[p]
+        j1 = j0 + 1
+        while j1 < stop and calls[j1] == calls[j0]:
+            j1 += 1
+        for j in range(j0, j1):
+            x = a[j]
+            r = scratch[x]
+            if r == free:
+                r = count
+                scratch[x] = r
+                nodes[count] = x
+                count += 1
+            ref_a[j] = r
+        for j in range(j0, j1):
+            x = b[j]
+            r = scratch[x]
+            if r == free:
+                r = count
+                scratch[x] = r
+                nodes[count] = x
+                count += 1
+            ref_b[j] = r
+        j0 = j1
+    for t in range(count):
+        scratch[nodes[t]] = free
+    return nodes[:count], ref_a, ref_b
+
+
+@njit(cache=True, inline="always")
+def _id_bucket(x: np.uint64, mask: np.uint64) -> np.uint64:
+    # Fibonacci hashing: the high half of the product spreads any ids over the buckets
+    return ((x * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+
+
+@njit(cache=True)
+def id_table_insert(
+    keys: np.ndarray, vals: np.ndarray, ids: np.ndarray, start: int, stop: int
+) -> None:
+    """Insert ``ids[i] -> i`` for ``start <= i < stop`` into the open-addressing table
+    ``keys`` / ``vals`` (power-of-two size, ``vals`` -1 where empty). The ids must be new to
+    the table, and the table must keep an empty bucket."""
+    mask = np.uint64(keys.shape[0] - 1)
+    for i in range(start, stop):
+        x = ids[i]
+        b = _id_bucket(x, mask)
+        while vals[b] >= 0:
+            b = (b + np.uint64(1)) & mask
+        keys[b] = x
+        vals[b] = i
+
+
+@njit(cache=True)
+def id_table_find(keys: np.ndarray, vals: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """The value of each of ``queries`` in the table of :func:`id_table_insert`, -1 where
+    absent."""
+    mask = np.uint64(keys.shape[0] - 1)
+    out = np.empty(queries.shape[0], dtype=np.int64)
+    for t in range(queries.shape[0]):
+        x = queries[t]
+        b = _id_bucket(x, mask)
+        found = -1
+        while True:
+            v = vals[b]
+            if v < 0:
+                break
+            if keys[b] == x:
+                found = v
+                break
+            b = (b + np.uint64(1)) & mask
+        out[t] = found
+    return out

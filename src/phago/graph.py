@@ -32,7 +32,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -179,6 +179,7 @@ class HebbianGraph:
         self._csr: tuple[IntArray, IntArray, IntArray] | None = None
         self._grew_since_cap = True
         self._last_cap = -1
+        self._forget_id_table()
 
     @classmethod
     def from_arrays(
@@ -272,6 +273,53 @@ class HebbianGraph:
             return self._index[node]
         except KeyError:
             raise NodeNotFound(f"no node with id {node}") from None
+
+    def indices_of_ids(self, ids: npt.ArrayLike) -> IntArray:
+        """Internal index of each node id in ``ids``, -1 for an id not in the graph, in one
+        pass (what ``index_of`` gives one id at a time, without raising).
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> idx = g.present(["a", "b"])
+            >>> g.indices_of_ids([g.id_at(1), 12345, g.id_at(0)]).tolist()
+            [1, -1, 0]
+        """
+        q = np.asarray(ids, dtype=np.uint64).reshape(-1)
+        if self._id_synced != self._n:
+            self._sync_id_table()
+        return K.id_table_find(self._id_keys, self._id_vals, q)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_id_keys", "_id_vals", "_id_synced"):  # rebuilt on demand
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._forget_id_table()
+
+    def _forget_id_table(self) -> None:
+        """Drop the id table (built again on the next lookup): for code that replaces the
+        node columns wholesale."""
+        self._id_keys = np.zeros(1, dtype=np.uint64)
+        self._id_vals = np.full(1, -1, dtype=_INT)
+        self._id_synced = 0
+
+    def _sync_id_table(self) -> None:
+        """Bring the id table up to the node count (nodes are only ever appended)."""
+        n = self._n
+        if self._id_synced > n:
+            self._forget_id_table()
+        if 2 * n >= len(self._id_keys):  # load factor at most one half
+            size = 1024
+            while size < 4 * n:
+                size *= 2
+            self._id_keys = np.zeros(size, dtype=np.uint64)
+            self._id_vals = np.full(size, -1, dtype=_INT)
+            self._id_synced = 0
+        K.id_table_insert(self._id_keys, self._id_vals, self._ids_arr, self._id_synced, n)
+        self._id_synced = n
 
     def id_at(self, index: int) -> NodeId:
         """NodeId of the node at internal ``index``."""

@@ -631,6 +631,7 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
     g._ids = [NodeId(int(x)) for x in gs.ids]
     g._labels = list(gs.labels)
     g._index = {int(nid): i for i, nid in enumerate(g._ids)}
+    g._forget_id_table()
     if len(g._index) != n:
         raise StoreError("saved graph has duplicate node ids")
     g._label_index = {}

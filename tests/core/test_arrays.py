@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from phago._arrays import unique_sorted
+from phago._arrays import stable_groups, unique_sorted
 
 _KINDS = st.sampled_from([np.int64, np.int32, np.uint64, np.uint8, np.bool_])
 
@@ -37,3 +37,14 @@ def test_unique_sorted_hands_floats_to_numpy() -> None:
     want = np.unique(np.array([1.0, np.nan, 1.0, np.nan, -0.0, 0.0]))
     np.testing.assert_array_equal(got, want)
     assert unique_sorted(np.array(["b", "a", "b"])).tolist() == ["a", "b"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 5), max_size=60))
+def test_stable_groups_match_one_selection_per_key(keys: list[int]) -> None:
+    k = np.array(keys, dtype=np.int64)
+    order, groups = stable_groups(k)
+    assert [g[0] for g in groups] == sorted(set(keys))
+    for key, start, stop in groups:  # each group: that key's positions, in their order
+        assert order[start:stop].tolist() == np.flatnonzero(k == key).tolist()
+    assert sum(stop - start for _, start, stop in groups) == len(keys)

@@ -480,3 +480,27 @@ def test_provenance_arrays_are_read_only_snapshots() -> None:
     all_nodes, all_docs = g.provenance_arrays()
     assert len(all_nodes) == len(all_docs) == 2 + 400
     assert g.node_documents(g.find_by_label("a")) == tuple(DocumentId(k) for k in range(1, 202))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.text("abcdefgh", min_size=1, max_size=3), max_size=40), max_size=6),
+    st.lists(st.integers(0, 2**64 - 1), max_size=10),
+)
+def test_indices_of_ids_agree_with_index_of_as_the_graph_grows(
+    batches: list[list[str]], strangers: list[int]
+) -> None:
+    import pickle
+
+    g = HebbianGraph()
+    for labels in batches:  # lookups between growth steps: the table follows the graph
+        g.present(labels)
+        ids = [g.id_at(i) for i in range(g.node_count)]
+        unknown = [x for x in strangers if x not in g]
+        got = g.indices_of_ids(ids + unknown)
+        assert got.tolist() == list(range(g.node_count)) + [-1] * len(unknown)
+    copy = pickle.loads(pickle.dumps(g))  # the table is not pickled; rebuilt on demand
+    assert "_id_keys" not in g.__getstate__()
+    ids = [g.id_at(i) for i in range(g.node_count)]
+    assert copy.indices_of_ids(ids).tolist() == list(range(g.node_count))
+    assert g.indices_of_ids(np.zeros(0, dtype=np.uint64)).tolist() == []

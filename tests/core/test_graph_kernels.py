@@ -335,3 +335,59 @@ def test_live_slots_are_the_flagged_slots_below_m(flags: list[bool], data: st.Da
     got = K.live_slots(alive, m)
     assert got.dtype == np.int64
     assert got.tolist() == np.flatnonzero(alive[:m]).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(0, 3)),
+            min_size=0,
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_first_appearance_refs_number_each_calls_a_ends_then_b_ends(
+    parts: list[list[tuple[int, int, int]]],
+) -> None:
+    # each part: pairs (a, b, call step); calls are non-decreasing within a part
+    a, b, calls, ends = [], [], [], []
+    for part in parts:
+        call = 0
+        for x, y, step in part:
+            call += step
+            a.append(x)
+            b.append(y)
+            calls.append(call)
+        ends.append(len(a))
+    free = np.iinfo(np.int64).max
+    scratch = np.full(10, free, dtype=np.int64)
+    nodes, ra, rb = K.first_appearance_refs(
+        np.array(a, dtype=np.int64),
+        np.array(b, dtype=np.int64),
+        np.array(calls, dtype=np.int64),
+        np.array(ends, dtype=np.int64),
+        scratch,
+        free,
+    )
+    # the oracle: one node at a time, call by call (a part boundary ends a call)
+    numbers: dict[int, int] = {}
+    want_a: list[int] = [0] * len(a)
+    want_b: list[int] = [0] * len(b)
+    start = 0
+    for end in ends:
+        j = start
+        while j < end:
+            k = j
+            while k < end and calls[k] == calls[j]:
+                k += 1
+            for side, want in ((a, want_a), (b, want_b)):
+                for t in range(j, k):
+                    want[t] = numbers.setdefault(side[t], len(numbers))
+            j = k
+        start = end
+    assert nodes.tolist() == list(numbers)
+    assert ra.dtype == np.int32 and ra.tolist() == want_a and rb.tolist() == want_b
+    assert (scratch == free).all()

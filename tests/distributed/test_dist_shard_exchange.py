@@ -46,16 +46,19 @@ def expected_batch(shard: ShardedColony, dest: int) -> tuple[list[int], list[lis
     ref_ids: list[int] = []
     groups: list[list[int]] = []
     last = None
-    for a, b, tentative, increment in shard._outbox_edges[dest]:
-        both = []
-        for ends in (a, b):
-            refs = []
-            for li in ends.tolist():
-                if li not in refmap:
-                    refmap[li] = len(ref_ids)
-                    ref_ids.append(int(g._ids_arr[li]))
-                refs.append(refmap[li])
-            both.append(refs)
+    for a, b, tentative, increment, calls in shard._outbox_edges[dest]:
+        both: list[list[int]] = [[], []]
+        call_list = calls.tolist()
+        for call in dict.fromkeys(call_list):  # each wiring call of the part, in order
+            mask = [c == call for c in call_list]
+            for side, ends in enumerate((a, b)):
+                for li, m in zip(ends.tolist(), mask, strict=True):
+                    if not m:
+                        continue
+                    if li not in refmap:
+                        refmap[li] = len(ref_ids)
+                        ref_ids.append(int(g._ids_arr[li]))
+                    both[side].append(refmap[li])
         if (tentative, increment) == last:
             groups[-2] += both[0]
             groups[-1] += both[1]

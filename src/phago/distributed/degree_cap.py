@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago import _kernels as K
-from phago._arrays import unique_sorted
+from phago._arrays import stable_groups, unique_sorted
 from phago.graph import HebbianGraph
 
 __all__ = ["CapOrder", "DegreeReport", "GlobalDegreeCap", "rank_drops"]
@@ -181,8 +181,7 @@ def _local(graph: HebbianGraph, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.i
     """Local indices of node ``ids`` (-1 for a node this graph lacks)."""
     if not len(ids):
         return _no_ints()
-    get = graph._index.get
-    return np.fromiter((get(i, -1) for i in ids.tolist()), dtype=_INT, count=len(ids))
+    return graph.indices_of_ids(ids)
 
 
 class GlobalDegreeCap:
@@ -336,24 +335,27 @@ class GlobalDegreeCap:
         self._own_edges = (asked, node[mine], other[mine], w[mine], ct[mine])
         changed = K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
         if len(changed):
-            owners = owner[changed]
-            for o in unique_sorted(owners).tolist():
-                sel = changed[owners == o]
-                out[o] = DegreeReport(self.me, ids[sel], deg[sel], sel, self._there[sel])
+            # grouped by owner with one stable sort (each group keeps index order)
+            order, owners = stable_groups(owner[changed])
+            sel = changed[order]
+            gids, gdeg, gthere = ids[sel], deg[sel], self._there[sel]
+            for o, c0, c1 in owners:
+                out[o] = DegreeReport(self.me, gids[c0:c1], gdeg[c0:c1], sel[c0:c1], gthere[c0:c1])
         if len(li):
             at_owner = self._scratch
             at_owner[li] = theirs
             keep = ~mine
             node, other, w, ct = node[keep], other[keep], w[keep], ct[keep]
-            owners = owner[node]
-            for o in unique_sorted(owners).tolist():
-                sel = owners == o
+            order, owners = stable_groups(owner[node])
+            node, other, w, ct = node[order], other[order], w[order], ct[order]
+            e_node, e_other, e_local = at_owner[node], ids[other], np.stack([node, other], axis=1)
+            for o, c0, c1 in owners:
                 rep = out.setdefault(o, DegreeReport(self.me))
-                rep.edge_node = at_owner[node[sel]]
-                rep.edge_other = ids[other[sel]]
-                rep.edge_weight = w[sel]
-                rep.edge_created = ct[sel]
-                rep.edge_local = np.stack([node[sel], other[sel]], axis=1)
+                rep.edge_node = e_node[c0:c1]
+                rep.edge_other = e_other[c0:c1]
+                rep.edge_weight = w[c0:c1]
+                rep.edge_created = ct[c0:c1]
+                rep.edge_local = e_local[c0:c1]
             at_owner[li] = -1
         return out
 

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from phago._arrays import unique_sorted
+from phago import _kernels as K
+from phago._arrays import stable_groups, unique_sorted
 from phago._gc import GcPause
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
@@ -69,9 +70,16 @@ _INT = np.int64
 _FREE = np.iinfo(np.int64).max  # an unused entry of ShardedColony's scratch column
 _NODE_TYPES: tuple[NodeType, ...] = tuple(NodeType)  # NodeType by graph type code
 
-# One wiring call's edges to one destination: (a ends, b ends, tentative, increment), as
-# local node indices; sealed into the destination's UpdateBatch when the outbox is taken.
-_EdgePart = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float | None, float | None]
+# A run of wiring calls' edges to one destination: (a ends, b ends, tentative, increment,
+# calls), as local node indices, with the wiring call of each pair (non-decreasing); sealed
+# into the destination's UpdateBatch when the outbox is taken.
+_EdgePart = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    float | None,
+    float | None,
+    npt.NDArray[np.int64],
+]
 # A presentation during Act: (local node indices, node type value, x, y, document, tick).
 _Presented = tuple[npt.NDArray[np.int64], str, float, float, int | None, int]
 # A wiring call during Act: (a ends, b ends, tick, tentative, increment), no self-pairs.
@@ -712,18 +720,20 @@ class ShardedColony:
         sizes = np.fromiter((len(w[0]) for w in wires), dtype=_INT, count=len(wires))
         ends = np.cumsum(sizes)
         starts = ends - sizes
-        # local edges: one wiring per run of calls with the same tick, tentative, increment
-        n_local = np.add.reduceat(local, starts)
+        # runs of calls with the same tick, tentative and increment: (pair span, call)
+        runs: list[tuple[int, int, int]] = []
         run_start = 0
         for k in range(1, len(wires) + 1):
             if k < len(wires) and wires[k][2:] == wires[run_start][2:]:
                 continue
-            if n_local[run_start:k].any():
-                s0, s1 = int(starts[run_start]), int(ends[k - 1])
-                sel = local[s0:s1]
-                _, _, tick, tentative, increment = wires[run_start]
-                g.wire_pairs(a[s0:s1][sel], b[s0:s1][sel], tick, tentative, increment)
+            runs.append((int(starts[run_start]), int(ends[k - 1]), run_start))
             run_start = k
+        # local edges: one wiring per run
+        for s0, s1, k in runs:
+            sel = local[s0:s1]
+            if sel.any():
+                _, _, tick, tentative, increment = wires[k]
+                g.wire_pairs(a[s0:s1][sel], b[s0:s1][sel], tick, tentative, increment)
         mine = local & cross  # stored here, the other end owned elsewhere: a ghost
         if mine.any():
             self._mark_ghosts_pending(hi[mine])
@@ -742,52 +752,56 @@ class ShardedColony:
         remote = ~local
         if not remote.any():
             return
-        for dest in np.flatnonzero(np.bincount(o_lo[remote])).tolist():
-            to = o_lo == dest
-            counts = np.add.reduceat(to, starts).tolist()
+        # one part per destination and run, in that order: the receiver wires a run's pairs
+        # in one pass, in order, which is what wiring its calls' pairs in turn gives (see
+        # _seal). The remote pairs are grouped by (destination, run) with one stable sort.
+        calls = np.repeat(np.arange(len(wires), dtype=_INT), sizes)
+        at = np.flatnonzero(remote)
+        key = o_lo[at]
+        if len(runs) > 1:
+            run_of = np.repeat(np.arange(len(runs), dtype=_INT), [s1 - s0 for s0, s1, _ in runs])
+            key = key * len(runs) + run_of[at]
+        order, groups = stable_groups(key)
+        at = at[order]
+        sa, sb, sc = a[at], b[at], calls[at]
+        for k, c0, c1 in groups:
+            dest, r = divmod(k, len(runs))
             self._batch(dest, wires[0][2])
-            parts = self._outbox_edges.setdefault(dest, [])
-            for k, c in enumerate(counts):
-                if c:
-                    s0, s1 = int(starts[k]), int(ends[k])
-                    sel = to[s0:s1]
-                    _, _, _, tentative, increment = wires[k]
-                    parts.append((a[s0:s1][sel], b[s0:s1][sel], tentative, increment))
+            _, _, _, tentative, increment = wires[runs[r][2]]
+            self._outbox_edges.setdefault(dest, []).append(
+                (sa[c0:c1], sb[c0:c1], tentative, increment, sc[c0:c1])
+            )
 
     # ------------------------------------------------------------------ exchange
 
     def _seal(self, batch: UpdateBatch, parts: list[_EdgePart]) -> None:
         """Fill ``batch``'s reference table and edge groups from this tick's wiring calls.
 
-        References are numbered in order of first appearance over ``a`` ends then ``b`` ends
-        of each part in turn, and their ids, labels and types are gathered in one pass. The
-        numbering uses the per-node scratch column (first position of each node, then its
-        reference number) and leaves it all ``_FREE`` again.
+        References are numbered in order of first appearance over each wiring call's ``a``
+        ends then its ``b`` ends, call after call, and their ids, labels and types are
+        gathered in one pass. The numbering uses the per-node scratch column and leaves it
+        all ``_FREE`` again.
         """
         g = self.colony.graph
-        ends = np.concatenate([x for a, b, _, _ in parts for x in (a, b)])
-        at = np.arange(len(ends), dtype=_INT)
-        scratch = self._scratch_buf
-        np.minimum.at(scratch, ends, at)
-        nodes = ends[scratch[ends] == at]  # each node once, by first appearance
-        scratch[nodes] = np.arange(len(nodes), dtype=_INT)
-        refs = scratch[ends].astype(np.int32)
-        scratch[nodes] = _FREE
+        if len(parts) == 1:
+            a, b, _, _, calls = parts[0]
+        else:
+            a = np.concatenate([p[0] for p in parts])
+            b = np.concatenate([p[1] for p in parts])
+            calls = np.concatenate([p[4] for p in parts])
+        part_ends = np.cumsum([len(p[0]) for p in parts], dtype=_INT)
+        nodes, ref_a, ref_b = K.first_appearance_refs(
+            a, b, calls, part_ends, self._scratch_buf, _FREE
+        )
         labels = g._labels
         batch.ref_ids = g._ids_arr[nodes]
         batch.ref_labels = [labels[i] for i in nodes.tolist()]
         batch.ref_types = g.type_codes()[nodes]
-        edge_a: list[npt.NDArray[np.int32]] = []
-        edge_b: list[npt.NDArray[np.int32]] = []
-        pos = 0
         total = 0
         weights: tuple[float | None, float | None] | None = None
-        for a, _, tentative, increment in parts:
-            m = len(a)
-            edge_a.append(refs[pos : pos + m])
-            edge_b.append(refs[pos + m : pos + 2 * m])
-            pos += 2 * m
-            total += m
+        for part in parts:
+            tentative, increment = part[2], part[3]
+            total += len(part[0])
             if (tentative, increment) == weights:
                 # the same weights as the group before: one group (the receiver wires a
                 # group in one pass, in order, which is what wiring the parts in turn gives)
@@ -797,8 +811,8 @@ class ShardedColony:
             batch.edge_ends.append(total)
             batch.edge_tentative.append(tentative)
             batch.edge_increment.append(increment)
-        batch.edge_a = np.concatenate(edge_a)
-        batch.edge_b = np.concatenate(edge_b)
+        batch.edge_a = ref_a
+        batch.edge_b = ref_b
 
     def take_outbox(self) -> list[UpdateBatch]:
         """Updates produced since the last call, one batch per destination (sorted)."""
@@ -875,17 +889,16 @@ class ShardedColony:
         function of type and label), so neither is recomputed.
         """
         g = self.colony.graph
-        index = g._index
-        ids = batch.ref_ids.tolist()
-        found = list(map(index.get, ids))
-        if None in found:
+        found = g.indices_of_ids(batch.ref_ids)
+        missing = np.flatnonzero(found < 0)
+        if len(missing):
+            ids = batch.ref_ids.tolist()
             codes = batch.ref_types.tolist()
             labels = batch.ref_labels
             tick = batch.tick
-            for r, li in enumerate(found):
-                if li is None:
-                    found[r] = g._new_node(NodeId(ids[r]), labels[r], codes[r], 0.0, 0.0, tick, 0)
-        return np.array(found, dtype=_INT)
+            for r in missing.tolist():
+                found[r] = g._new_node(NodeId(ids[r]), labels[r], codes[r], 0.0, 0.0, tick, 0)
+        return found
 
     def ghost_requests(self) -> dict[int, list[int]]:
         """Remote nodes this shard stores edges to and has no ghost for, by owner shard."""
