@@ -58,7 +58,12 @@ def stable_groups(keys: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[tuple
         ([1, 4, 3, 0, 2], [(0, 0, 2), (1, 2, 3), (2, 3, 5)])
     """
     k = np.asarray(keys).reshape(-1)
-    order = np.argsort(k, kind="stable")
+    sortable = k
+    if k.dtype.kind in "iu" and len(k) and k.min() >= 0 and k.max() < 1 << 16:
+        # small keys (shards, destinations): NumPy sorts 16-bit integers stably by radix,
+        # 5-8x faster than its merge sort of 64-bit ones
+        sortable = k.astype(np.uint16)
+    order = np.argsort(sortable, kind="stable")
     ordered = k[order]
     if not len(ordered):
         return order, []

@@ -840,6 +840,7 @@ class ShardedColony:
         g = self.colony.graph
         me = int(self._id)
         wired = 0
+        referenced = []
         for batch in sorted(batches, key=lambda b: (b.tick, b.source)):
             if batch.dest != me:
                 raise RoutingFailed(f"batch for shard-{batch.dest} delivered to {self._id}")
@@ -848,15 +849,16 @@ class ShardedColony:
             if not len(batch.edge_a):
                 continue
             local = self._local_refs(batch)
-            self._sync_owners()
             la, lb = local[batch.edge_a], local[batch.edge_b]
             for start, end, tentative, increment in batch.edge_groups():
                 wired += g.wire_pairs(
                     la[start:end], lb[start:end], batch.tick, tentative, increment
                 )
+            referenced.append(local)
+        self._sync_owners()  # once, for every node the batches added
+        for local in referenced:
             # every reference is an edge end; those owned elsewhere are ghosts here
             self._mark_ghosts_pending(local[self._owner_buf[local] != me])
-        self._sync_owners()
         return wired
 
     def _present_groups(self, groups: Sequence[PresentationGroup], tick: int) -> None:
@@ -932,9 +934,11 @@ class ShardedColony:
         """
         g = self.colony.graph
         self._sync_owners()
-        index = g._index
-        found = [index.get(nid, -1) for nid in node_ids]
-        li = np.array(found, dtype=_INT)
+        try:
+            li = g.indices_of_ids(node_ids)
+        except (OverflowError, TypeError, ValueError):  # not 64-bit ids: look each one up
+            index = g._index
+            li = np.array([index.get(nid, -1) for nid in node_ids], dtype=_INT)
         ok = li >= 0
         ok[ok] = self._owner_buf[li[ok]] == int(self._id)
         if not ok.any():
