@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
 from typing import Any
 
 import numpy as np
@@ -870,8 +871,9 @@ class ShardedColony:
             if k < len(groups) and groups[k].node_type == groups[run].node_type:
                 continue
             part = groups[run:k]
-            labels = [label for grp in part for label in grp.labels]
-            ends = np.cumsum([len(grp.labels) for grp in part]).tolist()
+            sizes = [len(grp.labels) for grp in part]
+            labels = list(chain.from_iterable(grp.labels for grp in part))
+            ends = list(accumulate(sizes))
             g.present_groups(
                 labels,
                 ends,
