@@ -1221,6 +1221,31 @@ def decay_signal_rows(
     return removed, live
 
 
+@njit(cache=True, inline="always")
+def _number_ends(
+    ends: np.ndarray,
+    j0: int,
+    j1: int,
+    scratch: np.ndarray,
+    free: int,
+    nodes: np.ndarray,
+    count: int,
+    refs: np.ndarray,
+) -> int:
+    """Number the nodes ``ends[j0:j1]`` not numbered yet (see :func:`first_appearance_refs`),
+    write each one's number to ``refs``; returns the new count."""
+    for j in range(j0, j1):
+        x = ends[j]
+        r = scratch[x]
+        if r == free:
+            r = count
+            scratch[x] = r
+            nodes[count] = x
+            count += 1
+        refs[j] = r
+    return count
+
+
 @njit(cache=True)
 def first_appearance_refs(
     a: np.ndarray,
@@ -1255,24 +1280,8 @@ def first_appearance_refs(
         j1 = j0 + 1
         while j1 < stop and calls[j1] == calls[j0]:
             j1 += 1
-        for j in range(j0, j1):
-            x = a[j]
-            r = scratch[x]
-            if r == free:
-                r = count
-                scratch[x] = r
-                nodes[count] = x
-                count += 1
-            ref_a[j] = r
-        for j in range(j0, j1):
-            x = b[j]
-            r = scratch[x]
-            if r == free:
-                r = count
-                scratch[x] = r
-                nodes[count] = x
-                count += 1
-            ref_b[j] = r
+        count = _number_ends(a, j0, j1, scratch, free, nodes, count, ref_a)
+        count = _number_ends(b, j0, j1, scratch, free, nodes, count, ref_b)
         j0 = j1
     for t in range(count):
         scratch[nodes[t]] = free
