@@ -504,3 +504,18 @@ def test_indices_of_ids_agree_with_index_of_as_the_graph_grows(
     ids = [g.id_at(i) for i in range(g.node_count)]
     assert copy.indices_of_ids(ids).tolist() == list(range(g.node_count))
     assert g.indices_of_ids(np.zeros(0, dtype=np.uint64)).tolist() == []
+
+
+def test_indices_of_ids_after_a_colony_is_captured_and_restored() -> None:
+    from phago import Colony, Digester, Position
+    from phago.state import capture, restore
+
+    colony = Colony(seed=1)
+    colony.ingest_document("d", "membrane proteins carry ions across the membrane", Position(0, 0))
+    colony.spawn(Digester(Position(0, 0)))
+    colony.run_until_digested(max_ticks=50)
+    g = colony.graph
+    ids = [g.id_at(i) for i in range(g.node_count)]
+    assert g.node_count > 2 and g.indices_of_ids(ids).tolist() == list(range(g.node_count))
+    back = restore(capture(colony)).graph
+    assert back.indices_of_ids(ids[::-1]).tolist() == list(range(g.node_count))[::-1]
