@@ -226,11 +226,8 @@ class HebbianGraph:
         if len(w):
             if not ((w > 0.0) & (w <= 1.0)).all():
                 raise ValueError("edge weights must be in (0, 1]")
-            try:
-                a = np.fromiter((g._index[int(x)] for x in edge_a), dtype=_INT, count=len(w))
-                b = np.fromiter((g._index[int(x)] for x in edge_b), dtype=_INT, count=len(w))
-            except KeyError as exc:
-                raise NodeNotFound(f"edge endpoint {exc.args[0]} is not a node") from None
+            a = g._indices_of_known(edge_a, len(w), "edge endpoint")
+            b = g._indices_of_known(edge_b, len(w), "edge endpoint")
             if (a == b).any():
                 raise ValueError("self-loops are not allowed")
             before = g._m
@@ -243,9 +240,7 @@ class HebbianGraph:
             g._ct[sl] = np.asarray(created_tick, dtype=np.int32)
             g._lt[sl] = np.asarray(last_activated_tick, dtype=np.int32)
         if prov_nodes is not None and prov_docs is not None and len(prov_nodes):
-            idx = np.fromiter(
-                (g._index[int(x)] for x in prov_nodes), dtype=_INT, count=len(prov_nodes)
-            )
+            idx = g._indices_of_known(prov_nodes, len(prov_nodes), "provenance node")
             g._append_provenance(idx, np.asarray(prov_docs, dtype=np.uint64))
         return g
 
@@ -288,6 +283,22 @@ class HebbianGraph:
         if self._id_synced != self._n:
             self._sync_id_table()
         return K.id_table_find(self._id_keys, self._id_vals, q)
+
+    def _indices_of_known(
+        self, ids: Sequence[int] | npt.NDArray[np.uint64], count: int, what: str
+    ) -> IntArray:
+        """Indices of ``count`` node ids that must all be nodes (the first that is not
+        raises :class:`~phago.errors.NodeNotFound`)."""
+        try:
+            idx = self.indices_of_ids(ids)
+        except (OverflowError, TypeError, ValueError):  # not 64-bit ids: one at a time
+            idx = np.fromiter((self._index.get(int(x), -1) for x in ids), dtype=_INT)
+        if len(idx) != count:
+            raise ValueError(f"expected {count} {what}s, got {len(idx)}")
+        missing = np.flatnonzero(idx < 0)
+        if len(missing):
+            raise NodeNotFound(f"{what} {int(ids[int(missing[0])])} is not a node")
+        return idx
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -519,3 +519,50 @@ def test_indices_of_ids_after_a_colony_is_captured_and_restored() -> None:
     assert g.node_count > 2 and g.indices_of_ids(ids).tolist() == list(range(g.node_count))
     back = restore(capture(colony)).graph
     assert back.indices_of_ids(ids[::-1]).tolist() == list(range(g.node_count))[::-1]
+
+
+def _columns(g: HebbianGraph) -> dict[str, object]:
+    a, b, w, co, ct, lt = g.edge_arrays()
+    pn, pd = g.provenance_arrays()
+    ids = np.array([g.id_at(i) for i in range(g.node_count)], dtype=np.uint64)
+    return {
+        "node_ids": ids,
+        "labels": g.labels(),
+        "node_types": [g.node_type_at(i).value for i in range(g.node_count)],
+        "access": g.access_counts(),
+        "created": g.created_ticks(),
+        "positions": g.positions(),
+        "edge_a": ids[a],
+        "edge_b": ids[b],
+        "weight": w,
+        "co_activations": co,
+        "created_tick": ct,
+        "last_activated_tick": lt,
+        "prov_nodes": ids[pn],
+        "prov_docs": pd,
+    }
+
+
+def test_from_arrays_rebuilds_a_graph_and_names_a_missing_endpoint() -> None:
+    g = HebbianGraph()
+    idx = g.present(["cell", "wall", "ion"], document=DocumentId(7))
+    g.wire_clique(idx, tick=2)
+    cols = _columns(g)
+    back = HebbianGraph.from_arrays(**cols)  # type: ignore[arg-type]
+    for x, y in zip(
+        (*g.edge_arrays(), *g.provenance_arrays()),
+        (*back.edge_arrays(), *back.provenance_arrays()),
+        strict=True,
+    ):
+        assert np.array_equal(x, y)
+    stranger = 12345
+    assert stranger not in g
+    bad = dict(cols, edge_b=np.array([*cols["edge_b"][:-1], stranger], dtype=np.uint64))  # type: ignore[index]
+    with pytest.raises(NodeNotFound, match=f"edge endpoint {stranger} is not a node"):
+        HebbianGraph.from_arrays(**bad)  # type: ignore[arg-type]
+    bad = dict(cols, prov_nodes=[stranger] * len(cols["prov_docs"]))  # type: ignore[arg-type]
+    with pytest.raises(NodeNotFound, match=f"provenance node {stranger} is not a node"):
+        HebbianGraph.from_arrays(**bad)  # type: ignore[arg-type]
+    short = dict(cols, edge_a=cols["edge_a"][:-1])  # type: ignore[index]
+    with pytest.raises(ValueError, match="expected 3 edge endpoints"):
+        HebbianGraph.from_arrays(**short)  # type: ignore[arg-type]
