@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
@@ -278,11 +279,17 @@ class HebbianGraph:
             >>> idx = g.present(["a", "b"])
             >>> g.indices_of_ids([g.id_at(1), 12345, g.id_at(0)]).tolist()
             [1, -1, 0]
+
+        Raises:
+            TypeError: an id that is not an integer.
         """
-        q = np.asarray(ids, dtype=np.uint64).reshape(-1)
+        q, invalid = _as_node_ids(ids)
         if self._id_synced != self._n:
             self._sync_id_table()
-        return K.id_table_find(self._id_keys, self._id_vals, q)
+        out: IntArray = K.id_table_find(self._id_keys, self._id_vals, q)
+        if invalid is not None:
+            out[invalid] = -1
+        return out
 
     def _indices_of_known(
         self, ids: Sequence[int] | npt.NDArray[np.uint64], count: int, what: str
@@ -1360,6 +1367,39 @@ class HebbianGraph:
 
 
 _TRIU_CACHE: dict[int, tuple[IntArray, IntArray]] = {}
+
+
+def _as_node_ids(
+    ids: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_] | None]:
+    """``ids`` as a flat ``uint64`` array, and where an id cannot name a node (negative, or
+    beyond 64 bits) the mask of those entries (None when every id can).
+
+    Raises:
+        TypeError: an id that is not an integer.
+    """
+    if isinstance(ids, np.ndarray):
+        arr = ids.reshape(-1)
+        if arr.dtype.kind == "u":
+            return arr.astype(np.uint64, copy=False), None
+        if arr.dtype.kind == "i":
+            negative = arr < 0
+            return arr.astype(np.uint64), negative if negative.any() else None
+        if arr.dtype.kind != "O" and len(arr):
+            raise TypeError(f"node ids must be integers, got an array of {arr.dtype}")
+        items = arr.tolist()
+    else:
+        items = list(ids)  # type: ignore[arg-type]
+        if all(type(x) is int for x in items):
+            try:  # exact for Python ints (no float on the way, unlike np.asarray)
+                return np.array(items, dtype=np.uint64).reshape(-1), None
+            except OverflowError:
+                pass
+    values = [operator.index(x) for x in items]  # TypeError for anything but an integer
+    ok = [0 <= v < 1 << 64 for v in values]
+    q = np.array([v if good else 0 for v, good in zip(values, ok, strict=True)], dtype=np.uint64)
+    invalid = ~np.array(ok, dtype=np.bool_)
+    return q, invalid if invalid.any() else None
 
 
 def _triu(k: int) -> tuple[IntArray, IntArray]:

@@ -566,3 +566,20 @@ def test_from_arrays_rebuilds_a_graph_and_names_a_missing_endpoint() -> None:
     short = dict(cols, edge_a=cols["edge_a"][:-1])  # type: ignore[index]
     with pytest.raises(ValueError, match="expected 3 edge endpoints"):
         HebbianGraph.from_arrays(**short)  # type: ignore[arg-type]
+
+
+def test_indices_of_ids_take_any_integer_form_and_refuse_other_values() -> None:
+    g = HebbianGraph()
+    g.present(["a", "b"])
+    a, b = g.id_at(0), g.id_at(1)
+    # Python ints of 64 bits (a list NumPy would turn into floats), NumPy scalars, arrays
+    assert g.indices_of_ids([b, a]).tolist() == [1, 0]
+    assert g.indices_of_ids([np.uint64(a), b]).tolist() == [0, 1]
+    assert g.indices_of_ids(np.array([a, b], dtype=np.uint64)).tolist() == [0, 1]
+    # ids that cannot name a node are simply absent
+    assert g.indices_of_ids([b, -1, 2**70]).tolist() == [1, -1, -1]
+    assert g.indices_of_ids(np.array([-3, 5])).tolist() == [-1, -1]
+    assert g.indices_of_ids([]).tolist() == []
+    for bad in ([1.5], np.array([float(a)]), ["x"]):
+        with pytest.raises(TypeError):
+            g.indices_of_ids(bad)
