@@ -35,7 +35,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from phago import _kernels as K
 from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
@@ -534,7 +533,11 @@ class Colony:
             if (
                 pairs is not None
                 and len(pairs)
-                and not _positions_in_range(pairs, len(action.fragments))
+                and not (
+                    np.issubdtype(pairs.dtype, np.integer)
+                    and pairs.min() >= 0
+                    and pairs.max() < len(action.fragments)
+                )
             ):
                 # a pair the hook would read out of place: one by one, so that the error
                 # (or numpy's reading of a negative index) is what it would be
@@ -916,13 +919,6 @@ def _run_columns(
         ys.append(pos.y)
         docs.append(action.document if action.document is not None else first.source_document)
     return labels, ends, at, xs, ys, docs
-
-
-def _positions_in_range(pairs: np.ndarray, n: int) -> bool:
-    """Whether ``pairs`` are integer positions into ``n`` fragments (none negative)."""
-    if pairs.dtype == np.int64 and pairs.flags.c_contiguous:  # the usual case: one pass
-        return bool(K.all_in_range(pairs.reshape(-1), 0, n))
-    return bool(np.issubdtype(pairs.dtype, np.integer) and pairs.min() >= 0 and pairs.max() < n)
 
 
 def _groupable(action: PresentFragments) -> bool:

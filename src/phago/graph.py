@@ -295,11 +295,8 @@ class HebbianGraph:
         self, ids: Sequence[int] | npt.NDArray[np.uint64], count: int, what: str
     ) -> IntArray:
         """Indices of ``count`` node ids that must all be nodes (the first that is not
-        raises :class:`~phago.errors.NodeNotFound`)."""
-        try:
-            idx = self.indices_of_ids(ids)
-        except (OverflowError, TypeError, ValueError):  # not 64-bit ids: one at a time
-            idx = np.fromiter((self._index.get(int(x), -1) for x in ids), dtype=_INT)
+        raises :class:`~phago.errors.NodeNotFound`, a count mismatch ``ValueError``)."""
+        idx = self.indices_of_ids(ids)
         if len(idx) != count:
             raise ValueError(f"expected {count} {what}s, got {len(idx)}")
         missing = np.flatnonzero(idx < 0)

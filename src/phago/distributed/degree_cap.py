@@ -177,13 +177,6 @@ def _owners_of(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
     return owner
 
 
-def _local(graph: HebbianGraph, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    """Local indices of node ``ids`` (-1 for a node this graph lacks)."""
-    if not len(ids):
-        return _no_ints()
-    return graph.indices_of_ids(ids)
-
-
 class GlobalDegreeCap:
     """One shard's side of the degree cap across shards (see the module docstring).
 
@@ -322,7 +315,7 @@ class GlobalDegreeCap:
         li = theirs = _no_ints()
         asks, self._asks = self._asks, []
         if asks:
-            li = _local(graph, np.concatenate([o.ask for o in asks]))
+            li = graph.indices_of_ids(np.concatenate([o.ask for o in asks]))
             theirs = np.concatenate([o.ask_local for o in asks])
             ok = li >= 0
             ok[ok] = owner[li[ok]] != self.me
@@ -433,7 +426,7 @@ class GlobalDegreeCap:
         if ok.all():
             return li
         miss = np.flatnonzero(~ok)
-        found = _local(graph, rep.nodes[miss])
+        found = graph.indices_of_ids(rep.nodes[miss])
         li[miss] = found
         if len(rep.nodes_here) == len(rep.nodes):
             known = found >= 0

@@ -871,9 +871,8 @@ class ShardedColony:
             if k < len(groups) and groups[k].node_type == groups[run].node_type:
                 continue
             part = groups[run:k]
-            sizes = [len(grp.labels) for grp in part]
             labels = list(chain.from_iterable(grp.labels for grp in part))
-            ends = list(accumulate(sizes))
+            ends = list(accumulate(len(grp.labels) for grp in part))
             g.present_groups(
                 labels,
                 ends,
@@ -936,11 +935,7 @@ class ShardedColony:
         """
         g = self.colony.graph
         self._sync_owners()
-        try:
-            li = g.indices_of_ids(node_ids)
-        except (OverflowError, TypeError, ValueError):  # not 64-bit ids: look each one up
-            index = g._index
-            li = np.array([index.get(nid, -1) for nid in node_ids], dtype=_INT)
+        li = g.indices_of_ids(node_ids)
         ok = li >= 0
         ok[ok] = self._owner_buf[li[ok]] == int(self._id)
         if not ok.any():
