@@ -8,7 +8,8 @@ Each configuration generates the W3 corpus (untimed), then times ingest → dige
 with ``ColonyConfig.for_large_corpora()`` and one digester per 100 documents. Reports
 documents/s, speed-up over one shard of the same backend, barrier overhead per tick (phase
 wall time beyond the slowest shard) and peak memory per shard. Ray shards are actors with one
-CPU each; Ray is started once for the whole run with ``--ray-cpus`` CPUs (default: all).
+CPU each; Ray is started once for the whole run with ``--ray-cpus`` CPUs (default: the
+machine's cores, or the most shards asked for if that is more).
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--shards", default="1,2,4")
     ap.add_argument("--backends", default="local,ray")
-    ap.add_argument("--ray-cpus", type=int, default=os.cpu_count() or 2)
+    ap.add_argument(
+        "--ray-cpus",
+        type=int,
+        default=None,
+        help="CPUs Ray declares (default: this machine's cores, or the most shards if more, "
+        "so that every one-CPU shard is placed)",
+    )
     ap.add_argument(
         "--ray-fan-out",
         default="auto",
@@ -42,6 +49,8 @@ def main() -> None:
     ap.add_argument("--jsonl", default=None, help="Also append each result as a JSON line here.")
     a = ap.parse_args()
     shard_counts = [int(x) for x in a.shards.split(",")]
+    if a.ray_cpus is None:
+        a.ray_cpus = max(os.cpu_count() or 1, *shard_counts)
     backends = a.backends.split(",")
     warm_up()
     if "ray" in backends:

@@ -29,6 +29,7 @@ __all__ = [
     "RpcError",
     "ShardLost",
     "ShardNotFound",
+    "ShardNotPlaced",
     "StoreError",
     "UnknownAgent",
     "UnknownDocument",
@@ -95,6 +96,20 @@ class ShardLost(DistributedError):
     def __init__(self, shard: object, detail: str = "") -> None:
         super().__init__(f"{shard} was lost" + (f": {detail}" if detail else ""))
         self.shard = shard
+
+
+class ShardNotPlaced(DistributedError):
+    """Shard actors could not be started: the cluster lacks the resources they ask for (one
+    CPU each by default), or they did not start within the time allowed.
+
+    Attributes:
+        shards: the shards that did not start.
+    """
+
+    def __init__(self, shards: list[object], detail: str = "") -> None:
+        names = ", ".join(str(s) for s in shards)
+        super().__init__(f"{names} could not be started" + (f": {detail}" if detail else ""))
+        self.shards = list(shards)
 
 
 class CoordinatorUnavailable(DistributedError):

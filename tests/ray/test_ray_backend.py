@@ -11,7 +11,7 @@ import pytest
 from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
-from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError
+from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
 pytestmark = pytest.mark.ray
@@ -32,9 +32,9 @@ def local_ray() -> Iterator[None]:
 
 
 def build(backend: str, shards: int, **kwargs: object) -> DistributedColony:
-    dc = DistributedColony(
-        shards, backend=backend, seed=0, ray_options=SMALL if backend == "ray" else None, **kwargs
-    )  # type: ignore[arg-type]
+    if backend == "ray":
+        kwargs.setdefault("ray_options", SMALL)
+    dc = DistributedColony(shards, backend=backend, seed=0, **kwargs)  # type: ignore[arg-type]
     dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
     dc.spawn_digesters(2, max_idle=60)
     return dc
@@ -230,6 +230,85 @@ def test_lost_shard_without_checkpoints_is_a_typed_error(fan_out: str) -> None:
         assert dc._call(1, "report")["shard"] == 1  # the other shard is still usable
     finally:
         dc.close()
+
+
+def _free_cpus(expected: float, within_s: float = 20.0) -> float:
+    """The cluster's free CPUs once they reach ``expected`` (killed actors release theirs
+    asynchronously), or whatever they are after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    free = ray.available_resources().get("CPU", 0.0)
+    while free < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        free = ray.available_resources().get("CPU", 0.0)
+    return free
+
+
+def test_shards_the_cluster_cannot_place_are_a_typed_error_not_a_hang() -> None:
+    # the test session's Ray has 2 CPUs; three shards asking one each cannot all be placed
+    start = time.monotonic()
+    with pytest.raises(ShardNotPlaced, match=r"within 1\.5 s") as info:
+        DistributedColony(3, backend="ray", ray_options={"num_cpus": 1}, ray_start_timeout_s=1.5)
+    assert time.monotonic() - start < 30.0
+    assert len(info.value.shards) == 1 and "shard-" in str(info.value)
+    assert "the cluster has 2 CPUs" in str(info.value) and "ask 1 CPU each" in str(info.value)
+    assert _free_cpus(2.0) == 2.0  # the shards that were placed were stopped again
+    with pytest.raises(ConfigError, match="start_timeout_s"):
+        DistributedColony(2, backend="ray", ray_options=SMALL, ray_start_timeout_s=0)
+
+
+def test_a_replacement_the_cluster_cannot_place_leaves_a_clear_error() -> None:
+    # a lost node with no capacity left: the killed shard's CPU is taken before the
+    # runner recreates it, so the rollback cannot finish and the tick says why
+    dc = build(
+        "ray",
+        2,
+        runner_config=RunnerConfig(checkpoint_every=2),
+        ray_options={"num_cpus": 1},
+        ray_start_timeout_s=2.0,
+    )
+    blocker = None
+    try:
+        dc.run(3)
+        ray.kill(dc.ray_actor(0))
+        assert _free_cpus(1.0) == 1.0
+        blocker = ray.util.placement_group([{"CPU": 1}])  # the freed CPU, reserved
+        assert ray.get(blocker.ready(), timeout=60)
+        with pytest.raises(DistributedError, match="shard-0 could not be started"):
+            dc.tick()
+        with pytest.raises(DistributedError, match="unusable"):
+            dc.tick()
+    finally:
+        if blocker is not None:
+            ray.util.remove_placement_group(blocker)
+        dc.close()
+    assert _free_cpus(2.0) == 2.0
+
+
+def test_a_local_ray_started_for_the_colony_places_every_shard() -> None:
+    # two shards asking for all of this machine's cores each: a local Ray sized to the
+    # cores alone would leave one unplaced for good (this used to hang on spawn)
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, ray\n"
+        "from phago.distributed import DistributedColony\n"
+        "n = os.cpu_count() or 1\n"
+        "with DistributedColony(2, backend='ray', ray_options={'num_cpus': n},\n"
+        "                       ray_start_timeout_s=120) as dc:\n"
+        "    dc.ingest_documents([('a', 'alpha beta gamma delta', (0.0, 0.0)),\n"
+        "                         ('b', 'beta gamma epsilon zeta', (1.0, 1.0))])\n"
+        "    dc.spawn_digesters(1)\n"
+        "    dc.run(5)\n"
+        "    print('placed', int(ray.cluster_resources()['CPU']) // n, dc.current_tick)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "placed 2 5" in r.stdout, r.stdout + r.stderr[-2000:]
 
 
 def test_stats_show_heartbeats_and_memory() -> None:

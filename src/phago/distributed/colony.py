@@ -134,6 +134,13 @@ class DistributedColony:
             calls, each phase's data passed actor to actor (the driver is off the critical
             path); ``"auto"`` (default): compiled when this machine has more cores than
             shards.
+        ray_start_timeout_s: Ray only: how long the shard actors may take to be placed and
+            start (on a cluster joined, for an autoscaler to add nodes, say); a local Ray
+            started here declares enough CPUs for every shard.
+
+    Raises:
+        ConfigError: an unknown backend, fewer than one shard, or a bad Ray option.
+        ShardNotPlaced: Ray shards that did not start within ``ray_start_timeout_s``.
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class DistributedColony:
         virtual_nodes: int = 150,
         ray_options: dict[str, Any] | None = None,
         ray_fan_out: str = "auto",
+        ray_start_timeout_s: float = 120.0,
     ) -> None:
         if num_shards < 1:
             raise ConfigError("num_shards must be >= 1")
@@ -188,18 +196,23 @@ class DistributedColony:
         else:
             from phago.distributed.backends.ray import start_ray_shards
 
-            ray_handles, self._backend_state = start_ray_shards(
-                self.num_shards,
-                self.config,
-                self.ring,
-                self.seed,
-                ghost_cache_size,
-                address=address,
-                checkpoint_every=checkpoint_every,
-                checkpoint_dir=checkpoint_dir,
-                options=ray_options or {},
-                fan_out=ray_fan_out,
-            )
+            try:
+                ray_handles, self._backend_state = start_ray_shards(
+                    self.num_shards,
+                    self.config,
+                    self.ring,
+                    self.seed,
+                    ghost_cache_size,
+                    address=address,
+                    checkpoint_every=checkpoint_every,
+                    checkpoint_dir=checkpoint_dir,
+                    options=ray_options or {},
+                    fan_out=ray_fan_out,
+                    start_timeout_s=ray_start_timeout_s,
+                )
+            except BaseException:
+                self._loop.close()
+                raise
             shards = list(ray_handles)
         self._runner = DistributedRunner(self.coordinator, shards, rc)
         self._layout_next = 0

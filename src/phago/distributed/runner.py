@@ -945,9 +945,14 @@ class DistributedRunner:
             self._broken = f"tick {failed_tick} failed ({exc}) and no checkpoint exists"
             log.error("%s", self._broken)
             return
-        await asyncio.gather(
-            *(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True))
-        )
+        try:
+            await asyncio.gather(
+                *(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True))
+            )
+        except DistributedError as lost:  # a replacement could not be started, say
+            self._broken = f"rolling back after a failure at tick {failed_tick} failed: {lost}"
+            log.error("%s", self._broken)
+            return
         self._ghost_answers = copy.deepcopy(cp.ghost_answers)
         self._distribution, self._want_distribution = cp.distribution, cp.want_distribution
         self._coordinator.set_tick(cp.tick)

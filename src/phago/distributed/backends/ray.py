@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import pickle
 import tempfile
@@ -34,7 +35,14 @@ from phago.config import ColonyConfig
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.shard import ShardedColony
 from phago.distributed.types import ShardId, TickPhase
-from phago.errors import ConfigError, DistributedError, RoutingFailed, RpcError, ShardLost
+from phago.errors import (
+    ConfigError,
+    DistributedError,
+    RoutingFailed,
+    RpcError,
+    ShardLost,
+    ShardNotPlaced,
+)
 
 __all__ = [
     "CompiledPhaseFanOut",
@@ -290,6 +298,67 @@ def _load_compiled_code() -> None:
     _CODE_LOADED = True
 
 
+DEFAULT_START_TIMEOUT_S = 120.0  # how long shard actors may take to be placed and start
+
+
+def _awaitable(ref: Any) -> Any:
+    """An ObjectRef as something :func:`asyncio.wait_for` takes."""
+
+    async def wait() -> Any:
+        return await ref
+
+    return wait()
+
+
+def _local_cpus(num_shards: int, options: dict[str, Any]) -> int:
+    """The CPUs to declare when starting a local Ray for ``num_shards`` shards: this
+    machine's cores, or as many as the shards ask for in all if that is more, so that every
+    shard is placed (Ray's CPUs are a scheduling count; with fewer cores than shards they
+    share the cores, which :func:`_crowded` warns about)."""
+    per = float(options.get("num_cpus", 1))
+    return max(os.cpu_count() or 1, math.ceil(num_shards * per))
+
+
+def _capacity(ray: Any, options: dict[str, Any], count: int) -> str:
+    """What the cluster offers against what ``count`` shards ask, in words (for errors)."""
+    per = float(options.get("num_cpus", 1))
+    try:
+        total = ray.cluster_resources().get("CPU", 0.0)
+        free = ray.available_resources().get("CPU", 0.0)
+    except Exception:  # pragma: no cover - only when Ray itself is failing
+        return f"{count} shard(s) ask {per:g} CPU each"
+    return (
+        f"the cluster has {total:g} CPUs, {free:g} free, and {count} shard(s) ask {per:g} CPU "
+        "each; pass ray_options={'num_cpus': ...} with less, add nodes, or use fewer shards"
+    )
+
+
+def _await_started(
+    ray: Any, handles: list[RayShardHandle], options: dict[str, Any], timeout_s: float
+) -> None:
+    """Wait until every shard actor has started (placed, constructed, answering).
+
+    Raises:
+        ShardNotPlaced: some did not start within ``timeout_s`` (named, with the cluster's
+            CPUs against the shards' demand), or one failed in its constructor.
+    """
+    refs = [h.actor.ping.remote() for h in handles]
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+    started = set(ready)
+    waiting = [h.shard_id for h, r in zip(handles, refs, strict=True) if r not in started]
+    if waiting:
+        raise ShardNotPlaced(
+            list(waiting),
+            f"not started within {timeout_s:g} s ({_capacity(ray, options, len(handles))})",
+        )
+    for h, ref in zip(handles, refs, strict=True):
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else "its constructor failed"
+            raise ShardNotPlaced([h.shard_id], first) from exc
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -334,6 +403,7 @@ class RayShardHandle:
         self.actor = ShardActor().options(**options).remote(*self._args)
         self.recreated = 0
         self.compiled_fan_out = True  # set by start_ray_shards
+        self.start_timeout_s = DEFAULT_START_TIMEOUT_S  # set by start_ray_shards
 
     @property
     def target(self) -> Any:
@@ -379,6 +449,16 @@ class RayShardHandle:
         if not alive:
             self.actor = ShardActor().options(**self._options).remote(*self._args, snapshot)
             self.recreated += 1
+            try:
+                await asyncio.wait_for(_awaitable(self.actor.ping.remote()), self.start_timeout_s)
+            except TimeoutError:
+                with contextlib.suppress(Exception):
+                    ray.kill(self.actor)
+                raise ShardNotPlaced(
+                    [self.shard_id],
+                    f"its replacement did not start within {self.start_timeout_s:g} s "
+                    f"({_capacity(ray, self._options, 1)})",
+                ) from None
             await self.actor.call.remote("set_replay", ops)
         else:
             await self.actor.restore.remote(snapshot, ops)
@@ -743,20 +823,37 @@ def start_ray_shards(
     checkpoint_dir: str | None = None,
     options: dict[str, Any] | None = None,
     fan_out: str = "auto",
+    start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
 ) -> tuple[list[RayShardHandle], RayState]:
-    """Connect to (or start) Ray and create one shard actor per shard.
+    """Connect to (or start) Ray, create one shard actor per shard and wait until every one
+    has started.
+
+    With no ``address`` (and no ``RAY_ADDRESS`` in the environment, which Ray would join) a
+    new local Ray is started; it declares at least as many CPUs as the shards ask for, so
+    that every shard is placed on a machine with fewer cores than shards. On a cluster
+    joined (or a Ray already running), shards wait up to ``start_timeout_s`` to be placed,
+    for an autoscaler to add nodes, say.
 
     Raises:
-        ConfigError: for a ``fan_out`` other than ``"auto"``, ``"compiled"`` or ``"calls"``.
+        ConfigError: for a ``fan_out`` other than ``"auto"``, ``"compiled"`` or ``"calls"``,
+            or a ``start_timeout_s`` that is not positive.
+        ShardNotPlaced: shards that did not start within ``start_timeout_s`` (the actors
+            created are killed, and Ray is shut down if it was started here).
     """
     if fan_out not in _FAN_OUTS:
         raise ConfigError(f"unknown fan_out {fan_out!r}; use one of {sorted(_FAN_OUTS)}")
+    if not start_timeout_s > 0:
+        raise ConfigError("start_timeout_s must be > 0")
     ray = _ray()
     state = RayState()
+    opts = {"num_cpus": 1, **(options or {})}
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is not None:
             kwargs["address"] = address
+        elif not os.environ.get("RAY_ADDRESS"):  # (with it set, Ray joins that cluster)
+            kwargs["address"] = "local"  # a new instance, never a `ray start` one nearby
+            kwargs["num_cpus"] = _local_cpus(num_shards, opts)
         ray.init(**kwargs)
         state.started_ray = True
     if address is None and _crowded(num_shards):
@@ -767,15 +864,19 @@ def start_ray_shards(
             num_shards,
             os.cpu_count() or 1,
         )
-    opts = {"num_cpus": 1, **(options or {})}
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
-    state.handles = [
-        RayShardHandle(i, config, ring, seed, ghost_cache_size, opts, ckdir)
-        for i in range(num_shards)
-    ]
+    try:
+        for i in range(num_shards):
+            handle = RayShardHandle(i, config, ring, seed, ghost_cache_size, opts, ckdir)
+            state.handles.append(handle)
+        _await_started(ray, state.handles, opts, start_timeout_s)
+    except BaseException:
+        stop_ray_shards(state)
+        raise
     compiled = fan_out == "compiled" or (fan_out == "auto" and _spare_core(num_shards))
     for h in state.handles:
         h.compiled_fan_out = compiled
+        h.start_timeout_s = start_timeout_s
     return list(state.handles), state
 
 
