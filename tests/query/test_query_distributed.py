@@ -81,3 +81,36 @@ def test_reinforcement_reaches_the_shards() -> None:
         assert after.co_activations == before.co_activations + 1
         assert after.weight == pytest.approx(min(1.0, before.weight + 0.05))
         assert after.last_activated_tick == dc.current_tick
+
+
+def test_local_query_ranks_only_the_shards_own_concepts(
+    pair: tuple[Colony, DistributedColony],
+) -> None:
+    from phago.distributed.query import DistributedQueryEngine
+    from phago.ids import NodeId
+
+    _, dc = pair
+    engine = DistributedQueryEngine(dc)
+    assert engine.local_query(0, "   ") == []
+    seen: dict[int, int] = {}
+    for q in QUERIES[:6]:
+        for shard in range(dc.num_shards):
+            hits = engine.local_query(shard, q)
+            assert len(hits) <= engine.config.max_local_results
+            scores = [h.score for h in hits]
+            assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+            for h in hits:
+                assert int(dc.ring.get_shard(NodeId(h.node_id))) == shard, (q, h.label)
+                seen[int(h.node_id)] = shard
+    assert len(set(seen.values())) == dc.num_shards  # every shard answered for its part
+    # a concept named exactly by the query leads its owner's ranking
+    label = "star"
+    node = next(n for n in dc.graph.nodes() if n.label == label)
+    owner = int(dc.ring.get_shard(node.id))
+    assert engine.local_query(owner, label)[0].label == label
+    assert all(
+        h.label != label
+        for s in range(dc.num_shards)
+        if s != owner
+        for h in engine.local_query(s, label)
+    )

@@ -1,0 +1,56 @@
+"""The exchange's message types: UpdateBatch groups and CrossShardEdgeArray as a sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
+from phago.distributed.types import CrossShardEdge, ShardId
+from phago.ids import NodeId
+
+
+def _array(n: int, shift: int = 0) -> CrossShardEdgeArray:
+    k = np.arange(n, dtype=np.int64) + shift
+    return CrossShardEdgeArray(
+        (k * 10).astype(np.uint64),
+        (k * 10 + 1).astype(np.uint64),
+        k % 3,
+        (k + 1) % 3,
+        k / 10.0,
+    )
+
+
+def test_cross_shard_edge_array_reads_as_a_list_of_edges() -> None:
+    arr = _array(4)
+    edges = list(arr)
+    assert len(arr) == 4 and len(edges) == 4
+    assert edges[1] == CrossShardEdge(NodeId(10), NodeId(11), ShardId(1), ShardId(2), 0.1)
+    assert arr[-1] == edges[3] and arr[1:3] == edges[1:3] and arr[::-2] == edges[::-2]
+    assert (
+        isinstance(edges[0].weight, float) and type(edges[0].from_node) is int
+    )  # plain ints, not NumPy scalars
+    for bad in (4, -5):
+        with pytest.raises(IndexError):
+            arr[bad]
+    assert arr == edges and arr == _array(4) and arr != _array(4, shift=1)
+    assert (arr == "edges") is False  # not comparable: falls back to identity
+    assert repr(arr) == "CrossShardEdgeArray(len=4)"
+
+
+def test_concat_skips_empty_parts_and_keeps_order() -> None:
+    both = CrossShardEdgeArray.concat([CrossShardEdgeArray.empty(), _array(2), _array(3, 2)])
+    assert list(both) == list(_array(5))
+    assert len(CrossShardEdgeArray.concat([])) == 0
+    assert list(CrossShardEdgeArray.concat([CrossShardEdgeArray.empty()])) == []
+
+
+def test_update_batch_edge_groups_cover_the_co_activations_in_order() -> None:
+    batch = UpdateBatch(0, 1, 7)
+    batch.edge_a = np.array([0, 1, 2, 0, 3], dtype=np.int64)
+    batch.edge_b = np.array([1, 2, 3, 3, 1], dtype=np.int64)
+    batch.edge_ends = [2, 5]
+    batch.edge_tentative = [None, 0.3]
+    batch.edge_increment = [0.1, None]
+    assert batch.edge_count == 5
+    assert list(batch.edge_groups()) == [(0, 2, None, 0.1), (2, 5, 0.3, None)]
