@@ -105,9 +105,6 @@ class PrunedEdges:
 # most pairs wired by one call of the grouped wiring kernel (see present_and_wire_groups)
 _WIRE_CHUNK = 2048
 
-# most pairs reserved for and upserted by one call of the pair-wiring kernel (see _upsert)
-_UPSERT_CHUNK = 8192
-
 # "no slots wanted" for the wiring kernel
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
@@ -952,35 +949,26 @@ class HebbianGraph:
         tentative: float | None,
         increment: float | None,
     ) -> int:
-        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``).
-
-        In chunks of at most ``_UPSERT_CHUNK`` pairs, each with room reserved for its pairs:
-        most pairs reinforce existing edges, and reserving for every pair of a large batch
-        at once (a shard's whole Act) would grow the edge columns and rebuild the hash table
-        for edges that are never created."""
-        weight = self.tentative_weight if tentative is None else float(tentative)
-        gain = self.reinforcement if increment is None else float(increment)
-        for start in range(0, len(lo), _UPSERT_CHUNK):
-            a, b = lo[start : start + _UPSERT_CHUNK], hi[start : start + _UPSERT_CHUNK]
-            self._reserve_edges(len(a))
-            new_m, created, reused = K.upsert_pairs(
-                self._tkeys,
-                self._tslots,
-                a,
-                b,
-                self._ea,
-                self._eb,
-                self._w,
-                self._co,
-                self._ct,
-                self._lt,
-                self._m,
-                weight,
-                gain,
-                int(tick),
-                _NO_SLOTS,
-            )
-            self._wired(int(new_m), int(created), int(reused))
+        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``)."""
+        self._reserve_edges(len(lo))
+        new_m, created, reused = K.upsert_pairs(
+            self._tkeys,
+            self._tslots,
+            lo,
+            hi,
+            self._ea,
+            self._eb,
+            self._w,
+            self._co,
+            self._ct,
+            self._lt,
+            self._m,
+            self.tentative_weight if tentative is None else float(tentative),
+            self.reinforcement if increment is None else float(increment),
+            int(tick),
+            _NO_SLOTS,
+        )
+        self._wired(int(new_m), int(created), int(reused))
         return len(lo)
 
     def _wired(self, new_m: int, created: int, reused: int) -> None:
