@@ -131,9 +131,9 @@ class DistributedColony:
         ray_fan_out: Ray only: how phases reach the actors. ``"compiled"``: through a Ray
             Compiled Graph (lowest latency; its channels busy-wait, so every actor and the
             driver keep a core busy); ``"calls"``: whole ticks submitted as ``.remote()``
-            calls, each phase's data passed actor to actor (the driver is off the critical
-            path); ``"auto"`` (default): compiled when this machine has more cores than
-            shards.
+            calls, each phase's data passed on as object references (the driver's Python code
+            is off the critical path); ``"auto"`` (default): compiled when this machine has
+            more cores than shards.
         ray_start_timeout_s: Ray only: how long the shard actors may take to be placed and
             start (on a cluster joined, for an autoscaler to add nodes, say); a local Ray
             started here declares enough CPUs for every shard.

@@ -653,10 +653,12 @@ class RayTickPipeline:
     actor's Act returns one part per destination shard, and each Decay takes as arguments
     the parts addressed to it (Ray's object references), likewise for ghost requests (Decay
     to Advance) and ghost answers (Advance to the next tick's Sense). Ray starts a phase on
-    an actor as soon as its inputs exist, so the driver is off the critical path between
-    phases: it only watches the per-shard results, phase after phase, with the phase
-    timeout (twice that for Sense, whose result comes with Act's). Calls from one caller to
-    one actor run in order, so each actor runs the phases in order.
+    an actor as soon as its inputs exist, so the driver's Python code is off the critical
+    path between phases (Ray's core worker in the driver, the references' owner, inlines
+    each small result into the task that takes it; a hop through the driver process, but
+    not through its interpreter): it only watches the per-shard results, phase after phase,
+    with the phase timeout (twice that for Sense, whose result comes with Act's). Calls
+    from one caller to one actor run in order, so each actor runs the phases in order.
 
     Measured on 2 cores, W3 D=10k (``benchmarks/ray_scaling.py``): with one round trip
     through the driver per phase, 2 and 4 shards took 16.6 and 30.4 s; pipelined, see
