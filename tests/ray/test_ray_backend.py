@@ -362,3 +362,23 @@ def test_cli_run_on_ray_and_cluster_status() -> None:
     assert status.exit_code == 0, status.output
     info = json.loads(status.output)
     assert info["nodes"] >= 1 and info["cpus"] == 2
+
+
+def test_cli_run_names_shards_the_cluster_cannot_place() -> None:
+    from click.testing import CliRunner
+
+    from phago.cli import main
+
+    # in this process Ray is the session's 2-CPU one; three one-CPU shards cannot all start
+    start = time.monotonic()
+    r = CliRunner().invoke(
+        main, ["run", "--shards", "3", "--backend", "ray", "--start-timeout", "1.5", "--ticks", "2"]
+    )
+    assert r.exit_code == 1 and time.monotonic() - start < 60.0
+    assert "ShardNotPlaced: shard-" in r.output and "could not be started" in r.output, r.output
+    assert "Traceback" not in r.output
+    assert _free_cpus(2.0) == 2.0
+    bad = CliRunner().invoke(
+        main, ["run", "--shards", "2", "--backend", "ray", "--start-timeout", "0"]
+    )
+    assert bad.exit_code == 2 and "--start-timeout" in bad.output

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from phago.cli.common import build_colony, console, echo_json, out, progress, stats_table
 from phago.config import ColonyConfig
-from phago.corpus import grid_positions, load_sample_corpus, load_text_directory
+from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus, load_text_directory
+
+if TYPE_CHECKING:
+    from phago.distributed import DistributedColony
 
 
 @click.command()
@@ -46,6 +49,14 @@ from phago.corpus import grid_positions, load_sample_corpus, load_text_directory
     default=None,
     help="Write checkpoints here (atomically).",
 )
+@click.option(
+    "--start-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Ray: seconds the shard actors may take to be placed and start (an autoscaler "
+    "adding nodes, say) before the run fails naming them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print stats as JSON.")
 def run(
     corpus: Path | None,
@@ -59,6 +70,7 @@ def run(
     address: str | None,
     checkpoint_every: int | None,
     checkpoint_dir: str | None,
+    start_timeout: float,
     as_json: bool,
 ) -> None:
     """Digest a corpus into a knowledge graph and print the colony's stats.
@@ -91,36 +103,28 @@ def run(
             out.print(stats_table(stats, title=f"Colony after {ran} ticks"))
         return
     from phago.distributed import DistributedColony
-    from phago.errors import DistributedError
+    from phago.errors import PhagoError
 
     try:
-        dc = DistributedColony(
+        ran, recovered, st = _run_sharded(
+            docs,
+            DistributedColony(
+                shards,
+                backend=backend,
+                config=config,
+                seed=seed,
+                address=address,
+                checkpoint_every=checkpoint_every,
+                checkpoint_dir=checkpoint_dir,
+                ray_start_timeout_s=start_timeout,
+            ),
             shards,
-            backend=backend,
-            config=config,
-            seed=seed,
-            address=address,
-            checkpoint_every=checkpoint_every,
-            checkpoint_dir=checkpoint_dir,
+            digesters,
+            ticks,
+            max_ticks,
         )
-    except DistributedError as exc:
-        raise click.ClickException(str(exc)) from exc
-    with dc:
-        dc.ingest_documents(
-            [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
-        )
-        dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
-        with progress() as bar:
-            task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
-            if ticks is not None:
-                dc.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
-                ran = ticks
-            else:
-                ran = dc.run_until_digested(
-                    max_ticks, on_tick=lambda t: bar.update(task, completed=t)
-                )
-        recovered = len(dc.runner.recoveries)
-        st = dc.stats().to_dict()
+    except PhagoError as exc:  # shards not placed, a lost shard without checkpoints, ...
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     per_shard = st.pop("shards")
     if as_json:
         echo_json(
@@ -154,3 +158,32 @@ def run(
     out.print(t)
     if recovered:
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
+
+
+def _run_sharded(
+    docs: list[CorpusDocument],
+    dc: DistributedColony,
+    shards: int,
+    digesters: int,
+    ticks: int | None,
+    max_ticks: int,
+) -> tuple[int, int, dict[str, Any]]:
+    """Digest ``docs`` on the sharded colony ``dc`` (closed afterwards); returns the ticks
+    run, the recoveries and the stats."""
+    with dc:
+        dc.ingest_documents(
+            [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+        )
+        dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
+        with progress() as bar:
+            task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
+            if ticks is not None:
+                dc.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
+                ran = ticks
+            else:
+                ran = dc.run_until_digested(
+                    max_ticks, on_tick=lambda t: bar.update(task, completed=t)
+                )
+        recovered = len(dc.runner.recoveries)
+        st = dc.stats().to_dict()
+    return ran, recovered, st
