@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "BarrierFailed",
     "ConfigError",
@@ -106,7 +108,7 @@ class ShardNotPlaced(DistributedError):
         shards: the shards that did not start.
     """
 
-    def __init__(self, shards: list[object], detail: str = "") -> None:
+    def __init__(self, shards: Sequence[object], detail: str = "") -> None:
         names = ", ".join(str(s) for s in shards)
         super().__init__(f"{names} could not be started" + (f": {detail}" if detail else ""))
         self.shards = list(shards)

@@ -382,3 +382,22 @@ def test_cli_run_names_shards_the_cluster_cannot_place() -> None:
         main, ["run", "--shards", "2", "--backend", "ray", "--start-timeout", "0"]
     )
     assert bad.exit_code == 2 and "--start-timeout" in bad.output
+
+
+def test_an_actor_whose_constructor_fails_is_named() -> None:
+    from phago.distributed.backends.ray import RayShardHandle, _await_started
+    from phago.distributed.hashing import ConsistentHashRing
+
+    ring = ConsistentHashRing(2)
+    good = RayShardHandle(0, ColonyConfig(), ring, 0, 10, SMALL, None)
+    bad = RayShardHandle(1, ColonyConfig(), ring, 0, -1, SMALL, None)  # a bad ghost cache
+    try:
+        with pytest.raises(ShardNotPlaced, match="shard-1 could not be started") as info:
+            _await_started(ray, [good, bad], SMALL, 60.0)
+        assert info.value.shards == [bad.shard_id]
+    finally:
+        for h in (good, bad):
+            ray.kill(h.actor)
+    # the colony checks the setting before it starts any actor
+    with pytest.raises(ConfigError, match="capacity"):
+        DistributedColony(2, backend="ray", ray_options=SMALL, ghost_cache_size=-1)

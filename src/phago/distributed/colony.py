@@ -26,6 +26,7 @@ from phago.agents.digester import Digester
 from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument
 from phago.distributed.coordinator import Coordinator
+from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.runner import (
     DistributedRunner,
     DistributedTickResult,
@@ -164,6 +165,7 @@ class DistributedColony:
             raise ConfigError("num_shards must be >= 1")
         if backend not in ("local", "ray"):
             raise ConfigError(f"unknown backend {backend!r}; use 'local' or 'ray'")
+        GhostNodeCache(ghost_cache_size)  # checks it here, before any Ray actor starts
         self.num_shards = int(num_shards)
         self.backend = backend
         self.config = config or ColonyConfig()

@@ -351,12 +351,21 @@ def _await_started(
             list(waiting),
             f"not started within {timeout_s:g} s ({_capacity(ray, options, len(handles))})",
         )
-    for h, ref in zip(handles, refs, strict=True):
-        try:
-            ray.get(ref)
-        except ray.exceptions.RayActorError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else "its constructor failed"
-            raise ShardNotPlaced([h.shard_id], first) from exc
+    try:
+        ray.get(refs)  # all ready: raises only for an actor whose constructor failed
+    except ray.exceptions.RayActorError as exc:
+        failed = [h.shard_id for h, r in zip(handles, refs, strict=True) if _failed(ray, r)]
+        first = str(exc).splitlines()[0] if str(exc) else "its constructor failed"
+        raise ShardNotPlaced(failed or [h.shard_id for h in handles], first) from exc
+
+
+def _failed(ray: Any, ref: Any) -> bool:
+    """True if the finished ``ref`` holds an actor error."""
+    try:
+        ray.get(ref, timeout=0)
+    except ray.exceptions.RayActorError:
+        return True
+    return False
 
 
 def _ray() -> Any:
