@@ -5,13 +5,16 @@ Usage:
                                [--repeat 1] [--json]
 
 Each size generates the synthetic corpus (untimed), then times ingest → digested → wired with
-``ColonyConfig.for_large_corpora()``. Prints documents/s, words/s, peak RSS, bytes per edge and
-the exponents of a log-log least-squares fit of seconds and of peak RSS against D (1.0 is
-linear growth), overall and between consecutive sizes. With ``--repeat N`` every size runs N
-times, in N rounds over all sizes (so a slow spell of the machine touches every size), and
-each size's row is its median run: on a machine whose speed drifts by 1.5x, one run per size
-can move the fitted exponent by more than 0.1. Peak RSS is the process's peak after a size's
-first run (list sizes in increasing order for a meaningful memory fit).
+``ColonyConfig.for_large_corpora()``. With ``--backend ray`` Ray is started once, before the
+runs (with as many CPUs as shards, at least the cores), so no run's time includes it; peak
+RSS then sums the driver and the shard actors. Prints documents/s, words/s, peak RSS, bytes
+per edge and the exponents of a log-log least-squares fit of seconds and of peak RSS
+against D (1.0 is linear growth), overall and between consecutive sizes. With
+``--repeat N`` every size runs N times, in N rounds over all sizes (so a slow spell of the
+machine touches every size), and each size's row is its median run: on a machine whose
+speed drifts by 1.5x, one run per size can move the fitted exponent by more than 0.1. Peak
+RSS is the process's peak after a size's first run (list sizes in increasing order for a
+meaningful memory fit).
 """
 
 from __future__ import annotations
@@ -52,6 +55,16 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     warm_up()
+    if a.backend == "ray":  # once, so that no run's time includes starting Ray
+        import os
+
+        import ray
+
+        ray.init(
+            num_cpus=max(os.cpu_count() or 1, a.shards),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     sizes = [int(x) for x in a.docs.split(",")]
     runs: dict[int, list[dict[str, Any]]] = {d: [] for d in sizes}
     for k in range(max(1, a.repeat)):

@@ -216,3 +216,44 @@ def test_hang_in_the_middle_of_a_multi_tick_run_rolls_back_to_the_hung_tick() ->
     asyncio.run(runner.run(2))
     assert runner.coordinator.current_tick == 8
     runner.close()
+
+
+def test_a_run_leaves_no_reference_cycles_holding_tick_results() -> None:
+    # tick results carry the cross-shard edge arrays; held in a cycle they would pile up
+    # until a full collection (the watchdog's self-re-arming closure used to make one per job)
+    import gc
+
+    from phago.corpus import grid_positions, load_sample_corpus
+    from phago.distributed import DistributedColony, DistributedTickResult
+    from phago.distributed.shard import ShardPhaseResult
+
+    docs = load_sample_corpus()
+    dc = DistributedColony(2, seed=0)
+    try:
+        dc.ingest_documents(
+            [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+        )
+        dc.spawn_digesters(2)
+        dc.run(3)  # compiles and warms up outside the measured part
+        gc.collect()
+        gc.disable()
+        try:
+            results = dc.run(6)
+            assert sum(len(r.cross_shard_edges) for r in results) > 0
+            for _ in range(3):
+                dc.tick()
+            del results
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            kept = [
+                type(o).__name__
+                for o in gc.garbage
+                if isinstance(o, DistributedTickResult | ShardPhaseResult)
+            ]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert kept == []
+    finally:
+        dc.close()

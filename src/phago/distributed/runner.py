@@ -542,22 +542,7 @@ class DistributedRunner:
         job = self._driver.submit(self._drive, t, span, shards, watch, until)
         job.add_done_callback(lambda _: _wake_threadsafe(loop, woken))
         limit = self._config.phase_timeout_ms / 1000.0 + _WATCHDOG_GRACE_S
-        stuck: tuple[TickPhase, ShardId | None] | None = None  # set when the watchdog fires
-        timer: asyncio.TimerHandle
-
-        def check() -> None:
-            nonlocal timer, stuck
-            with watch.lock:
-                now = time.monotonic()
-                if watch.phase is not None and now - watch.since >= limit:
-                    watch.abandoned = True
-                    stuck = (watch.phase, watch.shard)
-                    _wake(woken)
-                    return
-                due = (watch.since if watch.phase is not None else now) + limit
-            timer = loop.call_later(max(due - now, 0.0), check)
-
-        timer = loop.call_later(limit, check)
+        watchdog = _Watchdog(loop, watch, limit, woken)
         try:
             await woken
         except BaseException:  # cancelled: the driver stops at the next phase boundary
@@ -565,7 +550,8 @@ class DistributedRunner:
                 watch.abandoned = True
             raise
         finally:
-            timer.cancel()
+            watchdog.cancel()
+        stuck = watchdog.stuck
         if stuck is not None:  # the driver is stuck in a phase (or has just left it)
             if not job.done():
                 self._driver.shutdown(wait=False, cancel_futures=True)
@@ -1117,6 +1103,43 @@ class _Watch:
     abandoned: bool = False
     results: list[DistributedTickResult] = field(default_factory=list)  # completed ticks
     stopped: bool = False  # the run's ``until`` accepted the last tick
+
+
+class _Watchdog:
+    """Fires when the driver thread spends longer than ``limit`` seconds in one phase: marks
+    the run abandoned, notes the phase (``stuck``) and wakes the event loop. It re-arms its
+    timer until :meth:`cancel`, which also ends the reference cycle between it and the
+    timer (a cycle would keep the job's tick results alive until a full collection)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        watch: _Watch,
+        limit: float,
+        woken: asyncio.Future[None],
+    ) -> None:
+        self._loop = loop
+        self._watch = watch
+        self._limit = limit
+        self._woken = woken
+        self.stuck: tuple[TickPhase, ShardId | None] | None = None
+        self._timer = loop.call_later(limit, self._check)
+
+    def _check(self) -> None:
+        watch = self._watch
+        with watch.lock:
+            now = time.monotonic()
+            if watch.phase is not None and now - watch.since >= self._limit:
+                watch.abandoned = True
+                self.stuck = (watch.phase, watch.shard)
+                _wake(self._woken)
+                return
+            due = (watch.since if watch.phase is not None else now) + self._limit
+        self._timer = self._loop.call_later(max(due - now, 0.0), self._check)
+
+    def cancel(self) -> None:
+        """Stop watching (the pending timer is cancelled, which drops its callback)."""
+        self._timer.cancel()
 
 
 def _take_unstarted(futures: list[Future[Any] | None]) -> Iterator[int]:
