@@ -12,6 +12,7 @@ from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus, load_text_directory
 
 if TYPE_CHECKING:
+    from phago.colony import Colony
     from phago.distributed import DistributedColony
 
 
@@ -87,15 +88,7 @@ def run(
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     if shards == 1 and backend == "local":
         colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
-        with progress() as bar:
-            task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
-            if ticks is not None:
-                colony.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
-                ran = ticks
-            else:
-                ran = colony.run_until_digested(
-                    max_ticks, on_tick=lambda t: bar.update(task, completed=t)
-                )
+        ran = _run_with_progress(colony, ticks, max_ticks)
         stats: dict[str, Any] = colony.stats().to_dict()
         if as_json:
             echo_json({"ticks_run": ran, **stats})
@@ -175,15 +168,20 @@ def _run_sharded(
             [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
         )
         dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
-        with progress() as bar:
-            task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
-            if ticks is not None:
-                dc.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
-                ran = ticks
-            else:
-                ran = dc.run_until_digested(
-                    max_ticks, on_tick=lambda t: bar.update(task, completed=t)
-                )
+        ran = _run_with_progress(dc, ticks, max_ticks)
         recovered = len(dc.runner.recoveries)
         st = dc.stats().to_dict()
     return ran, recovered, st
+
+
+def _run_with_progress(
+    colony: Colony | DistributedColony, ticks: int | None, max_ticks: int
+) -> int:
+    """Run exactly ``ticks`` ticks, or until digested within ``max_ticks``, under a progress
+    bar; returns the ticks run."""
+    with progress() as bar:
+        task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
+        if ticks is not None:
+            colony.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
+            return ticks
+        return colony.run_until_digested(max_ticks, on_tick=lambda t: bar.update(task, completed=t))
