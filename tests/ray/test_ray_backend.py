@@ -250,10 +250,16 @@ def test_shards_the_cluster_cannot_place_are_a_typed_error_not_a_hang() -> None:
         DistributedColony(3, backend="ray", ray_options={"num_cpus": 1}, ray_start_timeout_s=1.5)
     assert time.monotonic() - start < 30.0
     assert len(info.value.shards) == 1 and "shard-" in str(info.value)
-    assert "the cluster has 2 CPUs" in str(info.value) and "ask 1 CPU each" in str(info.value)
+    assert "the cluster has CPU 2 (" in str(info.value) and "ask CPU 1 each" in str(info.value)
     assert _free_cpus(2.0) == 2.0  # the shards that were placed were stopped again
     with pytest.raises(ConfigError, match="start_timeout_s"):
         DistributedColony(2, backend="ray", ray_options=SMALL, ray_start_timeout_s=0)
+    # a resource the cluster lacks altogether is named with what it has of it
+    with pytest.raises(ShardNotPlaced, match=r"GPU 0 \(0 free\).*ask CPU 0\.25, GPU 1 each"):
+        DistributedColony(
+            1, backend="ray", ray_options={**SMALL, "num_gpus": 1}, ray_start_timeout_s=1.0
+        )
+    assert _free_cpus(2.0) == 2.0
 
 
 def test_a_replacement_the_cluster_cannot_place_leaves_a_clear_error() -> None:

@@ -319,17 +319,41 @@ def _local_cpus(num_shards: int, options: dict[str, Any]) -> int:
     return max(os.cpu_count() or 1, math.ceil(num_shards * per))
 
 
+def _demand(options: dict[str, Any]) -> dict[str, float]:
+    """The resources one shard actor asks Ray for, by Ray's resource names."""
+    want = {"CPU": float(options.get("num_cpus", 1))}
+    if options.get("num_gpus"):
+        want["GPU"] = float(options["num_gpus"])
+    if options.get("memory"):
+        want["memory"] = float(options["memory"])
+    for name, amount in (options.get("resources") or {}).items():
+        want[str(name)] = float(amount)
+    return {k: v for k, v in want.items() if v > 0}
+
+
 def _capacity(ray: Any, options: dict[str, Any], count: int) -> str:
-    """What the cluster offers against what ``count`` shards ask, in words (for errors)."""
-    per = float(options.get("num_cpus", 1))
+    """What the cluster offers against what ``count`` shards ask, in words (for errors).
+
+    Example:
+        >>> class FakeRay:
+        ...     def cluster_resources(self): return {"CPU": 2.0}
+        ...     def available_resources(self): return {"CPU": 0.0}
+        >>> print(_capacity(FakeRay(), {"num_cpus": 1, "num_gpus": 1}, 3))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the cluster has CPU 2 (0 free), GPU 0 (0 free), and 3 shard(s) ask CPU 1, GPU 1 each;
+        pass ray_options with less, add nodes, or use fewer shards
+    """
+    want = _demand(options)
+    asks = ", ".join(f"{k} {v:g}" for k, v in want.items())
     try:
-        total = ray.cluster_resources().get("CPU", 0.0)
-        free = ray.available_resources().get("CPU", 0.0)
+        total = ray.cluster_resources()
+        free = ray.available_resources()
     except Exception:  # pragma: no cover - only when Ray itself is failing
-        return f"{count} shard(s) ask {per:g} CPU each"
+        return f"{count} shard(s) ask {asks} each"
+    has = ", ".join(f"{k} {total.get(k, 0.0):g} ({free.get(k, 0.0):g} free)" for k in want)
     return (
-        f"the cluster has {total:g} CPUs, {free:g} free, and {count} shard(s) ask {per:g} CPU "
-        "each; pass ray_options={'num_cpus': ...} with less, add nodes, or use fewer shards"
+        f"the cluster has {has}, and {count} shard(s) ask {asks} each; "
+        "pass ray_options with less, add nodes, or use fewer shards"
     )
 
 
@@ -340,7 +364,7 @@ def _await_started(
 
     Raises:
         ShardNotPlaced: some did not start within ``timeout_s`` (named, with the cluster's
-            CPUs against the shards' demand), or one failed in its constructor.
+            resources against the shards' demand), or one failed in its constructor.
     """
     refs = [h.actor.ping.remote() for h in handles]
     ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
