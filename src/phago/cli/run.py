@@ -99,23 +99,17 @@ def run(
     from phago.errors import PhagoError
 
     try:
-        ran, recovered, st = _run_sharded(
-            docs,
-            DistributedColony(
-                shards,
-                backend=backend,
-                config=config,
-                seed=seed,
-                address=address,
-                checkpoint_every=checkpoint_every,
-                checkpoint_dir=checkpoint_dir,
-                ray_start_timeout_s=start_timeout,
-            ),
+        dc = DistributedColony(
             shards,
-            digesters,
-            ticks,
-            max_ticks,
+            backend=backend,
+            config=config,
+            seed=seed,
+            address=address,
+            checkpoint_every=checkpoint_every,
+            checkpoint_dir=checkpoint_dir,
+            ray_start_timeout_s=start_timeout,
         )
+        ran, recovered, st = _run_sharded(docs, dc, shards, digesters, ticks, max_ticks)
     except PhagoError as exc:  # shards not placed, a lost shard without checkpoints, ...
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     per_shard = st.pop("shards")

@@ -301,22 +301,12 @@ def _load_compiled_code() -> None:
 DEFAULT_START_TIMEOUT_S = 120.0  # how long shard actors may take to be placed and start
 
 
-def _awaitable(ref: Any) -> Any:
-    """An ObjectRef as something :func:`asyncio.wait_for` takes."""
-
-    async def wait() -> Any:
-        return await ref
-
-    return wait()
-
-
 def _local_cpus(num_shards: int, options: dict[str, Any]) -> int:
     """The CPUs to declare when starting a local Ray for ``num_shards`` shards: this
     machine's cores, or as many as the shards ask for in all if that is more, so that every
     shard is placed (Ray's CPUs are a scheduling count; with fewer cores than shards they
     share the cores, which :func:`_crowded` warns about)."""
-    per = float(options.get("num_cpus", 1))
-    return max(os.cpu_count() or 1, math.ceil(num_shards * per))
+    return max(os.cpu_count() or 1, math.ceil(num_shards * _demand(options).get("CPU", 0.0)))
 
 
 def _demand(options: dict[str, Any]) -> dict[str, float]:
@@ -372,7 +362,7 @@ def _await_started(
     waiting = [h.shard_id for h, r in zip(handles, refs, strict=True) if r not in started]
     if waiting:
         raise ShardNotPlaced(
-            list(waiting),
+            waiting,
             f"not started within {timeout_s:g} s ({_capacity(ray, options, len(handles))})",
         )
     try:
@@ -483,7 +473,7 @@ class RayShardHandle:
             self.actor = ShardActor().options(**self._options).remote(*self._args, snapshot)
             self.recreated += 1
             try:
-                await asyncio.wait_for(_awaitable(self.actor.ping.remote()), self.start_timeout_s)
+                await asyncio.wait_for(self.actor.ping.remote(), self.start_timeout_s)
             except TimeoutError:
                 with contextlib.suppress(Exception):
                     ray.kill(self.actor)
