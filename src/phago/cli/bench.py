@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from phago.bench import PRESETS, BenchConfig, BenchResult, run_benchmark, to_csv
-from phago.cli.common import console, echo_json, out
+from phago.cli.common import console, echo_json, fitted_table, out
 
 _COLUMNS = [
     ("shards", "shards"),
@@ -35,13 +34,17 @@ def _emit(results: list[BenchResult], as_json: bool, csv: bool) -> None:
     if csv:
         click.echo(to_csv(results))
         return
-    t = Table(title="phago bench (W2)")
-    for _, head in _COLUMNS:
-        t.add_column(head, justify="right")
-    for r in results:
-        d = r.to_dict()
-        t.add_row(*(f"{d[k]:.1f}" if isinstance(d[k], float) else str(d[k]) for k, _ in _COLUMNS))
-    out.print(t)
+    rows = [[_cell(r.to_dict()[k]) for k, _ in _COLUMNS] for r in results]
+    out.print(fitted_table("phago bench (W2)", [h for _, h in _COLUMNS], rows, key_columns=2))
+
+
+def _cell(value: Any) -> str:
+    """A figure as the table shows it: thousands separated, one decimal for rates."""
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:

@@ -60,6 +60,44 @@ def build_colony(
     return colony
 
 
+def fitted_table(
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    key_columns: int = 1,
+    width: int | None = None,
+) -> Table:
+    """A table of ``rows`` that fits the output: one column per header where that fits in
+    ``width`` (default: stdout's width, 80 when it is not a terminal), else turned on its
+    side, with one row per header and one column per row, named by the row's first
+    ``key_columns`` cells. Cells are right-aligned, except the names.
+
+    Example:
+        >>> t = fitted_table("runs", ["shards", "docs/s"], [["1", "9.5"], ["2", "17.0"]])
+        >>> [c.header for c in t.columns]
+        ['shards', 'docs/s']
+        >>> t = fitted_table("runs", ["shards", "docs/s"], [["1", "9.5"]], width=10)
+        >>> [c.header for c in t.columns], list(t.columns[1].cells)
+        (['shards', '1'], ['9.5'])
+    """
+    wide = Table(title=title)
+    for h in headers:
+        wide.add_column(h, justify="right")
+    for r in rows:
+        wide.add_row(*r)
+    natural = out.measure(wide, options=out.options.update(max_width=1 << 16)).maximum
+    if natural <= (out.width if width is None else width):
+        return wide
+    tall = Table(title=title)
+    tall.add_column(" ".join(headers[:key_columns]))
+    for r in rows:
+        tall.add_column(" ".join(r[:key_columns]), justify="right")
+    for i in range(key_columns, len(headers)):
+        tall.add_row(headers[i], *(r[i] for r in rows))
+    return tall
+
+
 def stats_table(stats: dict[str, Any], title: str = "Colony") -> Table:
     """A two-column table of stats."""
     t = Table(title=title, show_header=False)

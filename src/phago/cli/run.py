@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from phago.cli.common import build_colony, console, echo_json, out, progress, stats_table
+from phago.cli.common import (
+    build_colony,
+    console,
+    echo_json,
+    fitted_table,
+    out,
+    progress,
+    stats_table,
+)
 from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus, load_text_directory
 
@@ -125,9 +133,6 @@ def run(
         )
         return
     out.print(stats_table(st, title=f"{shards} shards ({backend}) after {ran} ticks"))
-    from rich.table import Table
-
-    t = Table(title="Shards")
     cols = [
         "shard",
         "documents_total",
@@ -138,11 +143,8 @@ def run(
         "agents_alive",
         "status",
     ]
-    for c in cols:
-        t.add_column(c)
-    for row in per_shard:
-        t.add_row(*(str(row.get(c, "")) for c in cols))
-    out.print(t)
+    rows = [[str(row.get(c, "")) for c in cols] for row in per_shard]
+    out.print(fitted_table("Shards", cols, rows))
     if recovered:
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
 
