@@ -7,9 +7,12 @@ Usage:
 Each configuration generates the W3 corpus (untimed), then times ingest → digested → wired
 with ``ColonyConfig.for_large_corpora()`` and one digester per 100 documents. Reports
 documents/s, speed-up over one shard of the same backend, barrier overhead per tick (phase
-wall time beyond the slowest shard) and peak memory per shard. Ray shards are actors with one
-CPU each; Ray is started once for the whole run with ``--ray-cpus`` CPUs (default: the
-machine's cores, or the most shards asked for if that is more).
+wall time beyond the slowest shard), the shards' own work (their phases' compute time: the
+slowest shard's and the sum over shards; set against the same shard count on the local
+backend, it shows how much sharing the cores slowed each shard) and peak memory per shard.
+Ray shards are actors with one CPU each; Ray is started once for the whole run with
+``--ray-cpus`` CPUs (default: the machine's cores, or the most shards asked for if that is
+more).
 """
 
 from __future__ import annotations
@@ -83,14 +86,16 @@ def main() -> None:
     print(f"W3, D = {a.docs}, cpus = {os.cpu_count()}")
     print(
         "| backend | shards | seconds | ticks | digested | docs/s | words/s | speed-up | "
-        "barrier ms/tick | cross-shard edges | peak RSS/shard MiB |"
+        "barrier ms/tick | slowest shard's work s | work summed s | cross-shard edges | "
+        "peak RSS/shard MiB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['backend']} | {r['shards']} | {r['seconds']:.1f} | {r['ticks']} | "
             f"{r['digested']} | {r['docs_per_s']:.0f} | {r['words_per_s']:.0f} | "
-            f"{r['speedup']:.2f} | {r['barrier_ms_per_tick']:.2f} | {r['cross_shard_edges']} | "
+            f"{r['speedup']:.2f} | {r['barrier_ms_per_tick']:.2f} | {r['work_slowest_s']:.1f} | "
+            f"{r['work_summed_s']:.1f} | {r['cross_shard_edges']} | "
             f"{r['peak_rss_per_shard_mib']:.0f} |"
         )
 

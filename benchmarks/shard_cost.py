@@ -14,11 +14,13 @@ perfectly parallel n-shard run could gain: n / ratio.
 After the timed run every configuration runs two more ticks (untimed; everything is digested,
 so nothing new is wired) and reports its edges and the largest degree of the global graph:
 the degree cap across shards acts two ticks after the growth, so by then every node is within
-``max_edge_degree`` (30). It also reports how close each graph is to one shard's (which
-equals one colony's): the Jaccard index of their edge sets (edges named by their endpoints'
-labels). ``--no-decay``, ``--cap none`` and ``--fragments none`` change
-``ColonyConfig.for_large_corpora()`` (cap 30, 32 keywords per document) to separate the
-sources of difference: with all three, the graphs are identical (DESIGN.md I2).
+``max_edge_degree`` (30). It reports the nodes one shard's graph holds (its own and replicas
+of other shards' nodes), on average, as a share of the global graph's nodes, and how close
+each graph is to one shard's (which equals one colony's): the Jaccard index of their edge
+sets (edges named by their endpoints' labels). ``--no-decay``, ``--cap none`` and
+``--fragments none`` change ``ColonyConfig.for_large_corpora()`` (cap 30, 32 keywords per
+document) to separate the sources of difference: with all three, the graphs are identical
+(DESIGN.md I2).
 """
 
 from __future__ import annotations
@@ -99,6 +101,12 @@ def main() -> None:
                 "ratio": round(s / seconds[0], 3),
                 "best_speed_up": round(n * seconds[0] / s, 3),
                 "edges": st.graph_edges,
+                "nodes": st.graph_nodes,
+                # what one shard's graph holds (its nodes and replicas), as a share of the
+                # global graph's nodes: every per-node pass of a shard's tick runs over these
+                "nodes_held_share": round(
+                    sum(r["nodes_held"] for r in st.shards) / n / max(st.graph_nodes, 1), 3
+                ),
                 "largest_degree": int(dc.graph.degrees().max(initial=0)),
                 "jaccard_vs_one_shard": round(jaccard, 3),
                 "digested": st.documents_digested,
@@ -110,14 +118,15 @@ def main() -> None:
         return
     print(f"W3, D = {args.docs}, local shards run one after another, interleaved")
     print(
-        "| shards | seconds | ticks | time / one shard | best speed-up n / ratio | edges "
-        "| largest degree | edge Jaccard vs one shard |"
+        "| shards | seconds | ticks | time / one shard | best speed-up n / ratio | nodes | edges "
+        "| nodes held per shard / nodes | largest degree | edge Jaccard vs one shard |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['shards']} | {r['seconds']:.2f} | {r['ticks']} | {r['ratio']:.2f} "
-            f"| {r['best_speed_up']:.2f} | {r['edges']:,} | {r['largest_degree']} "
+            f"| {r['best_speed_up']:.2f} | {r['nodes']:,} | {r['edges']:,} "
+            f"| {r['nodes_held_share']:.2f} | {r['largest_degree']} "
             f"| {r['jaccard_vs_one_shard']:.3f} |"
         )
 

@@ -35,6 +35,10 @@ class W3Result:
     graph_bytes: int
     bytes_per_edge: float
     barrier_ms_per_tick: float
+    # the shards' own work in the ticks (their phases' compute time), slowest shard and
+    # summed over shards; one colony: the ticks' wall time for both
+    work_slowest_s: float = 0.0
+    work_summed_s: float = 0.0
 
     def row(self) -> dict[str, Any]:
         """As a dict."""
@@ -94,8 +98,10 @@ def run_w3(
             x, y = layout[j * step]
             colony.spawn(Digester(Position(x + 1, y + 1), seed=j))
         t_ingest = time.perf_counter() - t0
+        t1 = time.perf_counter()
         ticks = colony.run_until_digested(max_ticks)
         elapsed = time.perf_counter() - t0
+        work = time.perf_counter() - t1
         st = colony.stats()
         gb = graph_bytes(colony)
         rss = rss_mib()
@@ -117,6 +123,8 @@ def run_w3(
             gb,
             gb / max(st.graph_edges, 1),
             0.0,
+            work,
+            work,
         )
     from phago.distributed import DistributedColony, RunnerConfig
 
@@ -137,9 +145,12 @@ def run_w3(
         barrier = 0.0
         ticks = 0
         busy = True
+        work_ms = [0.0] * shards
         while busy and ticks < max_ticks:
             r = dc.tick()
             barrier += r.barrier_ms
+            for p in r.phase_results:
+                work_ms[int(p.shard_id)] += getattr(p, "compute_ms", 0.0)
             ticks += 1
             busy = dc._last_busy
         elapsed = time.perf_counter() - t0
@@ -167,4 +178,6 @@ def run_w3(
         gb,
         gb / max(st.graph_edges, 1),
         barrier / max(ticks, 1),
+        max(work_ms) / 1000.0,
+        sum(work_ms) / 1000.0,
     )

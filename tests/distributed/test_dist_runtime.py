@@ -150,6 +150,10 @@ def test_stats_totals_and_per_shard() -> None:
         assert st.graph_nodes == sum(s["graph_nodes"] for s in st.shards)
         assert st.graph_edges == dc.graph.edge_count and st.graph_nodes == dc.graph.node_count
         assert all(s["status"] == "Online" and s["memory_bytes"] > 0 for s in st.shards)
+        # a shard holds its own nodes and replicas of the far ends of its edges
+        held = [sh.colony.graph.node_count for sh in dc.runner.shards]
+        assert [s["nodes_held"] for s in st.shards] == held
+        assert all(s["nodes_held"] > s["graph_nodes"] for s in st.shards)
         g = dc.global_graph()
         assert g.number_of_edges() == st.graph_edges
         _, _, data = next(iter(g.edges(data=True)))

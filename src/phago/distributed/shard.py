@@ -446,6 +446,7 @@ class ShardedColony:
             "documents_total": st.documents_total,
             "documents_digested": st.documents_digested,
             "graph_nodes": st.graph_nodes,
+            "nodes_held": g.node_count,  # owned ones and replicas of other shards' nodes
             "graph_edges": st.graph_edges,
             "agents_alive": st.agents_alive,
             "agents_died": st.agents_died,
