@@ -81,6 +81,12 @@ class Position:
         object.__setattr__(self, "x", fx)
         object.__setattr__(self, "y", fy)
 
+    def __reduce__(self) -> tuple[type[Position], tuple[float, float]]:
+        # pickled as a constructor call: the default of a frozen slotted dataclass walks
+        # dataclasses.fields() for every object, several times slower, and positions
+        # travel in every ghost answer between shards
+        return (Position, (self.x, self.y))
+
     def distance(self, other: Position) -> float:
         """Euclidean distance to ``other``."""
         return math.hypot(self.x - other.x, self.y - other.y)
@@ -171,6 +177,46 @@ class NodeData:
     created_tick: int
     documents: tuple[DocumentId, ...] = ()
     embedding: tuple[float, ...] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # a constructor call with the type's value: node data travels in every ghost answer
+        # between shards, and the slotted dataclass and enum defaults cost several times more
+        return (
+            _node_data,
+            (
+                self.id,
+                self.label,
+                NodeType(self.node_type).value,
+                self.position,
+                self.access_count,
+                self.created_tick,
+                self.documents,
+                self.embedding,
+            ),
+        )
+
+
+def _node_data(
+    nid: NodeId,
+    label: str,
+    node_type: str,
+    position: Position,
+    access_count: int,
+    created_tick: int,
+    documents: tuple[DocumentId, ...],
+    embedding: tuple[float, ...] | None,
+) -> NodeData:
+    """:class:`NodeData` from its pickled fields."""
+    return NodeData(
+        nid,
+        label,
+        NodeType(node_type),
+        position,
+        access_count,
+        created_tick,
+        documents,
+        embedding,
+    )
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from phago.distributed.types import (
     as_shard_id,
 )
 from phago.errors import ConfigError
-from phago.ids import NodeId
+from phago.ids import DocumentId, NodeId
 from phago.types import NodeData, NodeType, Position
 
 
@@ -147,6 +147,28 @@ class TestGhostNode:
 
     def test_constructed_resolved(self) -> None:
         assert GhostNode(NodeId(1), ShardId(0), "x", _node(1)).is_resolved
+
+    def test_pickles_with_its_node_data(self) -> None:
+        # ghosts cross between shards every tick, pickled by their own __reduce__
+        data = NodeData(
+            NodeId(2**63 + 5), "ribosome", NodeType.INSIGHT, Position(-1.5, 2.0), 4, 9,
+            (DocumentId(3), DocumentId(2**64 - 1)), (0.25, -1.0),
+        )  # fmt: skip
+        for g in (GhostNode(NodeId(2**63 + 5), ShardId(3), "ribosome", data),
+                  GhostNode(NodeId(1), ShardId(0), "x")):  # fmt: skip
+            back = pickle.loads(pickle.dumps(g, protocol=pickle.HIGHEST_PROTOCOL))
+            assert back == g and type(back.shard_id) is ShardId
+        back_data = pickle.loads(pickle.dumps(data))
+        assert back_data == data and back_data.node_type is NodeType.INSIGHT
+        assert type(back_data.position) is Position
+        # a node type given by its value comes back as the enum
+        loose = NodeData(NodeId(1), "x", "concept", Position(0, 0), 0, 0)  # type: ignore[arg-type]
+        assert pickle.loads(pickle.dumps(loose)).node_type is NodeType.CONCEPT
+
+    def test_position_pickles(self) -> None:
+        p = Position(1.5, -2.0)
+        assert pickle.loads(pickle.dumps(p)) == p
+        assert pickle.loads(pickle.dumps([p, p]))[1] == p
 
 
 def test_shard_info_defaults_match_reference() -> None:

@@ -76,6 +76,10 @@ class ShardId:
             raise ConfigError(f"shard id must be in [0, 2**32), got {v}")
         object.__setattr__(self, "value", v)
 
+    def __reduce__(self) -> tuple[type[ShardId], tuple[int]]:
+        # a constructor call: faster than the frozen slotted dataclass default (see Position)
+        return (ShardId, (self.value,))
+
     def __int__(self) -> int:
         return self.value
 
@@ -184,6 +188,10 @@ class GhostNode:
     shard_id: ShardId
     label: str
     full_data: NodeData | None = None
+
+    def __reduce__(self) -> tuple[type[GhostNode], tuple[Any, ...]]:
+        # a constructor call (ghost answers cross between shards every tick)
+        return (GhostNode, (self.node_id, self.shard_id, self.label, self.full_data))
 
     @property
     def is_resolved(self) -> bool:
