@@ -60,3 +60,4 @@ def test_run_shard_table_is_readable_at_80_columns() -> None:
     assert r.exit_code == 0, r.output
     assert "…" not in r.output
     assert "documents_digested" in r.output and "cross_shard_edges" in r.output
+    assert "nodes_held" in r.output  # its own nodes and replicas of other shards'

@@ -138,6 +138,7 @@ def run(
         "documents_total",
         "documents_digested",
         "graph_nodes",
+        "nodes_held",
         "graph_edges",
         "cross_shard_edges",
         "agents_alive",
