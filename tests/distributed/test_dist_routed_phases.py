@@ -51,10 +51,11 @@ def routed_tick(
     for i, a in enumerate(actors):
         parts = _inbound(answers, i) if answers is not None else []
         if merged:
-            out = a.run_sense_act(None, True, n, *parts)
-            assert len(out) == n + 1  # Act's parts, the Sense result, the Act result
-            assert pickle.loads(out[-2]).phase.value == "Sense"
-            act.append([*out[:-2], out[-1]])
+            out = _refs(a.run_sense_act(None, True, n, *parts))
+            assert len(out) == n  # Act's parts, then the Sense and Act results as one
+            both = pickle.loads(out[-1])
+            assert (both.sense.phase.value, both.act.phase.value) == ("Sense", "Act")
+            act.append(out)
         else:
             a.run_phase_routed("Sense", None, True, n, *parts)
             act.append(_refs(a.run_phase_routed("Act", None, True, n)))
@@ -140,8 +141,8 @@ def test_one_shard_returns_the_result_alone() -> None:
     for _ in range(2):
         actor.run_phase_routed("Decay", None, True, 1)
         actor.run_phase_routed("Advance", None, True, 1)
-        sense, act = map(pickle.loads, actor.run_sense_act(None, True, 1))
-        assert (sense.phase.value, act.phase.value) == ("Sense", "Act")
+        both = pickle.loads(actor.run_sense_act(None, True, 1))  # one return: the results
+        assert (both.sense.phase.value, both.act.phase.value) == ("Sense", "Act")
 
 
 def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:

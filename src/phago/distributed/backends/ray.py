@@ -147,18 +147,19 @@ class ShardActorImpl:
 
     def run_sense_act(self, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any) -> Any:
         """Sense then Act of a pipelined tick in one call: :meth:`run_phase_routed` for
-        both, returning Act's part for each other shard, then the Sense result, then the
-        Act result. Nothing passes between shards from Sense to Act (Sense only reads this
-        shard, and an Act's updates reach other shards at their Decay), so running them
-        back to back without a barrier between gives the same tick, in one task instead
-        of two."""
+        both, returning Act's part for each other shard, then the Sense and Act results as
+        one object (one reference fewer for the driver to own and await per tick). Nothing
+        passes between shards from Sense to Act (Sense only reads this shard, and an Act's
+        updates reach other shards at their Decay), so running them back to back without a
+        barrier between gives the same tick, in one task instead of two."""
         sense, _ = self._routed(
             TickPhase.SENSE, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
         )
         act, out = self._routed(
             TickPhase.ACT, None, resolve_ghosts, shards, [[] for _ in range(shards - 1)]
         )
-        return (*map(_dump, out), _dump(sense), _dump(act))
+        both = _dump(_SenseAndAct(sense, act))
+        return (*map(_dump, out), both) if out else both
 
     def _routed(
         self,
@@ -700,6 +701,8 @@ class RayTickPipeline:
         self._actors: tuple[Any, ...] = ()
         self._first: list[Any] = []
         self._many: list[Any] = []
+        # per shard, this tick's Sense-and-Act reference and the Act result it held
+        self._acts: dict[int, tuple[Any, Any]] = {}
 
     def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
         """Submit one tick; returns each phase's result references, one per shard."""
@@ -707,12 +710,12 @@ class RayTickPipeline:
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
-            self._first = [a.run_sense_act.options(num_returns=n + 1) for a in actors]
+            self._first = [a.run_sense_act.options(num_returns=n) for a in actors]
             self._many = [a.run_phase_routed.options(num_returns=n) for a in actors]
         answers, self._answers = self._answers, None
         outs = self._many
         act = [
-            list(
+            _refs(
                 m.remote(
                     _lean_sense(sense_payloads[i]),
                     resolve_ghosts,
@@ -731,15 +734,22 @@ class RayTickPipeline:
             for i, m in enumerate(outs)
         ]
         self._answers = advance
+        self._acts = {}
         return [
-            [r[-2] for r in act],
+            [r[-1] for r in act],  # Sense's and Act's results are one object
             [r[-1] for r in act],
             [r[-1] for r in decay],
             [r[-1] for r in advance],
         ]
 
     async def result(self, index: int, ref: Any) -> Any:
-        """Await one shard's phase result; a dead actor raises :class:`ShardLost`."""
+        """Await one shard's phase result; a dead actor raises :class:`ShardLost`.
+
+        Sense's and Act's results arrive as one object: awaiting it for Sense keeps Act's,
+        which the runner then takes without a second wait."""
+        act = self._acts.pop(index, None)
+        if act is not None and act[0] is ref:
+            return act[1]
         ray = _ray()
         h = self._handles[index]
         try:
@@ -749,6 +759,9 @@ class RayTickPipeline:
                 h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
         value = pickle.loads(value)
+        if isinstance(value, _SenseAndAct):
+            self._acts[index] = (ref, value.act)
+            return value.sense
         if getattr(value, "phase", None) is TickPhase.ADVANCE:
             h._tick = value.tick
         return value
@@ -772,6 +785,15 @@ class RayTickPipeline:
     def reset(self) -> None:
         """Forget a failed tick's outputs (a rollback restores the runner's answers)."""
         self._answers = None
+        self._acts = {}
+
+
+@dataclass(slots=True)
+class _SenseAndAct:
+    """A pipelined tick's Sense and Act results of one shard, sent as one object."""
+
+    sense: Any
+    act: Any
 
 
 def _dump(value: Any) -> bytes:
