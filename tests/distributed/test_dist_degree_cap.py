@@ -381,3 +381,90 @@ def test_reports_learn_the_owners_indices_and_a_wrong_guess_is_looked_up() -> No
     )
     fixed = o_cap.orders(owner_graph, owners_o, [stale], shards=2)[1]
     assert fixed.learn.tolist() == [[1, 1]] and o_cap._table[1, 1] == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.integers(0, 9),  # the reported node (an owner's local index)
+                st.integers(0, 12),  # its degree on the source
+                st.integers(-1, 10),  # the source's guess of the owner's index
+            ),
+            max_size=8,
+            unique_by=lambda e: e[0],
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(0, 3),
+)
+def test_degrees_of_many_reports_are_taken_as_report_by_report(  # type: ignore[no-untyped-def]
+    per_source, me
+) -> None:
+    # the owner takes every source's degrees in one pass; a source sent twice (which no
+    # runner does) is taken report by report. Both must give the same table and lookups.
+    g = HebbianGraph()
+    for i in range(10):
+        g.add_node(f"n{i}")
+    owner = np.array([me if i % 3 else (me + 1) % 5 for i in range(10)], dtype=np.int64)
+    ids = g._ids_arr[:10]
+    sources = [s for s in range(5) if s != me][: len(per_source)]
+    reports = [
+        DegreeReport(
+            src,
+            nodes=ids[[v for v, _, _ in entries]].astype(np.uint64),
+            degrees=np.array([d for _, d, _ in entries], dtype=np.int64),
+            nodes_here=np.array([100 + v for v, _, _ in entries], dtype=np.int64),
+            nodes_there=np.array([t for _, _, t in entries], dtype=np.int64),
+        )
+        for src, entries in zip(sources, per_source, strict=False)
+    ]
+    together = GlobalDegreeCap(me, k=100)
+    one_by_one = GlobalDegreeCap(me, k=100)
+    got = together.orders(g, owner, reports, shards=5)
+    want: dict[int, CapOrder] = {}
+    for rep in reports:
+        want.update(one_by_one.orders(g, owner, [rep], shards=5))
+    assert (together._table == one_by_one._table).all()
+    assert (together._elsewhere == together._table.sum(axis=1)).all()
+    assert (together._elsewhere == one_by_one._elsewhere).all()
+    assert sorted(got) == sorted(want)
+    for s in got:
+        assert got[s].learn.tolist() == want[s].learn.tolist()
+    # the same source twice: the later report's degrees stand
+    twice = GlobalDegreeCap(me, k=100)
+    twice.orders(g, owner, [reports[0], reports[0]], shards=5)
+    assert (twice._table[:, sources[0]] == together._table[:, sources[0]]).all()
+    assert (twice._elsewhere == twice._table.sum(axis=1)).all()
+
+
+def test_orders_for_several_sources_drop_each_sources_own_edges() -> None:
+    # v has one own edge; shards 1 and 2 report two each: with k=3 the two weakest reported
+    # edges go, one on each shard, and each order names that shard's local indices
+    g = star([("a", 0.9, 0)])
+    owner = np.zeros(g.node_count, dtype=np.int64)
+    cap = GlobalDegreeCap(me=0, k=3)
+    v = np.array([g._ids_arr[0]], dtype=np.uint64)
+
+    def report(src: int, weights: list[float], local: list[list[int]]) -> DegreeReport:
+        return DegreeReport(
+            src,
+            nodes=v,
+            degrees=np.array([2]),
+            edge_node=np.zeros(2, dtype=np.int64),
+            edge_other=np.array([10 * src, 10 * src + 1], dtype=np.uint64),
+            edge_weight=np.array(weights),
+            edge_created=np.array([0, 0]),
+            edge_local=np.array(local),
+        )
+
+    orders = cap.orders(
+        g,
+        owner,
+        [report(1, [0.8, 0.1], [[1, 2], [1, 3]]), report(2, [0.2, 0.7], [[4, 5], [4, 6]])],
+        shards=3,
+    )
+    assert orders[1].drop.tolist() == [[1, 3]] and orders[2].drop.tolist() == [[4, 5]]
+    assert cap._table[0, 1] == 1 and cap._table[0, 2] == 1 and cap._elsewhere[0] == 2

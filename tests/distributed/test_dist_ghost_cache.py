@@ -229,3 +229,22 @@ def test_pickle_round_trip_keeps_lru_order_and_data() -> None:
     assert back.peek(NodeId(7)) == cache.peek(NodeId(7))
     assert back.peek(NodeId(8)) is not None and not back.peek(NodeId(8)).is_resolved
     assert back.capacity == 3 and back.stats() == cache.stats()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 12), max_size=40),
+    st.integers(0, 6),
+    st.lists(st.integers(0, 12), max_size=5),
+)
+def test_insert_many_is_insert_in_turn(keys: list[int], capacity: int, before: list[int]) -> None:
+    one, many = GhostNodeCache(capacity), GhostNodeCache(capacity)
+    for k in before:
+        one.insert(ghost(k))
+        many.insert(ghost(k))
+    evicted = sum(one.insert(ghost(k, label=f"v{i}")) is not None for i, k in enumerate(keys))
+    assert many.insert_many(ghost(k, label=f"v{i}") for i, k in enumerate(keys)) == evicted
+    assert [(g.node_id, g.label) for g in many.all_nodes()] == [
+        (g.node_id, g.label) for g in one.all_nodes()
+    ]
+    assert many.stats() == one.stats()

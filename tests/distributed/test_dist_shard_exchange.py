@@ -343,3 +343,17 @@ def test_spread_positions_pick_every_step_th_document(count: int) -> None:
     assert shard.spread_positions(count) == [every[(j * step) % len(every)] for j in range(count)]
     empty = ShardedColony(ShardId(0), ColonyConfig(), ConsistentHashRing(1))
     assert empty.spread_positions(count) == [(0.0, 0.0)] * count
+
+
+def test_ghosts_for_several_requesters_are_resolved_as_for_each_alone() -> None:
+    shards = loaded_shards(2)
+    for _ in range(8):
+        inline_tick(shards)
+    s = shards[0]
+    g = s.colony.graph
+    mine = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 0)[:6].tolist()]
+    foreign = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 1)[:2].tolist()]
+    groups = [[mine[0], 12345, mine[1]], [*foreign], [], [mine[2], foreign[0], *mine[3:]]]
+    got = s._resolve_ghost_groups(groups)
+    assert got == [s.resolve_ghost_nodes(grp) for grp in groups]
+    assert [[int(x.node_id) for x in part] for part in got] == [mine[:2], [], [], mine[2:]]

@@ -354,6 +354,50 @@ class GlobalDegreeCap:
 
     # ------------------------------------------------------------------ Advance
 
+    def _take_degrees(
+        self,
+        graph: HebbianGraph,
+        owner: npt.NDArray[np.int64],
+        reports: Sequence[DegreeReport],
+        learnt: dict[int, npt.NDArray[np.int64]],
+    ) -> None:
+        """Put the degrees ``reports`` give (each with nodes, sources distinct) into the
+        table, all reports in one pass; lookups of nodes a sender named wrongly go into
+        ``learnt`` for it (see :meth:`_owner_indices`)."""
+        n = graph.node_count
+        sizes = np.fromiter((len(r.nodes) for r in reports), dtype=_INT, count=len(reports))
+        nodes = np.concatenate([r.nodes for r in reports])
+        li = np.concatenate(
+            [
+                r.nodes_there if len(r.nodes_there) == len(r.nodes) else np.full(len(r.nodes), -1)
+                for r in reports
+            ]
+        ).astype(_INT, copy=False)
+        ok = (li >= 0) & (li < n)
+        ok[ok] = graph._ids_arr[li[ok]] == nodes[ok]
+        if not ok.all():
+            miss = np.flatnonzero(~ok)
+            found = graph.indices_of_ids(nodes[miss])
+            li[miss] = found
+            starts = np.cumsum(sizes) - sizes
+            which = np.searchsorted(starts, miss, side="right") - 1  # the report of each
+            for k in np.unique(which).tolist():
+                rep = reports[k]
+                if len(rep.nodes_here) == len(rep.nodes):
+                    sel = which == k
+                    m, f = miss[sel] - starts[k], found[sel]
+                    known = f >= 0
+                    learnt[int(rep.source)] = np.stack([rep.nodes_here[m[known]], f[known]], axis=1)
+        mine = li >= 0
+        mine[mine] = owner[li[mine]] == self.me
+        rows = li[mine]
+        sources = np.repeat(np.array([int(r.source) for r in reports], dtype=_INT), sizes)[mine]
+        degrees = np.concatenate([r.degrees for r in reports])[mine]
+        table = self._table
+        change = degrees - table[rows, sources]
+        table[rows, sources] = degrees
+        np.add.at(self._elsewhere, rows, change.astype(np.int32))
+
     def _set_degrees(
         self, rows: npt.NDArray[np.int64], source: int, degrees: npt.NDArray[np.int64]
     ) -> None:
@@ -380,30 +424,30 @@ class GlobalDegreeCap:
             deg = graph.degrees()
             own_edges = None
         ids = graph._ids_arr
-        ranked: list[DegreeReport] = []
         learnt: dict[int, npt.NDArray[np.int64]] = {}
-        for rep in reports:
-            if len(rep.nodes):
+        listed = [rep for rep in reports if len(rep.nodes)]
+        if len({int(rep.source) for rep in listed}) == len(listed):
+            if listed:
+                self._take_degrees(graph, owner, listed, learnt)
+        else:  # a source twice (not what a runner sends): report by report, in order
+            for rep in listed:
                 li = self._owner_indices(graph, rep, learnt)
                 ok = li >= 0
                 ok[ok] = owner[li[ok]] == self.me
                 self._set_degrees(li[ok], int(rep.source), rep.degrees[ok])
-            if len(rep.edge_node):
-                ranked.append(rep)
+        ranked = [rep for rep in reports if len(rep.edge_node)]
         out: dict[int, CapOrder] = {}
         if ranked:
             out = self._rank(graph, owner, ranked, deg, own_edges)
         over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
         self._asked = over
         if len(over):
-            table = self._table
-            for s in range(table.shape[1]):
-                if s == self.me:
-                    continue
-                asked = over[table[over, s] > 0]
-                if len(asked):
-                    order = out.setdefault(s, CapOrder(self.me))
-                    order.ask, order.ask_local = ids[asked], asked
+            stored = self._table[over] > 0  # [over node, shard]: has edges there
+            stored[:, self.me] = False
+            for s in np.flatnonzero(stored.any(axis=0)).tolist():
+                asked = over[stored[:, s]]
+                order = out.setdefault(s, CapOrder(self.me))
+                order.ask, order.ask_local = ids[asked], asked
         for s, pairs in learnt.items():
             out.setdefault(s, CapOrder(self.me)).learn = pairs
         return dict(sorted(out.items()))
@@ -451,15 +495,13 @@ class GlobalDegreeCap:
         n = graph.node_count
         if not n:
             return {}
-        keep = [
-            (r.edge_node >= 0)
-            & (r.edge_node < n)
-            & (owner[np.clip(r.edge_node, 0, n - 1)] == self.me)
-            for r in reports
-        ]
-        rows = [r.edge_node[k] for r, k in zip(reports, keep, strict=True)]
+        sizes = np.fromiter((len(r.edge_node) for r in reports), dtype=_INT, count=len(reports))
+        e_node = np.concatenate([r.edge_node for r in reports])
+        keep = (e_node >= 0) & (e_node < n)
+        keep[keep] = owner[e_node[keep]] == self.me
+        rows = e_node[keep]
         ranked = np.zeros(n, dtype=np.bool_)
-        ranked[np.concatenate(rows)] = True
+        ranked[rows] = True
         if own_edges is None:
             node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
         else:
@@ -475,14 +517,12 @@ class GlobalDegreeCap:
                     np.concatenate([x, y]) for x, y in zip((node, other, w, ct), more, strict=True)
                 )
         own = len(node)
-        all_node = np.concatenate([node, *rows])
+        all_node = np.concatenate([node, rows])
         all_other = np.concatenate(
-            [ids[other]] + [r.edge_other[k] for r, k in zip(reports, keep, strict=True)]
+            [ids[other], np.concatenate([r.edge_other for r in reports])[keep]]
         )
-        all_w = np.concatenate([w] + [r.edge_weight[k] for r, k in zip(reports, keep, strict=True)])
-        all_ct = np.concatenate(
-            [ct] + [r.edge_created[k] for r, k in zip(reports, keep, strict=True)]
-        )
+        all_w = np.concatenate([w, np.concatenate([r.edge_weight for r in reports])[keep]])
+        all_ct = np.concatenate([ct, np.concatenate([r.edge_created for r in reports])[keep]])
         drop = _rank_drops_indexed(all_node, n, all_other, all_w, all_ct.astype(_INT), self.k)
         if drop[:own].any():
             a, b = node[drop[:own]], other[drop[:own]]
@@ -492,14 +532,14 @@ class GlobalDegreeCap:
             K.add_at(deg, lo, -1)
             K.add_at(deg, hi, -1)
         out: dict[int, CapOrder] = {}
-        at = own
-        for rep, k in zip(reports, keep, strict=True):
-            part = slice(at, at + int(k.sum()))
-            at = part.stop
-            d = drop[part]
-            if d.any():
-                rows_dropped = all_node[part][d]
-                K.add_at(self._table[:, int(rep.source)], rows_dropped, -1)
-                K.add_at(self._elsewhere, rows_dropped, -1)
-                out[int(rep.source)] = CapOrder(self.me, rep.edge_local[k][d])
+        theirs = drop[own:]
+        if theirs.any():
+            rows_dropped = rows[theirs]
+            report_of = np.repeat(np.arange(len(reports), dtype=_INT), sizes)[keep][theirs]
+            sources = np.array([int(r.source) for r in reports], dtype=_INT)
+            np.add.at(self._table, (rows_dropped, sources[report_of]), -1)
+            K.add_at(self._elsewhere, rows_dropped, -1)
+            local = np.concatenate([r.edge_local for r in reports])[keep][theirs]
+            for k in np.unique(report_of).tolist():
+                out[int(sources[k])] = CapOrder(self.me, local[report_of == k])
         return out

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +182,38 @@ class GhostNodeCache:
             _, evicted = self._nodes.popitem(last=False)
             self._evictions += 1
         self._nodes[ghost.node_id] = ghost
+        return evicted
+
+    def insert_many(self, ghosts: Iterable[GhostNode]) -> int:
+        """:meth:`insert` each ghost in turn (a shard stores a tick's ghost answers so).
+
+        Returns:
+            The number of ghosts evicted.
+
+        Example:
+            >>> from phago.ids import NodeId
+            >>> from phago.distributed.types import GhostNode, ShardId
+            >>> cache = GhostNodeCache(capacity=2)
+            >>> cache.insert_many(GhostNode(NodeId(i), ShardId(0), f"n{i}") for i in range(3))
+            1
+            >>> [g.label for g in cache.all_nodes()]
+            ['n1', 'n2']
+        """
+        if self._capacity == 0:
+            return 0
+        nodes, capacity, evicted = self._nodes, self._capacity, 0
+        to_end, pop = nodes.move_to_end, nodes.popitem
+        for ghost in ghosts:
+            key = ghost.node_id
+            if key in nodes:
+                nodes[key] = ghost
+                to_end(key)
+                continue
+            if len(nodes) >= capacity:
+                pop(last=False)
+                evicted += 1
+            nodes[key] = ghost
+        self._evictions += evicted
         return evicted
 
     def update_full_data(self, node_id: NodeId, data: NodeData) -> bool:

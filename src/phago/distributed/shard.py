@@ -934,34 +934,56 @@ class ShardedColony:
 
         Ghosts carry a node's data, not its provenance (``documents`` is empty).
         """
+        return self._resolve_ghost_groups([node_ids])[0]
+
+    def _resolve_ghost_groups(self, groups: Sequence[Sequence[int]]) -> list[list[GhostNode]]:
+        """:meth:`resolve_ghost_nodes` of each group, all looked up and read in one pass."""
         g = self.colony.graph
         self._sync_owners()
-        li = g.indices_of_ids(node_ids)
+        flat = list(chain.from_iterable(groups)) if len(groups) > 1 else list(groups[0])
+        li = g.indices_of_ids(flat)
         ok = li >= 0
         ok[ok] = self._owner_buf[li[ok]] == int(self._id)
+        out: list[list[GhostNode]] = [[] for _ in groups]
         if not ok.any():
-            return []
+            return out
         sel = li[ok]
-        keep = np.asarray(node_ids, dtype=np.uint64)[ok].tolist() if not ok.all() else node_ids
         labels = g._labels
         types = g.type_codes()[sel].tolist()
-        pos = g.positions()[sel].tolist()
+        xs = g.positions()[sel, 0].tolist()
+        ys = g.positions()[sel, 1].tolist()
         access = g.access_counts()[sel].tolist()
         created = g.created_ticks()[sel].tolist()
         me = self._id
-        out = []
-        for k, (nid, i) in enumerate(zip(keep, sel.tolist(), strict=True)):
-            label = labels[i]
-            x, y = pos[k]
-            data = NodeData(
-                id=NodeId(nid),
-                label=label,
-                node_type=_NODE_TYPES[types[k]],
-                position=Position(x, y),
-                access_count=access[k],
-                created_tick=created[k],
+        node_types = _NODE_TYPES
+        ghosts = [
+            GhostNode(
+                nid,
+                me,
+                labels[i],
+                NodeData(nid, labels[i], node_types[t], Position(x, y), ac, ct),
             )
-            out.append(GhostNode(NodeId(nid), me, label, data))
+            for nid, i, t, x, y, ac, ct in zip(
+                np.asarray(flat, dtype=np.uint64)[ok].tolist(),
+                sel.tolist(),
+                types,
+                xs,
+                ys,
+                access,
+                created,
+                strict=True,
+            )
+        ]
+        if len(groups) == 1:
+            out[0] = ghosts
+            return out
+        # the resolved ghosts of each group: its share of ``ok``, in order
+        ends = np.cumsum([len(grp) for grp in groups])
+        taken = np.cumsum(ok)[ends - 1].tolist() if len(ok) else [0] * len(groups)
+        start = 0
+        for k, end in enumerate(taken):
+            out[k] = ghosts[start:end]
+            start = end
         return out
 
     def ghost_nodes(self) -> list[GhostNode]:
@@ -1048,8 +1070,7 @@ class ShardedColony:
 
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
-        for gh in ghosts:
-            self._ghosts.insert(gh)
+        self._ghosts.insert_many(ghosts)
 
     # ------------------------------------------------------------------ phases
 
@@ -1145,12 +1166,17 @@ class ShardedColony:
         elif phase is TickPhase.ADVANCE:
             answers: dict[int, list[Any]] = {}
             reports: list[DegreeReport] = []
+            asking: list[int] = []
+            asked: list[list[int]] = []
             for req, items in sorted((payload or {}).items()):
                 ids = [x for x in items if type(x) is not DegreeReport]
                 if len(ids) != len(items):
                     reports.extend(x for x in items if type(x) is DegreeReport)
                 if ids:
-                    answers[int(req)] = self.resolve_ghost_nodes(ids)
+                    asking.append(int(req))
+                    asked.append(ids)
+            if asked:  # every requester's ghosts resolved in one pass
+                answers = dict(zip(asking, self._resolve_ghost_groups(asked), strict=True))
             for dest, order in self.cap_orders(reports).items():
                 answers.setdefault(dest, []).append(order)
             result.ghost_answers = answers
