@@ -377,6 +377,40 @@ class HebbianGraph:
         self._n += 1
         return i
 
+    def _new_nodes(
+        self,
+        nids: Sequence[int],
+        labels: Sequence[str],
+        codes: Sequence[int],
+        x: float,
+        y: float,
+        tick: int,
+        access: int,
+    ) -> range:
+        """:meth:`_new_node` for each (id, label, type code), all at one position: the
+        nodes must be distinct and new. Returns their indices."""
+        k = len(nids)
+        start = self._n
+        self._reserve_nodes(k)
+        at = range(start, start + k)
+        self._ids.extend(map(NodeId, nids))
+        self._labels.extend(labels)
+        self._index.update(zip(self._ids[start:], at, strict=True))
+        label_index, by_type = self._label_index, self._by_type
+        for label, code, i in zip(labels, codes, at, strict=True):
+            label_index.setdefault(label, []).append(i)
+            by_type[code][label] = i
+        end = start + k
+        self._type[start:end] = codes
+        self._ids_arr[start:end] = nids
+        self._access[start:end] = access
+        self._created[start:end] = tick
+        self._pos[start:end, 0] = x
+        self._pos[start:end, 1] = y
+        self._grid.setdefault(self._cell_of(x, y), []).extend(at)
+        self._n = end
+        return at
+
     def _cell_of(self, x: float, y: float) -> tuple[int, int]:
         return (math.floor(x / self._cell), math.floor(y / self._cell))
 

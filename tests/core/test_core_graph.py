@@ -583,3 +583,32 @@ def test_indices_of_ids_take_any_integer_form_and_refuse_other_values() -> None:
     for bad in ([1.5], np.array([float(a)]), ["x"]):
         with pytest.raises(TypeError):
             g.indices_of_ids(bad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=12, unique=True),
+    st.lists(st.sampled_from(list(NodeType)), min_size=12, max_size=12),
+    st.integers(0, 3),
+)
+def test_new_nodes_in_bulk_are_new_nodes_one_by_one(labels, types, existing) -> None:  # type: ignore[no-untyped-def]
+    # what a shard does with an update's missing edge ends: add them at (0, 0), access 0
+    one, bulk = HebbianGraph(), HebbianGraph()
+    for g in (one, bulk):
+        for k in range(existing):
+            g.add_node(f"z{k}", position=Position(1.0, 2.0), tick=1)
+    codes = [list(NodeType).index(t) for t in types[: len(labels)]]
+    ids = [node_id(types[k].value, label) for k, label in enumerate(labels)]
+    for nid, label, code in zip(ids, labels, codes, strict=True):
+        one._new_node(nid, label, code, 0.0, 0.0, 7, 0)
+    at = bulk._new_nodes(ids, labels, codes, 0.0, 0.0, 7, 0)
+    assert list(at) == list(range(existing, existing + len(labels)))
+    assert bulk.node_count == one.node_count
+    for i in range(one.node_count):
+        assert bulk.node_at(i) == one.node_at(i)
+        assert bulk.index_of(one.id_at(i)) == i
+    for label, t in zip(labels, types, strict=False):
+        assert bulk.find_by_label(label, t) == one.find_by_label(label, t)
+        assert bulk.find_nodes_by_exact_label(label) == one.find_nodes_by_exact_label(label)
+    assert bulk.indices_near(Position(0, 0), 0.5) == one.indices_near(Position(0, 0), 0.5)
+    assert bulk.indices_of_ids(ids).tolist() == one.indices_of_ids(ids).tolist()

@@ -896,12 +896,16 @@ class ShardedColony:
         found = g.indices_of_ids(batch.ref_ids)
         missing = np.flatnonzero(found < 0)
         if len(missing):
-            ids = batch.ref_ids.tolist()
-            codes = batch.ref_types.tolist()
             labels = batch.ref_labels
-            tick = batch.tick
-            for r in missing.tolist():
-                found[r] = g._new_node(NodeId(ids[r]), labels[r], codes[r], 0.0, 0.0, tick, 0)
+            found[missing] = g._new_nodes(
+                batch.ref_ids[missing].tolist(),
+                [labels[r] for r in missing.tolist()],
+                batch.ref_types[missing].tolist(),
+                0.0,
+                0.0,
+                batch.tick,
+                0,
+            )
         return found
 
     def ghost_requests(self) -> dict[int, list[int]]:
