@@ -86,7 +86,14 @@ from phago.types import (
     concept_labels,
 )
 
-__all__ = ["Colony", "ColonySnapshot", "ColonyStats", "PresentationHook", "SpawnPolicy"]
+__all__ = [
+    "Colony",
+    "ColonySnapshot",
+    "ColonyStats",
+    "PresentationHook",
+    "SpawnPolicy",
+    "check_document",
+]
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
 
@@ -175,6 +182,39 @@ class ColonySnapshot:
     stats: ColonyStats | None = None
 
 
+def check_document(title: str, content: object, max_chars: int) -> None:
+    """Raise the typed error a colony would raise for this document's content, if any.
+
+    What :meth:`Colony.ingest_document` checks before storing anything; a sharded colony
+    checks a whole batch with it before any shard stores a document of it.
+
+    Raises:
+        EmptyDocument: empty or whitespace-only content.
+        DocumentError: content that is not text, binary (NUL bytes) or longer than
+            ``max_chars`` characters.
+
+    Example:
+        >>> check_document("ok", "cells divide", max_chars=100)
+        >>> check_document("blank", "  ", max_chars=100)
+        Traceback (most recent call last):
+        ...
+        phago.errors.EmptyDocument: document 'blank' is empty
+    """
+    if not isinstance(content, str):
+        raise DocumentError(
+            f"document {title!r}: content must be text, got {type(content).__name__}"
+        )
+    if not content.strip():
+        raise EmptyDocument(f"document {title!r} is empty")
+    if "\x00" in content:
+        raise DocumentError(f"document {title!r} looks binary (contains NUL bytes)")
+    if len(content) > max_chars:
+        raise DocumentError(
+            f"document {title!r} has {len(content)} characters, more than "
+            f"max_document_chars={max_chars}; split it first"
+        )
+
+
 class Colony:
     """A population of agents digesting documents into a Hebbian knowledge graph.
 
@@ -245,19 +285,7 @@ class Colony:
             DocumentError: binary or oversized content.
             InvalidPosition: a position that is not finite.
         """
-        if not isinstance(content, str):
-            raise DocumentError(
-                f"document {title!r}: content must be text, got {type(content).__name__}"
-            )
-        if not content.strip():
-            raise EmptyDocument(f"document {title!r} is empty")
-        if "\x00" in content:
-            raise DocumentError(f"document {title!r} looks binary (contains NUL bytes)")
-        if len(content) > self.config.max_document_chars:
-            raise DocumentError(
-                f"document {title!r} has {len(content)} characters, more than "
-                f"max_document_chars={self.config.max_document_chars}; split it first"
-            )
+        check_document(title, content, self.config.max_document_chars)
         if position is None:
             position = self._next_layout_position()
         elif not isinstance(position, Position):

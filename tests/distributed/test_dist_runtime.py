@@ -18,7 +18,14 @@ from phago.distributed import (
     ShardId,
     TickPhase,
 )
-from phago.errors import ConfigError, DistributedError, RoutingFailed
+from phago.errors import (
+    ConfigError,
+    DistributedError,
+    DocumentError,
+    EmptyDocument,
+    InvalidPosition,
+    RoutingFailed,
+)
 from phago.ids import document_id
 
 NO_DECAY = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
@@ -169,6 +176,26 @@ def test_automatic_layout_and_routing() -> None:
         for did in ids:
             owner = int(dc.coordinator.route_document(int(did)))
             assert any(d.id == did for d in dc.runner.shards[owner].documents())
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (("blank", "   \n"), EmptyDocument),
+        (("binary", "cell\x00wall"), DocumentError),
+        (("bytes", b"cell wall"), DocumentError),
+        (("huge", "cell " * 30), DocumentError),
+        (("nowhere", "cell wall", (float("nan"), 0.0)), InvalidPosition),
+    ],
+)
+def test_a_bad_document_in_a_batch_stores_none_of_it(bad: tuple, error: type) -> None:  # type: ignore[type-arg]
+    good = [(f"d{i}", f"alpha{i} beta gamma cell membrane") for i in range(9)]
+    with DistributedColony(3, config=ColonyConfig(max_document_chars=100), seed=1) as dc:
+        with pytest.raises(error, match=bad[0]):
+            dc.ingest_documents([*good[:5], bad, *good[5:]])
+        assert dc.documents() == []
+        ids = dc.ingest_documents(good)  # nothing half-done: the batch again, without it
+        assert sorted(d.id for d in dc.documents()) == sorted(ids) and len(set(ids)) == 9
 
 
 def test_bad_arguments() -> None:

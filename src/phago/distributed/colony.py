@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from phago.agents.digester import Digester
+from phago.colony import check_document
 from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument
 from phago.distributed.coordinator import Coordinator
@@ -36,7 +37,7 @@ from phago.distributed.runner import (
 )
 from phago.distributed.shard import OwnedGraph, ShardedColony
 from phago.distributed.types import DistributedConfig, ShardId, TickPhase
-from phago.errors import ConfigError
+from phago.errors import ConfigError, InvalidPosition
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_id
 from phago.types import Document, Position
@@ -256,6 +257,17 @@ class DistributedColony:
 
         return list(self._run(gather()))
 
+    def _call_each(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
+        """Each ``(shard, method, args)`` call, all at once on Ray (in turn locally)."""
+        hs = self._runner.handles
+        if all(isinstance(hs[s], LocalShardHandle) for s, _, _ in calls):
+            return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
+
+        async def gather() -> list[Any]:
+            return list(await asyncio.gather(*(hs[s].call(m, *a) for s, m, a in calls)))
+
+        return list(self._run(gather()))
+
     def _call(self, shard: int, method: str, *args: Any) -> Any:
         h = self._runner.handles[shard]
         if isinstance(h, LocalShardHandle):
@@ -292,9 +304,19 @@ class DistributedColony:
         return self.ingest_documents([(title, content, position)])[0]
 
     def ingest_documents(self, docs: Iterable[DocumentInput]) -> list[DocumentId]:
-        """Ingest many documents (batched per shard); returns their ids in input order."""
-        per_shard: dict[int, list[tuple[str, str, tuple[float, float], int]]] = {}
-        ids: list[DocumentId] = []
+        """Ingest many documents (batched per shard); returns their ids in input order.
+
+        Every document is checked first (content and position), so a bad one raises its
+        typed error before any shard stores anything; then each shard ingests its batch,
+        all shards at once on Ray.
+
+        Raises:
+            EmptyDocument: a document with empty or whitespace-only content.
+            DocumentError: content that is not text, binary or too long.
+            InvalidPosition: a position that is not finite.
+        """
+        items: list[tuple[str, str, Position | None]] = []
+        limit = self.config.max_document_chars
         for d in docs:
             if isinstance(d, CorpusDocument):
                 title, content, pos = d.title, d.content, None
@@ -303,17 +325,22 @@ class DistributedColony:
                 pos = None
             else:
                 title, content, pos = d  # type: ignore[misc]
-            p = (
-                self._next_position()
-                if pos is None
-                else (pos if isinstance(pos, Position) else Position(*pos))
-            )
+            check_document(title, content, limit)
+            if pos is not None and not isinstance(pos, Position):
+                try:
+                    pos = Position(*pos)
+                except InvalidPosition as exc:
+                    raise InvalidPosition(f"document {title!r}: {exc}") from exc
+            items.append((title, content, pos))
+        per_shard: dict[int, list[tuple[str, str, tuple[float, float], int]]] = {}
+        ids: list[DocumentId] = []
+        for title, content, pos in items:
+            p = self._next_position() if pos is None else pos
             did = document_id(title, content)
             shard = int(self.coordinator.route_document(int(did)))
             per_shard.setdefault(shard, []).append((title, content, (p.x, p.y), int(did)))
             ids.append(did)
-        for shard, batch in sorted(per_shard.items()):
-            self._call(shard, "ingest_many", batch)
+        self._call_each([(s, "ingest_many", (batch,)) for s, batch in sorted(per_shard.items())])
         self._version += 1
         return ids
 
@@ -323,18 +350,18 @@ class DistributedColony:
         Digester ``j`` of a shard starts beside the shard's document ``j·(n // per_shard)``.
         Returns the number spawned.
         """
-        total = 0
-        for s in range(self.num_shards):
-            positions = self._call(s, "spread_positions", per_shard)
-            agents = []
-            for j in range(per_shard):
-                x, y = positions[j]
-                opts = {"seed": j, **digester_options}
-                agents.append(Digester(Position(x + 1.0, y + 1.0), **opts))
-            self._call(s, "spawn_many", agents)
-            total += len(agents)
+        shards = range(self.num_shards)
+        spread = self._call_each([(s, "spread_positions", (per_shard,)) for s in shards])
+        batches = [
+            [
+                Digester(Position(x + 1.0, y + 1.0), **{"seed": j, **digester_options})
+                for j, (x, y) in enumerate(positions[:per_shard])
+            ]
+            for positions in spread
+        ]
+        self._call_each([(s, "spawn_many", (agents,)) for s, agents in enumerate(batches)])
         self._version += 1
-        return total
+        return sum(map(len, batches))
 
     def spawn(self, agent: Any, shard: int = 0) -> Any:
         """Spawn any agent (a sentinel, a synthesizer, an evolving digester) on ``shard``.
