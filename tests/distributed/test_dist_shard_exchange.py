@@ -246,14 +246,21 @@ def test_snapshot_round_trip_carries_the_columns() -> None:
         assert s._owner.tolist() == c._owner.tolist()
 
 
-def test_resolve_ghost_nodes_matches_node_data_and_skips_others() -> None:
+def shard_with_node_ids(own: int) -> tuple[ShardedColony, list[int], list[int]]:
+    """Shard 0 of two after 8 ticks, ``own`` NodeIds it owns and 2 that shard 1 owns."""
     shards = loaded_shards(2)
     for _ in range(8):
         inline_tick(shards)
     s = shards[0]
+    ids = s.colony.graph._ids_arr
+    mine = [int(ids[i]) for i in np.flatnonzero(s._owner == 0)[:own].tolist()]
+    foreign = [int(ids[i]) for i in np.flatnonzero(s._owner == 1)[:2].tolist()]
+    return s, mine, foreign
+
+
+def test_resolve_ghost_nodes_matches_node_data_and_skips_others() -> None:
+    s, mine, foreign = shard_with_node_ids(5)
     g = s.colony.graph
-    mine = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 0)[:5].tolist()]
-    foreign = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 1)[:2].tolist()]
     asked = [mine[0], 12345, *foreign, *mine[1:]]
     ghosts = s.resolve_ghost_nodes(asked)
     assert [int(x.node_id) for x in ghosts] == mine
@@ -346,13 +353,7 @@ def test_spread_positions_pick_every_step_th_document(count: int) -> None:
 
 
 def test_ghosts_for_several_requesters_are_resolved_as_for_each_alone() -> None:
-    shards = loaded_shards(2)
-    for _ in range(8):
-        inline_tick(shards)
-    s = shards[0]
-    g = s.colony.graph
-    mine = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 0)[:6].tolist()]
-    foreign = [int(g._ids_arr[i]) for i in np.flatnonzero(s._owner == 1)[:2].tolist()]
+    s, mine, foreign = shard_with_node_ids(6)
     groups = [[mine[0], 12345, mine[1]], [*foreign], [], [mine[2], foreign[0], *mine[3:]]]
     got = s._resolve_ghost_groups(groups)
     assert got == [s.resolve_ghost_nodes(grp) for grp in groups]
