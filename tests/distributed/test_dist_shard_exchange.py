@@ -354,7 +354,7 @@ def test_spread_positions_pick_every_step_th_document(count: int) -> None:
 
 def test_ghosts_for_several_requesters_are_resolved_as_for_each_alone() -> None:
     s, mine, foreign = shard_with_node_ids(6)
-    groups = [[mine[0], 12345, mine[1]], [*foreign], [], [mine[2], foreign[0], *mine[3:]]]
+    groups = [[], [mine[0], 12345, mine[1]], [*foreign], [], [mine[2], foreign[0], *mine[3:]]]
     got = s._resolve_ghost_groups(groups)
     assert got == [s.resolve_ghost_nodes(grp) for grp in groups]
-    assert [[int(x.node_id) for x in part] for part in got] == [mine[:2], [], [], mine[2:]]
+    assert [[int(x.node_id) for x in part] for part in got] == [[], mine[:2], [], [], mine[2:]]

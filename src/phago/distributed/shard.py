@@ -983,7 +983,7 @@ class ShardedColony:
             return out
         # the resolved ghosts of each group: its share of ``ok``, in order
         ends = np.cumsum([len(grp) for grp in groups])
-        taken = np.cumsum(ok)[ends - 1].tolist() if len(ok) else [0] * len(groups)
+        taken = np.concatenate([[0], np.cumsum(ok)])[ends].tolist()  # resolved before each end
         start = 0
         for k, end in enumerate(taken):
             out[k] = ghosts[start:end]
