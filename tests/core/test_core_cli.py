@@ -45,9 +45,44 @@ def test_run_on_directory_json(tmp_path: Path) -> None:
 def test_run_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
     r = run("run", "--corpus", str(tmp_path))
     assert r.returncode != 0
-    assert "no .txt documents" in r.stderr
+    assert "no usable .txt documents" in r.stderr
+
+
+def test_run_reports_and_skips_files_a_colony_cannot_take(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Ribosomes translate messenger RNA into protein chains.")
+    (tmp_path / "b.txt").write_text("Protein folding depends on chaperones and ribosomes.")
+    (tmp_path / "blank.txt").write_text("  \n")
+    (tmp_path / "nul.txt").write_bytes(b"protein\x00chains")
+    (tmp_path / "latin.txt").write_bytes("caf\u00e9 protein".encode("latin-1"))
+    for shards in ("1", "2"):
+        r = run("run", "--corpus", str(tmp_path), "--shards", shards, "--digesters", "2", "--json")
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout)
+        assert data["documents_total"] == data["documents_digested"] == 2
+        skipped = data["skipped"]
+        assert [Path(s.split(":", 1)[0]).name for s in skipped] == [
+            "blank.txt",
+            "latin.txt",
+            "nul.txt",
+        ]
+        assert "is empty" in skipped[0] and "not UTF-8" in skipped[1] and "binary" in skipped[2]
+        assert r.stderr.count("skipped") == 3
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "blank.txt").write_text(" ")
+    r = run("run", "--corpus", str(only_bad))
+    assert r.returncode != 0 and "skipped" in r.stderr and "no usable .txt documents" in r.stderr
 
 
 def test_version() -> None:
     r = run("--version")
     assert r.returncode == 0 and "phago" in r.stdout
+
+
+def test_run_module_examples() -> None:
+    import doctest
+
+    import phago.cli.run as run_module
+
+    result = doctest.testmod(run_module)
+    assert result.attempted > 0 and result.failed == 0

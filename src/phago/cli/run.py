@@ -16,8 +16,10 @@ from phago.cli.common import (
     progress,
     stats_table,
 )
+from phago.colony import check_document
 from phago.config import ColonyConfig
-from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus, load_text_directory
+from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
+from phago.errors import DocumentError
 
 if TYPE_CHECKING:
     from phago.colony import Colony
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory of .txt files (default: the bundled sample corpus).",
+    help="Directory of .txt files (default: the bundled sample corpus); empty, binary, "
+    "oversized or non-UTF-8 files are reported and skipped.",
 )
 @click.option(
     "--digesters", default=10, show_default=True, help="Digesters (per shard when sharded)."
@@ -88,18 +91,24 @@ def run(
     consistent hash ring, shards tick in lockstep, and the stats include cross-shard edges
     and one row per shard.
     """
-    docs = load_text_directory(corpus) if corpus else load_sample_corpus()
-    if not docs:
-        raise click.ClickException(f"no .txt documents in {corpus}")
     if shards < 1:
         raise click.ClickException("--shards must be at least 1")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
+    skipped: list[str] = []
+    if corpus is None:
+        docs = load_sample_corpus()
+    else:
+        docs, skipped = load_checked_directory(corpus, config.max_document_chars)
+        for reason in skipped:
+            console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
+    if not docs:
+        raise click.ClickException(f"no usable .txt documents in {corpus}")
     if shards == 1 and backend == "local":
         colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
         ran = _run_with_progress(colony, ticks, max_ticks)
         stats: dict[str, Any] = colony.stats().to_dict()
         if as_json:
-            echo_json({"ticks_run": ran, **stats})
+            echo_json({"ticks_run": ran, **stats, "skipped": skipped})
         else:
             out.print(stats_table(stats, title=f"Colony after {ran} ticks"))
         return
@@ -129,6 +138,7 @@ def run(
                 "recoveries": recovered,
                 **st,
                 "shards": per_shard,
+                "skipped": skipped,
             }
         )
         return
@@ -148,6 +158,37 @@ def run(
     out.print(fitted_table("Shards", cols, rows))
     if recovered:
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
+
+
+def load_checked_directory(path: Path, max_chars: int) -> tuple[list[CorpusDocument], list[str]]:
+    """The ``.txt`` files directly in ``path`` (sorted by name, titled by stem) that a colony
+    accepts, and for each other one why it was skipped (not UTF-8, empty, binary, longer
+    than ``max_chars``).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> _ = (d / "a.txt").write_text("cells divide"); _ = (d / "b.txt").write_text(" ")
+        >>> docs, skipped = load_checked_directory(d, 1000)
+        >>> [x.title for x in docs], [s.split(": ", 1)[1] for s in skipped]
+        (['a'], ["document 'b' is empty"])
+    """
+    docs: list[CorpusDocument] = []
+    skipped: list[str] = []
+    for f in sorted(path.iterdir()):
+        if f.suffix != ".txt" or not f.is_file():
+            continue
+        try:
+            text = f.read_text(encoding="utf-8")
+            check_document(f.stem, text, max_chars)
+        except UnicodeDecodeError as exc:
+            skipped.append(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+            continue
+        except DocumentError as exc:
+            skipped.append(f"{f}: {exc}")
+            continue
+        docs.append(CorpusDocument(f.stem, text, str(f)))
+    return docs, skipped
 
 
 def _run_sharded(
