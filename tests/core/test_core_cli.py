@@ -79,10 +79,10 @@ def test_version() -> None:
     assert r.returncode == 0 and "phago" in r.stdout
 
 
-def test_run_module_examples() -> None:
+def test_cli_common_examples() -> None:
     import doctest
 
-    import phago.cli.run as run_module
+    import phago.cli.common as common
 
-    result = doctest.testmod(run_module)
+    result = doctest.testmod(common)
     assert result.attempted > 0 and result.failed == 0

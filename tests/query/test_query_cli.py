@@ -118,3 +118,19 @@ def test_query_stored_colony_and_reinforcement(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     after = load(path).graph.edge_between("cell", "membrane")
     assert after is not None and after.co_activations == before.co_activations + 1
+
+
+def test_query_and_eval_skip_files_a_colony_cannot_take(corpus: Path, queries: Path) -> None:
+    (corpus / "d_blank.txt").write_text("   ", encoding="utf-8")
+    (corpus / "e_binary.txt").write_bytes(b"qubit\x00states")
+    r = CliRunner().invoke(
+        main, ["query", "qubit states", "--corpus", str(corpus), "--ticks", "40", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["results"][0]["label"] in {"qubit", "states", "entanglement"}
+    assert "d_blank.txt" in r.stderr and "e_binary.txt" in r.stderr
+    r = CliRunner().invoke(
+        main, ["eval", "--corpus", str(corpus), "--queries", str(queries), "--ticks", "40"]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("skipped") == 2

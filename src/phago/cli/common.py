@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,9 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from phago.agents.digester import Digester
-from phago.colony import Colony
+from phago.colony import Colony, check_document
 from phago.config import ColonyConfig
-from phago.corpus import CorpusDocument, grid_positions
+from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
+from phago.errors import DocumentError
 from phago.types import Position
 
 console = Console(stderr=True)
@@ -104,3 +106,48 @@ def stats_table(stats: dict[str, Any], title: str = "Colony") -> Table:
     for k, v in stats.items():
         t.add_row(k, str(v))
     return t
+
+
+def load_checked_directory(path: Path, max_chars: int) -> tuple[list[CorpusDocument], list[str]]:
+    """The ``.txt`` files directly in ``path`` (sorted by name, titled by stem) that a colony
+    accepts, and for each other one why it was skipped (not UTF-8, empty, binary, longer
+    than ``max_chars``).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> _ = (d / "a.txt").write_text("cells divide"); _ = (d / "b.txt").write_text(" ")
+        >>> docs, skipped = load_checked_directory(d, 1000)
+        >>> [x.title for x in docs], [s.split(": ", 1)[1] for s in skipped]
+        (['a'], ["document 'b' is empty"])
+    """
+    docs: list[CorpusDocument] = []
+    skipped: list[str] = []
+    for f in sorted(path.iterdir()):
+        if f.suffix != ".txt" or not f.is_file():
+            continue
+        try:
+            text = f.read_text(encoding="utf-8")
+            check_document(f.stem, text, max_chars)
+        except UnicodeDecodeError as exc:
+            skipped.append(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+            continue
+        except DocumentError as exc:
+            skipped.append(f"{f}: {exc}")
+            continue
+        docs.append(CorpusDocument(f.stem, text, str(f)))
+    return docs, skipped
+
+
+def load_corpus_directory(path: Path | None, max_chars: int) -> list[CorpusDocument]:
+    """The bundled sample corpus (``path`` None), or :func:`load_checked_directory` of
+    ``path`` with each skipped file reported on stderr; a ClickException when nothing is left.
+    """
+    if path is None:
+        return load_sample_corpus()
+    docs, skipped = load_checked_directory(path, max_chars)
+    for reason in skipped:
+        console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
+    if not docs:
+        raise click.ClickException(f"no usable .txt documents in {path}")
+    return docs

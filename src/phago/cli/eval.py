@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from phago.cli.common import console, echo_json, out
-from phago.corpus import load_sample_corpus, load_text_directory, sample_queries
+from phago.cli.common import console, echo_json, load_corpus_directory, out
+from phago.config import ColonyConfig
+from phago.corpus import sample_queries
 from phago.errors import PhagoError
 from phago.query.evaluate import Evaluation, build_retrieval_colony, evaluate, parse_queries
 from phago.query.retrieve import METHODS
@@ -98,9 +99,7 @@ def eval_command(
     method on a labelled query set and print P@5, P@10, R@5, R@10, MRR and NDCG@10."""
     if corpus is not None and queries_path is None:
         raise click.UsageError("--queries is required with --corpus")
-    docs = load_text_directory(corpus) if corpus is not None else load_sample_corpus()
-    if not docs:
-        raise click.ClickException(f"no .txt documents in {corpus}")
+    docs = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
     raw = load_query_file(queries_path) if queries_path else sample_queries(heldout=True)
     wanted = [m.strip() for m in methods.split(",") if m.strip()]
     try:

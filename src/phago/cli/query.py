@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from phago.cli.common import console, echo_json, out
-from phago.corpus import load_sample_corpus, load_text_directory
+from phago.cli.common import console, echo_json, load_corpus_directory, out
+from phago.config import ColonyConfig
 from phago.errors import PhagoError
 from phago.query.base import GraphSource
 from phago.query.evaluate import build_retrieval_colony
@@ -72,9 +72,7 @@ def query(
 
             source = load(store)
         else:
-            docs = load_text_directory(corpus) if corpus is not None else load_sample_corpus()
-            if not docs:
-                raise click.ClickException(f"no .txt documents in {corpus}")
+            docs = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
             if not as_json:
                 console.print(f"building a colony from {len(docs)} documents ({ticks} ticks) …")
             source = build_retrieval_colony(

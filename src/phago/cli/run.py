@@ -12,14 +12,13 @@ from phago.cli.common import (
     console,
     echo_json,
     fitted_table,
+    load_checked_directory,
     out,
     progress,
     stats_table,
 )
-from phago.colony import check_document
 from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
-from phago.errors import DocumentError
 
 if TYPE_CHECKING:
     from phago.colony import Colony
@@ -158,37 +157,6 @@ def run(
     out.print(fitted_table("Shards", cols, rows))
     if recovered:
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
-
-
-def load_checked_directory(path: Path, max_chars: int) -> tuple[list[CorpusDocument], list[str]]:
-    """The ``.txt`` files directly in ``path`` (sorted by name, titled by stem) that a colony
-    accepts, and for each other one why it was skipped (not UTF-8, empty, binary, longer
-    than ``max_chars``).
-
-    Example:
-        >>> import tempfile
-        >>> d = Path(tempfile.mkdtemp())
-        >>> _ = (d / "a.txt").write_text("cells divide"); _ = (d / "b.txt").write_text(" ")
-        >>> docs, skipped = load_checked_directory(d, 1000)
-        >>> [x.title for x in docs], [s.split(": ", 1)[1] for s in skipped]
-        (['a'], ["document 'b' is empty"])
-    """
-    docs: list[CorpusDocument] = []
-    skipped: list[str] = []
-    for f in sorted(path.iterdir()):
-        if f.suffix != ".txt" or not f.is_file():
-            continue
-        try:
-            text = f.read_text(encoding="utf-8")
-            check_document(f.stem, text, max_chars)
-        except UnicodeDecodeError as exc:
-            skipped.append(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})")
-            continue
-        except DocumentError as exc:
-            skipped.append(f"{f}: {exc}")
-            continue
-        docs.append(CorpusDocument(f.stem, text, str(f)))
-    return docs, skipped
 
 
 def _run_sharded(
