@@ -86,3 +86,17 @@ def test_cli_common_examples() -> None:
 
     result = doctest.testmod(common)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_unreachable_cluster_and_bad_bench_sizes_are_clear_errors() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run("cluster", "status", "--address", f"127.0.0.1:{port}")
+    assert r.returncode == 1
+    assert "no Ray cluster at" in r.stderr and "Traceback" not in r.stderr
+    for option in ("--docs", "--shards"):
+        r = run("bench", "custom", option, "0")
+        assert r.returncode == 2 and "0 is not in the range" in r.stderr

@@ -265,3 +265,24 @@ def test_global_distribution_equals_merged_graph_measure() -> None:
         assert merged.counts == want.counts
         assert merged.edge_n == want.edge_n
         assert merged.edge_sum == pytest.approx(want.edge_sum)
+
+
+def test_an_unreachable_cluster_address_fails_fast_naming_it() -> None:
+    import socket
+    import time
+
+    from phago.distributed.backends.ray import check_reachable
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        check_reachable(f"127.0.0.1:{port}")  # something listens: left to Ray
+        check_reachable(f"ray://127.0.0.1:{port}")
+    for address in (None, "auto", "local", "ray://head-node", "head-node"):
+        check_reachable(address)  # no port: left to Ray
+    started = time.perf_counter()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", f"[::1]:{port}"):
+        with pytest.raises(DistributedError, match="no Ray cluster at"):
+            check_reachable(address, timeout_s=2.0)
+    assert time.perf_counter() - started < 6.5

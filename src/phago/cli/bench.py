@@ -9,6 +9,7 @@ import click
 
 from phago.bench import PRESETS, BenchConfig, BenchResult, run_benchmark, to_csv
 from phago.cli.common import console, echo_json, fitted_table, out
+from phago.errors import PhagoError
 
 _COLUMNS = [
     ("shards", "shards"),
@@ -55,7 +56,10 @@ def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
             console.print(
                 f"[dim]running {cfg.shards} shard(s), {cfg.documents} documents on {cfg.backend}..."
             )
-        results.append(run_benchmark(cfg))
+        try:
+            results.append(run_benchmark(cfg))
+        except PhagoError as exc:  # Ray unavailable, a shard lost, ...
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     _emit(results, as_json, csv)
 
 
@@ -105,12 +109,24 @@ bench.add_command(
 
 
 @bench.command()
-@click.option("--shards", default=3, show_default=True, help="Shards.")
-@click.option("--docs", default=100, show_default=True, help="Documents.")
+@click.option("--shards", type=click.IntRange(min=1), default=3, show_default=True, help="Shards.")
 @click.option(
-    "--ticks", default=20, show_default=True, help="Ticks (more run if documents remain)."
+    "--docs", type=click.IntRange(min=1), default=100, show_default=True, help="Documents."
 )
-@click.option("--queries", default=50, show_default=True, help="Rounds of the sample queries.")
+@click.option(
+    "--ticks",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Ticks (more run if documents remain).",
+)
+@click.option(
+    "--queries",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Rounds of the sample queries.",
+)
 @_options
 def custom(
     shards: int, docs: int, ticks: int, queries: int, backend: str, csv: bool, as_json: bool

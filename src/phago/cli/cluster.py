@@ -29,11 +29,17 @@ def status(address: str, as_json: bool) -> None:
         import ray
     except ImportError as exc:
         raise click.ClickException("Ray is not installed: pip install 'phago[ray]'") from exc
+    from phago.distributed.backends.ray import check_reachable
+    from phago.errors import DistributedError
+
     started = False
     try:
         if not ray.is_initialized():
+            check_reachable(address)
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
             started = True
+    except DistributedError as exc:
+        raise click.ClickException(str(exc)) from exc
     except Exception as exc:
         raise click.ClickException(
             f"no Ray cluster at {address!r} ({exc.__class__.__name__}); start one with "

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import pickle
+import socket
 import tempfile
 import time
 import traceback
@@ -50,6 +51,7 @@ __all__ = [
     "RayShardHandle",
     "RayTickPipeline",
     "ShardActor",
+    "check_reachable",
     "start_ray_shards",
     "stop_ray_shards",
 ]
@@ -858,6 +860,40 @@ class RayState:
     started_ray: bool = False
 
 
+def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
+    """Fail fast when ``address`` names a host and port nothing listens on.
+
+    Ray retries an unreachable cluster address for about a minute (logging as it goes)
+    before it gives up; a plain TCP connection says the same within ``timeout_s``.
+    ``None``, ``"auto"``, ``"local"`` and addresses without a port are left to Ray.
+
+    Raises:
+        DistributedError: nothing accepts a connection at the address.
+
+    Example:
+        >>> check_reachable("auto")  # left to Ray
+        >>> check_reachable("127.0.0.1:1")
+        Traceback (most recent call last):
+        ...
+        phago.errors.DistributedError: no Ray cluster at '127.0.0.1:1': ...
+    """
+    if address is None or address in ("auto", "local"):
+        return
+    rest = address.split("://", 1)[-1]
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise DistributedError(
+            f"no Ray cluster at {address!r}: cannot connect to {host}:{port} "
+            f"({exc.__class__.__name__}); start one with `ray start --head`, or check the address"
+        ) from exc
+
+
 def start_ray_shards(
     num_shards: int,
     config: ColonyConfig,
@@ -895,6 +931,7 @@ def start_ray_shards(
     state = RayState()
     opts = {"num_cpus": 1, **(options or {})}
     if not ray.is_initialized():
+        check_reachable(address)
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is not None:
             kwargs["address"] = address
