@@ -100,3 +100,8 @@ def test_unreachable_cluster_and_bad_bench_sizes_are_clear_errors() -> None:
     for option in ("--docs", "--shards"):
         r = run("bench", "custom", option, "0")
         assert r.returncode == 2 and "0 is not in the range" in r.stderr
+    for option in ("--ticks", "--max-ticks", "--digesters", "--shards", "--checkpoint-every"):
+        r = run("run", option, "0")
+        assert r.returncode == 2 and "0 is not in the range" in r.stderr, option
+    r = run("query", "cells", "-k", "0")
+    assert r.returncode == 2 and "0 is not in the range" in r.stderr

@@ -29,7 +29,15 @@ def _components(comp: dict[str, float]) -> str:
     type=click.Choice(["best", *METHODS]),
     help="Retrieval method.",
 )
-@click.option("-k", "--top", "k", default=10, show_default=True, help="How many concepts.")
+@click.option(
+    "-k",
+    "--top",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many concepts.",
+)
 @click.option(
     "--store",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -34,17 +34,34 @@ if TYPE_CHECKING:
     "oversized or non-UTF-8 files are reported and skipped.",
 )
 @click.option(
-    "--digesters", default=10, show_default=True, help="Digesters (per shard when sharded)."
+    "--digesters",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Digesters (per shard when sharded).",
 )
 @click.option(
-    "--ticks", default=None, type=int, help="Run exactly this many ticks (default: until digested)."
+    "--ticks",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Run exactly this many ticks (default: until digested).",
 )
 @click.option(
-    "--max-ticks", default=2000, show_default=True, help="Upper bound when running until digested."
+    "--max-ticks",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Upper bound when running until digested.",
 )
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--large", is_flag=True, help="Use ColonyConfig.for_large_corpora().")
-@click.option("--shards", default=1, show_default=True, help="Shards (1 runs a single colony).")
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Shards (1 runs a single colony).",
+)
 @click.option(
     "--backend",
     type=click.Choice(["local", "ray"]),
@@ -53,7 +70,12 @@ if TYPE_CHECKING:
     help="Where shards run: threads in this process, or Ray actors.",
 )
 @click.option("--address", default=None, help="Ray cluster to join ('auto' or ray://host:port).")
-@click.option("--checkpoint-every", type=int, default=None, help="Checkpoint every K ticks.")
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Checkpoint every K ticks.",
+)
 @click.option(
     "--checkpoint-dir",
     type=click.Path(file_okay=False),
@@ -90,8 +112,6 @@ def run(
     consistent hash ring, shards tick in lockstep, and the stats include cross-shard edges
     and one row per shard.
     """
-    if shards < 1:
-        raise click.ClickException("--shards must be at least 1")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     skipped: list[str] = []
     if corpus is None:
