@@ -103,5 +103,13 @@ def test_unreachable_cluster_and_bad_bench_sizes_are_clear_errors() -> None:
     for option in ("--ticks", "--max-ticks", "--digesters", "--shards", "--checkpoint-every"):
         r = run("run", option, "0")
         assert r.returncode == 2 and "0 is not in the range" in r.stderr, option
-    r = run("query", "cells", "-k", "0")
-    assert r.returncode == 2 and "0 is not in the range" in r.stderr
+    for args in (
+        ("query", "cells", "-k", "0"),
+        ("query", "cells", "--ticks", "0"),
+        ("eval", "--ticks", "0"),
+        ("eval", "--shards", "0"),
+        ("demo", "--max-ticks", "0"),
+        ("demo", "--digesters", "0"),
+    ):
+        r = run(*args)
+        assert r.returncode == 2 and "0 is not in the range" in r.stderr, args

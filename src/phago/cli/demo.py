@@ -43,8 +43,20 @@ def neighbours_of(colony: Colony, label: str, k: int) -> list[tuple[str, float]]
 
 
 @click.command()
-@click.option("--digesters", default=10, show_default=True, help="Digesters to spawn.")
-@click.option("--max-ticks", default=500, show_default=True, help="Stop after this many ticks.")
+@click.option(
+    "--digesters",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Digesters to spawn.",
+)
+@click.option(
+    "--max-ticks",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Stop after this many ticks.",
+)
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option(
     "--out-dir",

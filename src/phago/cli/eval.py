@@ -66,15 +66,33 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
     help='JSON query file [{"query": ..., "relevant": [labels]}] '
     "(default with the sample corpus: its held-out query set).",
 )
-@click.option("--shards", default=1, show_default=True, help="Shards (more than 1: distributed).")
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Shards (more than 1: distributed).",
+)
 @click.option(
     "--digesters",
     default=None,
     type=int,
     help="Digesters in all (default: one per four documents, as the bio-rag demo).",
 )
-@click.option("--ticks", default=200, show_default=True, help="Ticks to run before querying.")
-@click.option("--max-idle", default=120, show_default=True, help="Digesters' idle limit.")
+@click.option(
+    "--ticks",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Ticks to run before querying.",
+)
+@click.option(
+    "--max-idle",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="Digesters' idle limit.",
+)
 @click.option("--seed", default=0, show_default=True, help="Colony seed.")
 @click.option(
     "--methods",

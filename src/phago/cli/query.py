@@ -50,7 +50,13 @@ def _components(comp: dict[str, float]) -> str:
     default=None,
     help="Directory of .txt files to build a colony from (default: the sample corpus).",
 )
-@click.option("--ticks", default=200, show_default=True, help="Ticks when building a colony.")
+@click.option(
+    "--ticks",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Ticks when building a colony.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed when building a colony.")
 @click.option(
     "--reinforce",
