@@ -139,15 +139,18 @@ def load_checked_directory(path: Path, max_chars: int) -> tuple[list[CorpusDocum
     return docs, skipped
 
 
-def load_corpus_directory(path: Path | None, max_chars: int) -> list[CorpusDocument]:
+def load_corpus_directory(
+    path: Path | None, max_chars: int
+) -> tuple[list[CorpusDocument], list[str]]:
     """The bundled sample corpus (``path`` None), or :func:`load_checked_directory` of
     ``path`` with each skipped file reported on stderr; a ClickException when nothing is left.
+    Returns the documents and why each skipped file was skipped.
     """
     if path is None:
-        return load_sample_corpus()
+        return load_sample_corpus(), []
     docs, skipped = load_checked_directory(path, max_chars)
     for reason in skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
     if not docs:
         raise click.ClickException(f"no usable .txt documents in {path}")
-    return docs
+    return docs, skipped

@@ -117,7 +117,7 @@ def eval_command(
     method on a labelled query set and print P@5, P@10, R@5, R@10, MRR and NDCG@10."""
     if corpus is not None and queries_path is None:
         raise click.UsageError("--queries is required with --corpus")
-    docs = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
+    docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
     raw = load_query_file(queries_path) if queries_path else sample_queries(heldout=True)
     wanted = [m.strip() for m in methods.split(",") if m.strip()]
     try:

@@ -86,7 +86,7 @@ def query(
 
             source = load(store)
         else:
-            docs = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
+            docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
             if not as_json:
                 console.print(f"building a colony from {len(docs)} documents ({ticks} ticks) …")
             source = build_retrieval_colony(

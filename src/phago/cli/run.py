@@ -12,13 +12,13 @@ from phago.cli.common import (
     console,
     echo_json,
     fitted_table,
-    load_checked_directory,
+    load_corpus_directory,
     out,
     progress,
     stats_table,
 )
 from phago.config import ColonyConfig
-from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
+from phago.corpus import CorpusDocument, grid_positions
 
 if TYPE_CHECKING:
     from phago.colony import Colony
@@ -113,15 +113,7 @@ def run(
     and one row per shard.
     """
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
-    skipped: list[str] = []
-    if corpus is None:
-        docs = load_sample_corpus()
-    else:
-        docs, skipped = load_checked_directory(corpus, config.max_document_chars)
-        for reason in skipped:
-            console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
-    if not docs:
-        raise click.ClickException(f"no usable .txt documents in {corpus}")
+    docs, skipped = load_corpus_directory(corpus, config.max_document_chars)
     if shards == 1 and backend == "local":
         colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
         ran = _run_with_progress(colony, ticks, max_ticks)

@@ -248,14 +248,7 @@ class DistributedColony:
         return self._loop.run_until_complete(coro)
 
     def _call_all(self, method: str, *args: Any) -> list[Any]:
-        hs = self._runner.handles
-        if all(isinstance(h, LocalShardHandle) for h in hs):
-            return [getattr(h.target, method)(*args) for h in hs]
-
-        async def gather() -> list[Any]:
-            return list(await asyncio.gather(*(h.call(method, *args) for h in hs)))
-
-        return list(self._run(gather()))
+        return self._call_each([(s, method, args) for s in range(len(self._runner.handles))])
 
     def _call_each(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
         """Each ``(shard, method, args)`` call, all at once on Ray (in turn locally)."""

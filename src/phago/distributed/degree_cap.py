@@ -362,8 +362,9 @@ class GlobalDegreeCap:
         learnt: dict[int, npt.NDArray[np.int64]],
     ) -> None:
         """Put the degrees ``reports`` give (each with nodes, sources distinct) into the
-        table, all reports in one pass; lookups of nodes a sender named wrongly go into
-        ``learnt`` for it (see :meth:`_owner_indices`)."""
+        table, all reports in one pass. A reported node is found by the sender's guess of
+        its local index here where the guess names it, else looked up by NodeId, and the
+        lookups go into ``learnt`` for the sender (a later report names them right)."""
         n = graph.node_count
         sizes = np.fromiter((len(r.nodes) for r in reports), dtype=_INT, count=len(reports))
         nodes = np.concatenate([r.nodes for r in reports])
@@ -398,13 +399,6 @@ class GlobalDegreeCap:
         table[rows, sources] = degrees
         np.add.at(self._elsewhere, rows, change.astype(np.int32))
 
-    def _set_degrees(
-        self, rows: npt.NDArray[np.int64], source: int, degrees: npt.NDArray[np.int64]
-    ) -> None:
-        col = self._table[:, source]
-        self._elsewhere[rows] += (degrees - col[rows]).astype(np.int32)
-        col[rows] = degrees
-
     def orders(
         self,
         graph: HebbianGraph,
@@ -427,14 +421,11 @@ class GlobalDegreeCap:
         learnt: dict[int, npt.NDArray[np.int64]] = {}
         listed = [rep for rep in reports if len(rep.nodes)]
         if len({int(rep.source) for rep in listed}) == len(listed):
-            if listed:
-                self._take_degrees(graph, owner, listed, learnt)
+            batches = [listed] if listed else []
         else:  # a source twice (not what a runner sends): report by report, in order
-            for rep in listed:
-                li = self._owner_indices(graph, rep, learnt)
-                ok = li >= 0
-                ok[ok] = owner[li[ok]] == self.me
-                self._set_degrees(li[ok], int(rep.source), rep.degrees[ok])
+            batches = [[rep] for rep in listed]
+        for batch in batches:
+            self._take_degrees(graph, owner, batch, learnt)
         ranked = [rep for rep in reports if len(rep.edge_node)]
         out: dict[int, CapOrder] = {}
         if ranked:
@@ -451,31 +442,6 @@ class GlobalDegreeCap:
         for s, pairs in learnt.items():
             out.setdefault(s, CapOrder(self.me)).learn = pairs
         return dict(sorted(out.items()))
-
-    def _owner_indices(
-        self,
-        graph: HebbianGraph,
-        rep: DegreeReport,
-        learnt: dict[int, npt.NDArray[np.int64]],
-    ) -> npt.NDArray[np.int64]:
-        """This shard's local index of each node ``rep`` reports (-1 for one it lacks): the
-        sender's guesses where they name the right node, looked up otherwise (and the
-        lookups put into ``learnt`` for the sender)."""
-        n = graph.node_count
-        li = np.full(len(rep.nodes), -1, dtype=_INT)
-        if len(rep.nodes_there) == len(rep.nodes):
-            li[:] = rep.nodes_there
-        ok = (li >= 0) & (li < n)
-        ok[ok] = graph._ids_arr[li[ok]] == rep.nodes[ok]
-        if ok.all():
-            return li
-        miss = np.flatnonzero(~ok)
-        found = graph.indices_of_ids(rep.nodes[miss])
-        li[miss] = found
-        if len(rep.nodes_here) == len(rep.nodes):
-            known = found >= 0
-            learnt[int(rep.source)] = np.stack([rep.nodes_here[miss[known]], found[known]], axis=1)
-        return li
 
     def _rank(
         self,

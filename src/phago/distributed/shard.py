@@ -944,7 +944,7 @@ class ShardedColony:
         """:meth:`resolve_ghost_nodes` of each group, all looked up and read in one pass."""
         g = self.colony.graph
         self._sync_owners()
-        flat = list(chain.from_iterable(groups)) if len(groups) > 1 else list(groups[0])
+        flat = list(chain.from_iterable(groups))
         li = g.indices_of_ids(flat)
         ok = li >= 0
         ok[ok] = self._owner_buf[li[ok]] == int(self._id)
@@ -978,9 +978,6 @@ class ShardedColony:
                 strict=True,
             )
         ]
-        if len(groups) == 1:
-            out[0] = ghosts
-            return out
         # the resolved ghosts of each group: its share of ``ok``, in order
         ends = np.cumsum([len(grp) for grp in groups])
         taken = np.concatenate([[0], np.cumsum(ok)])[ends].tolist()  # resolved before each end
