@@ -66,7 +66,7 @@ def main() -> None:
             n,
             config=config,
             seed=0,
-            runner_config=RunnerConfig(checkpoint_every=None),
+            runner_config=RunnerConfig(checkpoint_every=None, cross_shard_edge_lists=False),
         )
         dc.ingest_documents(items)
         dc.spawn_digesters(max(1, agents // n))

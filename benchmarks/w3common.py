@@ -134,7 +134,7 @@ def run_w3(
         backend=backend,
         config=cfg,
         seed=seed,
-        runner_config=RunnerConfig(checkpoint_every=None),
+        runner_config=RunnerConfig(checkpoint_every=None, cross_shard_edge_lists=False),
         ray_options=ray_options,
         ray_fan_out=ray_fan_out,
     )

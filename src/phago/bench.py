@@ -128,7 +128,9 @@ def run_benchmark(cfg: BenchConfig, ray_options: dict[str, Any] | None = None) -
         backend=cfg.backend,
         config=ColonyConfig(),
         seed=cfg.seed,
-        runner_config=RunnerConfig(resolve_ghosts=True, checkpoint_every=None),
+        runner_config=RunnerConfig(
+            resolve_ghosts=True, checkpoint_every=None, cross_shard_edge_lists=False
+        ),
         ray_options=ray_options,
     )
     try:

@@ -51,7 +51,7 @@ def routed_tick(
     for i, a in enumerate(actors):
         parts = _inbound(answers, i) if answers is not None else []
         if merged:
-            out = _refs(a.run_sense_act(None, True, n, *parts))
+            out = _refs(a.run_sense_act(None, None, True, n, *parts))
             assert len(out) == n  # Act's parts, then the Sense and Act results as one
             both = pickle.loads(out[-1])
             assert (both.sense.phase.value, both.act.phase.value) == ("Sense", "Act")
@@ -141,7 +141,7 @@ def test_one_shard_returns_the_result_alone() -> None:
     for _ in range(2):
         actor.run_phase_routed("Decay", None, True, 1)
         actor.run_phase_routed("Advance", None, True, 1)
-        both = pickle.loads(actor.run_sense_act(None, True, 1))  # one return: the results
+        both = pickle.loads(actor.run_sense_act(None, None, True, 1))  # one return: the results
         assert (both.sense.phase.value, both.act.phase.value) == ("Sense", "Act")
 
 

@@ -18,6 +18,7 @@ from phago.distributed import (
     ShardId,
     TickPhase,
 )
+from phago.distributed import colony as dist_colony
 from phago.errors import (
     ConfigError,
     DistributedError,
@@ -107,6 +108,29 @@ def test_cross_shard_edges_reported_and_ghosts_resolved() -> None:
             assert data is not None and g.label == data.label and g.full_data.id == data.id
 
 
+def test_cross_shard_edge_lists_off_keeps_the_counts_and_the_graph() -> None:
+    with _cluster(3) as listed, _cluster(3, cross_shard_edge_lists=False) as counted:
+        a, b = listed.run(12), counted.run(12)
+        assert [r.cross_shard_edge_count for r in a] == [len(r.cross_shard_edges) for r in a]
+        assert [r.cross_shard_edge_count for r in b] == [r.cross_shard_edge_count for r in a]
+        assert sum(r.cross_shard_edge_count for r in b) > 0
+        assert all(len(r.cross_shard_edges) == 0 for r in b)
+        assert [r.has_cross_shard_activity() for r in b] == [
+            r.has_cross_shard_activity() for r in a
+        ]
+        acts = [p for r in b for p in r.phase_results if p.phase is TickPhase.ACT]
+        assert all(len(p.cross_shard_edges) == 0 for p in acts)
+        assert sum(p.cross_shard_count for p in acts) == sum(len(r.cross_shard_edges) for r in a)
+        assert f"cross_shard_edges={b[0].cross_shard_edge_count}," in repr(b[0])
+        ga, gb = listed.graph, counted.graph
+        assert sorted((n.id, n.label, n.access_count) for n in ga.nodes()) == sorted(
+            (n.id, n.label, n.access_count) for n in gb.nodes()
+        )
+        assert sorted((a_, b_, e.weight, e.co_activations) for a_, b_, e in ga.edges()) == sorted(
+            (a_, b_, e.weight, e.co_activations) for a_, b_, e in gb.edges()
+        )
+
+
 def test_unresolved_ghosts_when_resolution_off() -> None:
     with _cluster(3, resolve_ghosts=False) as dc:
         dc.run(12)
@@ -135,7 +159,12 @@ def test_run_calls_on_tick_after_every_tick_with_the_cluster_at_that_tick() -> N
         assert len(dc.run(5, progress=True)) == 5 and dc.current_tick == 12
 
 
-def test_run_until_digested_stops_at_the_first_idle_tick() -> None:
+@pytest.mark.parametrize("step", [None, 5])
+def test_run_until_digested_stops_at_the_first_idle_tick(
+    step: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if step is not None:  # the ticks run in calls of `step` (results are not kept)
+        monkeypatch.setattr(dist_colony, "_UNKEPT_STEP", step)
     with _cluster(2) as dc, _cluster(2) as twin:
         ran = dc.run_until_digested(500)
         assert 0 < ran < 500 and dc.current_tick == ran

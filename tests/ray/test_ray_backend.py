@@ -81,6 +81,24 @@ def test_one_pipelined_shard_equals_local() -> None:
 
 
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
+def test_cross_shard_edge_lists_off_on_ray_keeps_the_counts(fan_out: str) -> None:
+    # the actors return only the number of cross-shard edges (pipelined Act payload, or the
+    # compiled graph's pickled step)
+    counted = RunnerConfig(cross_shard_edge_lists=False, checkpoint_every=None)
+    local = build("local", 2)
+    remote = build("ray", 2, runner_config=counted, ray_fan_out=fan_out)
+    try:
+        a, b = local.run(10), remote.run(10)
+        assert [r.cross_shard_edge_count for r in b] == [len(r.cross_shard_edges) for r in a]
+        assert sum(r.cross_shard_edge_count for r in b) > 0
+        assert all(len(r.cross_shard_edges) == 0 for r in b)
+        assert signature(local) == signature(remote)
+    finally:
+        local.close()
+        remote.close()
+
+
+@pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
     # with a small degree cap, cap orders are in flight at the checkpoints and the kill
     clean = build("local", 3, config=CAP3)

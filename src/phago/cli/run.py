@@ -123,15 +123,23 @@ def run(
         else:
             out.print(stats_table(stats, title=f"Colony after {ran} ticks"))
         return
-    from phago.distributed import DistributedColony
+    from dataclasses import replace
+
+    from phago.distributed import DistributedColony, RunnerConfig
     from phago.errors import PhagoError
 
+    # no per-tick lists of cross-shard edges (the stats count the graph's); as without a
+    # runner configuration, Ray takes no in-memory checkpoints unless asked
+    runner_config = RunnerConfig(cross_shard_edge_lists=False)
+    if backend == "ray":
+        runner_config = replace(runner_config, checkpoint_every=None)
     try:
         dc = DistributedColony(
             shards,
             backend=backend,
             config=config,
             seed=seed,
+            runner_config=runner_config,
             address=address,
             checkpoint_every=checkpoint_every,
             checkpoint_dir=checkpoint_dir,

@@ -387,7 +387,11 @@ class DistributedColony:
 
         ``on_tick`` is called with the new tick after every tick.
         """
-        return self._run_ticks(int(ticks), progress, on_tick, "ticks", stop_when_idle=False)
+        return [
+            r
+            for r in self._run_ticks(int(ticks), progress, on_tick, "ticks", stop_when_idle=False)
+            if r is not None
+        ]
 
     def has_undigested_work(self) -> bool:
         """True while any shard has an unconsumed document or undigested text in an agent."""
@@ -399,8 +403,8 @@ class DistributedColony:
         """Run until every document on every shard is digested, or ``max_ticks`` ticks."""
         if not self.has_undigested_work():
             return 0
-        results = self._run_ticks(int(max_ticks), progress, on_tick, "digesting", True)
-        return len(results)
+        ran = self._run_ticks(int(max_ticks), progress, on_tick, "digesting", True, keep=False)
+        return len(ran)
 
     def _run_ticks(
         self,
@@ -409,16 +413,21 @@ class DistributedColony:
         on_tick: Callable[[int], None] | None,
         label: str,
         stop_when_idle: bool,
-    ) -> list[DistributedTickResult]:
+        keep: bool = True,
+    ) -> list[DistributedTickResult | None]:
         """Run up to ``ticks`` ticks through the runner, in as few runner calls as allowed.
 
         One call runs many ticks (the local backend then runs them in one driver-thread job);
         a progress bar takes calls of at most ``_PROGRESS_STEP`` ticks, and an ``on_tick``
-        callback calls of one tick, so it sees the cluster as of its tick.
+        callback calls of one tick, so it sees the cluster as of its tick. Returns one entry
+        per tick run: its result, or None unless ``keep`` (a long run's results would hold
+        every tick's cross-shard edges until it ends).
         """
-        out: list[DistributedTickResult] = []
+        out: list[DistributedTickResult | None] = []
         bar = _progress(progress, label, ticks)
         step = 1 if on_tick is not None else (_PROGRESS_STEP if progress else max(ticks, 1))
+        if not keep:  # the runner returns a call's results at once: bound what it holds
+            step = min(step, _UNKEPT_STEP)
         until = _idle if stop_when_idle else None
         while len(out) < ticks:
             chunk: list[DistributedTickResult] = self._run(
@@ -426,7 +435,7 @@ class DistributedColony:
             )
             for result in chunk:
                 self._after_tick(result)
-                out.append(result)
+                out.append(result if keep else None)
                 bar(1)
                 if on_tick is not None:
                     on_tick(result.tick)
@@ -566,6 +575,9 @@ def _progress(enabled: bool, label: str, total: int) -> Callable[[int | None], N
 
 # Ticks per runner call while a progress bar is shown (the bar moves every few ticks).
 _PROGRESS_STEP = 8
+
+# Ticks per runner call when the results are not kept (run_until_digested).
+_UNKEPT_STEP = 64
 
 
 def _idle(result: DistributedTickResult) -> bool:

@@ -109,6 +109,13 @@ class RunnerConfig:
             driver thread when the shards' threads would only take turns on the interpreter
             lock (pure-Python phases, or phases shorter than a thread hand-off), and fan it
             out again when the shards wait. False: always fan out.
+        cross_shard_edge_lists: each Act result (and the tick result) lists the cross-shard
+            edges produced, one entry per cross-shard co-activation. False: only their number
+            (``cross_shard_edge_count``) comes back. The lists are the shards' largest
+            results: on W3 with 30,000 documents and 2 shards about 130 KiB per shard and
+            tick, which a Ray actor stores in its object store (past 100 KiB) and the driver
+            fetches and keeps with the tick's result; large runs that do not read them should
+            turn them off.
     """
 
     phase_timeout_ms: int = 30_000
@@ -116,6 +123,7 @@ class RunnerConfig:
     max_parallelism: int = 8
     checkpoint_every: int | None = 50
     adaptive_parallelism: bool = True
+    cross_shard_edge_lists: bool = True
 
     def __post_init__(self) -> None:
         if self.phase_timeout_ms <= 0:
@@ -151,10 +159,16 @@ class DistributedTickResult:
 
     tick: int
     phase_results: list[PhaseResult] = field(default_factory=list)
+    # the cross-shard edges Act produced (empty unless RunnerConfig.cross_shard_edge_lists)
     cross_shard_edges: CrossShardEdgeArray = field(default_factory=CrossShardEdgeArray.empty)
     barrier_ms: float = 0.0  # per tick: phase wall time beyond the slowest shard, summed
     wall_ms: float = 0.0
     recovered: RecoveryInfo | None = None
+    cross_shard_edge_count: int = -1  # how many Act produced (-1: len(cross_shard_edges))
+
+    def __post_init__(self) -> None:
+        if self.cross_shard_edge_count < 0:
+            self.cross_shard_edge_count = len(self.cross_shard_edges)
 
     def _last_by_shard(self) -> dict[ShardId, PhaseResult]:
         last: dict[ShardId, PhaseResult] = {}
@@ -172,12 +186,12 @@ class DistributedTickResult:
 
     def has_cross_shard_activity(self) -> bool:
         """True if the Act phase produced any cross-shard edge."""
-        return len(self.cross_shard_edges) > 0
+        return self.cross_shard_edge_count > 0
 
     def __repr__(self) -> str:
         return (
             f"DistributedTickResult(tick={self.tick}, phase_results={len(self.phase_results)}, "
-            f"cross_shard_edges={len(self.cross_shard_edges)}, barrier_ms={self.barrier_ms:.3f}, "
+            f"cross_shard_edges={self.cross_shard_edge_count}, barrier_ms={self.barrier_ms:.3f}, "
             f"wall_ms={self.wall_ms:.3f}, recovered={self.recovered!r})"
         )
 
@@ -391,7 +405,7 @@ class DistributedRunner:
         ghosts = self._sense_payloads()
         self._barrier_ms = 0.0
         sense = yield TickPhase.SENSE, ghosts
-        act = yield TickPhase.ACT, [None] * n
+        act = yield TickPhase.ACT, [self._act_payload()] * n
         inbound: dict[int, list[UpdateBatch]] = {}
         for r in act:
             for batch in r.updates:
@@ -409,6 +423,13 @@ class DistributedRunner:
             r.ghost_requests = {}
         advance = yield TickPhase.ADVANCE, [asks.get(int(h.shard_id), {}) for h in self._handles]
         return self._finish_tick(t, start, sense, act, decay, advance)
+
+    def _act_payload(self) -> dict[str, bool] | None:
+        """Every shard's Act payload: None (the default: list the cross-shard edges), or
+        ``{"cross_shard_edge_lists": False}``."""
+        if self._config.cross_shard_edge_lists:
+            return None
+        return {"cross_shard_edge_lists": False}
 
     def _sense_payloads(self) -> list[dict[str, Any]]:
         """Each shard's Sense payload: last tick's ghost answers for it and the distribution
@@ -469,8 +490,11 @@ class DistributedRunner:
                 if isinstance(r.cross_shard_edges, CrossShardEdgeArray)
             ]
         )
+        count = sum(getattr(r, "cross_shard_count", len(r.cross_shard_edges)) for r in act)
         wall = time.perf_counter() - start
-        return DistributedTickResult(new_tick, results, cross, self._barrier_ms, wall * 1000.0)
+        return DistributedTickResult(
+            new_tick, results, cross, self._barrier_ms, wall * 1000.0, None, count
+        )
 
     def _settle(
         self, phase: TickPhase, tick: int, outcomes: Sequence[_Outcome]
@@ -760,7 +784,9 @@ class DistributedRunner:
         reckoned per tick: its wall time beyond the sum over phases of the slowest shard's.
         """
         start = time.perf_counter()
-        submitted = pipeline.submit(self._sense_payloads(), self._config.resolve_ghosts)
+        submitted = pipeline.submit(
+            self._sense_payloads(), self._config.resolve_ghosts, self._act_payload()
+        )
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
         first = 2.0 * timeout if getattr(pipeline, "sense_with_act", False) else timeout
@@ -988,7 +1014,9 @@ class TickPipeline(Protocol):
     ``sense_with_act`` is true returns Sense's results with Act's (one call per shard for
     both), and the runner waits two phase timeouts for them."""
 
-    def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
+    def submit(
+        self, sense_payloads: list[Any], resolve_ghosts: bool, act_payload: Any = None
+    ) -> list[list[Any]]:
         """Submit a tick; each phase's per-shard result handles (phase order)."""
 
     async def result(self, index: int, ref: Any) -> Any:

@@ -105,6 +105,8 @@ class ShardPhaseResult(PhaseResult):
     followed by a :class:`~phago.distributed.degree_cap.DegreeReport` when there is one;
     ``ghost_answers`` (Advance) maps each shard to its ghosts, followed by a
     :class:`~phago.distributed.degree_cap.CapOrder` when there is one.
+    ``cross_shard_count`` (Act) is the number of cross-shard edges produced, also when
+    ``cross_shard_edges`` does not list them.
     """
 
     updates: list[UpdateBatch] = field(default_factory=list)
@@ -117,6 +119,7 @@ class ShardPhaseResult(PhaseResult):
     compute_ms: float = 0.0
     wants_distribution: bool = False
     distribution: Any = None
+    cross_shard_count: int = 0
 
 
 @dataclass(slots=True)
@@ -1108,7 +1111,9 @@ class ShardedColony:
         the outbound payload.
 
         * Sense: ``payload`` is ghosts to store (answers to last tick's requests).
-        * Act: the result carries this tick's update batches.
+        * Act: the result carries this tick's update batches, and the cross-shard edges
+          produced unless ``payload`` is ``{"cross_shard_edge_lists": False}`` (their number
+          comes either way).
         * Decay: ``payload`` is the batches for this shard; the result carries ghost requests.
         * Advance: ``payload`` maps requesting shard to node ids; the result carries answers.
 
@@ -1153,6 +1158,9 @@ class ShardedColony:
                 result.edge_count,
             )
         if phase is TickPhase.ACT:
+            result.cross_shard_count = len(result.cross_shard_edges)
+            if isinstance(payload, dict) and not payload.get("cross_shard_edge_lists", True):
+                result.cross_shard_edges = CrossShardEdgeArray.empty()  # type: ignore[assignment]
             result.updates = self.take_outbox()
         elif phase is TickPhase.DECAY:
             requests = self.ghost_requests()

@@ -147,10 +147,13 @@ class ShardActorImpl:
             return _dump(result)
         return (*map(_dump, out), _dump(result))
 
-    def run_sense_act(self, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any) -> Any:
-        """Sense then Act of a pipelined tick in one call: :meth:`run_phase_routed` for
-        both, returning Act's part for each other shard, then the Sense and Act results as
-        one object (one reference fewer for the driver to own and await per tick). Nothing
+    def run_sense_act(
+        self, payload: Any, act_payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
+    ) -> Any:
+        """Sense then Act of a pipelined tick in one call (``payload`` is Sense's,
+        ``act_payload`` Act's): :meth:`run_phase_routed` for both, returning Act's part for
+        each other shard, then the Sense and Act results as one object (one reference fewer
+        for the driver to own and await per tick). Nothing
         passes between shards from Sense to Act (Sense only reads this shard, and an Act's
         updates reach other shards at their Decay), so running them back to back without a
         barrier between gives the same tick, in one task instead of two."""
@@ -158,7 +161,7 @@ class ShardActorImpl:
             TickPhase.SENSE, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
         )
         act, out = self._routed(
-            TickPhase.ACT, None, resolve_ghosts, shards, [[] for _ in range(shards - 1)]
+            TickPhase.ACT, act_payload, resolve_ghosts, shards, [[] for _ in range(shards - 1)]
         )
         both = _dump(_SenseAndAct(sense, act))
         return (*map(_dump, out), both) if out else both
@@ -706,8 +709,11 @@ class RayTickPipeline:
         # per shard, this tick's Sense-and-Act reference and the Act result it held
         self._acts: dict[int, tuple[Any, Any]] = {}
 
-    def submit(self, sense_payloads: list[Any], resolve_ghosts: bool) -> list[list[Any]]:
-        """Submit one tick; returns each phase's result references, one per shard."""
+    def submit(
+        self, sense_payloads: list[Any], resolve_ghosts: bool, act_payload: Any = None
+    ) -> list[list[Any]]:
+        """Submit one tick (``act_payload``: every shard's Act payload); returns each
+        phase's result references, one per shard."""
         n = len(self._handles)
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
@@ -720,6 +726,7 @@ class RayTickPipeline:
             _refs(
                 m.remote(
                     _lean_sense(sense_payloads[i]),
+                    act_payload,
                     resolve_ghosts,
                     n,
                     *(_inbound(answers, i) if answers is not None else ()),
