@@ -268,6 +268,27 @@ def test_tick_results_hold_no_delivered_messages(monkeypatch: pytest.MonkeyPatch
         assert sum(len(r.cross_shard_edges) for r in results) > 0  # counts stay
 
 
+def test_messages_carry_narrow_integers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a tick's largest messages: degree reports and cap orders send local indices, degrees
+    # and ticks as int32, update batches their edge ends as uint16 (a small reference table)
+    with DistributedColony(2, seed=0, config=CAP3) as dc:
+        dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+        dc.spawn_digesters(2)
+        seen = spy_outbound(monkeypatch)
+        dc.run(15)
+        reports = reports_in(seen[TickPhase.DECAY])
+        assert any(len(r.nodes) for r in reports) and any(len(r.edge_node) for r in reports)
+        for r in reports:
+            for f in ("degrees", "nodes_here", "nodes_there", "edge_node", "edge_created"):
+                assert getattr(r, f).dtype == np.int32, f
+            assert r.edge_local.dtype == np.int32 and r.edge_local.shape[1:] == (2,)
+        orders = [x for ans in seen[TickPhase.ADVANCE] for items in ans.values() for x in items]
+        drops = [o.drop for o in orders if type(o) is CapOrder and len(o.drop)]
+        assert drops and all(d.dtype == np.int32 for d in drops)
+        batches = [b for out in seen[TickPhase.ACT] for b in out if len(b.edge_a)]
+        assert batches and all(b.edge_a.dtype == b.edge_b.dtype == np.uint16 for b in batches)
+
+
 def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int], k: int) -> set:
     """The cap over the whole graph at once: an edge survives if it is among the k best
     (weight descending, creation tick, other endpoint's NodeId) of both its endpoints."""
@@ -440,9 +461,11 @@ def test_degrees_of_many_reports_are_taken_as_report_by_report(  # type: ignore[
     assert (twice._elsewhere == twice._table.sum(axis=1)).all()
 
 
-def test_orders_for_several_sources_drop_each_sources_own_edges() -> None:
+@pytest.mark.parametrize("ints", [np.int64, np.int32])
+def test_orders_for_several_sources_drop_each_sources_own_edges(ints: type) -> None:
     # v has one own edge; shards 1 and 2 report two each: with k=3 the two weakest reported
-    # edges go, one on each shard, and each order names that shard's local indices
+    # edges go, one on each shard, and each order names that shard's local indices (the
+    # reports' integers as shards send them, int32, or as int64)
     g = star([("a", 0.9, 0)])
     owner = np.zeros(g.node_count, dtype=np.int64)
     cap = GlobalDegreeCap(me=0, k=3)
@@ -452,12 +475,12 @@ def test_orders_for_several_sources_drop_each_sources_own_edges() -> None:
         return DegreeReport(
             src,
             nodes=v,
-            degrees=np.array([2]),
-            edge_node=np.zeros(2, dtype=np.int64),
+            degrees=np.array([2], dtype=ints),
+            edge_node=np.zeros(2, dtype=ints),
             edge_other=np.array([10 * src, 10 * src + 1], dtype=np.uint64),
             edge_weight=np.array(weights),
-            edge_created=np.array([0, 0]),
-            edge_local=np.array(local),
+            edge_created=np.array([0, 0], dtype=ints),
+            edge_local=np.array(local, dtype=ints),
         )
 
     orders = cap.orders(

@@ -48,6 +48,7 @@ __all__ = ["CapOrder", "DegreeReport", "GlobalDegreeCap", "rank_drops"]
 
 _INT = np.int64
 _IDS = np.uint64
+_SMALL = np.int32  # local indices, degrees and ticks as they travel (half the bytes)
 
 
 def _no_ids() -> npt.NDArray[np.uint64]:
@@ -58,12 +59,16 @@ def _no_ints() -> npt.NDArray[np.int64]:
     return np.zeros(0, dtype=_INT)
 
 
+def _no_small() -> npt.NDArray[np.int32]:
+    return np.zeros(0, dtype=_SMALL)
+
+
 def _no_floats() -> npt.NDArray[np.float64]:
     return np.zeros(0, dtype=np.float64)
 
 
-def _no_pairs() -> npt.NDArray[np.int64]:
-    return np.zeros((0, 2), dtype=_INT)
+def _no_pairs() -> npt.NDArray[np.int32]:
+    return np.zeros((0, 2), dtype=_SMALL)
 
 
 @dataclass(slots=True)
@@ -84,18 +89,22 @@ class DegreeReport:
         edge_created: its creation tick,
         edge_local: and the edge's two endpoints as ``source``'s local node indices (shape
             ``(n, 2)``), which an order to drop it echoes back.
+
+    A shard sends local indices, degrees and ticks as 32-bit integers (a report is the
+    largest message of a tick, and Ray passes one over 100 KiB through its object store);
+    an owner takes any integer type.
     """
 
     source: int
     nodes: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
-    degrees: npt.NDArray[np.int64] = field(default_factory=_no_ints)
-    nodes_here: npt.NDArray[np.int64] = field(default_factory=_no_ints)
-    nodes_there: npt.NDArray[np.int64] = field(default_factory=_no_ints)
-    edge_node: npt.NDArray[np.int64] = field(default_factory=_no_ints)
+    degrees: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
+    nodes_here: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
+    nodes_there: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
+    edge_node: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
     edge_other: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     edge_weight: npt.NDArray[np.float64] = field(default_factory=_no_floats)
-    edge_created: npt.NDArray[np.int64] = field(default_factory=_no_ints)
-    edge_local: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
+    edge_created: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
+    edge_local: npt.NDArray[np.integer[Any]] = field(default_factory=_no_pairs)
 
 
 @dataclass(slots=True)
@@ -114,10 +123,10 @@ class CapOrder:
     """
 
     owner: int
-    drop: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
+    drop: npt.NDArray[np.integer[Any]] = field(default_factory=_no_pairs)
     ask: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     ask_local: npt.NDArray[np.int64] = field(default_factory=_no_ints)
-    learn: npt.NDArray[np.int64] = field(default_factory=_no_pairs)
+    learn: npt.NDArray[np.integer[Any]] = field(default_factory=_no_pairs)
 
 
 def rank_drops(
@@ -331,9 +340,12 @@ class GlobalDegreeCap:
             # grouped by owner with one stable sort (each group keeps index order)
             order, owners = stable_groups(owner[changed])
             sel = changed[order]
-            gids, gdeg, gthere = ids[sel], deg[sel], self._there[sel]
+            gids, gdeg = ids[sel], deg[sel].astype(_SMALL)
+            ghere, gthere = sel.astype(_SMALL), self._there[sel].astype(_SMALL)
             for o, c0, c1 in owners:
-                out[o] = DegreeReport(self.me, gids[c0:c1], gdeg[c0:c1], sel[c0:c1], gthere[c0:c1])
+                out[o] = DegreeReport(
+                    self.me, gids[c0:c1], gdeg[c0:c1], ghere[c0:c1], gthere[c0:c1]
+                )
         if len(li):
             at_owner = self._scratch
             at_owner[li] = theirs
@@ -341,7 +353,9 @@ class GlobalDegreeCap:
             node, other, w, ct = node[keep], other[keep], w[keep], ct[keep]
             order, owners = stable_groups(owner[node])
             node, other, w, ct = node[order], other[order], w[order], ct[order]
-            e_node, e_other, e_local = at_owner[node], ids[other], np.stack([node, other], axis=1)
+            e_node, e_other = at_owner[node].astype(_SMALL), ids[other]
+            e_local = np.stack([node, other], axis=1).astype(_SMALL)
+            ct = ct.astype(_SMALL)
             for o, c0, c1 in owners:
                 rep = out.setdefault(o, DegreeReport(self.me))
                 rep.edge_node = e_node[c0:c1]
@@ -462,7 +476,7 @@ class GlobalDegreeCap:
         if not n:
             return {}
         sizes = np.fromiter((len(r.edge_node) for r in reports), dtype=_INT, count=len(reports))
-        e_node = np.concatenate([r.edge_node for r in reports])
+        e_node = np.concatenate([r.edge_node for r in reports]).astype(_INT, copy=False)
         keep = (e_node >= 0) & (e_node < n)
         keep[keep] = owner[e_node[keep]] == self.me
         rows = e_node[keep]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -71,7 +71,8 @@ class UpdateBatch:
         ref_ids: NodeIds of the referenced nodes.
         ref_labels: their labels.
         ref_types: their node type codes (indices into ``tuple(NodeType)``).
-        edge_a: first endpoints (reference indices), all groups concatenated.
+        edge_a: first endpoints (reference indices, uint16 or int32), all groups
+            concatenated.
         edge_b: second endpoints (reference indices).
         edge_ends: end offset of each group in ``edge_a`` / ``edge_b``.
         edge_tentative: each group's tentative weight (None: the graph's default).
@@ -85,8 +86,8 @@ class UpdateBatch:
     ref_ids: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     ref_labels: list[str] = field(default_factory=list)
     ref_types: npt.NDArray[np.int8] = field(default_factory=_no_codes)
-    edge_a: npt.NDArray[np.int32] = field(default_factory=_no_refs)
-    edge_b: npt.NDArray[np.int32] = field(default_factory=_no_refs)
+    edge_a: npt.NDArray[np.integer[Any]] = field(default_factory=_no_refs)
+    edge_b: npt.NDArray[np.integer[Any]] = field(default_factory=_no_refs)
     edge_ends: list[int] = field(default_factory=list)
     edge_tentative: list[float | None] = field(default_factory=list)
     edge_increment: list[float | None] = field(default_factory=list)

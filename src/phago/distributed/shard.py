@@ -143,6 +143,11 @@ class OwnedGraph:
     ghost_labels: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
+# A batch whose reference table has at most this many nodes sends its edge ends as uint16
+# (the ends are a batch's bulk, and Ray passes a part over 100 KiB through its object store).
+_SMALL_REFS = 1 << 16
+
+
 class ShardedColony:
     """One shard: a local colony plus routing, ghosts and cross-shard edge exchange.
 
@@ -816,6 +821,8 @@ class ShardedColony:
             batch.edge_ends.append(total)
             batch.edge_tentative.append(tentative)
             batch.edge_increment.append(increment)
+        if len(nodes) <= _SMALL_REFS:  # references as 16-bit integers where they fit
+            ref_a, ref_b = ref_a.astype(np.uint16), ref_b.astype(np.uint16)
         batch.edge_a = ref_a
         batch.edge_b = ref_b
 
