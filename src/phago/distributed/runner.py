@@ -3,8 +3,9 @@
 One distributed tick runs each phase exactly once on every shard (DESIGN.md §2.3):
 
 1. **Sense** on every shard (ghost answers from the previous tick are stored first).
-2. **Act** on every shard; each result carries the cross-shard edges produced and the update
-   batches, one per (source, destination, tick).
+2. **Act** on every shard; each result carries the cross-shard edges produced (or only their
+   number: ``RunnerConfig.cross_shard_edge_lists``) and the update batches, one per (source,
+   destination, tick).
 3. **Decay** on every shard, after the runner delivered each shard its inbound batches
    (so every co-activation lands on its owner exactly once before decay); each result carries
    the ghost nodes the shard now needs.
