@@ -387,11 +387,7 @@ class DistributedColony:
 
         ``on_tick`` is called with the new tick after every tick.
         """
-        return [
-            r
-            for r in self._run_ticks(int(ticks), progress, on_tick, "ticks", stop_when_idle=False)
-            if r is not None
-        ]
+        return self._run_ticks(int(ticks), progress, on_tick, "ticks", stop_when_idle=False)
 
     def has_undigested_work(self) -> bool:
         """True while any shard has an unconsumed document or undigested text in an agent."""
@@ -403,8 +399,9 @@ class DistributedColony:
         """Run until every document on every shard is digested, or ``max_ticks`` ticks."""
         if not self.has_undigested_work():
             return 0
-        ran = self._run_ticks(int(max_ticks), progress, on_tick, "digesting", True, keep=False)
-        return len(ran)
+        start = self.current_tick
+        self._run_ticks(int(max_ticks), progress, on_tick, "digesting", True, keep=False)
+        return self.current_tick - start
 
     def _run_ticks(
         self,
@@ -414,28 +411,31 @@ class DistributedColony:
         label: str,
         stop_when_idle: bool,
         keep: bool = True,
-    ) -> list[DistributedTickResult | None]:
+    ) -> list[DistributedTickResult]:
         """Run up to ``ticks`` ticks through the runner, in as few runner calls as allowed.
 
         One call runs many ticks (the local backend then runs them in one driver-thread job);
         a progress bar takes calls of at most ``_PROGRESS_STEP`` ticks, and an ``on_tick``
-        callback calls of one tick, so it sees the cluster as of its tick. Returns one entry
-        per tick run: its result, or None unless ``keep`` (a long run's results would hold
-        every tick's cross-shard edges until it ends).
+        callback calls of one tick, so it sees the cluster as of its tick. Returns the ticks'
+        results, or nothing unless ``keep`` (a long run's results would hold every tick's
+        cross-shard edges until it ends).
         """
-        out: list[DistributedTickResult | None] = []
+        out: list[DistributedTickResult] = []
+        done = 0
         bar = _progress(progress, label, ticks)
         step = 1 if on_tick is not None else (_PROGRESS_STEP if progress else max(ticks, 1))
         if not keep:  # the runner returns a call's results at once: bound what it holds
             step = min(step, _UNKEPT_STEP)
         until = _idle if stop_when_idle else None
-        while len(out) < ticks:
+        while done < ticks:
             chunk: list[DistributedTickResult] = self._run(
-                self._runner.run(min(step, ticks - len(out)), until=until)
+                self._runner.run(min(step, ticks - done), until=until)
             )
             for result in chunk:
                 self._after_tick(result)
-                out.append(result if keep else None)
+                done += 1
+                if keep:
+                    out.append(result)
                 bar(1)
                 if on_tick is not None:
                     on_tick(result.tick)
