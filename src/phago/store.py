@@ -1135,6 +1135,102 @@ def _ghost(d: dict[str, Any]) -> Any:
     return GhostNode(NodeId(int(d["node_id"])), ShardId(int(d["shard_id"])), str(d["label"]), full)
 
 
+_REPORT_FIELDS = (
+    "nodes",
+    "degrees",
+    "nodes_here",
+    "nodes_there",
+    "edge_node",
+    "edge_other",
+    "edge_weight",
+    "edge_created",
+    "edge_local",
+)
+
+
+def _ask_dict(item: Any) -> Any:
+    """An item of the asks held between ticks as JSON data: a node id (a ghost request) or
+    a degree report."""
+    from phago.distributed.degree_cap import DegreeReport
+
+    if isinstance(item, DegreeReport):
+        body: dict[str, Any] = {"source": int(item.source)}
+        for name in _REPORT_FIELDS:
+            body[name] = np.asarray(getattr(item, name)).tolist()
+        return {"degree_report": body}
+    return int(item)
+
+
+def _ask(d: Any) -> Any:
+    from phago.distributed.degree_cap import DegreeReport
+
+    if not isinstance(d, dict):
+        return int(d)
+    body = d["degree_report"]
+    arrays: dict[str, Any] = {}
+    for name in _REPORT_FIELDS:
+        dtype: Any = np.int32
+        if name in ("nodes", "edge_other"):
+            dtype = np.uint64
+        elif name == "edge_weight":
+            dtype = np.float64
+        a = np.asarray(body.get(name, []), dtype=dtype)
+        arrays[name] = a.reshape(-1, 2) if name == "edge_local" else a.reshape(-1)
+    return DegreeReport(int(body["source"]), **arrays)
+
+
+def _asks_json(asks: dict[int, dict[int, list[Any]]]) -> dict[str, dict[str, list[Any]]]:
+    return {
+        str(owner): {str(req): [_ask_dict(x) for x in items] for req, items in held.items()}
+        for owner, held in asks.items()
+    }
+
+
+def _asks_from_json(data: dict[str, dict[str, list[Any]]]) -> dict[int, dict[int, list[Any]]]:
+    return {
+        int(owner): {int(req): [_ask(x) for x in items] for req, items in held.items()}
+        for owner, held in data.items()
+    }
+
+
+def _renumber_asks(
+    asks: dict[str, dict[str, list[Any]]], renumbered: dict[int, dict[int, int]]
+) -> None:
+    """Degree reports held between ticks name nodes by local index: the reported nodes and
+    edge ends by the sending shard's, the asked-for nodes by the owner's. After a forget
+    renumbers some shards' nodes (old index to new), renumber the reports, dropping the
+    entries of removed nodes; the owner indices a sender had learnt are only a cache and
+    are forgotten (-1: the owner looks the node up by id)."""
+    if not renumbered:
+        return
+    for owner, held in asks.items():
+        there = renumbered.get(int(owner))
+        for items in held.values():
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                r = item["degree_report"]
+                here = renumbered.get(int(r["source"]))
+                keep = [here is None or int(x) in here for x in r["nodes_here"]]
+                for name in ("nodes", "degrees", "nodes_here"):
+                    r[name] = [v for v, k in zip(r[name], keep, strict=True) if k]
+                if here is not None:
+                    r["nodes_here"] = [here[int(x)] for x in r["nodes_here"]]
+                r["nodes_there"] = [-1] * len(r["nodes"])
+                edges = [
+                    (there is None or int(n) in there)
+                    and (here is None or (int(a) in here and int(b) in here))
+                    for n, (a, b) in zip(r["edge_node"], r["edge_local"], strict=True)
+                ]
+                for name in ("edge_node", "edge_other", "edge_weight", "edge_created"):
+                    r[name] = [v for v, k in zip(r[name], edges, strict=True) if k]
+                r["edge_local"] = [v for v, k in zip(r["edge_local"], edges, strict=True) if k]
+                if there is not None:
+                    r["edge_node"] = [there[int(n)] for n in r["edge_node"]]
+                if here is not None:
+                    r["edge_local"] = [[here[int(a)], here[int(b)]] for a, b in r["edge_local"]]
+
+
 def merged_graph(manifest: dict[str, Any], states: list[ColonyState]) -> Any:
     """The global graph of a distributed store's shard states (owned nodes, stored edges).
 
@@ -1350,9 +1446,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
         "tick": int(dc.current_tick),
         "layout_next": int(dc._layout_next),
         "history": [[int(x) for x in h] for h in getattr(dc, "history", [])],
-        "ghost_answers": {
-            str(k): [_ghost_dict(g) for g in v] for k, v in dc.runner._ghost_answers.items()
-        },
+        # what the shards asked at the last Decay, answered at the next Sense
+        "asks": _asks_json(dc._run(dc.runner.take_asks())),
     }
     return _write_distributed(Path(directory), meta, states, extras, catalog)
 
@@ -1360,7 +1455,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
 def _renumber_cap_orders(
     answers: dict[str, list[dict[str, Any]]], renumbered: dict[int, dict[int, int]]
 ) -> None:
-    """Degree-cap orders held between ticks name nodes by local index: the edges to drop by
+    """(Stores written before asks were held between ticks.) Degree-cap orders held
+    between ticks name nodes by local index: the edges to drop by
     the receiving shard's, the asked nodes by the owner's. After a forget renumbers some
     shards' nodes (old index to new), renumber the orders (dropping removed nodes)."""
     for req, items in answers.items():
@@ -1433,7 +1529,8 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                     if key in ex:
                         ex[key] = np.asarray(ex[key])[kept]
                 renumbered[i] = new_index
-        _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
+        _renumber_asks(manifest.get("asks", {}), renumbered)
+        _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)  # older stores
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
         meta = {
@@ -1559,13 +1656,18 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
                     sh.set_degree_cap_state(extras[i]["cap_reported"], extras[i]["cap_table"])
                 except (KeyError, ValueError) as exc:
                     raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc
+            older = manifest.get("ghost_answers", {}).get(str(i))
+            if older:  # a store from before asks were held: apply its answers now
+                sh.receive_answers([_ghost(g) for g in older])
             dc._run(h.restore(sh.snapshot()))
         dc.coordinator.set_tick(int(manifest["tick"]))
         dc._layout_next = int(manifest["layout_next"])
         dc.history = [tuple(h) for h in manifest.get("history", [])]
-        dc.runner._ghost_answers = {
-            int(k): [_ghost(g) for g in v] for k, v in manifest.get("ghost_answers", {}).items()
-        }
+        try:
+            asks = _asks_from_json(manifest.get("asks", {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _damaged(d, f"the held degree reports and ghost requests: {exc!r}") from exc
+        dc.runner.set_asks(asks)
         dc._version += 1
     except BaseException:
         dc.close()

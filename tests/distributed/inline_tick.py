@@ -9,36 +9,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from phago.distributed import ShardedColony, TickPhase, UpdateBatch
+from phago.distributed import ShardedColony, TickPhase
 
 
 def inline_tick(
     shards: list[ShardedColony],
-    answers: dict[int, list[Any]] | None = None,
+    asks: dict[int, dict[int, list[Any]]] | None = None,
     on_act: Callable[[ShardedColony], None] | None = None,
-) -> dict[int, list[Any]]:
-    """Run one tick; ``answers`` are last tick's ghost answers by requesting shard, and this
-    tick's are returned (``on_act`` is called with each shard just before its Act)."""
-    answers = answers or {}
+) -> dict[int, dict[int, list[Any]]]:
+    """Run one tick; ``asks`` are last tick's Decay outputs (owner -> requesting shard ->
+    node ids and a degree report), and this tick's are returned (``on_act`` is called with
+    each shard just before its Act)."""
+    asks = asks or {}
+    inbound: dict[int, list[Any]] = {}
     for s in shards:
-        s.run_phase(
+        r = s.run_phase(
             TickPhase.SENSE,
-            {"ghosts": answers.get(int(s.shard_id), []), "collect": False, "distribution": None},
+            {"asks": asks.get(int(s.shard_id), {}), "collect": False, "distribution": None},
         )
-    inbound: dict[int, list[UpdateBatch]] = {}
+        for req, got in r.ghost_answers.items():  # type: ignore[attr-defined]
+            inbound.setdefault(req, []).extend(got)
     for s in shards:
         if on_act is not None:
             on_act(s)
         for b in s.run_phase(TickPhase.ACT).updates:  # type: ignore[attr-defined]
             inbound.setdefault(b.dest, []).append(b)
-    asks: dict[int, dict[int, list[int]]] = {}
+    out: dict[int, dict[int, list[Any]]] = {}
     for s in shards:
         r = s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
-        for owner, ids in r.ghost_requests.items():  # type: ignore[attr-defined]
-            asks.setdefault(owner, {})[int(s.shard_id)] = ids
-    out: dict[int, list[Any]] = {}
+        for owner, items in r.ghost_requests.items():  # type: ignore[attr-defined]
+            out.setdefault(owner, {})[int(s.shard_id)] = items
     for s in shards:
-        r = s.run_phase(TickPhase.ADVANCE, asks.get(int(s.shard_id), {}))
-        for req, got in r.ghost_answers.items():  # type: ignore[attr-defined]
-            out.setdefault(req, []).extend(got)
+        s.run_phase(TickPhase.ADVANCE)
     return out

@@ -194,7 +194,7 @@ def test_every_node_keeps_at_most_the_cap_over_all_shards(shards: int) -> None:
 
 def spy_outbound(monkeypatch: pytest.MonkeyPatch) -> dict[TickPhase, list[Any]]:
     """Record what every shard's phases send out (the runner clears it from tick results
-    once delivered): Act's update batches, Decay's ghost requests, Advance's answers."""
+    once delivered): Sense's answers, Act's update batches, Decay's ghost requests."""
     seen: dict[TickPhase, list[Any]] = {p: [] for p in TickPhase}
     run = ShardedColony.run_phase
 
@@ -206,7 +206,7 @@ def spy_outbound(monkeypatch: pytest.MonkeyPatch) -> dict[TickPhase, list[Any]]:
             seen[phase].append(list(r.updates))
         elif phase is TickPhase.DECAY:
             seen[phase].append(dict(r.ghost_requests))
-        elif phase is TickPhase.ADVANCE:
+        elif phase is TickPhase.SENSE:
             seen[phase].append(dict(r.ghost_answers))
         return r
 
@@ -259,7 +259,7 @@ def test_tick_results_hold_no_delivered_messages(monkeypatch: pytest.MonkeyPatch
         seen = spy_outbound(monkeypatch)
         results = dc.run(15)
         assert any(seen[TickPhase.ACT]) and any(seen[TickPhase.DECAY])
-        assert any(seen[TickPhase.ADVANCE])
+        assert any(seen[TickPhase.SENSE])
         for r in results:
             assert len(r.phase_results) == 8
             for p in r.phase_results:
@@ -282,7 +282,7 @@ def test_messages_carry_narrow_integers(monkeypatch: pytest.MonkeyPatch) -> None
             for f in ("degrees", "nodes_here", "nodes_there", "edge_node", "edge_created"):
                 assert getattr(r, f).dtype == np.int32, f
             assert r.edge_local.dtype == np.int32 and r.edge_local.shape[1:] == (2,)
-        orders = [x for ans in seen[TickPhase.ADVANCE] for items in ans.values() for x in items]
+        orders = [x for ans in seen[TickPhase.SENSE] for items in ans.values() for x in items]
         drops = [o.drop for o in orders if type(o) is CapOrder and len(o.drop)]
         assert drops and all(d.dtype == np.int32 for d in drops)
         batches = [b for out in seen[TickPhase.ACT] for b in out if len(b.edge_a)]

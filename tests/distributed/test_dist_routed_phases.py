@@ -1,7 +1,8 @@
 """The Ray actors' routed phases (``ShardActorImpl.run_phase_routed``), driven in-process.
 
-A pipelined Ray tick passes each phase's data actor to actor: Act returns one part per
-other destination, Decay takes one part per other source, and so on. Here actor bodies are
+A pipelined Ray tick passes each phase's data actor to actor: Sense and Act return one part
+per other destination, Decay takes one part per other source and returns one per owner for
+the next Sense. Here actor bodies are
 driven without Ray, parts handed over by hand as the pipeline addresses them, and must end
 exactly like the runner's tick.
 """
@@ -42,31 +43,44 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
 
 
 def routed_tick(
-    actors: list[ShardActorImpl], answers: list[tuple[Any, ...]] | None, merged: bool = True
+    actors: list[ShardActorImpl], asks: list[tuple[Any, ...]] | None, merged: bool = True
 ) -> list:
-    """One pipelined tick: each phase's parts handed from every actor to every actor; Sense
-    and Act in one call (as the pipeline submits them) or in two."""
+    """One pipelined tick: each call's parts handed from every actor to every actor; Sense
+    and Act in one call and Decay and Advance in another (as the pipeline submits them), or
+    each phase in a call of its own (a source's Sense and Act parts then joined by hand)."""
     n = len(actors)
-    act = []
+    first = []
     for i, a in enumerate(actors):
-        parts = _inbound(answers, i) if answers is not None else []
+        parts = _inbound(asks, i) if asks is not None else []
         if merged:
             out = _refs(a.run_sense_act(None, None, True, n, *parts))
-            assert len(out) == n  # Act's parts, then the Sense and Act results as one
+            assert len(out) == n  # answers and batches, then the Sense and Act results
             both = pickle.loads(out[-1])
-            assert (both.sense.phase.value, both.act.phase.value) == ("Sense", "Act")
-            act.append(out)
+            assert (both.first.phase.value, both.second.phase.value) == ("Sense", "Act")
+            first.append(out)
         else:
-            a.run_phase_routed("Sense", None, True, n, *parts)
-            act.append(_refs(a.run_phase_routed("Act", None, True, n)))
-    decay = [
-        _refs(a.run_phase_routed("Decay", None, True, n, *_inbound(act, i)))
-        for i, a in enumerate(actors)
-    ]
-    return [
-        _refs(a.run_phase_routed("Advance", None, True, n, *_inbound(decay, i)))
-        for i, a in enumerate(actors)
-    ]
+            sense = _refs(a.run_phase_routed("Sense", None, True, n, *parts))
+            act = _refs(a.run_phase_routed("Act", None, True, n))
+            joined = [
+                pickle.dumps(pickle.loads(s) + pickle.loads(b))
+                for s, b in zip(sense[:-1], act[:-1], strict=True)
+            ]
+            first.append([*joined, act[-1]])
+    if not merged:
+        decay = [
+            _refs(a.run_phase_routed("Decay", None, True, n, *_inbound(first, i)))
+            for i, a in enumerate(actors)
+        ]
+        for a in actors:
+            assert len(_refs(a.run_phase_routed("Advance", None, True, n))) == 1
+        return decay
+    second = []
+    for i, a in enumerate(actors):
+        out = _refs(a.run_decay_advance(True, n, *_inbound(first, i)))
+        both = pickle.loads(out[-1])
+        assert (both.first.phase.value, both.second.phase.value) == ("Decay", "Advance")
+        second.append(out)
+    return second
 
 
 def state(shards: list[ShardedColony]) -> list[Any]:
@@ -88,24 +102,25 @@ def test_routed_phases_end_like_the_runner_tick(merged: bool) -> None:
     load(plain, ring)
     actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(3)]
     load([a.shard for a in actors], ring)
-    answers: dict[int, list[Any]] = {}
+    asks: dict[int, dict[int, list[Any]]] = {}
     parts = None
     for _ in range(20):
-        answers = inline_tick(plain, answers)
+        asks = inline_tick(plain, asks)
         parts = routed_tick(actors, parts, merged)
         assert state(plain) == state([a.shard for a in actors])
         assert all(len(p) == 3 for p in parts)  # a part for each other shard, the result
         results = [pickle.loads(p[-1]) for p in parts]  # parts and results are pickles
-        assert all(r.ghost_answers == {} for r in results)  # moved into the parts
+        firsts = [getattr(r, "first", r) for r in results]
+        assert all(r.ghost_requests == {} for r in firsts)  # moved into the parts
     assert any(s.ghost_nodes() for s in plain)
     assert any(a.shard.colony.graph.edge_count for a in actors)
 
 
 def test_usual_sense_payload_is_not_sent() -> None:
-    usual = {"ghosts": [], "collect": False, "distribution": None}
+    usual = {"asks": {}, "collect": False, "distribution": None}
     assert _lean_sense(usual) is None
     assert _lean_sense({**usual, "collect": True}) is not None
-    assert _lean_sense({**usual, "ghosts": ["g"]}) is not None
+    assert _lean_sense({**usual, "asks": {1: [7]}}) is not None
 
 
 def test_parts_for_unknown_shards_are_routing_errors() -> None:
@@ -138,11 +153,13 @@ def test_one_shard_returns_the_result_alone() -> None:
     actor.run_phase_routed("Sense", None, True, 1)
     result = pickle.loads(actor.run_phase_routed("Act", None, True, 1))
     assert result.phase.value == "Act" and result.updates == []
+    actor.run_phase_routed("Decay", None, True, 1)
+    actor.run_phase_routed("Advance", None, True, 1)
     for _ in range(2):
-        actor.run_phase_routed("Decay", None, True, 1)
-        actor.run_phase_routed("Advance", None, True, 1)
         both = pickle.loads(actor.run_sense_act(None, None, True, 1))  # one return: the results
-        assert (both.sense.phase.value, both.act.phase.value) == ("Sense", "Act")
+        assert (both.first.phase.value, both.second.phase.value) == ("Sense", "Act")
+        both = pickle.loads(actor.run_decay_advance(True, 1))
+        assert (both.first.phase.value, both.second.phase.value) == ("Decay", "Advance")
 
 
 def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:

@@ -197,6 +197,31 @@ def ghosts(dc: DistributedColony) -> list[list[tuple[int, str]]]:
     ]
 
 
+def test_a_pipelined_cluster_saved_mid_run_continues_like_local(tmp_path: Path) -> None:
+    # the degree reports and ghost requests of the last Decay stay with the actors between
+    # pipelined ticks; a save fetches them, so the loaded cluster goes on exactly
+    from phago.store import load_distributed, save_distributed
+
+    local = build("local", 3, config=CAP3)
+    remote = build("ray", 3, ray_fan_out="calls", config=CAP3)
+    try:
+        local.run(7)
+        remote.run(7)
+        d = save_distributed(remote, tmp_path / "dist")
+        again = load_distributed(d, backend="local")
+        try:
+            local.run(15)
+            again.run(15)
+            assert signature(local) == signature(again)
+            remote.run(15)  # the saved cluster goes on too
+            assert signature(local) == signature(remote)
+        finally:
+            again.close()
+    finally:
+        local.close()
+        remote.close()
+
+
 def test_pipelined_ticks_deliver_ghost_answers_across_checkpoints() -> None:
     local = build("local", 3, checkpoint_every=3, config=CAP3)
     remote = build("ray", 3, checkpoint_every=3, ray_fan_out="calls", config=CAP3)
@@ -212,8 +237,11 @@ def test_pipelined_ticks_deliver_ghost_answers_across_checkpoints() -> None:
         remote.close()
 
 
-@pytest.mark.parametrize("fan_out", ["calls", "compiled"])
-def test_hung_actor_times_out(fan_out: str) -> None:
+@pytest.mark.parametrize(
+    ("fan_out", "phase"),
+    [("calls", TickPhase.ACT), ("compiled", TickPhase.ACT), ("calls", TickPhase.DECAY)],
+)
+def test_hung_actor_times_out(fan_out: str, phase: TickPhase) -> None:
     dc = build(
         "ray",
         2,
@@ -222,13 +250,15 @@ def test_hung_actor_times_out(fan_out: str) -> None:
     )
     try:
         dc.run(3)
-        dc.inject_fault(0, "hang", TickPhase.ACT, 3, seconds=30)
+        dc.inject_fault(0, "hang", phase, 3, seconds=30)
         start = time.monotonic()
         with pytest.raises(PhaseTimeout, match="shard-0 did not finish within") as info:
             dc.tick()
         assert time.monotonic() - start < 6.0
-        # a pipelined tick waits for Sense and Act together, two phase timeouts
-        merged = "within 2000 ms (Sense and Act run as one call)"
+        # a pipelined tick waits for Sense and Act together, and for Decay and Advance,
+        # two phase timeouts each
+        pair = "Sense and Act" if phase is TickPhase.ACT else "Decay and Advance"
+        merged = f"within 2000 ms ({pair} run as one call)"
         assert (merged in str(info.value)) == (fan_out == "calls"), str(info.value)
         assert dc.current_tick == 3
         dc.run(2)  # the hung actor was replaced; the cluster goes on

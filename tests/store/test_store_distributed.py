@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from phago import ColonyConfig
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
+from phago.distributed.degree_cap import DegreeReport
 from phago.errors import StoreError
 from phago.export import GraphTable
 from phago.store import (
@@ -102,32 +105,59 @@ def test_round_trip_with_the_degree_cap_in_flight(tmp_path: Path, at: int) -> No
         b.close()
 
 
-def test_a_saved_cap_order_is_carried_over(tmp_path: Path) -> None:
-    from phago.distributed.degree_cap import CapOrder
+REPORT_FIELDS = (
+    "nodes",
+    "degrees",
+    "nodes_here",
+    "nodes_there",
+    "edge_node",
+    "edge_other",
+    "edge_weight",
+    "edge_created",
+    "edge_local",
+)
 
+
+def held_reports(dc: DistributedColony) -> list[tuple[int, int, DegreeReport]]:
+    """The degree reports held between ticks: (owner, sending shard, report)."""
+    return [
+        (owner, req, x)
+        for owner, held in sorted(dc.runner._asks.items())
+        for req, items in sorted(held.items())
+        for x in items
+        if isinstance(x, DegreeReport)
+    ]
+
+
+def test_a_saved_degree_report_is_carried_over(tmp_path: Path) -> None:
     cap = ColonyConfig(max_edge_degree=3)
     dc = make(20, 3, cap)
     try:
-        for _ in range(40):  # run until an order is in flight between ticks
+        for _ in range(40):  # run until a report with asked-for edges is held between ticks
             dc.run(1)
-            held = [x for v in dc.runner._ghost_answers.values() for x in v]
-            if any(isinstance(x, CapOrder) for x in held):
+            if any(len(r.edge_node) for _, _, r in held_reports(dc)):
                 break
         else:
-            pytest.fail("no cap order was ever in flight between ticks")
+            pytest.fail("no degree report with edges was ever held between ticks")
         d = save_distributed(dc, tmp_path / "dist")
         again = load_distributed(d)
         try:
 
-            def orders(x: DistributedColony) -> list[tuple[int, list[list[int]], list[int]]]:
+            def reports(x: DistributedColony) -> list[Any]:
                 return [
-                    (req, o.drop.tolist(), o.ask.tolist())
-                    for req, v in sorted(x.runner._ghost_answers.items())
-                    for o in v
-                    if isinstance(o, CapOrder)
+                    (owner, req, *(np.asarray(getattr(r, f)).tolist() for f in REPORT_FIELDS))
+                    for owner, req, r in held_reports(x)
                 ]
 
-            assert orders(again) == orders(dc) != []
+            assert reports(again) == reports(dc) != []
+            ids = [
+                (o, q, x)
+                for o, held in again.runner._asks.items()
+                for q, items in held.items()
+                for x in items
+                if not isinstance(x, DegreeReport)
+            ]
+            assert all(isinstance(x, int) for _, _, x in ids)
         finally:
             again.close()
     finally:
@@ -188,21 +218,18 @@ def test_forget_in_distributed_store(tmp_path: Path) -> None:
         never.close()
 
 
-def test_forget_renumbers_cap_orders_held_in_the_store(tmp_path: Path) -> None:
-    """Orders held between ticks name nodes by local index; a forget that removes nodes
-    renumbers them, so the loaded cluster drops the right edges and asks for the right nodes."""
-    from phago.distributed.degree_cap import CapOrder
-
+def test_forget_renumbers_degree_reports_held_in_the_store(tmp_path: Path) -> None:
+    """Reports held between ticks name nodes by local index; a forget that removes nodes
+    renumbers them, so the loaded cluster's owners rank the right edges."""
     dc = make(20, 3, ColonyConfig(max_edge_degree=3))
     try:
-        for _ in range(60):  # until orders with both drops and asks are in flight
+        for _ in range(60):  # until reports with degrees and edges are in flight
             dc.run(1)
-            held = [x for v in dc.runner._ghost_answers.values() for x in v]
-            orders = [x for x in held if isinstance(x, CapOrder)]
-            if any(len(o.drop) for o in orders) and any(len(o.ask) for o in orders):
+            reports = [r for _, _, r in held_reports(dc)]
+            if any(len(r.edge_node) for r in reports) and any(len(r.nodes) for r in reports):
                 break
         else:
-            pytest.fail("no cap orders with drops and asks were in flight between ticks")
+            pytest.fail("no degree reports with degrees and edges were in flight between ticks")
         digested = [d.id for d in dc.documents()][:3]
         d = save_distributed(dc, tmp_path / "dist")
     finally:
@@ -212,14 +239,73 @@ def test_forget_renumbers_cap_orders_held_in_the_store(tmp_path: Path) -> None:
     again = load_distributed(d)
     try:
         shards = again.runner.shards
-        for req, items in again.runner._ghost_answers.items():
-            for o in items:
-                if not isinstance(o, CapOrder):
-                    continue
-                assert np.all(o.drop < shards[req].colony.graph.node_count)
-                owner_graph = shards[o.owner].colony.graph
-                assert [owner_graph.id_at(int(i)) for i in o.ask_local] == o.ask.tolist()
+        kept = held_reports(again)
+        assert any(len(rep.edge_node) for _, _, rep in kept)
+        for owner, req, rep in kept:
+            here, there = shards[req].colony.graph, shards[owner].colony.graph
+            assert [here.id_at(int(i)) for i in rep.nodes_here] == rep.nodes.tolist()
+            assert np.all(rep.nodes_there == -1)  # learnt owner indices are forgotten
+            for node, (a, b) in zip(rep.edge_node, rep.edge_local, strict=True):
+                assert there.id_at(int(node)) in (here.id_at(int(a)), here.id_at(int(b)))
         again.run(10)
         assert again.current_tick > 0
+    finally:
+        again.close()
+
+
+def test_a_store_holding_answers_from_an_older_phago_applies_them_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stores written before asks were held between ticks hold the owners' answers instead
+    (ghosts and cap orders, by requesting shard); loading applies them to the shards."""
+    import phago.store as store
+    from phago.distributed.degree_cap import CapOrder
+
+    dc = make(20, 3, ColonyConfig(max_edge_degree=3))
+    try:
+        for _ in range(60):
+            dc.run(1)
+            shards = dc.runner.shards
+            answers: dict[int, list[Any]] = {}
+            trial = [copy.deepcopy(s) for s in shards]  # answer on copies until one drops
+            for owner, held in dc.runner._asks.items():
+                for req, got in trial[owner].answer_asks(held).items():
+                    answers.setdefault(req, []).extend(got)
+            orders = [x for v in answers.values() for x in v if isinstance(x, CapOrder)]
+            ghosts = [x for v in answers.values() for x in v if not isinstance(x, CapOrder)]
+            if any(len(o.drop) for o in orders) and ghosts:
+                break
+        else:
+            pytest.fail("no answers with drops and ghosts")
+        real = store._write_distributed
+
+        def as_older(d: Path, meta: dict[str, Any], *rest: Any) -> Any:
+            meta = {k: v for k, v in meta.items() if k != "asks"}
+            meta["ghost_answers"] = {
+                str(req): [store._ghost_dict(x) for x in v] for req, v in answers.items()
+            }
+            return real(d, meta, *rest)
+
+        monkeypatch.setattr(store, "_write_distributed", as_older)
+        for owner, held in dc.runner._asks.items():  # the owners answered before the save
+            shards[owner].answer_asks(held)
+        dc.runner._asks = {}
+        d = save_distributed(dc, tmp_path / "old")
+    finally:
+        dc.close()
+    monkeypatch.undo()
+    again = load_distributed(d)
+    try:
+        assert again.runner._asks == {}
+        for req, got in answers.items():
+            sh = again.runner.shards[req]
+            cached = {int(g.node_id) for g in sh.ghost_nodes()}
+            assert {int(g.node_id) for g in got if not isinstance(g, CapOrder)} <= cached
+            g = sh.colony.graph
+            for o in got:
+                if isinstance(o, CapOrder):
+                    for a, b in o.drop.tolist():
+                        assert g.get_edge(g.id_at(a), g.id_at(b)) is None
+        again.run(5)
     finally:
         again.close()

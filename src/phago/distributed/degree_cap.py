@@ -6,17 +6,18 @@ shards. Every shard caps the edges it stores at once (in its colony's Decay), wh
 node's degree per shard; this module bounds it over all shards, two ticks later, with
 messages that travel with the ghost exchange (no extra phase, no extra round trip):
 
-* **Decay**, storing shard to owner, with the ghost requests: a :class:`DegreeReport` with
-  the local degrees of the owner's nodes that changed since the last report, and the local
-  edges of the nodes the owner asked for.
-* **Advance**, owner to storing shard, with the ghost answers (applied at the next Sense): a
-  :class:`CapOrder`. The owner keeps each of its nodes' degrees per shard
-  (:class:`GlobalDegreeCap`). It ranks the edges it was sent of a node together with its
-  own, keeps the strongest ``max_edge_degree`` and orders the rest dropped; and it asks every
-  shard storing edges of a node now over the cap for that node's edges.
+* **Decay**, storing shard to owner, with the ghost requests (answered at the owner's next
+  Sense): a :class:`DegreeReport` with the local degrees of the owner's nodes that changed
+  since the last report, and the local edges of the nodes the owner asked for.
+* **Sense**, owner to storing shard, with the ghost answers (applied at that tick's Decay,
+  before the update batches): a :class:`CapOrder`. The owner keeps each of its nodes'
+  degrees per shard (:class:`GlobalDegreeCap`). It ranks the edges it was sent of a node
+  together with its own, keeps the strongest ``max_edge_degree`` and orders the rest
+  dropped; and it asks every shard storing edges of a node now over the cap for that
+  node's edges.
 
 A node pushed over the cap in the Act of tick ``t`` is reported at Decay ``t``, asked for at
-Advance ``t``, ranked at Advance ``t + 1`` and trimmed at Sense ``t + 2``. Edges are ranked
+Sense ``t + 1``, ranked at Sense ``t + 2`` and trimmed at Decay ``t + 2``. Edges are ranked
 by weight (heaviest first), then creation tick (oldest first), then the other endpoint's
 NodeId, so the order does not depend on the shard count. As in one colony, an edge is
 removed when either endpoint drops it. A shard that applies an order re-reports the
@@ -73,7 +74,8 @@ def _no_pairs() -> npt.NDArray[np.int32]:
 
 @dataclass(slots=True)
 class DegreeReport:
-    """What a storing shard tells an owner at Decay (sent with its ghost requests).
+    """What a storing shard tells an owner at Decay (sent with its ghost requests, read at
+    the owner's next Sense).
 
     Attributes:
         source: the storing shard.
@@ -109,8 +111,8 @@ class DegreeReport:
 
 @dataclass(slots=True)
 class CapOrder:
-    """What an owner tells a storing shard at Advance (sent with its ghost answers, applied
-    at the next Sense).
+    """What an owner tells a storing shard at Sense (sent with its ghost answers, applied
+    at that tick's Decay).
 
     Attributes:
         owner: the owning shard.
@@ -215,9 +217,9 @@ class GlobalDegreeCap:
         self._scratch = np.zeros(0, dtype=_INT)  # all -1 between calls (a lookup by index)
         self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
         self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
-        self._asked = np.zeros(0, dtype=_INT)  # owned nodes asked for at the last Advance
+        self._asked = np.zeros(0, dtype=_INT)  # owned nodes asked for at the last Sense
         # at Decay, with the degrees: those asked-for nodes, and their edges here as
-        # (node, other, weight, tick), for the ranking at Advance
+        # (node, other, weight, tick), for the ranking at the next Sense
         self._own_edges: tuple[npt.NDArray[Any], ...] | None = None
         self.dropped = 0  # edges this shard removed for the cap across shards
 
@@ -272,7 +274,7 @@ class GlobalDegreeCap:
         self._asked = np.zeros(0, dtype=_INT)
         self._own_edges = None
 
-    # ------------------------------------------------------------------ Sense
+    # ------------------------------------------------------------------ Decay: orders
 
     def apply_orders(
         self, graph: HebbianGraph, owner: npt.NDArray[np.int64], orders: Iterable[CapOrder]
@@ -320,7 +322,7 @@ class GlobalDegreeCap:
             return out
         ids = graph._ids_arr
         # the nodes other shards' owners asked for, and this shard's own nodes it asked
-        # for (ranked at the next Advance): their edges come with the degrees, in one pass
+        # for (ranked at the next Sense): their edges come with the degrees, in one pass
         li = theirs = _no_ints()
         asks, self._asks = self._asks, []
         if asks:
@@ -366,7 +368,7 @@ class GlobalDegreeCap:
             at_owner[li] = -1
         return out
 
-    # ------------------------------------------------------------------ Advance
+    # ------------------------------------------------------------------ Sense: ranking
 
     def _take_degrees(
         self,
@@ -469,8 +471,8 @@ class GlobalDegreeCap:
         outside the cap at once (``deg`` follows), and return orders for the rest.
 
         ``own_edges`` are the nodes this shard asked for and its edges of them, gathered at
-        Decay (nothing changes them before Advance); a ranked node not among them (asked
-        before a restore) has its edges gathered here."""
+        Decay (nothing changes them before the next Sense); a ranked node not among them
+        (asked before a restore or a load) has its edges gathered here."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:

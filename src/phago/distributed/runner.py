@@ -66,9 +66,9 @@ from typing import Any, NamedTuple, Protocol
 
 from phago._gc import cyclic_gc_paused
 from phago.distributed.coordinator import Coordinator
-from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
+from phago.distributed.messages import CrossShardEdgeArray
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
-from phago.distributed.types import GhostNode, PhaseResult, ShardId, ShardInfo, TickPhase
+from phago.distributed.types import PhaseResult, ShardId, ShardInfo, TickPhase
 from phago.errors import (
     BarrierFailed,
     ConfigError,
@@ -290,7 +290,7 @@ class LocalShardHandle:
 class _Checkpoint:
     tick: int
     snapshots: list[Any]
-    ghost_answers: dict[int, list[GhostNode]]
+    asks: dict[int, dict[int, list[Any]]]
     distribution: Any = None
     want_distribution: bool = False
 
@@ -333,7 +333,9 @@ class DistributedRunner:
         for sid in ids:  # shards report heartbeats to the registry
             if coordinator.get_shard(sid) is None:
                 coordinator.register_shard(ShardInfo(id=sid))
-        self._ghost_answers: dict[int, list[GhostNode]] = {}
+        # what each owner was asked at the last Decay: owner -> requesting shard -> items
+        # (node ids, then a degree report), answered at the next Sense
+        self._asks: dict[int, dict[int, list[Any]]] = {}
         self._checkpoint: _Checkpoint | None = None
         self._broken: str | None = None
         self._barrier_ms = 0.0
@@ -403,27 +405,30 @@ class DistributedRunner:
         """
         start = time.perf_counter()
         n = len(self._handles)
-        ghosts = self._sense_payloads()
+        known = {int(h.shard_id) for h in self._handles}
         self._barrier_ms = 0.0
-        sense = yield TickPhase.SENSE, ghosts
+        sense = yield TickPhase.SENSE, self._sense_payloads()
         act = yield TickPhase.ACT, [self._act_payload()] * n
-        inbound: dict[int, list[UpdateBatch]] = {}
+        inbound: dict[int, list[Any]] = {}
+        for r in sense:  # owners' answers first (owner order), then the update batches
+            for req, answers in r.ghost_answers.items():
+                inbound.setdefault(req, []).extend(answers)
+            r.ghost_answers = {}  # delivered: a tick result keeps counts, not traffic
         for r in act:
             for batch in r.updates:
                 inbound.setdefault(batch.dest, []).append(batch)
-            r.updates = []  # delivered: a tick result keeps counts and timings, not traffic
-        known = {int(h.shard_id) for h in self._handles}
+            r.updates = []
         unknown = set(inbound) - known
         if unknown:
             raise DistributedError(f"updates addressed to unknown shards {sorted(unknown)}")
         decay = yield TickPhase.DECAY, [inbound.get(int(h.shard_id), []) for h in self._handles]
-        asks: dict[int, dict[int, list[int]]] = {}
+        asks: dict[int, dict[int, list[Any]]] = {}
         for r in decay:
-            for owner, ids in r.ghost_requests.items():
-                asks.setdefault(owner, {})[int(r.shard_id)] = ids
+            for owner, items in r.ghost_requests.items():
+                asks.setdefault(owner, {})[int(r.shard_id)] = items
             r.ghost_requests = {}
-        advance = yield TickPhase.ADVANCE, [asks.get(int(h.shard_id), {}) for h in self._handles]
-        return self._finish_tick(t, start, sense, act, decay, advance)
+        advance = yield TickPhase.ADVANCE, [None] * n
+        return self._finish_tick(t, start, sense, act, decay, advance, asks)
 
     def _act_payload(self) -> dict[str, bool] | None:
         """Every shard's Act payload: None (the default: list the cross-shard edges), or
@@ -433,18 +438,18 @@ class DistributedRunner:
         return {"cross_shard_edge_lists": False}
 
     def _sense_payloads(self) -> list[dict[str, Any]]:
-        """Each shard's Sense payload: last tick's ghost answers for it and the distribution
-        (consumed: the runner's held answers are cleared)."""
+        """Each shard's Sense payload: what other shards asked it at last tick's Decay and
+        the distribution (consumed: the runner's held asks are cleared)."""
         collect = self._want_distribution
         payloads = [
             {
-                "ghosts": self._ghost_answers.get(int(h.shard_id), []),
+                "asks": self._asks.get(int(h.shard_id), {}),
                 "collect": collect,
                 "distribution": self._distribution if collect else None,
             }
             for h in self._handles
         ]
-        self._ghost_answers = {}
+        self._asks = {}
         return payloads
 
     def _finish_tick(
@@ -455,13 +460,14 @@ class DistributedRunner:
         act: Sequence[ShardPhaseResult],
         decay: Sequence[ShardPhaseResult],
         advance: Sequence[ShardPhaseResult],
+        asks: dict[int, dict[int, list[Any]]] | None = None,
     ) -> DistributedTickResult:
-        """After Advance: keep the ghost answers and the distribution for the next tick,
-        take the heartbeats, advance the coordinator's tick and check every shard's (I5)."""
-        for r in advance:
-            for req, answer in r.ghost_answers.items():
-                self._ghost_answers.setdefault(req, []).extend(answer)
-            r.ghost_answers = {}
+        """After Advance: keep the asks (Decay's ghost requests and degree reports, by owner
+        and requesting shard; None: a pipeline holds them) and the distribution for the
+        next tick, take the heartbeats, advance the coordinator's tick and check every
+        shard's (I5)."""
+        if asks is not None:
+            self._asks = asks
         self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
         parts = [getattr(r, "distribution", None) for r in advance]
         for r, part in zip(advance, parts, strict=True):
@@ -529,8 +535,9 @@ class DistributedRunner:
         names = ", ".join(str(h.shard_id) for h in pending)
         limit = self._config.phase_timeout_ms if limit_ms is None else limit_ms
         detail = f"{names} did not finish within {limit:g} ms"
-        if limit_ms is not None:  # a pipelined Sense waited for Act too
-            detail += " (Sense and Act run as one call)"
+        if limit_ms is not None:  # a pipelined phase waited for the next one too
+            pair = "Sense and Act" if phase is TickPhase.SENSE else "Decay and Advance"
+            detail += f" ({pair} run as one call)"
         return PhaseTimeout(phase, detail)
 
     def _account(
@@ -745,7 +752,7 @@ class DistributedRunner:
     ) -> list[ShardPhaseResult]:
         """Settle a gathered phase: raise a shard's error, or give up on unfinished shards
         (each handle may ``abandon`` its shard) with :class:`PhaseTimeout` (naming
-        ``merged_limit_ms`` when the phase waited for Act too); else wait for the barrier
+        ``merged_limit_ms`` when the phase waited for the next one too); else wait for the barrier
         until ``deadline`` (monotonic), account the phase since ``started`` (unless None)
         and return the results."""
         pending = self._settle(phase, tick, outcomes)
@@ -790,10 +797,14 @@ class DistributedRunner:
         )
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
-        first = 2.0 * timeout if getattr(pipeline, "sense_with_act", False) else timeout
+        doubled = set()  # phases whose result arrives with the next phase's (one call)
+        if getattr(pipeline, "sense_with_act", False):
+            doubled.add(TickPhase.SENSE)
+        if getattr(pipeline, "decay_with_advance", False):
+            doubled.add(TickPhase.DECAY)
         try:
             for phase, refs in zip(_PHASES, submitted, strict=True):
-                limit = first if phase is TickPhase.SENSE else timeout
+                limit = 2.0 * timeout if phase in doubled else timeout
                 deadline = time.monotonic() + limit
                 outcomes = await _gather_outcomes(
                     [pipeline.result(k, ref) for k, ref in enumerate(refs)], limit
@@ -926,18 +937,30 @@ class DistributedRunner:
     # ------------------------------------------------------------------ checkpoints
 
     async def _take_checkpoint(self, tick: int) -> None:
-        pipeline = getattr(self._group, "tick_pipeline", None)
-        if pipeline is not None:  # last tick's ghost answers, still with the actors
-            for req, answers in (await pipeline.take_answers()).items():
-                self._ghost_answers.setdefault(req, []).extend(answers)
+        await self.take_asks()
         snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
         self._checkpoint = _Checkpoint(
             tick,
             list(snaps),
-            copy.deepcopy(self._ghost_answers),
+            copy.deepcopy(self._asks),
             self._distribution,
             self._want_distribution,
         )
+
+    async def take_asks(self) -> dict[int, dict[int, list[Any]]]:
+        """What the shards asked at the last Decay (owner -> requesting shard -> node ids,
+        then a degree report), answered at the next Sense; a pipeline's, still with the
+        actors, are fetched into the runner first. For checkpoints and the store."""
+        pipeline = getattr(self._group, "tick_pipeline", None)
+        if pipeline is not None:
+            for owner, held in (await pipeline.take_asks()).items():
+                for req, items in held.items():
+                    self._asks.setdefault(owner, {}).setdefault(req, []).extend(items)
+        return self._asks
+
+    def set_asks(self, asks: dict[int, dict[int, list[Any]]]) -> None:
+        """Replace the held asks (a loaded store's); the next tick's Sense answers them."""
+        self._asks = asks
 
     async def checkpoint_now(self) -> int:
         """Take a rollback point at the current tick; returns the tick."""
@@ -966,7 +989,7 @@ class DistributedRunner:
             self._broken = f"rolling back after a failure at tick {failed_tick} failed: {lost}"
             log.error("%s", self._broken)
             return
-        self._ghost_answers = copy.deepcopy(cp.ghost_answers)
+        self._asks = copy.deepcopy(cp.asks)
         self._distribution, self._want_distribution = cp.distribution, cp.want_distribution
         self._coordinator.set_tick(cp.tick)
         replayed = 0
@@ -1013,7 +1036,8 @@ class TickPipeline(Protocol):
     fan-out group offers one as ``tick_pipeline``; the Ray backend's does without a
     compiled graph). The runner keeps the barrier, timeouts and accounting. A pipeline whose
     ``sense_with_act`` is true returns Sense's results with Act's (one call per shard for
-    both), and the runner waits two phase timeouts for them."""
+    both), and one whose ``decay_with_advance`` is true Decay's with Advance's; the runner
+    waits two phase timeouts for each such pair."""
 
     def submit(
         self, sense_payloads: list[Any], resolve_ghosts: bool, act_payload: Any = None
@@ -1023,8 +1047,9 @@ class TickPipeline(Protocol):
     async def result(self, index: int, ref: Any) -> Any:
         """Shard ``index``'s result behind ``ref`` (raises what the shard raised)."""
 
-    async def take_answers(self) -> dict[int, list[GhostNode]]:
-        """Last tick's ghost answers, moved to the runner (for a checkpoint)."""
+    async def take_asks(self) -> dict[int, dict[int, list[Any]]]:
+        """Last tick's Decay outputs (owner -> requesting shard -> items), moved to the
+        runner (for a checkpoint or the store)."""
 
     def reset(self) -> None:
         """Drop a failed tick's in-flight outputs."""

@@ -30,7 +30,7 @@ import copy
 import pickle
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from typing import Any
@@ -102,9 +102,10 @@ class ShardPhaseResult(PhaseResult):
     """A :class:`PhaseResult` plus what the runner moves between shards after the phase.
 
     ``ghost_requests`` (Decay) maps each owner to the node ids whose ghosts this shard lacks,
-    followed by a :class:`~phago.distributed.degree_cap.DegreeReport` when there is one;
-    ``ghost_answers`` (Advance) maps each shard to its ghosts, followed by a
-    :class:`~phago.distributed.degree_cap.CapOrder` when there is one.
+    followed by a :class:`~phago.distributed.degree_cap.DegreeReport` when there is one
+    (delivered at the next tick's Sense); ``ghost_answers`` (Sense) maps each requesting shard
+    to its ghosts, followed by a :class:`~phago.distributed.degree_cap.CapOrder` when there is
+    one (delivered at this tick's Decay, with the update batches).
     ``cross_shard_count`` (Act) is the number of cross-shard edges produced, also when
     ``cross_shard_edges`` does not list them.
     """
@@ -1002,8 +1003,8 @@ class ShardedColony:
         return list(self._ghosts.all_nodes())
 
     def receive_answers(self, items: Iterable[GhostNode | CapOrder]) -> None:
-        """What owners sent at last tick's Advance: ghosts go into the cache, degree-cap
-        orders are applied (see :mod:`phago.distributed.degree_cap`)."""
+        """What owners answered at this tick's Sense (delivered at Decay): ghosts go into
+        the cache, degree-cap orders are applied (see :mod:`phago.distributed.degree_cap`)."""
         items = list(items)
         orders = [x for x in items if type(x) is CapOrder]
         if orders:
@@ -1046,8 +1047,8 @@ class ShardedColony:
         return cap.reports(self.colony.graph, self._owner)
 
     def cap_orders(self, reports: Sequence[DegreeReport]) -> dict[int, CapOrder]:
-        """Advance: rank the reported edges of owned nodes (dropping this shard's share at
-        once) and ask for the edges of owned nodes over the cap; orders by shard."""
+        """Sense, as owner: rank the reported edges of owned nodes (dropping this shard's
+        share at once) and ask for the edges of owned nodes over the cap; orders by shard."""
         cap = self._active_cap()
         if cap is None:
             return {}
@@ -1117,12 +1118,22 @@ class ShardedColony:
         """What the runner calls: deliver the phase's inbound payload, run the phase, attach
         the outbound payload.
 
-        * Sense: ``payload`` is ghosts to store (answers to last tick's requests).
+        * Sense: ``payload`` is a dict whose ``"asks"`` maps each requesting shard to what it
+          sent at last tick's Decay (node ids whose ghosts it lacks, then a degree report);
+          the shard answers them before its agents sense (ghosts, then a degree-cap order),
+          and the result carries the answers.
         * Act: the result carries this tick's update batches, and the cross-shard edges
           produced unless ``payload`` is ``{"cross_shard_edge_lists": False}`` (their number
           comes either way).
-        * Decay: ``payload`` is the batches for this shard; the result carries ghost requests.
-        * Advance: ``payload`` maps requesting shard to node ids; the result carries answers.
+        * Decay: ``payload`` is what other shards sent this one this tick: their answers
+          (ghosts and cap orders, from Sense) and their update batches (from Act); the
+          result carries ghost requests and degree reports for the next tick's Sense.
+        * Advance: no payload; the result is the end-of-tick report.
+
+        Ghost requests are answered at the owner's next Sense rather than at Advance, so a
+        tick's data crosses between shards twice (Act and Sense to Decay, Decay to the next
+        Sense), not three times: a pipelined backend runs Sense with Act and Decay with
+        Advance, two calls per shard and tick.
 
         The cyclic garbage collector is paused from Sense to the end of Advance (see
         :mod:`phago._gc`), so it runs at most once per tick, between ticks: a Ray actor runs
@@ -1142,18 +1153,17 @@ class ShardedColony:
 
     def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
         started = time.perf_counter()
+        answers: dict[int, list[Any]] = {}
         if phase is TickPhase.SENSE:
             if self._replay:
                 self.apply_replay_ops(self.current_tick)
             if isinstance(payload, dict):
-                self.receive_answers(payload.get("ghosts", []))
+                answers = self.answer_asks(payload.get("asks") or {})
                 self._collect_distribution = bool(payload.get("collect", False))
                 if payload.get("distribution") is not None:
                     self._install_distribution(payload["distribution"])
-            elif payload:
-                self.receive_answers(payload)
         elif phase is TickPhase.DECAY and payload:
-            self.receive_updates(payload)
+            self.receive_inbound(payload)
         result = self.tick_phase(phase)
         if not isinstance(result, ShardPhaseResult):
             result = ShardPhaseResult(
@@ -1164,7 +1174,9 @@ class ShardedColony:
                 result.node_count,
                 result.edge_count,
             )
-        if phase is TickPhase.ACT:
+        if phase is TickPhase.SENSE:
+            result.ghost_answers = answers
+        elif phase is TickPhase.ACT:
             result.cross_shard_count = len(result.cross_shard_edges)
             if isinstance(payload, dict) and not payload.get("cross_shard_edge_lists", True):
                 result.cross_shard_edges = CrossShardEdgeArray.empty()  # type: ignore[assignment]
@@ -1179,27 +1191,10 @@ class ShardedColony:
             for owner, report in self.degree_reports().items():
                 outbound.setdefault(owner, []).append(report)
             result.ghost_requests = outbound
-        elif phase is TickPhase.ADVANCE:
-            answers: dict[int, list[Any]] = {}
-            reports: list[DegreeReport] = []
-            asking: list[int] = []
-            asked: list[list[int]] = []
-            for req, items in sorted((payload or {}).items()):
-                ids = [x for x in items if type(x) is not DegreeReport]
-                if len(ids) != len(items):
-                    reports.extend(x for x in items if type(x) is DegreeReport)
-                if ids:
-                    asking.append(int(req))
-                    asked.append(ids)
-            if asked:  # every requester's ghosts resolved in one pass
-                answers = dict(zip(asking, self._resolve_ghost_groups(asked), strict=True))
-            for dest, order in self.cap_orders(reports).items():
-                answers.setdefault(dest, []).append(order)
-            result.ghost_answers = answers
+        else:  # Advance: the end-of-tick report the runner reads
             result.wants_distribution = self._has_aggregated_agents()
             if getattr(self, "_collect_distribution", False):
                 result.distribution = self.owned_distribution()
-        if phase is TickPhase.ADVANCE:  # the end-of-tick report the runner reads
             st = self.colony.substrate
             result.agents_alive = self.colony.alive_count
             result.documents_total = st.document_count
@@ -1207,6 +1202,46 @@ class ShardedColony:
             result.busy = self.colony.has_undigested_work()
         result.compute_ms = (time.perf_counter() - started) * 1000.0
         return result
+
+    def answer_asks(self, asks: Mapping[int, Sequence[Any]]) -> dict[int, list[Any]]:
+        """Sense, as owner: answer what other shards sent at last tick's Decay.
+
+        Args:
+            asks: requesting shard to its items: node ids whose ghosts it lacks and a
+                :class:`~phago.distributed.degree_cap.DegreeReport` when it sent one.
+
+        Returns:
+            Requesting (or reporting) shard to its answers: the ghosts asked for, then a
+            :class:`~phago.distributed.degree_cap.CapOrder` when there is one. Every
+            requester's ghosts are resolved in one pass, and the reported edges of owned
+            nodes are ranked together (this shard's own share is dropped at once).
+        """
+        answers: dict[int, list[Any]] = {}
+        reports: list[DegreeReport] = []
+        asking: list[int] = []
+        asked: list[list[int]] = []
+        for req, items in sorted(asks.items()):
+            ids = [x for x in items if type(x) is not DegreeReport]
+            if len(ids) != len(items):
+                reports.extend(x for x in items if type(x) is DegreeReport)
+            if ids:
+                asking.append(int(req))
+                asked.append(ids)
+        if asked:  # every requester's ghosts resolved in one pass
+            answers = dict(zip(asking, self._resolve_ghost_groups(asked), strict=True))
+        for dest, order in self.cap_orders(reports).items():
+            answers.setdefault(dest, []).append(order)
+        return answers
+
+    def receive_inbound(self, items: Iterable[Any]) -> None:
+        """Decay: what other shards sent this tick, in source order: their answers (ghosts
+        and degree-cap orders, applied first) and their update batches."""
+        items = list(items)
+        batches = [x for x in items if type(x) is UpdateBatch]
+        if len(batches) != len(items):
+            self.receive_answers(x for x in items if type(x) is not UpdateBatch)
+        if batches:
+            self.receive_updates(batches)
 
     # ------------------------------------------------------------------ reports
 

@@ -120,14 +120,14 @@ class ShardActorImpl:
         itself nothing (its updates are applied where they arise, and its ghosts are nodes
         other shards own), so no part goes from a shard to itself.
 
-        * Sense: ``parts`` are last tick's ghost answers (and degree-cap orders) from each
-          other owner (appended to ``payload["ghosts"]`` in owner order); returns the result
-          only.
+        * Sense: ``parts`` are what each other shard asked at last tick's Decay (node ids,
+          then a degree report; put into ``payload["asks"]`` by requesting shard); returns
+          each other shard's answers (ghosts, then a cap order), then the result.
         * Act: returns each other destination's update batches, then the result.
-        * Decay: ``parts`` are each other source's batches; returns each other owner's ghost
-          requests (node ids, then a degree report if any), then the result.
-        * Advance: ``parts`` are each other requesting shard's node ids (and report); returns
-          each other shard's ghost answers (and cap order), then the result.
+        * Decay: ``parts`` are each other source's answers and batches (source order);
+          returns each other owner's ghost requests (node ids, then a degree report if any),
+          then the result.
+        * Advance: no parts; returns the result only.
 
         With one shard every phase returns the result only.
 
@@ -151,19 +151,33 @@ class ShardActorImpl:
         self, payload: Any, act_payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
     ) -> Any:
         """Sense then Act of a pipelined tick in one call (``payload`` is Sense's,
-        ``act_payload`` Act's): :meth:`run_phase_routed` for both, returning Act's part for
-        each other shard, then the Sense and Act results as one object (one reference fewer
-        for the driver to own and await per tick). Nothing
-        passes between shards from Sense to Act (Sense only reads this shard, and an Act's
-        updates reach other shards at their Decay), so running them back to back without a
-        barrier between gives the same tick, in one task instead of two."""
-        sense, _ = self._routed(
+        ``act_payload`` Act's): :meth:`run_phase_routed` for both, returning one part for
+        each other shard (Sense's answers, then Act's batches), then the Sense and Act
+        results as one object (one reference fewer for the driver to own and await per
+        tick). Nothing passes between shards from Sense to Act (Sense only reads this shard
+        and answers last tick's asks, and both phases' outputs reach other shards at their
+        Decay), so running them back to back without a barrier between gives the same tick,
+        in one task instead of two."""
+        sense, out = self._routed(
             TickPhase.SENSE, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
         )
-        act, out = self._routed(
-            TickPhase.ACT, act_payload, resolve_ghosts, shards, [[] for _ in range(shards - 1)]
+        act, more = self._routed(TickPhase.ACT, act_payload, resolve_ghosts, shards, [])
+        for part, extra in zip(out, more, strict=True):
+            part.extend(extra)
+        both = _dump(_PhasePair(sense, act))
+        return (*map(_dump, out), both) if out else both
+
+    def run_decay_advance(self, resolve_ghosts: bool, shards: int, *parts: Any) -> Any:
+        """Decay then Advance of a pipelined tick in one call: Decay takes each other
+        shard's part of this tick (answers and batches), and its requests leave as one part
+        for each other owner, for the next tick's Sense; Advance takes nothing from other
+        shards, so no barrier is needed between them. Returns the parts, then the Decay and
+        Advance results as one object."""
+        decay, out = self._routed(
+            TickPhase.DECAY, None, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
         )
-        both = _dump(_SenseAndAct(sense, act))
+        advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards, [])
+        both = _dump(_PhasePair(decay, advance))
         return (*map(_dump, out), both) if out else both
 
     def _routed(
@@ -174,41 +188,39 @@ class ShardActorImpl:
         shards: int,
         loaded: list[Any],
     ) -> tuple[Any, list[Any]]:
-        """Run ``phase`` with the parts ``loaded`` from each other shard (source order);
-        returns the result and the outbound parts for each other shard (none for Sense or
-        with one shard), as :meth:`run_phase_routed` describes."""
+        """Run ``phase`` with the parts ``loaded`` from each other shard (source order; none
+        for Act and Advance); returns the result and the outbound parts for each other shard
+        (none for Advance or with one shard), as :meth:`run_phase_routed` describes."""
         me = int(self.shard.shard_id)
-        parts = (*loaded[:me], [], *loaded[me:])  # in source order, with nothing from itself
         if phase is TickPhase.SENSE:
             if payload is None:  # the usual Sense payload, not sent
-                payload = {"ghosts": [], "collect": False, "distribution": None}
-            if any(parts):
+                payload = {"asks": {}, "collect": False, "distribution": None}
+            asks = {j if j < me else j + 1: part for j, part in enumerate(loaded) if part}
+            if asks:
                 payload = dict(payload)
-                payload["ghosts"] = [*payload["ghosts"], *(g for part in parts for g in part)]
+                payload["asks"] = {**payload["asks"], **asks}
         elif phase is TickPhase.DECAY:
-            payload = [b for part in parts for b in part]
-        elif phase is TickPhase.ADVANCE:
-            payload = {req: ids for req, ids in enumerate(parts) if ids}
+            payload = [x for part in loaded for x in part]
         self._running = phase
         try:
             result: Any = self.call("run_phase", phase, payload, resolve_ghosts)
         finally:
             self._running = None
-        if phase is TickPhase.SENSE:
+        if phase is TickPhase.ADVANCE or shards == 1:
             return result, []
         out: list[Any] = [[] for _ in range(shards)]
-        if phase is TickPhase.ACT:
-            for batch in result.updates:
-                _part(out, batch.dest, "updates").append(batch)
-            result.updates = []
-        elif phase is TickPhase.DECAY:
-            for owner, ids in result.ghost_requests.items():
-                _part(out, owner, "ghost requests").extend(ids)
-            result.ghost_requests = {}
-        else:
+        if phase is TickPhase.SENSE:
             for req, answers in result.ghost_answers.items():
                 _part(out, req, "ghost answers").extend(answers)
             result.ghost_answers = {}
+        elif phase is TickPhase.ACT:
+            for batch in result.updates:
+                _part(out, batch.dest, "updates").append(batch)
+            result.updates = []
+        else:
+            for owner, ids in result.ghost_requests.items():
+                _part(out, owner, "ghost requests").extend(ids)
+            result.ghost_requests = {}
         if out.pop(me):
             raise RoutingFailed(f"shard-{me} addressed its own {phase} output to itself")
         return result, out
@@ -676,38 +688,45 @@ class CompiledPhaseFanOut:
 class RayTickPipeline:
     """Whole ticks submitted at once, with each phase's data passed actor to actor.
 
-    A tick's four phases are submitted to every actor together, as three calls: Sense and
-    Act in one (``run_sense_act``: nothing passes between shards from one to the other, and
-    each Ray task costs about a millisecond on 2 cores), then Decay, then Advance. Each
-    actor's Act returns one part per destination shard, and each Decay takes as arguments
-    the parts addressed to it (Ray's object references), likewise for ghost requests (Decay
-    to Advance) and ghost answers (Advance to the next tick's Sense). Ray starts a phase on
-    an actor as soon as its inputs exist, so the driver's Python code is off the critical
-    path between phases (Ray's core worker in the driver, the references' owner, inlines
-    each small result into the task that takes it; a hop through the driver process, but
-    not through its interpreter): it only watches the per-shard results, phase after phase,
-    with the phase timeout (twice that for Sense, whose result comes with Act's). Calls
-    from one caller to one actor run in order, so each actor runs the phases in order.
+    A tick's four phases are submitted to every actor together, as two calls: Sense and
+    Act in one (``run_sense_act``), Decay and Advance in the other (``run_decay_advance``).
+    Nothing passes between shards within a pair: Sense answers what other shards asked at
+    last tick's Decay and only reads its own shard, and both its answers and Act's update
+    batches reach the other shards at their Decay; Advance takes nothing from other shards.
+    Each Ray task costs about a millisecond of an actor's CPU on 2 cores, and each
+    crossing between actors a hop. Each actor's first call returns one part per other shard
+    (answers and batches for it), which that shard's second call takes as an argument
+    (Ray's object references), and the second call's parts (ghost requests and degree
+    reports) are arguments of the next tick's first call. Ray starts a call on an actor as
+    soon as its inputs exist, so the driver's Python code is off the critical path between
+    phases (Ray's core worker in the driver, the references' owner, inlines each small
+    result into the task that takes it; a hop through the driver process, but not through
+    its interpreter): it only watches the per-shard results, phase after phase, with the
+    phase timeout (twice that for the first phase of a pair, whose result comes with the
+    second's). Calls from one caller to one actor run in order, so each actor runs the
+    phases in order.
 
     Measured on 2 cores, W3 D=10k (``benchmarks/ray_scaling.py``): with one round trip
     through the driver per phase, 2 and 4 shards took 16.6 and 30.4 s; pipelined, see
     BENCHMARKS.md.
     """
 
-    # Sense's result arrives with Act's (one call): the runner waits for it two phases long
+    # Sense's result arrives with Act's and Decay's with Advance's (one call each): the
+    # runner waits for each pair two phases long
     sense_with_act = True
+    decay_with_advance = True
 
     def __init__(self, handles: list[RayShardHandle]) -> None:
         if [int(h.shard_id) for h in handles] != list(range(len(handles))):
             raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
         self._handles = handles
-        # last tick's Advance outputs: per owner, one ghost-answer part per requesting shard
-        self._answers: list[Any] | None = None
+        # last tick's Decay outputs: per requesting shard, one part per owner it asked
+        self._asks: list[Any] | None = None
         self._actors: tuple[Any, ...] = ()
         self._first: list[Any] = []
-        self._many: list[Any] = []
-        # per shard, this tick's Sense-and-Act reference and the Act result it held
-        self._acts: dict[int, tuple[Any, Any]] = {}
+        self._second: list[Any] = []
+        # per shard, the reference of a call whose second result is held, and that result
+        self._held: dict[int, tuple[Any, Any]] = {}
 
     def submit(
         self, sense_payloads: list[Any], resolve_ghosts: bool, act_payload: Any = None
@@ -719,46 +738,39 @@ class RayTickPipeline:
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
             self._first = [a.run_sense_act.options(num_returns=n) for a in actors]
-            self._many = [a.run_phase_routed.options(num_returns=n) for a in actors]
-        answers, self._answers = self._answers, None
-        outs = self._many
-        act = [
+            self._second = [a.run_decay_advance.options(num_returns=n) for a in actors]
+        asks, self._asks = self._asks, None
+        first = [
             _refs(
                 m.remote(
                     _lean_sense(sense_payloads[i]),
                     act_payload,
                     resolve_ghosts,
                     n,
-                    *(_inbound(answers, i) if answers is not None else ()),
+                    *(_inbound(asks, i) if asks is not None else ()),
                 )
             )
             for i, m in enumerate(self._first)
         ]
-        decay = [
-            _refs(m.remote(TickPhase.DECAY.value, None, resolve_ghosts, n, *_inbound(act, i)))
-            for i, m in enumerate(outs)
+        second = [
+            _refs(m.remote(resolve_ghosts, n, *_inbound(first, i)))
+            for i, m in enumerate(self._second)
         ]
-        advance = [
-            _refs(m.remote(TickPhase.ADVANCE.value, None, resolve_ghosts, n, *_inbound(decay, i)))
-            for i, m in enumerate(outs)
-        ]
-        self._answers = advance
-        self._acts = {}
-        return [
-            [r[-1] for r in act],  # Sense's and Act's results are one object
-            [r[-1] for r in act],
-            [r[-1] for r in decay],
-            [r[-1] for r in advance],
-        ]
+        self._asks = second
+        self._held = {}
+        sense_act = [r[-1] for r in first]  # each pair's results are one object
+        decay_advance = [r[-1] for r in second]
+        return [sense_act, sense_act, decay_advance, decay_advance]
 
     async def result(self, index: int, ref: Any) -> Any:
         """Await one shard's phase result; a dead actor raises :class:`ShardLost`.
 
-        Sense's and Act's results arrive as one object: awaiting it for Sense keeps Act's,
-        which the runner then takes without a second wait."""
-        act = self._acts.pop(index, None)
-        if act is not None and act[0] is ref:
-            return act[1]
+        Sense's and Act's results arrive as one object, and Decay's and Advance's: awaiting
+        it for the first phase keeps the second's, which the runner then takes without a
+        second wait."""
+        held = self._held.pop(index, None)
+        if held is not None and held[0] is ref:
+            return held[1]
         ray = _ray()
         h = self._handles[index]
         try:
@@ -768,41 +780,43 @@ class RayTickPipeline:
                 h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
         value = pickle.loads(value)
-        if isinstance(value, _SenseAndAct):
-            self._acts[index] = (ref, value.act)
-            return value.sense
-        if getattr(value, "phase", None) is TickPhase.ADVANCE:
-            h._tick = value.tick
+        if isinstance(value, _PhasePair):
+            self._held[index] = (ref, value.second)
+            if getattr(value.second, "phase", None) is TickPhase.ADVANCE:
+                h._tick = value.second.tick
+            return value.first
         return value
 
-    async def take_answers(self) -> dict[int, list[Any]]:
-        """Fetch last tick's ghost answers (requesting shard -> answers, in owner order), so
-        that a checkpoint can hold them; the next tick then gets them from the runner."""
-        refs, self._answers = self._answers, None
+    async def take_asks(self) -> dict[int, dict[int, list[Any]]]:
+        """Fetch last tick's Decay outputs (owner -> requesting shard -> items, node ids
+        then a degree report), so that a checkpoint or the store can hold them; the next
+        tick then gets them from the runner."""
+        refs, self._asks = self._asks, None
         if refs is None:
             return {}
         n = len(self._handles)
-        pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # owner, requester
+        pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # requester, owner
         blobs = await asyncio.gather(*(refs[j][_slot(j, i)] for j, i in pairs))
-        out: dict[int, list[Any]] = {}
-        for (_, i), blob in zip(pairs, blobs, strict=True):
+        out: dict[int, dict[int, list[Any]]] = {}
+        for (j, i), blob in zip(pairs, blobs, strict=True):
             part = pickle.loads(blob)
             if part:
-                out.setdefault(i, []).extend(part)
+                out.setdefault(i, {})[j] = part
         return out
 
     def reset(self) -> None:
-        """Forget a failed tick's outputs (a rollback restores the runner's answers)."""
-        self._answers = None
-        self._acts = {}
+        """Forget a failed tick's outputs (a rollback restores the runner's asks)."""
+        self._asks = None
+        self._held = {}
 
 
 @dataclass(slots=True)
-class _SenseAndAct:
-    """A pipelined tick's Sense and Act results of one shard, sent as one object."""
+class _PhasePair:
+    """Two phases' results of one shard from one pipelined call (Sense and Act, or Decay
+    and Advance), sent as one object."""
 
-    sense: Any
-    act: Any
+    first: Any
+    second: Any
 
 
 def _dump(value: Any) -> bytes:
@@ -828,10 +842,10 @@ def _inbound(outs: list[list[Any]], dest: int) -> list[Any]:
 
 
 def _lean_sense(payload: Any) -> Any:
-    """None for the usual Sense payload (no ghosts, nothing to collect), else the payload."""
+    """None for the usual Sense payload (no asks, nothing to collect), else the payload."""
     if (
         isinstance(payload, dict)
-        and not payload.get("ghosts")
+        and not payload.get("asks")
         and not payload.get("collect")
         and payload.get("distribution") is None
     ):
