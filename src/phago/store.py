@@ -1179,18 +1179,31 @@ def _ask(d: Any) -> Any:
     return DegreeReport(int(body["source"]), **arrays)
 
 
-def _asks_json(asks: dict[int, dict[int, list[Any]]]) -> dict[str, dict[str, list[Any]]]:
+def _held_json(held: Any) -> dict[str, Any]:
+    """The messages held between ticks (a :class:`~phago.distributed.messages.HeldMessages`)
+    as the manifest's ``asks`` and ``ghost_answers``."""
     return {
-        str(owner): {str(req): [_ask_dict(x) for x in items] for req, items in held.items()}
-        for owner, held in asks.items()
+        "asks": {
+            str(owner): {str(req): [_ask_dict(x) for x in items] for req, items in by.items()}
+            for owner, by in held.asks.items()
+        },
+        "ghost_answers": {
+            str(req): [_ghost_dict(g) for g in items] for req, items in held.answers.items()
+        },
     }
 
 
-def _asks_from_json(data: dict[str, dict[str, list[Any]]]) -> dict[int, dict[int, list[Any]]]:
-    return {
-        int(owner): {int(req): [_ask(x) for x in items] for req, items in held.items()}
-        for owner, held in data.items()
-    }
+def _held_from_json(manifest: dict[str, Any]) -> Any:
+    """:func:`_held_json` read back (a store from before asks were held has none)."""
+    from phago.distributed.messages import HeldMessages
+
+    return HeldMessages(
+        {
+            int(owner): {int(req): [_ask(x) for x in items] for req, items in by.items()}
+            for owner, by in manifest.get("asks", {}).items()
+        },
+        {int(req): [_ghost(g) for g in v] for req, v in manifest.get("ghost_answers", {}).items()},
+    )
 
 
 def _renumber_asks(
@@ -1446,8 +1459,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
         "tick": int(dc.current_tick),
         "layout_next": int(dc._layout_next),
         "history": [[int(x) for x in h] for h in getattr(dc, "history", [])],
-        # what the shards asked at the last Decay, answered at the next Sense
-        "asks": _asks_json(dc._run(dc.runner.take_asks())),
+        # what the last Decay sent for the next one: asks to answer, answers to deliver
+        **_held_json(dc._run(dc.runner.take_held())),
     }
     return _write_distributed(Path(directory), meta, states, extras, catalog)
 
@@ -1455,8 +1468,7 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
 def _renumber_cap_orders(
     answers: dict[str, list[dict[str, Any]]], renumbered: dict[int, dict[int, int]]
 ) -> None:
-    """(Stores written before asks were held between ticks.) Degree-cap orders held
-    between ticks name nodes by local index: the edges to drop by
+    """Degree-cap orders held between ticks name nodes by local index: the edges to drop by
     the receiving shard's, the asked nodes by the owner's. After a forget renumbers some
     shards' nodes (old index to new), renumber the orders (dropping removed nodes)."""
     for req, items in answers.items():
@@ -1530,7 +1542,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                         ex[key] = np.asarray(ex[key])[kept]
                 renumbered[i] = new_index
         _renumber_asks(manifest.get("asks", {}), renumbered)
-        _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)  # older stores
+        _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
         meta = {
@@ -1656,18 +1668,15 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
                     sh.set_degree_cap_state(extras[i]["cap_reported"], extras[i]["cap_table"])
                 except (KeyError, ValueError) as exc:
                     raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc
-            older = manifest.get("ghost_answers", {}).get(str(i))
-            if older:  # a store from before asks were held: apply its answers now
-                sh.receive_answers([_ghost(g) for g in older])
             dc._run(h.restore(sh.snapshot()))
         dc.coordinator.set_tick(int(manifest["tick"]))
         dc._layout_next = int(manifest["layout_next"])
         dc.history = [tuple(h) for h in manifest.get("history", [])]
         try:
-            asks = _asks_from_json(manifest.get("asks", {}))
+            held = _held_from_json(manifest)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise _damaged(d, f"the held degree reports and ghost requests: {exc!r}") from exc
-        dc.runner.set_asks(asks)
+            raise _damaged(d, f"the messages held between ticks: {exc!r}") from exc
+        dc.runner.set_held(held)
         dc._version += 1
     except BaseException:
         dc.close()

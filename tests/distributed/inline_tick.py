@@ -10,35 +10,32 @@ from collections.abc import Callable
 from typing import Any
 
 from phago.distributed import ShardedColony, TickPhase
+from phago.distributed.messages import HeldMessages
 
 
 def inline_tick(
     shards: list[ShardedColony],
-    asks: dict[int, dict[int, list[Any]]] | None = None,
+    held: HeldMessages | None = None,
     on_act: Callable[[ShardedColony], None] | None = None,
-) -> dict[int, dict[int, list[Any]]]:
-    """Run one tick; ``asks`` are last tick's Decay outputs (owner -> requesting shard ->
-    node ids and a degree report), and this tick's are returned (``on_act`` is called with
-    each shard just before its Act)."""
-    asks = asks or {}
-    inbound: dict[int, list[Any]] = {}
+) -> HeldMessages:
+    """Run one tick; ``held`` is what last tick's Decay sent (asks to answer, answers to
+    deliver), and this tick's is returned (``on_act`` is called with each shard just
+    before its Act)."""
+    held = held or HeldMessages()
     for s in shards:
-        r = s.run_phase(
-            TickPhase.SENSE,
-            {"asks": asks.get(int(s.shard_id), {}), "collect": False, "distribution": None},
-        )
-        for req, got in r.ghost_answers.items():  # type: ignore[attr-defined]
-            inbound.setdefault(req, []).extend(got)
+        s.run_phase(TickPhase.SENSE, {"collect": False, "distribution": None})
+    inbound: dict[int, list[Any]] = {k: list(v) for k, v in held.answers.items()}
     for s in shards:
         if on_act is not None:
             on_act(s)
         for b in s.run_phase(TickPhase.ACT).updates:  # type: ignore[attr-defined]
             inbound.setdefault(b.dest, []).append(b)
-    out: dict[int, dict[int, list[Any]]] = {}
+    out = HeldMessages()
     for s in shards:
-        r = s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
-        for owner, items in r.ghost_requests.items():  # type: ignore[attr-defined]
-            out.setdefault(owner, {})[int(s.shard_id)] = items
+        sid = int(s.shard_id)
+        payload = {"asks": held.asks.get(sid, {}), "inbound": inbound.get(sid, [])}
+        r: Any = s.run_phase(TickPhase.DECAY, payload)
+        out.add(sid, r.ghost_requests, r.ghost_answers)
     for s in shards:
         s.run_phase(TickPhase.ADVANCE)
     return out

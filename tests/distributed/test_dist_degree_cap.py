@@ -179,9 +179,10 @@ def test_every_node_keeps_at_most_the_cap_over_all_shards(shards: int) -> None:
         for _ in range(8):
             dc.run(5)
             over_seen += sum(1 for d in global_degrees(dc).values() if d > 3)
-        # no new edges for two ticks: every over-cap node has been trimmed
+        # no new edges for four ticks: every over-cap node has been trimmed (reported,
+        # asked for, its edges reported, ranked and trimmed, one Decay after another)
         before = dc.stats().graph_edges
-        for _ in range(2):
+        for _ in range(4):
             for sh in dc.runner.shards:  # stop every agent: nothing is wired any more
                 sh.colony.agents.clear()
             dc.tick()
@@ -194,7 +195,8 @@ def test_every_node_keeps_at_most_the_cap_over_all_shards(shards: int) -> None:
 
 def spy_outbound(monkeypatch: pytest.MonkeyPatch) -> dict[TickPhase, list[Any]]:
     """Record what every shard's phases send out (the runner clears it from tick results
-    once delivered): Sense's answers, Act's update batches, Decay's ghost requests."""
+    once delivered): Act's update batches, Decay's ghost requests, Decay's answers (kept
+    under Sense's key)."""
     seen: dict[TickPhase, list[Any]] = {p: [] for p in TickPhase}
     run = ShardedColony.run_phase
 
@@ -206,8 +208,7 @@ def spy_outbound(monkeypatch: pytest.MonkeyPatch) -> dict[TickPhase, list[Any]]:
             seen[phase].append(list(r.updates))
         elif phase is TickPhase.DECAY:
             seen[phase].append(dict(r.ghost_requests))
-        elif phase is TickPhase.SENSE:
-            seen[phase].append(dict(r.ghost_answers))
+            seen[TickPhase.SENSE].append(dict(r.ghost_answers))
         return r
 
     monkeypatch.setattr(ShardedColony, "run_phase", spy)

@@ -1,8 +1,8 @@
 """The Ray actors' routed phases (``ShardActorImpl.run_phase_routed``), driven in-process.
 
-A pipelined Ray tick passes each phase's data actor to actor: Sense and Act return one part
-per other destination, Decay takes one part per other source and returns one per owner for
-the next Sense. Here actor bodies are
+A pipelined Ray tick passes its data actor to actor: Sense and Act return Act's batches as
+one part per other shard, which Decay and Advance take, with last tick's Decay parts (asks
+and answers); Decay returns one part per other shard for the next tick's. Here actor bodies are
 driven without Ray, parts handed over by hand as the pipeline addresses them, and must end
 exactly like the runner's tick.
 """
@@ -26,7 +26,7 @@ from phago.distributed.backends.ray import (
     _refs,
     _slot,
 )
-from phago.distributed.messages import UpdateBatch
+from phago.distributed.messages import HeldMessages, UpdateBatch
 from phago.errors import RoutingFailed
 from phago.ids import document_id
 
@@ -42,41 +42,24 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
 
 
-def routed_tick(
-    actors: list[ShardActorImpl], asks: list[tuple[Any, ...]] | None, merged: bool = True
-) -> list:
-    """One pipelined tick: each call's parts handed from every actor to every actor; Sense
-    and Act in one call and Decay and Advance in another (as the pipeline submits them), or
-    each phase in a call of its own (a source's Sense and Act parts then joined by hand)."""
+def routed_tick(actors: list[ShardActorImpl], held: list[list[Any]] | None) -> list:
+    """One pipelined tick: Sense and Act in one call, Decay and Advance in another (as the
+    pipeline submits them), each call's parts handed from every actor to every actor;
+    returns the second calls' returns (their parts go to the next tick's second calls)."""
     n = len(actors)
     first = []
-    for i, a in enumerate(actors):
-        parts = _inbound(asks, i) if asks is not None else []
-        if merged:
-            out = _refs(a.run_sense_act(None, None, True, n, *parts))
-            assert len(out) == n  # answers and batches, then the Sense and Act results
-            both = pickle.loads(out[-1])
-            assert (both.first.phase.value, both.second.phase.value) == ("Sense", "Act")
-            first.append(out)
-        else:
-            sense = _refs(a.run_phase_routed("Sense", None, True, n, *parts))
-            act = _refs(a.run_phase_routed("Act", None, True, n))
-            joined = [
-                pickle.dumps(pickle.loads(s) + pickle.loads(b))
-                for s, b in zip(sense[:-1], act[:-1], strict=True)
-            ]
-            first.append([*joined, act[-1]])
-    if not merged:
-        decay = [
-            _refs(a.run_phase_routed("Decay", None, True, n, *_inbound(first, i)))
-            for i, a in enumerate(actors)
-        ]
-        for a in actors:
-            assert len(_refs(a.run_phase_routed("Advance", None, True, n))) == 1
-        return decay
+    for a in actors:
+        out = _refs(a.run_sense_act(None, None, True, n))
+        assert len(out) == n  # Act's batches for each other shard, then both results
+        both = pickle.loads(out[-1])
+        assert (both.first.phase.value, both.second.phase.value) == ("Sense", "Act")
+        first.append(out)
     second = []
     for i, a in enumerate(actors):
-        out = _refs(a.run_decay_advance(True, n, *_inbound(first, i)))
+        before = _inbound(held, i) if held is not None else []
+        out = _refs(
+            a.run_decay_advance(None, True, n, held is not None, *_inbound(first, i), *before)
+        )
         both = pickle.loads(out[-1])
         assert (both.first.phase.value, both.second.phase.value) == ("Decay", "Advance")
         second.append(out)
@@ -95,32 +78,30 @@ def state(shards: list[ShardedColony]) -> list[Any]:
     return out
 
 
-@pytest.mark.parametrize("merged", [True, False])
-def test_routed_phases_end_like_the_runner_tick(merged: bool) -> None:
+def test_routed_phases_end_like_the_runner_tick() -> None:
     ring = ConsistentHashRing(3)
     plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(3)]
     load(plain, ring)
     actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(3)]
     load([a.shard for a in actors], ring)
-    asks: dict[int, dict[int, list[Any]]] = {}
+    held = HeldMessages()
     parts = None
     for _ in range(20):
-        asks = inline_tick(plain, asks)
-        parts = routed_tick(actors, parts, merged)
+        held = inline_tick(plain, held)
+        parts = routed_tick(actors, parts)
         assert state(plain) == state([a.shard for a in actors])
         assert all(len(p) == 3 for p in parts)  # a part for each other shard, the result
-        results = [pickle.loads(p[-1]) for p in parts]  # parts and results are pickles
-        firsts = [getattr(r, "first", r) for r in results]
-        assert all(r.ghost_requests == {} for r in firsts)  # moved into the parts
+        results = [pickle.loads(p[-1]).first for p in parts]  # parts and results are pickles
+        assert all(r.ghost_requests == r.ghost_answers == {} for r in results)  # in the parts
     assert any(s.ghost_nodes() for s in plain)
     assert any(a.shard.colony.graph.edge_count for a in actors)
 
 
 def test_usual_sense_payload_is_not_sent() -> None:
-    usual = {"asks": {}, "collect": False, "distribution": None}
+    usual = {"collect": False, "distribution": None}
     assert _lean_sense(usual) is None
     assert _lean_sense({**usual, "collect": True}) is not None
-    assert _lean_sense({**usual, "asks": {1: [7]}}) is not None
+    assert _lean_sense({**usual, "distribution": object()}) is not None
 
 
 def test_parts_for_unknown_shards_are_routing_errors() -> None:
@@ -150,22 +131,17 @@ def test_one_shard_returns_the_result_alone() -> None:
     ring = ConsistentHashRing(1)
     actor = ShardActorImpl(0, ColonyConfig(), ring, 0, 1000)
     load([actor.shard], ring)
-    actor.run_phase_routed("Sense", None, True, 1)
-    result = pickle.loads(actor.run_phase_routed("Act", None, True, 1))
-    assert result.phase.value == "Act" and result.updates == []
-    actor.run_phase_routed("Decay", None, True, 1)
-    actor.run_phase_routed("Advance", None, True, 1)
-    for _ in range(2):
-        both = pickle.loads(actor.run_sense_act(None, None, True, 1))  # one return: the results
+    for _ in range(3):  # one return each: the results
+        both = pickle.loads(actor.run_sense_act(None, None, True, 1))
         assert (both.first.phase.value, both.second.phase.value) == ("Sense", "Act")
-        both = pickle.loads(actor.run_decay_advance(True, 1))
+        assert both.second.updates == []
+        both = pickle.loads(actor.run_decay_advance(None, True, 1, False))
         assert (both.first.phase.value, both.second.phase.value) == ("Decay", "Advance")
 
 
 def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:
     ring = ConsistentHashRing(2)
     actor = ShardActorImpl(1, ColonyConfig(), ring, 0, 1000)
-    actor.run_phase_routed("Sense", None, True, 2, pickle.dumps([]))
     actor.shard.take_outbox = lambda: [UpdateBatch(1, 1, 0)]  # type: ignore[method-assign]
     with pytest.raises(RoutingFailed, match="shard-1 addressed its own Act output"):
-        actor.run_phase_routed("Act", None, True, 2)
+        actor.run_sense_act(None, None, True, 2)

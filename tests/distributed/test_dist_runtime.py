@@ -144,7 +144,7 @@ def test_the_degree_cap_holds_across_shards_with_ghost_resolution_off() -> None:
         dc.run(20)
         for s in dc.runner.shards:
             s.colony.agents.clear()
-        dc.run(2)
+        dc.run(4)
         assert sum(s.cap_dropped() for s in dc.runner.shards) > 0
         assert max(dc.graph.degrees().tolist()) <= 2
 

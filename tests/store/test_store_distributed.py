@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,7 +121,7 @@ def held_reports(dc: DistributedColony) -> list[tuple[int, int, DegreeReport]]:
     """The degree reports held between ticks: (owner, sending shard, report)."""
     return [
         (owner, req, x)
-        for owner, held in sorted(dc.runner._asks.items())
+        for owner, held in sorted(dc.runner._held.asks.items())
         for req, items in sorted(held.items())
         for x in items
         if isinstance(x, DegreeReport)
@@ -152,7 +151,7 @@ def test_a_saved_degree_report_is_carried_over(tmp_path: Path) -> None:
             assert reports(again) == reports(dc) != []
             ids = [
                 (o, q, x)
-                for o, held in again.runner._asks.items()
+                for o, held in again.runner._held.asks.items()
                 for q, items in held.items()
                 for x in items
                 if not isinstance(x, DegreeReport)
@@ -218,18 +217,28 @@ def test_forget_in_distributed_store(tmp_path: Path) -> None:
         never.close()
 
 
-def test_forget_renumbers_degree_reports_held_in_the_store(tmp_path: Path) -> None:
-    """Reports held between ticks name nodes by local index; a forget that removes nodes
-    renumbers them, so the loaded cluster's owners rank the right edges."""
+def test_forget_renumbers_the_messages_held_in_the_store(tmp_path: Path) -> None:
+    """Reports and orders held between ticks name nodes by local index; a forget that
+    removes nodes renumbers them, so the loaded cluster's owners rank the right edges and
+    its shards drop the right ones."""
+    from phago.distributed.degree_cap import CapOrder
+
     dc = make(20, 3, ColonyConfig(max_edge_degree=3))
     try:
-        for _ in range(60):  # until reports with degrees and edges are in flight
+        for _ in range(80):  # until reports with edges and orders with drops are in flight
             dc.run(1)
             reports = [r for _, _, r in held_reports(dc)]
-            if any(len(r.edge_node) for r in reports) and any(len(r.nodes) for r in reports):
+            held = [x for v in dc.runner._held.answers.values() for x in v]
+            orders = [x for x in held if isinstance(x, CapOrder)]
+            if (
+                any(len(r.edge_node) for r in reports)
+                and any(len(r.nodes) for r in reports)
+                and any(len(o.drop) for o in orders)
+                and any(len(o.ask) for o in orders)
+            ):
                 break
         else:
-            pytest.fail("no degree reports with degrees and edges were in flight between ticks")
+            pytest.fail("no reports with edges and orders with drops were in flight together")
         digested = [d.id for d in dc.documents()][:3]
         d = save_distributed(dc, tmp_path / "dist")
     finally:
@@ -247,65 +256,49 @@ def test_forget_renumbers_degree_reports_held_in_the_store(tmp_path: Path) -> No
             assert np.all(rep.nodes_there == -1)  # learnt owner indices are forgotten
             for node, (a, b) in zip(rep.edge_node, rep.edge_local, strict=True):
                 assert there.id_at(int(node)) in (here.id_at(int(a)), here.id_at(int(b)))
+        for req, items in again.runner._held.answers.items():
+            for o in items:
+                if not isinstance(o, CapOrder):
+                    continue
+                assert np.all(o.drop < shards[req].colony.graph.node_count)
+                owner_graph = shards[o.owner].colony.graph
+                assert [owner_graph.id_at(int(i)) for i in o.ask_local] == o.ask.tolist()
         again.run(10)
         assert again.current_tick > 0
     finally:
         again.close()
 
 
-def test_a_store_holding_answers_from_an_older_phago_applies_them_at_load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Stores written before asks were held between ticks hold the owners' answers instead
-    (ghosts and cap orders, by requesting shard); loading applies them to the shards."""
-    import phago.store as store
+def test_saved_answers_are_carried_over(tmp_path: Path) -> None:
     from phago.distributed.degree_cap import CapOrder
 
     dc = make(20, 3, ColonyConfig(max_edge_degree=3))
     try:
-        for _ in range(60):
+        for _ in range(40):  # run until an order is held between ticks
             dc.run(1)
-            shards = dc.runner.shards
-            answers: dict[int, list[Any]] = {}
-            trial = [copy.deepcopy(s) for s in shards]  # answer on copies until one drops
-            for owner, held in dc.runner._asks.items():
-                for req, got in trial[owner].answer_asks(held).items():
-                    answers.setdefault(req, []).extend(got)
-            orders = [x for v in answers.values() for x in v if isinstance(x, CapOrder)]
-            ghosts = [x for v in answers.values() for x in v if not isinstance(x, CapOrder)]
-            if any(len(o.drop) for o in orders) and ghosts:
+            held = [x for v in dc.runner._held.answers.values() for x in v]
+            if any(isinstance(x, CapOrder) and len(x.drop) for x in held):
                 break
         else:
-            pytest.fail("no answers with drops and ghosts")
-        real = store._write_distributed
+            pytest.fail("no cap order was ever held between ticks")
+        d = save_distributed(dc, tmp_path / "dist")
+        again = load_distributed(d)
+        try:
 
-        def as_older(d: Path, meta: dict[str, Any], *rest: Any) -> Any:
-            meta = {k: v for k, v in meta.items() if k != "asks"}
-            meta["ghost_answers"] = {
-                str(req): [store._ghost_dict(x) for x in v] for req, v in answers.items()
-            }
-            return real(d, meta, *rest)
+            def answers(x: DistributedColony) -> list[Any]:
+                return [
+                    (req, o.drop.tolist(), o.ask.tolist())
+                    if isinstance(o, CapOrder)
+                    else (req, int(o.node_id), o.label)
+                    for req, v in sorted(x.runner._held.answers.items())
+                    for o in v
+                ]
 
-        monkeypatch.setattr(store, "_write_distributed", as_older)
-        for owner, held in dc.runner._asks.items():  # the owners answered before the save
-            shards[owner].answer_asks(held)
-        dc.runner._asks = {}
-        d = save_distributed(dc, tmp_path / "old")
+            assert answers(again) == answers(dc) != []
+            dc.run(10)
+            again.run(10)
+            graphs_equal(dc, again)
+        finally:
+            again.close()
     finally:
         dc.close()
-    monkeypatch.undo()
-    again = load_distributed(d)
-    try:
-        assert again.runner._asks == {}
-        for req, got in answers.items():
-            sh = again.runner.shards[req]
-            cached = {int(g.node_id) for g in sh.ghost_nodes()}
-            assert {int(g.node_id) for g in got if not isinstance(g, CapOrder)} <= cached
-            g = sh.colony.graph
-            for o in got:
-                if isinstance(o, CapOrder):
-                    for a, b in o.drop.tolist():
-                        assert g.get_edge(g.id_at(a), g.id_at(b)) is None
-        again.run(5)
-    finally:
-        again.close()

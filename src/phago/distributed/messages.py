@@ -3,7 +3,8 @@
 One :class:`UpdateBatch` carries everything one shard sends another in one tick (batched per
 (source, destination, tick)): presentations of concepts the destination owns, and
 co-activations of edges it owns. Arrays, not objects, so a batch is cheap to build, pickle and
-apply.
+apply. :class:`HeldMessages` is what a tick's Decay sends for the next tick's (ghost requests
+and degree reports to answer, ghosts and cap orders to deliver), held between ticks.
 
 Example:
     >>> b = UpdateBatch(source=0, dest=1, tick=3)
@@ -23,7 +24,7 @@ import numpy.typing as npt
 from phago.distributed.types import CrossShardEdge, ShardId
 from phago.ids import NodeId
 
-__all__ = ["CrossShardEdgeArray", "PresentationGroup", "UpdateBatch"]
+__all__ = ["CrossShardEdgeArray", "HeldMessages", "PresentationGroup", "UpdateBatch"]
 
 
 @dataclass(slots=True)
@@ -197,3 +198,46 @@ class CrossShardEdgeArray(Sequence[CrossShardEdge]):
 
     def __repr__(self) -> str:
         return f"CrossShardEdgeArray(len={len(self)})"
+
+
+@dataclass(slots=True)
+class HeldMessages:
+    """What a tick's Decay sent for the next tick's Decay, held between ticks.
+
+    Attributes:
+        asks: owner -> requesting shard -> node ids whose ghosts it lacks, then a
+            :class:`~phago.distributed.degree_cap.DegreeReport` when there is one.
+        answers: requesting shard -> ghosts, then a
+            :class:`~phago.distributed.degree_cap.CapOrder` per owner when there is one
+            (owner order).
+
+    Example:
+        >>> held = HeldMessages()
+        >>> held.add(1, {0: [42]}, {0: ["ghost"]})
+        >>> held.asks, held.answers
+        ({0: {1: [42]}}, {0: ['ghost']})
+    """
+
+    asks: dict[int, dict[int, list[Any]]] = field(default_factory=dict)
+    answers: dict[int, list[Any]] = field(default_factory=dict)
+
+    def add(
+        self, source: int, requests: dict[int, list[Any]], answers: dict[int, list[Any]]
+    ) -> None:
+        """Take shard ``source``'s Decay outputs (take shards in order: answers to one
+        shard keep the owners' order)."""
+        for owner, items in requests.items():
+            self.asks.setdefault(owner, {})[source] = items
+        for req, items in answers.items():
+            self.answers.setdefault(req, []).extend(items)
+
+    def extend(self, other: HeldMessages) -> None:
+        """Add ``other``'s messages to these."""
+        for owner, held in other.asks.items():
+            for req, items in held.items():
+                self.asks.setdefault(owner, {}).setdefault(req, []).extend(items)
+        for req, items in other.answers.items():
+            self.answers.setdefault(req, []).extend(items)
+
+    def __bool__(self) -> bool:
+        return bool(self.asks) or bool(self.answers)

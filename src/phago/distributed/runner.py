@@ -66,7 +66,7 @@ from typing import Any, NamedTuple, Protocol
 
 from phago._gc import cyclic_gc_paused
 from phago.distributed.coordinator import Coordinator
-from phago.distributed.messages import CrossShardEdgeArray
+from phago.distributed.messages import CrossShardEdgeArray, HeldMessages
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
 from phago.distributed.types import PhaseResult, ShardId, ShardInfo, TickPhase
 from phago.errors import (
@@ -290,7 +290,7 @@ class LocalShardHandle:
 class _Checkpoint:
     tick: int
     snapshots: list[Any]
-    asks: dict[int, dict[int, list[Any]]]
+    held: HeldMessages
     distribution: Any = None
     want_distribution: bool = False
 
@@ -333,9 +333,8 @@ class DistributedRunner:
         for sid in ids:  # shards report heartbeats to the registry
             if coordinator.get_shard(sid) is None:
                 coordinator.register_shard(ShardInfo(id=sid))
-        # what each owner was asked at the last Decay: owner -> requesting shard -> items
-        # (node ids, then a degree report), answered at the next Sense
-        self._asks: dict[int, dict[int, list[Any]]] = {}
+        # what the last Decay sent for the next one (asks and answers)
+        self._held = HeldMessages()
         self._checkpoint: _Checkpoint | None = None
         self._broken: str | None = None
         self._barrier_ms = 0.0
@@ -409,26 +408,30 @@ class DistributedRunner:
         self._barrier_ms = 0.0
         sense = yield TickPhase.SENSE, self._sense_payloads()
         act = yield TickPhase.ACT, [self._act_payload()] * n
+        held, self._held = self._held, HeldMessages()
         inbound: dict[int, list[Any]] = {}
-        for r in sense:  # owners' answers first (owner order), then the update batches
-            for req, answers in r.ghost_answers.items():
-                inbound.setdefault(req, []).extend(answers)
-            r.ghost_answers = {}  # delivered: a tick result keeps counts, not traffic
+        for req, answers in held.answers.items():  # last tick's answers first, owner order
+            inbound.setdefault(req, []).extend(answers)
         for r in act:
             for batch in r.updates:
                 inbound.setdefault(batch.dest, []).append(batch)
-            r.updates = []
+            r.updates = []  # delivered: a tick result keeps counts and timings, not traffic
         unknown = set(inbound) - known
         if unknown:
             raise DistributedError(f"updates addressed to unknown shards {sorted(unknown)}")
-        decay = yield TickPhase.DECAY, [inbound.get(int(h.shard_id), []) for h in self._handles]
-        asks: dict[int, dict[int, list[Any]]] = {}
+        decay = yield (
+            TickPhase.DECAY,
+            [
+                {"asks": held.asks.get(sid, {}), "inbound": inbound.get(sid, [])}
+                for sid in (int(h.shard_id) for h in self._handles)
+            ],
+        )
+        sent = HeldMessages()
         for r in decay:
-            for owner, items in r.ghost_requests.items():
-                asks.setdefault(owner, {})[int(r.shard_id)] = items
-            r.ghost_requests = {}
+            sent.add(int(r.shard_id), r.ghost_requests, r.ghost_answers)
+            r.ghost_requests, r.ghost_answers = {}, {}
         advance = yield TickPhase.ADVANCE, [None] * n
-        return self._finish_tick(t, start, sense, act, decay, advance, asks)
+        return self._finish_tick(t, start, sense, act, decay, advance, sent)
 
     def _act_payload(self) -> dict[str, bool] | None:
         """Every shard's Act payload: None (the default: list the cross-shard edges), or
@@ -438,19 +441,13 @@ class DistributedRunner:
         return {"cross_shard_edge_lists": False}
 
     def _sense_payloads(self) -> list[dict[str, Any]]:
-        """Each shard's Sense payload: what other shards asked it at last tick's Decay and
-        the distribution (consumed: the runner's held asks are cleared)."""
+        """Each shard's Sense payload: whether to collect the distribution, and the merged
+        distribution when collected."""
         collect = self._want_distribution
-        payloads = [
-            {
-                "asks": self._asks.get(int(h.shard_id), {}),
-                "collect": collect,
-                "distribution": self._distribution if collect else None,
-            }
-            for h in self._handles
+        return [
+            {"collect": collect, "distribution": self._distribution if collect else None}
+            for _ in self._handles
         ]
-        self._asks = {}
-        return payloads
 
     def _finish_tick(
         self,
@@ -460,14 +457,13 @@ class DistributedRunner:
         act: Sequence[ShardPhaseResult],
         decay: Sequence[ShardPhaseResult],
         advance: Sequence[ShardPhaseResult],
-        asks: dict[int, dict[int, list[Any]]] | None = None,
+        held: HeldMessages | None = None,
     ) -> DistributedTickResult:
-        """After Advance: keep the asks (Decay's ghost requests and degree reports, by owner
-        and requesting shard; None: a pipeline holds them) and the distribution for the
-        next tick, take the heartbeats, advance the coordinator's tick and check every
-        shard's (I5)."""
-        if asks is not None:
-            self._asks = asks
+        """After Advance: keep what Decay sent for the next one (None: a pipeline holds
+        it) and the distribution for the next tick, take the heartbeats, advance the
+        coordinator's tick and check every shard's (I5)."""
+        if held is not None:
+            self._held = held
         self._want_distribution = any(getattr(r, "wants_distribution", False) for r in advance)
         parts = [getattr(r, "distribution", None) for r in advance]
         for r, part in zip(advance, parts, strict=True):
@@ -792,8 +788,9 @@ class DistributedRunner:
         reckoned per tick: its wall time beyond the sum over phases of the slowest shard's.
         """
         start = time.perf_counter()
+        held, self._held = self._held, HeldMessages()
         submitted = pipeline.submit(
-            self._sense_payloads(), self._config.resolve_ghosts, self._act_payload()
+            self._sense_payloads(), self._config.resolve_ghosts, self._act_payload(), held
         )
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
@@ -937,30 +934,28 @@ class DistributedRunner:
     # ------------------------------------------------------------------ checkpoints
 
     async def _take_checkpoint(self, tick: int) -> None:
-        await self.take_asks()
+        await self.take_held()
         snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
         self._checkpoint = _Checkpoint(
             tick,
             list(snaps),
-            copy.deepcopy(self._asks),
+            copy.deepcopy(self._held),
             self._distribution,
             self._want_distribution,
         )
 
-    async def take_asks(self) -> dict[int, dict[int, list[Any]]]:
-        """What the shards asked at the last Decay (owner -> requesting shard -> node ids,
-        then a degree report), answered at the next Sense; a pipeline's, still with the
-        actors, are fetched into the runner first. For checkpoints and the store."""
+    async def take_held(self) -> HeldMessages:
+        """What the last Decay sent for the next one (ghost requests and degree reports to
+        answer, ghosts and cap orders to deliver); a pipeline's, still with the actors, are
+        fetched into the runner first. For checkpoints and the store."""
         pipeline = getattr(self._group, "tick_pipeline", None)
         if pipeline is not None:
-            for owner, held in (await pipeline.take_asks()).items():
-                for req, items in held.items():
-                    self._asks.setdefault(owner, {}).setdefault(req, []).extend(items)
-        return self._asks
+            self._held.extend(await pipeline.take_held())
+        return self._held
 
-    def set_asks(self, asks: dict[int, dict[int, list[Any]]]) -> None:
-        """Replace the held asks (a loaded store's); the next tick's Sense answers them."""
-        self._asks = asks
+    def set_held(self, held: HeldMessages) -> None:
+        """Replace the held messages (a loaded store's); the next tick's Decay takes them."""
+        self._held = held
 
     async def checkpoint_now(self) -> int:
         """Take a rollback point at the current tick; returns the tick."""
@@ -989,7 +984,7 @@ class DistributedRunner:
             self._broken = f"rolling back after a failure at tick {failed_tick} failed: {lost}"
             log.error("%s", self._broken)
             return
-        self._asks = copy.deepcopy(cp.asks)
+        self._held = copy.deepcopy(cp.held)
         self._distribution, self._want_distribution = cp.distribution, cp.want_distribution
         self._coordinator.set_tick(cp.tick)
         replayed = 0
@@ -1040,16 +1035,21 @@ class TickPipeline(Protocol):
     waits two phase timeouts for each such pair."""
 
     def submit(
-        self, sense_payloads: list[Any], resolve_ghosts: bool, act_payload: Any = None
+        self,
+        sense_payloads: list[Any],
+        resolve_ghosts: bool,
+        act_payload: Any = None,
+        held: HeldMessages | None = None,
     ) -> list[list[Any]]:
-        """Submit a tick; each phase's per-shard result handles (phase order)."""
+        """Submit a tick (``held``: what the runner holds from last tick's Decay); each
+        phase's per-shard result handles (phase order)."""
 
     async def result(self, index: int, ref: Any) -> Any:
         """Shard ``index``'s result behind ``ref`` (raises what the shard raised)."""
 
-    async def take_asks(self) -> dict[int, dict[int, list[Any]]]:
-        """Last tick's Decay outputs (owner -> requesting shard -> items), moved to the
-        runner (for a checkpoint or the store)."""
+    async def take_held(self) -> HeldMessages:
+        """Last tick's Decay outputs, moved to the runner (for a checkpoint or the
+        store)."""
 
     def reset(self) -> None:
         """Drop a failed tick's in-flight outputs."""

@@ -102,10 +102,10 @@ class ShardPhaseResult(PhaseResult):
     """A :class:`PhaseResult` plus what the runner moves between shards after the phase.
 
     ``ghost_requests`` (Decay) maps each owner to the node ids whose ghosts this shard lacks,
-    followed by a :class:`~phago.distributed.degree_cap.DegreeReport` when there is one
-    (delivered at the next tick's Sense); ``ghost_answers`` (Sense) maps each requesting shard
-    to its ghosts, followed by a :class:`~phago.distributed.degree_cap.CapOrder` when there is
-    one (delivered at this tick's Decay, with the update batches).
+    followed by a :class:`~phago.distributed.degree_cap.DegreeReport` when there is one,
+    and ``ghost_answers`` (Decay) maps each requesting shard to its ghosts, followed by a
+    :class:`~phago.distributed.degree_cap.CapOrder` when there is one; both are delivered
+    at the next tick's Decay.
     ``cross_shard_count`` (Act) is the number of cross-shard edges produced, also when
     ``cross_shard_edges`` does not list them.
     """
@@ -1003,8 +1003,9 @@ class ShardedColony:
         return list(self._ghosts.all_nodes())
 
     def receive_answers(self, items: Iterable[GhostNode | CapOrder]) -> None:
-        """What owners answered at this tick's Sense (delivered at Decay): ghosts go into
-        the cache, degree-cap orders are applied (see :mod:`phago.distributed.degree_cap`)."""
+        """What owners answered at last tick's Decay (delivered at this one's): ghosts go
+        into the cache, degree-cap orders are applied (see
+        :mod:`phago.distributed.degree_cap`)."""
         items = list(items)
         orders = [x for x in items if type(x) is CapOrder]
         if orders:
@@ -1047,7 +1048,7 @@ class ShardedColony:
         return cap.reports(self.colony.graph, self._owner)
 
     def cap_orders(self, reports: Sequence[DegreeReport]) -> dict[int, CapOrder]:
-        """Sense, as owner: rank the reported edges of owned nodes (dropping this shard's
+        """Decay, as owner: rank the reported edges of owned nodes (dropping this shard's
         share at once) and ask for the edges of owned nodes over the cap; orders by shard."""
         cap = self._active_cap()
         if cap is None:
@@ -1118,22 +1119,26 @@ class ShardedColony:
         """What the runner calls: deliver the phase's inbound payload, run the phase, attach
         the outbound payload.
 
-        * Sense: ``payload`` is a dict whose ``"asks"`` maps each requesting shard to what it
-          sent at last tick's Decay (node ids whose ghosts it lacks, then a degree report);
-          the shard answers them before its agents sense (ghosts, then a degree-cap order),
-          and the result carries the answers.
+        * Sense: ``payload`` (a dict) may ask for the distribution (``"collect"``) and
+          bring the merged one (``"distribution"``).
         * Act: the result carries this tick's update batches, and the cross-shard edges
           produced unless ``payload`` is ``{"cross_shard_edge_lists": False}`` (their number
           comes either way).
-        * Decay: ``payload`` is what other shards sent this one this tick: their answers
-          (ghosts and cap orders, from Sense) and their update batches (from Act); the
-          result carries ghost requests and degree reports for the next tick's Sense.
+        * Decay: ``payload`` is a dict: ``"asks"`` maps each requesting shard to what it
+          sent at last tick's Decay (node ids whose ghosts it lacks, then a degree report),
+          and ``"inbound"`` lists what other shards sent this one, in source order: their
+          answers from last tick's Decay (ghosts and cap orders) and this tick's update
+          batches (a plain list is taken as ``"inbound"``). The shard answers the asks
+          first (as owner), then takes the answers and batches, decays, and the result
+          carries its answers (ghosts, then a cap order, per requesting shard) and its ghost
+          requests and degree reports (per owner), all for the next tick's Decay.
         * Advance: no payload; the result is the end-of-tick report.
 
-        Ghost requests are answered at the owner's next Sense rather than at Advance, so a
-        tick's data crosses between shards twice (Act and Sense to Decay, Decay to the next
-        Sense), not three times: a pipelined backend runs Sense with Act and Decay with
-        Advance, two calls per shard and tick.
+        Ghost requests and degree reports are answered at the owner's next Decay and the
+        answers delivered at the Decay after that, so the only data a tick moves between
+        shards on its critical path is Act's update batches, on their way to Decay: a
+        pipelined backend runs Sense with Act and Decay with Advance, two calls per shard
+        and tick, and only the second waits for other shards.
 
         The cyclic garbage collector is paused from Sense to the end of Advance (see
         :mod:`phago._gc`), so it runs at most once per tick, between ticks: a Ray actor runs
@@ -1158,11 +1163,13 @@ class ShardedColony:
             if self._replay:
                 self.apply_replay_ops(self.current_tick)
             if isinstance(payload, dict):
-                answers = self.answer_asks(payload.get("asks") or {})
                 self._collect_distribution = bool(payload.get("collect", False))
                 if payload.get("distribution") is not None:
                     self._install_distribution(payload["distribution"])
         elif phase is TickPhase.DECAY and payload:
+            if isinstance(payload, dict):
+                answers = self.answer_asks(payload.get("asks") or {})
+                payload = payload.get("inbound") or []
             self.receive_inbound(payload)
         result = self.tick_phase(phase)
         if not isinstance(result, ShardPhaseResult):
@@ -1174,9 +1181,7 @@ class ShardedColony:
                 result.node_count,
                 result.edge_count,
             )
-        if phase is TickPhase.SENSE:
-            result.ghost_answers = answers
-        elif phase is TickPhase.ACT:
+        if phase is TickPhase.ACT:
             result.cross_shard_count = len(result.cross_shard_edges)
             if isinstance(payload, dict) and not payload.get("cross_shard_edge_lists", True):
                 result.cross_shard_edges = CrossShardEdgeArray.empty()  # type: ignore[assignment]
@@ -1191,7 +1196,8 @@ class ShardedColony:
             for owner, report in self.degree_reports().items():
                 outbound.setdefault(owner, []).append(report)
             result.ghost_requests = outbound
-        else:  # Advance: the end-of-tick report the runner reads
+            result.ghost_answers = answers
+        elif phase is TickPhase.ADVANCE:  # Advance: the end-of-tick report the runner reads
             result.wants_distribution = self._has_aggregated_agents()
             if getattr(self, "_collect_distribution", False):
                 result.distribution = self.owned_distribution()
@@ -1204,7 +1210,7 @@ class ShardedColony:
         return result
 
     def answer_asks(self, asks: Mapping[int, Sequence[Any]]) -> dict[int, list[Any]]:
-        """Sense, as owner: answer what other shards sent at last tick's Decay.
+        """Decay, as owner: answer what other shards sent at last tick's Decay.
 
         Args:
             asks: requesting shard to its items: node ids whose ghosts it lacks and a
@@ -1234,8 +1240,9 @@ class ShardedColony:
         return answers
 
     def receive_inbound(self, items: Iterable[Any]) -> None:
-        """Decay: what other shards sent this tick, in source order: their answers (ghosts
-        and degree-cap orders, applied first) and their update batches."""
+        """Decay: what other shards sent this one, in source order: their answers from last
+        tick's Decay (ghosts and degree-cap orders, applied first) and this tick's update
+        batches."""
         items = list(items)
         batches = [x for x in items if type(x) is UpdateBatch]
         if len(batches) != len(items):

@@ -33,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from phago.config import ColonyConfig
+from phago.distributed.degree_cap import CapOrder
 from phago.distributed.hashing import ConsistentHashRing
+from phago.distributed.messages import HeldMessages
 from phago.distributed.shard import ShardedColony
-from phago.distributed.types import ShardId, TickPhase
+from phago.distributed.types import GhostNode, ShardId, TickPhase
 from phago.errors import (
     ConfigError,
     DistributedError,
@@ -111,116 +113,95 @@ class ShardActorImpl:
             self._running = None
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def run_phase_routed(
-        self, phase: TickPhase | str, payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
+    def run_sense_act(
+        self, payload: Any, act_payload: Any, resolve_ghosts: bool, shards: int
     ) -> Any:
-        """One shard's phase of a pipelined tick (:class:`RayTickPipeline`): the inbound
-        payload arrives as one part from each other shard, the outbound one leaves as one
-        part for each other shard, so phases pass their data actor to actor. A shard sends
-        itself nothing (its updates are applied where they arise, and its ghosts are nodes
-        other shards own), so no part goes from a shard to itself.
-
-        * Sense: ``parts`` are what each other shard asked at last tick's Decay (node ids,
-          then a degree report; put into ``payload["asks"]`` by requesting shard); returns
-          each other shard's answers (ghosts, then a cap order), then the result.
-        * Act: returns each other destination's update batches, then the result.
-        * Decay: ``parts`` are each other source's answers and batches (source order);
-          returns each other owner's ghost requests (node ids, then a degree report if any),
-          then the result.
-        * Advance: no parts; returns the result only.
-
-        With one shard every phase returns the result only.
+        """Sense then Act of a pipelined tick (:class:`RayTickPipeline`) in one call
+        (``payload`` is Sense's, ``act_payload`` Act's): returns Act's update batches as
+        one part for each other shard, then the Sense and Act results as one object (one
+        reference fewer for the driver to own and await per tick). Neither phase takes
+        anything from other shards, so the call starts as soon as the shard's previous
+        call is done.
 
         Parts and results travel as pickles (bytes): Ray's own serialiser runs
         ``cloudpickle``, whose per-object hook made serialising them about a tenth of an
         actor's main thread on W3 (a third as much as pickles); bytes pass through as they
-        are.
+        are. A shard sends itself nothing (its updates are applied where they arise, and
+        its ghosts are nodes other shards own), so no part goes from a shard to itself; with
+        one shard the call returns the results alone.
 
         Raises:
-            RoutingFailed: a batch or request addressed to a shard outside the cluster.
+            RoutingFailed: a batch addressed to a shard outside the cluster, or to itself.
         """
-        phase = TickPhase(phase)  # sent as its value: plain data, cheap to serialise
-        result, out = self._routed(
-            phase, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
-        )
-        if not out:
-            return _dump(result)
-        return (*map(_dump, out), _dump(result))
-
-    def run_sense_act(
-        self, payload: Any, act_payload: Any, resolve_ghosts: bool, shards: int, *parts: Any
-    ) -> Any:
-        """Sense then Act of a pipelined tick in one call (``payload`` is Sense's,
-        ``act_payload`` Act's): :meth:`run_phase_routed` for both, returning one part for
-        each other shard (Sense's answers, then Act's batches), then the Sense and Act
-        results as one object (one reference fewer for the driver to own and await per
-        tick). Nothing passes between shards from Sense to Act (Sense only reads this shard
-        and answers last tick's asks, and both phases' outputs reach other shards at their
-        Decay), so running them back to back without a barrier between gives the same tick,
-        in one task instead of two."""
-        sense, out = self._routed(
-            TickPhase.SENSE, payload, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
-        )
-        act, more = self._routed(TickPhase.ACT, act_payload, resolve_ghosts, shards, [])
-        for part, extra in zip(out, more, strict=True):
-            part.extend(extra)
+        sense, _ = self._routed(TickPhase.SENSE, payload, resolve_ghosts, shards)
+        act, out = self._routed(TickPhase.ACT, act_payload, resolve_ghosts, shards)
         both = _dump(_PhasePair(sense, act))
         return (*map(_dump, out), both) if out else both
 
-    def run_decay_advance(self, resolve_ghosts: bool, shards: int, *parts: Any) -> Any:
-        """Decay then Advance of a pipelined tick in one call: Decay takes each other
-        shard's part of this tick (answers and batches), and its requests leave as one part
-        for each other owner, for the next tick's Sense; Advance takes nothing from other
-        shards, so no barrier is needed between them. Returns the parts, then the Decay and
-        Advance results as one object."""
-        decay, out = self._routed(
-            TickPhase.DECAY, None, resolve_ghosts, shards, [pickle.loads(p) for p in parts]
-        )
-        advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards, [])
+    def run_decay_advance(
+        self, payload: Any, resolve_ghosts: bool, shards: int, held: bool, *parts: Any
+    ) -> Any:
+        """Decay then Advance of a pipelined tick in one call.
+
+        ``parts`` are each other shard's update batches from this tick's Act and then, when
+        ``held``, each other shard's part from last tick's Decay (its ghost requests and
+        degree report for this shard to answer, and its answers to this shard's); ``payload``
+        is what the runner held for this shard instead (a checkpoint's, a loaded store's),
+        or None. Returns the Decay's part for each other shard (answers, then requests),
+        then the Decay and Advance results as one object. Advance takes nothing from other
+        shards, so no barrier is needed between the two.
+
+        Raises:
+            RoutingFailed: an answer or request addressed to a shard outside the cluster.
+        """
+        loaded = [pickle.loads(p) for p in parts]
+        k = shards - 1
+        me = int(self.shard.shard_id)
+        asks: dict[int, list[Any]] = {}
+        inbound: list[Any] = []
+        if payload is not None:
+            asks.update(payload.get("asks") or {})
+            inbound.extend(payload.get("inbound") or [])
+        for j, part in enumerate(loaded[k:] if held else []):  # last tick's, source order
+            answers = [x for x in part if type(x) in _ANSWERS]
+            if len(answers) != len(part):
+                asks[j if j < me else j + 1] = [x for x in part if type(x) not in _ANSWERS]
+            inbound.extend(answers)
+        for part in loaded[:k]:
+            inbound.extend(part)
+        decay_payload = {"asks": asks, "inbound": inbound}
+        decay, out = self._routed(TickPhase.DECAY, decay_payload, resolve_ghosts, shards)
+        advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards)
         both = _dump(_PhasePair(decay, advance))
         return (*map(_dump, out), both) if out else both
 
     def _routed(
-        self,
-        phase: TickPhase,
-        payload: Any,
-        resolve_ghosts: bool,
-        shards: int,
-        loaded: list[Any],
+        self, phase: TickPhase, payload: Any, resolve_ghosts: bool, shards: int
     ) -> tuple[Any, list[Any]]:
-        """Run ``phase`` with the parts ``loaded`` from each other shard (source order; none
-        for Act and Advance); returns the result and the outbound parts for each other shard
-        (none for Advance or with one shard), as :meth:`run_phase_routed` describes."""
+        """Run ``phase`` with ``payload``; returns the result and the outbound parts for each
+        other shard (Act's batches; Decay's answers, then its requests; none for Sense,
+        Advance or with one shard)."""
         me = int(self.shard.shard_id)
-        if phase is TickPhase.SENSE:
-            if payload is None:  # the usual Sense payload, not sent
-                payload = {"asks": {}, "collect": False, "distribution": None}
-            asks = {j if j < me else j + 1: part for j, part in enumerate(loaded) if part}
-            if asks:
-                payload = dict(payload)
-                payload["asks"] = {**payload["asks"], **asks}
-        elif phase is TickPhase.DECAY:
-            payload = [x for part in loaded for x in part]
+        if phase is TickPhase.SENSE and payload is None:  # the usual Sense payload, not sent
+            payload = {"collect": False, "distribution": None}
         self._running = phase
         try:
             result: Any = self.call("run_phase", phase, payload, resolve_ghosts)
         finally:
             self._running = None
-        if phase is TickPhase.ADVANCE or shards == 1:
+        if phase in (TickPhase.SENSE, TickPhase.ADVANCE) or shards == 1:
             return result, []
         out: list[Any] = [[] for _ in range(shards)]
-        if phase is TickPhase.SENSE:
-            for req, answers in result.ghost_answers.items():
-                _part(out, req, "ghost answers").extend(answers)
-            result.ghost_answers = {}
-        elif phase is TickPhase.ACT:
+        if phase is TickPhase.ACT:
             for batch in result.updates:
                 _part(out, batch.dest, "updates").append(batch)
             result.updates = []
         else:
+            for req, answers in result.ghost_answers.items():
+                _part(out, req, "ghost answers").extend(answers)
             for owner, ids in result.ghost_requests.items():
                 _part(out, owner, "ghost requests").extend(ids)
-            result.ghost_requests = {}
+            result.ghost_answers, result.ghost_requests = {}, {}
         if out.pop(me):
             raise RoutingFailed(f"shard-{me} addressed its own {phase} output to itself")
         return result, out
@@ -720,44 +701,50 @@ class RayTickPipeline:
         if [int(h.shard_id) for h in handles] != list(range(len(handles))):
             raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
         self._handles = handles
-        # last tick's Decay outputs: per requesting shard, one part per owner it asked
-        self._asks: list[Any] | None = None
+        # last tick's Decay outputs: per shard, one part per other shard (answers, requests)
+        self._held: list[Any] | None = None
         self._actors: tuple[Any, ...] = ()
         self._first: list[Any] = []
         self._second: list[Any] = []
         # per shard, the reference of a call whose second result is held, and that result
-        self._held: dict[int, tuple[Any, Any]] = {}
+        self._pairs: dict[int, tuple[Any, Any]] = {}
 
     def submit(
-        self, sense_payloads: list[Any], resolve_ghosts: bool, act_payload: Any = None
+        self,
+        sense_payloads: list[Any],
+        resolve_ghosts: bool,
+        act_payload: Any = None,
+        held: HeldMessages | None = None,
     ) -> list[list[Any]]:
-        """Submit one tick (``act_payload``: every shard's Act payload); returns each
-        phase's result references, one per shard."""
+        """Submit one tick (``act_payload``: every shard's Act payload; ``held``: what the
+        runner holds from last tick's Decay, if anything); returns each phase's result
+        references, one per shard."""
         n = len(self._handles)
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
             self._first = [a.run_sense_act.options(num_returns=n) for a in actors]
             self._second = [a.run_decay_advance.options(num_returns=n) for a in actors]
-        asks, self._asks = self._asks, None
+        before, self._held = self._held, None
         first = [
-            _refs(
-                m.remote(
-                    _lean_sense(sense_payloads[i]),
-                    act_payload,
-                    resolve_ghosts,
-                    n,
-                    *(_inbound(asks, i) if asks is not None else ()),
-                )
-            )
+            _refs(m.remote(_lean_sense(sense_payloads[i]), act_payload, resolve_ghosts, n))
             for i, m in enumerate(self._first)
         ]
         second = [
-            _refs(m.remote(resolve_ghosts, n, *_inbound(first, i)))
+            _refs(
+                m.remote(
+                    _held_payload(held, i),
+                    resolve_ghosts,
+                    n,
+                    before is not None,
+                    *_inbound(first, i),
+                    *(_inbound(before, i) if before is not None else ()),
+                )
+            )
             for i, m in enumerate(self._second)
         ]
-        self._asks = second
-        self._held = {}
+        self._held = second
+        self._pairs = {}
         sense_act = [r[-1] for r in first]  # each pair's results are one object
         decay_advance = [r[-1] for r in second]
         return [sense_act, sense_act, decay_advance, decay_advance]
@@ -768,9 +755,9 @@ class RayTickPipeline:
         Sense's and Act's results arrive as one object, and Decay's and Advance's: awaiting
         it for the first phase keeps the second's, which the runner then takes without a
         second wait."""
-        held = self._held.pop(index, None)
-        if held is not None and held[0] is ref:
-            return held[1]
+        pair = self._pairs.pop(index, None)
+        if pair is not None and pair[0] is ref:
+            return pair[1]
         ray = _ray()
         h = self._handles[index]
         try:
@@ -781,33 +768,33 @@ class RayTickPipeline:
             ) from exc
         value = pickle.loads(value)
         if isinstance(value, _PhasePair):
-            self._held[index] = (ref, value.second)
+            self._pairs[index] = (ref, value.second)
             if getattr(value.second, "phase", None) is TickPhase.ADVANCE:
                 h._tick = value.second.tick
             return value.first
         return value
 
-    async def take_asks(self) -> dict[int, dict[int, list[Any]]]:
-        """Fetch last tick's Decay outputs (owner -> requesting shard -> items, node ids
-        then a degree report), so that a checkpoint or the store can hold them; the next
-        tick then gets them from the runner."""
-        refs, self._asks = self._asks, None
+    async def take_held(self) -> HeldMessages:
+        """Fetch last tick's Decay outputs (asks and answers), so that a checkpoint or the
+        store can hold them; the next tick then gets them from the runner."""
+        refs, self._held = self._held, None
+        out = HeldMessages()
         if refs is None:
-            return {}
+            return out
         n = len(self._handles)
-        pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # requester, owner
+        pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # source, destination
         blobs = await asyncio.gather(*(refs[j][_slot(j, i)] for j, i in pairs))
-        out: dict[int, dict[int, list[Any]]] = {}
         for (j, i), blob in zip(pairs, blobs, strict=True):
             part = pickle.loads(blob)
-            if part:
-                out.setdefault(i, {})[j] = part
+            answers = [x for x in part if type(x) in _ANSWERS]
+            requests = [x for x in part if type(x) not in _ANSWERS]
+            out.add(j, {i: requests} if requests else {}, {i: answers} if answers else {})
         return out
 
     def reset(self) -> None:
-        """Forget a failed tick's outputs (a rollback restores the runner's asks)."""
-        self._asks = None
-        self._held = {}
+        """Forget a failed tick's outputs (a rollback restores the runner's held ones)."""
+        self._held = None
+        self._pairs = {}
 
 
 @dataclass(slots=True)
@@ -817,6 +804,9 @@ class _PhasePair:
 
     first: Any
     second: Any
+
+
+_ANSWERS = (GhostNode, CapOrder)  # what an owner's Decay part holds besides the requests
 
 
 def _dump(value: Any) -> bytes:
@@ -842,15 +832,22 @@ def _inbound(outs: list[list[Any]], dest: int) -> list[Any]:
 
 
 def _lean_sense(payload: Any) -> Any:
-    """None for the usual Sense payload (no asks, nothing to collect), else the payload."""
+    """None for the usual Sense payload (nothing to collect), else the payload."""
     if (
         isinstance(payload, dict)
-        and not payload.get("asks")
         and not payload.get("collect")
         and payload.get("distribution") is None
     ):
         return None
     return payload
+
+
+def _held_payload(held: HeldMessages | None, shard: int) -> dict[str, Any] | None:
+    """Shard ``shard``'s Decay payload from what the runner held, or None (nothing)."""
+    if not held:
+        return None
+    asks, answers = held.asks.get(shard, {}), held.answers.get(shard, [])
+    return {"asks": asks, "inbound": answers} if asks or answers else None
 
 
 def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
