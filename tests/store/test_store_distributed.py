@@ -104,6 +104,28 @@ def test_round_trip_with_the_degree_cap_in_flight(tmp_path: Path, at: int) -> No
         b.close()
 
 
+def test_saved_and_loaded_at_every_tick_the_capped_cluster_goes_on_unchanged(
+    tmp_path: Path,
+) -> None:
+    """Whatever is in flight at a tick boundary (asks, answers, cap state), a save and load
+    there changes nothing: a run saved and reloaded after every tick ends like one never
+    saved (the owners' ranking reads nothing cached from before the boundary)."""
+    cap = ColonyConfig(max_edge_degree=3)
+    a, b = make(20, 3, cap), make(20, 3, cap)
+    try:
+        for t in range(24):
+            a.run(1)
+            b.run(1)
+            d = save_distributed(b, tmp_path / f"dist-{t % 2}")
+            b.close()
+            b = load_distributed(d)
+            graphs_equal(a, b)
+        assert sum(a._call(i, "cap_dropped") for i in range(3)) > 0  # the cap acted
+    finally:
+        a.close()
+        b.close()
+
+
 REPORT_FIELDS = (
     "nodes",
     "degrees",

@@ -7,21 +7,22 @@ node's degree per shard; this module bounds it over all shards, two ticks later,
 messages that travel with the ghost exchange (no extra phase, no extra round trip):
 
 * **Decay**, storing shard to owner, with the ghost requests (answered at the owner's next
-  Sense): a :class:`DegreeReport` with the local degrees of the owner's nodes that changed
+  Decay): a :class:`DegreeReport` with the local degrees of the owner's nodes that changed
   since the last report, and the local edges of the nodes the owner asked for.
-* **Sense**, owner to storing shard, with the ghost answers (applied at that tick's Decay,
-  before the update batches): a :class:`CapOrder`. The owner keeps each of its nodes'
-  degrees per shard (:class:`GlobalDegreeCap`). It ranks the edges it was sent of a node
-  together with its own, keeps the strongest ``max_edge_degree`` and orders the rest
-  dropped; and it asks every shard storing edges of a node now over the cap for that
-  node's edges.
+* **Next Decay**, owner to storing shard, with the ghost answers (applied at the storing
+  shard's Decay after that, before the update batches): a :class:`CapOrder`. The owner
+  keeps each of its nodes' degrees per shard (:class:`GlobalDegreeCap`). It ranks the edges
+  it was sent of a node together with its own, keeps the strongest ``max_edge_degree`` and
+  orders the rest dropped; and it asks every shard storing edges of a node now over the cap
+  for that node's edges.
 
 A node pushed over the cap in the Act of tick ``t`` is reported at Decay ``t``, asked for at
-Sense ``t + 1``, ranked at Sense ``t + 2`` and trimmed at Decay ``t + 2``. Edges are ranked
-by weight (heaviest first), then creation tick (oldest first), then the other endpoint's
-NodeId, so the order does not depend on the shard count. As in one colony, an edge is
-removed when either endpoint drops it. A shard that applies an order re-reports the
-affected nodes' degrees, so the owners' tables are exact again a tick later.
+Decay ``t + 1``, its edges reported at Decay ``t + 2``, ranked at Decay ``t + 3`` and trimmed
+at Decay ``t + 4``. Edges are ranked by weight (heaviest first), then creation tick (oldest
+first), then the other endpoint's NodeId, so the order does not depend on the shard count.
+As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
+order re-reports the affected nodes' degrees, so the owners' tables are exact again a tick
+later.
 
 Example:
     >>> import numpy as np
@@ -75,7 +76,7 @@ def _no_pairs() -> npt.NDArray[np.int32]:
 @dataclass(slots=True)
 class DegreeReport:
     """What a storing shard tells an owner at Decay (sent with its ghost requests, read at
-    the owner's next Sense).
+    the owner's next Decay).
 
     Attributes:
         source: the storing shard.
@@ -111,8 +112,8 @@ class DegreeReport:
 
 @dataclass(slots=True)
 class CapOrder:
-    """What an owner tells a storing shard at Sense (sent with its ghost answers, applied
-    at that tick's Decay).
+    """What an owner tells a storing shard at Decay (sent with its ghost answers, applied
+    at the storing shard's next Decay).
 
     Attributes:
         owner: the owning shard.
@@ -215,12 +216,7 @@ class GlobalDegreeCap:
         self._elsewhere = np.zeros(0, dtype=np.int32)  # each row of the table summed
         self._there = np.zeros(0, dtype=_INT)  # a remote node's index on its owner, or -1
         self._scratch = np.zeros(0, dtype=_INT)  # all -1 between calls (a lookup by index)
-        self._asks: list[CapOrder] = []  # orders with asks, answered at the next Decay
-        self._degrees: npt.NDArray[np.int64] | None = None  # this tick's, from Decay
-        self._asked = np.zeros(0, dtype=_INT)  # owned nodes asked for at the last Sense
-        # at Decay, with the degrees: those asked-for nodes, and their edges here as
-        # (node, other, weight, tick), for the ranking at the next Sense
-        self._own_edges: tuple[npt.NDArray[Any], ...] | None = None
+        self._asks: list[CapOrder] = []  # orders with asks, answered in the same Decay
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     @property
@@ -270,11 +266,8 @@ class GlobalDegreeCap:
         self._elsewhere = t.sum(axis=1, dtype=np.int32)
         self._there = np.zeros(0, dtype=_INT)
         self._asks = []
-        self._degrees = None
-        self._asked = np.zeros(0, dtype=_INT)
-        self._own_edges = None
 
-    # ------------------------------------------------------------------ Decay: orders
+    # ------------------------------------------------------------------ storing: orders
 
     def apply_orders(
         self, graph: HebbianGraph, owner: npt.NDArray[np.int64], orders: Iterable[CapOrder]
@@ -321,8 +314,8 @@ class GlobalDegreeCap:
         if not n:
             return out
         ids = graph._ids_arr
-        # the nodes other shards' owners asked for, and this shard's own nodes it asked
-        # for (ranked at the next Sense): their edges come with the degrees, in one pass
+        # the nodes other shards' owners asked for: their edges come with the degrees, in
+        # one pass
         li = theirs = _no_ints()
         asks, self._asks = self._asks, []
         if asks:
@@ -331,12 +324,7 @@ class GlobalDegreeCap:
             ok = li >= 0
             ok[ok] = owner[li[ok]] != self.me
             li, theirs = li[ok], theirs[ok]
-        asked = self._asked[self._asked < n]
-        asked = asked[owner[asked] == self.me]
-        deg, (node, other, w, ct) = graph.degrees_and_incident_edges(np.concatenate([li, asked]))
-        self._degrees = deg
-        mine = owner[node] == self.me
-        self._own_edges = (asked, node[mine], other[mine], w[mine], ct[mine])
+        deg, (node, other, w, ct) = graph.degrees_and_incident_edges(li)
         changed = K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
         if len(changed):
             # grouped by owner with one stable sort (each group keeps index order)
@@ -351,8 +339,6 @@ class GlobalDegreeCap:
         if len(li):
             at_owner = self._scratch
             at_owner[li] = theirs
-            keep = ~mine
-            node, other, w, ct = node[keep], other[keep], w[keep], ct[keep]
             order, owners = stable_groups(owner[node])
             node, other, w, ct = node[order], other[order], w[order], ct[order]
             e_node, e_other = at_owner[node].astype(_SMALL), ids[other]
@@ -368,7 +354,7 @@ class GlobalDegreeCap:
             at_owner[li] = -1
         return out
 
-    # ------------------------------------------------------------------ Sense: ranking
+    # ------------------------------------------------------------------ owner: ranking
 
     def _take_degrees(
         self,
@@ -427,12 +413,7 @@ class GlobalDegreeCap:
         n = graph.node_count
         owner = _owners_of(owner, n)
         self._grow(n, shards)
-        deg = self._degrees if self._degrees is not None and len(self._degrees) == n else None
-        own_edges, self._own_edges = self._own_edges, None
-        self._degrees = None
-        if deg is None:
-            deg = graph.degrees()
-            own_edges = None
+        deg = graph.degrees()  # now: Act has wired since the reports were sent
         ids = graph._ids_arr
         learnt: dict[int, npt.NDArray[np.int64]] = {}
         listed = [rep for rep in reports if len(rep.nodes)]
@@ -445,9 +426,8 @@ class GlobalDegreeCap:
         ranked = [rep for rep in reports if len(rep.edge_node)]
         out: dict[int, CapOrder] = {}
         if ranked:
-            out = self._rank(graph, owner, ranked, deg, own_edges)
+            out = self._rank(graph, owner, ranked, deg)
         over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
-        self._asked = over
         if len(over):
             stored = self._table[over] > 0  # [over node, shard]: has edges there
             stored[:, self.me] = False
@@ -465,14 +445,10 @@ class GlobalDegreeCap:
         owner: npt.NDArray[np.int64],
         reports: Sequence[DegreeReport],
         deg: npt.NDArray[np.int64],
-        own_edges: tuple[npt.NDArray[Any], ...] | None = None,
     ) -> dict[int, CapOrder]:
-        """Rank the reported edges of owned nodes with this shard's own; drop the own ones
-        outside the cap at once (``deg`` follows), and return orders for the rest.
-
-        ``own_edges`` are the nodes this shard asked for and its edges of them, gathered at
-        Decay (nothing changes them before the next Sense); a ranked node not among them
-        (asked before a restore or a load) has its edges gathered here."""
+        """Rank the reported edges of owned nodes with this shard's own edges of them (read
+        now); drop the own ones outside the cap at once (``deg`` follows), and return orders
+        for the rest."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:
@@ -484,20 +460,7 @@ class GlobalDegreeCap:
         rows = e_node[keep]
         ranked = np.zeros(n, dtype=np.bool_)
         ranked[rows] = True
-        if own_edges is None:
-            node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
-        else:
-            asked, *edges = own_edges
-            covered = np.zeros(n, dtype=np.bool_)
-            covered[asked] = True
-            use = ranked[edges[0]]
-            node, other, w, ct = (x[use] for x in edges)
-            missing = np.flatnonzero(ranked & ~covered)
-            if len(missing):
-                more = graph.incident_edges(missing)
-                node, other, w, ct = (
-                    np.concatenate([x, y]) for x, y in zip((node, other, w, ct), more, strict=True)
-                )
+        node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
         own = len(node)
         all_node = np.concatenate([node, rows])
         all_other = np.concatenate(
