@@ -181,6 +181,18 @@ def _rank_drops_indexed(
     return K.rank_drops_grouped(node, int(n_nodes), other, weight, created, int(k))  # type: ignore[no-any-return]
 
 
+def _ranked_rows(
+    reports: Sequence[DegreeReport], owner: npt.NDArray[np.int64], me: int, n: int
+) -> npt.NDArray[np.int64]:
+    """The nodes of this shard (``me``) whose edges ``reports`` carry: the ones its
+    ranking will rank, each once, in index order."""
+    if not reports:
+        return _no_ints()
+    rows = np.concatenate([r.edge_node for r in reports]).astype(_INT, copy=False)
+    rows = rows[(rows >= 0) & (rows < n)]
+    return np.unique(rows[owner[rows] == me])
+
+
 def _owners_of(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
     """``owner`` checked to name every one of the graph's ``n`` nodes (the kernels read it
     without bounds checks)."""
@@ -217,6 +229,10 @@ class GlobalDegreeCap:
         self._there = np.zeros(0, dtype=_INT)  # a remote node's index on its owner, or -1
         self._scratch = np.zeros(0, dtype=_INT)  # all -1 between calls (a lookup by index)
         self._asks: list[CapOrder] = []  # orders with asks, answered in the same Decay
+        # from :meth:`reports` to :meth:`orders` in the same Decay: the degrees, and the
+        # ranked nodes with their edges here as (node, other, weight, tick)
+        self._degrees: npt.NDArray[np.int64] | None = None
+        self._own_edges: tuple[npt.NDArray[Any], ...] | None = None
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     @property
@@ -266,6 +282,7 @@ class GlobalDegreeCap:
         self._elsewhere = t.sum(axis=1, dtype=np.int32)
         self._there = np.zeros(0, dtype=_INT)
         self._asks = []
+        self._degrees = self._own_edges = None
 
     # ------------------------------------------------------------------ storing: orders
 
@@ -304,9 +321,16 @@ class GlobalDegreeCap:
 
     # ------------------------------------------------------------------ Decay
 
-    def reports(self, graph: HebbianGraph, owner: npt.NDArray[np.int64]) -> dict[int, DegreeReport]:
+    def reports(
+        self,
+        graph: HebbianGraph,
+        owner: npt.NDArray[np.int64],
+        ranking: Sequence[DegreeReport] = (),
+    ) -> dict[int, DegreeReport]:
         """Degree changes of other shards' nodes, and the edges of the nodes asked for, by
-        owner (after this shard's own Decay)."""
+        owner (after this shard's own Decay). ``ranking`` are the reports :meth:`orders`
+        ranks next, in the same Decay: the same pass over the edges gathers this shard's
+        edges of the nodes they rank, and the degrees, for it."""
         n = graph.node_count
         owner = _owners_of(owner, n)
         self._grow(n)
@@ -324,7 +348,12 @@ class GlobalDegreeCap:
             ok = li >= 0
             ok[ok] = owner[li[ok]] != self.me
             li, theirs = li[ok], theirs[ok]
-        deg, (node, other, w, ct) = graph.degrees_and_incident_edges(li)
+        rows = _ranked_rows(ranking, owner, self.me, n)
+        deg, (node, other, w, ct) = graph.degrees_and_incident_edges(np.concatenate([li, rows]))
+        self._degrees = deg
+        mine = owner[node] == self.me
+        self._own_edges = (rows, node[mine], other[mine], w[mine], ct[mine])
+        node, other, w, ct = node[~mine], other[~mine], w[~mine], ct[~mine]
         changed = K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
         if len(changed):
             # grouped by owner with one stable sort (each group keeps index order)
@@ -413,7 +442,11 @@ class GlobalDegreeCap:
         n = graph.node_count
         owner = _owners_of(owner, n)
         self._grow(n, shards)
-        deg = graph.degrees()  # now: Act has wired since the reports were sent
+        # the degrees and own edges :meth:`reports` gathered just before, else read now
+        deg = self._degrees if self._degrees is not None and len(self._degrees) == n else None
+        own_edges, self._own_edges, self._degrees = self._own_edges, None, None
+        if deg is None:
+            deg, own_edges = graph.degrees(), None
         ids = graph._ids_arr
         learnt: dict[int, npt.NDArray[np.int64]] = {}
         listed = [rep for rep in reports if len(rep.nodes)]
@@ -426,7 +459,7 @@ class GlobalDegreeCap:
         ranked = [rep for rep in reports if len(rep.edge_node)]
         out: dict[int, CapOrder] = {}
         if ranked:
-            out = self._rank(graph, owner, ranked, deg)
+            out = self._rank(graph, owner, ranked, deg, own_edges)
         over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
         if len(over):
             stored = self._table[over] > 0  # [over node, shard]: has edges there
@@ -445,10 +478,12 @@ class GlobalDegreeCap:
         owner: npt.NDArray[np.int64],
         reports: Sequence[DegreeReport],
         deg: npt.NDArray[np.int64],
+        own_edges: tuple[npt.NDArray[Any], ...] | None = None,
     ) -> dict[int, CapOrder]:
-        """Rank the reported edges of owned nodes with this shard's own edges of them (read
-        now); drop the own ones outside the cap at once (``deg`` follows), and return orders
-        for the rest."""
+        """Rank the reported edges of owned nodes with this shard's own edges of them; drop
+        the own ones outside the cap at once (``deg`` follows), and return orders for the
+        rest. ``own_edges`` are nodes and their edges :meth:`reports` gathered in the same
+        Decay; ranked nodes not among them have their edges gathered here."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:
@@ -460,7 +495,19 @@ class GlobalDegreeCap:
         rows = e_node[keep]
         ranked = np.zeros(n, dtype=np.bool_)
         ranked[rows] = True
-        node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
+        if own_edges is None:
+            node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
+        else:
+            covered = np.zeros(n, dtype=np.bool_)
+            covered[own_edges[0]] = True
+            use = ranked[own_edges[1]]
+            node, other, w, ct = (x[use] for x in own_edges[1:])
+            missing = np.flatnonzero(ranked & ~covered)
+            if len(missing):
+                more = graph.incident_edges(missing)
+                node, other, w, ct = (
+                    np.concatenate([x, y]) for x, y in zip((node, other, w, ct), more, strict=True)
+                )
         own = len(node)
         all_node = np.concatenate([node, rows])
         all_other = np.concatenate(

@@ -87,6 +87,22 @@ _Presented = tuple[npt.NDArray[np.int64], str, float, float, int | None, int]
 _Wiring = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, float | None, float | None]
 
 
+def _split_asks(
+    asks: Mapping[int, Sequence[Any]],
+) -> tuple[list[tuple[int, list[int]]], list[DegreeReport]]:
+    """Asks by requesting shard split into ghost requests ``(requester, node ids)`` and the
+    degree reports, both in requester order."""
+    ids: list[tuple[int, list[int]]] = []
+    reports: list[DegreeReport] = []
+    for req, items in sorted(asks.items()):
+        wanted = [x for x in items if type(x) is not DegreeReport]
+        if len(wanted) != len(items):
+            reports.extend(x for x in items if type(x) is DegreeReport)
+        if wanted:
+            ids.append((int(req), wanted))
+    return ids, reports
+
+
 def shard_seed(seed: int, shard: int) -> int:
     """The seed of shard ``shard``'s colony in a cluster seeded ``seed`` (stable, documented).
 
@@ -1039,13 +1055,15 @@ class ShardedColony:
         self._sync_owners()
         return self._degree_cap.apply_orders(self.colony.graph, self._owner, orders)
 
-    def degree_reports(self) -> dict[int, DegreeReport]:
-        """Decay: degree changes and asked-for edges of other shards' nodes, by owner."""
+    def degree_reports(self, ranking: Sequence[DegreeReport] = ()) -> dict[int, DegreeReport]:
+        """Decay: degree changes and asked-for edges of other shards' nodes, by owner
+        (``ranking``: the reports :meth:`cap_orders` ranks next, whose nodes' edges here
+        are gathered in the same pass)."""
         cap = self._active_cap()
         if cap is None:
             return {}
         self._sync_owners()
-        return cap.reports(self.colony.graph, self._owner)
+        return cap.reports(self.colony.graph, self._owner, ranking)
 
     def cap_orders(self, reports: Sequence[DegreeReport]) -> dict[int, CapOrder]:
         """Decay, as owner: rank the reported edges of owned nodes (dropping this shard's
@@ -1128,10 +1146,11 @@ class ShardedColony:
           sent at last tick's Decay (node ids whose ghosts it lacks, then a degree report),
           and ``"inbound"`` lists what other shards sent this one, in source order: their
           answers from last tick's Decay (ghosts and cap orders) and this tick's update
-          batches (a plain list is taken as ``"inbound"``). The shard answers the asks
-          first (as owner), then takes the answers and batches, decays, and the result
-          carries its answers (ghosts, then a cap order, per requesting shard) and its ghost
-          requests and degree reports (per owner), all for the next tick's Decay.
+          batches (a plain list is taken as ``"inbound"``). The shard takes the answers and
+          batches, decays, reports, and last answers the asks as owner (the ranking reads
+          the degrees and edges its reports' pass gathered); the result carries its ghost
+          requests and degree reports (per owner) and its answers (ghosts, then a cap
+          order, per requesting shard), all for the next tick's Decay.
         * Advance: no payload; the result is the end-of-tick report.
 
         Ghost requests and degree reports are answered at the owner's next Decay and the
@@ -1158,7 +1177,7 @@ class ShardedColony:
 
     def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
         started = time.perf_counter()
-        answers: dict[int, list[Any]] = {}
+        asks: Mapping[int, Sequence[Any]] = {}
         if phase is TickPhase.SENSE:
             if self._replay:
                 self.apply_replay_ops(self.current_tick)
@@ -1168,7 +1187,7 @@ class ShardedColony:
                     self._install_distribution(payload["distribution"])
         elif phase is TickPhase.DECAY and payload:
             if isinstance(payload, dict):
-                answers = self.answer_asks(payload.get("asks") or {})
+                asks = payload.get("asks") or {}
                 payload = payload.get("inbound") or []
             self.receive_inbound(payload)
         result = self.tick_phase(phase)
@@ -1193,10 +1212,11 @@ class ShardedColony:
                     self.store_ghosts(self.unresolved_ghosts(requests))
                 requests = {}
             outbound: dict[int, list[Any]] = dict(requests)
-            for owner, report in self.degree_reports().items():
+            ids, reports = _split_asks(asks)
+            for owner, report in self.degree_reports(reports).items():
                 outbound.setdefault(owner, []).append(report)
             result.ghost_requests = outbound
-            result.ghost_answers = answers
+            result.ghost_answers = self._answer(ids, reports)
         elif phase is TickPhase.ADVANCE:  # Advance: the end-of-tick report the runner reads
             result.wants_distribution = self._has_aggregated_agents()
             if getattr(self, "_collect_distribution", False):
@@ -1210,7 +1230,9 @@ class ShardedColony:
         return result
 
     def answer_asks(self, asks: Mapping[int, Sequence[Any]]) -> dict[int, list[Any]]:
-        """Decay, as owner: answer what other shards sent at last tick's Decay.
+        """As owner: answer what other shards sent at last tick's Decay (a Decay answers
+        its asks at its end, after its own reports, which gather the ranking's degrees and
+        edges in the same pass).
 
         Args:
             asks: requesting shard to its items: node ids whose ghosts it lacks and a
@@ -1222,19 +1244,15 @@ class ShardedColony:
             requester's ghosts are resolved in one pass, and the reported edges of owned
             nodes are ranked together (this shard's own share is dropped at once).
         """
+        return self._answer(*_split_asks(asks))
+
+    def _answer(
+        self, ids: list[tuple[int, list[int]]], reports: list[DegreeReport]
+    ) -> dict[int, list[Any]]:
         answers: dict[int, list[Any]] = {}
-        reports: list[DegreeReport] = []
-        asking: list[int] = []
-        asked: list[list[int]] = []
-        for req, items in sorted(asks.items()):
-            ids = [x for x in items if type(x) is not DegreeReport]
-            if len(ids) != len(items):
-                reports.extend(x for x in items if type(x) is DegreeReport)
-            if ids:
-                asking.append(int(req))
-                asked.append(ids)
-        if asked:  # every requester's ghosts resolved in one pass
-            answers = dict(zip(asking, self._resolve_ghost_groups(asked), strict=True))
+        if ids:  # every requester's ghosts resolved in one pass
+            groups = self._resolve_ghost_groups([g for _, g in ids])
+            answers = {req: got for (req, _), got in zip(ids, groups, strict=True)}
         for dest, order in self.cap_orders(reports).items():
             answers.setdefault(dest, []).append(order)
         return answers
