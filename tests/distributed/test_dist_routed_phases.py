@@ -1,4 +1,4 @@
-"""The Ray actors' routed phases (``ShardActorImpl.run_phase_routed``), driven in-process.
+"""The Ray actors' pipelined calls (``run_sense_act``, ``run_decay_advance``), driven in-process.
 
 A pipelined Ray tick passes its data actor to actor: Sense and Act return Act's batches as
 one part per other shard, which Decay and Advance take, with last tick's Decay parts (asks

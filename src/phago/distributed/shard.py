@@ -1229,26 +1229,14 @@ class ShardedColony:
         result.compute_ms = (time.perf_counter() - started) * 1000.0
         return result
 
-    def answer_asks(self, asks: Mapping[int, Sequence[Any]]) -> dict[int, list[Any]]:
-        """As owner: answer what other shards sent at last tick's Decay (a Decay answers
-        its asks at its end, after its own reports, which gather the ranking's degrees and
-        edges in the same pass).
-
-        Args:
-            asks: requesting shard to its items: node ids whose ghosts it lacks and a
-                :class:`~phago.distributed.degree_cap.DegreeReport` when it sent one.
-
-        Returns:
-            Requesting (or reporting) shard to its answers: the ghosts asked for, then a
-            :class:`~phago.distributed.degree_cap.CapOrder` when there is one. Every
-            requester's ghosts are resolved in one pass, and the reported edges of owned
-            nodes are ranked together (this shard's own share is dropped at once).
-        """
-        return self._answer(*_split_asks(asks))
-
     def _answer(
         self, ids: list[tuple[int, list[int]]], reports: list[DegreeReport]
     ) -> dict[int, list[Any]]:
+        """Decay, last, as owner: answer what other shards sent at last tick's Decay (ghost
+        requests as ``(requester, node ids)``, degree reports); returns each requesting (or
+        reporting) shard's answers: its ghosts, then a cap order when there is one. Every
+        requester's ghosts are resolved in one pass; the reported edges are ranked with
+        the degrees and edges this Decay's reports gathered."""
         answers: dict[int, list[Any]] = {}
         if ids:  # every requester's ghosts resolved in one pass
             groups = self._resolve_ghost_groups([g for _, g in ids])
