@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from phago import ColonyConfig
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
-from phago.distributed.degree_cap import DegreeReport
+from phago.distributed.degree_cap import CapOrder, DegreeReport
 from phago.errors import StoreError
 from phago.export import GraphTable
 from phago.store import (
@@ -126,17 +127,7 @@ def test_saved_and_loaded_at_every_tick_the_capped_cluster_goes_on_unchanged(
         b.close()
 
 
-REPORT_FIELDS = (
-    "nodes",
-    "degrees",
-    "nodes_here",
-    "nodes_there",
-    "edge_node",
-    "edge_other",
-    "edge_weight",
-    "edge_created",
-    "edge_local",
-)
+REPORT_FIELDS = [f.name for f in dataclasses.fields(DegreeReport) if f.name != "source"]
 
 
 def held_reports(dc: DistributedColony) -> list[tuple[int, int, DegreeReport]]:
@@ -150,35 +141,65 @@ def held_reports(dc: DistributedColony) -> list[tuple[int, int, DegreeReport]]:
     ]
 
 
-def test_a_saved_degree_report_is_carried_over(tmp_path: Path) -> None:
-    cap = ColonyConfig(max_edge_degree=3)
-    dc = make(20, 3, cap)
+def held_orders(dc: DistributedColony) -> list[CapOrder]:
+    """The degree-cap orders held between ticks."""
+    return [x for v in dc.runner._held.answers.values() for x in v if isinstance(x, CapOrder)]
+
+
+def in_flight(dc: DistributedColony) -> bool:
+    """Reports with degrees and edges, and orders with drops and asks, all held at once."""
+    reports = [r for _, _, r in held_reports(dc)]
+    orders = held_orders(dc)
+    return (
+        any(len(r.edge_node) for r in reports)
+        and any(len(r.nodes) for r in reports)
+        and any(len(o.drop) for o in orders)
+        and any(len(o.ask) for o in orders)
+    )
+
+
+def run_until_in_flight(dc: DistributedColony, ticks: int = 80) -> None:
+    for _ in range(ticks):
+        dc.run(1)
+        if in_flight(dc):
+            return
+    pytest.fail("no reports with edges and orders with drops were ever held together")
+
+
+def test_the_messages_held_between_ticks_are_saved(tmp_path: Path) -> None:
+    dc = make(20, 3, ColonyConfig(max_edge_degree=3))
     try:
-        for _ in range(40):  # run until a report with asked-for edges is held between ticks
-            dc.run(1)
-            if any(len(r.edge_node) for _, _, r in held_reports(dc)):
-                break
-        else:
-            pytest.fail("no degree report with edges was ever held between ticks")
+        run_until_in_flight(dc)
         d = save_distributed(dc, tmp_path / "dist")
         again = load_distributed(d)
         try:
 
-            def reports(x: DistributedColony) -> list[Any]:
-                return [
+            def held(x: DistributedColony) -> list[Any]:
+                reports = [
                     (owner, req, *(np.asarray(getattr(r, f)).tolist() for f in REPORT_FIELDS))
                     for owner, req, r in held_reports(x)
                 ]
+                answers = [
+                    (req, o.drop.tolist(), o.ask.tolist())
+                    if isinstance(o, CapOrder)
+                    else (req, int(o.node_id), o.label)
+                    for req, v in sorted(x.runner._held.answers.items())
+                    for o in v
+                ]
+                requests = sorted(
+                    (o, q, x)
+                    for o, by in x.runner._held.asks.items()
+                    for q, items in by.items()
+                    for x in items
+                    if not isinstance(x, DegreeReport)
+                )
+                return [reports, answers, requests]
 
-            assert reports(again) == reports(dc) != []
-            ids = [
-                (o, q, x)
-                for o, held in again.runner._held.asks.items()
-                for q, items in held.items()
-                for x in items
-                if not isinstance(x, DegreeReport)
-            ]
-            assert all(isinstance(x, int) for _, _, x in ids)
+            assert held(again) == held(dc)
+            assert all(held(dc)[:2])  # reports and answers (ghost requests may be none)
+            dc.run(10)
+            again.run(10)
+            graphs_equal(dc, again)
         finally:
             again.close()
     finally:
@@ -243,24 +264,9 @@ def test_forget_renumbers_the_messages_held_in_the_store(tmp_path: Path) -> None
     """Reports and orders held between ticks name nodes by local index; a forget that
     removes nodes renumbers them, so the loaded cluster's owners rank the right edges and
     its shards drop the right ones."""
-    from phago.distributed.degree_cap import CapOrder
-
     dc = make(20, 3, ColonyConfig(max_edge_degree=3))
     try:
-        for _ in range(80):  # until reports with edges and orders with drops are in flight
-            dc.run(1)
-            reports = [r for _, _, r in held_reports(dc)]
-            held = [x for v in dc.runner._held.answers.values() for x in v]
-            orders = [x for x in held if isinstance(x, CapOrder)]
-            if (
-                any(len(r.edge_node) for r in reports)
-                and any(len(r.nodes) for r in reports)
-                and any(len(o.drop) for o in orders)
-                and any(len(o.ask) for o in orders)
-            ):
-                break
-        else:
-            pytest.fail("no reports with edges and orders with drops were in flight together")
+        run_until_in_flight(dc)
         digested = [d.id for d in dc.documents()][:3]
         d = save_distributed(dc, tmp_path / "dist")
     finally:
@@ -289,38 +295,3 @@ def test_forget_renumbers_the_messages_held_in_the_store(tmp_path: Path) -> None
         assert again.current_tick > 0
     finally:
         again.close()
-
-
-def test_saved_answers_are_carried_over(tmp_path: Path) -> None:
-    from phago.distributed.degree_cap import CapOrder
-
-    dc = make(20, 3, ColonyConfig(max_edge_degree=3))
-    try:
-        for _ in range(40):  # run until an order is held between ticks
-            dc.run(1)
-            held = [x for v in dc.runner._held.answers.values() for x in v]
-            if any(isinstance(x, CapOrder) and len(x.drop) for x in held):
-                break
-        else:
-            pytest.fail("no cap order was ever held between ticks")
-        d = save_distributed(dc, tmp_path / "dist")
-        again = load_distributed(d)
-        try:
-
-            def answers(x: DistributedColony) -> list[Any]:
-                return [
-                    (req, o.drop.tolist(), o.ask.tolist())
-                    if isinstance(o, CapOrder)
-                    else (req, int(o.node_id), o.label)
-                    for req, v in sorted(x.runner._held.answers.items())
-                    for o in v
-                ]
-
-            assert answers(again) == answers(dc) != []
-            dc.run(10)
-            again.run(10)
-            graphs_equal(dc, again)
-        finally:
-            again.close()
-    finally:
-        dc.close()
