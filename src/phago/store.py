@@ -1135,28 +1135,15 @@ def _ghost(d: dict[str, Any]) -> Any:
     return GhostNode(NodeId(int(d["node_id"])), ShardId(int(d["shard_id"])), str(d["label"]), full)
 
 
-_REPORT_FIELDS = (
-    "nodes",
-    "degrees",
-    "nodes_here",
-    "nodes_there",
-    "edge_node",
-    "edge_other",
-    "edge_weight",
-    "edge_created",
-    "edge_local",
-)
-
-
 def _ask_dict(item: Any) -> Any:
     """An item of the asks held between ticks as JSON data: a node id (a ghost request) or
     a degree report."""
+    from dataclasses import asdict
+
     from phago.distributed.degree_cap import DegreeReport
 
     if isinstance(item, DegreeReport):
-        body: dict[str, Any] = {"source": int(item.source)}
-        for name in _REPORT_FIELDS:
-            body[name] = np.asarray(getattr(item, name)).tolist()
+        body = {k: np.asarray(v).tolist() for k, v in asdict(item).items()}
         return {"degree_report": body}
     return int(item)
 
@@ -1167,15 +1154,12 @@ def _ask(d: Any) -> Any:
     if not isinstance(d, dict):
         return int(d)
     body = d["degree_report"]
-    arrays: dict[str, Any] = {}
-    for name in _REPORT_FIELDS:
-        dtype: Any = np.int32
-        if name in ("nodes", "edge_other"):
-            dtype = np.uint64
-        elif name == "edge_weight":
-            dtype = np.float64
-        a = np.asarray(body.get(name, []), dtype=dtype)
-        arrays[name] = a.reshape(-1, 2) if name == "edge_local" else a.reshape(-1)
+    blank = DegreeReport(0)  # each array field's dtype and row shape, as a report sends it
+    arrays = {
+        name: np.asarray(body.get(name, []), dtype=empty.dtype).reshape(-1, *empty.shape[1:])
+        for name, empty in ((f, getattr(blank, f)) for f in DegreeReport.__dataclass_fields__)
+        if name != "source"
+    }
     return DegreeReport(int(body["source"]), **arrays)
 
 

@@ -482,8 +482,8 @@ class GlobalDegreeCap:
     ) -> dict[int, CapOrder]:
         """Rank the reported edges of owned nodes with this shard's own edges of them; drop
         the own ones outside the cap at once (``deg`` follows), and return orders for the
-        rest. ``own_edges`` are nodes and their edges :meth:`reports` gathered in the same
-        Decay; ranked nodes not among them have their edges gathered here."""
+        rest. ``own_edges`` are the nodes and their edges :meth:`reports` gathered in the
+        same Decay for these reports (else they are gathered here)."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:
@@ -495,19 +495,11 @@ class GlobalDegreeCap:
         rows = e_node[keep]
         ranked = np.zeros(n, dtype=np.bool_)
         ranked[rows] = True
-        if own_edges is None:
-            node, other, w, ct = graph.incident_edges(np.flatnonzero(ranked))
-        else:
-            covered = np.zeros(n, dtype=np.bool_)
-            covered[own_edges[0]] = True
-            use = ranked[own_edges[1]]
-            node, other, w, ct = (x[use] for x in own_edges[1:])
-            missing = np.flatnonzero(ranked & ~covered)
-            if len(missing):
-                more = graph.incident_edges(missing)
-                node, other, w, ct = (
-                    np.concatenate([x, y]) for x, y in zip((node, other, w, ct), more, strict=True)
-                )
+        nodes = np.flatnonzero(ranked)
+        if own_edges is not None and np.array_equal(own_edges[0], nodes):
+            node, other, w, ct = own_edges[1:]
+        else:  # ranked without this Decay's reports before it
+            node, other, w, ct = graph.incident_edges(nodes)
         own = len(node)
         all_node = np.concatenate([node, rows])
         all_other = np.concatenate(

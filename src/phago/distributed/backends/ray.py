@@ -163,9 +163,9 @@ class ShardActorImpl:
             asks.update(payload.get("asks") or {})
             inbound.extend(payload.get("inbound") or [])
         for j, part in enumerate(loaded[k:] if held else []):  # last tick's, source order
-            answers = [x for x in part if type(x) in _ANSWERS]
-            if len(answers) != len(part):
-                asks[j if j < me else j + 1] = [x for x in part if type(x) not in _ANSWERS]
+            requests, answers = _split_part(part)
+            if requests:
+                asks[j if j < me else j + 1] = requests
             inbound.extend(answers)
         for part in loaded[:k]:
             inbound.extend(part)
@@ -671,21 +671,20 @@ class RayTickPipeline:
 
     A tick's four phases are submitted to every actor together, as two calls: Sense and
     Act in one (``run_sense_act``), Decay and Advance in the other (``run_decay_advance``).
-    Nothing passes between shards within a pair: Sense answers what other shards asked at
-    last tick's Decay and only reads its own shard, and both its answers and Act's update
-    batches reach the other shards at their Decay; Advance takes nothing from other shards.
-    Each Ray task costs about a millisecond of an actor's CPU on 2 cores, and each
-    crossing between actors a hop. Each actor's first call returns one part per other shard
-    (answers and batches for it), which that shard's second call takes as an argument
-    (Ray's object references), and the second call's parts (ghost requests and degree
-    reports) are arguments of the next tick's first call. Ray starts a call on an actor as
-    soon as its inputs exist, so the driver's Python code is off the critical path between
-    phases (Ray's core worker in the driver, the references' owner, inlines each small
-    result into the task that takes it; a hop through the driver process, but not through
-    its interpreter): it only watches the per-shard results, phase after phase, with the
-    phase timeout (twice that for the first phase of a pair, whose result comes with the
-    second's). Calls from one caller to one actor run in order, so each actor runs the
-    phases in order.
+    Sense and Act take nothing from other shards, so the first call of a tick waits only for
+    the actor's previous call; Advance takes nothing either. Each Ray task costs about a
+    millisecond of an actor's CPU on 2 cores, and each crossing between actors a hop. Each
+    actor's first call returns Act's batches as one part per other shard, which that
+    shard's second call of the same tick takes as an argument (Ray's object references),
+    and each second call's parts (ghost requests and degree reports, answers and cap
+    orders) are arguments of the other shards' second calls of the next tick. Ray starts a
+    call on an actor as soon as its inputs exist, so the driver's Python code is off the
+    critical path between phases (Ray's core worker in the driver, the references' owner,
+    inlines each small result into the task that takes it; a hop through the driver
+    process, but not through its interpreter): it only watches the per-shard results,
+    phase after phase, with the phase timeout (twice that for the first phase of a pair,
+    whose result comes with the second's). Calls from one caller to one actor run in
+    order, so each actor runs the phases in order.
 
     Measured on 2 cores, W3 D=10k (``benchmarks/ray_scaling.py``): with one round trip
     through the driver per phase, 2 and 4 shards took 16.6 and 30.4 s; pipelined, see
@@ -785,9 +784,7 @@ class RayTickPipeline:
         pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # source, destination
         blobs = await asyncio.gather(*(refs[j][_slot(j, i)] for j, i in pairs))
         for (j, i), blob in zip(pairs, blobs, strict=True):
-            part = pickle.loads(blob)
-            answers = [x for x in part if type(x) in _ANSWERS]
-            requests = [x for x in part if type(x) not in _ANSWERS]
+            requests, answers = _split_part(pickle.loads(blob))
             out.add(j, {i: requests} if requests else {}, {i: answers} if answers else {})
         return out
 
@@ -807,6 +804,15 @@ class _PhasePair:
 
 
 _ANSWERS = (GhostNode, CapOrder)  # what an owner's Decay part holds besides the requests
+
+
+def _split_part(part: list[Any]) -> tuple[list[Any], list[Any]]:
+    """A Decay part split into the sender's requests (node ids, a degree report) and its
+    answers (ghosts, a cap order), each in order."""
+    answers = [x for x in part if type(x) in _ANSWERS]
+    if len(answers) == len(part):
+        return [], answers
+    return [x for x in part if type(x) not in _ANSWERS], answers
 
 
 def _dump(value: Any) -> bytes:
