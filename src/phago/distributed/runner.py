@@ -1104,9 +1104,12 @@ class _ConcurrencyPolicy:
     * Fanned out: a CPU/wall ratio between ``LOW`` and ``HIGH`` means the shards took turns
       on the lock (no overlap), and a phase under ``TINY_S`` is cheaper than the hand-off:
       the next ones run serially.
-    * Serial: a ratio under ``LOW`` means the shards mostly waited, so the phase fans out
-      again; and every ``PROBE_EVERY``-th serial run of a phase fans out to re-measure
-      (native code that releases the lock only shows overlap when fanned out).
+    * Serial: a ratio under ``LOW`` in ``WAITS_TO_FAN_OUT`` serial runs in a row means the
+      shards mostly waited, so the phase fans out again (one low ratio alone is often the
+      machine's doing: on a virtual machine, time the hypervisor takes from the driver's
+      thread counts in the wall time and not in its CPU time); and every
+      ``PROBE_EVERY``-th serial run of a phase fans out to re-measure (native code that
+      releases the lock only shows overlap when fanned out).
 
     A phase not measured yet fans out, so ``max_parallelism`` is honoured from the first tick.
     """
@@ -1115,11 +1118,13 @@ class _ConcurrencyPolicy:
     HIGH = 1.25
     TINY_S = 0.0005
     PROBE_EVERY = 64
+    WAITS_TO_FAN_OUT = 2
 
     def __init__(self, adaptive: bool) -> None:
         self._adaptive = adaptive
         self._serial: dict[TickPhase, bool] = {}
         self._serial_runs: dict[TickPhase, int] = {}
+        self._waits: dict[TickPhase, int] = {}  # serial runs in a row that mostly waited
 
     def concurrent(self, phase: TickPhase) -> bool:
         """Whether this run of ``phase`` fans out."""
@@ -1138,8 +1143,13 @@ class _ConcurrencyPolicy:
             if serial and not self._serial.get(phase, False):
                 self._serial_runs[phase] = 0  # the next probe comes PROBE_EVERY runs later
             self._serial[phase] = serial
+            self._waits[phase] = 0
         elif ratio < self.LOW and wall_s >= self.TINY_S:
-            self._serial[phase] = False
+            waits = self._waits[phase] = self._waits.get(phase, 0) + 1
+            if waits >= self.WAITS_TO_FAN_OUT:
+                self._serial[phase] = False
+        else:
+            self._waits[phase] = 0
 
 
 class _Abandoned(Exception):
