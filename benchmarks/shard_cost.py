@@ -11,9 +11,9 @@ background load; the runner keeps each phase serial on this machine, so the time
 shards' summed work plus the runner's small overhead. The ratio to one shard is the most a
 perfectly parallel n-shard run could gain: n / ratio.
 
-After the timed run every configuration runs two more ticks (untimed; everything is digested,
+After the timed run every configuration runs four more ticks (untimed; everything is digested,
 so nothing new is wired) and reports its edges and the largest degree of the global graph:
-the degree cap across shards acts two ticks after the growth, so by then every node is within
+the degree cap across shards acts four ticks after the growth, so by then every node is within
 ``max_edge_degree`` (30). It reports the nodes one shard's graph holds (its own and replicas
 of other shards' nodes), on average, as a share of the global graph's nodes, and how close
 each graph is to one shard's (which equals one colony's): the Jaccard index of their edge
@@ -87,7 +87,7 @@ def main() -> None:
     rows = []
     reference: set[tuple[str, str]] | None = None
     for n, s, t, dc in zip(counts, seconds, ticks, colonies, strict=True):
-        dc.run(2)  # untimed: the cap across shards settles
+        dc.run(4)  # untimed: the cap across shards settles
         st = dc.stats()
         edges = edge_set(dc)
         if reference is None:

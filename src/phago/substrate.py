@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago import _kernels as K
+from phago._arrays import unique_sorted
 from phago.errors import EmptyDocument, UnknownDocument
 from phago.ids import AgentId, DocumentId, document_id
 from phago.types import Document, Gradient, Position, Signal, SignalType, Trace, TraceType
@@ -1126,7 +1127,7 @@ class Substrate:
         keep = t.intensity >= threshold
         removed = int(len(t) - keep.sum())
         if removed:
-            for code in np.unique(t.kind[~keep]).tolist():
+            for code in unique_sorted(t.kind[~keep]).tolist():
                 self._tr_version[code] = self._tr_version.get(code, 0) + 1
             t.keep(keep)
             self._tr_dirty = True

@@ -190,7 +190,7 @@ def _ranked_rows(
         return _no_ints()
     rows = np.concatenate([r.edge_node for r in reports]).astype(_INT, copy=False)
     rows = rows[(rows >= 0) & (rows < n)]
-    return np.unique(rows[owner[rows] == me])
+    return unique_sorted(rows[owner[rows] == me])
 
 
 def _owners_of(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
@@ -413,7 +413,7 @@ class GlobalDegreeCap:
             li[miss] = found
             starts = np.cumsum(sizes) - sizes
             which = np.searchsorted(starts, miss, side="right") - 1  # the report of each
-            for k in np.unique(which).tolist():
+            for k in unique_sorted(which).tolist():
                 rep = reports[k]
                 if len(rep.nodes_here) == len(rep.nodes):
                     sel = which == k
@@ -524,6 +524,6 @@ class GlobalDegreeCap:
             np.add.at(self._table, (rows_dropped, sources[report_of]), -1)
             K.add_at(self._elsewhere, rows_dropped, -1)
             local = np.concatenate([r.edge_local for r in reports])[keep][theirs]
-            for k in np.unique(report_of).tolist():
+            for k in unique_sorted(report_of).tolist():
                 out[int(sources[k])] = CapOrder(self.me, local[report_of == k])
         return out
