@@ -15,6 +15,8 @@ if ! python3 -c "import ray" 2>/dev/null; then
 fi
 export PYTHONPATH=$PWD/src:${PYTHONPATH:-}
 date +%T; nproc
+# the machine's own ceiling: 8 processes of independent work against one
+python3 benchmarks/machine_parallelism.py --processes 8 --rounds 2 | tee "$OUTDIR/parallelism.md"
 python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards "$SHARDS" --backends ray \
   --ray-cpus "$(nproc)" --jsonl "$OUTDIR/w3_ray.jsonl"
 date +%T
