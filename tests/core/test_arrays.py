@@ -48,3 +48,30 @@ def test_stable_groups_match_one_selection_per_key(keys: list[int]) -> None:
     for key, start, stop in groups:  # each group: that key's positions, in their order
         assert order[start:stop].tolist() == np.flatnonzero(k == key).tolist()
     assert sum(stop - start for _, start, stop in groups) == len(keys)
+
+
+def test_the_library_finds_plain_distinct_values_by_sorting() -> None:
+    """A plain ``np.unique(x)`` hashes on NumPy 2.3 and later (about 15 times slower than
+    :func:`unique_sorted` on a thousand integers); it crept back into the degree cap across
+    shards once, so the package's sources are checked for it. Calls asking for an index, an
+    inverse or counts sort and are allowed."""
+    import ast
+    from pathlib import Path
+
+    import phago
+
+    plain = []
+    for path in sorted(Path(phago.__file__).parent.rglob("*.py")):
+        if path.name == "_arrays.py":  # the helper's own fallback for non-integer kinds
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "unique"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"np", "numpy"}
+                and not any(k.arg and k.arg.startswith("return_") for k in node.keywords)
+            ):
+                plain.append(f"{path.name}:{node.lineno}")
+    assert plain == [], plain
