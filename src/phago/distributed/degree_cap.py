@@ -493,9 +493,7 @@ class GlobalDegreeCap:
         keep = (e_node >= 0) & (e_node < n)
         keep[keep] = owner[e_node[keep]] == self.me
         rows = e_node[keep]
-        ranked = np.zeros(n, dtype=np.bool_)
-        ranked[rows] = True
-        nodes = np.flatnonzero(ranked)
+        nodes = unique_sorted(rows)
         if own_edges is not None and np.array_equal(own_edges[0], nodes):
             node, other, w, ct = own_edges[1:]
         else:  # ranked without this Decay's reports before it
@@ -507,7 +505,16 @@ class GlobalDegreeCap:
         )
         all_w = np.concatenate([w, np.concatenate([r.edge_weight for r in reports])[keep]])
         all_ct = np.concatenate([ct, np.concatenate([r.edge_created for r in reports])[keep]])
-        drop = _rank_drops_indexed(all_node, n, all_other, all_w, all_ct.astype(_INT), self.k)
+        # ranked by position among the ranked nodes: the kernel's pass over nodes is then
+        # over those few, not over the graph
+        drop = _rank_drops_indexed(
+            np.searchsorted(nodes, all_node),
+            len(nodes),
+            all_other,
+            all_w,
+            all_ct.astype(_INT),
+            self.k,
+        )
         if drop[:own].any():
             a, b = node[drop[:own]], other[drop[:own]]
             key = unique_sorted((np.minimum(a, b) << 32) | np.maximum(a, b))  # each edge once
