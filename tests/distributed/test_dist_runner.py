@@ -88,12 +88,13 @@ def test_phases_of_different_shards_run_concurrently_up_to_max_parallelism(
     runner, shards = make(4, parallelism)
     for s in shards:
         s.act_sleep = 0.15
-    start = time.monotonic()
     asyncio.run(runner.tick())
-    elapsed = time.monotonic() - start
     acts = [(b, e) for s in shards for phase, _, _, b, e in s.log if phase is TickPhase.ACT]
     assert most_at_once(acts) == expected
-    assert elapsed < 0.15 * (4 / expected) + 0.25  # the sleeps overlap as far as allowed
+    # the sleeps overlap as far as allowed: Act, from its first start to its last end (the
+    # tick's other phases may load compiled kernels on a first run)
+    span = max(e for _, e in acts) - min(b for b, _ in acts)
+    assert span < 0.15 * (4 / expected) + 0.25
     threads = {name for s in shards for _, _, name, _, _ in s.log}
     assert all(name.startswith(("phago-driver", "phago-shard")) for name in threads)
     assert threading.main_thread().name not in threads  # the event loop never runs a phase
