@@ -275,16 +275,16 @@ class TestLookups:
         assert set(got.tolist()) == {10, 20}
         assert got.tolist() == [ring.get_shard(int(k)).value for k in keys]
 
-    def test_batch_routing_is_fast(self) -> None:
+    def test_a_million_keys_route_like_one_at_a_time_and_spread_evenly(self) -> None:
+        # (how fast: benchmarks, not a timed test)
         ring = ConsistentHashRing(8)
-        ring.get_shards(np.arange(10, dtype=np.uint64))  # compile / load the kernel
         keys = np.arange(1_000_000, dtype=np.uint64)
-        import time
-
-        start = time.perf_counter()
         out = ring.get_shards(keys)
-        assert time.perf_counter() - start < 3.0
         assert out.shape == (1_000_000,)
+        sample = np.random.default_rng(1).choice(len(keys), 500, replace=False)
+        assert [ring.get_shard(int(keys[i])).value for i in sample] == out[sample].tolist()
+        share = np.bincount(out, minlength=8) / len(keys)
+        assert share.min() > 0.08 and share.max() < 0.18, share  # 1/8 each, give or take
 
     def test_str_bytes_and_int_keys(self) -> None:
         ring = ConsistentHashRing(3)
