@@ -1219,9 +1219,14 @@ def _renumber_asks(
                     and (here is None or (int(a) in here and int(b) in here))
                     for n, (a, b) in zip(r["edge_node"], r["edge_local"], strict=True)
                 ]
-                for name in ("edge_node", "edge_other", "edge_weight", "edge_created"):
+                for name in (
+                    "edge_node",
+                    "edge_other",
+                    "edge_weight",
+                    "edge_created",
+                    "edge_local",
+                ):
                     r[name] = [v for v, k in zip(r[name], edges, strict=True) if k]
-                r["edge_local"] = [v for v, k in zip(r["edge_local"], edges, strict=True) if k]
                 if there is not None:
                     r["edge_node"] = [there[int(n)] for n in r["edge_node"]]
                 if here is not None:

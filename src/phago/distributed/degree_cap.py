@@ -3,7 +3,7 @@ global graph, not on each shard.
 
 A node's edges are stored on the owners of their smaller endpoints, so they are spread over
 shards. Every shard caps the edges it stores at once (in its colony's Decay), which bounds a
-node's degree per shard; this module bounds it over all shards, two ticks later, with
+node's degree per shard; this module bounds it over all shards, four ticks later, with
 messages that travel with the ghost exchange (no extra phase, no extra round trip):
 
 * **Decay**, storing shard to owner, with the ghost requests (answered at the owner's next
