@@ -259,6 +259,16 @@ def test_add_at_matches_numpy(indices: list[int], amount: int) -> None:
     assert got.tolist() == want.tolist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), max_size=60))
+def test_stable_partition_puts_flagged_positions_first_in_order(flags: list[bool]) -> None:
+    f = np.array(flags, dtype=np.bool_)
+    order, n_true = K.stable_partition(f)
+    assert n_true == int(f.sum())
+    # the same as a stable sort on "not flagged"
+    assert order.tolist() == np.argsort(~f, kind="stable").tolist()
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(-70, 70), max_size=20), st.integers(-2, 3))
 def test_increment_access_matches_add_at(indices: list[int], amount: int) -> None:

@@ -106,6 +106,7 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
     assert list(orders) == [1]
     assert orders[1].drop.tolist() == [[5, 7]]  # shard 1's local indices of edge v-12
     assert cap.dropped == 1
+    assert (cap._scratch == -1).all()  # the ranking's lookup by index is cleared again
     # the table now counts 2 edges on shard 1 (3 reported, 1 ordered dropped): 1 + 2 <= 3
     assert not len(orders[1].ask)
     # a later report of 4 edges on shard 1 puts v over the cap: shard 1 is asked for them
