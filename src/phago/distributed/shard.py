@@ -206,6 +206,10 @@ class ShardedColony:
         self._outbox: dict[int, UpdateBatch] = {}
         self._outbox_edges: dict[int, list[_EdgePart]] = {}
         self._act_cross: list[CrossShardEdgeArray] = []
+        self._act_cross_count = 0  # cross-shard edges routed since the last take
+        # False while an Act whose payload wants only the cross-shard edges' number runs:
+        # routing then counts them without building their list
+        self._cross_lists = True
         # this Act's presentations and wiring calls, routed in bulk when Act ends
         self._act_presented: list[_Presented] = []
         self._act_wires: list[_Wiring] = []
@@ -588,6 +592,8 @@ class ShardedColony:
         self.__dict__.update(state)
         self.__dict__.setdefault("_act_presented", [])
         self.__dict__.setdefault("_act_wires", [])
+        self.__dict__.setdefault("_act_cross_count", 0)
+        self.__dict__.setdefault("_cross_lists", True)
         if "_degree_cap" not in self.__dict__:
             self._degree_cap = self._new_degree_cap()
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
@@ -764,7 +770,9 @@ class ShardedColony:
         mine = local & cross  # stored here, the other end owned elsewhere: a ghost
         if mine.any():
             self._mark_ghosts_pending(hi[mine])
-        if cross.any():
+        n_cross = int(np.count_nonzero(cross))
+        self._act_cross_count += n_cross
+        if n_cross and self._cross_lists:
             base = self.config.tentative_weight
             weights = np.array([base if w[3] is None else w[3] for w in wires], dtype=np.float64)
             self._act_cross.append(
@@ -858,11 +866,21 @@ class ShardedColony:
         return out
 
     def take_cross_shard_edges(self) -> CrossShardEdgeArray:
-        """Cross-shard edges produced since the last call."""
+        """Cross-shard edges produced since the last call (see also
+        :meth:`take_cross_shard_count`)."""
         self.flush_act()
         out = CrossShardEdgeArray.concat(self._act_cross)
         self._act_cross = []
+        self._act_cross_count = 0
         return out
+
+    def take_cross_shard_count(self) -> int:
+        """The number of cross-shard edges produced since the last call, without their
+        list (the list is dropped: what an Act that wants only the number calls)."""
+        self.flush_act()
+        n, self._act_cross_count = self._act_cross_count, 0
+        self._act_cross = []
+        return n
 
     def receive_updates(self, batches: Iterable[UpdateBatch]) -> int:
         """Apply batches from other shards, in source order. Returns edges co-activated."""
@@ -1113,16 +1131,22 @@ class ShardedColony:
         """
         colony = self.colony
         cross: Sequence[CrossShardEdge] = []
+        count = 0
         if phase is TickPhase.SENSE:
             colony.sense()
         elif phase is TickPhase.ACT:
             colony.act()
-            cross = self.take_cross_shard_edges()  # routes this Act's updates first
+            # routes this Act's updates first
+            if self._cross_lists:
+                cross = self.take_cross_shard_edges()
+                count = len(cross)
+            else:
+                count = self.take_cross_shard_count()
         elif phase is TickPhase.DECAY:
             colony.decay()
         else:
             colony.advance()
-        return ShardPhaseResult(
+        result = ShardPhaseResult(
             self._id,
             phase,
             colony.current_tick,
@@ -1130,6 +1154,9 @@ class ShardedColony:
             self.node_count,
             colony.graph.edge_count,
         )
+        if phase is TickPhase.ACT:
+            result.cross_shard_count = count
+        return result
 
     def run_phase(
         self, phase: TickPhase, payload: Any = None, resolve_ghosts: bool = True
@@ -1190,7 +1217,16 @@ class ShardedColony:
                 asks = payload.get("asks") or {}
                 payload = payload.get("inbound") or []
             self.receive_inbound(payload)
-        result = self.tick_phase(phase)
+        lists = not (
+            phase is TickPhase.ACT
+            and isinstance(payload, dict)
+            and not payload.get("cross_shard_edge_lists", True)
+        )
+        self._cross_lists = lists  # routing only counts cross-shard edges when False
+        try:
+            result = self.tick_phase(phase)
+        finally:
+            self._cross_lists = True
         if not isinstance(result, ShardPhaseResult):
             result = ShardPhaseResult(
                 result.shard_id,
@@ -1199,10 +1235,10 @@ class ShardedColony:
                 result.cross_shard_edges,
                 result.node_count,
                 result.edge_count,
+                cross_shard_count=len(result.cross_shard_edges),
             )
         if phase is TickPhase.ACT:
-            result.cross_shard_count = len(result.cross_shard_edges)
-            if isinstance(payload, dict) and not payload.get("cross_shard_edge_lists", True):
+            if not lists:
                 result.cross_shard_edges = CrossShardEdgeArray.empty()  # type: ignore[assignment]
             result.updates = self.take_outbox()
         elif phase is TickPhase.DECAY:

@@ -1,0 +1,147 @@
+"""Where a sharded run's work goes: thread CPU time per shard method, for 1 and n local shards.
+
+Usage:
+    python benchmarks/exchange_cost.py [--docs 30000] [--shards 1,2] [--json]
+
+Runs W3 (the corpus, layout and digesters of ``shard_cost.py``) until digested on the local
+backend, once per shard count, one after another, and times the methods of a shard's tick
+with ``time.thread_time`` (wrapped for the run): the colony's phases (Sense, Act, Decay),
+routing Act's updates out and receiving them, the ghost exchange and the degree cap across
+shards (reports, the owner's ranking and orders, applying orders). Each row gives the
+seconds summed over the shards and ticks and the milliseconds per call; calls nest (the
+ranking is part of the orders, routing part of taking the updates), so rows do not add up.
+With one shard, the cross-shard rows are empty: what n shards spend there is the exchange.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from phago import ColonyConfig
+from phago.colony import Colony
+from phago.distributed import DistributedColony, RunnerConfig
+from phago.distributed.degree_cap import GlobalDegreeCap
+from phago.distributed.shard import ShardedColony
+from phago.synthetic import synthetic_corpus, w1_layout
+from w3common import warm_up
+
+# (class, method, what it is): the rows, in this order
+TIMED: list[tuple[type, str, str]] = [
+    (ShardedColony, "_run_phase", "all phases"),
+    (Colony, "sense", "colony Sense"),
+    (Colony, "act", "colony Act"),
+    (Colony, "decay", "colony Decay"),
+    (ShardedColony, "flush_act", "Act: route the updates out"),
+    (ShardedColony, "take_outbox", "Act: seal the update batches"),
+    (ShardedColony, "receive_updates", "Decay: wire other shards' updates"),
+    (ShardedColony, "receive_answers", "Decay: take ghosts and cap orders"),
+    (ShardedColony, "_resolve_ghost_groups", "Decay: answer ghost requests"),
+    (GlobalDegreeCap, "reports", "cap: degree reports"),
+    (GlobalDegreeCap, "orders", "cap: ranking and orders"),
+    (GlobalDegreeCap, "_rank", "cap: the ranking alone"),
+    (GlobalDegreeCap, "apply_orders", "cap: apply orders"),
+]
+
+
+def _timed(
+    method: Callable[..., Any], key: str, seconds: Counter[str], calls: Counter[str]
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        c0 = time.thread_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            seconds[key] += time.thread_time() - c0
+            calls[key] += 1
+
+    return wrapper
+
+
+def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
+    """One W3 run on ``shards`` local shards with the methods timed; its figures."""
+    seconds: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    saved = [(cls, name, getattr(cls, name)) for cls, name, _ in TIMED]
+    for cls, name, method in saved:
+        setattr(cls, name, _timed(method, f"{cls.__name__}.{name}", seconds, calls))
+    try:
+        dc = DistributedColony(
+            shards,
+            config=ColonyConfig.for_large_corpora(),
+            seed=0,
+            runner_config=RunnerConfig(checkpoint_every=None, cross_shard_edge_lists=False),
+        )
+        dc.ingest_documents(items)
+        dc.spawn_digesters(max(1, docs // 100 // shards))
+        seconds.clear()
+        calls.clear()
+        t0 = time.perf_counter()
+        ticks = dc.run_until_digested(5000)
+        wall = time.perf_counter() - t0
+        edges = dc.stats().graph_edges
+        dc.close()
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
+    rows = []
+    for cls, name, what in TIMED:
+        key = f"{cls.__name__}.{name}"
+        n = calls[key]
+        rows.append(
+            {
+                "what": what,
+                "method": key,
+                "seconds": round(seconds[key], 3),
+                "calls": n,
+                "ms_per_call": round(1000 * seconds[key] / n, 3) if n else 0.0,
+            }
+        )
+    return {
+        "shards": shards,
+        "ticks": ticks,
+        "wall_s": round(wall, 2),
+        "edges": edges,
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    """Run each shard count and print a table (or JSON)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=30_000)
+    ap.add_argument("--shards", default="1,2")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    warm_up()
+    corpus = synthetic_corpus(args.docs, seed=0)
+    layout = w1_layout(args.docs)
+    items = [(t, c, p) for (t, c), p in zip(corpus, layout, strict=True)]
+    results = [run(args.docs, int(n), items) for n in args.shards.split(",")]
+    if args.json:
+        print(json.dumps(results))
+        return
+    print(f"W3, D = {args.docs}, local shards; thread CPU seconds summed over shards (ms per call)")
+    head = " | ".join(
+        f"{r['shards']} shard{'s' if r['shards'] > 1 else ''}: {r['ticks']} ticks, "
+        f"{r['wall_s']:.1f} s, {r['edges']:,} edges"
+        for r in results
+    )
+    print(f"| work | {head} |")
+    print("|---|" + "---:|" * len(results))
+    for k, (_, _, what) in enumerate(TIMED):
+        cells = []
+        for r in results:
+            row = r["rows"][k]
+            cells.append(f"{row['seconds']:.2f} ({row['ms_per_call']:.2f})" if row["calls"] else "")
+        print(f"| {what} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
