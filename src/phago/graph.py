@@ -32,7 +32,7 @@ import math
 import operator
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -495,40 +495,54 @@ class HebbianGraph:
         code = _TYPE_CODE[node_type]
         tval = node_type.value
         by_label = self._by_type[code]
-        found = list(map(by_label.get, labels))
+        # known labels looked up in one C-level pass (-1: not found as given); only the
+        # others are visited in Python, in order
+        out = np.array(list(map(by_label.get, labels, repeat(-1))), dtype=_INT)
         created: IntArray | None = None
-        if None in found:
+        missing = np.flatnonzero(out < 0) if len(out) else out
+        if len(missing):
             created = np.zeros(len(ends), dtype=_INT)
-            existing: list[int] = []
+            made: list[int] = []  # positions that created their node (with access 1)
             group = 0
-            for k, i in enumerate(found):
+            for k in missing.tolist():
+                while k >= ends[group]:
+                    group += 1
+                norm = normalise_label(labels[k])
+                if not norm:
+                    raise ValueError("a node label must not be empty")
+                i = by_label.get(norm)
                 if i is None:
-                    while k >= ends[group]:
-                        group += 1
-                    norm = normalise_label(labels[k])
-                    if not norm:
-                        raise ValueError("a node label must not be empty")
-                    i = by_label.get(norm)
-                    if i is None:  # created with access 1
-                        nid = node_id(tval, norm)
-                        x, y = float(xs[group]), float(ys[group])
-                        found[k] = self._new_node(nid, norm, code, x, y, tick, 1)
-                        created[group] += 1
-                        continue
-                    found[k] = i
-                existing.append(i)
-            out = np.array(found, dtype=_INT)
-            if existing:
-                K.add_at(self._access, np.array(existing, dtype=_INT), 1)
-        else:
-            out = np.array(found, dtype=_INT)
-            if len(out):
-                K.add_at(self._access, out, 1)
-        start = 0
-        for end, doc in zip(ends, documents, strict=True):
-            if doc is not None and end > start:
-                self._append_provenance(out[start:end], doc)
-            start = end
+                    nid = node_id(tval, norm)
+                    x, y = float(xs[group]), float(ys[group])
+                    out[k] = self._new_node(nid, norm, code, x, y, tick, 1)
+                    created[group] += 1
+                    made.append(k)
+                    continue
+                out[k] = i
+            existing = out
+            if made:
+                keep = np.ones(len(out), dtype=np.bool_)
+                keep[made] = False
+                existing = out[keep]
+            if len(existing):
+                K.add_at(self._access, existing, 1)
+        elif len(out):
+            K.add_at(self._access, out, 1)
+        if len(documents) != len(ends):
+            raise ValueError(f"{len(ends)} groups but {len(documents)} documents")
+        if len(out) and any(doc is not None for doc in documents):
+            # every group's nodes with its document, in group order, in one append
+            sizes = np.diff(np.asarray(ends, dtype=_INT), prepend=0)
+            n_groups = len(documents)
+            with_doc = np.fromiter((d is not None for d in documents), np.bool_, n_groups)
+            doc_ids = np.fromiter((0 if d is None else d for d in documents), np.uint64, n_groups)
+            per_node = np.repeat(doc_ids, sizes)
+            grouped = out[: len(per_node)]  # (the groups cover the labels)
+            if with_doc.all():
+                self._append_provenance(grouped, per_node)
+            else:
+                keep = np.repeat(with_doc, sizes)
+                self._append_provenance(grouped[keep], per_node[keep])
         return out, created
 
     def present_and_wire_groups(
