@@ -532,7 +532,8 @@ class HebbianGraph:
             raise ValueError(f"{len(ends)} groups but {len(documents)} documents")
         if len(out) and any(doc is not None for doc in documents):
             # every group's nodes with its document, in group order, in one append
-            sizes = np.diff(np.asarray(ends, dtype=_INT), prepend=0)
+            bounds = np.asarray(ends, dtype=_INT)
+            sizes = bounds - np.concatenate(([0], bounds[:-1]))
             n_groups = len(documents)
             with_doc = np.fromiter((d is not None for d in documents), np.bool_, n_groups)
             doc_ids = np.fromiter((0 if d is None else d for d in documents), np.uint64, n_groups)
