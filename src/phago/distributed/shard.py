@@ -1238,7 +1238,9 @@ class ShardedColony:
                 cross_shard_count=len(result.cross_shard_edges),
             )
         if phase is TickPhase.ACT:
-            if not lists:
+            if lists:
+                result.cross_shard_count = len(result.cross_shard_edges)
+            else:  # counted by the Act (see tick_phase)
                 result.cross_shard_edges = CrossShardEdgeArray.empty()  # type: ignore[assignment]
             result.updates = self.take_outbox()
         elif phase is TickPhase.DECAY:
