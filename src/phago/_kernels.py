@@ -250,6 +250,30 @@ def degrees_and_incident(
 
 
 @njit(cache=True)
+def incident_live(
+    alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, listed: np.ndarray, bound: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`degrees_and_incident` without the degrees: the live slots with a ``listed``
+    endpoint, ascending, once per listed endpoint (``a`` before ``b``), with that endpoint."""
+    slots = np.empty(bound, dtype=np.int64)
+    ends = np.empty(bound, dtype=np.int64)
+    c = 0
+    for s in range(m):
+        if alive[s]:
+            a = ea[s]
+            b = eb[s]
+            if listed[a]:
+                slots[c] = s
+                ends[c] = a
+                c += 1
+            if listed[b]:
+                slots[c] = s
+                ends[c] = b
+                c += 1
+    return slots[:c], ends[:c]
+
+
+@njit(cache=True)
 def upsert_pairs(
     tkeys: np.ndarray,
     tslots: np.ndarray,
@@ -564,6 +588,21 @@ def degree_cap_live(
         if alive[s]:
             deg[ea[s]] += 1
             deg[eb[s]] += 1
+    return degree_cap_counted(alive, m, ea, eb, w, deg, n_nodes, k)
+
+
+@njit(cache=True)
+def degree_cap_counted(
+    alive: np.ndarray,
+    m: int,
+    ea: np.ndarray,
+    eb: np.ndarray,
+    w: np.ndarray,
+    deg: np.ndarray,
+    n_nodes: int,
+    k: int,
+) -> np.ndarray:
+    """:func:`degree_cap_live` given every node's live degree (``deg``, read only)."""
     start = np.zeros(n_nodes + 1, dtype=np.int64)
     over = 0
     longest = 0

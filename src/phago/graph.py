@@ -178,6 +178,9 @@ class HebbianGraph:
         self._tslots = np.zeros(1024, dtype=np.int32)
         self._t_used = 0  # live keys + tombstones
         self._csr: tuple[IntArray, IntArray, IntArray] | None = None
+        # each node's number of live edges once counted (see _live_degrees), then kept up to
+        # date by every edge creation and removal; may be longer than the node count
+        self._deg: IntArray | None = None
         self._grew_since_cap = True
         self._last_cap = -1
         self._forget_id_table()
@@ -312,6 +315,7 @@ class HebbianGraph:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_deg", None)
         self._forget_id_table()
 
     def _forget_id_table(self) -> None:
@@ -1025,6 +1029,10 @@ class HebbianGraph:
         ``reused`` of them in tombstoned buckets."""
         if created:
             self._alive[self._m : new_m] = True
+            if self._deg is not None:
+                deg = self._live_degrees()  # (room for new nodes)
+                K.add_at(deg, self._ea[self._m : new_m], 1)
+                K.add_at(deg, self._eb[self._m : new_m], 1)
             self._m = new_m
             self._m_alive += created
             self._t_used += created - reused
@@ -1094,12 +1102,33 @@ class HebbianGraph:
             return
         keys = (self._ea[slots].astype(_INT) << 32) | self._eb[slots].astype(_INT)
         K.table_delete_many(self._tkeys, self._tslots, keys)
+        if self._deg is not None:
+            K.add_at(self._deg, self._ea[slots], -1)
+            K.add_at(self._deg, self._eb[slots], -1)
         self._alive[slots] = False
         self._m_alive -= len(slots)
         self._csr = None
         dead = self._m - self._m_alive
         if dead > 4096 and dead > self._m // 4:
             self._compact_edges()
+
+    def _live_degrees(self) -> IntArray:
+        """Every node's number of live edges (indices below the node count; the array may
+        be longer, with zeros). Counted in one pass over the edges the first time, then
+        kept up to date by edge creation and removal (a degree cap, a Decay's degree
+        report and :meth:`degrees` then skip that pass)."""
+        deg = self._deg
+        if deg is None:
+            deg = np.zeros(self._n, dtype=_INT)
+            live = self._alive[: self._m]
+            K.add_at(deg, self._ea[: self._m][live], 1)
+            K.add_at(deg, self._eb[: self._m][live], 1)
+            self._deg = deg
+        elif len(deg) < self._n:
+            grown = np.zeros(max(self._n, 2 * len(deg)), dtype=_INT)
+            grown[: len(deg)] = deg
+            self._deg = deg = grown
+        return deg
 
     def _compact_edges(self) -> None:
         n = int(
@@ -1230,11 +1259,15 @@ class HebbianGraph:
         idx = np.asarray(indices, dtype=_INT)
         if not K.all_in_range(idx, 0, self._n):
             raise NodeNotFound(f"node indices outside [0, {self._n})")
-        listed = np.zeros(self._n, dtype=np.bool_)
-        listed[idx] = True
-        deg, slots, node = K.degrees_and_incident(
-            self._alive, self._m, self._ea, self._eb, self._n, listed, 2 * self._m_alive
-        )
+        deg = self._live_degrees()[: self._n].copy()
+        if len(idx):
+            listed = np.zeros(self._n, dtype=np.bool_)
+            listed[idx] = True
+            slots, node = K.incident_live(
+                self._alive, self._m, self._ea, self._eb, listed, 2 * self._m_alive
+            )
+        else:
+            slots = node = np.zeros(0, dtype=_INT)
         other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
         return deg, (node, other, self._w[slots], self._ct[slots].astype(_INT))
 
@@ -1332,8 +1365,15 @@ class HebbianGraph:
         self._last_cap = max_degree
         if self._m_alive == 0:
             return PrunedEdges.empty()
-        gone = K.degree_cap_live(
-            self._alive, self._m, self._ea, self._eb, self._w, self._n, int(max_degree)
+        gone = K.degree_cap_counted(
+            self._alive,
+            self._m,
+            self._ea,
+            self._eb,
+            self._w,
+            self._live_degrees(),
+            self._n,
+            int(max_degree),
         )
         out = self._pruned(gone)
         self._remove_slots(gone)

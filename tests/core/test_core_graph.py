@@ -612,3 +612,54 @@ def test_new_nodes_in_bulk_are_new_nodes_one_by_one(labels, types, existing) -> 
         assert bulk.find_nodes_by_exact_label(label) == one.find_nodes_by_exact_label(label)
     assert bulk.indices_near(Position(0, 0), 0.5) == one.indices_near(Position(0, 0), 0.5)
     assert bulk.indices_of_ids(ids).tolist() == one.indices_of_ids(ids).tolist()
+
+
+def _recounted_degrees(g: HebbianGraph) -> list[int]:
+    a, b, *_ = g.edge_arrays()
+    return np.bincount(np.concatenate([a, b]), minlength=g.node_count).tolist()
+
+
+_PAIRS = st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("wire"), _PAIRS),
+            st.tuples(st.just("remove"), _PAIRS),
+            st.tuples(st.just("cap"), st.integers(0, 4)),
+            st.tuples(st.just("decay"), st.floats(0.0, 0.9)),
+            st.tuples(st.just("nodes"), st.integers(1, 5)),
+        ),
+        max_size=25,
+    )
+)
+def test_degrees_kept_up_to_date_equal_a_recount(ops: list[tuple[str, object]]) -> None:
+    # degrees are counted once, then kept by every edge creation and removal (a degree cap,
+    # a Decay's report and degrees() then skip a pass over the edges); they must always
+    # equal a recount of the live edges, compaction and new nodes included
+    g = HebbianGraph()
+    for i in range(10):
+        g.add_node(f"n{i}")
+    assert g.degrees().tolist() == [0] * 10
+    for tick, (kind, arg) in enumerate(ops):
+        n = g.node_count
+        if kind == "wire":
+            pairs = [(a % n, b % n) for a, b in arg if a % n != b % n]  # type: ignore[attr-defined]
+            if pairs:
+                g.wire_pairs([a for a, _ in pairs], [b for _, b in pairs], tick=tick)
+        elif kind == "remove":
+            pairs = [(a % n, b % n) for a, b in arg]  # type: ignore[attr-defined]
+            g.remove_index_pairs([a for a, _ in pairs], [b for _, b in pairs])
+        elif kind == "cap":
+            g.prune_to_max_degree(int(arg))  # type: ignore[call-overload]
+        elif kind == "decay":
+            g.decay_edges(float(arg), 0.05)  # type: ignore[arg-type]
+        else:
+            for _ in range(int(arg)):  # type: ignore[call-overload]
+                g.add_node(f"n{g.node_count}")
+        assert g.degrees().tolist() == _recounted_degrees(g)
+    deg, (node, _, _, _) = g.degrees_and_incident_edges(range(g.node_count))
+    assert deg.tolist() == _recounted_degrees(g)
+    assert np.bincount(node, minlength=g.node_count).tolist() == deg.tolist()
