@@ -216,45 +216,12 @@ def over_cap_owned(
 
 
 @njit(cache=True)
-def degrees_and_incident(
-    alive: np.ndarray,
-    m: int,
-    ea: np.ndarray,
-    eb: np.ndarray,
-    n: int,
-    listed: np.ndarray,
-    bound: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each node's number of live edges (slots below ``m``), and the live slots with a
-    ``listed`` endpoint, ascending, once per listed endpoint (``a`` before ``b``), with that
-    endpoint; ``bound`` is at least their number (e.g. twice the live edges)."""
-    deg = np.zeros(n, dtype=np.int64)
-    slots = np.empty(bound, dtype=np.int64)
-    ends = np.empty(bound, dtype=np.int64)
-    c = 0
-    for s in range(m):
-        if alive[s]:
-            a = ea[s]
-            b = eb[s]
-            deg[a] += 1
-            deg[b] += 1
-            if listed[a]:
-                slots[c] = s
-                ends[c] = a
-                c += 1
-            if listed[b]:
-                slots[c] = s
-                ends[c] = b
-                c += 1
-    return deg, slots[:c], ends[:c]
-
-
-@njit(cache=True)
 def incident_live(
     alive: np.ndarray, m: int, ea: np.ndarray, eb: np.ndarray, listed: np.ndarray, bound: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`degrees_and_incident` without the degrees: the live slots with a ``listed``
-    endpoint, ascending, once per listed endpoint (``a`` before ``b``), with that endpoint."""
+    """The live slots (below ``m``) with a ``listed`` endpoint, ascending, once per listed
+    endpoint (``a`` before ``b``), with that endpoint; ``bound`` is at least their number
+    (e.g. twice the live edges)."""
     slots = np.empty(bound, dtype=np.int64)
     ends = np.empty(bound, dtype=np.int64)
     c = 0
