@@ -541,35 +541,17 @@ def degree_cap_live(
     ea: np.ndarray,
     eb: np.ndarray,
     w: np.ndarray,
+    deg: np.ndarray,
     n_nodes: int,
     k: int,
 ) -> np.ndarray:
-    """The degree cap (``HebbianGraph.prune_to_max_degree``) over the live slots below ``m``.
+    """The degree cap (``HebbianGraph.prune_to_max_degree``) over the live slots below ``m``,
+    given every node's live degree (``deg``, read only; the graph keeps it).
 
     Slots (ascending) of live edges outside some endpoint's ``k`` strongest; ties in weight
     keep the earlier slot. Only the edges of over-cap nodes are gathered, and each such node
     selects its ``k``-th heaviest weight instead of sorting its edges.
     """
-    deg = np.zeros(n_nodes, dtype=np.int64)
-    for s in range(m):
-        if alive[s]:
-            deg[ea[s]] += 1
-            deg[eb[s]] += 1
-    return degree_cap_counted(alive, m, ea, eb, w, deg, n_nodes, k)
-
-
-@njit(cache=True)
-def degree_cap_counted(
-    alive: np.ndarray,
-    m: int,
-    ea: np.ndarray,
-    eb: np.ndarray,
-    w: np.ndarray,
-    deg: np.ndarray,
-    n_nodes: int,
-    k: int,
-) -> np.ndarray:
-    """:func:`degree_cap_live` given every node's live degree (``deg``, read only)."""
     start = np.zeros(n_nodes + 1, dtype=np.int64)
     over = 0
     longest = 0

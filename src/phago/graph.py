@@ -496,6 +496,8 @@ class HebbianGraph:
     ) -> tuple[IntArray, IntArray | None]:
         """:meth:`present_groups`, also returning the nodes each group created (None when
         no group created any)."""
+        if len(documents) != len(ends):
+            raise ValueError(f"{len(ends)} groups but {len(documents)} documents")
         code = _TYPE_CODE[node_type]
         tval = node_type.value
         by_label = self._by_type[code]
@@ -503,7 +505,7 @@ class HebbianGraph:
         # others are visited in Python, in order
         out = np.array(list(map(by_label.get, labels, repeat(-1))), dtype=_INT)
         created: IntArray | None = None
-        missing = np.flatnonzero(out < 0) if len(out) else out
+        missing = np.flatnonzero(out < 0)
         if len(missing):
             created = np.zeros(len(ends), dtype=_INT)
             made: list[int] = []  # positions that created their node (with access 1)
@@ -532,8 +534,6 @@ class HebbianGraph:
                 K.add_at(self._access, existing, 1)
         elif len(out):
             K.add_at(self._access, out, 1)
-        if len(documents) != len(ends):
-            raise ValueError(f"{len(ends)} groups but {len(documents)} documents")
         if len(out) and any(doc is not None for doc in documents):
             # every group's nodes with its document, in group order, in one append
             bounds = np.asarray(ends, dtype=_INT)
@@ -1365,7 +1365,7 @@ class HebbianGraph:
         self._last_cap = max_degree
         if self._m_alive == 0:
             return PrunedEdges.empty()
-        gone = K.degree_cap_counted(
+        gone = K.degree_cap_live(
             self._alive,
             self._m,
             self._ea,
