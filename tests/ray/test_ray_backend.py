@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from phago import ColonyConfig
+from phago import ColonyConfig, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
@@ -75,6 +75,60 @@ def test_one_pipelined_shard_equals_local() -> None:
         pipeline = remote.runner._group.tick_pipeline
         assert pipeline is not None and len(pipeline._actors) == 1  # whole ticks were submitted
         assert signature(local) == signature(remote) and remote.stats().graph_edges > 0
+    finally:
+        local.close()
+        remote.close()
+
+
+def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None:
+    # each tick is submitted before the previous one's results; the one after the last busy
+    # tick is skipped by every shard, and what the last Decay sent is still delivered
+    local, remote = build("local", 2), build("ray", 2, ray_fan_out="calls")
+    try:
+        ticks = local.run_until_digested(500)
+        assert 10 < ticks < 500
+        assert remote.run_until_digested(500) == ticks
+        pipeline = remote.runner._group.tick_pipeline
+        assert (pipeline.chained, pipeline.skipped) == (ticks, 1)
+        assert signature(local) == signature(remote)
+        local.run(6)
+        remote.run(6)
+        assert signature(local) == signature(remote)
+        assert (pipeline.chained, pipeline.skipped) == (ticks + 5, 1)
+    finally:
+        local.close()
+        remote.close()
+
+
+def _sentinel_distribution(dc: DistributedColony) -> tuple:
+    """What the sentinel on shard 1 was last given: the merged global distribution."""
+    from phago.agents.sentinel import Sentinel
+    from phago.distributed import ConsistentHashRing
+    from phago.distributed.shard import ShardedColony
+
+    shard = ShardedColony.from_snapshot(dc._call(1, "snapshot"), ConsistentHashRing(2))
+    sentinel = next(a for a in shard.colony.agents if isinstance(a, Sentinel))
+    got = sentinel.provider._global
+    return got.tick, sorted(got.counts.items()), got.edge_n, got.edge_sum
+
+
+def test_a_sentinel_on_ray_gets_the_distribution_local_gets() -> None:
+    # the chained tick after the sentinel appears is skipped: its Sense needs the merged
+    # distribution, which the driver brings; later ticks wait for the results
+    from phago.agents.sentinel import Sentinel
+
+    local, remote = build("local", 2), build("ray", 2, ray_fan_out="calls")
+    try:
+        for dc in (local, remote):
+            dc.run(4)
+            dc.spawn(Sentinel(Position(20, 20)), shard=1)
+            dc.run(8)
+        pipeline = remote.runner._group.tick_pipeline
+        assert (pipeline.chained, pipeline.skipped) == (4, 1)
+        want = _sentinel_distribution(local)
+        assert want[0] == 11 and want[1]  # given at the last tick's Sense
+        assert _sentinel_distribution(remote) == want
+        assert signature(local) == signature(remote)
     finally:
         local.close()
         remote.close()

@@ -34,6 +34,7 @@ from phago.distributed.runner import (
     LocalShardHandle,
     RunnerConfig,
     ShardHandle,
+    UntilIdle,
 )
 from phago.distributed.shard import OwnedGraph, ShardedColony
 from phago.distributed.types import DistributedConfig, ShardId, TickPhase
@@ -580,9 +581,5 @@ _PROGRESS_STEP = 8
 _UNKEPT_STEP = 64
 
 
-def _idle(result: DistributedTickResult) -> bool:
-    """True when every shard reported, at the end of the tick, that it has nothing left to
-    digest (no unconsumed document, no agent holding undigested text)."""
-    return not any(
-        getattr(r, "busy", True) for r in result.phase_results if r.phase is TickPhase.ADVANCE
-    )
+# True when a tick left every shard with nothing to digest (the shards can decide it too)
+_idle = UntilIdle()

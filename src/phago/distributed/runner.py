@@ -59,7 +59,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -85,6 +85,8 @@ __all__ = [
     "RecoveryInfo",
     "RunnerConfig",
     "ShardHandle",
+    "UntilIdle",
+    "all_idle",
 ]
 
 log = logging.getLogger("phago.distributed")
@@ -779,19 +781,76 @@ class DistributedRunner:
             timeout,
         )
 
-    async def _tick_pipelined(self, t: int, pipeline: TickPipeline) -> DistributedTickResult:
-        """One tick submitted whole (see :class:`TickPipeline`); the driver then watches each
-        phase's results in turn, with the phase timeout from the previous phase's end (two
-        for Sense when the pipeline runs Sense and Act as one call).
+    async def _ticks_pipelined(
+        self, t: int, span: int, until: _Until | None, pipeline: TickPipeline
+    ) -> _Ran:
+        """Up to ``span`` ticks from ``t``, each submitted whole (see :class:`TickPipeline`).
 
-        The shards' phases overlap the driver's submitting and watching, so the barrier is
-        reckoned per tick: its wall time beyond the sum over phases of the slowest shard's.
+        Where the pipeline ``chains`` and ``until`` is None or :class:`UntilIdle`, each
+        tick but the span's last is followed by the next, submitted chained before this
+        one's results are awaited, so that the shards go on to it without waiting for the
+        driver. Once this tick's results show that the chained one must not run (the run
+        stops, or a shard wants the global distribution, which the driver then brings), it
+        was skipped on every shard and the pipeline takes it back.
         """
-        start = time.perf_counter()
+        chains = bool(getattr(pipeline, "chains", False)) and (
+            until is None or isinstance(until, UntilIdle)
+        )
+        done: list[DistributedTickResult] = []
+        ahead: tuple[list[list[Any]], float] | None = None
+        last_end = time.perf_counter()
+        for k in range(span):
+            try:
+                if ahead is None:
+                    ahead = self._submit_pipelined(pipeline, chained=False, until=until)
+                submitted, at = ahead
+                ahead = None
+                if chains and k + 1 < span and not self._want_distribution:
+                    ahead = self._submit_pipelined(pipeline, chained=True, until=until)
+                result = await self._tick_pipelined(t + k, pipeline, submitted, max(at, last_end))
+            except Exception as exc:
+                pipeline.reset()  # (a chained tick's calls then fail, or a rollback undoes them)
+                return _Ran(done, exc, False)
+            last_end = time.perf_counter()
+            done.append(result)
+            stop = until is not None and until(result)
+            if ahead is not None and (stop or self._want_distribution):
+                ahead = None
+                try:
+                    await pipeline.drop_ahead(self._config.phase_timeout_ms / 1000.0)
+                except Exception as exc:
+                    pipeline.reset()
+                    return _Ran(done, exc, False)
+            if stop:
+                return _Ran(done, None, True)
+        return _Ran(done, None, False)
+
+    def _submit_pipelined(
+        self, pipeline: TickPipeline, chained: bool, until: _Until | None
+    ) -> tuple[list[list[Any]], float]:
+        """Submit the next tick to ``pipeline``; its per-phase result handles and when."""
         held, self._held = self._held, HeldMessages()
         submitted = pipeline.submit(
-            self._sense_payloads(), self._config.resolve_ghosts, self._act_payload(), held
+            self._sense_payloads(),
+            self._config.resolve_ghosts,
+            self._act_payload(),
+            held,
+            **({"chained": True, "stop_when_idle": until is not None} if chained else {}),
         )
+        return submitted, time.perf_counter()
+
+    async def _tick_pipelined(
+        self, t: int, pipeline: TickPipeline, submitted: list[list[Any]], start: float
+    ) -> DistributedTickResult:
+        """Await a tick submitted whole: the driver watches each phase's results in turn,
+        with the phase timeout from the previous phase's end (two for Sense when the
+        pipeline runs Sense and Act as one call).
+
+        The shards' phases overlap the driver's submitting and watching, so the barrier is
+        reckoned per tick: its wall time since ``start`` (its submission, or the previous
+        tick's end when it was submitted before that) beyond the sum over phases of the
+        slowest shard's.
+        """
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
         doubled = set()  # phases whose result arrives with the next phase's (one call)
@@ -911,13 +970,12 @@ class DistributedRunner:
         if self._group is not None and not self._recovering:
             # a recovery's replay uses plain calls, one round trip per phase
             pipeline = getattr(self._group, "tick_pipeline", None)
+        if pipeline is not None:
+            return await self._ticks_pipelined(t, span, until, pipeline)
         done: list[DistributedTickResult] = []
         for k in range(span):
             try:
-                if pipeline is not None:
-                    done.append(await self._tick_pipelined(t + k, pipeline))
-                else:
-                    done.append(await self._tick_with_tasks(t + k))
+                done.append(await self._tick_with_tasks(t + k))
             except Exception as exc:
                 return _Ran(done, exc, False)
             if until is not None and until(done[-1]):
@@ -1042,7 +1100,10 @@ class TickPipeline(Protocol):
         held: HeldMessages | None = None,
     ) -> list[list[Any]]:
         """Submit a tick (``held``: what the runner holds from last tick's Decay); each
-        phase's per-shard result handles (phase order)."""
+        phase's per-shard result handles (phase order). A pipeline whose ``chains`` is true
+        also takes ``chained`` and ``stop_when_idle`` keywords: the tick goes in before the
+        previous one's results are awaited, and the shards skip it where the runner would
+        not have run it so; the runner then calls ``drop_ahead(timeout_s)``."""
 
     async def result(self, index: int, ref: Any) -> Any:
         """Shard ``index``'s result behind ``ref`` (raises what the shard raised)."""
@@ -1051,8 +1112,12 @@ class TickPipeline(Protocol):
         """Last tick's Decay outputs, moved to the runner (for a checkpoint or the
         store)."""
 
+    async def drop_ahead(self, timeout_s: float) -> None:
+        """Take back the chained tick submitted last, which the shards skipped (pipelines
+        that chain)."""
+
     def reset(self) -> None:
-        """Drop a failed tick's in-flight outputs."""
+        """Drop a failed tick's in-flight outputs (and a chained tick's)."""
 
 
 async def _gather_outcomes(calls: Sequence[Awaitable[Any]], timeout: float) -> list[_Outcome]:
@@ -1071,6 +1136,45 @@ async def _gather_outcomes(calls: Sequence[Awaitable[Any]], timeout: float) -> l
             exc = task.exception()
             outcomes.append((True, exc if exc is not None else task.result()))
     return outcomes
+
+
+def all_idle(advance: Iterable[Any]) -> bool:
+    """True when every shard reported at the end of a tick (its Advance results) that it has
+    nothing left to digest: no unconsumed document, no agent holding undigested text.
+
+    Example:
+        >>> from phago.distributed.shard import ShardPhaseResult
+        >>> from phago.distributed.types import ShardId, TickPhase
+        >>> idle = ShardPhaseResult(ShardId(0), TickPhase.ADVANCE, 3, busy=False)
+        >>> busy = ShardPhaseResult(ShardId(1), TickPhase.ADVANCE, 3, busy=True)
+        >>> all_idle([idle]), all_idle([idle, busy])
+        (True, False)
+    """
+    return not any(getattr(r, "busy", True) for r in advance)
+
+
+class UntilIdle:
+    """A run's stop rule: stop after the first tick at whose end no shard has anything left
+    to digest (:func:`all_idle` of its Advance results).
+
+    The shards can decide it themselves from each other's Advance results, so a Ray run
+    with this rule submits each tick before the previous one's results are in (see
+    :class:`TickPipeline`); any other ``until`` waits for them.
+
+    Example:
+        >>> from phago.distributed import ConsistentHashRing, Coordinator, ShardId
+        >>> from phago.distributed.shard import ShardedColony
+        >>> from phago import ColonyConfig
+        >>> ring = ConsistentHashRing(2)
+        >>> shards = [ShardedColony(ShardId(i), ColonyConfig(), ring) for i in range(2)]
+        >>> runner = DistributedRunner(Coordinator(2), shards, RunnerConfig())
+        >>> len(asyncio.run(runner.run(10, until=UntilIdle())))  # nothing to digest
+        1
+    """
+
+    def __call__(self, result: DistributedTickResult) -> bool:
+        """True when ``result``'s tick left every shard idle."""
+        return all_idle(r for r in result.phase_results if r.phase is TickPhase.ADVANCE)
 
 
 class _Ran(NamedTuple):

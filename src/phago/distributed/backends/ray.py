@@ -36,9 +36,11 @@ from phago.config import ColonyConfig
 from phago.distributed.degree_cap import CapOrder
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.messages import HeldMessages
+from phago.distributed.runner import all_idle
 from phago.distributed.shard import ShardedColony
 from phago.distributed.types import GhostNode, ShardId, TickPhase
 from phago.errors import (
+    BarrierFailed,
     ConfigError,
     DistributedError,
     RoutingFailed,
@@ -81,6 +83,7 @@ class ShardActorImpl:
             )
         self._fault: tuple[str, str, int, float] | None = None
         self._running: TickPhase | None = None
+        self._skipping = False  # a chained tick's Sense and Act skipped: so do Decay, Advance
         _load_compiled_code()  # here, not in the first (timed) phase; a replacement too
 
     def call(self, method: str, *args: Any) -> Any:
@@ -114,7 +117,13 @@ class ShardActorImpl:
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
     def run_sense_act(
-        self, payload: Any, act_payload: Any, resolve_ghosts: bool, shards: int
+        self,
+        payload: Any,
+        act_payload: Any,
+        resolve_ghosts: bool,
+        shards: int,
+        stop_when_idle: bool = False,
+        *before: bytes,
     ) -> Any:
         """Sense then Act of a pipelined tick (:class:`RayTickPipeline`) in one call
         (``payload`` is Sense's, ``act_payload`` Act's): returns Act's update batches as
@@ -122,6 +131,15 @@ class ShardActorImpl:
         reference fewer for the driver to own and await per tick). Neither phase takes
         anything from other shards, so the call starts as soon as the shard's previous
         call is done.
+
+        A *chained* tick, submitted before the runner has seen the previous one's results,
+        takes every shard's previous Decay and Advance results (``before``, one per shard)
+        and decides from their Advance results what the runner would have: it skips (the
+        shard is left as it is, and returns :class:`_Skipped` in every place) when a shard
+        wants the global distribution for this Sense (the runner must bring it), or, with
+        ``stop_when_idle``, when no shard has anything left to digest (the run is over; see
+        :func:`~phago.distributed.runner.all_idle`). The shard's Decay and Advance call of
+        the same tick then skips too.
 
         Parts and results travel as pickles (bytes): Ray's own serialiser runs
         ``cloudpickle``, whose per-object hook made serialising them about a tenth of an
@@ -133,6 +151,10 @@ class ShardActorImpl:
         Raises:
             RoutingFailed: a batch addressed to a shard outside the cluster, or to itself.
         """
+        self._skipping = False
+        if before and _skips([pickle.loads(b).second for b in before], stop_when_idle):
+            self._skipping = True
+            return (_SKIPPED,) * shards if shards > 1 else _SKIPPED
         sense, _ = self._routed(TickPhase.SENSE, payload, resolve_ghosts, shards)
         act, out = self._routed(TickPhase.ACT, act_payload, resolve_ghosts, shards)
         both = _dump(_PhasePair(sense, act))
@@ -154,6 +176,9 @@ class ShardActorImpl:
         Raises:
             RoutingFailed: an answer or request addressed to a shard outside the cluster.
         """
+        if self._skipping:  # this tick's first call skipped (a chained tick not to run)
+            self._skipping = False
+            return (_SKIPPED,) * shards if shards > 1 else _SKIPPED
         loaded = [pickle.loads(p) for p in parts]
         k = shards - 1
         me = int(self.shard.shard_id)
@@ -239,6 +264,7 @@ class ShardActorImpl:
         """Replace the state by ``snapshot`` and queue ``ops`` for replay."""
         self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)
         self.shard.set_replay(ops)
+        self._skipping = False
 
     def ping(self) -> int:
         """Liveness check: the shard's tick."""
@@ -696,6 +722,9 @@ class RayTickPipeline:
     sense_with_act = True
     decay_with_advance = True
 
+    # a tick may be submitted chained, before the previous one's results are in
+    chains = True
+
     def __init__(self, handles: list[RayShardHandle]) -> None:
         if [int(h.shard_id) for h in handles] != list(range(len(handles))):
             raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
@@ -707,6 +736,10 @@ class RayTickPipeline:
         self._second: list[Any] = []
         # per shard, the reference of a call whose second result is held, and that result
         self._pairs: dict[int, tuple[Any, Any]] = {}
+        # a chained tick not yet awaited: the Decay outputs before it, and its calls' refs
+        self._ahead: tuple[list[Any] | None, list[list[Any]]] | None = None
+        self.chained = 0  # ticks submitted chained
+        self.skipped = 0  # of which the shards skipped (and the pipeline took back)
 
     def submit(
         self,
@@ -714,10 +747,22 @@ class RayTickPipeline:
         resolve_ghosts: bool,
         act_payload: Any = None,
         held: HeldMessages | None = None,
+        *,
+        chained: bool = False,
+        stop_when_idle: bool = False,
     ) -> list[list[Any]]:
         """Submit one tick (``act_payload``: every shard's Act payload; ``held``: what the
         runner holds from last tick's Decay, if anything); returns each phase's result
-        references, one per shard."""
+        references, one per shard.
+
+        ``chained``: submit it before the previous tick's results are in (the runner holds
+        no messages, and the Sense payloads are the usual ones: no distribution). Each
+        shard then takes every shard's previous Decay and Advance results and skips the tick
+        when the runner would not have run it so (``stop_when_idle``: the run stops once no
+        shard has anything left to digest; see :meth:`ShardActorImpl.run_sense_act`); the
+        runner then calls :meth:`drop_ahead`. A chained tick starts on each actor as soon
+        as every shard has finished the previous one, without a round trip through the
+        driver between the two."""
         n = len(self._handles)
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
@@ -725,10 +770,19 @@ class RayTickPipeline:
             self._first = [a.run_sense_act.options(num_returns=n) for a in actors]
             self._second = [a.run_decay_advance.options(num_returns=n) for a in actors]
         before, self._held = self._held, None
-        first = [
-            _refs(m.remote(_lean_sense(sense_payloads[i]), act_payload, resolve_ghosts, n))
-            for i, m in enumerate(self._first)
-        ]
+        if chained:
+            if before is None or held:
+                raise DistributedError("a chained tick follows a pipelined tick, holding nothing")
+            last = [r[-1] for r in before]  # each shard's Decay and Advance results
+            first = [
+                _refs(m.remote(None, act_payload, resolve_ghosts, n, stop_when_idle, *last))
+                for m in self._first
+            ]
+        else:
+            first = [
+                _refs(m.remote(_lean_sense(sense_payloads[i]), act_payload, resolve_ghosts, n))
+                for i, m in enumerate(self._first)
+            ]
         second = [
             _refs(
                 m.remote(
@@ -743,10 +797,44 @@ class RayTickPipeline:
             for i, m in enumerate(self._second)
         ]
         self._held = second
-        self._pairs = {}
         sense_act = [r[-1] for r in first]  # each pair's results are one object
         decay_advance = [r[-1] for r in second]
+        if chained:
+            self._ahead = (before, [sense_act, decay_advance])
+            self.chained += 1
         return [sense_act, sense_act, decay_advance, decay_advance]
+
+    async def drop_ahead(self, timeout_s: float) -> None:
+        """Take back the chained tick submitted last, which every shard skipped (the runner
+        saw the previous tick's results ask for that): the Decay outputs before it are held
+        again, for the next tick.
+
+        Its calls are awaited (within ``timeout_s``) so that a shard that ran it instead is
+        caught; a shard lost or stuck meanwhile is left for the next call to find (the run
+        this tick would have continued is over).
+
+        Raises:
+            BarrierFailed: a shard ran the tick.
+        """
+        if self._ahead is None:
+            return
+        (before, calls), self._ahead = self._ahead, None
+        self._held = before
+        self.skipped += 1
+        ray = _ray()
+        refs = [ref for phase in calls for ref in phase]
+        try:
+            blobs = await asyncio.wait_for(asyncio.gather(*refs), timeout_s)
+        except (TimeoutError, ray.exceptions.RayError) as exc:
+            log.warning("a skipped tick's calls did not all answer: %s", exc)
+            return
+        ran = [
+            str(self._handles[k % len(self._handles)].shard_id)
+            for k, blob in enumerate(blobs)
+            if blob != _SKIPPED
+        ]
+        if ran:
+            raise BarrierFailed(f"{', '.join(sorted(set(ran)))} ran a tick the runner stopped")
 
     async def result(self, index: int, ref: Any) -> Any:
         """Await one shard's phase result; a dead actor raises :class:`ShardLost`.
@@ -789,9 +877,28 @@ class RayTickPipeline:
         return out
 
     def reset(self) -> None:
-        """Forget a failed tick's outputs (a rollback restores the runner's held ones)."""
+        """Forget a failed tick's outputs, and a chained tick's after it (a rollback
+        restores the runner's held ones)."""
         self._held = None
         self._pairs = {}
+        self._ahead = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Skipped:
+    """What every place of a skipped chained tick's calls holds (pickled)."""
+
+
+_SKIPPED = pickle.dumps(_Skipped(), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _skips(advance: list[Any], stop_when_idle: bool) -> bool:
+    """Whether a chained tick must not run, given every shard's Advance result of the tick
+    before: a shard wants the merged distribution brought to its Sense, or the run stops
+    when every shard is idle and every shard is."""
+    if any(getattr(r, "wants_distribution", False) for r in advance):
+        return True
+    return stop_when_idle and all_idle(advance)
 
 
 @dataclass(slots=True)
