@@ -835,7 +835,8 @@ class DistributedRunner:
             self._config.resolve_ghosts,
             self._act_payload(),
             held,
-            **({"chained": True, "stop_when_idle": until is not None} if chained else {}),
+            chained=chained,
+            stop_when_idle=chained and until is not None,
         )
         return submitted, time.perf_counter()
 
@@ -1098,12 +1099,16 @@ class TickPipeline(Protocol):
         resolve_ghosts: bool,
         act_payload: Any = None,
         held: HeldMessages | None = None,
+        *,
+        chained: bool = False,
+        stop_when_idle: bool = False,
     ) -> list[list[Any]]:
         """Submit a tick (``held``: what the runner holds from last tick's Decay); each
-        phase's per-shard result handles (phase order). A pipeline whose ``chains`` is true
-        also takes ``chained`` and ``stop_when_idle`` keywords: the tick goes in before the
-        previous one's results are awaited, and the shards skip it where the runner would
-        not have run it so; the runner then calls ``drop_ahead(timeout_s)``."""
+        phase's per-shard result handles (phase order). ``chained`` (only asked of a
+        pipeline whose ``chains`` is true): the tick goes in before the previous one's
+        results are awaited, and the shards skip it where the runner would not have run it
+        so (``stop_when_idle``: the run stops once every shard is idle); the runner then
+        calls ``drop_ahead``."""
 
     async def result(self, index: int, ref: Any) -> Any:
         """Shard ``index``'s result behind ``ref`` (raises what the shard raised)."""
