@@ -19,4 +19,11 @@ date +%T; nproc
 python3 benchmarks/machine_parallelism.py --processes 8 --rounds 2 | tee "$OUTDIR/parallelism.md"
 python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards "$SHARDS" --backends ray \
   --ray-cpus "$(nproc)" --jsonl "$OUTDIR/w3_ray.jsonl"
+# with cores to spare "auto" fans each phase out through a compiled graph; the other way,
+# whole ticks chained actor to actor, for the shard counts above one
+MULTI=$(echo "$SHARDS" | tr ',' '\n' | awk '$1 > 1' | paste -sd, -)
+if [ -n "$MULTI" ]; then
+  python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards "$MULTI" --backends ray \
+    --ray-cpus "$(nproc)" --ray-fan-out calls --jsonl "$OUTDIR/w3_ray_calls.jsonl"
+fi
 date +%T
