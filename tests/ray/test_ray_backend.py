@@ -100,6 +100,33 @@ def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None
         remote.close()
 
 
+def test_an_actor_dying_in_a_chained_tick_is_recovered_with_identical_graph(
+    tmp_path: Path,
+) -> None:
+    # the shard dies in Act of a tick submitted chained, the tick after it already queued
+    clean = build("local", 2, config=CAP3)
+    flaky = build(
+        "ray",
+        2,
+        config=CAP3,
+        checkpoint_every=5,
+        checkpoint_dir=str(tmp_path),
+        ray_fan_out="calls",
+    )
+    try:
+        clean.run(20)
+        flaky.inject_fault(1, "exit", TickPhase.ACT, 12)
+        results = flaky.run(20)
+        recovered = [r.recovered for r in results if r.recovered is not None]
+        assert len(recovered) == 1 and recovered[0].replayed_ticks == 2
+        assert [r.tick for r in results] == list(range(1, 21))
+        assert flaky.runner._group.tick_pipeline.chained >= 12
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()
+
+
 def _sentinel_distribution(dc: DistributedColony) -> tuple:
     """What the sentinel on shard 1 was last given: the merged global distribution."""
     from phago.agents.sentinel import Sentinel
