@@ -177,6 +177,16 @@ def test_run_until_digested_stops_at_the_first_idle_tick(
         assert dc.run_until_digested(50) == 0
 
 
+def test_run_with_stop_when_idle_keeps_the_results_of_run_until_digested() -> None:
+    with _cluster(2) as dc, _cluster(2) as twin:
+        ran = dc.run_until_digested(500)
+        results = twin.run(500, stop_when_idle=True)
+        assert [r.tick for r in results] == list(range(1, ran + 1))
+        assert twin.graph.edge_count == dc.graph.edge_count > 0
+        assert len(twin.run(3, stop_when_idle=True)) == 1  # idle: one tick, then it stops
+        assert len(twin.run(3)) == 3
+
+
 def test_stats_totals_and_per_shard() -> None:
     with _cluster(2) as dc:
         dc.run_until_digested(300)

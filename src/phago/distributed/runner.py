@@ -828,7 +828,9 @@ class DistributedRunner:
     def _submit_pipelined(
         self, pipeline: TickPipeline, chained: bool, until: _Until | None
     ) -> tuple[list[list[Any]], float]:
-        """Submit the next tick to ``pipeline``; its per-phase result handles and when."""
+        """Submit the next tick to ``pipeline``; its per-phase result handles, and when the
+        submitting began (a tick's wall time includes its submission)."""
+        began = time.perf_counter()
         held, self._held = self._held, HeldMessages()
         submitted = pipeline.submit(
             self._sense_payloads(),
@@ -838,7 +840,7 @@ class DistributedRunner:
             chained=chained,
             stop_when_idle=chained and until is not None,
         )
-        return submitted, time.perf_counter()
+        return submitted, began
 
     async def _tick_pipelined(
         self, t: int, pipeline: TickPipeline, submitted: list[list[Any]], start: float
@@ -848,9 +850,9 @@ class DistributedRunner:
         pipeline runs Sense and Act as one call).
 
         The shards' phases overlap the driver's submitting and watching, so the barrier is
-        reckoned per tick: its wall time since ``start`` (its submission, or the previous
-        tick's end when it was submitted before that) beyond the sum over phases of the
-        slowest shard's.
+        reckoned per tick: its wall time since ``start`` (when its submission began, or the
+        previous tick's end when it was submitted before that) beyond the sum over phases
+        of the slowest shard's.
         """
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
