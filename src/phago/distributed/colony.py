@@ -394,7 +394,8 @@ class DistributedColony:
 
         ``on_tick`` is called with the new tick after every tick (the ticks then run one
         runner call each). ``stop_when_idle``: stop after the first tick that leaves no
-        shard anything to digest, as :meth:`run_until_digested` does, but keep the results.
+        shard anything to digest, as :meth:`run_until_digested` does, keeping the results
+        (one tick runs even when nothing is left, where that method runs none).
         Ray shards go on to each tick of a call without waiting for the driver between
         ticks (docs/distributed.md, "Chained ticks"), so one call of many ticks runs faster
         there than many calls of one.

@@ -761,8 +761,9 @@ class RayTickPipeline:
         when the runner would not have run it so (``stop_when_idle``: the run stops once no
         shard has anything left to digest; see :meth:`ShardActorImpl.run_sense_act`); the
         runner then calls :meth:`drop_ahead`. A chained tick starts on each actor as soon
-        as every shard has finished the previous one, without a round trip through the
-        driver between the two."""
+        as every shard has finished the previous one, without waiting for the driver's
+        Python code between the two (the previous results reach it through Ray's core
+        worker in the driver, which owns them)."""
         n = len(self._handles)
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
@@ -894,8 +895,8 @@ _SKIPPED = pickle.dumps(_Skipped(), protocol=pickle.HIGHEST_PROTOCOL)
 
 def _skips(advance: list[Any], stop_when_idle: bool) -> bool:
     """Whether a chained tick must not run, given every shard's Advance result of the tick
-    before: a shard wants the merged distribution brought to its Sense, or the run stops
-    when every shard is idle and every shard is."""
+    before: a shard wants the merged distribution brought to its Sense, or
+    ``stop_when_idle`` and no shard has anything left to digest."""
     if any(getattr(r, "wants_distribution", False) for r in advance):
         return True
     return stop_when_idle and all_idle(advance)
