@@ -40,6 +40,19 @@ def build(backend: str, shards: int, **kwargs: object) -> DistributedColony:
     return dc
 
 
+def build_checkpointed(shards: int, directory: Path, fan_out: str) -> DistributedColony:
+    """Ray shards with a small degree cap (cap orders in flight at the checkpoints), a
+    checkpoint every 5 ticks in ``directory``."""
+    return build(
+        "ray",
+        shards,
+        config=CAP3,
+        checkpoint_every=5,
+        checkpoint_dir=str(directory),
+        ray_fan_out=fan_out,
+    )
+
+
 def signature(dc: DistributedColony) -> tuple:
     g = dc.graph
     edges = sorted(
@@ -105,15 +118,7 @@ def test_an_actor_dying_in_a_chained_tick_is_recovered_with_identical_graph(
     tmp_path: Path,
 ) -> None:
     # the shard dies in Act of a tick submitted chained, the tick after it already queued
-    clean = build("local", 2, config=CAP3)
-    flaky = build(
-        "ray",
-        2,
-        config=CAP3,
-        checkpoint_every=5,
-        checkpoint_dir=str(tmp_path),
-        ray_fan_out="calls",
-    )
+    clean, flaky = build("local", 2, config=CAP3), build_checkpointed(2, tmp_path, "calls")
     try:
         clean.run(20)
         flaky.inject_fault(1, "exit", TickPhase.ACT, 12)
@@ -183,15 +188,7 @@ def test_cross_shard_edge_lists_off_on_ray_keeps_the_counts(fan_out: str) -> Non
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
     # with a small degree cap, cap orders are in flight at the checkpoints and the kill
-    clean = build("local", 3, config=CAP3)
-    flaky = build(
-        "ray",
-        3,
-        config=CAP3,
-        checkpoint_every=5,
-        checkpoint_dir=str(tmp_path),
-        ray_fan_out=fan_out,
-    )
+    clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, fan_out)
     try:
         clean.run(30)
         flaky.run(12)
