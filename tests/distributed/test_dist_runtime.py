@@ -185,6 +185,10 @@ def test_run_with_stop_when_idle_keeps_the_results_of_run_until_digested() -> No
         assert twin.graph.edge_count == dc.graph.edge_count > 0
         assert len(twin.run(3, stop_when_idle=True)) == 1  # idle: one tick, then it stops
         assert len(twin.run(3)) == 3
+        # each phase reports its wall time and its thread's CPU time on the shard
+        phases = [p for r in results for p in r.phase_results]
+        assert sum(p.compute_cpu_ms for p in phases) > 0
+        assert all(0 <= p.compute_cpu_ms <= p.compute_ms + 1.0 for p in phases)
 
 
 def test_stats_totals_and_per_shard() -> None:

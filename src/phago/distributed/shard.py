@@ -123,7 +123,9 @@ class ShardPhaseResult(PhaseResult):
     :class:`~phago.distributed.degree_cap.CapOrder` when there is one; both are delivered
     at the next tick's Decay.
     ``cross_shard_count`` (Act) is the number of cross-shard edges produced, also when
-    ``cross_shard_edges`` does not list them.
+    ``cross_shard_edges`` does not list them. ``compute_ms`` is the phase's wall time on the
+    shard and ``compute_cpu_ms`` its thread's CPU time (less where the shard waited for a
+    core).
     """
 
     updates: list[UpdateBatch] = field(default_factory=list)
@@ -134,6 +136,7 @@ class ShardPhaseResult(PhaseResult):
     documents_digested: int = 0
     busy: bool = False
     compute_ms: float = 0.0
+    compute_cpu_ms: float = 0.0
     wants_distribution: bool = False
     distribution: Any = None
     cross_shard_count: int = 0
@@ -1203,7 +1206,7 @@ class ShardedColony:
                 self._gc_pause.end()
 
     def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         asks: Mapping[int, Sequence[Any]] = {}
         if phase is TickPhase.SENSE:
             if self._replay:
@@ -1265,6 +1268,7 @@ class ShardedColony:
             result.documents_digested = st.document_count - st.undigested_count
             result.busy = self.colony.has_undigested_work()
         result.compute_ms = (time.perf_counter() - started) * 1000.0
+        result.compute_cpu_ms = (time.thread_time() - cpu_started) * 1000.0
         return result
 
     def _answer(
