@@ -114,6 +114,23 @@ def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None
         remote.close()
 
 
+def test_shards_skipping_a_tick_the_runner_runs_is_a_barrier_failure() -> None:
+    # a stop rule the driver reads one way and the shards the other: never silently
+    from phago.distributed.runner import UntilIdle
+    from phago.errors import BarrierFailed
+
+    class NeverIdle(UntilIdle):
+        def __call__(self, result: object) -> bool:
+            return False
+
+    remote = build("ray", 2, ray_fan_out="calls")
+    try:
+        with pytest.raises(BarrierFailed, match="skipped a chained tick"):
+            remote._run(remote.runner.run(500, until=NeverIdle()))
+    finally:
+        remote.close()
+
+
 def test_an_actor_dying_in_a_chained_tick_is_recovered_with_identical_graph(
     tmp_path: Path,
 ) -> None:

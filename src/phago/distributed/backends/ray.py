@@ -842,7 +842,13 @@ class RayTickPipeline:
 
         Sense's and Act's results arrive as one object, and Decay's and Advance's: awaiting
         it for the first phase keeps the second's, which the runner then takes without a
-        second wait."""
+        second wait.
+
+        Raises:
+            ShardLost: the actor died.
+            BarrierFailed: the shard skipped a chained tick that the runner, deciding from
+                the same results, ran.
+        """
         pair = self._pairs.pop(index, None)
         if pair is not None and pair[0] is ref:
             return pair[1]
@@ -860,6 +866,8 @@ class RayTickPipeline:
             if getattr(value.second, "phase", None) is TickPhase.ADVANCE:
                 h._tick = value.second.tick
             return value.first
+        if isinstance(value, _Skipped):  # the shard and the runner disagree on the rule
+            raise BarrierFailed(f"{h.shard_id} skipped a chained tick the runner ran")
         return value
 
     async def take_held(self) -> HeldMessages:
