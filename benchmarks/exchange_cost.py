@@ -23,13 +23,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from phago import ColonyConfig
 from phago.colony import Colony
-from phago.distributed import DistributedColony, RunnerConfig
 from phago.distributed.degree_cap import GlobalDegreeCap
 from phago.distributed.shard import ShardedColony
-from phago.synthetic import synthetic_corpus, w1_layout
-from w3common import warm_up
+from w3common import w3_colony, w3_items, warm_up
 
 # (class, method, what it is): the rows, in this order
 TIMED: list[tuple[type, str, str]] = [
@@ -72,14 +69,7 @@ def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
     for cls, name, method in saved:
         setattr(cls, name, _timed(method, f"{cls.__name__}.{name}", seconds, calls))
     try:
-        dc = DistributedColony(
-            shards,
-            config=ColonyConfig.for_large_corpora(),
-            seed=0,
-            runner_config=RunnerConfig(checkpoint_every=None, cross_shard_edge_lists=False),
-        )
-        dc.ingest_documents(items)
-        dc.spawn_digesters(max(1, docs // 100 // shards))
+        dc = w3_colony(items, shards)
         seconds.clear()
         calls.clear()
         t0 = time.perf_counter()
@@ -120,9 +110,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     warm_up()
-    corpus = synthetic_corpus(args.docs, seed=0)
-    layout = w1_layout(args.docs)
-    items = [(t, c, p) for (t, c), p in zip(corpus, layout, strict=True)]
+    items = w3_items(args.docs)
     results = [run(args.docs, int(n), items) for n in args.shards.split(",")]
     if args.json:
         print(json.dumps(results))

@@ -26,9 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from phago import ColonyConfig
-from phago.synthetic import synthetic_corpus, w1_layout
-from w3common import warm_up
+from w3common import w3_colony, w3_items, warm_up
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -102,22 +100,10 @@ class CpuReport:
 
 def measure(docs: int, shards: int, fan_out: str) -> CpuReport:
     """Run W3 with ``docs`` documents on ``shards`` Ray shards; CPU by process kind."""
-    from phago.distributed import DistributedColony, RunnerConfig
-
-    corpus = synthetic_corpus(docs, seed=0)
-    layout = w1_layout(docs)
-    dc = DistributedColony(
-        shards,
-        backend="ray",
-        config=ColonyConfig.for_large_corpora(),
-        seed=0,
-        runner_config=RunnerConfig(checkpoint_every=None, cross_shard_edge_lists=False),
-        ray_options={"num_cpus": 1},
-        ray_fan_out=fan_out,
+    dc = w3_colony(
+        w3_items(docs), shards, backend="ray", ray_options={"num_cpus": 1}, ray_fan_out=fan_out
     )
     try:
-        dc.ingest_documents([(t, c, p) for (t, c), p in zip(corpus, layout, strict=True)])
-        dc.spawn_digesters(max(1, docs // 100 // shards))
         kinds = {os.getpid(): "driver", **ray_processes()}
         for pid in dc._call_all("pid"):
             kinds[int(pid)] = "shard actors"

@@ -30,9 +30,8 @@ import json
 import time
 
 from phago import ColonyConfig
-from phago.distributed import DistributedColony, RunnerConfig
-from phago.synthetic import synthetic_corpus, w1_layout
-from w3common import warm_up
+from phago.distributed import DistributedColony
+from w3common import w3_colony, w3_items, warm_up
 
 
 def main() -> None:
@@ -51,10 +50,7 @@ def main() -> None:
     if 1 not in counts:
         counts = [1, *counts]
     warm_up()
-    docs = synthetic_corpus(args.docs, seed=0)
-    layout = w1_layout(args.docs)
-    items = [(t, c, p) for (t, c), p in zip(docs, layout, strict=True)]
-    agents = max(1, args.docs // 100)
+    items = w3_items(args.docs)
     config = ColonyConfig.for_large_corpora().replace(
         max_edge_degree=None if args.cap == "none" else int(args.cap),
         max_fragments=None if args.fragments == "none" else int(args.fragments),
@@ -62,15 +58,7 @@ def main() -> None:
     )
     colonies = []
     for n in counts:
-        dc = DistributedColony(
-            n,
-            config=config,
-            seed=0,
-            runner_config=RunnerConfig(checkpoint_every=None, cross_shard_edge_lists=False),
-        )
-        dc.ingest_documents(items)
-        dc.spawn_digesters(max(1, agents // n))
-        colonies.append(dc)
+        colonies.append(w3_colony(items, n, config=config))
     seconds = [0.0] * len(counts)
     ticks = [0] * len(counts)
     done = [False] * len(counts)
