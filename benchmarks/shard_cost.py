@@ -14,9 +14,9 @@ perfectly parallel n-shard run could gain: n / ratio.
 After the timed run every configuration runs four more ticks (untimed; everything is digested,
 so nothing new is wired) and reports its edges and the largest degree of the global graph:
 the degree cap across shards acts four ticks after the growth, so by then nearly every node is
-within ``max_edge_degree`` (30). A node can need a second round (an owner ranks edges reported
-before its previous tick's orders were applied and counts those drops twice, so it misses a
-storing shard when it asks again; docs/distributed.md), so the script then runs up to
+within ``max_edge_degree`` (30). A node can need a second round (its edges changed between
+a report and the order that follows it; docs/distributed.md, "Drops in flight"), so the
+script then runs up to
 ``SETTLE_MORE`` further quiet ticks until every node is within the cap and reports how many
 quiet ticks that took (edges and Jaccard are those after four). It reports the nodes one
 shard's graph holds (its own and replicas of other shards' nodes), on average, as a share of

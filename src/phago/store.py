@@ -1454,6 +1454,42 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     return _write_distributed(Path(directory), meta, states, extras, catalog)
 
 
+def _renumber_inflight_drops(
+    extras: list[dict[str, Any]], renumbered: dict[int, dict[int, int]]
+) -> None:
+    """The degree-cap drops an owner ordered at its last Decay (rows of storing shard, that
+    shard's local edge ends, the owner's node) name nodes by local index on two shards: after
+    a forget renumbers some shards' nodes (old index to new), renumber them (dropping those
+    naming a removed node).
+
+    Example:
+        >>> ex = [{"cap_inflight": np.array([[1, 5, 7, 0], [1, 5, 9, 0]])}, {}]
+        >>> _renumber_inflight_drops(ex, {1: {5: 2, 7: 3}})
+        >>> ex[0]["cap_inflight"].tolist()
+        [[1, 2, 3, 0]]
+    """
+    if not renumbered:
+        return
+    for i, ex in enumerate(extras):
+        rows = np.asarray(ex.get("cap_inflight", []), dtype=np.int64).reshape(-1, 4)
+        if not len(rows):
+            continue
+        out = []
+        here = renumbered.get(i)
+        for src, a, b, node in rows.tolist():
+            there = renumbered.get(src)
+            if there is not None:
+                if a not in there or b not in there:
+                    continue
+                a, b = there[a], there[b]
+            if here is not None:
+                if node not in here:
+                    continue
+                node = here[node]
+            out.append((src, a, b, node))
+        ex["cap_inflight"] = np.asarray(out, dtype=np.int64).reshape(-1, 4)
+
+
 def _renumber_cap_orders(
     answers: dict[str, list[dict[str, Any]]], renumbered: dict[int, dict[int, int]]
 ) -> None:
@@ -1531,6 +1567,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                         ex[key] = np.asarray(ex[key])[kept]
                 renumbered[i] = new_index
         _renumber_asks(manifest.get("asks", {}), renumbered)
+        _renumber_inflight_drops(extras, renumbered)
         _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
         total.documents_removed = [d for d in ids if d in held]
         total.unknown = [d for d in ids if d not in held]
@@ -1654,7 +1691,11 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
                 sh.ghost_cache.insert(_ghost(g))
             if "cap_reported" in extras[i]:
                 try:
-                    sh.set_degree_cap_state(extras[i]["cap_reported"], extras[i]["cap_table"])
+                    sh.set_degree_cap_state(
+                        extras[i]["cap_reported"],
+                        extras[i]["cap_table"],
+                        extras[i].get("cap_inflight"),
+                    )
                 except (KeyError, ValueError) as exc:
                     raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc
             dc._run(h.restore(sh.snapshot()))

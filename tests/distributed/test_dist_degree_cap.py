@@ -14,6 +14,8 @@ from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, ShardedColony, TickPhase
 from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap, rank_drops
+from phago.distributed.hashing import ConsistentHashRing
+from phago.distributed.types import ShardId
 from phago.graph import HebbianGraph
 
 DOCS = load_sample_corpus()
@@ -116,6 +118,60 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
     assert not len(asks[1].drop)
 
 
+def test_a_drop_in_flight_is_neither_ranked_nor_counted_twice() -> None:
+    # the owner (shard 0) stores one edge of v; shard 1 reports three (asked for), cap 3
+    g = star([("a", 0.9, 0)])
+    owner = np.zeros(g.node_count, dtype=np.int64)
+    cap = GlobalDegreeCap(me=0, k=3)
+    v = g._ids_arr[0]
+    edges = {
+        "edge_node": np.zeros(3, dtype=np.int64),
+        "edge_other": np.array([11, 12, 13], dtype=np.uint64),
+        "edge_weight": np.array([0.5, 0.1, 0.4]),
+        "edge_created": np.array([0, 0, 0]),
+        "edge_local": np.array([[5, 6], [5, 7], [5, 8]]),
+    }
+    first = cap.orders(
+        g,
+        owner,
+        [DegreeReport(1, np.array([v], dtype=np.uint64), np.array([3]), **edges)],
+        shards=2,
+    )
+    assert first[1].drop.tolist() == [[5, 7]]  # 0.1 is the fourth of v's edges
+    assert cap._table[0, 1] == 2  # counted in advance: 3 reported, 1 ordered dropped
+    assert cap.state()["inflight"].tolist() == [[1, 5, 7, 0]]
+    # next Decay: shard 1 applies the order now, so what it reported at its last Decay
+    # (asked for while v was over the cap) still holds the dropped edge and the old degree
+    second = cap.orders(
+        g,
+        owner,
+        [DegreeReport(1, np.array([v], dtype=np.uint64), np.array([3]), **edges)],
+        shards=2,
+    )
+    assert 1 not in second or not len(second[1].drop)  # not dropped again
+    assert cap._table[0, 1] == 2 and cap._elsewhere[0] == 2  # nor subtracted twice
+    assert cap.state()["inflight"].tolist() == []  # applied by now
+    # a Decay later the same report would be current: the edge is ranked and dropped again
+    third = cap.orders(g, owner, [DegreeReport(1, **edges)], shards=2)
+    assert third[1].drop.tolist() == [[5, 7]]
+
+
+def test_drops_in_flight_survive_the_cap_state() -> None:
+    g = star([("a", 0.9, 0)])
+    cap = GlobalDegreeCap(me=0, k=1)
+    cap.set_state([0, 0], np.zeros((2, 2), dtype=np.int32), [[1, 5, 7, 0]])
+    assert cap.state()["inflight"].tolist() == [[1, 5, 7, 0]]
+    cap.set_state([0, 0], np.zeros((2, 2), dtype=np.int32))  # saved before they were kept
+    assert cap.state()["inflight"].shape == (0, 4)
+    with pytest.raises(ValueError, match="rows of four"):
+        cap.set_state([0, 0], np.zeros((2, 2), dtype=np.int32), [[1, 5, 7]])
+    sh = ShardedColony(ShardId(0), CAP3, ConsistentHashRing(2))
+    sh.colony.graph.present(["x", "y"])
+    with pytest.raises(ValueError, match="outside the graph"):
+        sh.set_degree_cap_state([0, 0], np.zeros((2, 2)), [[1, 5, 7, 2]])
+    assert g.node_count == 2
+
+
 def test_reports_and_orders_need_an_owner_for_every_node() -> None:
     g = star([("a", 0.9, 0), ("b", 0.2, 0)])
     cap = GlobalDegreeCap(me=0, k=3)
@@ -161,6 +217,10 @@ def test_storing_shard_reports_changes_sends_asked_edges_and_applies_orders() ->
     assert sorted(again.edge_weight.tolist()) == [0.4, 0.9]
     assert set(again.edge_node.tolist()) == {42} and cap.pending_asks == 0
     assert sorted(map(tuple, again.edge_local.tolist())) == [(0, 1), (0, 3)]
+    # an order naming only an edge that is gone removes nothing, and its nodes are still
+    # re-reported (the owner subtracted the drop in advance: the report puts it right)
+    assert cap.apply_orders(g, owner, [CapOrder(1, drop=np.array([[0, 2]]))]) == 0
+    assert sorted(cap.reports(g, owner)[1].nodes.tolist()) == sorted([int(v), int(b)])
 
 
 def global_degrees(dc: DistributedColony) -> Counter[int]:

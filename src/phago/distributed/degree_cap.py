@@ -21,8 +21,12 @@ Decay ``t + 1``, its edges reported at Decay ``t + 2``, ranked at Decay ``t + 3`
 at Decay ``t + 4``. Edges are ranked by weight (heaviest first), then creation tick (oldest
 first), then the other endpoint's NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
-order re-reports the affected nodes' degrees, so the owners' tables are exact again a tick
-later.
+order re-reports the degrees of every node it names, so the owners' tables are exact again a
+tick later. While a node stays over the cap it is asked for every tick, so the edges an owner
+ranks were reported before the storing shards applied the drops it ordered at its previous
+Decay: the owner keeps those drops (in flight until the storing shards' next Decay), leaves
+them out of its next ranking and takes them off the degrees reported with them, so no drop is
+counted twice.
 
 Example:
     >>> import numpy as np
@@ -71,6 +75,10 @@ def _no_floats() -> npt.NDArray[np.float64]:
 
 def _no_pairs() -> npt.NDArray[np.int32]:
     return np.zeros((0, 2), dtype=_SMALL)
+
+
+def _no_inflight() -> npt.NDArray[np.int64]:
+    return np.zeros((0, 4), dtype=_INT)
 
 
 @dataclass(slots=True)
@@ -193,6 +201,26 @@ def _ranked_rows(
     return unique_sorted(rows[owner[rows] == me])
 
 
+def _leave_out_inflight(
+    keep: npt.NDArray[np.bool_],
+    reports: Sequence[DegreeReport],
+    sizes: npt.NDArray[np.int64],
+    sources: npt.NDArray[np.int64],
+    inflight: npt.NDArray[np.int64],
+) -> None:
+    """Clear ``keep`` (one flag per reported edge, reports in order) for the edges a drop in
+    flight names: same storing shard, same local ends there."""
+    starts = np.cumsum(sizes) - sizes
+    for k, rep in enumerate(reports):
+        mine = inflight[inflight[:, 0] == sources[k]]
+        if not len(mine) or not sizes[k]:
+            continue
+        local = np.asarray(rep.edge_local, dtype=_INT).reshape(-1, 2)
+        gone = np.isin((local[:, 0] << 32) | local[:, 1], (mine[:, 1] << 32) | mine[:, 2])
+        if gone.any():
+            keep[starts[k] : starts[k] + sizes[k]] &= ~gone
+
+
 def _owners_of(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
     """``owner`` checked to name every one of the graph's ``n`` nodes (the kernels read it
     without bounds checks)."""
@@ -233,6 +261,9 @@ class GlobalDegreeCap:
         # ranked nodes with their edges here as (node, other, weight, tick)
         self._degrees: npt.NDArray[np.int64] | None = None
         self._own_edges: tuple[npt.NDArray[Any], ...] | None = None
+        # the drops this owner ordered at its last Decay, applied at the storing shards' next:
+        # rows of (storing shard, its local indices of the edge's two ends, the node here)
+        self._inflight = _no_inflight()
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     @property
@@ -262,21 +293,36 @@ class GlobalDegreeCap:
             elsewhere[:rows] = self._elsewhere
             self._elsewhere = elsewhere
 
-    def state(self) -> dict[str, npt.NDArray[np.int32]]:
-        """Copies of the reported degrees and the owner's table (what :mod:`phago.store`
-        saves between ticks, when no asks are pending)."""
-        return {"reported": self._reported.copy(), "table": self._table.copy()}
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        """Copies of the reported degrees, the owner's table and the drops in flight (what
+        :mod:`phago.store` saves between ticks, when no asks are pending)."""
+        return {
+            "reported": self._reported.copy(),
+            "table": self._table.copy(),
+            "inflight": self._inflight.copy(),
+        }
 
-    def set_state(self, reported: npt.ArrayLike, table: npt.ArrayLike) -> None:
-        """Restore :meth:`state`.
+    def set_state(
+        self,
+        reported: npt.ArrayLike,
+        table: npt.ArrayLike,
+        inflight: npt.ArrayLike | None = None,
+    ) -> None:
+        """Restore :meth:`state` (a state saved before drops in flight were kept has none).
 
         Raises:
-            ValueError: ``table`` is not two-dimensional.
+            ValueError: ``table`` is not two-dimensional, or ``inflight`` not rows of four.
         """
         r = np.asarray(reported, dtype=np.int32)
         t = np.asarray(table, dtype=np.int32)
         if t.ndim != 2:
             raise ValueError("the degree table must be two-dimensional")
+        f = _no_inflight() if inflight is None else np.asarray(inflight, dtype=_INT)
+        if f.size == 0:
+            f = _no_inflight()
+        if f.ndim != 2 or f.shape[1] != 4:
+            raise ValueError("the drops in flight must be rows of four integers")
+        self._inflight = f.copy()
         self._reported = r.copy()
         self._table = t.copy()
         self._elsewhere = t.sum(axis=1, dtype=np.int32)
@@ -291,8 +337,9 @@ class GlobalDegreeCap:
     ) -> int:
         """Remove the edges the orders name (those still present) and keep their asks.
 
-        The nodes the orders name that other shards own are re-reported at the next Decay
-        (the owners counted the drops in advance; a report puts their tables right).
+        The nodes the orders name that other shards own are re-reported at the next Decay,
+        whether or not their edges were still here (the owners counted the drops in advance;
+        a report puts their tables right).
 
         Returns:
             The number of edges removed.
@@ -313,10 +360,11 @@ class GlobalDegreeCap:
         pairs = np.concatenate(drops)
         gone = len(graph.remove_index_pairs(pairs[:, 0], pairs[:, 1]))
         self.dropped += gone
-        if gone:
-            self._grow(graph.node_count)
-            ends = pairs.ravel()
-            self._reported[ends[owner[ends] != self.me]] = -1
+        n = graph.node_count
+        self._grow(n)
+        ends = pairs.ravel().astype(_INT, copy=False)
+        ends = ends[(ends >= 0) & (ends < n)]
+        self._reported[ends[owner[ends] != self.me]] = -1
         return gone
 
     # ------------------------------------------------------------------ Decay
@@ -393,11 +441,14 @@ class GlobalDegreeCap:
         owner: npt.NDArray[np.int64],
         reports: Sequence[DegreeReport],
         learnt: dict[int, npt.NDArray[np.int64]],
+        inflight: npt.NDArray[np.int64] | None = None,
     ) -> None:
         """Put the degrees ``reports`` give (each with nodes, sources distinct) into the
         table, all reports in one pass. A reported node is found by the sender's guess of
         its local index here where the guess names it, else looked up by NodeId, and the
-        lookups go into ``learnt`` for the sender (a later report names them right)."""
+        lookups go into ``learnt`` for the sender (a later report names them right). The
+        drops ``inflight`` (rows of storing shard, its edge ends, node here) were ordered
+        after the reports were made: they come off the reported degrees."""
         n = graph.node_count
         sizes = np.fromiter((len(r.nodes) for r in reports), dtype=_INT, count=len(reports))
         nodes = np.concatenate([r.nodes for r in reports])
@@ -426,8 +477,16 @@ class GlobalDegreeCap:
         mine[mine] = owner[li[mine]] == self.me
         rows = li[mine]
         sources = np.repeat(np.array([int(r.source) for r in reports], dtype=_INT), sizes)[mine]
-        degrees = np.concatenate([r.degrees for r in reports])[mine]
+        degrees = np.concatenate([r.degrees for r in reports])[mine].astype(_INT, copy=False)
         table = self._table
+        if inflight is not None and len(inflight) and len(rows):
+            cols = table.shape[1]
+            pending, count = np.unique(inflight[:, 3] * cols + inflight[:, 0], return_counts=True)
+            key = rows * cols + sources
+            at = np.minimum(np.searchsorted(pending, key), len(pending) - 1)
+            hit = pending[at] == key
+            if hit.any():
+                degrees = np.maximum(degrees - np.where(hit, count[at], 0), 0)
         change = degrees - table[rows, sources]
         table[rows, sources] = degrees
         np.add.at(self._elsewhere, rows, change.astype(np.int32))
@@ -450,6 +509,9 @@ class GlobalDegreeCap:
         if deg is None:
             deg, own_edges = graph.degrees(), None
         ids = graph._ids_arr
+        # the drops ordered at the last Decay: the storing shards apply them at this Decay,
+        # after the reports read now were made
+        inflight, self._inflight = self._inflight, _no_inflight()
         learnt: dict[int, npt.NDArray[np.int64]] = {}
         listed = [rep for rep in reports if len(rep.nodes)]
         if len({int(rep.source) for rep in listed}) == len(listed):
@@ -457,11 +519,11 @@ class GlobalDegreeCap:
         else:  # a source twice (not what a runner sends): report by report, in order
             batches = [[rep] for rep in listed]
         for batch in batches:
-            self._take_degrees(graph, owner, batch, learnt)
+            self._take_degrees(graph, owner, batch, learnt, inflight)
         ranked = [rep for rep in reports if len(rep.edge_node)]
         out: dict[int, CapOrder] = {}
         if ranked:
-            out = self._rank(graph, owner, ranked, deg, own_edges)
+            out = self._rank(graph, owner, ranked, deg, own_edges, inflight)
         over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
         if len(over):
             stored = self._table[over] > 0  # [over node, shard]: has edges there
@@ -481,11 +543,14 @@ class GlobalDegreeCap:
         reports: Sequence[DegreeReport],
         deg: npt.NDArray[np.int64],
         own_edges: tuple[npt.NDArray[Any], ...] | None = None,
+        inflight: npt.NDArray[np.int64] | None = None,
     ) -> dict[int, CapOrder]:
         """Rank the reported edges of owned nodes with this shard's own edges of them; drop
         the own ones outside the cap at once (``deg`` follows), and return orders for the
-        rest. ``own_edges`` are the nodes and their edges :meth:`reports` gathered in the
-        same Decay for these reports (else they are gathered here)."""
+        rest (kept as the drops in flight). ``own_edges`` are the nodes and their edges
+        :meth:`reports` gathered in the same Decay for these reports (else they are gathered
+        here). Reported edges among ``inflight`` (ordered dropped at the last Decay, after
+        the reports were made) are left out: they are gone at this Decay."""
         ids = graph._ids_arr
         n = graph.node_count
         if not n:
@@ -494,6 +559,9 @@ class GlobalDegreeCap:
         e_node = np.concatenate([r.edge_node for r in reports]).astype(_INT, copy=False)
         keep = (e_node >= 0) & (e_node < n)
         keep[keep] = owner[e_node[keep]] == self.me
+        sources = np.array([int(r.source) for r in reports], dtype=_INT)
+        if inflight is not None and len(inflight):
+            _leave_out_inflight(keep, reports, sizes, sources, inflight)
         kept = np.flatnonzero(keep)  # gathered by index: a quarter of a mask selection
         rows = e_node[kept]
         nodes = unique_sorted(rows)
@@ -528,11 +596,13 @@ class GlobalDegreeCap:
         if len(theirs):
             rows_dropped = rows[theirs]
             report_of = np.repeat(np.arange(len(reports), dtype=_INT), sizes)[kept[theirs]]
-            sources = np.array([int(r.source) for r in reports], dtype=_INT)
             table = self._table  # C-contiguous: its flat view is the same memory
             K.add_at(table.reshape(-1), rows_dropped * table.shape[1] + sources[report_of], -1)
             K.add_at(self._elsewhere, rows_dropped, -1)
             local = np.concatenate([r.edge_local for r in reports])[kept[theirs]]
             for k in unique_sorted(report_of).tolist():
                 out[int(sources[k])] = CapOrder(self.me, local[report_of == k])
+            self._inflight = np.column_stack(
+                [sources[report_of], local.astype(_INT, copy=False), rows_dropped]
+            )
         return out

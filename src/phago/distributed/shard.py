@@ -1096,20 +1096,30 @@ class ShardedColony:
         shards = max([self.ring.shard_count, *(int(r.source) + 1 for r in reports)])
         return cap.orders(self.colony.graph, self._owner, reports, shards)
 
-    def degree_cap_state(self) -> dict[str, npt.NDArray[np.int32]]:
-        """Between ticks: the degree cap's per-node state, ``cap_reported`` and ``cap_table``,
-        trimmed to the node count (empty when the cap is off); what :mod:`phago.store` saves."""
+    def degree_cap_state(self) -> dict[str, npt.NDArray[Any]]:
+        """Between ticks: the degree cap's state, ``cap_reported`` and ``cap_table`` (per node,
+        trimmed to the node count) and ``cap_inflight`` (the drops this shard ordered at its
+        last Decay, as rows of storing shard, its local edge ends, node here); empty when
+        the cap is off. What :mod:`phago.store` saves."""
         if self._degree_cap is None:
             return {}
         n = self.colony.graph.node_count
         st = self._degree_cap.state()
-        return {"cap_reported": st["reported"][:n], "cap_table": st["table"][:n]}
+        return {
+            "cap_reported": st["reported"][:n],
+            "cap_table": st["table"][:n],
+            "cap_inflight": st["inflight"],
+        }
 
-    def set_degree_cap_state(self, reported: npt.ArrayLike, table: npt.ArrayLike) -> None:
-        """Restore :meth:`degree_cap_state` (ignored when the cap is off).
+    def set_degree_cap_state(
+        self, reported: npt.ArrayLike, table: npt.ArrayLike, inflight: npt.ArrayLike | None = None
+    ) -> None:
+        """Restore :meth:`degree_cap_state` (ignored when the cap is off; a state saved
+        without drops in flight has none).
 
         Raises:
-            ValueError: the arrays do not have one row per node.
+            ValueError: the arrays do not have one row per node, or a drop in flight names a
+                node this shard does not hold.
         """
         if self._degree_cap is None:
             return
@@ -1118,7 +1128,13 @@ class ShardedColony:
         t = np.asarray(table, dtype=np.int32)
         if t.ndim != 2 or len(r) != n or len(t) != n:
             raise ValueError(f"degree-cap state for {len(r)}/{len(t)} nodes, the graph has {n}")
-        self._degree_cap.set_state(r, t)
+        f = None if inflight is None else np.asarray(inflight, dtype=np.int64)
+        if f is not None and f.size:
+            if f.ndim != 2 or f.shape[1] != 4:
+                raise ValueError("the drops in flight must be rows of four integers")
+            if f[:, 3].min() < 0 or f[:, 3].max() >= n:
+                raise ValueError(f"a drop in flight names a node outside the graph's {n}")
+        self._degree_cap.set_state(r, t, f)
 
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
