@@ -266,6 +266,11 @@ class GlobalDegreeCap:
         self._inflight = _no_inflight()
         self.dropped = 0  # edges this shard removed for the cap across shards
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle (a shard pickled before drops in flight were kept has none)."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_inflight", _no_inflight())
+
     @property
     def pending_asks(self) -> int:
         """Nodes owners asked for whose edges go out at the next Decay."""
