@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/shard_cost.py [--docs 10000] [--shards 1,2,4] [--block 25] [--json]
-                                    [--no-decay] [--cap N|none] [--fragments N|none]
+                                    [--no-decay] [--cap N|none] [--fragments N|none] [--lag]
 
 Every configuration is a ``DistributedColony`` on the local backend (one shard included), built
 on the same W3 corpus and digesters as ``ray_scaling.py``. They then run until digested in
@@ -18,10 +18,13 @@ within ``max_edge_degree`` (30). A node can need a second round (its edges chang
 a report and the order that follows it; docs/distributed.md, "Drops in flight"), so the
 script then runs up to
 ``SETTLE_MORE`` further quiet ticks until every node is within the cap and reports how many
-quiet ticks that took (edges and Jaccard are those after four). It reports the nodes one
-shard's graph holds (its own and replicas of other shards' nodes), on average, as a share of
-the global graph's nodes, and how close each graph is to one shard's (which equals one
-colony's): the Jaccard index of their edge sets (edges named by their endpoints' labels).
+quiet ticks that took (edges and Jaccard are those after four). With ``--lag`` it also
+counts, after every block (untimed), the global graph's nodes over the cap: the cap across
+shards acts four ticks after the growth, so during a run hubs that keep growing stay over it.
+It reports the nodes one shard's graph holds (its own and replicas of other shards' nodes),
+on average, as a share of the global graph's nodes, and how close each graph is to one
+shard's (which equals one colony's): the Jaccard index of their edge sets (edges named by
+their endpoints' labels).
 ``--no-decay``, ``--cap none`` and ``--fragments none`` change
 ``ColonyConfig.for_large_corpora()`` (cap 30, 32 keywords per document) to separate the
 sources of difference: with all three, the graphs are identical (DESIGN.md I2).
@@ -52,6 +55,11 @@ def main() -> None:
     ap.add_argument("--no-decay", action="store_true", help="edge decay off")
     ap.add_argument("--cap", default="30", help="max_edge_degree (or none)")
     ap.add_argument("--fragments", default="32", help="max_fragments (or none)")
+    ap.add_argument(
+        "--lag",
+        action="store_true",
+        help="after every block (untimed), count the global graph's nodes over the cap",
+    )
     args = ap.parse_args()
     counts = [int(x) for x in args.shards.split(",")]
     if 1 not in counts:
@@ -69,6 +77,7 @@ def main() -> None:
     seconds = [0.0] * len(counts)
     ticks = [0] * len(counts)
     done = [False] * len(counts)
+    lag: list[list[tuple[int, int]]] = [[] for _ in counts]  # per block: (nodes over, largest)
     while not all(done):
         for k, dc in enumerate(colonies):
             if done[k]:
@@ -77,12 +86,16 @@ def main() -> None:
             ran = dc.run_until_digested(min(args.block, args.max_ticks - ticks[k]))
             seconds[k] += time.perf_counter() - t0
             ticks[k] += ran
+            if args.lag and config.max_edge_degree is not None:
+                degrees = dc.graph.degrees()
+                over = int((degrees > config.max_edge_degree).sum())
+                lag[k].append((over, int(degrees.max(initial=0))))
             if ran < args.block or ticks[k] >= args.max_ticks:
                 done[k] = True
     rows = []
     reference: set[tuple[str, str]] | None = None
     cap = config.max_edge_degree
-    for n, s, t, dc in zip(counts, seconds, ticks, colonies, strict=True):
+    for n, s, t, dc, sampled in zip(counts, seconds, ticks, colonies, lag, strict=True):
         dc.run(4)  # untimed: the cap across shards settles
         st = dc.stats()
         edges = edge_set(dc)
@@ -112,6 +125,12 @@ def main() -> None:
                 "largest_degree": after_four,
                 "quiet_ticks_to_cap": quiet if cap is not None and largest <= cap else None,
                 "jaccard_vs_one_shard": round(jaccard, 3),
+                # during the run (--lag): nodes over the cap per sampled block, on average,
+                # and the largest degree seen
+                "over_cap_mean": (
+                    round(sum(o for o, _ in sampled) / len(sampled), 1) if sampled else None
+                ),
+                "largest_degree_in_run": max((d for _, d in sampled), default=None),
                 "digested": st.documents_digested,
             }
         )
@@ -120,6 +139,15 @@ def main() -> None:
         print(json.dumps(rows))
         return
     print(f"W3, D = {args.docs}, local shards run one after another, interleaved")
+    if args.lag:
+        print(
+            f"during the run, sampled every {args.block} ticks: nodes over the cap on average, "
+            "largest degree: "
+            + "; ".join(
+                f"{r['shards']} shard(s) {r['over_cap_mean']}, {r['largest_degree_in_run']}"
+                for r in rows
+            )
+        )
     print(
         "| shards | seconds | ticks | time / one shard | best speed-up n / ratio | nodes | edges "
         "| nodes held per shard / nodes | largest degree | quiet ticks to the cap "
