@@ -166,6 +166,8 @@ def test_drops_in_flight_survive_the_cap_state() -> None:
     assert cap.state()["inflight"].shape == (0, 4)
     with pytest.raises(ValueError, match="rows of four"):
         cap.set_state([0, 0], np.zeros((2, 2), dtype=np.int32), [[1, 5, 7]])
+    with pytest.raises(ValueError, match="outside the graph"):
+        cap.set_state([0, 0], np.zeros((2, 2), dtype=np.int32), [[1, 5, 7, 2]])
     # a cap pickled before drops in flight were kept (a checkpoint of an older version)
     old = GlobalDegreeCap(me=0, k=1)
     del old.__dict__["_inflight"]

@@ -316,7 +316,8 @@ class GlobalDegreeCap:
         """Restore :meth:`state` (a state saved before drops in flight were kept has none).
 
         Raises:
-            ValueError: ``table`` is not two-dimensional, or ``inflight`` not rows of four.
+            ValueError: ``table`` is not two-dimensional, or ``inflight`` is not rows of four
+                or names a node outside ``reported`` (one entry per node).
         """
         r = np.asarray(reported, dtype=np.int32)
         t = np.asarray(table, dtype=np.int32)
@@ -327,6 +328,8 @@ class GlobalDegreeCap:
             f = _no_inflight()
         if f.ndim != 2 or f.shape[1] != 4:
             raise ValueError("the drops in flight must be rows of four integers")
+        if len(f) and (f[:, 3].min() < 0 or f[:, 3].max() >= len(r)):
+            raise ValueError(f"a drop in flight names a node outside the graph's {len(r)}")
         self._inflight = f.copy()
         self._reported = r.copy()
         self._table = t.copy()

@@ -1128,13 +1128,7 @@ class ShardedColony:
         t = np.asarray(table, dtype=np.int32)
         if t.ndim != 2 or len(r) != n or len(t) != n:
             raise ValueError(f"degree-cap state for {len(r)}/{len(t)} nodes, the graph has {n}")
-        f = None if inflight is None else np.asarray(inflight, dtype=np.int64)
-        if f is not None and f.size:
-            if f.ndim != 2 or f.shape[1] != 4:
-                raise ValueError("the drops in flight must be rows of four integers")
-            if f[:, 3].min() < 0 or f[:, 3].max() >= n:
-                raise ValueError(f"a drop in flight names a node outside the graph's {n}")
-        self._degree_cap.set_state(r, t, f)
+        self._degree_cap.set_state(r, t, inflight)
 
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
