@@ -1,7 +1,8 @@
 """Where a Ray run's CPU goes: W3 on Ray shards, CPU seconds per process and thread kind.
 
 Usage:
-    python benchmarks/ray_cpu.py [--docs 30000] [--shards 2] [--ray-fan-out auto] [--json]
+    python benchmarks/ray_cpu.py [--docs 30000] [--shards 2] [--ray-fan-out auto]
+                                 [--ray-inline-bytes N] [--json]
 
 Wall time on a shared machine swings by tens of per cent; CPU time moves much less, so a
 change to the Ray path (fewer calls, cheaper pickles, less driver work) shows here before it
@@ -26,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
 from w3common import w3_colony, w3_items, warm_up
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -133,6 +135,13 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=30_000)
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--ray-fan-out", default="auto", choices=["auto", "compiled", "calls"])
+    ap.add_argument(
+        "--ray-inline-bytes",
+        type=int,
+        default=None,
+        help="objects Ray passes inline, not through its object store, up to this size "
+        f"(default: phago's, {INLINE_OBJECT_BYTES}; Ray's own default is 102400)",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not os.path.isdir("/proc/self/task"):
@@ -140,9 +149,10 @@ def main() -> None:
     import ray
 
     warm_up()
-    ray.init(
-        num_cpus=max(os.cpu_count() or 1, a.shards), include_dashboard=False, log_to_driver=False
-    )
+    options = local_ray_options(max(os.cpu_count() or 1, a.shards))
+    if a.ray_inline_bytes is not None:
+        options["_system_config"]["max_direct_call_object_size"] = a.ray_inline_bytes
+    ray.init(**options)
     try:
         m = measure(a.docs, a.shards, a.ray_fan_out)
     finally:

@@ -24,6 +24,7 @@ from typing import Any
 from ray.dag import InputNode, MultiOutputNode
 
 import ray
+from phago.distributed.backends.ray import local_ray_options
 
 
 @ray.remote(num_cpus=1)
@@ -101,7 +102,7 @@ def main() -> None:
     ap.add_argument("--ray-cpus", type=int, default=4)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    ray.init(num_cpus=a.ray_cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(**local_ray_options(a.ray_cpus))
     rows = [measure(int(n), a.reps) for n in a.actors.split(",")]
     ray.shutdown()
     if a.json:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from phago.distributed.backends.ray import local_ray_options
 from w3common import run_w3, warm_up
 
 
@@ -59,7 +60,7 @@ def main() -> None:
     if "ray" in backends:
         import ray
 
-        ray.init(num_cpus=a.ray_cpus, include_dashboard=False, log_to_driver=False)
+        ray.init(**local_ray_options(a.ray_cpus))
     rows = []
     for backend in backends:
         base = None

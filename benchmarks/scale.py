@@ -59,12 +59,9 @@ def main() -> None:
         import os
 
         import ray
+        from phago.distributed.backends.ray import local_ray_options
 
-        ray.init(
-            num_cpus=max(os.cpu_count() or 1, a.shards),
-            include_dashboard=False,
-            log_to_driver=False,
-        )
+        ray.init(**local_ray_options(max(os.cpu_count() or 1, a.shards)))
     sizes = [int(x) for x in a.docs.split(",")]
     runs: dict[int, list[dict[str, Any]]] = {d: [] for d in sizes}
     for k in range(max(1, a.repeat)):

@@ -11,6 +11,7 @@ import pytest
 from phago import ColonyConfig, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
+from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
 from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
@@ -26,7 +27,7 @@ CAP3 = ColonyConfig(max_edge_degree=3)  # the degree cap across shards acts ever
 def local_ray() -> Iterator[None]:
     """One local Ray with 2 CPUs for the whole test session."""
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(**local_ray_options(2))
     yield
     ray.shutdown()
 
@@ -436,9 +437,10 @@ def test_a_replacement_the_cluster_cannot_place_leaves_a_clear_error() -> None:
     assert _free_cpus(2.0) == 2.0
 
 
-def test_a_local_ray_started_for_the_colony_places_every_shard() -> None:
+def test_a_local_ray_started_for_the_colony_places_every_shard_and_inlines_parts() -> None:
     # two shards asking for all of this machine's cores each: a local Ray sized to the
-    # cores alone would leave one unplaced for good (this used to hang on spawn)
+    # cores alone would leave one unplaced for good (this used to hang on spawn); and the
+    # Ray started passes objects up to INLINE_OBJECT_BYTES inline (Ray's default: 100 KiB)
     import os
     import subprocess
     import sys
@@ -454,6 +456,8 @@ def test_a_local_ray_started_for_the_colony_places_every_shard() -> None:
         "    dc.spawn_digesters(1)\n"
         "    dc.run(5)\n"
         "    print('placed', int(ray.cluster_resources()['CPU']) // n, dc.current_tick)\n"
+        "    node = ray._private.worker.global_worker.node\n"
+        "    print('inline', node._ray_params._system_config['max_direct_call_object_size'])\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     r = subprocess.run(
@@ -461,6 +465,8 @@ def test_a_local_ray_started_for_the_colony_places_every_shard() -> None:
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "placed 2 5" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert f"inline {INLINE_OBJECT_BYTES}" in r.stdout, r.stdout
+    assert INLINE_OBJECT_BYTES > 100 * 1024
 
 
 def test_stats_show_heartbeats_and_memory() -> None:

@@ -50,12 +50,14 @@ from phago.errors import (
 )
 
 __all__ = [
+    "INLINE_OBJECT_BYTES",
     "CompiledPhaseFanOut",
     "PhaseFailure",
     "RayShardHandle",
     "RayTickPipeline",
     "ShardActor",
     "check_reachable",
+    "local_ray_options",
     "start_ray_shards",
     "stop_ray_shards",
 ]
@@ -324,6 +326,35 @@ def _load_compiled_code() -> None:
 
 
 DEFAULT_START_TIMEOUT_S = 120.0  # how long shard actors may take to be placed and start
+
+# Ray passes an object of up to this size inline, inside the task messages, and puts larger
+# ones in its object store. The default (100 KiB) sends a shard's larger parts (degree reports
+# averaged 181 KiB and update batches 104 KiB at W3 D=100k on 2 shards) through the store,
+# which costs the raylet and both actors CPU per part; 1 MiB keeps them inline
+# (``benchmarks/ray_cpu.py``: BENCHMARKS.md, Ray scaling, fourteenth session).
+INLINE_OBJECT_BYTES = 1 << 20
+
+
+def local_ray_options(num_cpus: int) -> dict[str, Any]:
+    """The ``ray.init`` arguments phago starts a local Ray with (for scripts and test
+    suites that start one themselves before creating Ray shards).
+
+    No dashboard, no worker logs on the driver, and objects up to
+    :data:`INLINE_OBJECT_BYTES` passed inline rather than through the object store (a Ray
+    system setting, so it only applies to a Ray started with it; on a cluster, give it to
+    ``ray start`` as ``--system-config='{"max_direct_call_object_size": 1048576}'``).
+
+    Example:
+        >>> opts = local_ray_options(2)
+        >>> opts["num_cpus"], opts["_system_config"]["max_direct_call_object_size"]
+        (2, 1048576)
+    """
+    return {
+        "num_cpus": int(num_cpus),
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "_system_config": {"max_direct_call_object_size": INLINE_OBJECT_BYTES},
+    }
 
 
 def _local_cpus(num_shards: int, options: dict[str, Any]) -> int:
@@ -1076,8 +1107,8 @@ def start_ray_shards(
         if address is not None:
             kwargs["address"] = address
         elif not os.environ.get("RAY_ADDRESS"):  # (with it set, Ray joins that cluster)
+            kwargs = local_ray_options(_local_cpus(num_shards, opts))
             kwargs["address"] = "local"  # a new instance, never a `ray start` one nearby
-            kwargs["num_cpus"] = _local_cpus(num_shards, opts)
         ray.init(**kwargs)
         state.started_ray = True
     if address is None and _crowded(num_shards):
