@@ -330,9 +330,11 @@ DEFAULT_START_TIMEOUT_S = 120.0  # how long shard actors may take to be placed a
 # Ray passes an object of up to this size inline, inside the task messages, and puts larger
 # ones in its object store. The default (100 KiB) sends a shard's larger parts (degree reports
 # averaged 181 KiB and update batches 104 KiB at W3 D=100k on 2 shards) through the store,
-# which costs the raylet and both actors CPU per part; 1 MiB keeps them inline
-# (``benchmarks/ray_cpu.py``: BENCHMARKS.md, Ray scaling, fourteenth session).
-INLINE_OBJECT_BYTES = 1 << 20
+# which costs the raylet and both actors CPU per part; 512 KiB keeps them inline: 8-9 ms of
+# CPU per tick less at that size (``benchmarks/ray_cpu.py``; BENCHMARKS.md, Ray scaling,
+# fourteenth session). Much larger ones are cheaper through the store (a 1 MB part inline
+# took ~1.5 ms more per 2-actor fan-out in ``benchmarks/ray_fanout.py``).
+INLINE_OBJECT_BYTES = 1 << 19
 
 
 def local_ray_options(num_cpus: int) -> dict[str, Any]:
@@ -342,12 +344,12 @@ def local_ray_options(num_cpus: int) -> dict[str, Any]:
     No dashboard, no worker logs on the driver, and objects up to
     :data:`INLINE_OBJECT_BYTES` passed inline rather than through the object store (a Ray
     system setting, so it only applies to a Ray started with it; on a cluster, give it to
-    ``ray start`` as ``--system-config='{"max_direct_call_object_size": 1048576}'``).
+    ``ray start`` as ``--system-config='{"max_direct_call_object_size": 524288}'``).
 
     Example:
         >>> opts = local_ray_options(2)
         >>> opts["num_cpus"], opts["_system_config"]["max_direct_call_object_size"]
-        (2, 1048576)
+        (2, 524288)
     """
     return {
         "num_cpus": int(num_cpus),
