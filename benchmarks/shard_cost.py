@@ -14,18 +14,17 @@ perfectly parallel n-shard run could gain: n / ratio.
 After the timed run every configuration runs four more ticks (untimed; everything is digested,
 so nothing new is wired) and reports its edges and the largest degree of the global graph:
 the degree cap across shards acts four ticks after the growth, so by then nearly every node is
-within ``max_edge_degree`` (30). A node can need a second round (its edges changed between
-a report and the order that follows it; docs/distributed.md, "Drops in flight"), so the
-script then runs up to
-``SETTLE_MORE`` further quiet ticks until every node is within the cap and reports how many
-quiet ticks that took (edges and Jaccard are those after four). With ``--lag`` it also
-counts, after every block (untimed), the global graph's nodes over the cap: the cap across
-shards acts four ticks after the growth, so during a run hubs that keep growing stay over it.
+within ``max_edge_degree`` (30). A node can need a second round (its edges changed between a
+report and the order that follows it; docs/distributed.md, "Drops in flight"), so the script
+then runs up to ``SETTLE_MORE`` further quiet ticks until every node is within the cap and
+reports how many quiet ticks that took (edges and Jaccard are those after four). With
+``--lag`` it also counts, after every block (untimed), the global graph's nodes over the cap
+and its largest degree: during a run, hubs that keep growing stay over the cap.
+
 It reports the nodes one shard's graph holds (its own and replicas of other shards' nodes),
 on average, as a share of the global graph's nodes, and how close each graph is to one
 shard's (which equals one colony's): the Jaccard index of their edge sets (edges named by
-their endpoints' labels).
-``--no-decay``, ``--cap none`` and ``--fragments none`` change
+their endpoints' labels). ``--no-decay``, ``--cap none`` and ``--fragments none`` change
 ``ColonyConfig.for_large_corpora()`` (cap 30, 32 keywords per document) to separate the
 sources of difference: with all three, the graphs are identical (DESIGN.md I2).
 """

@@ -85,7 +85,7 @@ def w3_colony(
         ray_fan_out=ray_fan_out,
     )
     dc.ingest_documents(items)
-    dc.spawn_digesters(max(1, max(1, len(items) // 100) // shards))
+    dc.spawn_digesters(max(1, len(items) // 100 // shards))
     return dc
 
 
@@ -118,18 +118,17 @@ def run_w3(
 ) -> W3Result:
     """Generate the corpus (untimed), then time ingest → digested → wired."""
     cfg = config or ColonyConfig.for_large_corpora()
-    docs = synthetic_corpus(documents, seed=seed)
-    layout = w1_layout(documents)
+    items = w3_items(documents, seed)
     agents = max(1, documents // 100)
     gc.collect()
     if backend == "local" and shards == 1:
         t0 = time.perf_counter()
         colony = Colony(cfg, seed=seed)
-        for (title, text), (x, y) in zip(docs, layout, strict=True):
+        for title, text, (x, y) in items:
             colony.ingest_document(title, text, Position(x, y))
         step = documents // agents
         for j in range(agents):
-            x, y = layout[j * step]
+            x, y = items[j * step][2]
             colony.spawn(Digester(Position(x + 1, y + 1), seed=j))
         t_ingest = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -162,7 +161,7 @@ def run_w3(
         )
     t0 = time.perf_counter()
     dc = w3_colony(
-        [(t, c, p) for (t, c), p in zip(docs, layout, strict=True)],
+        items,
         shards,
         backend=backend,
         config=cfg,
