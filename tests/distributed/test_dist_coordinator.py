@@ -176,6 +176,14 @@ class TestRouting:
         ids = np.arange(100, dtype=np.uint64)
         assert c.ring.get_shards(ids).tolist() == [c.route_document(int(i)).value for i in ids]
 
+    def test_route_documents_routes_each_id_as_route_document_does(self) -> None:
+        c = Coordinator(5)
+        ids = [document_id(f"Doc {i}", "body") for i in range(300)] + [0, 2**64 - 1]
+        shards = c.route_documents(ids)
+        assert shards.dtype == np.int64 and len(shards) == len(ids)
+        assert shards.tolist() == [c.route_document(d).value for d in ids]
+        assert c.route_documents([]).tolist() == []
+
 
 class TestTicksAndPhases:
     def test_phase_complete_and_wait(self) -> None:

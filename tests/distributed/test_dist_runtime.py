@@ -67,6 +67,42 @@ def test_ingest_checks_the_real_id() -> None:
     assert shards[0].colony.substrate.has_document(other)
 
 
+def test_a_batch_with_a_document_another_shard_owns_stores_none_of_it() -> None:
+    ring = ConsistentHashRing(3)
+    shard = ShardedColony(ShardId(0), None, ring)
+    docs = [(f"doc {k}", f"content number {k}") for k in range(40)]
+    owner = [int(ring.get_shard(int(document_id(t, c)))) for t, c in docs]
+    mine = [
+        (t, c, (1.0, 2.0), int(document_id(t, c)))
+        for (t, c), o in zip(docs, owner, strict=True)
+        if o == 0
+    ]
+    k = owner.index(1)
+    stray = (*docs[k], (0.0, 0.0), int(document_id(*docs[k])))
+    with pytest.raises(RoutingFailed, match=f"{docs[k][0]!r}.*belongs to shard-1, not shard-0"):
+        shard.ingest_many([*mine[:2], stray, *mine[2:]])
+    assert shard.document_count == 0
+    assert shard.ingest_many(mine) == [d[3] for d in mine] and shard.ingest_many([]) == []
+    assert shard.document_count == len(mine)
+    assert {d.position for d in shard.documents()} == {Position(1.0, 2.0)}
+
+
+def test_ingest_sends_documents_in_chunks_and_keeps_their_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dist_colony, "_INGEST_CHUNK", 3)
+    docs = [(f"d{i}", f"alpha{i} beta gamma") for i in range(10)]
+    with DistributedColony(3, seed=1) as dc, DistributedColony(3, seed=1) as whole:
+        ids = dc.ingest_documents(docs)
+        assert ids == [document_id(t, c) for t, c in docs]
+        monkeypatch.setattr(dist_colony, "_INGEST_CHUNK", 100)
+        assert whole.ingest_documents(docs) == ids
+        placed = {d.id: d.position for d in dc.documents()}
+        assert placed == {d.id: d.position for d in whole.documents()}
+        # laid out in input order across the chunks: document i on grid spot i
+        assert [placed[d] for d in ids] == [Position(5.0 * i, 0.0) for i in range(10)]
+
+
 def test_tick_phase_runs_exactly_one_phase() -> None:
     """Corrected: the reference ran a whole local tick in Act and again in Decay (§8 item 19)."""
     shard = ShardedColony(ShardId(0), None, ConsistentHashRing(1))

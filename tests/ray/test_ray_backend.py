@@ -11,8 +11,10 @@ import pytest
 from phago import ColonyConfig, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
+from phago.distributed import colony as dist_colony
 from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
 from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
+from phago.ids import document_id
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
 pytestmark = pytest.mark.ray
@@ -74,6 +76,32 @@ def test_ray_equals_local_tick_for_tick(shards: int, config: ColonyConfig | None
         assert remote.stats().graph_edges > 0
         if config is not None:  # the cap across shards dropped edges on the actors
             assert sum(remote._call(i, "cap_dropped") for i in range(shards)) > 0
+    finally:
+        local.close()
+        remote.close()
+
+
+def test_documents_sent_in_chunks_give_the_graph_local_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the driver sends each chunk while the actors store the previous ones
+    monkeypatch.setattr(dist_colony, "_INGEST_CHUNK", 7)
+    local, remote = build("local", 2), build("ray", 2)
+    try:
+        ids = sorted(d.id for d in remote.documents())
+        assert len(ids) == len(DOCS) and ids == sorted(d.id for d in local.documents())
+        local.run(8)
+        remote.run(8)
+        assert signature(local) == signature(remote) and remote.stats().graph_edges > 0
+        ray.kill(remote.ray_actor(0))
+        late = [(f"late {i}", f"alpha{i} beta gamma") for i in range(20)]
+        to_one = sum(int(remote.coordinator.route_document(document_id(*d))) == 1 for d in late)
+        before = len(remote._call(1, "documents"))
+        with pytest.raises(DistributedError, match="shard-0"):
+            remote.ingest_documents(late)
+        # the error comes once every chunk was sent: the live shard stored all of its own
+        assert 0 < to_one < len(late)
+        assert len(remote._call(1, "documents")) == before + to_one
     finally:
         local.close()
         remote.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,6 +44,9 @@ from phago.ids import DocumentId, document_id
 from phago.types import Document, Position
 
 __all__ = ["DistributedColony", "DistributedStats", "merge_owned_graphs"]
+
+# documents routed and sent to the shards at a time by ingest_documents
+_INGEST_CHUNK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,36 @@ class DistributedColony:
 
         return list(self._run(gather()))
 
+    def _call_stream(self, batches: Iterable[Sequence[tuple[int, str, tuple[Any, ...]]]]) -> None:
+        """Make each batch of ``(shard, method, args)`` calls as soon as ``batches`` yields it
+        (on Ray without waiting for the earlier ones: a shard runs its calls in the order
+        sent, while the next batch is being prepared here); return once all are done.
+
+        Raises:
+            The first error a call raised (after every call sent has finished).
+        """
+        hs = self._runner.handles
+
+        async def stream() -> None:
+            pending: list[asyncio.Future[Any]] = []
+            try:
+                for calls in batches:
+                    for s, m, a in calls:
+                        h = hs[s]
+                        if isinstance(h, LocalShardHandle):
+                            getattr(h.target, m)(*a)
+                        else:
+                            pending.append(asyncio.ensure_future(h.call(m, *a)))
+                    if pending:
+                        await asyncio.sleep(0)  # the new calls go out before the next batch
+            finally:  # every call sent is waited for, also when making a batch failed
+                done = await asyncio.gather(*pending, return_exceptions=True)
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+
+        self._run(stream())
+
     def _call(self, shard: int, method: str, *args: Any) -> Any:
         h = self._runner.handles[shard]
         if isinstance(h, LocalShardHandle):
@@ -326,15 +359,26 @@ class DistributedColony:
                 except InvalidPosition as exc:
                     raise InvalidPosition(f"document {title!r}: {exc}") from exc
             items.append((title, content, pos))
-        per_shard: dict[int, list[tuple[str, str, tuple[float, float], int]]] = {}
         ids: list[DocumentId] = []
-        for title, content, pos in items:
-            p = self._next_position() if pos is None else pos
-            did = document_id(title, content)
-            shard = int(self.coordinator.route_document(int(did)))
-            per_shard.setdefault(shard, []).append((title, content, (p.x, p.y), int(did)))
-            ids.append(did)
-        self._call_each([(s, "ingest_many", (batch,)) for s, batch in sorted(per_shard.items())])
+
+        def batches() -> Iterator[list[tuple[int, str, tuple[Any, ...]]]]:
+            # routed and sent a chunk at a time: on Ray the shards store one chunk while
+            # the next is hashed here
+            for c0 in range(0, len(items), _INGEST_CHUNK):
+                chunk = items[c0 : c0 + _INGEST_CHUNK]
+                dids = [document_id(title, content) for title, content, _ in chunk]
+                ids.extend(dids)
+                shards = self.coordinator.route_documents(dids).tolist()  # one vectorised pass
+                per_shard: dict[int, list[tuple[str, str, tuple[float, float], int]]] = {}
+                for (title, content, pos), did, shard in zip(chunk, dids, shards, strict=True):
+                    p = self._next_position() if pos is None else pos
+                    batch = per_shard.get(shard)
+                    if batch is None:
+                        batch = per_shard[shard] = []
+                    batch.append((title, content, (p.x, p.y), did))
+                yield [(s, "ingest_many", (batch,)) for s, batch in sorted(per_shard.items())]
+
+        self._call_stream(batches())
         self._version += 1
         return ids
 

@@ -34,6 +34,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
+import numpy as np
+import numpy.typing as npt
+
 from phago.distributed.barrier import TickBarrier
 from phago.distributed.hashing import ConsistentHashRing, RingKey
 from phago.distributed.registry import ShardRegistry
@@ -206,6 +209,20 @@ class Coordinator:
             RoutingFailed: if the ring is empty.
         """
         return self._ring.get_shard(doc_id)
+
+    def route_documents(self, doc_ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The shards owning documents ``doc_ids`` (integer ids), in one vectorised pass.
+
+        Raises:
+            RoutingFailed: if the ring is empty and ``doc_ids`` is not.
+
+        Example:
+            >>> coord = Coordinator(3)
+            >>> ids = [12, 34, 56]
+            >>> coord.route_documents(ids).tolist() == [int(coord.route_document(i)) for i in ids]
+            True
+        """
+        return self._ring.get_shards(np.asarray(doc_ids, dtype=np.uint64))
 
     def route_node(self, node_id: RingKey) -> ShardId:
         """The shard owning graph node ``node_id``.

@@ -431,10 +431,25 @@ class ShardedColony:
     def ingest_many(
         self, docs: Sequence[tuple[str, str, tuple[float, float], int]]
     ) -> list[DocumentId]:
-        """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns."""
-        return [
-            self.ingest_document(t, c, Position(x, y), DocumentId(d)) for t, c, (x, y), d in docs
-        ]
+        """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns (ownership is
+        checked for all of them, in one vectorised pass, before any is stored).
+
+        Raises:
+            RoutingFailed: the ring routes one of the documents to another shard.
+        """
+        if not docs:
+            return []
+        ids = np.fromiter((int(d[3]) for d in docs), dtype=np.uint64, count=len(docs))
+        owners = self.ring.get_shards(ids)
+        wrong = np.flatnonzero(owners != int(self._id))
+        if len(wrong):
+            k = int(wrong[0])
+            raise RoutingFailed(
+                f"document {int(ids[k])} ({docs[k][0]!r}) belongs to shard-{int(owners[k])}, "
+                f"not {self._id}"
+            )
+        direct = self.ingest_document_direct
+        return [direct(t, c, Position(x, y), DocumentId(d)) for t, c, (x, y), d in docs]
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
         """Spawn several agents."""
