@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from phago.agents.digester import Digester
-from phago.colony import Colony
+from phago.colony import Colony, check_document
 from phago.config import ColonyConfig
 from phago.errors import DocumentError, EmptyDocument, PhagoError
-from phago.ids import DocumentId
+from phago.ids import DocumentId, document_id
 from phago.store import SourceRecord
 from phago.types import Position
 
@@ -642,11 +642,35 @@ def digest_new_documents(
 
 class DistributedSink:
     """A :class:`DocumentSink` over a :class:`~phago.distributed.DistributedColony` that
-    remembers where each document it added was placed (for :func:`digest_new_distributed`)."""
+    remembers where each document it added was placed (for :func:`digest_new_distributed`).
 
-    def __init__(self, dc: Any) -> None:
+    Documents are checked and given their id and place at once, and queued: they reach
+    their shards at :meth:`flush` (many per call: on Ray one call per document costs about
+    2 ms, a batch about 1 µs per document), which :func:`digest_new_distributed` and leaving
+    a ``with`` block do first.
+
+    Example:
+        >>> from phago.distributed import DistributedColony
+        >>> with DistributedColony(num_shards=2, seed=0) as dc:
+        ...     with DistributedSink(dc) as sink:
+        ...         d = sink.ingest_document("Cells", "cell membrane protein")
+        ...         queued = sink.pending
+        ...     queued, [doc.id for doc in dc.documents()] == [d], sink.pending
+        (1, True, 0)
+    """
+
+    def __init__(self, dc: Any, batch: int = 1024) -> None:
         self.dc = dc
+        self.batch = max(1, int(batch))
         self.positions: dict[int, Position] = {}
+        self._queue: list[tuple[str, str, Position]] = []
+
+    def __enter__(self) -> DistributedSink:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self.flush()
 
     @property
     def config(self) -> ColonyConfig:
@@ -654,12 +678,41 @@ class DistributedSink:
         config: ColonyConfig = self.dc.config
         return config
 
+    @property
+    def pending(self) -> int:
+        """Documents queued and not yet sent to their shards."""
+        return len(self._queue)
+
     def ingest_document(self, title: str, content: str) -> DocumentId:
-        """Route the document to its shard, on the cluster's layout grid."""
+        """Check the document, place it on the cluster's layout grid and queue it.
+
+        Raises:
+            EmptyDocument: empty or whitespace-only content.
+            DocumentError: binary or oversized content.
+        """
+        check_document(title, content, self.dc.config.max_document_chars)
         p: Position = self.dc._next_position()
-        did: DocumentId = self.dc.ingest_document(title, content, p)
+        did = document_id(title, content)
+        self._queue.append((title, content, p))
         self.positions.setdefault(int(did), p)
         return did
+
+    def flush(self) -> int:
+        """Send the queued documents to their shards (a batch per shard); returns how many.
+
+        Raises:
+            DistributedError: a shard could not store its batch (the queue is kept).
+        """
+        if not self._queue:
+            return 0
+        self.dc.ingest_documents(self._queue)
+        sent, self._queue = len(self._queue), []
+        return sent
+
+    def flush_when_full(self) -> int:
+        """:meth:`flush` once ``batch`` documents are queued (else nothing); returns how
+        many were sent."""
+        return self.flush() if len(self._queue) >= self.batch else 0
 
 
 def digest_new_distributed(
@@ -683,6 +736,7 @@ def digest_new_distributed(
         ...     dc.stats().documents_digested
         1
     """
+    sink.flush()
     dc = sink.dc
     if doc_ids and digesters > 0:
         k = min(int(digesters), len(doc_ids))

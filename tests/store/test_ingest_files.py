@@ -211,3 +211,43 @@ def test_positions_are_finite_and_laid_out(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidPosition):
         c.ingest_document("t", "text", (float("nan"), 0.0))
+
+
+def test_a_distributed_sink_queues_documents_and_sends_them_in_batches(tmp_path: Path) -> None:
+    from phago.distributed import DistributedColony
+    from phago.ids import document_id
+    from phago.ingest import DistributedSink, digest_new_distributed
+
+    for i in range(7):
+        write(tmp_path / f"{i}.txt", f"document number {i} about topic{i} and cells")
+    with DistributedColony(2, config=ColonyConfig(max_document_chars=200), seed=0) as dc:
+        sink = DistributedSink(dc, batch=3)
+        sent: list[int] = []
+        report, _ = ingest_paths(
+            sink, [tmp_path], on_file=lambda _p, _o: sent.append(sink.flush_when_full())
+        )
+        assert sent == [0, 0, 3, 0, 0, 3, 0] and sink.pending == 1
+        assert len(dc.documents()) == 6  # queued documents are not on a shard yet
+        # bad input is refused at once, typed, and queues nothing
+        with pytest.raises(EmptyDocument):
+            sink.ingest_document("blank", "   ")
+        with pytest.raises(DocumentError):
+            sink.ingest_document("huge", "cell " * 60)
+        assert sink.pending == 1
+        ids = report.new_document_ids
+        assert len(ids) == 7 and set(ids) >= {
+            document_id(d.title, d.content) for d in dc.documents()
+        }
+        digest_new_distributed(sink, ids, digesters=2)  # flushes first
+        assert sink.pending == 0
+        assert sorted(d.id for d in dc.documents()) == sorted(ids)
+        assert dc.stats().documents_digested == 7
+        placed = {d.id: d.position for d in dc.documents()}
+        assert placed == {int(k): p for k, p in sink.positions.items()}
+        # a with block sends what is queued when it ends, and nothing when it raises
+        with pytest.raises(RuntimeError), DistributedSink(dc) as failing:
+            failing.ingest_document("lost", "queued then abandoned text")
+            raise RuntimeError("stop")
+        with DistributedSink(dc) as ok:
+            late = ok.ingest_document("late", "queued then sent text")
+        assert {d.id for d in dc.documents()} == {*ids, late}

@@ -140,8 +140,16 @@ def _add_files(
         raise click.ClickException(
             "no .txt, .md, .rst, .html or .pdf files found in " + ", ".join(str(p) for p in paths)
         )
+    queued = sink if isinstance(sink, DistributedSink) else None
+
     with progress() as bar:
         task = bar.add_task("reading files", total=len(files))
+
+        def on_file(_path: Path, _outcome: str) -> None:
+            bar.advance(task)
+            if queued is not None:  # documents go to the shards in batches, between files
+                queued.flush_when_full()
+
         report, sources = ingest_paths(
             sink,
             paths,
@@ -149,8 +157,10 @@ def _add_files(
             max_chars=max_chars,
             encoding=encoding,
             files=files,
-            on_file=lambda _p, _o: bar.advance(task),
+            on_file=on_file,
         )
+        if queued is not None:
+            queued.flush()
     report.skipped[:0] = skipped
     catalog.sources.extend(sources)
     return report
