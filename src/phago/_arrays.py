@@ -20,7 +20,8 @@ __all__ = ["stable_groups", "unique_sorted"]
 
 
 def unique_sorted(values: npt.ArrayLike) -> npt.NDArray[Any]:
-    """The sorted distinct values of ``values`` (flattened): ``np.unique(values)``, by sorting.
+    """The sorted distinct values of ``values`` (flattened): ``np.unique(values)``, by sorting
+    (or by one pass, when they are sorted already).
 
     Integer and boolean arrays are sorted and each run of equal values kept once; other
     kinds (floats, with their NaN rules, strings, objects) go to :func:`numpy.unique`.
@@ -34,9 +35,11 @@ def unique_sorted(values: npt.ArrayLike) -> npt.NDArray[Any]:
     a = np.asarray(values)
     if a.dtype.kind not in "iub":
         return np.unique(a)
-    out = np.sort(a, axis=None)
+    out = a.ravel()
     if len(out) < 2:
-        return out
+        return out.copy()
+    if not (out[1:] >= out[:-1]).all():  # (already sorted, as many callers' values are)
+        out = np.sort(out)
     first = np.empty(len(out), dtype=np.bool_)
     first[0] = True
     np.not_equal(out[1:], out[:-1], out=first[1:])

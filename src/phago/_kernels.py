@@ -165,6 +165,41 @@ def rank_drops_grouped(
 
 
 @njit(cache=True)
+def pairs_among(a: np.ndarray, b: np.ndarray, set_a: np.ndarray, set_b: np.ndarray) -> np.ndarray:
+    """For each pair ``(a[i], b[i])``, whether it is one of the pairs ``(set_a[j], set_b[j])``
+    (ordered pairs of non-negative integers below 2**31). One hash table of the set, then
+    one probe per pair: O(len(a) + len(set_a)), where ``np.isin`` of packed keys sorts both."""
+    n = a.shape[0]
+    m = set_a.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    if m == 0 or n == 0:
+        return out
+    size = 16
+    while size < 2 * m:
+        size *= 2
+    mask = np.int64(size - 1)
+    keys = np.full(size, EMPTY, dtype=np.int64)
+    for j in range(m):
+        key = (np.int64(set_a[j]) << 32) | np.int64(set_b[j])
+        h = _bucket(key, mask)
+        while keys[h] != EMPTY and keys[h] != key:
+            h = (h + 1) & mask
+        keys[h] = key
+    for i in range(n):
+        key = (np.int64(a[i]) << 32) | np.int64(b[i])
+        h = _bucket(key, mask)
+        while True:
+            k = keys[h]
+            if k == key:
+                out[i] = True
+                break
+            if k == EMPTY:
+                break
+            h = (h + 1) & mask
+    return out
+
+
+@njit(cache=True)
 def changed_remote_degrees(
     owner: np.ndarray, me: int, deg: np.ndarray, reported: np.ndarray, n: int
 ) -> np.ndarray:

@@ -25,10 +25,23 @@ def test_unique_sorted_equals_np_unique_for_integers(values: np.ndarray) -> None
     assert got.tolist() == want.tolist()
 
 
+@settings(max_examples=100, deadline=None)
+@given(hnp.arrays(np.int64, st.integers(0, 40), elements=st.integers(-5, 5)))
+def test_unique_sorted_of_sorted_values_is_a_new_array(values: np.ndarray) -> None:
+    ordered = np.sort(values)
+    got = unique_sorted(ordered)
+    assert got.tolist() == np.unique(values).tolist()
+    assert not np.shares_memory(got, ordered)  # (the one-pass path copies too)
+
+
 def test_unique_sorted_leaves_its_input_alone_and_takes_lists() -> None:
     a = np.array([5, 1, 5, 0])
     assert unique_sorted(a).tolist() == [0, 1, 5]
     assert a.tolist() == [5, 1, 5, 0]
+    b = np.array([0, 1, 1, 4])
+    out = unique_sorted(b)
+    out[0] = 9
+    assert out.tolist() == [9, 1, 4] and b.tolist() == [0, 1, 1, 4]
     assert unique_sorted([3, 3, 2]).tolist() == [2, 3]
 
 

@@ -403,3 +403,26 @@ def test_first_appearance_refs_number_each_calls_a_ends_then_b_ends(
     assert nodes.tolist() == list(numbers)
     assert ra.dtype == np.int32 and ra.tolist() == want_a and rb.tolist() == want_b
     assert (scratch == free).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 9)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 9)), max_size=40),
+    st.booleans(),
+)
+def test_pairs_among_equals_isin_of_packed_pairs(
+    pairs: list[tuple[int, int]], members: list[tuple[int, int]], overlap: bool
+) -> None:
+    if overlap:  # some of the pairs asked about are members, some repeated
+        members = members + pairs[::2]
+    a = np.array([p[0] for p in pairs], dtype=np.int32)
+    b = np.array([p[1] for p in pairs], dtype=np.int32)
+    sa = np.array([p[0] for p in members], dtype=np.int64)
+    sb = np.array([p[1] for p in members], dtype=np.int64)
+    got = K.pairs_among(a, b, sa, sb)
+    want = np.isin((a.astype(np.int64) << 32) | b, (sa << 32) | sb)
+    assert got.dtype == np.bool_ and got.tolist() == want.tolist()
+    assert K.pairs_among(b, a, sb, sa).tolist() == got.tolist()  # ordered pairs, both ways
+    swapped = K.pairs_among(b, a, sa, sb)  # (b, a) is not (a, b)
+    assert swapped.tolist() == np.isin((b.astype(np.int64) << 32) | a, (sa << 32) | sb).tolist()

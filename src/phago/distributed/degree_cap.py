@@ -215,8 +215,8 @@ def _leave_out_inflight(
         mine = inflight[inflight[:, 0] == sources[k]]
         if not len(mine) or not sizes[k]:
             continue
-        local = np.asarray(rep.edge_local, dtype=_INT).reshape(-1, 2)
-        gone = np.isin((local[:, 0] << 32) | local[:, 1], (mine[:, 1] << 32) | mine[:, 2])
+        local = np.asarray(rep.edge_local).reshape(-1, 2)
+        gone = K.pairs_among(local[:, 0], local[:, 1], mine[:, 1], mine[:, 2])
         if gone.any():
             keep[starts[k] : starts[k] + sizes[k]] &= ~gone
 
