@@ -271,7 +271,8 @@ class DistributedColony:
         sent, while the next batch is being prepared here); return once all are done.
 
         Raises:
-            The first error a call raised (after every call sent has finished).
+            PhagoError: the first error a call raised (a :class:`~phago.errors.ShardLost`,
+                an :class:`~phago.errors.RpcError`, ...), once every call sent has finished.
         """
         hs = self._runner.handles
 
@@ -378,8 +379,10 @@ class DistributedColony:
                     batch.append((title, content, (p.x, p.y), did))
                 yield [(s, "ingest_many", (batch,)) for s, batch in sorted(per_shard.items())]
 
-        self._call_stream(batches())
-        self._version += 1
+        try:
+            self._call_stream(batches())
+        finally:  # (a shard that failed may leave the others' chunks stored)
+            self._version += 1
         return ids
 
     def spawn_digesters(self, per_shard: int, **digester_options: Any) -> int:
