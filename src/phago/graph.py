@@ -492,12 +492,19 @@ class HebbianGraph:
         xs: Sequence[float],
         ys: Sequence[float],
         tick: int,
-        documents: Sequence[DocumentId | None],
+        documents: Sequence[DocumentId | None] = (),
+        doc_columns: tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None = None,
     ) -> tuple[IntArray, IntArray | None]:
         """:meth:`present_groups`, also returning the nodes each group created (None when
-        no group created any)."""
-        if len(documents) != len(ends):
-            raise ValueError(f"{len(ends)} groups but {len(documents)} documents")
+        no group created any). ``doc_columns``, when given, replaces ``documents``: each
+        group's document id and whether it has one, as two arrays."""
+        if doc_columns is None:
+            with_doc = np.fromiter((d is not None for d in documents), np.bool_, len(documents))
+            doc_ids = np.fromiter((d or 0 for d in documents), np.uint64, len(documents))
+        else:
+            doc_ids, with_doc = doc_columns
+        if len(with_doc) != len(ends) or len(doc_ids) != len(ends):
+            raise ValueError(f"{len(ends)} groups but {len(with_doc)} documents")
         code = _TYPE_CODE[node_type]
         tval = node_type.value
         by_label = self._by_type[code]
@@ -534,13 +541,10 @@ class HebbianGraph:
                 K.add_at(self._access, existing, 1)
         elif len(out):
             K.add_at(self._access, out, 1)
-        if len(out) and any(doc is not None for doc in documents):
+        if len(out) and with_doc.any():
             # every group's nodes with its document, in group order, in one append
             bounds = np.asarray(ends, dtype=_INT)
             sizes = bounds - np.concatenate(([0], bounds[:-1]))
-            n_groups = len(documents)
-            with_doc = np.fromiter((d is not None for d in documents), np.bool_, n_groups)
-            doc_ids = np.fromiter((0 if d is None else d for d in documents), np.uint64, n_groups)
             per_node = np.repeat(doc_ids, sizes)
             grouped = out[: len(per_node)]  # (the groups cover the labels)
             if with_doc.all():

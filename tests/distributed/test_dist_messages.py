@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
-from phago.distributed.messages import CrossShardEdgeArray, UpdateBatch
+from phago.distributed.hashing import ConsistentHashRing
+from phago.distributed.messages import (
+    CrossShardEdgeArray,
+    PresentationGroup,
+    PresentationGroups,
+    UpdateBatch,
+)
+from phago.distributed.shard import ShardedColony
 from phago.distributed.types import CrossShardEdge, ShardId
+from phago.graph import HebbianGraph
 from phago.ids import NodeId
+from phago.types import NodeType, Position
 
 
 def _array(n: int, shift: int = 0) -> CrossShardEdgeArray:
@@ -54,3 +65,44 @@ def test_update_batch_edge_groups_cover_the_co_activations_in_order() -> None:
     batch.edge_increment = [0.1, None]
     assert batch.edge_count == 5
     assert list(batch.edge_groups()) == [(0, 2, None, 0.1), (2, 5, 0.3, None)]
+
+
+GROUPS = [
+    PresentationGroup(["cell", "wall"], "concept", 1.0, 2.0, 7),
+    PresentationGroup(["idea"], "insight", 3.0, 4.0, None),
+    PresentationGroup(["wall", "dna", "cell"], "concept", 5.0, 6.0, 2**64 - 1),
+    PresentationGroup(["dna"], "concept", 0.0, 0.0, 0),
+]
+
+
+def test_presentation_groups_are_columns_that_read_back_as_groups() -> None:
+    cols = PresentationGroups.from_groups(GROUPS)
+    assert len(cols) == 4 and list(cols) == GROUPS
+    assert cols.ends.tolist() == [2, 3, 6, 7] and cols.labels[2:3] == ["idea"]
+    assert list(cols.runs()) == [(0, 0, 1), (2, 1, 2), (0, 2, 4)]  # codes: tuple(NodeType)
+    again = pickle.loads(pickle.dumps(UpdateBatch(0, 1, 2, groups=cols)))
+    assert list(again.groups) == GROUPS and not again.is_empty
+    empty = PresentationGroups()
+    assert len(empty) == 0 and list(empty) == [] and list(empty.runs()) == []
+    assert UpdateBatch(0, 1, 2).is_empty
+
+
+def test_concatenated_columns_equal_the_columns_of_all_groups() -> None:
+    parts = [PresentationGroups.from_groups(GROUPS[a:b]) for a, b in ((0, 1), (1, 1), (1, 4))]
+    whole = PresentationGroups.concat(parts)
+    assert list(whole) == GROUPS and whole.ends.tolist() == [2, 3, 6, 7]
+    assert PresentationGroups.concat(parts[:1]) is parts[0]
+    assert len(PresentationGroups.concat([])) == 0
+
+
+def test_received_groups_are_presented_as_one_by_one() -> None:
+    shard = ShardedColony(0, None, ConsistentHashRing(1))
+    batch = UpdateBatch(1, 0, 3, groups=PresentationGroups.from_groups(GROUPS))
+    assert shard.receive_updates([batch]) == 0
+    plain = HebbianGraph()
+    for grp in GROUPS:
+        plain.present(grp.labels, NodeType(grp.node_type), Position(grp.x, grp.y), 3, grp.document)
+    got = shard.colony.graph
+    assert got.node_count == plain.node_count == 4
+    for i in range(4):
+        assert got.node_at(i) == plain.node_at(i)  # type, place, access count, documents

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, overload
 
 import numpy as np
@@ -23,8 +24,15 @@ import numpy.typing as npt
 
 from phago.distributed.types import CrossShardEdge, ShardId
 from phago.ids import NodeId
+from phago.types import NodeType
 
-__all__ = ["CrossShardEdgeArray", "HeldMessages", "PresentationGroup", "UpdateBatch"]
+__all__ = [
+    "CrossShardEdgeArray",
+    "HeldMessages",
+    "PresentationGroup",
+    "PresentationGroups",
+    "UpdateBatch",
+]
 
 
 @dataclass(slots=True)
@@ -38,12 +46,100 @@ class PresentationGroup:
     document: int | None
 
 
+def _no_codes() -> npt.NDArray[np.int8]:
+    return np.zeros(0, dtype=np.int8)
+
+
 def _no_ids() -> npt.NDArray[np.uint64]:
     return np.zeros(0, dtype=np.uint64)
 
 
-def _no_codes() -> npt.NDArray[np.int8]:
-    return np.zeros(0, dtype=np.int8)
+_NODE_TYPE_VALUES: tuple[str, ...] = tuple(t.value for t in NodeType)  # by type code
+
+
+@dataclass(slots=True)
+class PresentationGroups:
+    """A run of presentations as columns (what an :class:`UpdateBatch` carries): group
+    ``k``'s labels are ``labels[ends[k - 1]:ends[k]]`` (from 0 for the first), its node type
+    ``tuple(NodeType)[types[k]]``, its place ``(x[k], y[k])`` and its document ``docs[k]``
+    where ``has_doc[k]``. Arrays, not one object per presentation: a tick's presentations
+    for another shard are cheap to build, pickle and apply.
+
+    Example:
+        >>> g = PresentationGroups.from_groups(
+        ...     [PresentationGroup(["cell", "wall"], "concept", 1.0, 2.0, 7),
+        ...      PresentationGroup(["dna"], "concept", 0.0, 0.0, None)])
+        >>> len(g), g.ends.tolist(), g.has_doc.tolist()
+        (2, [2, 3], [True, False])
+        >>> list(g)[1].labels, list(g)[1].document
+        (['dna'], None)
+    """
+
+    labels: list[str] = field(default_factory=list)
+    ends: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    types: npt.NDArray[np.int8] = field(default_factory=_no_codes)
+    x: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    y: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    docs: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
+    has_doc: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __iter__(self) -> Iterator[PresentationGroup]:
+        start = 0
+        for k, end in enumerate(self.ends.tolist()):
+            yield PresentationGroup(
+                self.labels[start:end],
+                _NODE_TYPE_VALUES[int(self.types[k])],
+                float(self.x[k]),
+                float(self.y[k]),
+                int(self.docs[k]) if self.has_doc[k] else None,
+            )
+            start = end
+
+    @classmethod
+    def from_groups(cls, groups: Sequence[PresentationGroup]) -> PresentationGroups:
+        """The columns of ``groups``, in order."""
+        code = {v: i for i, v in enumerate(_NODE_TYPE_VALUES)}
+        return cls(
+            [label for grp in groups for label in grp.labels],
+            np.cumsum([len(grp.labels) for grp in groups], dtype=np.int64),
+            np.array([code[grp.node_type] for grp in groups], dtype=np.int8),
+            np.array([grp.x for grp in groups], dtype=np.float64),
+            np.array([grp.y for grp in groups], dtype=np.float64),
+            np.array([grp.document or 0 for grp in groups], dtype=np.uint64),
+            np.array([grp.document is not None for grp in groups], dtype=np.bool_),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[PresentationGroups]) -> PresentationGroups:
+        """``parts``' groups, one part after another."""
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls()
+        offsets = np.cumsum([len(p.labels) for p in parts]) - [len(p.labels) for p in parts]
+        return cls(
+            [label for p in parts for label in p.labels],
+            np.concatenate([p.ends + off for p, off in zip(parts, offsets.tolist(), strict=True)]),
+            np.concatenate([p.types for p in parts]),
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.y for p in parts]),
+            np.concatenate([p.docs for p in parts]),
+            np.concatenate([p.has_doc for p in parts]),
+        )
+
+    def runs(self) -> Iterator[tuple[int, int, int]]:
+        """``(type code, first group, end group)`` of each run of groups of one node type."""
+        types = self.types
+        n = len(types)
+        if not n:
+            return
+        cuts = np.flatnonzero(types[1:] != types[:-1]) + 1
+        bounds = [0, *cuts.tolist(), n]
+        for g0, g1 in pairwise(bounds):
+            yield int(types[g0]), g0, g1
 
 
 def _no_refs() -> npt.NDArray[np.int32]:
@@ -68,7 +164,7 @@ class UpdateBatch:
         source: the sending shard.
         dest: the receiving shard.
         tick: the tick whose Act phase produced the batch.
-        groups: presentations of concepts ``dest`` owns, in order.
+        groups: presentations of concepts ``dest`` owns, in order (as columns).
         ref_ids: NodeIds of the referenced nodes.
         ref_labels: their labels.
         ref_types: their node type codes (indices into ``tuple(NodeType)``).
@@ -83,7 +179,7 @@ class UpdateBatch:
     source: int
     dest: int
     tick: int
-    groups: list[PresentationGroup] = field(default_factory=list)
+    groups: PresentationGroups = field(default_factory=PresentationGroups)
     ref_ids: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
     ref_labels: list[str] = field(default_factory=list)
     ref_types: npt.NDArray[np.int8] = field(default_factory=_no_codes)
@@ -96,7 +192,7 @@ class UpdateBatch:
     @property
     def is_empty(self) -> bool:
         """True if the batch carries nothing."""
-        return not self.groups and not len(self.edge_a)
+        return not len(self.groups) and not len(self.edge_a)
 
     @property
     def edge_count(self) -> int:

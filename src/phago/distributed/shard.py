@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,7 @@ from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap
 from phago.distributed.edge_manager import CrossShardEdgeManager
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.hashing import ConsistentHashRing
-from phago.distributed.messages import CrossShardEdgeArray, PresentationGroup, UpdateBatch
+from phago.distributed.messages import CrossShardEdgeArray, PresentationGroups, UpdateBatch
 from phago.distributed.types import (
     CrossShardEdge,
     GhostNode,
@@ -70,6 +70,7 @@ __all__ = ["OwnedGraph", "ShardPhaseResult", "ShardedColony", "shard_seed"]
 _INT = np.int64
 _FREE = np.iinfo(np.int64).max  # an unused entry of ShardedColony's scratch column
 _NODE_TYPES: tuple[NodeType, ...] = tuple(NodeType)  # NodeType by graph type code
+_TYPE_CODE_OF: dict[str, int] = {t.value: i for i, t in enumerate(_NODE_TYPES)}  # by value
 
 # A run of wiring calls' edges to one destination: (a ends, b ends, tentative, increment,
 # calls), as local node indices, with the wiring call of each pair (non-decreasing); sealed
@@ -207,6 +208,7 @@ class ShardedColony:
         self._owned_count = 0
         self._postings_cache: tuple[int, dict[str, list[tuple[int, int]]]] | None = None
         self._outbox: dict[int, UpdateBatch] = {}
+        self._outbox_groups: dict[int, list[PresentationGroups]] = {}
         self._outbox_edges: dict[int, list[_EdgePart]] = {}
         self._act_cross: list[CrossShardEdgeArray] = []
         self._act_cross_count = 0  # cross-shard edges routed since the last take
@@ -612,6 +614,7 @@ class ShardedColony:
         self.__dict__.setdefault("_act_wires", [])
         self.__dict__.setdefault("_act_cross_count", 0)
         self.__dict__.setdefault("_cross_lists", True)
+        self.__dict__.setdefault("_outbox_groups", {})
         if "_degree_cap" not in self.__dict__:
             self._degree_cap = self._new_degree_cap()
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
@@ -735,20 +738,31 @@ class ShardedColony:
         remote = owners != int(self._id)
         if not remote.any():
             return
-        sizes = np.fromiter((len(p[0]) for p in pres), dtype=_INT, count=len(pres))
+        n = len(pres)
+        sizes = np.fromiter((len(p[0]) for p in pres), dtype=_INT, count=n)
         starts = np.cumsum(sizes) - sizes
+        kinds = np.fromiter((_TYPE_CODE_OF[p[1]] for p in pres), dtype=np.int8, count=n)
+        xs = np.fromiter((p[2] for p in pres), dtype=np.float64, count=n)
+        ys = np.fromiter((p[3] for p in pres), dtype=np.float64, count=n)
+        has_doc = np.fromiter((p[4] is not None for p in pres), dtype=np.bool_, count=n)
+        docs = np.fromiter((p[4] or 0 for p in pres), dtype=np.uint64, count=n)
         labels = self.colony.graph._labels
         for dest in np.flatnonzero(np.bincount(owners[remote])).tolist():
             mine = owners == dest
-            names = [labels[i] for i in idx[mine].tolist()]
-            counts = np.add.reduceat(mine, starts).tolist()
-            batch = self._batch(dest, pres[0][5])
-            at = 0
-            for k, c in enumerate(counts):
-                if c:
-                    _, kind, x, y, doc, _ = pres[k]
-                    batch.groups.append(PresentationGroup(names[at : at + c], kind, x, y, doc))
-                    at += c
+            counts = np.add.reduceat(mine, starts, dtype=_INT)
+            sel = np.flatnonzero(counts)  # the presentations with concepts ``dest`` owns
+            self._batch(dest, pres[0][5])
+            self._outbox_groups.setdefault(dest, []).append(
+                PresentationGroups(
+                    [labels[i] for i in idx[mine].tolist()],
+                    np.cumsum(counts[sel]),
+                    kinds[sel],
+                    xs[sel],
+                    ys[sel],
+                    docs[sel],
+                    has_doc[sel],
+                )
+            )
 
     def _route_wiring(self) -> None:
         wires, self._act_wires = self._act_wires, []
@@ -875,11 +889,15 @@ class ShardedColony:
         out = []
         for dest in sorted(self._outbox):
             batch = self._outbox[dest]
+            groups = self._outbox_groups.get(dest)
+            if groups:
+                batch.groups = PresentationGroups.concat(groups)
             parts = self._outbox_edges.get(dest)
             if parts:
                 self._seal(batch, parts)
             out.append(batch)
         self._outbox = {}
+        self._outbox_groups = {}
         self._outbox_edges = {}
         return out
 
@@ -926,27 +944,22 @@ class ShardedColony:
             self._mark_ghosts_pending(local[self._owner_buf[local] != me])
         return wired
 
-    def _present_groups(self, groups: Sequence[PresentationGroup], tick: int) -> None:
+    def _present_groups(self, groups: PresentationGroups, tick: int) -> None:
         """Present each group, in order, as the sender's presentation: one graph call per
         run of groups with the same node type."""
         g = self.colony.graph
-        run = 0
-        for k in range(1, len(groups) + 1):
-            if k < len(groups) and groups[k].node_type == groups[run].node_type:
-                continue
-            part = groups[run:k]
-            labels = list(chain.from_iterable(grp.labels for grp in part))
-            ends = list(accumulate(len(grp.labels) for grp in part))
-            g.present_groups(
-                labels,
-                ends,
-                NodeType(part[0].node_type),
-                [grp.x for grp in part],
-                [grp.y for grp in part],
+        ends = groups.ends
+        for code, g0, g1 in groups.runs():
+            l0 = int(ends[g0 - 1]) if g0 else 0
+            g._present_groups(
+                groups.labels[l0 : int(ends[g1 - 1])],
+                (ends[g0:g1] - l0).tolist(),
+                _NODE_TYPES[code],
+                groups.x[g0:g1].tolist(),
+                groups.y[g0:g1].tolist(),
                 tick,
-                [None if grp.document is None else DocumentId(grp.document) for grp in part],
+                doc_columns=(groups.docs[g0:g1], groups.has_doc[g0:g1]),
             )
-            run = k
 
     def _local_refs(self, batch: UpdateBatch) -> npt.NDArray[np.int64]:
         """Local indices of ``batch``'s referenced nodes, adding missing ones in table order.
@@ -1370,7 +1383,7 @@ class ShardedColony:
 
     def health(self) -> ShardHealth:
         """Real figures: load is agents alive per 100, memory the shard's arrays and texts."""
-        pending = sum(len(b.groups) for b in self._outbox.values())
+        pending = sum(len(g) for parts in self._outbox_groups.values() for g in parts)
         pending += sum(len(p[0]) for parts in self._outbox_edges.values() for p in parts)
         return ShardHealth(
             self._id,
