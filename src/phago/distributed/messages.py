@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago.distributed.types import CrossShardEdge, ShardId
+from phago.graph import _TYPE_CODE, _TYPES
 from phago.ids import NodeId
 from phago.types import NodeType
 
@@ -52,9 +53,6 @@ def _no_codes() -> npt.NDArray[np.int8]:
 
 def _no_ids() -> npt.NDArray[np.uint64]:
     return np.zeros(0, dtype=np.uint64)
-
-
-_NODE_TYPE_VALUES: tuple[str, ...] = tuple(t.value for t in NodeType)  # by type code
 
 
 @dataclass(slots=True)
@@ -91,7 +89,7 @@ class PresentationGroups:
         for k, end in enumerate(self.ends.tolist()):
             yield PresentationGroup(
                 self.labels[start:end],
-                _NODE_TYPE_VALUES[int(self.types[k])],
+                _TYPES[int(self.types[k])].value,
                 float(self.x[k]),
                 float(self.y[k]),
                 int(self.docs[k]) if self.has_doc[k] else None,
@@ -101,11 +99,10 @@ class PresentationGroups:
     @classmethod
     def from_groups(cls, groups: Sequence[PresentationGroup]) -> PresentationGroups:
         """The columns of ``groups``, in order."""
-        code = {v: i for i, v in enumerate(_NODE_TYPE_VALUES)}
         return cls(
             [label for grp in groups for label in grp.labels],
             np.cumsum([len(grp.labels) for grp in groups], dtype=np.int64),
-            np.array([code[grp.node_type] for grp in groups], dtype=np.int8),
+            np.array([_TYPE_CODE[NodeType(grp.node_type)] for grp in groups], dtype=np.int8),
             np.array([grp.x for grp in groups], dtype=np.float64),
             np.array([grp.y for grp in groups], dtype=np.float64),
             np.array([grp.document or 0 for grp in groups], dtype=np.uint64),
@@ -119,7 +116,8 @@ class PresentationGroups:
             return parts[0]
         if not parts:
             return cls()
-        offsets = np.cumsum([len(p.labels) for p in parts]) - [len(p.labels) for p in parts]
+        sizes = [len(p.labels) for p in parts]
+        offsets = np.cumsum(sizes) - sizes  # where each part's labels start
         return cls(
             [label for p in parts for label in p.labels],
             np.concatenate([p.ends + off for p, off in zip(parts, offsets.tolist(), strict=True)]),

@@ -60,7 +60,7 @@ from phago.distributed.types import (
     as_shard_id,
 )
 from phago.errors import RoutingFailed
-from phago.graph import _triu
+from phago.graph import _TYPE_CODE, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
 from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
@@ -70,7 +70,6 @@ __all__ = ["OwnedGraph", "ShardPhaseResult", "ShardedColony", "shard_seed"]
 _INT = np.int64
 _FREE = np.iinfo(np.int64).max  # an unused entry of ShardedColony's scratch column
 _NODE_TYPES: tuple[NodeType, ...] = tuple(NodeType)  # NodeType by graph type code
-_TYPE_CODE_OF: dict[str, int] = {t.value: i for i, t in enumerate(_NODE_TYPES)}  # by value
 
 # A run of wiring calls' edges to one destination: (a ends, b ends, tentative, increment,
 # calls), as local node indices, with the wiring call of each pair (non-decreasing); sealed
@@ -82,8 +81,8 @@ _EdgePart = tuple[
     float | None,
     npt.NDArray[np.int64],
 ]
-# A presentation during Act: (local node indices, node type value, x, y, document, tick).
-_Presented = tuple[npt.NDArray[np.int64], str, float, float, int | None, int]
+# A presentation during Act: (local node indices, node type code, x, y, document, tick).
+_Presented = tuple[npt.NDArray[np.int64], int, float, float, int | None, int]
 # A wiring call during Act: (a ends, b ends, tick, tentative, increment), no self-pairs.
 _Wiring = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, float | None, float | None]
 
@@ -681,7 +680,8 @@ class ShardedColony:
         owners when Act ends (:meth:`flush_act`)."""
         if len(idx):  # (routing counts per presentation with reduceat: none may be empty)
             doc = None if document is None else int(document)
-            self._act_presented.append((idx, node_type.value, position.x, position.y, doc, tick))
+            code = _TYPE_CODE[node_type]
+            self._act_presented.append((idx, code, position.x, position.y, doc, tick))
 
     def _batch(self, dest: int, tick: int) -> UpdateBatch:
         b = self._outbox.get(dest)
@@ -741,7 +741,7 @@ class ShardedColony:
         n = len(pres)
         sizes = np.fromiter((len(p[0]) for p in pres), dtype=_INT, count=n)
         starts = np.cumsum(sizes) - sizes
-        kinds = np.fromiter((_TYPE_CODE_OF[p[1]] for p in pres), dtype=np.int8, count=n)
+        kinds = np.fromiter((p[1] for p in pres), dtype=np.int8, count=n)
         xs = np.fromiter((p[2] for p in pres), dtype=np.float64, count=n)
         ys = np.fromiter((p[3] for p in pres), dtype=np.float64, count=n)
         has_doc = np.fromiter((p[4] is not None for p in pres), dtype=np.bool_, count=n)
