@@ -19,6 +19,7 @@ from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import ConsistentHashRing, ShardedColony, ShardId
 from phago.distributed.backends.ray import (
+    _SKIPPED,
     ShardActorImpl,
     _inbound,
     _lean_sense,
@@ -26,8 +27,9 @@ from phago.distributed.backends.ray import (
     _refs,
     _slot,
 )
-from phago.distributed.messages import HeldMessages, UpdateBatch
-from phago.errors import RoutingFailed
+from phago.distributed.messages import HeldMessages, TickOutlook, UpdateBatch
+from phago.distributed.runner import all_idle
+from phago.errors import BarrierFailed, RoutingFailed
 from phago.ids import document_id
 
 
@@ -42,14 +44,21 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
 
 
-def routed_tick(actors: list[ShardActorImpl], held: list[list[Any]] | None) -> list:
+def routed_tick(
+    actors: list[ShardActorImpl], held: list[list[Any]] | None, chained: bool = False
+) -> list:
     """One pipelined tick: Sense and Act in one call, Decay and Advance in another (as the
     pipeline submits them), each call's parts handed from every actor to every actor;
-    returns the second calls' returns (their parts go to the next tick's second calls)."""
+    returns the second calls' returns (their parts go to the next tick's second calls).
+    ``chained``: submitted as the pipeline chains a tick, stopping when idle."""
     n = len(actors)
     first = []
-    for a in actors:
-        out = _refs(a.run_sense_act(None, None, True, n))
+    outs = [_refs(a.run_sense_act(None, None, True, n, chained, chained)) for a in actors]
+    skipped = [out[-1] == _SKIPPED for out in outs]
+    if any(skipped):
+        assert all(skipped)  # every shard decides alike
+        return [_refs(a.run_decay_advance(None, True, n, True)) for a in actors]
+    for out in outs:
         assert len(out) == n  # Act's batches for each other shard, then both results
         both = pickle.loads(out[-1])
         assert (both.first.phase.value, both.second.phase.value) == ("Sense", "Act")
@@ -145,3 +154,50 @@ def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:
     actor.shard.take_outbox = lambda: [UpdateBatch(1, 1, 0)]  # type: ignore[method-assign]
     with pytest.raises(RoutingFailed, match="shard-1 addressed its own Act output"):
         actor.run_sense_act(None, None, True, 2)
+
+
+def test_a_chained_tick_decides_from_the_outlooks_sent_with_the_batches() -> None:
+    # every shard decides alone whether a chained tick runs, from the outlooks the other
+    # shards sent with this tick's update batches: exactly what the runner decides from
+    # the Advance results, so the run stops at the same tick
+    ring = ConsistentHashRing(2)
+    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(2)]
+    load([a.shard for a in actors], ring)
+    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(2)]
+    load(plain, ring)
+    parts = routed_tick(actors, None)
+    held = inline_tick(plain, HeldMessages())
+    ran = 1
+    while True:
+        advance = [pickle.loads(p[-1]).second for p in parts]
+        outlooks = [TickOutlook(r.busy, r.wants_distribution) for r in advance]
+        assert all(a._outlooks == outlooks for a in actors)  # as Advance reports them
+        parts = routed_tick(actors, parts, chained=True)
+        if all(p == [_SKIPPED] * 2 for p in parts):  # both calls of every shard skipped
+            assert all_idle(advance)
+            break
+        assert not all_idle(advance)
+        held = inline_tick(plain, held)
+        ran += 1
+        assert state(plain) == state([a.shard for a in actors])
+    assert 5 < ran < 300
+    assert all(not a.shard.colony.has_undigested_work() for a in actors)
+
+
+def test_a_chained_tick_needs_the_outlooks_of_the_tick_before() -> None:
+    ring = ConsistentHashRing(1)
+    actor = ShardActorImpl(0, ColonyConfig(), ring, 0, 1000)
+    with pytest.raises(BarrierFailed, match="without the tick before's outlooks"):
+        actor.run_sense_act(None, None, True, 1, True, True)
+    with pytest.raises(BarrierFailed, match="Decay without its Act"):
+        actor.run_decay_advance(None, True, 1, False)
+    actor.run_sense_act(None, None, True, 1)
+    actor.run_decay_advance(None, True, 1, False)
+    assert actor._outlooks == [TickOutlook(busy=False, wants_distribution=False)]
+    assert actor.run_sense_act(None, None, True, 1, True, True) == _SKIPPED  # idle: stop
+    actor.run_sense_act(None, None, True, 1, False, False)
+    actor.run_decay_advance(None, True, 1, False)
+    assert actor.run_sense_act(None, None, True, 1, False, True) != _SKIPPED  # goes on
+    actor.restore(actor.shard.snapshot(), [])  # a restored shard forgets them
+    with pytest.raises(BarrierFailed):
+        actor.run_sense_act(None, None, True, 1, True, True)

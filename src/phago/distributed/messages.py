@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -32,8 +32,22 @@ __all__ = [
     "HeldMessages",
     "PresentationGroup",
     "PresentationGroups",
+    "TickOutlook",
     "UpdateBatch",
 ]
+
+
+class TickOutlook(NamedTuple):
+    """What a shard's Advance reports for deciding the next tick: whether it has anything
+    left to digest, and whether it wants the merged distribution at its next Sense.
+
+    Example:
+        >>> TickOutlook(busy=True, wants_distribution=False).busy
+        True
+    """
+
+    busy: bool
+    wants_distribution: bool
 
 
 @dataclass(slots=True)

@@ -48,7 +48,12 @@ from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap
 from phago.distributed.edge_manager import CrossShardEdgeManager
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.hashing import ConsistentHashRing
-from phago.distributed.messages import CrossShardEdgeArray, PresentationGroups, UpdateBatch
+from phago.distributed.messages import (
+    CrossShardEdgeArray,
+    PresentationGroups,
+    TickOutlook,
+    UpdateBatch,
+)
 from phago.distributed.types import (
     CrossShardEdge,
     GhostNode,
@@ -404,6 +409,27 @@ class ShardedColony:
 
     def _has_aggregated_agents(self) -> bool:
         return bool(self._aggregated_providers())
+
+    def tick_outlook(self) -> TickOutlook:
+        """What the runner decides the next tick by, as this shard's Advance reports it:
+        whether it has anything left to digest, and whether it wants the merged
+        distribution brought to its next Sense.
+
+        Only Act changes documents and agents, so from the end of a tick's Act this is
+        what Advance will report; a pipelined backend sends it with Act's update batches,
+        so that every shard can decide about the next tick before the others' Advance.
+
+        Example:
+            >>> from phago import ColonyConfig, Digester, Position
+            >>> from phago.distributed import ConsistentHashRing, ShardId
+            >>> s = ShardedColony(ShardId(0), ColonyConfig(), ConsistentHashRing(1))
+            >>> s.tick_outlook()
+            TickOutlook(busy=False, wants_distribution=False)
+            >>> _ = s.ingest_document("d", "alpha beta", Position(0, 0))
+            >>> s.tick_outlook().busy
+            True
+        """
+        return TickOutlook(self.colony.has_undigested_work(), self._has_aggregated_agents())
 
     def _install_distribution(self, distribution: Any) -> None:
         for p in self._aggregated_providers():
@@ -1297,14 +1323,15 @@ class ShardedColony:
             result.ghost_requests = outbound
             result.ghost_answers = self._answer(ids, reports)
         elif phase is TickPhase.ADVANCE:  # Advance: the end-of-tick report the runner reads
-            result.wants_distribution = self._has_aggregated_agents()
+            outlook = self.tick_outlook()
+            result.wants_distribution = outlook.wants_distribution
             if getattr(self, "_collect_distribution", False):
                 result.distribution = self.owned_distribution()
             st = self.colony.substrate
             result.agents_alive = self.colony.alive_count
             result.documents_total = st.document_count
             result.documents_digested = st.document_count - st.undigested_count
-            result.busy = self.colony.has_undigested_work()
+            result.busy = outlook.busy
         result.compute_ms = (time.perf_counter() - started) * 1000.0
         result.compute_cpu_ms = (time.thread_time() - cpu_started) * 1000.0
         return result

@@ -35,8 +35,7 @@ from typing import Any
 from phago.config import ColonyConfig
 from phago.distributed.degree_cap import CapOrder
 from phago.distributed.hashing import ConsistentHashRing
-from phago.distributed.messages import HeldMessages
-from phago.distributed.runner import all_idle
+from phago.distributed.messages import HeldMessages, TickOutlook
 from phago.distributed.shard import ShardedColony
 from phago.distributed.types import GhostNode, ShardId, TickPhase
 from phago.errors import (
@@ -86,6 +85,9 @@ class ShardActorImpl:
         self._fault: tuple[str, str, int, float] | None = None
         self._running: TickPhase | None = None
         self._skipping = False  # a chained tick's Sense and Act skipped: so do Decay, Advance
+        # this shard's outlook at its last Act, then every shard's (gathered at that Decay)
+        self._outlook: TickOutlook | None = None
+        self._outlooks: list[TickOutlook] | None = None
         _load_compiled_code()  # here, not in the first (timed) phase; a replacement too
 
     def call(self, method: str, *args: Any) -> Any:
@@ -125,23 +127,27 @@ class ShardActorImpl:
         resolve_ghosts: bool,
         shards: int,
         stop_when_idle: bool = False,
-        *before: bytes,
+        chained: bool = False,
     ) -> Any:
         """Sense then Act of a pipelined tick (:class:`RayTickPipeline`) in one call
         (``payload`` is Sense's, ``act_payload`` Act's): returns Act's update batches as
-        one part for each other shard, then the Sense and Act results as one object (one
-        reference fewer for the driver to own and await per tick). Neither phase takes
-        anything from other shards, so the call starts as soon as the shard's previous
-        call is done.
+        one part for each other shard, each with this shard's outlook after Act (see
+        :meth:`ShardedColony.tick_outlook`), then the Sense and Act results as one object
+        (one reference fewer for the driver to own and await per tick). Neither phase
+        takes anything from other shards, so the call starts as soon as the shard's
+        previous call is done.
 
         A *chained* tick, submitted before the runner has seen the previous one's results,
-        takes every shard's previous Decay and Advance results (``before``, one per shard)
-        and decides from their Advance results what the runner would have: it skips (the
-        shard is left as it is, and returns :class:`_Skipped` in every place) when a shard
-        wants the global distribution for this Sense (the runner must bring it), or, with
+        decides from every shard's outlook of the tick before (gathered by this shard's
+        previous Decay from the other shards' update parts) what the runner would have
+        decided from their Advance results: it skips (the shard is left as it is, and
+        returns :class:`_Skipped` in every place) when a shard wants the global
+        distribution for this Sense (the runner must bring it), or, with
         ``stop_when_idle``, when no shard has anything left to digest (the run is over; see
         :func:`~phago.distributed.runner.all_idle`). The shard's Decay and Advance call of
-        the same tick then skips too.
+        the same tick then skips too. So a chained tick waits for no other shard's call:
+        on each actor it follows the actor's own Decay and Advance, and the shards meet
+        once a tick, at Decay, where the update batches are needed anyway.
 
         Parts and results travel as pickles (bytes): Ray's own serialiser runs
         ``cloudpickle``, whose per-object hook made serialising them about a tenth of an
@@ -152,23 +158,31 @@ class ShardActorImpl:
 
         Raises:
             RoutingFailed: a batch addressed to a shard outside the cluster, or to itself.
+            BarrierFailed: a chained tick without the outlooks of the tick before.
         """
         self._skipping = False
-        if before and _skips([pickle.loads(b).second for b in before], stop_when_idle):
-            self._skipping = True
-            return (_SKIPPED,) * shards if shards > 1 else _SKIPPED
+        if chained:
+            outlooks, self._outlooks = self._outlooks, None
+            if outlooks is None:
+                raise BarrierFailed(
+                    f"{self.shard.shard_id} got a chained tick without the tick before's outlooks"
+                )
+            if _skips(outlooks, stop_when_idle):
+                self._skipping = True
+                return (_SKIPPED,) * shards if shards > 1 else _SKIPPED
         sense, _ = self._routed(TickPhase.SENSE, payload, resolve_ghosts, shards)
         act, out = self._routed(TickPhase.ACT, act_payload, resolve_ghosts, shards)
+        self._outlook = outlook = self.shard.tick_outlook()
         both = _dump(_PhasePair(sense, act))
-        return (*map(_dump, out), both) if out else both
+        return (*(_dump((outlook, part)) for part in out), both) if out else both
 
     def run_decay_advance(
         self, payload: Any, resolve_ghosts: bool, shards: int, held: bool, *parts: Any
     ) -> Any:
         """Decay then Advance of a pipelined tick in one call.
 
-        ``parts`` are each other shard's update batches from this tick's Act and then, when
-        ``held``, each other shard's part from last tick's Decay (its ghost requests and
+        ``parts`` are each other shard's outlook and update batches from this tick's Act and
+        then, when ``held``, each other shard's part from last tick's Decay (its ghost requests and
         degree report for this shard to answer, and its answers to this shard's); ``payload``
         is what the runner held for this shard instead (a checkpoint's, a loaded store's),
         or None. Returns the Decay's part for each other shard (answers, then requests),
@@ -184,6 +198,11 @@ class ShardActorImpl:
         loaded = [pickle.loads(p) for p in parts]
         k = shards - 1
         me = int(self.shard.shard_id)
+        outlooks = [outlook for outlook, _ in loaded[:k]]
+        if self._outlook is None:
+            raise BarrierFailed(f"{self.shard.shard_id} got a Decay without its Act")
+        outlooks.insert(me, self._outlook)  # (shard order, for the record)
+        self._outlook = None
         asks: dict[int, list[Any]] = {}
         inbound: list[Any] = []
         if payload is not None:
@@ -194,11 +213,12 @@ class ShardActorImpl:
             if requests:
                 asks[j if j < me else j + 1] = requests
             inbound.extend(answers)
-        for part in loaded[:k]:
-            inbound.extend(part)
+        for _, batches in loaded[:k]:
+            inbound.extend(batches)
         decay_payload = {"asks": asks, "inbound": inbound}
         decay, out = self._routed(TickPhase.DECAY, decay_payload, resolve_ghosts, shards)
         advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards)
+        self._outlooks = outlooks  # for the next tick, if it comes chained
         both = _dump(_PhasePair(decay, advance))
         return (*map(_dump, out), both) if out else both
 
@@ -267,6 +287,7 @@ class ShardActorImpl:
         self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)
         self.shard.set_replay(ops)
         self._skipping = False
+        self._outlook = self._outlooks = None
 
     def ping(self) -> int:
         """Liveness check: the shard's tick."""
@@ -733,7 +754,8 @@ class RayTickPipeline:
     Sense and Act take nothing from other shards, so the first call of a tick waits only for
     the actor's previous call; Advance takes nothing either. Each Ray task costs about a
     millisecond of an actor's CPU on 2 cores, and each crossing between actors a hop. Each
-    actor's first call returns Act's batches as one part per other shard, which that
+    actor's first call returns Act's batches as one part per other shard (with the shard's
+    outlook, from which each shard decides whether a chained next tick runs), which that
     shard's second call of the same tick takes as an argument (Ray's object references),
     and each second call's parts (ghost requests and degree reports, answers and cap
     orders) are arguments of the other shards' second calls of the next tick. Ray starts a
@@ -790,13 +812,12 @@ class RayTickPipeline:
 
         ``chained``: submit it before the previous tick's results are in (the runner holds
         no messages, and the Sense payloads are the usual ones: no distribution). Each
-        shard then takes every shard's previous Decay and Advance results and skips the tick
-        when the runner would not have run it so (``stop_when_idle``: the run stops once no
-        shard has anything left to digest; see :meth:`ShardActorImpl.run_sense_act`); the
-        runner then calls :meth:`drop_ahead`. A chained tick starts on each actor as soon
-        as every shard has finished the previous one, without waiting for the driver's
-        Python code between the two (the previous results reach it through Ray's core
-        worker in the driver, which owns them)."""
+        shard then skips the tick when the runner would not have run it so, deciding from
+        every shard's outlook of the tick before, which came with their update batches
+        (``stop_when_idle``: the run stops once no shard has anything left to digest; see
+        :meth:`ShardActorImpl.run_sense_act`); the runner then calls :meth:`drop_ahead`. A
+        chained tick's first call starts on each actor as soon as the actor has finished
+        the tick before, without waiting for the driver or the other shards."""
         n = len(self._handles)
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
@@ -807,9 +828,8 @@ class RayTickPipeline:
         if chained:
             if before is None or held:
                 raise DistributedError("a chained tick follows a pipelined tick, holding nothing")
-            last = [r[-1] for r in before]  # each shard's Decay and Advance results
             first = [
-                _refs(m.remote(None, act_payload, resolve_ghosts, n, stop_when_idle, *last))
+                _refs(m.remote(None, act_payload, resolve_ghosts, n, stop_when_idle, True))
                 for m in self._first
             ]
         else:
@@ -934,13 +954,14 @@ class _Skipped:
 _SKIPPED = pickle.dumps(_Skipped(), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _skips(advance: list[Any], stop_when_idle: bool) -> bool:
-    """Whether a chained tick must not run, given every shard's Advance result of the tick
-    before: a shard wants the merged distribution brought to its Sense, or
-    ``stop_when_idle`` and no shard has anything left to digest."""
-    if any(getattr(r, "wants_distribution", False) for r in advance):
+def _skips(outlooks: list[TickOutlook], stop_when_idle: bool) -> bool:
+    """Whether a chained tick must not run, given every shard's outlook at the end of the
+    tick before: a shard wants the merged distribution brought to its Sense, or
+    ``stop_when_idle`` and no shard has anything left to digest (what the runner decides
+    from their Advance results with :func:`~phago.distributed.runner.all_idle`)."""
+    if any(o.wants_distribution for o in outlooks):
         return True
-    return stop_when_idle and all_idle(advance)
+    return stop_when_idle and not any(o.busy for o in outlooks)
 
 
 @dataclass(slots=True)
