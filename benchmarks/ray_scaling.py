@@ -10,6 +10,9 @@ documents/s, speed-up over one shard of the same backend, barrier overhead per t
 wall time beyond the slowest shard), the shards' own work (their phases' compute time: the
 slowest shard's and the sum over shards; set against the same shard count on the local
 backend, it shows how much sharing the cores slowed each shard) and peak memory per shard.
+For Ray shards running whole ticks actor to actor, a second table says where they waited
+(``phago.distributed.timeline``): between their own calls, before Decay (for the other
+shards' parts), and the hop from a Decay's last input to its start.
 Ray shards are actors with one CPU each; Ray is started once for the whole run with
 ``--ray-cpus`` CPUs (default: the machine's cores, or the most shards asked for if that is
 more).
@@ -99,6 +102,20 @@ def main() -> None:
             f"{r['work_summed_s']:.1f} | {r['cross_shard_edges']} | "
             f"{r['peak_rss_per_shard_mib']:.0f} |"
         )
+    piped = [r for r in rows if r["hop_ms"] is not None]
+    if piped:  # where pipelined Ray shards waited (phago.distributed.timeline)
+        print()
+        print(
+            "| backend | shards | ticks | waiting before Sense s/shard | "
+            "waiting before Decay s/shard | hop ms |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in piped:
+            print(
+                f"| {r['backend']} | {r['shards']} | {r['ticks']} | "
+                f"{r['wait_before_sense_s']:.2f} | {r['wait_before_decay_s']:.2f} | "
+                f"{r['hop_ms']:.2f} |"
+            )
 
 
 if __name__ == "__main__":

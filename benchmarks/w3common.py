@@ -10,6 +10,7 @@ from typing import Any
 
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.distributed import DistributedColony, RunnerConfig
+from phago.distributed.timeline import WaitSummary, wait_summary
 from phago.synthetic import synthetic_corpus, w1_layout
 
 WORDS_PER_DOC = 150
@@ -40,6 +41,12 @@ class W3Result:
     # summed over shards; one colony: the ticks' wall time for both
     work_slowest_s: float = 0.0
     work_summed_s: float = 0.0
+    # pipelined Ray shards (phago.distributed.timeline), averaged over shards: seconds
+    # between an actor's calls (before Sense and Act; before Decay and Advance) and the
+    # mean hop (ms) from a Decay's last input to its start; None where not pipelined
+    wait_before_sense_s: float | None = None
+    wait_before_decay_s: float | None = None
+    hop_ms: float | None = None
 
     def row(self) -> dict[str, Any]:
         """As a dict."""
@@ -183,6 +190,7 @@ def run_w3(
         st = dc.stats()
         mem = [s["edge_bytes"] for s in st.shards]
         rss_rows = dc._call_all("rss_mib") if backend == "ray" else [rss_mib()]
+        waits = wait_summary(dc._call_all("call_spans")) if backend == "ray" else None
     finally:
         dc.close()
     gb = int(sum(mem))
@@ -206,4 +214,17 @@ def run_w3(
         barrier / max(ticks, 1),
         max(work_ms) / 1000.0,
         sum(work_ms) / 1000.0,
+        *_waits(waits),
+    )
+
+
+def _waits(summary: WaitSummary | None) -> tuple[float | None, float | None, float | None]:
+    """W3Result's wait fields from a pipelined run's summary (Nones without one)."""
+    if summary is None or not summary.ticks:
+        return None, None, None
+    n = len(summary.shards)
+    return (
+        sum(s.before_sense_s for s in summary.shards) / n,
+        sum(s.before_decay_s for s in summary.shards) / n,
+        summary.mean_hop_ms,
     )

@@ -29,6 +29,7 @@ from phago.distributed.backends.ray import (
 )
 from phago.distributed.messages import HeldMessages, TickOutlook, UpdateBatch
 from phago.distributed.runner import all_idle
+from phago.distributed.timeline import DECAY_ADVANCE, SENSE_ACT, wait_summary
 from phago.errors import BarrierFailed, RoutingFailed
 from phago.ids import document_id
 
@@ -104,6 +105,13 @@ def test_routed_phases_end_like_the_runner_tick() -> None:
         assert all(r.ghost_requests == r.ghost_answers == {} for r in results)  # in the parts
     assert any(s.ghost_nodes() for s in plain)
     assert any(a.shard.colony.graph.edge_count for a in actors)
+    spans = [a.call_spans() for a in actors]  # each actor noted its 40 calls, in order
+    assert [[(c.tick, c.call) for c in s] for s in spans] == [
+        [(t, call) for t in range(20) for call in (SENSE_ACT, DECAY_ADVANCE)]
+    ] * 3
+    assert all(c.start <= c.end for s in spans for c in s)
+    summary = wait_summary(spans)
+    assert summary.ticks == 20 and all(w.calls == 40 for w in summary.shards)
 
 
 def test_usual_sense_payload_is_not_sent() -> None:

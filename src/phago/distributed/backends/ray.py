@@ -27,6 +27,7 @@ import socket
 import tempfile
 import time
 import traceback
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from phago.distributed.degree_cap import CapOrder
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.messages import HeldMessages, TickOutlook
 from phago.distributed.shard import ShardedColony
+from phago.distributed.timeline import DECAY_ADVANCE, SENSE_ACT, CallSpan
 from phago.distributed.types import GhostNode, ShardId, TickPhase
 from phago.errors import (
     BarrierFailed,
@@ -49,6 +51,7 @@ from phago.errors import (
 )
 
 __all__ = [
+    "CALL_SPANS_KEPT",
     "INLINE_OBJECT_BYTES",
     "CompiledPhaseFanOut",
     "PhaseFailure",
@@ -62,6 +65,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("phago.distributed")
+
+# How many pipelined calls an actor remembers (``call_spans``): 4,000 ticks' worth.
+CALL_SPANS_KEPT = 8192
 
 
 class ShardActorImpl:
@@ -88,11 +94,14 @@ class ShardActorImpl:
         # this shard's outlook at its last Act, then every shard's (gathered at that Decay)
         self._outlook: TickOutlook | None = None
         self._outlooks: list[TickOutlook] | None = None
+        # the pipelined calls run, newest last (see phago.distributed.timeline)
+        self._spans: deque[CallSpan] = deque(maxlen=CALL_SPANS_KEPT)
         _load_compiled_code()  # here, not in the first (timed) phase; a replacement too
 
     def call(self, method: str, *args: Any) -> Any:
-        """Call a method of the shard (or ``rss_mib`` / ``ping`` of the actor)."""
-        if method in ("rss_mib", "ping", "pid"):
+        """Call a method of the shard (or ``rss_mib``, ``ping``, ``pid`` or ``call_spans`` of
+        the actor)."""
+        if method in ("rss_mib", "ping", "pid", "call_spans"):
             return getattr(self, method)()
         if method == "run_phase":
             self._maybe_fault(args[0])
@@ -160,6 +169,7 @@ class ShardActorImpl:
             RoutingFailed: a batch addressed to a shard outside the cluster, or to itself.
             BarrierFailed: a chained tick without the outlooks of the tick before.
         """
+        start, tick = time.monotonic(), self.shard.current_tick
         self._skipping = False
         if chained:
             outlooks, self._outlooks = self._outlooks, None
@@ -174,7 +184,9 @@ class ShardActorImpl:
         act, out = self._routed(TickPhase.ACT, act_payload, resolve_ghosts, shards)
         self._outlook = outlook = self.shard.tick_outlook()
         both = _dump(_PhasePair(sense, act))
-        return (*(_dump((outlook, part)) for part in out), both) if out else both
+        parts = [_dump((outlook, part)) for part in out]
+        self._spans.append(CallSpan(tick, SENSE_ACT, start, time.monotonic()))
+        return (*parts, both) if parts else both
 
     def run_decay_advance(
         self, payload: Any, resolve_ghosts: bool, shards: int, held: bool, *parts: Any
@@ -195,6 +207,7 @@ class ShardActorImpl:
         if self._skipping:  # this tick's first call skipped (a chained tick not to run)
             self._skipping = False
             return (_SKIPPED,) * shards if shards > 1 else _SKIPPED
+        start, tick = time.monotonic(), self.shard.current_tick
         loaded = [pickle.loads(p) for p in parts]
         k = shards - 1
         me = int(self.shard.shard_id)
@@ -220,7 +233,9 @@ class ShardActorImpl:
         advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards)
         self._outlooks = outlooks  # for the next tick, if it comes chained
         both = _dump(_PhasePair(decay, advance))
-        return (*map(_dump, out), both) if out else both
+        sent = [_dump(part) for part in out]
+        self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, time.monotonic()))
+        return (*sent, both) if sent else both
 
     def _routed(
         self, phase: TickPhase, payload: Any, resolve_ghosts: bool, shards: int
@@ -302,6 +317,11 @@ class ShardActorImpl:
     def pid(self) -> int:
         """The actor's process id."""
         return os.getpid()
+
+    def call_spans(self) -> list[CallSpan]:
+        """The pipelined calls this actor ran (the last :data:`CALL_SPANS_KEPT`; skipped
+        ones are left out), oldest first: for :func:`~phago.distributed.timeline.wait_summary`."""
+        return list(self._spans)
 
 
 def _part(parts: list[Any], shard: int, what: str) -> Any:
