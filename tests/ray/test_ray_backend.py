@@ -12,7 +12,7 @@ from phago import ColonyConfig, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.distributed import colony as dist_colony
-from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
+from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, _spare_core, local_ray_options
 from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
 from phago.ids import document_id
 
@@ -138,6 +138,9 @@ def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None
         remote.run(6)
         assert signature(local) == signature(remote)
         assert (pipeline.chained, pipeline.skipped) == (ticks + 5, 1)
+        waits = remote.waits()  # every tick run (not the skipped one), both calls a shard
+        assert waits is not None and waits.ticks == ticks + 6 and local.waits() is None
+        assert all(w.calls == 2 * (ticks + 6) and w.busy_s > 0.0 for w in waits.shards)
     finally:
         local.close()
         remote.close()
@@ -550,6 +553,10 @@ def test_cli_run_on_ray_and_cluster_status() -> None:
     assert (
         data["backend"] == "ray" and data["documents_digested"] == 40 and len(data["shards"]) == 2
     )
+    if _spare_core(2):  # phases fanned out through a compiled graph: no call spans
+        assert all("busy_s" not in row for row in data["shards"])
+    else:  # whole ticks actor to actor: each shard's work and waits
+        assert all(row["busy_s"] > 0.0 and row["waiting_s"] >= 0.0 for row in data["shards"])
     status = CliRunner().invoke(main, ["cluster", "status", "--json"])
     assert status.exit_code == 0, status.output
     info = json.loads(status.output)

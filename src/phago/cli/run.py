@@ -173,6 +173,8 @@ def run(
         "agents_alive",
         "status",
     ]
+    if per_shard and "busy_s" in per_shard[0]:  # where Ray shards waited for each other
+        cols += ["busy_s", "waiting_s"]
     rows = [[str(row.get(c, "")) for c in cols] for row in per_shard]
     out.print(fitted_table("Shards", cols, rows))
     if recovered:
@@ -197,6 +199,11 @@ def _run_sharded(
         ran = _run_with_progress(dc, ticks, max_ticks)
         recovered = len(dc.runner.recoveries)
         st = dc.stats().to_dict()
+        waits = dc.waits()
+    if waits is not None and waits.ticks:  # Ray shards ran whole ticks actor to actor
+        for row, w in zip(st["shards"], waits.shards, strict=True):
+            row["busy_s"] = round(w.busy_s, 3)
+            row["waiting_s"] = round(w.before_sense_s + w.before_decay_s, 3)
     return ran, recovered, st
 
 

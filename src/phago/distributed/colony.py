@@ -37,6 +37,7 @@ from phago.distributed.runner import (
     UntilIdle,
 )
 from phago.distributed.shard import OwnedGraph, ShardedColony
+from phago.distributed.timeline import WaitSummary, wait_summary
 from phago.distributed.types import DistributedConfig, ShardId, TickPhase
 from phago.errors import ConfigError, InvalidPosition
 from phago.graph import HebbianGraph
@@ -609,6 +610,24 @@ class DistributedColony:
                 s, "apply_reinforcement", edges.get(s, []), bumps.get(s, []), increment, tick
             )
         self._version += 1
+
+    def waits(self) -> WaitSummary | None:
+        """Where the shards waited, on Ray: per shard, the seconds it worked, sat between
+        its own calls and waited before each Decay for the other shards' parts, over the
+        pipelined calls each actor remembers (see :mod:`phago.distributed.timeline`).
+
+        None for local shards, which run in this process and do not wait for each other
+        the same way; a summary of no ticks where the phases went through a compiled graph
+        (a machine with a core per shard to spare) rather than whole ticks actor to actor.
+
+        Example:
+            >>> dc = DistributedColony(2)
+            >>> dc.waits() is None
+            True
+        """
+        if self.backend != "ray":
+            return None
+        return wait_summary(self._call_all("call_spans"))
 
     def ray_actor(self, shard_index: int) -> Any:
         """The Ray actor handle of shard ``shard_index`` (Ray backend only)."""
