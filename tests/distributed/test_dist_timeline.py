@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from phago.distributed import timeline
 from phago.distributed.timeline import DECAY_ADVANCE, SENSE_ACT, CallSpan, wait_summary
 
 A, D = SENSE_ACT, DECAY_ADVANCE
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(timeline)
+    assert result.attempted >= 4 and result.failed == 0
 
 
 def test_no_spans_no_ticks() -> None:

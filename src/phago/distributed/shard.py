@@ -415,12 +415,13 @@ class ShardedColony:
         whether it has anything left to digest, and whether it wants the merged
         distribution brought to its next Sense.
 
-        Only Act changes documents and agents, so from the end of a tick's Act this is
-        what Advance will report; a pipelined backend sends it with Act's update batches,
-        so that every shard can decide about the next tick before the others' Advance.
+        Within a tick only Act changes documents and agents, so from the end of a tick's
+        Act this is what its Advance will report; a pipelined backend sends it with Act's
+        update batches, so that every shard can decide about the next tick before the
+        others' Advance.
 
         Example:
-            >>> from phago import ColonyConfig, Digester, Position
+            >>> from phago import ColonyConfig, Position
             >>> from phago.distributed import ConsistentHashRing, ShardId
             >>> s = ShardedColony(ShardId(0), ColonyConfig(), ConsistentHashRing(1))
             >>> s.tick_outlook()
