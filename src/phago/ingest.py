@@ -701,7 +701,8 @@ class DistributedSink:
         """Send the queued documents to their shards (a batch per shard); returns how many.
 
         Raises:
-            DistributedError: a shard could not store its batch (the queue is kept).
+            DistributedError: a shard could not store its batch (the queue is kept; sending
+                it again stores each document once, also on shards that stored theirs).
         """
         if not self._queue:
             return 0

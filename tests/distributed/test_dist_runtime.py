@@ -275,6 +275,8 @@ def test_a_bad_document_in_a_batch_stores_none_of_it(bad: tuple, error: type) ->
         assert dc.documents() == []
         ids = dc.ingest_documents(good)  # nothing half-done: the batch again, without it
         assert sorted(d.id for d in dc.documents()) == sorted(ids) and len(set(ids)) == 9
+        assert dc.ingest_documents(good) == ids  # sent again (a retried flush): stored once
+        assert len(dc.documents()) == 9
 
 
 def test_bad_arguments() -> None:

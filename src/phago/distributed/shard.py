@@ -65,7 +65,7 @@ from phago.distributed.types import (
     as_shard_id,
 )
 from phago.errors import RoutingFailed
-from phago.graph import _TYPE_CODE, _triu
+from phago.graph import _TYPE_CODE, _TYPES, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
 from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
@@ -74,7 +74,6 @@ __all__ = ["OwnedGraph", "ShardPhaseResult", "ShardedColony", "shard_seed"]
 
 _INT = np.int64
 _FREE = np.iinfo(np.int64).max  # an unused entry of ShardedColony's scratch column
-_NODE_TYPES: tuple[NodeType, ...] = tuple(NodeType)  # NodeType by graph type code
 
 # A run of wiring calls' edges to one destination: (a ends, b ends, tentative, increment,
 # calls), as local node indices, with the wiring call of each pair (non-decreasing); sealed
@@ -981,7 +980,7 @@ class ShardedColony:
             g._present_groups(
                 groups.labels[l0 : int(ends[g1 - 1])],
                 (ends[g0:g1] - l0).tolist(),
-                _NODE_TYPES[code],
+                _TYPES[code],
                 groups.x[g0:g1].tolist(),
                 groups.y[g0:g1].tolist(),
                 tick,
@@ -1062,7 +1061,7 @@ class ShardedColony:
         access = g.access_counts()[sel].tolist()
         created = g.created_ticks()[sel].tolist()
         me = self._id
-        node_types = _NODE_TYPES
+        node_types = _TYPES
         ghosts = [
             GhostNode(
                 nid,
@@ -1462,7 +1461,7 @@ class ShardedColony:
         ghost_idx = unique_sorted(np.concatenate([a, b]))
         ghost_idx = ghost_idx[self._owner[ghost_idx] != int(self._id)]
         labels = g._labels
-        values = [t.value for t in _NODE_TYPES]
+        values = [t.value for t in _TYPES]
         codes = g.type_codes()
         owned_list = owned.tolist()
         ghost_list = ghost_idx.tolist()
