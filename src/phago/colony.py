@@ -356,6 +356,9 @@ class Colony:
             else:
                 group.append(a)
         self.substrate.set_claims(claims)
+        # a rebuild due happens here, not at the phase's first hunt, so that hunts asked in a
+        # batch (prepare_sense) and one by one see the same index
+        self.substrate.refresh_far_index()
         try:
             for kind, group in by_type.items():
                 kind.prepare_sense(group, view)

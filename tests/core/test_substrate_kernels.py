@@ -166,30 +166,35 @@ def reference_anywhere(
     claimant: AgentId | None,
 ) -> tuple[float, DocumentId] | None:
     """The former ``nearest_undigested_anywhere``: the k-d tree's nearest cells, scanned in
-    Python (on the same tree)."""
+    Python (on the same tree): 8 cells (or ``choices``), four times as many where all of them
+    have emptied, and so on; with every cell of the index emptied, it is rebuilt once."""
     if s._undigested == 0:
         return None
     claims = s._claims if claimant is not None else None
     me = int(claimant) if claimant is not None else -1
     for _ in range(2):
         tree = s._far_index()
-        k = min(max(8, choices), len(s._far_cells))
-        _, hits = tree.query([position.x, position.y], k=k)
-        found: list[tuple[float, int]] = []
-        for h in np.atleast_1d(hits).tolist():
-            for seq in s._doc_grid.get(s._far_cells[h], []):
-                p = s._docs[seq].position
-                found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
-        if found:
-            if claims:
-                free = [f for f in found if claims.get(f[1], me) == me]
-                found = free or found
-            found.sort()
-            pick = 0
-            if choices > 1 and rng is not None:
-                pick = int(rng.integers(0, min(choices, len(found))))
-            d, seq = found[pick]
-            return d, s._docs[seq].id
+        cells = len(s._far_cxy)
+        k = min(max(8, choices), cells)
+        while k:
+            _, hits = tree.query([position.x, position.y], k=k)
+            found: list[tuple[float, int]] = []
+            for h in np.atleast_1d(hits).tolist():
+                cx, cy = s._far_cxy[h].tolist()
+                for seq in s._doc_grid.get((cx, cy), []):
+                    p = s._docs[seq].position
+                    found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
+            if found:
+                if claims:
+                    free = [f for f in found if claims.get(f[1], me) == me]
+                    found = free or found
+                found.sort()
+                pick = 0
+                if choices > 1 and rng is not None:
+                    pick = int(rng.integers(0, min(choices, len(found))))
+                d, seq = found[pick]
+                return d, s._docs[seq].id
+            k = 0 if k >= cells else min(4 * k, cells)
         s._far_tree = None
     return None
 
@@ -202,6 +207,7 @@ def reference_anywhere(
     st.lists(st.tuples(coordinate, coordinate, st.integers(0, 5)), min_size=1, max_size=8),
     st.sampled_from([1, 3, 64]),
     st.integers(0, 2**32 - 1),
+    st.booleans(),
 )
 def test_nearest_undigested_anywhere_matches_reference(
     docs: list[tuple[float, float]],
@@ -210,9 +216,12 @@ def test_nearest_undigested_anywhere_matches_reference(
     queries: list[tuple[float, float, int]],
     choices: int,
     seed: int,
+    built_first: bool,
 ) -> None:
     s = Substrate()
     ids = [s.add_document(f"d{i}", f"text {i}", Position(x, y)) for i, (x, y) in enumerate(docs)]
+    if built_first:  # the documents are then eaten from a built index (cells empty in it)
+        s.nearest_undigested_anywhere(Position(0, 0))
     for k in eaten:
         if k < len(ids):
             s.consume_document(ids[k])
@@ -383,3 +392,25 @@ def test_ranked_documents_reads_its_rows_as_a_sequence() -> None:
     assert repr(ranked).startswith("RankedDocuments([(0.5, ")
     with pytest.raises(TypeError):
         hash(ranked)
+
+
+def test_a_query_whose_nearest_cells_emptied_looks_further_without_a_rebuild() -> None:
+    """Cells emptied since the far index was built are passed over: a query whose eight
+    nearest cells have all emptied looks at four times as many, on the same index, one by
+    one and in a batch alike; refresh_far_index rebuilds once enough cells have emptied."""
+    s = Substrate()
+    ids = [s.add_document(f"d{i}", "text", Position(20.0 * i, 0.0)) for i in range(400)]
+    assert s.nearest_undigested_anywhere(Position(0, 0)) == (0.0, ids[0])  # builds the index
+    version = s.far_index_version
+    for d in ids[:10]:  # ten cells, fewer than a rebuild needs (400 // 16)
+        s.consume_document(d)
+    assert s.nearest_undigested_anywhere(Position(0, 0)) == (200.0, ids[10])
+    assert s.far_index_version == version  # looked further, did not rebuild
+    batch = s.nearest_undigested_anywhere_many([Position(0, 0), Position(4000, 0)], 2, [None] * 2)
+    assert batch[0] is not None and list(batch[0]) == [(200.0, ids[10]), (220.0, ids[11])]
+    assert batch[1] is not None and batch[1][0] == (0.0, ids[200])
+    assert s.refresh_far_index() is False  # 10 of 400 cells emptied: not yet
+    for d in ids[10:40]:
+        s.consume_document(d)
+    assert s.refresh_far_index() is True and s.far_index_version == version + 1
+    assert s.nearest_undigested_anywhere(Position(0, 0)) == (800.0, ids[40])
