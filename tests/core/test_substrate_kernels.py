@@ -178,21 +178,24 @@ def reference_anywhere(
         k = min(max(8, choices), cells)
         while k:
             _, hits = tree.query([position.x, position.y], k=k)
-            found: list[tuple[float, int]] = []
-            for h in np.atleast_1d(hits).tolist():
-                cx, cy = s._far_cxy[h].tolist()
-                for seq in s._doc_grid.get((cx, cy), []):
-                    p = s._docs[seq].position
-                    found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
-            if found:
-                if claims:
-                    free = [f for f in found if claims.get(f[1], me) == me]
-                    found = free or found
-                found.sort()
-                pick = 0
-                if choices > 1 and rng is not None:
-                    pick = int(rng.integers(0, min(choices, len(found))))
-                d, seq = found[pick]
+            seqs = [
+                q
+                for h in np.atleast_1d(hits).tolist()
+                for q in s._doc_grid.get(tuple(s._far_cxy[h].tolist()), [])
+            ]
+            free = [q for q in seqs if claims is None or claims.get(q, me) == me]
+            ranked = sorted(
+                (
+                    math.dist(
+                        (s._docs[q].position.x, s._docs[q].position.y), (position.x, position.y)
+                    ),
+                    q,
+                )
+                for q in (free or seqs)
+            )
+            if ranked:
+                spread = choices > 1 and rng is not None
+                d, seq = ranked[int(rng.integers(0, min(choices, len(ranked)))) if spread else 0]
                 return d, s._docs[seq].id
             k = 0 if k >= cells else min(4 * k, cells)
         s._far_tree = None
