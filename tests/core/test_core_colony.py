@@ -502,3 +502,20 @@ def test_digesters_presenting_concept_fragments_equal_presenting_tuples(hooked: 
             outcomes.append((events, graph_signature(colony), fitness, log))
     assert outcomes[0] == outcomes[2] and outcomes[1] == outcomes[3]
     assert outcomes[0][0] == outcomes[1][0]
+
+
+def test_sense_rebuilds_a_stale_far_index_before_any_agent_asks() -> None:
+    """The hunt's far index is rebuilt at the start of Sense once a sixteenth of its cells
+    emptied, whether or not an agent hunts, and not while fewer have."""
+    c = Colony(seed=0)
+    ids = [c.ingest_document(f"d{i}", "cell membrane", Position(20.0 * i, 0.0)) for i in range(160)]
+    s = c.substrate
+    s.nearest_undigested_anywhere(Position(0, 0))  # builds it
+    built = s.far_index_version
+    for d in ids[:10]:  # 10 of 160 cells: a sixteenth
+        s.consume_document(d)
+    c.tick()  # no agents
+    assert s.far_index_version == built
+    s.consume_document(ids[10])
+    c.tick()
+    assert s.far_index_version == built + 1
