@@ -715,57 +715,63 @@ class Substrate:
         """
         if self._undigested == 0:
             return None
-        claims = self._claims if claimant is not None else None
-        me = int(claimant) if claimant is not None else -1
+        here = np.array([[position.x, position.y]])
         for _ in range(2):
             tree = self._far_index()
-            index = self._doc_index()
-            here = np.array([[position.x, position.y]])
             cells = len(self._far_cxy)
             for k in _widening(min(max(8, choices), cells), cells):
                 hits = _nearest_cells(tree, here, k)[0]
-                if index.dense and index.n_grid == index.n:
-                    # the candidates' distances, claim filter and ranking in one kernel call
-                    want = min(max(choices, 1), index.n)
-                    n_found = K.docs_in_cells(
-                        *self._cell_columns(index),
-                        self._far_cxy[hits],
-                        position.x,
-                        position.y,
-                        self._claimant_code.get(me, -2) if claims else -2,
-                        bool(claims),
-                        want,
-                        index.out_d,
-                        index.out_s,
-                    )
-                    if n_found:
-                        pick = 0
-                        if choices > 1 and rng is not None:
-                            pick = int(rng.integers(0, min(choices, n_found)))
-                        return float(index.out_d[pick]), self._docs[int(index.out_s[pick])].id
-                    continue
-                found: list[tuple[float, int]] = []
-                docs = self._docs
-                for h in hits.tolist():
-                    cx, cy = self._far_cxy[h].tolist()
-                    cell = self._doc_grid.get((cx, cy))
-                    if not cell:
-                        continue
-                    for seq in cell:
-                        p = docs[seq].position
-                        found.append((math.hypot(p.x - position.x, p.y - position.y), seq))
-                if found:
-                    if claims:
-                        free = [f for f in found if claims.get(f[1], me) == me]
-                        found = free or found
-                    found.sort()
-                    pick = 0
-                    if choices > 1 and rng is not None:
-                        pick = int(rng.integers(0, min(choices, len(found))))
-                    d, seq = found[pick]
-                    return d, docs[seq].id
+                found = self._pick_in_cells(hits, position, choices, rng, claimant)
+                if found is not None:
+                    return found
             self._far_tree = None  # every cell of the index emptied: rebuild and retry
         return None
+
+    def _pick_in_cells(
+        self,
+        hits: IntArray,
+        position: Position,
+        choices: int,
+        rng: np.random.Generator | None,
+        claimant: AgentId | None,
+    ) -> tuple[float, DocumentId] | None:
+        """:meth:`nearest_undigested_anywhere`'s pick among the documents of the far index's
+        cells ``hits``, or None when they have all emptied."""
+        claims = self._claims if claimant is not None else None
+        me = int(claimant) if claimant is not None else -1
+        index = self._doc_index()
+        if index.dense and index.n_grid == index.n:
+            # the candidates' distances, claim filter and ranking in one kernel call
+            limit = min(max(choices, 1), index.n)
+            n_found = K.docs_in_cells(
+                *self._cell_columns(index),
+                self._far_cxy[hits],
+                position.x,
+                position.y,
+                self._claimant_code.get(me, -2) if claims else -2,
+                bool(claims),
+                limit,
+                index.out_d,
+                index.out_s,
+            )
+            head = range(min(n_found, limit))  # the kernel ranks the first ``limit``
+            ranked = [(float(index.out_d[r]), int(index.out_s[r])) for r in head]
+        else:
+            ranked = []
+            for cx, cy in self._far_cxy[hits].tolist():
+                for seq in self._doc_grid.get((cx, cy), ()):
+                    p = self._docs[seq].position
+                    ranked.append((math.hypot(p.x - position.x, p.y - position.y), seq))
+            if claims:
+                ranked = [f for f in ranked if claims.get(f[1], me) == me] or ranked
+            ranked.sort()
+        if not ranked:
+            return None
+        pick = 0
+        if choices > 1 and rng is not None:
+            pick = int(rng.integers(0, min(choices, len(ranked))))
+        d, seq = ranked[pick]
+        return d, self._docs[seq].id
 
     def _far_index(self) -> Any:
         if self._far_tree is None or self._far_stale():
@@ -810,7 +816,7 @@ class Substrate:
             >>> s.refresh_far_index(), s.refresh_far_index()
             (True, False)
         """
-        if self._far_tree is None or self._undigested == 0 or self._far_index_current():
+        if self._far_tree is None or self._undigested == 0 or not self._far_stale():
             return False
         self._far_index()
         return True
