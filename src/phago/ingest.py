@@ -46,6 +46,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from phago.agents.digester import Digester
 from phago.colony import Colony, check_document
 from phago.config import ColonyConfig
@@ -728,6 +730,12 @@ def digest_new_distributed(
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
     the shard that holds the document it starts beside. Returns the ticks run.
 
+    Agents never leave their shard, so the digesters are shared out by shard: each shard
+    holding new documents gets a share of ``digesters`` in proportion to its share of them,
+    and at least one (a shard without a digester would never digest its documents), placed
+    beside documents spread evenly over its own; so up to one digester per shard more than
+    ``digesters`` may be spawned.
+
     Example:
         >>> from phago.distributed import DistributedColony
         >>> with DistributedColony(num_shards=2, seed=0) as dc:
@@ -740,17 +748,15 @@ def digest_new_distributed(
     sink.flush()
     dc = sink.dc
     if doc_ids and digesters > 0:
-        k = min(int(digesters), len(doc_ids))
-        step = len(doc_ids) / k
-        per_shard: dict[int, list[Digester]] = {}
-        for j in range(k):
-            did = doc_ids[int(j * step)]
-            p = sink.positions[int(did)]
-            shard = int(dc.coordinator.route_document(int(did)))
-            per_shard.setdefault(shard, []).append(
-                Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle)
-            )
-        for shard, agents in sorted(per_shard.items()):
+        owners = dc.coordinator.route_documents(np.array([int(d) for d in doc_ids], np.uint64))
+        for shard in np.unique(owners).tolist():
+            mine = [doc_ids[i] for i in np.flatnonzero(owners == shard).tolist()]
+            k = max(1, min(len(mine), round(int(digesters) * len(mine) / len(doc_ids))))
+            step = len(mine) / k
+            agents = []
+            for j in range(k):
+                p = sink.positions[int(mine[int(j * step)])]
+                agents.append(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
             dc._call(shard, "spawn_many", agents)
         dc._version += 1
     ran: int = dc.run_until_digested(max_ticks, on_tick=on_tick)

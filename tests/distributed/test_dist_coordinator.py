@@ -13,6 +13,7 @@ import pytest
 import phago.distributed.coordinator as coordinator_mod
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.types import (
+    DEFAULT_VIRTUAL_NODES,
     ClusterStats,
     DistributedConfig,
     ShardId,
@@ -45,7 +46,7 @@ class TestConstruction:
         c = Coordinator(3)
         assert c.shard_count == 3
         assert c.ring.all_shards() == IDS3
-        assert c.ring.total_virtual_nodes() == 450
+        assert c.ring.total_virtual_nodes() == 3 * DEFAULT_VIRTUAL_NODES
         assert c.barrier.expected_shards == IDS3
         assert c.current_tick == 0
         assert c.config == DistributedConfig(num_shards=3)
@@ -77,7 +78,7 @@ class TestRegistration:
         for i in range(3):
             assert c.register_shard(ShardInfo(ShardId(i), f"h:{i}")) == ShardId(i)
         assert c.shard_count == 3
-        assert c.ring.total_virtual_nodes() == 450
+        assert c.ring.total_virtual_nodes() == 3 * DEFAULT_VIRTUAL_NODES
         assert c.barrier.shard_count == 3
 
     def test_registering_without_ids_fills_0_to_n(self) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import phago.distributed.types as types_mod
 from phago.distributed.types import (
+    DEFAULT_VIRTUAL_NODES,
     ClusterStats,
     CrossShardEdge,
     DistributedConfig,
@@ -215,14 +216,15 @@ class TestShardHealth:
 
 
 class TestDistributedConfig:
-    def test_defaults_match_reference(self) -> None:
+    def test_defaults_match_reference_but_the_virtual_nodes(self) -> None:
+        """The reference's 150 virtual nodes split the ring unevenly; see the constant."""
         cfg = DistributedConfig()
         assert (
             cfg.num_shards,
             cfg.replication_factor,
             cfg.rpc_timeout_ms,
             cfg.virtual_nodes_per_shard,
-        ) == (3, 2, 5000, 150)
+        ) == (3, 2, 5000, DEFAULT_VIRTUAL_NODES)
         assert cfg.validate() is cfg
 
     @pytest.mark.parametrize(

@@ -251,3 +251,19 @@ def test_a_distributed_sink_queues_documents_and_sends_them_in_batches(tmp_path:
         with DistributedSink(dc) as ok:
             late = ok.ingest_document("late", "queued then sent text")
         assert {d.id for d in dc.documents()} == {*ids, late}
+
+
+def test_every_shard_holding_new_documents_gets_a_digester() -> None:
+    """Agents never leave their shard: one digester asked for, new documents on both shards,
+    and each shard still gets one, so every document is digested."""
+    from phago.distributed import DistributedColony
+    from phago.ingest import DistributedSink, digest_new_distributed
+
+    with DistributedColony(2, seed=0) as dc, DistributedSink(dc) as sink:
+        ids = [sink.ingest_document(f"d{i}", f"cell membrane protein {i} lipid") for i in range(12)]
+        sink.flush()
+        owners = {int(dc.coordinator.route_document(int(d))) for d in ids}
+        assert owners == {0, 1}
+        digest_new_distributed(sink, ids, digesters=1, max_ticks=400)
+        assert dc.stats().documents_digested == 12
+        assert [s["total_spawned"] for s in dc.stats().shards] == [1, 1]

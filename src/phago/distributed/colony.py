@@ -38,7 +38,12 @@ from phago.distributed.runner import (
 )
 from phago.distributed.shard import OwnedGraph, ShardedColony
 from phago.distributed.timeline import WaitSummary, wait_summary
-from phago.distributed.types import DistributedConfig, ShardId, TickPhase
+from phago.distributed.types import (
+    DEFAULT_VIRTUAL_NODES,
+    DistributedConfig,
+    ShardId,
+    TickPhase,
+)
 from phago.errors import ConfigError, InvalidPosition
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_id
@@ -162,7 +167,7 @@ class DistributedColony:
         checkpoint_every: int | None = None,
         checkpoint_dir: str | None = None,
         ghost_cache_size: int = 1000,
-        virtual_nodes: int = 150,
+        virtual_nodes: int = DEFAULT_VIRTUAL_NODES,
         ray_options: dict[str, Any] | None = None,
         ray_fan_out: str = "auto",
         ray_start_timeout_s: float = 120.0,

@@ -7,7 +7,10 @@ The hash
     ``DefaultHasher`` (REFERENCE.md §8 item 26), so shard assignments differ from the
     reference but never from one run of this library to the next.
 
-    * Virtual node ``k`` of shard ``s`` sits at ``stable_hash64(f"vnode:{s}:{k}")``.
+    * Virtual node ``k`` of shard ``s`` sits at ``stable_hash64(f"vnode:{s}:{k}")``; a shard
+      has :data:`~phago.distributed.types.DEFAULT_VIRTUAL_NODES` (4096) of them by default,
+      so that every shard's share of the ring is close to even (the reference's 150 left
+      one of two shards 53% of it).
     * An integer key (a NodeId or DocumentId, ``0 <= key < 2**64``; negative values down to
       ``-2**63`` are taken modulo ``2**64`` like an ``int64`` array) hashes as
       ``stable_hash64(key.to_bytes(8, "big"))``; a ``str`` as its UTF-8 bytes; ``bytes`` as is.
@@ -32,7 +35,7 @@ Fixes of the reference (§8 item 26)
 Example:
     >>> ring = ConsistentHashRing(num_shards=3)
     >>> ring.shard_count, ring.total_virtual_nodes()
-    (3, 450)
+    (3, 12288)
     >>> ring.get_shard(12345) == ConsistentHashRing(3).get_shard(12345)
     True
 """
@@ -44,13 +47,14 @@ import threading
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from phago.distributed.types import ShardId, as_shard_id
+from phago.distributed.types import DEFAULT_VIRTUAL_NODES, ShardId, as_shard_id
 from phago.errors import ConfigError, RoutingFailed, ShardNotFound
 from phago.ids import stable_hash64
 
@@ -230,6 +234,20 @@ class _Snapshot:
 _EMPTY = _Snapshot(np.empty(0, np.uint64), np.empty(0, np.int64), [], [])
 
 
+@lru_cache(maxsize=64)
+def vnode_positions(shard: int, count: int) -> tuple[int, ...]:
+    """Ring positions of virtual nodes ``0 .. count - 1`` of ``shard``, in that order.
+
+    Cached: every ring of a cluster (the coordinator's, each shard's, a restored one's) places
+    the same virtual nodes, 4096 per shard by default.
+
+    Example:
+        >>> vnode_positions(1, 3)[2] == stable_hash64("vnode:1:2")
+        True
+    """
+    return tuple(stable_hash64(f"vnode:{shard}:{k}") for k in range(count))
+
+
 class ConsistentHashRing:
     """Consistent hash ring with virtual nodes (REFERENCE.md §7.2, defects of §8.26 fixed).
 
@@ -238,7 +256,8 @@ class ConsistentHashRing:
 
     Args:
         num_shards: shards ``0 .. num_shards - 1`` are added at construction (may be 0).
-        virtual_nodes: virtual nodes per shard (default 150).
+        virtual_nodes: virtual nodes per shard (default
+            :data:`~phago.distributed.types.DEFAULT_VIRTUAL_NODES`, 4096).
 
     Raises:
         ConfigError: if ``num_shards < 0`` or ``virtual_nodes < 1``.
@@ -256,7 +275,7 @@ class ConsistentHashRing:
         2
     """
 
-    def __init__(self, num_shards: int = 1, virtual_nodes: int = 150) -> None:
+    def __init__(self, num_shards: int = 1, virtual_nodes: int = DEFAULT_VIRTUAL_NODES) -> None:
         if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 0:
             raise ConfigError(f"num_shards must be an integer >= 0, got {num_shards!r}")
         if isinstance(virtual_nodes, bool) or not isinstance(virtual_nodes, int):
@@ -273,10 +292,9 @@ class ConsistentHashRing:
 
     # -- membership ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _vnode_position(shard: int, k: int) -> int:
-        """Position of virtual node ``k`` of shard ``shard``."""
-        return stable_hash64(f"vnode:{shard}:{k}")
+    def _positions_of(self, shard: int) -> tuple[int, ...]:
+        """Positions of ``shard``'s virtual nodes."""
+        return vnode_positions(shard, self._virtual_nodes)
 
     def _add_many(self, shards: Iterable[int]) -> int:
         added = 0
@@ -286,8 +304,8 @@ class ConsistentHashRing:
                     continue
                 added += 1
                 self._shards.add(s)
-                for k in range(self._virtual_nodes):
-                    claimants = self._claims.setdefault(self._vnode_position(s, k), [])
+                for p in self._positions_of(s):
+                    claimants = self._claims.setdefault(p, [])
                     if s not in claimants:  # a shard's own vnodes may collide with each other
                         claimants.append(s)
             if added:
@@ -324,8 +342,7 @@ class ConsistentHashRing:
             if s not in self._shards:
                 raise ShardNotFound(sid)
             self._shards.remove(s)
-            for k in range(self._virtual_nodes):
-                p = self._vnode_position(s, k)
+            for p in self._positions_of(s):
                 claimants = self._claims.get(p)
                 if claimants is None:
                     continue  # already dropped: two vnodes of this shard collided
