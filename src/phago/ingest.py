@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from phago._arrays import unique_sorted
 from phago.agents.digester import Digester
 from phago.colony import Colony, check_document
 from phago.config import ColonyConfig
@@ -749,7 +750,7 @@ def digest_new_distributed(
     dc = sink.dc
     if doc_ids and digesters > 0:
         owners = dc.coordinator.route_documents(np.array([int(d) for d in doc_ids], np.uint64))
-        for shard in np.unique(owners).tolist():
+        for shard in unique_sorted(owners).tolist():
             mine = [doc_ids[i] for i in np.flatnonzero(owners == shard).tolist()]
             k = max(1, min(len(mine), round(int(digesters) * len(mine) / len(doc_ids))))
             step = len(mine) / k
