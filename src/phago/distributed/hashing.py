@@ -450,13 +450,17 @@ class ConsistentHashRing:
     # -- pickling (the lock is recreated) -------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
+        # the claims and the snapshot follow from the shards (4096 positions each by default)
+        return {"_virtual_nodes": self._virtual_nodes, "_shards": sorted(self._shards)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
         self._lock = threading.Lock()
+        if "_claims" in state:  # pickled whole by an earlier version
+            self.__dict__.update(state)
+            return
+        self._virtual_nodes = state["_virtual_nodes"]
+        self._claims, self._shards, self._snap = {}, set(), _EMPTY
+        self._add_many(state["_shards"])
 
     def __repr__(self) -> str:
         return (
