@@ -24,6 +24,9 @@ export PYTHONPATH=$PWD/src:${PYTHONPATH:-}
 {
 date +%T; nproc; free -g | head -2; python3 --version
 python3 -c "import ray, numpy, numba; print('ray', ray.__version__, 'numpy', numpy.__version__, 'numba', numba.__version__)" || exit 1
+# a small run first, so that numba's compiled functions are cached before anything is timed
+python3 benchmarks/ray_scaling.py --docs 2000 --shards 1 --backends ray --ray-cpus "$(nproc)" \
+  >/dev/null
 # one to eight Ray shards, each a one-CPU actor, with the machine's cores declared to Ray
 python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards "$SHARDS" --backends ray \
   --ray-cpus "$(nproc)" --jsonl "$OUTDIR/w3_ray.jsonl"
@@ -37,11 +40,13 @@ fi
 # the machine's own ceiling: 8 processes of independent work against one
 python3 benchmarks/machine_parallelism.py --processes 8 --rounds 1
 date +%T
-# whole ticks chained actor to actor (the other fan-out), for the shard counts above one
+# the other fan-out: one shard with plain calls (and, with COMPILED=1, several compiled)
+python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards 1 --backends ray \
+  --ray-cpus "$(nproc)" --ray-fan-out calls --jsonl "$OUTDIR/w3_ray_calls.jsonl"
 MULTI=$(echo "$SHARDS" | tr ',' '\n' | awk '$1 > 1' | paste -sd, -)
-if [ -n "$MULTI" ]; then
+if [ -n "$MULTI" ] && [ -n "${COMPILED:-}" ]; then
   python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards "$MULTI" --backends ray \
-    --ray-cpus "$(nproc)" --ray-fan-out calls --jsonl "$OUTDIR/w3_ray_calls.jsonl"
+    --ray-cpus "$(nproc)" --ray-fan-out compiled --jsonl "$OUTDIR/w3_ray_compiled.jsonl"
 fi
 date +%T
 } 2>&1 | tee "$OUTDIR/log"

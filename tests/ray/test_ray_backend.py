@@ -12,7 +12,7 @@ from phago import ColonyConfig, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.distributed import colony as dist_colony
-from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, _spare_core, local_ray_options
+from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
 from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
 from phago.ids import document_id
 
@@ -288,9 +288,14 @@ def test_auto_fan_out_compiles_only_with_a_core_to_spare(
 ) -> None:
     import phago.distributed.backends.ray as backend
 
-    monkeypatch.setattr(backend.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(backend, "_usable_cores", lambda: 2)
     assert backend._spare_core(1) and not backend._spare_core(2)
     assert not backend._crowded(1) and backend._crowded(2)
+    assert backend._auto_compiles(1) and not backend._auto_compiles(2)
+    monkeypatch.setattr(backend, "_usable_cores", lambda: 16)
+    # with cores to spare, several shards still chain whole ticks; one shard compiles
+    assert backend._auto_compiles(1) and not any(backend._auto_compiles(n) for n in (2, 4, 8))
+    monkeypatch.setattr(backend, "_usable_cores", lambda: 2)
     with caplog.at_level("WARNING", logger="phago.distributed"):
         dc = build("ray", 2)  # auto on "2 cores": plain calls, and a warning
     assert "2 Ray shards on a machine with 2 cores" in caplog.text
@@ -553,10 +558,8 @@ def test_cli_run_on_ray_and_cluster_status() -> None:
     assert (
         data["backend"] == "ray" and data["documents_digested"] == 40 and len(data["shards"]) == 2
     )
-    if _spare_core(2):  # phases fanned out through a compiled graph: no call spans
-        assert all("busy_s" not in row for row in data["shards"])
-    else:  # whole ticks actor to actor: each shard's work and waits
-        assert all(row["busy_s"] > 0.0 and row["waiting_s"] >= 0.0 for row in data["shards"])
+    # two shards on "auto" run whole ticks actor to actor: each shard's work and waits
+    assert all(row["busy_s"] > 0.0 and row["waiting_s"] >= 0.0 for row in data["shards"])
     status = CliRunner().invoke(main, ["cluster", "status", "--json"])
     assert status.exit_code == 0, status.output
     info = json.loads(status.output)
@@ -600,3 +603,23 @@ def test_an_actor_whose_constructor_fails_is_named() -> None:
     # the colony checks the setting before it starts any actor
     with pytest.raises(ConfigError, match="capacity"):
         DistributedColony(2, backend="ray", ray_options=SMALL, ghost_cache_size=-1)
+
+
+def test_usable_cores_follow_the_process_affinity() -> None:
+    # under `taskset -c 0` a process may use one core whatever the machine has; "auto" and
+    # the local Ray's CPUs go by that
+    import os
+    import subprocess
+    import sys
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.fail("this suite runs on Linux, where processes have a CPU affinity")
+    code = (
+        "import os\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from phago.distributed.backends.ray import _auto_compiles, _crowded, _usable_cores\n"
+        "print(_usable_cores(), _auto_compiles(1), _crowded(2))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["1", "False", "True"]

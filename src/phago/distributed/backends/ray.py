@@ -334,12 +334,29 @@ def _part(parts: list[Any], shard: int, what: str) -> Any:
 _FAN_OUTS = {"auto", "compiled", "calls"}
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the OS keeps one (``taskset``
+    narrows it), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def _spare_core(actors: int) -> bool:
     """True when this machine has a core beyond one per actor: compiled-graph channels
     busy-wait, so the actors and the driver's reader each keep a core busy (on 2 cores,
     2 shards at W3 D=50k ran 36.4 s compiled against 33.6 s with plain calls; 1 shard
     23.5 s against 25.8 s)."""
-    return (os.cpu_count() or 1) > actors
+    return _usable_cores() > actors
+
+
+def _auto_compiles(shards: int) -> bool:
+    """True when ``fan_out="auto"`` fans phases out through a compiled graph: one shard with a
+    core to spare. Several shards run whole ticks actor to actor, even with cores to spare: on
+    16 cores at W3 D=100k, 2, 4 and 8 shards took 19.1, 17.7 and 22.1 s compiled against
+    14.3, 10.5 and 10.8 s chained (BENCHMARKS.md, device run)."""
+    return shards == 1 and _spare_core(1)
 
 
 def _crowded(shards: int) -> bool:
@@ -405,7 +422,7 @@ def _local_cpus(num_shards: int, options: dict[str, Any]) -> int:
     machine's cores, or as many as the shards ask for in all if that is more, so that every
     shard is placed (Ray's CPUs are a scheduling count; with fewer cores than shards they
     share the cores, which :func:`_crowded` warns about)."""
-    return max(os.cpu_count() or 1, math.ceil(num_shards * _demand(options).get("CPU", 0.0)))
+    return max(_usable_cores(), math.ceil(num_shards * _demand(options).get("CPU", 0.0)))
 
 
 def _demand(options: dict[str, Any]) -> dict[str, float]:
@@ -1160,7 +1177,7 @@ def start_ray_shards(
             "driver, so more shards will likely not run faster here (BENCHMARKS.md, Ray "
             "scaling); Ray pays off with a core per shard and one to spare, or on a cluster",
             num_shards,
-            os.cpu_count() or 1,
+            _usable_cores(),
         )
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
     try:
@@ -1171,7 +1188,7 @@ def start_ray_shards(
     except BaseException:
         stop_ray_shards(state)
         raise
-    compiled = fan_out == "compiled" or (fan_out == "auto" and _spare_core(num_shards))
+    compiled = fan_out == "compiled" or (fan_out == "auto" and _auto_compiles(num_shards))
     for h in state.handles:
         h.compiled_fan_out = compiled
         h.start_timeout_s = start_timeout_s
