@@ -14,21 +14,20 @@ For Ray shards running whole ticks actor to actor, a second table says where the
 (``phago.distributed.timeline``): between their own calls, before Decay (for the other
 shards' parts), and the hop from a Decay's last input to its start.
 Ray shards are actors with one CPU each; Ray is started once for the whole run with
-``--ray-cpus`` CPUs (default: the machine's cores, or the most shards asked for if that is
-more).
+``--ray-cpus`` CPUs (default: the cores this process may use, or the most shards asked for if
+that is more).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from phago.distributed.backends.ray import local_ray_options
+from phago.distributed.backends.ray import local_ray_options, usable_cores
 from w3common import run_w3, warm_up
 
 
@@ -43,8 +42,8 @@ def main() -> None:
         "--ray-cpus",
         type=int,
         default=None,
-        help="CPUs Ray declares (default: this machine's cores, or the most shards if more, "
-        "so that every one-CPU shard is placed)",
+        help="CPUs Ray declares (default: the cores this process may use, or the most shards if "
+        "more, so that every one-CPU shard is placed)",
     )
     ap.add_argument(
         "--ray-fan-out",
@@ -57,7 +56,7 @@ def main() -> None:
     a = ap.parse_args()
     shard_counts = [int(x) for x in a.shards.split(",")]
     if a.ray_cpus is None:
-        a.ray_cpus = max(os.cpu_count() or 1, *shard_counts)
+        a.ray_cpus = max(usable_cores(), *shard_counts)
     backends = a.backends.split(",")
     warm_up()
     if "ray" in backends:
@@ -87,7 +86,7 @@ def main() -> None:
     if a.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"W3, D = {a.docs}, cpus = {os.cpu_count()}")
+    print(f"W3, D = {a.docs}, cores usable = {usable_cores()}, Ray CPUs = {a.ray_cpus}")
     print(
         "| backend | shards | seconds | ticks | digested | docs/s | words/s | speed-up | "
         "barrier ms/tick | slowest shard's work s | work summed s | cross-shard edges | "

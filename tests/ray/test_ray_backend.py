@@ -288,14 +288,14 @@ def test_auto_fan_out_compiles_only_with_a_core_to_spare(
 ) -> None:
     import phago.distributed.backends.ray as backend
 
-    monkeypatch.setattr(backend, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(backend, "usable_cores", lambda: 2)
     assert backend._spare_core(1) and not backend._spare_core(2)
     assert not backend._crowded(1) and backend._crowded(2)
     assert backend._auto_compiles(1) and not backend._auto_compiles(2)
-    monkeypatch.setattr(backend, "_usable_cores", lambda: 16)
+    monkeypatch.setattr(backend, "usable_cores", lambda: 16)
     # with cores to spare, several shards still chain whole ticks; one shard compiles
     assert backend._auto_compiles(1) and not any(backend._auto_compiles(n) for n in (2, 4, 8))
-    monkeypatch.setattr(backend, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(backend, "usable_cores", lambda: 2)
     with caplog.at_level("WARNING", logger="phago.distributed"):
         dc = build("ray", 2)  # auto on "2 cores": plain calls, and a warning
     assert "2 Ray shards on a machine with 2 cores" in caplog.text
@@ -617,9 +617,18 @@ def test_usable_cores_follow_the_process_affinity() -> None:
     code = (
         "import os\n"
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-        "from phago.distributed.backends.ray import _auto_compiles, _crowded, _usable_cores\n"
-        "print(_usable_cores(), _auto_compiles(1), _crowded(2))\n"
+        "from phago.distributed.backends.ray import _auto_compiles, _crowded, usable_cores\n"
+        "print(usable_cores(), _auto_compiles(1), _crowded(2))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["1", "False", "True"]
+
+
+def test_the_backend_docstring_examples_run() -> None:
+    import doctest
+
+    import phago.distributed.backends.ray as backend
+
+    r = doctest.testmod(backend, optionflags=doctest.ELLIPSIS)
+    assert r.attempted >= 7 and r.failed == 0

@@ -334,9 +334,15 @@ def _part(parts: list[Any], shard: int, what: str) -> Any:
 _FAN_OUTS = {"auto", "compiled", "calls"}
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """The cores this process may run on: its CPU affinity where the OS keeps one (``taskset``
-    narrows it), else the machine's count."""
+    narrows it), else the machine's count. ``"auto"`` fan-out, the crowding warning and the
+    CPUs a local Ray declares all go by it.
+
+    Example:
+        >>> usable_cores() >= 1
+        True
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no affinity call
@@ -344,11 +350,11 @@ def _usable_cores() -> int:
 
 
 def _spare_core(actors: int) -> bool:
-    """True when this machine has a core beyond one per actor: compiled-graph channels
+    """True when this process may use a core beyond one per actor: compiled-graph channels
     busy-wait, so the actors and the driver's reader each keep a core busy (on 2 cores,
     2 shards at W3 D=50k ran 36.4 s compiled against 33.6 s with plain calls; 1 shard
     23.5 s against 25.8 s)."""
-    return _usable_cores() > actors
+    return usable_cores() > actors
 
 
 def _auto_compiles(shards: int) -> bool:
@@ -422,7 +428,7 @@ def _local_cpus(num_shards: int, options: dict[str, Any]) -> int:
     machine's cores, or as many as the shards ask for in all if that is more, so that every
     shard is placed (Ray's CPUs are a scheduling count; with fewer cores than shards they
     share the cores, which :func:`_crowded` warns about)."""
-    return max(_usable_cores(), math.ceil(num_shards * _demand(options).get("CPU", 0.0)))
+    return max(usable_cores(), math.ceil(num_shards * _demand(options).get("CPU", 0.0)))
 
 
 def _demand(options: dict[str, Any]) -> dict[str, float]:
@@ -1177,7 +1183,7 @@ def start_ray_shards(
             "driver, so more shards will likely not run faster here (BENCHMARKS.md, Ray "
             "scaling); Ray pays off with a core per shard and one to spare, or on a cluster",
             num_shards,
-            _usable_cores(),
+            usable_cores(),
         )
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
     try:
