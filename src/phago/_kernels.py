@@ -165,41 +165,6 @@ def rank_drops_grouped(
 
 
 @njit(cache=True)
-def pairs_among(a: np.ndarray, b: np.ndarray, set_a: np.ndarray, set_b: np.ndarray) -> np.ndarray:
-    """For each pair ``(a[i], b[i])``, whether it is one of the pairs ``(set_a[j], set_b[j])``
-    (ordered pairs of non-negative integers below 2**31). One hash table of the set, then
-    one probe per pair: O(len(a) + len(set_a)), where ``np.isin`` of packed keys sorts both."""
-    n = a.shape[0]
-    m = set_a.shape[0]
-    out = np.zeros(n, dtype=np.bool_)
-    if m == 0 or n == 0:
-        return out
-    size = 16
-    while size < 2 * m:
-        size *= 2
-    mask = np.int64(size - 1)
-    keys = np.full(size, EMPTY, dtype=np.int64)
-    for j in range(m):
-        key = (np.int64(set_a[j]) << 32) | np.int64(set_b[j])
-        h = _bucket(key, mask)
-        while keys[h] != EMPTY and keys[h] != key:
-            h = (h + 1) & mask
-        keys[h] = key
-    for i in range(n):
-        key = (np.int64(a[i]) << 32) | np.int64(b[i])
-        h = _bucket(key, mask)
-        while True:
-            k = keys[h]
-            if k == key:
-                out[i] = True
-                break
-            if k == EMPTY:
-                break
-            h = (h + 1) & mask
-    return out
-
-
-@njit(cache=True)
 def changed_remote_degrees(
     owner: np.ndarray, me: int, deg: np.ndarray, reported: np.ndarray, n: int
 ) -> np.ndarray:
@@ -213,26 +178,6 @@ def changed_remote_degrees(
             out[c] = v
             c += 1
     return out[:c]
-
-
-@njit(cache=True)
-def stable_partition(flags: np.ndarray) -> tuple[np.ndarray, int]:
-    """The positions of ``flags`` with the True ones first, each part in ascending order,
-    and the number of True ones (gathering with it splits several arrays at the cost of
-    one integer gather each, a quarter of two boolean-mask selections)."""
-    n = flags.shape[0]
-    order = np.empty(n, dtype=np.int64)
-    c = 0
-    for i in range(n):
-        if flags[i]:
-            order[c] = i
-            c += 1
-    t = c
-    for i in range(n):
-        if not flags[i]:
-            order[t] = i
-            t += 1
-    return order, c
 
 
 @njit(cache=True)
@@ -273,6 +218,160 @@ def incident_live(
                 ends[c] = b
                 c += 1
     return slots[:c], ends[:c]
+
+
+@njit(cache=True)
+def incident_grouped(
+    alive: np.ndarray,
+    m: int,
+    ea: np.ndarray,
+    eb: np.ndarray,
+    listed: np.ndarray,
+    key: np.ndarray,
+    lead: int,
+    n_keys: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`incident_live` with its entries grouped by their endpoint's ``key`` (below
+    ``n_keys``): the ``lead`` key's entries first, then each other key's in ascending key
+    order, every group in the order :func:`incident_live` gives (a stable partition then a
+    stable grouping of its output, in two passes over the slots). Also returns each key's
+    first position in the output and its number of entries (``starts``, ``counts``)."""
+    counts = np.zeros(n_keys, dtype=np.int64)
+    for s in range(m):
+        if alive[s]:
+            a = ea[s]
+            b = eb[s]
+            if listed[a]:
+                counts[key[a]] += 1
+            if listed[b]:
+                counts[key[b]] += 1
+    starts = np.empty(n_keys, dtype=np.int64)
+    starts[lead] = 0
+    total = counts[lead]
+    for k in range(n_keys):
+        if k != lead:
+            starts[k] = total
+            total += counts[k]
+    slots = np.empty(total, dtype=np.int64)
+    ends = np.empty(total, dtype=np.int64)
+    fill = starts.copy()
+    for s in range(m):
+        if alive[s]:
+            a = ea[s]
+            b = eb[s]
+            if listed[a]:
+                c = fill[key[a]]
+                slots[c] = s
+                ends[c] = a
+                fill[key[a]] = c + 1
+            if listed[b]:
+                c = fill[key[b]]
+                slots[c] = s
+                ends[c] = b
+                fill[key[b]] = c + 1
+    return slots, ends, starts, counts
+
+
+@njit(cache=True)
+def owned_distinct(
+    rows: np.ndarray, owner: np.ndarray, me: int, n: int, scratch: np.ndarray
+) -> np.ndarray:
+    """The distinct ``rows`` below ``n`` that ``me`` owns, ascending (``scratch``: at least
+    ``n`` entries, all -1, and left so)."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    c = 0
+    for r in rows:
+        if 0 <= r < n and owner[r] == me and scratch[r] == -1:
+            scratch[r] = 0
+            out[c] = r
+            c += 1
+    out = np.sort(out[:c])
+    for r in out:
+        scratch[r] = -1
+    return out
+
+
+@njit(cache=True)
+def key_counts(set_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """How many times each of ``queries`` occurs in ``set_keys`` (non-negative integers):
+    one hash table of the set, one probe per query."""
+    n = queries.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    m = set_keys.shape[0]
+    if m == 0 or n == 0:
+        return out
+    size = 16
+    while size < 2 * m:
+        size *= 2
+    mask = np.int64(size - 1)
+    keys = np.full(size, EMPTY, dtype=np.int64)
+    counts = np.zeros(size, dtype=np.int64)
+    for j in range(m):
+        key = np.int64(set_keys[j])
+        h = _bucket(key, mask)
+        while keys[h] != EMPTY and keys[h] != key:
+            h = (h + 1) & mask
+        keys[h] = key
+        counts[h] += 1
+    for i in range(n):
+        key = np.int64(queries[i])
+        h = _bucket(key, mask)
+        while True:
+            k = keys[h]
+            if k == key:
+                out[i] = counts[h]
+                break
+            if k == EMPTY:
+                break
+            h = (h + 1) & mask
+    return out
+
+
+@njit(cache=True)
+def triples_among(
+    s: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    set_s: np.ndarray,
+    set_a: np.ndarray,
+    set_b: np.ndarray,
+) -> np.ndarray:
+    """For each triple ``(s[i], a[i], b[i])``, whether it is one of the triples
+    ``(set_s[j], set_a[j], set_b[j])`` (``a`` and ``b`` non-negative and below 2**31):
+    one hash table of the set (keyed by all three fields), then
+    one probe per triple: O(len(a) + len(set_a))."""
+    n = a.shape[0]
+    m = set_a.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    if m == 0 or n == 0:
+        return out
+    size = 16
+    while size < 2 * m:
+        size *= 2
+    mask = np.int64(size - 1)
+    keys = np.full(size, EMPTY, dtype=np.int64)
+    tags = np.zeros(size, dtype=np.int64)
+    for j in range(m):
+        key = (np.int64(set_a[j]) << 32) | np.int64(set_b[j])
+        tag = np.int64(set_s[j])
+        h = _bucket(key ^ (tag << 56), mask)
+        while keys[h] != EMPTY and not (keys[h] == key and tags[h] == tag):
+            h = (h + 1) & mask
+        keys[h] = key
+        tags[h] = tag
+    for i in range(n):
+        key = (np.int64(a[i]) << 32) | np.int64(b[i])
+        tag = np.int64(s[i])
+        h = _bucket(key ^ (tag << 56), mask)
+        while True:
+            k = keys[h]
+            if k == key and tags[h] == tag:
+                out[i] = True
+                break
+            if k == EMPTY:
+                break
+            h = (h + 1) & mask
+    return out
 
 
 @njit(cache=True)

@@ -1275,6 +1275,62 @@ class HebbianGraph:
         other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
         return deg, (node, other, self._w[slots], self._ct[slots].astype(_INT))
 
+    def degrees_and_grouped_incident_edges(
+        self, indices: IntArray | Sequence[int], keys: IntArray, lead: int
+    ) -> tuple[
+        IntArray,
+        tuple[IntArray, IntArray, npt.NDArray[np.float64], IntArray],
+        list[tuple[int, int, int]],
+    ]:
+        """:meth:`degrees_and_incident_edges` with the edges grouped by their listed
+        endpoint's key (``keys[node]``, non-negative, one per node): key ``lead``'s edges
+        first, then every other key's in ascending key order, each group in slot order.
+        One pass to count and one to place, where a partition and a grouping of
+        :meth:`degrees_and_incident_edges`'s edges take a sort and a gather each.
+
+        Returns:
+            ``(degrees, edges, groups)``: ``groups`` holds ``(key, start, stop)``, the lead
+            key's first (even when empty), then the other keys with edges, ascending.
+
+        Raises:
+            NodeNotFound: an index outside ``[0, node_count)``.
+            ValueError: ``keys`` names fewer than ``node_count`` nodes, or a key or
+                ``lead`` is negative.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> for label in ("sun", "moon", "star"):
+            ...     _ = g.add_node(label)
+            >>> g.wire_pairs([1, 2, 1], [0, 0, 2], tick=4)
+            3
+            >>> keys = np.array([0, 1, 0])  # sun and star in group 0, moon in group 1
+            >>> deg, (node, other, w, ct), groups = g.degrees_and_grouped_incident_edges(
+            ...     [0, 1], keys, lead=1)
+            >>> node.tolist(), other.tolist(), groups
+            ([1, 1, 0, 0], [0, 2, 1, 2], [(1, 0, 2), (0, 2, 4)])
+        """
+        idx = np.asarray(indices, dtype=_INT)
+        if not K.all_in_range(idx, 0, self._n):
+            raise NodeNotFound(f"node indices outside [0, {self._n})")
+        key = np.asarray(keys, dtype=_INT)
+        if len(key) < self._n:
+            raise ValueError(f"keys name {len(key)} nodes, the graph has {self._n}")
+        deg = self._live_degrees()[: self._n].copy()
+        n_keys = max(int(lead), int(key[idx].max()) if len(idx) else 0) + 1
+        if lead < 0 or (len(idx) and int(key[idx].min()) < 0):
+            raise ValueError("keys must be non-negative")
+        listed = np.zeros(self._n, dtype=np.bool_)
+        listed[idx] = True
+        slots, node, starts, counts = K.incident_grouped(
+            self._alive, self._m, self._ea, self._eb, listed, key, int(lead), n_keys
+        )
+        groups = [(int(lead), 0, int(counts[lead]))]
+        for k in np.flatnonzero(counts).tolist():
+            if k != lead:
+                groups.append((k, int(starts[k]), int(starts[k] + counts[k])))
+        other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
+        return deg, (node, other, self._w[slots], self._ct[slots].astype(_INT)), groups
+
     def remove_index_pairs(
         self, a: IntArray | Sequence[int], b: IntArray | Sequence[int]
     ) -> PrunedEdges:

@@ -368,6 +368,53 @@ def test_incident_edges_and_remove_index_pairs_reject_bad_indices() -> None:
     assert g.edge_count == 1
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=30),
+    st.lists(st.integers(0, 7), max_size=6),
+    st.lists(st.integers(0, 3), min_size=8, max_size=8),
+    st.integers(0, 3),
+)
+def test_grouped_incident_edges_are_the_incident_edges_lead_key_first_then_by_key(
+    wired: list[tuple[int, int]], listed: list[int], keys: list[int], lead: int
+) -> None:
+    g = HebbianGraph()
+    for i in range(8):
+        g.add_node(f"n{i}")
+    if wired:
+        g.wire_pairs([a for a, _ in wired], [b for _, b in wired], tick=2)
+    key = np.array(keys, dtype=np.int64)
+    deg, edges = g.degrees_and_incident_edges(listed)
+    rank = np.where(key[edges[0]] == lead, -1, key[edges[0]])
+    order = np.argsort(rank, kind="stable")
+    got_deg, got, groups = g.degrees_and_grouped_incident_edges(listed, key, lead)
+    assert got_deg.tolist() == deg.tolist()
+    for want_col, got_col in zip(edges, got, strict=True):
+        assert got_col.tolist() == want_col[order].tolist()
+    assert groups[0][:2] == (lead, 0)
+    assert [k for k, _, _ in groups[1:]] == sorted({int(key[v]) for v in got[0]} - {lead})
+    covered = 0
+    for k, start, stop in groups:
+        assert start == covered and (key[got[0][start:stop]] == k).all()
+        covered = stop
+    assert covered == len(got[0])
+
+
+def test_grouped_incident_edges_reject_bad_indices_keys_and_lead() -> None:
+    g = HebbianGraph()
+    g.add_node("a")
+    g.add_node("b")
+    g.wire_pairs([0], [1], tick=0)
+    with pytest.raises(NodeNotFound):
+        g.degrees_and_grouped_incident_edges([2], np.zeros(2, dtype=np.int64), 0)
+    with pytest.raises(ValueError, match="keys name 1 nodes"):
+        g.degrees_and_grouped_incident_edges([0], np.zeros(1, dtype=np.int64), 0)
+    with pytest.raises(ValueError, match="non-negative"):
+        g.degrees_and_grouped_incident_edges([0], np.array([-1, 0]), 0)
+    with pytest.raises(ValueError, match="non-negative"):
+        g.degrees_and_grouped_incident_edges([0], np.array([0, 0]), -1)
+
+
 # ---------------------------------------------------------------------- grouped presentation
 
 _WORDS = ["a", "b", "c", "d", "e", "f"]

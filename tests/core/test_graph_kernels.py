@@ -261,16 +261,6 @@ def test_add_at_matches_numpy(indices: list[int], amount: int) -> None:
     assert got.tolist() == want.tolist()
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.booleans(), max_size=60))
-def test_stable_partition_puts_flagged_positions_first_in_order(flags: list[bool]) -> None:
-    f = np.array(flags, dtype=np.bool_)
-    order, n_true = K.stable_partition(f)
-    assert n_true == int(f.sum())
-    # the same as a stable sort on "not flagged"
-    assert order.tolist() == np.argsort(~f, kind="stable").tolist()
-
-
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(-70, 70), max_size=20), st.integers(-2, 3))
 def test_increment_access_matches_add_at(indices: list[int], amount: int) -> None:
@@ -405,24 +395,80 @@ def test_first_appearance_refs_number_each_calls_a_ends_then_b_ends(
     assert (scratch == free).all()
 
 
+_ENDS = st.integers(0, 2**31 - 1)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 9)), max_size=40),
-    st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 9)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 9), _ENDS, st.integers(0, 9)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 9), _ENDS, st.integers(0, 9)), max_size=40),
     st.booleans(),
 )
-def test_pairs_among_equals_isin_of_packed_pairs(
-    pairs: list[tuple[int, int]], members: list[tuple[int, int]], overlap: bool
+def test_triples_among_equals_membership_of_the_whole_triple(
+    triples: list[tuple[int, int, int]], members: list[tuple[int, int, int]], overlap: bool
 ) -> None:
-    if overlap:  # some of the pairs asked about are members, some repeated
-        members = members + pairs[::2]
-    a = np.array([p[0] for p in pairs], dtype=np.int32)
-    b = np.array([p[1] for p in pairs], dtype=np.int32)
-    sa = np.array([p[0] for p in members], dtype=np.int64)
-    sb = np.array([p[1] for p in members], dtype=np.int64)
-    got = K.pairs_among(a, b, sa, sb)
-    want = np.isin((a.astype(np.int64) << 32) | b, (sa << 32) | sb)
-    assert got.dtype == np.bool_ and got.tolist() == want.tolist()
-    assert K.pairs_among(b, a, sb, sa).tolist() == got.tolist()  # ordered pairs, both ways
-    swapped = K.pairs_among(b, a, sa, sb)  # (b, a) is not (a, b)
-    assert swapped.tolist() == np.isin((b.astype(np.int64) << 32) | a, (sa << 32) | sb).tolist()
+    if overlap:  # some asked about are members, some repeated; some differ only in the tag
+        members = members + triples[::2] + [(s + 1, a, b) for s, a, b in triples[1::3]]
+    cols = [np.array([t[i] for t in triples], dtype=np.int32) for i in range(3)]
+    sets = [np.array([t[i] for t in members], dtype=np.int64) for i in range(3)]
+    got = K.triples_among(*cols, *sets)
+    want = [t in set(members) for t in triples]
+    assert got.dtype == np.bool_ and got.tolist() == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**40), max_size=40),
+    st.lists(st.integers(0, 2**40), max_size=40),
+    st.booleans(),
+)
+def test_key_counts_counts_each_query_in_the_set(
+    members: list[int], queries: list[int], overlap: bool
+) -> None:
+    if overlap:
+        members = members + queries[::2] + queries[::3]
+    got = K.key_counts(np.array(members, dtype=np.int64), np.array(queries, dtype=np.int64))
+    assert got.tolist() == [members.count(q) for q in queries]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-3, 30), max_size=60),
+    st.lists(st.integers(0, 3), min_size=25, max_size=25),
+)
+def test_owned_distinct_is_the_sorted_owned_rows_in_range(
+    rows: list[int], owner: list[int]
+) -> None:
+    n = 25
+    own = np.array(owner, dtype=np.int64)
+    scratch = np.full(n + 7, -1, dtype=np.int64)
+    got = K.owned_distinct(np.array(rows, dtype=np.int64), own, 1, n, scratch)
+    want = sorted({r for r in rows if 0 <= r < n and owner[r] == 1})
+    assert got.tolist() == want
+    assert (scratch == -1).all()  # left as it was found
+
+
+@settings(max_examples=200, deadline=None)
+@given(edge_columns(), st.data())
+def test_incident_grouped_is_incident_live_partitioned_then_grouped(
+    c: dict[str, np.ndarray], data: st.DataObject
+) -> None:
+    n = int(c["n_nodes"])
+    listed = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=np.bool_)
+    key = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
+    lead = data.draw(st.integers(0, 3))
+    m = int(c["m"])
+    bound = 2 * max(m, 1)
+    slots, ends = K.incident_live(c["alive"], m, c["ea"], c["eb"], listed, bound)
+    # the reference: the lead key's entries first, then each other key's, all stable
+    rank = np.where(key[ends] == lead, -1, key[ends])
+    order = np.argsort(rank, kind="stable")
+    got_slots, got_ends, starts, counts = K.incident_grouped(
+        c["alive"], m, c["ea"], c["eb"], listed, key, lead, 4
+    )
+    assert got_slots.tolist() == slots[order].tolist()
+    assert got_ends.tolist() == ends[order].tolist()
+    assert counts.tolist() == np.bincount(key[ends], minlength=4).tolist()
+    for k in range(4):
+        assert (key[got_ends[starts[k] : starts[k] + counts[k]]] == k).all()
+    assert starts[lead] == 0

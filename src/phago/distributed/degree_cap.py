@@ -57,24 +57,40 @@ _IDS = np.uint64
 _SMALL = np.int32  # local indices, degrees and ticks as they travel (half the bytes)
 
 
+def _empty(dtype: Any, shape: tuple[int, ...] = (0,)) -> npt.NDArray[Any]:
+    a = np.zeros(shape, dtype=dtype)
+    a.flags.writeable = False  # shared by every message that leaves the field empty
+    return a
+
+
+# a message's empty fields share these (read-only, so no message can change another's):
+# a report or an order is made several times a tick, and a fresh empty array costs more
+# than the rest of the message
+_EMPTY_IDS = _empty(_IDS)
+_EMPTY_INTS = _empty(_INT)
+_EMPTY_SMALL = _empty(_SMALL)
+_EMPTY_FLOATS = _empty(np.float64)
+_EMPTY_PAIRS = _empty(_SMALL, (0, 2))
+
+
 def _no_ids() -> npt.NDArray[np.uint64]:
-    return np.zeros(0, dtype=_IDS)
+    return _EMPTY_IDS
 
 
 def _no_ints() -> npt.NDArray[np.int64]:
-    return np.zeros(0, dtype=_INT)
+    return _EMPTY_INTS
 
 
 def _no_small() -> npt.NDArray[np.int32]:
-    return np.zeros(0, dtype=_SMALL)
+    return _EMPTY_SMALL
 
 
 def _no_floats() -> npt.NDArray[np.float64]:
-    return np.zeros(0, dtype=np.float64)
+    return _EMPTY_FLOATS
 
 
 def _no_pairs() -> npt.NDArray[np.int32]:
-    return np.zeros((0, 2), dtype=_SMALL)
+    return _EMPTY_PAIRS
 
 
 def _no_inflight() -> npt.NDArray[np.int64]:
@@ -190,35 +206,33 @@ def _rank_drops_indexed(
 
 
 def _ranked_rows(
-    reports: Sequence[DegreeReport], owner: npt.NDArray[np.int64], me: int, n: int
+    reports: Sequence[DegreeReport],
+    owner: npt.NDArray[np.int64],
+    me: int,
+    n: int,
+    scratch: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int64]:
     """The nodes of this shard (``me``) whose edges ``reports`` carry: the ones its
-    ranking will rank, each once, in index order."""
+    ranking will rank, each once, in index order (``scratch``: all -1, at least ``n``)."""
     if not reports:
         return _no_ints()
     rows = np.concatenate([r.edge_node for r in reports]).astype(_INT, copy=False)
-    rows = rows[(rows >= 0) & (rows < n)]
-    return unique_sorted(rows[owner[rows] == me])
+    return K.owned_distinct(rows, owner, me, n, scratch)  # type: ignore[no-any-return]
 
 
 def _leave_out_inflight(
     keep: npt.NDArray[np.bool_],
-    reports: Sequence[DegreeReport],
-    sizes: npt.NDArray[np.int64],
+    local: npt.NDArray[np.integer[Any]],
     sources: npt.NDArray[np.int64],
     inflight: npt.NDArray[np.int64],
 ) -> None:
-    """Clear ``keep`` (one flag per reported edge, reports in order) for the edges a drop in
-    flight names: same storing shard, same local ends there."""
-    starts = np.cumsum(sizes) - sizes
-    for k, rep in enumerate(reports):
-        mine = inflight[inflight[:, 0] == sources[k]]
-        if not len(mine) or not sizes[k]:
-            continue
-        local = np.asarray(rep.edge_local).reshape(-1, 2)
-        gone = K.pairs_among(local[:, 0], local[:, 1], mine[:, 1], mine[:, 2])
-        if gone.any():
-            keep[starts[k] : starts[k] + sizes[k]] &= ~gone
+    """Clear ``keep`` (one flag per reported edge, reports in order; ``local``: each
+    edge's local ends on its storing shard, ``sources``: that shard) for the edges a drop
+    in flight names: same storing shard, same local ends there."""
+    gone = K.triples_among(
+        sources, local[:, 0], local[:, 1], inflight[:, 0], inflight[:, 1], inflight[:, 2]
+    )
+    keep &= ~gone
 
 
 def _owners_of(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
@@ -404,14 +418,15 @@ class GlobalDegreeCap:
             ok = li >= 0
             ok[ok] = owner[li[ok]] != self.me
             li, theirs = li[ok], theirs[ok]
-        rows = _ranked_rows(ranking, owner, self.me, n)
-        deg, (node, other, w, ct) = graph.degrees_and_incident_edges(np.concatenate([li, rows]))
+        rows = _ranked_rows(ranking, owner, self.me, n, self._scratch)
+        # the edges of this shard's own nodes (for its ranking) first, then the others by
+        # owner
+        deg, (node, other, w, ct), groups = graph.degrees_and_grouped_incident_edges(
+            np.concatenate([li, rows]), owner, self.me
+        )
         self._degrees = deg
-        # the edges of this shard's own nodes (for its ranking) first, then the others
-        order, n_mine = K.stable_partition(owner[node] == self.me)
-        node, other, w, ct = node[order], other[order], w[order], ct[order]
+        n_mine = groups[0][2]
         self._own_edges = (rows, node[:n_mine], other[:n_mine], w[:n_mine], ct[:n_mine])
-        node, other, w, ct = node[n_mine:], other[n_mine:], w[n_mine:], ct[n_mine:]
         changed = K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
         if len(changed):
             # grouped by owner with one stable sort (each group keeps index order)
@@ -426,12 +441,12 @@ class GlobalDegreeCap:
         if len(li):
             at_owner = self._scratch
             at_owner[li] = theirs
-            order, owners = stable_groups(owner[node])
-            node, other, w, ct = node[order], other[order], w[order], ct[order]
+            node, other, w, ct = node[n_mine:], other[n_mine:], w[n_mine:], ct[n_mine:]
             e_node, e_other = at_owner[node].astype(_SMALL), ids[other]
             e_local = np.stack([node, other], axis=1).astype(_SMALL)
             ct = ct.astype(_SMALL)
-            for o, c0, c1 in owners:
+            for o, g0, g1 in groups[1:]:
+                c0, c1 = g0 - n_mine, g1 - n_mine
                 rep = out.setdefault(o, DegreeReport(self.me))
                 rep.edge_node = e_node[c0:c1]
                 rep.edge_other = e_other[c0:c1]
@@ -489,12 +504,9 @@ class GlobalDegreeCap:
         table = self._table
         if inflight is not None and len(inflight) and len(rows):
             cols = table.shape[1]
-            pending, count = np.unique(inflight[:, 3] * cols + inflight[:, 0], return_counts=True)
-            key = rows * cols + sources
-            at = np.minimum(np.searchsorted(pending, key), len(pending) - 1)
-            hit = pending[at] == key
-            if hit.any():
-                degrees = np.maximum(degrees - np.where(hit, count[at], 0), 0)
+            pending = K.key_counts(inflight[:, 3] * cols + inflight[:, 0], rows * cols + sources)
+            if pending.any():
+                degrees = np.maximum(degrees - pending, 0)
         change = degrees - table[rows, sources]
         table[rows, sources] = degrees
         np.add.at(self._elsewhere, rows, change.astype(np.int32))
@@ -568,8 +580,10 @@ class GlobalDegreeCap:
         keep = (e_node >= 0) & (e_node < n)
         keep[keep] = owner[e_node[keep]] == self.me
         sources = np.array([int(r.source) for r in reports], dtype=_INT)
+        report_of_edge = np.repeat(np.arange(len(reports), dtype=_INT), sizes)
+        local = np.concatenate([np.asarray(r.edge_local).reshape(-1, 2) for r in reports])
         if inflight is not None and len(inflight):
-            _leave_out_inflight(keep, reports, sizes, sources, inflight)
+            _leave_out_inflight(keep, local, sources[report_of_edge], inflight)
         kept = np.flatnonzero(keep)  # gathered by index: a quarter of a mask selection
         rows = e_node[kept]
         nodes = unique_sorted(rows)
@@ -603,13 +617,15 @@ class GlobalDegreeCap:
         theirs = np.flatnonzero(drop[own:])
         if len(theirs):
             rows_dropped = rows[theirs]
-            report_of = np.repeat(np.arange(len(reports), dtype=_INT), sizes)[kept[theirs]]
+            report_of = report_of_edge[kept[theirs]]
             table = self._table  # C-contiguous: its flat view is the same memory
             K.add_at(table.reshape(-1), rows_dropped * table.shape[1] + sources[report_of], -1)
             K.add_at(self._elsewhere, rows_dropped, -1)
-            local = np.concatenate([r.edge_local for r in reports])[kept[theirs]]
-            for k in unique_sorted(report_of).tolist():
-                out[int(sources[k])] = CapOrder(self.me, local[report_of == k])
+            local = local[kept[theirs]]
+            order, groups = stable_groups(report_of)
+            dropped = local[order]
+            for k, c0, c1 in groups:
+                out[int(sources[k])] = CapOrder(self.me, dropped[c0:c1])
             self._inflight = np.column_stack(
                 [sources[report_of], local.astype(_INT, copy=False), rows_dropped]
             )
