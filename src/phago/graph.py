@@ -415,6 +415,41 @@ class HebbianGraph:
         self._n = end
         return at
 
+    def _new_nodes_placed(
+        self,
+        nids: npt.NDArray[np.uint64],
+        labels: Sequence[str],
+        code: int,
+        xs: npt.NDArray[np.float64],
+        ys: npt.NDArray[np.float64],
+        tick: int,
+        access: int,
+    ) -> range:
+        """:meth:`_new_node` for each (id, label, place), all of one type: the nodes must
+        be distinct and new, their labels normalised. Returns their indices."""
+        k = len(nids)
+        start = self._n
+        self._reserve_nodes(k)
+        at = range(start, start + k)
+        self._ids.extend(map(NodeId, nids.tolist()))
+        self._labels.extend(labels)
+        self._index.update(zip(self._ids[start:], at, strict=True))
+        label_index, by_code, grid = self._label_index, self._by_type[code], self._grid
+        cell = self._cell
+        for label, x, y, i in zip(labels, xs.tolist(), ys.tolist(), at, strict=True):
+            label_index.setdefault(label, []).append(i)
+            by_code[label] = i
+            grid.setdefault((math.floor(x / cell), math.floor(y / cell)), []).append(i)
+        end = start + k
+        self._type[start:end] = code
+        self._ids_arr[start:end] = nids
+        self._access[start:end] = access
+        self._created[start:end] = tick
+        self._pos[start:end, 0] = xs
+        self._pos[start:end, 1] = ys
+        self._n = end
+        return at
+
     def _cell_of(self, x: float, y: float) -> tuple[int, int]:
         return (math.floor(x / self._cell), math.floor(y / self._cell))
 
@@ -494,10 +529,14 @@ class HebbianGraph:
         tick: int,
         documents: Sequence[DocumentId | None] = (),
         doc_columns: tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None = None,
+        ids: npt.NDArray[np.uint64] | None = None,
     ) -> tuple[IntArray, IntArray | None]:
         """:meth:`present_groups`, also returning the nodes each group created (None when
         no group created any). ``doc_columns``, when given, replaces ``documents``: each
-        group's document id and whether it has one, as two arrays."""
+        group's document id and whether it has one, as two arrays. ``ids``, when given,
+        are the labels' NodeIds (of this node type) and the labels are normalised already
+        (another graph's labels): nodes are then found and created by id, each label neither
+        normalised nor hashed again."""
         if doc_columns is None:
             with_doc = np.fromiter((d is not None for d in documents), np.bool_, len(documents))
             doc_ids = np.fromiter((d or 0 for d in documents), np.uint64, len(documents))
@@ -506,6 +545,10 @@ class HebbianGraph:
         if len(with_doc) != len(ends) or len(doc_ids) != len(ends):
             raise ValueError(f"{len(ends)} groups but {len(with_doc)} documents")
         code = _TYPE_CODE[node_type]
+        if ids is not None:
+            found, new_per_group = self._present_known_ids(labels, ends, code, xs, ys, tick, ids)
+            self._provenance_of_groups(found, ends, doc_ids, with_doc)
+            return found, new_per_group
         tval = node_type.value
         by_label = self._by_type[code]
         # known labels looked up in one C-level pass (-1: not found as given); only the
@@ -541,6 +584,63 @@ class HebbianGraph:
                 K.add_at(self._access, existing, 1)
         elif len(out):
             K.add_at(self._access, out, 1)
+        self._provenance_of_groups(out, ends, doc_ids, with_doc)
+        return out, created
+
+    def _present_known_ids(
+        self,
+        labels: Sequence[str],
+        ends: Sequence[int],
+        code: int,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        tick: int,
+        ids: npt.NDArray[np.uint64],
+    ) -> tuple[IntArray, IntArray | None]:
+        """The presentation part of :meth:`_present_groups` given each label's NodeId: the
+        same nodes, created in the same order at the same places, and the same access
+        counts as finding them label by label."""
+        nids = np.asarray(ids, dtype=np.uint64)
+        if len(nids) != len(labels):
+            raise ValueError(f"{len(labels)} labels but {len(nids)} ids")
+        out = self.indices_of_ids(nids)
+        missing = np.flatnonzero(out < 0)
+        if not len(missing):
+            if len(out):
+                K.add_at(self._access, out, 1)
+            return out, None
+        # each new node is created by its first label (access 1), in label order, at its
+        # group's place; a later label of it counts as a presentation of an existing node
+        _, first = np.unique(nids[missing], return_index=True)
+        made = missing[np.sort(first)]
+        bounds = np.asarray(ends, dtype=_INT)
+        group = np.searchsorted(bounds, made, side="right")
+        out[made] = self._new_nodes_placed(
+            nids[made],
+            [labels[k] for k in made.tolist()],
+            code,
+            np.asarray(xs, dtype=np.float64)[group],
+            np.asarray(ys, dtype=np.float64)[group],
+            tick,
+            1,
+        )
+        if len(made) < len(missing):
+            out[missing] = self.indices_of_ids(nids[missing])
+        keep = np.ones(len(out), dtype=np.bool_)
+        keep[made] = False
+        existing = out[keep]
+        if len(existing):
+            K.add_at(self._access, existing, 1)
+        return out, np.bincount(group, minlength=len(bounds)).astype(_INT)
+
+    def _provenance_of_groups(
+        self,
+        out: IntArray,
+        ends: Sequence[int],
+        doc_ids: npt.NDArray[np.uint64],
+        with_doc: npt.NDArray[np.bool_],
+    ) -> None:
+        """Record each group's nodes (``out``, group after group) with its document."""
         if len(out) and with_doc.any():
             # every group's nodes with its document, in group order, in one append
             bounds = np.asarray(ends, dtype=_INT)
@@ -552,7 +652,6 @@ class HebbianGraph:
             else:
                 keep = np.repeat(with_doc, sizes)
                 self._append_provenance(grouped[keep], per_node[keep])
-        return out, created
 
     def present_and_wire_groups(
         self,

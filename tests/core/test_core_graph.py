@@ -328,6 +328,60 @@ def test_present_groups_equals_presenting_one_group_after_another(
 
 @settings(max_examples=80, deadline=None)
 @given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["a", "b", "c", "dd", "e"]), max_size=5),
+            st.integers(0, 30),
+            st.one_of(st.none(), st.integers(1, 4)),
+        ),
+        max_size=6,
+    ),
+    st.lists(st.sampled_from(["a", "dd", "z"]), max_size=3),
+    st.sampled_from([NodeType.CONCEPT, NodeType.INSIGHT]),
+)
+def test_present_groups_by_id_equals_presenting_by_label(
+    groups: list[tuple[list[str], int, int | None]], before: list[str], node_type: NodeType
+) -> None:
+    """What a shard receives: another graph's (normalised) labels with their NodeIds."""
+    by_label, by_id = HebbianGraph(), HebbianGraph()
+    for g in (by_label, by_id):
+        g.present(before, node_type, Position(9, 9), 0)
+    labels = [label for part, _, _ in groups for label in part]
+    args = (
+        labels,
+        np.cumsum([len(part) for part, _, _ in groups]).tolist(),
+        node_type,
+        [float(x) for _, x, _ in groups],
+        [float(-x) for _, x, _ in groups],
+        3,
+    )
+    docs = (
+        np.array([doc or 0 for _, _, doc in groups], dtype=np.uint64),
+        np.array([doc is not None for _, _, doc in groups], dtype=np.bool_),
+    )
+    want, want_new = by_label._present_groups(*args, doc_columns=docs)
+    ids = np.array([node_id(node_type.value, label) for label in labels], dtype=np.uint64)
+    got, got_new = by_id._present_groups(*args, doc_columns=docs, ids=ids)
+    assert got.tolist() == want.tolist()
+    assert (got_new is None) == (want_new is None)
+    if want_new is not None:
+        assert got_new is not None and got_new.tolist() == want_new.tolist()
+    assert by_id._ids == by_label._ids and by_id._labels == by_label._labels
+    assert by_id.access_counts().tolist() == by_label.access_counts().tolist()
+    assert by_id.positions().tolist() == by_label.positions().tolist()
+    assert by_id.type_codes().tolist() == by_label.type_codes().tolist()
+    assert by_id.indices_near(Position(30, -30), 5.0) == by_label.indices_near(
+        Position(30, -30), 5.0
+    )
+    assert [d.tolist() for d in by_id.provenance_arrays()] == [
+        d.tolist() for d in by_label.provenance_arrays()
+    ]
+    with pytest.raises(ValueError, match="ids"):
+        by_id._present_groups(*args, doc_columns=docs, ids=np.append(ids, np.uint64(7)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
     st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=30),
     st.lists(st.integers(0, 7), max_size=5),
     st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=10),

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago import _kernels as K
-from phago._arrays import stable_groups, unique_sorted
+from phago._arrays import frozen_empty, stable_groups, unique_sorted
 from phago.graph import HebbianGraph
 
 __all__ = ["CapOrder", "DegreeReport", "GlobalDegreeCap", "rank_drops"]
@@ -57,40 +57,24 @@ _IDS = np.uint64
 _SMALL = np.int32  # local indices, degrees and ticks as they travel (half the bytes)
 
 
-def _empty(dtype: Any, shape: tuple[int, ...] = (0,)) -> npt.NDArray[Any]:
-    a = np.zeros(shape, dtype=dtype)
-    a.flags.writeable = False  # shared by every message that leaves the field empty
-    return a
-
-
-# a message's empty fields share these (read-only, so no message can change another's):
-# a report or an order is made several times a tick, and a fresh empty array costs more
-# than the rest of the message
-_EMPTY_IDS = _empty(_IDS)
-_EMPTY_INTS = _empty(_INT)
-_EMPTY_SMALL = _empty(_SMALL)
-_EMPTY_FLOATS = _empty(np.float64)
-_EMPTY_PAIRS = _empty(_SMALL, (0, 2))
-
-
 def _no_ids() -> npt.NDArray[np.uint64]:
-    return _EMPTY_IDS
+    return frozen_empty(_IDS)
 
 
 def _no_ints() -> npt.NDArray[np.int64]:
-    return _EMPTY_INTS
+    return frozen_empty(_INT)
 
 
 def _no_small() -> npt.NDArray[np.int32]:
-    return _EMPTY_SMALL
+    return frozen_empty(_SMALL)
 
 
 def _no_floats() -> npt.NDArray[np.float64]:
-    return _EMPTY_FLOATS
+    return frozen_empty(np.float64)
 
 
 def _no_pairs() -> npt.NDArray[np.int32]:
-    return _EMPTY_PAIRS
+    return frozen_empty(_SMALL, 2)
 
 
 def _no_inflight() -> npt.NDArray[np.int64]:

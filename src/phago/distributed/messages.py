@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import frozen_empty
 from phago.distributed.types import CrossShardEdge, ShardId
 from phago.graph import _TYPE_CODE, _TYPES
 from phago.ids import NodeId
@@ -61,12 +62,26 @@ class PresentationGroup:
     document: int | None
 
 
+# empty array fields share read-only arrays (``frozen_empty``): a batch is made per
+# destination every tick
 def _no_codes() -> npt.NDArray[np.int8]:
-    return np.zeros(0, dtype=np.int8)
+    return frozen_empty(np.int8)
 
 
 def _no_ids() -> npt.NDArray[np.uint64]:
-    return np.zeros(0, dtype=np.uint64)
+    return frozen_empty(np.uint64)
+
+
+def _no_ends() -> npt.NDArray[np.int64]:
+    return frozen_empty(np.int64)
+
+
+def _no_floats() -> npt.NDArray[np.float64]:
+    return frozen_empty(np.float64)
+
+
+def _no_flags() -> npt.NDArray[np.bool_]:
+    return frozen_empty(np.bool_)
 
 
 @dataclass(slots=True)
@@ -75,7 +90,10 @@ class PresentationGroups:
     ``k``'s labels are ``labels[ends[k - 1]:ends[k]]`` (from 0 for the first), its node type
     ``tuple(NodeType)[types[k]]``, its place ``(x[k], y[k])`` and its document ``docs[k]``
     where ``has_doc[k]``. Arrays, not one object per presentation: a tick's presentations
-    for another shard are cheap to build, pickle and apply.
+    for another shard are cheap to build, pickle and apply. A shard routing its own
+    presentations also sends each label's NodeId (``ids``, one per label, else empty): its
+    labels are normalised already, so the receiver finds and creates nodes by id, without
+    normalising and hashing each label again.
 
     Example:
         >>> g = PresentationGroups.from_groups(
@@ -88,12 +106,13 @@ class PresentationGroups:
     """
 
     labels: list[str] = field(default_factory=list)
-    ends: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ends: npt.NDArray[np.int64] = field(default_factory=_no_ends)
     types: npt.NDArray[np.int8] = field(default_factory=_no_codes)
-    x: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    y: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    x: npt.NDArray[np.float64] = field(default_factory=_no_floats)
+    y: npt.NDArray[np.float64] = field(default_factory=_no_floats)
     docs: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
-    has_doc: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    has_doc: npt.NDArray[np.bool_] = field(default_factory=_no_flags)
+    ids: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -132,6 +151,7 @@ class PresentationGroups:
             return cls()
         sizes = [len(p.labels) for p in parts]
         offsets = np.cumsum(sizes) - sizes  # where each part's labels start
+        with_ids = all(len(p.ids) == len(p.labels) for p in parts)
         return cls(
             [label for p in parts for label in p.labels],
             np.concatenate([p.ends + off for p, off in zip(parts, offsets.tolist(), strict=True)]),
@@ -140,6 +160,7 @@ class PresentationGroups:
             np.concatenate([p.y for p in parts]),
             np.concatenate([p.docs for p in parts]),
             np.concatenate([p.has_doc for p in parts]),
+            np.concatenate([p.ids for p in parts]) if with_ids else _no_ids(),
         )
 
     def runs(self) -> Iterator[tuple[int, int, int]]:
@@ -155,7 +176,7 @@ class PresentationGroups:
 
 
 def _no_refs() -> npt.NDArray[np.int32]:
-    return np.zeros(0, dtype=np.int32)
+    return frozen_empty(np.int32)
 
 
 @dataclass(slots=True)

@@ -772,21 +772,24 @@ class ShardedColony:
         ys = np.fromiter((p[3] for p in pres), dtype=np.float64, count=n)
         has_doc = np.fromiter((p[4] is not None for p in pres), dtype=np.bool_, count=n)
         docs = np.fromiter((p[4] or 0 for p in pres), dtype=np.uint64, count=n)
-        labels = self.colony.graph._labels
+        g = self.colony.graph
+        labels, ids = g._labels, g._ids_arr
         for dest in np.flatnonzero(np.bincount(owners[remote])).tolist():
             mine = owners == dest
             counts = np.add.reduceat(mine, starts, dtype=_INT)
             sel = np.flatnonzero(counts)  # the presentations with concepts ``dest`` owns
             self._batch(dest, pres[0][5])
+            nodes = idx[mine]
             self._outbox_groups.setdefault(dest, []).append(
                 PresentationGroups(
-                    [labels[i] for i in idx[mine].tolist()],
+                    [labels[i] for i in nodes.tolist()],
                     np.cumsum(counts[sel]),
                     kinds[sel],
                     xs[sel],
                     ys[sel],
                     docs[sel],
                     has_doc[sel],
+                    ids[nodes],
                 )
             )
 
@@ -975,16 +978,19 @@ class ShardedColony:
         run of groups with the same node type."""
         g = self.colony.graph
         ends = groups.ends
+        with_ids = len(groups.ids) == len(groups.labels)
         for code, g0, g1 in groups.runs():
             l0 = int(ends[g0 - 1]) if g0 else 0
+            l1 = int(ends[g1 - 1])
             g._present_groups(
-                groups.labels[l0 : int(ends[g1 - 1])],
+                groups.labels[l0:l1],
                 (ends[g0:g1] - l0).tolist(),
                 _TYPES[code],
                 groups.x[g0:g1].tolist(),
                 groups.y[g0:g1].tolist(),
                 tick,
                 doc_columns=(groups.docs[g0:g1], groups.has_doc[g0:g1]),
+                ids=groups.ids[l0:l1] if with_ids else None,
             )
 
     def _local_refs(self, batch: UpdateBatch) -> npt.NDArray[np.int64]:
