@@ -1180,8 +1180,9 @@ def start_ray_shards(
     if address is None and _crowded(num_shards):
         log.warning(
             "%d Ray shards on a machine with %d cores: the shards share the cores with the "
-            "driver, so more shards will likely not run faster here (BENCHMARKS.md, Ray "
-            "scaling); Ray pays off with a core per shard and one to spare, or on a cluster",
+            "driver, so more shards run faster here only when each tick has much to do (about "
+            "a million documents; BENCHMARKS.md, Ray scaling); Ray pays off with a core per "
+            "shard and one to spare, or on a cluster",
             num_shards,
             usable_cores(),
         )
