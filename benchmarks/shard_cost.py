@@ -3,7 +3,6 @@
 Usage:
     python benchmarks/shard_cost.py [--docs 10000] [--shards 1,2,4] [--block 25] [--json]
                                     [--no-decay] [--cap N|none] [--fragments N|none] [--lag]
-                                    [--parts]
 
 Every configuration is a ``DistributedColony`` on the local backend (one shard included), built
 on the same W3 corpus and digesters as ``ray_scaling.py``. They then run until digested in
@@ -28,88 +27,20 @@ shard's (which equals one colony's): the Jaccard index of their edge sets (edges
 their endpoints' labels). ``--no-decay``, ``--cap none`` and ``--fragments none`` change
 ``ColonyConfig.for_large_corpora()`` (cap 30, 32 keywords per document) to separate the
 sources of difference: with all three, the graphs are identical (DESIGN.md I2).
-
-With ``--parts`` it also says where each configuration's work goes: the thread CPU time
-(``time.thread_time``, which a busy machine's stolen time does not inflate) of each part of
-a shard's tick, summed over shards, and how much more than one shard each part costs. The
-parts are the colony's four phases, routing the Act's presentations and wiring to their
-shards, sealing the outgoing batches, applying other shards' batches, the degree cap across
-shards (reports, the owners' ranking, applying their orders) and the ghost exchange;
-"other" is the rest of the shards' phase calls.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
-from phago import Colony, ColonyConfig
+from phago import ColonyConfig
 from phago.distributed import DistributedColony
-from phago.distributed.shard import ShardedColony
 from w3common import w3_colony, w3_items, warm_up
 
 # quiet ticks run beyond the first four, at most, for the cap across shards to hold everywhere
 SETTLE_MORE = 8
-
-# --parts: (part, class, method); none of these calls another of them on the shards' path
-# except ``run_phase``, the whole of a shard's phase call ("other" is what the parts leave)
-PARTS: list[tuple[str, type, str]] = [
-    ("Sense", Colony, "sense"),
-    ("Act", Colony, "act"),
-    ("Decay", Colony, "decay"),
-    ("Advance", Colony, "advance"),
-    ("routing the Act's output", ShardedColony, "flush_act"),
-    ("sealing outgoing batches", ShardedColony, "_seal"),
-    ("applying other shards' batches", ShardedColony, "receive_updates"),
-    ("degree cap: reports", ShardedColony, "degree_reports"),
-    ("degree cap: owners' ranking", ShardedColony, "cap_orders"),
-    ("degree cap: applying orders", ShardedColony, "apply_cap_orders"),
-    ("ghosts: answering", ShardedColony, "_resolve_ghost_groups"),
-    ("ghosts: storing answers", ShardedColony, "store_ghosts"),
-]
-WHOLE = ("all phase calls", ShardedColony, "run_phase")
-
-
-class PartClock:
-    """Thread CPU seconds per part for the configuration running now (``current``)."""
-
-    def __init__(self, configurations: int) -> None:
-        self.current = 0
-        self.seconds = [
-            dict.fromkeys([p for p, _, _ in [*PARTS, WHOLE]], 0.0) for _ in range(configurations)
-        ]
-        self._local = threading.local()  # per thread: how deep in parts it is
-        self._lock = threading.Lock()
-
-    def install(self) -> None:
-        """Wrap every part's method (for the rest of this process)."""
-        for part, cls, name in [*PARTS, WHOLE]:
-            setattr(cls, name, self._timed(part, getattr(cls, name), part == WHOLE[0]))
-
-    def _timed(self, part: str, method: Callable[..., Any], whole: bool) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            # a part inside another part (a ``flush_act`` inside ``take_outbox``'s) counts
-            # once, in the outer one
-            depth = getattr(self._local, "depth", 0)
-            if not whole and depth:
-                return method(*args, **kwargs)
-            t0 = time.thread_time()
-            self._local.depth = depth + (0 if whole else 1)
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self._local.depth = depth
-                spent = time.thread_time() - t0
-                with self._lock:
-                    self.seconds[self.current][part] += spent
-
-        return timed
 
 
 def main() -> None:
@@ -128,11 +59,6 @@ def main() -> None:
         action="store_true",
         help="after every block (untimed), count the global graph's nodes over the cap",
     )
-    ap.add_argument(
-        "--parts",
-        action="store_true",
-        help="thread CPU seconds of each part of the shards' ticks, per configuration",
-    )
     args = ap.parse_args()
     counts = [int(x) for x in args.shards.split(",")]
     if 1 not in counts:
@@ -147,9 +73,6 @@ def main() -> None:
     colonies = []
     for n in counts:
         colonies.append(w3_colony(items, n, config=config))
-    clock = PartClock(len(counts)) if args.parts else None
-    if clock is not None:
-        clock.install()
     seconds = [0.0] * len(counts)
     ticks = [0] * len(counts)
     done = [False] * len(counts)
@@ -158,8 +81,6 @@ def main() -> None:
         for k, dc in enumerate(colonies):
             if done[k]:
                 continue
-            if clock is not None:
-                clock.current = k
             t0 = time.perf_counter()
             ran = dc.run_until_digested(min(args.block, args.max_ticks - ticks[k]))
             seconds[k] += time.perf_counter() - t0
@@ -170,10 +91,6 @@ def main() -> None:
                 lag[k].append((over, int(degrees.max(initial=0))))
             if ran < args.block or ticks[k] >= args.max_ticks:
                 done[k] = True
-    parts = None if clock is None else [dict(c) for c in clock.seconds]  # the timed run's
-    if clock is not None:
-        clock.current = len(counts)  # the settling ticks below go uncounted
-        clock.seconds.append(dict(clock.seconds[0]))
     rows = []
     reference: set[tuple[str, str]] | None = None
     cap = config.max_edge_degree
@@ -217,9 +134,6 @@ def main() -> None:
             }
         )
         dc.close()
-    if parts is not None:
-        for row, p in zip(rows, parts, strict=True):
-            row["parts_cpu_s"] = {k: round(v, 3) for k, v in p.items()}
     if args.json:
         print(json.dumps(rows))
         return
@@ -247,30 +161,6 @@ def main() -> None:
             f"| {_or_dash(r['quiet_ticks_to_cap'])} "
             f"| {r['jaccard_vs_one_shard']:.3f} |"
         )
-    if parts is not None:
-        print_parts(counts, parts)
-
-
-def print_parts(counts: list[int], parts: list[dict[str, float]]) -> None:
-    """Where each configuration's work went: thread CPU seconds per part, summed over
-    shards, and the extra over one shard."""
-    whole = WHOLE[0]
-    print()
-    print("thread CPU seconds of the timed ticks, summed over shards (extra over one shard)")
-    print("| part | " + " | ".join(f"{n} shard(s)" for n in counts) + " |")
-    print("|---|" + "---:|" * len(counts))
-    names = [p for p, _, _ in PARTS]
-    for name in [*names, "other", whole]:
-        cells = []
-        for p in parts:
-            v = p[whole] - sum(p[x] for x in names) if name == "other" else p[name]
-            base = (
-                parts[0][whole] - sum(parts[0][x] for x in names)
-                if name == "other"
-                else parts[0][name]
-            )
-            cells.append(f"{v:.2f}" if p is parts[0] else f"{v:.2f} ({v - base:+.2f})")
-        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def _or_dash(value: int | None) -> str:
