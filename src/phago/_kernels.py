@@ -291,6 +291,28 @@ def owned_distinct(
     return out
 
 
+@njit(cache=True, inline="always")
+def _empty_buckets(m: int) -> np.ndarray:
+    """An empty open-addressing table for ``m`` keys: a power of two at least ``2 m`` (and
+    16) buckets, all ``EMPTY``."""
+    size = 16
+    while size < 2 * m:
+        size *= 2
+    return np.full(size, EMPTY, dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _tagged_bucket(
+    keys: np.ndarray, tags: np.ndarray, key: np.int64, tag: np.int64, mask: np.int64
+) -> np.int64:
+    """The bucket holding ``(key, tag)`` in a table of non-negative keys with a tag each,
+    or the empty bucket where it would go."""
+    h = _bucket(key ^ (tag << 56), mask)
+    while keys[h] != EMPTY and not (keys[h] == key and tags[h] == tag):
+        h = (h + 1) & mask
+    return h
+
+
 @njit(cache=True)
 def key_counts(set_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """How many times each of ``queries`` occurs in ``set_keys`` (non-negative integers):
@@ -300,30 +322,17 @@ def key_counts(set_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     m = set_keys.shape[0]
     if m == 0 or n == 0:
         return out
-    size = 16
-    while size < 2 * m:
-        size *= 2
-    mask = np.int64(size - 1)
-    keys = np.full(size, EMPTY, dtype=np.int64)
-    counts = np.zeros(size, dtype=np.int64)
+    keys = _empty_buckets(m)
+    mask = np.int64(len(keys) - 1)
+    tags = np.zeros(len(keys), dtype=np.int64)  # (one tag for all)
+    counts = np.zeros(len(keys), dtype=np.int64)
     for j in range(m):
         key = np.int64(set_keys[j])
-        h = _bucket(key, mask)
-        while keys[h] != EMPTY and keys[h] != key:
-            h = (h + 1) & mask
+        h = _tagged_bucket(keys, tags, key, np.int64(0), mask)
         keys[h] = key
         counts[h] += 1
     for i in range(n):
-        key = np.int64(queries[i])
-        h = _bucket(key, mask)
-        while True:
-            k = keys[h]
-            if k == key:
-                out[i] = counts[h]
-                break
-            if k == EMPTY:
-                break
-            h = (h + 1) & mask
+        out[i] = counts[_tagged_bucket(keys, tags, np.int64(queries[i]), np.int64(0), mask)]
     return out
 
 
@@ -338,39 +347,25 @@ def triples_among(
 ) -> np.ndarray:
     """For each triple ``(s[i], a[i], b[i])``, whether it is one of the triples
     ``(set_s[j], set_a[j], set_b[j])`` (``a`` and ``b`` non-negative and below 2**31):
-    one hash table of the set (keyed by all three fields), then
-    one probe per triple: O(len(a) + len(set_a))."""
+    one hash table of the set (the pair as the key, the first field as its tag), then one
+    probe per triple: O(len(a) + len(set_a))."""
     n = a.shape[0]
     m = set_a.shape[0]
     out = np.zeros(n, dtype=np.bool_)
     if m == 0 or n == 0:
         return out
-    size = 16
-    while size < 2 * m:
-        size *= 2
-    mask = np.int64(size - 1)
-    keys = np.full(size, EMPTY, dtype=np.int64)
-    tags = np.zeros(size, dtype=np.int64)
+    keys = _empty_buckets(m)
+    mask = np.int64(len(keys) - 1)
+    tags = np.zeros(len(keys), dtype=np.int64)
     for j in range(m):
         key = (np.int64(set_a[j]) << 32) | np.int64(set_b[j])
         tag = np.int64(set_s[j])
-        h = _bucket(key ^ (tag << 56), mask)
-        while keys[h] != EMPTY and not (keys[h] == key and tags[h] == tag):
-            h = (h + 1) & mask
+        h = _tagged_bucket(keys, tags, key, tag, mask)
         keys[h] = key
         tags[h] = tag
     for i in range(n):
         key = (np.int64(a[i]) << 32) | np.int64(b[i])
-        tag = np.int64(s[i])
-        h = _bucket(key ^ (tag << 56), mask)
-        while True:
-            k = keys[h]
-            if k == key and tags[h] == tag:
-                out[i] = True
-                break
-            if k == EMPTY:
-                break
-            h = (h + 1) & mask
+        out[i] = keys[_tagged_bucket(keys, tags, key, np.int64(s[i]), mask)] != EMPTY
     return out
 
 

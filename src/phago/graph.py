@@ -383,27 +383,38 @@ class HebbianGraph:
 
     def _new_nodes(
         self,
-        nids: Sequence[int],
+        nids: Sequence[int] | npt.NDArray[np.uint64],
         labels: Sequence[str],
-        codes: Sequence[int],
-        x: float,
-        y: float,
+        codes: Sequence[int] | int,
+        x: float | npt.NDArray[np.float64],
+        y: float | npt.NDArray[np.float64],
         tick: int,
         access: int,
     ) -> range:
-        """:meth:`_new_node` for each (id, label, type code), all at one position: the
-        nodes must be distinct and new. Returns their indices."""
+        """:meth:`_new_node` for each (id, label), of one type code or one each, at one
+        place or one each: the nodes must be distinct and new, their labels normalised.
+        Returns their indices."""
         k = len(nids)
         start = self._n
         self._reserve_nodes(k)
         at = range(start, start + k)
-        self._ids.extend(map(NodeId, nids))
+        id_list = nids.tolist() if isinstance(nids, np.ndarray) else nids
+        self._ids.extend(map(NodeId, id_list))
         self._labels.extend(labels)
         self._index.update(zip(self._ids[start:], at, strict=True))
-        label_index, by_type = self._label_index, self._by_type
-        for label, code, i in zip(labels, codes, at, strict=True):
+        label_index, by_type, grid = self._label_index, self._by_type, self._grid
+        code_list = [codes] * k if isinstance(codes, int) else codes
+        for label, code, i in zip(labels, code_list, at, strict=True):
             label_index.setdefault(label, []).append(i)
             by_type[code][label] = i
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            xs = np.broadcast_to(np.asarray(x, dtype=np.float64), (k,))
+            ys = np.broadcast_to(np.asarray(y, dtype=np.float64), (k,))
+            cell = self._cell
+            for cx, cy, i in zip(xs.tolist(), ys.tolist(), at, strict=True):
+                grid.setdefault((math.floor(cx / cell), math.floor(cy / cell)), []).append(i)
+        else:
+            grid.setdefault(self._cell_of(x, y), []).extend(at)
         end = start + k
         self._type[start:end] = codes
         self._ids_arr[start:end] = nids
@@ -411,42 +422,6 @@ class HebbianGraph:
         self._created[start:end] = tick
         self._pos[start:end, 0] = x
         self._pos[start:end, 1] = y
-        self._grid.setdefault(self._cell_of(x, y), []).extend(at)
-        self._n = end
-        return at
-
-    def _new_nodes_placed(
-        self,
-        nids: npt.NDArray[np.uint64],
-        labels: Sequence[str],
-        code: int,
-        xs: npt.NDArray[np.float64],
-        ys: npt.NDArray[np.float64],
-        tick: int,
-        access: int,
-    ) -> range:
-        """:meth:`_new_node` for each (id, label, place), all of one type: the nodes must
-        be distinct and new, their labels normalised. Returns their indices."""
-        k = len(nids)
-        start = self._n
-        self._reserve_nodes(k)
-        at = range(start, start + k)
-        self._ids.extend(map(NodeId, nids.tolist()))
-        self._labels.extend(labels)
-        self._index.update(zip(self._ids[start:], at, strict=True))
-        label_index, by_code, grid = self._label_index, self._by_type[code], self._grid
-        cell = self._cell
-        for label, x, y, i in zip(labels, xs.tolist(), ys.tolist(), at, strict=True):
-            label_index.setdefault(label, []).append(i)
-            by_code[label] = i
-            grid.setdefault((math.floor(x / cell), math.floor(y / cell)), []).append(i)
-        end = start + k
-        self._type[start:end] = code
-        self._ids_arr[start:end] = nids
-        self._access[start:end] = access
-        self._created[start:end] = tick
-        self._pos[start:end, 0] = xs
-        self._pos[start:end, 1] = ys
         self._n = end
         return at
 
@@ -615,7 +590,7 @@ class HebbianGraph:
         made = missing[np.sort(first)]
         bounds = np.asarray(ends, dtype=_INT)
         group = np.searchsorted(bounds, made, side="right")
-        out[made] = self._new_nodes_placed(
+        out[made] = self._new_nodes(
             nids[made],
             [labels[k] for k in made.tolist()],
             code,

@@ -380,6 +380,16 @@ def test_present_groups_by_id_equals_presenting_by_label(
         by_id._present_groups(*args, doc_columns=docs, ids=np.append(ids, np.uint64(7)))
 
 
+def _eight_nodes_wired(wired: list[tuple[int, int]]) -> HebbianGraph:
+    """Nodes n0..n7 and the pairs ``wired`` between them, wired at tick 2."""
+    g = HebbianGraph()
+    for i in range(8):
+        g.add_node(f"n{i}")
+    if wired:
+        g.wire_pairs([a for a, _ in wired], [b for _, b in wired], tick=2)
+    return g
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=30),
@@ -389,11 +399,7 @@ def test_present_groups_by_id_equals_presenting_by_label(
 def test_incident_edges_and_remove_index_pairs_match_the_edge_set(
     wired: list[tuple[int, int]], listed: list[int], removed: list[tuple[int, int]]
 ) -> None:
-    g = HebbianGraph()
-    for i in range(8):
-        g.add_node(f"n{i}")
-    if wired:
-        g.wire_pairs([a for a, _ in wired], [b for _, b in wired], tick=2)
+    g = _eight_nodes_wired(wired)
     edges = {frozenset(p) for p in wired if p[0] != p[1]}
     node, other, w, ct = g.incident_edges(listed)
     seen = sorted(zip(node.tolist(), other.tolist(), strict=True))
@@ -432,11 +438,7 @@ def test_incident_edges_and_remove_index_pairs_reject_bad_indices() -> None:
 def test_grouped_incident_edges_are_the_incident_edges_lead_key_first_then_by_key(
     wired: list[tuple[int, int]], listed: list[int], keys: list[int], lead: int
 ) -> None:
-    g = HebbianGraph()
-    for i in range(8):
-        g.add_node(f"n{i}")
-    if wired:
-        g.wire_pairs([a for a, _ in wired], [b for _, b in wired], tick=2)
+    g = _eight_nodes_wired(wired)
     key = np.array(keys, dtype=np.int64)
     deg, edges = g.degrees_and_incident_edges(listed)
     rank = np.where(key[edges[0]] == lead, -1, key[edges[0]])
