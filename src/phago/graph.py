@@ -410,9 +410,9 @@ class HebbianGraph:
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             xs = np.broadcast_to(np.asarray(x, dtype=np.float64), (k,))
             ys = np.broadcast_to(np.asarray(y, dtype=np.float64), (k,))
-            cell = self._cell
+            cell_of = self._cell_of
             for cx, cy, i in zip(xs.tolist(), ys.tolist(), at, strict=True):
-                grid.setdefault((math.floor(cx / cell), math.floor(cy / cell)), []).append(i)
+                grid.setdefault(cell_of(cx, cy), []).append(i)
         else:
             grid.setdefault(self._cell_of(x, y), []).extend(at)
         end = start + k
@@ -1334,20 +1334,34 @@ class HebbianGraph:
             >>> deg.tolist(), node.tolist(), other.tolist()
             ([2, 1, 1], [1], [0])
         """
-        idx = np.asarray(indices, dtype=_INT)
-        if not K.all_in_range(idx, 0, self._n):
-            raise NodeNotFound(f"node indices outside [0, {self._n})")
+        idx, listed = self._listed_nodes(indices)
         deg = self._live_degrees()[: self._n].copy()
         if len(idx):
-            listed = np.zeros(self._n, dtype=np.bool_)
-            listed[idx] = True
             slots, node = K.incident_live(
                 self._alive, self._m, self._ea, self._eb, listed, 2 * self._m_alive
             )
         else:
             slots = node = np.zeros(0, dtype=_INT)
+        return deg, self._incident_columns(slots, node)
+
+    def _listed_nodes(
+        self, indices: IntArray | Sequence[int]
+    ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """``indices`` checked to name nodes, and a flag per node for them."""
+        idx = np.asarray(indices, dtype=_INT)
+        if not K.all_in_range(idx, 0, self._n):
+            raise NodeNotFound(f"node indices outside [0, {self._n})")
+        listed = np.zeros(self._n, dtype=np.bool_)
+        listed[idx] = True
+        return idx, listed
+
+    def _incident_columns(
+        self, slots: IntArray, node: IntArray
+    ) -> tuple[IntArray, IntArray, npt.NDArray[np.float64], IntArray]:
+        """``(node, other end, weight, creation tick)`` of the edges in ``slots``, each
+        seen from its listed end ``node``."""
         other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
-        return deg, (node, other, self._w[slots], self._ct[slots].astype(_INT))
+        return node, other, self._w[slots], self._ct[slots].astype(_INT)
 
     def degrees_and_grouped_incident_edges(
         self, indices: IntArray | Sequence[int], keys: IntArray, lead: int
@@ -1383,18 +1397,14 @@ class HebbianGraph:
             >>> node.tolist(), other.tolist(), groups
             ([1, 1, 0, 0], [0, 2, 1, 2], [(1, 0, 2), (0, 2, 4)])
         """
-        idx = np.asarray(indices, dtype=_INT)
-        if not K.all_in_range(idx, 0, self._n):
-            raise NodeNotFound(f"node indices outside [0, {self._n})")
+        idx, listed = self._listed_nodes(indices)
         key = np.asarray(keys, dtype=_INT)
         if len(key) < self._n:
             raise ValueError(f"keys name {len(key)} nodes, the graph has {self._n}")
-        deg = self._live_degrees()[: self._n].copy()
-        n_keys = max(int(lead), int(key[idx].max()) if len(idx) else 0) + 1
         if lead < 0 or (len(idx) and int(key[idx].min()) < 0):
             raise ValueError("keys must be non-negative")
-        listed = np.zeros(self._n, dtype=np.bool_)
-        listed[idx] = True
+        n_keys = max(int(lead), int(key[idx].max()) if len(idx) else 0) + 1
+        deg = self._live_degrees()[: self._n].copy()
         slots, node, starts, counts = K.incident_grouped(
             self._alive, self._m, self._ea, self._eb, listed, key, int(lead), n_keys
         )
@@ -1402,8 +1412,7 @@ class HebbianGraph:
         for k in np.flatnonzero(counts).tolist():
             if k != lead:
                 groups.append((k, int(starts[k]), int(starts[k] + counts[k])))
-        other = (self._ea[slots] + self._eb[slots]).astype(_INT) - node
-        return deg, (node, other, self._w[slots], self._ct[slots].astype(_INT)), groups
+        return deg, self._incident_columns(slots, node), groups
 
     def remove_index_pairs(
         self, a: IntArray | Sequence[int], b: IntArray | Sequence[int]
