@@ -40,9 +40,9 @@ fi
 # the machine's own ceiling: 8 processes of independent work against one
 python3 benchmarks/machine_parallelism.py --processes 8 --rounds 1
 date +%T
-# the other fan-out: one shard with plain calls (and, with COMPILED=1, several compiled)
+# the other fan-out: one shard through a compiled graph (and, with COMPILED=1, several)
 python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards 1 --backends ray \
-  --ray-cpus "$(nproc)" --ray-fan-out calls --jsonl "$OUTDIR/w3_ray_calls.jsonl"
+  --ray-cpus "$(nproc)" --ray-fan-out compiled --jsonl "$OUTDIR/w3_ray_compiled_1.jsonl"
 MULTI=$(echo "$SHARDS" | tr ',' '\n' | awk '$1 > 1' | paste -sd, -)
 if [ -n "$MULTI" ] && [ -n "${COMPILED:-}" ]; then
   python3 benchmarks/ray_scaling.py --docs "$DOCS" --shards "$MULTI" --backends ray \

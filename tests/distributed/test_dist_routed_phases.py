@@ -1,4 +1,5 @@
-"""The Ray actors' pipelined calls (``run_sense_act``, ``run_decay_advance``), driven in-process.
+"""The Ray actors' pipelined calls (``run_step`` and its halves ``run_sense_act``,
+``run_decay_advance``), driven in-process.
 
 A pipelined Ray tick passes its data actor to actor: Sense and Act return Act's batches as
 one part per other shard, which Decay and Advance take, with last tick's Decay parts (asks
@@ -21,6 +22,8 @@ from phago.distributed import ConsistentHashRing, ShardedColony, ShardId
 from phago.distributed.backends.ray import (
     _SKIPPED,
     ShardActorImpl,
+    StepSpec,
+    _dump,
     _inbound,
     _lean_sense,
     _part,
@@ -209,3 +212,110 @@ def test_a_chained_tick_needs_the_outlooks_of_the_tick_before() -> None:
     actor.restore(actor.shard.snapshot(), [])  # a restored shard forgets them
     with pytest.raises(BarrierFailed):
         actor.run_sense_act(None, None, True, 1, True, True)
+
+
+class Steps:
+    """Drives ``run_step`` on in-process actors as :class:`RayTickPipeline` submits it: each
+    call runs the due Decay and Advance, if any, then (``sense``) a tick's Sense and Act,
+    and takes the other shards' Act parts of the call that ran that Sense and Act, then
+    their Decay parts of the call that ran the Decay before."""
+
+    def __init__(self, actors: list[ShardActorImpl]) -> None:
+        self.actors = actors
+        self.act: list[list[Any]] | None = None  # the outs of the call with a due Decay
+        self.held: list[list[Any]] | None = None  # the outs of the call with the last Decay
+        self.shared: list[bool] = []  # per Decay: its two inputs came from one call
+
+    def call(self, sense: bool, chained: bool = False) -> list[Any]:
+        n = len(self.actors)
+        decay = self.act is not None
+        held = self.held if decay else None
+        if decay:
+            self.shared.append(held is self.act)
+        outs = []
+        for i, a in enumerate(self.actors):
+            parts = _inbound(self.act, i, n - 1) if self.act is not None else []
+            if held is not None:
+                parts += _inbound(held, i)
+            spec = StepSpec(
+                decay, held is not None, None, sense, None, None, chained, chained, True, n
+            )
+            out = _refs(a.run_step(_dump(spec), *parts))
+            assert len(out) == 2 * n - 1  # Decay's parts, then Act's, then the results
+            outs.append(out)
+        results = [pickle.loads(o[-1]) for o in outs]
+        if decay:
+            self.held = outs
+            assert all(r.decay is not None for r in results)
+        skipped = [r.sense == _SKIPPED for r in results]
+        assert all(skipped) or not any(skipped)  # every shard decides alike
+        self.act = outs if sense and not any(skipped) else None
+        return results
+
+
+def test_steps_run_ticks_as_the_runner_does_in_any_grouping() -> None:
+    # one call per tick (each Decay with the next Sense and Act), a Decay on its own, a
+    # Sense and Act on its own, a Decay whose last Decay's parts came from an earlier call:
+    # the shards end every tick exactly as the runner's inline tick ends it
+    ring = ConsistentHashRing(3)
+    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(3)]
+    load(plain, ring)
+    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(3)]
+    load([a.shard for a in actors], ring)
+    steps = Steps(actors)
+    held = HeldMessages()
+    for ticks in (8, 1, 5):
+        steps.call(sense=True)  # a tick's Sense and Act alone
+        for _ in range(ticks - 1):
+            held = inline_tick(plain, held)
+            steps.call(sense=True)  # its Decay with the next tick's Sense and Act
+        held = inline_tick(plain, held)
+        results = steps.call(sense=False)  # the last Decay alone
+        assert all(r.sense is None for r in results)
+        advance = [pickle.loads(r.decay).second for r in results]
+        assert [r.tick for r in advance] == [plain[0].current_tick] * 3
+        assert state(plain) == state([a.shard for a in actors])
+    # the first Decay had none before it; the next 7 took both inputs from the call
+    # before; the 9th (a tick alone) its Act's from one call and the Decay before's from
+    # the one before that
+    assert steps.shared[:9] == [False] + [True] * 7 + [False]
+    assert any(s.ghost_nodes() for s in plain)
+    spans = [a.call_spans() for a in actors]  # two spans a tick, whatever the grouping
+    assert [[(c.tick, c.call) for c in s] for s in spans] == [
+        [(t, call) for t in range(14) for call in (SENSE_ACT, DECAY_ADVANCE)]
+    ] * 3
+
+
+def test_a_chained_step_runs_its_decay_and_skips_only_its_sense_and_act() -> None:
+    ring = ConsistentHashRing(2)
+    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(2)]
+    load([a.shard for a in actors], ring)
+    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(2)]
+    load(plain, ring)
+    steps = Steps(actors)
+    held = HeldMessages()
+    steps.call(sense=True)
+    ran = 0
+    while True:
+        held = inline_tick(plain, held)
+        ran += 1
+        results = steps.call(sense=True, chained=True)
+        advance = [pickle.loads(r.decay).second for r in results]  # the Decay always ran
+        if results[0].sense == _SKIPPED:
+            assert all_idle(advance)
+            break
+        assert not all_idle(advance)
+    assert 5 < ran < 300 and steps.act is None
+    assert state(plain) == state([a.shard for a in actors])
+    assert all(not a.shard.colony.has_undigested_work() for a in actors)
+
+
+def test_a_step_without_the_decays_inputs_is_a_barrier_failure() -> None:
+    ring = ConsistentHashRing(2)
+    actor = ShardActorImpl(0, ColonyConfig(), ring, 0, 1000)
+    actor.run_sense_act(None, None, True, 2)
+    spec = StepSpec(True, False, None, False, None, None, False, False, True, 2)
+    with pytest.raises(BarrierFailed, match="without its inputs"):
+        actor.run_step(_dump(spec), b"")  # a part of a half that did not run
+    with pytest.raises(BarrierFailed, match="without its inputs"):
+        actor.run_step(_dump(spec))

@@ -132,12 +132,16 @@ def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None
         results = remote.run(500, stop_when_idle=True)  # the results kept: one call as well
         assert [r.tick for r in results] == list(range(1, ticks + 1))
         pipeline = remote.runner._group.tick_pipeline
-        assert (pipeline.chained, pipeline.skipped) == (ticks, 1)
+        # every tick after the first chained, and the lookahead's ticks after the last
+        # (2: a tick's Decay goes in with the next tick) skipped
+        ahead = pipeline.lookahead
+        assert ahead == 2
+        assert (pipeline.chained, pipeline.skipped) == (ticks - 1 + ahead, ahead)
         assert signature(local) == signature(remote)
         local.run(6)
         remote.run(6)
         assert signature(local) == signature(remote)
-        assert (pipeline.chained, pipeline.skipped) == (ticks + 5, 1)
+        assert (pipeline.chained, pipeline.skipped) == (ticks + 4 + ahead, ahead)
         waits = remote.waits()  # every tick run (not the skipped one), both calls a shard
         assert waits is not None and waits.ticks == ticks + 6 and local.waits() is None
         assert all(w.calls == 2 * (ticks + 6) and w.busy_s > 0.0 for w in waits.shards)
@@ -198,7 +202,7 @@ def _sentinel_distribution(dc: DistributedColony) -> tuple:
 
 
 def test_a_sentinel_on_ray_gets_the_distribution_local_gets() -> None:
-    # the chained tick after the sentinel appears is skipped: its Sense needs the merged
+    # the chained ticks after the sentinel appears are skipped: their Sense needs the merged
     # distribution, which the driver brings; later ticks wait for the results
     from phago.agents.sentinel import Sentinel
 
@@ -209,7 +213,10 @@ def test_a_sentinel_on_ray_gets_the_distribution_local_gets() -> None:
             dc.spawn(Sentinel(Position(20, 20)), shard=1)
             dc.run(8)
         pipeline = remote.runner._group.tick_pipeline
-        assert (pipeline.chained, pipeline.skipped) == (4, 1)
+        # 3 ticks chained in the first run; in the second, the ticks submitted ahead of
+        # its first tick, whose results asked for the distribution, were skipped
+        ahead = pipeline.lookahead
+        assert (pipeline.chained, pipeline.skipped) == (3 + ahead, ahead)
         want = _sentinel_distribution(local)
         assert want[0] == 11 and want[1]  # given at the last tick's Sense
         assert _sentinel_distribution(remote) == want
@@ -283,7 +290,7 @@ def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
         plain.close()
 
 
-def test_auto_fan_out_compiles_only_with_a_core_to_spare(
+def test_auto_fan_out_runs_whole_ticks_and_warns_when_crowded(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import phago.distributed.backends.ray as backend
@@ -291,11 +298,16 @@ def test_auto_fan_out_compiles_only_with_a_core_to_spare(
     monkeypatch.setattr(backend, "usable_cores", lambda: 2)
     assert backend._spare_core(1) and not backend._spare_core(2)
     assert not backend._crowded(1) and backend._crowded(2)
-    assert backend._auto_compiles(1) and not backend._auto_compiles(2)
     monkeypatch.setattr(backend, "usable_cores", lambda: 16)
-    # with cores to spare, several shards still chain whole ticks; one shard compiles
-    assert backend._auto_compiles(1) and not any(backend._auto_compiles(n) for n in (2, 4, 8))
+    assert not any(backend._crowded(n) for n in (1, 2, 4, 8))
     monkeypatch.setattr(backend, "usable_cores", lambda: 2)
+    one = build("ray", 1)  # auto with one shard: whole ticks too, and no warning
+    try:
+        one.run(2)
+        assert not one.runner._group.compiled and one.runner._group.tick_pipeline is not None
+    finally:
+        one.close()
+    assert "Ray shards on a machine" not in caplog.text
     with caplog.at_level("WARNING", logger="phago.distributed"):
         dc = build("ray", 2)  # auto on "2 cores": plain calls, and a warning
     assert "2 Ray shards on a machine with 2 cores" in caplog.text
@@ -606,8 +618,8 @@ def test_an_actor_whose_constructor_fails_is_named() -> None:
 
 
 def test_usable_cores_follow_the_process_affinity() -> None:
-    # under `taskset -c 0` a process may use one core whatever the machine has; "auto" and
-    # the local Ray's CPUs go by that
+    # under `taskset -c 0` a process may use one core whatever the machine has; the crowding
+    # warning and the local Ray's CPUs go by that
     import os
     import subprocess
     import sys
@@ -617,8 +629,8 @@ def test_usable_cores_follow_the_process_affinity() -> None:
     code = (
         "import os\n"
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-        "from phago.distributed.backends.ray import _auto_compiles, _crowded, usable_cores\n"
-        "print(usable_cores(), _auto_compiles(1), _crowded(2))\n"
+        "from phago.distributed.backends.ray import _crowded, _spare_core, usable_cores\n"
+        "print(usable_cores(), _spare_core(1), _crowded(2))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -144,9 +144,9 @@ class DistributedColony:
             Compiled Graph (lowest latency; its channels busy-wait, so every actor and the
             driver keep a core busy); ``"calls"``: whole ticks submitted as ``.remote()``
             calls, each phase's data passed on as object references (the driver's Python code
-            is off the critical path); ``"auto"`` (default): compiled for one shard on a
-            machine with a core to spare, calls for several shards (faster on 2 and on 16
-            cores alike).
+            is off the critical path, and a run of ticks costs one task per actor and
+            tick); ``"auto"`` (default): calls, at every shard count (faster than compiled
+            with one shard and with several, on 2 cores and on 16).
         ray_start_timeout_s: Ray only: how long the shard actors may take to be placed and
             start (on a cluster joined, for an autoscaler to add nodes, say); a local Ray
             started here declares enough CPUs for every shard.

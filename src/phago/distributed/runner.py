@@ -59,6 +59,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -533,9 +534,13 @@ class DistributedRunner:
         names = ", ".join(str(h.shard_id) for h in pending)
         limit = self._config.phase_timeout_ms if limit_ms is None else limit_ms
         detail = f"{names} did not finish within {limit:g} ms"
-        if limit_ms is not None:  # a pipelined phase waited for the next one too
-            pair = "Sense and Act" if phase is TickPhase.SENSE else "Decay and Advance"
-            detail += f" ({pair} run as one call)"
+        if limit_ms is not None:  # a pipelined phase waited for the next ones too
+            if phase is TickPhase.SENSE:
+                detail += " (Sense and Act run as one call)"
+            elif limit_ms > 2.5 * self._config.phase_timeout_ms:
+                detail += " (Decay and Advance run with the next tick's Sense and Act as one call)"
+            else:
+                detail += " (Decay and Advance run as one call)"
         return PhaseTimeout(phase, detail)
 
     def _account(
@@ -787,26 +792,29 @@ class DistributedRunner:
         """Up to ``span`` ticks from ``t``, each submitted whole (see :class:`TickPipeline`).
 
         Where the pipeline ``chains`` and ``until`` is None or :class:`UntilIdle`, each
-        tick but the span's last is followed by the next, submitted chained before this
-        one's results are awaited, so that the shards go on to it without waiting for the
-        driver. Once this tick's results show that the chained one must not run (the run
-        stops, or a shard wants the global distribution, which the driver then brings), it
-        was skipped on every shard and the pipeline takes it back.
+        tick is followed by the next ``lookahead`` ones (the pipeline's; 1 by default),
+        within the span, submitted chained before this one's results are awaited, so that
+        the shards go on to them without waiting for the driver. Once this tick's results
+        show that the chained ones must not run (the run stops, or a shard wants the global
+        distribution, which the driver then brings), they were skipped on every shard and
+        the pipeline takes them back.
         """
         chains = bool(getattr(pipeline, "chains", False)) and (
             until is None or isinstance(until, UntilIdle)
         )
+        depth = int(getattr(pipeline, "lookahead", 1)) if chains else 0
         done: list[DistributedTickResult] = []
-        ahead: tuple[list[list[Any]], float] | None = None
+        queued: deque[tuple[list[list[Any]], float]] = deque()  # submitted, not awaited
         last_end = time.perf_counter()
         for k in range(span):
             try:
-                if ahead is None:
-                    ahead = self._submit_pipelined(pipeline, chained=False, until=until)
-                submitted, at = ahead
-                ahead = None
-                if chains and k + 1 < span and not self._want_distribution:
-                    ahead = self._submit_pipelined(pipeline, chained=True, until=until)
+                if not queued:
+                    queued.append(self._submit_pipelined(pipeline, chained=False, until=until))
+                while len(queued) <= depth and k + len(queued) < span:
+                    if self._want_distribution:
+                        break
+                    queued.append(self._submit_pipelined(pipeline, chained=True, until=until))
+                submitted, at = queued.popleft()
                 result = await self._tick_pipelined(t + k, pipeline, submitted, max(at, last_end))
             except Exception as exc:
                 pipeline.reset()  # (a chained tick's calls then fail, or a rollback undoes them)
@@ -814,8 +822,8 @@ class DistributedRunner:
             last_end = time.perf_counter()
             done.append(result)
             stop = until is not None and until(result)
-            if ahead is not None and (stop or self._want_distribution):
-                ahead = None
+            if queued and (stop or self._want_distribution):
+                queued.clear()
                 try:
                     await pipeline.drop_ahead(self._config.phase_timeout_ms / 1000.0)
                 except Exception as exc:
@@ -861,9 +869,13 @@ class DistributedRunner:
             doubled.add(TickPhase.SENSE)
         if getattr(pipeline, "decay_with_advance", False):
             doubled.add(TickPhase.DECAY)
+        spans = getattr(pipeline, "wait_phases", None)  # how many phases each wait covers
         try:
             for phase, refs in zip(_PHASES, submitted, strict=True):
-                limit = 2.0 * timeout if phase in doubled else timeout
+                if spans is not None:
+                    limit = spans(phase, refs) * timeout
+                else:
+                    limit = 2.0 * timeout if phase in doubled else timeout
                 deadline = time.monotonic() + limit
                 outcomes = await _gather_outcomes(
                     [pipeline.result(k, ref) for k, ref in enumerate(refs)], limit
@@ -876,6 +888,10 @@ class DistributedRunner:
             pipeline.reset()
             raise
         busy = sum(max((r.compute_ms for r in results), default=0.0) for results in phases)
+        overlap = getattr(pipeline, "overlap_ms", None)
+        if overlap is not None:  # a call that ran the next tick's phases too
+            before, after = overlap(submitted)
+            busy += after - before
         self._barrier_ms = max((time.perf_counter() - start) * 1000.0 - busy, 0.0)
         sense, act, decay, advance = phases
         return self._finish_tick(t, start, sense, act, decay, advance)
@@ -1093,7 +1109,12 @@ class TickPipeline(Protocol):
     compiled graph). The runner keeps the barrier, timeouts and accounting. A pipeline whose
     ``sense_with_act`` is true returns Sense's results with Act's (one call per shard for
     both), and one whose ``decay_with_advance`` is true Decay's with Advance's; the runner
-    waits two phase timeouts for each such pair."""
+    waits two phase timeouts for each such pair. Optional members: ``lookahead`` (how many
+    ticks to keep submitted chained ahead of the awaited one), ``wait_phases(phase,
+    handles)`` (how many phase timeouts the wait for ``phase`` covers) and
+    ``overlap_ms(handles)`` (for an awaited tick, the slowest shard's work of its own
+    phases that ran before its wait began and of the next tick's that ran inside it, so
+    that the barrier counts each call's work once)."""
 
     def submit(
         self,

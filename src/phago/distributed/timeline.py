@@ -1,9 +1,10 @@
 """Where pipelined shards wait: a summary of the actors' call timelines.
 
-A pipelined Ray tick is two calls per shard (see
+A pipelined Ray tick runs in two halves on each shard (see
 :class:`~phago.distributed.backends.ray.RayTickPipeline`): Sense and Act, then Decay and
-Advance. Each actor notes every call it ran as a :class:`CallSpan` (the tick the shard was
-at when the call began, which call, and when it began and ended on ``time.monotonic``). From
+Advance (one Ray call runs a tick's Decay and Advance and the next tick's Sense and Act).
+Each actor notes every half it ran as a :class:`CallSpan` (the tick the shard was at when
+the half began, which half, and when it began and ended on ``time.monotonic``). From
 every shard's spans :func:`wait_summary` tells, per shard, how long it worked, how long it
 sat between its own calls, and how late its Decay started after the last input it waits for
 (the other shards' Act parts and last Decay's parts): the hop between actors.

@@ -31,7 +31,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from phago.config import ColonyConfig
 from phago.distributed.degree_cap import CapOrder
@@ -237,6 +237,64 @@ class ShardActorImpl:
         self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, time.monotonic()))
         return (*sent, both) if sent else both
 
+    def run_step(self, step: bytes, *parts: Any) -> Any:
+        """One pipelined call of :class:`RayTickPipeline` (``step``: a pickled
+        :class:`StepSpec`; Ray's own serialiser would run ``cloudpickle`` on it): the Decay
+        and Advance of the tick whose Sense and Act ran last (``spec.decay``), then the
+        next tick's Sense and Act (``spec.sense``), so that a run of chained ticks is one
+        Ray task per actor and tick.
+
+        ``parts`` are the other shards' Act parts of this tick, in source order, then (with
+        ``spec.held``) their parts from the Decay before; without, the runner holds what
+        that Decay sent (``spec.decay_payload``). Returns this Decay's part for each other
+        shard, then this Act's (each with the shard's outlook), then the results (a pickled
+        :class:`_StepResult`); the parts of a half that did not run are empty bytes. Two
+        parts for each destination, not one with both: a part over Ray's inline limit
+        (100 KiB) goes through the object store, a slower hop. A chained Sense and Act
+        that must not run (see :meth:`run_sense_act`) leaves its half of the result
+        :data:`_SKIPPED`; the Decay before it has run. The call after such a skip (the
+        pipeline submits two ticks ahead) has no Decay to run and skips both halves.
+
+        Raises:
+            RoutingFailed: a batch, an answer or a request addressed to a shard outside
+                the cluster.
+            BarrierFailed: a Decay without its Act, or a chained tick without the outlooks.
+        """
+        spec: StepSpec = pickle.loads(step)
+        n = spec.shards
+        k = n - 1
+        if spec.decay and self._skipping:  # a chained tick skipped: so are those after it
+            result = _dump(_StepResult(_SKIPPED, _SKIPPED))
+            return (*[_NO_PART] * (2 * k), result) if k else result
+        decay_parts: list[Any] = [_NO_PART] * k
+        decay_pair: bytes | None = None
+        if spec.decay:
+            if len(parts) != (2 * k if spec.held else k) or _NO_PART in parts:
+                raise BarrierFailed(f"{self.shard.shard_id} got a Decay without its inputs")
+            out = _refs(
+                self.run_decay_advance(spec.decay_payload, spec.resolve, n, spec.held, *parts)
+            )
+            decay_parts, decay_pair = out[:-1], out[-1]
+        act_parts: list[Any] = [_NO_PART] * k
+        sense_pair: bytes | None = None
+        if spec.sense:
+            out = _refs(
+                self.run_sense_act(
+                    spec.sense_payload,
+                    spec.act_payload,
+                    spec.resolve,
+                    n,
+                    spec.stop_when_idle,
+                    spec.chained,
+                )
+            )
+            if out[-1] == _SKIPPED:
+                sense_pair = _SKIPPED
+            else:
+                act_parts, sense_pair = out[:-1], out[-1]
+        result = _dump(_StepResult(decay_pair, sense_pair))
+        return (*decay_parts, *act_parts, result) if k else result
+
     def _routed(
         self, phase: TickPhase, payload: Any, resolve_ghosts: bool, shards: int
     ) -> tuple[Any, list[Any]]:
@@ -350,19 +408,8 @@ def usable_cores() -> int:
 
 
 def _spare_core(actors: int) -> bool:
-    """True when this process may use a core beyond one per actor: compiled-graph channels
-    busy-wait, so the actors and the driver's reader each keep a core busy (on 2 cores,
-    2 shards at W3 D=50k ran 36.4 s compiled against 33.6 s with plain calls; 1 shard
-    23.5 s against 25.8 s)."""
+    """True when this process may use a core beyond one per actor (the driver's)."""
     return usable_cores() > actors
-
-
-def _auto_compiles(shards: int) -> bool:
-    """True when ``fan_out="auto"`` fans phases out through a compiled graph: one shard with a
-    core to spare. Several shards run whole ticks actor to actor, even with cores to spare: on
-    16 cores at W3 D=100k, 2, 4 and 8 shards took 19.1, 17.7 and 22.1 s compiled against
-    14.3, 10.5 and 10.8 s chained (BENCHMARKS.md, device run)."""
-    return shards == 1 and _spare_core(1)
 
 
 def _crowded(shards: int) -> bool:
@@ -789,53 +836,83 @@ class CompiledPhaseFanOut:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass(eq=False, slots=True)
+class _Call:
+    """One round of :meth:`ShardActorImpl.run_step` calls, one per actor: what they run,
+    and per shard the references they return (a part per other shard, then the result)."""
+
+    refs: list[list[Any]]
+    decay: bool
+    sense: bool
+    loaded: dict[int, _StepResult] = field(default_factory=dict)
+    # unpickled halves, by shard and whether Decay's: the runner takes each twice
+    pairs: dict[tuple[int, bool], _PhasePair] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class _Later:
+    """A tick's Decay and Advance, bound to the call that runs them once it is submitted:
+    with the next tick's Sense and Act when that tick comes chained, else on its own when
+    the runner first waits for them."""
+
+    call: _Call | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Half:
+    """What the runner waits on for one shard and phase of a pipelined tick."""
+
+    source: _Call | _Later
+    phase: TickPhase
+
+
 class RayTickPipeline:
-    """Whole ticks submitted at once, with each phase's data passed actor to actor.
+    """Whole ticks submitted at once, with each phase's data passed actor to actor, in one
+    Ray task per actor and tick.
 
-    A tick's four phases are submitted to every actor together, as two calls: Sense and
-    Act in one (``run_sense_act``), Decay and Advance in the other (``run_decay_advance``).
-    Sense and Act take nothing from other shards, so the first call of a tick waits only for
-    the actor's previous call; Advance takes nothing either. Each Ray task costs about a
-    millisecond of an actor's CPU on 2 cores, and each crossing between actors a hop. Each
-    actor's first call returns Act's batches as one part per other shard (with the shard's
-    outlook, from which each shard decides whether a chained next tick runs), which that
-    shard's second call of the same tick takes as an argument (Ray's object references),
-    and each second call's parts (ghost requests and degree reports, answers and cap
-    orders) are arguments of the other shards' second calls of the next tick. Ray starts a
-    call on an actor as soon as its inputs exist, so the driver's Python code is off the
-    critical path between phases (Ray's core worker in the driver, the references' owner,
-    inlines each small result into the task that takes it; a hop through the driver
-    process, but not through its interpreter): it only watches the per-shard results,
-    phase after phase, with the phase timeout (twice that for the first phase of a pair,
-    whose result comes with the second's). Calls from one caller to one actor run in
-    order, so each actor runs the phases in order.
+    Each call (:meth:`ShardActorImpl.run_step`) runs the Decay and Advance of the tick
+    whose Sense and Act ran last, then the next tick's Sense and Act: the Decay needs the
+    other shards' Act batches of its tick, and the next Sense and Act need nothing from
+    other shards, so the shards still meet once a tick, at Decay, and a run of chained
+    ticks costs one task per actor and tick instead of two (Ray's cost of a task, about a
+    millisecond of CPU on 2 cores, was most of the barrier: BENCHMARKS.md, twenty-first
+    session). Each call returns one part per other shard (its Decay's asks and answers and
+    its Act's batches with the shard's outlook), which that shard's next call takes as
+    arguments (Ray's object references; Ray starts a call as soon as its inputs exist, so
+    the driver's Python code is off the critical path), and the results as one object.
 
-    Measured on 2 cores, W3 D=10k (``benchmarks/ray_scaling.py``): with one round trip
-    through the driver per phase, 2 and 4 shards took 16.6 and 30.4 s; pipelined, see
-    BENCHMARKS.md.
+    A tick's Decay and Advance go in with the next tick when that one is submitted
+    chained, before the runner waits for them; otherwise (the span's last tick, a tick the
+    runner runs alone) they go in on their own when the runner first waits for them. A
+    chained tick the shards skip (see :meth:`ShardActorImpl.run_sense_act`) skips only its
+    Sense and Act half; the Decay before it has run. Calls from one caller to one actor run
+    in order, so each actor runs the phases in order. The runner waits for a Decay that
+    comes with the next Sense and Act four phases long (:meth:`wait_phases`), and counts
+    that Sense and Act as the work of the tick it waited for (:meth:`overlap_ms`).
     """
 
-    # Sense's result arrives with Act's and Decay's with Advance's (one call each): the
-    # runner waits for each pair two phases long
+    # Sense's result arrives with Act's and Decay's with Advance's (one call each)
     sense_with_act = True
     decay_with_advance = True
 
-    # a tick may be submitted chained, before the previous one's results are in
+    # a tick may be submitted chained, before the previous one's results are in; two
+    # ticks ahead: a tick's Decay goes in with the next tick, so the call after the one
+    # the runner waits for must be queued before that one ends, or the shards would wait
+    # for the driver between calls
     chains = True
+    lookahead = 2
 
     def __init__(self, handles: list[RayShardHandle]) -> None:
         if [int(h.shard_id) for h in handles] != list(range(len(handles))):
             raise DistributedError("a pipelined tick needs shard ids 0..n-1 in order")
         self._handles = handles
-        # last tick's Decay outputs: per shard, one part per other shard (answers, requests)
-        self._held: list[Any] | None = None
         self._actors: tuple[Any, ...] = ()
-        self._first: list[Any] = []
-        self._second: list[Any] = []
-        # per shard, the reference of a call whose second result is held, and that result
-        self._pairs: dict[int, tuple[Any, Any]] = {}
-        # a chained tick not yet awaited: the Decay outputs before it, and its calls' refs
-        self._ahead: tuple[list[Any] | None, list[list[Any]]] | None = None
+        self._step: list[Any] = []
+        self._act: _Call | None = None  # the call that ran a Sense and Act whose Decay is due
+        self._later: _Later | None = None  # that Decay, for the runner
+        self._stash: HeldMessages | None = None  # what the runner held for that Decay
+        self._held: _Call | None = None  # the call that ran the last Decay (its parts)
+        self._ahead: list[_Call] = []  # chained ticks' calls whose Sense is not awaited yet
         self.chained = 0  # ticks submitted chained
         self.skipped = 0  # of which the shards skipped (and the pipeline took back)
 
@@ -850,132 +927,241 @@ class RayTickPipeline:
         stop_when_idle: bool = False,
     ) -> list[list[Any]]:
         """Submit one tick (``act_payload``: every shard's Act payload; ``held``: what the
-        runner holds from last tick's Decay, if anything); returns each phase's result
-        references, one per shard.
+        runner holds for this tick's Decay, if anything); returns each phase's handles, one
+        per shard, for :meth:`result`.
 
         ``chained``: submit it before the previous tick's results are in (the runner holds
-        no messages, and the Sense payloads are the usual ones: no distribution). Each
-        shard then skips the tick when the runner would not have run it so, deciding from
-        every shard's outlook of the tick before, which came with their update batches
-        (``stop_when_idle``: the run stops once no shard has anything left to digest; see
-        :meth:`ShardActorImpl.run_sense_act`); the runner then calls :meth:`drop_ahead`. A
-        chained tick's first call starts on each actor as soon as the actor has finished
-        the tick before, without waiting for the driver or the other shards."""
+        no messages, and the Sense payloads are the usual ones: no distribution). Its
+        Sense and Act go in with the previous tick's Decay and Advance, and each shard
+        skips them when the runner would not have run the tick so, deciding from every
+        shard's outlook of the tick before, which came with their update batches
+        (``stop_when_idle``: the run stops once no shard has anything left to digest); the
+        runner then calls :meth:`drop_ahead`.
+
+        Raises:
+            DistributedError: a chained tick that does not follow a submitted one, or
+                holding messages.
+        """
+        if chained and (self._act is None or held):
+            raise DistributedError("a chained tick follows a pipelined tick, holding nothing")
+        call = self._launch(
+            sense_payloads=sense_payloads,
+            act_payload=act_payload,
+            resolve=resolve_ghosts,
+            chained=chained,
+            stop_when_idle=stop_when_idle,
+        )
+        self._stash = held
+        self._later = later = _Later()
+        if chained:
+            self._ahead.append(call)
+            self.chained += 1
+        n = len(self._handles)
+
+        def halves(source: _Call | _Later, phase: TickPhase) -> list[Any]:
+            return [_Half(source, phase) for _ in range(n)]
+
+        return [
+            halves(call, TickPhase.SENSE),
+            halves(call, TickPhase.ACT),
+            halves(later, TickPhase.DECAY),
+            halves(later, TickPhase.ADVANCE),
+        ]
+
+    def _launch(
+        self,
+        sense_payloads: list[Any] | None = None,
+        act_payload: Any = None,
+        resolve: bool = True,
+        chained: bool = False,
+        stop_when_idle: bool = False,
+    ) -> _Call:
+        """Submit one call per actor: the due Decay and Advance, if any, then (unless
+        ``sense_payloads`` is None) a tick's Sense and Act."""
         n = len(self._handles)
         actors = tuple(h.actor for h in self._handles)
         if actors != self._actors:  # method handles, made once per set of actors
             self._actors = actors
-            self._first = [a.run_sense_act.options(num_returns=n) for a in actors]
-            self._second = [a.run_decay_advance.options(num_returns=n) for a in actors]
-        before, self._held = self._held, None
-        if chained:
-            if before is None or held:
-                raise DistributedError("a chained tick follows a pipelined tick, holding nothing")
-            first = [
-                _refs(m.remote(None, act_payload, resolve_ghosts, n, stop_when_idle, True))
-                for m in self._first
-            ]
-        else:
-            first = [
-                _refs(m.remote(_lean_sense(sense_payloads[i]), act_payload, resolve_ghosts, n))
-                for i, m in enumerate(self._first)
-            ]
-        second = [
-            _refs(
-                m.remote(
-                    _held_payload(held, i),
-                    resolve_ghosts,
-                    n,
-                    before is not None,
-                    *_inbound(first, i),
-                    *(_inbound(before, i) if before is not None else ()),
-                )
+            self._step = [a.run_step.options(num_returns=2 * n - 1) for a in actors]
+        decay, sense = self._act is not None, sense_payloads is not None
+        held_call = self._held if decay else None
+        refs = []
+        for i, method in enumerate(self._step):
+            parts: list[Any] = []
+            if self._act is not None:
+                parts += _inbound(self._act.refs, i, n - 1)
+            if held_call is not None:
+                parts += _inbound(held_call.refs, i)
+            spec = StepSpec(
+                decay=decay,
+                held=held_call is not None,
+                decay_payload=_held_payload(self._stash, i) if decay else None,
+                sense=sense,
+                sense_payload=_lean_sense(sense_payloads[i]) if sense_payloads else None,
+                act_payload=act_payload,
+                chained=chained,
+                stop_when_idle=stop_when_idle,
+                resolve=resolve,
+                shards=n,
             )
-            for i, m in enumerate(self._second)
-        ]
-        self._held = second
-        sense_act = [r[-1] for r in first]  # each pair's results are one object
-        decay_advance = [r[-1] for r in second]
-        if chained:
-            self._ahead = (before, [sense_act, decay_advance])
-            self.chained += 1
-        return [sense_act, sense_act, decay_advance, decay_advance]
+            refs.append(_refs(method.remote(_dump(spec), *parts)))
+        call = _Call(refs, decay, sense)
+        if decay:
+            if self._later is not None:
+                self._later.call = call
+            self._held, self._stash, self._later = call, None, None
+        self._act = call if sense else None
+        return call
+
+    def wait_phases(self, phase: TickPhase, handles: list[Any]) -> int:
+        """How many phases the call behind ``handles`` runs (the runner waits that many
+        phase timeouts): 2 for Sense and Act, 2 for a Decay and Advance on their own, 4
+        for one followed by the next tick's Sense and Act, 1 for Act and Advance (their
+        results come with the phase before)."""
+        if phase in (TickPhase.ACT, TickPhase.ADVANCE) or not handles:
+            return 1
+        source = handles[0].source
+        call = source if isinstance(source, _Call) else source.call
+        return 4 if phase is TickPhase.DECAY and call is not None and call.sense else 2
+
+    def overlap_ms(self, handles: list[list[Any]]) -> tuple[float, float]:
+        """For a tick the runner has waited for (its :meth:`submit` handles): the slowest
+        shard's Sense and Act (their sum, phase by phase) when they ran in the call before,
+        with the previous tick's Decay, and those of the next tick when they ran in the
+        call of this tick's Decay. The runner counts a call's work in the tick whose
+        results it waited for."""
+        sense_call = handles[0][0].source if handles and handles[0] else None
+        later = handles[2][0].source if len(handles) > 2 and handles[2] else None
+        decay_call = later.call if isinstance(later, _Later) else None
+        before = (
+            self._sense_ms(sense_call)
+            if isinstance(sense_call, _Call) and sense_call.decay
+            else 0.0
+        )
+        after = self._sense_ms(decay_call) if decay_call is not None and decay_call.sense else 0.0
+        return before, after
+
+    @staticmethod
+    def _sense_ms(call: _Call) -> float:
+        """The slowest shard's Sense plus the slowest's Act in ``call`` (0 when skipped or
+        not all loaded; unpickled halves are kept for :meth:`result`)."""
+        pairs = []
+        for i in range(len(call.refs)):
+            pair = call.pairs.get((i, False))
+            if pair is None:
+                step = call.loaded.get(i)
+                if step is None or step.sense is None or step.sense == _SKIPPED:
+                    return 0.0
+                pair = call.pairs[(i, False)] = pickle.loads(step.sense)
+            pairs.append(pair)
+        if not pairs:
+            return 0.0
+        sense = max(float(p.first.compute_ms) for p in pairs)
+        return sense + max(float(p.second.compute_ms) for p in pairs)
 
     async def drop_ahead(self, timeout_s: float) -> None:
-        """Take back the chained tick submitted last, which every shard skipped (the runner
-        saw the previous tick's results ask for that): the Decay outputs before it are held
-        again, for the next tick.
+        """Take back the chained ticks submitted after the one the runner waited for last,
+        whose Sense and Act every shard skipped (the runner saw that tick's results ask for
+        that): the first one's call ran the awaited tick's Decay, the next ones' nothing.
+        The next tick's call then goes in without a Decay.
 
-        Its calls are awaited (within ``timeout_s``) so that a shard that ran it instead is
-        caught; a shard lost or stuck meanwhile is left for the next call to find (the run
-        this tick would have continued is over).
+        Their calls are awaited (within ``timeout_s``) so that a shard that ran one instead
+        is caught; a shard lost or stuck meanwhile is left for the next call to find (the
+        run these ticks would have continued is over).
 
         Raises:
-            BarrierFailed: a shard ran the tick.
+            BarrierFailed: a shard ran one of the ticks.
         """
-        if self._ahead is None:
+        calls, self._ahead = self._ahead, []
+        if not calls:
             return
-        (before, calls), self._ahead = self._ahead, None
-        self._held = before
-        self.skipped += 1
+        if self._act in calls:
+            self._act, self._later, self._stash = None, None, None
+        if calls[0].decay:  # the last Decay that ran (the later calls skipped theirs)
+            self._held = calls[0]
+        self.skipped += len(calls)
         ray = _ray()
-        refs = [ref for phase in calls for ref in phase]
+        n = len(self._handles)
         try:
-            blobs = await asyncio.wait_for(asyncio.gather(*refs), timeout_s)
+            steps = await asyncio.wait_for(
+                asyncio.gather(*(self._load(i, c) for c in calls for i in range(n))), timeout_s
+            )
         except (TimeoutError, ray.exceptions.RayError) as exc:
             log.warning("a skipped tick's calls did not all answer: %s", exc)
             return
-        ran = [
-            str(self._handles[k % len(self._handles)].shard_id)
-            for k, blob in enumerate(blobs)
-            if blob != _SKIPPED
-        ]
+        ran = {
+            str(self._handles[k % n].shard_id) for k, s in enumerate(steps) if s.sense != _SKIPPED
+        }
         if ran:
-            raise BarrierFailed(f"{', '.join(sorted(set(ran)))} ran a tick the runner stopped")
+            raise BarrierFailed(f"{', '.join(sorted(ran))} ran a tick the runner stopped")
 
-    async def result(self, index: int, ref: Any) -> Any:
-        """Await one shard's phase result; a dead actor raises :class:`ShardLost`.
+    async def _load(self, index: int, call: _Call) -> _StepResult:
+        """Shard ``index``'s results of ``call`` (awaited once, then kept with the call)."""
+        step = call.loaded.get(index)
+        if step is None:
+            blob = await call.refs[index][-1]
+            step = call.loaded[index] = pickle.loads(blob)
+        return step
 
-        Sense's and Act's results arrive as one object, and Decay's and Advance's: awaiting
-        it for the first phase keeps the second's, which the runner then takes without a
-        second wait.
+    async def result(self, index: int, half: _Half) -> Any:
+        """Await one shard's phase result; a dead actor raises :class:`ShardLost`. A
+        Decay not submitted yet goes in now, on its own, for every shard.
 
         Raises:
             ShardLost: the actor died.
             BarrierFailed: the shard skipped a chained tick that the runner, deciding from
                 the same results, ran.
         """
-        pair = self._pairs.pop(index, None)
-        if pair is not None and pair[0] is ref:
-            return pair[1]
+        source = half.source
+        if isinstance(source, _Later):
+            if source.call is None:
+                if source is not self._later:
+                    raise DistributedError("a tick's Decay was dropped before it ran")
+                self._launch()  # binds it
+            call = source.call
+            assert call is not None
+        else:
+            call = source
+            if call in self._ahead:  # the runner waits for its tick now
+                self._ahead.remove(call)
         ray = _ray()
         h = self._handles[index]
         try:
-            value = await ref
+            step = await self._load(index, call)
         except ray.exceptions.RayActorError as exc:
             raise ShardLost(
                 h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
-        value = pickle.loads(value)
-        if isinstance(value, _PhasePair):
-            self._pairs[index] = (ref, value.second)
-            if getattr(value.second, "phase", None) is TickPhase.ADVANCE:
-                h._tick = value.second.tick
-            return value.first
-        if isinstance(value, _Skipped):  # the shard and the runner disagree on the rule
-            raise BarrierFailed(f"{h.shard_id} skipped a chained tick the runner ran")
-        return value
+        is_decay = half.phase in (TickPhase.DECAY, TickPhase.ADVANCE)
+        pair = call.pairs.get((index, is_decay))
+        if pair is None:
+            blob = step.decay if is_decay else step.sense
+            if blob == _SKIPPED:  # the shard and the runner disagree on the rule
+                raise BarrierFailed(f"{h.shard_id} skipped a chained tick the runner ran")
+            if blob is None:
+                raise DistributedError(f"{h.shard_id}'s call did not run {half.phase}")
+            pair = call.pairs[(index, is_decay)] = pickle.loads(blob)
+        if half.phase is TickPhase.ADVANCE:
+            h._tick = pair.second.tick
+        return pair.first if half.phase in (TickPhase.SENSE, TickPhase.DECAY) else pair.second
 
     async def take_held(self) -> HeldMessages:
-        """Fetch last tick's Decay outputs (asks and answers), so that a checkpoint or the
-        store can hold them; the next tick then gets them from the runner."""
-        refs, self._held = self._held, None
+        """Fetch what the last Decay sent (asks and answers), so that a checkpoint or the
+        store can hold them; the next tick then gets them from the runner.
+
+        Raises:
+            DistributedError: a tick's Decay is still due (the runner waits for every tick
+                it submits before it checkpoints or saves).
+        """
+        if self._act is not None:
+            raise DistributedError("a tick's Decay is still due")
+        call, self._held = self._held, None
         out = HeldMessages()
-        if refs is None:
+        if call is None:
             return out
         n = len(self._handles)
         pairs = [(j, i) for j in range(n) for i in range(n) if i != j]  # source, destination
-        blobs = await asyncio.gather(*(refs[j][_slot(j, i)] for j, i in pairs))
+        blobs = await asyncio.gather(*(call.refs[j][_slot(j, i)] for j, i in pairs))
         for (j, i), blob in zip(pairs, blobs, strict=True):
             requests, answers = _split_part(pickle.loads(blob))
             out.add(j, {i: requests} if requests else {}, {i: answers} if answers else {})
@@ -984,9 +1170,10 @@ class RayTickPipeline:
     def reset(self) -> None:
         """Forget a failed tick's outputs, and a chained tick's after it (a rollback
         restores the runner's held ones)."""
-        self._held = None
-        self._pairs = {}
-        self._ahead = None
+        self._act = self._held = None
+        self._ahead = []
+        self._later = None
+        self._stash = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1005,6 +1192,35 @@ def _skips(outlooks: list[TickOutlook], stop_when_idle: bool) -> bool:
     if any(o.wants_distribution for o in outlooks):
         return True
     return stop_when_idle and not any(o.busy for o in outlooks)
+
+
+# a pipelined call's part for a half that did not run
+_NO_PART = b""
+
+
+class StepSpec(NamedTuple):
+    """What one :meth:`ShardActorImpl.run_step` call runs, and where its inputs are."""
+
+    decay: bool  # the Decay and Advance of the tick whose Sense and Act ran last
+    held: bool  # the Decay before's parts come after the Act's (else the runner's)
+    decay_payload: Any  # what the runner held for that Decay, or None
+    sense: bool  # then the next tick's Sense and Act
+    sense_payload: Any  # Sense's payload (None: the usual one)
+    act_payload: Any
+    chained: bool  # the Sense and Act were submitted before the tick before's results
+    stop_when_idle: bool
+    resolve: bool  # resolve ghosts
+    shards: int
+
+
+@dataclass(frozen=True, slots=True)
+class _StepResult:
+    """One :meth:`ShardActorImpl.run_step` call's results: the pickled Decay-and-Advance
+    pair and Sense-and-Act pair (:class:`_PhasePair`), None where that half did not run, or
+    :data:`_SKIPPED` for a chained Sense and Act the shard skipped."""
+
+    decay: bytes | None
+    sense: bytes | None
 
 
 @dataclass(slots=True)
@@ -1045,9 +1261,10 @@ def _refs(out: Any) -> list[Any]:
     return list(out) if isinstance(out, list | tuple) else [out]
 
 
-def _inbound(outs: list[list[Any]], dest: int) -> list[Any]:
-    """The parts every other shard's phase returned for ``dest``, in source order."""
-    return [refs[_slot(j, dest)] for j, refs in enumerate(outs) if j != dest]
+def _inbound(outs: list[list[Any]], dest: int, offset: int = 0) -> list[Any]:
+    """The parts every other shard's phase returned for ``dest``, in source order (from
+    place ``offset`` on: a pipelined call returns its Decay's parts, then its Act's)."""
+    return [refs[offset + _slot(j, dest)] for j, refs in enumerate(outs) if j != dest]
 
 
 def _lean_sense(payload: Any) -> Any:
@@ -1195,7 +1412,7 @@ def start_ray_shards(
     except BaseException:
         stop_ray_shards(state)
         raise
-    compiled = fan_out == "compiled" or (fan_out == "auto" and _auto_compiles(num_shards))
+    compiled = fan_out == "compiled"  # "auto": whole ticks, at every shard count
     for h in state.handles:
         h.compiled_fan_out = compiled
         h.start_timeout_s = start_timeout_s
