@@ -48,6 +48,16 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
 
 
+def twins(n: int) -> tuple[list[ShardedColony], list[ShardActorImpl]]:
+    """``n`` plain shards and ``n`` actor bodies over one ring, loaded alike."""
+    ring = ConsistentHashRing(n)
+    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(n)]
+    load(plain, ring)
+    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(n)]
+    load([a.shard for a in actors], ring)
+    return plain, actors
+
+
 def routed_tick(
     actors: list[ShardActorImpl], held: list[list[Any]] | None, chained: bool = False
 ) -> list:
@@ -92,11 +102,7 @@ def state(shards: list[ShardedColony]) -> list[Any]:
 
 
 def test_routed_phases_end_like_the_runner_tick() -> None:
-    ring = ConsistentHashRing(3)
-    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(3)]
-    load(plain, ring)
-    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(3)]
-    load([a.shard for a in actors], ring)
+    plain, actors = twins(3)
     held = HeldMessages()
     parts = None
     for _ in range(20):
@@ -171,11 +177,7 @@ def test_a_chained_tick_decides_from_the_outlooks_sent_with_the_batches() -> Non
     # every shard decides alone whether a chained tick runs, from the outlooks the other
     # shards sent with this tick's update batches: exactly what the runner decides from
     # the Advance results, so the run stops at the same tick
-    ring = ConsistentHashRing(2)
-    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(2)]
-    load([a.shard for a in actors], ring)
-    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(2)]
-    load(plain, ring)
+    plain, actors = twins(2)
     parts = routed_tick(actors, None)
     held = inline_tick(plain, HeldMessages())
     ran = 1
@@ -257,11 +259,7 @@ def test_steps_run_ticks_as_the_runner_does_in_any_grouping() -> None:
     # one call per tick (each Decay with the next Sense and Act), a Decay on its own, a
     # Sense and Act on its own, a Decay whose last Decay's parts came from an earlier call:
     # the shards end every tick exactly as the runner's inline tick ends it
-    ring = ConsistentHashRing(3)
-    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(3)]
-    load(plain, ring)
-    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(3)]
-    load([a.shard for a in actors], ring)
+    plain, actors = twins(3)
     steps = Steps(actors)
     held = HeldMessages()
     for ticks in (8, 1, 5):
@@ -287,11 +285,7 @@ def test_steps_run_ticks_as_the_runner_does_in_any_grouping() -> None:
 
 
 def test_a_chained_step_runs_its_decay_and_skips_only_its_sense_and_act() -> None:
-    ring = ConsistentHashRing(2)
-    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(2)]
-    load([a.shard for a in actors], ring)
-    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(2)]
-    load(plain, ring)
+    plain, actors = twins(2)
     steps = Steps(actors)
     held = HeldMessages()
     steps.call(sense=True)
