@@ -1256,8 +1256,9 @@ class ShardedColony:
         Ghost requests and degree reports are answered at the owner's next Decay and the
         answers delivered at the Decay after that, so the only data a tick moves between
         shards on its critical path is Act's update batches, on their way to Decay: a
-        pipelined backend runs Sense with Act and Decay with Advance, two calls per shard
-        and tick, and only the second waits for other shards.
+        pipelined backend runs Sense with Act and Decay with Advance, and only the second
+        waits for other shards (the Ray backend runs a tick's Decay and Advance and the next
+        tick's Sense and Act as one call).
 
         The cyclic garbage collector is paused from Sense to the end of Advance (see
         :mod:`phago._gc`), so it runs at most once per tick, between ticks: a Ray actor runs
