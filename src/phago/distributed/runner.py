@@ -810,9 +810,7 @@ class DistributedRunner:
             try:
                 if not queued:
                     queued.append(self._submit_pipelined(pipeline, chained=False, until=until))
-                while len(queued) <= depth and k + len(queued) < span:
-                    if self._want_distribution:
-                        break
+                while not self._want_distribution and len(queued) <= min(depth, span - k - 1):
                     queued.append(self._submit_pipelined(pipeline, chained=True, until=until))
                 submitted, at = queued.popleft()
                 result = await self._tick_pipelined(t + k, pipeline, submitted, max(at, last_end))
@@ -854,8 +852,9 @@ class DistributedRunner:
         self, t: int, pipeline: TickPipeline, submitted: list[list[Any]], start: float
     ) -> DistributedTickResult:
         """Await a tick submitted whole: the driver watches each phase's results in turn,
-        with the phase timeout from the previous phase's end (two for Sense when the
-        pipeline runs Sense and Act as one call).
+        with the phase timeout from the previous phase's end, times the phases the awaited
+        call runs (the pipeline's ``wait_phases``; else two for Sense when it runs Sense
+        and Act as one call, two for Decay when Decay and Advance).
 
         The shards' phases overlap the driver's submitting and watching, so the barrier is
         reckoned per tick: its wall time since ``start`` (when its submission began, or the
@@ -864,12 +863,12 @@ class DistributedRunner:
         """
         timeout = self._config.phase_timeout_ms / 1000.0
         phases: list[list[ShardPhaseResult]] = []
-        doubled = set()  # phases whose result arrives with the next phase's (one call)
-        if getattr(pipeline, "sense_with_act", False):
-            doubled.add(TickPhase.SENSE)
-        if getattr(pipeline, "decay_with_advance", False):
-            doubled.add(TickPhase.DECAY)
         spans = getattr(pipeline, "wait_phases", None)  # how many phases each wait covers
+        doubled = set()  # else: phases whose result arrives with the next phase's (one call)
+        if spans is None and getattr(pipeline, "sense_with_act", False):
+            doubled.add(TickPhase.SENSE)
+        if spans is None and getattr(pipeline, "decay_with_advance", False):
+            doubled.add(TickPhase.DECAY)
         try:
             for phase, refs in zip(_PHASES, submitted, strict=True):
                 if spans is not None:

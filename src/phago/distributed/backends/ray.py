@@ -848,6 +848,18 @@ class _Call:
     # unpickled halves, by shard and whether Decay's: the runner takes each twice
     pairs: dict[tuple[int, bool], _PhasePair] = field(default_factory=dict)
 
+    def pair(self, index: int, decay: bool) -> _PhasePair | None:
+        """Shard ``index``'s Decay-and-Advance (``decay``) or Sense-and-Act results, once
+        loaded; None where not loaded yet, not run or skipped."""
+        pair = self.pairs.get((index, decay))
+        if pair is None:
+            step = self.loaded.get(index)
+            blob = None if step is None else step.decay if decay else step.sense
+            if blob is None or blob == _SKIPPED:
+                return None
+            pair = self.pairs[(index, decay)] = pickle.loads(blob)
+        return pair
+
 
 @dataclass(eq=False, slots=True)
 class _Later:
@@ -890,10 +902,6 @@ class RayTickPipeline:
     comes with the next Sense and Act four phases long (:meth:`wait_phases`), and counts
     that Sense and Act as the work of the tick it waited for (:meth:`overlap_ms`).
     """
-
-    # Sense's result arrives with Act's and Decay's with Advance's (one call each)
-    sense_with_act = True
-    decay_with_advance = True
 
     # a tick may be submitted chained, before the previous one's results are in; two
     # ticks ahead: a tick's Decay goes in with the next tick, so the call after the one
@@ -959,7 +967,7 @@ class RayTickPipeline:
         n = len(self._handles)
 
         def halves(source: _Call | _Later, phase: TickPhase) -> list[Any]:
-            return [_Half(source, phase) for _ in range(n)]
+            return [_Half(source, phase)] * n  # (read-only: one for every shard)
 
         return [
             halves(call, TickPhase.SENSE),
@@ -1045,19 +1053,11 @@ class RayTickPipeline:
     def _sense_ms(call: _Call) -> float:
         """The slowest shard's Sense plus the slowest's Act in ``call`` (0 when skipped or
         not all loaded; unpickled halves are kept for :meth:`result`)."""
-        pairs = []
-        for i in range(len(call.refs)):
-            pair = call.pairs.get((i, False))
-            if pair is None:
-                step = call.loaded.get(i)
-                if step is None or step.sense is None or step.sense == _SKIPPED:
-                    return 0.0
-                pair = call.pairs[(i, False)] = pickle.loads(step.sense)
-            pairs.append(pair)
-        if not pairs:
+        pairs = [call.pair(i, False) for i in range(len(call.refs))]
+        if not pairs or any(p is None for p in pairs):
             return 0.0
-        sense = max(float(p.first.compute_ms) for p in pairs)
-        return sense + max(float(p.second.compute_ms) for p in pairs)
+        sense = max(float(p.first.compute_ms) for p in pairs if p is not None)
+        return sense + max(float(p.second.compute_ms) for p in pairs if p is not None)
 
     async def drop_ahead(self, timeout_s: float) -> None:
         """Take back the chained ticks submitted after the one the runner waited for last,
@@ -1133,14 +1133,12 @@ class RayTickPipeline:
                 h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
         is_decay = half.phase in (TickPhase.DECAY, TickPhase.ADVANCE)
-        pair = call.pairs.get((index, is_decay))
+        pair = call.pair(index, is_decay)
         if pair is None:
-            blob = step.decay if is_decay else step.sense
-            if blob == _SKIPPED:  # the shard and the runner disagree on the rule
+            if (step.decay if is_decay else step.sense) == _SKIPPED:  # the shard and the
+                # runner disagree on the rule
                 raise BarrierFailed(f"{h.shard_id} skipped a chained tick the runner ran")
-            if blob is None:
-                raise DistributedError(f"{h.shard_id}'s call did not run {half.phase}")
-            pair = call.pairs[(index, is_decay)] = pickle.loads(blob)
+            raise DistributedError(f"{h.shard_id}'s call did not run {half.phase}")
         if half.phase is TickPhase.ADVANCE:
             h._tick = pair.second.tick
         return pair.first if half.phase in (TickPhase.SENSE, TickPhase.DECAY) else pair.second
