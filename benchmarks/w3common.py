@@ -131,8 +131,7 @@ def run_w3(
     if backend == "local" and shards == 1:
         t0 = time.perf_counter()
         colony = Colony(cfg, seed=seed)
-        for title, text, (x, y) in items:
-            colony.ingest_document(title, text, Position(x, y))
+        colony.ingest_documents(items)
         step = documents // agents
         for j in range(agents):
             x, y = items[j * step][2]

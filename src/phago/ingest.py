@@ -694,7 +694,7 @@ class DistributedSink:
             DocumentError: binary or oversized content.
         """
         check_document(title, content, self.dc.config.max_document_chars)
-        p: Position = self.dc._next_position()
+        p = Position(*self.dc._next_xy())
         did = document_id(title, content)
         self._queue.append((title, content, p))
         self.positions.setdefault(int(did), p)

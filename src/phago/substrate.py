@@ -285,6 +285,14 @@ class RankedDocuments(Sequence[tuple[float, DocumentId]]):
         return f"RankedDocuments({list(self)!r})"
 
 
+def _trusted_position(x: float, y: float) -> Position:
+    """A :class:`Position` of coordinates already checked to be finite floats."""
+    p = object.__new__(Position)
+    object.__setattr__(p, "x", x)
+    object.__setattr__(p, "y", y)
+    return p
+
+
 class Substrate:
     """Documents, signals and traces with spatial indexes, and the substrate tick.
 
@@ -370,6 +378,55 @@ class Substrate:
             grown[: len(self._digested_arr)] = self._digested_arr
             self._digested_arr = grown
         return did
+
+    def add_documents(
+        self,
+        titles: Sequence[str],
+        contents: Sequence[str],
+        xy: npt.NDArray[np.float64],
+        ids: npt.NDArray[np.uint64],
+    ) -> int:
+        """Store documents in order, as :meth:`add_document` would one by one, in one pass.
+
+        The caller has checked them (content not empty, positions finite). A document
+        already stored, or earlier in the batch, is skipped. Returns how many were new.
+
+        Example:
+            >>> import numpy as np
+            >>> s = Substrate()
+            >>> ids = np.array([7, 7], np.uint64)
+            >>> s.add_documents(["a", "a"], ["x", "x"], np.zeros((2, 2)), ids)
+            1
+        """
+        docs, seqs, grid, pending = self._docs, self._doc_seq, self._doc_grid, self._sig_pending
+        code, tick = _SIGNAL_CODE[SignalType.INPUT], self.tick
+        c, floor = self._cell, math.floor
+        before = len(docs)
+        for title, content, x, y, did in zip(
+            titles, contents, xy[:, 0].tolist(), xy[:, 1].tolist(), ids.tolist(), strict=True
+        ):
+            if did in seqs:
+                continue
+            cx, cy = floor(x / c), floor(y / c)  # Substrate._doc_cell
+            seq = len(docs)
+            docs.append(Document(did, title, content, _trusted_position(x, y)))
+            seqs[did] = seq
+            cell = grid.get((cx, cy))
+            if cell is None:
+                grid[(cx, cy)] = [seq]
+            else:
+                cell.append(seq)
+            pending.append((x, y, 1.0, code, tick, 0, seq))
+        stored = len(docs) - before
+        if stored:
+            self._far_tree = None
+            self._undigested += stored
+            self._sig_dirty = True
+            while len(docs) > len(self._digested_arr):
+                grown = np.zeros(2 * len(self._digested_arr), dtype=np.bool_)
+                grown[: len(self._digested_arr)] = self._digested_arr
+                self._digested_arr = grown
+        return stored
 
     def _doc_cell(self, p: Position) -> tuple[int, int]:
         return (math.floor(p.x / self._cell), math.floor(p.y / self._cell))

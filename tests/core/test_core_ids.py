@@ -6,10 +6,18 @@ import hashlib
 import subprocess
 import sys
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from phago.ids import agent_id, document_id, node_id, normalise_label, stable_hash64
+from phago.ids import (
+    agent_id,
+    document_id,
+    document_ids,
+    node_id,
+    normalise_label,
+    stable_hash64,
+)
 
 
 def test_hash_is_blake2b_8_bytes_big_endian() -> None:
@@ -63,3 +71,10 @@ def test_normalise_idempotent(label: str) -> None:
 def test_distinct_labels_distinct_ids(a: str, b: str) -> None:
     if normalise_label(a) != normalise_label(b):
         assert node_id("concept", a) != node_id("concept", b)
+
+
+@given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=60)), max_size=20))
+def test_document_ids_of_many_equal_document_id_of_each(docs: list[tuple[str, str]]) -> None:
+    got = document_ids([t for t, _ in docs], [c for _, c in docs])
+    assert got.dtype == np.uint64
+    assert got.tolist() == [document_id(t, c) for t, c in docs]

@@ -246,12 +246,19 @@ def test_cross_shard_edge_lists_off_on_ray_keeps_the_counts(fan_out: str) -> Non
 
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
-    # with a small degree cap, cap orders are in flight at the checkpoints and the kill
+    # with a small degree cap, cap orders are in flight at the checkpoints and the kill;
+    # documents ingested after the checkpoint at 10 are replayed from the driver's op log
+    late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
     clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, fan_out)
     try:
-        clean.run(30)
+        clean.run(12)
+        clean.ingest_documents(late)
+        clean.run(18)
         flaky.run(12)
         assert sorted(p.name for p in tmp_path.iterdir()) == [f"shard-{i}.ckpt" for i in range(3)]
+        flaky.ingest_documents(late)
+        late_ids = {document_id(t, c) for t, c, _ in late}
+        assert late_ids & {d.id for d in flaky._call(1, "documents")}  # the killed one has some
         ray.kill(flaky.ray_actor(1))
         results = flaky.run(18)
         recovered = [r.recovered for r in results if r.recovered is not None]
@@ -260,6 +267,7 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         # fails instead (one tick replayed from the checkpoint at 10, not two)
         assert len(recovered) == 1 and recovered[0].replayed_ticks in (1, 2)
         assert flaky.current_tick == 30
+        assert late_ids <= {d.id for d in flaky.documents()}
         assert signature(flaky) == signature(clean)
     finally:
         clean.close()

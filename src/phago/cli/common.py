@@ -53,8 +53,7 @@ def build_colony(
     """A colony with ``docs`` on a grid and ``digesters`` spread over them (W1 layout)."""
     colony = Colony(config, seed=seed)
     positions = grid_positions(len(docs))
-    for d, p in zip(docs, positions, strict=True):
-        colony.ingest_document(d.title, d.content, p)
+    colony.ingest_documents([(d.title, d.content, p) for d, p in zip(docs, positions, strict=True)])
     step = max(1, len(docs) // max(digesters, 1))
     for j in range(digesters):
         p = positions[(j * step) % len(positions)] if positions else Position(0, 0)

@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from phago._gc import cyclic_gc_paused
 from phago.agents.digester import Digester
-from phago.colony import check_document
 from phago.config import ColonyConfig
-from phago.corpus import CorpusDocument
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.runner import (
@@ -44,9 +43,10 @@ from phago.distributed.types import (
     ShardId,
     TickPhase,
 )
-from phago.errors import ConfigError, InvalidPosition
+from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
+from phago.errors import ConfigError
 from phago.graph import HebbianGraph
-from phago.ids import DocumentId, document_id
+from phago.ids import DocumentId, document_ids
 from phago.types import Document, Position
 
 __all__ = ["DistributedColony", "DistributedStats", "merge_owned_graphs"]
@@ -117,11 +117,6 @@ def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
         prov_nodes=pn[porder],
         prov_docs=pd[porder],
     )
-
-
-DocumentInput = (
-    CorpusDocument | tuple[str, str] | tuple[str, str, Position | tuple[float, float] | None]
-)
 
 
 class DistributedColony:
@@ -321,10 +316,10 @@ class DistributedColony:
 
     # ------------------------------------------------------------------ input
 
-    def _next_position(self) -> Position:
+    def _next_xy(self) -> tuple[float, float]:
         i = self._layout_next
         self._layout_next += 1
-        return Position(5.0 * (i % 32), 5.0 * (i // 32))
+        return 5.0 * (i % 32), 5.0 * (i // 32)
 
     def ingest_document(
         self,
@@ -350,41 +345,32 @@ class DistributedColony:
             DocumentError: content that is not text, binary or too long.
             InvalidPosition: a position that is not finite.
         """
-        items: list[tuple[str, str, Position | None]] = []
-        limit = self.config.max_document_chars
-        for d in docs:
-            if isinstance(d, CorpusDocument):
-                title, content, pos = d.title, d.content, None
-            elif len(d) == 2:
-                title, content = d  # type: ignore[misc]
-                pos = None
-            else:
-                title, content, pos = d  # type: ignore[misc]
-            check_document(title, content, limit)
-            if pos is not None and not isinstance(pos, Position):
-                try:
-                    pos = Position(*pos)
-                except InvalidPosition as exc:
-                    raise InvalidPosition(f"document {title!r}: {exc}") from exc
-            items.append((title, content, pos))
+        with cyclic_gc_paused():  # lists of strings and arrays: no cycles to find
+            titles, contents, xy = checked_columns(
+                docs, self.config.max_document_chars, self._next_xy
+            )
         ids: list[DocumentId] = []
 
         def batches() -> Iterator[list[tuple[int, str, tuple[Any, ...]]]]:
-            # routed and sent a chunk at a time: on Ray the shards store one chunk while
-            # the next is hashed here
-            for c0 in range(0, len(items), _INGEST_CHUNK):
-                chunk = items[c0 : c0 + _INGEST_CHUNK]
-                dids = [document_id(title, content) for title, content, _ in chunk]
-                ids.extend(dids)
-                shards = self.coordinator.route_documents(dids).tolist()  # one vectorised pass
-                per_shard: dict[int, list[tuple[str, str, tuple[float, float], int]]] = {}
-                for (title, content, pos), did, shard in zip(chunk, dids, shards, strict=True):
-                    p = self._next_position() if pos is None else pos
-                    batch = per_shard.get(shard)
-                    if batch is None:
-                        batch = per_shard[shard] = []
-                    batch.append((title, content, (p.x, p.y), did))
-                yield [(s, "ingest_many", (batch,)) for s, batch in sorted(per_shard.items())]
+            # hashed, routed and sent a chunk at a time: on Ray the shards store one chunk
+            # while the next is hashed here; each shard's part travels as one object
+            for c0 in range(0, len(titles), _INGEST_CHUNK):
+                c1 = c0 + _INGEST_CHUNK
+                chunk = DocumentBatch(
+                    titles[c0:c1],
+                    contents[c0:c1],
+                    xy[c0:c1],
+                    document_ids(titles[c0:c1], contents[c0:c1]),
+                )
+                ids.extend(chunk.ids.tolist())
+                shards = self.coordinator.route_documents(chunk.ids)
+                order = np.argsort(shards, kind="stable")
+                cuts = np.flatnonzero(np.diff(shards[order])) + 1
+                yield [
+                    (int(shards[part[0]]), "ingest_batch", (chunk.take(part),))
+                    for part in np.split(order, cuts)
+                    if len(part)
+                ]
 
         try:
             self._call_stream(batches())

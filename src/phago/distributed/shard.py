@@ -64,6 +64,7 @@ from phago.distributed.types import (
     TickPhase,
     as_shard_id,
 )
+from phago.document_batch import DocumentBatch
 from phago.errors import RoutingFailed
 from phago.graph import _TYPE_CODE, _TYPES, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
@@ -458,25 +459,40 @@ class ShardedColony:
     def ingest_many(
         self, docs: Sequence[tuple[str, str, tuple[float, float], int]]
     ) -> list[DocumentId]:
-        """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns (ownership is
-        checked for all of them, in one vectorised pass, before any is stored).
+        """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns; see
+        :meth:`ingest_batch`. Returns their ids.
 
         Raises:
             RoutingFailed: the ring routes one of the documents to another shard.
         """
-        if not docs:
-            return []
-        ids = np.fromiter((int(d[3]) for d in docs), dtype=np.uint64, count=len(docs))
-        owners = self.ring.get_shards(ids)
+        batch = DocumentBatch.from_rows(docs)
+        self.ingest_batch(batch)
+        return batch.ids.tolist()  # type: ignore[no-any-return]
+
+    def ingest_batch(self, batch: DocumentBatch) -> int:
+        """Ingest a batch of documents this shard owns; returns how many were new.
+
+        Ownership is checked for all of them, in one vectorised pass, before any is stored,
+        and so is their content (:meth:`Colony.ingest_batch`). The batch is one entry of
+        the op log.
+
+        Raises:
+            RoutingFailed: the ring routes one of the documents to another shard.
+            EmptyDocument, DocumentError, InvalidPosition: a document the colony refuses.
+        """
+        if not len(batch):
+            return 0
+        owners = self.ring.get_shards(batch.ids)
         wrong = np.flatnonzero(owners != int(self._id))
         if len(wrong):
             k = int(wrong[0])
             raise RoutingFailed(
-                f"document {int(ids[k])} ({docs[k][0]!r}) belongs to shard-{int(owners[k])}, "
-                f"not {self._id}"
+                f"document {int(batch.ids[k])} ({batch.titles[k]!r}) belongs to "
+                f"shard-{int(owners[k])}, not {self._id}"
             )
-        direct = self.ingest_document_direct
-        return [direct(t, c, Position(x, y), DocumentId(d)) for t, c, (x, y), d in docs]
+        stored = self.colony.ingest_batch(batch)
+        self._oplog.append((self.current_tick, "ingest_batch", batch))
+        return stored
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
         """Spawn several agents."""
@@ -688,6 +704,8 @@ class ShardedColony:
             if kind == "ingest":
                 title, content, (x, y), did = data
                 self.ingest_document_direct(title, content, Position(x, y), DocumentId(did))
+            elif kind == "ingest_batch":
+                self.ingest_batch(data)
             else:
                 self.spawn(copy.deepcopy(data))
         return len(due)

@@ -240,8 +240,7 @@ def build_retrieval_colony(
         dc.run(ticks)
         return dc
     colony = Colony(seed=seed)
-    for (title, content), p in zip(documents, positions, strict=True):
-        colony.ingest_document(title, content, p)
+    colony.ingest_documents([(t, c, p) for (t, c), p in zip(documents, positions, strict=True)])
     step = max(1, n // count)
     for j in range(count):
         start = positions[(j * step) % n] if n else Position(0.0, 0.0)

@@ -570,7 +570,7 @@ def ShardActor() -> Any:
     return _ACTOR_CLASS
 
 
-_LOGGED = {"ingest_many", "spawn_many"}
+_LOGGED = {"ingest_batch", "ingest_many", "spawn_many"}
 
 
 class RayShardHandle:
@@ -1285,6 +1285,8 @@ def _held_payload(held: HeldMessages | None, shard: int) -> dict[str, Any] | Non
 
 
 def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
+    if method == "ingest_batch":
+        return [(tick, "ingest_batch", items)]
     if method == "ingest_many":
         return [(tick, "ingest", (t, c, xy, d)) for t, c, xy, d in items]
     return [(tick, "spawn", pickle.loads(pickle.dumps(a))) for a in items]

@@ -1,0 +1,154 @@
+"""Document batches: checked columns, and a colony storing a batch as it stores documents."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import build_sample_colony
+from phago import Colony, Digester, Position
+from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
+from phago.document_batch import DocumentBatch, checked_columns
+from phago.errors import DocumentError, EmptyDocument, InvalidPosition
+from phago.ids import document_id
+
+TEXT = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=40).filter(
+    lambda s: s.strip() != ""
+)
+COORD = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False), st.floats(allow_nan=False, allow_infinity=False)
+)
+DOC = st.tuples(st.sampled_from(["a", "b", "c", ""]), TEXT, st.tuples(COORD, COORD))
+
+
+def substrate_state(c: Colony) -> tuple:
+    s = c.substrate
+    docs = [(d.id, d.title, d.content, d.position, d.digested) for d in c.documents()]
+    return (
+        docs,
+        {k: list(v) for k, v in s._doc_grid.items()},
+        list(s._sig_pending),
+        s.undigested_count,
+        len(s._digested_arr),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(DOC, max_size=30))
+def test_a_batch_stores_what_one_by_one_stores(docs: list) -> None:
+    # duplicates (same title and text) included: stored once, first position kept
+    one, batch = Colony(), Colony()
+    for t, c, p in docs:
+        one.ingest_document(t, c, p)
+    stored = batch.ingest_batch(DocumentBatch.of(docs))
+    assert stored == len({document_id(t, c) for t, c, _ in docs})
+    assert substrate_state(batch) == substrate_state(one)
+    assert batch.ingest_batch(DocumentBatch.of(docs)) == 0  # all known: nothing new
+    assert substrate_state(batch) == substrate_state(one)
+
+
+def test_a_colony_fed_a_batch_digests_into_the_same_graph() -> None:
+    docs = load_sample_corpus()
+    fed = Colony(seed=0)
+    fed.ingest_batch(
+        DocumentBatch.of(
+            (d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)
+        )
+    )
+    step = len(docs) // 8
+    for j in range(8):
+        p = fed.documents()[j * step].position
+        fed.spawn(Digester(Position(p.x + 1, p.y + 1), seed=j, max_idle=60))
+    ref = build_sample_colony()
+    ref.run(25)
+    fed.run(25)
+    edges = sorted((a, b, e.weight, e.co_activations) for a, b, e in ref.graph.edges())
+    assert edges and edges == sorted(
+        (a, b, e.weight, e.co_activations) for a, b, e in fed.graph.edges()
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (("blank", "  \n\t"), EmptyDocument, "'blank' is empty"),
+        (("bin", "a\x00b", (0, 0)), DocumentError, "'bin' looks binary"),
+        (("long", "x" * 101, (0, 0)), DocumentError, "'long' has 101 characters"),
+        (("text", 42, (0, 0)), DocumentError, "'text': content must be text"),
+        (("nan", "ok", (math.nan, 0)), InvalidPosition, "'nan': position must be finite"),
+        (("inf", "ok", (0, -math.inf)), InvalidPosition, "'inf': position must be finite"),
+        (("three", "ok", (1, 2, 3)), InvalidPosition, "'three': position must be two numbers"),
+        (("word", "ok", ("left", 2)), InvalidPosition, "'word': position must be two numbers"),
+        (("scalar", "ok", 5), InvalidPosition, "'scalar': position must be two numbers"),
+    ],
+)
+def test_a_bad_document_is_named_by_its_typed_error(
+    bad: tuple, error: type[Exception], match: str
+) -> None:
+    good = [("g1", "cell wall", (0, 0)), ("g2", "gene", (1, 1))]
+    with pytest.raises(error, match=match):
+        checked_columns([good[0], bad, good[1]], max_chars=100, place=lambda: (0.0, 0.0))
+
+
+def test_a_colony_given_a_bad_batch_stores_none_of_it() -> None:
+    c = Colony()
+    batch = DocumentBatch(
+        ["ok", "bad", "ok2"],
+        ["cell wall", "a\x00b", "gene"],
+        np.zeros((3, 2)),
+        np.array([1, 2, 3], np.uint64),
+    )
+    with pytest.raises(DocumentError, match="'bad'"):
+        c.ingest_batch(batch)
+    nowhere = DocumentBatch(["a"], ["cell"], np.array([[0.0, math.nan]]), np.ones(1, np.uint64))
+    with pytest.raises(InvalidPosition, match="'a'"):
+        c.ingest_batch(nowhere)
+    assert c.substrate.document_count == 0 and c.substrate.undigested_count == 0
+
+
+def test_positions_come_from_the_input_or_from_place_in_input_order() -> None:
+    spots = iter([(5.0, 0.0), (10.0, 0.0)])
+    titles, contents, xy = checked_columns(
+        [
+            CorpusDocument("c1", "corpus text", "c1.txt"),
+            ("p", "a position", Position(1.5, -2)),
+            ("n", "no position"),
+            ("t", "a tuple", (3, 4)),
+        ],
+        place=lambda: next(spots),
+    )
+    assert titles == ["c1", "p", "n", "t"] and contents[0] == "corpus text"
+    assert xy.dtype == np.float64
+    assert xy.tolist() == [[5.0, 0.0], [1.5, -2.0], [10.0, 0.0], [3.0, 4.0]]
+    with pytest.raises(InvalidPosition, match="'n': no position"):
+        checked_columns([("n", "no position")])
+
+
+def test_batches_cut_travel_and_read_back_as_rows() -> None:
+    rows = [(f"t{i}", f"text {i}", (float(i), -float(i)), 100 + i) for i in range(5)]
+    b = DocumentBatch.from_rows(rows)
+    assert len(b) == 5 and list(b.rows()) == rows
+    part = b.take(np.array([3, 0]))
+    assert list(part.rows()) == [rows[3], rows[0]]
+    back = pickle.loads(pickle.dumps(b))
+    assert list(back.rows()) == rows and back.ids.dtype == np.uint64
+    empty = DocumentBatch.from_rows([])
+    assert len(empty) == 0 and empty.xy.shape == (0, 2) and Colony().ingest_batch(empty) == 0
+    of = DocumentBatch.of([(t, c, p) for t, c, p, _ in rows])
+    assert of.ids.tolist() == [document_id(t, c) for t, c, _, _ in rows]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), TEXT, st.none() | st.tuples(COORD, COORD))))
+def test_ingest_documents_places_and_stores_as_ingest_document_does(docs: list) -> None:
+    one, many = Colony(), Colony()
+    ids = [one.ingest_document(t, c, p) for t, c, p in docs]
+    assert many.ingest_documents(docs) == ids
+    assert substrate_state(many) == substrate_state(one)
+    assert many.ingest_document("later", "text") == one.ingest_document("later", "text")
+    assert substrate_state(many) == substrate_state(one)  # the layout continued alike
