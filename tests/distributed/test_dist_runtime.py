@@ -19,6 +19,7 @@ from phago.distributed import (
     TickPhase,
 )
 from phago.distributed import colony as dist_colony
+from phago.document_batch import DocumentBatch
 from phago.errors import (
     ConfigError,
     DistributedError,
@@ -85,6 +86,29 @@ def test_a_batch_with_a_document_another_shard_owns_stores_none_of_it() -> None:
     assert shard.ingest_many(mine) == [d[3] for d in mine] and shard.ingest_many([]) == []
     assert shard.document_count == len(mine)
     assert {d.position for d in shard.documents()} == {Position(1.0, 2.0)}
+
+
+def test_a_stored_batch_is_one_op_log_entry_and_replays_after_a_rollback() -> None:
+    ring = ConsistentHashRing(2)
+    shard = ShardedColony(ShardId(1), None, ring)
+    docs = [(f"doc {k}", f"cell gene protein {k}") for k in range(30)]
+    mine = [
+        (t, c, (float(k), 3.0), int(document_id(t, c)))
+        for k, (t, c) in enumerate(docs)
+        if int(ring.get_shard(int(document_id(t, c)))) == 1
+    ]
+    before = shard.snapshot()
+    assert shard.ingest_batch(DocumentBatch.from_rows(mine)) == len(mine)
+    assert shard.ingest_batch(DocumentBatch.from_rows(mine[:3])) == 0  # known: none new
+    log = shard.oplog()
+    assert [kind for _, kind, _ in log] == ["ingest_batch", "ingest_batch"]
+    back = ShardedColony.from_snapshot(before, ring)
+    assert back.document_count == 0
+    back.set_replay(log)
+    assert back.apply_replay_ops(shard.current_tick) == 2
+    assert [(d.id, d.title, d.position) for d in back.documents()] == [
+        (d.id, d.title, d.position) for d in shard.documents()
+    ]
 
 
 def test_ingest_sends_documents_in_chunks_and_keeps_their_order(
