@@ -111,6 +111,17 @@ def test_a_stored_batch_is_one_op_log_entry_and_replays_after_a_rollback() -> No
     ]
 
 
+def test_spawned_agents_are_logged_as_copies_also_when_they_do_not_pickle() -> None:
+    shard = ShardedColony(ShardId(0), None, ConsistentHashRing(1))
+    plain = Digester(Position(1.0, 2.0), seed=3)
+    odd = Digester(Position(4.0, 5.0), seed=4)
+    odd.note = lambda: "a lambda does not pickle"  # type: ignore[attr-defined]
+    shard.spawn_many([plain, odd])
+    (_, _, a), (_, _, b) = shard.oplog()
+    assert a is not plain and a.position == plain.position  # as it was before spawning
+    assert b is not odd and b.position == odd.position and b.note() == odd.note()
+
+
 def test_ingest_sends_documents_in_chunks_and_keeps_their_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

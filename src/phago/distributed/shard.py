@@ -173,6 +173,17 @@ class OwnedGraph:
 _SMALL_REFS = 1 << 16
 
 
+def _copied(agent: Agent) -> Agent:
+    """A copy of ``agent`` for the op log: a pickle round trip (what a checkpoint does, and
+    several times faster than ``copy.deepcopy`` for a digester), or a deep copy for an agent
+    that does not pickle (possible on the local backend without checkpoints)."""
+    try:
+        copied: Agent = pickle.loads(pickle.dumps(agent, protocol=pickle.HIGHEST_PROTOCOL))
+        return copied
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(agent)
+
+
 class ShardedColony:
     """One shard: a local colony plus routing, ghosts and cross-shard edge exchange.
 
@@ -391,7 +402,7 @@ class ShardedColony:
         Sentinels and synthesizers get a coordinator-fed distribution provider, so they judge
         against the cluster's global concept and edge-weight distributions.
         """
-        self._oplog.append((self.current_tick, "spawn", copy.deepcopy(agent)))
+        self._oplog.append((self.current_tick, "spawn", _copied(agent)))
         from phago.agents.distribution import AggregatedDistribution, LocalDistribution
 
         if isinstance(getattr(agent, "provider", None), LocalDistribution):
@@ -707,7 +718,7 @@ class ShardedColony:
             elif kind == "ingest_batch":
                 self.ingest_batch(data)
             else:
-                self.spawn(copy.deepcopy(data))
+                self.spawn(_copied(data))
         return len(due)
 
     # ------------------------------------------------------------------ presentation hook
