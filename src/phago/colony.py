@@ -306,8 +306,8 @@ class Colony:
 
         Every document is checked first (content and position), so a bad one raises its
         typed error before anything is stored; documents without a position are placed as
-        :meth:`ingest_document` places them. Several times faster than one call per document
-        for large corpora.
+        :meth:`ingest_document` places them. About twice as fast as one call per document
+        (``benchmarks/ingest_speed.py``).
 
         Args:
             docs: ``(title, content)``, ``(title, content, position)`` or corpus documents.

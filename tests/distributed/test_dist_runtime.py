@@ -111,14 +111,22 @@ def test_a_stored_batch_is_one_op_log_entry_and_replays_after_a_rollback() -> No
     ]
 
 
-def test_spawned_agents_are_logged_as_copies_also_when_they_do_not_pickle() -> None:
-    shard = ShardedColony(ShardId(0), None, ConsistentHashRing(1))
+def test_spawned_agents_replay_as_spawned_also_when_they_do_not_pickle() -> None:
+    ring = ConsistentHashRing(1)
+    shard = ShardedColony(ShardId(0), None, ring)
+    before = shard.snapshot()
     plain = Digester(Position(1.0, 2.0), seed=3)
     odd = Digester(Position(4.0, 5.0), seed=4)
     odd.note = lambda: "a lambda does not pickle"  # type: ignore[attr-defined]
     shard.spawn_many([plain, odd])
-    (_, _, a), (_, _, b) = shard.oplog()
-    assert a is not plain and a.position == plain.position  # as it was before spawning
+    plain.position = Position(9.0, 9.0)  # moved after spawning: the log kept the spawn
+    log = shard.oplog()
+    assert [kind for _, kind, _ in log] == ["spawn", "spawn"]
+    back = ShardedColony.from_snapshot(before, ring)
+    back.set_replay(log)
+    assert back.apply_replay_ops(shard.current_tick) == 2
+    a, b = back.colony.agents
+    assert a is not plain and a.position == Position(1.0, 2.0) and a.id == plain.id
     assert b is not odd and b.position == odd.position and b.note() == odd.note()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from phago import ColonyConfig, Position
+from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.distributed import colony as dist_colony
@@ -247,16 +247,19 @@ def test_cross_shard_edge_lists_off_on_ray_keeps_the_counts(fan_out: str) -> Non
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
     # with a small degree cap, cap orders are in flight at the checkpoints and the kill;
-    # documents ingested after the checkpoint at 10 are replayed from the driver's op log
+    # documents ingested and an agent spawned after the checkpoint at 10 are replayed from
+    # the driver's op log
     late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
     clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, fan_out)
     try:
         clean.run(12)
         clean.ingest_documents(late)
+        clean.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
         clean.run(18)
         flaky.run(12)
         assert sorted(p.name for p in tmp_path.iterdir()) == [f"shard-{i}.ckpt" for i in range(3)]
-        flaky.ingest_documents(late)
+        flaky.ingest_documents(late)  # both logged by the driver for a replay ...
+        flaky.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
         late_ids = {document_id(t, c) for t, c, _ in late}
         assert late_ids & {d.id for d in flaky._call(1, "documents")}  # the killed one has some
         ray.kill(flaky.ray_actor(1))

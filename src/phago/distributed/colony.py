@@ -386,14 +386,15 @@ class DistributedColony:
         """
         shards = range(self.num_shards)
         spread = self._call_each([(s, "spread_positions", (per_shard,)) for s in shards])
-        batches = [
-            [
-                Digester(Position(x + 1.0, y + 1.0), **{"seed": j, **digester_options})
-                for j, (x, y) in enumerate(positions[:per_shard])
+        with cyclic_gc_paused():  # thousands of new agents: no garbage cycles to find
+            batches = [
+                [
+                    Digester(Position(x + 1.0, y + 1.0), **{"seed": j, **digester_options})
+                    for j, (x, y) in enumerate(positions[:per_shard])
+                ]
+                for positions in spread
             ]
-            for positions in spread
-        ]
-        self._call_each([(s, "spawn_many", (agents,)) for s, agents in enumerate(batches)])
+            self._call_each([(s, "spawn_many", (agents,)) for s, agents in enumerate(batches)])
         self._version += 1
         return sum(map(len, batches))
 

@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from phago import _kernels as K
 from phago._arrays import stable_groups, unique_sorted
-from phago._gc import GcPause
+from phago._gc import GcPause, cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig
@@ -173,15 +173,22 @@ class OwnedGraph:
 _SMALL_REFS = 1 << 16
 
 
-def _copied(agent: Agent) -> Agent:
-    """A copy of ``agent`` for the op log: a pickle round trip (what a checkpoint does, and
-    several times faster than ``copy.deepcopy`` for a digester), or a deep copy for an agent
+def _logged(agent: Agent) -> bytes | Agent:
+    """What the op log keeps of a spawned agent: the agent pickled (what a checkpoint stores,
+    and several times faster than ``copy.deepcopy`` of a digester), or a deep copy of one
     that does not pickle (possible on the local backend without checkpoints)."""
     try:
-        copied: Agent = pickle.loads(pickle.dumps(agent, protocol=pickle.HIGHEST_PROTOCOL))
-        return copied
+        return pickle.dumps(agent, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
         return copy.deepcopy(agent)
+
+
+def _replayed(logged: bytes | Agent) -> Agent:
+    """A fresh agent from what the op log kept (:func:`_logged`)."""
+    if isinstance(logged, bytes):
+        agent: Agent = pickle.loads(logged)
+        return agent
+    return copy.deepcopy(logged)
 
 
 class ShardedColony:
@@ -402,7 +409,7 @@ class ShardedColony:
         Sentinels and synthesizers get a coordinator-fed distribution provider, so they judge
         against the cluster's global concept and edge-weight distributions.
         """
-        self._oplog.append((self.current_tick, "spawn", _copied(agent)))
+        self._oplog.append((self.current_tick, "spawn", _logged(agent)))
         from phago.agents.distribution import AggregatedDistribution, LocalDistribution
 
         if isinstance(getattr(agent, "provider", None), LocalDistribution):
@@ -506,8 +513,10 @@ class ShardedColony:
         return stored
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
-        """Spawn several agents."""
-        return [self.spawn(a) for a in agents]
+        """Spawn several agents (the cyclic collector paused: copying thousands of agents
+        for the op log would otherwise run it over the whole colony many times)."""
+        with cyclic_gc_paused():
+            return [self.spawn(a) for a in agents]
 
     def document_positions(self) -> list[tuple[float, float]]:
         """Positions of this shard's documents, in insertion order."""
@@ -718,7 +727,7 @@ class ShardedColony:
             elif kind == "ingest_batch":
                 self.ingest_batch(data)
             else:
-                self.spawn(_copied(data))
+                self.spawn(_replayed(data))
         return len(due)
 
     # ------------------------------------------------------------------ presentation hook

@@ -570,7 +570,7 @@ def ShardActor() -> Any:
     return _ACTOR_CLASS
 
 
-_LOGGED = {"ingest_batch", "ingest_many", "spawn_many"}
+_LOGGED = {"ingest_batch", "ingest_many", "spawn", "spawn_many"}
 
 
 class RayShardHandle:
@@ -1289,7 +1289,9 @@ def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
         return [(tick, "ingest_batch", items)]
     if method == "ingest_many":
         return [(tick, "ingest", (t, c, xy, d)) for t, c, xy, d in items]
-    return [(tick, "spawn", pickle.loads(pickle.dumps(a))) for a in items]
+    if method == "spawn":  # one agent; the actor unpickles it when it replays
+        return [(tick, "spawn", pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))]
+    return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in items]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
