@@ -200,7 +200,8 @@ def check_document(title: str, content: object, max_chars: int) -> None:
     Raises:
         EmptyDocument: empty or whitespace-only content.
         DocumentError: content that is not text, binary (NUL bytes) or longer than
-            ``max_chars`` characters.
+            ``max_chars`` characters, a title that is not text, or either holding lone
+            surrogates (not encodable as UTF-8).
 
     Example:
         >>> check_document("ok", "cells divide", max_chars=100)
@@ -222,6 +223,17 @@ def check_document(title: str, content: object, max_chars: int) -> None:
             f"document {title!r} has {len(content)} characters, more than "
             f"max_document_chars={max_chars}; split it first"
         )
+    if not isinstance(title, str):
+        raise DocumentError(f"document {title!r}: title must be text, got {type(title).__name__}")
+    for what, text in (("content", content), ("title", title)):
+        if not text.isascii():  # ids hash the UTF-8 bytes: lone surrogates have none
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise DocumentError(
+                    f"document {title!r}: {what} is not valid Unicode text "
+                    f"({exc.reason} at character {exc.start})"
+                ) from exc
 
 
 class Colony:

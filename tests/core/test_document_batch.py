@@ -17,9 +17,11 @@ from phago.document_batch import DocumentBatch, checked_columns
 from phago.errors import DocumentError, EmptyDocument, InvalidPosition
 from phago.ids import document_id
 
-TEXT = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=40).filter(
-    lambda s: s.strip() != ""
-)
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s.strip() != "")
 COORD = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False), st.floats(allow_nan=False, allow_infinity=False)
 )
@@ -85,6 +87,9 @@ def test_a_colony_fed_a_batch_digests_into_the_same_graph() -> None:
         (("three", "ok", (1, 2, 3)), InvalidPosition, "'three': position must be two numbers"),
         (("word", "ok", ("left", 2)), InvalidPosition, "'word': position must be two numbers"),
         (("scalar", "ok", 5), InvalidPosition, "'scalar': position must be two numbers"),
+        (("sur", "ab\ud800c", (0, 0)), DocumentError, "'sur': content is not valid Unicode"),
+        (("t\udc80", "ok", (0, 0)), DocumentError, "title is not valid Unicode text"),
+        ((7, "ok", (0, 0)), DocumentError, "document 7: title must be text, got int"),
     ],
 )
 def test_a_bad_document_is_named_by_its_typed_error(
@@ -152,3 +157,14 @@ def test_ingest_documents_places_and_stores_as_ingest_document_does(docs: list) 
     assert substrate_state(many) == substrate_state(one)
     assert many.ingest_document("later", "text") == one.ingest_document("later", "text")
     assert substrate_state(many) == substrate_state(one)  # the layout continued alike
+
+
+def test_a_lone_surrogate_is_a_document_error_on_every_ingest_path() -> None:
+    # ids hash a document's UTF-8 bytes: text that has none is refused before any is stored
+    bad = ("broken", "cell \udcff membrane")
+    one = Colony()
+    with pytest.raises(DocumentError, match="'broken': content is not valid Unicode text"):
+        one.ingest_document(*bad)
+    with pytest.raises(DocumentError, match="'broken'"):
+        one.ingest_documents([("fine", "cell wall"), bad])
+    assert one.substrate.document_count == 0

@@ -308,6 +308,8 @@ def test_automatic_layout_and_routing() -> None:
         (("bytes", b"cell wall"), DocumentError),
         (("huge", "cell " * 30), DocumentError),
         (("nowhere", "cell wall", (float("nan"), 0.0)), InvalidPosition),
+        (("surrogate", "cell \ud800 wall"), DocumentError),
+        (("pair", "cell wall", (1.0, 2.0, 3.0)), InvalidPosition),
     ],
 )
 def test_a_bad_document_in_a_batch_stores_none_of_it(bad: tuple, error: type) -> None:  # type: ignore[type-arg]
