@@ -14,7 +14,6 @@ colony first ingests 1,000 other documents, untimed, so that the actors' first-c
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from phago import Colony, ColonyConfig, Position
 from phago.distributed import DistributedColony, RunnerConfig
-from w3common import w3_items
+from w3common import w3_arguments, w3_items
 
 
 def single(items: list, batch: bool) -> float:
@@ -57,11 +56,7 @@ def distributed(items: list, warm: list, backend: str, shards: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--docs", type=int, default=100_000)
-    ap.add_argument("--shards", default="1,2,8")
+    ap = w3_arguments(__doc__, 100_000, "1,2,8")
     ap.add_argument("--backends", default="local,ray")
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()

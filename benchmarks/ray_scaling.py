@@ -20,7 +20,6 @@ that is more).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,15 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from phago.distributed.backends.ray import local_ray_options, usable_cores
-from w3common import run_w3, warm_up
+from w3common import run_w3, w3_arguments, warm_up
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--docs", type=int, default=10_000)
-    ap.add_argument("--shards", default="1,2,4")
+    ap = w3_arguments(__doc__)
     ap.add_argument("--backends", default="local,ray")
     ap.add_argument(
         "--ray-cpus",

@@ -15,7 +15,6 @@ these edges are what the shards' Decay, degree reports and ranking then work thr
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,15 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from phago import ColonyConfig
-from w3common import w3_colony, w3_items
+from w3common import w3_arguments, w3_colony, w3_items
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--docs", type=int, default=10_000)
-    ap.add_argument("--shards", default="1,2,4")
+    ap = w3_arguments(__doc__)
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--ticks", type=int, default=600)
     ap.add_argument("--cap", type=int, default=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import resource
 import time
@@ -51,6 +52,19 @@ class W3Result:
     def row(self) -> dict[str, Any]:
         """As a dict."""
         return asdict(self)
+
+
+def w3_arguments(
+    doc: str | None, docs: int = 10_000, shards: str = "1,2,4"
+) -> argparse.ArgumentParser:
+    """A W3 benchmark's argument parser (its docstring as help) with ``--docs`` and
+    ``--shards`` (a comma-separated list)."""
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--docs", type=int, default=docs)
+    ap.add_argument("--shards", default=shards)
+    return ap
 
 
 def rss_mib() -> float:
