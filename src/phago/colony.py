@@ -345,7 +345,8 @@ class Colony:
         """Store a batch of documents (in its order) and emit their Input signals.
 
         What :meth:`ingest_document` does for each of them, checked first for all of them
-        (nothing is stored when one is bad) and stored in one pass. A document already
+        (nothing is stored when one is bad; a batch :meth:`DocumentBatch.of` made was checked
+        there) and stored in one pass. A document already
         stored, or twice in the batch, is stored once.
 
         Args:
@@ -367,6 +368,14 @@ class Colony:
             >>> c.substrate.document_count
             1
         """
+        checked = batch.checked_chars
+        if checked is None or checked > self.config.max_document_chars:
+            self._check_batch(batch)
+        with cyclic_gc_paused():  # documents hold no cycles; the collector's walks cost half
+            return self.substrate.add_documents(batch.titles, batch.contents, batch.xy, batch.ids)
+
+    def _check_batch(self, batch: DocumentBatch) -> None:
+        """What :func:`checked_columns` checks, for a batch built without it."""
         limit = self.config.max_document_chars
         for title, content in zip(batch.titles, batch.contents, strict=True):
             check_document(title, content, limit)
@@ -376,8 +385,6 @@ class Colony:
                 f"document {batch.titles[k]!r}: position must be finite, "
                 f"got {tuple(batch.xy[k].tolist())}"
             )
-        with cyclic_gc_paused():  # documents hold no cycles; the collector's walks cost half
-            return self.substrate.add_documents(batch.titles, batch.contents, batch.xy, batch.ids)
 
     def _next_layout_position(self) -> Position:
         return Position(*self._next_layout_xy())

@@ -49,6 +49,9 @@ class DocumentBatch:
         contents: their texts (checked: text, not empty, no NUL bytes, not too long).
         xy: their positions, shape ``(n, 2)``, float64, finite.
         ids: their document ids, uint64.
+        checked_chars: the content length limit :meth:`of` checked content and positions
+            against (``inf`` for none), or None for a batch built otherwise; a colony whose
+            limit is at least this does not check the batch again.
 
     Example:
         >>> b = DocumentBatch.of([("t", "some text", (1, 2))])
@@ -60,6 +63,7 @@ class DocumentBatch:
     contents: list[str]
     xy: npt.NDArray[np.float64]
     ids: npt.NDArray[np.uint64]
+    checked_chars: float | None = None
 
     def __len__(self) -> int:
         return len(self.titles)
@@ -80,7 +84,8 @@ class DocumentBatch:
                 :class:`~phago.errors.InvalidPosition`.
         """
         titles, contents, xy = checked_columns(docs, max_chars, place)
-        return cls(titles, contents, xy, document_ids(titles, contents))
+        limit = float("inf") if max_chars is None else max_chars
+        return cls(titles, contents, xy, document_ids(titles, contents), limit)
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[str, str, tuple[float, float], int]]) -> DocumentBatch:
@@ -99,16 +104,20 @@ class DocumentBatch:
         titles, contents = self.titles, self.contents
         order = idx.tolist()
         return DocumentBatch(
-            [titles[i] for i in order], [contents[i] for i in order], self.xy[idx], self.ids[idx]
+            [titles[i] for i in order],
+            [contents[i] for i in order],
+            self.xy[idx],
+            self.ids[idx],
+            self.checked_chars,
         )
 
     def rows(self) -> Iterator[tuple[str, str, tuple[float, float], int]]:
         """``(title, content, (x, y), doc_id)`` per document."""
-        xy = self.xy.tolist()
-        for k, (t, c, d) in enumerate(
-            zip(self.titles, self.contents, self.ids.tolist(), strict=True)
+        xs, ys = self.xy[:, 0].tolist(), self.xy[:, 1].tolist()
+        for t, c, x, y, d in zip(
+            self.titles, self.contents, xs, ys, self.ids.tolist(), strict=True
         ):
-            yield t, c, (xy[k][0], xy[k][1]), d
+            yield t, c, (x, y), d
 
 
 def checked_columns(

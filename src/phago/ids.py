@@ -90,7 +90,12 @@ def document_id(title: str, content: str) -> DocumentId:
         >>> document_id("a", "bc") != document_id("ab", "c")
         True
     """
-    return DocumentId(stable_hash64(f"doc:{len(title)}:{title}{content}"))
+    return DocumentId(stable_hash64(_document_key(title, content)))
+
+
+def _document_key(title: str, content: str) -> str:
+    """What a document's id hashes: its title's length, the title and the content."""
+    return f"doc:{len(title)}:{title}{content}"
 
 
 def document_ids(titles: Sequence[str], contents: Sequence[str]) -> npt.NDArray[np.uint64]:
@@ -106,7 +111,7 @@ def document_ids(titles: Sequence[str], contents: Sequence[str]) -> npt.NDArray[
     blake2b = hashlib.blake2b
     digests = b"".join(
         [
-            blake2b(f"doc:{len(t)}:{t}{c}".encode(), digest_size=8).digest()
+            blake2b(_document_key(t, c).encode(), digest_size=8).digest()
             for t, c in zip(titles, contents, strict=True)
         ]
     )

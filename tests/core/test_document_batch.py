@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import build_sample_colony
-from phago import Colony, Digester, Position
+from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
 from phago.document_batch import DocumentBatch, checked_columns
 from phago.errors import DocumentError, EmptyDocument, InvalidPosition
@@ -168,3 +168,16 @@ def test_a_lone_surrogate_is_a_document_error_on_every_ingest_path() -> None:
     with pytest.raises(DocumentError, match="'broken'"):
         one.ingest_documents([("fine", "cell wall"), bad])
     assert one.substrate.document_count == 0
+
+
+def test_a_batch_checked_against_a_looser_limit_is_checked_again() -> None:
+    docs = [("short", "cell wall"), ("long", "gene " * 30)]
+    loose = DocumentBatch.of(docs, place=lambda: (0.0, 0.0))  # no limit: checked_chars inf
+    strict = Colony(ColonyConfig(max_document_chars=100))
+    with pytest.raises(DocumentError, match="'long' has 150 characters"):
+        strict.ingest_batch(loose)
+    assert strict.substrate.document_count == 0
+    tight = DocumentBatch.of(docs[:1], max_chars=50, place=lambda: (0.0, 0.0))
+    assert tight.checked_chars == 50 and tight.take(np.array([0])).checked_chars == 50
+    assert strict.ingest_batch(tight) == 1
+    assert DocumentBatch.from_rows([]).checked_chars is None

@@ -81,9 +81,10 @@ def test_a_batch_with_a_document_another_shard_owns_stores_none_of_it() -> None:
     k = owner.index(1)
     stray = (*docs[k], (0.0, 0.0), int(document_id(*docs[k])))
     with pytest.raises(RoutingFailed, match=f"{docs[k][0]!r}.*belongs to shard-1, not shard-0"):
-        shard.ingest_many([*mine[:2], stray, *mine[2:]])
+        shard.ingest_batch(DocumentBatch.from_rows([*mine[:2], stray, *mine[2:]]))
     assert shard.document_count == 0
-    assert shard.ingest_many(mine) == [d[3] for d in mine] and shard.ingest_many([]) == []
+    assert shard.ingest_batch(DocumentBatch.from_rows(mine)) == len(mine)
+    assert shard.ingest_batch(DocumentBatch.from_rows([])) == 0
     assert shard.document_count == len(mine)
     assert {d.position for d in shard.documents()} == {Position(1.0, 2.0)}
 

@@ -361,6 +361,7 @@ class DistributedColony:
                     contents[c0:c1],
                     xy[c0:c1],
                     document_ids(titles[c0:c1], contents[c0:c1]),
+                    self.config.max_document_chars,  # what checked_columns checked above
                 )
                 ids.extend(chunk.ids.tolist())
                 shards = self.coordinator.route_documents(chunk.ids)

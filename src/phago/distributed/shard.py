@@ -474,25 +474,12 @@ class ShardedColony:
             counts, len(w), float(w.sum()), float((w * w).sum()), self.current_tick
         )
 
-    def ingest_many(
-        self, docs: Sequence[tuple[str, str, tuple[float, float], int]]
-    ) -> list[DocumentId]:
-        """Ingest ``(title, content, (x, y), doc_id)`` tuples this shard owns; see
-        :meth:`ingest_batch`. Returns their ids.
-
-        Raises:
-            RoutingFailed: the ring routes one of the documents to another shard.
-        """
-        batch = DocumentBatch.from_rows(docs)
-        self.ingest_batch(batch)
-        return batch.ids.tolist()  # type: ignore[no-any-return]
-
     def ingest_batch(self, batch: DocumentBatch) -> int:
         """Ingest a batch of documents this shard owns; returns how many were new.
 
-        Ownership is checked for all of them, in one vectorised pass, before any is stored,
-        and so is their content (:meth:`Colony.ingest_batch`). The batch is one entry of
-        the op log.
+        Ownership is checked for all of them, in one vectorised pass, before any is stored;
+        their content and positions too unless the batch was checked when it was made
+        (:meth:`Colony.ingest_batch`). The batch is one entry of the op log.
 
         Raises:
             RoutingFailed: the ring routes one of the documents to another shard.

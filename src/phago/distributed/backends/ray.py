@@ -570,7 +570,7 @@ def ShardActor() -> Any:
     return _ACTOR_CLASS
 
 
-_LOGGED = {"ingest_batch", "ingest_many", "spawn", "spawn_many"}
+_LOGGED = {"ingest_batch", "spawn", "spawn_many"}
 
 
 class RayShardHandle:
@@ -1287,8 +1287,6 @@ def _held_payload(held: HeldMessages | None, shard: int) -> dict[str, Any] | Non
 def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
     if method == "ingest_batch":
         return [(tick, "ingest_batch", items)]
-    if method == "ingest_many":
-        return [(tick, "ingest", (t, c, xy, d)) for t, c, xy, d in items]
     if method == "spawn":  # one agent; the actor unpickles it when it replays
         return [(tick, "spawn", pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))]
     return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in items]
