@@ -7,9 +7,10 @@ Usage:
 Paths: a single colony one document at a time (``Colony.ingest_document``) and in one call
 (``Colony.ingest_documents``, where this version has it), and a distributed colony's
 ``ingest_documents`` on each backend and shard count (on Ray: the driver checks, hashes and
-routes, the actors store; timed until every actor has stored its part). Each distributed
-colony first ingests 1,000 other documents, untimed, so that the actors' first-call costs
-(imports, compiled kernels) stay out of the figure. Best of ``--rounds``.
+routes, the actors store; timed until every actor has stored its part), then its
+``spawn_digesters`` with W3's one digester per 100 documents. Each distributed colony first
+ingests 1,000 other documents, untimed, so that the actors' first-call costs (imports,
+compiled kernels) stay out of the figure. Best of ``--rounds``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ def single(items: list, batch: bool) -> float:
     return time.perf_counter() - t0
 
 
-def distributed(items: list, warm: list, backend: str, shards: int) -> float:
-    """Seconds for a distributed colony's ``ingest_documents(items)``, actors warmed."""
+def distributed(items: list, warm: list, backend: str, shards: int) -> tuple[float, float]:
+    """Seconds for a distributed colony's ``ingest_documents(items)`` (actors warmed), then
+    for ``spawn_digesters`` of one digester per 100 documents."""
     dc = DistributedColony(
         shards,
         backend=backend,
@@ -50,9 +52,23 @@ def distributed(items: list, warm: list, backend: str, shards: int) -> float:
         dc.ingest_documents(warm)
         t0 = time.perf_counter()
         dc.ingest_documents(items)
-        return time.perf_counter() - t0
+        t1 = time.perf_counter()
+        dc.spawn_digesters(max(1, len(items) // 100 // shards))
+        return t1 - t0, time.perf_counter() - t1
     finally:
         dc.close()
+
+
+def one_round(items: list, warm: list, backends: list[str], shards: list[int]) -> list[tuple]:
+    """``(path, ingest seconds, spawn seconds or None)`` of every path once."""
+    rows: list[tuple] = [("Colony.ingest_document, one by one", single(items, False), None)]
+    if hasattr(Colony, "ingest_documents"):
+        rows.append(("Colony.ingest_documents", single(items, True), None))
+    for backend in backends:
+        for n in shards:
+            name = f"DistributedColony, {backend}, {n} shard(s)"
+            rows.append((name, *distributed(items, warm, backend, n)))
+    return rows
 
 
 def main() -> None:
@@ -63,37 +79,20 @@ def main() -> None:
     items = w3_items(a.docs + 1000)
     warm, items = items[:1000], items[1000:]
     backends = a.backends.split(",")
+    shards = [int(s) for s in a.shards.split(",")]
     if "ray" in backends:
         import ray
         from phago.distributed.backends.ray import local_ray_options, usable_cores
 
         ray.init(**local_ray_options(usable_cores()))
-    rows: list[tuple[str, float]] = []
-    rows.append(("Colony.ingest_document, one by one", single(items, False)))
-    if hasattr(Colony, "ingest_documents"):
-        rows.append(("Colony.ingest_documents", single(items, True)))
-    for backend in backends:
-        for n in (int(s) for s in a.shards.split(",")):
-            rows.append(
-                (
-                    f"DistributedColony, {backend}, {n} shard(s)",
-                    distributed(items, warm, backend, n),
-                )
-            )
-    # further rounds: keep each path's best
-    for _ in range(a.rounds - 1):
-        again = [single(items, False)]
-        if hasattr(Colony, "ingest_documents"):
-            again.append(single(items, True))
-        for backend in backends:
-            for n in (int(s) for s in a.shards.split(",")):
-                again.append(distributed(items, warm, backend, n))
-        rows = [(name, min(s, t)) for (name, s), t in zip(rows, again, strict=True)]
+    rounds = [one_round(items, warm, backends, shards) for _ in range(a.rounds)]
     print(f"Ingest, W3 documents, D = {a.docs} (best of {a.rounds})")
-    print("| path | seconds | documents/s |")
-    print("|---|---:|---:|")
-    for name, s in rows:
-        print(f"| {name} | {s:.2f} | {a.docs / s:,.0f} |")
+    print("| path | ingest s | documents/s | spawn_digesters s |")
+    print("|---|---:|---:|---:|")
+    for same in zip(*rounds, strict=True):
+        ingest = min(r[1] for r in same)
+        spawn = "" if same[0][2] is None else f"{min(r[2] for r in same):.2f}"
+        print(f"| {same[0][0]} | {ingest:.2f} | {a.docs / ingest:,.0f} | {spawn} |")
 
 
 if __name__ == "__main__":
