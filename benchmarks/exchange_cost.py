@@ -11,6 +11,11 @@ shards (reports, the owner's ranking and orders, applying orders). Each row give
 seconds summed over the shards and ticks and the milliseconds per call; calls nest (the
 ranking is part of the orders, routing part of taking the updates), so rows do not add up.
 With one shard, the cross-shard rows are empty: what n shards spend there is the exchange.
+
+A second table counts the degree cap's messages per tick, summed over the shards: the
+(node, shard) pairs owners asked for, the edges reported in answer, the degree entries
+reported, the drops ordered, and the bytes of those reports and orders (their arrays'
+sizes, about what they pickle to).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from phago.colony import Colony
-from phago.distributed.degree_cap import GlobalDegreeCap
+from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap
 from phago.distributed.shard import ShardedColony
 from w3common import w3_colony, w3_items, warm_up
 
@@ -61,17 +66,62 @@ def _timed(
     return wrapper
 
 
+# the degree cap's messages, counted per tick: (key, what it is)
+TRAFFIC: list[tuple[str, str]] = [
+    ("asks", "cap: (node, shard) pairs asked for"),
+    ("edges", "cap: edges reported"),
+    ("degrees", "cap: degree entries reported"),
+    ("drops", "cap: drops ordered"),
+    ("bytes", "cap: KiB of reports and orders"),
+]
+
+
+def _message_bytes(message: DegreeReport | CapOrder) -> int:
+    return sum(
+        getattr(message, f).nbytes for f in message.__slots__ if f not in ("source", "owner")
+    )
+
+
+def _counted(traffic: Counter[str]) -> list[tuple[str, Callable[..., Any]]]:
+    """Wrappers of the cap's reports and orders that count what they send."""
+    reports, orders = GlobalDegreeCap.reports, GlobalDegreeCap.orders
+
+    @functools.wraps(reports)
+    def counted_reports(*args: Any, **kwargs: Any) -> dict[int, DegreeReport]:
+        out: dict[int, DegreeReport] = reports(*args, **kwargs)
+        for r in out.values():
+            traffic["edges"] += len(r.edge_node)
+            traffic["degrees"] += len(r.nodes)
+            traffic["bytes"] += _message_bytes(r)
+        return out
+
+    @functools.wraps(orders)
+    def counted_orders(*args: Any, **kwargs: Any) -> dict[int, CapOrder]:
+        out: dict[int, CapOrder] = orders(*args, **kwargs)
+        for o in out.values():
+            traffic["asks"] += len(o.ask)
+            traffic["drops"] += len(o.drop)
+            traffic["bytes"] += _message_bytes(o)
+        return out
+
+    return [("reports", counted_reports), ("orders", counted_orders)]
+
+
 def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
     """One W3 run on ``shards`` local shards with the methods timed; its figures."""
     seconds: Counter[str] = Counter()
     calls: Counter[str] = Counter()
+    traffic: Counter[str] = Counter()
     saved = [(cls, name, getattr(cls, name)) for cls, name, _ in TIMED]
     for cls, name, method in saved:
         setattr(cls, name, _timed(method, f"{cls.__name__}.{name}", seconds, calls))
+    for name, counted in _counted(traffic):  # outside the timing: counting is not work
+        setattr(GlobalDegreeCap, name, counted)
     try:
         dc = w3_colony(items, shards)
         seconds.clear()
         calls.clear()
+        traffic.clear()
         t0 = time.perf_counter()
         ticks = dc.run_until_digested(5000)
         wall = time.perf_counter() - t0
@@ -93,12 +143,17 @@ def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
                 "ms_per_call": round(1000 * seconds[key] / n, 3) if n else 0.0,
             }
         )
+    per_tick = {
+        key: round(traffic[key] / max(ticks, 1) / (1024 if key == "bytes" else 1), 1)
+        for key, _ in TRAFFIC
+    }
     return {
         "shards": shards,
         "ticks": ticks,
         "wall_s": round(wall, 2),
         "edges": edges,
         "rows": rows,
+        "cap_messages_per_tick": per_tick,
     }
 
 
@@ -128,6 +183,13 @@ def main() -> None:
         for r in results:
             row = r["rows"][k]
             cells.append(f"{row['seconds']:.2f} ({row['ms_per_call']:.2f})" if row["calls"] else "")
+        print(f"| {what} | " + " | ".join(cells) + " |")
+    print()
+    print("The degree cap's messages per tick, summed over shards")
+    print("| message | " + " | ".join(f"{r['shards']} shard(s)" for r in results) + " |")
+    print("|---|" + "---:|" * len(results))
+    for key, what in TRAFFIC:
+        cells = [f"{r['cap_messages_per_tick'][key]:,.1f}" for r in results]
         print(f"| {what} | " + " | ".join(cells) + " |")
 
 

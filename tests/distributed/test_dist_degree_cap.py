@@ -157,6 +157,64 @@ def test_a_drop_in_flight_is_neither_ranked_nor_counted_twice() -> None:
     assert third[1].drop.tolist() == [[5, 7]]
 
 
+def degrees_of(v: Any, source: int, degree: int) -> DegreeReport:
+    return DegreeReport(source, nodes=np.array([v], dtype=np.uint64), degrees=np.array([degree]))
+
+
+def asked(orders: dict[int, CapOrder]) -> dict[int, list[int]]:
+    return {s: o.ask_local.tolist() for s, o in orders.items() if len(o.ask)}
+
+
+def test_an_owner_asks_once_until_the_answer_is_due() -> None:
+    # the owner (shard 0) stores one edge of v, cap 3; shard 1 reports v growing every Decay
+    g = star([("a", 0.9, 0)])
+    owner = np.zeros(g.node_count, dtype=np.int64)
+    cap = GlobalDegreeCap(me=0, k=3)
+    v = g._ids_arr[0]
+    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 3)], shards=2)) == {1: [0]}
+    assert cap.state()["asked"][0].tolist() == [False, True]
+    # shard 1 answers at its next Decay with edges newer than this report: no second ask
+    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 4)], shards=2)) == {}
+    assert not cap.state()["asked"].any()
+    # the Decay after, the answer is ranked; v still over the cap is asked for again
+    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 5)], shards=2)) == {1: [0]}
+
+
+def test_an_owner_asks_again_when_a_shard_it_did_not_ask_stores_edges() -> None:
+    g = star([("a", 0.9, 0)])
+    owner = np.zeros(g.node_count, dtype=np.int64)
+    cap = GlobalDegreeCap(me=0, k=3)
+    v = g._ids_arr[0]
+    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 3)], shards=3)) == {1: [0]}
+    # shard 2 now stores an edge of v too: shard 1's answer alone would rank v without it,
+    # so every shard storing v's edges is asked at once
+    got = cap.orders(g, owner, [degrees_of(v, 2, 1)], shards=3)
+    assert asked(got) == {1: [0], 2: [0]}
+    assert cap.state()["asked"][0].tolist() == [False, True, True]
+
+
+def test_the_last_asks_survive_the_cap_state() -> None:
+    cap = GlobalDegreeCap(me=0, k=1)
+    table = np.zeros((3, 2), dtype=np.int32)
+    cap.set_state([0, 0, 0], table, None, [[False, True], [False, False]])  # fewer rows
+    assert cap.state()["asked"].tolist() == [[False, True], [False, False], [False, False]]
+    assert cap._asked_rows.tolist() == [0]
+    cap.set_state([0, 0, 0], table)  # saved before the last asks were kept
+    assert not cap.state()["asked"].any() and not len(cap._asked_rows)
+    with pytest.raises(ValueError, match="last asks"):
+        cap.set_state([0, 0, 0], table, None, np.zeros((4, 2), dtype=np.bool_))
+    # a cap pickled before the last asks were kept (a checkpoint of an older version)
+    old = GlobalDegreeCap(me=0, k=1)
+    old._grow(4, 2)
+    del old.__dict__["_asked"], old.__dict__["_asked_rows"]
+    back = pickle.loads(pickle.dumps(old))
+    assert back.state()["asked"].shape == back.state()["table"].shape
+    sh = ShardedColony(ShardId(0), CAP3, ConsistentHashRing(2))
+    sh.colony.graph.present(["x", "y"])
+    with pytest.raises(ValueError, match="asks for 3 nodes"):
+        sh.set_degree_cap_state([0, 0], np.zeros((2, 2)), None, np.zeros((3, 2)))
+
+
 def test_drops_in_flight_survive_the_cap_state() -> None:
     cap = GlobalDegreeCap(me=0, k=1)
     cap.set_state([0, 0], np.zeros((2, 2), dtype=np.int32), [[1, 5, 7, 0]])

@@ -22,11 +22,13 @@ at Decay ``t + 4``. Edges are ranked by weight (heaviest first), then creation t
 first), then the other endpoint's NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
 order re-reports the degrees of every node it names, so the owners' tables are exact again a
-tick later. While a node stays over the cap it is asked for every tick, so the edges an owner
-ranks were reported before the storing shards applied the drops it ordered at its previous
-Decay: the owner keeps those drops (in flight until the storing shards' next Decay), leaves
-them out of its next ranking and takes them off the degrees reported with them, so no drop is
-counted twice.
+tick later. An owner does not ask for a node again at the Decay after it asked for it
+(unless the node's edges are now on a shard it did not ask): the edges reported in answer
+are newer than the degrees it reads then. A node still over the cap after a ranking is
+asked for at once, so the edges an owner ranks can have been reported before the storing
+shards applied the drops it ordered at its previous Decay: the owner keeps those drops (in
+flight until the storing shards' next Decay), leaves them out of its next ranking and takes
+them off the degrees reported with them, so no drop is counted twice.
 
 Example:
     >>> import numpy as np
@@ -262,12 +264,20 @@ class GlobalDegreeCap:
         # the drops this owner ordered at its last Decay, applied at the storing shards' next:
         # rows of (storing shard, its local indices of the edge's two ends, the node here)
         self._inflight = _no_inflight()
+        # [local index, shard]: asked for that node's edges at this owner's last Decay (the
+        # reports come with the degrees of the same moment, so a node is not asked again
+        # at the next Decay unless its edges are now on a shard not asked)
+        self._asked = np.zeros((0, 0), dtype=np.bool_)
+        self._asked_rows = _no_ints()  # the nodes asked at the last Decay, ascending
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle (a shard pickled before drops in flight were kept has none)."""
         self.__dict__.update(state)
         self.__dict__.setdefault("_inflight", _no_inflight())
+        if "_asked" not in self.__dict__:
+            self._asked = np.zeros(self._table.shape, dtype=np.bool_)
+            self._asked_rows = _no_ints()
 
     @property
     def pending_asks(self) -> int:
@@ -295,14 +305,18 @@ class GlobalDegreeCap:
             elsewhere = np.zeros(new_rows, dtype=np.int32)
             elsewhere[:rows] = self._elsewhere
             self._elsewhere = elsewhere
+            asked = np.zeros(table.shape, dtype=np.bool_)
+            asked[:rows, :cols] = self._asked
+            self._asked = asked
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
-        """Copies of the reported degrees, the owner's table and the drops in flight (what
-        :mod:`phago.store` saves between ticks, when no asks are pending)."""
+        """Copies of the reported degrees, the owner's table, the drops in flight and the
+        asks of the last Decay (what :mod:`phago.store` saves between ticks)."""
         return {
             "reported": self._reported.copy(),
             "table": self._table.copy(),
             "inflight": self._inflight.copy(),
+            "asked": self._asked.copy(),
         }
 
     def set_state(
@@ -310,12 +324,15 @@ class GlobalDegreeCap:
         reported: npt.ArrayLike,
         table: npt.ArrayLike,
         inflight: npt.ArrayLike | None = None,
+        asked: npt.ArrayLike | None = None,
     ) -> None:
-        """Restore :meth:`state` (a state saved before drops in flight were kept has none).
+        """Restore :meth:`state` (a state saved before drops in flight or the last asks were
+        kept has none).
 
         Raises:
-            ValueError: ``table`` is not two-dimensional, or ``inflight`` is not rows of four
-                or names a node outside ``reported`` (one entry per node).
+            ValueError: ``table`` is not two-dimensional, ``inflight`` is not rows of four
+                or names a node outside ``reported`` (one entry per node), or ``asked`` has
+                more rows or columns than ``table``.
         """
         r = np.asarray(reported, dtype=np.int32)
         t = np.asarray(table, dtype=np.int32)
@@ -328,6 +345,17 @@ class GlobalDegreeCap:
             raise ValueError("the drops in flight must be rows of four integers")
         if len(f) and (f[:, 3].min() < 0 or f[:, 3].max() >= len(r)):
             raise ValueError(f"a drop in flight names a node outside the graph's {len(r)}")
+        a = np.zeros(t.shape, dtype=np.bool_)
+        if asked is not None:
+            given = np.asarray(asked, dtype=np.bool_)
+            if given.size:
+                if given.ndim != 2 or given.shape[0] > t.shape[0] or given.shape[1] > t.shape[1]:
+                    raise ValueError(
+                        f"the last asks name {given.shape} nodes and shards, the table {t.shape}"
+                    )
+                a[: given.shape[0], : given.shape[1]] = given
+        self._asked = a
+        self._asked_rows = np.flatnonzero(a.any(axis=1)).astype(_INT)
         self._inflight = f.copy()
         self._reported = r.copy()
         self._table = t.copy()
@@ -529,9 +557,10 @@ class GlobalDegreeCap:
         if ranked:
             out = self._rank(graph, owner, ranked, deg, own_edges, inflight)
         over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
+        stored = self._table[over] > 0  # [over node, shard]: has edges there
+        stored[:, self.me] = False
+        over, stored = self._new_asks(over, stored)
         if len(over):
-            stored = self._table[over] > 0  # [over node, shard]: has edges there
-            stored[:, self.me] = False
             for s in np.flatnonzero(stored.any(axis=0)).tolist():
                 asked = over[stored[:, s]]
                 order = out.setdefault(s, CapOrder(self.me))
@@ -539,6 +568,28 @@ class GlobalDegreeCap:
         for s, pairs in learnt.items():
             out.setdefault(s, CapOrder(self.me)).learn = pairs
         return dict(sorted(out.items()))
+
+    def _new_asks(
+        self, over: npt.NDArray[np.int64], stored: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """The nodes over the cap to ask for now (and, per node, the shards to ask), and
+        remember them as this Decay's asks.
+
+        A node asked for at the last Decay is not asked again while every shard storing its
+        edges was asked then: the edges those shards report answer the last ask at the next
+        Decay, made after everything the degrees read now say, and the ranking then trims
+        the node to the cap. Asking again would rank it once more a tick later, mostly the
+        same edges (a growing hub was asked for every tick)."""
+        asked, last = self._asked, self._asked_rows
+        if len(last):
+            was = asked[over]
+            again = was.any(axis=1) & ~(stored & ~was).any(axis=1)
+            asked[last] = False
+            if again.any():
+                over, stored = over[~again], stored[~again]
+        asked[over] = stored
+        self._asked_rows = over
+        return over, stored
 
     def _rank(
         self,
