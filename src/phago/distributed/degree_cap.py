@@ -267,7 +267,7 @@ class GlobalDegreeCap:
         # [local index, shard]: asked for that node's edges at this owner's last Decay (the
         # reports come with the degrees of the same moment, so a node is not asked again
         # at the next Decay unless its edges are now on a shard not asked)
-        self._asked = np.zeros((0, 0), dtype=np.bool_)
+        self._asked: npt.NDArray[np.bool_] = np.zeros((0, 0), dtype=np.bool_)
         self._asked_rows = _no_ints()  # the nodes asked at the last Decay, ascending
         self.dropped = 0  # edges this shard removed for the cap across shards
 
@@ -345,7 +345,7 @@ class GlobalDegreeCap:
             raise ValueError("the drops in flight must be rows of four integers")
         if len(f) and (f[:, 3].min() < 0 or f[:, 3].max() >= len(r)):
             raise ValueError(f"a drop in flight names a node outside the graph's {len(r)}")
-        a = np.zeros(t.shape, dtype=np.bool_)
+        a: npt.NDArray[np.bool_] = np.zeros(t.shape, dtype=np.bool_)
         if asked is not None:
             given = np.asarray(asked, dtype=np.bool_)
             if given.size:
