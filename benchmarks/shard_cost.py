@@ -11,13 +11,14 @@ background load; the runner keeps each phase serial on this machine, so the time
 shards' summed work plus the runner's small overhead. The ratio to one shard is the most a
 perfectly parallel n-shard run could gain: n / ratio.
 
-After the timed run every configuration runs four more ticks (untimed; everything is digested,
-so nothing new is wired) and reports its edges and the largest degree of the global graph:
-the degree cap across shards acts four ticks after the growth, so by then nearly every node is
-within ``max_edge_degree`` (30). A node can need a second round (its edges changed between a
-report and the order that follows it; docs/distributed.md, "Drops in flight"), so the script
-then runs up to ``SETTLE_MORE`` further quiet ticks until every node is within the cap and
-reports how many quiet ticks that took (edges and Jaccard are those after four). With
+After the timed run every configuration runs ``SETTLE`` more ticks (two rounds of the degree
+cap across shards, untimed; everything is digested, so nothing new is wired) and reports its
+edges and the largest degree of the global graph: the cap trims a node four to seven ticks
+after it grew, so by then nearly every node is within ``max_edge_degree`` (30). A node can
+need another round (its edges changed between a report and the order that follows it;
+docs/distributed.md, "Drops in flight"), so the script then runs up to ``SETTLE_MORE``
+further quiet ticks until every node is within the cap and reports how many quiet ticks
+that took (edges and Jaccard are those after ``SETTLE``). With
 ``--lag`` it also counts, after every block (untimed), the global graph's nodes over the cap
 and its largest degree: during a run, hubs that keep growing stay over the cap.
 
@@ -37,10 +38,13 @@ import time
 
 from phago import ColonyConfig
 from phago.distributed import DistributedColony
+from phago.distributed.degree_cap import ROUND_TICKS
 from w3common import w3_colony, w3_items, warm_up
 
-# quiet ticks run beyond the first four, at most, for the cap across shards to hold everywhere
-SETTLE_MORE = 8
+# quiet ticks after the run: two rounds of the cap across shards, then at most SETTLE_MORE
+# more for it to hold everywhere
+SETTLE = 2 * ROUND_TICKS
+SETTLE_MORE = 2 * ROUND_TICKS
 
 
 def main() -> None:
@@ -95,15 +99,17 @@ def main() -> None:
     reference: set[tuple[str, str]] | None = None
     cap = config.max_edge_degree
     for n, s, t, dc, sampled in zip(counts, seconds, ticks, colonies, lag, strict=True):
-        dc.run(4)  # untimed: the cap across shards settles
-        st = dc.stats()
-        edges = edge_set(dc)
-        largest = after_four = int(dc.graph.degrees().max(initial=0))
-        quiet = 4  # quiet ticks until every node is within the cap (a second round may be due)
-        while cap is not None and largest > cap and quiet < 4 + SETTLE_MORE:
+        # untimed, quiet ticks: the cap across shards settles; the first tick at which every
+        # node is within the cap is noted (another round may be due after SETTLE)
+        quiet, within = 0, None
+        while quiet < SETTLE or (within is None and quiet < SETTLE + SETTLE_MORE):
             dc.run(1)
             quiet += 1
             largest = int(dc.graph.degrees().max(initial=0))
+            if within is None and (cap is None or largest <= cap):
+                within = quiet
+            if quiet == SETTLE:
+                st, edges, after_settle = dc.stats(), edge_set(dc), largest
         if reference is None:
             reference = edges
         jaccard = len(edges & reference) / max(len(edges | reference), 1)
@@ -121,8 +127,8 @@ def main() -> None:
                 "nodes_held_share": round(
                     sum(r["nodes_held"] for r in st.shards) / n / max(st.graph_nodes, 1), 3
                 ),
-                "largest_degree": after_four,
-                "quiet_ticks_to_cap": quiet if cap is not None and largest <= cap else None,
+                "largest_degree": after_settle,
+                "quiet_ticks_to_cap": within if cap is not None else None,
                 "jaccard_vs_one_shard": round(jaccard, 3),
                 # during the run (--lag): nodes over the cap per sampled block, on average,
                 # and the largest degree seen

@@ -7,9 +7,10 @@ Usage:
 Runs W3 (``ColonyConfig.for_large_corpora()``, one digester per 100 documents, local
 backend) and every ``--every`` ticks prints, per shard count: documents digested, edges in
 the global graph, nodes over the degree cap and the largest degree. Shards cap the edges
-they store at once and the cap across shards trims a node four ticks after it grows, so a
-node that gains edges every tick (a frequent word) can hold up to ``shards × cap`` edges;
-these edges are what the shards' Decay, degree reports and ranking then work through.
+they store at once and the cap across shards trims a node four to seven ticks after it
+grows, so a node that gains edges every tick (a frequent word) can hold up to
+``shards × cap`` edges; these edges are what the shards' Decay, degree reports and ranking
+then work through.
 ``--cap 0`` turns the cap off (``max_edge_degree=None``).
 """
 

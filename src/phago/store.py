@@ -1562,7 +1562,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
                 ex["ghost_pending"] = sorted(
                     new_index[int(x)] for x in ex.get("ghost_pending", []) if int(x) in new_index
                 )
-                for key in ("cap_reported", "cap_table", "cap_asked"):  # rows per node
+                for key in ("cap_reported", "cap_table"):  # degree-cap rows per node
                     if key in ex:
                         ex[key] = np.asarray(ex[key])[kept]
                 renumbered[i] = new_index
@@ -1695,7 +1695,6 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
                         extras[i]["cap_reported"],
                         extras[i]["cap_table"],
                         extras[i].get("cap_inflight"),
-                        extras[i].get("cap_asked"),
                     )
                 except (KeyError, ValueError) as exc:
                     raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc

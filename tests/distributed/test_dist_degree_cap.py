@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, ShardedColony, TickPhase
-from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap, rank_drops
+from phago.distributed.degree_cap import (
+    ROUND_TICKS,
+    CapOrder,
+    DegreeReport,
+    GlobalDegreeCap,
+    rank_drops,
+)
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.types import ShardId
 from phago.graph import HebbianGraph
@@ -119,6 +125,45 @@ def test_owner_ranks_reported_edges_with_its_own_and_asks_for_over_cap_nodes() -
     assert not len(asks[1].drop)
 
 
+def test_a_round_reports_degrees_asks_and_ranks_each_at_its_own_decay() -> None:
+    # storing shard 1 holds four edges of v (owned by shard 0, which holds one), cap 3
+    owner_graph = star([("a", 0.9, 0)])
+    v = int(owner_graph._ids_arr[0])
+    storing = HebbianGraph()
+    for label in ("w", "x", "y", "z"):
+        storing.add_node(label)
+    storing._new_nodes([v], ["v"], [0], 0.0, 0.0, 0, 0)  # v at index 4 here
+    storing.wire_pairs([4, 4, 4, 4], [0, 1, 2, 3], tick=0, tentative=0.5)
+    own_o = np.zeros(owner_graph.node_count, dtype=np.int64)
+    own_s = np.ones(storing.node_count, dtype=np.int64)
+    own_s[4] = 0
+    owner_cap, storing_cap = GlobalDegreeCap(0, 3), GlobalDegreeCap(1, 3)
+    # between the round's first Decays nothing is reported and nothing is asked
+    assert storing_cap.reports(storing, own_s, tick=ROUND_TICKS - 1) == {}
+    (degrees,) = storing_cap.reports(storing, own_s, tick=ROUND_TICKS).values()
+    assert degrees.nodes.tolist() == [v] and degrees.degrees.tolist() == [4]
+    # the owner takes them at any Decay, but asks only at the Decay after the report
+    taken = owner_cap.orders(owner_graph, own_o, [degrees], 2, tick=ROUND_TICKS + 2)
+    assert not any(len(o.ask) for o in taken.values())  # (it teaches its indices)
+    storing_cap.apply_orders(storing, own_s, taken.values())
+    assert owner_cap._elsewhere[0] == 4  # taken: 1 + 4 over the cap
+    (ask,) = owner_cap.orders(owner_graph, own_o, [], 2, tick=ROUND_TICKS + 1).values()
+    assert ask.ask.tolist() == [v]
+    storing_cap.apply_orders(storing, own_s, [ask])
+    (edges,) = storing_cap.reports(storing, own_s, tick=ROUND_TICKS + 2).values()
+    assert len(edges.edge_node) == 4 and not len(edges.nodes)  # edges, not degrees
+    (drop,) = owner_cap.orders(owner_graph, own_o, [edges], 2, tick=ROUND_TICKS + 3).values()
+    assert len(drop.drop) == 2 and not len(drop.ask)  # 5 edges, cap 3
+    assert storing_cap.apply_orders(storing, own_s, [drop]) == 2
+    (again,) = storing_cap.reports(storing, own_s, tick=2 * ROUND_TICKS).values()
+    assert again.degrees.tolist() == [2]  # re-reported at the next round's first Decay
+    with pytest.raises(ValueError, match="round_ticks"):
+        GlobalDegreeCap(0, 3, round_ticks=0)
+    old = GlobalDegreeCap(0, 3)
+    del old.__dict__["round_ticks"]  # pickled before rounds (a checkpoint of an older
+    assert pickle.loads(pickle.dumps(old)).round_ticks == 1  # version) runs as it did
+
+
 def test_a_drop_in_flight_is_neither_ranked_nor_counted_twice() -> None:
     # the owner (shard 0) stores one edge of v; shard 1 reports three (asked for), cap 3
     g = star([("a", 0.9, 0)])
@@ -155,64 +200,6 @@ def test_a_drop_in_flight_is_neither_ranked_nor_counted_twice() -> None:
     # a Decay later the same report would be current: the edge is ranked and dropped again
     third = cap.orders(g, owner, [DegreeReport(1, **edges)], shards=2)
     assert third[1].drop.tolist() == [[5, 7]]
-
-
-def degrees_of(v: Any, source: int, degree: int) -> DegreeReport:
-    return DegreeReport(source, nodes=np.array([v], dtype=np.uint64), degrees=np.array([degree]))
-
-
-def asked(orders: dict[int, CapOrder]) -> dict[int, list[int]]:
-    return {s: o.ask_local.tolist() for s, o in orders.items() if len(o.ask)}
-
-
-def test_an_owner_asks_once_until_the_answer_is_due() -> None:
-    # the owner (shard 0) stores one edge of v, cap 3; shard 1 reports v growing every Decay
-    g = star([("a", 0.9, 0)])
-    owner = np.zeros(g.node_count, dtype=np.int64)
-    cap = GlobalDegreeCap(me=0, k=3)
-    v = g._ids_arr[0]
-    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 3)], shards=2)) == {1: [0]}
-    assert cap.state()["asked"][0].tolist() == [False, True]
-    # shard 1 answers at its next Decay with edges newer than this report: no second ask
-    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 4)], shards=2)) == {}
-    assert not cap.state()["asked"].any()
-    # the Decay after, the answer is ranked; v still over the cap is asked for again
-    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 5)], shards=2)) == {1: [0]}
-
-
-def test_an_owner_asks_again_when_a_shard_it_did_not_ask_stores_edges() -> None:
-    g = star([("a", 0.9, 0)])
-    owner = np.zeros(g.node_count, dtype=np.int64)
-    cap = GlobalDegreeCap(me=0, k=3)
-    v = g._ids_arr[0]
-    assert asked(cap.orders(g, owner, [degrees_of(v, 1, 3)], shards=3)) == {1: [0]}
-    # shard 2 now stores an edge of v too: shard 1's answer alone would rank v without it,
-    # so every shard storing v's edges is asked at once
-    got = cap.orders(g, owner, [degrees_of(v, 2, 1)], shards=3)
-    assert asked(got) == {1: [0], 2: [0]}
-    assert cap.state()["asked"][0].tolist() == [False, True, True]
-
-
-def test_the_last_asks_survive_the_cap_state() -> None:
-    cap = GlobalDegreeCap(me=0, k=1)
-    table = np.zeros((3, 2), dtype=np.int32)
-    cap.set_state([0, 0, 0], table, None, [[False, True], [False, False]])  # fewer rows
-    assert cap.state()["asked"].tolist() == [[False, True], [False, False], [False, False]]
-    assert cap._asked_rows.tolist() == [0]
-    cap.set_state([0, 0, 0], table)  # saved before the last asks were kept
-    assert not cap.state()["asked"].any() and not len(cap._asked_rows)
-    with pytest.raises(ValueError, match="last asks"):
-        cap.set_state([0, 0, 0], table, None, np.zeros((4, 2), dtype=np.bool_))
-    # a cap pickled before the last asks were kept (a checkpoint of an older version)
-    old = GlobalDegreeCap(me=0, k=1)
-    old._grow(4, 2)
-    del old.__dict__["_asked"], old.__dict__["_asked_rows"]
-    back = pickle.loads(pickle.dumps(old))
-    assert back.state()["asked"].shape == back.state()["table"].shape
-    sh = ShardedColony(ShardId(0), CAP3, ConsistentHashRing(2))
-    sh.colony.graph.present(["x", "y"])
-    with pytest.raises(ValueError, match="asks for 3 nodes"):
-        sh.set_degree_cap_state([0, 0], np.zeros((2, 2)), None, np.zeros((3, 2)))
 
 
 def test_drops_in_flight_survive_the_cap_state() -> None:
@@ -303,10 +290,10 @@ def test_every_node_keeps_at_most_the_cap_over_all_shards(shards: int) -> None:
         for _ in range(8):
             dc.run(5)
             over_seen += sum(1 for d in global_degrees(dc).values() if d > 3)
-        # no new edges for four ticks: every over-cap node has been trimmed (reported,
-        # asked for, its edges reported, ranked and trimmed, one Decay after another)
+        # no new edges for two rounds: every over-cap node has been trimmed (reported,
+        # asked for, its edges reported, ranked and trimmed, a step at each Decay of a round)
         before = dc.stats().graph_edges
-        for _ in range(4):
+        for _ in range(2 * ROUND_TICKS):
             for sh in dc.runner.shards:  # stop every agent: nothing is wired any more
                 sh.colony.agents.clear()
             dc.tick()
@@ -425,6 +412,12 @@ def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int],
     return {e for e in edges if e in best[e[0]] and e in best[e[1]]}
 
 
+# the Decays a test drives the cap through: every step at every call (no tick), three times;
+# or two rounds of ticks, a step at each
+SCHEDULES = {"every-step": [None] * 3, "rounds": list(range(2 * ROUND_TICKS))}
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(2, 4),
@@ -441,7 +434,11 @@ def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int],
     st.lists(st.integers(0, 3), min_size=10, max_size=10),
 )
 def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
-    shards: int, k: int, wiring: list[tuple[int, int, float, int]], owners: list[int]
+    schedule: str,
+    shards: int,
+    k: int,
+    wiring: list[tuple[int, int, float, int]],
+    owners: list[int],
 ) -> None:
     # ten nodes, the same local indices on every shard; each edge stored on the owner of
     # its endpoint with the smaller NodeId, as in a cluster
@@ -469,11 +466,15 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
             left[(min(x, y), max(x, y))] = (wx, tx)
     caps = [GlobalDegreeCap(s, k) for s in range(shards)]
 
-    def one_tick() -> None:
-        reports = [caps[s].reports(graphs[s], owner) for s in range(shards)]
+    def one_tick(tick: int | None) -> None:
+        reports = [caps[s].reports(graphs[s], owner, tick=tick) for s in range(shards)]
         orders = [
             caps[o].orders(
-                graphs[o], owner, [reports[s][o] for s in range(shards) if o in reports[s]], shards
+                graphs[o],
+                owner,
+                [reports[s][o] for s in range(shards) if o in reports[s]],
+                shards,
+                tick=tick,
             )
             for o in range(shards)
         ]
@@ -482,8 +483,8 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
                 graphs[s], owner, [orders[o][s] for o in range(shards) if s in orders[o]]
             )
 
-    for _ in range(3):
-        one_tick()
+    for tick in SCHEDULES[schedule]:
+        one_tick(tick)
     kept = set()
     for g in graphs:
         a, b, *_ = g.edge_arrays()

@@ -19,6 +19,7 @@ from phago.distributed import (
     TickPhase,
 )
 from phago.distributed import colony as dist_colony
+from phago.distributed.degree_cap import ROUND_TICKS
 from phago.document_batch import DocumentBatch
 from phago.errors import (
     ConfigError,
@@ -224,7 +225,7 @@ def test_the_degree_cap_holds_across_shards_with_ghost_resolution_off() -> None:
         dc.run(20)
         for s in dc.runner.shards:
             s.colony.agents.clear()
-        dc.run(4)
+        dc.run(2 * ROUND_TICKS)  # two rounds of the cap with nothing new wired
         assert sum(s.cap_dropped() for s in dc.runner.shards) > 0
         assert max(dc.graph.degrees().tolist()) <= 2
 

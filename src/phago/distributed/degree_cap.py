@@ -16,19 +16,24 @@ messages that travel with the ghost exchange (no extra phase, no extra round tri
   orders the rest dropped; and it asks every shard storing edges of a node now over the cap
   for that node's edges.
 
-A node pushed over the cap in the Act of tick ``t`` is reported at Decay ``t``, asked for at
-Decay ``t + 1``, its edges reported at Decay ``t + 2``, ranked at Decay ``t + 3`` and trimmed
-at Decay ``t + 4``. Edges are ranked by weight (heaviest first), then creation tick (oldest
+The cap works in rounds of :data:`ROUND_TICKS` (4) ticks, each step at the Decay of its own
+tick of the round (``tick % ROUND_TICKS``): storing shards report degrees at 0, owners take
+them and ask at 1, storing shards report the asked edges at 2, owners rank them at 3, and the
+storing shards drop what they were ordered to at the next 0, before they report again. A node
+pushed over the cap in the Act of tick ``t`` is trimmed at the Decay of tick ``t + 4`` to
+``t + 7``. (With every step at every Decay, as until the twenty-third session, a hub that
+kept growing was asked for, reported and ranked at nearly every tick, and the cap was a third
+to a half of what sharding added to the shards' work; in rounds, each Decay does one step.)
+:meth:`GlobalDegreeCap.reports` and :meth:`GlobalDegreeCap.orders` given no tick do every step
+at once. Edges are ranked by weight (heaviest first), then creation tick (oldest
 first), then the other endpoint's NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
 order re-reports the degrees of every node it names, so the owners' tables are exact again a
-tick later. An owner does not ask for a node again at the Decay after it asked for it
-(unless the node's edges are now on a shard it did not ask): the edges reported in answer
-are newer than the degrees it reads then. A node still over the cap after a ranking is
-asked for at once, so the edges an owner ranks can have been reported before the storing
-shards applied the drops it ordered at its previous Decay: the owner keeps those drops (in
-flight until the storing shards' next Decay), leaves them out of its next ranking and takes
-them off the degrees reported with them, so no drop is counted twice.
+tick later. A node asked for at consecutive Decays (every step at once) is ranked from edges
+reported before the storing shards applied the drops the owner ordered at its previous
+Decay: the owner keeps those drops (in flight until the storing shards' next Decay), leaves
+them out of its next ranking and takes them off the degrees reported with them, so no drop is
+counted twice.
 
 Example:
     >>> import numpy as np
@@ -52,7 +57,41 @@ from phago import _kernels as K
 from phago._arrays import frozen_empty, stable_groups, unique_sorted
 from phago.graph import HebbianGraph
 
-__all__ = ["CapOrder", "DegreeReport", "GlobalDegreeCap", "rank_drops"]
+__all__ = [
+    "ROUND_TICKS",
+    "CapOrder",
+    "DegreeReport",
+    "GlobalDegreeCap",
+    "asks_at",
+    "rank_drops",
+    "reports_degrees_at",
+]
+
+ROUND_TICKS = 4
+"""Ticks in a round of the degree cap across shards (see the module docstring)."""
+
+
+def reports_degrees_at(tick: int | None, round_ticks: int = ROUND_TICKS) -> bool:
+    """Whether storing shards report degrees at the Decay of ``tick`` (None: every step at
+    every Decay).
+
+    Example:
+        >>> [t for t in range(9) if reports_degrees_at(t)]
+        [0, 4, 8]
+    """
+    return tick is None or tick % round_ticks == 0
+
+
+def asks_at(tick: int | None, round_ticks: int = ROUND_TICKS) -> bool:
+    """Whether owners ask for the edges of nodes over the cap at the Decay of ``tick`` (the
+    Decay after the degrees were reported; None: at every Decay).
+
+    Example:
+        >>> [t for t in range(9) if asks_at(t)], asks_at(5, round_ticks=1)
+        ([1, 5], True)
+    """
+    return tick is None or tick % round_ticks == 1 % round_ticks
+
 
 _INT = np.int64
 _IDS = np.uint64
@@ -239,6 +278,7 @@ class GlobalDegreeCap:
     Args:
         me: this shard's id.
         k: the cap (``ColonyConfig.max_edge_degree``).
+        round_ticks: ticks in a round (:data:`ROUND_TICKS`; 1: every step at every Decay).
 
     Example:
         >>> cap = GlobalDegreeCap(me=0, k=30)
@@ -246,9 +286,12 @@ class GlobalDegreeCap:
         (0, 0)
     """
 
-    def __init__(self, me: int, k: int) -> None:
+    def __init__(self, me: int, k: int, round_ticks: int = ROUND_TICKS) -> None:
         if k < 0:
             raise ValueError("k must be >= 0")
+        if round_ticks < 1:
+            raise ValueError("round_ticks must be >= 1")
+        self.round_ticks = int(round_ticks)
         self.me = int(me)
         self.k = int(k)
         self._reported = np.zeros(0, dtype=np.int32)  # -1: report at the next Decay
@@ -264,20 +307,13 @@ class GlobalDegreeCap:
         # the drops this owner ordered at its last Decay, applied at the storing shards' next:
         # rows of (storing shard, its local indices of the edge's two ends, the node here)
         self._inflight = _no_inflight()
-        # [local index, shard]: asked for that node's edges at this owner's last Decay (the
-        # reports come with the degrees of the same moment, so a node is not asked again
-        # at the next Decay unless its edges are now on a shard not asked)
-        self._asked: npt.NDArray[np.bool_] = np.zeros((0, 0), dtype=np.bool_)
-        self._asked_rows = _no_ints()  # the nodes asked at the last Decay, ascending
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle (a shard pickled before drops in flight were kept has none)."""
         self.__dict__.update(state)
         self.__dict__.setdefault("_inflight", _no_inflight())
-        if "_asked" not in self.__dict__:
-            self._asked = np.zeros(self._table.shape, dtype=np.bool_)
-            self._asked_rows = _no_ints()
+        self.__dict__.setdefault("round_ticks", 1)  # pickled before rounds: as it ran
 
     @property
     def pending_asks(self) -> int:
@@ -305,18 +341,14 @@ class GlobalDegreeCap:
             elsewhere = np.zeros(new_rows, dtype=np.int32)
             elsewhere[:rows] = self._elsewhere
             self._elsewhere = elsewhere
-            asked = np.zeros(table.shape, dtype=np.bool_)
-            asked[:rows, :cols] = self._asked
-            self._asked = asked
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
-        """Copies of the reported degrees, the owner's table, the drops in flight and the
-        asks of the last Decay (what :mod:`phago.store` saves between ticks)."""
+        """Copies of the reported degrees, the owner's table and the drops in flight (what
+        :mod:`phago.store` saves between ticks, when no asks are pending)."""
         return {
             "reported": self._reported.copy(),
             "table": self._table.copy(),
             "inflight": self._inflight.copy(),
-            "asked": self._asked.copy(),
         }
 
     def set_state(
@@ -324,15 +356,12 @@ class GlobalDegreeCap:
         reported: npt.ArrayLike,
         table: npt.ArrayLike,
         inflight: npt.ArrayLike | None = None,
-        asked: npt.ArrayLike | None = None,
     ) -> None:
-        """Restore :meth:`state` (a state saved before drops in flight or the last asks were
-        kept has none).
+        """Restore :meth:`state` (a state saved before drops in flight were kept has none).
 
         Raises:
-            ValueError: ``table`` is not two-dimensional, ``inflight`` is not rows of four
-                or names a node outside ``reported`` (one entry per node), or ``asked`` has
-                more rows or columns than ``table``.
+            ValueError: ``table`` is not two-dimensional, or ``inflight`` is not rows of four
+                or names a node outside ``reported`` (one entry per node).
         """
         r = np.asarray(reported, dtype=np.int32)
         t = np.asarray(table, dtype=np.int32)
@@ -345,17 +374,6 @@ class GlobalDegreeCap:
             raise ValueError("the drops in flight must be rows of four integers")
         if len(f) and (f[:, 3].min() < 0 or f[:, 3].max() >= len(r)):
             raise ValueError(f"a drop in flight names a node outside the graph's {len(r)}")
-        a: npt.NDArray[np.bool_] = np.zeros(t.shape, dtype=np.bool_)
-        if asked is not None:
-            given = np.asarray(asked, dtype=np.bool_)
-            if given.size:
-                if given.ndim != 2 or given.shape[0] > t.shape[0] or given.shape[1] > t.shape[1]:
-                    raise ValueError(
-                        f"the last asks name {given.shape} nodes and shards, the table {t.shape}"
-                    )
-                a[: given.shape[0], : given.shape[1]] = given
-        self._asked = a
-        self._asked_rows = np.flatnonzero(a.any(axis=1)).astype(_INT)
         self._inflight = f.copy()
         self._reported = r.copy()
         self._table = t.copy()
@@ -408,11 +426,13 @@ class GlobalDegreeCap:
         graph: HebbianGraph,
         owner: npt.NDArray[np.int64],
         ranking: Sequence[DegreeReport] = (),
+        tick: int | None = None,
     ) -> dict[int, DegreeReport]:
-        """Degree changes of other shards' nodes, and the edges of the nodes asked for, by
-        owner (after this shard's own Decay). ``ranking`` are the reports :meth:`orders`
-        ranks next, in the same Decay: the same pass over the edges gathers this shard's
-        edges of the nodes they rank, and the degrees, for it."""
+        """Degree changes of other shards' nodes (at the Decays :func:`reports_degrees_at`
+        names for ``tick``; None: now), and the edges of the nodes asked for, by owner (after
+        this shard's own Decay). ``ranking`` are the reports :meth:`orders` ranks next, in the
+        same Decay: the same pass over the edges gathers this shard's edges of the nodes they
+        rank, and the degrees, for it."""
         n = graph.node_count
         owner = _owners_of(owner, n)
         self._grow(n)
@@ -431,15 +451,29 @@ class GlobalDegreeCap:
             ok[ok] = owner[li[ok]] != self.me
             li, theirs = li[ok], theirs[ok]
         rows = _ranked_rows(ranking, owner, self.me, n, self._scratch)
-        # the edges of this shard's own nodes (for its ranking) first, then the others by
-        # owner
-        deg, (node, other, w, ct), groups = graph.degrees_and_grouped_incident_edges(
-            np.concatenate([li, rows]), owner, self.me
-        )
+        degrees_now = reports_degrees_at(tick, self.round_ticks)
+        if not len(li) and not len(rows):  # nothing to gather: no pass over the edges
+            if not degrees_now:
+                self._degrees = self._own_edges = None
+                return out
+            deg = graph.degrees()
+            node = other = ct = _no_ints()
+            w = _no_floats()
+            groups = [(self.me, 0, 0)]
+        else:
+            # the edges of this shard's own nodes (for its ranking) first, then the others
+            # by owner
+            deg, (node, other, w, ct), groups = graph.degrees_and_grouped_incident_edges(
+                np.concatenate([li, rows]), owner, self.me
+            )
         self._degrees = deg
         n_mine = groups[0][2]
         self._own_edges = (rows, node[:n_mine], other[:n_mine], w[:n_mine], ct[:n_mine])
-        changed = K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
+        changed = (
+            K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
+            if degrees_now
+            else _no_ints()
+        )
         if len(changed):
             # grouped by owner with one stable sort (each group keeps index order)
             order, owners = stable_groups(owner[changed])
@@ -529,9 +563,11 @@ class GlobalDegreeCap:
         owner: npt.NDArray[np.int64],
         reports: Sequence[DegreeReport],
         shards: int,
+        tick: int | None = None,
     ) -> dict[int, CapOrder]:
         """Take the reports (in source order), trim the ranked nodes (this shard's own edges
-        at once), and ask for the edges of nodes over the cap; the orders by shard."""
+        at once), and ask for the edges of nodes over the cap (at the Decays :func:`asks_at`
+        names for ``tick``; None: now); the orders by shard."""
         n = graph.node_count
         owner = _owners_of(owner, n)
         self._grow(n, shards)
@@ -556,11 +592,14 @@ class GlobalDegreeCap:
         out: dict[int, CapOrder] = {}
         if ranked:
             out = self._rank(graph, owner, ranked, deg, own_edges, inflight)
-        over = K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
-        stored = self._table[over] > 0  # [over node, shard]: has edges there
-        stored[:, self.me] = False
-        over, stored = self._new_asks(over, stored)
+        over = (
+            K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
+            if asks_at(tick, self.round_ticks)
+            else _no_ints()
+        )
         if len(over):
+            stored = self._table[over] > 0  # [over node, shard]: has edges there
+            stored[:, self.me] = False
             for s in np.flatnonzero(stored.any(axis=0)).tolist():
                 asked = over[stored[:, s]]
                 order = out.setdefault(s, CapOrder(self.me))
@@ -568,28 +607,6 @@ class GlobalDegreeCap:
         for s, pairs in learnt.items():
             out.setdefault(s, CapOrder(self.me)).learn = pairs
         return dict(sorted(out.items()))
-
-    def _new_asks(
-        self, over: npt.NDArray[np.int64], stored: npt.NDArray[np.bool_]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """The nodes over the cap to ask for now (and, per node, the shards to ask), and
-        remember them as this Decay's asks.
-
-        A node asked for at the last Decay is not asked again while every shard storing its
-        edges was asked then: the edges those shards report answer the last ask at the next
-        Decay, made after everything the degrees read now say, and the ranking then trims
-        the node to the cap. Asking again would rank it once more a tick later, mostly the
-        same edges (a growing hub was asked for every tick)."""
-        asked, last = self._asked, self._asked_rows
-        if len(last):
-            was = asked[over]
-            again = was.any(axis=1) & ~(stored & ~was).any(axis=1)
-            asked[last] = False
-            if again.any():
-                over, stored = over[~again], stored[~again]
-        asked[over] = stored
-        self._asked_rows = over
-        return over, stored
 
     def _rank(
         self,

@@ -1169,7 +1169,7 @@ class ShardedColony:
         if cap is None:
             return {}
         self._sync_owners()
-        return cap.reports(self.colony.graph, self._owner, ranking)
+        return cap.reports(self.colony.graph, self._owner, ranking, self.colony.substrate.tick)
 
     def cap_orders(self, reports: Sequence[DegreeReport]) -> dict[int, CapOrder]:
         """Decay, as owner: rank the reported edges of owned nodes (dropping this shard's
@@ -1179,15 +1179,15 @@ class ShardedColony:
             return {}
         self._sync_owners()
         shards = max([self.ring.shard_count, *(int(r.source) + 1 for r in reports)])
-        return cap.orders(self.colony.graph, self._owner, reports, shards)
+        return cap.orders(
+            self.colony.graph, self._owner, reports, shards, self.colony.substrate.tick
+        )
 
     def degree_cap_state(self) -> dict[str, npt.NDArray[Any]]:
-        """Between ticks: the degree cap's state, ``cap_reported``, ``cap_table`` and
-        ``cap_asked`` (per node, trimmed to the node count: the degree last reported, the
-        degrees on each shard, the shards asked for its edges at the last Decay) and
-        ``cap_inflight`` (the drops this shard ordered at its last Decay, as rows of storing
-        shard, its local edge ends, node here); empty when the cap is off. What
-        :mod:`phago.store` saves."""
+        """Between ticks: the degree cap's state, ``cap_reported`` and ``cap_table`` (per node,
+        trimmed to the node count) and ``cap_inflight`` (the drops this shard ordered at its
+        last Decay, as rows of storing shard, its local edge ends, node here); empty when
+        the cap is off. What :mod:`phago.store` saves."""
         if self._degree_cap is None:
             return {}
         n = self.colony.graph.node_count
@@ -1195,19 +1195,14 @@ class ShardedColony:
         return {
             "cap_reported": st["reported"][:n],
             "cap_table": st["table"][:n],
-            "cap_asked": st["asked"][:n],
             "cap_inflight": st["inflight"],
         }
 
     def set_degree_cap_state(
-        self,
-        reported: npt.ArrayLike,
-        table: npt.ArrayLike,
-        inflight: npt.ArrayLike | None = None,
-        asked: npt.ArrayLike | None = None,
+        self, reported: npt.ArrayLike, table: npt.ArrayLike, inflight: npt.ArrayLike | None = None
     ) -> None:
         """Restore :meth:`degree_cap_state` (ignored when the cap is off; a state saved
-        without drops in flight or the last asks has none).
+        without drops in flight has none).
 
         Raises:
             ValueError: the arrays do not have one row per node, or a drop in flight names a
@@ -1220,11 +1215,7 @@ class ShardedColony:
         t = np.asarray(table, dtype=np.int32)
         if t.ndim != 2 or len(r) != n or len(t) != n:
             raise ValueError(f"degree-cap state for {len(r)}/{len(t)} nodes, the graph has {n}")
-        if asked is not None and len(np.asarray(asked)) not in (0, n):
-            raise ValueError(
-                f"degree-cap asks for {len(np.asarray(asked))} nodes, the graph has {n}"
-            )
-        self._degree_cap.set_state(r, t, inflight, asked)
+        self._degree_cap.set_state(r, t, inflight)
 
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
