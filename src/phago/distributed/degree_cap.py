@@ -3,7 +3,7 @@ global graph, not on each shard.
 
 A node's edges are stored on the owners of their smaller endpoints, so they are spread over
 shards. Every shard caps the edges it stores at once (in its colony's Decay), which bounds a
-node's degree per shard; this module bounds it over all shards, four ticks later, with
+node's degree per shard; this module bounds it over all shards, four to seven ticks later, with
 messages that travel with the ghost exchange (no extra phase, no extra round trip):
 
 * **Decay**, storing shard to owner, with the ghost requests (answered at the owner's next
@@ -28,8 +28,8 @@ to a half of what sharding added to the shards' work; in rounds, each Decay does
 at once. Edges are ranked by weight (heaviest first), then creation tick (oldest
 first), then the other endpoint's NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
-order re-reports the degrees of every node it names, so the owners' tables are exact again a
-tick later. A node asked for at consecutive Decays (every step at once) is ranked from edges
+order re-reports the degrees of every node it names, so the owners' tables are exact again
+once they take that report. A node asked for at consecutive Decays (every step at once) is ranked from edges
 reported before the storing shards applied the drops the owner ordered at its previous
 Decay: the owner keeps those drops (in flight until the storing shards' next Decay), leaves
 them out of its next ranking and takes them off the degrees reported with them, so no drop is
