@@ -82,29 +82,27 @@ def _message_bytes(message: DegreeReport | CapOrder) -> int:
     )
 
 
-def _counted(traffic: Counter[str]) -> list[tuple[str, Callable[..., Any]]]:
-    """Wrappers of the cap's reports and orders that count what they send."""
-    reports, orders = GlobalDegreeCap.reports, GlobalDegreeCap.orders
+# what each message method's messages are counted by: (traffic key, the message's field)
+COUNTED = {
+    "reports": [("edges", "edge_node"), ("degrees", "nodes")],
+    "orders": [("asks", "ask"), ("drops", "drop")],
+}
 
-    @functools.wraps(reports)
-    def counted_reports(*args: Any, **kwargs: Any) -> dict[int, DegreeReport]:
-        out: dict[int, DegreeReport] = reports(*args, **kwargs)
-        for r in out.values():
-            traffic["edges"] += len(r.edge_node)
-            traffic["degrees"] += len(r.nodes)
-            traffic["bytes"] += _message_bytes(r)
+
+def _counted(traffic: Counter[str], name: str) -> Callable[..., Any]:
+    """``GlobalDegreeCap.<name>`` wrapped to count the messages it returns."""
+    method = getattr(GlobalDegreeCap, name)
+
+    @functools.wraps(method)
+    def counted(*args: Any, **kwargs: Any) -> dict[int, DegreeReport | CapOrder]:
+        out: dict[int, DegreeReport | CapOrder] = method(*args, **kwargs)
+        for message in out.values():
+            for key, field in COUNTED[name]:
+                traffic[key] += len(getattr(message, field))
+            traffic["bytes"] += _message_bytes(message)
         return out
 
-    @functools.wraps(orders)
-    def counted_orders(*args: Any, **kwargs: Any) -> dict[int, CapOrder]:
-        out: dict[int, CapOrder] = orders(*args, **kwargs)
-        for o in out.values():
-            traffic["asks"] += len(o.ask)
-            traffic["drops"] += len(o.drop)
-            traffic["bytes"] += _message_bytes(o)
-        return out
-
-    return [("reports", counted_reports), ("orders", counted_orders)]
+    return counted
 
 
 def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
@@ -115,8 +113,8 @@ def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
     saved = [(cls, name, getattr(cls, name)) for cls, name, _ in TIMED]
     for cls, name, method in saved:
         setattr(cls, name, _timed(method, f"{cls.__name__}.{name}", seconds, calls))
-    for name, counted in _counted(traffic):  # outside the timing: counting is not work
-        setattr(GlobalDegreeCap, name, counted)
+    for name in COUNTED:  # outside the timing: counting is not work
+        setattr(GlobalDegreeCap, name, _counted(traffic, name))
     try:
         dc = w3_colony(items, shards)
         seconds.clear()

@@ -1405,6 +1405,9 @@ class HebbianGraph:
             raise ValueError("keys must be non-negative")
         n_keys = max(int(lead), int(key[idx].max()) if len(idx) else 0) + 1
         deg = self._live_degrees()[: self._n].copy()
+        if not len(idx):  # nothing listed: no pass over the edges
+            none = np.zeros(0, dtype=_INT)
+            return deg, self._incident_columns(none, none), [(int(lead), 0, 0)]
         slots, node, starts, counts = K.incident_grouped(
             self._alive, self._m, self._ea, self._eb, listed, key, int(lead), n_keys
         )

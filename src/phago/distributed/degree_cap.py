@@ -29,11 +29,11 @@ at once. Edges are ranked by weight (heaviest first), then creation tick (oldest
 first), then the other endpoint's NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
 order re-reports the degrees of every node it names, so the owners' tables are exact again
-once they take that report. A node asked for at consecutive Decays (every step at once) is ranked from edges
-reported before the storing shards applied the drops the owner ordered at its previous
-Decay: the owner keeps those drops (in flight until the storing shards' next Decay), leaves
-them out of its next ranking and takes them off the degrees reported with them, so no drop is
-counted twice.
+once they take that report. A node asked for at consecutive Decays (every step at once) is
+ranked from edges reported before the storing shards applied the drops the owner ordered at
+its previous Decay: the owner keeps those drops (in flight until the storing shards' next
+Decay), leaves them out of its next ranking and takes them off the degrees reported with
+them, so no drop is counted twice.
 
 Example:
     >>> import numpy as np
@@ -310,7 +310,8 @@ class GlobalDegreeCap:
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle (a shard pickled before drops in flight were kept has none)."""
+        """Unpickle (a shard pickled before drops in flight were kept has none; one pickled
+        before rounds goes on running every step at every Decay)."""
         self.__dict__.update(state)
         self.__dict__.setdefault("_inflight", _no_inflight())
         self.__dict__.setdefault("round_ticks", 1)  # pickled before rounds: as it ran
@@ -452,20 +453,14 @@ class GlobalDegreeCap:
             li, theirs = li[ok], theirs[ok]
         rows = _ranked_rows(ranking, owner, self.me, n, self._scratch)
         degrees_now = reports_degrees_at(tick, self.round_ticks)
-        if not len(li) and not len(rows):  # nothing to gather: no pass over the edges
-            if not degrees_now:
-                self._degrees = self._own_edges = None
-                return out
-            deg = graph.degrees()
-            node = other = ct = _no_ints()
-            w = _no_floats()
-            groups = [(self.me, 0, 0)]
-        else:
-            # the edges of this shard's own nodes (for its ranking) first, then the others
-            # by owner
-            deg, (node, other, w, ct), groups = graph.degrees_and_grouped_incident_edges(
-                np.concatenate([li, rows]), owner, self.me
-            )
+        if not degrees_now and not len(li) and not len(rows):  # no step of a round today
+            self._degrees = self._own_edges = None
+            return out
+        # the edges of this shard's own nodes (for its ranking) first, then the others by
+        # owner
+        deg, (node, other, w, ct), groups = graph.degrees_and_grouped_incident_edges(
+            np.concatenate([li, rows]), owner, self.me
+        )
         self._degrees = deg
         n_mine = groups[0][2]
         self._own_edges = (rows, node[:n_mine], other[:n_mine], w[:n_mine], ct[:n_mine])
