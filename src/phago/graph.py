@@ -389,11 +389,11 @@ class HebbianGraph:
         x: float | npt.NDArray[np.float64],
         y: float | npt.NDArray[np.float64],
         tick: int,
-        access: int,
+        access: int | IntArray,
     ) -> range:
         """:meth:`_new_node` for each (id, label), of one type code or one each, at one
-        place or one each: the nodes must be distinct and new, their labels normalised.
-        Returns their indices."""
+        place or one each, with one access count or one each: the nodes must be distinct
+        and new, their labels normalised. Returns their indices."""
         k = len(nids)
         start = self._n
         self._reserve_nodes(k)
@@ -607,6 +607,48 @@ class HebbianGraph:
         if len(existing):
             K.add_at(self._access, existing, 1)
         return out, np.bincount(group, minlength=len(bounds)).astype(_INT)
+
+    def _meet_ids(
+        self,
+        nids: npt.NDArray[np.uint64],
+        labels: Sequence[str],
+        codes: npt.NDArray[np.int8],
+        xs: npt.NDArray[np.float64],
+        ys: npt.NDArray[np.float64],
+        tick: int,
+        presented: npt.NDArray[np.bool_],
+    ) -> IntArray:
+        """Local indices of a run of node occurrences given by id (normalised labels, type
+        codes and places alongside), each a presentation (``presented``) or a mere
+        reference. A missing node is created at its first occurrence, with that
+        occurrence's label, type and place, and access 1 if it is a presentation, else 0;
+        every other presentation counts one access. The same nodes, created in the same
+        order, with the same access counts, as taking the occurrences run by run
+        (:meth:`_present_known_ids` for presentations of one type, and missing references
+        added with access 0): one lookup and one creation for all of them."""
+        out = self.indices_of_ids(nids)
+        counted = presented
+        missing = np.flatnonzero(out < 0)
+        if len(missing):
+            _, first = np.unique(nids[missing], return_index=True)
+            made = missing[np.sort(first)]
+            out[made] = self._new_nodes(
+                nids[made],
+                [labels[k] for k in made.tolist()],
+                codes[made].tolist(),
+                xs[made],
+                ys[made],
+                tick,
+                presented[made].astype(_INT),
+            )
+            if len(made) < len(missing):
+                out[missing] = self.indices_of_ids(nids[missing])
+            counted = presented.copy()
+            counted[made] = False
+        seen = out[counted]
+        if len(seen):
+            K.add_at(self._access, seen, 1)
+        return out
 
     def _provenance_of_groups(
         self,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phago.errors import ConfigError, NodeNotFound
-from phago.graph import HebbianGraph
+from phago.graph import _TYPE_CODE, HebbianGraph
 from phago.ids import DocumentId, node_id
 from phago.types import EdgeData, NodeType, Position
 
@@ -378,6 +378,66 @@ def test_present_groups_by_id_equals_presenting_by_label(
     ]
     with pytest.raises(ValueError, match="ids"):
         by_id._present_groups(*args, doc_columns=docs, ids=np.append(ids, np.uint64(7)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),  # presented, else referenced
+            st.lists(st.sampled_from(["a", "b", "c", "dd"]), max_size=4),
+            st.sampled_from([NodeType.CONCEPT, NodeType.INSIGHT]),
+            st.integers(0, 30),
+        ),
+        max_size=6,
+    ),
+    st.lists(st.sampled_from(["a", "dd", "z"]), max_size=3),
+)
+def test_meeting_runs_of_ids_at_once_equals_taking_them_run_by_run(
+    runs: list[tuple[bool, list[str], NodeType, int]], before: list[str]
+) -> None:
+    """What a shard does with a tick's batches: presentations and references in order."""
+    each, once = HebbianGraph(), HebbianGraph()
+    for g in (each, once):
+        g.present(before, NodeType.CONCEPT, Position(9, 9), 0)
+    for shown, labels, node_type, x in runs:  # one run at a time, as batch by batch
+        ids = np.array([node_id(node_type.value, t) for t in labels], dtype=np.uint64)
+        if shown:
+            each._present_known_ids(
+                labels, [len(labels)], _TYPE_CODE[node_type], [float(x)], [-float(x)], 3, ids
+            )
+            continue
+        found = each.indices_of_ids(ids)
+        new = np.flatnonzero(found < 0)
+        fresh = list(dict.fromkeys(ids[new].tolist()))  # (a run lists a reference once)
+        each._new_nodes(
+            np.array(fresh, dtype=np.uint64),
+            [labels[ids.tolist().index(i)] for i in fresh],
+            _TYPE_CODE[node_type],
+            0.0,
+            0.0,
+            3,
+            0,
+        )
+    labels = [t for _, part, _, _ in runs for t in part]
+    all_ids = np.array(
+        [node_id(nt.value, t) for _, part, nt, _ in runs for t in part], dtype=np.uint64
+    )
+    got = once._meet_ids(
+        all_ids,
+        labels,
+        np.array([_TYPE_CODE[nt] for _, part, nt, _ in runs for _ in part], dtype=np.int8),
+        np.array([float(x) if s else 0.0 for s, part, _, x in runs for _ in part]),
+        np.array([-float(x) if s else 0.0 for s, part, _, x in runs for _ in part]),
+        3,
+        np.array([s for s, part, _, _ in runs for _ in part], dtype=np.bool_),
+    )
+    assert once._ids == each._ids and once._labels == each._labels
+    assert got.tolist() == each.indices_of_ids(all_ids).tolist()
+    assert once.access_counts().tolist() == each.access_counts().tolist()
+    assert once.positions().tolist() == each.positions().tolist()
+    assert once.type_codes().tolist() == each.type_codes().tolist()
+    assert once.indices_near(Position(30, -30), 5.0) == each.indices_near(Position(30, -30), 5.0)
 
 
 def _eight_nodes_wired(wired: list[tuple[int, int]]) -> HebbianGraph:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 from itertools import pairwise
 from typing import Any
@@ -13,9 +14,11 @@ from inline_tick import inline_tick
 from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import ConsistentHashRing, ShardedColony, ShardId, TickPhase, UpdateBatch
+from phago.distributed.messages import PresentationGroup, PresentationGroups
 from phago.distributed.shard import _FREE
-from phago.graph import HebbianGraph
-from phago.ids import document_id
+from phago.graph import _TYPE_CODE, HebbianGraph
+from phago.ids import NodeId, document_id, node_id
+from phago.state import capture
 from phago.types import NodeType
 
 
@@ -358,3 +361,102 @@ def test_ghosts_for_several_requesters_are_resolved_as_for_each_alone() -> None:
     got = s._resolve_ghost_groups(groups)
     assert got == [s.resolve_ghost_nodes(grp) for grp in groups]
     assert [[int(x.node_id) for x in part] for part in got] == [[], mine[:2], [], [], mine[2:]]
+
+
+class _OneBatchAtATimeShard(ShardedColony):
+    """Takes a tick's inbound update batches one after another, never together."""
+
+    def _receive_together(self, batches: list[UpdateBatch]) -> int:
+        return self._receive_each(batches)
+
+
+def test_taking_a_ticks_batches_together_equals_taking_them_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    together = loaded_shards(4)
+    each = loaded_shards(4, kind=_OneBatchAtATimeShard)
+    merged: list[int] = []
+    original = ShardedColony._receive_together
+
+    def counted(self: ShardedColony, batches: list[UpdateBatch]) -> int:
+        if type(self) is ShardedColony:
+            merged.append(len(batches))
+        return original(self, batches)
+
+    monkeypatch.setattr(ShardedColony, "_receive_together", counted)
+    for _ in range(25):
+        inline_tick(together)
+        inline_tick(each)
+        assert _state(together) == _state(each)
+        for a, b in zip(together, each, strict=True):
+            assert capture(a.colony).graph.equals(capture(b.colony).graph)
+    assert merged and max(merged) == 3  # every other shard's batch, taken at once
+    assert sum(s.colony.graph.edge_count for s in together) > 0
+
+
+def _groups(labels: list[str], x: float, y: float, doc: int | None) -> PresentationGroups:
+    """One group of concept presentations sent with its labels' NodeIds."""
+    grp = PresentationGroups.from_groups(
+        [PresentationGroup(labels, NodeType.CONCEPT.value, x, y, doc)]
+    )
+    grp.ids = np.array([node_id(NodeType.CONCEPT.value, t) for t in labels], dtype=np.uint64)
+    return grp
+
+
+def _references(
+    source: int, dest: int, tick: int, labels: list[str], pairs: list[tuple[int, int]]
+) -> UpdateBatch:
+    """A batch wiring ``pairs`` of ``labels`` (reference indices), nothing presented."""
+    return UpdateBatch(
+        source,
+        dest,
+        tick,
+        ref_ids=np.array([node_id(NodeType.CONCEPT.value, t) for t in labels], dtype=np.uint64),
+        ref_labels=labels,
+        ref_types=np.full(len(labels), _TYPE_CODE[NodeType.CONCEPT], dtype=np.int8),
+        edge_a=np.array([a for a, _ in pairs], dtype=np.int32),
+        edge_b=np.array([b for _, b in pairs], dtype=np.int32),
+        edge_ends=[len(pairs)],
+        edge_tentative=[None],
+        edge_increment=[None],
+    )
+
+
+def test_a_node_referenced_before_a_later_batch_presents_it_is_made_by_the_reference() -> None:
+    receiver = loaded_shards(3)[0]
+    tick = receiver.colony.substrate.tick
+    # shard 1 references two new nodes (an edge); shard 2 then presents one of them, twice,
+    # and a third new node; shard 1's batch also presents a node shard 2's references
+    first = _references(1, 0, tick, ["zzq-one", "zzq-two"], [(0, 1), (1, 0)])
+    first.groups = _groups(["zzq-four", "zzq-four"], 3.0, 4.0, 99)
+    second = _references(2, 0, tick, ["zzq-four", "zzq-one"], [(0, 1)])
+    second.groups = _groups(["zzq-one", "zzq-three", "zzq-one"], 5.0, 6.0, 7)
+    alone = copy.deepcopy(receiver)
+    assert receiver.receive_updates([second, first]) == 3
+    assert alone._receive_each([first, second]) == 3
+    a, b = capture(receiver.colony).graph, capture(alone.colony).graph
+    assert a.equals(b)
+    g = receiver.colony.graph
+    one = g.index_of(NodeId(node_id(NodeType.CONCEPT.value, "zzq-one")))
+    four = g.index_of(NodeId(node_id(NodeType.CONCEPT.value, "zzq-four")))
+    # made by the reference (no access, at the origin), then presented twice by shard 2
+    assert (g._access[one], tuple(g._pos[one])) == (2, (0.0, 0.0))
+    # made by shard 1's presentation (its first occurrence), presented once more
+    assert (g._access[four], tuple(g._pos[four])) == (2, (3.0, 4.0))
+    assert receiver._pending_buf[: receiver._synced].tolist() == (
+        alone._pending_buf[: alone._synced].tolist()
+    )
+
+
+def test_batches_of_different_ticks_are_taken_one_by_one() -> None:
+    receiver = loaded_shards(3)[0]
+    tick = receiver.colony.substrate.tick
+    early = _references(1, 0, tick, ["zzq-a", "zzq-b"], [(0, 1)])
+    late = _references(2, 0, tick + 1, ["zzq-b", "zzq-c"], [(0, 1)])
+    alone = copy.deepcopy(receiver)
+    taken: list[int] = []
+    receiver._receive_together = lambda batches: taken.append(len(batches)) or 0  # type: ignore[method-assign]
+    assert receiver.receive_updates([late, early]) == 2
+    assert taken == []
+    alone._receive_each([early, late])
+    assert capture(receiver.colony).graph.equals(capture(alone.colony).graph)

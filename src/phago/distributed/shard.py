@@ -66,7 +66,7 @@ from phago.distributed.types import (
 )
 from phago.document_batch import DocumentBatch
 from phago.errors import RoutingFailed
-from phago.graph import _TYPE_CODE, _TYPES, _triu
+from phago.graph import _TYPE_CODE, _TYPES, HebbianGraph, IntArray, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
 from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
@@ -189,6 +189,18 @@ def _replayed(logged: bytes | Agent) -> Agent:
         agent: Agent = pickle.loads(logged)
         return agent
     return copy.deepcopy(logged)
+
+
+def _wire_run(
+    graph: HebbianGraph,
+    run: tuple[list[IntArray], list[IntArray], float | None, float | None],
+    tick: int,
+) -> int:
+    """Wire a run of co-activation groups with the same weights in one call."""
+    a, b, tentative, increment = run
+    if len(a) == 1:
+        return int(graph.wire_pairs(a[0], b[0], tick, tentative, increment))
+    return int(graph.wire_pairs(np.concatenate(a), np.concatenate(b), tick, tentative, increment))
 
 
 class ShardedColony:
@@ -973,14 +985,32 @@ class ShardedColony:
         return n
 
     def receive_updates(self, batches: Iterable[UpdateBatch]) -> int:
-        """Apply batches from other shards, in source order. Returns edges co-activated."""
-        g = self.colony.graph
+        """Apply batches from other shards, in source order. Returns edges co-activated.
+
+        A tick's batches (all of one tick, presentations sent with their NodeIds, as
+        :meth:`take_outbox` seals them) are taken together: one lookup and one creation of
+        the nodes they present and reference, one wiring call per run of co-activations
+        with the same weights, whichever batch they came in. The graph ends exactly as
+        when they are taken one by one (each batch's presentations, then its references,
+        then its edges), which other batches are.
+        """
         me = int(self._id)
-        wired = 0
-        referenced = []
-        for batch in sorted(batches, key=lambda b: (b.tick, b.source)):
+        ordered = sorted(batches, key=lambda b: (b.tick, b.source))
+        for batch in ordered:
             if batch.dest != me:
                 raise RoutingFailed(f"batch for shard-{batch.dest} delivered to {self._id}")
+        if len(ordered) > 1 and all(
+            b.tick == ordered[0].tick and len(b.groups.ids) == len(b.groups.labels) for b in ordered
+        ):
+            return self._receive_together(ordered)
+        return self._receive_each(ordered)
+
+    def _receive_each(self, batches: list[UpdateBatch]) -> int:
+        """:meth:`receive_updates` one batch after another (sorted and checked)."""
+        g = self.colony.graph
+        wired = 0
+        referenced = []
+        for batch in batches:
             if batch.groups:
                 self._present_groups(batch.groups, batch.tick)
             if not len(batch.edge_a):
@@ -992,11 +1022,109 @@ class ShardedColony:
                     la[start:end], lb[start:end], batch.tick, tentative, increment
                 )
             referenced.append(local)
-        self._sync_owners()  # once, for every node the batches added
-        for local in referenced:
-            # every reference is an edge end; those owned elsewhere are ghosts here
-            self._mark_ghosts_pending(local[self._owner_buf[local] != me])
+        self._referenced(referenced)
         return wired
+
+    def _receive_together(self, batches: list[UpdateBatch]) -> int:
+        """:meth:`receive_updates` of one tick's batches (sorted and checked) at once.
+
+        The batches' presented labels and references become one run of node occurrences,
+        batch by batch (presentations, then references where the batch has edges), for
+        :meth:`HebbianGraph._meet_ids`; the presentations' documents are recorded in that
+        order, and the co-activation groups wired in order, consecutive groups with the
+        same weights in one call.
+        """
+        g = self.colony.graph
+        tick = batches[0].tick
+        # the occurrences in order, as segments: a batch's presented labels, then its
+        # references where it has edges; the columns are gathered per kind and put in place
+        # with one mask (presented or not) at the end
+        seg_len: list[int] = []
+        seg_shown: list[bool] = []
+        labels: list[str] = []
+        g_ends, g_ids, g_types, g_x, g_y, g_docs, g_has = [], [], [], [], [], [], []
+        r_ids, r_types = [], []
+        refs_at: list[int] = []  # where each wired batch's references start
+        at = shown_so_far = 0
+        for b in batches:
+            grp = b.groups
+            k = len(grp.labels)
+            if k:
+                g_ends.append(grp.ends + shown_so_far if shown_so_far else grp.ends)
+                g_ids.append(grp.ids)
+                g_types.append(grp.types)
+                g_x.append(grp.x)
+                g_y.append(grp.y)
+                g_docs.append(grp.docs)
+                g_has.append(grp.has_doc)
+                labels.extend(grp.labels)
+                seg_len.append(k)
+                seg_shown.append(True)
+                shown_so_far += k
+                at += k
+            r = len(b.ref_ids) if len(b.edge_a) else 0
+            if r:
+                r_ids.append(b.ref_ids)
+                r_types.append(b.ref_types)
+                labels.extend(b.ref_labels)
+                seg_len.append(r)
+                seg_shown.append(False)
+                refs_at.append(at)
+                at += r
+        if not at:
+            return 0
+        presented = np.repeat(np.array(seg_shown), seg_len)
+        nids = np.empty(at, dtype=np.uint64)
+        codes = np.empty(at, dtype=np.int8)
+        xs = np.zeros(at)
+        ys = np.zeros(at)
+        docs = np.zeros(at, dtype=np.uint64)
+        with_doc = np.zeros(at, dtype=np.bool_)
+        if shown_so_far:
+            ends = np.concatenate(g_ends)
+            sizes = ends.copy()
+            sizes[1:] -= ends[:-1]
+            nids[presented] = np.concatenate(g_ids)
+            codes[presented] = np.repeat(np.concatenate(g_types), sizes)
+            xs[presented] = np.repeat(np.concatenate(g_x), sizes)
+            ys[presented] = np.repeat(np.concatenate(g_y), sizes)
+            docs[presented] = np.repeat(np.concatenate(g_docs), sizes)
+            with_doc[presented] = np.repeat(np.concatenate(g_has), sizes)
+        if r_ids:
+            referenced_only = ~presented
+            nids[referenced_only] = np.concatenate(r_ids)
+            codes[referenced_only] = np.concatenate(r_types)
+        out = g._meet_ids(nids, labels, codes, xs, ys, tick, presented)
+        if with_doc.any():
+            g._append_provenance(out[with_doc], docs[with_doc])
+        wired = 0
+        run: tuple[list[IntArray], list[IntArray], float | None, float | None] | None = None
+        referenced = []
+        wired_batches = (b for b in batches if len(b.edge_a) and len(b.ref_ids))
+        for start, b in zip(refs_at, wired_batches, strict=True):
+            local = out[start : start + len(b.ref_ids)]
+            la, lb = local[b.edge_a], local[b.edge_b]
+            for s0, s1, tentative, increment in b.edge_groups():
+                if run is not None and (run[2], run[3]) != (tentative, increment):
+                    wired += _wire_run(g, run, tick)
+                    run = None
+                if run is None:
+                    run = ([], [], tentative, increment)
+                run[0].append(la[s0:s1])
+                run[1].append(lb[s0:s1])
+            referenced.append(local)
+        if run is not None:
+            wired += _wire_run(g, run, tick)
+        self._referenced(referenced)
+        return wired
+
+    def _referenced(self, referenced: list[IntArray]) -> None:
+        """After taking batches: extend the owner columns to the nodes they added, and
+        flag every reference owned elsewhere (each is an edge end) for a ghost."""
+        self._sync_owners()  # once, for every node the batches added
+        me = int(self._id)
+        for local in referenced:
+            self._mark_ghosts_pending(local[self._owner_buf[local] != me])
 
     def _present_groups(self, groups: PresentationGroups, tick: int) -> None:
         """Present each group, in order, as the sender's presentation: one graph call per
