@@ -12,7 +12,9 @@ slowest shard's and the sum over shards; set against the same shard count on the
 backend, it shows how much sharing the cores slowed each shard) and peak memory per shard.
 For Ray shards running whole ticks actor to actor, a second table says where they waited
 (``phago.distributed.timeline``): between their own calls, before Decay (for the other
-shards' parts), and the hop from a Decay's last input to its start.
+shards' parts), and the hop from a Decay's last input to its start; and the driver
+process's CPU per tick (its Python thread and Ray's threads in it), which on a machine with
+no core to spare comes out of the shards'.
 Ray shards are actors with one CPU each; Ray is started once for the whole run with
 ``--ray-cpus`` CPUs (default: the cores this process may use, or the most shards asked for if
 that is more).
@@ -101,14 +103,14 @@ def main() -> None:
         print()
         print(
             "| backend | shards | ticks | waiting before Sense s/shard | "
-            "waiting before Decay s/shard | hop ms |"
+            "waiting before Decay s/shard | hop ms | driver CPU ms/tick |"
         )
-        print("|---|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for r in piped:
             print(
                 f"| {r['backend']} | {r['shards']} | {r['ticks']} | "
                 f"{r['wait_before_sense_s']:.2f} | {r['wait_before_decay_s']:.2f} | "
-                f"{r['hop_ms']:.2f} |"
+                f"{r['hop_ms']:.2f} | {r['driver_cpu_ms_per_tick']:.2f} |"
             )
 
 

@@ -48,6 +48,9 @@ class W3Result:
     wait_before_sense_s: float | None = None
     wait_before_decay_s: float | None = None
     hop_ms: float | None = None
+    # Ray: the driver process's CPU (all its threads, Ray's included) per tick while the
+    # ticks ran; on a machine with as many cores as shards it is taken from the shards
+    driver_cpu_ms_per_tick: float | None = None
 
     def row(self) -> dict[str, Any]:
         """As a dict."""
@@ -192,7 +195,9 @@ def run_w3(
     try:
         t_ingest = time.perf_counter() - t0
         # one call for the whole run (Ray shards chain its ticks), stopping once idle
+        cpu0 = time.process_time()
         results = dc.run(max_ticks, stop_when_idle=True)
+        driver_cpu = time.process_time() - cpu0
         ticks = len(results)
         barrier = sum(r.barrier_ms for r in results)
         work_ms = [0.0] * shards
@@ -228,6 +233,7 @@ def run_w3(
         max(work_ms) / 1000.0,
         sum(work_ms) / 1000.0,
         *_waits(waits),
+        driver_cpu * 1000.0 / max(ticks, 1) if backend == "ray" else None,
     )
 
 
