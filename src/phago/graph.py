@@ -574,38 +574,25 @@ class HebbianGraph:
     ) -> tuple[IntArray, IntArray | None]:
         """The presentation part of :meth:`_present_groups` given each label's NodeId: the
         same nodes, created in the same order at the same places, and the same access
-        counts as finding them label by label."""
+        counts as finding them label by label (:meth:`_meet_ids` of presentations alone)."""
         nids = np.asarray(ids, dtype=np.uint64)
         if len(nids) != len(labels):
             raise ValueError(f"{len(labels)} labels but {len(nids)} ids")
-        out = self.indices_of_ids(nids)
-        missing = np.flatnonzero(out < 0)
-        if not len(missing):
-            if len(out):
-                K.add_at(self._access, out, 1)
-            return out, None
-        # each new node is created by its first label (access 1), in label order, at its
-        # group's place; a later label of it counts as a presentation of an existing node
-        _, first = np.unique(nids[missing], return_index=True)
-        made = missing[np.sort(first)]
         bounds = np.asarray(ends, dtype=_INT)
-        group = np.searchsorted(bounds, made, side="right")
-        out[made] = self._new_nodes(
-            nids[made],
-            [labels[k] for k in made.tolist()],
-            code,
-            np.asarray(xs, dtype=np.float64)[group],
-            np.asarray(ys, dtype=np.float64)[group],
+        sizes = np.diff(bounds, prepend=0)
+        k = len(nids)
+        out, made = self._meet_ids(
+            nids,
+            labels,
+            np.full(k, code, dtype=np.int8),
+            np.repeat(np.asarray(xs, dtype=np.float64), sizes),
+            np.repeat(np.asarray(ys, dtype=np.float64), sizes),
             tick,
-            1,
+            np.ones(k, dtype=np.bool_),
         )
-        if len(made) < len(missing):
-            out[missing] = self.indices_of_ids(nids[missing])
-        keep = np.ones(len(out), dtype=np.bool_)
-        keep[made] = False
-        existing = out[keep]
-        if len(existing):
-            K.add_at(self._access, existing, 1)
+        if not len(made):
+            return out, None
+        group = np.searchsorted(bounds, made, side="right")
         return out, np.bincount(group, minlength=len(bounds)).astype(_INT)
 
     def _meet_ids(
@@ -617,18 +604,19 @@ class HebbianGraph:
         ys: npt.NDArray[np.float64],
         tick: int,
         presented: npt.NDArray[np.bool_],
-    ) -> IntArray:
+    ) -> tuple[IntArray, IntArray]:
         """Local indices of a run of node occurrences given by id (normalised labels, type
         codes and places alongside), each a presentation (``presented``) or a mere
-        reference. A missing node is created at its first occurrence, with that
-        occurrence's label, type and place, and access 1 if it is a presentation, else 0;
-        every other presentation counts one access. The same nodes, created in the same
-        order, with the same access counts, as taking the occurrences run by run
-        (:meth:`_present_known_ids` for presentations of one type, and missing references
-        added with access 0): one lookup and one creation for all of them."""
+        reference, and the positions of the occurrences that created their node. A missing
+        node is created at its first occurrence, with that occurrence's label, type and
+        place, and access 1 if it is a presentation, else 0; every other presentation
+        counts one access. Taking the occurrences run by run (presentations, then missing
+        references added with access 0) gives the same nodes, created in the same order,
+        with the same access counts: one lookup and one creation for all of them."""
         out = self.indices_of_ids(nids)
         counted = presented
         missing = np.flatnonzero(out < 0)
+        made = missing
         if len(missing):
             _, first = np.unique(nids[missing], return_index=True)
             made = missing[np.sort(first)]
@@ -648,7 +636,7 @@ class HebbianGraph:
         seen = out[counted]
         if len(seen):
             K.add_at(self._access, seen, 1)
-        return out
+        return out, made
 
     def _provenance_of_groups(
         self,

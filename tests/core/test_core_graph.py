@@ -423,7 +423,8 @@ def test_meeting_runs_of_ids_at_once_equals_taking_them_run_by_run(
     all_ids = np.array(
         [node_id(nt.value, t) for _, part, nt, _ in runs for t in part], dtype=np.uint64
     )
-    got = once._meet_ids(
+    n0 = once.node_count
+    got, made = once._meet_ids(
         all_ids,
         labels,
         np.array([_TYPE_CODE[nt] for _, part, nt, _ in runs for _ in part], dtype=np.int8),
@@ -434,6 +435,7 @@ def test_meeting_runs_of_ids_at_once_equals_taking_them_run_by_run(
     )
     assert once._ids == each._ids and once._labels == each._labels
     assert got.tolist() == each.indices_of_ids(all_ids).tolist()
+    assert got[made].tolist() == list(range(n0, once.node_count))  # each made one, in order
     assert once.access_counts().tolist() == each.access_counts().tolist()
     assert once.positions().tolist() == each.positions().tolist()
     assert once.type_codes().tolist() == each.type_codes().tolist()

@@ -1037,30 +1037,22 @@ class ShardedColony:
         g = self.colony.graph
         tick = batches[0].tick
         # the occurrences in order, as segments: a batch's presented labels, then its
-        # references where it has edges; the columns are gathered per kind and put in place
-        # with one mask (presented or not) at the end
+        # references where it has edges; each kind's columns are joined, then put in place
+        # with one mask (presented or not)
         seg_len: list[int] = []
         seg_shown: list[bool] = []
         labels: list[str] = []
-        g_ends, g_ids, g_types, g_x, g_y, g_docs, g_has = [], [], [], [], [], [], []
+        shown: list[PresentationGroups] = []
         r_ids, r_types = [], []
         refs_at: list[int] = []  # where each wired batch's references start
-        at = shown_so_far = 0
+        at = 0
         for b in batches:
-            grp = b.groups
-            k = len(grp.labels)
+            k = len(b.groups.labels)
             if k:
-                g_ends.append(grp.ends + shown_so_far if shown_so_far else grp.ends)
-                g_ids.append(grp.ids)
-                g_types.append(grp.types)
-                g_x.append(grp.x)
-                g_y.append(grp.y)
-                g_docs.append(grp.docs)
-                g_has.append(grp.has_doc)
-                labels.extend(grp.labels)
+                shown.append(b.groups)
+                labels.extend(b.groups.labels)
                 seg_len.append(k)
                 seg_shown.append(True)
-                shown_so_far += k
                 at += k
             r = len(b.ref_ids) if len(b.edge_a) else 0
             if r:
@@ -1080,21 +1072,20 @@ class ShardedColony:
         ys = np.zeros(at)
         docs = np.zeros(at, dtype=np.uint64)
         with_doc = np.zeros(at, dtype=np.bool_)
-        if shown_so_far:
-            ends = np.concatenate(g_ends)
-            sizes = ends.copy()
-            sizes[1:] -= ends[:-1]
-            nids[presented] = np.concatenate(g_ids)
-            codes[presented] = np.repeat(np.concatenate(g_types), sizes)
-            xs[presented] = np.repeat(np.concatenate(g_x), sizes)
-            ys[presented] = np.repeat(np.concatenate(g_y), sizes)
-            docs[presented] = np.repeat(np.concatenate(g_docs), sizes)
-            with_doc[presented] = np.repeat(np.concatenate(g_has), sizes)
+        if shown:
+            grp = PresentationGroups.concat(shown)
+            sizes = np.diff(grp.ends, prepend=0)
+            nids[presented] = grp.ids
+            codes[presented] = np.repeat(grp.types, sizes)
+            xs[presented] = np.repeat(grp.x, sizes)
+            ys[presented] = np.repeat(grp.y, sizes)
+            docs[presented] = np.repeat(grp.docs, sizes)
+            with_doc[presented] = np.repeat(grp.has_doc, sizes)
         if r_ids:
             referenced_only = ~presented
             nids[referenced_only] = np.concatenate(r_ids)
             codes[referenced_only] = np.concatenate(r_types)
-        out = g._meet_ids(nids, labels, codes, xs, ys, tick, presented)
+        out, _ = g._meet_ids(nids, labels, codes, xs, ys, tick, presented)
         if with_doc.any():
             g._append_provenance(out[with_doc], docs[with_doc])
         wired = 0
