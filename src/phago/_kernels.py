@@ -3,7 +3,10 @@ substrate's document queries).
 
 The edge table is an open-addressing hash table (linear probing) from a pair key
 ``(lo << 32) | hi`` of two node indices to a slot in the edge columns. Keys are
-non-negative, ``EMPTY`` marks a free bucket and ``TOMBSTONE`` a deleted one. These kernels
+non-negative and ``EMPTY`` marks a free bucket. A deletion moves the entries after the
+removed one back towards their home buckets (backward shift), so the table holds no
+tombstones: it only fills with live keys, and edges that come and go (the degree cap
+removes most edges soon after they are made) do not make it fill up and be rebuilt. These kernels
 are internal; the graph keeps the invariants (capacity, load factor) before calling them.
 Each kernel that replaces a NumPy or Python form computes exactly what that form did (same
 operations in the same order, so the same floats); the tests compare them.
@@ -17,7 +20,6 @@ import numpy as np
 from numba import njit
 
 EMPTY = np.int64(-1)
-TOMBSTONE = np.int64(-2)
 
 
 @njit(cache=True, inline="always")
@@ -44,9 +46,28 @@ def table_find(tkeys: np.ndarray, tslots: np.ndarray, key: np.int64) -> np.int64
         b = (b + 1) & mask
 
 
+@njit(cache=True, inline="always")
+def _shift_back(tkeys: np.ndarray, tslots: np.ndarray, hole: np.int64, mask: np.int64) -> None:
+    """Empty bucket ``hole`` of a linear-probing table without a tombstone: each later entry
+    of its cluster whose probe path (home bucket to its bucket) passes the hole moves into
+    it, and the bucket it leaves becomes the hole; the last hole is emptied."""
+    j = hole
+    while True:
+        j = (j + 1) & mask
+        k = tkeys[j]
+        if k == EMPTY:
+            break
+        # the hole lies on the entry's path when it is no further from the entry than its home
+        if ((j - _bucket(k, mask)) & mask) >= ((j - hole) & mask):
+            tkeys[hole] = k
+            tslots[hole] = tslots[j]
+            hole = j
+    tkeys[hole] = EMPTY
+
+
 @njit(cache=True)
 def table_delete_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -> int:
-    """Mark ``keys`` deleted; returns how many were found."""
+    """Remove ``keys`` (absent ones are skipped); returns how many were found."""
     mask = np.int64(tkeys.shape[0] - 1)
     found = 0
     for i in range(keys.shape[0]):
@@ -55,7 +76,7 @@ def table_delete_many(tkeys: np.ndarray, tslots: np.ndarray, keys: np.ndarray) -
         while True:
             k = tkeys[b]
             if k == key:
-                tkeys[b] = TOMBSTONE
+                _shift_back(tkeys, tslots, b, mask)
                 found += 1
                 break
             if k == EMPTY:
@@ -386,10 +407,10 @@ def upsert_pairs(
     increment: float,
     tick: int,
     slots: np.ndarray,
-) -> tuple[int, int, int]:
+) -> tuple[int, int]:
     """Reinforce existing edges ``{lo[i], hi[i]}`` or create tentative ones.
 
-    Returns ``(new edge count, number created, tombstones reused)``. The caller guarantees room for
+    Returns ``(new edge count, number created)``. The caller guarantees room for
     ``len(lo)`` new slots and buckets. Duplicate pairs in one call reinforce twice. When
     ``slots`` is not empty (it then has room for ``len(lo)``), ``slots[i]`` receives pair
     ``i``'s edge slot.
@@ -397,12 +418,10 @@ def upsert_pairs(
     keep_slots = slots.shape[0] > 0
     mask = np.int64(tkeys.shape[0] - 1)
     created = 0
-    reused = 0
     n = n_edges
     for i in range(lo.shape[0]):
         key = (np.int64(lo[i]) << np.int64(32)) | np.int64(hi[i])
         b = _bucket(key, mask)
-        first_tomb = np.int64(-1)
         slot = np.int64(-1)
         while True:
             k = tkeys[b]
@@ -411,8 +430,6 @@ def upsert_pairs(
                 break
             if k == EMPTY:
                 break
-            if k == TOMBSTONE and first_tomb < 0:
-                first_tomb = b
             b = (b + 1) & mask
         if slot >= 0:
             nw = w[slot] + increment
@@ -422,9 +439,6 @@ def upsert_pairs(
             if keep_slots:
                 slots[i] = slot
         else:
-            if first_tomb >= 0:
-                b = first_tomb
-                reused += 1
             tkeys[b] = key
             tslots[b] = n
             if keep_slots:
@@ -437,7 +451,7 @@ def upsert_pairs(
             lt[n] = tick
             n += 1
             created += 1
-    return n, created, reused
+    return n, created
 
 
 @njit(cache=True)
@@ -867,7 +881,7 @@ def wire_groups(
     out_bridges: np.ndarray,
     first: int,
     stop: int,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int]:
     """Wire several presentations one after another, as :func:`gather_pairs`,
     :func:`upsert_pairs` and (with ``strong_min >= 0``) :func:`edge_term_counts` would for
     each in turn.
@@ -879,13 +893,12 @@ def wire_groups(
     counts to ``out_strong[k]`` / ``out_bridges[k]``. Only groups ``first <= k < stop`` are
     wired; the caller guarantees room for each of their pairs' new slot and bucket.
 
-    Returns ``(new edge count, number created, tombstones reused, status)``; a status other
+    Returns ``(new edge count, number created, status)``; a status other
     than 0 is :func:`gather_pairs`' for the first group that failed (groups before it are
     wired, it and those after are not).
     """
     n = n_edges
     created = 0
-    reused = 0
     n0 = node_ends[first - 1] if first > 0 else 0
     p0 = pair_ends[first - 1] if first > 0 else 0
     for k in range(first, stop):
@@ -893,11 +906,11 @@ def wire_groups(
         p1 = pair_ends[k]
         lo, hi, status = gather_pairs(idx[n0:n1], pairs[p0:p1], n_nodes)
         if status != 0:
-            return n, created, reused, status
+            return n, created, status
         out_wired[k] = lo.shape[0]
         if lo.shape[0] > 0:
             slots = np.empty(lo.shape[0], dtype=np.int64)
-            n, c, r = upsert_pairs(
+            n, c = upsert_pairs(
                 tkeys,
                 tslots,
                 lo,
@@ -915,7 +928,6 @@ def wire_groups(
                 slots,
             )
             created += c
-            reused += r
             if strong_min >= 0:
                 s, b = edge_term_counts(
                     tkeys, tslots, lo, hi, co, ct, tick, before[k], strong_min, slots
@@ -924,7 +936,7 @@ def wire_groups(
                 out_bridges[k] = b
         n0 = n1
         p0 = p1
-    return n, created, reused, 0
+    return n, created, 0
 
 
 @njit(cache=True)

@@ -102,8 +102,22 @@ class PrunedEdges:
             yield NodeId(int(a)), NodeId(int(b)), float(w)
 
 
-# most pairs wired by one call of the grouped wiring kernel (see present_and_wire_groups)
+# most pairs wired by one call of a wiring kernel (see present_and_wire_groups, _upsert)
 _WIRE_CHUNK = 2048
+
+
+def _table_size(live: int) -> int:
+    """Buckets of an edge table built for ``live`` keys: the smallest power of two (at least
+    1,024) that holds them at a load of at most a half."""
+    cap = 1024
+    while cap < 2 * max(live, 1):
+        cap *= 2
+    return cap
+
+
+# what a deleted bucket of the edge table held until the table shifted entries back on
+# deletion instead (graphs pickled before that are rebuilt when loaded)
+_OLD_TOMBSTONE = -2
 
 # "no slots wanted" for the wiring kernel
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -176,7 +190,6 @@ class HebbianGraph:
         self._m_alive = 0
         self._tkeys = np.full(1024, K.EMPTY, dtype=_INT)
         self._tslots = np.zeros(1024, dtype=np.int32)
-        self._t_used = 0  # live keys + tombstones
         self._csr: tuple[IntArray, IntArray, IntArray] | None = None
         # each node's number of live edges once counted (see _live_degrees), then kept up to
         # date by every edge creation and removal; may be longer than the node count
@@ -316,6 +329,9 @@ class HebbianGraph:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_deg", None)
+        self.__dict__.pop("_t_used", None)  # (tombstones were counted; the table has none)
+        if (self._tkeys == _OLD_TOMBSTONE).any():
+            self._rebuild_table(min_live=self._m_alive)
         self._forget_id_table()
 
     def _forget_id_table(self) -> None:
@@ -750,7 +766,7 @@ class HebbianGraph:
             while stop < groups and pe_list[stop] - start <= _WIRE_CHUNK:
                 stop += 1
             self._reserve_edges(pe_list[stop - 1] - start)
-            new_m, n_created, reused, status = K.wire_groups(
+            new_m, n_created, status = K.wire_groups(
                 self._tkeys,
                 self._tslots,
                 out,
@@ -776,7 +792,7 @@ class HebbianGraph:
                 first,
                 stop,
             )
-            self._wired(int(new_m), int(n_created), int(reused))
+            self._wired(int(new_m), int(n_created))
             if status:  # cannot happen: positions were checked, indices come from present
                 raise NodeNotFound("present_and_wire_groups got a node index that does not exist")
             first = stop
@@ -1002,20 +1018,16 @@ class HebbianGraph:
         if need > self._w.shape[0]:
             for name in ("_ea", "_eb", "_w", "_co", "_ct", "_lt", "_alive"):
                 setattr(self, name, _grow(getattr(self, name), need, 1.5))
-        if 5 * (self._t_used + extra) > 3 * self._tkeys.shape[0]:  # load factor above 0.6
+        if 5 * (self._m_alive + extra) > 3 * self._tkeys.shape[0]:  # load factor above 0.6
             self._rebuild_table(min_live=self._m_alive + extra)
 
     def _rebuild_table(self, min_live: int) -> None:
-        cap = 1024
-        while cap < 2 * max(min_live, 1):
-            cap *= 2
+        cap = _table_size(min_live)
         if cap != self._tkeys.shape[0]:
             self._tkeys = np.empty(cap, dtype=_INT)
             self._tslots = np.zeros(cap, dtype=np.int32)
         # every live slot's key, inserted in slot order (the kernel clears the table first)
-        self._t_used = int(
-            K.table_fill_live(self._tkeys, self._tslots, self._alive, self._m, self._ea, self._eb)
-        )
+        K.table_fill_live(self._tkeys, self._tslots, self._alive, self._m, self._ea, self._eb)
 
     @staticmethod
     def _pair_key(a: int, b: int) -> int:
@@ -1110,31 +1122,39 @@ class HebbianGraph:
         tentative: float | None,
         increment: float | None,
     ) -> int:
-        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``)."""
-        self._reserve_edges(len(lo))
-        new_m, created, reused = K.upsert_pairs(
-            self._tkeys,
-            self._tslots,
-            lo,
-            hi,
-            self._ea,
-            self._eb,
-            self._w,
-            self._co,
-            self._ct,
-            self._lt,
-            self._m,
-            self.tentative_weight if tentative is None else float(tentative),
-            self.reinforcement if increment is None else float(increment),
-            int(tick),
-            _NO_SLOTS,
-        )
-        self._wired(int(new_m), int(created), int(reused))
-        return len(lo)
+        """Reinforce or create the edges ``{lo[i], hi[i]}`` (valid, ``lo < hi``), in order.
 
-    def _wired(self, new_m: int, created: int, reused: int) -> None:
-        """Account for a wiring kernel that created ``created`` edges (slots up to ``new_m``),
-        ``reused`` of them in tombstoned buckets."""
+        In chunks of at most ``_WIRE_CHUNK`` pairs, each with room reserved for all its pairs
+        being new: reserving for a whole large call at once would size the edge table as if
+        every pair were new, when most reinforce an edge."""
+        tent = self.tentative_weight if tentative is None else float(tentative)
+        inc = self.reinforcement if increment is None else float(increment)
+        total = len(lo)
+        for start in range(0, total, _WIRE_CHUNK):
+            stop = min(start + _WIRE_CHUNK, total)
+            self._reserve_edges(stop - start)
+            new_m, created = K.upsert_pairs(
+                self._tkeys,
+                self._tslots,
+                lo[start:stop],
+                hi[start:stop],
+                self._ea,
+                self._eb,
+                self._w,
+                self._co,
+                self._ct,
+                self._lt,
+                self._m,
+                tent,
+                inc,
+                int(tick),
+                _NO_SLOTS,
+            )
+            self._wired(int(new_m), int(created))
+        return total
+
+    def _wired(self, new_m: int, created: int) -> None:
+        """Account for a wiring kernel that created ``created`` edges (slots up to ``new_m``)."""
         if created:
             self._alive[self._m : new_m] = True
             if self._deg is not None:
@@ -1143,7 +1163,6 @@ class HebbianGraph:
                 K.add_at(deg, self._eb[self._m : new_m], 1)
             self._m = new_m
             self._m_alive += created
-            self._t_used += created - reused
             self._csr = None
             self._grew_since_cap = True
 
@@ -1206,18 +1225,23 @@ class HebbianGraph:
         return data
 
     def _remove_slots(self, slots: IntArray) -> None:
+        """Remove the edges in ``slots`` (live, distinct). When that leaves over a quarter
+        of the slots dead, the columns are compacted and the table built again from the
+        live edges, so the removed keys are not deleted from it one by one first."""
         if len(slots) == 0:
             return
-        keys = (self._ea[slots].astype(_INT) << 32) | self._eb[slots].astype(_INT)
-        K.table_delete_many(self._tkeys, self._tslots, keys)
+        dead = self._m - self._m_alive + len(slots)
+        compact = dead > 4096 and dead > self._m // 4
+        if not compact:
+            keys = (self._ea[slots].astype(_INT) << 32) | self._eb[slots].astype(_INT)
+            K.table_delete_many(self._tkeys, self._tslots, keys)
         if self._deg is not None:
             K.add_at(self._deg, self._ea[slots], -1)
             K.add_at(self._deg, self._eb[slots], -1)
         self._alive[slots] = False
         self._m_alive -= len(slots)
         self._csr = None
-        dead = self._m - self._m_alive
-        if dead > 4096 and dead > self._m // 4:
+        if compact:
             self._compact_edges()
 
     def _live_degrees(self) -> IntArray:
@@ -1239,6 +1263,8 @@ class HebbianGraph:
         return deg
 
     def _compact_edges(self) -> None:
+        """Move the live edges to the front of the columns, in order, shrink the columns,
+        and build the table again from the live edges (at the size they need)."""
         n = int(
             K.compact_live(
                 self._alive, self._m, self._ea, self._eb, self._w, self._co, self._ct, self._lt
@@ -1253,7 +1279,7 @@ class HebbianGraph:
         self._alive = np.zeros(cap, dtype=np.bool_)
         self._alive[:n] = True
         self._m = n
-        self._rebuild_table(min_live=self._m)
+        self._rebuild_table(min_live=n)
 
     def _live_slots(self) -> IntArray:
         if self._m_alive == self._m:

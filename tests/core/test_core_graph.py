@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -193,6 +195,36 @@ def test_many_edges_survive_table_growth_and_compaction() -> None:
     for k in range(0, len(a), 97):
         e = g.get_edge(g.id_at(int(a[k])), g.id_at(int(b[k])))
         assert e is not None and e.weight == w[k] and e.co_activations == co[k]
+
+
+def test_reinforcing_many_edges_at_once_keeps_the_edge_table_size() -> None:
+    """A large call that mostly reinforces edges does not grow the edge table as if every
+    pair were new (room is reserved chunk by chunk)."""
+    g = HebbianGraph()
+    idx = g.present([f"w{i}" for i in range(300)])
+    g.wire_clique(idx, tick=0)
+    buckets = g._tkeys.shape[0]
+    g.wire_clique(idx, tick=1)
+    assert g._tkeys.shape[0] == buckets
+    assert g.edge_count == 300 * 299 // 2
+    assert set(g.edge_arrays()[3].tolist()) == {2}  # every edge co-activated twice
+
+
+def test_a_graph_pickled_with_table_tombstones_is_rebuilt_when_loaded() -> None:
+    """Tables pickled before deletions shifted entries back could hold tombstones (-2);
+    loading such a graph builds its table again, and every edge is still found."""
+    g = HebbianGraph()
+    idx = g.present([f"w{i}" for i in range(40)])
+    g.wire_clique(idx, tick=0)
+    g.prune_to_max_degree(5)
+    free = np.flatnonzero(g._tkeys == -1)
+    g._tkeys[free[:10]] = -2  # what a deletion used to leave behind
+    loaded = pickle.loads(pickle.dumps(g))
+    assert not (loaded._tkeys == -2).any()
+    a, b, w, *_ = g.edge_arrays()
+    for x, y, wt in zip(a.tolist(), b.tolist(), w.tolist(), strict=True):
+        e = loaded.get_edge(g.id_at(x), g.id_at(y))
+        assert e is not None and e.weight == wt
 
 
 def test_to_networkx_attributes() -> None:

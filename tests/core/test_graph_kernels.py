@@ -173,6 +173,58 @@ def test_compact_live_and_table_fill(c: dict[str, np.ndarray]) -> None:
     assert K.table_find(tkeys, tslots, np.int64(12345)) == -1
 
 
+# inserts (True) and deletions (False) of keys drawn from a few node pairs
+table_ops = st.lists(
+    st.tuples(st.booleans(), st.lists(st.integers(0, 17), min_size=1, max_size=6)), max_size=60
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(table_ops, st.sampled_from([16, 32]))
+def test_table_without_tombstones_matches_a_dict(
+    ops: list[tuple[bool, list[int]]], buckets: int
+) -> None:
+    """Inserting (``upsert_pairs``) and deleting (``table_delete_many``, which shifts later
+    entries back) in a small, crowded table: every live key is found at its slot, a deleted
+    one is not, and exactly the live keys occupy buckets (no tombstones). Keys stay at most
+    12 in 16 or 32 buckets, so clusters are long and wrap around the end."""
+    tkeys = np.full(buckets, K.EMPTY, dtype=np.int64)
+    tslots = np.zeros(buckets, dtype=np.int32)
+    size = 4096
+    cols = {name: np.zeros(size, dtype=np.int32) for name in ("ea", "eb", "co", "ct", "lt")}
+    w = np.zeros(size)
+    want: dict[int, int] = {}  # key -> slot
+    n = 0
+    for insert, codes in ops:
+        pairs = sorted({(c // 6, 6 + c % 6) for c in codes})  # lo in 0..2, hi in 6..11
+        keys = np.array([(lo << 32) | hi for lo, hi in pairs], dtype=np.int64)
+        if insert:
+            fresh = [k for k in keys.tolist() if k not in want]
+            if len(want) + len(fresh) > 12:
+                continue
+            lo = np.array([p[0] for p in pairs], dtype=np.int64)
+            hi = np.array([p[1] for p in pairs], dtype=np.int64)
+            n, created = K.upsert_pairs(
+                tkeys, tslots, lo, hi, cols["ea"], cols["eb"], w, cols["co"], cols["ct"],
+                cols["lt"], n, 0.1, 0.1, 0, np.zeros(0, dtype=np.int64),
+            )  # fmt: skip
+            assert created == len(fresh)
+            for k in fresh:
+                want[k] = n - len(fresh) + fresh.index(k)
+        else:
+            gone = [k for k in keys.tolist() if k in want]
+            assert K.table_delete_many(tkeys, tslots, keys) == len(gone)
+            for k in gone:
+                del want[k]
+        assert int((tkeys != K.EMPTY).sum()) == len(want)
+        assert all(K.table_find(tkeys, tslots, np.int64(k)) == s for k, s in want.items())
+        for lo in range(3):
+            for hi in range(6, 12):
+                key = (lo << 32) | hi
+                if key not in want:
+                    assert K.table_find(tkeys, tslots, np.int64(key)) == -1
+
+
 @st.composite
 def occurrences(draw: st.DrawFn) -> tuple[IntArray, IntArray, int, int]:
     """Keyword ids at increasing token positions, a window and the keyword count."""
