@@ -1396,6 +1396,22 @@ def _number_ends(
 
 
 @njit(cache=True)
+def first_unsent(nodes: np.ndarray, sent: np.ndarray, bit: np.uint64) -> np.ndarray:
+    """Positions in ``nodes`` (node indices, in order) of each node's first occurrence
+    whose ``bit`` is not set in ``sent``; sets the bit of those nodes (so a node's later
+    occurrences are not listed)."""
+    out = np.empty(nodes.shape[0], dtype=np.int64)
+    k = 0
+    for p in range(nodes.shape[0]):
+        i = nodes[p]
+        if (sent[i] & bit) == 0:
+            sent[i] |= bit
+            out[k] = p
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True)
 def first_appearance_refs(
     a: np.ndarray,
     b: np.ndarray,

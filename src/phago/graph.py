@@ -409,7 +409,17 @@ class HebbianGraph:
     ) -> range:
         """:meth:`_new_node` for each (id, label), of one type code or one each, at one
         place or one each, with one access count or one each: the nodes must be distinct
-        and new, their labels normalised. Returns their indices."""
+        and new, their labels normalised. Returns their indices.
+
+        Raises:
+            NodeNotFound: a label is empty (another shard sent the node's id without its
+                label, taking this graph to hold it already); nothing is changed.
+        """
+        if "" in labels:
+            bare = list(labels).index("")
+            raise NodeNotFound(
+                f"node {int(nids[bare])} is not in this graph and came without its label"
+            )
         k = len(nids)
         start = self._n
         self._reserve_nodes(k)

@@ -391,6 +391,28 @@ def test_live_slots_are_the_flagged_slots_below_m(flags: list[bool], data: st.Da
     assert got.tolist() == np.flatnonzero(alive[:m]).tolist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 9), max_size=30),
+    st.lists(st.integers(0, 2**64 - 1), min_size=10, max_size=10),
+    st.integers(0, 63),
+)
+def test_first_unsent_lists_each_unsent_nodes_first_occurrence(
+    nodes: list[int], sent: list[int], bit_index: int
+) -> None:
+    bit = 1 << bit_index
+    want_sent = list(sent)
+    want = []
+    for p, i in enumerate(nodes):
+        if not want_sent[i] & bit:
+            want_sent[i] |= bit
+            want.append(p)
+    flags = np.array(sent, dtype=np.uint64)
+    got = K.first_unsent(np.array(nodes, dtype=np.int64), flags, np.uint64(bit))
+    assert got.tolist() == want
+    assert flags.tolist() == want_sent
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(

@@ -16,6 +16,7 @@ from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import ConsistentHashRing, ShardedColony, ShardId, TickPhase, UpdateBatch
 from phago.distributed.messages import PresentationGroup, PresentationGroups
 from phago.distributed.shard import _FREE
+from phago.errors import NodeNotFound
 from phago.graph import _TYPE_CODE, HebbianGraph
 from phago.ids import NodeId, document_id, node_id
 from phago.state import capture
@@ -88,6 +89,25 @@ def test_sealed_batches_number_references_by_first_appearance() -> None:
 
     for s in shards:
         capture(s)
+    # the node ids each shard has sent each other shard a label for: a label goes with a
+    # node's first occurrence in a batch (its presentations, then its references) unless
+    # sent before; every other occurrence carries ""
+    sent: dict[tuple[int, int], set[int]] = {}
+    elided = 0
+
+    def expected_labels(b: UpdateBatch, ids: list[int], src: HebbianGraph) -> list[str]:
+        nonlocal elided
+        told = sent.setdefault((b.source, b.dest), set())
+        out = []
+        for x in ids:
+            if x in told:
+                out.append("")
+                elided += 1
+            else:
+                out.append(src.label_at(src.index_of(x)))  # type: ignore[arg-type]
+                told.add(x)
+        return out
+
     for _ in range(12):
         expected.clear()
         batches: list[UpdateBatch] = []
@@ -97,13 +117,14 @@ def test_sealed_batches_number_references_by_first_appearance() -> None:
             batches += s.run_phase(TickPhase.ACT).updates  # type: ignore[attr-defined]
         for b in batches:
             src = shards[b.source].colony.graph
+            assert b.groups.labels == expected_labels(b, b.groups.ids.tolist(), src)
             if (b.source, b.dest) not in expected:
                 assert b.edge_count == 0 and b.ref_ids.size == 0 and b.groups
                 continue
             ref_ids, groups = expected[(b.source, b.dest)]
             assert b.ref_ids.dtype == np.uint64 and b.ref_ids.tolist() == ref_ids
             idx = [src.index_of(int(x)) for x in ref_ids]  # type: ignore[arg-type]
-            assert b.ref_labels == [src.label_at(i) for i in idx]
+            assert b.ref_labels == expected_labels(b, ref_ids, src)
             assert [tuple(NodeType)[c] for c in b.ref_types.tolist()] == [
                 src.node_type_at(i) for i in idx
             ]
@@ -121,7 +142,7 @@ def test_sealed_batches_number_references_by_first_appearance() -> None:
             s.run_phase(TickPhase.DECAY, inbound.get(int(s.shard_id), []))
         for s in shards:
             s.run_phase(TickPhase.ADVANCE, {})
-    assert checked > 0
+    assert checked > 0 and elided > 0
     for s in shards:  # the scratch column is left clean
         assert (s._scratch_buf == _FREE).all()
 
@@ -460,3 +481,42 @@ def test_batches_of_different_ticks_are_taken_one_by_one() -> None:
     assert taken == []
     alone._receive_each([early, late])
     assert capture(receiver.colony).graph.equals(capture(alone.colony).graph)
+
+
+def test_a_label_is_sent_to_each_destination_once() -> None:
+    """``_labels_for``: a node's label goes with its first occurrence for a destination that
+    was never sent it, else ``""``; each destination has its own record, shards with an id
+    of 64 or more are sent every label, and a shard restored from a snapshot sends every
+    label again once (its record is not kept)."""
+    s = loaded_shards(3)[0]
+    g = s.colony.graph
+    idx = g.present(["zzq-a", "zzq-b", "zzq-c", "zzq-d"], NodeType.CONCEPT, Position(0, 0), 0)
+    s._sync_owners()
+    a, b, c, d = idx.tolist()
+    at = np.array
+    assert s._labels_for(at([a, b, a, c]), 1) == ["zzq-a", "zzq-b", "", "zzq-c"]
+    assert s._labels_for(at([c, d, a, d]), 1) == ["", "zzq-d", "", ""]
+    assert s._labels_for(at([a]), 2) == ["zzq-a"]
+    assert s._labels_for(at([a, a]), 64) == ["zzq-a", "zzq-a"]
+    restored = ShardedColony.from_snapshot(s.snapshot(), s.ring)
+    assert restored._labels_for(at([d, a]), 1) == ["zzq-d", "zzq-a"]
+    assert s._labels_for(at([d, a]), 1) == ["", ""]  # (the original keeps its record)
+
+
+def test_a_node_sent_without_its_label_to_a_shard_lacking_it_is_a_typed_error() -> None:
+    """A batch naming a node by id alone (its label ``""``: the sender takes the
+    destination to hold it) where the destination does not hold it raises NodeNotFound
+    and adds no node."""
+    receiver = loaded_shards(3)[0]
+    tick = receiver.colony.substrate.tick
+    batch = _references(1, 0, tick, ["zzq-x", "zzq-y"], [(0, 1)])
+    batch.ref_labels = ["zzq-x", ""]
+    nodes = receiver.colony.graph.node_count
+    with pytest.raises(NodeNotFound, match="without its label"):
+        receiver.receive_updates([batch])
+    assert receiver.colony.graph.node_count == nodes
+    shown = UpdateBatch(2, 0, tick, groups=_groups(["zzq-z"], 1.0, 1.0, None))
+    shown.groups.labels = [""]
+    with pytest.raises(NodeNotFound, match="without its label"):
+        receiver.receive_updates([shown])
+    assert receiver.colony.graph.node_count == nodes
