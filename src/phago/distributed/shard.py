@@ -78,8 +78,8 @@ _FREE = np.iinfo(np.int64).max  # an unused entry of ShardedColony's scratch col
 
 # Destinations a shard remembers having sent each node's label to, one bit each (see
 # ShardedColony._labels_for): shards with a larger id are always sent every label.
-_TOLD_BITS = 64
-_TOLD_BIT = [np.uint64(1 << d) for d in range(_TOLD_BITS)]
+_LABEL_SENT_BITS = 64
+_LABEL_SENT_BIT = [np.uint64(1 << d) for d in range(_LABEL_SENT_BITS)]
 # what an update batch carries in place of a label its destination holds already
 _HELD = ""
 
@@ -241,13 +241,13 @@ class ShardedColony:
         self._edge_manager_tick = -1
         # Per local node index, with spare capacity (grown geometrically): the owner shard, a
         # ghost-requested flag, a ghost-pending flag, and the shards this one has sent the
-        # node's label to (a bit per shard id below _TOLD_BITS); entries [0, _synced) are
+        # node's label to (a bit per shard id below _LABEL_SENT_BITS); entries [0, _synced) are
         # valid. The sent bits are not kept in snapshots: a restored shard sends every
         # label again once.
         self._owner_buf = np.zeros(0, dtype=_INT)
         self._known_buf = np.zeros(0, dtype=np.bool_)
         self._pending_buf = np.zeros(0, dtype=np.bool_)
-        self._told_buf = np.zeros(0, dtype=np.uint64)
+        self._label_sent_buf = np.zeros(0, dtype=np.uint64)
         self._scratch_buf = np.zeros(0, dtype=_INT)  # all _FREE between uses (see _seal)
         self._synced = 0
         self._owned_count = 0
@@ -343,7 +343,7 @@ class ShardedColony:
             return
         cap = max(n, 2 * cap, 64)
         have = self._synced
-        for name in ("_owner_buf", "_known_buf", "_pending_buf", "_told_buf"):
+        for name in ("_owner_buf", "_known_buf", "_pending_buf", "_label_sent_buf"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[:have] = old[:have]
@@ -677,7 +677,7 @@ class ShardedColony:
             state[name] = state[name][:n]
         del state["_scratch_buf"]
         del state["_gc_pause"]
-        del state["_told_buf"]  # (a restored shard sends every label again once)
+        del state["_label_sent_buf"]  # (a restored shard sends every label again once)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -690,7 +690,7 @@ class ShardedColony:
         if "_degree_cap" not in self.__dict__:
             self._degree_cap = self._new_degree_cap()
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
-        self._told_buf = np.zeros(len(self._owner_buf), dtype=np.uint64)
+        self._label_sent_buf = np.zeros(len(self._owner_buf), dtype=np.uint64)
         self._gc_pause = GcPause()
 
     def snapshot(self) -> bytes:
@@ -931,9 +931,9 @@ class ShardedColony:
         node sent to it (W3: 96% of the labels in update batches).
         """
         labels = self.colony.graph._labels
-        if dest >= _TOLD_BITS:
+        if dest >= _LABEL_SENT_BITS:
             return [labels[i] for i in nodes.tolist()]
-        fresh = K.first_unsent(nodes, self._told_buf, _TOLD_BIT[dest])
+        fresh = K.first_unsent(nodes, self._label_sent_buf, _LABEL_SENT_BIT[dest])
         out = [_HELD] * len(nodes)
         if len(fresh):
             for at, i in zip(fresh.tolist(), nodes[fresh].tolist(), strict=True):
