@@ -6,8 +6,8 @@ The edge table is an open-addressing hash table (linear probing) from a pair key
 non-negative and ``EMPTY`` marks a free bucket. A deletion moves the entries after the
 removed one back towards their home buckets (backward shift), so the table holds no
 tombstones: it only fills with live keys, and edges that come and go (the degree cap
-removes most edges soon after they are made) do not make it fill up and be rebuilt. These kernels
-are internal; the graph keeps the invariants (capacity, load factor) before calling them.
+removes most edges soon after they are made) do not fill it up. These kernels are internal;
+the graph keeps the invariants (capacity, load factor) before calling them.
 Each kernel that replaces a NumPy or Python form computes exactly what that form did (same
 operations in the same order, so the same floats); the tests compare them.
 """

@@ -106,15 +106,6 @@ class PrunedEdges:
 _WIRE_CHUNK = 2048
 
 
-def _table_size(live: int) -> int:
-    """Buckets of an edge table built for ``live`` keys: the smallest power of two (at least
-    1,024) that holds them at a load of at most a half."""
-    cap = 1024
-    while cap < 2 * max(live, 1):
-        cap *= 2
-    return cap
-
-
 # what a deleted bucket of the edge table held until the table shifted entries back on
 # deletion instead (graphs pickled before that are rebuilt when loaded)
 _OLD_TOMBSTONE = -2
@@ -1032,7 +1023,9 @@ class HebbianGraph:
             self._rebuild_table(min_live=self._m_alive + extra)
 
     def _rebuild_table(self, min_live: int) -> None:
-        cap = _table_size(min_live)
+        cap = 1024
+        while cap < 2 * max(min_live, 1):
+            cap *= 2
         if cap != self._tkeys.shape[0]:
             self._tkeys = np.empty(cap, dtype=_INT)
             self._tslots = np.zeros(cap, dtype=np.int32)

@@ -935,9 +935,8 @@ class ShardedColony:
             return [labels[i] for i in nodes.tolist()]
         fresh = K.first_unsent(nodes, self._label_sent_buf, _LABEL_SENT_BIT[dest])
         out = [_HELD] * len(nodes)
-        if len(fresh):
-            for at, i in zip(fresh.tolist(), nodes[fresh].tolist(), strict=True):
-                out[at] = labels[i]
+        for at, i in zip(fresh.tolist(), nodes[fresh].tolist(), strict=True):
+            out[at] = labels[i]
         return out
 
     def _seal(self, batch: UpdateBatch, parts: list[_EdgePart]) -> None:
