@@ -187,15 +187,17 @@ def rank_drops_grouped(
 
 @njit(cache=True)
 def changed_remote_degrees(
-    owner: np.ndarray, me: int, deg: np.ndarray, reported: np.ndarray, n: int
+    owner: np.ndarray, me: int, deg: np.ndarray, extra: np.ndarray, reported: np.ndarray, n: int
 ) -> np.ndarray:
-    """Nodes below ``n`` that another shard owns (``owner[v] != me``) whose degree differs
-    from ``reported[v]``, ascending; ``reported`` takes their degrees."""
+    """Nodes below ``n`` that another shard owns (``owner[v] != me``) whose degree
+    (``deg[v] + extra[v]``) differs from ``reported[v]``, ascending; ``reported`` takes
+    their degrees."""
     out = np.empty(n, dtype=np.int64)
     c = 0
     for v in range(n):
-        if owner[v] != me and deg[v] != reported[v]:
-            reported[v] = deg[v]
+        d = deg[v] + extra[v]
+        if owner[v] != me and d != reported[v]:
+            reported[v] = d
             out[c] = v
             c += 1
     return out[:c]
@@ -203,15 +205,66 @@ def changed_remote_degrees(
 
 @njit(cache=True)
 def over_cap_owned(
-    owner: np.ndarray, me: int, deg: np.ndarray, elsewhere: np.ndarray, k: int, n: int
+    owner: np.ndarray,
+    me: int,
+    deg: np.ndarray,
+    extra: np.ndarray,
+    elsewhere: np.ndarray,
+    k: int,
+    n: int,
 ) -> np.ndarray:
     """Nodes below ``n`` owned by ``me`` with edges elsewhere (``elsewhere[v] > 0``) whose
-    degree here plus elsewhere exceeds ``k``, ascending."""
+    degree here (``deg[v] + extra[v]``) plus elsewhere exceeds ``k``, ascending."""
     out = np.empty(n, dtype=np.int64)
     c = 0
     for v in range(n):
-        if owner[v] == me and elsewhere[v] > 0 and deg[v] + elsewhere[v] > k:
+        if owner[v] == me and elsewhere[v] > 0 and deg[v] + extra[v] + elsewhere[v] > k:
             out[c] = v
+            c += 1
+    return out[:c]
+
+
+@njit(cache=True)
+def wanted_ends(
+    ea: np.ndarray, eb: np.ndarray, ranked_out: np.ndarray, w: np.ndarray, ct: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each end of the capped edges ``(ea[i], eb[i])`` that did not rank the edge out
+    (``ranked_out[i]``: bit 1 ``ea``'s end did, bit 2 ``eb``'s), as ``(node, other,
+    weight, created)`` rows: first every wanting ``ea`` end, then every wanting ``eb``."""
+    m = ea.shape[0]
+    c = 0
+    for i in range(m):
+        c += (ranked_out[i] & 1) == 0
+        c += (ranked_out[i] & 2) == 0
+    node = np.empty(c, dtype=np.int64)
+    other = np.empty(c, dtype=np.int64)
+    weight = np.empty(c, dtype=np.float64)
+    created = np.empty(c, dtype=np.int64)
+    j = 0
+    for side in range(2):
+        bit = 1 if side == 0 else 2
+        for i in range(m):
+            if ranked_out[i] & bit:
+                continue
+            node[j] = ea[i] if side == 0 else eb[i]
+            other[j] = eb[i] if side == 0 else ea[i]
+            weight[j] = w[i]
+            created[j] = ct[i]
+            j += 1
+    return node, other, weight, created
+
+
+@njit(cache=True)
+def rows_of_marked(node: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Positions ``i`` (ascending) whose ``node[i]`` is marked (``marked[node[i]] >= 0``;
+    a node at or past ``len(marked)``, or negative, is not)."""
+    out = np.empty(node.shape[0], dtype=np.int64)
+    c = 0
+    m = marked.shape[0]
+    for i in range(node.shape[0]):
+        v = node[i]
+        if 0 <= v < m and marked[v] >= 0:
+            out[c] = i
             c += 1
     return out[:c]
 
@@ -687,12 +740,13 @@ def degree_cap_live(
     deg: np.ndarray,
     n_nodes: int,
     k: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The degree cap (``HebbianGraph.prune_to_max_degree``) over the live slots below ``m``,
     given every node's live degree (``deg``, read only; the graph keeps it).
 
-    Slots (ascending) of live edges outside some endpoint's ``k`` strongest; ties in weight
-    keep the earlier slot. Only the edges of over-cap nodes are gathered, and each such node
+    Slots (ascending) of live edges outside some endpoint's ``k`` strongest, and for each
+    which ends ranked it out (bit 1: ``ea``'s node, bit 2: ``eb``'s); ties in weight keep
+    the earlier slot. Only the edges of over-cap nodes are gathered, and each such node
     selects its ``k``-th heaviest weight instead of sorting its edges.
     """
     start = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -707,7 +761,7 @@ def degree_cap_live(
             d = 0
         start[v + 1] = start[v] + d
     if over == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
     # incident slots of over-cap nodes, in slot order
     fill = start[:-1].copy()
     inc = np.empty(start[n_nodes], dtype=np.int64)
@@ -722,6 +776,7 @@ def degree_cap_live(
                 inc[fill[b]] = s
                 fill[b] += 1
     mark = np.zeros(m, dtype=np.bool_)
+    by = np.zeros(m, dtype=np.uint8)
     buf = np.empty(longest, dtype=np.float64)
     for v in range(n_nodes):
         lo = start[v]
@@ -730,7 +785,9 @@ def degree_cap_live(
             continue
         if k == 0:
             for q in range(lo, hi):
-                mark[inc[q]] = True
+                s = inc[q]
+                mark[s] = True
+                by[s] |= 1 if ea[s] == v else 2
             continue
         # a stable sort by descending weight keeps the first k: every edge heavier than the
         # k-th heaviest weight, then edges of exactly that weight in slot order (inc is in
@@ -749,8 +806,11 @@ def degree_cap_live(
             if x == kth and ties > 0:
                 ties -= 1
                 continue
-            mark[inc[q]] = True
-    return live_slots(mark, m)
+            s = inc[q]
+            mark[s] = True
+            by[s] |= 1 if ea[s] == v else 2
+    gone = live_slots(mark, m)
+    return gone, by[gone]
 
 
 @njit(cache=True)

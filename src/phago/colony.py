@@ -62,7 +62,7 @@ from phago.events import (
     TickComplete,
     Wired,
 )
-from phago.graph import HebbianGraph, _triu
+from phago.graph import HebbianGraph, PrunedEdges, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
 from phago.types import (
@@ -872,8 +872,13 @@ class Colony:
                 if n:
                     events.append(CapabilityIntegrated(agent.id, trace.agent_id, n))
 
-    def decay(self) -> None:
-        """Phase 3: decay signals, traces and edges; apply the degree cap; record fitness."""
+    def decay(self) -> PrunedEdges:
+        """Phase 3: decay signals, traces and edges; apply the degree cap; record fitness.
+
+        Returns:
+            The edges the degree cap removed (a sharded colony ranks them again across
+            shards; see :mod:`phago.distributed.degree_cap`).
+        """
         self._expect("act", "decay")
         cfg = self.config
         self.substrate.decay_signals(cfg.signal_decay_rate, cfg.signal_removal_threshold)
@@ -886,9 +891,11 @@ class Colony:
                 cfg.staleness_factor,
                 cfg.maturation_ticks,
             )
+        capped = PrunedEdges.empty()
         if cfg.max_edge_degree is not None:
-            self._graph.prune_to_max_degree(cfg.max_edge_degree)
+            capped = self._graph.prune_to_max_degree(cfg.max_edge_degree)
         self.fitness.tick_all([a.id for a in self.agents])
+        return capped
 
     def advance(self) -> list[ColonyEvent]:
         """Phase 4: advance the tick; returns this tick's events ending with TickComplete."""

@@ -70,24 +70,33 @@ class GroupWiring(NamedTuple):
 
 
 class PrunedEdges:
-    """Edges removed by a decay or pruning step: endpoint ids and final weights (arrays).
+    """Edges removed by a decay or pruning step: endpoint ids, final weights and creation
+    ticks (arrays; ``created`` defaults to zeros); for a degree cap also which ends ranked
+    each edge out (``ranked_out``: bit 1 the source, bit 2 the target) and the ends' node
+    indices in the graph (``local_ends``, shape ``(n, 2)``); None otherwise.
 
     Example:
         >>> len(PrunedEdges.empty())
         0
     """
 
-    __slots__ = ("sources", "targets", "weights")
+    __slots__ = ("created", "local_ends", "ranked_out", "sources", "targets", "weights")
 
     def __init__(
         self,
         sources: npt.NDArray[np.uint64],
         targets: npt.NDArray[np.uint64],
         weights: npt.NDArray[np.float64],
+        created: npt.NDArray[np.int64] | None = None,
+        ranked_out: npt.NDArray[np.uint8] | None = None,
+        local_ends: npt.NDArray[np.int64] | None = None,
     ) -> None:
         self.sources = sources
         self.targets = targets
         self.weights = weights
+        self.created = np.zeros(len(weights), dtype=_INT) if created is None else created
+        self.ranked_out = ranked_out
+        self.local_ends = local_ends
 
     @classmethod
     def empty(cls) -> PrunedEdges:
@@ -1510,7 +1519,12 @@ class HebbianGraph:
 
     def _pruned(self, slots: IntArray) -> PrunedEdges:
         ids = self._ids_arr
-        return PrunedEdges(ids[self._ea[slots]], ids[self._eb[slots]], self._w[slots].copy())
+        return PrunedEdges(
+            ids[self._ea[slots]],
+            ids[self._eb[slots]],
+            self._w[slots].copy(),
+            self._ct[slots].astype(_INT),
+        )
 
     def decay_edges(self, rate: float, threshold: float) -> PrunedEdges:
         """Plain decay: every weight times ``1 - rate``; edges below ``threshold`` removed."""
@@ -1570,7 +1584,7 @@ class HebbianGraph:
         self._last_cap = max_degree
         if self._m_alive == 0:
             return PrunedEdges.empty()
-        gone = K.degree_cap_live(
+        gone, ranked_out = K.degree_cap_live(
             self._alive,
             self._m,
             self._ea,
@@ -1581,6 +1595,8 @@ class HebbianGraph:
             int(max_degree),
         )
         out = self._pruned(gone)
+        out.ranked_out = ranked_out
+        out.local_ends = np.column_stack([self._ea[gone], self._eb[gone]]).astype(_INT)
         self._remove_slots(gone)
         return out
 

@@ -1695,6 +1695,7 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
                         extras[i]["cap_reported"],
                         extras[i]["cap_table"],
                         extras[i].get("cap_inflight"),
+                        extras[i],
                     )
                 except (KeyError, ValueError) as exc:
                     raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc

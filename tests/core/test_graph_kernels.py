@@ -122,20 +122,22 @@ def test_decay_activity_matches_vectorised(
     assert w.tobytes() == want_w.tobytes()  # bit for bit
 
 
-def reference_degree_cap(c: dict[str, np.ndarray], k: int) -> list[int]:
-    """Plain Python: an edge goes if it is outside either endpoint's ``k`` strongest."""
+def reference_degree_cap(c: dict[str, np.ndarray], k: int) -> dict[int, int]:
+    """Plain Python: an edge goes if it is outside either endpoint's ``k`` strongest; each
+    gone slot with the ends that ranked it out (bit 1: ``ea``'s, bit 2: ``eb``'s)."""
     m = int(c["m"])
     live = [s for s in range(m) if c["alive"][s]]
     incident: dict[int, list[int]] = {}
     for s in live:
         incident.setdefault(int(c["ea"][s]), []).append(s)
         incident.setdefault(int(c["eb"][s]), []).append(s)
-    gone: set[int] = set()
-    for slots in incident.values():
+    gone: dict[int, int] = {}
+    for v, slots in incident.items():
         if len(slots) > k:
             ranked = sorted(slots, key=lambda s: (-float(c["w"][s]), s))
-            gone.update(ranked[k:])
-    return sorted(gone)
+            for s in ranked[k:]:
+                gone[s] = gone.get(s, 0) | (1 if int(c["ea"][s]) == v else 2)
+    return dict(sorted(gone.items()))
 
 
 @settings(max_examples=200, deadline=None)
@@ -144,9 +146,11 @@ def test_degree_cap_live_matches_reference(c: dict[str, np.ndarray], k: int) -> 
     m, n = int(c["m"]), int(c["n_nodes"])
     live = c["alive"][:m]
     deg = np.bincount(np.concatenate([c["ea"][:m][live], c["eb"][:m][live]]), minlength=n)
-    got = K.degree_cap_live(c["alive"], m, c["ea"], c["eb"], c["w"], deg.astype(np.int64), n, k)
-    assert got.dtype == np.int64
-    assert got.tolist() == reference_degree_cap(c, k)
+    got, by = K.degree_cap_live(c["alive"], m, c["ea"], c["eb"], c["w"], deg.astype(np.int64), n, k)
+    assert got.dtype == np.int64 and by.dtype == np.uint8
+    want = reference_degree_cap(c, k)
+    assert got.tolist() == list(want)
+    assert by.tolist() == list(want.values())
 
 
 @settings(max_examples=200, deadline=None)
@@ -362,10 +366,11 @@ def test_changed_remote_degrees_matches_numpy(
     cols: tuple[IntArray, IntArray, npt.NDArray[np.int32], int], me: int
 ) -> None:
     owner, deg, reported, n = cols
-    want = np.flatnonzero((owner[:n] != me) & (deg[:n] != reported[:n]))
+    extra = np.roll(deg, 1) % 3  # the edges a shard's own cap removed lately
+    want = np.flatnonzero((owner[:n] != me) & (deg[:n] + extra[:n] != reported[:n]))
     after = reported.copy()
-    after[want] = deg[want]
-    got = K.changed_remote_degrees(owner, me, deg, reported, n)
+    after[want] = deg[want] + extra[want]
+    got = K.changed_remote_degrees(owner, me, deg, extra, reported, n)
     assert got.tolist() == want.tolist()
     assert reported.tolist() == after.tolist()
 
@@ -376,9 +381,23 @@ def test_over_cap_owned_matches_numpy(
     cols: tuple[IntArray, IntArray, npt.NDArray[np.int32], int], me: int, k: int
 ) -> None:
     owner, deg, elsewhere, n = cols
+    extra = np.roll(deg, 1) % 3
     mine = (owner[:n] == me) & (elsewhere[:n] > 0)
-    want = np.flatnonzero(mine & (deg[:n] + elsewhere[:n] > k))
-    assert K.over_cap_owned(owner, me, deg, elsewhere, k, n).tolist() == want.tolist()
+    want = np.flatnonzero(mine & (deg[:n] + extra[:n] + elsewhere[:n] > k))
+    assert K.over_cap_owned(owner, me, deg, extra, elsewhere, k, n).tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-2, 12), max_size=40),
+    st.lists(st.integers(-1, 3), max_size=10),
+)
+def test_rows_of_marked_are_the_rows_whose_node_is_marked(
+    node: list[int], marked: list[int]
+) -> None:
+    want = [i for i, v in enumerate(node) if 0 <= v < len(marked) and marked[v] >= 0]
+    got = K.rows_of_marked(np.array(node, dtype=np.int64), np.array(marked, dtype=np.int64))
+    assert got.tolist() == want
 
 
 @settings(max_examples=200, deadline=None)
@@ -546,3 +565,20 @@ def test_incident_grouped_is_incident_live_partitioned_then_grouped(
     for k in range(4):
         assert (key[got_ends[starts[k] : starts[k] + counts[k]]] == k).all()
     assert starts[lead] == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(0, 3)), max_size=30))
+def test_wanted_ends_lists_each_end_that_did_not_rank_its_edge_out(
+    edges: list[tuple[int, int, int]],
+) -> None:
+    ea = np.array([a for a, _, _ in edges], dtype=np.int64)
+    eb = np.array([b for _, b, _ in edges], dtype=np.int64)
+    out = np.array([o for _, _, o in edges], dtype=np.uint8)
+    w = np.arange(len(edges), dtype=np.float64) / 10
+    ct = np.arange(len(edges), dtype=np.int64) + 100
+    want = [(a, b, w[i], ct[i]) for i, (a, b, o) in enumerate(edges) if not o & 1]
+    want += [(b, a, w[i], ct[i]) for i, (a, b, o) in enumerate(edges) if not o & 2]
+    node, other, weight, created = K.wanted_ends(ea, eb, out, w, ct)
+    got = list(zip(node.tolist(), other.tolist(), weight.tolist(), created.tolist(), strict=True))
+    assert got == [(a, b, float(x), int(t)) for a, b, x, t in want]

@@ -17,13 +17,15 @@ from phago.distributed import DistributedColony, ShardedColony, TickPhase
 from phago.distributed.degree_cap import (
     ROUND_TICKS,
     CapOrder,
+    CappedEdges,
     DegreeReport,
     GlobalDegreeCap,
+    _CappedLog,
     rank_drops,
 )
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.types import ShardId
-from phago.graph import HebbianGraph
+from phago.graph import HebbianGraph, PrunedEdges
 
 DOCS = load_sample_corpus()
 POS = grid_positions(len(DOCS))
@@ -412,11 +414,12 @@ def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int],
     return {e for e in edges if e in best[e[0]] and e in best[e[1]]}
 
 
-# the Decays a test drives the cap through: every step at every call (no tick), three times;
+# the Decays a test drives the cap through: every step at every call (no tick), six times;
 # or two rounds of ticks, a step at each
-SCHEDULES = {"every-step": [None] * 3, "rounds": list(range(2 * ROUND_TICKS))}
+SCHEDULES = {"every-step": [None] * 6, "rounds": list(range(2 * ROUND_TICKS))}
 
 
+@pytest.mark.parametrize("recorded", [True, False], ids=["capped-recorded", "capped-unknown"])
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 @settings(max_examples=60, deadline=None)
 @given(
@@ -435,6 +438,7 @@ SCHEDULES = {"every-step": [None] * 3, "rounds": list(range(2 * ROUND_TICKS))}
 )
 def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
     schedule: str,
+    recorded: bool,
     shards: int,
     k: int,
     wiring: list[tuple[int, int, float, int]],
@@ -451,22 +455,32 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
     edges: dict[tuple[int, int], tuple[float, int]] = {}
     for a, b, w, t in wiring:
         if a != b and (min(a, b), max(a, b)) not in edges:
-            edges[(min(a, b), max(a, b))] = (w, t)
+            # a shard's own cap breaks ties in weight by slot, the ranking across shards by
+            # creation tick and NodeId: with the first's removals ranked again, the whole
+            # equals one ranking for distinct weights
+            edges[(min(a, b), max(a, b))] = (w + 1e-3 * len(edges) if recorded else w, t)
     for (a, b), (w, t) in edges.items():
         g = graphs[int(owner[a if ids[a] < ids[b] else b])]
         g.wire_pairs([a], [b], tick=t, tentative=w)
     # each shard first caps the edges it stores (its colony's Decay); the messages then cap
-    # what is left over the whole graph, exactly as one ranking of it would
-    for g in graphs:
-        g.prune_to_max_degree(k)
+    # the whole graph exactly as one ranking of it would: of the graph before the shards'
+    # own caps when they recorded what those removed (as a shard's Decay does), else of
+    # what the shards' caps left
+    caps = [GlobalDegreeCap(s, k) for s in range(shards)]
+    for g, cap in zip(graphs, caps, strict=True):
+        capped = g.prune_to_max_degree(k)
+        if recorded:
+            cap.record_capped(g, capped, tick=0)
     left: dict[tuple[int, int], tuple[float, int]] = {}
     for g in graphs:
         a, b, w, _, ct, _ = g.edge_arrays()
         for x, y, wx, tx in zip(a.tolist(), b.tolist(), w.tolist(), ct.tolist(), strict=True):
             left[(min(x, y), max(x, y))] = (wx, tx)
-    caps = [GlobalDegreeCap(s, k) for s in range(shards)]
 
-    def one_tick(tick: int | None) -> None:
+    def one_tick(decay: int, tick: int | None) -> None:
+        if recorded:  # a Decay records what the shard's own cap removed (here nothing)
+            for g, cap in zip(graphs, caps, strict=True):
+                cap.record_capped(g, PrunedEdges.empty(), decay)
         reports = [caps[s].reports(graphs[s], owner, tick=tick) for s in range(shards)]
         orders = [
             caps[o].orders(
@@ -483,13 +497,13 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
                 graphs[s], owner, [orders[o][s] for o in range(shards) if s in orders[o]]
             )
 
-    for tick in SCHEDULES[schedule]:
-        one_tick(tick)
+    for decay, tick in enumerate(SCHEDULES[schedule]):
+        one_tick(decay, tick)
     kept = set()
     for g in graphs:
         a, b, *_ = g.edge_arrays()
         kept |= {(min(x, y), max(x, y)) for x, y in zip(a.tolist(), b.tolist(), strict=True)}
-    assert kept == central_cap(left, ids, k)
+    assert kept == central_cap(edges if recorded else left, ids, k)
     assert all(d <= k for d in Counter(v for e in kept for v in e).values())
     assert all(not c.pending_asks for c in caps)
 
@@ -617,3 +631,146 @@ def test_orders_for_several_sources_drop_each_sources_own_edges(ints: type) -> N
     )
     assert orders[1].drop.tolist() == [[1, 3]] and orders[2].drop.tolist() == [[4, 5]]
     assert cap._table[0, 1] == 1 and cap._table[0, 2] == 1 and cap._elsewhere[0] == 2
+
+
+def capped_scenario(recorded: bool) -> tuple[DegreeReport, HebbianGraph, HebbianGraph]:
+    """Cap 2. The owner (shard 0) holds v's edge to "a" (0.9); the storing shard (1) holds
+    v's edges to "w" and "x" (0.5) and to the hub "h" (0.8), whose three edges of 0.95 rank
+    v's out. One colony's pass: v keeps a and h, h drops v, so v ends with a alone."""
+    owner_graph = star([("a", 0.9, 0)])
+    v = int(owner_graph._ids_arr[0])
+    storing = HebbianGraph()
+    for label in ("w", "x", "h", "h1", "h2", "h3"):
+        storing.add_node(label)
+    storing._new_nodes([v], ["v"], [0], 0.0, 0.0, 0, 0)  # v at index 6 here
+    storing.wire_pairs([6, 6], [0, 1], tick=0, tentative=0.5)
+    storing.wire_pairs([6], [2], tick=0, tentative=0.8)
+    storing.wire_pairs([2, 2, 2], [3, 4, 5], tick=0, tentative=0.95)
+    own_o = np.zeros(owner_graph.node_count, dtype=np.int64)
+    own_s = np.ones(storing.node_count, dtype=np.int64)
+    own_s[6] = 0
+    owner_cap, storing_cap = GlobalDegreeCap(0, 2), GlobalDegreeCap(1, 2)
+    capped = storing.prune_to_max_degree(2)  # the storing shard's own cap, at its Decay
+    if recorded:
+        storing_cap.record_capped(storing, capped, 0)
+    # every step at once: degrees, the ask, the asked edges, the ranking
+    (degrees,) = storing_cap.reports(storing, own_s).values()
+    storing_cap.apply_orders(
+        storing, own_s, owner_cap.orders(owner_graph, own_o, [degrees], 2).values()
+    )
+    reports = list(storing_cap.reports(storing, own_s).values())  # none unless v was asked
+    for orders in owner_cap.orders(owner_graph, own_o, reports, 2).values():
+        storing_cap.apply_orders(storing, own_s, [orders])
+    return (reports or [DegreeReport(1)])[0], owner_graph, storing
+
+
+def test_an_edge_a_shards_own_cap_removed_keeps_its_place_in_the_other_ends_ranking() -> None:
+    edges, owner_graph, storing = capped_scenario(recorded=True)
+    assert edges.capped_node.tolist() == [0]  # v, as the owner's index: its edge to h
+    assert edges.capped_weight.tolist() == [0.8] and edges.capped_created.tolist() == [0]
+    assert edges.capped_other.tolist() == [int(storing._ids_arr[2])]
+    v_here = 6
+    assert storing.degrees()[v_here] == 0 and owner_graph.degrees()[0] == 1  # v keeps a
+    # unrecorded, the edge to h no longer counts: v is within the cap, is not asked for,
+    # and keeps w as well (one colony: not)
+    edges, _, left = capped_scenario(recorded=False)
+    assert not len(edges.edge_node) and left.degrees()[v_here] == 1
+
+
+def test_the_shards_own_cap_keeps_an_edge_for_the_ends_that_wanted_it_for_a_round() -> None:
+    g = star([("a", 0.9, 0), ("b", 0.5, 1), ("c", 0.4, 2)])
+    cap = GlobalDegreeCap(me=0, k=1)
+    capped = g.prune_to_max_degree(1)  # v ranks b and c out; each leaf wanted its edge
+    assert capped.ranked_out is not None and sorted(capped.ranked_out.tolist()) == [1, 1]
+    cap.record_capped(g, capped, tick=3)  # a round's last Decay
+    kept = cap.capped
+    assert sorted(kept.node.tolist()) == [2, 3] and kept.other.tolist() == [0, 0]
+    assert sorted(kept.weight.tolist()) == [0.4, 0.5] and kept.removed.tolist() == [3, 3]
+    assert cap._capped.count[:4].tolist() == [0, 0, 1, 1]
+    for tick in range(4, 8):  # ranked in the next round, at its last Decay (7)
+        cap.record_capped(g, PrunedEdges.empty(), tick)
+        assert len(cap.capped) == 2, tick
+    cap.record_capped(g, PrunedEdges.empty(), 8)
+    assert len(cap.capped) == 0 and not cap._capped.count.any()
+    # with every step at every Decay: four Decays
+    every = GlobalDegreeCap(me=0, k=1, round_ticks=1)
+    h = star([("a", 0.9, 0), ("b", 0.5, 1)])
+    every.record_capped(h, h.prune_to_max_degree(1), tick=10)
+    every.record_capped(h, PrunedEdges.empty(), tick=13)
+    assert len(every.capped) == 1
+    every.record_capped(h, PrunedEdges.empty(), tick=14)
+    assert len(every.capped) == 0
+    # they survive pickling (a checkpoint) and the cap's state (a store)
+    cap.record_capped(g, PrunedEdges(*_one_capped(g)), tick=9)
+    again = pickle.loads(pickle.dumps(cap))
+    assert again.capped.node.tolist() == cap.capped.node.tolist() == [0]  # v wanted it
+    assert again._capped.count[:2].tolist() == [1, 0]
+    restored = GlobalDegreeCap(me=0, k=1)
+    st = cap.state()
+    restored.set_state(
+        st["reported"][: g.node_count], st["table"][: g.node_count], None, cap.capped
+    )
+    assert restored.capped.weight.tolist() == [0.25]
+    with pytest.raises(ValueError, match="capped edge names a node outside"):
+        restored.set_state([0], np.zeros((1, 1)), None, cap.capped)
+    # a cap pickled before capped edges were kept has none
+    old = GlobalDegreeCap(me=0, k=1)
+    del old.__dict__["_capped"]
+    assert len(pickle.loads(pickle.dumps(old)).capped) == 0
+
+
+def _one_capped(g: HebbianGraph) -> tuple[Any, ...]:
+    """A capped edge between v (0) and a (1) of weight 0.25, created at tick 5, that a
+    (the target) ranked out."""
+    ids = g._ids_arr
+    return (
+        np.array([ids[0]]),
+        np.array([ids[1]]),
+        np.array([0.25]),
+        np.array([5]),
+        np.array([2], dtype=np.uint8),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.lists(st.integers(0, 12), max_size=40)),
+            st.tuples(st.just("forget"), st.integers(0, 3)),
+        ),
+        max_size=25,
+    )
+)
+def test_the_capped_log_matches_a_list(steps: list[tuple[str, Any]]) -> None:
+    # appended in removal order, forgotten from the oldest, counted per node: against a list
+    log, model, tick = _CappedLog(nodes=13), [], 0
+    for kind, arg in steps:
+        if kind == "add":
+            tick += 1
+            nodes = np.array(arg, dtype=np.int64)
+            log.append(
+                CappedEdges(
+                    nodes,
+                    nodes + 1,
+                    nodes / 10,
+                    nodes * 0 + 7,
+                    np.full(len(nodes), tick, dtype=np.int64),
+                )
+            )
+            model += [(v, tick) for v in arg]
+        else:
+            log.forget_before(tick - arg)
+            model = [(v, t) for v, t in model if t >= tick - arg]
+        held = log.edges()
+        assert held.node.tolist() == [v for v, _ in model]
+        assert held.removed.tolist() == [t for _, t in model]
+        assert held.other.tolist() == [v + 1 for v, _ in model]
+        counts = Counter(v for v, _ in model)
+        assert [int(c) for c in log.count[:13]] == [counts.get(v, 0) for v in range(13)]
+        wanted = np.full(13, -1, dtype=np.int64)
+        wanted[[0, 5, 9]] = 1
+        assert log.of(wanted).node.tolist() == [v for v, _ in model if v in (0, 5, 9)]
+    again = pickle.loads(pickle.dumps(log))
+    assert again.edges().node.tolist() == log.edges().node.tolist()
+    assert again.count[:13].tolist() == log.count[:13].tolist()

@@ -113,7 +113,7 @@ def test_saved_and_loaded_at_every_tick_the_capped_cluster_goes_on_unchanged(
     saved (the owners' ranking reads nothing cached from before the boundary)."""
     cap = ColonyConfig(max_edge_degree=3)
     a, b = make(20, 3, cap), make(20, 3, cap)
-    in_flight = 0
+    in_flight = capped = 0
     try:
         for t in range(24):
             a.run(1)
@@ -124,12 +124,25 @@ def test_saved_and_loaded_at_every_tick_the_capped_cluster_goes_on_unchanged(
             graphs_equal(a, b)
             for i in range(3):  # the cap's state too, the drops ordered at the last Decay
                 kept, loaded = a._call(i, "degree_cap_state"), b._call(i, "degree_cap_state")
-                assert kept.keys() == loaded.keys() == {"cap_reported", "cap_table", "cap_inflight"}
+                assert (
+                    kept.keys()
+                    == loaded.keys()
+                    == {
+                        "cap_reported",
+                        "cap_table",
+                        "cap_inflight",
+                        "cap_capped_ends",
+                        "cap_capped_weight",
+                        "cap_capped_ticks",
+                    }
+                )
                 for key, value in kept.items():
                     assert np.array_equal(value, loaded[key]), (t, i, key)
                 in_flight += len(kept["cap_inflight"])
+                capped += len(kept["cap_capped_weight"])
         assert sum(a._call(i, "cap_dropped") for i in range(3)) > 0  # the cap acted
         assert in_flight > 0  # drops were in flight at some boundary
+        assert capped > 0  # and edges the shards' own caps removed, kept for the ranking
     finally:
         a.close()
         b.close()

@@ -25,7 +25,9 @@ pushed over the cap in the Act of tick ``t`` is trimmed at the Decay of tick ``t
 kept growing was asked for, reported and ranked at nearly every tick, and the cap was a third
 to a half of what sharding added to the shards' work; in rounds, each Decay does one step.)
 :meth:`GlobalDegreeCap.reports` and :meth:`GlobalDegreeCap.orders` given no tick do every step
-at once. Edges are ranked by weight (heaviest first), then creation tick (oldest
+at once. The edges a shard's own cap removed keep their places in the owners' rankings of
+their other ends for a round (:class:`CappedEdges`): one colony's single pass counts them,
+and without them sharded graphs kept far more edges than one colony. Edges are ranked by weight (heaviest first), then creation tick (oldest
 first), then the other endpoint's NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
 order re-reports the degrees of every node it names, so the owners' tables are exact again
@@ -55,7 +57,7 @@ import numpy.typing as npt
 
 from phago import _kernels as K
 from phago._arrays import frozen_empty, stable_groups, unique_sorted
-from phago.graph import HebbianGraph
+from phago.graph import HebbianGraph, PrunedEdges
 
 __all__ = [
     "ROUND_TICKS",
@@ -123,6 +125,132 @@ def _no_inflight() -> npt.NDArray[np.int64]:
 
 
 @dataclass(slots=True)
+class CappedEdges:
+    """Edges a shard's own degree cap removed lately (its colony's Decay), each kept a round
+    (:data:`ROUND_TICKS` Decays) for the end that ranked it among its strongest: in that
+    end's rankings across shards it keeps its place.
+
+    One colony ranks every node's edges in one pass and removes an edge when either end
+    drops it, so an edge a hub drops still counts against its other end's cap in that pass.
+    A shard's own cap removes such an edge before the owners rank the node's edges on every
+    shard; were it left out of those rankings, each would free a place for an edge one
+    colony drops (sharded graphs kept a fifth more edges; docs/distributed.md).
+
+    Attributes:
+        node: the end that ranked the edge among its strongest (local index).
+        other: the other end (local index).
+        weight: the edge's weight when removed.
+        created: its creation tick.
+        removed: the tick of the Decay that removed it.
+
+    Example:
+        >>> len(CappedEdges.empty())
+        0
+    """
+
+    node: npt.NDArray[np.int64]
+    other: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float64]
+    created: npt.NDArray[np.int64]
+    removed: npt.NDArray[np.int64]
+
+    @classmethod
+    def empty(cls) -> CappedEdges:
+        """No edges."""
+        return cls(_no_ints(), _no_ints(), _no_floats(), _no_ints(), _no_ints())
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    def _columns(self) -> tuple[npt.NDArray[Any], ...]:
+        return (self.node, self.other, self.weight, self.created, self.removed)
+
+    def of(self, wanted: npt.NDArray[np.int64]) -> CappedEdges:
+        """The edges whose node ``wanted`` marks (a lookup by local index, ``>= 0`` where
+        wanted)."""
+        at = K.rows_of_marked(self.node, wanted)
+        return CappedEdges(*(c[at] for c in self._columns()))
+
+
+class _CappedLog:
+    """:class:`CappedEdges` as a shard keeps them: appended in removal order, forgotten from
+    the oldest, with how many each node holds (``count``, one entry per local node index,
+    at least as long as the graph)."""
+
+    __slots__ = ("_cols", "_hi", "_lo", "count")
+
+    def __init__(self, edges: CappedEdges | None = None, nodes: int = 0) -> None:
+        e = CappedEdges.empty() if edges is None else edges
+        self._cols = [c.copy() for c in e._columns()]
+        self._lo, self._hi = 0, len(e)
+        self.count = np.zeros(max(nodes, 0), dtype=np.int32)
+        if len(e):
+            self.grow_nodes(int(e.node.max()) + 1)
+            K.add_at(self.count, e.node, 1)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_CappedLog, (self.edges(), len(self.count)))
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def grow_nodes(self, n: int) -> None:
+        """Make room in ``count`` for ``n`` nodes."""
+        if n > len(self.count):
+            count = np.zeros(max(n, 2 * len(self.count), 64), dtype=np.int32)
+            count[: len(self.count)] = self.count
+            self.count = count
+
+    def forget_before(self, tick: int) -> None:
+        """Forget the edges removed before ``tick``."""
+        lo, hi = self._lo, self._hi
+        removed = self._cols[4]
+        j = lo + int(np.searchsorted(removed[lo:hi], tick, side="left"))
+        if j > lo:
+            K.add_at(self.count, self._cols[0][lo:j], -1)
+            self._lo = j
+
+    def append(self, edges: CappedEdges) -> None:
+        """Add edges removed no earlier than those held."""
+        m = len(edges)
+        if not m:
+            return
+        lo, hi = self._lo, self._hi
+        size = len(self._cols[0])
+        if hi + m > size:  # move the live ones to the front, in room at least twice theirs
+            live = hi - lo
+            if 2 * (live + m) > size:
+                size = max(2 * (live + m), 1024)
+                cols = []
+                for c in self._cols:
+                    grown = np.empty(size, dtype=c.dtype)
+                    grown[:live] = c[lo:hi]
+                    cols.append(grown)
+                self._cols = cols
+            else:
+                for c in self._cols:
+                    c[:live] = c[lo:hi]  # numpy copies overlapping slices safely
+            self._lo, self._hi = 0, live
+            lo, hi = 0, live
+        for c, new in zip(self._cols, edges._columns(), strict=True):
+            c[hi : hi + m] = new
+        self._hi = hi + m
+        self.grow_nodes(int(edges.node.max()) + 1)
+        K.add_at(self.count, edges.node, 1)
+
+    def edges(self) -> CappedEdges:
+        """Copies of the edges held."""
+        lo, hi = self._lo, self._hi
+        return CappedEdges(*(c[lo:hi].copy() for c in self._cols))
+
+    def of(self, wanted: npt.NDArray[np.int64]) -> CappedEdges:
+        """The edges held whose node ``wanted`` marks (see :meth:`CappedEdges.of`)."""
+        lo, hi = self._lo, self._hi
+        at = K.rows_of_marked(self._cols[0][lo:hi], wanted) + lo
+        return CappedEdges(*(c[at] for c in self._cols))
+
+
+@dataclass(slots=True)
 class DegreeReport:
     """What a storing shard tells an owner at Decay (sent with its ghost requests, read at
     the owner's next Decay).
@@ -141,6 +269,13 @@ class DegreeReport:
         edge_created: its creation tick,
         edge_local: and the edge's two endpoints as ``source``'s local node indices (shape
             ``(n, 2)``), which an order to drop it echoes back.
+        capped_node: for the nodes the owner asked for, one entry per edge of the node that
+            ``source``'s own degree cap removed in the last round (:data:`ROUND_TICKS`
+            ticks): the node (the owner's local index),
+        capped_other: the edge's other endpoint,
+        capped_weight: its weight when removed,
+        capped_created: and its creation tick. Such an edge keeps its place in the node's
+            ranking (it was ranked with the node's other edges in one colony's pass).
 
     A shard sends local indices, degrees and ticks as 32-bit integers (a report is the
     largest message of a tick, and Ray passes one over 100 KiB through its object store);
@@ -157,6 +292,10 @@ class DegreeReport:
     edge_weight: npt.NDArray[np.float64] = field(default_factory=_no_floats)
     edge_created: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
     edge_local: npt.NDArray[np.integer[Any]] = field(default_factory=_no_pairs)
+    capped_node: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
+    capped_other: npt.NDArray[np.uint64] = field(default_factory=_no_ids)
+    capped_weight: npt.NDArray[np.float64] = field(default_factory=_no_floats)
+    capped_created: npt.NDArray[np.integer[Any]] = field(default_factory=_no_small)
 
 
 @dataclass(slots=True)
@@ -241,8 +380,8 @@ def _ranked_rows(
     ranking will rank, each once, in index order (``scratch``: all -1, at least ``n``)."""
     if not reports:
         return _no_ints()
-    rows = np.concatenate([r.edge_node for r in reports]).astype(_INT, copy=False)
-    return K.owned_distinct(rows, owner, me, n, scratch)  # type: ignore[no-any-return]
+    rows = np.concatenate([r.edge_node for r in reports] + [r.capped_node for r in reports])
+    return K.owned_distinct(rows.astype(_INT, copy=False), owner, me, n, scratch)  # type: ignore[no-any-return]
 
 
 def _leave_out_inflight(
@@ -307,6 +446,9 @@ class GlobalDegreeCap:
         # the drops this owner ordered at its last Decay, applied at the storing shards' next:
         # rows of (storing shard, its local indices of the edge's two ends, the node here)
         self._inflight = _no_inflight()
+        # the edges this shard's own cap removed in the last round (they keep their places),
+        # as (tick, edges) per Decay, and all of them together once asked for
+        self._capped = _CappedLog()
         self.dropped = 0  # edges this shard removed for the cap across shards
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -314,6 +456,7 @@ class GlobalDegreeCap:
         before rounds goes on running every step at every Decay)."""
         self.__dict__.update(state)
         self.__dict__.setdefault("_inflight", _no_inflight())
+        self.__dict__.setdefault("_capped", _CappedLog())
         self.__dict__.setdefault("round_ticks", 1)  # pickled before rounds: as it ran
 
     @property
@@ -342,10 +485,18 @@ class GlobalDegreeCap:
             elsewhere = np.zeros(new_rows, dtype=np.int32)
             elsewhere[:rows] = self._elsewhere
             self._elsewhere = elsewhere
+        self._capped.grow_nodes(n)
+
+    @property
+    def capped(self) -> CappedEdges:
+        """The edges this shard's own degree cap removed in the last round (see
+        :class:`CappedEdges`)."""
+        return self._capped.edges()
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
         """Copies of the reported degrees, the owner's table and the drops in flight (what
-        :mod:`phago.store` saves between ticks, when no asks are pending)."""
+        :mod:`phago.store` saves between ticks, when no asks are pending; :attr:`capped`
+        names nodes by local index, so the shard saves it by NodeId)."""
         return {
             "reported": self._reported.copy(),
             "table": self._table.copy(),
@@ -357,8 +508,10 @@ class GlobalDegreeCap:
         reported: npt.ArrayLike,
         table: npt.ArrayLike,
         inflight: npt.ArrayLike | None = None,
+        capped: CappedEdges | None = None,
     ) -> None:
-        """Restore :meth:`state` (a state saved before drops in flight were kept has none).
+        """Restore :meth:`state` and :attr:`capped` (a state saved before drops in flight,
+        or before capped edges, were kept has none).
 
         Raises:
             ValueError: ``table`` is not two-dimensional, or ``inflight`` is not rows of four
@@ -375,6 +528,12 @@ class GlobalDegreeCap:
             raise ValueError("the drops in flight must be rows of four integers")
         if len(f) and (f[:, 3].min() < 0 or f[:, 3].max() >= len(r)):
             raise ValueError(f"a drop in flight names a node outside the graph's {len(r)}")
+        c = CappedEdges.empty() if capped is None else capped
+        ends = np.concatenate([c.node, c.other])
+        if len(c) and (ends.min() < 0 or ends.max() >= len(r)):
+            raise ValueError(f"a capped edge names a node outside the graph's {len(r)}")
+        order = np.argsort(c.removed, kind="stable")  # the log is in removal order
+        self._capped = _CappedLog(CappedEdges(*(x[order] for x in c._columns())), len(r))
         self._inflight = f.copy()
         self._reported = r.copy()
         self._table = t.copy()
@@ -382,6 +541,54 @@ class GlobalDegreeCap:
         self._there = np.zeros(0, dtype=_INT)
         self._asks = []
         self._degrees = self._own_edges = None
+
+    # ------------------------------------------------------------------ storing: own cap
+
+    def record_capped(self, graph: HebbianGraph, capped: PrunedEdges, tick: int) -> None:
+        """Keep the edges this shard's own degree cap removed at the Decay of ``tick`` (what
+        :meth:`phago.colony.Colony.decay` returns) until the owners have ranked them once,
+        and forget those they have (see :class:`CappedEdges`).
+
+        In rounds an edge removed at the last Decay of a round, or at the first three of the
+        next, is counted in the degrees and reported with the asked edges of that next round
+        and ranked at its last Decay; with every step at every Decay, for four Decays (a
+        report of degrees reaches a ranking three Decays later).
+        """
+        self._grow(graph.node_count)
+        r = self.round_ticks
+        # the oldest removals still to be ranked: since the last round's last Decay
+        start = tick - ROUND_TICKS + 1 if r == 1 else tick - 1 - tick % r
+        self._capped.forget_before(start)
+        if len(capped):
+            m = len(capped)
+            if capped.local_ends is not None:
+                a, b = capped.local_ends[:, 0], capped.local_ends[:, 1]
+            else:
+                ends = graph.indices_of_ids(np.concatenate([capped.sources, capped.targets]))
+                a, b = ends[:m], ends[m:]
+                known = (a >= 0) & (b >= 0)
+                if not known.all():
+                    a, b = a[known], b[known]
+                    capped = PrunedEdges(
+                        capped.sources[known],
+                        capped.targets[known],
+                        capped.weights[known],
+                        capped.created[known],
+                        None if capped.ranked_out is None else capped.ranked_out[known],
+                    )
+            out = capped.ranked_out
+            out = np.zeros(len(a), dtype=np.uint8) if out is None else out
+            # each end that ranked the edge among its strongest keeps it in its rankings
+            node, other, w, ct = K.wanted_ends(
+                np.ascontiguousarray(a, dtype=_INT),
+                np.ascontiguousarray(b, dtype=_INT),
+                np.ascontiguousarray(out, dtype=np.uint8),
+                np.ascontiguousarray(capped.weights, dtype=np.float64),
+                np.ascontiguousarray(capped.created, dtype=_INT),
+            )
+            self._capped.append(
+                CappedEdges(node, other, w, ct, np.full(len(node), tick, dtype=_INT))
+            )
 
     # ------------------------------------------------------------------ storing: orders
 
@@ -465,7 +672,7 @@ class GlobalDegreeCap:
         n_mine = groups[0][2]
         self._own_edges = (rows, node[:n_mine], other[:n_mine], w[:n_mine], ct[:n_mine])
         changed = (
-            K.changed_remote_degrees(owner, self.me, deg, self._reported, n)
+            K.changed_remote_degrees(owner, self.me, deg, self._capped.count, self._reported, n)
             if degrees_now
             else _no_ints()
         )
@@ -473,7 +680,8 @@ class GlobalDegreeCap:
             # grouped by owner with one stable sort (each group keeps index order)
             order, owners = stable_groups(owner[changed])
             sel = changed[order]
-            gids, gdeg = ids[sel], deg[sel].astype(_SMALL)
+            gids = ids[sel]
+            gdeg = self._reported[sel].astype(_SMALL)  # with the capped edges
             ghere, gthere = sel.astype(_SMALL), self._there[sel].astype(_SMALL)
             for o, c0, c1 in owners:
                 out[o] = DegreeReport(
@@ -494,6 +702,18 @@ class GlobalDegreeCap:
                 rep.edge_weight = w[c0:c1]
                 rep.edge_created = ct[c0:c1]
                 rep.edge_local = e_local[c0:c1]
+            capped = self._capped.of(at_owner)
+            if len(capped):
+                order, owners = stable_groups(owner[capped.node])
+                c_there = at_owner[capped.node[order]].astype(_SMALL)
+                c_ids, c_w = ids[capped.other[order]], capped.weight[order]
+                c_ct = capped.created[order].astype(_SMALL)
+                for o, c0, c1 in owners:
+                    rep = out.setdefault(o, DegreeReport(self.me))
+                    rep.capped_node = c_there[c0:c1]
+                    rep.capped_other = c_ids[c0:c1]
+                    rep.capped_weight = c_w[c0:c1]
+                    rep.capped_created = c_ct[c0:c1]
             at_owner[li] = -1
         return out
 
@@ -583,12 +803,12 @@ class GlobalDegreeCap:
             batches = [[rep] for rep in listed]
         for batch in batches:
             self._take_degrees(graph, owner, batch, learnt, inflight)
-        ranked = [rep for rep in reports if len(rep.edge_node)]
+        ranked = [rep for rep in reports if len(rep.edge_node) or len(rep.capped_node)]
         out: dict[int, CapOrder] = {}
         if ranked:
             out = self._rank(graph, owner, ranked, deg, own_edges, inflight)
         over = (
-            K.over_cap_owned(owner, self.me, deg, self._elsewhere, self.k, n)
+            K.over_cap_owned(owner, self.me, deg, self._capped.count, self._elsewhere, self.k, n)
             if asks_at(tick, self.round_ticks)
             else _no_ints()
         )
@@ -633,26 +853,53 @@ class GlobalDegreeCap:
             _leave_out_inflight(keep, local, sources[report_of_edge], inflight)
         kept = np.flatnonzero(keep)  # gathered by index: a quarter of a mask selection
         rows = e_node[kept]
-        nodes = unique_sorted(rows)
+        # edges the storing shards' own caps removed lately keep their places (CappedEdges)
+        c_rows = np.concatenate([r.capped_node for r in reports]).astype(_INT, copy=False)
+        c_ok = (c_rows >= 0) & (c_rows < n)
+        c_ok[c_ok] = owner[c_rows[c_ok]] == self.me
+        c_kept = np.flatnonzero(c_ok)
+        c_rows = c_rows[c_kept]
+        nodes = unique_sorted(np.concatenate([rows, c_rows]) if len(c_rows) else rows)
         if own_edges is not None and np.array_equal(own_edges[0], nodes):
             node, other, w, ct = own_edges[1:]
         else:  # ranked without this Decay's reports before it
             node, other, w, ct = graph.incident_edges(nodes)
         own = len(node)
-        all_node = np.concatenate([node, rows])
-        all_other = np.concatenate(
-            [ids[other], np.concatenate([r.edge_other for r in reports])[kept]]
-        )
-        all_w = np.concatenate([w, np.concatenate([r.edge_weight for r in reports])[kept]])
-        all_ct = np.concatenate([ct, np.concatenate([r.edge_created for r in reports])[kept]])
         # ranked by position among the ranked nodes (the kernel's pass over nodes is then
         # over those few, not over the graph), looked up through the scratch index (a
         # searchsorted of unsorted keys costs ~70 ns each, 30 times the lookup)
         position = self._scratch
         position[nodes] = np.arange(len(nodes), dtype=_INT)
+        capped = self._capped.of(position)  # this shard's own, of the ranked nodes
+        all_node = np.concatenate([node, rows, c_rows, capped.node])
+        all_other = np.concatenate(
+            [
+                ids[other],
+                np.concatenate([r.edge_other for r in reports])[kept],
+                np.concatenate([r.capped_other for r in reports])[c_kept],
+                ids[capped.other],
+            ]
+        )
+        all_w = np.concatenate(
+            [
+                w,
+                np.concatenate([r.edge_weight for r in reports])[kept],
+                np.concatenate([r.capped_weight for r in reports])[c_kept],
+                capped.weight,
+            ]
+        )
+        all_ct = np.concatenate(
+            [
+                ct,
+                np.concatenate([r.edge_created for r in reports])[kept],
+                np.concatenate([r.capped_created for r in reports])[c_kept],
+                capped.created,
+            ]
+        )
         at = position[all_node]
         position[nodes] = -1
         drop = _rank_drops_indexed(at, len(nodes), all_other, all_w, all_ct.astype(_INT), self.k)
+        drop = drop[: own + len(kept)]  # the capped edges are gone already
         if drop[:own].any():
             a, b = node[drop[:own]], other[drop[:own]]
             key = unique_sorted((np.minimum(a, b) << 32) | np.maximum(a, b))  # each edge once

@@ -44,7 +44,7 @@ from phago._gc import GcPause, cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig
-from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap
+from phago.distributed.degree_cap import CapOrder, CappedEdges, DegreeReport, GlobalDegreeCap
 from phago.distributed.edge_manager import CrossShardEdgeManager
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.hashing import ConsistentHashRing
@@ -1335,37 +1335,69 @@ class ShardedColony:
 
     def degree_cap_state(self) -> dict[str, npt.NDArray[Any]]:
         """Between ticks: the degree cap's state, ``cap_reported`` and ``cap_table`` (per node,
-        trimmed to the node count) and ``cap_inflight`` (the drops this shard ordered at its
-        last Decay, as rows of storing shard, its local edge ends, node here); empty when
-        the cap is off. What :mod:`phago.store` saves."""
+        trimmed to the node count), ``cap_inflight`` (the drops this shard ordered at its
+        last Decay, as rows of storing shard, its local edge ends, node here) and the edges
+        its own cap removed in the last round (``cap_capped_ends`` as NodeIds, the end
+        that keeps each in its rankings first,
+        ``cap_capped_weight``, ``cap_capped_ticks`` as creation and removal ticks); empty
+        when the cap is off. What :mod:`phago.store` saves."""
         if self._degree_cap is None:
             return {}
         n = self.colony.graph.node_count
         st = self._degree_cap.state()
+        capped = self._degree_cap.capped
         return {
             "cap_reported": st["reported"][:n],
             "cap_table": st["table"][:n],
             "cap_inflight": st["inflight"],
+            "cap_capped_ends": self.colony.graph._ids_arr[
+                np.column_stack([capped.node, capped.other])
+            ],
+            "cap_capped_weight": capped.weight.copy(),
+            "cap_capped_ticks": np.column_stack([capped.created, capped.removed]),
         }
 
     def set_degree_cap_state(
-        self, reported: npt.ArrayLike, table: npt.ArrayLike, inflight: npt.ArrayLike | None = None
+        self,
+        reported: npt.ArrayLike,
+        table: npt.ArrayLike,
+        inflight: npt.ArrayLike | None = None,
+        capped: Mapping[str, npt.ArrayLike] | None = None,
     ) -> None:
         """Restore :meth:`degree_cap_state` (ignored when the cap is off; a state saved
-        without drops in flight has none).
+        without drops in flight or capped edges has none). ``capped`` holds the
+        ``cap_capped_*`` arrays; an edge naming a node this shard no longer holds (a forget)
+        is left out.
 
         Raises:
-            ValueError: the arrays do not have one row per node, or a drop in flight names a
-                node this shard does not hold.
+            ValueError: the arrays do not have one row per node, a drop in flight names a
+                node this shard does not hold, or the capped edges' arrays disagree.
         """
         if self._degree_cap is None:
             return
-        n = self.colony.graph.node_count
+        graph = self.colony.graph
+        n = graph.node_count
         r = np.asarray(reported, dtype=np.int32)
         t = np.asarray(table, dtype=np.int32)
         if t.ndim != 2 or len(r) != n or len(t) != n:
             raise ValueError(f"degree-cap state for {len(r)}/{len(t)} nodes, the graph has {n}")
-        self._degree_cap.set_state(r, t, inflight)
+        edges = None
+        if capped is not None and "cap_capped_ends" in capped:
+            ids = np.asarray(capped["cap_capped_ends"], dtype=np.uint64).reshape(-1, 2)
+            w = np.asarray(capped["cap_capped_weight"], dtype=np.float64)
+            ticks = np.asarray(capped["cap_capped_ticks"], dtype=np.int64).reshape(-1, 2)
+            if not (len(ids) == len(w) == len(ticks)):
+                raise ValueError("the capped edges' ends, weights and ticks differ in length")
+            ends = graph.indices_of_ids(ids.ravel()).reshape(-1, 2)
+            ok = (ends >= 0).all(axis=1)
+            edges = CappedEdges(
+                ends[ok, 0].copy(),
+                ends[ok, 1].copy(),
+                w[ok],
+                ticks[ok, 0].copy(),
+                ticks[ok, 1].copy(),
+            )
+        self._degree_cap.set_state(r, t, inflight, edges)
 
     def store_ghosts(self, ghosts: Iterable[GhostNode]) -> None:
         """Put ghosts into the LRU cache."""
@@ -1393,7 +1425,10 @@ class ShardedColony:
             else:
                 count = self.take_cross_shard_count()
         elif phase is TickPhase.DECAY:
-            colony.decay()
+            capped = colony.decay()
+            cap = self._active_cap()
+            if cap is not None:  # they keep their places in the rankings across shards
+                cap.record_capped(colony.graph, capped, colony.current_tick)
         else:
             colony.advance()
         result = ShardPhaseResult(
