@@ -27,8 +27,9 @@ to a half of what sharding added to the shards' work; in rounds, each Decay does
 :meth:`GlobalDegreeCap.reports` and :meth:`GlobalDegreeCap.orders` given no tick do every step
 at once. The edges a shard's own cap removed keep their places in the owners' rankings of
 their other ends for a round (:class:`CappedEdges`): one colony's single pass counts them,
-and without them sharded graphs kept far more edges than one colony. Edges are ranked by weight (heaviest first), then creation tick (oldest
-first), then the other endpoint's NodeId, so the order does not depend on the shard count.
+and without them sharded graphs kept far more edges than one colony. Edges are ranked by
+weight (heaviest first), then creation tick (oldest first), then the other endpoint's
+NodeId, so the order does not depend on the shard count.
 As in one colony, an edge is removed when either endpoint drops it. A shard that applies an
 order re-reports the degrees of every node it names, so the owners' tables are exact again
 once they take that report. A node asked for at consecutive Decays (every step at once) is
