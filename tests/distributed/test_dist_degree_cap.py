@@ -774,3 +774,22 @@ def test_the_capped_log_matches_a_list(steps: list[tuple[str, Any]]) -> None:
     again = pickle.loads(pickle.dumps(log))
     assert again.edges().node.tolist() == log.edges().node.tolist()
     assert again.count[:13].tolist() == log.count[:13].tolist()
+
+
+def test_a_shard_restores_its_capped_edges_by_node_id() -> None:
+    sh = ShardedColony(ShardId(0), CAP3, ConsistentHashRing(2))
+    sh.colony.graph.present(["x", "y", "z"])
+    ids = sh.colony.graph._ids_arr
+    zeros = ([0, 0, 0], np.zeros((3, 2)))
+    saved = {  # an edge x-y kept for x, and one naming a node since forgotten
+        "cap_capped_ends": np.array([[ids[0], ids[1]], [ids[2], 12345]], dtype=np.uint64),
+        "cap_capped_weight": np.array([0.5, 0.7]),
+        "cap_capped_ticks": np.array([[1, 4], [2, 4]]),
+    }
+    sh.set_degree_cap_state(*zeros, None, saved)
+    state = sh.degree_cap_state()
+    assert state["cap_capped_ends"].tolist() == [[int(ids[0]), int(ids[1])]]
+    assert state["cap_capped_weight"].tolist() == [0.5]
+    assert state["cap_capped_ticks"].tolist() == [[1, 4]]
+    with pytest.raises(ValueError, match="differ in length"):
+        sh.set_degree_cap_state(*zeros, None, {**saved, "cap_capped_weight": np.array([0.5])})

@@ -63,6 +63,7 @@ from phago.graph import HebbianGraph, PrunedEdges
 __all__ = [
     "ROUND_TICKS",
     "CapOrder",
+    "CappedEdges",
     "DegreeReport",
     "GlobalDegreeCap",
     "asks_at",
@@ -127,15 +128,16 @@ def _no_inflight() -> npt.NDArray[np.int64]:
 
 @dataclass(slots=True)
 class CappedEdges:
-    """Edges a shard's own degree cap removed lately (its colony's Decay), each kept a round
-    (:data:`ROUND_TICKS` Decays) for the end that ranked it among its strongest: in that
-    end's rankings across shards it keeps its place.
+    """Edges a shard's own degree cap removed lately (its colony's Decay), each kept for the
+    end that ranked it among its strongest until the owners have ranked that end's edges
+    once (a round, :data:`ROUND_TICKS` Decays): in that ranking it keeps its place.
 
     One colony ranks every node's edges in one pass and removes an edge when either end
     drops it, so an edge a hub drops still counts against its other end's cap in that pass.
     A shard's own cap removes such an edge before the owners rank the node's edges on every
     shard; were it left out of those rankings, each would free a place for an edge one
-    colony drops (sharded graphs kept a fifth more edges; docs/distributed.md).
+    colony drops (two shards' graph at W3 D = 300k held 52% more edges than one colony's,
+    now 7%; docs/distributed.md).
 
     Attributes:
         node: the end that ranked the edge among its strongest (local index).
@@ -447,8 +449,8 @@ class GlobalDegreeCap:
         # the drops this owner ordered at its last Decay, applied at the storing shards' next:
         # rows of (storing shard, its local indices of the edge's two ends, the node here)
         self._inflight = _no_inflight()
-        # the edges this shard's own cap removed in the last round (they keep their places),
-        # as (tick, edges) per Decay, and all of them together once asked for
+        # the edges this shard's own cap removed and the owners have yet to rank (they keep
+        # their places there), in removal order
         self._capped = _CappedLog()
         self.dropped = 0  # edges this shard removed for the cap across shards
 

@@ -1337,10 +1337,10 @@ class ShardedColony:
         """Between ticks: the degree cap's state, ``cap_reported`` and ``cap_table`` (per node,
         trimmed to the node count), ``cap_inflight`` (the drops this shard ordered at its
         last Decay, as rows of storing shard, its local edge ends, node here) and the edges
-        its own cap removed in the last round (``cap_capped_ends`` as NodeIds, the end
-        that keeps each in its rankings first,
-        ``cap_capped_weight``, ``cap_capped_ticks`` as creation and removal ticks); empty
-        when the cap is off. What :mod:`phago.store` saves."""
+        its own cap removed that the owners have yet to rank (``cap_capped_ends`` as NodeId
+        pairs, the end that keeps each in its rankings first, ``cap_capped_weight``,
+        ``cap_capped_ticks`` as creation and removal ticks); empty when the cap is off.
+        What :mod:`phago.store` saves."""
         if self._degree_cap is None:
             return {}
         n = self.colony.graph.node_count
