@@ -1194,7 +1194,8 @@ def _renumber_asks(
     asks: dict[str, dict[str, list[Any]]], renumbered: dict[int, dict[int, int]]
 ) -> None:
     """Degree reports held between ticks name nodes by local index: the reported nodes and
-    edge ends by the sending shard's, the asked-for nodes by the owner's. After a forget
+    edge ends by the sending shard's, the asked-for nodes (and the nodes of capped edges)
+    by the owner's. After a forget
     renumbers some shards' nodes (old index to new), renumber the reports, dropping the
     entries of removed nodes; the owner indices a sender had learnt are only a cache and
     are forgotten (-1: the owner looks the node up by id)."""
@@ -1229,6 +1230,13 @@ def _renumber_asks(
                     r[name] = [v for v, k in zip(r[name], edges, strict=True) if k]
                 if there is not None:
                     r["edge_node"] = [there[int(n)] for n in r["edge_node"]]
+                # edges the sender's own cap removed, by the owner's index of their node
+                capped = [there is None or int(n) in there for n in r.get("capped_node", [])]
+                for name in ("capped_node", "capped_other", "capped_weight", "capped_created"):
+                    if name in r:
+                        r[name] = [v for v, k in zip(r[name], capped, strict=True) if k]
+                if there is not None and "capped_node" in r:
+                    r["capped_node"] = [there[int(n)] for n in r["capped_node"]]
                 if here is not None:
                     r["edge_local"] = [[here[int(a)], here[int(b)]] for a, b in r["edge_local"]]
 

@@ -298,6 +298,13 @@ def test_forget_renumbers_the_messages_held_in_the_store(tmp_path: Path, kind: s
     try:
         run_until_in_flight(dc, kind)
         digested = [d.id for d in dc.documents()][:3]
+        # the nodes of the capped edges held, as NodeIds on their owners, before the forget
+        capped_before = {
+            (owner, req): [
+                dc.runner.shards[owner].colony.graph.id_at(int(i)) for i in rep.capped_node
+            ]
+            for owner, req, rep in held_reports(dc)
+        }
         d = save_distributed(dc, tmp_path / "dist")
     finally:
         dc.close()
@@ -314,6 +321,10 @@ def test_forget_renumbers_the_messages_held_in_the_store(tmp_path: Path, kind: s
             assert np.all(rep.nodes_there == -1)  # learnt owner indices are forgotten
             for node, (a, b) in zip(rep.edge_node, rep.edge_local, strict=True):
                 assert there.id_at(int(node)) in (here.id_at(int(a)), here.id_at(int(b)))
+            capped_after = [there.id_at(int(i)) for i in rep.capped_node]
+            alive = set(there._ids_arr[: there.node_count].tolist())
+            assert capped_after == [x for x in capped_before[owner, req] if x in alive]
+        assert kind != EDGES or any(capped_before.values())  # some were held
         for req, items in again.runner._held.answers.items():
             for o in items:
                 if not isinstance(o, CapOrder):

@@ -168,12 +168,6 @@ class CappedEdges:
     def _columns(self) -> tuple[npt.NDArray[Any], ...]:
         return (self.node, self.other, self.weight, self.created, self.removed)
 
-    def of(self, wanted: npt.NDArray[np.int64]) -> CappedEdges:
-        """The edges whose node ``wanted`` marks (a lookup by local index, ``>= 0`` where
-        wanted)."""
-        at = K.rows_of_marked(self.node, wanted)
-        return CappedEdges(*(c[at] for c in self._columns()))
-
 
 class _CappedLog:
     """:class:`CappedEdges` as a shard keeps them: appended in removal order, forgotten from
@@ -247,7 +241,8 @@ class _CappedLog:
         return CappedEdges(*(c[lo:hi].copy() for c in self._cols))
 
     def of(self, wanted: npt.NDArray[np.int64]) -> CappedEdges:
-        """The edges held whose node ``wanted`` marks (see :meth:`CappedEdges.of`)."""
+        """The edges held whose node ``wanted`` marks (a lookup by local index, ``>= 0``
+        where wanted)."""
         lo, hi = self._lo, self._hi
         at = K.rows_of_marked(self._cols[0][lo:hi], wanted) + lo
         return CappedEdges(*(c[at] for c in self._cols))
@@ -569,25 +564,18 @@ class GlobalDegreeCap:
             else:
                 ends = graph.indices_of_ids(np.concatenate([capped.sources, capped.targets]))
                 a, b = ends[:m], ends[m:]
-                known = (a >= 0) & (b >= 0)
-                if not known.all():
-                    a, b = a[known], b[known]
-                    capped = PrunedEdges(
-                        capped.sources[known],
-                        capped.targets[known],
-                        capped.weights[known],
-                        capped.created[known],
-                        None if capped.ranked_out is None else capped.ranked_out[known],
-                    )
-            out = capped.ranked_out
-            out = np.zeros(len(a), dtype=np.uint8) if out is None else out
+            out = np.zeros(m, np.uint8) if capped.ranked_out is None else capped.ranked_out
+            w, ct = capped.weights, capped.created
+            known = (a >= 0) & (b >= 0)
+            if not known.all():
+                a, b, out, w, ct = a[known], b[known], out[known], w[known], ct[known]
             # each end that ranked the edge among its strongest keeps it in its rankings
             node, other, w, ct = K.wanted_ends(
                 np.ascontiguousarray(a, dtype=_INT),
                 np.ascontiguousarray(b, dtype=_INT),
                 np.ascontiguousarray(out, dtype=np.uint8),
-                np.ascontiguousarray(capped.weights, dtype=np.float64),
-                np.ascontiguousarray(capped.created, dtype=_INT),
+                np.ascontiguousarray(w, dtype=np.float64),
+                np.ascontiguousarray(ct, dtype=_INT),
             )
             self._capped.append(
                 CappedEdges(node, other, w, ct, np.full(len(node), tick, dtype=_INT))
