@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
+
+# No per-example deadline for property tests: CI runs on two shared cores, where a first
+# example that compiles a kernel, or any example while the machine is busy, can take longer
+# than Hypothesis's default 200 ms without anything being wrong. Tests that care about time
+# are benchmarks, not tests.
+settings.register_profile("phago", deadline=None)
+settings.load_profile("phago")
 
 
 @pytest.fixture(scope="session")
