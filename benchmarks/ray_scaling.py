@@ -14,7 +14,10 @@ For Ray shards running whole ticks actor to actor, a second table says where the
 (``phago.distributed.timeline``): between their own calls, before Decay (for the other
 shards' parts), and the hop from a Decay's last input to its start; and the driver
 process's CPU per tick (its Python thread and Ray's threads in it), which on a machine with
-no core to spare comes out of the shards'.
+no core to spare comes out of the shards'; and the ticks replayed from the calls as they
+ran (``timeline.replayed_span``): in the runner's order, and with one tick of slack between
+the shards, which tells what the waits before Decay cost (docs/distributed.md, "Slack
+between shards").
 Ray shards are actors with one CPU each; Ray is started once for the whole run with
 ``--ray-cpus`` CPUs (default: the cores this process may use, or the most shards asked for if
 that is more).
@@ -103,14 +106,16 @@ def main() -> None:
         print()
         print(
             "| backend | shards | ticks | waiting before Sense s/shard | "
-            "waiting before Decay s/shard | hop ms | driver CPU ms/tick |"
+            "waiting before Decay s/shard | hop ms | driver CPU ms/tick | "
+            "ticks replayed s | replayed with a tick of slack s |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in piped:
             print(
                 f"| {r['backend']} | {r['shards']} | {r['ticks']} | "
                 f"{r['wait_before_sense_s']:.2f} | {r['wait_before_decay_s']:.2f} | "
-                f"{r['hop_ms']:.2f} | {r['driver_cpu_ms_per_tick']:.2f} |"
+                f"{r['hop_ms']:.2f} | {r['driver_cpu_ms_per_tick']:.2f} | "
+                f"{r['replayed_s']:.1f} | {r['replayed_slack_s']:.1f} |"
             )
 
 

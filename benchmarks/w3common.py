@@ -11,7 +11,7 @@ from typing import Any
 
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.distributed import DistributedColony, RunnerConfig
-from phago.distributed.timeline import WaitSummary, wait_summary
+from phago.distributed.timeline import CallSpan, WaitSummary, replayed_span, wait_summary
 from phago.synthetic import synthetic_corpus, w1_layout
 
 WORDS_PER_DOC = 150
@@ -48,6 +48,11 @@ class W3Result:
     wait_before_sense_s: float | None = None
     wait_before_decay_s: float | None = None
     hop_ms: float | None = None
+    # the ticks replayed from the same calls (phago.distributed.timeline.replayed_span,
+    # with the mean hop): in the runner's order, and with one tick of slack between the
+    # shards (each Decay taking the other shards' parts of the tick before)
+    replayed_s: float | None = None
+    replayed_slack_s: float | None = None
     # Ray: the driver process's CPU (all its threads, Ray's included) per tick while the
     # ticks ran; on a machine with as many cores as shards it is taken from the shards
     driver_cpu_ms_per_tick: float | None = None
@@ -208,7 +213,8 @@ def run_w3(
         st = dc.stats()
         mem = [s["edge_bytes"] for s in st.shards]
         rss_rows = dc._call_all("rss_mib") if backend == "ray" else [rss_mib()]
-        waits = wait_summary(dc._call_all("call_spans")) if backend == "ray" else None
+        spans = dc._call_all("call_spans") if backend == "ray" else None
+        waits = wait_summary(spans) if spans is not None else None
     finally:
         dc.close()
     gb = int(sum(mem))
@@ -233,8 +239,19 @@ def run_w3(
         max(work_ms) / 1000.0,
         sum(work_ms) / 1000.0,
         *_waits(waits),
+        *_replays(spans, waits),
         driver_cpu * 1000.0 / max(ticks, 1) if backend == "ray" else None,
     )
+
+
+def _replays(
+    spans: list[list[CallSpan]] | None, summary: WaitSummary | None
+) -> tuple[float | None, float | None]:
+    """W3Result's replayed spans, in the runner's order and with one tick of slack."""
+    if spans is None or summary is None or not summary.ticks:
+        return None, None
+    hop = summary.mean_hop_ms / 1000.0
+    return replayed_span(spans, 0, hop), replayed_span(spans, 1, hop)
 
 
 def _waits(summary: WaitSummary | None) -> tuple[float | None, float | None, float | None]:

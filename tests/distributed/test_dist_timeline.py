@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import doctest
+import itertools
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from phago.distributed import timeline
-from phago.distributed.timeline import DECAY_ADVANCE, SENSE_ACT, CallSpan, wait_summary
+from phago.distributed.timeline import (
+    DECAY_ADVANCE,
+    SENSE_ACT,
+    CallSpan,
+    replayed_span,
+    wait_summary,
+)
 
 A, D = SENSE_ACT, DECAY_ADVANCE
 
@@ -82,3 +89,75 @@ def test_each_shard_is_busy_or_waiting_from_its_first_call_to_its_last(
         assert 0.0 <= w.hop_s <= w.before_decay_s + 1e-9
         assert w.calls == 2 * s.ticks
     assert s.span_s >= max(w.busy_s for w in s.shards) - 1e-9
+
+
+@st.composite
+def runs(draw: st.DrawFn) -> tuple[list[list[CallSpan]], bool]:
+    """Timelines as the runner makes them: each Decay starts once its own Act and every
+    other shard's Act of the tick are done, after a gap (zero for all, or drawn)."""
+    shards = draw(st.integers(1, 4))
+    ticks = draw(st.integers(1, 6))
+    length = st.floats(0.0, 2.0, allow_nan=False)
+    back_to_back = draw(st.booleans())
+    gap = st.just(0.0) if back_to_back else length
+    out: list[list[CallSpan]] = [[] for _ in range(shards)]
+    free = [0.0] * shards
+    for k in range(ticks):
+        act_end = []
+        for s in range(shards):
+            start = free[s] + draw(gap)
+            end = start + draw(length)
+            out[s].append(CallSpan(k, A, start, end))
+            act_end.append(end)
+        ready = max(act_end)
+        for s in range(shards):
+            start = ready + draw(gap)
+            free[s] = start + draw(length)
+            out[s].append(CallSpan(k, D, start, free[s]))
+    return out, back_to_back
+
+
+@given(runs(), st.floats(0.0, 0.5, allow_nan=False))
+def test_a_replay_never_beats_the_shards_own_work_and_slack_never_slows_it(
+    run: tuple[list[list[CallSpan]], bool], hop: float
+) -> None:
+    spans, _ = run
+    own = max(sum(c.end - c.start for c in shard) for shard in spans)
+    ticks = len(spans[0]) // 2
+    spans_by_lag = [replayed_span(spans, lag, hop) for lag in range(ticks + 2)]
+    assert spans_by_lag[0] >= own - 1e-9
+    for earlier, later in itertools.pairwise(spans_by_lag):
+        assert later <= earlier + 1e-9
+    assert spans_by_lag[-1] == pytest.approx(own)  # nothing to wait for
+    assert replayed_span(spans, 0, hop) >= replayed_span(spans, 0, 0.0) - 1e-9
+
+
+@given(runs())
+def test_a_replay_in_the_runners_order_takes_the_run_without_its_gaps(
+    run: tuple[list[list[CallSpan]], bool],
+) -> None:
+    spans, back_to_back = run
+    replay = replayed_span(spans)
+    last = max(c.end for shard in spans for c in shard)
+    if back_to_back:
+        assert replay == pytest.approx(last)
+    else:
+        assert replay <= last + 1e-9
+
+
+def test_one_tick_of_slack_absorbs_turns_at_being_late() -> None:
+    # each shard is slow at every other tick, the other one at the others: in the runner's
+    # order both wait for the slow one every tick (3.5 s a tick); with a tick of slack each
+    # one's work (3 s a tick) is all that counts
+    spans: list[list[CallSpan]] = [[], []]
+    for s in range(2):
+        t = 0.0
+        for k in range(4):
+            act = 2.0 if (k + s) % 2 == 0 else 1.0
+            spans[s] += [CallSpan(k, A, t, t + act), CallSpan(k, D, t + act, t + act + 1.5)]
+            t += act + 1.5
+    assert replayed_span(spans) == pytest.approx(4 * 3.5)
+    assert replayed_span(spans, lag=1) == pytest.approx(4 * 3.0)
+    assert replayed_span([[], []], lag=1) == 0.0
+    with pytest.raises(ValueError, match="must not be negative"):
+        replayed_span(spans, lag=-1)

@@ -12,6 +12,11 @@ sat between its own calls, and how late its Decay started after the last input i
 The clocks of one machine agree (``CLOCK_MONOTONIC``), so the hop is meaningful only for
 shards on one machine; the rest holds anywhere.
 
+:func:`replayed_span` replays the calls with the durations they had and asks what the
+waits cost: how long the ticks would have taken had each Decay needed the other shards'
+parts of ``lag`` ticks before (0: as the runner runs them; 1: one tick of slack between
+the shards, which the runner does not do; docs/distributed.md, "Slack between shards").
+
 Example:
     >>> A, D = SENSE_ACT, DECAY_ADVANCE
     >>> spans = [
@@ -33,7 +38,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["DECAY_ADVANCE", "SENSE_ACT", "CallSpan", "ShardWaits", "WaitSummary", "wait_summary"]
+__all__ = [
+    "DECAY_ADVANCE",
+    "SENSE_ACT",
+    "CallSpan",
+    "ShardWaits",
+    "WaitSummary",
+    "replayed_span",
+    "wait_summary",
+]
 
 SENSE_ACT = 0  # a tick's first pipelined call
 DECAY_ADVANCE = 1  # its second
@@ -90,6 +103,20 @@ class WaitSummary:
     mean_hop_ms: float
 
 
+def _ticks_run_everywhere(
+    by_shard: Sequence[dict[tuple[int, int], CallSpan]],
+) -> list[int]:
+    """The ticks at which every shard ran both calls, in order."""
+    if not by_shard:
+        return []
+    everywhere = set.intersection(*({t for t, _ in d} for d in by_shard))
+    return sorted(
+        t
+        for t in everywhere
+        if all((t, SENSE_ACT) in d and (t, DECAY_ADVANCE) in d for d in by_shard)
+    )
+
+
 def wait_summary(spans: Sequence[Sequence[CallSpan]]) -> WaitSummary:
     """Summarise every shard's call spans (``spans[i]``: shard ``i``'s, in any order).
 
@@ -100,12 +127,7 @@ def wait_summary(spans: Sequence[Sequence[CallSpan]]) -> WaitSummary:
         The summary (zero ticks when no tick was run by every shard).
     """
     by_shard = [{(s.tick, s.call): s for s in shard} for shard in spans]
-    everywhere = set.intersection(*({s.tick for s in shard} for shard in spans)) if spans else set()
-    ticks = sorted(
-        t
-        for t in everywhere
-        if all((t, SENSE_ACT) in d and (t, DECAY_ADVANCE) in d for d in by_shard)
-    )
+    ticks = _ticks_run_everywhere(by_shard)
     if not ticks:
         idle = ShardWaits(0, 0.0, 0.0, 0.0, 0.0)
         return WaitSummary(0, 0.0, [idle] * len(spans), 0.0)
@@ -133,3 +155,55 @@ def wait_summary(spans: Sequence[Sequence[CallSpan]]) -> WaitSummary:
     first = min(d[(ticks[0], SENSE_ACT)].start for d in by_shard)
     last = max(d[(ticks[-1], DECAY_ADVANCE)].end for d in by_shard)
     return WaitSummary(len(ticks), last - first, out, 1000.0 * hop_total / max(hops, 1))
+
+
+def replayed_span(spans: Sequence[Sequence[CallSpan]], lag: int = 0, hop_s: float = 0.0) -> float:
+    """Seconds the ticks every shard ran would take, replayed with each call as long as it
+    was, if each shard's Decay of a tick waited for the other shards' parts made ``lag``
+    ticks before.
+
+    A shard's calls follow one another without a gap (chained ticks), its Decay-and-Advance
+    call starts once its own Sense and Act are done and every other shard has finished the
+    Sense-and-Act call of ``lag`` ticks before (the call that returns its Act parts and the
+    previous Decay's asks and answers), ``hop_s`` after that, and the replay ends when the
+    last shard's last Decay does. With ``lag`` 0 this is the runner's order, and the replay
+    comes near the run's own span where the calls ran back to back; a larger ``lag`` tells
+    what slack between the shards would save, with the durations unchanged (fair where
+    each shard has a core of its own: with more shards than cores, a shard that no longer
+    waits takes CPU from the others). The last shard's own work bounds it from below.
+
+    Example:
+        >>> A, D = SENSE_ACT, DECAY_ADVANCE
+        >>> slow_then_fast = [CallSpan(0, A, 0, 2), CallSpan(0, D, 2, 3),
+        ...                   CallSpan(1, A, 3, 4), CallSpan(1, D, 4, 5)]
+        >>> fast_then_slow = [CallSpan(0, A, 0, 1), CallSpan(0, D, 2, 3),
+        ...                   CallSpan(1, A, 3, 5), CallSpan(1, D, 5, 6)]
+        >>> spans = [slow_then_fast, fast_then_slow]
+        >>> replayed_span(spans), replayed_span(spans, lag=1)  # 5 s of work each
+        (6.0, 5.0)
+
+    Raises:
+        ValueError: a negative ``lag`` or ``hop_s``.
+    """
+    if lag < 0 or hop_s < 0:
+        raise ValueError(f"lag and hop_s must not be negative (got {lag}, {hop_s})")
+    by_shard = [{(s.tick, s.call): s for s in shard} for shard in spans]
+    ticks = _ticks_run_everywhere(by_shard)
+    if not ticks:
+        return 0.0
+    n = len(by_shard)
+    act_end = [[0.0] * len(ticks) for _ in range(n)]
+    decay_end = [0.0] * n
+    for i, t in enumerate(ticks):
+        for s, d in enumerate(by_shard):
+            act = d[(t, SENSE_ACT)]
+            act_end[s][i] = decay_end[s] + (act.end - act.start)
+        for s, d in enumerate(by_shard):
+            start = act_end[s][i]
+            if i >= lag:
+                for o in range(n):
+                    if o != s:
+                        start = max(start, act_end[o][i - lag] + hop_s)
+            decay = d[(t, DECAY_ADVANCE)]
+            decay_end[s] = start + (decay.end - decay.start)
+    return max(decay_end)
