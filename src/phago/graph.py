@@ -123,6 +123,15 @@ _OLD_TOMBSTONE = -2
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
+# The provenance columns grow by appending only, by millions of entries in a large run, and
+# every growth copies them whole: at W3 D = 300k a shard's copy of 7 million entries took
+# 155 ms, a pause the other shards wait for at the next barrier. Growing fourfold copies a
+# sixth as much as growing by half (a third of the final size in all, against twice it), and
+# costs no memory until it is written: NumPy takes large zeroed arrays from fresh pages,
+# which the system maps only when touched.
+_PROVENANCE_GROWTH = 4.0
+
+
 def _grow(arr: np.ndarray, needed: int, factor: float = 2.0) -> np.ndarray:
     if needed <= arr.shape[0]:
         return arr
@@ -812,9 +821,9 @@ class HebbianGraph:
         """Record that ``nodes`` were presented from ``docs`` (one id, or one per node)."""
         n = self._prov_n
         end = n + len(nodes)
-        if end > len(self._prov_node):
-            self._prov_node = _grow(self._prov_node, end, 1.5)
-            self._prov_doc = _grow(self._prov_doc, end, 1.5)
+        if end > len(self._prov_node):  # fourfold: see _PROVENANCE_GROWTH
+            self._prov_node = _grow(self._prov_node, end, _PROVENANCE_GROWTH)
+            self._prov_doc = _grow(self._prov_doc, end, _PROVENANCE_GROWTH)
         self._prov_node[n:end] = nodes
         self._prov_doc[n:end] = docs
         self._prov_n = end
