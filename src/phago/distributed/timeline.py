@@ -199,11 +199,7 @@ def replayed_span(spans: Sequence[Sequence[CallSpan]], lag: int = 0, hop_s: floa
             act = d[(t, SENSE_ACT)]
             act_end[s][i] = decay_end[s] + (act.end - act.start)
         for s, d in enumerate(by_shard):
-            start = act_end[s][i]
-            if i >= lag:
-                for o in range(n):
-                    if o != s:
-                        start = max(start, act_end[o][i - lag] + hop_s)
+            inputs = [act_end[o][i - lag] + hop_s for o in range(n) if o != s and i >= lag]
             decay = d[(t, DECAY_ADVANCE)]
-            decay_end[s] = start + (decay.end - decay.start)
+            decay_end[s] = max([act_end[s][i], *inputs]) + (decay.end - decay.start)
     return max(decay_end)
