@@ -111,6 +111,26 @@ class DocumentBatch:
             self.checked_chars,
         )
 
+    def owned(self) -> DocumentBatch:
+        """This batch with positions and ids in arrays of its own: itself when they are,
+        else a copy of them (the titles and contents are shared).
+
+        A batch received from Ray holds its arrays as read-only views of the object store's
+        shared memory, which keep the whole received object (its documents' text too) in
+        the store for as long as they live; a shard that keeps a batch (its op log) keeps
+        this instead.
+
+        Example:
+            >>> b = DocumentBatch.of([("t", "some text", (1, 2))])
+            >>> b.owned() is b
+            True
+        """
+        if not (_borrowed(self.xy) or _borrowed(self.ids)):
+            return self
+        return DocumentBatch(
+            self.titles, self.contents, self.xy.copy(), self.ids.copy(), self.checked_chars
+        )
+
     def rows(self) -> Iterator[tuple[str, str, tuple[float, float], int]]:
         """``(title, content, (x, y), doc_id)`` per document."""
         xs, ys = self.xy[:, 0].tolist(), self.xy[:, 1].tolist()
@@ -118,6 +138,14 @@ class DocumentBatch:
             self.titles, self.contents, xs, ys, self.ids.tolist(), strict=True
         ):
             yield t, c, (x, y), d
+
+
+def _borrowed(a: npt.NDArray[Any]) -> bool:
+    """Whether ``a``'s memory belongs to something other than a NumPy array (a buffer it
+    was made from, such as a received Ray object's)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a.base is not None
 
 
 def checked_columns(

@@ -148,6 +148,21 @@ def test_batches_cut_travel_and_read_back_as_rows() -> None:
     assert of.ids.tolist() == [document_id(t, c) for t, c, _, _ in rows]
 
 
+def test_a_batch_of_array_views_owns_copies_of_them_and_shares_its_text() -> None:
+    rows = [(f"t{i}", f"text {i}", (float(i), 2.0), 7 + i) for i in range(4)]
+    b = DocumentBatch.from_rows(rows)
+    assert b.owned() is b  # arrays of its own: nothing to copy
+    # what Ray hands a shard: read-only views of the received object's buffer
+    buf = np.concatenate([b.xy.ravel(), b.ids.view(np.float64)]).tobytes()
+    xy = np.frombuffer(buf, dtype=np.float64, count=8).reshape(4, 2)
+    ids = np.frombuffer(buf, dtype=np.uint64, offset=64)
+    viewed = DocumentBatch(b.titles, b.contents, xy, ids, b.checked_chars)
+    own = viewed.owned()
+    assert own is not viewed and list(own.rows()) == rows
+    assert own.xy.base is None and own.ids.base is None and own.xy.flags.writeable
+    assert own.titles is b.titles and own.contents is b.contents
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b"]), TEXT, st.none() | st.tuples(COORD, COORD))))
 def test_ingest_documents_places_and_stores_as_ingest_document_does(docs: list) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from phago import ColonyConfig, Digester, Position
@@ -90,6 +91,13 @@ def test_a_batch_with_a_document_another_shard_owns_stores_none_of_it() -> None:
     assert {d.position for d in shard.documents()} == {Position(1.0, 2.0)}
 
 
+def _as_received(batch: DocumentBatch) -> DocumentBatch:
+    """``batch`` as a Ray actor gets it: its arrays read-only views of one received buffer."""
+    xy = np.frombuffer(batch.xy.tobytes(), dtype=np.float64).reshape(-1, 2)
+    ids = np.frombuffer(batch.ids.tobytes(), dtype=np.uint64)
+    return DocumentBatch(batch.titles, batch.contents, xy, ids, batch.checked_chars)
+
+
 def test_a_stored_batch_is_one_op_log_entry_and_replays_after_a_rollback() -> None:
     ring = ConsistentHashRing(2)
     shard = ShardedColony(ShardId(1), None, ring)
@@ -100,10 +108,15 @@ def test_a_stored_batch_is_one_op_log_entry_and_replays_after_a_rollback() -> No
         if int(ring.get_shard(int(document_id(t, c)))) == 1
     ]
     before = shard.snapshot()
-    assert shard.ingest_batch(DocumentBatch.from_rows(mine)) == len(mine)
+    received = _as_received(DocumentBatch.from_rows(mine))
+    assert shard.ingest_batch(received) == len(mine)
     assert shard.ingest_batch(DocumentBatch.from_rows(mine[:3])) == 0  # known: none new
     log = shard.oplog()
     assert [kind for _, kind, _ in log] == ["ingest_batch", "ingest_batch"]
+    # the log keeps arrays of its own, not views of a received buffer (a Ray object)
+    kept = log[0][2]
+    assert not np.shares_memory(kept.xy, received.xy) and kept.xy.flags.writeable
+    assert not np.shares_memory(kept.ids, received.ids) and kept.ids.flags.writeable
     back = ShardedColony.from_snapshot(before, ring)
     assert back.document_count == 0
     back.set_replay(log)

@@ -510,6 +510,7 @@ class ShardedColony:
         """
         if not len(batch):
             return 0
+        batch = batch.owned()  # (not views that would pin a Ray object for the op log)
         owners = self.ring.get_shards(batch.ids)
         wrong = np.flatnonzero(owners != int(self._id))
         if len(wrong):
