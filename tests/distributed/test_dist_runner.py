@@ -26,6 +26,8 @@ class RecordingShard(ShardedColony):
     spins in pure Python for ``spin_s`` of CPU time in the other phases."""
 
     act_sleep = 0.0
+    slow_tick: int | None = None  # sleeps ``phase_sleep`` in every phase of this tick
+    phase_sleep = 0.0
     spin_s = 0.0
     hang_at: tuple[TickPhase, int] | None = None
 
@@ -39,6 +41,8 @@ class RecordingShard(ShardedColony):
             time.sleep(3.0)
         elif phase is TickPhase.ACT and self.act_sleep:
             time.sleep(self.act_sleep)
+        elif self.slow_tick == self.current_tick:
+            time.sleep(self.phase_sleep)
         elif phase is not TickPhase.ACT and self.spin_s:
             spun = time.thread_time() + self.spin_s
             while time.thread_time() < spun:  # holds the interpreter lock, as pure Python does
@@ -155,9 +159,14 @@ def test_pure_python_phases_run_serially_in_the_driver_after_the_first_tick() ->
 def test_adaptive_parallelism_off_always_fans_out() -> None:
     coordinator = Coordinator(3)
     shards = [RecordingShard(ShardId(i), None, coordinator.ring) for i in range(3)]
+    # Ticks 0-2 are tiny (a policy that adapts runs them serially from then on). The driver
+    # runs the first shard's phase itself, then takes over the shards whose phase the pool
+    # has not started yet: at tick 3 the first shard's phases wait long enough for the pool
+    # to start the others even on a loaded machine.
+    shards[0].slow_tick, shards[0].phase_sleep = 3, 0.05
     runner = DistributedRunner(coordinator, shards, RunnerConfig(adaptive_parallelism=False))
     asyncio.run(runner.run(4))
-    for s in shards[1:]:  # the driver always runs the first shard's phase itself
+    for s in shards[1:]:
         assert any(name.startswith("phago-shard") for _, tick, name, _, _ in s.log if tick == 3)
     runner.close()
 
