@@ -107,6 +107,29 @@ def test_documents_sent_in_chunks_give_the_graph_local_gives(
         remote.close()
 
 
+def test_a_shard_keeps_no_view_of_a_received_batch() -> None:
+    """A batch over the inline limit reaches the actor through the object store, its arrays
+    as read-only views of the stored object; the op log keeps copies, so the object (the
+    documents' text too) leaves the store once the call is done."""
+    docs = [
+        (f"doc {k}", " ".join(f"word{(k * 7 + j) % 997}" for j in range(150)), (k % 40, k // 40))
+        for k in range(1200)
+    ]
+    assert sum(len(c) for _, c, _ in docs) > 2 * INLINE_OBJECT_BYTES
+    dc = DistributedColony(1, backend="ray", seed=0, ray_options=SMALL)
+    try:
+        dc.ingest_documents(docs)
+
+        def logged_arrays(actor: object) -> list[tuple[bool, bool]]:
+            log = actor.shard._oplog  # type: ignore[attr-defined]
+            return [(op.xy.flags.writeable, op.ids.flags.writeable) for _, _, op in log]
+
+        assert ray.get(dc.ray_actor(0).__ray_call__.remote(logged_arrays)) == [(True, True)]
+        assert len(dc.documents()) == len(docs)
+    finally:
+        dc.close()
+
+
 def test_one_pipelined_shard_equals_local() -> None:
     # one shard's routed phases return the result alone (no parts): Ray hands back one
     # reference, not a list, and the pipeline must take it as the result
