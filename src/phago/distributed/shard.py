@@ -264,7 +264,9 @@ class ShardedColony:
         self._act_presented: list[_Presented] = []
         self._act_wires: list[_Wiring] = []
         self.peers: dict[ShardId, str] = {}
-        self._oplog: list[tuple[int, str, Any]] = []
+        # operations since the last checkpoint, for a rollback to replay; None before the
+        # first checkpoint, when there is nothing to roll back to (a checkpoint starts it)
+        self._oplog: list[tuple[int, str, Any]] | None = None
         self._replay: list[tuple[int, str, Any]] = []
         self._gc_pause = GcPause()  # this process's, from Sense to the end of Advance
         self._degree_cap = self._new_degree_cap()
@@ -421,9 +423,10 @@ class ShardedColony:
         """Ingest a document without the ownership check."""
         did = self.colony.ingest_document(title, content, position, doc_id=doc_id)
         pos = self.colony.substrate.get_document(did).position
-        self._oplog.append(
-            (self.current_tick, "ingest", (title, content, (pos.x, pos.y), int(did)))
-        )
+        if self._oplog is not None:
+            self._oplog.append(
+                (self.current_tick, "ingest", (title, content, (pos.x, pos.y), int(did)))
+            )
         return did
 
     def spawn(self, agent: Agent) -> AgentId:
@@ -432,7 +435,8 @@ class ShardedColony:
         Sentinels and synthesizers get a coordinator-fed distribution provider, so they judge
         against the cluster's global concept and edge-weight distributions.
         """
-        self._oplog.append((self.current_tick, "spawn", _logged(agent)))
+        if self._oplog is not None:
+            self._oplog.append((self.current_tick, "spawn", _logged(agent)))
         from phago.agents.distribution import AggregatedDistribution, LocalDistribution
 
         if isinstance(getattr(agent, "provider", None), LocalDistribution):
@@ -520,7 +524,8 @@ class ShardedColony:
                 f"shard-{int(owners[k])}, not {self._id}"
             )
         stored = self.colony.ingest_batch(batch)
-        self._oplog.append((self.current_tick, "ingest_batch", batch))
+        if self._oplog is not None:
+            self._oplog.append((self.current_tick, "ingest_batch", batch))
         return stored
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
@@ -718,12 +723,18 @@ class ShardedColony:
         return shard
 
     def trim_oplog(self) -> None:
-        """Forget logged operations (called when a checkpoint is taken)."""
+        """Forget logged operations and log from here on (called when a checkpoint is taken).
+
+        Before the first checkpoint nothing is logged: with nothing to roll back to there is
+        nothing to replay, and a log would keep every document stored (its text, were the
+        colony to drop it) for as long as no checkpoint comes.
+        """
         self._oplog = []
 
     def oplog(self) -> list[tuple[int, str, Any]]:
-        """Operations (ingest, spawn) since the last checkpoint, with the tick they happened at."""
-        return list(self._oplog)
+        """Operations (ingest, spawn) since the last checkpoint, with the tick they happened
+        at (none before the first checkpoint)."""
+        return list(self._oplog or ())
 
     def set_replay(self, ops: list[tuple[int, str, Any]]) -> None:
         """Operations to re-apply, each before the tick it originally preceded."""

@@ -590,7 +590,9 @@ class RayShardHandle:
         self._args = (index, config, ring, seed, ghost_cache_size)
         self._options = options
         self._dir = checkpoint_dir
-        self._ops: list[tuple[int, str, Any]] = []
+        # what was sent since the last checkpoint, for a replacement to replay; None before
+        # the first (nothing to roll back to: the log would only keep every document sent)
+        self._ops: list[tuple[int, str, Any]] | None = None
         self._tick = 0
         self.actor = ShardActor().options(**options).remote(*self._args)
         self.recreated = 0
@@ -605,7 +607,7 @@ class RayShardHandle:
     async def call(self, method: str, *args: Any) -> Any:
         """Call ``method`` on the actor; a dead actor raises :class:`ShardLost`."""
         ray = _ray()
-        if method in _LOGGED:
+        if method in _LOGGED and self._ops is not None:
             self._ops.extend(_as_ops(self._tick, method, args[0]))
         try:
             result = await self.actor.call.remote(method, *args)
@@ -632,7 +634,7 @@ class RayShardHandle:
     async def restore(self, snapshot: Any) -> None:
         """Roll the actor back to ``snapshot``; recreate it if it is dead."""
         ray = _ray()
-        ops = list(self._ops)
+        ops = list(self._ops or ())
         try:
             await self.actor.ping.remote()
             alive = True
