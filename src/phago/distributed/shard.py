@@ -183,7 +183,7 @@ _SMALL_REFS = 1 << 16
 def _logged(agent: Agent) -> bytes | Agent:
     """What the op log keeps of a spawned agent: the agent pickled (what a checkpoint stores,
     and several times faster than ``copy.deepcopy`` of a digester), or a deep copy of one
-    that does not pickle (possible on the local backend without checkpoints)."""
+    that does not pickle (possible on the local backend, until its next checkpoint fails)."""
     try:
         return pickle.dumps(agent, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
@@ -730,6 +730,11 @@ class ShardedColony:
         colony to drop it) for as long as no checkpoint comes.
         """
         self._oplog = []
+
+    def drop_oplog(self) -> None:
+        """Forget logged operations and log none (a checkpoint of a shard whose driver keeps
+        its own log for it, as the Ray backend's does)."""
+        self._oplog = None
 
     def oplog(self) -> list[tuple[int, str, Any]]:
         """Operations (ingest, spawn) since the last checkpoint, with the tick they happened

@@ -351,8 +351,9 @@ class ShardActorImpl:
         self._fault = (kind, phase, tick, seconds)
 
     def checkpoint(self) -> bytes:
-        """The shard's state at this tick boundary; the shard's own op log restarts."""
-        self.shard.trim_oplog()
+        """The shard's state at this tick boundary. The shard logs nothing: the driver keeps
+        the op log a replacement replays (:class:`RayShardHandle`)."""
+        self.shard.drop_oplog()
         return self.shard.snapshot()
 
     def restore(self, snapshot: bytes, ops: list[Any]) -> None:
