@@ -514,7 +514,6 @@ class ShardedColony:
         """
         if not len(batch):
             return 0
-        batch = batch.owned()  # (not views that would pin a Ray object for the op log)
         owners = self.ring.get_shards(batch.ids)
         wrong = np.flatnonzero(owners != int(self._id))
         if len(wrong):
@@ -524,8 +523,8 @@ class ShardedColony:
                 f"shard-{int(owners[k])}, not {self._id}"
             )
         stored = self.colony.ingest_batch(batch)
-        if self._oplog is not None:
-            self._oplog.append((self.current_tick, "ingest_batch", batch))
+        if self._oplog is not None:  # (not views of a received object: they would pin it)
+            self._oplog.append((self.current_tick, "ingest_batch", batch.owned()))
         return stored
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
