@@ -17,8 +17,9 @@ from phago.distributed import (
     ShardId,
     TickPhase,
 )
+from phago.distributed.runner import LocalShardHandle
 from phago.distributed.types import PhaseResult
-from phago.errors import PhaseTimeout
+from phago.errors import ConfigError, PhaseTimeout
 
 
 class RecordingShard(ShardedColony):
@@ -288,3 +289,43 @@ def test_a_run_leaves_no_reference_cycles_holding_tick_results() -> None:
         assert kept == []
     finally:
         dc.close()
+
+
+@pytest.mark.parametrize(
+    ("share", "act_sleep", "expected"),
+    [
+        (None, 0.0, [0, 2, 4, 6, 8, 10]),  # exactly every 2 ticks
+        (0.05, 0.0, [0]),  # a 5 ms checkpoint against ticks of a millisecond: once
+        (0.05, 0.1, [0, 2, 4, 6, 8, 10]),  # ticks of 100 ms: cheap enough every 2 ticks
+    ],
+)
+def test_checkpoints_are_spaced_by_their_cost_when_a_share_is_set(
+    monkeypatch: pytest.MonkeyPatch, share: float | None, act_sleep: float, expected: list[int]
+) -> None:
+    coordinator = Coordinator(2)
+    shards = [RecordingShard(ShardId(i), None, coordinator.ring) for i in range(2)]
+    for s in shards:
+        s.act_sleep = act_sleep
+    config = RunnerConfig(checkpoint_every=2, checkpoint_cost_share=share)
+    runner = DistributedRunner(coordinator, shards, config)
+    taken: list[int] = []
+    checkpoint = LocalShardHandle.checkpoint
+
+    async def slow_checkpoint(handle: LocalShardHandle) -> object:
+        if handle.shard_id == ShardId(0):
+            taken.append(handle.shard.current_tick)
+            time.sleep(0.005)
+        return await checkpoint(handle)
+
+    monkeypatch.setattr(LocalShardHandle, "checkpoint", slow_checkpoint)
+    asyncio.run(runner.run(12))
+    assert taken == expected
+    assert coordinator.current_tick == 12
+    runner.close()
+
+
+def test_a_checkpoint_cost_share_outside_0_1_is_a_config_error() -> None:
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ConfigError, match="checkpoint_cost_share"):
+            RunnerConfig(checkpoint_cost_share=bad)
+    assert RunnerConfig(checkpoint_cost_share=1.0).checkpoint_cost_share == 1.0

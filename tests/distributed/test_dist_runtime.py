@@ -21,6 +21,7 @@ from phago.distributed import (
 )
 from phago.distributed import colony as dist_colony
 from phago.distributed.degree_cap import ROUND_TICKS
+from phago.distributed.runner import DEFAULT_CHECKPOINT_COST_SHARE
 from phago.document_batch import DocumentBatch
 from phago.errors import (
     ConfigError,
@@ -431,3 +432,31 @@ def test_an_unreachable_cluster_address_fails_fast_naming_it() -> None:
         with pytest.raises(DistributedError, match="no Ray cluster at"):
             check_reachable(address, timeout_s=2.0)
     assert time.perf_counter() - started < 6.5
+
+
+def test_local_default_checkpoints_are_spaced_by_cost_and_give_the_same_graph() -> None:
+    docs = load_sample_corpus()
+    rows = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+    spaced = DistributedColony(2, seed=3)
+    every = DistributedColony(2, seed=3, checkpoint_every=1)
+    given = DistributedColony(2, seed=3, runner_config=RunnerConfig(checkpoint_every=7))
+    try:
+        assert spaced.runner._config.checkpoint_cost_share == DEFAULT_CHECKPOINT_COST_SHARE
+        assert spaced.runner._config.checkpoint_every == 50
+        assert every.runner._config.checkpoint_cost_share is None  # asked for: exact
+        assert given.runner._config.checkpoint_cost_share is None
+        for dc in (spaced, every):
+            dc.ingest_documents(rows)
+            dc.spawn_digesters(2)
+            dc.run(12)
+        edges = [
+            sorted(
+                (min(a, b), max(a, b), e.weight, e.co_activations) for a, b, e in dc.graph.edges()
+            )
+            for dc in (spaced, every)
+        ]
+        assert edges[0] == edges[1] and edges[0]
+        assert every.runner._checkpoint is not None and every.runner._checkpoint.tick == 11
+    finally:
+        for dc in (spaced, every, given):
+            dc.close()

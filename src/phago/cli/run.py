@@ -126,13 +126,17 @@ def run(
     from dataclasses import replace
 
     from phago.distributed import DistributedColony, RunnerConfig
+    from phago.distributed.runner import DEFAULT_CHECKPOINT_COST_SHARE
     from phago.errors import PhagoError
 
     # no per-tick lists of cross-shard edges (the stats count the graph's); as without a
-    # runner configuration, Ray takes no in-memory checkpoints unless asked
+    # runner configuration, Ray takes no in-memory checkpoints unless asked, and local
+    # shards' checkpoints are spaced by what they cost unless --checkpoint-every says
     runner_config = RunnerConfig(cross_shard_edge_lists=False)
     if backend == "ray":
         runner_config = replace(runner_config, checkpoint_every=None)
+    elif checkpoint_every is None:
+        runner_config = replace(runner_config, checkpoint_cost_share=DEFAULT_CHECKPOINT_COST_SHARE)
     try:
         dc = DistributedColony(
             shards,

@@ -28,6 +28,7 @@ from phago.config import ColonyConfig
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.runner import (
+    DEFAULT_CHECKPOINT_COST_SHARE,
     DistributedRunner,
     DistributedTickResult,
     LocalShardHandle,
@@ -130,7 +131,9 @@ class DistributedColony:
         runner_config: timeouts, ghost resolution, parallelism and rollback cadence.
         address: Ray only: None starts a local Ray; ``"auto"`` or ``"ray://host:port"`` joins.
         checkpoint_every: take a consistent checkpoint of every shard every K ticks (local
-            backend default: 50, in memory; Ray default: none, so a lost shard is an error).
+            backend default: at least 50 ticks apart, in memory, and further apart while a
+            checkpoint costs more than 5% of the ticks' time, as large colonies' do; Ray
+            default: none, so a lost shard is an error).
         checkpoint_dir: Ray: also write each shard's checkpoint there, atomically.
         ghost_cache_size: ghost cache capacity per shard.
         virtual_nodes: virtual nodes per shard on the hash ring.
@@ -182,6 +185,8 @@ class DistributedColony:
             rc = replace(rc, checkpoint_every=checkpoint_every)
         elif backend == "ray" and runner_config is None:
             rc = replace(rc, checkpoint_every=None)
+        elif runner_config is None:  # default checkpoints, spaced by what they cost
+            rc = replace(rc, checkpoint_cost_share=DEFAULT_CHECKPOINT_COST_SHARE)
         self.coordinator = Coordinator.with_config(
             DistributedConfig(num_shards=self.num_shards, virtual_nodes_per_shard=virtual_nodes),
             phase_timeout_s=rc.phase_timeout_ms / 1000.0,
