@@ -122,7 +122,7 @@ class RunnerConfig:
             A share ``s`` (0 < s <= 1): checkpoints at least ``checkpoint_every`` ticks apart,
             and further apart while the last one took more than ``s`` of the time the ticks
             since it have taken, so that checkpoints cost at most about that share of a run
-            (W3 100k on two local shards: one checkpoint, at the start, instead of eleven).
+            (W3 100k on two local shards: two checkpoints instead of eleven).
             :class:`~phago.distributed.DistributedColony` on the local backend uses
             :data:`DEFAULT_CHECKPOINT_COST_SHARE` unless given a ``runner_config`` or a
             ``checkpoint_every``.
