@@ -115,9 +115,9 @@ class RunnerConfig:
             documents included, and keeps the bytes: about 3.5 ms per shard holding 10
             documents and 1,500 concepts (under 0.1 ms per tick and shard at 50), but 1.3 s
             for two local shards of W3's 100,000 documents, where checkpoints every 50 ticks
-            made the run 57% longer (42.6 against 27.2 s) and its peak memory 1.9 times as
-            large (1,395 against 746 MiB): large colonies should checkpoint far apart, or
-            not at all (see ``checkpoint_cost_share``).
+            made the run 58% longer (46.3 against 29.3 s) and its peak memory 1.9 times as
+            large (1,403 against 747 MiB; ``benchmarks/checkpoint_cost.py``): large colonies
+            should checkpoint far apart, or not at all (see ``checkpoint_cost_share``).
         checkpoint_cost_share: None: a checkpoint exactly every ``checkpoint_every`` ticks.
             A share ``s`` (0 < s <= 1): checkpoints at least ``checkpoint_every`` ticks apart,
             and further apart while the last one took more than ``s`` of the time the ticks
@@ -1047,10 +1047,6 @@ class DistributedRunner:
 
     async def _take_checkpoint(self, tick: int) -> None:
         began = time.perf_counter()
-        await self._take_checkpoint_now(tick)
-        self._checkpoint_s, self._ticks_s = time.perf_counter() - began, 0.0
-
-    async def _take_checkpoint_now(self, tick: int) -> None:
         await self.take_held()
         snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
         self._checkpoint = _Checkpoint(
@@ -1060,6 +1056,7 @@ class DistributedRunner:
             self._distribution,
             self._want_distribution,
         )
+        self._checkpoint_s, self._ticks_s = time.perf_counter() - began, 0.0
 
     async def take_held(self) -> HeldMessages:
         """What the last Decay sent for the next one (ghost requests and degree reports to
