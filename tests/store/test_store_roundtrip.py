@@ -211,3 +211,29 @@ def test_every_builtin_agent_type_and_spawn_policy_round_trips(tmp_path: Path) -
     c.run(60)
     assert_same_state(capture(a), capture(c))
     assert a.total_died == c.total_died and a.total_died > 0
+
+
+def test_restoring_pauses_the_cyclic_collector_and_leaves_it_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    state = capture(make_colony())
+    seen: list[bool] = []
+    real = state_mod._restored
+
+    def restored(s: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(s)
+
+    monkeypatch.setattr(state_mod, "_restored", restored)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert_same_state(capture(restore(state)), state)
+        assert seen == [False] and gc.isenabled()
+        gc.disable()
+        restore(state)
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

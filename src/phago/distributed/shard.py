@@ -714,8 +714,15 @@ class ShardedColony:
 
     @classmethod
     def from_snapshot(cls, data: bytes, ring: ConsistentHashRing) -> ShardedColony:
-        """A new shard object from :meth:`snapshot` bytes, attached to ``ring``."""
-        shard = pickle.loads(data)
+        """A new shard object from :meth:`snapshot` bytes, attached to ``ring``.
+
+        The cyclic collector is paused while it loads: unpickling creates every document
+        and node object at once, none of them in a cycle, and the collections that many
+        new objects set off took two thirds of the time (W3 100k, a shard's 50,000
+        documents: 0.29 against 0.09 s).
+        """
+        with cyclic_gc_paused():
+            shard = pickle.loads(data)
         if not isinstance(shard, cls):
             raise TypeError("not a ShardedColony snapshot")
         shard.ring = ring

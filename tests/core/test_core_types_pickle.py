@@ -1,0 +1,101 @@
+"""Pickling the value types a checkpoint holds many of: documents and death signals."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from phago.colony import Colony
+from phago.distributed import shard as shard_module
+from phago.distributed.hashing import ConsistentHashRing
+from phago.distributed.shard import ShardedColony
+from phago.distributed.types import ShardId
+from phago.ids import AgentId, DocumentId
+from phago.types import CellHealth, DeathCause, DeathSignal, Document, Position
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+texts = st.text(max_size=40)
+
+
+@given(
+    did=st.integers(0, 2**64 - 1),
+    title=texts,
+    content=texts,
+    x=finite,
+    y=finite,
+    digested=st.booleans(),
+)
+def test_a_document_pickles_to_an_equal_document(
+    did: int, title: str, content: str, x: float, y: float, digested: bool
+) -> None:
+    doc = Document(DocumentId(did), title, content, Position(x, y), digested)
+    back = pickle.loads(pickle.dumps(doc, protocol=5))
+    assert back == doc and back is not doc
+    assert type(back.position) is Position and back.position == Position(x, y)
+    assert hash(back.position) == hash(doc.position)  # a usable frozen position
+
+
+fragment_lists = st.lists(st.text(alphabet=st.sampled_from("ab\x1f é"), max_size=4), max_size=6)
+
+
+@given(fragments=fragment_lists, ticks=st.integers(0, 10**6), outputs=st.integers(0, 10**6))
+def test_a_death_signal_pickles_to_an_equal_signal_whatever_its_fragments(
+    fragments: list[str], ticks: int, outputs: int
+) -> None:
+    # the separator inside a fragment, empty fragments, one empty fragment, none at all
+    cause = DeathCause("self_assessed", CellHealth.SENESCENT)
+    sig = DeathSignal(AgentId(3), ticks, outputs, tuple(fragments), cause)
+    back = pickle.loads(pickle.dumps(sig, protocol=5))
+    assert back == sig
+    assert type(back.final_fragments) is tuple
+    assert back.cause.health is CellHealth.SENESCENT
+
+
+def test_edge_cases_of_joined_fragments_round_trip() -> None:
+    for fragments in [(), ("",), ("", ""), ("a\x1fb",), ("a", "\x1f"), ("cell", "gene")]:
+        sig = DeathSignal(AgentId(1), 2, 3, fragments, DeathCause("external"))
+        assert pickle.loads(pickle.dumps(sig)).final_fragments == fragments
+
+
+def test_a_pickled_substrate_keeps_one_document_list_and_its_digested_flags() -> None:
+    colony = Colony(seed=1)
+    ids = [colony.ingest_document(f"t{k}", f"cell gene {k}", Position(k, 0)) for k in range(5)]
+    colony.substrate.consume_document(ids[2])
+    back = pickle.loads(pickle.dumps(colony.substrate, protocol=5))
+    assert [(d.id, d.digested, d.position) for d in back.documents()] == [
+        (d.id, d.digested, d.position) for d in colony.substrate.documents()
+    ]
+    assert back.get_document(ids[2]).digested and not back.get_document(ids[1]).digested
+    # the grid index and the substrate share the list, as before pickling
+    back.undigested_near(Position(0, 0), 10.0)
+    index = back._dindex
+    assert index is not None and index.docs is back._docs
+
+
+def test_loading_a_shard_snapshot_pauses_the_collector_and_restores_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ring = ConsistentHashRing(1)
+    data = ShardedColony(ShardId(0), None, ring).snapshot()
+    seen: list[bool] = []
+    real = pickle.loads
+
+    def loads(blob: bytes) -> object:
+        seen.append(gc.isenabled())
+        return real(blob)
+
+    monkeypatch.setattr(shard_module.pickle, "loads", loads)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert isinstance(ShardedColony.from_snapshot(data, ring), ShardedColony)
+        assert seen == [False] and gc.isenabled()  # paused while loading, then on again
+        gc.disable()
+        ShardedColony.from_snapshot(data, ring)
+        assert seen == [False, False] and not gc.isenabled()  # the caller's off stays off
+    finally:
+        (gc.enable if was else gc.disable)()
