@@ -1,14 +1,16 @@
-"""What in-memory checkpoints cost a sharded W3 run on local shards.
+"""What in-memory checkpoints cost a sharded W3 run.
 
 Usage:
-    python benchmarks/checkpoint_cost.py [--docs 100000] [--shards 2] [--json]
+    python benchmarks/checkpoint_cost.py [--docs 100000] [--shards 2] [--backend local|ray]
+        [--json]
 
 Runs W3 (``w3common``: the corpus, layout and one digester per 100 documents) until
-digested on local shards three ways, each in a fresh process so that its peak memory is its
-own: no checkpoints; the local backend's default, at least 50 ticks apart and spaced by
-what they cost (``RunnerConfig.checkpoint_cost_share``); and exactly every 50 ticks. Prints
-the run's seconds, the checkpoints taken and the seconds they took, the bytes the last one
-holds, and the peak RSS.
+digested three ways, each in a fresh process so that its peak memory is its own: no
+checkpoints; the local backend's default, at least 50 ticks apart and spaced by what they
+cost (``RunnerConfig.checkpoint_cost_share``); and exactly every 50 ticks. Prints the run's
+seconds, the checkpoints taken and the seconds they took, the bytes the last one holds, and
+the peak RSS of this process (with ``--backend ray`` the driver's, which holds the
+checkpoints; the shards are actors in processes of their own).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def measure(docs: int, shards: int, name: str) -> dict[str, Any]:
+def measure(docs: int, shards: int, name: str, backend: str = "local") -> dict[str, Any]:
     """One run of configuration ``name``; its figures."""
     from phago.config import ColonyConfig
 
@@ -40,7 +42,7 @@ def measure(docs: int, shards: int, name: str) -> dict[str, Any]:
     items = w3_items(docs)
     rc = RunnerConfig(cross_shard_edge_lists=False, **CONFIGS[name])
     dc = DistributedColony(
-        shards, backend="local", config=ColonyConfig.for_large_corpora(), runner_config=rc
+        shards, backend=backend, config=ColonyConfig.for_large_corpora(), runner_config=rc
     )
     dc.ingest_documents(items)
     dc.spawn_digesters(max(1, docs // 100 // shards))
@@ -74,22 +76,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--shards", type=int, default=2)
+    ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # a configuration, in a child process
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.docs, args.shards, args.one)))
+        print(json.dumps(measure(args.docs, args.shards, args.one, args.backend)))
         return
     rows = []
     for name in CONFIGS:
         cmd = [sys.executable, __file__, "--docs", str(args.docs), "--shards", str(args.shards)]
+        cmd += ["--backend", args.backend]
         out = subprocess.run([*cmd, "--one", name], capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"W3, D = {args.docs}, {args.shards} local shards")
-    print("| checkpoints | seconds | taken | their seconds | last one held MiB | peak RSS MiB |")
+    print(f"W3, D = {args.docs}, {args.shards} {args.backend} shards")
+    rss = "peak RSS MiB" if args.backend == "local" else "driver's peak RSS MiB"
+    print(f"| checkpoints | seconds | taken | their seconds | last one held MiB | {rss} |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
