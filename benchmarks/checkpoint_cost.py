@@ -49,9 +49,9 @@ def measure(docs: int, shards: int, name: str, backend: str = "local") -> dict[s
     taken = [0, 0.0]
     take = DistributedRunner._take_checkpoint
 
-    async def timed(self: DistributedRunner, tick: int) -> None:
+    async def timed(self: DistributedRunner, tick: int, *rest: Any) -> None:
         began = time.perf_counter()
-        await take(self, tick)
+        await take(self, tick, *rest)
         taken[0] += 1
         taken[1] += time.perf_counter() - began
 

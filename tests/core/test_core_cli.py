@@ -128,3 +128,26 @@ def test_counts_that_make_no_sense_are_usage_errors() -> None:
     for args in cases:  # click rejects them before any work starts
         r = CliRunner().invoke(main, list(args))
         assert r.exit_code == 2 and "0 is not in the range" in r.output, args
+
+
+def test_run_resumes_from_its_checkpoint_directory(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    common = ["--shards", "2", "--digesters", "4", "--checkpoint-every", "5", "--json"]
+    first = run("run", *common, "--ticks", "12", "--checkpoint-dir", str(ckpt))
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000010"]
+    whole = run("run", *common, "--ticks", "16")  # the same run, uninterrupted
+    resumed = run("run", "--resume", str(ckpt), "--ticks", "6", "--json")
+    assert whole.returncode == 0 and resumed.returncode == 0, resumed.stderr
+    a, b = json.loads(whole.stdout), json.loads(resumed.stdout)
+    assert b["ticks_run"] == 6 and b["backend"] == "local" and len(b["shards"]) == 2
+    for key in ("documents_total", "documents_digested", "graph_nodes", "graph_edges"):
+        assert a[key] == b[key], key
+    # a resumed run brings its own documents and shards; and the directory must hold a set
+    clash = run("run", "--resume", str(ckpt), "--shards", "3")
+    assert clash.returncode == 2 and "--resume goes on with a run's own --shards" in clash.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = run("run", "--resume", str(empty))
+    assert none.returncode == 1 and "StoreError" in none.stderr
+    assert "no complete checkpoint" in none.stderr and "Traceback" not in none.stderr

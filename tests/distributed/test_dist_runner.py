@@ -222,9 +222,9 @@ def test_jobs_stop_at_each_checkpoint() -> None:
     taken: list[int] = []
     take = runner._take_checkpoint
 
-    async def recording(tick: int) -> None:
+    async def recording(tick: int, *rest: object) -> None:
         taken.append(tick)
-        await take(tick)
+        await take(tick, *rest)  # type: ignore[arg-type]
 
     runner._take_checkpoint = recording  # type: ignore[method-assign]
     asyncio.run(runner.run(12))

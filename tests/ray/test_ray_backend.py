@@ -287,7 +287,13 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         clean.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
         clean.run(18)
         flaky.run(12)
-        assert sorted(p.name for p in tmp_path.iterdir()) == [f"shard-{i}.ckpt" for i in range(3)]
+        # the checkpoint at 10 on disk, as one set: every shard's snapshot and the runner's
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["tick-0000000010"]
+        assert sorted(p.name for p in (tmp_path / "tick-0000000010").iterdir()) == [
+            "manifest.json",
+            "runner.pkl",
+            *[f"shard-{i}.ckpt" for i in range(3)],
+        ]
         flaky.ingest_documents(late)  # both logged by the driver for a replay ...
         flaky.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
         late_ids = {document_id(t, c) for t, c, _ in late}
@@ -305,6 +311,49 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
     finally:
         clean.close()
         flaky.close()
+
+
+def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path: Path) -> None:
+    # killed between runs, with the checkpoint at 10 due when the next run starts: the
+    # checkpoint fails on the dead actor, the cluster rolls back to 5 and replays (with the
+    # documents ingested at 7), takes the checkpoint at 10 and goes on; before, every later
+    # run raised ShardLost from the checkpoint and the colony was unusable
+    late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
+    clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, "calls")
+    try:
+        for dc in (clean, flaky):
+            dc.run(7)
+            dc.ingest_documents(late)
+            dc.run(3)
+        ray.kill(flaky.ray_actor(0))
+        flaky.run(8)
+        clean.run(8)
+        assert flaky.runner.recoveries and flaky.runner.recoveries[-1].restored_tick == 10
+        assert flaky.runner.recoveries[-1].replayed_ticks == 5
+        assert flaky.current_tick == 18
+        assert signature(flaky) == signature(clean)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["tick-0000000015"]
+    finally:
+        clean.close()
+        flaky.close()
+
+
+def test_a_checkpoint_written_by_ray_shards_resumes_on_local_shards(tmp_path: Path) -> None:
+    clean, writer = build("local", 2, config=CAP3), build_checkpointed(2, tmp_path, "calls")
+    try:
+        for dc in (clean, writer):
+            dc.run(12)  # the checkpoint at 10 on disk
+        clean.run(8)
+    finally:
+        writer.close()
+    back = DistributedColony.from_checkpoint(str(tmp_path), backend="local")
+    try:
+        assert back.backend == "local" and back.current_tick == 10
+        back.run(10)
+        assert signature(back) == signature(clean)
+    finally:
+        back.close()
+        clean.close()
 
 
 def test_phases_fan_out_through_a_compiled_graph() -> None:
@@ -644,8 +693,8 @@ def test_an_actor_whose_constructor_fails_is_named() -> None:
     from phago.distributed.hashing import ConsistentHashRing
 
     ring = ConsistentHashRing(2)
-    good = RayShardHandle(0, ColonyConfig(), ring, 0, 10, SMALL, None)
-    bad = RayShardHandle(1, ColonyConfig(), ring, 0, -1, SMALL, None)  # a bad ghost cache
+    good = RayShardHandle(0, ColonyConfig(), ring, 0, 10, SMALL)
+    bad = RayShardHandle(1, ColonyConfig(), ring, 0, -1, SMALL)  # a bad ghost cache
     try:
         with pytest.raises(ShardNotPlaced, match="shard-1 could not be started") as info:
             _await_started(ray, [good, bad], SMALL, 60.0)

@@ -83,7 +83,16 @@ if TYPE_CHECKING:
     "--checkpoint-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Write checkpoints here (atomically).",
+    help="Also write each checkpoint here, as one set that replaces the one before only once "
+    "it is whole on disk (resume with --resume DIR).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Go on with the run whose checkpoints are in this directory, from its newest: its "
+    "shards, seed, configuration and documents (so no --corpus, --shards, --seed, --large "
+    "or --digesters); on its backend unless --backend says.",
 )
 @click.option(
     "--start-timeout",
@@ -106,6 +115,7 @@ def run(
     address: str | None,
     checkpoint_every: int | None,
     checkpoint_dir: str | None,
+    resume: str | None,
     start_timeout: float,
     as_json: bool,
 ) -> None:
@@ -115,9 +125,18 @@ def run(
     consistent hash ring, shards tick in lockstep, and the stats include cross-shard edges
     and one row per shard.
     """
+    ctx = click.get_current_context()
+    if resume is not None:
+        given = [
+            f"--{name}"
+            for name in ("corpus", "shards", "seed", "large", "digesters")
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise click.UsageError(f"--resume goes on with a run's own {', '.join(given)}")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
-    docs, skipped = load_corpus_directory(corpus, config.max_document_chars)
-    if shards == 1 and backend == "local":
+    docs, skipped = ([], []) if resume else load_corpus_directory(corpus, config.max_document_chars)
+    if shards == 1 and backend == "local" and resume is None:
         colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
         ran = _run_with_progress(colony, ticks, max_ticks)
         stats: dict[str, Any] = colony.stats().to_dict()
@@ -135,24 +154,34 @@ def run(
     # no per-tick lists of cross-shard edges (the stats count the graph's); as without a
     # runner configuration, Ray takes no in-memory checkpoints unless asked, and local
     # shards' checkpoints are spaced by what they cost unless --checkpoint-every says
+    if resume is not None and ctx.get_parameter_source("backend") is not (
+        click.core.ParameterSource.COMMANDLINE
+    ):
+        try:
+            backend = _checkpoint_backend(resume)
+        except PhagoError as exc:  # no checkpoint there, a damaged one
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     runner_config = RunnerConfig(cross_shard_edge_lists=False)
     if backend == "ray":
         runner_config = replace(runner_config, checkpoint_every=None)
     elif checkpoint_every is None:
         runner_config = replace(runner_config, checkpoint_cost_share=DEFAULT_CHECKPOINT_COST_SHARE)
+    options: dict[str, Any] = {
+        "runner_config": runner_config,
+        "address": address,
+        "checkpoint_every": checkpoint_every,
+        "checkpoint_dir": checkpoint_dir,
+        "ray_start_timeout_s": start_timeout,
+    }
     try:
-        dc = DistributedColony(
-            shards,
-            backend=backend,
-            config=config,
-            seed=seed,
-            runner_config=runner_config,
-            address=address,
-            checkpoint_every=checkpoint_every,
-            checkpoint_dir=checkpoint_dir,
-            ray_start_timeout_s=start_timeout,
+        if resume is not None:
+            dc = DistributedColony.from_checkpoint(resume, backend, **options)
+            shards = dc.num_shards
+        else:
+            dc = DistributedColony(shards, backend, config, seed, **options)
+        ran, recovered, st = _run_sharded(
+            docs if resume is None else None, dc, shards, digesters, ticks, max_ticks
         )
-        ran, recovered, st = _run_sharded(docs, dc, shards, digesters, ticks, max_ticks)
     except PhagoError as exc:  # shards not placed, a lost shard without checkpoints, ...
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     per_shard = st.pop("shards")
@@ -188,8 +217,15 @@ def run(
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
 
 
+def _checkpoint_backend(directory: str) -> str:
+    """The backend that wrote the checkpoint in ``directory`` ("local" if it does not say)."""
+    from phago.distributed.checkpoint_files import read_checkpoint_info
+
+    return str(read_checkpoint_info(directory).get("backend", "local"))
+
+
 def _run_sharded(
-    docs: list[CorpusDocument],
+    docs: list[CorpusDocument] | None,
     dc: DistributedColony,
     shards: int,
     digesters: int,
@@ -197,12 +233,14 @@ def _run_sharded(
     max_ticks: int,
 ) -> tuple[int, int, dict[str, Any]]:
     """Digest ``docs`` on the sharded colony ``dc`` (closed afterwards); returns the ticks
-    run, the recoveries and the stats."""
+    run, the recoveries and the stats; ``docs`` None: a resumed run, which has its own)."""
     with dc:
-        dc.ingest_documents(
-            [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
-        )
-        dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
+        if docs is not None:
+            positions = grid_positions(len(docs))
+            dc.ingest_documents(
+                [(d.title, d.content, p) for d, p in zip(docs, positions, strict=True)]
+            )
+            dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
         ran = _run_with_progress(dc, ticks, max_ticks)
         recovered = len(dc.runner.recoveries)
         st = dc.stats().to_dict()

@@ -45,7 +45,7 @@ from phago.distributed.types import (
     TickPhase,
 )
 from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
-from phago.errors import ConfigError
+from phago.errors import ConfigError, PhagoError, StoreError
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_ids
 from phago.types import Document, Position
@@ -134,7 +134,9 @@ class DistributedColony:
             backend default: at least 50 ticks apart, in memory, and further apart while a
             checkpoint costs more than 5% of the ticks' time, as large colonies' do; Ray
             default: none, so a lost shard is an error).
-        checkpoint_dir: Ray: also write each shard's checkpoint there, atomically.
+        checkpoint_dir: also write each checkpoint there, as one set that replaces the one
+            before only once it is whole on disk (every shard's snapshot, the messages held
+            between ticks; :meth:`from_checkpoint` loads it, on either backend).
         ghost_cache_size: ghost cache capacity per shard.
         virtual_nodes: virtual nodes per shard on the hash ring.
         ray_options: Ray only: actor options (``num_cpus`` is 1 by default).
@@ -181,6 +183,8 @@ class DistributedColony:
         self.config = config or ColonyConfig()
         self.seed = int(seed)
         rc = runner_config or RunnerConfig()
+        if checkpoint_dir is not None:
+            rc = replace(rc, checkpoint_dir=str(checkpoint_dir))
         if checkpoint_every is not None:
             rc = replace(rc, checkpoint_every=checkpoint_every)
         elif backend == "ray" and runner_config is None:
@@ -219,7 +223,6 @@ class DistributedColony:
                     ghost_cache_size,
                     address=address,
                     checkpoint_every=checkpoint_every,
-                    checkpoint_dir=checkpoint_dir,
                     options=ray_options or {},
                     fan_out=ray_fan_out,
                     start_timeout_s=ray_start_timeout_s,
@@ -234,6 +237,77 @@ class DistributedColony:
         self._version = 0
         self._last_busy = True
         self.history: list[tuple[int, int, int]] = []
+        self._runner.checkpoint_info = {
+            "num_shards": self.num_shards,
+            "backend": backend,
+            "seed": self.seed,
+            "virtual_nodes": int(virtual_nodes),
+            "ghost_cache_size": int(ghost_cache_size),
+            "config": self.config.to_dict(),
+        }
+        self._runner.checkpoint_extra = self._checkpoint_extra
+
+    def _checkpoint_extra(self, done: Sequence[DistributedTickResult]) -> dict[str, Any]:
+        """What a checkpoint on disk keeps of this object: where the next spawned agents go,
+        and the history of node and edge counts (with the ticks of the run under way,
+        ``done``, which :attr:`history` takes when the run returns)."""
+        history = list(self.history)
+        history += [(r.tick, r.total_nodes(), r.total_edges()) for r in done]
+        return {"layout_next": self._layout_next, "history": history}
+
+    @classmethod
+    def from_checkpoint(
+        cls, directory: str, backend: str | None = None, **options: Any
+    ) -> DistributedColony:
+        """A colony resumed from the newest checkpoint written to ``directory`` (see
+        ``checkpoint_dir``): running it goes on exactly as the run that wrote it would have
+        gone on from that tick.
+
+        Args:
+            directory: the checkpoint directory.
+            backend: ``"local"`` or ``"ray"``; None: the one that wrote it.
+            options: more constructor arguments (``runner_config``, ``address``,
+                ``checkpoint_every``, ``checkpoint_dir`` to go on writing checkpoints, ...);
+                the shard count, seed, ring and colony configuration are the checkpoint's.
+
+        Raises:
+            StoreError: no complete checkpoint is there, or it is damaged.
+
+        Example:
+            >>> import tempfile
+            >>> d = tempfile.mkdtemp()
+            >>> with DistributedColony(2, checkpoint_every=2, checkpoint_dir=d) as dc:
+            ...     _ = dc.ingest_documents([("t", "cell gene protein", (0.0, 0.0))])
+            ...     _ = dc.run(3)
+            >>> with DistributedColony.from_checkpoint(d) as back:
+            ...     back.current_tick, back.num_shards
+            (2, 2)
+        """
+        from phago.distributed.checkpoint_files import read_checkpoint
+
+        cp = read_checkpoint(directory)
+        info = cp.info
+        try:
+            config = ColonyConfig.from_dict(dict(info["config"]))
+            shards, seed = int(info["num_shards"]), int(info["seed"])
+            options.setdefault("virtual_nodes", int(info["virtual_nodes"]))
+            options.setdefault("ghost_cache_size", int(info["ghost_cache_size"]))
+            backend = backend or str(info["backend"])
+        except (KeyError, TypeError, ValueError, PhagoError) as exc:
+            raise StoreError(f"checkpoint in {directory} lacks what a load needs: {exc}") from exc
+        if shards != len(cp.snapshots):
+            raise StoreError(f"checkpoint in {directory} is damaged: shard count differs")
+        dc = cls(shards, backend, config, seed, **options)
+        try:
+            dc._run(dc._runner.restore_checkpoint(cp))
+            extra = (cp.runner_state or {}).get("extra") or {}
+            dc._layout_next = int(extra.get("layout_next", 0))
+            dc.history = [tuple(h) for h in extra.get("history", [])]  # type: ignore[misc]
+            dc._version += 1
+        except BaseException:
+            dc.close()
+            raise
+        return dc
 
     # ------------------------------------------------------------------ plumbing
 

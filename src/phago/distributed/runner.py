@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from phago._gc import cyclic_gc_paused
+from phago.distributed.checkpoint_files import CheckpointSet, write_checkpoint
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, HeldMessages
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
@@ -113,11 +114,14 @@ class RunnerConfig:
             then a failed tick leaves the cluster unusable until restored). A failure replays
             up to ``checkpoint_every - 1`` ticks. Each checkpoint pickles every shard whole,
             documents included, and keeps the bytes: about 3.5 ms per shard holding 10
-            documents and 1,500 concepts (under 0.1 ms per tick and shard at 50), but 1.3 s
+            documents and 1,500 concepts (under 0.1 ms per tick and shard at 50), but 0.9 s
             for two local shards of W3's 100,000 documents, where checkpoints every 50 ticks
-            made the run 58% longer (46.3 against 29.3 s) and its peak memory 1.9 times as
-            large (1,403 against 747 MiB; ``benchmarks/checkpoint_cost.py``): large colonies
-            should checkpoint far apart, or not at all (see ``checkpoint_cost_share``).
+            made the run 32% longer (40.5 against 30.7 s) and its peak memory 1.9 times as
+            large (1,389 against 747 MiB; ``benchmarks/checkpoint_cost.py``): large colonies
+            should checkpoint far apart, or not at all (see ``checkpoint_cost_share``). A
+            checkpoint counts only once every shard's snapshot is taken; a shard lost while
+            they are taken is recovered from the checkpoint before (as a failed tick's is),
+            and the checkpoint is taken again.
         checkpoint_cost_share: None: a checkpoint exactly every ``checkpoint_every`` ticks.
             A share ``s`` (0 < s <= 1): checkpoints at least ``checkpoint_every`` ticks apart,
             and further apart while the last one took more than ``s`` of the time the ticks
@@ -126,6 +130,13 @@ class RunnerConfig:
             :class:`~phago.distributed.DistributedColony` on the local backend uses
             :data:`DEFAULT_CHECKPOINT_COST_SHARE` unless given a ``runner_config`` or a
             ``checkpoint_every``.
+        checkpoint_dir: also write each checkpoint to this directory, every shard's
+            snapshot and the messages held between ticks as one set that replaces the one
+            before only once it is whole on disk
+            (:mod:`~phago.distributed.checkpoint_files`;
+            :meth:`~phago.distributed.DistributedColony.from_checkpoint` loads it). A write
+            that fails (a full disk) raises :class:`~phago.errors.StoreError` from the run,
+            with the cluster, its in-memory checkpoint and the set on disk before intact.
         adaptive_parallelism: local backend: after measuring a phase, run it serially in the
             driver thread when the shards' threads would only take turns on the interpreter
             lock (pure-Python phases, or phases shorter than a thread hand-off), and fan it
@@ -146,6 +157,7 @@ class RunnerConfig:
     adaptive_parallelism: bool = True
     cross_shard_edge_lists: bool = True
     checkpoint_cost_share: float | None = None
+    checkpoint_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.phase_timeout_ms <= 0:
@@ -231,7 +243,13 @@ class ShardHandle(Protocol):
         ...
 
     async def checkpoint(self) -> Any:
-        """A rollback point of the shard's whole state."""
+        """A rollback point of the shard's whole state (the shard's log of what was added
+        since is left as it is: see :meth:`checkpoint_taken`)."""
+        ...
+
+    def checkpoint_taken(self) -> None:
+        """Every shard's checkpoint was taken: log what is added from here on, for a
+        rollback to the one just taken to replay."""
         ...
 
     async def restore(self, snapshot: Any) -> None:
@@ -296,9 +314,13 @@ class LocalShardHandle:
         return await asyncio.wrap_future(self.submit(method, *args))
 
     async def checkpoint(self) -> Any:
-        """The shard pickled (the shared ring is left out); the op log restarts."""
-        self.shard.trim_oplog()
+        """The shard pickled (the shared ring is left out); a shard restored from it logs
+        what is added from then on."""
         return self.shard.snapshot()
+
+    def checkpoint_taken(self) -> None:
+        """Restart the shard's op log (every shard's checkpoint was taken)."""
+        self.shard.trim_oplog()
 
     async def restore(self, snapshot: Any) -> None:
         """Swap in a fresh shard built from ``snapshot``; a stuck worker keeps the old object.
@@ -362,6 +384,11 @@ class DistributedRunner:
         self._checkpoint: _Checkpoint | None = None
         self._checkpoint_s = 0.0  # how long the last checkpoint took
         self._ticks_s = 0.0  # how long the ticks since it took (run() calls' ticks)
+        # for checkpoints on disk: facts a loader needs (JSON values) and, called at each
+        # checkpoint with the results of the run's ticks before it, what the caller keeps
+        # besides the shards and the runner (picklable)
+        self.checkpoint_info: dict[str, Any] = {}
+        self.checkpoint_extra: Callable[[Sequence[DistributedTickResult]], Any] | None = None
         self._broken: str | None = None
         self._barrier_ms = 0.0
         self._want_distribution = False
@@ -967,7 +994,7 @@ class DistributedRunner:
             every = self._config.checkpoint_every
             if every is not None:
                 if self._checkpoint_due(t, every):
-                    await self._take_checkpoint(t)
+                    await self._checkpoint_or_recover(t, out)
                 assert self._checkpoint is not None
                 since = t - self._checkpoint.tick
                 span = min(span, every - since if since < every else every)
@@ -1045,18 +1072,67 @@ class DistributedRunner:
         share = self._config.checkpoint_cost_share
         return share is None or self._checkpoint_s <= share * self._ticks_s
 
-    async def _take_checkpoint(self, tick: int) -> None:
+    async def _checkpoint_or_recover(
+        self, t: int, done: Sequence[DistributedTickResult] = ()
+    ) -> None:
+        """Take the checkpoint due at tick ``t``; a shard lost while it is taken is treated
+        as a failed tick at ``t`` (a rollback to the checkpoint before and a replay up to
+        ``t``, or, with none, a typed error), and the checkpoint is then taken again."""
+        try:
+            await self._take_checkpoint(t, done)
+        except ShardLost as exc:
+            if self._checkpoint is None:
+                self._broken = f"{exc} and no checkpoint exists"
+                raise DistributedError(
+                    f"{exc.shard} was lost at tick {t} and there is no checkpoint to recover "
+                    "from; the other shards remain readable"
+                ) from exc
+            await self._recover(t, exc)
+            if self._broken is not None:
+                raise DistributedError(self._broken) from exc
+            await self._take_checkpoint(t, done)
+
+    async def _take_checkpoint(self, tick: int, done: Sequence[DistributedTickResult] = ()) -> None:
+        """Snapshot every shard; only once all are taken does the checkpoint replace the one
+        before and do the shards' logs restart (a failure leaves both as they were, so a
+        rollback to the one before still replays everything since). With a
+        ``checkpoint_dir`` the set is then written there (``done``: the results of the
+        calling run's ticks so far, for :attr:`checkpoint_extra`).
+
+        Raises:
+            ShardLost: a shard's actor died (see :meth:`_checkpoint_or_recover`).
+            StoreError: the set could not be written (the new checkpoint stands in memory).
+        """
         began = time.perf_counter()
         await self.take_held()
-        snaps = await asyncio.gather(*(h.checkpoint() for h in self._handles))
-        self._checkpoint = _Checkpoint(
+        taken = await asyncio.gather(
+            *(h.checkpoint() for h in self._handles), return_exceptions=True
+        )
+        for outcome in taken:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        for h in self._handles:  # every snapshot is taken: each log starts from here
+            h.checkpoint_taken()
+        cp = self._checkpoint = _Checkpoint(
             tick,
-            list(snaps),
+            list(taken),
             copy.deepcopy(self._held),
             self._distribution,
             self._want_distribution,
         )
         self._checkpoint_s, self._ticks_s = time.perf_counter() - began, 0.0
+        if self._config.checkpoint_dir is not None:
+            state = {
+                "held": cp.held,
+                "distribution": cp.distribution,
+                "want_distribution": cp.want_distribution,
+                "extra": None if self.checkpoint_extra is None else self.checkpoint_extra(done),
+            }
+            write_checkpoint(
+                self._config.checkpoint_dir,
+                CheckpointSet(tick, cp.snapshots, state, dict(self.checkpoint_info)),
+            )
+            self._checkpoint_s = time.perf_counter() - began
 
     async def take_held(self) -> HeldMessages:
         """What the last Decay sent for the next one (ghost requests and degree reports to
@@ -1074,8 +1150,37 @@ class DistributedRunner:
     async def checkpoint_now(self) -> int:
         """Take a rollback point at the current tick; returns the tick."""
         t = self._coordinator.current_tick
-        await self._take_checkpoint(t)
+        await self._checkpoint_or_recover(t)
         return t
+
+    async def restore_checkpoint(self, cp: CheckpointSet) -> None:
+        """Restore every shard and the runner from a checkpoint read from disk
+        (:func:`~phago.distributed.checkpoint_files.read_checkpoint`), and keep it as the
+        rollback point.
+
+        Raises:
+            DistributedError: the set is for another number of shards.
+        """
+        if len(cp.snapshots) != len(self._handles):
+            raise DistributedError(
+                f"the checkpoint holds {len(cp.snapshots)} shards; this cluster has "
+                f"{len(self._handles)}"
+            )
+        state = cp.runner_state or {}
+        held = state.get("held") or HeldMessages()
+        await asyncio.gather(
+            *(h.restore(snap) for h, snap in zip(self._handles, cp.snapshots, strict=True))
+        )
+        for h in self._handles:
+            h.checkpoint_taken()
+        self._coordinator.set_tick(cp.tick)
+        self._held = copy.deepcopy(held)
+        self._distribution = state.get("distribution")
+        self._want_distribution = bool(state.get("want_distribution", False))
+        self._checkpoint = _Checkpoint(
+            cp.tick, list(cp.snapshots), held, self._distribution, self._want_distribution
+        )
+        self._broken = None
 
     async def _recover(self, failed_tick: int, exc: BaseException) -> None:
         self._recovering = True

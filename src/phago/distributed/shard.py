@@ -698,19 +698,24 @@ class ShardedColony:
         self._label_sent_buf = np.zeros(len(self._owner_buf), dtype=np.uint64)
         self._gc_pause = GcPause()
 
-    def snapshot(self) -> bytes:
+    def snapshot(self, *, logging: bool = True) -> bytes:
         """The whole shard state as bytes (pickle protocol 5).
 
-        The shared ring and the colony's event history (a report, not state) are left out.
+        The shared ring and the colony's event history (a report, not state) are left out,
+        and so is the op log: a shard restored from the snapshot logs what is added from
+        then on (for a rollback to it to replay), or, with ``logging`` False, nothing (a
+        Ray actor's driver keeps the log instead).
         """
-        ring, history = self.ring, self.colony._history
+        ring, history, oplog = self.ring, self.colony._history, self._oplog
         self.ring = None  # type: ignore[assignment]
         self.colony._history = type(history)(maxlen=history.maxlen)
+        self._oplog = [] if logging else None
         try:
             return pickle.dumps(self, protocol=5)
         finally:
             self.ring = ring
             self.colony._history = history
+            self._oplog = oplog
 
     @classmethod
     def from_snapshot(cls, data: bytes, ring: ConsistentHashRing) -> ShardedColony:

@@ -9,10 +9,10 @@ timeout (no ``ray.get`` in a loop over shards).
 
 Fault tolerance: the handle keeps, on the driver, the operations (ingested documents, spawned
 agents) sent to its shard since the last checkpoint. A checkpoint is the actor's pickled
-state, fetched at a tick boundary and, with a ``checkpoint_dir``, written atomically to
-``shard-<i>.ckpt``. When an actor dies, the runner recreates it from the checkpoint, rolls every
-shard back, and replays the lost ticks; without a checkpoint the lost shard is reported as a
-:class:`~phago.errors.ShardLost` naming it.
+state, fetched at a tick boundary (the runner writes the checkpoints to disk, when asked,
+as one set: :mod:`phago.distributed.checkpoint_files`). When an actor dies, the runner
+recreates it from the checkpoint, rolls every shard back, and replays the lost ticks; without
+a checkpoint the lost shard is reported as a :class:`~phago.errors.ShardLost` naming it.
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ import math
 import os
 import pickle
 import socket
-import tempfile
 import time
 import traceback
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from phago.config import ColonyConfig
@@ -84,6 +82,7 @@ class ShardActorImpl:
     ) -> None:
         if snapshot is not None:
             self.shard = ShardedColony.from_snapshot(snapshot, ring)
+            self.shard.drop_oplog()  # the driver keeps the log
         else:
             self.shard = ShardedColony(
                 ShardId(shard_index), config, ring, ghost_cache_size=ghost_cache_size, seed=seed
@@ -354,11 +353,12 @@ class ShardActorImpl:
         """The shard's state at this tick boundary. The shard logs nothing: the driver keeps
         the op log a replacement replays (:class:`RayShardHandle`)."""
         self.shard.drop_oplog()
-        return self.shard.snapshot()
+        return self.shard.snapshot(logging=False)
 
     def restore(self, snapshot: bytes, ops: list[Any]) -> None:
         """Replace the state by ``snapshot`` and queue ``ops`` for replay."""
         self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)
+        self.shard.drop_oplog()  # the driver keeps the log (a store's snapshot may log)
         self.shard.set_replay(ops)
         self._skipping = False
         self._outlook = self._outlooks = None
@@ -585,12 +585,10 @@ class RayShardHandle:
         seed: int,
         ghost_cache_size: int,
         options: dict[str, Any],
-        checkpoint_dir: Path | None,
     ) -> None:
         self.shard_id = ShardId(index)
         self._args = (index, config, ring, seed, ghost_cache_size)
         self._options = options
-        self._dir = checkpoint_dir
         # what was sent since the last checkpoint, for a replacement to replay; None before
         # the first (nothing to roll back to: the log would only keep every document sent)
         self._ops: list[tuple[int, str, Any]] | None = None
@@ -621,16 +619,17 @@ class RayShardHandle:
         return result
 
     async def checkpoint(self) -> Any:
-        """Fetch the actor's state; persist it atomically when a checkpoint dir is set."""
+        """Fetch the actor's state (the driver's log of what was sent since the checkpoint
+        before is kept until :meth:`checkpoint_taken`)."""
         ray = _ray()
         try:
-            data = await self.actor.checkpoint.remote()
+            return await self.actor.checkpoint.remote()
         except ray.exceptions.RayActorError as exc:
             raise ShardLost(self.shard_id, "actor died during checkpoint") from exc
+
+    def checkpoint_taken(self) -> None:
+        """Every shard's checkpoint was taken: log what is sent from here on."""
         self._ops = []
-        if self._dir is not None:
-            _atomic_write(self._dir / f"shard-{int(self.shard_id)}.ckpt", data)
-        return data
 
     async def restore(self, snapshot: Any) -> None:
         """Roll the actor back to ``snapshot``; recreate it if it is dead."""
@@ -1295,20 +1294,6 @@ def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
     return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in items]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class RayState:
     """What :func:`stop_ray_shards` needs: the handles and whether we started Ray."""
@@ -1360,7 +1345,6 @@ def start_ray_shards(
     *,
     address: str | None = None,
     checkpoint_every: int | None = None,
-    checkpoint_dir: str | None = None,
     options: dict[str, Any] | None = None,
     fan_out: str = "auto",
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
@@ -1406,10 +1390,9 @@ def start_ray_shards(
             num_shards,
             usable_cores(),
         )
-    ckdir = Path(checkpoint_dir) if checkpoint_dir else None
     try:
         for i in range(num_shards):
-            handle = RayShardHandle(i, config, ring, seed, ghost_cache_size, opts, ckdir)
+            handle = RayShardHandle(i, config, ring, seed, ghost_cache_size, opts)
             state.handles.append(handle)
         _await_started(ray, state.handles, opts, start_timeout_s)
     except BaseException:

@@ -1,0 +1,228 @@
+"""Checkpoints on disk (one whole set per tick) and checkpoints that count only once whole."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+
+from phago import ColonyConfig, Position
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony
+from phago.distributed import checkpoint_files as files
+from phago.distributed.checkpoint_files import CheckpointSet, read_checkpoint, write_checkpoint
+from phago.distributed.shard import ShardedColony
+from phago.errors import StoreError
+
+DOCS = load_sample_corpus()
+POS = grid_positions(len(DOCS))
+CAP3 = ColonyConfig(max_edge_degree=3)  # cap orders in flight between ticks
+LATE = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(8)]
+
+
+def build(shards: int = 3, **kwargs: object) -> DistributedColony:
+    dc = DistributedColony(shards, seed=0, config=CAP3, **kwargs)  # type: ignore[arg-type]
+    dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
+    dc.spawn_digesters(2, max_idle=60)
+    return dc
+
+
+def signature(dc: DistributedColony) -> tuple:
+    g = dc.graph
+    edges = sorted(
+        (min(a, b), max(a, b), e.weight, e.co_activations, e.created_tick, e.last_activated_tick)
+        for a, b, e in g.edges()
+    )
+    return edges, sorted((n.id, n.label, n.access_count) for n in g.nodes())
+
+
+def sets_in(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+# ---------------------------------------------------------------------- the files
+
+
+def test_a_set_replaces_the_one_before_and_reads_back_checked(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, CheckpointSet(5, [b"a", b"bb"], {"held": 1}, {"num_shards": 2}))
+    write_checkpoint(tmp_path, CheckpointSet(10, [b"c", b"dd"], {"held": 2}, {"num_shards": 2}))
+    assert sets_in(tmp_path) == ["tick-0000000010"]
+    got = read_checkpoint(tmp_path)
+    assert (got.tick, got.snapshots, got.runner_state) == (10, [b"c", b"dd"], {"held": 2})
+    assert got.info == {"num_shards": 2}
+    # the same tick again (a checkpoint retaken after a recovery) replaces it
+    write_checkpoint(tmp_path, CheckpointSet(10, [b"e", b"ff"], None))
+    assert read_checkpoint(tmp_path).snapshots == [b"e", b"ff"]
+    assert sets_in(tmp_path) == ["tick-0000000010"]
+
+
+def test_a_damaged_missing_or_newer_set_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no complete checkpoint"):
+        read_checkpoint(tmp_path)
+    with pytest.raises(StoreError, match="cannot read"):
+        read_checkpoint(tmp_path / "absent")
+    folder = write_checkpoint(tmp_path, CheckpointSet(3, [b"state of shard zero"], None))
+    shard = folder / "shard-0.ckpt"
+    data = bytearray(shard.read_bytes())
+    data[0] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"shard-0\.ckpt is damaged"):
+        read_checkpoint(tmp_path)
+    shard.write_bytes(bytes(data[:-1]))  # truncated
+    with pytest.raises(StoreError, match="damaged"):
+        read_checkpoint(tmp_path)
+    shard.unlink()
+    with pytest.raises(StoreError, match="cannot be read"):
+        read_checkpoint(tmp_path)
+    folder = write_checkpoint(tmp_path, CheckpointSet(4, [b"x"], None))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format"] = files.CHECKPOINT_FORMAT + 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="format"):
+        read_checkpoint(tmp_path)
+
+
+def test_a_crashed_write_leaves_no_set_and_the_next_write_clears_it(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, CheckpointSet(5, [b"five"], None))
+    crashed = tmp_path / ".tick-0000000010.abc.tmp"  # what a crash mid-write leaves
+    crashed.mkdir()
+    (crashed / "shard-0.ckpt").write_bytes(b"half")
+    assert read_checkpoint(tmp_path).tick == 5
+    write_checkpoint(tmp_path, CheckpointSet(15, [b"fifteen"], None))
+    assert sets_in(tmp_path) == ["tick-0000000015"]
+
+
+def test_a_full_disk_keeps_the_set_before_and_leaves_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_checkpoint(tmp_path, CheckpointSet(5, [b"five", b"5"], None))
+    real = files._write_file
+    calls = [0]
+
+    def full_disk(path: Path, data: bytes) -> dict[str, int]:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(files, "_write_file", full_disk)
+    with pytest.raises(StoreError, match=r"tick 10.*No space left.*previous checkpoint"):
+        write_checkpoint(tmp_path, CheckpointSet(10, [b"ten", b"10"], None))
+    assert sets_in(tmp_path) == ["tick-0000000005"]
+    assert read_checkpoint(tmp_path).snapshots == [b"five", b"5"]
+
+
+# ---------------------------------------------------------------------- through a colony
+
+
+def test_a_run_resumed_from_its_checkpoint_goes_on_as_the_run_would_have(
+    tmp_path: Path,
+) -> None:
+    clean, writer = build(), build(checkpoint_every=5, checkpoint_dir=str(tmp_path))
+    try:
+        for dc in (clean, writer):
+            dc.run(7)
+            dc.ingest_documents(LATE)  # logged after the checkpoint at 5; part of the one at 10
+            dc.run(6)  # checkpoint at 10, three more ticks the resumed run does again
+        assert sets_in(tmp_path) == ["tick-0000000010"]
+        clean.run(9)
+        clean.spawn_digesters(1, max_idle=60)  # placed where the layout had got to
+        clean.run(4)
+    finally:
+        writer.close()
+    back = DistributedColony.from_checkpoint(str(tmp_path))
+    try:
+        assert back.current_tick == 10 and back.num_shards == 3
+        assert back.config.max_edge_degree == 3
+        assert back.history == writer.history[:10]
+        back.run(12)
+        back.spawn_digesters(1, max_idle=60)
+        back.run(4)
+        assert back.current_tick == clean.current_tick == 26
+        assert signature(back) == signature(clean)
+        assert {d.id for d in back.documents()} == {d.id for d in clean.documents()}
+    finally:
+        back.close()
+        clean.close()
+
+
+def test_a_full_disk_at_a_checkpoint_is_a_store_error_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean, dc = build(), build(checkpoint_every=4, checkpoint_dir=str(tmp_path))
+    real = files._write_file
+    full = [False]
+
+    def maybe_full(path: Path, data: bytes) -> dict[str, int]:
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(files, "_write_file", maybe_full)
+    try:
+        clean.run(12)
+        dc.run(6)  # checkpoints at 0 and 4 on disk
+        full[0] = True
+        with pytest.raises(StoreError, match=r"tick 8.*No space left"):
+            dc.run(6)
+        assert dc.current_tick == 8  # stopped at the checkpoint, nothing half-done
+        assert read_checkpoint(tmp_path).tick == 4  # the set before, whole
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+        assert dc.runner._checkpoint.tick == 8  # the rollback point in memory stands
+        full[0] = False
+        dc.run(4)  # the disk has room again: the run goes on ...
+        assert read_checkpoint(tmp_path).tick == 4
+        dc.run(1)  # ... and the next checkpoint, at 12, is written
+        assert read_checkpoint(tmp_path).tick == 12
+        clean.run(1)
+        assert signature(dc) == signature(clean)
+    finally:
+        dc.close()
+        clean.close()
+
+
+def test_a_checkpoint_counts_only_once_every_shard_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # shard 2's snapshot fails: the checkpoint before stays the rollback point, and every
+    # shard's log still holds what was ingested since it, for a rollback to replay
+    dc = build(checkpoint_every=5)
+    try:
+        dc.run(7)
+        dc.ingest_documents(LATE)
+        logged = [len(dc.runner.handles[i].target.oplog()) for i in range(3)]
+        assert sum(logged) > 0
+        broken = dc.runner.handles[2].target
+
+        def no_memory(*, logging: bool = True) -> bytes:
+            raise MemoryError("no room for the snapshot")
+
+        monkeypatch.setattr(broken, "snapshot", no_memory)
+        with pytest.raises(MemoryError):
+            dc.run(5)  # the checkpoint due at 10 fails
+        assert dc.current_tick == 10 and dc.runner._checkpoint.tick == 5
+        assert [len(dc.runner.handles[i].target.oplog()) for i in range(3)] == logged
+        monkeypatch.undo()
+        dc.run(1)  # taken now; the logs start again
+        assert dc.runner._checkpoint.tick == 10
+        assert all(not dc.runner.handles[i].target.oplog() for i in range(3))
+    finally:
+        dc.close()
+
+
+def test_a_restored_local_shard_logs_from_its_snapshot_on() -> None:
+    from phago.distributed.hashing import ConsistentHashRing
+    from phago.distributed.types import ShardId
+
+    ring = ConsistentHashRing(1)
+    shard = ShardedColony(ShardId(0), None, ring)
+    assert ShardedColony.from_snapshot(shard.snapshot(), ring)._oplog == []
+    assert ShardedColony.from_snapshot(shard.snapshot(logging=False), ring)._oplog is None
+    shard.trim_oplog()
+    shard.ingest_document_direct("t", "cell gene", Position(0, 0), 7)  # type: ignore[arg-type]
+    assert len(shard.oplog()) == 1
+    data = shard.snapshot()
+    assert len(shard.oplog()) == 1  # the live log is left as it was
+    assert ShardedColony.from_snapshot(data, ring).oplog() == []
