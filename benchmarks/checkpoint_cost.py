@@ -5,9 +5,10 @@ Usage:
         [--json]
 
 Runs W3 (``w3common``: the corpus, layout and one digester per 100 documents) until
-digested three ways, each in a fresh process so that its peak memory is its own: no
+digested four ways, each in a fresh process so that its peak memory is its own: no
 checkpoints; the local backend's default, at least 50 ticks apart and spaced by what they
-cost (``RunnerConfig.checkpoint_cost_share``); and exactly every 50 ticks. Prints the run's
+cost (``RunnerConfig.checkpoint_cost_share``); exactly every 50 ticks; and every 50 ticks
+also written to disk (``checkpoint_dir``: a temporary directory, removed after). Prints the run's
 seconds, the checkpoints taken and the seconds they took, the bytes the last one holds, and
 the peak RSS of this process (with ``--backend ray`` the driver's, which holds the
 checkpoints; the shards are actors in processes of their own).
@@ -20,6 +21,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -31,6 +33,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "none": {"checkpoint_every": None},
     "default (spaced by cost)": {"checkpoint_cost_share": DEFAULT_CHECKPOINT_COST_SHARE},
     "every 50 ticks": {"checkpoint_every": 50},
+    "every 50 ticks, written to disk": {"checkpoint_every": 50, "checkpoint_dir": "<temp>"},
 }
 
 
@@ -40,7 +43,12 @@ def measure(docs: int, shards: int, name: str, backend: str = "local") -> dict[s
 
     warm_up()
     items = w3_items(docs)
-    rc = RunnerConfig(cross_shard_edge_lists=False, **CONFIGS[name])
+    settings = dict(CONFIGS[name])
+    temp = None
+    if settings.get("checkpoint_dir") == "<temp>":
+        temp = tempfile.TemporaryDirectory(prefix="phago-ckpt-")
+        settings["checkpoint_dir"] = temp.name
+    rc = RunnerConfig(cross_shard_edge_lists=False, **settings)
     dc = DistributedColony(
         shards, backend=backend, config=ColonyConfig.for_large_corpora(), runner_config=rc
     )
@@ -62,6 +70,8 @@ def measure(docs: int, shards: int, name: str, backend: str = "local") -> dict[s
     cp = dc.runner._checkpoint
     held = sum(len(s) for s in cp.snapshots) if cp is not None else 0
     dc.close()
+    if temp is not None:
+        temp.cleanup()
     return {
         "config": name,
         "seconds": round(seconds, 2),
