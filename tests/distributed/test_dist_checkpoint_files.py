@@ -226,3 +226,38 @@ def test_a_restored_local_shard_logs_from_its_snapshot_on() -> None:
     data = shard.snapshot()
     assert len(shard.oplog()) == 1  # the live log is left as it was
     assert ShardedColony.from_snapshot(data, ring).oplog() == []
+
+
+def test_a_reinforcement_between_runs_is_replayed_after_a_rollback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from phago.distributed import TickPhase
+    from phago.errors import RpcError
+
+    clean, flaky = build(checkpoint_every=5), build(checkpoint_every=5)
+    try:
+        for dc in (clean, flaky):
+            dc.run(7)
+        pairs = [(a, b) for a, b, _ in clean.graph.edges()][:6]
+        assert pairs
+        for dc in (clean, flaky):
+            dc.reinforce_edges(pairs, [a for a, _ in pairs], 0.25, 7)
+        shard = flaky.runner.handles[1].target
+        real = shard.run_phase
+
+        def fails_once(phase: TickPhase, *rest: object) -> object:
+            if phase is TickPhase.ACT:
+                monkeypatch.setattr(shard, "run_phase", real)
+                raise RuntimeError("a shard fails in Act")
+            return real(phase, *rest)
+
+        monkeypatch.setattr(shard, "run_phase", fails_once)
+        with pytest.raises(RpcError):
+            flaky.tick()  # rolled back to 5, replayed to 7, the reinforcement again
+        assert flaky.runner.recoveries[-1].restored_tick == 7
+        for dc in (clean, flaky):
+            dc.run(6)
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()

@@ -338,6 +338,37 @@ def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path:
         flaky.close()
 
 
+def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: Path) -> None:
+    # a reinforcement logged after the checkpoint at 5, then the actor killed: the ingest
+    # that finds it dead rolls the cluster back to 5, replays to 7 (the reinforcement too),
+    # and is made again, once; the spawn after it goes to the new actor. Before, the ingest
+    # raised ShardLost although the next run's recovery then stored the documents anyway
+    late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
+    clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, "calls")
+    try:
+        for dc in (clean, flaky):
+            dc.run(7)
+        pairs = [(a, b) for a, b, _ in clean.graph.edges()][:6]
+        assert pairs
+        for dc in (clean, flaky):
+            dc.reinforce_edges(pairs, [a for a, _ in pairs], 0.25, 7)
+        ray.kill(flaky.ray_actor(1))
+        for dc in (clean, flaky):
+            dc.ingest_documents(late)
+            dc.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
+        assert [r.restored_tick for r in flaky.runner.recoveries] == [7]
+        assert flaky.runner.recoveries[0].replayed_ticks == 2
+        late_ids = {document_id(t, c) for t, c, _ in late}
+        assert late_ids & {d.id for d in flaky._call(1, "documents")}
+        for dc in (clean, flaky):
+            dc.run(8)
+        assert flaky.stats().agents_alive == clean.stats().agents_alive
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()
+
+
 def test_a_checkpoint_written_by_ray_shards_resumes_on_local_shards(tmp_path: Path) -> None:
     clean, writer = build("local", 2, config=CAP3), build_checkpointed(2, tmp_path, "calls")
     try:
@@ -516,6 +547,9 @@ def test_lost_shard_without_checkpoints_is_a_typed_error(fan_out: str) -> None:
     try:
         dc.run(2)
         ray.kill(dc.ray_actor(0))
+        late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
+        with pytest.raises(DistributedError, match="shard-0"):  # no checkpoint to recover
+            dc.ingest_documents(late)
         with pytest.raises(DistributedError, match="shard-0"):
             dc.tick()
         assert dc._call(1, "report")["shard"] == 1  # the other shard is still usable

@@ -45,7 +45,7 @@ from phago.distributed.types import (
     TickPhase,
 )
 from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
-from phago.errors import ConfigError, PhagoError, StoreError
+from phago.errors import ConfigError, PhagoError, ShardLost, StoreError
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_ids
 from phago.types import Document, Position
@@ -336,28 +336,64 @@ class DistributedColony:
         return self._call_each([(s, method, args) for s in range(len(self._runner.handles))])
 
     def _call_each(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
-        """Each ``(shard, method, args)`` call, all at once on Ray (in turn locally)."""
+        """Each ``(shard, method, args)`` call, all at once on Ray (in turn locally); see
+        :meth:`_settled` for a shard found lost."""
         hs = self._runner.handles
         if all(isinstance(hs[s], LocalShardHandle) for s, _, _ in calls):
             return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
+        return self._settled(calls, self._run(self._outcomes(calls)))
 
-        async def gather() -> list[Any]:
-            return list(await asyncio.gather(*(hs[s].call(m, *a) for s, m, a in calls)))
+    async def _outcomes(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
+        """Each call's result, or the exception it raised, once all have finished."""
+        hs = self._runner.handles
+        return list(
+            await asyncio.gather(*(hs[s].call(m, *a) for s, m, a in calls), return_exceptions=True)
+        )
 
-        return list(self._run(gather()))
+    def _settled(
+        self, calls: Sequence[tuple[int, str, tuple[Any, ...]]], outcomes: list[Any]
+    ) -> list[Any]:
+        """The results of ``calls`` given their ``outcomes``. Calls that found their shard's
+        actor dead (:class:`~phago.errors.ShardLost`, between runs) are made again, once,
+        after the runner has recovered the shard from the last checkpoint (every shard
+        rolled back and the ticks since replayed, with what was sent since; a failed call's
+        own data was not logged, so it is applied once). Without a checkpoint, or for any
+        other error, the first error is raised.
+
+        Raises:
+            PhagoError: the first error of a call that could not be made.
+        """
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if not errors:
+            return outcomes
+        lost = [e for e in errors if isinstance(e, ShardLost)]
+        if len(lost) != len(errors) or not self._runner.can_recover:
+            raise errors[0]
+        self._run(self._runner.recover_lost(lost[0]))
+        self._version += 1
+        again = [i for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+        redone = self._run(self._outcomes([calls[i] for i in again]))
+        for i, o in zip(again, redone, strict=True):
+            if isinstance(o, BaseException):
+                raise o
+            outcomes[i] = o
+        return outcomes
 
     def _call_stream(self, batches: Iterable[Sequence[tuple[int, str, tuple[Any, ...]]]]) -> None:
         """Make each batch of ``(shard, method, args)`` calls as soon as ``batches`` yields it
         (on Ray without waiting for the earlier ones: a shard runs its calls in the order
-        sent, while the next batch is being prepared here); return once all are done.
+        sent, while the next batch is being prepared here); return once all are done (calls
+        that found their shard lost are made again after a recovery: :meth:`_settled`).
 
         Raises:
-            PhagoError: the first error a call raised (a :class:`~phago.errors.ShardLost`,
-                an :class:`~phago.errors.RpcError`, ...), once every call sent has finished.
+            PhagoError: the first error a call raised (a :class:`~phago.errors.ShardLost`
+                without a checkpoint, an :class:`~phago.errors.RpcError`, ...), once every
+                call sent has finished.
         """
         hs = self._runner.handles
+        sent: list[tuple[int, str, tuple[Any, ...]]] = []
 
-        async def stream() -> None:
+        async def stream() -> list[Any]:
             pending: list[asyncio.Future[Any]] = []
             try:
                 for calls in batches:
@@ -367,21 +403,20 @@ class DistributedColony:
                             getattr(h.target, m)(*a)
                         else:
                             pending.append(asyncio.ensure_future(h.call(m, *a)))
+                            sent.append((s, m, a))
                     if pending:
                         await asyncio.sleep(0)  # the new calls go out before the next batch
             finally:  # every call sent is waited for, also when making a batch failed
                 done = await asyncio.gather(*pending, return_exceptions=True)
-            for outcome in done:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            return list(done)
 
-        self._run(stream())
+        self._settled(sent, self._run(stream()))
 
     def _call(self, shard: int, method: str, *args: Any) -> Any:
         h = self._runner.handles[shard]
         if isinstance(h, LocalShardHandle):
             return getattr(h.target, method)(*args)
-        return self._run(h.call(method, *args))
+        return self._call_each([(shard, method, args)])[0]
 
     @property
     def runner(self) -> DistributedRunner:

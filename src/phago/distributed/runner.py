@@ -1087,7 +1087,7 @@ class DistributedRunner:
                     f"{exc.shard} was lost at tick {t} and there is no checkpoint to recover "
                     "from; the other shards remain readable"
                 ) from exc
-            await self._recover(t, exc)
+            await self._recover(t, exc, f"the checkpoint at tick {t}")
             if self._broken is not None:
                 raise DistributedError(self._broken) from exc
             await self._take_checkpoint(t, done)
@@ -1153,6 +1153,29 @@ class DistributedRunner:
         await self._checkpoint_or_recover(t)
         return t
 
+    @property
+    def can_recover(self) -> bool:
+        """Whether a lost shard can be recovered now (a checkpoint exists and the cluster
+        is usable)."""
+        return self._checkpoint is not None and self._broken is None
+
+    async def recover_lost(self, exc: ShardLost) -> None:
+        """Recover from a shard lost outside a tick (a call between runs found its actor
+        dead): roll every shard back to the last checkpoint and replay up to the current
+        tick, as for a failed tick. The call that failed is the caller's to make again
+        (what it sent was not logged).
+
+        Raises:
+            DistributedError: there is no checkpoint (``exc`` is raised), or the recovery
+                failed (the cluster is then unusable).
+        """
+        if self._checkpoint is None:
+            raise exc
+        t = self._coordinator.current_tick
+        await self._recover(t, exc, f"a call at tick {t}, between runs,")
+        if self._broken is not None:
+            raise DistributedError(self._broken) from exc
+
     async def restore_checkpoint(self, cp: CheckpointSet) -> None:
         """Restore every shard and the runner from a checkpoint read from disk
         (:func:`~phago.distributed.checkpoint_files.read_checkpoint`), and keep it as the
@@ -1182,14 +1205,18 @@ class DistributedRunner:
         )
         self._broken = None
 
-    async def _recover(self, failed_tick: int, exc: BaseException) -> None:
+    async def _recover(self, failed_tick: int, exc: BaseException, what: str = "") -> None:
+        """Roll back and replay up to ``failed_tick`` (``what`` failed: for the log; by
+        default tick ``failed_tick + 1``)."""
         self._recovering = True
         try:
-            await self._roll_back_and_replay(failed_tick, exc)
+            await self._roll_back_and_replay(failed_tick, exc, what)
         finally:
             self._recovering = False
 
-    async def _roll_back_and_replay(self, failed_tick: int, exc: BaseException) -> None:
+    async def _roll_back_and_replay(
+        self, failed_tick: int, exc: BaseException, what: str = ""
+    ) -> None:
         cp = self._checkpoint
         if cp is None:
             self._broken = f"tick {failed_tick} failed ({exc}) and no checkpoint exists"
@@ -1221,8 +1248,8 @@ class DistributedRunner:
         info = RecoveryInfo(failed_tick, repr(exc), self._coordinator.current_tick, replayed)
         self.recoveries.append(info)
         log.warning(
-            "tick %d failed (%s); rolled back to tick %d (replayed %d ticks)",
-            failed_tick + 1,
+            "%s failed (%s); rolled back to tick %d (replayed %d ticks)",
+            what or f"tick {failed_tick + 1}",
             exc,
             info.restored_tick,
             replayed,

@@ -591,7 +591,12 @@ class ShardedColony:
         increment: float,
         tick: int,
     ) -> int:
-        """Reinforce stored edges (by node ids) and bump owned nodes' access counts."""
+        """Reinforce stored edges (by node ids) and bump owned nodes' access counts (logged,
+        so a rollback can replay it)."""
+        if self._oplog is not None:
+            self._oplog.append(
+                (self.current_tick, "reinforce", (list(pairs), list(accessed), increment, tick))
+            )
         g = self.colony.graph
         index = g._index
         a = [index[x] for x, y in pairs if x in index and y in index]
@@ -766,6 +771,8 @@ class ShardedColony:
                 self.ingest_document_direct(title, content, Position(x, y), DocumentId(did))
             elif kind == "ingest_batch":
                 self.ingest_batch(data)
+            elif kind == "reinforce":
+                self.apply_reinforcement(*data)
             else:
                 self.spawn(_replayed(data))
         return len(due)

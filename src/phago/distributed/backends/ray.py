@@ -571,7 +571,8 @@ def ShardActor() -> Any:
     return _ACTOR_CLASS
 
 
-_LOGGED = {"ingest_batch", "spawn", "spawn_many"}
+# calls that change a shard between ticks: the driver logs them for a rollback to replay
+_LOGGED = {"ingest_batch", "spawn", "spawn_many", "apply_reinforcement"}
 
 
 class RayShardHandle:
@@ -606,11 +607,16 @@ class RayShardHandle:
     async def call(self, method: str, *args: Any) -> Any:
         """Call ``method`` on the actor; a dead actor raises :class:`ShardLost`."""
         ray = _ray()
+        logged: list[tuple[int, str, Any]] = []
         if method in _LOGGED and self._ops is not None:
-            self._ops.extend(_as_ops(self._tick, method, args[0]))
+            logged = _as_ops(self._tick, method, args)
+            self._ops.extend(logged)
         try:
             result = await self.actor.call.remote(method, *args)
         except ray.exceptions.RayActorError as exc:
+            if logged and self._ops is not None:  # not done: a rollback must not replay it
+                gone = {id(op) for op in logged}
+                self._ops[:] = [op for op in self._ops if id(op) not in gone]
             raise ShardLost(
                 self.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
@@ -1286,12 +1292,17 @@ def _held_payload(held: HeldMessages | None, shard: int) -> dict[str, Any] | Non
     return {"asks": asks, "inbound": answers} if asks or answers else None
 
 
-def _as_ops(tick: int, method: str, items: Any) -> list[tuple[int, str, Any]]:
+def _as_ops(tick: int, method: str, args: tuple[Any, ...]) -> list[tuple[int, str, Any]]:
+    """The op-log entries of the call ``method(*args)`` (see :data:`_LOGGED`), as
+    :meth:`ShardedColony.apply_replay_ops` takes them."""
     if method == "ingest_batch":
-        return [(tick, "ingest_batch", items)]
+        return [(tick, "ingest_batch", args[0])]
+    if method == "apply_reinforcement":
+        pairs, accessed, increment, at = args
+        return [(tick, "reinforce", (list(pairs), list(accessed), increment, at))]
     if method == "spawn":  # one agent; the actor unpickles it when it replays
-        return [(tick, "spawn", pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))]
-    return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in items]
+        return [(tick, "spawn", pickle.dumps(args[0], protocol=pickle.HIGHEST_PROTOCOL))]
+    return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in args[0]]
 
 
 @dataclass
