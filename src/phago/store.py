@@ -1065,11 +1065,11 @@ def _shard_objects(dc: Any) -> list[Any]:
     from phago.distributed.shard import ShardedColony
 
     out = []
-    for h in dc.runner.handles:
+    for i, h in enumerate(dc.runner.handles):
         if isinstance(h, LocalShardHandle):
             out.append(h.target)
-        else:
-            out.append(ShardedColony.from_snapshot(dc._run(h.call("snapshot")), dc.ring))
+        else:  # (an actor found dead is recovered from the last checkpoint first)
+            out.append(ShardedColony.from_snapshot(dc._call(i, "snapshot"), dc.ring))
     return out
 
 
