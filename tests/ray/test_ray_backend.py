@@ -56,6 +56,14 @@ def build_checkpointed(shards: int, directory: Path, fan_out: str) -> Distribute
     )
 
 
+def kill_and_wait(actor: object) -> None:
+    """Kill a shard's actor and wait until it is dead (``ray.kill`` returns at once, and a
+    call sent right after could still be served)."""
+    ray.kill(actor)
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(actor.ping.remote(), timeout=60)  # type: ignore[attr-defined]
+
+
 def signature(dc: DistributedColony) -> tuple:
     g = dc.graph
     edges = sorted(
@@ -325,7 +333,7 @@ def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path:
             dc.run(7)
             dc.ingest_documents(late)
             dc.run(3)
-        ray.kill(flaky.ray_actor(0))
+        kill_and_wait(flaky.ray_actor(0))
         flaky.run(8)
         clean.run(8)
         assert flaky.runner.recoveries and flaky.runner.recoveries[-1].restored_tick == 10
@@ -333,6 +341,30 @@ def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path:
         assert flaky.current_tick == 18
         assert signature(flaky) == signature(clean)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["tick-0000000015"]
+    finally:
+        clean.close()
+        flaky.close()
+
+
+def test_an_actor_that_hangs_in_its_checkpoint_is_replaced_within_the_timeout() -> None:
+    clean = build("local", 2, config=CAP3)
+    flaky = build(
+        "ray",
+        2,
+        config=CAP3,
+        runner_config=RunnerConfig(checkpoint_every=5, phase_timeout_ms=2000),
+        ray_fan_out="calls",
+    )
+    try:
+        flaky.inject_fault(1, "hang", "checkpoint", 10)
+        clean.run(16)
+        start = time.monotonic()
+        flaky.run(16)
+        assert time.monotonic() - start < 45.0  # not the hour-long hang
+        info = flaky.runner.recoveries
+        assert len(info) == 1 and info[0].restored_tick == 10 and "2 s" in info[0].error
+        assert flaky.runner._checkpoint.tick == 15
+        assert signature(flaky) == signature(clean)
     finally:
         clean.close()
         flaky.close()
@@ -352,7 +384,7 @@ def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: P
         assert pairs
         for dc in (clean, flaky):
             dc.reinforce_edges(pairs, [a for a, _ in pairs], 0.25, 7)
-        ray.kill(flaky.ray_actor(1))
+        kill_and_wait(flaky.ray_actor(1))
         for dc in (clean, flaky):
             dc.ingest_documents(late)
             dc.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
@@ -546,7 +578,7 @@ def test_lost_shard_without_checkpoints_is_a_typed_error(fan_out: str) -> None:
     dc = build("ray", 2, ray_fan_out=fan_out)
     try:
         dc.run(2)
-        ray.kill(dc.ray_actor(0))
+        kill_and_wait(dc.ray_actor(0))
         late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
         with pytest.raises(DistributedError, match="shard-0"):  # no checkpoint to recover
             dc.ingest_documents(late)

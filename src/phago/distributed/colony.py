@@ -686,9 +686,15 @@ class DistributedColony:
         return loaded
 
     def inject_fault(
-        self, shard_index: int, kind: str, phase: TickPhase, tick: int, seconds: float = 3600.0
+        self,
+        shard_index: int,
+        kind: str,
+        phase: TickPhase | str,
+        tick: int,
+        seconds: float = 3600.0,
     ) -> None:
-        """Arm a one-shot fault on a Ray shard (``hang``, ``raise`` or ``exit``) for drills."""
+        """Arm a one-shot fault on a Ray shard (``hang``, ``raise`` or ``exit``) for drills,
+        in a phase or (``phase="checkpoint"``) in taking its checkpoint, at ``tick``."""
         if self.backend != "ray":
             raise ConfigError("inject_fault() needs backend='ray'")
         handle = self._runner.handles[shard_index]

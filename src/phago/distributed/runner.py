@@ -1092,6 +1092,21 @@ class DistributedRunner:
                 raise DistributedError(self._broken) from exc
             await self._take_checkpoint(t, done)
 
+    async def _shard_checkpoint(self, h: ShardHandle) -> Any:
+        """``h``'s checkpoint, within the phase timeout: a shard that takes longer is
+        abandoned (a Ray actor is killed) and reported lost, so that the runner recovers
+        it as it would a lost shard (an in-process shard's snapshot cannot be cut short)."""
+        timeout = self._config.phase_timeout_ms / 1000.0
+        try:
+            return await asyncio.wait_for(h.checkpoint(), timeout)
+        except TimeoutError:
+            abandon = getattr(h, "abandon", None)
+            if abandon is not None:
+                await abandon()
+            raise ShardLost(
+                h.shard_id, f"its checkpoint took over {timeout:g} s (the phase timeout)"
+            ) from None
+
     async def _take_checkpoint(self, tick: int, done: Sequence[DistributedTickResult] = ()) -> None:
         """Snapshot every shard; only once all are taken does the checkpoint replace the one
         before and do the shards' logs restart (a failure leaves both as they were, so a
@@ -1100,13 +1115,14 @@ class DistributedRunner:
         calling run's ticks so far, for :attr:`checkpoint_extra`).
 
         Raises:
-            ShardLost: a shard's actor died (see :meth:`_checkpoint_or_recover`).
+            ShardLost: a shard's actor died, or took longer than the phase timeout (see
+                :meth:`_checkpoint_or_recover`).
             StoreError: the set could not be written (the new checkpoint stands in memory).
         """
         began = time.perf_counter()
         await self.take_held()
         taken = await asyncio.gather(
-            *(h.checkpoint() for h in self._handles), return_exceptions=True
+            *(self._shard_checkpoint(h) for h in self._handles), return_exceptions=True
         )
         for outcome in taken:
             if isinstance(outcome, BaseException):

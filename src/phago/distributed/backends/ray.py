@@ -330,7 +330,7 @@ class ShardActorImpl:
         answered by the actor's main thread while the graph's thread is busy."""
         return self._running
 
-    def _maybe_fault(self, phase: TickPhase) -> None:
+    def _maybe_fault(self, phase: TickPhase | str) -> None:
         f = self._fault
         if f is None:
             return
@@ -346,12 +346,14 @@ class ShardActorImpl:
             os._exit(1)
 
     def inject_fault(self, kind: str, phase: str, tick: int, seconds: float = 3600.0) -> None:
-        """Arm a one-shot fault (``hang``, ``raise`` or ``exit``) in ``phase`` at ``tick``."""
+        """Arm a one-shot fault (``hang``, ``raise`` or ``exit``) in ``phase`` (a tick phase,
+        or ``"checkpoint"``) at ``tick``."""
         self._fault = (kind, phase, tick, seconds)
 
     def checkpoint(self) -> bytes:
         """The shard's state at this tick boundary. The shard logs nothing: the driver keeps
         the op log a replacement replays (:class:`RayShardHandle`)."""
+        self._maybe_fault("checkpoint")
         self.shard.drop_oplog()
         return self.shard.snapshot(logging=False)
 
