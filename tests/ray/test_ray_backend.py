@@ -407,17 +407,25 @@ def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: P
         flaky.close()
 
 
-def test_a_checkpoint_written_by_ray_shards_resumes_on_local_shards(tmp_path: Path) -> None:
-    clean, writer = build("local", 2, config=CAP3), build_checkpointed(2, tmp_path, "calls")
+@pytest.mark.parametrize(("written", "resumed"), [("ray", "local"), ("local", "ray")])
+def test_a_checkpoint_resumes_on_either_backend(tmp_path: Path, written: str, resumed: str) -> None:
+    clean = build("local", 2, config=CAP3)
+    writer = build(
+        written,
+        2,
+        config=CAP3,
+        runner_config=RunnerConfig(checkpoint_every=5, checkpoint_dir=str(tmp_path)),
+    )
     try:
         for dc in (clean, writer):
             dc.run(12)  # the checkpoint at 10 on disk
         clean.run(8)
     finally:
         writer.close()
-    back = DistributedColony.from_checkpoint(str(tmp_path), backend="local")
+    options = {"ray_options": SMALL} if resumed == "ray" else {}
+    back = DistributedColony.from_checkpoint(str(tmp_path), backend=resumed, **options)
     try:
-        assert back.backend == "local" and back.current_tick == 10
+        assert back.backend == resumed and back.current_tick == 10
         back.run(10)
         assert signature(back) == signature(clean)
     finally:
