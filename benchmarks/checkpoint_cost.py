@@ -68,7 +68,7 @@ def measure(docs: int, shards: int, name: str, backend: str = "local") -> dict[s
     dc.run_until_digested(5000)
     seconds = time.perf_counter() - began
     cp = dc.runner._checkpoint
-    held = sum(len(s) for s in cp.snapshots) if cp is not None else 0
+    held = sum(len(s) for s in cp.snapshots) if cp is not None and cp.snapshots else 0
     dc.close()
     if temp is not None:
         temp.cleanup()

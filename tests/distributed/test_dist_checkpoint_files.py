@@ -171,6 +171,7 @@ def test_a_full_disk_at_a_checkpoint_is_a_store_error_and_the_run_goes_on(
         assert read_checkpoint(tmp_path).tick == 4  # the set before, whole
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
         assert dc.runner._checkpoint.tick == 8  # the rollback point in memory stands
+        assert dc.runner._checkpoint.snapshots is not None  # (held: not on disk)
         full[0] = False
         dc.run(4)  # the disk has room again: the run goes on ...
         assert read_checkpoint(tmp_path).tick == 4
@@ -231,7 +232,6 @@ def test_a_restored_local_shard_logs_from_its_snapshot_on() -> None:
 def test_a_reinforcement_between_runs_is_replayed_after_a_rollback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from phago.distributed import TickPhase
     from phago.errors import RpcError
 
     clean, flaky = build(checkpoint_every=5), build(checkpoint_every=5)
@@ -242,16 +242,7 @@ def test_a_reinforcement_between_runs_is_replayed_after_a_rollback(
         assert pairs
         for dc in (clean, flaky):
             dc.reinforce_edges(pairs, [a for a, _ in pairs], 0.25, 7)
-        shard = flaky.runner.handles[1].target
-        real = shard.run_phase
-
-        def fails_once(phase: TickPhase, *rest: object) -> object:
-            if phase is TickPhase.ACT:
-                monkeypatch.setattr(shard, "run_phase", real)
-                raise RuntimeError("a shard fails in Act")
-            return real(phase, *rest)
-
-        monkeypatch.setattr(shard, "run_phase", fails_once)
+        _fail_once_in_act(monkeypatch, flaky.runner.handles[1].target)
         with pytest.raises(RpcError):
             flaky.tick()  # rolled back to 5, replayed to 7, the reinforcement again
         assert flaky.runner.recoveries[-1].restored_tick == 7
@@ -261,3 +252,52 @@ def test_a_reinforcement_between_runs_is_replayed_after_a_rollback(
     finally:
         clean.close()
         flaky.close()
+
+
+def _fail_once_in_act(monkeypatch: pytest.MonkeyPatch, shard: ShardedColony) -> None:
+    from phago.distributed import TickPhase
+
+    real = shard.run_phase
+
+    def fails_once(phase: TickPhase, *rest: object) -> object:
+        if phase is TickPhase.ACT:
+            monkeypatch.setattr(shard, "run_phase", real)
+            raise RuntimeError("a shard fails in Act")
+        return real(phase, *rest)
+
+    monkeypatch.setattr(shard, "run_phase", fails_once)
+
+
+def test_a_checkpoint_on_disk_is_not_held_in_memory_and_a_rollback_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phago.errors import DistributedError, RpcError
+
+    clean, dc = build(), build(checkpoint_every=5, checkpoint_dir=str(tmp_path))
+    try:
+        for c in (clean, dc):
+            c.run(7)
+            c.ingest_documents(LATE)
+        cp = dc.runner._checkpoint
+        assert cp.tick == 5 and cp.snapshots is None and cp.on_disk == str(tmp_path)
+        _fail_once_in_act(monkeypatch, dc.runner.handles[1].target)
+        with pytest.raises(RpcError):
+            dc.tick()  # rolled back to the set on disk at 5, replayed to 7 with LATE
+        assert dc.runner.recoveries[-1].restored_tick == 7
+        for c in (clean, dc):
+            c.run(6)
+        assert signature(dc) == signature(clean)
+        # the set taken away behind the runner's back: a rollback cannot be made, and the
+        # error says so
+        for p in tmp_path.iterdir():
+            for f in p.iterdir():
+                f.unlink()
+            p.rmdir()
+        _fail_once_in_act(monkeypatch, dc.runner.handles[0].target)
+        with pytest.raises(RpcError):
+            dc.tick()
+        with pytest.raises(DistributedError, match="no complete checkpoint"):
+            dc.tick()
+    finally:
+        dc.close()
+        clean.close()

@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from phago._gc import cyclic_gc_paused
-from phago.distributed.checkpoint_files import CheckpointSet, write_checkpoint
+from phago.distributed.checkpoint_files import CheckpointSet, read_checkpoint, write_checkpoint
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, HeldMessages
 from phago.distributed.shard import ShardedColony, ShardPhaseResult
@@ -78,6 +78,7 @@ from phago.errors import (
     PhaseTimeout,
     RpcError,
     ShardLost,
+    StoreError,
 )
 
 __all__ = [
@@ -134,9 +135,11 @@ class RunnerConfig:
             snapshot and the messages held between ticks as one set that replaces the one
             before only once it is whole on disk
             (:mod:`~phago.distributed.checkpoint_files`;
-            :meth:`~phago.distributed.DistributedColony.from_checkpoint` loads it). A write
-            that fails (a full disk) raises :class:`~phago.errors.StoreError` from the run,
-            with the cluster, its in-memory checkpoint and the set on disk before intact.
+            :meth:`~phago.distributed.DistributedColony.from_checkpoint` loads it). The
+            runner then keeps no copy of the snapshots in memory: a rollback reads the set
+            back. A write that fails (a full disk) raises :class:`~phago.errors.StoreError`
+            from the run, with the cluster intact, the new checkpoint held in memory, and
+            the set on disk before left as it was.
         adaptive_parallelism: local backend: after measuring a phase, run it serially in the
             driver thread when the shards' threads would only take turns on the interpreter
             lock (pure-Python phases, or phases shorter than a thread hand-off), and fan it
@@ -335,10 +338,27 @@ class LocalShardHandle:
 @dataclass(slots=True)
 class _Checkpoint:
     tick: int
-    snapshots: list[Any]
+    snapshots: list[Any] | None  # None: on disk only (the set in ``on_disk``)
     held: HeldMessages
     distribution: Any = None
     want_distribution: bool = False
+    on_disk: str | None = None  # the checkpoint directory holding this tick's set
+
+    def load_snapshots(self) -> list[Any]:
+        """The shards' snapshots, read back from disk when they are not held.
+
+        Raises:
+            StoreError: the set on disk is gone, damaged, or of another tick.
+        """
+        if self.snapshots is not None:
+            return self.snapshots
+        assert self.on_disk is not None
+        got = read_checkpoint(self.on_disk)
+        if got.tick != self.tick:
+            raise StoreError(
+                f"the checkpoint in {self.on_disk} is of tick {got.tick}, not {self.tick}"
+            )
+        return got.snapshots
 
 
 class DistributedRunner:
@@ -1144,10 +1164,13 @@ class DistributedRunner:
                 "want_distribution": cp.want_distribution,
                 "extra": None if self.checkpoint_extra is None else self.checkpoint_extra(done),
             }
+            assert cp.snapshots is not None
             write_checkpoint(
                 self._config.checkpoint_dir,
                 CheckpointSet(tick, cp.snapshots, state, dict(self.checkpoint_info)),
             )
+            # on disk, whole: a rollback reads it back, so the bytes are not held twice
+            cp.snapshots, cp.on_disk = None, self._config.checkpoint_dir
             self._checkpoint_s = time.perf_counter() - began
 
     async def take_held(self) -> HeldMessages:
@@ -1239,10 +1262,11 @@ class DistributedRunner:
             log.error("%s", self._broken)
             return
         try:
+            snapshots = cp.load_snapshots()
             await asyncio.gather(
-                *(h.restore(s) for h, s in zip(self._handles, cp.snapshots, strict=True))
+                *(h.restore(s) for h, s in zip(self._handles, snapshots, strict=True))
             )
-        except DistributedError as lost:  # a replacement could not be started, say
+        except (DistributedError, StoreError) as lost:  # a replacement not started, say
             self._broken = f"rolling back after a failure at tick {failed_tick} failed: {lost}"
             log.error("%s", self._broken)
             return
