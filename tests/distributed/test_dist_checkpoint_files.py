@@ -301,3 +301,35 @@ def test_a_checkpoint_on_disk_is_not_held_in_memory_and_a_rollback_reads_it(
     finally:
         dc.close()
         clean.close()
+
+
+def test_a_set_whose_snapshots_do_not_unpickle_is_a_store_error(tmp_path: Path) -> None:
+    # what a set written by a phago with other classes looks like to this one
+    write_checkpoint(
+        tmp_path,
+        CheckpointSet(
+            4,
+            [b"not a pickle", b"not one either"],
+            {"held": None},
+            {
+                "num_shards": 2,
+                "backend": "local",
+                "seed": 0,
+                "virtual_nodes": 150,
+                "ghost_cache_size": 1000,
+                "config": ColonyConfig().to_dict(),
+            },
+        ),
+    )
+    with pytest.raises(StoreError, match="cannot resume from the checkpoint"):
+        DistributedColony.from_checkpoint(str(tmp_path))
+    folder = next(tmp_path.iterdir())
+    (folder / "runner.pkl").write_bytes(b"\x80\x05cno_such_module\nThing\n.")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data = (folder / "runner.pkl").read_bytes()
+    import zlib
+
+    manifest["files"]["runner.pkl"] = {"bytes": len(data), "crc32": zlib.crc32(data)}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="cannot be read"):
+        read_checkpoint(tmp_path)

@@ -195,5 +195,14 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> CheckpointSet:
         return CheckpointSet(int(manifest["tick"]), snapshots, runner_state, manifest["info"])
     except StoreError:
         raise
-    except (OSError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as exc:
+    except (
+        OSError,
+        KeyError,
+        TypeError,
+        ValueError,
+        EOFError,
+        AttributeError,  # pickled by a phago whose classes differ from this one's
+        ImportError,
+        pickle.UnpicklingError,
+    ) as exc:
         raise StoreError(f"checkpoint {folder} cannot be read: {exc!r}") from exc

@@ -299,7 +299,14 @@ class DistributedColony:
             raise StoreError(f"checkpoint in {directory} is damaged: shard count differs")
         dc = cls(shards, backend, config, seed, **options)
         try:
-            dc._run(dc._runner.restore_checkpoint(cp))
+            try:
+                dc._run(dc._runner.restore_checkpoint(cp))
+            except PhagoError:
+                raise
+            except Exception as exc:  # a snapshot that does not unpickle (another version)
+                raise StoreError(
+                    f"cannot resume from the checkpoint in {directory}: {exc!r}"
+                ) from exc
             extra = (cp.runner_state or {}).get("extra") or {}
             dc._layout_next = int(extra.get("layout_next", 0))
             dc.history = [tuple(h) for h in extra.get("history", [])]  # type: ignore[misc]
