@@ -257,9 +257,14 @@ def _run_with_progress(
 ) -> int:
     """Run exactly ``ticks`` ticks, or until digested within ``max_ticks``, under a progress
     bar; returns the ticks run."""
+    start = colony.current_tick  # (a resumed run starts past 0; the bar counts this run's)
     with progress() as bar:
         task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
+
+        def advance(t: int) -> None:
+            bar.update(task, completed=t - start)
+
         if ticks is not None:
-            colony.run(ticks, on_tick=lambda t: bar.update(task, completed=t))
+            colony.run(ticks, on_tick=advance)
             return ticks
-        return colony.run_until_digested(max_ticks, on_tick=lambda t: bar.update(task, completed=t))
+        return colony.run_until_digested(max_ticks, on_tick=advance)
