@@ -14,7 +14,7 @@ from phago.distributed import DistributedColony
 from phago.distributed import checkpoint_files as files
 from phago.distributed.checkpoint_files import CheckpointSet, read_checkpoint, write_checkpoint
 from phago.distributed.shard import ShardedColony
-from phago.errors import StoreError
+from phago.errors import DistributedError, RpcError, StoreError
 
 DOCS = load_sample_corpus()
 POS = grid_positions(len(DOCS))
@@ -201,7 +201,7 @@ def test_a_checkpoint_counts_only_once_every_shard_is_taken(
             raise MemoryError("no room for the snapshot")
 
         monkeypatch.setattr(broken, "snapshot", no_memory)
-        with pytest.raises(MemoryError):
+        with pytest.raises(RpcError, match=r"shard-2 failed to take its checkpoint.*no room"):
             dc.run(5)  # the checkpoint due at 10 fails
         assert dc.current_tick == 10 and dc.runner._checkpoint.tick == 5
         assert [len(dc.runner.handles[i].target.oplog()) for i in range(3)] == logged
@@ -232,8 +232,6 @@ def test_a_restored_local_shard_logs_from_its_snapshot_on() -> None:
 def test_a_reinforcement_between_runs_is_replayed_after_a_rollback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from phago.errors import RpcError
-
     clean, flaky = build(checkpoint_every=5), build(checkpoint_every=5)
     try:
         for dc in (clean, flaky):
@@ -271,8 +269,6 @@ def _fail_once_in_act(monkeypatch: pytest.MonkeyPatch, shard: ShardedColony) -> 
 def test_a_checkpoint_on_disk_is_not_held_in_memory_and_a_rollback_reads_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from phago.errors import DistributedError, RpcError
-
     clean, dc = build(), build(checkpoint_every=5, checkpoint_dir=str(tmp_path))
     try:
         for c in (clean, dc):

@@ -376,6 +376,23 @@ def test_an_actor_that_hangs_in_its_checkpoint_is_replaced_within_the_timeout() 
         flaky.close()
 
 
+def test_an_actor_that_raises_in_its_checkpoint_is_an_rpc_error_and_nothing_is_lost() -> None:
+    clean = build("local", 2, config=CAP3)
+    flaky = build("ray", 2, config=CAP3, checkpoint_every=5, ray_fan_out="calls")
+    try:
+        flaky.inject_fault(0, "raise", "checkpoint", 10)
+        clean.run(16)
+        with pytest.raises(RpcError, match="shard-0 failed to take its checkpoint"):
+            flaky.run(16)
+        assert flaky.current_tick == 10 and flaky.runner._checkpoint.tick == 5
+        flaky.run(6)  # the checkpoint at 10 is taken now
+        assert flaky.runner._checkpoint.tick == 15
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()
+
+
 def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: Path) -> None:
     # a reinforcement logged after the checkpoint at 5, then the actor killed: the ingest
     # that finds it dead rolls the cluster back to 5, replays to 7 (the reinforcement too),

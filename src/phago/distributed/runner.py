@@ -1115,7 +1115,8 @@ class DistributedRunner:
     async def _shard_checkpoint(self, h: ShardHandle) -> Any:
         """``h``'s checkpoint, within the phase timeout: a shard that takes longer is
         abandoned (a Ray actor is killed) and reported lost, so that the runner recovers
-        it as it would a lost shard (an in-process shard's snapshot cannot be cut short)."""
+        it as it would a lost shard (an in-process shard's snapshot cannot be cut short);
+        one that raises is an :class:`~phago.errors.RpcError`, as in a phase."""
         timeout = self._config.phase_timeout_ms / 1000.0
         try:
             return await asyncio.wait_for(h.checkpoint(), timeout)
@@ -1126,6 +1127,10 @@ class DistributedRunner:
             raise ShardLost(
                 h.shard_id, f"its checkpoint took over {timeout:g} s (the phase timeout)"
             ) from None
+        except DistributedError:
+            raise
+        except Exception as exc:
+            raise RpcError(f"{h.shard_id} failed to take its checkpoint: {exc!r}") from exc
 
     async def _take_checkpoint(self, tick: int, done: Sequence[DistributedTickResult] = ()) -> None:
         """Snapshot every shard; only once all are taken does the checkpoint replace the one
