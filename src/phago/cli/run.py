@@ -123,7 +123,8 @@ def run(
 
     With --shards N (or --backend ray) the colony is sharded: documents are routed by a
     consistent hash ring, shards tick in lockstep, and the stats include cross-shard edges
-    and one row per shard.
+    and one row per shard. With --resume DIR a sharded run goes on from the newest
+    checkpoint written to DIR (by --checkpoint-dir), on either backend.
     """
     ctx = click.get_current_context()
     if resume is not None:
@@ -233,7 +234,7 @@ def _run_sharded(
     max_ticks: int,
 ) -> tuple[int, int, dict[str, Any]]:
     """Digest ``docs`` on the sharded colony ``dc`` (closed afterwards); returns the ticks
-    run, the recoveries and the stats; ``docs`` None: a resumed run, which has its own)."""
+    run, the recoveries and the stats (``docs`` None: a resumed run, which has its own)."""
     with dc:
         if docs is not None:
             positions = grid_positions(len(docs))
