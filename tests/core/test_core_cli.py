@@ -151,3 +151,16 @@ def test_run_resumes_from_its_checkpoint_directory(tmp_path: Path) -> None:
     none = run("run", "--resume", str(empty))
     assert none.returncode == 1 and "StoreError" in none.stderr
     assert "no complete checkpoint" in none.stderr and "Traceback" not in none.stderr
+
+
+def test_a_one_colony_run_asked_for_checkpoints_runs_as_one_shard_and_takes_them(
+    tmp_path: Path,
+) -> None:
+    ckpt = tmp_path / "ckpt"
+    r = run(
+        "run", "--ticks", "12", "--checkpoint-every", "5", "--checkpoint-dir", str(ckpt), "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["shards"]) == 1 and data["ticks_run"] == 12
+    assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000010"]

@@ -84,7 +84,8 @@ if TYPE_CHECKING:
     type=click.Path(file_okay=False),
     default=None,
     help="Also write each checkpoint here, as one set that replaces the one before only once "
-    "it is whole on disk (resume with --resume DIR).",
+    "it is whole on disk (resume with --resume DIR). A run of one colony asked for "
+    "checkpoints runs as one shard, which takes them.",
 )
 @click.option(
     "--resume",
@@ -137,7 +138,9 @@ def run(
             raise click.UsageError(f"--resume goes on with a run's own {', '.join(given)}")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     docs, skipped = ([], []) if resume else load_corpus_directory(corpus, config.max_document_chars)
-    if shards == 1 and backend == "local" and resume is None:
+    sharded = shards > 1 or backend == "ray" or resume is not None
+    if not sharded and checkpoint_every is None and checkpoint_dir is None:
+        # one colony; asked for checkpoints, it runs as one shard, which takes them
         colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
         ran = _run_with_progress(colony, ticks, max_ticks)
         stats: dict[str, Any] = colony.stats().to_dict()
