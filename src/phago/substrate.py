@@ -40,7 +40,16 @@ from phago import _kernels as K
 from phago._arrays import unique_sorted
 from phago.errors import EmptyDocument, UnknownDocument
 from phago.ids import AgentId, DocumentId, document_id
-from phago.types import Document, Gradient, Position, Signal, SignalType, Trace, TraceType
+from phago.types import (
+    Document,
+    Gradient,
+    Position,
+    Signal,
+    SignalType,
+    Trace,
+    TraceType,
+    trusted_position,
+)
 
 __all__ = ["PointIndex", "RankedDocuments", "Substrate"]
 
@@ -166,6 +175,13 @@ class _DocIndex:
     Digested documents stay in it; queries skip them.
     """
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the documents: the substrate that owns the index pickles them,
+        and gives them back to it when unpickled."""
+        state = self.__dict__.copy()
+        state["docs"] = None
+        return state
+
     def __init__(self, docs: list[Document], cell: float) -> None:
         self.docs = docs
         self.cell = cell
@@ -285,12 +301,45 @@ class RankedDocuments(Sequence[tuple[float, DocumentId]]):
         return f"RankedDocuments({list(self)!r})"
 
 
-def _trusted_position(x: float, y: float) -> Position:
-    """A :class:`Position` of coordinates already checked to be finite floats."""
-    p = object.__new__(Position)
-    object.__setattr__(p, "x", x)
-    object.__setattr__(p, "y", y)
-    return p
+class _DocumentColumns:
+    """A substrate's documents as columns, the form they are pickled in: a list of titles,
+    a list of contents, and arrays of ids, positions and digested flags. One object per
+    document (a :class:`Document` and its :class:`Position`), as pickle writes them by
+    default, took about 2.4 µs a document each way; columns take about 1.3 µs to write
+    (W3 documents of about 1 KB)."""
+
+    __slots__ = ("contents", "digested", "ids", "titles", "xy")
+
+    def __init__(self, docs: Sequence[Document]) -> None:
+        self.ids = np.fromiter((d.id for d in docs), dtype=np.uint64, count=len(docs))
+        self.titles = [d.title for d in docs]
+        self.contents = [d.content for d in docs]
+        xy = np.empty((len(docs), 2))
+        xy[:, 0] = [d.position.x for d in docs]
+        xy[:, 1] = [d.position.y for d in docs]
+        self.xy = xy
+        self.digested = np.fromiter((d.digested for d in docs), dtype=np.bool_, count=len(docs))
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.ids, self.titles, self.contents, self.xy, self.digested)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.ids, self.titles, self.contents, self.xy, self.digested = state
+
+    def documents(self) -> list[Document]:
+        """The documents again (positions as they were checked when first stored)."""
+        make = trusted_position
+        return [
+            Document(DocumentId(i), t, c, make(x, y), g)
+            for i, t, c, (x, y), g in zip(
+                self.ids.tolist(),
+                self.titles,
+                self.contents,
+                self.xy.tolist(),
+                self.digested.tolist(),
+                strict=True,
+            )
+        ]
 
 
 class Substrate:
@@ -335,6 +384,21 @@ class Substrate:
         # tree of traces_near_many is rebuilt only when that type's traces change
         self._tr_version: dict[int, int] = {}
         self._tr_trees: dict[int, tuple[int, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state, with the documents as columns (:class:`_DocumentColumns`): each
+        checkpoint of a shard pickles all of them."""
+        state = self.__dict__.copy()
+        state["_docs"] = _DocumentColumns(self._docs)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        docs = state["_docs"]
+        if isinstance(docs, _DocumentColumns):
+            state["_docs"] = docs.documents()
+        self.__dict__.update(state)
+        if self._dindex is not None:  # it indexes the same list (pickled without it)
+            self._dindex.docs = self._docs
 
     # ------------------------------------------------------------------ documents
 
@@ -409,7 +473,7 @@ class Substrate:
                 continue
             cx, cy = floor(x / c), floor(y / c)  # Substrate._doc_cell
             seq = len(docs)
-            docs.append(Document(did, title, content, _trusted_position(x, y)))
+            docs.append(Document(did, title, content, trusted_position(x, y)))
             seqs[did] = seq
             cell = grid.get((cx, cy))
             if cell is None:

@@ -99,3 +99,39 @@ def test_loading_a_shard_snapshot_pauses_the_collector_and_restores_it(
         assert seen == [False, False] and not gc.isenabled()  # the caller's off stays off
     finally:
         (gc.enable if was else gc.disable)()
+
+
+@given(
+    docs=st.lists(
+        st.tuples(
+            texts,
+            st.text(alphabet=st.sampled_from("abc é\x00"), min_size=1, max_size=30).filter(
+                lambda c: c.strip(" \x00")
+            ),
+            st.floats(-1e6, 1e6),
+            st.floats(-1e6, 1e6),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_a_substrate_pickles_its_documents_as_columns_and_back(
+    docs: list[tuple[str, str, float, float, bool]],
+) -> None:
+    from phago.errors import DocumentError
+    from phago.substrate import Substrate
+
+    s = Substrate()
+    for title, content, x, y, eat in docs:
+        try:
+            did = s.add_document(title, content, Position(x, y))
+        except DocumentError:  # what the substrate refuses is not the point here
+            continue
+        if eat:
+            s.consume_document(did)
+    back = pickle.loads(pickle.dumps(s, protocol=5))
+    assert back.documents() == s.documents()
+    assert all(type(d.position) is Position for d in back.documents())
+    assert back.undigested_count == s.undigested_count
+    near = [(d, i) for d, i in s.undigested_near(Position(0, 0), 2e6)]
+    assert [(d, i) for d, i in back.undigested_near(Position(0, 0), 2e6)] == near
