@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 from pathlib import Path
 
 import pytest
 
-from phago import ColonyConfig, Position
+from distributed_signature import graph_signature as signature
+from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony
 from phago.distributed import checkpoint_files as files
@@ -27,15 +29,6 @@ def build(shards: int = 3, **kwargs: object) -> DistributedColony:
     dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
     dc.spawn_digesters(2, max_idle=60)
     return dc
-
-
-def signature(dc: DistributedColony) -> tuple:
-    g = dc.graph
-    edges = sorted(
-        (min(a, b), max(a, b), e.weight, e.co_activations, e.created_tick, e.last_activated_tick)
-        for a, b, e in g.edges()
-    )
-    return edges, sorted((n.id, n.label, n.access_count) for n in g.nodes())
 
 
 def sets_in(d: Path) -> list[str]:
@@ -213,20 +206,26 @@ def test_a_checkpoint_counts_only_once_every_shard_is_taken(
         dc.close()
 
 
-def test_a_restored_local_shard_logs_from_its_snapshot_on() -> None:
-    from phago.distributed.hashing import ConsistentHashRing
-    from phago.distributed.types import ShardId
-
-    ring = ConsistentHashRing(1)
-    shard = ShardedColony(ShardId(0), None, ring)
-    assert ShardedColony.from_snapshot(shard.snapshot(), ring)._oplog == []
-    assert ShardedColony.from_snapshot(shard.snapshot(logging=False), ring)._oplog is None
-    shard.trim_oplog()
-    shard.ingest_document_direct("t", "cell gene", Position(0, 0), 7)  # type: ignore[arg-type]
-    assert len(shard.oplog()) == 1
-    data = shard.snapshot()
-    assert len(shard.oplog()) == 1  # the live log is left as it was
-    assert ShardedColony.from_snapshot(data, ring).oplog() == []
+def test_a_snapshot_leaves_the_log_out_and_a_local_rollback_logs_again() -> None:
+    # a shard rolled back twice to the same checkpoint replays, the second time, what the
+    # first replay re-applied and what was added after it, also from a snapshot that a
+    # Ray actor took (which logs nothing)
+    dc = build(checkpoint_every=5)
+    try:
+        dc.run(7)
+        handle = dc.runner.handles[0]
+        shard = handle.target
+        snap = shard.snapshot()
+        assert shard.oplog() == [] and ShardedColony.from_snapshot(snap, dc.ring)._oplog is None
+        dc.ingest_documents(LATE)
+        logged = len(shard.oplog())
+        assert logged > 0
+        asyncio.run(handle.restore(snap))
+        assert handle.target.oplog() == []  # logging again, from the checkpoint on
+        handle.target.apply_replay_ops(dc.current_tick)
+        assert len(handle.target.oplog()) == logged  # the replayed batch is logged again
+    finally:
+        dc.close()
 
 
 def test_a_reinforcement_between_runs_is_replayed_after_a_rollback(

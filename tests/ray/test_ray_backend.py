@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from distributed_signature import graph_signature as signature
 from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
@@ -23,6 +24,8 @@ DOCS = load_sample_corpus()
 POS = grid_positions(len(DOCS))
 SMALL = {"num_cpus": 0.25}
 CAP3 = ColonyConfig(max_edge_degree=3)  # the degree cap across shards acts every few ticks
+# documents ingested between runs (some go to every shard of three)
+LATE = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,15 +71,6 @@ def kill_and_wait(actor: object) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("a killed actor still answers after 60 s")
-
-
-def signature(dc: DistributedColony) -> tuple:
-    g = dc.graph
-    edges = sorted(
-        (min(a, b), max(a, b), e.weight, e.co_activations, e.created_tick, e.last_activated_tick)
-        for a, b, e in g.edges()
-    )
-    return edges, sorted((n.id, n.label, n.access_count) for n in g.nodes())
 
 
 @pytest.mark.parametrize(("shards", "config"), [(2, None), (4, None), (3, CAP3)])
@@ -293,11 +287,10 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
     # with a small degree cap, cap orders are in flight at the checkpoints and the kill;
     # documents ingested and an agent spawned after the checkpoint at 10 are replayed from
     # the driver's op log
-    late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
     clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, fan_out)
     try:
         clean.run(12)
-        clean.ingest_documents(late)
+        clean.ingest_documents(LATE)
         clean.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
         clean.run(18)
         flaky.run(12)
@@ -308,9 +301,9 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
             "runner.pkl",
             *[f"shard-{i}.ckpt" for i in range(3)],
         ]
-        flaky.ingest_documents(late)  # both logged by the driver for a replay ...
+        flaky.ingest_documents(LATE)  # both logged by the driver for a replay ...
         flaky.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
-        late_ids = {document_id(t, c) for t, c, _ in late}
+        late_ids = {document_id(t, c) for t, c, _ in LATE}
         assert late_ids & {d.id for d in flaky._call(1, "documents")}  # the killed one has some
         ray.kill(flaky.ray_actor(1))
         results = flaky.run(18)
@@ -332,12 +325,11 @@ def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path:
     # checkpoint fails on the dead actor, the cluster rolls back to 5 and replays (with the
     # documents ingested at 7), takes the checkpoint at 10 and goes on; before, every later
     # run raised ShardLost from the checkpoint and the colony was unusable
-    late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
     clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, "calls")
     try:
         for dc in (clean, flaky):
             dc.run(7)
-            dc.ingest_documents(late)
+            dc.ingest_documents(LATE)
             dc.run(3)
         kill_and_wait(flaky.ray_actor(0))
         flaky.run(8)
@@ -398,7 +390,6 @@ def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: P
     # that finds it dead rolls the cluster back to 5, replays to 7 (the reinforcement too),
     # and is made again, once; the spawn after it goes to the new actor. Before, the ingest
     # raised ShardLost although the next run's recovery then stored the documents anyway
-    late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
     clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, "calls")
     try:
         for dc in (clean, flaky):
@@ -409,11 +400,11 @@ def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: P
             dc.reinforce_edges(pairs, [a for a, _ in pairs], 0.25, 7)
         kill_and_wait(flaky.ray_actor(1))
         for dc in (clean, flaky):
-            dc.ingest_documents(late)
+            dc.ingest_documents(LATE)
             dc.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
         assert [r.restored_tick for r in flaky.runner.recoveries] == [7]
         assert flaky.runner.recoveries[0].replayed_ticks == 2
-        late_ids = {document_id(t, c) for t, c, _ in late}
+        late_ids = {document_id(t, c) for t, c, _ in LATE}
         assert late_ids & {d.id for d in flaky._call(1, "documents")}
         for dc in (clean, flaky):
             dc.run(8)
@@ -610,9 +601,8 @@ def test_lost_shard_without_checkpoints_is_a_typed_error(fan_out: str) -> None:
     try:
         dc.run(2)
         kill_and_wait(dc.ray_actor(0))
-        late = [(f"late {i}", f"membrane{i} protein gene cell", (3.0 * i, 7.0)) for i in range(12)]
         with pytest.raises(DistributedError, match="shard-0"):  # no checkpoint to recover
-            dc.ingest_documents(late)
+            dc.ingest_documents(LATE)
         with pytest.raises(DistributedError, match="shard-0"):
             dc.tick()
         assert dc._call(1, "report")["shard"] == 1  # the other shard is still usable

@@ -317,8 +317,7 @@ class LocalShardHandle:
         return await asyncio.wrap_future(self.submit(method, *args))
 
     async def checkpoint(self) -> Any:
-        """The shard pickled (the shared ring is left out); a shard restored from it logs
-        what is added from then on."""
+        """The shard pickled (the shared ring and the op log are left out)."""
         return self.shard.snapshot()
 
     def checkpoint_taken(self) -> None:
@@ -328,10 +327,12 @@ class LocalShardHandle:
     async def restore(self, snapshot: Any) -> None:
         """Swap in a fresh shard built from ``snapshot``; a stuck worker keeps the old object.
 
-        Operations logged since the checkpoint are re-applied as the replay reaches them.
+        Operations logged since the checkpoint are re-applied as the replay reaches them,
+        and logged again, with what is added after, for a rollback to the same checkpoint.
         """
         ops = self.shard.oplog()
         self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)
+        self.shard.trim_oplog()
         self.shard.set_replay(ops)
 
 

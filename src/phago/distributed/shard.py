@@ -703,18 +703,18 @@ class ShardedColony:
         self._label_sent_buf = np.zeros(len(self._owner_buf), dtype=np.uint64)
         self._gc_pause = GcPause()
 
-    def snapshot(self, *, logging: bool = True) -> bytes:
+    def snapshot(self) -> bytes:
         """The whole shard state as bytes (pickle protocol 5).
 
         The shared ring and the colony's event history (a report, not state) are left out,
-        and so is the op log: a shard restored from the snapshot logs what is added from
-        then on (for a rollback to it to replay), or, with ``logging`` False, nothing (a
-        Ray actor's driver keeps the log instead).
+        and so is the op log: a shard restored from the snapshot logs nothing until told
+        to (:meth:`trim_oplog`; a local rollback does, a Ray actor's driver keeps the log
+        instead).
         """
         ring, history, oplog = self.ring, self.colony._history, self._oplog
         self.ring = None  # type: ignore[assignment]
         self.colony._history = type(history)(maxlen=history.maxlen)
-        self._oplog = [] if logging else None
+        self._oplog = None
         try:
             return pickle.dumps(self, protocol=5)
         finally:
@@ -739,18 +739,14 @@ class ShardedColony:
         return shard
 
     def trim_oplog(self) -> None:
-        """Forget logged operations and log from here on (called when a checkpoint is taken).
+        """Forget logged operations and log from here on (called when a checkpoint is taken,
+        and when a shard is rolled back to one).
 
         Before the first checkpoint nothing is logged: with nothing to roll back to there is
         nothing to replay, and a log would keep every document stored (its text, were the
         colony to drop it) for as long as no checkpoint comes.
         """
         self._oplog = []
-
-    def drop_oplog(self) -> None:
-        """Forget logged operations and log none (a checkpoint of a shard whose driver keeps
-        its own log for it, as the Ray backend's does)."""
-        self._oplog = None
 
     def oplog(self) -> list[tuple[int, str, Any]]:
         """Operations (ingest, spawn) since the last checkpoint, with the tick they happened

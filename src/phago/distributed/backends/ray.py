@@ -81,8 +81,7 @@ class ShardActorImpl:
         snapshot: bytes | None = None,
     ) -> None:
         if snapshot is not None:
-            self.shard = ShardedColony.from_snapshot(snapshot, ring)
-            self.shard.drop_oplog()  # the driver keeps the log
+            self.shard = ShardedColony.from_snapshot(snapshot, ring)  # (logs nothing)
         else:
             self.shard = ShardedColony(
                 ShardId(shard_index), config, ring, ghost_cache_size=ghost_cache_size, seed=seed
@@ -354,13 +353,11 @@ class ShardActorImpl:
         """The shard's state at this tick boundary. The shard logs nothing: the driver keeps
         the op log a replacement replays (:class:`RayShardHandle`)."""
         self._maybe_fault("checkpoint")
-        self.shard.drop_oplog()
-        return self.shard.snapshot(logging=False)
+        return self.shard.snapshot()
 
     def restore(self, snapshot: bytes, ops: list[Any]) -> None:
         """Replace the state by ``snapshot`` and queue ``ops`` for replay."""
-        self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)
-        self.shard.drop_oplog()  # the driver keeps the log (a store's snapshot may log)
+        self.shard = ShardedColony.from_snapshot(snapshot, self.shard.ring)  # (logs nothing)
         self.shard.set_replay(ops)
         self._skipping = False
         self._outlook = self._outlooks = None
