@@ -713,6 +713,106 @@ def test_stats_show_heartbeats_and_memory() -> None:
         dc.close()
 
 
+def _listed(colony: str, within_s: float = 30.0, expect: int | None = None) -> list[dict]:
+    """The shard actors of ``colony`` listed by any driver (named actors); with ``expect``,
+    polled until that many are listed (a killed actor's name goes a moment later)."""
+    from phago.distributed.backends.ray_cluster import list_shard_actors
+
+    deadline = time.monotonic() + within_s
+    while True:
+        rows = [r for r in list_shard_actors(ray) if r["colony"] == colony]
+        if expect is None or len(rows) == expect or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def test_shard_actors_are_named_listed_and_renamed_when_replaced(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from phago.cli import main
+    from phago.distributed.backends.ray_cluster import parse_shard_actor_name
+
+    dc = build("ray", 2, checkpoint_every=5)
+    try:
+        dc.run(7)
+        names = dc.ray_actor_names
+        parsed = [parse_shard_actor_name(n) for n in names]
+        colony = parsed[0][0]  # type: ignore[index]
+        assert parsed == [(colony, 0, 0), (colony, 1, 0)]
+        rows = _listed(colony)
+        assert [(r["shard"], r["generation"], r["name"]) for r in rows] == [
+            (0, 0, names[0]),
+            (1, 0, names[1]),
+        ]
+        assert all(r["answered"] and r["tick"] == 7 and r["rss_mib"] > 0 for r in rows)
+        pids = {r["pid"] for r in rows}
+        assert pids == {ray.get(dc.ray_actor(i).pid.remote()) for i in range(2)}
+        kill_and_wait(dc.ray_actor(0))
+        dc.run(3)  # recovered from the checkpoint at 5: shard 0's actor is a new one
+        assert dc.ray_actor_names == [f"{colony}.shard-0.1", names[1]]
+        rows = _listed(colony, expect=2)
+        assert [(r["shard"], r["generation"]) for r in rows] == [(0, 1), (1, 0)]
+        assert all(r["tick"] == 10 for r in rows) and rows[0]["pid"] not in pids
+        # `phago cluster status` lists them (here, in the driver connected to the cluster)
+        status = CliRunner().invoke(main, ["cluster", "status", "--json"])
+        assert status.exit_code == 0, status.output
+        listed = [r for r in json.loads(status.output)["shard_actors"] if r["colony"] == colony]
+        seen = [(r["shard"], r["generation"], r["tick"]) for r in listed]
+        assert seen == [(0, 1, 10), (1, 0, 10)]
+        table = CliRunner().invoke(main, ["cluster", "status"])
+        assert table.exit_code == 0 and colony in table.output, table.output
+    finally:
+        dc.close()
+    assert _listed(colony, expect=0) == []  # closing kills them: nothing left listed
+
+
+def test_a_cluster_ray_cannot_join_is_a_typed_error_naming_the_address(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # what Ray raises when it cannot join (an unreachable cluster, a version or token
+    # mismatch) comes out as a DistributedError naming the address, not Ray's own type
+    from phago.distributed.backends import ray as backend
+
+    def refuse(**kwargs: object) -> None:
+        try:
+            raise PermissionError("RPC error: InvalidAuthToken")
+        except PermissionError as cause:
+            raise RuntimeError("Failed to connect to GCS.\nTraceback ...") from cause
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    # a driver with no token of its own is told where the cluster's goes
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    with pytest.raises(DistributedError) as info:
+        backend.start_ray_shards(2, ColonyConfig(), None, 0, 10, address="auto")  # type: ignore[arg-type]
+    said = str(info.value)
+    assert said.startswith("could not join the Ray cluster at 'auto': it wants an authentication")
+    assert "copy the cluster's token" in said and "set RAY_AUTH_MODE=token" in said
+    assert "(RuntimeError: Failed to connect to GCS.; caused by PermissionError: RPC" in said
+    assert "Traceback" not in said
+    # one with a token is told to send it
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("0123abcd")
+    with pytest.raises(DistributedError, match="has a token but does not send it: set RAY_AUTH"):
+        backend.start_ray_shards(2, ColonyConfig(), None, 0, 10, address="auto")  # type: ignore[arg-type]
+
+    def absent(**kwargs: object) -> None:
+        raise ConnectionError("Could not find any running Ray instance.\nmore")
+
+    monkeypatch.setattr(ray, "init", absent)
+    with pytest.raises(DistributedError) as info:
+        backend.start_ray_shards(2, ColonyConfig(), None, 0, 10, address="ray://head")  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "could not join the Ray cluster at 'ray://head': ConnectionError: Could not find "
+        "any running Ray instance. (check the address, and that the cluster runs the same Ray "
+        "and Python versions as this driver)"
+    )
+
+
 def test_cli_run_on_ray_and_cluster_status() -> None:
     import json
     import subprocess

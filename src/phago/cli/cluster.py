@@ -25,40 +25,34 @@ def cluster() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(address: str, as_json: bool) -> None:
     """Show the cluster's nodes, CPUs and memory, and any phago shard actors."""
+    from phago.distributed.backends.ray_cluster import list_shard_actors, wants_a_token
+
     try:
         import ray
     except ImportError as exc:
         raise click.ClickException("Ray is not installed: pip install 'phago[ray]'") from exc
-    from phago.distributed.backends.ray import check_reachable
+    from phago.distributed.backends.ray import check_reachable, init_ray
     from phago.errors import DistributedError
 
     started = False
     try:
         if not ray.is_initialized():
             check_reachable(address)
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            init_ray(ray, address, address=address, include_dashboard=False, log_to_driver=False)
             started = True
     except DistributedError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except Exception as exc:
-        raise click.ClickException(
-            f"no Ray cluster at {address!r} ({exc.__class__.__name__}); start one with "
-            "`ray start --head` or pass --address ray://host:port"
-        ) from exc
+        cause = exc.__cause__
+        hint = (
+            "; to start a cluster: `ray start --head`"
+            if cause is not None and not wants_a_token(cause)
+            else ""
+        )
+        raise click.ClickException(f"{exc}{hint}") from exc
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         total: dict[str, Any] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         free: dict[str, Any] = ray.available_resources()  # type: ignore[no-untyped-call]
-        actors: list[dict[str, Any]] = []
-        try:
-            from ray.util.state import list_actors
-
-            actors = [
-                {"class": a.class_name, "state": a.state, "pid": a.pid}
-                for a in list_actors(filters=[("class_name", "=", "ShardActorImpl")])
-            ]
-        except Exception:
-            actors = []
+        actors = list_shard_actors(ray)
         data = {
             "address": address,
             "nodes": len(nodes),
@@ -78,3 +72,19 @@ def status(address: str, as_json: bool) -> None:
         t.add_row(k, str(data[k]))
     t.add_row("phago shard actors", str(len(actors)))
     out.print(t)
+    if actors:
+        a = Table(title="phago shard actors")
+        for col in ("colony", "shard", "generation", "tick", "pid", "peak RSS MiB"):
+            a.add_column(col)
+        for row in actors:
+            a.add_row(
+                row["colony"],
+                str(row["shard"]),
+                str(row["generation"]),
+                *(
+                    ("busy", "", "")
+                    if not row["answered"]
+                    else (str(row["tick"]), str(row["pid"]), f"{row['rss_mib']:.0f}")
+                ),
+            )
+        out.print(a)

@@ -69,7 +69,11 @@ if TYPE_CHECKING:
     show_default=True,
     help="Where shards run: threads in this process, or Ray actors.",
 )
-@click.option("--address", default=None, help="Ray cluster to join ('auto' or ray://host:port).")
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster to join: 'auto' (started on this machine), HEAD:6379 or ray://HEAD:10001.",
+)
 @click.option(
     "--checkpoint-every",
     type=click.IntRange(min=1),

@@ -129,7 +129,9 @@ class DistributedColony:
         config: colony configuration, the same on every shard.
         seed: cluster seed (each shard's colony gets a seed derived from it).
         runner_config: timeouts, ghost resolution, parallelism and rollback cadence.
-        address: Ray only: None starts a local Ray; ``"auto"`` or ``"ray://host:port"`` joins.
+        address: Ray only: None starts a local Ray; ``"auto"``, the head's ``"host:port"``
+            or Ray Client's ``"ray://host:port"`` joins a running cluster (a cluster Ray
+            cannot join is a :class:`~phago.errors.DistributedError`).
         checkpoint_every: take a consistent checkpoint of every shard every K ticks (local
             backend default: at least 50 ticks apart, in memory, and further apart while a
             checkpoint costs more than 5% of the ticks' time, as large colonies' do; Ray
@@ -755,6 +757,16 @@ class DistributedColony:
         if self.backend != "ray":
             raise ConfigError("ray_actor() needs backend='ray'")
         return self._runner.handles[shard_index].target
+
+    @property
+    def ray_actor_names(self) -> list[str]:
+        """The names of the shard actors, by shard (Ray backend only): named actors in the
+        ``"phago"`` namespace, ``<colony>.shard-<index>.<generation>``, which any driver
+        connected to the cluster finds (``phago cluster status`` lists them; a replaced
+        actor's generation is one more)."""
+        if self.backend != "ray":
+            raise ConfigError("ray_actor_names needs backend='ray'")
+        return [h.actor_name for h in self._runner.handles]  # type: ignore[attr-defined]
 
 
 def _progress(enabled: bool, label: str, total: int) -> Callable[[int | None], None]:

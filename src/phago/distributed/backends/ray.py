@@ -32,6 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from phago.config import ColonyConfig
+from phago.distributed.backends.ray_cluster import (
+    ACTOR_NAMESPACE,
+    auth_token_available,
+    new_colony_name,
+    shard_actor_name,
+    wants_a_token,
+)
 from phago.distributed.degree_cap import CapOrder
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.messages import HeldMessages, TickOutlook
@@ -57,6 +64,7 @@ __all__ = [
     "RayTickPipeline",
     "ShardActor",
     "check_reachable",
+    "init_ray",
     "local_ray_options",
     "start_ray_shards",
     "stop_ray_shards",
@@ -585,16 +593,19 @@ class RayShardHandle:
         seed: int,
         ghost_cache_size: int,
         options: dict[str, Any],
+        colony: str | None = None,
     ) -> None:
         self.shard_id = ShardId(index)
         self._args = (index, config, ring, seed, ghost_cache_size)
         self._options = options
+        # the actors' names: <colony>.shard-<index>.<generation> in the "phago" namespace
+        self.colony = colony if colony is not None else new_colony_name()
         # what was sent since the last checkpoint, for a replacement to replay; None before
         # the first (nothing to roll back to: the log would only keep every document sent)
         self._ops: list[tuple[int, str, Any]] | None = None
         self._tick = 0
-        self.actor = ShardActor().options(**options).remote(*self._args)
         self.recreated = 0
+        self.actor = ShardActor().options(**self._actor_options()).remote(*self._args)
         self.compiled_fan_out = True  # set by start_ray_shards
         self.start_timeout_s = DEFAULT_START_TIMEOUT_S  # set by start_ray_shards
 
@@ -602,6 +613,16 @@ class RayShardHandle:
     def target(self) -> Any:
         """The actor handle."""
         return self.actor
+
+    @property
+    def actor_name(self) -> str:
+        """The current actor's name in the :data:`ACTOR_NAMESPACE` namespace."""
+        return shard_actor_name(self.colony, int(self.shard_id), self.recreated)
+
+    def _actor_options(self) -> dict[str, Any]:
+        """The actor's options: the colony's, then its name (a replacement's generation
+        is one more than the actor it replaces)."""
+        return {**self._options, "name": self.actor_name, "namespace": ACTOR_NAMESPACE}
 
     async def call(self, method: str, *args: Any) -> Any:
         """Call ``method`` on the actor; a dead actor raises :class:`ShardLost`."""
@@ -646,8 +667,8 @@ class RayShardHandle:
         except ray.exceptions.RayActorError:
             alive = False
         if not alive:
-            self.actor = ShardActor().options(**self._options).remote(*self._args, snapshot)
             self.recreated += 1
+            self.actor = ShardActor().options(**self._actor_options()).remote(*self._args, snapshot)
             try:
                 await asyncio.wait_for(self.actor.ping.remote(), self.start_timeout_s)
             except TimeoutError:
@@ -1378,6 +1399,7 @@ def start_ray_shards(
         raise ConfigError(f"unknown fan_out {fan_out!r}; use one of {sorted(_FAN_OUTS)}")
     if not start_timeout_s > 0:
         raise ConfigError("start_timeout_s must be > 0")
+    joining = address if address is not None else os.environ.get("RAY_ADDRESS") or None
     ray = _ray()
     state = RayState()
     opts = {"num_cpus": 1, **(options or {})}
@@ -1389,7 +1411,7 @@ def start_ray_shards(
         elif not os.environ.get("RAY_ADDRESS"):  # (with it set, Ray joins that cluster)
             kwargs = local_ray_options(_local_cpus(num_shards, opts))
             kwargs["address"] = "local"  # a new instance, never a `ray start` one nearby
-        ray.init(**kwargs)
+        init_ray(ray, kwargs.get("address", joining), **kwargs)
         state.started_ray = True
     if address is None and _crowded(num_shards):
         log.warning(
@@ -1400,9 +1422,10 @@ def start_ray_shards(
             num_shards,
             usable_cores(),
         )
+    colony = new_colony_name()
     try:
         for i in range(num_shards):
-            handle = RayShardHandle(i, config, ring, seed, ghost_cache_size, opts)
+            handle = RayShardHandle(i, config, ring, seed, ghost_cache_size, opts, colony)
             state.handles.append(handle)
         _await_started(ray, state.handles, opts, start_timeout_s)
     except BaseException:
@@ -1413,6 +1436,83 @@ def start_ray_shards(
         h.compiled_fan_out = compiled
         h.start_timeout_s = start_timeout_s
     return list(state.handles), state
+
+
+def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
+    """``ray.init(**kwargs)`` (``joining``: the cluster's address, None or ``"local"`` for a
+    new local Ray), with Ray's errors as a :class:`~phago.errors.DistributedError` that
+    says where, what and what to check.
+
+    A Ray Client address (``ray://``) whose server fails the connection on its side
+    ("Initialization failure from server") is tried once more: Ray 2.60's client server
+    on a cluster with token authentication fails the first connection after it starts,
+    after about 40 s, and serves the next ones.
+
+    Raises:
+        DistributedError: Ray could not start or join the cluster.
+    """
+    for attempt in (1, 2):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as exc:  # Ray's own: ConnectionError, RuntimeError, ValueError...
+            retry = (
+                attempt == 1
+                and str(joining or "").startswith("ray://")
+                and "Initialization failure from server" in str(exc)
+            )
+            if not retry:
+                raise DistributedError(_init_failed(joining, exc)) from exc
+            log.warning(
+                "Ray Client's server at %s failed the connection on its side (%s); trying "
+                "once more",
+                joining,
+                exc,
+            )
+
+
+def _init_failed(address: str | None, exc: BaseException) -> str:
+    """What to say when ``ray.init`` fails: where, Ray's error and its cause (the first line
+    of each), and what to check.
+
+    Example:
+        >>> _init_failed("10.0.0.5:6379", ConnectionError("Failed to connect"))[:80]
+        "could not join the Ray cluster at '10.0.0.5:6379': ConnectionError: Failed to co"
+        >>> _init_failed(None, RuntimeError("no room"))
+        'could not start a local Ray: RuntimeError: no room'
+    """
+    said: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(said) < 2:
+        text = str(seen).strip()
+        first = text.splitlines()[0] if text else ""
+        # (Ray ends some first lines with the start of a traceback it then quotes)
+        first = first.split("Traceback (most recent call last)")[0].rstrip(" :")
+        said.append(f"{seen.__class__.__name__}: {first}" if first else seen.__class__.__name__)
+        seen = seen.__cause__
+    what = "; caused by ".join(said)
+    if address in (None, "local"):
+        return f"could not start a local Ray: {what}"
+    if wants_a_token(exc):
+        if auth_token_available(os.environ):
+            fix = (
+                "this driver has a token but does not send it: set RAY_AUTH_MODE=token in "
+                "its environment (before Ray is imported)"
+            )
+        else:
+            fix = (
+                "copy the cluster's token (the head node's ~/.ray/auth_token) to "
+                "~/.ray/auth_token here, or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH, and "
+                "set RAY_AUTH_MODE=token"
+            )
+        return (
+            f"could not join the Ray cluster at {address!r}: it wants an authentication "
+            f"token: {fix} ({what})"
+        )
+    return (
+        f"could not join the Ray cluster at {address!r}: {what} (check the address, and that "
+        "the cluster runs the same Ray and Python versions as this driver)"
+    )
 
 
 def stop_ray_shards(state: RayState) -> None:

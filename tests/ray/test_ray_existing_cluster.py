@@ -1,0 +1,299 @@
+"""Joining a cluster started with `ray start --head`, as the README says to: by its address,
+with ``auto`` and through Ray Client (``ray://``), from driver processes of their own.
+
+The cluster is a real head node (2 CPUs) started once for this module with ``ray start
+--head --block`` in a temporary directory of its own (``RAY_TMPDIR``, and ``HOME`` for any
+Ray token file), and stopped at the end: this test session's own local Ray is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from distributed_signature import graph_signature
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony
+
+pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
+pytestmark = pytest.mark.ray
+
+TESTS = Path(__file__).resolve().parents[1]
+RUN = ["--shards", "2", "--digesters", "4", "--json"]
+COMPARED = ("tick", "documents_total", "documents_digested", "graph_nodes", "graph_edges")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Head:
+    """A running head node: its GCS and Ray Client ports, and the environment that finds
+    it (``auto``)."""
+
+    gcs: int
+    client: int
+    env: dict[str, str]
+
+    def address(self, kind: str) -> str:
+        return {
+            "gcs": f"127.0.0.1:{self.gcs}",
+            "auto": "auto",
+            "client": f"ray://127.0.0.1:{self.client}",
+        }[kind]
+
+    def phago(self, *args: str, timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "phago", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+        )
+
+
+@contextlib.contextmanager
+def _head(token: bool) -> Iterator[Head]:
+    """``ray start --head --block`` in a temporary home of its own; with ``token``, a token
+    in its ``~/.ray/auth_token``, which turns Ray's token authentication on (as on a
+    machine where a local Ray once ran: ``ray.init`` writes one). The drivers share the
+    home (so they find the cluster with ``auto``, and the token) and, with ``token``, set
+    ``RAY_AUTH_MODE=token`` to send it."""
+    # a short directory: Ray's Unix sockets live under it (paths are limited to 107 bytes)
+    home = tempfile.mkdtemp(prefix="phr", dir="/tmp")
+    if token:
+        (Path(home) / ".ray").mkdir()
+        (Path(home) / ".ray" / "auth_token").write_text(secrets.token_hex(32))
+    env = {
+        **os.environ,
+        "RAY_TMPDIR": home,
+        "HOME": home,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)  # (this session's own Ray set RAY_AUTH_MODE in this process)
+    gcs, client = _free_port(), _free_port()
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    log = open(Path(home) / "head.log", "w")  # noqa: SIM115 (closed at the end)
+    proc = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--block",
+            f"--port={gcs}",
+            f"--ray-client-server-port={client}",
+            "--num-cpus=2",
+            "--object-store-memory=268435456",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120.0
+        while not _accepts(client):  # the client server comes up last
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    "`ray start --head` did not come up:\n" + (Path(home) / "head.log").read_text()
+                )
+            time.sleep(0.2)
+        said = (Path(home) / "head.log").read_text()
+        assert f"Token authentication is {'enabled' if token else 'disabled'}" in said, said
+        # a driver of a cluster with authentication sends its token in token mode
+        yield Head(gcs, client, {**env, "RAY_AUTH_MODE": "token"} if token else env)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # --block: the head stops its processes and exits
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def head() -> Iterator[Head]:
+    """A head with token authentication on."""
+    with _head(token=True) as h:
+        yield h
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def local_run() -> dict:
+    from click.testing import CliRunner
+
+    from phago.cli import main
+
+    r = CliRunner().invoke(main, ["run", "--backend", "local", *RUN])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+def _status(head: Head, address: str, actors: int) -> dict:
+    """`phago cluster status --json` from a process of its own, asked again (up to 30 s)
+    until it lists ``actors`` shard actors and, with none, has every CPU free."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        r = head.phago("cluster", "status", "--address", address, "--json", timeout=120.0)
+        assert r.returncode == 0, r.stderr[-3000:]
+        data = json.loads(r.stdout)
+        settled = len(data["shard_actors"]) == actors and (actors or data["cpus_free"] == 2.0)
+        if settled or time.monotonic() > deadline:
+            return data
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("kind", ["gcs", "auto"])
+def test_phago_run_joins_a_cluster_started_with_ray_start(
+    head: Head, local_run: dict, kind: str
+) -> None:
+    address = head.address(kind)
+    r = head.phago("run", "--backend", "ray", "--address", address, *RUN)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout)
+    assert got["backend"] == "ray" and got["documents_digested"] == 40
+    assert {k: got[k] for k in COMPARED} == {k: local_run[k] for k in COMPARED}
+    assert got["cross_shard_edges"] == local_run["cross_shard_edges"]
+    assert [(s["graph_nodes"], s["graph_edges"]) for s in got["shards"]] == [
+        (s["graph_nodes"], s["graph_edges"]) for s in local_run["shards"]
+    ]
+    # the run's driver has gone: its actors with it, the cluster still up, every CPU free
+    status = _status(head, address, actors=0)
+    assert status["nodes"] == 1 and status["cpus"] == 2.0 and status["cpus_free"] == 2.0
+    assert status["shard_actors"] == []
+
+
+DRIVER = """
+import hashlib, json, sys, time
+from distributed_signature import graph_signature
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony
+
+docs = load_sample_corpus()
+items = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)))]
+dc = DistributedColony(2, backend="ray", address=sys.argv[1], seed=0, checkpoint_every=5,
+                       ray_options={"num_cpus": 0.5})
+dc.ingest_documents(items)
+dc.spawn_digesters(2, max_idle=60)
+dc.run(8)
+print(json.dumps({"names": dc.ray_actor_names}), flush=True)
+sys.stdin.readline()  # the test has listed the actors from another process
+import ray  # (imported by the colony, after phago turned token authentication on)
+actor = dc.ray_actor(0)
+ray.kill(actor)
+while True:  # until the kill has taken effect
+    try:
+        ray.get(actor.ping.remote(), timeout=10)
+    except ray.exceptions.RayActorError:
+        break
+    time.sleep(0.05)
+results = dc.run(7)
+recovered = [r.recovered.replayed_ticks for r in results if r.recovered is not None]
+signature = hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()
+print(json.dumps({"names": dc.ray_actor_names, "recovered": recovered, "tick": dc.current_tick,
+                  "signature": signature}), flush=True)
+dc.close()
+"""
+
+
+# over Ray Client first: on a cluster with token authentication Ray's client server fails
+# the first connection after it starts (about 40 s), which phago tries once more
+@pytest.mark.parametrize("kind", ["client", "gcs"])
+def test_a_driver_on_the_cluster_recovers_a_killed_actor_and_others_see_its_shards(
+    head: Head, kind: str
+) -> None:
+    docs = load_sample_corpus()
+    items = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+    with DistributedColony(2, seed=0) as clean:
+        clean.ingest_documents(items)
+        clean.spawn_digesters(2, max_idle=60)
+        clean.run(15)
+        expected = hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
+    address = head.address(kind)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, address],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=head.env,
+    )
+    try:
+        assert driver.stdout is not None and driver.stdin is not None
+        first = driver.stdout.readline()
+        assert first, driver.stderr.read()[-3000:] if driver.stderr else ""
+        names = json.loads(first)["names"]
+        colony = names[0].split(".shard-")[0]
+        # another process (`phago cluster status`) lists the running colony's actors
+        status = _status(head, address, actors=2)
+        rows = [r for r in status["shard_actors"] if r["colony"] == colony]
+        assert [(r["shard"], r["generation"], r["tick"]) for r in rows] == [(0, 0, 8), (1, 0, 8)]
+        assert status["cpus_free"] == 1.0  # two actors of half a CPU
+        driver.stdin.write("go\n")
+        driver.stdin.flush()
+        out, err = driver.communicate(timeout=240)
+        assert driver.returncode == 0, err[-3000:]
+        after = json.loads(out.strip().splitlines()[-1])
+        assert after["tick"] == 15 and len(after["recovered"]) == 1
+        assert after["names"] == [f"{colony}.shard-0.1", names[1]]
+        assert after["signature"] == expected  # the same graph as an uninterrupted run
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=30)
+    assert _status(head, address, actors=0)["shard_actors"] == []
+
+
+def test_a_cluster_without_authentication_is_joined_the_same(local_run: dict) -> None:
+    with _head(token=False) as open_head:
+        for kind in ("gcs", "client"):
+            address = open_head.address(kind)
+            r = open_head.phago("run", "--backend", "ray", "--address", address, *RUN)
+            assert r.returncode == 0, r.stderr[-3000:]
+            got = json.loads(r.stdout)
+            assert {k: got[k] for k in COMPARED} == {k: local_run[k] for k in COMPARED}
+            assert _status(open_head, address, actors=0)["cpus_free"] == 2.0
+
+
+def test_a_driver_that_does_not_send_the_token_is_told_to(head: Head) -> None:
+    # the token in its home, RAY_AUTH_MODE not set: Ray retries for 20 s, then phago says
+    # what to set, with Ray's error and its cause, and no traceback
+    env = {k: v for k, v in head.env.items() if k != "RAY_AUTH_MODE"}
+    r = Head(head.gcs, head.client, env).phago(
+        "cluster", "status", "--address", head.address("gcs"), timeout=180.0
+    )
+    assert r.returncode == 1
+    said = r.stderr.split("Error: ", 1)[-1]
+    assert "it wants an authentication token: this driver has a token but does not" in said
+    assert "set RAY_AUTH_MODE=token" in said and "Traceback (most" not in said, said
