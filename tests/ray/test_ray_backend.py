@@ -320,6 +320,47 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         flaky.close()
 
 
+def test_a_replacement_lost_before_it_starts_is_replaced_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as when the cluster places a replacement on a node that has died but is not known
+    # dead yet: the replacement is lost before it answers, and the next one is started
+    from phago.distributed.backends import ray as backend
+
+    clean, flaky = build("local", 2), build("ray", 2, checkpoint_every=5)
+    made: list[object] = []
+    real = backend.ShardActor
+
+    class FirstReplacementLost:
+        def options(self, **options: object) -> object:
+            inner = real().options(**options)
+
+            class Creator:
+                def remote(self, *args: object) -> object:
+                    actor = inner.remote(*args)
+                    if not made:
+                        ray.kill(actor)  # gone before its constructor has answered
+                    made.append(actor)
+                    return actor
+
+            return Creator()
+
+    try:
+        for dc in (clean, flaky):
+            dc.run(7)
+        kill_and_wait(flaky.ray_actor(0))
+        monkeypatch.setattr(backend, "ShardActor", FirstReplacementLost)
+        results = flaky.run(5)
+        clean.run(5)
+        assert len(made) == 2  # the first replacement lost, the second started
+        assert [n.rsplit(".", 1)[1] for n in flaky.ray_actor_names] == ["2", "0"]
+        assert [r.tick for r in results if r.recovered is not None] == [8]
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()
+
+
 def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path: Path) -> None:
     # killed between runs, with the checkpoint at 10 due when the next run starts: the
     # checkpoint fails on the dead actor, the cluster rolls back to 5 and replays (with the
@@ -332,10 +373,13 @@ def test_an_actor_lost_when_a_checkpoint_is_due_is_recovered_before_it(tmp_path:
             dc.ingest_documents(LATE)
             dc.run(3)
         kill_and_wait(flaky.ray_actor(0))
-        flaky.run(8)
+        results = flaky.run(8)
         clean.run(8)
         assert flaky.runner.recoveries and flaky.runner.recoveries[-1].restored_tick == 10
         assert flaky.runner.recoveries[-1].replayed_ticks == 5
+        # the first tick after the checkpoint says what was recovered before it
+        said = [(r.tick, r.recovered) for r in results if r.recovered is not None]
+        assert said == [(11, flaky.runner.recoveries[-1])]
         assert flaky.current_tick == 18
         assert signature(flaky) == signature(clean)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["tick-0000000015"]
@@ -406,8 +450,11 @@ def test_calls_between_runs_that_find_an_actor_dead_recover_it_first(tmp_path: P
         assert flaky.runner.recoveries[0].replayed_ticks == 2
         late_ids = {document_id(t, c) for t, c, _ in LATE}
         assert late_ids & {d.id for d in flaky._call(1, "documents")}
-        for dc in (clean, flaky):
-            dc.run(8)
+        results = flaky.run(8)
+        clean.run(8)
+        # the next run's first tick says what the call between runs recovered
+        said = [(r.tick, r.recovered) for r in results if r.recovered is not None]
+        assert said == [(8, flaky.runner.recoveries[0])]
         assert flaky.stats().agents_alive == clean.stats().agents_alive
         assert signature(flaky) == signature(clean)
     finally:

@@ -227,19 +227,24 @@ dc.close()
 """
 
 
+def _uninterrupted_signature(ticks: int) -> str:
+    """The drivers' colony run ``ticks`` ticks on two local shards: its graph's digest."""
+    docs = load_sample_corpus()
+    items = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+    with DistributedColony(2, seed=0) as clean:
+        clean.ingest_documents(items)
+        clean.spawn_digesters(2, max_idle=60)
+        clean.run(ticks)
+        return hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
+
+
 # over Ray Client first: on a cluster with token authentication Ray's client server fails
 # the first connection after it starts (about 40 s), which phago tries once more
 @pytest.mark.parametrize("kind", ["client", "gcs"])
 def test_a_driver_on_the_cluster_recovers_a_killed_actor_and_others_see_its_shards(
     head: Head, kind: str
 ) -> None:
-    docs = load_sample_corpus()
-    items = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
-    with DistributedColony(2, seed=0) as clean:
-        clean.ingest_documents(items)
-        clean.spawn_digesters(2, max_idle=60)
-        clean.run(15)
-        expected = hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
+    expected = _uninterrupted_signature(15)
     address = head.address(kind)
     driver = subprocess.Popen(
         [sys.executable, "-c", DRIVER, address],
@@ -297,3 +302,102 @@ def test_a_driver_that_does_not_send_the_token_is_told_to(head: Head) -> None:
     said = r.stderr.split("Error: ", 1)[-1]
     assert "it wants an authentication token: this driver has a token but does not" in said
     assert "set RAY_AUTH_MODE=token" in said and "Traceback (most" not in said, said
+
+
+LOST_NODE_DRIVER = """
+import hashlib, json, sys
+from distributed_signature import graph_signature
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony
+
+docs = load_sample_corpus()
+items = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)))]
+dc = DistributedColony(2, backend="ray", address=sys.argv[1], seed=0, checkpoint_every=5,
+                       ray_options={"num_cpus": 1, "scheduling_strategy": "SPREAD"})
+dc.ingest_documents(items)
+dc.spawn_digesters(2, max_idle=60)
+dc.run(8)
+import ray
+print(json.dumps([ray.get(dc.ray_actor(i).pid.remote()) for i in range(2)]), flush=True)
+sys.stdin.readline()  # the test has killed the node one of the shards runs on
+results = dc.run(7)
+said = [(r.tick, r.recovered.restored_tick) for r in results if r.recovered is not None]
+signature = hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()
+print(json.dumps({"said": said, "tick": dc.current_tick, "names": dc.ray_actor_names,
+                  "signature": signature}), flush=True)
+dc.close()
+"""
+
+
+def _nodes(head: Head) -> int:
+    """The cluster's live nodes, from `phago cluster status --json`."""
+    r = head.phago("cluster", "status", "--json", timeout=120.0)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return int(json.loads(r.stdout)["nodes"])
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether process ``pid`` runs under ``ancestor`` (an actor's worker process is a
+    child of its node's raylet, a child of that node's `ray start`)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the parent's id
+    return False
+
+
+def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(head: Head) -> None:
+    # a second node joins the cluster; the shards are spread over both; the second node is
+    # killed outright (its raylet and the shard actor on it): the runner notices, places
+    # a replacement on the node left (one placed on the dead node before the cluster knows
+    # it dead is lost, and replaced again), rolls back and replays
+    expected = _uninterrupted_signature(15)
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    node = subprocess.Popen(
+        [ray_cli, "start", f"--address=127.0.0.1:{head.gcs}", "--block", "--num-cpus=2"],
+        env=head.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    driver = None
+    try:
+        deadline = time.monotonic() + 120.0
+        while _nodes(head) < 2:
+            assert node.poll() is None and time.monotonic() < deadline, "the node did not join"
+            time.sleep(0.5)
+        driver = subprocess.Popen(
+            [sys.executable, "-c", LOST_NODE_DRIVER, head.address("gcs")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=head.env,
+        )
+        assert driver.stdout is not None and driver.stdin is not None
+        first = driver.stdout.readline()
+        assert first, driver.stderr.read()[-3000:] if driver.stderr else ""
+        on_node = [_descends_from(pid, node.pid) for pid in json.loads(first)]
+        assert sorted(on_node) == [False, True]  # one shard on each node
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait(timeout=30)
+        driver.stdin.write("go\n")
+        driver.stdin.flush()
+        out, err = driver.communicate(timeout=300)
+        assert driver.returncode == 0, err[-3000:]
+        after = json.loads(out.strip().splitlines()[-1])
+        assert after["tick"] == 15
+        # the tick that failed (its result says it; the cluster rolled back to the
+        # checkpoint at 5 and replayed up to the tick before), or the checkpoint at 10
+        # (said by tick 11)
+        [(tick, restored)] = after["said"]
+        assert tick in (9, 10, 11) and restored == tick - 1
+        lost = on_node.index(True)
+        assert int(after["names"][lost].rsplit(".", 1)[1]) >= 1  # a new generation
+        assert after["signature"] == expected
+    finally:
+        for proc in (driver, node):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)

@@ -415,6 +415,9 @@ class DistributedRunner:
         self._want_distribution = False
         self._distribution: Any = None
         self.recoveries: list[RecoveryInfo] = []
+        # a recovery made outside a failed tick (at a checkpoint, or for a call between
+        # runs), for the next tick's result to report
+        self._unreported: RecoveryInfo | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -1022,9 +1025,15 @@ class DistributedRunner:
             began = time.perf_counter()
             ran = await self._ticks_inner(t, span, until)
             self._ticks_s += time.perf_counter() - began
+            first = len(out)
             out.extend(ran.results)
             if ran.error is not None:
                 out.append(await self._fail(ran.error))
+            if self._unreported is not None and len(out) > first:
+                if out[first].recovered is None:  # said by the next tick's result
+                    out[first].recovered = self._unreported
+                self._unreported = None
+            if ran.error is not None:
                 if until is not None and until(out[-1]):
                     break
             elif ran.stopped:
@@ -1111,6 +1120,7 @@ class DistributedRunner:
             await self._recover(t, exc, f"the checkpoint at tick {t}")
             if self._broken is not None:
                 raise DistributedError(self._broken) from exc
+            self._unreported = self.recoveries[-1]
             await self._take_checkpoint(t, done)
 
     async def _shard_checkpoint(self, h: ShardHandle) -> Any:
@@ -1220,6 +1230,7 @@ class DistributedRunner:
         await self._recover(t, exc, f"a call at tick {t}, between runs,")
         if self._broken is not None:
             raise DistributedError(self._broken) from exc
+        self._unreported = self.recoveries[-1]
 
     async def restore_checkpoint(self, cp: CheckpointSet) -> None:
         """Restore every shard and the runner from a checkpoint read from disk

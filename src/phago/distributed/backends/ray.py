@@ -667,10 +667,31 @@ class RayShardHandle:
         except ray.exceptions.RayActorError:
             alive = False
         if not alive:
+            await self._replace(ray, snapshot, ops)
+        else:
+            await self.actor.restore.remote(snapshot, ops)
+        self._tick = await self.actor.ping.remote()
+
+    async def _replace(self, ray: Any, snapshot: Any, ops: list[Any]) -> None:
+        """Start a replacement actor from ``snapshot``, to replay ``ops``, within
+        ``start_timeout_s``. A replacement lost before it has started, not by its own
+        constructor (placed on a node that had died and that the cluster did not know dead
+        yet, say: with the ``SPREAD`` strategy the dead node is the emptiest), is replaced
+        again (the next generation), until the time is up.
+
+        Raises:
+            ShardNotPlaced: no replacement started within ``start_timeout_s``, or one
+                failed in its constructor.
+        """
+        deadline = time.monotonic() + self.start_timeout_s
+        while True:
             self.recreated += 1
             self.actor = ShardActor().options(**self._actor_options()).remote(*self._args, snapshot)
             try:
-                await asyncio.wait_for(self.actor.ping.remote(), self.start_timeout_s)
+                left = max(deadline - time.monotonic(), 0.001)
+                await asyncio.wait_for(self.actor.ping.remote(), left)
+                await self.actor.call.remote("set_replay", ops)
+                return
             except TimeoutError:
                 with contextlib.suppress(Exception):
                     ray.kill(self.actor)
@@ -679,10 +700,18 @@ class RayShardHandle:
                     f"its replacement did not start within {self.start_timeout_s:g} s "
                     f"({_capacity(ray, self._options, 1)})",
                 ) from None
-            await self.actor.call.remote("set_replay", ops)
-        else:
-            await self.actor.restore.remote(snapshot, ops)
-        self._tick = await self.actor.ping.remote()
+            except ray.exceptions.RayActorError as exc:
+                said = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if getattr(exc, "actor_init_failed", False) or time.monotonic() >= deadline:
+                    raise ShardNotPlaced(
+                        [self.shard_id], f"its replacement was lost before it started: {said}"
+                    ) from exc
+                log.warning(
+                    "%s: replacement %s was lost before it started (%s); starting another",
+                    self.shard_id,
+                    self.actor_name,
+                    said,
+                )
 
     async def abandon(self) -> None:
         """Give up on an unresponsive actor: kill it, so a rollback recreates it."""
