@@ -238,8 +238,8 @@ def _uninterrupted_signature(ticks: int) -> str:
         return hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
 
 
-# over Ray Client first: on a cluster with token authentication Ray's client server fails
-# the first connection after it starts (about 40 s), which phago tries once more
+# over Ray Client first: Ray's client server now and then fails the first connection after
+# it starts (after about 40 s), which phago tries once more
 @pytest.mark.parametrize("kind", ["client", "gcs"])
 def test_a_driver_on_the_cluster_recovers_a_killed_actor_and_others_see_its_shards(
     head: Head, kind: str

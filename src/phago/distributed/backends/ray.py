@@ -1474,8 +1474,8 @@ def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
 
     A Ray Client address (``ray://``) whose server fails the connection on its side
     ("Initialization failure from server") is tried once more: Ray 2.60's client server
-    on a cluster with token authentication fails the first connection after it starts,
-    after about 40 s, and serves the next ones.
+    now and then fails the first connection after it starts, after about 40 s (its
+    process for the client exits at once), and serves the next ones.
 
     Raises:
         DistributedError: Ray could not start or join the cluster.
