@@ -281,14 +281,15 @@ def test_a_driver_on_the_cluster_recovers_a_killed_actor_and_others_see_its_shar
 
 
 def test_a_cluster_without_authentication_is_joined_the_same(local_run: dict) -> None:
+    # (by address: Ray Client's path is the same with or without a token, and its first
+    # connection can cost 40 s: see above)
     with _head(token=False) as open_head:
-        for kind in ("gcs", "client"):
-            address = open_head.address(kind)
-            r = open_head.phago("run", "--backend", "ray", "--address", address, *RUN)
-            assert r.returncode == 0, r.stderr[-3000:]
-            got = json.loads(r.stdout)
-            assert {k: got[k] for k in COMPARED} == {k: local_run[k] for k in COMPARED}
-            assert _status(open_head, address, actors=0)["cpus_free"] == 2.0
+        address = open_head.address("gcs")
+        r = open_head.phago("run", "--backend", "ray", "--address", address, *RUN)
+        assert r.returncode == 0, r.stderr[-3000:]
+        got = json.loads(r.stdout)
+        assert {k: got[k] for k in COMPARED} == {k: local_run[k] for k in COMPARED}
+        assert _status(open_head, address, actors=0)["cpus_free"] == 2.0
 
 
 def test_a_driver_that_does_not_send_the_token_is_told_to(head: Head) -> None:
