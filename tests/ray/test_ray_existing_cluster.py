@@ -348,12 +348,10 @@ def _descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
-def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(head: Head) -> None:
-    # a second node joins the cluster; the shards are spread over both; the second node is
-    # killed outright (its raylet and the shard actor on it): the runner notices, places
-    # a replacement on the node left (one placed on the dead node before the cluster knows
-    # it dead is lost, and replaced again), rolls back and replays
-    expected = _uninterrupted_signature(15)
+@pytest.fixture(scope="module")
+def second_node(head: Head) -> Iterator[subprocess.Popen[bytes]]:
+    """A second node joined to ``head`` (`ray start --address`, 2 CPUs), in a process
+    group of its own; the lost-node test kills it."""
     ray_cli = str(Path(sys.executable).with_name("ray"))
     node = subprocess.Popen(
         [ray_cli, "start", f"--address=127.0.0.1:{head.gcs}", "--block", "--num-cpus=2"],
@@ -362,12 +360,90 @@ def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(head: H
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    driver = None
     try:
         deadline = time.monotonic() + 120.0
         while _nodes(head) < 2:
             assert node.poll() is None and time.monotonic() < deadline, "the node did not join"
             time.sleep(0.5)
+        yield node
+    finally:
+        if node.poll() is None:
+            node.send_signal(signal.SIGTERM)
+            try:
+                node.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait(timeout=30)
+
+
+TWO_NODES_DRIVER = """
+import hashlib, json, sys
+from distributed_signature import graph_signature
+from phago import ColonyConfig
+from phago.distributed import DistributedColony
+from phago.synthetic import synthetic_corpus, w1_layout
+
+# W3's first 3,000 documents: ingest chunks of megabytes, through the object stores
+items = [(t, c, p) for (t, c), p in zip(synthetic_corpus(3000, seed=0), w1_layout(3000))]
+dc = DistributedColony(2, backend="ray", address=sys.argv[1], seed=0,
+                       config=ColonyConfig.for_large_corpora(),
+                       ray_options={"num_cpus": 1, "scheduling_strategy": "SPREAD"})
+dc.ingest_documents(items)
+dc.spawn_digesters(15)
+import ray
+def descends_from(pid, ancestor):
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        with open(f"/proc/{pid}/stat") as f:
+            pid = int(f.read().rsplit(")", 1)[1].split()[1])
+    return False
+on_node = [descends_from(ray.get(dc.ray_actor(i).pid.remote()), int(sys.argv[2]))
+           for i in range(2)]
+ticks = dc.run_until_digested(120)
+print(json.dumps({"on_node": on_node, "ticks": ticks,
+                  "signature": hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()}))
+dc.close()
+"""
+
+
+def test_shards_on_two_nodes_build_the_local_graph(
+    head: Head, second_node: subprocess.Popen[bytes]
+) -> None:
+    from phago import ColonyConfig
+    from phago.synthetic import synthetic_corpus, w1_layout
+
+    docs = zip(synthetic_corpus(3000, seed=0), w1_layout(3000), strict=True)
+    items = [(t, c, p) for (t, c), p in docs]
+    with DistributedColony(2, seed=0, config=ColonyConfig.for_large_corpora()) as clean:
+        clean.ingest_documents(items)
+        clean.spawn_digesters(15)
+        ticks = clean.run_until_digested(120)
+        expected = hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
+    r = subprocess.run(
+        [sys.executable, "-c", TWO_NODES_DRIVER, head.address("gcs"), str(second_node.pid)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=head.env,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert sorted(got["on_node"]) == [False, True]  # one shard on each node
+    assert got["ticks"] == ticks and got["signature"] == expected
+
+
+def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(
+    head: Head, second_node: subprocess.Popen[bytes]
+) -> None:
+    # the shards are spread over both nodes; the second node is killed outright (its
+    # raylet and the shard actor on it): the runner notices, places a replacement on the
+    # node left (one placed on the dead node before the cluster knows it dead is lost,
+    # and replaced again), rolls back and replays; this test comes last
+    expected = _uninterrupted_signature(15)
+    node = second_node
+    driver = None
+    try:
         driver = subprocess.Popen(
             [sys.executable, "-c", LOST_NODE_DRIVER, head.address("gcs")],
             stdin=subprocess.PIPE,
@@ -398,7 +474,6 @@ def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(head: H
         assert int(after["names"][lost].rsplit(".", 1)[1]) >= 1  # a new generation
         assert after["signature"] == expected
     finally:
-        for proc in (driver, node):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
+        if driver is not None and driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=30)
