@@ -105,6 +105,7 @@ def test_an_unreachable_cluster_is_a_clear_error() -> None:
     r = run("cluster", "status", "--address", f"127.0.0.1:{port}")
     assert r.returncode == 1
     assert "no Ray cluster at" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("ray start --head") == 1  # said once
 
 
 def test_counts_that_make_no_sense_are_usage_errors() -> None:

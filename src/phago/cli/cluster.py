@@ -44,7 +44,7 @@ def status(address: str, as_json: bool) -> None:
         cause = exc.__cause__
         hint = (
             "; to start a cluster: `ray start --head`"
-            if cause is not None and not wants_a_token(cause)
+            if cause is not None and not wants_a_token(cause) and "ray start" not in str(exc)
             else ""
         )
         raise click.ClickException(f"{exc}{hint}") from exc
