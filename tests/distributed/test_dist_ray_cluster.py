@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from phago.distributed.backends.ray import init_ray
+from phago import ColonyConfig
+from phago.distributed.backends.ray import init_ray, start_ray_shards
 from phago.distributed.backends.ray_cluster import (
     auth_token_available,
     new_colony_name,
@@ -20,7 +21,7 @@ from phago.distributed.backends.ray_cluster import (
     shard_actor_name,
     wants_a_token,
 )
-from phago.errors import DistributedError
+from phago.errors import ConfigError, DistributedError
 
 # what a colony name can hold: anything on one line (a new one is host-pid-suffix)
 COLONIES = st.text(st.characters(blacklist_characters="\n\r\x85\u2028\u2029"), min_size=1)
@@ -133,3 +134,11 @@ def test_a_local_ray_that_cannot_start_says_so() -> None:
         init_ray(ray, None)
     said = "could not start a local Ray: RuntimeError: no space left for the object store"
     assert str(info.value) == said
+
+
+@pytest.mark.parametrize("options", [{"name": "mine"}, {"namespace": "x", "num_cpus": 1}])
+def test_options_that_would_name_the_actors_are_refused_before_ray_starts(
+    options: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigError, match="phago names each shard actor"):
+        start_ray_shards(2, ColonyConfig(), None, 0, 10, options=options)  # type: ignore[arg-type]

@@ -141,7 +141,8 @@ class DistributedColony:
             between ticks; :meth:`from_checkpoint` loads it, on either backend).
         ghost_cache_size: ghost cache capacity per shard.
         virtual_nodes: virtual nodes per shard on the hash ring.
-        ray_options: Ray only: actor options (``num_cpus`` is 1 by default).
+        ray_options: Ray only: actor options (``num_cpus`` is 1 by default; not ``name``
+            or ``namespace``: see :attr:`ray_actor_names`).
         ray_fan_out: Ray only: how phases reach the actors. ``"compiled"``: through a Ray
             Compiled Graph (lowest latency; its channels busy-wait, so every actor and the
             driver keep a core busy); ``"calls"``: whole ticks submitted as ``.remote()``

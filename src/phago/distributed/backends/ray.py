@@ -1420,7 +1420,8 @@ def start_ray_shards(
 
     Raises:
         ConfigError: for a ``fan_out`` other than ``"auto"``, ``"compiled"`` or ``"calls"``,
-            or a ``start_timeout_s`` that is not positive.
+            a ``start_timeout_s`` that is not positive, or ``options`` that name the actors
+            (``name``, ``namespace``: phago names them).
         ShardNotPlaced: shards that did not start within ``start_timeout_s`` (the actors
             created are killed, and Ray is shut down if it was started here).
     """
@@ -1428,6 +1429,12 @@ def start_ray_shards(
         raise ConfigError(f"unknown fan_out {fan_out!r}; use one of {sorted(_FAN_OUTS)}")
     if not start_timeout_s > 0:
         raise ConfigError("start_timeout_s must be > 0")
+    named = sorted({"name", "namespace"} & set(options or {}))
+    if named:
+        raise ConfigError(
+            f"ray_options may not set {' or '.join(named)}: phago names each shard actor "
+            f"'<colony>.shard-<i>.<generation>' in the {ACTOR_NAMESPACE!r} namespace"
+        )
     joining = address if address is not None else os.environ.get("RAY_ADDRESS") or None
     ray = _ray()
     state = RayState()
