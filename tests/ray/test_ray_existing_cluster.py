@@ -348,6 +348,87 @@ def _descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
+DOOMED_DRIVER = """
+import json, sys
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony
+
+docs = load_sample_corpus()
+items = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)))]
+dc = DistributedColony(2, backend="ray", address=sys.argv[1], seed=0, checkpoint_every=5,
+                       checkpoint_dir=sys.argv[2], ray_options={"num_cpus": 0.5})
+dc.ingest_documents(items)
+dc.spawn_digesters(2, max_idle=60)
+dc.run(12)
+print(json.dumps(dc.ray_actor_names), flush=True)
+sys.stdin.readline()  # never: the test kills this driver here
+"""
+
+RESUMING_DRIVER = """
+import hashlib, json, sys
+from distributed_signature import graph_signature
+from phago.distributed import DistributedColony
+
+dc = DistributedColony.from_checkpoint(sys.argv[2], address=sys.argv[1],
+                                       ray_options={"num_cpus": 0.5})
+start = dc.current_tick
+dc.run(15 - start)
+print(json.dumps({"start": start, "tick": dc.current_tick, "backend": dc.backend,
+                  "signature": hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()}))
+dc.close()
+"""
+
+
+def test_a_run_whose_driver_is_lost_goes_on_from_its_checkpoints_on_disk(
+    head: Head, tmp_path: Path
+) -> None:
+    # the driver dies (SIGKILL) after its checkpoint at tick 10 reached the disk; its
+    # actors go with it (they share its fate); a new driver, in Python or with `phago run
+    # --resume`, goes on from the checkpoint on the same cluster to an uninterrupted run's
+    # graph
+    ckpt = tmp_path / "ckpt"
+    address = head.address("gcs")
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", DOOMED_DRIVER, address, str(ckpt)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=head.env,
+    )
+    try:
+        assert doomed.stdout is not None
+        first = doomed.stdout.readline()
+        assert first, doomed.stderr.read()[-3000:] if doomed.stderr else ""
+        colony = json.loads(first)[0].split(".shard-")[0]
+        assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000010"]
+    finally:
+        doomed.kill()
+        doomed.wait(timeout=30)
+    deadline = time.monotonic() + 60.0
+    while True:  # the dead driver's actors go
+        listed = _status(head, address, actors=0)["shard_actors"]
+        if not [r for r in listed if r["colony"] == colony] or time.monotonic() > deadline:
+            break
+    assert [r for r in listed if r["colony"] == colony] == []
+    r = subprocess.run(
+        [sys.executable, "-c", RESUMING_DRIVER, address, str(ckpt)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=head.env,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (got["start"], got["tick"], got["backend"]) == (10, 15, "ray")
+    assert got["signature"] == _uninterrupted_signature(15)
+    # `phago run --resume` does the same from the command line
+    cli = head.phago("run", "--resume", str(ckpt), "--address", address, "--ticks", "5", "--json")
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    data = json.loads(cli.stdout)
+    assert data["backend"] == "ray" and data["tick"] == 15 and data["ticks_run"] == 5
+
+
 @pytest.fixture(scope="module")
 def second_node(head: Head) -> Iterator[subprocess.Popen[bytes]]:
     """A second node joined to ``head`` (`ray start --address`, 2 CPUs), in a process
