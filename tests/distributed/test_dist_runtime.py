@@ -460,3 +460,23 @@ def test_local_default_checkpoints_are_spaced_by_cost_and_give_the_same_graph() 
     finally:
         for dc in (spaced, every, given):
             dc.close()
+
+
+def test_a_colony_works_where_an_event_loop_already_runs() -> None:
+    # a Jupyter cell or a coroutine: the calling thread runs an event loop, in which the
+    # colony's own cannot run; it runs in a helper thread while the caller waits (before,
+    # every call raised "Cannot run the event loop while another loop is running")
+    from distributed_signature import graph_signature
+
+    with _cluster(3, config=ColonyConfig()) as outside:
+        outside.run(10)
+        want = graph_signature(outside), outside.query("cell membrane", 5)
+
+    async def inside() -> tuple[object, object, int]:
+        with _cluster(3, config=ColonyConfig()) as dc:
+            dc.run(6)
+            ran = await asyncio.to_thread(dc.run, 4)  # from a worker thread: no loop there
+            return graph_signature(dc), dc.query("cell membrane", 5), len(ran)
+
+    sig, hits, ran = asyncio.run(inside())
+    assert (sig, hits) == want and ran == 4

@@ -747,6 +747,32 @@ def test_a_local_ray_started_for_the_colony_places_every_shard_and_inlines_parts
     assert INLINE_OBJECT_BYTES > 100 * 1024
 
 
+def test_ray_shards_work_where_an_event_loop_already_runs() -> None:
+    # a notebook cell or a coroutine: the colony's loop, which awaits the actors' results,
+    # runs in a helper thread; a recovery too
+    import asyncio
+
+    clean = build("local", 2)
+    try:
+        clean.run(12)
+        want = signature(clean)
+    finally:
+        clean.close()
+
+    async def inside() -> tuple[object, int]:
+        dc = build("ray", 2, checkpoint_every=5)
+        try:
+            dc.run(7)
+            kill_and_wait(dc.ray_actor(1))
+            results = dc.run(5)
+            return signature(dc), sum(r.recovered is not None for r in results)
+        finally:
+            dc.close()
+
+    got, recovered = asyncio.run(inside())
+    assert got == want and recovered == 1
+
+
 def test_stats_show_heartbeats_and_memory() -> None:
     dc = build("ray", 2)
     try:

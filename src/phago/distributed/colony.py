@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -200,6 +201,9 @@ class DistributedColony:
         )
         self.ring = self.coordinator.ring
         self._loop = asyncio.new_event_loop()
+        # runs the colony's loop for a caller whose own thread runs an event loop (a
+        # notebook cell, a coroutine): made on first need
+        self._loop_thread: ThreadPoolExecutor | None = None
         self._closed = False
         self._backend_state: Any = None
         shards: list[ShardedColony | ShardHandle]
@@ -337,10 +341,26 @@ class DistributedColony:
             from phago.distributed.backends.ray import stop_ray_shards
 
             stop_ray_shards(self._backend_state)
+        if self._loop_thread is not None:
+            self._loop_thread.shutdown(wait=True)
         self._loop.close()
 
     def _run(self, coro: Any) -> Any:
-        return self._loop.run_until_complete(coro)
+        """Run ``coro`` on the colony's own event loop and return its result.
+
+        Where the calling thread already runs an event loop (a Jupyter notebook, a
+        coroutine of an asyncio program), the colony's loop cannot run in it: it runs in a
+        helper thread of the colony while the caller waits, so the colony's methods block
+        the caller as they do anywhere else. (From async code, prefer ``await
+        asyncio.to_thread(colony.run, n)``, which leaves the caller's loop free.)
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # none: the usual case
+            return self._loop.run_until_complete(coro)
+        if self._loop_thread is None:
+            self._loop_thread = ThreadPoolExecutor(1, thread_name_prefix="phago-colony-loop")
+        return self._loop_thread.submit(self._loop.run_until_complete, coro).result()
 
     def _call_all(self, method: str, *args: Any) -> list[Any]:
         return self._call_each([(s, method, args) for s in range(len(self._runner.handles))])
