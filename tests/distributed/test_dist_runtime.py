@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -480,3 +483,66 @@ def test_a_colony_works_where_an_event_loop_already_runs() -> None:
 
     sig, hits, ran = asyncio.run(inside())
     assert (sig, hits) == want and ran == 4
+
+
+def _ctrl_c_after(seconds: float) -> threading.Timer:
+    """Send this process SIGINT (what Ctrl-C sends) after ``seconds``."""
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("in_a_loop", [False, True])
+def test_an_interrupted_run_leaves_the_colony_at_its_last_completed_tick(in_a_loop: bool) -> None:
+    # Ctrl-C in the middle of a long run (in a script, or in a notebook, where an event loop
+    # runs): the cluster rolls back and replays to the last completed tick, the next run
+    # goes on from there as if the run had stopped at that tick, and nothing of the
+    # interrupted run goes on later (before, the next call ran the rest of it)
+    from distributed_signature import graph_signature
+
+    dc = _cluster(3, config=ColonyConfig(), checkpoint_every=5)
+    timer = _ctrl_c_after(0.4)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if in_a_loop:  # as a notebook's kernel runs a cell: SIGINT's handler untouched
+
+                async def run_long() -> None:
+                    dc.run(100_000)
+
+                loop = asyncio.new_event_loop()
+                try:
+                    loop.run_until_complete(run_long())
+                finally:
+                    loop.close()
+            else:
+                dc.run(100_000)
+    finally:
+        timer.cancel()
+    try:
+        at = dc.current_tick
+        assert 0 < at < 100_000
+        assert dc.runner.recoveries[-1].restored_tick == at
+        assert "interrupted in tick" in dc.runner.recoveries[-1].error
+        results = dc.run(3)
+        assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
+        assert results[0].recovered is dc.runner.recoveries[-1]
+        with _cluster(3, config=ColonyConfig(), checkpoint_every=5) as clean:
+            clean.run(at + 3)
+            assert graph_signature(dc) == graph_signature(clean)
+    finally:
+        dc.close()
+
+
+def test_an_interrupted_run_without_checkpoints_leaves_a_clear_error() -> None:
+    dc = _cluster(2, config=ColonyConfig(), checkpoint_every=None)
+    timer = _ctrl_c_after(0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dc.run(100_000)
+    finally:
+        timer.cancel()
+    try:
+        with pytest.raises(DistributedError, match=r"interrupted in tick .* no checkpoint"):
+            dc.run(1)
+    finally:
+        dc.close()

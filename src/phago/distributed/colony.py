@@ -15,7 +15,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -204,6 +207,7 @@ class DistributedColony:
         # runs the colony's loop for a caller whose own thread runs an event loop (a
         # notebook cell, a coroutine): made on first need
         self._loop_thread: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[Any] | None = None  # what the loop runs now
         self._closed = False
         self._backend_state: Any = None
         shards: list[ShardedColony | ShardHandle]
@@ -357,10 +361,68 @@ class DistributedColony:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # none: the usual case
-            return self._loop.run_until_complete(coro)
+            return self._until_complete(coro)
         if self._loop_thread is None:
             self._loop_thread = ThreadPoolExecutor(1, thread_name_prefix="phago-colony-loop")
-        return self._loop_thread.submit(self._loop.run_until_complete, coro).result()
+        done = self._loop_thread.submit(self._until_complete, coro)
+        try:
+            return done.result()
+        except KeyboardInterrupt:  # (the helper thread is not interrupted: stop it)
+            self._loop.call_soon_threadsafe(self._cancel_running)
+            with contextlib.suppress(BaseException):
+                done.result()
+            raise
+
+    def _until_complete(self, coro: Any) -> Any:
+        """Run ``coro`` to its end on the colony's loop.
+
+        Ctrl-C (SIGINT) while it runs in the main thread, with Python's default handler in
+        place, cancels it rather than stopping it wherever it is, waits while it unwinds
+        (a run rolls the cluster back to its last completed tick: see
+        :meth:`DistributedRunner.run <phago.distributed.runner.DistributedRunner.run>`),
+        then raises ``KeyboardInterrupt``; a second Ctrl-C raises at once. Interrupted any
+        other way, it is cancelled the same way before the interrupt goes on, so nothing
+        of it goes on in a later call.
+        """
+        task = self._loop.create_task(coro)
+        self._task = task
+        interrupted = False
+        previous: Any = None
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+
+            def on_sigint(signum: int, frame: Any) -> None:
+                nonlocal interrupted
+                if interrupted or task.done():
+                    raise KeyboardInterrupt
+                interrupted = True
+                self._loop.call_soon_threadsafe(task.cancel)
+
+            previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return self._loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        except BaseException:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self._loop.run_until_complete(task)
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self._task = None
+
+    def _cancel_running(self) -> None:
+        """Cancel the task the colony's loop runs (from the loop's thread)."""
+        task = getattr(self, "_task", None)
+        if task is not None and not task.done():
+            task.cancel()
 
     def _call_all(self, method: str, *args: Any) -> list[Any]:
         return self._call_each([(s, method, args) for s in range(len(self._runner.handles))])

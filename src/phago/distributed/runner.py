@@ -657,6 +657,15 @@ class DistributedRunner:
         except BaseException:  # cancelled: the driver stops at the next phase boundary
             with watch.lock:
                 watch.abandoned = True
+            watchdog.cancel()
+            # wait for it there (a rollback must not race it); one stuck in a phase is
+            # left behind, as the watchdog leaves it
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), limit)
+            if not job.done():
+                self._driver.shutdown(wait=False, cancel_futures=True)
+                self._driver = _new_driver()
+                self._renew_pool()
             raise
         finally:
             watchdog.cancel()
@@ -1023,7 +1032,11 @@ class DistributedRunner:
                 since = t - self._checkpoint.tick
                 span = min(span, every - since if since < every else every)
             began = time.perf_counter()
-            ran = await self._ticks_inner(t, span, until)
+            try:
+                ran = await self._ticks_inner(t, span, until)
+            except asyncio.CancelledError:
+                await self._interrupted()
+                raise
             self._ticks_s += time.perf_counter() - began
             first = len(out)
             out.extend(ran.results)
@@ -1039,6 +1052,22 @@ class DistributedRunner:
             elif ran.stopped:
                 break
         return out
+
+    async def _interrupted(self) -> None:
+        """A run cancelled (its caller interrupted, say with Ctrl-C) in the middle of a
+        tick, whose phases some shards may have run: roll every shard back to the last
+        checkpoint and replay the ticks completed since, so that the cluster stands at
+        the last completed tick, as if the run had stopped there; with no checkpoint the
+        cluster is unusable (the error says why). The recovery is reported by the next
+        tick's result."""
+        t = self._coordinator.current_tick  # the ticks before it completed
+        if self._checkpoint is None:
+            self._broken = f"a run was interrupted in tick {t + 1} and no checkpoint exists"
+            log.error("%s", self._broken)
+            return
+        await self._recover(t, RunInterrupted(f"interrupted in tick {t + 1}"), "a run")
+        if self._broken is None:
+            self._unreported = self.recoveries[-1]
 
     async def _fail(self, exc: Exception) -> DistributedTickResult:
         """Handle the error that stopped a run at the coordinator's current tick.
@@ -1508,6 +1537,10 @@ class _ConcurrencyPolicy:
                 self._serial[phase] = False
         else:
             self._waits[phase] = 0
+
+
+class RunInterrupted(Exception):
+    """What a recovery after an interrupted run names as its cause."""
 
 
 class _Abandoned(Exception):
