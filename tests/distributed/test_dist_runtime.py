@@ -493,14 +493,15 @@ def _ctrl_c_after(seconds: float) -> threading.Timer:
 
 
 @pytest.mark.parametrize("in_a_loop", [False, True])
-def test_an_interrupted_run_leaves_the_colony_at_its_last_completed_tick(in_a_loop: bool) -> None:
-    # Ctrl-C in the middle of a long run (in a script, or in a notebook, where an event loop
-    # runs): the cluster rolls back and replays to the last completed tick, the next run
-    # goes on from there as if the run had stopped at that tick, and nothing of the
-    # interrupted run goes on later (before, the next call ran the rest of it)
+def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
+    # Ctrl-C in the middle of a long run (in a script, or in a notebook, where an event
+    # loop runs): the tick under way completes, the run stops there and KeyboardInterrupt
+    # is raised; no checkpoint is needed, nothing is rolled back, and the next run goes on
+    # from there as if the run had been asked for that many ticks (before, the next call
+    # ran the rest of the interrupted run)
     from distributed_signature import graph_signature
 
-    dc = _cluster(3, config=ColonyConfig(), checkpoint_every=5)
+    dc = _cluster(3, config=ColonyConfig(), checkpoint_every=None)
     timer = _ctrl_c_after(0.4)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -520,12 +521,38 @@ def test_an_interrupted_run_leaves_the_colony_at_its_last_completed_tick(in_a_lo
         timer.cancel()
     try:
         at = dc.current_tick
-        assert 0 < at < 100_000
-        assert dc.runner.recoveries[-1].restored_tick == at
-        assert "interrupted in tick" in dc.runner.recoveries[-1].error
+        assert 0 < at < 100_000 and dc.runner.recoveries == []
         results = dc.run(3)
         assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
-        assert results[0].recovered is dc.runner.recoveries[-1]
+        with _cluster(3, config=ColonyConfig(), checkpoint_every=None) as clean:
+            clean.run(at + 3)
+            assert graph_signature(dc) == graph_signature(clean)
+    finally:
+        dc.close()
+
+
+def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick() -> None:
+    # what a second Ctrl-C does: the run is cancelled between two phases of a tick; the
+    # runner stops the driver at a phase boundary, rolls back to the checkpoint and
+    # replays the completed ticks; the next tick's result reports it
+    from distributed_signature import graph_signature
+
+    dc = _cluster(3, config=ColonyConfig(), checkpoint_every=5)
+    timer = threading.Timer(0.4, lambda: dc._loop.call_soon_threadsafe(dc._interrupt, 2))
+    timer.start()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            dc.run(100_000)
+    finally:
+        timer.cancel()
+    try:
+        at = dc.current_tick
+        assert 0 < at < 100_000
+        [recovery] = dc.runner.recoveries
+        assert recovery.restored_tick == at and "interrupted in tick" in recovery.error
+        results = dc.run(3)
+        assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
+        assert results[0].recovered is recovery
         with _cluster(3, config=ColonyConfig(), checkpoint_every=5) as clean:
             clean.run(at + 3)
             assert graph_signature(dc) == graph_signature(clean)
@@ -533,11 +560,12 @@ def test_an_interrupted_run_leaves_the_colony_at_its_last_completed_tick(in_a_lo
         dc.close()
 
 
-def test_an_interrupted_run_without_checkpoints_leaves_a_clear_error() -> None:
+def test_a_run_cancelled_mid_tick_without_checkpoints_leaves_a_clear_error() -> None:
     dc = _cluster(2, config=ColonyConfig(), checkpoint_every=None)
-    timer = _ctrl_c_after(0.3)
+    timer = threading.Timer(0.3, lambda: dc._loop.call_soon_threadsafe(dc._interrupt, 2))
+    timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(asyncio.CancelledError):
             dc.run(100_000)
     finally:
         timer.cancel()

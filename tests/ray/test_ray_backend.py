@@ -773,14 +773,15 @@ def test_ray_shards_work_where_an_event_loop_already_runs() -> None:
     assert got == want and recovered == 1
 
 
-def test_an_interrupted_run_on_ray_leaves_the_colony_at_its_last_completed_tick() -> None:
-    # Ctrl-C during a run of whole ticks submitted ahead: the chained ticks are undone
-    # with the rollback, and the next run goes on from the last completed tick
+def test_ctrl_c_stops_a_run_on_ray_at_a_tick_boundary() -> None:
+    # Ctrl-C during a run of whole ticks submitted ahead, without checkpoints (Ray's
+    # default): the ticks already submitted complete, no other starts, and the next run
+    # goes on from there
     import os
     import signal
     import threading
 
-    dc = build("ray", 2, checkpoint_every=50)
+    dc = build("ray", 2)
     try:
         dc.run(2)  # (the actors warmed up)
         timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
@@ -791,14 +792,9 @@ def test_an_interrupted_run_on_ray_leaves_the_colony_at_its_last_completed_tick(
         finally:
             timer.cancel()
         at = dc.current_tick
-        assert 2 < at < 100_000
+        assert 2 < at < 100_000 and dc.runner.recoveries == []  # stopped, not rolled back
         results = dc.run(3)
         assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
-        recovered = dc.runner.recoveries
-        if recovered:  # interrupted in a tick: rolled back, replayed to the last completed
-            assert recovered[-1].restored_tick == at and "interrupted" in recovered[-1].error
-            assert results[0].recovered is recovered[-1]
-        # (else it was interrupted while a checkpoint was taken, at a tick boundary)
         clean = build("local", 2)
         try:
             clean.run(at + 3)

@@ -208,6 +208,7 @@ class DistributedColony:
         # notebook cell, a coroutine): made on first need
         self._loop_thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[Any] | None = None  # what the loop runs now
+        self._ticking = False  # the call the loop runs is a run of ticks
         self._closed = False
         self._backend_state: Any = None
         shards: list[ShardedColony | ShardHandle]
@@ -356,7 +357,9 @@ class DistributedColony:
         coroutine of an asyncio program), the colony's loop cannot run in it: it runs in a
         helper thread of the colony while the caller waits, so the colony's methods block
         the caller as they do anywhere else. (From async code, prefer ``await
-        asyncio.to_thread(colony.run, n)``, which leaves the caller's loop free.)
+        asyncio.to_thread(colony.run, n)``, which leaves the caller's loop free.) An
+        interrupt (``KeyboardInterrupt`` in the waiting caller) is handled as Ctrl-C is
+        (:meth:`_until_complete`).
         """
         try:
             asyncio.get_running_loop()
@@ -365,28 +368,41 @@ class DistributedColony:
         if self._loop_thread is None:
             self._loop_thread = ThreadPoolExecutor(1, thread_name_prefix="phago-colony-loop")
         done = self._loop_thread.submit(self._until_complete, coro)
-        try:
-            return done.result()
-        except KeyboardInterrupt:  # (the helper thread is not interrupted: stop it)
-            self._loop.call_soon_threadsafe(self._cancel_running)
-            with contextlib.suppress(BaseException):
-                done.result()
-            raise
+        interrupts = 0
+        while True:
+            try:
+                result = done.result()
+            except KeyboardInterrupt:  # (the helper thread is not interrupted: stop it)
+                interrupts += 1
+                if interrupts > 2:
+                    raise
+                self._loop.call_soon_threadsafe(self._interrupt, interrupts)
+                continue
+            except asyncio.CancelledError:
+                if interrupts:
+                    raise KeyboardInterrupt from None
+                raise
+            if interrupts:
+                raise KeyboardInterrupt
+            return result
 
     def _until_complete(self, coro: Any) -> Any:
         """Run ``coro`` to its end on the colony's loop.
 
         Ctrl-C (SIGINT) while it runs in the main thread, with Python's default handler in
-        place, cancels it rather than stopping it wherever it is, waits while it unwinds
-        (a run rolls the cluster back to its last completed tick: see
-        :meth:`DistributedRunner.run <phago.distributed.runner.DistributedRunner.run>`),
-        then raises ``KeyboardInterrupt``; a second Ctrl-C raises at once. Interrupted any
-        other way, it is cancelled the same way before the interrupt goes on, so nothing
-        of it goes on in a later call.
+        place, does not stop the code wherever it is. The first asks a run of ticks to
+        stop at the next tick boundary (the tick under way completes; on Ray, with those
+        submitted ahead) and raises ``KeyboardInterrupt`` there: the colony stands at its
+        last completed tick, checkpoints or not. The second (or the first, outside a run)
+        cancels the call: a run rolls the cluster back to the last checkpoint and replays
+        to its last completed tick (without a checkpoint the cluster is unusable; see
+        :meth:`DistributedRunner.run <phago.distributed.runner.DistributedRunner.run>`).
+        A third raises at once. Interrupted any other way, the call is cancelled the same
+        way before the interrupt goes on, so nothing of it goes on in a later call.
         """
         task = self._loop.create_task(coro)
         self._task = task
-        interrupted = False
+        interrupts = 0
         previous: Any = None
         if (
             threading.current_thread() is threading.main_thread()
@@ -394,17 +410,17 @@ class DistributedColony:
         ):
 
             def on_sigint(signum: int, frame: Any) -> None:
-                nonlocal interrupted
-                if interrupted or task.done():
+                nonlocal interrupts
+                interrupts += 1
+                if interrupts > 2 or task.done():
                     raise KeyboardInterrupt
-                interrupted = True
-                self._loop.call_soon_threadsafe(task.cancel)
+                self._loop.call_soon_threadsafe(self._interrupt, interrupts)
 
             previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            return self._loop.run_until_complete(task)
+            result = self._loop.run_until_complete(task)
         except asyncio.CancelledError:
-            if interrupted:
+            if interrupts:
                 raise KeyboardInterrupt from None
             raise
         except BaseException:
@@ -417,11 +433,19 @@ class DistributedColony:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self._task = None
+        if interrupts:
+            raise KeyboardInterrupt
+        return result
 
-    def _cancel_running(self) -> None:
-        """Cancel the task the colony's loop runs (from the loop's thread)."""
-        task = getattr(self, "_task", None)
-        if task is not None and not task.done():
+    def _interrupt(self, count: int) -> None:
+        """On the loop's thread: the ``count``-th interrupt of the call it runs: the first
+        stops a run of ticks at the next tick boundary, else it cancels the call."""
+        task = self._task
+        if task is None or task.done():
+            return
+        if count == 1 and self._ticking:
+            self._runner.request_stop()
+        else:
             task.cancel()
 
     def _call_all(self, method: str, *args: Any) -> list[Any]:
@@ -691,9 +715,13 @@ class DistributedColony:
             step = min(step, _UNKEPT_STEP)
         until = _idle if stop_when_idle else None
         while done < ticks:
-            chunk: list[DistributedTickResult] = self._run(
-                self._runner.run(min(step, ticks - done), until=until)
-            )
+            self._ticking = True
+            try:
+                chunk: list[DistributedTickResult] = self._run(
+                    self._runner.run(min(step, ticks - done), until=until)
+                )
+            finally:
+                self._ticking = False
             for result in chunk:
                 self._after_tick(result)
                 done += 1

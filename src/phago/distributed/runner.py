@@ -418,6 +418,7 @@ class DistributedRunner:
         # a recovery made outside a failed tick (at a checkpoint, or for a call between
         # runs), for the next tick's result to report
         self._unreported: RecoveryInfo | None = None
+        self._stop_requested = False  # request_stop(): end the run at the next tick boundary
 
     # ------------------------------------------------------------------ properties
 
@@ -701,6 +702,9 @@ class DistributedRunner:
             The error that stopped the run (None when every tick completed).
         """
         for k in range(span):
+            if k and self._stop_requested:
+                watch.stopped = True
+                break
             try:
                 with cyclic_gc_paused():
                     result = self._drive_tick(t + k, shards, watch)
@@ -890,10 +894,16 @@ class DistributedRunner:
         queued: deque[tuple[list[list[Any]], float]] = deque()  # submitted, not awaited
         last_end = time.perf_counter()
         for k in range(span):
+            if k and self._stop_requested and not queued:  # (those submitted run to the end)
+                return _Ran(done, None, True)
             try:
                 if not queued:
                     queued.append(self._submit_pipelined(pipeline, chained=False, until=until))
-                while not self._want_distribution and len(queued) <= min(depth, span - k - 1):
+                while (
+                    not self._want_distribution
+                    and not self._stop_requested
+                    and len(queued) <= min(depth, span - k - 1)
+                ):
                     queued.append(self._submit_pipelined(pipeline, chained=True, until=until))
                 submitted, at = queued.popleft()
                 result = await self._tick_pipelined(t + k, pipeline, submitted, max(at, last_end))
@@ -1017,7 +1027,8 @@ class DistributedRunner:
         """
         out: list[DistributedTickResult] = []
         total = int(num_ticks)
-        while len(out) < total:
+        self._stop_requested = False
+        while len(out) < total and not self._stop_requested:
             if self._broken is not None:
                 raise DistributedError(
                     f"the cluster is unusable after a failed tick: {self._broken}"
@@ -1052,6 +1063,13 @@ class DistributedRunner:
             elif ran.stopped:
                 break
         return out
+
+    def request_stop(self) -> None:
+        """Ask the run in progress to stop at the next tick boundary (from any thread, a
+        signal handler's included): the tick under way completes (on Ray, with the ticks
+        already submitted ahead), no other starts, and :meth:`run` returns the ticks run.
+        The next :meth:`run` starts afresh."""
+        self._stop_requested = True
 
     async def _interrupted(self) -> None:
         """A run cancelled (its caller interrupted, say with Ctrl-C) in the middle of a
@@ -1104,6 +1122,8 @@ class DistributedRunner:
             return await self._ticks_pipelined(t, span, until, pipeline)
         done: list[DistributedTickResult] = []
         for k in range(span):
+            if k and self._stop_requested:
+                return _Ran(done, None, True)
             try:
                 done.append(await self._tick_with_tasks(t + k))
             except Exception as exc:
