@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -531,25 +532,38 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
         dc.close()
 
 
-def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick() -> None:
+def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # what a second Ctrl-C does: the run is cancelled between two phases of a tick; the
     # runner stops the driver at a phase boundary, rolls back to the checkpoint and
     # replays the completed ticks; the next tick's result reports it
     from distributed_signature import graph_signature
 
     dc = _cluster(3, config=ColonyConfig(), checkpoint_every=5)
-    timer = threading.Timer(0.4, lambda: dc._loop.call_soon_threadsafe(dc._interrupt, 2))
-    timer.start()
-    try:
-        with pytest.raises(asyncio.CancelledError):
-            dc.run(100_000)
-    finally:
-        timer.cancel()
+    shard = dc.runner.shards[1]
+    plain = ShardedColony.tick_phase
+    fired: list[int] = []
+
+    def cancel_in_tick_13(self: ShardedColony, phase: TickPhase) -> object:
+        # in tick 13's Decay on one shard (once): the cancel lands while the tick is
+        # under way, between its phases on the other shards
+        if self is shard and phase is TickPhase.DECAY and self.current_tick == 12 and not fired:
+            fired.append(1)
+            dc._loop.call_soon_threadsafe(dc._interrupt, 2)
+            time.sleep(0.2)
+        return plain(self, phase)
+
+    monkeypatch.setattr(ShardedColony, "tick_phase", cancel_in_tick_13)
+    with pytest.raises(asyncio.CancelledError):
+        dc.run(100_000)
+    monkeypatch.undo()
     try:
         at = dc.current_tick
-        assert 0 < at < 100_000
+        assert at == 12 and fired == [1]
         [recovery] = dc.runner.recoveries
-        assert recovery.restored_tick == at and "interrupted in tick" in recovery.error
+        assert (recovery.restored_tick, recovery.replayed_ticks) == (12, 2)  # from 10
+        assert "interrupted in tick 13" in recovery.error
         results = dc.run(3)
         assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
         assert results[0].recovered is recovery
@@ -560,17 +574,25 @@ def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick() ->
         dc.close()
 
 
-def test_a_run_cancelled_mid_tick_without_checkpoints_leaves_a_clear_error() -> None:
+def test_a_run_cancelled_mid_tick_without_checkpoints_leaves_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     dc = _cluster(2, config=ColonyConfig(), checkpoint_every=None)
-    timer = threading.Timer(0.3, lambda: dc._loop.call_soon_threadsafe(dc._interrupt, 2))
-    timer.start()
+    shard = dc.runner.shards[0]
+    plain = ShardedColony.tick_phase
+
+    def cancel_in_tick_4(self: ShardedColony, phase: TickPhase) -> object:
+        if self is shard and phase is TickPhase.ACT and self.current_tick == 3:
+            dc._loop.call_soon_threadsafe(dc._interrupt, 2)
+            time.sleep(0.2)
+        return plain(self, phase)
+
+    monkeypatch.setattr(ShardedColony, "tick_phase", cancel_in_tick_4)
+    with pytest.raises(asyncio.CancelledError):
+        dc.run(100_000)
+    monkeypatch.undo()
     try:
-        with pytest.raises(asyncio.CancelledError):
-            dc.run(100_000)
-    finally:
-        timer.cancel()
-    try:
-        with pytest.raises(DistributedError, match=r"interrupted in tick .* no checkpoint"):
+        with pytest.raises(DistributedError, match=r"interrupted in tick 4 and no checkpoint"):
             dc.run(1)
     finally:
         dc.close()
