@@ -10,7 +10,9 @@ minimal Ray that phago installs does not run.
 
 The names are plain data (:func:`shard_actor_name`, :func:`parse_shard_actor_name`);
 :func:`list_shard_actors` asks a connected Ray which actors are alive and what each says of
-itself (its tick, process and memory).
+itself (its tick, process and memory). For joining a cluster with token authentication,
+:func:`auth_token_available` says whether this driver has a token where Ray looks, and
+:func:`wants_a_token` whether a failed join was refused for one.
 
 Example:
     >>> name = shard_actor_name("laptop-4242-9f1c", 3, 0)
@@ -28,7 +30,7 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import MutableMapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +153,7 @@ def list_shard_actors(ray: Any, timeout_s: float = 3.0) -> list[dict[str, Any]]:
     return out
 
 
-def auth_token_available(environ: MutableMapping[str, str], home: Path | None = None) -> bool:
+def auth_token_available(environ: Mapping[str, str], home: Path | None = None) -> bool:
     """Whether this driver has a Ray authentication token: ``RAY_AUTH_TOKEN``, the file
     ``RAY_AUTH_TOKEN_PATH`` names, or ``~/.ray/auth_token`` (``home``: the home folder,
     the user's by default), where Ray looks for one.
