@@ -397,8 +397,9 @@ class DistributedColony:
         cancels the call: a run rolls the cluster back to the last checkpoint and replays
         to its last completed tick (without a checkpoint the cluster is unusable; see
         :meth:`DistributedRunner.run <phago.distributed.runner.DistributedRunner.run>`).
-        A third raises at once. Interrupted any other way, the call is cancelled the same
-        way before the interrupt goes on, so nothing of it goes on in a later call.
+        Interrupted any other way (a third Ctrl-C included), the call is cancelled the same
+        way and the interrupt goes on once it has unwound, so nothing of it goes on in a
+        later call.
         """
         task = self._loop.create_task(coro)
         self._task = task
