@@ -154,6 +154,42 @@ def test_run_resumes_from_its_checkpoint_directory(tmp_path: Path) -> None:
     assert "no complete checkpoint" in none.stderr and "Traceback" not in none.stderr
 
 
+def test_ctrl_c_stops_a_run_at_a_tick_and_checkpoints_it_for_resume(tmp_path: Path) -> None:
+    # Ctrl-C in a long sharded run: the run stops at a tick boundary, writes a checkpoint
+    # of that tick to --checkpoint-dir, says how to go on, and exits 130; --resume goes on
+    # from exactly that tick
+    import signal
+    import time
+
+    ckpt = tmp_path / "ckpt"
+    args = ["run", "--shards", "2", "--ticks", "100000", "--checkpoint-every", "50"]
+    proc = subprocess.Popen(
+        [*PHAGO, *args, "--checkpoint-dir", str(ckpt), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120.0
+        while not (ckpt.exists() and any(ckpt.glob("tick-*"))):  # the run is under way
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and out == "", err[-2000:]
+    said = " ".join(err.split())
+    assert "interrupted: stopped at tick" in said and "Traceback" not in err, err[-2000:]
+    tick = int(said.split("stopped at tick ")[1].split(",")[0])
+    assert f"phago run --resume {ckpt}" in said
+    assert sorted(p.name for p in ckpt.iterdir()) == [f"tick-{tick:010d}"]
+    resumed = run("run", "--resume", str(ckpt), "--ticks", "2", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["tick"] == tick + 2
+
+
 def test_a_one_colony_run_asked_for_checkpoints_runs_as_one_shard_and_takes_them(
     tmp_path: Path,
 ) -> None:

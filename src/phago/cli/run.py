@@ -192,6 +192,8 @@ def run(
         )
     except PhagoError as exc:  # shards not placed, a lost shard without checkpoints, ...
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:  # (said by _run_sharded)
+        raise click.exceptions.Exit(130) from None
     per_shard = st.pop("shards")
     if as_json:
         echo_json(
@@ -249,7 +251,11 @@ def _run_sharded(
                 [(d.title, d.content, p) for d, p in zip(docs, positions, strict=True)]
             )
             dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
-        ran = _run_with_progress(dc, ticks, max_ticks)
+        try:
+            ran = _run_with_progress(dc, ticks, max_ticks)
+        except KeyboardInterrupt:
+            _say_interrupted(dc)
+            raise
         recovered = len(dc.runner.recoveries)
         st = dc.stats().to_dict()
         waits = dc.waits()
@@ -258,6 +264,31 @@ def _run_sharded(
             row["busy_s"] = round(w.busy_s, 3)
             row["waiting_s"] = round(w.before_sense_s + w.before_decay_s, 3)
     return ran, recovered, st
+
+
+def _say_interrupted(dc: DistributedColony) -> None:
+    """After Ctrl-C stopped a run at a tick boundary: with ``--checkpoint-dir``, write a
+    checkpoint there at that tick, so that ``--resume`` goes on from exactly there; say
+    where the colony stopped (on stderr)."""
+    directory = dc.runner.config.checkpoint_dir
+    tick = dc.current_tick
+    if directory is None:
+        console.print(f"[yellow]interrupted: stopped at tick {tick}")
+        return
+    from phago.errors import PhagoError
+
+    try:
+        tick = dc.checkpoint()
+    except PhagoError as exc:
+        console.print(
+            f"[yellow]interrupted at tick {tick}; no checkpoint could be taken there "
+            f"({type(exc).__name__}: {exc}); --resume {directory} goes on from the last one"
+        )
+        return
+    console.print(
+        f"[yellow]interrupted: stopped at tick {tick}, checkpointed to {directory}; "
+        f"go on with: phago run --resume {directory}"
+    )
 
 
 def _run_with_progress(
