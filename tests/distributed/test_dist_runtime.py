@@ -532,6 +532,36 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
         dc.close()
 
 
+def _run_cancelled_in(
+    monkeypatch: pytest.MonkeyPatch,
+    dc: DistributedColony,
+    shard_index: int,
+    phase: TickPhase,
+    tick: int,
+) -> None:
+    """Run ``dc`` and cancel the run (what a second Ctrl-C does) from inside ``phase`` of
+    ``tick`` on one shard, once: the cancel lands while the tick is under way, between its
+    phases on the other shards. The run must raise ``CancelledError``."""
+    shard = dc.runner.shards[shard_index]
+    plain = ShardedColony.tick_phase
+    fired: list[int] = []
+
+    def cancelling(self: ShardedColony, p: TickPhase) -> object:
+        if self is shard and p is phase and self.current_tick == tick - 1 and not fired:
+            fired.append(1)
+            dc._loop.call_soon_threadsafe(dc._interrupt, 2)
+            time.sleep(0.2)  # (the loop takes the cancel while this tick is under way)
+        return plain(self, p)
+
+    monkeypatch.setattr(ShardedColony, "tick_phase", cancelling)
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            dc.run(100_000)
+    finally:
+        monkeypatch.undo()
+    assert fired == [1]
+
+
 def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -541,26 +571,10 @@ def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick(
     from distributed_signature import graph_signature
 
     dc = _cluster(3, config=ColonyConfig(), checkpoint_every=5)
-    shard = dc.runner.shards[1]
-    plain = ShardedColony.tick_phase
-    fired: list[int] = []
-
-    def cancel_in_tick_13(self: ShardedColony, phase: TickPhase) -> object:
-        # in tick 13's Decay on one shard (once): the cancel lands while the tick is
-        # under way, between its phases on the other shards
-        if self is shard and phase is TickPhase.DECAY and self.current_tick == 12 and not fired:
-            fired.append(1)
-            dc._loop.call_soon_threadsafe(dc._interrupt, 2)
-            time.sleep(0.2)
-        return plain(self, phase)
-
-    monkeypatch.setattr(ShardedColony, "tick_phase", cancel_in_tick_13)
-    with pytest.raises(asyncio.CancelledError):
-        dc.run(100_000)
-    monkeypatch.undo()
+    _run_cancelled_in(monkeypatch, dc, 1, TickPhase.DECAY, 13)
     try:
         at = dc.current_tick
-        assert at == 12 and fired == [1]
+        assert at == 12
         [recovery] = dc.runner.recoveries
         assert (recovery.restored_tick, recovery.replayed_ticks) == (12, 2)  # from 10
         assert "interrupted in tick 13" in recovery.error
@@ -578,19 +592,7 @@ def test_a_run_cancelled_mid_tick_without_checkpoints_leaves_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dc = _cluster(2, config=ColonyConfig(), checkpoint_every=None)
-    shard = dc.runner.shards[0]
-    plain = ShardedColony.tick_phase
-
-    def cancel_in_tick_4(self: ShardedColony, phase: TickPhase) -> object:
-        if self is shard and phase is TickPhase.ACT and self.current_tick == 3:
-            dc._loop.call_soon_threadsafe(dc._interrupt, 2)
-            time.sleep(0.2)
-        return plain(self, phase)
-
-    monkeypatch.setattr(ShardedColony, "tick_phase", cancel_in_tick_4)
-    with pytest.raises(asyncio.CancelledError):
-        dc.run(100_000)
-    monkeypatch.undo()
+    _run_cancelled_in(monkeypatch, dc, 0, TickPhase.ACT, 4)
     try:
         with pytest.raises(DistributedError, match=r"interrupted in tick 4 and no checkpoint"):
             dc.run(1)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,45 @@ class Head:
             timeout=timeout,
             env=self.env,
         )
+
+    @contextlib.contextmanager
+    def driver(self, script: str, *args: str) -> Iterator[Driver]:
+        """A driver process running ``script`` (with ``args``) on the cluster, once it has
+        printed its first line; killed at the end if it still runs."""
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first, proc.stderr.read()[-3000:] if proc.stderr else ""
+            yield Driver(proc, json.loads(first))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+@dataclass
+class Driver:
+    """A driver process waiting on its standard input: what it printed first (JSON)."""
+
+    proc: subprocess.Popen[str]
+    first: Any
+
+    def go(self, timeout: float = 300.0) -> Any:
+        """Tell it to go on; its last line (JSON) once it has exited cleanly."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        out, err = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode == 0, err[-3000:]
+        return json.loads(out.strip().splitlines()[-1])
 
 
 @contextlib.contextmanager
@@ -246,37 +286,18 @@ def test_a_driver_on_the_cluster_recovers_a_killed_actor_and_others_see_its_shar
 ) -> None:
     expected = _uninterrupted_signature(15)
     address = head.address(kind)
-    driver = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, address],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=head.env,
-    )
-    try:
-        assert driver.stdout is not None and driver.stdin is not None
-        first = driver.stdout.readline()
-        assert first, driver.stderr.read()[-3000:] if driver.stderr else ""
-        names = json.loads(first)["names"]
+    with head.driver(DRIVER, address) as driver:
+        names = driver.first["names"]
         colony = names[0].split(".shard-")[0]
         # another process (`phago cluster status`) lists the running colony's actors
         status = _status(head, address, actors=2)
         rows = [r for r in status["shard_actors"] if r["colony"] == colony]
         assert [(r["shard"], r["generation"], r["tick"]) for r in rows] == [(0, 0, 8), (1, 0, 8)]
         assert status["cpus_free"] == 1.0  # two actors of half a CPU
-        driver.stdin.write("go\n")
-        driver.stdin.flush()
-        out, err = driver.communicate(timeout=240)
-        assert driver.returncode == 0, err[-3000:]
-        after = json.loads(out.strip().splitlines()[-1])
+        after = driver.go()
         assert after["tick"] == 15 and len(after["recovered"]) == 1
         assert after["names"] == [f"{colony}.shard-0.1", names[1]]
         assert after["signature"] == expected  # the same graph as an uninterrupted run
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait(timeout=30)
     assert _status(head, address, actors=0)["shard_actors"] == []
 
 
@@ -388,23 +409,9 @@ def test_a_run_whose_driver_is_lost_goes_on_from_its_checkpoints_on_disk(
     # graph
     ckpt = tmp_path / "ckpt"
     address = head.address("gcs")
-    doomed = subprocess.Popen(
-        [sys.executable, "-c", DOOMED_DRIVER, address, str(ckpt)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=head.env,
-    )
-    try:
-        assert doomed.stdout is not None
-        first = doomed.stdout.readline()
-        assert first, doomed.stderr.read()[-3000:] if doomed.stderr else ""
-        colony = json.loads(first)[0].split(".shard-")[0]
+    with head.driver(DOOMED_DRIVER, address, str(ckpt)) as doomed:  # killed at the end
+        colony = doomed.first[0].split(".shard-")[0]
         assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000010"]
-    finally:
-        doomed.kill()
-        doomed.wait(timeout=30)
     deadline = time.monotonic() + 60.0
     while True:  # the dead driver's actors go
         listed = _status(head, address, actors=0)["shard_actors"]
@@ -523,28 +530,12 @@ def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(
     # and replaced again), rolls back and replays; this test comes last
     expected = _uninterrupted_signature(15)
     node = second_node
-    driver = None
-    try:
-        driver = subprocess.Popen(
-            [sys.executable, "-c", LOST_NODE_DRIVER, head.address("gcs")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=head.env,
-        )
-        assert driver.stdout is not None and driver.stdin is not None
-        first = driver.stdout.readline()
-        assert first, driver.stderr.read()[-3000:] if driver.stderr else ""
-        on_node = [_descends_from(pid, node.pid) for pid in json.loads(first)]
+    with head.driver(LOST_NODE_DRIVER, head.address("gcs")) as driver:
+        on_node = [_descends_from(pid, node.pid) for pid in driver.first]
         assert sorted(on_node) == [False, True]  # one shard on each node
         os.killpg(node.pid, signal.SIGKILL)
         node.wait(timeout=30)
-        driver.stdin.write("go\n")
-        driver.stdin.flush()
-        out, err = driver.communicate(timeout=300)
-        assert driver.returncode == 0, err[-3000:]
-        after = json.loads(out.strip().splitlines()[-1])
+        after = driver.go()
         assert after["tick"] == 15
         # the tick that failed (its result says it; the cluster rolled back to the
         # checkpoint at 5 and replayed up to the tick before), or the checkpoint at 10
@@ -554,7 +545,3 @@ def test_a_lost_node_is_recovered_with_the_graph_of_an_uninterrupted_run(
         lost = on_node.index(True)
         assert int(after["names"][lost].rsplit(".", 1)[1]) >= 1  # a new generation
         assert after["signature"] == expected
-    finally:
-        if driver is not None and driver.poll() is None:
-            driver.kill()
-            driver.wait(timeout=30)

@@ -35,19 +35,18 @@ def status(address: str, as_json: bool) -> None:
     from phago.errors import DistributedError
 
     started = False
-    try:
-        if not ray.is_initialized():
-            check_reachable(address)
+    if not ray.is_initialized():
+        try:
+            check_reachable(address)  # (its error says how to start a cluster)
+        except DistributedError as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
             init_ray(ray, address, address=address, include_dashboard=False, log_to_driver=False)
-            started = True
-    except DistributedError as exc:
-        cause = exc.__cause__
-        hint = (
-            "; to start a cluster: `ray start --head`"
-            if cause is not None and not wants_a_token(cause) and "ray start" not in str(exc)
-            else ""
-        )
-        raise click.ClickException(f"{exc}{hint}") from exc
+        except DistributedError as exc:
+            wanted = exc.__cause__ is not None and wants_a_token(exc.__cause__)
+            hint = "" if wanted else "; to start a cluster: `ray start --head`"
+            raise click.ClickException(f"{exc}{hint}") from exc
+        started = True
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         total: dict[str, Any] = ray.cluster_resources()  # type: ignore[no-untyped-call]

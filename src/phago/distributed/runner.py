@@ -664,18 +664,13 @@ class DistributedRunner:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), limit)
             if not job.done():
-                self._driver.shutdown(wait=False, cancel_futures=True)
-                self._driver = _new_driver()
-                self._renew_pool()
+                self._leave_stuck_driver(job)
             raise
         finally:
             watchdog.cancel()
         stuck = watchdog.stuck
         if stuck is not None:  # the driver is stuck in a phase (or has just left it)
-            if not job.done():
-                self._driver.shutdown(wait=False, cancel_futures=True)
-                self._driver = _new_driver()
-            self._renew_pool()  # the driver did not collect the pool's shards either
+            self._leave_stuck_driver(job)
             phase, shard = stuck
             who = "" if shard is None else f"{shard} "
             timeout = PhaseTimeout(
@@ -683,6 +678,14 @@ class DistributedRunner:
             )
             return _Ran(list(watch.results), timeout, False)
         return _Ran(list(watch.results), job.result(), watch.stopped)
+
+    def _leave_stuck_driver(self, job: Future[Any]) -> None:
+        """Give up on a driver thread whose ``job`` may still be in a phase: a new driver
+        if it is, and a new pool (the driver did not collect the pool's shards)."""
+        if not job.done():
+            self._driver.shutdown(wait=False, cancel_futures=True)
+            self._driver = _new_driver()
+        self._renew_pool()
 
     def _drive(
         self,

@@ -1435,7 +1435,6 @@ def start_ray_shards(
             f"ray_options may not set {' or '.join(named)}: phago names each shard actor "
             f"'<colony>.shard-<i>.<generation>' in the {ACTOR_NAMESPACE!r} namespace"
         )
-    joining = address if address is not None else os.environ.get("RAY_ADDRESS") or None
     ray = _ray()
     state = RayState()
     opts = {"num_cpus": 1, **(options or {})}
@@ -1447,7 +1446,8 @@ def start_ray_shards(
         elif not os.environ.get("RAY_ADDRESS"):  # (with it set, Ray joins that cluster)
             kwargs = local_ray_options(_local_cpus(num_shards, opts))
             kwargs["address"] = "local"  # a new instance, never a `ray start` one nearby
-        init_ray(ray, kwargs.get("address", joining), **kwargs)
+        # (the cluster joined: the address given, or RAY_ADDRESS; "local": a new one)
+        init_ray(ray, kwargs.get("address", os.environ.get("RAY_ADDRESS")), **kwargs)
         state.started_ray = True
     if address is None and _crowded(num_shards):
         log.warning(
