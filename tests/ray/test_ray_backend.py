@@ -217,8 +217,10 @@ def test_an_actor_dying_in_a_chained_tick_is_recovered_with_identical_graph(
         recovered = [r.recovered for r in results if r.recovered is not None]
         # the shard exits in tick 13's Act (its tick is 12), which follows its tick 12 at
         # once: the exit may cut off the answer to its tick 12 call, and then tick 12
-        # fails instead (one tick replayed from the checkpoint at 10, not two)
-        assert len(recovered) == 1 and recovered[0].replayed_ticks in (1, 2)
+        # fails instead (one tick replayed from the checkpoint at 10, not two); with two
+        # ticks submitted ahead, on a loaded machine also the answer to its tick 11 call
+        # (tick 11 fails, none replayed: seen once in a fresh-clone run)
+        assert len(recovered) == 1 and recovered[0].replayed_ticks in (0, 1, 2)
         assert [r.tick for r in results] == list(range(1, 21))
         assert flaky.runner._group.tick_pipeline.chained >= 12
         assert signature(flaky) == signature(clean)
@@ -310,8 +312,10 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         recovered = [r.recovered for r in results if r.recovered is not None]
         # the shard exits in tick 13's Act (its tick is 12), which follows its tick 12 at
         # once: the exit may cut off the answer to its tick 12 call, and then tick 12
-        # fails instead (one tick replayed from the checkpoint at 10, not two)
-        assert len(recovered) == 1 and recovered[0].replayed_ticks in (1, 2)
+        # fails instead (one tick replayed from the checkpoint at 10, not two); with two
+        # ticks submitted ahead, on a loaded machine also the answer to its tick 11 call
+        # (tick 11 fails, none replayed: seen once in a fresh-clone run)
+        assert len(recovered) == 1 and recovered[0].replayed_ticks in (0, 1, 2)
         assert flaky.current_tick == 30
         assert late_ids <= {d.id for d in flaky.documents()}
         assert signature(flaky) == signature(clean)
