@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from phago.errors import DocumentError, EmptyDocument, PhagoError
 from phago.ids import DocumentId, document_id
 from phago.store import SourceRecord
 from phago.types import Position
+
+if TYPE_CHECKING:
+    from phago.distributed import DistributedTickResult
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -727,9 +730,12 @@ def digest_new_distributed(
     max_ticks: int = 5000,
     max_idle: int = 60,
     on_tick: Callable[[int], None] | None = None,
+    on_progress: Callable[[DistributedTickResult], None] | None = None,
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
     the shard that holds the document it starts beside. Returns the ticks run.
+    ``on_tick`` and ``on_progress`` as in :meth:`DistributedColony.run
+    <phago.distributed.DistributedColony.run>` (``on_progress`` is the cheap one on Ray).
 
     Agents never leave their shard, so the digesters are shared out by shard: each shard
     holding new documents gets a share of ``digesters`` in proportion to its share of them,
@@ -760,5 +766,5 @@ def digest_new_distributed(
                 agents.append(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
             dc._call(shard, "spawn_many", agents)
         dc._version += 1
-    ran: int = dc.run_until_digested(max_ticks, on_tick=on_tick)
+    ran: int = dc.run_until_digested(max_ticks, on_tick=on_tick, on_progress=on_progress)
     return ran

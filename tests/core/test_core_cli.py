@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PHAGO = [sys.executable, "-m", "phago"]
 
 
@@ -48,6 +50,37 @@ def test_run_on_directory_json(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["documents_digested"] == 2 and data["graph_nodes"] > 5
+
+
+def test_a_sharded_run_moves_its_bar_per_runner_call_of_many_ticks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one runner call a tick (on_tick) would cost Ray shards their chained ticks
+    from click.testing import CliRunner
+
+    from phago.cli import main
+    from phago.distributed import colony as dist_colony
+    from phago.distributed.runner import DistributedRunner
+
+    calls: list[int] = []
+    ticks_run = DistributedRunner.run
+
+    async def counted(self: DistributedRunner, ticks: int, **kwargs: object) -> object:
+        calls.append(ticks)
+        return await ticks_run(self, ticks, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DistributedRunner, "run", counted)
+    monkeypatch.setattr(dist_colony, "_CALL_TARGET_S", 100.0)  # every call counts as quick
+    for args, ticks, expected in (
+        (["--ticks", "40"], 40, [1, 2, 4, 8, 16, 9]),
+        ([], 24, [1, 2, 4, 8, 16]),  # until digested: the last call ends at the idle tick
+    ):
+        r = CliRunner().invoke(main, ["run", "--shards", "2", "--json", *args])
+        assert r.exit_code == 0, r.output
+        data = json.loads(r.stdout)
+        assert data["documents_digested"] == data["documents_total"] == 40
+        assert data["ticks_run"] == ticks and calls == expected
+        calls.clear()
 
 
 def test_run_empty_directory_is_a_clear_error(tmp_path: Path) -> None:

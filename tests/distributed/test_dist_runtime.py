@@ -262,6 +262,64 @@ def test_run_calls_on_tick_after_every_tick_with_the_cluster_at_that_tick() -> N
         assert len(dc.run(5, progress=True)) == 5 and dc.current_tick == 12
 
 
+def _counting_runner_calls(dc: DistributedColony, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tick counts of the runner calls ``dc`` makes from now on."""
+    calls: list[int] = []
+    run = dc.runner.run
+
+    def counted(ticks: int, **kwargs: object) -> object:
+        calls.append(ticks)
+        return run(ticks, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dc.runner, "run", counted)
+    return calls
+
+
+def test_on_progress_sees_each_call_end_while_the_calls_grow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dist_colony, "_CALL_TARGET_S", 100.0)  # every call counts as quick
+    with _cluster(2) as dc, _cluster(2) as twin:
+        calls = _counting_runner_calls(dc, monkeypatch)
+        seen: list[tuple[int, int, int]] = []
+        results = dc.run(
+            60,
+            on_progress=lambda r: seen.append((r.tick, dc.current_tick, r.documents_digested())),
+        )
+        assert [r.tick for r in results] == list(range(1, 61))
+        # the calls start at one tick and double while they are quick
+        assert calls == [1, 2, 4, 8, 16, 29]
+        # called once a call, with the cluster as of the call's last tick
+        assert [t for t, _, _ in seen] == list(np.cumsum(calls))
+        assert all(t == now for t, now, _ in seen)
+        digested = [d for _, _, d in seen]
+        assert digested == sorted(digested) and digested[-1] == dc.stats().documents_digested
+        twin.run(60)
+        assert twin.graph.edge_count == dc.graph.edge_count > 0
+        np.testing.assert_array_equal(twin.graph.edge_arrays()[2], dc.graph.edge_arrays()[2])
+
+
+def test_run_until_digested_reports_progress_in_documents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with _cluster(2) as dc:
+        calls = _counting_runner_calls(dc, monkeypatch)
+        digested: list[int] = []
+        ran = dc.run_until_digested(
+            500, on_progress=lambda r: digested.append(r.documents_digested())
+        )
+        assert sum(calls) >= ran > len(calls) and not dc.has_undigested_work()
+        assert digested[-1] == dc.stats().documents_total > digested[0]
+
+
+@pytest.mark.parametrize(
+    ("ticks", "seconds", "expected"),
+    [(1, 0.0, 2), (32, 0.1, 64), (64, 0.1, 64), (8, 0.5, 8), (8, 1.5, 4), (1, 60.0, 1)],
+)
+def test_next_call_ticks_aims_at_half_a_second(ticks: int, seconds: float, expected: int) -> None:
+    assert dist_colony._next_call_ticks(ticks, seconds, cap=64) == expected
+
+
 @pytest.mark.parametrize("step", [None, 5])
 def test_run_until_digested_stops_at_the_first_idle_tick(
     step: int | None, monkeypatch: pytest.MonkeyPatch

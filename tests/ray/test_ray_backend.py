@@ -188,6 +188,31 @@ def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None
         remote.close()
 
 
+def test_a_watched_run_on_ray_chains_the_ticks_of_each_growing_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # what `phago run` does for its progress bar: one on_progress call per runner call,
+    # with the documents digested read from the tick's results, while the shards chain
+    # each call's ticks (on_tick would take one call, and a driver round trip, a tick)
+    monkeypatch.setattr(dist_colony, "_CALL_TARGET_S", 100.0)  # every call counts as quick
+    local, remote = build("local", 2), build("ray", 2, ray_fan_out="calls")
+    try:
+        ticks = local.run_until_digested(500)
+        seen: list[tuple[int, int]] = []
+        ran = remote.run_until_digested(
+            500, on_progress=lambda r: seen.append((r.tick, r.documents_digested()))
+        )
+        assert ran == ticks and signature(local) == signature(remote)
+        assert [t for t, _ in seen][:4] == [1, 3, 7, 15] and seen[-1][0] == ticks
+        assert seen[-1][1] == local.stats().documents_digested == len(DOCS)
+        assert [d for _, d in seen] == sorted(d for _, d in seen)
+        pipeline = remote.runner._group.tick_pipeline
+        assert pipeline.chained >= ticks - len(seen)  # all but each call's first tick
+    finally:
+        local.close()
+        remote.close()
+
+
 def test_shards_skipping_a_tick_the_runner_runs_is_a_barrier_failure() -> None:
     # a stop rule the driver reads one way and the shards the other: never silently
     from phago.distributed.runner import UntilIdle

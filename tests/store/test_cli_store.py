@@ -182,6 +182,37 @@ def test_distributed_store(tmp_path: Path) -> None:
     assert "holds 2 shards" in clash.stderr
 
 
+def test_sharded_ingest_follows_its_progress_without_asking_the_shards_each_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the bar reads the documents digested from each runner call's last tick, so the ticks
+    # go in calls of many (chained on Ray) and the shards' stats are asked only around them
+    from phago.distributed import DistributedColony
+    from phago.distributed.runner import DistributedRunner
+
+    calls: list[int] = []
+    stats: list[int] = []
+    ticks_run, stats_of = DistributedRunner.run, DistributedColony.stats
+
+    async def counted_run(self: DistributedRunner, ticks: int, **kwargs: object) -> object:
+        calls.append(ticks)
+        return await ticks_run(self, ticks, **kwargs)  # type: ignore[arg-type]
+
+    def counted_stats(self: DistributedColony) -> object:
+        stats.append(self.current_tick)
+        return stats_of(self)
+
+    monkeypatch.setattr(DistributedRunner, "run", counted_run)
+    monkeypatch.setattr(DistributedColony, "stats", counted_stats)
+    docs = corpus(tmp_path, 12)
+    r = json.loads(
+        run("ingest", str(docs), "--db", str(tmp_path / "c"), "--shards", "2", "--json").stdout
+    )
+    ticks = r["ticks"]
+    assert r["stats"]["documents_digested"] == r["documents_added"] == 13
+    assert ticks > 5 and len(calls) <= ticks // 2 and len(stats) <= 3, (ticks, calls, stats)
+
+
 def test_demo_saves_and_points_to_the_html_view(tmp_path: Path) -> None:
     r = run("demo", "--digesters", "8", "--out-dir", str(tmp_path / "out"))
     html = tmp_path / "out" / "phago-demo.html"

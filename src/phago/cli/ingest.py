@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,6 +31,9 @@ from phago.store import (
     save,
     save_distributed,
 )
+
+if TYPE_CHECKING:
+    from phago.distributed import DistributedTickResult
 
 
 @click.command()
@@ -253,13 +256,18 @@ def _ingest_distributed(
         new = report.new_document_ids
         ticks = 0
         if new:
+            start = dc.stats().documents_digested
+            with progress() as bar:
+                task = bar.add_task("digesting", total=len(new))
 
-            def run(on_tick: Any) -> int:
-                return digest_new_distributed(
-                    sink, new, digesters=digesters, max_ticks=max_ticks, on_tick=on_tick
+                def reached(result: DistributedTickResult) -> None:
+                    # the shards' Advance reports count the digested documents, so the
+                    # bar moves without a call to every shard, and Ray shards chain ticks
+                    bar.update(task, completed=result.documents_digested() - start)
+
+                ticks = digest_new_distributed(
+                    sink, new, digesters=digesters, max_ticks=max_ticks, on_progress=reached
                 )
-
-            ticks = _digest(run, len(new), lambda: dc.stats().documents_digested)
         if new or not existed:
             save_distributed(dc, db, catalog=catalog)
         st = dc.stats().to_dict()

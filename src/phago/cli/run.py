@@ -22,7 +22,7 @@ from phago.corpus import CorpusDocument, grid_positions
 
 if TYPE_CHECKING:
     from phago.colony import Colony
-    from phago.distributed import DistributedColony
+    from phago.distributed import DistributedColony, DistributedTickResult
 
 
 @click.command()
@@ -294,16 +294,38 @@ def _say_interrupted(dc: DistributedColony) -> None:
 def _run_with_progress(
     colony: Colony | DistributedColony, ticks: int | None, max_ticks: int
 ) -> int:
-    """Run exactly ``ticks`` ticks, or until digested within ``max_ticks``, under a progress
-    bar; returns the ticks run."""
-    start = colony.current_tick  # (a resumed run starts past 0; the bar counts this run's)
-    with progress() as bar:
-        task = bar.add_task("ticks", total=ticks if ticks is not None else max_ticks)
+    """Run exactly ``ticks`` ticks under a bar of ticks, or until digested within
+    ``max_ticks`` under a bar of documents digested; returns the ticks run."""
+    from phago.distributed import DistributedColony
 
-        def advance(t: int) -> None:
-            bar.update(task, completed=t - start)
+    start = colony.current_tick  # (a resumed run starts past 0; the bar counts this run's)
+    st = colony.stats()
+    with progress() as bar:
+        if ticks is not None:
+            task = bar.add_task("ticks", total=ticks)
+        else:
+            task = bar.add_task("digesting", total=st.documents_total)
+            bar.update(task, completed=st.documents_digested)
+
+        def show(tick: int, digested: int) -> None:
+            bar.update(task, completed=tick - start if ticks is not None else digested)
+
+        if isinstance(colony, DistributedColony):
+            # the bar moves after each runner call, whose ticks Ray shards chain (one call
+            # a tick, as on_tick takes them, ran a Ray run of short ticks a fifth longer)
+            def reached(result: DistributedTickResult) -> None:
+                show(result.tick, result.documents_digested())
+
+            if ticks is not None:
+                colony.run(ticks, on_progress=reached)
+                return ticks
+            return colony.run_until_digested(max_ticks, on_progress=reached)
+        single = colony
+
+        def advance(tick: int) -> None:  # one colony: its counts are at hand
+            show(tick, single.substrate.document_count - single.substrate.undigested_count)
 
         if ticks is not None:
-            colony.run(ticks, on_tick=advance)
+            single.run(ticks, on_tick=advance)
             return ticks
-        return colony.run_until_digested(max_ticks, on_tick=advance)
+        return single.run_until_digested(max_ticks, on_tick=advance)

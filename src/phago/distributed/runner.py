@@ -228,6 +228,31 @@ class DistributedTickResult:
         """True if the Act phase produced any cross-shard edge."""
         return self.cross_shard_edge_count > 0
 
+    def documents_digested(self) -> int:
+        """Documents digested over all shards at the end of the tick, as the shards' Advance
+        reports say (0 where a result carries none), without asking the shards.
+
+        Example:
+            >>> from phago.distributed.shard import ShardPhaseResult
+            >>> adv = [ShardPhaseResult(ShardId(i), TickPhase.ADVANCE, 3, documents_total=9,
+            ...        documents_digested=n) for i, n in enumerate((4, 5))]
+            >>> DistributedTickResult(3, adv).documents_digested()
+            9
+            >>> DistributedTickResult(3, adv).documents_total()
+            18
+        """
+        return self._advance_sum("documents_digested")
+
+    def documents_total(self) -> int:
+        """Documents held over all shards at the end of the tick (as
+        :meth:`documents_digested`)."""
+        return self._advance_sum("documents_total")
+
+    def _advance_sum(self, name: str) -> int:
+        return sum(
+            int(getattr(r, name, 0)) for r in self.phase_results if r.phase is TickPhase.ADVANCE
+        )
+
     def __repr__(self) -> str:
         return (
             f"DistributedTickResult(tick={self.tick}, phase_results={len(self.phase_results)}, "
