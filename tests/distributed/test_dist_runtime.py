@@ -561,13 +561,16 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
     from distributed_signature import graph_signature
 
     dc = _cluster(3, config=ColonyConfig(), checkpoint_every=None)
+    dc.run(2)
+    early = graph_signature(dc)  # (the merged graph, cached)
+    seen: list[int] = []
     timer = _ctrl_c_after(0.4)
     try:
         with pytest.raises(KeyboardInterrupt):
             if in_a_loop:  # as a notebook's kernel runs a cell: SIGINT's handler untouched
 
                 async def run_long() -> None:
-                    dc.run(100_000)
+                    dc.run(100_000, on_progress=lambda r: seen.append(r.tick))
 
                 loop = asyncio.new_event_loop()
                 try:
@@ -575,12 +578,19 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
                 finally:
                     loop.close()
             else:
-                dc.run(100_000)
+                dc.run(100_000, on_progress=lambda r: seen.append(r.tick))
     finally:
         timer.cancel()
     try:
         at = dc.current_tick
-        assert 0 < at < 100_000 and dc.runner.recoveries == []
+        assert 2 < at < 100_000 and dc.runner.recoveries == []
+        # the ticks the stopped call completed are accounted for: the history, the
+        # progress seen, and the merged graph read afresh (before, the graph cached at
+        # tick 2 was still returned)
+        assert [h[0] for h in dc.history] == list(range(1, at + 1)) and seen[-1] == at
+        with _cluster(3, config=ColonyConfig(), checkpoint_every=None) as clean:
+            clean.run(at)
+            assert graph_signature(dc) == graph_signature(clean) != early
         results = dc.run(3)
         assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
         with _cluster(3, config=ColonyConfig(), checkpoint_every=None) as clean:
@@ -629,6 +639,8 @@ def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick(
     from distributed_signature import graph_signature
 
     dc = _cluster(3, config=ColonyConfig(), checkpoint_every=5)
+    dc.run(2)
+    early = graph_signature(dc)  # (the merged graph, cached)
     _run_cancelled_in(monkeypatch, dc, 1, TickPhase.DECAY, 13)
     try:
         at = dc.current_tick
@@ -636,6 +648,9 @@ def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick(
         [recovery] = dc.runner.recoveries
         assert (recovery.restored_tick, recovery.replayed_ticks) == (12, 2)  # from 10
         assert "interrupted in tick 13" in recovery.error
+        with _cluster(3, config=ColonyConfig(), checkpoint_every=5) as clean:
+            clean.run(at)  # the graph is read afresh after the cancelled call
+            assert graph_signature(dc) == graph_signature(clean) != early
         results = dc.run(3)
         assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
         assert results[0].recovered is recovery

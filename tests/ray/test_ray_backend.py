@@ -813,6 +813,7 @@ def test_ctrl_c_stops_a_run_on_ray_at_a_tick_boundary() -> None:
     dc = build("ray", 2)
     try:
         dc.run(2)  # (the actors warmed up)
+        signature(dc)  # (the merged graph, cached)
         timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
         timer.start()
         try:
@@ -822,11 +823,14 @@ def test_ctrl_c_stops_a_run_on_ray_at_a_tick_boundary() -> None:
             timer.cancel()
         at = dc.current_tick
         assert 2 < at < 100_000 and dc.runner.recoveries == []  # stopped, not rolled back
-        results = dc.run(3)
-        assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
+        assert [h[0] for h in dc.history] == list(range(1, at + 1))  # every tick accounted
         clean = build("local", 2)
         try:
-            clean.run(at + 3)
+            clean.run(at)
+            assert signature(dc) == signature(clean)  # (read afresh: the cache was tick 2's)
+            results = dc.run(3)
+            assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
+            clean.run(3)
             assert signature(dc) == signature(clean)
         finally:
             clean.close()

@@ -249,6 +249,8 @@ class DistributedColony:
         self._graph_cache: tuple[int, int, HebbianGraph] | None = None
         self._version = 0
         self._last_busy = True
+        # what a call stopped by Ctrl-C at a tick boundary returned (see _run_ticks)
+        self._stopped_result: Any = None
         self.history: list[tuple[int, int, int]] = []
         self._runner.checkpoint_info = {
             "num_shards": self.num_shards,
@@ -384,6 +386,7 @@ class DistributedColony:
                     raise KeyboardInterrupt from None
                 raise
             if interrupts:
+                self._stopped_result = result
                 raise KeyboardInterrupt
             return result
 
@@ -435,7 +438,8 @@ class DistributedColony:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self._task = None
-        if interrupts:
+        if interrupts:  # (a run stopped at a tick boundary: what it ran is accounted for)
+            self._stopped_result = result
             raise KeyboardInterrupt
         return result
 
@@ -764,14 +768,8 @@ class DistributedColony:
         until = _idle if stop_when_idle else None
         with _progress_bar(progress, label, ticks) as bar:
             while done < ticks:
-                self._ticking = True
                 started = time.perf_counter()
-                try:
-                    chunk: list[DistributedTickResult] = self._run(
-                        self._runner.run(min(step, ticks - done), until=until)
-                    )
-                finally:
-                    self._ticking = False
+                chunk, stopped = self._run_call(min(step, ticks - done), until)
                 if watched and on_tick is None:
                     step = _next_call_ticks(step, time.perf_counter() - started, cap=cap)
                 for result in chunk:
@@ -781,17 +779,42 @@ class DistributedColony:
                         out.append(result)
                     if on_tick is not None:
                         on_tick(result.tick)
-                if not chunk:
-                    break
-                if label == "digesting":  # documents digested, out of the cluster's
-                    bar(chunk[-1].documents_digested(), chunk[-1].documents_total())
-                else:
-                    bar(done, ticks)
-                if on_progress is not None:
-                    on_progress(chunk[-1])
-                if stop_when_idle and not self._last_busy:
+                if chunk:
+                    last = chunk[-1]
+                    if label == "digesting":  # documents digested, out of the cluster's
+                        bar(last.documents_digested(), last.documents_total())
+                    else:
+                        bar(done, ticks)
+                    if on_progress is not None:
+                        on_progress(last)
+                if stopped:  # Ctrl-C, once the ticks it let complete are accounted for
+                    raise KeyboardInterrupt
+                if not chunk or (stop_when_idle and not self._last_busy):
                     break
         return out
+
+    def _run_call(
+        self, ticks: int, until: Callable[[DistributedTickResult], bool] | None
+    ) -> tuple[list[DistributedTickResult], bool]:
+        """One runner call of up to ``ticks`` ticks: its results, and whether Ctrl-C stopped
+        it at a tick boundary (the results are then those of the ticks it completed). A
+        call that fails or is cancelled may have moved the cluster on (completed ticks, a
+        rollback and replay), so the merged graph is read afresh afterwards."""
+        self._ticking = True
+        self._stopped_result = None
+        try:
+            return self._run(self._runner.run(ticks, until=until)), False
+        except KeyboardInterrupt:
+            stopped, self._stopped_result = self._stopped_result, None
+            if stopped is None:
+                self._version += 1
+                raise
+            return stopped, True
+        except BaseException:
+            self._version += 1
+            raise
+        finally:
+            self._ticking = False
 
     # ------------------------------------------------------------------ reading
 
