@@ -650,7 +650,11 @@ class DistributedColony:
 
     def tick(self) -> DistributedTickResult:
         """Run one distributed tick."""
-        result: DistributedTickResult = self._run(self._runner.tick())
+        try:
+            result: DistributedTickResult = self._run(self._runner.tick())
+        except BaseException:  # (a failed or cancelled tick may have moved the cluster)
+            self._version += 1
+            raise
         self._after_tick(result)
         return result
 
