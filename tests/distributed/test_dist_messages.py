@@ -56,6 +56,28 @@ def test_concat_skips_empty_parts_and_keeps_order() -> None:
     assert list(CrossShardEdgeArray.concat([CrossShardEdgeArray.empty()])) == []
 
 
+def test_results_and_edge_arrays_pickle_to_equal_values_of_the_same_types() -> None:
+    # (a Ray driver loads every shard's results each tick: they pickle as constructor calls)
+    from phago.distributed.shard import ShardPhaseResult
+    from phago.distributed.types import TickPhase
+
+    for arr in (_array(3), CrossShardEdgeArray.empty()):
+        back = pickle.loads(pickle.dumps(arr, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == arr and back.weights.dtype == np.float64
+        assert back.from_nodes.dtype == np.uint64 and back.to_shards.dtype == np.int64
+    assert pickle.loads(pickle.dumps(CrossShardEdgeArray.empty())) is CrossShardEdgeArray.empty()
+    for phase in TickPhase:
+        full = ShardPhaseResult(
+            ShardId(2), phase, 7, _array(2), 11, 13, ["batch"], {1: [5]}, {0: ["ghost"]},
+            3, 40, 38, True, 1.5, 1.25, True, {"d": 1}, 9,
+        )  # fmt: skip
+        back = pickle.loads(pickle.dumps(full, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == full and back.phase is phase and type(back.shard_id) is ShardId
+        assert [getattr(back, f) for f in full.__slots__] == [
+            getattr(full, f) for f in full.__slots__
+        ]
+
+
 def test_update_batch_edge_groups_cover_the_co_activations_in_order() -> None:
     batch = UpdateBatch(0, 1, 7)
     batch.edge_a = np.array([0, 1, 2, 0, 3], dtype=np.int64)

@@ -244,6 +244,9 @@ class UpdateBatch:
             start = end
 
 
+_EMPTY_EDGES: CrossShardEdgeArray | None = None
+
+
 class CrossShardEdgeArray(Sequence[CrossShardEdge]):
     """A compact, lazily materialised sequence of :class:`CrossShardEdge`.
 
@@ -271,9 +274,14 @@ class CrossShardEdgeArray(Sequence[CrossShardEdge]):
 
     @classmethod
     def empty(cls) -> CrossShardEdgeArray:
-        """No edges."""
-        z = np.zeros(0, dtype=np.int64)
-        return cls(np.zeros(0, np.uint64), np.zeros(0, np.uint64), z, z.copy(), np.zeros(0))
+        """No edges (one shared instance: zero-length arrays hold nothing to change)."""
+        global _EMPTY_EDGES
+        if _EMPTY_EDGES is None:
+            z = np.zeros(0, dtype=np.int64)
+            _EMPTY_EDGES = cls(
+                np.zeros(0, np.uint64), np.zeros(0, np.uint64), z, z.copy(), np.zeros(0)
+            )
+        return _EMPTY_EDGES
 
     @classmethod
     def concat(cls, parts: Sequence[CrossShardEdgeArray]) -> CrossShardEdgeArray:
@@ -291,6 +299,17 @@ class CrossShardEdgeArray(Sequence[CrossShardEdge]):
 
     def __len__(self) -> int:
         return len(self.weights)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # an empty one (every Act result when the runner does not list the edges) as a
+        # call of empty(): its five zero-length arrays took longer to pickle and load than
+        # the rest of the result
+        if not len(self.weights):
+            return (CrossShardEdgeArray.empty, ())
+        return (
+            CrossShardEdgeArray,
+            (self.from_nodes, self.to_nodes, self.from_shards, self.to_shards, self.weights),
+        )
 
     def _item(self, i: int) -> CrossShardEdge:
         return CrossShardEdge(
