@@ -61,10 +61,13 @@ def test_results_and_edge_arrays_pickle_to_equal_values_of_the_same_types() -> N
     from phago.distributed.shard import ShardPhaseResult
     from phago.distributed.types import TickPhase
 
+    from ray import cloudpickle  # (what Ray pickles with where phago does not)
+
     for arr in (_array(3), CrossShardEdgeArray.empty()):
         back = pickle.loads(pickle.dumps(arr, protocol=pickle.HIGHEST_PROTOCOL))
         assert back == arr and back.weights.dtype == np.float64
         assert back.from_nodes.dtype == np.uint64 and back.to_shards.dtype == np.int64
+        assert pickle.loads(cloudpickle.dumps(arr)) == arr
     assert pickle.loads(pickle.dumps(CrossShardEdgeArray.empty())) is CrossShardEdgeArray.empty()
     for phase in TickPhase:
         full = ShardPhaseResult(
@@ -73,6 +76,7 @@ def test_results_and_edge_arrays_pickle_to_equal_values_of_the_same_types() -> N
         )  # fmt: skip
         back = pickle.loads(pickle.dumps(full, protocol=pickle.HIGHEST_PROTOCOL))
         assert back == full and back.phase is phase and type(back.shard_id) is ShardId
+        assert pickle.loads(cloudpickle.dumps(full)) == full
         assert [getattr(back, f) for f in full.__slots__] == [
             getattr(full, f) for f in full.__slots__
         ]

@@ -247,6 +247,11 @@ class UpdateBatch:
 _EMPTY_EDGES: CrossShardEdgeArray | None = None
 
 
+def _no_edges() -> CrossShardEdgeArray:
+    """:meth:`CrossShardEdgeArray.empty`, as the unpickler calls it."""
+    return CrossShardEdgeArray.empty()
+
+
 class CrossShardEdgeArray(Sequence[CrossShardEdge]):
     """A compact, lazily materialised sequence of :class:`CrossShardEdge`.
 
@@ -304,8 +309,9 @@ class CrossShardEdgeArray(Sequence[CrossShardEdge]):
         # an empty one (every Act result when the runner does not list the edges) as a
         # call of empty(): its five zero-length arrays took longer to pickle and load than
         # the rest of the result
-        if not len(self.weights):
-            return (CrossShardEdgeArray.empty, ())
+        if not len(self.weights):  # (a module-level function: cloudpickle, Ray's own
+            # pickler, would send a classmethod's code by value)
+            return (_no_edges, ())
         return (
             CrossShardEdgeArray,
             (self.from_nodes, self.to_nodes, self.from_shards, self.to_shards, self.weights),
