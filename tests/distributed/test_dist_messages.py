@@ -60,7 +60,6 @@ def test_results_and_edge_arrays_pickle_to_equal_values_of_the_same_types() -> N
     # (a Ray driver loads every shard's results each tick: they pickle as constructor calls)
     from phago.distributed.shard import ShardPhaseResult
     from phago.distributed.types import TickPhase
-
     from ray import cloudpickle  # (what Ray pickles with where phago does not)
 
     for arr in (_array(3), CrossShardEdgeArray.empty()):
