@@ -120,6 +120,39 @@ def test_query_stored_colony_and_reinforcement(tmp_path: Path) -> None:
     assert after is not None and after.co_activations == before.co_activations + 1
 
 
+def test_query_a_distributed_store_as_the_other_store_commands_take_it(
+    corpus: Path, tmp_path: Path
+) -> None:
+    # `phago ingest --shards 2 --db X`, then `phago query --db X` (before, query took only
+    # --store FILE and refused the store's folder)
+    from phago.query.retrieve import retrieve
+    from phago.store import load_distributed
+
+    store = tmp_path / "cluster"
+    r = CliRunner().invoke(main, ["ingest", str(corpus), "--db", str(store), "--shards", "2"])
+    assert r.exit_code == 0, r.output
+    with load_distributed(store) as dc:
+        want = [x.to_dict() for x in retrieve(dc, "cell membrane", 5)]
+        before = dc.graph.edge_between("cell", "membrane")
+    assert before is not None and want
+    r = CliRunner().invoke(
+        main, ["query", "cell membrane", "--db", str(store), "-k", "5", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["results"] == json.loads(json.dumps(want))
+    r = CliRunner().invoke(main, ["query", "cell membrane", "--db", str(store), "--reinforce"])
+    assert r.exit_code == 0 and "membrane" in r.stdout, r.output
+    with load_distributed(store) as dc:  # saved back, with what the store knew of its files
+        after = dc.graph.edge_between("cell", "membrane")
+    assert after is not None and after.co_activations == before.co_activations + 1
+    st = json.loads(CliRunner().invoke(main, ["stats", "--db", str(store), "--json"]).stdout)
+    assert st["sources"] == len(TEXTS)
+    r = CliRunner().invoke(main, ["query", "x", "--db", str(corpus)])  # a folder, not a store
+    assert r.exit_code == 1 and "is a directory" in r.stderr
+    r = CliRunner().invoke(main, ["query", "x", "--db", str(store), "--corpus", str(corpus)])
+    assert r.exit_code == 2 and "either --db or --corpus" in r.stderr
+
+
 def test_query_and_eval_skip_files_a_colony_cannot_take(corpus: Path, queries: Path) -> None:
     (corpus / "d_blank.txt").write_text("   ", encoding="utf-8")
     (corpus / "e_binary.txt").write_bytes(b"qubit\x00states")

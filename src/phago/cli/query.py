@@ -10,9 +10,11 @@ from rich.table import Table
 from phago.cli.common import console, echo_json, load_corpus_directory, out
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
-from phago.query.base import GraphSource
+from phago.graph import HebbianGraph
+from phago.query.base import GraphSource, RetrievedConcept
 from phago.query.evaluate import build_retrieval_colony
 from phago.query.retrieve import METHODS, resolve_method, retrieve
+from phago.store import is_distributed_store
 
 
 def _components(comp: dict[str, float]) -> str:
@@ -39,10 +41,13 @@ def _components(comp: dict[str, float]) -> str:
     help="How many concepts.",
 )
 @click.option(
+    "--db",
     "--store",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "db",
+    type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="A colony saved by phago (SQLite store) to query instead of building one.",
+    help="The store to query instead of building a colony, as the other store commands "
+    "take it: a file, or a folder holding a distributed colony (phago ingest --shards N).",
 )
 @click.option(
     "--corpus",
@@ -62,14 +67,14 @@ def _components(comp: dict[str, float]) -> str:
     "--reinforce",
     is_flag=True,
     help="Reinforce edges between the query's concepts and the results "
-    "(with --store, the reinforced colony is saved back).",
+    "(with --db, the reinforced colony is saved back).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def query(
     text: str,
     method: str,
     k: int,
-    store: Path | None,
+    db: Path | None,
     corpus: Path | None,
     ticks: int,
     seed: int,
@@ -77,14 +82,17 @@ def query(
     as_json: bool,
 ) -> None:
     """Retrieve the concepts that answer TEXT."""
-    if store is not None and corpus is not None:
-        raise click.UsageError("give either --store or --corpus, not both")
+    if db is not None and corpus is not None:
+        raise click.UsageError("give either --db or --corpus, not both")
+    if db is not None and is_distributed_store(db):
+        _query_distributed(text, method, k, db, reinforce, as_json)
+        return
     try:
         source: GraphSource
-        if store is not None:
+        if db is not None:
             from phago.store import load
 
-            source = load(store)
+            source = load(db)
         else:
             docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
             if not as_json:
@@ -94,15 +102,41 @@ def query(
             )
         name = resolve_method(method)
         results = retrieve(source, text, k, name, reinforce=reinforce)
-        if reinforce and store is not None:
+        if reinforce and db is not None:
             from phago.colony import Colony
             from phago.store import save
 
             if isinstance(source, Colony):
-                save(source, store)
+                save(source, db)
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
-    g = source.graph
+    _show(text, name, results, source.graph, as_json)
+
+
+def _query_distributed(
+    text: str, method: str, k: int, db: Path, reinforce: bool, as_json: bool
+) -> None:
+    """``query`` on a distributed store: its shards loaded in this process, queried on
+    their merged graph (as :func:`retrieve` takes a distributed colony), and with
+    ``reinforce`` saved back, shards and catalog."""
+    from phago.store import load_distributed, save_distributed
+
+    try:
+        with load_distributed(db, backend="local") as dc:
+            name = resolve_method(method)
+            results = retrieve(dc, text, k, name, reinforce=reinforce)
+            if reinforce:
+                save_distributed(dc, db)
+            graph = dc.graph
+    except PhagoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _show(text, name, results, graph, as_json)
+
+
+def _show(
+    text: str, name: str, results: list[RetrievedConcept], g: HebbianGraph, as_json: bool
+) -> None:
+    """Print the results as a table, or as JSON."""
     if as_json:
         echo_json(
             {
