@@ -24,6 +24,7 @@ import math
 import os
 import pickle
 import socket
+import threading
 import time
 import traceback
 from collections import deque
@@ -1484,9 +1485,16 @@ def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
     now and then fails the first connection after it starts, after about 40 s (its
     process for the client exits at once), and serves the next ones.
 
+    A cluster address of the form ``host:port`` that turns this driver away for want of an
+    authentication token is told within a moment (:func:`token_refusal`), where Ray would
+    retry for 20 s before it says so.
+
     Raises:
         DistributedError: Ray could not start or join the cluster.
     """
+    refused = token_refusal(joining)
+    if refused is not None:
+        raise DistributedError(_init_failed(joining, refused)) from refused
     for attempt in (1, 2):
         try:
             ray.init(**kwargs)
@@ -1505,6 +1513,45 @@ def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
                 joining,
                 exc,
             )
+
+
+def token_refusal(address: str | None, timeout_s: float = 3.0) -> BaseException | None:
+    """Ray's error if the cluster at ``address`` (``host:port`` of its control store, no
+    scheme) refuses this driver for want of an authentication token, else None.
+
+    One connection to the control store answers at once (a few milliseconds), where
+    ``ray.init`` tries about once a second for 20 s before it gives up. An address in any
+    other form, a Ray without the client this uses, or an answer that takes over
+    ``timeout_s`` (something else listens there: ``ray.init`` then fails as before) gives
+    None.
+
+    Example:
+        >>> token_refusal("auto") is None and token_refusal("ray://head:10001") is None
+        True
+    """
+    if address is None or "://" in address or address in ("auto", "local"):
+        return None
+    host, sep, port = address.rpartition(":")
+    if not (sep and host and port.isdigit()):
+        return None
+    try:
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]  # (Ray's own client)
+    except ImportError:
+        return None
+    said: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            GcsClient(address=address)
+        except Exception as exc:  # Ray's: AuthenticationError, RpcError, ...
+            said.append(exc)
+
+    probe = threading.Thread(target=connect, name="phago-ray-token-probe", daemon=True)
+    probe.start()
+    probe.join(timeout_s)
+    if probe.is_alive() or not said or not wants_a_token(said[0]):
+        return None
+    return said[0]
 
 
 def _init_failed(address: str | None, exc: BaseException) -> str:
