@@ -661,7 +661,15 @@ def _open(path: Path) -> tuple[sqlite3.Connection, int, str, str, str]:
     if not path.exists():
         raise StoreError(f"cannot load {path}: no such file")
     if path.is_dir():
-        raise StoreError(f"cannot load {path}: it is a directory (a distributed store?)")
+        if is_distributed_store(path):
+            raise StoreError(
+                f"cannot load {path} as one colony: it is a distributed store (load it with "
+                "load_distributed or DistributedColony.load)"
+            )
+        raise StoreError(
+            f"cannot load {path}: it is a folder, and not a distributed store either (no "
+            f"{_CURRENT} file in it)"
+        )
     try:
         con = _connect_read(path)
     except sqlite3.Error as exc:

@@ -148,7 +148,7 @@ def test_query_a_distributed_store_as_the_other_store_commands_take_it(
     st = json.loads(CliRunner().invoke(main, ["stats", "--db", str(store), "--json"]).stdout)
     assert st["sources"] == len(TEXTS)
     r = CliRunner().invoke(main, ["query", "x", "--db", str(corpus)])  # a folder, not a store
-    assert r.exit_code == 1 and "is a directory" in r.stderr
+    assert r.exit_code == 1 and "not a distributed store either" in r.stderr
     r = CliRunner().invoke(main, ["query", "x", "--db", str(store), "--corpus", str(corpus)])
     assert r.exit_code == 2 and "either --db or --corpus" in r.stderr
 

@@ -99,8 +99,14 @@ def test_truncated_file_is_refused(saved: Path) -> None:
 
 
 def test_directory_and_missing_parent(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="is a directory"):
+    with pytest.raises(StoreError, match="is a folder, and not a distributed store either"):
         load(tmp_path)
+    from phago.distributed import DistributedColony
+
+    with DistributedColony(2, seed=0) as dc:
+        dc.save(tmp_path / "cluster")
+    with pytest.raises(StoreError, match=r"it is a distributed store \(load it with"):
+        load(tmp_path / "cluster")
     with pytest.raises(StoreError, match="does not exist"):
         save(make_colony(1, digesters=1), tmp_path / "missing" / "c.db")
 
