@@ -160,14 +160,29 @@ def test_one_pipelined_shard_equals_local() -> None:
         remote.close()
 
 
-def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops() -> None:
+def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # each tick is submitted before the previous one's results; the one after the last busy
     # tick is skipped by every shard, and what the last Decay sent is still delivered
+    from phago.distributed import runner as runner_module
+
+    awaited: list[int] = []  # phases whose results the runner awaited (a task per shard)
+    gather = runner_module._gather_outcomes
+
+    async def counted(calls: list[object], timeout: float) -> object:
+        awaited.append(len(calls))
+        return await gather(calls, timeout)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner_module, "_gather_outcomes", counted)
     local, remote = build("local", 2), build("ray", 2, ray_fan_out="calls")
     try:
         ticks = local.run_until_digested(500)
         assert 10 < ticks < 500
         results = remote.run(500, stop_when_idle=True)  # the results kept: one call as well
+        # a chained tick's Sense and Act came with the Decay before, and each call's second
+        # phase with its first: only each tick's Decay is awaited (and the first Sense)
+        assert len(awaited) == ticks + 1 and set(awaited) == {2}
         assert [r.tick for r in results] == list(range(1, ticks + 1))
         pipeline = remote.runner._group.tick_pipeline
         # every tick after the first chained, and the lookahead's ticks after the last

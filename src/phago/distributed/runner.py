@@ -990,6 +990,7 @@ class DistributedRunner:
             doubled.add(TickPhase.SENSE)
         if spans is None and getattr(pipeline, "decay_with_advance", False):
             doubled.add(TickPhase.DECAY)
+        at_hand = getattr(pipeline, "result_now", None)
         try:
             for phase, refs in zip(_PHASES, submitted, strict=True):
                 if spans is not None:
@@ -997,9 +998,11 @@ class DistributedRunner:
                 else:
                     limit = 2.0 * timeout if phase in doubled else timeout
                 deadline = time.monotonic() + limit
-                outcomes = await _gather_outcomes(
-                    [pipeline.result(k, ref) for k, ref in enumerate(refs)], limit
-                )
+                outcomes = None if at_hand is None else _outcomes_at_hand(at_hand, refs)
+                if outcomes is None:  # (one task per shard, watched within the limit)
+                    outcomes = await _gather_outcomes(
+                        [pipeline.result(k, ref) for k, ref in enumerate(refs)], limit
+                    )
                 merged = limit * 1000.0 if limit != timeout else None
                 phases.append(
                     await self._conclude_phase(phase, t, outcomes, deadline, None, merged)
@@ -1449,6 +1452,32 @@ class TickPipeline(Protocol):
 
     def reset(self) -> None:
         """Drop a failed tick's in-flight outputs (and a chained tick's)."""
+
+
+def _outcomes_at_hand(
+    result_now: Callable[[int, Any], Any], refs: Sequence[Any]
+) -> list[_Outcome] | None:
+    """Every shard's outcome of a phase whose results are all at hand (``result_now`` of
+    each gives it, or raises), as :func:`_gather_outcomes` would give them; None as soon as
+    one is not (the phase is then awaited).
+
+    Example:
+        >>> _outcomes_at_hand(lambda k, ref: ref, ["a", "b"])
+        [(True, 'a'), (True, 'b')]
+        >>> _outcomes_at_hand(lambda k, ref: ref, ["a", None]) is None
+        True
+    """
+    outcomes: list[_Outcome] = []
+    for k, ref in enumerate(refs):
+        try:
+            got = result_now(k, ref)
+        except Exception as exc:  # (the shard's outcome, as when awaited)
+            outcomes.append((True, exc))
+            continue
+        if got is None:
+            return None
+        outcomes.append((True, got))
+    return outcomes
 
 
 async def _gather_outcomes(calls: Sequence[Awaitable[Any]], timeout: float) -> list[_Outcome]:

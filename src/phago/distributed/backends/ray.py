@@ -1190,6 +1190,30 @@ class RayTickPipeline:
             raise ShardLost(
                 h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
+        return self._picked(index, call, step, half)
+
+    def result_now(self, index: int, half: _Half) -> Any | None:
+        """What :meth:`result` would give, where it is at hand without waiting (the call's
+        results from that shard are loaded: a tick's Act after its Sense, Advance after
+        Decay, and the Sense of a chained tick, which came with the Decay before); else
+        None. The runner then takes a phase's results without a task per shard.
+
+        Raises:
+            BarrierFailed: as :meth:`result`.
+            DistributedError: as :meth:`result`.
+        """
+        source = half.source
+        call = source.call if isinstance(source, _Later) else source
+        step = None if call is None else call.loaded.get(index)
+        if call is None or step is None:
+            return None
+        if not isinstance(source, _Later) and call in self._ahead:
+            self._ahead.remove(call)
+        return self._picked(index, call, step, half)
+
+    def _picked(self, index: int, call: _Call, step: _StepResult, half: _Half) -> Any:
+        """Shard ``index``'s result for ``half`` from its loaded results of ``call``."""
+        h = self._handles[index]
         is_decay = half.phase in (TickPhase.DECAY, TickPhase.ADVANCE)
         pair = call.pair(index, is_decay)
         if pair is None:
