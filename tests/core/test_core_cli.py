@@ -50,6 +50,7 @@ def test_run_on_directory_json(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["documents_digested"] == 2 and data["graph_nodes"] > 5
+    assert 0 < data["run_seconds"] < 300  # the ticks' wall time
 
 
 def test_a_sharded_run_moves_its_bar_per_runner_call_of_many_ticks(
@@ -79,7 +80,7 @@ def test_a_sharded_run_moves_its_bar_per_runner_call_of_many_ticks(
         assert r.exit_code == 0, r.output
         data = json.loads(r.stdout)
         assert data["documents_digested"] == data["documents_total"] == 40
-        assert data["ticks_run"] == ticks and calls == expected
+        assert data["ticks_run"] == ticks and calls == expected and data["run_seconds"] > 0
         calls.clear()
 
 

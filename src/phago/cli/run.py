@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,8 +147,8 @@ def run(
     if not sharded and checkpoint_every is None and checkpoint_dir is None:
         # one colony; asked for checkpoints, it runs as one shard, which takes them
         colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
-        ran = _run_with_progress(colony, ticks, max_ticks)
-        stats: dict[str, Any] = colony.stats().to_dict()
+        ran, seconds = _run_with_progress(colony, ticks, max_ticks)
+        stats: dict[str, Any] = {**colony.stats().to_dict(), "run_seconds": round(seconds, 3)}
         if as_json:
             echo_json({"ticks_run": ran, **stats, "skipped": skipped})
         else:
@@ -252,12 +253,12 @@ def _run_sharded(
             )
             dc.spawn_digesters(max(1, digesters // shards) if shards > 1 else digesters)
         try:
-            ran = _run_with_progress(dc, ticks, max_ticks)
+            ran, seconds = _run_with_progress(dc, ticks, max_ticks)
         except KeyboardInterrupt:
             _say_interrupted(dc)
             raise
         recovered = len(dc.runner.recoveries)
-        st = dc.stats().to_dict()
+        st = {**dc.stats().to_dict(), "run_seconds": round(seconds, 3)}
         waits = dc.waits()
     if waits is not None and waits.ticks:  # Ray shards ran whole ticks actor to actor
         for row, w in zip(st["shards"], waits.shards, strict=True):
@@ -293,9 +294,19 @@ def _say_interrupted(dc: DistributedColony) -> None:
 
 def _run_with_progress(
     colony: Colony | DistributedColony, ticks: int | None, max_ticks: int
-) -> int:
+) -> tuple[int, float]:
     """Run exactly ``ticks`` ticks under a bar of ticks, or until digested within
-    ``max_ticks`` under a bar of documents digested; returns the ticks run."""
+    ``max_ticks`` under a bar of documents digested; returns the ticks run and the seconds
+    they took."""
+    began = time.perf_counter()
+    ran = _ticks_with_progress(colony, ticks, max_ticks)
+    return ran, time.perf_counter() - began
+
+
+def _ticks_with_progress(
+    colony: Colony | DistributedColony, ticks: int | None, max_ticks: int
+) -> int:
+    """:func:`_run_with_progress`'s run; returns the ticks run."""
     from phago.distributed import DistributedColony
 
     start = colony.current_tick  # (a resumed run starts past 0; the bar counts this run's)
