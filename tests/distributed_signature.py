@@ -6,6 +6,7 @@ module named ``conftest`` can be imported.)
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 
@@ -19,3 +20,8 @@ def graph_signature(dc: Any) -> tuple:
         for a, b, e in g.edges()
     )
     return edges, sorted((n.id, n.label, n.access_count) for n in g.nodes())
+
+
+def signature_digest(dc: Any) -> str:
+    """:func:`graph_signature` as a short digest, for a driver process to print."""
+    return hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()

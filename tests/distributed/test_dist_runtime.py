@@ -18,6 +18,7 @@ from phago.distributed import (
     Coordinator,
     DistributedColony,
     DistributedRunner,
+    DistributedTickResult,
     RunnerConfig,
     ShardedColony,
     ShardId,
@@ -588,16 +589,28 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
         # progress seen, and the merged graph read afresh (before, the graph cached at
         # tick 2 was still returned)
         assert [h[0] for h in dc.history] == list(range(1, at + 1)) and seen[-1] == at
-        with _cluster(3, config=ColonyConfig(), checkpoint_every=None) as clean:
-            clean.run(at)
-            assert graph_signature(dc) == graph_signature(clean) != early
-        results = dc.run(3)
-        assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
-        with _cluster(3, config=ColonyConfig(), checkpoint_every=None) as clean:
-            clean.run(at + 3)
-            assert graph_signature(dc) == graph_signature(clean)
+        _goes_on_as_a_clean_run(dc, early, checkpoint_every=None)
     finally:
         dc.close()
+
+
+def _goes_on_as_a_clean_run(
+    dc: DistributedColony, early: object, **runner: object
+) -> list[DistributedTickResult]:
+    """Check that ``dc``, stopped at its current tick, has the graph of a clean run of as
+    many ticks (read afresh: not ``early``, the signature cached before), and that three
+    more ticks keep it so; returns those ticks' results."""
+    from distributed_signature import graph_signature
+
+    at = dc.current_tick
+    with _cluster(3, config=ColonyConfig(), **runner) as clean:
+        clean.run(at)
+        assert graph_signature(dc) == graph_signature(clean) != early
+        results = dc.run(3)
+        assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
+        clean.run(3)
+        assert graph_signature(dc) == graph_signature(clean)
+    return results
 
 
 def _run_cancelled_in(
@@ -648,15 +661,8 @@ def test_a_run_cancelled_mid_tick_is_rolled_back_to_its_last_completed_tick(
         [recovery] = dc.runner.recoveries
         assert (recovery.restored_tick, recovery.replayed_ticks) == (12, 2)  # from 10
         assert "interrupted in tick 13" in recovery.error
-        with _cluster(3, config=ColonyConfig(), checkpoint_every=5) as clean:
-            clean.run(at)  # the graph is read afresh after the cancelled call
-            assert graph_signature(dc) == graph_signature(clean) != early
-        results = dc.run(3)
-        assert [r.tick for r in results] == [at + 1, at + 2, at + 3]
+        results = _goes_on_as_a_clean_run(dc, early, checkpoint_every=5)
         assert results[0].recovered is recovery
-        with _cluster(3, config=ColonyConfig(), checkpoint_every=5) as clean:
-            clean.run(at + 3)
-            assert graph_signature(dc) == graph_signature(clean)
     finally:
         dc.close()
 

@@ -9,7 +9,6 @@ Ray token file), and stopped at the end: this test session's own local Ray is le
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -27,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from distributed_signature import graph_signature
+from distributed_signature import signature_digest
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony
 
@@ -69,6 +68,20 @@ class Head:
             timeout=timeout,
             env=self.env,
         )
+
+    def run_script(self, script: str, *args: str) -> dict[str, Any]:
+        """Run ``script`` (with ``args``) as a driver process on the cluster to its end;
+        what its last line printed, as JSON."""
+        r = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=self.env,
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        said: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+        return said
 
     @contextlib.contextmanager
     def driver(self, script: str, *args: str) -> Iterator[Driver]:
@@ -235,8 +248,8 @@ def test_phago_run_joins_a_cluster_started_with_ray_start(
 
 
 DRIVER = """
-import hashlib, json, sys, time
-from distributed_signature import graph_signature
+import json, sys, time
+from distributed_signature import signature_digest
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony
 
@@ -260,7 +273,7 @@ while True:  # until the kill has taken effect
     time.sleep(0.05)
 results = dc.run(7)
 recovered = [r.recovered.replayed_ticks for r in results if r.recovered is not None]
-signature = hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()
+signature = signature_digest(dc)
 print(json.dumps({"names": dc.ray_actor_names, "recovered": recovered, "tick": dc.current_tick,
                   "signature": signature}), flush=True)
 dc.close()
@@ -275,7 +288,7 @@ def _uninterrupted_signature(ticks: int) -> str:
         clean.ingest_documents(items)
         clean.spawn_digesters(2, max_idle=60)
         clean.run(ticks)
-        return hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
+        return signature_digest(clean)
 
 
 # over Ray Client first: Ray's client server now and then fails the first connection after
@@ -330,8 +343,8 @@ def test_a_driver_that_does_not_send_the_token_is_told_to(head: Head) -> None:
 
 
 LOST_NODE_DRIVER = """
-import hashlib, json, sys
-from distributed_signature import graph_signature
+import json, sys
+from distributed_signature import signature_digest
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony
 
@@ -347,7 +360,7 @@ print(json.dumps([ray.get(dc.ray_actor(i).pid.remote()) for i in range(2)]), flu
 sys.stdin.readline()  # the test has killed the node one of the shards runs on
 results = dc.run(7)
 said = [(r.tick, r.recovered.restored_tick) for r in results if r.recovered is not None]
-signature = hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()
+signature = signature_digest(dc)
 print(json.dumps({"said": said, "tick": dc.current_tick, "names": dc.ray_actor_names,
                   "signature": signature}), flush=True)
 dc.close()
@@ -389,8 +402,8 @@ sys.stdin.readline()  # never: the test kills this driver here
 """
 
 RESUMING_DRIVER = """
-import hashlib, json, sys
-from distributed_signature import graph_signature
+import json, sys
+from distributed_signature import signature_digest
 from phago.distributed import DistributedColony
 
 dc = DistributedColony.from_checkpoint(sys.argv[2], address=sys.argv[1],
@@ -398,7 +411,7 @@ dc = DistributedColony.from_checkpoint(sys.argv[2], address=sys.argv[1],
 start = dc.current_tick
 dc.run(15 - start)
 print(json.dumps({"start": start, "tick": dc.current_tick, "backend": dc.backend,
-                  "signature": hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()}))
+                  "signature": signature_digest(dc)}))
 dc.close()
 """
 
@@ -421,15 +434,7 @@ def test_a_run_whose_driver_is_lost_goes_on_from_its_checkpoints_on_disk(
         if not [r for r in listed if r["colony"] == colony] or time.monotonic() > deadline:
             break
     assert [r for r in listed if r["colony"] == colony] == []
-    r = subprocess.run(
-        [sys.executable, "-c", RESUMING_DRIVER, address, str(ckpt)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=head.env,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = head.run_script(RESUMING_DRIVER, address, str(ckpt))
     assert (got["start"], got["tick"], got["backend"]) == (10, 15, "ray")
     assert got["signature"] == _uninterrupted_signature(15)
     # `phago run --resume` does the same from the command line
@@ -468,8 +473,8 @@ def second_node(head: Head) -> Iterator[subprocess.Popen[bytes]]:
 
 
 TWO_NODES_DRIVER = """
-import hashlib, json, sys
-from distributed_signature import graph_signature
+import json, sys
+from distributed_signature import signature_digest
 from phago import ColonyConfig
 from phago.distributed import DistributedColony
 from phago.synthetic import synthetic_corpus, w1_layout
@@ -493,7 +498,7 @@ on_node = [descends_from(ray.get(dc.ray_actor(i).pid.remote()), int(sys.argv[2])
            for i in range(2)]
 ticks = dc.run_until_digested(120)
 print(json.dumps({"on_node": on_node, "ticks": ticks,
-                  "signature": hashlib.sha256(repr(graph_signature(dc)).encode()).hexdigest()}))
+                  "signature": signature_digest(dc)}))
 dc.close()
 """
 
@@ -510,16 +515,8 @@ def test_shards_on_two_nodes_build_the_local_graph(
         clean.ingest_documents(items)
         clean.spawn_digesters(15)
         ticks = clean.run_until_digested(120)
-        expected = hashlib.sha256(repr(graph_signature(clean)).encode()).hexdigest()
-    r = subprocess.run(
-        [sys.executable, "-c", TWO_NODES_DRIVER, head.address("gcs"), str(second_node.pid)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=head.env,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+        expected = signature_digest(clean)
+    got = head.run_script(TWO_NODES_DRIVER, head.address("gcs"), str(second_node.pid))
     assert sorted(got["on_node"]) == [False, True]  # one shard on each node
     assert got["ticks"] == ticks and got["signature"] == expected
 
