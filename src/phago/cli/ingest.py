@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,16 +170,13 @@ def _add_files(
     return report
 
 
-def _digest(run: Any, total_new: int, digested: Any) -> int:
+def _digest(run: Callable[[Callable[[int], None]], int], total_new: int, start: int) -> int:
+    """``run(show)`` under a bar of the ``total_new`` documents being digested; ``show``
+    takes the colony's documents digested (``start`` before the run). Returns what ``run``
+    returns, the ticks run."""
     with progress() as bar:
         task = bar.add_task("digesting", total=total_new)
-        start = digested()
-
-        def on_tick(_: int) -> None:
-            bar.update(task, completed=digested() - start)
-
-        ticks: int = run(on_tick)
-    return ticks
+        return run(lambda digested: bar.update(task, completed=digested - start))
 
 
 def _ingest_colony(
@@ -210,16 +208,16 @@ def _ingest_colony(
                 )
             )
 
-        def run(on_tick: Any) -> int:
+        def run(show: Callable[[int], None]) -> int:
             def both(t: int) -> None:
                 point(t)
-                on_tick(t)
+                show(colony.stats().documents_digested)
 
             return digest_new_documents(
                 colony, new, digesters=digesters, max_ticks=max_ticks, on_tick=both
             )
 
-        ticks = _digest(run, len(new), lambda: colony.stats().documents_digested)
+        ticks = _digest(run, len(new), colony.stats().documents_digested)
     if new or not existed:
         save(colony, db, catalog=catalog)
     _report(report, ticks, colony.stats().to_dict(), db, as_json, saved=bool(new or not existed))
@@ -256,18 +254,18 @@ def _ingest_distributed(
         new = report.new_document_ids
         ticks = 0
         if new:
-            start = dc.stats().documents_digested
-            with progress() as bar:
-                task = bar.add_task("digesting", total=len(new))
 
+            def run(show: Callable[[int], None]) -> int:
+                # the shards' Advance reports count the digested documents, so the bar
+                # moves without a call to every shard, and Ray shards chain ticks
                 def reached(result: DistributedTickResult) -> None:
-                    # the shards' Advance reports count the digested documents, so the
-                    # bar moves without a call to every shard, and Ray shards chain ticks
-                    bar.update(task, completed=result.documents_digested() - start)
+                    show(result.documents_digested())
 
-                ticks = digest_new_distributed(
+                return digest_new_distributed(
                     sink, new, digesters=digesters, max_ticks=max_ticks, on_progress=reached
                 )
+
+            ticks = _digest(run, len(new), dc.stats().documents_digested)
         if new or not existed:
             save_distributed(dc, db, catalog=catalog)
         st = dc.stats().to_dict()

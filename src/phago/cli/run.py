@@ -334,7 +334,7 @@ def _ticks_with_progress(
         single = colony
 
         def advance(tick: int) -> None:  # one colony: its counts are at hand
-            show(tick, single.substrate.document_count - single.substrate.undigested_count)
+            show(tick, single.stats().documents_digested)
 
         if ticks is not None:
             single.run(ticks, on_tick=advance)

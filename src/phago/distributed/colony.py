@@ -649,14 +649,13 @@ class DistributedColony:
     # ------------------------------------------------------------------ running
 
     def tick(self) -> DistributedTickResult:
-        """Run one distributed tick."""
-        try:
-            result: DistributedTickResult = self._run(self._runner.tick())
-        except BaseException:  # (a failed or cancelled tick may have moved the cluster)
-            self._version += 1
-            raise
-        self._after_tick(result)
-        return result
+        """Run one distributed tick (a run of one: Ctrl-C lets it complete, then raises)."""
+        chunk, stopped = self._run_call(1, None)
+        for result in chunk:
+            self._after_tick(result)
+        if stopped:
+            raise KeyboardInterrupt
+        return chunk[0]
 
     def _after_tick(self, result: DistributedTickResult) -> None:
         self._last_busy = not _idle(result)

@@ -27,6 +27,8 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
+import operator
 import pickle
 import time
 from collections import Counter
@@ -157,33 +159,13 @@ class ShardPhaseResult(PhaseResult):
         # one constructor call with the fields in order, its phase by index (the
         # dataclass's default state and the enum's lookup by value took a Ray driver
         # about twice as long to load each shard's results every tick)
-        return (
-            _phase_result,
-            (
-                int(self.shard_id),
-                _PHASE_INDEX[self.phase],
-                self.tick,
-                self.cross_shard_edges,
-                self.node_count,
-                self.edge_count,
-                self.updates,
-                self.ghost_requests,
-                self.ghost_answers,
-                self.agents_alive,
-                self.documents_total,
-                self.documents_digested,
-                self.busy,
-                self.compute_ms,
-                self.compute_cpu_ms,
-                self.wants_distribution,
-                self.distribution,
-                self.cross_shard_count,
-            ),
-        )
+        return (_phase_result, (int(self.shard_id), _PHASE_INDEX[self.phase], *_rest(self)))
 
 
 _PHASES_BY_INDEX = tuple(TickPhase)
 _PHASE_INDEX = {p: i for i, p in enumerate(_PHASES_BY_INDEX)}
+# every field after the shard and the phase, in the constructor's order
+_rest = operator.attrgetter(*[f.name for f in dataclasses.fields(ShardPhaseResult)][2:])
 
 
 def _phase_result(shard: int, phase: int, *fields: Any) -> ShardPhaseResult:

@@ -1404,21 +1404,36 @@ def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
         ...
         phago.errors.DistributedError: no Ray cluster at '127.0.0.1:1': ...
     """
-    if address is None or address in ("auto", "local"):
+    where = _host_and_port(address)
+    if where is None:
         return
-    rest = address.split("://", 1)[-1]
-    host, sep, port = rest.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        return
-    host = host.strip("[]")
+    host, port = where
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
+        with socket.create_connection((host, port), timeout=timeout_s):
             pass
     except OSError as exc:
         raise DistributedError(
             f"no Ray cluster at {address!r}: cannot connect to {host}:{port} "
             f"({exc.__class__.__name__}); start one with `ray start --head`, or check the address"
         ) from exc
+
+
+def _host_and_port(address: str | None) -> tuple[str, int] | None:
+    """The host and port an address names (after any ``scheme://``); None for ``None``,
+    ``"auto"``, ``"local"`` and an address without a port.
+
+    Example:
+        >>> _host_and_port("ray://10.0.0.5:10001"), _host_and_port("[::1]:6379")
+        (('10.0.0.5', 10001), ('::1', 6379))
+        >>> _host_and_port("auto") is None and _host_and_port("head") is None
+        True
+    """
+    if address is None or address in ("auto", "local"):
+        return None
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not (sep and host and port.isdigit()):
+        return None
+    return host.strip("[]"), int(port)
 
 
 def start_ray_shards(
@@ -1553,10 +1568,7 @@ def token_refusal(address: str | None, timeout_s: float = 3.0) -> BaseException 
         >>> token_refusal("auto") is None and token_refusal("ray://head:10001") is None
         True
     """
-    if address is None or "://" in address or address in ("auto", "local"):
-        return None
-    host, sep, port = address.rpartition(":")
-    if not (sep and host and port.isdigit()):
+    if address is None or "://" in address or _host_and_port(address) is None:
         return None
     try:
         from ray._raylet import GcsClient  # type: ignore[attr-defined]  # (Ray's own client)
