@@ -232,7 +232,9 @@ def test_jobs_stop_at_each_checkpoint() -> None:
     runner.close()
 
 
-def test_hang_in_the_middle_of_a_multi_tick_run_rolls_back_to_the_hung_tick() -> None:
+def test_hang_in_the_middle_of_a_multi_tick_run_rolls_back_to_the_hung_tick(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     runner, shards = make(2, timeout_ms=200, checkpoint_every=4)
     shards[1].hang_at = (TickPhase.ACT, 6)
     start = time.monotonic()
@@ -243,6 +245,9 @@ def test_hang_in_the_middle_of_a_multi_tick_run_rolls_back_to_the_hung_tick() ->
     assert runner.coordinator.current_tick == 6
     assert [s.current_tick for s in runner.shards] == [6, 6]
     assert runner.recoveries[-1].restored_tick == 6
+    assert runner.recoveries[-1].replayed_ticks == 2
+    # the log names the checkpoint it went back to, then where the replay got to
+    assert "rolled back to the checkpoint of tick 4 and replayed 2 ticks, to tick 6" in caplog.text
     for s in runner.shards:  # the restored shards were pickled with the hang still armed
         s.hang_at = None
     asyncio.run(runner.run(2))

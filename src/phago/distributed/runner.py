@@ -1385,11 +1385,13 @@ class DistributedRunner:
         info = RecoveryInfo(failed_tick, repr(exc), self._coordinator.current_tick, replayed)
         self.recoveries.append(info)
         log.warning(
-            "%s failed (%s); rolled back to tick %d (replayed %d ticks)",
+            "%s failed (%s); rolled back to the checkpoint of tick %d and replayed %d "
+            "ticks, to tick %d",
             what or f"tick {failed_tick + 1}",
             exc,
-            info.restored_tick,
+            cp.tick,
             replayed,
+            info.restored_tick,
         )
 
 
