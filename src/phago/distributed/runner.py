@@ -1419,10 +1419,12 @@ class TickPipeline(Protocol):
     both), and one whose ``decay_with_advance`` is true Decay's with Advance's; the runner
     waits two phase timeouts for each such pair. Optional members: ``lookahead`` (how many
     ticks to keep submitted chained ahead of the awaited one), ``wait_phases(phase,
-    handles)`` (how many phase timeouts the wait for ``phase`` covers) and
+    handles)`` (how many phase timeouts the wait for ``phase`` covers),
     ``overlap_ms(handles)`` (for an awaited tick, the slowest shard's work of its own
     phases that ran before its wait began and of the next tick's that ran inside it, so
-    that the barrier counts each call's work once)."""
+    that the barrier counts each call's work once) and ``result_now(index, ref)`` (a
+    result already at hand, else None: a phase whose every result is at hand is taken
+    without waiting)."""
 
     def submit(
         self,
