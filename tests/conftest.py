@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from hypothesis import settings
 
@@ -14,6 +16,14 @@ from phago.corpus import grid_positions, load_sample_corpus
 # are benchmarks, not tests.
 settings.register_profile("phago", deadline=None)
 settings.load_profile("phago")
+
+# The Ctrl-C tests send SIGINT to this process and to `phago run` children. A shell starts a
+# background job (`make test &` without job control) with SIGINT ignored, which Python then
+# leaves ignored and which children inherit: Ctrl-C would not exist for the suite, and every
+# such test would run its long run to the end and fail. The suite takes Ctrl-C as a terminal
+# gives it (children then start with SIGINT at its default, as any `phago` a user runs).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
