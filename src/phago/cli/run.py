@@ -310,11 +310,11 @@ def _ticks_with_progress(
     from phago.distributed import DistributedColony
 
     start = colony.current_tick  # (a resumed run starts past 0; the bar counts this run's)
-    st = colony.stats()
     with progress() as bar:
         if ticks is not None:
             task = bar.add_task("ticks", total=ticks)
         else:
+            st = colony.stats()
             task = bar.add_task("digesting", total=st.documents_total)
             bar.update(task, completed=st.documents_digested)
 

@@ -695,12 +695,7 @@ class DistributedColony:
             (5, True)
         """
         return self._run_ticks(
-            int(ticks),
-            progress,
-            on_tick,
-            "ticks",
-            stop_when_idle=stop_when_idle,
-            on_progress=on_progress,
+            int(ticks), progress, on_tick, stop_when_idle=stop_when_idle, on_progress=on_progress
         )
 
     def has_undigested_work(self) -> bool:
@@ -737,9 +732,8 @@ class DistributedColony:
             int(max_ticks),
             progress,
             on_tick,
-            "digesting",
-            True,
-            keep=False,
+            stop_when_idle=True,
+            digesting=True,
             on_progress=on_progress,
         )
         return self.current_tick - start
@@ -749,9 +743,9 @@ class DistributedColony:
         ticks: int,
         progress: bool,
         on_tick: Callable[[int], None] | None,
-        label: str,
+        *,
         stop_when_idle: bool,
-        keep: bool = True,
+        digesting: bool = False,
         on_progress: Callable[[DistributedTickResult], None] | None = None,
     ) -> list[DistributedTickResult]:
         """Run up to ``ticks`` ticks through the runner, in as few runner calls as allowed.
@@ -760,16 +754,17 @@ class DistributedColony:
         while a progress bar or ``on_progress`` watches, the calls start at one tick and
         grow to about ``_CALL_TARGET_S`` each (:func:`_next_call_ticks`), and an ``on_tick``
         callback takes calls of one tick, so it sees the cluster as of its tick. Returns
-        the ticks' results, or nothing unless ``keep`` (a long run's results would hold
-        every tick's cross-shard edges until it ends).
+        the ticks' results; with ``digesting`` (:meth:`run_until_digested`) nothing, since a
+        long run's results would hold every tick's cross-shard edges until it ends, and the
+        bar counts documents digested instead of ticks.
         """
         out: list[DistributedTickResult] = []
         done = 0
         watched = progress or on_progress is not None
-        cap = _UNKEPT_STEP if (watched or not keep) else max(ticks, 1)
+        cap = _UNKEPT_STEP if (watched or digesting) else max(ticks, 1)
         step = 1 if (on_tick is not None or watched) else cap
         until = _idle if stop_when_idle else None
-        with _progress_bar(progress, label, ticks) as bar:
+        with _progress_bar(progress, "digesting" if digesting else "ticks", ticks) as bar:
             while done < ticks:
                 started = time.perf_counter()
                 chunk, stopped = self._run_call(min(step, ticks - done), until)
@@ -778,13 +773,13 @@ class DistributedColony:
                 for result in chunk:
                     self._after_tick(result)
                     done += 1
-                    if keep:
+                    if not digesting:
                         out.append(result)
                     if on_tick is not None:
                         on_tick(result.tick)
                 if chunk:
                     last = chunk[-1]
-                    if label == "digesting":  # documents digested, out of the cluster's
+                    if digesting:  # documents digested, out of the cluster's
                         bar(last.documents_digested(), last.documents_total())
                     else:
                         bar(done, ticks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 from typing import Any, NamedTuple, overload
 
@@ -244,12 +245,17 @@ class UpdateBatch:
             start = end
 
 
-_EMPTY_EDGES: CrossShardEdgeArray | None = None
-
-
+@cache
 def _no_edges() -> CrossShardEdgeArray:
-    """:meth:`CrossShardEdgeArray.empty`, as the unpickler calls it."""
-    return CrossShardEdgeArray.empty()
+    """The one empty :class:`CrossShardEdgeArray` (read-only zero-length columns: nothing in
+    it can change); what :meth:`CrossShardEdgeArray.empty` and its unpickling give."""
+    return CrossShardEdgeArray(
+        frozen_empty(np.uint64),
+        frozen_empty(np.uint64),
+        frozen_empty(np.int64),
+        frozen_empty(np.int64),
+        frozen_empty(np.float64),
+    )
 
 
 class CrossShardEdgeArray(Sequence[CrossShardEdge]):
@@ -279,14 +285,8 @@ class CrossShardEdgeArray(Sequence[CrossShardEdge]):
 
     @classmethod
     def empty(cls) -> CrossShardEdgeArray:
-        """No edges (one shared instance: zero-length arrays hold nothing to change)."""
-        global _EMPTY_EDGES
-        if _EMPTY_EDGES is None:
-            z = np.zeros(0, dtype=np.int64)
-            _EMPTY_EDGES = cls(
-                np.zeros(0, np.uint64), np.zeros(0, np.uint64), z, z.copy(), np.zeros(0)
-            )
-        return _EMPTY_EDGES
+        """No edges (one shared instance)."""
+        return _no_edges()
 
     @classmethod
     def concat(cls, parts: Sequence[CrossShardEdgeArray]) -> CrossShardEdgeArray:
