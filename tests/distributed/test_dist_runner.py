@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from phago.distributed import (
     TickPhase,
 )
 from phago.distributed.runner import LocalShardHandle
+from phago.distributed.shard import ShardPhaseResult
 from phago.distributed.types import PhaseResult
 from phago.errors import ConfigError, PhaseTimeout
 
@@ -35,9 +37,11 @@ class RecordingShard(ShardedColony):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.log: list[tuple[TickPhase, int, str, float, float]] = []
+        self.begun: list[tuple[TickPhase, int]] = []  # every phase started, even one that fails
 
     def tick_phase(self, phase: TickPhase) -> PhaseResult:
         start = time.monotonic()
+        self.begun.append((phase, self.current_tick))
         if self.hang_at == (phase, self.current_tick):
             time.sleep(3.0)
         elif phase is TickPhase.ACT and self.act_sleep:
@@ -131,6 +135,40 @@ def test_hung_phase_times_out_promptly_and_the_runner_carries_on(n: int, at: int
     assert [s.current_tick for s in runner.shards] == [2] * n
     asyncio.run(runner.run(3))  # the rolled-back shards are fresh objects: no hang
     assert runner.coordinator.current_tick == 5
+    runner.close()
+
+
+def test_a_driver_stuck_in_a_phase_never_touches_the_shards_rolled_back_in_its_place() -> None:
+    """The driver runs every shard's phase itself (parallelism 1); shard 0's hangs. When it
+    wakes, after the timeout and the rollback, it must not go on to the other shards' phases:
+    the handles hold the restored shards by then, which a live run may be using."""
+    warm_this_process()
+    runner, shards = make(3, parallelism=1, timeout_ms=500)
+    asyncio.run(runner.run(2))
+    shards[0].hang_at = (TickPhase.DECAY, 2)
+    with pytest.raises(PhaseTimeout, match="shard-0"):
+        asyncio.run(runner.tick())
+    restored = list(runner.shards)
+    assert all(r is not s for r, s in zip(restored, shards, strict=True))
+    begun = [list(s.begun) for s in [*shards, *restored]]
+    gc.collect()
+    gc.disable()
+    try:
+        time.sleep(3.0)  # the stuck driver wakes and returns
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        # nor does it leave the phase's results behind in a cycle (one through an error's
+        # traceback made a later test's count of cyclic garbage fail)
+        kept = [type(o).__name__ for o in gc.garbage if isinstance(o, ShardPhaseResult)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert [list(s.begun) for s in [*shards, *restored]] == begun
+    assert kept == []
+    asyncio.run(runner.run(3))
+    assert runner.coordinator.current_tick == 5
+    assert [s.current_tick for s in runner.shards] == [5, 5, 5]
     runner.close()
 
 
@@ -269,11 +307,8 @@ def test_hang_in_the_middle_of_a_multi_tick_run_rolls_back_to_the_hung_tick(
 def test_a_run_leaves_no_reference_cycles_holding_tick_results() -> None:
     # tick results carry the cross-shard edge arrays; held in a cycle they would pile up
     # until a full collection (the watchdog's self-re-arming closure used to make one per job)
-    import gc
-
     from phago.corpus import grid_positions, load_sample_corpus
     from phago.distributed import DistributedColony, DistributedTickResult
-    from phago.distributed.shard import ShardPhaseResult
 
     docs = load_sample_corpus()
     placed = [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]

@@ -775,6 +775,9 @@ class DistributedRunner:
             if watch.abandoned:
                 raise _Abandoned
             watch.phase, watch.since = phase, time.monotonic()
+            # the shard objects of this tick: a rollback after a timeout swaps fresh ones into
+            # the handles, which this thread, if it was the one stuck, must never touch
+            targets = [h.shard for h in shards]
         deadline = watch.since + timeout
         # This thread runs the first shard's phase itself (every shard's, one after another,
         # when the phase runs serially); the pool runs the others meanwhile. Then it takes
@@ -788,10 +791,12 @@ class DistributedRunner:
         for k in range(own, n):
             futures[k] = shards[k].submit_phase(phase, payloads[k], resolve)
         for k in itertools.chain(range(own), _take_unstarted(futures)):
+            if watch.abandoned:  # it was stuck in the last shard's phase: the rest is moot
+                break
             watch.shard = shards[k].shard_id
             c0 = time.thread_time()
             try:
-                outcomes[k] = (True, shards[k].shard.run_phase(phase, payloads[k], resolve))
+                outcomes[k] = (True, targets[k].run_phase(phase, payloads[k], resolve))
             except Exception as exc:  # reported like a pool shard's error
                 outcomes[k] = (True, exc)
                 break
@@ -816,6 +821,9 @@ class DistributedRunner:
                 f.cancel()  # not started yet: it never will be
         with watch.lock:  # from here on the watchdog leaves this phase alone
             if watch.abandoned:  # the event loop has given up on this tick
+                # (an error kept in outcomes would hold this frame, and the results, in a
+                # cycle through its traceback)
+                outcomes.clear()
                 raise _Abandoned
             watch.phase = None
         pending = self._settle(phase, tick, outcomes)
