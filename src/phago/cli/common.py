@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from phago._compile_notice import CompileNotingProgress
 from phago.agents.digester import Digester
 from phago.colony import Colony, check_document
 from phago.config import ColonyConfig
@@ -30,8 +31,9 @@ def echo_json(data: Any) -> None:
 
 
 def progress() -> Progress:
-    """A progress bar on stderr (hidden when stderr is not a terminal and not forced)."""
-    return Progress(
+    """A progress bar on stderr (hidden when stderr is not a terminal and not forced) that
+    says when Numba is compiling kernels (a first run's pause)."""
+    return CompileNotingProgress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),

@@ -990,9 +990,9 @@ def _progress_bar(enabled: bool, label: str, total: int) -> Iterator[Callable[[i
     if not enabled:
         yield lambda completed, total: None
         return
-    from rich.progress import Progress
+    from phago._compile_notice import CompileNotingProgress
 
-    with Progress() as bar:
+    with CompileNotingProgress() as bar:
         task = bar.add_task(label, total=total)
         yield lambda completed, total: bar.update(task, completed=completed, total=total)
 

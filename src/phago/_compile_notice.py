@@ -1,0 +1,100 @@
+"""Progress bars that say when Numba is compiling.
+
+A process's first run after phago is installed (or its cache cleared) compiles phago's
+kernels as it first calls them, about ten seconds in all on two cores, most of it inside
+the first ticks. Numba caches what it compiles on disk, so later runs load the kernels in
+milliseconds. Without a word, a bar that stands still for those seconds looks hung; a
+:class:`CompileNotingProgress` adds a note to its unfinished tasks' descriptions for as long
+as a compile lasts, using Numba's documented event API (``numba:compile`` is broadcast only
+for a real compile, not for a load from the cache).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from numba.core import event
+from rich.progress import Progress, TaskID
+
+COMPILING_NOTE = "[dim](compiling kernels: once, then cached)[/dim]"
+
+
+class CompileNotice(event.Listener):
+    """Adds :data:`COMPILING_NOTE` to ``bar``'s unfinished tasks while Numba compiles.
+
+    Compiles nest (a kernel compiles the kernels it calls) and may come from any thread;
+    the note goes on at the first start and comes off, restoring each description, at the
+    matching end.
+
+    Example:
+        >>> from rich.progress import Progress
+        >>> bar = Progress(disable=True)
+        >>> task = bar.add_task("digesting", total=3)
+        >>> notice = CompileNotice(bar)
+        >>> notice.on_start(None)
+        >>> bar.tasks[0].description.endswith(COMPILING_NOTE)
+        True
+        >>> notice.on_end(None)
+        >>> bar.tasks[0].description
+        'digesting'
+    """
+
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: dict[TaskID, str] = {}
+
+    def on_start(self, event: Any) -> None:
+        """A compile began: note it on the bar unless one is under way already."""
+        with self._lock:
+            self._depth += 1
+            if self._depth > 1:
+                return
+            for task in self._bar.tasks:
+                if not task.finished:
+                    self._saved[task.id] = task.description
+                    self._bar.update(task.id, description=f"{task.description} {COMPILING_NOTE}")
+
+    def on_end(self, event: Any) -> None:
+        """A compile ended: at the outermost one's end, take the note off."""
+        with self._lock:
+            self._depth = max(self._depth - 1, 0)
+            if self._depth:
+                return
+            saved, self._saved = self._saved, {}
+            for task_id, description in saved.items():
+                self._bar.update(task_id, description=description)
+
+
+class CompileNotingProgress(Progress):
+    """A rich :class:`~rich.progress.Progress` that, while started, notes Numba's compiles
+    on its unfinished tasks (:class:`CompileNotice`).
+
+    Example:
+        >>> with CompileNotingProgress(disable=True) as bar:
+        ...     task = bar.add_task("digesting", total=1)
+        ...     bar.update(task, advance=1)
+        >>> bar.tasks[0].finished
+        True
+    """
+
+    def __init__(self, *columns: Any, **kwargs: Any) -> None:
+        super().__init__(*columns, **kwargs)
+        self._notice = CompileNotice(self)
+        self._listening = False
+
+    def start(self) -> None:
+        """Start the display and listen for compiles."""
+        if not self._listening:
+            event.register("numba:compile", self._notice)  # type: ignore[no-untyped-call]
+            self._listening = True
+        super().start()
+
+    def stop(self) -> None:
+        """Stop listening for compiles and stop the display."""
+        if self._listening:
+            event.unregister("numba:compile", self._notice)  # type: ignore[no-untyped-call]
+            self._listening = False
+        super().stop()
