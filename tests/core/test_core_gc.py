@@ -55,8 +55,35 @@ def test_a_shard_pauses_the_collector_from_sense_to_the_end_of_advance() -> None
         shard.run_phase(phase)
         seen.append(gc.isenabled())
     assert seen == [False, False, False, True]
-    again = pickle.loads(pickle.dumps(shard))  # the pause is not state: a fresh one
-    assert again._gc_pause is not shard._gc_pause
+    again = pickle.loads(pickle.dumps(shard))  # the pause is the process's, not state
+    assert "_gc_pause" not in vars(again)
+
+
+def test_a_shard_restored_in_the_middle_of_a_tick_leaves_the_collector_on() -> None:
+    # a rollback restores every shard, those a failed tick left between Sense and Advance
+    # too (on Ray, in the same actor process): the replaced shard's pause must not stay open
+    ring = ConsistentHashRing(1)
+    shard = ShardedColony(ShardId(0), ColonyConfig(), ring)
+    snapshot = shard.snapshot()
+    shard.run_phase(TickPhase.SENSE)
+    shard.run_phase(TickPhase.ACT)
+    assert not gc.isenabled()
+    restored = ShardedColony.from_snapshot(snapshot, ring)
+    assert gc.isenabled()
+    for phase in TickPhase:
+        restored.run_phase(phase)
+    assert gc.isenabled()
+
+
+def test_a_new_sense_ends_a_pause_a_dropped_shard_left_open() -> None:
+    ring = ConsistentHashRing(1)
+    dropped = ShardedColony(ShardId(0), ColonyConfig(), ring)
+    dropped.run_phase(TickPhase.SENSE)  # then given up, never to reach Advance
+    del dropped
+    other = ShardedColony(ShardId(0), ColonyConfig(), ring)
+    for phase in TickPhase:
+        other.run_phase(phase)
+    assert gc.isenabled()
 
 
 def test_a_phase_that_raises_ends_the_shards_pause() -> None:

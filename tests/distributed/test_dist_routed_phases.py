@@ -10,6 +10,7 @@ exactly like the runner's tick.
 
 from __future__ import annotations
 
+import gc
 import pickle
 from typing import Any
 
@@ -169,8 +170,11 @@ def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:
     ring = ConsistentHashRing(2)
     actor = ShardActorImpl(1, ColonyConfig(), ring, 0, 1000)
     actor.shard.take_outbox = lambda: [UpdateBatch(1, 1, 0)]  # type: ignore[method-assign]
+    assert gc.isenabled()
     with pytest.raises(RoutingFailed, match="shard-1 addressed its own Act output"):
         actor.run_sense_act(None, None, True, 2)
+    # the call failed after Sense paused the cyclic collector: the failure ended the pause
+    assert gc.isenabled()
 
 
 def test_a_chained_tick_decides_from_the_outlooks_sent_with_the_batches() -> None:

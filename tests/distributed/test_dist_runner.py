@@ -148,6 +148,10 @@ def test_a_driver_stuck_in_a_phase_never_touches_the_shards_rolled_back_in_its_p
     shards[0].hang_at = (TickPhase.DECAY, 2)
     with pytest.raises(PhaseTimeout, match="shard-0"):
         asyncio.run(runner.tick())
+    # the stuck driver's pause of the cyclic collector ended when the runner left it (else
+    # the collector would stay off for the process while the driver is stuck, for good if
+    # it never returns)
+    assert gc.isenabled()
     restored = list(runner.shards)
     assert all(r is not s for r, s in zip(restored, shards, strict=True))
     begun = [list(s.begun) for s in [*shards, *restored]]

@@ -65,7 +65,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from phago._gc import cyclic_gc_paused
+from phago._gc import GcPause
 from phago.distributed.checkpoint_files import CheckpointSet, read_checkpoint, write_checkpoint
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, HeldMessages
@@ -689,13 +689,13 @@ class DistributedRunner:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), limit)
             if not job.done():
-                self._leave_stuck_driver(job)
+                self._leave_stuck_driver(job, watch)
             raise
         finally:
             watchdog.cancel()
         stuck = watchdog.stuck
         if stuck is not None:  # the driver is stuck in a phase (or has just left it)
-            self._leave_stuck_driver(job)
+            self._leave_stuck_driver(job, watch)
             phase, shard = stuck
             who = "" if shard is None else f"{shard} "
             timeout = PhaseTimeout(
@@ -704,9 +704,11 @@ class DistributedRunner:
             return _Ran(list(watch.results), timeout, False)
         return _Ran(list(watch.results), job.result(), watch.stopped)
 
-    def _leave_stuck_driver(self, job: Future[Any]) -> None:
+    def _leave_stuck_driver(self, job: Future[Any], watch: _Watch) -> None:
         """Give up on a driver thread whose ``job`` may still be in a phase: a new driver
-        if it is, and a new pool (the driver did not collect the pool's shards)."""
+        if it is, and a new pool (the driver did not collect the pool's shards). Its pause
+        of the cyclic collector ends here, not when (or if) it returns."""
+        watch.gc.end()
         if not job.done():
             self._driver.shutdown(wait=False, cancel_futures=True)
             self._driver = _new_driver()
@@ -733,13 +735,15 @@ class DistributedRunner:
             if k and self._stop_requested:
                 watch.stopped = True
                 break
+            watch.gc.begin()
             try:
-                with cyclic_gc_paused():
-                    result = self._drive_tick(t + k, shards, watch)
+                result = self._drive_tick(t + k, shards, watch)
             except _Abandoned:
                 raise
             except Exception as exc:  # the event loop's side recovers and re-raises it
                 return exc
+            finally:
+                watch.gc.end()
             watch.results.append(result)
             if until is not None and until(result):
                 watch.stopped = True
@@ -1647,6 +1651,10 @@ class _Watch:
     abandoned: bool = False
     results: list[DistributedTickResult] = field(default_factory=list)  # completed ticks
     stopped: bool = False  # the run's ``until`` accepted the last tick
+    # the driver's pause of the cyclic collector for the tick it runs: ended by the event
+    # loop too when it leaves a stuck driver behind, else the collector would stay off for
+    # the whole process for as long as the driver stayed stuck
+    gc: GcPause = field(default_factory=GcPause)
 
 
 class _Watchdog:

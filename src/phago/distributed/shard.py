@@ -85,6 +85,28 @@ _LABEL_SENT_BIT = [np.uint64(1 << d) for d in range(_LABEL_SENT_BITS)]
 # what an update batch carries in place of a label its destination holds already
 _HELD = ""
 
+# The process's pause of the cyclic collector from a shard's Sense to the end of its
+# Advance (ShardedColony.run_phase). One for the process, not one per shard object: a shard
+# replaced in the middle of a tick (a rollback restores every shard, mid-tick ones
+# included) would otherwise leave its pause open, and the collector off, for the life of
+# the process; this way the next Sense, or the restore itself, ends it.
+_PHASES_GC_PAUSE = GcPause()
+
+
+def end_tick_gc_pause() -> None:
+    """End the process's pause of the cyclic collector for a shard's tick, if one is open:
+    for a caller whose multi-phase call failed between phases (a Ray actor's pipelined
+    call), where no Advance will end it.
+
+    Example:
+        >>> import gc
+        >>> end_tick_gc_pause()  # none open: nothing changes
+        >>> gc.isenabled()
+        True
+    """
+    _PHASES_GC_PAUSE.end()
+
+
 # A run of wiring calls' edges to one destination: (a ends, b ends, tentative, increment,
 # calls), as local node indices, with the wiring call of each pair (non-decreasing); sealed
 # into the destination's UpdateBatch when the outbox is taken.
@@ -287,7 +309,6 @@ class ShardedColony:
         # first checkpoint, when there is nothing to roll back to (a checkpoint starts it)
         self._oplog: list[tuple[int, str, Any]] | None = None
         self._replay: list[tuple[int, str, Any]] = []
-        self._gc_pause = GcPause()  # this process's, from Sense to the end of Advance
         self._degree_cap = self._new_degree_cap()
 
     # ------------------------------------------------------------------ identity
@@ -705,7 +726,6 @@ class ShardedColony:
         for name in ("_owner_buf", "_known_buf", "_pending_buf"):
             state[name] = state[name][:n]
         del state["_scratch_buf"]
-        del state["_gc_pause"]
         del state["_label_sent_buf"]  # (a restored shard sends every label again once)
         return state
 
@@ -720,7 +740,7 @@ class ShardedColony:
             self._degree_cap = self._new_degree_cap()
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
         self._label_sent_buf = np.zeros(len(self._owner_buf), dtype=np.uint64)
-        self._gc_pause = GcPause()
+        self.__dict__.pop("_gc_pause", None)  # (pickled before the pause was the process's)
 
     def snapshot(self) -> bytes:
         """The whole shard state as bytes (pickle protocol 5).
@@ -750,6 +770,7 @@ class ShardedColony:
         new objects set off took two thirds of the time (W3 100k, a shard's 50,000
         documents: 0.29 against 0.09 s).
         """
+        _PHASES_GC_PAUSE.end()  # the shard this one replaces may have been mid-tick
         with cyclic_gc_paused():
             shard = pickle.loads(data)
         if not isinstance(shard, cls):
@@ -1525,18 +1546,19 @@ class ShardedColony:
         The cyclic garbage collector is paused from Sense to the end of Advance (see
         :mod:`phago._gc`), so it runs at most once per tick, between ticks: a Ray actor runs
         phases in its own process, outside the runner's per-tick pause. A phase that raises
-        ends the pause.
+        ends the pause, and so does a restore (:meth:`from_snapshot`): the pause is the
+        process's, not the shard object's.
         """
         if phase is TickPhase.SENSE:
-            self._gc_pause.begin()
+            _PHASES_GC_PAUSE.begin()
         try:
             return self._run_phase(phase, payload, resolve_ghosts)
         except BaseException:
-            self._gc_pause.end()
+            _PHASES_GC_PAUSE.end()
             raise
         finally:
             if phase is TickPhase.ADVANCE:
-                self._gc_pause.end()
+                _PHASES_GC_PAUSE.end()
 
     def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
         started, cpu_started = time.perf_counter(), time.thread_time()

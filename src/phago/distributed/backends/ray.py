@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -28,9 +29,10 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from phago.config import ColonyConfig
 from phago.distributed.backends.ray_cluster import (
@@ -43,7 +45,7 @@ from phago.distributed.backends.ray_cluster import (
 from phago.distributed.degree_cap import CapOrder
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.messages import HeldMessages, TickOutlook
-from phago.distributed.shard import ShardedColony
+from phago.distributed.shard import ShardedColony, end_tick_gc_pause
 from phago.distributed.timeline import DECAY_ADVANCE, SENSE_ACT, CallSpan
 from phago.distributed.types import GhostNode, ShardId, TickPhase
 from phago.errors import (
@@ -75,6 +77,24 @@ log = logging.getLogger("phago.distributed")
 
 # How many pipelined calls an actor remembers (``call_spans``): 4,000 ticks' worth.
 CALL_SPANS_KEPT = 8192
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _ends_tick_gc_pause_on_error(method: _Method) -> _Method:
+    """An actor's multi-phase call that raises between phases ends the process's pause of
+    the cyclic collector (no Advance will), so a failed tick leaves the collector on."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except BaseException:
+            end_tick_gc_pause()
+            raise
+
+    return cast(_Method, call)
 
 
 class ShardActorImpl:
@@ -136,6 +156,7 @@ class ShardActorImpl:
             self._running = None
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
+    @_ends_tick_gc_pause_on_error
     def run_sense_act(
         self,
         payload: Any,
@@ -195,6 +216,7 @@ class ShardActorImpl:
         self._spans.append(CallSpan(tick, SENSE_ACT, start, time.monotonic()))
         return (*parts, both) if parts else both
 
+    @_ends_tick_gc_pause_on_error
     def run_decay_advance(
         self, payload: Any, resolve_ghosts: bool, shards: int, held: bool, *parts: Any
     ) -> Any:
@@ -244,6 +266,7 @@ class ShardActorImpl:
         self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, time.monotonic()))
         return (*sent, both) if sent else both
 
+    @_ends_tick_gc_pause_on_error
     def run_step(self, step: bytes, *parts: Any) -> Any:
         """One pipelined call of :class:`RayTickPipeline` (``step``: a pickled
         :class:`StepSpec`; Ray's own serialiser would run ``cloudpickle`` on it): the Decay
