@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -359,6 +360,11 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         assert flaky.current_tick == 30
         assert late_ids <= {d.id for d in flaky.documents()}
         assert signature(flaky) == signature(clean)
+        # the actors that lived on were rolled back in the middle of a tick, between a
+        # Sense and its Advance: their processes' cyclic collectors are on again
+        # (a lambda: Ray pickles it by value, where the workers cannot import this module)
+        on = [flaky.ray_actor(i).__ray_call__.remote(lambda _: gc.isenabled()) for i in range(3)]
+        assert ray.get(on) == [True, True, True]
     finally:
         clean.close()
         flaky.close()
