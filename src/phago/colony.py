@@ -307,10 +307,7 @@ class Colony:
             InvalidPosition: a position that is not finite.
         """
         check_document(title, content, self.config.max_document_chars)
-        if position is None:
-            position = self._next_layout_position()
-        elif not isinstance(position, Position):
-            position = Position(*position)
+        position = self._next_layout_position() if position is None else Position.of(position)
         return self.substrate.add_document(title, content, position, doc_id)
 
     def ingest_documents(self, docs: Iterable[DocumentInput]) -> list[DocumentId]:

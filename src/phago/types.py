@@ -82,6 +82,32 @@ class Position:
         object.__setattr__(self, "x", fx)
         object.__setattr__(self, "y", fy)
 
+    @classmethod
+    def of(cls, value: Position | Sequence[float] | Any) -> Position:
+        """``value`` as a Position: a Position as it is, or a pair of numbers (a tuple, a
+        list, a NumPy array of two).
+
+        Raises:
+            InvalidPosition: anything else (not a pair, not numbers, not finite).
+
+        Example:
+            >>> Position.of((1, 2))
+            Position(x=1.0, y=2.0)
+            >>> Position.of("xy")
+            Traceback (most recent call last):
+            ...
+            phago.errors.InvalidPosition: position must be a pair of numbers, got 'xy'
+        """
+        if isinstance(value, Position):
+            return value
+        try:
+            if isinstance(value, str | bytes):
+                raise TypeError
+            x, y = value
+        except (TypeError, ValueError):
+            raise InvalidPosition(f"position must be a pair of numbers, got {value!r}") from None
+        return cls(x, y)
+
     def __reduce__(self) -> tuple[type[Position], tuple[float, float]]:
         # pickled as a constructor call: the default of a frozen slotted dataclass walks
         # dataclasses.fields() for every object, several times slower, and positions

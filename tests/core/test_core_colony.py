@@ -151,7 +151,24 @@ def test_bad_documents_rejected_with_typed_errors() -> None:
         c.ingest_document("h", "x" * 101, Position(0, 0))
     with pytest.raises(InvalidPosition):
         c.ingest_document("p", "fine", (float("nan"), 0.0))
+    for bad in ["xy", (1.0,), (1.0, 2.0, 3.0), 5.0]:  # not a pair: the typed error too
+        with pytest.raises(InvalidPosition, match="position must be a pair of numbers"):
+            c.ingest_document("p", "fine", bad)  # type: ignore[arg-type]
     assert c.stats().documents_total == 0
+
+
+@pytest.mark.parametrize(
+    "where", [(1, 2), [1.0, 2.0], np.array([1.0, 2.0]), (np.int64(1), np.float32(2))]
+)
+def test_a_position_is_a_position_or_any_pair_of_numbers(where: object) -> None:
+    assert Position.of(where) == Position(1.0, 2.0)
+    assert Digester(where).position == Position(1.0, 2.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["xy", None, (1.0,), np.zeros(3), object()])
+def test_an_agent_placed_at_no_pair_of_numbers_is_an_invalid_position(bad: object) -> None:
+    with pytest.raises(InvalidPosition, match="position must be a pair of numbers"):
+        Digester(bad)  # type: ignore[arg-type]
 
 
 def test_automatic_layout_when_no_position() -> None:

@@ -145,9 +145,7 @@ class Agent:
     agent_type: str = "agent"
 
     def __init__(self, position: Position, *, seed: int | None = None, max_idle: int = 30) -> None:
-        if isinstance(position, tuple):
-            position = Position(*position)
-        self.position: Position = position
+        self.position: Position = Position.of(position)
         self.seed = seed
         self.max_idle = int(max_idle)
         self.id: AgentId = AgentId(0)

@@ -214,7 +214,7 @@ class Digester(Agent):
         travel_speed: float | None = None,
     ) -> None:
         super().__init__(
-            position if isinstance(position, Position) else Position(*position),
+            Position.of(position),
             seed=seed,
             max_idle=max_idle,
         )

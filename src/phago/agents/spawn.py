@@ -252,7 +252,7 @@ class RandomSpawnPolicy(SpawnPolicyBase):
     ) -> None:
         super().__init__(max_population, seed=seed, agent_types=agent_types)
         self.mutation_rate = float(mutation_rate)
-        self.center = center if isinstance(center, Position) else Position(*center)
+        self.center = Position.of(center)
         self.radius = float(radius)
 
     def on_death(self, colony: Colony, dead: Agent) -> Agent | None:

@@ -265,7 +265,7 @@ class Synthesizer(Agent):
         provider: DistributionProvider | None = None,
     ) -> None:
         super().__init__(
-            position if isinstance(position, Position) else Position(*position),
+            Position.of(position),
             seed=seed,
             max_idle=max_idle,
         )
