@@ -41,6 +41,7 @@ from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
 from phago.config import ColonyConfig
 from phago.errors import (
+    ConfigError,
     DocumentError,
     EmptyDocument,
     InvalidPosition,
@@ -102,6 +103,7 @@ __all__ = [
     "PresentationHook",
     "SpawnPolicy",
     "check_document",
+    "tick_count",
 ]
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
@@ -189,6 +191,29 @@ class ColonySnapshot:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
     stats: ColonyStats | None = None
+
+
+def tick_count(value: int, name: str = "ticks") -> int:
+    """``value`` as a number of ticks to run: a whole number at least 0.
+
+    Raises:
+        ConfigError: a negative number, or not a whole number (the message names ``name``).
+
+    Example:
+        >>> tick_count(5.0)
+        5
+        >>> tick_count(-1)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: ticks must be a whole number >= 0, got -1
+    """
+    try:
+        ticks = int(value)
+    except (TypeError, ValueError, OverflowError):
+        ticks = -1
+    if ticks < 0 or ticks != value:
+        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+    return ticks
 
 
 def check_document(title: str, content: object, max_chars: int) -> None:
@@ -920,9 +945,13 @@ class Colony:
     def run(
         self, ticks: int, on_tick: Callable[[int], None] | None = None
     ) -> list[list[ColonyEvent]]:
-        """Run ``ticks`` ticks; returns each tick's events."""
+        """Run ``ticks`` ticks; returns each tick's events.
+
+        Raises:
+            ConfigError: ``ticks`` is negative or not a whole number.
+        """
         out = []
-        for _ in range(int(ticks)):
+        for _ in range(tick_count(ticks)):
             out.append(self.tick())
             if on_tick is not None:
                 on_tick(self.substrate.tick)
@@ -938,7 +967,11 @@ class Colony:
 
         Returns:
             The number of ticks run.
+
+        Raises:
+            ConfigError: ``max_ticks`` is negative or not a whole number.
         """
+        max_ticks = tick_count(max_ticks, "max_ticks")
         ran = 0
         while ran < max_ticks and self.has_undigested_work():
             self.tick()

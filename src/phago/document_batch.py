@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from phago.colony import check_document
 from phago.corpus import CorpusDocument
-from phago.errors import InvalidPosition
+from phago.errors import DocumentError, InvalidPosition
 from phago.ids import document_ids
 from phago.types import Position
 
@@ -164,6 +164,8 @@ def checked_columns(
         DocumentError: content that is not text, binary or longer than ``max_chars``.
         InvalidPosition: a position that is not two finite numbers (the message names the
             document).
+        DocumentError: an item that is not a CorpusDocument, ``(title, content)`` or
+            ``(title, content, position)`` (the message gives its place in ``docs``).
 
     Example:
         >>> checked_columns([("a", "text", None)], place=lambda: (5.0, 0.0))[2].tolist()
@@ -179,15 +181,22 @@ def checked_columns(
     xs: list[float] = []
     ys: list[float] = []
     raw: list[Any] = []
-    for d in docs:
+    for k, d in enumerate(docs):
         pos: Any
         if isinstance(d, CorpusDocument):
             title, content, pos = d.title, d.content, None
-        elif len(d) == 2:
-            title, content = d  # type: ignore[misc]
-            pos = None
         else:
-            title, content, pos = d  # type: ignore[misc]
+            n = _item_size(d)
+            if n == 2:
+                title, content = d  # type: ignore[misc]
+                pos = None
+            elif n == 3:
+                title, content, pos = d  # type: ignore[misc]
+            else:
+                raise DocumentError(
+                    f"document #{k}: expected (title, content) or (title, content, position),"
+                    f" got {_short(d)}"
+                )
         check_document(title, content, limit)  # type: ignore[arg-type]
         if pos is None:
             if place is None:
@@ -214,6 +223,22 @@ def checked_columns(
         k = int(np.flatnonzero(~finite)[0])
         _raise_position(titles[k], raw[k] if raw[k] is not None else (xs[k], ys[k]))
     return titles, contents, xy
+
+
+def _item_size(item: Any) -> int:
+    """How many fields an input item has: its length for a tuple, a list or another
+    sequence that is not a string; 0 for anything else."""
+    if isinstance(item, tuple | list):
+        return len(item)
+    if isinstance(item, Sequence) and not isinstance(item, str | bytes):
+        return len(item)
+    return 0
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _raise_position(title: str, pos: Any) -> NoReturn:

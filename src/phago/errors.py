@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "BarrierFailed",
+    "ColonyClosed",
     "ConfigError",
     "CoordinatorUnavailable",
     "DistributedError",
@@ -79,6 +80,11 @@ class StoreError(PhagoError, OSError):
 
 class DistributedError(PhagoError):
     """Base class of errors of the distributed layer."""
+
+
+class ColonyClosed(DistributedError, RuntimeError):
+    """A distributed colony was used after ``close()``: its worker threads, event loop and
+    any Ray shards are gone."""
 
 
 class ShardNotFound(DistributedError, KeyError):

@@ -157,6 +157,17 @@ def test_bad_documents_rejected_with_typed_errors() -> None:
     assert c.stats().documents_total == 0
 
 
+@pytest.mark.parametrize("ticks", [-1, 2.5, "3", None])
+def test_a_run_of_no_whole_number_of_ticks_is_a_config_error(ticks: object) -> None:
+    c = build_sample_colony()
+    with pytest.raises(ConfigError, match="ticks must be a whole number >= 0"):
+        c.run(ticks)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_ticks must be a whole number >= 0"):
+        c.run_until_digested(ticks)  # type: ignore[arg-type]
+    assert c.substrate.tick == 0
+    assert len(c.run(np.int64(2))) == 2 and c.run(0) == []  # (a NumPy integer is one)
+
+
 @pytest.mark.parametrize(
     "where", [(1, 2), [1.0, 2.0], np.array([1.0, 2.0]), (np.int64(1), np.float32(2))]
 )

@@ -90,10 +90,15 @@ def test_a_colony_fed_a_batch_digests_into_the_same_graph() -> None:
         (("sur", "ab\ud800c", (0, 0)), DocumentError, "'sur': content is not valid Unicode"),
         (("t\udc80", "ok", (0, 0)), DocumentError, "title is not valid Unicode text"),
         ((7, "ok", (0, 0)), DocumentError, "document 7: title must be text, got int"),
+        # items of no document's shape, named by their place in the input (the middle one)
+        (("alone",), DocumentError, r"document #1: expected \(title, content\) or"),
+        ("a string", DocumentError, r"document #1: .*got 'a string'"),
+        (("t", "c", (0, 0), "extra"), DocumentError, "document #1: expected"),
+        (None, DocumentError, "document #1: expected .* got None"),
     ],
 )
 def test_a_bad_document_is_named_by_its_typed_error(
-    bad: tuple, error: type[Exception], match: str
+    bad: object, error: type[Exception], match: str
 ) -> None:
     good = [("g1", "cell wall", (0, 0)), ("g2", "gene", (1, 1))]
     with pytest.raises(error, match=match):

@@ -29,6 +29,7 @@ from phago.distributed.degree_cap import ROUND_TICKS
 from phago.distributed.runner import DEFAULT_CHECKPOINT_COST_SHARE
 from phago.document_batch import DocumentBatch
 from phago.errors import (
+    ColonyClosed,
     ConfigError,
     DistributedError,
     DocumentError,
@@ -39,6 +40,29 @@ from phago.errors import (
 from phago.ids import document_id
 
 NO_DECAY = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
+
+
+def test_a_closed_colony_says_so_and_runs_nothing() -> None:
+    import warnings
+
+    dc = DistributedColony(2, seed=0)
+    dc.ingest_document("d", "cell membrane protein", Position(0, 0))
+    dc.run(2)
+    with pytest.raises(ConfigError, match="ticks must be a whole number >= 0, got -1"):
+        dc.run(-1)
+    with pytest.raises(ConfigError, match="max_ticks must be a whole number >= 0"):
+        dc.run_until_digested(-5)
+    dc.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no coroutine left never awaited)
+        for call in (
+            lambda: dc.run(1),
+            dc.tick,
+            lambda: dc.ingest_documents([("e", "gene expression", (1, 1))]),
+        ):
+            with pytest.raises(ColonyClosed, match="this colony of 2 shards was closed"):
+                call()
+    assert dc.current_tick == 2 and len(dc.documents()) == 1  # (its shards can be read)
 
 
 def test_reference_example() -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from phago._gc import cyclic_gc_paused
 from phago.agents.digester import Digester
+from phago.colony import tick_count
 from phago.config import ColonyConfig
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.ghost_cache import GhostNodeCache
@@ -50,7 +51,7 @@ from phago.distributed.types import (
     TickPhase,
 )
 from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
-from phago.errors import ConfigError, PhagoError, ShardLost, StoreError
+from phago.errors import ColonyClosed, ConfigError, PhagoError, ShardLost, StoreError
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_ids
 from phago.types import Document, Position
@@ -363,7 +364,16 @@ class DistributedColony:
         asyncio.to_thread(colony.run, n)``, which leaves the caller's loop free.) An
         interrupt (``KeyboardInterrupt`` in the waiting caller) is handled as Ctrl-C is
         (:meth:`_until_complete`).
+
+        Raises:
+            ColonyClosed: the colony was closed.
         """
+        if self._closed:
+            coro.close()  # (never to run: no "never awaited" warning)
+            raise ColonyClosed(
+                f"this colony of {self.num_shards} shards was closed; build a new one, or "
+                "load a saved store"
+            )
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # none: the usual case
@@ -695,7 +705,11 @@ class DistributedColony:
             (5, True)
         """
         return self._run_ticks(
-            int(ticks), progress, on_tick, stop_when_idle=stop_when_idle, on_progress=on_progress
+            tick_count(ticks),
+            progress,
+            on_tick,
+            stop_when_idle=stop_when_idle,
+            on_progress=on_progress,
         )
 
     def has_undigested_work(self) -> bool:
@@ -725,11 +739,12 @@ class DistributedColony:
             ...     (ran > 0, done[-1])
             (True, 1)
         """
+        max_ticks = tick_count(max_ticks, "max_ticks")
         if not self.has_undigested_work():
             return 0
         start = self.current_tick
         self._run_ticks(
-            int(max_ticks),
+            max_ticks,
             progress,
             on_tick,
             stop_when_idle=True,
