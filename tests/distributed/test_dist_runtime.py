@@ -63,6 +63,7 @@ def test_a_closed_colony_says_so_and_runs_nothing() -> None:
             with pytest.raises(ColonyClosed, match="this colony of 2 shards was closed"):
                 call()
     assert dc.current_tick == 2 and len(dc.documents()) == 1  # (its shards can be read)
+    assert [row["status"] for row in dc.stats().shards] == ["Offline", "Offline"]
 
 
 def test_reference_example() -> None:

@@ -48,6 +48,7 @@ from phago.distributed.types import (
     DEFAULT_VIRTUAL_NODES,
     DistributedConfig,
     ShardId,
+    ShardStatus,
     TickPhase,
 )
 from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
@@ -345,6 +346,9 @@ class DistributedColony:
         if self._closed:
             return
         self._closed = True
+        registry = self._runner.coordinator.registry
+        for shard in registry.all_ids():  # (stats() of a closed colony says so)
+            registry.set_status(shard, ShardStatus.OFFLINE)
         self._runner.close()
         if self.backend == "ray" and self._backend_state is not None:
             from phago.distributed.backends.ray import stop_ray_shards
@@ -834,7 +838,7 @@ class DistributedColony:
     def stats(self) -> DistributedStats:
         """Cluster totals and per-shard figures; also refreshes the registry's heartbeats."""
         rows = self._call_all("report")
-        for r in rows:
+        for r in rows if not self._closed else ():  # (a closed colony's shards are Offline)
             self.coordinator.shard_heartbeat(
                 ShardId(r["shard"]),
                 documents=r["documents_total"],
