@@ -44,6 +44,7 @@ from phago.errors import (
     ConfigError,
     DocumentError,
     EmptyDocument,
+    InvalidAgent,
     InvalidPosition,
     PhaseOrderError,
     UnknownAgent,
@@ -424,7 +425,29 @@ class Colony:
         )
 
     def spawn(self, agent: Agent) -> AgentId:
-        """Add an agent; it acts from the next tick. Returns its id."""
+        """Add an agent; it acts from the next tick. Returns its id.
+
+        Raises:
+            InvalidAgent: ``agent`` is not an :class:`~phago.agents.base.Agent`, or is one
+                already in this colony (it would act twice a tick); nothing changes.
+
+        Example:
+            >>> from phago import Digester, Position
+            >>> colony = Colony(seed=0)
+            >>> digester = Digester(Position(0, 0))
+            >>> colony.spawn(digester) == digester.id
+            True
+            >>> colony.spawn(digester)
+            Traceback (most recent call last):
+            ...
+            phago.errors.InvalidAgent: this Digester is already in the colony; spawn a new one
+        """
+        if not isinstance(agent, Agent):
+            raise InvalidAgent(f"spawn() takes an Agent, got {type(agent).__name__}")
+        if agent.id and any(a is agent for a in self.agents):  # (an unbound agent's id is 0)
+            raise InvalidAgent(
+                f"this {type(agent).__name__} is already in the colony; spawn a new one"
+            )
         aid = agent_id(self.seed, self.total_spawned)
         agent_seed = int(self.rng.integers(0, 2**63 - 1))
         agent.bind(aid, agent_seed, self.config)

@@ -23,6 +23,7 @@ __all__ = [
     "EdgeResolutionFailed",
     "EmptyDocument",
     "GhostNodeNotFound",
+    "InvalidAgent",
     "InvalidPosition",
     "NodeNotFound",
     "PhagoError",
@@ -49,6 +50,10 @@ class ConfigError(PhagoError, ValueError):
 
 class InvalidPosition(PhagoError, ValueError):
     """A position is not a pair of finite numbers."""
+
+
+class InvalidAgent(PhagoError, ValueError):
+    """What was given to spawn is not an agent, or is an agent already in the colony."""
 
 
 class DocumentError(PhagoError, ValueError):

@@ -15,7 +15,14 @@ from conftest import build_sample_colony
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.agents.base import Agent
 from phago.agents.fitness_terms import FitnessRecorder
-from phago.errors import ConfigError, DocumentError, EmptyDocument, InvalidPosition, PhaseOrderError
+from phago.errors import (
+    ConfigError,
+    DocumentError,
+    EmptyDocument,
+    InvalidAgent,
+    InvalidPosition,
+    PhaseOrderError,
+)
 from phago.events import TickComplete
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, NodeId
@@ -155,6 +162,19 @@ def test_bad_documents_rejected_with_typed_errors() -> None:
         with pytest.raises(InvalidPosition, match="position must be a pair of numbers"):
             c.ingest_document("p", "fine", bad)  # type: ignore[arg-type]
     assert c.stats().documents_total == 0
+
+
+def test_spawning_no_agent_or_one_already_in_the_colony_changes_nothing() -> None:
+    c, twin = Colony(seed=3), Colony(seed=3)
+    first = Digester(Position(0, 0))
+    c.spawn(first)
+    twin.spawn(Digester(Position(0, 0)))
+    for bad, match in [(first, "already in the colony"), ("digester", "got str"), (None, "got")]:
+        with pytest.raises(InvalidAgent, match=match):
+            c.spawn(bad)  # type: ignore[arg-type]
+    assert c.agents == [first] and c.total_spawned == 1
+    # (no id or seed drawn for the refused ones: the next spawn is the twin's)
+    assert c.spawn(Digester(Position(1, 1))) == twin.spawn(Digester(Position(1, 1)))
 
 
 @pytest.mark.parametrize("ticks", [-1, 2.5, "3", None])
