@@ -442,12 +442,7 @@ class Colony:
             ...
             phago.errors.InvalidAgent: this Digester is already in the colony; spawn a new one
         """
-        if not isinstance(agent, Agent):
-            raise InvalidAgent(f"spawn() takes an Agent, got {type(agent).__name__}")
-        if agent.id and any(a is agent for a in self.agents):  # (an unbound agent's id is 0)
-            raise InvalidAgent(
-                f"this {type(agent).__name__} is already in the colony; spawn a new one"
-            )
+        self.check_spawnable(agent)
         aid = agent_id(self.seed, self.total_spawned)
         agent_seed = int(self.rng.integers(0, 2**63 - 1))
         agent.bind(aid, agent_seed, self.config)
@@ -456,6 +451,25 @@ class Colony:
         self.fitness.register(aid, agent.generation)
         self._events.append(Spawned(aid, agent.agent_type))
         return aid
+
+    def check_spawnable(self, agent: object) -> None:
+        """Raise the error :meth:`spawn` would raise for ``agent``, if any.
+
+        Raises:
+            InvalidAgent: ``agent`` is not an Agent, or is one already in this colony.
+
+        Example:
+            >>> Colony().check_spawnable("digester")
+            Traceback (most recent call last):
+            ...
+            phago.errors.InvalidAgent: spawn() takes an Agent, got str
+        """
+        if not isinstance(agent, Agent):
+            raise InvalidAgent(f"spawn() takes an Agent, got {type(agent).__name__}")
+        if agent.id and any(a is agent for a in self.agents):  # (an unbound agent's id is 0)
+            raise InvalidAgent(
+                f"this {type(agent).__name__} is already in the colony; spawn a new one"
+            )
 
     def feed_agent(self, index: int, text: str) -> str:
         """Hand ``text`` straight to agent ``index`` (no document)."""

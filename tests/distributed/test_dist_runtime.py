@@ -34,6 +34,7 @@ from phago.errors import (
     DistributedError,
     DocumentError,
     EmptyDocument,
+    InvalidAgent,
     InvalidPosition,
     RoutingFailed,
 )
@@ -178,6 +179,28 @@ def test_spawned_agents_replay_as_spawned_also_when_they_do_not_pickle() -> None
     a, b = back.colony.agents
     assert a is not plain and a.position == Position(1.0, 2.0) and a.id == plain.id
     assert b is not odd and b.position == odd.position and b.note() == odd.note()
+
+
+def test_a_refused_spawn_is_not_logged_for_a_replay() -> None:
+    ring = ConsistentHashRing(1)
+    shard = ShardedColony(ShardId(0), None, ring)
+    shard.trim_oplog()  # a checkpoint
+    before = shard.snapshot()
+    once = Digester(Position(1.0, 2.0), seed=3)
+    shard.spawn(once)
+    for bad in (once, "not an agent"):  # already there; not an agent
+        with pytest.raises(InvalidAgent):
+            shard.spawn(bad)  # type: ignore[arg-type]
+    fresh = Digester(Position(3.0, 4.0), seed=5)
+    for batch in ([fresh, once], [fresh, fresh]):  # all or none
+        with pytest.raises(InvalidAgent):
+            shard.spawn_many(batch)
+    assert [kind for _, kind, _ in shard.oplog()] == ["spawn"]
+    assert shard.colony.agents == [once]
+    back = ShardedColony.from_snapshot(before, ring)
+    back.set_replay(shard.oplog())
+    assert back.apply_replay_ops(shard.current_tick) == 1
+    assert [a.id for a in back.colony.agents] == [once.id]
 
 
 def test_ingest_sends_documents_in_chunks_and_keeps_their_order(

@@ -15,7 +15,14 @@ from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.distributed import colony as dist_colony
 from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
-from phago.errors import ConfigError, DistributedError, PhaseTimeout, RpcError, ShardNotPlaced
+from phago.errors import (
+    ConfigError,
+    DistributedError,
+    InvalidAgent,
+    PhaseTimeout,
+    RpcError,
+    ShardNotPlaced,
+)
 from phago.ids import document_id
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
@@ -365,6 +372,27 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         # (a lambda: Ray pickles it by value, where the workers cannot import this module)
         on = [flaky.ray_actor(i).__ray_call__.remote(lambda _: gc.isenabled()) for i in range(3)]
         assert ray.get(on) == [True, True, True]
+    finally:
+        clean.close()
+        flaky.close()
+
+
+def test_a_call_a_shard_refuses_is_not_replayed_by_a_recovery() -> None:
+    # the driver's op log keeps what the actors were sent since the checkpoint, for a
+    # recreated actor to replay; a call the shard refused (it raised, changing nothing)
+    # must come off it, or the recovery would replay it
+    clean, flaky = build("local", 2), build("ray", 2, checkpoint_every=5)
+    try:
+        clean.run(6)
+        flaky.run(6)  # (the checkpoint at 5)
+        with pytest.raises(InvalidAgent, match="takes an Agent, got str"):
+            flaky._call(1, "spawn", "not an agent")  # past the driver's own check
+        kill_and_wait(flaky.ray_actor(1))
+        results = flaky.run(3)
+        assert [r.recovered is not None for r in results] == [True, False, False]
+        clean.run(3)
+        assert flaky.stats().total_spawned == clean.stats().total_spawned
+        assert signature(flaky) == signature(clean)
     finally:
         clean.close()
         flaky.close()

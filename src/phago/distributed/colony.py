@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from phago._gc import cyclic_gc_paused
+from phago.agents.base import Agent
 from phago.agents.digester import Digester
 from phago.colony import tick_count
 from phago.config import ColonyConfig
@@ -52,7 +53,14 @@ from phago.distributed.types import (
     TickPhase,
 )
 from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
-from phago.errors import ColonyClosed, ConfigError, PhagoError, ShardLost, StoreError
+from phago.errors import (
+    ColonyClosed,
+    ConfigError,
+    InvalidAgent,
+    PhagoError,
+    ShardLost,
+    StoreError,
+)
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, document_ids
 from phago.types import Document, Position
@@ -654,9 +662,17 @@ class DistributedColony:
 
         Sentinels and synthesizers spawned this way judge against the cluster's global
         distributions, merged by the runner every tick (see :mod:`phago.distributed.runner`).
+
+        Raises:
+            ConfigError: no such shard.
+            InvalidAgent: ``agent`` is not an agent, or (local backend, where the shard
+                takes the object itself) is one already in that shard's colony. On Ray the
+                shard gets a copy, so spawning the same object again adds another agent.
         """
         if not 0 <= shard < self.num_shards:
             raise ConfigError(f"no shard {shard}; the colony has {self.num_shards}")
+        if not isinstance(agent, Agent):
+            raise InvalidAgent(f"spawn() takes an Agent, got {type(agent).__name__}")
         self._version += 1
         return self._call(shard, "spawn", agent)
 

@@ -67,7 +67,7 @@ from phago.distributed.types import (
     as_shard_id,
 )
 from phago.document_batch import DocumentBatch
-from phago.errors import RoutingFailed
+from phago.errors import InvalidAgent, RoutingFailed
 from phago.graph import _TYPE_CODE, _TYPES, HebbianGraph, IntArray, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
 from phago.text import label_terms
@@ -475,13 +475,17 @@ class ShardedColony:
         Sentinels and synthesizers get a coordinator-fed distribution provider, so they judge
         against the cluster's global concept and edge-weight distributions.
         """
-        if self._oplog is not None:
-            self._oplog.append((self.current_tick, "spawn", _logged(agent)))
+        # the agent as given is what a replay spawns again, logged once the colony took it
+        # (a refused one, InvalidAgent, would otherwise come back in a rollback's replay)
+        logged = _logged(agent) if self._oplog is not None else None
         from phago.agents.distribution import AggregatedDistribution, LocalDistribution
 
         if isinstance(getattr(agent, "provider", None), LocalDistribution):
             agent.provider = AggregatedDistribution()  # type: ignore[attr-defined]
-        return self.colony.spawn(agent)
+        aid = self.colony.spawn(agent)
+        if self._oplog is not None:
+            self._oplog.append((self.current_tick, "spawn", logged))
+        return aid
 
     def _aggregated_providers(self) -> list[Any]:
         from phago.agents.distribution import AggregatedDistribution
@@ -569,7 +573,20 @@ class ShardedColony:
 
     def spawn_many(self, agents: Sequence[Agent]) -> list[AgentId]:
         """Spawn several agents (the cyclic collector paused: copying thousands of agents
-        for the op log would otherwise run it over the whole colony many times)."""
+        for the op log would otherwise run it over the whole colony many times).
+
+        All or none: every agent is checked first (:meth:`Colony.check_spawnable`, and the
+        same object twice in ``agents``), so a refused one raises before any is spawned.
+
+        Raises:
+            InvalidAgent: an agent the colony would refuse, or one given twice.
+        """
+        given: set[int] = set()
+        for a in agents:
+            self.colony.check_spawnable(a)
+            if id(a) in given:
+                raise InvalidAgent(f"this {type(a).__name__} is given twice; spawn a new one")
+            given.add(id(a))
         with cyclic_gc_paused():
             return [self.spawn(a) for a in agents]
 

@@ -648,6 +648,12 @@ class RayShardHandle:
         is one more than the actor it replaces)."""
         return {**self._options, "name": self.actor_name, "namespace": ACTOR_NAMESPACE}
 
+    def _unlog(self, logged: list[tuple[int, str, Any]]) -> None:
+        """Take a call's own entries (``logged``) off the op log: the call was not done."""
+        if logged and self._ops is not None:
+            gone = {id(op) for op in logged}
+            self._ops[:] = [op for op in self._ops if id(op) not in gone]
+
     async def call(self, method: str, *args: Any) -> Any:
         """Call ``method`` on the actor; a dead actor raises :class:`ShardLost`."""
         ray = _ray()
@@ -657,10 +663,13 @@ class RayShardHandle:
             self._ops.extend(logged)
         try:
             result = await self.actor.call.remote(method, *args)
+        except ray.exceptions.RayTaskError:
+            # the shard refused the call (an argument it cannot take, say) and changed
+            # nothing: a rollback must not replay it either
+            self._unlog(logged)
+            raise
         except ray.exceptions.RayActorError as exc:
-            if logged and self._ops is not None:  # not done: a rollback must not replay it
-                gone = {id(op) for op in logged}
-                self._ops[:] = [op for op in self._ops if id(op) not in gone]
+            self._unlog(logged)  # not done: a rollback must not replay it
             raise ShardLost(
                 self.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
