@@ -228,9 +228,9 @@ def checked_columns(
 def _item_size(item: Any) -> int:
     """How many fields an input item has: its length for a tuple, a list or another
     sequence that is not a string; 0 for anything else."""
-    if isinstance(item, tuple | list):
-        return len(item)
-    if isinstance(item, Sequence) and not isinstance(item, str | bytes):
+    if isinstance(item, tuple | list) or (
+        isinstance(item, Sequence) and not isinstance(item, str | bytes)
+    ):
         return len(item)
     return 0
 

@@ -171,8 +171,9 @@ def test_a_part_addressed_to_the_sender_itself_is_a_routing_error() -> None:
     actor = ShardActorImpl(1, ColonyConfig(), ring, 0, 1000)
     actor.shard.take_outbox = lambda: [UpdateBatch(1, 1, 0)]  # type: ignore[method-assign]
     assert gc.isenabled()
+    sense_act = StepSpec(False, False, None, True, None, None, False, False, True, 2)
     with pytest.raises(RoutingFailed, match="shard-1 addressed its own Act output"):
-        actor.run_sense_act(None, None, True, 2)
+        actor.run_step(_dump(sense_act))
     # the call failed after Sense paused the cyclic collector: the failure ended the pause
     assert gc.isenabled()
 

@@ -161,11 +161,16 @@ def test_a_stored_batch_is_one_op_log_entry_and_replays_after_a_rollback() -> No
     ]
 
 
-def test_spawned_agents_replay_as_spawned_also_when_they_do_not_pickle() -> None:
+def checkpointed_shard() -> tuple[ConsistentHashRing, ShardedColony, bytes]:
+    """A one-shard ring, its shard logging for a rollback, and the checkpoint's snapshot."""
     ring = ConsistentHashRing(1)
     shard = ShardedColony(ShardId(0), None, ring)
     shard.trim_oplog()  # a checkpoint
-    before = shard.snapshot()
+    return ring, shard, shard.snapshot()
+
+
+def test_spawned_agents_replay_as_spawned_also_when_they_do_not_pickle() -> None:
+    ring, shard, before = checkpointed_shard()
     plain = Digester(Position(1.0, 2.0), seed=3)
     odd = Digester(Position(4.0, 5.0), seed=4)
     odd.note = lambda: "a lambda does not pickle"  # type: ignore[attr-defined]
@@ -182,10 +187,7 @@ def test_spawned_agents_replay_as_spawned_also_when_they_do_not_pickle() -> None
 
 
 def test_a_refused_spawn_is_not_logged_for_a_replay() -> None:
-    ring = ConsistentHashRing(1)
-    shard = ShardedColony(ShardId(0), None, ring)
-    shard.trim_oplog()  # a checkpoint
-    before = shard.snapshot()
+    ring, shard, before = checkpointed_shard()
     once = Digester(Position(1.0, 2.0), seed=3)
     shard.spawn(once)
     for bad in (once, "not an agent"):  # already there; not an agent

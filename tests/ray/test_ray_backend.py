@@ -386,7 +386,7 @@ def test_a_call_a_shard_refuses_is_not_replayed_by_a_recovery() -> None:
         clean.run(6)
         flaky.run(6)  # (the checkpoint at 5)
         with pytest.raises(InvalidAgent, match="takes an Agent, got str"):
-            flaky._call(1, "spawn", "not an agent")  # past the driver's own check
+            flaky.spawn("not an agent", shard=1)  # type: ignore[arg-type]
         kill_and_wait(flaky.ray_actor(1))
         results = flaky.run(3)
         assert [r.recovered is not None for r in results] == [True, False, False]

@@ -137,14 +137,20 @@ class Agent:
     :attr:`id` and a seeded random generator when the agent is spawned.
 
     Args:
-        position: where the agent starts.
+        position: where the agent starts (a Position or a pair of numbers).
         seed: seed of the agent's random generator; None derives one from the colony's seed.
         max_idle: idle ticks after which the agent is senescent and dies.
     """
 
     agent_type: str = "agent"
 
-    def __init__(self, position: Position, *, seed: int | None = None, max_idle: int = 30) -> None:
+    def __init__(
+        self,
+        position: Position | tuple[float, float],
+        *,
+        seed: int | None = None,
+        max_idle: int = 30,
+    ) -> None:
         self.position: Position = Position.of(position)
         self.seed = seed
         self.max_idle = int(max_idle)

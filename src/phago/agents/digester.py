@@ -214,7 +214,7 @@ class Digester(Agent):
         travel_speed: float | None = None,
     ) -> None:
         super().__init__(
-            Position.of(position),
+            position,
             seed=seed,
             max_idle=max_idle,
         )

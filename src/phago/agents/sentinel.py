@@ -349,7 +349,7 @@ class Sentinel(Agent):
         provider: DistributionProvider | None = None,
     ) -> None:
         super().__init__(
-            Position.of(position),
+            position,
             seed=seed,
             max_idle=max_idle,
         )

@@ -265,7 +265,7 @@ class Synthesizer(Agent):
         provider: DistributionProvider | None = None,
     ) -> None:
         super().__init__(
-            Position.of(position),
+            position,
             seed=seed,
             max_idle=max_idle,
         )

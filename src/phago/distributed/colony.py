@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from phago._gc import cyclic_gc_paused
-from phago.agents.base import Agent
 from phago.agents.digester import Digester
 from phago.colony import tick_count
 from phago.config import ColonyConfig
@@ -56,7 +55,6 @@ from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
 from phago.errors import (
     ColonyClosed,
     ConfigError,
-    InvalidAgent,
     PhagoError,
     ShardLost,
     StoreError,
@@ -665,14 +663,13 @@ class DistributedColony:
 
         Raises:
             ConfigError: no such shard.
-            InvalidAgent: ``agent`` is not an agent, or (local backend, where the shard
-                takes the object itself) is one already in that shard's colony. On Ray the
-                shard gets a copy, so spawning the same object again adds another agent.
+            InvalidAgent: the shard's colony refused ``agent`` (:meth:`Colony.spawn`): not
+                an agent, or (local backend, where the shard takes the object itself) one
+                already in that shard's colony. On Ray the shard gets a copy, so spawning
+                the same object again adds another agent.
         """
         if not 0 <= shard < self.num_shards:
             raise ConfigError(f"no shard {shard}; the colony has {self.num_shards}")
-        if not isinstance(agent, Agent):
-            raise InvalidAgent(f"spawn() takes an Agent, got {type(agent).__name__}")
         self._version += 1
         return self._call(shard, "spawn", agent)
 

@@ -83,8 +83,9 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _ends_tick_gc_pause_on_error(method: _Method) -> _Method:
-    """An actor's multi-phase call that raises between phases ends the process's pause of
-    the cyclic collector (no Advance will), so a failed tick leaves the collector on."""
+    """An actor's pipelined call (``run_step``: Decay and Advance, then Sense and Act) that
+    raises between phases ends the process's pause of the cyclic collector (no Advance
+    will), so a failed tick leaves the collector on."""
 
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -156,7 +157,6 @@ class ShardActorImpl:
             self._running = None
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
-    @_ends_tick_gc_pause_on_error
     def run_sense_act(
         self,
         payload: Any,
@@ -216,7 +216,6 @@ class ShardActorImpl:
         self._spans.append(CallSpan(tick, SENSE_ACT, start, time.monotonic()))
         return (*parts, both) if parts else both
 
-    @_ends_tick_gc_pause_on_error
     def run_decay_advance(
         self, payload: Any, resolve_ghosts: bool, shards: int, held: bool, *parts: Any
     ) -> Any:
