@@ -81,6 +81,28 @@ def test_round_trip_continues_identically(
         c.close()
 
 
+def test_one_shard_with_the_degree_cap_round_trips(tmp_path: Path) -> None:
+    """One shard keeps no cap state across shards (nothing to send), yet its store holds
+    a row per node: until the thirty-fifth session such a store could not be loaded."""
+    cap = ColonyConfig(max_edge_degree=3)
+    a, b = make(20, 1, cap), make(20, 1, cap)
+    try:
+        a.run(8)
+        b.run(8)
+        assert b.graph.node_count > 0
+        c = load_distributed(save_distributed(b, tmp_path / "one"))
+        try:
+            graphs_equal(a, c)
+            a.run(20)
+            c.run(20)
+            graphs_equal(a, c)
+        finally:
+            c.close()
+    finally:
+        a.close()
+        b.close()
+
+
 @pytest.mark.parametrize("at", [6, 7, 9])
 def test_round_trip_with_the_degree_cap_in_flight(tmp_path: Path, at: int) -> None:
     """The cap across shards keeps per-node state and orders in flight between ticks: saved

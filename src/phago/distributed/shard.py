@@ -1434,9 +1434,17 @@ class ShardedColony:
         n = self.colony.graph.node_count
         st = self._degree_cap.state()
         capped = self._degree_cap.capped
+        # one row per node: the arrays grow only while the cap works across shards, so a
+        # single shard's may be shorter than its graph (rows never grown are zeros)
+        reported = np.zeros(n, dtype=np.int32)
+        table = np.zeros((n, st["table"].shape[1]), dtype=np.int32)
+        k = min(n, len(st["reported"]))
+        reported[:k] = st["reported"][:k]
+        k = min(n, len(st["table"]))
+        table[:k] = st["table"][:k]
         return {
-            "cap_reported": st["reported"][:n],
-            "cap_table": st["table"][:n],
+            "cap_reported": reported,
+            "cap_table": table,
             "cap_inflight": st["inflight"],
             "cap_capped_ends": self.colony.graph._ids_arr[
                 np.column_stack([capped.node, capped.other])
