@@ -52,7 +52,7 @@ from phago.agents.digester import Digester, window_pairs
 from phago.agents.fitness import AgentFitness, FitnessTracker
 from phago.colony import Colony
 from phago.config import ColonyConfig
-from phago.errors import PhagoError, PhaseOrderError, StoreError, UnknownDocument
+from phago.errors import ConfigError, PhagoError, PhaseOrderError, StoreError, UnknownDocument
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, NodeId
 from phago.substrate import Substrate, _Columns
@@ -107,7 +107,20 @@ _COLUMN_DTYPES: dict[str, type] = {
 
 # ---------------------------------------------------------------------------- agent registry
 
+
+def class_path(cls: type) -> str:
+    """``module:qualname`` of a class.
+
+    Example:
+        >>> class_path(Digester)
+        'phago.agents.digester:Digester'
+    """
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 _AGENT_TYPES: dict[str, tuple[type[Agent], AgentFactory | None]] = {}
+# every class ever registered, by class path (a type's entry above is its latest class)
+_AGENT_CLASSES: dict[str, tuple[type[Agent], AgentFactory | None]] = {}
 
 
 def register_agent_type(name: str, cls: type[Agent], factory: AgentFactory | None = None) -> None:
@@ -131,8 +144,9 @@ def register_agent_type(name: str, cls: type[Agent], factory: AgentFactory | Non
         True
     """
     if not name:
-        raise ValueError("agent type name must not be empty")
+        raise ConfigError("agent type name must not be empty")
     _AGENT_TYPES[name] = (cls, factory)
+    _AGENT_CLASSES[class_path(cls)] = (cls, factory)
 
 
 def agent_types() -> dict[str, type[Agent]]:
@@ -148,25 +162,23 @@ def agent_types() -> dict[str, type[Agent]]:
 register_agent_type("digester", Digester)
 
 
-def class_path(cls: type) -> str:
-    """``module:qualname`` of a class.
-
-    Example:
-        >>> class_path(Digester)
-        'phago.agents.digester:Digester'
-    """
-    return f"{cls.__module__}:{cls.__qualname__}"
+def _is_phagos(path: str) -> bool:
+    module = path.partition(":")[0]
+    return module == "phago" or module.startswith("phago.")
 
 
 def _resolve_agent_class(agent_type: str, path: str) -> tuple[type[Agent], AgentFactory | None]:
     """The class to rebuild an agent with: a registered class with this exact class path,
-    else phago's own class of that path (imported), else the class registered for the type."""
+    else phago's own class of that path (imported), else the class the user registered for
+    the type (a class that moved, say). A class of the user's that was never registered is
+    refused, even when its type is one of phago's (a subclass of Digester would otherwise
+    come back as a plain Digester and act differently); so is an unknown type. A saved
+    agent without a class path (older stores) is rebuilt as its type's class."""
     if path:
-        for cls, factory in _AGENT_TYPES.values():
-            if class_path(cls) == path:
-                return cls, factory
-        module, _, qualname = path.partition(":")
-        if module == "phago" or module.startswith("phago."):
+        if path in _AGENT_CLASSES:
+            return _AGENT_CLASSES[path]
+        if _is_phagos(path):
+            module, _, qualname = path.partition(":")
             try:
                 obj: Any = importlib.import_module(module)
                 for part in qualname.split("."):
@@ -180,6 +192,13 @@ def _resolve_agent_class(agent_type: str, path: str) -> tuple[type[Agent], Agent
         raise StoreError(
             f"unknown agent type {agent_type!r} ({path or 'class unknown'}): register it with "
             "phago.state.register_agent_type() before loading"
+        )
+    if path and not _is_phagos(path) and _is_phagos(class_path(entry[0])):
+        raise StoreError(
+            f"agent class {path} (type {agent_type!r}) is not registered, and loading it as "
+            f"{entry[0].__name__} would change what it does: register it with "
+            f"phago.state.register_agent_type({agent_type!r}, {path.partition(':')[2]}) "
+            "before loading"
         )
     return entry
 

@@ -11,8 +11,9 @@ from store_helpers import assert_same_state, make_colony
 
 import phago.state as state_mod
 import phago.store as store_mod
-from phago import ColonyConfig, Digester, Position
+from phago import Colony, ColonyConfig, Digester, Position
 from phago.agents.base import Agent
+from phago.corpus import grid_positions, load_sample_corpus
 from phago.errors import PhaseOrderError, StoreError
 from phago.state import capture, register_agent_type, restore
 from phago.store import load, load_with_catalog, read_summary, save
@@ -142,6 +143,41 @@ def test_custom_agent_types_need_registration(tmp_path: Path) -> None:
         ]
     finally:
         state_mod._AGENT_TYPES.pop("pebble", None)
+        state_mod._AGENT_CLASSES.pop(state_mod.class_path(Pebble), None)
+
+
+class LazyDigester(Digester):
+    """A subclass of a built-in agent, with the built-in's ``agent_type``."""
+
+    def sense(self, view: Any) -> Idle:
+        self.age += 1
+        return Idle()
+
+
+def test_a_subclass_of_a_built_in_agent_is_never_loaded_as_the_built_in(tmp_path: Path) -> None:
+    c = Colony(seed=3)
+    for d, p in zip(load_sample_corpus()[:4], grid_positions(4), strict=True):
+        c.ingest_document(d.title, d.content, p)
+    c.spawn(LazyDigester(Position(0, 0)))
+    c.run(2)
+    save(c, tmp_path / "c.db")
+    # unregistered: refused, naming the class (until the thirty-fifth session it came
+    # back as a plain Digester, which digested what the saved one never would)
+    with pytest.raises(StoreError, match=r"LazyDigester \(type 'digester'\) is not registered"):
+        load(tmp_path / "c.db")
+    register_agent_type("digester", LazyDigester)
+    try:
+        d = load(tmp_path / "c.db")
+        assert [type(a) for a in d.agents] == [LazyDigester]
+        c.run(10)
+        d.run(10)
+        assert d.graph.edge_count == c.graph.edge_count == 0
+        plain = make_colony(2, digesters=1)  # a plain Digester still loads as one
+        save(plain, tmp_path / "p.db")
+        assert [type(a) for a in load(tmp_path / "p.db").agents] == [Digester]
+    finally:
+        register_agent_type("digester", Digester)
+        state_mod._AGENT_CLASSES.pop(state_mod.class_path(LazyDigester), None)
 
 
 def test_non_finite_positions_are_refused() -> None:
