@@ -26,12 +26,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -208,13 +210,54 @@ def tick_count(value: int, name: str = "ticks") -> int:
         ...
         phago.errors.ConfigError: ticks must be a whole number >= 0, got -1
     """
-    try:
-        ticks = int(value)
-    except (TypeError, ValueError, OverflowError):
-        ticks = -1
-    if ticks < 0 or ticks != value:
-        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
-    return ticks
+    return whole_number(value, name, 0)
+
+
+def whole_number(value: object, name: str, minimum: int) -> int:
+    """``value`` as an int, if it is a whole number (an int, a NumPy integer or a whole
+    float, not a bool or a string) of at least ``minimum``.
+
+    Raises:
+        ConfigError: anything else (the message names ``name``).
+
+    Example:
+        >>> whole_number(2.0, "num_shards", 1)
+        2
+        >>> whole_number("2", "num_shards", 1)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: num_shards must be a whole number >= 1, got '2'
+    """
+    number = minimum - 1
+    if not isinstance(value, bool | str | bytes):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            number = int(value)  # type: ignore[call-overload]
+    if number < minimum or number != value:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return number
+
+
+def checked_document_id(doc_id: object) -> DocumentId:
+    """``doc_id`` as a :data:`~phago.ids.DocumentId`, if it is a whole number that fits in
+    64 unsigned bits (a NumPy integer will do; a bool or a float will not).
+
+    Raises:
+        DocumentError: anything else.
+
+    Example:
+        >>> checked_document_id(42)
+        42
+        >>> checked_document_id(-1)
+        Traceback (most recent call last):
+        ...
+        phago.errors.DocumentError: doc_id must be an integer in [0, 2**64), got -1
+    """
+    if isinstance(doc_id, bool | float) or not isinstance(doc_id, int | np.integer):
+        raise DocumentError(f"doc_id must be an integer in [0, 2**64), got {doc_id!r}")
+    value = int(doc_id)
+    if not 0 <= value < 2**64:
+        raise DocumentError(f"doc_id must be an integer in [0, 2**64), got {value}")
+    return DocumentId(value)
 
 
 def check_document(title: str, content: object, max_chars: int) -> None:
@@ -262,17 +305,44 @@ def check_document(title: str, content: object, max_chars: int) -> None:
                 ) from exc
 
 
+_R = TypeVar("_R")
+
+
+def _phase(previous: str, name: str) -> Callable[[Callable[[Colony], _R]], Callable[[Colony], _R]]:
+    """A colony phase, run only after ``previous``; one that raises leaves the colony
+    part-way through a tick, and every later phase says so (instead of a bare
+    out-of-order error)."""
+
+    def wrap(method: Callable[[Colony], _R]) -> Callable[[Colony], _R]:
+        @functools.wraps(method)
+        def run(self: Colony) -> _R:
+            self._expect(previous, name)
+            try:
+                return method(self)
+            except BaseException as exc:
+                self._phase_raised = f"{type(exc).__name__}: {exc}"[:300]
+                raise
+
+        return run
+
+    return wrap
+
+
 class Colony:
     """A population of agents digesting documents into a Hebbian knowledge graph.
 
     Args:
         config: rates and bounds; None uses the reference's defaults.
-        seed: seed of every random choice; None means 0 (runs are reproducible by default).
+        seed: seed of every random choice, a whole number >= 0; None means 0 (runs are
+            reproducible by default).
+
+    Raises:
+        ConfigError: a seed that is negative or not a whole number.
     """
 
     def __init__(self, config: ColonyConfig | None = None, seed: int | None = None) -> None:
         self.config = config or ColonyConfig()
-        self.seed = 0 if seed is None else int(seed)
+        self.seed = 0 if seed is None else whole_number(seed, "seed", 0)
         self.rng = np.random.default_rng(self.seed)
         self.substrate = Substrate()
         self._graph = HebbianGraph(self.config.tentative_weight, self.config.reinforcement)
@@ -289,6 +359,7 @@ class Colony:
         self._dying: dict[int, DeathCause] = {}
         self._moving_to: dict[DocumentId, AgentId] = {}  # this Act phase: document -> mover
         self._phase = "advance"  # the last phase run
+        self._phase_raised: str | None = None  # what the last phase raised, if it did
         self._layout_next = 0
         self.presentation_hook: PresentationHook | None = None
         self.spawn_policy: SpawnPolicy | None = None
@@ -321,7 +392,8 @@ class Colony:
             title: the document's title.
             content: its text (not empty, no NUL bytes, at most ``max_document_chars``).
             position: where it lies; None places it on the next free spot of a 5-unit grid.
-            doc_id: its id; None derives a stable id from title and content.
+            doc_id: its id (an integer in [0, 2**64)); None derives a stable id from title
+                and content.
 
         Returns:
             The document id. Ingesting the same document again changes nothing and returns
@@ -329,10 +401,13 @@ class Colony:
 
         Raises:
             EmptyDocument: empty or whitespace-only content.
-            DocumentError: binary or oversized content.
+            DocumentError: binary or oversized content, a ``doc_id`` that is not an integer
+                in range, or one already given to a different document.
             InvalidPosition: a position that is not finite.
         """
         check_document(title, content, self.config.max_document_chars)
+        if doc_id is not None:
+            doc_id = checked_document_id(doc_id)
         position = self._next_layout_position() if position is None else Position.of(position)
         return self.substrate.add_document(title, content, position, doc_id)
 
@@ -490,15 +565,22 @@ class Colony:
     # ------------------------------------------------------------------ phases
 
     def _expect(self, previous: str, phase: str) -> None:
+        raised = getattr(self, "_phase_raised", None)
+        if raised is not None:
+            raise PhaseOrderError(
+                f"{phase}() cannot run: {self._phase}() of tick {self.substrate.tick} raised "
+                f"({raised}) and left the colony part-way through that tick; load a saved "
+                "copy to go on"
+            )
         if self._phase != previous:
             raise PhaseOrderError(
                 f"{phase}() must follow {previous}(), but the last phase was {self._phase}()"
             )
         self._phase = phase
 
+    @_phase("advance", "sense")
     def sense(self) -> None:
         """Phase 1: every agent decides from the same pre-tick state."""
-        self._expect("advance", "sense")
         view = self.view
         claims = []
         by_type: dict[type[Agent], list[Agent]] = {}
@@ -522,9 +604,9 @@ class Colony:
         finally:
             view.forget_prefetched()
 
+    @_phase("sense", "act")
     def act(self) -> list[ColonyEvent]:
         """Phase 2: apply actions in agent order, then dissolution/transfer, then deaths."""
-        self._expect("sense", "act")
         actions = self._pending or []
         self._pending = None
         tick = self.substrate.tick
@@ -931,6 +1013,7 @@ class Colony:
                 if n:
                     events.append(CapabilityIntegrated(agent.id, trace.agent_id, n))
 
+    @_phase("act", "decay")
     def decay(self) -> PrunedEdges:
         """Phase 3: decay signals, traces and edges; apply the degree cap; record fitness.
 
@@ -938,7 +1021,6 @@ class Colony:
             The edges the degree cap removed (a sharded colony ranks them again across
             shards; see :mod:`phago.distributed.degree_cap`).
         """
-        self._expect("act", "decay")
         cfg = self.config
         self.substrate.decay_signals(cfg.signal_decay_rate, cfg.signal_removal_threshold)
         self.substrate.decay_traces(cfg.trace_decay_rate, cfg.trace_removal_threshold)
@@ -956,9 +1038,9 @@ class Colony:
         self.fitness.tick_all([a.id for a in self.agents])
         return capped
 
+    @_phase("decay", "advance")
     def advance(self) -> list[ColonyEvent]:
         """Phase 4: advance the tick; returns this tick's events ending with TickComplete."""
-        self._expect("decay", "advance")
         new_tick = self.substrate.advance_tick()
         events = self._events
         dead = sum(1 for e in events if isinstance(e, Died))

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from phago import _kernels as K
 from phago._arrays import unique_sorted
-from phago.errors import EmptyDocument, UnknownDocument
+from phago.errors import DocumentError, EmptyDocument, UnknownDocument
 from phago.ids import AgentId, DocumentId, document_id
 from phago.types import (
     Document,
@@ -419,11 +419,18 @@ class Substrate:
 
         Raises:
             EmptyDocument: if ``content`` is empty or whitespace.
+            DocumentError: ``doc_id`` is already the id of a different document.
         """
         if not content or not content.strip():
             raise EmptyDocument(f"document {title!r} has no content")
         did = doc_id if doc_id is not None else document_id(title, content)
         if did in self._doc_seq:
+            held = self._docs[self._doc_seq[did]]
+            if held.title != title or held.content != content:
+                raise DocumentError(
+                    f"document {title!r}: id {did} is already the id of document "
+                    f"{held.title!r}"
+                )
             return did
         seq = len(self._docs)
         doc = Document(did, title, content, position)

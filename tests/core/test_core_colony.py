@@ -90,6 +90,32 @@ def test_phases_out_of_order_raise() -> None:
         c.advance()
 
 
+def test_a_phase_that_raised_is_named_by_every_later_phase() -> None:
+    class Faulty(Agent):
+        agent_type = "faulty"
+
+        def sense(self, view: Any) -> Any:
+            raise RuntimeError("sensor broke")
+
+    c = build_sample_colony()
+    c.run(2)
+    c.spawn(Faulty(Position(0, 0)))
+    with pytest.raises(RuntimeError, match="sensor broke"):
+        c.tick()
+    for phase in (c.sense, c.act, c.tick):
+        with pytest.raises(
+            PhaseOrderError,
+            match=r"sense\(\) of tick 2 raised \(RuntimeError: "
+            r"sensor broke\) and left the colony part-way through that tick",
+        ):
+            phase()
+    # an out-of-order call never ran its phase: nothing to report
+    fresh = Colony()
+    with pytest.raises(PhaseOrderError, match=r"act\(\) must follow sense\(\)"):
+        fresh.act()
+    fresh.tick()
+
+
 def test_tick_returns_events_ending_with_tick_complete() -> None:
     c = build_sample_colony()
     events = c.tick()
@@ -162,6 +188,32 @@ def test_bad_documents_rejected_with_typed_errors() -> None:
         with pytest.raises(InvalidPosition, match="position must be a pair of numbers"):
             c.ingest_document("p", "fine", bad)  # type: ignore[arg-type]
     assert c.stats().documents_total == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, "7", b"7", 1.5, 2.0, True])
+def test_a_doc_id_that_is_not_an_unsigned_64_bit_integer_is_refused(bad: object) -> None:
+    c = Colony()
+    with pytest.raises(DocumentError, match=r"doc_id must be an integer in \[0, 2\*\*64\)"):
+        c.ingest_document("a", "alpha beta gamma", (0, 0), doc_id=bad)  # type: ignore[arg-type]
+    assert c.stats().documents_total == 0
+    c.spawn(Digester(Position(0, 0)))
+    c.run(3)  # (a bad id once broke Act, and every tick after it)
+
+
+def test_a_doc_id_given_to_another_document_is_refused_and_the_first_kept() -> None:
+    c = Colony()
+    assert c.ingest_document("a", "alpha beta", (0, 0), doc_id=np.uint64(7)) == 7
+    assert c.ingest_document("a", "alpha beta", (5, 5), doc_id=7) == 7  # the same: a no-op
+    with pytest.raises(DocumentError, match="id 7 is already the id of document 'a'"):
+        c.ingest_document("b", "gamma delta", (0, 0), doc_id=7)
+    assert [(d.id, d.title) for d in c.substrate.documents()] == [(7, "a")]
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3"])
+def test_a_colony_seed_must_be_a_whole_number_at_least_zero(seed: object) -> None:
+    with pytest.raises(ConfigError, match="seed must be a whole number >= 0"):
+        Colony(seed=seed)  # type: ignore[arg-type]
+    assert Colony(seed=np.int64(3)).seed == 3
 
 
 def test_spawning_no_agent_or_one_already_in_the_colony_changes_nothing() -> None:
