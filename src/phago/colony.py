@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -41,9 +40,8 @@ from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
-from phago.config import ColonyConfig
+from phago.config import ColonyConfig, whole_number
 from phago.errors import (
-    ConfigError,
     DocumentError,
     EmptyDocument,
     InvalidAgent,
@@ -211,30 +209,6 @@ def tick_count(value: int, name: str = "ticks") -> int:
         phago.errors.ConfigError: ticks must be a whole number >= 0, got -1
     """
     return whole_number(value, name, 0)
-
-
-def whole_number(value: object, name: str, minimum: int) -> int:
-    """``value`` as an int, if it is a whole number (an int, a NumPy integer or a whole
-    float, not a bool or a string) of at least ``minimum``.
-
-    Raises:
-        ConfigError: anything else (the message names ``name``).
-
-    Example:
-        >>> whole_number(2.0, "num_shards", 1)
-        2
-        >>> whole_number("2", "num_shards", 1)
-        Traceback (most recent call last):
-        ...
-        phago.errors.ConfigError: num_shards must be a whole number >= 1, got '2'
-    """
-    number = minimum - 1
-    if not isinstance(value, bool | str | bytes):
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            number = int(value)  # type: ignore[call-overload]
-    if number < minimum or number != value:
-        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return number
 
 
 def checked_document_id(doc_id: object) -> DocumentId:

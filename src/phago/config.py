@@ -10,13 +10,38 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from phago.errors import ConfigError
 
-__all__ = ["ColonyConfig"]
+__all__ = ["ColonyConfig", "whole_number"]
+
+
+def whole_number(value: object, name: str, minimum: int) -> int:
+    """``value`` as an int, if it is a whole number (an int, a NumPy integer or a whole
+    float, not a bool or a string) of at least ``minimum``.
+
+    Raises:
+        ConfigError: anything else (the message names ``name``).
+
+    Example:
+        >>> whole_number(2.0, "num_shards", 1)
+        2
+        >>> whole_number("2", "num_shards", 1)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: num_shards must be a whole number >= 1, got '2'
+    """
+    number = minimum - 1
+    if not isinstance(value, bool | str | bytes):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            number = int(value)  # type: ignore[call-overload]
+    if number < minimum or number != value:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return number
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,15 @@ class NodeNotFound(PhagoError, KeyError):
     """No graph node with this id or label exists."""
 
 
+class GraphError(PhagoError, ValueError):
+    """A graph was given what it cannot hold or look up: a label that is empty or not text,
+    a self-loop, an edge weight outside (0, 1], a duplicate node or edge."""
+
+
+class InvalidQuery(PhagoError, TypeError):
+    """A query is not text."""
+
+
 class StoreError(PhagoError, OSError):
     """A store could not be written or read (full disk, read-only, damaged or newer schema)."""
 

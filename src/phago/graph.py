@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from phago import _kernels as K
 from phago._arrays import unique_sorted
-from phago.errors import ConfigError, NodeNotFound
+from phago.errors import ConfigError, GraphError, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
 from phago.types import EdgeData, NodeData, NodeType, Position
 
@@ -232,7 +232,7 @@ class HebbianGraph:
 
         Raises:
             NodeNotFound: an edge names a node that is not in ``node_ids``.
-            ValueError: duplicate nodes or edges, self-loops or weights outside (0, 1].
+            GraphError: duplicate nodes or edges, self-loops or weights outside (0, 1].
         """
         g = cls(tentative_weight, reinforcement)
         n = len(labels)
@@ -243,7 +243,7 @@ class HebbianGraph:
         for i in range(n):
             nid = NodeId(int(node_ids[i]))
             if nid in g._index:
-                raise ValueError(f"duplicate node id {nid}")
+                raise GraphError(f"duplicate node id {nid}")
             code = _TYPE_CODE[NodeType(node_types[i])]
             g._new_node(
                 nid, labels[i], code, float(pos[i, 0]), float(pos[i, 1]), int(ct[i]), int(acc[i])
@@ -251,15 +251,15 @@ class HebbianGraph:
         w = np.asarray(weight, dtype=np.float64)
         if len(w):
             if not ((w > 0.0) & (w <= 1.0)).all():
-                raise ValueError("edge weights must be in (0, 1]")
+                raise GraphError("edge weights must be in (0, 1]")
             a = g._indices_of_known(edge_a, len(w), "edge endpoint")
             b = g._indices_of_known(edge_b, len(w), "edge endpoint")
             if (a == b).any():
-                raise ValueError("self-loops are not allowed")
+                raise GraphError("self-loops are not allowed")
             before = g._m
             g.wire_pairs(a, b, 0)
             if g._m - before != len(w):
-                raise ValueError("duplicate edges")
+                raise GraphError("duplicate edges")
             sl = slice(before, g._m)
             g._w[sl] = w
             g._co[sl] = np.asarray(co_activations, dtype=np.int32)
@@ -474,10 +474,13 @@ class HebbianGraph:
         """Add a node, or return the id of the existing node of that type and label.
 
         An existing node is left unchanged. Use :meth:`present` to reinforce.
+
+        Raises:
+            GraphError: a label that is not text or is empty once normalised.
         """
         norm = normalise_label(label)
         if not norm:
-            raise ValueError("a node label must not be empty")
+            raise GraphError("a node label must not be empty")
         nid = node_id(node_type.value, norm)
         if nid not in self._index:
             p = position or Position(0.0, 0.0)
@@ -498,7 +501,16 @@ class HebbianGraph:
 
         Returns:
             The internal node indices, one per label, in order.
+
+        Raises:
+            GraphError: a label that is not text or is empty once normalised, or one
+                string given for ``labels`` (each of its characters would be a label).
         """
+        if isinstance(labels, str):
+            raise GraphError(
+                f"labels must be a sequence of labels, got the string {labels[:40]!r}: "
+                "wrap one label in a list"
+            )
         x, y = (position.x, position.y) if position is not None else (0.0, 0.0)
         return self.present_groups(labels, (len(labels),), node_type, (x,), (y,), tick, (document,))
 
@@ -575,7 +587,7 @@ class HebbianGraph:
                     group += 1
                 norm = normalise_label(labels[k])
                 if not norm:
-                    raise ValueError("a node label must not be empty")
+                    raise GraphError("a node label must not be empty")
                 i = by_label.get(norm)
                 if i is None:
                     nid = node_id(tval, norm)
@@ -1218,12 +1230,17 @@ class HebbianGraph:
         )
 
     def set_edge(self, a: NodeId, b: NodeId, data: EdgeData) -> None:
-        """Create or replace the edge ``{a, b}``. Both nodes must exist; no self-loops."""
+        """Create or replace the edge ``{a, b}``. Both nodes must exist; no self-loops.
+
+        Raises:
+            NodeNotFound: ``a`` or ``b`` is not a node.
+            GraphError: ``a == b``, or a weight outside (0, 1].
+        """
         ia, ib = self.index_of(a), self.index_of(b)
         if ia == ib:
-            raise ValueError("self-loops are not allowed")
+            raise GraphError("self-loops are not allowed")
         if not 0.0 < data.weight <= 1.0:
-            raise ValueError(f"edge weight must be in (0, 1], got {data.weight}")
+            raise GraphError(f"edge weight must be in (0, 1], got {data.weight}")
         s = self._slot(ia, ib)
         if s < 0:
             self.wire_pairs([ia], [ib], data.created_tick, tentative=data.weight)

@@ -27,6 +27,8 @@ from typing import NewType
 import numpy as np
 import numpy.typing as npt
 
+from phago.errors import GraphError
+
 __all__ = [
     "AgentId",
     "DocumentId",
@@ -69,7 +71,12 @@ def normalise_label(label: str) -> str:
     Example:
         >>> normalise_label("CafÉ ")
         'café'
+
+    Raises:
+        GraphError: ``label`` is not text.
     """
+    if not isinstance(label, str):
+        raise GraphError(f"a label must be text, got {type(label).__name__}")
     return unicodedata.normalize("NFC", label).strip().lower()
 
 

@@ -52,7 +52,7 @@ from phago._arrays import unique_sorted
 from phago.agents.digester import Digester
 from phago.colony import Colony, check_document
 from phago.config import ColonyConfig
-from phago.errors import DocumentError, EmptyDocument, PhagoError
+from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import DocumentId, document_id
 from phago.store import SourceRecord
 from phago.types import Position
@@ -441,7 +441,7 @@ def split_text(chunks: Iterable[str], max_chars: int) -> Iterator[str]:
         ['aaa bbb', 'ccc ddd']
     """
     if max_chars < 1:
-        raise ValueError("max_chars must be >= 1")
+        raise ConfigError("max_chars must be >= 1")
     buf = ""
     for chunk in chunks:
         buf += chunk

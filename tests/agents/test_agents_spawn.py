@@ -194,3 +194,18 @@ def test_record_presentation_is_concepts_then_edges(
     assert one.get(AgentId(1)) == steps.get(AgentId(1))
     one.record_presentation(AgentId(2), concepts, novel, edges)  # unregistered: starts a record
     assert one.get(AgentId(2)) == AgentFitness(AgentId(2), 0, concepts, edges, 0, novel)
+
+
+def test_agent_settings_out_of_range_are_config_errors() -> None:
+    from phago.agents.synthesizer import Synthesizer
+    from phago.errors import ConfigError
+
+    for make in (
+        lambda: FitnessSpawnPolicy(selection="x"),
+        lambda: FitnessSpawnPolicy(max_population=-1),
+        lambda: RandomSpawnPolicy(max_population=-1),
+        lambda: Synthesizer((0, 0), cluster_min_size=1),
+        lambda: Genome().mutate_with([0.0], 0.1),
+    ):
+        with pytest.raises(ConfigError):
+            make()

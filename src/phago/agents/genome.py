@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from phago.errors import ConfigError
+
 __all__ = ["GENOME_CLAMPS", "Genome"]
 
 #: Clamp range of every parameter, in the reference's table order.
@@ -71,7 +73,7 @@ _NAMES: tuple[str, ...] = tuple(GENOME_CLAMPS)
 def _clamp(name: str, value: float) -> float:
     lo, hi = GENOME_CLAMPS[name]
     if math.isnan(value):
-        raise ValueError(f"genome parameter {name} is NaN")
+        raise ConfigError(f"genome parameter {name} is NaN")
     return min(max(value, lo), hi)
 
 
@@ -129,17 +131,17 @@ class Genome:
             The mutated, clamped genome.
 
         Raises:
-            ValueError: wrong number of draws, a draw outside ``[-1, 1]`` or a negative rate.
+            ConfigError: wrong number of draws, a draw outside ``[-1, 1]`` or a negative rate.
         """
         if len(draws) != len(_NAMES):
-            raise ValueError(f"need {len(_NAMES)} draws, got {len(draws)}")
+            raise ConfigError(f"need {len(_NAMES)} draws, got {len(draws)}")
         if rate < 0 or not math.isfinite(rate):
-            raise ValueError(f"mutation rate must be a finite number >= 0, got {rate!r}")
+            raise ConfigError(f"mutation rate must be a finite number >= 0, got {rate!r}")
         values: dict[str, float] = {}
         for name, u in zip(_NAMES, draws, strict=True):
             u = float(u)
             if not -1.0 <= u <= 1.0:
-                raise ValueError(f"draw for {name} must be in [-1, 1], got {u}")
+                raise ConfigError(f"draw for {name} must be in [-1, 1], got {u}")
             x = float(getattr(self, name))
             kind, step = _RULES[name]
             values[name] = x * (1.0 + u * rate) if kind == "mul" else x + u * rate * step
@@ -196,7 +198,7 @@ class Genome:
         known = {f.name for f in fields(cls)}
         extra = set(data) - known
         if extra:
-            raise ValueError(f"unknown genome keys: {sorted(extra)}")
+            raise ConfigError(f"unknown genome keys: {sorted(extra)}")
         return cls(**data)
 
     @classmethod

@@ -106,6 +106,7 @@ from phago.agents.distribution import (
     LocalDistribution,
     link_plan,
 )
+from phago.errors import ConfigError
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
 from phago.types import (
@@ -354,13 +355,13 @@ class Sentinel(Agent):
             max_idle=max_idle,
         )
         if not 0.0 < learning_rate <= 1.0:
-            raise ValueError("learning_rate must be in (0, 1]")
+            raise ConfigError("learning_rate must be in (0, 1]")
         if scan_interval < 1 or maturation < 0 or max_per_scan < 1 or reference_docs < 1:
-            raise ValueError(
+            raise ConfigError(
                 "scan_interval, max_per_scan and reference_docs must be >= 1, maturation >= 0"
             )
         if not 0.0 < anomaly_edge_weight <= 1.0:
-            raise ValueError("anomaly_edge_weight must be in (0, 1]")
+            raise ConfigError("anomaly_edge_weight must be in (0, 1]")
         self.maturation = int(maturation)
         self.min_concepts = int(min_concepts)
         self.scan_interval = int(scan_interval)

@@ -49,6 +49,7 @@ from phago.agents.base import Agent
 from phago.agents.evolving import EvolvingDigester
 from phago.agents.fitness import AgentFitness
 from phago.agents.genome import Genome
+from phago.errors import ConfigError
 from phago.types import Position
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class SpawnPolicyBase:
         agent_types: Sequence[str] = ("digester",),
     ) -> None:
         if max_population < 0:
-            raise ValueError("max_population must be >= 0")
+            raise ConfigError("max_population must be >= 0")
         self.max_population = int(max_population)
         self.seed = int(seed)
         self.agent_types = tuple(agent_types)
@@ -156,7 +157,7 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
     ) -> None:
         super().__init__(max_population, seed=seed, agent_types=agent_types)
         if selection not in ("balanced", "fitness"):
-            raise ValueError(f"selection must be 'balanced' or 'fitness', got {selection!r}")
+            raise ConfigError(f"selection must be 'balanced' or 'fitness', got {selection!r}")
         self.mutation_rate = float(mutation_rate)
         self.selection = selection
 

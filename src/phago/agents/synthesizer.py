@@ -81,6 +81,7 @@ from phago.agents.distribution import (
     LocalDistribution,
     link_plan,
 )
+from phago.errors import ConfigError
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
 from phago.types import (
@@ -270,9 +271,9 @@ class Synthesizer(Agent):
             max_idle=max_idle,
         )
         if cluster_min_size < 2 or max_insights < 1 or cooldown < 0:
-            raise ValueError("cluster_min_size must be >= 2, max_insights >= 1, cooldown >= 0")
+            raise ConfigError("cluster_min_size must be >= 2, max_insights >= 1, cooldown >= 0")
         if not 0.0 < insight_edge_weight <= 1.0:
-            raise ValueError("insight_edge_weight must be in (0, 1]")
+            raise ConfigError("insight_edge_weight must be in (0, 1]")
         self.quorum_threshold = float(quorum_threshold)
         self.signal_weight = float(signal_weight)
         self.node_weight = float(node_weight)

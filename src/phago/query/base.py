@@ -28,6 +28,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from phago.config import whole_number
+from phago.errors import InvalidQuery
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, document_id
 from phago.text import tokenize
@@ -138,10 +140,15 @@ def source_tick(source: GraphSource) -> int:
 def query_terms(text: str) -> list[str]:
     """The query's terms: :func:`phago.text.tokenize` (one tokeniser, one stopword list).
 
+    Raises:
+        InvalidQuery: ``text`` is not text.
+
     Example:
         >>> query_terms("the cell's membrane")
         ['cell', 'membrane']
     """
+    if not isinstance(text, str):
+        raise InvalidQuery(f"a query must be text, got {type(text).__name__}")
     return tokenize(text)
 
 
@@ -182,7 +189,11 @@ def rank_top(
         >>> _ = [g.add_node(w) for w in ("beta", "alpha", "gamma")]
         >>> [g.label_at(i) for i, _ in rank_top(g, [0, 1, 2], [1.0, 1.0, 2.0], 2)]
         ['gamma', 'alpha']
+
+    Raises:
+        ConfigError: ``k`` is not a whole number >= 0.
     """
+    k = whole_number(k, "k", 0)
     idx = np.asarray(indices, dtype=np.int64)
     sc = np.round(np.asarray(scores, dtype=np.float64), _DECIMALS)
     keep = sc > 0.0

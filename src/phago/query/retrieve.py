@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from phago.config import whole_number
 from phago.errors import ConfigError
 from phago.query.activation import activation
 from phago.query.base import GraphSource, RetrievedConcept
@@ -101,13 +102,13 @@ def retrieve(
         The retrieved concepts, best first.
 
     Raises:
-        ConfigError: an unknown method name or a negative ``k``.
+        ConfigError: an unknown method name, or a ``k`` that is not a whole number >= 0.
+        InvalidQuery: ``text`` is not text.
 
     Example:
         >>> from phago.query.base import example_source
         >>> [r.label for r in retrieve(example_source(), "qubit", k=1, method="tfidf")]
         ['qubit']
     """
-    if k < 0:
-        raise ConfigError(f"k must be >= 0, got {k}")
+    k = whole_number(k, "k", 0)
     return METHODS[resolve_method(method)](source, text, k, reinforce=reinforce)

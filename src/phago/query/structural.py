@@ -43,7 +43,7 @@ import numpy.typing as npt
 from numba import njit
 from scipy.sparse import csgraph  # type: ignore[import-untyped]
 
-from phago.errors import ConfigError
+from phago.config import whole_number
 from phago.ids import NodeId
 from phago.query.base import GraphSource
 from phago.query.index import Adjacency, query_index
@@ -208,14 +208,18 @@ def betweenness_centrality(
     Returns:
         Nodes by score descending (then label, then id).
 
+    Raises:
+        ConfigError: ``samples`` or ``top_k`` is not a whole number >= 0.
+
     Example:
         >>> from phago.query.base import example_source
         >>> top = betweenness_centrality(example_source(), samples=50, top_k=1)[0]
         >>> top.label, top.score > 0
         ('protein', True)
     """
-    if samples < 0:
-        raise ConfigError("samples must be >= 0")
+    samples = whole_number(samples, "samples", 0)
+    if top_k is not None:
+        top_k = whole_number(top_k, "top_k", 0)
     g = source.graph
     n = g.node_count
     if n < 2:
@@ -320,14 +324,18 @@ def bridge_nodes(source: GraphSource, k: int = 10) -> list[NodeScore]:
     Returns:
         The top ``k`` by score, then label, then id.
 
+    Raises:
+        ConfigError: ``k`` is not a whole number >= 0.
+
     Example:
         >>> from phago.query.base import example_source
         >>> b = bridge_nodes(example_source())[0]
         >>> b.label, round(b.score, 3)
         ('protein', 0.2)
     """
+    k = whole_number(k, "k", 0)
     g = source.graph
-    if k <= 0 or g.node_count == 0:
+    if k == 0 or g.node_count == 0:
         return []
     adj = query_index(source).adjacency()
     delta = _articulation_deltas(adj.indptr, adj.nbr, adj.n)
