@@ -467,10 +467,18 @@ class Colony:
         cols = 32
         return 5.0 * (i % cols), 5.0 * (i // cols)
 
-    def emit_input_signal(self, position: Position, intensity: float = 1.0) -> None:
-        """Emit an Input signal at ``position`` (from no agent)."""
+    def emit_input_signal(
+        self, position: Position | tuple[float, float], intensity: float = 1.0
+    ) -> None:
+        """Emit an Input signal at ``position`` (a Position or a pair; from no agent).
+
+        Raises:
+            InvalidPosition: a position that is not a pair of finite numbers.
+        """
         self.substrate.emit_signal(
-            Signal(SignalType.INPUT, intensity, position, AgentId(0), self.substrate.tick)
+            Signal(
+                SignalType.INPUT, intensity, Position.of(position), AgentId(0), self.substrate.tick
+            )
         )
 
     def spawn(self, agent: Agent) -> AgentId:
@@ -521,7 +529,16 @@ class Colony:
             )
 
     def feed_agent(self, index: int, text: str) -> str:
-        """Hand ``text`` straight to agent ``index`` (no document)."""
+        """Hand ``text`` straight to agent ``index`` (its place in :attr:`agents`; no
+        document).
+
+        Raises:
+            UnknownAgent: no agent at ``index``.
+        """
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise UnknownAgent(f"an agent index must be an integer, got {index!r}")
+        if not 0 <= index < len(self.agents):
+            raise UnknownAgent(f"no agent at index {index}: the colony has {len(self.agents)}")
         return self.agents[index].engulf_document(None, text)
 
     def agent(self, aid: AgentId) -> Agent:

@@ -164,8 +164,9 @@ def checked_columns(
         DocumentError: content that is not text, binary or longer than ``max_chars``.
         InvalidPosition: a position that is not two finite numbers (the message names the
             document).
-        DocumentError: an item that is not a CorpusDocument, ``(title, content)`` or
-            ``(title, content, position)`` (the message gives its place in ``docs``).
+        DocumentError: ``docs`` not an iterable of items, or an item that is not a
+            CorpusDocument, ``(title, content)`` or ``(title, content, position)`` (the
+            message gives its place in ``docs``).
 
     Example:
         >>> checked_columns([("a", "text", None)], place=lambda: (5.0, 0.0))[2].tolist()
@@ -175,6 +176,11 @@ def checked_columns(
         ...
         phago.errors.InvalidPosition: document 'a': position must be finite, got (nan, 0)
     """
+    if isinstance(docs, str | bytes) or not isinstance(docs, Iterable):
+        raise DocumentError(
+            "documents must be an iterable of (title, content[, position]) items, got "
+            f"{type(docs).__name__}"
+        )
     limit = max_chars if max_chars is not None else float("inf")
     titles: list[str] = []
     contents: list[str] = []

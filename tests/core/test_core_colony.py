@@ -22,6 +22,7 @@ from phago.errors import (
     InvalidAgent,
     InvalidPosition,
     PhaseOrderError,
+    UnknownAgent,
 )
 from phago.events import TickComplete
 from phago.graph import HebbianGraph
@@ -207,6 +208,22 @@ def test_a_doc_id_given_to_another_document_is_refused_and_the_first_kept() -> N
     with pytest.raises(DocumentError, match="id 7 is already the id of document 'a'"):
         c.ingest_document("b", "gamma delta", (0, 0), doc_id=7)
     assert [(d.id, d.title) for d in c.substrate.documents()] == [(7, "a")]
+
+
+def test_bad_calls_on_a_colony_raise_typed_errors_and_change_nothing() -> None:
+    c = build_sample_colony()
+    before = c.stats()
+    for bad in (None, 5, "title and content"):
+        with pytest.raises(DocumentError, match="documents must be an iterable of"):
+            c.ingest_documents(bad)  # type: ignore[arg-type]
+    for index in (len(c.agents), -1, "0", True):
+        with pytest.raises(UnknownAgent):
+            c.feed_agent(index, "cell membrane")  # type: ignore[arg-type]
+    with pytest.raises(InvalidPosition):
+        c.emit_input_signal((float("inf"), 0))
+    assert c.stats() == before
+    c.emit_input_signal((1, 2))  # a pair is a position here too
+    assert c.feed_agent(0, "cell membrane protein") is not None
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "3"])
