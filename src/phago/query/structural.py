@@ -413,16 +413,18 @@ def communities(
     adj = query_index(source).adjacency()
     order = _sorted_by_id(source)
     keep = order if include_isolated else order[adj.degree[order] > 0]
-    G = nx.Graph()
-    G.add_nodes_from(int(i) for i in keep.tolist())
+    # nodes named by their rank in id order, not by index: sets of them then iterate in
+    # the same order on every backend, and so do the modularity's sums (to the last bit)
     rank = np.empty(g.node_count, dtype=np.int64)
     rank[order] = np.arange(g.node_count)
+    G = nx.Graph()
+    G.add_nodes_from(rank[keep].tolist())
     src = np.repeat(np.arange(adj.n, dtype=np.int64), adj.degree)
     half = rank[src] < rank[adj.nbr]
-    es, ed, ew = src[half], adj.nbr[half], adj.weight[half]
-    eorder = np.lexsort((rank[ed], rank[es]))
+    rs, rd, ew = rank[src[half]], rank[adj.nbr[half]], adj.weight[half]
+    eorder = np.lexsort((rd, rs))
     G.add_weighted_edges_from(
-        zip(es[eorder].tolist(), ed[eorder].tolist(), ew[eorder].tolist(), strict=True)
+        zip(rs[eorder].tolist(), rd[eorder].tolist(), ew[eorder].tolist(), strict=True)
     )
     if G.number_of_nodes() == 0:
         return Communities([], 0.0)
@@ -432,7 +434,6 @@ def communities(
         q = nx.community.modularity(G, parts, weight="weight", resolution=resolution)
     label_of = np.zeros(g.node_count, dtype=np.int64)
     for c, members in enumerate(parts):
-        for i in members:
-            label_of[int(i)] = c
+        label_of[order[np.fromiter(members, dtype=np.int64, count=len(members))]] = c
     comps = _group(source, label_of, keep.tolist())
     return Communities(comps, float(q))
