@@ -29,10 +29,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
-from collections.abc import Sequence
+import secrets
+import sqlite3
+import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago.colony import Colony
-from phago.errors import PhagoError
+from phago.errors import PhagoError, StoreError
 from phago.graph import HebbianGraph
 from phago.state import ColonyState
 from phago.types import NodeType
@@ -51,6 +55,8 @@ __all__ = [
     "GraphTable",
     "Triple",
     "TripleStats",
+    "atomic_output",
+    "check_output_path",
     "export_graph",
     "to_json_dict",
     "to_networkx",
@@ -302,6 +308,181 @@ def _distributed_table(path: PathLike) -> GraphTable:
     return table
 
 
+# ---------------------------------------------------------------------------- output files
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _looks_like_store_file(p: Path) -> bool:
+    """True if ``p`` is a phago store file: one this phago reads, or an SQLite database
+    with phago's schema table (a newer or damaged store), or one whose tables cannot be
+    read at all (it might be a damaged store)."""
+    from phago import store
+
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                return False
+    except OSError:
+        return False  # not there, or not a readable file: nothing to keep
+    if store.is_store(p):
+        return True
+    try:
+        con = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            row = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'phago_schema'"
+            ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return True
+    return row is not None
+
+
+def check_output_path(out: PathLike, *, source: PathLike | None = None) -> Path:
+    """Refuse an output path that would overwrite a phago store.
+
+    Refused are: ``source`` itself (the store being exported; also through a symbolic or
+    hard link), any existing phago store file, a distributed store folder, and any path
+    inside one.
+
+    Args:
+        out: the file about to be written.
+        source: the store the output is made from, if any.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        StoreError: ``out`` is one of the above (the message says which); nothing was
+            written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> from phago.store import save
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> db = save(Colony(), d / "c.db")
+        >>> check_output_path(d / "g.json", source=db).name
+        'g.json'
+        >>> try:
+        ...     check_output_path(db, source=db)
+        ... except StoreError as exc:
+        ...     print("refused:", "it is the store being read" in str(exc))
+        refused: True
+    """
+    from phago import store
+
+    p = Path(out)
+    if source is not None:
+        try:
+            same = os.path.samefile(p, source)
+        except OSError:
+            same = False  # one of them does not exist
+        if same:
+            raise StoreError(
+                f"refusing to write {p}: it is the store being read ({source}); "
+                "choose another output file"
+            )
+    if _looks_like_store_file(p):
+        raise StoreError(
+            f"refusing to write {p}: it is a phago store, which writing would destroy; "
+            "choose another output file"
+        )
+    real = Path(os.path.realpath(p))
+    for folder in (real, *real.parents):
+        if store.is_distributed_store(folder):
+            where = "it is" if folder == real else "it is inside"
+            raise StoreError(
+                f"refusing to write {p}: {where} the distributed phago store {folder}; "
+                "choose another output file"
+            )
+    return p
+
+
+def _fsync(path: Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if directory:
+            return  # a folder that cannot be opened: the rename is still atomic
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise  # (some file systems cannot sync a folder)
+    finally:
+        os.close(fd)
+
+
+def _new_temporary(target: Path) -> Path:
+    """A new empty file next to ``target``, hidden, ending like ``target`` (so a writer that
+    picks compression by the name's end, as networkx does for ``.gz``, still does), with
+    ``target``'s permissions when it exists (else the usual ones for a new file)."""
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = None
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if mode is not None:
+            try:
+                os.chmod(tmp, mode)
+            except OSError:
+                tmp.unlink(missing_ok=True)
+                raise
+        return tmp
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike) -> Iterator[Path]:
+    """Write a file whole or not at all: the body writes the temporary file this yields
+    (in the same folder); once it returns, the file is flushed to disk and renamed onto
+    ``path``, so ``path`` holds either what it held before or the complete new file, also
+    on a full disk or a crash. When the body fails the temporary is removed and ``path``
+    is left as it was. A ``path`` that is a symbolic link keeps it: the file it points to
+    is replaced.
+
+    Args:
+        path: the file to write.
+
+    Yields:
+        The temporary file to write.
+
+    Raises:
+        StoreError: ``path`` is a phago store (see :func:`check_output_path`).
+        OSError: the file cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with atomic_output(out) as tmp:
+        ...     _ = tmp.write_text("whole")
+        >>> out.read_text(), [p.name for p in out.parent.iterdir()]
+        ('whole', ['a.txt'])
+    """
+    check_output_path(path)
+    target = Path(os.path.realpath(path))
+    tmp = _new_temporary(target)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    _fsync(target.parent, directory=True)
+
+
 # ---------------------------------------------------------------------------- networkx
 
 
@@ -363,7 +544,9 @@ def write_graphml(table: GraphTable, path: PathLike) -> Path:
     import networkx as nx
 
     p = Path(path)
-    nx.write_graphml(to_networkx(table), p)
+    g = to_networkx(table)
+    with atomic_output(p) as tmp:
+        nx.write_graphml(g, tmp)
     return p
 
 
@@ -381,7 +564,9 @@ def write_gexf(table: GraphTable, path: PathLike) -> Path:
     import networkx as nx
 
     p = Path(path)
-    nx.write_gexf(to_networkx(table), p)
+    g = to_networkx(table)
+    with atomic_output(p) as tmp:
+        nx.write_gexf(g, tmp)
     return p
 
 
@@ -444,8 +629,9 @@ def write_json(table: GraphTable, path: PathLike) -> Path:
         'a'
     """
     p = Path(path)
-    with open(p, "w", encoding="utf-8") as fh:
-        json.dump(to_json_dict(table), fh, ensure_ascii=False)
+    data = to_json_dict(table)
+    with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
     return p
 
 
@@ -474,7 +660,7 @@ def write_csv(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     ids = [str(int(v)) for v in table.ids.tolist()]
-    with open(p, "w", encoding="utf-8", newline="") as fh:
+    with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(_CSV_HEADER)
         for k in range(table.edge_count):
@@ -573,7 +759,7 @@ def write_triples(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     ts, stats = triples(table)
-    with open(p, "w", encoding="utf-8") as fh:
+    with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         if p.suffix.lower() == ".jsonl":
             for t in ts:
                 fh.write(json.dumps(asdict(t), ensure_ascii=False) + "\n")
@@ -596,8 +782,13 @@ _WRITERS = {
 def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     """Write ``table`` in format ``fmt`` (one of :data:`FORMATS`) to ``out``.
 
+    The file is written whole or not at all (see :func:`atomic_output`): when writing
+    fails, a file already at ``out`` is left as it was.
+
     Raises:
         PhagoError: unknown format, or the file cannot be written (the message names it).
+        StoreError: ``out`` is a phago store (see :func:`check_output_path`); nothing was
+            written.
 
     Example:
         >>> import tempfile, pathlib
@@ -613,5 +804,7 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
         raise PhagoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     try:
         return writer(table, out)
+    except PhagoError:
+        raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise PhagoError(f"cannot write {out}: {exc.strerror or exc}") from exc

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago.errors import PhagoError
-from phago.export import GraphTable
+from phago.export import GraphTable, atomic_output
 
 __all__ = [
     "COLOR_BY",
@@ -517,10 +517,14 @@ def render_html(
 
 
 def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
-    """Write :func:`render_html` to ``path`` (options as for :func:`render_html`).
+    """Write :func:`render_html` to ``path`` (options as for :func:`render_html`), whole or
+    not at all (see :func:`~phago.export.atomic_output`): when writing fails, a file
+    already at ``path`` is left as it was.
 
     Raises:
         PhagoError: the file cannot be written (the message names it).
+        StoreError: ``path`` is a phago store (see
+            :func:`~phago.export.check_output_path`); nothing was written.
 
     Example:
         >>> import tempfile, pathlib
@@ -532,7 +536,10 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
     p = Path(path)
     text = render_html(table, **options)
     try:
-        p.write_text(text, encoding="utf-8")
+        with atomic_output(p) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except PhagoError:
+        raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
     return p
@@ -548,10 +555,13 @@ def write_png(
     seed: int = 0,
     title: str = "phago knowledge graph",
 ) -> Path:
-    """Draw the graph to a PNG with matplotlib (same layout and colours as the HTML view).
+    """Draw the graph to a PNG with matplotlib (same layout and colours as the HTML view),
+    written whole or not at all (see :func:`~phago.export.atomic_output`).
 
     Raises:
         PhagoError: unknown ``color_by``, or the file cannot be written.
+        StoreError: ``path`` is a phago store (see
+            :func:`~phago.export.check_output_path`); nothing was written.
 
     Example:
         >>> import tempfile, pathlib
@@ -615,7 +625,10 @@ def write_png(
     ax.set_ylim(-0.03, 1.03)
     p = Path(path)
     try:
-        fig.savefig(p, format="png")
+        with atomic_output(p) as tmp:
+            fig.savefig(tmp, format="png")
+    except PhagoError:
+        raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
     return p

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -325,6 +329,192 @@ def test_a_set_whose_snapshots_do_not_unpickle_is_a_store_error(tmp_path: Path) 
     import zlib
 
     manifest["files"]["runner.pkl"] = {"bytes": len(data), "crc32": zlib.crc32(data)}
+    manifest["manifest_crc32"] = files._manifest_crc(manifest)  # a consistent set
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(StoreError, match="cannot be read"):
         read_checkpoint(tmp_path)
+
+
+# ---------------------------------------------------------------------- the same tick again
+
+
+class _Crash(BaseException):
+    """The process dies here: no handler of the code under test runs."""
+
+
+def _crash_at(monkeypatch: pytest.MonkeyPatch, step: str, exc: BaseException | None = None) -> None:
+    """Make retaking a checkpoint of a tick fail at ``step``: ``"aside"`` (renaming the set
+    already there aside), ``"replace"`` (renaming the new set into place) or ``"drop"``
+    (removing the set aside once the new one is in place)."""
+    real_replace, real_rmtree = os.replace, shutil.rmtree
+    boom = exc or _Crash(step)
+
+    def replace(src: Any, dst: Any) -> None:
+        src, dst = Path(src), Path(dst)
+        if step == "aside" and src.name.startswith("tick-") and dst.name.startswith(".aside-"):
+            raise boom
+        if step == "replace" and src.name.startswith(".tick-") and dst.name.startswith("tick-"):
+            raise boom
+        real_replace(src, dst)
+
+    def rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        if step == "drop" and Path(path).name.startswith(".aside-"):
+            raise boom
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "replace", replace)
+    monkeypatch.setattr(files.shutil, "rmtree", rmtree)
+
+
+@pytest.mark.parametrize(
+    ("step", "survivor"), [("aside", b"old"), ("replace", b"old"), ("drop", b"new")]
+)
+def test_a_crash_while_retaking_a_tick_leaves_a_complete_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, survivor: bytes
+) -> None:
+    write_checkpoint(tmp_path, CheckpointSet(10, [b"old", b"OLD"], {"held": "old"}))
+    _crash_at(monkeypatch, step)
+    with pytest.raises(_Crash):
+        write_checkpoint(tmp_path, CheckpointSet(10, [b"new", b"NEW"], {"held": "new"}))
+    monkeypatch.undo()
+    got = read_checkpoint(tmp_path)  # what a process started after the crash reads
+    assert got.tick == 10 and got.snapshots == [survivor, survivor.upper()]
+    assert files.read_checkpoint_info(tmp_path)["tick"] == 10
+    # the next write of the tick, or of a later one, clears what the crash left
+    write_checkpoint(tmp_path, CheckpointSet(10, [b"again", b"AGAIN"], None))
+    assert sets_in(tmp_path) == ["tick-0000000010"]
+    assert read_checkpoint(tmp_path).snapshots == [b"again", b"AGAIN"]
+    write_checkpoint(tmp_path, CheckpointSet(12, [b"later", b"LATER"], None))
+    assert sets_in(tmp_path) == ["tick-0000000012"]
+
+
+def test_a_set_left_aside_with_no_set_in_place_is_read(tmp_path: Path) -> None:
+    # a crash between the two renames: the old set aside, the new one not in place
+    folder = write_checkpoint(tmp_path, CheckpointSet(10, [b"old"], None))
+    folder.rename(tmp_path / ".aside-tick-0000000010")
+    crashed = tmp_path / ".tick-0000000010.abc.tmp"  # the new set, never renamed
+    crashed.mkdir()
+    assert read_checkpoint(tmp_path).snapshots == [b"old"]
+    write_checkpoint(tmp_path, CheckpointSet(10, [b"new"], None))
+    assert sets_in(tmp_path) == ["tick-0000000010"]
+    assert read_checkpoint(tmp_path).snapshots == [b"new"]
+
+
+@pytest.mark.parametrize("step", ["aside", "replace"])
+def test_a_full_disk_while_retaking_a_tick_keeps_the_set_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    write_checkpoint(tmp_path, CheckpointSet(10, [b"old"], None))
+    _crash_at(monkeypatch, step, OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(
+        StoreError, match=r"tick 10.*No space left.*previous checkpoint there \(tick 10\) is kept"
+    ):
+        write_checkpoint(tmp_path, CheckpointSet(10, [b"new"], None))
+    monkeypatch.undo()
+    assert sets_in(tmp_path) == ["tick-0000000010"]  # back in place, no temporary left
+    assert read_checkpoint(tmp_path).snapshots == [b"old"]
+
+
+def test_a_checkpoint_retaken_right_after_a_resume_keeps_the_set_on_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with DistributedColony(2, seed=0, checkpoint_every=4, checkpoint_dir=str(tmp_path)) as dc:
+        dc.ingest_documents(LATE)
+        dc.spawn_digesters(2, max_idle=60)
+        dc.run(5)  # the set at 4
+    with DistributedColony.from_checkpoint(str(tmp_path), checkpoint_dir=str(tmp_path)) as back:
+        _crash_at(monkeypatch, "replace", OSError(errno.ENOSPC, "No space left on device"))
+        with pytest.raises(StoreError, match=r"tick 4.*is kept"):
+            back.checkpoint()  # the same tick, 4, again
+        monkeypatch.undo()
+    with DistributedColony.from_checkpoint(str(tmp_path)) as again:
+        assert again.current_tick == 4
+
+
+def test_a_full_disk_with_no_checkpoint_before_does_not_promise_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(path: Path, data: bytes) -> dict[str, int]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "_write_file", full_disk)
+    with pytest.raises(StoreError) as got:
+        write_checkpoint(tmp_path, CheckpointSet(3, [b"three"], None))
+    message = str(got.value)
+    assert "No space left" in message and "there is no earlier checkpoint there" in message
+    assert "kept" not in message
+    assert sets_in(tmp_path) == []
+
+
+# ---------------------------------------------------------------------- a manifest checked
+
+
+@pytest.fixture(scope="module")
+def written_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("checkpoints")
+    with DistributedColony(2, seed=0, checkpoint_every=2, checkpoint_dir=str(d)) as dc:
+        dc.ingest_documents(LATE)
+        dc.spawn_digesters(2, max_idle=60)
+        dc.run(3)  # the set at 2
+    return d
+
+
+def _changed(
+    src: Path, dst: Path, change: Callable[[Path, dict[str, Any]], None], *, sign: bool
+) -> Path:
+    """A copy of the set in ``src`` with its manifest (and files) changed by ``change``;
+    ``sign``: its checksum made to match again (a consistent forgery, or a set written
+    before manifests had one when ``change`` drops it)."""
+    shutil.copytree(src, dst)
+    folder = next(dst.iterdir())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(folder, manifest)
+    if sign and "manifest_crc32" in manifest:
+        manifest["manifest_crc32"] = files._manifest_crc(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def _tick_999(folder: Path, manifest: dict[str, Any]) -> None:
+    manifest["tick"] = 999
+
+
+def test_an_edited_manifest_is_a_store_error(written_set: Path, tmp_path: Path) -> None:
+    with DistributedColony.from_checkpoint(str(written_set)) as dc:
+        assert dc.current_tick == 2  # (the set as written loads)
+    edited = _changed(written_set, tmp_path / "edited", _tick_999, sign=False)
+    with pytest.raises(StoreError, match="manifest does not match its checksum"):
+        read_checkpoint(edited)
+    with pytest.raises(StoreError, match="manifest does not match its checksum"):
+        DistributedColony.from_checkpoint(str(edited))
+
+    # its checksum made to match (or an older set, without one): the shards say otherwise
+    def without_checksum(folder: Path, manifest: dict[str, Any]) -> None:
+        manifest["tick"] = 999
+        manifest.pop("manifest_crc32", None)
+
+    for sign, change in ((True, _tick_999), (False, without_checksum)):
+        forged = _changed(written_set, tmp_path / f"forged-{sign}", change, sign=sign)
+        assert read_checkpoint(forged).tick == 999  # the files match the manifest ...
+        with pytest.raises(
+            StoreError,
+            match=r"manifest says tick 999, but the snapshot in shard-0\.ckpt is of tick 2",
+        ):
+            DistributedColony.from_checkpoint(str(forged))  # ... but not their own tick
+
+
+def test_swapped_shard_files_are_a_store_error(written_set: Path, tmp_path: Path) -> None:
+    def swap(folder: Path, manifest: dict[str, Any]) -> None:
+        zero, one = folder / "shard-0.ckpt", folder / "shard-1.ckpt"
+        data = zero.read_bytes()
+        zero.write_bytes(one.read_bytes())
+        one.write_bytes(data)
+        facts = manifest["files"]
+        facts["shard-0.ckpt"], facts["shard-1.ckpt"] = facts["shard-1.ckpt"], facts["shard-0.ckpt"]
+
+    swapped = _changed(written_set, tmp_path / "swapped", swap, sign=True)
+    assert len(read_checkpoint(swapped).snapshots) == 2  # every file matches the manifest
+    with pytest.raises(
+        StoreError, match=r"the snapshot in shard-0\.ckpt is of shard 1, not shard 0"
+    ):
+        DistributedColony.from_checkpoint(str(swapped))

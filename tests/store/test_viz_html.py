@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import doctest
+import errno
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from store_helpers import make_colony
 
 import phago.viz as viz_mod
-from phago.errors import PhagoError
+from phago.cli import main
+from phago.errors import PhagoError, StoreError
 from phago.export import GraphTable
+from phago.store import is_store, save
 from phago.viz import render_html, write_html, write_png
 
 
@@ -94,3 +99,60 @@ def test_png(tmp_path: Path, table: GraphTable) -> None:
     p = write_png(table, tmp_path / "g.png", max_nodes=200)
     data = p.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+# ---------------------------------------------------------------------------- output files
+
+
+def _full_disk_after(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Make the next HTML (``kind="html"``) or PNG write part of its file, then find the
+    disk full."""
+    if kind == "html":
+
+        def write_text(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
+            with open(self, "w", encoding="utf-8") as fh:
+                fh.write(data[:100])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(Path, "write_text", write_text)
+        return
+    from matplotlib.figure import Figure
+
+    def savefig(self: Figure, fname: Any, *args: Any, **kwargs: Any) -> None:
+        with open(fname, "wb") as fh:
+            fh.write(b"\x89PNG\r\n\x1a\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+
+
+@pytest.mark.parametrize("kind", ["html", "png"])
+def test_a_full_disk_keeps_the_previous_picture_whole(
+    tmp_path: Path, table: GraphTable, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = write_html if kind == "html" else write_png
+    out = write(table, tmp_path / f"graph.{kind}", max_nodes=100)
+    before = out.read_bytes()
+    _full_disk_after(monkeypatch, kind)
+    with pytest.raises(PhagoError, match=rf"cannot write .*graph\.{kind}: No space left"):
+        write(table, out, max_nodes=100)
+    monkeypatch.undo()
+    assert out.read_bytes() == before  # the previous file, whole
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left
+
+
+def test_viz_refuses_to_write_over_a_store(tmp_path: Path, table: GraphTable) -> None:
+    c = make_colony(3, digesters=1)
+    db = save(c, tmp_path / "c.db")
+    before = db.read_bytes()
+    for write in (write_html, write_png):
+        with pytest.raises(StoreError, match="it is a phago store"):
+            write(table, db)
+    link = tmp_path / "graph.png"
+    link.symlink_to(db)  # the PNG next to the page would replace the store
+    for args in (["--out", str(db)], ["--out", str(tmp_path / "graph.html"), "--png"]):
+        r = CliRunner().invoke(main, ["viz", "--db", str(db), *args], catch_exceptions=False)
+        assert r.exit_code == 1, r.output
+        assert "refusing to write" in r.output and "it is the store being read" in r.output
+    assert db.read_bytes() == before and is_store(db)
+    assert not (tmp_path / "graph.html").exists()  # nothing written when one file is refused

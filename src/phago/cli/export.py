@@ -9,7 +9,7 @@ import click
 from phago.cli._store import db_option, fail, open_table
 from phago.cli.common import echo_json, out
 from phago.errors import PhagoError
-from phago.export import FORMATS, export_graph
+from phago.export import FORMATS, check_output_path, export_graph
 
 
 @click.command()
@@ -31,7 +31,12 @@ from phago.export import FORMATS, export_graph
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
-    """Export the knowledge graph stored in DB."""
+    """Export the knowledge graph stored in DB. The --out file is written whole or not at
+    all, and never over the store itself nor any other phago store."""
+    try:
+        check_output_path(out_path, source=db)
+    except PhagoError as exc:
+        raise fail(exc) from exc
     table = open_table(db)
     try:
         path = export_graph(table, fmt, out_path)

@@ -9,6 +9,7 @@ import click
 from phago.cli._store import db_option, fail, open_table
 from phago.cli.common import echo_json, out
 from phago.errors import PhagoError
+from phago.export import check_output_path
 from phago.viz import COLOR_BY, write_html, write_png
 
 
@@ -50,12 +51,20 @@ def viz(
 ) -> None:
     """Write an HTML view of the graph in DB: node size by access count, edge thickness by
     weight, colour by community or shard, a search box and hover details. It needs no network
-    access to open."""
+    access to open. The files are written whole or not at all, and never over the store
+    itself nor any other phago store."""
+    to_png = out_path.suffix.lower() == ".png"
+    targets = [out_path] if to_png or not png else [out_path, out_path.with_suffix(".png")]
+    try:
+        for target in targets:  # all of them before anything is written
+            check_output_path(target, source=db)
+    except PhagoError as exc:
+        raise fail(exc) from exc
     table = open_table(db)
     colour = color_by or ("shard" if table.shard is not None else "community")
     written: list[str] = []
     try:
-        if out_path.suffix.lower() == ".png":
+        if to_png:
             written.append(
                 str(write_png(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
             )

@@ -4,11 +4,15 @@ A set is a folder ``tick-<T>`` (``T`` zero-padded to ten digits) in the checkpoi
 directory holding ``shard-<i>.ckpt`` (each shard's pickled state, as
 :meth:`~phago.distributed.shard.ShardedColony.snapshot` made it), ``runner.pkl`` (the
 messages held between ticks and the global distribution, pickled) and ``manifest.json``
-(the tick, the shard count, the ring's virtual nodes, the cluster seed, and each file's
-size and CRC-32). It is written into a hidden temporary folder, each file flushed to disk,
-and renamed into place only when complete, so a crash or a full disk never leaves a set
-that looks whole but is not; the sets before it are removed only after that. So the
-directory always holds at most one complete set, and every file of it is of the same tick.
+(the tick, the shard count, the ring's virtual nodes, the cluster seed, each file's size
+and CRC-32, and the CRC-32 of the manifest itself). It is written into a hidden temporary
+folder, each file flushed to disk, and renamed into place only when complete, so a crash or
+a full disk never leaves a set that looks whole but is not; the sets before it are removed
+only after that. A set of the same tick (a checkpoint retaken after a recovery, or right
+after a resume) is first renamed aside (``.aside-tick-<T>``), and removed only once the new
+one is in place: at every moment the directory holds a complete set, and a reader given a
+set left aside by a crash takes the complete one (the new set when it is there, else the
+one aside). Every file of a set is of the same tick.
 
 Example:
     >>> import tempfile
@@ -23,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -47,7 +52,9 @@ CHECKPOINT_FORMAT = 1
 """Version of the on-disk layout (``manifest.json``'s ``format``)."""
 
 _PREFIX = "tick-"
+_ASIDE = ".aside-"  # a set of the same tick, renamed aside while the new one replaces it
 _MANIFEST = "manifest.json"
+_MANIFEST_CRC = "manifest_crc32"  # the manifest's own CRC-32 (of the rest of it)
 _RUNNER = "runner.pkl"
 
 
@@ -83,8 +90,28 @@ def _write_file(path: Path, data: bytes) -> dict[str, int]:
     return {"bytes": len(data), "crc32": zlib.crc32(data)}
 
 
+def _manifest_crc(manifest: dict[str, Any]) -> int:
+    """The CRC-32 of ``manifest`` without its own checksum (keys sorted, compact)."""
+    body = {k: v for k, v in manifest.items() if k != _MANIFEST_CRC}
+    return zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _kept_message(root: Path) -> str:
+    """What a failed write left there, for its error message."""
+    try:
+        sets = _complete_sets(root)
+    except OSError:
+        sets = []
+    if not sets:
+        return "there is no earlier checkpoint there"
+    return f"the previous checkpoint there (tick {_tick_of(sets[0])}) is kept"
+
+
 def write_checkpoint(directory: str | os.PathLike[str], cp: CheckpointSet) -> Path:
     """Write ``cp`` as the directory's complete set, replacing the sets before it.
+
+    A set of the same tick already there is renamed aside and removed only once the new
+    one is in place, so a crash at any moment leaves a complete set to read.
 
     Args:
         directory: the checkpoint directory (created if missing).
@@ -95,11 +122,14 @@ def write_checkpoint(directory: str | os.PathLike[str], cp: CheckpointSet) -> Pa
 
     Raises:
         StoreError: it could not be written (a full disk, no permission, ...). Nothing of
-            it is left behind, and the directory's previous set is still there, whole.
+            it is left behind, and the directory's previous set, if it had one, is still
+            there, whole (the message says which it is).
     """
     root = Path(directory)
     final = root / _set_name(cp.tick)
+    aside = root / f"{_ASIDE}{final.name}"
     tmp: Path | None = None
+    moved_aside = placed = False
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}.", suffix=".tmp"))
@@ -108,37 +138,62 @@ def write_checkpoint(directory: str | os.PathLike[str], cp: CheckpointSet) -> Pa
             files[f"shard-{i}.ckpt"] = _write_file(tmp / f"shard-{i}.ckpt", bytes(data))
         runner = pickle.dumps(cp.runner_state, protocol=pickle.HIGHEST_PROTOCOL)
         files[_RUNNER] = _write_file(tmp / _RUNNER, runner)
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
             "tick": int(cp.tick),
             "shards": len(cp.snapshots),
             "info": cp.info,
             "files": files,
         }
+        manifest[_MANIFEST_CRC] = _manifest_crc(manifest)
         _write_file(tmp / _MANIFEST, json.dumps(manifest, indent=1).encode())
         _fsync_dir(tmp)
         if final.exists():  # the same tick again (a checkpoint retaken after a recovery)
-            shutil.rmtree(final)
+            if aside.exists():  # left by a crash after the last such replace: ``final`` is whole
+                shutil.rmtree(aside)
+            os.replace(final, aside)  # kept, whole, until the new set is in place
+            moved_aside = True
         os.replace(tmp, final)
-        tmp = None
+        tmp, moved_aside, placed = None, False, True
         _fsync_dir(root)
     except OSError as exc:
+        if moved_aside:  # the new set did not take its place: put the old one back
+            with contextlib.suppress(OSError):  # (else a reader still finds it aside)
+                os.replace(aside, final)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp = None
+        if placed:  # renamed into place, but the folder could not be flushed to disk
+            kept = "the new set is in place, but may not have reached the disk"
+        else:
+            kept = _kept_message(root)
         raise StoreError(
-            f"could not write the checkpoint of tick {cp.tick} to {root}: {exc}; "
-            "the previous checkpoint there is kept"
+            f"could not write the checkpoint of tick {cp.tick} to {root}: {exc}; {kept}"
         ) from exc
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    for old in root.iterdir():  # older sets, and temporaries a crash left
-        if old != final and (old.name.startswith(_PREFIX) or old.name.startswith(f".{_PREFIX}")):
+    for old in root.iterdir():  # older sets, the one set aside, temporaries a crash left
+        if old != final and old.name.startswith((_PREFIX, f".{_PREFIX}", _ASIDE)):
             shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _tick_of(folder: Path) -> int:
+    """The tick in a set folder's name (``tick-<T>`` or ``.aside-tick-<T>``)."""
+    return int(folder.name.removeprefix(_ASIDE).removeprefix(_PREFIX))
+
+
+def _is_set_name(name: str) -> bool:
+    digits = name.removeprefix(_ASIDE)
+    return digits.startswith(_PREFIX) and digits.removeprefix(_PREFIX).isdigit()
+
+
 def _complete_sets(root: Path) -> list[Path]:
-    sets = [p for p in root.iterdir() if p.name.startswith(_PREFIX) and (p / _MANIFEST).exists()]
-    return sorted(sets, key=lambda p: p.name, reverse=True)
+    """The sets with a manifest, newest first; of one tick, the set in place before the
+    one a crash left aside (the set in place is only ever a complete one renamed there)."""
+    sets = [p for p in root.iterdir() if _is_set_name(p.name) and (p / _MANIFEST).exists()]
+    return sorted(sets, key=lambda p: (_tick_of(p), not p.name.startswith(_ASIDE)), reverse=True)
 
 
 def _newest(root: Path) -> Path:
@@ -160,10 +215,38 @@ def read_checkpoint_info(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """
     folder = _newest(Path(directory))
     try:
-        manifest = json.loads((folder / _MANIFEST).read_bytes())
+        manifest = _read_manifest(folder)
         return {**dict(manifest["info"]), "tick": int(manifest["tick"])}
+    except StoreError:
+        raise
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"checkpoint {folder} cannot be read: {exc!r}") from exc
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the set in ``folder``, its format and its own checksum checked (a
+    set written before manifests had one is taken as it is).
+
+    Raises:
+        StoreError: the manifest is not a JSON object, is of a newer format, or does not
+            match its checksum.
+        OSError, ValueError, KeyError, TypeError: it cannot be read, is not JSON, or has
+            no valid format.
+    """
+    manifest = json.loads((folder / _MANIFEST).read_bytes())
+    if not isinstance(manifest, dict):
+        raise StoreError(f"checkpoint {folder} is damaged: its manifest is not an object")
+    fmt = int(manifest["format"])
+    if fmt > CHECKPOINT_FORMAT:
+        raise StoreError(
+            f"checkpoint {folder} is of format {fmt}; this phago reads up to {CHECKPOINT_FORMAT}"
+        )
+    if _MANIFEST_CRC in manifest and manifest[_MANIFEST_CRC] != _manifest_crc(manifest):
+        raise StoreError(
+            f"checkpoint {folder} is damaged: its manifest does not match its checksum "
+            "(changed or corrupted since it was written)"
+        )
+    return manifest
 
 
 def read_checkpoint(directory: str | os.PathLike[str]) -> CheckpointSet:
@@ -175,13 +258,7 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> CheckpointSet:
     """
     folder = _newest(Path(directory))
     try:
-        manifest = json.loads((folder / _MANIFEST).read_bytes())
-        fmt = int(manifest["format"])
-        if fmt > CHECKPOINT_FORMAT:
-            raise StoreError(
-                f"checkpoint {folder} is of format {fmt}; this phago reads up to "
-                f"{CHECKPOINT_FORMAT}"
-            )
+        manifest = _read_manifest(folder)
         files: dict[str, dict[str, int]] = manifest["files"]
         blobs: dict[str, bytes] = {}
         for name, facts in files.items():

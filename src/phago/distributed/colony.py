@@ -330,6 +330,7 @@ class DistributedColony:
                 raise StoreError(
                     f"cannot resume from the checkpoint in {directory}: {exc!r}"
                 ) from exc
+            dc._check_restored(directory, cp.tick)
             extra = (cp.runner_state or {}).get("extra") or {}
             dc._layout_next = int(extra.get("layout_next", 0))
             dc.history = [tuple(h) for h in extra.get("history", [])]  # type: ignore[misc]
@@ -338,6 +339,26 @@ class DistributedColony:
             dc.close()
             raise
         return dc
+
+    def _check_restored(self, directory: str, tick: int) -> None:
+        """Check that the shards restored from a checkpoint's snapshots are what its
+        manifest says: shard ``i`` in position ``i``, each at the set's ``tick``.
+
+        Raises:
+            StoreError: one is not (swapped or foreign shard files, an edited manifest).
+        """
+        health, stats = self._call_all("health"), self._call_all("stats")
+        for i, (h, st) in enumerate(zip(health, stats, strict=True)):
+            if int(h.shard_id) != i:
+                raise StoreError(
+                    f"checkpoint in {directory} is damaged: the snapshot in shard-{i}.ckpt "
+                    f"is of shard {int(h.shard_id)}, not shard {i}"
+                )
+            if int(st.tick) != tick:
+                raise StoreError(
+                    f"checkpoint in {directory} is damaged: its manifest says tick {tick}, "
+                    f"but the snapshot in shard-{i}.ckpt is of tick {int(st.tick)}"
+                )
 
     # ------------------------------------------------------------------ plumbing
 
