@@ -56,15 +56,45 @@ def test_a_closed_colony_says_so_and_runs_nothing() -> None:
     dc.close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (no coroutine left never awaited)
+        edges_before = dc.graph.edge_count
         for call in (
             lambda: dc.run(1),
             dc.tick,
             lambda: dc.ingest_documents([("e", "gene expression", (1, 1))]),
+            # changes made straight to local shards (until the 35th session they went in)
+            lambda: dc.spawn(Digester(Position(0, 0))),
+            lambda: dc.spawn_digesters(2),
+            lambda: dc.reinforce_edges([(1, 2)], [1], 0.1, 2),
         ):
             with pytest.raises(ColonyClosed, match="this colony of 2 shards was closed"):
                 call()
     assert dc.current_tick == 2 and len(dc.documents()) == 1  # (its shards can be read)
+    assert dc.stats().agents_alive == 0 and dc.graph.edge_count == edges_before
     assert [row["status"] for row in dc.stats().shards] == ["Offline", "Offline"]
+
+
+def test_bad_arguments_to_a_distributed_colony_are_config_errors() -> None:
+    for shards in ("2", 1.5, 0, None):
+        with pytest.raises(ConfigError, match="num_shards must be a whole number >= 1"):
+            DistributedColony(shards)  # type: ignore[arg-type]
+    with DistributedColony(2, seed=0) as dc:
+        dc.ingest_document("d", "cell membrane protein", Position(0, 0))
+        for per_shard in (1.5, -1, "2"):
+            with pytest.raises(ConfigError, match="per_shard must be a whole number >= 0"):
+                dc.spawn_digesters(per_shard)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match=r"bad digester options \['bogus'\]"):
+            dc.spawn_digesters(1, bogus=3)
+        for shard in (1.5, -1, 2):
+            with pytest.raises(ConfigError):
+                dc.spawn(Digester(Position(0, 0)), shard=shard)  # type: ignore[arg-type]
+        assert dc.stats().agents_alive == 0
+        # one object on two shards would act twice a tick: refused as on one shard
+        d = Digester(Position(0, 0))
+        dc.spawn(d, shard=0)
+        for shard in (0, 1):
+            with pytest.raises(InvalidAgent, match=r"already in the colony \(on shard 0\)"):
+                dc.spawn(d, shard=shard)
+        assert dc.stats().agents_alive == 1 and dc.spawn_digesters(1.0) == 2  # type: ignore[arg-type]
 
 
 def test_reference_example() -> None:

@@ -23,14 +23,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from phago._gc import cyclic_gc_paused
+from phago.agents.base import Agent
 from phago.agents.digester import Digester
 from phago.colony import tick_count
-from phago.config import ColonyConfig
+from phago.config import ColonyConfig, whole_number
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.runner import (
@@ -55,6 +56,7 @@ from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
 from phago.errors import (
     ColonyClosed,
     ConfigError,
+    InvalidAgent,
     PhagoError,
     ShardLost,
     StoreError,
@@ -133,6 +135,12 @@ def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
     )
 
 
+# shard calls that change a colony (refused once it is closed; reads of local shards are not)
+_CHANGING_CALLS = frozenset(
+    {"ingest_batch", "spawn", "spawn_many", "apply_reinforcement", "ingest_document"}
+)
+
+
 class DistributedColony:
     """A colony sharded over ``num_shards`` workers that tick in lockstep.
 
@@ -189,8 +197,7 @@ class DistributedColony:
         ray_fan_out: str = "auto",
         ray_start_timeout_s: float = 120.0,
     ) -> None:
-        if num_shards < 1:
-            raise ConfigError("num_shards must be >= 1")
+        num_shards = whole_number(num_shards, "num_shards", 1)
         if backend not in ("local", "ray"):
             raise ConfigError(f"unknown backend {backend!r}; use 'local' or 'ray'")
         GhostNodeCache(ghost_cache_size)  # checks it here, before any Ray actor starts
@@ -401,10 +408,7 @@ class DistributedColony:
         """
         if self._closed:
             coro.close()  # (never to run: no "never awaited" warning)
-            raise ColonyClosed(
-                f"this colony of {self.num_shards} shards was closed; build a new one, or "
-                "load a saved store"
-            )
+            self._refuse_closed()
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # none: the usual case
@@ -495,12 +499,21 @@ class DistributedColony:
         else:
             task.cancel()
 
+    def _refuse_closed(self) -> NoReturn:
+        raise ColonyClosed(
+            f"this colony of {self.num_shards} shards was closed; build a new one, or load a "
+            "saved store"
+        )
+
     def _call_all(self, method: str, *args: Any) -> list[Any]:
         return self._call_each([(s, method, args) for s in range(len(self._runner.handles))])
 
     def _call_each(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
         """Each ``(shard, method, args)`` call, all at once on Ray (in turn locally); see
-        :meth:`_settled` for a shard found lost."""
+        :meth:`_settled` for a shard found lost. A call that would change a closed colony
+        raises :class:`~phago.errors.ColonyClosed` (reads of its local shards still work)."""
+        if self._closed and any(m in _CHANGING_CALLS for _, m, _ in calls):
+            self._refuse_closed()
         hs = self._runner.handles
         if all(isinstance(hs[s], LocalShardHandle) for s, _, _ in calls):
             return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
@@ -576,6 +589,8 @@ class DistributedColony:
         self._settled(sent, self._run(stream()))
 
     def _call(self, shard: int, method: str, *args: Any) -> Any:
+        if self._closed and method in _CHANGING_CALLS:
+            self._refuse_closed()
         h = self._runner.handles[shard]
         if isinstance(h, LocalShardHandle):
             return getattr(h.target, method)(*args)
@@ -661,7 +676,19 @@ class DistributedColony:
 
         Digester ``j`` of a shard starts beside the shard's document ``j·(n // per_shard)``.
         Returns the number spawned.
+
+        Raises:
+            ConfigError: ``per_shard`` is not a whole number >= 0, or ``digester_options``
+                are not :class:`~phago.agents.digester.Digester`'s (nothing is spawned).
+            ColonyClosed: the colony was closed.
         """
+        per_shard = whole_number(per_shard, "per_shard", 0)
+        if self._closed:
+            self._refuse_closed()
+        try:
+            Digester(Position(0.0, 0.0), **{"seed": 0, **digester_options})
+        except TypeError as exc:
+            raise ConfigError(f"bad digester options {sorted(digester_options)}: {exc}") from exc
         shards = range(self.num_shards)
         spread = self._call_each([(s, "spread_positions", (per_shard,)) for s in shards])
         with cyclic_gc_paused():  # thousands of new agents: no garbage cycles to find
@@ -685,12 +712,24 @@ class DistributedColony:
         Raises:
             ConfigError: no such shard.
             InvalidAgent: the shard's colony refused ``agent`` (:meth:`Colony.spawn`): not
-                an agent, or (local backend, where the shard takes the object itself) one
-                already in that shard's colony. On Ray the shard gets a copy, so spawning
-                the same object again adds another agent.
+                an agent, or (local backend, where the shards take the object itself) one
+                already in the colony, on any shard. On Ray the shard gets a copy, so
+                spawning the same object again adds another agent.
+            ColonyClosed: the colony was closed.
         """
-        if not 0 <= shard < self.num_shards:
+        shard = whole_number(shard, "shard", 0)
+        if shard >= self.num_shards:
             raise ConfigError(f"no shard {shard}; the colony has {self.num_shards}")
+        if isinstance(agent, Agent) and agent.id:  # (an unbound agent's id is 0)
+            for i, h in enumerate(self._runner.handles):
+                if isinstance(h, LocalShardHandle) and any(
+                    a is agent
+                    for a in h.target.colony.agents  # type: ignore[union-attr]
+                ):
+                    raise InvalidAgent(
+                        f"this {type(agent).__name__} is already in the colony (on shard "
+                        f"{i}); spawn a new one"
+                    )
         self._version += 1
         return self._call(shard, "spawn", agent)
 
