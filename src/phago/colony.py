@@ -67,6 +67,7 @@ from phago.events import (
 from phago.graph import HebbianGraph, PrunedEdges, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
+from phago.text import tokenize
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -234,6 +235,39 @@ def checked_document_id(doc_id: object) -> DocumentId:
     return DocumentId(value)
 
 
+def check_keyword_counts(titles: Sequence[str], contents: Sequence[str], limit: int | None) -> None:
+    """Refuse a document with more than ``limit`` distinct keywords (a config's
+    :attr:`~phago.config.ColonyConfig.clique_keyword_limit`; None: no limit): every pair
+    of them would be wired, and a few thousand make millions of edges at once.
+
+    A keyword takes at least two characters with the space after it, so only documents of
+    ``2 * limit`` characters or more are tokenised to count.
+
+    Raises:
+        DocumentError: the first such document, with its count and what to do instead.
+
+    Example:
+        >>> check_keyword_counts(["ok"], ["alpha beta gamma"], limit=3)
+        >>> check_keyword_counts(["wide"], ["alpha beta gamma delta"], limit=3)
+        Traceback (most recent call last):
+        ...
+        phago.errors.DocumentError: document 'wide' has 4 distinct keywords; ...
+    """
+    if limit is None:
+        return
+    for title, content in zip(titles, contents, strict=True):
+        if len(content) < 2 * limit:
+            continue
+        n = len(set(tokenize(content)))
+        if n > limit:
+            raise DocumentError(
+                f"document {title!r} has {n:,} distinct keywords; wiring every pair would "
+                f"make about {n * (n - 1) // 2:,} edges at once (max_clique_keywords="
+                f"{limit}): split it, or bound the wiring with ColonyConfig.for_large_corpora() "
+                "(the command line's --large), max_fragments or wiring_window"
+            )
+
+
 def check_document(title: str, content: object, max_chars: int) -> None:
     """Raise the typed error a colony would raise for this document's content, if any.
 
@@ -380,6 +414,7 @@ class Colony:
             InvalidPosition: a position that is not finite.
         """
         check_document(title, content, self.config.max_document_chars)
+        check_keyword_counts([title], [content], self.config.clique_keyword_limit)
         if doc_id is not None:
             doc_id = checked_document_id(doc_id)
         position = self._next_layout_position() if position is None else Position.of(position)
@@ -443,6 +478,7 @@ class Colony:
         checked = batch.checked_chars
         if checked is None or checked > self.config.max_document_chars:
             self._check_batch(batch)
+        check_keyword_counts(batch.titles, batch.contents, self.config.clique_keyword_limit)
         with cyclic_gc_paused():  # documents hold no cycles; the collector's walks cost half
             return self.substrate.add_documents(batch.titles, batch.contents, batch.xy, batch.ids)
 

@@ -61,6 +61,11 @@ class ColonyConfig:
         max_fragments: keep only this many keywords per document; None: every keyword.
         wiring_window: wire only concept pairs occurring within this many words of each other;
             None: every pair of a document's concepts (the reference).
+        max_clique_keywords: while every pair of a document's keywords is wired (no
+            ``wiring_window``, and ``max_fragments`` None or above this), a document with
+            more distinct keywords than this is refused at ingest: its clique would have
+            about n²/2 edges (2,000 keywords: 2 million edges and several hundred MB while
+            they are wired). None: no limit.
         tentative_weight: weight of a new edge.
         reinforcement: weight added per later co-activation (capped at 1.0).
         dissolution_radius: digesters internalise concept labels within this distance.
@@ -80,6 +85,7 @@ class ColonyConfig:
     max_edge_degree: int | None = 30
     max_fragments: int | None = None
     wiring_window: int | None = None
+    max_clique_keywords: int | None = 2_000
     tentative_weight: float = 0.1
     reinforcement: float = 0.1
     dissolution_radius: float = 15.0
@@ -107,14 +113,30 @@ class ColonyConfig:
             raise ConfigError("tentative_weight must be in (0, 1]")
         if not 0.0 <= self.reinforcement <= 1.0:
             raise ConfigError("reinforcement must be in [0, 1]")
-        if self.maturation_ticks < 0:
-            raise ConfigError("maturation_ticks must be >= 0")
-        for name in ("max_edge_degree", "max_fragments", "wiring_window"):
+        whole_number(self.maturation_ticks, "maturation_ticks", 0)
+        for name in ("max_edge_degree", "max_fragments", "wiring_window", "max_clique_keywords"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 1):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ConfigError(f"{name} must be None or an integer >= 1, got {v!r}")
-        if self.max_document_chars < 1 or self.event_history_limit < 0:
-            raise ConfigError("max_document_chars must be >= 1 and event_history_limit >= 0")
+        whole_number(self.max_document_chars, "max_document_chars", 1)
+        whole_number(self.event_history_limit, "event_history_limit", 0)
+
+    @property
+    def clique_keyword_limit(self) -> int | None:
+        """The most distinct keywords a document may have (``max_clique_keywords``) while
+        every pair of them would be wired; None where wiring is bounded or the limit is off.
+
+        Example:
+            >>> large = ColonyConfig.for_large_corpora()
+            >>> ColonyConfig().clique_keyword_limit, large.clique_keyword_limit
+            (2000, None)
+        """
+        limit = self.max_clique_keywords
+        if limit is None or self.wiring_window is not None:
+            return None
+        if self.max_fragments is not None and self.max_fragments <= limit:
+            return None
+        return limit
 
     @classmethod
     def for_large_corpora(cls) -> ColonyConfig:

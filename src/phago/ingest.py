@@ -50,7 +50,7 @@ import numpy as np
 
 from phago._arrays import unique_sorted
 from phago.agents.digester import Digester
-from phago.colony import Colony, check_document
+from phago.colony import Colony, check_document, check_keyword_counts
 from phago.config import ColonyConfig
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import DocumentId, document_id
@@ -181,7 +181,8 @@ class FileInfo:
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
     """Supported files under ``paths`` (folders recursively), sorted per argument, no repeats.
 
-    Named files of an unsupported type and missing paths are returned as skipped.
+    Named files of an unsupported type, missing paths and folders that cannot be read are
+    returned as skipped.
 
     Example:
         >>> import tempfile, pathlib
@@ -205,7 +206,14 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
         p = Path(raw)
         if p.is_dir():
             found: list[Path] = []
-            for root, dirs, names in os.walk(p, followlinks=False):
+
+            def unreadable(exc: OSError, top: Path = p) -> None:
+                where = exc.filename or top
+                skipped.append(
+                    SkippedFile(str(where), f"{where}: cannot read ({exc.strerror or exc})")
+                )
+
+            for root, dirs, names in os.walk(p, onerror=unreadable, followlinks=False):
                 dirs.sort()
                 for name in names:
                     f = Path(root) / name
@@ -460,13 +468,26 @@ def _parts(p: Path, max_chars: int, encoding: str, meta: dict[str, str]) -> Iter
 
 
 def inspect_file(
-    path: str | os.PathLike[str], *, max_chars: int = DEFAULT_MAX_CHARS, encoding: str = "utf-8"
+    path: str | os.PathLike[str],
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    encoding: str = "utf-8",
+    max_keywords: int | None = None,
 ) -> FileInfo:
     """Validate a file completely and describe it (nothing is kept in memory but counts).
 
+    Args:
+        path: the file.
+        max_chars: the longest part; a longer text is split into parts.
+        encoding: of a text file.
+        max_keywords: refuse the file if a part has more distinct keywords than this (a
+            colony config's :attr:`~phago.config.ColonyConfig.clique_keyword_limit`);
+            None: no limit.
+
     Raises:
         EmptyDocument: the file is empty, whitespace only, or has no extractable text.
-        DocumentError: binary, undecodable, unsupported or a broken PDF.
+        DocumentError: binary, undecodable, unsupported, a broken PDF, or a part with more
+            than ``max_keywords`` distinct keywords.
         OSError: the file cannot be read.
 
     Example:
@@ -482,6 +503,7 @@ def inspect_file(
     h = hashlib.sha256()
     parts = chars = 0
     for part in _parts(p, max_chars, encoding, meta):
+        check_keyword_counts([f"{p.name} (part {parts + 1})"], [part], max_keywords)
         data = part.encode("utf-8")
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
@@ -493,7 +515,10 @@ def inspect_file(
         if SUPPORTED_SUFFIXES.get(p.suffix.lower()) == "text":
             raise EmptyDocument(f"{p}: only whitespace")
         raise EmptyDocument(f"{p}: no text could be extracted")
-    title = meta.get("title") or p.stem
+    # (a file name that is not UTF-8 holds lone surrogates, which no title may)
+    title = meta.get("title") or p.stem.encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace"
+    )
     return FileInfo(p, title, h.hexdigest(), parts, chars)
 
 
@@ -567,7 +592,12 @@ def ingest_paths(
     for f in found:
         outcome = "skipped"
         try:
-            info = inspect_file(f, max_chars=limit, encoding=encoding)
+            info = inspect_file(
+                f,
+                max_chars=limit,
+                encoding=encoding,
+                max_keywords=colony.config.clique_keyword_limit,
+            )
         except DocumentError as exc:
             report.skipped.append(SkippedFile(str(f), str(exc)))
         except OSError as exc:
@@ -697,6 +727,7 @@ class DistributedSink:
             DocumentError: binary or oversized content.
         """
         check_document(title, content, self.dc.config.max_document_chars)
+        check_keyword_counts([title], [content], self.dc.config.clique_keyword_limit)
         p = Position(*self.dc._next_xy())
         did = document_id(title, content)
         self._queue.append((title, content, p))

@@ -428,8 +428,7 @@ class Substrate:
             held = self._docs[self._doc_seq[did]]
             if held.title != title or held.content != content:
                 raise DocumentError(
-                    f"document {title!r}: id {did} is already the id of document "
-                    f"{held.title!r}"
+                    f"document {title!r}: id {did} is already the id of document {held.title!r}"
                 )
             return did
         seq = len(self._docs)

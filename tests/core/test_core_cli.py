@@ -163,6 +163,39 @@ def test_counts_that_make_no_sense_are_usage_errors() -> None:
     for args in cases:  # click rejects them before any work starts
         r = CliRunner().invoke(main, list(args))
         assert r.exit_code == 2 and "0 is not in the range" in r.output, args
+    for command in (["run"], ["demo"], ["eval"]):  # (a traceback until the 35th session)
+        r = CliRunner().invoke(main, [*command, "--seed", "-1"])
+        assert r.exit_code == 2 and "-1 is not in the range x>=0" in r.output, command
+
+
+def test_eval_checks_its_methods_and_queries_before_building(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from phago.cli import main
+
+    for methods, said in (("nonsense", "unknown retrieval method 'nonsense'"), (",", "at least")):
+        r = CliRunner().invoke(main, ["eval", "--methods", methods])
+        assert r.exit_code == 2 and said in r.output, r.output
+        assert "building the colony" not in r.output
+    (tmp_path / "q.json").write_text("[]")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.txt").write_text("cell membrane protein")
+    r = CliRunner().invoke(
+        main, ["eval", "--corpus", str(tmp_path / "c"), "--queries", str(tmp_path / "q.json")]
+    )
+    assert r.exit_code == 1 and "no queries in" in r.output  # (all scores 0.0, exit 0, before)
+
+
+def test_run_says_which_document_is_too_wide_to_wire(tmp_path: Path) -> None:
+    letters = "bcdfghjklmnpqrstvwxz"
+    words = ["q" + letters[i % 20] + letters[i // 20 % 20] + letters[i // 400] for i in range(2100)]
+    (tmp_path / "wide.txt").write_text(" ".join(words))
+    (tmp_path / "ok.txt").write_text("cell membrane protein")
+    r = run("run", "--corpus", str(tmp_path), "--ticks", "2")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "DocumentError: document 'wide' has 2,100 distinct keywords" in r.stderr
+    assert "--large" in r.stderr
+    assert run("run", "--corpus", str(tmp_path), "--ticks", "2", "--large").returncode == 0
 
 
 def test_run_resumes_from_its_checkpoint_directory(tmp_path: Path) -> None:
@@ -170,8 +203,10 @@ def test_run_resumes_from_its_checkpoint_directory(tmp_path: Path) -> None:
     common = ["--shards", "2", "--digesters", "4", "--checkpoint-every", "5", "--json"]
     first = run("run", *common, "--ticks", "12", "--checkpoint-dir", str(ckpt))
     assert first.returncode == 0, first.stderr
-    assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000010"]
-    whole = run("run", *common, "--ticks", "16")  # the same run, uninterrupted
+    # where the run ended (until the 35th session the last was tick 10's, so --resume
+    # went back two ticks)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000012"]
+    whole = run("run", *common, "--ticks", "18")  # the same run, uninterrupted
     resumed = run("run", "--resume", str(ckpt), "--ticks", "6", "--json")
     assert whole.returncode == 0 and resumed.returncode == 0, resumed.stderr
     a, b = json.loads(whole.stdout), json.loads(resumed.stdout)
@@ -234,4 +269,4 @@ def test_a_one_colony_run_asked_for_checkpoints_runs_as_one_shard_and_takes_them
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert len(data["shards"]) == 1 and data["ticks_run"] == 12
-    assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000010"]
+    assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000012"]

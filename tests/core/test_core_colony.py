@@ -636,3 +636,42 @@ def test_sense_rebuilds_a_stale_far_index_before_any_agent_asks() -> None:
     s.consume_document(ids[10])
     c.tick()
     assert s.far_index_version == built + 1
+
+
+def _wide_document(keywords: int) -> str:
+    """Text with exactly ``keywords`` distinct keywords (letters only, none a stopword)."""
+    letters = "bcdfghjklmnpqrstvwxz"
+
+    def word(i: int) -> str:
+        out = ""
+        for _ in range(4):
+            out += letters[i % 20]
+            i //= 20
+        return "q" + out
+
+    return " ".join(word(i) for i in range(keywords))
+
+
+def test_a_document_too_wide_to_wire_as_a_clique_is_refused_at_ingest() -> None:
+    from phago.distributed import DistributedColony
+
+    cfg = ColonyConfig(max_clique_keywords=300)
+    fits, wide = _wide_document(300), _wide_document(301)
+    c = Colony(cfg)
+    c.ingest_document("fits", fits, (0, 0))
+    with pytest.raises(DocumentError, match=r"'wide' has 301 distinct keywords; .* 45,150 edges"):
+        c.ingest_document("wide", wide, (0, 0))
+    with pytest.raises(DocumentError, match="'wide' has 301 distinct keywords"):
+        c.ingest_documents([("a", "alpha beta"), ("wide", wide)])
+    assert [d.title for d in c.substrate.documents()] == ["fits"]
+    with DistributedColony(2, config=cfg) as dc:  # refused before any shard stores anything
+        with pytest.raises(DocumentError, match="'wide' has 301 distinct keywords"):
+            dc.ingest_documents([("a", "alpha beta"), ("wide", wide)])
+        assert dc.documents() == []
+    # bounded wiring, or no limit: taken
+    for ok in (
+        cfg.replace(max_fragments=32),
+        cfg.replace(wiring_window=10),
+        cfg.replace(max_clique_keywords=None),
+    ):
+        assert Colony(ok).ingest_document("wide", wide, (0, 0))

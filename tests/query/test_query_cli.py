@@ -80,7 +80,7 @@ def test_eval_errors(corpus: Path, tmp_path: Path) -> None:
     r = runner.invoke(main, ["eval", "--corpus", str(corpus), "--queries", str(bad)])
     assert r.exit_code == 1 and "cannot read" in r.output
     r = runner.invoke(main, ["eval", "--methods", "tfidf,nope"])
-    assert r.exit_code == 1 and "unknown retrieval method" in r.output
+    assert r.exit_code == 2 and "unknown retrieval method" in r.output  # (a usage error)
 
 
 def test_query_fresh_colony(corpus: Path) -> None:

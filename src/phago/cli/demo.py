@@ -57,7 +57,9 @@ def neighbours_of(colony: Colony, label: str, k: int) -> list[tuple[str, float]]
     show_default=True,
     help="Stop after this many ticks.",
 )
-@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed."
+)
 @click.option(
     "--out-dir",
     type=click.Path(path_type=Path, file_okay=False),

@@ -13,7 +13,7 @@ from phago.config import ColonyConfig
 from phago.corpus import sample_queries
 from phago.errors import PhagoError
 from phago.query.evaluate import Evaluation, build_retrieval_colony, evaluate, parse_queries
-from phago.query.retrieve import METHODS
+from phago.query.retrieve import METHODS, resolve_method
 
 
 def load_query_file(path: Path) -> object:
@@ -76,7 +76,7 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
 @click.option(
     "--digesters",
     default=None,
-    type=int,
+    type=click.IntRange(min=1),
     help="Digesters in all (default: one per four documents, as the bio-rag demo).",
 )
 @click.option(
@@ -93,7 +93,9 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
     show_default=True,
     help="Digesters' idle limit.",
 )
-@click.option("--seed", default=0, show_default=True, help="Colony seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Colony seed."
+)
 @click.option(
     "--methods",
     default=",".join(METHODS),
@@ -117,11 +119,20 @@ def eval_command(
     method on a labelled query set and print P@5, P@10, R@5, R@10, MRR and NDCG@10."""
     if corpus is not None and queries_path is None:
         raise click.UsageError("--queries is required with --corpus")
+    wanted = [m.strip() for m in methods.split(",") if m.strip()]
+    if not wanted:
+        raise click.BadParameter("name at least one method", param_hint="--methods")
+    try:  # checked before the colony is built
+        for m in wanted:
+            resolve_method(m)
+    except PhagoError as exc:
+        raise click.BadParameter(str(exc), param_hint="--methods") from exc
     docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
     raw = load_query_file(queries_path) if queries_path else sample_queries(heldout=True)
-    wanted = [m.strip() for m in methods.split(",") if m.strip()]
     try:
         queries = parse_queries(raw)
+        if not queries:
+            raise click.ClickException(f"no queries in {queries_path}: nothing to evaluate")
         if not as_json:
             console.print(f"building the colony: {len(docs)} documents, {ticks} ticks …")
         source = build_retrieval_colony(

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     default=10,
     show_default=True,
-    help="Digesters (per shard when sharded).",
+    help="Digesters in all (shared out over the shards when sharded, at least one each).",
 )
 @click.option(
     "--ticks",
@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     show_default=True,
     help="Upper bound when running until digested.",
 )
-@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed."
+)
 @click.option("--large", is_flag=True, help="Use ColonyConfig.for_large_corpora().")
 @click.option(
     "--shards",
@@ -88,8 +90,9 @@ if TYPE_CHECKING:
     "--checkpoint-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Also write each checkpoint here, as one set that replaces the one before only once "
-    "it is whole on disk (resume with --resume DIR). A run of one colony asked for "
+    help="Also write each checkpoint here, and one where the run ends, as one set that "
+    "replaces the one before only once it is whole on disk (resume with --resume DIR). A run "
+    "of one colony asked for "
     "checkpoints runs as one shard, which takes them.",
 )
 @click.option(
@@ -146,8 +149,13 @@ def run(
     sharded = shards > 1 or backend == "ray" or resume is not None
     if not sharded and checkpoint_every is None and checkpoint_dir is None:
         # one colony; asked for checkpoints, it runs as one shard, which takes them
-        colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
-        ran, seconds = _run_with_progress(colony, ticks, max_ticks)
+        from phago.errors import PhagoError
+
+        try:
+            colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
+            ran, seconds = _run_with_progress(colony, ticks, max_ticks)
+        except PhagoError as exc:  # a document too wide to wire, say
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
         stats: dict[str, Any] = {**colony.stats().to_dict(), "run_seconds": round(seconds, 3)}
         if as_json:
             echo_json({"ticks_run": ran, **stats, "skipped": skipped})
@@ -257,6 +265,8 @@ def _run_sharded(
         except KeyboardInterrupt:
             _say_interrupted(dc)
             raise
+        if dc.runner.config.checkpoint_dir is not None:
+            dc.checkpoint()  # where the run ended, so that --resume goes on from there
         recovered = len(dc.runner.recoveries)
         st = {**dc.stats().to_dict(), "run_seconds": round(seconds, 3)}
         waits = dc.waits()

@@ -30,7 +30,7 @@ import numpy as np
 from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.digester import Digester
-from phago.colony import tick_count
+from phago.colony import check_keyword_counts, tick_count
 from phago.config import ColonyConfig, whole_number
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.ghost_cache import GhostNodeCache
@@ -634,13 +634,16 @@ class DistributedColony:
 
         Raises:
             EmptyDocument: a document with empty or whitespace-only content.
-            DocumentError: content that is not text, binary or too long.
+            DocumentError: content that is not text, binary or too long, or with more
+                distinct keywords than wiring all their pairs allows
+                (:func:`phago.colony.check_keyword_counts`).
             InvalidPosition: a position that is not finite.
         """
         with cyclic_gc_paused():  # lists of strings and arrays: no cycles to find
             titles, contents, xy = checked_columns(
                 docs, self.config.max_document_chars, self._next_xy
             )
+        check_keyword_counts(titles, contents, self.config.clique_keyword_limit)
         ids: list[DocumentId] = []
 
         def batches() -> Iterator[list[tuple[int, str, tuple[Any, ...]]]]:

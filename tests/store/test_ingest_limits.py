@@ -1,0 +1,69 @@
+"""What ``phago ingest`` refuses before anything is stored: files with a part too wide to
+wire as a clique, folders it cannot read; and a file name that is not UTF-8."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from phago import Colony, ColonyConfig
+from phago.errors import DocumentError
+from phago.ingest import discover, ingest_paths, inspect_file
+
+
+def _words(n: int) -> str:
+    letters = "bcdfghjklmnpqrstvwxz"
+    return " ".join(
+        "q" + letters[i % 20] + letters[i // 20 % 20] + letters[i // 400 % 20] for i in range(n)
+    )
+
+
+def test_a_file_with_a_part_too_wide_to_wire_is_skipped_whole(tmp_path: Path) -> None:
+    cfg = ColonyConfig(max_clique_keywords=100)
+    (tmp_path / "wide.txt").write_text("cell membrane protein\n\n" + _words(150))
+    (tmp_path / "ok.txt").write_text("cell membrane protein")
+    with pytest.raises(DocumentError, match=r"'wide.txt \(part 1\)' has 153 distinct keywords"):
+        inspect_file(tmp_path / "wide.txt", max_chars=1000, max_keywords=100)
+    c = Colony(cfg)
+    report, _ = ingest_paths(c, [tmp_path], max_chars=1000)
+    assert [Path(a.path).name for a in report.added] == ["ok.txt"]
+    assert [Path(s.path).name for s in report.skipped] == ["wide.txt"]
+    assert "has 153 distinct keywords" in report.skipped[0].reason
+    assert [d.title for d in c.substrate.documents()] == ["ok"]  # (no part of it kept)
+    bounded = Colony(ColonyConfig.for_large_corpora())
+    report, _ = ingest_paths(bounded, [tmp_path], max_chars=1000)
+    assert len(report.added) == 2 and not report.skipped
+
+
+def test_a_folder_that_fails_to_list_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a folder of mode 000 makes the listing fail so, but not for root)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.txt").write_text("hidden words")
+    (tmp_path / "y.txt").write_text("visible words")
+    real = os.scandir
+
+    def scandir(path: object) -> object:
+        if str(path).endswith("sub"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    files, skipped = discover([tmp_path])
+    assert [f.name for f in files] == ["y.txt"]
+    assert [Path(s.path).name for s in skipped] == ["sub"]
+    assert "cannot read (Permission denied)" in skipped[0].reason
+
+
+def test_a_file_name_that_is_not_utf8_gives_a_readable_title(tmp_path: Path) -> None:
+    name = os.fsdecode(b"bad\xff\xfename.txt")
+    (tmp_path / name).write_text("cell membrane protein")
+    info = inspect_file(tmp_path / name)
+    assert info.title == "bad\ufffd\ufffdname"
+    c = Colony()
+    report, _ = ingest_paths(c, [tmp_path])
+    assert len(report.added) == 1 and not report.skipped
+    assert [d.title for d in c.substrate.documents()] == ["bad\ufffd\ufffdname"]
