@@ -27,7 +27,19 @@ directory. A process killed at any point leaves the previous store intact and lo
 full disk, a read-only directory or a missing permission raises
 :class:`~phago.errors.StoreError` naming the file, and the half-written temporary file is
 removed. Readers always see a complete store (they keep the old file open across a rename).
-One writer per store at a time.
+A save keeps the file's permission bits, writes through a symbolic link (the link stays),
+and refuses to overwrite a store whose permission bits make it read-only.
+
+**Concurrent writers.** Saves of one store take turns (a lock on its folder). A
+load-change-save is made safe two ways. :func:`store_lock` holds the store for writing from
+the load to the save (the ``phago`` commands that change a store, ``ingest``, ``forget`` and
+``query --reinforce``, hold it, so a second one waits for the first and then starts from its
+result). And a colony loaded from a store remembers which version of it it was loaded
+from: saving it back to that store raises :class:`~phago.errors.StoreError` ("changed since
+it was loaded") when the store was saved by someone else in between, instead of silently
+dropping their changes; load it again and redo the change, or save to another path. After
+a successful save the colony remembers the version it wrote. A colony that was not loaded
+from the store it is saved to overwrites it (as a new store).
 
 Example:
     >>> import tempfile, pathlib
@@ -53,8 +65,11 @@ import io
 import json
 import os
 import sqlite3
+import stat
 import struct
-from collections.abc import Iterable, Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +119,7 @@ __all__ = [
     "save",
     "save_distributed",
     "save_state",
+    "store_lock",
 ]
 
 SCHEMA_VERSION = 1
@@ -322,7 +338,24 @@ class _RowDigest:
         return self._h.hexdigest()
 
 
+_SQLITE_DISK_FULL = frozenset({"SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"})
+"""SQLite error names that mean the disk (or the shared-memory file system) is full."""
+
+
 def _reason(exc: BaseException) -> str:
+    """What went wrong, in words, for an error raised while reading or writing a store.
+
+    Example:
+        >>> err = sqlite3.OperationalError("disk I/O error")
+        >>> err.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
+        >>> _reason(err)
+        'the disk is full'
+    """
+    name = getattr(exc, "sqlite_errorname", None)
+    if name in _SQLITE_DISK_FULL:
+        return "the disk is full"
+    if isinstance(name, str) and name.startswith("SQLITE_READONLY"):
+        return "the file system is read-only"
     if isinstance(exc, OSError) and exc.errno is not None:
         if exc.errno == errno.ENOSPC:
             return "the disk is full"
@@ -374,25 +407,186 @@ def _remove_quietly(paths: Iterable[Path]) -> None:
             pass
 
 
+_held = threading.local()
+
+
+def _held_locks() -> set[tuple[int, int]]:
+    """The files and folders (device, inode) this thread holds a phago lock on."""
+    held: set[tuple[int, int]] | None = getattr(_held, "locks", None)
+    if held is None:
+        held = _held.locks = set()
+    return held
+
+
 @contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """Exclusive advisory lock on ``directory`` (POSIX ``flock``): one save at a time writes
-    its temporary files there, so concurrent savers of one store never mix them up."""
+def _flock(fd: int, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the open file or folder ``fd`` (the caller closes it).
+
+    Reentrant per thread: a thread that already holds a lock on the same file (a
+    :func:`store_lock` around a save, which locks the store's folder again) just goes on.
+    ``on_wait`` is called once if another holder makes this one wait.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield
         return
+    st = os.fstat(fd)
+    key = (st.st_dev, st.st_ino)
+    held = _held_locks()
+    if key in held:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if on_wait is not None:
+            on_wait()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    held.add(key)
+    try:
+        yield
+    finally:
+        held.discard(key)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``directory`` (POSIX ``flock``): one save at a time writes
+    its temporary files there, so concurrent savers of one store never mix them up."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
         yield  # cannot open the folder for locking: the save itself reports the real problem
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        with _flock(fd):
+            yield
     finally:
         os.close(fd)
+
+
+def _real(path: Path) -> Path:
+    """``path`` with symbolic links resolved (a store is written where a link points)."""
+    return Path(os.path.realpath(path))
+
+
+def _refuse_read_only(path: Path, mode: int) -> None:
+    """Raise if the permission bits ``mode`` of the store ``path`` make it read-only (by the
+    bits, not by :func:`os.access`: a user running as root still means the store to stay)."""
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise StoreError(
+            f"refusing to overwrite {path}: the store is read-only (mode {mode:04o}); make it "
+            f"writable (chmod u+w {path}) to save to it"
+        )
+
+
+@contextlib.contextmanager
+def store_lock(path: PathLike, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the store at ``path`` (a file or a distributed store folder) for writing.
+
+    Hold it from loading a store to saving it back, so that another writer holding it (such
+    as another ``phago ingest``) waits instead of overwriting the changes; saves and
+    :func:`forget_in_store` in the same thread go on under it. A store that does not exist
+    yet is held by locking the folder it will be created in. The lock is advisory (POSIX
+    ``flock``; none on other systems) and released when the block ends or the process dies.
+
+    Args:
+        path: the store file or folder (it need not exist yet; its folder must).
+        on_wait: called once, before waiting, if another process holds the store.
+
+    Raises:
+        StoreError: the store is a file made read-only (its permission bits), or its folder
+            does not exist.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.db"
+        >>> with store_lock(p):
+        ...     _ = save(Colony(seed=2), p)
+        ...     c = load(p)
+        ...     _ = save(c, p)
+        >>> load(p).seed
+        2
+    """
+    p = _real(Path(path))
+    while True:
+        target = p if p.exists() else p.parent
+        try:
+            fd = os.open(target, os.O_RDONLY)
+        except FileNotFoundError:
+            if target == p:
+                continue  # replaced or removed just now: look again
+            raise StoreError(
+                f"cannot write {path}: the directory {target} does not exist"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot lock {path} for writing: {_reason(exc)}") from exc
+        try:
+            with _flock(fd, on_wait):
+                on_wait = None  # tell the user once
+                if not _still_the_store(p, target, fd):
+                    continue  # another writer replaced or created it meanwhile: lock that
+                if target == p and p.is_file():
+                    _refuse_read_only(p, stat.S_IMODE(os.fstat(fd).st_mode))
+                yield
+                return
+        finally:
+            os.close(fd)
+
+
+def _still_the_store(p: Path, target: Path, fd: int) -> bool:
+    """Whether the lock taken on ``target`` (the store ``p`` itself, or its folder while
+    there is no store) still guards ``p``: a save replaces a store file by a new one, so a
+    lock on the old file guards nothing."""
+    if target != p:
+        return not p.exists()
+    try:
+        now = os.stat(p)
+    except FileNotFoundError:
+        return False
+    st = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+
+
+# The store version each colony was loaded from (or last saved to): id of the colony to
+# (a weak reference to it, the store's resolved path, the version). See the module docstring.
+_ORIGINS: dict[int, tuple[weakref.ref[Any], str, str]] = {}
+
+
+def _remember(obj: Any, path: Path, version: str) -> None:
+    """Note that ``obj`` was loaded from (or saved to) version ``version`` of ``path``."""
+    key = id(obj)
+
+    def forget(_ref: weakref.ref[Any]) -> None:
+        entry = _ORIGINS.get(key)
+        if entry is not None and entry[0] is _ref:
+            del _ORIGINS[key]
+
+    try:
+        ref = weakref.ref(obj, forget)
+    except TypeError:  # pragma: no cover - not weakly referenceable: nothing is checked
+        return
+    _ORIGINS[key] = (ref, os.fspath(_real(path)), version)
+
+
+def _origin(obj: Any, path: Path) -> str | None:
+    """The version of the store at ``path`` that ``obj`` was loaded from, or None if it was
+    not loaded from that store."""
+    entry = _ORIGINS.get(id(obj))
+    if entry is None or entry[0]() is not obj or entry[1] != os.fspath(_real(path)):
+        return None
+    return entry[2]
+
+
+def _changed(path: Path) -> StoreError:
+    return StoreError(
+        f"refusing to overwrite {path}: the store changed since it was loaded (another "
+        "process or colony saved it in between); load it again and redo the change, or save "
+        "to another path"
+    )
 
 
 def _connect_write(path: Path) -> sqlite3.Connection:
@@ -459,7 +653,7 @@ def _summary(state: ColonyState) -> dict[str, Any]:
 
 def _write(
     con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: str, extra: dict[str, Any]
-) -> None:
+) -> str:
     from phago import __version__
 
     con.executescript(_SCHEMA)
@@ -524,6 +718,19 @@ def _write(
         (SCHEMA_VERSION, kind, __version__, datetime.now(UTC).isoformat(timespec="seconds")),
     )
     con.execute("COMMIT")
+    return _file_version(con)
+
+
+def _file_version(con: sqlite3.Connection) -> str:
+    """A token naming one saved version of a store file: a digest of its save time and of
+    the checksums of its parts (which cover the rows too). Two saves with the same token hold
+    the same data."""
+    h = hashlib.sha256()
+    for (saved_at,) in con.execute("SELECT saved_at FROM phago_schema"):
+        h.update(f"{saved_at}\n".encode())
+    for name, sha in con.execute("SELECT name, sha256 FROM blobs ORDER BY name"):
+        h.update(f"{name}\0{sha}\n".encode())
+    return h.hexdigest()
 
 
 def save_state(
@@ -561,7 +768,30 @@ def save_state(
         >>> save_state(capture(Colony()), p).name
         's.db'
     """
-    path = Path(path)
+    _save_state(state, Path(path), catalog, kind, extra, _ANY)
+    return Path(path)
+
+
+class _Any:
+    """What a save expects to find at its path when it does not check (see :data:`_ANY`)."""
+
+
+_ANY = _Any()
+"""A save that overwrites whatever version of the store is there."""
+
+
+def _save_state(
+    state: ColonyState,
+    path: Path,
+    catalog: Catalog | None,
+    kind: str,
+    extra: dict[str, Any] | None,
+    expect: str | _Any,
+) -> tuple[Path, str]:
+    """:func:`save_state`, refusing if ``expect`` (a version) is not the version of the store
+    found at ``path``. Returns the path and the version written."""
+    if path.is_symlink():  # write where the link points; the link stays
+        path = _real(path)
     if path.is_dir():
         raise StoreError(f"cannot save colony to {path}: it is a directory")
     if not path.parent.is_dir():
@@ -569,7 +799,31 @@ def save_state(
             f"cannot save colony to {path}: the directory {path.parent} does not exist"
         )
     with _directory_lock(path.parent):
-        return _save_state_locked(state, path, catalog, kind, extra)
+        return _save_state_locked(state, path, catalog, kind, extra, expect)
+
+
+def _read_old(path: Path) -> tuple[Catalog, str, os.stat_result]:
+    """The catalog, version and status of the store file ``path`` about to be replaced.
+
+    Raises:
+        StoreError: ``path`` is not a readable phago store (it is never overwritten).
+    """
+    try:
+        st = os.stat(path)
+        con = _open(path)[0]
+        try:
+            return _read_catalog_rows(con, None, path), _file_version(con), st
+        finally:
+            con.close()
+    except (StoreError, sqlite3.Error) as exc:  # (StoreError first: it is an OSError)
+        problem = str(exc)
+        cause: BaseException = exc
+    except OSError as exc:
+        problem, cause = _reason(exc), exc
+    raise StoreError(
+        f"refusing to overwrite {path}: it is not a readable phago store ({problem}); "
+        "remove it or choose another path"
+    ) from cause
 
 
 def _save_state_locked(
@@ -578,16 +832,15 @@ def _save_state_locked(
     catalog: Catalog | None,
     kind: str,
     extra: dict[str, Any] | None,
-) -> Path:
+    expect: str | _Any,
+) -> tuple[Path, str]:
     old = Catalog()
+    old_stat: os.stat_result | None = None
     if path.exists():
-        try:
-            old = read_catalog(path)
-        except StoreError as exc:
-            raise StoreError(
-                f"refusing to overwrite {path}: it is not a readable phago store ({exc}); "
-                "remove it or choose another path"
-            ) from exc
+        old, version, old_stat = _read_old(path)
+        _refuse_read_only(path, stat.S_IMODE(old_stat.st_mode))
+        if not isinstance(expect, _Any) and version != expect:
+            raise _changed(path)
     src = old if catalog is None else catalog
     catalog = Catalog(list(src.sources), list(src.history))
     s = state.substrate
@@ -607,11 +860,13 @@ def _save_state_locked(
     try:
         con = _connect_write(tmp)
         try:
-            _write(con, state, catalog, kind, extra or {})
+            written = _write(con, state, catalog, kind, extra or {})
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             con.execute("PRAGMA journal_mode=DELETE")
         finally:
             con.close()
+        if old_stat is not None:
+            _keep_owner_and_mode(tmp, old_stat)
         _fsync_path(tmp)
         os.replace(tmp, path)
         _fsync_path(path.parent, directory=True)
@@ -622,22 +877,38 @@ def _save_state_locked(
         if isinstance(exc, sqlite3.Error | OSError):
             raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
         raise
-    return path
+    return path, written
+
+
+def _keep_owner_and_mode(tmp: Path, old: os.stat_result) -> None:
+    """Give the new store file ``tmp`` the permission bits (and, where allowed, the owner
+    and group) of the store file it replaces."""
+    new = os.stat(tmp)
+    if (old.st_uid, old.st_gid) != (new.st_uid, new.st_gid):
+        with contextlib.suppress(OSError):  # only root may give a file away
+            os.chown(tmp, old.st_uid, old.st_gid)
+    os.chmod(tmp, stat.S_IMODE(old.st_mode))
 
 
 def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> Path:
     """Save ``colony`` to the SQLite store at ``path`` (atomic; see :func:`save_state`).
 
+    A colony loaded from this store (:func:`load`) is saved only if the store is still the
+    version it was loaded from (or last saved by it): a store another process or colony
+    saved in between is not overwritten. A colony not loaded from ``path`` replaces
+    whatever store is there. See "Concurrent writers" in the module docstring.
+
     Args:
         colony: a colony between ticks.
-        path: the store file.
+        path: the store file (a symbolic link is followed and kept).
         catalog: sources and history (None: keep those already stored at ``path``).
 
     Returns:
         The path written.
 
     Raises:
-        StoreError: the store cannot be written.
+        StoreError: the store cannot be written, is read-only (its permission bits), or
+            changed since ``colony`` was loaded from it.
         PhaseOrderError: the colony is in the middle of a tick.
 
     Example:
@@ -647,7 +918,16 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
         >>> save(Colony(seed=4), p).exists()
         True
     """
-    return save_state(capture(colony), path, catalog=catalog)
+    p = Path(path)
+    _, version = _save_state(capture(colony), p, catalog, "colony", None, _origin_or_any(colony, p))
+    if _origin(colony, p) is not None:
+        _remember(colony, p, version)
+    return p
+
+
+def _origin_or_any(obj: Any, path: Path) -> str | _Any:
+    version = _origin(obj, path)
+    return _ANY if version is None else version
 
 
 # ---------------------------------------------------------------------------- reading
@@ -730,17 +1010,50 @@ def _array_blob(con: sqlite3.Connection, path: Path, name: str) -> np.ndarray:
     return arr
 
 
-def _read_catalog_rows(con: sqlite3.Connection, digest: _RowDigest | None) -> Catalog:
+def _row_error(table: str, row: tuple[Any, ...], types: tuple[type, ...]) -> str | None:
+    """What is wrong with a row of ``table`` whose columns should have ``types`` (None: it is
+    fine). SQLite keeps whatever was written to a column, so a damaged row can hold text
+    where a number belongs."""
+    for name, value, want in zip(_COLUMNS[table], row, types, strict=True):
+        if not isinstance(value, want) or isinstance(value, bool):
+            return (
+                f"row {row[0]!r} of table {table!r} is damaged: column {name!r} holds "
+                f"{value!r}, not {'an integer' if want is int else 'text'}"
+            )
+    return None
+
+
+_COLUMNS = {
+    "sources": ("seq", "path", "content_hash", "doc_id", "part", "parts"),
+    "history": ("seq", "tick", "nodes", "edges", "documents", "digested"),
+}
+_SOURCE_TYPES = (int, str, str, int, int, int)
+_HISTORY_TYPES = (int, int, int, int, int, int)
+
+
+def _read_catalog_rows(con: sqlite3.Connection, digest: _RowDigest | None, path: Path) -> Catalog:
+    """The ``sources`` and ``history`` rows (added to ``digest`` when given).
+
+    Raises:
+        StoreError: a row holds a value of the wrong type.
+        sqlite3.Error: the tables cannot be read.
+    """
     cat = Catalog()
     for row in con.execute(
         "SELECT seq, path, content_hash, doc_id, part, parts FROM sources ORDER BY seq"
     ):
+        problem = _row_error("sources", row, _SOURCE_TYPES)
+        if problem is not None:
+            raise _damaged(path, problem)
         if digest is not None:
             digest.add(*row)
         cat.sources.append(SourceRecord(row[1], row[2], _unsigned(row[3]), row[4], row[5]))
     for row in con.execute(
         "SELECT seq, tick, nodes, edges, documents, digested FROM history ORDER BY seq"
     ):
+        problem = _row_error("history", row, _HISTORY_TYPES)
+        if problem is not None:
+            raise _damaged(path, problem)
         if digest is not None:
             digest.add(*row)
         cat.history.append(HistoryPoint(*row[1:]))
@@ -767,7 +1080,7 @@ def _read_state(con: sqlite3.Connection, path: Path) -> tuple[ColonyState, Catal
     for row in con.execute("SELECT seq, agent_type, class_path, state FROM agents ORDER BY seq"):
         digest.add(*row)
         agents.append(AgentState(row[1], json.loads(row[3]), row[2]))
-    catalog = _read_catalog_rows(con, digest)
+    catalog = _read_catalog_rows(con, digest, path)
     expected = _json_blob(con, path, "rows").get("rows_digest")
     if expected != digest.hexdigest():
         raise _damaged(path, "checksum mismatch in documents, agents, sources or history")
@@ -820,13 +1133,16 @@ def read_state(path: PathLike) -> tuple[ColonyState, Catalog]:
         >>> state.seed, len(catalog.sources)
         (8, 0)
     """
-    return _load(Path(path))
+    state, catalog, _ = _load(Path(path))
+    return state, catalog
 
 
-def _load(path: Path) -> tuple[ColonyState, Catalog]:
+def _load(path: Path) -> tuple[ColonyState, Catalog, str]:
+    """The state, catalog and version (see :func:`_file_version`) stored at ``path``."""
     con, _, _, _, _ = _open(path)
     try:
-        return _read_state(con, path)
+        state, catalog = _read_state(con, path)
+        return state, catalog, _file_version(con)
     except StoreError:
         raise
     except (sqlite3.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
@@ -837,6 +1153,9 @@ def _load(path: Path) -> tuple[ColonyState, Catalog]:
 
 def load(path: PathLike) -> Colony:
     """Load the colony saved at ``path``; running it continues the saved run exactly.
+
+    The colony remembers the version of the store it came from: :func:`save` back to
+    ``path`` refuses to overwrite a version someone else saved since.
 
     Raises:
         StoreError: the store cannot be read (see :func:`load_state`) or its state is
@@ -868,13 +1187,14 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
         [0]
     """
     p = Path(path)
-    state, catalog = _load(p)
+    state, catalog, version = _load(p)
     try:
         colony = restore(state)
     except StoreError as exc:
         raise StoreError(f"cannot load {p}: {exc}") from exc
     except PhagoError as exc:
         raise StoreError(f"cannot load {p}: inconsistent state ({exc})") from exc
+    _remember(colony, p, version)
     return colony, catalog
 
 
@@ -924,7 +1244,7 @@ def read_catalog(path: PathLike) -> Catalog:
     p = Path(path)
     con, _, _, _, _ = _open(p)
     try:
-        return _read_catalog_rows(con, None)
+        return _read_catalog_rows(con, None, p)
     except sqlite3.Error as exc:
         raise _damaged(p, exc) from exc
     finally:
@@ -947,37 +1267,46 @@ def read_summary(path: PathLike) -> StoreSummary:
     p = Path(path)
     if is_distributed_store(p):
         m = read_manifest(p)
-        cat = _catalog_from_json(m.get("catalog", {}))
-        return StoreSummary(
-            path=os.fspath(p),
-            kind=f"distributed ({m['num_shards']} shards)",
-            schema_version=int(m["schema_version"]),
-            phago_version=str(m["phago_version"]),
-            saved_at=str(m["saved_at"]),
-            stats={k: int(v) for k, v in m["summary"]["stats"].items()},
-            top_concepts=list(m["summary"]["top_concepts"]),
-            history=cat.history,
-            sources=len(cat.sources),
-        )
+        try:
+            n = int(m["num_shards"])
+            gen = Path(m["_generation"])
+            for i in range(n):
+                _check_shard_file(p, gen, i, n)
+            cat = _catalog_from_json(m.get("catalog", {}))
+            return StoreSummary(
+                path=os.fspath(p),
+                kind=f"distributed ({n} shards)",
+                schema_version=int(m["schema_version"]),
+                phago_version=str(m["phago_version"]),
+                saved_at=str(m["saved_at"]),
+                stats={k: int(v) for k, v in m["summary"]["stats"].items()},
+                top_concepts=list(m["summary"]["top_concepts"]),
+                history=cat.history,
+                sources=len(cat.sources),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _damaged(p, f"invalid manifest ({exc!r})") from exc
     con, version, kind, phago_version, saved_at = _open(p)
     try:
         summary = _json_blob(con, p, "summary")
-        catalog = _read_catalog_rows(con, None)
+        catalog = _read_catalog_rows(con, None, p)
+        return StoreSummary(
+            path=os.fspath(p),
+            kind=kind,
+            schema_version=version,
+            phago_version=phago_version,
+            saved_at=saved_at,
+            stats={k: int(v) for k, v in summary["stats"].items()},
+            top_concepts=list(summary["top_concepts"]),
+            history=catalog.history,
+            sources=len(catalog.sources),
+        )
     except sqlite3.Error as exc:
         raise _damaged(p, exc) from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _damaged(p, f"invalid summary ({exc!r})") from exc
     finally:
         con.close()
-    return StoreSummary(
-        path=os.fspath(p),
-        kind=kind,
-        schema_version=version,
-        phago_version=phago_version,
-        saved_at=saved_at,
-        stats={k: int(v) for k, v in summary["stats"].items()},
-        top_concepts=list(summary["top_concepts"]),
-        history=catalog.history,
-        sources=len(catalog.sources),
-    )
 
 
 def is_store(path: PathLike) -> bool:
@@ -1004,6 +1333,8 @@ _CURRENT = "CURRENT"
 
 
 def _write_file_atomic(path: Path, data: bytes) -> None:
+    if path.is_symlink():  # write where the link points; the link stays
+        path = _real(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -1065,6 +1396,7 @@ def read_manifest(path: PathLike) -> dict[str, Any]:
             f"this phago reads schema versions 1 to {SCHEMA_VERSION}. Upgrade phago to read it."
         )
     body["_generation"] = os.fspath(gen)
+    body["_sha256"] = sha
     return dict(body)
 
 
@@ -1297,14 +1629,29 @@ def _summary_from_states(meta: dict[str, Any], states: list[ColonyState]) -> dic
     return {"stats": stats, "top_concepts": top}
 
 
-def _prepare_dir(d: Path) -> tuple[Catalog, int]:
-    """The old catalog and generation number of the store folder ``d`` (created if absent)."""
+def _generation_number(name: str) -> int | None:
+    """N of a generation folder ``gen-N`` or ``gen-N.tmp`` (None for other names)."""
+    digits = name[4:].removesuffix(".tmp")
+    return int(digits) if name.startswith("gen-") and digits.isdigit() else None
+
+
+def _manifest_version(manifest: dict[str, Any]) -> str:
+    """A token naming one saved version of a distributed store: its generation and the
+    checksum of its manifest."""
+    return f"{Path(manifest['_generation']).name}:{manifest['_sha256']}"
+
+
+def _prepare_dir(d: Path) -> tuple[Catalog, int, str | None]:
+    """The old catalog, highest generation number and version of the store folder ``d``
+    (created if absent; version None when it holds no store yet)."""
     if d.exists() and not d.is_dir():
         raise StoreError(f"cannot save distributed colony to {d}: it is a file")
     try:
         d.mkdir(exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
+    numbers = [n for n in (_generation_number(p.name) for p in d.iterdir()) if n is not None]
+    last = max(numbers, default=0)
     if (d / _CURRENT).exists():
         try:
             manifest = read_manifest(d)
@@ -1312,14 +1659,12 @@ def _prepare_dir(d: Path) -> tuple[Catalog, int]:
             raise StoreError(
                 f"refusing to overwrite {d}: it is not a readable phago store ({exc})"
             ) from exc
-        return _catalog_from_json(manifest.get("catalog", {})), int(
-            Path(manifest["_generation"]).name[4:]
-        )
+        return _catalog_from_json(manifest.get("catalog", {})), last, _manifest_version(manifest)
     if any(p for p in d.iterdir() if not p.name.startswith("gen-")):
         raise StoreError(
             f"refusing to write into {d}: the folder is not empty and not a phago store"
         )
-    return Catalog(), 0
+    return Catalog(), last, None
 
 
 def _write_distributed(
@@ -1328,12 +1673,32 @@ def _write_distributed(
     states: list[ColonyState],
     extras: list[dict[str, Any]],
     catalog: Catalog | None,
-) -> Path:
-
+    expect: str | _Any = _ANY,
+) -> tuple[Path, str]:
+    """Write a new generation of the store folder ``d`` (refusing if ``expect``, a version,
+    is not the store's). Returns the folder and the version written."""
     _prepare_dir(d)
     with _directory_lock(d):
-        old_catalog, last = _prepare_dir(d)  # under the lock: another saver may have finished
+        # under the lock: another saver may have finished
+        old_catalog, last, version = _prepare_dir(d)
+        if not isinstance(expect, _Any) and version != expect:
+            raise _changed(d)
+        _remove_stale_generations(d)
         return _write_distributed_locked(d, meta, states, extras, catalog, old_catalog, last)
+
+
+def _remove_stale_generations(d: Path) -> None:
+    """Remove the generation folders of ``d`` that ``CURRENT`` does not name: left by a
+    save that was killed (or hit a full disk) before it switched ``CURRENT``, or that could
+    not remove the generation it replaced. Called under the store's lock; readers only read
+    the generation ``CURRENT`` names."""
+    try:
+        current = (d / _CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        current = None
+    for p in d.iterdir():
+        if _generation_number(p.name) is not None and p.name != current:
+            _rmtree(p)
 
 
 def _write_distributed_locked(
@@ -1344,25 +1709,39 @@ def _write_distributed_locked(
     catalog: Catalog | None,
     old_catalog: Catalog,
     last: int,
-) -> Path:
+) -> tuple[Path, str]:
     from phago import __version__
 
     src = old_catalog if catalog is None else catalog
     cat = Catalog(list(src.sources), list(src.history))
     for tick, nodes, edges in meta.get("history", []):
         cat.add_point(HistoryPoint(int(tick), int(nodes), int(edges)))
-    name = f"gen-{last + 1:06d}"
+    name = f"gen-{last + 1:06d}"  # above every generation there, even one left behind
     tmp = d / (name + ".tmp")
+    renamed = False
     try:
         if tmp.exists():
             _rmtree(tmp)
         tmp.mkdir()
         doc_ids: list[int] = []
+        n = len(states)
         for i, (state, extra) in enumerate(zip(states, extras, strict=True)):
             doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
-            save_state(
-                state, tmp / f"shard-{i:03d}.db", catalog=Catalog(), kind="shard", extra=extra
-            )
+            shard_extra = {**extra, _SHARD_INDEX: i, _SHARD_COUNT: n}
+            try:
+                save_state(
+                    state,
+                    tmp / f"shard-{i:03d}.db",
+                    catalog=Catalog(),
+                    kind="shard",
+                    extra=shard_extra,
+                )
+            except StoreError as exc:  # name the store, not the temporary shard file
+                cause = exc.__cause__
+                reason = _reason(cause) if cause is not None else str(exc)
+                raise StoreError(
+                    f"cannot save distributed colony to {d} (shard {i}): {reason}"
+                ) from (cause or exc)
         cat.keep_documents(doc_ids)
         summary = _summary_from_states(meta, states)
         st = summary["stats"]
@@ -1386,15 +1765,18 @@ def _write_distributed_locked(
                 "catalog": _catalog_to_json(cat),
             }
         )
-        manifest = _json_bytes({"body": body, "sha256": _sha(_json_bytes(body))})
+        sha = _sha(_json_bytes(body))
+        manifest = _json_bytes({"body": body, "sha256": sha})
         _write_file_atomic(tmp / "manifest.json", manifest)
         _fsync_path(tmp, directory=True)
         os.replace(tmp, d / name)
+        renamed = True
         _fsync_path(d, directory=True)
         _write_file_atomic(d / _CURRENT, (name + "\n").encode("ascii"))
     except BaseException as exc:
-        if tmp.exists():
-            _rmtree(tmp)
+        _rmtree(tmp)
+        if renamed:  # CURRENT still names the previous generation: this one is not live
+            _rmtree(d / name)
         if isinstance(exc, StoreError):
             raise
         if isinstance(exc, sqlite3.Error | OSError):
@@ -1403,7 +1785,50 @@ def _write_distributed_locked(
     for old in d.iterdir():
         if old.name.startswith("gen-") and old.name != name:
             _rmtree(old)
-    return d
+    return d, f"{name}:{sha}"
+
+
+_SHARD_INDEX = "shard_index"
+_SHARD_COUNT = "shard_count"
+"""Extra parts of each shard file: which shard of how many it holds (checked on loading)."""
+
+
+def _check_shard_file(d: Path, gen: Path, index: int, count: int) -> None:
+    """Check that shard file ``index`` of ``count`` of generation ``gen`` of the store ``d``
+    is there and holds that shard (stores saved before shard files recorded their index are
+    not checked for it).
+
+    Raises:
+        StoreError: the file is missing, not a shard store, or holds another shard.
+    """
+    f = gen / f"shard-{index:03d}.db"
+    rel = f"{gen.name}/{f.name}"
+    if not f.is_file():
+        raise _damaged(d, f"shard file {rel} is missing")
+    con, _, kind, _, _ = _open(f)
+    try:
+        if kind != "shard":
+            raise _damaged(d, f"{rel} is not a shard of a distributed store (kind {kind!r})")
+        names = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT name FROM blobs WHERE name IN (?, ?)",
+                (f"extra.{_SHARD_INDEX}", f"extra.{_SHARD_COUNT}"),
+            )
+        }
+        if not names:
+            return  # saved before shard files recorded their index
+        held = _json_blob(con, f, f"extra.{_SHARD_INDEX}")
+        of = _json_blob(con, f, f"extra.{_SHARD_COUNT}")
+        if held != index or of != count:
+            raise StoreError(
+                f"cannot load {d}: {rel} holds shard {held!r} of {of!r}, not shard {index} of "
+                f"{count} (shard files swapped, or copied from another store)"
+            )
+    except sqlite3.Error as exc:
+        raise _damaged(f, exc) from exc
+    finally:
+        con.close()
 
 
 def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = None) -> Path:
@@ -1414,7 +1839,10 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     summary; checksummed) and one colony store ``shard-XXX.db`` per shard (kind ``shard``,
     with the shard's ghost cache). A save writes a new generation in ``gen-NNNNNN.tmp/``,
     fsyncs it, renames it, then atomically replaces ``CURRENT``; older generations are
-    removed afterwards. A process killed at any point leaves the previous generation loadable.
+    removed afterwards. A process killed at any point leaves the previous generation loadable
+    (and the next save removes what it left). Each shard file records its shard index, so
+    swapped shard files are refused on loading. A colony loaded from this store is saved
+    only if the store is still the version it was loaded from, as with :func:`save`.
 
     Args:
         dc: the distributed colony (between ticks).
@@ -1426,7 +1854,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
         The folder.
 
     Raises:
-        StoreError: the folder cannot be written, or holds something that is not a store.
+        StoreError: the folder cannot be written, holds something that is not a store, or
+            the store changed since ``dc`` was loaded from it.
 
     Example:
         >>> import tempfile, pathlib
@@ -1467,7 +1896,14 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
         # what the last Decay sent for the next one: asks to answer, answers to deliver
         **_held_json(dc._run(dc.runner.take_held())),
     }
-    return _write_distributed(Path(directory), meta, states, extras, catalog)
+    d = Path(directory)
+    version = _origin(dc, d)
+    _, written = _write_distributed(
+        d, meta, states, extras, catalog, _ANY if version is None else version
+    )
+    if version is not None:
+        _remember(dc, d, written)
+    return d
 
 
 def _renumber_inflight_drops(
@@ -1542,8 +1978,10 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     of a document's presentation are withdrawn on whichever shard stores each edge. The new
     state is checked to restore cleanly before it replaces the old one (atomically).
 
+    The store is held with :func:`store_lock` from reading to writing.
+
     Raises:
-        StoreError: the store cannot be read or written.
+        StoreError: the store cannot be read or written (or is read-only).
 
     Example:
         >>> import tempfile, pathlib
@@ -1556,8 +1994,14 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     """
     p = Path(path)
     ids = [int(x) for x in doc_ids]
+    with store_lock(p):
+        return _forget_locked(p, ids)
+
+
+def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
     if is_distributed_store(p):
         manifest, states, extras = read_shard_states(p)
+        version = _manifest_version(manifest)
         pairs: dict[tuple[int, int], int] = {}
         for st in states:
             for k, v in presentation_pairs(st, ids).items():
@@ -1595,15 +2039,16 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
         for key in ("format", "schema_version", "phago_version", "saved_at"):
             meta.pop(key, None)
         merged_graph(meta, states)  # raises StoreError if a shard no longer restores
-        _write_distributed(p, meta, states, extras, read_distributed_catalog(p))
+        catalog = _catalog_from_json(manifest.get("catalog", {}))
+        _write_distributed(p, meta, states, extras, catalog, version)
         return total
-    state, catalog = read_state(p)
+    state, catalog, version = _load(p)
     report = forget_documents(state, ids)
     try:
         restore(state)
     except StoreError as exc:
         raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
-    save_state(state, p, catalog=catalog)
+    _save_state(state, p, catalog, "colony", None, version)
     return report
 
 
@@ -1640,19 +2085,29 @@ def read_shard_states(
 ) -> tuple[dict[str, Any], list[ColonyState], list[dict[str, Any]]]:
     """Manifest, each shard's colony state and extras of a distributed store (no cluster is
     started)."""
-    manifest = read_manifest(path)
+    d = Path(path)
+    manifest = read_manifest(d)
     gen = Path(manifest["_generation"])
     states, extras = [], []
-    for i in range(int(manifest["num_shards"])):
+    try:
+        n = int(manifest["num_shards"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _damaged(d, f"invalid manifest ({exc!r})") from exc
+    for i in range(n):
+        _check_shard_file(d, gen, i, n)
         f = gen / f"shard-{i:03d}.db"
         states.append(load_state(f))
-        extras.append(read_extra(f))
+        extra = read_extra(f)
+        extra.pop(_SHARD_INDEX, None)
+        extra.pop(_SHARD_COUNT, None)
+        extras.append(extra)
     return manifest, states, extras
 
 
 def load_distributed(directory: PathLike, backend: str | None = None, **options: Any) -> Any:
     """Load a distributed colony saved with :func:`save_distributed`; running it continues the
-    saved run exactly.
+    saved run exactly. As with :func:`load`, the colony remembers the version of the store
+    it came from, and :func:`save_distributed` back to it refuses to overwrite a newer one.
 
     Args:
         directory: the store folder.
@@ -1661,7 +2116,8 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
             configuration, Ray address, ...).
 
     Raises:
-        StoreError: the store cannot be read or is inconsistent.
+        StoreError: the store cannot be read or is inconsistent (a shard file missing, or
+            holding another shard than its name says).
     """
     from phago.config import ColonyConfig
     from phago.distributed import DistributedColony
@@ -1728,4 +2184,5 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
     except BaseException:
         dc.close()
         raise
+    _remember(dc, d, _manifest_version(manifest))
     return dc

@@ -157,6 +157,48 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     assert "no .txt, .md, .rst, .html or .pdf files found" in r.stderr
 
 
+def test_damaged_stores_give_clear_errors(tmp_path: Path) -> None:
+    """A damaged sources row, or a sharded store missing a shard file: an error naming the
+    damage (exit status 1), not a traceback."""
+    import sqlite3
+
+    docs = corpus(tmp_path, 3)
+    db = tmp_path / "kb.db"
+    run("ingest", str(docs), "--db", str(db), "--digesters", "2")
+    con = sqlite3.connect(db)
+    con.execute("UPDATE sources SET doc_id = 'x' WHERE seq = 0")
+    con.commit()
+    con.close()
+    for args in (("stats",), ("forget", "1"), ("ingest", str(docs))):
+        r = run(*args, "--db", str(db), ok=False, subprocess_run=args[0] == "stats")
+        assert r.returncode == 1, args
+        assert "kb.db" in r.stderr and "damaged" in r.stderr and "doc_id" in r.stderr, args
+        assert "Traceback" not in r.stderr
+    store = tmp_path / "cluster"
+    run("ingest", str(docs), "--db", str(store), "--shards", "2")
+    next(store.glob("gen-*/shard-001.db")).unlink()
+    r = run("stats", "--db", str(store), ok=False, subprocess_run=True)
+    assert r.returncode == 1 and "shard-001.db is missing" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_read_only_store_is_refused_before_any_work(tmp_path: Path) -> None:
+    docs = corpus(tmp_path, 3)
+    db = tmp_path / "kb.db"
+    run("ingest", str(docs), "--db", str(db), "--digesters", "2")
+    more = write(tmp_path / "more" / "extra.txt", "Volcanoes erupt lava and ash over the valley.")
+    db.chmod(0o444)
+    try:
+        before = db.read_bytes()
+        for args in (("ingest", str(more)), ("forget", str(docs / "nested" / "page.html"))):
+            r = run(*args, "--db", str(db), ok=False)
+            assert r.returncode == 1 and "kb.db: the store is read-only" in r.stderr, args
+            assert "Digested" not in r.stdout
+        assert db.read_bytes() == before
+    finally:
+        db.chmod(0o644)
+
+
 def test_distributed_store(tmp_path: Path) -> None:
     docs = corpus(tmp_path, 6)
     store = tmp_path / "cluster"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import phago.store as store_mod
 from phago import ColonyConfig
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
@@ -358,3 +361,139 @@ def test_forget_renumbers_the_messages_held_in_the_store(tmp_path: Path, kind: s
         assert again.current_tick > 0
     finally:
         again.close()
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> Iterator[tuple[Path, DistributedColony]]:
+    """A 2-shard store at tick 3, and the colony it was saved from (at tick 3)."""
+    dc = make(8)
+    dc.run(3)
+    d = save_distributed(dc, tmp_path / "dist")
+    yield d, dc
+    dc.close()
+
+
+def _generations(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir() if p.name.startswith("gen-"))
+
+
+def test_a_generation_left_by_a_killed_save_does_not_block_the_next(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    """A save killed (or out of disk) between renaming its generation in and switching
+    CURRENT leaves a generation CURRENT does not name; later saves must still work."""
+    d, dc = stored
+    leftover = "gen-000002"  # the name the next save would choose
+    shutil.copytree(d / "gen-000001", d / leftover)  # the orphan: CURRENT still says gen 1
+    with load_distributed(d) as again:
+        assert again.current_tick == 3
+    dc.run(2)
+    save_distributed(dc, d)
+    current = (d / "CURRENT").read_text().strip()
+    assert _generations(d) == [current] and current not in ("gen-000001", leftover)
+    with load_distributed(d) as again:
+        assert again.current_tick == 5
+        graphs_equal(again, dc)
+
+
+def test_failing_to_switch_current_leaves_no_generation_behind(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d, dc = stored
+    real = store_mod._write_file_atomic
+
+    def full_disk(path: Path, data: bytes) -> None:
+        if path.name == "CURRENT":
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(store_mod, "_write_file_atomic", full_disk)
+    dc.run(1)
+    with pytest.raises(StoreError, match=r"dist: the disk is full"):
+        save_distributed(dc, d)
+    assert _generations(d) == ["gen-000001"]
+    monkeypatch.undo()
+    save_distributed(dc, d)
+    with load_distributed(d) as again:
+        assert again.current_tick == 4
+
+
+def _swap(a: Path, b: Path) -> None:
+    tmp = a.with_name("swap")
+    a.rename(tmp)
+    b.rename(a)
+    tmp.rename(b)
+
+
+def test_swapped_shard_files_are_refused(stored: tuple[Path, DistributedColony]) -> None:
+    d, _ = stored
+    gen = d / "gen-000001"
+    _swap(gen / "shard-000.db", gen / "shard-001.db")
+    pattern = r"dist: gen-000001/shard-000\.db holds shard 1 of 2, not shard 0 of 2"
+    with pytest.raises(StoreError, match=pattern):
+        load_distributed(d)
+    with pytest.raises(StoreError, match=pattern):
+        read_summary(d)
+    with pytest.raises(StoreError, match=pattern):
+        forget_in_store(d, [1])
+
+
+def test_a_shard_file_of_another_store_is_refused(
+    stored: tuple[Path, DistributedColony], tmp_path: Path
+) -> None:
+    d, _ = stored
+    with make(4, shards=3) as other:
+        o = save_distributed(other, tmp_path / "other")
+    shutil.copy(o / "gen-000001" / "shard-001.db", d / "gen-000001" / "shard-001.db")
+    with pytest.raises(StoreError, match="holds shard 1 of 3, not shard 1 of 2"):
+        load_distributed(d)
+
+
+def test_shard_files_saved_before_they_recorded_their_index_still_load(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    d, dc = stored
+    for f in sorted((d / "gen-000001").glob("shard-*.db")):
+        con = sqlite3.connect(f)
+        con.execute("DELETE FROM blobs WHERE name IN ('extra.shard_index', 'extra.shard_count')")
+        con.commit()
+        con.close()
+    assert read_summary(d).stats["documents_total"] == 8
+    with load_distributed(d) as again:
+        graphs_equal(again, dc)
+        again.run(2)
+        dc.run(2)
+        graphs_equal(again, dc)
+
+
+def test_a_missing_shard_file_is_refused_by_read_summary(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    d, _ = stored
+    (d / "gen-000001" / "shard-001.db").unlink()
+    with pytest.raises(StoreError, match=r"dist: .*shard file gen-000001/shard-001\.db is missing"):
+        read_summary(d)
+    with pytest.raises(StoreError, match=r"shard-001\.db is missing"):
+        load_distributed(d)
+
+
+def test_sharded_save_errors_name_the_store_folder(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while a shard file is written names the store, not its temporary file."""
+    d, dc = stored
+    real = store_mod._connect_write
+
+    def tiny(path: Path) -> sqlite3.Connection:
+        con = real(path)
+        con.execute("PRAGMA max_page_count = 8")
+        return con
+
+    monkeypatch.setattr(store_mod, "_connect_write", tiny)
+    dc.run(1)
+    with pytest.raises(StoreError) as info:
+        save_distributed(dc, d)
+    assert str(info.value) == f"cannot save distributed colony to {d} (shard 0): the disk is full"
+    assert _generations(d) == ["gen-000001"]
+    with load_distributed(d) as again:
+        assert again.current_tick == 3

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,15 @@ from store_helpers import assert_same_state, make_colony
 import phago.store as store_mod
 from phago.errors import StoreError
 from phago.state import capture
-from phago.store import load, read_summary, save
+from phago.store import (
+    Catalog,
+    SourceRecord,
+    forget_in_store,
+    load,
+    read_catalog,
+    read_summary,
+    save,
+)
 
 
 @pytest.fixture
@@ -230,3 +240,102 @@ def test_concurrent_saves_to_one_store(tmp_path: Path) -> None:
     assert errors == []
     assert load(path).stats().documents_total in (3, 4, 5, 6)
     assert [p.name for p in tmp_path.iterdir()] == ["c.db"]
+
+
+def test_save_through_a_symlink_writes_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    target = save(make_colony(2, digesters=1), real_dir / "c.db")
+    link = tmp_path / "link.db"
+    link.symlink_to(target)
+    bigger = make_colony(5, digesters=1)
+    assert save(bigger, link) == link
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert load(target).stats().documents_total == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.db", "real"]
+    assert [p.name for p in real_dir.iterdir()] == ["c.db"]
+    again = load(link)  # loaded through the link, saved to the target: the same store
+    save(again, target)
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o604])
+def test_save_keeps_the_file_mode(saved: Path, mode: int) -> None:
+    saved.chmod(mode)
+    save(make_colony(3, digesters=1), saved)
+    assert stat.S_IMODE(saved.stat().st_mode) == mode
+    assert load(saved).stats().documents_total == 3
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o400])
+def test_read_only_store_is_not_overwritten(saved: Path, mode: int) -> None:
+    """Read-only by its permission bits, also for root (whom the kernel lets write it)."""
+    before = saved.read_bytes()
+    saved.chmod(mode)
+    try:
+        with pytest.raises(StoreError, match=rf"c\.db: the store is read-only \(mode 0{mode:o}\)"):
+            save(make_colony(3, digesters=1), saved)
+        with pytest.raises(StoreError, match="read-only"):
+            forget_in_store(saved, [1])
+        assert stat.S_IMODE(saved.stat().st_mode) == mode
+    finally:
+        saved.chmod(0o644)
+    _assert_untouched(saved, before)
+
+
+def _store_with_sources(tmp_path: Path) -> Path:
+    c = make_colony(3, digesters=1)
+    ids = [int(x) for x in capture(c).substrate.doc_ids.tolist()]
+    cat = Catalog([SourceRecord(f"/docs/{i}.txt", f"h{i}", d) for i, d in enumerate(ids)])
+    return save(c, tmp_path / "c.db", catalog=cat)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        read_summary,
+        read_catalog,
+        load,
+        lambda p: forget_in_store(p, [1]),
+        lambda p: save(make_colony(2, digesters=1), p),
+    ],
+    ids=["read_summary", "read_catalog", "load", "forget_in_store", "save"],
+)
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("doc_id", "x"), ("path", b"\xff"), ("part", 1.5)],
+)
+def test_damaged_sources_row_is_a_store_error(
+    tmp_path: Path, action: Callable[[Path], object], column: str, value: object
+) -> None:
+    path = _store_with_sources(tmp_path)
+    assert len(read_catalog(path).sources) == 3
+    _sql(path, f"UPDATE sources SET {column} = ? WHERE seq = 0", value)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=rf"c\.db.*damaged.*{column}"):
+        action(path)
+    assert path.read_bytes() == before
+
+
+def test_damaged_history_row_is_a_store_error(saved: Path) -> None:
+    _sql(saved, "UPDATE history SET nodes = 'many' WHERE seq = 0")
+    with pytest.raises(StoreError, match=r"table 'history' is damaged: column 'nodes'"):
+        read_summary(saved)
+
+
+@pytest.mark.parametrize("name", ["SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"])
+def test_sqlite_disk_full_errors_say_the_disk_is_full(
+    saved: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """SQLite reports a full disk as SQLITE_FULL, or while growing its shared memory as
+    SQLITE_IOERR_SHMSIZE ("disk I/O error"): both mean the disk is full."""
+    before = saved.read_bytes()
+
+    def full(*_a: object, **_k: object) -> str:
+        err = sqlite3.OperationalError("disk I/O error")
+        err.sqlite_errorname = name
+        raise err
+
+    monkeypatch.setattr(store_mod, "_write", full)
+    with pytest.raises(StoreError, match=r"cannot save colony to .*c\.db: the disk is full$"):
+        save(make_colony(2, digesters=1), saved)
+    _assert_untouched(saved, before)

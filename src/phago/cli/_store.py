@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from phago.cli.common import console
 from phago.errors import PhagoError
 from phago.export import GraphTable
-from phago.store import is_distributed_store
+from phago.store import is_distributed_store, store_lock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +33,25 @@ def db_option(required: bool = True, exists: bool = True) -> Callable[[F], F]:
 def fail(exc: BaseException) -> click.ClickException:
     """A CLI error (exit status 1) carrying the message of ``exc``."""
     return click.ClickException(str(exc))
+
+
+@contextlib.contextmanager
+def writing(db: Path) -> Iterator[None]:
+    """Hold the store ``db`` for writing from loading it to saving it back (see
+    :func:`phago.store.store_lock`), so that two commands changing one store take turns
+    instead of one losing the other's changes; says on stderr when it has to wait.
+
+    Raises:
+        StoreError: the store is read-only, or its folder does not exist.
+    """
+
+    def waiting() -> None:
+        console.print(
+            f"waiting for another phago process writing {db} …", highlight=False, soft_wrap=True
+        )
+
+    with store_lock(db, on_wait=waiting):
+        yield
 
 
 def open_table(db: Path) -> GraphTable:

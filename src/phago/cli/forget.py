@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from phago.cli._store import db_option, fail
+from phago.cli._store import db_option, fail, writing
 from phago.cli.common import echo_json, out
 from phago.errors import PhagoError
 from phago.store import (
@@ -42,29 +42,31 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     the access counts it gave them, every edge its presentation wired loses one
     co-activation and the matching share of its weight (an edge left with none is removed),
     and concepts that no remaining document presented and no edge links to are removed.
-    The rest of the graph is unchanged. The store is rewritten atomically.
+    The rest of the graph is unchanged. The store is rewritten atomically; another command
+    writing it meanwhile waits for this one.
     """
     try:
-        catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)
-        stored = _stored_ids(db)
-        ids: list[int] = []
-        missing: list[str] = []
-        for t in targets:
-            found: list[int] = []
-            if _ID.match(t):
-                v = int(t, 16) if t.lower().startswith("0x") else int(t)
-                if v in stored:
-                    found = [v]
-            if not found:
-                found = [d for d in catalog.documents_from(t) if d in stored]
-            if not found:
-                missing.append(t)
-            ids.extend(d for d in found if d not in ids)
-        if missing:
-            raise click.ClickException(
-                "no stored document or ingested file matches: " + ", ".join(missing)
-            )
-        report = forget_in_store(db, ids)
+        with writing(db):  # the ids are looked up in the version that is rewritten
+            catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)
+            stored = _stored_ids(db)
+            ids: list[int] = []
+            missing: list[str] = []
+            for t in targets:
+                found: list[int] = []
+                if _ID.match(t):
+                    v = int(t, 16) if t.lower().startswith("0x") else int(t)
+                    if v in stored:
+                        found = [v]
+                if not found:
+                    found = [d for d in catalog.documents_from(t) if d in stored]
+                if not found:
+                    missing.append(t)
+                ids.extend(d for d in found if d not in ids)
+            if missing:
+                raise click.ClickException(
+                    "no stored document or ingested file matches: " + ", ".join(missing)
+                )
+            report = forget_in_store(db, ids)
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from phago.cli._store import fail
+from phago.cli._store import fail, writing
 from phago.cli.common import console, echo_json, out, progress
 from phago.colony import Colony
 from phago.config import ColonyConfig
@@ -103,7 +103,8 @@ def ingest(
 
     Files whose text is already stored are skipped (running it again changes nothing); empty,
     binary or undecodable files are reported and skipped. Then the colony runs until the new
-    documents are digested, and the store is saved atomically.
+    documents are digested, and the store is saved atomically. The store is held from
+    loading to saving: another command writing it meanwhile waits for this one.
     """
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
@@ -114,24 +115,25 @@ def ingest(
         raise click.ClickException(f"cannot create {db}: the directory {db.parent} does not exist")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     try:
-        if distributed:
-            _ingest_distributed(
-                paths,
-                db,
-                shards,
-                backend,
-                config,
-                seed,
-                max_chars,
-                encoding,
-                digesters,
-                max_ticks,
-                as_json,
-            )
-        else:
-            _ingest_colony(
-                paths, db, config, seed, max_chars, encoding, digesters, max_ticks, as_json
-            )
+        with writing(db):  # from loading to saving: another writer waits, nothing is lost
+            if distributed:
+                _ingest_distributed(
+                    paths,
+                    db,
+                    shards,
+                    backend,
+                    config,
+                    seed,
+                    max_chars,
+                    encoding,
+                    digesters,
+                    max_ticks,
+                    as_json,
+                )
+            else:
+                _ingest_colony(
+                    paths, db, config, seed, max_chars, encoding, digesters, max_ticks, as_json
+                )
     except PhagoError as exc:
         raise fail(exc) from exc
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 from rich.table import Table
 
+from phago.cli._store import writing
 from phago.cli.common import console, echo_json, load_corpus_directory, out
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
@@ -88,26 +90,28 @@ def query(
         _query_distributed(text, method, k, db, reinforce, as_json)
         return
     try:
-        source: GraphSource
-        if db is not None:
-            from phago.store import load
+        # reinforcing a store changes it: hold it from loading to saving
+        with writing(db) if reinforce and db is not None else contextlib.nullcontext():
+            source: GraphSource
+            if db is not None:
+                from phago.store import load
 
-            source = load(db)
-        else:
-            docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
-            if not as_json:
-                console.print(f"building a colony from {len(docs)} documents ({ticks} ticks) …")
-            source = build_retrieval_colony(
-                [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
-            )
-        name = resolve_method(method)
-        results = retrieve(source, text, k, name, reinforce=reinforce)
-        if reinforce and db is not None:
-            from phago.colony import Colony
-            from phago.store import save
+                source = load(db)
+            else:
+                docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
+                if not as_json:
+                    console.print(f"building a colony from {len(docs)} documents ({ticks} ticks) …")
+                source = build_retrieval_colony(
+                    [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
+                )
+            name = resolve_method(method)
+            results = retrieve(source, text, k, name, reinforce=reinforce)
+            if reinforce and db is not None:
+                from phago.colony import Colony
+                from phago.store import save
 
-            if isinstance(source, Colony):
-                save(source, db)
+                if isinstance(source, Colony):
+                    save(source, db)
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
     _show(text, name, results, source.graph, as_json)
@@ -122,7 +126,10 @@ def _query_distributed(
     from phago.store import load_distributed, save_distributed
 
     try:
-        with load_distributed(db, backend="local") as dc:
+        with (
+            writing(db) if reinforce else contextlib.nullcontext(),
+            load_distributed(db, backend="local") as dc,
+        ):
             name = resolve_method(method)
             results = retrieve(dc, text, k, name, reinforce=reinforce)
             if reinforce:
