@@ -1998,6 +1998,16 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
         return _forget_locked(p, ids)
 
 
+def _owned_node_count(manifest: dict[str, Any], states: list[ColonyState]) -> int:
+    """The concepts of a distributed store's shard states: each counted on its owner."""
+    from phago.distributed import ConsistentHashRing
+
+    ring = ConsistentHashRing(int(manifest["num_shards"]), int(manifest["virtual_nodes"]))
+    return sum(
+        int(np.count_nonzero(ring.get_shards(st.graph.ids) == i)) for i, st in enumerate(states)
+    )
+
+
 def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
     if is_distributed_store(p):
         manifest, states, extras = read_shard_states(p)
@@ -2009,10 +2019,12 @@ def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
         total = ForgetReport()
         held: set[int] = set()
         renumbered: dict[int, dict[int, int]] = {}  # shard: old node index to new
+        # a concept has a copy on every shard that holds one of its edges: count those its
+        # owner no longer holds (the cluster's concepts), not the copies
+        nodes_before = _owned_node_count(manifest, states)
         for i, (st, ex) in enumerate(zip(states, extras, strict=True)):
             r = forget_documents(st, ids, pairs)
             held.update(r.documents_removed)
-            total.nodes_removed += r.nodes_removed
             total.edges_removed += r.edges_removed
             total.edges_weakened += r.edges_weakened
             if r.nodes_removed:
@@ -2026,6 +2038,7 @@ def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
                     if key in ex:
                         ex[key] = np.asarray(ex[key])[kept]
                 renumbered[i] = new_index
+        total.nodes_removed = nodes_before - _owned_node_count(manifest, states)
         _renumber_asks(manifest.get("asks", {}), renumbered)
         _renumber_inflight_drops(extras, renumbered)
         _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)

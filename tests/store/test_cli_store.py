@@ -149,8 +149,9 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         r = run(*args, ok=False, subprocess_run=args[0] == "stats")
         assert r.returncode == 1 and "junk.db" in r.stderr, args
     assert junk.read_bytes() == b"definitely not sqlite" * 50
-    r = run("ingest", str(tmp_path / "nothing-here"), "--db", str(tmp_path / "n.db"), "--json")
-    assert json.loads(r.stdout)["skipped_files"][0]["reason"].endswith("no such file or directory")
+    r = run("ingest", str(tmp_path / "nothing-here"), "--db", str(tmp_path / "n.db"), ok=False)
+    assert r.returncode == 1 and r.stderr.strip().endswith("no such file or directory")
+    assert "nothing-here" in r.stderr and not (tmp_path / "n.db").exists()
     empty = tmp_path / "empty-dir"
     empty.mkdir()
     r = run("ingest", str(empty), "--db", str(tmp_path / "e.db"), ok=False)
@@ -272,3 +273,48 @@ def test_sparkline_doctests() -> None:
 
     r = doctest.testmod(helpers)
     assert r.attempted > 0 and r.failed == 0
+
+
+@pytest.mark.parametrize("shards", [None, "2"])
+def test_a_file_whose_text_changed_replaces_its_old_version(
+    tmp_path: Path, shards: str | None
+) -> None:
+    docs = tmp_path / "notes"
+    write(docs / "a.txt", "alpha beta gamma delta")
+    write(docs / "b.txt", "cell membrane protein")
+    db = tmp_path / ("d" if shards else "s.db")
+    extra = ["--shards", shards] if shards else []
+    run("ingest", str(docs), "--db", str(db), *extra)
+    write(docs / "a.txt", "alpha beta gamma epsilon")
+    got = json.loads(run("ingest", str(docs), "--db", str(db), "--json").stdout)
+    assert got["replaced_files"] == [str((docs / "a.txt").resolve())]
+    assert got["stats"]["documents_total"] == 2  # (3 until the 35th session: both versions)
+    hits = json.loads(run("query", "delta", "--db", str(db), "--json").stdout)["results"]
+    assert hits == []  # the old version's concepts are withdrawn
+    assert json.loads(run("query", "epsilon", "--db", str(db), "--json").stdout)["results"]
+    # and the old text, ingested again, counts as a change again, not as a duplicate
+    write(docs / "a.txt", "alpha beta gamma delta")
+    again = json.loads(run("ingest", str(docs), "--db", str(db), "--json").stdout)
+    assert again["replaced_files"] == [str((docs / "a.txt").resolve())]
+    assert again["stats"]["documents_total"] == 2
+
+
+def test_ingest_that_adds_nothing_fails_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "n.db"
+    r = run("ingest", str(tmp_path / "typo"), "--db", str(db), ok=False)
+    assert r.returncode == 1 and "nothing was added" in r.stderr and "no such file" in r.stderr
+    write(tmp_path / "bad" / "empty.txt", "")
+    r = run("ingest", str(tmp_path / "bad"), "--db", str(db), ok=False)
+    assert r.returncode == 1 and "nothing was added" in r.stderr
+    assert not db.exists()
+    r = run("ingest", str(tmp_path), "--db", str(db), "--encoding", "bogus", ok=False)
+    assert r.returncode == 2 and "unknown text encoding 'bogus'" in r.stderr
+
+
+def test_forget_refuses_an_empty_target(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run("ingest", str(corpus(tmp_path, 3)), "--db", str(db))
+    before = db.read_bytes()
+    r = run("forget", "", "--db", str(db), ok=False)  # ("" named the current folder: all)
+    assert r.returncode == 2 and "an empty TARGET names nothing" in r.stderr
+    assert db.read_bytes() == before

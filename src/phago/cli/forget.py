@@ -45,6 +45,9 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     The rest of the graph is unchanged. The store is rewritten atomically; another command
     writing it meanwhile waits for this one.
     """
+    blank = [t for t in targets if not t.strip()]
+    if blank:  # ("" would name the current folder, and with it every file ingested from it)
+        raise click.BadParameter("an empty TARGET names nothing", param_hint="TARGETS")
     try:
         with writing(db):  # the ids are looked up in the version that is rewritten
             catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,16 +26,26 @@ from phago.ingest import (
 from phago.store import (
     Catalog,
     HistoryPoint,
+    forget_in_store,
     is_distributed_store,
     load_distributed,
     load_with_catalog,
     read_distributed_catalog,
+    read_summary,
     save,
     save_distributed,
 )
 
 if TYPE_CHECKING:
     from phago.distributed import DistributedTickResult
+
+
+def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown text encoding {value!r}") from None
+    return value
 
 
 @click.command()
@@ -67,7 +78,11 @@ if TYPE_CHECKING:
     help="Split longer files into documents of at most this many characters.",
 )
 @click.option(
-    "--encoding", default="utf-8", show_default=True, help="Encoding of text and HTML files."
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    callback=_known_encoding,
+    help="Encoding of text and HTML files.",
 )
 @click.option(
     "--digesters",
@@ -83,7 +98,13 @@ if TYPE_CHECKING:
     show_default=True,
     help="Stop digesting after this many ticks.",
 )
-@click.option("--seed", default=0, show_default=True, help="Seed of a new store's colony.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of a new store's colony.",
+)
 @click.option("--large", is_flag=True, help="New store: bounded extraction for big corpora.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest(
@@ -101,10 +122,13 @@ def ingest(
 ) -> None:
     """Add .txt, .md, .rst, .html and .pdf files (folders recursively) to the store DB.
 
-    Files whose text is already stored are skipped (running it again changes nothing); empty,
-    binary or undecodable files are reported and skipped. Then the colony runs until the new
-    documents are digested, and the store is saved atomically. The store is held from
-    loading to saving: another command writing it meanwhile waits for this one.
+    Files whose text is already stored are skipped (running it again changes nothing); a
+    file ingested before whose text has changed replaces its old version (which is
+    forgotten, as ``phago forget`` would); empty, binary or undecodable files are reported
+    and skipped, and if nothing could be added the command fails and writes nothing. Then
+    the colony runs until the new documents are digested, and the store is saved
+    atomically. The store is held from loading to saving: another command writing it
+    meanwhile waits for this one.
     """
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
@@ -140,7 +164,14 @@ def ingest(
 
 def _add_files(
     sink: Any, paths: tuple[Path, ...], catalog: Catalog, max_chars: int, encoding: str
-) -> IngestReport:
+) -> tuple[IngestReport, list[str], list[int]]:
+    """Ingest the files under ``paths`` into ``sink``, recording their sources in
+    ``catalog``; returns the report, the files that replaced an older version of themselves
+    and the ids of the old versions' documents to forget (those no other source holds).
+
+    Raises:
+        click.ClickException: no file was found, or every one was skipped.
+    """
     files, skipped = discover(paths)
     if not files and not skipped:
         raise click.ClickException(
@@ -168,8 +199,26 @@ def _add_files(
         if queued is not None:
             queued.flush()
     report.skipped[:0] = skipped
+    if not report.added and not report.duplicates:  # nothing to save
+        reasons = "; ".join(s.reason for s in report.skipped[:5])
+        more = f" (and {len(report.skipped) - 5} more)" if len(report.skipped) > 5 else ""
+        raise click.ClickException(f"nothing was added: {reasons}{more}")
+    replaced, stale = _older_versions(catalog, report)
     catalog.sources.extend(sources)
-    return report
+    return report, replaced, stale
+
+
+def _older_versions(catalog: Catalog, report: IngestReport) -> tuple[list[str], list[int]]:
+    """Drop from ``catalog`` the sources of files just added whose text has changed since
+    they were ingested; returns those files and the ids of their old documents that no
+    other source holds."""
+    now = {a.path: a.content_hash for a in report.added}
+    old = [s for s in catalog.sources if s.path in now and s.content_hash != now[s.path]]
+    if not old:
+        return [], []
+    catalog.sources = [s for s in catalog.sources if not (s.path in now and s in old)]
+    held = {s.doc_id for s in catalog.sources} | {int(d) for d in report.new_document_ids}
+    return sorted({s.path for s in old}), sorted({s.doc_id for s in old} - held)
 
 
 def _digest(run: Callable[[Callable[[int], None]], int], total_new: int, start: int) -> int:
@@ -197,7 +246,7 @@ def _ingest_colony(
         colony, catalog = load_with_catalog(db)
     else:
         colony, catalog = Colony(config, seed=seed), Catalog()
-    report = _add_files(colony, paths, catalog, max_chars, encoding)
+    report, replaced, stale = _add_files(colony, paths, catalog, max_chars, encoding)
     new = report.new_document_ids
     ticks = 0
     if new:
@@ -220,9 +269,14 @@ def _ingest_colony(
             )
 
         ticks = _digest(run, len(new), colony.stats().documents_digested)
-    if new or not existed:
+    saved = bool(new or replaced or not existed)
+    stats = colony.stats().to_dict()
+    if saved:
         save(colony, db, catalog=catalog)
-    _report(report, ticks, colony.stats().to_dict(), db, as_json, saved=bool(new or not existed))
+    if stale:  # the old versions of changed files
+        forget_in_store(db, stale)
+        stats = read_summary(db).stats
+    _report(report, ticks, stats, db, as_json, saved, replaced)
 
 
 def _ingest_distributed(
@@ -252,7 +306,7 @@ def _ingest_distributed(
         catalog = Catalog()
     try:
         sink = DistributedSink(dc)
-        report = _add_files(sink, paths, catalog, max_chars, encoding)
+        report, replaced, stale = _add_files(sink, paths, catalog, max_chars, encoding)
         new = report.new_document_ids
         ticks = 0
         if new:
@@ -268,23 +322,47 @@ def _ingest_distributed(
                 )
 
             ticks = _digest(run, len(new), dc.stats().documents_digested)
-        if new or not existed:
+        saved = bool(new or replaced or not existed)
+        if saved:
             save_distributed(dc, db, catalog=catalog)
         st = dc.stats().to_dict()
         st.pop("shards", None)
     finally:
         dc.close()
-    _report(report, ticks, st, db, as_json, saved=bool(new or not existed))
+    if stale:  # the old versions of changed files
+        forget_in_store(db, stale)
+        st = {k: v for k, v in read_summary(db).stats.items() if k != "shards"}
+    _report(report, ticks, st, db, as_json, saved, replaced)
 
 
 def _report(
-    report: IngestReport, ticks: int, stats: dict[str, Any], db: Path, as_json: bool, saved: bool
+    report: IngestReport,
+    ticks: int,
+    stats: dict[str, Any],
+    db: Path,
+    as_json: bool,
+    saved: bool,
+    replaced: list[str],
 ) -> None:
     if as_json:
-        echo_json({**report.to_dict(), "ticks": ticks, "stats": stats, "db": str(db)})
+        echo_json(
+            {
+                **report.to_dict(),
+                "replaced_files": replaced,
+                "ticks": ticks,
+                "stats": stats,
+                "db": str(db),
+            }
+        )
         return
     for s in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False, soft_wrap=True)
+    for path in replaced:
+        console.print(
+            f"[cyan]replaced[/cyan] {path}: its text changed, the old version is forgotten",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         f"Added {report.documents_added} documents from {len(report.added)} files; "
         f"{len(report.duplicates)} duplicates; {len(report.skipped)} skipped.",
