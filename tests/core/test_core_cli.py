@@ -270,3 +270,32 @@ def test_a_one_colony_run_asked_for_checkpoints_runs_as_one_shard_and_takes_them
     data = json.loads(r.stdout)
     assert len(data["shards"]) == 1 and data["ticks_run"] == 12
     assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000012"]
+
+
+def test_ctrl_c_in_any_command_exits_with_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import phago.cli.demo as demo_cli
+    from phago.cli import main
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_cli, "build_colony", interrupted)
+    r = CliRunner().invoke(main, ["demo"])
+    assert r.exit_code == 130 and "interrupted" in r.output and "Aborted" not in r.output
+
+
+def test_json_output_is_valid_unicode_and_ids_are_strings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from phago.cli.common import echo_json
+
+    echo_json({"path": "bad\udcff\udcfe.txt", "list": ["ok", "\ud800"], "n": 1})
+    text = capsys.readouterr().out
+    text.encode("utf-8")  # (lone surrogates would not encode)
+    assert json.loads(text) == {"path": "bad\ufffd\ufffd.txt", "list": ["ok", "?"], "n": 1}
+    r = run("query", "cells", "--json")
+    assert r.returncode == 0, r.stderr
+    ids = [x["node_id"] for x in json.loads(r.stdout)["results"]]
+    assert ids and all(isinstance(i, str) and int(i) >= 0 for i in ids)

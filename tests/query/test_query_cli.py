@@ -132,7 +132,9 @@ def test_query_a_distributed_store_as_the_other_store_commands_take_it(
     r = CliRunner().invoke(main, ["ingest", str(corpus), "--db", str(store), "--shards", "2"])
     assert r.exit_code == 0, r.output
     with load_distributed(store) as dc:
-        want = [x.to_dict() for x in retrieve(dc, "cell membrane", 5)]
+        want = [
+            {**x.to_dict(), "node_id": str(x.node_id)} for x in retrieve(dc, "cell membrane", 5)
+        ]
         before = dc.graph.edge_between("cell", "membrane")
     assert before is not None and want
     r = CliRunner().invoke(

@@ -11,7 +11,19 @@ import click
 from phago import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; Ctrl-C in any command exits with 130 (128 + SIGINT), as a shell
+    expects of an interrupted program, where click says "Aborted!" and exits with 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="phago")
 def main() -> None:
     """phago: agents digest documents into a self-organising Hebbian knowledge graph."""

@@ -26,8 +26,27 @@ out = Console()
 
 
 def echo_json(data: Any) -> None:
-    """Print ``data`` as JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    """Print ``data`` as JSON on stdout (text that is not valid Unicode, such as a file
+    name's undecodable bytes, with U+FFFD in their place: strict JSON readers refuse lone
+    surrogates)."""
+    click.echo(json.dumps(_valid_unicode(data), indent=2, sort_keys=False, default=str))
+
+
+def _valid_unicode(data: Any) -> Any:
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return data.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:
+                return data.encode("utf-8", "replace").decode("utf-8")
+        return data
+    if isinstance(data, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_valid_unicode(v) for v in data]
+    return data
 
 
 def progress() -> Progress:

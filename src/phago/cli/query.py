@@ -64,7 +64,13 @@ def _components(comp: dict[str, float]) -> str:
     show_default=True,
     help="Ticks when building a colony.",
 )
-@click.option("--seed", default=0, show_default=True, help="Seed when building a colony.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed when building a colony.",
+)
 @click.option(
     "--reinforce",
     is_flag=True,
@@ -149,7 +155,9 @@ def _show(
             {
                 "query": text,
                 "method": name,
-                "results": [r.to_dict() for r in results],
+                # ids as strings, as every other command prints them (64-bit ids lose
+                # digits as JSON numbers in JavaScript)
+                "results": [{**r.to_dict(), "node_id": str(r.node_id)} for r in results],
                 "nodes": g.node_count,
                 "edges": g.edge_count,
             }
