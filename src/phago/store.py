@@ -1137,10 +1137,16 @@ def read_state(path: PathLike) -> tuple[ColonyState, Catalog]:
     return state, catalog
 
 
-def _load(path: Path) -> tuple[ColonyState, Catalog, str]:
-    """The state, catalog and version (see :func:`_file_version`) stored at ``path``."""
-    con, _, _, _, _ = _open(path)
+def _load(path: Path, shard: bool = False) -> tuple[ColonyState, Catalog, str]:
+    """The state, catalog and version (see :func:`_file_version`) stored at ``path``
+    (``shard``: a distributed store's shard file, which is refused otherwise)."""
+    con, _, kind, _, _ = _open(path)
     try:
+        if kind == "shard" and not shard:  # one shard's part of a sharded colony
+            raise StoreError(
+                f"cannot load {path}: it is one shard of a distributed store; load the "
+                "store's folder (DistributedColony.load, or --db FOLDER)"
+            )
         state, catalog = _read_state(con, path)
         return state, catalog, _file_version(con)
     except StoreError:
@@ -2109,7 +2115,7 @@ def read_shard_states(
     for i in range(n):
         _check_shard_file(d, gen, i, n)
         f = gen / f"shard-{i:03d}.db"
-        states.append(load_state(f))
+        states.append(_load(f, shard=True)[0])
         extra = read_extra(f)
         extra.pop(_SHARD_INDEX, None)
         extra.pop(_SHARD_COUNT, None)

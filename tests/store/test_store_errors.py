@@ -13,6 +13,7 @@ import pytest
 from store_helpers import assert_same_state, make_colony
 
 import phago.store as store_mod
+from phago.corpus import load_sample_corpus
 from phago.errors import StoreError
 from phago.state import capture
 from phago.store import (
@@ -339,3 +340,17 @@ def test_sqlite_disk_full_errors_say_the_disk_is_full(
     with pytest.raises(StoreError, match=r"cannot save colony to .*c\.db: the disk is full$"):
         save(make_colony(2, digesters=1), saved)
     _assert_untouched(saved, before)
+
+
+def test_a_shard_file_is_not_loaded_as_a_colony(tmp_path: Path) -> None:
+    from phago.distributed import DistributedColony
+    from phago.store import load_distributed, save_distributed
+
+    with DistributedColony(2, seed=1) as dc:
+        dc.ingest_documents([(d.title, d.content) for d in load_sample_corpus()[:6]])
+        d = save_distributed(dc, tmp_path / "dist")
+    shard = next(d.glob("gen-*/shard-000.db"))
+    with pytest.raises(StoreError, match="it is one shard of a distributed store"):
+        load(shard)  # (it loaded as a colony holding part of the graph)
+    with load_distributed(d) as again:  # the store itself still loads
+        assert again.stats().documents_total == 6

@@ -29,7 +29,11 @@ from phago.store import read_summary
     help="Print JSON (the ColonyStats fields, top concepts, history).",
 )
 def stats(db: Path, top: int, as_json: bool) -> None:
-    """Show what the store DB holds, without loading the colony."""
+    """Show what the store DB holds, without loading the colony.
+
+    It reads the summary saved with the store, so it is quick on any size of store; it does
+    not verify the stored graph's checksums (``query``, ``export`` and loading do).
+    """
     try:
         summary = read_summary(db)
     except PhagoError as exc:
