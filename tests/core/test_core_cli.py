@@ -87,7 +87,7 @@ def test_a_sharded_run_moves_its_bar_per_runner_call_of_many_ticks(
 def test_run_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
     r = run("run", "--corpus", str(tmp_path))
     assert r.returncode != 0
-    assert "no usable .txt documents" in r.stderr
+    assert "no usable documents (.txt, .md, .rst, .html or .pdf)" in r.stderr
 
 
 def test_run_reports_and_skips_files_a_colony_cannot_take(tmp_path: Path) -> None:
@@ -107,13 +107,14 @@ def test_run_reports_and_skips_files_a_colony_cannot_take(tmp_path: Path) -> Non
             "latin.txt",
             "nul.txt",
         ]
-        assert "is empty" in skipped[0] and "not UTF-8" in skipped[1] and "binary" in skipped[2]
+        assert "only whitespace" in skipped[0] and "not valid utf-8" in skipped[1]
+        assert "binary" in skipped[2]
         assert r.stderr.count("skipped") == 3
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     (only_bad / "blank.txt").write_text(" ")
     r = run("run", "--corpus", str(only_bad))
-    assert r.returncode != 0 and "skipped" in r.stderr and "no usable .txt documents" in r.stderr
+    assert r.returncode != 0 and "skipped" in r.stderr and "no usable documents" in r.stderr
 
 
 def test_version() -> None:
@@ -186,16 +187,23 @@ def test_eval_checks_its_methods_and_queries_before_building(tmp_path: Path) -> 
     assert r.exit_code == 1 and "no queries in" in r.output  # (all scores 0.0, exit 0, before)
 
 
-def test_run_says_which_document_is_too_wide_to_wire(tmp_path: Path) -> None:
+def test_run_takes_what_ingest_takes_and_skips_a_document_too_wide_to_wire(
+    tmp_path: Path,
+) -> None:
     letters = "bcdfghjklmnpqrstvwxz"
     words = ["q" + letters[i % 20] + letters[i // 20 % 20] + letters[i // 400] for i in range(2100)]
     (tmp_path / "wide.txt").write_text(" ".join(words))
     (tmp_path / "ok.txt").write_text("cell membrane protein")
-    r = run("run", "--corpus", str(tmp_path), "--ticks", "2")
-    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
-    assert "DocumentError: document 'wide' has 2,100 distinct keywords" in r.stderr
-    assert "--large" in r.stderr
-    assert run("run", "--corpus", str(tmp_path), "--ticks", "2", "--large").returncode == 0
+    (tmp_path / "sub").mkdir()  # folders and other formats, as phago ingest reads them
+    (tmp_path / "sub" / "notes.md").write_text("# Notes\n\nmitochondria make energy")
+    r = run("run", "--corpus", str(tmp_path), "--ticks", "2", "--json")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    data = json.loads(r.stdout)
+    assert data["documents_total"] == 2
+    assert len(data["skipped"]) == 1 and "has 2,100 distinct keywords" in data["skipped"][0]
+    assert "--large" in data["skipped"][0]
+    r = run("run", "--corpus", str(tmp_path), "--ticks", "2", "--large", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["documents_total"] == 3
 
 
 def test_run_resumes_from_its_checkpoint_directory(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from phago._compile_notice import CompileNotingProgress
 from phago.agents.digester import Digester
-from phago.colony import Colony, check_document
+from phago.colony import Colony
 from phago.config import ColonyConfig
 from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
 from phago.errors import DocumentError
@@ -128,39 +128,43 @@ def stats_table(stats: dict[str, Any], title: str = "Colony") -> Table:
     return t
 
 
-def load_checked_directory(path: Path, max_chars: int) -> tuple[list[CorpusDocument], list[str]]:
-    """The ``.txt`` files directly in ``path`` (sorted by name, titled by stem) that a colony
-    accepts, and for each other one why it was skipped (not UTF-8, empty, binary, longer
-    than ``max_chars``).
+def load_checked_directory(
+    path: Path, config: ColonyConfig
+) -> tuple[list[CorpusDocument], list[str]]:
+    """The documents of the files under ``path`` that ``phago ingest`` would take (.txt,
+    .md, .rst, .html and .pdf, folders recursively, sorted by path; a file longer than
+    ``config.max_document_chars`` as parts), and for each other file why it was skipped
+    (not text in UTF-8, empty, binary, too wide to wire as a clique under ``config``).
 
     Example:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp())
         >>> _ = (d / "a.txt").write_text("cells divide"); _ = (d / "b.txt").write_text(" ")
-        >>> docs, skipped = load_checked_directory(d, 1000)
-        >>> [x.title for x in docs], [s.split(": ", 1)[1] for s in skipped]
-        (['a'], ["document 'b' is empty"])
+        >>> docs, skipped = load_checked_directory(d, ColonyConfig())
+        >>> [x.title for x in docs], [s.rsplit(": ", 1)[1] for s in skipped]
+        (['a'], ['only whitespace'])
     """
+    from phago.ingest import discover, inspect_file, read_parts
+
+    files, missing = discover([path])
+    skipped = [s.reason for s in missing]
     docs: list[CorpusDocument] = []
-    skipped: list[str] = []
-    for f in sorted(path.iterdir()):
-        if f.suffix != ".txt" or not f.is_file():
-            continue
+    limit = config.max_document_chars
+    for f in files:
         try:
-            text = f.read_text(encoding="utf-8")
-            check_document(f.stem, text, max_chars)
-        except UnicodeDecodeError as exc:
-            skipped.append(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+            info = inspect_file(f, max_chars=limit, max_keywords=config.clique_keyword_limit)
+            parts = list(read_parts(f, max_chars=limit))
+        except (DocumentError, OSError) as exc:
+            skipped.append(str(exc) if str(f) in str(exc) else f"{f}: {exc}")
             continue
-        except DocumentError as exc:
-            skipped.append(f"{f}: {exc}")
-            continue
-        docs.append(CorpusDocument(f.stem, text, str(f)))
+        for k, part in enumerate(parts, 1):
+            title = info.title if len(parts) == 1 else f"{info.title} (part {k}/{len(parts)})"
+            docs.append(CorpusDocument(title, part, str(f)))
     return docs, skipped
 
 
 def load_corpus_directory(
-    path: Path | None, max_chars: int
+    path: Path | None, config: ColonyConfig
 ) -> tuple[list[CorpusDocument], list[str]]:
     """The bundled sample corpus (``path`` None), or :func:`load_checked_directory` of
     ``path`` with each skipped file reported on stderr; a ClickException when nothing is left.
@@ -168,9 +172,11 @@ def load_corpus_directory(
     """
     if path is None:
         return load_sample_corpus(), []
-    docs, skipped = load_checked_directory(path, max_chars)
+    docs, skipped = load_checked_directory(path, config)
     for reason in skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
     if not docs:
-        raise click.ClickException(f"no usable .txt documents in {path}")
+        raise click.ClickException(
+            f"no usable documents (.txt, .md, .rst, .html or .pdf) in {path}"
+        )
     return docs, skipped

@@ -56,7 +56,7 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory of .txt files (default: the bundled sample corpus).",
+    help="Folder of .txt, .md, .rst, .html and .pdf files (default: the bundled sample corpus).",
 )
 @click.option(
     "--queries",
@@ -127,7 +127,7 @@ def eval_command(
             resolve_method(m)
     except PhagoError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
-    docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
+    docs, _ = load_corpus_directory(corpus, ColonyConfig())
     raw = load_query_file(queries_path) if queries_path else sample_queries(heldout=True)
     try:
         queries = parse_queries(raw)

@@ -55,7 +55,8 @@ def _components(comp: dict[str, float]) -> str:
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory of .txt files to build a colony from (default: the sample corpus).",
+    help="Folder of .txt, .md, .rst, .html and .pdf files to build a colony from "
+    "(default: the sample corpus).",
 )
 @click.option(
     "--ticks",
@@ -104,7 +105,7 @@ def query(
 
                 source = load(db)
             else:
-                docs, _ = load_corpus_directory(corpus, ColonyConfig().max_document_chars)
+                docs, _ = load_corpus_directory(corpus, ColonyConfig())
                 if not as_json:
                     console.print(f"building a colony from {len(docs)} documents ({ticks} ticks) …")
                 source = build_retrieval_colony(

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory of .txt files (default: the bundled sample corpus); empty, binary, "
-    "oversized or non-UTF-8 files are reported and skipped.",
+    help="Folder of .txt, .md, .rst, .html and .pdf files, read recursively as phago ingest "
+    "reads them (default: the bundled sample corpus); empty, binary or undecodable files are "
+    "reported and skipped.",
 )
 @click.option(
     "--digesters",
@@ -145,7 +146,7 @@ def run(
         if given:
             raise click.UsageError(f"--resume goes on with a run's own {', '.join(given)}")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
-    docs, skipped = ([], []) if resume else load_corpus_directory(corpus, config.max_document_chars)
+    docs, skipped = ([], []) if resume else load_corpus_directory(corpus, config)
     sharded = shards > 1 or backend == "ray" or resume is not None
     if not sharded and checkpoint_every is None and checkpoint_dir is None:
         # one colony; asked for checkpoints, it runs as one shard, which takes them
