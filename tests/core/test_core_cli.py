@@ -164,6 +164,12 @@ def test_counts_that_make_no_sense_are_usage_errors() -> None:
     for args in cases:  # click rejects them before any work starts
         r = CliRunner().invoke(main, list(args))
         assert r.exit_code == 2 and "0 is not in the range" in r.output, args
+    for args, said in (
+        (["--address", "auto"], "--address joins a Ray cluster: add --backend ray"),
+        (["--start-timeout", "nan"], "must be a finite number of seconds"),
+    ):  # (both were ignored)
+        r = CliRunner().invoke(main, ["run", "--ticks", "1", *args])
+        assert r.exit_code == 2 and said in r.output, args
     for command in (["run"], ["demo"], ["eval"]):  # (a traceback until the 35th session)
         r = CliRunner().invoke(main, [*command, "--seed", "-1"])
         assert r.exit_code == 2 and "-1 is not in the range x>=0" in r.output, command

@@ -318,3 +318,14 @@ def test_forget_refuses_an_empty_target(tmp_path: Path) -> None:
     r = run("forget", "", "--db", str(db), ok=False)  # ("" named the current folder: all)
     assert r.returncode == 2 and "an empty TARGET names nothing" in r.stderr
     assert db.read_bytes() == before
+
+
+def test_ingest_says_which_options_it_ignores_or_cannot_take(tmp_path: Path) -> None:
+    docs = corpus(tmp_path, 3)
+    db = tmp_path / "s.db"
+    r = run("ingest", str(docs), "--db", str(db), "--backend", "ray", ok=False)
+    assert r.returncode == 2 and "add --shards N" in r.stderr and not db.exists()
+    run("ingest", str(docs), "--db", str(db))
+    r = run("ingest", str(docs), "--db", str(db), "--large", "--seed", "3")
+    assert "--large and --seed ignored" in r.stderr
+    assert "ignored" not in run("ingest", str(docs), "--db", str(db)).stderr

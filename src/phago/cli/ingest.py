@@ -137,6 +137,22 @@ def ingest(
         raise click.ClickException(f"{db} is a colony store file; --shards needs a folder")
     if not db.parent.is_dir():
         raise click.ClickException(f"cannot create {db}: the directory {db.parent} does not exist")
+    if backend == "ray" and not distributed:
+        raise click.UsageError("--backend ray runs a sharded store: add --shards N")
+    if db.exists():  # a store keeps the configuration and seed it was made with
+        ctx = click.get_current_context()
+        ignored = [
+            f"--{name}"
+            for name in ("large", "seed")
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ]
+        if ignored:
+            console.print(
+                f"[yellow]{' and '.join(ignored)} ignored: {db} keeps the configuration and "
+                "seed it was made with",
+                highlight=False,
+                soft_wrap=True,
+            )
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     try:
         with writing(db):  # from loading to saving: another writer waits, nothing is lost

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,10 @@ def run(
         ]
         if given:
             raise click.UsageError(f"--resume goes on with a run's own {', '.join(given)}")
+    elif address is not None and backend != "ray":
+        raise click.UsageError("--address joins a Ray cluster: add --backend ray")
+    if not math.isfinite(start_timeout):
+        raise click.BadParameter("must be a finite number of seconds", param_hint="--start-timeout")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     docs, skipped = ([], []) if resume else load_corpus_directory(corpus, config)
     sharded = shards > 1 or backend == "ray" or resume is not None
