@@ -1553,7 +1553,16 @@ class HebbianGraph:
         )
 
     def decay_edges(self, rate: float, threshold: float) -> PrunedEdges:
-        """Plain decay: every weight times ``1 - rate``; edges below ``threshold`` removed."""
+        """Plain decay: every weight times ``1 - rate``; edges below ``threshold`` removed.
+
+        Raises:
+            GraphError: ``rate`` outside [0, 1], or ``threshold`` not a finite number.
+        """
+        if not (math.isfinite(rate) and 0.0 <= rate <= 1.0 and math.isfinite(threshold)):
+            raise GraphError(
+                f"decay rate must be in [0, 1] and the threshold finite, got {rate!r}, "
+                f"{threshold!r}"
+            )
         s = self._live_slots()
         self._w[s] *= 1.0 - rate
         gone = s[self._w[s] < threshold]

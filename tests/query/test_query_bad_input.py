@@ -71,3 +71,13 @@ def test_graph_lookups_and_edits_raise_graph_errors() -> None:
             call()
     assert issubclass(GraphError, PhagoError) and issubclass(GraphError, ValueError)
     assert g.get_edge(a, b) == edge  # nothing changed
+
+
+def test_a_decay_rate_outside_zero_to_one_is_a_graph_error() -> None:
+    g = example_source().graph
+    weights = g.edge_arrays()
+    for rate, threshold in ((-5.0, 0.05), (float("nan"), 0.05), (1.5, 0.05), (0.1, float("nan"))):
+        with pytest.raises(GraphError, match="decay rate must be in"):
+            g.decay_edges(rate, threshold)
+    for before, after in zip(weights, g.edge_arrays(), strict=True):  # nothing changed
+        assert (before == after).all()
