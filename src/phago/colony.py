@@ -983,6 +983,8 @@ class Colony:
         for j, other in enumerate(self.agents):
             if other.id != target or j == i:
                 continue
+            if j in self._dying:  # absorbed by an earlier host this tick, or dying anyway
+                return
             profile = other.profile()
             if host.evaluate_symbiosis(profile) is SymbiosisEval.INTEGRATE:
                 host.absorb_symbiont(profile, other.export_vocabulary() or b"")

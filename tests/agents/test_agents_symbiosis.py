@@ -48,3 +48,31 @@ def test_symbiosis_stays_available_when_asked_for() -> None:
     deaths = [e.signal for e in events if isinstance(e, Died) and e.signal.agent_id == syn.id]
     assert deaths and deaths[0].cause.kind == "symbiotic_absorption"
     assert syn not in colony.agents
+
+
+def test_an_agent_is_absorbed_by_one_host_only() -> None:
+    import random
+
+    from phago.agents.sentinel import Sentinel
+
+    topics = [
+        "cell membrane protein transport signaling pathway organelle",
+        "neuron synapse axon dendrite receptor neurotransmitter potential",
+        "gene dna rna transcription translation expression sequence",
+    ]
+    c, rnd = Colony(seed=7), random.Random(1)
+    for i in range(30):
+        words = topics[i % 3].split()
+        rnd.shuffle(words)
+        c.ingest_document(f"n{i}", " ".join(words[:6]), Position(i % 10, i // 10))
+    hosts = [Digester(Position(j * 3, 1), symbiosis=True) for j in range(4)]
+    for d in hosts:
+        c.spawn(d)
+    s = Sentinel((5, 2), maturation=3, min_concepts=5, min_reference_docs=3)
+    c.spawn(s)
+    absorbed = []
+    for _ in range(60):
+        absorbed += [e for e in c.tick() if isinstance(e, Symbiosis)]
+    # (four digesters absorbed the same sentinel in one tick until the 35th session)
+    assert [e.absorbed for e in absorbed] == [s.id]
+    assert sum(1 for d in hosts if d.symbionts) == 1
