@@ -81,6 +81,7 @@ __all__ = [
     "forget_documents",
     "presentation_pairs",
     "register_agent_type",
+    "register_spawn_policy",
     "restore",
 ]
 
@@ -746,19 +747,41 @@ def _restore_substrate(ss: SubstrateState, s: Substrate) -> None:
     s._tr_payloads = [bytes(p) for p in ss.trace_payloads]
 
 
+# spawn policy classes of the user's that stores may name, by class path
+_POLICY_CLASSES: dict[str, type] = {}
+
+
+def register_spawn_policy(cls: type) -> None:
+    """Make colonies whose spawn policy is a ``cls`` restorable (phago's own policies need
+    no registration). On restore the policy is rebuilt as ``cls()`` and, if it has one,
+    its ``load_state_dict`` is given what its ``state_dict`` returned when it was saved.
+
+    Example:
+        >>> from phago.agents.spawn import RandomSpawnPolicy
+        >>> class Gentle(RandomSpawnPolicy):
+        ...     pass
+        >>> register_spawn_policy(Gentle)
+    """
+    _POLICY_CLASSES[class_path(cls)] = cls
+
+
 def _restore_policy(spec: dict[str, Any] | None) -> object | None:
     if spec is None:
         return None
-    module, _, qualname = str(spec["class"]).partition(":")
-    if not (module == "phago" or module.startswith("phago.")):
-        raise StoreError(
-            f"saved spawn policy {spec['class']!r} is not part of phago; set colony.spawn_policy "
-            "again after loading"
-        )
+    path = str(spec["class"])
+    module, _, qualname = path.partition(":")
     try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
+        if path in _POLICY_CLASSES:
+            obj: Any = _POLICY_CLASSES[path]
+        elif _is_phagos(path):
+            obj = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        else:
+            raise StoreError(
+                f"saved spawn policy {path!r} is not registered: register its class with "
+                f"phago.state.register_spawn_policy({qualname}) before loading"
+            )
         policy = obj()
     except (ImportError, AttributeError, TypeError) as exc:
         raise StoreError(f"cannot rebuild spawn policy {spec['class']!r}: {exc}") from exc

@@ -273,3 +273,24 @@ def test_restoring_pauses_the_cyclic_collector_and_leaves_it_as_it_was(
         assert seen == [False, False] and not gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_spawn_policy_of_the_users_loads_once_registered(tmp_path: Path) -> None:
+    from phago.agents.spawn import RandomSpawnPolicy
+
+    class Gentle(RandomSpawnPolicy):
+        """A policy of the user's."""
+
+    c = make_colony(6, digesters=2)
+    c.spawn_policy = Gentle(6, seed=3)
+    c.run(5)
+    save(c, tmp_path / "c.db")
+    with pytest.raises(StoreError, match=r"register_spawn_policy\(.*Gentle\) before loading"):
+        load(tmp_path / "c.db")  # (its advice was to set the policy after a load that failed)
+    state_mod.register_spawn_policy(Gentle)
+    try:
+        d = load(tmp_path / "c.db")
+        assert type(d.spawn_policy) is Gentle
+        assert d.spawn_policy.state_dict() == c.spawn_policy.state_dict()
+    finally:
+        state_mod._POLICY_CLASSES.pop(state_mod.class_path(Gentle), None)
