@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from phago.config import ColonyConfig
+from phago.config import ColonyConfig, whole_number
 from phago.errors import ConfigError
 
 __all__ = [
@@ -61,8 +61,10 @@ class BenchConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.shards < 1 or self.documents < 1 or self.ticks < 0 or self.queries < 0:
-            raise ConfigError("shards and documents must be >= 1; ticks and queries >= 0")
+        whole_number(self.shards, "shards", 1)
+        whole_number(self.documents, "documents", 1)
+        for name in ("ticks", "queries", "max_extra_ticks", "seed"):
+            whole_number(getattr(self, name), name, 0)
         if self.backend not in ("local", "ray"):
             raise ConfigError(f"unknown backend {self.backend!r}")
 
@@ -201,6 +203,7 @@ CSV_COLUMNS = (
     "documents_digested",
     "cross_shard_edges",
     "barrier_ms_per_tick",
+    "backend",
 )
 
 

@@ -73,3 +73,37 @@ def test_cli_bench_json() -> None:
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert len(rows) == 1 and set(rows[0]) >= KEYS and rows[0]["documents_digested"] == 20
+
+
+def test_bench_options_and_settings_out_of_range_are_refused() -> None:
+    import pytest
+    from click.testing import CliRunner
+
+    from phago.cli import main
+    from phago.errors import ConfigError
+
+    for bad in (
+        {"shards": 1.5},
+        {"shards": True},
+        {"documents": 2.5},
+        {"seed": -1},
+        {"ticks": "3"},
+    ):
+        with pytest.raises(ConfigError):
+            BenchConfig(**bad)  # type: ignore[arg-type]
+    for args, said in (
+        (["--shards", "100000"], "is not in the range 1<=x<=256"),
+        (["--docs", "1000000000"], "is not in the range 1<=x<=10000000"),
+        (["--json", "--csv"], "--json and --csv are two outputs"),
+    ):
+        r = CliRunner().invoke(main, ["bench", "custom", *args])
+        assert r.exit_code == 2 and said in r.output, (args, r.output)
+
+
+def test_bench_csv_names_the_backend_and_the_table_shows_the_barrier_to_the_hundredth() -> None:
+    from phago.cli.bench import _cell
+
+    r = run_benchmark(BenchConfig(shards=2, documents=10, ticks=3, queries=1))
+    header, row = to_csv([r]).splitlines()
+    assert header.endswith(",backend") and row.endswith(",local")
+    assert _cell(0.07, "barrier_ms_per_tick") == "0.07" and _cell(1234.56) == "1,234.6"

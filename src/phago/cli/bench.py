@@ -35,20 +35,23 @@ def _emit(results: list[BenchResult], as_json: bool, csv: bool) -> None:
     if csv:
         click.echo(to_csv(results))
         return
-    rows = [[_cell(r.to_dict()[k]) for k, _ in _COLUMNS] for r in results]
+    rows = [[_cell(r.to_dict()[k], k) for k, _ in _COLUMNS] for r in results]
     out.print(fitted_table("phago bench (W2)", [h for _, h in _COLUMNS], rows, key_columns=2))
 
 
-def _cell(value: Any) -> str:
-    """A figure as the table shows it: thousands separated, one decimal for rates."""
+def _cell(value: Any, key: str = "") -> str:
+    """A figure as the table shows it: thousands separated, one decimal for rates, two for
+    the barrier's milliseconds (a fraction of one, often)."""
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:,.2f}" if key == "barrier_ms_per_tick" else f"{value:,.1f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
 
 
 def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
+    if as_json and csv:
+        raise click.UsageError("--json and --csv are two outputs: choose one")
     run_benchmark(BenchConfig(shards=1, documents=4, ticks=8, queries=1))  # warm-up, untimed
     results = []
     for cfg in configs:
@@ -60,10 +63,19 @@ def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
             results.append(run_benchmark(cfg))
         except PhagoError as exc:  # Ray unavailable, a shard lost, ...
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        except MemoryError:
+            raise click.ClickException(
+                f"not enough memory for {cfg.documents:,} documents on {cfg.shards} shard(s)"
+            ) from None
     _emit(results, as_json, csv)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_SHARDS = 256
+"""The most shards ``bench custom`` runs (each local shard holds a colony of its own)."""
+MAX_DOCUMENTS = 10_000_000
+"""The most documents ``bench custom`` generates (W2's documents, held in memory)."""
 
 
 def _options(f: F) -> F:
@@ -109,9 +121,19 @@ bench.add_command(
 
 
 @bench.command()
-@click.option("--shards", type=click.IntRange(min=1), default=3, show_default=True, help="Shards.")
 @click.option(
-    "--docs", type=click.IntRange(min=1), default=100, show_default=True, help="Documents."
+    "--shards",
+    type=click.IntRange(1, MAX_SHARDS),
+    default=3,
+    show_default=True,
+    help=f"Shards (at most {MAX_SHARDS}).",
+)
+@click.option(
+    "--docs",
+    type=click.IntRange(1, MAX_DOCUMENTS),
+    default=100,
+    show_default=True,
+    help=f"Documents (at most {MAX_DOCUMENTS:,}).",
 )
 @click.option(
     "--ticks",
