@@ -128,8 +128,9 @@ def register_agent_type(name: str, cls: type[Agent], factory: AgentFactory | Non
     """Make agents whose ``agent_type`` is ``name`` restorable.
 
     On restore an agent is rebuilt as ``factory(state)`` when a factory is given, else as
-    ``cls(Position(*state["position"]))`` (or a bare instance if that constructor needs more
-    arguments), and then ``agent.load_state_dict(state)`` is called.
+    ``cls(Position(*state["position"]))``, and then ``agent.load_state_dict(state)`` is
+    called; a class whose constructor needs more than a position needs a factory (loading
+    raises :class:`~phago.errors.StoreError` without one).
 
     Args:
         name: the agent's ``agent_type``.
@@ -211,8 +212,12 @@ def _build_agent(agent_type: str, state: dict[str, Any], path: str = "") -> Agen
     else:
         try:
             agent = cls(Position(*state["position"]))
-        except TypeError:
-            agent = cls.__new__(cls)
+        except TypeError as exc:  # (a bare instance would fail at its first tick instead)
+            raise StoreError(
+                f"cannot rebuild a {cls.__name__} from its position alone ({exc}): register "
+                f"it with a factory, phago.state.register_agent_type({agent_type!r}, "
+                f"{cls.__name__}, factory)"
+            ) from exc
     agent.load_state_dict(state)
     return agent
 

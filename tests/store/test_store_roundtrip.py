@@ -294,3 +294,41 @@ def test_a_spawn_policy_of_the_users_loads_once_registered(tmp_path: Path) -> No
         assert d.spawn_policy.state_dict() == c.spawn_policy.state_dict()
     finally:
         state_mod._POLICY_CLASSES.pop(state_mod.class_path(Gentle), None)
+
+
+class Needy(Agent):
+    """An agent whose constructor needs more than a position."""
+
+    agent_type = "needy"
+
+    def __init__(self, position: Position, target: str) -> None:
+        super().__init__(position)
+        self.target = target
+
+    def sense(self, view: Any) -> Idle:
+        self.age += len(self.target)
+        return Idle()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "target": self.target}
+
+
+def test_an_agent_that_needs_more_than_a_position_needs_a_factory(tmp_path: Path) -> None:
+    c = make_colony(4, digesters=1)
+    c.spawn(Needy(Position(0, 0), "cell"))
+    save(c, tmp_path / "c.db")
+    register_agent_type("needy", Needy)
+    try:
+        # (it came back as a bare instance, which failed at its first tick)
+        with pytest.raises(StoreError, match=r"cannot rebuild a Needy from its position alone"):
+            load(tmp_path / "c.db")
+        register_agent_type(
+            "needy", Needy, lambda st: Needy(Position(*st["position"]), st["target"])
+        )
+        d = load(tmp_path / "c.db")
+        d.run(2)
+        c.run(2)
+        assert [a.age for a in d.agents] == [a.age for a in c.agents]
+    finally:
+        state_mod._AGENT_TYPES.pop("needy", None)
+        state_mod._AGENT_CLASSES.pop(state_mod.class_path(Needy), None)
