@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from phago.errors import ConfigError
 
-__all__ = ["ColonyConfig", "whole_number"]
+__all__ = ["ColonyConfig", "real_number", "whole_number"]
 
 
 def whole_number(value: object, name: str, minimum: int) -> int:
@@ -41,6 +42,65 @@ def whole_number(value: object, name: str, minimum: int) -> int:
             number = int(value)  # type: ignore[call-overload]
     if number < minimum or number != value:
         raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return number
+
+
+def _bound(x: float) -> str:
+    """A bound as it reads best in a message: ``0`` and ``1``, not ``0.0`` and ``1.0``."""
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def real_number(
+    value: object,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float, if it is a finite real number (an int, a float or a NumPy number,
+    not a bool or a string) within the bounds: at least ``low`` (above it if ``low_open``) and
+    at most ``high`` (below it if ``high_open``); a bound left None is not checked.
+
+    Raises:
+        ConfigError: anything else, NaN and infinities included (the message names ``name``
+            and the range).
+
+    Example:
+        >>> real_number(1, "learning_rate", 0, 1, low_open=True)
+        1.0
+        >>> real_number(0.5, "radius", 0)
+        0.5
+        >>> real_number(5, "peak_decay", 0, 1)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: peak_decay must be a number in [0, 1], got 5
+        >>> real_number(float("nan"), "radius", 0)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: radius must be a finite number >= 0, got nan
+    """
+    if low is not None and high is not None:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        wanted = f"a number in {left}{_bound(float(low))}, {_bound(float(high))}{right}"
+    elif low is not None:
+        wanted = f"a finite number {'>' if low_open else '>='} {_bound(float(low))}"
+    elif high is not None:
+        wanted = f"a finite number {'<' if high_open else '<='} {_bound(float(high))}"
+    else:
+        wanted = "a finite number"
+    number = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            number = float(value)
+    ok = math.isfinite(number)
+    if ok and low is not None:
+        ok = number > low if low_open else number >= low
+    if ok and high is not None:
+        ok = number < high if high_open else number <= high
+    if not ok:
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}")
     return number
 
 

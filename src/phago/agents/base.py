@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from phago.config import whole_number
 from phago.ids import AgentId, DocumentId
 from phago.types import (
     AgentAction,
@@ -138,8 +139,14 @@ class Agent:
 
     Args:
         position: where the agent starts (a Position or a pair of numbers).
-        seed: seed of the agent's random generator; None derives one from the colony's seed.
-        max_idle: idle ticks after which the agent is senescent and dies.
+        seed: seed of the agent's random generator (a whole number >= 0); None derives one
+            from the colony's seed.
+        max_idle: idle ticks after which the agent is senescent and dies (a whole number
+            >= 1).
+
+    Raises:
+        ConfigError: ``seed`` or ``max_idle`` out of range (or not a whole number).
+        InvalidPosition: ``position`` is not a pair of finite numbers.
     """
 
     agent_type: str = "agent"
@@ -152,8 +159,8 @@ class Agent:
         max_idle: int = 30,
     ) -> None:
         self.position: Position = Position.of(position)
-        self.seed = seed
-        self.max_idle = int(max_idle)
+        self.seed: int | None = None if seed is None else whole_number(seed, "seed", 0)
+        self.max_idle = whole_number(max_idle, "max_idle", 1)
         self.id: AgentId = AgentId(0)
         self.age = 0
         self.idle = 0
@@ -161,7 +168,7 @@ class Agent:
         self.generation = 0
         self.seen_nodes = 0  # graph nodes already considered for internalisation
         self.reinforcement_saturated = False  # vocabulary reinforcement reached 100
-        self.rng: np.random.Generator = np.random.default_rng(seed if seed is not None else 0)
+        self.rng: np.random.Generator = np.random.default_rng(self.seed or 0)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from phago._kernels import window_pairs as window_pairs_kernel
 from phago.agents.base import Agent, AgentProfile, ColonyView
-from phago.config import ColonyConfig
+from phago.config import ColonyConfig, real_number
 from phago.ids import AgentId, DocumentId
 from phago.text import (
     Keyword,
@@ -179,12 +179,14 @@ class Digester(Agent):
 
     Args:
         position: where it starts.
-        seed: seed of its random generator (None: derived from the colony's seed).
-        max_idle: idle ticks before apoptosis (reference: 30).
-        sense_radius: how far it sees documents and signals (reference: 10).
-        keyword_boost: score added to keywords it already knows.
-        speed: the longest move in one tick.
-        forage_radius: how far it looks for undigested documents when none is in sense range.
+        seed: seed of its random generator (a whole number >= 0; None: derived from the
+            colony's seed).
+        max_idle: idle ticks before apoptosis (reference: 30; a whole number >= 1).
+        sense_radius: how far it sees documents and signals (reference: 10; finite, >= 0).
+        keyword_boost: score added to keywords it already knows (finite, >= 0).
+        speed: the longest move in one tick (finite, > 0).
+        forage_radius: how far it looks for undigested documents when none is in sense range
+            (finite, >= 0).
         symbiosis: absorb sentinels and synthesizers whose signals it senses (off by default,
             so the immune and emergence agents survive; the reference always does it).
         hunger_search: with no document within ``forage_radius``, head for a near undigested
@@ -192,8 +194,13 @@ class Digester(Agent):
         claims: look past documents another digester is already heading for (the colony
             collects each digester's target at the start of a tick), so neighbours spread over
             different documents instead of racing for the same one.
-        travel_speed: the longest move toward a document beyond ``sense_radius`` (None: it
-            goes straight there, as the reference's agents do when oriented toward a point).
+        travel_speed: the longest move toward a document beyond ``sense_radius`` (finite,
+            > 0; None: it goes straight there, as the reference's agents do when oriented
+            toward a point).
+
+    Raises:
+        ConfigError: a setting out of its range (the message names it and the value).
+        InvalidPosition: ``position`` is not a pair of finite numbers.
     """
 
     agent_type = "digester"
@@ -218,14 +225,18 @@ class Digester(Agent):
             seed=seed,
             max_idle=max_idle,
         )
-        self.sense_radius = float(sense_radius)
-        self.keyword_boost = float(keyword_boost)
-        self.speed = float(speed)
-        self.forage_radius = float(forage_radius)
+        self.sense_radius = real_number(sense_radius, "sense_radius", 0.0)
+        self.keyword_boost = real_number(keyword_boost, "keyword_boost", 0.0)
+        self.speed = real_number(speed, "speed", 0.0, low_open=True)
+        self.forage_radius = real_number(forage_radius, "forage_radius", 0.0)
         self.symbiosis = bool(symbiosis)
         self.hunger_search = bool(hunger_search)
         self.claims = bool(claims)
-        self.travel_speed = None if travel_speed is None else float(travel_speed)
+        self.travel_speed = (
+            None
+            if travel_speed is None
+            else real_number(travel_speed, "travel_speed", 0.0, low_open=True)
+        )
         self.state = DigesterState.SEEKING
         self.target: DocumentId | None = None
         self.current_document: DocumentId | None = None

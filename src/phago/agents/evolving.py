@@ -45,6 +45,8 @@ import numpy.typing as npt
 from phago.agents.base import ColonyView
 from phago.agents.digester import Digester
 from phago.agents.genome import Genome
+from phago.config import whole_number
+from phago.errors import ConfigError
 from phago.types import AgentAction, BoundaryContext, Move, Position, PresentFragments
 
 __all__ = ["EvolvingDigester", "select_pairs"]
@@ -76,12 +78,21 @@ class EvolvingDigester(Digester):
 
     Args:
         position: where it starts.
-        genome: its parameters (None: the reference defaults).
-        seed: seed of its random generator (None: derived from the colony's seed).
-        generation: its generation (0 for founders; spawn policies set parent + 1).
-        speed: the longest move in one tick (not heritable).
-        forage_radius: how far it looks for documents beyond sense range (not heritable).
+        genome: its parameters, a :class:`~phago.agents.genome.Genome` (None: the reference
+            defaults).
+        seed: seed of its random generator (a whole number >= 0; None: derived from the
+            colony's seed).
+        generation: its generation (0 for founders; spawn policies set parent + 1; a whole
+            number >= 0).
+        speed: the longest move in one tick (not heritable; finite, > 0).
+        forage_radius: how far it looks for documents beyond sense range (not heritable;
+            finite, >= 0).
         symbiosis: absorb sentinels and synthesizers (off by default, as for the Digester).
+
+    Raises:
+        ConfigError: ``genome`` is not a Genome, or a setting is out of its range (the
+            message names it and the value).
+        InvalidPosition: ``position`` is not a pair of finite numbers.
     """
 
     def __init__(
@@ -95,7 +106,10 @@ class EvolvingDigester(Digester):
         forage_radius: float = 40.0,
         symbiosis: bool = False,
     ) -> None:
+        if genome is not None and not isinstance(genome, Genome):
+            raise ConfigError(f"genome must be a Genome or None, got {genome!r}")
         g = genome if genome is not None else Genome()
+        generation = whole_number(generation, "generation", 0)
         super().__init__(
             position,
             seed=seed,
@@ -107,7 +121,7 @@ class EvolvingDigester(Digester):
             symbiosis=symbiosis,
         )
         self.genome = g
-        self.generation = int(generation)
+        self.generation = generation
 
     # ------------------------------------------------------------------ behaviour
 

@@ -106,7 +106,7 @@ from phago.agents.distribution import (
     LocalDistribution,
     link_plan,
 )
-from phago.errors import ConfigError
+from phago.config import real_number, whole_number
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
 from phago.types import (
@@ -261,34 +261,46 @@ class Sentinel(Agent):
 
     Args:
         position: where it stands (it never moves; signals are emitted here).
-        seed: seed of its random generator (None: derived from the colony's seed).
-        max_idle: ticks without any graph change before it dies (reference: 200).
-        maturation: observations before the first scan (reference: 10).
-        min_concepts: concepts the graph must hold before maturation can end.
-        scan_interval: ticks between scans (reference: 5).
-        max_per_scan: anomalies presented per scan at most (reference: 10), most significant first.
-        learning_rate: weight of each new observation in the moving averages.
-        reference_docs: size of the sliding window of recent normal documents.
-        min_reference_docs: documents the window needs before novelty is judged.
-        coverage_z: deviations below the norm that make a document unfamiliar.
-        coverage_std_floor: floor of the norm's deviation.
-        coverage_threshold: documents at least this covered are never unfamiliar.
-        min_group_size: introduced concepts needed to form a novelty anomaly.
-        deviation_threshold: relative excess over the expected count (reference: 0.5).
-        deviation_z: Poisson z-score a deviation must also exceed.
-        min_count: access count below which a concept is never deviating nor established.
-        edge_z: weight z-score of an outlier edge (reference: 3.0).
-        edge_std_floor: floor of the learned weight standard deviation (reference: 0.05).
-        edge_horizon: only edges created within this many ticks can be outliers
-            (None: twice the scan interval).
-        edge_margin: how far an outlier edge must exceed the usual young-edge peak.
-        peak_decay: fraction by which the learned young-edge peak fades per observation.
-        min_edge_observations: observations with young edges needed before edges are judged.
-        related_limit: related concepts wired to each anomaly node.
-        anomaly_edge_weight: weight of the anomaly-to-concept edges.
+        seed: seed of its random generator (a whole number >= 0; None: derived from the
+            colony's seed).
+        max_idle: ticks without any graph change before it dies (reference: 200; >= 1).
+        maturation: observations before the first scan (reference: 10; >= 0).
+        min_concepts: concepts the graph must hold before maturation can end (>= 0).
+        scan_interval: ticks between scans (reference: 5; >= 1).
+        max_per_scan: anomalies presented per scan at most (reference: 10; >= 1), most
+            significant first.
+        learning_rate: weight of each new observation in the moving averages, in (0, 1].
+        reference_docs: size of the sliding window of recent normal documents (>= 1).
+        min_reference_docs: documents the window needs before novelty is judged (>= 1).
+        coverage_z: deviations below the norm that make a document unfamiliar (>= 0).
+        coverage_std_floor: floor of the norm's deviation (> 0).
+        coverage_threshold: documents at least this covered are never unfamiliar, in [0, 1].
+        min_group_size: introduced concepts needed to form a novelty anomaly (>= 1).
+        deviation_threshold: relative excess over the expected count (reference: 0.5; >= 0).
+        deviation_z: Poisson z-score a deviation must also exceed (>= 0).
+        min_count: access count below which a concept is never deviating nor established
+            (>= 0).
+        edge_z: weight z-score of an outlier edge (reference: 3.0; >= 0).
+        edge_std_floor: floor of the learned weight standard deviation (reference: 0.05; > 0).
+        edge_horizon: only edges created within this many ticks can be outliers (>= 1;
+            None: twice the scan interval).
+        edge_margin: how far an outlier edge must exceed the usual young-edge peak (>= 0).
+        peak_decay: fraction by which the learned young-edge peak fades per observation, in
+            [0, 1].
+        min_edge_observations: observations with young edges needed before edges are judged
+            (>= 0).
+        related_limit: related concepts wired to each anomaly node (>= 0).
+        anomaly_edge_weight: weight of the anomaly-to-concept edges, in (0, 1].
         protect_weight: concept edges at least this strong are never evicted (by the degree
-            cap) to make room for anomaly edges; None: no protection.
+            cap) to make room for anomaly edges, in [0, 1]; None: no protection.
         provider: where distributions are read (None: the local graph).
+
+    Counts are whole numbers (an int, a NumPy integer or a whole float); the other numbers
+    are finite.
+
+    Raises:
+        ConfigError: a setting out of its range (the message names it and the value).
+        InvalidPosition: ``position`` is not a pair of finite numbers.
     """
 
     agent_type = "sentinel"
@@ -354,37 +366,43 @@ class Sentinel(Agent):
             seed=seed,
             max_idle=max_idle,
         )
-        if not 0.0 < learning_rate <= 1.0:
-            raise ConfigError("learning_rate must be in (0, 1]")
-        if scan_interval < 1 or maturation < 0 or max_per_scan < 1 or reference_docs < 1:
-            raise ConfigError(
-                "scan_interval, max_per_scan and reference_docs must be >= 1, maturation >= 0"
-            )
-        if not 0.0 < anomaly_edge_weight <= 1.0:
-            raise ConfigError("anomaly_edge_weight must be in (0, 1]")
-        self.maturation = int(maturation)
-        self.min_concepts = int(min_concepts)
-        self.scan_interval = int(scan_interval)
-        self.max_per_scan = int(max_per_scan)
-        self.learning_rate = float(learning_rate)
-        self.reference_docs = int(reference_docs)
-        self.min_reference_docs = int(min_reference_docs)
-        self.coverage_z = float(coverage_z)
-        self.coverage_std_floor = float(coverage_std_floor)
-        self.coverage_threshold = float(coverage_threshold)
-        self.min_group_size = int(min_group_size)
-        self.deviation_threshold = float(deviation_threshold)
-        self.deviation_z = float(deviation_z)
-        self.min_count = int(min_count)
-        self.edge_z = float(edge_z)
-        self.edge_std_floor = float(edge_std_floor)
-        self.edge_horizon = 2 * self.scan_interval if edge_horizon is None else int(edge_horizon)
-        self.edge_margin = float(edge_margin)
-        self.peak_decay = float(peak_decay)
-        self.min_edge_observations = int(min_edge_observations)
-        self.related_limit = int(related_limit)
-        self.anomaly_edge_weight = float(anomaly_edge_weight)
-        self.protect_weight = None if protect_weight is None else float(protect_weight)
+        self.maturation = whole_number(maturation, "maturation", 0)
+        self.min_concepts = whole_number(min_concepts, "min_concepts", 0)
+        self.scan_interval = whole_number(scan_interval, "scan_interval", 1)
+        self.max_per_scan = whole_number(max_per_scan, "max_per_scan", 1)
+        self.learning_rate = real_number(learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
+        self.reference_docs = whole_number(reference_docs, "reference_docs", 1)
+        self.min_reference_docs = whole_number(min_reference_docs, "min_reference_docs", 1)
+        self.coverage_z = real_number(coverage_z, "coverage_z", 0.0)
+        # (a divisor of the shortfall when the reference window's coverage does not vary)
+        self.coverage_std_floor = real_number(
+            coverage_std_floor, "coverage_std_floor", 0.0, low_open=True
+        )
+        self.coverage_threshold = real_number(coverage_threshold, "coverage_threshold", 0.0, 1.0)
+        self.min_group_size = whole_number(min_group_size, "min_group_size", 1)
+        self.deviation_threshold = real_number(deviation_threshold, "deviation_threshold", 0.0)
+        self.deviation_z = real_number(deviation_z, "deviation_z", 0.0)
+        self.min_count = whole_number(min_count, "min_count", 0)
+        self.edge_z = real_number(edge_z, "edge_z", 0.0)
+        # (a divisor of the weight z-score while the learned deviation is 0)
+        self.edge_std_floor = real_number(edge_std_floor, "edge_std_floor", 0.0, low_open=True)
+        self.edge_horizon = (
+            2 * self.scan_interval
+            if edge_horizon is None
+            else whole_number(edge_horizon, "edge_horizon", 1)
+        )
+        self.edge_margin = real_number(edge_margin, "edge_margin", 0.0)
+        self.peak_decay = real_number(peak_decay, "peak_decay", 0.0, 1.0)
+        self.min_edge_observations = whole_number(min_edge_observations, "min_edge_observations", 0)
+        self.related_limit = whole_number(related_limit, "related_limit", 0)
+        self.anomaly_edge_weight = real_number(
+            anomaly_edge_weight, "anomaly_edge_weight", 0.0, 1.0, low_open=True
+        )
+        self.protect_weight = (
+            None
+            if protect_weight is None
+            else real_number(protect_weight, "protect_weight", 0.0, 1.0)
+        )
         self.provider: DistributionProvider = provider or LocalDistribution()
         self.state = SentinelState.MATURING
         # self-model

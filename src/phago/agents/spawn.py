@@ -40,7 +40,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,6 +49,7 @@ from phago.agents.base import Agent
 from phago.agents.evolving import EvolvingDigester
 from phago.agents.fitness import AgentFitness
 from phago.agents.genome import Genome
+from phago.config import real_number, whole_number
 from phago.errors import ConfigError
 from phago.types import Position
 
@@ -67,13 +68,48 @@ __all__ = [
 DEFAULT_MAX_POPULATION = 20
 
 
+def _agent_types(value: object) -> tuple[str, ...]:
+    """``value`` as a tuple of agent type names: a sequence (not a string) of non-empty strings.
+
+    Raises:
+        ConfigError: anything else.
+
+    Example:
+        >>> _agent_types(["digester"])
+        ('digester',)
+        >>> try:
+        ...     _agent_types("digester")
+        ... except ConfigError as e:
+        ...     print(e)
+        agent_types must be a sequence such as ('digester',), not a string: 'digester'
+    """
+    if isinstance(value, str | bytes):
+        raise ConfigError(
+            f"agent_types must be a sequence such as ('digester',), not a string: {value!r}"
+        )
+    if not isinstance(value, Iterable):
+        raise ConfigError(f"agent_types must be a sequence of agent type names, got {value!r}")
+    names: list[str] = []
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(
+                f"agent_types must hold non-empty strings (agent type names), got {name!r}"
+            )
+        names.append(name)
+    return tuple(names)
+
+
 class SpawnPolicyBase:
     """Shared bounds, counter and generator of the spawn policies.
 
     Args:
-        max_population: never spawn when this many agents are alive.
-        seed: seed of the policy's generator.
-        agent_types: only deaths of these agent types are replaced.
+        max_population: never spawn when this many agents are alive (a whole number >= 0).
+        seed: seed of the policy's generator (a whole number >= 0).
+        agent_types: only deaths of these agent types are replaced (a sequence of names such
+            as ``("digester",)``, not a string).
+
+    Raises:
+        ConfigError: a setting out of its range (the message names it and the value).
     """
 
     name = "base"
@@ -85,11 +121,9 @@ class SpawnPolicyBase:
         seed: int = 0,
         agent_types: Sequence[str] = ("digester",),
     ) -> None:
-        if max_population < 0:
-            raise ConfigError("max_population must be >= 0")
-        self.max_population = int(max_population)
-        self.seed = int(seed)
-        self.agent_types = tuple(agent_types)
+        self.max_population = whole_number(max_population, "max_population", 0)
+        self.seed = whole_number(seed, "seed", 0)
+        self.agent_types = _agent_types(agent_types)
         self.rng = np.random.default_rng(self.seed)
         self.counter = 0
         self.spawned = 0
@@ -128,12 +162,16 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
     """Replace a dead digester with a mutated offspring of the fittest live one.
 
     Args:
-        max_population: never spawn when this many agents are alive.
-        mutation_rate: the genome mutation rate.
-        seed: seed of the policy's generator (mutations).
+        max_population: never spawn when this many agents are alive (a whole number >= 0).
+        mutation_rate: the genome mutation rate (finite, >= 0).
+        seed: seed of the policy's generator (mutations; a whole number >= 0).
         selection: ``"balanced"`` (productivity relative to the best candidate) or
             ``"fitness"`` (the tracker's fitness).
-        agent_types: only deaths of these agent types are replaced.
+        agent_types: only deaths of these agent types are replaced (a sequence of names such
+            as ``("digester",)``, not a string).
+
+    Raises:
+        ConfigError: a setting out of its range (the message names it and the value).
 
     Example:
         >>> from phago.agents.fitness import AgentFitness
@@ -158,7 +196,7 @@ class FitnessSpawnPolicy(SpawnPolicyBase):
         super().__init__(max_population, seed=seed, agent_types=agent_types)
         if selection not in ("balanced", "fitness"):
             raise ConfigError(f"selection must be 'balanced' or 'fitness', got {selection!r}")
-        self.mutation_rate = float(mutation_rate)
+        self.mutation_rate = real_number(mutation_rate, "mutation_rate", 0.0)
         self.selection = selection
 
     @staticmethod
@@ -227,12 +265,18 @@ class RandomSpawnPolicy(SpawnPolicyBase):
     """Replace a dead digester with a random one (default genome mutated at rate 0.8).
 
     Args:
-        max_population: never spawn when this many agents are alive.
-        seed: seed of the policy's generator (mutations).
-        mutation_rate: how far the random genomes stray from the default (reference: 0.8).
+        max_population: never spawn when this many agents are alive (a whole number >= 0).
+        seed: seed of the policy's generator (mutations; a whole number >= 0).
+        mutation_rate: how far the random genomes stray from the default (reference: 0.8;
+            finite, >= 0).
         center: the centre of the reference's spawning pattern.
-        radius: its radius (reference: 10).
-        agent_types: only deaths of these agent types are replaced.
+        radius: its radius (reference: 10; finite, >= 0).
+        agent_types: only deaths of these agent types are replaced (a sequence of names such
+            as ``("digester",)``, not a string).
+
+    Raises:
+        ConfigError: a setting out of its range (the message names it and the value).
+        InvalidPosition: ``center`` is not a pair of finite numbers.
 
     Example:
         >>> RandomSpawnPolicy(5, seed=1).name
@@ -252,9 +296,9 @@ class RandomSpawnPolicy(SpawnPolicyBase):
         agent_types: Sequence[str] = ("digester",),
     ) -> None:
         super().__init__(max_population, seed=seed, agent_types=agent_types)
-        self.mutation_rate = float(mutation_rate)
+        self.mutation_rate = real_number(mutation_rate, "mutation_rate", 0.0)
         self.center = Position.of(center)
-        self.radius = float(radius)
+        self.radius = real_number(radius, "radius", 0.0)
 
     def on_death(self, colony: Colony, dead: Agent) -> Agent | None:
         """A random digester on the reference's spawning pattern; None when full."""

@@ -81,7 +81,7 @@ from phago.agents.distribution import (
     LocalDistribution,
     link_plan,
 )
-from phago.errors import ConfigError
+from phago.config import real_number, whole_number
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, node_id
 from phago.types import (
@@ -194,28 +194,40 @@ class Synthesizer(Agent):
 
     Args:
         position: where it stands (it never moves).
-        seed: seed of its random generator (None: derived from the colony's seed).
-        max_idle: dormant ticks without quorum before it dies (reference: 100).
-        quorum_threshold: density that triggers an analysis (reference: 3.0).
-        signal_weight: density per new signal nearby (reference: 0.3).
-        node_weight: density per new concept nearby (reference: 0.1).
-        sense_radius: radius of quorum sensing (reference: 50).
-        cooldown: idle ticks after reporting (reference: 10).
-        cluster_min_size: smallest reported cluster (reference: 3).
-        cluster_min_weight: edges at least this strong form clusters (reference: 0.15).
-        bridge_min_access: accesses a bridge concept needs (reference: 2).
-        bridge_min_links: strong edges a bridge needs into each cluster it bridges.
-        bridge_min_share: the weaker bridged side's least share of cross-cluster weight.
-        match_threshold: member overlap at which a cluster is the same as a reported one.
-        change_threshold: member overlap below which a reported cluster has changed.
-        max_insights: insights presented per analysis at most (reference: 10).
-        related_limit: related concepts wired to each insight node.
-        insight_edge_weight: weight of insight-to-concept edges.
+        seed: seed of its random generator (a whole number >= 0; None: derived from the
+            colony's seed).
+        max_idle: dormant ticks without quorum before it dies (reference: 100; >= 1).
+        quorum_threshold: density that triggers an analysis (reference: 3.0; >= 0).
+        signal_weight: density per new signal nearby (reference: 0.3; >= 0).
+        node_weight: density per new concept nearby (reference: 0.1; >= 0).
+        sense_radius: radius of quorum sensing (reference: 50; >= 0).
+        cooldown: idle ticks after reporting (reference: 10; >= 0).
+        cluster_min_size: smallest reported cluster (reference: 3; >= 2).
+        cluster_min_weight: edges at least this strong form clusters (reference: 0.15), in
+            [0, 1].
+        bridge_min_access: accesses a bridge concept needs (reference: 2; >= 0).
+        bridge_min_links: strong edges a bridge needs into each cluster it bridges (>= 1).
+        bridge_min_share: the weaker bridged side's least share of cross-cluster weight, in
+            [0, 1].
+        match_threshold: member overlap (Jaccard) at which a cluster is the same as a reported
+            one, in [0, 1].
+        change_threshold: member overlap below which a reported cluster has changed, in
+            [0, 1].
+        max_insights: insights presented per analysis at most (reference: 10; >= 1).
+        related_limit: related concepts wired to each insight node (>= 0).
+        insight_edge_weight: weight of insight-to-concept edges, in (0, 1].
         max_edges: at most this many of the strongest edges enter the community search, which
-            bounds an analysis's cost on large graphs.
+            bounds an analysis's cost on large graphs (>= 1).
         protect_weight: concept edges at least this strong are never evicted (by the degree
-            cap) to make room for insight edges; None: no protection.
+            cap) to make room for insight edges, in [0, 1]; None: no protection.
         provider: where access counts are read (None: the local graph).
+
+    Counts are whole numbers (an int, a NumPy integer or a whole float); the other numbers
+    are finite.
+
+    Raises:
+        ConfigError: a setting out of its range (the message names it and the value).
+        InvalidPosition: ``position`` is not a pair of finite numbers.
     """
 
     agent_type = "synthesizer"
@@ -270,27 +282,29 @@ class Synthesizer(Agent):
             seed=seed,
             max_idle=max_idle,
         )
-        if cluster_min_size < 2 or max_insights < 1 or cooldown < 0:
-            raise ConfigError("cluster_min_size must be >= 2, max_insights >= 1, cooldown >= 0")
-        if not 0.0 < insight_edge_weight <= 1.0:
-            raise ConfigError("insight_edge_weight must be in (0, 1]")
-        self.quorum_threshold = float(quorum_threshold)
-        self.signal_weight = float(signal_weight)
-        self.node_weight = float(node_weight)
-        self.sense_radius = float(sense_radius)
-        self.cooldown = int(cooldown)
-        self.cluster_min_size = int(cluster_min_size)
-        self.cluster_min_weight = float(cluster_min_weight)
-        self.bridge_min_access = int(bridge_min_access)
-        self.bridge_min_links = int(bridge_min_links)
-        self.bridge_min_share = float(bridge_min_share)
-        self.match_threshold = float(match_threshold)
-        self.change_threshold = float(change_threshold)
-        self.max_insights = int(max_insights)
-        self.related_limit = int(related_limit)
-        self.insight_edge_weight = float(insight_edge_weight)
-        self.max_edges = int(max_edges)
-        self.protect_weight = None if protect_weight is None else float(protect_weight)
+        self.quorum_threshold = real_number(quorum_threshold, "quorum_threshold", 0.0)
+        self.signal_weight = real_number(signal_weight, "signal_weight", 0.0)
+        self.node_weight = real_number(node_weight, "node_weight", 0.0)
+        self.sense_radius = real_number(sense_radius, "sense_radius", 0.0)
+        self.cooldown = whole_number(cooldown, "cooldown", 0)
+        self.cluster_min_size = whole_number(cluster_min_size, "cluster_min_size", 2)
+        self.cluster_min_weight = real_number(cluster_min_weight, "cluster_min_weight", 0.0, 1.0)
+        self.bridge_min_access = whole_number(bridge_min_access, "bridge_min_access", 0)
+        self.bridge_min_links = whole_number(bridge_min_links, "bridge_min_links", 1)
+        self.bridge_min_share = real_number(bridge_min_share, "bridge_min_share", 0.0, 1.0)
+        self.match_threshold = real_number(match_threshold, "match_threshold", 0.0, 1.0)
+        self.change_threshold = real_number(change_threshold, "change_threshold", 0.0, 1.0)
+        self.max_insights = whole_number(max_insights, "max_insights", 1)
+        self.related_limit = whole_number(related_limit, "related_limit", 0)
+        self.insight_edge_weight = real_number(
+            insight_edge_weight, "insight_edge_weight", 0.0, 1.0, low_open=True
+        )
+        self.max_edges = whole_number(max_edges, "max_edges", 1)
+        self.protect_weight = (
+            None
+            if protect_weight is None
+            else real_number(protect_weight, "protect_weight", 0.0, 1.0)
+        )
         self.provider: DistributionProvider = provider or LocalDistribution()
         self.state = SynthesizerState.DORMANT
         self.cooldown_left = 0
