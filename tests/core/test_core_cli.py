@@ -266,11 +266,15 @@ def test_ctrl_c_stops_a_run_at_a_tick_and_checkpoints_it_for_resume(tmp_path: Pa
     said = " ".join(err.split())
     assert "interrupted: stopped at tick" in said and "Traceback" not in err, err[-2000:]
     tick = int(said.split("stopped at tick ")[1].split(",")[0])
-    assert f"phago run --resume {ckpt}" in said
+    # the command to go on with keeps the ticks left and the checkpoint spacing (it said
+    # only --resume DIR, which ran until digested and took no more checkpoints)
+    assert f"phago run --resume {ckpt} --ticks {100000 - tick} --checkpoint-every 50" in said
     assert sorted(p.name for p in ckpt.iterdir()) == [f"tick-{tick:010d}"]
     resumed = run("run", "--resume", str(ckpt), "--ticks", "2", "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["tick"] == tick + 2
+    # and went on checkpointing there: its last tick is the set now
+    assert sorted(p.name for p in ckpt.iterdir()) == [f"tick-{tick + 2:010d}"]
 
 
 def test_a_one_colony_run_asked_for_checkpoints_runs_as_one_shard_and_takes_them(

@@ -128,6 +128,21 @@ def test_ray_client_failing_on_its_servers_side_is_tried_once_more(
         assert len(ray.calls) == 1
 
 
+def test_ray_client_timing_out_names_a_token_the_driver_does_not_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ray Client says nothing of a token the cluster wanted: the connection times out
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "0123abcd")
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    timeout = ConnectionError("ray client connection timeout")
+    with pytest.raises(DistributedError, match="set RAY_AUTH_MODE=token here: this driver has"):
+        init_ray(_Init(timeout), "ray://head:10001", address="ray://head:10001")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # sent: no such hint
+    with pytest.raises(DistributedError) as info:
+        init_ray(_Init(timeout), "ray://head:10001", address="ray://head:10001")
+    assert "RAY_AUTH_MODE" not in str(info.value)
+
+
 def test_a_local_ray_that_cannot_start_says_so() -> None:
     ray = _Init(RuntimeError("no space left for the object store\nmore"))
     with pytest.raises(DistributedError) as info:

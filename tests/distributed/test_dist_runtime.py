@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -556,11 +557,16 @@ def test_global_distribution_equals_merged_graph_measure() -> None:
         assert merged.edge_sum == pytest.approx(want.edge_sum)
 
 
-def test_an_unreachable_cluster_address_fails_fast_naming_it() -> None:
+def test_an_unreachable_cluster_address_fails_fast_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
     import time
 
     from phago.distributed.backends.ray import check_reachable
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # no cluster file: "auto" left to Ray
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
 
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
@@ -575,6 +581,16 @@ def test_an_unreachable_cluster_address_fails_fast_naming_it() -> None:
         with pytest.raises(DistributedError, match="no Ray cluster at"):
             check_reachable(address, timeout_s=2.0)
     assert time.perf_counter() - started < 6.5
+    # "auto" where the cluster file of a cluster stopped uncleanly names a dead address:
+    # probed there (Ray retried it for good, more than eight minutes in an audit)
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}")
+    started = time.perf_counter()
+    with pytest.raises(
+        DistributedError, match=r"that 'auto' finds in Ray's cluster file.*ray stop"
+    ):
+        check_reachable("auto", timeout_s=2.0)
+    assert time.perf_counter() - started < 3.0
 
 
 def test_local_default_checkpoints_are_spaced_by_cost_and_give_the_same_graph() -> None:

@@ -731,6 +731,17 @@ def test_lost_shard_without_checkpoints_is_a_typed_error(fan_out: str) -> None:
         with pytest.raises(DistributedError, match="shard-0"):
             dc.tick()
         assert dc._call(1, "report")["shard"] == 1  # the other shard is still usable
+        # and stats() reads it, with a row for the lost one (it raised ShardLost until the
+        # thirty-fifth session), and the next tick says why it cannot run, legibly
+        st = dc.stats()
+        assert [r["status"] for r in st.shards] == ["Lost", "Online"]
+        assert st.documents_total == dc._call(1, "report")["documents_total"] > 0
+        with pytest.raises(
+            DistributedError,
+            match=r"unusable after a failed tick: shard-0 was lost at tick 3 with no checkpoint "
+            r"to recover it from \(shard-0 was lost: [^)]*[^.]\)$",
+        ):
+            dc.tick()
     finally:
         dc.close()
 
@@ -1108,3 +1119,69 @@ def test_the_backend_docstring_examples_run() -> None:
 
     r = doctest.testmod(backend, optionflags=doctest.ELLIPSIS)
     assert r.attempted >= 7 and r.failed == 0
+
+
+def test_a_colony_refuses_another_cluster_than_the_one_this_process_joined() -> None:
+    # this session's Ray is connected: an address naming another cluster was ignored, and
+    # the colony ran on the session's Ray
+    for address in ("127.0.0.1:1", "ray://127.0.0.1:10001"):
+        with pytest.raises(DistributedError, match=r"already connected .* cannot join"):
+            DistributedColony(1, backend="ray", address=address, ray_options=SMALL)
+    gcs = ray.get_runtime_context().gcs_address
+    with DistributedColony(1, backend="ray", address=gcs, ray_options=SMALL) as dc:
+        assert dc.stats().shards[0]["status"] == "Online"  # the same cluster: joined
+
+
+def test_ray_options_ray_would_refuse_are_config_errors_before_anything_starts() -> None:
+    for options, said in (
+        ({"num_cpu": 0.5}, "Invalid option keyword num_cpu"),
+        ({"num_cpus": -1}, "cannot be negative"),
+    ):
+        with pytest.raises(ConfigError, match=f"ray_options: .*{said}"):
+            DistributedColony(1, backend="ray", ray_options=options)
+
+
+def test_colonies_share_the_ray_phago_started_until_the_last_one_closes() -> None:
+    import subprocess
+    import sys
+
+    code = """
+import ray
+from phago.corpus import load_sample_corpus
+from phago.distributed import DistributedColony
+docs = [(d.title, d.content) for d in load_sample_corpus()[:10]]
+a = DistributedColony(2, backend="ray", ray_options={"num_cpus": 0.25})
+b = DistributedColony(2, backend="ray", ray_options={"num_cpus": 0.25})
+for dc in (a, b):
+    dc.ingest_documents(docs)
+    dc.spawn_digesters(1)
+    dc.run(2)
+a.close()
+b.run(2)  # (a's close shut Ray down under b until the thirty-fifth session)
+print(b.current_tick, b.stats().documents_total, ray.is_initialized())
+b.close()
+print(ray.is_initialized())
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == ["4", "10", "True", "False"]
+
+
+def test_errors_of_shard_tasks_the_runner_handled_are_not_logged_as_unhandled() -> None:
+    import logging
+
+    with build("ray", 1):
+        pass
+    worker_log = logging.getLogger("ray._private.worker")
+
+    def passes(message: str) -> bool:
+        record = logging.LogRecord("ray._private.worker", logging.ERROR, "", 0, message, (), None)
+        return all(f.filter(record) for f in worker_log.filters)  # type: ignore[union-attr]
+
+    # (three to six such tracebacks followed every shard loss, recovered ones too)
+    assert not passes(
+        "Unhandled error (suppress with 'RAY_IGNORE_UNHANDLED_ERRORS=1'): "
+        "ray::ShardActorImpl.run_step() (pid=1, ip=10.0.0.1) ActorDiedError"
+    )
+    assert passes("Unhandled error (suppress with ...): ray::my_task() ValueError")
+    assert passes("something else about ShardActorImpl.run_step")

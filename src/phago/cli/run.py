@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +191,8 @@ def run(
         runner_config = replace(runner_config, checkpoint_every=None)
     elif checkpoint_every is None:
         runner_config = replace(runner_config, checkpoint_cost_share=DEFAULT_CHECKPOINT_COST_SHARE)
+    if resume is not None and checkpoint_dir is None:
+        checkpoint_dir = resume  # a resumed run goes on checkpointing where it was
     options: dict[str, Any] = {
         "runner_config": runner_config,
         "address": address,
@@ -202,8 +206,12 @@ def run(
             shards = dc.num_shards
         else:
             dc = DistributedColony(shards, backend, config, seed, **options)
+        # what the command to go on with after Ctrl-C keeps of this one's options
+        kept = [] if checkpoint_every is None else ["--checkpoint-every", str(checkpoint_every)]
+        if backend == "ray":
+            kept += ["--backend", "ray"] + ([] if address is None else ["--address", address])
         ran, recovered, st = _run_sharded(
-            docs if resume is None else None, dc, shards, digesters, ticks, max_ticks
+            docs if resume is None else None, dc, shards, digesters, ticks, max_ticks, kept
         )
     except PhagoError as exc:  # shards not placed, a lost shard without checkpoints, ...
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
@@ -256,9 +264,12 @@ def _run_sharded(
     digesters: int,
     ticks: int | None,
     max_ticks: int,
+    kept: Sequence[str] = (),
 ) -> tuple[int, int, dict[str, Any]]:
     """Digest ``docs`` on the sharded colony ``dc`` (closed afterwards); returns the ticks
-    run, the recoveries and the stats (``docs`` None: a resumed run, which has its own)."""
+    run, the recoveries and the stats (``docs`` None: a resumed run, which has its own).
+    ``kept``: the options a run resumed after Ctrl-C would need again."""
+    started_at = dc.current_tick
     with dc:
         if docs is not None:
             positions = grid_positions(len(docs))
@@ -269,7 +280,8 @@ def _run_sharded(
         try:
             ran, seconds = _run_with_progress(dc, ticks, max_ticks)
         except KeyboardInterrupt:
-            _say_interrupted(dc)
+            left = [] if ticks is None else ["--ticks", str(ticks - (dc.current_tick - started_at))]
+            _say_interrupted(dc, [*left, *kept])
             raise
         if dc.runner.config.checkpoint_dir is not None:
             dc.checkpoint()  # where the run ended, so that --resume goes on from there
@@ -283,10 +295,11 @@ def _run_sharded(
     return ran, recovered, st
 
 
-def _say_interrupted(dc: DistributedColony) -> None:
+def _say_interrupted(dc: DistributedColony, options: Sequence[str] = ()) -> None:
     """After Ctrl-C stopped a run at a tick boundary: with ``--checkpoint-dir``, write a
     checkpoint there at that tick, so that ``--resume`` goes on from exactly there; say
-    where the colony stopped (on stderr)."""
+    where the colony stopped, and the command that goes on with the run (``options``: what
+    it keeps of this one's, such as the ticks left), on stderr."""
     directory = dc.runner.config.checkpoint_dir
     tick = dc.current_tick
     if directory is None:
@@ -302,9 +315,12 @@ def _say_interrupted(dc: DistributedColony) -> None:
             f"({type(exc).__name__}: {exc}); --resume {directory} goes on from the last one"
         )
         return
+    again = shlex.join(["phago", "run", "--resume", str(directory), *options])
     console.print(
         f"[yellow]interrupted: stopped at tick {tick}, checkpointed to {directory}; "
-        f"go on with: phago run --resume {directory}"
+        f"go on with: {again}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -912,9 +912,20 @@ class DistributedColony:
     # ------------------------------------------------------------------ reading
 
     def stats(self) -> DistributedStats:
-        """Cluster totals and per-shard figures; also refreshes the registry's heartbeats."""
-        rows = self._call_all("report")
+        """Cluster totals and per-shard figures; also refreshes the registry's heartbeats.
+
+        A shard lost with no checkpoint to recover it from has a row of its own with status
+        ``"Lost"`` and no figures, and the totals are the other shards' (they can still be
+        read; the merged graph and queries, which need every shard, raise
+        :class:`~phago.errors.ShardLost`).
+        """
+        try:
+            rows = self._call_all("report")
+        except ShardLost:
+            rows = self._reports_of_the_living()
         for r in rows if not self._closed else ():  # (a closed colony's shards are Offline)
+            if r.get("status") == "Lost":
+                continue
             self.coordinator.shard_heartbeat(
                 ShardId(r["shard"]),
                 documents=r["documents_total"],
@@ -924,7 +935,7 @@ class DistributedColony:
             )
         for r in rows:
             info = self.coordinator.get_shard(ShardId(r["shard"]))
-            if info is not None:
+            if info is not None and "status" not in r:
                 r["status"] = str(info.status)
                 r["last_heartbeat_ms"] = info.last_heartbeat_ms
         return DistributedStats(
@@ -939,6 +950,33 @@ class DistributedColony:
             cross_shard_edges=sum(r["cross_shard_edges"] for r in rows),
             shards=rows,
         )
+
+    def _reports_of_the_living(self) -> list[dict[str, Any]]:
+        """Each shard's report, a lost shard's as a row of zeros with status ``"Lost"``."""
+        calls = [(s, "report", ()) for s in range(self.num_shards)]
+        outcomes = self._run(self._outcomes(calls))
+        live = [o for o in outcomes if isinstance(o, dict)]
+        if not live:
+            for o in outcomes:
+                if isinstance(o, BaseException):
+                    raise o
+        rows: list[dict[str, Any]] = []
+        for s, o in enumerate(outcomes):
+            if isinstance(o, ShardLost):
+                rows.append(
+                    {
+                        **{k: 0 for k, v in live[0].items() if isinstance(v, int | float)},
+                        "shard": s,
+                        "tick": self.current_tick,
+                        "status": "Lost",
+                        "last_heartbeat_ms": None,
+                    }
+                )
+            elif isinstance(o, BaseException):
+                raise o
+            else:
+                rows.append(o)
+        return rows
 
     @property
     def graph(self) -> HebbianGraph:

@@ -387,6 +387,14 @@ class _Checkpoint:
         return got.snapshots
 
 
+def _lost_for_good(exc: ShardLost, tick: int) -> str:
+    """Why the cluster refuses further ticks after ``exc`` with no checkpoint."""
+    return (
+        f"{exc.shard} was lost at tick {tick} with no checkpoint to recover it from "
+        f"({str(exc).rstrip('.')})"
+    )
+
+
 class DistributedRunner:
     """Drives barrier-synchronised distributed ticks (see the module docstring).
 
@@ -1139,7 +1147,7 @@ class DistributedRunner:
         t = self._coordinator.current_tick
         if isinstance(exc, ShardLost):
             if self._checkpoint is None:
-                self._broken = f"{exc} and no checkpoint exists"
+                self._broken = _lost_for_good(exc, t + 1)
                 raise DistributedError(
                     f"{exc.shard} was lost at tick {t + 1} and there is no checkpoint to recover "
                     "from; the other shards remain readable"
@@ -1204,7 +1212,7 @@ class DistributedRunner:
             await self._take_checkpoint(t, done)
         except ShardLost as exc:
             if self._checkpoint is None:
-                self._broken = f"{exc} and no checkpoint exists"
+                self._broken = _lost_for_good(exc, t)
                 raise DistributedError(
                     f"{exc.shard} was lost at tick {t} and there is no checkpoint to recover "
                     "from; the other shards remain readable"

@@ -75,6 +75,31 @@ __all__ = [
 
 log = logging.getLogger("phago.distributed")
 
+
+class _ShardTaskErrorsHandled(logging.Filter):
+    """Drops Ray's "Unhandled error" log records of phago's shard actors' tasks.
+
+    A lost or failed shard fails the calls chained after the one that failed, and the
+    runner forgets them without fetching their errors (it has said what happened, with a
+    typed error or a recovery): Ray then logged each as an unhandled error, a traceback of
+    ten lines or so, after every shard loss, recovered ones too. Other errors are left
+    alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Unhandled error") and "ShardActorImpl." in message)
+
+
+_SHARD_ERRORS_FILTER = _ShardTaskErrorsHandled()
+
+
+def _quiet_handled_shard_errors() -> None:
+    """Install :class:`_ShardTaskErrorsHandled` on Ray's worker logger (once)."""
+    logger = logging.getLogger("ray._private.worker")
+    if _SHARD_ERRORS_FILTER not in logger.filters:
+        logger.addFilter(_SHARD_ERRORS_FILTER)
+
+
 # How many pipelined calls an actor remembers (``call_spans``): 4,000 ticks' worth.
 CALL_SPANS_KEPT = 8192
 
@@ -1412,10 +1437,90 @@ def _as_ops(tick: int, method: str, args: tuple[Any, ...]) -> list[tuple[int, st
 
 @dataclass
 class RayState:
-    """What :func:`stop_ray_shards` needs: the handles and whether we started Ray."""
+    """What :func:`stop_ray_shards` needs: the handles, and whether the colony runs on a Ray
+    that phago started in this process (``started_ray``; shut down when the last colony on
+    it stops)."""
 
     handles: list[RayShardHandle] = field(default_factory=list)
     started_ray: bool = False
+    stopped: bool = False
+
+
+# The Ray phago started in this process, shared by every colony created while it runs: how
+# many of them have not stopped yet (Ray is shut down when the last one stops; until the
+# thirty-fifth session the colony that started it shut it down under the others).
+_OWN_RAY_LOCK = threading.Lock()
+_own_ray_users = 0
+
+
+def _join_own_ray(state: RayState) -> None:
+    global _own_ray_users
+    with _OWN_RAY_LOCK:
+        _own_ray_users += 1
+        state.started_ray = True
+
+
+def _leave_own_ray(ray: Any, state: RayState) -> None:
+    global _own_ray_users
+    with _OWN_RAY_LOCK:
+        if not state.started_ray:
+            return
+        state.started_ray = False
+        _own_ray_users -= 1
+        if _own_ray_users <= 0:
+            _own_ray_users = 0
+            ray.shutdown()
+
+
+def check_actor_options(options: dict[str, Any]) -> None:
+    """Check ``options`` as Ray checks an actor's options, before any Ray is started.
+
+    Raises:
+        ConfigError: an option Ray does not know, or a value it refuses.
+
+    Example:
+        >>> check_actor_options({"num_cpus": 0.5})
+        >>> check_actor_options({"num_cpu": 0.5})
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: ray_options: Invalid option keyword num_cpu for actors. ...
+    """
+    try:
+        ShardActor().options(**options)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"ray_options: {exc}") from exc
+
+
+def _check_same_cluster(ray: Any, address: str | None) -> None:
+    """With Ray already connected in this process, refuse an ``address`` that names another
+    cluster (Ray joins one cluster per process; the address was ignored until the
+    thirty-fifth session)."""
+    if address is None or address in ("auto", "local"):
+        return
+    try:
+        from ray.util.client import ray as client_ray
+
+        as_client = bool(client_ray.is_connected())  # type: ignore[no-untyped-call]
+    except Exception:  # no client support in this Ray
+        as_client = False
+    current = "a Ray Client connection" if as_client else "this process's Ray"
+    wanted_client = address.startswith("ray://")
+    other = wanted_client != as_client
+    if not other and not wanted_client:
+        where = _host_and_port(address)
+        try:
+            gcs = str(ray.get_runtime_context().gcs_address)
+            current = gcs
+            port = int(gcs.rpartition(":")[2])
+        except Exception:  # (not knowable: let the connection stand)
+            return
+        other = where is not None and where[1] != port
+    if other:
+        raise DistributedError(
+            f"Ray in this process is already connected ({current}), so it cannot join "
+            f"{address!r}: a process joins one Ray cluster; close the colonies on the one it "
+            "has (or call ray.shutdown()) first"
+        )
 
 
 def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
@@ -1423,7 +1528,10 @@ def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
 
     Ray retries an unreachable cluster address for about a minute (logging as it goes)
     before it gives up; a plain TCP connection says the same within ``timeout_s``.
-    ``None``, ``"auto"``, ``"local"`` and addresses without a port are left to Ray.
+    ``"auto"`` is probed at the address Ray would take for it (``RAY_ADDRESS``, or the
+    cluster file the last ``ray start`` on this machine wrote: a cluster killed uncleanly
+    leaves it behind, and Ray then retried for good). ``None``, ``"local"`` and addresses
+    without a port are left to Ray.
 
     Raises:
         DistributedError: nothing accepts a connection at the address.
@@ -1435,6 +1543,13 @@ def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
         ...
         phago.errors.DistributedError: no Ray cluster at '127.0.0.1:1': ...
     """
+    found = ""
+    if address == "auto":
+        resolved = _auto_address()
+        if resolved is None:
+            return
+        found = f" (the address {resolved!r} that 'auto' finds in Ray's cluster file)"
+        address = resolved
     where = _host_and_port(address)
     if where is None:
         return
@@ -1443,10 +1558,31 @@ def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
         with socket.create_connection((host, port), timeout=timeout_s):
             pass
     except OSError as exc:
+        hint = (
+            "; a cluster stopped uncleanly leaves that file behind: `ray stop` removes it"
+            if found
+            else ""
+        )
         raise DistributedError(
-            f"no Ray cluster at {address!r}: cannot connect to {host}:{port} "
-            f"({exc.__class__.__name__}); start one with `ray start --head`, or check the address"
+            f"no Ray cluster at {address!r}{found}: cannot connect to {host}:{port} "
+            f"({exc.__class__.__name__}); start one with `ray start --head`, or check the "
+            f"address{hint}"
         ) from exc
+
+
+def _auto_address() -> str | None:
+    """The address Ray takes for ``"auto"`` (``RAY_ADDRESS``, else the cluster file of the
+    last ``ray start`` here), or None where there is none or it cannot be read."""
+    env = os.environ.get("RAY_ADDRESS")
+    if env and env not in ("auto", "local"):
+        return env
+    try:
+        from ray._private import services
+
+        found = services.get_ray_address_from_environment("auto", None)
+    except Exception:  # none found (Ray then says so itself), or a Ray without this
+        return None
+    return str(found) if found else None
 
 
 def _host_and_port(address: str | None) -> tuple[str, int] | None:
@@ -1509,7 +1645,15 @@ def start_ray_shards(
     ray = _ray()
     state = RayState()
     opts = {"num_cpus": 1, **(options or {})}
-    if not ray.is_initialized():
+    check_actor_options(opts)
+    _quiet_handled_shard_errors()
+    if ray.is_initialized():
+        _check_same_cluster(ray, address)
+        with _OWN_RAY_LOCK:
+            shared = _own_ray_users > 0
+        if shared:  # phago's own Ray, started for another colony: shared, and counted
+            _join_own_ray(state)
+    else:
         check_reachable(address)
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is not None:
@@ -1519,7 +1663,7 @@ def start_ray_shards(
             kwargs["address"] = "local"  # a new instance, never a `ray start` one nearby
         # (the cluster joined: the address given, or RAY_ADDRESS; "local": a new one)
         init_ray(ray, kwargs.get("address", os.environ.get("RAY_ADDRESS")), **kwargs)
-        state.started_ray = True
+        _join_own_ray(state)
     if address is None and _crowded(num_shards):
         log.warning(
             "%d Ray shards on a machine with %d cores: the shards share the cores with the "
@@ -1659,17 +1803,29 @@ def _init_failed(address: str | None, exc: BaseException) -> str:
             f"could not join the Ray cluster at {address!r}: it wants an authentication "
             f"token: {fix} ({what})"
         )
+    token = ""
+    if (
+        str(address).startswith("ray://")
+        and auth_token_available(os.environ)
+        and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"
+    ):  # (Ray Client says nothing of a token it wanted: the connection just times out)
+        token = (
+            "; if the cluster uses token authentication, set RAY_AUTH_MODE=token here: this "
+            "driver has a token but does not send it"
+        )
     return (
         f"could not join the Ray cluster at {address!r}: {what} (check the address, and that "
-        "the cluster runs the same Ray and Python versions as this driver)"
+        f"the cluster runs the same Ray and Python versions as this driver{token})"
     )
 
 
 def stop_ray_shards(state: RayState) -> None:
-    """Kill the shard actors, and shut Ray down if :func:`start_ray_shards` started it."""
+    """Kill the shard actors, and shut Ray down if :func:`start_ray_shards` started it and
+    no other colony of this process still runs on it."""
     ray = _ray()
-    for h in state.handles:
-        with contextlib.suppress(Exception):
-            ray.kill(h.actor)
-    if state.started_ray:
-        ray.shutdown()
+    if not state.stopped:
+        state.stopped = True
+        for h in state.handles:
+            with contextlib.suppress(Exception):
+                ray.kill(h.actor)
+    _leave_own_ray(ray, state)
