@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
@@ -70,3 +71,20 @@ def write(path: Path, data: str | bytes) -> Path:
 def capture_of(colony: Colony) -> ColonyState:
     """Shorthand for :func:`phago.state.capture`."""
     return capture(colony)
+
+
+def fill_disk_at_eight_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every store file written from now on full at eight SQLite pages (SQLite's real
+    "database or disk is full" error: a page limit stands in for the disk)."""
+    import sqlite3
+
+    import phago.store as store_mod
+
+    real = store_mod._connect_write
+
+    def tiny(path: Path) -> sqlite3.Connection:
+        con = real(path)
+        con.execute("PRAGMA max_page_count = 8")
+        return con
+
+    monkeypatch.setattr(store_mod, "_connect_write", tiny)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from store_helpers import fill_disk_at_eight_pages
 
 import phago.store as store_mod
 from phago import ColonyConfig
@@ -485,14 +486,7 @@ def test_sharded_save_errors_name_the_store_folder(
 ) -> None:
     """A full disk while a shard file is written names the store, not its temporary file."""
     d, dc = stored
-    real = store_mod._connect_write
-
-    def tiny(path: Path) -> sqlite3.Connection:
-        con = real(path)
-        con.execute("PRAGMA max_page_count = 8")
-        return con
-
-    monkeypatch.setattr(store_mod, "_connect_write", tiny)
+    fill_disk_at_eight_pages(monkeypatch)
     dc.run(1)
     with pytest.raises(StoreError) as info:
         save_distributed(dc, d)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_helpers import assert_same_state, make_colony
+from store_helpers import assert_same_state, fill_disk_at_eight_pages, make_colony
 
 import phago.store as store_mod
 from phago.corpus import load_sample_corpus
@@ -134,14 +134,7 @@ def test_full_disk_leaves_previous_store_intact(
     """SQLite's real 'database or disk is full' error (a page limit stands in for the disk)."""
     before = saved.read_bytes()
     good = capture(load(saved))
-    real = store_mod._connect_write
-
-    def tiny(path: Path) -> sqlite3.Connection:
-        con = real(path)
-        con.execute("PRAGMA max_page_count = 8")
-        return con
-
-    monkeypatch.setattr(store_mod, "_connect_write", tiny)
+    fill_disk_at_eight_pages(monkeypatch)
     big = make_colony(16, digesters=4)
     big.run_until_digested(200)
     with pytest.raises(StoreError, match=r"cannot save colony to .*c\.db: the disk is full"):
