@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from phago._gc import cyclic_gc_paused
+from phago._interrupts import TickBoundaryInterrupt
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
@@ -1095,14 +1096,21 @@ class Colony:
     ) -> list[list[ColonyEvent]]:
         """Run ``ticks`` ticks; returns each tick's events.
 
+        Ctrl-C in the main thread ends the run at the end of the tick under way (a second
+        Ctrl-C at once, which leaves the colony part-way through that tick): the colony
+        stands at its last completed tick, can go on and can be saved.
+
         Raises:
             ConfigError: ``ticks`` is negative or not a whole number.
+            KeyboardInterrupt: Ctrl-C, raised at a tick boundary.
         """
         out = []
-        for _ in range(tick_count(ticks)):
-            out.append(self.tick())
-            if on_tick is not None:
-                on_tick(self.substrate.tick)
+        with TickBoundaryInterrupt() as interrupt:  # Ctrl-C: at the end of the tick
+            for _ in range(tick_count(ticks)):
+                out.append(self.tick())
+                if on_tick is not None:
+                    on_tick(self.substrate.tick)
+                interrupt.check()
         return out
 
     def run_until_digested(
@@ -1118,14 +1126,17 @@ class Colony:
 
         Raises:
             ConfigError: ``max_ticks`` is negative or not a whole number.
+            KeyboardInterrupt: Ctrl-C, raised at a tick boundary (see :meth:`run`).
         """
         max_ticks = tick_count(max_ticks, "max_ticks")
         ran = 0
-        while ran < max_ticks and self.has_undigested_work():
-            self.tick()
-            ran += 1
-            if on_tick is not None:
-                on_tick(self.substrate.tick)
+        with TickBoundaryInterrupt() as interrupt:  # Ctrl-C: at the end of the tick
+            while ran < max_ticks and self.has_undigested_work():
+                self.tick()
+                ran += 1
+                if on_tick is not None:
+                    on_tick(self.substrate.tick)
+                interrupt.check()
         return ran
 
     def has_undigested_work(self) -> bool:

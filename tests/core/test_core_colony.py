@@ -675,3 +675,38 @@ def test_a_document_too_wide_to_wire_as_a_clique_is_refused_at_ingest() -> None:
         cfg.replace(max_clique_keywords=None),
     ):
         assert Colony(ok).ingest_document("wide", wide, (0, 0))
+
+
+def test_ctrl_c_ends_a_run_at_a_tick_boundary_and_the_colony_goes_on() -> None:
+    # (Ctrl-C in the middle of a tick left the colony unable to tick or be saved)
+    code = """
+import os, signal, tempfile, threading, time
+from phago import Colony, Digester, Position
+from phago.agents.base import Agent
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.types import Idle
+
+class Slow(Agent):
+    agent_type = "slow"
+    def sense(self, view):
+        time.sleep(0.03)
+        return Idle()
+
+c = Colony(seed=1)
+for d, p in zip(load_sample_corpus(), grid_positions(40)):
+    c.ingest_document(d.title, d.content, p)
+c.spawn(Digester(Position(0, 0)))
+c.spawn(Slow(Position(1, 1)))
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    c.run(1000)
+except KeyboardInterrupt:
+    stopped = c.substrate.tick
+c.run(2)
+c.save(tempfile.mkdtemp() + "/c.db")
+print(stopped, c.substrate.tick)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    stopped, now = map(int, r.stdout.split())
+    assert 0 < stopped < 1000 and now == stopped + 2
