@@ -101,6 +101,12 @@ class ColonyClosed(DistributedError, RuntimeError):
     any Ray shards are gone."""
 
 
+class ColonyBusy(DistributedError, RuntimeError):
+    """A distributed colony was called from one thread while another thread's call on it
+    (a run, say) was under way: a colony takes one call at a time. From another thread,
+    ``request_stop()`` ends a run at a tick boundary and ``close()`` waits for it."""
+
+
 class ShardNotFound(DistributedError, KeyError):
     """The shard id is not known to the coordinator or runner."""
 

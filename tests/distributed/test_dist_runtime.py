@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from phago import ColonyConfig, Digester, Position
+from phago.agents.base import Agent
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import (
     ConsistentHashRing,
@@ -30,6 +31,7 @@ from phago.distributed.degree_cap import ROUND_TICKS
 from phago.distributed.runner import DEFAULT_CHECKPOINT_COST_SHARE
 from phago.document_batch import DocumentBatch
 from phago.errors import (
+    ColonyBusy,
     ColonyClosed,
     ConfigError,
     DistributedError,
@@ -40,6 +42,7 @@ from phago.errors import (
     RoutingFailed,
 )
 from phago.ids import document_id
+from phago.types import Idle
 
 NO_DECAY = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
 
@@ -773,3 +776,46 @@ def test_a_run_cancelled_mid_tick_without_checkpoints_leaves_a_clear_error(
             dc.run(1)
     finally:
         dc.close()
+
+
+class _SlowAgent(Agent):
+    """An agent that takes 20 ms a tick: runs long enough to be stopped from a thread."""
+
+    agent_type = "slow-test"
+
+    def sense(self, view: object) -> Idle:
+        time.sleep(0.02)
+        return Idle()
+
+
+def _slow_cluster() -> DistributedColony:
+    dc = DistributedColony(2, seed=0)
+    dc.ingest_documents([(d.title, d.content) for d in load_sample_corpus()[:10]])
+    dc.spawn_digesters(1)
+    dc.spawn(_SlowAgent(Position(0, 0)), shard=0)
+    return dc
+
+
+def test_a_run_is_stopped_or_closed_from_another_thread_at_a_tick_boundary() -> None:
+    # (request_stop() from another thread was ignored, and close() crashed both threads)
+    for how in ("request_stop", "close"):
+        dc = _slow_cluster()
+        got: list[object] = []
+        worker = threading.Thread(target=lambda dc=dc, got=got: got.append(dc.run(2000)))
+        worker.start()
+        time.sleep(0.5)
+        with pytest.raises(ColonyBusy, match="another call on this colony is under way"):
+            dc.stats()  # the run holds the colony: another thread is told so, at once
+        getattr(dc, how)()
+        worker.join(timeout=60)
+        assert not worker.is_alive() and len(got) == 1
+        ran = got[0]
+        assert isinstance(ran, list) and 0 < len(ran) < 2000
+        if how == "close":
+            with pytest.raises(ColonyClosed):
+                dc.run(1)
+            assert dc.current_tick == len(ran)
+        else:
+            assert dc.current_tick == len(ran)
+            assert len(dc.run(2)) == 2 and dc.current_tick == len(ran) + 2
+            dc.close()

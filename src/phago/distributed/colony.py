@@ -54,6 +54,7 @@ from phago.distributed.types import (
 )
 from phago.document_batch import DocumentBatch, DocumentInput, checked_columns
 from phago.errors import (
+    ColonyBusy,
     ColonyClosed,
     ConfigError,
     InvalidAgent,
@@ -225,6 +226,10 @@ class DistributedColony:
         self._loop_thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[Any] | None = None  # what the loop runs now
         self._ticking = False  # the call the loop runs is a run of ticks
+        # one call at a time: held by the thread whose call is under way (re-entrant: a
+        # run's callbacks may read the colony); another thread's call raises ColonyBusy
+        self._calls = threading.RLock()
+        self._stop_requested = False  # request_stop(): end the run under way
         self._closed = False
         self._backend_state: Any = None
         shards: list[ShardedColony | ShardHandle]
@@ -376,9 +381,42 @@ class DistributedColony:
         self.close()
 
     def close(self) -> None:
-        """Stop worker threads (and the Ray shards, and Ray if this colony started it)."""
+        """Stop worker threads (and the Ray shards, and Ray if this colony started it).
+
+        Called from another thread while a call on the colony is under way, it asks a run
+        to stop at the next tick boundary (:meth:`request_stop`) and waits for the call to
+        end before it closes anything (it crashed both threads until the thirty-fifth
+        session); the run returns the ticks it completed.
+        """
         if self._closed:
             return
+        if not self._calls.acquire(blocking=False):  # another thread's call is under way
+            self.request_stop()
+            self._calls.acquire()
+        try:
+            if not self._closed:
+                self._close()
+        finally:
+            self._calls.release()
+
+    def request_stop(self) -> None:
+        """Ask the run under way (in another thread, say) to stop at the next tick boundary:
+        the tick in progress completes and :meth:`run` / :meth:`run_until_digested` return
+        what they completed. Safe from any thread; no effect when no run is under way.
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     dc.request_stop()  # (nothing runs: nothing to stop)
+            ...     len(dc.run(2))
+            2
+        """
+        if not self._ticking:
+            return
+        self._stop_requested = True
+        with contextlib.suppress(RuntimeError):  # (a loop closed meanwhile: nothing runs)
+            self._loop.call_soon_threadsafe(self._runner.request_stop)
+
+    def _close(self) -> None:
         self._closed = True
         registry = self._runner.coordinator.registry
         for shard in registry.all_ids():  # (stats() of a closed colony says so)
@@ -409,6 +447,22 @@ class DistributedColony:
         if self._closed:
             coro.close()  # (never to run: no "never awaited" warning)
             self._refuse_closed()
+        if not self._calls.acquire(blocking=False):
+            coro.close()
+            self._refuse_busy()
+        try:
+            return self._run_held(coro)
+        finally:
+            self._calls.release()
+
+    def _refuse_busy(self) -> NoReturn:
+        raise ColonyBusy(
+            "another call on this colony is under way in another thread (a colony takes one "
+            "call at a time): wait for it, or stop a run with request_stop() or close()"
+        )
+
+    def _run_held(self, coro: Any) -> Any:
+        """:meth:`_run`, with the colony held for this call."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # none: the usual case
@@ -516,8 +570,23 @@ class DistributedColony:
             self._refuse_closed()
         hs = self._runner.handles
         if all(isinstance(hs[s], LocalShardHandle) for s, _, _ in calls):
-            return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
+            with self._held():  # (local shards in the middle of another thread's tick)
+                return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
         return self._settled(calls, self._run(self._outcomes(calls)))
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """Hold the colony for a call made here, not through its loop.
+
+        Raises:
+            ColonyBusy: another thread's call is under way.
+        """
+        if not self._calls.acquire(blocking=False):
+            self._refuse_busy()
+        try:
+            yield
+        finally:
+            self._calls.release()
 
     async def _outcomes(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
         """Each call's result, or the exception it raised, once all have finished."""
@@ -593,7 +662,8 @@ class DistributedColony:
             self._refuse_closed()
         h = self._runner.handles[shard]
         if isinstance(h, LocalShardHandle):
-            return getattr(h.target, method)(*args)
+            with self._held():
+                return getattr(h.target, method)(*args)
         return self._call_each([(shard, method, args)])[0]
 
     @property
@@ -855,6 +925,7 @@ class DistributedColony:
         """
         out: list[DistributedTickResult] = []
         done = 0
+        self._stop_requested = False
         watched = progress or on_progress is not None
         cap = _UNKEPT_STEP if (watched or digesting) else max(ticks, 1)
         step = 1 if (on_tick is not None or watched) else cap
@@ -882,6 +953,8 @@ class DistributedColony:
                         on_progress(last)
                 if stopped:  # Ctrl-C, once the ticks it let complete are accounted for
                     raise KeyboardInterrupt
+                if self._stop_requested:  # request_stop(): what completed is the run
+                    break
                 if not chunk or (stop_when_idle and not self._last_busy):
                     break
         return out
