@@ -271,6 +271,9 @@ class DistributedColony:
         self._last_busy = True
         # what a call stopped by Ctrl-C at a tick boundary returned (see _run_ticks)
         self._stopped_result: Any = None
+        # (tick, nodes, edges) after each tick run through run() or tick(); a call cancelled
+        # mid-tick (a second Ctrl-C) leaves none for the ticks it completed, which the
+        # rollback replayed
         self.history: list[tuple[int, int, int]] = []
         self._runner.checkpoint_info = {
             "num_shards": self.num_shards,

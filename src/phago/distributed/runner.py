@@ -387,6 +387,12 @@ class _Checkpoint:
         return got.snapshots
 
 
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    """Mark ``done``'s exception, if any, as retrieved."""
+    if not done.cancelled():
+        done.exception()
+
+
 def _lost_for_good(exc: ShardLost, tick: int) -> str:
     """Why the cluster refuses further ticks after ``exc`` with no checkpoint."""
     return (
@@ -694,8 +700,12 @@ class DistributedRunner:
             watchdog.cancel()
             # wait for it there (a rollback must not race it); one stuck in a phase is
             # left behind, as the watchdog leaves it
+            ended = asyncio.wrap_future(job)
+            # (its error is this function's to say or drop: never "never retrieved", which
+            # asyncio logged, a traceback, when a third Ctrl-C cut this wait short)
+            ended.add_done_callback(_retrieve)
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), limit)
+                await asyncio.wait_for(asyncio.shield(ended), limit)
             if not job.done():
                 self._leave_stuck_driver(job, watch)
             raise
