@@ -626,7 +626,11 @@ def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back(fan_out: str
     clean = build("local", 2)
     try:
         dc.run(3)
-        dc.inject_fault(1, "raise", TickPhase.DECAY, 3)
+        for kind, phase in (("boom", "decay"), ("raise", "decai")):
+            with pytest.raises(ConfigError, match="unknown"):
+                dc.inject_fault(1, kind, phase, 3)
+        # a phase by its name, in any case (lowercase was taken and never fired, before)
+        dc.inject_fault(1, "raise", "decay" if fan_out == "calls" else TickPhase.DECAY, 3)
         with pytest.raises(RpcError, match="injected fault"):
             dc.tick()
         assert dc.current_tick == 3

@@ -1102,11 +1102,23 @@ class DistributedColony:
         seconds: float = 3600.0,
     ) -> None:
         """Arm a one-shot fault on a Ray shard (``hang``, ``raise`` or ``exit``) for drills,
-        in a phase or (``phase="checkpoint"``) in taking its checkpoint, at ``tick``."""
+        in a phase (a :class:`TickPhase` or its name, in any case) or
+        (``phase="checkpoint"``) in taking its checkpoint, at ``tick``.
+
+        Raises:
+            ConfigError: not on Ray, or an unknown kind or phase (a lowercase phase name
+                was taken and never fired, before).
+        """
         if self.backend != "ray":
             raise ConfigError("inject_fault() needs backend='ray'")
+        if kind not in ("hang", "raise", "exit"):
+            raise ConfigError(f"unknown fault {kind!r}; use 'hang', 'raise' or 'exit'")
+        names = {str(p).lower(): str(p) for p in TickPhase} | {"checkpoint": "checkpoint"}
+        where = names.get(str(phase).lower())
+        if where is None:
+            raise ConfigError(f"unknown phase {phase!r}; use one of {sorted(names.values())}")
         handle = self._runner.handles[shard_index]
-        self._run(handle.inject_fault(kind, str(phase), tick, seconds))  # type: ignore[attr-defined]
+        self._run(handle.inject_fault(kind, where, tick, seconds))  # type: ignore[attr-defined]
 
     def reinforce_edges(
         self,
