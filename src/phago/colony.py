@@ -65,7 +65,7 @@ from phago.events import (
     TickComplete,
     Wired,
 )
-from phago.graph import HebbianGraph, PrunedEdges, _triu
+from phago.graph import TRIU_CACHED_UP_TO, HebbianGraph, PrunedEdges, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
 from phago.text import tokenize
@@ -126,7 +126,7 @@ def _clique_pairs(k: int) -> np.ndarray:
     if got is None:
         got = np.stack(_triu(k), axis=1)
         got.flags.writeable = False
-        if k <= 512:
+        if k <= TRIU_CACHED_UP_TO:  # (bounded: see phago.graph.TRIU_CACHED_UP_TO)
             _CLIQUES[k] = got
     return got
 

@@ -1709,6 +1709,11 @@ class HebbianGraph:
 
 
 _TRIU_CACHE: dict[int, tuple[IntArray, IntArray]] = {}
+TRIU_CACHED_UP_TO = 128
+"""Index pairs of cliques of up to this many keywords are kept for reuse (a few MB in all;
+every size up to 512 grew to about 360 MB in a long run, and as much again in
+:mod:`phago.colony`'s stacked copies); larger cliques compute theirs, work of the order of
+wiring them."""
 
 
 def _as_node_ids(
@@ -1749,6 +1754,6 @@ def _triu(k: int) -> tuple[IntArray, IntArray]:
     if got is None:
         i, j = np.triu_indices(k, 1)
         got = (i.astype(_INT), j.astype(_INT))
-        if k <= 512:
+        if k <= TRIU_CACHED_UP_TO:
             _TRIU_CACHE[k] = got
     return got

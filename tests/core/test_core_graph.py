@@ -860,3 +860,18 @@ def test_degrees_kept_up_to_date_equal_a_recount(ops: list[tuple[str, object]]) 
     deg, (node, _, _, _) = g.degrees_and_incident_edges(range(g.node_count))
     assert deg.tolist() == _recounted_degrees(g)
     assert np.bincount(node, minlength=g.node_count).tolist() == deg.tolist()
+
+
+def test_the_clique_index_caches_stay_bounded() -> None:
+    # (every clique size up to 512 was kept, twice: about 700 MB in a long run)
+    import phago.colony as colony_mod
+    import phago.graph as graph_mod
+
+    g = HebbianGraph()
+    for k in (3, 130, 300):
+        idx = g.present([f"w{k}x{i}" for i in range(k)])
+        g.wire_clique(idx, tick=0)
+        assert len(colony_mod._clique_pairs(k)) == k * (k - 1) // 2
+    assert max(graph_mod._TRIU_CACHE) <= graph_mod.TRIU_CACHED_UP_TO
+    assert max(colony_mod._CLIQUES) <= graph_mod.TRIU_CACHED_UP_TO
+    assert g.edge_count == 3 + 130 * 129 // 2 + 300 * 299 // 2
