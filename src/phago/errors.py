@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "BarrierFailed",
+    "ColonyBusy",
     "ColonyClosed",
     "ConfigError",
     "CoordinatorUnavailable",
@@ -23,8 +24,10 @@ __all__ = [
     "EdgeResolutionFailed",
     "EmptyDocument",
     "GhostNodeNotFound",
+    "GraphError",
     "InvalidAgent",
     "InvalidPosition",
+    "InvalidQuery",
     "NodeNotFound",
     "PhagoError",
     "PhaseOrderError",
