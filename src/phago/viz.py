@@ -212,6 +212,28 @@ class ViewData:
     tick: int
 
 
+def shown_note(table: GraphTable, shown: int) -> str:
+    """What a view of ``shown`` of ``table``'s nodes leaves out, in words (nodes with no
+    edges are never drawn while the graph has edges).
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0); _ = g.add_node("c")
+        >>> shown_note(GraphTable.from_graph(g), 2)
+        'showing the 2 connected nodes (1 with no edges left out)'
+    """
+    isolated = int(np.count_nonzero(table.degrees() == 0)) if table.edge_count else 0
+    connected = table.node_count - isolated
+    if shown >= table.node_count:
+        return f"showing all {shown} nodes"
+    said = (
+        f"showing the {shown} most accessed of {connected} connected nodes"
+        if shown < connected
+        else f"showing the {shown} connected nodes"
+    )
+    return said + (f" ({isolated} with no edges left out)" if isolated else "")
+
+
 def view_data(table: GraphTable, *, max_nodes: int = 800, seed: int = 0) -> ViewData:
     """Select, lay out and group the nodes to draw.
 
@@ -488,10 +510,9 @@ def render_html(
         "palette": list(PALETTE),
         "labels": labels,
     }
-    shown = len(nodes)
-    note = f"tick {v.tick} · {v.total_nodes} nodes · {v.total_edges} edges"
-    if shown < v.total_nodes:
-        note += f" · showing the {shown} most accessed nodes"
+    note = f"tick {v.tick} · {v.total_nodes} nodes · {v.total_edges} edges · " + shown_note(
+        table, len(nodes)
+    )
     options = "".join(
         f'<option value="{c}"{" selected" if c == color_by else ""}>{c}</option>'
         for c in COLOR_BY

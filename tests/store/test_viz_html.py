@@ -156,3 +156,28 @@ def test_viz_refuses_to_write_over_a_store(tmp_path: Path, table: GraphTable) ->
         assert "refusing to write" in r.output and "it is the store being read" in r.output
     assert db.read_bytes() == before and is_store(db)
     assert not (tmp_path / "graph.html").exists()  # nothing written when one file is refused
+
+
+def test_the_view_says_what_it_leaves_out_and_json_counts_what_is_drawn(tmp_path: Path) -> None:
+    import json
+
+    from phago.graph import HebbianGraph
+
+    g = HebbianGraph()
+    g.wire_clique(g.present(["cell", "membrane", "protein"]), 0)
+    g.add_node("lonely")  # no edges: not drawn
+    t = GraphTable.from_graph(g)
+    page = render_html(t)
+    # (it said "showing the 3 most accessed nodes", as if --max-nodes had cut them)
+    assert "showing the 3 connected nodes (1 with no edges left out)" in page
+    assert "showing the 2 most accessed of 3 connected nodes" in render_html(t, max_nodes=2)
+    c = make_colony(6, digesters=2)
+    c.run_until_digested(200)
+    db = save(c, tmp_path / "c.db")
+    r = CliRunner().invoke(
+        main,
+        ["viz", "--db", str(db), "--out", str(tmp_path / "v.html"), "--max-nodes", "5", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert got["shown_nodes"] == 5 and got["nodes"] > 5 and 0 < got["shown_edges"] <= 10

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import numpy as np
 
 from phago.cli._store import db_option, fail, open_table
 from phago.cli.common import echo_json, out
 from phago.errors import PhagoError
 from phago.export import check_output_path
-from phago.viz import COLOR_BY, write_html, write_png
+from phago.viz import COLOR_BY, select_nodes, write_html, write_png
 
 
 @click.command()
@@ -36,7 +37,7 @@ from phago.viz import COLOR_BY, write_html, write_png
     type=click.IntRange(min=1),
     default=800,
     show_default=True,
-    help="Draw at most this many nodes (the most accessed).",
+    help="Draw at most this many nodes (the most accessed; nodes with no edges are not drawn).",
 )
 @click.option("--title", default="phago knowledge graph", show_default=True, help="Page title.")
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
@@ -87,7 +88,19 @@ def viz(
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:
-        echo_json({"files": written, "nodes": table.node_count, "edges": table.edge_count})
+        keep = select_nodes(table, max_nodes)
+        inside = np.zeros(table.node_count, dtype=np.bool_)
+        inside[keep] = True
+        drawn = int(np.count_nonzero(inside[table.edge_a] & inside[table.edge_b]))
+        echo_json(
+            {
+                "files": written,
+                "nodes": table.node_count,
+                "edges": table.edge_count,
+                "shown_nodes": len(keep),  # (nodes with no edges are not drawn)
+                "shown_edges": drawn,
+            }
+        )
         return
     for w in written:
         out.print(f"Wrote {w}", highlight=False, soft_wrap=True)
