@@ -768,16 +768,8 @@ def save_state(
         >>> save_state(capture(Colony()), p).name
         's.db'
     """
-    _save_state(state, Path(path), catalog, kind, extra, _ANY)
+    _save_state(state, Path(path), catalog, kind, extra, None)
     return Path(path)
-
-
-class _Any:
-    """What a save expects to find at its path when it does not check (see :data:`_ANY`)."""
-
-
-_ANY = _Any()
-"""A save that overwrites whatever version of the store is there."""
 
 
 def _save_state(
@@ -786,10 +778,10 @@ def _save_state(
     catalog: Catalog | None,
     kind: str,
     extra: dict[str, Any] | None,
-    expect: str | _Any,
+    expect: str | None,
 ) -> tuple[Path, str]:
-    """:func:`save_state`, refusing if ``expect`` (a version) is not the version of the store
-    found at ``path``. Returns the path and the version written."""
+    """:func:`save_state`, refusing if ``expect`` (a version; None: no check) is not the
+    version of the store found at ``path``. Returns the path and the version written."""
     if path.is_symlink():  # write where the link points; the link stays
         path = _real(path)
     if path.is_dir():
@@ -832,14 +824,14 @@ def _save_state_locked(
     catalog: Catalog | None,
     kind: str,
     extra: dict[str, Any] | None,
-    expect: str | _Any,
+    expect: str | None,
 ) -> tuple[Path, str]:
     old = Catalog()
     old_stat: os.stat_result | None = None
     if path.exists():
         old, version, old_stat = _read_old(path)
         _refuse_read_only(path, stat.S_IMODE(old_stat.st_mode))
-        if not isinstance(expect, _Any) and version != expect:
+        if expect is not None and version != expect:
             raise _changed(path)
     src = old if catalog is None else catalog
     catalog = Catalog(list(src.sources), list(src.history))
@@ -919,15 +911,10 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
         True
     """
     p = Path(path)
-    _, version = _save_state(capture(colony), p, catalog, "colony", None, _origin_or_any(colony, p))
+    _, version = _save_state(capture(colony), p, catalog, "colony", None, _origin(colony, p))
     if _origin(colony, p) is not None:
         _remember(colony, p, version)
     return p
-
-
-def _origin_or_any(obj: Any, path: Path) -> str | _Any:
-    version = _origin(obj, path)
-    return _ANY if version is None else version
 
 
 # ---------------------------------------------------------------------------- reading
@@ -1679,15 +1666,15 @@ def _write_distributed(
     states: list[ColonyState],
     extras: list[dict[str, Any]],
     catalog: Catalog | None,
-    expect: str | _Any = _ANY,
+    expect: str | None = None,
 ) -> tuple[Path, str]:
     """Write a new generation of the store folder ``d`` (refusing if ``expect``, a version,
-    is not the store's). Returns the folder and the version written."""
+    is not the store's; None: no check). Returns the folder and the version written."""
     _prepare_dir(d)
     with _directory_lock(d):
         # under the lock: another saver may have finished
         old_catalog, last, version = _prepare_dir(d)
-        if not isinstance(expect, _Any) and version != expect:
+        if expect is not None and version != expect:
             raise _changed(d)
         _remove_stale_generations(d)
         return _write_distributed_locked(d, meta, states, extras, catalog, old_catalog, last)
@@ -1904,9 +1891,7 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     }
     d = Path(directory)
     version = _origin(dc, d)
-    _, written = _write_distributed(
-        d, meta, states, extras, catalog, _ANY if version is None else version
-    )
+    _, written = _write_distributed(d, meta, states, extras, catalog, version)
     if version is not None:
         _remember(dc, d, written)
     return d
