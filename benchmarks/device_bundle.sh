@@ -14,7 +14,7 @@ mkdir -p .whl
 # shellcheck disable=SC2086
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   $PLATFORMS -d "$WORK/wheels" "ray==$RAY_VERSION" jsonschema jsonschema-specifications referencing \
-  rpds-py bm25s pypdf
+  rpds-py pypdf
 mv "$WORK"/wheels/*.whl .whl/
 mkdir "$WORK/ray"
 unzip -q .whl/ray-"$RAY_VERSION"-*.whl -d "$WORK/ray"

@@ -1,7 +1,8 @@
 """BM25 over the digested documents, mapped to the concepts they were digested into.
 
-Documents are scored with Okapi BM25 (``bm25s``, Lucene variant, k1 = 1.5, b = 0.75) over
-the one tokeniser's terms. The graph's provenance (which document each concept was presented
+Documents are scored with Okapi BM25 (Lucene variant, k1 = 1.5, b = 0.75, the scores of
+``bm25s``'s ``method="lucene"``; :func:`phago.query.index.bm25_term_scores`) over the one
+tokeniser's terms. The graph's provenance (which document each concept was presented
 from) maps documents to concepts: a concept's score is the sum of the BM25 scores of the
 top ``documents`` documents it came from. So a concept that recurs across the best-matching
 documents ranks first, and a concept of only one of them ranks by that document's score.
@@ -64,8 +65,8 @@ def top_documents(
     if len(scores) == 0 or n <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     rounded = np.round(scores, 10)
-    order = np.lexsort((np.arange(len(scores)), -rounded))[:n]
-    order = order[rounded[order] > 0]
+    cand = np.flatnonzero(rounded > 0)
+    order = cand[np.lexsort((cand, -rounded[cand]))[:n]]
     return order.astype(np.int64), scores[order]
 
 
@@ -81,7 +82,7 @@ def document_scores(source: GraphSource, text: str, n: int = 10) -> list[ScoredD
     di = query_index(source).documents(source)
     rows, scores = top_documents(di, terms, n)
     return [
-        ScoredDocument(DocumentId(int(di.doc_ids[r])), di.titles[r], float(s))
+        ScoredDocument(DocumentId(int(di.doc_ids[r])), di.title(r), float(s))
         for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
     ]
 
@@ -121,10 +122,10 @@ def bm25(
     rows, scores = top_documents(di, terms, documents)
     if len(rows) == 0:
         return []
-    sub = di.doc_concepts[rows].tocoo()
-    uniq, inv = np.unique(sub.col.astype(np.int64), return_inverse=True)
+    owner, cols, _ = di.row_concepts(rows)
+    uniq, inv = np.unique(cols, return_inverse=True)
     total = np.asarray(
-        np.bincount(inv, weights=scores[sub.row], minlength=len(uniq)), dtype=np.float64
+        np.bincount(inv, weights=scores[owner], minlength=len(uniq)), dtype=np.float64
     )
     count = np.bincount(inv, minlength=len(uniq)).astype(np.float64)
     pos = {i: p for p, i in enumerate(uniq.tolist())}

@@ -108,9 +108,8 @@ def fusion(
     rows, scores = top_documents(di, terms, documents)
     if len(rows) and document_weight:
         share = scores / scores.sum()
-        sub = di.doc_concepts[rows].tocoo()
-        cols = sub.col.astype(np.int64)
-        contrib = (share / np.maximum(di.doc_len[rows], 1.0))[sub.row] * sub.data
+        owner, cols, vals = di.row_concepts(rows)
+        contrib = (share / np.maximum(di.doc_len[rows], 1.0))[owner] * vals
         uniq, inv = np.unique(cols, return_inverse=True)
         doc = np.bincount(inv, weights=contrib, minlength=len(uniq)) * di.idf[uniq]
         top = float(doc.max()) if len(doc) else 0.0

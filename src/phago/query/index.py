@@ -11,9 +11,11 @@ only when what it depends on changed:
   co-activations, degrees, weighted strengths and the weight percentiles; keyed on
   (node count, edge count, tick, local version). Query reinforcement bumps the version.
 * **documents** (:class:`DocumentIndex`): the digested documents (those with provenance),
-  sorted by id, a BM25 index over their tokens (``bm25s``) and a sparse document × concept
-  matrix of term counts built from the graph's provenance; keyed on the provenance length
-  and the source object.
+  sorted by id, a BM25 index over their tokens (Lucene BM25, scored here over the query
+  terms' postings) and the document × concept term counts of the graph's provenance. It is
+  incremental: the tokens, vocabulary, postings and pairs are kept between snapshots, and
+  a refresh after digestion tokenises only the newly digested documents and reads only the
+  new provenance pairs (see :class:`_DocStore` for when it starts again from scratch).
 
 Example:
     >>> from phago.query.base import example_source
@@ -34,6 +36,8 @@ import threading
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,13 +47,17 @@ from phago._arrays import unique_sorted
 from phago.graph import HebbianGraph
 from phago.query.base import CONCEPT_CODE, GraphSource, source_tick
 from phago.text import label_terms, tokenize
+from phago.types import Document
 
 __all__ = [
+    "BM25_B",
+    "BM25_K1",
     "DEFAULT_FANOUT",
     "Adjacency",
     "DocumentIndex",
     "LabelIndex",
     "QueryIndex",
+    "bm25_term_scores",
     "gather",
     "invalidate",
     "query_index",
@@ -57,6 +65,7 @@ __all__ = [
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+Int32Array = npt.NDArray[np.int32]
 
 
 @dataclass(slots=True)
@@ -222,85 +231,586 @@ class Adjacency:
         return self._matrix
 
 
-@dataclass(slots=True)
+BM25_K1 = 1.5
+"""BM25 term-frequency saturation (Lucene variant, as ``bm25s`` uses it)."""
+
+BM25_B = 0.75
+"""BM25 document-length normalisation."""
+
+_SHIFT = np.int64(32)
+_LOW = np.int64((1 << 32) - 1)
+_MIN_DELTA = 1 << 15
+"""Token entries indexed since the last postings build that queries scan directly; beyond
+this (and beyond an eighth of the built postings) the postings are built again."""
+
+
+def bm25_term_scores(
+    tf: FloatArray, doc_len: FloatArray, df: int, n_docs: int, avg_len: float
+) -> FloatArray:
+    """One term's Lucene BM25 contribution to each document holding it.
+
+    ``ln(1 + (N - df + 0.5) / (df + 0.5)) * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` with
+    k1 = 1.5 and b = 0.75: exactly ``bm25s``'s ``method="lucene"`` (whose term-frequency part
+    has no ``k1 + 1`` factor), in float64.
+
+    Args:
+        tf: the term's count in each document.
+        doc_len: those documents' token counts.
+        df: number of indexed documents holding the term.
+        n_docs: number of indexed documents.
+        avg_len: mean token count of the indexed documents.
+
+    Example:
+        >>> s = bm25_term_scores(np.array([1.0, 2.0]), np.array([4.0, 4.0]), 2, 3, 4.0)
+        >>> np.round(s, 4).tolist()
+        [0.188, 0.2686]
+    """
+    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len / avg_len)
+    out: FloatArray = idf * tf / (tf + norm)
+    return out
+
+
+_MIN_RECENT_PAIRS = 1 << 12
+"""Provenance pairs kept apart from the rest (sorted on their own) until merged."""
+
+
+def _contains(sorted_keys: IntArray, keys: IntArray) -> npt.NDArray[np.bool_]:
+    """Which ``keys`` are in the ascending array ``sorted_keys``."""
+    if not len(sorted_keys) or not len(keys):
+        return np.zeros(len(keys), dtype=np.bool_)
+    j = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    out: npt.NDArray[np.bool_] = sorted_keys[j] == keys
+    return out
+
+
+def _find_in_rows(lo: IntArray, hi: IntArray, values: Int32Array, wanted: IntArray) -> IntArray:
+    """Position of each ``wanted[i]`` in the ascending run ``values[lo[i]:hi[i]]``, or -1
+    (one bisection for all the runs at once).
+
+    Example:
+        >>> values = np.array([1, 4, 9, 2, 3], dtype=np.int32)
+        >>> _find_in_rows(np.array([0, 0, 3]), np.array([3, 3, 5]), values, np.array([9, 5, 3]))
+        array([ 2, -1,  4])
+    """
+    lo, end = lo.astype(np.int64), hi.astype(np.int64)
+    hi = end.copy()
+    while True:
+        live = np.flatnonzero(lo < hi)
+        if not len(live):
+            break
+        mid = (lo[live] + hi[live]) >> 1
+        less = values[mid] < wanted[live]
+        lo[live[less]] = mid[less] + 1
+        hi[live[~less]] = mid[~less]
+    inside = lo < end
+    found = inside & (values[np.where(inside, lo, 0)] == wanted) if len(values) else inside
+    out: IntArray = np.where(found, lo, -1)
+    return out
+
+
+class _Column:
+    """A growing 1-D array: appends write past the end of its buffer (regrown to twice what
+    it holds: zeroed pages cost nothing until written), so views of a shorter prefix, held
+    by earlier snapshots, never change."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, dtype: npt.DTypeLike) -> None:
+        self.data: npt.NDArray[Any] = np.zeros(0, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: npt.ArrayLike) -> None:
+        """Append ``values``."""
+        v = np.asarray(values, dtype=self.data.dtype)
+        end = self.size + len(v)
+        if end > len(self.data):
+            grown = np.zeros(max(2 * end, 64), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = v
+        self.size = end
+
+    def view(self) -> npt.NDArray[Any]:
+        """The filled prefix (a view)."""
+        return self.data[: self.size]
+
+
 class DocumentIndex:
     """BM25 index over digested documents and their document × concept term counts.
 
+    An immutable snapshot: :func:`query_index` keeps the data it is made from between
+    snapshots and extends it as documents are digested (see :class:`_DocStore`).
+    :meth:`build` makes one from scratch.
+
+    Rows are the indexed documents (those with provenance and present in the source) in
+    ascending id order, so ties broken by row are broken by document id.
+
     Attributes:
-        doc_ids: ids of the indexed documents (those with provenance), ascending.
-        titles: their titles.
-        retriever: a ``bm25s.BM25`` index over their tokens (None when there are none).
-        doc_concepts: CSR matrix (documents × nodes): count of the concept's label in the
-            document's tokens, for every (node, document) provenance pair.
-        doc_len: token count of each document.
-        concept_df: number of indexed documents each node was presented from.
+        doc_ids: ids of the indexed documents, ascending.
         n_docs: number of indexed documents.
+        concept_df: number of indexed documents each node was presented from.
+        titles: their titles (built on first use).
+        doc_len: token count of each document (built on first use).
+        doc_concepts: CSR matrix (documents × nodes): count of the concept's label in the
+            document's tokens (at least 1), for every (node, document) provenance pair
+            (built on first use; :meth:`row_concepts` reads a few rows without it).
         idf: smoothed inverse document frequency of every node, ``ln(1 + N / max(df, 1))``.
+
+    Example:
+        >>> from phago.query.base import example_source
+        >>> src = example_source()
+        >>> di = DocumentIndex.build(src, src.graph)
+        >>> di.n_docs, di.titles
+        (4, ['Cells', 'Qubits', 'Genes', 'Membranes'])
+        >>> np.round(di.scores(["qubit"]), 3).tolist()
+        [0.0, 0.529, 0.0, 0.0]
     """
 
-    doc_ids: npt.NDArray[np.uint64]
-    titles: list[str]
-    retriever: object | None
-    doc_concepts: sp.csr_matrix
-    doc_len: FloatArray
-    concept_df: FloatArray
-    n_docs: int
-    idf: FloatArray
+    __slots__ = (
+        "_avg_len",
+        "_delta_cnt",
+        "_delta_col",
+        "_delta_start",
+        "_doc_concepts",
+        "_doc_len",
+        "_idf",
+        "_n_nodes",
+        "_n_terms",
+        "_order",
+        "_pairs",
+        "_post_ptr",
+        "_post_slot",
+        "_post_tf",
+        "_slot_len",
+        "_slot_titles",
+        "_titles",
+        "_tok_ptr",
+        "_vocab",
+        "concept_df",
+        "doc_ids",
+        "n_docs",
+    )
+
+    def __init__(self, store: _DocStore) -> None:
+        nnz = store.tok_col.size
+        self.doc_ids: npt.NDArray[np.uint64] = store.sorted_ids
+        self.n_docs: int = len(store.sorted_ids)
+        self.concept_df: FloatArray = store.concept_df
+        self._order: IntArray = store.order
+        self._slot_titles = store.slot_titles
+        self._slot_len: FloatArray = store.slot_len.view()
+        self._avg_len = store.total_len / self.n_docs if self.n_docs else 0.0
+        self._vocab = store.vocab
+        self._n_terms = len(store.vocab)
+        self._post_ptr, self._post_slot, self._post_tf = store.postings
+        done = store.post_entries
+        self._delta_start = done
+        self._delta_col: Int32Array = store.tok_col.data[done:nnz]
+        self._delta_cnt: Int32Array = store.tok_cnt.data[done:nnz]
+        self._tok_ptr: IntArray = store.tok_ptr.view()
+        self._pairs = store.pairs
+        self._n_nodes = store.n_nodes
+        self._titles: list[str] | None = None
+        self._doc_len: FloatArray | None = None
+        self._idf: FloatArray | None = None
+        self._doc_concepts: sp.csr_matrix | None = None
 
     @classmethod
     def build(cls, source: GraphSource, graph: HebbianGraph) -> DocumentIndex:
-        """Index the documents that have provenance in ``graph``."""
-        import bm25s
+        """Index the documents that have provenance in ``graph``, from scratch.
 
-        n = graph.node_count
-        nodes, docs = graph.provenance_arrays()
-        doc_ids = unique_sorted(docs)
-        content = {int(d.id): (d.title, d.content) for d in source.documents()}
-        doc_ids = np.array([d for d in doc_ids.tolist() if d in content], dtype=np.uint64)
-        nd = len(doc_ids)
-        titles = [content[int(d)][0] for d in doc_ids.tolist()]
-        tokens = [tokenize(content[int(d)][1]) for d in doc_ids.tolist()]
-        retriever: object | None = None
-        if nd:
-            bm = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
-            bm.index(tokens, show_progress=False)
-            retriever = bm
-        # (node, document) provenance pairs -> term counts of the label in the document
-        if nd:
-            row_of = np.minimum(np.searchsorted(doc_ids, docs), nd - 1)
-            valid = doc_ids[row_of] == docs
-            width = max(n, 1)
-            keys = row_of[valid].astype(np.int64) * width + nodes[valid].astype(np.int64)
-            pair = unique_sorted(keys)
-            rows, cols = pair // width, pair % width
+        Example:
+            >>> from phago.query.base import example_source
+            >>> src = example_source()
+            >>> DocumentIndex.build(src, src.graph).doc_len.tolist()
+            [5.0, 3.0, 4.0, 3.0]
+        """
+        return _DocStore().refresh(source, graph)
+
+    @property
+    def titles(self) -> list[str]:
+        """Titles of the indexed documents, by row."""
+        if self._titles is None:
+            self._titles = list(map(self._slot_titles.__getitem__, self._order.tolist()))
+        return self._titles
+
+    def title(self, row: int) -> str:
+        """Title of the document at ``row``."""
+        return self._slot_titles[int(self._order[row])]
+
+    @property
+    def doc_len(self) -> FloatArray:
+        """Token count of each indexed document, by row."""
+        if self._doc_len is None:
+            self._doc_len = self._slot_len[self._order]
+        return self._doc_len
+
+    @property
+    def idf(self) -> FloatArray:
+        """Smoothed inverse document frequency of every node, ``ln(1 + N / max(df, 1))``."""
+        if self._idf is None:
+            self._idf = np.log1p(max(self.n_docs, 1) / np.maximum(self.concept_df, 1.0))
+        return self._idf
+
+    @property
+    def doc_concepts(self) -> sp.csr_matrix:
+        """CSR matrix (documents × nodes) of the concepts' label counts in the documents."""
+        if self._doc_concepts is None:
+            rank = np.empty(self.n_docs, dtype=np.int64)
+            rank[self._order] = np.arange(self.n_docs, dtype=np.int64)
+            keys = np.concatenate([k for k, _ in self._pairs])
+            vals = np.concatenate([v for _, v in self._pairs]).astype(np.float64)
+            rows = rank[keys >> _SHIFT]
+            mat = sp.csr_matrix((vals, (rows, keys & _LOW)), shape=(self.n_docs, self._n_nodes))
+            mat.sum_duplicates()
+            self._doc_concepts = mat
+        return self._doc_concepts
+
+    def row_concepts(self, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
+        """The concept entries of ``rows``: per entry its position in ``rows``, its node and
+        its value (as ``doc_concepts[rows].tocoo()``: row by row, nodes ascending).
+
+        Example:
+            >>> from phago.query.base import example_source
+            >>> src = example_source()
+            >>> di = DocumentIndex.build(src, src.graph)
+            >>> owner, nodes, vals = di.row_concepts(np.array([0, 1]))
+            >>> owner.tolist(), vals.tolist()
+            ([0, 0, 0, 0, 1, 1, 1], [2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+            >>> [src.graph.label_at(i) for i in nodes[owner == 1].tolist()]
+            ['qubit', 'spin', 'entanglement']
+        """
+        slots = self._order[np.asarray(rows, dtype=np.int64)]
+        owners, keys, vals = [], [], []
+        for pair_key, pair_val in self._pairs:
+            lo = np.searchsorted(pair_key, slots << _SHIFT)
+            hi = np.searchsorted(pair_key, (slots + 1) << _SHIFT)
+            indptr = np.zeros(len(slots) + 1, dtype=np.int64)
+            np.cumsum(hi - lo, out=indptr[1:])
+            pos, owner = gather(indptr, np.arange(len(slots), dtype=np.int64))
+            pos = pos - indptr[owner] + lo[owner]
+            owners.append(owner)
+            keys.append(pair_key[pos])
+            vals.append(pair_val[pos])
+        owner, key, val = np.concatenate(owners), np.concatenate(keys), np.concatenate(vals)
+        if len(keys[1]):  # recent pairs: back into row order, nodes ascending
+            order = np.lexsort((key, owner))
+            owner, key, val = owner[order], key[order], val[order]
+        return owner, key & _LOW, val.astype(np.float64)
+
+    def _postings(self, col: int) -> tuple[IntArray, FloatArray]:
+        """Slots and counts of the documents holding vocabulary term ``col``."""
+        ptr = self._post_ptr
+        if col + 1 < len(ptr):
+            lo, hi = int(ptr[col]), int(ptr[col + 1])
+            slots = self._post_slot[lo:hi].astype(np.int64)
+            tf = self._post_tf[lo:hi].astype(np.float64)
         else:
-            rows = cols = np.zeros(0, dtype=np.int64)
-        counts = [Counter(t) for t in tokens]
-        labels = [graph.label_at(c) for c in range(n)]
-        vals = np.fromiter(
-            (
-                max(counts[r].get(labels[c], 0), 1)
-                for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
-            ),
-            dtype=np.float64,
-            count=len(rows),
-        )
-        mat = sp.csr_matrix((vals, (rows, cols)), shape=(nd, n))
-        mat.sum_duplicates()
-        concept_df = np.bincount(cols, minlength=n).astype(np.float64)
-        doc_len = np.array([len(t) for t in tokens], dtype=np.float64)
-        idf = np.log1p(max(nd, 1) / np.maximum(concept_df, 1.0))
-        return cls(doc_ids, titles, retriever, mat, doc_len, concept_df, nd, idf)
+            slots, tf = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        if len(self._delta_col):
+            hit = np.flatnonzero(self._delta_col == col)
+            if len(hit):
+                at = np.searchsorted(self._tok_ptr, hit + self._delta_start, side="right") - 1
+                slots = np.concatenate([slots, at])
+                tf = np.concatenate([tf, self._delta_cnt[hit].astype(np.float64)])
+        return slots, tf
 
     def scores(self, terms: list[str]) -> FloatArray:
-        """BM25 score of every indexed document for the query ``terms``."""
-        if self.retriever is None or not terms:
-            return np.zeros(self.n_docs, dtype=np.float64)
-        bm = self.retriever
-        ids = bm.get_tokens_ids(terms)  # type: ignore[attr-defined]
-        if not ids:
-            return np.zeros(self.n_docs, dtype=np.float64)
-        return np.asarray(bm.get_scores(ids), dtype=np.float64)  # type: ignore[attr-defined]
+        """BM25 score of every indexed document (by row) for the query ``terms``.
+
+        Lucene BM25 (:func:`bm25_term_scores`) summed over the terms in order, a repeated
+        term counting again; terms no indexed document holds add nothing.
+        """
+        n = self.n_docs
+        out = np.zeros(n, dtype=np.float64)
+        if not n or not terms or self._avg_len <= 0.0:
+            return out
+        for term in terms:
+            col = self._vocab.get(term)
+            if col is None or col >= self._n_terms:  # a term of a later snapshot
+                continue
+            slots, tf = self._postings(col)
+            out[slots] += bm25_term_scores(tf, self._slot_len[slots], len(slots), n, self._avg_len)
+        return out[self._order]
+
+
+class _DocStore:
+    """What the document index keeps between snapshots (one per graph, used under its lock).
+
+    Documents are indexed in *slots*, in the order they are first seen with provenance:
+    their tokens as a growing doc × term count matrix (CSR by slot, columns from one growing
+    vocabulary), their lengths and titles. BM25 postings (term × slot, CSC) are built over the
+    slots indexed so far and, between builds, queries scan the token entries added since.
+    The (slot, node) provenance pairs are kept as sorted keys with their label counts.
+
+    A refresh reads only what changed: provenance pairs past the last length seen, nodes past
+    the last count seen, documents past the last list seen. It starts again from scratch when
+    what it indexed may have changed: fewer nodes or pairs than before, a different node at
+    the last index seen, the provenance pairs seen rewritten, an indexed document no longer in
+    the source, or a document that had provenance without being in the source appearing.
+    Documents never change under an id (ids hash the title and content).
+
+    The source's documents are read when the graph's nodes or provenance changed, or when the
+    source is another object than last time or one that cannot be referenced weakly (a
+    :class:`~phago.query.base.StaticSource`: read every time). A colony's documents change
+    only with its graph: a forgotten document leaves with a restored colony and graph, and
+    a stored document joins the index when its digestion adds provenance.
+    """
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (the next refresh indexes from scratch)."""
+        self.vocab: dict[str, int] = {}
+        self.slot_len = _Column(np.float64)
+        self.slot_titles: list[str] = []
+        self.total_len = 0.0
+        # doc × term counts, CSR by slot (terms ascending within a slot)
+        self.tok_ptr = _Column(np.int64)
+        self.tok_ptr.extend([0])
+        self.tok_col = _Column(np.int32)
+        self.tok_cnt = _Column(np.int32)
+        self.sorted_ids = np.zeros(0, dtype=np.uint64)
+        self.order = np.zeros(0, dtype=np.int64)  # row -> slot
+        # term × slot counts, CSC (indptr, slots, counts) over the first post_entries entries
+        self.postings: tuple[IntArray, Int32Array, Int32Array] = (
+            np.zeros(1, dtype=np.int64),
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0, dtype=np.int32),
+        )
+        self.post_entries = 0  # token entries the postings cover
+        # (slot << 32 | node, label count) pairs, ascending: most in the first part, the
+        # latest in the second (merged into the first when it grows past an eighth of it)
+        no_pairs = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
+        self.pairs: tuple[tuple[IntArray, Int32Array], ...] = (no_pairs, no_pairs)
+        self.concept_df = np.zeros(0, dtype=np.float64)
+        self.node_col = _Column(np.int64)  # node -> vocabulary term of its label, or -1
+        self.node_ids = _Column(np.uint64)
+        self.n_nodes = 0
+        self.n_prov = 0
+        self.prov: tuple[IntArray, npt.NDArray[np.uint64]] | None = None
+        self.last_node_id: int | None = None
+        self.docs_seen: list[Document] = []
+        self.by_id: dict[int, Document] = {}
+        self.pending: set[int] = set()
+        self.source_ref: weakref.ref[GraphSource] | None = None
+        self.snapshot: DocumentIndex | None = None
+
+    # ---------------------------------------------------------------- checks
+
+    def _graph_unchanged(
+        self, graph: HebbianGraph, nodes: IntArray, docs: npt.NDArray[np.uint64]
+    ) -> bool:
+        """True when the nodes and provenance pairs indexed are still the graph's first."""
+        if graph.node_count < self.n_nodes or len(nodes) < self.n_prov:
+            return False
+        if self.n_nodes and int(graph.id_at(self.n_nodes - 1)) != self.last_node_id:
+            return False
+        k, m = self.n_prov, self.n_nodes
+        if self.prov is None or not (k or m):
+            return True
+        old_nodes, old_docs = self.prov
+        # the graph only appends to its provenance buffers (and nodes): the same buffers hold
+        # the same prefix; after other buffers (regrown, or the graph's columns replaced
+        # wholesale) the pairs and node ids are compared
+        if (
+            k
+            and nodes.base is not None
+            and nodes.base is old_nodes.base
+            and docs.base is not None
+            and docs.base is old_docs.base
+        ):
+            return True
+        ids = np.array(graph.node_ids()[:m], dtype=np.uint64)
+        return bool(
+            np.array_equal(nodes[:k], old_nodes)
+            and np.array_equal(docs[:k], old_docs)
+            and np.array_equal(ids, self.node_ids.view())
+        )
+
+    def _same_source(self, source: GraphSource) -> bool:
+        ref = self.source_ref
+        return ref is not None and ref() is source
+
+    def _sync_documents(self, docs: list[Document]) -> bool:
+        """Take the source's current documents; False when a rebuild is needed."""
+        seen = self.docs_seen
+        k = len(seen)
+        if len(docs) >= k and (docs[:k] if len(docs) > k else docs) == seen:
+            added = docs[k:]
+            if added:
+                ids = [int(d.id) for d in added]
+                if self.pending and not self.pending.isdisjoint(ids):
+                    return False
+                self.by_id.update(zip(ids, added, strict=True))
+        else:
+            by_id = {int(d.id): d for d in docs}
+            if self.pending and not self.pending.isdisjoint(by_id):
+                return False
+            if len(self.sorted_ids):
+                have = np.fromiter(by_id, dtype=np.uint64, count=len(by_id))
+                if not bool(np.isin(self.sorted_ids, have).all()):
+                    return False
+            self.by_id = by_id
+        self.docs_seen = docs
+        return True
+
+    # ---------------------------------------------------------------- refresh
+
+    def refresh(self, source: GraphSource, graph: HebbianGraph) -> DocumentIndex:
+        """The index over ``source``'s documents with provenance in ``graph``, up to date."""
+        nodes, pdocs = graph.provenance_arrays()
+        n = graph.node_count
+        if not self._graph_unchanged(graph, nodes, pdocs):
+            self.clear()
+        unchanged = n == self.n_nodes and len(nodes) == self.n_prov
+        if self.snapshot is not None and unchanged and self._same_source(source):
+            return self.snapshot
+        docs = list(source.documents())
+        if not self._sync_documents(docs):
+            self.clear()
+            self._sync_documents(docs)
+        try:
+            self.source_ref = weakref.ref(source)
+        except TypeError:  # (not weakly referable: its documents are compared every time)
+            self.source_ref = None
+        if self.snapshot is not None and n == self.n_nodes and len(nodes) == self.n_prov:
+            return self.snapshot
+        self._update(graph, nodes, pdocs)
+        self.snapshot = DocumentIndex(self)
+        return self.snapshot
+
+    def _update(self, graph: HebbianGraph, nodes: IntArray, docs: npt.NDArray[np.uint64]) -> None:
+        """Index the provenance pairs past ``n_prov`` and the documents they bring."""
+        new_nodes = nodes[self.n_prov :].astype(np.int64)
+        new_docs = docs[self.n_prov :]
+        fresh = unique_sorted(new_docs)
+        if len(self.sorted_ids) and len(fresh):
+            at = np.minimum(np.searchsorted(self.sorted_ids, fresh), len(self.sorted_ids) - 1)
+            fresh = fresh[self.sorted_ids[at] != fresh]
+        add: list[Document] = []
+        for d in fresh.tolist():
+            doc = self.by_id.get(d)
+            if doc is None:
+                self.pending.add(d)  # provenance of a document the source lacks
+            else:
+                add.append(doc)
+        if add:
+            self._index_documents(add)
+        self._extend_nodes(graph)
+        self._add_pairs(graph, new_nodes, new_docs)
+        self.n_prov = len(nodes)
+        self.prov = (nodes, docs)
+        self.n_nodes = graph.node_count
+        self.last_node_id = int(graph.id_at(self.n_nodes - 1)) if self.n_nodes else None
+        behind = self.tok_col.size - self.post_entries
+        if behind > max(_MIN_DELTA, self.post_entries // 8):
+            self._build_postings()
+
+    def _index_documents(self, docs: list[Document]) -> None:
+        """Tokenise ``docs`` into new slots (extending the vocabulary) and place them by id."""
+        toks = [tokenize(d.content) for d in docs]
+        flat = list(chain.from_iterable(toks))
+        vocab = self.vocab
+        new_terms = [t for t in dict.fromkeys(flat) if t not in vocab]
+        vocab.update(zip(new_terms, range(len(vocab), len(vocab) + len(new_terms)), strict=True))
+        cols = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+        lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        counts = sp.csr_matrix(
+            (np.ones(len(cols), dtype=np.int32), cols, indptr), shape=(len(docs), len(vocab))
+        )
+        counts.sum_duplicates()  # sorted terms per document, with their counts
+        first = len(self.slot_titles)
+        slots = np.arange(first, first + len(docs), dtype=np.int64)
+        self.tok_ptr.extend(counts.indptr[1:].astype(np.int64) + self.tok_col.size)
+        self.tok_col.extend(counts.indices)
+        self.tok_cnt.extend(counts.data)
+        self.slot_len.extend(lens.astype(np.float64))
+        self.total_len += float(lens.sum())
+        self.slot_titles.extend(d.title for d in docs)
+        ids = np.fromiter((int(d.id) for d in docs), dtype=np.uint64, count=len(docs))
+        by_id = np.argsort(ids, kind="stable")
+        at = np.searchsorted(self.sorted_ids, ids[by_id])
+        self.sorted_ids = np.insert(self.sorted_ids, at, ids[by_id])
+        self.order = np.insert(self.order, at, slots[by_id])
+
+    def _extend_nodes(self, graph: HebbianGraph) -> None:
+        """Map the nodes added since the last refresh to their label's vocabulary term."""
+        n0, n = self.node_col.size, graph.node_count
+        if n > n0:
+            labels = graph.labels_of(range(n0, n))
+            get = self.vocab.get
+            self.node_col.extend(
+                np.fromiter(map(get, labels, repeat(-1)), dtype=np.int64, count=len(labels))
+            )
+            self.node_ids.extend(np.array(graph.ids_at(range(n0, n)), dtype=np.uint64))
+
+    def _add_pairs(
+        self, graph: HebbianGraph, nodes: IntArray, docs: npt.NDArray[np.uint64]
+    ) -> None:
+        """Add the (slot, node) pairs of new provenance of indexed documents, with counts."""
+        n = graph.node_count
+        df = self.concept_df
+        if len(df) < n:
+            df = np.concatenate([df, np.zeros(n - len(df), dtype=np.float64)])
+        nd = len(self.sorted_ids)
+        if nd and len(nodes):
+            at = np.minimum(np.searchsorted(self.sorted_ids, docs), nd - 1)
+            ok = self.sorted_ids[at] == docs
+            keys = unique_sorted((self.order[at[ok]] << _SHIFT) | nodes[ok])
+            (main_key, main_val), (recent_key, recent_val) = self.pairs
+            keys = keys[~_contains(main_key, keys) & ~_contains(recent_key, keys)]
+            if len(keys):
+                slot, node = keys >> _SHIFT, keys & _LOW
+                vals = self._label_counts(graph, slot, node)
+                at_key = np.searchsorted(recent_key, keys)
+                recent_key = np.insert(recent_key, at_key, keys)
+                recent_val = np.insert(recent_val, at_key, vals)
+                if len(recent_key) > max(_MIN_RECENT_PAIRS, len(main_key) // 8):
+                    all_key = np.concatenate([main_key, recent_key])
+                    order = np.argsort(all_key, kind="stable")  # (two sorted runs)
+                    main_key = all_key[order]
+                    main_val = np.concatenate([main_val, recent_val])[order]
+                    recent_key, recent_val = recent_key[:0], recent_val[:0]
+                self.pairs = ((main_key, main_val), (recent_key, recent_val))
+                df = df + np.bincount(node, minlength=n)
+        self.concept_df = df
+
+    def _label_counts(self, graph: HebbianGraph, slot: IntArray, node: IntArray) -> Int32Array:
+        """Count of each node's label among its slot's tokens, at least 1."""
+        node_col = self.node_col.data
+        col = node_col[node]
+        unmapped = np.flatnonzero(col < 0)
+        if len(unmapped):  # labels that were no term when the node was mapped may be now
+            get = self.vocab.get
+            for i in unique_sorted(node[unmapped]).tolist():
+                node_col[i] = get(graph.label_at(i), -1)
+            col = node_col[node]
+        ptr = self.tok_ptr.data
+        at = _find_in_rows(ptr[slot], ptr[slot + 1], self.tok_col.data, col)
+        cnt = self.tok_cnt.data
+        counts = np.where(at >= 0, cnt[np.maximum(at, 0)] if len(cnt) else 0, 0)
+        out: Int32Array = np.maximum(counts, 1).astype(np.int32)
+        return out
+
+    def _build_postings(self) -> None:
+        """Build the term × slot postings over every token entry."""
+        nnz, slots = self.tok_col.size, len(self.slot_titles)
+        by_doc = sp.csr_matrix(
+            (self.tok_cnt.view(), self.tok_col.view(), self.tok_ptr.view()),
+            shape=(slots, len(self.vocab)),
+        )
+        by_term = by_doc.tocsc()
+        self.postings = (
+            by_term.indptr.astype(np.int64),
+            by_term.indices.astype(np.int32),
+            by_term.data.astype(np.int32),
+        )
+        self.post_entries = nnz
 
 
 class _Cache:
@@ -311,7 +821,6 @@ class _Cache:
         "adj",
         "adj_key",
         "docs",
-        "docs_key",
         "labels",
         "lock",
         "pres",
@@ -324,8 +833,7 @@ class _Cache:
         self.lock = threading.RLock()
         self.adj: Adjacency | None = None
         self.adj_key: tuple[int, ...] | None = None
-        self.docs: DocumentIndex | None = None
-        self.docs_key: tuple[int, ...] | None = None
+        self.docs = _DocStore()
         self.pres: IntArray | None = None
         self.pres_key: tuple[int, ...] | None = None
         self.version = 0
@@ -388,19 +896,13 @@ class QueryIndex:
         return pres
 
     def documents(self, source: GraphSource) -> DocumentIndex:
-        """The document index over ``source``'s documents, up to date."""
-        g, c = self.graph, self._cache
-        nodes, _ = g.provenance_arrays()
-        # documents never change under an id; new digestion grows the provenance
-        key = (g.node_count, len(nodes), id(source))
-        docs = c.docs
-        if docs is None or key != c.docs_key:
-            with c.lock:
-                if c.docs is None or key != c.docs_key:
-                    c.docs = DocumentIndex.build(source, g)
-                    c.docs_key = key
-                docs = c.docs
-        return docs
+        """The document index over ``source``'s documents, up to date.
+
+        After digestion it is extended with the new documents and provenance pairs only.
+        """
+        c = self._cache
+        with c.lock:
+            return c.docs.refresh(source, self.graph)
 
 
 _CACHES: weakref.WeakKeyDictionary[HebbianGraph, _Cache] = weakref.WeakKeyDictionary()
