@@ -345,6 +345,15 @@ class Colony:
         seed: seed of every random choice, a whole number >= 0; None means 0 (runs are
             reproducible by default).
 
+    Attributes:
+        agents: the live agents, in the order they act.
+        total_spawned: agents ever spawned.
+        total_died: agents that ever died (exact; their records are bounded, below).
+        total_retired: agents removed with :meth:`retire_agents`.
+        death_signals: the death signals of the most recent deaths, oldest first: at most
+            ``config.death_record_limit`` (the fitness tracker keeps the records of as
+            many recently dead agents, besides every live one's).
+
     Raises:
         ConfigError: a seed that is negative or not a whole number.
     """
@@ -358,6 +367,7 @@ class Colony:
         self.agents: list[Agent] = []
         self.total_spawned = 0
         self.total_died = 0
+        self.total_retired = 0
         self.death_signals: list[DeathSignal] = []
         self.fitness = FitnessTracker()
         self._history: deque[tuple[int, list[ColonyEvent]]] = deque(
@@ -479,7 +489,9 @@ class Colony:
         checked = batch.checked_chars
         if checked is None or checked > self.config.max_document_chars:
             self._check_batch(batch)
-        check_keyword_counts(batch.titles, batch.contents, self.config.clique_keyword_limit)
+        limit = self.config.clique_keyword_limit
+        if not batch.keywords_checked_within(limit):  # (a sharded ingest's driver counted)
+            check_keyword_counts(batch.titles, batch.contents, limit)
         with cyclic_gc_paused():  # documents hold no cycles; the collector's walks cost half
             return self.substrate.add_documents(batch.titles, batch.contents, batch.xy, batch.ids)
 
@@ -585,6 +597,69 @@ class Colony:
                 return a
         raise UnknownAgent(f"no live agent with id {aid}")
 
+    def retire_agents(self, agent_ids: Iterable[AgentId | int]) -> int:
+        """Remove live agents from the colony between ticks; returns how many were removed.
+
+        Retiring is not dying: no death signal is left, no ``Died`` event is reported, the
+        spawn policy is not asked for a replacement and ``total_died`` does not change
+        (``total_retired`` counts them). The agents' fitness records are dropped; the other
+        agents keep their order. Text an agent had engulfed and not yet presented leaves
+        with it (:attr:`Agent.is_digesting <phago.agents.base.Agent.is_digesting>` says
+        whether it holds any). An id given twice is retired once.
+
+        Args:
+            agent_ids: ids of live agents (what :meth:`spawn` returned).
+
+        Returns:
+            The number of agents removed.
+
+        Raises:
+            UnknownAgent: an id that is not a live agent's (nothing is removed).
+            PhaseOrderError: the colony is in the middle of a tick.
+
+        Example:
+            >>> from phago import Digester, Position
+            >>> colony = Colony(seed=0)
+            >>> first = colony.spawn(Digester(Position(0, 0)))
+            >>> second = colony.spawn(Digester(Position(5, 0)))
+            >>> colony.retire_agents([first])
+            1
+            >>> [a.id for a in colony.agents] == [second], colony.stats().agents_died
+            (True, 0)
+            >>> colony.retire_agents([first])
+            Traceback (most recent call last):
+            ...
+            phago.errors.UnknownAgent: 'no live agent with id ...'
+        """
+        raised = getattr(self, "_phase_raised", None)
+        if self._phase != "advance" or raised is not None:
+            raise PhaseOrderError(
+                f"agents can only be retired between ticks, but the last phase was "
+                f"{self._phase}()" + (f", which raised ({raised})" if raised else "")
+            )
+        wanted: dict[int, None] = {}
+        for aid in agent_ids:
+            if isinstance(aid, bool) or not isinstance(aid, int | np.integer):
+                raise UnknownAgent(f"an agent id must be an integer, got {aid!r}")
+            wanted[int(aid)] = None
+        live = {int(a.id) for a in self.agents}
+        for aid in wanted:
+            if aid not in live:
+                raise UnknownAgent(f"no live agent with id {aid}")
+        if not wanted:
+            return 0
+        self.agents[:] = [a for a in self.agents if int(a.id) not in wanted]
+        for aid in wanted:
+            self.fitness.forget(AgentId(aid))
+        self.total_retired = getattr(self, "total_retired", 0) + len(wanted)
+        return len(wanted)
+
+    def _trim_death_signals(self) -> None:
+        """Keep only the ``death_record_limit`` most recent death signals."""
+        excess = len(self.death_signals) - int(self.config.death_record_limit)
+        if excess > 0:
+            del self.death_signals[:excess]
+
     @property
     def alive_count(self) -> int:
         """Number of live agents."""
@@ -672,14 +747,17 @@ class Colony:
             self._graph.increment_access(added, 1)
         if self._dying:
             dead = []
+            limit = int(self.config.death_record_limit)
             for i in sorted(self._dying, reverse=True):
                 agent = agents.pop(i)
                 sig = agent.prepare_death_signal(self._dying[i])
                 events.append(Died(sig))
                 self.death_signals.append(sig)
+                self.fitness.record_death(agent.id, limit)
                 self.total_died += 1
                 dead.append(agent)
             self._dying = {}
+            self._trim_death_signals()
             if self.spawn_policy is not None:
                 for agent in reversed(dead):  # in agent order
                     child = self.spawn_policy.on_death(self, agent)

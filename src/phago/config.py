@@ -132,6 +132,10 @@ class ColonyConfig:
         capability_radius: digesters integrate capability deposits within this distance.
         max_document_chars: longer documents are refused (split them first).
         event_history_limit: how many ticks of events the colony keeps.
+        death_record_limit: how many dead agents' records the colony keeps: the most
+            recent death signals (:attr:`Colony.death_signals <phago.colony.Colony>`) and
+            the fitness records of the agents that died most recently; older ones are
+            dropped (counts such as ``total_died`` stay exact). 0 keeps none.
     """
 
     signal_decay_rate: float = 0.05
@@ -152,6 +156,7 @@ class ColonyConfig:
     capability_radius: float = 10.0
     max_document_chars: int = 2_000_000
     event_history_limit: int = 1_000
+    death_record_limit: int = 1_000
 
     def __post_init__(self) -> None:
         for name in ("signal_decay_rate", "trace_decay_rate", "edge_decay_rate"):
@@ -180,6 +185,7 @@ class ColonyConfig:
                 raise ConfigError(f"{name} must be None or an integer >= 1, got {v!r}")
         whole_number(self.max_document_chars, "max_document_chars", 1)
         whole_number(self.event_history_limit, "event_history_limit", 0)
+        whole_number(self.death_record_limit, "death_record_limit", 0)
 
     @property
     def clique_keyword_limit(self) -> int | None:
@@ -216,6 +222,25 @@ class ColonyConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of every field."""
         return asdict(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled by name, so that a field added later takes its default when an older
+        # pickle (a checkpoint) is read, where a positional state would shift every field
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
+        names = [f.name for f in fields(self)]
+        if isinstance(state, list):  # positional, as phago pickled it up to December 2026
+            if len(state) != len(names):
+                raise TypeError(
+                    f"a ColonyConfig pickled with {len(state)} fields cannot be read by a "
+                    f"phago whose ColonyConfig has {len(names)}"
+                )
+            state = dict(zip(names, state, strict=True))
+        full = {**ColonyConfig().to_dict(), **state}
+        for name in names:
+            object.__setattr__(self, name, full[name])
+        self.__post_init__()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColonyConfig:

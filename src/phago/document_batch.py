@@ -52,6 +52,13 @@ class DocumentBatch:
         checked_chars: the content length limit :meth:`of` checked content and positions
             against (``inf`` for none), or None for a batch built otherwise; a colony whose
             limit is at least this does not check the batch again.
+        checked_keywords: the most distinct keywords a document may have that every
+            document was counted against (:func:`phago.colony.check_keyword_counts`), or
+            None where they were not counted; a colony whose
+            :attr:`~phago.config.ColonyConfig.clique_keyword_limit` is at least this does
+            not count them again (a sharded ingest counts on the driver, before any shard
+            stores a document; counting again on the shard doubled the time a batch of
+            long documents took).
 
     Example:
         >>> b = DocumentBatch.of([("t", "some text", (1, 2))])
@@ -64,6 +71,23 @@ class DocumentBatch:
     xy: npt.NDArray[np.float64]
     ids: npt.NDArray[np.uint64]
     checked_chars: float | None = None
+    checked_keywords: int | None = None
+
+    def keywords_checked_within(self, limit: int | None) -> bool:
+        """Whether the documents' distinct keywords were counted against ``limit`` or a
+        lower one, so that a colony with that limit need not count them again.
+
+        Example:
+            >>> b = DocumentBatch.of([("t", "some text", (1, 2))])
+            >>> b.keywords_checked_within(2000)
+            False
+            >>> counted = DocumentBatch(b.titles, b.contents, b.xy, b.ids, checked_keywords=50)
+            >>> counted.keywords_checked_within(2000), counted.keywords_checked_within(20)
+            (True, False)
+        """
+        return self.checked_keywords is not None and (
+            limit is None or self.checked_keywords <= limit
+        )
 
     def __len__(self) -> int:
         return len(self.titles)
@@ -109,6 +133,7 @@ class DocumentBatch:
             self.xy[idx],
             self.ids[idx],
             self.checked_chars,
+            self.checked_keywords,
         )
 
     def owned(self) -> DocumentBatch:
@@ -128,7 +153,12 @@ class DocumentBatch:
         if not (_borrowed(self.xy) or _borrowed(self.ids)):
             return self
         return DocumentBatch(
-            self.titles, self.contents, self.xy.copy(), self.ids.copy(), self.checked_chars
+            self.titles,
+            self.contents,
+            self.xy.copy(),
+            self.ids.copy(),
+            self.checked_chars,
+            self.checked_keywords,
         )
 
     def rows(self) -> Iterator[tuple[str, str, tuple[float, float], int]]:

@@ -53,7 +53,7 @@ from phago.agents.digester import Digester
 from phago.colony import Colony, check_document, check_keyword_counts
 from phago.config import ColonyConfig
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
-from phago.ids import DocumentId, document_id
+from phago.ids import AgentId, DocumentId, document_id
 from phago.store import SourceRecord
 from phago.types import Position
 
@@ -653,12 +653,21 @@ def digest_new_documents(
     max_ticks: int = 5000,
     max_idle: int = 60,
     on_tick: Callable[[int], None] | None = None,
+    retire: bool = True,
 ) -> int:
-    """Spawn digesters next to new documents and run until every document is digested.
+    """Spawn digesters next to new documents, run until every document is digested, then
+    retire the digesters.
 
     ``min(digesters, len(doc_ids))`` digesters are spawned one unit from documents spread
     evenly over ``doc_ids`` (their seeds come from the colony's generator, so runs are
     reproducible). Returns the number of ticks run.
+
+    With ``retire`` (the default, and what ``phago ingest`` does) the digesters spawned
+    here leave the colony once the run ends (:meth:`Colony.retire_agents
+    <phago.colony.Colony.retire_agents>`), so a store ingested into again and again does not
+    pile up idle digesters; one still holding undigested text (``max_ticks`` ran out) is
+    kept, so that a later run finishes its document. Agents that were in the colony before
+    are left alone. ``retire=False`` keeps them all.
 
     Example:
         >>> from phago import Colony
@@ -666,14 +675,23 @@ def digest_new_documents(
         >>> d = c.ingest_document("t", "cell membrane protein")
         >>> digest_new_documents(c, [d], digesters=1) > 0, c.stats().documents_digested
         (True, 1)
+        >>> c.stats().agents_alive, c.total_retired
+        (0, 1)
     """
+    spawned: list[AgentId] = []
     if doc_ids and digesters > 0:
         k = min(int(digesters), len(doc_ids))
         step = len(doc_ids) / k
         for j in range(k):
             p = colony.substrate.get_document(doc_ids[int(j * step)]).position
-            colony.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
-    return colony.run_until_digested(max_ticks, on_tick=on_tick)
+            spawned.append(
+                colony.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
+            )
+    ran = colony.run_until_digested(max_ticks, on_tick=on_tick)
+    if retire and spawned:
+        done = {a.id for a in colony.agents if not a.is_digesting}
+        colony.retire_agents([a for a in spawned if a in done])
+    return ran
 
 
 class DistributedSink:
@@ -762,6 +780,7 @@ def digest_new_distributed(
     max_idle: int = 60,
     on_tick: Callable[[int], None] | None = None,
     on_progress: Callable[[DistributedTickResult], None] | None = None,
+    retire: bool = True,
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
     the shard that holds the document it starts beside. Returns the ticks run.
@@ -772,7 +791,10 @@ def digest_new_distributed(
     holding new documents gets a share of ``digesters`` in proportion to its share of them,
     and at least one (a shard without a digester would never digest its documents), placed
     beside documents spread evenly over its own; so up to one digester per shard more than
-    ``digesters`` may be spawned.
+    ``digesters`` may be spawned. With ``retire`` (the default) they are retired once the
+    run ends, as in :func:`digest_new_documents`
+    (:meth:`DistributedColony.retire_agents
+    <phago.distributed.DistributedColony.retire_agents>`).
 
     Example:
         >>> from phago.distributed import DistributedColony
@@ -780,11 +802,12 @@ def digest_new_distributed(
         ...     sink = DistributedSink(dc)
         ...     d = sink.ingest_document("Cells", "cell membrane protein")
         ...     _ = digest_new_distributed(sink, [d], digesters=1)
-        ...     dc.stats().documents_digested
-        1
+        ...     dc.stats().documents_digested, dc.stats().agents_alive
+        (1, 0)
     """
     sink.flush()
     dc = sink.dc
+    spawned: list[AgentId] = []
     if doc_ids and digesters > 0:
         owners = dc.coordinator.route_documents(np.array([int(d) for d in doc_ids], np.uint64))
         for shard in unique_sorted(owners).tolist():
@@ -795,7 +818,10 @@ def digest_new_distributed(
             for j in range(k):
                 p = sink.positions[int(mine[int(j * step)])]
                 agents.append(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
-            dc._call(shard, "spawn_many", agents)
+            spawned.extend(dc._call(shard, "spawn_many", agents))
         dc._version += 1
     ran: int = dc.run_until_digested(max_ticks, on_tick=on_tick, on_progress=on_progress)
+    if retire and spawned:
+        done = set(dc.agent_ids(digesting=False))
+        dc.retire_agents([a for a in spawned if a in done])
     return ran

@@ -15,7 +15,9 @@ What is captured, at a tick boundary (after ``advance``):
   columns (pending rows included) and the trace payloads they reference;
 * every live agent as ``(agent_type, agent.state_dict())``, rebuilt through the agent
   registry (:func:`register_agent_type`); fitness records, death signals, spawn counters,
-  the document layout cursor and the spawn policy (see :func:`capture`).
+  the document layout cursor and the spawn policy (see :func:`capture`). Of dead agents only
+  the most recent ``death_record_limit`` death signals and fitness records are kept (a state
+  holding more, from an older store, is trimmed when restored).
 
 Not captured: the event history and events not yet reported (reports, not state), and the
 ``presentation_hook`` (installed by whoever owns the colony, e.g. a shard).
@@ -370,6 +372,11 @@ class ColonyState:
     fitness_generation: int = 0
     spawn_policy: dict[str, Any] | None = None
     format: int = STATE_FORMAT
+    total_retired: int = 0
+    # ids of the dead agents whose fitness records are kept, oldest death first (None, as
+    # in stores written before it was kept: the records of agents not alive, in order)
+    fitness_dead: list[int] | None = None
+    fitness_max_generation: int = 0
 
     @property
     def tick(self) -> int:
@@ -392,6 +399,9 @@ class ColonyState:
                 "fitness": self.fitness,
                 "fitness_generation": self.fitness_generation,
                 "spawn_policy": self.spawn_policy,
+                "total_retired": self.total_retired,
+                "fitness_dead": self.fitness_dead,
+                "fitness_max_generation": self.fitness_max_generation,
                 "graph": {
                     "tentative_weight": g.tentative_weight,
                     "reinforcement": g.reinforcement,
@@ -578,6 +588,9 @@ def capture(colony: Colony) -> ColonyState:
         ],
         fitness_generation=int(fit._generation),
         spawn_policy=_capture_policy(colony.spawn_policy),
+        total_retired=int(getattr(colony, "total_retired", 0)),
+        fitness_dead=[int(a) for a in fit.dead_ids()],
+        fitness_max_generation=int(fit.max_generation()),
     )
 
 
@@ -847,8 +860,11 @@ def _restored(state: ColonyState) -> Colony:
         raise StoreError(f"saved colony state is inconsistent: {exc}") from exc
     colony.total_spawned = int(state.total_spawned)
     colony.total_died = int(state.total_died)
+    colony.total_retired = int(state.total_retired)
     colony._layout_next = int(state.layout_next)
-    colony.death_signals = [_death_signal(d) for d in state.death_signals]
+    limit = int(config.death_record_limit)
+    kept = state.death_signals[max(len(state.death_signals) - limit, 0) :]
+    colony.death_signals = [_death_signal(d) for d in kept]
     tracker = FitnessTracker()
     for r in state.fitness:
         aid = AgentId(int(r["agent_id"]))
@@ -864,6 +880,14 @@ def _restored(state: ColonyState) -> Colony:
             float(r["fitness"]),
         )
     tracker._generation = int(state.fitness_generation)
+    if state.fitness_dead is not None:
+        dead = [AgentId(int(a)) for a in state.fitness_dead]
+    else:  # an older store: the records of agents not alive, in the order saved
+        live = {a.id for a in colony.agents}
+        dead = [aid for aid in tracker._by_id if aid not in live]
+    tracker._dead = {aid: None for aid in dead if aid in tracker._by_id}
+    tracker._max_generation = max(int(state.fitness_max_generation), tracker.max_generation())
+    tracker.trim_dead(limit)
     colony.fitness = tracker
     colony.spawn_policy = _restore_policy(state.spawn_policy)  # type: ignore[assignment]
     return colony
@@ -926,6 +950,11 @@ def state_from_scalars(
             fitness_generation=int(scalars["fitness_generation"]),
             spawn_policy=scalars["spawn_policy"],
             format=int(scalars["format"]),
+            total_retired=int(scalars.get("total_retired", 0)),
+            fitness_dead=None
+            if scalars.get("fitness_dead") is None
+            else [int(a) for a in scalars["fitness_dead"]],
+            fitness_max_generation=int(scalars.get("fitness_max_generation", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"saved state is incomplete: missing or invalid {exc}") from exc

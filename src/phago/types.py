@@ -457,7 +457,7 @@ class DeathSignal:
     cause: DeathCause
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # a colony keeps every dead agent's signal and each checkpoint pickles them all: a
+        # a colony keeps recent dead agents' signals and each checkpoint pickles them all: a
         # digester's last fragments number about a thousand, pickled five times faster as
         # one joined string (kept as a tuple when a fragment holds the separator)
         fragments: tuple[str, ...] | str = self.final_fragments

@@ -135,3 +135,25 @@ def test_a_substrate_pickles_its_documents_as_columns_and_back(
     assert back.undigested_count == s.undigested_count
     near = [(d, i) for d, i in s.undigested_near(Position(0, 0), 2e6)]
     assert [(d, i) for d, i in back.undigested_near(Position(0, 0), 2e6)] == near
+
+
+def test_a_pickled_config_reads_back_equal_and_fills_a_field_it_lacked() -> None:
+    from phago.config import ColonyConfig
+    from phago.errors import ConfigError
+
+    config = ColonyConfig(max_fragments=3, death_record_limit=7)
+    assert pickle.loads(pickle.dumps(config)) == config
+    # a checkpoint pickled before a field existed: the field takes its default
+    older = config.__getstate__()
+    del older["death_record_limit"]
+    read = object.__new__(ColonyConfig)
+    read.__setstate__(older)
+    assert read == ColonyConfig(max_fragments=3)
+    # the positional state of earlier pickles still reads when it has every field
+    positional = object.__new__(ColonyConfig)
+    positional.__setstate__(list(config.__getstate__().values()))
+    assert positional == config
+    with pytest.raises(TypeError, match="pickled with 2 fields"):
+        object.__new__(ColonyConfig).__setstate__([0.05, 0.01])
+    with pytest.raises(ConfigError):
+        object.__new__(ColonyConfig).__setstate__({"max_fragments": -1})

@@ -645,6 +645,29 @@ def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back(fan_out: str
         clean.close()
 
 
+def test_a_failed_chained_run_keeps_its_ticks_and_a_dropped_colony_kills_its_actors() -> None:
+    # whole ticks chained ahead: a shard raising in the tick after tick 5 of a run; the
+    # ticks the run completed stand in the history (before, none of the call's were kept);
+    # then the colony, dropped without close(), kills its actors and closes its loop
+    dc = build("ray", 2, runner_config=RunnerConfig(checkpoint_every=2))
+    dc.run(2)
+    dc.inject_fault(1, "raise", "decay", 5)
+    with pytest.raises(RpcError, match="injected fault"):
+        dc.run(10)
+    assert dc.current_tick == 5
+    assert [h[0] for h in dc.history] == [1, 2, 3, 4, 5]
+    actors, loop = [dc.ray_actor(i) for i in range(2)], dc._loop
+    del dc
+    gc.collect()
+    assert loop.is_closed()
+    deadline = time.monotonic() + 60.0
+    for actor in actors:
+        with pytest.raises(ray.exceptions.RayActorError):
+            while time.monotonic() < deadline:
+                ray.get(actor.ping.remote(), timeout=10)
+                time.sleep(0.05)
+
+
 def ghosts(dc: DistributedColony) -> list[list[tuple[int, str]]]:
     return [
         sorted((int(g.node_id), g.label) for g in dc._call(i, "ghost_nodes"))

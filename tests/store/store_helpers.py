@@ -56,6 +56,11 @@ def assert_same_state(a: ColonyState, b: ColonyState) -> None:
         b.layout_next,
     )
     assert a.fitness == b.fitness and a.death_signals == b.death_signals
+    assert (a.total_retired, a.fitness_dead, a.fitness_max_generation) == (
+        b.total_retired,
+        b.fitness_dead,
+        b.fitness_max_generation,
+    )
 
 
 def write(path: Path, data: str | bytes) -> Path:

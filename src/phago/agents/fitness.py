@@ -51,21 +51,78 @@ class AgentFitness:
 
 
 class FitnessTracker:
-    """Tracks every agent's fitness counters."""
+    """Tracks the fitness counters of every live agent and of the agents that died most
+    recently.
+
+    The colony reports each death (:meth:`record_death`); only the ``limit`` most recent dead
+    agents' records are kept (the colony's ``death_record_limit``), so a long run with many
+    deaths holds a bounded number of records. :meth:`max_generation` stays exact all the same.
+
+    Example:
+        >>> t = FitnessTracker()
+        >>> for i in (1, 2, 3):
+        ...     t.register(AgentId(i), generation=i)
+        >>> t.record_death(AgentId(1), limit=1)
+        >>> t.record_death(AgentId(3), limit=1)  # agent 1's record is dropped
+        >>> [int(r.agent_id) for r in t.all()], t.dead_ids(), t.max_generation()
+        ([2, 3], [3], 3)
+    """
 
     def __init__(self) -> None:
         self._by_id: dict[AgentId, AgentFitness] = {}
         self._generation = 0
+        # the dead agents whose records are kept, oldest death first
+        self._dead: dict[AgentId, None] = {}
+        self._max_generation = 0
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # (a tracker pickled before dead records were bounded: every record counts as kept)
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_dead", {})
+        self.__dict__.setdefault("_max_generation", 0)
 
     def register(self, agent_id: AgentId, generation: int = 0) -> None:
         """Start tracking an agent."""
-        self._by_id.setdefault(agent_id, AgentFitness(agent_id, generation))
+        rec = self._by_id.setdefault(agent_id, AgentFitness(agent_id, generation))
+        if rec.generation > self._max_generation:
+            self._max_generation = rec.generation
 
     def _rec(self, agent_id: AgentId) -> AgentFitness:
         rec = self._by_id.get(agent_id)
         if rec is None:
             rec = self._by_id[agent_id] = AgentFitness(agent_id)
         return rec
+
+    def record_death(self, agent_id: AgentId, limit: int) -> None:
+        """Note that ``agent_id`` died; keep only the ``limit`` most recent dead agents'
+        records (the oldest deaths' records are dropped)."""
+        if agent_id in self._by_id:
+            self._dead.pop(agent_id, None)
+            self._dead[agent_id] = None
+        self.trim_dead(limit)
+
+    def trim_dead(self, limit: int) -> int:
+        """Drop the records of all but the ``limit`` most recently dead agents; returns how
+        many were dropped."""
+        excess = len(self._dead) - max(int(limit), 0)
+        if excess <= 0:
+            return 0
+        dead = self._dead
+        by_id = self._by_id
+        for _ in range(excess):
+            aid = next(iter(dead))
+            del dead[aid]
+            by_id.pop(aid, None)
+        return excess
+
+    def forget(self, agent_id: AgentId) -> None:
+        """Drop an agent's record (a retired agent's; nothing if there is none)."""
+        self._by_id.pop(agent_id, None)
+        self._dead.pop(agent_id, None)
+
+    def dead_ids(self) -> list[AgentId]:
+        """The dead agents whose records are kept, oldest death first."""
+        return list(self._dead)
 
     def record_concepts(self, agent_id: AgentId, count: int, novel: int = 0) -> None:
         """Record ``count`` concepts presented, ``novel`` of them new to the graph."""
@@ -154,5 +211,6 @@ class FitnessTracker:
         return self._generation
 
     def max_generation(self) -> int:
-        """Highest generation registered."""
-        return max((r.generation for r in self._by_id.values()), default=0)
+        """Highest generation registered (also of agents whose records were dropped)."""
+        kept = max((r.generation for r in self._by_id.values()), default=0)
+        return max(self._max_generation, kept)

@@ -89,7 +89,7 @@ def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) ->
     type=click.IntRange(min=1),
     default=10,
     show_default=True,
-    help="Digesters spawned beside the new documents.",
+    help="Digesters spawned beside the new documents (retired once they are digested).",
 )
 @click.option(
     "--max-ticks",
@@ -126,9 +126,10 @@ def ingest(
     file ingested before whose text has changed replaces its old version (which is
     forgotten, as ``phago forget`` would); empty, binary or undecodable files are reported
     and skipped, and if nothing could be added the command fails and writes nothing. Then
-    the colony runs until the new documents are digested, and the store is saved
-    atomically. The store is held from loading to saving: another command writing it
-    meanwhile waits for this one.
+    digesters spawned beside the new documents run until they are digested, leave the
+    colony (so the store does not pile up idle digesters run after run; one that ran out of
+    ticks still holding text stays), and the store is saved atomically. The store is held
+    from loading to saving: another command writing it meanwhile waits for this one.
     """
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
@@ -281,7 +282,7 @@ def _ingest_colony(
                 show(colony.stats().documents_digested)
 
             return digest_new_documents(
-                colony, new, digesters=digesters, max_ticks=max_ticks, on_tick=both
+                colony, new, digesters=digesters, max_ticks=max_ticks, on_tick=both, retire=True
             )
 
         ticks = _digest(run, len(new), colony.stats().documents_digested)
@@ -334,7 +335,12 @@ def _ingest_distributed(
                     show(result.documents_digested())
 
                 return digest_new_distributed(
-                    sink, new, digesters=digesters, max_ticks=max_ticks, on_progress=reached
+                    sink,
+                    new,
+                    digesters=digesters,
+                    max_ticks=max_ticks,
+                    on_progress=reached,
+                    retire=True,
                 )
 
             ticks = _digest(run, len(new), dc.stats().documents_digested)

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -61,9 +62,10 @@ from phago.errors import (
     PhagoError,
     ShardLost,
     StoreError,
+    UnknownAgent,
 )
 from phago.graph import HebbianGraph
-from phago.ids import DocumentId, document_ids
+from phago.ids import AgentId, DocumentId, document_ids
 from phago.types import Document, Position
 
 __all__ = ["DistributedColony", "DistributedStats", "merge_owned_graphs"]
@@ -138,7 +140,14 @@ def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
 
 # shard calls that change a colony (refused once it is closed; reads of local shards are not)
 _CHANGING_CALLS = frozenset(
-    {"ingest_batch", "spawn", "spawn_many", "apply_reinforcement", "ingest_document"}
+    {
+        "ingest_batch",
+        "spawn",
+        "spawn_many",
+        "apply_reinforcement",
+        "ingest_document",
+        "retire_agents",
+    }
 )
 
 
@@ -221,11 +230,18 @@ class DistributedColony:
         )
         self.ring = self.coordinator.ring
         self._loop = asyncio.new_event_loop()
+        # what the colony holds outside Python's memory (its loop, threads, Ray actors),
+        # released by close(), or by the finalizer when the colony is dropped unclosed or
+        # the interpreter exits first; it holds nothing that refers to the colony, so the
+        # finalizer does not keep the colony alive
+        self._resources = _Resources(self._loop)
+        self._finalizer = weakref.finalize(self, self._resources.release)
         # runs the colony's loop for a caller whose own thread runs an event loop (a
         # notebook cell, a coroutine): made on first need
         self._loop_thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[Any] | None = None  # what the loop runs now
         self._ticking = False  # the call the loop runs is a run of ticks
+        self._in_run = False  # a run() / run_until_digested() is under way (_run_ticks)
         # one call at a time: held by the thread whose call is under way (re-entrant: a
         # run's callbacks may read the colony); another thread's call raises ColonyBusy
         self._calls = threading.RLock()
@@ -261,19 +277,21 @@ class DistributedColony:
                     start_timeout_s=ray_start_timeout_s,
                 )
             except BaseException:
-                self._loop.close()
+                self._finalizer()  # (closes the loop)
                 raise
+            self._resources.backend_state = self._backend_state
             shards = list(ray_handles)
         self._runner = DistributedRunner(self.coordinator, shards, rc)
+        self._resources.runner = self._runner
         self._layout_next = 0
         self._graph_cache: tuple[int, int, HebbianGraph] | None = None
         self._version = 0
         self._last_busy = True
         # what a call stopped by Ctrl-C at a tick boundary returned (see _run_ticks)
         self._stopped_result: Any = None
-        # (tick, nodes, edges) after each tick run through run() or tick(); a call cancelled
-        # mid-tick (a second Ctrl-C) leaves none for the ticks it completed, which the
-        # rollback replayed
+        # (tick, nodes, edges) after each tick run through run() or tick(), the ticks a
+        # call completed before it failed or was cancelled (a second Ctrl-C) included:
+        # they stand, replayed by the rollback to the same figures
         self.history: list[tuple[int, int, int]] = []
         self._runner.checkpoint_info = {
             "num_shards": self.num_shards,
@@ -283,7 +301,8 @@ class DistributedColony:
             "ghost_cache_size": int(ghost_cache_size),
             "config": self.config.to_dict(),
         }
-        self._runner.checkpoint_extra = self._checkpoint_extra
+        # (weakly: the runner is one of the resources, which must not keep the colony alive)
+        self._runner.checkpoint_extra = _weakly(self._checkpoint_extra)
 
     def _checkpoint_extra(self, done: Sequence[DistributedTickResult]) -> dict[str, Any]:
         """What a checkpoint on disk keeps of this object: where the next spawned agents go,
@@ -389,7 +408,10 @@ class DistributedColony:
         Called from another thread while a call on the colony is under way, it asks a run
         to stop at the next tick boundary (:meth:`request_stop`) and waits for the call to
         end before it closes anything (it crashed both threads until the thirty-fifth
-        session); the run returns the ticks it completed.
+        session); the run returns the ticks it completed. Idempotent. A colony dropped
+        without it (or still open when the interpreter exits) is released all the same, by
+        a finalizer: its loop closed, its threads stopped, its Ray shards killed (and a
+        local Ray phago started shut down when no other colony runs on it).
         """
         if self._closed:
             return
@@ -413,7 +435,7 @@ class DistributedColony:
             ...     len(dc.run(2))
             2
         """
-        if not self._ticking:
+        if not (self._ticking or self._in_run):
             return
         self._stop_requested = True
         with contextlib.suppress(RuntimeError):  # (a loop closed meanwhile: nothing runs)
@@ -424,14 +446,8 @@ class DistributedColony:
         registry = self._runner.coordinator.registry
         for shard in registry.all_ids():  # (stats() of a closed colony says so)
             registry.set_status(shard, ShardStatus.OFFLINE)
-        self._runner.close()
-        if self.backend == "ray" and self._backend_state is not None:
-            from phago.distributed.backends.ray import stop_ray_shards
-
-            stop_ray_shards(self._backend_state)
-        if self._loop_thread is not None:
-            self._loop_thread.shutdown(wait=True)
-        self._loop.close()
+        if self._finalizer.detach() is not None:  # (None: released already)
+            self._resources.release(wait=True)
 
     def _run(self, coro: Any) -> Any:
         """Run ``coro`` on the colony's own event loop and return its result.
@@ -472,6 +488,7 @@ class DistributedColony:
             return self._until_complete(coro)
         if self._loop_thread is None:
             self._loop_thread = ThreadPoolExecutor(1, thread_name_prefix="phago-colony-loop")
+            self._resources.loop_thread = self._loop_thread
         done = self._loop_thread.submit(self._until_complete, coro)
         interrupts = 0
         while True:
@@ -730,6 +747,7 @@ class DistributedColony:
                     xy[c0:c1],
                     document_ids(titles[c0:c1], contents[c0:c1]),
                     self.config.max_document_chars,  # what checked_columns checked above
+                    self.config.clique_keyword_limit,  # and check_keyword_counts: not again
                 )
                 ids.extend(chunk.ids.tolist())
                 shards = self.coordinator.route_documents(chunk.ids)
@@ -808,6 +826,67 @@ class DistributedColony:
                     )
         self._version += 1
         return self._call(shard, "spawn", agent)
+
+    def agent_ids(self, *, digesting: bool | None = None) -> list[AgentId]:
+        """The ids of the live agents of every shard (shard by shard, each in acting order).
+
+        Args:
+            digesting: None: every live agent; True or False: only those that do, or do
+                not, hold undigested text.
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     _ = dc.spawn_digesters(2)
+            ...     len(dc.agent_ids()), dc.agent_ids(digesting=True)
+            (4, [])
+        """
+        held = self._call_all("agent_ids", digesting)
+        return [AgentId(int(a)) for ids in held for a in ids]
+
+    def retire_agents(self, agent_ids: Iterable[AgentId | int]) -> int:
+        """Retire live agents between ticks, on whichever shards hold them; returns how many.
+
+        What :meth:`Colony.retire_agents <phago.colony.Colony.retire_agents>` does, on each
+        shard holding some of them (no death signals, no replacements; logged like spawns,
+        so a rollback to a checkpoint replays it, on Ray as locally). An id given twice is
+        retired once.
+
+        Raises:
+            UnknownAgent: an id that is no shard's live agent (nothing is removed).
+            ColonyClosed: the colony was closed.
+
+        Example:
+            >>> from phago.agents.digester import Digester
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     aid = dc.spawn(Digester(Position(0, 0)), shard=1)
+            ...     _ = dc.spawn_digesters(1)
+            ...     dc.retire_agents([aid]), aid in dc.agent_ids(), dc.stats().agents_alive
+            (1, False, 2)
+        """
+        if self._closed:
+            self._refuse_closed()
+        wanted: dict[int, None] = {}
+        for aid in agent_ids:
+            if isinstance(aid, bool) or not isinstance(aid, int | np.integer):
+                raise UnknownAgent(f"an agent id must be an integer, got {aid!r}")
+            wanted[int(aid)] = None
+        if not wanted:
+            return 0
+        where: dict[int, int] = {}
+        for shard, ids in enumerate(self._call_all("agent_ids")):
+            for a in ids:
+                where[int(a)] = shard
+        mine: dict[int, list[int]] = {}
+        for aid in wanted:
+            if aid not in where:
+                raise UnknownAgent(f"no live agent with id {aid} on any shard")
+            mine.setdefault(where[aid], []).append(aid)
+        calls = [(s, "retire_agents", (ids,)) for s, ids in sorted(mine.items())]
+        try:
+            done = self._call_each(calls)
+        finally:
+            self._version += 1
+        return int(sum(done))
 
     # ------------------------------------------------------------------ running
 
@@ -916,6 +995,34 @@ class DistributedColony:
         digesting: bool = False,
         on_progress: Callable[[DistributedTickResult], None] | None = None,
     ) -> list[DistributedTickResult]:
+        """:meth:`_run_ticks_held`, the colony held for the whole run (its runner calls and
+        the callbacks between them), so that another thread's call is refused
+        (:class:`~phago.errors.ColonyBusy`) before it changes anything the run keeps."""
+        with self._held():
+            self._stop_requested = False
+            self._in_run = True  # (request_stop() between its runner calls stops it too)
+            try:
+                return self._run_ticks_held(
+                    ticks,
+                    progress,
+                    on_tick,
+                    stop_when_idle=stop_when_idle,
+                    digesting=digesting,
+                    on_progress=on_progress,
+                )
+            finally:
+                self._in_run = False
+
+    def _run_ticks_held(
+        self,
+        ticks: int,
+        progress: bool,
+        on_tick: Callable[[int], None] | None,
+        *,
+        stop_when_idle: bool,
+        digesting: bool = False,
+        on_progress: Callable[[DistributedTickResult], None] | None = None,
+    ) -> list[DistributedTickResult]:
         """Run up to ``ticks`` ticks through the runner, in as few runner calls as allowed.
 
         One call runs many ticks (the local backend then runs them in one driver-thread job);
@@ -928,7 +1035,6 @@ class DistributedColony:
         """
         out: list[DistributedTickResult] = []
         done = 0
-        self._stop_requested = False
         watched = progress or on_progress is not None
         cap = _UNKEPT_STEP if (watched or digesting) else max(ticks, 1)
         step = 1 if (on_tick is not None or watched) else cap
@@ -968,22 +1074,38 @@ class DistributedColony:
         """One runner call of up to ``ticks`` ticks: its results, and whether Ctrl-C stopped
         it at a tick boundary (the results are then those of the ticks it completed). A
         call that fails or is cancelled may have moved the cluster on (completed ticks, a
-        rollback and replay), so the merged graph is read afresh afterwards."""
-        self._ticking = True
-        self._stopped_result = None
-        try:
-            return self._run(self._runner.run(ticks, until=until)), False
-        except KeyboardInterrupt:
-            stopped, self._stopped_result = self._stopped_result, None
-            if stopped is None:
-                self._version += 1
+        rollback and replay), so the merged graph is read afresh afterwards.
+
+        Raises:
+            ColonyBusy: another thread's call is under way (before anything changes here:
+                a refused call reset the flags of the run under way, which request_stop()
+                and close() from a third thread then did not stop).
+        """
+        with self._held():
+            self._ticking = True
+            self._stopped_result = None
+            try:
+                return self._run(self._runner.run(ticks, until=until)), False
+            except KeyboardInterrupt:
+                stopped, self._stopped_result = self._stopped_result, None
+                if stopped is None:
+                    self._record_unreturned()
+                    raise
+                return stopped, True
+            except BaseException:
+                self._record_unreturned()
                 raise
-            return stopped, True
-        except BaseException:
-            self._version += 1
-            raise
-        finally:
-            self._ticking = False
+            finally:
+                self._ticking = False
+
+    def _record_unreturned(self) -> None:
+        """After a runner call that failed or was cancelled: the ticks it completed go into
+        :attr:`history` (until the thirty-sixth session they were left out, so a second
+        Ctrl-C left a gap of every tick of the call, and ``len(history)`` fell behind the
+        tick); the callbacks do not see them (the call is being given up)."""
+        for result in self._runner.take_completed():
+            self._after_tick(result)
+        self._version += 1
 
     # ------------------------------------------------------------------ reading
 
@@ -1247,3 +1369,59 @@ def _next_call_ticks(ticks: int, seconds: float, *, cap: int) -> int:
 
 # True when a tick left every shard with nothing to digest (the shards can decide it too)
 _idle = UntilIdle()
+
+
+class _Resources:
+    """What a :class:`DistributedColony` holds outside Python's memory: its event loop, the
+    helper thread that runs the loop for callers in a running loop, the runner's threads
+    and, on Ray, the shard actors (and a local Ray phago started, when the colony is the
+    last one on it).
+
+    Kept apart from the colony, and holding nothing that refers to it, so that a
+    ``weakref.finalize`` of the colony may hold it: a colony dropped without
+    :meth:`~DistributedColony.close` (or still open when the interpreter exits) is then
+    released all the same, rather than leaving an unclosed loop (a ``ResourceWarning``,
+    two file descriptors) and Ray actors behind.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.loop_thread: ThreadPoolExecutor | None = None
+        self.runner: DistributedRunner | None = None
+        self.backend_state: Any = None  # a Ray backend's RayState
+
+    def release(self, wait: bool = False) -> None:
+        """Stop the threads and the Ray shards, and close the loop (once: the finalizer
+        that calls it runs at most once, and :meth:`DistributedColony.close` detaches it
+        first).
+
+        Args:
+            wait: wait for the loop's helper thread to end (``close()``; not from a
+                finalizer, which may run in that very thread).
+        """
+        try:
+            if self.runner is not None:
+                self.runner.close()
+            if self.backend_state is not None:
+                from phago.distributed.backends.ray import stop_ray_shards
+
+                stop_ray_shards(self.backend_state)
+            if self.loop_thread is not None:
+                self.loop_thread.shutdown(wait=wait)
+        finally:
+            if not self.loop.is_closed() and not self.loop.is_running():
+                self.loop.close()
+
+
+def _weakly(
+    method: Callable[[Sequence[DistributedTickResult]], dict[str, Any]],
+) -> Callable[[Sequence[DistributedTickResult]], dict[str, Any] | None]:
+    """``method`` (a bound method) through a weak reference to its object: a call once the
+    object is gone returns None."""
+    ref = weakref.WeakMethod(method)
+
+    def call(done: Sequence[DistributedTickResult]) -> dict[str, Any] | None:
+        bound = ref()
+        return None if bound is None else bound(done)
+
+    return call

@@ -458,6 +458,9 @@ class DistributedRunner:
         # runs), for the next tick's result to report
         self._unreported: RecoveryInfo | None = None
         self._stop_requested = False  # request_stop(): end the run at the next tick boundary
+        # the results of the ticks the last run() completed, while it runs and after it
+        # raised or was cancelled (take_completed); emptied when it returns them
+        self._completed: list[DistributedTickResult] = []
 
     # ------------------------------------------------------------------ properties
 
@@ -670,7 +673,12 @@ class DistributedRunner:
     # ------------------------------------------------------------------ local shards: threads
 
     async def _ticks_in_threads(
-        self, t: int, span: int, shards: list[LocalShardHandle], until: _Until | None
+        self,
+        t: int,
+        span: int,
+        shards: list[LocalShardHandle],
+        until: _Until | None,
+        done: list[DistributedTickResult],
     ) -> _Ran:
         """Run up to ``span`` ticks from ``t`` in the driver thread; the event loop wakes once.
 
@@ -682,11 +690,12 @@ class DistributedRunner:
         that the stuck driver commits nothing when it returns, and starts a new driver thread.
 
         Returns:
-            The completed ticks' results and the error that stopped the run, if any (the
-            failed tick is then the coordinator's current tick).
+            The completed ticks' results (also appended to ``done`` as each completes, so
+            a caller cancelled meanwhile has them) and the error that stopped the run, if
+            any (the failed tick is then the coordinator's current tick).
         """
         loop = asyncio.get_running_loop()
-        watch = _Watch()
+        watch = _Watch(results=done)
         woken: asyncio.Future[None] = loop.create_future()
         job = self._driver.submit(self._drive, t, span, shards, watch, until)
         job.add_done_callback(lambda _: _wake_threadsafe(loop, woken))
@@ -932,7 +941,12 @@ class DistributedRunner:
         )
 
     async def _ticks_pipelined(
-        self, t: int, span: int, until: _Until | None, pipeline: TickPipeline
+        self,
+        t: int,
+        span: int,
+        until: _Until | None,
+        pipeline: TickPipeline,
+        done: list[DistributedTickResult],
     ) -> _Ran:
         """Up to ``span`` ticks from ``t``, each submitted whole (see :class:`TickPipeline`).
 
@@ -942,13 +956,13 @@ class DistributedRunner:
         the shards go on to them without waiting for the driver. Once this tick's results
         show that the chained ones must not run (the run stops, or a shard wants the global
         distribution, which the driver then brings), they were skipped on every shard and
-        the pipeline takes them back.
+        the pipeline takes them back. Each tick's result is appended to ``done`` as it
+        completes.
         """
         chains = bool(getattr(pipeline, "chains", False)) and (
             until is None or isinstance(until, UntilIdle)
         )
         depth = int(getattr(pipeline, "lookahead", 1)) if chains else 0
-        done: list[DistributedTickResult] = []
         queued: deque[tuple[list[list[Any]], float]] = deque()  # submitted, not awaited
         last_end = time.perf_counter()
         for k in range(span):
@@ -1087,6 +1101,7 @@ class DistributedRunner:
             DistributedError: the cluster cannot tick.
         """
         out: list[DistributedTickResult] = []
+        self._completed = out  # (a run that raises or is cancelled leaves them there)
         total = int(num_ticks)
         self._stop_requested = False
         while len(out) < total and not self._stop_requested:
@@ -1104,9 +1119,11 @@ class DistributedRunner:
                 since = t - self._checkpoint.tick
                 span = min(span, every - since if since < every else every)
             began = time.perf_counter()
+            span_done: list[DistributedTickResult] = []  # filled as the ticks complete
             try:
-                ran = await self._ticks_inner(t, span, until)
+                ran = await self._ticks_inner(t, span, until, span_done)
             except asyncio.CancelledError:
+                out.extend(span_done)  # (the rollback replays them: their results stand)
                 await self._interrupted()
                 raise
             self._ticks_s += time.perf_counter() - began
@@ -1123,7 +1140,17 @@ class DistributedRunner:
                     break
             elif ran.stopped:
                 break
+        self._completed = []  # (returned)
         return out
+
+    def take_completed(self) -> list[DistributedTickResult]:
+        """The results of the ticks that the last :meth:`run` completed before it raised
+        or was cancelled (a second Ctrl-C), each tick once: the list is emptied. Those
+        ticks stand after the error (a rollback to the last checkpoint replays them,
+        deterministically, to the same results), so a caller that keeps a history of its
+        ticks takes them from here. Empty after a run that returned."""
+        done, self._completed = self._completed, []
+        return done
 
     def request_stop(self) -> None:
         """Ask the run in progress to stop at the next tick boundary (from any thread, a
@@ -1172,16 +1199,25 @@ class DistributedRunner:
             await self._recover(t, exc)
         raise exc
 
-    async def _ticks_inner(self, t: int, span: int, until: _Until | None) -> _Ran:
+    async def _ticks_inner(
+        self,
+        t: int,
+        span: int,
+        until: _Until | None,
+        done: list[DistributedTickResult] | None = None,
+    ) -> _Ran:
+        """Up to ``span`` ticks from ``t``, each result appended to ``done`` (when given)
+        as soon as its tick completes, so that a caller cancelled meanwhile has them."""
+        if done is None:
+            done = []
         if self._local is not None:
-            return await self._ticks_in_threads(t, span, self._local, until)
+            return await self._ticks_in_threads(t, span, self._local, until, done)
         pipeline = None
         if self._group is not None and not self._recovering:
             # a recovery's replay uses plain calls, one round trip per phase
             pipeline = getattr(self._group, "tick_pipeline", None)
         if pipeline is not None:
-            return await self._ticks_pipelined(t, span, until, pipeline)
-        done: list[DistributedTickResult] = []
+            return await self._ticks_pipelined(t, span, until, pipeline, done)
         for k in range(span):
             if k and self._stop_requested:
                 return _Ran(done, None, True)
@@ -1418,7 +1454,7 @@ class DistributedRunner:
             "%s failed (%s); rolled back to the checkpoint of tick %d and replayed %d "
             "ticks, to tick %d",
             what or f"tick {failed_tick + 1}",
-            exc,
+            str(exc),  # (not the error: a record kept would keep its frames alive)
             cp.tick,
             replayed,
             info.restored_tick,

@@ -487,6 +487,28 @@ class ShardedColony:
             self._oplog.append((self.current_tick, "spawn", logged))
         return aid
 
+    def agent_ids(self, digesting: bool | None = None) -> list[AgentId]:
+        """The ids of this shard's live agents, in the order they act (``digesting`` True or
+        False: only those that do, or do not, hold undigested text)."""
+        return [
+            a.id
+            for a in self.colony.agents
+            if digesting is None or bool(a.is_digesting) is digesting
+        ]
+
+    def retire_agents(self, agent_ids: Sequence[int]) -> int:
+        """Retire live agents of this shard (:meth:`Colony.retire_agents
+        <phago.colony.Colony.retire_agents>`; logged, so a rollback can replay it).
+
+        Raises:
+            UnknownAgent: an id that is not a live agent's here (nothing is removed).
+        """
+        ids = [int(a) for a in agent_ids]
+        removed = self.colony.retire_agents(ids)
+        if self._oplog is not None:
+            self._oplog.append((self.current_tick, "retire", ids))
+        return removed
+
     def _aggregated_providers(self) -> list[Any]:
         from phago.agents.distribution import AggregatedDistribution
 
@@ -826,6 +848,8 @@ class ShardedColony:
                 self.ingest_batch(data)
             elif kind == "reinforce":
                 self.apply_reinforcement(*data)
+            elif kind == "retire":
+                self.retire_agents(data)
             else:
                 self.spawn(_replayed(data))
         return len(due)

@@ -627,7 +627,7 @@ def ShardActor() -> Any:
 
 
 # calls that change a shard between ticks: the driver logs them for a rollback to replay
-_LOGGED = {"ingest_batch", "spawn", "spawn_many", "apply_reinforcement"}
+_LOGGED = {"ingest_batch", "spawn", "spawn_many", "apply_reinforcement", "retire_agents"}
 
 
 class RayShardHandle:
@@ -903,7 +903,7 @@ class CompiledPhaseFanOut:
             self._dag = dag.experimental_compile()
         except Exception as exc:  # no compiled graphs here: use plain actor calls
             self._unavailable = f"{type(exc).__name__}: {exc}"
-            log.warning("Ray compiled graphs unavailable (%s); using actor calls", exc)
+            log.warning("Ray compiled graphs unavailable (%s); using actor calls", str(exc))
             return False
         self._actors = actors
         return True
@@ -1201,7 +1201,7 @@ class RayTickPipeline:
                 asyncio.gather(*(self._load(i, c) for c in calls for i in range(n))), timeout_s
             )
         except (TimeoutError, ray.exceptions.RayError) as exc:
-            log.warning("a skipped tick's calls did not all answer: %s", exc)
+            log.warning("a skipped tick's calls did not all answer: %s", str(exc))
             return
         ran = {
             str(self._handles[k % n].shard_id) for k, s in enumerate(steps) if s.sense != _SKIPPED
@@ -1430,6 +1430,8 @@ def _as_ops(tick: int, method: str, args: tuple[Any, ...]) -> list[tuple[int, st
     if method == "apply_reinforcement":
         pairs, accessed, increment, at = args
         return [(tick, "reinforce", (list(pairs), list(accessed), increment, at))]
+    if method == "retire_agents":  # the agent ids (ShardedColony.retire_agents)
+        return [(tick, "retire", [int(a) for a in args[0]])]
     if method == "spawn":  # one agent; the actor unpickles it when it replays
         return [(tick, "spawn", pickle.dumps(args[0], protocol=pickle.HIGHEST_PROTOCOL))]
     return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in args[0]]
@@ -1725,7 +1727,7 @@ def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
                 "Ray Client's server at %s failed the connection on its side (%s); trying "
                 "once more",
                 joining,
-                exc,
+                str(exc),
             )
 
 
