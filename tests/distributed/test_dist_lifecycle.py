@@ -244,3 +244,49 @@ def test_a_call_refused_during_a_run_leaves_the_run_stoppable_and_its_history_wh
         assert dc.current_tick == len(ran)
     finally:
         dc.close()
+
+
+def test_a_recovery_cut_short_by_an_interrupt_is_finished_by_the_next_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a shard raising at tick 9: the runner rolls back to the checkpoint of tick 5, and a
+    # Ctrl-C lands while the second shard is being restored (the first already is). Before,
+    # the next run went on with one shard at tick 5 and the other at tick 9; now the next
+    # call finishes the rollback and replay first, and the run matches an undisturbed one
+    dc = _cluster(2, checkpoint_every=5)
+    clean = _cluster(2, checkpoint_every=5)
+    shard = dc.runner.shards[0]
+    plain = ShardedColony.tick_phase
+
+    def raising(self: ShardedColony, p: TickPhase) -> object:
+        if self is shard and p is TickPhase.DECAY and self.current_tick == 8:
+            raise RuntimeError("boom")
+        return plain(self, p)
+
+    handle = dc.runner.handles[1]
+    restore = handle.restore
+    cut: list[int] = []
+
+    async def interrupted_restore(snapshot: object) -> None:
+        if not cut:
+            cut.append(1)
+            raise KeyboardInterrupt
+        await restore(snapshot)
+
+    try:
+        monkeypatch.setattr(ShardedColony, "tick_phase", raising)
+        monkeypatch.setattr(handle, "restore", interrupted_restore)
+        with pytest.raises(KeyboardInterrupt):
+            dc.run(20)
+        monkeypatch.undo()
+        assert cut == [1] and dc.runner.recovery_unfinished
+        dc.run(4)
+        assert not dc.runner.recovery_unfinished
+        clean.run(12)
+        assert dc.current_tick == 12 and dc.history == clean.history
+        assert dc.graph.edge_count == clean.graph.edge_count
+        mine, theirs = dc.graph.edge_arrays(), clean.graph.edge_arrays()
+        assert all((x == y).all() for x, y in zip(mine, theirs, strict=True))
+    finally:
+        dc.close()
+        clean.close()

@@ -470,9 +470,24 @@ class DistributedColony:
             coro.close()
             self._refuse_busy()
         try:
+            if self._runner.recovery_unfinished:
+                try:
+                    self._finish_recovery()
+                except BaseException:
+                    coro.close()
+                    raise
             return self._run_held(coro)
         finally:
             self._calls.release()
+
+    def _finish_recovery(self) -> None:
+        """Finish a recovery an interrupt cut short (see
+        :attr:`DistributedRunner.recovery_unfinished
+        <phago.distributed.runner.DistributedRunner.recovery_unfinished>`), before a call
+        reads or changes the shards; with the colony held. Until the thirty-sixth session
+        such a cluster went on with its shards at different ticks."""
+        self._run_held(self._runner.finish_recovery())
+        self._version += 1  # (the shards moved: the merged graph is read afresh)
 
     def _refuse_busy(self) -> NoReturn:
         raise ColonyBusy(
@@ -591,6 +606,8 @@ class DistributedColony:
         hs = self._runner.handles
         if all(isinstance(hs[s], LocalShardHandle) for s, _, _ in calls):
             with self._held():  # (local shards in the middle of another thread's tick)
+                if self._runner.recovery_unfinished:
+                    self._finish_recovery()
                 return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
         return self._settled(calls, self._run(self._outcomes(calls)))
 

@@ -423,6 +423,8 @@ class DistributedRunner:
         self._policy = _ConcurrencyPolicy(self._config.adaptive_parallelism)
         self._group: FanOutGroup | None = None
         self._recovering = False
+        # a recovery cut short (an interrupt in its rollback or replay): what it was for
+        self._unfinished: tuple[int, BaseException, str] | None = None
         self._handles: list[ShardHandle] = [
             LocalShardHandle(s, self._pool) if isinstance(s, ShardedColony) else s for s in shards
         ]
@@ -1411,10 +1413,40 @@ class DistributedRunner:
         """Roll back and replay up to ``failed_tick`` (``what`` failed: for the log; by
         default tick ``failed_tick + 1``)."""
         self._recovering = True
+        finished = False
         try:
             await self._roll_back_and_replay(failed_tick, exc, what)
+            finished = True
         finally:
             self._recovering = False
+            # cut short (Ctrl-C once more, or a cancel, in the middle of it), the shards may
+            # stand at different ticks, or in the middle of one: the next call finishes it
+            self._unfinished = None if finished else (failed_tick, exc, what)
+
+    @property
+    def recovery_unfinished(self) -> bool:
+        """Whether a recovery (a rollback to the last checkpoint and its replay) was cut
+        short, by an interrupt in the middle of it: the shards may then stand at different
+        ticks, and :meth:`finish_recovery` must run before anything else reads or changes
+        them."""
+        return self._unfinished is not None
+
+    async def finish_recovery(self) -> None:
+        """Finish a recovery that was cut short (:attr:`recovery_unfinished`): roll every
+        shard back to the last checkpoint again and replay to the tick it was replaying to.
+        Nothing to do if none was. The next tick's result reports it.
+
+        Raises:
+            DistributedError: the recovery failed (the cluster is then unusable).
+        """
+        pending = self._unfinished
+        if pending is None:
+            return
+        failed_tick, exc, what = pending
+        await self._recover(failed_tick, exc, what)
+        if self._broken is not None:
+            raise DistributedError(self._broken) from exc
+        self._unreported = self.recoveries[-1]
 
     async def _roll_back_and_replay(
         self, failed_tick: int, exc: BaseException, what: str = ""
