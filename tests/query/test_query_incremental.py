@@ -86,7 +86,7 @@ def test_scores_equal_bm25s_lucene(seed: int, make_source: SourceFactory) -> Non
     texts = random_texts(300, seed)
     src = make_source(texts, wire=False)
     di = query_index(src).documents(src)
-    by_id = {int(document_id(t, c)): c for t, c in texts}
+    by_id = {int(document_id(t, c)): f"{t}\n{c}" for t, c in texts}  # (titles are searched)
     tokens = [tokenize(by_id[int(d)]) for d in di.doc_ids.tolist()]
     ref = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
     ref.index(tokens, show_progress=False)
@@ -252,7 +252,7 @@ def test_refresh_tokenises_only_new_documents(monkeypatch: pytest.MonkeyPatch) -
     seen.clear()
     new = add(colony, [20], True)
     after = query_index(colony).documents(colony)
-    assert [POOL[20][1]] == seen
+    assert [f"{POOL[20][0]}\n{POOL[20][1]}"] == seen  # its title and content
     assert after.n_docs == 13 and new[0] in after.doc_ids.tolist()
     assert before.n_docs == 12  # the earlier snapshot is unchanged
     assert_same_index(after, DocumentIndex.build(colony, colony.graph))
@@ -356,7 +356,7 @@ def test_documents_without_content_and_empty_index(make_source: SourceFactory) -
     di = query_index(empty).documents(empty)
     assert di.n_docs == 0 and di.scores(["cell"]).shape == (0,)
     src = make_source([("one", "cell cell")], wire=False)
-    blank = Document(document_id("blank", "the of and"), "blank", "the of and", Position(0, 0))
+    blank = Document(document_id("a", "the of and"), "a", "the of and", Position(0, 0))
     src.docs.append(blank)  # no terms, but a concept presented from it
     src.graph.present(["cell"], NodeType.CONCEPT, Position(0, 0), tick=1, document=blank.id)
     di = query_index(src).documents(src)

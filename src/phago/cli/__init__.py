@@ -6,14 +6,45 @@ Every command has ``--help``; commands a script would read have ``--json``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from phago import __version__
+from phago.cli.common import echo_json_error, wants_json
+from phago.errors import PhagoError
 
 
 class _Commands(click.Group):
-    """The command group; Ctrl-C in any command exits with 130 (128 + SIGINT), as a shell
-    expects of an interrupted program, where click says "Aborted!" and exits with 1."""
+    """The command group.
+
+    Ctrl-C in any command exits with 130 (128 + SIGINT), as a shell expects of an
+    interrupted program, where click says "Aborted!" and exits with 1.
+
+    Errors, with ``--json`` on the command line: one JSON object on stdout,
+    ``{"error": {"type": ..., "message": ..., "exit_code": ...}}``, instead of click's
+    ``Error: ...`` text, with the same exit code (1, or 2 for a usage error). Without it,
+    a phago error that reaches here is printed as click prints its own (``Error: ...``,
+    exit 1), never as a traceback.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        json_errors = wants_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            if json_errors:
+                echo_json_error(exc)
+                raise click.exceptions.Exit(exc.exit_code) from None
+            raise
+        ctx.meta[_JSON_ERRORS] = json_errors
+        return ctx
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -21,6 +52,22 @@ class _Commands(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(130) from None
+        except click.ClickException as exc:
+            if not ctx.meta.get(_JSON_ERRORS):
+                raise
+            echo_json_error(exc)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except PhagoError as exc:
+            error = click.ClickException(str(exc))
+            if not ctx.meta.get(_JSON_ERRORS):
+                raise error from exc
+            error.__cause__ = exc
+            echo_json_error(error)
+            raise click.exceptions.Exit(error.exit_code) from None
+
+
+_JSON_ERRORS = "phago.json_errors"
+"""``ctx.meta`` key: the command line asked for JSON, errors included."""
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

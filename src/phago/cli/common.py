@@ -32,6 +32,67 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(_valid_unicode(data), indent=2, sort_keys=False, default=str))
 
 
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether a command line asks for JSON output: ``--json`` among its options (the
+    arguments before a ``--``).
+
+    Example:
+        >>> wants_json(["query", "cells", "--json"]), wants_json(["query", "--", "--json"])
+        (True, False)
+    """
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def error_type(exc: BaseException) -> str:
+    """The name a JSON error gives ``exc``: the class of the error it was raised from (a
+    phago error such as ``DocumentError``, or ``OSError``), else click's (``UsageError``,
+    ``BadParameter``, ...; ``Error`` for a plain ``ClickException``).
+
+    Example:
+        >>> from phago.errors import StoreError
+        >>> try:
+        ...     raise click.ClickException("no such store") from StoreError("x")
+        ... except click.ClickException as exc:
+        ...     error_type(exc), error_type(click.UsageError("bad"))
+        ('StoreError', 'UsageError')
+    """
+    cause = exc.__cause__
+    if isinstance(cause, Exception) and not isinstance(cause, click.ClickException):
+        return type(cause).__name__
+    name = type(exc).__name__
+    return "Error" if name == "ClickException" else name
+
+
+def echo_json_error(exc: click.ClickException) -> None:
+    """Print ``exc`` as the JSON error object of a ``--json`` command, on stdout:
+    ``{"error": {"type": ..., "message": ..., "exit_code": ...}}``.
+
+    Example:
+        >>> echo_json_error(click.UsageError("give either --db or --corpus, not both"))
+        {
+          "error": {
+            "type": "UsageError",
+            "message": "give either --db or --corpus, not both",
+            "exit_code": 2
+          }
+        }
+    """
+    echo_json(
+        {
+            "error": {
+                "type": error_type(exc),
+                "message": exc.format_message(),
+                "exit_code": exc.exit_code,
+            }
+        }
+    )
+
+
 def _valid_unicode(data: Any) -> Any:
     if isinstance(data, str):
         try:
@@ -133,8 +194,9 @@ def load_checked_directory(
 ) -> tuple[list[CorpusDocument], list[str]]:
     """The documents of the files under ``path`` that ``phago ingest`` would take (.txt,
     .md, .rst, .html and .pdf, folders recursively, sorted by path; a file longer than
-    ``config.max_document_chars`` as parts), and for each other file why it was skipped
-    (not text in UTF-8, empty, binary, too wide to wire as a clique under ``config``).
+    ``config.max_document_chars``, or with more distinct keywords than ``config`` wires as
+    a clique, as parts), and for each other file why it was skipped (not text in UTF-8,
+    empty, binary).
 
     Example:
         >>> import tempfile
@@ -152,8 +214,9 @@ def load_checked_directory(
     limit = config.max_document_chars
     for f in files:
         try:
-            info = inspect_file(f, max_chars=limit, max_keywords=config.clique_keyword_limit)
-            parts = list(read_parts(f, max_chars=limit))
+            wide = config.clique_keyword_limit  # (a part wider is split, as ingest does)
+            info = inspect_file(f, max_chars=limit, max_keywords=wide, split_keywords=wide)
+            parts = list(read_parts(f, max_chars=limit, split_keywords=wide))
         except (DocumentError, OSError) as exc:
             skipped.append(str(exc) if str(f) in str(exc) else f"{f}: {exc}")
             continue

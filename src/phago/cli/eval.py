@@ -94,7 +94,12 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
     help="Digesters' idle limit.",
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Colony seed."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the colony, of where its digesters start and of how they walk "
+    "(0: the bio-rag demo's layout, as BENCHMARKS.md reports).",
 )
 @click.option(
     "--methods",

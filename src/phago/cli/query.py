@@ -1,8 +1,10 @@
-"""``phago query``: retrieve concepts for a question from a stored or freshly built colony."""
+"""``phago query``: retrieve concepts (or documents) for a question from a stored or freshly
+built colony."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,6 +16,7 @@ from phago.config import ColonyConfig
 from phago.errors import PhagoError
 from phago.graph import HebbianGraph
 from phago.query.base import GraphSource, RetrievedConcept
+from phago.query.documents import RetrievedDocument, concept_documents, documents
 from phago.query.evaluate import build_retrieval_colony
 from phago.query.retrieve import METHODS, resolve_method, retrieve
 from phago.store import is_distributed_store
@@ -78,7 +81,21 @@ def _components(comp: dict[str, float]) -> str:
     help="Reinforce edges between the query's concepts and the results "
     "(with --db, the reinforced colony is saved back).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--documents",
+    "show_documents",
+    is_flag=True,
+    help="Print the documents that answer TEXT (BM25, each with id, title, score, a snippet "
+    "and which of the top 10 concepts by --method it holds) instead of concepts; -k counts "
+    "documents.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the results as JSON (each concept with up to 3 of its source documents; "
+    "with --documents, each document's id, title, score, snippet and concepts).",
+)
 def query(
     text: str,
     method: str,
@@ -88,13 +105,17 @@ def query(
     ticks: int,
     seed: int,
     reinforce: bool,
+    show_documents: bool,
     as_json: bool,
 ) -> None:
-    """Retrieve the concepts that answer TEXT."""
+    """Retrieve the concepts that answer TEXT (or, with --documents, the documents)."""
     if db is not None and corpus is not None:
         raise click.UsageError("give either --db or --corpus, not both")
+    if reinforce and show_documents:
+        raise click.UsageError("--reinforce reinforces concept results: not with --documents")
+    name = resolve_method(method)
     if db is not None and is_distributed_store(db):
-        _query_distributed(text, method, k, db, reinforce, as_json)
+        _query_distributed(text, name, k, db, reinforce, show_documents, as_json)
         return
     try:
         # reinforcing a store changes it: hold it from loading to saving
@@ -111,8 +132,7 @@ def query(
                 source = build_retrieval_colony(
                     [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
                 )
-            name = resolve_method(method)
-            results = retrieve(source, text, k, name, reinforce=reinforce)
+            shown = _answer(source, text, name, k, reinforce, show_documents, as_json)
             if reinforce and db is not None:
                 from phago.colony import Colony
                 from phago.store import save
@@ -121,11 +141,17 @@ def query(
                     save(source, db)
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
-    _show(text, name, results, source.graph, as_json)
+    shown()
 
 
 def _query_distributed(
-    text: str, method: str, k: int, db: Path, reinforce: bool, as_json: bool
+    text: str,
+    name: str,
+    k: int,
+    db: Path,
+    reinforce: bool,
+    show_documents: bool,
+    as_json: bool,
 ) -> None:
     """``query`` on a distributed store: its shards loaded in this process, queried on
     their merged graph (as :func:`retrieve` takes a distributed colony), and with
@@ -137,20 +163,53 @@ def _query_distributed(
             writing(db) if reinforce else contextlib.nullcontext(),
             load_distributed(db, backend="local") as dc,
         ):
-            name = resolve_method(method)
-            results = retrieve(dc, text, k, name, reinforce=reinforce)
+            shown = _answer(dc, text, name, k, reinforce, show_documents, as_json)
             if reinforce:
                 save_distributed(dc, db)
-            graph = dc.graph
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
-    _show(text, name, results, graph, as_json)
+    shown()
+
+
+SOURCE_DOCUMENTS = 3
+"""Source documents listed per concept in ``query --json``."""
+
+DOCUMENT_CONCEPTS = 10
+"""Top concepts (by the query's method) that ``query --documents`` names in each document."""
+
+
+def _answer(
+    source: GraphSource,
+    text: str,
+    name: str,
+    k: int,
+    reinforce: bool,
+    show_documents: bool,
+    as_json: bool,
+) -> Callable[[], None]:
+    """Answer the query on ``source`` (while it is open); returns what prints the answer."""
+    g = source.graph
+    if show_documents:
+        found = documents(source, text, k, concepts=DOCUMENT_CONCEPTS, method=name)
+        return lambda: _show_documents(text, name, found, g, as_json)
+    results = retrieve(source, text, k, name, reinforce=reinforce)
+    sources = (
+        [concept_documents(source, r, SOURCE_DOCUMENTS, text=text, width=0) for r in results]
+        if as_json
+        else []
+    )
+    return lambda: _show(text, name, results, sources, g, as_json)
 
 
 def _show(
-    text: str, name: str, results: list[RetrievedConcept], g: HebbianGraph, as_json: bool
+    text: str,
+    name: str,
+    results: list[RetrievedConcept],
+    sources: list[list[RetrievedDocument]],
+    g: HebbianGraph,
+    as_json: bool,
 ) -> None:
-    """Print the results as a table, or as JSON."""
+    """Print the results as a table, or as JSON (with each concept's source documents)."""
     if as_json:
         echo_json(
             {
@@ -158,7 +217,14 @@ def _show(
                 "method": name,
                 # ids as strings, as every other command prints them (64-bit ids lose
                 # digits as JSON numbers in JavaScript)
-                "results": [{**r.to_dict(), "node_id": str(r.node_id)} for r in results],
+                "results": [
+                    {
+                        **r.to_dict(),
+                        "node_id": str(r.node_id),
+                        "documents": [{"id": str(d.id), "title": d.title} for d in docs],
+                    }
+                    for r, docs in zip(results, sources, strict=True)
+                ],
                 "nodes": g.node_count,
                 "edges": g.edge_count,
             }
@@ -173,3 +239,31 @@ def _show(
     out.print(t)
     if not results:
         out.print("[yellow]no concept matches this query[/yellow]")
+
+
+def _show_documents(
+    text: str, name: str, found: list[RetrievedDocument], g: HebbianGraph, as_json: bool
+) -> None:
+    """Print the documents as a table, or as JSON."""
+    if as_json:
+        echo_json(
+            {
+                "query": text,
+                "method": name,
+                "documents": [{**d.to_dict(), "id": str(d.id)} for d in found],
+                "nodes": g.node_count,
+                "edges": g.edge_count,
+            }
+        )
+        return
+    t = Table(title=f"{text!r} · documents (BM25; concepts by {name})")
+    for col, just in (("#", "right"), ("document", "left"), ("score", "right"), ("", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for i, d in enumerate(found, 1):
+        detail = d.snippet
+        if d.concepts:
+            detail += f"\n[dim]concepts: {', '.join(d.concepts)}[/dim]"
+        t.add_row(str(i), f"{d.title}\n[dim]{d.id}[/dim]", f"{d.score:.4g}", detail)
+    out.print(t)
+    if not found:
+        out.print("[yellow]no document matches this query[/yellow]")

@@ -37,11 +37,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from phago.errors import ConfigError
+from phago.config import real_number, whole_number
 from phago.ids import NodeId
-from phago.query.base import RetrievedConcept
+from phago.query.base import RetrievedConcept, query_terms
 from phago.query.tfidf import EXACT_LABEL_BOOST
-from phago.text import tokenize
 
 __all__ = ["DistributedHybridConfig", "DistributedQueryEngine", "LocalQueryResult", "merge_results"]
 
@@ -51,6 +50,10 @@ _DECIMALS = 10
 @dataclass(frozen=True, slots=True)
 class DistributedHybridConfig:
     """Distributed hybrid query settings (the reference's defaults).
+
+    Raises:
+        ConfigError: ``alpha`` not a number in [0, 1], or a count that is not a whole
+            number >= 1.
 
     Attributes:
         alpha: weight of normalised TF-IDF; ``1 - alpha`` weighs the graph score.
@@ -65,12 +68,10 @@ class DistributedHybridConfig:
     candidate_multiplier: int = 3
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError("alpha must be in [0, 1]")
-        if min(self.max_local_results, self.max_results, self.candidate_multiplier) < 1:
-            raise ConfigError(
-                "max_local_results, max_results and candidate_multiplier must be >= 1"
-            )
+        # (frozen: the checked values are set through object.__setattr__)
+        object.__setattr__(self, "alpha", real_number(self.alpha, "alpha", 0, 1))
+        for name in ("max_local_results", "max_results", "candidate_multiplier"):
+            object.__setattr__(self, name, whole_number(getattr(self, name), name, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +123,13 @@ class DistributedQueryEngine:
         self.config = config or DistributedHybridConfig()
 
     def query(self, text: str) -> list[RetrievedConcept]:
-        """The hybrid ranking of ``text`` (see the module docstring)."""
+        """The hybrid ranking of ``text`` (see the module docstring).
+
+        Raises:
+            InvalidQuery: ``text`` is not text.
+        """
         cfg = self.config
-        terms = tokenize(text)
+        terms = query_terms(text)
         if not terms:
             return []
         counts = Counter(terms)
@@ -204,8 +209,12 @@ class DistributedQueryEngine:
         ]
 
     def local_query(self, shard: int, text: str) -> list[RetrievedConcept]:
-        """TF-IDF over one shard's owned concepts only (global statistics not applied)."""
-        terms = tokenize(text)
+        """TF-IDF over one shard's owned concepts only (global statistics not applied).
+
+        Raises:
+            InvalidQuery: ``text`` is not text.
+        """
+        terms = query_terms(text)
         if not terms:
             return []
         counts = Counter(terms)

@@ -12,7 +12,10 @@ distributed colony (its merged global graph) or any :class:`GraphSource`:
   Hebbian edge weights;
 * :func:`fusion` — query concepts + document evidence + Hebbian activation (the best).
 
-:func:`retrieve` dispatches by name (``method="best"`` is :data:`BEST_METHOD`). Query text is
+:func:`retrieve` dispatches by name (``method="best"`` is :data:`BEST_METHOD`). Back to the
+notes: :func:`documents` gives the documents that answer a query (BM25, with id, title and a
+snippet; optionally naming the top concepts each holds) and :func:`concept_documents` the
+documents a concept came from (:mod:`phago.query.documents`). Query text is
 split by :func:`phago.text.tokenize` with :data:`phago.text.STOPWORDS`, the same tokeniser and
 stopword list digestion uses. Reinforcement is off unless asked for
 (:mod:`phago.query.reinforce`).
@@ -38,6 +41,7 @@ from phago.query.base import (
     query_terms,
 )
 from phago.query.bm25 import ScoredDocument, bm25, document_scores
+from phago.query.documents import RetrievedDocument, concept_documents, documents, snippet
 from phago.query.evaluate import (
     Evaluation,
     LabelledQuery,
@@ -90,6 +94,7 @@ __all__ = [
     "PathResult",
     "QueryScores",
     "RetrievedConcept",
+    "RetrievedDocument",
     "ScoredDocument",
     "StaticSource",
     "activation",
@@ -99,8 +104,10 @@ __all__ = [
     "bridge_nodes",
     "build_retrieval_colony",
     "communities",
+    "concept_documents",
     "connected_components",
     "document_scores",
+    "documents",
     "evaluate",
     "example_source",
     "fusion",
@@ -118,5 +125,6 @@ __all__ = [
     "retrieve",
     "score_query",
     "shortest_path",
+    "snippet",
     "tfidf",
 ]

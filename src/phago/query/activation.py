@@ -32,8 +32,15 @@ import numpy as np
 import numpy.typing as npt
 
 from phago._arrays import unique_sorted
-from phago.errors import ConfigError
-from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
+from phago.config import real_number, whole_number
+from phago.query.base import (
+    GraphSource,
+    RetrievedConcept,
+    optional_whole_number,
+    query_terms,
+    rank_top,
+    seed_indices,
+)
 from phago.query.index import DEFAULT_FANOUT, Adjacency, gather, query_index
 from phago.query.reinforce import reinforce as _reinforce
 
@@ -80,6 +87,10 @@ def spread(
     Returns:
         ``(node indices ascending, activation)``.
 
+    Raises:
+        ConfigError: ``hops`` not a whole number >= 0, ``damping`` outside [0, 1], or
+            ``fanout`` neither None nor a whole number >= 1.
+
     Example:
         >>> from phago.query.base import example_source
         >>> from phago.query.index import query_index
@@ -88,10 +99,9 @@ def spread(
         >>> idx.tolist(), [round(a, 3) for a in act.tolist()]
         ([2, 4], [0.25, 0.25])
     """
-    if hops < 0 or not 0.0 <= damping <= 1.0:
-        raise ConfigError("hops must be >= 0 and damping in [0, 1]")
-    if fanout is not None and fanout < 1:
-        raise ConfigError("fanout must be None or >= 1")
+    hops = whole_number(hops, "hops", 0)
+    damping = real_number(damping, "damping", 0, 1)
+    fanout = optional_whole_number(fanout, "fanout", 1)
     indptr, nbr, weight, _ = adj.pruned(fanout)
     total_idx: list[IntArray] = []
     total_val: list[FloatArray] = []
@@ -146,12 +156,23 @@ def activation(
         Concepts by activation, components ``seed`` (starting activation) and ``spread``
         (activation received over edges, after the hub penalty).
 
+    Raises:
+        ConfigError: ``k`` or ``hops`` not a whole number >= 0, ``damping`` outside [0, 1],
+            ``hub_penalty`` not a finite number >= 0, or ``fanout`` neither None nor a whole
+            number >= 1.
+        InvalidQuery: ``text`` is not text.
+
     Example:
         >>> from phago.query.base import example_source
         >>> r = activation(example_source(), "qubit", k=3)
         >>> [x.label for x in r], r[0].components["seed"]
         (['qubit', 'entanglement', 'spin'], 1.0)
     """
+    k = whole_number(k, "k", 0)
+    hops = whole_number(hops, "hops", 0)
+    damping = real_number(damping, "damping", 0, 1)
+    hub_penalty = real_number(hub_penalty, "hub_penalty", 0)
+    fanout = optional_whole_number(fanout, "fanout", 1)
     terms = query_terms(text)
     if not terms or k <= 0:
         return []

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago.config import whole_number
-from phago.errors import InvalidQuery
+from phago.errors import ConfigError, InvalidQuery
 from phago.graph import HebbianGraph
 from phago.ids import NodeId, document_id
 from phago.text import tokenize
@@ -41,6 +41,7 @@ __all__ = [
     "RetrievedConcept",
     "StaticSource",
     "example_source",
+    "optional_whole_number",
     "query_terms",
     "rank_top",
     "seed_indices",
@@ -152,6 +153,31 @@ def query_terms(text: str) -> list[str]:
     return tokenize(text)
 
 
+def optional_whole_number(value: object, name: str, minimum: int) -> int | None:
+    """None, or ``value`` as a whole number of at least ``minimum``
+    (:func:`phago.config.whole_number`).
+
+    Raises:
+        ConfigError: anything else (the message names ``name``).
+
+    Example:
+        >>> optional_whole_number(None, "fanout", 1), optional_whole_number(8.0, "fanout", 1)
+        (None, 8)
+        >>> optional_whole_number("8", "fanout", 1)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: fanout must be None or a whole number >= 1, got '8'
+    """
+    if value is None:
+        return None
+    try:
+        return whole_number(value, name, minimum)
+    except ConfigError:
+        raise ConfigError(
+            f"{name} must be None or a whole number >= {minimum}, got {value!r}"
+        ) from None
+
+
 def seed_indices(graph: HebbianGraph, terms: Sequence[str]) -> list[int]:
     """Indices of the concepts whose label is exactly a query term, deduplicated, term order.
 
@@ -178,17 +204,21 @@ def rank_top(
     indices: npt.NDArray[np.int64] | Sequence[int],
     scores: npt.NDArray[np.float64] | Sequence[float],
     k: int,
+    tiebreak: Sequence[npt.ArrayLike] = (),
 ) -> list[tuple[int, float]]:
     """The ``k`` best ``(index, score)`` pairs, deterministic and insertion-order independent.
 
     Only positive scores are kept. Scores are compared after rounding to 10 decimals; ties
-    are broken by label, then node id.
+    are broken by the ``tiebreak`` keys in order (arrays aligned with ``indices``, higher
+    first), then by label, then node id.
 
     Example:
         >>> g = HebbianGraph()
         >>> _ = [g.add_node(w) for w in ("beta", "alpha", "gamma")]
         >>> [g.label_at(i) for i, _ in rank_top(g, [0, 1, 2], [1.0, 1.0, 2.0], 2)]
         ['gamma', 'alpha']
+        >>> [g.label_at(i) for i, _ in rank_top(g, [0, 1, 2], [1.0, 1.0, 2.0], 2, [[5, 1, 0]])]
+        ['gamma', 'beta']
 
     Raises:
         ConfigError: ``k`` is not a whole number >= 0.
@@ -196,20 +226,24 @@ def rank_top(
     k = whole_number(k, "k", 0)
     idx = np.asarray(indices, dtype=np.int64)
     sc = np.round(np.asarray(scores, dtype=np.float64), _DECIMALS)
+    keys = [np.asarray(t, dtype=np.float64) for t in tiebreak]
     keep = sc > 0.0
     if not keep.all():
         idx, sc = idx[keep], sc[keep]
+        keys = [t[keep] for t in keys]
     if k <= 0 or len(idx) == 0:
         return []
     if len(idx) > k:
         kth = np.partition(sc, len(sc) - k)[len(sc) - k]
         sel = sc >= kth
         idx, sc = idx[sel], sc[sel]
+        keys = [t[sel] for t in keys]
+    cols = [(-t).tolist() for t in keys]
     items = sorted(
-        zip(idx.tolist(), sc.tolist(), strict=True),
-        key=lambda p: (-p[1], graph.label_at(p[0]), graph.id_at(p[0])),
+        zip(idx.tolist(), sc.tolist(), *cols, strict=True),
+        key=lambda p: (-p[1], *p[2:], graph.label_at(p[0]), graph.id_at(p[0])),
     )
-    return items[:k]
+    return [(p[0], p[1]) for p in items[:k]]
 
 
 def example_source() -> StaticSource:

@@ -19,7 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+
+from phago.config import real_number, whole_number
 from phago.errors import ConfigError
 from phago.query.base import GraphSource
 from phago.query.metrics import AggregateScores, QueryScores, aggregate, score_query
@@ -153,12 +157,18 @@ def evaluate(
     Returns:
         Per-method means and per-query scores, the best method and the graph's size.
 
+    Raises:
+        ConfigError: an unknown method, or a ``k`` that is not a whole number >= 1.
+
     Example:
         >>> from phago.query.base import example_source
         >>> qs = parse_queries([{"query": "qubit", "relevant": ["spin"]}])
         >>> evaluate(example_source(), qs, methods=["tfidf"]).methods["tfidf"].scores.mrr
         0.0
     """
+    k = whole_number(k, "k", 1)
+    if isinstance(methods, str):
+        methods = [methods]
     names = list(dict.fromkeys(resolve_method(m) for m in (methods or list(METHODS))))
     results: dict[str, MethodResult] = {}
     retrieved: dict[str, list[list[str]]] = {}
@@ -192,13 +202,19 @@ def build_retrieval_colony(
     """A colony built as the reference's bio-rag demo builds it (WORKLOADS.md, Retrieval).
 
     Documents lie on a ``columns``-column grid with ``spacing`` (in the given order);
-    ``digesters`` digesters with ``max_idle`` start on documents ``0, s, 2s, …`` with
-    ``s = n // digesters`` (default: one per four documents, i.e. documents 0, 4, 8, …; 25
-    for the 100-document corpus); then ``ticks`` ticks run.
+    ``digesters`` digesters with ``max_idle`` start on documents ``seed, seed + s,
+    seed + 2s, …`` (modulo ``n``) with ``s = n // digesters`` (default: one per four
+    documents, i.e. documents 0, 4, 8, … with seed 0; 25 for the 100-document corpus),
+    digester ``j`` with the random seed ``seed * 2**32 + j * s``; then ``ticks`` ticks run.
+    So ``seed`` changes where the digesters start and how they walk, and seed 0 is the
+    bio-rag demo's layout (digester ``j`` seeded ``j * s``).
 
     With ``shards > 1`` a :class:`phago.distributed.DistributedColony` (local backend) is
     built instead: the same documents and positions, ``ceil(digesters / shards)`` digesters
-    per shard spread over each shard's documents. Close it when done.
+    per shard spread over each shard's documents as
+    :meth:`~phago.distributed.DistributedColony.spawn_digesters` spreads them (beside the
+    shard's documents ``seed, seed + s, …``, digester ``j`` seeded ``seed * 2**32 + j``).
+    Close it when done.
 
     Args:
         documents: ``(title, content)`` pairs.
@@ -213,6 +229,11 @@ def build_retrieval_colony(
     Returns:
         The colony (a :class:`~phago.query.base.GraphSource`).
 
+    Raises:
+        ConfigError: ``shards``, ``digesters`` (unless None), ``max_idle`` or ``columns``
+            not a whole number >= 1, ``ticks`` or ``seed`` not a whole number >= 0, or
+            ``spacing`` not a finite number > 0.
+
     Example:
         >>> docs = [("a", "cell membrane protein"), ("b", "gene dna protein")]
         >>> c = build_retrieval_colony(docs, ticks=20)
@@ -224,26 +245,56 @@ def build_retrieval_colony(
     from phago.corpus import grid_positions
     from phago.types import Position
 
-    if shards < 1 or ticks < 0 or max_idle < 1 or columns < 1:
-        raise ConfigError("shards, max_idle and columns must be >= 1 and ticks >= 0")
+    shards = whole_number(shards, "shards", 1)
+    ticks = whole_number(ticks, "ticks", 0)
+    max_idle = whole_number(max_idle, "max_idle", 1)
+    seed = whole_number(seed, "seed", 0)
+    columns = whole_number(columns, "columns", 1)
+    spacing = real_number(spacing, "spacing", 0, low_open=True)
     n = len(documents)
-    count = max(1, math.ceil(n / 4)) if digesters is None else int(digesters)
-    if count < 1:
-        raise ConfigError("digesters must be >= 1")
+    count = (
+        max(1, math.ceil(n / 4)) if digesters is None else whole_number(digesters, "digesters", 1)
+    )
     positions = grid_positions(n, columns=columns, spacing=spacing)
     if shards > 1:
         from phago.distributed import DistributedColony
 
         dc = DistributedColony(num_shards=shards, seed=seed)
-        dc.ingest_documents([(t, c, p) for (t, c), p in zip(documents, positions, strict=True)])
-        dc.spawn_digesters(math.ceil(count / shards), max_idle=max_idle)
-        dc.run(ticks)
+        try:
+            dc.ingest_documents([(t, c, p) for (t, c), p in zip(documents, positions, strict=True)])
+            _spread_digesters(dc, math.ceil(count / shards), seed=seed, max_idle=max_idle)
+            dc.run(ticks)
+        except BaseException:
+            dc.close()
+            raise
         return dc
     colony = Colony(seed=seed)
     colony.ingest_documents([(t, c, p) for (t, c), p in zip(documents, positions, strict=True)])
     step = max(1, n // count)
     for j in range(count):
-        start = positions[(j * step) % n] if n else Position(0.0, 0.0)
-        colony.spawn(Digester(start, seed=j * step, max_idle=max_idle))
+        start = positions[(j * step + seed) % n] if n else Position(0.0, 0.0)
+        colony.spawn(Digester(start, seed=(seed << 32) + j * step, max_idle=max_idle))
     colony.run(ticks)
     return colony
+
+
+def _spread_digesters(dc: Any, per_shard: int, *, seed: int, max_idle: int) -> None:
+    """Spawn ``per_shard`` digesters on every shard of ``dc``: digester ``j`` of a shard with
+    ``n`` documents beside its document ``(seed + j * max(1, n // per_shard)) % n`` (at
+    ``(1, 1)`` on a shard without any), seeded ``seed * 2**32 + j``. With seed 0 this is
+    :meth:`~phago.distributed.DistributedColony.spawn_digesters`'s layout."""
+    from phago.agents.digester import Digester
+    from phago.types import Position
+
+    docs = dc.documents()
+    owner = dc.coordinator.route_documents(
+        np.fromiter((int(d.id) for d in docs), dtype=np.uint64, count=len(docs))
+    ).tolist()
+    for shard in range(dc.num_shards):
+        mine = [d.position for d, s in zip(docs, owner, strict=True) if s == shard]
+        n = len(mine)
+        step = max(1, n // per_shard) if per_shard else 1
+        for j in range(per_shard):
+            p = mine[(seed + j * step) % n] if n else Position(0.0, 0.0)
+            at = Position(p.x + 1.0, p.y + 1.0)
+            dc.spawn(Digester(at, seed=(seed << 32) + j, max_idle=max_idle), shard=shard)

@@ -37,7 +37,15 @@ import heapq
 
 import numpy as np
 
-from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
+from phago.config import whole_number
+from phago.query.base import (
+    GraphSource,
+    RetrievedConcept,
+    optional_whole_number,
+    query_terms,
+    rank_top,
+    seed_indices,
+)
 from phago.query.index import DEFAULT_FANOUT, query_index
 from phago.query.reinforce import reinforce as _reinforce
 
@@ -75,12 +83,21 @@ def graph_walk(
         Concepts by score, with ``path`` (labels from a seed) and components ``seed``,
         ``edge`` and ``overlap``.
 
+    Raises:
+        ConfigError: ``k``, ``max_depth`` or ``max_expansions`` not a whole number >= 0,
+            or ``fanout`` neither None nor a whole number >= 1.
+        InvalidQuery: ``text`` is not text.
+
     Example:
         >>> from phago.query.base import example_source
         >>> r = graph_walk(example_source(), "qubit spin", k=3)
         >>> [(x.label, x.score) for x in r][:2]
         [('qubit', 15.0), ('spin', 15.0)]
     """
+    k = whole_number(k, "k", 0)
+    max_depth = whole_number(max_depth, "max_depth", 0)
+    max_expansions = whole_number(max_expansions, "max_expansions", 0)
+    fanout = optional_whole_number(fanout, "fanout", 1)
     terms = query_terms(text)
     if not terms or k <= 0:
         return []

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phago.config import real_number, whole_number
 from phago.errors import ConfigError
 from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top, seed_indices
 from phago.query.index import query_index
@@ -67,10 +68,10 @@ class HybridConfig:
     candidate_multiplier: int = 3
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.max_results < 1 or self.candidate_multiplier < 1:
-            raise ConfigError("max_results and candidate_multiplier must be >= 1")
+        # (frozen: the checked values are set through object.__setattr__)
+        object.__setattr__(self, "alpha", real_number(self.alpha, "alpha", 0, 1))
+        for name in ("max_results", "candidate_multiplier"):
+            object.__setattr__(self, name, whole_number(getattr(self, name), name, 1))
 
 
 def hybrid(
@@ -93,14 +94,21 @@ def hybrid(
     Returns:
         Concepts by final score, components ``tfidf`` (normalised) and ``graph``.
 
+    Raises:
+        ConfigError: ``k`` neither None nor a whole number >= 0, or a ``config`` that is
+            not a :class:`HybridConfig`.
+        InvalidQuery: ``text`` is not text.
+
     Example:
         >>> from phago.query.base import example_source
         >>> r = hybrid(example_source(), "gene dna", k=1, config=HybridConfig(alpha=1.0))
         >>> r[0].score
         1.0
     """
+    if config is not None and not isinstance(config, HybridConfig):
+        raise ConfigError(f"config must be a HybridConfig, got {type(config).__name__}")
     cfg = config or HybridConfig()
-    kk = cfg.max_results if k is None else k
+    kk = cfg.max_results if k is None else whole_number(k, "k", 0)
     terms = query_terms(text)
     if not terms or kk <= 0:
         return []

@@ -11,11 +11,23 @@ only when what it depends on changed:
   co-activations, degrees, weighted strengths and the weight percentiles; keyed on
   (node count, edge count, tick, local version). Query reinforcement bumps the version.
 * **documents** (:class:`DocumentIndex`): the digested documents (those with provenance),
-  sorted by id, a BM25 index over their tokens (Lucene BM25, scored here over the query
-  terms' postings) and the document × concept term counts of the graph's provenance. It is
-  incremental: the tokens, vocabulary, postings and pairs are kept between snapshots, and
-  a refresh after digestion tokenises only the newly digested documents and reads only the
-  new provenance pairs (see :class:`_DocStore` for when it starts again from scratch).
+  sorted by id, a BM25 index over their tokens (title and content: a document is found by
+  the words of its title too; Lucene BM25, scored here over the query terms' postings) and
+  the document × concept term counts of the graph's provenance. It is incremental: the
+  tokens, vocabulary, postings and pairs are kept between snapshots, and a refresh after
+  digestion tokenises only the newly digested documents and reads only the new provenance
+  pairs (see :class:`_DocStore` for when it starts again from scratch).
+
+**Another graph of the same source.** A distributed colony's ``graph`` is a new merged graph
+after every change of the cluster (nodes in id order, so a new node shifts the indices of
+those after it). When a source is queried through a graph the index has not seen, the caches
+of the graph it was queried through last carry over (:func:`query_index`): the label index is
+re-indexed by node id (node ids name their labels, :mod:`phago.ids`) and only the new
+concepts' labels are split, and the documents keep their tokens, vocabulary and postings, so
+only documents not indexed yet are tokenised and the provenance pairs are read again
+(:meth:`_DocStore.rebase`). Nothing carries over where the result could differ from a fresh
+build: node order changed (a graph that is not ordered the same way) or an indexed document
+has left the source or lost its provenance.
 
 Example:
     >>> from phago.query.base import example_source
@@ -32,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import threading
 import weakref
 from collections import Counter
@@ -68,6 +81,33 @@ FloatArray = npt.NDArray[np.float64]
 Int32Array = npt.NDArray[np.int32]
 
 
+class _Column:
+    """A growing 1-D array: appends write past the end of its buffer (regrown to twice what
+    it holds: zeroed pages cost nothing until written), so views of a shorter prefix, held
+    by earlier snapshots, never change."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, dtype: npt.DTypeLike) -> None:
+        self.data: npt.NDArray[Any] = np.zeros(0, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: npt.ArrayLike) -> None:
+        """Append ``values``."""
+        v = np.asarray(values, dtype=self.data.dtype)
+        end = self.size + len(v)
+        if end > len(self.data):
+            grown = np.zeros(max(2 * end, 64), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = v
+        self.size = end
+
+    def view(self) -> npt.NDArray[Any]:
+        """The filled prefix (a view)."""
+        return self.data[: self.size]
+
+
 @dataclass(slots=True)
 class LabelIndex:
     """Inverted index over concept label terms.
@@ -76,11 +116,13 @@ class LabelIndex:
         postings: term -> (concept indices, term count in the label), ascending indices.
         concepts: number of concept nodes indexed (the TF-IDF collection size).
         nodes_seen: graph node count this index covers.
+        node_ids: the ids of those nodes, by index (what :meth:`remapped` maps by).
     """
 
     postings: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
     concepts: int = 0
     nodes_seen: int = 0
+    node_ids: _Column = field(default_factory=lambda: _Column(np.uint64), compare=False)
 
     def extend(self, graph: HebbianGraph) -> None:
         """Index the nodes added since the last call."""
@@ -89,17 +131,67 @@ class LabelIndex:
             return
         codes = graph.type_codes()
         for i in range(self.nodes_seen, n):
-            if codes[i] != CONCEPT_CODE:
-                continue
-            self.concepts += 1
-            for term, count in Counter(label_terms(graph.label_at(i))).items():
-                entry = self.postings.get(term)
-                if entry is None:
-                    self.postings[term] = ([i], [count])
-                else:
-                    entry[0].append(i)
-                    entry[1].append(count)
+            if codes[i] == CONCEPT_CODE:
+                self._add(i, graph.label_at(i), append=True)
+        self.node_ids.extend(np.array(graph.ids_at(range(self.nodes_seen, n)), dtype=np.uint64))
         self.nodes_seen = n
+
+    def _add(self, i: int, label: str, *, append: bool) -> None:
+        """Post concept ``i`` under its label's terms (appended, or inserted in index order)."""
+        self.concepts += 1
+        for term, count in Counter(label_terms(label)).items():
+            entry = self.postings.get(term)
+            if entry is None:
+                self.postings[term] = ([i], [count])
+            elif append:
+                entry[0].append(i)
+                entry[1].append(count)
+            else:
+                at = bisect.bisect_left(entry[0], i)
+                entry[0].insert(at, i)
+                entry[1].insert(at, count)
+
+    def remapped(self, graph: HebbianGraph) -> LabelIndex | None:
+        """This index carried over to ``graph``, another graph of the same nodes and more (or
+        fewer), by node id: the same as a fresh index of ``graph``, or None where the nodes
+        kept are in another order there (build afresh then).
+
+        Example:
+            >>> a, b = HebbianGraph(), HebbianGraph()
+            >>> _ = a.present(["cell", "gene"]); _ = b.present(["dna", "cell", "gene"])
+            >>> old = LabelIndex(); old.extend(a)
+            >>> new = old.remapped(b)
+            >>> new.postings["gene"], new.concepts, new.nodes_seen
+            (([2], [1]), 3, 3)
+            >>> fresh = LabelIndex(); fresh.extend(b); fresh.postings == new.postings
+            True
+        """
+        n = graph.node_count
+        remap = graph.indices_of_ids(self.node_ids.view())
+        kept = remap[remap >= 0]
+        if len(kept) > 1 and not bool((kept[1:] > kept[:-1]).all()):
+            return None
+        out = LabelIndex()
+        gone = len(kept) < len(remap)
+        r = remap.tolist()
+        postings = out.postings
+        for term, (nodes, counts) in self.postings.items():
+            if not gone:
+                postings[term] = ([r[i] for i in nodes], list(counts))
+                continue
+            pairs = [(r[i], c) for i, c in zip(nodes, counts, strict=True) if r[i] >= 0]
+            if pairs:
+                postings[term] = ([i for i, _ in pairs], [c for _, c in pairs])
+        added = np.ones(n, dtype=np.bool_)
+        added[kept] = False
+        codes = graph.type_codes()
+        out.concepts = int(np.count_nonzero(codes[kept] == CONCEPT_CODE))
+        fresh = np.flatnonzero(added & (codes == CONCEPT_CODE)).tolist()
+        for i, label in zip(fresh, graph.labels_of(fresh), strict=True):
+            out._add(i, label, append=False)
+        out.node_ids.extend(np.array(graph.node_ids(), dtype=np.uint64))
+        out.nodes_seen = n
+        return out
 
     def df(self, term: str) -> int:
         """Number of concept nodes whose label contains ``term``."""
@@ -309,35 +401,9 @@ def _find_in_rows(lo: IntArray, hi: IntArray, values: Int32Array, wanted: IntArr
     return out
 
 
-class _Column:
-    """A growing 1-D array: appends write past the end of its buffer (regrown to twice what
-    it holds: zeroed pages cost nothing until written), so views of a shorter prefix, held
-    by earlier snapshots, never change."""
-
-    __slots__ = ("data", "size")
-
-    def __init__(self, dtype: npt.DTypeLike) -> None:
-        self.data: npt.NDArray[Any] = np.zeros(0, dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: npt.ArrayLike) -> None:
-        """Append ``values``."""
-        v = np.asarray(values, dtype=self.data.dtype)
-        end = self.size + len(v)
-        if end > len(self.data):
-            grown = np.zeros(max(2 * end, 64), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : end] = v
-        self.size = end
-
-    def view(self) -> npt.NDArray[Any]:
-        """The filled prefix (a view)."""
-        return self.data[: self.size]
-
-
 class DocumentIndex:
-    """BM25 index over digested documents and their document × concept term counts.
+    """BM25 index over digested documents (their titles' and contents' tokens) and their
+    document × concept term counts.
 
     An immutable snapshot: :func:`query_index` keeps the data it is made from between
     snapshots and extends it as documents are digested (see :class:`_DocStore`).
@@ -364,11 +430,12 @@ class DocumentIndex:
         >>> di.n_docs, di.titles
         (4, ['Cells', 'Qubits', 'Genes', 'Membranes'])
         >>> np.round(di.scores(["qubit"]), 3).tolist()
-        [0.0, 0.529, 0.0, 0.0]
+        [0.0, 0.518, 0.0, 0.0]
     """
 
     __slots__ = (
         "_avg_len",
+        "_by_id",
         "_delta_cnt",
         "_delta_col",
         "_delta_start",
@@ -399,6 +466,7 @@ class DocumentIndex:
         self.concept_df: FloatArray = store.concept_df
         self._order: IntArray = store.order
         self._slot_titles = store.slot_titles
+        self._by_id = store.by_id
         self._slot_len: FloatArray = store.slot_len.view()
         self._avg_len = store.total_len / self.n_docs if self.n_docs else 0.0
         self._vocab = store.vocab
@@ -423,8 +491,8 @@ class DocumentIndex:
         Example:
             >>> from phago.query.base import example_source
             >>> src = example_source()
-            >>> DocumentIndex.build(src, src.graph).doc_len.tolist()
-            [5.0, 3.0, 4.0, 3.0]
+            >>> DocumentIndex.build(src, src.graph).doc_len.tolist()  # (titles included)
+            [6.0, 4.0, 5.0, 4.0]
         """
         return _DocStore().refresh(source, graph)
 
@@ -438,6 +506,17 @@ class DocumentIndex:
     def title(self, row: int) -> str:
         """Title of the document at ``row``."""
         return self._slot_titles[int(self._order[row])]
+
+    def document(self, row: int) -> Document | None:
+        """The document at ``row`` (None if its source no longer holds it).
+
+        Example:
+            >>> from phago.query.base import example_source
+            >>> src = example_source()
+            >>> DocumentIndex.build(src, src.graph).document(1).content
+            'qubit spin entanglement'
+        """
+        return self._by_id.get(int(self.doc_ids[row]))
 
     @property
     def doc_len(self) -> FloatArray:
@@ -544,6 +623,8 @@ class _DocStore:
     slots indexed so far and, between builds, queries scan the token entries added since.
     The (slot, node) provenance pairs are kept as sorted keys with their label counts.
 
+    Tokens are the title's, then the content's (:func:`phago.text.tokenize` of both).
+
     A refresh reads only what changed: provenance pairs past the last length seen, nodes past
     the last count seen, documents past the last list seen. It starts again from scratch when
     what it indexed may have changed: fewer nodes or pairs than before, a different node at
@@ -581,6 +662,20 @@ class _DocStore:
             np.zeros(0, dtype=np.int32),
         )
         self.post_entries = 0  # token entries the postings cover
+        self.docs_seen: list[Document] = []
+        self.by_id: dict[int, Document] = {}
+        self.source_ref: weakref.ref[GraphSource] | None = None
+        self._clear_graph()
+
+    def rebase(self) -> None:
+        """Keep the documents' tokens and forget what depends on the graph (node indices,
+        provenance pairs), for another graph of the same source: the next refresh reads
+        every provenance pair again but tokenises only documents not indexed yet, and starts
+        from scratch if an indexed document has no provenance in that graph."""
+        self._clear_graph()
+        self.check_indexed = True
+
+    def _clear_graph(self) -> None:
         # (slot << 32 | node, label count) pairs, ascending: most in the first part, the
         # latest in the second (merged into the first when it grows past an eighth of it)
         no_pairs = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
@@ -592,11 +687,9 @@ class _DocStore:
         self.n_prov = 0
         self.prov: tuple[IntArray, npt.NDArray[np.uint64]] | None = None
         self.last_node_id: int | None = None
-        self.docs_seen: list[Document] = []
-        self.by_id: dict[int, Document] = {}
         self.pending: set[int] = set()
-        self.source_ref: weakref.ref[GraphSource] | None = None
         self.snapshot: DocumentIndex | None = None
+        self.check_indexed = False  # (after rebase: every indexed document has provenance?)
 
     # ---------------------------------------------------------------- checks
 
@@ -678,6 +771,11 @@ class _DocStore:
             self.source_ref = None
         if self.snapshot is not None and n == self.n_nodes and len(nodes) == self.n_prov:
             return self.snapshot
+        if self.check_indexed:
+            self.check_indexed = False
+            if len(self.sorted_ids) and not bool(np.isin(self.sorted_ids, pdocs).all()):
+                self.clear()
+                self._sync_documents(docs)
         self._update(graph, nodes, pdocs)
         self.snapshot = DocumentIndex(self)
         return self.snapshot
@@ -710,8 +808,9 @@ class _DocStore:
             self._build_postings()
 
     def _index_documents(self, docs: list[Document]) -> None:
-        """Tokenise ``docs`` into new slots (extending the vocabulary) and place them by id."""
-        toks = [tokenize(d.content) for d in docs]
+        """Tokenise ``docs`` (title, then content) into new slots (extending the vocabulary)
+        and place them by id."""
+        toks = [tokenize(f"{d.title}\n{d.content}") for d in docs]
         flat = list(chain.from_iterable(toks))
         vocab = self.vocab
         new_terms = [t for t in dict.fromkeys(flat) if t not in vocab]
@@ -821,6 +920,7 @@ class _Cache:
         "adj",
         "adj_key",
         "docs",
+        "inherited",
         "labels",
         "lock",
         "pres",
@@ -837,6 +937,34 @@ class _Cache:
         self.pres: IntArray | None = None
         self.pres_key: tuple[int, ...] | None = None
         self.version = 0
+        # the label index of the graph this one's source was queried through before, and
+        # that cache's lock: carried over on first use (see :meth:`carry_over`)
+        self.inherited: tuple[LabelIndex, threading.RLock] | None = None
+
+    def carry_over(self, prev: _Cache) -> None:
+        """Start from ``prev``, the cache of the graph the same source was queried through
+        before: take its document store (rebased) and, for the first use of the labels, its
+        label index (``prev`` keeps its labels and gets an empty document store)."""
+        with prev.lock:
+            store, prev.docs = prev.docs, _DocStore()
+            inherited = prev.inherited
+            if inherited is None and prev.labels.nodes_seen:
+                inherited = (prev.labels, prev.lock)
+        store.rebase()
+        self.docs = store
+        self.inherited = inherited
+
+    def labels_for(self, graph: HebbianGraph) -> LabelIndex:
+        """The label index, carried over or extended to ``graph`` (under :attr:`lock`)."""
+        inherited, self.inherited = self.inherited, None
+        if inherited is not None and not self.labels.nodes_seen:
+            old, old_lock = inherited
+            with old_lock:
+                carried = old.remapped(graph)
+            if carried is not None:
+                self.labels = carried
+        self.labels.extend(graph)
+        return self.labels
 
 
 class QueryIndex:
@@ -860,9 +988,9 @@ class QueryIndex:
     def labels(self) -> LabelIndex:
         """The label inverted index, up to date."""
         c = self._cache
-        if c.labels.nodes_seen != self.graph.node_count:
+        if c.labels.nodes_seen != self.graph.node_count or c.inherited is not None:
             with c.lock:
-                c.labels.extend(self.graph)
+                return c.labels_for(self.graph)
         return c.labels
 
     def adjacency(self) -> Adjacency:
@@ -907,9 +1035,18 @@ class QueryIndex:
 
 _CACHES: weakref.WeakKeyDictionary[HebbianGraph, _Cache] = weakref.WeakKeyDictionary()
 
+_LAST: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
+"""The cache each source was last queried through (sources that can be referenced weakly)."""
+
+_NEW_CACHE = threading.Lock()
+
 
 def query_index(source: GraphSource) -> QueryIndex:
     """The cached indexes of ``source.graph``, viewed at ``source``'s current tick.
+
+    The first query through a graph the index has not seen starts from the caches of the
+    graph ``source`` was queried through last, if any (a distributed colony's merged graph
+    after a change; see the module docstring).
 
     Example:
         >>> from phago.query.base import example_source
@@ -920,9 +1057,32 @@ def query_index(source: GraphSource) -> QueryIndex:
     g = source.graph
     cache = _CACHES.get(g)
     if cache is None:
-        cache = _Cache()
-        _CACHES[g] = cache
+        with _NEW_CACHE:
+            cache = _CACHES.get(g)
+            if cache is None:
+                cache = _Cache()
+                prev = _last_cache(source)
+                if prev is not None:
+                    cache.carry_over(prev)
+                _CACHES[g] = cache
+    _remember(source, cache)
     return QueryIndex(g, cache, source_tick(source))
+
+
+def _last_cache(source: GraphSource) -> _Cache | None:
+    try:
+        return _LAST.get(source)
+    except TypeError:  # (cannot be referenced weakly, or not hashable)
+        return None
+
+
+def _remember(source: GraphSource, cache: _Cache) -> None:
+    try:
+        if _LAST.get(source) is not cache:
+            with _NEW_CACHE:
+                _LAST[source] = cache
+    except TypeError:
+        pass
 
 
 def invalidate(graph: HebbianGraph) -> None:

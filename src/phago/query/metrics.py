@@ -3,7 +3,8 @@
 ``precision_at_k`` divides by ``k`` (the standard definition); the reference divided by
 ``min(k, number returned)``, which rewards returning little. That variant is kept as
 :func:`precision_at_k_returned` and reported beside it. A relevant label counts once, at its
-first position; labels are compared after :func:`phago.ids.normalise_label`.
+first position; labels are compared after :func:`phago.ids.normalise_label`. A ``k`` that is
+not a whole number >= 0 is a :class:`~phago.errors.ConfigError`.
 
 Example:
     >>> got = ["cell", "gene", "dna"]
@@ -22,6 +23,7 @@ import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
+from phago.config import whole_number
 from phago.ids import normalise_label
 
 __all__ = [
@@ -59,6 +61,7 @@ def precision_at_k(retrieved: Sequence[str], relevant: Collection[str], k: int) 
         >>> precision_at_k(["a", "b"], {"a"}, 4)
         0.25
     """
+    k = whole_number(k, "k", 0)
     if k <= 0:
         return 0.0
     return sum(_hits(retrieved, _norm_set(relevant), k)) / k
@@ -71,6 +74,7 @@ def precision_at_k_returned(retrieved: Sequence[str], relevant: Collection[str],
         >>> precision_at_k_returned(["a", "b"], {"a"}, 4)
         0.5
     """
+    k = whole_number(k, "k", 0)
     n = min(k, len(retrieved))
     if n <= 0:
         return 0.0
@@ -84,6 +88,7 @@ def recall_at_k(retrieved: Sequence[str], relevant: Collection[str], k: int) -> 
         >>> recall_at_k(["a", "b"], {"a", "c"}, 4)
         0.5
     """
+    k = whole_number(k, "k", 0)
     rel = _norm_set(relevant)
     if not rel:
         return 0.0
@@ -114,6 +119,7 @@ def ndcg_at_k(retrieved: Sequence[str], relevant: Collection[str], k: int) -> fl
         >>> round(ndcg_at_k(["x", "a"], {"a"}, 10), 4)
         0.6309
     """
+    k = whole_number(k, "k", 0)
     rel = _norm_set(relevant)
     ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(rel), max(k, 0))))
     if ideal == 0.0:

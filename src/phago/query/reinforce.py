@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from phago.config import real_number
 from phago.query.base import GraphSource, RetrievedConcept, seed_indices, source_tick
 from phago.query.index import invalidate
 
@@ -56,6 +57,9 @@ def reinforce(
     Returns:
         The number of edges reinforced.
 
+    Raises:
+        ConfigError: ``increment`` is not a number in [0, 1].
+
     Example:
         >>> from phago.query.base import example_source, RetrievedConcept
         >>> src = example_source()
@@ -64,6 +68,7 @@ def reinforce(
         >>> reinforce(src, ["gene"], res)
         1
     """
+    increment = real_number(increment, "increment", 0, 1)
     g = source.graph
     seeds = seed_indices(g, terms)
     if not seeds or not results:

@@ -66,12 +66,14 @@ def resolve_method(method: str) -> str:
     """The method name ``method`` stands for (``"best"`` → :data:`BEST_METHOD`).
 
     Raises:
-        ConfigError: an unknown method name.
+        ConfigError: an unknown method name, or one that is not text.
 
     Example:
         >>> resolve_method("tfidf")
         'tfidf'
     """
+    if not isinstance(method, str):
+        raise ConfigError(f"a retrieval method is a name, got {type(method).__name__}")
     name = BEST_METHOD if method == "best" else method
     if name not in METHODS:
         known = ", ".join(["best", *METHODS])

@@ -43,7 +43,8 @@ import numpy.typing as npt
 from numba import njit
 from scipy.sparse import csgraph  # type: ignore[import-untyped]
 
-from phago.config import whole_number
+from phago.config import real_number, whole_number
+from phago.errors import InvalidQuery
 from phago.ids import NodeId
 from phago.query.base import GraphSource
 from phago.query.index import Adjacency, query_index
@@ -107,6 +108,10 @@ class Communities:
 
 def _resolve(source: GraphSource, node: str | int) -> int | None:
     g = source.graph
+    if isinstance(node, bool) or not isinstance(node, str | int | np.integer):
+        raise InvalidQuery(f"a node is a label (text) or a node id (a whole number), got {node!r}")
+    if isinstance(node, np.integer):
+        node = int(node)
     if isinstance(node, str):
         nid = g.find_by_label(node)
         if nid is None:
@@ -157,6 +162,9 @@ def shortest_path(source: GraphSource, a: str | int, b: str | int) -> PathResult
     Returns:
         The path (``a == b`` gives a one-node path of cost 0), or None if either node is
         missing or ``b`` is unreachable.
+
+    Raises:
+        InvalidQuery: ``a`` or ``b`` is neither text nor a whole number.
 
     Example:
         >>> from phago.query.base import example_source
@@ -209,7 +217,7 @@ def betweenness_centrality(
         Nodes by score descending (then label, then id).
 
     Raises:
-        ConfigError: ``samples`` or ``top_k`` is not a whole number >= 0.
+        ConfigError: ``samples``, ``seed`` or ``top_k`` is not a whole number >= 0.
 
     Example:
         >>> from phago.query.base import example_source
@@ -218,6 +226,7 @@ def betweenness_centrality(
         ('protein', True)
     """
     samples = whole_number(samples, "samples", 0)
+    seed = whole_number(seed, "seed", 0)
     if top_k is not None:
         top_k = whole_number(top_k, "top_k", 0)
     g = source.graph
@@ -401,6 +410,10 @@ def communities(
     Returns:
         Communities (sorted labels, largest first) and the modularity of the partition.
 
+    Raises:
+        ConfigError: ``resolution`` is not a finite number > 0, or ``seed`` not a whole
+            number >= 0.
+
     Example:
         >>> from phago.query.base import example_source
         >>> c = communities(example_source())
@@ -409,6 +422,8 @@ def communities(
     """
     import networkx as nx
 
+    resolution = real_number(resolution, "resolution", 0, low_open=True)
+    seed = whole_number(seed, "seed", 0)
     g = source.graph
     adj = query_index(source).adjacency()
     order = _sorted_by_id(source)

@@ -26,6 +26,7 @@ from collections import Counter
 import numpy as np
 import numpy.typing as npt
 
+from phago.config import whole_number
 from phago.query.base import GraphSource, RetrievedConcept, query_terms, rank_top
 from phago.query.index import query_index
 from phago.query.reinforce import reinforce as _reinforce
@@ -91,12 +92,17 @@ def tfidf(
     Returns:
         Concepts by score, components ``tfidf`` and ``exact``.
 
+    Raises:
+        ConfigError: ``k`` is not a whole number >= 0.
+        InvalidQuery: ``text`` is not text.
+
     Example:
         >>> from phago.query.base import example_source
         >>> r = tfidf(example_source(), "gene", k=1)[0]
         >>> r.label, sorted(r.components)
         ('gene', ['exact', 'tfidf'])
     """
+    k = whole_number(k, "k", 0)
     terms = query_terms(text)
     if not terms or k <= 0:
         return []
