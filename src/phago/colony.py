@@ -43,6 +43,7 @@ from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
 from phago.config import ColonyConfig, whole_number
 from phago.errors import (
+    DistributedError,
     DocumentError,
     EmptyDocument,
     InvalidAgent,
@@ -68,7 +69,7 @@ from phago.events import (
 from phago.graph import TRIU_CACHED_UP_TO, HebbianGraph, PrunedEdges, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
-from phago.text import tokenize
+from phago.text import term_bound, tokenize
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -98,6 +99,7 @@ from phago.types import (
 
 if TYPE_CHECKING:
     from phago.document_batch import DocumentBatch, DocumentInput
+    from phago.state import ForgetReport
 
 __all__ = [
     "Colony",
@@ -241,8 +243,9 @@ def check_keyword_counts(titles: Sequence[str], contents: Sequence[str], limit: 
     :attr:`~phago.config.ColonyConfig.clique_keyword_limit`; None: no limit): every pair
     of them would be wired, and a few thousand make millions of edges at once.
 
-    A keyword takes at least two characters with the space after it, so only documents of
-    ``2 * limit`` characters or more are tokenised to count.
+    Only documents that could hold more (:func:`phago.text.term_bound`: a keyword takes at
+    least two characters with the space after it, one in Chinese or Japanese) are tokenised
+    to count.
 
     Raises:
         DocumentError: the first such document, with its count and what to do instead.
@@ -257,7 +260,7 @@ def check_keyword_counts(titles: Sequence[str], contents: Sequence[str], limit: 
     if limit is None:
         return
     for title, content in zip(titles, contents, strict=True):
-        if len(content) < 2 * limit:
+        if len(content) <= limit or term_bound(content) <= limit:
             continue
         n = len(set(tokenize(content)))
         if n > limit:
@@ -416,7 +419,9 @@ class Colony:
 
         Returns:
             The document id. Ingesting the same document again changes nothing and returns
-            the same id.
+            the same id. A document without any concept (only emoji or stopwords:
+            :func:`phago.text.tokenize` finds nothing) is accepted; it is digested and adds
+            nothing to the graph (``phago ingest`` warns of such a file).
 
         Raises:
             EmptyDocument: empty or whitespace-only content.
@@ -629,7 +634,7 @@ class Colony:
             >>> colony.retire_agents([first])
             Traceback (most recent call last):
             ...
-            phago.errors.UnknownAgent: 'no live agent with id ...'
+            phago.errors.UnknownAgent: no live agent with id ...
         """
         raised = getattr(self, "_phase_raised", None)
         if self._phase != "advance" or raised is not None:
@@ -653,6 +658,85 @@ class Colony:
             self.fitness.forget(AgentId(aid))
         self.total_retired = getattr(self, "total_retired", 0) + len(wanted)
         return len(wanted)
+
+    def forget_documents(self, doc_ids: Iterable[DocumentId | int]) -> ForgetReport:
+        """Forget documents: remove them and withdraw their contribution to the graph, in
+        place, between ticks.
+
+        The rule is :func:`phago.state.forget_documents`'s, the one ``phago forget`` and
+        :func:`phago.store.forget_in_store` follow: the documents leave the substrate; a
+        concept that no remaining document presented goes, with all its edges, whatever
+        query reinforcement they got; every other edge a forgotten document wired loses
+        that document's co-activation and its share of the weight, and goes when nothing
+        is left or when no remaining document wired it. The colony ends up exactly as
+        saving it, forgetting in the store and loading it again would leave it, and runs on
+        from there as that colony would.
+
+        It works in place, as everything else that changes a colony does (ingesting,
+        retiring agents): the colony keeps its agents (the same objects), spawn policy,
+        fitness records, event history and hooks; only ``colony.graph`` and
+        ``colony.substrate`` become new objects, so read them from the colony again rather
+        than through a reference taken before. Agents holding a forgotten document's text
+        drop it and seek again; their learnt vocabularies, traces, fitness records and the
+        event history are not rewound.
+
+        Args:
+            doc_ids: ids of the documents to forget; ids the colony does not hold are
+                reported as ``unknown``.
+
+        Returns:
+            A :class:`~phago.state.ForgetReport`.
+
+        Raises:
+            DocumentError: an id that is not a whole number in [0, 2**64) (nothing changes).
+            PhaseOrderError: the colony is in the middle of a tick.
+            DistributedError: the colony is a shard of a distributed colony (forget in its
+                saved store instead).
+
+        Example:
+            >>> from phago import Digester, Position
+            >>> colony = Colony(seed=0)
+            >>> keep = colony.ingest_document("a", "alpha beta gamma", Position(0, 0))
+            >>> gone = colony.ingest_document("b", "alpha beta delta", Position(1, 0))
+            >>> _ = colony.spawn(Digester(Position(0, 0)))
+            >>> _ = colony.run_until_digested(50)
+            >>> report = colony.forget_documents([gone])
+            >>> report.documents_removed == [gone], report.nodes_removed
+            (True, 1)
+            >>> sorted(colony.graph.labels()), colony.stats().documents_total
+            (['alpha', 'beta', 'gamma'], 1)
+        """
+        from phago.state import (
+            capture,
+            checked_document_ids,
+            forget_documents,
+            from_jsonable,
+            restore,
+        )
+
+        ids = checked_document_ids(doc_ids)
+        if self.presentation_hook is not None:
+            raise DistributedError(
+                "a shard's colony cannot forget on its own: forget in the distributed "
+                "colony's saved store (phago.store.forget_in_store)"
+            )
+        raised = getattr(self, "_phase_raised", None)
+        if self._phase != "advance" or raised is not None:
+            raise PhaseOrderError(
+                f"documents can only be forgotten between ticks, but the last phase was "
+                f"{self._phase}()" + (f", which raised ({raised})" if raised else "")
+            )
+        state = capture(self)
+        before = [dict(a.state) for a in state.agents]
+        report = forget_documents(state, ids)
+        fresh = restore(state)  # (checks the result before anything here changes)
+        self._graph = fresh._graph
+        self.substrate = fresh.substrate
+        for agent, old, new in zip(self.agents, before, state.agents, strict=True):
+            if new.state != old:
+                agent.load_state_dict(from_jsonable(new.state))
+        self.view.forget_prefetched()
+        return report
 
     def _trim_death_signals(self) -> None:
         """Keep only the ``death_record_limit`` most recent death signals."""

@@ -47,6 +47,19 @@ class PhagoError(Exception):
     """Base class of every error phago raises on purpose."""
 
 
+class _KeyMessage(KeyError):
+    """A :class:`KeyError` whose message prints as written (``KeyError`` prints the repr of
+    its argument, in quotes, as if it were a missing key).
+
+    Example:
+        >>> str(NodeNotFound("no node labelled 'cell'"))
+        "no node labelled 'cell'"
+    """
+
+    def __str__(self) -> str:
+        return BaseException.__str__(self)
+
+
 class ConfigError(PhagoError, ValueError):
     """A configuration value is out of range or inconsistent."""
 
@@ -67,15 +80,15 @@ class EmptyDocument(DocumentError):
     """A document has no content, or only whitespace."""
 
 
-class UnknownDocument(PhagoError, KeyError):
+class UnknownDocument(PhagoError, _KeyMessage):
     """No document with this id is known."""
 
 
-class UnknownAgent(PhagoError, KeyError):
+class UnknownAgent(PhagoError, _KeyMessage):
     """No agent with this id is known."""
 
 
-class NodeNotFound(PhagoError, KeyError):
+class NodeNotFound(PhagoError, _KeyMessage):
     """No graph node with this id or label exists."""
 
 
@@ -168,7 +181,7 @@ class EdgeResolutionFailed(DistributedError):
     """Cross-shard edge updates could not be delivered."""
 
 
-class GhostNodeNotFound(DistributedError, KeyError):
+class GhostNodeNotFound(DistributedError, _KeyMessage):
     """A ghost node was asked for but is not known on its owner shard."""
 
 

@@ -184,6 +184,11 @@ class HebbianGraph:
         self._prov_doc: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
         self._prov_n = 0
         self._prov_csr: tuple[IntArray, npt.NDArray[np.uint64]] | None = None
+        # the tick of each provenance pair, as runs: run k starts at row _prov_tick_rows[k]
+        # and was presented at tick _prov_tick_vals[k] (-1: not known, as for rows before the
+        # first run); forgetting a document compares it with the creation tick of each edge
+        self._prov_tick_rows: list[int] = []
+        self._prov_tick_vals: list[int] = []
         self._cell = float(node_cell_size)
         self._grid: dict[tuple[int, int], list[int]] = {}
         # edges
@@ -338,6 +343,8 @@ class HebbianGraph:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_deg", None)
+        self.__dict__.setdefault("_prov_tick_rows", [])  # (pickled before ticks were kept)
+        self.__dict__.setdefault("_prov_tick_vals", [])
         self.__dict__.pop("_t_used", None)  # (tombstones were counted; the table has none)
         if (self._tkeys == _OLD_TOMBSTONE).any():
             self._rebuild_table(min_live=self._m_alive)
@@ -569,7 +576,7 @@ class HebbianGraph:
         code = _TYPE_CODE[node_type]
         if ids is not None:
             found, new_per_group = self._present_known_ids(labels, ends, code, xs, ys, tick, ids)
-            self._provenance_of_groups(found, ends, doc_ids, with_doc)
+            self._provenance_of_groups(found, ends, doc_ids, with_doc, tick)
             return found, new_per_group
         tval = node_type.value
         by_label = self._by_type[code]
@@ -606,7 +613,7 @@ class HebbianGraph:
                 K.add_at(self._access, existing, 1)
         elif len(out):
             K.add_at(self._access, out, 1)
-        self._provenance_of_groups(out, ends, doc_ids, with_doc)
+        self._provenance_of_groups(out, ends, doc_ids, with_doc, tick)
         return out, created
 
     def _present_known_ids(
@@ -691,8 +698,10 @@ class HebbianGraph:
         ends: Sequence[int],
         doc_ids: npt.NDArray[np.uint64],
         with_doc: npt.NDArray[np.bool_],
+        tick: int = -1,
     ) -> None:
-        """Record each group's nodes (``out``, group after group) with its document."""
+        """Record each group's nodes (``out``, group after group) with its document, as
+        presented at ``tick``."""
         if len(out) and with_doc.any():
             # every group's nodes with its document, in group order, in one append
             bounds = np.asarray(ends, dtype=_INT)
@@ -700,10 +709,10 @@ class HebbianGraph:
             per_node = np.repeat(doc_ids, sizes)
             grouped = out[: len(per_node)]  # (the groups cover the labels)
             if with_doc.all():
-                self._append_provenance(grouped, per_node)
+                self._append_provenance(grouped, per_node, tick)
             else:
                 keep = np.repeat(with_doc, sizes)
-                self._append_provenance(grouped[keep], per_node[keep])
+                self._append_provenance(grouped[keep], per_node[keep], tick)
 
     def present_and_wire_groups(
         self,
@@ -829,10 +838,16 @@ class HebbianGraph:
             first = stop
         return GroupWiring(out, created, wired, strong, bridges)
 
-    def _append_provenance(self, nodes: IntArray, docs: npt.NDArray[np.uint64] | int) -> None:
-        """Record that ``nodes`` were presented from ``docs`` (one id, or one per node)."""
+    def _append_provenance(
+        self, nodes: IntArray, docs: npt.NDArray[np.uint64] | int, tick: int = -1
+    ) -> None:
+        """Record that ``nodes`` were presented from ``docs`` (one id, or one per node) at
+        ``tick`` (-1: not known)."""
         n = self._prov_n
         end = n + len(nodes)
+        if end > n and (self._prov_tick_vals[-1:] or [-1])[0] != tick:
+            self._prov_tick_rows.append(n)
+            self._prov_tick_vals.append(int(tick))
         if end > len(self._prov_node):  # fourfold: see _PROVENANCE_GROWTH
             self._prov_node = _grow(self._prov_node, end, _PROVENANCE_GROWTH)
             self._prov_doc = _grow(self._prov_doc, end, _PROVENANCE_GROWTH)
@@ -888,6 +903,25 @@ class HebbianGraph:
     def node_documents(self, node: NodeId) -> tuple[DocumentId, ...]:
         """Ids of the documents ``node`` was presented from (its provenance)."""
         return self.documents_of_index(self.index_of(node))
+
+    def provenance_ticks(self) -> IntArray:
+        """The tick at which each provenance pair of :meth:`provenance_arrays` was
+        presented (-1 where it is not known: pairs from a graph built from columns, or
+        saved by a phago that did not keep them).
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> _ = g.present(["a", "b"], NodeType.CONCEPT, Position(0, 0), 3, DocumentId(1))
+            >>> _ = g.present(["c"], NodeType.CONCEPT, Position(0, 0), 5, DocumentId(2))
+            >>> g.provenance_ticks().tolist()
+            [3, 3, 5]
+        """
+        out = np.full(self._prov_n, -1, dtype=_INT)
+        rows, vals = self._prov_tick_rows, self._prov_tick_vals
+        for k, (start, tick) in enumerate(zip(rows, vals, strict=True)):
+            stop = rows[k + 1] if k + 1 < len(rows) else self._prov_n
+            out[start:stop] = tick
+        return out
 
     def provenance_arrays(self) -> tuple[IntArray, npt.NDArray[np.uint64]]:
         """All (node index, document id) provenance pairs, in presentation order (read-only

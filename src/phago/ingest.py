@@ -6,16 +6,31 @@ followed): ``.txt``, ``.text``, ``.md``, ``.markdown``, ``.rst`` (read as text),
 ``style``, ``noscript`` and ``template`` are skipped; the ``<title>`` becomes the document
 title) and ``.pdf`` (text extracted with :mod:`pypdf`, page by page).
 
+Text files are read in the chosen encoding (UTF-8 by default), except that a file starting
+with a UTF-16 or UTF-32 byte-order mark is read as such. In ``.txt``, ``.text``, ``.md``,
+``.markdown`` and ``.rst`` files, web addresses (``https://…``, ``www.…``) are dropped, so
+they do not become concepts (``https``, ``com``); in Markdown, YAML front matter (between
+``---`` lines at the top) is dropped and the first ``# `` heading outside code blocks is the
+title.
+
 Every file is read in chunks of 1 MiB and split into documents of at most ``max_chars``
 characters on paragraph boundaries (then line, sentence, word boundaries), so a huge file is
-never loaded as one string. A file is read twice: first to validate it completely (text
-encoding, NUL bytes, emptiness) and hash its text, then to add its parts; a bad file is
+never loaded as one string; with ``split_keywords`` (what :func:`ingest_paths` gives: the
+colony's :attr:`~phago.config.ColonyConfig.clique_keyword_limit`), a part with more distinct
+keywords than that is split further, the same way, so that a text of any size fits a colony
+whose wiring refuses wide documents. A file is read twice: first to validate it completely
+(text encoding, NUL bytes, emptiness) and hash its text, then to add its parts; a bad file is
 therefore skipped whole and never half-added.
 
 Bad input is reported, never fatal: empty or whitespace-only files
 (:class:`~phago.errors.EmptyDocument`), binary files (NUL bytes) and text that is not valid in
-the chosen encoding (:class:`~phago.errors.DocumentError`), unreadable files and unsupported
-types are listed in :attr:`IngestReport.skipped` with the reason; every message names the file.
+the chosen encoding (:class:`~phago.errors.DocumentError`), unreadable files and PDFs too
+damaged to read are listed in :attr:`IngestReport.skipped` with the reason; every message
+names the file by its absolute path. Files of unsupported types inside folders are counted in
+:attr:`IngestReport.unsupported`. A file that is added but gives no concept at all (only
+emoji, numbers of two digits, stopwords) and a damaged PDF whose text could be recovered are
+added with a line in :attr:`IngestReport.warnings` (a colony accepts a document without
+concepts: it is stored and digested, and adds nothing to the graph).
 
 Duplicates by content: the SHA-256 of a file's extracted text (over its parts) is kept in the
 store's catalog; a file whose text is already stored, under any name, is a duplicate and is
@@ -38,9 +53,12 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -55,6 +73,7 @@ from phago.config import ColonyConfig
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import AgentId, DocumentId, document_id
 from phago.store import SourceRecord
+from phago.text import term_bound, tokenize
 from phago.types import Position
 
 if TYPE_CHECKING:
@@ -75,6 +94,7 @@ __all__ = [
     "ingest_paths",
     "inspect_file",
     "read_parts",
+    "split_by_keywords",
     "split_text",
     "text_chunks",
 ]
@@ -132,11 +152,15 @@ class AddedFile:
 
 @dataclass
 class IngestReport:
-    """What an ingestion did: files added, duplicates, files skipped with the reason."""
+    """What an ingestion did: files added, duplicates, files skipped with the reason, files
+    of unsupported types found in folders, and warnings about files that were added (no
+    concepts, a damaged PDF); every path is absolute."""
 
     added: list[AddedFile] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def documents_added(self) -> int:
@@ -161,36 +185,48 @@ class IngestReport:
             ],
             "duplicate_files": list(self.duplicates),
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "unsupported": len(self.unsupported),
+            "unsupported_files": list(self.unsupported),
+            "warnings": list(self.warnings),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """A validated file: its title, the hash of its text, how many parts, how many chars."""
+    """A validated file: its title, the hash of its text, how many parts, how many chars;
+    whether its text has any term (:func:`phago.text.tokenize`), and notes on how it was
+    read (a damaged PDF's repairs)."""
 
     path: Path
     title: str
     content_hash: str
     parts: int
     chars: int
+    has_terms: bool = True
+    notes: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------- discovery
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
+def discover(
+    paths: Iterable[str | os.PathLike[str]], *, unsupported: list[str] | None = None
+) -> tuple[list[Path], list[SkippedFile]]:
     """Supported files under ``paths`` (folders recursively), sorted per argument, no repeats.
 
     Named files of an unsupported type, missing paths and folders that cannot be read are
-    returned as skipped.
+    returned as skipped (by absolute path). Files of other types inside folders are passed
+    over; their absolute paths are appended to ``unsupported`` when it is given (hidden
+    files, and files in hidden folders, are not counted).
 
     Example:
         >>> import tempfile, pathlib
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (d / "b.md").write_text("x"); _ = (d / "a.bin").write_bytes(b"x")
-        >>> files, skipped = discover([d, d / "nope.txt"])
-        >>> [f.name for f in files], len(skipped)
-        (['b.md'], 1)
+        >>> other: list[str] = []
+        >>> files, skipped = discover([d, d / "nope.txt"], unsupported=other)
+        >>> [f.name for f in files], len(skipped), [pathlib.Path(o).name for o in other]
+        (['b.md'], 1, ['a.bin'])
     """
     files: list[Path] = []
     skipped: list[SkippedFile] = []
@@ -208,28 +244,39 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
             found: list[Path] = []
 
             def unreadable(exc: OSError, top: Path = p) -> None:
-                where = exc.filename or top
-                skipped.append(
-                    SkippedFile(str(where), f"{where}: cannot read ({exc.strerror or exc})")
-                )
+                where = os.path.abspath(exc.filename or top)
+                skipped.append(SkippedFile(where, f"{where}: cannot read ({exc.strerror or exc})"))
 
+            others: list[str] = []
             for root, dirs, names in os.walk(p, onerror=unreadable, followlinks=False):
                 dirs.sort()
+                hidden = any(
+                    part.startswith(".") and part not in (".", "..")
+                    for part in Path(os.path.relpath(root, p)).parts
+                )
                 for name in names:
                     f = Path(root) / name
-                    if f.suffix.lower() in SUPPORTED_SUFFIXES and f.is_file():
-                        found.append(f)
+                    if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                        if f.is_file():
+                            found.append(f)
+                    elif not hidden and not name.startswith(".") and f.is_file():
+                        others.append(os.path.abspath(f))
             for f in sorted(found):
                 take(f)
-        elif p.is_file():
-            if p.suffix.lower() in SUPPORTED_SUFFIXES:
-                take(p)
-            else:
-                skipped.append(SkippedFile(str(p), f"{p}: unsupported file type {p.suffix!r}"))
-        elif p.exists():
-            skipped.append(SkippedFile(str(p), f"{p}: not a regular file"))
+            if unsupported is not None:
+                unsupported.extend(sorted(others))
         else:
-            skipped.append(SkippedFile(str(p), f"{p}: no such file or directory"))
+            where = os.path.abspath(p)
+            if p.is_file():
+                if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                    take(p)
+                else:
+                    reason = f"{where}: unsupported file type {p.suffix!r}"
+                    skipped.append(SkippedFile(where, reason))
+            elif p.exists():
+                skipped.append(SkippedFile(where, f"{where}: not a regular file"))
+            else:
+                skipped.append(SkippedFile(where, f"{where}: no such file or directory"))
     return files, skipped
 
 
@@ -323,19 +370,48 @@ class _HTMLText(HTMLParser):
         return out
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # (before UTF-16's: it starts with the same two bytes)
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    """``"utf-16"`` or ``"utf-32"`` when ``head`` starts with their byte-order mark."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return None
+
+
 def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
-    """The file's text in chunks; raises DocumentError on NUL bytes or undecodable bytes."""
+    """The file's text in chunks; raises DocumentError on NUL bytes or undecodable bytes.
+
+    With a UTF-8 ``encoding`` (the default), a file that starts with a UTF-16 or UTF-32
+    byte-order mark is read in that encoding; in UTF-16 and UTF-32 a NUL character, not a
+    NUL byte, marks a binary file.
+    """
     try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        name = codecs.lookup(encoding).name
     except LookupError as exc:
         raise DocumentError(f"{path}: unknown text encoding {encoding!r}") from exc
     offset = 0
     first = True
     with open(path, "rb") as fh:
+        raw = fh.read(max(chunk_size, 4))
+        if name in ("utf-8", "utf-8-sig"):
+            wider = _bom_encoding(raw)
+            if wider is not None:
+                encoding = name = wider
+        wide = name.startswith(("utf-16", "utf-32"))
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         while True:
-            raw = fh.read(chunk_size)
+            if offset:
+                raw = fh.read(chunk_size)
             final = not raw
-            if raw and b"\x00" in raw:
+            if raw and not wide and b"\x00" in raw:
                 raise DocumentError(f"{path}: binary file (contains NUL bytes)")
             try:
                 text = decoder.decode(raw, final=final)
@@ -345,6 +421,8 @@ def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
                     f"{offset + max(exc.start, 0)})"
                 ) from exc
             offset += len(raw)
+            if wide and "\x00" in text:
+                raise DocumentError(f"{path}: binary file (contains NUL characters)")
             if first and text:
                 text = text.removeprefix("\ufeff")
                 first = False
@@ -371,24 +449,180 @@ def _html_chunks(path: Path, encoding: str, chunk_size: int, meta: dict[str, str
         yield out
 
 
-def _pdf_chunks(path: Path) -> Iterator[str]:
+class _PdfNotes(logging.Handler):
+    """pypdf's log records (its notes on repairing a damaged file: "EOF marker not found")
+    while phago reads a PDF, kept for the file's report instead of reaching stderr.
+
+    While any thread reads a PDF, the ``pypdf`` logger stops propagating and this handler
+    takes its records: those of a thread reading a PDF go to the PDF it opened last, the
+    others are handed to the root logger as they would have been.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self._guard = threading.Lock()
+        self._readers = 0
+        self._propagate = True
+        self._notes: dict[int, list[list[str]]] = {}  # thread → the notes of its open PDFs
+
+    def emit(self, record: logging.LogRecord) -> None:
+        open_pdfs = self._notes.get(threading.get_ident())
+        if not open_pdfs:
+            logging.getLogger().handle(record)
+        elif len(open_pdfs[-1]) < 20:
+            open_pdfs[-1].append(record.getMessage())
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[str]]:
+        """Collect this thread's pypdf records in the list it yields."""
+        logger = logging.getLogger("pypdf")
+        me = threading.get_ident()
+        notes: list[str] = []
+        with self._guard:
+            if self._readers == 0:
+                self._propagate = logger.propagate
+                logger.addHandler(self)
+                logger.propagate = False
+            self._readers += 1
+            self._notes.setdefault(me, []).append(notes)
+        try:
+            yield notes
+        finally:
+            with self._guard:
+                open_pdfs = self._notes[me]
+                del open_pdfs[next(i for i, n in enumerate(open_pdfs) if n is notes)]
+                if not open_pdfs:
+                    del self._notes[me]
+                self._readers -= 1
+                if self._readers == 0:
+                    logger.removeHandler(self)
+                    logger.propagate = self._propagate
+
+
+_PDF_NOTES = _PdfNotes()
+
+
+def _pdf_chunks(path: Path, meta: dict[str, str]) -> Iterator[str]:
     try:
         from pypdf import PdfReader
     except ImportError as exc:  # pragma: no cover - pypdf is a declared dependency
         raise DocumentError(f"{path}: reading PDF needs the 'pypdf' package") from exc
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError(f"{path}: the PDF is encrypted")
-        for page in reader.pages:
-            text = page.extract_text() or ""
-            if "\x00" in text:
-                text = text.replace("\x00", "")
-            yield text + "\n\n"
-    except (DocumentError, OSError):
-        raise
-    except Exception as exc:  # pypdf raises many kinds of errors on broken files
-        raise DocumentError(f"{path}: cannot read the PDF ({type(exc).__name__}: {exc})") from exc
+    with _PDF_NOTES.collecting() as notes:
+        try:
+            reader = PdfReader(path)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise DocumentError(f"{path}: the PDF is encrypted")
+            for page in reader.pages:
+                text = page.extract_text() or ""
+                if "\x00" in text:
+                    text = text.replace("\x00", "")
+                if notes:
+                    meta["damaged"] = "; ".join(dict.fromkeys(notes))
+                yield text + "\n\n"
+        except (DocumentError, OSError):
+            raise
+        except Exception as exc:  # pypdf raises many kinds of errors on broken files
+            damaged = f"damaged PDF ({'; '.join(dict.fromkeys(notes))}), " if notes else ""
+            raise DocumentError(
+                f"{path}: cannot read the PDF, {damaged}{type(exc).__name__}: {exc}"
+            ) from exc
+        if notes:
+            meta["damaged"] = "; ".join(dict.fromkeys(notes))
+
+
+# Web addresses: no concept of a note lives in "https", "www" or "com".
+_URL = re.compile(
+    r"\b(?:(?:https?|ftp|file)://|www\.)[^\s<>\"'`()\[\]{}]*[^\s<>\"'`()\[\]{}.,;:!?]",
+    re.IGNORECASE,
+)
+_FRONT_MATTER = re.compile(
+    r"---[ \t]*\r?\n(?P<body>.*?\n)??(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL
+)
+_FRONT_MATTER_MAX = 1 << 16
+_LONG_LINE = 1 << 20
+_YAML_KEY = re.compile(r"^[\w-]+[ \t]*:", re.MULTILINE)
+# a fence line, or an ATX heading of level 1 (its text in group 2)
+_MD_LINE = re.compile(r"^ {0,3}(?:(```|~~~)|#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$)", re.MULTILINE)
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def _front_matter_end(text: str, at_end: bool = False) -> int:
+    """Where the YAML front matter that ``text`` starts with ends (-1: none, or not yet
+    closed by a line end unless ``text`` is the whole file, ``at_end``): between ``---``
+    lines, empty or with a ``key:`` line (a Markdown rule is not front matter)."""
+    m = _FRONT_MATTER.match(text)
+    if m is None or (m.end() == len(text) and not at_end and not text.endswith("\n")):
+        return -1
+    body = m.group("body") or ""
+    if body.strip() and _YAML_KEY.search(body) is None:
+        return -1
+    return m.end()
+
+
+def _heading_title(text: str) -> str:
+    """A Markdown heading's text as a title: links as their text, no emphasis marks."""
+    title = _URL.sub("", _MD_LINK.sub(r"\1", text)).replace("*", "").replace("`", "")
+    return _WS.sub(" ", title).strip()
+
+
+def _text_file_chunks(
+    path: Path, encoding: str, chunk_size: int, markdown: bool, meta: dict[str, str]
+) -> Iterator[str]:
+    """A text file's chunks without web addresses; for Markdown, without YAML front matter
+    and with the first ``# `` heading outside code blocks as ``meta["title"]``.
+
+    Chunks end at a line end (or, in a line longer than 1 MiB, at a space), so no address or
+    heading is cut in two.
+    """
+    carry = ""
+    head = markdown  # the front matter is still to be looked for
+    fenced = False
+    titled = not markdown
+    for text in _decoded(path, encoding, chunk_size):
+        buf = carry + text
+        if head:
+            if len(buf) < 3 and "---".startswith(buf):
+                carry = buf  # too short to tell
+                continue
+            end = _front_matter_end(buf)
+            if end < 0 and buf.startswith("---") and len(buf) < _FRONT_MATTER_MAX:
+                carry = buf  # (the front matter may not be closed yet)
+                continue
+            head = False
+            buf = buf[max(end, 0) :]
+        cut = buf.rfind("\n") + 1
+        if cut == 0 and len(buf) > _LONG_LINE:
+            cut = max(buf.rfind(" "), buf.rfind("\t")) + 1 or len(buf)
+        block, carry = buf[:cut], buf[cut:]
+        if not titled:
+            fenced, title = _md_title(block, fenced)
+            if title:
+                meta["title"], titled = title, True
+        block = _URL.sub("", block)
+        if block:
+            yield block
+    if head:
+        carry = carry[max(_front_matter_end(carry, at_end=True), 0) :]
+    if not titled:
+        _, title = _md_title(carry, fenced)
+        if title:
+            meta["title"] = title
+    carry = _URL.sub("", carry)
+    if carry:
+        yield carry
+
+
+def _md_title(block: str, fenced: bool) -> tuple[bool, str]:
+    """The first heading title in ``block`` outside code fences (``fenced``: the block
+    starts inside one); returns whether the block ends inside one, and the title or ""."""
+    for m in _MD_LINE.finditer(block):
+        if m.group(1):
+            fenced = not fenced
+        elif not fenced:
+            title = _heading_title(m.group(2))
+            if title:
+                return fenced, title
+    return fenced, ""
 
 
 def text_chunks(
@@ -400,11 +634,17 @@ def text_chunks(
 ) -> Iterator[str]:
     """The extracted text of a supported file, as a stream of chunks.
 
+    Text files lose their web addresses, Markdown files their YAML front matter (see the
+    module docstring).
+
     Args:
         path: the file.
-        encoding: text encoding of text and HTML files (a leading BOM is dropped).
+        encoding: text encoding of text and HTML files (a leading BOM is dropped; with
+            UTF-8, a UTF-16 or UTF-32 byte-order mark switches to that encoding).
         chunk_size: bytes read at a time (None: :data:`READ_CHUNK`, 1 MiB).
-        meta: filled with ``title`` when the file declares one (HTML ``<title>``).
+        meta: filled with ``title`` when the file declares one (HTML ``<title>``, a
+            Markdown ``# `` heading), and ``damaged`` with pypdf's notes when a PDF is
+            damaged but could be read.
 
     Raises:
         DocumentError: binary, undecodable, unsupported or unreadable as PDF (names the file).
@@ -416,17 +656,23 @@ def text_chunks(
         >>> _ = p.write_text("<html><script>var x;</script><p>Hello <b>cells</b></p></html>")
         >>> "".join(text_chunks(p)).strip()
         'Hello cells'
+        >>> md = p.with_name("notes.md")
+        >>> _ = md.write_text("---\\ntags: [x]\\n---\\n# Cell *walls*\\nSee https://x.org/a.")
+        >>> meta = {}
+        >>> "".join(text_chunks(md, meta=meta)), meta["title"]
+        ('# Cell *walls*\\nSee .', 'Cell walls')
     """
     p = Path(path)
     kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise DocumentError(f"{p}: unsupported file type {p.suffix!r}")
     size = READ_CHUNK if chunk_size is None else max(1, int(chunk_size))
+    info = meta if meta is not None else {}
     if kind == "pdf":
-        return _pdf_chunks(p)
+        return _pdf_chunks(p, info)
     if kind == "html":
-        return _html_chunks(p, encoding, size, meta if meta is not None else {})
-    return _decoded(p, encoding, size)
+        return _html_chunks(p, encoding, size, info)
+    return _text_file_chunks(p, encoding, size, p.suffix.lower() in (".md", ".markdown"), info)
 
 
 def _cut(buf: str, limit: int) -> int:
@@ -463,8 +709,102 @@ def split_text(chunks: Iterable[str], max_chars: int) -> Iterator[str]:
         yield part
 
 
-def _parts(p: Path, max_chars: int, encoding: str, meta: dict[str, str]) -> Iterator[str]:
-    return split_text(text_chunks(p, encoding=encoding, meta=meta), max_chars)
+# Where a part too wide in keywords is cut, coarsest first: after a blank line, after a line,
+# after a sentence (or a Chinese / Japanese full stop), after a space. Every cut falls on
+# characters no term contains, so the terms of the pieces are the terms of the whole.
+_KEYWORD_CUTS = (
+    re.compile(r"\n[ \t\r\f\v]*\n\s*"),
+    re.compile(r"\n\s*"),
+    re.compile(r"[.!?]\s+|[。！？]\s*"),
+    re.compile(r"\s+"),
+)
+
+
+def split_by_keywords(text: str, max_keywords: int) -> Iterator[str]:
+    """Split ``text`` into stripped parts of at most ``max_keywords`` distinct keywords each.
+
+    Text within the limit is one part. Wider text is cut into paragraphs, and consecutive
+    paragraphs are joined into parts as long as their keywords stay within the limit; a
+    paragraph wider than the limit is cut the same way into lines, a line into sentences, a
+    sentence into words, and a run of characters without spaces, last, into pieces of
+    ``max_keywords`` characters. Whitespace-only parts are dropped.
+
+    Args:
+        text: a document's text.
+        max_keywords: the most distinct keywords (:func:`phago.text.tokenize` terms) a part
+            may have (a colony's :attr:`~phago.config.ColonyConfig.clique_keyword_limit`).
+
+    Example:
+        >>> list(split_by_keywords("cell wall\\n\\ncell membrane\\n\\nion channel", 3))
+        ['cell wall\\n\\ncell membrane', 'ion channel']
+    """
+    if max_keywords < 1:
+        raise ConfigError("max_keywords must be >= 1")
+    if term_bound(text) <= max_keywords or len(set(tokenize(text))) <= max_keywords:
+        part = text.strip()
+        if part:
+            yield part
+        return
+    for piece in _pack(text, max_keywords):
+        part = piece.strip()
+        if part:
+            yield part
+
+
+def _pack(text: str, limit: int) -> Iterator[str]:
+    """``text`` in pieces of at most ``limit`` distinct terms: the pieces of
+    :func:`_atoms`, consecutive ones joined while their terms stay within the limit."""
+    start = end = 0  # the piece being packed is text[start:end]
+    terms: set[str] = set()
+    for segment, seg_terms, alone in _atoms(text, limit, 0):
+        if alone or len(terms) + len(seg_terms - terms) > limit:
+            if end > start:
+                yield text[start:end]
+            start, terms = end, set(seg_terms)
+        else:
+            terms |= seg_terms
+        end += len(segment)
+        if alone:
+            yield text[start:end]
+            start, terms = end, set()
+    if end > start:
+        yield text[start:end]
+
+
+def _atoms(text: str, limit: int, level: int) -> Iterator[tuple[str, set[str], bool]]:
+    """``text`` cut at the ``level``-th kind of cut, each piece with its terms; a piece with
+    more than ``limit`` terms is cut at the next kind. Past the last kind, ``text`` is cut
+    every ``limit`` characters (at most ``limit`` terms), into pieces marked to stay alone:
+    such a cut can fall inside a word, so joined pieces may hold terms that neither has."""
+    if level == len(_KEYWORD_CUTS):
+        for k in range(0, len(text), limit):
+            piece = text[k : k + limit]
+            yield piece, set(), True
+        return
+    end = 0
+    for cut in [*(m.end() for m in _KEYWORD_CUTS[level].finditer(text)), len(text)]:
+        if cut <= end:
+            continue
+        segment = text[end:cut]
+        terms = set(tokenize(segment))
+        if len(terms) > limit:
+            yield from _atoms(segment, limit, level + 1)
+        else:
+            yield segment, terms, False
+        end = cut
+
+
+def _parts(
+    p: Path,
+    max_chars: int,
+    encoding: str,
+    meta: dict[str, str],
+    split_keywords: int | None = None,
+) -> Iterator[str]:
+    parts = split_text(text_chunks(p, encoding=encoding, meta=meta), max_chars)
+    if split_keywords is None:
+        return parts
+    return (q for part in parts for q in split_by_keywords(part, split_keywords))
 
 
 def inspect_file(
@@ -473,6 +813,7 @@ def inspect_file(
     max_chars: int = DEFAULT_MAX_CHARS,
     encoding: str = "utf-8",
     max_keywords: int | None = None,
+    split_keywords: int | None = None,
 ) -> FileInfo:
     """Validate a file completely and describe it (nothing is kept in memory but counts).
 
@@ -483,6 +824,8 @@ def inspect_file(
         max_keywords: refuse the file if a part has more distinct keywords than this (a
             colony config's :attr:`~phago.config.ColonyConfig.clique_keyword_limit`);
             None: no limit.
+        split_keywords: split a part with more distinct keywords than this further
+            (:func:`split_by_keywords`); None: parts are cut by ``max_chars`` only.
 
     Raises:
         EmptyDocument: the file is empty, whitespace only, or has no extractable text.
@@ -493,17 +836,22 @@ def inspect_file(
     Example:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
-        >>> _ = p.write_text("one\\n\\ntwo three")
-        >>> info = inspect_file(p, max_chars=5)
-        >>> info.parts, info.title
-        (3, 'x')
+        >>> _ = p.write_text("cells\\n\\nwall membrane")
+        >>> info = inspect_file(p, max_chars=8)
+        >>> info.parts, info.title, info.has_terms
+        (3, 'x', True)
+        >>> inspect_file(p, split_keywords=1).parts
+        3
     """
     p = Path(path)
     meta: dict[str, str] = {}
     h = hashlib.sha256()
     parts = chars = 0
-    for part in _parts(p, max_chars, encoding, meta):
+    has_terms = False
+    for part in _parts(p, max_chars, encoding, meta, split_keywords):
         check_keyword_counts([f"{p.name} (part {parts + 1})"], [part], max_keywords)
+        if not has_terms:
+            has_terms = bool(tokenize(part))
         data = part.encode("utf-8")
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
@@ -519,13 +867,19 @@ def inspect_file(
     title = meta.get("title") or p.stem.encode("utf-8", "surrogateescape").decode(
         "utf-8", "replace"
     )
-    return FileInfo(p, title, h.hexdigest(), parts, chars)
+    notes = (f"damaged PDF, text recovered ({meta['damaged']})",) if "damaged" in meta else ()
+    return FileInfo(p, title, h.hexdigest(), parts, chars, has_terms, notes)
 
 
 def read_parts(
-    path: str | os.PathLike[str], *, max_chars: int = DEFAULT_MAX_CHARS, encoding: str = "utf-8"
+    path: str | os.PathLike[str],
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    encoding: str = "utf-8",
+    split_keywords: int | None = None,
 ) -> Iterator[str]:
-    """The parts of a file (as :func:`inspect_file` counted them), streamed.
+    """The parts of a file (as :func:`inspect_file` counted them with the same arguments),
+    streamed.
 
     Example:
         >>> import tempfile, pathlib
@@ -534,7 +888,7 @@ def read_parts(
         >>> list(read_parts(p, max_chars=9))
         ['one', 'two three']
     """
-    return _parts(Path(path), max_chars, encoding, {})
+    return _parts(Path(path), max_chars, encoding, {}, split_keywords)
 
 
 # ---------------------------------------------------------------------------- ingestion
@@ -553,8 +907,12 @@ def ingest_paths(
     """Add the supported files under ``paths`` to ``colony`` as documents.
 
     Each file is validated first (see :func:`inspect_file`); a bad file is skipped whole.
-    Documents are placed on the colony's layout grid. Files whose text hash is in
-    ``known_hashes`` (or that appeared earlier in this call) are duplicates.
+    A file is split into parts of at most ``max_chars`` characters and, where the colony
+    refuses documents with more distinct keywords than its
+    :attr:`~phago.config.ColonyConfig.clique_keyword_limit`, of at most that many keywords
+    (:func:`split_by_keywords`). Documents are placed on the colony's layout grid. Files
+    whose text hash is in ``known_hashes`` (or that appeared earlier in this call) are
+    duplicates. Paths in the report are absolute.
 
     Args:
         colony: the colony to add documents to.
@@ -566,7 +924,7 @@ def ingest_paths(
         on_file: called after each file with its path and outcome
             (``added``, ``duplicate`` or ``skipped``).
         files: files the caller already found with :func:`discover`; when given, ``paths``
-            is ignored.
+            is ignored (and the report's ``unsupported`` is left to the caller).
 
     Returns:
         The report and the source records of the documents added (for the store's catalog).
@@ -576,34 +934,38 @@ def ingest_paths(
         >>> from phago import Colony
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (d / "bin.txt").write_bytes(b"\\x00\\x01")
+        >>> _ = (d / "smile.md").write_text("🙂 🙂")
         >>> report, _ = ingest_paths(Colony(), [d])
         >>> report.skipped[0].reason.endswith("bin.txt: binary file (contains NUL bytes)")
         True
+        >>> report.documents_added, report.warnings[0].split(": ", 1)[1]
+        (1, 'no concepts (no word of three letters that is not a stopword); added anyway')
     """
     known = known_hashes if known_hashes is not None else set()
     limit = max(1, min(int(max_chars), colony.config.max_document_chars))
+    keywords = colony.config.clique_keyword_limit
     report = IngestReport()
     if files is None:
-        found, skipped = discover(paths)
+        found, skipped = discover(paths, unsupported=report.unsupported)
         report.skipped.extend(skipped)
     else:
         found = list(files)
     sources: list[SourceRecord] = []
-    for f in found:
+    for given in found:
+        f = Path(os.path.abspath(given))
         outcome = "skipped"
         try:
             info = inspect_file(
                 f,
                 max_chars=limit,
                 encoding=encoding,
-                max_keywords=colony.config.clique_keyword_limit,
+                max_keywords=keywords,
+                split_keywords=keywords,
             )
         except DocumentError as exc:
             report.skipped.append(SkippedFile(str(f), str(exc)))
         except OSError as exc:
-            report.skipped.append(
-                SkippedFile(str(f), f"{f.name}: cannot read ({exc.strerror or exc})")
-            )
+            report.skipped.append(SkippedFile(str(f), f"{f}: cannot read ({exc.strerror or exc})"))
         else:
             if info.content_hash in known:
                 report.duplicates.append(str(f))
@@ -612,8 +974,14 @@ def ingest_paths(
                 outcome = _add_file(colony, f, info, limit, encoding, report, sources)
                 if outcome == "added":
                     known.add(info.content_hash)
+                    report.warnings.extend(f"{f}: {note}" for note in info.notes)
+                    if not info.has_terms:
+                        report.warnings.append(
+                            f"{f}: no concepts (no word of three letters that is not a "
+                            "stopword); added anyway"
+                        )
         if on_file is not None:
-            on_file(f, outcome)
+            on_file(given, outcome)
     return report, sources
 
 
@@ -628,8 +996,10 @@ def _add_file(
 ) -> str:
     abspath = os.path.abspath(f)
     ids: list[DocumentId] = []
+    keywords = colony.config.clique_keyword_limit
     try:
-        for k, part in enumerate(read_parts(f, max_chars=limit, encoding=encoding), 1):
+        parts = read_parts(f, max_chars=limit, encoding=encoding, split_keywords=keywords)
+        for k, part in enumerate(parts, 1):
             title = info.title if info.parts == 1 else f"{info.title} (part {k}/{info.parts})"
             did = colony.ingest_document(title, part)
             ids.append(did)

@@ -10,7 +10,8 @@ What is captured, at a tick boundary (after ``advance``):
 
 * the configuration, the seed and the colony generator's state;
 * the graph: node columns (ids, labels, types, access counts, creation ticks, positions),
-  provenance (node, document) pairs, the live edges in insertion order, degree-cap memo;
+  provenance (node, document) pairs with their presentation ticks, the live edges in
+  insertion order, degree-cap memo;
 * the substrate: tick, every document (digested or not) in insertion order, signal and trace
   columns (pending rows included) and the trace payloads they reference;
 * every live agent as ``(agent_type, agent.state_dict())``, rebuilt through the agent
@@ -22,7 +23,8 @@ What is captured, at a tick boundary (after ``advance``):
 Not captured: the event history and events not yet reported (reports, not state), and the
 ``presentation_hook`` (installed by whoever owns the colony, e.g. a shard).
 
-:func:`forget_documents` withdraws documents from a state (see its docstring for the rule).
+:func:`forget_documents` withdraws documents from a state (see its docstring for the rule);
+:func:`plan_forget` decides what goes once for several states (a distributed colony's shards).
 
 Example:
     >>> from phago import Colony, Digester, Position
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import base64
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -52,9 +54,16 @@ from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.digester import Digester, window_pairs
 from phago.agents.fitness import AgentFitness, FitnessTracker
-from phago.colony import Colony
+from phago.colony import Colony, checked_document_id
 from phago.config import ColonyConfig
-from phago.errors import ConfigError, PhagoError, PhaseOrderError, StoreError, UnknownDocument
+from phago.errors import (
+    ConfigError,
+    DocumentError,
+    PhagoError,
+    PhaseOrderError,
+    StoreError,
+    UnknownDocument,
+)
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, NodeId
 from phago.substrate import Substrate, _Columns
@@ -74,13 +83,16 @@ __all__ = [
     "STATE_FORMAT",
     "AgentState",
     "ColonyState",
+    "ForgetPlan",
     "ForgetReport",
     "GraphState",
     "SubstrateState",
     "agent_types",
     "capture",
+    "checked_document_ids",
     "class_path",
     "forget_documents",
+    "plan_forget",
     "presentation_pairs",
     "register_agent_type",
     "register_spawn_policy",
@@ -279,7 +291,8 @@ def _arrays_equal(a: Any, b: Any) -> bool:
 
 @dataclass
 class GraphState:
-    """The Hebbian graph as arrays. Node arrays are by node index; edges in insertion order."""
+    """The Hebbian graph as arrays. Node arrays are by node index; edges in insertion order;
+    provenance pairs in presentation order."""
 
     tentative_weight: float
     reinforcement: float
@@ -301,6 +314,9 @@ class GraphState:
     edge_last: IntArray
     grew_since_cap: bool = True
     last_cap: int = -1
+    prov_tick: IntArray | None = None
+    """The tick of each provenance pair's presentation (-1: not known); None: none known
+    (a state read from a store saved before they were kept)."""
 
     @property
     def node_count(self) -> int:
@@ -455,6 +471,7 @@ def _capture_graph(g: HebbianGraph) -> GraphState:
         pos=g._pos[:n].astype(np.float64).copy(),
         prov_node=prov_node.astype(np.int64).copy(),
         prov_doc=prov_doc.astype(np.uint64).copy(),
+        prov_tick=g.provenance_ticks(),
         edge_a=a,
         edge_b=b,
         weight=w,
@@ -597,6 +614,25 @@ def capture(colony: Colony) -> ColonyState:
 # ---------------------------------------------------------------------------- restore
 
 
+def tick_runs(ticks: npt.ArrayLike | None) -> tuple[list[int], list[int]]:
+    """Provenance ticks as runs: the rows where a run of equal ticks starts, and its tick
+    (rows before the first run have no known tick). Undone by expanding each run to the next.
+
+    Example:
+        >>> tick_runs([-1, -1, 3, 3, 5])
+        ([2, 4], [3, 5])
+        >>> tick_runs(None)
+        ([], [])
+    """
+    if ticks is None:
+        return [], []
+    t = np.asarray(ticks, dtype=np.int64)
+    if not len(t):
+        return [], []
+    starts = np.flatnonzero(np.concatenate(([t[0] != -1], t[1:] != t[:-1])))
+    return starts.tolist(), t[starts].tolist()
+
+
 def _code_map(saved: list[str], current: list[str], what: str) -> npt.NDArray[np.int64]:
     out = np.empty(len(saved), dtype=np.int64)
     for i, v in enumerate(saved):
@@ -660,6 +696,8 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
         raise StoreError("provenance columns differ in length")
     if len(gs.prov_node) and (gs.prov_node.min() < 0 or gs.prov_node.max() >= n):
         raise StoreError("provenance refers to a node that does not exist")
+    if gs.prov_tick is not None and len(gs.prov_tick) != len(gs.prov_node):
+        raise StoreError("provenance ticks differ in length from the provenance")
 
     current = [t.value for t in NodeType]
     types = _remap_codes(gs.types, gs.node_types, current, "node type")
@@ -692,6 +730,7 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
     g._prov_doc = gs.prov_doc.astype(np.uint64).copy()
     g._prov_n = len(g._prov_node)
     g._prov_csr = None
+    g._prov_tick_rows, g._prov_tick_vals = tick_runs(gs.prov_tick)
     g._ea = gs.edge_a.astype(np.int32).copy()
     g._eb = gs.edge_b.astype(np.int32).copy()
     g._w = gs.weight.astype(np.float64).copy()
@@ -983,10 +1022,21 @@ SIGNAL_COLUMNS = _SIGNAL_COLUMNS
 
 # ---------------------------------------------------------------------------- forget
 
+_UNKNOWN_TICK = np.iinfo(np.int64).max
+"""The tick a presentation whose tick is not known is compared as: later than every edge's
+creation, so it counts as part of every edge it wired (stores saved before provenance ticks
+were kept)."""
 
-@dataclass
+
+@dataclass(repr=False)
 class ForgetReport:
-    """What :func:`forget_documents` did."""
+    """What :func:`forget_documents` did (its repr gives counts only).
+
+    Example:
+        >>> ForgetReport([7], nodes_removed=2, edges_removed=3)
+        ForgetReport(documents_removed=1, unknown=0, nodes_removed=2, edges_removed=3, \
+edges_weakened=0, kept_nodes=0)
+    """
 
     documents_removed: list[int] = field(default_factory=list)
     nodes_removed: int = 0
@@ -995,6 +1045,14 @@ class ForgetReport:
     unknown: list[int] = field(default_factory=list)
     kept_nodes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Old indices of the nodes that remain, in their new order."""
+
+    def __repr__(self) -> str:
+        return (
+            f"ForgetReport(documents_removed={len(self.documents_removed)}, "
+            f"unknown={len(self.unknown)}, nodes_removed={self.nodes_removed}, "
+            f"edges_removed={self.edges_removed}, edges_weakened={self.edges_weakened}, "
+            f"kept_nodes={len(self.kept_nodes)})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -1005,6 +1063,29 @@ class ForgetReport:
             "edges_weakened": self.edges_weakened,
             "unknown": [str(d) for d in self.unknown],
         }
+
+
+def checked_document_ids(doc_ids: Iterable[object]) -> list[int]:
+    """Document ids to forget: each a whole number in [0, 2**64), first occurrences in order.
+
+    Raises:
+        DocumentError: ``doc_ids`` is not a collection of ids (a string, say), or one of them
+            is not a whole number in range.
+
+    Example:
+        >>> checked_document_ids([5, 3, 5])
+        [5, 3]
+        >>> checked_document_ids(["abc"])
+        Traceback (most recent call last):
+        ...
+        phago.errors.DocumentError: doc_id must be an integer in [0, 2**64), got 'abc'
+    """
+    if isinstance(doc_ids, str | bytes) or not isinstance(doc_ids, Iterable):
+        raise DocumentError(f"document ids must be a collection of ids, got {doc_ids!r:.60}")
+    out: dict[int, None] = {}
+    for d in doc_ids:
+        out.setdefault(int(checked_document_id(d)), None)
+    return list(out)
 
 
 class _Label:
@@ -1037,8 +1118,286 @@ def _document_pairs(
     return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
 
 
+def _provenance_ticks(gs: GraphState, rows: IntArray) -> IntArray:
+    """The presentation tick of these provenance pairs, :data:`_UNKNOWN_TICK` where not
+    known."""
+    if gs.prov_tick is None:
+        return np.full(len(rows), _UNKNOWN_TICK, dtype=np.int64)
+    t = np.asarray(gs.prov_tick, dtype=np.int64)[rows]
+    return np.where(t < 0, _UNKNOWN_TICK, t)
+
+
+def _concept_code(gs: GraphState) -> int:
+    concept = NodeType.CONCEPT.value
+    return gs.node_types.index(concept) if concept in gs.node_types else 0
+
+
+def _doc_groups(gs: GraphState, rows: IntArray) -> tuple[U64Array, list[IntArray]]:
+    """Provenance ``rows`` grouped by document (in presentation order within each)."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.uint64), []
+    order = np.argsort(gs.prov_doc[rows], kind="stable")
+    rows = rows[order]
+    docs = gs.prov_doc[rows]
+    starts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+    return docs[starts], np.split(rows, starts[1:])
+
+
+def _pair_rows(state: ColonyState, doc_ids: npt.NDArray[np.uint64]) -> tuple[U64Array, IntArray]:
+    """Every pair the presentations of the documents ``state`` holds among ``doc_ids``
+    wired: ``(k, 2)`` NodeIds (smaller first, one row per presentation that wired the pair)
+    and each one's presentation tick (:data:`_UNKNOWN_TICK` where not known)."""
+    ss, gs = state.substrate, state.graph
+    held = doc_ids[np.isin(doc_ids, ss.doc_ids)]
+    rows = np.flatnonzero(np.isin(gs.prov_doc, held))
+    rows = rows[gs.types[gs.prov_node[rows]] == _concept_code(gs)]
+    seqs = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
+    window = state.config.get("wiring_window")
+    pairs: list[U64Array] = []
+    out_t: list[IntArray] = []
+    for doc, group in zip(*_doc_groups(gs, rows), strict=True):
+        local = _document_pairs(
+            gs.prov_node[group], gs.labels, ss.doc_contents[seqs[int(doc)]], window
+        )
+        if not len(local):
+            continue
+        a, b = gs.ids[local[:, 0]], gs.ids[local[:, 1]]
+        pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+        out_t.append(np.full(len(local), _provenance_ticks(gs, group).max(), dtype=np.int64))
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(pairs), np.concatenate(out_t)
+
+
+def _supported_pairs(
+    state: ColonyState,
+    forgotten: npt.NDArray[np.uint64],
+    ends: U64Array,
+    pairs: IntArray,
+    since: IntArray,
+    found: npt.NDArray[np.bool_],
+) -> None:
+    """Mark in ``found`` each pair a document ``state`` holds, not among ``forgotten``,
+    wired at or after the tick ``since`` of the pair: ``pairs`` are positions in ``ends``
+    (sorted NodeIds). Only pairs not found yet are looked at."""
+    ss, gs = state.substrate, state.graph
+    todo = np.flatnonzero(~found)
+    if not len(todo) or not len(gs.prov_node):
+        return
+    remaining = ss.doc_ids[~np.isin(ss.doc_ids, forgotten)]
+    concept = gs.types == _concept_code(gs)
+    rows = np.flatnonzero((concept & np.isin(gs.ids, ends))[gs.prov_node])
+    rows = rows[np.isin(gs.prov_doc[rows], remaining)]
+    if not len(rows):
+        return
+    docs, doc_of = np.unique(gs.prov_doc[rows], return_inverse=True)
+    doc_tick = np.full(len(docs), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(doc_tick, doc_of, _provenance_ticks(gs, rows))
+    node_of = np.searchsorted(ends, gs.ids[gs.prov_node[rows]])
+    width = len(ends)
+    present = unique_sorted(doc_of.astype(np.int64) * width + node_of)  # (document, node)
+    # each node's documents, for the end of each pair that has fewer
+    by_node = np.argsort(node_of, kind="stable")
+    count = np.bincount(node_of, minlength=width)
+    start = np.cumsum(count) - count
+    a, b = pairs[todo, 0], pairs[todo, 1]
+    swap = count[b] < count[a]
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    sizes = count[a]
+    candidates: list[tuple[IntArray, IntArray]] = []  # (pair, document) to check
+    chunk = 1 << 20
+    lo = 0
+    bounds = np.cumsum(sizes)
+    while lo < len(todo):  # in chunks of about ``chunk`` (pair, document) candidates
+        hi = int(np.searchsorted(bounds, (bounds[lo - 1] if lo else 0) + chunk, "right"))
+        hi = max(hi, lo + 1)
+        part = np.arange(lo, hi)
+        reps = sizes[part]
+        which = np.repeat(part, reps)
+        first = np.repeat(np.cumsum(reps) - reps, reps)  # where each pair's run starts
+        offset = np.arange(int(reps.sum()), dtype=np.int64) - first
+        d = doc_of[by_node[np.repeat(start[a[part]], reps) + offset]]
+        keep = doc_tick[d] >= since[todo[which]]
+        which, d = which[keep], d[keep]
+        key = d.astype(np.int64) * width + b[which]
+        at = np.minimum(np.searchsorted(present, key), len(present) - 1)
+        both = present[at] == key
+        candidates.append((todo[which[both]], d[both]))
+        lo = hi
+    pair_hit = np.concatenate([c[0] for c in candidates])
+    doc_hit = np.concatenate([c[1] for c in candidates])
+    window = state.config.get("wiring_window")
+    if window is None:  # a document wired every pair of its concepts
+        found[pair_hit] = True
+        return
+    # windowed: a document wired the pair only if its text holds the two within the window;
+    # documents are read one by one until every pair is found
+    seqs = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
+    order = np.argsort(doc_hit, kind="stable")
+    pair_hit, doc_hit = pair_hit[order], doc_hit[order]
+    cuts = np.flatnonzero(np.diff(doc_hit)) + 1
+    full = np.flatnonzero(
+        concept[gs.prov_node] & np.isin(gs.prov_doc, docs[unique_sorted(doc_hit)])
+    )
+    full_docs, full_groups = _doc_groups(gs, full)
+    group_of = {int(x): g for x, g in zip(full_docs.tolist(), full_groups, strict=True)}
+    for want, d in zip(np.split(pair_hit, cuts), np.split(doc_hit, cuts), strict=True):
+        want = want[~found[want]]
+        if not len(want):
+            continue
+        doc = int(docs[d[0]])
+        group = group_of[doc]
+        local = _document_pairs(gs.prov_node[group], gs.labels, ss.doc_contents[seqs[doc]], window)
+        ida, idb = gs.ids[local[:, 0]], gs.ids[local[:, 1]]
+        x = np.minimum(np.searchsorted(ends, ida), width - 1)
+        y = np.minimum(np.searchsorted(ends, idb), width - 1)
+        among = (ends[x] == ida) & (ends[y] == idb)  # (pairs of two of the ends only)
+        x, y = np.minimum(x, y)[among], np.maximum(x, y)[among]
+        wired = set((x * width + y).tolist())
+        hit = [p for p in want.tolist() if int(pairs[p, 0] * width + pairs[p, 1]) in wired]
+        found[hit] = True
+
+
+@dataclass
+class ForgetPlan:
+    """What forgetting documents withdraws, decided once for every state they touch (one
+    colony's, or every shard's of a distributed colony): see :func:`plan_forget`.
+
+    Pairs are named by slot: pair ``keys[s]`` is ``i * len(ends) + j`` for the NodeIds
+    ``ends[i] < ends[j]``.
+
+    Attributes:
+        documents: the ids to forget (checked; first occurrences, in order).
+        ends: sorted NodeIds of the nodes of the pairs the forgotten documents wired.
+        keys: the sorted keys of those pairs.
+        slots: the pair of each forgotten presentation of a pair (one row each).
+        ticks: the tick of that presentation (the largest tick where it is not known).
+        supported: per pair, whether a remaining document's presentation wired its edge
+            (at or after the edge's creation); only known for edges that the forgotten
+            presentations do not remove anyway (False for the others).
+        drop: sorted NodeIds of the nodes presented from a forgotten document and from no
+            other document.
+    """
+
+    documents: list[int]
+    ends: U64Array
+    keys: IntArray
+    slots: IntArray
+    ticks: IntArray
+    supported: npt.NDArray[np.bool_]
+    drop: U64Array
+
+    def edge_slots(self, ida: U64Array, idb: U64Array) -> IntArray:
+        """The pair slot of each edge given by its ends' NodeIds (-1: not a pair of the
+        plan)."""
+        out = np.full(len(ida), -1, dtype=np.int64)
+        n = len(self.ends)
+        if not n or not len(ida):
+            return out
+        lo, hi = np.minimum(ida, idb), np.maximum(ida, idb)
+        i = np.minimum(np.searchsorted(self.ends, lo), n - 1)
+        j = np.minimum(np.searchsorted(self.ends, hi), n - 1)
+        cand = np.flatnonzero((self.ends[i] == lo) & (self.ends[j] == hi))
+        if not len(cand) or not len(self.keys):
+            return out
+        key = i[cand].astype(np.int64) * n + j[cand]
+        s = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        hit = self.keys[s] == key
+        out[cand[hit]] = s[hit]
+        return out
+
+    def withdrawn(self, slots: IntArray, created: IntArray) -> IntArray:
+        """How many forgotten presentations count for each edge (by slot, with its
+        creation tick): those at or after the edge's creation."""
+        if not len(slots):
+            return np.zeros(0, dtype=np.int64)
+        edge_tick = np.full(len(self.keys), _UNKNOWN_TICK, dtype=np.int64)
+        edge_tick[slots] = created
+        here = np.zeros(len(self.keys), dtype=np.bool_)
+        here[slots] = True
+        counted = here[self.slots] & (self.ticks >= edge_tick[self.slots])
+        out: IntArray = np.bincount(self.slots[counted], minlength=len(self.keys))[slots]
+        return out
+
+
+def plan_forget(states: Sequence[ColonyState], doc_ids: Iterable[object]) -> ForgetPlan:
+    """Decide what forgetting ``doc_ids`` withdraws from a colony made of ``states`` (one
+    colony's state, or every shard's state of a distributed colony, each edge stored on one
+    of them).
+
+    Each document's pairs and presentation tick are taken from the state that holds it; a
+    node goes when some state records it presented from a forgotten document and no state
+    records it presented from another one; an edge the forgotten documents wired is
+    supported when a remaining document, on whichever state holds it, wired it at or after
+    the edge's creation. Pass the plan to :func:`forget_documents` for each state, so that
+    every shard removes the same nodes and edges.
+
+    Raises:
+        DocumentError: an id that is not a whole number in [0, 2**64).
+
+    Example:
+        >>> from phago import Colony, Digester, Position
+        >>> c = Colony(seed=0)
+        >>> a = c.ingest_document("a", "alpha beta gamma", Position(0, 0))
+        >>> b = c.ingest_document("b", "alpha beta delta", Position(1, 0))
+        >>> _ = c.spawn(Digester(Position(0, 0))); _ = c.run_until_digested(50)
+        >>> st = capture(c)
+        >>> plan = plan_forget([st], [b])
+        >>> [st.graph.labels[int(i)] for i in np.flatnonzero(np.isin(st.graph.ids, plan.drop))]
+        ['delta']
+    """
+    wanted = checked_document_ids(doc_ids)
+    forgotten = np.array(wanted, dtype=np.uint64)
+    found = [_pair_rows(st, forgotten) for st in states]
+    pairs = np.concatenate([p for p, _ in found]) if found else np.zeros((0, 2), np.uint64)
+    ticks = np.concatenate([t for _, t in found]) if found else np.zeros(0, np.int64)
+    ends = unique_sorted(pairs.ravel()).astype(np.uint64)
+    n = len(ends)
+    fkey = np.searchsorted(ends, pairs[:, 0]).astype(np.int64) * n + np.searchsorted(
+        ends, pairs[:, 1]
+    )
+    keys = unique_sorted(fkey).astype(np.int64)
+    slots = np.searchsorted(keys, fkey).astype(np.int64)
+    supported = np.zeros(len(keys), dtype=np.bool_)
+    plan = ForgetPlan(wanted, ends, keys, slots, ticks, supported, np.zeros(0, dtype=np.uint64))
+    # the edges the forgotten presentations leave with co-activations: are they supported?
+    since = np.full(len(keys), np.iinfo(np.int64).min, dtype=np.int64)
+    needed = np.zeros(len(keys), dtype=np.bool_)
+    for st in states:
+        gs = st.graph
+        slot = plan.edge_slots(gs.ids[gs.edge_a], gs.ids[gs.edge_b])
+        matched = np.flatnonzero(slot >= 0)
+        s = slot[matched]
+        created = gs.edge_created[matched].astype(np.int64)
+        withdrawn = plan.withdrawn(s, created)
+        left = gs.co_activations[matched] - withdrawn
+        ask = (withdrawn > 0) & (left > 0)
+        needed[s[ask]] = True
+        since[s[ask]] = np.maximum(since[s[ask]], created[ask])
+    if needed.any():
+        done = ~needed  # (pairs not asked about count as found: nothing to look for)
+        pair_ends = np.stack([keys // n, keys % n], axis=1)
+        for st in states:
+            _supported_pairs(st, forgotten, ends, pair_ends, since, done)
+        supported[needed & done] = True
+    had: list[U64Array] = []
+    still: list[U64Array] = []
+    for st in states:
+        gs = st.graph
+        f = np.isin(gs.prov_doc, forgotten)
+        had_here = np.zeros(gs.node_count, dtype=np.bool_)
+        had_here[gs.prov_node[f]] = True
+        still_here = np.zeros(gs.node_count, dtype=np.bool_)
+        still_here[gs.prov_node[~f]] = True
+        had.append(gs.ids[had_here])
+        still.append(gs.ids[still_here])
+    if had:
+        plan.drop = np.setdiff1d(np.concatenate(had), np.concatenate(still)).astype(np.uint64)
+    return plan
+
+
 PairCounts = dict[tuple[int, int], int]
-"""Co-activations to withdraw: ``(smaller NodeId, larger NodeId) -> count``."""
+"""Co-activations a document set wired: ``(smaller NodeId, larger NodeId) -> count``."""
 
 
 def presentation_pairs(state: ColonyState, doc_ids: Iterable[int]) -> PairCounts:
@@ -1048,6 +1407,9 @@ def presentation_pairs(state: ColonyState, doc_ids: Iterable[int]) -> PairCounts
     concepts a document presented, or the windowed pairs recomputed from its text when the
     colony's ``wiring_window`` is set). Documents ``state`` does not hold contribute nothing.
 
+    Raises:
+        DocumentError: an id that is not a whole number in [0, 2**64).
+
     Example:
         >>> from phago import Colony, Digester, Position
         >>> c = Colony(seed=0)
@@ -1056,31 +1418,18 @@ def presentation_pairs(state: ColonyState, doc_ids: Iterable[int]) -> PairCounts
         >>> sorted(presentation_pairs(capture(c), [d]).values())
         [1, 1, 1]
     """
-    ss, gs = state.substrate, state.graph
-    seqs = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
-    window = state.config.get("wiring_window")
-    concept = NodeType.CONCEPT.value
-    concept_code = gs.node_types.index(concept) if concept in gs.node_types else 0
+    pairs, _ = _pair_rows(state, np.array(checked_document_ids(doc_ids), dtype=np.uint64))
     out: PairCounts = {}
-    ids = gs.ids
-    for d in doc_ids:
-        seq = seqs.get(int(d))
-        if seq is None:
-            continue
-        rows = np.flatnonzero(gs.prov_doc == np.uint64(int(d)))
-        if len(rows) == 0:
-            continue
-        nodes = gs.prov_node[rows]
-        concepts = nodes[gs.types[nodes] == concept_code]
-        pairs = _document_pairs(concepts, gs.labels, ss.doc_contents[seq], window)
-        for a, b in zip(ids[pairs[:, 0]].tolist(), ids[pairs[:, 1]].tolist(), strict=True):
-            key = (a, b) if a < b else (b, a)
-            out[key] = out.get(key, 0) + 1
+    for a, b in pairs.tolist():
+        out[(a, b)] = out.get((a, b), 0) + 1
     return out
 
 
 def forget_documents(
-    state: ColonyState, doc_ids: Iterable[int], pairs: PairCounts | None = None
+    state: ColonyState,
+    doc_ids: Iterable[object],
+    plan: ForgetPlan | None = None,
+    owned: npt.NDArray[np.bool_] | None = None,
 ) -> ForgetReport:
     """Remove documents from a state and withdraw their contribution to the graph (in place).
 
@@ -1090,27 +1439,40 @@ def forget_documents(
       order; agents holding its text drop it and go back to seeking;
     * its provenance pairs are removed and each node it presented loses one access count
       per presentation;
-    * every edge its presentation wired (all pairs of its concepts, or the windowed pairs
-      when ``wiring_window`` is set, recomputed from the document's text; see
-      :func:`presentation_pairs`) loses one co-activation and keeps the share ``(c - 1) / c``
-      of its current weight, where ``c`` is its co-activation count; an edge left with no
-      co-activation is removed;
-    * a node that was presented from the forgotten documents, from no remaining one, and has
-      no edge left is removed; node indices are compacted (a node another agent or shard
-      still links to stays, so edges made by others are never lost).
+    * a node presented from the forgotten documents and from no remaining document is
+      removed, with every edge it has, whatever query reinforcement or other wiring those
+      edges got; node indices are compacted;
+    * every other edge its presentation wired (all pairs of its concepts, or the windowed
+      pairs when ``wiring_window`` is set, recomputed from the document's text; see
+      :func:`presentation_pairs`) loses one co-activation and keeps the share
+      ``(c - 1) / c`` of its current weight, where ``c`` is its co-activation count; it is
+      removed when it is left with no co-activation, or when no remaining document's
+      presentation wired it (co-activations from query reinforcement alone keep no edge);
+    * a presentation counts only for the edge it wired: an edge the decay pruned after the
+      presentation and that was created again later (its creation tick is after the
+      presentation's tick) keeps everything; likewise a remaining document's presentation
+      supports an edge only if it came at or after the edge's creation. Presentations
+      whose tick is not known (stores saved by a phago that did not keep it) count for
+      every edge.
 
     Agents' learnt vocabularies, traces and fitness records are not rewound.
 
     Args:
         state: the colony state to edit.
         doc_ids: ids of the documents to forget; ids this state does not hold are reported
-            as unknown (their provenance and ``pairs`` are still withdrawn: a shard of a
-            distributed colony holds edges and provenance of documents stored elsewhere).
-        pairs: the pairs to withdraw; None computes them from this state
-            (:func:`presentation_pairs`).
+            as unknown (their provenance is still withdrawn: a shard of a distributed colony
+            holds edges and provenance of documents stored elsewhere).
+        plan: what :func:`plan_forget` decided for every state the documents touch (every
+            shard of a distributed colony); None plans for this state alone.
+        owned: which of the state's nodes it owns (a shard's); None: all of them. A copy of
+            a node owned elsewhere also goes when this state no longer records it presented
+            and holds no edge of it.
 
     Returns:
         A :class:`ForgetReport`.
+
+    Raises:
+        DocumentError: an id that is not a whole number in [0, 2**64).
 
     Example:
         >>> from phago import Colony, Digester, Position
@@ -1126,12 +1488,9 @@ def forget_documents(
     """
     report = ForgetReport()
     ss, gs = state.substrate, state.graph
-    wanted: list[int] = []
-    for d in doc_ids:
-        if int(d) not in wanted:
-            wanted.append(int(d))
-    if pairs is None:
-        pairs = presentation_pairs(state, wanted)
+    wanted = checked_document_ids(doc_ids)
+    if plan is None:
+        plan = plan_forget([state], wanted)
     known = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
     remove_seq = sorted(known[d] for d in wanted if d in known)
     report.unknown = [d for d in wanted if d not in known]
@@ -1147,41 +1506,46 @@ def forget_documents(
     w = gs.weight.copy()
     co = gs.co_activations.copy()
     edge_keep = np.ones(gs.edge_count, dtype=np.bool_)
-    if pairs and gs.edge_count:
-        ends = np.array(sorted({x for key in pairs for x in key}), dtype=np.uint64)
-        ida, idb = gs.ids[gs.edge_a], gs.ids[gs.edge_b]
-        cand = np.flatnonzero(np.isin(ida, ends) & np.isin(idb, ends))
-        for k, a, b in zip(cand.tolist(), ida[cand].tolist(), idb[cand].tolist(), strict=True):
-            c = pairs.get((a, b) if a < b else (b, a), 0)
-            if c == 0:
-                continue
-            left = int(co[k]) - c
-            if left <= 0:
-                edge_keep[k] = False
-                report.edges_removed += 1
-            else:
-                w[k] = w[k] * left / int(co[k])
-                co[k] = left
-                report.edges_weakened += 1
+    slot = plan.edge_slots(gs.ids[gs.edge_a], gs.ids[gs.edge_b])
+    matched = np.flatnonzero(slot >= 0)
+    if len(matched):
+        s = slot[matched]
+        # a presentation counts for the edge it wired: not for one created after it
+        withdrawn = plan.withdrawn(s, gs.edge_created[matched].astype(np.int64))
+        left = co[matched] - withdrawn
+        supported = plan.supported[s]
+        touched = withdrawn > 0
+        remove = touched & ((left <= 0) | ~supported)
+        weaken = touched & ~remove
+        edge_keep[matched[remove]] = False
+        k = matched[weaken]
+        w[k] = w[k] * left[weaken] / co[k]
+        co[k] = left[weaken]
+        report.edges_removed = int(remove.sum())
+        report.edges_weakened = int(weaken.sum())
 
-    # ---- nodes presented only by forgotten documents
+    # ---- nodes presented only by forgotten documents (decided by the plan)
     kept_prov = ~forgotten_mask
-    had_forgotten = np.zeros(n, dtype=np.bool_)
-    had_forgotten[gs.prov_node[forgotten_mask]] = True
-    still = np.zeros(n, dtype=np.bool_)
-    still[gs.prov_node[kept_prov]] = True
-    has_edge = np.zeros(n, dtype=np.bool_)
-    has_edge[gs.edge_a[edge_keep]] = True
-    has_edge[gs.edge_b[edge_keep]] = True
-    drop_node = had_forgotten & ~still & ~has_edge
+    drop_node = np.isin(gs.ids, plan.drop)
+    if gs.edge_count:
+        alive_ends = ~drop_node[gs.edge_a] & ~drop_node[gs.edge_b]
+        report.edges_removed += int((edge_keep & ~alive_ends).sum())
+        edge_keep &= alive_ends
+    if owned is not None and not bool(np.all(owned)):
+        # copies of nodes owned elsewhere that this state no longer needs
+        had_forgotten = np.zeros(n, dtype=np.bool_)
+        had_forgotten[gs.prov_node[forgotten_mask]] = True
+        still = np.zeros(n, dtype=np.bool_)
+        still[gs.prov_node[kept_prov]] = True
+        has_edge = np.zeros(n, dtype=np.bool_)
+        has_edge[gs.edge_a[edge_keep]] = True
+        has_edge[gs.edge_b[edge_keep]] = True
+        drop_node |= ~np.asarray(owned, dtype=np.bool_) & had_forgotten & ~still & ~has_edge
     report.nodes_removed = int(drop_node.sum())
     keep_node = ~drop_node
     report.kept_nodes = np.flatnonzero(keep_node).astype(np.int64)
     new_index = np.cumsum(keep_node) - 1
-    if gs.edge_count:
-        alive_ends = keep_node[gs.edge_a] & keep_node[gs.edge_b]
-        report.edges_removed += int((edge_keep & ~alive_ends).sum())
-        edge_keep &= alive_ends
+    kept_prov &= keep_node[gs.prov_node]
     gs.ids = gs.ids[keep_node]
     gs.labels = [lab for lab, k in zip(gs.labels, keep_node.tolist(), strict=True) if k]
     gs.types = gs.types[keep_node]
@@ -1190,6 +1554,8 @@ def forget_documents(
     gs.pos = gs.pos[keep_node]
     gs.prov_node = new_index[gs.prov_node[kept_prov]].astype(np.int64)
     gs.prov_doc = gs.prov_doc[kept_prov]
+    if gs.prov_tick is not None:
+        gs.prov_tick = np.asarray(gs.prov_tick, dtype=np.int64)[kept_prov]
     gs.edge_a = new_index[gs.edge_a[edge_keep]].astype(np.int64)
     gs.edge_b = new_index[gs.edge_b[edge_keep]].astype(np.int64)
     gs.weight = w[edge_keep]

@@ -86,11 +86,13 @@ from phago.state import (
     ColonyState,
     ForgetReport,
     capture,
+    checked_document_ids,
     forget_documents,
     from_jsonable,
-    presentation_pairs,
+    plan_forget,
     restore,
     state_from_scalars,
+    tick_runs,
     to_jsonable,
 )
 
@@ -610,6 +612,10 @@ def _blob_rows(state: ColonyState) -> Iterator[tuple[str, str, bytes]]:
     for name in GRAPH_ARRAYS:
         yield f"graph.{name}", "npy", _npy(np.asarray(getattr(g, name)))
     yield "graph.labels", "json", _json_bytes(g.labels)
+    if g.prov_tick is not None:  # as runs: (first row, tick) of each run of equal ticks
+        rows, ticks = tick_runs(g.prov_tick)
+        runs = np.array([rows, ticks], dtype=np.int64).T.reshape(-1, 2)
+        yield _PROV_TICK_RUNS, "npy", _npy(runs)
     for name in SIGNAL_COLUMNS:
         yield f"signals.{name}", "npy", _npy(np.asarray(s.signals[name]))
         yield f"traces.{name}", "npy", _npy(np.asarray(s.traces[name]))
@@ -986,6 +992,28 @@ def _json_blob(con: sqlite3.Connection, path: Path, name: str) -> Any:
         raise _damaged(path, f"invalid JSON in {name!r}") from exc
 
 
+_PROV_TICK_RUNS = "graph.prov_tick_runs"
+"""The blob of the provenance ticks (absent from stores saved before they were kept)."""
+
+
+def _prov_ticks(con: sqlite3.Connection, path: Path, rows: int) -> np.ndarray | None:
+    """The provenance ticks stored as runs, one per provenance row; None if not stored."""
+    if con.execute("SELECT 1 FROM blobs WHERE name = ?", (_PROV_TICK_RUNS,)).fetchone() is None:
+        return None
+    runs = _array_blob(con, path, _PROV_TICK_RUNS)
+    starts = runs[:, 0] if runs.ndim == 2 and runs.shape[1] == 2 else None
+    if starts is None or (
+        len(starts)
+        and (starts[0] < 0 or starts[-1] >= rows or bool((starts[1:] <= starts[:-1]).any()))
+    ):
+        raise _damaged(path, f"invalid array in {_PROV_TICK_RUNS!r}")
+    out = np.full(rows, -1, dtype=np.int64)
+    stops = np.append(starts[1:], rows) if len(starts) else starts
+    for start, stop, tick in zip(starts.tolist(), stops.tolist(), runs[:, 1].tolist(), strict=True):
+        out[start:stop] = tick
+    return out
+
+
 def _array_blob(con: sqlite3.Connection, path: Path, name: str) -> np.ndarray:
     _, data = _blob(con, path, name)
     try:
@@ -1085,6 +1113,7 @@ def _read_state(con: sqlite3.Connection, path: Path) -> tuple[ColonyState, Catal
         np.array(dig, dtype=np.bool_),
     )
     state = state_from_scalars(scalars, graph, labels, docs, signals, traces, payloads, agents)
+    state.graph.prov_tick = _prov_ticks(con, path, len(state.graph.prov_node))
     return state, catalog
 
 
@@ -1965,13 +1994,27 @@ def _renumber_cap_orders(
 def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     """Forget documents in the store at ``path`` (a file or a distributed folder), in place.
 
-    Follows :func:`phago.state.forget_documents`; in a distributed store the co-activations
-    of a document's presentation are withdrawn on whichever shard stores each edge. The new
-    state is checked to restore cleanly before it replaces the old one (atomically).
+    Follows :func:`phago.state.forget_documents`. In a distributed store what goes is decided
+    once for the whole cluster (:func:`phago.state.plan_forget`): a concept that no remaining
+    document presented goes from every shard, with every edge to it that any shard stores,
+    and the co-activations of a document's presentation are withdrawn on whichever shard
+    stores each edge; the cluster's graph is the one forgetting in a single colony would
+    leave. The new state is checked to restore cleanly before it replaces the old one
+    (atomically).
 
     The store is held with :func:`store_lock` from reading to writing.
 
+    Args:
+        path: the store.
+        doc_ids: ids of the documents to forget (ids the store does not hold are reported
+            as ``unknown``).
+
+    Returns:
+        A :class:`~phago.state.ForgetReport` (for a distributed store, ``nodes_removed``
+        counts the cluster's concepts, not their copies on each shard).
+
     Raises:
+        DocumentError: an id that is not a whole number in [0, 2**64) (nothing is read).
         StoreError: the store cannot be read or written (or is read-only).
 
     Example:
@@ -1984,7 +2027,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
         (True, 0)
     """
     p = Path(path)
-    ids = [int(x) for x in doc_ids]
+    ids = checked_document_ids(doc_ids)
     with store_lock(p):
         return _forget_locked(p, ids)
 
@@ -1999,53 +2042,85 @@ def _owned_node_count(manifest: dict[str, Any], states: list[ColonyState]) -> in
     )
 
 
+def _forget_ghosts(ghosts: list[dict[str, Any]], drop: set[int], docs: set[int]) -> None:
+    """Ghost data held in a distributed store (cached, or answers held between ticks) after
+    a forget: the ghosts of removed nodes go, the others no longer name forgotten documents
+    (degree-cap orders travelling with the answers are left to :func:`_renumber_cap_orders`)."""
+    kept = []
+    for g in ghosts:
+        if "cap_order" not in g:
+            if int(g["node_id"]) in drop:
+                continue
+            data = g.get("data")
+            if data is not None:
+                data["documents"] = [d for d in data["documents"] if int(d) not in docs]
+        kept.append(g)
+    ghosts[:] = kept
+
+
+def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
+    from phago.distributed import ConsistentHashRing
+
+    manifest, states, extras = read_shard_states(p)
+    version = _manifest_version(manifest)
+    ring = ConsistentHashRing(int(manifest["num_shards"]), int(manifest["virtual_nodes"]))
+    plan = plan_forget(states, ids)  # one decision for the cluster: every shard follows it
+    total = ForgetReport()
+    held: set[int] = set()
+    renumbered: dict[int, dict[int, int]] = {}  # shard: old node index to new
+    # a concept has a copy on every shard that holds one of its edges: count those its
+    # owner no longer holds (the cluster's concepts), not the copies
+    nodes_before = _owned_node_count(manifest, states)
+    for i, (st, ex) in enumerate(zip(states, extras, strict=True)):
+        owned = ring.get_shards(st.graph.ids) == i
+        r = forget_documents(st, ids, plan, owned)
+        held.update(r.documents_removed)
+        total.edges_removed += r.edges_removed
+        total.edges_weakened += r.edges_weakened
+        if r.nodes_removed:
+            kept = r.kept_nodes
+            ex["ghost_known"] = np.asarray(ex["ghost_known"], dtype=np.bool_)[kept]
+            new_index = {int(old): i for i, old in enumerate(kept.tolist())}
+            ex["ghost_pending"] = sorted(
+                new_index[int(x)] for x in ex.get("ghost_pending", []) if int(x) in new_index
+            )
+            for key in ("cap_reported", "cap_table"):  # degree-cap rows per node
+                if key in ex:
+                    ex[key] = np.asarray(ex[key])[kept]
+            renumbered[i] = new_index
+    total.nodes_removed = nodes_before - _owned_node_count(manifest, states)
+    drop = {int(x) for x in plan.drop.tolist()}
+    for ex in extras:
+        _forget_ghosts(ex.get("ghosts", []), drop, set(ids))
+    for answers in manifest.get("ghost_answers", {}).values():
+        _forget_ghosts(answers, drop, set(ids))
+    for by_requester in manifest.get("asks", {}).values():  # ghost requests, by NodeId
+        for req, items in by_requester.items():
+            by_requester[req] = [x for x in items if isinstance(x, dict) or int(x) not in drop]
+    _renumber_asks(manifest.get("asks", {}), renumbered)
+    _renumber_inflight_drops(extras, renumbered)
+    _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
+    total.documents_removed = [d for d in ids if d in held]
+    total.unknown = [d for d in ids if d not in held]
+    meta = {
+        k: v
+        for k, v in manifest.items()
+        if k not in ("summary", "catalog") and not k.startswith("_")
+    }
+    for key in ("format", "schema_version", "phago_version", "saved_at"):
+        meta.pop(key, None)
+    try:
+        merged_graph(meta, states)  # every shard restores, and the shards fit together
+    except PhagoError as exc:
+        raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
+    catalog = _catalog_from_json(manifest.get("catalog", {}))
+    _write_distributed(p, meta, states, extras, catalog, version)
+    return total
+
+
 def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
     if is_distributed_store(p):
-        manifest, states, extras = read_shard_states(p)
-        version = _manifest_version(manifest)
-        pairs: dict[tuple[int, int], int] = {}
-        for st in states:
-            for k, v in presentation_pairs(st, ids).items():
-                pairs[k] = pairs.get(k, 0) + v
-        total = ForgetReport()
-        held: set[int] = set()
-        renumbered: dict[int, dict[int, int]] = {}  # shard: old node index to new
-        # a concept has a copy on every shard that holds one of its edges: count those its
-        # owner no longer holds (the cluster's concepts), not the copies
-        nodes_before = _owned_node_count(manifest, states)
-        for i, (st, ex) in enumerate(zip(states, extras, strict=True)):
-            r = forget_documents(st, ids, pairs)
-            held.update(r.documents_removed)
-            total.edges_removed += r.edges_removed
-            total.edges_weakened += r.edges_weakened
-            if r.nodes_removed:
-                kept = r.kept_nodes
-                ex["ghost_known"] = np.asarray(ex["ghost_known"], dtype=np.bool_)[kept]
-                new_index = {int(old): i for i, old in enumerate(kept.tolist())}
-                ex["ghost_pending"] = sorted(
-                    new_index[int(x)] for x in ex.get("ghost_pending", []) if int(x) in new_index
-                )
-                for key in ("cap_reported", "cap_table"):  # degree-cap rows per node
-                    if key in ex:
-                        ex[key] = np.asarray(ex[key])[kept]
-                renumbered[i] = new_index
-        total.nodes_removed = nodes_before - _owned_node_count(manifest, states)
-        _renumber_asks(manifest.get("asks", {}), renumbered)
-        _renumber_inflight_drops(extras, renumbered)
-        _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
-        total.documents_removed = [d for d in ids if d in held]
-        total.unknown = [d for d in ids if d not in held]
-        meta = {
-            k: v
-            for k, v in manifest.items()
-            if k not in ("summary", "catalog") and not k.startswith("_")
-        }
-        for key in ("format", "schema_version", "phago_version", "saved_at"):
-            meta.pop(key, None)
-        merged_graph(meta, states)  # raises StoreError if a shard no longer restores
-        catalog = _catalog_from_json(manifest.get("catalog", {}))
-        _write_distributed(p, meta, states, extras, catalog, version)
-        return total
+        return _forget_distributed(p, ids)
     state, catalog, version = _load(p)
     report = forget_documents(state, ids)
     try:

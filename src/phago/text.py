@@ -1,10 +1,31 @@
 """Tokenisation, the one stopword list, and keyword extraction.
 
-Digestion and queries share one tokeniser and one stopword list (the reference had three):
-text is lowercased, split on every character that is not a Unicode letter or digit, and
-pieces shorter than three UTF-8 bytes or in :data:`STOPWORDS` are dropped.
-:func:`analyse_keywords` computes the same keywords (plus where they occur) with a Numba kernel
-for ASCII text.
+Digestion and queries share one tokeniser and one stopword list (the reference had three),
+so a query meets the documents' terms in every script. A term is found like this:
+
+* The text is lowercased (after NFC normalisation; full- and half-width forms and the Latin
+  ligatures are folded to ordinary letters, zero-width joiners are dropped, and the dot
+  that lowercasing Turkish İ leaves is dropped, so ``İSTANBUL`` is ``istanbul``).
+* It is split on every character that is not a letter, a digit or a combining mark (an
+  underscore splits too). Combining marks stay in their word: Devanagari ``दिल्ली``, Tamil
+  ``சென்னை`` and Thai ``เมืองหลวง`` are one term each, not shreds.
+* Han, Katakana and Hiragana are written without spaces, so each run of Han characters
+  and each run of Katakana is cut into overlapping two-character terms (``北京是中国`` →
+  ``北京 京是 是中 中国``, the bigrams most search engines use); a run of one character is
+  a term by itself. Runs of Hiragana (particles and endings: ``は``, ``です``) are dropped.
+* A piece is kept when it has at least three characters (combining marks not counted), or
+  two in a script whose characters are syllables (Indic and South-East Asian scripts,
+  Hangul, Ethiopic, ...), and is not in :data:`STOPWORDS`.
+
+English and every other ASCII text behave exactly as before these rules: lowercase runs of
+``[a-z0-9]`` of three or more letters that are not stopwords. Limits: no stopwords for
+languages other than English; Korean particles stay attached to their word (``서울은`` is
+not ``서울``); Thai and other scripts written without spaces, other than Chinese and
+Japanese, are split only where the text has spaces or punctuation; Japanese written in
+Hiragana alone gives no terms; Turkish dotless ı is not folded onto i.
+
+:func:`analyse_keywords` computes the same keywords (plus where they occur) with a Numba
+kernel for ASCII text, and the same Python as :func:`tokenize` for the rest.
 
 Example:
     >>> tokenize("The cell membrane, and the CELL wall.")
@@ -22,6 +43,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
+from functools import cache
 from itertools import repeat
 from typing import Any
 
@@ -202,15 +224,173 @@ STOPWORDS: frozenset[str] = frozenset(
     ]
 )
 
-_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+# ------------------------------------------------------------------------------ tokeniser
+
+_ASCII_PIECE = re.compile(r"[a-z0-9]+")
+
+# Han (with the iteration and ideographic number marks), Katakana (with the prolonged sound
+# mark) and Hiragana: the scripts written without spaces between words. The kana voicing
+# marks U+3099/U+309A are combining marks that belong to the kana before them.
+_HAN = (
+    "\u3005\u3007\u3021-\u3029\u3038-\u303b\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\U00020000-\U0003ffff"
+)
+_KATAKANA = "\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff\u3099\u309a"
+_HIRAGANA = "\u3041-\u3096\u3099-\u309a\u309d-\u309f"
+_CJK_RUN = re.compile(f"[{_HAN}]+|[{_KATAKANA}]+|[{_HIRAGANA}]+")
+_CJK_START = re.compile(f"[{_HAN}{_KATAKANA}{_HIRAGANA}]")
+_HIRAGANA_START = re.compile(f"[{_HIRAGANA}]")
+
+# Scripts whose characters stand for syllables (Brahmic and South-East Asian abugidas,
+# Hangul, Ethiopic, Cherokee, Canadian syllabics, Yi): a word of two of them is a word.
+_SYLLABIC = re.compile(
+    "[\u0900-\u0dff\u0e00-\u0fff\u1000-\u109f\u1100-\u11ff\u1200-\u139f\u13a0-\u13ff"
+    "\u1400-\u167f\u1780-\u17ff\u1a00-\u1aaf\u1b00-\u1c4f\u3130-\u318f\ua000-\ua4cf"
+    "\ua800-\ua8ff\ua960-\ua97f\ua980-\uaaff\uabc0-\uabff\uac00-\ud7ff\U00011000-\U00011fff]"
+)
+
+# Compatibility forms folded to their ordinary letters (NFKC): full- and half-width forms
+# (Ａ → a, ｶﾞ → ガ) and the Latin ligatures PDF text is full of (ﬁ → fi).
+_COMPAT_CHARS = "\ufb00-\ufb06\uff01-\uffef"
+_COMPAT = re.compile(f"[{_COMPAT_CHARS}]+")
+# Joiners are invisible and inside words (Persian, Indic): dropped, so "a\u200cb" is "ab".
+_JOINERS = str.maketrans("", "", "\u200c\u200d")
+_ASTRAL = "\U00010000-\U0010ffff"
 
 
-def _pieces(text: str) -> Iterable[str]:
-    return _TOKEN_RE.findall(unicodedata.normalize("NFC", text).lower())
+@cache
+def _marks() -> tuple[str, str]:
+    """The combining marks (categories Mn, Mc, Me) as two regex class bodies, those of the
+    Basic Multilingual Plane and the others (a class mixing both is searched range by range,
+    far slower). Marks belong to the letter before them (Devanagari vowel signs, Thai
+    vowels, Tamil virama, ...). Built on first use from :mod:`unicodedata`; planes 0, 1 and
+    14 hold every mark."""
+    ranges: list[tuple[int, int]] = []
+    for lo, hi in ((0x300, 0x20000), (0xE0000, 0xE1000)):
+        for c in range(lo, hi):
+            if unicodedata.category(chr(c))[0] == "M":
+                if ranges and ranges[-1][1] == c - 1:
+                    ranges[-1] = (ranges[-1][0], c)
+                else:
+                    ranges.append((c, c))
+
+    def body(rs: list[tuple[int, int]]) -> str:
+        return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in rs)
+
+    return body([r for r in ranges if r[1] < 0x10000]), body([r for r in ranges if r[0] > 0xFFFF])
+
+
+@cache
+def _special_re() -> re.Pattern[str]:
+    """A character that needs more than splitting NFC text at non-alphanumerics: a mark,
+    a joiner, a compatibility form, Turkish İ, Han or kana, or (to keep the class fast)
+    anything outside the Basic Multilingual Plane."""
+    bmp_marks, _ = _marks()
+    cjk = (_HAN + _KATAKANA + _HIRAGANA).replace("\U00020000-\U0003ffff", "")
+    return re.compile(f"[{bmp_marks}\u200c\u200d\u0130{_COMPAT_CHARS}{cjk}{_ASTRAL}]")
+
+
+@cache
+def _piece_re() -> re.Pattern[str]:
+    # a letter or digit, then letters, digits and combining marks (underscores are spaces);
+    # marks outside the BMP are looked for only at characters outside it
+    bmp, astral = _marks()
+    return re.compile(rf"\w[\w{bmp}]*(?:(?=[{_ASTRAL}])[{astral}]+[\w{bmp}]*)*")
+
+
+@cache
+def _marks_re() -> re.Pattern[str]:
+    bmp, astral = _marks()
+    return re.compile(f"[{bmp}]|(?=[{_ASTRAL}])[{astral}]")
+
+
+_PLAIN_PIECE = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"\w+")
+
+
+def _fold(text: str) -> str:
+    """NFC ``text`` (with a special character) normalised and lowercased as terms are:
+    joiners dropped, compatibility forms folded, NFC, lowercase, and the dot that
+    lowercasing Turkish İ leaves on its i (``"İ".lower()`` is ``"i̇"``) dropped, so
+    İSTANBUL is istanbul."""
+    if "\u200c" in text or "\u200d" in text:
+        text = text.translate(_JOINERS)
+    if _COMPAT.search(text) is not None:
+        text = _COMPAT.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = unicodedata.normalize("NFC", text).lower()
+    if "i\u0307" in text:
+        text = unicodedata.normalize("NFC", text.replace("i\u0307", "i"))
+    return text
+
+
+def _unicode_terms(text: str) -> tuple[list[str], list[bool] | None]:
+    """The raw pieces of non-ASCII ``text`` (see the module docstring) and, for each,
+    whether it is long enough to be a term (None: no piece holds a mark or a Han or kana
+    character; :func:`_long_plain` tells).
+
+    Pieces are words of letters, digits and combining marks, with every run of Han or
+    Katakana cut into overlapping bigrams (a run of one character is kept as it is); a run
+    of Hiragana is a piece that is never a term (particles, endings).
+    """
+    t = unicodedata.normalize("NFC", text)
+    if _special_re().search(t) is None:  # most text in European scripts
+        return _PLAIN_PIECE.findall(t.lower()), None
+    t = _fold(t).replace("_", " ")
+    if _CJK_START.search(t) is None:
+        pieces = _piece_re().findall(t)
+        # the same words without their marks, to count letters in
+        bases = _WORD.findall(_marks_re().sub("", t))
+        if len(bases) != len(pieces):  # pragma: no cover - they always pair up
+            return pieces, [_long_word(w) for w in pieces]
+        return pieces, [
+            len(b) >= 3 or (len(b) == 2 and _SYLLABIC.search(b) is not None) for b in bases
+        ]
+    pieces, long = [], []
+    for w in _piece_re().findall(_CJK_RUN.sub(_spaced, t)):
+        if _CJK_START.match(w) is None:
+            pieces.append(w)
+            long.append(len(w) >= 3 if w.isascii() else _long_word(w))
+        elif _HIRAGANA_START.match(w) is not None:
+            pieces.append(w)
+            long.append(False)
+        elif len(w) == 1:
+            pieces.append(w)
+            long.append(True)
+        else:
+            pieces.extend([w[i : i + 2] for i in range(len(w) - 1)])
+            long.extend([True] * (len(w) - 1))
+    return pieces, long
+
+
+def _spaced(m: re.Match[str]) -> str:
+    return f" {m.group()} "  # (a function: faster than the template r" \g<0> ")
+
+
+def _long_word(w: str) -> bool:
+    """Whether the piece ``w`` (not Han or kana) is long enough to be a term: three
+    characters (combining marks not counted), or two in a syllabic script."""
+    base = _marks_re().sub("", w)
+    return len(base) >= 3 or (len(base) == 2 and _SYLLABIC.search(base) is not None)
+
+
+def _long_plain(w: str) -> bool:
+    """:func:`_long_word` for a piece without marks."""
+    return len(w) >= 3 or (len(w) == 2 and _SYLLABIC.search(w) is not None)
+
+
+def _terms(text: str) -> tuple[list[str], list[bool]]:
+    """The raw pieces of ``text`` and, for each, whether it is long enough to be a term."""
+    if text.isascii():
+        pieces = _ASCII_PIECE.findall(text.lower())
+        return pieces, [len(w) >= 3 for w in pieces]
+    pieces, long = _unicode_terms(text)
+    return pieces, [_long_plain(w) for w in pieces] if long is None else long
 
 
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into lowercase terms, dropping short pieces and stopwords.
+
+    See the module docstring for what a term is in each script.
 
     Args:
         text: any text.
@@ -221,35 +401,49 @@ def tokenize(text: str) -> list[str]:
     Example:
         >>> tokenize("What is DNA-repair?")
         ['dna', 'repair']
+        >>> tokenize("İSTANBUL, दिल्ली; 北京是中国的首都")
+        ['istanbul', 'दिल्ली', '北京', '京是', '是中', '中国', '国的', '的首', '首都']
     """
     stop = STOPWORDS
-    return [
-        w
-        for w in _pieces(text)
-        if (len(w) >= 3 or (not w.isascii() and len(w.encode("utf-8")) >= 3)) and w not in stop
-    ]
+    if text.isascii():
+        return [w for w in _ASCII_PIECE.findall(text.lower()) if len(w) >= 3 and w not in stop]
+    pieces, long = _unicode_terms(text)
+    if long is None:
+        return [
+            w
+            for w in pieces
+            if (len(w) >= 3 or (len(w) == 2 and not w.isascii() and _long_plain(w)))
+            and w not in stop
+        ]
+    return [w for w, ok in zip(pieces, long, strict=True) if ok and w not in stop]
 
 
 def tokenize_with_positions(text: str) -> list[tuple[str, int]]:
     """Like :func:`tokenize`, with each term's index among all raw tokens of the text.
 
-    The index counts every alphanumeric piece (stopwords and short pieces included), so the
-    distance between two indices is the distance in words in the original text.
+    The index counts every raw piece (stopwords and short pieces included; each bigram of
+    a Han or Katakana run is one), so the distance between two indices is the distance in
+    words in the original text.
 
     Example:
         >>> tokenize_with_positions("the cell and the wall")
         [('cell', 1), ('wall', 4)]
     """
     stop = STOPWORDS
+    if text.isascii():
+        return [
+            (w, i)
+            for i, w in enumerate(_ASCII_PIECE.findall(text.lower()))
+            if len(w) >= 3 and w not in stop
+        ]
+    pieces, long = _terms(text)
     return [
-        (w, i)
-        for i, w in enumerate(_pieces(text))
-        if (len(w) >= 3 or (not w.isascii() and len(w.encode("utf-8")) >= 3)) and w not in stop
+        (w, i) for i, (w, ok) in enumerate(zip(pieces, long, strict=True)) if ok and w not in stop
     ]
 
 
 def label_terms(label: str) -> list[str]:
-    """Terms of a node label for label TF-IDF: lowercase alphanumeric pieces of 3+ bytes.
+    """Terms of a node label for label TF-IDF: its pieces long enough to be terms.
 
     No stopword filtering (a label is already a chosen term).
 
@@ -257,7 +451,23 @@ def label_terms(label: str) -> list[str]:
         >>> label_terms("Bridge: 'cell' connects")
         ['bridge', 'cell', 'connects']
     """
-    return [w for w in _pieces(label) if len(w.encode("utf-8")) >= 3]
+    pieces, long = _terms(label)
+    return [w for w, ok in zip(pieces, long, strict=True) if ok]
+
+
+def term_bound(text: str) -> int:
+    """An upper bound of the number of distinct terms of ``text``, without tokenising it.
+
+    A term and the separator after it take at least two characters, except in Han or
+    Katakana (full or half width), where every character can start a bigram.
+
+    Example:
+        >>> term_bound("alpha beta"), term_bound("北京是中国的首都")
+        (5, 8)
+    """
+    if text.isascii() or (_CJK_START.search(text) is None and _COMPAT.search(text) is None):
+        return (len(text) + 1) // 2
+    return len(text)
 
 
 @dataclass(frozen=True, slots=True)

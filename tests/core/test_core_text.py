@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +21,10 @@ def test_tokenize_strips_punctuation_before_stopword_check() -> None:
 
 def test_tokenize_splits_on_underscore_and_unicode() -> None:
     assert tokenize("naïve_cafés über-große") == ["naïve", "cafés", "über", "große"]
+
+
+def test_tokenize_keeps_combining_marks_and_folds_turkish_i() -> None:
+    assert tokenize("दिल्ली İSTANBUL") == ["दिल्ली", "istanbul"]
 
 
 def test_positions_count_every_raw_token() -> None:
@@ -50,7 +56,9 @@ def test_tokens_are_clean(text: str) -> None:
         assert t == t.lower()
         assert len(t.encode("utf-8")) >= 3
         assert t not in STOPWORDS
-        assert t.isalnum()
+        # letters and digits, and the combining marks of their letters (दिल्ली)
+        assert t[0].isalnum()
+        assert all(c.isalnum() or unicodedata.category(c).startswith("M") for c in t)
 
 
 @given(st.text())

@@ -69,7 +69,7 @@ def test_every_supported_format(tmp_path: Path) -> None:
     assert report.skipped == [] and report.documents_added == 5
     docs = {d.title: d.content for d in c.documents()}
     assert docs["a"] == TEXT
-    assert "Genes encode proteins" in docs["b"]
+    assert "Genes encode proteins" in docs["Genes"]  # (a Markdown file's first heading)
     assert "Cells divide by mitosis" in docs["c"]
     html = docs["Immune cells"]
     assert "Antibodies & antigens bind." in html and "Lymphocytes" in html
@@ -98,7 +98,7 @@ def test_duplicates_by_content_and_idempotence(tmp_path: Path) -> None:
         ("blank.md", b"  \n\t\n   \n", EmptyDocument, "only whitespace"),
         ("nul.txt", b"text\x00more", DocumentError, "binary file"),
         ("latin1.rst", "caf\xe9 cr\xe8me".encode("latin-1"), DocumentError, "not valid utf-8"),
-        ("utf16.txt", "hello".encode("utf-16"), DocumentError, "binary file"),
+        ("utf16.txt", "hello".encode("utf-16-le"), DocumentError, "binary file"),  # no BOM
         (
             "scripts.html",
             b"<script>var x = 1;</script><style>p{}</style>",

@@ -1,5 +1,5 @@
-"""What ``phago ingest`` refuses before anything is stored: files with a part too wide to
-wire as a clique, folders it cannot read; and a file name that is not UTF-8."""
+"""What ``phago ingest`` does with files with a part too wide to wire as a clique (splits
+them further), folders it cannot read; and a file name that is not UTF-8."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from phago import Colony, ColonyConfig
 from phago.errors import DocumentError
 from phago.ingest import discover, ingest_paths, inspect_file
+from phago.text import tokenize
 
 
 def _words(n: int) -> str:
@@ -20,7 +21,7 @@ def _words(n: int) -> str:
     )
 
 
-def test_a_file_with_a_part_too_wide_to_wire_is_skipped_whole(tmp_path: Path) -> None:
+def test_a_file_with_a_part_too_wide_to_wire_is_split_to_fit(tmp_path: Path) -> None:
     cfg = ColonyConfig(max_clique_keywords=100)
     (tmp_path / "wide.txt").write_text("cell membrane protein\n\n" + _words(150))
     (tmp_path / "ok.txt").write_text("cell membrane protein")
@@ -28,10 +29,13 @@ def test_a_file_with_a_part_too_wide_to_wire_is_skipped_whole(tmp_path: Path) ->
         inspect_file(tmp_path / "wide.txt", max_chars=1000, max_keywords=100)
     c = Colony(cfg)
     report, _ = ingest_paths(c, [tmp_path], max_chars=1000)
-    assert [Path(a.path).name for a in report.added] == ["ok.txt"]
-    assert [Path(s.path).name for s in report.skipped] == ["wide.txt"]
-    assert "has 153 distinct keywords" in report.skipped[0].reason
-    assert [d.title for d in c.substrate.documents()] == ["ok"]  # (no part of it kept)
+    assert [Path(a.path).name for a in report.added] == ["ok.txt", "wide.txt"]
+    assert report.skipped == []
+    docs = {d.title: d.content for d in c.substrate.documents()}
+    assert list(docs) == ["ok", "wide (part 1/2)", "wide (part 2/2)"]
+    assert all(len(set(tokenize(t))) <= 100 for t in docs.values())
+    parts = docs["wide (part 1/2)"] + " " + docs["wide (part 2/2)"]
+    assert parts.split() == (tmp_path / "wide.txt").read_text().split()
     bounded = Colony(ColonyConfig.for_large_corpora())
     report, _ = ingest_paths(bounded, [tmp_path], max_chars=1000)
     assert len(report.added) == 2 and not report.skipped
@@ -67,3 +71,15 @@ def test_a_file_name_that_is_not_utf8_gives_a_readable_title(tmp_path: Path) -> 
     report, _ = ingest_paths(c, [tmp_path])
     assert len(report.added) == 1 and not report.skipped
     assert [d.title for d in c.substrate.documents()] == ["bad\ufffd\ufffdname"]
+
+
+def test_run_and_eval_read_a_too_wide_file_as_parts_as_ingest_does(tmp_path: Path) -> None:
+    # `phago run/query/eval --corpus` read folders through load_checked_directory: a file
+    # too wide to wire as a clique is split there too (it was skipped, while ingest split it)
+    from phago.cli.common import load_checked_directory
+
+    (tmp_path / "wide.txt").write_text("cell membrane protein\n\n" + _words(150))
+    docs, skipped = load_checked_directory(tmp_path, ColonyConfig(max_clique_keywords=100))
+    assert skipped == []
+    assert [d.title for d in docs] == ["wide (part 1/2)", "wide (part 2/2)"]
+    assert all(len(set(tokenize(d.content))) <= 100 for d in docs)

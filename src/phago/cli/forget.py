@@ -38,12 +38,21 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     """Remove documents from the store DB: each TARGET is a document id (decimal or 0x-hex)
     or the path of an ingested file or folder.
 
-    Each forgotten document's contribution is withdrawn from the graph: its concepts lose
-    the access counts it gave them, every edge its presentation wired loses one
-    co-activation and the matching share of its weight (an edge left with none is removed),
-    and concepts that no remaining document presented and no edge links to are removed.
-    The rest of the graph is unchanged. The store is rewritten atomically; another command
-    writing it meanwhile waits for this one.
+    Each forgotten document's contribution is withdrawn from the graph:
+
+    \b
+    - a concept that no remaining document presented is removed, with all its
+      edges, whatever `query --reinforce` added to them;
+    - every other edge the document wired loses its co-activation and the matching
+      share of its weight; it is removed when none is left, or when no remaining
+      document wired it since it was made (reinforced queries alone keep no edge);
+    - an edge that decay pruned after the document and a later document made again
+      belongs to that later document and is left as it is;
+    - concepts it presented lose the access counts it gave them.
+
+    The rest of the graph is unchanged. In a sharded store every shard follows one decision
+    for the whole cluster, as in a single colony. The store is rewritten atomically; another
+    command writing it meanwhile waits for this one.
     """
     blank = [t for t in targets if not t.strip()]
     if blank:  # ("" would name the current folder, and with it every file ingested from it)

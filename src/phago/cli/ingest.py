@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,7 +181,12 @@ def ingest(
 
 
 def _add_files(
-    sink: Any, paths: tuple[Path, ...], catalog: Catalog, max_chars: int, encoding: str
+    sink: Any,
+    paths: tuple[Path, ...],
+    catalog: Catalog,
+    max_chars: int,
+    encoding: str,
+    db: Path,
 ) -> tuple[IngestReport, list[str], list[int]]:
     """Ingest the files under ``paths`` into ``sink``, recording their sources in
     ``catalog``; returns the report, the files that replaced an older version of themselves
@@ -189,10 +195,15 @@ def _add_files(
     Raises:
         click.ClickException: no file was found, or every one was skipped.
     """
-    files, skipped = discover(paths)
+    found: list[str] = []
+    files, skipped = discover(paths, unsupported=found)
+    store = os.path.abspath(db)  # the store itself (and its lock and temporary files) is no note
+    unsupported = [p for p in found if p != store and not p.startswith((store + ".", store + "/"))]
     if not files and not skipped:
         raise click.ClickException(
-            "no .txt, .md, .rst, .html or .pdf files found in " + ", ".join(str(p) for p in paths)
+            "no .txt, .md, .rst, .html or .pdf files found in "
+            + ", ".join(str(p) for p in paths)
+            + (f" ({_unsupported_summary(unsupported)})" if unsupported else "")
         )
     queued = sink if isinstance(sink, DistributedSink) else None
 
@@ -216,6 +227,7 @@ def _add_files(
         if queued is not None:
             queued.flush()
     report.skipped[:0] = skipped
+    report.unsupported = unsupported
     if not report.added and not report.duplicates:  # nothing to save
         reasons = "; ".join(s.reason for s in report.skipped[:5])
         more = f" (and {len(report.skipped) - 5} more)" if len(report.skipped) > 5 else ""
@@ -223,6 +235,14 @@ def _add_files(
     replaced, stale = _older_versions(catalog, report)
     catalog.sources.extend(sources)
     return report, replaced, stale
+
+
+def _unsupported_summary(paths: list[str]) -> str:
+    """``"3 files of other types passed over (.csv, .json)"``."""
+    kinds = sorted({Path(p).suffix.lower() or "no suffix" for p in paths})
+    shown = ", ".join(kinds[:8]) + (", ..." if len(kinds) > 8 else "")
+    n = len(paths)
+    return f"{n} file{'s' if n != 1 else ''} of other types passed over ({shown})"
 
 
 def _older_versions(catalog: Catalog, report: IngestReport) -> tuple[list[str], list[int]]:
@@ -263,7 +283,7 @@ def _ingest_colony(
         colony, catalog = load_with_catalog(db)
     else:
         colony, catalog = Colony(config, seed=seed), Catalog()
-    report, replaced, stale = _add_files(colony, paths, catalog, max_chars, encoding)
+    report, replaced, stale = _add_files(colony, paths, catalog, max_chars, encoding, db)
     new = report.new_document_ids
     ticks = 0
     if new:
@@ -323,7 +343,7 @@ def _ingest_distributed(
         catalog = Catalog()
     try:
         sink = DistributedSink(dc)
-        report, replaced, stale = _add_files(sink, paths, catalog, max_chars, encoding)
+        report, replaced, stale = _add_files(sink, paths, catalog, max_chars, encoding, db)
         new = report.new_document_ids
         ticks = 0
         if new:
@@ -379,15 +399,25 @@ def _report(
         return
     for s in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False, soft_wrap=True)
+    for w in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {w}", highlight=False, soft_wrap=True)
+    if report.unsupported:
+        console.print(
+            f"[yellow]note[/yellow] {_unsupported_summary(report.unsupported)}; phago ingest "
+            "takes .txt, .text, .md, .markdown, .rst, .html, .htm, .xhtml and .pdf files",
+            highlight=False,
+            soft_wrap=True,
+        )
     for path in replaced:
         console.print(
             f"[cyan]replaced[/cyan] {path}: its text changed, the old version is forgotten",
             highlight=False,
             soft_wrap=True,
         )
+    other = f"; {len(report.unsupported)} of other types passed over" if report.unsupported else ""
     out.print(
         f"Added {report.documents_added} documents from {len(report.added)} files; "
-        f"{len(report.duplicates)} duplicates; {len(report.skipped)} skipped.",
+        f"{len(report.duplicates)} duplicates; {len(report.skipped)} skipped{other}.",
         highlight=False,
         soft_wrap=True,
     )

@@ -1230,7 +1230,7 @@ class ShardedColony:
             codes[referenced_only] = np.concatenate(r_types)
         out, _ = g._meet_ids(nids, labels, codes, xs, ys, tick, presented)
         if with_doc.any():
-            g._append_provenance(out[with_doc], docs[with_doc])
+            g._append_provenance(out[with_doc], docs[with_doc], tick)
         wired = 0
         run: tuple[list[IntArray], list[IntArray], float | None, float | None] | None = None
         referenced = []
