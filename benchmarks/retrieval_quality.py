@@ -9,15 +9,17 @@ Query sets:
 * ``sample/tuning``: the bundled sample corpus with ``sample_queries.json``, the only set the
   methods' settings were tuned on;
 * ``sample/held-out``: the same colony with ``sample_queries_heldout.json``;
-* ``phago-corpus``: ``--corpus`` (the shared 100-document corpus) with
+* ``phago-corpus``: ``--corpus`` (the shared 100-document corpus) with ``--queries``:
   ``benchmarks/queries/phago_corpus_queries.json`` (24 queries written from the documents
-  before any method was run on them).
+  before any method was run on them) by default, or ``phago_corpus_queries_fresh.json`` (24
+  more, from other documents, written the same way in the thirty-sixth session).
 
 Usage:
     python benchmarks/retrieval_quality.py --corpus ../shared/data/phago-corpus [--shards 4]
 
 Prints one Markdown table per query set: P@5, P@10, R@5, R@10, MRR, NDCG@10 and the
-reference's P@5 (divided by the number returned), then the fusion ablations.
+reference's P@5 (divided by the number returned), then the fusion ablations and fusion's
+NDCG@10 at each of ``--graph-weights``.
 """
 
 from __future__ import annotations
@@ -67,7 +69,25 @@ def ablations(source: GraphSource, queries: list[Any]) -> dict[str, Any]:
     return out
 
 
-def report(name: str, source: GraphSource, raw: object, results: dict[str, Any]) -> None:
+def graph_weight_sweep(
+    source: GraphSource, queries: list[Any], weights: list[float]
+) -> dict[float, float]:
+    """NDCG@10 of fusion at each graph weight (the other weights at their defaults)."""
+    out = {}
+    for w in weights:
+        per = [
+            score_query(
+                q.query, [r.label for r in fusion(source, q.query, 10, graph_weight=w)], q.relevant
+            )
+            for q in queries
+        ]
+        out[w] = aggregate(per).ndcg_at_10
+    return out
+
+
+def report(
+    name: str, source: GraphSource, raw: object, results: dict[str, Any], weights: list[float]
+) -> None:
     queries = parse_queries(raw)
     ev = evaluate(source, queries)
     g = source.graph
@@ -80,7 +100,13 @@ def report(name: str, source: GraphSource, raw: object, results: dict[str, Any])
     abl = ablations(source, queries)
     print("\nAblations of fusion:\n")
     print(table(abl))
+    sweep = graph_weight_sweep(source, queries, weights)
+    print(
+        "\nFusion's NDCG@10 by graph weight: "
+        + ", ".join(f"{w:g}: {v:.3f}" for w, v in sweep.items())
+    )
     results[name] = {
+        "graph_weight_ndcg_at_10": {str(w): v for w, v in sweep.items()},
         "methods": {m: r.scores.to_dict() for m, r in ev.methods.items()},
         "ablations": {m: s.to_dict() for m, s in abl.items()},
         "best": ev.best,
@@ -96,14 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shards", type=int, default=1, help="build distributed colonies (>1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", dest="json_out", default=None, help="also write figures here")
+    ap.add_argument(
+        "--graph-weights",
+        default="0,0.1,0.25,0.5",
+        help="fusion's graph weights to compare (NDCG@10 of each, per query set)",
+    )
     args = ap.parse_args(argv)
     results: dict[str, Any] = {"methods": list(METHODS), "shards": args.shards}
     build = partial(build_retrieval_colony, shards=args.shards, seed=args.seed)
+    weights = [float(w) for w in args.graph_weights.split(",") if w]
 
     sample = build([(d.title, d.content) for d in load_sample_corpus()])
     try:
-        report("sample/tuning", sample, sample_queries(), results)
-        report("sample/held-out", sample, sample_queries(heldout=True), results)
+        report("sample/tuning", sample, sample_queries(), results, weights)
+        report("sample/held-out", sample, sample_queries(heldout=True), results, weights)
     finally:
         getattr(sample, "close", lambda: None)()
     if args.corpus is not None:
@@ -114,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         shared = build([(d.title, d.content) for d in docs])
         try:
             raw = json.loads(args.queries.read_text(encoding="utf-8"))
-            report("phago-corpus", shared, raw, results)
+            report("phago-corpus", shared, raw, results, weights)
         finally:
             getattr(shared, "close", lambda: None)()
     if args.json_out:

@@ -193,7 +193,7 @@ def test_eval_checks_its_methods_and_queries_before_building(tmp_path: Path) -> 
     assert r.exit_code == 1 and "no queries in" in r.output  # (all scores 0.0, exit 0, before)
 
 
-def test_run_takes_what_ingest_takes_and_skips_a_document_too_wide_to_wire(
+def test_run_takes_what_ingest_takes_and_splits_a_document_too_wide_to_wire(
     tmp_path: Path,
 ) -> None:
     letters = "bcdfghjklmnpqrstvwxz"
@@ -205,9 +205,9 @@ def test_run_takes_what_ingest_takes_and_skips_a_document_too_wide_to_wire(
     r = run("run", "--corpus", str(tmp_path), "--ticks", "2", "--json")
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     data = json.loads(r.stdout)
-    assert data["documents_total"] == 2
-    assert len(data["skipped"]) == 1 and "has 2,100 distinct keywords" in data["skipped"][0]
-    assert "--large" in data["skipped"][0]
+    # the file of 2,100 distinct keywords is read as two parts within the default limit of
+    # 2,000, as ingest splits it (it was skipped until the thirty-sixth session)
+    assert data["documents_total"] == 4 and data["skipped"] == []
     r = run("run", "--corpus", str(tmp_path), "--ticks", "2", "--large", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["documents_total"] == 3
 

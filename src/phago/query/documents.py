@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import unique_sorted
 from phago.config import whole_number
 from phago.errors import InvalidQuery, NodeNotFound
 from phago.ids import DocumentId, NodeId
@@ -168,7 +169,7 @@ def _rows_of(di: DocumentIndex, ids: Sequence[int]) -> npt.NDArray[np.int64]:
     """Rows of the indexed documents among ``ids`` (ascending, each once)."""
     if not di.n_docs or not len(ids):
         return np.zeros(0, dtype=np.int64)
-    want = np.unique(np.asarray(ids, dtype=np.uint64))
+    want = unique_sorted(np.asarray(ids, dtype=np.uint64))
     at = np.minimum(np.searchsorted(di.doc_ids, want), di.n_docs - 1)
     rows: npt.NDArray[np.int64] = at[di.doc_ids[at] == want].astype(np.int64)
     return rows
