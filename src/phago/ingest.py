@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
+    "MAX_FILE_CLIQUE_PAIRS",
     "SUPPORTED_SUFFIXES",
     "AddedFile",
     "DistributedSink",
@@ -116,6 +117,13 @@ DEFAULT_MAX_CHARS = 50_000
 """Default largest document (characters); longer files are split into parts."""
 
 READ_CHUNK = 1 << 20
+
+MAX_FILE_CLIQUE_PAIRS = 50_000_000
+"""The most keyword pairs one file's parts may wire together where every pair of a
+document's keywords is wired (a file split to fit ``max_clique_keywords`` is wired part by
+part, and each part of ~2,000 keywords makes ~2 million pairs): about 15 s of digestion and
+a few hundred MB at peak, a dense text of ~700 kB. A 3 MB file took 64 s and 2.1 GB
+(thirty-sixth session); wider files are refused, to be ingested with bounded wiring."""
 
 
 class DocumentSink(Protocol):
@@ -825,12 +833,15 @@ def inspect_file(
             colony config's :attr:`~phago.config.ColonyConfig.clique_keyword_limit`);
             None: no limit.
         split_keywords: split a part with more distinct keywords than this further
-            (:func:`split_by_keywords`); None: parts are cut by ``max_chars`` only.
+            (:func:`split_by_keywords`), and refuse a file whose parts would wire more than
+            :data:`MAX_FILE_CLIQUE_PAIRS` keyword pairs in all (every pair of a part's
+            keywords, as a colony whose ``clique_keyword_limit`` this is wires them);
+            None: parts are cut by ``max_chars`` only.
 
     Raises:
         EmptyDocument: the file is empty, whitespace only, or has no extractable text.
-        DocumentError: binary, undecodable, unsupported, a broken PDF, or a part with more
-            than ``max_keywords`` distinct keywords.
+        DocumentError: binary, undecodable, unsupported, a broken PDF, a part with more
+            than ``max_keywords`` distinct keywords, or too many pairs to wire in all.
         OSError: the file cannot be read.
 
     Example:
@@ -846,10 +857,20 @@ def inspect_file(
     p = Path(path)
     meta: dict[str, str] = {}
     h = hashlib.sha256()
-    parts = chars = 0
+    parts = chars = pairs = 0
     has_terms = False
     for part in _parts(p, max_chars, encoding, meta, split_keywords):
         check_keyword_counts([f"{p.name} (part {parts + 1})"], [part], max_keywords)
+        if split_keywords is not None:  # (every pair of a part's keywords will be wired)
+            k = len(set(tokenize(part)))
+            pairs += k * (k - 1) // 2
+            if pairs > MAX_FILE_CLIQUE_PAIRS:
+                raise DocumentError(
+                    f"{p}: wiring every pair of keywords in each part would make more than "
+                    f"{MAX_FILE_CLIQUE_PAIRS:,} pairs (minutes of work and gigabytes of "
+                    "memory): ingest it into a store made with --large "
+                    "(ColonyConfig.for_large_corpora(): wiring within a window of words)"
+                )
         if not has_terms:
             has_terms = bool(tokenize(part))
         data = part.encode("utf-8")

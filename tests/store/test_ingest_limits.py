@@ -83,3 +83,28 @@ def test_run_and_eval_read_a_too_wide_file_as_parts_as_ingest_does(tmp_path: Pat
     assert skipped == []
     assert [d.title for d in docs] == ["wide (part 1/2)", "wide (part 2/2)"]
     assert all(len(set(tokenize(d.content))) <= 100 for d in docs)
+
+
+def test_a_file_whose_parts_would_wire_too_many_pairs_is_refused_with_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # split to fit the keyword limit, a 3 MB file still wired every pair of each part:
+    # 64 s and 2.1 GB; past a budget of pairs a file is refused, pointing to --large
+    import phago.ingest as ingest_module
+
+    (tmp_path / "wide.txt").write_text("cell membrane protein\n\n" + _words(150))
+    k1, k2 = 53, 100  # (the two parts' distinct keywords, as split at 100)
+    budget = k1 * (k1 - 1) // 2 + k2 * (k2 - 1) // 2
+    monkeypatch.setattr(ingest_module, "MAX_FILE_CLIQUE_PAIRS", budget)
+    assert inspect_file(tmp_path / "wide.txt", max_chars=1000, split_keywords=100).parts == 2
+    monkeypatch.setattr(ingest_module, "MAX_FILE_CLIQUE_PAIRS", budget - 1)
+    with pytest.raises(DocumentError, match="--large"):
+        inspect_file(tmp_path / "wide.txt", max_chars=1000, split_keywords=100)
+    c = Colony(ColonyConfig(max_clique_keywords=100))
+    report, _ = ingest_paths(c, [tmp_path], max_chars=1000)
+    assert report.added == [] and len(report.skipped) == 1
+    assert "--large" in report.skipped[0].reason
+    # bounded wiring (no clique limit) takes it whole
+    bounded = Colony(ColonyConfig.for_large_corpora())
+    report, _ = ingest_paths(bounded, [tmp_path], max_chars=1000)
+    assert len(report.added) == 1
