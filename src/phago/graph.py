@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from phago import _kernels as K
 from phago._arrays import unique_sorted
+from phago._gc import cyclic_gc_paused
 from phago.errors import ConfigError, GraphError, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
 from phago.types import EdgeData, NodeData, NodeType, Position
@@ -48,6 +49,8 @@ __all__ = ["GroupWiring", "HebbianGraph", "PrunedEdges"]
 
 _TYPES: tuple[NodeType, ...] = tuple(NodeType)
 _TYPE_CODE: dict[NodeType, int] = {t: i for i, t in enumerate(_TYPES)}
+# type codes by type value (NodeType is a StrEnum: its members find theirs too)
+_CODE_OF_VALUE: dict[str, int] = {t.value: i for i, t in enumerate(_TYPES)}
 _INT = np.int64
 IntArray = npt.NDArray[np.int64]
 
@@ -235,24 +238,39 @@ class HebbianGraph:
     ) -> HebbianGraph:
         """Build a graph from columns (nodes in the given order, edges by node id).
 
+        The nodes are created all at once, with the same result as creating them one at a
+        time in order (ids, labels and lookups by label, type and place alike), and the edges
+        in one pass.
+
+        Args:
+            node_ids: each node's id, distinct.
+            labels: each node's label, as stored (not normalised again).
+            node_types: each node's type (a :class:`~phago.types.NodeType` or its value).
+            access: each node's access count.
+            created: each node's creation tick.
+            positions: each node's position, shape ``(n, 2)`` (None: all at the origin).
+            edge_a: each edge's first end, by node id.
+            edge_b: each edge's other end, by node id.
+            weight: each edge's weight, in (0, 1].
+            co_activations: each edge's co-activation count.
+            created_tick: each edge's creation tick.
+            last_activated_tick: each edge's last activation tick.
+            prov_nodes: the node of each provenance pair, by id, in presentation order.
+            prov_docs: the document of each provenance pair.
+            tentative_weight: the new graph's tentative weight.
+            reinforcement: the new graph's reinforcement.
+
         Raises:
             NodeNotFound: an edge names a node that is not in ``node_ids``.
-            GraphError: duplicate nodes or edges, self-loops or weights outside (0, 1].
+            GraphError: duplicate nodes or edges, self-loops, weights outside (0, 1] or a
+                node id that is not a 64-bit unsigned integer.
+            ValueError: node columns of different lengths, or an unknown node type.
         """
         g = cls(tentative_weight, reinforcement)
-        n = len(labels)
-        pos = np.zeros((n, 2)) if positions is None else np.asarray(positions, dtype=np.float64)
-        acc = np.asarray(access, dtype=_INT)
-        ct = np.asarray(created, dtype=_INT)
-        g._reserve_nodes(n)
-        for i in range(n):
-            nid = NodeId(int(node_ids[i]))
-            if nid in g._index:
-                raise GraphError(f"duplicate node id {nid}")
-            code = _TYPE_CODE[NodeType(node_types[i])]
-            g._new_node(
-                nid, labels[i], code, float(pos[i, 0]), float(pos[i, 1]), int(ct[i]), int(acc[i])
-            )
+        # a list per node and per cell, none in a cycle: the collector's walks would cost more
+        # than building them (two thirds of the time at 500,000 nodes)
+        with cyclic_gc_paused():
+            g._add_node_columns(node_ids, labels, node_types, access, created, positions)
         w = np.asarray(weight, dtype=np.float64)
         if len(w):
             if not ((w > 0.0) & (w <= 1.0)).all():
@@ -261,15 +279,11 @@ class HebbianGraph:
             b = g._indices_of_known(edge_b, len(w), "edge endpoint")
             if (a == b).any():
                 raise GraphError("self-loops are not allowed")
-            before = g._m
-            g.wire_pairs(a, b, 0)
-            if g._m - before != len(w):
-                raise GraphError("duplicate edges")
-            sl = slice(before, g._m)
-            g._w[sl] = w
-            g._co[sl] = np.asarray(co_activations, dtype=np.int32)
-            g._ct[sl] = np.asarray(created_tick, dtype=np.int32)
-            g._lt[sl] = np.asarray(last_activated_tick, dtype=np.int32)
+            g._add_edge_columns(a, b)
+            g._w[: g._m] = w
+            g._co[: g._m] = np.asarray(co_activations, dtype=np.int32)
+            g._ct[: g._m] = np.asarray(created_tick, dtype=np.int32)
+            g._lt[: g._m] = np.asarray(last_activated_tick, dtype=np.int32)
         if prov_nodes is not None and prov_docs is not None and len(prov_nodes):
             idx = g._indices_of_known(prov_nodes, len(prov_nodes), "provenance node")
             g._append_provenance(idx, np.asarray(prov_docs, dtype=np.uint64))
@@ -466,6 +480,133 @@ class HebbianGraph:
         self._pos[start:end, 1] = y
         self._n = end
         return at
+
+    def _add_node_columns(
+        self,
+        node_ids: Sequence[int] | npt.NDArray[np.uint64],
+        labels: Sequence[str],
+        node_types: Sequence[str],
+        access: Sequence[int] | IntArray,
+        created: Sequence[int] | IntArray,
+        positions: npt.NDArray[np.float64] | None,
+    ) -> None:
+        """Create the nodes of :meth:`from_arrays` in this empty graph, all at once: the same
+        columns and lookups as :meth:`_new_node` of each node in order.
+
+        Raises:
+            GraphError: a node id repeated, or not a 64-bit unsigned integer.
+            ValueError: columns of different lengths, or an unknown node type.
+        """
+        if self._n:
+            raise GraphError("node columns can only be added to an empty graph")
+        n = len(labels)
+        ids, invalid = _as_node_ids(node_ids)
+        if invalid is not None:
+            bad = int(np.flatnonzero(invalid)[0])
+            raise GraphError(f"node id {node_ids[bad]} is not a 64-bit unsigned integer")
+        pos = np.zeros((n, 2)) if positions is None else np.asarray(positions, dtype=np.float64)
+        acc = np.asarray(access, dtype=_INT)
+        ct = np.asarray(created, dtype=_INT)
+        shapes = {
+            "node_ids": (len(ids),),
+            "node_types": (len(node_types),),
+            "access": acc.shape,
+            "created": ct.shape,
+            "positions": pos.shape,
+        }
+        for name, shape in shapes.items():
+            want = (n, 2) if name == "positions" else (n,)
+            if shape != want:
+                raise ValueError(f"{n} labels but {name} of shape {shape}, expected {want}")
+        codes = np.fromiter(map(_CODE_OF_VALUE.get, node_types, repeat(-1)), np.int8, n)
+        for k in np.flatnonzero(codes < 0).tolist():  # ValueError for an unknown type
+            codes[k] = _TYPE_CODE[NodeType(node_types[k])]
+        id_list: list[NodeId] = ids.tolist()
+        index: dict[int, int] = dict(zip(id_list, range(n), strict=True))
+        if len(index) != n:  # name the first node whose id an earlier node has
+            later = np.ones(n, dtype=np.bool_)
+            later[np.unique(ids, return_index=True)[1]] = False
+            raise GraphError(f"duplicate node id {id_list[int(np.flatnonzero(later)[0])]}")
+        self._reserve_nodes(n)
+        self._ids = id_list
+        self._labels = list(labels)
+        self._index = index
+        self._type[:n] = codes
+        self._ids_arr[:n] = ids
+        self._access[:n] = acc
+        self._created[:n] = ct
+        self._pos[:n] = pos
+        self._n = n
+        self._index_nodes()
+
+    def _index_nodes(self) -> None:
+        """Build the label, per-type label and spatial lookups of every node from the node
+        columns, all at once: the same dicts (keys in the same order, lists in index order)
+        as :meth:`_new_node` of each node in index order."""
+        n = self._n
+        labels = self._labels
+        at = range(n)
+        # the label index: a list per label, a single node's in the usual case
+        label_index: dict[str, list[int]] = dict(zip(labels, [[i] for i in at], strict=True))
+        if len(label_index) != n:  # labels that several nodes (of different types) share
+            # each label kept the list of its last node: the nodes before it are missing
+            last = map(operator.itemgetter(0), label_index.values())
+            earlier = np.ones(n, dtype=np.bool_)
+            earlier[np.fromiter(last, _INT, len(label_index))] = False
+            shared: dict[str, list[int]] = {}
+            for i in np.flatnonzero(earlier).tolist():
+                shared.setdefault(labels[i], []).append(i)
+            for label, where in shared.items():
+                where.extend(label_index[label])
+                label_index[label] = where
+        self._label_index = label_index
+        # each type's labels
+        codes = self._type[:n]
+        self._by_type = [{} for _ in _TYPES]
+        counts = np.bincount(codes, minlength=len(_TYPES)) if n else np.zeros(len(_TYPES))
+        for code in np.flatnonzero(counts).tolist():
+            if counts[code] == n:
+                self._by_type[code] = dict(zip(labels, at, strict=True))
+            else:
+                of_type = np.flatnonzero(codes == code).tolist()
+                self._by_type[code] = dict(
+                    zip(map(labels.__getitem__, of_type), of_type, strict=True)
+                )
+        self._grid = self._grid_of(self._pos[:n])
+
+    def _grid_of(self, pos: npt.NDArray[np.float64]) -> dict[tuple[int, int], list[int]]:
+        """The spatial grid of nodes at ``pos`` (node ``i`` at ``pos[i]``), as
+        :meth:`_new_node` of each node in order builds it: cells in the order of their first
+        node, each cell's nodes in increasing order."""
+        n = len(pos)
+        grid: dict[tuple[int, int], list[int]] = {}
+        if not n:
+            return grid
+        with np.errstate(divide="ignore", invalid="ignore"):  # (a cell size of 0: see below)
+            fx = np.floor(pos[:, 0] / self._cell)
+            fy = np.floor(pos[:, 1] / self._cell)
+        if not (np.abs(fx).max() < 2.0**62 and np.abs(fy).max() < 2.0**62):
+            # a cell beyond int64, or none (a position that is not finite, a cell size of
+            # 0): node by node, with _cell_of's cells or errors
+            cell_of = self._cell_of
+            for i, (x, y) in enumerate(pos.tolist()):
+                grid.setdefault(cell_of(x, y), []).append(i)
+            return grid
+        cx, cy = fx.astype(_INT), fy.astype(_INT)
+        order = np.lexsort((cy, cx))  # by cell, each cell's nodes in index order
+        sx, sy = cx[order], cy[order]
+        starts = np.flatnonzero(np.concatenate(([True], (sx[1:] != sx[:-1]) | (sy[1:] != sy[:-1]))))
+        ends = np.append(starts[1:], n)
+        first = order[starts]  # each cell's first node
+        by_first = np.argsort(first)
+        flat = order.tolist()
+        cells = [
+            flat[a:b]
+            for a, b in zip(starts[by_first].tolist(), ends[by_first].tolist(), strict=True)
+        ]
+        keys = zip(cx[first[by_first]].tolist(), cy[first[by_first]].tolist(), strict=True)
+        grid.update(zip(keys, cells, strict=True))
+        return grid
 
     def _cell_of(self, x: float, y: float) -> tuple[int, int]:
         return (math.floor(x / self._cell), math.floor(y / self._cell))
@@ -1219,6 +1360,41 @@ class HebbianGraph:
             )
             self._wired(int(new_m), int(created))
         return total
+
+    def _add_edge_columns(self, a: IntArray, b: IntArray) -> None:
+        """Create the edges ``{a[i], b[i]}`` (valid node indices, no self-pair) in this graph
+        without edges, in order, at the tentative weight: what :meth:`wire_pairs` at tick 0
+        creates, in one pass, with room reserved once for every edge (:meth:`_upsert` wires
+        in chunks, growing the columns and rebuilding the table as it goes).
+
+        Raises:
+            GraphError: the same pair twice (its edge is then wired twice; the graph is
+                left in that state).
+        """
+        if self._m:
+            raise GraphError("edge columns can only be added to a graph without edges")
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        self._reserve_edges(len(lo))
+        new_m, created = K.upsert_pairs(
+            self._tkeys,
+            self._tslots,
+            lo,
+            hi,
+            self._ea,
+            self._eb,
+            self._w,
+            self._co,
+            self._ct,
+            self._lt,
+            self._m,
+            self.tentative_weight,
+            self.reinforcement,
+            0,
+            _NO_SLOTS,
+        )
+        self._wired(int(new_m), int(created))
+        if created != len(lo):
+            raise GraphError("duplicate edges")
 
     def _wired(self, new_m: int, created: int) -> None:
         """Account for a wiring kernel that created ``created`` edges (slots up to ``new_m``)."""
