@@ -170,12 +170,15 @@ class SpawnPolicy(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ColonyStats:
-    """Counts describing a colony (the reference's fields)."""
+    """Counts describing a colony (the reference's fields, and ``agents_retired``: agents
+    removed with :meth:`Colony.retire_agents`, so that ``total_spawned == agents_alive +
+    agents_died + agents_retired``)."""
 
     tick: int
     agents_alive: int
     agents_died: int
     total_spawned: int
+    agents_retired: int
     graph_nodes: int
     graph_edges: int
     total_signals: int
@@ -690,8 +693,9 @@ class Colony:
         Raises:
             DocumentError: an id that is not a whole number in [0, 2**64) (nothing changes).
             PhaseOrderError: the colony is in the middle of a tick.
-            DistributedError: the colony is a shard of a distributed colony (forget in its
-                saved store instead).
+            DistributedError: the colony is a shard of a distributed colony (use
+                :meth:`DistributedColony.forget_documents
+                <phago.distributed.colony.DistributedColony.forget_documents>` instead).
 
         Example:
             >>> from phago import Digester, Position
@@ -717,8 +721,8 @@ class Colony:
         ids = checked_document_ids(doc_ids)
         if self.presentation_hook is not None:
             raise DistributedError(
-                "a shard's colony cannot forget on its own: forget in the distributed "
-                "colony's saved store (phago.store.forget_in_store)"
+                "a shard's colony cannot forget on its own: use the distributed colony's "
+                "forget_documents (or phago.store.forget_in_store on its saved store)"
             )
         raised = getattr(self, "_phase_raised", None)
         if self._phase != "advance" or raised is not None:
@@ -1323,6 +1327,7 @@ class Colony:
             agents_alive=len(self.agents),
             agents_died=self.total_died,
             total_spawned=self.total_spawned,
+            agents_retired=getattr(self, "total_retired", 0),
             graph_nodes=self._graph.node_count,
             graph_edges=self._graph.edge_count,
             total_signals=s.signal_count,

@@ -34,6 +34,7 @@ from phago.agents.digester import Digester
 from phago.colony import check_keyword_counts, tick_count
 from phago.config import ColonyConfig, whole_number
 from phago.distributed.coordinator import Coordinator
+from phago.distributed.forget import plan_from_parts
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.runner import (
     DEFAULT_CHECKPOINT_COST_SHARE,
@@ -60,12 +61,14 @@ from phago.errors import (
     ConfigError,
     InvalidAgent,
     PhagoError,
+    PhaseOrderError,
     ShardLost,
     StoreError,
     UnknownAgent,
 )
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, document_ids
+from phago.state import ForgetPlan, ForgetReport, checked_document_ids
 from phago.types import Document, Position
 
 __all__ = ["DistributedColony", "DistributedStats", "merge_owned_graphs"]
@@ -76,7 +79,8 @@ _INGEST_CHUNK = 8192
 
 @dataclass(frozen=True, slots=True)
 class DistributedStats:
-    """Cluster totals (the ColonyStats fields plus cross-shard edges) and one entry per shard."""
+    """Cluster totals (the ColonyStats fields plus cross-shard edges) and one entry per shard
+    (``total_spawned == agents_alive + agents_died + agents_retired``)."""
 
     tick: int
     documents_total: int
@@ -86,6 +90,7 @@ class DistributedStats:
     agents_alive: int
     agents_died: int
     total_spawned: int
+    agents_retired: int
     cross_shard_edges: int
     shards: list[dict[str, Any]] = field(default_factory=list)
 
@@ -147,6 +152,8 @@ _CHANGING_CALLS = frozenset(
         "apply_reinforcement",
         "ingest_document",
         "retire_agents",
+        "forget_documents",
+        "forget_renumber",
     }
 )
 
@@ -782,33 +789,61 @@ class DistributedColony:
             self._version += 1
         return ids
 
-    def spawn_digesters(self, per_shard: int, **digester_options: Any) -> int:
+    def spawn_digesters(
+        self, per_shard: int, *, seed: int | None = None, **digester_options: Any
+    ) -> int:
         """Spawn ``per_shard`` digesters on every shard, spread over that shard's documents.
 
-        Digester ``j`` of a shard starts beside the shard's document ``j·(n // per_shard)``.
-        Returns the number spawned.
+        Without ``seed``, digester ``j`` of a shard starts beside the shard's document
+        ``j·(n // per_shard)`` and its generator is seeded ``j``, on every shard (so a
+        second call spawns the same digesters again, in the same places). With ``seed``
+        ``s``, the shards' digesters are numbered across the cluster, shard by shard: the
+        ``k``-th is seeded ``s + k`` (a later call with ``s`` past the last number used
+        spawns digesters with other generators), and digester ``j`` of a shard starts
+        beside its document ``(s + j·(n // per_shard)) mod n`` (the places turned by ``s``
+        documents). Returns the number spawned.
+
+        Args:
+            per_shard: digesters per shard.
+            seed: None (the default, as before ``seed`` was added), or a whole number >= 0.
+            digester_options: more :class:`~phago.agents.digester.Digester` arguments.
 
         Raises:
-            ConfigError: ``per_shard`` is not a whole number >= 0, or ``digester_options``
-                are not :class:`~phago.agents.digester.Digester`'s (nothing is spawned).
+            ConfigError: ``per_shard`` or ``seed`` is not a whole number >= 0, or
+                ``digester_options`` are not :class:`~phago.agents.digester.Digester`'s
+                (nothing is spawned).
             ColonyClosed: the colony was closed.
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     _ = dc.ingest_documents([(f"d{i}", f"cell gene {i}") for i in range(8)])
+            ...     dc.spawn_digesters(2, seed=10)
+            ...     sorted(h.target.colony.agents[0].seed for h in dc.runner.handles)
+            4
+            [10, 12]
         """
         per_shard = whole_number(per_shard, "per_shard", 0)
+        first = None if seed is None else whole_number(seed, "seed", 0)
         if self._closed:
             self._refuse_closed()
         try:
-            Digester(Position(0.0, 0.0), **{"seed": 0, **digester_options})
+            Digester(Position(0.0, 0.0), seed=0, **digester_options)
         except TypeError as exc:
             raise ConfigError(f"bad digester options {sorted(digester_options)}: {exc}") from exc
         shards = range(self.num_shards)
-        spread = self._call_each([(s, "spread_positions", (per_shard,)) for s in shards])
+        offset = 0 if first is None else first
+        spread = self._call_each([(s, "spread_positions", (per_shard, offset)) for s in shards])
         with cyclic_gc_paused():  # thousands of new agents: no garbage cycles to find
             batches = [
                 [
-                    Digester(Position(x + 1.0, y + 1.0), **{"seed": j, **digester_options})
+                    Digester(
+                        Position(x + 1.0, y + 1.0),
+                        seed=j if first is None else first + i * per_shard + j,
+                        **digester_options,
+                    )
                     for j, (x, y) in enumerate(positions[:per_shard])
                 ]
-                for positions in spread
+                for i, positions in enumerate(spread)
             ]
             self._call_each([(s, "spawn_many", (agents,)) for s, agents in enumerate(batches)])
         self._version += 1
@@ -904,6 +939,85 @@ class DistributedColony:
         finally:
             self._version += 1
         return int(sum(done))
+
+    def forget_documents(self, doc_ids: Iterable[DocumentId | int]) -> ForgetReport:
+        """Forget documents, in place, between runs: remove them and withdraw their
+        contribution to the graph on every shard.
+
+        The rule and the result are :meth:`Colony.forget_documents
+        <phago.colony.Colony.forget_documents>`'s and those of a forget in the colony's
+        saved store (:func:`phago.store.forget_in_store`): one decision for the whole
+        cluster (a concept no remaining document presented goes from every shard, with
+        every edge any shard stores to it), so the colony ends exactly as saving it,
+        forgetting in the store and loading it would leave it, and runs on from there as
+        that colony would. The shards keep their agents. The decision is made from small
+        answers of each shard (the pairs the documents wired, the edges that need a
+        remaining document's support); no shard's state goes to the driver. Logged like
+        the other changes between ticks, so that a rollback to an earlier checkpoint
+        replays it at the same tick. Read :attr:`graph` afresh afterwards.
+
+        Args:
+            doc_ids: ids of the documents to forget; ids no shard holds are reported as
+                ``unknown``.
+
+        Returns:
+            A :class:`~phago.state.ForgetReport` (``nodes_removed`` counts the cluster's
+            concepts, not their copies on each shard).
+
+        Raises:
+            DocumentError: an id that is not a whole number in [0, 2**64) (nothing changes).
+            PhaseOrderError: called during a run (from its ``on_tick`` or ``on_progress``).
+            ColonyBusy: another thread's call is under way.
+            ColonyClosed: the colony was closed.
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     keep, gone = dc.ingest_documents([("a", "alpha beta gamma", (0, 0)),
+            ...                                       ("b", "alpha beta delta", (1, 0))])
+            ...     _ = dc.spawn_digesters(1)
+            ...     _ = dc.run_until_digested(100)
+            ...     report = dc.forget_documents([gone])
+            ...     report.documents_removed == [gone], sorted(dc.graph.labels())
+            (True, ['alpha', 'beta', 'gamma'])
+        """
+        ids = checked_document_ids(doc_ids)
+        if self._closed:
+            self._refuse_closed()
+        with self._held():
+            if self._in_run or self._ticking:
+                raise PhaseOrderError(
+                    "documents can only be forgotten between runs, not from a run's callbacks"
+                )
+            try:
+                return self._forget(ids)
+            finally:
+                self._version += 1
+
+    def _forget(self, ids: list[int]) -> ForgetReport:
+        """:meth:`forget_documents`, the colony held."""
+        shards = range(self.num_shards)
+        presented = self._call_all("forget_presented", ids)
+
+        def needs(plan: ForgetPlan, candidates: Any) -> list[Any]:
+            return self._call_all("forget_needs", plan, candidates)
+
+        def supported(plan: ForgetPlan, since: Any, needed: Any) -> list[Any]:
+            return self._call_all("forget_supported", plan, since, needed)
+
+        plan = plan_from_parts(ids, presented, needs, supported)
+        done = self._call_each([(s, "forget_documents", (ids, plan)) for s in shards])
+        kept = {s: d["kept"] for s, d in enumerate(done) if d["kept"] is not None}
+        if kept:
+            self._call_all("forget_renumber", kept)
+        self._run(self._runner.forget_held(plan.drop, ids, kept))
+        held = {int(x) for d in done for x in d["documents_removed"]}
+        return ForgetReport(
+            documents_removed=[d for d in ids if d in held],
+            nodes_removed=sum(int(d["nodes_removed"]) for d in done),
+            edges_removed=sum(int(d["edges_removed"]) for d in done),
+            edges_weakened=sum(int(d["edges_weakened"]) for d in done),
+            unknown=[d for d in ids if d not in held],
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -1162,6 +1276,7 @@ class DistributedColony:
             agents_alive=sum(r["agents_alive"] for r in rows),
             agents_died=sum(r["agents_died"] for r in rows),
             total_spawned=sum(r["total_spawned"] for r in rows),
+            agents_retired=sum(r["agents_retired"] for r in rows),
             cross_shard_edges=sum(r["cross_shard_edges"] for r in rows),
             shards=rows,
         )

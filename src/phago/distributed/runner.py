@@ -443,6 +443,9 @@ class DistributedRunner:
                 coordinator.register_shard(ShardInfo(id=sid))
         # what the last Decay sent for the next one (asks and answers)
         self._held = HeldMessages()
+        # forgets that changed the held messages since the last checkpoint, as (tick, drop,
+        # documents, kept nodes by shard), for a rollback's replay; None before the first
+        self._held_ops: list[tuple[int, Any, list[int], dict[int, Any]]] | None = None
         self._checkpoint: _Checkpoint | None = None
         self._checkpoint_s = 0.0  # how long the last checkpoint took
         self._ticks_s = 0.0  # how long the ticks since it took (run() calls' ticks)
@@ -1313,6 +1316,7 @@ class DistributedRunner:
                 raise outcome
         for h in self._handles:  # every snapshot is taken: each log starts from here
             h.checkpoint_taken()
+        self._held_ops = []
         cp = self._checkpoint = _Checkpoint(
             tick,
             list(taken),
@@ -1349,6 +1353,34 @@ class DistributedRunner:
     def set_held(self, held: HeldMessages) -> None:
         """Replace the held messages (a loaded store's); the next tick's Decay takes them."""
         self._held = held
+
+    async def forget_held(self, drop: Any, doc_ids: Sequence[int], kept: dict[int, Any]) -> None:
+        """After every shard forgot documents (``drop``: the NodeIds of the concepts
+        removed; ``kept``: for each shard whose nodes were renumbered, the old indices of
+        those it kept): the messages held between ticks follow, as a forget in a saved
+        store changes them (:func:`phago.distributed.forget.forget_held`). Logged with the
+        tick, so that a rollback to an earlier checkpoint does it again when its replay
+        reaches this tick."""
+        await self.take_held()
+        self._forget_held(self._coordinator.current_tick, drop, list(doc_ids), dict(kept))
+
+    def _forget_held(self, tick: int, drop: Any, doc_ids: list[int], kept: dict[int, Any]) -> None:
+        from phago.distributed.forget import forget_held
+
+        self._held = forget_held(self._held, drop, doc_ids, kept)
+        if self._held_ops is not None:
+            self._held_ops.append((tick, drop, doc_ids, kept))
+
+    def _replay_held_ops(self, ops: list[tuple[int, Any, list[int], dict[int, Any]]]) -> None:
+        """In a rollback's replay, at the tick boundary it stands at: the logged forgets
+        of this tick and before, taken off ``ops`` (a copy of the log, which keeps them for
+        another rollback to the same checkpoint)."""
+        from phago.distributed.forget import forget_held
+
+        tick = self._coordinator.current_tick
+        while ops and ops[0][0] <= tick:
+            _, drop, doc_ids, kept = ops.pop(0)
+            self._held = forget_held(self._held, drop, doc_ids, kept)
 
     async def checkpoint_now(self) -> int:
         """Take a rollback point at the current tick; returns the tick."""
@@ -1400,6 +1432,7 @@ class DistributedRunner:
         )
         for h in self._handles:
             h.checkpoint_taken()
+        self._held_ops = []
         self._coordinator.set_tick(cp.tick)
         self._held = copy.deepcopy(held)
         self._distribution = state.get("distribution")
@@ -1468,9 +1501,11 @@ class DistributedRunner:
         self._held = copy.deepcopy(cp.held)
         self._distribution, self._want_distribution = cp.distribution, cp.want_distribution
         self._coordinator.set_tick(cp.tick)
+        held_ops = list(self._held_ops or ())
         replayed = 0
         try:
             while self._coordinator.current_tick < failed_tick:
+                self._replay_held_ops(held_ops)  # (the shards' ops: at their Sense)
                 await self._tick_inner(self._coordinator.current_tick)
                 replayed += 1
         except DistributedError as again:
@@ -1480,6 +1515,7 @@ class DistributedRunner:
         await asyncio.gather(
             *(h.call("apply_replay_ops", self._coordinator.current_tick) for h in self._handles)
         )
+        self._replay_held_ops(held_ops)
         info = RecoveryInfo(failed_tick, repr(exc), self._coordinator.current_tick, replayed)
         self.recoveries.append(info)
         log.warning(

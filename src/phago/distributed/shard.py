@@ -48,6 +48,17 @@ from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig
 from phago.distributed.degree_cap import CapOrder, CappedEdges, DegreeReport, GlobalDegreeCap
 from phago.distributed.edge_manager import CrossShardEdgeManager
+from phago.distributed.forget import (
+    NeedsPart,
+    PresentedPart,
+    forget_state,
+    forget_view,
+    presented_pairs,
+    reload_agents,
+    restored_parts,
+    support_needs,
+    supported_pairs,
+)
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.hashing import ConsistentHashRing
 from phago.distributed.messages import (
@@ -67,9 +78,10 @@ from phago.distributed.types import (
     as_shard_id,
 )
 from phago.document_batch import DocumentBatch
-from phago.errors import InvalidAgent, RoutingFailed
+from phago.errors import InvalidAgent, PhaseOrderError, RoutingFailed
 from phago.graph import _TYPE_CODE, _TYPES, HebbianGraph, IntArray, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
+from phago.state import ForgetPlan
 from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
 
@@ -137,6 +149,20 @@ def _split_asks(
         if wanted:
             ids.append((int(req), wanted))
     return ids, reports
+
+
+def _new_indices(kept: IntArray, old: IntArray) -> IntArray:
+    """Old node index to new after a forget that kept the nodes ``kept`` (old indices, in
+    their new order), for every index up to those in ``old``; -1 for a removed node.
+
+    Example:
+        >>> _new_indices(np.array([0, 2, 3]), np.array([4])).tolist()
+        [0, -1, 1, 2, -1]
+    """
+    size = max(int(kept.max()) + 1 if len(kept) else 0, int(old.max()) + 1 if len(old) else 0)
+    out = np.full(size, -1, dtype=_INT)
+    out[kept] = np.arange(len(kept), dtype=_INT)
+    return out
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -616,10 +642,11 @@ class ShardedColony:
         """Positions of this shard's documents, in insertion order."""
         return [(d.position.x, d.position.y) for d in self.colony.substrate._docs]
 
-    def spread_positions(self, count: int) -> list[tuple[float, float]]:
+    def spread_positions(self, count: int, offset: int = 0) -> list[tuple[float, float]]:
         """Where ``count`` agents start, spread over this shard's documents: the position of
-        document ``(j * step) % n`` for ``j < count``, ``step = max(1, n // count)`` (``(0,
-        0)`` each when it has none). Only these cross to the caller, not every position."""
+        document ``(offset + j * step) % n`` for ``j < count``, ``step = max(1, n // count)``
+        (``(0, 0)`` each when it has none). Only these cross to the caller, not every
+        position."""
         docs = self.colony.substrate._docs
         n = len(docs)
         if count <= 0:
@@ -627,7 +654,8 @@ class ShardedColony:
         if not n:
             return [(0.0, 0.0)] * count
         step = max(1, n // count)
-        return [(p.x, p.y) for p in (docs[(j * step) % n].position for j in range(count))]
+        start = int(offset) % n
+        return [(p.x, p.y) for p in (docs[(start + j * step) % n].position for j in range(count))]
 
     def documents(self) -> list[Document]:
         """This shard's documents."""
@@ -655,6 +683,7 @@ class ShardedColony:
             "agents_alive": st.agents_alive,
             "agents_died": st.agents_died,
             "total_spawned": st.total_spawned,
+            "agents_retired": st.agents_retired,
             "cross_shard_edges": cross,
             "ghosts": len(self._ghosts),
             "memory_bytes": self.memory_bytes(),
@@ -850,9 +879,154 @@ class ShardedColony:
                 self.apply_reinforcement(*data)
             elif kind == "retire":
                 self.retire_agents(data)
+            elif kind == "forget":
+                self.forget_documents(*data)
+            elif kind == "forget_renumber":
+                self.forget_renumber(data)
             else:
                 self.spawn(_replayed(data))
         return len(due)
+
+    # ------------------------------------------------------------------ forgetting
+
+    def _between_ticks(self) -> None:
+        """Raise :class:`~phago.errors.PhaseOrderError` unless the colony stands between
+        ticks (its last phase was Advance, and it did not raise)."""
+        colony = self.colony
+        raised = getattr(colony, "_phase_raised", None)
+        if colony._phase != "advance" or raised is not None:
+            raise PhaseOrderError(
+                f"{self._id}: documents can only be forgotten between ticks, but the last "
+                f"phase was {colony._phase}()" + (f", which raised ({raised})" if raised else "")
+            )
+
+    def forget_presented(self, doc_ids: Sequence[int]) -> PresentedPart:
+        """Planning a forget, round 1 (:func:`phago.distributed.forget.presented_pairs`).
+
+        Raises:
+            PhaseOrderError: the shard is in the middle of a tick.
+        """
+        self._between_ticks()
+        return presented_pairs(forget_view(self.colony), doc_ids)
+
+    def forget_needs(self, plan: ForgetPlan, candidates: npt.NDArray[np.uint64]) -> NeedsPart:
+        """Planning a forget, round 2 (:func:`phago.distributed.forget.support_needs`)."""
+        return support_needs(forget_view(self.colony), plan, candidates)
+
+    def forget_supported(
+        self, plan: ForgetPlan, since: IntArray, needed: npt.NDArray[np.bool_]
+    ) -> IntArray:
+        """Planning a forget, round 3 (:func:`phago.distributed.forget.supported_pairs`)."""
+        return supported_pairs(forget_view(self.colony), plan, since, needed)
+
+    def forget_documents(self, doc_ids: Sequence[int], plan: ForgetPlan) -> dict[str, Any]:
+        """Forget documents on this shard, in place, following the cluster's ``plan``
+        (:func:`phago.state.forget_documents` with the nodes this shard owns), and leave the
+        shard as loading a store forgotten in would: its ghost flags and degree-cap rows
+        follow the renumbered nodes, its cached ghosts lose the removed concepts and the
+        forgotten documents, and it sends every label again once (as a loaded shard does).
+        The degree-cap drops in flight, which name other shards' nodes too, are renumbered
+        by :meth:`forget_renumber` once every shard has forgotten. Logged, so that a
+        rollback replays it.
+
+        Returns:
+            ``documents_removed`` (held here), ``edges_removed``, ``edges_weakened``,
+            ``nodes_removed`` (owned concepts removed) and ``kept`` (the old indices of the
+            nodes kept, in their new order; None when none was removed).
+
+        Raises:
+            PhaseOrderError: the shard is in the middle of a tick (nothing changes).
+            StoreError: the result would not restore (nothing changes).
+        """
+        from phago import store
+        from phago.state import checked_document_ids
+        from phago.state import forget_documents as forget_in_state
+
+        ids = checked_document_ids(doc_ids)
+        self._between_ticks()
+        colony = self.colony
+        state, whole = forget_state(colony)
+        before = [dict(a.state) for a in state.agents]
+        known, pending = self.ghost_flags()
+        cap = self.degree_cap_state()
+        ghosts = [store._ghost_dict(g) for g in self._ghosts.all_nodes()]
+        owned_before = self.node_count
+        owned = self.ring.get_shards(state.graph.ids) == int(self._id)
+        report = forget_in_state(state, ids, plan, owned)
+        kept = report.kept_nodes if report.nodes_removed else None
+        if kept is not None:
+            known, pending = known[kept], pending[kept]
+            for key in ("cap_reported", "cap_table"):
+                if key in cap:
+                    cap[key] = np.asarray(cap[key])[kept]
+            if "cap_inflight" in cap:  # the node here; the edge's ends: forget_renumber
+                rows = np.asarray(cap["cap_inflight"], dtype=_INT).reshape(-1, 4)
+                new = _new_indices(kept, rows[:, 3])
+                rows = rows[new[rows[:, 3]] >= 0]
+                rows[:, 3] = new[rows[:, 3]]
+                cap["cap_inflight"] = rows
+        store._forget_ghosts(ghosts, {int(x) for x in plan.drop.tolist()}, set(ids))
+        # (checks the result before anything here changes)
+        colony._graph, colony.substrate = restored_parts(state)
+        reload_agents(colony, state, before, whole)
+        colony.view.forget_prefetched()
+        self._reset_node_columns()
+        self.set_ghost_flags(known, pending)
+        cache = GhostNodeCache(self._ghosts.capacity)
+        for g in ghosts:
+            cache.insert(store._ghost(g))
+        self._ghosts = cache
+        if "cap_reported" in cap:
+            self.set_degree_cap_state(
+                cap["cap_reported"], cap["cap_table"], cap.get("cap_inflight"), cap
+            )
+        if self._oplog is not None:
+            self._oplog.append((self.current_tick, "forget", (ids, plan)))
+        return {
+            "documents_removed": report.documents_removed,
+            "edges_removed": report.edges_removed,
+            "edges_weakened": report.edges_weakened,
+            "nodes_removed": owned_before - self.node_count,
+            "kept": kept,
+        }
+
+    def forget_renumber(self, kept: Mapping[int, IntArray]) -> None:
+        """After every shard has forgotten (:meth:`forget_documents`): renumber the ends of
+        the degree-cap drops in flight by the storing shards' new node indices (``kept``:
+        for each shard whose nodes were renumbered, the old indices of those it kept),
+        dropping those naming a removed node. Logged, so that a rollback replays it."""
+        if self._oplog is not None:
+            self._oplog.append((self.current_tick, "forget_renumber", dict(kept)))
+        if self._degree_cap is None or not kept:
+            return
+        cap = self.degree_cap_state()
+        rows = np.asarray(cap["cap_inflight"], dtype=_INT).reshape(-1, 4)
+        if not len(rows):
+            return
+        keep = np.ones(len(rows), dtype=np.bool_)
+        for src, old in kept.items():
+            at = np.flatnonzero(rows[:, 0] == int(src))
+            if not len(at):
+                continue
+            new = _new_indices(np.asarray(old, dtype=_INT), rows[at, 1:3].ravel())
+            a, b = new[rows[at, 1]], new[rows[at, 2]]
+            keep[at] = (a >= 0) & (b >= 0)
+            rows[at, 1], rows[at, 2] = a, b
+        self.set_degree_cap_state(cap["cap_reported"], cap["cap_table"], rows[keep], cap)
+
+    def _reset_node_columns(self) -> None:
+        """Drop the per-node columns (a forget renumbered the nodes): they are rebuilt from
+        the graph, as for a shard just loaded (every label is sent again once)."""
+        self._owner_buf = np.zeros(0, dtype=_INT)
+        self._known_buf = np.zeros(0, dtype=np.bool_)
+        self._pending_buf = np.zeros(0, dtype=np.bool_)
+        self._label_sent_buf = np.zeros(0, dtype=np.uint64)
+        self._scratch_buf = np.zeros(0, dtype=_INT)
+        self._synced = 0
+        self._owned_count = 0
+        self._postings_cache = None
+        self._edge_manager = CrossShardEdgeManager()
+        self._edge_manager_tick = -1
 
     # ------------------------------------------------------------------ presentation hook
 
@@ -1733,6 +1907,7 @@ class ShardedColony:
             agents_alive=st.agents_alive,
             agents_died=st.agents_died,
             total_spawned=st.total_spawned,
+            agents_retired=st.agents_retired,
             graph_nodes=self.node_count,
             graph_edges=st.graph_edges,
             total_signals=st.total_signals,

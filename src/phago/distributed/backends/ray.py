@@ -627,7 +627,15 @@ def ShardActor() -> Any:
 
 
 # calls that change a shard between ticks: the driver logs them for a rollback to replay
-_LOGGED = {"ingest_batch", "spawn", "spawn_many", "apply_reinforcement", "retire_agents"}
+_LOGGED = {
+    "ingest_batch",
+    "spawn",
+    "spawn_many",
+    "apply_reinforcement",
+    "retire_agents",
+    "forget_documents",
+    "forget_renumber",
+}
 
 
 class RayShardHandle:
@@ -1432,6 +1440,10 @@ def _as_ops(tick: int, method: str, args: tuple[Any, ...]) -> list[tuple[int, st
         return [(tick, "reinforce", (list(pairs), list(accessed), increment, at))]
     if method == "retire_agents":  # the agent ids (ShardedColony.retire_agents)
         return [(tick, "retire", [int(a) for a in args[0]])]
+    if method == "forget_documents":  # the ids and the cluster's plan
+        return [(tick, "forget", ([int(d) for d in args[0]], args[1]))]
+    if method == "forget_renumber":  # the kept nodes of the renumbered shards
+        return [(tick, "forget_renumber", dict(args[0]))]
     if method == "spawn":  # one agent; the actor unpickles it when it replays
         return [(tick, "spawn", pickle.dumps(args[0], protocol=pickle.HIGHEST_PROTOCOL))]
     return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in args[0]]
