@@ -7,6 +7,10 @@ milliseconds. Without a word, a bar that stands still for those seconds looks hu
 :class:`CompileNotingProgress` adds a note to its unfinished tasks' descriptions for as long
 as a compile lasts, using Numba's documented event API (``numba:compile`` is broadcast only
 for a real compile, not for a load from the cache).
+
+Numba itself is imported only when a bar starts (the commands that show one digest, so they
+load Numba anyway): importing this module, or a command line that only builds a bar, does
+not pay for it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,21 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from numba.core import event
 from rich.progress import Progress, TaskID
 
 COMPILING_NOTE = "[dim](compiling kernels: once, then cached)[/dim]"
 
 
-class CompileNotice(event.Listener):
+def _numba_events() -> Any:
+    """Numba's event module, with :class:`CompileNotice` registered as one of its listeners
+    (a virtual subclass of ``numba.core.event.Listener``, which ``event.register`` asks for)."""
+    from numba.core import event
+
+    event.Listener.register(CompileNotice)
+    return event
+
+
+class CompileNotice:
     """Adds :data:`COMPILING_NOTE` to ``bar``'s unfinished tasks while Numba compiles.
 
     Compiles nest (a kernel compiles the kernels it calls) and may come from any thread;
@@ -45,6 +57,13 @@ class CompileNotice(event.Listener):
         self._lock = threading.Lock()
         self._depth = 0
         self._saved: dict[TaskID, str] = {}
+
+    def notify(self, event: Any) -> None:
+        """Numba's listener entry point: a compile event starts or ends."""
+        if event.is_start:
+            self.on_start(event)
+        elif event.is_end:
+            self.on_end(event)
 
     def on_start(self, event: Any) -> None:
         """A compile began: note it on the bar unless one is under way already."""
@@ -88,13 +107,13 @@ class CompileNotingProgress(Progress):
     def start(self) -> None:
         """Start the display and listen for compiles."""
         if not self._listening:
-            event.register("numba:compile", self._notice)  # type: ignore[no-untyped-call]
+            _numba_events().register("numba:compile", self._notice)
             self._listening = True
         super().start()
 
     def stop(self) -> None:
         """Stop listening for compiles and stop the display."""
         if self._listening:
-            event.unregister("numba:compile", self._notice)  # type: ignore[no-untyped-call]
+            _numba_events().unregister("numba:compile", self._notice)
             self._listening = False
         super().stop()

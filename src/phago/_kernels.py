@@ -15,9 +15,14 @@ operations in the same order, so the same floats); the tests compare them.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+
+if TYPE_CHECKING:
+    from numba import njit
+else:  # Numba is imported on a kernel's first call (see phago._jit)
+    from phago._jit import njit
 
 EMPTY = np.int64(-1)
 

@@ -11,10 +11,15 @@ terms. These kernels are internal; :mod:`phago.text` builds their inputs.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+if TYPE_CHECKING:
+    from numba import njit
+else:  # Numba is imported on a kernel's first call (see phago._jit)
+    from phago._jit import njit
 
 __all__ = [
     "StopTable",

@@ -20,10 +20,11 @@ digest stored as a blob, so a damaged file is refused with :class:`~phago.errors
 instead of loading wrong data.
 
 **Crash safety.** A save never writes the store in place. It writes ``<path>.tmp`` in one
-transaction (WAL journal), checkpoints it and switches it to a rollback journal so the file is
-self-contained (no ``-wal`` file to lose, readable from read-only media), closes and fsyncs
-it, then atomically renames it over ``<path>`` with :func:`os.replace` and fsyncs the
-directory. A process killed at any point leaves the previous store intact and loadable; a
+transaction, closes and fsyncs it, then atomically renames it over ``<path>`` with
+:func:`os.replace` and fsyncs the directory. The temporary file needs no journal of its own
+(nothing reads it before the rename, and a save that fails removes it), so it is written
+without one, each page once, and is self-contained (no ``-wal`` file to lose, readable from
+read-only media). A process killed at any point leaves the previous store intact and loadable; a
 full disk, a read-only directory or a missing permission raises
 :class:`~phago.errors.StoreError` naming the file, and the half-written temporary file is
 removed. Readers always see a complete store (they keep the old file open across a rename).
@@ -73,28 +74,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from phago.colony import Colony
+from phago._lazy import lazy_module
 from phago.errors import PhagoError, StoreError
-from phago.state import (
-    GRAPH_ARRAYS,
-    SIGNAL_COLUMNS,
-    AgentState,
-    ColonyState,
-    ForgetReport,
-    capture,
-    checked_document_ids,
-    forget_documents,
-    from_jsonable,
-    plan_forget,
-    restore,
-    state_from_scalars,
-    tick_runs,
-    to_jsonable,
-)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from phago.colony import Colony
+    from phago.state import ColonyState, ForgetReport
+else:
+    # NumPy, the colony and its state are imported when first used: reading a store's
+    # summary (``phago stats``) needs none of them
+    np = lazy_module("numpy")
 
 __all__ = [
     "DISTRIBUTED_FORMAT",
@@ -113,6 +106,7 @@ __all__ = [
     "merged_graph",
     "read_catalog",
     "read_distributed_catalog",
+    "read_document_ids",
     "read_extra",
     "read_manifest",
     "read_shard_states",
@@ -295,12 +289,12 @@ def _unsigned(v: int) -> int:
     return v + (1 << 64) if v < 0 else v
 
 
-_I32 = np.iinfo(np.int32)
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 
 
 def _npy(arr: np.ndarray) -> bytes:
     """``np.save`` bytes; int64 arrays whose values fit are stored as int32 (read back as int64)."""
-    if arr.dtype == np.int64 and arr.size and _I32.min <= arr.min() and arr.max() <= _I32.max:
+    if arr.dtype == np.int64 and arr.size and arr.min() >= _I32_MIN and arr.max() <= _I32_MAX:
         arr = arr.astype(np.int32)
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
@@ -317,26 +311,66 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_PACK_LENGTH = struct.Struct("<Q").pack
+_PACK_FLOAT = struct.Struct("<d").pack
+
+
+def _value_bytes(v: Any) -> bytes:
+    """What :class:`_RowDigest` hashes for one value: ``s`` + UTF-8 length (8 bytes, little
+    endian) + UTF-8 text, ``i`` + 16-byte signed little-endian integer (bools as 0 and 1), or
+    ``f`` + 8-byte little-endian double.
+
+    Raises:
+        TypeError: any other type.
+    """
+    if isinstance(v, str):
+        b = v.encode("utf-8")
+        return b"s" + _PACK_LENGTH(len(b)) + b
+    if isinstance(v, bool | int):
+        return b"i" + int(v).to_bytes(16, "little", signed=True)
+    if isinstance(v, float):
+        return b"f" + _PACK_FLOAT(v)
+    raise TypeError(type(v))
+
+
 class _RowDigest:
-    """A BLAKE2b digest over table rows, computed identically when writing and reading."""
+    """A BLAKE2b digest over table rows, computed identically when writing and reading.
+
+    The bytes of each value are those of :func:`_value_bytes`; they are gathered and hashed
+    in batches (the same digest as hashing each value in turn, a few times faster: a store
+    of 3,000 notes has some 40,000 values).
+    """
+
+    __slots__ = ("_h", "_parts")
+
+    _BATCH = 4096
+    """Pieces gathered before they are hashed."""
 
     def __init__(self) -> None:
         self._h = hashlib.blake2b(digest_size=32)
+        self._parts: list[bytes] = []
 
     def add(self, *values: Any) -> None:
-        h = self._h
+        parts = self._parts
         for v in values:
-            if isinstance(v, str):
+            t = type(v)  # (the exact types SQLite returns first; anything else as it is)
+            if t is str:
                 b = v.encode("utf-8")
-                h.update(b"s" + struct.pack("<Q", len(b)) + b)
-            elif isinstance(v, bool | int):
-                h.update(b"i" + int(v).to_bytes(16, "little", signed=True))
-            elif isinstance(v, float):
-                h.update(b"f" + struct.pack("<d", v))
+                parts += (b"s", _PACK_LENGTH(len(b)), b)
+            elif t is int:
+                parts += (b"i", v.to_bytes(16, "little", signed=True))
+            elif t is float:
+                parts += (b"f", _PACK_FLOAT(v))
             else:
-                raise TypeError(type(v))
+                parts.append(_value_bytes(v))
+        if len(parts) >= self._BATCH:
+            self._h.update(b"".join(parts))
+            parts.clear()
 
     def hexdigest(self) -> str:
+        if self._parts:
+            self._h.update(b"".join(self._parts))
+            self._parts.clear()
         return self._h.hexdigest()
 
 
@@ -592,9 +626,13 @@ def _changed(path: Path) -> StoreError:
 
 
 def _connect_write(path: Path) -> sqlite3.Connection:
+    """A connection writing the new temporary store file ``path``: no journal and no syncs of
+    SQLite's own (the file replaces the store only once it is complete and fsynced; a save
+    that fails removes it), which writes each page once: a fifth less time than writing it
+    through a WAL journal and checkpointing it (50 instead of 70 ms for 3,000 notes)."""
     con = sqlite3.connect(os.fspath(path), isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
     return con
 
 
@@ -607,6 +645,8 @@ def _connect_read(path: Path) -> sqlite3.Connection:
 
 
 def _blob_rows(state: ColonyState) -> Iterator[tuple[str, str, bytes]]:
+    from phago.state import GRAPH_ARRAYS, SIGNAL_COLUMNS, tick_runs, to_jsonable
+
     g, s = state.graph, state.substrate
     yield "colony", "json", _json_bytes(state.scalars())
     for name in GRAPH_ARRAYS:
@@ -640,6 +680,7 @@ def _summary(state: ColonyState) -> dict[str, Any]:
         "agents_alive": len(state.agents),
         "agents_died": state.total_died,
         "total_spawned": state.total_spawned,
+        "agents_retired": state.total_retired,
         "graph_nodes": n,
         "graph_edges": g.edge_count,
         "total_signals": int(np.count_nonzero(live)),
@@ -661,6 +702,7 @@ def _write(
     con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: str, extra: dict[str, Any]
 ) -> str:
     from phago import __version__
+    from phago.state import to_jsonable
 
     con.executescript(_SCHEMA)
     con.execute("BEGIN IMMEDIATE")
@@ -859,8 +901,6 @@ def _save_state_locked(
         con = _connect_write(tmp)
         try:
             written = _write(con, state, catalog, kind, extra or {})
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            con.execute("PRAGMA journal_mode=DELETE")
         finally:
             con.close()
         if old_stat is not None:
@@ -916,6 +956,8 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
         >>> save(Colony(seed=4), p).exists()
         True
     """
+    from phago.state import capture
+
     p = Path(path)
     _, version = _save_state(capture(colony), p, catalog, "colony", None, _origin(colony, p))
     if _origin(colony, p) is not None:
@@ -1029,6 +1071,8 @@ def _row_error(table: str, row: tuple[Any, ...], types: tuple[type, ...]) -> str
     """What is wrong with a row of ``table`` whose columns should have ``types`` (None: it is
     fine). SQLite keeps whatever was written to a column, so a damaged row can hold text
     where a number belongs."""
+    if tuple(map(type, row)) == types:  # (SQLite returns exact types: the common case, quick)
+        return None
     for name, value, want in zip(_COLUMNS[table], row, types, strict=True):
         if not isinstance(value, want) or isinstance(value, bool):
             return (
@@ -1076,6 +1120,14 @@ def _read_catalog_rows(con: sqlite3.Connection, digest: _RowDigest | None, path:
 
 
 def _read_state(con: sqlite3.Connection, path: Path) -> tuple[ColonyState, Catalog]:
+    from phago.state import (
+        GRAPH_ARRAYS,
+        SIGNAL_COLUMNS,
+        AgentState,
+        from_jsonable,
+        state_from_scalars,
+    )
+
     digest = _RowDigest()
     ids: list[int] = []
     titles: list[str] = []
@@ -1208,6 +1260,8 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
         >>> [h.tick for h in cat.history]
         [0]
     """
+    from phago.state import restore
+
     p = Path(path)
     state, catalog, version = _load(p)
     try:
@@ -1271,6 +1325,36 @@ def read_catalog(path: PathLike) -> Catalog:
         raise _damaged(p, exc) from exc
     finally:
         con.close()
+
+
+def read_document_ids(path: PathLike) -> list[int]:
+    """The ids of the documents in the colony store file ``path``, in order, read from its
+    ``documents`` table alone: quick, and not checked against the store's checksums (loading
+    the store checks them), so a damaged store can give wrong ids.
+
+    Raises:
+        StoreError: as :func:`load_state`, or an id that is not a whole number.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony, Position
+        >>> c = Colony()
+        >>> d = c.ingest_document("t", "alpha beta", Position(0, 0))
+        >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db")
+        >>> read_document_ids(p) == [d]
+        True
+    """
+    p = Path(path)
+    con = _open(p)[0]
+    try:
+        ids = [row[0] for row in con.execute("SELECT doc_id FROM documents ORDER BY seq")]
+    except sqlite3.Error as exc:
+        raise _damaged(p, exc) from exc
+    finally:
+        con.close()
+    if any(type(v) is not int for v in ids):
+        raise _damaged(p, "a document id in table 'documents' is not a whole number")
+    return [_unsigned(v) for v in ids]
 
 
 def read_summary(path: PathLike) -> StoreSummary:
@@ -1612,6 +1696,7 @@ def merged_graph(manifest: dict[str, Any], states: list[ColonyState]) -> Any:
     from phago.config import ColonyConfig
     from phago.distributed import ConsistentHashRing, ShardId, merge_owned_graphs
     from phago.distributed.shard import ShardedColony
+    from phago.state import restore
 
     ring = ConsistentHashRing(int(manifest["num_shards"]), int(manifest["virtual_nodes"]))
     config = ColonyConfig.from_dict(manifest["config"])
@@ -1639,6 +1724,7 @@ def _summary_from_states(meta: dict[str, Any], states: list[ColonyState]) -> dic
         "agents_alive": sum(p["agents_alive"] for p in per),
         "agents_died": sum(p["agents_died"] for p in per),
         "total_spawned": sum(p["total_spawned"] for p in per),
+        "agents_retired": sum(p["agents_retired"] for p in per),
         "graph_nodes": n,
         "graph_edges": g.edge_count,
         "total_signals": sum(p["total_signals"] for p in per),
@@ -1733,6 +1819,7 @@ def _write_distributed_locked(
     last: int,
 ) -> tuple[Path, str]:
     from phago import __version__
+    from phago.state import to_jsonable
 
     src = old_catalog if catalog is None else catalog
     cat = Catalog(list(src.sources), list(src.history))
@@ -1892,6 +1979,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
         ...     again.current_tick, again.stats().documents_total
         (3, 1)
     """
+    from phago.state import capture
+
     states: list[ColonyState] = []
     extras: list[dict[str, Any]] = []
     for sh in _shard_objects(dc):
@@ -2026,6 +2115,8 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
         >>> forget_in_store(p, [d]).documents_removed == [d], load(p).stats().documents_total
         (True, 0)
     """
+    from phago.state import checked_document_ids
+
     p = Path(path)
     ids = checked_document_ids(doc_ids)
     with store_lock(p):
@@ -2060,6 +2151,7 @@ def _forget_ghosts(ghosts: list[dict[str, Any]], drop: set[int], docs: set[int])
 
 def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
     from phago.distributed import ConsistentHashRing
+    from phago.state import ForgetReport, forget_documents, plan_forget
 
     manifest, states, extras = read_shard_states(p)
     version = _manifest_version(manifest)
@@ -2119,6 +2211,8 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
 
 
 def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
+    from phago.state import forget_documents, restore
+
     if is_distributed_store(p):
         return _forget_distributed(p, ids)
     state, catalog, version = _load(p)
@@ -2202,6 +2296,7 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
     from phago.distributed import DistributedColony
     from phago.distributed.shard import ShardedColony
     from phago.distributed.types import ShardId
+    from phago.state import restore
 
     d = Path(directory)
     manifest, states, extras = read_shard_states(d)

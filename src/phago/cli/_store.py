@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from phago.cli.common import console
 from phago.errors import PhagoError
-from phago.export import GraphTable
-from phago.store import is_distributed_store, store_lock
+
+if TYPE_CHECKING:
+    from phago.export import GraphTable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +46,8 @@ def writing(db: Path) -> Iterator[None]:
         StoreError: the store is read-only, or its folder does not exist.
     """
 
+    from phago.store import store_lock
+
     def waiting() -> None:
         console.print(
             f"waiting for another phago process writing {db} …", highlight=False, soft_wrap=True
@@ -56,6 +59,8 @@ def writing(db: Path) -> Iterator[None]:
 
 def open_table(db: Path) -> GraphTable:
     """The graph stored at ``db``; store errors become CLI errors."""
+    from phago.export import GraphTable
+
     try:
         return GraphTable.from_store(db)
     except PhagoError as exc:
@@ -64,6 +69,8 @@ def open_table(db: Path) -> GraphTable:
 
 def is_distributed(db: Path) -> bool:
     """True if ``db`` is a distributed store folder."""
+    from phago.store import is_distributed_store
+
     return is_distributed_store(db)
 
 

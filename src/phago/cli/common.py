@@ -1,28 +1,118 @@
-"""Helpers shared by CLI commands: consoles, progress bars, JSON output, colony building."""
+"""Helpers shared by CLI commands: consoles, progress bars, JSON output, colony building.
+
+Every command runs in a process of its own (an LLM agent calls ``phago`` once per note), so
+the command modules import only click, rich and light parts of phago when they load; what a
+command needs beyond that (NumPy, Numba, the colony, the store) it imports when it runs, and
+``phago --help`` starts without any of it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from phago._compile_notice import CompileNotingProgress
-from phago.agents.digester import Digester
-from phago.colony import Colony
 from phago.config import ColonyConfig
-from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
-from phago.errors import DocumentError
-from phago.types import Position
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from phago.colony import Colony
+    from phago.corpus import CorpusDocument
 
 console = Console(stderr=True)
 out = Console()
+
+
+class LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """A :class:`click.Choice` whose choices are looked up when first needed (to check a
+    value, or to show a command's help), so that a command module can offer, say, the
+    retrieval methods without importing the modules that define them.
+
+    Example:
+        >>> kind = LazyChoice(lambda: ["a", "b"])
+        >>> kind.convert("b", None, None), kind.choices
+        ('b', ('a', 'b'))
+    """
+
+    def __init__(self, choices: Callable[[], Sequence[str]], case_sensitive: bool = True) -> None:
+        self._load = choices
+        self._loaded: tuple[str, ...] | None = None
+        super().__init__((), case_sensitive)
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        """The choices (looked up on first use)."""
+        if self._loaded is None:
+            self._loaded = tuple(self._load())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        if value:  # (click.Choice.__init__ sets the empty choices it was given)
+            self._loaded = tuple(value)
+
+
+class LazyDefault:
+    """An option's default looked up when first needed: click calls it for the value when
+    the option is not given, and ``--help`` shows it as its text (where a plain function
+    would show as "(dynamic)"), so a command module can take a default from a module it
+    does not import until it runs.
+
+    Example:
+        >>> default = LazyDefault(lambda: 50_000)
+        >>> default(), str(default)
+        (50000, '50000')
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+
+    def __call__(self) -> Any:
+        """The default value."""
+        return self._make()
+
+    def __str__(self) -> str:
+        return str(self._make())
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector off, then move every object into
+    the collector's oldest generation (``gc.freeze()`` then ``gc.unfreeze()``) before turning
+    it back on.
+
+    For the bounded work of one store command (load a store, answer, save it back), which
+    makes no garbage cycles: the collector's walks over the ~10^5 objects that Numba, SciPy
+    and the loaded store leave (all of them alive to the end) found nothing and cost a command
+    some 60 ms, and turned back on, it would walk all of them again at its next collection;
+    in the oldest generation they are walked only by a full collection.
+
+    Example:
+        >>> with collector_paused():
+        ...     gc.isenabled()
+        False
+        >>> gc.isenabled()
+        True
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        gc.enable()
 
 
 def echo_json(data: Any) -> None:
@@ -113,6 +203,10 @@ def _valid_unicode(data: Any) -> Any:
 def progress() -> Progress:
     """A progress bar on stderr (hidden when stderr is not a terminal and not forced) that
     says when Numba is compiling kernels (a first run's pause)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from phago._compile_notice import CompileNotingProgress
+
     return CompileNotingProgress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -133,6 +227,11 @@ def build_colony(
     max_idle: int = 30,
 ) -> Colony:
     """A colony with ``docs`` on a grid and ``digesters`` spread over them (W1 layout)."""
+    from phago.agents.digester import Digester
+    from phago.colony import Colony
+    from phago.corpus import grid_positions
+    from phago.types import Position
+
     colony = Colony(config, seed=seed)
     positions = grid_positions(len(docs))
     colony.ingest_documents([(d.title, d.content, p) for d, p in zip(docs, positions, strict=True)])
@@ -206,6 +305,8 @@ def load_checked_directory(
         >>> [x.title for x in docs], [s.rsplit(": ", 1)[1] for s in skipped]
         (['a'], ['only whitespace'])
     """
+    from phago.corpus import CorpusDocument
+    from phago.errors import DocumentError
     from phago.ingest import discover, inspect_file, read_parts
 
     files, missing = discover([path])
@@ -234,6 +335,8 @@ def load_corpus_directory(
     Returns the documents and why each skipped file was skipped.
     """
     if path is None:
+        from phago.corpus import load_sample_corpus
+
         return load_sample_corpus(), []
     docs, skipped = load_checked_directory(path, config)
     for reason in skipped:

@@ -9,17 +9,16 @@ HTML view is.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from phago.cli.common import build_colony, echo_json, out, progress, stats_table
-from phago.colony import Colony
-from phago.corpus import load_sample_corpus
 from phago.errors import PhagoError
-from phago.export import GraphTable
-from phago.store import Catalog, HistoryPoint, save
-from phago.viz import write_html
+
+if TYPE_CHECKING:
+    from phago.colony import Colony
 
 DEMO_QUERIES = ("how do stars form in a nebula", "how do antibodies recognise pathogens")
 
@@ -73,6 +72,12 @@ def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool
 
     Saves the colony to phago-demo.db and writes the HTML view phago-demo.html.
     """
+    from phago.corpus import load_sample_corpus
+    from phago.export import GraphTable
+    from phago.query import retrieve
+    from phago.store import Catalog, HistoryPoint, save
+    from phago.viz import write_html
+
     docs = load_sample_corpus()
     colony = build_colony(docs, digesters=digesters, seed=seed, max_idle=60)
     catalog = Catalog()
@@ -91,8 +96,6 @@ def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool
         ticks = colony.run_until_digested(max_ticks, on_tick=on_tick)
     stats = colony.stats().to_dict()
     edges = strongest_edges(colony, 10)
-    from phago.query import retrieve
-
     answers = {q: [(r.label, r.score) for r in retrieve(colony, q, k=6)] for q in DEMO_QUERIES}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from phago.cli.common import console, echo_json, load_corpus_directory, out
+from phago.cli.common import LazyDefault, console, echo_json, load_corpus_directory, out
 from phago.config import ColonyConfig
-from phago.corpus import sample_queries
 from phago.errors import PhagoError
-from phago.query.evaluate import Evaluation, build_retrieval_colony, evaluate, parse_queries
-from phago.query.retrieve import METHODS, resolve_method
+
+if TYPE_CHECKING:
+    from phago.query.evaluate import Evaluation
+
+
+def _all_methods() -> str:
+    from phago.query.retrieve import METHODS
+
+    return ",".join(METHODS)
 
 
 def load_query_file(path: Path) -> object:
@@ -103,7 +110,7 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
 )
 @click.option(
     "--methods",
-    default=",".join(METHODS),
+    default=LazyDefault(_all_methods),
     show_default=True,
     help="Comma-separated methods to evaluate.",
 )
@@ -122,6 +129,10 @@ def eval_command(
     """Build a colony from a corpus as the reference's bio-rag demo does (5-column grid,
     one digester with max_idle 120 per four documents, 200 ticks), run every retrieval
     method on a labelled query set and print P@5, P@10, R@5, R@10, MRR and NDCG@10."""
+    from phago.corpus import sample_queries
+    from phago.query.evaluate import build_retrieval_colony, evaluate, parse_queries
+    from phago.query.retrieve import resolve_method
+
     if corpus is not None and queries_path is None:
         raise click.UsageError("--queries is required with --corpus")
     wanted = [m.strip() for m in methods.split(",") if m.strip()]

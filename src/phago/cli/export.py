@@ -7,9 +7,14 @@ from pathlib import Path
 import click
 
 from phago.cli._store import db_option, fail, open_table
-from phago.cli.common import echo_json, out
+from phago.cli.common import LazyChoice, echo_json, out
 from phago.errors import PhagoError
-from phago.export import FORMATS, check_output_path, export_graph
+
+
+def _formats() -> tuple[str, ...]:
+    from phago.export import FORMATS
+
+    return FORMATS
 
 
 @click.command()
@@ -18,7 +23,7 @@ from phago.export import FORMATS, check_output_path, export_graph
     "--format",
     "fmt",
     required=True,
-    type=click.Choice(FORMATS),
+    type=LazyChoice(_formats),
     help="graphml / gexf (Gephi, networkx), json, csv (edge list), triples "
     "(weighted related_to triples with statistics; .jsonl for JSON Lines).",
 )
@@ -33,6 +38,8 @@ from phago.export import FORMATS, check_output_path, export_graph
 def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
     """Export the knowledge graph stored in DB. The --out file is written whole or not at
     all, and never over the store itself nor any other phago store."""
+    from phago.export import check_output_path, export_graph
+
     try:
         check_output_path(out_path, source=db)
     except PhagoError as exc:

@@ -4,30 +4,50 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from phago.cli._store import db_option, fail, writing
-from phago.cli.common import echo_json, out
+from phago.cli.common import collector_paused, echo_json, out
 from phago.errors import PhagoError
-from phago.store import (
-    forget_in_store,
-    is_distributed_store,
-    read_catalog,
-    read_distributed_catalog,
-    read_shard_states,
-    read_state,
-)
+
+if TYPE_CHECKING:
+    from phago.store import Catalog
 
 _ID = re.compile(r"^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$")
 
 
 def _stored_ids(db: Path) -> set[int]:
+    """The ids of the documents stored at ``db``, its checksums verified."""
+    from phago.store import is_distributed_store, read_shard_states, read_state
+
     if is_distributed_store(db):
         _, states, _ = read_shard_states(db)
         return {int(x) for st in states for x in st.substrate.doc_ids.tolist()}
     state, _ = read_state(db)
     return {int(x) for x in state.substrate.doc_ids.tolist()}
+
+
+def _resolve(
+    targets: tuple[str, ...], stored: set[int], catalog: Catalog
+) -> tuple[list[int], list[str]]:
+    """The ids of the stored documents ``targets`` name (each once, in order), and the
+    targets that name none."""
+    ids: list[int] = []
+    missing: list[str] = []
+    for t in targets:
+        found: list[int] = []
+        if _ID.match(t):
+            v = int(t, 16) if t.lower().startswith("0x") else int(t)
+            if v in stored:
+                found = [v]
+        if not found:
+            found = [d for d in catalog.documents_from(t) if d in stored]
+        if not found:
+            missing.append(t)
+        ids.extend(d for d in found if d not in ids)
+    return ids, missing
 
 
 @click.command()
@@ -54,26 +74,31 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     for the whole cluster, as in a single colony. The store is rewritten atomically; another
     command writing it meanwhile waits for this one.
     """
+    from phago.store import (
+        forget_in_store,
+        is_distributed_store,
+        read_catalog,
+        read_distributed_catalog,
+        read_document_ids,
+    )
+
     blank = [t for t in targets if not t.strip()]
     if blank:  # ("" would name the current folder, and with it every file ingested from it)
         raise click.BadParameter("an empty TARGET names nothing", param_hint="TARGETS")
     try:
-        with writing(db):  # the ids are looked up in the version that is rewritten
-            catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)
-            stored = _stored_ids(db)
-            ids: list[int] = []
-            missing: list[str] = []
-            for t in targets:
-                found: list[int] = []
-                if _ID.match(t):
-                    v = int(t, 16) if t.lower().startswith("0x") else int(t)
-                    if v in stored:
-                        found = [v]
-                if not found:
-                    found = [d for d in catalog.documents_from(t) if d in stored]
-                if not found:
-                    missing.append(t)
-                ids.extend(d for d in found if d not in ids)
+        # (the ids are looked up in the version that is rewritten)
+        with writing(db), collector_paused():
+            if is_distributed_store(db):
+                catalog = read_distributed_catalog(db)
+                ids, missing = _resolve(targets, _stored_ids(db), catalog)
+            else:
+                # a colony store's ids are read quickly (forget_in_store verifies the whole
+                # store as it loads it); if a target is not found, they are read again with
+                # the checksums verified, so that a damaged store says so
+                catalog = read_catalog(db)
+                ids, missing = _resolve(targets, set(read_document_ids(db)), catalog)
+                if missing:
+                    ids, missing = _resolve(targets, _stored_ids(db), catalog)
             if missing:
                 raise click.ClickException(
                     "no stored document or ingested file matches: " + ", ".join(missing)

@@ -11,34 +11,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from phago.cli._store import fail, writing
-from phago.cli.common import console, echo_json, out, progress
-from phago.colony import Colony
+from phago.cli.common import LazyDefault, collector_paused, console, echo_json, out, progress
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
-from phago.ingest import (
-    DEFAULT_MAX_CHARS,
-    DistributedSink,
-    IngestReport,
-    digest_new_distributed,
-    digest_new_documents,
-    discover,
-    ingest_paths,
-)
-from phago.store import (
-    Catalog,
-    HistoryPoint,
-    forget_in_store,
-    is_distributed_store,
-    load_distributed,
-    load_with_catalog,
-    read_distributed_catalog,
-    read_summary,
-    save,
-    save_distributed,
-)
 
 if TYPE_CHECKING:
     from phago.distributed import DistributedTickResult
+    from phago.ingest import IngestReport
+    from phago.store import Catalog
+
+
+def _default_max_chars() -> int:
+    from phago.ingest import DEFAULT_MAX_CHARS
+
+    return DEFAULT_MAX_CHARS
 
 
 def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -74,7 +60,7 @@ def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) ->
 @click.option(
     "--max-chars",
     type=click.IntRange(min=100),
-    default=DEFAULT_MAX_CHARS,
+    default=LazyDefault(_default_max_chars),
     show_default=True,
     help="Split longer files into documents of at most this many characters.",
 )
@@ -132,6 +118,8 @@ def ingest(
     ticks still holding text stays), and the store is saved atomically. The store is held
     from loading to saving: another command writing it meanwhile waits for this one.
     """
+    from phago.store import is_distributed_store
+
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
         raise click.ClickException(f"{db} is a folder but not a distributed store; use --shards N")
@@ -195,6 +183,8 @@ def _add_files(
     Raises:
         click.ClickException: no file was found, or every one was skipped.
     """
+    from phago.ingest import DistributedSink, discover, ingest_paths
+
     found: list[str] = []
     files, skipped = discover(paths, unsupported=found)
     store = os.path.abspath(db)  # the store itself (and its lock and temporary files) is no note
@@ -278,9 +268,21 @@ def _ingest_colony(
     max_ticks: int,
     as_json: bool,
 ) -> None:
+    from phago.colony import Colony
+    from phago.ingest import digest_new_documents
+    from phago.store import (
+        Catalog,
+        HistoryPoint,
+        forget_in_store,
+        load_with_catalog,
+        read_summary,
+        save,
+    )
+
     existed = db.exists()
     if existed:
-        colony, catalog = load_with_catalog(db)
+        with collector_paused():
+            colony, catalog = load_with_catalog(db)
     else:
         colony, catalog = Colony(config, seed=seed), Catalog()
     report, replaced, stale = _add_files(colony, paths, catalog, max_chars, encoding, db)
@@ -309,7 +311,8 @@ def _ingest_colony(
     saved = bool(new or replaced or not existed)
     stats = colony.stats().to_dict()
     if saved:
-        save(colony, db, catalog=catalog)
+        with collector_paused():
+            save(colony, db, catalog=catalog)
     if stale:  # the old versions of changed files
         forget_in_store(db, stale)
         stats = read_summary(db).stats
@@ -330,6 +333,16 @@ def _ingest_distributed(
     as_json: bool,
 ) -> None:
     from phago.distributed import DistributedColony
+    from phago.ingest import DistributedSink, digest_new_distributed
+    from phago.store import (
+        Catalog,
+        forget_in_store,
+        is_distributed_store,
+        load_distributed,
+        read_distributed_catalog,
+        read_summary,
+        save_distributed,
+    )
 
     existed = is_distributed_store(db)
     if existed:

@@ -6,20 +6,33 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from phago.cli._store import writing
-from phago.cli.common import console, echo_json, load_corpus_directory, out
+from phago.cli.common import (
+    LazyChoice,
+    collector_paused,
+    console,
+    echo_json,
+    load_corpus_directory,
+    out,
+)
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
-from phago.graph import HebbianGraph
-from phago.query.base import GraphSource, RetrievedConcept
-from phago.query.documents import RetrievedDocument, concept_documents, documents
-from phago.query.evaluate import build_retrieval_colony
-from phago.query.retrieve import METHODS, resolve_method, retrieve
-from phago.store import is_distributed_store
+
+if TYPE_CHECKING:
+    from phago.graph import HebbianGraph
+    from phago.query.base import GraphSource, RetrievedConcept
+    from phago.query.documents import RetrievedDocument
+
+
+def _methods() -> list[str]:
+    from phago.query.retrieve import METHODS
+
+    return ["best", *METHODS]
 
 
 def _components(comp: dict[str, float]) -> str:
@@ -33,7 +46,7 @@ def _components(comp: dict[str, float]) -> str:
     "-m",
     default="best",
     show_default=True,
-    type=click.Choice(["best", *METHODS]),
+    type=LazyChoice(_methods),
     help="Retrieval method.",
 )
 @click.option(
@@ -109,6 +122,9 @@ def query(
     as_json: bool,
 ) -> None:
     """Retrieve the concepts that answer TEXT (or, with --documents, the documents)."""
+    from phago.query.retrieve import resolve_method
+    from phago.store import is_distributed_store
+
     if db is not None and corpus is not None:
         raise click.UsageError("give either --db or --corpus, not both")
     if reinforce and show_documents:
@@ -119,7 +135,10 @@ def query(
         return
     try:
         # reinforcing a store changes it: hold it from loading to saving
-        with writing(db) if reinforce and db is not None else contextlib.nullcontext():
+        with (
+            writing(db) if reinforce and db is not None else contextlib.nullcontext(),
+            collector_paused() if db is not None else contextlib.nullcontext(),
+        ):
             source: GraphSource
             if db is not None:
                 from phago.store import load
@@ -129,6 +148,8 @@ def query(
                 docs, _ = load_corpus_directory(corpus, ColonyConfig())
                 if not as_json:
                     console.print(f"building a colony from {len(docs)} documents ({ticks} ticks) …")
+                from phago.query.evaluate import build_retrieval_colony
+
                 source = build_retrieval_colony(
                     [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
                 )
@@ -188,6 +209,9 @@ def _answer(
     as_json: bool,
 ) -> Callable[[], None]:
     """Answer the query on ``source`` (while it is open); returns what prints the answer."""
+    from phago.query.documents import concept_documents, documents
+    from phago.query.retrieve import retrieve
+
     g = source.graph
     if show_documents:
         found = documents(source, text, k, concepts=DOCUMENT_CONCEPTS, method=name)

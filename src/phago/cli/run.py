@@ -22,10 +22,10 @@ from phago.cli.common import (
     stats_table,
 )
 from phago.config import ColonyConfig
-from phago.corpus import CorpusDocument, grid_positions
 
 if TYPE_CHECKING:
     from phago.colony import Colony
+    from phago.corpus import CorpusDocument
     from phago.distributed import DistributedColony, DistributedTickResult
 
 
@@ -272,6 +272,8 @@ def _run_sharded(
     started_at = dc.current_tick
     with dc:
         if docs is not None:
+            from phago.corpus import grid_positions
+
             positions = grid_positions(len(docs))
             dc.ingest_documents(
                 [(d.title, d.content, p) for d, p in zip(docs, positions, strict=True)]

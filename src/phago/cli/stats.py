@@ -10,7 +10,6 @@ from rich.table import Table
 from phago.cli._store import db_option, fail, sparkline
 from phago.cli.common import echo_json, out, stats_table
 from phago.errors import PhagoError
-from phago.store import read_summary
 
 
 @click.command()
@@ -34,6 +33,8 @@ def stats(db: Path, top: int, as_json: bool) -> None:
     It reads the summary saved with the store, so it is quick on any size of store; it does
     not verify the stored graph's checksums (``query``, ``export`` and loading do).
     """
+    from phago.store import read_summary
+
     try:
         summary = read_summary(db)
     except PhagoError as exc:

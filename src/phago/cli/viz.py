@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from phago.cli._store import db_option, fail, open_table
-from phago.cli.common import echo_json, out
+from phago.cli.common import LazyChoice, echo_json, out
 from phago.errors import PhagoError
-from phago.export import check_output_path
-from phago.viz import COLOR_BY, select_nodes, write_html, write_png
+
+
+def _colours() -> tuple[str, ...]:
+    from phago.viz import COLOR_BY
+
+    return COLOR_BY
 
 
 @click.command()
@@ -27,7 +30,7 @@ from phago.viz import COLOR_BY, select_nodes, write_html, write_png
 @click.option("--png", is_flag=True, help="Also write a static PNG next to the HTML file.")
 @click.option(
     "--color-by",
-    type=click.Choice(COLOR_BY),
+    type=LazyChoice(_colours),
     default=None,
     help="Colour nodes by community, shard or type [default: shard for a distributed "
     "store, else community].",
@@ -54,6 +57,11 @@ def viz(
     weight, colour by community or shard, a search box and hover details. It needs no network
     access to open. The files are written whole or not at all, and never over the store
     itself nor any other phago store."""
+    import numpy as np
+
+    from phago.export import check_output_path
+    from phago.viz import select_nodes, write_html, write_png
+
     to_png = out_path.suffix.lower() == ".png"
     targets = [out_path] if to_png or not png else [out_path, out_path.with_suffix(".png")]
     try:

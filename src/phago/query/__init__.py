@@ -32,52 +32,110 @@ Example:
 
 from __future__ import annotations
 
-from phago.query.activation import activation
-from phago.query.base import (
-    GraphSource,
-    RetrievedConcept,
-    StaticSource,
-    example_source,
-    query_terms,
+from typing import TYPE_CHECKING
+
+from phago._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from phago.query.activation import activation
+    from phago.query.base import (
+        GraphSource,
+        RetrievedConcept,
+        StaticSource,
+        example_source,
+        query_terms,
+    )
+    from phago.query.bm25 import ScoredDocument, bm25, document_scores
+    from phago.query.documents import RetrievedDocument, concept_documents, documents, snippet
+    from phago.query.evaluate import (
+        Evaluation,
+        LabelledQuery,
+        MethodResult,
+        build_retrieval_colony,
+        evaluate,
+        parse_queries,
+    )
+    from phago.query.fusion import fusion
+    from phago.query.graph_walk import graph_walk
+    from phago.query.hybrid import HybridConfig, hybrid
+    from phago.query.metrics import (
+        AggregateScores,
+        QueryScores,
+        aggregate,
+        ndcg_at_k,
+        precision_at_k,
+        precision_at_k_returned,
+        recall_at_k,
+        reciprocal_rank,
+        score_query,
+    )
+    from phago.query.reinforce import reinforce
+    from phago.query.retrieve import BEST_METHOD, METHODS, resolve_method, retrieve
+    from phago.query.structural import (
+        Communities,
+        Components,
+        NodeScore,
+        PathResult,
+        betweenness_centrality,
+        bridge_nodes,
+        communities,
+        connected_components,
+        shortest_path,
+    )
+    from phago.query.tfidf import tfidf
+
+lazy_package(
+    __name__,
+    {
+        "activation": ".activation",
+        "GraphSource": ".base",
+        "RetrievedConcept": ".base",
+        "StaticSource": ".base",
+        "example_source": ".base",
+        "query_terms": ".base",
+        "ScoredDocument": ".bm25",
+        "bm25": ".bm25",
+        "document_scores": ".bm25",
+        "RetrievedDocument": ".documents",
+        "concept_documents": ".documents",
+        "documents": ".documents",
+        "snippet": ".documents",
+        "Evaluation": ".evaluate",
+        "LabelledQuery": ".evaluate",
+        "MethodResult": ".evaluate",
+        "build_retrieval_colony": ".evaluate",
+        "evaluate": ".evaluate",
+        "parse_queries": ".evaluate",
+        "fusion": ".fusion",
+        "graph_walk": ".graph_walk",
+        "HybridConfig": ".hybrid",
+        "hybrid": ".hybrid",
+        "AggregateScores": ".metrics",
+        "QueryScores": ".metrics",
+        "aggregate": ".metrics",
+        "ndcg_at_k": ".metrics",
+        "precision_at_k": ".metrics",
+        "precision_at_k_returned": ".metrics",
+        "recall_at_k": ".metrics",
+        "reciprocal_rank": ".metrics",
+        "score_query": ".metrics",
+        "reinforce": ".reinforce",
+        "BEST_METHOD": ".retrieve",
+        "METHODS": ".retrieve",
+        "resolve_method": ".retrieve",
+        "retrieve": ".retrieve",
+        "Communities": ".structural",
+        "Components": ".structural",
+        "NodeScore": ".structural",
+        "PathResult": ".structural",
+        "betweenness_centrality": ".structural",
+        "bridge_nodes": ".structural",
+        "communities": ".structural",
+        "connected_components": ".structural",
+        "shortest_path": ".structural",
+        "tfidf": ".tfidf",
+    },
 )
-from phago.query.bm25 import ScoredDocument, bm25, document_scores
-from phago.query.documents import RetrievedDocument, concept_documents, documents, snippet
-from phago.query.evaluate import (
-    Evaluation,
-    LabelledQuery,
-    MethodResult,
-    build_retrieval_colony,
-    evaluate,
-    parse_queries,
-)
-from phago.query.fusion import fusion
-from phago.query.graph_walk import graph_walk
-from phago.query.hybrid import HybridConfig, hybrid
-from phago.query.metrics import (
-    AggregateScores,
-    QueryScores,
-    aggregate,
-    ndcg_at_k,
-    precision_at_k,
-    precision_at_k_returned,
-    recall_at_k,
-    reciprocal_rank,
-    score_query,
-)
-from phago.query.reinforce import reinforce
-from phago.query.retrieve import BEST_METHOD, METHODS, resolve_method, retrieve
-from phago.query.structural import (
-    Communities,
-    Components,
-    NodeScore,
-    PathResult,
-    betweenness_centrality,
-    bridge_nodes,
-    communities,
-    connected_components,
-    shortest_path,
-)
-from phago.query.tfidf import tfidf
 
 __all__ = [
     "BEST_METHOD",

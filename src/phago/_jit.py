@@ -1,0 +1,107 @@
+"""Numba kernels that import Numba on their first call, not when their module is imported.
+
+Importing Numba takes a fifth of a second, and its first call (even one that loads a kernel
+from Numba's on-disk cache) as long again; a ``phago`` command that runs no kernel (``stats``,
+``export``) should pay neither. :func:`njit` is :func:`numba.njit` deferred: it records the
+function, and the first call of any kernel of a module turns every kernel recorded for that
+module into a real Numba dispatcher at once (``numba.njit(**options)(function)``, exactly as
+the decorator would have done at import), rebinding the module's names to them, so that
+kernels calling one another find dispatchers, and Numba's cache (keyed by the function's
+file, name and line) is the same as before.
+
+A name bound elsewhere before that first call (``from phago._kernels import window_pairs``)
+keeps the :class:`LazyKernel`, which passes each call on to its dispatcher.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from phago._gc import cyclic_gc_paused
+
+_lock = threading.RLock()
+_pending: dict[str, list[LazyKernel]] = {}
+"""Kernels not yet made dispatchers, by module name, in the order they were defined."""
+
+
+class LazyKernel:
+    """A function to be compiled with Numba (``numba.njit(**options)``) on first call.
+
+    Example:
+        >>> @njit(cache=False)
+        ... def add_one(x):
+        ...     return x + 1
+        >>> type(add_one).__name__, add_one(1), type(add_one.py_func).__name__
+        ('LazyKernel', 2, 'function')
+    """
+
+    def __init__(self, function: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.py_function = function
+        self.options = options
+        self.dispatcher: Any = None
+        """The Numba dispatcher, once made."""
+        self.__name__ = function.__name__
+        self.__qualname__ = function.__qualname__
+        self.__module__ = function.__module__
+        self.__doc__ = function.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        dispatcher = self.dispatcher
+        if dispatcher is not None:
+            return dispatcher(*args, **kwargs)
+        # Numba's import and its first call (which sets up its compiler before it loads a
+        # kernel from the cache) leave some 10^5 long-lived objects: the cyclic collector's
+        # walks over them as they are made find nothing and cost a phago command ~70 ms
+        with cyclic_gc_paused():
+            return _make_dispatchers(self)(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # the dispatcher's attributes (py_func, signatures, ...); only reached for names
+        # this object does not have itself
+        if name.startswith("_"):
+            raise AttributeError(name)
+        dispatcher = self.dispatcher if self.dispatcher is not None else _make_dispatchers(self)
+        return getattr(dispatcher, name)
+
+    def __repr__(self) -> str:
+        return f"<lazy Numba kernel {self.__module__}.{self.__qualname__}>"
+
+
+def _make_dispatchers(kernel: LazyKernel) -> Any:
+    """Make every pending kernel of ``kernel``'s module a Numba dispatcher (rebinding the
+    module's names to them); returns ``kernel``'s dispatcher."""
+    with _lock:
+        if kernel.dispatcher is None:
+            import numba
+
+            module = sys.modules.get(kernel.__module__)
+            for k in _pending.pop(kernel.__module__, [kernel]):
+                k.dispatcher = numba.njit(**k.options)(k.py_function)
+                if module is not None and module.__dict__.get(k.__name__) is k:
+                    module.__dict__[k.__name__] = k.dispatcher
+        return kernel.dispatcher
+
+
+def njit(*args: Any, **options: Any) -> Any:
+    """:func:`numba.njit`, deferred to the first call (see the module docstring).
+
+    ``@njit(cache=True, ...)`` and ``@njit`` make a :class:`LazyKernel`; signatures given
+    for eager compilation (``@njit("int64(int64)")``) compile now, as Numba would.
+    """
+    if args and callable(args[0]) and len(args) == 1:
+        return njit(**options)(args[0])
+    if args:
+        import numba
+
+        return numba.njit(*args, **options)
+
+    def decorate(function: Callable[..., Any]) -> LazyKernel:
+        kernel = LazyKernel(function, options)
+        with _lock:
+            _pending.setdefault(function.__module__, []).append(kernel)
+        return kernel
+
+    return decorate
