@@ -18,8 +18,14 @@ __all__ = ["GcPause", "cyclic_gc_paused"]
 
 
 @contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused(*, to_oldest: bool = False) -> Iterator[None]:
     """Disable the cyclic garbage collector inside the block (if it was enabled).
+
+    With ``to_oldest``, every object is moved into the collector's oldest generation
+    (``gc.freeze()`` then ``gc.unfreeze()``) before the collector is turned back on, so the
+    objects the block left (all alive, none in cycles) are walked again only by a full
+    collection: for one bounded piece of work, such as a ``phago`` command's load, answer
+    and save.
 
     Example:
         >>> import gc
@@ -36,6 +42,9 @@ def cyclic_gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if to_oldest:
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 

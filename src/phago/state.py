@@ -1319,6 +1319,18 @@ class ForgetPlan:
         out: IntArray = np.bincount(self.slots[counted], minlength=len(self.keys))[slots]
         return out
 
+    def edges_needing_support(self, gs: GraphState) -> tuple[IntArray, IntArray]:
+        """The edges of ``gs`` that keep co-activations once the forgotten presentations
+        are withdrawn (so they stay only where a remaining document supports them): their
+        slots in this plan and their creation ticks."""
+        slot = self.edge_slots(gs.ids[gs.edge_a], gs.ids[gs.edge_b])
+        matched = np.flatnonzero(slot >= 0)
+        s = slot[matched]
+        created = gs.edge_created[matched].astype(np.int64)
+        withdrawn = self.withdrawn(s, created)
+        ask = (withdrawn > 0) & (gs.co_activations[matched] - withdrawn > 0)
+        return s[ask], created[ask]
+
 
 def plan_forget(states: Sequence[ColonyState], doc_ids: Iterable[object]) -> ForgetPlan:
     """Decide what forgetting ``doc_ids`` withdraws from a colony made of ``states`` (one
@@ -1364,16 +1376,9 @@ def plan_forget(states: Sequence[ColonyState], doc_ids: Iterable[object]) -> For
     since = np.full(len(keys), np.iinfo(np.int64).min, dtype=np.int64)
     needed = np.zeros(len(keys), dtype=np.bool_)
     for st in states:
-        gs = st.graph
-        slot = plan.edge_slots(gs.ids[gs.edge_a], gs.ids[gs.edge_b])
-        matched = np.flatnonzero(slot >= 0)
-        s = slot[matched]
-        created = gs.edge_created[matched].astype(np.int64)
-        withdrawn = plan.withdrawn(s, created)
-        left = gs.co_activations[matched] - withdrawn
-        ask = (withdrawn > 0) & (left > 0)
-        needed[s[ask]] = True
-        since[s[ask]] = np.maximum(since[s[ask]], created[ask])
+        s, created = plan.edges_needing_support(st.graph)
+        needed[s] = True
+        since[s] = np.maximum(since[s], created)
     if needed.any():
         done = ~needed  # (pairs not asked about count as found: nothing to look for)
         pair_ends = np.stack([keys // n, keys % n], axis=1)

@@ -9,10 +9,9 @@ command needs beyond that (NumPy, Numba, the colony, the store) it imports when 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,11 +83,9 @@ class LazyDefault:
         return str(self._make())
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Run the block with Python's cyclic garbage collector off, then move every object into
-    the collector's oldest generation (``gc.freeze()`` then ``gc.unfreeze()``) before turning
-    it back on.
+def collector_paused() -> contextlib.AbstractContextManager[None]:
+    """Python's cyclic garbage collector off for the block, then every object moved into its
+    oldest generation (:func:`phago._gc.cyclic_gc_paused` with ``to_oldest``).
 
     For the bounded work of one store command (load a store, answer, save it back), which
     makes no garbage cycles: the collector's walks over the ~10^5 objects that Numba, SciPy
@@ -97,22 +94,16 @@ def collector_paused() -> Iterator[None]:
     in the oldest generation they are walked only by a full collection.
 
     Example:
+        >>> import gc
         >>> with collector_paused():
         ...     gc.isenabled()
         False
         >>> gc.isenabled()
         True
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        gc.enable()
+    from phago._gc import cyclic_gc_paused
+
+    return cyclic_gc_paused(to_oldest=True)
 
 
 def echo_json(data: Any) -> None:

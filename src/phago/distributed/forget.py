@@ -186,18 +186,12 @@ def support_needs(state: ColonyState, plan: ForgetPlan, candidates: U64Array) ->
     document's support) with each edge's creation tick, and the ``candidates`` (NodeIds
     presented from a forgotten document somewhere) presented here from another document."""
     gs = state.graph
-    slot = plan.edge_slots(gs.ids[gs.edge_a], gs.ids[gs.edge_b])
-    matched = np.flatnonzero(slot >= 0)
-    s = slot[matched]
-    created = gs.edge_created[matched].astype(np.int64)
-    withdrawn = plan.withdrawn(s, created)
-    left = gs.co_activations[matched] - withdrawn
-    ask = (withdrawn > 0) & (left > 0)
+    s, created = plan.edges_needing_support(gs)
     kept = ~np.isin(gs.prov_doc, _forgotten(plan.documents))
     still = np.zeros(gs.node_count, dtype=np.bool_)
     still[gs.prov_node[kept]] = True
     ids = gs.ids[still]
-    return s[ask].astype(np.int64), created[ask], ids[np.isin(ids, candidates)]
+    return s.astype(np.int64), created, ids[np.isin(ids, candidates)]
 
 
 def supported_pairs(
