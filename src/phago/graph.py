@@ -205,8 +205,12 @@ class HebbianGraph:
         self._alive = np.zeros(0, dtype=np.bool_)
         self._m = 0  # slots used
         self._m_alive = 0
-        self._tkeys = np.full(1024, K.EMPTY, dtype=_INT)
-        self._tslots = np.zeros(1024, dtype=np.int32)
+        # the edge table: open addressing from each live edge's pair key to its slot, built
+        # again on first use where ``_table_due`` (a graph restored from a store answers
+        # queries without it, and without starting Numba)
+        self._tk = np.full(1024, K.EMPTY, dtype=_INT)
+        self._ts = np.zeros(1024, dtype=np.int32)
+        self._table_due = False
         self._csr: tuple[IntArray, IntArray, IntArray] | None = None
         # each node's number of live edges once counted (see _live_degrees), then kept up to
         # date by every edge creation and removal; may be longer than the node count
@@ -360,8 +364,12 @@ class HebbianGraph:
         self.__dict__.setdefault("_prov_tick_rows", [])  # (pickled before ticks were kept)
         self.__dict__.setdefault("_prov_tick_vals", [])
         self.__dict__.pop("_t_used", None)  # (tombstones were counted; the table has none)
-        if (self._tkeys == _OLD_TOMBSTONE).any():
-            self._rebuild_table(min_live=self._m_alive)
+        if "_tkeys" in self.__dict__:  # (pickled before the table could be built on first use)
+            self._tk = self.__dict__.pop("_tkeys")
+            self._ts = self.__dict__.pop("_tslots")
+        self.__dict__.setdefault("_table_due", False)
+        if not self._table_due and (self._tk == _OLD_TOMBSTONE).any():
+            self._table_due = True
         self._forget_id_table()
 
     def _forget_id_table(self) -> None:
@@ -1224,18 +1232,39 @@ class HebbianGraph:
         if need > self._w.shape[0]:
             for name in ("_ea", "_eb", "_w", "_co", "_ct", "_lt", "_alive"):
                 setattr(self, name, _grow(getattr(self, name), need, 1.5))
-        if 5 * (self._m_alive + extra) > 3 * self._tkeys.shape[0]:  # load factor above 0.6
+        # a load factor above 0.6 (or a table not built yet)
+        if self._table_due or 5 * (self._m_alive + extra) > 3 * self._tk.shape[0]:
             self._rebuild_table(min_live=self._m_alive + extra)
+
+    @property
+    def _tkeys(self) -> IntArray:
+        """The edge table's keys (built first where it is due)."""
+        if self._table_due:
+            self._rebuild_table(min_live=self._m_alive)
+        return self._tk
+
+    @property
+    def _tslots(self) -> npt.NDArray[np.int32]:
+        """The edge table's slots (built first where it is due)."""
+        if self._table_due:
+            self._rebuild_table(min_live=self._m_alive)
+        return self._ts
+
+    def _defer_table(self) -> None:
+        """Build the edge table on its first use: for code that replaces the edge columns
+        wholesale."""
+        self._table_due = True
 
     def _rebuild_table(self, min_live: int) -> None:
         cap = 1024
         while cap < 2 * max(min_live, 1):
             cap *= 2
-        if cap != self._tkeys.shape[0]:
-            self._tkeys = np.empty(cap, dtype=_INT)
-            self._tslots = np.zeros(cap, dtype=np.int32)
+        if cap != self._tk.shape[0]:
+            self._tk = np.empty(cap, dtype=_INT)
+            self._ts = np.zeros(cap, dtype=np.int32)
         # every live slot's key, inserted in slot order (the kernel clears the table first)
-        K.table_fill_live(self._tkeys, self._tslots, self._alive, self._m, self._ea, self._eb)
+        K.table_fill_live(self._tk, self._ts, self._alive, self._m, self._ea, self._eb)
+        self._table_due = False
 
     @staticmethod
     def _pair_key(a: int, b: int) -> int:

@@ -742,7 +742,7 @@ def _restore_graph(gs: GraphState, graph: HebbianGraph) -> None:
     g._m_alive = m
     g._csr = None
     g._deg = None  # counted again on first use
-    g._rebuild_table(min_live=m)
+    g._defer_table()  # built on first use: a query needs no edge table
     g._grew_since_cap = bool(gs.grew_since_cap)
     g._last_cap = int(gs.last_cap)
 

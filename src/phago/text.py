@@ -357,9 +357,21 @@ def _unicode_terms(text: str) -> tuple[list[str], list[bool] | None]:
             pieces.append(w)
             long.append(True)
         else:
+            if "\u3099" in w or "\u309a" in w:  # a kana with its voicing mark is one unit
+                units = _KANA_UNIT.findall(w)
+                if len(units) == 1:
+                    pieces.append(w)
+                    long.append(True)
+                    continue
+                pieces.extend([units[i] + units[i + 1] for i in range(len(units) - 1)])
+                long.extend([True] * (len(units) - 1))
+                continue
             pieces.extend([w[i : i + 2] for i in range(len(w) - 1)])
             long.extend([True] * (len(w) - 1))
     return pieces, long
+
+
+_KANA_UNIT = re.compile("[^\u3099\u309a][\u3099\u309a]*")
 
 
 def _spaced(m: re.Match[str]) -> str:

@@ -249,3 +249,25 @@ def test_the_phago_program_freezes_its_objects_as_it_exits_and_calls_from_python
     )
     r = subprocess.run([sys.executable, "-c", called], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_query_and_forget_on_a_store_load_no_numba_scipy_or_ray(tmp_path: Path) -> None:
+    # the restored graph builds its edge table on first use, which neither command makes
+    from phago import Colony
+    from phago.ingest import digest_new_documents
+    from phago.store import save
+
+    c = Colony(seed=1)
+    docs = [
+        c.ingest_document("a", "cell membrane protein transport"),
+        c.ingest_document("b", "membrane protein channel"),
+    ]
+    digest_new_documents(c, docs, digesters=1)
+    assert c.graph.edge_count > 0
+    db = save(c, tmp_path / "s.db")
+    query = run_cli("query", "membrane", "--db", str(db), "--json")
+    assert heavy_imports_after(query) == []
+    documents = run_cli("query", "membrane", "--documents", "--db", str(db), "--json")
+    assert heavy_imports_after(documents) == []
+    forget = run_cli("forget", str(int(docs[1])), "--db", str(db))
+    assert heavy_imports_after(forget) == []

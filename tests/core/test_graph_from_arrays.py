@@ -127,7 +127,7 @@ def _same_state(ref: HebbianGraph, new: HebbianGraph) -> None:
             assert x.dtype == y.dtype, name
             if name in _EDGE_COLUMNS:
                 x, y = x[: ref._m], y[: new._m]
-            elif name in ("_tkeys", "_tslots"):
+            elif name in ("_tk", "_ts"):
                 continue  # compared through lookups (_same_graph)
             assert np.array_equal(x, y), name
         elif isinstance(x, list) and x and isinstance(x[0], dict):  # _by_type

@@ -147,6 +147,15 @@ def test_japanese_splits_by_script_and_drops_hiragana() -> None:
     assert tokenize("ひらがなだけ") == []
 
 
+def test_a_kana_keeps_its_voicing_mark_in_its_bigrams() -> None:
+    # half-width ｲﾞ folds to イ and the combining voicing mark U+3099 (no composed form):
+    # the pair is one unit, so no bigram starts with the mark
+    assert tokenize("ｲﾞタ") == ["イ\u3099タ"]
+    assert tokenize("ｲﾞタカ") == ["イ\u3099タ", "タカ"]
+    assert tokenize("ｲﾞ") == ["イ\u3099"]
+    assert tokenize("ｶﾞｷﾞ") == tokenize("ガギ") == ["ガギ"]  # composed where a form exists
+
+
 def test_bigram_positions_count_each_bigram() -> None:
     assert tokenize_with_positions("the 北京是 cell") == [("北京", 1), ("京是", 2), ("cell", 3)]
     assert tokenize_with_positions("学ぶ方法") == [("学", 0), ("方法", 2)]

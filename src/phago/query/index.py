@@ -50,16 +50,18 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]
 
 from phago._arrays import unique_sorted
 from phago.graph import HebbianGraph
 from phago.query.base import CONCEPT_CODE, GraphSource, source_tick
 from phago.text import label_terms, tokenize
+
+if TYPE_CHECKING:  # SciPy is imported where a matrix is asked for (0.15 s a process)
+    import scipy.sparse as sp  # type: ignore[import-untyped]
 from phago.types import Document
 
 __all__ = [
@@ -317,6 +319,8 @@ class Adjacency:
     def matrix(self) -> sp.csr_matrix:
         """The weighted adjacency as a ``scipy.sparse.csr_matrix`` (cached)."""
         if self._matrix is None:
+            import scipy.sparse as sp  # type: ignore[import-untyped]
+
             self._matrix = sp.csr_matrix(
                 (self.weight, self.nbr, self.indptr), shape=(self.n, self.n)
             )
@@ -536,6 +540,8 @@ class DocumentIndex:
     def doc_concepts(self) -> sp.csr_matrix:
         """CSR matrix (documents × nodes) of the concepts' label counts in the documents."""
         if self._doc_concepts is None:
+            import scipy.sparse as sp  # type: ignore[import-untyped]
+
             rank = np.empty(self.n_docs, dtype=np.int64)
             rank[self._order] = np.arange(self.n_docs, dtype=np.int64)
             keys = np.concatenate([k for k, _ in self._pairs])
@@ -817,17 +823,16 @@ class _DocStore:
         vocab.update(zip(new_terms, range(len(vocab), len(vocab) + len(new_terms)), strict=True))
         cols = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
         lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
-        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-        np.cumsum(lens, out=indptr[1:])
-        counts = sp.csr_matrix(
-            (np.ones(len(cols), dtype=np.int32), cols, indptr), shape=(len(docs), len(vocab))
-        )
-        counts.sum_duplicates()  # sorted terms per document, with their counts
+        # each document's distinct terms, ascending, with their counts: (document, term)
+        # keys sorted and counted
+        rows = np.repeat(np.arange(len(docs), dtype=np.int64), lens)
+        keys, term_counts = np.unique(rows * max(len(vocab), 1) + cols, return_counts=True)
+        terms_per_doc = np.bincount(keys // max(len(vocab), 1), minlength=len(docs))
         first = len(self.slot_titles)
         slots = np.arange(first, first + len(docs), dtype=np.int64)
-        self.tok_ptr.extend(counts.indptr[1:].astype(np.int64) + self.tok_col.size)
-        self.tok_col.extend(counts.indices)
-        self.tok_cnt.extend(counts.data)
+        self.tok_ptr.extend(np.cumsum(terms_per_doc) + self.tok_col.size)
+        self.tok_col.extend(keys % max(len(vocab), 1))
+        self.tok_cnt.extend(term_counts)
         self.slot_len.extend(lens.astype(np.float64))
         self.total_len += float(lens.sum())
         self.slot_titles.extend(d.title for d in docs)
@@ -899,15 +904,15 @@ class _DocStore:
     def _build_postings(self) -> None:
         """Build the term × slot postings over every token entry."""
         nnz, slots = self.tok_col.size, len(self.slot_titles)
-        by_doc = sp.csr_matrix(
-            (self.tok_cnt.view(), self.tok_col.view(), self.tok_ptr.view()),
-            shape=(slots, len(self.vocab)),
-        )
-        by_term = by_doc.tocsc()
+        col = self.tok_col.view()
+        slot_of = np.repeat(np.arange(slots, dtype=np.int32), np.diff(self.tok_ptr.view()))
+        by_term = np.argsort(col, kind="stable")  # term by term, slots ascending
+        indptr = np.zeros(len(self.vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(col, minlength=len(self.vocab)), out=indptr[1:])
         self.postings = (
-            by_term.indptr.astype(np.int64),
-            by_term.indices.astype(np.int32),
-            by_term.data.astype(np.int32),
+            indptr,
+            slot_of[by_term],
+            self.tok_cnt.view()[by_term].astype(np.int32),
         )
         self.post_entries = nnz
 
