@@ -73,7 +73,7 @@ from phago.config import ColonyConfig
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import AgentId, DocumentId, document_id
 from phago.store import SourceRecord
-from phago.text import term_bound, tokenize
+from phago.text import URL, term_bound, tokenize
 from phago.types import Position
 
 if TYPE_CHECKING:
@@ -538,11 +538,9 @@ def _pdf_chunks(path: Path, meta: dict[str, str]) -> Iterator[str]:
             meta["damaged"] = "; ".join(dict.fromkeys(notes))
 
 
-# Web addresses: no concept of a note lives in "https", "www" or "com".
-_URL = re.compile(
-    r"\b(?:(?:https?|ftp|file)://|www\.)[^\s<>\"'`()\[\]{}]*[^\s<>\"'`()\[\]{}.,;:!?]",
-    re.IGNORECASE,
-)
+# Web addresses: dropped from text files' content (the tokeniser skips them anyway; stores
+# hold files' content without them, so a file is still known again by its digest)
+_URL = URL
 _FRONT_MATTER = re.compile(
     r"---[ \t]*\r?\n(?P<body>.*?\n)??(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL
 )

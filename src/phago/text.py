@@ -3,6 +3,8 @@
 Digestion and queries share one tokeniser and one stopword list (the reference had three),
 so a query meets the documents' terms in every script. A term is found like this:
 
+* Web addresses (``https://…``, ``www.…``) are skipped: no concept of a note lives in
+  ``https``, ``www`` or ``com``. The text itself keeps them.
 * The text is lowercased (after NFC normalisation; full- and half-width forms and the Latin
   ligatures are folded to ordinary letters, zero-width joiners are dropped, and the dot
   that lowercasing Turkish İ leaves is dropped, so ``İSTANBUL`` is ``istanbul``).
@@ -228,6 +230,26 @@ STOPWORDS: frozenset[str] = frozenset(
 
 _ASCII_PIECE = re.compile(r"[a-z0-9]+")
 
+URL = re.compile(
+    r"\b(?:(?:https?|ftp|file)://|www\.)[^\s<>\"'`()\[\]{}]*[^\s<>\"'`()\[\]{}.,;:!?]",
+    re.IGNORECASE,
+)
+"""A web address: ``scheme://…`` (http, https, ftp, file) or ``www.…``, up to a space,
+bracket or quote, without trailing punctuation."""
+
+
+def without_urls(text: str) -> str:
+    """``text`` with each web address (:data:`URL`) replaced by a space.
+
+    Example:
+        >>> without_urls("see https://example.com/a?b=1, then www.example.org.")
+        'see  , then  .'
+    """
+    if "://" in text or "www." in text or "WWW." in text:  # (the search is rarely needed)
+        return URL.sub(" ", text)
+    return text
+
+
 # Han (with the iteration and ideographic number marks), Katakana (with the prolonged sound
 # mark) and Hiragana: the scripts written without spaces between words. The kana voicing
 # marks U+3099/U+309A are combining marks that belong to the kana before them.
@@ -417,6 +439,7 @@ def tokenize(text: str) -> list[str]:
         ['istanbul', 'दिल्ली', '北京', '京是', '是中', '中国', '国的', '的首', '首都']
     """
     stop = STOPWORDS
+    text = without_urls(text)
     if text.isascii():
         return [w for w in _ASCII_PIECE.findall(text.lower()) if len(w) >= 3 and w not in stop]
     pieces, long = _unicode_terms(text)
@@ -442,6 +465,7 @@ def tokenize_with_positions(text: str) -> list[tuple[str, int]]:
         [('cell', 1), ('wall', 4)]
     """
     stop = STOPWORDS
+    text = without_urls(text)
     if text.isascii():
         return [
             (w, i)
@@ -662,6 +686,7 @@ def analyse_keywords(
         >>> kid.tolist(), pos.tolist()
         ([0, 1, 0], [0, 1, 3])
     """
+    text = without_urls(text)
     raw = _analyse_ascii(text, vocabulary, boost, max_keywords)
     if raw is None:
         return _analyse_python(text, vocabulary, boost, max_keywords)
@@ -800,6 +825,7 @@ def analyse_keyword_labels(
         >>> analyse_keyword_labels("Cell wall, the cell membrane", max_keywords=2)[0]
         ['cell', 'wall']
     """
+    text = without_urls(text)
     raw = _analyse_ascii(text, vocabulary, boost, max_keywords)
     if raw is None:
         keywords, kid, pos = _analyse_python(text, vocabulary, boost, max_keywords)

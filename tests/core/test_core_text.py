@@ -66,3 +66,26 @@ def test_keywords_distinct_and_deterministic(text: str) -> None:
     a = extract_keywords(text)
     assert len({k.label for k in a}) == len(a)
     assert a == extract_keywords(text)
+
+
+def test_web_addresses_give_no_terms_on_any_path() -> None:
+    from phago import Colony
+    from phago.ingest import digest_new_documents
+    from phago.text import analyse_keywords, without_urls
+
+    text = "Read https://docs.example.com/guide?x=1 on membrane transport, or WWW.Cells.org/ion."
+    assert tokenize(text) == ["read", "membrane", "transport"]
+    assert tokenize_with_positions(text) == [("read", 0), ("membrane", 2), ("transport", 3)]
+    assert [k.label for k in analyse_keywords(text)[0]] == ["read", "membrane", "transport"]
+    umlaut = "Über https://例え.jp/パス die Zellmembran"  # the non-ASCII path
+    assert tokenize(umlaut) == [k.label for k in analyse_keywords(umlaut)[0]]
+    assert tokenize(umlaut) == ["über", "die", "zellmembran"]
+    assert without_urls("no address here") == "no address here"
+    # a note added through the Python API keeps its address; the graph has no "https"
+    c = Colony(seed=0)
+    doc = c.ingest_document("n", text)
+    digest_new_documents(c, [doc], digesters=1)
+    assert "https://docs.example.com/guide?x=1" in c.documents()[0].content
+    labels = {c.graph.label_at(i) for i in range(c.graph.node_count)}
+    assert {"membrane", "transport"} <= labels
+    assert not labels & {"https", "www", "com", "docs", "example", "guide", "cells", "org"}
