@@ -26,6 +26,7 @@ __all__ = [
     "TermTable",
     "analyse_ascii",
     "analyse_ascii_known",
+    "count_ascii_terms",
     "known_terms",
     "rank_terms",
     "scan_ascii",
@@ -466,3 +467,143 @@ def analyse_ascii_known(
     terms, toks, _names, nd, nt = scan_ascii(buf, stop_raw, stop_off, stop_buckets, stop_longest)
     boosted = known_terms(buf, terms, nd, raw, off, buckets)
     return rank_terms(buf, terms, toks, nd, nt, boosted, boost, has_limit, limit)
+
+
+@njit(cache=True, inline="always")
+def _grown(a: np.ndarray, need: int) -> np.ndarray:
+    """``a``, or a copy twice as long (at least ``need``) when it is shorter than ``need``."""
+    if need <= a.shape[0]:
+        return a
+    out = np.empty(max(2 * a.shape[0], need), dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def count_ascii_terms(
+    buf: np.ndarray,
+    doc_off: np.ndarray,
+    stop_raw: np.ndarray,
+    stop_off: np.ndarray,
+    stop_buckets: np.ndarray,
+    stop_longest: np.ndarray,
+    raw: np.ndarray,
+    off: np.ndarray,
+    buckets: np.ndarray,
+    count: int,
+    used: int,
+    table_vocab: np.ndarray,
+    next_vocab: int,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int
+]:
+    """Count the terms of every document ``buf[doc_off[d]:doc_off[d + 1]]`` (ASCII bytes)
+    in a growing vocabulary.
+
+    A document's terms are its kept tokens as :func:`scan_ascii` keeps them (lowercase runs
+    of ``[a-z0-9]`` of three or more bytes that are not stopwords). Each is looked up in the
+    :class:`TermTable` ``(raw, off, buckets)`` holding ``count`` terms in ``used`` bytes, whose
+    term ``t`` has vocabulary id ``table_vocab[t]``; a term not there is added (lowercased),
+    with vocabulary id ``next_vocab`` plus its rank among the added terms.
+
+    Returns ``(ptr, cols, cnts, lens, raw, off, buckets, count, used)``: document ``d``'s
+    distinct terms' vocabulary ids, ascending, are ``cols[ptr[d]:ptr[d + 1]]`` with their
+    counts in ``cnts``; ``lens[d]`` is its number of kept tokens; then the table (its arrays
+    regrown where they were full) and its new term count and bytes used.
+    """
+    n_docs = doc_off.shape[0] - 1
+    count0 = count
+    smask = np.uint64(stop_buckets.shape[0] - 1)
+    longest = stop_longest[0]
+    widest = 0
+    for d in range(n_docs):
+        widest = max(widest, doc_off[d + 1] - doc_off[d])
+    doc_terms = np.empty(widest // 4 + 1, dtype=np.int64)  # a kept token takes >= 4 bytes
+    ptr = np.zeros(n_docs + 1, dtype=np.int64)
+    lens = np.zeros(n_docs, dtype=np.int64)
+    cols = np.empty(max(buf.shape[0] // 32, 16), dtype=np.int64)
+    cnts = np.empty(cols.shape[0], dtype=np.int32)
+    nnz = 0
+    for d in range(n_docs):
+        i = doc_off[d]
+        end = doc_off[d + 1]
+        k = 0
+        while i < end:
+            if not _is_alnum(buf[i]):
+                i += 1
+                continue
+            start = i
+            h = np.uint64(0xCBF29CE484222325)
+            while i < end and _is_alnum(buf[i]):
+                h = (h ^ np.uint64(_lower(buf[i]))) * np.uint64(0x100000001B3)
+                i += 1
+            length = i - start
+            if length < 3:
+                continue
+            if length <= longest:
+                b = h & smask
+                stop = False
+                while True:
+                    s = stop_buckets[b]
+                    if s < 0:
+                        break
+                    s0 = stop_off[s]
+                    if stop_off[s + 1] - s0 == length and _same_lowered(
+                        buf, start, stop_raw, s0, length, False
+                    ):
+                        stop = True
+                        break
+                    b = (b + np.uint64(1)) & smask
+                if stop:
+                    continue
+            mask = np.uint64(buckets.shape[0] - 1)
+            b = h & mask
+            term = -1
+            while True:
+                t = buckets[b]
+                if t < 0:
+                    break
+                t0 = off[t]
+                if off[t + 1] - t0 == length and _same_lowered(buf, start, raw, t0, length, False):
+                    term = t
+                    break
+                b = (b + np.uint64(1)) & mask
+            if term < 0:
+                raw = _grown(raw, used + length)
+                for q in range(length):
+                    raw[used + q] = _lower(buf[start + q])
+                used += length
+                off = _grown(off, count + 2)
+                term = count
+                buckets[b] = term
+                count += 1
+                off[count] = used
+                if 2 * count > buckets.shape[0]:
+                    buckets = _rehash_terms(raw, off, count, 2 * buckets.shape[0])
+            if term < count0:
+                doc_terms[k] = table_vocab[term]
+            else:
+                doc_terms[k] = next_vocab + (term - count0)
+            k += 1
+        lens[d] = k
+        if k:
+            ids = np.sort(doc_terms[:k])
+            cols = _grown(cols, nnz + k)
+            if cnts.shape[0] < cols.shape[0]:
+                cnts = _grown(cnts, cols.shape[0])
+            prev = ids[0]
+            run = 1
+            for j in range(1, k):
+                if ids[j] == prev:
+                    run += 1
+                else:
+                    cols[nnz] = prev
+                    cnts[nnz] = run
+                    nnz += 1
+                    prev = ids[j]
+                    run = 1
+            cols[nnz] = prev
+            cnts[nnz] = run
+            nnz += 1
+        ptr[d + 1] = nnz
+    return ptr, cols[:nnz], cnts[:nnz], lens, raw, off, buckets, count, used

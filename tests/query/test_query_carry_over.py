@@ -48,20 +48,15 @@ def same_labels(a: LabelIndex, graph: HebbianGraph) -> None:
 
 
 @pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+def counted(monkeypatch: pytest.MonkeyPatch, counted_texts: list[str]) -> dict[str, list[str]]:
     """What the index tokenises and which labels it splits."""
-    seen: dict[str, list[str]] = {"texts": [], "labels": []}
-
-    def tok(text: str) -> list[str]:
-        seen["texts"].append(text)
-        return tokenize(text)
+    seen: dict[str, list[str]] = {"texts": counted_texts, "labels": []}
 
     def lab(label: str) -> list[str]:
         seen["labels"].append(label)
         return qindex.__dict__["_real_label_terms"](label)
 
     monkeypatch.setitem(qindex.__dict__, "_real_label_terms", qindex.label_terms)
-    monkeypatch.setattr(qindex, "tokenize", tok)
     monkeypatch.setattr(qindex, "label_terms", lab)
     return seen
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import phago.query.index as qindex
+import phago.query.term_counts as term_counts
 from phago import Colony, Position
 from phago.graph import HebbianGraph
 from phago.ids import document_id
@@ -48,6 +49,16 @@ def random_texts(
         words = [WORDS[j] for j in rng.choice(len(WORDS), size=k, p=p).tolist()]
         out.append((f"doc {seed}-{i}", " ".join(words)))
     return out
+
+
+@pytest.fixture(autouse=True, scope="module", params=["python", "kernel"])
+def term_counting(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test twice: documents' terms counted in Python, then by the Numba kernel."""
+    size = 1 << 62 if request.param == "python" else 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(term_counts, "KERNEL_MIN_BYTES", size)
+        mp.setattr(term_counts, "KERNEL_MIN_BYTES_LOADED", size)
+        yield request.param
 
 
 QUERIES: list[list[str]] = [
@@ -230,20 +241,8 @@ def test_add_forget_and_reingest() -> None:
 # ---------------------------------------------------------------- incremental, and when not
 
 
-def counting_tokenize(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Patch the index's tokeniser to record the texts it tokenises."""
-    seen: list[str] = []
-
-    def counted(text: str) -> list[str]:
-        seen.append(text)
-        return tokenize(text)
-
-    monkeypatch.setattr(qindex, "tokenize", counted)
-    return seen
-
-
-def test_refresh_tokenises_only_new_documents(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = counting_tokenize(monkeypatch)
+def test_refresh_tokenises_only_new_documents(counted_texts: list[str]) -> None:
+    seen = counted_texts
     colony = Colony(seed=0)
     add(colony, list(range(12)), True)
     before = query_index(colony).documents(colony)
