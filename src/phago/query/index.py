@@ -382,28 +382,31 @@ def _contains(sorted_keys: IntArray, keys: IntArray) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _find_in_rows(lo: IntArray, hi: IntArray, values: Int32Array, wanted: IntArray) -> IntArray:
-    """Position of each ``wanted[i]`` in the ascending run ``values[lo[i]:hi[i]]``, or -1
-    (one bisection for all the runs at once).
+def _find_in_rows(
+    indptr: IntArray, values: Int32Array, rows: IntArray, wanted: IntArray
+) -> IntArray:
+    """Position of each ``wanted[i]`` in CSR row ``rows[i]`` (whose values ascend), or -1.
+
+    One search for all of them: the entries of the rows asked about, keyed by (row, value),
+    form one ascending array.
 
     Example:
         >>> values = np.array([1, 4, 9, 2, 3], dtype=np.int32)
-        >>> _find_in_rows(np.array([0, 0, 3]), np.array([3, 3, 5]), values, np.array([9, 5, 3]))
-        array([ 2, -1,  4])
+        >>> indptr = np.array([0, 3, 5])
+        >>> _find_in_rows(indptr, values, np.array([0, 0, 1, 1]), np.array([9, 5, 3, -1]))
+        array([ 2, -1,  4, -1])
     """
-    lo, end = lo.astype(np.int64), hi.astype(np.int64)
-    hi = end.copy()
-    while True:
-        live = np.flatnonzero(lo < hi)
-        if not len(live):
-            break
-        mid = (lo[live] + hi[live]) >> 1
-        less = values[mid] < wanted[live]
-        lo[live[less]] = mid[less] + 1
-        hi[live[~less]] = mid[~less]
-    inside = lo < end
-    found = inside & (values[np.where(inside, lo, 0)] == wanted) if len(values) else inside
-    out: IntArray = np.where(found, lo, -1)
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    distinct, which = np.unique(rows, return_inverse=True)
+    pos, owner = gather(indptr, distinct)
+    width = int(values[pos].max()) + 1 if len(pos) else 1
+    keys = owner * width + values[pos]
+    asked = which.astype(np.int64) * width + wanted
+    j = np.minimum(np.searchsorted(keys, asked), max(len(keys) - 1, 0))
+    valid = (wanted >= 0) & (wanted < width)
+    found = valid & (keys[j] == asked) if len(keys) else valid & False
+    out: IntArray = np.where(found, pos[j] if len(pos) else 0, -1)
     return out
 
 
@@ -892,7 +895,7 @@ class _DocStore:
                 node_col[i] = get(graph.label_at(i), -1)
             col = node_col[node]
         ptr = self.tok_ptr.data
-        at = _find_in_rows(ptr[slot], ptr[slot + 1], self.tok_col.data, col)
+        at = _find_in_rows(ptr, self.tok_col.data, slot, col)
         cnt = self.tok_cnt.data
         counts = np.where(at >= 0, cnt[np.maximum(at, 0)] if len(cnt) else 0, 0)
         out: Int32Array = np.maximum(counts, 1).astype(np.int32)
