@@ -398,7 +398,11 @@ def _find_in_rows(
     """
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
-    distinct, which = np.unique(rows, return_inverse=True)
+    if bool((rows[1:] >= rows[:-1]).all()):  # (ascending, as the index asks: no sort)
+        starts = np.r_[True, rows[1:] != rows[:-1]]
+        distinct, which = rows[starts], np.cumsum(starts, dtype=np.int64) - 1
+    else:
+        distinct, which = np.unique(rows, return_inverse=True)
     pos, owner = gather(indptr, distinct)
     width = int(values[pos].max()) + 1 if len(pos) else 1
     keys = owner * width + values[pos]
@@ -800,7 +804,11 @@ class _DocStore:
         """Index the provenance pairs past ``n_prov`` and the documents they bring."""
         new_nodes = nodes[self.n_prov :].astype(np.int64)
         new_docs = docs[self.n_prov :]
-        fresh = unique_sorted(new_docs)
+        # a document's pairs come in runs (presented together): one entry per run to sort
+        if len(new_docs) > 1:
+            fresh = unique_sorted(new_docs[np.r_[True, new_docs[1:] != new_docs[:-1]]])
+        else:
+            fresh = new_docs.copy()
         if len(self.sorted_ids) and len(fresh):
             at = np.minimum(np.searchsorted(self.sorted_ids, fresh), len(self.sorted_ids) - 1)
             fresh = fresh[self.sorted_ids[at] != fresh]
