@@ -944,6 +944,7 @@ def wire_groups(
     out_wired: np.ndarray,
     out_strong: np.ndarray,
     out_bridges: np.ndarray,
+    out_created: np.ndarray,
     first: int,
     stop: int,
 ) -> tuple[int, int, int]:
@@ -954,8 +955,9 @@ def wire_groups(
     Group ``k``'s nodes are ``idx[node_ends[k-1]:node_ends[k]]``, its pairs (positions into
     those nodes) ``pairs[pair_ends[k-1]:pair_ends[k]]``, its new-edge weight and
     reinforcement ``tentative[k]`` / ``increment[k]``, and ``before[k]`` the node count before
-    it was presented. Its wired-pair count goes to ``out_wired[k]``, its strong and bridge
-    counts to ``out_strong[k]`` / ``out_bridges[k]``. Only groups ``first <= k < stop`` are
+    it was presented. Its wired-pair count goes to ``out_wired[k]``, the number of those
+    edges it created to ``out_created[k]``, its strong and bridge counts to
+    ``out_strong[k]`` / ``out_bridges[k]``. Only groups ``first <= k < stop`` are
     wired; the caller guarantees room for each of their pairs' new slot and bucket.
 
     Returns ``(new edge count, number created, status)``; a status other
@@ -993,6 +995,7 @@ def wire_groups(
                 slots,
             )
             created += c
+            out_created[k] = c
             if strong_min >= 0:
                 s, b = edge_term_counts(
                     tkeys, tslots, lo, hi, co, ct, tick, before[k], strong_min, slots

@@ -41,7 +41,7 @@ from phago._interrupts import TickBoundaryInterrupt
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
-from phago.config import ColonyConfig, whole_number
+from phago.config import ColonyConfig, colony_config, whole_number
 from phago.errors import (
     DistributedError,
     DocumentError,
@@ -361,11 +361,12 @@ class Colony:
             many recently dead agents, besides every live one's).
 
     Raises:
-        ConfigError: a seed that is negative or not a whole number.
+        ConfigError: a seed that is negative or not a whole number, or a config that is
+            not a :class:`~phago.config.ColonyConfig` (nor None).
     """
 
     def __init__(self, config: ColonyConfig | None = None, seed: int | None = None) -> None:
-        self.config = config or ColonyConfig()
+        self.config = colony_config(config)
         self.seed = 0 if seed is None else whole_number(seed, "seed", 0)
         self.rng = np.random.default_rng(self.seed)
         self.substrate = Substrate()
@@ -382,6 +383,9 @@ class Colony:
         self._pending: list[AgentAction] | None = None
         self._events: list[ColonyEvent] = []
         self._dying: dict[int, DeathCause] = {}
+        # agents spawned after this tick's Sense (by a spawn policy in Act, say): they sense
+        # first next tick, so this tick is not one of their ticks alive (see AgentFitness)
+        self._unsensed: set[AgentId] = set()
         self._moving_to: dict[DocumentId, AgentId] = {}  # this Act phase: document -> mover
         self._phase = "advance"  # the last phase run
         self._phase_raised: str | None = None  # what the last phase raised, if it did
@@ -563,6 +567,8 @@ class Colony:
         self.agents.append(agent)
         self.total_spawned += 1
         self.fitness.register(aid, agent.generation)
+        if self._phase in ("sense", "act"):  # after this tick's Sense: it senses next tick
+            self._unsensed.add(aid)
         self._events.append(Spawned(aid, agent.agent_type))
         return aid
 
@@ -841,6 +847,8 @@ class Colony:
                 sig = agent.prepare_death_signal(self._dying[i])
                 events.append(Died(sig))
                 self.death_signals.append(sig)
+                if agent.id not in self._unsensed:  # the tick it dies in counts (it sensed)
+                    self.fitness.tick_all((agent.id,))
                 self.fitness.record_death(agent.id, limit)
                 self.total_died += 1
                 dead.append(agent)
@@ -956,6 +964,7 @@ class Colony:
         node_ids = g.ids_at(done.indices)
         created = done.created.tolist()
         wired = done.wired.tolist()
+        edges_created = done.edges_created.tolist()
         strong = done.strong.tolist()
         bridges = done.bridges.tolist()
         fitness = self.fitness
@@ -967,7 +976,7 @@ class Colony:
                 Presented(aid, end - start, tuple(node_ids[start:end]), docs[k], created[k])
             ]
             if wired[k]:
-                evs.append(Wired(aid, wired[k]))
+                evs.append(Wired(aid, wired[k], edges_created[k]))
             out.append(evs)
             terms = wired[k] and recorder is not None
             fitness.record_presentation(
@@ -1024,7 +1033,7 @@ class Colony:
                 Presented(aid, end - start, tuple(node_ids[start:end]), doc, created[k])
             ]
             wired = hook.wire(idx, action.pairs, tick, action.tentative, action.increment)
-            if wired:
+            if wired:  # (the hook wires later: how many edges are new is not known here)
                 evs.append(Wired(aid, wired))
             out.append(evs)
             fitness.record_presentation(aid, end - start, created[k], wired)
@@ -1067,14 +1076,15 @@ class Colony:
             g = self._graph
             pairs = [(g.index_of(a), g.index_of(b), w) for a, b, w in action.pairs]
             n = 0
+            edges_before = g.edge_count
             one = np.array([[0, 1]], dtype=np.int64)
             for a, b, w in pairs:
                 if self.presentation_hook is not None:
                     n += self.presentation_hook.wire(np.array([a, b]), one, tick, w, w)
                 else:
                     n += g.wire_pairs([a], [b], tick, tentative=w, increment=w)
-            if n:
-                events.append(Wired(agent.id, n))
+            if n:  # (wiring adds edges and removes none; a hook adds none here)
+                events.append(Wired(agent.id, n, g.edge_count - edges_before))
         elif isinstance(action, ExportCapability):
             payload = agent.export_vocabulary()
             if payload is not None:
@@ -1125,6 +1135,7 @@ class Colony:
             pairs = None  # pairs index the concept list only when every fragment is a concept
         tent, inc = action.tentative, action.increment
         wired_pairs: tuple[np.ndarray, np.ndarray] | None = None
+        edges_before = g.edge_count
         if hook is not None:
             wired = hook.wire(idx, pairs, tick, tent, inc)
         elif pairs is not None:
@@ -1137,8 +1148,8 @@ class Colony:
         else:
             i, j = np.triu_indices(len(idx), 1)
             wired = g.wire_pairs(idx[i], idx[j], tick, tent, inc)
-        if wired:
-            events.append(Wired(agent.id, wired))
+        if wired:  # (wiring adds edges and removes none; a hook adds none here)
+            events.append(Wired(agent.id, wired, g.edge_count - edges_before))
         self.fitness.record_concepts(agent.id, len(frags), novel=created)
         self.fitness.record_edges(agent.id, wired)
         if wired and self.fitness_recorder is not None and hook is None:
@@ -1211,7 +1222,9 @@ class Colony:
 
     @_phase("act", "decay")
     def decay(self) -> PrunedEdges:
-        """Phase 3: decay signals, traces and edges; apply the degree cap; record fitness.
+        """Phase 3: decay signals, traces and edges; apply the degree cap; record fitness
+        (one more tick alive for each live agent that sensed this tick; see
+        :attr:`AgentFitness.ticks_alive <phago.agents.fitness.AgentFitness>`).
 
         Returns:
             The edges the degree cap removed (a sharded colony ranks them again across
@@ -1231,7 +1244,12 @@ class Colony:
         capped = PrunedEdges.empty()
         if cfg.max_edge_degree is not None:
             capped = self._graph.prune_to_max_degree(cfg.max_edge_degree)
-        self.fitness.tick_all([a.id for a in self.agents])
+        unsensed = getattr(self, "_unsensed", None)  # (None: a colony pickled before it)
+        if unsensed:
+            self.fitness.tick_all([a.id for a in self.agents if a.id not in unsensed])
+            unsensed.clear()
+        else:
+            self.fitness.tick_all([a.id for a in self.agents])
         return capped
 
     @_phase("decay", "advance")

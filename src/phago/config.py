@@ -18,7 +18,7 @@ from typing import Any
 
 from phago.errors import ConfigError
 
-__all__ = ["ColonyConfig", "real_number", "whole_number"]
+__all__ = ["ColonyConfig", "colony_config", "real_number", "whole_number"]
 
 
 def whole_number(value: object, name: str, minimum: int) -> int:
@@ -104,6 +104,28 @@ def real_number(
     return number
 
 
+def colony_config(config: object) -> ColonyConfig:
+    """``config`` if it is a :class:`ColonyConfig`; the defaults if it is None.
+
+    Raises:
+        ConfigError: anything else (a dict: build it with :meth:`ColonyConfig.from_dict`).
+
+    Example:
+        >>> colony_config(None) == ColonyConfig()
+        True
+        >>> colony_config({"max_edge_degree": 5})
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: config must be a ColonyConfig or None, got a dict (build ...)
+    """
+    if config is None:
+        return ColonyConfig()
+    if isinstance(config, ColonyConfig):
+        return config
+    hint = " (build one with ColonyConfig.from_dict)" if isinstance(config, dict) else ""
+    raise ConfigError(f"config must be a ColonyConfig or None, got a {type(config).__name__}{hint}")
+
+
 @dataclass(frozen=True, slots=True)
 class ColonyConfig:
     """Rates, thresholds and bounds of a colony. Defaults are the reference's (REFERENCE.md §4.1).
@@ -174,10 +196,8 @@ class ColonyConfig:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0.0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
-        if not 0.0 < self.tentative_weight <= 1.0:
-            raise ConfigError("tentative_weight must be in (0, 1]")
-        if not 0.0 <= self.reinforcement <= 1.0:
-            raise ConfigError("reinforcement must be in [0, 1]")
+        real_number(self.tentative_weight, "tentative_weight", 0, 1, low_open=True)
+        real_number(self.reinforcement, "reinforcement", 0, 1)
         whole_number(self.maturation_ticks, "maturation_ticks", 0)
         for name in ("max_edge_degree", "max_fragments", "wiring_window", "max_clique_keywords"):
             v = getattr(self, name)

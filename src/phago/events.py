@@ -76,7 +76,13 @@ class Deposited:
 
 @dataclass(frozen=True, slots=True)
 class Wired:
-    """An agent's presentation wired ``connection_count`` pairs."""
+    """An agent's presentation wired ``connection_count`` pairs (created or reinforced),
+    ``created`` of them new edges.
+
+    Where a presentation hook wires (a distributed colony's shards: the edges are wired when
+    Act ends, some on other shards), ``created`` is 0: which edges are new is not known when
+    the event is made.
+    """
 
     agent_id: AgentId
     connection_count: int

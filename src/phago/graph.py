@@ -41,6 +41,7 @@ import numpy.typing as npt
 from phago import _kernels as K
 from phago._arrays import unique_sorted
 from phago._gc import cyclic_gc_paused
+from phago.config import real_number
 from phago.errors import ConfigError, GraphError, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
 from phago.types import EdgeData, NodeData, NodeType, Position
@@ -70,6 +71,8 @@ class GroupWiring(NamedTuple):
     bridges: IntArray
     """Of those, edges the group created between two nodes that existed before it (zeros
     when not asked for; see :func:`phago.agents.fitness_terms.edge_terms`)."""
+    edges_created: IntArray
+    """Of the pairs each group wired, the edges it created (the rest reinforced one)."""
 
 
 class PrunedEdges:
@@ -165,10 +168,10 @@ class HebbianGraph:
         reinforcement: float = 0.1,
         node_cell_size: float = 15.0,
     ) -> None:
-        if not 0.0 < tentative_weight <= 1.0 or not 0.0 <= reinforcement <= 1.0:
-            raise ConfigError("tentative_weight must be in (0, 1] and reinforcement in [0, 1]")
-        self.tentative_weight = float(tentative_weight)
-        self.reinforcement = float(reinforcement)
+        self.tentative_weight = real_number(
+            tentative_weight, "tentative_weight", 0, 1, low_open=True
+        )
+        self.reinforcement = real_number(reinforcement, "reinforcement", 0, 1)
         # nodes
         self._ids: list[NodeId] = []
         self._labels: list[str] = []
@@ -944,6 +947,7 @@ class HebbianGraph:
         wired = np.zeros(groups, dtype=_INT)
         strong = np.zeros(groups, dtype=_INT)
         bridges = np.zeros(groups, dtype=_INT)
+        edges_created = np.zeros(groups, dtype=_INT)
         # in chunks of groups of at most _WIRE_CHUNK pairs (or one group), each with room
         # reserved for its pairs: reserving for a whole run at once would size the edge
         # table for every pair being new
@@ -978,6 +982,7 @@ class HebbianGraph:
                 wired,
                 strong,
                 bridges,
+                edges_created,
                 first,
                 stop,
             )
@@ -985,7 +990,7 @@ class HebbianGraph:
             if status:  # cannot happen: positions were checked, indices come from present
                 raise NodeNotFound("present_and_wire_groups got a node index that does not exist")
             first = stop
-        return GroupWiring(out, created, wired, strong, bridges)
+        return GroupWiring(out, created, wired, strong, bridges, edges_created)
 
     def _append_provenance(
         self, nodes: IntArray, docs: npt.NDArray[np.uint64] | int, tick: int = -1

@@ -1036,6 +1036,9 @@ class ForgetReport:
         >>> ForgetReport([7], nodes_removed=2, edges_removed=3)
         ForgetReport(documents_removed=1, unknown=0, nodes_removed=2, edges_removed=3, \
 edges_weakened=0, kept_nodes=0)
+        >>> ForgetReport([7], nodes_removed=2, distributed=True)  # no kept_nodes: see below
+        ForgetReport(documents_removed=1, unknown=0, nodes_removed=2, edges_removed=0, \
+edges_weakened=0, distributed=True)
     """
 
     documents_removed: list[int] = field(default_factory=list)
@@ -1044,14 +1047,22 @@ edges_weakened=0, kept_nodes=0)
     edges_weakened: int = 0
     unknown: list[int] = field(default_factory=list)
     kept_nodes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    """Old indices of the nodes that remain, in their new order."""
+    """Old indices of the nodes that remain, in their new order, in a report on one graph
+    (a colony's, or one shard's state). Empty, and meaningless, in a report on a whole
+    distributed colony (``distributed``), where each shard renumbers its own nodes."""
+    distributed: bool = False
+    """A report on a whole distributed colony (:meth:`DistributedColony.forget_documents
+    <phago.distributed.DistributedColony.forget_documents>`, or
+    :func:`phago.store.forget_in_store` on a distributed store): ``nodes_removed`` counts
+    the cluster's concepts, and ``kept_nodes`` is not given (its repr leaves it out)."""
 
     def __repr__(self) -> str:
+        nodes = "distributed=True" if self.distributed else f"kept_nodes={len(self.kept_nodes)}"
         return (
             f"ForgetReport(documents_removed={len(self.documents_removed)}, "
             f"unknown={len(self.unknown)}, nodes_removed={self.nodes_removed}, "
             f"edges_removed={self.edges_removed}, edges_weakened={self.edges_weakened}, "
-            f"kept_nodes={len(self.kept_nodes)})"
+            f"{nodes})"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -2099,8 +2099,9 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
             as ``unknown``).
 
     Returns:
-        A :class:`~phago.state.ForgetReport` (for a distributed store, ``nodes_removed``
-        counts the cluster's concepts, not their copies on each shard).
+        A :class:`~phago.state.ForgetReport` (for a distributed store, one marked
+        ``distributed``: ``nodes_removed`` counts the cluster's concepts, not their copies
+        on each shard, and there is no ``kept_nodes``).
 
     Raises:
         DocumentError: an id that is not a whole number in [0, 2**64) (nothing is read).
@@ -2157,7 +2158,7 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
     version = _manifest_version(manifest)
     ring = ConsistentHashRing(int(manifest["num_shards"]), int(manifest["virtual_nodes"]))
     plan = plan_forget(states, ids)  # one decision for the cluster: every shard follows it
-    total = ForgetReport()
+    total = ForgetReport(distributed=True)  # (no kept_nodes: each shard renumbers its own)
     held: set[int] = set()
     renumbered: dict[int, dict[int, int]] = {}  # shard: old node index to new
     # a concept has a copy on every shard that holds one of its edges: count those its

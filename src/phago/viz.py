@@ -10,7 +10,9 @@ tools can check the page rendered).
 
 Big graphs are cut to the ``max_nodes`` most accessed nodes (and the edges among them);
 the page says so. Positions come from a seeded force-directed layout computed here with
-NumPy (deterministic: the same graph gives the same picture).
+NumPy (deterministic: the same graph gives the same picture). Options are checked before
+anything is drawn: ``max_nodes`` is a whole number >= 1, ``labels`` and ``seed`` whole
+numbers >= 0, ``title`` text; anything else is a :class:`~phago.errors.ConfigError`.
 
 :func:`write_png` draws the same picture with matplotlib (Agg, no display needed).
 
@@ -38,7 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from phago.errors import PhagoError
+from phago.config import whole_number
+from phago.errors import ConfigError, PhagoError
 from phago.export import GraphTable, atomic_output
 
 __all__ = [
@@ -82,10 +85,24 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def _title(title: object) -> str:
+    """``title`` if it is text.
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if not isinstance(title, str):
+        raise ConfigError(f"title must be text, got {type(title).__name__}")
+    return title
+
+
 def select_nodes(table: GraphTable, max_nodes: int) -> IntArray:
     """Indices of the ``max_nodes`` most accessed nodes (ties: higher degree, then earlier).
 
     Isolated nodes are left out when the graph has edges.
+
+    Raises:
+        ConfigError: ``max_nodes`` is not a whole number >= 1.
 
     Example:
         >>> from phago.graph import HebbianGraph
@@ -96,13 +113,14 @@ def select_nodes(table: GraphTable, max_nodes: int) -> IntArray:
         >>> select_nodes(GraphTable.from_graph(g), 5).tolist()
         [0, 2]
     """
+    max_nodes = whole_number(max_nodes, "max_nodes", 1)
     n = table.node_count
     deg = table.degrees()
     candidates = np.flatnonzero(deg > 0) if table.edge_count else np.arange(n)
     if len(candidates) <= max_nodes:
         return candidates.astype(np.int64)
     order = np.lexsort((candidates, -deg[candidates], -table.access[candidates]))
-    return np.sort(candidates[order[: max(0, max_nodes)]]).astype(np.int64)
+    return np.sort(candidates[order[:max_nodes]]).astype(np.int64)
 
 
 def _subgraph(table: GraphTable, keep: IntArray) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
@@ -128,11 +146,26 @@ def force_layout(
 ) -> FloatArray:
     """A Fruchterman–Reingold layout in the unit square (n × 2), deterministic for a seed.
 
+    Args:
+        n: how many nodes, a whole number >= 0.
+        edge_a: one end of each edge (node indices below ``n``).
+        edge_b: the other end of each edge.
+        weight: each edge's weight.
+        seed: seed of the initial positions, a whole number >= 0.
+        iterations: how many steps, a whole number >= 0; None: fewer for bigger graphs.
+
+    Raises:
+        ConfigError: ``n``, ``seed`` or ``iterations`` is not a whole number >= 0.
+
     Example:
         >>> pos = force_layout(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]))
         >>> pos.shape, bool((pos >= 0).all() and (pos <= 1).all())
         ((3, 2), True)
     """
+    n = whole_number(n, "n", 0)
+    seed = whole_number(seed, "seed", 0)
+    if iterations is not None:
+        iterations = whole_number(iterations, "iterations", 0)
     if n == 0:
         return np.zeros((0, 2))
     if n == 1:
@@ -237,6 +270,14 @@ def shown_note(table: GraphTable, shown: int) -> str:
 def view_data(table: GraphTable, *, max_nodes: int = 800, seed: int = 0) -> ViewData:
     """Select, lay out and group the nodes to draw.
 
+    Args:
+        table: the graph.
+        max_nodes: select at most this many nodes (the most accessed), a whole number >= 1.
+        seed: layout seed, a whole number >= 0.
+
+    Raises:
+        ConfigError: ``max_nodes`` or ``seed`` out of range or not a whole number.
+
     Example:
         >>> from phago.graph import HebbianGraph
         >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
@@ -244,6 +285,8 @@ def view_data(table: GraphTable, *, max_nodes: int = 800, seed: int = 0) -> View
         >>> len(v.labels), len(v.weight), v.community.tolist()
         (3, 3, [0, 0, 0])
     """
+    max_nodes = whole_number(max_nodes, "max_nodes", 1)
+    seed = whole_number(seed, "seed", 0)
     keep = select_nodes(table, max_nodes)
     a, b, w, co = _subgraph(table, keep)
     n = len(keep)
@@ -463,11 +506,13 @@ def render_html(
         table: the graph.
         title: page title.
         color_by: initial colouring: ``community``, ``shard`` (needs shards) or ``type``.
-        max_nodes: draw at most this many nodes (the most accessed).
-        labels: write the labels of this many most accessed nodes.
-        seed: layout seed.
+        max_nodes: draw at most this many nodes (the most accessed), a whole number >= 1.
+        labels: write the labels of this many most accessed nodes, a whole number >= 0.
+        seed: layout seed, a whole number >= 0.
 
     Raises:
+        ConfigError: ``title`` is not text, or ``max_nodes``, ``labels`` or ``seed`` is out
+            of range or not a whole number.
         PhagoError: unknown ``color_by``, or ``shard`` without shard information.
 
     Example:
@@ -477,6 +522,8 @@ def render_html(
         >>> "<title>Two concepts</title>" in page and '"label":"a"' in page
         True
     """
+    title = _title(title)
+    labels = whole_number(labels, "labels", 0)
     if color_by not in COLOR_BY:
         raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
     if color_by == "shard" and table.shard is None:
@@ -537,13 +584,20 @@ def render_html(
     )
 
 
+_HTML_OPTIONS = frozenset({"title", "color_by", "max_nodes", "labels", "seed"})
+"""The options :func:`render_html` takes (and :func:`write_html` passes on)."""
+
+
 def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
     """Write :func:`render_html` to ``path`` (options as for :func:`render_html`), whole or
     not at all (see :func:`~phago.export.atomic_output`): when writing fails, a file
     already at ``path`` is left as it was.
 
     Raises:
-        PhagoError: the file cannot be written (the message names it).
+        ConfigError: an option :func:`render_html` does not take, or a bad value (as
+            :func:`render_html`); nothing was written.
+        PhagoError: the file cannot be written (the message names it), or as
+            :func:`render_html`.
         StoreError: ``path`` is a phago store (see
             :func:`~phago.export.check_output_path`); nothing was written.
 
@@ -554,6 +608,10 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
         >>> write_html(GraphTable.from_graph(g), pathlib.Path(tempfile.mkdtemp()) / "g.html").name
         'g.html'
     """
+    unknown = sorted(set(options) - _HTML_OPTIONS)
+    if unknown:
+        known = ", ".join(sorted(_HTML_OPTIONS))
+        raise ConfigError(f"unknown options {unknown}; write_html takes {known}")
     p = Path(path)
     text = render_html(table, **options)
     try:
@@ -579,7 +637,11 @@ def write_png(
     """Draw the graph to a PNG with matplotlib (same layout and colours as the HTML view),
     written whole or not at all (see :func:`~phago.export.atomic_output`).
 
+    Options are as for :func:`render_html`.
+
     Raises:
+        ConfigError: ``title`` is not text, or ``max_nodes``, ``labels`` or ``seed`` is out
+            of range or not a whole number; nothing was written.
         PhagoError: unknown ``color_by``, or the file cannot be written.
         StoreError: ``path`` is a phago store (see
             :func:`~phago.export.check_output_path`); nothing was written.
@@ -592,6 +654,10 @@ def write_png(
         >>> p.read_bytes()[:4] == b"\\x89PNG"
         True
     """
+    title = _title(title)
+    labels = whole_number(labels, "labels", 0)
+    max_nodes = whole_number(max_nodes, "max_nodes", 1)
+    seed = whole_number(seed, "seed", 0)
     if color_by not in COLOR_BY or (color_by == "shard" and table.shard is None):
         raise PhagoError(f"cannot colour by {color_by!r} here")
     from matplotlib.backends.backend_agg import FigureCanvasAgg

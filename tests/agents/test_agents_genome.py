@@ -137,3 +137,19 @@ def test_round_trip() -> None:
     assert Genome.from_dict(json.loads(json.dumps(g.to_dict()))) == g
     with pytest.raises(ValueError):
         Genome.from_dict({"nonsense": 1})
+
+
+@pytest.mark.parametrize("value", ["x", "10", None, True, [1.0]])
+def test_a_parameter_that_is_not_a_number_is_a_config_error(value: object) -> None:
+    from phago.errors import ConfigError
+
+    for name in NAMES:
+        with pytest.raises(ConfigError, match=f"genome parameter {name} must be a number"):
+            Genome(**{name: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="draw for sense_radius must be a number"):
+        Genome().mutate_with([value] + [0.0] * 7, 0.1)  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="mutation rate must be a finite number"):
+        Genome().mutate_with([0.0] * 8, value)  # type: ignore[arg-type]
+    assert Genome(sense_radius=np.float32(12.5), max_idle=np.int64(40)) == Genome(
+        sense_radius=12.5, max_idle=40
+    )

@@ -152,6 +152,29 @@ def test_starving_colony_keeps_being_replaced() -> None:
     assert deaths >= 9
 
 
+def test_ticks_alive_is_the_age_of_every_agent_and_the_ticks_of_every_death() -> None:
+    """An agent's fitness record counts the ticks it sensed in: its age while it lives, its
+    death signal's total ticks when it dies, whether it was spawned before the run or by
+    the policy during Act (the tick it died in was not counted, the Act it was born in
+    was)."""
+    colony = Colony(seed=6)
+    colony.spawn_policy = FitnessSpawnPolicy(3, seed=6)
+    for i in range(3):
+        colony.spawn(EvolvingDigester(Position(i, 0), Genome(max_idle=5)))
+    first = {a.id for a in colony.agents}
+    deaths = []
+    for _ in range(40):
+        deaths += [e.signal for e in colony.tick() if isinstance(e, Died)]
+        for a in colony.agents:
+            rec = colony.fitness.get(a.id)
+            assert rec is not None and rec.ticks_alive == a.age, (a.id, a.age)
+    bred = [s for s in deaths if s.agent_id not in first]
+    assert len(deaths) - len(bred) == 3 and len(bred) >= 3  # both kinds died
+    for sig in deaths:
+        rec = colony.fitness.get(sig.agent_id)
+        assert rec is not None and rec.ticks_alive == sig.total_ticks > 0, sig.agent_id
+
+
 @pytest.mark.parametrize(
     "policy",
     [

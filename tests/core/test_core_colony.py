@@ -24,7 +24,7 @@ from phago.errors import (
     PhaseOrderError,
     UnknownAgent,
 )
-from phago.events import TickComplete
+from phago.events import TickComplete, Wired
 from phago.graph import HebbianGraph
 from phago.ids import DocumentId, NodeId
 from phago.types import (
@@ -305,6 +305,16 @@ def test_config_defaults_and_validation() -> None:
     with pytest.raises(ConfigError):
         ColonyConfig.from_dict({"nope": 1})
     assert ColonyConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("name", ["tentative_weight", "reinforcement"])
+@pytest.mark.parametrize("value", ["x", None, [0.1], float("nan"), True])
+def test_edge_weights_that_are_not_numbers_are_config_errors(name: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be a number in"):
+        ColonyConfig(**{name: value})
+    with pytest.raises(ConfigError, match=f"{name} must be a number in"):
+        HebbianGraph(**{name: value})  # type: ignore[arg-type]
+    assert getattr(ColonyConfig(**{name: np.float32(0.5)}), name) == 0.5
 
 
 def test_no_degree_cap_when_none() -> None:
@@ -710,3 +720,22 @@ print(stopped, c.substrate.tick)
     assert r.returncode == 0, r.stderr[-2000:]
     stopped, now = map(int, r.stdout.split())
     assert 0 < stopped < 1000 and now == stopped + 2
+
+
+@pytest.mark.parametrize("one_by_one", [False, True])
+def test_wired_events_count_the_edges_they_created(one_by_one: bool) -> None:
+    """Each Wired event's ``created`` is how many of its pairs were new edges: with nothing
+    decayed or pruned, they add up to the graph's edges, grouped or one by one, for
+    digesters, scripted presentations and WireNodes alike."""
+    config = ColonyConfig(edge_decay_rate=0.0, edge_prune_threshold=0.0, max_edge_degree=None)
+    colony = build_sample_colony(seed=3, digesters=6, config=config)
+    if one_by_one:
+        _OneByOne().attach(colony)
+    seed = Colony(seed=0)
+    ids = [seed.graph.add_node(w) for w in ("alpha", "beta")]
+    for script in _scripted_actions(ids):
+        colony.spawn(_Scripted(Position(5.0, 5.0), script))
+    wired = [e for _ in range(30) for e in colony.tick() if isinstance(e, Wired)]
+    assert all(0 <= e.created <= e.connection_count for e in wired)
+    assert any(e.created < e.connection_count for e in wired)  # some reinforced an edge
+    assert sum(e.created for e in wired) == colony.graph.edge_count > 0

@@ -633,12 +633,15 @@ def _check_grouped_against_one_by_one(
         strong_min,
     )  # fmt: skip
     want_idx, want_created, want_wired, want_strong, want_bridges = [], [], [], [], []
+    want_edges: list[int] = []
     for k, (ls, ps, w) in enumerate(run):
         n = apart.node_count
         idx = apart.present(ls, NodeType.CONCEPT, Position(xs[k], xs[k]), 3, docs[k])
         created = apart.node_count - n
         p = np.array(ps, dtype=np.int64).reshape(-1, 2)
+        m = apart.edge_count
         lo, hi = apart.wire_index_pairs(idx, p, 3, w, w)
+        want_edges.append(apart.edge_count - m)
         want_idx += idx.tolist()
         want_created.append(created)
         want_wired.append(len(lo))
@@ -652,6 +655,7 @@ def _check_grouped_against_one_by_one(
     assert got.wired.tolist() == want_wired
     assert got.strong.tolist() == want_strong
     assert got.bridges.tolist() == want_bridges
+    assert got.edges_created.tolist() == want_edges
     assert _graph_state(together) == _graph_state(apart)
     assert list(together.nodes()) == list(apart.nodes())
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from phago import ColonyConfig
+from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, TickPhase
 from phago.distributed.degree_cap import CapOrder, DegreeReport
@@ -360,3 +360,30 @@ def test_a_forget_reads_the_merged_graph_afresh() -> None:
         report = dc.forget_documents(victims)
         assert report.nodes_removed == len(labels) and dc.graph.node_count == 0
         assert dc.stats().documents_total == 0 and dc.stats().graph_edges == 0
+
+
+def test_a_cluster_forget_report_is_marked_distributed_and_shows_no_kept_nodes(
+    tmp_path: Path,
+) -> None:
+    """kept_nodes (old node indices, in one graph) means nothing for a whole cluster, whose
+    shards renumber their own nodes: the report says it is a cluster's and its repr leaves
+    kept_nodes out (it showed ``kept_nodes=0``); a colony's report keeps it."""
+    docs = [("a", "alpha beta gamma", (0, 0)), ("b", "alpha beta delta", (1, 0))]
+    with DistributedColony(2, seed=0) as dc:
+        _keep, gone = dc.ingest_documents(docs)
+        dc.spawn_digesters(1)
+        dc.run_until_digested(100)
+        path = save_distributed(dc, tmp_path / "c.db")
+        mine = dc.forget_documents([gone])
+    stored = forget_in_store(path, [gone])
+    for r in (mine, stored):
+        assert r.distributed and r.nodes_removed == 1 and "kept_nodes" not in repr(r)
+        assert repr(r).endswith(", edges_weakened=1, distributed=True)"), repr(r)
+    c = Colony(seed=0)
+    c.ingest_document("a", "alpha beta gamma", Position(0, 0))
+    gone = c.ingest_document("b", "alpha beta delta", Position(1, 0))
+    c.spawn(Digester(Position(0, 0)))
+    c.run_until_digested(50)
+    local = c.forget_documents([gone])
+    assert not local.distributed and len(local.kept_nodes) == 3
+    assert repr(local).endswith("kept_nodes=3)")

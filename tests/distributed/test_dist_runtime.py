@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phago import ColonyConfig, Digester, Position
+from phago import Colony, ColonyConfig, Digester, Position
 from phago.agents.base import Agent
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import (
@@ -75,6 +75,38 @@ def test_a_closed_colony_says_so_and_runs_nothing() -> None:
     assert dc.current_tick == 2 and len(dc.documents()) == 1  # (its shards can be read)
     assert dc.stats().agents_alive == 0 and dc.graph.edge_count == edges_before
     assert [row["status"] for row in dc.stats().shards] == ["Offline", "Offline"]
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_a_distributed_seed_is_checked_as_a_colony_seed_is(seed: object) -> None:
+    """DistributedColony and ShardedColony take the seeds Colony takes (None is 0) and
+    refuse the others with the same ConfigError."""
+    ring = ConsistentHashRing(1)
+    for make in (
+        lambda s: Colony(seed=s),
+        lambda s: DistributedColony(1, seed=s),
+        lambda s: ShardedColony(ShardId(0), None, ring, seed=s),
+    ):
+        with pytest.raises(ConfigError, match="seed must be a whole number >= 0"):
+            make(seed)
+    with DistributedColony(1, seed=None) as dc:
+        assert dc.seed == 0
+    with DistributedColony(1, seed=np.int64(4)) as dc:
+        assert dc.seed == 4 and type(dc.seed) is int
+    assert ShardedColony(ShardId(0), None, ring, seed=None).seed == 0
+    assert ShardedColony(ShardId(0), None, ring, seed=2.0).seed == 2
+
+
+def test_a_config_that_is_not_a_colony_config_is_a_config_error() -> None:
+    ring = ConsistentHashRing(1)
+    for make in (
+        lambda c: Colony(c),
+        lambda c: DistributedColony(1, config=c),
+        lambda c: ShardedColony(ShardId(0), c, ring),
+    ):
+        for bad in ({"max_edge_degree": 5}, {}, "default"):
+            with pytest.raises(ConfigError, match="config must be a ColonyConfig or None"):
+                make(bad)
 
 
 def test_bad_arguments_to_a_distributed_colony_are_config_errors() -> None:

@@ -189,3 +189,26 @@ def test_good_numbers_in_other_forms_are_taken() -> None:
     assert HybridConfig(max_results=np.int64(4)).max_results == 4
     assert activation(SRC, "gene", fanout=None) == activation(SRC, "gene", fanout=10**9)
     assert isinstance(ConfigError("x"), PhagoError)
+
+
+def test_reinforce_refuses_terms_and_results_of_the_wrong_kind_and_changes_nothing() -> None:
+    """Strings where RetrievedConcepts belong raised AttributeError; a string where a
+    collection of terms belongs was read letter by letter (and reinforced nothing)."""
+    src = example_source()
+    hits = retrieve(src, "gene dna", 2)
+    before = src.graph.edge_arrays()
+    bad: list[tuple[Any, Any, str]] = [
+        (["star"], ["gravity"], "a result must be a RetrievedConcept"),
+        (["gene"], [hits[0], "dna"], "a result must be a RetrievedConcept"),
+        (["gene"], None, "results must be a collection"),
+        (["gene"], "dna", "results must be a collection"),
+        ("gene", hits, "query terms must be a collection of strings, got str"),
+        (None, hits, "query terms must be a collection of strings"),
+        (["gene", 3], hits, "a query term must be text"),
+    ]
+    for terms, results, message in bad:
+        with pytest.raises(InvalidQuery, match=message):
+            reinforce(src, terms, results)
+    for got, want in zip(src.graph.edge_arrays(), before, strict=True):
+        assert np.array_equal(got, want)
+    assert reinforce(src, ("gene",), iter(hits)) == reinforce(example_source(), ["gene"], hits)

@@ -10,13 +10,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from store_helpers import make_colony
 
 import phago.viz as viz_mod
 from phago.cli import main
-from phago.errors import PhagoError, StoreError
+from phago.errors import ConfigError, PhagoError, StoreError
 from phago.export import GraphTable
 from phago.store import is_store, save
 from phago.viz import render_html, write_html, write_png
@@ -181,3 +182,45 @@ def test_the_view_says_what_it_leaves_out_and_json_counts_what_is_drawn(tmp_path
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
     assert got["shown_nodes"] == 5 and got["nodes"] > 5 and 0 < got["shown_edges"] <= 10
+
+
+def test_bad_view_options_are_config_errors_and_nothing_is_written(tmp_path: Path) -> None:
+    from phago.graph import HebbianGraph
+    from phago.viz import force_layout, select_nodes, view_data
+
+    g = HebbianGraph()
+    g.wire_clique(g.present(["cell", "membrane", "protein"]), 0)
+    t = GraphTable.from_graph(g)
+    bad = [
+        ("max_nodes", v, "max_nodes must be a whole number >= 1")
+        for v in ("x", 2.5, -5, 0, None, True)
+    ]
+    bad += [("seed", v, "seed must be a whole number >= 0") for v in (-1, "x", 1.5, None)]
+    bad += [("labels", v, "labels must be a whole number >= 0") for v in ("x", -1, 2.5)]
+    bad += [("title", v, "title must be text") for v in (None, 3)]
+    for name, value, message in bad:
+        for draw in (render_html, write_html, write_png):
+            out = tmp_path / f"g.{'png' if draw is write_png else 'html'}"
+            args = (t,) if draw is render_html else (t, out)
+            with pytest.raises(ConfigError, match=message):
+                draw(*args, **{name: value})  # type: ignore[operator]
+            assert not out.exists()
+        if name in ("max_nodes", "seed"):
+            with pytest.raises(ConfigError, match=message):
+                view_data(t, **{name: value})  # type: ignore[arg-type]
+    for value in ("x", 2.5, -5, 0):
+        with pytest.raises(ConfigError, match="max_nodes must be a whole number >= 1"):
+            select_nodes(t, value)  # type: ignore[arg-type]
+    edge = (np.array([0]), np.array([1]), np.array([1.0]))
+    for kwargs in ({"seed": -1}, {"seed": "x"}, {"iterations": -2}, {"iterations": 1.5}):
+        with pytest.raises(ConfigError, match="must be a whole number >= 0"):
+            force_layout(2, *edge, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="n must be a whole number >= 0"):
+        force_layout(-1, *edge)
+    with pytest.raises(ConfigError, match=r"unknown options \['max_node'\]"):
+        write_html(t, tmp_path / "g.html", max_node=5)
+    assert not list(tmp_path.iterdir())
+    # whole numbers of any kind are taken as they are
+    assert render_html(t, max_nodes=np.int64(2), labels=2.0, seed=np.uint8(3)) == render_html(
+        t, max_nodes=2, labels=2, seed=3
+    )

@@ -27,7 +27,28 @@ __all__ = ["AgentFitness", "FitnessTracker"]
 
 @dataclass(slots=True)
 class AgentFitness:
-    """Counters and fitness of one agent."""
+    """Counters and fitness of one agent.
+
+    Attributes:
+        agent_id: the agent.
+        generation: its generation (0 for an agent no spawn policy bred).
+        concepts_added: concepts it presented.
+        edges_contributed: pairs it wired (created or reinforced).
+        ticks_alive: the ticks it lived through: those whose Sense phase it took part in,
+            the tick it died in included. An agent spawned between ticks senses first in the
+            next tick; one a spawn policy spawns during Act (or any agent spawned after a
+            tick's Sense) senses first in the tick after, so its birth tick is not counted.
+            The colony counts the tick at Decay for the agents alive then, and at death for
+            an agent dying in Act. So ``ticks_alive`` equals the agent's ``age`` (which
+            the built-in agents advance once per Sense) while it lives, and its
+            ``DeathSignal.total_ticks`` when it dies.
+        novel_concepts: of its concepts, those it was first to present.
+        bridge_edges: edges it created between two concepts that existed before its
+            presentation (see :mod:`phago.agents.fitness_terms`).
+        strong_edges: pairs it wired that had enough co-activations to count as strong.
+        fitness: ``0.3·productivity + 0.3·novelty + 0.2·quality + 0.2·connectivity``
+            (see :meth:`recompute`).
+    """
 
     agent_id: AgentId
     generation: int = 0
@@ -54,9 +75,11 @@ class FitnessTracker:
     """Tracks the fitness counters of every live agent and of the agents that died most
     recently.
 
-    The colony reports each death (:meth:`record_death`); only the ``limit`` most recent dead
-    agents' records are kept (the colony's ``death_record_limit``), so a long run with many
-    deaths holds a bounded number of records. :meth:`max_generation` stays exact all the same.
+    The colony counts each tick an agent lives through with :meth:`tick_all` (see
+    :attr:`AgentFitness.ticks_alive` for which ticks count) and reports each death
+    (:meth:`record_death`); only the ``limit`` most recent dead agents' records are kept (the
+    colony's ``death_record_limit``), so a long run with many deaths holds a bounded number
+    of records. :meth:`max_generation` stays exact all the same.
 
     Example:
         >>> t = FitnessTracker()

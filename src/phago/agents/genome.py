@@ -33,12 +33,14 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
+from phago.config import real_number
 from phago.errors import ConfigError
 
 __all__ = ["GENOME_CLAMPS", "Genome"]
@@ -70,18 +72,28 @@ _RULES: dict[str, tuple[str, float]] = {
 _NAMES: tuple[str, ...] = tuple(GENOME_CLAMPS)
 
 
-def _clamp(name: str, value: float) -> float:
+def _clamp(name: str, value: object) -> float:
+    """``value`` clamped to ``name``'s range, if it is a real number (an int, a float or a
+    NumPy number, not a bool or a string) other than NaN (infinities are clamped).
+
+    Raises:
+        ConfigError: anything else (the message names ``name``).
+    """
     lo, hi = GENOME_CLAMPS[name]
-    if math.isnan(value):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ConfigError(f"genome parameter {name} must be a number, got {value!r}")
+    x = float(value)
+    if math.isnan(x):
         raise ConfigError(f"genome parameter {name} is NaN")
-    return min(max(value, lo), hi)
+    return min(max(x, lo), hi)
 
 
 @dataclass(frozen=True, slots=True)
 class Genome:
     """Heritable parameters of an :class:`~phago.agents.evolving.EvolvingDigester`.
 
-    Every value is clamped to :data:`GENOME_CLAMPS` on construction.
+    Every value is clamped to :data:`GENOME_CLAMPS` on construction; a value that is not a
+    number (a string, a bool, None) or is NaN is a :class:`~phago.errors.ConfigError`.
 
     Attributes:
         sense_radius: how far the digester sees documents (Digester ``sense_radius``).
@@ -111,8 +123,7 @@ class Genome:
 
     def __post_init__(self) -> None:
         for name in _NAMES:
-            value = float(getattr(self, name))
-            clamped = _clamp(name, value)
+            clamped = _clamp(name, getattr(self, name))
             if name == "max_idle":
                 object.__setattr__(self, name, round(clamped))
             else:
@@ -131,17 +142,15 @@ class Genome:
             The mutated, clamped genome.
 
         Raises:
-            ConfigError: wrong number of draws, a draw outside ``[-1, 1]`` or a negative rate.
+            ConfigError: wrong number of draws, a draw that is not a number in ``[-1, 1]``,
+                or a rate that is not a finite number >= 0.
         """
         if len(draws) != len(_NAMES):
             raise ConfigError(f"need {len(_NAMES)} draws, got {len(draws)}")
-        if rate < 0 or not math.isfinite(rate):
-            raise ConfigError(f"mutation rate must be a finite number >= 0, got {rate!r}")
+        rate = real_number(rate, "mutation rate", 0)
         values: dict[str, float] = {}
-        for name, u in zip(_NAMES, draws, strict=True):
-            u = float(u)
-            if not -1.0 <= u <= 1.0:
-                raise ConfigError(f"draw for {name} must be in [-1, 1], got {u}")
+        for name, draw in zip(_NAMES, draws, strict=True):
+            u = real_number(draw, f"draw for {name}", -1, 1)
             x = float(getattr(self, name))
             kind, step = _RULES[name]
             values[name] = x * (1.0 + u * rate) if kind == "mul" else x + u * rate * step

@@ -32,7 +32,7 @@ from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.digester import Digester
 from phago.colony import check_keyword_counts, tick_count
-from phago.config import ColonyConfig, whole_number
+from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.forget import plan_from_parts
 from phago.distributed.ghost_cache import GhostNodeCache
@@ -102,7 +102,9 @@ class DistributedStats:
 def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
     """The global graph from every shard's owned nodes and stored edges.
 
-    Nodes are ordered by NodeId, so the merged graph is the same whatever the shard count.
+    Nodes are ordered by NodeId and edges by their ends, so the merged graph does not depend
+    on how the nodes and edges were spread over the shards: the same nodes and edges give the
+    same graph, node for node and edge for edge.
     """
     ids = np.concatenate([p.node_ids for p in parts]) if parts else np.zeros(0, np.uint64)
     order = np.argsort(ids, kind="stable")
@@ -165,7 +167,8 @@ class DistributedColony:
         num_shards: number of shards.
         backend: ``"local"`` (threads in this process) or ``"ray"`` (one Ray actor per shard).
         config: colony configuration, the same on every shard.
-        seed: cluster seed (each shard's colony gets a seed derived from it).
+        seed: cluster seed, a whole number >= 0; None means 0 (each shard's colony gets a
+            seed derived from it).
         runner_config: timeouts, ghost resolution, parallelism and rollback cadence.
         address: Ray only: None starts a local Ray; ``"auto"``, the head's ``"host:port"``
             or Ray Client's ``"ray://host:port"`` joins a running cluster (a cluster Ray
@@ -193,7 +196,9 @@ class DistributedColony:
             started here declares enough CPUs for every shard.
 
     Raises:
-        ConfigError: an unknown backend, fewer than one shard, or a bad Ray option.
+        ConfigError: an unknown backend, fewer than one shard, a seed that is negative or
+            not a whole number, a config that is not a
+            :class:`~phago.config.ColonyConfig` (nor None), or a bad Ray option.
         ShardNotPlaced: Ray shards that did not start within ``ray_start_timeout_s``.
     """
 
@@ -202,7 +207,7 @@ class DistributedColony:
         num_shards: int = 3,
         backend: str = "local",
         config: ColonyConfig | None = None,
-        seed: int = 0,
+        seed: int | None = 0,
         runner_config: RunnerConfig | None = None,
         *,
         address: str | None = None,
@@ -220,8 +225,8 @@ class DistributedColony:
         GhostNodeCache(ghost_cache_size)  # checks it here, before any Ray actor starts
         self.num_shards = int(num_shards)
         self.backend = backend
-        self.config = config or ColonyConfig()
-        self.seed = int(seed)
+        self.config = colony_config(config)
+        self.seed = 0 if seed is None else whole_number(seed, "seed", 0)
         rc = runner_config or RunnerConfig()
         if checkpoint_dir is not None:
             rc = replace(rc, checkpoint_dir=str(checkpoint_dir))
@@ -961,8 +966,9 @@ class DistributedColony:
                 ``unknown``.
 
         Returns:
-            A :class:`~phago.state.ForgetReport` (``nodes_removed`` counts the cluster's
-            concepts, not their copies on each shard).
+            A :class:`~phago.state.ForgetReport` marked ``distributed`` (``nodes_removed``
+            counts the cluster's concepts, not their copies on each shard; there is no
+            ``kept_nodes``, as each shard renumbers its own nodes).
 
         Raises:
             DocumentError: an id that is not a whole number in [0, 2**64) (nothing changes).
@@ -1017,6 +1023,7 @@ class DistributedColony:
             edges_removed=sum(int(d["edges_removed"]) for d in done),
             edges_weakened=sum(int(d["edges_weakened"]) for d in done),
             unknown=[d for d in ids if d not in held],
+            distributed=True,  # (no kept_nodes: each shard renumbered its own)
         )
 
     # ------------------------------------------------------------------ running

@@ -45,7 +45,7 @@ from phago._arrays import stable_groups, unique_sorted
 from phago._gc import GcPause, cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.colony import Colony, ColonyStats
-from phago.config import ColonyConfig
+from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.degree_cap import CapOrder, CappedEdges, DegreeReport, GlobalDegreeCap
 from phago.distributed.edge_manager import CrossShardEdgeManager
 from phago.distributed.forget import (
@@ -285,7 +285,12 @@ class ShardedColony:
         config: the colony configuration (the same on every shard).
         hash_ring: the ring shared with the coordinator (documents and nodes are routed by it).
         ghost_cache_size: capacity of the LRU ghost cache.
-        seed: the cluster seed; this shard's colony is seeded ``shard_seed(seed, shard)``.
+        seed: the cluster seed, a whole number >= 0; None means 0. This shard's colony is
+            seeded ``shard_seed(seed, shard)``.
+
+    Raises:
+        ConfigError: a seed that is negative or not a whole number, or a config that is
+            not a :class:`~phago.config.ColonyConfig` (nor None).
     """
 
     def __init__(
@@ -298,9 +303,9 @@ class ShardedColony:
         seed: int | None = None,
     ) -> None:
         self._id = as_shard_id(shard_id)
-        self.config = config or ColonyConfig()
+        self.config = colony_config(config)
         self.ring = hash_ring
-        self.seed = 0 if seed is None else int(seed)
+        self.seed = 0 if seed is None else whole_number(seed, "seed", 0)
         self.colony = Colony(self.config, seed=shard_seed(self.seed, int(self._id)))
         self.colony.presentation_hook = self
         self._ghosts = GhostNodeCache(ghost_cache_size)

@@ -26,11 +26,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from phago.config import real_number
+from phago.errors import InvalidQuery
 from phago.query.base import GraphSource, RetrievedConcept, seed_indices, source_tick
 from phago.query.index import invalidate
 
@@ -38,6 +39,32 @@ __all__ = ["REINFORCE_INCREMENT", "reinforce"]
 
 REINFORCE_INCREMENT = 0.05
 """Weight added to an edge between a seed and a returned concept (the reference's 0.05)."""
+
+
+def _checked(terms: object, results: object) -> tuple[list[str], list[RetrievedConcept]]:
+    """``terms`` and ``results`` as lists, if they are collections of strings and of
+    :class:`RetrievedConcept` (a string is not a collection of terms here).
+
+    Raises:
+        InvalidQuery: anything else.
+    """
+    if isinstance(terms, str | bytes) or not isinstance(terms, Iterable):
+        raise InvalidQuery(
+            f"query terms must be a collection of strings, got {type(terms).__name__}"
+        )
+    term_list = list(terms)
+    for t in term_list:
+        if not isinstance(t, str):
+            raise InvalidQuery(f"a query term must be text, got {t!r}")
+    if isinstance(results, str | bytes) or not isinstance(results, Iterable):
+        raise InvalidQuery(
+            f"results must be a collection of RetrievedConcept, got {type(results).__name__}"
+        )
+    result_list = list(results)
+    for r in result_list:
+        if not isinstance(r, RetrievedConcept):
+            raise InvalidQuery(f"a result must be a RetrievedConcept, got {r!r}")
+    return term_list, result_list
 
 
 def reinforce(
@@ -59,6 +86,8 @@ def reinforce(
 
     Raises:
         ConfigError: ``increment`` is not a number in [0, 1].
+        InvalidQuery: ``terms`` is not a collection of strings (a string alone is not), or
+            ``results`` not a collection of :class:`RetrievedConcept`; nothing is changed.
 
     Example:
         >>> from phago.query.base import example_source, RetrievedConcept
@@ -69,6 +98,7 @@ def reinforce(
         1
     """
     increment = real_number(increment, "increment", 0, 1)
+    terms, results = _checked(terms, results)
     g = source.graph
     seeds = seed_indices(g, terms)
     if not seeds or not results:
