@@ -9,10 +9,11 @@ script sets ``data-rendered-nodes`` / ``data-rendered-edges`` on the ``<svg>`` (
 tools can check the page rendered).
 
 Big graphs are cut to the ``max_nodes`` most accessed nodes (and the edges among them);
-the page says so. Positions come from a seeded force-directed layout computed here with
-NumPy (deterministic: the same graph gives the same picture). Options are checked before
-anything is drawn: ``max_nodes`` is a whole number >= 1, ``labels`` and ``seed`` whole
-numbers >= 0, ``title`` text; anything else is a :class:`~phago.errors.ConfigError`.
+the page says so (and ``phago viz`` prints it). Positions come from a seeded force-directed
+layout (:func:`force_layout`, a Numba kernel; deterministic: the same graph gives the same
+picture). Options are checked before anything is drawn: ``max_nodes`` is a whole number
+>= 1, ``labels`` and ``seed`` whole numbers >= 0, ``title`` text; anything else is a
+:class:`~phago.errors.ConfigError`.
 
 :func:`write_png` draws the same picture with matplotlib (Agg, no display needed).
 
@@ -46,12 +47,16 @@ from phago.export import GraphTable, atomic_output
 
 __all__ = [
     "COLOR_BY",
+    "EXACT_LAYOUT_NODES",
     "PALETTE",
     "ViewData",
     "communities",
     "force_layout",
+    "layout_iterations",
+    "page_note",
     "render_html",
     "select_nodes",
+    "shown_note",
     "view_data",
     "write_html",
     "write_png",
@@ -135,6 +140,44 @@ def _subgraph(table: GraphTable, keep: IntArray) -> tuple[IntArray, IntArray, Fl
     return a[ok], b[ok], table.weight[ok], table.co_activations[ok]
 
 
+EXACT_LAYOUT_NODES = 3000
+"""Up to this many nodes, :func:`force_layout` adds up the repulsion over all pairs; above,
+on a quadtree of grids (Barnes–Hut-like, see :mod:`phago._viz_kernels`)."""
+
+
+def layout_iterations(n: int) -> int:
+    """How many steps :func:`force_layout` takes for ``n`` nodes by default.
+
+    120 up to 300 nodes, then falling smoothly with the logarithm of ``n``,
+    ``round(120 - 80 · log10(n / 300))``, down to 40 from about 3,000 nodes on: bigger
+    graphs cost more a step, and their layout matters less in detail. Adding a node never
+    changes the count by more than one.
+
+    Example:
+        >>> [layout_iterations(n) for n in (10, 300, 800, 1000, 1001, 2000, 3000, 10_000)]
+        [120, 120, 86, 78, 78, 54, 40, 40]
+    """
+    if n <= 300:
+        return 120
+    return max(40, round(120.0 - 80.0 * math.log10(n / 300.0)))
+
+
+def _edge_index(values: Any, name: str, n: int, m: int | None) -> IntArray:
+    """``values`` as node indices of ``n`` nodes (``m`` of them, when given).
+
+    Raises:
+        ConfigError: not whole numbers in ``[0, n)``, or not ``m`` of them.
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 1 or (len(arr) and arr.dtype.kind not in "iu"):
+        raise ConfigError(f"{name} must be a one-dimensional array of node indices")
+    if m is not None and len(arr) != m:
+        raise ConfigError(f"{name} has {len(arr)} entries; edge_a has {m}")
+    if len(arr) and (int(arr.min()) < 0 or int(arr.max()) >= n):
+        raise ConfigError(f"{name} holds node indices outside 0..{n - 1}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 def force_layout(
     n: int,
     edge_a: IntArray,
@@ -146,16 +189,28 @@ def force_layout(
 ) -> FloatArray:
     """A Fruchterman–Reingold layout in the unit square (n × 2), deterministic for a seed.
 
+    The nodes start uniformly at random (seeded) in the unit square. Each step, with
+    ``k = sqrt(1 / n)``, every pair of nodes repels with force ``k² / d``, the ends of an
+    edge attract with ``d² / k · (0.5 + weight)``, a gravity ``2 · (centre − position)``
+    keeps components together, and each node moves along its total by at most the
+    temperature, which falls linearly from 0.1. The repulsion is added up over all pairs
+    up to :data:`EXACT_LAYOUT_NODES` nodes, and above that on a quadtree of grids (nearby
+    nodes exactly, far ones cell by cell at their centre of mass: O(n log n) a step). It
+    runs as a Numba kernel (:mod:`phago._viz_kernels`). The result is scaled to fill the
+    unit square.
+
     Args:
         n: how many nodes, a whole number >= 0.
         edge_a: one end of each edge (node indices below ``n``).
         edge_b: the other end of each edge.
         weight: each edge's weight.
         seed: seed of the initial positions, a whole number >= 0.
-        iterations: how many steps, a whole number >= 0; None: fewer for bigger graphs.
+        iterations: how many steps, a whole number >= 0; None: :func:`layout_iterations`
+            of ``n`` (fewer for bigger graphs, smoothly).
 
     Raises:
-        ConfigError: ``n``, ``seed`` or ``iterations`` is not a whole number >= 0.
+        ConfigError: ``n``, ``seed`` or ``iterations`` is not a whole number >= 0, an edge
+            end is not a node index below ``n``, or the three edge arrays differ in length.
 
     Example:
         >>> pos = force_layout(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]))
@@ -166,36 +221,33 @@ def force_layout(
     seed = whole_number(seed, "seed", 0)
     if iterations is not None:
         iterations = whole_number(iterations, "iterations", 0)
+    a = _edge_index(edge_a, "edge_a", n, None)
+    b = _edge_index(edge_b, "edge_b", n, len(a))
+    w = np.asarray(weight, dtype=np.float64)
+    if w.shape != a.shape:
+        raise ConfigError(f"weight has shape {w.shape}; edge_a has {len(a)} entries")
     if n == 0:
         return np.zeros((0, 2))
     if n == 1:
         return np.full((1, 2), 0.5)
     rng = np.random.default_rng(seed)
     pos = rng.uniform(0.0, 1.0, size=(n, 2))
-    k = math.sqrt(1.0 / n)
     if iterations is None:
-        iterations = 120 if n <= 300 else (80 if n <= 1000 else 40)
-    t = 0.1
-    cool = t / (iterations + 1)
+        iterations = layout_iterations(n)
+    k = math.sqrt(1.0 / n)
     gravity = 2.0 * math.sqrt(n) * k
-    w = 0.5 + np.asarray(weight, dtype=np.float64)
-    block = max(1, 4_000_000 // max(n, 1))
-    for _ in range(iterations):
-        disp = np.zeros((n, 2))
-        for s in range(0, n, block):  # repulsion, in row blocks to bound memory
-            d = pos[s : s + block, None, :] - pos[None, :, :]
-            dist2 = np.maximum((d * d).sum(-1), 1e-6)
-            disp[s : s + block] += (d * (k * k / dist2)[..., None]).sum(1)
-        if len(edge_a):
-            d = pos[edge_a] - pos[edge_b]
-            dist = np.maximum(np.sqrt((d * d).sum(-1)), 1e-6)
-            f = (dist * dist / k * w / dist)[:, None] * d
-            np.add.at(disp, edge_a, -f)
-            np.add.at(disp, edge_b, f)
-        disp += (0.5 - pos) * gravity  # gravity keeps components together
-        length = np.maximum(np.sqrt((disp * disp).sum(-1)), 1e-9)
-        pos += disp / length[:, None] * np.minimum(length, t)[:, None]
-        t -= cool
+    x = np.ascontiguousarray(pos[:, 0])
+    y = np.ascontiguousarray(pos[:, 1])
+    attraction = np.ascontiguousarray(0.5 + w)
+    if iterations > 0:
+        from phago import _viz_kernels
+
+        if n <= EXACT_LAYOUT_NODES:
+            _viz_kernels.layout_exact(x, y, a, b, attraction, k, gravity, 0.1, iterations)
+        else:
+            levels = max(2, math.ceil(math.log2(n / 4.0) / 2.0))  # ~4 nodes a finest cell
+            _viz_kernels.layout_grid(x, y, a, b, attraction, k, gravity, 0.1, iterations, levels)
+    pos = np.stack([x, y], axis=1)
     lo, hi = pos.min(0), pos.max(0)
     span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
     out: FloatArray = (pos - lo) / span
@@ -265,6 +317,22 @@ def shown_note(table: GraphTable, shown: int) -> str:
         else f"showing the {shown} connected nodes"
     )
     return said + (f" ({isolated} with no edges left out)" if isolated else "")
+
+
+def page_note(table: GraphTable, shown: int) -> str:
+    """The note a view of ``shown`` of ``table``'s nodes carries (the page's header shows
+    it, ``phago viz`` prints it): the graph's tick and size, then :func:`shown_note`.
+
+    Example:
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> page_note(GraphTable.from_graph(g), 2)
+        'tick 0 · 3 nodes · 3 edges · showing the 2 most accessed of 3 connected nodes'
+    """
+    return (
+        f"tick {table.tick} · {table.node_count} nodes · {table.edge_count} edges · "
+        + shown_note(table, shown)
+    )
 
 
 def view_data(table: GraphTable, *, max_nodes: int = 800, seed: int = 0) -> ViewData:
@@ -557,9 +625,7 @@ def render_html(
         "palette": list(PALETTE),
         "labels": labels,
     }
-    note = f"tick {v.tick} · {v.total_nodes} nodes · {v.total_edges} edges · " + shown_note(
-        table, len(nodes)
-    )
+    note = page_note(table, len(nodes))
     options = "".join(
         f'<option value="{c}"{" selected" if c == color_by else ""}>{c}</option>'
         for c in COLOR_BY

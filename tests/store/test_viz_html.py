@@ -184,6 +184,37 @@ def test_the_view_says_what_it_leaves_out_and_json_counts_what_is_drawn(tmp_path
     assert got["shown_nodes"] == 5 and got["nodes"] > 5 and 0 < got["shown_edges"] <= 10
 
 
+def test_the_command_says_how_many_nodes_of_how_many_it_draws(tmp_path: Path) -> None:
+    import html
+    import json
+
+    from phago.viz import page_note
+
+    c = make_colony(6, digesters=2)
+    c.run_until_digested(200)
+    db = save(c, tmp_path / "c.db")
+    page = tmp_path / "v.html"
+    args = ["viz", "--db", str(db), "--out", str(page), "--max-nodes", "5"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    # (it printed only "Wrote ..." and the address, though the page said what it left out)
+    assert lines[0] == f"Wrote {page}" and lines[-1].startswith("Open it in a browser: ")
+    t = GraphTable.from_colony(c)
+    connected = int((t.degrees() > 0).sum())
+    assert connected > 5
+    note = f"showing the 5 most accessed of {connected} connected nodes"
+    assert note in lines[1] and lines[1].startswith(f"tick {t.tick} · {t.node_count} nodes · ")
+    assert f'<span id="note">{html.escape(lines[1])}</span>' in page.read_text()  # the same
+    got = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    assert got["note"] == lines[1]
+    png = CliRunner().invoke(main, ["viz", "--db", str(db), "--out", str(tmp_path / "v.png")])
+    assert png.exit_code == 0 and png.output.splitlines() == [
+        f"Wrote {tmp_path / 'v.png'}",
+        page_note(t, connected),  # (every connected node: fewer than 800)
+    ]
+
+
 def test_bad_view_options_are_config_errors_and_nothing_is_written(tmp_path: Path) -> None:
     from phago.graph import HebbianGraph
     from phago.viz import force_layout, select_nodes, view_data

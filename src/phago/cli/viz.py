@@ -43,7 +43,9 @@ def _colours() -> tuple[str, ...]:
     help="Draw at most this many nodes (the most accessed; nodes with no edges are not drawn).",
 )
 @click.option("--title", default="phago knowledge graph", show_default=True, help="Page title.")
-@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the files written and what they show as JSON."
+)
 def viz(
     db: Path,
     out_path: Path,
@@ -56,11 +58,12 @@ def viz(
     """Write an HTML view of the graph in DB: node size by access count, edge thickness by
     weight, colour by community or shard, a search box and hover details. It needs no network
     access to open. The files are written whole or not at all, and never over the store
-    itself nor any other phago store."""
+    itself nor any other phago store. After the files written it prints the page's note:
+    how many of how many nodes are drawn (with --json, as "note")."""
     import numpy as np
 
     from phago.export import check_output_path
-    from phago.viz import select_nodes, write_html, write_png
+    from phago.viz import page_note, select_nodes, write_html, write_png
 
     to_png = out_path.suffix.lower() == ".png"
     targets = [out_path] if to_png or not png else [out_path, out_path.with_suffix(".png")]
@@ -95,8 +98,9 @@ def viz(
                 )
     except PhagoError as exc:
         raise fail(exc) from exc
+    keep = select_nodes(table, max_nodes)
+    note = page_note(table, len(keep))  # (what the page's header says)
     if as_json:
-        keep = select_nodes(table, max_nodes)
         inside = np.zeros(table.node_count, dtype=np.bool_)
         inside[keep] = True
         drawn = int(np.count_nonzero(inside[table.edge_a] & inside[table.edge_b]))
@@ -107,11 +111,13 @@ def viz(
                 "edges": table.edge_count,
                 "shown_nodes": len(keep),  # (nodes with no edges are not drawn)
                 "shown_edges": drawn,
+                "note": note,
             }
         )
         return
     for w in written:
         out.print(f"Wrote {w}", highlight=False, soft_wrap=True)
+    out.print(note, highlight=False, markup=False, soft_wrap=True)
     if out_path.suffix.lower() != ".png":
         out.print(
             f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False, soft_wrap=True
