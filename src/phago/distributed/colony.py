@@ -79,8 +79,14 @@ _INGEST_CHUNK = 8192
 
 @dataclass(frozen=True, slots=True)
 class DistributedStats:
-    """Cluster totals (the ColonyStats fields plus cross-shard edges) and one entry per shard
-    (``total_spawned == agents_alive + agents_died + agents_retired``)."""
+    """Cluster totals and one entry per shard.
+
+    The totals are :class:`~phago.colony.ColonyStats`'s counts of documents, graph and
+    agents (``total_spawned == agents_alive + agents_died + agents_retired``; signals are
+    not summed) plus the edges whose ends live on different shards. Each entry of ``shards``
+    is a plain dict of one shard's status, counts, memory and last heartbeat
+    (``last_heartbeat_ms``, wall-clock time: two runs' stats differ there).
+    """
 
     tick: int
     documents_total: int
