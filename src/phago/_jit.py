@@ -105,3 +105,15 @@ def njit(*args: Any, **options: Any) -> Any:
         return kernel
 
     return decorate
+
+
+def kernel_pays(items: int, *, loaded_min: int, cold_min: int) -> bool:
+    """Whether a kernel is worth calling on ``items`` items instead of a NumPy or Python
+    path with the same result: from ``loaded_min`` items where Numba is imported already,
+    from ``cold_min`` where it is not (its start, ~0.35 s, would then be part of the cost).
+
+    Example:
+        >>> kernel_pays(10, loaded_min=1_000, cold_min=10**9)
+        False
+    """
+    return items >= (loaded_min if "numba" in sys.modules else cold_min)

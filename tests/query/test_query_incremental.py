@@ -53,11 +53,14 @@ def random_texts(
 
 @pytest.fixture(autouse=True, scope="module", params=["python", "kernel"])
 def term_counting(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test twice: documents' terms counted in Python, then by the Numba kernel."""
+    """Every test twice: the index built with NumPy and Python, then with its Numba kernels
+    (terms counted, label counts found, postings built)."""
     size = 1 << 62 if request.param == "python" else 0
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(term_counts, "KERNEL_MIN_BYTES", size)
         mp.setattr(term_counts, "KERNEL_MIN_BYTES_LOADED", size)
+        mp.setattr(qindex, "_KERNEL_LOADED_MIN", size)
+        mp.setattr(qindex, "_KERNEL_COLD_MIN", size)
         yield request.param
 
 

@@ -57,6 +57,7 @@ import numpy.typing as npt
 
 from phago._arrays import unique_sorted
 from phago._gc import cyclic_gc_paused
+from phago._jit import kernel_pays
 from phago.graph import HebbianGraph
 from phago.query.base import CONCEPT_CODE, GraphSource, source_tick
 from phago.query.term_counts import Vocabulary
@@ -337,6 +338,12 @@ BM25_B = 0.75
 
 _SHIFT = np.int64(32)
 _LOW = np.int64((1 << 32) - 1)
+_KERNEL_LOADED_MIN = 1 << 16
+"""Pairs or token entries from which the index uses its Numba kernels (Numba loaded)."""
+
+_KERNEL_COLD_MIN = 1 << 23
+"""... and from which it starts Numba for them."""
+
 _MIN_DELTA = 1 << 15
 """Token entries indexed since the last postings build that queries scan directly; beyond
 this (and beyond an eighth of the built postings) the postings are built again."""
@@ -883,10 +890,13 @@ class _DocStore:
                 recent_key = np.insert(recent_key, at_key, keys)
                 recent_val = np.insert(recent_val, at_key, vals)
                 if len(recent_key) > max(_MIN_RECENT_PAIRS, len(main_key) // 8):
-                    all_key = np.concatenate([main_key, recent_key])
-                    order = np.argsort(all_key, kind="stable")  # (two sorted runs)
-                    main_key = all_key[order]
-                    main_val = np.concatenate([main_val, recent_val])[order]
+                    if len(main_key):
+                        all_key = np.concatenate([main_key, recent_key])
+                        order = np.argsort(all_key, kind="stable")  # (two sorted runs)
+                        main_key = all_key[order]
+                        main_val = np.concatenate([main_val, recent_val])[order]
+                    else:  # (a first build: nothing to merge with)
+                        main_key, main_val = recent_key, recent_val
                     recent_key, recent_val = recent_key[:0], recent_val[:0]
                 self.pairs = ((main_key, main_val), (recent_key, recent_val))
                 df = df + np.bincount(node, minlength=n)
@@ -903,7 +913,12 @@ class _DocStore:
                 node_col[i] = get(graph.label_at(i), -1)
             col = node_col[node]
         ptr = self.tok_ptr.data
-        at = _find_in_rows(ptr, self.tok_col.data, slot, col)
+        if kernel_pays(len(slot), loaded_min=_KERNEL_LOADED_MIN, cold_min=_KERNEL_COLD_MIN):
+            from phago._index_kernels import find_in_rows
+
+            at = find_in_rows(ptr, self.tok_col.data, slot.astype(np.int64), col)
+        else:
+            at = _find_in_rows(ptr, self.tok_col.data, slot, col)
         cnt = self.tok_cnt.data
         counts = np.where(at >= 0, cnt[np.maximum(at, 0)] if len(cnt) else 0, 0)
         out: Int32Array = np.maximum(counts, 1).astype(np.int32)
@@ -912,6 +927,13 @@ class _DocStore:
     def _build_postings(self) -> None:
         """Build the term × slot postings over every token entry."""
         nnz, slots = self.tok_col.size, len(self.slot_titles)
+        if kernel_pays(nnz, loaded_min=_KERNEL_LOADED_MIN, cold_min=_KERNEL_COLD_MIN):
+            from phago._index_kernels import postings
+
+            ptr = self.tok_ptr.view()
+            self.postings = postings(ptr, self.tok_col.view(), self.tok_cnt.view(), len(self.vocab))
+            self.post_entries = nnz
+            return
         col = self.tok_col.view()
         slot_of = np.repeat(np.arange(slots, dtype=np.int32), np.diff(self.tok_ptr.view()))
         by_term = np.argsort(col, kind="stable")  # term by term, slots ascending
