@@ -29,21 +29,25 @@ Example:
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import csv
+import gzip
 import json
 import os
 import secrets
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from phago import _xml_export
 from phago.colony import Colony
 from phago.errors import PhagoError, StoreError
 from phago.graph import HebbianGraph
@@ -420,8 +424,9 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
 
 def _new_temporary(target: Path) -> Path:
     """A new empty file next to ``target``, hidden, ending like ``target`` (so a writer that
-    picks compression by the name's end, as networkx does for ``.gz``, still does), with
-    ``target``'s permissions when it exists (else the usual ones for a new file)."""
+    picks compression by the name's end, as the GraphML and GEXF writers do for ``.gz``,
+    still does), with ``target``'s permissions when it exists (else the usual ones for a
+    new file)."""
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
@@ -529,8 +534,26 @@ def to_networkx(table: GraphTable, *, extra: dict[str, Sequence[Any]] | None = N
     return g
 
 
+def _open_text(path: Path) -> IO[str]:
+    """``path`` opened to write UTF-8 text through a large buffer; compressed like
+    networkx compresses (gzip for ``.gz`` and ``.gzip``, bzip2 for ``.bz2``)."""
+    if path.suffix in (".gz", ".gzip"):
+        return gzip.open(path, "wt", encoding="utf-8", newline="")
+    if path.suffix == ".bz2":
+        return bz2.open(path, "wt", encoding="utf-8", newline="")
+    return open(path, "w", encoding="utf-8", newline="", buffering=_BUFFER)
+
+
+_BUFFER = 1 << 20
+
+
 def write_graphml(table: GraphTable, path: PathLike) -> Path:
     """Write GraphML (readable by Gephi and :func:`networkx.read_graphml`).
+
+    The file is streamed from the table's columns, a few thousand elements at a time;
+    read back with :func:`networkx.read_graphml` it is the graph :func:`to_networkx`
+    builds (the same document :func:`networkx.write_graphml` writes for it). A name
+    ending ``.gz`` or ``.bz2`` gives a compressed file.
 
     Example:
         >>> import tempfile, pathlib, networkx as nx
@@ -541,17 +564,20 @@ def write_graphml(table: GraphTable, path: PathLike) -> Path:
         >>> nx.read_graphml(p).number_of_edges()
         3
     """
-    import networkx as nx
-
     p = Path(path)
-    g = to_networkx(table)
-    with atomic_output(p) as tmp:
-        nx.write_graphml(g, tmp)
+    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+        for chunk in _xml_export.graphml_chunks(table):
+            fh.write(chunk)
     return p
 
 
 def write_gexf(table: GraphTable, path: PathLike) -> Path:
     """Write GEXF 1.2 (Gephi's format; node labels are the concept labels).
+
+    The file is streamed from the table's columns, a few thousand elements at a time;
+    read back with :func:`networkx.read_gexf` it is the graph that
+    :func:`networkx.write_gexf` writes for :func:`to_networkx`'s graph reads back as.
+    A name ending ``.gz`` or ``.bz2`` gives a compressed file.
 
     Example:
         >>> import tempfile, pathlib, networkx as nx
@@ -561,12 +587,15 @@ def write_gexf(table: GraphTable, path: PathLike) -> Path:
         >>> sorted(d["label"] for _, d in nx.read_gexf(p).nodes(data=True))
         ['a', 'b']
     """
-    import networkx as nx
+    from phago import __version__
 
     p = Path(path)
-    g = to_networkx(table)
-    with atomic_output(p) as tmp:
-        nx.write_gexf(g, tmp)
+    chunks = _xml_export.gexf_chunks(
+        table, date=time.strftime("%Y-%m-%d"), creator=f"phago {__version__}"
+    )
+    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+        for chunk in chunks:
+            fh.write(chunk)
     return p
 
 
