@@ -886,9 +886,12 @@ class _DocStore:
             if len(keys):
                 slot, node = keys >> _SHIFT, keys & _LOW
                 vals = self._label_counts(graph, slot, node)
-                at_key = np.searchsorted(recent_key, keys)
-                recent_key = np.insert(recent_key, at_key, keys)
-                recent_val = np.insert(recent_val, at_key, vals)
+                if len(recent_key):
+                    at_key = np.searchsorted(recent_key, keys)
+                    recent_key = np.insert(recent_key, at_key, keys)
+                    recent_val = np.insert(recent_val, at_key, vals)
+                else:  # (keys are sorted)
+                    recent_key, recent_val = keys, vals
                 if len(recent_key) > max(_MIN_RECENT_PAIRS, len(main_key) // 8):
                     if len(main_key):
                         all_key = np.concatenate([main_key, recent_key])
