@@ -659,8 +659,9 @@ def write_json(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     data = to_json_dict(table)
+    text = json.dumps(data, ensure_ascii=False)  # (the C encoder; json.dump writes in Python)
     with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
+        fh.write(text)
     return p
 
 
@@ -788,14 +789,23 @@ def write_triples(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     ts, stats = triples(table)
+    rows = [
+        {
+            "subject": t.subject,
+            "predicate": t.predicate,
+            "object": t.object,
+            "weight": t.weight,
+            "co_activations": t.co_activations,
+        }
+        for t in ts
+    ]  # (asdict's deep copy of every field costs more than the writing)
+    if p.suffix.lower() == ".jsonl":
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        text = "".join([encode(r) + "\n" for r in rows])
+    else:
+        text = json.dumps({"stats": asdict(stats), "triples": rows}, ensure_ascii=False)
     with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        if p.suffix.lower() == ".jsonl":
-            for t in ts:
-                fh.write(json.dumps(asdict(t), ensure_ascii=False) + "\n")
-        else:
-            json.dump(
-                {"stats": asdict(stats), "triples": [asdict(t) for t in ts]}, fh, ensure_ascii=False
-            )
+        fh.write(text)
     return p
 
 
