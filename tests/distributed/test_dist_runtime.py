@@ -486,6 +486,9 @@ def test_stats_totals_and_per_shard() -> None:
         assert g.number_of_edges() == st.graph_edges
         _, _, data = next(iter(g.edges(data=True)))
         assert set(data) == {"weight", "co_activations", "created_tick", "last_activated_tick"}
+        same = dc.to_networkx()  # named as Colony.to_networkx
+        assert sorted(same.nodes(data=True)) == sorted(g.nodes(data=True))
+        assert sorted(same.edges(data=True)) == sorted(g.edges(data=True))
         assert len(dc.documents()) == 40
         health = [s.health() for s in dc.runner.shards]
         assert all(h.healthy and h.memory_usage_mb > 0 for h in health)

@@ -1333,12 +1333,30 @@ class DistributedColony:
         """The merged global graph as networkx (attributes as ``Colony.to_networkx``)."""
         return self.graph.to_networkx()
 
+    def to_networkx(self) -> Any:
+        """The merged global graph as :class:`networkx.Graph`, as :meth:`Colony.to_networkx
+        <phago.colony.Colony.to_networkx>` gives a colony's (the same as
+        :meth:`global_graph`).
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     _ = dc.ingest_documents([("a", "alpha beta gamma", (0, 0))])
+            ...     _ = dc.spawn_digesters(1)
+            ...     _ = dc.run_until_digested(100)
+            ...     sorted(dc.to_networkx().nodes[n]["label"] for n in dc.to_networkx())
+            ['alpha', 'beta', 'gamma']
+        """
+        return self.graph.to_networkx()
+
     def documents(self) -> list[Document]:
         """Every document of every shard (shard order, then insertion order)."""
         return [d for docs in self._call_all("documents") for d in docs]
 
     def query(self, text: str, max_results: int = 10) -> list[Any]:
-        """Distributed hybrid query (:class:`~phago.distributed.query.DistributedQueryEngine`)."""
+        """The reference's distributed hybrid query: each shard answers, the answers are
+        merged (:class:`~phago.distributed.query.DistributedQueryEngine`). For the retrieval
+        methods of :mod:`phago.query` (``fusion`` by default) on the merged graph, call
+        ``phago.query.retrieve(dc, text)``."""
         from phago.distributed.query import DistributedHybridConfig, DistributedQueryEngine
 
         engine = DistributedQueryEngine(self, DistributedHybridConfig(max_results=max_results))
