@@ -109,6 +109,32 @@ def stop_table(words: Iterable[str]) -> StopTable:
     return raw, off, buckets, longest
 
 
+@njit(cache=True, inline="always")
+def _is_stopword(
+    buf: np.ndarray,
+    start: int,
+    length: int,
+    h: np.uint64,
+    stop_raw: np.ndarray,
+    stop_off: np.ndarray,
+    stop_buckets: np.ndarray,
+    smask: np.uint64,
+) -> bool:
+    """Whether the token ``buf[start:start+length]`` (its lowercased FNV-1a hash ``h``) is a
+    stopword of the table ``(stop_raw, stop_off, stop_buckets)`` (bucket mask ``smask``)."""
+    b = h & smask
+    while True:
+        s = stop_buckets[b]
+        if s < 0:
+            return False
+        s0 = stop_off[s]
+        if stop_off[s + 1] - s0 == length and _same_lowered(
+            buf, start, stop_raw, s0, length, False
+        ):
+            return True
+        b = (b + np.uint64(1)) & smask
+
+
 @njit(cache=True)
 def scan_ascii(
     buf: np.ndarray,
@@ -156,22 +182,10 @@ def scan_ascii(
         raw += 1
         if length < 3:
             continue
-        if length <= longest:
-            b = h & smask
-            stop = False
-            while True:
-                s = stop_buckets[b]
-                if s < 0:
-                    break
-                s0 = stop_off[s]
-                if stop_off[s + 1] - s0 == length and _same_lowered(
-                    buf, start, stop_raw, s0, length, False
-                ):
-                    stop = True
-                    break
-                b = (b + np.uint64(1)) & smask
-            if stop:
-                continue
+        if length <= longest and _is_stopword(
+            buf, start, length, h, stop_raw, stop_off, stop_buckets, smask
+        ):
+            continue
         b = h & mask
         term = -1
         while True:
@@ -540,22 +554,10 @@ def count_ascii_terms(
             length = i - start
             if length < 3:
                 continue
-            if length <= longest:
-                b = h & smask
-                stop = False
-                while True:
-                    s = stop_buckets[b]
-                    if s < 0:
-                        break
-                    s0 = stop_off[s]
-                    if stop_off[s + 1] - s0 == length and _same_lowered(
-                        buf, start, stop_raw, s0, length, False
-                    ):
-                        stop = True
-                        break
-                    b = (b + np.uint64(1)) & smask
-                if stop:
-                    continue
+            if length <= longest and _is_stopword(
+                buf, start, length, h, stop_raw, stop_off, stop_buckets, smask
+            ):
+                continue
             mask = np.uint64(buckets.shape[0] - 1)
             b = h & mask
             term = -1
