@@ -172,6 +172,23 @@ def _node_columns(
     )
 
 
+def _edge_columns(
+    table: GraphTable, lay: _Layout, span: slice
+) -> Iterator[tuple[int, int, float, int, int, int]]:
+    """Source and target (node positions), weight, co-activations, created and last
+    activated tick of the written edges ``span``, edge by edge."""
+    rows = lay.edge_rows[span]
+    return zip(
+        lay.source[span].tolist(),
+        lay.target[span].tolist(),
+        table.weight[rows].tolist(),
+        table.co_activations[rows].tolist(),
+        table.edge_created[rows].tolist(),
+        table.edge_last[rows].tolist(),
+        strict=True,
+    )
+
+
 # ---------------------------------------------------------------------------- GraphML
 
 _GRAPHML_HEAD = (
@@ -249,9 +266,8 @@ def graphml_chunks(table: GraphTable) -> Iterator[str]:
         yield "".join(parts)
     first = len(node_keys)
     dw, dco, dct, dlt = (f"d{first + i}" for i in range(4))
+    ids = lay.ids
     for span in _spans(len(lay.edge_rows)):
-        rows = lay.edge_rows[span]
-        ids = lay.ids
         yield "".join(
             f'    <edge source="{ids[s]}" target="{ids[t]}">\n'
             f'      <data key="{dw}">{w}</data>\n'
@@ -259,15 +275,7 @@ def graphml_chunks(table: GraphTable) -> Iterator[str]:
             f'      <data key="{dct}">{ct}</data>\n'
             f'      <data key="{dlt}">{lt}</data>\n'
             "    </edge>\n"
-            for s, t, w, co, ct, lt in zip(
-                lay.source[span].tolist(),
-                lay.target[span].tolist(),
-                table.weight[rows].tolist(),
-                table.co_activations[rows].tolist(),
-                table.edge_created[rows].tolist(),
-                table.edge_last[rows].tolist(),
-                strict=True,
-            )
+            for s, t, w, co, ct, lt in _edge_columns(table, lay, span)
         )
     yield "  </graph>\n</graphml>\n"
 
@@ -371,7 +379,6 @@ def gexf_chunks(table: GraphTable, *, date: str, creator: str) -> Iterator[str]:
     a_co, a_ct, a_lt = (str(len(node_attrs) + i) for i in range(3))
     ids = lay.ids
     for span in _spans(len(lay.edge_rows)):
-        rows = lay.edge_rows[span]
         yield "".join(
             f'      <edge source="{ids[s]}" target="{ids[t]}" id="{k}" weight="{w}">\n'
             "        <attvalues>\n"
@@ -380,15 +387,8 @@ def gexf_chunks(table: GraphTable, *, date: str, creator: str) -> Iterator[str]:
             f'          <attvalue for="{a_lt}" value="{lt}" />\n'
             "        </attvalues>\n"
             "      </edge>\n"
-            for k, s, t, w, co, ct, lt in zip(
-                range(span.start, span.stop),
-                lay.source[span].tolist(),
-                lay.target[span].tolist(),
-                table.weight[rows].tolist(),
-                table.co_activations[rows].tolist(),
-                table.edge_created[rows].tolist(),
-                table.edge_last[rows].tolist(),
-                strict=True,
+            for k, (s, t, w, co, ct, lt) in enumerate(
+                _edge_columns(table, lay, span), start=span.start
             )
         )
     yield "    </edges>\n  </graph>\n</gexf>\n"

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,23 +49,27 @@ def _checked(terms: object, results: object) -> tuple[list[str], list[RetrievedC
     Raises:
         InvalidQuery: anything else.
     """
-    if isinstance(terms, str | bytes) or not isinstance(terms, Iterable):
-        raise InvalidQuery(
-            f"query terms must be a collection of strings, got {type(terms).__name__}"
-        )
-    term_list = list(terms)
-    for t in term_list:
-        if not isinstance(t, str):
-            raise InvalidQuery(f"a query term must be text, got {t!r}")
-    if isinstance(results, str | bytes) or not isinstance(results, Iterable):
-        raise InvalidQuery(
-            f"results must be a collection of RetrievedConcept, got {type(results).__name__}"
-        )
-    result_list = list(results)
-    for r in result_list:
-        if not isinstance(r, RetrievedConcept):
-            raise InvalidQuery(f"a result must be a RetrievedConcept, got {r!r}")
+    term_list: list[str] = _items(terms, str, "query terms", "a query term", "strings")
+    result_list: list[RetrievedConcept] = _items(
+        results, RetrievedConcept, "results", "a result", "RetrievedConcept"
+    )
     return term_list, result_list
+
+
+def _items(value: object, kind: type, name: str, one: str, kinds: str) -> list[Any]:
+    """``value`` as a list of ``kind`` items (a string or bytes is not a collection here).
+
+    Raises:
+        InvalidQuery: ``value`` is no collection, or an item is not a ``kind``.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidQuery(f"{name} must be a collection of {kinds}, got {type(value).__name__}")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, kind):
+            what = "text" if kind is str else f"a {kind.__name__}"
+            raise InvalidQuery(f"{one} must be {what}, got {item!r}")
+    return items
 
 
 def reinforce(
