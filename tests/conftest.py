@@ -7,8 +7,9 @@ import signal
 import pytest
 from hypothesis import settings
 
-from phago import Colony, ColonyConfig, Digester, Position
-from phago.corpus import grid_positions, load_sample_corpus
+from phago import Colony
+from phago.corpus import load_sample_corpus
+from sample_colony import build_sample_colony
 
 # No per-example deadline for property tests: CI runs on two shared cores, where a first
 # example that compiles a kernel, or any example while the machine is busy, can take longer
@@ -30,22 +31,6 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 def sample_docs() -> list:
     """The bundled sample corpus."""
     return load_sample_corpus()
-
-
-def build_sample_colony(
-    seed: int = 0, digesters: int = 8, config: ColonyConfig | None = None, max_idle: int = 60
-) -> Colony:
-    """A colony holding the sample corpus on a grid with digesters spread over it."""
-    docs = load_sample_corpus()
-    colony = Colony(config, seed=seed)
-    pos = grid_positions(len(docs))
-    for d, p in zip(docs, pos, strict=True):
-        colony.ingest_document(d.title, d.content, p)
-    step = len(docs) // digesters
-    for j in range(digesters):
-        p = pos[j * step]
-        colony.spawn(Digester(Position(p.x + 1, p.y + 1), seed=j, max_idle=max_idle))
-    return colony
 
 
 @pytest.fixture

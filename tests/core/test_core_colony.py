@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import build_sample_colony
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.agents.base import Agent
 from phago.agents.fitness_terms import FitnessRecorder
@@ -36,6 +35,7 @@ from phago.types import (
     PresentFragments,
     WireNodes,
 )
+from sample_colony import build_sample_colony
 
 
 def graph_signature(colony: Colony) -> tuple:
@@ -140,7 +140,7 @@ def test_different_seed_may_differ_but_digests_everything() -> None:
 _CHILD = """
 import json, sys
 sys.path.insert(0, {tests!r})
-from conftest import build_sample_colony
+from sample_colony import build_sample_colony
 c = build_sample_colony(seed=5)
 c.run(50)
 g = c.graph

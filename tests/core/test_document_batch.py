@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import build_sample_colony
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
 from phago.document_batch import DocumentBatch, checked_columns
 from phago.errors import DocumentError, EmptyDocument, InvalidPosition
 from phago.ids import document_id
+from sample_colony import build_sample_colony
 
 TEXT = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
