@@ -1034,6 +1034,12 @@ def _add_file(
     return "added"
 
 
+DOCUMENTS_PER_DIGESTER = 100
+"""Documents per digester :func:`digest_new_documents` spawns at least (W3 runs one per 100
+documents: a 15,000-note folder is digested in ~500 ticks, where 10 digesters left a third
+of it after 5,000)."""
+
+
 def digest_new_documents(
     colony: Colony,
     doc_ids: Sequence[DocumentId],
@@ -1047,9 +1053,16 @@ def digest_new_documents(
     """Spawn digesters next to new documents, run until every document is digested, then
     retire the digesters.
 
-    ``min(digesters, len(doc_ids))`` digesters are spawned one unit from documents spread
-    evenly over ``doc_ids`` (their seeds come from the colony's generator, so runs are
-    reproducible). Returns the number of ticks run.
+    The digesters are ``digesters``, or one per :data:`DOCUMENTS_PER_DIGESTER` documents to
+    digest where that is more: the new ones, and those an earlier run left undigested (its
+    ``max_ticks`` ran out), which get digesters beside them too. So a large batch, or a
+    store an earlier run left part-digested, is digested in a few hundred ticks instead of
+    every later call running to ``max_ticks`` (10 digesters took 5,000 ticks for 10,000 of
+    15,000 short notes, and each later one-note ingest then ran all 5,000 ticks).
+
+    They are spawned one unit from documents spread evenly over the documents to digest (the
+    new ones first; never more digesters than documents), and their seeds come from the
+    colony's generator, so runs are reproducible. Returns the number of ticks run.
 
     With ``retire`` (the default, and what ``phago ingest`` does) the digesters spawned
     here leave the colony once the run ends (:meth:`Colony.retire_agents
@@ -1069,10 +1082,14 @@ def digest_new_documents(
     """
     spawned: list[AgentId] = []
     if doc_ids and digesters > 0:
-        k = min(int(digesters), len(doc_ids))
-        step = len(doc_ids) / k
+        targets = list(doc_ids)
+        if colony.substrate.undigested_count > len(targets):  # an earlier run's leftovers
+            new = {int(d) for d in targets}
+            targets += [d.id for d in colony.substrate.undigested_documents() if d.id not in new]
+        k = min(max(int(digesters), -(-len(targets) // DOCUMENTS_PER_DIGESTER)), len(targets))
+        step = len(targets) / k
         for j in range(k):
-            p = colony.substrate.get_document(doc_ids[int(j * step)]).position
+            p = colony.substrate.get_document(targets[int(j * step)]).position
             spawned.append(
                 colony.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
             )
@@ -1172,7 +1189,9 @@ def digest_new_distributed(
     retire: bool = True,
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
-    the shard that holds the document it starts beside. Returns the ticks run.
+    the shard that holds the document it starts beside. Returns the ticks run. At least one
+    digester per :data:`DOCUMENTS_PER_DIGESTER` new documents is spawned (documents an
+    earlier run left undigested are not looked for here).
     ``on_tick`` and ``on_progress`` as in :meth:`DistributedColony.run
     <phago.distributed.DistributedColony.run>` (``on_progress`` is the cheap one on Ray).
 
@@ -1198,6 +1217,7 @@ def digest_new_distributed(
     dc = sink.dc
     spawned: list[AgentId] = []
     if doc_ids and digesters > 0:
+        digesters = max(int(digesters), -(-len(doc_ids) // DOCUMENTS_PER_DIGESTER))
         owners = dc.coordinator.route_documents(np.array([int(d) for d in doc_ids], np.uint64))
         for shard in unique_sorted(owners).tolist():
             mine = [doc_ids[i] for i in np.flatnonzero(owners == shard).tolist()]

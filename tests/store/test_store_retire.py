@@ -132,3 +132,27 @@ def test_an_older_store_with_more_death_records_loads_trimmed(
     again = load(tmp_path / "new.db")
     assert again.death_signals == back.death_signals
     assert again.fitness.dead_ids() == back.fitness.dead_ids()
+
+
+def test_a_part_digested_colony_gets_digesters_for_its_leftovers_too() -> None:
+    """An earlier run that ran out of ticks left documents undigested; the next call gets a
+    digester per 100 documents to digest, beside the leftovers too, and finishes them all
+    (before, it spawned its 10 beside the new note and ran to ``max_ticks`` every time)."""
+    from phago.ingest import DOCUMENTS_PER_DIGESTER
+
+    assert DOCUMENTS_PER_DIGESTER == 100
+    c = Colony(seed=0)
+    words = ["cell", "wall", "ion", "gate", "star", "gas", "river", "stone", "gene", "code"]
+    first = [
+        c.ingest_document(f"n{i}", f"{words[i % 10]} {words[(i + 3) % 10]} note{i} topic{i % 7}")
+        for i in range(250)
+    ]
+    digest_new_documents(c, first, digesters=1, max_ticks=3)
+    left = c.substrate.undigested_count
+    assert left > 200  # one digester in three ticks digests a few
+    spawned_before = c.total_spawned
+    note = c.ingest_document("new", "glacier melt and river deltas")
+    ran = digest_new_documents(c, [note], digesters=1, max_ticks=2000)
+    assert c.stats().documents_digested == c.stats().documents_total == 251
+    assert c.total_spawned - spawned_before == 3  # ceil((left + 1) / 100), not 1
+    assert ran < 2000

@@ -76,7 +76,8 @@ def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) ->
     type=click.IntRange(min=1),
     default=10,
     show_default=True,
-    help="Digesters spawned beside the new documents (retired once they are digested).",
+    help="Digesters spawned beside the new documents (retired once they are digested); "
+    "at least one per 100 documents to digest, an earlier run's leftovers included.",
 )
 @click.option(
     "--max-ticks",
