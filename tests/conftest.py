@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import settings
@@ -37,3 +38,20 @@ def sample_docs() -> list:
 def sample_colony() -> Colony:
     """A fresh sample colony, not yet run."""
     return build_sample_colony()
+
+
+@pytest.fixture
+def counted_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts whose terms the document index counts (recorded as it counts them; rows
+    taken from saved counts are not counted)."""
+    from phago.query.term_counts import TermCounts, Vocabulary
+
+    seen: list[str] = []
+    count = Vocabulary._count
+
+    def counted(self: Vocabulary, texts: Sequence[str], kernel: bool | None) -> TermCounts:
+        seen.extend(texts)
+        return count(self, texts, kernel)
+
+    monkeypatch.setattr(Vocabulary, "_count", counted)
+    return seen

@@ -99,6 +99,7 @@ from phago.types import (
 
 if TYPE_CHECKING:
     from phago.document_batch import DocumentBatch, DocumentInput
+    from phago.query.term_counts import SavedTermCounts
     from phago.state import ForgetReport
 
 __all__ = [
@@ -386,6 +387,9 @@ class Colony:
         # agents spawned after this tick's Sense (by a spawn policy in Act, say): they sense
         # first next tick, so this tick is not one of their ticks alive (see AgentFitness)
         self._unsensed: set[AgentId] = set()
+        # the documents' term counts the store this colony was loaded from kept (its query
+        # index starts from them; phago.query.term_counts)
+        self.saved_term_counts: SavedTermCounts | None = None
         self._moving_to: dict[DocumentId, AgentId] = {}  # this Act phase: document -> mover
         self._phase = "advance"  # the last phase run
         self._phase_raised: str | None = None  # what the last phase raised, if it did

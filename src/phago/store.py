@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from phago.colony import Colony
+    from phago.query.term_counts import SavedTermCounts
     from phago.state import ColonyState, ForgetReport
 else:
     # NumPy, the colony and its state are imported when first used: reading a store's
@@ -699,7 +700,12 @@ def _summary(state: ColonyState) -> dict[str, Any]:
 
 
 def _write(
-    con: sqlite3.Connection, state: ColonyState, catalog: Catalog, kind: str, extra: dict[str, Any]
+    con: sqlite3.Connection,
+    state: ColonyState,
+    catalog: Catalog,
+    kind: str,
+    extra: dict[str, Any],
+    terms: SavedTermCounts | None = None,
 ) -> str:
     from phago import __version__
     from phago.state import to_jsonable
@@ -755,6 +761,8 @@ def _write(
             else:
                 enc, data = "json", _json_bytes(to_jsonable(value))
             yield f"extra.{key}", enc, data, _sha(data)
+        for name, enc, data in _term_blobs(terms):
+            yield name, enc, data, _sha(data)
         summary = _json_bytes(_summary(state))
         yield "summary", "json", summary, _sha(summary)
         rows = _json_bytes({"rows_digest": digest.hexdigest()})
@@ -827,9 +835,11 @@ def _save_state(
     kind: str,
     extra: dict[str, Any] | None,
     expect: str | None,
+    terms: SavedTermCounts | None = None,
 ) -> tuple[Path, str]:
     """:func:`save_state`, refusing if ``expect`` (a version; None: no check) is not the
-    version of the store found at ``path``. Returns the path and the version written."""
+    version of the store found at ``path``, with the documents' term counts ``terms`` if
+    given. Returns the path and the version written."""
     if path.is_symlink():  # write where the link points; the link stays
         path = _real(path)
     if path.is_dir():
@@ -839,7 +849,7 @@ def _save_state(
             f"cannot save colony to {path}: the directory {path.parent} does not exist"
         )
     with _directory_lock(path.parent):
-        return _save_state_locked(state, path, catalog, kind, extra, expect)
+        return _save_state_locked(state, path, catalog, kind, extra, expect, terms)
 
 
 def _read_old(path: Path) -> tuple[Catalog, str, os.stat_result]:
@@ -873,6 +883,7 @@ def _save_state_locked(
     kind: str,
     extra: dict[str, Any] | None,
     expect: str | None,
+    terms: SavedTermCounts | None = None,
 ) -> tuple[Path, str]:
     old = Catalog()
     old_stat: os.stat_result | None = None
@@ -900,7 +911,7 @@ def _save_state_locked(
     try:
         con = _connect_write(tmp)
         try:
-            written = _write(con, state, catalog, kind, extra or {})
+            written = _write(con, state, catalog, kind, extra or {}, terms)
         finally:
             con.close()
         if old_stat is not None:
@@ -956,10 +967,14 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
         >>> save(Colony(seed=4), p).exists()
         True
     """
+    from phago.query.index import term_counts_to_save
     from phago.state import capture
 
     p = Path(path)
-    _, version = _save_state(capture(colony), p, catalog, "colony", None, _origin(colony, p))
+    state = capture(colony)
+    terms = term_counts_to_save(colony)  # (counted only for documents not counted before)
+    _, version = _save_state(state, p, catalog, "colony", None, _origin(colony, p), terms)
+    colony.saved_term_counts = terms
     if _origin(colony, p) is not None:
         _remember(colony, p, version)
     return p
@@ -1271,7 +1286,62 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
     except PhagoError as exc:
         raise StoreError(f"cannot load {p}: inconsistent state ({exc})") from exc
     _remember(colony, p, version)
+    colony.saved_term_counts = _read_terms(p, version)
     return colony, catalog
+
+
+_TERMS = "terms."
+"""Blob names of the documents' term counts kept with a colony (:mod:`phago.query.term_counts`:
+its document index starts from them instead of tokenising every document again)."""
+
+_TERM_ARRAYS = {"doc_ids": "uint64", "ptr": "int64", "cols": "int32", "cnts": "int32"}
+"""The array parts of the term counts and their dtypes (names: NumPy is imported lazily)."""
+
+
+def _term_blobs(terms: SavedTermCounts | None) -> Iterator[tuple[str, str, bytes]]:
+    """The blobs of ``terms`` (none for None)."""
+    if terms is None:
+        return
+    from phago.text import TOKENIZER_VERSION
+
+    meta = {"tokenizer": TOKENIZER_VERSION, "terms": terms.terms}
+    yield f"{_TERMS}meta", "json", _json_bytes(meta)
+    for name in _TERM_ARRAYS:
+        yield f"{_TERMS}{name}", "npy", _npy(np.asarray(getattr(terms, name)))
+    yield f"{_TERMS}lens", "npy", _npy(np.asarray(terms.lens, dtype=np.int64))
+
+
+def _read_terms(path: Path, version: str) -> SavedTermCounts | None:
+    """The term counts kept in the store at ``path``, if it still holds ``version``, they
+    were made by this tokeniser and are whole (None otherwise: the documents are then
+    tokenised again on the first query)."""
+    from phago.query.term_counts import SavedTermCounts
+    from phago.text import TOKENIZER_VERSION
+
+    try:
+        con = _open(path)[0]
+    except StoreError:
+        return None  # (replaced or removed since it was read)
+    try:
+        if (
+            _file_version(con) != version
+            or con.execute("SELECT 1 FROM blobs WHERE name = ?", (f"{_TERMS}meta",)).fetchone()
+            is None
+        ):
+            return None
+        meta = _json_blob(con, path, f"{_TERMS}meta")
+        if meta.get("tokenizer") != TOKENIZER_VERSION:
+            return None
+        arrays = {
+            name: np.asarray(_array_blob(con, path, f"{_TERMS}{name}"), dtype=dtype)
+            for name, dtype in {**_TERM_ARRAYS, "lens": "int64"}.items()
+        }
+        saved = SavedTermCounts(terms=[str(t) for t in meta["terms"]], **arrays)
+        return saved if saved.is_valid() else None
+    except (StoreError, sqlite3.Error, ValueError, TypeError, KeyError, AttributeError):
+        return None  # (damaged: the counts are made again; the colony itself was checked)
+    finally:
+        con.close()
 
 
 def read_extra(path: PathLike) -> dict[str, Any]:
@@ -2217,12 +2287,15 @@ def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
     if is_distributed_store(p):
         return _forget_distributed(p, ids)
     state, catalog, version = _load(p)
+    terms = _read_terms(p, version)
     report = forget_documents(state, ids)
     try:
         restore(state)
     except StoreError as exc:
         raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
-    _save_state(state, p, catalog, "colony", None, version)
+    if terms is not None:  # the kept documents' counts stay
+        terms = terms.keep(state.substrate.doc_ids.astype(np.uint64))
+    _save_state(state, p, catalog, "colony", None, version, terms)
     return report
 
 

@@ -228,6 +228,11 @@ STOPWORDS: frozenset[str] = frozenset(
 
 # ------------------------------------------------------------------------------ tokeniser
 
+TOKENIZER_VERSION = 1
+"""Names the terms :func:`tokenize` gives: raised whenever they change for some text, so that
+term counts another version saved (a store's, see :mod:`phago.query.term_counts`) are not
+used."""
+
 _ASCII_PIECE = re.compile(r"[a-z0-9]+")
 
 URL = re.compile(

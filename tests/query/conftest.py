@@ -68,19 +68,3 @@ def bio_texts() -> list[tuple[str, str]]:
 def bio() -> StaticSource:
     """Seven small documents on cells, genes and qubits, wired as cliques."""
     return build_source(BIO_TEXTS)
-
-
-@pytest.fixture
-def counted_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The texts whose terms the document index counts (recorded as it counts them)."""
-    from phago.query.term_counts import TermCounts, Vocabulary
-
-    seen: list[str] = []
-    count = Vocabulary.count
-
-    def counted(self: Vocabulary, texts: Sequence[str]) -> TermCounts:
-        seen.extend(texts)
-        return count(self, texts)
-
-    monkeypatch.setattr(Vocabulary, "count", counted)
-    return seen

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from phago._text_kernels import TermTable
 from phago.text import tokenize, without_urls
+from phago.types import Document
 
 IntArray = npt.NDArray[np.int64]
 
@@ -54,15 +55,35 @@ class Vocabulary:
     """Terms numbered in order of first occurrence (``ids``: term → id, a plain dict that
     only grows), with a kernel's hash table of its ASCII terms kept in step on demand."""
 
-    __slots__ = ("_synced", "_table", "_table_vocab", "ids")
+    __slots__ = ("_saved", "_synced", "_table", "_table_vocab", "ids")
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self._table: TermTable | None = None
         self._table_vocab = np.zeros(0, dtype=np.int64)  # table index -> vocabulary id
         self._synced = 0  # ids the table has seen
+        self._saved: SavedTermCounts | None = None  # counts in this vocabulary's ids
 
-    def count(self, texts: Sequence[str], *, kernel: bool | None = None) -> TermCounts:
+    def adopt(self, saved: SavedTermCounts) -> bool:
+        """Start from ``saved`` (an empty vocabulary only): its terms become this vocabulary's
+        first ids, and :meth:`count` takes its documents' rows instead of counting them.
+        Returns whether it was adopted."""
+        if self.ids:
+            return False
+        self.ids.update(zip(saved.terms, range(len(saved.terms)), strict=True))
+        if len(self.ids) != len(saved.terms):  # (a term saved twice: not a saved vocabulary)
+            self.ids.clear()
+            return False
+        self._saved = saved
+        return True
+
+    def count(
+        self,
+        texts: Sequence[str],
+        *,
+        kernel: bool | None = None,
+        doc_ids: npt.NDArray[np.uint64] | None = None,
+    ) -> TermCounts:
         """Count the terms of ``texts``, adding new terms to the vocabulary.
 
         Args:
@@ -70,10 +91,26 @@ class Vocabulary:
             kernel: count ASCII texts with the Numba kernel (True), in Python (False), or
                 as the batch's size says (None; see the module docstring). The result is
                 the same.
+            doc_ids: the texts' document ids: the rows of documents in the adopted saved
+                counts (:meth:`adopt`) are taken from them.
 
         Returns:
             A :class:`TermCounts`, one row per text.
         """
+        saved = self._saved
+        if saved is not None and doc_ids is not None and len(texts):
+            at = saved.rows_of(doc_ids)
+            have = np.flatnonzero(at >= 0)
+            if len(have):
+                known = saved.rows(at[have])
+                if len(have) == len(texts):
+                    return known
+                rest = np.flatnonzero(at < 0)
+                fresh = self.count([texts[i] for i in rest.tolist()], kernel=kernel)
+                return _interleave(known, have.tolist(), fresh, rest.tolist())
+        return self._count(texts, kernel)
+
+    def _count(self, texts: Sequence[str], kernel: bool | None) -> TermCounts:
         if kernel is False:
             return self._count_python(texts)
         ascii_rows = [i for i, t in enumerate(texts) if t.isascii()]
@@ -164,6 +201,103 @@ class Vocabulary:
             self._table_vocab = np.concatenate([self._table_vocab, ids])
             self._synced = len(self.ids)
         return self._table
+
+
+class SavedTermCounts(NamedTuple):
+    """Documents' term counts as a store keeps them (:func:`phago.store.save`), keyed by
+    document id (a document's id hashes its title and content, so its counts never change
+    under it; :data:`phago.text.TOKENIZER_VERSION` names the tokeniser that made them).
+
+    ``terms[c]`` is term ``c``; the document ``doc_ids[i]`` (ascending) has the terms
+    ``cols[ptr[i]:ptr[i + 1]]`` (ascending) with counts ``cnts[...]``, ``lens[i]`` in all.
+    """
+
+    terms: list[str]
+    doc_ids: npt.NDArray[np.uint64]
+    ptr: IntArray
+    cols: npt.NDArray[np.int32]
+    cnts: npt.NDArray[np.int32]
+    lens: IntArray
+
+    def rows_of(self, ids: npt.NDArray[np.uint64]) -> IntArray:
+        """Each id's row, or -1 for an id not saved."""
+        if not len(self.doc_ids):
+            return np.full(len(ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.doc_ids, ids), len(self.doc_ids) - 1)
+        out: IntArray = np.where(self.doc_ids[at] == ids, at, -1).astype(np.int64)
+        return out
+
+    def rows(self, at: IntArray) -> TermCounts:
+        """The rows ``at`` as :class:`TermCounts`."""
+        width = self.ptr[at + 1] - self.ptr[at]
+        ptr = np.zeros(len(at) + 1, dtype=np.int64)
+        np.cumsum(width, out=ptr[1:])
+        pos = np.arange(ptr[-1], dtype=np.int64) - np.repeat(ptr[:-1] - self.ptr[at], width)
+        return TermCounts(ptr, self.cols[pos].astype(np.int64), self.cnts[pos], self.lens[at])
+
+    def keep(self, ids: npt.NDArray[np.uint64]) -> SavedTermCounts:
+        """Only the documents among ``ids``."""
+        at = np.flatnonzero(np.isin(self.doc_ids, ids))
+        part = self.rows(at)
+        return SavedTermCounts(
+            self.terms, self.doc_ids[at], part.ptr, part.cols.astype(np.int32), part.cnts, part.lens
+        )
+
+    def is_valid(self) -> bool:
+        """Whether the arrays fit together (a damaged or foreign part does not)."""
+        n, ptr, cols = len(self.doc_ids), self.ptr, self.cols
+        if len(ptr) != n + 1 or len(self.lens) != n or int(ptr[0]) != 0:
+            return False
+        if int(ptr[-1]) != len(cols) or len(cols) != len(self.cnts):
+            return False
+        if not bool((np.diff(ptr) >= 0).all()):
+            return False
+        if n > 1 and not bool((self.doc_ids[1:] > self.doc_ids[:-1]).all()):
+            return False
+        return not len(cols) or (int(cols.min()) >= 0 and int(cols.max()) < len(self.terms))
+
+
+def saved_counts_for(base: SavedTermCounts | None, docs: Sequence[Document]) -> SavedTermCounts:
+    """The saved counts of the documents ``docs``: ``base``'s rows for those it holds, the
+    others counted (their title, then content, as the document index reads them; new terms
+    extend ``base``'s vocabulary).
+
+    Example:
+        >>> from phago.types import Document, Position
+        >>> a = Document(7, "a", "cell wall", Position(0, 0))
+        >>> b = Document(3, "b", "cell gate", Position(0, 0))
+        >>> first = saved_counts_for(None, [a, b])
+        >>> first.terms, first.doc_ids.tolist(), first.cols.tolist()
+        (['cell', 'wall', 'gate'], [3, 7], [0, 2, 0, 1])
+        >>> c = Document(5, "c", "ion wall", Position(0, 0))
+        >>> more = saved_counts_for(first, [b, c])
+        >>> more.terms[3:], more.doc_ids.tolist(), more.cols.tolist()
+        (['ion'], [3, 5], [0, 2, 1, 3])
+    """
+    ids = np.fromiter((int(d.id) for d in docs), dtype=np.uint64, count=len(docs))
+    vocabulary = Vocabulary()
+    if base is not None and vocabulary.adopt(base):
+        missing = np.flatnonzero(base.rows_of(ids) < 0).tolist()
+    else:
+        missing = list(range(len(docs)))
+    texts = [""] * len(docs)  # (the rows of saved documents are taken, not counted)
+    for i in missing:
+        texts[i] = f"{docs[i].title}\n{docs[i].content}"
+    counts = vocabulary.count(texts, doc_ids=ids)
+    order = np.argsort(ids, kind="stable")
+    keep = order[np.r_[True, ids[order][1:] != ids[order][:-1]]] if len(ids) else order
+    rows = SavedTermCounts(
+        list(vocabulary.ids),
+        ids,
+        counts.ptr,
+        counts.cols.astype(np.int32),
+        counts.cnts.astype(np.int32),
+        counts.lens.astype(np.int64),
+    )
+    part = rows.rows(keep.astype(np.int64))
+    return SavedTermCounts(
+        rows.terms, ids[keep], part.ptr, part.cols.astype(np.int32), part.cnts, part.lens
+    )
 
 
 def _interleave(a: TermCounts, a_rows: list[int], b: TermCounts, b_rows: list[int]) -> TermCounts:

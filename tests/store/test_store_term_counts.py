@@ -1,0 +1,111 @@
+"""A store keeps its documents' term counts, so a query after a load tokenises nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from store_helpers import make_colony
+
+import phago.text
+from phago import Colony
+from phago.query import documents, retrieve
+from phago.query.term_counts import SavedTermCounts
+from phago.store import forget_in_store, load, save
+from phago.text import tokenize
+
+QUERIES = ("cell membrane protein", "star gas cloud", "antibodies pathogens")
+
+
+def digested(tmp_path: Path) -> tuple[Colony, Path]:
+    c = make_colony(n_docs=16, digesters=5)
+    c.run_until_digested(600)
+    db = save(c, tmp_path / "kb.db")
+    return c, db
+
+
+def answers(colony: Colony) -> list[object]:
+    return [(retrieve(colony, q, k=8), documents(colony, q, 5, concepts=5)) for q in QUERIES]
+
+
+def without_saved_counts(colony: Colony) -> Colony:
+    colony.saved_term_counts = None
+    return colony
+
+
+def test_a_loaded_colony_queries_as_one_that_counts_afresh_without_tokenising(
+    tmp_path: Path, counted_texts: list[str]
+) -> None:
+    c, db = digested(tmp_path)
+    counted_texts.clear()  # (the first save counted every document)
+    loaded = load(db)
+    saved = loaded.saved_term_counts
+    assert isinstance(saved, SavedTermCounts) and saved.is_valid()
+    assert sorted(saved.doc_ids.tolist()) == sorted(int(d.id) for d in c.documents())
+    # every document's saved counts are its tokens' counts
+    names = saved.terms
+    for d in c.documents()[:5]:
+        row = int(saved.rows_of(np.array([int(d.id)], dtype=np.uint64))[0])
+        lo, hi = int(saved.ptr[row]), int(saved.ptr[row + 1])
+        got = {names[t]: int(n) for t, n in zip(saved.cols[lo:hi], saved.cnts[lo:hi], strict=True)}
+        want: dict[str, int] = {}
+        for t in tokenize(f"{d.title}\n{d.content}"):
+            want[t] = want.get(t, 0) + 1
+        assert got == want and int(saved.lens[row]) == sum(want.values())
+    kept = answers(loaded)
+    assert counted_texts == []  # every document's counts came from the store
+    fresh = answers(without_saved_counts(load(db)))
+    assert len(counted_texts) == len(c.documents())
+    assert kept == fresh
+
+
+def test_counts_made_by_another_tokeniser_are_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, db = digested(tmp_path)
+    monkeypatch.setattr(phago.text, "TOKENIZER_VERSION", phago.text.TOKENIZER_VERSION + 1)
+    assert load(db).saved_term_counts is None
+
+
+def test_a_damaged_or_missing_part_only_costs_the_counting(tmp_path: Path) -> None:
+    _, db = digested(tmp_path)
+    want = answers(without_saved_counts(load(db)))
+    con = sqlite3.connect(db)
+    con.execute("UPDATE blobs SET data = ? WHERE name = 'terms.cols'", (b"junk",))
+    con.commit()
+    con.close()
+    damaged = load(db)  # (the colony itself is checked as ever)
+    assert damaged.saved_term_counts is None and answers(damaged) == want
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM blobs WHERE name LIKE 'terms.%'")  # a store saved before them
+    con.commit()
+    con.close()
+    old = load(db)
+    assert old.saved_term_counts is None and answers(old) == want
+    save(old, db)  # saving counts them again
+    assert load(db).saved_term_counts is not None
+
+
+def test_forgetting_keeps_the_other_documents_counts(tmp_path: Path) -> None:
+    c, db = digested(tmp_path)
+    gone = c.documents()[3].id
+    forget_in_store(db, [int(gone)])
+    after = load(db)
+    saved = after.saved_term_counts
+    assert saved is not None
+    assert sorted(saved.doc_ids.tolist()) == sorted(int(d.id) for d in after.documents())
+    assert int(gone) not in saved.doc_ids.tolist()
+    assert answers(after) == answers(without_saved_counts(load(db)))
+
+
+def test_saving_again_counts_only_new_documents(tmp_path: Path, counted_texts: list[str]) -> None:
+    _, db = digested(tmp_path)
+    colony = load(db)
+    colony.ingest_document("new", "a new note on glacier melt and river deltas")
+    counted_texts.clear()  # (the first save counted every document)
+    save(colony, db)
+    assert counted_texts == ["new\na new note on glacier melt and river deltas"]
+    saved = load(db).saved_term_counts
+    assert saved is not None and len(saved.doc_ids) == 17
