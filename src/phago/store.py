@@ -15,6 +15,12 @@ A store is one SQLite file (stdlib :mod:`sqlite3`). Schema version 1:
   came from and the hash of that file's text (duplicates by content are skipped).
 * ``history(tick, nodes, edges, documents, digested)``: graph size over ticks (sparklines).
 
+Blobs named ``terms.*`` keep the documents' term counts by document id (with the
+tokeniser's version: :mod:`phago.query.term_counts`), so a colony's first query after a load
+does not tokenise every document again. A save counts only documents not counted before; a
+store without them, or with damaged ones or another tokeniser's, loads as ever and counts
+them again.
+
 The rows of ``documents``, ``agents``, ``sources`` and ``history`` are covered by one BLAKE2b
 digest stored as a blob, so a damaged file is refused with :class:`~phago.errors.StoreError`
 instead of loading wrong data.
