@@ -250,7 +250,8 @@ def without_urls(text: str) -> str:
         >>> without_urls("see https://example.com/a?b=1, then www.example.org.")
         'see  , then  .'
     """
-    if "://" in text or "www." in text or "WWW." in text:  # (the search is rarely needed)
+    # (the search is rarely needed; "ww." in any case: Www., wWw. and WWW. too)
+    if "://" in text or "ww." in text or "wW." in text or "Ww." in text or "WW." in text:
         return URL.sub(" ", text)
     return text
 

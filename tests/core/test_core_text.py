@@ -81,6 +81,8 @@ def test_web_addresses_give_no_terms_on_any_path() -> None:
     assert tokenize(umlaut) == [k.label for k in analyse_keywords(umlaut)[0]]
     assert tokenize(umlaut) == ["über", "die", "zellmembran"]
     assert without_urls("no address here") == "no address here"
+    for mixed in ("Www.Example.com/page", "wWw.example.com", "WWW.EXAMPLE.COM"):
+        assert tokenize(f"glacier {mixed} river") == ["glacier", "river"], mixed
     # a note added through the Python API keeps its address; the graph has no "https"
     c = Colony(seed=0)
     doc = c.ingest_document("n", text)

@@ -109,3 +109,48 @@ def test_saving_again_counts_only_new_documents(tmp_path: Path, counted_texts: l
     assert counted_texts == ["new\na new note on glacier melt and river deltas"]
     saved = load(db).saved_term_counts
     assert saved is not None and len(saved.doc_ids) == 17
+
+
+def _bm25(colony: Colony, term: str) -> dict[str, float]:
+    from phago.query.index import query_index
+
+    di = query_index(colony).documents(colony)
+    return {di.title(i): round(float(x), 6) for i, x in enumerate(di.scores([term]))}
+
+
+def _two_notes() -> Colony:
+    from phago import Digester, Position
+
+    c = Colony(seed=0)
+    c.ingest_document("a", "alpha beta gamma membrane protein", Position(0, 0), doc_id=5)
+    c.ingest_document("b", "alpha beta delta star cloud", Position(1, 0), doc_id=6)
+    c.spawn(Digester(Position(0, 0), seed=0))
+    c.run_until_digested(200)
+    return c
+
+
+def _reuse_id_5(c: Colony) -> None:
+    """Forget document 5 and give its id (by hand) to other text."""
+    c.forget_documents([5])
+    c.ingest_document("z", "zebra giraffe okapi savanna", doc_id=5)
+    c.run_until_digested(200)
+
+
+def test_an_id_given_by_hand_to_other_text_is_counted_afresh(tmp_path: Path) -> None:
+    """Saved counts are keyed by document id, which hashes a document's text unless given by
+    hand: such ids never take saved rows (a forgotten document's id can name other text)."""
+    c = _two_notes()
+    save(c, tmp_path / "kb.db")  # the colony keeps the counts it saved
+    _reuse_id_5(c)
+    assert _bm25(c, "zebra")["z"] > 0.0 and _bm25(c, "membrane")["z"] == 0.0
+    save(c, tmp_path / "kb.db")
+    again = load(tmp_path / "kb.db")
+    assert _bm25(again, "zebra") == _bm25(without_saved_counts(load(tmp_path / "kb.db")), "zebra")
+    assert _bm25(again, "zebra")["z"] > 0.0
+
+
+def test_an_index_built_before_an_id_was_reused_reads_the_new_text() -> None:
+    c = _two_notes()
+    assert _bm25(c, "membrane")["a"] > 0.0  # the index is built
+    _reuse_id_5(c)
+    assert _bm25(c, "zebra")["z"] > 0.0 and _bm25(c, "membrane")["z"] == 0.0

@@ -60,7 +60,12 @@ from phago._gc import cyclic_gc_paused
 from phago._jit import kernel_pays
 from phago.graph import HebbianGraph
 from phago.query.base import CONCEPT_CODE, GraphSource, source_tick
-from phago.query.term_counts import SavedTermCounts, Vocabulary, saved_counts_for
+from phago.query.term_counts import (
+    SavedTermCounts,
+    Vocabulary,
+    content_addressed,
+    saved_counts_for,
+)
 from phago.text import label_terms
 
 if TYPE_CHECKING:  # SciPy is imported where a matrix is asked for (0.15 s a process)
@@ -769,6 +774,12 @@ class _DocStore:
                 have = np.fromiter(by_id, dtype=np.uint64, count=len(by_id))
                 if not bool(np.isin(self.sorted_ids, have).all()):
                     return False
+                # an id given by hand names other text after its document was forgotten
+                old = self.by_id
+                for i in self.sorted_ids.tolist():
+                    was, now = old.get(i), by_id[i]
+                    if was is not None and (was.content != now.content or was.title != now.title):
+                        return False
             self.by_id = by_id
         self.docs_seen = docs
         return True
@@ -846,7 +857,12 @@ class _DocStore:
         """Tokenise ``docs`` (title, then content) into new slots (extending the vocabulary)
         and place them by id."""
         ids = np.fromiter((int(d.id) for d in docs), dtype=np.uint64, count=len(docs))
-        counts = self.terms.count([f"{d.title}\n{d.content}" for d in docs], doc_ids=ids)
+        texts = [f"{d.title}\n{d.content}" for d in docs]
+        if self.terms.has_saved:
+            usable = content_addressed(docs, ids)
+            counts = self.terms.count(texts, doc_ids=ids, usable=usable)
+        else:
+            counts = self.terms.count(texts)
         lens = counts.lens
         first = len(self.slot_titles)
         slots = np.arange(first, first + len(docs), dtype=np.int64)

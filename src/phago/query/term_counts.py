@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago._text_kernels import TermTable
+from phago.ids import document_ids
 from phago.text import tokenize, without_urls
 from phago.types import Document
 
@@ -64,6 +65,11 @@ class Vocabulary:
         self._synced = 0  # ids the table has seen
         self._saved: SavedTermCounts | None = None  # counts in this vocabulary's ids
 
+    @property
+    def has_saved(self) -> bool:
+        """Whether saved counts were adopted (:meth:`adopt`)."""
+        return self._saved is not None
+
     def adopt(self, saved: SavedTermCounts) -> bool:
         """Start from ``saved`` (an empty vocabulary only): its terms become this vocabulary's
         first ids, and :meth:`count` takes its documents' rows instead of counting them.
@@ -83,6 +89,7 @@ class Vocabulary:
         *,
         kernel: bool | None = None,
         doc_ids: npt.NDArray[np.uint64] | None = None,
+        usable: npt.NDArray[np.bool_] | None = None,
     ) -> TermCounts:
         """Count the terms of ``texts``, adding new terms to the vocabulary.
 
@@ -93,6 +100,9 @@ class Vocabulary:
                 the same.
             doc_ids: the texts' document ids: the rows of documents in the adopted saved
                 counts (:meth:`adopt`) are taken from them.
+            usable: which texts may take a saved row (None: all). Only a document whose id
+                hashes its title and content (:func:`phago.ids.document_id`) may: an id
+                given by hand can name other text after a forget.
 
         Returns:
             A :class:`TermCounts`, one row per text.
@@ -100,6 +110,8 @@ class Vocabulary:
         saved = self._saved
         if saved is not None and doc_ids is not None and len(texts):
             at = saved.rows_of(doc_ids)
+            if usable is not None:
+                at = np.where(usable, at, -1)
             have = np.flatnonzero(at >= 0)
             if len(have):
                 known = saved.rows(at[have])
@@ -257,6 +269,27 @@ class SavedTermCounts(NamedTuple):
         return not len(cols) or (int(cols.min()) >= 0 and int(cols.max()) < len(self.terms))
 
 
+def content_addressed(
+    docs: Sequence[Document], ids: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_]:
+    """Which documents' ids hash their title and content (:func:`phago.ids.document_id`):
+    only their saved counts can be trusted to be of their text.
+
+    Example:
+        >>> from phago.ids import document_id
+        >>> from phago.types import Document, Position
+        >>> own = Document(document_id("t", "cell"), "t", "cell", Position(0, 0))
+        >>> given = Document(5, "t", "cell", Position(0, 0))
+        >>> ids = np.array([own.id, given.id], dtype=np.uint64)
+        >>> content_addressed([own, given], ids).tolist()
+        [True, False]
+    """
+    out: npt.NDArray[np.bool_] = (
+        document_ids([d.title for d in docs], [d.content for d in docs]) == ids
+    )
+    return out
+
+
 def saved_counts_for(base: SavedTermCounts | None, docs: Sequence[Document]) -> SavedTermCounts:
     """The saved counts of the documents ``docs``: ``base``'s rows for those it holds, the
     others counted (their title, then content, as the document index reads them; new terms
@@ -275,15 +308,16 @@ def saved_counts_for(base: SavedTermCounts | None, docs: Sequence[Document]) -> 
         (['ion'], [3, 5], [0, 2, 1, 3])
     """
     ids = np.fromiter((int(d.id) for d in docs), dtype=np.uint64, count=len(docs))
+    usable = content_addressed(docs, ids)
     vocabulary = Vocabulary()
     if base is not None and vocabulary.adopt(base):
-        missing = np.flatnonzero(base.rows_of(ids) < 0).tolist()
+        missing = np.flatnonzero((base.rows_of(ids) < 0) | ~usable).tolist()
     else:
         missing = list(range(len(docs)))
     texts = [""] * len(docs)  # (the rows of saved documents are taken, not counted)
     for i in missing:
         texts[i] = f"{docs[i].title}\n{docs[i].content}"
-    counts = vocabulary.count(texts, doc_ids=ids)
+    counts = vocabulary.count(texts, doc_ids=ids, usable=usable)
     order = np.argsort(ids, kind="stable")
     keep = order[np.r_[True, ids[order][1:] != ids[order][:-1]]] if len(ids) else order
     rows = SavedTermCounts(
