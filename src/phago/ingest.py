@@ -1083,7 +1083,7 @@ def digest_new_documents(
     spawned: list[AgentId] = []
     if doc_ids and digesters > 0:
         targets = list(doc_ids)
-        if colony.substrate.undigested_count > len(targets):  # an earlier run's leftovers
+        if colony.substrate.undigested_count:  # an earlier run's leftovers, if any
             new = {int(d) for d in targets}
             targets += [d.id for d in colony.substrate.undigested_documents() if d.id not in new]
         k = min(max(int(digesters), -(-len(targets) // DOCUMENTS_PER_DIGESTER)), len(targets))
