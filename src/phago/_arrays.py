@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["frozen_empty", "stable_groups", "unique_sorted"]
+__all__ = ["csr_take", "frozen_empty", "gather", "stable_groups", "unique_sorted"]
 
 
 def frozen_empty(dtype: npt.DTypeLike, columns: int | None = None) -> npt.NDArray[Any]:
@@ -94,3 +94,37 @@ def stable_groups(keys: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[tuple
         return order, []
     cuts = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), len(ordered)]
     return order, [(int(ordered[c0]), c0, c1) for c0, c1 in pairwise(cuts)]
+
+
+def csr_take(
+    indptr: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The CSR rows ``rows`` of a matrix with row pointers ``indptr``, as the row pointers of
+    the taken rows and the positions of their entries in the matrix (row by row).
+
+    Example:
+        >>> ptr, pos = csr_take(np.array([0, 2, 3, 5]), np.array([2, 0]))
+        >>> ptr.tolist(), pos.tolist()
+        ([0, 2, 4], [3, 4, 0, 1])
+    """
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lens, out=ptr[1:])
+    pos = np.arange(ptr[-1], dtype=np.int64) - np.repeat(ptr[:-1] - starts, lens)
+    return ptr, pos
+
+
+def gather(
+    indptr: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Entry positions of every CSR row in ``rows`` and, per entry, its position in ``rows``.
+
+    Example:
+        >>> pos, owner = gather(np.array([0, 2, 3, 5]), np.array([2, 0]))
+        >>> pos.tolist(), owner.tolist()
+        ([3, 4, 0, 1], [0, 0, 1, 1])
+    """
+    ptr, pos = csr_take(indptr, rows)
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(ptr))
+    return pos, owner

@@ -538,9 +538,6 @@ def _pdf_chunks(path: Path, meta: dict[str, str]) -> Iterator[str]:
             meta["damaged"] = "; ".join(dict.fromkeys(notes))
 
 
-# Web addresses: dropped from text files' content (the tokeniser skips them anyway; stores
-# hold files' content without them, so a file is still known again by its digest)
-_URL = URL
 _FRONT_MATTER = re.compile(
     r"---[ \t]*\r?\n(?P<body>.*?\n)??(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL
 )
@@ -567,7 +564,7 @@ def _front_matter_end(text: str, at_end: bool = False) -> int:
 
 def _heading_title(text: str) -> str:
     """A Markdown heading's text as a title: links as their text, no emphasis marks."""
-    title = _URL.sub("", _MD_LINK.sub(r"\1", text)).replace("*", "").replace("`", "")
+    title = URL.sub("", _MD_LINK.sub(r"\1", text)).replace("*", "").replace("`", "")
     return _WS.sub(" ", title).strip()
 
 
@@ -604,7 +601,7 @@ def _text_file_chunks(
             fenced, title = _md_title(block, fenced)
             if title:
                 meta["title"], titled = title, True
-        block = _URL.sub("", block)
+        block = URL.sub("", block)
         if block:
             yield block
     if head:
@@ -613,7 +610,7 @@ def _text_file_chunks(
         _, title = _md_title(carry, fenced)
         if title:
             meta["title"] = title
-    carry = _URL.sub("", carry)
+    carry = URL.sub("", carry)
     if carry:
         yield carry
 

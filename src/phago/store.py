@@ -1229,6 +1229,15 @@ def read_state(path: PathLike) -> tuple[ColonyState, Catalog]:
 def _load(path: Path, shard: bool = False) -> tuple[ColonyState, Catalog, str]:
     """The state, catalog and version (see :func:`_file_version`) stored at ``path``
     (``shard``: a distributed store's shard file, which is refused otherwise)."""
+    state, catalog, version, _ = _load_with_terms(path, shard, terms=False)
+    return state, catalog, version
+
+
+def _load_with_terms(
+    path: Path, shard: bool = False, *, terms: bool = True
+) -> tuple[ColonyState, Catalog, str, SavedTermCounts | None]:
+    """:func:`_load`, and the documents' term counts kept there (``terms``; see
+    :func:`_read_terms`), read through the same connection."""
     con, _, kind, _, _ = _open(path)
     try:
         if kind == "shard" and not shard:  # one shard's part of a sharded colony
@@ -1237,7 +1246,8 @@ def _load(path: Path, shard: bool = False) -> tuple[ColonyState, Catalog, str]:
                 "store's folder (DistributedColony.load, or --db FOLDER)"
             )
         state, catalog = _read_state(con, path)
-        return state, catalog, _file_version(con)
+        saved = _read_terms(con, path) if terms else None
+        return state, catalog, _file_version(con), saved
     except StoreError:
         raise
     except (sqlite3.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
@@ -1284,7 +1294,7 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
     from phago.state import restore
 
     p = Path(path)
-    state, catalog, version = _load(p)
+    state, catalog, version, terms = _load_with_terms(p)
     try:
         colony = restore(state)
     except StoreError as exc:
@@ -1292,7 +1302,7 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
     except PhagoError as exc:
         raise StoreError(f"cannot load {p}: inconsistent state ({exc})") from exc
     _remember(colony, p, version)
-    colony.saved_term_counts = _read_terms(p, version)
+    colony.saved_term_counts = terms
     return colony, catalog
 
 
@@ -1317,23 +1327,15 @@ def _term_blobs(terms: SavedTermCounts | None) -> Iterator[tuple[str, str, bytes
     yield f"{_TERMS}lens", "npy", _npy(np.asarray(terms.lens, dtype=np.int64))
 
 
-def _read_terms(path: Path, version: str) -> SavedTermCounts | None:
-    """The term counts kept in the store at ``path``, if it still holds ``version``, they
-    were made by this tokeniser and are whole (None otherwise: the documents are then
-    tokenised again on the first query)."""
+def _read_terms(con: sqlite3.Connection, path: Path) -> SavedTermCounts | None:
+    """The term counts kept in the store open as ``con``, if this tokeniser made them and
+    they are whole (None otherwise: the documents are then tokenised again on the first
+    query)."""
     from phago.query.term_counts import SavedTermCounts
     from phago.text import TOKENIZER_VERSION
 
     try:
-        con = _open(path)[0]
-    except StoreError:
-        return None  # (replaced or removed since it was read)
-    try:
-        if (
-            _file_version(con) != version
-            or con.execute("SELECT 1 FROM blobs WHERE name = ?", (f"{_TERMS}meta",)).fetchone()
-            is None
-        ):
+        if con.execute("SELECT 1 FROM blobs WHERE name = ?", (f"{_TERMS}meta",)).fetchone() is None:
             return None
         meta = _json_blob(con, path, f"{_TERMS}meta")
         if meta.get("tokenizer") != TOKENIZER_VERSION:
@@ -1346,8 +1348,6 @@ def _read_terms(path: Path, version: str) -> SavedTermCounts | None:
         return saved if saved.is_valid() else None
     except (StoreError, sqlite3.Error, ValueError, TypeError, KeyError, AttributeError):
         return None  # (damaged: the counts are made again; the colony itself was checked)
-    finally:
-        con.close()
 
 
 def read_extra(path: PathLike) -> dict[str, Any]:
@@ -2292,8 +2292,7 @@ def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
 
     if is_distributed_store(p):
         return _forget_distributed(p, ids)
-    state, catalog, version = _load(p)
-    terms = _read_terms(p, version)
+    state, catalog, version, terms = _load_with_terms(p)
     report = forget_documents(state, ids)
     try:
         restore(state)

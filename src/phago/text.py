@@ -381,21 +381,17 @@ def _unicode_terms(text: str) -> tuple[list[str], list[bool] | None]:
         elif _HIRAGANA_START.match(w) is not None:
             pieces.append(w)
             long.append(False)
-        elif len(w) == 1:
-            pieces.append(w)
-            long.append(True)
         else:
-            if "\u3099" in w or "\u309a" in w:  # a kana with its voicing mark is one unit
+            # characters, or kana with their voicing marks (one unit each)
+            units: str | list[str] = w
+            if "\u3099" in w or "\u309a" in w:
                 units = _KANA_UNIT.findall(w)
-                if len(units) == 1:
-                    pieces.append(w)
-                    long.append(True)
-                    continue
+            if len(units) == 1:
+                pieces.append(w)
+                long.append(True)
+            else:
                 pieces.extend([units[i] + units[i + 1] for i in range(len(units) - 1)])
                 long.extend([True] * (len(units) - 1))
-                continue
-            pieces.extend([w[i : i + 2] for i in range(len(w) - 1)])
-            long.extend([True] * (len(w) - 1))
     return pieces, long
 
 

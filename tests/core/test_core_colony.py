@@ -412,14 +412,21 @@ def _scripted_actions(graph_ids: list[NodeId]) -> list[list[Any]]:
     ]  # fmt: skip
 
 
-def _run_mixed(one_by_one: bool, ticks: int) -> tuple[Colony, list[str], int]:
-    colony = build_sample_colony(seed=3, digesters=6)
+def _mixed_colony(one_by_one: bool, config: ColonyConfig | None = None) -> Colony:
+    """The sample colony's digesters and scripted agents (grouped presentations, empty
+    ones, WireNodes), presented grouped or one by one."""
+    colony = build_sample_colony(seed=3, digesters=6, config=config)
     if one_by_one:
         _OneByOne().attach(colony)
     seed = Colony(seed=0)
     ids = [seed.graph.add_node(w) for w in ("alpha", "beta")]
     for script in _scripted_actions(ids):
         colony.spawn(_Scripted(Position(5.0, 5.0), script))
+    return colony
+
+
+def _run_mixed(one_by_one: bool, ticks: int) -> tuple[Colony, list[str], int]:
+    colony = _mixed_colony(one_by_one)
     grouped = 0
     original = HebbianGraph.present_and_wire_groups
 
@@ -728,13 +735,7 @@ def test_wired_events_count_the_edges_they_created(one_by_one: bool) -> None:
     decayed or pruned, they add up to the graph's edges, grouped or one by one, for
     digesters, scripted presentations and WireNodes alike."""
     config = ColonyConfig(edge_decay_rate=0.0, edge_prune_threshold=0.0, max_edge_degree=None)
-    colony = build_sample_colony(seed=3, digesters=6, config=config)
-    if one_by_one:
-        _OneByOne().attach(colony)
-    seed = Colony(seed=0)
-    ids = [seed.graph.add_node(w) for w in ("alpha", "beta")]
-    for script in _scripted_actions(ids):
-        colony.spawn(_Scripted(Position(5.0, 5.0), script))
+    colony = _mixed_colony(one_by_one, config)
     wired = [e for _ in range(30) for e in colony.tick() if isinstance(e, Wired)]
     assert all(0 <= e.created <= e.connection_count for e in wired)
     assert any(e.created < e.connection_count for e in wired)  # some reinforced an edge

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from phago._arrays import unique_sorted
+from phago._arrays import csr_take, gather, unique_sorted
 from phago._gc import cyclic_gc_paused
 from phago._jit import kernel_pays
 from phago.graph import HebbianGraph
@@ -67,10 +67,10 @@ from phago.query.term_counts import (
     saved_counts_for,
 )
 from phago.text import label_terms
+from phago.types import Document
 
 if TYPE_CHECKING:  # SciPy is imported where a matrix is asked for (0.15 s a process)
     import scipy.sparse as sp  # type: ignore[import-untyped]
-from phago.types import Document
 
 __all__ = [
     "BM25_B",
@@ -211,25 +211,6 @@ class LabelIndex:
 
 DEFAULT_FANOUT = 64
 """Edges followed per node by activation and graph walks (each node's strongest)."""
-
-
-def gather(indptr: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
-    """Entry positions of every CSR row in ``rows`` and, per entry, its position in ``rows``.
-
-    Example:
-        >>> pos, owner = gather(np.array([0, 2, 3, 5]), np.array([2, 0]))
-        >>> pos.tolist(), owner.tolist()
-        ([3, 4, 0, 1], [0, 0, 1, 1])
-    """
-    starts = indptr[rows]
-    lens = indptr[rows + 1] - starts
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
-    offsets = np.cumsum(lens) - lens
-    pos = np.arange(total, dtype=np.int64) - np.repeat(offsets, lens) + np.repeat(starts, lens)
-    return pos, owner
 
 
 @dataclass(slots=True)
@@ -778,7 +759,9 @@ class _DocStore:
                 old = self.by_id
                 for i in self.sorted_ids.tolist():
                     was, now = old.get(i), by_id[i]
-                    if was is not None and (was.content != now.content or was.title != now.title):
+                    if was is now or was is None:  # (the same document object: unchanged)
+                        continue
+                    if was.content != now.content or was.title != now.title:
                         return False
             self.by_id = by_id
         self.docs_seen = docs
@@ -880,11 +863,7 @@ class _DocStore:
     def saved_counts(self) -> SavedTermCounts:
         """The indexed documents' term counts, by document id (what a store keeps)."""
         slots = self.order  # (the slot of each id of sorted_ids)
-        ptr = self.tok_ptr.view()
-        width = ptr[slots + 1] - ptr[slots]
-        out_ptr = np.zeros(len(slots) + 1, dtype=np.int64)
-        np.cumsum(width, out=out_ptr[1:])
-        pos = np.arange(out_ptr[-1], dtype=np.int64) - np.repeat(out_ptr[:-1] - ptr[slots], width)
+        out_ptr, pos = csr_take(self.tok_ptr.view(), slots)
         return SavedTermCounts(
             list(self.vocab),
             self.sorted_ids.copy(),

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import csr_take
 from phago._text_kernels import TermTable
 from phago.ids import document_ids
 from phago.text import tokenize, without_urls
@@ -241,10 +242,7 @@ class SavedTermCounts(NamedTuple):
 
     def rows(self, at: IntArray) -> TermCounts:
         """The rows ``at`` as :class:`TermCounts`."""
-        width = self.ptr[at + 1] - self.ptr[at]
-        ptr = np.zeros(len(at) + 1, dtype=np.int64)
-        np.cumsum(width, out=ptr[1:])
-        pos = np.arange(ptr[-1], dtype=np.int64) - np.repeat(ptr[:-1] - self.ptr[at], width)
+        ptr, pos = csr_take(self.ptr, at)
         return TermCounts(ptr, self.cols[pos].astype(np.int64), self.cnts[pos], self.lens[at])
 
     def keep(self, ids: npt.NDArray[np.uint64]) -> SavedTermCounts:
@@ -340,13 +338,10 @@ def _interleave(a: TermCounts, a_rows: list[int], b: TermCounts, b_rows: list[in
     n = len(a_rows) + len(b_rows)
     lens = np.empty(n, dtype=np.int64)
     lens[a_rows], lens[b_rows] = a.lens, b.lens
-    width = np.empty(n, dtype=np.int64)
-    width[a_rows], width[b_rows] = np.diff(a.ptr), np.diff(b.ptr)
-    start = np.empty(n, dtype=np.int64)  # each row's first entry in a's entries, then b's
-    start[a_rows], start[b_rows] = a.ptr[:-1], b.ptr[:-1] + a.ptr[-1]
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(width, out=ptr[1:])
-    pos = np.arange(ptr[-1], dtype=np.int64) - np.repeat(ptr[:-1] - start, width)
+    both = np.concatenate([a.ptr, b.ptr[1:] + a.ptr[-1]])  # a's rows, then b's
+    row = np.empty(n, dtype=np.int64)  # each text's row in ``both``
+    row[a_rows], row[b_rows] = np.arange(len(a_rows)), np.arange(len(a_rows), n)
+    ptr, pos = csr_take(both, row)
     cols = np.concatenate([a.cols, b.cols])[pos]
     cnts = np.concatenate([a.cnts, b.cnts])[pos]
     return TermCounts(ptr, cols, cnts, lens)
