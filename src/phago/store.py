@@ -811,8 +811,9 @@ def _save_state(
         return _save_state_locked(state, path, catalog, kind, extra, expect, terms)
 
 
-def _read_old(path: Path) -> tuple[Catalog, str, os.stat_result]:
-    """The catalog, version and status of the store file ``path`` about to be replaced.
+def _read_old(path: Path, catalog: bool = True) -> tuple[Catalog, str, os.stat_result]:
+    """The catalog (empty unless ``catalog``), version and status of the store file ``path``
+    about to be replaced.
 
     Raises:
         StoreError: ``path`` is not a readable phago store (it is never overwritten).
@@ -821,7 +822,8 @@ def _read_old(path: Path) -> tuple[Catalog, str, os.stat_result]:
         st = os.stat(path)
         con = _open(path)[0]
         try:
-            return _read_catalog_rows(con, path), _file_version(con), st
+            found = _read_catalog_rows(con, path) if catalog else Catalog()
+            return found, _file_version(con), st
         finally:
             con.close()
     except (StoreError, sqlite3.Error) as exc:  # (StoreError first: it is an OSError)
@@ -847,7 +849,8 @@ def _save_state_locked(
     old = Catalog()
     old_stat: os.stat_result | None = None
     if path.exists():
-        old, version, old_stat = _read_old(path)
+        # (its catalog only where none is given: 0.17 s for 50,000 notes' sources)
+        old, version, old_stat = _read_old(path, catalog=catalog is None)
         _refuse_read_only(path, stat.S_IMODE(old_stat.st_mode))
         if expect is not None and version != expect:
             raise _changed(path)
