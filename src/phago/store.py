@@ -21,8 +21,8 @@ does not tokenise every document again. A save counts only documents not counted
 store without them, or with damaged ones or another tokeniser's, loads as ever and counts
 them again.
 
-The rows of ``documents``, ``agents``, ``sources`` and ``history`` are covered by one BLAKE2b
-digest stored as a blob, so a damaged file is refused with :class:`~phago.errors.StoreError`
+The rows of ``documents``, ``agents``, ``sources`` and ``history`` are covered by one digest
+stored as a blob, so a damaged file is refused with :class:`~phago.errors.StoreError`
 instead of loading wrong data. Version 2 hashes the rows column by column
 (:class:`phago._store_digest.ColumnDigest`: about a tenth of a second for 50,000 notes,
 against half a second row by row); version 1 stores, hashed row by row, load as before and
