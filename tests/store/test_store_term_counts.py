@@ -11,9 +11,17 @@ from store_helpers import make_colony
 
 import phago.text
 from phago import Colony
+from phago.distributed import DistributedColony
 from phago.query import documents, retrieve
-from phago.query.term_counts import SavedTermCounts
-from phago.store import forget_in_store, load, save
+from phago.query.term_counts import SavedTermCounts, merge_saved_counts, saved_counts_of
+from phago.store import (
+    _load_with_terms,
+    forget_in_store,
+    load,
+    load_distributed,
+    save,
+    save_distributed,
+)
 from phago.text import tokenize
 
 QUERIES = ("cell membrane protein", "star gas cloud", "antibodies pathogens")
@@ -154,3 +162,106 @@ def test_an_index_built_before_an_id_was_reused_reads_the_new_text() -> None:
     assert _bm25(c, "membrane")["a"] > 0.0  # the index is built
     _reuse_id_5(c)
     assert _bm25(c, "zebra")["z"] > 0.0 and _bm25(c, "membrane")["z"] == 0.0
+
+
+# ---------------------------------------------------------------- distributed stores
+
+
+def _distributed(tmp_path: Path, shards: int = 3) -> tuple[DistributedColony, Path]:
+    from phago.corpus import grid_positions, load_sample_corpus
+
+    docs = load_sample_corpus()[:24]
+    pos = grid_positions(len(docs))
+    dc = DistributedColony(shards, seed=5)
+    dc.ingest_documents([(d.title, d.content, (p.x, p.y)) for d, p in zip(docs, pos, strict=True)])
+    dc.spawn_digesters(4)
+    dc.run_until_digested(800)
+    return dc, save_distributed(dc, tmp_path / "cluster")
+
+
+def test_a_distributed_store_keeps_its_documents_counts(
+    tmp_path: Path, counted_texts: list[str]
+) -> None:
+    dc, d = _distributed(tmp_path)
+    with dc:
+        all_docs = sorted(int(x.id) for x in dc.documents())
+    counted_texts.clear()
+    with load_distributed(d) as loaded:
+        saved = loaded.saved_term_counts
+        assert isinstance(saved, SavedTermCounts) and saved.is_valid()
+        assert saved.doc_ids.tolist() == all_docs
+        kept = answers(loaded)
+        assert counted_texts == []  # every document's counts came from the shard files
+    with load_distributed(d) as fresh:
+        fresh.saved_term_counts = None
+        want = answers(fresh)
+    assert len(counted_texts) == len(all_docs)
+    assert kept == want
+    # each shard file holds the counts of its own documents, in one vocabulary
+    parts = []
+    for f in sorted((d / (d / "CURRENT").read_text().strip()).glob("shard-*.db")):
+        state, _, _, part = _load_with_terms(f, shard=True)
+        assert part is not None
+        assert sorted(part.doc_ids.tolist()) == sorted(state.substrate.doc_ids.tolist())
+        parts.append(part)
+    assert all(p.terms == parts[0].terms for p in parts)
+
+
+def test_a_distributed_save_counts_only_new_documents_and_forget_keeps_the_rest(
+    tmp_path: Path, counted_texts: list[str]
+) -> None:
+    dc, d = _distributed(tmp_path)
+    dc.close()
+    with load_distributed(d) as loaded:
+        counted_texts.clear()
+        loaded.ingest_document("late note", "ribosome translation of messenger rna")
+        save_distributed(loaded, d)
+        assert counted_texts == ["late note\nribosome translation of messenger rna"]
+        gone = int(loaded.documents()[0].id)
+    forget_in_store(d, [gone])
+    counted_texts.clear()
+    with load_distributed(d) as after:
+        saved = after.saved_term_counts
+        assert saved is not None and gone not in saved.doc_ids.tolist()
+        assert saved.doc_ids.tolist() == sorted(int(x.id) for x in after.documents())
+        answers(after)
+        assert counted_texts == []
+
+
+def test_merging_parts_with_their_own_vocabularies() -> None:
+    ids = np.array([9, 4], dtype=np.uint64)
+    a = saved_counts_of(None, ids[:1], ["a"], ["wall cell cell"])
+    b = saved_counts_of(None, ids[1:], ["b"], ["zinc ion wall cell"])
+    m = merge_saved_counts([a, b])
+    assert m is not None and m.is_valid()
+    both = saved_counts_of(None, ids, ["a", "b"], ["wall cell cell", "zinc ion wall cell"])
+    for doc in (4, 9):
+        rows = []
+        for x in (m, both):
+            r = int(x.rows_of(np.array([doc], dtype=np.uint64))[0])
+            lo, hi = int(x.ptr[r]), int(x.ptr[r + 1])
+            cols = x.cols[lo:hi].tolist()
+            assert cols == sorted(cols)  # ascending within a row, as the index needs
+            rows.append({x.terms[c]: int(n) for c, n in zip(cols, x.cnts[lo:hi], strict=True)})
+        assert rows[0] == rows[1]
+    assert merge_saved_counts([]) is None
+    assert merge_saved_counts([a, a._replace(ptr=a.ptr[:1])]) is None  # a part that does not fit
+
+
+def test_a_distributed_save_after_a_query_takes_the_index_counts(
+    tmp_path: Path, counted_texts: list[str]
+) -> None:
+    dc, _ = _distributed(tmp_path)
+    with dc:
+        answers(dc)  # (builds the merged graph's document index, counting every document)
+        counted_texts.clear()
+        save_distributed(dc, tmp_path / "again")
+        assert counted_texts == []
+        with load_distributed(tmp_path / "again") as loaded:
+            got, want = loaded.saved_term_counts, dc.saved_term_counts
+            assert got is not None and want is not None
+            assert (
+                got.doc_ids.tolist()
+                == want.doc_ids.tolist()
+                == sorted(int(x.id) for x in dc.documents())
+            )

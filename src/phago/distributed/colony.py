@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -70,6 +70,9 @@ from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, document_ids
 from phago.state import ForgetPlan, ForgetReport, checked_document_ids
 from phago.types import Document, Position
+
+if TYPE_CHECKING:
+    from phago.query.term_counts import SavedTermCounts
 
 __all__ = ["DistributedColony", "DistributedStats", "merge_owned_graphs"]
 
@@ -304,6 +307,9 @@ class DistributedColony:
         self._layout_next = 0
         self._graph_cache: tuple[int, int, HebbianGraph] | None = None
         self._version = 0
+        # the documents' term counts it was loaded or last saved with (phago.store): a query's
+        # document index takes them instead of counting every document again
+        self.saved_term_counts: SavedTermCounts | None = None
         self._last_busy = True
         # what a call stopped by Ctrl-C at a tick boundary returned (see _run_ticks)
         self._stopped_result: Any = None

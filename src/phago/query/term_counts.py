@@ -306,15 +306,33 @@ def saved_counts_for(base: SavedTermCounts | None, docs: Sequence[Document]) -> 
         (['ion'], [3, 5], [0, 2, 1, 3])
     """
     ids = np.fromiter((int(d.id) for d in docs), dtype=np.uint64, count=len(docs))
-    usable = content_addressed(docs, ids)
+    return saved_counts_of(base, ids, [d.title for d in docs], [d.content for d in docs])
+
+
+def saved_counts_of(
+    base: SavedTermCounts | None,
+    ids: npt.NDArray[np.uint64],
+    titles: Sequence[str],
+    contents: Sequence[str],
+) -> SavedTermCounts:
+    """:func:`saved_counts_for` of the documents given as their ids, titles and contents
+    (a captured state's columns: no :class:`~phago.types.Document` is made).
+
+    Example:
+        >>> first = saved_counts_of(None, np.array([7], dtype=np.uint64), ["a"], ["cell"])
+        >>> first.terms, first.lens.tolist()
+        (['cell'], [1])
+    """
+    ids = np.asarray(ids, dtype=np.uint64)
+    usable = document_ids(titles, contents) == ids
     vocabulary = Vocabulary()
     if base is not None and vocabulary.adopt(base):
         missing = np.flatnonzero((base.rows_of(ids) < 0) | ~usable).tolist()
     else:
-        missing = list(range(len(docs)))
-    texts = [""] * len(docs)  # (the rows of saved documents are taken, not counted)
+        missing = list(range(len(ids)))
+    texts = [""] * len(ids)  # (the rows of saved documents are taken, not counted)
     for i in missing:
-        texts[i] = f"{docs[i].title}\n{docs[i].content}"
+        texts[i] = f"{titles[i]}\n{contents[i]}"
     counts = vocabulary.count(texts, doc_ids=ids, usable=usable)
     order = np.argsort(ids, kind="stable")
     keep = order[np.r_[True, ids[order][1:] != ids[order][:-1]]] if len(ids) else order
@@ -329,6 +347,62 @@ def saved_counts_for(base: SavedTermCounts | None, docs: Sequence[Document]) -> 
     part = rows.rows(keep.astype(np.int64))
     return SavedTermCounts(
         rows.terms, ids[keep], part.ptr, part.cols.astype(np.int32), part.cnts, part.lens
+    )
+
+
+def merge_saved_counts(parts: Sequence[SavedTermCounts]) -> SavedTermCounts | None:
+    """One :class:`SavedTermCounts` holding the documents of ``parts`` (the shard files of a
+    distributed store): parts that share one vocabulary (as :func:`phago.store.
+    save_distributed` writes them) keep it, and their rows are put in order; otherwise the
+    first part's terms keep their ids and the others' new terms follow. A document in several parts
+    keeps its first part's row. None when there is no part, or a part does not fit
+    together (:meth:`SavedTermCounts.is_valid`).
+
+    Example:
+        >>> a = saved_counts_of(None, np.array([7], dtype=np.uint64), ["a"], ["cell wall"])
+        >>> b = saved_counts_of(None, np.array([3], dtype=np.uint64), ["b"], ["ion wall"])
+        >>> m = merge_saved_counts([a, b])
+        >>> m.terms, m.doc_ids.tolist(), m.cols.tolist()
+        (['cell', 'wall', 'ion'], [3, 7], [1, 2, 0, 1])
+    """
+    if not parts or not all(p.is_valid() for p in parts):
+        return None
+    first = parts[0].terms
+    if all(p.terms == first for p in parts[1:]):  # one vocabulary (a distributed store's)
+        return _merge_rows(first, parts)
+    ids: dict[str, int] = {}
+    cols = []
+    for part in parts:
+        if len(set(part.terms)) != len(part.terms):  # (a term twice: no saved vocabulary)
+            return None
+        for t in part.terms:
+            ids.setdefault(t, len(ids))
+        mapping = np.fromiter((ids[t] for t in part.terms), dtype=np.int32, count=len(part.terms))
+        cols.append(mapping[part.cols])
+    merged = _merge_rows(list(ids), [p._replace(cols=c) for p, c in zip(parts, cols, strict=True)])
+    # (a part's columns are ascending within a row; mapped to the merged ids they need not be)
+    row = np.repeat(np.arange(len(merged.doc_ids), dtype=np.int64), np.diff(merged.ptr))
+    by = np.argsort(row * max(len(ids), 1) + merged.cols, kind="stable")
+    return merged._replace(cols=merged.cols[by], cnts=merged.cnts[by])
+
+
+def _merge_rows(terms: list[str], parts: Sequence[SavedTermCounts]) -> SavedTermCounts:
+    """The rows of ``parts`` (their columns ids of ``terms``) in one, by document id (a
+    document in several parts: its first part's row)."""
+    all_ids = np.concatenate([p.doc_ids for p in parts])
+    ptr = np.concatenate([np.zeros(1, dtype=np.int64)] + [p.ptr[1:] for p in parts])
+    offsets = np.cumsum([0] + [int(p.ptr[-1]) for p in parts[:-1]])
+    ptr[1:] += np.repeat(offsets, [len(p.doc_ids) for p in parts])
+    order = np.argsort(all_ids, kind="stable")
+    keep = order[np.r_[True, all_ids[order][1:] != all_ids[order][:-1]]] if len(order) else order
+    out_ptr, pos = csr_take(ptr, keep.astype(np.int64))
+    return SavedTermCounts(
+        terms,
+        all_ids[keep],
+        out_ptr,
+        np.concatenate([p.cols for p in parts])[pos].astype(np.int32),
+        np.concatenate([p.cnts for p in parts])[pos].astype(np.int32),
+        np.concatenate([p.lens for p in parts])[keep].astype(np.int64),
     )
 
 
