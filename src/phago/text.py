@@ -7,7 +7,8 @@ so a query meets the documents' terms in every script. A term is found like this
   ``https``, ``www`` or ``com``. The text itself keeps them.
 * The text is lowercased (after NFC normalisation; full- and half-width forms and the Latin
   ligatures are folded to ordinary letters, zero-width joiners are dropped, and the dot
-  that lowercasing Turkish İ leaves is dropped, so ``İSTANBUL`` is ``istanbul``).
+  that lowercasing Turkish İ leaves is dropped, so ``İSTANBUL`` is ``istanbul``; so is any
+  other dot above right after an i).
 * It is split on every character that is not a letter, a digit or a combining mark (an
   underscore splits too). Combining marks stay in their word: Devanagari ``दिल्ली``, Tamil
   ``சென்னை`` and Thai ``เมืองหลวง`` are one term each, not shreds.
@@ -228,10 +229,13 @@ STOPWORDS: frozenset[str] = frozenset(
 
 # ------------------------------------------------------------------------------ tokeniser
 
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 """Names the terms :func:`tokenize` gives: raised whenever they change for some text, so that
 term counts another version saved (a store's, see :mod:`phago.query.term_counts`) are not
-used."""
+used. (2: every dot above an i is dropped, not only the first, so that a term is its own
+term: ``İ`` followed by a combining dot above gave ``i̇``, whose own term was ``i``.)"""
+
+_DOTS_ON_I = re.compile("i\u0307+")
 
 _ASCII_PIECE = re.compile(r"[a-z0-9]+")
 
@@ -340,14 +344,15 @@ def _fold(text: str) -> str:
     """NFC ``text`` (with a special character) normalised and lowercased as terms are:
     joiners dropped, compatibility forms folded, NFC, lowercase, and the dot that
     lowercasing Turkish İ leaves on its i (``"İ".lower()`` is ``"i̇"``) dropped, so
-    İSTANBUL is istanbul."""
+    İSTANBUL is istanbul, and with it any more dots above on that i (else the term's own
+    term would lose them)."""
     if "\u200c" in text or "\u200d" in text:
         text = text.translate(_JOINERS)
     if _COMPAT.search(text) is not None:
         text = _COMPAT.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = unicodedata.normalize("NFC", text).lower()
     if "i\u0307" in text:
-        text = unicodedata.normalize("NFC", text.replace("i\u0307", "i"))
+        text = unicodedata.normalize("NFC", _DOTS_ON_I.sub("i", text))
     return text
 
 

@@ -122,6 +122,10 @@ def test_a_query_meets_the_document_term(text: str, query: str) -> None:
 def test_turkish_capital_i_is_a_plain_i() -> None:
     assert tokenize("İSTANBUL İzmir") == ["istanbul", "izmir"]
     assert label_terms("İZMİR") == ["izmir"]
+    # a dot above after İ: both dots go (hypothesis found "İ̇ก" gave the term "i̇ก",
+    # whose own term was "iก")
+    assert tokenize("İ\u0307ก") == tokenize("i\u0307ก") == tokenize("iก") == ["iก"]
+    assert tokenize("i\u0307\u0307stanbul") == ["istanbul"]
 
 
 def test_joiners_and_compatibility_forms_fold() -> None:
