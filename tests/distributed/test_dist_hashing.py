@@ -80,6 +80,21 @@ class TestHashKeys:
         assert got.dtype == np.uint64
         assert [int(h) for h in got] == [hash_key(int(k)) for k in keys]
 
+    @pytest.mark.parametrize("path", ["kernel", "hashlib"])
+    def test_kernel_and_hashlib_paths_agree(
+        self, path: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import phago.distributed.hashing as hashing
+
+        use_kernel = path == "kernel"
+        monkeypatch.setattr(hashing, "kernel_pays", lambda *a, **k: use_kernel)
+        rng = np.random.default_rng(11)
+        keys = rng.integers(-(2**63), 2**63 - 1, size=300, dtype=np.int64).reshape(3, 100)
+        got = hash_keys(keys)
+        assert got.shape == (3, 100) and got.dtype == np.uint64
+        assert [int(h) for h in got.ravel()] == [hash_key(int(k)) for k in keys.ravel()]
+        assert hash_keys(np.empty(0, dtype=np.int64)).shape == (0,)
+
     def test_int64_input_is_the_same_bit_pattern(self) -> None:
         signed = np.array([-1, -(2**63), 0, 5, 2**62], dtype=np.int64)
         assert np.array_equal(hash_keys(signed), hash_keys(signed.view(np.uint64)))

@@ -42,21 +42,27 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from phago._jit import kernel_pays
 from phago.distributed.types import DEFAULT_VIRTUAL_NODES, ShardId, as_shard_id
 from phago.errors import ConfigError, RoutingFailed, ShardNotFound
 from phago.ids import stable_hash64
+
+if TYPE_CHECKING:
+    from numba import njit
+else:  # Numba is imported on the kernel's first call (see phago._jit)
+    from phago._jit import njit
 
 __all__ = ["ConsistentHashRing", "RingKey", "hash_key", "hash_keys"]
 
@@ -213,9 +219,23 @@ def hash_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     """
     arr = np.asarray(keys)
     words = _as_uint64(arr)
+    if not kernel_pays(len(words), loaded_min=_KERNEL_LOADED_MIN, cold_min=_KERNEL_COLD_MIN):
+        # hashlib, key by key: what a shard's load needs without starting Numba (0.45 s)
+        blake2b = hashlib.blake2b
+        digests = b"".join(
+            [blake2b(w.to_bytes(8, "big"), digest_size=8).digest() for w in words.tolist()]
+        )
+        return np.frombuffer(digests, dtype=">u8").astype(np.uint64).reshape(arr.shape)
     # Message word = the key's big-endian bytes read little-endian; digest = word read big-endian.
     digest = _blake2b64_words(words.byteswap(), _IV, _SIGMA)
     return digest.byteswap().reshape(arr.shape)
+
+
+_KERNEL_LOADED_MIN = 8
+"""Keys from which :func:`hash_keys` uses its kernel where Numba is loaded..."""
+
+_KERNEL_COLD_MIN = 1 << 18
+"""... and from which it starts Numba for them (hashlib takes ~0.8 µs a key)."""
 
 
 # --- the ring --------------------------------------------------------------------------------
