@@ -822,7 +822,11 @@ def _read_old(path: Path, catalog: bool = True) -> tuple[Catalog, str, os.stat_r
         st = os.stat(path)
         con = _open(path)[0]
         try:
-            found = _read_catalog_rows(con, path) if catalog else Catalog()
+            if catalog:
+                found = _read_catalog_rows(con, path)
+            else:  # checked in SQL only (a damaged store is never overwritten)
+                _check_catalog_types(con, path)
+                found = Catalog()
             return found, _file_version(con), st
         finally:
             con.close()
@@ -1086,6 +1090,24 @@ def _check_types(path: Path, table: str, cols: _Columns, types: tuple[type, ...]
         problem = _row_error(table, row, types)
         if problem is not None:
             raise _damaged(path, problem)
+
+
+def _check_catalog_types(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse a store whose ``sources`` or ``history`` table is missing or holds a value of
+    another type than its column's, as reading its catalog would, without reading it.
+
+    Raises:
+        StoreError: the first such table.
+        sqlite3.Error: a table cannot be read.
+    """
+    for table, types in (("sources", _SOURCE_TYPES), ("history", _HISTORY_TYPES)):
+        wrong = " OR ".join(
+            f"typeof({name}) != '{'integer' if want is int else 'text'}'"
+            for name, want in zip(_COLUMNS[table], types, strict=True)
+        )
+        (bad,) = con.execute(f"SELECT count(*) FROM {table} WHERE {wrong}").fetchone()
+        if bad:
+            raise _damaged(path, f"table {table!r} holds {bad} damaged row(s)")
 
 
 def _read_catalog_rows(
@@ -2071,6 +2093,7 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
 
     states: list[ColonyState] = []
     extras: list[dict[str, Any]] = []
+    captured = dc._version
     for sh in _shard_objects(dc):
         states.append(capture(sh.colony))
         known, pending = sh.ghost_flags()
@@ -2098,9 +2121,11 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     d = Path(directory)
     version = _origin(dc, d)
     merged, terms = _distributed_term_counts(dc, states)
-    # (the cluster's merged graph, for the summary: restoring the shards' states to merge
-    # them again took as long again)
-    _, written = _write_distributed(d, meta, states, extras, catalog, version, terms, dc.graph)
+    # the summary's graph: the cluster's own where it did not change since its shards were
+    # captured (checked again once built), else merged again from the captured states
+    graph = dc.graph if dc._version == captured else None
+    graph = graph if dc._version == captured else None
+    _, written = _write_distributed(d, meta, states, extras, catalog, version, terms, graph)
     dc.saved_term_counts = merged
     if version is not None:
         _remember(dc, d, written)
@@ -2126,7 +2151,10 @@ def _distributed_term_counts(
         titles = [t for ss in subs for t in ss.doc_titles]
         contents = [c for ss in subs for c in ss.doc_contents]
         merged = saved_counts_of(dc.saved_term_counts, ids, titles, contents)
-    return merged, [merged.keep(np.asarray(st.substrate.doc_ids, dtype=np.uint64)) for st in states]
+    parts = [merged.keep(np.asarray(st.substrate.doc_ids, dtype=np.uint64)) for st in states]
+    # (each with only the terms it uses: a cluster's whole vocabulary in every shard file
+    # would grow with shards times terms)
+    return merged, [part.compact() for part in parts]
 
 
 def _renumber_inflight_drops(
@@ -2322,7 +2350,7 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
         raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
     catalog = _catalog_from_json(manifest.get("catalog", {}))
     terms = [
-        None if t is None else t.keep(np.asarray(st.substrate.doc_ids, dtype=np.uint64))
+        None if t is None else t.keep(np.asarray(st.substrate.doc_ids, dtype=np.uint64)).compact()
         for t, st in zip(counts, states, strict=True)
     ]
     _write_distributed(p, meta, states, extras, catalog, version, terms, graph)

@@ -173,3 +173,30 @@ def test_damaged_rows_are_refused(tmp_path: Path, damage: str) -> None:
         con.execute(damage)
     with pytest.raises(StoreError, match="damaged"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE sources SET doc_id = 'x' WHERE seq = 0",
+        "DROP TABLE sources",
+        "UPDATE history SET nodes = 'many'",
+        "DROP TABLE history",
+    ],
+)
+def test_a_damaged_store_is_not_overwritten_when_a_catalog_is_given(
+    tmp_path: Path, damage: str
+) -> None:
+    """Saving with a catalog does not read the old catalog; its tables are still checked."""
+    from phago.store import Catalog, SourceRecord
+
+    c = build_sample_colony(digesters=1)
+    docs = c.substrate.documents()
+    cat = Catalog([SourceRecord("/notes/a.txt", "h", int(docs[0].id))])
+    path = save(c, tmp_path / "c.db", catalog=cat)
+    with sqlite3.connect(path) as con:
+        con.execute(damage)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="refusing to overwrite"):
+        save(c, path, catalog=cat)
+    assert path.read_bytes() == before

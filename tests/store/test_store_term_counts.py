@@ -197,14 +197,20 @@ def test_a_distributed_store_keeps_its_documents_counts(
         want = answers(fresh)
     assert len(counted_texts) == len(all_docs)
     assert kept == want
-    # each shard file holds the counts of its own documents, in one vocabulary
-    parts = []
+    # each shard file holds the counts of its own documents, with only the terms they use
     for f in sorted((d / (d / "CURRENT").read_text().strip()).glob("shard-*.db")):
         state, _, _, part = _load_with_terms(f, shard=True)
-        assert part is not None
+        assert part is not None and part.is_valid()
         assert sorted(part.doc_ids.tolist()) == sorted(state.substrate.doc_ids.tolist())
-        parts.append(part)
-    assert all(p.terms == parts[0].terms for p in parts)
+        assert sorted(set(part.cols.tolist())) == list(range(len(part.terms)))
+    assert len(saved.terms) < sum(
+        len(p.terms)
+        for p in (
+            _load_with_terms(f, shard=True)[3]
+            for f in (d / (d / "CURRENT").read_text().strip()).glob("shard-*.db")
+        )
+        if p is not None
+    )  # (the shards share terms, so their vocabularies overlap)
 
 
 def test_a_distributed_save_counts_only_new_documents_and_forget_keeps_the_rest(
@@ -265,3 +271,16 @@ def test_a_distributed_save_after_a_query_takes_the_index_counts(
                 == want.doc_ids.tolist()
                 == sorted(int(x.id) for x in dc.documents())
             )
+
+
+def test_rows_out_of_order_are_not_valid_counts() -> None:
+    ids = np.array([1, 2], dtype=np.uint64)
+    good = saved_counts_of(None, ids, ["a", "b"], ["cell wall pump", "ion gate"])
+    assert good.is_valid()
+    lo, hi = int(good.ptr[0]), int(good.ptr[1])
+    swapped = good.cols.copy()
+    swapped[lo:hi] = swapped[lo:hi][::-1]
+    assert not good._replace(cols=swapped).is_valid()  # (the index bisects each row)
+    compact = good.keep(ids[1:]).compact()
+    assert compact.is_valid() and compact.terms == ["ion", "gate"]
+    assert compact.cols.tolist() == [0, 1] and good.compact() is good
