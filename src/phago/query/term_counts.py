@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from phago._arrays import csr_take
+from phago._arrays import csr_take, unique_sorted
 from phago._text_kernels import TermTable
 from phago.ids import document_ids
 from phago.text import tokenize, without_urls
@@ -283,7 +283,7 @@ class SavedTermCounts(NamedTuple):
             >>> c.keep(np.array([2], dtype=np.uint64)).compact().terms
             ['ion', 'pump']
         """
-        used = np.unique(self.cols)
+        used = unique_sorted(self.cols)
         if len(used) == len(self.terms):
             return self
         cols = np.searchsorted(used, self.cols).astype(np.int32)
