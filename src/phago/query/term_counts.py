@@ -349,27 +349,37 @@ def saved_counts_of(
     ids = np.asarray(ids, dtype=np.uint64)
     usable = document_ids(titles, contents) == ids
     vocabulary = Vocabulary()
+    at = np.full(len(ids), -1, dtype=np.int64)  # each document's row in ``base``, if taken
     if base is not None and vocabulary.adopt(base):
-        missing = np.flatnonzero((base.rows_of(ids) < 0) | ~usable).tolist()
-    else:
-        missing = list(range(len(ids)))
-    texts = [""] * len(ids)  # (the rows of saved documents are taken, not counted)
-    for i in missing:
-        texts[i] = f"{titles[i]}\n{contents[i]}"
-    counts = vocabulary.count(texts, doc_ids=ids, usable=usable)
-    order = np.argsort(ids, kind="stable")
-    keep = order[np.r_[True, ids[order][1:] != ids[order][:-1]]] if len(ids) else order
-    rows = SavedTermCounts(
-        list(vocabulary.ids),
-        ids,
-        counts.ptr,
-        counts.cols.astype(np.int32),
-        counts.cnts.astype(np.int32),
-        counts.lens.astype(np.int64),
-    )
-    part = rows.rows(keep.astype(np.int64))
+        at = np.where(usable, base.rows_of(ids), -1)
+    have, missing = np.flatnonzero(at >= 0), np.flatnonzero(at < 0)
+    fresh = vocabulary.count([f"{titles[i]}\n{contents[i]}" for i in missing.tolist()])
+    known = base.rows(at[have]) if base is not None and len(have) else _no_counts()
+    # the taken rows, then the counted ones, put in id order in one step (an id twice: the
+    # row of its first document)
+    pos = np.concatenate([have, missing])
+    order = np.lexsort((pos, ids[pos]))
+    by_id = ids[pos][order]
+    first = order[np.r_[True, by_id[1:] != by_id[:-1]]] if len(order) else order
+    ptr = np.concatenate([known.ptr, fresh.ptr[1:] + known.ptr[-1]])
+    out_ptr, rows = csr_take(ptr, first.astype(np.int64))
     return SavedTermCounts(
-        rows.terms, ids[keep], part.ptr, part.cols.astype(np.int32), part.cnts, part.lens
+        list(vocabulary.ids),
+        ids[pos][first],
+        out_ptr,
+        np.concatenate([known.cols, fresh.cols])[rows].astype(np.int32),
+        np.concatenate([known.cnts, fresh.cnts])[rows].astype(np.int32),
+        np.concatenate([known.lens, fresh.lens])[first].astype(np.int64),
+    )
+
+
+def _no_counts() -> TermCounts:
+    """No rows."""
+    return TermCounts(
+        np.zeros(1, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int32),
+        np.zeros(0, dtype=np.int64),
     )
 
 
