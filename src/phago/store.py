@@ -136,7 +136,6 @@ SCHEMA_VERSION = 2
 (the thirty-eighth session) checksums the rows column by column (:class:`ColumnDigest`);
 version 1 stores, checksummed row by row, load as before."""
 
-_RowDigest = RowDigest  # (the name tests and older code know it by)
 _ROWS_DIGEST = "columns_digest"
 """The key of the rows' checksum in the ``rows`` blob (version 1: ``rows_digest``)."""
 
@@ -2124,7 +2123,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     # the summary's graph: the cluster's own where it did not change since its shards were
     # captured (checked again once built), else merged again from the captured states
     graph = dc.graph if dc._version == captured else None
-    graph = graph if dc._version == captured else None
+    if dc._version != captured:  # (it changed while the graph was merged)
+        graph = None
     _, written = _write_distributed(d, meta, states, extras, catalog, version, terms, graph)
     dc.saved_term_counts = merged
     if version is not None:
@@ -2142,8 +2142,7 @@ def _distributed_term_counts(
     from phago.query.index import term_counts_to_save
     from phago.query.term_counts import saved_counts_of
 
-    cached = dc._graph_cache
-    if cached is not None and cached[0] == dc._version:  # (no merged graph built for this)
+    if dc.cached_graph() is not None:  # (no merged graph is built for this)
         merged = term_counts_to_save(dc)
     else:
         subs = [st.substrate for st in states]

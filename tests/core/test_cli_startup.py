@@ -127,7 +127,7 @@ def _reference_digest(rows: list[tuple[Any, ...]]) -> str:
 
 
 def test_the_batched_row_digest_is_the_digest_stores_hold() -> None:
-    from phago.store import _RowDigest
+    from phago._store_digest import RowDigest
 
     class Text(str):
         pass
@@ -146,12 +146,12 @@ def test_the_batched_row_digest_is_the_digest_stores_hold() -> None:
             tuple(rng.choice(values)() for _ in range(rng.randint(0, 7)))
             for _ in range(rng.randint(0, 2500))
         ]
-        d = _RowDigest()
+        d = RowDigest()
         for row in rows:
             d.add(*row)
         assert d.hexdigest() == _reference_digest(rows)
     with pytest.raises(TypeError):
-        _RowDigest().add(b"bytes")
+        RowDigest().add(b"bytes")
 
 
 def test_document_ids_read_quickly_are_those_of_the_verified_state(tmp_path: Path) -> None:

@@ -1330,10 +1330,25 @@ class DistributedColony:
     @property
     def graph(self) -> HebbianGraph:
         """The merged global graph (rebuilt when the cluster changed; treat it as read-only)."""
-        if self._graph_cache is None or self._graph_cache[0] != self._version:
-            parts = self._call_all("owned_graph")
-            self._graph_cache = (self._version, self.current_tick, merge_owned_graphs(parts))
-        return self._graph_cache[2]
+        cached = self.cached_graph()
+        if cached is None:
+            cached = merge_owned_graphs(self._call_all("owned_graph"))
+            self._graph_cache = (self._version, self.current_tick, cached)
+        return cached
+
+    def cached_graph(self) -> HebbianGraph | None:
+        """The merged global graph if one is built and the cluster has not changed since,
+        else None (nothing is merged).
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     before = dc.cached_graph()
+            ...     _ = dc.graph
+            ...     before is None, dc.cached_graph() is dc.graph
+            (True, True)
+        """
+        cached = self._graph_cache
+        return cached[2] if cached is not None and cached[0] == self._version else None
 
     def global_graph(self) -> Any:
         """The merged global graph as networkx (attributes as ``Colony.to_networkx``)."""

@@ -347,11 +347,10 @@ def saved_counts_of(
         (['cell'], [1])
     """
     ids = np.asarray(ids, dtype=np.uint64)
-    usable = document_ids(titles, contents) == ids
     vocabulary = Vocabulary()
     at = np.full(len(ids), -1, dtype=np.int64)  # each document's row in ``base``, if taken
-    if base is not None and vocabulary.adopt(base):
-        at = np.where(usable, base.rows_of(ids), -1)
+    if base is not None and vocabulary.adopt(base):  # (only ids that hash their text)
+        at = np.where(document_ids(titles, contents) == ids, base.rows_of(ids), -1)
     have, missing = np.flatnonzero(at >= 0), np.flatnonzero(at < 0)
     fresh = vocabulary.count([f"{titles[i]}\n{contents[i]}" for i in missing.tolist()])
     known = base.rows(at[have]) if base is not None and len(have) else _no_counts()
@@ -385,9 +384,8 @@ def _no_counts() -> TermCounts:
 
 def merge_saved_counts(parts: Sequence[SavedTermCounts]) -> SavedTermCounts | None:
     """One :class:`SavedTermCounts` holding the documents of ``parts`` (the shard files of a
-    distributed store): parts that share one vocabulary (as :func:`phago.store.
-    save_distributed` writes them) keep it, and their rows are put in order; otherwise the
-    first part's terms keep their ids and the others' new terms follow. A document in several parts
+    distributed store, each with the terms its own documents use): the first part's terms
+    keep their ids and the others' new terms follow. A document in several parts
     keeps its first part's row. None when there is no part, or a part does not fit
     together (:meth:`SavedTermCounts.is_valid`).
 
@@ -400,9 +398,6 @@ def merge_saved_counts(parts: Sequence[SavedTermCounts]) -> SavedTermCounts | No
     """
     if not parts or not all(p.is_valid() for p in parts):
         return None
-    first = parts[0].terms
-    if all(p.terms == first for p in parts[1:]):  # one vocabulary (a distributed store's)
-        return _merge_rows(first, parts)
     ids: dict[str, int] = {}
     cols = []
     for part in parts:
