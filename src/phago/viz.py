@@ -15,7 +15,8 @@ picture). Options are checked before anything is drawn: ``max_nodes`` is a whole
 >= 1, ``labels`` and ``seed`` whole numbers >= 0, ``title`` text; anything else is a
 :class:`~phago.errors.ConfigError`.
 
-:func:`write_png` draws the same picture with matplotlib (Agg, no display needed).
+:func:`write_png` draws the same picture with matplotlib (Agg, no display needed);
+:func:`write_html_and_png` writes both from one layout.
 
 Example:
     >>> import tempfile, pathlib
@@ -59,6 +60,7 @@ __all__ = [
     "shown_note",
     "view_data",
     "write_html",
+    "write_html_and_png",
     "write_png",
 ]
 
@@ -596,7 +598,11 @@ def render_html(
         raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
     if color_by == "shard" and table.shard is None:
         raise PhagoError("cannot colour by shard: this graph is not from a distributed colony")
-    v = view_data(table, max_nodes=max_nodes, seed=seed)
+    return _page(table, view_data(table, max_nodes=max_nodes, seed=seed), title, color_by, labels)
+
+
+def _page(table: GraphTable, v: ViewData, title: str, color_by: str, labels: int) -> str:
+    """:func:`render_html`'s page for the view ``v`` of ``table`` (options checked)."""
     pad = 40.0
     xy = pad + v.pos * (_SIZE - 2 * pad)
     r = _radius(v.access)
@@ -679,7 +685,12 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
         known = ", ".join(sorted(_HTML_OPTIONS))
         raise ConfigError(f"unknown options {unknown}; write_html takes {known}")
     p = Path(path)
-    text = render_html(table, **options)
+    _write_text(p, render_html(table, **options))
+    return p
+
+
+def _write_text(p: Path, text: str) -> None:
+    """Write ``text`` to ``p`` whole or not at all."""
     try:
         with atomic_output(p) as tmp:
             tmp.write_text(text, encoding="utf-8")
@@ -687,7 +698,6 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
-    return p
 
 
 def write_png(
@@ -726,11 +736,17 @@ def write_png(
     seed = whole_number(seed, "seed", 0)
     if color_by not in COLOR_BY or (color_by == "shard" and table.shard is None):
         raise PhagoError(f"cannot colour by {color_by!r} here")
+    p = Path(path)
+    _draw_png(view_data(table, max_nodes=max_nodes, seed=seed), p, title, color_by, labels)
+    return p
+
+
+def _draw_png(v: ViewData, p: Path, title: str, color_by: str, labels: int) -> None:
+    """:func:`write_png`'s picture of the view ``v``, written to ``p`` (options checked)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
-    v = view_data(table, max_nodes=max_nodes, seed=seed)
     fig = Figure(figsize=(12, 12), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -776,7 +792,6 @@ def write_png(
             )
     ax.set_xlim(-0.03, 1.03)
     ax.set_ylim(-0.03, 1.03)
-    p = Path(path)
     try:
         with atomic_output(p) as tmp:
             fig.savefig(tmp, format="png")
@@ -784,4 +799,51 @@ def write_png(
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
-    return p
+
+
+def write_html_and_png(
+    table: GraphTable,
+    html_path: PathLike,
+    png_path: PathLike,
+    *,
+    title: str = "phago knowledge graph",
+    color_by: str = "community",
+    max_nodes: int = 800,
+    labels: int | None = None,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Write the HTML view and the PNG of the same picture, laying the graph out once.
+
+    The files are those of :func:`write_html` and :func:`write_png` with the same options
+    (``labels``: None gives each its own default, 40 on the page and 25 in the picture);
+    the HTML file is written first, each whole or not at all.
+
+    Raises:
+        ConfigError: a bad option value (as :func:`render_html`); nothing was written.
+        PhagoError: unknown ``color_by``, ``shard`` without shard information, or a file
+            that cannot be written (the message names it).
+        StoreError: a path is a phago store (see :func:`~phago.export.check_output_path`).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.graph import HebbianGraph
+        >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b", "c"]), 0)
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> files = write_html_and_png(GraphTable.from_graph(g), d / "g.html", d / "g.png")
+        >>> [p.name for p in files]
+        ['g.html', 'g.png']
+    """
+    title = _title(title)
+    page_labels = whole_number(40 if labels is None else labels, "labels", 0)
+    png_labels = whole_number(25 if labels is None else labels, "labels", 0)
+    max_nodes = whole_number(max_nodes, "max_nodes", 1)
+    seed = whole_number(seed, "seed", 0)
+    if color_by not in COLOR_BY:
+        raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
+    if color_by == "shard" and table.shard is None:
+        raise PhagoError("cannot colour by shard: this graph is not from a distributed colony")
+    v = view_data(table, max_nodes=max_nodes, seed=seed)
+    page, picture = Path(html_path), Path(png_path)
+    _write_text(page, _page(table, v, title, color_by, page_labels))
+    _draw_png(v, picture, title, color_by, png_labels)
+    return page, picture

@@ -63,7 +63,13 @@ def viz(
     import numpy as np
 
     from phago.export import check_output_path
-    from phago.viz import page_note, select_nodes, write_html, write_png
+    from phago.viz import (
+        page_note,
+        select_nodes,
+        write_html,
+        write_html_and_png,
+        write_png,
+    )
 
     to_png = out_path.suffix.lower() == ".png"
     targets = [out_path] if to_png or not png else [out_path, out_path.with_suffix(".png")]
@@ -81,18 +87,21 @@ def viz(
                 str(write_png(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
             )
         else:
-            written.append(
-                str(write_html(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
-            )
             if png:
+                both = write_html_and_png(
+                    table,
+                    out_path,
+                    out_path.with_suffix(".png"),
+                    color_by=colour,
+                    max_nodes=max_nodes,
+                    title=title,
+                )
+                written.extend(str(p) for p in both)
+            else:
                 written.append(
                     str(
-                        write_png(
-                            table,
-                            out_path.with_suffix(".png"),
-                            color_by=colour,
-                            max_nodes=max_nodes,
-                            title=title,
+                        write_html(
+                            table, out_path, color_by=colour, max_nodes=max_nodes, title=title
                         )
                     )
                 )
