@@ -41,6 +41,7 @@ import numpy.typing as npt
 from phago import _kernels as K
 from phago._arrays import unique_sorted
 from phago._gc import cyclic_gc_paused
+from phago._jit import kernel_pays
 from phago.config import real_number
 from phago.errors import ConfigError, GraphError, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
@@ -124,6 +125,11 @@ _WIRE_CHUNK = 2048
 # what a deleted bucket of the edge table held until the table shifted entries back on
 # deletion instead (graphs pickled before that are rebuilt when loaded)
 _OLD_TOMBSTONE = -2
+
+_ID_TABLE_COLD_MIN = 1 << 18
+"""Below this many ids to look up, where Numba is not imported yet, :meth:`HebbianGraph.
+indices_of_ids` asks the id dictionary (~0.1 µs an id) instead of starting Numba for the
+id table (~0.45 s: what a command that loads a store and answers one query would pay)."""
 
 # "no slots wanted" for the wiring kernel
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -335,9 +341,14 @@ class HebbianGraph:
             TypeError: an id that is not an integer.
         """
         q, invalid = _as_node_ids(ids)
-        if self._id_synced != self._n:
-            self._sync_id_table()
-        out: IntArray = K.id_table_find(self._id_keys, self._id_vals, q)
+        out: IntArray
+        if not kernel_pays(len(q), loaded_min=0, cold_min=_ID_TABLE_COLD_MIN):
+            find = self._index.get
+            out = np.fromiter((find(x, -1) for x in q.tolist()), dtype=_INT, count=len(q))
+        else:
+            if self._id_synced != self._n:
+                self._sync_id_table()
+            out = K.id_table_find(self._id_keys, self._id_vals, q)
         if invalid is not None:
             out[invalid] = -1
         return out
@@ -1408,7 +1419,23 @@ class HebbianGraph:
         if self._m:
             raise GraphError("edge columns can only be added to a graph without edges")
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        self._reserve_edges(len(lo))
+        m = len(lo)
+        if not kernel_pays(m, loaded_min=0, cold_min=_ID_TABLE_COLD_MIN):
+            # without Numba: the same columns, duplicates found by sorting, and the edge
+            # table left to its first use (a graph merged for one query needs none)
+            key = np.sort((lo.astype(_INT) << 32) | hi.astype(_INT))
+            if m > 1 and (key[1:] == key[:-1]).any():
+                raise GraphError("duplicate edges")
+            if m > self._w.shape[0]:
+                for name in ("_ea", "_eb", "_w", "_co", "_ct", "_lt", "_alive"):
+                    setattr(self, name, _grow(getattr(self, name), m, 1.0))
+            self._ea[:m], self._eb[:m] = lo, hi
+            self._w[:m] = min(self.tentative_weight, 1.0)
+            self._co[:m], self._ct[:m], self._lt[:m] = 1, 0, 0
+            self._defer_table()
+            self._wired(m, m)
+            return
+        self._reserve_edges(m)
         new_m, created = K.upsert_pairs(
             self._tkeys,
             self._tslots,
@@ -1427,7 +1454,7 @@ class HebbianGraph:
             _NO_SLOTS,
         )
         self._wired(int(new_m), int(created))
-        if created != len(lo):
+        if created != m:
             raise GraphError("duplicate edges")
 
     def _wired(self, new_m: int, created: int) -> None:

@@ -181,9 +181,9 @@ class _CappedLog:
         self._cols = [c.copy() for c in e._columns()]
         self._lo, self._hi = 0, len(e)
         self.count = np.zeros(max(nodes, 0), dtype=np.int32)
-        if len(e):
+        if len(e):  # (a count from NumPy: a restored shard need not start Numba here)
             self.grow_nodes(int(e.node.max()) + 1)
-            K.add_at(self.count, e.node, 1)
+            self.count += np.bincount(e.node, minlength=len(self.count)).astype(np.int32)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_CappedLog, (self.edges(), len(self.count)))
