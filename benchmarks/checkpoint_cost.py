@@ -63,7 +63,7 @@ def measure(docs: int, shards: int, name: str, backend: str = "local") -> dict[s
         taken[0] += 1
         taken[1] += time.perf_counter() - began
 
-    DistributedRunner._take_checkpoint = timed  # type: ignore[method-assign]
+    DistributedRunner._take_checkpoint = timed  # type: ignore[method-assign,assignment]
     began = time.perf_counter()
     dc.run_until_digested(5000)
     seconds = time.perf_counter() - began

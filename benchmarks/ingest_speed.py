@@ -25,8 +25,11 @@ from phago import Colony, ColonyConfig, Position
 from phago.distributed import DistributedColony, RunnerConfig
 from w3common import w3_arguments, w3_items
 
+Item = tuple[str, str, tuple[float, float]]  # a W3 document: title, text, position
+Row = tuple[str, float, float | None]  # path, ingest seconds, spawn seconds or None
 
-def single(items: list, batch: bool) -> float:
+
+def single(items: list[Item], batch: bool) -> float:
     """Seconds for one colony to store ``items``."""
     colony = Colony(ColonyConfig.for_large_corpora())
     t0 = time.perf_counter()
@@ -38,7 +41,9 @@ def single(items: list, batch: bool) -> float:
     return time.perf_counter() - t0
 
 
-def distributed(items: list, warm: list, backend: str, shards: int) -> tuple[float, float]:
+def distributed(
+    items: list[Item], warm: list[Item], backend: str, shards: int
+) -> tuple[float, float]:
     """Seconds for a distributed colony's ``ingest_documents(items)`` (actors warmed), then
     for ``spawn_digesters`` of one digester per 100 documents."""
     dc = DistributedColony(
@@ -59,9 +64,11 @@ def distributed(items: list, warm: list, backend: str, shards: int) -> tuple[flo
         dc.close()
 
 
-def one_round(items: list, warm: list, backends: list[str], shards: list[int]) -> list[tuple]:
+def one_round(
+    items: list[Item], warm: list[Item], backends: list[str], shards: list[int]
+) -> list[Row]:
     """``(path, ingest seconds, spawn seconds or None)`` of every path once."""
-    rows: list[tuple] = [("Colony.ingest_document, one by one", single(items, False), None)]
+    rows: list[Row] = [("Colony.ingest_document, one by one", single(items, False), None)]
     if hasattr(Colony, "ingest_documents"):
         rows.append(("Colony.ingest_documents", single(items, True), None))
     for backend in backends:

@@ -25,7 +25,7 @@ import json
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,7 +40,8 @@ def _burn(ms: float) -> None:
         pass
 
 
-@ray.remote(num_cpus=0, concurrency_groups={"mail": 1})
+# (Ray types ray.remote without the concurrency_groups option that actor classes take)
+@cast(Any, ray.remote)(num_cpus=0, concurrency_groups={"mail": 1})
 class _Shard:
     def __init__(self, me: int, n: int, act_ms: float, decay_ms: float, kib: int) -> None:
         self.me, self.n = me, n

@@ -67,22 +67,22 @@ def main() -> None:
     for backend in backends:
         base = None
         for n in shard_counts:
-            r = run_w3(
+            res = run_w3(
                 a.docs,
                 backend=backend,
                 shards=n,
                 ray_options={"num_cpus": 1} if backend == "ray" else None,
                 ray_fan_out=a.ray_fan_out,
             )
-            row = r.row()
-            base = base or r.docs_per_s
-            row["speedup"] = r.docs_per_s / base
+            row = res.row()
+            base = base or res.docs_per_s
+            row["speedup"] = res.docs_per_s / base
             rows.append(row)
             if a.jsonl:
                 with open(a.jsonl, "a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
             if not a.json:
-                print(f"# {backend} {n} shard(s): {r.docs_per_s:.0f} docs/s", file=sys.stderr)
+                print(f"# {backend} {n} shard(s): {res.docs_per_s:.0f} docs/s", file=sys.stderr)
     if a.json:
         print(json.dumps(rows, indent=2))
         return

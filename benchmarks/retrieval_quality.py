@@ -29,7 +29,7 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from phago.corpus import load_sample_corpus, load_text_directory, sample_queries
 from phago.query import METHODS, build_retrieval_colony, evaluate, parse_queries
@@ -41,7 +41,16 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = ("p_at_5", "p_at_10", "r_at_5", "r_at_10", "mrr", "ndcg_at_10", "p_at_5_returned")
 HEADER = "| method | P@5 | P@10 | R@5 | R@10 | MRR | NDCG@10 | P@5 (returned) |"
 
-ABLATIONS = {
+
+class _Weights(TypedDict, total=False):
+    """The fusion weights an ablation sets (keywords of ``fusion``)."""
+
+    seed_weight: float
+    document_weight: float
+    graph_weight: float
+
+
+ABLATIONS: dict[str, _Weights] = {
     "fusion": {},
     "fusion − graph (seed + documents)": {"graph_weight": 0.0},
     "fusion − documents (seed + graph)": {"document_weight": 0.0},

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import time
+from typing import Any
 
 from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
@@ -34,12 +35,12 @@ from phago.ids import document_id
 
 def direct_ticks(shards: list[ShardedColony], ticks: int) -> None:
     """The runner's tick, inline: same calls, same order, no threads or barrier."""
-    answers: dict[int, list] = {}
+    answers: dict[int, list[Any]] = {}
     for _ in range(ticks):
         for s in shards:
             s.run_phase(TickPhase.SENSE, answers.get(int(s.shard_id), []))
         answers = {}
-        inbound: dict[int, list] = {}
+        inbound: dict[int, list[Any]] = {}
         for s in shards:
             for b in s.run_phase(TickPhase.ACT).updates:  # type: ignore[attr-defined]
                 inbound.setdefault(b.dest, []).append(b)

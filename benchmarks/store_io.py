@@ -64,7 +64,7 @@ def synthetic_state(n_docs: int, seed: int = 0) -> ColonyState:
         agents.append(AgentState("digester", d.state_dict()))
     proto = capture(base)
     n_sig, n_tr = 2000, 1000
-    sig = {
+    sig: dict[str, np.ndarray] = {
         "x": rng.uniform(0, 160, n_sig),
         "y": rng.uniform(0, 160, n_sig),
         "intensity": rng.uniform(0.02, 1, n_sig),

@@ -9,8 +9,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from phago import Colony, ColonyConfig, Digester, Position
-from phago.distributed import DistributedColony, RunnerConfig
+from phago import Colony, ColonyConfig, ColonyStats, Digester, Position
+from phago.distributed import DistributedColony, DistributedStats, RunnerConfig
 from phago.distributed.timeline import CallSpan, WaitSummary, replayed_span, wait_summary
 from phago.synthetic import synthetic_corpus, w1_layout
 
@@ -163,7 +163,7 @@ def run_w3(
         ticks = colony.run_until_digested(max_ticks)
         elapsed = time.perf_counter() - t0
         work = time.perf_counter() - t1
-        st = colony.stats()
+        st: ColonyStats | DistributedStats = colony.stats()
         gb = graph_bytes(colony)
         rss = rss_mib()
         return W3Result(

@@ -42,7 +42,7 @@ def _timed(dc: DistributedColony, way: str) -> tuple[float, int, int]:
         calls += 1
         return run(ticks, **kwargs)
 
-    dc.runner.run = counted  # type: ignore[method-assign]
+    dc.runner.run = counted  # type: ignore[method-assign,assignment]
     seen: list[int] = []
     reached: Callable[[DistributedTickResult], None] = lambda r: seen.append(r.tick)  # noqa: E731
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import settings
 
 from phago import Colony
-from phago.corpus import load_sample_corpus
+from phago.corpus import CorpusDocument, load_sample_corpus
 from sample_colony import build_sample_colony
 
 # No per-example deadline for property tests: CI runs on two shared cores, where a first
@@ -29,7 +29,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 
 @pytest.fixture(scope="session")
-def sample_docs() -> list:
+def sample_docs() -> list[CorpusDocument]:
     """The bundled sample corpus."""
     return load_sample_corpus()
 

@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 
 
-def graph_signature(dc: Any) -> tuple:
+def graph_signature(dc: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """A distributed colony's global graph as plain data: every edge (its ends, weight,
     co-activations, creation and last activation) and every node (id, label, accesses),
     sorted, for comparing two runs exactly."""

@@ -34,7 +34,9 @@ def test_genome_sets_the_digester_arguments() -> None:
 def test_default_genome_wires_like_a_digester() -> None:
     colony = digest(Genome())
     assert colony.graph.node_count == 6 and colony.graph.edge_count == 15
-    assert colony.graph.edge_between("alpha", "zeta").weight == pytest.approx(0.1, abs=0.005)
+    e = colony.graph.edge_between("alpha", "zeta")
+    assert e is not None
+    assert e.weight == pytest.approx(0.1, abs=0.005)
 
 
 def test_wiring_selectivity_keeps_the_strongest_keywords_pairs() -> None:
@@ -71,7 +73,9 @@ def test_tentative_and_reinforcement_weights() -> None:
     e = colony.graph.edge_between("alpha", "beta")
     assert e is not None and e.co_activations == 2
     assert e.weight == pytest.approx(0.3 + 0.25, abs=0.01)
-    assert colony.graph.edge_between("beta", "gamma").weight == pytest.approx(0.3, abs=0.01)
+    e2 = colony.graph.edge_between("beta", "gamma")
+    assert e2 is not None
+    assert e2.weight == pytest.approx(0.3, abs=0.01)
 
 
 def test_presentation_carries_the_genome_weights() -> None:

@@ -147,9 +147,9 @@ def test_a_parameter_that_is_not_a_number_is_a_config_error(value: object) -> No
         with pytest.raises(ConfigError, match=f"genome parameter {name} must be a number"):
             Genome(**{name: value})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="draw for sense_radius must be a number"):
-        Genome().mutate_with([value] + [0.0] * 7, 0.1)  # type: ignore[list-item]
+        Genome().mutate_with([value] + [0.0] * 7, 0.1)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="mutation rate must be a finite number"):
         Genome().mutate_with([0.0] * 8, value)  # type: ignore[arg-type]
-    assert Genome(sense_radius=np.float32(12.5), max_idle=np.int64(40)) == Genome(
+    assert Genome(sense_radius=np.float32(12.5), max_idle=np.int64(40)) == Genome(  # type: ignore[arg-type]
         sense_radius=12.5, max_idle=40
     )

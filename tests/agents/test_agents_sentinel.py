@@ -154,7 +154,9 @@ def test_deviation_is_flagged_then_learned() -> None:
     for t in range(12):
         s.observe(local.distribution(g, t), g)
     assert s.scan(g, LocalDistribution.measure(g, 12), 12) == []
-    g.increment_access([g.index_of(g.find_by_label("w3"))], 200)  # a burst of attention
+    w3 = g.find_by_label("w3")
+    assert w3 is not None
+    g.increment_access([g.index_of(w3)], 200)  # a burst of attention
     found = s.scan(g, LocalDistribution.measure(g, 13), 13)
     assert [a.label for a in found] == ["anomaly: deviating concept w3"]
     assert found[0].kind == "deviation" and found[0].related[0] == "w3"
@@ -196,7 +198,9 @@ def test_scan_ranks_by_significance_and_caps_per_scan() -> None:
     for t in range(12):
         s.observe(LocalDistribution.measure(g, t), g)
     for k, amount in ((1, 100), (2, 300), (3, 200)):
-        g.increment_access([g.index_of(g.find_by_label(f"w{k}"))], amount)
+        node = g.find_by_label(f"w{k}")
+        assert node is not None
+        g.increment_access([g.index_of(node)], amount)
     first = s.scan(g, LocalDistribution.measure(g, 12), 12)
     assert [a.label.split()[-1] for a in first] == ["w2", "w3"]
     assert first[0].significance >= first[1].significance

@@ -259,7 +259,7 @@ def test_no_spawn_policy_settings_refused(kwargs: dict[str, Any], setting: str) 
 
 
 def test_positional_max_population_refused() -> None:
-    _refused(lambda: FitnessSpawnPolicy(2.5), "max_population")
+    _refused(lambda: FitnessSpawnPolicy(2.5), "max_population")  # type: ignore[arg-type]
     _refused(lambda: FitnessSpawnPolicy("3"), "max_population")  # type: ignore[arg-type]
 
 
@@ -307,23 +307,23 @@ def test_defaults_construct() -> None:
 
 
 def test_stored_types_unchanged() -> None:
-    d = Digester(Position(0, 0), seed=np.int64(3), max_idle=20.0, speed=2, travel_speed=4)
+    d = Digester(Position(0, 0), seed=np.int64(3), max_idle=20.0, speed=2, travel_speed=4)  # type: ignore[arg-type]
     assert (d.seed, d.max_idle) == (3, 20)
     assert type(d.seed) is int and type(d.max_idle) is int
     assert type(d.speed) is float and type(d.travel_speed) is float
-    s = Sentinel(Position(0, 0), scan_interval=np.int32(4), learning_rate=1, protect_weight=0)
+    s = Sentinel(Position(0, 0), scan_interval=np.int32(4), learning_rate=1, protect_weight=0)  # type: ignore[arg-type]
     assert type(s.scan_interval) is int and s.edge_horizon == 8
     assert type(s.learning_rate) is float and s.protect_weight == 0.0
-    syn = Synthesizer(Position(0, 0), quorum_threshold=3, cooldown=10.0, max_edges=np.int64(5))
+    syn = Synthesizer(Position(0, 0), quorum_threshold=3, cooldown=10.0, max_edges=np.int64(5))  # type: ignore[arg-type]
     assert type(syn.quorum_threshold) is float
     assert type(syn.cooldown) is int and type(syn.max_edges) is int
-    p = FitnessSpawnPolicy(np.int64(4), 0, seed=7.0, agent_types=["digester", "rock"])
+    p = FitnessSpawnPolicy(np.int64(4), 0, seed=7.0, agent_types=["digester", "rock"])  # type: ignore[arg-type]
     assert (p.max_population, p.seed, p.mutation_rate) == (4, 7, 0.0)
     assert type(p.max_population) is int and type(p.seed) is int
     assert p.agent_types == ("digester", "rock")
-    r = RandomSpawnPolicy(0, radius=0, mutation_rate=np.float32(0.5))
+    r = RandomSpawnPolicy(0, radius=0, mutation_rate=np.float32(0.5))  # type: ignore[arg-type]
     assert type(r.radius) is float and r.mutation_rate == 0.5
-    e = EvolvingDigester(Position(0, 0), Genome(max_idle=44), generation=2.0)
+    e = EvolvingDigester(Position(0, 0), Genome(max_idle=44), generation=2.0)  # type: ignore[arg-type]
     assert e.max_idle == 44 and type(e.generation) is int and e.generation == 2
 
 

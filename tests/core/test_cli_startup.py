@@ -15,6 +15,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_the_batched_row_digest_is_the_digest_stores_hold() -> None:
         pass
 
     rng = random.Random(7)
-    values = [
+    values: list[Callable[[], object]] = [
         lambda: rng.randint(-(2**100), 2**100),
         lambda: rng.random() * 1e6,
         lambda: "ü" * rng.randint(0, 9),

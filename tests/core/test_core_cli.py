@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,9 @@ def test_counts_that_make_no_sense_are_usage_errors() -> None:
 
     from phago.cli import main
 
-    cases = [("bench", "custom", option, "0") for option in ("--docs", "--shards")]
+    cases: list[tuple[str, ...]] = [
+        ("bench", "custom", option, "0") for option in ("--docs", "--shards")
+    ]
     cases += [
         ("run", option, "0")
         for option in ("--ticks", "--max-ticks", "--digesters", "--shards", "--checkpoint-every")
@@ -161,6 +164,7 @@ def test_counts_that_make_no_sense_are_usage_errors() -> None:
         ("demo", "--max-ticks", "0"),
         ("demo", "--digesters", "0"),
     ]
+    args: Sequence[str]
     for args in cases:  # click rejects them before any work starts
         r = CliRunner().invoke(main, list(args))
         assert r.exit_code == 2 and "0 is not in the range" in r.output, args

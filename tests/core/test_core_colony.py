@@ -6,7 +6,7 @@ import json
 import pickle
 import subprocess
 import sys
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -38,7 +38,7 @@ from phago.types import (
 from sample_colony import build_sample_colony
 
 
-def graph_signature(colony: Colony) -> tuple:
+def graph_signature(colony: Colony) -> tuple[Any, ...]:
     g = colony.graph
     nodes = tuple((n.id, n.label, n.access_count, n.created_tick) for n in g.nodes())
     edges = tuple(
@@ -203,10 +203,10 @@ def test_a_doc_id_that_is_not_an_unsigned_64_bit_integer_is_refused(bad: object)
 
 def test_a_doc_id_given_to_another_document_is_refused_and_the_first_kept() -> None:
     c = Colony()
-    assert c.ingest_document("a", "alpha beta", (0, 0), doc_id=np.uint64(7)) == 7
-    assert c.ingest_document("a", "alpha beta", (5, 5), doc_id=7) == 7  # the same: a no-op
+    assert c.ingest_document("a", "alpha beta", (0, 0), doc_id=np.uint64(7)) == 7  # type: ignore[arg-type]
+    assert c.ingest_document("a", "alpha beta", (5, 5), doc_id=DocumentId(7)) == 7  # same: a no-op
     with pytest.raises(DocumentError, match="id 7 is already the id of document 'a'"):
-        c.ingest_document("b", "gamma delta", (0, 0), doc_id=7)
+        c.ingest_document("b", "gamma delta", (0, 0), doc_id=DocumentId(7))
     assert [(d.id, d.title) for d in c.substrate.documents()] == [(7, "a")]
 
 
@@ -230,7 +230,7 @@ def test_bad_calls_on_a_colony_raise_typed_errors_and_change_nothing() -> None:
 def test_a_colony_seed_must_be_a_whole_number_at_least_zero(seed: object) -> None:
     with pytest.raises(ConfigError, match="seed must be a whole number >= 0"):
         Colony(seed=seed)  # type: ignore[arg-type]
-    assert Colony(seed=np.int64(3)).seed == 3
+    assert Colony(seed=np.int64(3)).seed == 3  # type: ignore[arg-type]
 
 
 def test_spawning_no_agent_or_one_already_in_the_colony_changes_nothing() -> None:
@@ -254,7 +254,7 @@ def test_a_run_of_no_whole_number_of_ticks_is_a_config_error(ticks: object) -> N
     with pytest.raises(ConfigError, match="max_ticks must be a whole number >= 0"):
         c.run_until_digested(ticks)  # type: ignore[arg-type]
     assert c.substrate.tick == 0
-    assert len(c.run(np.int64(2))) == 2 and c.run(0) == []  # (a NumPy integer is one)
+    assert len(c.run(np.int64(2))) == 2 and c.run(0) == []  # type: ignore[arg-type]  # (a NumPy integer is one)
 
 
 @pytest.mark.parametrize(
@@ -311,10 +311,10 @@ def test_config_defaults_and_validation() -> None:
 @pytest.mark.parametrize("value", ["x", None, [0.1], float("nan"), True])
 def test_edge_weights_that_are_not_numbers_are_config_errors(name: str, value: object) -> None:
     with pytest.raises(ConfigError, match=f"{name} must be a number in"):
-        ColonyConfig(**{name: value})
+        ColonyConfig(**{name: value})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=f"{name} must be a number in"):
         HebbianGraph(**{name: value})  # type: ignore[arg-type]
-    assert getattr(ColonyConfig(**{name: np.float32(0.5)}), name) == 0.5
+    assert getattr(ColonyConfig(**{name: np.float32(0.5)}), name) == 0.5  # type: ignore[arg-type]
 
 
 def test_no_degree_cap_when_none() -> None:
@@ -585,7 +585,11 @@ def test_concept_fragments_are_the_tuple_of_their_fragments() -> None:
     cf = ConceptFragments(["cell", "wall", "gene"], DocumentId(9), at)
     want = tuple(FragmentPresentation(w, DocumentId(9), at) for w in ("cell", "wall", "gene"))
     assert len(cf) == 3 and tuple(cf) == want and list(cf) == list(want)
-    assert cf == want and want == cf and cf == ConceptFragments(["cell", "wall", "gene"], 9, at)
+    assert (
+        cf == want
+        and want == cf
+        and cf == ConceptFragments(["cell", "wall", "gene"], DocumentId(9), at)
+    )
     assert cf != want[:2] and cf != ConceptFragments(["cell"], DocumentId(9), at)
     assert cf[0] == want[0] and cf[-1] == want[-1] and cf[1:] == want[1:]
     assert type(cf[0]) is FragmentPresentation and cf[2].node_type is NodeType.CONCEPT
@@ -632,7 +636,7 @@ def test_digesters_presenting_concept_fragments_equal_presenting_tuples(hooked: 
                 events = [repr(colony.tick()) for _ in range(40)]
             assert kinds == {tuple if as_tuples else ConceptFragments}
             fitness = {a.id: repr(colony.fitness.get(a.id)) for a in colony.agents}
-            log = colony.presentation_hook.log if hooked else None  # type: ignore[attr-defined]
+            log = cast(_NotingHook, colony.presentation_hook).log if hooked else None
             outcomes.append((events, graph_signature(colony), fitness, log))
     assert outcomes[0] == outcomes[2] and outcomes[1] == outcomes[3]
     assert outcomes[0][0] == outcomes[1][0]

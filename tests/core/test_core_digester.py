@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from phago import Colony, Digester, Position
 from phago.agents.base import Agent
 from phago.agents.digester import DigesterState, boundary_permeability, window_pairs
-from phago.events import Engulfed
+from phago.events import Died, Engulfed
 from phago.ids import AgentId
 from phago.text import extract_keywords
 from phago.types import (
@@ -75,7 +75,7 @@ def test_apoptosis_after_max_idle() -> None:
     events = c.run(7)
     assert c.alive_count == 0
     died = [e for tick in events for e in tick if type(e).__name__ == "Died"]
-    assert died and died[0].signal.cause.health is CellHealth.SENESCENT
+    assert died and cast(Died, died[0]).signal.cause.health is CellHealth.SENESCENT
 
 
 def test_does_not_idle_beside_export_signals() -> None:
@@ -276,7 +276,7 @@ def test_senescent_agent_apoptoses_immediately() -> None:
 # ---------------------------------------------------------------- claims, moves and the hunt
 
 
-def _first_actions(c: Colony) -> list[object]:
+def _first_actions(c: Colony) -> list[AgentAction]:
     c.sense()
     actions = list(c._pending or [])
     c.act(), c.decay(), c.advance()
@@ -432,7 +432,11 @@ def test_prefetched_seeking_equals_asking_one_by_one(monkeypatch: pytest.MonkeyP
             with monkeypatch.context() as mp:
                 mp.setattr(_AgentView, "prefetch_undigested_near", counted)
                 if not prefetch:
-                    mp.setattr(Digester, "prepare_sense", classmethod(Agent.prepare_sense.__func__))
+                    mp.setattr(
+                        Digester,
+                        "prepare_sense",
+                        classmethod(cast(Any, Agent.prepare_sense).__func__),
+                    )
                 c = _herd(claims, seed=5)
                 events = [repr(c.tick()) for _ in range(40)]
             runs.append((events, list(c.graph.edges())))
@@ -501,7 +505,9 @@ def test_prefetched_foraging_and_hunting_equal_asking_one_by_one(
             mp.setattr(Substrate, "nearest_undigested_anywhere_many", count_many)
             mp.setattr(Substrate, "nearest_undigested_anywhere", count_one)
             if not prefetch:
-                mp.setattr(Digester, "prepare_sense", classmethod(Agent.prepare_sense.__func__))
+                mp.setattr(
+                    Digester, "prepare_sense", classmethod(cast(Any, Agent.prepare_sense).__func__)
+                )
             c = colony()
             events = [repr(c.tick()) for _ in range(260)]
         runs.append((events, list(c.graph.edges()), c.stats().documents_digested))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -231,7 +233,7 @@ def test_to_networkx_attributes() -> None:
     g = HebbianGraph()
     idx = g.present(["aaa", "bbb"], tick=2)
     g.wire_clique(idx, tick=2)
-    nxg = g.to_networkx()
+    nxg: Any = g.to_networkx()  # (a networkx.Graph: networkx has no types)
     a = g.find_by_label("aaa")
     assert nxg.nodes[a]["label"] == "aaa" and nxg.nodes[a]["node_type"] == "concept"
     assert nxg.nodes[a]["access_count"] == 1
@@ -330,7 +332,7 @@ def test_indices_near_many_on_a_large_graph_equals_indices_near() -> None:
     st.lists(st.sampled_from(["a", "dd", "z"]), max_size=3),
 )
 def test_present_groups_equals_presenting_one_group_after_another(
-    groups: list[tuple[list[str], int, int | None]], before: list[str]
+    groups: list[tuple[list[str], int, DocumentId | None]], before: list[str]
 ) -> None:
     one, many = HebbianGraph(), HebbianGraph()
     for g in (one, many):
@@ -680,7 +682,9 @@ def test_provenance_arrays_are_read_only_snapshots() -> None:
         nodes[0] = 5
     all_nodes, all_docs = g.provenance_arrays()
     assert len(all_nodes) == len(all_docs) == 2 + 400
-    assert g.node_documents(g.find_by_label("a")) == tuple(DocumentId(k) for k in range(1, 202))
+    a = g.find_by_label("a")
+    assert a is not None
+    assert g.node_documents(a) == tuple(DocumentId(k) for k in range(1, 202))
 
 
 @settings(max_examples=60, deadline=None)
@@ -775,12 +779,13 @@ def test_indices_of_ids_take_any_integer_form_and_refuse_other_values() -> None:
     a, b = g.id_at(0), g.id_at(1)
     # Python ints of 64 bits (a list NumPy would turn into floats), NumPy scalars, arrays
     assert g.indices_of_ids([b, a]).tolist() == [1, 0]
-    assert g.indices_of_ids([np.uint64(a), b]).tolist() == [0, 1]
+    assert g.indices_of_ids([np.uint64(a), b]).tolist() == [0, 1]  # type: ignore[arg-type]
     assert g.indices_of_ids(np.array([a, b], dtype=np.uint64)).tolist() == [0, 1]
     # ids that cannot name a node are simply absent
     assert g.indices_of_ids([b, -1, 2**70]).tolist() == [1, -1, -1]
     assert g.indices_of_ids(np.array([-3, 5])).tolist() == [-1, -1]
     assert g.indices_of_ids([]).tolist() == []
+    bad: npt.ArrayLike
     for bad in ([1.5], np.array([float(a)]), ["x"]):
         with pytest.raises(TypeError):
             g.indices_of_ids(bad)
@@ -817,7 +822,8 @@ def test_new_nodes_in_bulk_are_new_nodes_one_by_one(labels, types, existing) -> 
 
 def _recounted_degrees(g: HebbianGraph) -> list[int]:
     a, b, *_ = g.edge_arrays()
-    return np.bincount(np.concatenate([a, b]), minlength=g.node_count).tolist()
+    degrees: list[int] = np.bincount(np.concatenate([a, b]), minlength=g.node_count).tolist()
+    return degrees
 
 
 _PAIRS = st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)))

@@ -30,7 +30,7 @@ def test_retired_agents_leave_without_death_signals_or_replacements() -> None:
     colony.run(2)
     first, second, third = (a.id for a in colony.agents)
     assert colony.fitness.get(second) is not None
-    assert colony.retire_agents([second, np.uint64(second)]) == 1  # an id twice: once
+    assert colony.retire_agents([second, np.uint64(second)]) == 1  # type: ignore[list-item]  # an id twice: once
     assert [a.id for a in colony.agents] == [first, third]
     assert colony.fitness.get(second) is None
     assert colony.death_signals == [] and colony.total_died == 0

@@ -88,7 +88,7 @@ def test_loading_a_shard_snapshot_pauses_the_collector_and_restores_it(
         seen.append(gc.isenabled())
         return real(blob)
 
-    monkeypatch.setattr(shard_module.pickle, "loads", loads)
+    monkeypatch.setattr(shard_module.pickle, "loads", loads)  # type: ignore[attr-defined]
     was = gc.isenabled()
     try:
         gc.enable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -17,8 +18,9 @@ from phago.errors import DocumentError, EmptyDocument, InvalidPosition
 from phago.ids import document_id
 from sample_colony import build_sample_colony
 
+SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
 TEXT = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    st.characters(blacklist_categories=SURROGATES, blacklist_characters="\x00"),
     min_size=1,
     max_size=40,
 ).filter(lambda s: s.strip() != "")
@@ -28,7 +30,7 @@ COORD = st.one_of(
 DOC = st.tuples(st.sampled_from(["a", "b", "c", ""]), TEXT, st.tuples(COORD, COORD))
 
 
-def substrate_state(c: Colony) -> tuple:
+def substrate_state(c: Colony) -> tuple[Any, ...]:
     s = c.substrate
     docs = [(d.id, d.title, d.content, d.position, d.digested) for d in c.documents()]
     return (
@@ -42,7 +44,9 @@ def substrate_state(c: Colony) -> tuple:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(DOC, max_size=30))
-def test_a_batch_stores_what_one_by_one_stores(docs: list) -> None:
+def test_a_batch_stores_what_one_by_one_stores(
+    docs: list[tuple[str, str, tuple[float, float]]],
+) -> None:
     # duplicates (same title and text) included: stored once, first position kept
     one, batch = Colony(), Colony()
     for t, c, p in docs:
@@ -102,7 +106,7 @@ def test_a_bad_document_is_named_by_its_typed_error(
 ) -> None:
     good = [("g1", "cell wall", (0, 0)), ("g2", "gene", (1, 1))]
     with pytest.raises(error, match=match):
-        checked_columns([good[0], bad, good[1]], max_chars=100, place=lambda: (0.0, 0.0))
+        checked_columns([good[0], bad, good[1]], max_chars=100, place=lambda: (0.0, 0.0))  # type: ignore[list-item]
 
 
 def test_a_colony_given_a_bad_batch_stores_none_of_it() -> None:
@@ -170,7 +174,9 @@ def test_a_batch_of_array_views_owns_copies_of_them_and_shares_its_text() -> Non
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b"]), TEXT, st.none() | st.tuples(COORD, COORD))))
-def test_ingest_documents_places_and_stores_as_ingest_document_does(docs: list) -> None:
+def test_ingest_documents_places_and_stores_as_ingest_document_does(
+    docs: list[tuple[str, str, tuple[float, float] | None]],
+) -> None:
     one, many = Colony(), Colony()
     ids = [one.ingest_document(t, c, p) for t, c, p in docs]
     assert many.ingest_documents(docs) == ids

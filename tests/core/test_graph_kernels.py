@@ -222,9 +222,9 @@ def test_table_without_tombstones_matches_a_dict(
                 del want[k]
         assert int((tkeys != K.EMPTY).sum()) == len(want)
         assert all(K.table_find(tkeys, tslots, np.int64(k)) == s for k, s in want.items())
-        for lo in range(3):
-            for hi in range(6, 12):
-                key = (lo << 32) | hi
+        for a in range(3):
+            for b in range(6, 12):
+                key = (a << 32) | b
                 if key not in want:
                     assert K.table_find(tkeys, tslots, np.int64(key)) == -1
 

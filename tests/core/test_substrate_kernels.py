@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -194,8 +195,10 @@ def reference_anywhere(
                 for q in (free or seqs)
             )
             if ranked:
-                spread = choices > 1 and rng is not None
-                d, seq = ranked[int(rng.integers(0, min(choices, len(ranked)))) if spread else 0]
+                pick = 0
+                if choices > 1 and rng is not None:
+                    pick = int(rng.integers(0, min(choices, len(ranked))))
+                d, seq = ranked[pick]
                 return d, s._docs[seq].id
             k = 0 if k >= cells else min(4 * k, cells)
         s._far_tree = None
@@ -296,7 +299,7 @@ def test_decay_signal_rows_matches_numpy(
 
 
 def _pick(
-    found: list[tuple[float, DocumentId]] | None, choices: int, rng: np.random.Generator | None
+    found: Sequence[tuple[float, DocumentId]] | None, choices: int, rng: np.random.Generator | None
 ) -> tuple[float, DocumentId] | None:
     """What the view makes of a batched answer (ColonyView.nearest_undigested_anywhere)."""
     assert found is not None

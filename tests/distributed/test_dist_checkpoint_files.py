@@ -167,6 +167,7 @@ def test_a_full_disk_at_a_checkpoint_is_a_store_error_and_the_run_goes_on(
         assert dc.current_tick == 8  # stopped at the checkpoint, nothing half-done
         assert read_checkpoint(tmp_path).tick == 4  # the set before, whole
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+        assert dc.runner._checkpoint is not None
         assert dc.runner._checkpoint.tick == 8  # the rollback point in memory stands
         assert dc.runner._checkpoint.snapshots is not None  # (held: not on disk)
         full[0] = False
@@ -200,6 +201,7 @@ def test_a_checkpoint_counts_only_once_every_shard_is_taken(
         monkeypatch.setattr(broken, "snapshot", no_memory)
         with pytest.raises(RpcError, match=r"shard-2 failed to take its checkpoint.*no room"):
             dc.run(5)  # the checkpoint due at 10 fails
+        assert dc.runner._checkpoint is not None
         assert dc.current_tick == 10 and dc.runner._checkpoint.tick == 5
         assert [len(dc.runner.handles[i].target.oplog()) for i in range(3)] == logged
         monkeypatch.undo()
@@ -260,7 +262,7 @@ def _fail_once_in_act(monkeypatch: pytest.MonkeyPatch, shard: ShardedColony) -> 
 
     real = shard.run_phase
 
-    def fails_once(phase: TickPhase, *rest: object) -> object:
+    def fails_once(phase: TickPhase, *rest: Any) -> object:
         if phase is TickPhase.ACT:
             monkeypatch.setattr(shard, "run_phase", real)
             raise RuntimeError("a shard fails in Act")
@@ -278,6 +280,7 @@ def test_a_checkpoint_on_disk_is_not_held_in_memory_and_a_rollback_reads_it(
             c.run(7)
             c.ingest_documents(LATE)
         cp = dc.runner._checkpoint
+        assert cp is not None
         assert cp.tick == 5 and cp.snapshots is None and cp.on_disk == str(tmp_path)
         _fail_once_in_act(monkeypatch, dc.runner.handles[1].target)
         with pytest.raises(RpcError):
@@ -362,8 +365,8 @@ def _crash_at(monkeypatch: pytest.MonkeyPatch, step: str, exc: BaseException | N
             raise boom
         real_rmtree(path, *args, **kwargs)
 
-    monkeypatch.setattr(files.os, "replace", replace)
-    monkeypatch.setattr(files.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(files.os, "replace", replace)  # type: ignore[attr-defined]
+    monkeypatch.setattr(files.shutil, "rmtree", rmtree)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,9 @@ POS = grid_positions(len(DOCS))
 CAP3 = ColonyConfig(max_edge_degree=3)
 
 
-def brute_drops(node, other, weight, created, k):  # type: ignore[no-untyped-def]
+def brute_drops(
+    node: list[int], other: list[int], weight: list[float], created: list[int], k: int
+) -> list[bool]:
     """Per node, sort its entries by (-weight, created, other) and drop past the k-th."""
     drop = [False] * len(node)
     for v in set(node):
@@ -58,7 +60,9 @@ def brute_drops(node, other, weight, created, k):  # type: ignore[no-untyped-def
     ),
     st.integers(0, 5),
 )
-def test_rank_drops_matches_sorting_each_nodes_edges(entries, k) -> None:  # type: ignore[no-untyped-def]
+def test_rank_drops_matches_sorting_each_nodes_edges(
+    entries: list[tuple[int, int, float, int]], k: int
+) -> None:
     node = [e[0] for e in entries]
     other = [e[1] for e in entries]
     weight = [e[2] for e in entries]
@@ -403,7 +407,9 @@ def test_messages_carry_narrow_integers(monkeypatch: pytest.MonkeyPatch) -> None
         assert batches and all(b.edge_a.dtype == b.edge_b.dtype == np.uint16 for b in batches)
 
 
-def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int], k: int) -> set:
+def central_cap(
+    edges: dict[tuple[int, int], tuple[float, int]], ids: list[int], k: int
+) -> set[tuple[int, int]]:
     """The cap over the whole graph at once: an edge survives if it is among the k best
     (weight descending, creation tick, other endpoint's NodeId) of both its endpoints."""
     best: dict[int, set[tuple[int, int]]] = {}
@@ -416,7 +422,10 @@ def central_cap(edges: dict[tuple[int, int], tuple[float, int]], ids: list[int],
 
 # the Decays a test drives the cap through: every step at every call (no tick), six times;
 # or two rounds of ticks, a step at each
-SCHEDULES = {"every-step": [None] * 6, "rounds": list(range(2 * ROUND_TICKS))}
+SCHEDULES: dict[str, list[int | None]] = {
+    "every-step": [None] * 6,
+    "rounds": list(range(2 * ROUND_TICKS)),
+}
 
 
 @pytest.mark.parametrize("recorded", [True, False], ids=["capped-recorded", "capped-unknown"])
@@ -473,8 +482,8 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
             cap.record_capped(g, capped, tick=0)
     left: dict[tuple[int, int], tuple[float, int]] = {}
     for g in graphs:
-        a, b, w, _, ct, _ = g.edge_arrays()
-        for x, y, wx, tx in zip(a.tolist(), b.tolist(), w.tolist(), ct.tolist(), strict=True):
+        ea, eb, ew, _, ct, _ = g.edge_arrays()
+        for x, y, wx, tx in zip(ea.tolist(), eb.tolist(), ew.tolist(), ct.tolist(), strict=True):
             left[(min(x, y), max(x, y))] = (wx, tx)
 
     def one_tick(decay: int, tick: int | None) -> None:
@@ -501,8 +510,8 @@ def test_two_rounds_of_messages_equal_the_cap_over_the_whole_graph(
         one_tick(decay, tick)
     kept = set()
     for g in graphs:
-        a, b, *_ = g.edge_arrays()
-        kept |= {(min(x, y), max(x, y)) for x, y in zip(a.tolist(), b.tolist(), strict=True)}
+        ea, eb, *_ = g.edge_arrays()
+        kept |= {(min(x, y), max(x, y)) for x, y in zip(ea.tolist(), eb.tolist(), strict=True)}
     assert kept == central_cap(edges if recorded else left, ids, k)
     assert all(d <= k for d in Counter(v for e in kept for v in e).values())
     assert all(not c.pending_asks for c in caps)

@@ -4,6 +4,7 @@ store (save, forget_in_store, load), replayed by a rollback, refused where it mu
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def assert_same(a: DistributedColony, b: DistributedColony) -> None:
 
 
 def forget_both_ways(
-    dc: DistributedColony, victims: list[int], tmp_path: Path
+    dc: DistributedColony, victims: Sequence[int], tmp_path: Path
 ) -> tuple[DistributedColony, Any, Any]:
     """Save ``dc``, forget ``victims`` in the store and load it (the twin); then forget
     them in ``dc`` in memory. Returns the twin and both reports."""
@@ -325,8 +326,12 @@ def test_forget_is_refused_mid_run_elsewhere_and_once_closed() -> None:
         with pytest.raises(DocumentError):
             dc.forget_documents([victim, -1])
         assert graph_data(dc.graph) == before
+
+        def forget_mid_run(t: int) -> None:
+            dc.forget_documents([victim])
+
         with pytest.raises(PhaseOrderError, match="between runs"):
-            dc.run(2, on_tick=lambda t: dc.forget_documents([victim]))
+            dc.run(2, on_tick=forget_mid_run)
         assert victim in {d.id for d in dc.documents()}  # (the run stopped; nothing forgot)
         assert dc.current_tick == 4
         started, release = threading.Event(), threading.Event()

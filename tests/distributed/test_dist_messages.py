@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from phago.distributed.messages import (
 from phago.distributed.shard import ShardedColony
 from phago.distributed.types import CrossShardEdge, ShardId
 from phago.graph import HebbianGraph
-from phago.ids import NodeId
+from phago.ids import DocumentId, NodeId
 from phago.types import NodeType, Position
 
 
@@ -62,20 +64,23 @@ def test_results_and_edge_arrays_pickle_to_equal_values_of_the_same_types() -> N
     from phago.distributed.types import TickPhase
     from ray import cloudpickle  # (what Ray pickles with where phago does not)
 
+    cloud_dumps: Callable[[object], bytes] = cloudpickle.dumps  # (untyped in Ray)
+
     for arr in (_array(3), CrossShardEdgeArray.empty()):
         back = pickle.loads(pickle.dumps(arr, protocol=pickle.HIGHEST_PROTOCOL))
         assert back == arr and back.weights.dtype == np.float64
         assert back.from_nodes.dtype == np.uint64 and back.to_shards.dtype == np.int64
-        assert pickle.loads(cloudpickle.dumps(arr)) == arr
+        assert pickle.loads(cloud_dumps(arr)) == arr
     assert pickle.loads(pickle.dumps(CrossShardEdgeArray.empty())) is CrossShardEdgeArray.empty()
     for phase in TickPhase:
         full = ShardPhaseResult(
-            ShardId(2), phase, 7, _array(2), 11, 13, ["batch"], {1: [5]}, {0: ["ghost"]},
+            ShardId(2), phase, 7, _array(2), 11, 13, ["batch"],  # type: ignore[arg-type,list-item]
+            {1: [5]}, {0: ["ghost"]},
             3, 40, 38, True, 1.5, 1.25, True, {"d": 1}, 9,
         )  # fmt: skip
         back = pickle.loads(pickle.dumps(full, protocol=pickle.HIGHEST_PROTOCOL))
         assert back == full and back.phase is phase and type(back.shard_id) is ShardId
-        assert pickle.loads(cloudpickle.dumps(full)) == full
+        assert pickle.loads(cloud_dumps(full)) == full
         assert [getattr(back, f) for f in full.__slots__] == [
             getattr(full, f) for f in full.__slots__
         ]
@@ -126,7 +131,8 @@ def test_received_groups_are_presented_as_one_by_one() -> None:
     assert shard.receive_updates([batch]) == 0
     plain = HebbianGraph()
     for grp in GROUPS:
-        plain.present(grp.labels, NodeType(grp.node_type), Position(grp.x, grp.y), 3, grp.document)
+        document = cast("DocumentId | None", grp.document)
+        plain.present(grp.labels, NodeType(grp.node_type), Position(grp.x, grp.y), 3, document)
     got = shard.colony.graph
     assert got.node_count == plain.node_count == 4
     for i in range(4):

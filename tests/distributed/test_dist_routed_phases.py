@@ -61,7 +61,7 @@ def twins(n: int) -> tuple[list[ShardedColony], list[ShardActorImpl]]:
 
 def routed_tick(
     actors: list[ShardActorImpl], held: list[list[Any]] | None, chained: bool = False
-) -> list:
+) -> list[list[Any]]:
     """One pipelined tick: Sense and Act in one call, Decay and Advance in another (as the
     pipeline submits them), each call's parts handed from every actor to every actor;
     returns the second calls' returns (their parts go to the next tick's second calls).
@@ -91,7 +91,7 @@ def routed_tick(
 
 
 def state(shards: list[ShardedColony]) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for s in shards:
         og = s.owned_graph()
         ghosts = sorted((int(g.node_id), g.label) for g in s.ghost_nodes())

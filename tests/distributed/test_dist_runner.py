@@ -258,7 +258,7 @@ def test_run_of_many_ticks_is_one_driver_job_and_until_stops_it() -> None:
         jobs.append(1)
         return submit(fn, *args)  # type: ignore[arg-type]
 
-    runner._driver.submit = counting_submit  # type: ignore[method-assign]
+    runner._driver.submit = counting_submit  # type: ignore[method-assign,assignment]
     results = asyncio.run(runner.run(12))
     assert [r.tick for r in results] == list(range(1, 13))
     assert len(jobs) == 1
@@ -278,7 +278,7 @@ def test_jobs_stop_at_each_checkpoint() -> None:
         taken.append(tick)
         await take(tick, *rest)  # type: ignore[arg-type]
 
-    runner._take_checkpoint = recording  # type: ignore[method-assign]
+    runner._take_checkpoint = recording  # type: ignore[method-assign,assignment]
     asyncio.run(runner.run(12))
     assert taken == [0, 5, 10]
     runner.close()

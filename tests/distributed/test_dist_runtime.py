@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from phago.distributed import (
 from phago.distributed import colony as dist_colony
 from phago.distributed.degree_cap import ROUND_TICKS
 from phago.distributed.runner import DEFAULT_CHECKPOINT_COST_SHARE
+from phago.distributed.shard import ShardPhaseResult
 from phago.document_batch import DocumentBatch
 from phago.errors import (
     ColonyBusy,
@@ -91,10 +93,10 @@ def test_a_distributed_seed_is_checked_as_a_colony_seed_is(seed: object) -> None
             make(seed)
     with DistributedColony(1, seed=None) as dc:
         assert dc.seed == 0
-    with DistributedColony(1, seed=np.int64(4)) as dc:
+    with DistributedColony(1, seed=np.int64(4)) as dc:  # type: ignore[arg-type]
         assert dc.seed == 4 and type(dc.seed) is int
     assert ShardedColony(ShardId(0), None, ring, seed=None).seed == 0
-    assert ShardedColony(ShardId(0), None, ring, seed=2.0).seed == 2
+    assert ShardedColony(ShardId(0), None, ring, seed=2.0).seed == 2  # type: ignore[arg-type]
 
 
 def test_a_config_that_is_not_a_colony_config_is_a_config_error() -> None:
@@ -249,7 +251,7 @@ def test_spawned_agents_replay_as_spawned_also_when_they_do_not_pickle() -> None
     assert back.apply_replay_ops(shard.current_tick) == 2
     a, b = back.colony.agents
     assert a is not plain and a.position == Position(1.0, 2.0) and a.id == plain.id
-    assert b is not odd and b.position == odd.position and b.note() == odd.note()
+    assert b is not odd and b.position == odd.position and b.note() == odd.note()  # type: ignore[attr-defined]
 
 
 def test_a_refused_spawn_is_not_logged_for_a_replay() -> None:
@@ -296,11 +298,11 @@ def test_tick_phase_runs_exactly_one_phase() -> None:
 
 
 def _cluster(
-    n: int, config: ColonyConfig | None = None, seed: int = 0, **runner: object
+    n: int, config: ColonyConfig | None = None, seed: int = 0, **runner: Any
 ) -> DistributedColony:
     dc = DistributedColony(
         n, config=config or NO_DECAY, seed=seed, runner_config=RunnerConfig(**runner)
-    )  # type: ignore[arg-type]
+    )
     docs = load_sample_corpus()
     dc.ingest_documents(
         [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
@@ -338,7 +340,12 @@ def test_cross_shard_edge_lists_off_keeps_the_counts_and_the_graph() -> None:
         assert [r.has_cross_shard_activity() for r in b] == [
             r.has_cross_shard_activity() for r in a
         ]
-        acts = [p for r in b for p in r.phase_results if p.phase is TickPhase.ACT]
+        acts = [
+            cast(ShardPhaseResult, p)
+            for r in b
+            for p in r.phase_results
+            if p.phase is TickPhase.ACT
+        ]
         assert all(len(p.cross_shard_edges) == 0 for p in acts)
         assert sum(p.cross_shard_count for p in acts) == sum(len(r.cross_shard_edges) for r in a)
         assert f"cross_shard_edges={b[0].cross_shard_edge_count}," in repr(b[0])
@@ -464,7 +471,7 @@ def test_run_with_stop_when_idle_keeps_the_results_of_run_until_digested() -> No
         assert len(twin.run(3, stop_when_idle=True)) == 1  # idle: one tick, then it stops
         assert len(twin.run(3)) == 3
         # each phase reports its wall time and its thread's CPU time on the shard
-        phases = [p for r in results for p in r.phase_results]
+        phases = [cast(ShardPhaseResult, p) for r in results for p in r.phase_results]
         assert sum(p.compute_cpu_ms for p in phases) > 0
         assert all(0 <= p.compute_cpu_ms <= p.compute_ms + 1.0 for p in phases)
 
@@ -729,7 +736,7 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
 
 
 def _goes_on_as_a_clean_run(
-    dc: DistributedColony, early: object, **runner: object
+    dc: DistributedColony, early: object, **runner: Any
 ) -> list[DistributedTickResult]:
     """Check that ``dc``, stopped at its current tick, has the graph of a clean run of as
     many ticks (read afresh: not ``early``, the signature cached before), and that three

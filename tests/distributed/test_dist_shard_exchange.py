@@ -476,7 +476,12 @@ def test_batches_of_different_ticks_are_taken_one_by_one() -> None:
     late = _references(2, 0, tick + 1, ["zzq-b", "zzq-c"], [(0, 1)])
     alone = copy.deepcopy(receiver)
     taken: list[int] = []
-    receiver._receive_together = lambda batches: taken.append(len(batches)) or 0  # type: ignore[method-assign]
+
+    def together(batches: list[UpdateBatch]) -> int:
+        taken.append(len(batches))
+        return 0
+
+    receiver._receive_together = together  # type: ignore[method-assign]
     assert receiver.receive_updates([late, early]) == 2
     assert taken == []
     alone._receive_each([early, late])

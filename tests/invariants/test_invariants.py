@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from itertools import combinations
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,8 @@ from phago.text import extract_keywords
 
 PURE = ColonyConfig(edge_decay_rate=0.0, max_edge_degree=None)
 CAP3 = ColonyConfig(max_edge_degree=3)  # the degree cap across shards acts every few ticks
+# a graph as plain data: its nodes and its edges, sorted
+Signature = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 DOCS = load_sample_corpus()
 POS = grid_positions(len(DOCS))
 
@@ -39,7 +42,7 @@ def edge_signature(g: HebbianGraph) -> dict[tuple[str, str], tuple[float, int]]:
     }
 
 
-def full_signature(g: HebbianGraph) -> tuple:
+def full_signature(g: HebbianGraph) -> Signature:
     nodes = sorted((n.id, n.label, n.access_count, n.created_tick, n.documents) for n in g.nodes())
     edges = sorted(
         (min(a, b), max(a, b), e.weight, e.co_activations, e.created_tick, e.last_activated_tick)
@@ -94,7 +97,8 @@ def test_i1_reproducible_across_runs(shards: int) -> None:
     cfg = ColonyConfig()  # decay and degree cap on
     g1, d1 = distributed_graph(shards, seed=9, config=cfg)
     g2, d2 = distributed_graph(shards, seed=9, config=cfg)
-    d1.close(), d2.close()
+    d1.close()
+    d2.close()
     assert full_signature(g1) == full_signature(g2)
 
 
@@ -188,7 +192,7 @@ def late_ingest(runner: DistributedRunner) -> None:
     runner.shards[owner].ingest_document(d.title, d.content, p)
 
 
-def global_signature(runner: DistributedRunner) -> tuple:
+def global_signature(runner: DistributedRunner) -> Signature:
     return full_signature(merge_owned_graphs([s.owned_graph() for s in runner.shards]))
 
 
@@ -218,7 +222,8 @@ def test_i6_failed_tick_is_never_half_applied(
     failing = build_runner(True, mode, n, at, parallelism, config)
     clean = build_runner(False, n=n, parallelism=parallelism, config=config, timeout_ms=60_000)
     asyncio.run(failing.run(4)), asyncio.run(clean.run(4))
-    late_ingest(failing), late_ingest(clean)  # logged after the checkpoint at tick 3
+    late_ingest(failing)  # logged after the checkpoint at tick 3
+    late_ingest(clean)
     asyncio.run(failing.run(1)), asyncio.run(clean.run(1))
     assert failing.coordinator.current_tick == 5
     start = time.monotonic()
@@ -235,7 +240,8 @@ def test_i6_failed_tick_is_never_half_applied(
             s.armed = False
     asyncio.run(failing.run(10)), asyncio.run(clean.run(10))
     assert global_signature(failing) == global_signature(clean)
-    failing.close(), clean.close()
+    failing.close()
+    clean.close()
 
 
 @pytest.mark.parametrize("shards", [1, 2, 3, 4, 8])

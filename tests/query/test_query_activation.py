@@ -18,9 +18,10 @@ def path_graph() -> StaticSource:
     g = HebbianGraph()
     for lab in ("root", "mid", "leaf"):
         g.add_node(lab)
-    ids = [g.find_by_label(x) for x in ("root", "mid", "leaf")]
-    g.set_edge(ids[0], ids[1], EdgeData(1.0, 1, 0, 0))
-    g.set_edge(ids[1], ids[2], EdgeData(1.0, 1, 0, 0))
+    root, mid, leaf = (g.find_by_label(x) for x in ("root", "mid", "leaf"))
+    assert root is not None and mid is not None and leaf is not None
+    g.set_edge(root, mid, EdgeData(1.0, 1, 0, 0))
+    g.set_edge(mid, leaf, EdgeData(1.0, 1, 0, 0))
     return StaticSource(g, [])
 
 

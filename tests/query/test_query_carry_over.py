@@ -5,7 +5,7 @@ every label and re-tokenising every document. Carried over or fresh, the index i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -54,9 +54,10 @@ def counted(monkeypatch: pytest.MonkeyPatch, counted_texts: list[str]) -> dict[s
 
     def lab(label: str) -> list[str]:
         seen["labels"].append(label)
-        return qindex.__dict__["_real_label_terms"](label)
+        real: Callable[[str], list[str]] = qindex.__dict__["_real_label_terms"]
+        return real(label)
 
-    monkeypatch.setitem(qindex.__dict__, "_real_label_terms", qindex.label_terms)
+    monkeypatch.setitem(qindex.__dict__, "_real_label_terms", qindex.__dict__["label_terms"])
     monkeypatch.setattr(qindex, "label_terms", lab)
     return seen
 

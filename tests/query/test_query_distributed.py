@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from phago import Colony, ColonyConfig, Digester, Position
@@ -25,7 +27,7 @@ QUERIES = [str(q["query"]) for q in sample_queries() + sample_queries(heldout=Tr
 
 
 @pytest.fixture(scope="module")
-def pair() -> tuple[Colony, DistributedColony]:
+def pair() -> Iterator[tuple[Colony, DistributedColony]]:
     local = Colony(CFG, seed=0)
     for d, p in zip(DOCS, POS, strict=True):
         local.ingest_document(d.title, d.content, p)

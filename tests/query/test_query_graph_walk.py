@@ -16,7 +16,9 @@ def weighted(edges: list[tuple[str, str, float]], co: int = 1) -> StaticSource:
         g.add_node(a)
         g.add_node(b)
     for a, b, w in edges:
-        g.set_edge(g.find_by_label(a), g.find_by_label(b), EdgeData(w, co, 0, 0))
+        na, nb = g.find_by_label(a), g.find_by_label(b)
+        assert na is not None and nb is not None
+        g.set_edge(na, nb, EdgeData(w, co, 0, 0))
     return StaticSource(g, [])
 
 

@@ -25,7 +25,9 @@ def test_reference_formula(bio: StaticSource) -> None:
     g = bio.graph
     # membrane: degree 6 (cell, protein, ribosome, lipid, transport, channel), presented 3x;
     # its seed edge to protein has weight 0.3 and 3 co-activations.
-    assert g.degree(g.find_by_label("membrane")) == 6
+    membrane = g.find_by_label("membrane")
+    assert membrane is not None
+    assert g.degree(membrane) == 6
     want = expected_graph(0.3, 3, 6, 3)
     assert res["membrane"].components["graph"] == pytest.approx(want)
     assert res["membrane"].components["tfidf"] == pytest.approx(1.0)
@@ -63,7 +65,9 @@ def test_no_candidates(bio: StaticSource) -> None:
 def test_access_count_inflation_does_not_move_hybrid(bio: StaticSource) -> None:
     before = [(r.label, r.score) for r in hybrid(bio, "membrane protein gene")]
     g = bio.graph
-    g.increment_access([g.index_of(g.find_by_label("gene"))] * 50)  # dissolution-style boost
+    gene = g.find_by_label("gene")
+    assert gene is not None
+    g.increment_access([g.index_of(gene)] * 50)  # dissolution-style boost
     after = [(r.label, r.score) for r in hybrid(bio, "membrane protein gene")]
     assert before == after
 

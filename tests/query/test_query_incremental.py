@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from unittest import mock
 
 import bm25s
@@ -211,7 +212,7 @@ step = st.one_of(
 
 @settings(max_examples=50)
 @given(steps=st.lists(step, min_size=1, max_size=5), delta=st.sampled_from([0, 40, 1 << 30]))
-def test_refreshes_equal_fresh_builds(steps: list[tuple], delta: int) -> None:
+def test_refreshes_equal_fresh_builds(steps: list[tuple[Any, ...]], delta: int) -> None:
     with small_delta(delta):
         colony = Colony(seed=0)
         store = _DocStore()

@@ -93,14 +93,18 @@ def test_reinforcement_moves_last_activated_tick(
     assert g.edge_count == edges_before  # no edge is created
     # the cached adjacency sees the new weight
     adj = query_index(src).adjacency()
-    i, j = g.index_of(g.find_by_label("membrane")), g.index_of(g.find_by_label("protein"))
+    membrane, protein = g.find_by_label("membrane"), g.find_by_label("protein")
+    assert membrane is not None and protein is not None
+    i, j = g.index_of(membrane), g.index_of(protein)
     nbrs, ws, _ = adj.row(i)
     assert ws[list(nbrs).index(j)] == pytest.approx(after.weight)
 
 
 def test_reinforcement_of_unconnected_results_only_touches_access(bio: StaticSource) -> None:
     g = bio.graph
-    q = g.index_of(g.find_by_label("qubit"))
+    qubit = g.find_by_label("qubit")
+    assert qubit is not None
+    q = g.index_of(qubit)
     acc = int(g.access_counts()[q])
     retrieve(bio, "qubit", 1, "tfidf", reinforce=True)
     assert int(g.access_counts()[q]) == acc + 1

@@ -28,7 +28,9 @@ def source(
     for lab in reversed(labels) if reverse else labels:
         g.add_node(lab)
     for a, b, w in reversed(edges) if reverse else edges:
-        g.set_edge(g.find_by_label(a), g.find_by_label(b), EdgeData(w, 1, 0, 0))
+        na, nb = g.find_by_label(a), g.find_by_label(b)
+        assert na is not None and nb is not None
+        g.set_edge(na, nb, EdgeData(w, 1, 0, 0))
     return StaticSource(g, [])
 
 
@@ -50,7 +52,9 @@ def test_shortest_path_prefers_strong_edges() -> None:
     assert p.labels == ("aaa", "bbb", "ccc")
     assert p.cost == pytest.approx(4.0)
     assert p.node_ids[0] == src.graph.find_by_label("aaa")
-    same = shortest_path(src, "bbb", src.graph.find_by_label("bbb"))
+    bbb = src.graph.find_by_label("bbb")
+    assert bbb is not None
+    same = shortest_path(src, "bbb", bbb)
     assert same is not None and same.labels == ("bbb",) and same.cost == 0.0
 
 

@@ -66,89 +66,89 @@ DOCS = [("a", "cell membrane protein"), ("b", "gene dna protein")]
 
 BAD: list[tuple[str, Callable[[], object], str]] = [
     # (what, the call, the parameter the message names)
-    ("document_scores n=1.5", lambda: document_scores(SRC, "protein", n=1.5), "n"),
-    ("document_scores n='3'", lambda: document_scores(SRC, "protein", n="3"), "n"),
+    ("document_scores n=1.5", lambda: document_scores(SRC, "protein", n=1.5), "n"),  # type: ignore[arg-type]
+    ("document_scores n='3'", lambda: document_scores(SRC, "protein", n="3"), "n"),  # type: ignore[arg-type]
     ("document_scores n=-1", lambda: document_scores(SRC, "protein", n=-1), "n"),
     ("top_documents n=2.5", lambda: _top_documents(2.5), "n"),
-    ("bm25 k='3'", lambda: bm25(SRC, "protein", "3"), "k"),
-    ("bm25 documents=1.5", lambda: bm25(SRC, "protein", documents=1.5), "documents"),
-    ("tfidf k='3'", lambda: tfidf(SRC, "protein", "3"), "k"),
-    ("fusion graph_weight='x'", lambda: fusion(SRC, "gene", graph_weight="x"), "graph_weight"),
+    ("bm25 k='3'", lambda: bm25(SRC, "protein", "3"), "k"),  # type: ignore[arg-type]
+    ("bm25 documents=1.5", lambda: bm25(SRC, "protein", documents=1.5), "documents"),  # type: ignore[arg-type]
+    ("tfidf k='3'", lambda: tfidf(SRC, "protein", "3"), "k"),  # type: ignore[arg-type]
+    ("fusion graph_weight='x'", lambda: fusion(SRC, "gene", graph_weight="x"), "graph_weight"),  # type: ignore[arg-type]
     ("fusion seed_weight=nan", lambda: fusion(SRC, "gene", seed_weight=math.nan), "seed_weight"),
     (
         "fusion document_weight=-1",
         lambda: fusion(SRC, "gene", document_weight=-1),
         "document_weight",
     ),
-    ("fusion documents=2.5", lambda: fusion(SRC, "gene", documents=2.5), "documents"),
-    ("fusion hops='2'", lambda: fusion(SRC, "gene", hops="2"), "hops"),
+    ("fusion documents=2.5", lambda: fusion(SRC, "gene", documents=2.5), "documents"),  # type: ignore[arg-type]
+    ("fusion hops='2'", lambda: fusion(SRC, "gene", hops="2"), "hops"),  # type: ignore[arg-type]
     ("fusion damping=1.5", lambda: fusion(SRC, "gene", damping=1.5), "damping"),
-    ("fusion hub_penalty=None", lambda: fusion(SRC, "gene", hub_penalty=None), "hub_penalty"),
+    ("fusion hub_penalty=None", lambda: fusion(SRC, "gene", hub_penalty=None), "hub_penalty"),  # type: ignore[arg-type]
     ("fusion fanout=0", lambda: fusion(SRC, "gene", fanout=0), "fanout"),
-    ("fusion fanout=2.5", lambda: fusion(SRC, "gene", fanout=2.5), "fanout"),
-    ("fusion k='3'", lambda: fusion(SRC, "gene", "3"), "k"),
+    ("fusion fanout=2.5", lambda: fusion(SRC, "gene", fanout=2.5), "fanout"),  # type: ignore[arg-type]
+    ("fusion k='3'", lambda: fusion(SRC, "gene", "3"), "k"),  # type: ignore[arg-type]
     ("activation hops=-1", lambda: activation(SRC, "gene", hops=-1), "hops"),
-    ("activation damping='x'", lambda: activation(SRC, "gene", damping="x"), "damping"),
+    ("activation damping='x'", lambda: activation(SRC, "gene", damping="x"), "damping"),  # type: ignore[arg-type]
     (
         "activation hub_penalty=inf",
         lambda: activation(SRC, "gene", hub_penalty=math.inf),
         "hub_penalty",
     ),
-    ("activation fanout='8'", lambda: activation(SRC, "gene", fanout="8"), "fanout"),
+    ("activation fanout='8'", lambda: activation(SRC, "gene", fanout="8"), "fanout"),  # type: ignore[arg-type]
     ("spread hops=1.5", lambda: _spread(hops=1.5), "hops"),
     ("spread damping='x'", lambda: _spread(damping="x"), "damping"),
-    ("graph_walk max_depth='3'", lambda: graph_walk(SRC, "gene", max_depth="3"), "max_depth"),
+    ("graph_walk max_depth='3'", lambda: graph_walk(SRC, "gene", max_depth="3"), "max_depth"),  # type: ignore[arg-type]
     (
         "graph_walk max_expansions=2.5",
-        lambda: graph_walk(SRC, "gene", max_expansions=2.5),
+        lambda: graph_walk(SRC, "gene", max_expansions=2.5),  # type: ignore[arg-type]
         "max_expansions",
     ),
     ("graph_walk fanout=0", lambda: graph_walk(SRC, "gene", fanout=0), "fanout"),
-    ("hybrid k='2'", lambda: hybrid(SRC, "gene", "2"), "k"),
-    ("hybrid config='x'", lambda: hybrid(SRC, "gene", config="x"), "config"),
-    ("HybridConfig alpha='x'", lambda: HybridConfig(alpha="x"), "alpha"),
-    ("HybridConfig max_results=1.5", lambda: HybridConfig(max_results=1.5), "max_results"),
+    ("hybrid k='2'", lambda: hybrid(SRC, "gene", "2"), "k"),  # type: ignore[arg-type]
+    ("hybrid config='x'", lambda: hybrid(SRC, "gene", config="x"), "config"),  # type: ignore[arg-type]
+    ("HybridConfig alpha='x'", lambda: HybridConfig(alpha="x"), "alpha"),  # type: ignore[arg-type]
+    ("HybridConfig max_results=1.5", lambda: HybridConfig(max_results=1.5), "max_results"),  # type: ignore[arg-type]
     (
         "HybridConfig candidate_multiplier='3'",
-        lambda: HybridConfig(candidate_multiplier="3"),
+        lambda: HybridConfig(candidate_multiplier="3"),  # type: ignore[arg-type]
         "candidate_multiplier",
     ),
     ("reinforce increment='x'", lambda: _reinforce("x"), "increment"),
     ("reinforce increment=2", lambda: _reinforce(2.0), "increment"),
-    ("retrieve method=['x']", lambda: retrieve(SRC, "gene", 3, ["x"]), "method"),
-    ("resolve_method None", lambda: resolve_method(None), "method"),
-    ("rank_top k=1.5", lambda: rank_top(SRC.graph, [0], [1.0], 1.5), "k"),
-    ("betweenness seed='x'", lambda: betweenness_centrality(SRC, seed="x"), "seed"),
+    ("retrieve method=['x']", lambda: retrieve(SRC, "gene", 3, ["x"]), "method"),  # type: ignore[arg-type]
+    ("resolve_method None", lambda: resolve_method(None), "method"),  # type: ignore[arg-type]
+    ("rank_top k=1.5", lambda: rank_top(SRC.graph, [0], [1.0], 1.5), "k"),  # type: ignore[arg-type]
+    ("betweenness seed='x'", lambda: betweenness_centrality(SRC, seed="x"), "seed"),  # type: ignore[arg-type]
     ("communities resolution=0", lambda: communities(SRC, resolution=0), "resolution"),
-    ("communities resolution='x'", lambda: communities(SRC, resolution="x"), "resolution"),
-    ("communities seed=1.5", lambda: communities(SRC, seed=1.5), "seed"),
+    ("communities resolution='x'", lambda: communities(SRC, resolution="x"), "resolution"),  # type: ignore[arg-type]
+    ("communities seed=1.5", lambda: communities(SRC, seed=1.5), "seed"),  # type: ignore[arg-type]
     ("evaluate k=0", lambda: evaluate(SRC, QUERIES, ["tfidf"], k=0), "k"),
-    ("evaluate k='10'", lambda: evaluate(SRC, QUERIES, ["tfidf"], k="10"), "k"),
-    ("build shards=1.5", lambda: build_retrieval_colony(DOCS, shards=1.5, ticks=1), "shards"),
-    ("build ticks='3'", lambda: build_retrieval_colony(DOCS, ticks="3"), "ticks"),
+    ("evaluate k='10'", lambda: evaluate(SRC, QUERIES, ["tfidf"], k="10"), "k"),  # type: ignore[arg-type]
+    ("build shards=1.5", lambda: build_retrieval_colony(DOCS, shards=1.5, ticks=1), "shards"),  # type: ignore[arg-type]
+    ("build ticks='3'", lambda: build_retrieval_colony(DOCS, ticks="3"), "ticks"),  # type: ignore[arg-type]
     ("build seed=-1", lambda: build_retrieval_colony(DOCS, seed=-1, ticks=1), "seed"),
     ("build spacing=0", lambda: build_retrieval_colony(DOCS, spacing=0, ticks=1), "spacing"),
-    ("build columns=2.5", lambda: build_retrieval_colony(DOCS, columns=2.5, ticks=1), "columns"),
+    ("build columns=2.5", lambda: build_retrieval_colony(DOCS, columns=2.5, ticks=1), "columns"),  # type: ignore[arg-type]
     ("build digesters=0", lambda: build_retrieval_colony(DOCS, digesters=0, ticks=1), "digesters"),
-    ("build max_idle='9'", lambda: build_retrieval_colony(DOCS, max_idle="9", ticks=1), "max_idle"),
-    ("precision_at_k k=1.5", lambda: precision_at_k(["a"], {"a"}, 1.5), "k"),
-    ("precision_at_k_returned k='5'", lambda: precision_at_k_returned(["a"], {"a"}, "5"), "k"),
-    ("recall_at_k k=None", lambda: recall_at_k(["a"], {"a"}, None), "k"),
+    ("build max_idle='9'", lambda: build_retrieval_colony(DOCS, max_idle="9", ticks=1), "max_idle"),  # type: ignore[arg-type]
+    ("precision_at_k k=1.5", lambda: precision_at_k(["a"], {"a"}, 1.5), "k"),  # type: ignore[arg-type]
+    ("precision_at_k_returned k='5'", lambda: precision_at_k_returned(["a"], {"a"}, "5"), "k"),  # type: ignore[arg-type]
+    ("recall_at_k k=None", lambda: recall_at_k(["a"], {"a"}, None), "k"),  # type: ignore[arg-type]
     ("ndcg_at_k k=-1", lambda: ndcg_at_k(["a"], {"a"}, -1), "k"),
-    ("documents n=1.5", lambda: documents(SRC, "gene", 1.5), "n"),
-    ("documents concepts='x'", lambda: documents(SRC, "gene", concepts="x"), "concepts"),
+    ("documents n=1.5", lambda: documents(SRC, "gene", 1.5), "n"),  # type: ignore[arg-type]
+    ("documents concepts='x'", lambda: documents(SRC, "gene", concepts="x"), "concepts"),  # type: ignore[arg-type]
     ("documents width=-1", lambda: documents(SRC, "gene", width=-1), "width"),
     ("documents method='x'", lambda: documents(SRC, "gene", method="x"), "method"),
-    ("concept_documents n=2.5", lambda: concept_documents(SRC, "gene", 2.5), "n"),
-    ("snippet width='x'", lambda: snippet("a text", {"text"}, "x"), "width"),
+    ("concept_documents n=2.5", lambda: concept_documents(SRC, "gene", 2.5), "n"),  # type: ignore[arg-type]
+    ("snippet width='x'", lambda: snippet("a text", {"text"}, "x"), "width"),  # type: ignore[arg-type]
     (
         "DistributedHybridConfig alpha='x'",
-        lambda: DistributedHybridConfig(alpha="x"),
+        lambda: DistributedHybridConfig(alpha="x"),  # type: ignore[arg-type]
         "alpha",
     ),
     (
         "DistributedHybridConfig max_results=2.5",
-        lambda: DistributedHybridConfig(max_results=2.5),
+        lambda: DistributedHybridConfig(max_results=2.5),  # type: ignore[arg-type]
         "max_results",
     ),
 ]
@@ -182,11 +182,11 @@ def test_what_is_neither_text_nor_a_node_id_is_an_invalid_query(
 
 def test_good_numbers_in_other_forms_are_taken() -> None:
     """Whole floats and NumPy numbers are numbers; checked values give the same results."""
-    assert fusion(SRC, "gene", 3.0, hops=np.int64(2), damping=np.float32(0.5)) == fusion(
+    assert fusion(SRC, "gene", 3.0, hops=np.int64(2), damping=np.float32(0.5)) == fusion(  # type: ignore[arg-type]
         SRC, "gene", 3
     )
-    assert document_scores(SRC, "protein", n=2.0) == document_scores(SRC, "protein", n=2)
-    assert HybridConfig(max_results=np.int64(4)).max_results == 4
+    assert document_scores(SRC, "protein", n=2.0) == document_scores(SRC, "protein", n=2)  # type: ignore[arg-type]
+    assert HybridConfig(max_results=np.int64(4)).max_results == 4  # type: ignore[arg-type]
     assert activation(SRC, "gene", fanout=None) == activation(SRC, "gene", fanout=10**9)
     assert isinstance(ConfigError("x"), PhagoError)
 
@@ -211,4 +211,4 @@ def test_reinforce_refuses_terms_and_results_of_the_wrong_kind_and_changes_nothi
             reinforce(src, terms, results)
     for got, want in zip(src.graph.edge_arrays(), before, strict=True):
         assert np.array_equal(got, want)
-    assert reinforce(src, ("gene",), iter(hits)) == reinforce(example_source(), ["gene"], hits)
+    assert reinforce(src, ("gene",), iter(hits)) == reinforce(example_source(), ["gene"], hits)  # type: ignore[arg-type]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,7 +62,7 @@ def test_the_kernel_counts_as_tokenize_does(batches: list[list[str]]) -> None:
         if plain:
             assert by_kernel.ids == in_python.ids
             for x, y in zip(k, p, strict=True):
-                assert np.array_equal(x, y)
+                assert np.array_equal(cast(npt.NDArray[Any], x), cast(npt.NDArray[Any], y))
 
 
 def test_terms_met_in_python_are_known_to_the_kernel_later() -> None:
@@ -103,7 +105,7 @@ def test_a_batch_of_many_new_terms_grows_the_kernels_table() -> None:
     p = in_python.count(batch, kernel=False)
     assert by_kernel.ids == in_python.ids and len(by_kernel.ids) > 2500
     for x, y in zip(k, p, strict=True):
-        assert np.array_equal(x, y)
+        assert np.array_equal(cast(npt.NDArray[Any], x), cast(npt.NDArray[Any], y))
     again = by_kernel.count(batch[:3], kernel=True)  # every term known now
     assert len(by_kernel.ids) == len(in_python.ids)
     assert rows(again, by_kernel) == [Counter(tokenize(t)) for t in batch[:3]]

@@ -6,6 +6,7 @@ import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,13 @@ from phago import ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.distributed import colony as dist_colony
-from phago.distributed.backends.ray import INLINE_OBJECT_BYTES, local_ray_options
+from phago.distributed.backends.ray import (
+    INLINE_OBJECT_BYTES,
+    CompiledPhaseFanOut,
+    RayShardHandle,
+    RayTickPipeline,
+    local_ray_options,
+)
 from phago.errors import (
     ConfigError,
     DistributedError,
@@ -52,6 +59,27 @@ def build(backend: str, shards: int, **kwargs: object) -> DistributedColony:
     dc.ingest_documents([(d.title, d.content, p) for d, p in zip(DOCS, POS, strict=True)])
     dc.spawn_digesters(2, max_idle=60)
     return dc
+
+
+def _group(dc: DistributedColony) -> CompiledPhaseFanOut:
+    """The fan-out group of ``dc``'s Ray shards."""
+    group = dc.runner._group
+    assert isinstance(group, CompiledPhaseFanOut)
+    return group
+
+
+def _pipeline(dc: DistributedColony) -> RayTickPipeline:
+    """Where ``dc``'s Ray shards' whole ticks go (they run without a compiled graph)."""
+    pipeline = _group(dc).tick_pipeline
+    assert pipeline is not None
+    return pipeline
+
+
+def _handle(dc: DistributedColony, shard: int) -> RayShardHandle:
+    """The runner's handle of Ray shard ``shard``."""
+    handle = dc.runner.handles[shard]
+    assert isinstance(handle, RayShardHandle)
+    return handle
 
 
 def build_checkpointed(shards: int, directory: Path, fan_out: str) -> DistributedColony:
@@ -142,11 +170,13 @@ def test_the_driver_logs_for_a_replay_from_the_first_checkpoint_and_actors_never
     try:
         dc.ingest_documents(docs[:10])
         dc.spawn_digesters(1)
-        assert not dc.runner.handles[0]._ops  # the driver's log for a replacement
+        assert not _handle(dc, 0)._ops  # the driver's log for a replacement
         dc.run(1)  # takes the first checkpoint
         dc.ingest_documents(docs[10:])
         dc.spawn_digesters(1)
-        assert [op[1] for op in dc.runner.handles[0]._ops] == ["ingest_batch", "spawn"]
+        ops = _handle(dc, 0)._ops
+        assert ops is not None
+        assert [op[1] for op in ops] == ["ingest_batch", "spawn"]
         assert ray.get(dc.ray_actor(0).__ray_call__.remote(actor_log)) == []
         assert len(dc.documents()) == len(docs)
     finally:
@@ -160,7 +190,7 @@ def test_one_pipelined_shard_equals_local() -> None:
     try:
         local.run(12)
         remote.run(12)
-        pipeline = remote.runner._group.tick_pipeline
+        pipeline = _group(remote).tick_pipeline
         assert pipeline is not None and len(pipeline._actors) == 1  # whole ticks were submitted
         assert signature(local) == signature(remote) and remote.stats().graph_edges > 0
     finally:
@@ -192,7 +222,7 @@ def test_a_run_until_digested_chains_ticks_and_stops_where_local_stops(
         # phase with its first: only each tick's Decay is awaited (and the first Sense)
         assert len(awaited) == ticks + 1 and set(awaited) == {2}
         assert [r.tick for r in results] == list(range(1, ticks + 1))
-        pipeline = remote.runner._group.tick_pipeline
+        pipeline = _pipeline(remote)
         # every tick after the first chained, and the lookahead's ticks after the last
         # (2: a tick's Decay goes in with the next tick) skipped
         ahead = pipeline.lookahead
@@ -229,7 +259,7 @@ def test_a_watched_run_on_ray_chains_the_ticks_of_each_growing_call(
         assert [t for t, _ in seen][:4] == [1, 3, 7, 15] and seen[-1][0] == ticks
         assert seen[-1][1] == local.stats().documents_digested == len(DOCS)
         assert [d for _, d in seen] == sorted(d for _, d in seen)
-        pipeline = remote.runner._group.tick_pipeline
+        pipeline = _pipeline(remote)
         assert pipeline.chained >= ticks - len(seen)  # all but each call's first tick
     finally:
         local.close()
@@ -270,22 +300,25 @@ def test_an_actor_dying_in_a_chained_tick_is_recovered_with_identical_graph(
         # (tick 11 fails, none replayed: seen once in a fresh-clone run)
         assert len(recovered) == 1 and recovered[0].replayed_ticks in (0, 1, 2)
         assert [r.tick for r in results] == list(range(1, 21))
-        assert flaky.runner._group.tick_pipeline.chained >= 12
+        assert _pipeline(flaky).chained >= 12
         assert signature(flaky) == signature(clean)
     finally:
         clean.close()
         flaky.close()
 
 
-def _sentinel_distribution(dc: DistributedColony) -> tuple:
+def _sentinel_distribution(dc: DistributedColony) -> tuple[int, list[tuple[str, int]], int, float]:
     """What the sentinel on shard 1 was last given: the merged global distribution."""
+    from phago.agents.distribution import AggregatedDistribution
     from phago.agents.sentinel import Sentinel
     from phago.distributed import ConsistentHashRing
     from phago.distributed.shard import ShardedColony
 
     shard = ShardedColony.from_snapshot(dc._call(1, "snapshot"), ConsistentHashRing(2))
     sentinel = next(a for a in shard.colony.agents if isinstance(a, Sentinel))
+    assert isinstance(sentinel.provider, AggregatedDistribution)
     got = sentinel.provider._global
+    assert got is not None
     return got.tick, sorted(got.counts.items()), got.edge_n, got.edge_sum
 
 
@@ -300,7 +333,7 @@ def test_a_sentinel_on_ray_gets_the_distribution_local_gets() -> None:
             dc.run(4)
             dc.spawn(Sentinel(Position(20, 20)), shard=1)
             dc.run(8)
-        pipeline = remote.runner._group.tick_pipeline
+        pipeline = _pipeline(remote)
         # 3 ticks chained in the first run; in the second, the ticks submitted ahead of
         # its first tick, whose results asked for the distribution, were skipped
         ahead = pipeline.lookahead
@@ -483,6 +516,7 @@ def test_an_actor_that_hangs_in_its_checkpoint_is_replaced_within_the_timeout() 
         assert time.monotonic() - start < 45.0  # not the hour-long hang
         info = flaky.runner.recoveries
         assert len(info) == 1 and info[0].restored_tick == 10 and "2 s" in info[0].error
+        assert flaky.runner._checkpoint is not None
         assert flaky.runner._checkpoint.tick == 15
         assert signature(flaky) == signature(clean)
     finally:
@@ -498,6 +532,7 @@ def test_an_actor_that_raises_in_its_checkpoint_is_an_rpc_error_and_nothing_is_l
         clean.run(16)
         with pytest.raises(RpcError, match="shard-0 failed to take its checkpoint"):
             flaky.run(16)
+        assert flaky.runner._checkpoint is not None
         assert flaky.current_tick == 10 and flaky.runner._checkpoint.tick == 5
         flaky.run(6)  # the checkpoint at 10 is taken now
         assert flaky.runner._checkpoint.tick == 15
@@ -570,7 +605,7 @@ def test_phases_fan_out_through_a_compiled_graph() -> None:
     dc = build("ray", 2, ray_fan_out="compiled")
     try:
         dc.run(3)
-        group = dc.runner._group
+        group = _group(dc)
         assert group is not None and group.compiled and group.unavailable is None
     finally:
         dc.close()
@@ -581,8 +616,8 @@ def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:
     try:
         compiled.run(10)
         plain.run(10)
-        assert not plain.runner._group.compiled
-        pipeline = plain.runner._group.tick_pipeline
+        assert not _group(plain).compiled
+        pipeline = _group(plain).tick_pipeline
         assert pipeline is not None and len(pipeline._actors) == 2  # whole ticks were submitted
         assert signature(compiled) == signature(plain)
     finally:
@@ -604,7 +639,7 @@ def test_auto_fan_out_runs_whole_ticks_and_warns_when_crowded(
     one = build("ray", 1)  # auto with one shard: whole ticks too, and no warning
     try:
         one.run(2)
-        assert not one.runner._group.compiled and one.runner._group.tick_pipeline is not None
+        assert not _group(one).compiled and _group(one).tick_pipeline is not None
     finally:
         one.close()
     assert "Ray shards on a machine" not in caplog.text
@@ -613,7 +648,7 @@ def test_auto_fan_out_runs_whole_ticks_and_warns_when_crowded(
     assert "2 Ray shards on a machine with 2 cores" in caplog.text
     try:
         dc.run(2)
-        assert not dc.runner._group.compiled and dc.runner._group.unavailable
+        assert not _group(dc).compiled and _group(dc).unavailable
     finally:
         dc.close()
     with pytest.raises(ConfigError, match="fan_out"):
@@ -635,7 +670,7 @@ def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back(fan_out: str
             dc.tick()
         assert dc.current_tick == 3
         # a shard's own error leaves a compiled graph usable
-        assert dc.runner._group.compiled == (fan_out == "compiled")
+        assert _group(dc).compiled == (fan_out == "compiled")
         dc.run(5)
         clean.run(8)
         assert dc.current_tick == 8
@@ -777,7 +812,7 @@ def _free_cpus(expected: float, within_s: float = 20.0) -> float:
     """The cluster's free CPUs once they reach ``expected`` (killed actors release theirs
     asynchronously), or whatever they are after ``within_s``."""
     deadline = time.monotonic() + within_s
-    free = ray.available_resources().get("CPU", 0.0)
+    free: float = ray.available_resources().get("CPU", 0.0)
     while free < expected and time.monotonic() < deadline:
         time.sleep(0.1)
         free = ray.available_resources().get("CPU", 0.0)
@@ -938,7 +973,7 @@ def test_stats_show_heartbeats_and_memory() -> None:
         dc.close()
 
 
-def _listed(colony: str, within_s: float = 30.0, expect: int | None = None) -> list[dict]:
+def _listed(colony: str, within_s: float = 30.0, expect: int | None = None) -> list[dict[str, Any]]:
     """The shard actors of ``colony`` listed by any driver (named actors); with ``expect``,
     polled until that many are listed (a killed actor's name goes a moment later)."""
     from phago.distributed.backends.ray_cluster import list_shard_actors

@@ -203,14 +203,15 @@ def _accepts(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def local_run() -> dict:
+def local_run() -> dict[str, Any]:
     from click.testing import CliRunner
 
     from phago.cli import main
 
     r = CliRunner().invoke(main, ["run", "--backend", "local", *RUN])
     assert r.exit_code == 0, r.output
-    return json.loads(r.output)
+    out: dict[str, Any] = json.loads(r.output)
+    return out
 
 
 _CLIENT_SERVER_FAILED = "Starting Ray client server failed"
@@ -218,7 +219,7 @@ _CLIENT_SERVER_FAILED = "Starting Ray client server failed"
 in time (seen once on 2 loaded cores in a full run; phago reports it and tries once more)."""
 
 
-def _status(head: Head, address: str, actors: int) -> dict:
+def _status(head: Head, address: str, actors: int) -> dict[str, Any]:
     """`phago cluster status --json` from a process of its own, asked again (up to 30 s)
     until it lists ``actors`` shard actors and, with none, has every CPU free."""
     deadline = time.monotonic() + 30.0
@@ -227,7 +228,7 @@ def _status(head: Head, address: str, actors: int) -> dict:
         if r.returncode and _CLIENT_SERVER_FAILED in r.stderr and time.monotonic() < deadline:
             continue  # (Ray's proxy could not start a client server in time: a loaded machine)
         assert r.returncode == 0, r.stderr[-3000:]
-        data = json.loads(r.stdout)
+        data: dict[str, Any] = json.loads(r.stdout)
         settled = len(data["shard_actors"]) == actors and (actors or data["cpus_free"] == 2.0)
         if settled or time.monotonic() > deadline:
             return data
@@ -236,7 +237,7 @@ def _status(head: Head, address: str, actors: int) -> dict:
 
 @pytest.mark.parametrize("kind", ["gcs", "auto"])
 def test_phago_run_joins_a_cluster_started_with_ray_start(
-    head: Head, local_run: dict, kind: str
+    head: Head, local_run: dict[str, Any], kind: str
 ) -> None:
     address = head.address(kind)
     r = head.phago("run", "--backend", "ray", "--address", address, *RUN)
@@ -321,7 +322,7 @@ def test_a_driver_on_the_cluster_recovers_a_killed_actor_and_others_see_its_shar
     assert _status(head, address, actors=0)["shard_actors"] == []
 
 
-def test_a_cluster_without_authentication_is_joined_the_same(local_run: dict) -> None:
+def test_a_cluster_without_authentication_is_joined_the_same(local_run: dict[str, Any]) -> None:
     # (by address: Ray Client's path is the same with or without a token, and its first
     # connection can cost 40 s: see above)
     with _head(token=False) as open_head:

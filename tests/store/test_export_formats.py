@@ -37,11 +37,11 @@ def test_doctests() -> None:
     assert r.attempted > 0 and r.failed == 0
 
 
-def _weights(g: nx.Graph) -> dict[tuple[str, str], float]:
+def _weights(g: nx.Graph) -> dict[tuple[str, ...], float]:
     return {
         tuple(sorted((g.nodes[a]["label"], g.nodes[b]["label"]))): float(d["weight"])
         for a, b, d in g.edges(data=True)
-    }  # type: ignore[misc]
+    }
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf"])

@@ -50,10 +50,10 @@ def test_a_folder_that_fails_to_list_is_reported(
     (tmp_path / "y.txt").write_text("visible words")
     real = os.scandir
 
-    def scandir(path: object) -> object:
+    def scandir(path: str | os.PathLike[str]) -> object:
         if str(path).endswith("sub"):
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path)  # type: ignore[arg-type]
+        return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
     files, skipped = discover([tmp_path])

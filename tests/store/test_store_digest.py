@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -25,7 +25,8 @@ from sample_colony import build_sample_colony
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
 FLOAT = st.floats(allow_nan=False)  # (SQLite keeps NaN as NULL)
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+TEXT = st.text(st.characters(exclude_categories=SURROGATES), max_size=12)
 
 
 def _sqlite_round_trip(rows: list[tuple[Any, ...]], types: tuple[str, ...]) -> list[Any]:

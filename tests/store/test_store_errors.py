@@ -160,7 +160,7 @@ def test_os_errors_are_named(
     def boom(*_a: object, **_k: object) -> None:
         raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(store_mod.os, "replace", boom)
+    monkeypatch.setattr(store_mod.os, "replace", boom)  # type: ignore[attr-defined]
     with pytest.raises(StoreError, match=f"c\\.db: {message}"):
         save(make_colony(2, digesters=1), saved)
     _assert_untouched(saved, before)

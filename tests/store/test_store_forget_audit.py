@@ -5,7 +5,9 @@ not forget, untyped errors, and forgetting in a colony in memory."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -58,12 +60,12 @@ def labels(g: HebbianGraph) -> set[str]:
     return set(g.labels())
 
 
-def edge_labels(g: HebbianGraph) -> dict[tuple[str, str], tuple[int, float]]:
+def edge_labels(g: HebbianGraph) -> dict[tuple[str, ...], tuple[int, float]]:
     a, b, w, co, _, _ = g.edge_arrays()
     return {
         tuple(sorted((g.label_at(int(x)), g.label_at(int(y))))): (int(c), round(float(v), 12))
         for x, y, v, c in zip(a, b, w, co, strict=True)
-    }  # type: ignore[misc]
+    }
 
 
 def pruned_then_made_again() -> tuple[Colony, int, int]:
@@ -114,9 +116,13 @@ def test_provenance_ticks_are_kept_by_a_store(tmp_path: Path) -> None:
     st = capture(c)
     assert st.graph.prov_tick is not None and (st.graph.prov_tick >= 0).all()
     ticks = dict(zip(st.graph.prov_doc.tolist(), st.graph.prov_tick.tolist(), strict=True))
-    assert ticks[old] < c.graph.edge_between("zelda", "volcanology").created_tick <= ticks[new]
+    edge = c.graph.edge_between("zelda", "volcanology")
+    assert edge is not None
+    assert ticks[old] < edge.created_tick <= ticks[new]
     p = save(c, tmp_path / "c.db")
-    assert np.array_equal(load_state(p).graph.prov_tick, st.graph.prov_tick)
+    loaded_ticks = load_state(p).graph.prov_tick
+    assert loaded_ticks is not None
+    assert np.array_equal(loaded_ticks, st.graph.prov_tick)
     assert_same_state(capture(load(p)), st)
 
 
@@ -139,7 +145,9 @@ def test_a_store_without_provenance_ticks_forgets_as_before(tmp_path: Path) -> N
 def reinforce(c: Colony, label: str) -> None:
     """What a reinforced query does: one co-activation at the current tick, no document."""
     g = c.graph
-    i = g.index_of(g.find_by_label(label))
+    node = g.find_by_label(label)
+    assert node is not None
+    i = g.index_of(node)
     indptr, nbr, _ = g._adjacency()
     others = nbr[indptr[i] : indptr[i + 1]]
     g.wire_pairs(np.full(len(others), i), others, c.current_tick, increment=0.05)
@@ -183,12 +191,16 @@ def test_reinforcement_alone_keeps_no_edge_of_a_forgotten_note() -> None:
     ]
     digest_new_documents(c, ids, digesters=1)
     reinforce(c, "alpha")
-    assert c.graph.edge_between("alpha", "gamma").co_activations == 2
+    edge = c.graph.edge_between("alpha", "gamma")
+    assert edge is not None
+    assert edge.co_activations == 2
     report = c.forget_documents([ids[2]])
     assert report.nodes_removed == 0 and labels(c.graph) == {"alpha", "beta", "gamma", "delta"}
     assert c.graph.edge_between("alpha", "gamma") is None
     # an edge a remaining note wired keeps its reinforcement
-    assert c.graph.edge_between("alpha", "beta").co_activations == 2
+    edge = c.graph.edge_between("alpha", "beta")
+    assert edge is not None
+    assert edge.co_activations == 2
 
 
 def test_cli_forget_after_a_reinforced_store(tmp_path: Path) -> None:
@@ -228,6 +240,7 @@ def sharded(reinforced: bool, shards: int) -> tuple[DistributedColony, int]:
         pairs = []
         for lab in ("platypus", "marmalade", "bank"):
             node = g.find_by_label(lab)
+            assert node is not None
             pairs += [(node, other) for other, _ in g.neighbors(node)]
         dc.reinforce_edges(pairs, [p[0] for p in pairs], 0.05, dc.current_tick)
     return dc, secret
@@ -364,7 +377,9 @@ def test_colony_forget_an_agent_holding_the_document() -> None:
     held: list[int] = []
     for _ in range(10):
         c.tick()
-        held = [int(a.current_document) for a in c.agents if getattr(a, "engulfed", None)]
+        held = [
+            int(cast(Any, a).current_document) for a in c.agents if getattr(a, "engulfed", None)
+        ]
         if held:
             break
     assert held, "no agent held a document"
@@ -397,10 +412,11 @@ def test_colony_forget_only_between_ticks_and_not_on_a_shard() -> None:
 
 
 def expected_after_forget(
-    st: ColonyState, gone: list[int]
-) -> tuple[set[str], dict[tuple[str, str], tuple[int, float]]]:
+    st: ColonyState, gone: Sequence[int]
+) -> tuple[set[str], dict[tuple[str, ...], tuple[int, float]]]:
     """The rule of :func:`phago.state.forget_documents`, computed edge by edge."""
     gs = st.graph
+    assert gs.prov_tick is not None
     tick = dict(zip(gs.prov_doc.tolist(), gs.prov_tick.tolist(), strict=True))
     wired = {int(d): set(presentation_pairs(st, [int(d)])) for d in st.substrate.doc_ids}
     only_gone = set()
@@ -410,7 +426,7 @@ def expected_after_forget(
             only_gone.add(nid)
     labels_after = {lab for lab, nid in zip(gs.labels, gs.ids.tolist(), strict=True)}
     labels_after -= {gs.labels[i] for i, nid in enumerate(gs.ids.tolist()) if nid in only_gone}
-    edges: dict[tuple[str, str], tuple[int, float]] = {}
+    edges: dict[tuple[str, ...], tuple[int, float]] = {}
     for a, b, w, co, made in zip(
         gs.edge_a, gs.edge_b, gs.weight, gs.co_activations, gs.edge_created, strict=True
     ):
@@ -424,7 +440,7 @@ def expected_after_forget(
         if withdrawn and (co - withdrawn <= 0 or len(counts) == withdrawn):
             continue
         left = int(co) - withdrawn
-        edges[name] = (left, round(float(w) * left / int(co), 12))  # type: ignore[index]
+        edges[name] = (left, round(float(w) * left / int(co), 12))
     return labels_after, edges
 
 

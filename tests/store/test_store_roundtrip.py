@@ -156,8 +156,8 @@ class LazyDigester(Digester):
 
 def test_a_subclass_of_a_built_in_agent_is_never_loaded_as_the_built_in(tmp_path: Path) -> None:
     c = Colony(seed=3)
-    for d, p in zip(load_sample_corpus()[:4], grid_positions(4), strict=True):
-        c.ingest_document(d.title, d.content, p)
+    for doc, p in zip(load_sample_corpus()[:4], grid_positions(4), strict=True):
+        c.ingest_document(doc.title, doc.content, p)
     c.spawn(LazyDigester(Position(0, 0)))
     c.run(2)
     save(c, tmp_path / "c.db")

@@ -12,7 +12,9 @@ from store_helpers import make_colony
 import phago.text
 from phago import Colony
 from phago.distributed import DistributedColony
+from phago.ids import DocumentId
 from phago.query import documents, retrieve
+from phago.query.base import GraphSource
 from phago.query.term_counts import SavedTermCounts, merge_saved_counts, saved_counts_of
 from phago.store import (
     _load_with_terms,
@@ -34,7 +36,7 @@ def digested(tmp_path: Path) -> tuple[Colony, Path]:
     return c, db
 
 
-def answers(colony: Colony) -> list[object]:
+def answers(colony: GraphSource) -> list[object]:
     return [(retrieve(colony, q, k=8), documents(colony, q, 5, concepts=5)) for q in QUERIES]
 
 
@@ -130,8 +132,10 @@ def _two_notes() -> Colony:
     from phago import Digester, Position
 
     c = Colony(seed=0)
-    c.ingest_document("a", "alpha beta gamma membrane protein", Position(0, 0), doc_id=5)
-    c.ingest_document("b", "alpha beta delta star cloud", Position(1, 0), doc_id=6)
+    c.ingest_document(
+        "a", "alpha beta gamma membrane protein", Position(0, 0), doc_id=DocumentId(5)
+    )
+    c.ingest_document("b", "alpha beta delta star cloud", Position(1, 0), doc_id=DocumentId(6))
     c.spawn(Digester(Position(0, 0), seed=0))
     c.run_until_digested(200)
     return c
@@ -140,7 +144,7 @@ def _two_notes() -> Colony:
 def _reuse_id_5(c: Colony) -> None:
     """Forget document 5 and give its id (by hand) to other text."""
     c.forget_documents([5])
-    c.ingest_document("z", "zebra giraffe okapi savanna", doc_id=5)
+    c.ingest_document("z", "zebra giraffe okapi savanna", doc_id=DocumentId(5))
     c.run_until_digested(200)
 
 

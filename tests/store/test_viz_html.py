@@ -7,6 +7,7 @@ import errno
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -229,12 +230,13 @@ def test_bad_view_options_are_config_errors_and_nothing_is_written(tmp_path: Pat
     bad += [("seed", v, "seed must be a whole number >= 0") for v in (-1, "x", 1.5, None)]
     bad += [("labels", v, "labels must be a whole number >= 0") for v in ("x", -1, 2.5)]
     bad += [("title", v, "title must be text") for v in (None, 3)]
+    draws: tuple[Callable[..., object], ...] = (render_html, write_html, write_png)
     for name, value, message in bad:
-        for draw in (render_html, write_html, write_png):
+        for draw in draws:
             out = tmp_path / f"g.{'png' if draw is write_png else 'html'}"
             args = (t,) if draw is render_html else (t, out)
             with pytest.raises(ConfigError, match=message):
-                draw(*args, **{name: value})  # type: ignore[operator]
+                draw(*args, **{name: value})
             assert not out.exists()
         if name in ("max_nodes", "seed"):
             with pytest.raises(ConfigError, match=message):
@@ -252,6 +254,6 @@ def test_bad_view_options_are_config_errors_and_nothing_is_written(tmp_path: Pat
         write_html(t, tmp_path / "g.html", max_node=5)
     assert not list(tmp_path.iterdir())
     # whole numbers of any kind are taken as they are
-    assert render_html(t, max_nodes=np.int64(2), labels=2.0, seed=np.uint8(3)) == render_html(
+    assert render_html(t, max_nodes=np.int64(2), labels=2.0, seed=np.uint8(3)) == render_html(  # type: ignore[arg-type]
         t, max_nodes=2, labels=2, seed=3
     )
