@@ -6,8 +6,8 @@ the interpreter start, the imports, loading the store, the work, and saving it b
 
 The store (built once, untimed): ``--notes`` short notes (one or two sentences each, taken
 from the phago-corpus texts, every note distinct) written as files to a folder and ingested
-with ``phago ingest FOLDER --db STORE``. A store given with ``--store`` that exists is
-reused as it is.
+with ``phago ingest FOLDER --db STORE`` (``--shards N``: a distributed store of N shards, a
+folder). A store given with ``--store`` that exists is reused as it is.
 
 Each command then runs ``--repeat`` times as a fresh process (``python -m phago ...``); a
 command that changes the store runs on a fresh copy of it (the copy is not timed). With
@@ -18,6 +18,7 @@ same machine load. Printed: the median (and min) wall time per command and versi
 Usage:
     python benchmarks/cli_latency.py --store /tmp/notes3000.db --notes 3000 --repeat 5
     python benchmarks/cli_latency.py --store /tmp/notes3000.db --src /tmp/old-phago/src --src src
+    python benchmarks/cli_latency.py --store /tmp/notes3000-2 --shards 2 --notes 3000
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def phago_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "phago", *args]
 
 
-def build_store(store: Path, corpus: Path, count: int) -> Path:
-    """Write ``count`` notes to a folder beside ``store`` and ingest them into ``store``.
+def build_store(store: Path, corpus: Path, count: int, shards: int | None = None) -> Path:
+    """Write ``count`` notes to a folder beside ``store`` and ingest them into ``store`` (a
+    distributed store of ``shards`` shards, a folder, where given).
 
     Returns:
         The folder of notes.
@@ -101,7 +103,8 @@ def build_store(store: Path, corpus: Path, count: int) -> Path:
     for i, text in enumerate(notes(corpus, count)):
         (folder / f"note{i:05d}.txt").write_text(text + "\n", encoding="utf-8")
     start = time.perf_counter()
-    subprocess.run(phago_command("ingest", str(folder), "--db", str(store)), check=True)
+    sharded = ["--shards", str(shards)] if shards else []
+    subprocess.run(phago_command("ingest", str(folder), "--db", str(store), *sharded), check=True)
     print(f"built {store} from {count} notes in {time.perf_counter() - start:.1f} s")
     return folder
 
@@ -151,7 +154,16 @@ def run(
     folder = store.with_name(store.name + ".notes")
     new_notes = notes(corpus, repeat, offset=count)
     work = Path(tempfile.mkdtemp(prefix="cli-latency-"))
-    db = work / "mem.db"
+    db = work / store.name
+
+    def fresh_copy() -> None:
+        """A copy of the store (a file, or a distributed store's folder) at ``db``."""
+        if store.is_dir():
+            shutil.rmtree(db, ignore_errors=True)
+            shutil.copytree(store, db)
+        else:
+            shutil.copyfile(store, db)
+
     times: dict[str | None, dict[str, list[float]]] = {src: {} for src in sources}
 
     def command(name: str, r: int) -> list[str]:
@@ -160,7 +172,7 @@ def run(
         if name == "--help":
             return phago_command("--help")
         if name == "ingest one note":
-            shutil.copyfile(store, db)
+            fresh_copy()
             note = work / f"new{r}.txt"
             note.write_text(new_notes[r] + "\n", encoding="utf-8")
             return phago_command("ingest", str(note), "--db", str(db))
@@ -169,7 +181,7 @@ def run(
         if name == "query --documents --json":
             return phago_command("query", QUERY, "--documents", "--db", str(store), "--json")
         if name == "forget":
-            shutil.copyfile(store, db)
+            fresh_copy()
             target = folder / f"note{(r * 613) % count:05d}.txt"
             return phago_command("forget", str(target), "--db", str(db))
         return phago_command("stats", "--db", str(store), "--json")
@@ -194,6 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--notes", type=int, default=3000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="Build the store as a distributed store of this many shards (a folder).",
+    )
+    ap.add_argument(
         "--src",
         action="append",
         default=None,
@@ -203,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     sources: list[str | None] = [str(Path(s).resolve()) for s in args.src] if args.src else [None]
     if not args.store.exists():
-        build_store(args.store, args.corpus, args.notes)
+        build_store(args.store, args.corpus, args.notes, args.shards)
     times = run(args.store, args.corpus, args.notes, args.repeat, sources)
     names = [src or "installed" for src in sources]
     print(f"{args.notes} notes, median (min) of {args.repeat} runs, in seconds")
