@@ -33,10 +33,13 @@ import operator
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, repeat
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:  # (networkx is imported where a graph is exported, not with this module)
+    import networkx as nx
 
 from phago import _kernels as K
 from phago._arrays import unique_sorted
@@ -1936,7 +1939,7 @@ class HebbianGraph:
 
     # ------------------------------------------------------------------ export
 
-    def to_networkx(self) -> object:
+    def to_networkx(self) -> nx.Graph:
         """A :class:`networkx.Graph` keyed by NodeId with the documented attributes.
 
         Node attributes: ``label``, ``node_type``, ``access_count``, ``created_tick``,

@@ -56,7 +56,10 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     default=2000,
     show_default=True,
-    help="Upper bound when running until digested.",
+    help=(
+        "Upper bound when running until digested (with several shards, the degree cap's "
+        "8 ticks after digesting come on top)."
+    ),
 )
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed."
@@ -364,7 +367,10 @@ def _ticks_with_progress(
             if ticks is not None:
                 colony.run(ticks, on_progress=reached)
                 return ticks
-            return colony.run_until_digested(max_ticks, on_progress=reached)
+            ran = colony.run_until_digested(max_ticks, on_progress=reached)
+            if not colony.has_undigested_work():  # the cap across shards acts ticks later
+                ran += colony.settle_degree_cap()
+            return ran
         single = colony
 
         def advance(tick: int) -> None:  # one colony: its counts are at hand

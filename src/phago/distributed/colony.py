@@ -34,6 +34,7 @@ from phago.agents.digester import Digester
 from phago.colony import check_keyword_counts, tick_count
 from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.coordinator import Coordinator
+from phago.distributed.degree_cap import ROUND_TICKS
 from phago.distributed.forget import plan_from_parts
 from phago.distributed.ghost_cache import GhostNodeCache
 from phago.distributed.runner import (
@@ -1093,6 +1094,35 @@ class DistributedColony:
             stop_when_idle=stop_when_idle,
             on_progress=on_progress,
         )
+
+    def settle_degree_cap(self, progress: bool = False) -> int:
+        """Run the ticks the degree cap across shards needs to act on the growth so far:
+        two of its rounds (:data:`~phago.distributed.degree_cap.ROUND_TICKS` ticks each),
+        so that every node that grew over ``max_edge_degree`` in the global graph by now is
+        trimmed to it (a node pushed over the cap in the Act of tick ``t`` is trimmed at the
+        Decay of tick ``t + 4`` to ``t + 7``). Call it after :meth:`run_until_digested`
+        before reading or saving a graph whose degrees must be within the cap; ``phago
+        ingest --shards`` and ``phago run --shards`` do. The ticks are ordinary ticks
+        (agents act, edges decay); none runs with one shard or with the cap off, where the
+        graph is capped at every Decay. Returns the ticks run.
+
+        Example:
+            >>> from phago import ColonyConfig
+            >>> docs = [(f"d{i}", " ".join(f"w{(i * 7 + j) % 40}" for j in range(12)))
+            ...         for i in range(30)]
+            >>> with DistributedColony(2, config=ColonyConfig(max_edge_degree=5)) as dc:
+            ...     _ = dc.ingest_documents(docs)
+            ...     _ = dc.spawn_digesters(2)
+            ...     _ = dc.run_until_digested(300)
+            ...     ran = dc.settle_degree_cap()
+            ...     ran, max(d for _, d in dc.graph.to_networkx().degree()) <= 5
+            (8, True)
+        """
+        if self.num_shards < 2 or self.config.max_edge_degree is None:
+            return 0
+        ticks = 2 * ROUND_TICKS
+        self.run(ticks, progress=progress)
+        return ticks
 
     def has_undigested_work(self) -> bool:
         """True while any shard has an unconsumed document or undigested text in an agent."""
