@@ -10,12 +10,13 @@ import click
 
 from phago.cli._store import db_option, fail, writing
 from phago.cli.common import collector_paused, echo_json, out
-from phago.errors import PhagoError
+from phago.errors import DocumentError, PhagoError, UnknownDocument
 
 if TYPE_CHECKING:
     from phago.store import Catalog
 
 _ID = re.compile(r"^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$")
+_NUMBER = re.compile(r"^(0[xX][0-9a-fA-F]+|[0-9]+)$")
 
 
 def _stored_ids(db: Path) -> set[int]:
@@ -48,6 +49,37 @@ def _resolve(
             missing.append(t)
         ids.extend(d for d in found if d not in ids)
     return ids, missing
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is one.
+
+    Example:
+        >>> _count(1, "edge"), _count(0, "edge"), _count(3, "concept")
+        ('1 edge', '0 edges', '3 concepts')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _not_found(missing: list[str]) -> PhagoError:
+    """The error for targets that name no stored document: a :class:`DocumentError` where
+    one is a number no document id can be (ids are in [0, 2**64)), else
+    :class:`UnknownDocument`.
+
+    Example:
+        >>> type(_not_found(["0x1ffffffffffffffff"])).__name__, str(_not_found(["a.txt"]))
+        ('DocumentError', 'no stored document or ingested file matches: a.txt')
+    """
+    message = "no stored document or ingested file matches: " + ", ".join(missing)
+    beyond = [
+        t for t in missing if _NUMBER.match(t) and int(t, 0 if "x" in t.lower() else 10) >> 64
+    ]
+    if beyond:
+        return DocumentError(
+            f"{message} ({', '.join(beyond)}: beyond the document ids, which are whole "
+            "numbers in [0, 2**64))"
+        )
+    return UnknownDocument(message)
 
 
 @click.command()
@@ -100,9 +132,7 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
                 if missing:
                     ids, missing = _resolve(targets, _stored_ids(db), catalog)
             if missing:
-                raise click.ClickException(
-                    "no stored document or ingested file matches: " + ", ".join(missing)
-                )
+                raise _not_found(missing)
             report = forget_in_store(db, ids)
     except PhagoError as exc:
         raise fail(exc) from exc
@@ -112,8 +142,9 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         echo_json({**d, "db": str(db)})
         return
     out.print(
-        f"Forgot {len(report.documents_removed)} documents: {report.nodes_removed} concepts and "
-        f"{report.edges_removed} edges removed, {report.edges_weakened} edges weakened. "
+        f"Forgot {_count(len(report.documents_removed), 'document')}: "
+        f"{_count(report.nodes_removed, 'concept')} and {_count(report.edges_removed, 'edge')} "
+        f"removed, {_count(report.edges_weakened, 'edge')} weakened. "
         f"Saved to {db}.",
         highlight=False,
         soft_wrap=True,
