@@ -12,6 +12,10 @@ descending (ties keep edge insertion order), with statistics total, mean, median
 (``sorted(weights)[len // 2]``), max, min and mean co-activations. ``from`` is the endpoint
 created first.
 
+Every format is compressed when the file name ends ``.gz`` (or ``.gzip``; gzip) or ``.bz2``
+(bzip2): the compressed file holds exactly the bytes the same export to the name without that
+ending holds (so ``t.jsonl.gz`` is gzipped JSON Lines triples).
+
 Example:
     >>> from phago import Colony, Digester, Position
     >>> c = Colony(seed=0)
@@ -33,6 +37,7 @@ import bz2
 import contextlib
 import csv
 import gzip
+import io
 import json
 import os
 import secrets
@@ -424,8 +429,8 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
 
 def _new_temporary(target: Path) -> Path:
     """A new empty file next to ``target``, hidden, ending like ``target`` (so a writer that
-    picks compression by the name's end, as the GraphML and GEXF writers do for ``.gz``,
-    still does), with ``target``'s permissions when it exists (else the usual ones for a
+    picks compression by the name's end, as every writer here does for ``.gz``, still
+    does), with ``target``'s permissions when it exists (else the usual ones for a
     new file)."""
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
@@ -534,14 +539,46 @@ def to_networkx(table: GraphTable, *, extra: dict[str, Sequence[Any]] | None = N
     return g
 
 
-def _open_text(path: Path) -> IO[str]:
-    """``path`` opened to write UTF-8 text through a large buffer; compressed like
-    networkx compresses (gzip for ``.gz`` and ``.gzip``, bzip2 for ``.bz2``)."""
-    if path.suffix in (".gz", ".gzip"):
-        return gzip.open(path, "wt", encoding="utf-8", newline="")
-    if path.suffix == ".bz2":
-        return bz2.open(path, "wt", encoding="utf-8", newline="")
-    return open(path, "w", encoding="utf-8", newline="", buffering=_BUFFER)
+_COMPRESSED_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bzip2"}
+"""Name endings (any case) that make every writer compress what it writes: the file holds,
+compressed, exactly what the same export to the name without the ending holds."""
+
+
+def _compression(path: PathLike) -> str | None:
+    """The compression a file name asks for: ``"gzip"`` for a name ending ``.gz`` or
+    ``.gzip``, ``"bzip2"`` for ``.bz2`` (in any case), else ``None``.
+
+    Example:
+        >>> _compression("g.jsonl.gz"), _compression("g.CSV.BZ2"), _compression("g.json")
+        ('gzip', 'bzip2', None)
+    """
+    return _COMPRESSED_SUFFIXES.get(Path(path).suffix.lower())
+
+
+def _plain_name(path: Path) -> Path:
+    """``path`` without its compression ending (``t.jsonl.gz`` -> ``t.jsonl``)."""
+    return path.with_suffix("") if _compression(path) else path
+
+
+@contextlib.contextmanager
+def _open_text(path: Path) -> Iterator[IO[str]]:
+    """``path`` opened to write UTF-8 text (newlines as written) through a large buffer;
+    compressed as :func:`_compression` says. A gzip member carries no file name and a zero
+    time stamp (as ``gzip -n`` writes it), so the same graph gives the same bytes, and the
+    temporary name it is written under (see :func:`atomic_output`) is kept out of it."""
+    kind = _compression(path)
+    if kind is None:
+        with open(path, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
+            yield fh
+        return
+    with open(path, "wb", buffering=_BUFFER) as raw:
+        packed: gzip.GzipFile | bz2.BZ2File = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+            if kind == "gzip"
+            else bz2.BZ2File(raw, "wb")
+        )
+        with packed, io.TextIOWrapper(packed, encoding="utf-8", newline="") as fh:
+            yield fh
 
 
 _BUFFER = 1 << 20
@@ -647,7 +684,7 @@ def to_json_dict(table: GraphTable) -> dict[str, Any]:
 
 
 def write_json(table: GraphTable, path: PathLike) -> Path:
-    """Write :func:`to_json_dict` as JSON.
+    """Write :func:`to_json_dict` as JSON (compressed for a name ending ``.gz`` or ``.bz2``).
 
     Example:
         >>> import tempfile, pathlib
@@ -660,7 +697,7 @@ def write_json(table: GraphTable, path: PathLike) -> Path:
     p = Path(path)
     data = to_json_dict(table)
     text = json.dumps(data, ensure_ascii=False)  # (the C encoder; json.dump writes in Python)
-    with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_output(p) as tmp, _open_text(tmp) as fh:
         fh.write(text)
     return p
 
@@ -678,7 +715,8 @@ _CSV_HEADER = (
 
 
 def write_csv(table: GraphTable, path: PathLike) -> Path:
-    """Write the edge list as CSV (header row, one edge per row, insertion order).
+    """Write the edge list as one CSV file (header row, one edge per row, insertion order;
+    compressed for a name ending ``.gz`` or ``.bz2``).
 
     Example:
         >>> import tempfile, pathlib
@@ -690,7 +728,7 @@ def write_csv(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     ids = [str(int(v)) for v in table.ids.tolist()]
-    with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with atomic_output(p) as tmp, _open_text(tmp) as fh:
         w = csv.writer(fh)
         w.writerow(_CSV_HEADER)
         for k in range(table.edge_count):
@@ -776,7 +814,8 @@ def triples(table: GraphTable) -> tuple[list[Triple], TripleStats]:
 
 def write_triples(table: GraphTable, path: PathLike) -> Path:
     """Write ``{"stats": ..., "triples": [...]}`` as JSON, or JSON Lines (one triple per line,
-    no stats) when ``path`` ends with ``.jsonl``.
+    no stats) when ``path`` ends with ``.jsonl``. A name ending ``.gz`` or ``.bz2`` compresses
+    either, by what comes before it: ``t.jsonl.gz`` is gzipped JSON Lines.
 
     Example:
         >>> import tempfile, pathlib
@@ -799,12 +838,12 @@ def write_triples(table: GraphTable, path: PathLike) -> Path:
         }
         for t in ts
     ]  # (asdict's deep copy of every field costs more than the writing)
-    if p.suffix.lower() == ".jsonl":
+    if _plain_name(p).suffix.lower() == ".jsonl":
         encode = json.JSONEncoder(ensure_ascii=False).encode
         text = "".join([encode(r) + "\n" for r in rows])
     else:
         text = json.dumps({"stats": asdict(stats), "triples": rows}, ensure_ascii=False)
-    with atomic_output(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_output(p) as tmp, _open_text(tmp) as fh:
         fh.write(text)
     return p
 
@@ -822,7 +861,10 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     """Write ``table`` in format ``fmt`` (one of :data:`FORMATS`) to ``out``.
 
     The file is written whole or not at all (see :func:`atomic_output`): when writing
-    fails, a file already at ``out`` is left as it was.
+    fails, a file already at ``out`` is left as it was. A name ending ``.gz`` (or ``.gzip``)
+    gives a gzip file, ``.bz2`` a bzip2 one, in every format; uncompressed, it holds exactly
+    what the export to the name without that ending writes (for ``triples``, a name ending
+    ``.jsonl.gz`` gives gzipped JSON Lines).
 
     Raises:
         PhagoError: unknown format, or the file cannot be written (the message names it).
@@ -837,6 +879,10 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
         >>> row = export_graph(GraphTable.from_graph(g), "csv", p).read_text().splitlines()[1]
         >>> row.split(",")[2:5]
         ['a', 'b', '0.1']
+        >>> import gzip
+        >>> z = export_graph(GraphTable.from_graph(g), "csv", p.with_name("g.csv.gz"))
+        >>> gzip.decompress(z.read_bytes()) == p.read_bytes()
+        True
     """
     writer = _WRITERS.get(fmt)
     if writer is None:

@@ -32,12 +32,14 @@ def _formats() -> tuple[str, ...]:
     "out_path",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="File to write.",
+    help="File to write. A name ending .gz (or .gzip) gzips it, .bz2 bzip2s it, in every "
+    "format (e.g. e.csv.gz, e.jsonl.gz: compressed, exactly the plain export).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
     """Export the knowledge graph stored in DB. The --out file is written whole or not at
-    all, and never over the store itself nor any other phago store."""
+    all, and never over the store itself nor any other phago store. A --out name ending
+    .gz compresses it (gzip; .bz2: bzip2) in every format."""
     from phago.export import check_output_path, export_graph
 
     try:
