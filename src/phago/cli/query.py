@@ -130,8 +130,23 @@ def query(
     if reinforce and show_documents:
         raise click.UsageError("--reinforce reinforces concept results: not with --documents")
     name = resolve_method(method)
+    if db is not None:
+        ctx = click.get_current_context()
+        ignored = [
+            f"--{option}"
+            for option in ("ticks", "seed")
+            if ctx.get_parameter_source(option) is click.core.ParameterSource.COMMANDLINE
+        ]
+        if ignored:
+            console.print(
+                f"[yellow]{' and '.join(ignored)} ignored: they build a colony, and --db "
+                "queries the stored one",
+                highlight=False,
+                soft_wrap=True,
+            )
     if db is not None and is_distributed_store(db):
         _query_distributed(text, name, k, db, reinforce, show_documents, as_json)
+        _say_saved(reinforce, db)
         return
     try:
         # reinforcing a store changes it: hold it from loading to saving
@@ -163,6 +178,15 @@ def query(
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
     shown()
+    _say_saved(reinforce, db)
+
+
+def _say_saved(reinforce: bool, db: Path | None) -> None:
+    """Say on stderr that a reinforced store was saved back (the JSON answer is on stdout)."""
+    if reinforce and db is not None:
+        console.print(
+            f"Reinforced the answers' edges and saved {db}.", highlight=False, soft_wrap=True
+        )
 
 
 def _query_distributed(

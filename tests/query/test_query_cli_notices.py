@@ -1,0 +1,56 @@
+"""``phago query --db``: what it tells about options it does not use and a store it saves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from phago.cli import main
+from phago.corpus import grid_positions, load_sample_corpus
+from phago.distributed import DistributedColony
+from phago.store import save, save_distributed
+from sample_colony import build_sample_colony
+
+
+@pytest.fixture(scope="module", params=["colony", "shards"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("store")
+    if request.param == "colony":
+        c = build_sample_colony(digesters=4)
+        c.run_until_digested(300)
+        path = folder / "c.db"
+        save(c, path)
+        return path
+    docs = load_sample_corpus()
+    with DistributedColony(2, seed=0) as dc:
+        dc.ingest_documents(
+            [(d.title, d.content, p) for d, p in zip(docs, grid_positions(len(docs)), strict=True)]
+        )
+        dc.spawn_digesters(2)
+        dc.run_until_digested(300)
+        save_distributed(dc, folder / "d")
+    return folder / "d"
+
+
+def query(*args: str) -> tuple[str, str]:
+    r = CliRunner().invoke(main, ["query", *args])
+    assert r.exit_code == 0, r.output
+    return r.stdout, r.stderr
+
+
+def test_building_options_given_with_a_store_are_said_to_be_ignored(store: Path) -> None:
+    _, said = query("cell membrane", "--db", str(store), "--ticks", "5", "--seed", "3")
+    assert "--ticks and --seed ignored" in said
+    _, said = query("cell membrane", "--db", str(store))
+    assert "ignored" not in said
+
+
+def test_a_reinforced_store_is_said_to_be_saved_and_json_stays_clean(store: Path) -> None:
+    stdout, said = query("cell membrane", "--db", str(store), "--reinforce", "--json")
+    assert json.loads(stdout)["results"]  # (the notice is on stderr)
+    assert f"saved {store}" in said
+    _, said = query("cell membrane", "--db", str(store))
+    assert "saved" not in said
