@@ -300,7 +300,7 @@ def load_checked_directory(
     from phago.errors import DocumentError
     from phago.ingest import discover, inspect_file, read_parts
 
-    files, missing = discover([path])
+    files, missing = discover([path.resolve()])  # (reported paths are absolute, as ingest's)
     skipped = [s.reason for s in missing]
     docs: list[CorpusDocument] = []
     limit = config.max_document_chars
