@@ -54,3 +54,15 @@ def test_a_reinforced_store_is_said_to_be_saved_and_json_stays_clean(store: Path
     assert f"saved {store}" in said
     _, said = query("cell membrane", "--db", str(store))
     assert "saved" not in said
+
+
+def test_a_query_nothing_answers_prints_a_notice_not_an_empty_table(store: Path) -> None:
+    for extra in ([], ["--documents"]):
+        stdout, _ = query("zzxqv", "--db", str(store), *extra)
+        assert "matches this query" in stdout and "#" not in stdout, stdout
+
+
+def test_the_documents_table_names_its_columns(store: Path) -> None:
+    stdout, _ = query("cell membrane", "--db", str(store), "--documents")
+    header = next(line for line in stdout.splitlines() if "document" in line and "#" in line)
+    assert "score" in header and "snippet" in header

@@ -278,6 +278,13 @@ def _show(
             }
         )
         return
+    if not results:  # (no empty table)
+        out.print(
+            f"[yellow]no concept matches this query[/yellow] ({name}; {g.node_count} nodes, "
+            f"{g.edge_count} edges)",
+            highlight=False,
+        )
+        return
     t = Table(title=f"{text!r} · {name} · {g.node_count} nodes, {g.edge_count} edges")
     for col, just in (("#", "right"), ("concept", "left"), ("score", "right"), ("from", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
@@ -285,8 +292,6 @@ def _show(
         detail = " → ".join(r.path) if len(r.path) > 1 else _components(dict(r.components))
         t.add_row(str(i), r.label, f"{r.score:.4g}", detail)
     out.print(t)
-    if not results:
-        out.print("[yellow]no concept matches this query[/yellow]")
 
 
 def _show_documents(
@@ -304,8 +309,12 @@ def _show_documents(
             }
         )
         return
+    if not found:  # (no empty table)
+        out.print("[yellow]no document matches this query[/yellow]")
+        return
     t = Table(title=f"{text!r} · documents (BM25; concepts by {name})")
-    for col, just in (("#", "right"), ("document", "left"), ("score", "right"), ("", "left")):
+    columns = (("#", "right"), ("document", "left"), ("score", "right"), ("snippet", "left"))
+    for col, just in columns:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, d in enumerate(found, 1):
         detail = d.snippet
@@ -313,5 +322,3 @@ def _show_documents(
             detail += f"\n[dim]concepts: {', '.join(d.concepts)}[/dim]"
         t.add_row(str(i), f"{d.title}\n[dim]{d.id}[/dim]", f"{d.score:.4g}", detail)
     out.print(t)
-    if not found:
-        out.print("[yellow]no document matches this query[/yellow]")
