@@ -106,6 +106,29 @@ def collector_paused() -> contextlib.AbstractContextManager[None]:
     return cyclic_gc_paused(to_oldest=True)
 
 
+def say_ignored(options: Sequence[str], why: str) -> None:
+    """Say on stderr which of ``options`` (parameter names of the running command) were
+    given on the command line though the command does not use them here, and ``why``.
+
+    Example:
+        >>> @click.command()
+        ... @click.option("--seed", default=0)
+        ... def cmd(seed: int) -> None:
+        ...     say_ignored(["seed"], "the store keeps its own")
+        >>> cmd(["--seed", "3"], standalone_mode=False)  # (prints on stderr)
+    """
+    ctx = click.get_current_context()
+    given = [
+        f"--{name}"
+        for name in options
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        console.print(
+            f"[yellow]{' and '.join(given)} ignored: {why}", highlight=False, soft_wrap=True
+        )
+
+
 def echo_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (text that is not valid Unicode, such as a file
     name's undecodable bytes, with U+FFFD in their place: strict JSON readers refuse lone

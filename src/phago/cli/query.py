@@ -19,6 +19,7 @@ from phago.cli.common import (
     echo_json,
     load_corpus_directory,
     out,
+    say_ignored,
 )
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
@@ -131,19 +132,7 @@ def query(
         raise click.UsageError("--reinforce reinforces concept results: not with --documents")
     name = resolve_method(method)
     if db is not None:
-        ctx = click.get_current_context()
-        ignored = [
-            f"--{option}"
-            for option in ("ticks", "seed")
-            if ctx.get_parameter_source(option) is click.core.ParameterSource.COMMANDLINE
-        ]
-        if ignored:
-            console.print(
-                f"[yellow]{' and '.join(ignored)} ignored: they build a colony, and --db "
-                "queries the stored one",
-                highlight=False,
-                soft_wrap=True,
-            )
+        say_ignored(["ticks", "seed"], "they build a colony, and --db queries the stored one")
     if db is not None and is_distributed_store(db):
         _query_distributed(text, name, k, db, reinforce, show_documents, as_json)
         _say_saved(reinforce, db)
