@@ -22,11 +22,14 @@ whose wiring refuses wide documents. A file is read twice: first to validate it 
 (text encoding, NUL bytes, emptiness) and hash its text, then to add its parts; a bad file is
 therefore skipped whole and never half-added.
 
-Bad input is reported, never fatal: empty or whitespace-only files
+Bad input is reported, never fatal: empty files, and files with nothing to digest (only
+whitespace, or only the web addresses and front matter that are dropped)
 (:class:`~phago.errors.EmptyDocument`), binary files (NUL bytes) and text that is not valid in
-the chosen encoding (:class:`~phago.errors.DocumentError`), unreadable files and PDFs too
-damaged to read are listed in :attr:`IngestReport.skipped` with the reason; every message
-names the file by its absolute path. Files of unsupported types inside folders are counted in
+the chosen encoding (:class:`~phago.errors.DocumentError`), HTML that :mod:`html.parser`
+cannot parse, unreadable files and PDFs too damaged to read are listed in
+:attr:`IngestReport.skipped` with the reason; every message names the file by its absolute
+path. An encoding that is not a text encoding (``base64``, ``rot13``: see :func:`text_codec`)
+skips every text and HTML file. Files of unsupported types inside folders are counted in
 :attr:`IngestReport.unsupported`. A file that is added but gives no concept at all (only
 emoji, numbers of two digits, stopwords) and a damaged PDF whose text could be recovered are
 added with a line in :attr:`IngestReport.warnings` (a colony accepts a document without
@@ -98,6 +101,7 @@ __all__ = [
     "split_by_keywords",
     "split_text",
     "text_chunks",
+    "text_codec",
 ]
 
 SUPPORTED_SUFFIXES: dict[str, str] = {
@@ -142,10 +146,14 @@ class DocumentSink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SkippedFile:
-    """A file that was not ingested, and why (``reason`` names the file)."""
+    """A file that was not ingested, and why (``reason`` names the file); ``error`` is the
+    name of the kind of error that skipped it: ``"EmptyDocument"`` (no text to digest),
+    ``"DocumentError"`` (binary, undecodable, unsupported, too wide, a broken PDF) or
+    ``"OSError"`` (missing or unreadable)."""
 
     path: str
     reason: str
+    error: str = "DocumentError"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +261,8 @@ def discover(
 
             def unreadable(exc: OSError, top: Path = p) -> None:
                 where = os.path.abspath(exc.filename or top)
-                skipped.append(SkippedFile(where, f"{where}: cannot read ({exc.strerror or exc})"))
+                reason = f"{where}: cannot read ({exc.strerror or exc})"
+                skipped.append(SkippedFile(where, reason, "OSError"))
 
             others: list[str] = []
             for root, dirs, names in os.walk(p, onerror=unreadable, followlinks=False):
@@ -284,7 +293,8 @@ def discover(
             elif p.exists():
                 skipped.append(SkippedFile(where, f"{where}: not a regular file"))
             else:
-                skipped.append(SkippedFile(where, f"{where}: no such file or directory"))
+                reason = f"{where}: no such file or directory"
+                skipped.append(SkippedFile(where, reason, "OSError"))
     return files, skipped
 
 
@@ -394,17 +404,51 @@ def _bom_encoding(head: bytes) -> str | None:
     return None
 
 
+def text_codec(encoding: str) -> codecs.CodecInfo:
+    """The codec of a text encoding.
+
+    Raises:
+        ConfigError: ``encoding`` is unknown, or a codec that is no text encoding (one that
+            turns bytes into bytes or text into text, such as ``base64``, ``rot13`` or
+            ``zlib``).
+
+    Example:
+        >>> text_codec("latin-1").name
+        'iso8859-1'
+        >>> text_codec("rot13")
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: 'rot13' is not a text encoding (it does not decode bytes to text)
+    """
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError as exc:
+        raise ConfigError(f"unknown text encoding {encoding!r}") from exc
+    if not getattr(info, "_is_text_encoding", True):
+        raise ConfigError(f"{encoding!r} is not a text encoding (it does not decode bytes to text)")
+    return info
+
+
+# Codecs whose strict decoders never give lone surrogates (which no stored text may hold);
+# text decoded with any other codec (utf-7, unicode_escape, ...) is checked for them.
+_NO_SURROGATES = frozenset(
+    ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
-    """The file's text in chunks; raises DocumentError on NUL bytes or undecodable bytes.
+    """The file's text in chunks; raises DocumentError on NUL bytes or text that cannot be
+    decoded in ``encoding`` (or that decodes to lone surrogates, which no text may hold).
 
     With a UTF-8 ``encoding`` (the default), a file that starts with a UTF-16 or UTF-32
     byte-order mark is read in that encoding; in UTF-16 and UTF-32 a NUL character, not a
     NUL byte, marks a binary file.
     """
     try:
-        name = codecs.lookup(encoding).name
-    except LookupError as exc:
-        raise DocumentError(f"{path}: unknown text encoding {encoding!r}") from exc
+        name = text_codec(encoding).name
+    except ConfigError as exc:
+        raise DocumentError(f"{path}: {exc}") from exc
     offset = 0
     first = True
     with open(path, "rb") as fh:
@@ -428,6 +472,15 @@ def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
                     f"{path}: not valid {encoding} text (undecodable byte at offset "
                     f"{offset + max(exc.start, 0)})"
                 ) from exc
+            except UnicodeError as exc:  # (UTF-16 without a byte-order mark, punycode, ...)
+                raise DocumentError(f"{path}: not valid {encoding} text ({exc})") from exc
+            if name not in _NO_SURROGATES and not text.isascii():
+                lone = _SURROGATE.search(text)
+                if lone is not None:
+                    raise DocumentError(
+                        f"{path}: not valid {encoding} text (it decodes to a lone surrogate, "
+                        f"U+{ord(lone.group()):04X})"
+                    )
             offset += len(raw)
             if wide and "\x00" in text:
                 raise DocumentError(f"{path}: binary file (contains NUL characters)")
@@ -443,18 +496,31 @@ def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
 def _html_chunks(path: Path, encoding: str, chunk_size: int, meta: dict[str, str]) -> Iterator[str]:
     parser = _HTMLText()
     for text in _decoded(path, encoding, chunk_size):
-        parser.feed(text)
+        _parse_html(parser, path, text)
         out = parser.drain()
         if parser.title:
             meta["title"] = parser.title
         if out:
             yield out
-    parser.close()
+    _parse_html(parser, path, None)
     if parser.title:
         meta["title"] = parser.title
     out = parser.drain()
     if out:
         yield out
+
+
+def _parse_html(parser: _HTMLText, path: Path, text: str | None) -> None:
+    """Feed ``text`` to ``parser`` (None: close it); raises DocumentError where
+    :mod:`html.parser` gives up (it raises AssertionError on a marked section it does not
+    know, such as ``<![foo[ ... ]]>``)."""
+    try:
+        if text is None:
+            parser.close()
+        else:
+            parser.feed(text)
+    except AssertionError as exc:
+        raise DocumentError(f"{path}: cannot parse the HTML ({exc})") from exc
 
 
 class _PdfNotes(logging.Handler):
@@ -524,6 +590,8 @@ def _pdf_chunks(path: Path, meta: dict[str, str]) -> Iterator[str]:
                 text = page.extract_text() or ""
                 if "\x00" in text:
                     text = text.replace("\x00", "")
+                if not text.isascii():  # (a broken font map can give lone surrogates)
+                    text = _SURROGATE.sub("\ufffd", text)
                 if notes:
                     meta["damaged"] = "; ".join(dict.fromkeys(notes))
                 yield text + "\n\n"
@@ -572,7 +640,8 @@ def _text_file_chunks(
     path: Path, encoding: str, chunk_size: int, markdown: bool, meta: dict[str, str]
 ) -> Iterator[str]:
     """A text file's chunks without web addresses; for Markdown, without YAML front matter
-    and with the first ``# `` heading outside code blocks as ``meta["title"]``.
+    and with the first ``# `` heading outside code blocks as ``meta["title"]``. What was
+    dropped is noted in ``meta`` (``"urls"``, ``"front_matter"``: ``"dropped"``).
 
     Chunks end at a line end (or, in a line longer than 1 MiB, at a space), so no address or
     heading is cut in two.
@@ -592,6 +661,8 @@ def _text_file_chunks(
                 carry = buf  # (the front matter may not be closed yet)
                 continue
             head = False
+            if end > 0:
+                meta["front_matter"] = "dropped"
             buf = buf[max(end, 0) :]
         cut = buf.rfind("\n") + 1
         if cut == 0 and len(buf) > _LONG_LINE:
@@ -601,18 +672,29 @@ def _text_file_chunks(
             fenced, title = _md_title(block, fenced)
             if title:
                 meta["title"], titled = title, True
-        block = URL.sub("", block)
+        block = _without_urls(block, meta)
         if block:
             yield block
     if head:
-        carry = carry[max(_front_matter_end(carry, at_end=True), 0) :]
+        end = _front_matter_end(carry, at_end=True)
+        if end > 0:
+            meta["front_matter"] = "dropped"
+        carry = carry[max(end, 0) :]
     if not titled:
         _, title = _md_title(carry, fenced)
         if title:
             meta["title"] = title
-    carry = URL.sub("", carry)
+    carry = _without_urls(carry, meta)
     if carry:
         yield carry
+
+
+def _without_urls(text: str, meta: dict[str, str]) -> str:
+    """``text`` without its web addresses (noted in ``meta["urls"]`` when there were any)."""
+    text, dropped = URL.subn("", text)
+    if dropped:
+        meta["urls"] = "dropped"
+    return text
 
 
 def _md_title(block: str, fenced: bool) -> tuple[bool, str]:
@@ -646,8 +728,9 @@ def text_chunks(
             UTF-8, a UTF-16 or UTF-32 byte-order mark switches to that encoding).
         chunk_size: bytes read at a time (None: :data:`READ_CHUNK`, 1 MiB).
         meta: filled with ``title`` when the file declares one (HTML ``<title>``, a
-            Markdown ``# `` heading), and ``damaged`` with pypdf's notes when a PDF is
-            damaged but could be read.
+            Markdown ``# `` heading), ``damaged`` with pypdf's notes when a PDF is
+            damaged but could be read, and ``urls`` and ``front_matter`` when a text file's
+            web addresses or YAML front matter were dropped.
 
     Raises:
         DocumentError: binary, undecodable, unsupported or unreadable as PDF (names the file).
@@ -834,7 +917,8 @@ def inspect_file(
             None: parts are cut by ``max_chars`` only.
 
     Raises:
-        EmptyDocument: the file is empty, whitespace only, or has no extractable text.
+        EmptyDocument: the file is empty, whitespace only (or only web addresses or front
+            matter, which are dropped), or has no extractable text.
         DocumentError: binary, undecodable, unsupported, a broken PDF, a part with more
             than ``max_keywords`` distinct keywords, or too many pairs to wire in all.
         OSError: the file cannot be read.
@@ -877,7 +961,7 @@ def inspect_file(
         if p.stat().st_size == 0:
             raise EmptyDocument(f"{p}: empty file")
         if SUPPORTED_SUFFIXES.get(p.suffix.lower()) == "text":
-            raise EmptyDocument(f"{p}: only whitespace")
+            raise EmptyDocument(f"{p}: {_nothing_left(meta)}")
         raise EmptyDocument(f"{p}: no text could be extracted")
     # (a file name that is not UTF-8 holds lone surrogates, which no title may)
     title = meta.get("title") or p.stem.encode("utf-8", "surrogateescape").decode(
@@ -885,6 +969,22 @@ def inspect_file(
     )
     notes = (f"damaged PDF, text recovered ({meta['damaged']})",) if "damaged" in meta else ()
     return FileInfo(p, title, h.hexdigest(), parts, chars, has_terms, notes)
+
+
+def _nothing_left(meta: dict[str, str]) -> str:
+    """Why a text file that is not empty gave no text, from what reading it dropped.
+
+    Example:
+        >>> _nothing_left({}), _nothing_left({"urls": "dropped"})
+        ('only whitespace', 'no text to digest (only web addresses, which ingestion drops)')
+    """
+    dropped = [what for key, what in _DROPPED if key in meta]
+    if not dropped:
+        return "only whitespace"
+    return f"no text to digest (only {' and '.join(dropped)}, which ingestion drops)"
+
+
+_DROPPED = (("front_matter", "YAML front matter"), ("urls", "web addresses"))
 
 
 def read_parts(
@@ -979,9 +1079,11 @@ def ingest_paths(
                 split_keywords=keywords,
             )
         except DocumentError as exc:
-            report.skipped.append(SkippedFile(str(f), str(exc)))
+            kind = "EmptyDocument" if isinstance(exc, EmptyDocument) else "DocumentError"
+            report.skipped.append(SkippedFile(str(f), str(exc), kind))
         except OSError as exc:
-            report.skipped.append(SkippedFile(str(f), f"{f}: cannot read ({exc.strerror or exc})"))
+            reason = f"{f}: cannot read ({exc.strerror or exc})"
+            report.skipped.append(SkippedFile(str(f), reason, "OSError"))
         else:
             if info.content_hash in known:
                 report.duplicates.append(str(f))
@@ -1023,7 +1125,8 @@ def _add_file(
     except (PhagoError, OSError) as exc:
         # the file changed between validation and reading; keep what was added, say so
         reason = f"{f}: changed or failed while reading ({exc}); {len(ids)} part(s) kept"
-        report.skipped.append(SkippedFile(str(f), reason))
+        kind = "OSError" if isinstance(exc, OSError) else "DocumentError"
+        report.skipped.append(SkippedFile(str(f), reason, kind))
         if ids:
             report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
         return "skipped"
@@ -1052,7 +1155,8 @@ def digest_new_documents(
 
     The digesters are ``digesters``, or one per :data:`DOCUMENTS_PER_DIGESTER` documents to
     digest where that is more: the new ones, and those an earlier run left undigested (its
-    ``max_ticks`` ran out), which get digesters beside them too. So a large batch, or a
+    ``max_ticks`` ran out), which get digesters beside them too (also when ``doc_ids`` is
+    empty: a call without new documents finishes an earlier run's). So a large batch, or a
     store an earlier run left part-digested, is digested in a few hundred ticks instead of
     every later call running to ``max_ticks`` (10 digesters took 5,000 ticks for 10,000 of
     15,000 short notes, and each later one-note ingest then ran all 5,000 ticks).
@@ -1065,8 +1169,10 @@ def digest_new_documents(
     here leave the colony once the run ends (:meth:`Colony.retire_agents
     <phago.colony.Colony.retire_agents>`), so a store ingested into again and again does not
     pile up idle digesters; one still holding undigested text (``max_ticks`` ran out) is
-    kept, so that a later run finishes its document. Agents that were in the colony before
-    are left alone. ``retire=False`` keeps them all.
+    kept, so that a later run finishes its document, and that later run retires it once it
+    has: agents that hold undigested text when the call starts (an earlier run's leftovers)
+    leave too once they hold none. Other agents that were in the colony before are left
+    alone. ``retire=False`` keeps them all.
 
     Example:
         >>> from phago import Colony
@@ -1077,12 +1183,13 @@ def digest_new_documents(
         >>> c.stats().agents_alive, c.total_retired
         (0, 1)
     """
-    spawned: list[AgentId] = []
-    if doc_ids and digesters > 0:
-        targets = list(doc_ids)
-        if colony.substrate.undigested_count:  # an earlier run's leftovers, if any
-            new = {int(d) for d in targets}
-            targets += [d.id for d in colony.substrate.undigested_documents() if d.id not in new]
+    # an earlier run's digesters still holding text: retired with this run's once done
+    spawned: list[AgentId] = [a.id for a in colony.agents if a.is_digesting] if retire else []
+    targets = list(doc_ids)
+    if colony.substrate.undigested_count:  # an earlier run's leftovers, if any
+        new = {int(d) for d in targets}
+        targets += [d.id for d in colony.substrate.undigested_documents() if d.id not in new]
+    if targets and digesters > 0:
         k = min(max(int(digesters), -(-len(targets) // DOCUMENTS_PER_DIGESTER)), len(targets))
         step = len(targets) / k
         for j in range(k):
@@ -1187,8 +1294,9 @@ def digest_new_distributed(
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
     the shard that holds the document it starts beside. Returns the ticks run. At least one
-    digester per :data:`DOCUMENTS_PER_DIGESTER` new documents is spawned (documents an
-    earlier run left undigested are not looked for here).
+    digester per :data:`DOCUMENTS_PER_DIGESTER` documents to digest is spawned: the new
+    ones, and those an earlier run left undigested (looked for, every shard's documents
+    fetched, only when the shards' counts say there are some; ``doc_ids`` may be empty).
     ``on_tick`` and ``on_progress`` as in :meth:`DistributedColony.run
     <phago.distributed.DistributedColony.run>` (``on_progress`` is the cheap one on Ray).
 
@@ -1197,8 +1305,8 @@ def digest_new_distributed(
     and at least one (a shard without a digester would never digest its documents), placed
     beside documents spread evenly over its own; so up to one digester per shard more than
     ``digesters`` may be spawned. With ``retire`` (the default) they are retired once the
-    run ends, as in :func:`digest_new_documents`
-    (:meth:`DistributedColony.retire_agents
+    run ends, as in :func:`digest_new_documents`, and so are an earlier run's leftovers once
+    they hold no undigested text (:meth:`DistributedColony.retire_agents
     <phago.distributed.DistributedColony.retire_agents>`).
 
     Example:
@@ -1212,17 +1320,28 @@ def digest_new_distributed(
     """
     sink.flush()
     dc = sink.dc
-    spawned: list[AgentId] = []
-    if doc_ids and digesters > 0:
-        digesters = max(int(digesters), -(-len(doc_ids) // DOCUMENTS_PER_DIGESTER))
-        owners = dc.coordinator.route_documents(np.array([int(d) for d in doc_ids], np.uint64))
+    # an earlier run's digesters still holding text: retired with this run's once done
+    spawned: list[AgentId] = list(dc.agent_ids(digesting=True)) if retire else []
+    targets = list(doc_ids)
+    positions = sink.positions
+    new = {int(d) for d in targets}
+    st = dc.stats()
+    if st.documents_total - st.documents_digested > len(new):  # an earlier run's leftovers
+        positions = dict(positions)
+        for doc in dc.documents():
+            if not doc.digested and int(doc.id) not in new:
+                targets.append(doc.id)
+                positions[int(doc.id)] = doc.position
+    if targets and digesters > 0:
+        digesters = max(int(digesters), -(-len(targets) // DOCUMENTS_PER_DIGESTER))
+        owners = dc.coordinator.route_documents(np.array([int(d) for d in targets], np.uint64))
         for shard in unique_sorted(owners).tolist():
-            mine = [doc_ids[i] for i in np.flatnonzero(owners == shard).tolist()]
-            k = max(1, min(len(mine), round(int(digesters) * len(mine) / len(doc_ids))))
+            mine = [targets[i] for i in np.flatnonzero(owners == shard).tolist()]
+            k = max(1, min(len(mine), round(int(digesters) * len(mine) / len(targets))))
             step = len(mine) / k
             agents = []
             for j in range(k):
-                p = sink.positions[int(mine[int(j * step)])]
+                p = positions[int(mine[int(j * step)])]
                 agents.append(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
             spawned.extend(dc._call(shard, "spawn_many", agents))
         dc._version += 1

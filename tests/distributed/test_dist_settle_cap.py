@@ -7,6 +7,8 @@ global graph; settling runs the ticks the cap needs (two rounds).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from phago import ColonyConfig
@@ -55,3 +57,21 @@ def test_one_shard_or_no_cap_needs_no_settling() -> None:
     with digested(2, ColonyConfig(max_edge_degree=None)) as dc:
         tick = dc.current_tick
         assert dc.settle_degree_cap() == 0 and dc.current_tick == tick
+
+
+def test_a_store_ingested_on_shards_is_within_the_cap(tmp_path: Path) -> None:
+    """``phago ingest --shards`` settles the cap after digesting, before saving."""
+    from importlib import resources
+
+    from click.testing import CliRunner
+
+    from phago.cli import main
+    from phago.store import load_distributed
+
+    corpus = Path(str(resources.files("phago") / "data" / "sample_corpus"))
+    store = tmp_path / "store"
+    r = CliRunner().invoke(main, ["ingest", str(corpus), "--db", str(store), "--shards", "2"])
+    assert r.exit_code == 0, r.output
+    with load_distributed(store) as dc:
+        assert not dc.has_undigested_work()
+        assert max(degrees(dc)) <= 30

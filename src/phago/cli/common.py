@@ -106,6 +106,16 @@ def collector_paused() -> contextlib.AbstractContextManager[None]:
     return cyclic_gc_paused(to_oldest=True)
 
 
+def plural(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is one (nouns that take an ``s``).
+
+    Example:
+        >>> plural(1, "document"), plural(0, "edge"), plural(3, "concept")
+        ('1 document', '0 edges', '3 concepts')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def say_ignored(options: Sequence[str], why: str) -> None:
     """Say on stderr which of ``options`` (parameter names of the running command) were
     given on the command line though the command does not use them here, and ``why``.

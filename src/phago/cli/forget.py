@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from phago.cli._store import db_option, fail, writing
-from phago.cli.common import collector_paused, echo_json, out
+from phago.cli.common import collector_paused, echo_json, out, plural
 from phago.errors import DocumentError, PhagoError, UnknownDocument
 
 if TYPE_CHECKING:
@@ -49,16 +49,6 @@ def _resolve(
             missing.append(t)
         ids.extend(d for d in found if d not in ids)
     return ids, missing
-
-
-def _count(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is one.
-
-    Example:
-        >>> _count(1, "edge"), _count(0, "edge"), _count(3, "concept")
-        ('1 edge', '0 edges', '3 concepts')
-    """
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _not_found(missing: list[str]) -> PhagoError:
@@ -142,9 +132,9 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         echo_json({**d, "db": str(db)})
         return
     out.print(
-        f"Forgot {_count(len(report.documents_removed), 'document')}: "
-        f"{_count(report.nodes_removed, 'concept')} and {_count(report.edges_removed, 'edge')} "
-        f"removed, {_count(report.edges_weakened, 'edge')} weakened. "
+        f"Forgot {plural(len(report.documents_removed), 'document')}: "
+        f"{plural(report.nodes_removed, 'concept')} and {plural(report.edges_removed, 'edge')} "
+        f"removed, {plural(report.edges_weakened, 'edge')} weakened. "
         f"Saved to {db}.",
         highlight=False,
         soft_wrap=True,

@@ -1,19 +1,38 @@
-"""``phago ingest``: add files to a stored colony and digest them."""
+"""``phago ingest``: add files to a stored colony and digest them.
+
+Errors it reports itself (exit status 1) carry the phago error they stand for, which
+``--json`` gives as the error's ``type``: ``FileNotFoundError`` for a named path that does
+not exist (checked before anything is read), ``StoreError`` for a ``--db`` that cannot be the
+store asked for, ``EmptyDocument`` or ``DocumentError`` when nothing could be added. An
+ingest whose ``--max-ticks`` ran out before every document was digested succeeds (the
+documents are saved) with a warning, and ``undigested`` in its JSON; the next ingest into
+the store digests them, also one that adds nothing new.
+"""
 
 from __future__ import annotations
 
 import codecs
+import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from phago.cli._store import fail, writing
-from phago.cli.common import LazyDefault, collector_paused, console, echo_json, out, progress
+from phago.cli.common import (
+    LazyDefault,
+    collector_paused,
+    console,
+    echo_json,
+    out,
+    plural,
+    progress,
+    say_ignored,
+)
 from phago.config import ColonyConfig
-from phago.errors import PhagoError
+from phago.errors import DocumentError, EmptyDocument, PhagoError, StoreError
 
 if TYPE_CHECKING:
     from phago.distributed import DistributedTickResult
@@ -28,14 +47,54 @@ def _default_max_chars() -> int:
 
 
 def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """``value`` if it names a text encoding (not ``base64``, ``rot13``, ``zlib``, ...)."""
     try:
-        codecs.lookup(value)
+        info = codecs.lookup(value)
     except LookupError:
         raise click.BadParameter(f"unknown text encoding {value!r}") from None
+    if not getattr(info, "_is_text_encoding", True):  # (bytes to bytes, or text to text)
+        raise click.BadParameter(
+            f"{value!r} is not a text encoding (it does not decode bytes to text)"
+        )
     return value
 
 
-@click.command()
+def _suffixes(table: Mapping[str, str], last: str = "and") -> str:
+    """The suffixes of the reader's table, as a list in words.
+
+    Example:
+        >>> _suffixes({".txt": "text", ".md": "text", ".pdf": "pdf"}, "or")
+        '.txt, .md or .pdf'
+    """
+    names = list(table)
+    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+_TAKES = "{suffixes}"
+"""Where ``phago ingest --help`` lists the suffixes it takes."""
+
+
+class _IngestCommand(click.Command):
+    """``phago ingest``: its help lists the files the reader takes
+    (:data:`phago.ingest.SUPPORTED_SUFFIXES`), looked up when the help is shown, so that
+    importing the command line, or ``phago --help``, does not load the reader."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write the help text, with the suffixes the reader takes."""
+        from phago.ingest import SUPPORTED_SUFFIXES
+
+        text = inspect.cleandoc(self.help or "").partition("\f")[0]
+        text = text.replace(_TAKES, _suffixes(SUPPORTED_SUFFIXES))
+        if text:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(text)
+
+
+@click.command(
+    cls=_IngestCommand,
+    short_help="Add text, Markdown, HTML and PDF files to a store.",
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--db",
@@ -108,42 +167,45 @@ def ingest(
     large: bool,
     as_json: bool,
 ) -> None:
-    """Add .txt, .md, .rst, .html and .pdf files (folders recursively) to the store DB.
+    """Add text, Markdown, reStructuredText, HTML and PDF files to the store DB.
 
-    Files whose text is already stored are skipped (running it again changes nothing); a
-    file ingested before whose text has changed replaces its old version (which is
-    forgotten, as ``phago forget`` would); empty, binary or undecodable files are reported
-    and skipped, and if nothing could be added the command fails and writes nothing. Then
-    digesters spawned beside the new documents run until they are digested, leave the
-    colony (so the store does not pile up idle digesters run after run; one that ran out of
-    ticks still holding text stays), and the store is saved atomically. The store is held
-    from loading to saving: another command writing it meanwhile waits for this one.
+    Takes {suffixes} files (folders recursively). Every path named must exist. Files whose
+    text is already stored are skipped (running it again changes nothing); a file ingested
+    before whose text has changed replaces its old version (which is forgotten, as ``phago
+    forget`` would); empty, binary or undecodable files are reported and skipped, and if
+    nothing could be added the command fails and writes nothing. Then digesters spawned
+    beside the new documents (and beside any an earlier run left undigested) run until they
+    are digested, leave the colony (so the store does not pile up idle digesters run after
+    run; one that ran out of ticks still holding text stays until a later ingest), and the
+    store is saved atomically. If --max-ticks runs out first, the command says how many
+    documents wait to be digested; they are saved, and the next ingest digests them. The
+    store is held from loading to saving: another command writing it meanwhile waits for
+    this one.
     """
-    from phago.store import is_distributed_store
+    from phago.store import is_distributed_store, is_store
 
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        names = "; ".join(f"{os.path.abspath(p)}: no such file or directory" for p in missing)
+        message = f"nothing was added: {names}"
+        raise click.ClickException(message) from FileNotFoundError(message)
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
-        raise click.ClickException(f"{db} is a folder but not a distributed store; use --shards N")
+        message = f"{db} is a folder but not a distributed store; use --shards N"
+        raise click.ClickException(message) from StoreError(message)
     if distributed and db.exists() and not db.is_dir():
-        raise click.ClickException(f"{db} is a colony store file; --shards needs a folder")
+        if is_store(db):
+            message = f"{db} is a colony store file; --shards needs a folder"
+        else:
+            message = f"{db} is a file, not a folder; --shards needs a folder"
+        raise click.ClickException(message) from StoreError(message)
     if not db.parent.is_dir():
-        raise click.ClickException(f"cannot create {db}: the directory {db.parent} does not exist")
+        message = f"cannot create {db}: the directory {db.parent} does not exist"
+        raise click.ClickException(message) from StoreError(message)
     if backend == "ray" and not distributed:
         raise click.UsageError("--backend ray runs a sharded store: add --shards N")
     if db.exists():  # a store keeps the configuration and seed it was made with
-        ctx = click.get_current_context()
-        ignored = [
-            f"--{name}"
-            for name in ("large", "seed")
-            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-        ]
-        if ignored:
-            console.print(
-                f"[yellow]{' and '.join(ignored)} ignored: {db} keeps the configuration and "
-                "seed it was made with",
-                highlight=False,
-                soft_wrap=True,
-            )
+        say_ignored(["large", "seed"], f"{db} keeps the configuration and seed it was made with")
     config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
     try:
         with writing(db):  # from loading to saving: another writer waits, nothing is lost
@@ -184,18 +246,27 @@ def _add_files(
     Raises:
         click.ClickException: no file was found, or every one was skipped.
     """
-    from phago.ingest import DistributedSink, discover, ingest_paths
+    from phago.ingest import DistributedSink, SkippedFile, discover, ingest_paths
 
     found: list[str] = []
     files, skipped = discover(paths, unsupported=found)
+    named = [f for f in files if _is_text(os.path.abspath(f))]
+    if len(named) < len(files):  # (a store records each file's path as text)
+        for f in files:
+            where = os.path.abspath(f)
+            if not _is_text(where):
+                reason = f"{where}: its path is not valid text (bytes the file system's "
+                skipped.append(SkippedFile(where, reason + "encoding cannot decode): rename it"))
+        files = named
     store = os.path.abspath(db)  # the store itself (and its lock and temporary files) is no note
     unsupported = [p for p in found if p != store and not p.startswith((store + ".", store + "/"))]
     if not files and not skipped:
-        raise click.ClickException(
+        message = (
             "no .txt, .md, .rst, .html or .pdf files found in "
             + ", ".join(str(p) for p in paths)
             + (f" ({_unsupported_summary(unsupported)})" if unsupported else "")
         )
+        raise click.ClickException(message) from DocumentError(message)
     queued = sink if isinstance(sink, DistributedSink) else None
 
     with progress() as bar:
@@ -222,10 +293,34 @@ def _add_files(
     if not report.added and not report.duplicates:  # nothing to save
         reasons = "; ".join(s.reason for s in report.skipped[:5])
         more = f" (and {len(report.skipped) - 5} more)" if len(report.skipped) > 5 else ""
-        raise click.ClickException(f"nothing was added: {reasons}{more}")
+        message = f"nothing was added: {reasons}{more}"
+        kinds = {s.error for s in report.skipped}
+        cause: Exception = (
+            EmptyDocument(message)
+            if kinds == {"EmptyDocument"}
+            else OSError(message)
+            if kinds == {"OSError"}
+            else DocumentError(message)
+        )
+        raise click.ClickException(message) from cause
     replaced, stale = _older_versions(catalog, report)
     catalog.sources.extend(sources)
     return report, replaced, stale
+
+
+def _is_text(path: str) -> bool:
+    """Whether ``path`` is valid text (not bytes the file system's encoding could not decode,
+    which Python keeps as lone surrogates).
+
+    Example:
+        >>> _is_text("/notes/a.txt"), _is_text(os.fsdecode(b"/notes/\\xff.txt"))
+        (True, False)
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unsupported_summary(paths: list[str]) -> str:
@@ -249,12 +344,12 @@ def _older_versions(catalog: Catalog, report: IngestReport) -> tuple[list[str], 
     return sorted({s.path for s in old}), sorted({s.doc_id for s in old} - held)
 
 
-def _digest(run: Callable[[Callable[[int], None]], int], total_new: int, start: int) -> int:
-    """``run(show)`` under a bar of the ``total_new`` documents being digested; ``show``
-    takes the colony's documents digested (``start`` before the run). Returns what ``run``
-    returns, the ticks run."""
+def _digest(run: Callable[[Callable[[int], None]], int], to_digest: int, start: int) -> int:
+    """``run(show)`` under a bar of the ``to_digest`` documents being digested (the new ones
+    and any an earlier run left); ``show`` takes the colony's documents digested (``start``
+    before the run). Returns what ``run`` returns, the ticks run."""
     with progress() as bar:
-        task = bar.add_task("digesting", total=total_new)
+        task = bar.add_task("digesting", total=to_digest)
         return run(lambda digested: bar.update(task, completed=digested - start))
 
 
@@ -289,7 +384,9 @@ def _ingest_colony(
     report, replaced, stale = _add_files(colony, paths, catalog, max_chars, encoding, db)
     new = report.new_document_ids
     ticks = 0
-    if new:
+    # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
+    digest = bool(new) or colony.has_undigested_work()
+    if digest:
 
         def point(tick: int) -> None:
             s = colony.stats()
@@ -308,8 +405,11 @@ def _ingest_colony(
                 colony, new, digesters=digesters, max_ticks=max_ticks, on_tick=both, retire=True
             )
 
-        ticks = _digest(run, len(new), colony.stats().documents_digested)
-    saved = bool(new or replaced or not existed)
+        before = colony.stats()
+        ticks = _digest(
+            run, before.documents_total - before.documents_digested, before.documents_digested
+        )
+    saved = bool(digest or replaced or not existed)
     stats = colony.stats().to_dict()
     if saved:
         with collector_paused():
@@ -317,7 +417,7 @@ def _ingest_colony(
     if stale:  # the old versions of changed files
         forget_in_store(db, stale)
         stats = read_summary(db).stats
-    _report(report, ticks, stats, db, as_json, saved, replaced)
+    _report(report, ticks, stats, db, as_json, saved, replaced, max_ticks)
 
 
 def _ingest_distributed(
@@ -351,7 +451,8 @@ def _ingest_distributed(
         catalog = read_distributed_catalog(db)
         if shards is not None and shards != dc.num_shards:
             dc.close()
-            raise click.ClickException(f"{db} holds {dc.num_shards} shards, not {shards}")
+            message = f"{db} holds {dc.num_shards} shards, not {shards}"
+            raise click.ClickException(message) from StoreError(message)
     else:
         dc = DistributedColony(num_shards=shards or 3, backend=backend, config=config, seed=seed)
         catalog = Catalog()
@@ -360,7 +461,9 @@ def _ingest_distributed(
         report, replaced, stale = _add_files(sink, paths, catalog, max_chars, encoding, db)
         new = report.new_document_ids
         ticks = 0
-        if new:
+        # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
+        digest = bool(new) or dc.has_undigested_work()
+        if digest:
 
             def run(show: Callable[[int], None]) -> int:
                 # the shards' Advance reports count the digested documents, so the bar
@@ -377,8 +480,13 @@ def _ingest_distributed(
                     retire=True,
                 )
 
-            ticks = _digest(run, len(new), dc.stats().documents_digested)
-        saved = bool(new or replaced or not existed)
+            before = dc.stats()
+            ticks = _digest(
+                run, before.documents_total - before.documents_digested, before.documents_digested
+            )
+            if not dc.has_undigested_work():  # the cap across shards acts ticks after growth
+                ticks += dc.settle_degree_cap()
+        saved = bool(digest or replaced or not existed)
         if saved:
             save_distributed(dc, db, catalog=catalog)
         st = dc.stats().to_dict()
@@ -388,7 +496,7 @@ def _ingest_distributed(
     if stale:  # the old versions of changed files
         forget_in_store(db, stale)
         st = {k: v for k, v in read_summary(db).stats.items() if k != "shards"}
-    _report(report, ticks, st, db, as_json, saved, replaced)
+    _report(report, ticks, st, db, as_json, saved, replaced, max_ticks)
 
 
 def _report(
@@ -399,26 +507,35 @@ def _report(
     as_json: bool,
     saved: bool,
     replaced: list[str],
+    max_ticks: int,
 ) -> None:
+    """Print what the ingest did: JSON, or lines for a person (stdout; skipped files and
+    warnings on stderr). Documents left undigested (``max_ticks`` ran out) are warned of on
+    stderr either way, and counted in the JSON's ``undigested``."""
+    undigested = int(stats["documents_total"]) - int(stats["documents_digested"])
     if as_json:
         echo_json(
             {
                 **report.to_dict(),
                 "replaced_files": replaced,
                 "ticks": ticks,
+                "undigested": undigested,
                 "stats": stats,
                 "db": str(db),
             }
         )
+        _warn_undigested(undigested, int(stats["documents_total"]), db, max_ticks)
         return
     for s in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False, soft_wrap=True)
     for w in report.warnings:
         console.print(f"[yellow]warning[/yellow] {w}", highlight=False, soft_wrap=True)
     if report.unsupported:
+        from phago.ingest import SUPPORTED_SUFFIXES
+
         console.print(
             f"[yellow]note[/yellow] {_unsupported_summary(report.unsupported)}; phago ingest "
-            "takes .txt, .text, .md, .markdown, .rst, .html, .htm, .xhtml and .pdf files",
+            f"takes {_suffixes(SUPPORTED_SUFFIXES)} files",
             highlight=False,
             soft_wrap=True,
         )
@@ -430,21 +547,40 @@ def _report(
         )
     other = f"; {len(report.unsupported)} of other types passed over" if report.unsupported else ""
     out.print(
-        f"Added {report.documents_added} documents from {len(report.added)} files; "
-        f"{len(report.duplicates)} duplicates; {len(report.skipped)} skipped{other}.",
+        f"Added {plural(report.documents_added, 'document')} from "
+        f"{plural(len(report.added), 'file')}; {plural(len(report.duplicates), 'duplicate')}; "
+        f"{len(report.skipped)} skipped{other}.",
         highlight=False,
         soft_wrap=True,
     )
-    if report.documents_added:
+    if report.documents_added or ticks:
         out.print(
-            f"Digested in {ticks} ticks: {stats['documents_digested']}/"
-            f"{stats['documents_total']} documents, {stats['graph_nodes']} concepts, "
-            f"{stats['graph_edges']} edges.",
+            f"Digested in {plural(ticks, 'tick')}: {stats['documents_digested']}/"
+            f"{plural(stats['documents_total'], 'document')}, "
+            f"{plural(stats['graph_nodes'], 'concept')}, {plural(stats['graph_edges'], 'edge')}.",
             highlight=False,
             soft_wrap=True,
         )
+    _warn_undigested(undigested, int(stats["documents_total"]), db, max_ticks)
     out.print(
         f"Saved to {db}." if saved else f"Nothing new; {db} is unchanged.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _warn_undigested(undigested: int, total: int, db: Path, max_ticks: int) -> None:
+    """Say on stderr that ``undigested`` of the store's ``total`` documents wait to be
+    digested (``--max-ticks`` ran out), and what digests them; nothing when none do."""
+    if not undigested:
+        return
+    one = undigested == 1
+    console.print(
+        f"[yellow]warning[/yellow] {undigested} of the {plural(total, 'document')} in {db} "
+        f"{'is' if one else 'are'} not digested yet: --max-ticks {max_ticks} ran out. "
+        f"{'It is' if one else 'They are'} saved, and the next phago ingest into this store "
+        f"digests {'it' if one else 'them'} (also one that adds nothing new); a larger "
+        "--max-ticks digests more at once.",
         highlight=False,
         soft_wrap=True,
     )
