@@ -561,12 +561,12 @@ def _plain_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _open_text(path: Path) -> Iterator[IO[str]]:
+def _open_text(path: Path, kind: str | None) -> Iterator[IO[str]]:
     """``path`` opened to write UTF-8 text (newlines as written) through a large buffer;
-    compressed as :func:`_compression` says. A gzip member carries no file name and a zero
-    time stamp (as ``gzip -n`` writes it), so the same graph gives the same bytes, and the
-    temporary name it is written under (see :func:`atomic_output`) is kept out of it."""
-    kind = _compression(path)
+    compressed as ``kind`` says (:func:`_compression` of the name the caller was given, not
+    of ``path``, the temporary it is written under: behind a symbolic link the two can end
+    differently). A gzip member carries no file name and a zero time stamp (as ``gzip -n``
+    writes it), so the same graph gives the same bytes."""
     if kind is None:
         with open(path, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
             yield fh
@@ -602,7 +602,7 @@ def write_graphml(table: GraphTable, path: PathLike) -> Path:
         3
     """
     p = Path(path)
-    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
         for chunk in _xml_export.graphml_chunks(table):
             fh.write(chunk)
     return p
@@ -630,7 +630,7 @@ def write_gexf(table: GraphTable, path: PathLike) -> Path:
     chunks = _xml_export.gexf_chunks(
         table, date=time.strftime("%Y-%m-%d"), creator=f"phago {__version__}"
     )
-    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
         for chunk in chunks:
             fh.write(chunk)
     return p
@@ -697,7 +697,7 @@ def write_json(table: GraphTable, path: PathLike) -> Path:
     p = Path(path)
     data = to_json_dict(table)
     text = json.dumps(data, ensure_ascii=False)  # (the C encoder; json.dump writes in Python)
-    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
         fh.write(text)
     return p
 
@@ -728,7 +728,7 @@ def write_csv(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     ids = [str(int(v)) for v in table.ids.tolist()]
-    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
         w = csv.writer(fh)
         w.writerow(_CSV_HEADER)
         for k in range(table.edge_count):
@@ -843,7 +843,7 @@ def write_triples(table: GraphTable, path: PathLike) -> Path:
         text = "".join([encode(r) + "\n" for r in rows])
     else:
         text = json.dumps({"stats": asdict(stats), "triples": rows}, ensure_ascii=False)
-    with atomic_output(p) as tmp, _open_text(tmp) as fh:
+    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
         fh.write(text)
     return p
 

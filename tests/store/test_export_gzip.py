@@ -191,3 +191,16 @@ def test_a_gz_name_never_writes_over_a_store(tmp_path: Path, db: Path, fmt: str)
     assert [p.name for p in tmp_path.iterdir()] == ["s.db.gz"]
     ok = export_graph(GraphTable.from_store(db), fmt, tmp_path / f"ok.{fmt}.gz")
     assert ok.read_bytes()[:2] == GZIP_MAGIC  # (any other .gz name is written, gzipped)
+
+
+def test_the_name_given_decides_compression_not_a_links_target(
+    tmp_path: Path, table: GraphTable
+) -> None:
+    export_graph(table, "csv", tmp_path / "plain.csv")
+    plain = (tmp_path / "plain.csv").read_bytes()
+    (tmp_path / "e.csv.gz").symlink_to(tmp_path / "real.data")  # a link named .gz
+    export_graph(table, "csv", tmp_path / "e.csv.gz")
+    assert gzip.decompress((tmp_path / "real.data").read_bytes()) == plain
+    (tmp_path / "p.csv").symlink_to(tmp_path / "real2.csv.gz")  # a plain name, a .gz target
+    export_graph(table, "csv", tmp_path / "p.csv")
+    assert (tmp_path / "real2.csv.gz").read_bytes() == plain
