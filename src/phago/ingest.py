@@ -1149,6 +1149,7 @@ def digest_new_documents(
     max_idle: int = 60,
     on_tick: Callable[[int], None] | None = None,
     retire: bool = True,
+    leftovers: Iterable[AgentId] = (),
 ) -> int:
     """Spawn digesters next to new documents, run until every document is digested, then
     retire the digesters.
@@ -1169,10 +1170,11 @@ def digest_new_documents(
     here leave the colony once the run ends (:meth:`Colony.retire_agents
     <phago.colony.Colony.retire_agents>`), so a store ingested into again and again does not
     pile up idle digesters; one still holding undigested text (``max_ticks`` ran out) is
-    kept, so that a later run finishes its document, and that later run retires it once it
-    has: agents that hold undigested text when the call starts (an earlier run's leftovers)
-    leave too once they hold none. Other agents that were in the colony before are left
-    alone. ``retire=False`` keeps them all.
+    kept, so that a later run finishes its document. ``leftovers`` names such agents of an
+    earlier run: they leave too once they hold no undigested text (``phago ingest`` names
+    every agent of its store that holds text when it starts, since its stores hold only
+    the digesters it spawned). Other agents that were in the colony before are left alone.
+    ``retire=False`` keeps them all.
 
     Example:
         >>> from phago import Colony
@@ -1183,8 +1185,8 @@ def digest_new_documents(
         >>> c.stats().agents_alive, c.total_retired
         (0, 1)
     """
-    # an earlier run's digesters still holding text: retired with this run's once done
-    spawned: list[AgentId] = [a.id for a in colony.agents if a.is_digesting] if retire else []
+    # an earlier run's digesters the caller names: retired with this run's once done
+    spawned: list[AgentId] = [AgentId(a) for a in leftovers] if retire else []
     targets = list(doc_ids)
     if colony.substrate.undigested_count:  # an earlier run's leftovers, if any
         new = {int(d) for d in targets}
@@ -1291,12 +1293,14 @@ def digest_new_distributed(
     on_tick: Callable[[int], None] | None = None,
     on_progress: Callable[[DistributedTickResult], None] | None = None,
     retire: bool = True,
+    leftovers: Iterable[AgentId] = (),
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
     the shard that holds the document it starts beside. Returns the ticks run. At least one
     digester per :data:`DOCUMENTS_PER_DIGESTER` documents to digest is spawned: the new
-    ones, and those an earlier run left undigested (looked for, every shard's documents
-    fetched, only when the shards' counts say there are some; ``doc_ids`` may be empty).
+    ones, and those an earlier run left undigested (by id and place,
+    :meth:`DistributedColony.undigested_places
+    <phago.distributed.DistributedColony.undigested_places>`; ``doc_ids`` may be empty).
     ``on_tick`` and ``on_progress`` as in :meth:`DistributedColony.run
     <phago.distributed.DistributedColony.run>` (``on_progress`` is the cheap one on Ray).
 
@@ -1305,7 +1309,7 @@ def digest_new_distributed(
     and at least one (a shard without a digester would never digest its documents), placed
     beside documents spread evenly over its own; so up to one digester per shard more than
     ``digesters`` may be spawned. With ``retire`` (the default) they are retired once the
-    run ends, as in :func:`digest_new_documents`, and so are an earlier run's leftovers once
+    run ends, as in :func:`digest_new_documents`, and so are the ``leftovers`` named once
     they hold no undigested text (:meth:`DistributedColony.retire_agents
     <phago.distributed.DistributedColony.retire_agents>`).
 
@@ -1320,18 +1324,18 @@ def digest_new_distributed(
     """
     sink.flush()
     dc = sink.dc
-    # an earlier run's digesters still holding text: retired with this run's once done
-    spawned: list[AgentId] = list(dc.agent_ids(digesting=True)) if retire else []
+    # an earlier run's digesters the caller names: retired with this run's once done
+    spawned: list[AgentId] = [AgentId(a) for a in leftovers] if retire else []
     targets = list(doc_ids)
     positions = sink.positions
     new = {int(d) for d in targets}
     st = dc.stats()
-    if st.documents_total - st.documents_digested > len(new):  # an earlier run's leftovers
+    if st.documents_total > st.documents_digested:  # any an earlier run left, by id and place
         positions = dict(positions)
-        for doc in dc.documents():
-            if not doc.digested and int(doc.id) not in new:
-                targets.append(doc.id)
-                positions[int(doc.id)] = doc.position
+        for doc_id, place in dc.undigested_places():
+            if int(doc_id) not in new:
+                targets.append(doc_id)
+                positions[int(doc_id)] = place
     if targets and digesters > 0:
         digesters = max(int(digesters), -(-len(targets) // DOCUMENTS_PER_DIGESTER))
         owners = dc.coordinator.route_documents(np.array([int(d) for d in targets], np.uint64))

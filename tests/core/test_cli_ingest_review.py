@@ -232,10 +232,11 @@ def test_an_ingest_cut_short_warns_and_the_next_ones_finish_and_retire(
     r = ok(ingest(str(folder), "--db", str(db), "--max-ticks", "2", "--json", *extra))
     data = json_of(r)
     left = data["stats"]["documents_total"] - data["stats"]["documents_digested"]
-    assert left > 0 and data["undigested"] == left
-    assert f"{left} of the 40 documents in {db} are not digested yet" in r.stderr
+    held = stats_of(db)["agents_alive"]  # digesters still holding text are kept
+    assert left > 0 and held > 0
+    assert data["undigested"] == left + held  # (taken in by a digester is not digested)
+    assert f"{left + held} of the 40 documents in {db} are not digested yet" in r.stderr
     assert "--max-ticks 2 ran out" in r.stderr and "next phago ingest" in r.stderr
-    assert stats_of(db)["agents_alive"] > 0  # digesters still holding text are kept
     for i in range(2):
         note = tmp_path / f"new{i}.txt"
         note.write_text(f"glacier melt and river deltas {i}", "utf-8")
@@ -267,9 +268,8 @@ def test_the_warning_in_text_and_an_ingest_of_nothing_new_digests_the_rest(
 
 
 def test_digest_new_documents_retires_an_earlier_runs_leftovers_once_done() -> None:
-    """Digesters a call left holding text (``max_ticks`` ran out) are retired by the next
-    call once they hold none; an agent that held nothing when that call started is left
-    alone."""
+    """Digesters a call left holding text (``max_ticks`` ran out), named as ``leftovers``,
+    are retired by the next call once they hold none; other agents are left alone."""
     c = Colony(seed=0)
     first = [
         c.ingest_document(f"n{i}", f"{WORDS[i % 10]} {WORDS[(i + 3) % 10]} note{i}")
@@ -280,7 +280,7 @@ def test_digest_new_documents_retires_an_earlier_runs_leftovers_once_done() -> N
     assert held and held == {a.id for a in c.agents}
     bystander = c.spawn(Digester(Position(0.0, 0.0), max_idle=10_000))
     note = c.ingest_document("new", "glacier melt and river deltas")
-    digest_new_documents(c, [note], digesters=1, max_ticks=2000)
+    digest_new_documents(c, [note], digesters=1, max_ticks=2000, leftovers=held)
     assert c.stats().documents_digested == c.stats().documents_total == 31
     assert {a.id for a in c.agents} == {bystander}  # the leftovers are retired, not it
     # a call without new documents finishes an earlier run's, and retires its leftovers
@@ -289,7 +289,7 @@ def test_digest_new_documents_retires_an_earlier_runs_leftovers_once_done() -> N
     assert c.substrate.undigested_count > 0
     left = {a.id for a in c.agents if a.is_digesting} - {bystander}
     assert left
-    assert digest_new_documents(c, [], digesters=2, max_ticks=2000) > 0
+    assert digest_new_documents(c, [], digesters=2, max_ticks=2000, leftovers=left) > 0
     assert not c.has_undigested_work()
     assert not {a.id for a in c.agents} - {bystander}
 
@@ -433,3 +433,80 @@ def test_help_lists_every_suffix_the_reader_takes() -> None:
         assert suffix in text
     top = ok(CliRunner().invoke(main, ["--help"]))
     assert "ingest" in top.stdout and "{suffixes}" not in top.stdout + r.stdout
+
+
+def test_a_digester_the_caller_did_not_name_stays_even_while_digesting() -> None:
+    """The review: a user's own long-lived digester, digesting when the call started, was
+    retired as if an earlier run had left it."""
+    c = Colony(seed=0)
+    a = c.ingest_document("a", " ".join(f"alpha{i}" for i in range(300)))
+    p = c.substrate.get_document(a).position
+    mine = c.spawn(Digester(Position(p.x + 1, p.y + 1), max_idle=10_000))
+    for _ in range(10):
+        c.run(1)
+        if any(x.id == mine and x.is_digesting for x in c.agents):
+            break
+    assert any(x.id == mine and x.is_digesting for x in c.agents)
+    b = c.ingest_document("b", "glacier melt river delta")
+    digest_new_documents(c, [b], digesters=1, max_ticks=500)
+    assert any(x.id == mine for x in c.agents)
+
+
+def test_an_ingest_whose_documents_are_all_taken_in_but_not_digested_warns(
+    tmp_path: Path,
+) -> None:
+    """The review: with every document taken in by a digester when ``--max-ticks`` ran out,
+    the store had no concepts and the command said nothing."""
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for i in range(6):
+        words = " ".join(f"{WORDS[(i + j) % 10]}{j}" for j in range(400))
+        (folder / f"d{i}.txt").write_text(words, "utf-8")
+    for extra in ([], ["--shards", "2"]):
+        db = tmp_path / ("s.d" if extra else "s.db")
+        r = ok(ingest(str(folder), "--db", str(db), "--max-ticks", "2", "--json", *extra))
+        data = json_of(r)
+        assert data["undigested"] > 0 and "not digested yet" in r.stderr, (extra, r.stderr)
+
+
+def test_a_name_that_cannot_be_looked_at_is_a_json_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    r = ingest(str(tmp_path / ("a" * 300 + ".txt")), "--db", str(tmp_path / "x.db"), "--json")
+    error = error_of(r)
+    assert "name too long" in error["message"].lower()
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_sharded_leftovers_are_found_when_a_document_is_added_again() -> None:
+    """The review: an id already stored and digested among the new ones hid an earlier
+    run's leftover on another shard, which then got no digester (the run went to
+    ``max_ticks``)."""
+    import numpy as np
+
+    from phago.distributed import DistributedColony
+    from phago.ids import document_id
+    from phago.ingest import DistributedSink, digest_new_distributed
+
+    with DistributedColony(3, seed=0) as dc:
+
+        def owners(*ids: int) -> list[int]:
+            return list(dc.coordinator.route_documents(np.array(ids, np.uint64)).tolist())
+
+        sink = DistributedSink(dc)
+        x = sink.ingest_document("X", "cell membrane protein lipid bilayer")
+        z_id = document_id("Z", "zeta theta iota kappa lambda")
+        taken = set(owners(int(x), int(z_id)))
+        title = next(
+            f"Y{i}"
+            for i in range(200)
+            if owners(int(document_id(f"Y{i}", "leftover words")))[0] not in taken
+        )
+        digest_new_distributed(sink, [x], digesters=1, max_ticks=200)
+        sink.ingest_document(title, "leftover words")  # left for a later run
+        sink.flush()
+        again = sink.ingest_document("X", "cell membrane protein lipid bilayer")
+        assert again == x  # (stored and digested already)
+        z = sink.ingest_document("Z", "zeta theta iota kappa lambda")
+        ran = digest_new_distributed(sink, [again, z], digesters=1, max_ticks=300)
+        assert ran < 300 and not dc.has_undigested_work()

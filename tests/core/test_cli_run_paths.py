@@ -25,3 +25,15 @@ def test_a_relative_corpus_reports_skipped_files_by_absolute_path(
     assert len(skipped) == 1
     assert skipped[0].startswith(str(corpus / "b.txt") + ": "), skipped
     assert f"skipped {corpus / 'b.txt'}" in r.stderr
+
+
+def test_a_corpus_named_through_a_link_is_reported_by_the_links_path(tmp_path: Path) -> None:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("cells divide and grow in tissue\n", encoding="utf-8")
+    (corpus / "b.txt").write_bytes(b"\x00\x01binary")
+    link = tmp_path / "link"
+    link.symlink_to(corpus)
+    r = CliRunner().invoke(main, ["run", "--corpus", str(link), "--ticks", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["skipped"][0].startswith(str(link / "b.txt") + ": ")

@@ -66,3 +66,14 @@ def test_the_documents_table_names_its_columns(store: Path) -> None:
     stdout, _ = query("cell membrane", "--db", str(store), "--documents")
     header = next(line for line in stdout.splitlines() if "document" in line and "#" in line)
     assert "score" in header and "snippet" in header
+
+
+def test_reinforcing_a_query_nothing_answers_leaves_the_store_as_it_was(store: Path) -> None:
+    def digest() -> list[bytes]:
+        files = sorted(store.rglob("*")) if store.is_dir() else [store]
+        return [f.read_bytes() for f in files if f.is_file()]
+
+    before = digest()
+    _, said = query("zzxqv", "--db", str(store), "--reinforce")
+    assert "saved" not in said
+    assert digest() == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -333,7 +334,8 @@ def load_checked_directory(
     from phago.errors import DocumentError
     from phago.ingest import discover, inspect_file, read_parts
 
-    files, missing = discover([path.resolve()])  # (reported paths are absolute, as ingest's)
+    # (reported paths are absolute, as ingest reports them: links on the way are kept)
+    files, missing = discover([Path(os.path.abspath(path))])
     skipped = [s.reason for s in missing]
     docs: list[CorpusDocument] = []
     limit = config.max_document_chars

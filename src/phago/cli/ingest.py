@@ -2,8 +2,9 @@
 
 Errors it reports itself (exit status 1) carry the phago error they stand for, which
 ``--json`` gives as the error's ``type``: ``FileNotFoundError`` for a named path that does
-not exist (checked before anything is read), ``StoreError`` for a ``--db`` that cannot be the
-store asked for, ``EmptyDocument`` or ``DocumentError`` when nothing could be added. An
+not exist or cannot be looked at (checked before anything is read), ``StoreError`` for a
+``--db`` that cannot be the store asked for, ``EmptyDocument``, ``DocumentError`` or
+``OSError`` (every file unreadable) when nothing could be added. An
 ingest whose ``--max-ticks`` ran out before every document was digested succeeds (the
 documents are saved) with a warning, and ``undigested`` in its JSON; the next ingest into
 the store digests them, also one that adds nothing new.
@@ -143,7 +144,10 @@ class _IngestCommand(click.Command):
     type=click.IntRange(min=1),
     default=5000,
     show_default=True,
-    help="Stop digesting after this many ticks.",
+    help=(
+        "Stop digesting after this many ticks (a sharded store's degree cap then takes 8 "
+        "more once every document is digested)."
+    ),
 )
 @click.option(
     "--seed",
@@ -184,10 +188,9 @@ def ingest(
     """
     from phago.store import is_distributed_store, is_store
 
-    missing = [p for p in paths if not p.exists()]
+    missing = [why for why in map(_unreachable, paths) if why is not None]
     if missing:
-        names = "; ".join(f"{os.path.abspath(p)}: no such file or directory" for p in missing)
-        message = f"nothing was added: {names}"
+        message = f"nothing was added: {'; '.join(missing)}"
         raise click.ClickException(message) from FileNotFoundError(message)
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
@@ -308,6 +311,23 @@ def _add_files(
     return report, replaced, stale
 
 
+def _unreachable(path: Path) -> str | None:
+    """Why the named ``path`` cannot be read (it does not exist, its name is too long, a
+    folder on the way is closed to us, ...), or None when it can be looked at.
+
+    Example:
+        >>> _unreachable(Path("/no/such/notes.txt"))
+        '/no/such/notes.txt: no such file or directory'
+    """
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return f"{os.path.abspath(path)}: no such file or directory"
+    except OSError as exc:  # (Path.exists raises these)
+        return f"{os.path.abspath(path)}: {exc.strerror or exc}"
+    return None
+
+
 def _is_text(path: str) -> bool:
     """Whether ``path`` is valid text (not bytes the file system's encoding could not decode,
     which Python keeps as lone surrogates).
@@ -402,8 +422,18 @@ def _ingest_colony(
                 show(colony.stats().documents_digested)
 
             return digest_new_documents(
-                colony, new, digesters=digesters, max_ticks=max_ticks, on_tick=both, retire=True
+                colony,
+                new,
+                digesters=digesters,
+                max_ticks=max_ticks,
+                on_tick=both,
+                retire=True,
+                leftovers=leftovers,
             )
+
+        # an earlier ingest's digesters still holding text (its --max-ticks ran out): this
+        # store's agents are the digesters ingest spawned, so they leave once done
+        leftovers = [a.id for a in colony.agents if a.is_digesting]
 
         before = colony.stats()
         ticks = _digest(
@@ -411,13 +441,14 @@ def _ingest_colony(
         )
     saved = bool(digest or replaced or not existed)
     stats = colony.stats().to_dict()
+    held = sum(1 for a in colony.agents if a.is_digesting)  # taken in, not yet digested
     if saved:
         with collector_paused():
             save(colony, db, catalog=catalog)
     if stale:  # the old versions of changed files
         forget_in_store(db, stale)
         stats = read_summary(db).stats
-    _report(report, ticks, stats, db, as_json, saved, replaced, max_ticks)
+    _report(report, ticks, stats, db, as_json, saved, replaced, max_ticks, held)
 
 
 def _ingest_distributed(
@@ -478,7 +509,10 @@ def _ingest_distributed(
                     max_ticks=max_ticks,
                     on_progress=reached,
                     retire=True,
+                    leftovers=leftovers,
                 )
+
+            leftovers = dc.agent_ids(digesting=True)  # (as in _ingest_colony)
 
             before = dc.stats()
             ticks = _digest(
@@ -491,12 +525,13 @@ def _ingest_distributed(
             save_distributed(dc, db, catalog=catalog)
         st = dc.stats().to_dict()
         st.pop("shards", None)
+        held = len(dc.agent_ids(digesting=True))  # taken in, not yet digested
     finally:
         dc.close()
     if stale:  # the old versions of changed files
         forget_in_store(db, stale)
         st = {k: v for k, v in read_summary(db).stats.items() if k != "shards"}
-    _report(report, ticks, st, db, as_json, saved, replaced, max_ticks)
+    _report(report, ticks, st, db, as_json, saved, replaced, max_ticks, held)
 
 
 def _report(
@@ -508,11 +543,14 @@ def _report(
     saved: bool,
     replaced: list[str],
     max_ticks: int,
+    held: int = 0,
 ) -> None:
     """Print what the ingest did: JSON, or lines for a person (stdout; skipped files and
-    warnings on stderr). Documents left undigested (``max_ticks`` ran out) are warned of on
-    stderr either way, and counted in the JSON's ``undigested``."""
-    undigested = int(stats["documents_total"]) - int(stats["documents_digested"])
+    warnings on stderr). Documents left undigested (``max_ticks`` ran out: those no
+    digester took in, and the ``held`` ones digesters took in and have not turned into
+    concepts yet) are warned of on stderr either way, and counted in the JSON's
+    ``undigested``."""
+    undigested = int(stats["documents_total"]) - int(stats["documents_digested"]) + held
     if as_json:
         echo_json(
             {

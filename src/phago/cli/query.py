@@ -134,8 +134,8 @@ def query(
     if db is not None:
         say_ignored(["ticks", "seed"], "they build a colony, and --db queries the stored one")
     if db is not None and is_distributed_store(db):
-        _query_distributed(text, name, k, db, reinforce, show_documents, as_json)
-        _say_saved(reinforce, db)
+        found = _query_distributed(text, name, k, db, reinforce, show_documents, as_json)
+        _say_saved(reinforce and found > 0, db)
         return
     try:
         # reinforcing a store changes it: hold it from loading to saving
@@ -157,8 +157,8 @@ def query(
                 source = build_retrieval_colony(
                     [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
                 )
-            shown = _answer(source, text, name, k, reinforce, show_documents, as_json)
-            if reinforce and db is not None:
+            shown, found = _answer(source, text, name, k, reinforce, show_documents, as_json)
+            if reinforce and found and db is not None:  # (nothing reinforced: nothing to save)
                 from phago.colony import Colony
                 from phago.store import save
 
@@ -167,7 +167,7 @@ def query(
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
     shown()
-    _say_saved(reinforce, db)
+    _say_saved(reinforce and found > 0, db)
 
 
 def _say_saved(reinforce: bool, db: Path | None) -> None:
@@ -186,10 +186,11 @@ def _query_distributed(
     reinforce: bool,
     show_documents: bool,
     as_json: bool,
-) -> None:
+) -> int:
     """``query`` on a distributed store: its shards loaded in this process, queried on
     their merged graph (as :func:`retrieve` takes a distributed colony), and with
-    ``reinforce`` saved back, shards and catalog."""
+    ``reinforce`` saved back, shards and catalog, when there are results. Returns how many
+    there are."""
     from phago.store import load_distributed, save_distributed
 
     try:
@@ -197,12 +198,13 @@ def _query_distributed(
             writing(db) if reinforce else contextlib.nullcontext(),
             load_distributed(db, backend="local") as dc,
         ):
-            shown = _answer(dc, text, name, k, reinforce, show_documents, as_json)
-            if reinforce:
+            shown, found = _answer(dc, text, name, k, reinforce, show_documents, as_json)
+            if reinforce and found:  # (nothing reinforced: nothing to save)
                 save_distributed(dc, db)
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
     shown()
+    return found
 
 
 SOURCE_DOCUMENTS = 3
@@ -220,22 +222,23 @@ def _answer(
     reinforce: bool,
     show_documents: bool,
     as_json: bool,
-) -> Callable[[], None]:
-    """Answer the query on ``source`` (while it is open); returns what prints the answer."""
+) -> tuple[Callable[[], None], int]:
+    """Answer the query on ``source`` (while it is open); returns what prints the answer,
+    and how many results it has."""
     from phago.query.documents import concept_documents, documents
     from phago.query.retrieve import retrieve
 
     g = source.graph
     if show_documents:
         found = documents(source, text, k, concepts=DOCUMENT_CONCEPTS, method=name)
-        return lambda: _show_documents(text, name, found, g, as_json)
+        return lambda: _show_documents(text, name, found, g, as_json), len(found)
     results = retrieve(source, text, k, name, reinforce=reinforce)
     sources = (
         [concept_documents(source, r, SOURCE_DOCUMENTS, text=text, width=0) for r in results]
         if as_json
         else []
     )
-    return lambda: _show(text, name, results, sources, g, as_json)
+    return lambda: _show(text, name, results, sources, g, as_json), len(results)
 
 
 def _show(

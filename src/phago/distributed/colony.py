@@ -1124,6 +1124,24 @@ class DistributedColony:
         self.run(ticks, progress=progress)
         return ticks
 
+    def undigested_places(self) -> list[tuple[DocumentId, Position]]:
+        """The documents no digester has taken in yet, every shard's (shard by shard, each in
+        insertion order), as ``(id, position)``: where to spawn digesters to finish them.
+
+        Example:
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     d = dc.ingest_document("d", "cell membrane protein", Position(3, 4))
+            ...     dc.undigested_places() == [(d, Position(3.0, 4.0))]
+            True
+        """
+        out: list[tuple[DocumentId, Position]] = []
+        for ids, xy in self._call_all("undigested_places"):
+            out.extend(
+                (DocumentId(i), Position(x, y))
+                for i, (x, y) in zip(ids.tolist(), xy.tolist(), strict=True)
+            )
+        return out
+
     def has_undigested_work(self) -> bool:
         """True while any shard has an unconsumed document or undigested text in an agent."""
         return any(self._call_all("has_undigested_work"))

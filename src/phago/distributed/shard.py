@@ -670,6 +670,15 @@ class ShardedColony:
         """True while a document is unconsumed or an agent holds undigested text."""
         return self.colony.has_undigested_work()
 
+    def undigested_places(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
+        """The ids and positions (``n × 2``) of this shard's documents no digester has taken
+        in yet, in insertion order (what a caller needs to spawn digesters beside them,
+        without their text)."""
+        docs = self.colony.substrate.undigested_documents()
+        ids = np.array([int(d.id) for d in docs], dtype=np.uint64)
+        xy = np.array([(d.position.x, d.position.y) for d in docs], dtype=np.float64)
+        return ids, xy.reshape(-1, 2)
+
     def report(self) -> dict[str, Any]:
         """Figures for cluster stats (plain data, cheap to send)."""
         st = self.stats()
