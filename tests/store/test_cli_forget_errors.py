@@ -54,3 +54,24 @@ def test_the_summary_counts_in_words_that_agree(db: Path) -> None:
     assert code == 0
     assert stdout.startswith("Forgot 1 document: "), stdout
     assert "1 documents" not in stdout and "1 concepts" not in stdout
+
+
+def test_a_file_stored_as_another_files_text_says_which_to_forget(tmp_path: Path) -> None:
+    """The review: a file ingest reported as a duplicate could not be forgotten by its own
+    path, and the error did not say why."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    text = "vaccines train the immune system to recognise pathogens\n"
+    (tmp_path / "a" / "v.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "b" / "v.txt").write_text(text, encoding="utf-8")
+    db = tmp_path / "s.db"
+    r = CliRunner().invoke(
+        main, ["ingest", str(tmp_path / "a"), str(tmp_path / "b"), "--db", str(db)]
+    )
+    assert r.exit_code == 0, r.output
+    code, stdout, _ = forget(str(tmp_path / "b" / "v.txt"), "--db", str(db), "--json")
+    said = json.loads(stdout)["error"]
+    assert code == 1 and said["type"] == "UnknownDocument"
+    assert f"its text is that of {tmp_path / 'a' / 'v.txt'}" in said["message"]
+    code, _, _ = forget(str(tmp_path / "a" / "v.txt"), "--db", str(db))
+    assert code == 0

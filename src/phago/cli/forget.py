@@ -51,10 +51,30 @@ def _resolve(
     return ids, missing
 
 
-def _not_found(missing: list[str]) -> PhagoError:
+def _stored_as(targets: list[str], catalog: Catalog) -> dict[str, list[str]]:
+    """For each of ``targets`` that is a file whose text the store holds from other files
+    (``phago ingest`` found it a duplicate and stored nothing of it), those files' paths."""
+    from phago.ingest import inspect_file
+
+    out: dict[str, list[str]] = {}
+    for t in targets:
+        if not Path(t).is_file():
+            continue
+        try:
+            digest = inspect_file(t).content_hash
+        except (PhagoError, OSError):  # (unreadable now: nothing to say)
+            continue
+        paths = sorted({s.path for s in catalog.sources if s.content_hash == digest})
+        if paths:
+            out[t] = paths
+    return out
+
+
+def _not_found(missing: list[str], stored_as: dict[str, list[str]] | None = None) -> PhagoError:
     """The error for targets that name no stored document: a :class:`DocumentError` where
     one is a number no document id can be (ids are in [0, 2**64)), else
-    :class:`UnknownDocument`.
+    :class:`UnknownDocument`; ``stored_as`` names, for a file ingest found a duplicate,
+    the files its text is stored from.
 
     Example:
         >>> type(_not_found(["0x1ffffffffffffffff"])).__name__, str(_not_found(["a.txt"]))
@@ -69,6 +89,8 @@ def _not_found(missing: list[str]) -> PhagoError:
             f"{message} ({', '.join(beyond)}: beyond the document ids, which are whole "
             "numbers in [0, 2**64))"
         )
+    for t, paths in (stored_as or {}).items():
+        message += f" ({t} was not stored: its text is that of {', '.join(paths)}; forget that)"
     return UnknownDocument(message)
 
 
@@ -122,7 +144,7 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
                 if missing:
                     ids, missing = _resolve(targets, _stored_ids(db), catalog)
             if missing:
-                raise _not_found(missing)
+                raise _not_found(missing, _stored_as(missing, catalog))
             report = forget_in_store(db, ids)
     except PhagoError as exc:
         raise fail(exc) from exc
