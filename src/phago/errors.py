@@ -29,6 +29,7 @@ __all__ = [
     "InvalidPosition",
     "InvalidQuery",
     "NodeNotFound",
+    "OutputError",
     "PhagoError",
     "PhaseOrderError",
     "PhaseTimeout",
@@ -103,6 +104,11 @@ class InvalidQuery(PhagoError, TypeError):
 
 class StoreError(PhagoError, OSError):
     """A store could not be written or read (full disk, read-only, damaged or newer schema)."""
+
+
+class OutputError(PhagoError, OSError):
+    """A file phago was asked to write (an export, a picture) could not be written: a missing
+    folder, no permission, a full disk. Nothing was written in its place."""
 
 
 # --- distributed -----------------------------------------------------------------------------

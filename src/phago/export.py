@@ -54,7 +54,7 @@ import numpy.typing as npt
 
 from phago import _xml_export
 from phago.colony import Colony
-from phago.errors import PhagoError, StoreError
+from phago.errors import OutputError, PhagoError, StoreError
 from phago.graph import HebbianGraph
 from phago.state import ColonyState
 from phago.types import NodeType
@@ -867,7 +867,8 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     ``.jsonl.gz`` gives gzipped JSON Lines).
 
     Raises:
-        PhagoError: unknown format, or the file cannot be written (the message names it).
+        PhagoError: unknown format.
+        OutputError: the file cannot be written (the message names it).
         StoreError: ``out`` is a phago store (see :func:`check_output_path`); nothing was
             written.
 
@@ -892,4 +893,4 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     except PhagoError:
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
-        raise PhagoError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc

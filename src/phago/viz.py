@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago.config import whole_number
-from phago.errors import ConfigError, PhagoError
+from phago.errors import ConfigError, OutputError, PhagoError
 from phago.export import GraphTable, atomic_output
 
 __all__ = [
@@ -668,8 +668,8 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
     Raises:
         ConfigError: an option :func:`render_html` does not take, or a bad value (as
             :func:`render_html`); nothing was written.
-        PhagoError: the file cannot be written (the message names it), or as
-            :func:`render_html`.
+        OutputError: the file cannot be written (the message names it).
+        PhagoError: as :func:`render_html`.
         StoreError: ``path`` is a phago store (see
             :func:`~phago.export.check_output_path`); nothing was written.
 
@@ -697,7 +697,7 @@ def _write_text(p: Path, text: str) -> None:
     except PhagoError:
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
-        raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {p}: {exc.strerror or exc}") from exc
 
 
 def write_png(
@@ -718,7 +718,8 @@ def write_png(
     Raises:
         ConfigError: ``title`` is not text, or ``max_nodes``, ``labels`` or ``seed`` is out
             of range or not a whole number; nothing was written.
-        PhagoError: unknown ``color_by``, or the file cannot be written.
+        PhagoError: unknown ``color_by``.
+        OutputError: the file cannot be written (the message names it).
         StoreError: ``path`` is a phago store (see
             :func:`~phago.export.check_output_path`); nothing was written.
 
@@ -798,7 +799,7 @@ def _draw_png(v: ViewData, p: Path, title: str, color_by: str, labels: int) -> N
     except PhagoError:
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
-        raise PhagoError(f"cannot write {p}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {p}: {exc.strerror or exc}") from exc
 
 
 def write_html_and_png(
@@ -820,8 +821,8 @@ def write_html_and_png(
 
     Raises:
         ConfigError: a bad option value (as :func:`render_html`); nothing was written.
-        PhagoError: unknown ``color_by``, ``shard`` without shard information, or a file
-            that cannot be written (the message names it).
+        PhagoError: unknown ``color_by``, or ``shard`` without shard information.
+        OutputError: a file that cannot be written (the message names it).
         StoreError: a path is a phago store (see :func:`~phago.export.check_output_path`).
 
     Example:
