@@ -77,3 +77,15 @@ def test_an_error_in_a_subprocess_is_one_json_object_on_stdout(tmp_path: Path) -
 def test_json_after_a_double_dash_is_an_argument() -> None:
     r = CliRunner().invoke(main, ["query", "-k", "0", "--", "--json"])
     assert r.exit_code == 2 and "Error: Invalid value" in r.stderr and r.stdout == ""
+
+
+def test_a_message_that_names_its_type_gives_it_once_in_json(tmp_path: Path) -> None:
+    """``run`` says ``StoreError: ...`` in text; its JSON error has the type as ``type``
+    and the message without it."""
+    r = CliRunner().invoke(main, ["run", "--resume", str(tmp_path), "--json"])
+    assert r.exit_code == 1
+    error = error_of(r)
+    assert error["type"] == "StoreError"
+    assert str(error["message"]).startswith("no complete checkpoint")
+    r = CliRunner().invoke(main, ["run", "--resume", str(tmp_path)])
+    assert "StoreError: no complete checkpoint" in r.output

@@ -197,15 +197,11 @@ def echo_json_error(exc: click.ClickException) -> None:
           }
         }
     """
-    echo_json(
-        {
-            "error": {
-                "type": error_type(exc),
-                "message": exc.format_message(),
-                "exit_code": exc.exit_code,
-            }
-        }
-    )
+    kind = error_type(exc)
+    message = exc.format_message()
+    if message.startswith(f"{kind}: "):  # (text output that names the type says it once)
+        message = message[len(kind) + 2 :]
+    echo_json({"error": {"type": kind, "message": message, "exit_code": exc.exit_code}})
 
 
 def _valid_unicode(data: Any) -> Any:
