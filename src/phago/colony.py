@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -344,6 +345,24 @@ def _phase(previous: str, name: str) -> Callable[[Callable[[Colony], _R]], Calla
     return wrap
 
 
+def agent_id_list(agent_ids: object) -> list[Any]:
+    """``agent_ids`` as a list, or :class:`UnknownAgent` where it is no collection of ids (a
+    single id, text, None).
+
+    Example:
+        >>> agent_id_list((3, 4)), agent_id_list(iter([5]))
+        ([3, 4], [5])
+    """
+    if isinstance(agent_ids, str | bytes) or not isinstance(agent_ids, Iterable):
+        raise UnknownAgent(f"agent ids must be a collection of ids, got {agent_ids!r}")
+    return list(agent_ids)
+
+
+_HOMES: weakref.WeakKeyDictionary[Agent, weakref.ref[Colony]] = weakref.WeakKeyDictionary()
+"""The colony each agent was last spawned into (neither is kept alive by this), so that
+:meth:`Colony.check_spawnable` refuses an agent still living in another colony."""
+
+
 class Colony:
     """A population of agents digesting documents into a Hebbian knowledge graph.
 
@@ -568,6 +587,7 @@ class Colony:
         aid = agent_id(self.seed, self.total_spawned)
         agent_seed = int(self.rng.integers(0, 2**63 - 1))
         agent.bind(aid, agent_seed, self.config)
+        _HOMES[agent] = weakref.ref(self)
         self.agents.append(agent)
         self.total_spawned += 1
         self.fitness.register(aid, agent.generation)
@@ -593,6 +613,13 @@ class Colony:
         if agent.id and any(a is agent for a in self.agents):  # (an unbound agent's id is 0)
             raise InvalidAgent(
                 f"this {type(agent).__name__} is already in the colony; spawn a new one"
+            )
+        home = _HOMES.get(agent)
+        other = home() if home is not None else None
+        if other is not None and other is not self and any(a is agent for a in other.agents):
+            raise InvalidAgent(
+                f"this {type(agent).__name__} lives in another colony (one object cannot act "
+                "in two: its id and the text it takes in would be shared); spawn a new one"
             )
 
     def feed_agent(self, index: int, text: str) -> str:
@@ -656,7 +683,7 @@ class Colony:
                 f"{self._phase}()" + (f", which raised ({raised})" if raised else "")
             )
         wanted: dict[int, None] = {}
-        for aid in agent_ids:
+        for aid in agent_id_list(agent_ids):
             if isinstance(aid, bool) or not isinstance(aid, int | np.integer):
                 raise UnknownAgent(f"an agent id must be an integer, got {aid!r}")
             wanted[int(aid)] = None

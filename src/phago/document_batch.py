@@ -29,7 +29,7 @@ from phago.colony import check_document
 from phago.corpus import CorpusDocument
 from phago.errors import DocumentError, InvalidPosition
 from phago.ids import document_ids
-from phago.types import Position
+from phago.types import Position, coordinate
 
 __all__ = ["DocumentBatch", "DocumentInput", "checked_columns"]
 
@@ -242,10 +242,13 @@ def checked_columns(
             x, y = pos.x, pos.y
         else:
             try:
-                x, y = pos
-                x, y = float(x), float(y)
+                px, py = pos
             except (TypeError, ValueError):
                 _raise_position(title, pos)
+            fx, fy = coordinate(px), coordinate(py)
+            if fx is None or fy is None:
+                _raise_position(title, pos)
+            x, y = fx, fy
         titles.append(title)
         contents.append(content)
         xs.append(x)

@@ -1554,6 +1554,8 @@ def _current_generation(d: Path) -> Path:
         raise StoreError(
             f"cannot load {d}: not a distributed phago store ({_reason(exc)})"
         ) from exc
+    except UnicodeDecodeError as exc:  # (bytes no save writes)
+        raise _damaged(d, f"invalid {_CURRENT} pointer (not text: {exc.reason})") from exc
     if not name.startswith("gen-") or "/" in name or os.sep in name:
         raise _damaged(d, f"invalid {_CURRENT} pointer {name!r}")
     gen = d / name
@@ -1905,8 +1907,8 @@ def _remove_stale_generations(d: Path) -> None:
     the generation ``CURRENT`` names."""
     try:
         current = (d / _CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        current = None
+    except (OSError, UnicodeDecodeError):
+        return  # (no generation is known to be stale without it)
     for p in d.iterdir():
         if _generation_number(p.name) is not None and p.name != current:
             _rmtree(p)

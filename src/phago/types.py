@@ -58,6 +58,23 @@ __all__ = [
 ]
 
 
+def coordinate(value: object) -> float | None:
+    """``value`` as a coordinate (a float), or None where it is no number: text and bytes
+    (``"3"``), truth values, and integers beyond a float's range are not coordinates.
+
+    Example:
+        >>> coordinate(2), coordinate(1.5), coordinate("3"), coordinate(True), coordinate(10**400)
+        (2.0, 1.5, None, None, None)
+    """
+    # (NumPy's truth values too, named without importing NumPy here)
+    if isinstance(value, str | bytes | bytearray) or type(value).__name__ in ("bool", "bool_"):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A point on the unbounded 2-D substrate plane. Both coordinates must be finite.
@@ -71,12 +88,9 @@ class Position:
     y: float
 
     def __post_init__(self) -> None:
-        try:
-            fx, fy = float(self.x), float(self.y)
-        except (TypeError, ValueError) as exc:
-            raise InvalidPosition(
-                f"position must be two numbers, got {self.x!r}, {self.y!r}"
-            ) from exc
+        fx, fy = coordinate(self.x), coordinate(self.y)
+        if fx is None or fy is None:
+            raise InvalidPosition(f"position must be two numbers, got {self.x!r}, {self.y!r}")
         if not (math.isfinite(fx) and math.isfinite(fy)):
             raise InvalidPosition(f"position must be finite, got ({self.x!r}, {self.y!r})")
         object.__setattr__(self, "x", fx)

@@ -31,7 +31,7 @@ import numpy as np
 from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.digester import Digester
-from phago.colony import check_keyword_counts, tick_count
+from phago.colony import agent_id_list, check_keyword_counts, tick_count
 from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.degree_cap import ROUND_TICKS
@@ -107,6 +107,16 @@ class DistributedStats:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, shards included."""
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def _check_progress(progress: object) -> None:
+    """Refuse a ``progress`` that is not a truth value: a callback there is most likely
+    meant as ``on_tick``, which :meth:`Colony.run <phago.colony.Colony.run>` takes second."""
+    if not isinstance(progress, bool | np.bool_):
+        raise ConfigError(
+            f"progress must be True or False, got {type(progress).__name__}; pass a "
+            "callback by name: on_tick=... or on_progress=..."
+        )
 
 
 def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
@@ -237,6 +247,10 @@ class DistributedColony:
         self.backend = backend
         self.config = colony_config(config)
         self.seed = 0 if seed is None else whole_number(seed, "seed", 0)
+        if runner_config is not None and not isinstance(runner_config, RunnerConfig):
+            raise ConfigError(
+                f"runner_config must be a RunnerConfig, got {type(runner_config).__name__}"
+            )
         rc = runner_config or RunnerConfig()
         if checkpoint_dir is not None:
             rc = replace(rc, checkpoint_dir=str(checkpoint_dir))
@@ -936,7 +950,7 @@ class DistributedColony:
         if self._closed:
             self._refuse_closed()
         wanted: dict[int, None] = {}
-        for aid in agent_ids:
+        for aid in agent_id_list(agent_ids):
             if isinstance(aid, bool) or not isinstance(aid, int | np.integer):
                 raise UnknownAgent(f"an agent id must be an integer, got {aid!r}")
             wanted[int(aid)] = None
@@ -1087,6 +1101,7 @@ class DistributedColony:
             ...     (len(results), seen[-1] == dc.current_tick == 5)
             (5, True)
         """
+        _check_progress(progress)
         return self._run_ticks(
             tick_count(ticks),
             progress,
@@ -1170,6 +1185,7 @@ class DistributedColony:
             (True, 1)
         """
         max_ticks = tick_count(max_ticks, "max_ticks")
+        _check_progress(progress)
         if not self.has_undigested_work():
             return 0
         start = self.current_tick

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from phago._gc import GcPause
+from phago.config import whole_number
 from phago.distributed.checkpoint_files import CheckpointSet, read_checkpoint, write_checkpoint
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.messages import CrossShardEdgeArray, HeldMessages
@@ -167,8 +168,9 @@ class RunnerConfig:
             raise ConfigError("phase_timeout_ms must be > 0")
         if self.max_parallelism < 1:
             raise ConfigError("max_parallelism must be >= 1")
-        if self.checkpoint_every is not None and self.checkpoint_every < 1:
-            raise ConfigError("checkpoint_every must be None or >= 1")
+        if self.checkpoint_every is not None:  # (a whole number: 2.0 is 2, 1.5 and "2" are not)
+            every = whole_number(self.checkpoint_every, "checkpoint_every", 1)
+            object.__setattr__(self, "checkpoint_every", every)
         share = self.checkpoint_cost_share
         if share is not None and not 0.0 < share <= 1.0:
             raise ConfigError("checkpoint_cost_share must be None or in (0, 1]")

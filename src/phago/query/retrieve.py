@@ -113,4 +113,9 @@ def retrieve(
         ['qubit']
     """
     k = whole_number(k, "k", 0)
+    if not hasattr(source, "graph"):  # (a store's path, None, ...)
+        raise ConfigError(
+            f"retrieve() takes a colony, a distributed colony or a graph source, got "
+            f"{type(source).__name__} (a store: phago.store.load it first)"
+        )
     return METHODS[resolve_method(method)](source, text, k, reinforce=reinforce)

@@ -1,0 +1,92 @@
+"""Python API misuse found by a review: each is a typed error, and nothing changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phago import Colony, Digester, Position
+from phago.distributed import DistributedColony, RunnerConfig
+from phago.errors import ConfigError, InvalidAgent, InvalidPosition, StoreError, UnknownAgent
+from phago.query.retrieve import retrieve
+from phago.store import load_distributed, read_summary, save_distributed
+
+
+def test_one_agent_cannot_live_in_two_colonies() -> None:
+    first, second = Colony(seed=0), Colony(seed=1)
+    d = Digester(Position(0, 0))
+    aid = first.spawn(d)
+    with pytest.raises(InvalidAgent, match="another colony"):
+        second.spawn(d)
+    assert second.agents == [] and d.id == aid  # (its id still names it in the first)
+    first.retire_agents([aid])
+    second.spawn(d)  # retired from the first: it may start again elsewhere
+    assert second.agents == [d]
+
+
+def test_a_callback_in_progress_place_is_refused() -> None:
+    seen: list[int] = []
+    with DistributedColony(2, seed=0) as dc:
+        for call in (
+            lambda: dc.run(3, seen.append),  # type: ignore[arg-type]
+            lambda: dc.run_until_digested(3, print),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(ConfigError, match="on_tick"):
+                call()
+        assert dc.current_tick == 0
+        dc.run(2, on_tick=seen.append)
+    assert seen == [1, 2]
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", 0, -1, True])
+def test_checkpoint_every_is_a_whole_number(bad: Any) -> None:
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        RunnerConfig(checkpoint_every=bad)
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        DistributedColony(2, checkpoint_every=bad)
+    assert RunnerConfig(checkpoint_every=2.0).checkpoint_every == 2  # type: ignore[arg-type]
+
+
+def test_a_pointer_file_that_is_not_text_is_a_damaged_store(tmp_path: Path) -> None:
+    with DistributedColony(2, seed=0) as dc:
+        dc.ingest_document("d", "cell membrane protein", Position(0, 0))
+        save_distributed(dc, tmp_path / "s")
+    (tmp_path / "s" / "CURRENT").write_bytes(b"\xff\xfe")
+    generations = sorted(p.name for p in (tmp_path / "s").iterdir())
+    for read in (load_distributed, read_summary):
+        with pytest.raises(StoreError, match="CURRENT"):
+            read(tmp_path / "s")
+    with DistributedColony(2, seed=0) as dc, pytest.raises(StoreError):
+        save_distributed(dc, tmp_path / "s")
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == generations
+
+
+@pytest.mark.parametrize("pos", [("3", "4"), (b"3", b"4"), (True, False), (10**400, 0)])
+def test_positions_are_two_numbers(pos: tuple[Any, Any]) -> None:
+    c = Colony(seed=0)
+    with pytest.raises(InvalidPosition):
+        c.ingest_document("d", "cell membrane protein", pos)  # type: ignore[arg-type]
+    with pytest.raises(InvalidPosition):
+        c.ingest_documents([("d", "cell membrane protein", pos)])
+    with pytest.raises(InvalidPosition):
+        Position(*pos)
+    assert c.stats().documents_total == 0
+    with DistributedColony(2, seed=0) as dc:
+        with pytest.raises(InvalidPosition):
+            dc.ingest_documents([("d", "cell membrane protein", pos)])
+        assert dc.stats().documents_total == 0
+
+
+def test_other_wrong_types_are_typed_errors() -> None:
+    c = Colony(seed=0)
+    for bad in (5, None, "ab"):
+        with pytest.raises(UnknownAgent, match="collection"):
+            c.retire_agents(bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="load it first"):
+        retrieve("phago-demo.db", "stars")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="RunnerConfig"):
+        DistributedColony(2, runner_config="x")  # type: ignore[arg-type]
+    with DistributedColony(2, seed=0) as dc, pytest.raises(UnknownAgent, match="collection"):
+        dc.retire_agents(7)  # type: ignore[arg-type]
