@@ -88,5 +88,8 @@ def test_other_wrong_types_are_typed_errors() -> None:
         retrieve("phago-demo.db", "stars")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="RunnerConfig"):
         DistributedColony(2, runner_config="x")  # type: ignore[arg-type]
-    with DistributedColony(2, seed=0) as dc, pytest.raises(UnknownAgent, match="collection"):
-        dc.retire_agents(7)  # type: ignore[arg-type]
+    with DistributedColony(2, seed=0) as dc:
+        with pytest.raises(UnknownAgent, match="collection"):
+            dc.retire_agents(7)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="digesting"):
+            dc.agent_ids(digesting="x")  # type: ignore[arg-type]

@@ -924,6 +924,8 @@ class DistributedColony:
             ...     len(dc.agent_ids()), dc.agent_ids(digesting=True)
             (4, [])
         """
+        if digesting is not None and not isinstance(digesting, bool | np.bool_):
+            raise ConfigError(f"digesting must be None, True or False, got {digesting!r}")
         held = self._call_all("agent_ids", digesting)
         return [AgentId(int(a)) for ids in held for a in ids]
 
