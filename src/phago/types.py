@@ -66,6 +66,8 @@ def coordinate(value: object) -> float | None:
         >>> coordinate(2), coordinate(1.5), coordinate("3"), coordinate(True), coordinate(10**400)
         (2.0, 1.5, None, None, None)
     """
+    if type(value) is float:  # (the usual case, first)
+        return value
     # (NumPy's truth values too, named without importing NumPy here)
     if isinstance(value, str | bytes | bytearray) or type(value).__name__ in ("bool", "bool_"):
         return None
