@@ -47,21 +47,25 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from phago import _xml_export
 from phago.colony import Colony
-from phago.errors import OutputError, PhagoError, StoreError
+from phago.errors import ConfigError, OutputError, PhagoError, StoreError
 from phago.graph import HebbianGraph
 from phago.state import ColonyState
 from phago.types import NodeType
 
+if TYPE_CHECKING:
+    from phago.query.base import GraphSource
+
 __all__ = [
     "FORMATS",
     "GraphTable",
+    "TableSource",
     "Triple",
     "TripleStats",
     "atomic_output",
@@ -82,6 +86,10 @@ FORMATS = ("graphml", "gexf", "json", "csv", "triples")
 
 PathLike = str | os.PathLike[str]
 _TYPES = [t.value for t in NodeType]
+
+
+TableSource: TypeAlias = "GraphTable | HebbianGraph | GraphSource"
+"""What the writers take: a :class:`GraphTable`, a graph, or a colony (:meth:`GraphTable.of`)."""
 
 
 @dataclass
@@ -212,6 +220,35 @@ class GraphTable:
     def from_colony(cls, colony: Colony) -> GraphTable:
         """The columns of a colony's graph."""
         return cls.from_graph(colony.graph, tick=colony.current_tick)
+
+    @classmethod
+    def of(cls, source: object) -> GraphTable:
+        """``source`` as a table: a :class:`GraphTable` as it is, a
+        :class:`~phago.graph.HebbianGraph`'s columns, or the graph of a colony (a
+        :class:`~phago.colony.Colony` or a distributed colony's merged graph, without each
+        node's shard: :meth:`from_store` of its saved store has them).
+
+        Raises:
+            ConfigError: anything else (a store's path: :meth:`from_store` reads one).
+
+        Example:
+            >>> from phago.graph import HebbianGraph
+            >>> g = HebbianGraph(); _ = g.wire_clique(g.present(["a", "b"]), 0)
+            >>> GraphTable.of(g).edge_count, GraphTable.of(GraphTable.of(g)).edge_count
+            (1, 1)
+        """
+        if isinstance(source, GraphTable):
+            return source
+        if isinstance(source, HebbianGraph):
+            return cls.from_graph(source)
+        graph = getattr(source, "graph", None)
+        if isinstance(graph, HebbianGraph):
+            return cls.from_graph(graph, tick=int(getattr(source, "current_tick", 0)))
+        store = isinstance(source, str | os.PathLike)
+        hint = " (a store: GraphTable.from_store reads it)" if store else ""
+        raise ConfigError(
+            f"expected a GraphTable, a HebbianGraph or a colony, got {type(source).__name__}{hint}"
+        )
 
     @classmethod
     def merge(cls, tables: Sequence[GraphTable]) -> GraphTable:
@@ -857,8 +894,9 @@ _WRITERS = {
 }
 
 
-def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
-    """Write ``table`` in format ``fmt`` (one of :data:`FORMATS`) to ``out``.
+def export_graph(table: TableSource, fmt: str, out: PathLike) -> Path:
+    """Write ``table`` (or a graph or colony, see :meth:`GraphTable.of`) in format ``fmt``
+    (one of :data:`FORMATS`) to ``out``.
 
     The file is written whole or not at all (see :func:`atomic_output`): when writing
     fails, a file already at ``out`` is left as it was. A name ending ``.gz`` (or ``.gzip``)
@@ -867,6 +905,7 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
     ``.jsonl.gz`` gives gzipped JSON Lines).
 
     Raises:
+        ConfigError: ``table`` is none of the above.
         PhagoError: unknown format.
         OutputError: the file cannot be written (the message names it).
         StoreError: ``out`` is a phago store (see :func:`check_output_path`); nothing was
@@ -885,6 +924,9 @@ def export_graph(table: GraphTable, fmt: str, out: PathLike) -> Path:
         >>> gzip.decompress(z.read_bytes()) == p.read_bytes()
         True
     """
+    table = GraphTable.of(table)
+    if isinstance(out, bytes) or not isinstance(out, str | os.PathLike):
+        raise OutputError(f"the file to write is text or a path, got {type(out).__name__}")
     writer = _WRITERS.get(fmt)
     if writer is None:
         raise PhagoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -935,7 +935,7 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
     from phago.query.index import term_counts_to_save
     from phago.state import capture
 
-    p = Path(path)
+    p = store_path(path)
     state = capture(colony)
     terms = term_counts_to_save(colony)  # (counted only for documents not counted before)
     _, version = _save_state(state, p, catalog, "colony", None, _origin(colony, p), terms)
@@ -946,6 +946,23 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
 
 
 # ---------------------------------------------------------------------------- reading
+
+
+def store_path(path: object) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, or a :class:`StoreError` where it is none (None,
+    a number, a colony given in the path's place).
+
+    Example:
+        >>> store_path("notes.db").name
+        'notes.db'
+        >>> store_path(None)
+        Traceback (most recent call last):
+        ...
+        phago.errors.StoreError: a store's path is text or a path, got NoneType
+    """
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise StoreError(f"a store's path is text or a path, got {type(path).__name__}")
+    return Path(path)
 
 
 def _damaged(path: Path, exc: BaseException | str) -> StoreError:
@@ -1303,7 +1320,7 @@ def load_with_catalog(path: PathLike) -> tuple[Colony, Catalog]:
     """
     from phago.state import restore
 
-    p = Path(path)
+    p = store_path(path)
     state, catalog, version, terms = _load_with_terms(p)
     try:
         colony = restore(state)
@@ -1456,7 +1473,7 @@ def read_summary(path: PathLike) -> StoreSummary:
         >>> read_summary(p).stats["graph_nodes"]
         0
     """
-    p = Path(path)
+    p = store_path(path)
     if is_distributed_store(p):
         m = read_manifest(p)
         try:
@@ -2119,7 +2136,7 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
         # what the last Decay sent for the next one: asks to answer, answers to deliver
         **_held_json(dc._run(dc.runner.take_held())),
     }
-    d = Path(directory)
+    d = store_path(directory)
     version = _origin(dc, d)
     merged, terms = _distributed_term_counts(dc, states)
     # the summary's graph: the cluster's own where it did not change since its shards were
@@ -2261,7 +2278,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     """
     from phago.state import checked_document_ids
 
-    p = Path(path)
+    p = store_path(path)
     ids = checked_document_ids(doc_ids)
     with store_lock(p):
         return _forget_locked(p, ids)
@@ -2465,7 +2482,7 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
     from phago.query.term_counts import merge_saved_counts
     from phago.state import restore
 
-    d = Path(directory)
+    d = store_path(directory)
     manifest, states, extras, counts = _read_shards(d, terms=True)
     try:
         config = ColonyConfig.from_dict(manifest["config"])

@@ -44,7 +44,7 @@ import numpy.typing as npt
 
 from phago.config import whole_number
 from phago.errors import ConfigError, OutputError, PhagoError
-from phago.export import GraphTable, atomic_output
+from phago.export import GraphTable, TableSource, atomic_output
 
 __all__ = [
     "COLOR_BY",
@@ -562,7 +562,7 @@ def _json_for_script(obj: Any) -> str:
 
 
 def render_html(
-    table: GraphTable,
+    table: TableSource,
     *,
     title: str = "phago knowledge graph",
     color_by: str = "community",
@@ -592,6 +592,7 @@ def render_html(
         >>> "<title>Two concepts</title>" in page and '"label":"a"' in page
         True
     """
+    table = GraphTable.of(table)
     title = _title(title)
     labels = whole_number(labels, "labels", 0)
     if color_by not in COLOR_BY:
@@ -660,7 +661,7 @@ _HTML_OPTIONS = frozenset({"title", "color_by", "max_nodes", "labels", "seed"})
 """The options :func:`render_html` takes (and :func:`write_html` passes on)."""
 
 
-def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
+def write_html(table: TableSource, path: PathLike, **options: Any) -> Path:
     """Write :func:`render_html` to ``path`` (options as for :func:`render_html`), whole or
     not at all (see :func:`~phago.export.atomic_output`): when writing fails, a file
     already at ``path`` is left as it was.
@@ -685,7 +686,7 @@ def write_html(table: GraphTable, path: PathLike, **options: Any) -> Path:
         known = ", ".join(sorted(_HTML_OPTIONS))
         raise ConfigError(f"unknown options {unknown}; write_html takes {known}")
     p = Path(path)
-    _write_text(p, render_html(table, **options))
+    _write_text(p, render_html(GraphTable.of(table), **options))
     return p
 
 
@@ -701,7 +702,7 @@ def _write_text(p: Path, text: str) -> None:
 
 
 def write_png(
-    table: GraphTable,
+    table: TableSource,
     path: PathLike,
     *,
     color_by: str = "community",
@@ -731,6 +732,7 @@ def write_png(
         >>> p.read_bytes()[:4] == b"\\x89PNG"
         True
     """
+    table = GraphTable.of(table)
     title = _title(title)
     labels = whole_number(labels, "labels", 0)
     max_nodes = whole_number(max_nodes, "max_nodes", 1)
@@ -803,7 +805,7 @@ def _draw_png(v: ViewData, p: Path, title: str, color_by: str, labels: int) -> N
 
 
 def write_html_and_png(
-    table: GraphTable,
+    table: TableSource,
     html_path: PathLike,
     png_path: PathLike,
     *,
@@ -834,6 +836,7 @@ def write_html_and_png(
         >>> [p.name for p in files]
         ['g.html', 'g.png']
     """
+    table = GraphTable.of(table)
     title = _title(title)
     page_labels = whole_number(40 if labels is None else labels, "labels", 0)
     png_labels = whole_number(25 if labels is None else labels, "labels", 0)

@@ -93,3 +93,30 @@ def test_other_wrong_types_are_typed_errors() -> None:
             dc.retire_agents(7)  # type: ignore[arg-type]
         with pytest.raises(ConfigError, match="digesting"):
             dc.agent_ids(digesting="x")  # type: ignore[arg-type]
+
+
+def test_writers_take_a_graph_or_a_colony_and_paths_are_paths(tmp_path: Path) -> None:
+    from phago.errors import OutputError
+    from phago.export import GraphTable, export_graph
+    from phago.store import load, save
+    from phago.viz import write_html
+
+    c = Colony(seed=0)
+    c.ingest_document("d", "cell membrane protein lipid", Position(0, 0))
+    c.spawn(Digester(Position(0, 0)))
+    c.run_until_digested(50)
+    plain = export_graph(GraphTable.from_colony(c), "csv", tmp_path / "a.csv").read_bytes()
+    for source in (c, c.graph):
+        assert export_graph(source, "csv", tmp_path / "b.csv").read_bytes() == plain
+        assert write_html(source, tmp_path / "g.html").is_file()
+    with DistributedColony(2, seed=0) as dc:
+        dc.ingest_document("d", "cell membrane protein lipid", Position(0, 0))
+        assert GraphTable.of(dc).node_count == dc.graph.node_count
+    for bad in ("store.db", None, 5):
+        with pytest.raises(ConfigError):
+            export_graph(bad, "csv", tmp_path / "c.csv")  # type: ignore[arg-type]
+    with pytest.raises(OutputError):
+        export_graph(c, "csv", None)  # type: ignore[arg-type]
+    for call in (lambda: save(c, None), lambda: load(None)):  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="path"):
+            call()
