@@ -2111,31 +2111,34 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
 
     states: list[ColonyState] = []
     extras: list[dict[str, Any]] = []
-    captured = dc._version
-    for sh in _shard_objects(dc):
-        states.append(capture(sh.colony))
-        known, pending = sh.ghost_flags()
-        extras.append(
-            {
-                "ghost_known": known,
-                "ghost_pending": np.flatnonzero(pending).tolist(),
-                "ghosts": [_ghost_dict(g) for g in sh.ghost_cache.all_nodes()],
-                "ghost_capacity": int(sh.ghost_cache.capacity),
-                **sh.degree_cap_state(),
-            }
-        )
-    meta = {
-        "num_shards": int(dc.num_shards),
-        "backend": dc.backend,
-        "seed": int(dc.seed),
-        "config": dc.config.to_dict(),
-        "virtual_nodes": int(dc.coordinator.config.virtual_nodes_per_shard),
-        "tick": int(dc.current_tick),
-        "layout_next": int(dc._layout_next),
-        "history": [[int(x) for x in h] for h in getattr(dc, "history", [])],
-        # what the last Decay sent for the next one: asks to answer, answers to deliver
-        **_held_json(dc._run(dc.runner.take_held())),
-    }
+    # held while its shards are read, so that another thread's run is refused (ColonyBusy)
+    # rather than caught mid-tick
+    with dc._held():
+        captured = dc._version
+        for sh in _shard_objects(dc):
+            states.append(capture(sh.colony))
+            known, pending = sh.ghost_flags()
+            extras.append(
+                {
+                    "ghost_known": known,
+                    "ghost_pending": np.flatnonzero(pending).tolist(),
+                    "ghosts": [_ghost_dict(g) for g in sh.ghost_cache.all_nodes()],
+                    "ghost_capacity": int(sh.ghost_cache.capacity),
+                    **sh.degree_cap_state(),
+                }
+            )
+        meta = {
+            "num_shards": int(dc.num_shards),
+            "backend": dc.backend,
+            "seed": int(dc.seed),
+            "config": dc.config.to_dict(),
+            "virtual_nodes": int(dc.coordinator.config.virtual_nodes_per_shard),
+            "tick": int(dc.current_tick),
+            "layout_next": int(dc._layout_next),
+            "history": [[int(x) for x in h] for h in getattr(dc, "history", [])],
+            # what the last Decay sent for the next one: asks to answer, answers to deliver
+            **_held_json(dc._run(dc.runner.take_held())),
+        }
     d = store_path(directory)
     version = _origin(dc, d)
     merged, terms = _distributed_term_counts(dc, states)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from phago import Colony, Digester, Position
+from phago.agents.base import ColonyView
 from phago.distributed import DistributedColony, RunnerConfig
-from phago.errors import ConfigError, InvalidAgent, InvalidPosition, StoreError, UnknownAgent
+from phago.errors import (
+    ColonyBusy,
+    ConfigError,
+    InvalidAgent,
+    InvalidPosition,
+    StoreError,
+    UnknownAgent,
+)
 from phago.query.retrieve import retrieve
 from phago.store import load_distributed, read_summary, save_distributed
+from phago.types import AgentAction
 
 
 def test_one_agent_cannot_live_in_two_colonies() -> None:
@@ -120,3 +130,37 @@ def test_writers_take_a_graph_or_a_colony_and_paths_are_paths(tmp_path: Path) ->
     for call in (lambda: save(c, None), lambda: load(None)):  # type: ignore[arg-type]
         with pytest.raises(StoreError, match="path"):
             call()
+
+
+class _BlockingDigester(Digester):
+    """A digester whose Sense waits for :data:`_RELEASE` (module level: a checkpoint pickles
+    agents)."""
+
+    def sense(self, view: ColonyView) -> AgentAction:
+        _ENTERED.set()  # (inside Sense, on the run's thread)
+        _RELEASE.wait(30)
+        return super().sense(view)
+
+
+_ENTERED, _RELEASE = threading.Event(), threading.Event()
+
+
+def test_a_save_from_another_thread_during_a_run_is_refused_as_busy(tmp_path: Path) -> None:
+    """The review: a save made while a run was inside a phase failed with PhaseOrderError
+    (the shards were read without holding the colony); it is ColonyBusy now."""
+    _ENTERED.clear()
+    _RELEASE.clear()
+    with DistributedColony(2, seed=0, checkpoint_every=None) as dc:
+        dc.ingest_document("d", "cell membrane protein lipid", Position(0, 0))
+        dc.spawn(_BlockingDigester(Position(0, 0)), shard=0)
+        th = threading.Thread(target=lambda: dc.run(1))
+        th.start()
+        try:
+            assert _ENTERED.wait(30)
+            with pytest.raises(ColonyBusy):
+                save_distributed(dc, tmp_path / "s")
+            assert not (tmp_path / "s").exists()
+        finally:
+            _RELEASE.set()
+            th.join(30)
+        assert dc.current_tick == 1
