@@ -129,10 +129,12 @@ _WIRE_CHUNK = 2048
 # deletion instead (graphs pickled before that are rebuilt when loaded)
 _OLD_TOMBSTONE = -2
 
-_ID_TABLE_COLD_MIN = 1 << 18
-"""Below this many ids to look up, where Numba is not imported yet, :meth:`HebbianGraph.
-indices_of_ids` asks the id dictionary (~0.1 µs an id) instead of starting Numba for the
-id table (~0.45 s: what a command that loads a store and answers one query would pay)."""
+_COLD_KERNEL_MIN = 1 << 18
+"""Below this many items, where Numba is not imported yet, the graph takes its NumPy or
+Python paths instead of starting Numba (~0.45 s: what a command that loads a store and
+answers one query would pay): :meth:`HebbianGraph.indices_of_ids` asks the id dictionary
+(~0.1 µs an id) instead of the id table, and a graph built from columns finds duplicate
+edges by sorting instead of through the edge table."""
 
 # "no slots wanted" for the wiring kernel
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -345,7 +347,7 @@ class HebbianGraph:
         """
         q, invalid = _as_node_ids(ids)
         out: IntArray
-        if not kernel_pays(len(q), loaded_min=0, cold_min=_ID_TABLE_COLD_MIN):
+        if not kernel_pays(len(q), loaded_min=0, cold_min=_COLD_KERNEL_MIN):
             find = self._index.get
             out = np.fromiter((find(x, -1) for x in q.tolist()), dtype=_INT, count=len(q))
         else:
@@ -1423,7 +1425,7 @@ class HebbianGraph:
             raise GraphError("edge columns can only be added to a graph without edges")
         lo, hi = np.minimum(a, b), np.maximum(a, b)
         m = len(lo)
-        if not kernel_pays(m, loaded_min=0, cold_min=_ID_TABLE_COLD_MIN):
+        if not kernel_pays(m, loaded_min=0, cold_min=_COLD_KERNEL_MIN):
             # without Numba: the same columns, duplicates found by sorting, and the edge
             # table left to its first use (a graph merged for one query needs none)
             key = np.sort((lo.astype(_INT) << 32) | hi.astype(_INT))

@@ -1327,15 +1327,12 @@ def digest_new_distributed(
     # an earlier run's digesters the caller names: retired with this run's once done
     spawned: list[AgentId] = [AgentId(a) for a in leftovers] if retire else []
     targets = list(doc_ids)
-    positions = sink.positions
-    new = {int(d) for d in targets}
-    st = dc.stats()
-    if st.documents_total > st.documents_digested:  # any an earlier run left, by id and place
-        positions = dict(positions)
-        for doc_id, place in dc.undigested_places():
-            if int(doc_id) not in new:
-                targets.append(doc_id)
-                positions[int(doc_id)] = place
+    left = dict(dc.undigested_places(excluding=targets))  # an earlier run's, by id and place
+    targets += left
+
+    def place(doc: int) -> Position:
+        return left[DocumentId(doc)] if doc in left else sink.positions[doc]
+
     if targets and digesters > 0:
         digesters = max(int(digesters), -(-len(targets) // DOCUMENTS_PER_DIGESTER))
         owners = dc.coordinator.route_documents(np.array([int(d) for d in targets], np.uint64))
@@ -1345,7 +1342,7 @@ def digest_new_distributed(
             step = len(mine) / k
             agents = []
             for j in range(k):
-                p = positions[int(mine[int(j * step)])]
+                p = place(int(mine[int(j * step)]))
                 agents.append(Digester(Position(p.x + 1.0, p.y + 1.0), max_idle=max_idle))
             spawned.extend(dc._call(shard, "spawn_many", agents))
         dc._version += 1

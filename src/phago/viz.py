@@ -686,7 +686,7 @@ def write_html(table: TableSource, path: PathLike, **options: Any) -> Path:
         known = ", ".join(sorted(_HTML_OPTIONS))
         raise ConfigError(f"unknown options {unknown}; write_html takes {known}")
     p = Path(path)
-    _write_text(p, render_html(GraphTable.of(table), **options))
+    _write_text(p, render_html(table, **options))
     return p
 
 

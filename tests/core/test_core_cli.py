@@ -90,7 +90,10 @@ def test_a_sharded_run_moves_its_bar_per_runner_call_of_many_ticks(
 def test_run_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
     r = run("run", "--corpus", str(tmp_path))
     assert r.returncode != 0
-    assert "no usable documents (.txt, .md, .rst, .html or .pdf)" in r.stderr
+    assert (
+        "no usable documents (.txt, .text, .md, .markdown, .rst, .html, .htm, .xhtml or .pdf)"
+        in r.stderr
+    )
 
 
 def test_run_reports_and_skips_files_a_colony_cannot_take(tmp_path: Path) -> None:

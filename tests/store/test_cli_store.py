@@ -155,7 +155,9 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty-dir"
     empty.mkdir()
     r = run("ingest", str(empty), "--db", str(tmp_path / "e.db"), ok=False)
-    assert "no .txt, .md, .rst, .html or .pdf files found" in r.stderr
+    assert (
+        "no .txt, .text, .md, .markdown, .rst, .html, .htm, .xhtml or .pdf files found" in r.stderr
+    )
 
 
 def test_damaged_stores_give_clear_errors(tmp_path: Path) -> None:

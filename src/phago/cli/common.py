@@ -117,6 +117,21 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def supported_suffixes(last: str = "and") -> str:
+    """The file suffixes the reader takes (:data:`phago.ingest.SUPPORTED_SUFFIXES`), in
+    words.
+
+    Example:
+        >>> supported_suffixes("or").startswith(".txt, ") and supported_suffixes().endswith(
+        ...     " and .pdf")
+        True
+    """
+    from phago.ingest import SUPPORTED_SUFFIXES
+
+    names = list(SUPPORTED_SUFFIXES)
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
 def say_ignored(options: Sequence[str], why: str) -> None:
     """Say on stderr which of ``options`` (parameter names of the running command) were
     given on the command line though the command does not use them here, and ``why``.
@@ -364,7 +379,5 @@ def load_corpus_directory(
     for reason in skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
     if not docs:
-        raise click.ClickException(
-            f"no usable documents (.txt, .md, .rst, .html or .pdf) in {path}"
-        )
+        raise click.ClickException(f"no usable documents ({supported_suffixes('or')}) in {path}")
     return docs, skipped

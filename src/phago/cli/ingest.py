@@ -12,10 +12,9 @@ the store digests them, also one that adds nothing new.
 
 from __future__ import annotations
 
-import codecs
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from phago.cli.common import (
     plural,
     progress,
     say_ignored,
+    supported_suffixes,
 )
 from phago.config import ColonyConfig
 from phago.errors import DocumentError, EmptyDocument, PhagoError, StoreError
@@ -48,27 +48,14 @@ def _default_max_chars() -> int:
 
 
 def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """``value`` if it names a text encoding (not ``base64``, ``rot13``, ``zlib``, ...)."""
+    """``value`` if it names a text encoding (:func:`phago.ingest.text_codec`)."""
+    from phago.ingest import text_codec
+
     try:
-        info = codecs.lookup(value)
-    except LookupError:
-        raise click.BadParameter(f"unknown text encoding {value!r}") from None
-    if not getattr(info, "_is_text_encoding", True):  # (bytes to bytes, or text to text)
-        raise click.BadParameter(
-            f"{value!r} is not a text encoding (it does not decode bytes to text)"
-        )
+        text_codec(value)
+    except PhagoError as exc:
+        raise click.BadParameter(str(exc)) from None
     return value
-
-
-def _suffixes(table: Mapping[str, str], last: str = "and") -> str:
-    """The suffixes of the reader's table, as a list in words.
-
-    Example:
-        >>> _suffixes({".txt": "text", ".md": "text", ".pdf": "pdf"}, "or")
-        '.txt, .md or .pdf'
-    """
-    names = list(table)
-    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 _TAKES = "{suffixes}"
@@ -82,10 +69,8 @@ class _IngestCommand(click.Command):
 
     def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Write the help text, with the suffixes the reader takes."""
-        from phago.ingest import SUPPORTED_SUFFIXES
-
         text = inspect.cleandoc(self.help or "").partition("\f")[0]
-        text = text.replace(_TAKES, _suffixes(SUPPORTED_SUFFIXES))
+        text = text.replace(_TAKES, supported_suffixes())
         if text:
             formatter.write_paragraph()
             with formatter.indentation():
@@ -253,19 +238,20 @@ def _add_files(
 
     found: list[str] = []
     files, skipped = discover(paths, unsupported=found)
-    named = [f for f in files if _is_text(os.path.abspath(f))]
-    if len(named) < len(files):  # (a store records each file's path as text)
-        for f in files:
-            where = os.path.abspath(f)
-            if not _is_text(where):
-                reason = f"{where}: its path is not valid text (bytes the file system's "
-                skipped.append(SkippedFile(where, reason + "encoding cannot decode): rename it"))
-        files = named
+    named = []
+    for f in files:  # (a store records each file's path as text)
+        where = os.path.abspath(f)
+        if _is_text(where):
+            named.append(f)
+        else:
+            reason = f"{where}: its path is not valid text (bytes the file system's encoding "
+            skipped.append(SkippedFile(where, reason + "cannot decode): rename it"))
+    files = named
     store = os.path.abspath(db)  # the store itself (and its lock and temporary files) is no note
     unsupported = [p for p in found if p != store and not p.startswith((store + ".", store + "/"))]
     if not files and not skipped:
         message = (
-            "no .txt, .md, .rst, .html or .pdf files found in "
+            f"no {supported_suffixes('or')} files found in "
             + ", ".join(str(p) for p in paths)
             + (f" ({_unsupported_summary(unsupported)})" if unsupported else "")
         )
@@ -569,11 +555,9 @@ def _report(
     for w in report.warnings:
         console.print(f"[yellow]warning[/yellow] {w}", highlight=False, soft_wrap=True)
     if report.unsupported:
-        from phago.ingest import SUPPORTED_SUFFIXES
-
         console.print(
             f"[yellow]note[/yellow] {_unsupported_summary(report.unsupported)}; phago ingest "
-            f"takes {_suffixes(SUPPORTED_SUFFIXES)} files",
+            f"takes {supported_suffixes()} files",
             highlight=False,
             soft_wrap=True,
         )

@@ -170,9 +170,9 @@ def query(
     _say_saved(reinforce and found > 0, db)
 
 
-def _say_saved(reinforce: bool, db: Path | None) -> None:
+def _say_saved(saved: bool, db: Path | None) -> None:
     """Say on stderr that a reinforced store was saved back (the JSON answer is on stdout)."""
-    if reinforce and db is not None:
+    if saved and db is not None:
         console.print(
             f"Reinforced the answers' edges and saved {db}.", highlight=False, soft_wrap=True
         )

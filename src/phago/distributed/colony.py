@@ -1141,9 +1141,12 @@ class DistributedColony:
         self.run(ticks, progress=progress)
         return ticks
 
-    def undigested_places(self) -> list[tuple[DocumentId, Position]]:
+    def undigested_places(
+        self, excluding: Iterable[DocumentId | int] = ()
+    ) -> list[tuple[DocumentId, Position]]:
         """The documents no digester has taken in yet, every shard's (shard by shard, each in
         insertion order), as ``(id, position)``: where to spawn digesters to finish them.
+        ``excluding``: ids to leave out (a caller's new documents, placed already).
 
         Example:
             >>> with DistributedColony(num_shards=2, seed=0) as dc:
@@ -1152,7 +1155,11 @@ class DistributedColony:
             True
         """
         out: list[tuple[DocumentId, Position]] = []
+        left_out = np.fromiter((int(d) for d in excluding), dtype=np.uint64)
         for ids, xy in self._call_all("undigested_places"):
+            if len(left_out):
+                keep = ~np.isin(ids, left_out)
+                ids, xy = ids[keep], xy[keep]
             out.extend(
                 (DocumentId(i), Position(x, y))
                 for i, (x, y) in zip(ids.tolist(), xy.tolist(), strict=True)
