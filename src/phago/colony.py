@@ -33,7 +33,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args
 
 import numpy as np
 
@@ -343,6 +343,35 @@ def _phase(previous: str, name: str) -> Callable[[Callable[[Colony], _R]], Calla
         return run
 
     return wrap
+
+
+_ACTION_TYPES = frozenset(get_args(AgentAction))
+"""The classes an agent's ``sense`` may return (:data:`phago.types.AgentAction`)."""
+
+
+def check_actions(agents: Sequence[Agent], actions: Sequence[object]) -> None:
+    """Refuse, as :class:`InvalidAgent`, the first of ``actions`` (what each of ``agents``
+    sensed) that is not an action: an agent's ``sense`` must return one of
+    :data:`phago.types.AgentAction` (``Idle()`` to do nothing), not None or anything else.
+
+    Example:
+        >>> from phago import Digester
+        >>> from phago.types import Idle
+        >>> a = Digester(Position(0, 0))
+        >>> check_actions([a, a], [Idle(), Idle()])
+        >>> check_actions([a], [None])
+        Traceback (most recent call last):
+        ...
+        phago.errors.InvalidAgent: agent 0 (Digester): sense() returned NoneType, not an \
+action (return Idle() to do nothing)
+    """
+    kinds = tuple(_ACTION_TYPES)
+    for agent, action in zip(agents, actions, strict=True):
+        if not isinstance(action, kinds):
+            raise InvalidAgent(
+                f"agent {agent.id} ({type(agent).__name__}): sense() returned "
+                f"{type(action).__name__}, not an action (return Idle() to do nothing)"
+            )
 
 
 def agent_id_list(agent_ids: object) -> list[Any]:
@@ -828,7 +857,10 @@ class Colony:
         try:
             for kind, group in by_type.items():
                 kind.prepare_sense(group, view)
-            self._pending = [a.sense(view) for a in self.agents]
+            pending = [a.sense(view) for a in self.agents]
+            if not _ACTION_TYPES.issuperset(map(type, pending)):
+                check_actions(self.agents, pending)
+            self._pending = pending
         finally:
             view.forget_prefetched()
 

@@ -70,7 +70,8 @@ class InvalidPosition(PhagoError, ValueError):
 
 
 class InvalidAgent(PhagoError, ValueError):
-    """What was given to spawn is not an agent, or is an agent already in the colony."""
+    """What was given to spawn is not an agent, or is an agent already in a colony; or an
+    agent's ``sense`` returned something that is not an action."""
 
 
 class DocumentError(PhagoError, ValueError):

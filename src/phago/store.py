@@ -2259,7 +2259,7 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     Args:
         path: the store.
         doc_ids: ids of the documents to forget (ids the store does not hold are reported
-            as ``unknown``).
+            as ``unknown``; where it holds none of them, the store is left untouched).
 
     Returns:
         A :class:`~phago.state.ForgetReport` (for a distributed store, one marked
@@ -2358,6 +2358,8 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
     _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
     total.documents_removed = [d for d in ids if d in held]
     total.unknown = [d for d in ids if d not in held]
+    if not held:  # nothing to forget: the store stays as it is
+        return total
     meta = {
         k: v
         for k, v in manifest.items()
@@ -2385,6 +2387,8 @@ def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
         return _forget_distributed(p, ids)
     state, catalog, version, terms = _load_with_terms(p)
     report = forget_documents(state, ids)
+    if not report.documents_removed:  # nothing to forget: the store stays as it is
+        return report
     try:
         restore(state)
     except StoreError as exc:
@@ -2472,28 +2476,33 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
         directory: the store folder.
         backend: ``local`` or ``ray``; None uses the one it was saved with.
         options: more :class:`~phago.distributed.DistributedColony` arguments (runner
-            configuration, Ray address, ...).
+            configuration, Ray address, checkpoints, ...); the shard count, seed, ring,
+            ghost caches and colony configuration are the store's.
 
     Raises:
         StoreError: the store cannot be read or is inconsistent (a shard file missing, or
             holding another shard than its name says).
+        ConfigError: an option the store fixes (``seed``, ``num_shards``, ``config``,
+            ``virtual_nodes``, ``ghost_cache_size``), or an unknown one.
     """
     from phago.config import ColonyConfig
     from phago.distributed import DistributedColony
+    from phago.distributed.colony import check_resume_options
     from phago.distributed.shard import ShardedColony
     from phago.distributed.types import ShardId
     from phago.query.term_counts import merge_saved_counts
     from phago.state import restore
 
     d = store_path(directory)
+    check_resume_options(options, f"the store {d}")
     manifest, states, extras, counts = _read_shards(d, terms=True)
     try:
         config = ColonyConfig.from_dict(manifest["config"])
     except (PhagoError, TypeError, ValueError) as exc:
         raise StoreError(f"cannot load {d}: invalid colony config ({exc})") from exc
     capacity = int(extras[0].get("ghost_capacity", 1000)) if extras else 1000
-    options.setdefault("ghost_cache_size", capacity)
-    options.setdefault("virtual_nodes", int(manifest["virtual_nodes"]))
+    options["ghost_cache_size"] = capacity
+    options["virtual_nodes"] = int(manifest["virtual_nodes"])
     dc = DistributedColony(
         int(manifest["num_shards"]),
         backend or str(manifest.get("backend", "local")),

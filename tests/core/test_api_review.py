@@ -9,19 +9,20 @@ from typing import Any
 import pytest
 
 from phago import Colony, Digester, Position
-from phago.agents.base import ColonyView
+from phago.agents.base import Agent, ColonyView
 from phago.distributed import DistributedColony, RunnerConfig
 from phago.errors import (
     ColonyBusy,
     ConfigError,
     InvalidAgent,
     InvalidPosition,
+    RpcError,
     StoreError,
     UnknownAgent,
 )
 from phago.query.retrieve import retrieve
 from phago.store import load_distributed, read_summary, save_distributed
-from phago.types import AgentAction
+from phago.types import AgentAction, Move
 
 
 def test_one_agent_cannot_live_in_two_colonies() -> None:
@@ -164,3 +165,78 @@ def test_a_save_from_another_thread_during_a_run_is_refused_as_busy(tmp_path: Pa
             _RELEASE.set()
             th.join(30)
         assert dc.current_tick == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"seed": 5}, "seed is fixed by the store"),
+        ({"num_shards": 3, "virtual_nodes": 8}, "num_shards, virtual_nodes are fixed by"),
+        ({"ghost_cache_size": 10}, "ghost_cache_size is fixed"),
+        ({"chekpoint_every": 5}, "unknown option chekpoint_every; DistributedColony takes"),
+    ],
+)
+def test_options_a_store_fixes_are_refused_on_load(
+    tmp_path: Path, options: dict[str, Any], match: str
+) -> None:
+    with DistributedColony(2, seed=1) as dc:
+        dc.ingest_documents([("t", "cell wall protein", (0.0, 0.0))])
+        dc.run(2)
+        dc.save(tmp_path / "s")
+    with pytest.raises(ConfigError, match=match):
+        DistributedColony.load(tmp_path / "s", **options)
+    with DistributedColony.load(tmp_path / "s", checkpoint_every=3) as back:  # may be given
+        assert (back.seed, back.num_shards, back.current_tick) == (1, 2, 2)
+
+
+@pytest.mark.parametrize("options", [{"seed": 5}, {"config": None}, {"nonsense": 1}])
+def test_options_a_checkpoint_fixes_are_refused_on_resume(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    with DistributedColony(2, seed=1, checkpoint_dir=str(tmp_path)) as dc:
+        dc.run(2)
+        dc.checkpoint()
+    with pytest.raises(ConfigError, match=r"fixed by the checkpoint|unknown option"):
+        DistributedColony.from_checkpoint(str(tmp_path), **options)
+    with DistributedColony.from_checkpoint(str(tmp_path)) as back:
+        assert (back.seed, back.current_tick) == (1, 2)
+
+
+class Mute(Agent):
+    """An agent whose ``sense`` forgets to return an action (module level: the shards'
+    checkpoints pickle agents)."""
+
+    agent_type = "mute"
+
+    def sense(self, view: ColonyView) -> AgentAction:
+        self.age += 1
+        return None  # type: ignore[return-value]
+
+
+class Walk(Move):
+    """A Move of a user's own (a subclass of an action is an action)."""
+
+
+class Walker(Agent):
+    agent_type = "walker"
+
+    def sense(self, view: ColonyView) -> AgentAction:
+        return Walk(Position(self.position.x + 1.0, self.position.y))
+
+
+def test_sense_returning_no_action_is_refused() -> None:
+    c = Colony(seed=0)
+    c.spawn(Mute(Position(0, 0)))
+    with pytest.raises(InvalidAgent, match=r"\(Mute\): sense\(\) returned NoneType, not an"):
+        c.tick()
+    with DistributedColony(2, seed=0) as dc:
+        dc.spawn(Mute(Position(0, 0)), 1)
+        with pytest.raises(RpcError, match="shard-1 failed in phase Sense") as failed:
+            dc.tick()  # (a shard's failure, rolled back to the tick before)
+        assert isinstance(failed.value.__cause__, InvalidAgent)
+        assert "returned NoneType" in str(failed.value.__cause__)
+        assert dc.current_tick == 0
+    w = Colony(seed=0)
+    w.spawn(Walker(Position(0, 0)))
+    w.run(3)
+    assert w.agents[0].position == Position(3.0, 0.0)

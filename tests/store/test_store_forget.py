@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from store_helpers import make_colony
 
-from phago import Colony, ColonyConfig
+from phago import Colony, ColonyConfig, Position
 from phago.corpus import load_sample_corpus
+from phago.distributed import DistributedColony
 from phago.export import GraphTable
 from phago.state import capture, forget_documents, restore
 from phago.store import forget_in_store, load, load_with_catalog, save
@@ -137,3 +138,21 @@ def test_forget_updates_the_catalog(tmp_path: Path) -> None:
     forget_in_store(db, ids)
     _, cat = load_with_catalog(db)
     assert [s.path for s in cat.sources] == [str(tmp_path / "b.txt")]
+
+
+def test_forgetting_only_unknown_ids_leaves_the_store_untouched(tmp_path: Path) -> None:
+    c = Colony(seed=0)
+    c.ingest_document("t", "cell wall protein", Position(0, 0))
+    single = save(c, tmp_path / "c.db")
+    with DistributedColony(2, seed=0) as dc:
+        dc.ingest_documents([("t", "cell wall protein", (0.0, 0.0))])
+        dc.save(tmp_path / "d")
+    sharded = tmp_path / "d"
+    for store in (single, sharded):
+        files = sorted(p for p in [store, *store.glob("*")] if p.is_file())
+        before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+        report = forget_in_store(store, [12345, 678])
+        assert report.documents_removed == [] and report.unknown == [12345, 678]
+        after = sorted(p for p in [store, *store.glob("*")] if p.is_file())
+        assert after == files
+        assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files} == before

@@ -180,7 +180,12 @@ class Agent:
         self.rng = np.random.default_rng(self.seed)
 
     def sense(self, view: ColonyView) -> AgentAction:
-        """Decide this tick's action from a read-only view. Must not mutate the colony."""
+        """Decide this tick's action from a read-only view. Must not mutate the colony.
+
+        Returns:
+            One of :data:`phago.types.AgentAction` (``Idle()`` to do nothing); anything
+            else stops the tick with :class:`~phago.errors.InvalidAgent`.
+        """
         raise NotImplementedError
 
     @classmethod

@@ -119,6 +119,42 @@ def _check_progress(progress: object) -> None:
         )
 
 
+_FIXED_ON_RESUME = ("num_shards", "config", "seed", "virtual_nodes", "ghost_cache_size")
+"""Constructor arguments a saved store or checkpoint fixes: the shard count, colony
+configuration, seed, hash ring and ghost caches it was written with."""
+
+
+def check_resume_options(options: dict[str, Any], source: str) -> None:
+    """Refuse, as a :class:`~phago.errors.ConfigError`, options that a colony resumed from
+    ``source`` (a store or checkpoint, named in the message) cannot take: those it fixes
+    and names :class:`DistributedColony` does not know.
+
+    Example:
+        >>> check_resume_options({"checkpoint_every": 5}, "the store s")
+        >>> check_resume_options({"seed": 5}, "the store s")
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: seed is fixed by the store s (its num_shards, config, \
+seed, virtual_nodes and ghost_cache_size are those it was written with)
+    """
+    import inspect
+
+    fixed = [k for k in options if k in _FIXED_ON_RESUME]
+    if fixed:
+        raise ConfigError(
+            f"{', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'} fixed by {source} "
+            f"(its {', '.join(_FIXED_ON_RESUME[:-1])} and {_FIXED_ON_RESUME[-1]} are those "
+            "it was written with)"
+        )
+    known = inspect.signature(DistributedColony).parameters
+    unknown = sorted(k for k in options if k not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"DistributedColony takes {', '.join(k for k in known if k not in _FIXED_ON_RESUME)}"
+        )
+
+
 def merge_owned_graphs(parts: Sequence[OwnedGraph]) -> HebbianGraph:
     """The global graph from every shard's owned nodes and stored edges.
 
@@ -364,10 +400,13 @@ class DistributedColony:
             backend: ``"local"`` or ``"ray"``; None: the one that wrote it.
             options: more constructor arguments (``runner_config``, ``address``,
                 ``checkpoint_every``, ``checkpoint_dir`` to go on writing checkpoints, ...);
-                the shard count, seed, ring and colony configuration are the checkpoint's.
+                the shard count, seed, ring, ghost caches and colony configuration are the
+                checkpoint's.
 
         Raises:
             StoreError: no complete checkpoint is there, or it is damaged.
+            ConfigError: an option the checkpoint fixes (``seed``, ``num_shards``,
+                ``config``, ``virtual_nodes``, ``ghost_cache_size``), or an unknown one.
 
         Example:
             >>> import tempfile
@@ -381,13 +420,14 @@ class DistributedColony:
         """
         from phago.distributed.checkpoint_files import read_checkpoint
 
+        check_resume_options(options, f"the checkpoint in {directory}")
         cp = read_checkpoint(directory)
         info = cp.info
         try:
             config = ColonyConfig.from_dict(dict(info["config"]))
             shards, seed = int(info["num_shards"]), int(info["seed"])
-            options.setdefault("virtual_nodes", int(info["virtual_nodes"]))
-            options.setdefault("ghost_cache_size", int(info["ghost_cache_size"]))
+            options["virtual_nodes"] = int(info["virtual_nodes"])
+            options["ghost_cache_size"] = int(info["ghost_cache_size"])
             backend = backend or str(info["backend"])
         except (KeyError, TypeError, ValueError, PhagoError) as exc:
             raise StoreError(f"checkpoint in {directory} lacks what a load needs: {exc}") from exc
