@@ -271,6 +271,9 @@ class StoreSummary:
     top_concepts: list[dict[str, Any]]
     history: list[HistoryPoint]
     sources: int
+    """Documents ingested from files (each part of a file split into parts counts)."""
+    source_files: int = 0
+    """Files ingested (distinct paths)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict: the ``ColonyStats`` fields at top level, then the rest."""
@@ -282,6 +285,7 @@ class StoreSummary:
             "phago_version": self.phago_version,
             "saved_at": self.saved_at,
             "sources": self.sources,
+            "source_files": self.source_files,
             "top_concepts": self.top_concepts,
             "history": [
                 {
@@ -1492,6 +1496,7 @@ def read_summary(path: PathLike) -> StoreSummary:
                 top_concepts=list(m["summary"]["top_concepts"]),
                 history=cat.history,
                 sources=len(cat.sources),
+                source_files=len({r.path for r in cat.sources}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _damaged(p, f"invalid manifest ({exc!r})") from exc
@@ -1509,6 +1514,7 @@ def read_summary(path: PathLike) -> StoreSummary:
             top_concepts=list(summary["top_concepts"]),
             history=catalog.history,
             sources=len(catalog.sources),
+            source_files=len({r.path for r in catalog.sources}),
         )
     except sqlite3.Error as exc:
         raise _damaged(p, exc) from exc

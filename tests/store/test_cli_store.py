@@ -331,3 +331,25 @@ def test_ingest_says_which_options_it_ignores_or_cannot_take(tmp_path: Path) -> 
     r = run("ingest", str(docs), "--db", str(db), "--large", "--seed", "3")
     assert "--large and --seed ignored" in r.stderr
     assert "ignored" not in run("ingest", str(docs), "--db", str(db)).stderr
+
+
+def test_stats_counts_documents_from_files_and_files_apart(tmp_path: Path) -> None:
+    """A file too wide in keywords for one document is ingested as parts: ``sources`` counts
+    the documents, ``source_files`` the files, with the same names as text and as JSON."""
+    import itertools
+
+    letters = ("bcdfghjklmnprstvwz", "aeiou", "bcdfgklmnprst", "aeiou", "nrst")
+    words = ["".join(w) for w in itertools.islice(itertools.product(*letters), 6000)]
+    docs = tmp_path / "docs"
+    write(docs / "wide.txt", "\n\n".join(" ".join(words[i : i + 100]) for i in range(0, 6000, 100)))
+    write(docs / "small.txt", "cells divide and grow")
+    db = tmp_path / "s.db"
+    run("ingest", str(docs), "--db", str(db))
+    st = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert st["source_files"] == 2 and st["sources"] == st["documents_total"] > 2
+    rows = {
+        line.strip("│ ").split("│")[0].strip(): line.split("│")[2].strip()
+        for line in run("stats", "--db", str(db)).stdout.splitlines()
+        if line.count("│") == 3
+    }
+    assert rows["sources"] == str(st["sources"]) and rows["source_files"] == "2"

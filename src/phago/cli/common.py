@@ -316,7 +316,7 @@ def fitted_table(
     return tall
 
 
-def stats_table(stats: dict[str, Any], title: str = "Colony") -> Table:
+def stats_table(stats: dict[str, Any], title: str | None = "Colony") -> Table:
     """A two-column table of stats."""
     t = Table(title=title, show_header=False)
     for k, v in stats.items():

@@ -25,7 +25,8 @@ from phago.errors import PhagoError
     "--json",
     "as_json",
     is_flag=True,
-    help="Print JSON (the ColonyStats fields, top concepts, history).",
+    help="Print JSON (the ColonyStats fields, sources: documents taken from files, "
+    "source_files: files, top concepts, history).",
 )
 def stats(db: Path, top: int, as_json: bool) -> None:
     """Show what the store DB holds, without loading the colony.
@@ -44,10 +45,15 @@ def stats(db: Path, top: int, as_json: bool) -> None:
         d["top_concepts"] = d["top_concepts"][:top]
         echo_json(d)
         return
+    out.print(f"{db} ({summary.kind}, saved {summary.saved_at})", highlight=False, soft_wrap=True)
     out.print(
         stats_table(
-            {**summary.stats, "files ingested": summary.sources},
-            title=f"{db} ({summary.kind}, saved {summary.saved_at})",
+            {
+                **summary.stats,
+                "sources": summary.sources,
+                "source_files": summary.source_files,
+            },
+            title=None,
         )
     )
     if summary.top_concepts and top:
