@@ -21,6 +21,7 @@ from phago.types import Position
 __all__ = [
     "CorpusDocument",
     "grid_positions",
+    "leading_title",
     "load_sample_corpus",
     "load_text_directory",
     "sample_queries",
@@ -36,24 +37,59 @@ class CorpusDocument:
     source: str
 
 
-def _split_title(name: str, text: str) -> tuple[str, str]:
-    lines = text.strip().splitlines()
-    if len(lines) >= 3 and not lines[1].strip():
-        return lines[0].strip(), "\n".join(lines[2:]).strip()
-    return name, text.strip()
+TITLE_MAX_CHARS = 120
+"""The longest first line :func:`leading_title` takes as a title."""
+
+_RST_UNDERLINE = frozenset("=-~^*+#")
+
+
+def leading_title(text: str) -> str:
+    """The title a plain text states in its first line, or "" where it states none.
+
+    A first line (after blank lines) is a title when it is at most :data:`TITLE_MAX_CHARS`
+    characters, does not end as a sentence or clause does (``.``, ``,``, ``;``, ``:``),
+    and is followed by a blank line or, as reStructuredText underlines a title, by a line
+    of one punctuation mark (``=====``), with more text after it. This is how the sample
+    corpus and many notes are written; ``phago ingest`` of a ``.txt`` or ``.rst`` file and
+    :func:`load_sample_corpus` both title documents this way (Markdown takes its first
+    ``#`` heading, HTML its ``<title>``).
+
+    Example:
+        >>> leading_title("The Sun as a Star\\n\\nThe Sun is a star.")
+        'The Sun as a Star'
+        >>> leading_title("Rivers\\n======\\n\\nWater flows.")
+        'Rivers'
+        >>> leading_title("Dear Ann,\\n\\nThanks."), leading_title("Just one line.")
+        ('', '')
+    """
+    lines = text.lstrip("\n\r\t ").split("\n", 3)
+    if len(lines) < 3:
+        return ""
+    first, second = lines[0].strip(), lines[1].strip()
+    if not first or len(first) > TITLE_MAX_CHARS or first[-1] in ".,;:":
+        return ""
+    underlined = (
+        len(second) >= len(first) // 2 and len(set(second)) == 1 and (second[0] in _RST_UNDERLINE)
+    )
+    rest = "\n".join(lines[2:]).strip()
+    if not rest or not (second == "" or underlined):
+        return ""
+    return first
 
 
 def load_sample_corpus() -> list[CorpusDocument]:
     """The 40 bundled sample documents (astronomy, cooking, immunology, rivers), by file name.
 
-    The first line of each file is its title.
+    Each is read as ``phago ingest`` reads a text file: its first line, set apart by a blank
+    line, is its title (:func:`leading_title`), and its content is the whole text.
     """
     root = resources.files("phago") / "data" / "sample_corpus"
     out = []
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".txt"):
-            title, body = _split_title(entry.name[:-4], entry.read_text(encoding="utf-8"))
-            out.append(CorpusDocument(title, body, f"sample:{entry.name}"))
+            text = entry.read_text(encoding="utf-8")
+            title = leading_title(text) or entry.name[:-4]
+            out.append(CorpusDocument(title, text.strip(), f"sample:{entry.name}"))
     return out
 
 
@@ -69,15 +105,17 @@ def sample_queries(heldout: bool = False) -> list[dict[str, object]]:
 
 
 def load_text_directory(path: str | Path) -> list[CorpusDocument]:
-    """Every ``.txt`` file directly in ``path``, sorted by name; the title is the file stem."""
+    """Every ``.txt`` file directly in ``path``, sorted by name; the title is the one its
+    first line states (:func:`leading_title`), else the file stem."""
     p = Path(path)
     if not p.is_dir():
         raise NotADirectoryError(f"not a directory: {p}")
-    return [
-        CorpusDocument(f.stem, f.read_text(encoding="utf-8"), str(f))
-        for f in sorted(p.iterdir())
-        if f.suffix == ".txt" and f.is_file()
-    ]
+    out = []
+    for f in sorted(p.iterdir()):
+        if f.suffix == ".txt" and f.is_file():
+            text = f.read_text(encoding="utf-8")
+            out.append(CorpusDocument(leading_title(text) or f.stem, text, str(f)))
+    return out
 
 
 def grid_positions(n: int, columns: int | None = None, spacing: float = 5.0) -> list[Position]:

@@ -11,7 +11,9 @@ with a UTF-16 or UTF-32 byte-order mark is read as such. In ``.txt``, ``.text``,
 ``.markdown`` and ``.rst`` files, web addresses (``https://…``, ``www.…``) are dropped, so
 they do not become concepts (``https``, ``com``); in Markdown, YAML front matter (between
 ``---`` lines at the top) is dropped and the first ``# `` heading outside code blocks is the
-title.
+title; in the other text files a first line set apart by a blank line (or underlined, as
+reStructuredText underlines titles) is the title (:func:`phago.corpus.leading_title`).
+Without a title, a document is titled by its file name without the suffix.
 
 Every file is read in chunks of 1 MiB and split into documents of at most ``max_chars``
 characters on paragraph boundaries (then line, sentence, word boundaries), so a huge file is
@@ -73,6 +75,7 @@ from phago._arrays import unique_sorted
 from phago.agents.digester import Digester
 from phago.colony import Colony, check_document, check_keyword_counts
 from phago.config import ColonyConfig
+from phago.corpus import TITLE_MAX_CHARS, leading_title
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import AgentId, DocumentId, document_id
 from phago.store import SourceRecord
@@ -649,7 +652,8 @@ def _text_file_chunks(
     carry = ""
     head = markdown  # the front matter is still to be looked for
     fenced = False
-    titled = not markdown
+    titled = False
+    probe: str | None = None if markdown else ""  # plain text: its start, to find a title
     for text in _decoded(path, encoding, chunk_size):
         buf = carry + text
         if head:
@@ -668,11 +672,15 @@ def _text_file_chunks(
         if cut == 0 and len(buf) > _LONG_LINE:
             cut = max(buf.rfind(" "), buf.rfind("\t")) + 1 or len(buf)
         block, carry = buf[:cut], buf[cut:]
-        if not titled:
+        if not titled and probe is None:
             fenced, title = _md_title(block, fenced)
             if title:
                 meta["title"], titled = title, True
         block = _without_urls(block, meta)
+        if not titled and probe is not None:
+            probe = (probe + block).lstrip("\n\r\t ")
+            if _title_decided(probe):
+                titled = _note_title(probe, meta)
         if block:
             yield block
     if head:
@@ -680,13 +688,34 @@ def _text_file_chunks(
         if end > 0:
             meta["front_matter"] = "dropped"
         carry = carry[max(end, 0) :]
-    if not titled:
+    if not titled and probe is None:
         _, title = _md_title(carry, fenced)
         if title:
             meta["title"] = title
     carry = _without_urls(carry, meta)
+    if not titled and probe is not None:
+        _note_title(probe + carry, meta)
     if carry:
         yield carry
+
+
+def _title_decided(start: str) -> bool:
+    """Whether ``start``, the beginning of a plain text, is enough to tell whether its first
+    line is a title (:func:`phago.corpus.leading_title`): three lines, the third not blank,
+    or more than a title's length of a first line."""
+    lines = start.lstrip("\n\r\t ").split("\n", 3)
+    return (len(lines) >= 3 and bool("\n".join(lines[2:]).strip())) or (
+        len(lines[0]) > TITLE_MAX_CHARS
+    )
+
+
+def _note_title(start: str, meta: dict[str, str]) -> bool:
+    """Record in ``meta`` the title the plain text beginning ``start`` states, if any;
+    returns True (the title is decided)."""
+    title = leading_title(start)
+    if title:
+        meta["title"] = title
+    return True
 
 
 def _without_urls(text: str, meta: dict[str, str]) -> str:
@@ -728,7 +757,8 @@ def text_chunks(
             UTF-8, a UTF-16 or UTF-32 byte-order mark switches to that encoding).
         chunk_size: bytes read at a time (None: :data:`READ_CHUNK`, 1 MiB).
         meta: filled with ``title`` when the file declares one (HTML ``<title>``, a
-            Markdown ``# `` heading), ``damaged`` with pypdf's notes when a PDF is
+            Markdown ``# `` heading, a text's first line set apart as a title), ``damaged``
+            with pypdf's notes when a PDF is
             damaged but could be read, and ``urls`` and ``front_matter`` when a text file's
             web addresses or YAML front matter were dropped.
 
@@ -929,7 +959,7 @@ def inspect_file(
         >>> _ = p.write_text("cells\\n\\nwall membrane")
         >>> info = inspect_file(p, max_chars=8)
         >>> info.parts, info.title, info.has_terms
-        (3, 'x', True)
+        (3, 'cells', True)
         >>> inspect_file(p, split_keywords=1).parts
         3
     """

@@ -15,8 +15,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import phago
 from phago import Colony, ColonyConfig
 from phago.cli import main
+from phago.corpus import leading_title, load_sample_corpus
 from phago.errors import DocumentError
 from phago.ingest import (
     discover,
@@ -281,6 +283,68 @@ def test_a_rule_at_the_top_is_not_front_matter_and_txt_keeps_its_name(tmp_path: 
     assert [(d.title, d.content) for d in c.documents()] == [
         ("plain", "# Heading\nVisit  for cells.")
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title"),
+    [
+        ("sun.txt", "The Sun as a Star\n\nThe Sun is a star.", "The Sun as a Star"),
+        ("sun.txt", "\n\n  The Sun  \r\n\r\nIt shines.\n", "The Sun"),
+        ("rivers.rst", "Rivers\n======\n\nWater flows.", "Rivers"),
+        ("letter.txt", "Dear Ann,\n\nThanks for the cells.", "letter"),  # a clause
+        ("one.txt", "Cells divide.\n\nThey grow.", "one"),  # a sentence
+        ("run.txt", "Cells divide\nand grow\n\nMore.", "run"),  # no blank line after
+        ("bare.txt", "A title alone\n\n", "bare"),  # nothing after it
+        ("long.txt", "cell " * 30 + "\n\nMore cells.", "long"),  # too long for a title
+        ("web.txt", "https://x.org/a\n\nCells divide.", "web"),  # (the address is dropped)
+    ],
+)
+def test_a_text_files_first_line_set_apart_is_its_title(
+    tmp_path: Path, name: str, text: str, title: str
+) -> None:
+    f = write(tmp_path / name, text)
+    c = Colony()
+    ingest_paths(c, [f])
+    [doc] = c.documents()
+    assert doc.title == title
+    assert doc.content == text.replace("https://x.org/a", "").strip()  # the text stays whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(st.sampled_from("ab .,:\n\r\t="), max_size=40),
+    st.text(st.sampled_from("ab .\n"), max_size=40),
+    st.integers(1, 12),
+)
+def test_a_text_files_title_does_not_depend_on_the_chunk_size(
+    tmp_path_factory: pytest.TempPathFactory, head: str, body: str, chunk: int
+) -> None:
+    f = write(tmp_path_factory.mktemp("t") / "n.txt", head + body)
+    meta: dict[str, str] = {}
+    text = "".join(text_chunks(f, chunk_size=chunk, meta=meta))
+    whole: dict[str, str] = {}
+    assert text == "".join(text_chunks(f, meta=whole)) and meta == whole
+    assert meta.get("title", "") == leading_title(text)
+
+
+def test_run_reads_the_sample_corpus_as_run_corpus_reads_its_folder() -> None:
+    """The bundled corpus is read with the same titles and texts as ``--corpus`` reads the
+    same files (they used to differ: the first line was the title and left the text)."""
+    folder = Path(phago.__file__).parent / "data" / "sample_corpus"
+    runner = CliRunner()
+    stats = [
+        json.loads(runner.invoke(main, ["run", *extra, "--json"]).stdout)
+        for extra in ([], ["--corpus", str(folder)])
+    ]
+    for key in ("tick", "graph_nodes", "graph_edges", "documents_digested"):
+        assert stats[0][key] == stats[1][key]
+    assert stats[0]["documents_digested"] == 40
+    c = Colony()
+    ingest_paths(c, [folder / "astronomy_01.txt"])
+    [doc] = c.documents()
+    [bundled] = [d for d in load_sample_corpus() if d.source == "sample:astronomy_01.txt"]
+    assert (doc.title, doc.content) == (bundled.title, bundled.content)
+    assert doc.title == "The Sun as a Star"
 
 
 def test_html_text_is_unchanged(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_every_supported_format(tmp_path: Path) -> None:
     docs = {d.title: d.content for d in c.documents()}
     assert docs["a"] == TEXT
     assert "Genes encode proteins" in docs["Genes"]  # (a Markdown file's first heading)
-    assert "Cells divide by mitosis" in docs["c"]
+    assert "Cells divide by mitosis" in docs["Mitosis"]  # (an underlined first line)
     html = docs["Immune cells"]
     assert "Antibodies & antigens bind." in html and "Lymphocytes" in html
     assert "antibodyScript" not in html and "color" not in html and "javascript" not in html

@@ -32,9 +32,15 @@ def test_a_file_with_a_part_too_wide_to_wire_is_split_to_fit(tmp_path: Path) -> 
     assert [Path(a.path).name for a in report.added] == ["ok.txt", "wide.txt"]
     assert report.skipped == []
     docs = {d.title: d.content for d in c.substrate.documents()}
-    assert list(docs) == ["ok", "wide (part 1/2)", "wide (part 2/2)"]
+    assert list(docs) == [
+        "ok",
+        "cell membrane protein (part 1/2)",
+        "cell membrane protein (part 2/2)",
+    ]
     assert all(len(set(tokenize(t))) <= 100 for t in docs.values())
-    parts = docs["wide (part 1/2)"] + " " + docs["wide (part 2/2)"]
+    parts = (
+        docs["cell membrane protein (part 1/2)"] + " " + docs["cell membrane protein (part 2/2)"]
+    )
     assert parts.split() == (tmp_path / "wide.txt").read_text().split()
     bounded = Colony(ColonyConfig.for_large_corpora())
     report, _ = ingest_paths(bounded, [tmp_path], max_chars=1000)
@@ -81,7 +87,10 @@ def test_run_and_eval_read_a_too_wide_file_as_parts_as_ingest_does(tmp_path: Pat
     (tmp_path / "wide.txt").write_text("cell membrane protein\n\n" + _words(150))
     docs, skipped = load_checked_directory(tmp_path, ColonyConfig(max_clique_keywords=100))
     assert skipped == []
-    assert [d.title for d in docs] == ["wide (part 1/2)", "wide (part 2/2)"]
+    assert [d.title for d in docs] == [
+        "cell membrane protein (part 1/2)",
+        "cell membrane protein (part 2/2)",
+    ]
     assert all(len(set(tokenize(d.content))) <= 100 for d in docs)
 
 
