@@ -43,6 +43,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -225,8 +226,8 @@ class GraphTable:
     def of(cls, source: object) -> GraphTable:
         """``source`` as a table: a :class:`GraphTable` as it is, a
         :class:`~phago.graph.HebbianGraph`'s columns, or the graph of a colony (a
-        :class:`~phago.colony.Colony` or a distributed colony's merged graph, without each
-        node's shard: :meth:`from_store` of its saved store has them).
+        :class:`~phago.colony.Colony`, or a distributed colony's merged graph with each
+        node's owner shard, as :meth:`from_store` gives them for its saved store).
 
         Raises:
             ConfigError: anything else (a store's path: :meth:`from_store` reads one).
@@ -243,7 +244,11 @@ class GraphTable:
             return cls.from_graph(source)
         graph = getattr(source, "graph", None)
         if isinstance(graph, HebbianGraph):
-            return cls.from_graph(graph, tick=int(getattr(source, "current_tick", 0)))
+            table = cls.from_graph(graph, tick=int(getattr(source, "current_tick", 0)))
+            dist = sys.modules.get("phago.distributed.colony")  # (loaded if it is one)
+            if dist is not None and isinstance(source, dist.DistributedColony):
+                table.shard = np.asarray(source.ring.get_shards(table.ids), dtype=np.int64)
+            return table
         store = isinstance(source, str | os.PathLike)
         hint = " (a store: GraphTable.from_store reads it)" if store else ""
         raise ConfigError(

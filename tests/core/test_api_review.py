@@ -121,8 +121,17 @@ def test_writers_take_a_graph_or_a_colony_and_paths_are_paths(tmp_path: Path) ->
         assert export_graph(source, "csv", tmp_path / "b.csv").read_bytes() == plain
         assert write_html(source, tmp_path / "g.html").is_file()
     with DistributedColony(2, seed=0) as dc:
-        dc.ingest_document("d", "cell membrane protein lipid", Position(0, 0))
-        assert GraphTable.of(dc).node_count == dc.graph.node_count
+        dc.ingest_document("d", "cell membrane protein lipid gene", Position(0, 0))
+        dc.spawn_digesters(1)
+        dc.run_until_digested(50)
+        dc.save(tmp_path / "dist")
+        live, stored = GraphTable.of(dc), GraphTable.from_store(tmp_path / "dist")
+        assert live.node_count == dc.graph.node_count > 0
+        assert live.shard is not None and stored.shard is not None  # each node's owner
+        assert dict(zip(live.ids.tolist(), live.shard.tolist(), strict=True)) == dict(
+            zip(stored.ids.tolist(), stored.shard.tolist(), strict=True)
+        )
+        assert set(live.shard.tolist()) == {0, 1}
     for bad in ("store.db", None, 5):
         with pytest.raises(ConfigError):
             export_graph(bad, "csv", tmp_path / "c.csv")  # type: ignore[arg-type]
