@@ -44,6 +44,7 @@ from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
 from phago.config import ColonyConfig, colony_config, whole_number
 from phago.errors import (
+    ConfigError,
     DistributedError,
     DocumentError,
     EmptyDocument,
@@ -663,6 +664,88 @@ class Colony:
         if not 0 <= index < len(self.agents):
             raise UnknownAgent(f"no agent at index {index}: the colony has {len(self.agents)}")
         return self.agents[index].engulf_document(None, text)
+
+    def agent_ids(self, *, digesting: bool | None = None) -> list[AgentId]:
+        """The ids of the live agents, in the order they act (as
+        :meth:`DistributedColony.agent_ids <phago.distributed.DistributedColony.agent_ids>`).
+
+        Args:
+            digesting: None: every live agent; True or False: only those that do, or do
+                not, hold undigested text.
+
+        Raises:
+            ConfigError: ``digesting`` is not None, True or False.
+
+        Example:
+            >>> from phago import Digester, Position
+            >>> c = Colony(seed=0)
+            >>> aid = c.spawn(Digester(Position(0, 0)))
+            >>> c.agent_ids() == [aid], c.agent_ids(digesting=True)
+            (True, [])
+        """
+        if digesting is not None and not isinstance(digesting, bool | np.bool_):
+            raise ConfigError(f"digesting must be None, True or False, got {digesting!r}")
+        return [a.id for a in self.agents if digesting is None or bool(a.is_digesting) is digesting]
+
+    def spread_positions(self, count: int, offset: int = 0) -> list[Position]:
+        """Where ``count`` agents start, spread over the documents: the position of document
+        ``(offset + j * step) % n`` for ``j < count``, ``step = max(1, n // count)`` (the
+        origin each when there is none).
+
+        Example:
+            >>> c = Colony()
+            >>> _ = c.ingest_documents([(f"d{i}", "cell", (float(i), 0.0)) for i in range(4)])
+            >>> [p.x for p in c.spread_positions(2)], [p.x for p in c.spread_positions(2, 1)]
+            ([0.0, 2.0], [1.0, 3.0])
+        """
+        docs = self.substrate._docs
+        n = len(docs)
+        if count <= 0:
+            return []
+        if not n:
+            return [Position(0.0, 0.0)] * count
+        step = max(1, n // count)
+        start = int(offset) % n
+        return [docs[(start + j * step) % n].position for j in range(count)]
+
+    def spawn_digesters(self, count: int, *, seed: int | None = None, **options: Any) -> int:
+        """Spawn ``count`` digesters spread over the documents, as
+        :meth:`DistributedColony.spawn_digesters
+        <phago.distributed.DistributedColony.spawn_digesters>` spawns a shard's: digester
+        ``j`` starts beside document ``(s + j·(n // count)) mod n`` (one unit up and right)
+        and its generator is seeded ``s + j``, where ``s`` is ``seed`` (0 when None).
+        Returns the number spawned.
+
+        Args:
+            count: how many digesters.
+            seed: None, or a whole number >= 0 (see above).
+            options: more :class:`~phago.agents.digester.Digester` arguments.
+
+        Raises:
+            ConfigError: ``count`` or ``seed`` is not a whole number >= 0, or ``options``
+                are not :class:`~phago.agents.digester.Digester`'s (nothing is spawned).
+
+        Example:
+            >>> c = Colony(seed=0)
+            >>> _ = c.ingest_documents([(f"d{i}", "cell gene", (5.0 * i, 0.0)) for i in range(4)])
+            >>> c.spawn_digesters(2, max_idle=50)
+            2
+            >>> [(a.position.x, a.seed, a.max_idle) for a in c.agents]
+            [(1.0, 0, 50), (11.0, 1, 50)]
+        """
+        from phago.agents.digester import Digester
+
+        count = whole_number(count, "count", 0)
+        first = 0 if seed is None else whole_number(seed, "seed", 0)
+        try:
+            Digester(Position(0.0, 0.0), seed=0, **options)
+        except TypeError as exc:
+            raise ConfigError(f"bad digester options {sorted(options)}: {exc}") from exc
+        places = self.spread_positions(count, first)
+        with cyclic_gc_paused():
+            for j, p in enumerate(places):
+                self.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), seed=first + j, **options))
+        return len(places)
 
     def agent(self, aid: AgentId) -> Agent:
         """The live agent with this id; raises :class:`~phago.errors.UnknownAgent`."""

@@ -521,11 +521,7 @@ class ShardedColony:
     def agent_ids(self, digesting: bool | None = None) -> list[AgentId]:
         """The ids of this shard's live agents, in the order they act (``digesting`` True or
         False: only those that do, or do not, hold undigested text)."""
-        return [
-            a.id
-            for a in self.colony.agents
-            if digesting is None or bool(a.is_digesting) is digesting
-        ]
+        return self.colony.agent_ids(digesting=digesting)
 
     def retire_agents(self, agent_ids: Sequence[int]) -> int:
         """Retire live agents of this shard (:meth:`Colony.retire_agents
@@ -652,15 +648,7 @@ class ShardedColony:
         document ``(offset + j * step) % n`` for ``j < count``, ``step = max(1, n // count)``
         (``(0, 0)`` each when it has none). Only these cross to the caller, not every
         position."""
-        docs = self.colony.substrate._docs
-        n = len(docs)
-        if count <= 0:
-            return []
-        if not n:
-            return [(0.0, 0.0)] * count
-        step = max(1, n // count)
-        start = int(offset) % n
-        return [(p.x, p.y) for p in (docs[(start + j * step) % n].position for j in range(count))]
+        return [(p.x, p.y) for p in self.colony.spread_positions(count, offset)]
 
     def documents(self) -> list[Document]:
         """This shard's documents."""

@@ -1,0 +1,62 @@
+"""``Colony.spawn_digesters`` and ``Colony.agent_ids``: what the distributed colony has, on
+one colony, placed and seeded as a one-shard distributed colony places and seeds them."""
+
+from __future__ import annotations
+
+import pytest
+
+from phago import Colony, Digester, Position
+from phago.distributed import DistributedColony
+from phago.errors import ConfigError
+
+DOCS = [(f"d{i}", f"cell gene protein {i}", (5.0 * i, 2.0 * i)) for i in range(7)]
+
+
+@pytest.mark.parametrize(("count", "seed"), [(1, None), (3, None), (3, 4), (10, 2)])
+def test_spawned_as_on_one_shard(count: int, seed: int | None) -> None:
+    c = Colony(seed=0)
+    c.ingest_documents(DOCS)
+    assert c.spawn_digesters(count, seed=seed, max_idle=40) == count
+    with DistributedColony(1, seed=0) as dc:
+        dc.ingest_documents(DOCS)
+        dc.spawn_digesters(count, seed=seed, max_idle=40)
+        shard_agents = dc.runner.handles[0].target.colony.agents  # type: ignore[attr-defined]
+        expected = [(a.position, a.seed, a.max_idle) for a in shard_agents]
+    assert [(a.position, a.seed, a.max_idle) for a in c.agents] == expected
+    assert all(isinstance(a, Digester) for a in c.agents)
+    c.run_until_digested(300)
+    assert c.stats().documents_digested == len(DOCS)
+
+
+def test_spawned_at_the_origin_without_documents_and_none_for_zero() -> None:
+    c = Colony(seed=0)
+    assert c.spawn_digesters(0) == 0 and c.agents == []
+    assert c.spawn_digesters(2) == 2
+    assert [a.position for a in c.agents] == [Position(1.0, 1.0)] * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [((-1,), {}), ((1.5,), {}), ((2,), {"seed": -3}), ((2,), {"wings": 2})],
+)
+def test_bad_arguments_spawn_nothing(args: tuple[object, ...], options: dict[str, object]) -> None:
+    c = Colony(seed=0)
+    c.ingest_documents(DOCS)
+    with pytest.raises(ConfigError):
+        c.spawn_digesters(*args, **options)  # type: ignore[arg-type]
+    assert c.agents == [] and c.total_spawned == 0
+
+
+def test_agent_ids_by_whether_they_hold_text() -> None:
+    c = Colony(seed=0)
+    c.ingest_documents(DOCS)
+    c.spawn_digesters(3)
+    assert c.agent_ids() == [a.id for a in c.agents]
+    assert c.agent_ids(digesting=True) == []
+    while not c.agent_ids(digesting=True):
+        c.tick()
+    holding = c.agent_ids(digesting=True)
+    assert set(holding) | set(c.agent_ids(digesting=False)) == set(c.agent_ids())
+    assert all(c.agent(a).is_digesting for a in holding)
+    with pytest.raises(ConfigError, match="digesting must be"):
+        c.agent_ids(digesting="yes")  # type: ignore[arg-type]
