@@ -337,6 +337,18 @@ _SQLITE_DISK_FULL = frozenset({"SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"})
 """SQLite error names that mean the disk (or the shared-memory file system) is full."""
 
 
+def _file_size_limit() -> int | None:
+    """The largest file this process may write (``ulimit -f``, in bytes), or None where
+    there is no limit (or no way to know it)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else int(soft)
+
+
 def _reason(exc: BaseException) -> str:
     """What went wrong, in words, for an error raised while reading or writing a store.
 
@@ -351,9 +363,20 @@ def _reason(exc: BaseException) -> str:
         return "the disk is full"
     if isinstance(name, str) and name.startswith("SQLITE_READONLY"):
         return "the file system is read-only"
+    if isinstance(name, str) and name.startswith("SQLITE_IOERR"):
+        limit = _file_size_limit()
+        if limit is not None:  # (SQLite reports a write past it as an I/O error)
+            return (
+                f"{exc} (this process may write files of at most {limit:,} bytes: "
+                "ulimit -f; or the disk failed)"
+            )
     if isinstance(exc, OSError) and exc.errno is not None:
         if exc.errno == errno.ENOSPC:
             return "the disk is full"
+        if exc.errno == errno.EFBIG:
+            limit = _file_size_limit()
+            where = f"at most {limit:,} bytes: ulimit -f" if limit is not None else "its limit"
+            return f"the file grew too large for this process or file system ({where})"
         if exc.errno == errno.EROFS:
             return "the file system is read-only"
         if exc.errno in (errno.EACCES, errno.EPERM):
@@ -492,8 +515,8 @@ def store_lock(path: PathLike, on_wait: Callable[[], None] | None = None) -> Ite
         on_wait: called once, before waiting, if another process holds the store.
 
     Raises:
-        StoreError: the store is a file made read-only (its permission bits), or its folder
-            does not exist.
+        StoreError: the store is made read-only (the permission bits of its file, or of a
+            distributed store's folder or ``CURRENT``), or its folder does not exist.
 
     Example:
         >>> import tempfile, pathlib
@@ -526,6 +549,8 @@ def store_lock(path: PathLike, on_wait: Callable[[], None] | None = None) -> Ite
                     continue  # another writer replaced or created it meanwhile: lock that
                 if target == p and p.is_file():
                     _refuse_read_only(p, stat.S_IMODE(os.fstat(fd).st_mode))
+                elif target == p and (p / _CURRENT).is_file():
+                    _refuse_read_only_folder(p)
                 yield
                 return
         finally:
@@ -1484,7 +1509,7 @@ def read_summary(path: PathLike) -> StoreSummary:
             n = int(m["num_shards"])
             gen = Path(m["_generation"])
             for i in range(n):
-                _check_shard_file(p, gen, i, n)
+                _check_shard_file(p, gen, i, n, _shard_version(m, i))
             cat = _catalog_from_json(m.get("catalog", {}))
             return StoreSummary(
                 path=os.fspath(p),
@@ -1560,19 +1585,68 @@ def _write_file_atomic(path: Path, data: bytes) -> None:
 
 
 def is_distributed_store(path: PathLike) -> bool:
-    """True if ``path`` is a folder holding a distributed store.
+    """True if ``path`` is a folder holding a distributed store: a ``CURRENT`` file, or
+    generation folders (``gen-000001``; a store whose ``CURRENT`` is missing is one, and
+    loading or writing it says what is wrong).
 
     Example:
         >>> is_distributed_store("/nonexistent")
         False
     """
     p = Path(path)
-    return p.is_dir() and (p / _CURRENT).is_file()
+    if not p.is_dir():
+        return False
+    return (p / _CURRENT).is_file() or bool(_generations(p))
+
+
+def _generations(d: Path) -> list[str]:
+    """The names of the whole generation folders of ``d`` (``gen-NNNNNN``, not the
+    temporary ``.tmp`` ones), oldest first."""
+    try:
+        names = [p.name for p in d.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    return sorted(
+        (n for n in names if _generation_number(n) is not None and not n.endswith(".tmp")),
+        key=lambda n: _generation_number(n) or 0,
+    )
+
+
+def _pending_generation(d: Path) -> Path | None:
+    """The generation a save had finished and was switching ``CURRENT`` to when it
+    stopped (killed, or the machine lost power) on a store's first save: the one
+    ``CURRENT.tmp`` names, if it is whole (its manifest written); else None."""
+    try:
+        name = (d / (_CURRENT + ".tmp")).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if _generation_number(name) is None or name.endswith(".tmp"):
+        return None
+    gen = d / name
+    return gen if (gen / "manifest.json").is_file() else None
+
+
+def _no_current(d: Path, doing: str) -> StoreError:
+    """The error for the store folder ``d`` without a ``CURRENT`` file (``doing``: "cannot
+    load" or "refusing to write into")."""
+    gens = _generations(d)
+    if not gens:
+        return StoreError(f"{doing} {d}: not a distributed phago store (no {_CURRENT} file)")
+    return StoreError(
+        f"{doing} {d}: its {_CURRENT} file, which names the generation in use, is missing "
+        f"(the folder holds {', '.join(gens)}); nothing there was changed. If the newest "
+        f"is whole, restore it with: echo {gens[-1]} > {d / _CURRENT}"
+    )
 
 
 def _current_generation(d: Path) -> Path:
     try:
         name = (d / _CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pending = _pending_generation(d)  # a first save stopped just before its switch
+        if pending is None:
+            raise _no_current(d, "cannot load") from None
+        return pending
     except OSError as exc:
         raise StoreError(
             f"cannot load {d}: not a distributed phago store ({_reason(exc)})"
@@ -1878,22 +1952,51 @@ def _prepare_dir(d: Path, catalog: bool = True) -> tuple[Catalog, int, str | Non
     """The old catalog (empty unless ``catalog``), highest generation number and version of
     the store folder ``d`` (created if absent; version None when it holds no store yet)."""
     _make_store_dir(d)
+    current = d / _CURRENT
+    if not current.exists() and _pending_generation(d) is not None:
+        # a first save stopped between writing CURRENT.tmp and renaming it: finish it
+        os.replace(d / (_CURRENT + ".tmp"), current)
+        _fsync_path(d, directory=True)
     numbers = [n for n in (_generation_number(p.name) for p in d.iterdir()) if n is not None]
     last = max(numbers, default=0)
-    if (d / _CURRENT).exists():
+    if current.exists():
         try:
             manifest = read_manifest(d)
         except StoreError as exc:
             raise StoreError(
                 f"refusing to overwrite {d}: it is not a readable phago store ({exc})"
             ) from exc
+        _refuse_read_only_folder(d)
         old = _catalog_from_json(manifest.get("catalog", {})) if catalog else Catalog()
         return old, last, _manifest_version(manifest)
-    if any(p for p in d.iterdir() if not p.name.startswith("gen-")):
+    if _generations(d):  # a store that lost its CURRENT: never replaced by a new one
+        raise _no_current(d, "refusing to write into")
+    if any(p for p in d.iterdir() if not _save_leftover(p.name)):
         raise StoreError(
             f"refusing to write into {d}: the folder is not empty and not a phago store"
         )
     return Catalog(), last, None
+
+
+def _save_leftover(name: str) -> bool:
+    """Whether ``name`` in a store folder without a store is what an unfinished first save
+    leaves (a temporary generation folder, a temporary ``CURRENT``), removed by the next."""
+    return name == _CURRENT + ".tmp" or (
+        _generation_number(name) is not None and name.endswith(".tmp")
+    )
+
+
+def _refuse_read_only_folder(d: Path) -> None:
+    """Raise if the permission bits of the store folder ``d`` or of its ``CURRENT`` file
+    make it read-only (by the bits, as :func:`_refuse_read_only` for a store file: also for
+    root)."""
+    for path in (d, d / _CURRENT):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise StoreError(
+                f"refusing to overwrite {d}: the store is read-only ({path.name} has mode "
+                f"{mode:04o}); make it writable (chmod -R u+w {d}) to save to it"
+            )
 
 
 def _write_distributed(
@@ -1910,17 +2013,24 @@ def _write_distributed(
     is not the store's; None: no check), each shard file with its documents' term counts
     ``terms`` where given (``graph``: the merged graph of ``states`` if the caller has it).
     Returns the folder and the version written."""
+    created = not d.exists()
     _make_store_dir(d)
-    with _directory_lock(d):
-        # under the lock: another saver may have finished (the old catalog only where no
-        # catalog is given: 50,000 notes' sources take 0.1 s)
-        old_catalog, last, version = _prepare_dir(d, catalog=catalog is None)
-        if expect is not None and version != expect:
-            raise _changed(d)
-        _remove_stale_generations(d)
-        return _write_distributed_locked(
-            d, meta, states, extras, catalog, old_catalog, last, terms, graph
-        )
+    try:
+        with _directory_lock(d):
+            # under the lock: another saver may have finished (the old catalog only where no
+            # catalog is given: 50,000 notes' sources take 0.1 s)
+            old_catalog, last, version = _prepare_dir(d, catalog=catalog is None)
+            if expect is not None and version != expect:
+                raise _changed(d)
+            _remove_stale_generations(d)
+            return _write_distributed_locked(
+                d, meta, states, extras, catalog, old_catalog, last, terms, graph
+            )
+    except BaseException:
+        if created:  # a first save that failed leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
 
 
 def _remove_stale_generations(d: Path) -> None:
@@ -1964,11 +2074,13 @@ def _write_distributed_locked(
         tmp.mkdir()
         doc_ids: list[int] = []
         n = len(states)
+        versions: list[str] = []  # each shard file's, in the manifest: a file from
+        # another store or save is refused on loading
         for i, (state, extra) in enumerate(zip(states, extras, strict=True)):
             doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
             shard_extra = {**extra, _SHARD_INDEX: i, _SHARD_COUNT: n}
             try:
-                _save_state(
+                _, written = _save_state(
                     state,
                     tmp / f"shard-{i:03d}.db",
                     Catalog(),
@@ -1977,6 +2089,7 @@ def _write_distributed_locked(
                     None,
                     terms[i] if terms is not None else None,
                 )
+                versions.append(written)
             except StoreError as exc:  # name the store, not the temporary shard file
                 cause = exc.__cause__
                 reason = _reason(cause) if cause is not None else str(exc)
@@ -2008,6 +2121,7 @@ def _write_distributed_locked(
         # (plain lists of text and numbers already: to_jsonable's walk over 50,000 notes'
         # sources took 0.6 s)
         body["catalog"] = _catalog_to_json(cat)
+        body[_SHARD_VERSIONS] = versions
         sha = _sha(_json_bytes(body))
         manifest = _json_bytes({"body": body, "sha256": sha})
         _write_file_atomic(tmp / "manifest.json", manifest)
@@ -2026,7 +2140,7 @@ def _write_distributed_locked(
             raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
         raise
     for old in d.iterdir():
-        if old.name.startswith("gen-") and old.name != name:
+        if _generation_number(old.name) is not None and old.name != name:
             _rmtree(old)
     return d, f"{name}:{sha}"
 
@@ -2035,14 +2149,31 @@ _SHARD_INDEX = "shard_index"
 _SHARD_COUNT = "shard_count"
 """Extra parts of each shard file: which shard of how many it holds (checked on loading)."""
 
+_SHARD_VERSIONS = "shard_versions"
+"""The manifest's list of its shard files' versions (:func:`_file_version`), checked on
+loading (stores saved before the fortieth session have none)."""
 
-def _check_shard_file(d: Path, gen: Path, index: int, count: int) -> None:
+
+def _shard_version(manifest: dict[str, Any], index: int) -> str | None:
+    """The version the manifest records for shard file ``index`` (None where it records
+    none)."""
+    versions = manifest.get(_SHARD_VERSIONS)
+    if isinstance(versions, list) and 0 <= index < len(versions):
+        return str(versions[index])
+    return None
+
+
+def _check_shard_file(
+    d: Path, gen: Path, index: int, count: int, version: str | None = None
+) -> None:
     """Check that shard file ``index`` of ``count`` of generation ``gen`` of the store ``d``
     is there and holds that shard (stores saved before shard files recorded their index are
-    not checked for it).
+    not checked for it), and, given the ``version`` the manifest records, that it is the
+    file that save wrote.
 
     Raises:
-        StoreError: the file is missing, not a shard store, or holds another shard.
+        StoreError: the file is missing, not a shard store, holds another shard, or is not
+            the file the manifest's save wrote (copied from another store or save).
     """
     f = gen / f"shard-{index:03d}.db"
     rel = f"{gen.name}/{f.name}"
@@ -2059,14 +2190,18 @@ def _check_shard_file(d: Path, gen: Path, index: int, count: int) -> None:
                 (f"extra.{_SHARD_INDEX}", f"extra.{_SHARD_COUNT}"),
             )
         }
-        if not names:
-            return  # saved before shard files recorded their index
-        held = _json_blob(con, f, f"extra.{_SHARD_INDEX}")
-        of = _json_blob(con, f, f"extra.{_SHARD_COUNT}")
-        if held != index or of != count:
+        if names:  # (not in stores saved before shard files recorded their index)
+            held = _json_blob(con, f, f"extra.{_SHARD_INDEX}")
+            of = _json_blob(con, f, f"extra.{_SHARD_COUNT}")
+            if held != index or of != count:
+                raise StoreError(
+                    f"cannot load {d}: {rel} holds shard {held!r} of {of!r}, not shard {index} "
+                    f"of {count} (shard files swapped, or copied from another store)"
+                )
+        if version is not None and _file_version(con) != version:
             raise StoreError(
-                f"cannot load {d}: {rel} holds shard {held!r} of {of!r}, not shard {index} of "
-                f"{count} (shard files swapped, or copied from another store)"
+                f"cannot load {d}: {rel} is not the shard file this store's manifest was "
+                "saved with (copied from another store, or from another save of this one)"
             )
     except sqlite3.Error as exc:
         raise _damaged(f, exc) from exc
@@ -2461,7 +2596,7 @@ def _read_shards(
     except (KeyError, TypeError, ValueError) as exc:
         raise _damaged(d, f"invalid manifest ({exc!r})") from exc
     for i in range(n):
-        _check_shard_file(d, gen, i, n)
+        _check_shard_file(d, gen, i, n, _shard_version(manifest, i))
         f = gen / f"shard-{i:03d}.db"
         state, _, _, saved = _load_with_terms(f, shard=True, terms=terms)
         states.append(state)

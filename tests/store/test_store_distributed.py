@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ from phago.store import (
     load_distributed,
     read_summary,
     save_distributed,
+    store_lock,
 )
 
 
@@ -422,6 +425,16 @@ def test_failing_to_switch_current_leaves_no_generation_behind(
         assert again.current_tick == 4
 
 
+def _without_shard_versions(d: Path) -> None:
+    """Make the store ``d``'s manifest one saved before manifests recorded their shard
+    files' versions (sealed again with its checksum)."""
+    f = d / "gen-000001" / "manifest.json"
+    raw = json.loads(f.read_text())
+    del raw["body"]["shard_versions"]
+    raw["sha256"] = store_mod._sha(store_mod._json_bytes(raw["body"]))
+    f.write_text(json.dumps(raw))
+
+
 def _swap(a: Path, b: Path) -> None:
     tmp = a.with_name("swap")
     a.rename(tmp)
@@ -462,6 +475,7 @@ def test_shard_files_saved_before_they_recorded_their_index_still_load(
         con.execute("DELETE FROM blobs WHERE name IN ('extra.shard_index', 'extra.shard_count')")
         con.commit()
         con.close()
+    _without_shard_versions(d)  # (nor did their manifests record the files' versions)
     assert read_summary(d).stats["documents_total"] == 8
     with load_distributed(d) as again:
         graphs_equal(again, dc)
@@ -494,3 +508,103 @@ def test_sharded_save_errors_name_the_store_folder(
     assert _generations(d) == ["gen-000001"]
     with load_distributed(d) as again:
         assert again.current_tick == 3
+
+
+def test_a_shard_file_of_another_save_of_the_same_store_is_refused(
+    stored: tuple[Path, DistributedColony], tmp_path: Path
+) -> None:
+    """Same index, same shard count, but another save's file: its manifest's version of it
+    differs (it used to load, mixing two saves' shards, and fail later)."""
+    d, dc = stored
+    old = tmp_path / "old-shard-001.db"
+    shutil.copy(d / "gen-000001" / "shard-001.db", old)
+    dc.run(4)
+    save_distributed(dc, d)
+    shutil.copy(old, d / "gen-000002" / "shard-001.db")
+    pattern = r"gen-000002/shard-001\.db is not the shard file this store's manifest was saved"
+    for call in (load_distributed, read_summary, lambda p: forget_in_store(p, [1])):
+        with pytest.raises(StoreError, match=pattern):
+            call(d)
+
+
+def test_a_store_that_lost_its_current_file_is_never_replaced(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    """Its generations are kept, every reader and writer says what is missing and how to put
+    it back (a save used to take the folder for an empty one and delete the generation)."""
+    d, dc = stored
+    (d / "CURRENT").unlink()
+    assert is_distributed_store(d)
+    before = sorted(p.name for p in d.rglob("*"))
+    pattern = r"CURRENT file, which names the generation in use, is missing .*gen-000001"
+    for call in (
+        load_distributed,
+        read_summary,
+        lambda p: forget_in_store(p, [1]),
+        lambda p: save_distributed(dc, p),
+    ):
+        with pytest.raises(StoreError, match=pattern):
+            call(d)
+    assert sorted(p.name for p in d.rglob("*")) == before
+    (d / "CURRENT").write_text("gen-000001\n")  # as the message says
+    assert read_summary(d).stats["documents_total"] == 8
+
+
+def test_a_folder_of_other_gen_folders_is_not_taken_for_an_empty_store(
+    stored: tuple[Path, DistributedColony], tmp_path: Path
+) -> None:
+    _, dc = stored
+    mine = tmp_path / "gens"
+    (mine / "gen-000007").mkdir(parents=True)
+    (mine / "gen-000007" / "mydata").write_text("keep")
+    with pytest.raises(StoreError, match="missing"):
+        save_distributed(dc, mine)
+    assert (mine / "gen-000007" / "mydata").read_text() == "keep"
+
+
+def test_a_first_save_stopped_before_its_switch_is_finished(
+    stored: tuple[Path, DistributedColony], tmp_path: Path
+) -> None:
+    """Killed after writing ``CURRENT.tmp`` and before renaming it: the whole generation
+    is the store (it used to be neither loadable nor writable)."""
+    d, dc = stored
+    (d / "CURRENT").rename(d / "CURRENT.tmp")
+    assert read_summary(d).stats["documents_total"] == 8
+    with load_distributed(d) as back:
+        graphs_equal(back, dc)
+    dc.run(1)
+    save_distributed(dc, d)  # finishes the switch, then saves a new generation
+    assert (d / "CURRENT").read_text().strip() == "gen-000002"
+    assert not (d / "CURRENT.tmp").exists() and not (d / "gen-000001").exists()
+    (d / "CURRENT").write_text("gen-00")  # a CURRENT.tmp cut short names nothing whole
+    (d / "CURRENT").rename(d / "CURRENT.tmp")
+    with pytest.raises(StoreError, match="missing"):
+        load_distributed(d)
+
+
+def test_a_read_only_store_folder_is_not_overwritten(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    """By the permission bits, also for root (whom the kernel lets write anyway)."""
+    d, dc = stored
+    for target, mode in ((d / "CURRENT", 0o444), (d, 0o555)):
+        target.chmod(mode)
+        try:
+            with pytest.raises(StoreError, match=r"the store is read-only \(.* has mode 0"):
+                save_distributed(dc, d)
+            with pytest.raises(StoreError, match="read-only"), store_lock(d):
+                pass
+        finally:
+            target.chmod(0o755 if target.is_dir() else 0o644)
+    assert (d / "CURRENT").read_text().strip() == "gen-000001"
+
+
+def test_a_failed_first_save_leaves_no_folder(
+    stored: tuple[Path, DistributedColony], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, dc = stored
+    fill_disk_at_eight_pages(monkeypatch)
+    with pytest.raises(StoreError):
+        save_distributed(dc, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    assert os.listdir(tmp_path) != []  # (the fixture's store is still there)

@@ -348,3 +348,34 @@ def test_a_shard_file_is_not_loaded_as_a_colony(tmp_path: Path) -> None:
         load(shard)  # (it loaded as a colony holding part of the graph)
     with load_distributed(d) as again:  # the store itself still loads
         assert again.stats().documents_total == 6
+
+
+def test_a_save_past_the_file_size_limit_says_so(tmp_path: Path) -> None:
+    """Past ``ulimit -f`` SQLite reports only "disk I/O error"; the message names the limit
+    (the old store is kept, as on a full disk)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, sys\n"
+        "from phago import Colony, Position\n"
+        "from phago.store import save\n"
+        "from phago.errors import StoreError\n"
+        "c = Colony(seed=0)\n"
+        "c.ingest_documents([(f'd{i}', 'cell wall ' * 400 + str(i), (0.0, 0.0))"
+        " for i in range(200)])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
+        "try:\n"
+        "    save(c, sys.argv[1])\n"
+        "except StoreError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "big.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "cannot save colony to" in out.stdout, out.stderr
+    assert "at most 200,000 bytes: ulimit -f" in out.stdout
+    assert not (tmp_path / "big.db").exists()
