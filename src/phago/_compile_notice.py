@@ -1,7 +1,7 @@
 """Progress bars that say when Numba is compiling.
 
 A process's first run after phago is installed (or its cache cleared) compiles phago's
-kernels as it first calls them, about ten seconds in all on two cores, most of it inside
+kernels as it first calls them, ten to twenty seconds in all on two cores, most of it inside
 the first ticks. Numba caches what it compiles on disk, so later runs load the kernels in
 milliseconds. Without a word, a bar that stands still for those seconds looks hung; a
 :class:`CompileNotingProgress` adds a note to its unfinished tasks' descriptions for as long
@@ -36,14 +36,16 @@ class CompileNotice:
     """Adds :data:`COMPILING_NOTE` to ``bar``'s unfinished tasks while Numba compiles.
 
     Compiles nest (a kernel compiles the kernels it calls) and may come from any thread;
-    the note goes on at the first start and comes off, restoring each description, at the
-    matching end.
+    the note goes on at the first start and comes off, restoring each description,
+    ``linger`` seconds after the matching end, unless another compile starts meanwhile (a
+    first run compiles kernel after kernel: the note stays on through the gaps between them
+    instead of flickering).
 
     Example:
         >>> from rich.progress import Progress
         >>> bar = Progress(disable=True)
         >>> task = bar.add_task("digesting", total=3)
-        >>> notice = CompileNotice(bar)
+        >>> notice = CompileNotice(bar, linger=0.0)
         >>> notice.on_start(None)
         >>> bar.tasks[0].description.endswith(COMPILING_NOTE)
         True
@@ -52,11 +54,13 @@ class CompileNotice:
         'digesting'
     """
 
-    def __init__(self, bar: Progress) -> None:
+    def __init__(self, bar: Progress, linger: float = 1.0) -> None:
         self._bar = bar
         self._lock = threading.Lock()
         self._depth = 0
         self._saved: dict[TaskID, str] = {}
+        self._linger = float(linger)
+        self._pending: threading.Timer | None = None  # the note's removal, when scheduled
 
     def notify(self, event: Any) -> None:
         """Numba's listener entry point: a compile event starts or ends."""
@@ -71,6 +75,10 @@ class CompileNotice:
             self._depth += 1
             if self._depth > 1:
                 return
+            if self._pending is not None:  # the note is still on: keep it
+                self._pending.cancel()
+                self._pending = None
+                return
             for task in self._bar.tasks:
                 if not task.finished:
                     self._saved[task.id] = task.description
@@ -82,9 +90,35 @@ class CompileNotice:
             self._depth = max(self._depth - 1, 0)
             if self._depth:
                 return
-            saved, self._saved = self._saved, {}
-            for task_id, description in saved.items():
-                self._bar.update(task_id, description=description)
+            if self._linger <= 0:
+                self._restore()
+                return
+            if self._pending is not None:
+                self._pending.cancel()
+            self._pending = threading.Timer(self._linger, self._restore_later)
+            self._pending.daemon = True
+            self._pending.start()
+
+    def flush(self) -> None:
+        """Take the note off now if its removal is pending (the bar stops)."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+                self._restore()
+
+    def _restore_later(self) -> None:
+        with self._lock:
+            if self._pending is None or self._depth:
+                return  # (cancelled, or a compile started meanwhile)
+            self._pending = None
+            self._restore()
+
+    def _restore(self) -> None:
+        """Put each task's description back (under the lock)."""
+        saved, self._saved = self._saved, {}
+        for task_id, description in saved.items():
+            self._bar.update(task_id, description=description)
 
 
 class CompileNotingProgress(Progress):
@@ -116,4 +150,5 @@ class CompileNotingProgress(Progress):
         if self._listening:
             _numba_events().unregister("numba:compile", self._notice)
             self._listening = False
+        self._notice.flush()
         super().stop()

@@ -29,7 +29,7 @@ def test_the_note_goes_on_unfinished_tasks_at_the_first_start_and_off_at_the_las
     running = bar.add_task("digesting", total=10)
     done = bar.add_task("ingesting", total=1)
     bar.update(done, completed=1)
-    notice = CompileNotice(bar)
+    notice = CompileNotice(bar, linger=0.0)
     notice.on_start(None)
     notice.on_start(None)  # a kernel compiling the kernels it calls
     assert bar.tasks[running].description == f"digesting {COMPILING_NOTE}"
@@ -62,3 +62,25 @@ def test_a_real_compile_while_the_bar_runs_is_noted_and_none_after_it_stops() ->
 
 def test_the_cli_bars_note_compiles() -> None:
     assert isinstance(progress(), CompileNotingProgress)
+
+
+def test_the_note_stays_on_between_compiles_close_together() -> None:
+    """A first run compiles kernel after kernel: the note is not taken off and put back in
+    each gap (it flickered), only once no compile has started for ``linger`` seconds."""
+    import time
+
+    bar = RecordingProgress()
+    bar.add_task("digesting", total=10)
+    notice = CompileNotice(bar, linger=0.3)
+    for _ in range(3):
+        notice.on_start(None)
+        notice.on_end(None)
+    assert bar.descriptions == [f"digesting {COMPILING_NOTE}"]
+    deadline = time.monotonic() + 5
+    while len(bar.descriptions) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bar.descriptions == [f"digesting {COMPILING_NOTE}", "digesting"]
+    notice.on_start(None)
+    notice.on_end(None)
+    notice.flush()  # (a bar that stops takes the note off at once)
+    assert bar.descriptions[-1] == "digesting" and len(bar.descriptions) == 4
