@@ -55,3 +55,18 @@ def test_no_match(bio: StaticSource) -> None:
     assert bm25(bio, "telescope") == []
     assert bm25(bio, "") == []
     assert bm25(StaticSource(bio.graph, [], 0), "protein") == []
+
+
+def test_a_repeated_term_counts_once_per_repeat(bio: StaticSource) -> None:
+    """Each distinct term is scored once and weighted by its repeats (a query of one word a
+    million times took 13 s, scored word by word)."""
+    from phago.query.index import query_index
+
+    index = query_index(bio).documents(bio)
+    once, other = index.scores(["protein"]), index.scores(["membrane"])
+    mixed = index.scores(["protein", "membrane", "protein", "protein"])
+    assert mixed == pytest.approx(3 * once + other, rel=1e-12)
+    assert index.scores(["protein"] * 200_000) == pytest.approx(200_000 * once, rel=1e-12)
+    assert document_scores(bio, " ".join(["protein"] * 50_000))[0].score == pytest.approx(
+        50_000 * document_scores(bio, "protein")[0].score, rel=1e-9
+    )

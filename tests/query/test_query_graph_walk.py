@@ -85,3 +85,12 @@ def test_every_seed_is_expanded_before_other_nodes() -> None:
     edges = [("aaa", f"aa{i:02d}", 1.0) for i in range(20)] + [("zzz", "zzzneighbour", 0.5)]
     res = [r.label for r in graph_walk(weighted(edges), "aaa zzz", k=50, max_expansions=3)]
     assert "zzzneighbour" in res
+
+
+def test_a_repeated_term_adds_its_overlap_once_per_repeat(bio: StaticSource) -> None:
+    once = {r.label: r.score for r in graph_walk(bio, "gene dna", k=20)}
+    twice = {r.label: r for r in graph_walk(bio, "gene dna gene", k=20)}
+    assert twice["gene"].components["overlap"] == 10.0  # (5 a repeat of "gene")
+    assert twice["gene"].score == once["gene"] + 5.0
+    many = {r.label: r for r in graph_walk(bio, " ".join(["gene"] * 100_000), k=20)}
+    assert many["gene"].components["overlap"] == 500_000.0

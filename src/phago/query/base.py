@@ -188,7 +188,7 @@ def seed_indices(graph: HebbianGraph, terms: Sequence[str]) -> list[int]:
     """
     out: list[int] = []
     seen: set[int] = set()
-    for t in terms:
+    for t in dict.fromkeys(terms):  # (each term once: a word repeated is looked up once)
         nid = graph.find_by_label(t)
         if nid is None:
             continue

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 
 import numpy as np
 
@@ -160,9 +161,11 @@ def graph_walk(
         for vi, pi in zip(v.tolist(), p.tolist(), strict=True):
             heapq.heappush(heap, (-pi, 1, g.label_at(vi), vi, depth + 1, u))
 
+    counted = Counter(terms)  # (each distinct term once, times its repeats)
+
     def overlap(i: int) -> float:
         lab = g.label_at(i)
-        return OVERLAP_SCORE * sum(1 for t in terms if t in lab)
+        return OVERLAP_SCORE * sum(times for t, times in counted.items() if t in lab)
 
     reached = np.flatnonzero(edge_best >= 0.0).tolist()
     parts: dict[int, tuple[float, float, float]] = {s: (SEED_SCORE, 0.0, overlap(s)) for s in seeds}

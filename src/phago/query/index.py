@@ -606,19 +606,22 @@ class DocumentIndex:
     def scores(self, terms: list[str]) -> FloatArray:
         """BM25 score of every indexed document (by row) for the query ``terms``.
 
-        Lucene BM25 (:func:`bm25_term_scores`) summed over the terms in order, a repeated
-        term counting again; terms no indexed document holds add nothing.
+        Lucene BM25 (:func:`bm25_term_scores`) summed over the terms, a repeated term
+        counting again (once per distinct term, times its count: a query of a word a
+        million times costs what the word once does); terms no indexed document holds add
+        nothing.
         """
         n = self.n_docs
         out = np.zeros(n, dtype=np.float64)
         if not n or not terms or self._avg_len <= 0.0:
             return out
-        for term in terms:
+        for term, times in Counter(terms).items():  # (first-seen order)
             col = self._vocab.get(term)
             if col is None or col >= self._n_terms:  # a term of a later snapshot
                 continue
             slots, tf = self._postings(col)
-            out[slots] += bm25_term_scores(tf, self._slot_len[slots], len(slots), n, self._avg_len)
+            part = bm25_term_scores(tf, self._slot_len[slots], len(slots), n, self._avg_len)
+            out[slots] += part if times == 1 else part * times
         return out[self._order]
 
 
