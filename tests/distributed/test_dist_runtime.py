@@ -608,10 +608,14 @@ def test_an_unreachable_cluster_address_fails_fast_naming_it(
     import socket
     import time
 
+    from ray._private import services
+
     from phago.distributed.backends.ray import check_reachable
 
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # no cluster file: "auto" left to Ray
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # ("auto" takes a Ray running on this machine, another test run's, over the file)
+    monkeypatch.setattr(services, "find_gcs_addresses", lambda: [])
 
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))

@@ -31,17 +31,20 @@ def status(address: str, as_json: bool) -> None:
         import ray
     except ImportError as exc:
         raise click.ClickException("Ray is not installed: pip install 'phago[ray]'") from exc
-    from phago.distributed.backends.ray import check_reachable, init_ray
+    from phago.distributed.backends.ray import check_reachable, init_ray, resolve_address
     from phago.errors import DistributedError
 
+    # (RAY_ADDRESS stands in for "auto", as in ray.init; the error names it and says so)
+    resolved, _ = resolve_address(address)
     started = False
     if not ray.is_initialized():
         try:
             check_reachable(address)  # (its error says how to start a cluster)
         except DistributedError as exc:
             raise click.ClickException(str(exc)) from exc
+        joining = resolved or address
         try:
-            init_ray(ray, address, address=address, include_dashboard=False, log_to_driver=False)
+            init_ray(ray, joining, address=address, include_dashboard=False, log_to_driver=False)
         except DistributedError as exc:
             wanted = exc.__cause__ is not None and wants_a_token(exc.__cause__)
             hint = "" if wanted else "; to start a cluster: `ray start --head`"
@@ -52,8 +55,10 @@ def status(address: str, as_json: bool) -> None:
         total: dict[str, Any] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         free: dict[str, Any] = ray.available_resources()  # type: ignore[no-untyped-call]
         actors = list_shard_actors(ray)
+        joined = _joined_address(ray, resolved or address)
         data = {
             "address": address,
+            "joined": joined,
             "nodes": len(nodes),
             "cpus": total.get("CPU", 0),
             "cpus_free": free.get("CPU", 0),
@@ -66,7 +71,7 @@ def status(address: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    t = Table(title=f"Ray cluster at {address}", show_header=False)
+    t = Table(title=f"Ray cluster at {joined}", show_header=False)
     for k in ("nodes", "cpus", "cpus_free", "memory_gib"):
         t.add_row(k, str(data[k]))
     t.add_row("phago shard actors", str(len(actors)))
@@ -87,3 +92,13 @@ def status(address: str, as_json: bool) -> None:
                 ),
             )
         out.print(a)
+
+
+def _joined_address(ray: Any, fallback: str) -> str:
+    """The address of the control store of the cluster Ray joined (``host:port``), or
+    ``fallback`` where Ray does not say (a Ray Client connection, say)."""
+    try:
+        gcs = ray.get_runtime_context().gcs_address
+    except Exception:  # (not knowable here)
+        return fallback
+    return str(gcs) if gcs else fallback

@@ -1538,58 +1538,135 @@ def _check_same_cluster(ray: Any, address: str | None) -> None:
 
 
 def check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
-    """Fail fast when ``address`` names a host and port nothing listens on.
+    """Fail fast when the address Ray would join for ``address`` names a host and port
+    nothing listens on.
 
     Ray retries an unreachable cluster address for about a minute (logging as it goes)
     before it gives up; a plain TCP connection says the same within ``timeout_s``.
-    ``"auto"`` is probed at the address Ray would take for it (``RAY_ADDRESS``, or the
-    cluster file the last ``ray start`` on this machine wrote: a cluster killed uncleanly
-    leaves it behind, and Ray then retried for good). ``None``, ``"local"`` and addresses
-    without a port are left to Ray.
+    ``None`` and ``"auto"`` are probed where ``ray.init`` would go for them: the
+    ``RAY_ADDRESS`` environment variable where it is set (``ray.init`` joins it), else, for
+    ``"auto"`` (or ``RAY_ADDRESS=auto``), the cluster file the last ``ray start`` on this
+    machine wrote (a cluster killed uncleanly leaves it behind, and Ray then retried for
+    good). ``None`` with no ``RAY_ADDRESS`` (a new local Ray), ``"local"`` and addresses
+    without a port are left to Ray. The error names the address and where it came from.
 
     Raises:
         DistributedError: nothing accepts a connection at the address.
 
     Example:
-        >>> check_reachable("auto")  # left to Ray
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"RAY_ADDRESS": ""}):
+        ...     check_reachable(None)  # a new local Ray: nothing to probe
         >>> check_reachable("127.0.0.1:1")
         Traceback (most recent call last):
         ...
         phago.errors.DistributedError: no Ray cluster at '127.0.0.1:1': ...
+        >>> with mock.patch.dict("os.environ", {"RAY_ADDRESS": "127.0.0.1:1"}):
+        ...     check_reachable(None)
+        Traceback (most recent call last):
+        ...
+        phago.errors.DistributedError: no Ray cluster at '127.0.0.1:1' (from the RAY_ADDRESS ...
     """
-    found = ""
-    if address == "auto":
-        resolved = _auto_address()
-        if resolved is None:
-            return
-        found = f" (the address {resolved!r} that 'auto' finds in Ray's cluster file)"
-        address = resolved
-    where = _host_and_port(address)
-    if where is None:
+    target, found, hint = _address_to_probe(address)
+    where = _host_and_port(target)
+    if target is None or where is None:
         return
     host, port = where
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             pass
     except OSError as exc:
-        hint = (
-            "; a cluster stopped uncleanly leaves that file behind: `ray stop` removes it"
-            if found
-            else ""
-        )
         raise DistributedError(
-            f"no Ray cluster at {address!r}{found}: cannot connect to {host}:{port} "
-            f"({exc.__class__.__name__}); start one with `ray start --head`, or check the "
-            f"address{hint}"
+            f"no Ray cluster at {target!r}{found}: cannot connect to {host}:{port} "
+            f"({exc.__class__.__name__}); {hint}"
         ) from exc
 
 
-def _auto_address() -> str | None:
-    """The address Ray takes for ``"auto"`` (``RAY_ADDRESS``, else the cluster file of the
-    last ``ray start`` here), or None where there is none or it cannot be read."""
-    env = os.environ.get("RAY_ADDRESS")
-    if env and env not in ("auto", "local"):
-        return env
+_START_OR_CHECK = "start one with `ray start --head`, or check the address"
+_STALE_FILE = "; a cluster stopped uncleanly leaves that file behind: `ray stop` removes it"
+
+
+def _address_to_probe(address: str | None) -> tuple[str | None, str, str]:
+    """The address ``ray.init(address=address)`` would join (None: nothing to probe), where
+    it came from (``" (...)"`` after the address; ``""`` for ``address`` itself) and what
+    to do if nothing answers there.
+
+    ``ray.init`` takes ``RAY_ADDRESS`` (when set and not empty) in place of an address of
+    None or ``"auto"``; ``"auto"`` (given, or as ``RAY_ADDRESS``) means the cluster file of
+    the last ``ray start`` here, and ``"local"`` a new local Ray.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"RAY_ADDRESS": "ray://10.0.0.5:10001"}):
+        ...     _address_to_probe(None)[:2]
+        ('ray://10.0.0.5:10001', ' (from the RAY_ADDRESS environment variable)')
+        >>> _address_to_probe("10.0.0.6:6379")[:2]  # an address given wins
+        ('10.0.0.6:6379', '')
+        >>> with mock.patch.dict("os.environ", {"RAY_ADDRESS": "local"}):
+        ...     _address_to_probe("auto")[0] is None  # Ray starts a local one
+        True
+    """
+    env = os.environ.get("RAY_ADDRESS", "")
+    if address is not None and address != "auto":
+        return address, "", _START_OR_CHECK
+    if env == "local" or (address is None and not env):
+        return None, "", ""  # a new local Ray
+    if env and env != "auto":
+        if address is None:
+            return (
+                env,
+                " (from the RAY_ADDRESS environment variable)",
+                "unset RAY_ADDRESS to start a local Ray instead, or start the cluster there "
+                "(`ray start --head`)",
+            )
+        return (
+            env,
+            " (from the RAY_ADDRESS environment variable, which Ray takes for 'auto')",
+            "start the cluster there (`ray start --head`), or unset RAY_ADDRESS so that "
+            "'auto' finds the cluster `ray start` started on this machine",
+        )
+    resolved = _cluster_file_address()
+    if resolved is None:
+        return None, "", ""  # none found: Ray says so itself, at once
+    if address is None:  # RAY_ADDRESS=auto
+        return (
+            resolved,
+            f" (the address that RAY_ADDRESS={env} finds in Ray's cluster file)",
+            f"{_START_OR_CHECK}, or unset RAY_ADDRESS to start a local Ray{_STALE_FILE}",
+        )
+    return (
+        resolved,
+        " (the address that 'auto' finds in Ray's cluster file)",
+        f"{_START_OR_CHECK}{_STALE_FILE}",
+    )
+
+
+def resolve_address(address: str | None) -> tuple[str | None, str]:
+    """The address ``ray.init(address=address)`` joins, and where it came from.
+
+    ``RAY_ADDRESS`` (set and not empty) stands in for an ``address`` of None or ``"auto"``,
+    as in ``ray.init``; ``"auto"`` otherwise means the cluster file of the last
+    ``ray start`` on this machine. The address is None where Ray starts a new local one (or
+    ``"auto"`` finds none); where it came from is ``""`` for ``address`` itself, else words
+    to put in parentheses after it.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"RAY_ADDRESS": "192.0.2.2:6379"}):
+        ...     resolve_address(None), resolve_address("10.0.0.5:6379")
+        (('192.0.2.2:6379', 'from the RAY_ADDRESS environment variable'), ('10.0.0.5:6379', ''))
+        >>> with mock.patch.dict("os.environ", {"RAY_ADDRESS": ""}):
+        ...     resolve_address(None)
+        (None, '')
+    """
+    target, found, _ = _address_to_probe(address)
+    return target, found.removeprefix(" (").removesuffix(")")
+
+
+def _cluster_file_address() -> str | None:
+    """The address Ray takes for ``"auto"`` where ``RAY_ADDRESS`` names none (the cluster
+    file of the last ``ray start`` here, else a running Ray found), or None where there is
+    none or it cannot be read."""
     try:
         from ray._private import services
 
@@ -1672,13 +1749,14 @@ def start_ray_shards(
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is not None:
             kwargs["address"] = address
-        elif not os.environ.get("RAY_ADDRESS"):  # (with it set, Ray joins that cluster)
+        elif os.environ.get("RAY_ADDRESS", "") in ("", "local"):  # (else Ray joins it)
             kwargs = local_ray_options(_local_cpus(num_shards, opts))
             kwargs["address"] = "local"  # a new instance, never a `ray start` one nearby
         # (the cluster joined: the address given, or RAY_ADDRESS; "local": a new one)
         init_ray(ray, kwargs.get("address", os.environ.get("RAY_ADDRESS")), **kwargs)
         _join_own_ray(state)
-    if address is None and _crowded(num_shards):
+    local = address is None and os.environ.get("RAY_ADDRESS", "") in ("", "local")
+    if local and _crowded(num_shards):
         log.warning(
             "%d Ray shards on a machine with %d cores: the shards share the cores with the "
             "driver, so more shards run faster here only when each tick has much to do (about "
