@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from typing import Any
 
-from phago.bench import PRESETS, BenchConfig, bench_documents, run_benchmark, to_csv
+import pytest
+
+from phago.bench import (
+    PRESETS,
+    BenchConfig,
+    BenchResult,
+    bench_documents,
+    run_benchmark,
+    to_csv,
+)
 
 KEYS = {
     "shards",
@@ -107,3 +121,109 @@ def test_bench_csv_names_the_backend_and_the_table_shows_the_barrier_to_the_hund
     header, row = to_csv([r]).splitlines()
     assert header.endswith(",backend") and row.endswith(",local")
     assert _cell(0.07, "barrier_ms_per_tick") == "0.07" and _cell(1234.56) == "1,234.6"
+
+
+def test_ingest_is_timed_alone_not_with_the_spawning_of_digesters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from phago.distributed import DistributedColony
+
+    call = DistributedColony._call
+
+    def slow_spawn(self: DistributedColony, shard: int, method: str, *args: Any) -> Any:
+        if method == "spawn_many":
+            time.sleep(0.3)
+        return call(self, shard, method, *args)
+
+    monkeypatch.setattr(DistributedColony, "_call", slow_spawn)
+    r = run_benchmark(BenchConfig(shards=2, documents=10, ticks=2, queries=1))
+    assert r.spawn_ms >= 600 and r.ingest_ms < 300, r
+    assert r.docs_per_sec == pytest.approx(10 / (r.ingest_ms / 1000))
+    assert r.total_time_ms >= r.setup_ms + r.ingest_ms + r.spawn_ms + r.tick_ms + r.query_ms
+
+
+def test_a_series_starts_ray_once_warms_up_on_it_and_leaves_it_out_of_the_figures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # (no Ray here: what is started, and when, is recorded; tests/ray run the real one)
+    from click.testing import CliRunner
+
+    import phago.bench as bench_module
+    import phago.cli.bench as bench_cli
+    from phago.cli import main
+
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def cluster(max_shards: int, ray_options: object) -> Iterator[None]:
+        events.append(f"start for {max_shards}")
+        time.sleep(0.2)  # (start-up: in startup_ms, in no configuration's figures)
+        yield
+        events.append("stop")
+
+    def fake_run(cfg: BenchConfig, *_args: object, **_kwargs: object) -> BenchResult:
+        events.append(f"{cfg.shards} on {cfg.backend}")
+        return BenchResult(
+            cfg.shards, cfg.backend, cfg.documents, cfg.ticks, 1.0, 1.0, 1.0, 1, 1, 5.0, 1, 0, 0.0
+        )
+
+    monkeypatch.setattr(bench_module, "_ray_cluster", cluster)
+    monkeypatch.setattr(bench_module, "run_benchmark", fake_run)
+    monkeypatch.setattr(bench_cli, "run_benchmark", fake_run)
+    r = CliRunner().invoke(main, ["bench", "compare", "--backend", "ray", "--json"])
+    assert r.exit_code == 0, r.output
+    assert events == ["start for 5", "1 on ray", "1 on ray", "3 on ray", "5 on ray", "stop"]
+    rows = json.loads(r.stdout)
+    assert [row["total_time_ms"] for row in rows] == [5.0] * 3  # (start-up not added)
+    assert all(row["startup_ms"] >= 200 and set(row) >= KEYS for row in rows)
+    events.clear()
+    r = CliRunner().invoke(main, ["bench", "custom", "--shards", "2"])  # local: no Ray
+    assert r.exit_code == 0 and events == ["1 on local", "2 on local"], r.output
+    assert "warmed up in" in r.stderr and "startup_ms" in r.stderr
+
+
+def test_each_configuration_shows_a_progress_bar_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from phago.cli.bench import _run
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for as_json, csv, shown in ((False, False, True), (True, False, False), (False, True, False)):
+        stderr = Terminal()
+        monkeypatch.setattr(sys, "stderr", stderr)
+        _run([BenchConfig(shards=2, documents=12, ticks=2, queries=3)], as_json, csv)
+        monkeypatch.undo()
+        text = stderr.getvalue()
+        # (the bar ends showing its last phase, its rounds done)
+        assert ("2 shard(s): querying" in text and "3/3" in text) is shown, (as_json, csv, text)
+
+
+@pytest.mark.ray
+def test_ray_starts_once_for_a_series_and_is_shut_down_after_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ray = pytest.importorskip("ray")
+    from phago.cli.bench import _run
+
+    if ray.is_initialized():
+        pytest.skip("Ray is connected in this process already")
+    inits: list[object] = []
+    init = ray.init
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        inits.append(kwargs.get("address"))
+        return init(*args, **kwargs)
+
+    monkeypatch.setattr(ray, "init", counted)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    configs = [
+        BenchConfig(shards=n, documents=6, ticks=2, queries=1, backend="ray") for n in (1, 2)
+    ]
+    _run(configs, True, False)
+    assert inits == ["local"] and not ray.is_initialized()
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["shards"] for r in rows] == [1, 2] and all(r["documents_digested"] == 6 for r in rows)
+    assert all(r["startup_ms"] > 0 and r["total_time_ms"] < r["startup_ms"] * 10 for r in rows)

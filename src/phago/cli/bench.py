@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import click
 
 from phago.bench import PRESETS, BenchConfig, BenchResult, run_benchmark, to_csv
-from phago.cli.common import console, echo_json, fitted_table, out
-from phago.errors import PhagoError
+from phago.cli.common import console, echo_json, fitted_table, out, progress
+from phago.errors import ConfigError, PhagoError
 
 _COLUMNS = [
     ("shards", "shards"),
@@ -50,24 +50,63 @@ def _cell(value: Any, key: str = "") -> str:
 
 
 def _run(configs: list[BenchConfig], as_json: bool, csv: bool) -> None:
+    """Run ``configs`` in order and print their results: what they share (Ray, on that
+    backend, and a warm-up run) started once before the first, untimed, and said on stderr
+    (``startup_ms`` in each result); each configuration under a progress bar on stderr when
+    stderr is a terminal and the output is the table."""
+    import sys
+
+    from phago.bench import bench_session
+
     if as_json and csv:
         raise click.UsageError("--json and --csv are two outputs: choose one")
-    run_benchmark(BenchConfig(shards=1, documents=4, ticks=8, queries=1))  # warm-up, untimed
+    backend = configs[0].backend if configs else "local"
+    cfg: BenchConfig | None = None
     results = []
-    for cfg in configs:
-        if not as_json:
-            console.print(
-                f"[dim]running {cfg.shards} shard(s), {cfg.documents} documents on {cfg.backend}..."
-            )
-        try:
-            results.append(run_benchmark(cfg))
-        except PhagoError as exc:  # Ray unavailable, a shard lost, ...
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
-        except MemoryError:
-            raise click.ClickException(
-                f"not enough memory for {cfg.documents:,} documents on {cfg.shards} shard(s)"
-            ) from None
+    try:
+        with bench_session(backend, max((c.shards for c in configs), default=1)) as startup_s:
+            if not as_json:
+                what = "Ray started (or joined) and warmed up" if backend == "ray" else "warmed up"
+                console.print(
+                    f"[dim]{what} in {startup_s:.1f} s (startup_ms; in no configuration's figures)",
+                    highlight=False,
+                )
+            for cfg in configs:
+                if not as_json:
+                    console.print(
+                        f"[dim]running {cfg.shards} shard(s), {cfg.documents} documents on "
+                        f"{cfg.backend}...",
+                        highlight=False,
+                    )
+                shown = not (as_json or csv) and sys.stderr.isatty()
+                r = _run_one(cfg, shown)
+                r.startup_ms = startup_s * 1000.0
+                results.append(r)
+    except PhagoError as exc:  # Ray unavailable, a shard lost, ...
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    except MemoryError:
+        where = "" if cfg is None else f" for {cfg.documents:,} documents on {cfg.shards} shard(s)"
+        message = f"not enough memory{where}: choose fewer documents or shards"
+        raise click.ClickException(message) from ConfigError(message)
     _emit(results, as_json, csv)
+
+
+def _run_one(cfg: BenchConfig, shown: bool) -> BenchResult:
+    """:func:`run_benchmark` of ``cfg``, under a progress bar on stderr if ``shown``."""
+    if not shown:
+        return run_benchmark(cfg)
+    with progress() as bar:
+        task = bar.add_task(f"{cfg.shards} shard(s): ingesting", total=cfg.documents)
+
+        def moved(phase: str, done: int, total: int) -> None:
+            bar.update(
+                task,
+                description=f"{cfg.shards} shard(s): {phase}",
+                completed=done,
+                total=total,
+            )
+
+        return run_benchmark(cfg, on_progress=moved)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -368,8 +368,21 @@ def load_corpus_directory(
     path: Path | None, config: ColonyConfig
 ) -> tuple[list[CorpusDocument], list[str]]:
     """The bundled sample corpus (``path`` None), or :func:`load_checked_directory` of
-    ``path`` with each skipped file reported on stderr; a ClickException when nothing is left.
-    Returns the documents and why each skipped file was skipped.
+    ``path`` with each skipped file reported on stderr. Returns the documents and why each
+    skipped file was skipped.
+
+    Raises:
+        click.ClickException: nothing usable is left (exit status 1), raised from a
+            :class:`~phago.errors.DocumentError`, which a ``--json`` error names as its type
+            (as ``phago ingest`` names a folder with nothing to add).
+
+    Example:
+        >>> import tempfile
+        >>> try:
+        ...     load_corpus_directory(Path(tempfile.mkdtemp()), ColonyConfig())
+        ... except click.ClickException as exc:
+        ...     error_type(exc), exc.exit_code
+        ('DocumentError', 1)
     """
     if path is None:
         from phago.corpus import load_sample_corpus
@@ -379,5 +392,11 @@ def load_corpus_directory(
     for reason in skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
     if not docs:
-        raise click.ClickException(f"no usable documents ({supported_suffixes('or')}) in {path}")
+        from phago.errors import DocumentError
+
+        message = (
+            f"no usable documents ({supported_suffixes('or')}) in {path}: add such files that "
+            "hold text, or name another folder"
+        )
+        raise click.ClickException(message) from DocumentError(message)
     return docs, skipped

@@ -4,23 +4,135 @@ The demo also saves the colony to ``phago-demo.db`` (a store the ``stats``, ``ex
 ``viz``, ``ingest`` and ``forget`` commands work on) and writes the HTML view
 ``phago-demo.html``, in the current directory or ``--out-dir``, and ends by saying where the
 HTML view is.
+
+A ``phago-demo.db`` already there is replaced only if it holds what a demo writes: the
+sample corpus's documents, no more and no fewer, and no file ingested. One that ``ingest``
+or ``forget`` changed is the user's work, and is refused (``--force`` replaces it anyway).
+The store is held for writing (:func:`phago.store.store_lock`) while it is checked and saved,
+so a demo never overwrites an ingest that is under way.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from phago.cli.common import build_colony, echo_json, out, progress, stats_table
-from phago.errors import PhagoError
+from phago.cli.common import build_colony, echo_json, out, plural, progress, stats_table
+from phago.errors import OutputError, PhagoError, StoreError
 
 if TYPE_CHECKING:
     from phago.colony import Colony
 
 DEMO_QUERIES = ("how do stars form in a nebula", "how do antibodies recognise pathogens")
+
+DEMO_STORE = "phago-demo.db"
+"""The store the demo writes in its output folder."""
+DEMO_HTML = "phago-demo.html"
+"""The HTML view the demo writes in its output folder."""
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Make the folder ``out_dir`` (and its parents) if needed, and check that a file can
+    be written in it.
+
+    Raises:
+        OutputError: the folder cannot be made, or nothing can be written in it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> prepare_out_dir(d / "a" / "b"); (d / "a" / "b").is_dir()
+        True
+        >>> _ = (d / "f").write_text("a file")
+        >>> prepare_out_dir(d / "f" / "out")
+        Traceback (most recent call last):
+        ...
+        phago.errors.OutputError: cannot make the output folder .../f/out: ...; choose ...
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot make the output folder {out_dir}: {_reason(exc)}; choose another --out-dir"
+        ) from exc
+    try:  # (by writing: permission bits say nothing to root, nor of a read-only mount)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".phago-demo-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in the output folder {out_dir}: {_reason(exc)}; choose another --out-dir"
+        ) from exc
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error's reason in words, without its errno and file name."""
+    return exc.strerror or str(exc)
+
+
+def check_demo_store(db: Path, doc_ids: Sequence[int]) -> None:
+    """Refuse to replace the store ``db`` unless it is missing or holds only what a demo
+    writes: the documents ``doc_ids`` (the sample corpus's, in order; a document's id is a
+    hash of its title and content) and no file ingested.
+
+    Raises:
+        StoreError: ``db`` holds other documents (files ingested into it, documents
+            forgotten), or is a folder, or is not a readable phago store.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony, Position
+        >>> from phago.store import save
+        >>> db = pathlib.Path(tempfile.mkdtemp()) / DEMO_STORE
+        >>> check_demo_store(db, [])  # (nothing there)
+        >>> c = Colony()
+        >>> ids = [c.ingest_document("a", "cell membrane", Position(0, 0))]
+        >>> _ = save(c, db)
+        >>> check_demo_store(db, ids)
+        >>> _ = c.ingest_document("note", "my own note", Position(5, 0))
+        >>> _ = save(c, db)
+        >>> check_demo_store(db, ids)
+        Traceback (most recent call last):
+        ...
+        phago.errors.StoreError: refusing to overwrite ...: it holds 2 documents, not the 1 ...
+    """
+    from phago.store import read_document_ids, read_summary
+
+    if not db.exists():
+        return
+    if db.is_dir():
+        raise StoreError(
+            f"cannot write {db}: it is a folder; move it away or choose another --out-dir"
+        )
+    try:
+        summary = read_summary(db)
+        stored = read_document_ids(db)
+    except StoreError as exc:
+        raise StoreError(
+            f"refusing to overwrite {db}: it is not a readable phago store; move it away or "
+            "choose another --out-dir"
+        ) from exc
+    if summary.sources:
+        n = summary.source_files
+        what = f"{plural(n, 'file')} {'was' if n == 1 else 'were'} ingested into it"
+    elif stored != [int(d) for d in doc_ids]:
+        held = plural(len(stored), "document")
+        what = (
+            f"its {held} are not the sample corpus's"
+            if len(stored) == len(doc_ids)
+            else f"it holds {held}, not the {len(doc_ids)} of the sample corpus"
+        )
+    else:
+        return
+    raise StoreError(
+        f"refusing to overwrite {db}: {what}; pass --force to overwrite it anyway, or choose "
+        "another --out-dir"
+    )
 
 
 def strongest_edges(colony: Colony, k: int) -> list[tuple[str, str, float, int]]:
@@ -66,20 +178,35 @@ def neighbours_of(colony: Colony, label: str, k: int) -> list[tuple[str, float]]
     show_default=True,
     help="Where to write phago-demo.db and phago-demo.html.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite phago-demo.db even if files were ingested into it or documents forgotten.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool) -> None:
+def demo(
+    digesters: int, max_ticks: int, seed: int, out_dir: Path, force: bool, as_json: bool
+) -> None:
     """Digest the bundled 40-document sample corpus and show the knowledge graph.
 
-    Saves the colony to phago-demo.db and writes the HTML view phago-demo.html.
+    Saves the colony to phago-demo.db and writes the HTML view phago-demo.html. A
+    phago-demo.db that ingest or forget changed is refused, not overwritten (--force
+    overwrites it).
     """
+    from phago.cli._store import writing
     from phago.corpus import load_sample_corpus
     from phago.export import GraphTable
     from phago.query import retrieve
     from phago.store import Catalog, HistoryPoint, save
     from phago.viz import write_html
 
+    db_path = out_dir / DEMO_STORE
+    prepare_out_dir(out_dir)  # (before the run: a folder that cannot be written fails fast)
     docs = load_sample_corpus()
     colony = build_colony(docs, digesters=digesters, seed=seed, max_idle=60)
+    doc_ids = [int(d.id) for d in colony.documents()]
+    if not force:
+        check_demo_store(db_path, doc_ids)
     catalog = Catalog()
     with progress() as bar:
         task = bar.add_task("digesting", total=len(docs))
@@ -98,15 +225,24 @@ def demo(digesters: int, max_ticks: int, seed: int, out_dir: Path, as_json: bool
     edges = strongest_edges(colony, 10)
     answers = {q: [(r.label, r.score) for r in retrieve(colony, q, k=6)] for q in DEMO_QUERIES}
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        db = save(colony, out_dir / "phago-demo.db", catalog=catalog)
-        html = write_html(
-            GraphTable.from_colony(colony),
-            out_dir / "phago-demo.html",
-            title="phago demo: sample corpus",
+        with writing(db_path):  # (an ingest under way finishes first, then is checked for)
+            if not force:
+                check_demo_store(db_path, doc_ids)
+            db = Path(os.path.abspath(save(colony, db_path, catalog=catalog)))
+        html = Path(
+            os.path.abspath(
+                write_html(
+                    GraphTable.from_colony(colony),
+                    out_dir / DEMO_HTML,
+                    title="phago demo: sample corpus",
+                )
+            )
         )
-    except (PhagoError, OSError) as exc:
+    except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # (write_html names the file in its own errors)
+        error = OutputError(f"cannot write in {out_dir}: {_reason(exc)}; choose another --out-dir")
+        raise click.ClickException(str(error)) from error
     if as_json:
         echo_json(
             {

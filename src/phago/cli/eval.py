@@ -11,7 +11,7 @@ from rich.table import Table
 
 from phago.cli.common import LazyDefault, console, echo_json, load_corpus_directory, out
 from phago.config import ColonyConfig
-from phago.errors import PhagoError
+from phago.errors import ConfigError, PhagoError
 
 if TYPE_CHECKING:
     from phago.query.evaluate import Evaluation
@@ -24,11 +24,44 @@ def _all_methods() -> str:
 
 
 def load_query_file(path: Path) -> object:
-    """The parsed JSON of a query file (raises ClickException on unreadable or bad JSON)."""
+    """The parsed JSON of the query file ``path`` (UTF-8).
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8 or is not JSON (the message
+            says which and where).
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "q.json"
+        >>> _ = p.write_text('[{"query": "cells", "relevant": ["cell"]}]')
+        >>> load_query_file(p)
+        [{'query': 'cells', 'relevant': ['cell']}]
+        >>> _ = p.write_text("query: cells")
+        >>> load_query_file(p)
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: cannot read query file ...q.json: it is not JSON (line 1, ...
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"cannot read query file {path}: {exc}") from exc
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read query file {path}: {exc.strerror or exc}; name a readable JSON file"
+        ) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read query file {path}: it is not UTF-8 text (byte {exc.start}); "
+            "save it as UTF-8 JSON"
+        ) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"cannot read query file {path}: it is not JSON (line {exc.lineno}, column "
+            f'{exc.colno}: {exc.msg}); write [{{"query": ..., "relevant": [labels]}}, ...]'
+        ) from exc
 
 
 def evaluation_table(ev: Evaluation, title: str) -> Table:
@@ -135,20 +168,25 @@ def eval_command(
 
     if corpus is not None and queries_path is None:
         raise click.UsageError("--queries is required with --corpus")
+    # checked before the colony is built; a bad --methods is a usage error (exit 2) raised
+    # from a ConfigError, empty or not a method alike
     wanted = [m.strip() for m in methods.split(",") if m.strip()]
-    if not wanted:
-        raise click.BadParameter("name at least one method", param_hint="--methods")
-    try:  # checked before the colony is built
+    try:
+        if not wanted:
+            raise ConfigError(f"name at least one method, comma-separated: {_all_methods()}")
         for m in wanted:
             resolve_method(m)
     except PhagoError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
     docs, _ = load_corpus_directory(corpus, ColonyConfig())
-    raw = load_query_file(queries_path) if queries_path else sample_queries(heldout=True)
     try:
+        raw = load_query_file(queries_path) if queries_path else sample_queries(heldout=True)
         queries = parse_queries(raw)
         if not queries:
-            raise click.ClickException(f"no queries in {queries_path}: nothing to evaluate")
+            raise ConfigError(
+                f"no queries in {queries_path}: nothing to evaluate; add "
+                '{"query": ..., "relevant": [labels]} objects to it'
+            )
         if not as_json:
             console.print(f"building the colony: {len(docs)} documents, {ticks} ticks …")
         source = build_retrieval_colony(
