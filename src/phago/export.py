@@ -16,6 +16,13 @@ Every format is compressed when the file name ends ``.gz`` (or ``.gzip``; gzip) 
 (bzip2): the compressed file holds exactly the bytes the same export to the name without that
 ending holds (so ``t.jsonl.gz`` is gzipped JSON Lines triples).
 
+Outputs: a path to a regular file (new or existing) is written whole or not at all
+(:func:`atomic_output`). ``"-"`` writes to standard output, and an existing path that is not
+a regular file (a FIFO, a terminal, ``/dev/null``, ``/dev/stdout`` on a pipe; see
+:func:`is_stream_output`) is opened and written in place; neither is compressed by its name
+(pipe it through ``gzip``). :func:`export_graph` refuses a name whose ending names another
+format (:func:`check_format_name`).
+
 Example:
     >>> from phago import Colony, Digester, Position
     >>> c = Colony(seed=0)
@@ -48,7 +55,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -65,13 +72,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "STDOUT",
     "GraphTable",
     "TableSource",
     "Triple",
     "TripleStats",
     "atomic_output",
+    "check_format_name",
     "check_output_path",
     "export_graph",
+    "is_stream_output",
     "to_json_dict",
     "to_networkx",
     "triples",
@@ -367,15 +377,25 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 def _looks_like_store_file(p: Path) -> bool:
     """True if ``p`` is a phago store file: one this phago reads, or an SQLite database
     with phago's schema table (a newer or damaged store), or one whose tables cannot be
-    read at all (it might be a damaged store)."""
+    read at all (it might be a damaged store). Only a regular file is read: a FIFO, a
+    terminal or a pipe is never a store, and reading one would wait for its writer."""
     from phago import store
 
     try:
-        with open(p, "rb") as fh:
-            if fh.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
-                return False
-    except OSError:
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            return False
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
         return False  # not there, or not a readable file: nothing to keep
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # (replaced since it was looked at)
+            return False
+        if os.read(fd, len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            return False
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     if store.is_store(p):
         return True
     try:
@@ -389,6 +409,96 @@ def _looks_like_store_file(p: Path) -> bool:
     except sqlite3.Error:
         return True
     return row is not None
+
+
+STDOUT = "-"
+"""The output name that means standard output (``--out -``; a file named ``-`` is written as
+``./-`` in a folder's path, e.g. ``$PWD/-``)."""
+
+
+def _is_stdout(path: PathLike) -> bool:
+    return os.fspath(path) == STDOUT
+
+
+def is_stream_output(path: PathLike) -> bool:
+    """True if ``path`` is written as a stream, in place: ``"-"`` (standard output), or an
+    existing path that is neither a regular file nor a folder (a FIFO, a terminal, a
+    character device such as ``/dev/null``, ``/dev/stdout`` when it is a pipe).
+
+    Such an output is opened and written directly: not through a temporary file and a
+    rename (which cannot replace a pipe or a device), so not whole-or-nothing, and never
+    compressed by its name. Any other path is a file, written by :func:`atomic_output`.
+
+    Example:
+        >>> import os, tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> os.mkfifo(d / "pipe")
+        >>> [is_stream_output(p) for p in ("-", d / "pipe", os.devnull, d / "new.csv", d)]
+        [True, True, True, False, False]
+    """
+    if _is_stdout(path):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False  # (not there yet: a new file)
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+_NAMED_FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
+    ".graphml": (("graphml",), "GraphML"),
+    ".gexf": (("gexf",), "GEXF"),
+    ".xml": (("graphml", "gexf"), "XML (GraphML or GEXF)"),
+    ".json": (("json", "triples"), "JSON"),
+    ".jsonl": (("triples",), "JSON Lines triples"),
+    ".csv": (("csv",), "a CSV edge list"),
+    ".html": ((), "an HTML page (phago viz writes those)"),
+    ".htm": ((), "an HTML page (phago viz writes those)"),
+    ".png": ((), "a PNG picture (phago viz writes those)"),
+    ".svg": ((), "an SVG picture"),
+}
+"""File name endings (any case, before a compression ending) that name a content, the
+export formats that write it, and what it is in words. Other endings name nothing."""
+
+
+def check_format_name(fmt: str, out: PathLike) -> None:
+    """Refuse an output name whose ending (ignoring ``.gz``, ``.gzip`` or ``.bz2``) names a
+    content other than format ``fmt`` writes, such as ``csv`` into ``x.jsonl``. Endings that
+    name no known content (``.txt``, ``.out``, none) and ``"-"`` are accepted.
+
+    Raises:
+        ConfigError: the name contradicts the format (the message says both).
+
+    Example:
+        >>> check_format_name("csv", "edges.csv.gz"), check_format_name("csv", "edges.txt")
+        (None, None)
+        >>> try:
+        ...     check_format_name("csv", "x.jsonl.gz")
+        ... except ConfigError as exc:
+        ...     for part in str(exc).split(": "):
+        ...         print(part)
+        x.jsonl.gz is named for JSON Lines triples, not format csv
+        choose format triples, or name the file for csv (e.g. x.csv.gz)
+    """
+    if _is_stdout(out):
+        return
+    p = Path(out)
+    suffix = _plain_name(p).suffix.lower()
+    named = _NAMED_FORMATS.get(suffix)
+    if named is None or fmt in named[0]:
+        return
+    formats, what = named
+    packed = p.suffix if _compression(p) else ""
+    example = _plain_name(p).with_suffix(_FORMAT_SUFFIX.get(fmt, f".{fmt}")).name + packed
+    choose = f"choose format {' or '.join(formats)}, or " if formats else ""
+    raise ConfigError(
+        f"{p.name} is named for {what}, not format {fmt}: {choose}"
+        f"name the file for {fmt} (e.g. {example})"
+    )
+
+
+_FORMAT_SUFFIX = {"triples": ".jsonl"}
+"""The ending of a file of each format, where it is not ``.<format>``."""
 
 
 def check_output_path(out: PathLike, *, source: PathLike | None = None) -> Path:
@@ -501,7 +611,9 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
     ``path``, so ``path`` holds either what it held before or the complete new file, also
     on a full disk or a crash. When the body fails the temporary is removed and ``path``
     is left as it was. A ``path`` that is a symbolic link keeps it: the file it points to
-    is replaced.
+    is replaced. A ``path`` that is a stream (a FIFO, a terminal, a device; see
+    :func:`is_stream_output`) cannot be replaced: this yields ``path`` itself, to be opened
+    and written in place (a FIFO's open waits for its reader, as a shell's ``>`` does).
 
     Args:
         path: the file to write.
@@ -510,6 +622,7 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
         The temporary file to write.
 
     Raises:
+        ConfigError: ``path`` is ``"-"`` (standard output is no file; the writers take it).
         StoreError: ``path`` is a phago store (see :func:`check_output_path`).
         OSError: the file cannot be written.
 
@@ -521,7 +634,14 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
         >>> out.read_text(), [p.name for p in out.parent.iterdir()]
         ('whole', ['a.txt'])
     """
+    if _is_stdout(path):
+        raise ConfigError(
+            "atomic_output writes a file, and '-' is standard output: give a file's path"
+        )
     check_output_path(path)
+    if is_stream_output(path):
+        yield Path(path)  # (by the name given: /dev/stdout's real path is no openable name)
+        return
     target = Path(os.path.realpath(path))
     tmp = _new_temporary(target)
     try:
@@ -602,6 +722,64 @@ def _plain_name(path: Path) -> Path:
     return path.with_suffix("") if _compression(path) else path
 
 
+class _TextSink(Protocol):
+    """Where a writer writes its text: a file, or standard output."""
+
+    def write(self, text: str, /) -> int: ...
+
+
+class _Utf8Sink:
+    """Text written to a binary stream as UTF-8, newlines as written, nothing held back."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def write(self, text: str, /) -> int:
+        self._raw.write(text.encode("utf-8"))
+        return len(text)
+
+
+@contextlib.contextmanager
+def _stdout_bytes() -> Iterator[IO[bytes]]:
+    """Standard output's bytes (what was printed on it before goes first), flushed at the end.
+
+    Raises:
+        OutputError: standard output takes no bytes here (it was replaced by a text stream).
+    """
+    sys.stdout.flush()
+    raw: IO[bytes] | None = getattr(sys.stdout, "buffer", None)
+    if raw is None:
+        raise OutputError("cannot write bytes to standard output here: give a file to write")
+    yield raw
+    raw.flush()
+
+
+@contextlib.contextmanager
+def _stdout_text() -> Iterator[_TextSink]:
+    """Standard output for text: UTF-8 bytes as a file would hold them (or, where standard
+    output is a text stream with no bytes under it, that stream)."""
+    if getattr(sys.stdout, "buffer", None) is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with _stdout_bytes() as raw:
+        yield _Utf8Sink(raw)
+
+
+@contextlib.contextmanager
+def _text_output(p: Path) -> Iterator[_TextSink]:
+    """Where a writer writes the text of ``p``: standard output for ``"-"``; a stream (see
+    :func:`is_stream_output`) opened in place, uncompressed; else the temporary file of
+    :func:`atomic_output`, compressed as the name asks."""
+    if _is_stdout(p):
+        with _stdout_text() as out:
+            yield out
+        return
+    kind = None if is_stream_output(p) else _compression(p)
+    with atomic_output(p) as tmp, _open_text(tmp, kind) as fh:
+        yield fh
+
+
 @contextlib.contextmanager
 def _open_text(path: Path, kind: str | None) -> Iterator[IO[str]]:
     """``path`` opened to write UTF-8 text (newlines as written) through a large buffer;
@@ -644,7 +822,7 @@ def write_graphml(table: GraphTable, path: PathLike) -> Path:
         3
     """
     p = Path(path)
-    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
+    with _text_output(p) as fh:
         for chunk in _xml_export.graphml_chunks(table):
             fh.write(chunk)
     return p
@@ -672,7 +850,7 @@ def write_gexf(table: GraphTable, path: PathLike) -> Path:
     chunks = _xml_export.gexf_chunks(
         table, date=time.strftime("%Y-%m-%d"), creator=f"phago {__version__}"
     )
-    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
+    with _text_output(p) as fh:
         for chunk in chunks:
             fh.write(chunk)
     return p
@@ -739,7 +917,7 @@ def write_json(table: GraphTable, path: PathLike) -> Path:
     p = Path(path)
     data = to_json_dict(table)
     text = json.dumps(data, ensure_ascii=False)  # (the C encoder; json.dump writes in Python)
-    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
+    with _text_output(p) as fh:
         fh.write(text)
     return p
 
@@ -770,7 +948,7 @@ def write_csv(table: GraphTable, path: PathLike) -> Path:
     """
     p = Path(path)
     ids = [str(int(v)) for v in table.ids.tolist()]
-    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
+    with _text_output(p) as fh:
         w = csv.writer(fh)
         w.writerow(_CSV_HEADER)
         for k in range(table.edge_count):
@@ -885,7 +1063,7 @@ def write_triples(table: GraphTable, path: PathLike) -> Path:
         text = "".join([encode(r) + "\n" for r in rows])
     else:
         text = json.dumps({"stats": asdict(stats), "triples": rows}, ensure_ascii=False)
-    with atomic_output(p) as tmp, _open_text(tmp, _compression(p)) as fh:
+    with _text_output(p) as fh:
         fh.write(text)
     return p
 
@@ -903,18 +1081,24 @@ def export_graph(table: TableSource, fmt: str, out: PathLike) -> Path:
     """Write ``table`` (or a graph or colony, see :meth:`GraphTable.of`) in format ``fmt``
     (one of :data:`FORMATS`) to ``out``.
 
-    The file is written whole or not at all (see :func:`atomic_output`): when writing
-    fails, a file already at ``out`` is left as it was. A name ending ``.gz`` (or ``.gzip``)
-    gives a gzip file, ``.bz2`` a bzip2 one, in every format; uncompressed, it holds exactly
-    what the export to the name without that ending writes (for ``triples``, a name ending
-    ``.jsonl.gz`` gives gzipped JSON Lines).
+    ``out`` is a file's path, or ``"-"`` for standard output. A file is written whole or
+    not at all (see :func:`atomic_output`): when writing fails, a file already at ``out``
+    is left as it was. A name ending ``.gz`` (or ``.gzip``) gives a gzip file, ``.bz2`` a
+    bzip2 one, in every format; uncompressed, it holds exactly what the export to the name
+    without that ending writes (for ``triples``, a name ending ``.jsonl.gz`` gives gzipped
+    JSON Lines). Standard output, and an existing path that is no regular file (a FIFO, a
+    terminal, ``/dev/null``; see :func:`is_stream_output`), get the same bytes as a file
+    would, written in place and never compressed.
 
     Raises:
-        ConfigError: ``table`` is none of the above.
-        PhagoError: unknown format.
+        ConfigError: ``table`` is none of the above, ``fmt`` is not a format, or the name of
+            ``out`` is that of another format (see :func:`check_format_name`); nothing was
+            written.
         OutputError: the file cannot be written (the message names it).
         StoreError: ``out`` is a phago store (see :func:`check_output_path`); nothing was
             written.
+        BrokenPipeError: ``out`` is a pipe (``"-"`` or a FIFO) whose reader closed it, as
+            ``head`` does; what was written before stays written.
 
     Example:
         >>> import tempfile, pathlib
@@ -928,16 +1112,24 @@ def export_graph(table: TableSource, fmt: str, out: PathLike) -> Path:
         >>> z = export_graph(GraphTable.from_graph(g), "csv", p.with_name("g.csv.gz"))
         >>> gzip.decompress(z.read_bytes()) == p.read_bytes()
         True
+        >>> _ = export_graph(g, "triples", "-")  # doctest: +ELLIPSIS
+        {"stats": {"total": 1, ...}, "triples": [{"subject": "a", ..., "weight": 0.1, ...}]}
+        >>> export_graph(g, "csv", p.with_name("g.jsonl"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        phago.errors.ConfigError: g.jsonl is named for JSON Lines triples, not format csv: ...
     """
     table = GraphTable.of(table)
     if isinstance(out, bytes) or not isinstance(out, str | os.PathLike):
         raise OutputError(f"the file to write is text or a path, got {type(out).__name__}")
     writer = _WRITERS.get(fmt)
     if writer is None:
-        raise PhagoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not _is_stdout(out):
+        check_output_path(out)  # (first: a store is refused as one, whatever its name)
+    check_format_name(fmt, out)
     try:
         return writer(table, out)
-    except PhagoError:
+    except (PhagoError, BrokenPipeError):
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc

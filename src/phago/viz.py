@@ -18,6 +18,12 @@ picture). Options are checked before anything is drawn: ``max_nodes`` is a whole
 :func:`write_png` draws the same picture with matplotlib (Agg, no display needed);
 :func:`write_html_and_png` writes both from one layout.
 
+The writers take a file's path, written whole or not at all
+(:func:`~phago.export.atomic_output`), ``"-"`` for standard output, or an existing path that
+is no regular file (a FIFO, a terminal, ``/dev/null``), written in place (see
+:func:`~phago.export.is_stream_output`). They write what they are named for whatever the
+name ends with (``phago viz`` checks names).
+
 Example:
     >>> import tempfile, pathlib
     >>> from phago.graph import HebbianGraph
@@ -44,7 +50,14 @@ import numpy.typing as npt
 
 from phago.config import whole_number
 from phago.errors import ConfigError, OutputError, PhagoError
-from phago.export import GraphTable, TableSource, atomic_output
+from phago.export import (
+    STDOUT,
+    GraphTable,
+    TableSource,
+    _stdout_bytes,
+    _stdout_text,
+    atomic_output,
+)
 
 __all__ = [
     "COLOR_BY",
@@ -561,6 +574,22 @@ def _json_for_script(obj: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
+def _check_colour(table: GraphTable, color_by: object) -> str:
+    """``color_by`` if ``table`` can be coloured so.
+
+    Raises:
+        ConfigError: an unknown colouring, or ``shard`` for a graph without shards.
+    """
+    if not isinstance(color_by, str) or color_by not in COLOR_BY:
+        raise ConfigError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
+    if color_by == "shard" and table.shard is None:
+        raise ConfigError(
+            "cannot colour by shard: this graph is not from a distributed colony; "
+            "colour by community or type"
+        )
+    return color_by
+
+
 def render_html(
     table: TableSource,
     *,
@@ -581,9 +610,9 @@ def render_html(
         seed: layout seed, a whole number >= 0.
 
     Raises:
-        ConfigError: ``title`` is not text, or ``max_nodes``, ``labels`` or ``seed`` is out
-            of range or not a whole number.
-        PhagoError: unknown ``color_by``, or ``shard`` without shard information.
+        ConfigError: ``title`` is not text, ``max_nodes``, ``labels`` or ``seed`` is out
+            of range or not a whole number, or ``color_by`` is unknown, or ``shard`` for a
+            graph without shards.
 
     Example:
         >>> from phago.graph import HebbianGraph
@@ -591,14 +620,14 @@ def render_html(
         >>> page = render_html(GraphTable.from_graph(g), title="Two concepts")
         >>> "<title>Two concepts</title>" in page and '"label":"a"' in page
         True
+        >>> render_html(g, color_by="shard")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        phago.errors.ConfigError: cannot colour by shard: this graph is not from a distributed ...
     """
     table = GraphTable.of(table)
     title = _title(title)
     labels = whole_number(labels, "labels", 0)
-    if color_by not in COLOR_BY:
-        raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
-    if color_by == "shard" and table.shard is None:
-        raise PhagoError("cannot colour by shard: this graph is not from a distributed colony")
+    color_by = _check_colour(table, color_by)
     return _page(table, view_data(table, max_nodes=max_nodes, seed=seed), title, color_by, labels)
 
 
@@ -664,15 +693,16 @@ _HTML_OPTIONS = frozenset({"title", "color_by", "max_nodes", "labels", "seed"})
 def write_html(table: TableSource, path: PathLike, **options: Any) -> Path:
     """Write :func:`render_html` to ``path`` (options as for :func:`render_html`), whole or
     not at all (see :func:`~phago.export.atomic_output`): when writing fails, a file
-    already at ``path`` is left as it was.
+    already at ``path`` is left as it was. ``"-"`` writes the page to standard output; an
+    existing path that is no regular file (a FIFO, a terminal) is written in place.
 
     Raises:
         ConfigError: an option :func:`render_html` does not take, or a bad value (as
             :func:`render_html`); nothing was written.
         OutputError: the file cannot be written (the message names it).
-        PhagoError: as :func:`render_html`.
         StoreError: ``path`` is a phago store (see
             :func:`~phago.export.check_output_path`); nothing was written.
+        BrokenPipeError: ``path`` is a pipe whose reader closed it.
 
     Example:
         >>> import tempfile, pathlib
@@ -691,11 +721,16 @@ def write_html(table: TableSource, path: PathLike, **options: Any) -> Path:
 
 
 def _write_text(p: Path, text: str) -> None:
-    """Write ``text`` to ``p`` whole or not at all."""
+    """Write ``text`` to ``p`` whole or not at all (to standard output for ``"-"``, in place
+    for a stream)."""
     try:
+        if os.fspath(p) == STDOUT:
+            with _stdout_text() as out:
+                out.write(text)
+            return
         with atomic_output(p) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    except PhagoError:
+            tmp.write_text(text, encoding="utf-8", newline="")
+    except (PhagoError, BrokenPipeError):
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise OutputError(f"cannot write {p}: {exc.strerror or exc}") from exc
@@ -712,17 +747,20 @@ def write_png(
     title: str = "phago knowledge graph",
 ) -> Path:
     """Draw the graph to a PNG with matplotlib (same layout and colours as the HTML view),
-    written whole or not at all (see :func:`~phago.export.atomic_output`).
+    written whole or not at all (see :func:`~phago.export.atomic_output`); ``"-"`` writes
+    the PNG's bytes to standard output, an existing path that is no regular file (a FIFO)
+    is written in place.
 
     Options are as for :func:`render_html`.
 
     Raises:
-        ConfigError: ``title`` is not text, or ``max_nodes``, ``labels`` or ``seed`` is out
-            of range or not a whole number; nothing was written.
-        PhagoError: unknown ``color_by``.
+        ConfigError: ``title`` is not text, ``max_nodes``, ``labels`` or ``seed`` is out
+            of range or not a whole number, or ``color_by`` is unknown (or ``shard`` for a
+            graph without shards); nothing was written.
         OutputError: the file cannot be written (the message names it).
         StoreError: ``path`` is a phago store (see
             :func:`~phago.export.check_output_path`); nothing was written.
+        BrokenPipeError: ``path`` is a pipe whose reader closed it.
 
     Example:
         >>> import tempfile, pathlib
@@ -737,8 +775,7 @@ def write_png(
     labels = whole_number(labels, "labels", 0)
     max_nodes = whole_number(max_nodes, "max_nodes", 1)
     seed = whole_number(seed, "seed", 0)
-    if color_by not in COLOR_BY or (color_by == "shard" and table.shard is None):
-        raise PhagoError(f"cannot colour by {color_by!r} here")
+    color_by = _check_colour(table, color_by)
     p = Path(path)
     _draw_png(view_data(table, max_nodes=max_nodes, seed=seed), p, title, color_by, labels)
     return p
@@ -796,9 +833,13 @@ def _draw_png(v: ViewData, p: Path, title: str, color_by: str, labels: int) -> N
     ax.set_xlim(-0.03, 1.03)
     ax.set_ylim(-0.03, 1.03)
     try:
+        if os.fspath(p) == STDOUT:
+            with _stdout_bytes() as raw:
+                fig.savefig(raw, format="png")
+            return
         with atomic_output(p) as tmp:
             fig.savefig(tmp, format="png")
-    except PhagoError:
+    except (PhagoError, BrokenPipeError):
         raise  # (a StoreError is an OSError too: it keeps its own type and message)
     except OSError as exc:
         raise OutputError(f"cannot write {p}: {exc.strerror or exc}") from exc
@@ -819,13 +860,15 @@ def write_html_and_png(
 
     The files are those of :func:`write_html` and :func:`write_png` with the same options
     (``labels``: None gives each its own default, 40 on the page and 25 in the picture);
-    the HTML file is written first, each whole or not at all.
+    the HTML file is written first, each whole or not at all. Either path may be ``"-"``
+    (standard output), not both.
 
     Raises:
-        ConfigError: a bad option value (as :func:`render_html`); nothing was written.
-        PhagoError: unknown ``color_by``, or ``shard`` without shard information.
+        ConfigError: a bad option value (as :func:`render_html`; ``color_by`` included), or
+            both paths are ``"-"``; nothing was written.
         OutputError: a file that cannot be written (the message names it).
         StoreError: a path is a phago store (see :func:`~phago.export.check_output_path`).
+        BrokenPipeError: a path is a pipe whose reader closed it.
 
     Example:
         >>> import tempfile, pathlib
@@ -842,12 +885,11 @@ def write_html_and_png(
     png_labels = whole_number(25 if labels is None else labels, "labels", 0)
     max_nodes = whole_number(max_nodes, "max_nodes", 1)
     seed = whole_number(seed, "seed", 0)
-    if color_by not in COLOR_BY:
-        raise PhagoError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}")
-    if color_by == "shard" and table.shard is None:
-        raise PhagoError("cannot colour by shard: this graph is not from a distributed colony")
-    v = view_data(table, max_nodes=max_nodes, seed=seed)
+    color_by = _check_colour(table, color_by)
     page, picture = Path(html_path), Path(png_path)
+    if os.fspath(page) == os.fspath(picture) == STDOUT:
+        raise ConfigError("the page and the picture cannot both go to standard output ('-')")
+    v = view_data(table, max_nodes=max_nodes, seed=seed)
     _write_text(page, _page(table, v, title, color_by, page_labels))
     _draw_png(v, picture, title, color_by, png_labels)
     return page, picture

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from phago.cli._store import db_option, fail, open_table
-from phago.cli.common import LazyChoice, echo_json, out
-from phago.errors import PhagoError
+from phago.cli._store import db_option, fail, is_distributed, open_table
+from phago.cli.common import LazyChoice, console, echo_json, out
+from phago.cli.export import is_standard_output, refuse_json_on_stdout, usage_error
+from phago.errors import ConfigError, PhagoError
+
+_PAGE_SUFFIXES = (".html", ".htm")
+_PICTURE_SUFFIX = ".png"
 
 
 def _colours() -> tuple[str, ...]:
@@ -24,16 +29,22 @@ def _colours() -> tuple[str, ...]:
     "out_path",
     default=Path("graph.html"),
     show_default=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="HTML file to write (a .png name writes only the picture).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="HTML file to write (.html or .htm; a .png name writes only the picture), or - for "
+    "the page on standard output. A FIFO or device is written in place, whatever its name.",
 )
-@click.option("--png", is_flag=True, help="Also write a static PNG next to the HTML file.")
+@click.option(
+    "--png",
+    is_flag=True,
+    help="Also write a static PNG next to the HTML file (same name, .png; needs a file "
+    "--out, not - nor a FIFO).",
+)
 @click.option(
     "--color-by",
     type=LazyChoice(_colours),
     default=None,
-    help="Colour nodes by community, shard or type [default: shard for a distributed "
-    "store, else community].",
+    help="Colour nodes by community, shard (a distributed store only) or type [default: "
+    "shard for a distributed store, else community].",
 )
 @click.option(
     "--max-nodes",
@@ -44,7 +55,10 @@ def _colours() -> tuple[str, ...]:
 )
 @click.option("--title", default="phago knowledge graph", show_default=True, help="Page title.")
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print the files written and what they show as JSON."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the files written and what they show as JSON (not with --out -).",
 )
 def viz(
     db: Path,
@@ -59,10 +73,14 @@ def viz(
     weight, colour by community or shard, a search box and hover details. It needs no network
     access to open. The files are written whole or not at all, and never over the store
     itself nor any other phago store. After the files written it prints the page's note:
-    how many of how many nodes are drawn (with --json, as "note")."""
+    how many of how many nodes are drawn (with --json, as "note").
+
+    --out names an .html or .htm file (or a .png one, for the picture alone); other names
+    are refused. --out - writes the page to standard output, and what is said goes to
+    stderr; an existing FIFO, terminal or device is written in place."""
     import numpy as np
 
-    from phago.export import check_output_path
+    from phago.export import check_output_path, is_stream_output
     from phago.viz import (
         page_note,
         select_nodes,
@@ -71,11 +89,22 @@ def viz(
         write_png,
     )
 
-    to_png = out_path.suffix.lower() == ".png"
+    refuse_json_on_stdout(as_json, out_path)
+    to_stdout = os.fspath(out_path) == "-"
+    stream = is_stream_output(out_path)
+    to_png = not to_stdout and out_path.suffix.lower() == _PICTURE_SUFFIX
     targets = [out_path] if to_png or not png else [out_path, out_path.with_suffix(".png")]
     try:
-        for target in targets:  # all of them before anything is written
+        for target in [] if to_stdout else targets:  # all of them before anything is written
             check_output_path(target, source=db)
+        _check_names(out_path, stream=stream, to_png=to_png, png=png)
+        if color_by == "shard" and not is_distributed(db):
+            raise ConfigError(
+                "--color-by shard needs a distributed store (one made with --shards): "
+                "colour by community or type"
+            )
+    except ConfigError as exc:
+        raise usage_error(exc) from exc
     except PhagoError as exc:
         raise fail(exc) from exc
     table = open_table(db)
@@ -124,10 +153,37 @@ def viz(
             }
         )
         return
+    say = console if is_standard_output(out_path) else out
     for w in written:
-        out.print(f"Wrote {w}", highlight=False, soft_wrap=True)
-    out.print(note, highlight=False, markup=False, soft_wrap=True)
-    if out_path.suffix.lower() != ".png":
-        out.print(
+        where = "the page to standard output" if w == "-" else w
+        say.print(f"Wrote {where}", highlight=False, soft_wrap=True)
+    say.print(note, highlight=False, markup=False, soft_wrap=True)
+    if not to_png and not stream:
+        say.print(
             f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False, soft_wrap=True
+        )
+
+
+def _check_names(out_path: Path, *, stream: bool, to_png: bool, png: bool) -> None:
+    """Refuse a --out name that is not a page's (nor a picture's), and --png where no
+    picture file can be named next to --out.
+
+    Raises:
+        ConfigError: the one that is wrong.
+    """
+    if png and stream and not to_png:
+        raise ConfigError(
+            f"--png writes the picture next to the page's file, and --out {out_path} is "
+            "no file: give --out a file name (e.g. graph.html), or --out x.png for the "
+            "picture alone"
+        )
+    if stream or to_png:
+        return
+    suffix = out_path.suffix.lower()
+    if suffix not in _PAGE_SUFFIXES:
+        picture = out_path.with_suffix(_PICTURE_SUFFIX).name
+        hint = f" (for a picture: --png, or --out {picture} for the picture alone)"
+        raise ConfigError(
+            f"--out {out_path} does not end in .html or .htm: phago viz writes an HTML page; "
+            f"name it e.g. {out_path.with_suffix('.html').name}{hint}"
         )
