@@ -42,14 +42,13 @@ from phago._interrupts import TickBoundaryInterrupt
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
-from phago.config import ColonyConfig, colony_config, whole_number
+from phago.config import ColonyConfig, colony_config, real_number, whole_number
 from phago.errors import (
     ConfigError,
     DistributedError,
     DocumentError,
     EmptyDocument,
     InvalidAgent,
-    InvalidPosition,
     PhaseOrderError,
     UnknownAgent,
 )
@@ -97,6 +96,7 @@ from phago.types import (
     TraceType,
     WireNodes,
     concept_labels,
+    placed_position,
 )
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ if TYPE_CHECKING:
     from phago.state import ForgetReport
 
 __all__ = [
+    "MAX_INPUT_INTENSITY",
     "Colony",
     "ColonySnapshot",
     "ColonyStats",
@@ -115,6 +116,11 @@ __all__ = [
 ]
 
 _CONCEPT = list(NodeType).index(NodeType.CONCEPT)
+
+MAX_INPUT_INTENSITY = 1e6
+"""The strongest input signal :meth:`Colony.emit_input_signal` emits (a document's own
+signal is 1): an agent's gradient sums intensities divided by distances down to 0.001, so
+intensities near the float range would overflow it (a NaN heading)."""
 
 # actions whose application neither reads nor changes the graph: presentations before and
 # after them can be applied together (see Colony.act)
@@ -487,13 +493,14 @@ class Colony:
             EmptyDocument: empty or whitespace-only content.
             DocumentError: binary or oversized content, a ``doc_id`` that is not an integer
                 in range, or one already given to a different document.
-            InvalidPosition: a position that is not finite.
+            InvalidPosition: a position that is not two finite numbers, or has ``|x|`` or
+                ``|y|`` beyond :data:`~phago.types.POSITION_LIMIT`.
         """
         check_document(title, content, self.config.max_document_chars)
         check_keyword_counts([title], [content], self.config.clique_keyword_limit)
         if doc_id is not None:
             doc_id = checked_document_id(doc_id)
-        position = self._next_layout_position() if position is None else Position.of(position)
+        position = self._next_layout_position() if position is None else placed_position(position)
         return self.substrate.add_document(title, content, position, doc_id)
 
     def ingest_documents(self, docs: Iterable[DocumentInput]) -> list[DocumentId]:
@@ -510,7 +517,8 @@ class Colony:
         Raises:
             EmptyDocument: empty or whitespace-only content.
             DocumentError: binary or oversized content.
-            InvalidPosition: a position that is not two finite numbers.
+            InvalidPosition: a position that is not two finite numbers, or beyond
+                :data:`~phago.types.POSITION_LIMIT`.
 
         Example:
             >>> c = Colony()
@@ -541,7 +549,8 @@ class Colony:
         Raises:
             EmptyDocument: empty or whitespace-only content.
             DocumentError: binary or oversized content.
-            InvalidPosition: a position that is not finite.
+            InvalidPosition: a position that is not finite, or beyond
+                :data:`~phago.types.POSITION_LIMIT`.
 
         Example:
             >>> from phago.document_batch import DocumentBatch
@@ -562,15 +571,12 @@ class Colony:
 
     def _check_batch(self, batch: DocumentBatch) -> None:
         """What :func:`checked_columns` checks, for a batch built without it."""
+        from phago.document_batch import check_positions
+
         limit = self.config.max_document_chars
         for title, content in zip(batch.titles, batch.contents, strict=True):
             check_document(title, content, limit)
-        if not np.isfinite(batch.xy).all():
-            k = int(np.flatnonzero(~np.isfinite(batch.xy).all(axis=1))[0])
-            raise InvalidPosition(
-                f"document {batch.titles[k]!r}: position must be finite, "
-                f"got {tuple(batch.xy[k].tolist())}"
-            )
+        check_positions(batch.titles, batch.xy)
 
     def _next_layout_position(self) -> Position:
         return Position(*self._next_layout_xy())
@@ -586,13 +592,33 @@ class Colony:
     ) -> None:
         """Emit an Input signal at ``position`` (a Position or a pair; from no agent).
 
+        Args:
+            position: where; ``|x|`` and ``|y|`` at most :data:`~phago.types.POSITION_LIMIT`.
+            intensity: how strongly it calls agents: a number in (0, 1e6] (a document's own
+                signal is 1). It decays each tick; a signal of intensity 0 would be gone
+                before any agent sensed it, and the pull of one near the float range would
+                overflow agents' gradients.
+
         Raises:
-            InvalidPosition: a position that is not a pair of finite numbers.
+            InvalidPosition: a position that is not a pair of finite numbers, or beyond
+                :data:`~phago.types.POSITION_LIMIT`.
+            ConfigError: an intensity that is not a number in (0, 1e6] (NaN, infinite,
+                0 or negative, text); nothing is emitted.
+
+        Example:
+            >>> c = Colony()
+            >>> c.emit_input_signal((5, 5), intensity=2.0)
+            >>> c.substrate.signal_count
+            1
+            >>> c.emit_input_signal((5, 5), intensity=-1)
+            Traceback (most recent call last):
+            ...
+            phago.errors.ConfigError: intensity must be a number in (0, 1000000], got -1
         """
+        at = placed_position(position)
+        strength = real_number(intensity, "intensity", 0.0, MAX_INPUT_INTENSITY, low_open=True)
         self.substrate.emit_signal(
-            Signal(
-                SignalType.INPUT, intensity, Position.of(position), AgentId(0), self.substrate.tick
-            )
+            Signal(SignalType.INPUT, strength, at, AgentId(0), self.substrate.tick)
         )
 
     def spawn(self, agent: Agent) -> AgentId:

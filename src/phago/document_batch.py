@@ -29,9 +29,9 @@ from phago.colony import check_document
 from phago.corpus import CorpusDocument
 from phago.errors import DocumentError, InvalidPosition
 from phago.ids import document_ids
-from phago.types import Position, coordinate
+from phago.types import POSITION_LIMIT, Position, coordinate, placed_xy
 
-__all__ = ["DocumentBatch", "DocumentInput", "checked_columns"]
+__all__ = ["DocumentBatch", "DocumentInput", "check_positions", "checked_columns"]
 
 # what the ingest_documents methods accept: a corpus document, (title, content) or
 # (title, content, position); a None or missing position is placed by the colony
@@ -47,7 +47,8 @@ class DocumentBatch:
     Attributes:
         titles: the documents' titles.
         contents: their texts (checked: text, not empty, no NUL bytes, not too long).
-        xy: their positions, shape ``(n, 2)``, float64, finite.
+        xy: their positions, shape ``(n, 2)``, float64, finite and within
+            :data:`~phago.types.POSITION_LIMIT`.
         ids: their document ids, uint64.
         checked_chars: the content length limit :meth:`of` checked content and positions
             against (``inf`` for none), or None for a batch built otherwise; a colony whose
@@ -186,14 +187,15 @@ def checked_columns(
     """Titles, contents and positions of ``docs``, every one checked.
 
     Content is checked as :func:`phago.colony.check_document` checks it; a position must be a
-    :class:`~phago.types.Position` or two finite numbers. ``place()`` gives the position of
-    a document that has none, in input order.
+    :class:`~phago.types.Position` or two finite numbers, with ``|x|`` and ``|y|`` at most
+    :data:`~phago.types.POSITION_LIMIT` (checked in one NumPy pass). ``place()`` gives the
+    position of a document that has none, in input order.
 
     Raises:
         EmptyDocument: a document with empty or whitespace-only content.
         DocumentError: content that is not text, binary or longer than ``max_chars``.
-        InvalidPosition: a position that is not two finite numbers (the message names the
-            document).
+        InvalidPosition: a position that is not two finite numbers, or beyond
+            :data:`~phago.types.POSITION_LIMIT` (the message names the document).
         DocumentError: ``docs`` not an iterable of items, or an item that is not a
             CorpusDocument, ``(title, content)`` or ``(title, content, position)`` (the
             message gives its place in ``docs``).
@@ -257,11 +259,40 @@ def checked_columns(
     xy = np.empty((len(xs), 2), dtype=np.float64)
     xy[:, 0] = xs
     xy[:, 1] = ys
-    finite = np.isfinite(xy).all(axis=1)
-    if not finite.all():
-        k = int(np.flatnonzero(~finite)[0])
-        _raise_position(titles[k], raw[k] if raw[k] is not None else (xs[k], ys[k]))
+    check_positions(titles, xy, raw)
     return titles, contents, xy
+
+
+def check_positions(
+    titles: Sequence[str], xy: npt.NDArray[np.float64], raw: Sequence[Any] | None = None
+) -> None:
+    """Refuse documents whose positions (rows of ``xy``) are not finite or lie beyond
+    :data:`~phago.types.POSITION_LIMIT`, in one NumPy pass; the error is the one
+    :func:`~phago.types.placed_xy` gives for the first such document, naming it.
+
+    Args:
+        titles: the documents' titles (for the message).
+        xy: their positions, shape ``(n, 2)``.
+        raw: the positions as given, for the message (None, or a None item: ``xy``'s row).
+
+    Raises:
+        InvalidPosition: a position that is not finite or lies beyond the limit.
+
+    Example:
+        >>> check_positions(["a"], np.array([[1e15, -1e15]]))
+        >>> check_positions(["a", "b"], np.array([[0.0, 0.0], [0.0, 3e15]]))
+        Traceback (most recent call last):
+        ...
+        phago.errors.InvalidPosition: document 'b': position (0.0, 3000000000000000.0) is \
+too far out: |x| and |y| must be at most 1e+15 (phago.types.POSITION_LIMIT); place it nearer \
+the origin
+    """
+    with np.errstate(invalid="ignore"):  # (NaN compares false: refused with the rest)
+        placed = (np.abs(xy) <= POSITION_LIMIT).all(axis=1)
+    if not placed.all():
+        k = int(np.flatnonzero(~placed)[0])
+        given = raw[k] if raw is not None else None
+        _raise_position(titles[k], given if given is not None else tuple(xy[k].tolist()))
 
 
 def _item_size(item: Any) -> int:
@@ -281,9 +312,13 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def _raise_position(title: str, pos: Any) -> NoReturn:
-    """Raise the InvalidPosition that ``Position`` raises for ``pos``, naming the document."""
+    """Raise the InvalidPosition that :func:`~phago.types.placed_xy` raises for ``pos`` (a
+    Position or a pair), naming the document."""
     try:
-        Position(*pos)
+        if isinstance(pos, Position):
+            placed_xy(pos.x, pos.y)
+        else:
+            placed_xy(*pos)
     except InvalidPosition as exc:
         raise InvalidPosition(f"document {title!r}: {exc}") from exc
     except TypeError as exc:

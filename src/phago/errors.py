@@ -130,15 +130,27 @@ class ColonyBusy(DistributedError, RuntimeError):
     ``request_stop()`` ends a run at a tick boundary and ``close()`` waits for it."""
 
 
-class ShardNotFound(DistributedError, KeyError):
-    """The shard id is not known to the coordinator or runner."""
+class ShardNotFound(DistributedError, ConfigError, KeyError):
+    """The shard id is not known to the coordinator or runner, or a shard index given to a
+    :class:`~phago.distributed.DistributedColony` is not one of its shards. Also a
+    :class:`ConfigError` (a bad argument), as which a bad ``shard`` was refused before.
 
-    def __init__(self, shard: object) -> None:
-        super().__init__(f"shard not found: {shard}")
+    Example:
+        >>> str(ShardNotFound(5, "this colony has shards 0 to 1"))
+        'shard not found: 5 (this colony has shards 0 to 1)'
+    """
+
+    def __init__(self, shard: object, detail: str = "") -> None:
         self.shard = shard
+        self.detail = detail
+        super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"shard not found: {self.shard}"
+        return f"shard not found: {self.shard}" + (f" ({self.detail})" if self.detail else "")
+
+    def __reduce__(self) -> tuple[type[ShardNotFound], tuple[object, str]]:
+        # (rebuilt from its fields: the default would pass the message as the shard)
+        return (ShardNotFound, (self.shard, self.detail))
 
 
 class ShardLost(DistributedError):

@@ -57,17 +57,19 @@ Example:
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import logging
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -234,18 +236,25 @@ def discover(
     """Supported files under ``paths`` (folders recursively), sorted per argument, no repeats.
 
     Named files of an unsupported type, missing paths and folders that cannot be read are
-    returned as skipped (by absolute path). Files of other types inside folders are passed
-    over; their absolute paths are appended to ``unsupported`` when it is given (hidden
-    files, and files in hidden folders, are not counted).
+    returned as skipped (by absolute path). Inside folders, an entry with a supported suffix
+    that is not a regular file (a FIFO, a device, a socket, a symbolic link to one of them,
+    a symbolic-link loop, a link to nothing) is skipped with the reason, and never opened;
+    entries of other types are passed over, and their absolute paths are appended to
+    ``unsupported`` when it is given (hidden files, and files in hidden folders, are not
+    counted). Symbolic links to folders are not followed.
 
     Example:
-        >>> import tempfile, pathlib
+        >>> import os, tempfile, pathlib
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (d / "b.md").write_text("x"); _ = (d / "a.bin").write_bytes(b"x")
+        >>> os.mkfifo(d / "pipe.txt"); os.symlink("loop.md", d / "loop.md")
         >>> other: list[str] = []
         >>> files, skipped = discover([d, d / "nope.txt"], unsupported=other)
-        >>> [f.name for f in files], len(skipped), [pathlib.Path(o).name for o in other]
-        (['b.md'], 1, ['a.bin'])
+        >>> [f.name for f in files], [pathlib.Path(o).name for o in other]
+        (['b.md'], ['a.bin'])
+        >>> [s.reason.rsplit("/", 1)[1] for s in skipped]
+        ['loop.md: a symbolic link loop', 'pipe.txt: not a regular file', \
+'nope.txt: no such file or directory']
     """
     files: list[Path] = []
     skipped: list[SkippedFile] = []
@@ -261,6 +270,7 @@ def discover(
         p = Path(raw)
         if p.is_dir():
             found: list[Path] = []
+            odd: list[SkippedFile] = []
 
             def unreadable(exc: OSError, top: Path = p) -> None:
                 where = os.path.abspath(exc.filename or top)
@@ -276,29 +286,62 @@ def discover(
                 )
                 for name in names:
                     f = Path(root) / name
+                    why = _not_regular(f)
                     if f.suffix.lower() in SUPPORTED_SUFFIXES:
-                        if f.is_file():
+                        if why is None:
                             found.append(f)
-                    elif not hidden and not name.startswith(".") and f.is_file():
+                        else:
+                            where = os.path.abspath(f)
+                            odd.append(SkippedFile(where, f"{where}: {why[0]}", why[1]))
+                    elif not hidden and not name.startswith("."):
                         others.append(os.path.abspath(f))
             for f in sorted(found):
                 take(f)
+            for sk in sorted(odd, key=lambda s: s.path):
+                if sk.path not in seen:
+                    seen.add(sk.path)
+                    skipped.append(sk)
             if unsupported is not None:
                 unsupported.extend(sorted(others))
         else:
             where = os.path.abspath(p)
-            if p.is_file():
+            why = _not_regular(p)
+            if why is None:
                 if p.suffix.lower() in SUPPORTED_SUFFIXES:
                     take(p)
                 else:
                     reason = f"{where}: unsupported file type {p.suffix!r}"
                     skipped.append(SkippedFile(where, reason))
-            elif p.exists():
-                skipped.append(SkippedFile(where, f"{where}: not a regular file"))
             else:
-                reason = f"{where}: no such file or directory"
-                skipped.append(SkippedFile(where, reason, "OSError"))
+                skipped.append(SkippedFile(where, f"{where}: {why[0]}", why[1]))
     return files, skipped
+
+
+def _not_regular(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` (followed through symbolic links) is not a regular file to read, with
+    the :attr:`SkippedFile.error` kind; None for a regular file. It is looked at with
+    ``stat``, never opened: reading a FIFO would wait for a writer.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "a.txt").write_text("x"); os.mkfifo(d / "p.txt")
+        >>> _not_regular(d / "a.txt"), _not_regular(d / "p.txt"), _not_regular(d / "no.txt")
+        (None, ('not a regular file', 'DocumentError'), ('no such file or directory', 'OSError'))
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop", "OSError"
+        if isinstance(exc, FileNotFoundError):
+            if os.path.islink(path):
+                return "a symbolic link to nothing (no such file or directory)", "OSError"
+            return "no such file or directory", "OSError"
+        return f"cannot read ({exc.strerror or exc})", "OSError"
+    if stat.S_ISREG(mode):
+        return None
+    return "not a regular file", "DocumentError"
 
 
 # ---------------------------------------------------------------------------- extraction
@@ -440,6 +483,44 @@ _NO_SURROGATES = frozenset(
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading bytes, if it is a regular file. The check is made on the
+    opened file (and a FIFO is opened without waiting for a writer), so that a file that
+    became a FIFO or a device after :func:`discover` found it is refused, not read.
+
+    Raises:
+        DocumentError: not a regular file.
+        OSError: it cannot be opened.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> fifo = pathlib.Path(tempfile.mkdtemp()) / "p.txt"
+        >>> os.mkfifo(fifo)
+        >>> try:
+        ...     _open_regular(fifo)
+        ... except DocumentError as exc:
+        ...     str(exc).endswith("p.txt: not a regular file")
+        True
+    """
+    return open(path, "rb", opener=_regular_opener)
+
+
+def _regular_opener(path: str | bytes, flags: int) -> int:
+    """``os.open`` for :func:`_open_regular`: without blocking (a FIFO would wait for a
+    writer), and only a regular file (checked with ``fstat`` on what was opened)."""
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | nonblocking)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DocumentError(f"{os.fsdecode(path)}: not a regular file")
+        if nonblocking:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
     """The file's text in chunks; raises DocumentError on NUL bytes or text that cannot be
     decoded in ``encoding`` (or that decodes to lone surrogates, which no text may hold).
@@ -454,7 +535,7 @@ def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
         raise DocumentError(f"{path}: {exc}") from exc
     offset = 0
     first = True
-    with open(path, "rb") as fh:
+    with _open_regular(path) as fh:
         raw = fh.read(max(chunk_size, 4))
         if name in ("utf-8", "utf-8-sig"):
             wider = _bom_encoding(raw)
@@ -584,9 +665,9 @@ def _pdf_chunks(path: Path, meta: dict[str, str]) -> Iterator[str]:
         from pypdf import PdfReader
     except ImportError as exc:  # pragma: no cover - pypdf is a declared dependency
         raise DocumentError(f"{path}: reading PDF needs the 'pypdf' package") from exc
-    with _PDF_NOTES.collecting() as notes:
+    with _open_regular(path) as fh, _PDF_NOTES.collecting() as notes:
         try:
-            reader = PdfReader(path)
+            reader = PdfReader(fh)
             if reader.is_encrypted and not reader.decrypt(""):
                 raise DocumentError(f"{path}: the PDF is encrypted")
             for page in reader.pages:

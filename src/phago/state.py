@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -66,9 +67,10 @@ from phago.errors import (
 )
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, NodeId
-from phago.substrate import Substrate, _Columns
+from phago.substrate import MIN_CELL_SIZE, Substrate, _Columns
 from phago.text import Keyword
 from phago.types import (
+    POSITION_LIMIT,
     CellHealth,
     DeathCause,
     DeathSignal,
@@ -768,8 +770,20 @@ def _restore_substrate(ss: SubstrateState, s: Substrate) -> None:
     ) or ss.doc_pos.shape != (n, 2):
         raise StoreError("saved document columns differ in length")
     _check_finite(ss.doc_pos, "document positions")
+    if len(ss.doc_pos) and float(np.abs(ss.doc_pos).max()) > POSITION_LIMIT:
+        raise StoreError(
+            f"saved documents lie beyond the position limit ({POSITION_LIMIT:g}, "
+            "phago.types.POSITION_LIMIT), where the substrate's grid cannot hold them: the "
+            "store was written by an older phago that took them. Ingest the files again "
+            "into a new store"
+        )
+    cell = float(ss.cell_size)
+    if not (math.isfinite(cell) and cell >= MIN_CELL_SIZE):
+        raise StoreError(
+            f"saved substrate cell size {ss.cell_size!r} is not a number >= {MIN_CELL_SIZE:g}"
+        )
     s.tick = int(ss.tick)
-    s._cell = float(ss.cell_size)
+    s._cell = cell
     s._docs = []
     s._doc_seq = {}
     s._doc_grid = {}

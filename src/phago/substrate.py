@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from phago import _kernels as K
 from phago._arrays import unique_sorted
+from phago.config import real_number
 from phago.errors import DocumentError, EmptyDocument, UnknownDocument
 from phago.ids import AgentId, DocumentId, document_id
 from phago.types import (
@@ -48,10 +49,11 @@ from phago.types import (
     SignalType,
     Trace,
     TraceType,
+    placed_xy,
     trusted_position,
 )
 
-__all__ = ["PointIndex", "RankedDocuments", "Substrate"]
+__all__ = ["MIN_CELL_SIZE", "PointIndex", "RankedDocuments", "Substrate"]
 
 _SIGNAL_TYPES: tuple[SignalType, ...] = tuple(SignalType)
 _SIGNAL_CODE = {t: i for i, t in enumerate(_SIGNAL_TYPES)}
@@ -61,59 +63,153 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+MIN_CELL_SIZE = 1.0
+"""The smallest grid cell size a :class:`Substrate` (or :class:`PointIndex`) takes. A
+coordinate divided by it stays finite, and a document's cell (its coordinates are within
+:data:`~phago.types.POSITION_LIMIT`) fits a 64-bit integer many times over."""
+
+# the cells of points farther out than this many cells (agents may stand anywhere finite,
+# and signals and traces lie where they do) are clamped to it, so that they fit int64
+_CELL_CLAMP = 1 << 62
+
+
+def _cell_size(value: object) -> float:
+    """A grid cell size: a finite number >= :data:`MIN_CELL_SIZE`; else ConfigError."""
+    return real_number(value, "cell_size", MIN_CELL_SIZE)
+
+
+def _clamped_cell(v: float) -> int:
+    """``floor(v)`` clamped to ``±_CELL_CLAMP`` (``v``: a coordinate over the cell size), as
+    :meth:`PointIndex.rebuild` computes cells in NumPy.
+
+    Example:
+        >>> _clamped_cell(-2.5), _clamped_cell(1e300) == _CELL_CLAMP
+        (-3, True)
+    """
+    if -_CELL_CLAMP < v < _CELL_CLAMP:
+        return math.floor(v)
+    return _CELL_CLAMP if v > 0 else -_CELL_CLAMP
+
+
 def _cell_key(cx: int, cy: int) -> int:
-    return (cx << 32) ^ (cy & 0xFFFFFFFF)
+    """The key of cell ``(cx, cy)`` as :meth:`PointIndex.rebuild` computes it in int64
+    (``(cx << 32) ^ (cy & 0xFFFFFFFF)``, wrapped as NumPy wraps it): cells far apart may
+    share a key, which only adds candidates that the callers' distance test drops.
+
+    Example:
+        >>> cx = np.array([3, -3, 2**40], dtype=np.int64); cy = np.array([-7, 7, 5], np.int64)
+        >>> ((cx << 32) ^ (cy & 0xFFFFFFFF)).tolist() == [
+        ...     _cell_key(3, -7), _cell_key(-3, 7), _cell_key(2**40, 5)]
+        True
+    """
+    key = ((cx << 32) ^ (cy & 0xFFFFFFFF)) & 0xFFFFFFFFFFFFFFFF
+    return key - (1 << 64) if key >= 1 << 63 else key
 
 
 class PointIndex:
     """A uniform-grid index over point columns, rebuilt lazily after changes.
 
+    Points whose cell lies beyond ``±2**62`` cells (agents may stand anywhere finite, and
+    leave signals and traces where they stand) are kept apart and are candidates of the
+    queries that reach that far only.
+
     Example:
         >>> idx = PointIndex(10.0)
-        >>> idx.rebuild(np.array([0.0, 50.0]), np.array([0.0, 0.0]))
-        >>> idx.candidates(1.0, 1.0, 5.0).tolist()
+        >>> idx.rebuild(np.array([0.0, 50.0, 1e300]), np.array([0.0, 0.0, 0.0]))
+        >>> idx.candidates(1.0, 1.0, 5.0).tolist(), idx.candidates(1e300, 0.0, 5.0).tolist()
+        ([0], [2])
+        >>> idx.within(1.0, 1.0, 5.0, np.array([0.0, 50.0, 1e300]), np.zeros(3)).tolist()
         [0]
     """
 
     def __init__(self, cell: float) -> None:
-        self.cell = float(cell)
+        self.cell = _cell_size(cell)
         self._order: IntArray = np.zeros(0, dtype=np.int64)
         self._cells: dict[int, tuple[int, int]] = {}
+        self._far: IntArray = np.zeros(0, dtype=np.int64)  # rows beyond ±2**62 cells
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # (an index pickled before points far out were kept apart has none)
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_far", np.zeros(0, dtype=np.int64))
 
     def rebuild(self, x: FloatArray, y: FloatArray) -> None:
-        """Index the points ``(x[i], y[i])``."""
+        """Index the points ``(x[i], y[i])`` (finite)."""
+        self._far = np.zeros(0, dtype=np.int64)
         if len(x) == 0:
             self._order = np.zeros(0, dtype=np.int64)
             self._cells = {}
             return
-        cx = np.floor(x / self.cell).astype(np.int64)
-        cy = np.floor(y / self.cell).astype(np.int64)
+        fx, fy = np.floor(x / self.cell), np.floor(y / self.cell)
+        bound = float(_CELL_CLAMP)
+        far = (np.abs(fx) >= bound) | (np.abs(fy) >= bound)
+        rows: IntArray | None = None
+        if far.any():
+            self._far = np.flatnonzero(far)
+            rows = np.flatnonzero(~far)
+            fx, fy = fx[rows], fy[rows]
+            if not len(rows):  # (every point far out)
+                self._order = rows
+                self._cells = {}
+                return
+        cx, cy = fx.astype(np.int64), fy.astype(np.int64)
         key = (cx << 32) ^ (cy & 0xFFFFFFFF)
         order = np.argsort(key, kind="stable")
         sk = key[order]
         uniq, starts = np.unique(sk, return_index=True)
         ends = np.append(starts[1:], len(sk))
-        self._order = order
+        self._order = order if rows is None else rows[order]
         self._cells = dict(
             zip(uniq.tolist(), zip(starts.tolist(), ends.tolist(), strict=True), strict=True)
         )
 
     def candidates(self, x: float, y: float, r: float) -> IntArray:
         """Row indices of points in grid cells overlapping the square around (x, y)."""
+        return self._candidates(x, y, r)[0]
+
+    def _candidates(self, x: float, y: float, r: float) -> tuple[IntArray, bool]:
+        """:meth:`candidates`, and whether they may include the points far out."""
         c = self.cell
-        x0, x1 = math.floor((x - r) / c), math.floor((x + r) / c)
-        y0, y1 = math.floor((y - r) / c), math.floor((y + r) / c)
+        x0, x1 = _clamped_cell((x - r) / c), _clamped_cell((x + r) / c)
+        y0, y1 = _clamped_cell((y - r) / c), _clamped_cell((y + r) / c)
         parts = []
         cells = self._cells
-        for cx in range(x0, x1 + 1):
-            for cy in range(y0, y1 + 1):
+        # (the grid holds no cell at ±2**62 or beyond: those points are the far ones)
+        edge = _CELL_CLAMP - 1
+        for cx in range(max(x0, -edge), min(x1, edge) + 1):
+            for cy in range(max(y0, -edge), min(y1, edge) + 1):
                 se = cells.get(_cell_key(cx, cy))
                 if se is not None:
                     parts.append(self._order[se[0] : se[1]])
+        far = len(self._far) > 0 and (
+            x0 <= -_CELL_CLAMP or x1 >= _CELL_CLAMP or y0 <= -_CELL_CLAMP or y1 >= _CELL_CLAMP
+        )
+        if far:
+            parts.append(self._far)
         if not parts:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), False
         out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         out.sort()
+        return out, far
+
+    def within(self, x: float, y: float, r: float, px: FloatArray, py: FloatArray) -> IntArray:
+        """Row indices (ascending) of the indexed points, whose coordinates are ``px`` and
+        ``py``, within ``r`` of (x, y), the disc's edge included."""
+        cand, far = self._candidates(x, y, r)
+        if len(cand) == 0:
+            return cand
+        if far:  # (distances between points far out may overflow: they are not within r)
+            with np.errstate(over="ignore", invalid="ignore"):
+                return self._within(cand, x, y, r, px, py)
+        return self._within(cand, x, y, r, px, py)
+
+    @staticmethod
+    def _within(
+        cand: IntArray, x: float, y: float, r: float, px: FloatArray, py: FloatArray
+    ) -> IntArray:
+        dx = px[cand] - x
+        dy = py[cand] - y
+        out: IntArray = cand[dx * dx + dy * dy <= r * r]
         return out
 
 
@@ -347,16 +443,20 @@ class Substrate:
 
     Args:
         cell_size: grid cell size for documents, signals and traces (about the agents'
-            sense radius is best).
+            sense radius is best); at least :data:`MIN_CELL_SIZE`.
+
+    Raises:
+        ConfigError: a cell size that is not a finite number >= :data:`MIN_CELL_SIZE`.
     """
 
     def __init__(self, cell_size: float = 10.0) -> None:
+        cell_size = _cell_size(cell_size)
         self.tick = 0
         self._docs: list[Document] = []
         self._doc_seq: dict[DocumentId, int] = {}
         self._doc_grid: dict[tuple[int, int], list[int]] = {}
         self._undigested = 0
-        self._cell = float(cell_size)
+        self._cell = cell_size
         self._sig = _Columns.empty()
         self._sig_pending: list[tuple[float, float, float, int, int, int, int]] = []
         self._sig_index = PointIndex(cell_size)
@@ -420,9 +520,11 @@ class Substrate:
         Raises:
             EmptyDocument: if ``content`` is empty or whitespace.
             DocumentError: ``doc_id`` is already the id of a different document.
+            InvalidPosition: ``position`` beyond :data:`~phago.types.POSITION_LIMIT`.
         """
         if not content or not content.strip():
             raise EmptyDocument(f"document {title!r} has no content")
+        placed_xy(position.x, position.y)
         did = doc_id if doc_id is not None else document_id(title, content)
         if did in self._doc_seq:
             held = self._docs[self._doc_seq[did]]
@@ -458,8 +560,10 @@ class Substrate:
     ) -> int:
         """Store documents in order, as :meth:`add_document` would one by one, in one pass.
 
-        The caller has checked them (content not empty, positions finite). A document
-        already stored, or earlier in the batch, is skipped. Returns how many were new.
+        The caller has checked them (content not empty, positions finite and within
+        :data:`~phago.types.POSITION_LIMIT`: :func:`phago.document_batch.check_positions`).
+        A document already stored, or earlier in the batch, is skipped. Returns how many
+        were new.
 
         Example:
             >>> import numpy as np
@@ -1071,14 +1175,11 @@ class Substrate:
 
     def _signal_rows_near(self, position: Position, radius: float) -> IntArray:
         self._flush_signals()
-        cand = self._sig_index.candidates(position.x, position.y, radius)
-        if len(cand) == 0:
-            return cand
         s = self._sig
-        dx = s.x[cand] - position.x
-        dy = s.y[cand] - position.y
-        ok = (dx * dx + dy * dy <= radius * radius) & self._live_rows(cand)
-        return cand[ok]
+        rows = self._sig_index.within(position.x, position.y, radius, s.x, s.y)
+        if len(rows) == 0:
+            return rows
+        return rows[self._live_rows(rows)]
 
     def signal_count_near(self, position: Position, radius: float) -> int:
         """Number of live signals within ``radius`` of ``position``."""
@@ -1231,13 +1332,8 @@ class Substrate:
         if self._tr_dirty:  # the index over all traces is rebuilt lazily, by this query
             self._tr_index.rebuild(t.x, t.y)
             self._tr_dirty = False
-        cand = self._tr_index.candidates(position.x, position.y, radius)
-        if len(cand) == 0:
-            return []
-        dx = t.x[cand] - position.x
-        dy = t.y[cand] - position.y
-        ok = dx * dx + dy * dy <= radius * radius
-        return [self._trace(int(i)) for i in cand[ok]]
+        rows = self._tr_index.within(position.x, position.y, radius, t.x, t.y)
+        return [self._trace(int(i)) for i in rows]
 
     def traces_near_many(
         self, positions: Sequence[Position], radius: float, trace_type: TraceType
@@ -1288,7 +1384,8 @@ class Substrate:
         self._flush_traces()
         t = self._tr
         qx, qy = _round_half_away(position.x * 10), _round_half_away(position.y * 10)
-        ok = (_round_half_away_arr(t.x * 10) == qx) & (_round_half_away_arr(t.y * 10) == qy)
+        with np.errstate(over="ignore"):  # (a trace far out: its key is infinite)
+            ok = (_round_half_away_arr(t.x * 10) == qx) & (_round_half_away_arr(t.y * 10) == qy)
         return [self._trace(int(i)) for i in np.flatnonzero(ok)]
 
     def decay_traces(self, rate: float, threshold: float) -> int:
@@ -1381,9 +1478,19 @@ def _nearest_cells(tree: Any, pxy: FloatArray, k: int) -> IntArray:
     return hits
 
 
-def _round_half_away(v: float) -> int:
-    return math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1)
+def _round_half_away(v: float) -> float:
+    """``v`` rounded half away from zero, as a float (infinite for an infinite ``v``: a
+    coordinate far out times 10), as :func:`_round_half_away_arr` rounds.
+
+    Example:
+        >>> _round_half_away(2.5), _round_half_away(-2.5), _round_half_away(float("inf"))
+        (3.0, -3.0, inf)
+    """
+    a = abs(v) + 0.5
+    r = float(math.floor(a)) if a != math.inf else a
+    return r if v >= 0 else -r
 
 
-def _round_half_away_arr(v: FloatArray) -> IntArray:
-    return (np.floor(np.abs(v) + 0.5) * np.sign(v)).astype(np.int64)
+def _round_half_away_arr(v: FloatArray) -> FloatArray:
+    out: FloatArray = np.floor(np.abs(v) + 0.5) * np.sign(v)
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,7 @@ from phago.errors import InvalidPosition
 from phago.ids import AgentId, DocumentId, NodeId
 
 __all__ = [
+    "POSITION_LIMIT",
     "Apoptose",
     "BoundaryContext",
     "CellHealth",
@@ -54,6 +56,8 @@ __all__ = [
     "TraceType",
     "WireNodes",
     "concept_labels",
+    "placed_position",
+    "placed_xy",
     "trusted_position",
 ]
 
@@ -77,9 +81,90 @@ def coordinate(value: object) -> float | None:
         return None
 
 
+POSITION_LIMIT = 1e15
+"""The farthest from the origin (on either axis) that phago places anything it is given:
+a document (ingested alone or in a batch, on a :class:`~phago.colony.Colony` or a
+:class:`~phago.distributed.DistributedColony`) and an input signal
+(:meth:`~phago.colony.Colony.emit_input_signal`) must have ``|x|`` and ``|y|`` at most
+this, or they are refused as :class:`~phago.errors.InvalidPosition`. Within it every grid
+cell of the substrate (a coordinate divided by the cell size, at least
+:data:`phago.substrate.MIN_CELL_SIZE`) fits a 64-bit integer, and coordinates keep a
+resolution of 0.125 or better. Agents, which move, may stand anywhere finite."""
+
+
+_LARGEST = sys.float_info.max  # (a Position's bound: finite)
+
+
+def _checked_xy(x: object, y: object, limit: float) -> tuple[float, float]:
+    """``(x, y)`` as coordinates: two numbers (see :func:`coordinate`), finite, and with
+    ``|x|`` and ``|y|`` at most ``limit``; else :class:`~phago.errors.InvalidPosition`
+    saying which of those it is not. Every check of a position goes through here."""
+    fx, fy = coordinate(x), coordinate(y)
+    if fx is None or fy is None:
+        raise InvalidPosition(f"position must be two numbers, got {x!r}, {y!r}")
+    # (one chained comparison per coordinate: NaN fails it too)
+    if -limit <= fx <= limit and -limit <= fy <= limit:
+        return fx, fy
+    if not (math.isfinite(fx) and math.isfinite(fy)):
+        raise InvalidPosition(f"position must be finite, got ({x!r}, {y!r})")
+    raise InvalidPosition(
+        f"position ({x!r}, {y!r}) is too far out: |x| and |y| must be at most {limit:g} "
+        "(phago.types.POSITION_LIMIT); place it nearer the origin"
+    )
+
+
+def placed_xy(x: object, y: object) -> tuple[float, float]:
+    """``(x, y)`` as the coordinates of something placed on the substrate (a document, an
+    input signal): two finite numbers within :data:`POSITION_LIMIT`.
+
+    Raises:
+        InvalidPosition: not two numbers, not finite, or beyond :data:`POSITION_LIMIT`.
+
+    Example:
+        >>> placed_xy(1, -2.5)
+        (1.0, -2.5)
+        >>> placed_xy(1e20, 0)
+        Traceback (most recent call last):
+        ...
+        phago.errors.InvalidPosition: position (1e+20, 0) is too far out: |x| and |y| must \
+be at most 1e+15 (phago.types.POSITION_LIMIT); place it nearer the origin
+    """
+    return _checked_xy(x, y, POSITION_LIMIT)
+
+
+def placed_position(value: Position | Sequence[float] | Any) -> Position:
+    """``value`` (a Position or a pair of numbers, as :meth:`Position.of` takes it) as the
+    position of something placed on the substrate: within :data:`POSITION_LIMIT`.
+
+    Raises:
+        InvalidPosition: not a pair of finite numbers, or beyond :data:`POSITION_LIMIT`.
+
+    Example:
+        >>> placed_position((3, 4))
+        Position(x=3.0, y=4.0)
+        >>> placed_position(Position(0, -2e15))
+        Traceback (most recent call last):
+        ...
+        phago.errors.InvalidPosition: position (0.0, -2000000000000000.0) is too far out: \
+|x| and |y| must be at most 1e+15 (phago.types.POSITION_LIMIT); place it nearer the origin
+    """
+    if isinstance(value, Position):
+        _checked_xy(value.x, value.y, POSITION_LIMIT)
+        return value
+    try:
+        if isinstance(value, str | bytes):
+            raise TypeError
+        x, y = value
+    except (TypeError, ValueError):
+        raise InvalidPosition(f"position must be a pair of numbers, got {value!r}") from None
+    return trusted_position(*_checked_xy(x, y, POSITION_LIMIT))
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A point on the unbounded 2-D substrate plane. Both coordinates must be finite.
+    """A point on the unbounded 2-D substrate plane. Both coordinates must be finite
+    (agents may stand anywhere); documents and input signals are placed within
+    :data:`POSITION_LIMIT` (see :func:`placed_position`).
 
     Example:
         >>> Position(1.5, -2).x
@@ -90,11 +175,7 @@ class Position:
     y: float
 
     def __post_init__(self) -> None:
-        fx, fy = coordinate(self.x), coordinate(self.y)
-        if fx is None or fy is None:
-            raise InvalidPosition(f"position must be two numbers, got {self.x!r}, {self.y!r}")
-        if not (math.isfinite(fx) and math.isfinite(fy)):
-            raise InvalidPosition(f"position must be finite, got ({self.x!r}, {self.y!r})")
+        fx, fy = _checked_xy(self.x, self.y, _LARGEST)
         object.__setattr__(self, "x", fx)
         object.__setattr__(self, "y", fy)
 

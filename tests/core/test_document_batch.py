@@ -16,6 +16,7 @@ from phago.corpus import CorpusDocument, grid_positions, load_sample_corpus
 from phago.document_batch import DocumentBatch, checked_columns
 from phago.errors import DocumentError, EmptyDocument, InvalidPosition
 from phago.ids import document_id
+from phago.types import POSITION_LIMIT
 from sample_colony import build_sample_colony
 
 SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
@@ -24,9 +25,7 @@ TEXT = st.text(
     min_size=1,
     max_size=40,
 ).filter(lambda s: s.strip() != "")
-COORD = st.one_of(
-    st.floats(-1e6, 1e6, allow_nan=False), st.floats(allow_nan=False, allow_infinity=False)
-)
+COORD = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.floats(-POSITION_LIMIT, POSITION_LIMIT))
 DOC = st.tuples(st.sampled_from(["a", "b", "c", ""]), TEXT, st.tuples(COORD, COORD))
 
 

@@ -64,6 +64,7 @@ from phago.errors import (
     PhagoError,
     PhaseOrderError,
     ShardLost,
+    ShardNotFound,
     StoreError,
     UnknownAgent,
 )
@@ -782,6 +783,40 @@ class DistributedColony:
                 return getattr(h.target, method)(*args)
         return self._call_each([(shard, method, args)])[0]
 
+    def _checked_shard(self, shard: object, name: str = "shard") -> int:
+        """``shard`` as the index of one of this colony's shards: a whole number (an int, a
+        NumPy integer or a whole float; not a bool, not text) from 0 to ``num_shards - 1``.
+        Every method that takes a shard index checks it here.
+
+        Raises:
+            ShardNotFound: anything else (a negative index does not count from the end).
+                It is also a :class:`~phago.errors.ConfigError`.
+
+        Example:
+            >>> dc = DistributedColony(num_shards=2)
+            >>> dc._checked_shard(1), dc._checked_shard(1.0)
+            (1, 1)
+            >>> dc._checked_shard(-1)
+            Traceback (most recent call last):
+            ...
+            phago.errors.ShardNotFound: shard not found: -1 (shard must be a whole number \
+from 0 to 1: this colony has 2 shards)
+            >>> dc.close()
+        """
+        index = -1
+        if not isinstance(shard, str | bytes) and type(shard).__name__ not in ("bool", "bool_"):
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
+                index = int(shard)  # type: ignore[call-overload]
+        if index != shard or not 0 <= index < self.num_shards:
+            n = self.num_shards
+            shown = shard if isinstance(shard, int) else repr(shard)
+            raise ShardNotFound(
+                shown,
+                f"{name} must be a whole number from 0 to {n - 1}: this colony has {n} "
+                f"shard{'s' if n != 1 else ''}",
+            )
+        return index
+
     @property
     def runner(self) -> DistributedRunner:
         """The runner driving the shards."""
@@ -808,6 +843,10 @@ class DistributedColony:
         """Route a document to its shard by the ring and ingest it there.
 
         Without a position, documents are laid out on a 32-column grid with spacing 5.
+
+        Raises:
+            What :meth:`ingest_documents` raises: InvalidPosition for a position that is
+            not two finite numbers or lies beyond :data:`~phago.types.POSITION_LIMIT`.
         """
         return self.ingest_documents([(title, content, position)])[0]
 
@@ -823,7 +862,8 @@ class DistributedColony:
             DocumentError: content that is not text, binary or too long, or with more
                 distinct keywords than wiring all their pairs allows
                 (:func:`phago.colony.check_keyword_counts`).
-            InvalidPosition: a position that is not finite.
+            InvalidPosition: a position that is not two finite numbers, or has ``|x|`` or
+                ``|y|`` beyond :data:`~phago.types.POSITION_LIMIT`.
         """
         with cyclic_gc_paused():  # lists of strings and arrays: no cycles to find
             titles, contents, xy = checked_columns(
@@ -928,16 +968,15 @@ class DistributedColony:
         distributions, merged by the runner every tick (see :mod:`phago.distributed.runner`).
 
         Raises:
-            ConfigError: no such shard.
+            ShardNotFound: ``shard`` is not a whole number from 0 to ``num_shards - 1`` (a
+                bool, text, -1 included; a :class:`~phago.errors.ConfigError` too).
             InvalidAgent: the shard's colony refused ``agent`` (:meth:`Colony.spawn`): not
                 an agent, or (local backend, where the shards take the object itself) one
                 already in the colony, on any shard. On Ray the shard gets a copy, so
                 spawning the same object again adds another agent.
             ColonyClosed: the colony was closed.
         """
-        shard = whole_number(shard, "shard", 0)
-        if shard >= self.num_shards:
-            raise ConfigError(f"no shard {shard}; the colony has {self.num_shards}")
+        shard = self._checked_shard(shard)
         if isinstance(agent, Agent) and agent.id:  # (an unbound agent's id is 0)
             for i, h in enumerate(self._runner.handles):
                 if isinstance(h, LocalShardHandle) and any(
@@ -1524,19 +1563,33 @@ class DistributedColony:
         in a phase (a :class:`TickPhase` or its name, in any case) or
         (``phase="checkpoint"``) in taking its checkpoint, at ``tick``.
 
+        The arguments are checked first, then the backend.
+
         Raises:
-            ConfigError: not on Ray, or an unknown kind or phase (a lowercase phase name
-                was taken and never fired, before).
+            ShardNotFound: ``shard_index`` is not a whole number from 0 to
+                ``num_shards - 1`` (a bool, text, -1 included; a
+                :class:`~phago.errors.ConfigError` too).
+            ConfigError: an unknown kind or phase (a lowercase phase name was taken and
+                never fired, before), or not on Ray.
+
+        Example:
+            >>> with DistributedColony(num_shards=2) as dc:
+            ...     dc.inject_fault(2, "exit", "sense", 3)
+            Traceback (most recent call last):
+            ...
+            phago.errors.ShardNotFound: shard not found: 2 (shard_index must be a whole number \
+from 0 to 1: this colony has 2 shards)
         """
-        if self.backend != "ray":
-            raise ConfigError("inject_fault() needs backend='ray'")
+        index = self._checked_shard(shard_index, "shard_index")
         if kind not in ("hang", "raise", "exit"):
             raise ConfigError(f"unknown fault {kind!r}; use 'hang', 'raise' or 'exit'")
         names = {str(p).lower(): str(p) for p in TickPhase} | {"checkpoint": "checkpoint"}
         where = names.get(str(phase).lower())
         if where is None:
             raise ConfigError(f"unknown phase {phase!r}; use one of {sorted(names.values())}")
-        handle = self._runner.handles[shard_index]
+        if self.backend != "ray":
+            raise ConfigError("inject_fault() needs backend='ray'")
+        handle = self._runner.handles[index]
         self._run(handle.inject_fault(kind, where, tick, seconds))  # type: ignore[attr-defined]
 
     def reinforce_edges(
@@ -1606,10 +1659,24 @@ class DistributedColony:
         return int(self._run(self._runner.checkpoint_now()))
 
     def ray_actor(self, shard_index: int) -> Any:
-        """The Ray actor handle of shard ``shard_index`` (Ray backend only)."""
+        """The Ray actor handle of shard ``shard_index`` (Ray backend only).
+
+        Raises:
+            ShardNotFound: ``shard_index`` is not a whole number from 0 to
+                ``num_shards - 1`` (checked first, on any backend).
+            ConfigError: not on Ray.
+
+        Example:
+            >>> with DistributedColony(num_shards=2) as dc:
+            ...     dc.ray_actor(0)
+            Traceback (most recent call last):
+            ...
+            phago.errors.ConfigError: ray_actor() needs backend='ray'
+        """
+        index = self._checked_shard(shard_index, "shard_index")
         if self.backend != "ray":
             raise ConfigError("ray_actor() needs backend='ray'")
-        return self._runner.handles[shard_index].target
+        return self._runner.handles[index].target
 
     @property
     def ray_actor_names(self) -> list[str]:
