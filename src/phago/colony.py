@@ -711,7 +711,10 @@ class Colony:
         """
         if digesting is not None and not isinstance(digesting, bool | np.bool_):
             raise ConfigError(f"digesting must be None, True or False, got {digesting!r}")
-        return [a.id for a in self.agents if digesting is None or bool(a.is_digesting) is digesting]
+        if digesting is None:
+            return [a.id for a in self.agents]
+        want = bool(digesting)  # (a NumPy bool too)
+        return [a.id for a in self.agents if bool(a.is_digesting) == want]
 
     def spread_positions(self, count: int, offset: int = 0) -> list[Position]:
         """Where ``count`` agents start, spread over the documents: the position of document

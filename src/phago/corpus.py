@@ -46,8 +46,9 @@ _RST_UNDERLINE = frozenset("=-~^*+#")
 def leading_title(text: str) -> str:
     """The title a plain text states in its first line, or "" where it states none.
 
-    A first line (after blank lines) is a title when it is at most :data:`TITLE_MAX_CHARS`
-    characters, does not end as a sentence or clause does (``.``, ``,``, ``;``, ``:``),
+    A first line (after blank lines and a byte-order mark) is a title when it is at most
+    :data:`TITLE_MAX_CHARS` characters, has a letter or digit, does not end as a sentence or
+    clause does (``.``, ``,``, ``;``, ``:``),
     and is followed by a blank line or, as reStructuredText underlines a title, by a line
     of one punctuation mark (``=====``), with more text after it. This is how the sample
     corpus and many notes are written; ``phago ingest`` of a ``.txt`` or ``.rst`` file and
@@ -61,12 +62,16 @@ def leading_title(text: str) -> str:
         'Rivers'
         >>> leading_title("Dear Ann,\\n\\nThanks."), leading_title("Just one line.")
         ('', '')
+        >>> leading_title("\\ufeffRivers\\n\\nWater."), leading_title("-----\\n\\nWater.")
+        ('Rivers', '')
     """
-    lines = text.lstrip("\n\r\t ").split("\n", 3)
+    lines = text.lstrip("\ufeff\n\r\t ").split("\n", 3)
     if len(lines) < 3:
         return ""
     first, second = lines[0].strip(), lines[1].strip()
     if not first or len(first) > TITLE_MAX_CHARS or first[-1] in ".,;:":
+        return ""
+    if not any(ch.isalnum() for ch in first):  # a rule (----) or other marks: no title
         return ""
     underlined = (
         len(second) >= len(first) // 2 and len(set(second)) == 1 and (second[0] in _RST_UNDERLINE)

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidAgent",
     "InvalidPosition",
     "InvalidQuery",
+    "InvalidShard",
     "NodeNotFound",
     "OutputError",
     "PhagoError",
@@ -130,10 +131,8 @@ class ColonyBusy(DistributedError, RuntimeError):
     ``request_stop()`` ends a run at a tick boundary and ``close()`` waits for it."""
 
 
-class ShardNotFound(DistributedError, ConfigError, KeyError):
-    """The shard id is not known to the coordinator or runner, or a shard index given to a
-    :class:`~phago.distributed.DistributedColony` is not one of its shards. Also a
-    :class:`ConfigError` (a bad argument), as which a bad ``shard`` was refused before.
+class ShardNotFound(DistributedError, KeyError):
+    """The shard id is not known to the coordinator, runner, ring or barrier.
 
     Example:
         >>> str(ShardNotFound(5, "this colony has shards 0 to 1"))
@@ -150,7 +149,18 @@ class ShardNotFound(DistributedError, ConfigError, KeyError):
 
     def __reduce__(self) -> tuple[type[ShardNotFound], tuple[object, str]]:
         # (rebuilt from its fields: the default would pass the message as the shard)
-        return (ShardNotFound, (self.shard, self.detail))
+        return (type(self), (self.shard, self.detail))
+
+
+class InvalidShard(ShardNotFound, ConfigError):
+    """A shard index given to a :class:`~phago.distributed.DistributedColony` method is not
+    one of its shards: a bad argument (a :class:`ConfigError`, as which a bad ``shard`` was
+    refused before), and a :class:`ShardNotFound`.
+
+    Example:
+        >>> isinstance(InvalidShard(-1), ConfigError), isinstance(ShardNotFound(3), ConfigError)
+        (True, False)
+    """
 
 
 class ShardLost(DistributedError):

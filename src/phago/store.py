@@ -1634,8 +1634,9 @@ def _no_current(d: Path, doing: str) -> StoreError:
         return StoreError(f"{doing} {d}: not a distributed phago store (no {_CURRENT} file)")
     return StoreError(
         f"{doing} {d}: its {_CURRENT} file, which names the generation in use, is missing "
-        f"(the folder holds {', '.join(gens)}); nothing there was changed. If the newest "
-        f"is whole, restore it with: echo {gens[-1]} > {d / _CURRENT}"
+        f"(removed, or a first save stopped before writing it; the folder holds "
+        f"{', '.join(gens)}); nothing there was changed. If the newest is whole, restore it "
+        f"with: echo {gens[-1]} > {d / _CURRENT}"
     )
 
 
@@ -1953,10 +1954,18 @@ def _prepare_dir(d: Path, catalog: bool = True) -> tuple[Catalog, int, str | Non
     the store folder ``d`` (created if absent; version None when it holds no store yet)."""
     _make_store_dir(d)
     current = d / _CURRENT
-    if not current.exists() and _pending_generation(d) is not None:
+    pending = None if current.exists() else _pending_generation(d)
+    if pending is not None:
         # a first save stopped between writing CURRENT.tmp and renaming it: finish it
-        os.replace(d / (_CURRENT + ".tmp"), current)
-        _fsync_path(d, directory=True)
+        _refuse_read_only_folder(d)
+        try:
+            os.replace(d / (_CURRENT + ".tmp"), current)
+            _fsync_path(d, directory=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot finish the save that stopped in {d} (its {_CURRENT}.tmp names "
+                f"{pending.name}): {_reason(exc)}"
+            ) from exc
     numbers = [n for n in (_generation_number(p.name) for p in d.iterdir()) if n is not None]
     last = max(numbers, default=0)
     if current.exists():
@@ -1991,7 +2000,10 @@ def _refuse_read_only_folder(d: Path) -> None:
     make it read-only (by the bits, as :func:`_refuse_read_only` for a store file: also for
     root)."""
     for path in (d, d / _CURRENT):
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            continue  # (no CURRENT yet: a save stopped before its switch)
         if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             raise StoreError(
                 f"refusing to overwrite {d}: the store is read-only ({path.name} has mode "
@@ -2014,11 +2026,10 @@ def _write_distributed(
     ``terms`` where given (``graph``: the merged graph of ``states`` if the caller has it).
     Returns the folder and the version written."""
     created = not d.exists()
-    _make_store_dir(d)
-    try:
-        with _directory_lock(d):
-            # under the lock: another saver may have finished (the old catalog only where no
-            # catalog is given: 50,000 notes' sources take 0.1 s)
+    with _store_dir_lock(d):
+        # under the lock: another saver may have finished (the old catalog only where no
+        # catalog is given: 50,000 notes' sources take 0.1 s)
+        try:
             old_catalog, last, version = _prepare_dir(d, catalog=catalog is None)
             if expect is not None and version != expect:
                 raise _changed(d)
@@ -2026,11 +2037,42 @@ def _write_distributed(
             return _write_distributed_locked(
                 d, meta, states, extras, catalog, old_catalog, last, terms, graph
             )
-    except BaseException:
-        if created:  # a first save that failed leaves no empty folder behind
-            with contextlib.suppress(OSError):
-                d.rmdir()
-        raise
+        except BaseException:
+            if created:  # a first save that failed leaves no empty folder behind (removed
+                # under the lock: a saver waiting for it finds the folder gone, and makes
+                # and locks a new one)
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+            raise
+
+
+@contextlib.contextmanager
+def _store_dir_lock(d: Path) -> Iterator[None]:
+    """Make the store folder ``d`` if absent and hold an exclusive lock on it, taken again
+    if the folder was removed (a first save that failed) or replaced while this one waited:
+    a lock on a folder no longer at ``d`` would guard nothing."""
+    while True:
+        _make_store_dir(d)
+        try:
+            fd = os.open(d, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # removed just now: make it again
+        except OSError:
+            yield  # cannot open the folder to lock it: the save reports the real problem
+            return
+        try:
+            with _flock(fd):
+                try:
+                    now = os.stat(d)
+                except FileNotFoundError:
+                    continue
+                held = os.fstat(fd)
+                if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+                    continue
+                yield
+                return
+        finally:
+            os.close(fd)
 
 
 def _remove_stale_generations(d: Path) -> None:

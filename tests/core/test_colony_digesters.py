@@ -3,6 +3,7 @@ one colony, placed and seeded as a one-shard distributed colony places and seeds
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from phago import Colony, Digester, Position
@@ -53,10 +54,14 @@ def test_agent_ids_by_whether_they_hold_text() -> None:
     c.spawn_digesters(3)
     assert c.agent_ids() == [a.id for a in c.agents]
     assert c.agent_ids(digesting=True) == []
+    no, yes = np.False_, np.True_  # (NumPy's bools, as a mask's items are)
+    assert c.agent_ids(digesting=no) == c.agent_ids() != []  # type: ignore[arg-type]
     while not c.agent_ids(digesting=True):
         c.tick()
     holding = c.agent_ids(digesting=True)
     assert set(holding) | set(c.agent_ids(digesting=False)) == set(c.agent_ids())
+    assert c.agent_ids(digesting=yes) == holding  # type: ignore[arg-type]
+    assert c.agent_ids(digesting=no) == c.agent_ids(digesting=False)  # type: ignore[arg-type]
     assert all(c.agent(a).is_digesting for a in holding)
     with pytest.raises(ConfigError, match="digesting must be"):
         c.agent_ids(digesting="yes")  # type: ignore[arg-type]

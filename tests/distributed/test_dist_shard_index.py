@@ -1,5 +1,5 @@
 """Every DistributedColony method that takes a shard index checks it the same way: a whole
-number from 0 to ``num_shards - 1``, else ShardNotFound (also a ConfigError)."""
+number from 0 to ``num_shards - 1``, else InvalidShard (a ShardNotFound and a ConfigError)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from phago import Digester, Position
 from phago.distributed import DistributedColony
-from phago.errors import ConfigError, DistributedError, ShardNotFound
+from phago.errors import ConfigError, DistributedError, InvalidShard, ShardNotFound
 
 BAD = [-1, -2, 2, 5, True, False, np.bool_(True), 1.5, math.nan, math.inf, "0", b"1", None]
 
@@ -40,6 +40,7 @@ def test_a_shard_index_out_of_range_is_shard_not_found(
         CALLS[method](dc, bad)
     # the same error serves callers that caught ConfigError (spawn's before) or the family
     assert isinstance(e.value, ConfigError) and isinstance(e.value, DistributedError)
+    assert isinstance(e.value, InvalidShard)  # (the shards' own ShardNotFound is no ConfigError)
     assert dc.stats().agents_alive == 0  # nothing spawned, no fault armed
 
 

@@ -608,3 +608,85 @@ def test_a_failed_first_save_leaves_no_folder(
         save_distributed(dc, tmp_path / "new")
     assert not (tmp_path / "new").exists()
     assert os.listdir(tmp_path) != []  # (the fixture's store is still there)
+
+
+def test_a_stopped_first_save_in_a_read_only_folder_is_left_as_it_is(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    d, dc = stored
+    (d / "CURRENT").rename(d / "CURRENT.tmp")
+    d.chmod(0o555)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            save_distributed(dc, d)
+        assert sorted(p.name for p in d.iterdir()) == ["CURRENT.tmp", "gen-000001"]
+    finally:
+        d.chmod(0o755)
+
+
+def test_finishing_a_stopped_save_that_cannot_rename_is_a_store_error(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d, dc = stored
+    (d / "CURRENT").rename(d / "CURRENT.tmp")
+
+    def refused(src: object, dst: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(StoreError, match=r"cannot finish the save .*gen-000001.*permission"):
+        save_distributed(dc, d)
+
+
+def test_a_saver_waiting_on_a_failed_first_save_locks_the_folder_it_writes(
+    stored: tuple[Path, DistributedColony], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first saver fails and removes the folder it made while the second waits for its
+    lock: the second then makes and locks a new folder (it used to write into a new folder
+    holding only a lock on the removed one, so a third saver could write there too)."""
+    import threading
+
+    _, dc = stored
+    target = tmp_path / "new"
+    first_in, release = threading.Event(), threading.Event()
+    real = store_mod._write_distributed_locked
+    calls: list[str] = []
+
+    def failing_first(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append("first")
+            first_in.set()
+            release.wait(10)
+            raise OSError(28, "No space left on device")
+        calls.append("second")
+        # the lock held here is on the folder now at the path
+        locked = store_mod._held_locks()
+        st = os.stat(target)
+        assert (st.st_dev, st.st_ino) in locked
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_mod, "_write_distributed_locked", failing_first)
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            save_distributed(dc, target)
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert first_in.wait(10)
+    other = make(8)  # (another colony: one colony saves once at a time)
+    try:
+        other.run(3)
+        second = threading.Thread(target=lambda: save_distributed(other, target))
+        second.start()
+        release.set()
+        t.join(20)
+        second.join(20)
+    finally:
+        other.close()
+    assert calls == ["first", "second"] and len(errors) == 1
+    assert isinstance(errors[0], OSError)  # (the failure made up above)
+    assert read_summary(target).stats["documents_total"] == 8

@@ -61,10 +61,10 @@ from phago.errors import (
     ColonyClosed,
     ConfigError,
     InvalidAgent,
+    InvalidShard,
     PhagoError,
     PhaseOrderError,
     ShardLost,
-    ShardNotFound,
     StoreError,
     UnknownAgent,
 )
@@ -789,8 +789,8 @@ class DistributedColony:
         Every method that takes a shard index checks it here.
 
         Raises:
-            ShardNotFound: anything else (a negative index does not count from the end).
-                It is also a :class:`~phago.errors.ConfigError`.
+            InvalidShard: anything else (a negative index does not count from the end); a
+                :class:`~phago.errors.ShardNotFound` and a :class:`~phago.errors.ConfigError`.
 
         Example:
             >>> dc = DistributedColony(num_shards=2)
@@ -799,7 +799,7 @@ class DistributedColony:
             >>> dc._checked_shard(-1)
             Traceback (most recent call last):
             ...
-            phago.errors.ShardNotFound: shard not found: -1 (shard must be a whole number \
+            phago.errors.InvalidShard: shard not found: -1 (shard must be a whole number \
 from 0 to 1: this colony has 2 shards)
             >>> dc.close()
         """
@@ -810,7 +810,7 @@ from 0 to 1: this colony has 2 shards)
         if index != shard or not 0 <= index < self.num_shards:
             n = self.num_shards
             shown = shard if isinstance(shard, int) else repr(shard)
-            raise ShardNotFound(
+            raise InvalidShard(
                 shown,
                 f"{name} must be a whole number from 0 to {n - 1}: this colony has {n} "
                 f"shard{'s' if n != 1 else ''}",
@@ -968,7 +968,7 @@ from 0 to 1: this colony has 2 shards)
         distributions, merged by the runner every tick (see :mod:`phago.distributed.runner`).
 
         Raises:
-            ShardNotFound: ``shard`` is not a whole number from 0 to ``num_shards - 1`` (a
+            InvalidShard: ``shard`` is not a whole number from 0 to ``num_shards - 1`` (a
                 bool, text, -1 included; a :class:`~phago.errors.ConfigError` too).
             InvalidAgent: the shard's colony refused ``agent`` (:meth:`Colony.spawn`): not
                 an agent, or (local backend, where the shards take the object itself) one
@@ -1566,7 +1566,7 @@ from 0 to 1: this colony has 2 shards)
         The arguments are checked first, then the backend.
 
         Raises:
-            ShardNotFound: ``shard_index`` is not a whole number from 0 to
+            InvalidShard: ``shard_index`` is not a whole number from 0 to
                 ``num_shards - 1`` (a bool, text, -1 included; a
                 :class:`~phago.errors.ConfigError` too).
             ConfigError: an unknown kind or phase (a lowercase phase name was taken and
@@ -1577,7 +1577,7 @@ from 0 to 1: this colony has 2 shards)
             ...     dc.inject_fault(2, "exit", "sense", 3)
             Traceback (most recent call last):
             ...
-            phago.errors.ShardNotFound: shard not found: 2 (shard_index must be a whole number \
+            phago.errors.InvalidShard: shard not found: 2 (shard_index must be a whole number \
 from 0 to 1: this colony has 2 shards)
         """
         index = self._checked_shard(shard_index, "shard_index")
@@ -1662,7 +1662,7 @@ from 0 to 1: this colony has 2 shards)
         """The Ray actor handle of shard ``shard_index`` (Ray backend only).
 
         Raises:
-            ShardNotFound: ``shard_index`` is not a whole number from 0 to
+            InvalidShard: ``shard_index`` is not a whole number from 0 to
                 ``num_shards - 1`` (checked first, on any backend).
             ConfigError: not on Ray.
 
