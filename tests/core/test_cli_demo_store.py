@@ -154,3 +154,22 @@ def test_demo_helpers_examples_run() -> None:
             runner.run(test)
         assert runner.summarize(verbose=False).attempted > 0
         assert runner.summarize(verbose=False).failed == 0
+
+
+def test_a_demo_store_an_earlier_phago_wrote_is_the_demos_own(tmp_path: Path) -> None:
+    """Before the fortieth session the sample corpus's texts lost their title line, so its
+    documents had other ids: such a demo store is replaced without --force."""
+    from phago import Colony
+    from phago.corpus import load_sample_corpus
+    from phago.store import save
+
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = Colony(seed=0)
+    earlier.ingest_documents(
+        [(d.title, d.content[len(d.title) :].strip(), (0.0, 0.0)) for d in load_sample_corpus()]
+    )
+    save(earlier, out / "phago-demo.db")
+    r = demo(out)
+    assert r.exit_code == 0, r.output
+    assert read_summary(out / "phago-demo.db").stats["documents_total"] == 40

@@ -28,6 +28,7 @@ from phago.errors import OutputError, PhagoError, StoreError
 
 if TYPE_CHECKING:
     from phago.colony import Colony
+    from phago.corpus import CorpusDocument
 
 DEMO_QUERIES = ("how do stars form in a nebula", "how do antibodies recognise pathogens")
 
@@ -75,10 +76,34 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def check_demo_store(db: Path, doc_ids: Sequence[int]) -> None:
+def earlier_sample_ids(docs: Sequence[CorpusDocument]) -> list[int]:
+    """The ids the sample corpus's documents had before the fortieth session, when its
+    title line was cut from each text (so a demo store an earlier phago wrote is still the
+    demo's own).
+
+    Example:
+        >>> from phago.corpus import load_sample_corpus
+        >>> from phago.ids import document_id
+        >>> d = load_sample_corpus()[0]
+        >>> earlier_sample_ids([d]) == [document_id(d.title, d.content[len(d.title):].strip())]
+        True
+    """
+    from phago.ids import document_id
+
+    out = []
+    for d in docs:
+        body = d.content[len(d.title) :] if d.content.startswith(d.title) else d.content
+        out.append(int(document_id(d.title, body.strip())))
+    return out
+
+
+def check_demo_store(
+    db: Path, doc_ids: Sequence[int], earlier: Sequence[Sequence[int]] = ()
+) -> None:
     """Refuse to replace the store ``db`` unless it is missing or holds only what a demo
     writes: the documents ``doc_ids`` (the sample corpus's, in order; a document's id is a
-    hash of its title and content) and no file ingested.
+    hash of its title and content), or those of an earlier phago's demo (``earlier``: each
+    a list of ids), and no file ingested.
 
     Raises:
         StoreError: ``db`` holds other documents (files ingested into it, documents
@@ -120,7 +145,9 @@ def check_demo_store(db: Path, doc_ids: Sequence[int]) -> None:
     if summary.sources:
         n = summary.source_files
         what = f"{plural(n, 'file')} {'was' if n == 1 else 'were'} ingested into it"
-    elif stored != [int(d) for d in doc_ids]:
+    elif stored != [int(d) for d in doc_ids] and all(
+        stored != [int(d) for d in ids] for ids in earlier
+    ):
         held = plural(len(stored), "document")
         what = (
             f"its {held} are not the sample corpus's"
@@ -205,8 +232,9 @@ def demo(
     docs = load_sample_corpus()
     colony = build_colony(docs, digesters=digesters, seed=seed, max_idle=60)
     doc_ids = [int(d.id) for d in colony.documents()]
+    earlier = [earlier_sample_ids(docs)]
     if not force:
-        check_demo_store(db_path, doc_ids)
+        check_demo_store(db_path, doc_ids, earlier)
     catalog = Catalog()
     with progress() as bar:
         task = bar.add_task("digesting", total=len(docs))
@@ -227,7 +255,7 @@ def demo(
     try:
         with writing(db_path):  # (an ingest under way finishes first, then is checked for)
             if not force:
-                check_demo_store(db_path, doc_ids)
+                check_demo_store(db_path, doc_ids, earlier)
             db = Path(os.path.abspath(save(colony, db_path, catalog=catalog)))
         html = Path(
             os.path.abspath(
