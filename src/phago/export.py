@@ -17,9 +17,11 @@ Every format is compressed when the file name ends ``.gz`` (or ``.gzip``; gzip) 
 ending holds (so ``t.jsonl.gz`` is gzipped JSON Lines triples).
 
 Outputs: a path to a regular file (new or existing) is written whole or not at all
-(:func:`atomic_output`). ``"-"`` writes to standard output, and an existing path that is not
-a regular file (a FIFO, a terminal, ``/dev/null``, ``/dev/stdout`` on a pipe; see
-:func:`is_stream_output`) is opened and written in place; neither is compressed by its name
+(:func:`atomic_output`). ``"-"`` writes to standard output, and so does a name of it
+(``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``; see :func:`writes_standard_output`),
+on the descriptor the shell opened (``>>`` appends, ``>`` truncates, whatever it is); an
+existing path that is not a regular file (a FIFO, a terminal, ``/dev/null``; see
+:func:`is_stream_output`) is opened and written in place; none is compressed by its name
 (pipe it through ``gzip``). :func:`export_graph` refuses a name whose ending names another
 format (:func:`check_format_name`).
 
@@ -90,6 +92,7 @@ __all__ = [
     "write_graphml",
     "write_json",
     "write_triples",
+    "writes_standard_output",
 ]
 
 FORMATS = ("graphml", "gexf", "json", "csv", "triples")
@@ -420,10 +423,52 @@ def _is_stdout(path: PathLike) -> bool:
     return os.fspath(path) == STDOUT
 
 
+_STDOUT_NAMES = frozenset({"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/proc/thread-self/fd/1"})
+"""Names of this process's descriptor 1, whatever file it is (also ``/proc/<pid>/fd/1``)."""
+
+
+def _names_descriptor_1(path: PathLike) -> bool:
+    """True if ``path`` is a name of descriptor 1 (:data:`_STDOUT_NAMES`), or a symbolic link
+    (through links) to one: opening such a name opens the file again (which ``"w"``
+    truncates, even behind ``>>``), and resolving it names the file behind the descriptor."""
+    try:
+        name = os.path.abspath(os.fspath(path))
+    except (TypeError, ValueError):
+        return False
+    own = f"/proc/{os.getpid()}/fd/1"
+    for _ in range(40):  # (a loop of links ends somewhere)
+        if name in _STDOUT_NAMES or name == own:
+            return True
+        try:
+            link = os.readlink(name)
+        except (OSError, ValueError):
+            return False  # not a link (or not there): no name of standard output
+        name = os.path.abspath(os.path.join(os.path.dirname(name), link))
+    return False
+
+
+def writes_standard_output(path: PathLike) -> bool:
+    """True if writing ``path`` writes this process's standard output as ``"-"`` does:
+    ``"-"`` itself, or a name of descriptor 1 (``/dev/stdout``, ``/dev/fd/1``,
+    ``/proc/self/fd/1``, ``/proc/<this pid>/fd/1``, or a symbolic link to one of them).
+
+    Such a name is written through the descriptor, never opened again nor replaced: when
+    standard output is a regular file, ``>>`` appends to it and ``>`` truncates it, as the
+    shell set it up (a reopen by name would truncate it, a replace would write another file).
+    A path that merely is the same file (``--out log.txt >> log.txt``) is a file's path.
+
+    Example:
+        >>> [writes_standard_output(p) for p in ("-", "/dev/stdout", "/dev/fd/1", "out.csv")]
+        [True, True, True, False]
+    """
+    return _is_stdout(path) or _names_descriptor_1(path)
+
+
 def is_stream_output(path: PathLike) -> bool:
-    """True if ``path`` is written as a stream, in place: ``"-"`` (standard output), or an
-    existing path that is neither a regular file nor a folder (a FIFO, a terminal, a
-    character device such as ``/dev/null``, ``/dev/stdout`` when it is a pipe).
+    """True if ``path`` is written as a stream, in place: standard output (``"-"``,
+    ``/dev/stdout``; see :func:`writes_standard_output`), or an existing path that is neither
+    a regular file nor a folder (a FIFO, a terminal, a character device such as
+    ``/dev/null``).
 
     Such an output is opened and written directly: not through a temporary file and a
     rename (which cannot replace a pipe or a device), so not whole-or-nothing, and never
@@ -436,7 +481,7 @@ def is_stream_output(path: PathLike) -> bool:
         >>> [is_stream_output(p) for p in ("-", d / "pipe", os.devnull, d / "new.csv", d)]
         [True, True, True, False, False]
     """
-    if _is_stdout(path):
+    if writes_standard_output(path):
         return True
     try:
         mode = os.stat(path).st_mode
@@ -622,7 +667,8 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
         The temporary file to write.
 
     Raises:
-        ConfigError: ``path`` is ``"-"`` (standard output is no file; the writers take it).
+        ConfigError: ``path`` is ``"-"`` or another name of standard output (see
+            :func:`writes_standard_output`: it is no file to replace; the writers take it).
         StoreError: ``path`` is a phago store (see :func:`check_output_path`).
         OSError: the file cannot be written.
 
@@ -634,13 +680,14 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
         >>> out.read_text(), [p.name for p in out.parent.iterdir()]
         ('whole', ['a.txt'])
     """
-    if _is_stdout(path):
+    if writes_standard_output(path):
         raise ConfigError(
-            "atomic_output writes a file, and '-' is standard output: give a file's path"
+            f"atomic_output writes a file, and {os.fspath(path)!r} is standard output: "
+            "give a file's path"
         )
     check_output_path(path)
     if is_stream_output(path):
-        yield Path(path)  # (by the name given: /dev/stdout's real path is no openable name)
+        yield Path(path)
         return
     target = Path(os.path.realpath(path))
     tmp = _new_temporary(target)
@@ -739,40 +786,60 @@ class _Utf8Sink:
         return len(text)
 
 
+def _stdout_on_descriptor_1() -> bool:
+    """True if ``sys.stdout`` writes descriptor 1 (it is not a capture, nor a notebook's)."""
+    try:
+        return sys.stdout is not None and sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
-def _stdout_bytes() -> Iterator[IO[bytes]]:
+def _stdout_bytes(path: PathLike = STDOUT) -> Iterator[IO[bytes]]:
     """Standard output's bytes (what was printed on it before goes first), flushed at the end.
+    For ``"-"`` that is ``sys.stdout``'s; for a name of descriptor 1 (``/dev/stdout``) it is
+    descriptor 1's, written in place: ``sys.stdout``'s when it writes there, else a copy of
+    the descriptor (never the file opened again by its name).
 
     Raises:
         OutputError: standard output takes no bytes here (it was replaced by a text stream).
+        OSError: descriptor 1 is closed.
     """
-    sys.stdout.flush()
     raw: IO[bytes] | None = getattr(sys.stdout, "buffer", None)
-    if raw is None:
-        raise OutputError("cannot write bytes to standard output here: give a file to write")
-    yield raw
-    raw.flush()
+    if _is_stdout(path) or (raw is not None and _stdout_on_descriptor_1()):
+        sys.stdout.flush()
+        if raw is None:
+            raise OutputError("cannot write bytes to standard output here: give a file to write")
+        yield raw
+        raw.flush()
+        return
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stdout.flush()  # (what was printed goes first, where it goes)
+    with open(os.dup(1), "wb") as fd1:
+        yield fd1
 
 
 @contextlib.contextmanager
-def _stdout_text() -> Iterator[_TextSink]:
-    """Standard output for text: UTF-8 bytes as a file would hold them (or, where standard
-    output is a text stream with no bytes under it, that stream)."""
-    if getattr(sys.stdout, "buffer", None) is None:
+def _stdout_text(path: PathLike = STDOUT) -> Iterator[_TextSink]:
+    """Standard output for text (``path`` as for :func:`_stdout_bytes`): UTF-8 bytes as a
+    file would hold them (or, where ``"-"``'s standard output is a text stream with no bytes
+    under it, that stream)."""
+    if _is_stdout(path) and getattr(sys.stdout, "buffer", None) is None:
         yield sys.stdout
         sys.stdout.flush()
         return
-    with _stdout_bytes() as raw:
+    with _stdout_bytes(path) as raw:
         yield _Utf8Sink(raw)
 
 
 @contextlib.contextmanager
 def _text_output(p: Path) -> Iterator[_TextSink]:
-    """Where a writer writes the text of ``p``: standard output for ``"-"``; a stream (see
-    :func:`is_stream_output`) opened in place, uncompressed; else the temporary file of
-    :func:`atomic_output`, compressed as the name asks."""
-    if _is_stdout(p):
-        with _stdout_text() as out:
+    """Where a writer writes the text of ``p``: standard output for ``"-"`` and its other
+    names (see :func:`writes_standard_output`); a stream (see :func:`is_stream_output`)
+    opened in place, uncompressed; else the temporary file of :func:`atomic_output`,
+    compressed as the name asks."""
+    if writes_standard_output(p):
+        with _stdout_text(p) as out:
             yield out
         return
     kind = None if is_stream_output(p) else _compression(p)
@@ -1086,9 +1153,10 @@ def export_graph(table: TableSource, fmt: str, out: PathLike) -> Path:
     is left as it was. A name ending ``.gz`` (or ``.gzip``) gives a gzip file, ``.bz2`` a
     bzip2 one, in every format; uncompressed, it holds exactly what the export to the name
     without that ending writes (for ``triples``, a name ending ``.jsonl.gz`` gives gzipped
-    JSON Lines). Standard output, and an existing path that is no regular file (a FIFO, a
-    terminal, ``/dev/null``; see :func:`is_stream_output`), get the same bytes as a file
-    would, written in place and never compressed.
+    JSON Lines). Standard output (``"-"``, ``/dev/stdout``: written through its descriptor,
+    see :func:`writes_standard_output`), and an existing path that is no regular file (a
+    FIFO, a terminal, ``/dev/null``; see :func:`is_stream_output`), get the same bytes as a
+    file would, written in place and never compressed.
 
     Raises:
         ConfigError: ``table`` is none of the above, ``fmt`` is not a format, or the name of

@@ -19,7 +19,8 @@ picture). Options are checked before anything is drawn: ``max_nodes`` is a whole
 :func:`write_html_and_png` writes both from one layout.
 
 The writers take a file's path, written whole or not at all
-(:func:`~phago.export.atomic_output`), ``"-"`` for standard output, or an existing path that
+(:func:`~phago.export.atomic_output`), ``"-"`` (or ``/dev/stdout``; see
+:func:`~phago.export.writes_standard_output`) for standard output, or an existing path that
 is no regular file (a FIFO, a terminal, ``/dev/null``), written in place (see
 :func:`~phago.export.is_stream_output`). They write what they are named for whatever the
 name ends with (``phago viz`` checks names).
@@ -51,12 +52,12 @@ import numpy.typing as npt
 from phago.config import whole_number
 from phago.errors import ConfigError, OutputError, PhagoError
 from phago.export import (
-    STDOUT,
     GraphTable,
     TableSource,
     _stdout_bytes,
     _stdout_text,
     atomic_output,
+    writes_standard_output,
 )
 
 __all__ = [
@@ -693,8 +694,9 @@ _HTML_OPTIONS = frozenset({"title", "color_by", "max_nodes", "labels", "seed"})
 def write_html(table: TableSource, path: PathLike, **options: Any) -> Path:
     """Write :func:`render_html` to ``path`` (options as for :func:`render_html`), whole or
     not at all (see :func:`~phago.export.atomic_output`): when writing fails, a file
-    already at ``path`` is left as it was. ``"-"`` writes the page to standard output; an
-    existing path that is no regular file (a FIFO, a terminal) is written in place.
+    already at ``path`` is left as it was. ``"-"`` (or ``/dev/stdout``, through its
+    descriptor) writes the page to standard output; an existing path that is no regular file
+    (a FIFO, a terminal) is written in place.
 
     Raises:
         ConfigError: an option :func:`render_html` does not take, or a bad value (as
@@ -721,11 +723,11 @@ def write_html(table: TableSource, path: PathLike, **options: Any) -> Path:
 
 
 def _write_text(p: Path, text: str) -> None:
-    """Write ``text`` to ``p`` whole or not at all (to standard output for ``"-"``, in place
-    for a stream)."""
+    """Write ``text`` to ``p`` whole or not at all (to standard output for ``"-"`` and its
+    other names, in place for a stream)."""
     try:
-        if os.fspath(p) == STDOUT:
-            with _stdout_text() as out:
+        if writes_standard_output(p):
+            with _stdout_text(p) as out:
                 out.write(text)
             return
         with atomic_output(p) as tmp:
@@ -747,9 +749,9 @@ def write_png(
     title: str = "phago knowledge graph",
 ) -> Path:
     """Draw the graph to a PNG with matplotlib (same layout and colours as the HTML view),
-    written whole or not at all (see :func:`~phago.export.atomic_output`); ``"-"`` writes
-    the PNG's bytes to standard output, an existing path that is no regular file (a FIFO)
-    is written in place.
+    written whole or not at all (see :func:`~phago.export.atomic_output`); ``"-"`` (or
+    ``/dev/stdout``) writes the PNG's bytes to standard output, an existing path that is no
+    regular file (a FIFO) is written in place.
 
     Options are as for :func:`render_html`.
 
@@ -833,8 +835,8 @@ def _draw_png(v: ViewData, p: Path, title: str, color_by: str, labels: int) -> N
     ax.set_xlim(-0.03, 1.03)
     ax.set_ylim(-0.03, 1.03)
     try:
-        if os.fspath(p) == STDOUT:
-            with _stdout_bytes() as raw:
+        if writes_standard_output(p):
+            with _stdout_bytes(p) as raw:
                 fig.savefig(raw, format="png")
             return
         with atomic_output(p) as tmp:
@@ -861,7 +863,7 @@ def write_html_and_png(
     The files are those of :func:`write_html` and :func:`write_png` with the same options
     (``labels``: None gives each its own default, 40 on the page and 25 in the picture);
     the HTML file is written first, each whole or not at all. Either path may be ``"-"``
-    (standard output), not both.
+    (standard output, or another name of it such as ``/dev/stdout``), not both.
 
     Raises:
         ConfigError: a bad option value (as :func:`render_html`; ``color_by`` included), or
@@ -887,7 +889,7 @@ def write_html_and_png(
     seed = whole_number(seed, "seed", 0)
     color_by = _check_colour(table, color_by)
     page, picture = Path(html_path), Path(png_path)
-    if os.fspath(page) == os.fspath(picture) == STDOUT:
+    if writes_standard_output(page) and writes_standard_output(picture):
         raise ConfigError("the page and the picture cannot both go to standard output ('-')")
     v = view_data(table, max_nodes=max_nodes, seed=seed)
     _write_text(page, _page(table, v, title, color_by, page_labels))

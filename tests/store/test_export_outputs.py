@@ -137,6 +137,33 @@ def test_export_to_dev_stdout_on_a_pipe(db: Path, csv_bytes: bytes) -> None:
     assert b"Wrote" in r.stderr and b"to /dev/stdout" in r.stderr
 
 
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_dev_stdout_on_a_file_is_written_through_standard_output(
+    tmp_path: Path, db: Path, csv_bytes: bytes, name: str
+) -> None:
+    """``phago export --out /dev/stdout >> log.txt`` appends to log.txt, in place."""
+    if not os.path.exists(name):
+        pytest.skip(f"no {name} here")
+    log = tmp_path / "log.txt"
+    log.write_bytes(b"previous line 1\n")
+    inode = log.stat().st_ino
+    with open(log, "ab") as fh:
+        try:
+            r = subprocess.run(
+                [*PHAGO, "export", "--db", str(db), "--format", "csv", "--out", name],
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                timeout=LIMIT,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"phago export --out {name} hung (still running after {LIMIT} s)")
+    assert r.returncode == 0, r.stderr
+    assert log.read_bytes() == b"previous line 1\n" + csv_bytes  # appended, as >> asks
+    assert log.stat().st_ino == inode  # the same file: not replaced by another
+    assert b"Wrote" in r.stderr  # (the message went to stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]  # no temporary
+
+
 @pytest.mark.parametrize("fmt", ["csv", "triples", "graphml"])
 def test_out_dash_writes_the_export_to_standard_output(
     in_tmp: Path, db: Path, table: GraphTable, fmt: str

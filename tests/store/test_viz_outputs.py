@@ -75,6 +75,31 @@ def test_out_dash_writes_the_page_to_standard_output(
     assert list(tmp_path.iterdir()) == []  # no file named "-"
 
 
+def test_dev_stdout_on_a_file_gets_the_page_through_standard_output(
+    tmp_path: Path, db: Path, page: bytes
+) -> None:
+    """``phago viz --out /dev/stdout >> log.txt`` appends the page to log.txt, in place."""
+    log = tmp_path / "log.txt"
+    log.write_bytes(b"previous line 1\n")
+    inode = log.stat().st_ino
+    with open(log, "ab") as fh:
+        try:
+            r = subprocess.run(
+                [*PHAGO, "viz", "--db", str(db), "--out", "/dev/stdout"],
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                timeout=LIMIT,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"phago viz --out /dev/stdout hung (still running after {LIMIT} s)")
+    assert r.returncode == 0, r.stderr
+    assert log.read_bytes() == b"previous line 1\n" + page  # appended, as >> asks
+    assert log.stat().st_ino == inode  # the same file: not replaced by another
+    said = r.stderr.decode().splitlines()
+    assert said[0] == "Wrote /dev/stdout" and not any("Open it" in s for s in said)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]  # no temporary
+
+
 def test_the_writers_take_dash_for_standard_output(
     capsysbinary: pytest.CaptureFixture[bytes], table: GraphTable
 ) -> None:

@@ -34,15 +34,18 @@ def usage_error(exc: ConfigError) -> click.UsageError:
 
 
 def is_standard_output(path: Path) -> bool:
-    """True if writing ``path`` writes this process's standard output: ``-``, or a path
-    that is the file standard output is (``/dev/stdout``, ``/dev/fd/1``, the pipe or
-    terminal it is), so that the messages of a command that writes it go to stderr.
+    """True if writing ``path`` writes this process's standard output: ``-`` or another name
+    of it (``/dev/stdout``, ``/dev/fd/1``; see :func:`phago.export.writes_standard_output`),
+    or a path that is the file standard output is (the pipe or terminal it is, the file it
+    was redirected to), so that the messages of a command that writes it go to stderr.
 
     Example:
         >>> is_standard_output(Path("-")), is_standard_output(Path("/nonexistent/x.csv"))
         (True, False)
     """
-    if os.fspath(path) == "-":
+    from phago.export import writes_standard_output
+
+    if writes_standard_output(path):
         return True
     try:
         return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
@@ -82,7 +85,8 @@ def refuse_json_on_stdout(as_json: bool, path: Path) -> None:
     help="File to write, or - for standard output (pipe it: --out - | head). A name ending "
     ".gz (or .gzip) gzips it, .bz2 bzip2s it, in every format (e.g. e.csv.gz, e.jsonl.gz: "
     "compressed, exactly the plain export). A name for another format (csv into x.jsonl) "
-    "is refused. A FIFO or device (/dev/stdout) is written in place, never compressed.",
+    "is refused. /dev/stdout is standard output, as -. A FIFO or device is written in place, "
+    "never compressed.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print what was written as JSON (not with --out -)."
@@ -94,8 +98,10 @@ def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
     than --format (.graphml, .gexf, .xml, .json, .jsonl, .csv, .html, .png, .svg) is refused.
 
     --out - writes the export to standard output, and what is said goes to stderr; a reader
-    that stops early (head) ends the export quietly (exit status 1). An existing FIFO,
-    terminal or device is written in place (not whole-or-nothing, and uncompressed)."""
+    that stops early (head) ends the export quietly (exit status 1). --out /dev/stdout (or
+    /dev/fd/1) is the same: written where standard output is, so that >> appends to a file.
+    An existing FIFO, terminal or device is written in place (not whole-or-nothing, and
+    uncompressed)."""
     from phago.export import check_format_name, check_output_path, export_graph
 
     refuse_json_on_stdout(as_json, out_path)

@@ -31,7 +31,8 @@ def _colours() -> tuple[str, ...]:
     show_default=True,
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     help="HTML file to write (.html or .htm; a .png name writes only the picture), or - for "
-    "the page on standard output. A FIFO or device is written in place, whatever its name.",
+    "the page on standard output (/dev/stdout too). A FIFO or device is written in place, "
+    "whatever its name.",
 )
 @click.option(
     "--png",
@@ -76,8 +77,8 @@ def viz(
     how many of how many nodes are drawn (with --json, as "note").
 
     --out names an .html or .htm file (or a .png one, for the picture alone); other names
-    are refused. --out - writes the page to standard output, and what is said goes to
-    stderr; an existing FIFO, terminal or device is written in place."""
+    are refused. --out - (or /dev/stdout) writes the page to standard output, and what is
+    said goes to stderr; an existing FIFO, terminal or device is written in place."""
     import numpy as np
 
     from phago.export import check_output_path, is_stream_output
