@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeAlias, overload
+from typing import Any, NamedTuple, TypeAlias, cast, overload
 
 from phago.errors import InvalidPosition
 from phago.ids import AgentId, DocumentId, NodeId
@@ -151,13 +151,19 @@ def placed_position(value: Position | Sequence[float] | Any) -> Position:
     if isinstance(value, Position):
         _checked_xy(value.x, value.y, POSITION_LIMIT)
         return value
+    return trusted_position(*_checked_xy(*_pair(value), POSITION_LIMIT))
+
+
+def _pair(value: object) -> tuple[Any, Any]:
+    """``value``'s two items (a tuple, a list, a NumPy array of two; not text), or
+    :class:`~phago.errors.InvalidPosition`."""
     try:
         if isinstance(value, str | bytes):
             raise TypeError
-        x, y = value
+        x, y = cast(Sequence[Any], value)
     except (TypeError, ValueError):
         raise InvalidPosition(f"position must be a pair of numbers, got {value!r}") from None
-    return trusted_position(*_checked_xy(x, y, POSITION_LIMIT))
+    return x, y
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +203,7 @@ class Position:
         """
         if isinstance(value, Position):
             return value
-        try:
-            if isinstance(value, str | bytes):
-                raise TypeError
-            x, y = value
-        except (TypeError, ValueError):
-            raise InvalidPosition(f"position must be a pair of numbers, got {value!r}") from None
-        return cls(x, y)
+        return cls(*_pair(value))
 
     def __reduce__(self) -> tuple[type[Position], tuple[float, float]]:
         # pickled as a constructor call: the default of a frozen slotted dataclass walks

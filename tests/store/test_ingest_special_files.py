@@ -15,10 +15,7 @@ from phago.cli import main
 from phago.errors import DocumentError
 from phago.ingest import discover, ingest_paths, inspect_file
 
-pytestmark = [
-    pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)"),
-    pytest.mark.timeout(60),  # (reading a FIFO would wait for a writer forever)
-]
+pytestmark = pytest.mark.timeout(60)  # (reading a FIFO would wait for a writer forever)
 
 
 def odd_folder(root: Path) -> Path:
