@@ -39,6 +39,7 @@ import numpy as np
 
 from phago._gc import cyclic_gc_paused
 from phago._interrupts import TickBoundaryInterrupt
+from phago.agents.actions import checked_actions, is_phagos_own
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
@@ -972,6 +973,8 @@ class Colony:
             pending = [a.sense(view) for a in self.agents]
             if not _ACTION_TYPES.issuperset(map(type, pending)):
                 check_actions(self.agents, pending)
+            if not all(map(is_phagos_own, by_type)):  # a user's agent class: check its actions
+                checked_actions(self.agents, pending)
             self._pending = pending
         finally:
             view.forget_prefetched()

@@ -25,6 +25,7 @@ __all__ = [
     "EmptyDocument",
     "GhostNodeNotFound",
     "GraphError",
+    "InvalidAction",
     "InvalidAgent",
     "InvalidPosition",
     "InvalidQuery",
@@ -73,6 +74,12 @@ class InvalidPosition(PhagoError, ValueError):
 class InvalidAgent(PhagoError, ValueError):
     """What was given to spawn is not an agent, or is an agent already in a colony; or an
     agent's ``sense`` returned something that is not an action."""
+
+
+class InvalidAction(InvalidAgent):
+    """An action an agent returned is malformed (a position that is not one, a weight
+    outside ``(0, 1]``, fragments that are not fragments, ...): raised after Sense, before
+    anything of the tick is applied, naming the agent."""
 
 
 class DocumentError(PhagoError, ValueError):
