@@ -739,12 +739,16 @@ class Colony:
         return [docs[(start + j * step) % n].position for j in range(count)]
 
     def spawn_digesters(self, count: int, *, seed: int | None = None, **options: Any) -> int:
-        """Spawn ``count`` digesters spread over the documents, as
+        """Spawn ``count`` digesters spread over the documents; returns the number spawned.
+
+        Digester ``j`` starts beside document ``(s + j·(n // count)) mod n`` (one unit up
+        and right). With ``seed`` = ``s``, its generator is seeded ``s + j``, as
         :meth:`DistributedColony.spawn_digesters
-        <phago.distributed.DistributedColony.spawn_digesters>` spawns a shard's: digester
-        ``j`` starts beside document ``(s + j·(n // count)) mod n`` (one unit up and right)
-        and its generator is seeded ``s + j``, where ``s`` is ``seed`` (0 when None).
-        Returns the number spawned.
+        <phago.distributed.DistributedColony.spawn_digesters>` seeds a shard's (the same
+        places and seeds as a one-shard distributed colony's). Without ``seed``, ``s`` is the
+        number of agents spawned so far and each generator is drawn from the colony's, as
+        :meth:`spawn` draws it: the colony's seed decides them, and a second call spawns
+        other digesters in other places.
 
         Args:
             count: how many digesters.
@@ -758,23 +762,26 @@ class Colony:
         Example:
             >>> c = Colony(seed=0)
             >>> _ = c.ingest_documents([(f"d{i}", "cell gene", (5.0 * i, 0.0)) for i in range(4)])
-            >>> c.spawn_digesters(2, max_idle=50)
+            >>> c.spawn_digesters(2, seed=7, max_idle=50)
             2
             >>> [(a.position.x, a.seed, a.max_idle) for a in c.agents]
-            [(1.0, 0, 50), (11.0, 1, 50)]
+            [(16.0, 7, 50), (6.0, 8, 50)]
+            >>> c.spawn_digesters(2) and [a.position.x for a in c.agents[2:]]
+            [11.0, 1.0]
         """
         from phago.agents.digester import Digester
 
         count = whole_number(count, "count", 0)
-        first = 0 if seed is None else whole_number(seed, "seed", 0)
+        first = None if seed is None else whole_number(seed, "seed", 0)
         try:
             Digester(Position(0.0, 0.0), seed=0, **options)
         except TypeError as exc:
             raise ConfigError(f"bad digester options {sorted(options)}: {exc}") from exc
-        places = self.spread_positions(count, first)
+        places = self.spread_positions(count, self.total_spawned if first is None else first)
         with cyclic_gc_paused():
             for j, p in enumerate(places):
-                self.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), seed=first + j, **options))
+                agent_seed = None if first is None else first + j  # (None: the colony's draw)
+                self.spawn(Digester(Position(p.x + 1.0, p.y + 1.0), seed=agent_seed, **options))
         return len(places)
 
     def agent(self, aid: AgentId) -> Agent:

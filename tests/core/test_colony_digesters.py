@@ -13,8 +13,8 @@ from phago.errors import ConfigError
 DOCS = [(f"d{i}", f"cell gene protein {i}", (5.0 * i, 2.0 * i)) for i in range(7)]
 
 
-@pytest.mark.parametrize(("count", "seed"), [(1, None), (3, None), (3, 4), (10, 2)])
-def test_spawned_as_on_one_shard(count: int, seed: int | None) -> None:
+@pytest.mark.parametrize(("count", "seed"), [(1, 0), (3, 0), (3, 4), (10, 2)])
+def test_spawned_as_on_one_shard(count: int, seed: int) -> None:
     c = Colony(seed=0)
     c.ingest_documents(DOCS)
     assert c.spawn_digesters(count, seed=seed, max_idle=40) == count
@@ -27,6 +27,26 @@ def test_spawned_as_on_one_shard(count: int, seed: int | None) -> None:
     assert all(isinstance(a, Digester) for a in c.agents)
     c.run_until_digested(300)
     assert c.stats().documents_digested == len(DOCS)
+
+
+def test_without_a_seed_the_colonys_seed_decides_and_calls_differ() -> None:
+    """(The digesters' generators were seeded 0, 1, ... whatever the colony's seed, so runs
+    of colonies seeded apart were the same run, and a second call spawned copies.)"""
+    seeds = []
+    for colony_seed in (0, 1):
+        c = Colony(seed=colony_seed)
+        c.ingest_documents(DOCS)
+        c.spawn_digesters(3)
+        seeds.append([a.seed for a in c.agents])
+        c.spawn_digesters(3)
+        first, second = c.agents[:3], c.agents[3:]
+        assert [a.position for a in first] != [a.position for a in second]
+        assert {a.seed for a in first}.isdisjoint(a.seed for a in second)
+    assert seeds[0] != seeds[1]
+    again = Colony(seed=0)
+    again.ingest_documents(DOCS)
+    again.spawn_digesters(3)
+    assert [a.seed for a in again.agents] == seeds[0]  # (reproducible)
 
 
 def test_spawned_at_the_origin_without_documents_and_none_for_zero() -> None:
