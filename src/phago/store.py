@@ -96,7 +96,7 @@ if TYPE_CHECKING:
 
     from phago.colony import Colony
     from phago.query.term_counts import SavedTermCounts
-    from phago.state import ColonyState, ForgetReport
+    from phago.state import AgentState, ColonyState, ForgetReport
 else:
     # NumPy, the colony and its state are imported when first used: reading a store's
     # summary (``phago stats``) needs none of them
@@ -719,8 +719,7 @@ def _write(
         ),
     )
     agent_rows = [
-        (i, a.agent_type, a.class_path, json.dumps(to_jsonable(a.state), separators=(",", ":")))
-        for i, a in enumerate(state.agents)
+        (i, a.agent_type, a.class_path, _agent_state_json(a)) for i, a in enumerate(state.agents)
     ]
     source_rows = [
         (i, r.path, r.content_hash, _signed(int(r.doc_id)), int(r.part), int(r.parts))
@@ -762,6 +761,62 @@ def _write(
     )
     con.execute("COMMIT")
     return _file_version(con)
+
+
+def _agent_state_json(agent: AgentState) -> str:
+    """The agent's saved state as JSON text, or a :class:`StoreError` naming the agent and
+    the field JSON cannot hold (an object of the user's, say).
+
+    Example:
+        >>> from phago.state import AgentState
+        >>> _agent_state_json(AgentState("rock", {"id": 3, "age": 2}, "m:Rock"))
+        '{"id":3,"age":2}'
+        >>> _agent_state_json(AgentState("rock", {"id": 3, "pet": object()}, "m:Rock"))
+        Traceback (most recent call last):
+        ...
+        phago.errors.StoreError: agent 3 (m:Rock): its state field 'pet' (object) cannot be \
+saved: an agent's state_dict() holds numbers, text, booleans, None, and lists and dicts of \
+them (NumPy arrays and tuples are saved as lists)
+    """
+    from phago.state import to_jsonable
+
+    try:
+        return json.dumps(to_jsonable(agent.state), separators=(",", ":"), allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        bad = next((k for k, v in agent.state.items() if not _json_holds(v)), "(one of its fields)")
+        value = agent.state.get(bad)
+        raise StoreError(
+            f"agent {agent.state.get('id', '?')} ({agent.class_path or agent.agent_type}): its "
+            f"state field {bad!r} ({type(value).__name__}) cannot be saved: an agent's "
+            "state_dict() holds numbers, text, booleans, None, and lists and dicts of them "
+            "(NumPy arrays and tuples are saved as lists)"
+        ) from exc
+
+
+def _json_holds(value: object) -> bool:
+    from phago.state import to_jsonable
+
+    try:
+        json.dumps(to_jsonable(value))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_agents_restorable(state: ColonyState, path: Path) -> None:
+    """Refuse, before anything is written, a state with an agent a load could not rebuild
+    (a class of the user's that was never registered): the store would save, and fail only
+    when loaded, perhaps in another program much later."""
+    from phago.state import _resolve_agent_class
+
+    for kind in {(a.agent_type, a.class_path) for a in state.agents}:
+        try:
+            _resolve_agent_class(*kind)
+        except StoreError as exc:
+            why = str(exc).replace("before loading", "before saving")
+            raise StoreError(
+                f"cannot save colony to {path}: {why} (a store with it could not be loaded)"
+            ) from exc
 
 
 def _file_version(con: sqlite3.Connection) -> str:
@@ -878,6 +933,7 @@ def _save_state_locked(
     expect: str | None,
     terms: SavedTermCounts | None = None,
 ) -> tuple[Path, str]:
+    _check_agents_restorable(state, path)
     old = Catalog()
     old_stat: os.stat_result | None = None
     if path.exists():

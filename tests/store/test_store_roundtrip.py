@@ -160,8 +160,17 @@ def test_a_subclass_of_a_built_in_agent_is_never_loaded_as_the_built_in(tmp_path
         c.ingest_document(doc.title, doc.content, p)
     c.spawn(LazyDigester(Position(0, 0)))
     c.run(2)
+    # unregistered: a save is refused at once (since the fortieth session; it used to save
+    # a store only a load found it could not rebuild), naming the class
+    pattern = r"LazyDigester \(type 'digester'\) is not registered.* before saving"
+    with pytest.raises(StoreError, match=pattern):
+        save(c, tmp_path / "c.db")
+    assert not (tmp_path / "c.db").exists()
+    register_agent_type("digester", LazyDigester)
     save(c, tmp_path / "c.db")
-    # unregistered: refused, naming the class (until the thirty-fifth session it came
+    register_agent_type("digester", Digester)  # (a program that did not register it)
+    state_mod._AGENT_CLASSES.pop(state_mod.class_path(LazyDigester), None)
+    # a load without it refuses, naming the class (until the thirty-fifth session it came
     # back as a plain Digester, which digested what the saved one never would)
     with pytest.raises(StoreError, match=r"LazyDigester \(type 'digester'\) is not registered"):
         load(tmp_path / "c.db")
@@ -316,8 +325,10 @@ class Needy(Agent):
 def test_an_agent_that_needs_more_than_a_position_needs_a_factory(tmp_path: Path) -> None:
     c = make_colony(4, digesters=1)
     c.spawn(Needy(Position(0, 0), "cell"))
-    save(c, tmp_path / "c.db")
+    with pytest.raises(StoreError, match=r"unknown agent type 'needy'.* before saving"):
+        save(c, tmp_path / "c.db")  # (unregistered: refused before anything is written)
     register_agent_type("needy", Needy)
+    save(c, tmp_path / "c.db")
     try:
         # (it came back as a bare instance, which failed at its first tick)
         with pytest.raises(StoreError, match=r"cannot rebuild a Needy from its position alone"):
@@ -332,3 +343,33 @@ def test_an_agent_that_needs_more_than_a_position_needs_a_factory(tmp_path: Path
     finally:
         state_mod._AGENT_TYPES.pop("needy", None)
         state_mod._AGENT_CLASSES.pop(state_mod.class_path(Needy), None)
+
+
+class Pet:
+    """Something of a user's that JSON cannot hold."""
+
+
+class Keeper(Agent):
+    """An agent whose state holds an object JSON cannot hold."""
+
+    agent_type = "keeper"
+
+    def sense(self, view: Any) -> Idle:
+        return Idle()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "pet": Pet()}
+
+
+def test_an_agent_state_json_cannot_hold_names_the_agent_and_field(tmp_path: Path) -> None:
+    register_agent_type("keeper", Keeper)
+    try:
+        c = make_colony(2, digesters=1)
+        aid = c.spawn(Keeper(Position(0, 0)))
+        pattern = rf"agent {aid} \(.*Keeper\): its state field 'pet' \(Pet\) cannot be saved"
+        with pytest.raises(StoreError, match=pattern):
+            save(c, tmp_path / "c.db")  # (a bare TypeError from json before)
+        assert not (tmp_path / "c.db").exists()
+    finally:
+        state_mod._AGENT_TYPES.pop("keeper", None)
+        state_mod._AGENT_CLASSES.pop(state_mod.class_path(Keeper), None)
