@@ -40,6 +40,7 @@ __all__ = [
     "ShardLost",
     "ShardNotFound",
     "ShardNotPlaced",
+    "StoreChanged",
     "StoreError",
     "UnknownAgent",
     "UnknownDocument",
@@ -113,6 +114,16 @@ class InvalidQuery(PhagoError, TypeError):
 
 class StoreError(PhagoError, OSError):
     """A store could not be written or read (full disk, read-only, damaged or newer schema)."""
+
+
+class StoreChanged(StoreError):
+    """A save refused because the store changed since the colony was loaded from it (another
+    process or colony saved it in between): load it again and redo the change.
+
+    Example:
+        >>> issubclass(StoreChanged, StoreError)
+        True
+    """
 
 
 class OutputError(PhagoError, OSError):

@@ -89,7 +89,7 @@ from typing import TYPE_CHECKING, Any
 
 from phago._lazy import lazy_module
 from phago._store_digest import ColumnDigest, RowDigest, columns_of
-from phago.errors import PhagoError, StoreError
+from phago.errors import PhagoError, StoreChanged, StoreError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -601,8 +601,8 @@ def _origin(obj: Any, path: Path) -> str | None:
     return entry[2]
 
 
-def _changed(path: Path) -> StoreError:
-    return StoreError(
+def _changed(path: Path) -> StoreChanged:
+    return StoreChanged(
         f"refusing to overwrite {path}: the store changed since it was loaded (another "
         "process or colony saved it in between); load it again and redo the change, or save "
         "to another path"

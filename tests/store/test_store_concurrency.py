@@ -20,7 +20,7 @@ from store_helpers import make_colony, write
 from phago import Position
 from phago.cli import main
 from phago.distributed import DistributedColony
-from phago.errors import StoreError
+from phago.errors import StoreChanged
 from phago.state import capture
 from phago.store import (
     load,
@@ -158,7 +158,7 @@ def test_saving_a_stale_colony_is_refused(tmp_path: Path) -> None:
     save(first, path)  # its own save is the version it now remembers
     before = path.read_bytes()
     second.ingest_document("second", "zeta eta theta", Position(0, 1))
-    with pytest.raises(StoreError, match=r"c\.db: the store changed since it was loaded"):
+    with pytest.raises(StoreChanged, match=r"c\.db: the store changed since it was loaded"):
         save(second, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.db"]
@@ -180,7 +180,7 @@ def test_saving_a_stale_colony_is_refused_after_another_process_saved(tmp_path: 
         capture_output=True,
         timeout=300,
     )
-    with pytest.raises(StoreError, match="changed since it was loaded"):
+    with pytest.raises(StoreChanged, match="changed since it was loaded"):
         save(mine, path)
     assert total_documents(path) == 5
 
@@ -198,7 +198,7 @@ def test_saving_a_stale_distributed_colony_is_refused(tmp_path: Path) -> None:
         first.run(1)
         save_distributed(first, d)
         second.ingest_document("Second", "volcano lava ash")
-        with pytest.raises(StoreError, match=r"cluster: the store changed since it was loaded"):
+        with pytest.raises(StoreChanged, match=r"cluster: the store changed since it was loaded"):
             save_distributed(second, d)
     assert read_summary(d).stats["documents_total"] == 2
     assert len(list(d.glob("gen-*"))) == 1
