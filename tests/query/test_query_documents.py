@@ -36,7 +36,7 @@ def test_documents_are_the_bm25_documents_with_ids_titles_and_snippets(
     assert got[0].title == "Replication" and got[0].id == replication
     assert got[0].snippet == "dna replication polymerase gene"
     assert all(d.concepts == () for d in got)  # (no concepts asked for)
-    assert got[0].to_dict()["id"] == int(got[0].id)
+    assert got[0].to_dict()["id"] == str(got[0].id)  # (as the CLI prints ids)
 
 
 def test_documents_name_the_top_concepts_they_hold_and_fill_with_their_documents(
@@ -52,13 +52,14 @@ def test_documents_name_the_top_concepts_they_hold_and_fill_with_their_documents
     plain = documents(src, "star", 3)
     assert [d.title for d in plain] == ["Stars"]
     top = [r.label for r in retrieve(src, "star", 4)]
-    filled = documents(src, "star", 3, concepts=4)
+    filled = documents(src, "star", 3, concepts=4, related=True)
     assert filled[0].title == "Stars" and filled[0].score > 0
     assert set(filled[0].concepts) <= set(top) and "star" in filled[0].concepts
     rest = filled[1:]
     assert rest and all(d.score == 0.0 and d.concepts for d in rest)  # found through concepts
     assert all(set(d.concepts) <= set(top) for d in rest)
-    assert documents(src, "star", 1, concepts=4) == filled[:1]  # BM25 first, always
+    assert documents(src, "star", 1, concepts=4, related=True) == filled[:1]  # BM25 first
+    assert documents(src, "star", 3, concepts=4) == filled[:1]  # (no filling unless related)
 
 
 def test_concept_documents_best_match_for_the_query_first(bio: StaticSource) -> None:

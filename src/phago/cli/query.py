@@ -99,16 +99,27 @@ def _components(comp: dict[str, float]) -> str:
     "--documents",
     "show_documents",
     is_flag=True,
-    help="Print the documents that answer TEXT (BM25, each with id, title, score, a snippet "
-    "and which of the top 10 concepts by --method it holds) instead of concepts; -k counts "
-    "documents.",
+    help="Print the documents that answer TEXT (BM25 over the digested documents' titles "
+    "and contents, each with id, title, score, a snippet and which of the top 10 concepts "
+    "by --method it holds) instead of concepts; -k counts documents. Only documents that "
+    "hold a word of TEXT (score above 0), as phago.query.documents gives them; a document "
+    "stored but not digested yet is not searched (the next phago ingest digests it).",
+)
+@click.option(
+    "--related",
+    is_flag=True,
+    help="With --documents: when fewer than -k documents hold a word of TEXT, fill the "
+    "list with documents of its top concepts that hold none (score 0), as "
+    "documents(..., related=True).",
 )
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="Print the results as JSON (each concept with up to 3 of its source documents; "
-    "with --documents, each document's id, title, score, snippet and concepts).",
+    help="Print the results as JSON: the query's terms (empty: no searchable words), and "
+    "each concept with up to 3 of its source documents (every concept with the same keys, "
+    "path [] where the method walks none; ids as strings) or, with --documents, each "
+    "document's id, title, score, snippet and concepts.",
 )
 def query(
     text: str,
@@ -120,9 +131,15 @@ def query(
     seed: int,
     reinforce: bool,
     show_documents: bool,
+    related: bool,
     as_json: bool,
 ) -> None:
-    """Retrieve the concepts that answer TEXT (or, with --documents, the documents)."""
+    """Retrieve the concepts that answer TEXT (or, with --documents, the documents).
+
+    TEXT is split into terms as documents are (stopwords and words under 3 letters are
+    not terms); a query without any answers nothing, and says so on stderr (with --json,
+    its "terms" are empty).
+    """
     from phago.query.retrieve import resolve_method
     from phago.store import is_distributed_store
 
@@ -130,11 +147,13 @@ def query(
         raise click.UsageError("give either --db or --corpus, not both")
     if reinforce and show_documents:
         raise click.UsageError("--reinforce reinforces concept results: not with --documents")
+    if related and not show_documents:
+        raise click.UsageError("--related fills a list of documents: only with --documents")
     name = resolve_method(method)
     if db is not None:
         say_ignored(["ticks", "seed"], "they build a colony, and --db queries the stored one")
     if db is not None and is_distributed_store(db):
-        found = _query_distributed(text, name, k, db, reinforce, show_documents, as_json)
+        found = _query_distributed(text, name, k, db, reinforce, show_documents, related, as_json)
         _say_saved(reinforce and found > 0, db)
         return
     try:
@@ -157,7 +176,9 @@ def query(
                 source = build_retrieval_colony(
                     [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
                 )
-            shown, found = _answer(source, text, name, k, reinforce, show_documents, as_json)
+            shown, found = _answer(
+                source, text, name, k, reinforce, show_documents, related, as_json
+            )
             if reinforce and found and db is not None:  # (nothing reinforced: nothing to save)
                 from phago.colony import Colony
                 from phago.store import save
@@ -185,6 +206,7 @@ def _query_distributed(
     db: Path,
     reinforce: bool,
     show_documents: bool,
+    related: bool,
     as_json: bool,
 ) -> int:
     """``query`` on a distributed store: its shards loaded in this process, queried on
@@ -198,7 +220,7 @@ def _query_distributed(
             writing(db) if reinforce else contextlib.nullcontext(),
             load_distributed(db, backend="local") as dc,
         ):
-            shown, found = _answer(dc, text, name, k, reinforce, show_documents, as_json)
+            shown, found = _answer(dc, text, name, k, reinforce, show_documents, related, as_json)
             if reinforce and found:  # (nothing reinforced: nothing to save)
                 save_distributed(dc, db)
     except PhagoError as exc:
@@ -221,28 +243,43 @@ def _answer(
     k: int,
     reinforce: bool,
     show_documents: bool,
+    related: bool,
     as_json: bool,
 ) -> tuple[Callable[[], None], int]:
     """Answer the query on ``source`` (while it is open); returns what prints the answer,
     and how many results it has."""
+    from phago.query.base import query_terms
     from phago.query.documents import concept_documents, documents
     from phago.query.retrieve import retrieve
 
     g = source.graph
+    terms = list(dict.fromkeys(query_terms(text)))  # (each once, in order)
     if show_documents:
-        found = documents(source, text, k, concepts=DOCUMENT_CONCEPTS, method=name)
-        return lambda: _show_documents(text, name, found, g, as_json), len(found)
+        found = documents(source, text, k, concepts=DOCUMENT_CONCEPTS, related=related, method=name)
+        return lambda: _show_documents(text, terms, name, found, g, as_json), len(found)
     results = retrieve(source, text, k, name, reinforce=reinforce)
     sources = (
         [concept_documents(source, r, SOURCE_DOCUMENTS, text=text, width=0) for r in results]
         if as_json
         else []
     )
-    return lambda: _show(text, name, results, sources, g, as_json), len(results)
+    return lambda: _show(text, terms, name, results, sources, g, as_json), len(results)
+
+
+def _say_no_terms(text: str, terms: list[str]) -> None:
+    """Say on stderr that ``text`` has no searchable words (so nothing could match it)."""
+    if not terms:
+        console.print(
+            f"[yellow]the query has no searchable words: {text!r} holds only stopwords, "
+            "words under 3 letters or no words at all",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _show(
     text: str,
+    terms: list[str],
     name: str,
     results: list[RetrievedConcept],
     sources: list[list[RetrievedDocument]],
@@ -254,13 +291,12 @@ def _show(
         echo_json(
             {
                 "query": text,
+                "terms": terms,
                 "method": name,
-                # ids as strings, as every other command prints them (64-bit ids lose
-                # digits as JSON numbers in JavaScript)
+                # (ids as strings, as every command prints them: to_dict gives them so)
                 "results": [
                     {
                         **r.to_dict(),
-                        "node_id": str(r.node_id),
                         "documents": [{"id": str(d.id), "title": d.title} for d in docs],
                     }
                     for r, docs in zip(results, sources, strict=True)
@@ -270,6 +306,7 @@ def _show(
             }
         )
         return
+    _say_no_terms(text, terms)
     if not results:  # (no empty table)
         out.print(
             f"[yellow]no concept matches this query[/yellow] ({name}; {g.node_count} nodes, "
@@ -287,20 +324,27 @@ def _show(
 
 
 def _show_documents(
-    text: str, name: str, found: list[RetrievedDocument], g: HebbianGraph, as_json: bool
+    text: str,
+    terms: list[str],
+    name: str,
+    found: list[RetrievedDocument],
+    g: HebbianGraph,
+    as_json: bool,
 ) -> None:
     """Print the documents as a table, or as JSON."""
     if as_json:
         echo_json(
             {
                 "query": text,
+                "terms": terms,
                 "method": name,
-                "documents": [{**d.to_dict(), "id": str(d.id)} for d in found],
+                "documents": [d.to_dict() for d in found],
                 "nodes": g.node_count,
                 "edges": g.edge_count,
             }
         )
         return
+    _say_no_terms(text, terms)
     if not found:  # (no empty table)
         out.print("[yellow]no document matches this query[/yellow]")
         return

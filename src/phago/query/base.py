@@ -85,8 +85,9 @@ class RetrievedConcept:
 
     Example:
         >>> r = RetrievedConcept("cell", 1.5, NodeId(7), {"tfidf": 1.0, "graph": 0.5})
-        >>> r.to_dict()["components"]["graph"]
-        0.5
+        >>> d = r.to_dict()
+        >>> d["components"]["graph"], d["node_id"], d["path"]
+        (0.5, '7', [])
     """
 
     label: str
@@ -96,16 +97,16 @@ class RetrievedConcept:
     path: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-friendly dict."""
-        out: dict[str, object] = {
+        """A JSON-friendly dict, the same keys for every method: ``node_id`` as a string
+        (a 64-bit id loses digits as a JSON number in JavaScript, as ``phago query --json``
+        prints it) and ``path`` a list, empty where the method walks none."""
+        return {
             "label": self.label,
             "score": self.score,
-            "node_id": int(self.node_id),
+            "node_id": str(int(self.node_id)),
             "components": dict(self.components),
+            "path": list(self.path),
         }
-        if self.path:
-            out["path"] = list(self.path)
-        return out
 
 
 @dataclass(slots=True)

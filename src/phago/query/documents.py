@@ -5,11 +5,13 @@ the answer usually wants the notes themselves. Two functions lead there:
 
 * :func:`documents` — the digested documents that best match the query by BM25 (the
   document scores of :func:`phago.query.bm25.document_scores`; a document's title counts as
-  its words too), each with a snippet around the query's words. With ``concepts=c`` each
-  document also names which of the query's top ``c`` concepts (by ``method``) it was
-  digested into, and when BM25 finds fewer than ``n`` documents, documents of those
+  its words too), each with a snippet around the query's words: only documents that hold
+  a word of the query (score above 0). With ``concepts=c`` each document also names which
+  of the query's top ``c`` concepts (by ``method``) it was digested into; with
+  ``related=True`` too, when BM25 finds fewer than ``n`` documents, documents of those
   concepts fill the list (with score 0: no word of the query is in them; they are there
-  because of the concepts they name).
+  because of the concepts they name). A document stored but not digested yet is not
+  searched: the index holds the documents digested into the graph.
 * :func:`concept_documents` — the documents a concept was digested from (its provenance),
   the best match for a query first.
 
@@ -37,7 +39,7 @@ import numpy.typing as npt
 
 from phago._arrays import unique_sorted
 from phago.config import whole_number
-from phago.errors import InvalidQuery, NodeNotFound
+from phago.errors import ConfigError, InvalidQuery, NodeNotFound
 from phago.ids import DocumentId, NodeId
 from phago.query.base import CONCEPT_CODE, GraphSource, RetrievedConcept, query_terms
 from phago.query.bm25 import top_documents
@@ -73,8 +75,8 @@ class RetrievedDocument:
 
     Example:
         >>> d = RetrievedDocument(DocumentId(7), "Cells", 1.25, "the cell …", ("cell",))
-        >>> d.to_dict()["concepts"]
-        ['cell']
+        >>> d.to_dict()["id"], d.to_dict()["concepts"]
+        ('7', ['cell'])
     """
 
     id: DocumentId
@@ -84,9 +86,10 @@ class RetrievedDocument:
     concepts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-friendly dict (the id as an int)."""
+        """A JSON-friendly dict, the id as a string (a 64-bit id loses digits as a JSON
+        number in JavaScript; ``phago query --json`` prints it so too)."""
         return {
-            "id": int(self.id),
+            "id": str(int(self.id)),
             "title": self.title,
             "score": self.score,
             "snippet": self.snippet,
@@ -261,40 +264,59 @@ def documents(
     n: int = 5,
     *,
     concepts: int = 0,
+    related: bool = False,
     method: str = "best",
     width: int = DEFAULT_SNIPPET,
 ) -> list[RetrievedDocument]:
     """The documents that answer ``text``: BM25 over the digested documents, with snippets.
+
+    Only digested documents are searched (those the graph holds concepts of): a document
+    stored but not digested yet (:meth:`phago.colony.Colony.ingest_document` before the
+    colony runs, or ``phago ingest`` whose ``--max-ticks`` ran out) is found once it is
+    digested.
 
     Args:
         source: a colony, distributed colony or any :class:`~phago.query.base.GraphSource`.
         text: the query.
         n: how many documents at most.
         concepts: also retrieve the query's top ``concepts`` concepts by ``method``: each
-            document names those it was digested into, and documents of those concepts
-            fill the list when BM25 finds fewer than ``n`` (score 0.0; most of the top
-            concepts first, then the best ranked concept, then id). 0: BM25 only.
+            document names those it was digested into. 0: BM25 only.
+        related: when BM25 finds fewer than ``n`` documents, fill the list with documents
+            of the top ``concepts`` concepts that hold none of the query's words (score 0.0;
+            most of the top concepts first, then the best ranked concept, then id). False:
+            only documents that hold a word of the query (score above 0).
         method: the retrieval method of the concepts (:func:`phago.query.retrieve`).
         width: characters of each snippet (0: none).
 
     Returns:
-        Up to ``n`` documents, best first: BM25 score descending (ties by id), then the
-        documents found through the concepts only.
+        Up to ``n`` documents, best first: BM25 score descending (ties by id), then (with
+        ``related``) the documents found through the concepts only. Empty for a query
+        without terms (:func:`phago.query.base.query_terms`: stopwords and words under 3
+        letters are not terms).
 
     Raises:
-        ConfigError: ``n``, ``concepts`` or ``width`` not a whole number >= 0, or an
-            unknown method.
+        ConfigError: ``n``, ``concepts`` or ``width`` not a whole number >= 0, an unknown
+            method, ``related`` not True or False, or ``related`` without ``concepts``.
         InvalidQuery: ``text`` is not text.
 
     Example:
         >>> from phago.query.base import example_source
         >>> hits = documents(example_source(), "ribosome", 2, concepts=5)
         >>> [(d.title, d.score > 0, d.concepts[:2]) for d in hits]
+        [('Cells', True, ('ribosome', 'cell'))]
+        >>> hits = documents(example_source(), "ribosome", 2, concepts=5, related=True)
+        >>> [(d.title, d.score > 0, d.concepts[:2]) for d in hits]
         [('Cells', True, ('ribosome', 'cell')), ('Membranes', False, ('cell', 'membrane'))]
     """
     n = whole_number(n, "n", 0)
     concepts = whole_number(concepts, "concepts", 0)
     width = whole_number(width, "width", 0)
+    if not isinstance(related, bool):
+        raise ConfigError(f"related must be True or False, got {related!r}")
+    if related and not concepts:
+        raise ConfigError(
+            "related=True fills the list with documents of the top concepts: give concepts > 0"
+        )
     name = resolve_method(method)
     terms = query_terms(text)
     if n == 0 or not terms:
@@ -312,10 +334,14 @@ def documents(
     labels = [r.label for r in top]
     found = rows.tolist()
     taken = set(found)
-    extra = sorted(
-        (row for row in held if row not in taken),
-        key=lambda row: (-len(held[row]), held[row][0], int(di.doc_ids[row])),
-    )[: n - len(found)]
+    extra = (
+        sorted(
+            (row for row in held if row not in taken),
+            key=lambda row: (-len(held[row]), held[row][0], int(di.doc_ids[row])),
+        )[: n - len(found)]
+        if related
+        else []
+    )
     all_rows = np.asarray([*found, *extra], dtype=np.int64)
     all_scores = np.concatenate([scores, np.zeros(len(extra), dtype=np.float64)])
     named = [tuple(labels[k] for k in held.get(row, [])) for row in all_rows.tolist()]
