@@ -38,8 +38,16 @@ added with a line in :attr:`IngestReport.warnings` (a colony accepts a document 
 concepts: it is stored and digested, and adds nothing to the graph).
 
 Duplicates by content: the SHA-256 of a file's extracted text (over its parts) is kept in the
-store's catalog; a file whose text is already stored, under any name, is a duplicate and is
-skipped, so ingesting the same paths again changes nothing.
+store's catalog; a file whose text is already stored, under any name, is a duplicate: nothing
+is added, and given the catalog's records (``known_sources``) it is recorded as another source
+of the documents that hold its text (:attr:`IngestReport.duplicate_of` names them), so the
+catalog knows every file holding a document. Ingesting the same paths again changes nothing.
+
+Text without a file (standard input, a string: :class:`TextInput`) is read as a ``.txt`` file
+is, titled by its first line set apart by a blank line, else by its source; it has no source
+file, so the catalog does not record it. A text is a duplicate when a stored file, or another
+text of the call, has the same text, or when its documents (the same title and text: the same
+ids) are stored already.
 
 Example:
     >>> import tempfile, pathlib
@@ -59,6 +67,7 @@ from __future__ import annotations
 import codecs
 import errno
 import hashlib
+import io
 import logging
 import os
 import re
@@ -80,7 +89,7 @@ from phago.config import ColonyConfig
 from phago.corpus import TITLE_MAX_CHARS, leading_title
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import AgentId, DocumentId, document_id
-from phago.store import SourceRecord
+from phago.store import Catalog, SourceRecord
 from phago.text import URL, term_bound, tokenize
 from phago.types import Position
 
@@ -92,17 +101,21 @@ __all__ = [
     "MAX_FILE_CLIQUE_PAIRS",
     "SUPPORTED_SUFFIXES",
     "AddedFile",
+    "AddedText",
     "DistributedSink",
     "DocumentSink",
+    "Duplicate",
     "FileInfo",
     "IngestReport",
     "SkippedFile",
+    "TextInput",
     "digest_new_distributed",
     "digest_new_documents",
     "discover",
     "ingest_paths",
     "inspect_file",
     "read_parts",
+    "release_sources",
     "split_by_keywords",
     "split_text",
     "text_chunks",
@@ -151,14 +164,16 @@ class DocumentSink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SkippedFile:
-    """A file that was not ingested, and why (``reason`` names the file); ``error`` is the
+    """An input that was not ingested, and why (``reason`` names it); ``error`` is the
     name of the kind of error that skipped it: ``"EmptyDocument"`` (no text to digest),
     ``"DocumentError"`` (binary, undecodable, unsupported, too wide, a broken PDF) or
-    ``"OSError"`` (missing or unreadable)."""
+    ``"OSError"`` (missing or unreadable). ``source`` is ``"file"``, or for a
+    :class:`TextInput` its source (``"stdin"``, ``"text"``), whose ``path`` is ``""``."""
 
     path: str
     reason: str
     error: str = "DocumentError"
+    source: str = "file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,41 +186,130 @@ class AddedFile:
     chars: int
 
 
+@dataclass(frozen=True, slots=True)
+class AddedText:
+    """A :class:`TextInput` added as ``len(doc_ids)`` documents (it has no source file)."""
+
+    source: str
+    title: str
+    doc_ids: tuple[DocumentId, ...]
+    content_hash: str
+    chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An input whose text was stored already, so nothing of it was added: a file
+    (``path``; ``source`` ``"file"``) or a :class:`TextInput` (``path`` None). ``doc_ids``
+    are the stored documents that hold its text (empty where only its hash was known:
+    ``known_hashes`` without ``known_sources``)."""
+
+    path: str | None
+    doc_ids: tuple[DocumentId, ...]
+    content_hash: str
+    source: str = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class TextInput:
+    """A document's text given without a file, for :func:`ingest_paths`.
+
+    Attributes:
+        text: the text; bytes are decoded in the ingest's ``encoding`` (a UTF-16 or UTF-32
+            byte-order mark switches to that encoding, as for a file).
+        title: its title; None: the first line set apart by a blank line
+            (:func:`phago.corpus.leading_title`), else ``source``.
+        source: where it came from, as reports name it: ``"stdin"`` or ``"text"``.
+    """
+
+    text: str | bytes
+    title: str | None = None
+    source: str = "text"
+
+
 @dataclass
 class IngestReport:
     """What an ingestion did: files added, duplicates, files skipped with the reason, files
     of unsupported types found in folders, and warnings about files that were added (no
-    concepts, a damaged PDF); every path is absolute."""
+    concepts, a damaged PDF); every path is absolute.
+
+    ``duplicates`` lists the paths of duplicate files, ``duplicate_of`` every duplicate
+    input (files and texts) with the documents holding its text; ``texts`` the
+    :class:`TextInput` added.
+    """
 
     added: list[AddedFile] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    texts: list[AddedText] = field(default_factory=list)
+    duplicate_of: list[Duplicate] = field(default_factory=list)
 
     @property
     def documents_added(self) -> int:
-        """Documents added (a split file counts each part)."""
-        return sum(len(a.doc_ids) for a in self.added)
+        """Documents added (a split file counts each part), texts' included."""
+        return sum(len(a.doc_ids) for a in self.added) + sum(len(t.doc_ids) for t in self.texts)
 
     @property
     def new_document_ids(self) -> list[DocumentId]:
-        """Ids of the documents added, in order."""
-        return [d for a in self.added for d in a.doc_ids]
+        """Ids of the documents added, in order (files', then texts')."""
+        return [d for a in self.added for d in a.doc_ids] + [
+            d for t in self.texts for d in t.doc_ids
+        ]
+
+    @property
+    def duplicate_count(self) -> int:
+        """Duplicate inputs: files (``duplicates``) and texts."""
+        return len(self.duplicates) + sum(1 for d in self.duplicate_of if d.path is None)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (counts and details)."""
+        """A JSON-able dict (counts and details). Document ids are strings; a text's entries
+        in ``added``, ``duplicate_of`` and ``skipped_files`` have ``"path": None`` and say
+        their ``source``.
+
+        Example:
+            >>> from phago import Colony
+            >>> report, _ = ingest_paths(Colony(), [], texts=[TextInput("Cells have walls.")])
+            >>> entry = report.to_dict()["added"][0]
+            >>> entry["path"], entry["source"], entry["title"], entry["chars"]
+            (None, 'text', 'text', 17)
+        """
         return {
             "files_added": len(self.added),
+            "texts_added": len(self.texts),
             "documents_added": self.documents_added,
-            "duplicates": len(self.duplicates),
+            "duplicates": self.duplicate_count,
             "skipped": len(self.skipped),
             "added": [
-                {"path": a.path, "documents": [str(d) for d in a.doc_ids], "chars": a.chars}
+                {
+                    "path": a.path,
+                    "source": "file",
+                    "documents": [str(d) for d in a.doc_ids],
+                    "chars": a.chars,
+                }
                 for a in self.added
+            ]
+            + [
+                {
+                    "path": None,
+                    "source": t.source,
+                    "title": t.title,
+                    "documents": [str(d) for d in t.doc_ids],
+                    "chars": t.chars,
+                }
+                for t in self.texts
             ],
             "duplicate_files": list(self.duplicates),
-            "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "duplicate_of": [
+                {"path": d.path, "source": d.source, "documents": [str(x) for x in d.doc_ids]}
+                for d in self.duplicate_of
+            ],
+            "skipped_files": [
+                {"path": s.path if s.source == "file" else None, "reason": s.reason}
+                | ({} if s.source == "file" else {"source": s.source})
+                for s in self.skipped
+            ],
             "unsupported": len(self.unsupported),
             "unsupported_files": list(self.unsupported),
             "warnings": list(self.warnings),
@@ -306,14 +410,18 @@ def discover(
         else:
             where = os.path.abspath(p)
             why = _not_regular(p)
+            # (/dev/stdin, or <(echo ...) as /dev/fd/63: standard input is read with -)
+            hint = " (to read a text from standard input, name -)"
+            stream = where.startswith(("/dev/", "/proc/"))
             if why is None:
                 if p.suffix.lower() in SUPPORTED_SUFFIXES:
                     take(p)
                 else:
                     reason = f"{where}: unsupported file type {p.suffix!r}"
-                    skipped.append(SkippedFile(where, reason))
+                    skipped.append(SkippedFile(where, reason + hint * stream))
             else:
-                skipped.append(SkippedFile(where, f"{where}: {why[0]}", why[1]))
+                reason = f"{where}: {why[0]}" + hint * (stream and why[1] == "DocumentError")
+                skipped.append(SkippedFile(where, reason, why[1]))
     return files, skipped
 
 
@@ -530,51 +638,63 @@ def _decoded(path: Path, encoding: str, chunk_size: int) -> Iterator[str]:
     NUL byte, marks a binary file.
     """
     try:
-        name = text_codec(encoding).name
+        text_codec(encoding)
     except ConfigError as exc:
         raise DocumentError(f"{path}: {exc}") from exc
+    with _open_regular(path) as fh:
+        yield from _decoded_stream(fh, str(path), encoding, chunk_size)
+
+
+def _decoded_stream(
+    fh: BinaryIO, label: str, encoding: str, chunk_size: int, what: str = "file"
+) -> Iterator[str]:
+    """:func:`_decoded` of an open binary stream (its errors name ``label``, and call it a
+    binary ``what``)."""
+    try:
+        name = text_codec(encoding).name
+    except ConfigError as exc:
+        raise DocumentError(f"{label}: {exc}") from exc
     offset = 0
     first = True
-    with _open_regular(path) as fh:
-        raw = fh.read(max(chunk_size, 4))
-        if name in ("utf-8", "utf-8-sig"):
-            wider = _bom_encoding(raw)
-            if wider is not None:
-                encoding = name = wider
-        wide = name.startswith(("utf-16", "utf-32"))
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-        while True:
-            if offset:
-                raw = fh.read(chunk_size)
-            final = not raw
-            if raw and not wide and b"\x00" in raw:
-                raise DocumentError(f"{path}: binary file (contains NUL bytes)")
-            try:
-                text = decoder.decode(raw, final=final)
-            except UnicodeDecodeError as exc:
+    raw = fh.read(max(chunk_size, 4))
+    if name in ("utf-8", "utf-8-sig"):
+        wider = _bom_encoding(raw)
+        if wider is not None:
+            encoding = name = wider
+    wide = name.startswith(("utf-16", "utf-32"))
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    while True:
+        if offset:
+            raw = fh.read(chunk_size)
+        final = not raw
+        if raw and not wide and b"\x00" in raw:
+            raise DocumentError(f"{label}: binary {what} (contains NUL bytes)")
+        try:
+            text = decoder.decode(raw, final=final)
+        except UnicodeDecodeError as exc:
+            raise DocumentError(
+                f"{label}: not valid {encoding} text (undecodable byte at offset "
+                f"{offset + max(exc.start, 0)})"
+            ) from exc
+        except UnicodeError as exc:  # (UTF-16 without a byte-order mark, punycode, ...)
+            raise DocumentError(f"{label}: not valid {encoding} text ({exc})") from exc
+        if name not in _NO_SURROGATES and not text.isascii():
+            lone = _SURROGATE.search(text)
+            if lone is not None:
                 raise DocumentError(
-                    f"{path}: not valid {encoding} text (undecodable byte at offset "
-                    f"{offset + max(exc.start, 0)})"
-                ) from exc
-            except UnicodeError as exc:  # (UTF-16 without a byte-order mark, punycode, ...)
-                raise DocumentError(f"{path}: not valid {encoding} text ({exc})") from exc
-            if name not in _NO_SURROGATES and not text.isascii():
-                lone = _SURROGATE.search(text)
-                if lone is not None:
-                    raise DocumentError(
-                        f"{path}: not valid {encoding} text (it decodes to a lone surrogate, "
-                        f"U+{ord(lone.group()):04X})"
-                    )
-            offset += len(raw)
-            if wide and "\x00" in text:
-                raise DocumentError(f"{path}: binary file (contains NUL characters)")
-            if first and text:
-                text = text.removeprefix("\ufeff")
-                first = False
-            if text:
-                yield text
-            if final:
-                return
+                    f"{label}: not valid {encoding} text (it decodes to a lone surrogate, "
+                    f"U+{ord(lone.group()):04X})"
+                )
+        offset += len(raw)
+        if wide and "\x00" in text:
+            raise DocumentError(f"{label}: binary {what} (contains NUL characters)")
+        if first and text:
+            text = text.removeprefix("\ufeff")
+            first = False
+        if text:
+            yield text
+        if final:
+            return
 
 
 def _html_chunks(path: Path, encoding: str, chunk_size: int, meta: dict[str, str]) -> Iterator[str]:
@@ -721,11 +841,13 @@ def _heading_title(text: str) -> str:
 
 
 def _text_file_chunks(
-    path: Path, encoding: str, chunk_size: int, markdown: bool, meta: dict[str, str]
+    decoded: Iterable[str], markdown: bool, meta: dict[str, str]
 ) -> Iterator[str]:
-    """A text file's chunks without web addresses; for Markdown, without YAML front matter
-    and with the first ``# `` heading outside code blocks as ``meta["title"]``. What was
-    dropped is noted in ``meta`` (``"urls"``, ``"front_matter"``: ``"dropped"``).
+    """A text file's chunks (its ``decoded`` text) without web addresses; for Markdown,
+    without YAML front matter and with the first ``# `` heading outside code blocks as
+    ``meta["title"]``; for plain text, with the first line set apart as a title as
+    ``meta["title"]``. What was dropped is noted in ``meta`` (``"urls"``,
+    ``"front_matter"``: ``"dropped"``).
 
     Chunks end at a line end (or, in a line longer than 1 MiB, at a space), so no address or
     heading is cut in two.
@@ -735,7 +857,7 @@ def _text_file_chunks(
     fenced = False
     titled = False
     probe: str | None = None if markdown else ""  # plain text: its start, to find a title
-    for text in _decoded(path, encoding, chunk_size):
+    for text in decoded:
         buf = carry + text
         if head:
             if len(buf) < 3 and "---".startswith(buf):
@@ -869,7 +991,8 @@ def text_chunks(
         return _pdf_chunks(p, info)
     if kind == "html":
         return _html_chunks(p, encoding, size, info)
-    return _text_file_chunks(p, encoding, size, p.suffix.lower() in (".md", ".markdown"), info)
+    markdown = p.suffix.lower() in (".md", ".markdown")
+    return _text_file_chunks(_decoded(p, encoding, size), markdown, info)
 
 
 def _cut(buf: str, limit: int) -> int:
@@ -998,7 +1121,13 @@ def _parts(
     meta: dict[str, str],
     split_keywords: int | None = None,
 ) -> Iterator[str]:
-    parts = split_text(text_chunks(p, encoding=encoding, meta=meta), max_chars)
+    return _split(
+        split_text(text_chunks(p, encoding=encoding, meta=meta), max_chars), split_keywords
+    )
+
+
+def _split(parts: Iterator[str], split_keywords: int | None) -> Iterator[str]:
+    """``parts``, each split further by :func:`split_by_keywords` (None: as they are)."""
     if split_keywords is None:
         return parts
     return (q for part in parts for q in split_by_keywords(part, split_keywords))
@@ -1046,28 +1175,10 @@ def inspect_file(
     """
     p = Path(path)
     meta: dict[str, str] = {}
-    h = hashlib.sha256()
-    parts = chars = pairs = 0
-    has_terms = False
-    for part in _parts(p, max_chars, encoding, meta, split_keywords):
-        check_keyword_counts([f"{p.name} (part {parts + 1})"], [part], max_keywords)
-        if split_keywords is not None:  # (every pair of a part's keywords will be wired)
-            k = len(set(tokenize(part)))
-            pairs += k * (k - 1) // 2
-            if pairs > MAX_FILE_CLIQUE_PAIRS:
-                raise DocumentError(
-                    f"{p}: wiring every pair of keywords in each part would make more than "
-                    f"{MAX_FILE_CLIQUE_PAIRS:,} pairs (minutes of work and gigabytes of "
-                    "memory): ingest it into a store made with --large "
-                    "(ColonyConfig.for_large_corpora(): wiring within a window of words)"
-                )
-        if not has_terms:
-            has_terms = bool(tokenize(part))
-        data = part.encode("utf-8")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-        parts += 1
-        chars += len(part)
+    parts_of = _parts(p, max_chars, encoding, meta, split_keywords)
+    digest, parts, chars, has_terms = _measure(
+        parts_of, str(p), p.name, max_keywords, split_keywords
+    )
     if parts == 0:
         if p.stat().st_size == 0:
             raise EmptyDocument(f"{p}: empty file")
@@ -1079,7 +1190,50 @@ def inspect_file(
         "utf-8", "replace"
     )
     notes = (f"damaged PDF, text recovered ({meta['damaged']})",) if "damaged" in meta else ()
-    return FileInfo(p, title, h.hexdigest(), parts, chars, has_terms, notes)
+    return FileInfo(p, title, digest, parts, chars, has_terms, notes)
+
+
+def _measure(
+    parts: Iterable[str],
+    label: str,
+    name: str,
+    max_keywords: int | None,
+    split_keywords: int | None,
+    keep: list[str] | None = None,
+) -> tuple[str, int, int, bool]:
+    """Check a text's ``parts`` as :func:`inspect_file` does (errors name ``label``, the
+    parts ``name (part k)``) and return the hash of the text, the parts, the characters and
+    whether it has a term; the parts are appended to ``keep`` when given.
+
+    Raises:
+        DocumentError: a part with more than ``max_keywords`` distinct keywords, or more
+            than :data:`MAX_FILE_CLIQUE_PAIRS` keyword pairs to wire in all.
+    """
+    h = hashlib.sha256()
+    count = chars = pairs = 0
+    has_terms = False
+    for part in parts:
+        check_keyword_counts([f"{name} (part {count + 1})"], [part], max_keywords)
+        if split_keywords is not None:  # (every pair of a part's keywords will be wired)
+            k = len(set(tokenize(part)))
+            pairs += k * (k - 1) // 2
+            if pairs > MAX_FILE_CLIQUE_PAIRS:
+                raise DocumentError(
+                    f"{label}: wiring every pair of keywords in each part would make more "
+                    f"than {MAX_FILE_CLIQUE_PAIRS:,} pairs (minutes of work and gigabytes of "
+                    "memory): ingest it into a store made with --large "
+                    "(ColonyConfig.for_large_corpora(): wiring within a window of words)"
+                )
+        if not has_terms:
+            has_terms = bool(tokenize(part))
+        data = part.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+        count += 1
+        chars += len(part)
+        if keep is not None:
+            keep.append(part)
+    return h.hexdigest(), count, chars, has_terms
 
 
 def _nothing_left(meta: dict[str, str]) -> str:
@@ -1130,16 +1284,27 @@ def ingest_paths(
     encoding: str = "utf-8",
     on_file: Callable[[Path, str], None] | None = None,
     files: Sequence[Path] | None = None,
+    known_sources: Iterable[SourceRecord] | None = None,
+    texts: Sequence[TextInput] = (),
 ) -> tuple[IngestReport, list[SourceRecord]]:
-    """Add the supported files under ``paths`` to ``colony`` as documents.
+    """Add the supported files under ``paths``, and ``texts``, to ``colony`` as documents.
 
     Each file is validated first (see :func:`inspect_file`); a bad file is skipped whole.
     A file is split into parts of at most ``max_chars`` characters and, where the colony
     refuses documents with more distinct keywords than its
     :attr:`~phago.config.ColonyConfig.clique_keyword_limit`, of at most that many keywords
     (:func:`split_by_keywords`). Documents are placed on the colony's layout grid. Files
-    whose text hash is in ``known_hashes`` (or that appeared earlier in this call) are
-    duplicates. Paths in the report are absolute.
+    whose text hash is in ``known_hashes`` or ``known_sources`` (or that appeared earlier in
+    this call) are duplicates: nothing is added, :attr:`IngestReport.duplicate_of` names the
+    documents that hold their text, and each is returned as another source of those
+    documents (unless it is one already). Paths in the report are absolute.
+
+    Texts (after the files) are read as ``.txt`` files are (web addresses dropped, split the
+    same way) and titled as :class:`TextInput` says; a bad one (empty, binary, undecodable,
+    too wide) is skipped with the reason, named by its source. A text is a duplicate of a
+    file of the same text (stored or of this call), of a text earlier in this call, or of
+    the documents it would add where ``colony`` holds them all (the same title and text).
+    Texts have no source records.
 
     Args:
         colony: the colony to add documents to.
@@ -1147,14 +1312,19 @@ def ingest_paths(
         known_hashes: hashes of files already stored (updated in place).
         max_chars: largest document; longer files are split (at most the colony's
             ``max_document_chars``).
-        encoding: text encoding of text and HTML files.
+        encoding: text encoding of text and HTML files, and of texts given as bytes.
         on_file: called after each file with its path and outcome
             (``added``, ``duplicate`` or ``skipped``).
         files: files the caller already found with :func:`discover`; when given, ``paths``
             is ignored (and the report's ``unsupported`` is left to the caller).
+        known_sources: the store's catalog records (:attr:`phago.store.Catalog.sources`):
+            their texts are stored, and a duplicate of one is recorded as another source of
+            its documents.
+        texts: texts without a file, each one document (or parts, where it is long).
 
     Returns:
-        The report and the source records of the documents added (for the store's catalog).
+        The report and the source records of the documents added, and of the duplicate
+        files as new sources of stored documents (for the store's catalog).
 
     Example:
         >>> import tempfile, pathlib
@@ -1167,6 +1337,18 @@ def ingest_paths(
         True
         >>> report.documents_added, report.warnings[0].split(": ", 1)[1]
         (1, 'no concepts (no word of three letters that is not a stopword); added anyway')
+
+        A copy of a stored file is recorded as another source of its document:
+
+        >>> c = Colony()
+        >>> _ = (d / "smile.md").write_text("Cell walls hold.")
+        >>> _ = (d / "copy.txt").write_text("Cell walls hold.")
+        >>> first, stored = ingest_paths(c, [d / "smile.md"])
+        >>> again, more = ingest_paths(c, [d / "copy.txt"], known_sources=stored)
+        >>> again.duplicate_of[0].doc_ids == first.added[0].doc_ids
+        True
+        >>> [(pathlib.Path(s.path).name, s.doc_id == stored[0].doc_id) for s in more]
+        [('copy.txt', True)]
     """
     known = known_hashes if known_hashes is not None else set()
     limit = max(1, min(int(max_chars), colony.config.max_document_chars))
@@ -1177,6 +1359,8 @@ def ingest_paths(
         report.skipped.extend(skipped)
     else:
         found = list(files)
+    held = _Held(known_sources or ())
+    known.update(held.records)
     sources: list[SourceRecord] = []
     for given in found:
         f = Path(os.path.abspath(given))
@@ -1198,9 +1382,15 @@ def ingest_paths(
         else:
             if info.content_hash in known:
                 report.duplicates.append(str(f))
+                records = held.records.get(info.content_hash, [])
+                ids = tuple(DocumentId(r.doc_id) for r in records)
+                report.duplicate_of.append(Duplicate(str(f), ids, info.content_hash))
+                sources.extend(held.another_source(str(f), info.content_hash))
                 outcome = "duplicate"
             else:
+                first = len(sources)
                 outcome = _add_file(colony, f, info, limit, encoding, report, sources)
+                held.add(sources[first:])
                 if outcome == "added":
                     known.add(info.content_hash)
                     report.warnings.extend(f"{f}: {note}" for note in info.notes)
@@ -1211,7 +1401,49 @@ def ingest_paths(
                         )
         if on_file is not None:
             on_file(given, outcome)
+    counts: dict[str, int] = {}
+    for t in texts:
+        counts[t.source] = counts.get(t.source, 0) + 1
+    seen: dict[str, int] = {}
+    by_text: dict[str, tuple[DocumentId, ...]] = {}  # this call's texts, by hash
+    for t in texts:
+        seen[t.source] = seen.get(t.source, 0) + 1
+        label = t.source if counts[t.source] == 1 else f"{t.source} {seen[t.source]}"
+        _add_text(colony, t, label, limit, encoding, report, known, held, by_text)
     return report, sources
+
+
+class _Held:
+    """The files a text is stored from, by the hash of the text: for each hash the records
+    of one file (by part), and every (path, hash) recorded."""
+
+    def __init__(self, records: Iterable[SourceRecord]) -> None:
+        self.records: dict[str, list[SourceRecord]] = {}
+        self.pairs: set[tuple[str, str]] = set()
+        self.add(records)
+
+    def add(self, records: Iterable[SourceRecord]) -> None:
+        """Take ``records`` in: a hash keeps the file it was first recorded from."""
+        touched: set[str] = set()
+        for r in records:
+            self.pairs.add((r.path, r.content_hash))
+            got = self.records.setdefault(r.content_hash, [])
+            if not got or got[0].path == r.path:
+                got.append(r)
+                touched.add(r.content_hash)
+        for h in touched:
+            self.records[h].sort(key=lambda r: r.part)
+
+    def another_source(self, path: str, content_hash: str) -> list[SourceRecord]:
+        """Records of ``path`` as a source of the documents stored from ``content_hash``
+        (none where it is one already, or where no file's records are known)."""
+        if (path, content_hash) in self.pairs:
+            return []
+        self.pairs.add((path, content_hash))
+        return [
+            SourceRecord(path, content_hash, r.doc_id, r.part, r.parts)
+            for r in self.records.get(content_hash, [])
+        ]
 
 
 def _add_file(
@@ -1243,6 +1475,142 @@ def _add_file(
         return "skipped"
     report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
     return "added"
+
+
+def _text_of(t: TextInput, label: str, encoding: str) -> Iterator[str]:
+    """The text of ``t`` (bytes decoded in ``encoding``), checked as a file's is.
+
+    Raises:
+        DocumentError: NUL characters or bytes, text not valid in ``encoding`` or holding a
+            lone surrogate (as a command line's undecodable bytes do).
+    """
+    if isinstance(t.text, bytes):
+        yield from _decoded_stream(io.BytesIO(t.text), label, encoding, READ_CHUNK, "text")
+        return
+    if "\x00" in t.text:
+        raise DocumentError(f"{label}: binary text (contains NUL characters)")
+    lone = _SURROGATE.search(t.text)
+    if lone is not None:
+        raise DocumentError(
+            f"{label}: not valid text (it holds a lone surrogate, U+{ord(lone.group()):04X}: "
+            "bytes that are not valid in the system's encoding)"
+        )
+    yield t.text.removeprefix("\ufeff")
+
+
+def _add_text(
+    colony: DocumentSink,
+    t: TextInput,
+    label: str,
+    limit: int,
+    encoding: str,
+    report: IngestReport,
+    known: set[str],
+    held: _Held,
+    by_text: dict[str, tuple[DocumentId, ...]],
+) -> None:
+    """Add the text ``t`` (see :func:`ingest_paths`), or report it a duplicate or skipped."""
+    keywords = colony.config.clique_keyword_limit
+    meta: dict[str, str] = {}
+    parts: list[str] = []
+    try:
+        chunks = _text_file_chunks(_text_of(t, label, encoding), False, meta)
+        pieces = _split(split_text(chunks, limit), keywords)
+        digest, count, chars, has_terms = _measure(pieces, label, label, keywords, keywords, parts)
+        if count == 0:
+            empty = len(t.text) == 0
+            raise EmptyDocument(f"{label}: {'empty text' if empty else _nothing_left(meta)}")
+        title = (t.title or "").strip() or meta.get("title") or t.source
+        titles = [
+            title if count == 1 else f"{title} (part {k}/{count})" for k in range(1, 1 + count)
+        ]
+        try:
+            check_document(title, "x", limit)  # (a title given with lone surrogates)
+        except DocumentError as exc:
+            raise DocumentError(f"{label}: {exc}") from exc
+    except DocumentError as exc:
+        kind = "EmptyDocument" if isinstance(exc, EmptyDocument) else "DocumentError"
+        report.skipped.append(SkippedFile("", str(exc), kind, t.source))
+        return
+    ids = tuple(document_id(name, part) for name, part in zip(titles, parts, strict=True))
+    stored = held.records.get(digest)
+    if stored:
+        found: tuple[DocumentId, ...] | None = tuple(DocumentId(r.doc_id) for r in stored)
+    elif digest in by_text:
+        found = by_text[digest]
+    elif _holds_all(colony, ids):
+        found = ids
+    elif digest in known:
+        found = ()
+    else:
+        found = None
+    if found is not None:
+        report.duplicate_of.append(Duplicate(None, found, digest, t.source))
+        return
+    added: list[DocumentId] = []
+    try:
+        for name, part in zip(titles, parts, strict=True):
+            added.append(colony.ingest_document(name, part))
+    except PhagoError as exc:  # (the checks above make this unlikely: a sink's own refusal)
+        kind = "EmptyDocument" if isinstance(exc, EmptyDocument) else "DocumentError"
+        reason = f"{label}: {exc}; {len(added)} part(s) kept"
+        report.skipped.append(SkippedFile("", reason, kind, t.source))
+        if not added:
+            return
+    by_text[digest] = tuple(added)
+    report.texts.append(AddedText(t.source, title, tuple(added), digest, chars))
+    if not has_terms:
+        report.warnings.append(
+            f"{label}: no concepts (no word of three letters that is not a stopword); added anyway"
+        )
+
+
+def _holds_all(sink: DocumentSink, ids: Sequence[DocumentId]) -> bool:
+    """Whether ``sink`` (a colony, or a sink with ``has_document``) stores every one of
+    ``ids``; False where it cannot tell."""
+    has = getattr(sink, "has_document", None)
+    if has is None:
+        substrate = getattr(sink, "substrate", None)
+        has = getattr(substrate, "has_document", None)
+    if has is None or not ids:
+        return False
+    return all(bool(has(d)) for d in ids)
+
+
+def release_sources(
+    catalog: Catalog, paths: Iterable[str | os.PathLike[str]], *, keep: Iterable[int] = ()
+) -> list[int]:
+    """Drop from ``catalog`` the records of ``paths`` (each a file, or every file under a
+    folder, as :meth:`Catalog.documents_from <phago.store.Catalog.documents_from>` names
+    them); return the ids of their documents that no remaining record holds and that are
+    not in ``keep``: the documents to forget. A document another file still holds stays
+    (only the records of ``paths`` go).
+
+    ``phago ingest`` forgets this way the old version of a file whose text changed;
+    forgetting a file should too (its documents only where no other file holds them).
+
+    Example:
+        >>> from phago.store import Catalog, SourceRecord
+        >>> cat = Catalog([SourceRecord("/n/mon.txt", "h", 7), SourceRecord("/n/tue.txt", "h", 7),
+        ...                SourceRecord("/n/wed.txt", "g", 8)])
+        >>> release_sources(cat, ["/n/mon.txt"]), [s.path for s in cat.sources]
+        ([], ['/n/tue.txt', '/n/wed.txt'])
+        >>> release_sources(cat, ["/n"]), cat.sources
+        ([7, 8], [])
+    """
+    gone: set[int] = set()
+    kept: list[SourceRecord] = []
+    names = [os.path.abspath(os.fspath(p)) for p in paths]
+    prefixes = tuple(n.rstrip(os.sep) + os.sep for n in names)
+    exact = set(names)
+    for s in catalog.sources:
+        if s.path in exact or s.path.startswith(prefixes):
+            gone.add(s.doc_id)
+        else:
+            kept.append(s)
+    catalog.sources = kept
+    held = {s.doc_id for s in kept} | {int(d) for d in keep}
+    return sorted(gone - held)
 
 
 DOCUMENTS_PER_DIGESTER = 100
@@ -1341,6 +1709,7 @@ class DistributedSink:
         self.batch = max(1, int(batch))
         self.positions: dict[int, Position] = {}
         self._queue: list[tuple[str, str, Position]] = []
+        self._stored: set[int] | None = None  # the cluster's ids, once asked for
 
     def __enter__(self) -> DistributedSink:
         return self
@@ -1374,6 +1743,24 @@ class DistributedSink:
         self._queue.append((title, content, p))
         self.positions.setdefault(int(did), p)
         return did
+
+    def has_document(self, doc_id: DocumentId | int) -> bool:
+        """Whether the document ``doc_id`` is queued here or stored on a shard (the
+        cluster's document ids are fetched on the first call, once).
+
+        Example:
+            >>> from phago.distributed import DistributedColony
+            >>> with DistributedColony(num_shards=2, seed=0) as dc:
+            ...     sink = DistributedSink(dc)
+            ...     d = sink.ingest_document("Cells", "cell membrane protein")
+            ...     sink.has_document(d), sink.has_document(int(d) ^ 1)
+            (True, False)
+        """
+        if int(doc_id) in self.positions:
+            return True
+        if self._stored is None:
+            self._stored = {int(d.id) for d in self.dc.documents()}
+        return int(doc_id) in self._stored
 
     def flush(self) -> int:
         """Send the queued documents to their shards (a batch per shard); returns how many.

@@ -246,6 +246,24 @@ class Catalog:
         prefix = p.rstrip(os.sep) + os.sep
         return [s.doc_id for s in self.sources if s.path == p or s.path.startswith(prefix)]
 
+    def drop_files(self, paths: Iterable[PathLike]) -> int:
+        """Drop the records of ``paths`` (each a file, or every file under a folder, as
+        :meth:`documents_from` names them); returns how many went.
+
+        Example:
+            >>> cat = Catalog([SourceRecord("/a/b.txt", "h", 7), SourceRecord("/c.txt", "h", 7)])
+            >>> cat.drop_files(["/a"]), [s.path for s in cat.sources]
+            (1, ['/c.txt'])
+        """
+        names = [os.path.abspath(os.fspath(p)) for p in paths]
+        exact = set(names)
+        prefixes = tuple(n.rstrip(os.sep) + os.sep for n in names)
+        before = len(self.sources)
+        self.sources = [
+            s for s in self.sources if not (s.path in exact or s.path.startswith(prefixes))
+        ]
+        return before - len(self.sources)
+
     def add_point(self, point: HistoryPoint) -> None:
         """Record a history point; points at or after its tick are replaced (a new run)."""
         while self.history and self.history[-1].tick >= point.tick:
@@ -271,7 +289,8 @@ class StoreSummary:
     top_concepts: list[dict[str, Any]]
     history: list[HistoryPoint]
     sources: int
-    """Documents ingested from files (each part of a file split into parts counts)."""
+    """Documents ingested from files (each part of a file split into parts counts; a text
+    two files hold, once)."""
     source_files: int = 0
     """Files ingested (distinct paths)."""
 
@@ -1576,7 +1595,7 @@ def read_summary(path: PathLike) -> StoreSummary:
                 stats={k: int(v) for k, v in m["summary"]["stats"].items()},
                 top_concepts=list(m["summary"]["top_concepts"]),
                 history=cat.history,
-                sources=len(cat.sources),
+                sources=len({r.doc_id for r in cat.sources}),
                 source_files=len({r.path for r in cat.sources}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -1594,7 +1613,7 @@ def read_summary(path: PathLike) -> StoreSummary:
             stats={k: int(v) for k, v in summary["stats"].items()},
             top_concepts=list(summary["top_concepts"]),
             history=catalog.history,
-            sources=len(catalog.sources),
+            sources=len({r.doc_id for r in catalog.sources}),
             source_files=len({r.path for r in catalog.sources}),
         )
     except sqlite3.Error as exc:
@@ -2482,7 +2501,9 @@ def _renumber_cap_orders(
                 order["ask_local"] = [li for _, li in kept]
 
 
-def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
+def forget_in_store(
+    path: PathLike, doc_ids: Iterable[int], *, files: Iterable[PathLike] = ()
+) -> ForgetReport:
     """Forget documents in the store at ``path`` (a file or a distributed folder), in place.
 
     Follows :func:`phago.state.forget_documents`. In a distributed store what goes is decided
@@ -2498,7 +2519,11 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
     Args:
         path: the store.
         doc_ids: ids of the documents to forget (ids the store does not hold are reported
-            as ``unknown``; where it holds none of them, the store is left untouched).
+            as ``unknown``; where it holds none of them, and no file record goes, the store
+            is left untouched).
+        files: ingested files (or folders) whose records in the store's catalog go too
+            (``phago forget PATH``: a file whose text another file also holds loses its
+            record, and the document stays, held by the other).
 
     Returns:
         A :class:`~phago.state.ForgetReport` (for a distributed store, one marked
@@ -2522,8 +2547,9 @@ def forget_in_store(path: PathLike, doc_ids: Iterable[int]) -> ForgetReport:
 
     p = store_path(path)
     ids = checked_document_ids(doc_ids)
+    dropped = [os.fspath(f) for f in files]
     with store_lock(p):
-        return _forget_locked(p, ids)
+        return _forget_locked(p, ids, dropped)
 
 
 def _owned_node_count(manifest: dict[str, Any], states: list[ColonyState]) -> int:
@@ -2552,7 +2578,7 @@ def _forget_ghosts(ghosts: list[dict[str, Any]], drop: set[int], docs: set[int])
     ghosts[:] = kept
 
 
-def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
+def _forget_distributed(p: Path, ids: list[int], files: list[str]) -> ForgetReport:
     from phago.distributed import ConsistentHashRing
     from phago.state import ForgetReport, forget_documents, plan_forget
 
@@ -2597,7 +2623,8 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
     _renumber_cap_orders(manifest.get("ghost_answers", {}), renumbered)
     total.documents_removed = [d for d in ids if d in held]
     total.unknown = [d for d in ids if d not in held]
-    if not held:  # nothing to forget: the store stays as it is
+    catalog = _catalog_from_json(manifest.get("catalog", {}))
+    if not catalog.drop_files(files) and not held:  # nothing to forget: the store stays
         return total
     meta = {
         k: v
@@ -2610,7 +2637,6 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
         graph = merged_graph(meta, states)[0]  # every shard restores, the shards fit together
     except PhagoError as exc:
         raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
-    catalog = _catalog_from_json(manifest.get("catalog", {}))
     terms = [
         None if t is None else t.keep(np.asarray(st.substrate.doc_ids, dtype=np.uint64)).compact()
         for t, st in zip(counts, states, strict=True)
@@ -2619,15 +2645,15 @@ def _forget_distributed(p: Path, ids: list[int]) -> ForgetReport:
     return total
 
 
-def _forget_locked(p: Path, ids: list[int]) -> ForgetReport:
+def _forget_locked(p: Path, ids: list[int], files: list[str]) -> ForgetReport:
     from phago.state import forget_documents, restore
 
     if is_distributed_store(p):
-        return _forget_distributed(p, ids)
+        return _forget_distributed(p, ids, files)
     state, catalog, version, terms = _load_with_terms(p)
     report = forget_documents(state, ids)
-    if not report.documents_removed:  # nothing to forget: the store stays as it is
-        return report
+    if not catalog.drop_files(files) and not report.documents_removed:
+        return report  # nothing to forget: the store stays as it is
     try:
         restore(state)
     except StoreError as exc:

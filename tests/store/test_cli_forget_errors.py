@@ -56,22 +56,31 @@ def test_the_summary_counts_in_words_that_agree(db: Path) -> None:
     assert "1 documents" not in stdout and "1 concepts" not in stdout
 
 
-def test_a_file_stored_as_another_files_text_says_which_to_forget(tmp_path: Path) -> None:
-    """The review: a file ingest reported as a duplicate could not be forgotten by its own
-    path, and the error did not say why."""
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
+def test_a_file_whose_text_another_file_holds_is_forgotten_by_its_record(
+    tmp_path: Path,
+) -> None:
+    """A file ingest found a duplicate is recorded as another source of the document (since
+    the fortieth session; before, it could not be forgotten by its path): forgetting it
+    drops its record and keeps the text the other file holds; forgetting that one then
+    forgets the document. Either order."""
+    from phago.store import read_catalog, read_summary
+
     text = "vaccines train the immune system to recognise pathogens\n"
-    (tmp_path / "a" / "v.txt").write_text(text, encoding="utf-8")
-    (tmp_path / "b" / "v.txt").write_text(text, encoding="utf-8")
-    db = tmp_path / "s.db"
-    r = CliRunner().invoke(
-        main, ["ingest", str(tmp_path / "a"), str(tmp_path / "b"), "--db", str(db)]
-    )
-    assert r.exit_code == 0, r.output
-    code, stdout, _ = forget(str(tmp_path / "b" / "v.txt"), "--db", str(db), "--json")
-    said = json.loads(stdout)["error"]
-    assert code == 1 and said["type"] == "UnknownDocument"
-    assert f"its text is that of {tmp_path / 'a' / 'v.txt'}" in said["message"]
-    code, _, _ = forget(str(tmp_path / "a" / "v.txt"), "--db", str(db))
-    assert code == 0
+    for first, second in (("b", "a"), ("a", "b")):
+        root = tmp_path / first
+        for name in ("a", "b"):
+            (root / name).mkdir(parents=True)
+            (root / name / "v.txt").write_text(text, encoding="utf-8")
+        db = root / "s.db"
+        r = CliRunner().invoke(main, ["ingest", str(root / "a"), str(root / "b"), "--db", str(db)])
+        assert r.exit_code == 0, r.output
+        code, stdout, _ = forget(str(root / first / "v.txt"), "--db", str(db), "--json")
+        said = json.loads(stdout)
+        assert code == 0 and said["documents_removed"] == [], said
+        assert said["held_by_other_files"] == [str(root / first / "v.txt")]
+        assert read_summary(db).stats["documents_total"] == 1
+        assert [s.path for s in read_catalog(db).sources] == [str(root / second / "v.txt")]
+        code, stdout, _ = forget(str(root / second / "v.txt"), "--db", str(db), "--json")
+        said = json.loads(stdout)
+        assert code == 0 and len(said["documents_removed"]) == 1, said
+        assert read_summary(db).stats["documents_total"] == 0

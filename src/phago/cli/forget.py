@@ -32,10 +32,19 @@ def _stored_ids(db: Path) -> set[int]:
 
 def _resolve(
     targets: tuple[str, ...], stored: set[int], catalog: Catalog
-) -> tuple[list[int], list[str]]:
-    """The ids of the stored documents ``targets`` name (each once, in order), and the
-    targets that name none."""
+) -> tuple[list[int], list[str], list[str]]:
+    """The ids of the stored documents ``targets`` name (each once, in order), the targets
+    that name ingested files (their records go), and the targets that name nothing.
+
+    A file's documents are forgotten only where no other file holds them (a file whose text
+    another file also holds loses its record, and the document stays, held by the other:
+    :func:`phago.ingest.release_sources`)."""
+    from phago.ingest import release_sources
+    from phago.store import Catalog
+
+    rest = Catalog(list(catalog.sources), [])
     ids: list[int] = []
+    files: list[str] = []
     missing: list[str] = []
     for t in targets:
         found: list[int] = []
@@ -43,12 +52,13 @@ def _resolve(
             v = int(t, 16) if t.lower().startswith("0x") else int(t)
             if v in stored:
                 found = [v]
-        if not found:
-            found = [d for d in catalog.documents_from(t) if d in stored]
-        if not found:
+        if not found and [d for d in catalog.documents_from(t) if d in stored]:
+            files.append(t)
+            found = [d for d in release_sources(rest, [t]) if d in stored]
+        elif not found:
             missing.append(t)
         ids.extend(d for d in found if d not in ids)
-    return ids, missing
+    return ids, files, missing
 
 
 def _stored_as(targets: list[str], catalog: Catalog) -> dict[str, list[str]]:
@@ -134,24 +144,27 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         with writing(db), collector_paused():
             if is_distributed_store(db):
                 catalog = read_distributed_catalog(db)
-                ids, missing = _resolve(targets, _stored_ids(db), catalog)
+                ids, files, missing = _resolve(targets, _stored_ids(db), catalog)
             else:
                 # a colony store's ids are read quickly (forget_in_store verifies the whole
                 # store as it loads it); if a target is not found, they are read again with
                 # the checksums verified, so that a damaged store says so
                 catalog = read_catalog(db)
-                ids, missing = _resolve(targets, set(read_document_ids(db)), catalog)
+                ids, files, missing = _resolve(targets, set(read_document_ids(db)), catalog)
                 if missing:
-                    ids, missing = _resolve(targets, _stored_ids(db), catalog)
+                    ids, files, missing = _resolve(targets, _stored_ids(db), catalog)
             if missing:
                 raise _not_found(missing, _stored_as(missing, catalog))
-            report = forget_in_store(db, ids)
+            report = forget_in_store(db, ids, files=files)
+            held = [  # files whose documents other files still hold
+                f for f in files if set(catalog.documents_from(f)) - set(report.documents_removed)
+            ]
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:
         d = report.to_dict()
         d.pop("kept_nodes", None)
-        echo_json({**d, "db": str(db)})
+        echo_json({**d, "files": files, "held_by_other_files": held, "db": str(db.absolute())})
         return
     out.print(
         f"Forgot {plural(len(report.documents_removed), 'document')}: "
@@ -161,3 +174,10 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if held:
+        out.print(
+            f"Kept the text of {', '.join(held)}: another ingested file holds it too (forget "
+            "that file as well to forget it).",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -1,10 +1,12 @@
-"""``phago ingest``: add files to a stored colony and digest them.
+"""``phago ingest``: add files, standard input (``-``) and ``--text`` to a stored colony
+and digest them.
 
 Errors it reports itself (exit status 1) carry the phago error they stand for, which
 ``--json`` gives as the error's ``type``: ``FileNotFoundError`` for a named path that does
 not exist or cannot be looked at (checked before anything is read), ``StoreError`` for a
 ``--db`` that cannot be the store asked for, ``EmptyDocument``, ``DocumentError`` or
-``OSError`` (every file unreadable) when nothing could be added. An
+``OSError`` (every file unreadable) when nothing could be added (an empty or binary text
+from standard input or ``--text`` as an empty or binary file). An
 ingest whose ``--max-ticks`` ran out before every document was digested succeeds (the
 documents are saved) with a warning, and ``undigested`` in its JSON; the next ingest into
 the store digests them, also one that adds nothing new.
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -37,8 +40,9 @@ from phago.errors import DocumentError, EmptyDocument, PhagoError, StoreError
 
 if TYPE_CHECKING:
     from phago.distributed import DistributedTickResult
-    from phago.ingest import IngestReport
-    from phago.store import Catalog
+    from phago.ids import DocumentId
+    from phago.ingest import IngestReport, TextInput
+    from phago.store import Catalog, SourceRecord
 
 
 def _default_max_chars() -> int:
@@ -81,7 +85,7 @@ class _IngestCommand(click.Command):
     cls=_IngestCommand,
     short_help="Add text, Markdown, HTML and PDF files to a store.",
 )
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--db",
     "db",
@@ -114,7 +118,7 @@ class _IngestCommand(click.Command):
     default="utf-8",
     show_default=True,
     callback=_known_encoding,
-    help="Encoding of text and HTML files.",
+    help="Encoding of text and HTML files, and of standard input.",
 )
 @click.option(
     "--digesters",
@@ -141,10 +145,23 @@ class _IngestCommand(click.Command):
     show_default=True,
     help="Seed of a new store's colony.",
 )
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    metavar="TEXT",
+    help="Add TEXT as a document of its own, without a file (repeatable).",
+)
+@click.option(
+    "--title",
+    default=None,
+    help="Title of the one text given with - or --text (default: its first line, where a "
+    "blank line sets it apart; else 'stdin' or 'text').",
+)
 @click.option("--large", is_flag=True, help="New store: bounded extraction for big corpora.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest(
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     db: Path,
     shards: int | None,
     backend: str,
@@ -153,16 +170,25 @@ def ingest(
     digesters: int,
     max_ticks: int,
     seed: int,
+    texts: tuple[str, ...],
+    title: str | None,
     large: bool,
     as_json: bool,
 ) -> None:
-    """Add text, Markdown, reStructuredText, HTML and PDF files to the store DB.
+    """Add text, Markdown, reStructuredText, HTML and PDF files, and texts without a file,
+    to the store DB.
 
-    Takes {suffixes} files (folders recursively). Every path named must exist. Files whose
-    text is already stored are skipped (running it again changes nothing); a file ingested
-    before whose text has changed replaces its old version (which is forgotten, as ``phago
-    forget`` would); empty, binary or undecodable files are reported and skipped, and if
-    nothing could be added the command fails and writes nothing. Then digesters spawned
+    Takes {suffixes} files (folders recursively). Every path named must exist. A PATH of -
+    reads one text from standard input (in --encoding), and each --text TEXT is one more:
+    such a text is added as a document without a source file (read as a .txt file is),
+    titled by --title, else by its first line where a blank line sets it apart, else
+    "stdin" or "text"; "phago forget ID" forgets it. A file or text whose text is already
+    stored adds nothing: it is a duplicate, and the report names the documents holding it
+    (a duplicate file is recorded as one more source of them). Running it again changes
+    nothing. A file ingested before whose text has changed replaces its old version, which
+    is forgotten (as "phago forget" would) unless another file still holds that text; empty,
+    binary or undecodable files and texts are reported and skipped, and if nothing
+    could be added the command fails and writes nothing. Then digesters spawned
     beside the new documents (and beside any an earlier run left undigested) run until they
     are digested, leave the colony (so the store does not pile up idle digesters run after
     run; one that ran out of ticks still holding text stays until a later ingest), and the
@@ -173,7 +199,9 @@ def ingest(
     """
     from phago.store import is_distributed_store, is_store
 
-    missing = [why for why in map(_unreachable, paths) if why is not None]
+    notes = _texts(paths, texts, title, encoding)
+    paths = tuple(p for p in paths if p != "-")
+    missing = [why for why in map(_unreachable, map(Path, paths)) if why is not None]
     if missing:
         message = f"nothing was added: {'; '.join(missing)}"
         raise click.ClickException(message) from FileNotFoundError(message)
@@ -199,7 +227,8 @@ def ingest(
         with writing(db):  # from loading to saving: another writer waits, nothing is lost
             if distributed:
                 _ingest_distributed(
-                    paths,
+                    tuple(map(Path, paths)),
+                    notes,
                     db,
                     shards,
                     backend,
@@ -213,31 +242,86 @@ def ingest(
                 )
             else:
                 _ingest_colony(
-                    paths, db, config, seed, max_chars, encoding, digesters, max_ticks, as_json
+                    tuple(map(Path, paths)),
+                    notes,
+                    db,
+                    config,
+                    seed,
+                    max_chars,
+                    encoding,
+                    digesters,
+                    max_ticks,
+                    as_json,
                 )
     except PhagoError as exc:
         raise fail(exc) from exc
 
 
+def _texts(
+    paths: tuple[str, ...], texts: tuple[str, ...], title: str | None, encoding: str
+) -> list[TextInput]:
+    """The texts to add without a file: standard input where a PATH is ``-`` (read here, as
+    bytes, decoded in ``encoding`` by the reader), then each ``--text``; ``title`` names the
+    one text there must then be.
+
+    Raises:
+        click.UsageError: ``-`` named twice, ``--title`` without a text or with several,
+            or nothing to add at all.
+    """
+    from phago.ingest import TextInput
+
+    dashes = sum(1 for p in paths if p == "-")
+    if dashes > 1:
+        raise click.UsageError("- (standard input) is named more than once")
+    count = dashes + len(texts)
+    if count == 0 and not paths:
+        ctx = click.get_current_context()
+        param = next(p for p in ctx.command.params if p.name == "paths")
+        raise click.MissingParameter(
+            "Name files or folders, - (standard input), or give --text TEXT.",
+            ctx=ctx,
+            param=param,
+            param_hint="'PATHS...'",
+        )
+    if title is not None and count != 1:
+        raise click.UsageError(
+            "--title names the one text given with - or --text"
+            + (f"; {count} are given" if count else ", and none is given")
+        )
+    notes: list[TextInput] = []
+    if dashes:
+        stdin = sys.stdin
+        raw = getattr(stdin, "buffer", None)  # (bytes: decoded in --encoding)
+        data: str | bytes = (
+            b"" if stdin is None else raw.read() if raw is not None else stdin.read()
+        )
+        notes.append(TextInput(data, title, "stdin"))
+    notes.extend(TextInput(t, title, "text") for t in texts)
+    return notes
+
+
 def _add_files(
     sink: Any,
     paths: tuple[Path, ...],
+    notes: list[TextInput],
     catalog: Catalog,
     max_chars: int,
     encoding: str,
     db: Path,
-) -> tuple[IngestReport, list[str], list[int]]:
-    """Ingest the files under ``paths`` into ``sink``, recording their sources in
-    ``catalog``; returns the report, the files that replaced an older version of themselves
-    and the ids of the old versions' documents to forget (those no other source holds).
+) -> tuple[IngestReport, list[_Replaced], list[int], bool]:
+    """Ingest the files under ``paths``, and the texts ``notes``, into ``sink``, recording
+    the files' sources in ``catalog`` (a duplicate file as another source of the documents
+    holding its text); returns the report, the files that replaced an older version of
+    themselves, the ids of the old versions' documents to forget (those no other source
+    holds) and whether the catalog changed.
 
     Raises:
-        click.ClickException: no file was found, or every one was skipped.
+        click.ClickException: nothing was found, or everything was skipped.
     """
     from phago.ingest import DistributedSink, SkippedFile, discover, ingest_paths
 
     found: list[str] = []
-    files, skipped = discover(paths, unsupported=found)
+    files, skipped = discover(paths, unsupported=found) if paths else ([], [])
     named = []
     for f in files:  # (a store records each file's path as text)
         where = os.path.abspath(f)
@@ -249,7 +333,7 @@ def _add_files(
     files = named
     store = os.path.abspath(db)  # the store itself (and its lock and temporary files) is no note
     unsupported = [p for p in found if p != store and not p.startswith((store + ".", store + "/"))]
-    if not files and not skipped:
+    if not files and not skipped and not notes:
         message = (
             f"no {supported_suffixes('or')} files found in "
             + ", ".join(str(p) for p in paths)
@@ -269,17 +353,18 @@ def _add_files(
         report, sources = ingest_paths(
             sink,
             paths,
-            known_hashes=catalog.content_hashes(),
+            known_sources=catalog.sources,
             max_chars=max_chars,
             encoding=encoding,
             files=files,
             on_file=on_file,
+            texts=notes,
         )
         if queued is not None:
             queued.flush()
     report.skipped[:0] = skipped
     report.unsupported = unsupported
-    if not report.added and not report.duplicates:  # nothing to save
+    if not report.added and not report.texts and not report.duplicate_of:  # nothing to save
         reasons = "; ".join(s.reason for s in report.skipped[:5])
         more = f" (and {len(report.skipped) - 5} more)" if len(report.skipped) > 5 else ""
         message = f"nothing was added: {reasons}{more}"
@@ -292,9 +377,9 @@ def _add_files(
             else DocumentError(message)
         )
         raise click.ClickException(message) from cause
-    replaced, stale = _older_versions(catalog, report)
+    replaced, stale = _older_versions(catalog, report, sources)
     catalog.sources.extend(sources)
-    return report, replaced, stale
+    return report, replaced, stale, bool(sources or replaced)
 
 
 def _unreachable(path: Path) -> str | None:
@@ -337,17 +422,48 @@ def _unsupported_summary(paths: list[str]) -> str:
     return f"{n} file{'s' if n != 1 else ''} of other types passed over ({shown})"
 
 
-def _older_versions(catalog: Catalog, report: IngestReport) -> tuple[list[str], list[int]]:
-    """Drop from ``catalog`` the sources of files just added whose text has changed since
-    they were ingested; returns those files and the ids of their old documents that no
-    other source holds."""
+class _Replaced(NamedTuple):
+    """A file whose text changed since it was ingested: the ids of its old version's
+    documents that are forgotten, and of those kept because another file still holds
+    them."""
+
+    path: str
+    forgotten: list[int]
+    kept: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, ids as strings."""
+        return {
+            "path": self.path,
+            "forgotten": [str(d) for d in self.forgotten],
+            "kept": [str(d) for d in self.kept],
+        }
+
+
+def _older_versions(
+    catalog: Catalog, report: IngestReport, sources: list[SourceRecord]
+) -> tuple[list[_Replaced], list[int]]:
+    """Drop from ``catalog`` the sources of files just read (added, or found duplicates of
+    another text) whose text has changed since they were ingested; returns those files
+    (with the ids of their old documents, forgotten or kept) and the ids of the old
+    documents that no other source holds (nor ``sources``, the new records)."""
+    from phago.ingest import release_sources
+
     now = {a.path: a.content_hash for a in report.added}
-    old = [s for s in catalog.sources if s.path in now and s.content_hash != now[s.path]]
+    now.update({d.path: d.content_hash for d in report.duplicate_of if d.path is not None})
+    old: dict[str, set[int]] = {}
+    for s in catalog.sources:
+        if s.path in now and s.content_hash != now[s.path]:
+            old.setdefault(s.path, set()).add(s.doc_id)
     if not old:
         return [], []
-    catalog.sources = [s for s in catalog.sources if not (s.path in now and s in old)]
-    held = {s.doc_id for s in catalog.sources} | {int(d) for d in report.new_document_ids}
-    return sorted({s.path for s in old}), sorted({s.doc_id for s in old} - held)
+    new = {int(d) for d in report.new_document_ids} | {s.doc_id for s in sources}
+    stale = set(release_sources(catalog, sorted(old), keep=new))
+    replaced = [
+        _Replaced(path, sorted(ids & stale), sorted(ids - stale))
+        for path, ids in sorted(old.items())
+    ]
+    return replaced, sorted(stale)
 
 
 def _digest(run: Callable[[Callable[[int], None]], int], to_digest: int, start: int) -> int:
@@ -361,6 +477,7 @@ def _digest(run: Callable[[Callable[[int], None]], int], to_digest: int, start: 
 
 def _ingest_colony(
     paths: tuple[Path, ...],
+    notes: list[TextInput],
     db: Path,
     config: ColonyConfig,
     seed: int,
@@ -387,7 +504,9 @@ def _ingest_colony(
             colony, catalog = load_with_catalog(db)
     else:
         colony, catalog = Colony(config, seed=seed), Catalog()
-    report, replaced, stale = _add_files(colony, paths, catalog, max_chars, encoding, db)
+    report, replaced, stale, listed = _add_files(
+        colony, paths, notes, catalog, max_chars, encoding, db
+    )
     new = report.new_document_ids
     ticks = 0
     # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
@@ -425,7 +544,7 @@ def _ingest_colony(
         ticks = _digest(
             run, before.documents_total - before.documents_digested, before.documents_digested
         )
-    saved = bool(digest or replaced or not existed)
+    saved = bool(digest or listed or not existed)
     stats = colony.stats().to_dict()
     held = sum(1 for a in colony.agents if a.is_digesting)  # taken in, not yet digested
     if saved:
@@ -439,6 +558,7 @@ def _ingest_colony(
 
 def _ingest_distributed(
     paths: tuple[Path, ...],
+    notes: list[TextInput],
     db: Path,
     shards: int | None,
     backend: str,
@@ -475,7 +595,9 @@ def _ingest_distributed(
         catalog = Catalog()
     try:
         sink = DistributedSink(dc)
-        report, replaced, stale = _add_files(sink, paths, catalog, max_chars, encoding, db)
+        report, replaced, stale, listed = _add_files(
+            sink, paths, notes, catalog, max_chars, encoding, db
+        )
         new = report.new_document_ids
         ticks = 0
         # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
@@ -506,7 +628,7 @@ def _ingest_distributed(
             )
             if not dc.has_undigested_work():  # the cap across shards acts ticks after growth
                 ticks += dc.settle_degree_cap()
-        saved = bool(digest or replaced or not existed)
+        saved = bool(digest or listed or not existed)
         if saved:
             save_distributed(dc, db, catalog=catalog)
         st = dc.stats().to_dict()
@@ -527,7 +649,7 @@ def _report(
     db: Path,
     as_json: bool,
     saved: bool,
-    replaced: list[str],
+    replaced: list[_Replaced],
     max_ticks: int,
     held: int = 0,
 ) -> None:
@@ -541,7 +663,8 @@ def _report(
         echo_json(
             {
                 **report.to_dict(),
-                "replaced_files": replaced,
+                "replaced_files": [r.path for r in replaced],
+                "replaced": [r.to_dict() for r in replaced],
                 "ticks": ticks,
                 "undigested": undigested,
                 "stats": stats,
@@ -561,16 +684,37 @@ def _report(
             highlight=False,
             soft_wrap=True,
         )
-    for path in replaced:
+    for r in replaced:
+        if r.kept and not r.forgotten:
+            what = "the old version is kept: another file still holds its text"
+        else:
+            what = f"the old version is forgotten ({_ids('document', r.forgotten)})"
+            if r.kept:
+                what += f"; {_ids('document', r.kept)} kept: another file holds them"
         console.print(
-            f"[cyan]replaced[/cyan] {path}: its text changed, the old version is forgotten",
+            f"[cyan]replaced[/cyan] {r.path}: its text changed, {what}",
             highlight=False,
             soft_wrap=True,
         )
+    for t in report.texts:
+        console.print(
+            f"[cyan]added[/cyan] {t.source} as {_ids('document', list(t.doc_ids))} "
+            f"titled {t.title!r}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for d in report.duplicate_of:
+        if d.path is None:
+            where = f": stored as {_ids('document', list(d.doc_ids))}" if d.doc_ids else ""
+            console.print(
+                f"[cyan]duplicate[/cyan] {d.source}{where}", highlight=False, soft_wrap=True
+            )
     other = f"; {len(report.unsupported)} of other types passed over" if report.unsupported else ""
+    texts = f" and {plural(len(report.texts), 'text')}" if report.texts else ""
     out.print(
         f"Added {plural(report.documents_added, 'document')} from "
-        f"{plural(len(report.added), 'file')}; {plural(len(report.duplicates), 'duplicate')}; "
+        f"{plural(len(report.added), 'file')}{texts}; "
+        f"{plural(report.duplicate_count, 'duplicate')}; "
         f"{len(report.skipped)} skipped{other}.",
         highlight=False,
         soft_wrap=True,
@@ -589,6 +733,16 @@ def _report(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _ids(noun: str, ids: list[int] | list[DocumentId]) -> str:
+    """``"document 12"``, ``"documents 12, 34"``.
+
+    Example:
+        >>> _ids("document", [12]), _ids("document", [12, 34])
+        ('document 12', 'documents 12, 34')
+    """
+    return f"{noun if len(ids) == 1 else noun + 's'} {', '.join(str(int(d)) for d in ids)}"
 
 
 def _warn_undigested(undigested: int, total: int, db: Path, max_ticks: int) -> None:
