@@ -83,7 +83,7 @@ MAKE.update(
         ("emit_text", "Emit: signal must be a Signal, got 'x'"),
         ("tuples", "PresentFragments: a fragment must be a FragmentPresentation"),
         ("labels", "PresentFragments: a fragment must be a FragmentPresentation, got 'foo'"),
-        ("far_pairs", r"PresentFragments: pairs name fragments outside 0 to 1"),
+        ("far_pairs", r"PresentFragments: pairs name fragments outside -2 to 1"),
         ("negative", r"PresentFragments: tentative must be a number in \(0, 1\], got -5.0"),
         ("wire_nan", r"WireNodes: a weight must be a number in \(0, 1\], got nan"),
         ("wire_negative", r"WireNodes: a weight must be a number in \(0, 1\], got -3.0"),

@@ -162,8 +162,9 @@ def _check_presentation(agent: Agent, action: PresentFragments) -> None:
             pairs = np.zeros(0, dtype=np.float64)
         if pairs.size and (pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.dtype.kind not in "iu"):
             raise _fail(agent, action, "pairs must be an (m, 2) array of fragment indices")
-        if pairs.size and (int(pairs.min()) < 0 or int(pairs.max()) >= len(frags)):
-            raise _fail(agent, action, f"pairs name fragments outside 0 to {len(frags) - 1}")
+        n = len(frags)  # (a negative index counts from the end, as NumPy's do)
+        if pairs.size and (int(pairs.min()) < -n or int(pairs.max()) >= n):
+            raise _fail(agent, action, f"pairs name fragments outside {-n} to {n - 1}")
     if action.tentative is not None:
         _weight(agent, action, "tentative", action.tentative, low_open=True)
     if action.increment is not None:
