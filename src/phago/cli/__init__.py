@@ -112,6 +112,7 @@ def _register() -> None:
     main.add_command(eval_cli.eval_command)
     main.add_command(query_cli.query)
 
+    from phago.cli import documents as documents_cli
     from phago.cli import export as export_cli
     from phago.cli import forget as forget_cli
     from phago.cli import ingest as ingest_cli
@@ -123,6 +124,8 @@ def _register() -> None:
     main.add_command(export_cli.export)
     main.add_command(viz_cli.viz)
     main.add_command(stats_cli.stats)
+    main.add_command(documents_cli.list_documents)
+    main.add_command(documents_cli.show_documents)
 
 
 _register()

@@ -1,0 +1,186 @@
+"""``phago list`` and ``phago show``: the documents a store holds, and their texts.
+
+A program keeping notes in a store finds here what it added: every document's id, title,
+source files, length and whether it is digested (``list``), and a document's whole text by
+its id (``show``). Both read the store without rebuilding its colony, its checksums
+verified; ids are text in the JSON, as elsewhere in the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from phago.cli._store import db_option, fail
+from phago.cli.common import echo_json, out, plural
+from phago.errors import DocumentError, PhagoError, UnknownDocument
+
+_ID = re.compile(r"^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$")
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One document of a store, as ``list`` and ``show`` give it."""
+
+    id: int
+    title: str
+    content: str
+    digested: bool
+    sources: tuple[str, ...]
+
+    def to_dict(self, text: bool) -> dict[str, Any]:
+        """JSON-able: the id as text, the content only if ``text``.
+
+        Example:
+            >>> StoredDocument(7, "t", "cell", True, ("/n/a.txt",)).to_dict(False)
+            {'id': '7', 'title': 't', 'chars': 4, 'digested': True, 'sources': ['/n/a.txt']}
+        """
+        d: dict[str, Any] = {
+            "id": str(self.id),
+            "title": self.title,
+            "chars": len(self.content),
+            "digested": self.digested,
+            "sources": list(self.sources),
+        }
+        if text:
+            d["content"] = self.content
+        return d
+
+
+def stored_documents(db: Path) -> list[StoredDocument]:
+    """The documents of the store ``db`` (a file or a distributed folder), in the order they
+    were added (shard by shard in a distributed store), with the files each came from.
+
+    Raises:
+        StoreError: the store cannot be read or is damaged.
+
+    Example:
+        >>> import tempfile
+        >>> from phago import Colony, Position
+        >>> from phago.store import save
+        >>> c = Colony()
+        >>> d = c.ingest_document("t", "cell wall", Position(0, 0))
+        >>> p = save(c, Path(tempfile.mkdtemp()) / "s.db")
+        >>> [(x.id == d, x.title, x.digested) for x in stored_documents(p)]
+        [(True, 't', False)]
+    """
+    from phago.store import (
+        is_distributed_store,
+        read_distributed_catalog,
+        read_shard_states,
+        read_state,
+    )
+
+    if is_distributed_store(db):
+        _, states, _ = read_shard_states(db)
+        catalog = read_distributed_catalog(db)
+    else:
+        state, catalog = read_state(db)
+        states = [state]
+    sources: dict[int, list[str]] = {}
+    for s in catalog.sources:
+        paths = sources.setdefault(int(s.doc_id), [])
+        if s.path not in paths:
+            paths.append(s.path)
+    out_docs: list[StoredDocument] = []
+    for st in states:
+        sub = st.substrate
+        for did, title, content, done in zip(
+            sub.doc_ids.tolist(),
+            sub.doc_titles,
+            sub.doc_contents,
+            sub.doc_digested.tolist(),
+            strict=True,
+        ):
+            out_docs.append(
+                StoredDocument(int(did), title, content, bool(done), tuple(sources.get(did, ())))
+            )
+    return out_docs
+
+
+def document_id_of(text: str) -> int:
+    """A document id written as decimal or ``0x`` hex, or :class:`DocumentError`.
+
+    Example:
+        >>> document_id_of("0x1f"), document_id_of("31")
+        (31, 31)
+    """
+    t = text.strip()
+    if not _ID.match(t):
+        raise DocumentError(f"{text!r} is not a document id (decimal, or 0x hex)")
+    value = int(t, 16) if t.lower().startswith("0x") else int(t)
+    if value >> 64:
+        raise DocumentError(f"{text}: beyond the document ids, whole numbers in [0, 2**64)")
+    return value
+
+
+@click.command(name="list")
+@db_option()
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Show at most this many documents (the newest last; default: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of documents).")
+def list_documents(db: Path, limit: int | None, as_json: bool) -> None:
+    """List the documents the store DB holds: id, title, length, whether digested, and the
+    files each came from (none for a text added with `ingest -` or `--text`).
+
+    In the order they were added (shard by shard in a distributed store); with --limit N,
+    the last N. `phago show ID` prints one's text.
+    """
+    try:
+        docs = stored_documents(db)
+    except PhagoError as exc:
+        raise fail(exc) from exc
+    shown = docs if limit is None else docs[len(docs) - limit :] if limit else []
+    if as_json:
+        echo_json([d.to_dict(text=False) for d in shown])
+        return
+    if not shown:
+        out.print(f"{db} holds {plural(len(docs), 'document')}.", highlight=False)
+        return
+    t = Table(title=f"{plural(len(docs), 'document')} in {db}")
+    for col in ("id", "title", "chars", "digested", "from"):
+        t.add_column(col)
+    for d in shown:
+        t.add_row(
+            str(d.id),
+            d.title,
+            str(len(d.content)),
+            "yes" if d.digested else "no",
+            ", ".join(d.sources) or "-",
+        )
+    out.print(t)
+
+
+@click.command(name="show")
+@click.argument("ids", nargs=-1, required=True)
+@db_option()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of documents).")
+def show_documents(ids: tuple[str, ...], db: Path, as_json: bool) -> None:
+    """Print the title and whole text of the documents with these IDS (decimal or 0x hex,
+    as `list`, `ingest --json` and `query --documents` give them)."""
+    try:
+        wanted = [document_id_of(i) for i in ids]
+        by_id = {d.id: d for d in stored_documents(db)}
+    except PhagoError as exc:
+        raise fail(exc) from exc
+    missing = [i for i, w in zip(ids, wanted, strict=True) if w not in by_id]
+    if missing:
+        message = f"no stored document has the id {', '.join(missing)}"
+        raise click.ClickException(message) from UnknownDocument(message)
+    found = [by_id[w] for w in wanted]
+    if as_json:
+        echo_json([d.to_dict(text=True) for d in found])
+        return
+    for d in found:
+        out.print(f"[bold]{d.title}[/bold] ({d.id})", highlight=False)
+        out.print(d.content, highlight=False, markup=False)
+        out.print()
