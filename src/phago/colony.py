@@ -33,13 +33,13 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from phago._gc import cyclic_gc_paused
 from phago._interrupts import TickBoundaryInterrupt
-from phago.agents.actions import checked_actions, is_phagos_own
+from phago.agents.actions import ACTION_TYPES, check_actions, checked_actions, is_phagos_own
 from phago.agents.base import Agent
 from phago.agents.fitness import FitnessTracker
 from phago.agents.fitness_terms import FitnessRecorder
@@ -353,33 +353,23 @@ def _phase(previous: str, name: str) -> Callable[[Callable[[Colony], _R]], Calla
     return wrap
 
 
-_ACTION_TYPES = frozenset(get_args(AgentAction))
-"""The classes an agent's ``sense`` may return (:data:`phago.types.AgentAction`)."""
-
-
-def check_actions(agents: Sequence[Agent], actions: Sequence[object]) -> None:
-    """Refuse, as :class:`InvalidAgent`, the first of ``actions`` (what each of ``agents``
-    sensed) that is not an action: an agent's ``sense`` must return one of
-    :data:`phago.types.AgentAction` (``Idle()`` to do nothing), not None or anything else.
+def check_digester_options(options: dict[str, Any]) -> None:
+    """Refuse, as :class:`ConfigError`, keyword arguments a
+    :class:`~phago.agents.digester.Digester` does not take (before any is spawned).
 
     Example:
-        >>> from phago import Digester
-        >>> from phago.types import Idle
-        >>> a = Digester(Position(0, 0))
-        >>> check_actions([a, a], [Idle(), Idle()])
-        >>> check_actions([a], [None])
+        >>> check_digester_options({"max_idle": 5})
+        >>> check_digester_options({"wings": 2})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        phago.errors.InvalidAgent: agent 0 (Digester): sense() returned NoneType, not an \
-action (return Idle() to do nothing)
+        phago.errors.ConfigError: bad digester options ['wings']: ...
     """
-    kinds = tuple(_ACTION_TYPES)
-    for agent, action in zip(agents, actions, strict=True):
-        if not isinstance(action, kinds):
-            raise InvalidAgent(
-                f"agent {agent.id} ({type(agent).__name__}): sense() returned "
-                f"{type(action).__name__}, not an action (return Idle() to do nothing)"
-            )
+    from phago.agents.digester import Digester
+
+    try:
+        Digester(Position(0.0, 0.0), seed=0, **options)
+    except TypeError as exc:
+        raise ConfigError(f"bad digester options {sorted(options)}: {exc}") from exc
 
 
 def agent_id_list(agent_ids: object) -> list[Any]:
@@ -773,10 +763,7 @@ class Colony:
 
         count = whole_number(count, "count", 0)
         first = None if seed is None else whole_number(seed, "seed", 0)
-        try:
-            Digester(Position(0.0, 0.0), seed=0, **options)
-        except TypeError as exc:
-            raise ConfigError(f"bad digester options {sorted(options)}: {exc}") from exc
+        check_digester_options(options)
         places = self.spread_positions(count, self.total_spawned if first is None else first)
         with cyclic_gc_paused():
             for j, p in enumerate(places):
@@ -978,7 +965,7 @@ class Colony:
             for kind, group in by_type.items():
                 kind.prepare_sense(group, view)
             pending = [a.sense(view) for a in self.agents]
-            if not _ACTION_TYPES.issuperset(map(type, pending)):
+            if not ACTION_TYPES.issuperset(map(type, pending)):
                 check_actions(self.agents, pending)
             if not all(map(is_phagos_own, by_type)):  # a user's agent class: check its actions
                 checked_actions(self.agents, pending)

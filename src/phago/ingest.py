@@ -89,7 +89,7 @@ from phago.config import ColonyConfig
 from phago.corpus import TITLE_MAX_CHARS, leading_title
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import AgentId, DocumentId, document_id
-from phago.store import Catalog, SourceRecord
+from phago.store import SourceRecord
 from phago.text import URL, term_bound, tokenize
 from phago.types import Position
 
@@ -115,7 +115,6 @@ __all__ = [
     "ingest_paths",
     "inspect_file",
     "read_parts",
-    "release_sources",
     "split_by_keywords",
     "split_text",
     "text_chunks",
@@ -1575,42 +1574,6 @@ def _holds_all(sink: DocumentSink, ids: Sequence[DocumentId]) -> bool:
     if has is None or not ids:
         return False
     return all(bool(has(d)) for d in ids)
-
-
-def release_sources(
-    catalog: Catalog, paths: Iterable[str | os.PathLike[str]], *, keep: Iterable[int] = ()
-) -> list[int]:
-    """Drop from ``catalog`` the records of ``paths`` (each a file, or every file under a
-    folder, as :meth:`Catalog.documents_from <phago.store.Catalog.documents_from>` names
-    them); return the ids of their documents that no remaining record holds and that are
-    not in ``keep``: the documents to forget. A document another file still holds stays
-    (only the records of ``paths`` go).
-
-    ``phago ingest`` forgets this way the old version of a file whose text changed;
-    forgetting a file should too (its documents only where no other file holds them).
-
-    Example:
-        >>> from phago.store import Catalog, SourceRecord
-        >>> cat = Catalog([SourceRecord("/n/mon.txt", "h", 7), SourceRecord("/n/tue.txt", "h", 7),
-        ...                SourceRecord("/n/wed.txt", "g", 8)])
-        >>> release_sources(cat, ["/n/mon.txt"]), [s.path for s in cat.sources]
-        ([], ['/n/tue.txt', '/n/wed.txt'])
-        >>> release_sources(cat, ["/n"]), cat.sources
-        ([7, 8], [])
-    """
-    gone: set[int] = set()
-    kept: list[SourceRecord] = []
-    names = [os.path.abspath(os.fspath(p)) for p in paths]
-    prefixes = tuple(n.rstrip(os.sep) + os.sep for n in names)
-    exact = set(names)
-    for s in catalog.sources:
-        if s.path in exact or s.path.startswith(prefixes):
-            gone.add(s.doc_id)
-        else:
-            kept.append(s)
-    catalog.sources = kept
-    held = {s.doc_id for s in kept} | {int(d) for d in keep}
-    return sorted(gone - held)
 
 
 DOCUMENTS_PER_DIGESTER = 100

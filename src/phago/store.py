@@ -264,6 +264,28 @@ class Catalog:
         ]
         return before - len(self.sources)
 
+    def release(self, paths: Iterable[PathLike], *, keep: Iterable[int] = ()) -> list[int]:
+        """Drop the records of ``paths`` (:meth:`drop_files`) and return the ids of their
+        documents that no remaining record holds and that are not in ``keep``: the documents
+        to forget. A document another file still holds stays (only these records go):
+        ``phago ingest`` forgets the old version of a changed file this way, and ``phago
+        forget PATH`` a file's documents.
+
+        Example:
+            >>> cat = Catalog([SourceRecord("/n/mon.txt", "h", 7),
+            ...                SourceRecord("/n/tue.txt", "h", 7),
+            ...                SourceRecord("/n/wed.txt", "g", 8)])
+            >>> cat.release(["/n/mon.txt"]), [s.path for s in cat.sources]
+            ([], ['/n/tue.txt', '/n/wed.txt'])
+            >>> cat.release(["/n"]), cat.sources
+            ([7, 8], [])
+        """
+        names = list(paths)
+        gone = {d for p in names for d in self.documents_from(p)}
+        self.drop_files(names)
+        held = {s.doc_id for s in self.sources} | {int(d) for d in keep}
+        return sorted(gone - held)
+
     def add_point(self, point: HistoryPoint) -> None:
         """Record a history point; points at or after its tick are replaced (a new run)."""
         while self.history and self.history[-1].tick >= point.tick:
@@ -509,13 +531,14 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _refuse_read_only(path: Path, mode: int) -> None:
-    """Raise if the permission bits ``mode`` of the store ``path`` make it read-only (by the
-    bits, not by :func:`os.access`: a user running as root still means the store to stay)."""
+def _refuse_read_only(path: Path, mode: int, what: str = "", fix: str = "") -> None:
+    """Raise if the permission bits ``mode`` of the store ``path`` (or, ``what``, of a part
+    of it) make it read-only (by the bits, not by :func:`os.access`: a user running as root
+    still means the store to stay); ``fix`` is the command to suggest."""
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise StoreError(
-            f"refusing to overwrite {path}: the store is read-only (mode {mode:04o}); make it "
-            f"writable (chmod u+w {path}) to save to it"
+            f"refusing to overwrite {path}: the store is read-only ({what or f'mode {mode:04o}'}"
+            f"); make it writable ({fix or f'chmod u+w {path}'}) to save to it"
         )
 
 
@@ -800,7 +823,7 @@ them (NumPy arrays and tuples are saved as lists)
     from phago.state import to_jsonable
 
     try:
-        return json.dumps(to_jsonable(agent.state), separators=(",", ":"), allow_nan=True)
+        return json.dumps(to_jsonable(agent.state), separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         bad = next((k for k, v in agent.state.items() if not _json_holds(v)), "(one of its fields)")
         value = agent.state.get(bad)
@@ -2079,11 +2102,7 @@ def _refuse_read_only_folder(d: Path) -> None:
             mode = stat.S_IMODE(os.stat(path).st_mode)
         except FileNotFoundError:
             continue  # (no CURRENT yet: a save stopped before its switch)
-        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-            raise StoreError(
-                f"refusing to overwrite {d}: the store is read-only ({path.name} has mode "
-                f"{mode:04o}); make it writable (chmod -R u+w {d}) to save to it"
-            )
+        _refuse_read_only(d, mode, f"{path.name} has mode {mode:04o}", f"chmod -R u+w {d}")
 
 
 def _write_distributed(
@@ -2137,12 +2156,7 @@ def _store_dir_lock(d: Path) -> Iterator[None]:
             return
         try:
             with _flock(fd):
-                try:
-                    now = os.stat(d)
-                except FileNotFoundError:
-                    continue
-                held = os.fstat(fd)
-                if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+                if not _still_the_store(d, d, fd):
                     continue
                 yield
                 return

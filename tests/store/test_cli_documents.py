@@ -82,7 +82,9 @@ def test_show_of_no_stored_document_is_a_typed_error(store: Path, target: str, k
 def test_examples_run() -> None:
     import doctest
 
+    import phago.cli._store as store_helpers
     import phago.cli.documents as documents_module
 
-    result = doctest.testmod(documents_module)
-    assert result.attempted >= 4 and result.failed == 0
+    for module in (documents_module, store_helpers):
+        result = doctest.testmod(module)
+        assert result.attempted >= 4 and result.failed == 0

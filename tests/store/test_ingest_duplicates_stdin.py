@@ -16,7 +16,7 @@ from store_helpers import write
 from phago import Colony
 from phago.cli import main
 from phago.ids import document_id
-from phago.ingest import TextInput, discover, ingest_paths, release_sources
+from phago.ingest import TextInput, discover, ingest_paths
 from phago.store import Catalog, SourceRecord, read_catalog, read_distributed_catalog
 
 
@@ -158,7 +158,7 @@ def test_ingest_paths_records_a_duplicate_as_another_source(tmp_path: Path) -> N
     assert [(Path(s.path).name, s.doc_id) for s in more] == [("c.txt", doc)]
 
 
-def test_release_sources_forgets_only_what_no_other_file_holds() -> None:
+def test_catalog_release_forgets_only_what_no_other_file_holds() -> None:
     cat = Catalog(
         [
             SourceRecord("/n/mon.txt", "h", 7),
@@ -166,9 +166,9 @@ def test_release_sources_forgets_only_what_no_other_file_holds() -> None:
             SourceRecord("/n/old.txt", "g", 8),
         ]
     )
-    assert release_sources(cat, ["/n/mon.txt", "/n/old.txt"], keep=[8]) == []
+    assert cat.release(["/n/mon.txt", "/n/old.txt"], keep=[8]) == []
     assert [s.path for s in cat.sources] == ["/n/tue.txt"]
-    assert release_sources(cat, ["/n/"]) == [7] and cat.sources == []
+    assert cat.release(["/n/"]) == [7] and cat.sources == []
 
 
 # ------------------------------------------------------------ 2. texts without a file

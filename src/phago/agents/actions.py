@@ -28,11 +28,11 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
-from phago.errors import InvalidAction, InvalidPosition
+from phago.errors import InvalidAction, InvalidAgent, InvalidPosition
 from phago.types import (
     AgentAction,
     ConceptFragments,
@@ -52,7 +52,37 @@ from phago.types import (
 if TYPE_CHECKING:
     from phago.agents.base import Agent
 
-__all__ = ["checked_action", "checked_actions", "is_phagos_own"]
+__all__ = ["ACTION_TYPES", "check_actions", "checked_action", "checked_actions", "is_phagos_own"]
+
+
+ACTION_TYPES = frozenset(get_args(AgentAction))
+"""The classes an agent's ``sense`` may return (:data:`phago.types.AgentAction`)."""
+
+
+def check_actions(agents: Sequence[Agent], actions: Sequence[object]) -> None:
+    """Refuse, as :class:`InvalidAgent`, the first of ``actions`` (what each of ``agents``
+    sensed) that is not an action (every agent, phago's own too): an agent's ``sense`` must
+    return one of :data:`phago.types.AgentAction` (``Idle()`` to do nothing), not None or
+    anything else.
+
+    Example:
+        >>> from phago.agents.digester import Digester
+        >>> from phago.types import Idle
+        >>> a = Digester(Position(0, 0))
+        >>> check_actions([a, a], [Idle(), Idle()])
+        >>> check_actions([a], [None])
+        Traceback (most recent call last):
+        ...
+        phago.errors.InvalidAgent: agent 0 (Digester): sense() returned NoneType, not an \
+action (return Idle() to do nothing)
+    """
+    kinds = tuple(ACTION_TYPES)
+    for agent, action in zip(agents, actions, strict=True):
+        if not isinstance(action, kinds):
+            raise InvalidAgent(
+                f"agent {agent.id} ({type(agent).__name__}): sense() returned "
+                f"{type(action).__name__}, not an action (return Idle() to do nothing)"
+            )
 
 
 def is_phagos_own(kind: type) -> bool:

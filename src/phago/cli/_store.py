@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from phago.cli.common import console
-from phago.errors import PhagoError
+from phago.errors import DocumentError, PhagoError
 
 if TYPE_CHECKING:
     from phago.export import GraphTable
@@ -92,3 +93,35 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
     if hi == lo:
         return SPARK[0] * len(values)
     return "".join(SPARK[min(7, int((v - lo) / (hi - lo) * 7 + 0.5))] for v in values)
+
+
+_DOCUMENT_ID = re.compile(r"^(0[xX][0-9a-fA-F]+|[0-9]+)$")
+
+
+def parsed_number(text: str) -> int | None:
+    """``text`` as a whole number written in decimal or ``0x`` hex (of any size), or None
+    where it is not one (a path, say).
+
+    Example:
+        >>> parsed_number("0x1f"), parsed_number(" 31 "), parsed_number("notes/a.txt")
+        (31, 31, None)
+    """
+    t = text.strip()
+    if not _DOCUMENT_ID.match(t):
+        return None
+    return int(t, 16) if t[:2].lower() == "0x" else int(t)
+
+
+def document_id_of(text: str) -> int:
+    """A document id written as decimal or ``0x`` hex, or :class:`DocumentError`.
+
+    Example:
+        >>> document_id_of("0x1f"), document_id_of("31")
+        (31, 31)
+    """
+    value = parsed_number(text)
+    if value is None:
+        raise DocumentError(f"{text!r} is not a document id (decimal, or 0x hex)")
+    if value >> 64:
+        raise DocumentError(f"{text}: beyond the document ids, whole numbers in [0, 2**64)")
+    return value

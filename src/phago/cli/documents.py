@@ -8,7 +8,6 @@ verified; ids are text in the JSON, as elsewhere in the command line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from phago.cli._store import db_option, fail
+from phago.cli._store import db_option, document_id_of, fail
 from phago.cli.common import echo_json, out, plural
-from phago.errors import DocumentError, PhagoError, UnknownDocument
-
-_ID = re.compile(r"^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$")
+from phago.errors import PhagoError, UnknownDocument
 
 
 @dataclass(frozen=True)
@@ -101,22 +98,6 @@ def stored_documents(db: Path) -> list[StoredDocument]:
                 StoredDocument(int(did), title, content, bool(done), tuple(sources.get(did, ())))
             )
     return out_docs
-
-
-def document_id_of(text: str) -> int:
-    """A document id written as decimal or ``0x`` hex, or :class:`DocumentError`.
-
-    Example:
-        >>> document_id_of("0x1f"), document_id_of("31")
-        (31, 31)
-    """
-    t = text.strip()
-    if not _ID.match(t):
-        raise DocumentError(f"{text!r} is not a document id (decimal, or 0x hex)")
-    value = int(t, 16) if t.lower().startswith("0x") else int(t)
-    if value >> 64:
-        raise DocumentError(f"{text}: beyond the document ids, whole numbers in [0, 2**64)")
-    return value
 
 
 @click.command(name="list")

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from phago.cli._store import db_option, fail, writing
+from phago.cli._store import db_option, fail, parsed_number, writing
 from phago.cli.common import collector_paused, echo_json, out, plural
 from phago.errors import DocumentError, PhagoError, UnknownDocument
 
 if TYPE_CHECKING:
     from phago.store import Catalog
-
-_ID = re.compile(r"^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$")
-_NUMBER = re.compile(r"^(0[xX][0-9a-fA-F]+|[0-9]+)$")
 
 
 def _stored_ids(db: Path) -> set[int]:
@@ -38,8 +34,7 @@ def _resolve(
 
     A file's documents are forgotten only where no other file holds them (a file whose text
     another file also holds loses its record, and the document stays, held by the other:
-    :func:`phago.ingest.release_sources`)."""
-    from phago.ingest import release_sources
+    :meth:`phago.store.Catalog.release`)."""
     from phago.store import Catalog
 
     rest = Catalog(list(catalog.sources), [])
@@ -47,14 +42,11 @@ def _resolve(
     files: list[str] = []
     missing: list[str] = []
     for t in targets:
-        found: list[int] = []
-        if _ID.match(t):
-            v = int(t, 16) if t.lower().startswith("0x") else int(t)
-            if v in stored:
-                found = [v]
-        if not found and [d for d in catalog.documents_from(t) if d in stored]:
+        v = parsed_number(t)
+        found: list[int] = [v] if v is not None and v in stored else []
+        if not found and any(d in stored for d in catalog.documents_from(t)):
             files.append(t)
-            found = [d for d in release_sources(rest, [t]) if d in stored]
+            found = [d for d in rest.release([t]) if d in stored]
         elif not found:
             missing.append(t)
         ids.extend(d for d in found if d not in ids)
@@ -91,9 +83,7 @@ def _not_found(missing: list[str], stored_as: dict[str, list[str]] | None = None
         ('DocumentError', 'no stored document or ingested file matches: a.txt')
     """
     message = "no stored document or ingested file matches: " + ", ".join(missing)
-    beyond = [
-        t for t in missing if _NUMBER.match(t) and int(t, 0 if "x" in t.lower() else 10) >> 64
-    ]
+    beyond = [t for t in missing if (parsed_number(t) or 0) >> 64]
     if beyond:
         return DocumentError(
             f"{message} ({', '.join(beyond)}: beyond the document ids, which are whole "

@@ -447,7 +447,6 @@ def _older_versions(
     another text) whose text has changed since they were ingested; returns those files
     (with the ids of their old documents, forgotten or kept) and the ids of the old
     documents that no other source holds (nor ``sources``, the new records)."""
-    from phago.ingest import release_sources
 
     now = {a.path: a.content_hash for a in report.added}
     now.update({d.path: d.content_hash for d in report.duplicate_of if d.path is not None})
@@ -458,7 +457,7 @@ def _older_versions(
     if not old:
         return [], []
     new = {int(d) for d in report.new_document_ids} | {s.doc_id for s in sources}
-    stale = set(release_sources(catalog, sorted(old), keep=new))
+    stale = set(catalog.release(sorted(old), keep=new))
     replaced = [
         _Replaced(path, sorted(ids & stale), sorted(ids - stale))
         for path, ids in sorted(old.items())

@@ -31,7 +31,7 @@ import numpy as np
 from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
 from phago.agents.digester import Digester
-from phago.colony import agent_id_list, check_keyword_counts, tick_count
+from phago.colony import agent_id_list, check_digester_options, check_keyword_counts, tick_count
 from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.coordinator import Coordinator
 from phago.distributed.degree_cap import ROUND_TICKS
@@ -803,11 +803,11 @@ class DistributedColony:
 from 0 to 1: this colony has 2 shards)
             >>> dc.close()
         """
-        index = -1
-        if not isinstance(shard, str | bytes) and type(shard).__name__ not in ("bool", "bool_"):
-            with contextlib.suppress(TypeError, ValueError, OverflowError):
-                index = int(shard)  # type: ignore[call-overload]
-        if index != shard or not 0 <= index < self.num_shards:
+        try:
+            index = -1 if isinstance(shard, np.bool_) else whole_number(shard, name, 0)
+        except ConfigError:
+            index = -1
+        if not 0 <= index < self.num_shards:
             n = self.num_shards
             shown = shard if isinstance(shard, int) else repr(shard)
             raise InvalidShard(
@@ -938,10 +938,7 @@ from 0 to 1: this colony has 2 shards)
         first = None if seed is None else whole_number(seed, "seed", 0)
         if self._closed:
             self._refuse_closed()
-        try:
-            Digester(Position(0.0, 0.0), seed=0, **digester_options)
-        except TypeError as exc:
-            raise ConfigError(f"bad digester options {sorted(digester_options)}: {exc}") from exc
+        check_digester_options(digester_options)
         shards = range(self.num_shards)
         offset = 0 if first is None else first
         spread = self._call_each([(s, "spread_positions", (per_shard, offset)) for s in shards])
