@@ -94,7 +94,7 @@ from phago.text import URL, term_bound, tokenize
 from phago.types import Position
 
 if TYPE_CHECKING:
-    from phago.distributed import DistributedTickResult
+    from phago.distributed import DistributedColony, DistributedTickResult
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -173,6 +173,22 @@ class SkippedFile:
     reason: str
     error: str = "DocumentError"
     source: str = "file"
+
+
+def _error_kind(exc: BaseException) -> str:
+    """The kind of error that skipped an input, as :attr:`SkippedFile.error` names it:
+    ``"OSError"`` for an ``OSError`` (the input could not be read), ``"EmptyDocument"`` for
+    an :class:`~phago.errors.EmptyDocument` (no text to digest), else ``"DocumentError"``.
+
+    Example:
+        >>> [_error_kind(e) for e in (EmptyDocument("x"), PermissionError(13, "x"), ValueError())]
+        ['EmptyDocument', 'OSError', 'DocumentError']
+    """
+    if isinstance(exc, OSError):
+        return "OSError"
+    if isinstance(exc, EmptyDocument):
+        return "EmptyDocument"
+    return "DocumentError"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1373,8 +1389,7 @@ def ingest_paths(
                 split_keywords=keywords,
             )
         except DocumentError as exc:
-            kind = "EmptyDocument" if isinstance(exc, EmptyDocument) else "DocumentError"
-            report.skipped.append(SkippedFile(str(f), str(exc), kind))
+            report.skipped.append(SkippedFile(str(f), str(exc), _error_kind(exc)))
         except OSError as exc:
             reason = f"{f}: cannot read ({exc.strerror or exc})"
             report.skipped.append(SkippedFile(str(f), reason, "OSError"))
@@ -1467,8 +1482,7 @@ def _add_file(
     except (PhagoError, OSError) as exc:
         # the file changed between validation and reading; keep what was added, say so
         reason = f"{f}: changed or failed while reading ({exc}); {len(ids)} part(s) kept"
-        kind = "OSError" if isinstance(exc, OSError) else "DocumentError"
-        report.skipped.append(SkippedFile(str(f), reason, kind))
+        report.skipped.append(SkippedFile(str(f), reason, _error_kind(exc)))
         if ids:
             report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
         return "skipped"
@@ -1528,8 +1542,7 @@ def _add_text(
         except DocumentError as exc:
             raise DocumentError(f"{label}: {exc}") from exc
     except DocumentError as exc:
-        kind = "EmptyDocument" if isinstance(exc, EmptyDocument) else "DocumentError"
-        report.skipped.append(SkippedFile("", str(exc), kind, t.source))
+        report.skipped.append(SkippedFile("", str(exc), _error_kind(exc), t.source))
         return
     ids = tuple(document_id(name, part) for name, part in zip(titles, parts, strict=True))
     stored = held.records.get(digest)
@@ -1551,9 +1564,8 @@ def _add_text(
         for name, part in zip(titles, parts, strict=True):
             added.append(colony.ingest_document(name, part))
     except PhagoError as exc:  # (the checks above make this unlikely: a sink's own refusal)
-        kind = "EmptyDocument" if isinstance(exc, EmptyDocument) else "DocumentError"
         reason = f"{label}: {exc}; {len(added)} part(s) kept"
-        report.skipped.append(SkippedFile("", reason, kind, t.source))
+        report.skipped.append(SkippedFile("", reason, _error_kind(exc), t.source))
         if not added:
             return
     by_text[digest] = tuple(added)
@@ -1592,6 +1604,7 @@ def digest_new_documents(
     on_tick: Callable[[int], None] | None = None,
     retire: bool = True,
     leftovers: Iterable[AgentId] = (),
+    retire_leftovers: bool = False,
 ) -> int:
     """Spawn digesters next to new documents, run until every document is digested, then
     retire the digesters.
@@ -1613,10 +1626,12 @@ def digest_new_documents(
     <phago.colony.Colony.retire_agents>`), so a store ingested into again and again does not
     pile up idle digesters; one still holding undigested text (``max_ticks`` ran out) is
     kept, so that a later run finishes its document. ``leftovers`` names such agents of an
-    earlier run: they leave too once they hold no undigested text (``phago ingest`` names
-    every agent of its store that holds text when it starts, since its stores hold only
-    the digesters it spawned). Other agents that were in the colony before are left alone.
-    ``retire=False`` keeps them all.
+    earlier run: they leave too once they hold no undigested text. ``retire_leftovers``
+    finds them instead: every agent holding undigested text when the call starts leaves
+    too once it holds none (what ``phago ingest`` does, since its stores hold only the
+    digesters it spawned; in a colony with agents of its own, one of them digesting would
+    leave too: name the leftovers then). Other agents that were in the colony before are
+    left alone. ``retire=False`` keeps them all.
 
     Example:
         >>> from phago import Colony
@@ -1627,8 +1642,7 @@ def digest_new_documents(
         >>> c.stats().agents_alive, c.total_retired
         (0, 1)
     """
-    # an earlier run's digesters the caller names: retired with this run's once done
-    spawned: list[AgentId] = [AgentId(a) for a in leftovers] if retire else []
+    spawned = _earlier_digesters(colony, leftovers, retire=retire, find=retire_leftovers)
     targets = list(doc_ids)
     if colony.substrate.undigested_count:  # an earlier run's leftovers, if any
         new = {int(d) for d in targets}
@@ -1646,6 +1660,34 @@ def digest_new_documents(
         done = {a.id for a in colony.agents if not a.is_digesting}
         colony.retire_agents([a for a in spawned if a in done])
     return ran
+
+
+def _earlier_digesters(
+    colony: Colony | DistributedColony,
+    leftovers: Iterable[AgentId],
+    *,
+    retire: bool,
+    find: bool,
+) -> list[AgentId]:
+    """An earlier run's digesters, to retire with this run's once done: none without
+    ``retire``; else the ``leftovers`` named, and with ``find`` every agent of ``colony``
+    that holds undigested text now (each id once, in that order).
+
+    Example:
+        >>> from phago import Digester, Position
+        >>> c = Colony(seed=0)
+        >>> a = c.spawn(Digester(Position(0, 0)))
+        >>> _earlier_digesters(c, [a], retire=True, find=True) == [a]
+        True
+        >>> _earlier_digesters(c, [a], retire=False, find=True)
+        []
+    """
+    if not retire:
+        return []
+    named = [AgentId(a) for a in leftovers]
+    if find:
+        named += colony.agent_ids(digesting=True)
+    return list(dict.fromkeys(named))
 
 
 class DistributedSink:
@@ -1755,6 +1797,7 @@ def digest_new_distributed(
     on_progress: Callable[[DistributedTickResult], None] | None = None,
     retire: bool = True,
     leftovers: Iterable[AgentId] = (),
+    retire_leftovers: bool = False,
 ) -> int:
     """As :func:`digest_new_documents`, for a distributed colony: each digester is spawned on
     the shard that holds the document it starts beside. Returns the ticks run. At least one
@@ -1770,7 +1813,8 @@ def digest_new_distributed(
     and at least one (a shard without a digester would never digest its documents), placed
     beside documents spread evenly over its own; so up to one digester per shard more than
     ``digesters`` may be spawned. With ``retire`` (the default) they are retired once the
-    run ends, as in :func:`digest_new_documents`, and so are the ``leftovers`` named once
+    run ends, as in :func:`digest_new_documents`, and so are the ``leftovers`` named (with
+    ``retire_leftovers``, every agent holding undigested text when the call starts) once
     they hold no undigested text (:meth:`DistributedColony.retire_agents
     <phago.distributed.DistributedColony.retire_agents>`).
 
@@ -1785,8 +1829,7 @@ def digest_new_distributed(
     """
     sink.flush()
     dc = sink.dc
-    # an earlier run's digesters the caller names: retired with this run's once done
-    spawned: list[AgentId] = [AgentId(a) for a in leftovers] if retire else []
+    spawned = _earlier_digesters(dc, leftovers, retire=retire, find=retire_leftovers)
     targets = list(doc_ids)
     left = dict(dc.undigested_places(excluding=targets))  # an earlier run's, by id and place
     targets += left

@@ -294,6 +294,41 @@ def test_digest_new_documents_retires_an_earlier_runs_leftovers_once_done() -> N
     assert not {a.id for a in c.agents} - {bystander}
 
 
+def test_retire_leftovers_finds_an_earlier_runs_digesters_itself() -> None:
+    """``retire_leftovers=True`` retires what ``leftovers`` would name (every agent holding
+    text when the call starts, as ``phago ingest`` does), in one colony and across shards;
+    an agent that holds no text is left alone."""
+    from phago.distributed import DistributedColony
+    from phago.ingest import DistributedSink, digest_new_distributed
+
+    c = Colony(seed=0)
+    first = [
+        c.ingest_document(f"n{i}", f"{WORDS[i % 10]} {WORDS[(i + 3) % 10]} note{i}")
+        for i in range(30)
+    ]
+    digest_new_documents(c, first, digesters=5, max_ticks=2)
+    held = set(c.agent_ids(digesting=True))
+    assert held and held == set(c.agent_ids()) and c.total_retired == 0
+    bystander = c.spawn(Digester(Position(0.0, 0.0), max_idle=10_000))
+    note = c.ingest_document("new", "glacier melt and river deltas")
+    digest_new_documents(c, [note], digesters=1, max_ticks=2000, retire_leftovers=True)
+    assert c.stats().documents_digested == c.stats().documents_total == 31
+    assert c.agent_ids() == [bystander]  # the leftovers are retired, not it
+    assert c.total_retired == len(held) + 1  # (and the run's own digester)
+
+    with DistributedColony(2, seed=0) as dc:
+        sink = DistributedSink(dc)
+        ids = [
+            sink.ingest_document(f"n{i}", f"{WORDS[i % 10]} {WORDS[(i + 5) % 10]} note{i}")
+            for i in range(30)
+        ]
+        digest_new_distributed(sink, ids, digesters=4, max_ticks=2)
+        assert dc.agent_ids(digesting=True)
+        digest_new_distributed(sink, [], digesters=1, max_ticks=2000, retire_leftovers=True)
+        assert not dc.has_undigested_work()
+        assert dc.stats().agents_alive == 0  # the earlier run's digesters left too
+
+
 # ----------------------------------------------------------------------- 3. --shards on a file
 
 

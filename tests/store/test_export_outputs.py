@@ -8,6 +8,7 @@ reader thread that is let go at the end, so that a hang fails the test instead o
 from __future__ import annotations
 
 import contextlib
+import doctest
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import phago.cli._output as output_mod
 import phago.export as export_mod
 from phago import Colony
 from phago.cli import main
@@ -97,6 +99,11 @@ def _phago(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([*PHAGO, *args], capture_output=True, timeout=LIMIT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"phago {' '.join(args)} hung (still running after {LIMIT} s)")
+
+
+def test_output_sink_examples_run() -> None:
+    r = doctest.testmod(output_mod)
+    assert r.attempted >= 10 and r.failed == 0
 
 
 # ---------------------------------------------------------------------------- pipes, FIFOs

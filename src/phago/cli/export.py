@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import click
 
+from phago.cli._output import output_sink, usage_error
 from phago.cli._store import db_option, fail, open_table
-from phago.cli.common import LazyChoice, console, echo_json, out
+from phago.cli.common import LazyChoice, echo_json
 from phago.errors import ConfigError, PhagoError
 
 
@@ -17,54 +16,6 @@ def _formats() -> tuple[str, ...]:
     from phago.export import FORMATS
 
     return FORMATS
-
-
-def usage_error(exc: ConfigError) -> click.UsageError:
-    """A usage error (exit status 2, ``UsageError`` text) carrying ``exc`` (so that a
-    ``--json`` error names its type, ``ConfigError``). Raise it ``from exc``.
-
-    Example:
-        >>> err = usage_error(ConfigError("--png needs a file"))
-        >>> err.exit_code, err.message
-        (2, '--png needs a file')
-    """
-    err = click.UsageError(str(exc))
-    err.__cause__ = exc
-    return err
-
-
-def is_standard_output(path: Path) -> bool:
-    """True if writing ``path`` writes this process's standard output: ``-`` or another name
-    of it (``/dev/stdout``, ``/dev/fd/1``; see :func:`phago.export.writes_standard_output`),
-    or a path that is the file standard output is (the pipe or terminal it is, the file it
-    was redirected to), so that the messages of a command that writes it go to stderr.
-
-    Example:
-        >>> is_standard_output(Path("-")), is_standard_output(Path("/nonexistent/x.csv"))
-        (True, False)
-    """
-    from phago.export import writes_standard_output
-
-    if writes_standard_output(path):
-        return True
-    try:
-        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
-    except (OSError, ValueError, AttributeError):
-        return False  # (not there, or standard output is no file: a test's capture)
-
-
-def refuse_json_on_stdout(as_json: bool, path: Path) -> None:
-    """Refuse ``--json`` (a summary on standard output) when ``--out`` writes standard output.
-
-    Raises:
-        click.UsageError: both (from a ConfigError).
-    """
-    if as_json and is_standard_output(path):
-        exc = ConfigError(
-            f"--json prints on standard output, which --out {path} fills with the output: "
-            "leave out --json (the summary then goes to stderr) or give --out a file"
-        )
-        raise usage_error(exc) from exc
 
 
 @click.command()
@@ -102,13 +53,12 @@ def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
     /dev/fd/1) is the same: written where standard output is, so that >> appends to a file.
     An existing FIFO, terminal or device is written in place (not whole-or-nothing, and
     uncompressed)."""
-    from phago.export import check_format_name, check_output_path, export_graph
+    from phago.export import check_format_name, export_graph
 
-    refuse_json_on_stdout(as_json, out_path)
-    to_stdout = os.fspath(out_path) == "-"
+    sink = output_sink(out_path)
+    sink.refuse_json(as_json)
     try:
-        if not to_stdout:
-            check_output_path(out_path, source=db)
+        sink.refuse_stores(db)
         check_format_name(fmt, out_path)
     except ConfigError as exc:
         raise usage_error(exc) from exc
@@ -124,10 +74,8 @@ def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
             {"out": str(path), "format": fmt, "nodes": table.node_count, "edges": table.edge_count}
         )
         return
-    where = "standard output" if to_stdout else str(path)
-    say = console if is_standard_output(out_path) else out
-    say.print(
-        f"Wrote {table.node_count} nodes and {table.edge_count} edges as {fmt} to {where}.",
+    sink.messages.print(
+        f"Wrote {table.node_count} nodes and {table.edge_count} edges as {fmt} to {sink.name}.",
         highlight=False,
         soft_wrap=True,
     )

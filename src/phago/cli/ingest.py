@@ -18,6 +18,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -39,9 +40,10 @@ from phago.config import ColonyConfig
 from phago.errors import DocumentError, EmptyDocument, PhagoError, StoreError
 
 if TYPE_CHECKING:
-    from phago.distributed import DistributedTickResult
+    from phago.colony import Colony, ColonyStats
+    from phago.distributed import DistributedStats, DistributedTickResult
     from phago.ids import DocumentId
-    from phago.ingest import IngestReport, TextInput
+    from phago.ingest import DistributedSink, IngestReport, TextInput
     from phago.store import Catalog, SourceRecord
 
 
@@ -203,58 +205,72 @@ def ingest(
     paths = tuple(p for p in paths if p != "-")
     missing = [why for why in map(_unreachable, map(Path, paths)) if why is not None]
     if missing:
-        message = f"nothing was added: {'; '.join(missing)}"
-        raise click.ClickException(message) from FileNotFoundError(message)
+        raise _failed(FileNotFoundError(f"nothing was added: {'; '.join(missing)}"))
     distributed = shards is not None or is_distributed_store(db)
     if not distributed and db.is_dir():
-        message = f"{db} is a folder but not a distributed store; use --shards N"
-        raise click.ClickException(message) from StoreError(message)
+        raise _failed(StoreError(f"{db} is a folder but not a distributed store; use --shards N"))
     if distributed and db.exists() and not db.is_dir():
-        if is_store(db):
-            message = f"{db} is a colony store file; --shards needs a folder"
-        else:
-            message = f"{db} is a file, not a folder; --shards needs a folder"
-        raise click.ClickException(message) from StoreError(message)
+        what = "a colony store file" if is_store(db) else "a file, not a folder"
+        raise _failed(StoreError(f"{db} is {what}; --shards needs a folder"))
     if not db.parent.is_dir():
-        message = f"cannot create {db}: the directory {db.parent} does not exist"
-        raise click.ClickException(message) from StoreError(message)
+        raise _failed(StoreError(f"cannot create {db}: the directory {db.parent} does not exist"))
     if backend == "ray" and not distributed:
         raise click.UsageError("--backend ray runs a sharded store: add --shards N")
     if db.exists():  # a store keeps the configuration and seed it was made with
         say_ignored(["large", "seed"], f"{db} keeps the configuration and seed it was made with")
-    config = ColonyConfig.for_large_corpora() if large else ColonyConfig()
+    request = _Request(
+        paths=tuple(map(Path, paths)),
+        notes=tuple(notes),
+        db=db,
+        shards=shards,
+        backend=backend,
+        config=ColonyConfig.for_large_corpora() if large else ColonyConfig(),
+        seed=seed,
+        max_chars=max_chars,
+        encoding=encoding,
+        digesters=digesters,
+        max_ticks=max_ticks,
+        as_json=as_json,
+    )
     try:
         with writing(db):  # from loading to saving: another writer waits, nothing is lost
-            if distributed:
-                _ingest_distributed(
-                    tuple(map(Path, paths)),
-                    notes,
-                    db,
-                    shards,
-                    backend,
-                    config,
-                    seed,
-                    max_chars,
-                    encoding,
-                    digesters,
-                    max_ticks,
-                    as_json,
-                )
-            else:
-                _ingest_colony(
-                    tuple(map(Path, paths)),
-                    notes,
-                    db,
-                    config,
-                    seed,
-                    max_chars,
-                    encoding,
-                    digesters,
-                    max_ticks,
-                    as_json,
-                )
+            _ingest(_ShardedStore(request) if distributed else _ColonyStore(request), request)
     except PhagoError as exc:
         raise fail(exc) from exc
+
+
+def _failed(cause: Exception) -> click.ClickException:
+    """The command's error (exit status 1) saying ``cause``, which it carries, so that
+    ``--json`` gives the error's type (``StoreError``, ``FileNotFoundError``, ...).
+
+    Example:
+        >>> from phago.cli.common import error_type
+        >>> err = _failed(StoreError("x.db holds 3 shards, not 2"))
+        >>> err.exit_code, err.message, error_type(err)
+        (1, 'x.db holds 3 shards, not 2', 'StoreError')
+    """
+    err = fail(cause)
+    err.__cause__ = cause
+    return err
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What one ``phago ingest`` was asked to do: the files (``paths``) and texts
+    (``notes``) to add to the store ``db``, and how (its options)."""
+
+    paths: tuple[Path, ...]
+    notes: tuple[TextInput, ...]
+    db: Path
+    shards: int | None
+    backend: str
+    config: ColonyConfig
+    seed: int
+    max_chars: int
+    encoding: str
+    digesters: int
+    max_ticks: int
+    as_json: bool
 
 
 def _texts(
@@ -301,25 +317,20 @@ def _texts(
 
 
 def _add_files(
-    sink: Any,
-    paths: tuple[Path, ...],
-    notes: list[TextInput],
-    catalog: Catalog,
-    max_chars: int,
-    encoding: str,
-    db: Path,
+    sink: Colony | DistributedSink, request: _Request, catalog: Catalog
 ) -> tuple[IngestReport, list[_Replaced], list[int], bool]:
-    """Ingest the files under ``paths``, and the texts ``notes``, into ``sink``, recording
-    the files' sources in ``catalog`` (a duplicate file as another source of the documents
-    holding its text); returns the report, the files that replaced an older version of
-    themselves, the ids of the old versions' documents to forget (those no other source
-    holds) and whether the catalog changed.
+    """Ingest the files under the request's ``paths``, and its texts ``notes``, into
+    ``sink``, recording the files' sources in ``catalog`` (a duplicate file as another
+    source of the documents holding its text); returns the report, the files that replaced
+    an older version of themselves, the ids of the old versions' documents to forget (those
+    no other source holds) and whether the catalog changed.
 
     Raises:
         click.ClickException: nothing was found, or everything was skipped.
     """
     from phago.ingest import DistributedSink, SkippedFile, discover, ingest_paths
 
+    paths, notes = request.paths, request.notes
     found: list[str] = []
     files, skipped = discover(paths, unsupported=found) if paths else ([], [])
     named = []
@@ -331,15 +342,17 @@ def _add_files(
             reason = f"{where}: its path is not valid text (bytes the file system's encoding "
             skipped.append(SkippedFile(where, reason + "cannot decode): rename it"))
     files = named
-    store = os.path.abspath(db)  # the store itself (and its lock and temporary files) is no note
+    # the store itself (and its lock and temporary files) is no note
+    store = os.path.abspath(request.db)
     unsupported = [p for p in found if p != store and not p.startswith((store + ".", store + "/"))]
     if not files and not skipped and not notes:
-        message = (
-            f"no {supported_suffixes('or')} files found in "
-            + ", ".join(str(p) for p in paths)
-            + (f" ({_unsupported_summary(unsupported)})" if unsupported else "")
+        raise _failed(
+            DocumentError(
+                f"no {supported_suffixes('or')} files found in "
+                + ", ".join(str(p) for p in paths)
+                + (f" ({_unsupported_summary(unsupported)})" if unsupported else "")
+            )
         )
-        raise click.ClickException(message) from DocumentError(message)
     queued = sink if isinstance(sink, DistributedSink) else None
 
     with progress() as bar:
@@ -354,8 +367,8 @@ def _add_files(
             sink,
             paths,
             known_sources=catalog.sources,
-            max_chars=max_chars,
-            encoding=encoding,
+            max_chars=request.max_chars,
+            encoding=request.encoding,
             files=files,
             on_file=on_file,
             texts=notes,
@@ -368,18 +381,26 @@ def _add_files(
         reasons = "; ".join(s.reason for s in report.skipped[:5])
         more = f" (and {len(report.skipped) - 5} more)" if len(report.skipped) > 5 else ""
         message = f"nothing was added: {reasons}{more}"
-        kinds = {s.error for s in report.skipped}
-        cause: Exception = (
-            EmptyDocument(message)
-            if kinds == {"EmptyDocument"}
-            else OSError(message)
-            if kinds == {"OSError"}
-            else DocumentError(message)
-        )
-        raise click.ClickException(message) from cause
+        raise _failed(_error_of({s.error for s in report.skipped}, message))
     replaced, stale = _older_versions(catalog, report, sources)
     catalog.sources.extend(sources)
     return report, replaced, stale, bool(sources or replaced)
+
+
+def _error_of(kinds: set[str], message: str) -> Exception:
+    """The error, saying ``message``, that stands for inputs skipped for errors of the
+    ``kinds`` named (:attr:`phago.ingest.SkippedFile.error`): one kind, ``EmptyDocument`` or
+    ``OSError``, gives an error of it; any other kind, or a mix, a ``DocumentError``.
+
+    Example:
+        >>> [type(_error_of(k, "x")).__name__ for k in ({"OSError"}, {"OSError", "EmptyDocument"})]
+        ['OSError', 'DocumentError']
+    """
+    if kinds == {"EmptyDocument"}:
+        return EmptyDocument(message)
+    if kinds == {"OSError"}:
+        return OSError(message)
+    return DocumentError(message)
 
 
 def _unreachable(path: Path) -> str | None:
@@ -465,56 +486,78 @@ def _older_versions(
     return replaced, sorted(stale)
 
 
-def _digest(run: Callable[[Callable[[int], None]], int], to_digest: int, start: int) -> int:
-    """``run(show)`` under a bar of the ``to_digest`` documents being digested (the new ones
-    and any an earlier run left); ``show`` takes the colony's documents digested (``start``
-    before the run). Returns what ``run`` returns, the ticks run."""
+def _ingest(store: _ColonyStore | _ShardedStore, request: _Request) -> None:
+    """What ``phago ingest`` does to a store opened for it, of either kind: add the
+    request's files and texts, digest them (and any an earlier run left), save the store
+    when anything changed, forget the old versions of changed files, and report."""
+    from phago.store import forget_in_store, read_summary
+
+    try:
+        report, replaced, stale, listed = _add_files(store.sink, request, store.catalog)
+        new = report.new_document_ids
+        # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
+        digest = bool(new) or store.has_undigested_work()
+        ticks = store.digest(new, request) if digest else 0
+        saved = bool(digest or listed or not store.existed)
+        if saved:
+            store.save()
+        stats, held = store.summary()
+    finally:
+        store.close()
+    if stale:  # the old versions of changed files
+        forget_in_store(request.db, stale)
+        stats = {k: v for k, v in read_summary(request.db).stats.items() if k != "shards"}
+    _report(report, ticks, stats, request, saved, replaced, held)
+
+
+def _digest(
+    run: Callable[[Callable[[int], None]], int], before: ColonyStats | DistributedStats
+) -> int:
+    """``run(show)`` under a bar of the documents being digested (the new ones and any an
+    earlier run left); ``show`` takes the colony's documents digested (``before`` holds the
+    counts before the run). Returns what ``run`` returns, the ticks run."""
     with progress() as bar:
-        task = bar.add_task("digesting", total=to_digest)
-        return run(lambda digested: bar.update(task, completed=digested - start))
+        task = bar.add_task("digesting", total=before.documents_total - before.documents_digested)
+        return run(
+            lambda digested: bar.update(task, completed=digested - before.documents_digested)
+        )
 
 
-def _ingest_colony(
-    paths: tuple[Path, ...],
-    notes: list[TextInput],
-    db: Path,
-    config: ColonyConfig,
-    seed: int,
-    max_chars: int,
-    encoding: str,
-    digesters: int,
-    max_ticks: int,
-    as_json: bool,
-) -> None:
-    from phago.colony import Colony
-    from phago.ingest import digest_new_documents
-    from phago.store import (
-        Catalog,
-        HistoryPoint,
-        forget_in_store,
-        load_with_catalog,
-        read_summary,
-        save,
-    )
+class _ColonyStore:
+    """A store file opened for one ingest: its colony and catalog (new ones when there is no
+    file yet, made as the request says)."""
 
-    existed = db.exists()
-    if existed:
-        with collector_paused():
-            colony, catalog = load_with_catalog(db)
-    else:
-        colony, catalog = Colony(config, seed=seed), Catalog()
-    report, replaced, stale, listed = _add_files(
-        colony, paths, notes, catalog, max_chars, encoding, db
-    )
-    new = report.new_document_ids
-    ticks = 0
-    # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
-    digest = bool(new) or colony.has_undigested_work()
-    if digest:
+    def __init__(self, request: _Request) -> None:
+        from phago.colony import Colony
+        from phago.store import Catalog, load_with_catalog
+
+        self.db = request.db
+        self.existed = request.db.exists()
+        if self.existed:
+            with collector_paused():
+                self.colony, self.catalog = load_with_catalog(request.db)
+        else:
+            self.colony, self.catalog = Colony(request.config, seed=request.seed), Catalog()
+
+    @property
+    def sink(self) -> Colony:
+        """Where the documents go: the colony."""
+        return self.colony
+
+    def has_undigested_work(self) -> bool:
+        """Whether documents wait to be digested (an earlier run's)."""
+        return self.colony.has_undigested_work()
+
+    def digest(self, new: list[DocumentId], request: _Request) -> int:
+        """Digest ``new`` and what waits (under a bar), a history point per tick; the ticks."""
+        from phago.ingest import digest_new_documents
+        from phago.store import HistoryPoint
+
+        colony = self.colony
 
         def point(tick: int) -> None:
             s = colony.stats()
-            catalog.add_point(
+            self.catalog.add_point(
                 HistoryPoint(
                     tick, s.graph_nodes, s.graph_edges, s.documents_total, s.documents_digested
                 )
@@ -528,137 +571,139 @@ def _ingest_colony(
             return digest_new_documents(
                 colony,
                 new,
-                digesters=digesters,
-                max_ticks=max_ticks,
+                digesters=request.digesters,
+                max_ticks=request.max_ticks,
                 on_tick=both,
                 retire=True,
-                leftovers=leftovers,
+                # an earlier ingest's digesters still holding text (its --max-ticks ran
+                # out): this store's agents are the digesters ingest spawned, so they leave
+                # once done
+                retire_leftovers=True,
             )
 
-        # an earlier ingest's digesters still holding text (its --max-ticks ran out): this
-        # store's agents are the digesters ingest spawned, so they leave once done
-        leftovers = [a.id for a in colony.agents if a.is_digesting]
+        return _digest(run, colony.stats())
 
-        before = colony.stats()
-        ticks = _digest(
-            run, before.documents_total - before.documents_digested, before.documents_digested
-        )
-    saved = bool(digest or listed or not existed)
-    stats = colony.stats().to_dict()
-    held = sum(1 for a in colony.agents if a.is_digesting)  # taken in, not yet digested
-    if saved:
+    def save(self) -> None:
+        """Save the colony and catalog to the store file."""
+        from phago.store import save
+
         with collector_paused():
-            save(colony, db, catalog=catalog)
-    if stale:  # the old versions of changed files
-        forget_in_store(db, stale)
-        stats = read_summary(db).stats
-    _report(report, ticks, stats, db, as_json, saved, replaced, max_ticks, held)
+            save(self.colony, self.db, catalog=self.catalog)
+
+    def summary(self) -> tuple[dict[str, Any], int]:
+        """The colony's stats, and how many documents digesters hold undigested."""
+        held = sum(1 for a in self.colony.agents if a.is_digesting)  # taken in, not digested
+        return self.colony.stats().to_dict(), held
+
+    def close(self) -> None:
+        """Nothing to let go: the colony is in this process."""
 
 
-def _ingest_distributed(
-    paths: tuple[Path, ...],
-    notes: list[TextInput],
-    db: Path,
-    shards: int | None,
-    backend: str,
-    config: ColonyConfig,
-    seed: int,
-    max_chars: int,
-    encoding: str,
-    digesters: int,
-    max_ticks: int,
-    as_json: bool,
-) -> None:
-    from phago.distributed import DistributedColony
-    from phago.ingest import DistributedSink, digest_new_distributed
-    from phago.store import (
-        Catalog,
-        forget_in_store,
-        is_distributed_store,
-        load_distributed,
-        read_distributed_catalog,
-        read_summary,
-        save_distributed,
-    )
+class _ShardedStore:
+    """A distributed store folder opened for one ingest: its shards (started locally or on
+    Ray, as the request says) and catalog; new ones when there is no store yet.
 
-    existed = is_distributed_store(db)
-    if existed:
-        dc = load_distributed(db, backend=backend)
-        catalog = read_distributed_catalog(db)
-        if shards is not None and shards != dc.num_shards:
-            dc.close()
-            message = f"{db} holds {dc.num_shards} shards, not {shards}"
-            raise click.ClickException(message) from StoreError(message)
-    else:
-        dc = DistributedColony(num_shards=shards or 3, backend=backend, config=config, seed=seed)
-        catalog = Catalog()
-    try:
-        sink = DistributedSink(dc)
-        report, replaced, stale, listed = _add_files(
-            sink, paths, notes, catalog, max_chars, encoding, db
+    Raises:
+        click.ClickException: the store holds another number of shards than ``--shards``.
+    """
+
+    def __init__(self, request: _Request) -> None:
+        from phago.distributed import DistributedColony
+        from phago.ingest import DistributedSink
+        from phago.store import (
+            Catalog,
+            is_distributed_store,
+            load_distributed,
+            read_distributed_catalog,
         )
-        new = report.new_document_ids
-        ticks = 0
-        # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
-        digest = bool(new) or dc.has_undigested_work()
-        if digest:
 
-            def run(show: Callable[[int], None]) -> int:
-                # the shards' Advance reports count the digested documents, so the bar
-                # moves without a call to every shard, and Ray shards chain ticks
-                def reached(result: DistributedTickResult) -> None:
-                    show(result.documents_digested())
-
-                return digest_new_distributed(
-                    sink,
-                    new,
-                    digesters=digesters,
-                    max_ticks=max_ticks,
-                    on_progress=reached,
-                    retire=True,
-                    leftovers=leftovers,
-                )
-
-            leftovers = dc.agent_ids(digesting=True)  # (as in _ingest_colony)
-
-            before = dc.stats()
-            ticks = _digest(
-                run, before.documents_total - before.documents_digested, before.documents_digested
+        db, shards = request.db, request.shards
+        self.db = db
+        self.existed = is_distributed_store(db)
+        if self.existed:
+            dc = load_distributed(db, backend=request.backend)
+            self.catalog = read_distributed_catalog(db)
+            if shards is not None and shards != dc.num_shards:
+                dc.close()
+                raise _failed(StoreError(f"{db} holds {dc.num_shards} shards, not {shards}"))
+        else:
+            dc = DistributedColony(
+                num_shards=shards or 3,
+                backend=request.backend,
+                config=request.config,
+                seed=request.seed,
             )
-            if not dc.has_undigested_work():  # the cap across shards acts ticks after growth
-                ticks += dc.settle_degree_cap()
-        saved = bool(digest or listed or not existed)
-        if saved:
-            save_distributed(dc, db, catalog=catalog)
-        st = dc.stats().to_dict()
-        st.pop("shards", None)
-        held = len(dc.agent_ids(digesting=True))  # taken in, not yet digested
-    finally:
-        dc.close()
-    if stale:  # the old versions of changed files
-        forget_in_store(db, stale)
-        st = {k: v for k, v in read_summary(db).stats.items() if k != "shards"}
-    _report(report, ticks, st, db, as_json, saved, replaced, max_ticks, held)
+            self.catalog = Catalog()
+        self.dc = dc
+        self.sink = DistributedSink(dc)
+
+    def has_undigested_work(self) -> bool:
+        """Whether documents wait to be digested (an earlier run's)."""
+        return bool(self.dc.has_undigested_work())
+
+    def digest(self, new: list[DocumentId], request: _Request) -> int:
+        """Digest ``new`` and what waits (under a bar), then let the degree cap act across
+        the shards; the ticks."""
+        from phago.ingest import digest_new_distributed
+
+        dc = self.dc
+
+        def run(show: Callable[[int], None]) -> int:
+            # the shards' Advance reports count the digested documents, so the bar moves
+            # without a call to every shard, and Ray shards chain ticks
+            def reached(result: DistributedTickResult) -> None:
+                show(result.documents_digested())
+
+            return digest_new_distributed(
+                self.sink,
+                new,
+                digesters=request.digesters,
+                max_ticks=request.max_ticks,
+                on_progress=reached,
+                retire=True,
+                retire_leftovers=True,  # (as in _ColonyStore.digest)
+            )
+
+        ticks = _digest(run, dc.stats())
+        if not dc.has_undigested_work():  # the cap across shards acts ticks after growth
+            ticks += dc.settle_degree_cap()
+        return ticks
+
+    def save(self) -> None:
+        """Save the shards and catalog to the store folder."""
+        from phago.store import save_distributed
+
+        save_distributed(self.dc, self.db, catalog=self.catalog)
+
+    def summary(self) -> tuple[dict[str, Any], int]:
+        """The cluster's stats (without each shard's), and how many documents digesters
+        hold undigested."""
+        stats = self.dc.stats().to_dict()
+        stats.pop("shards", None)
+        return stats, len(self.dc.agent_ids(digesting=True))  # (taken in, not yet digested)
+
+    def close(self) -> None:
+        """Stop the shards."""
+        self.dc.close()
 
 
 def _report(
     report: IngestReport,
     ticks: int,
     stats: dict[str, Any],
-    db: Path,
-    as_json: bool,
+    request: _Request,
     saved: bool,
     replaced: list[_Replaced],
-    max_ticks: int,
-    held: int = 0,
+    held: int,
 ) -> None:
-    """Print what the ingest did: JSON, or lines for a person (stdout; skipped files and
-    warnings on stderr). Documents left undigested (``max_ticks`` ran out: those no
-    digester took in, and the ``held`` ones digesters took in and have not turned into
+    """Print what the ingest did: JSON (``--json``), or lines for a person (stdout; skipped
+    files and warnings on stderr). Documents left undigested (``--max-ticks`` ran out: those
+    no digester took in, and the ``held`` ones digesters took in and have not turned into
     concepts yet) are warned of on stderr either way, and counted in the JSON's
     ``undigested``."""
+    db, max_ticks = request.db, request.max_ticks
     undigested = int(stats["documents_total"]) - int(stats["documents_digested"]) + held
-    if as_json:
+    if request.as_json:
         echo_json(
             {
                 **report.to_dict(),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
+from phago.cli._output import output_sink, usage_error
 from phago.cli._store import db_option, fail, is_distributed, open_table
-from phago.cli.common import LazyChoice, console, echo_json, out
-from phago.cli.export import is_standard_output, refuse_json_on_stdout, usage_error
+from phago.cli.common import LazyChoice, echo_json
 from phago.errors import ConfigError, PhagoError
 
 _PAGE_SUFFIXES = (".html", ".htm")
@@ -81,7 +80,6 @@ def viz(
     said goes to stderr; an existing FIFO, terminal or device is written in place."""
     import numpy as np
 
-    from phago.export import check_output_path, is_stream_output
     from phago.viz import (
         page_note,
         select_nodes,
@@ -90,15 +88,13 @@ def viz(
         write_png,
     )
 
-    refuse_json_on_stdout(as_json, out_path)
-    to_stdout = os.fspath(out_path) == "-"
-    stream = is_stream_output(out_path)
-    to_png = not to_stdout and out_path.suffix.lower() == _PICTURE_SUFFIX
-    targets = [out_path] if to_png or not png else [out_path, out_path.with_suffix(".png")]
+    sink = output_sink(out_path)
+    sink.refuse_json(as_json)
+    to_png = not sink.is_dash and out_path.suffix.lower() == _PICTURE_SUFFIX
+    picture = None if to_png or not png else out_path.with_suffix(_PICTURE_SUFFIX)  # (--png's)
     try:
-        for target in [] if to_stdout else targets:  # all of them before anything is written
-            check_output_path(target, source=db)
-        _check_names(out_path, stream=stream, to_png=to_png, png=png)
+        sink.refuse_stores(db, beside=picture)  # (both before anything is written)
+        _check_names(out_path, stream=sink.is_stream, to_png=to_png, png=png)
         if color_by == "shard" and not is_distributed(db):
             raise ConfigError(
                 "--color-by shard needs a distributed store (one made with --shards): "
@@ -116,25 +112,15 @@ def viz(
             written.append(
                 str(write_png(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
             )
+        elif picture is not None:
+            both = write_html_and_png(
+                table, out_path, picture, color_by=colour, max_nodes=max_nodes, title=title
+            )
+            written.extend(str(p) for p in both)
         else:
-            if png:
-                both = write_html_and_png(
-                    table,
-                    out_path,
-                    out_path.with_suffix(".png"),
-                    color_by=colour,
-                    max_nodes=max_nodes,
-                    title=title,
-                )
-                written.extend(str(p) for p in both)
-            else:
-                written.append(
-                    str(
-                        write_html(
-                            table, out_path, color_by=colour, max_nodes=max_nodes, title=title
-                        )
-                    )
-                )
+            written.append(
+                str(write_html(table, out_path, color_by=colour, max_nodes=max_nodes, title=title))
+            )
     except PhagoError as exc:
         raise fail(exc) from exc
     keep = select_nodes(table, max_nodes)
@@ -154,12 +140,12 @@ def viz(
             }
         )
         return
-    say = console if is_standard_output(out_path) else out
+    say = sink.messages
     for w in written:
         where = "the page to standard output" if w == "-" else w
         say.print(f"Wrote {where}", highlight=False, soft_wrap=True)
     say.print(note, highlight=False, markup=False, soft_wrap=True)
-    if not to_png and not stream:
+    if not to_png and not sink.is_stream:
         say.print(
             f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False, soft_wrap=True
         )
