@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -72,6 +73,7 @@ from phago.graph import TRIU_CACHED_UP_TO, HebbianGraph, PrunedEdges, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
 from phago.text import term_bound, tokenize
+from phago.timeline import TIMELINE_TICKS, TickRecord
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -385,6 +387,11 @@ def agent_id_list(agent_ids: object) -> list[Any]:
     return list(agent_ids)
 
 
+_SENSING = (
+    "agents decide from the colony as it stands during Sense, and change it only through "
+    "the actions sense() returns (WireNodes, PresentFragments, ...), which Act applies"
+)
+
 _HOMES: weakref.WeakKeyDictionary[Agent, weakref.ref[Colony]] = weakref.WeakKeyDictionary()
 """The colony each agent was last spawned into (neither is kept alive by this), so that
 :meth:`Colony.check_spawnable` refuses an agent still living in another colony."""
@@ -427,6 +434,7 @@ class Colony:
         self._history: deque[tuple[int, list[ColonyEvent]]] = deque(
             maxlen=max(self.config.event_history_limit, 1)
         )
+        self._timeline: deque[TickRecord] = deque(maxlen=TIMELINE_TICKS)
         self._pending: list[AgentAction] | None = None
         self._events: list[ColonyEvent] = []
         self._dying: dict[int, DeathCause] = {}
@@ -944,7 +952,9 @@ class Colony:
 
     @_phase("advance", "sense")
     def sense(self) -> None:
-        """Phase 1: every agent decides from the same pre-tick state."""
+        """Phase 1: every agent decides from the same pre-tick state (the graph is
+        read-only meanwhile: an agent changing it raises
+        :class:`~phago.errors.GraphReadOnly`)."""
         view = self.view
         claims = []
         by_type: dict[type[Agent], list[Agent]] = {}
@@ -962,9 +972,10 @@ class Colony:
         # batch (prepare_sense) and one by one see the same index
         self.substrate.refresh_far_index()
         try:
-            for kind, group in by_type.items():
-                kind.prepare_sense(group, view)
-            pending = [a.sense(view) for a in self.agents]
+            with self._graph.read_only(_SENSING):
+                for kind, group in by_type.items():
+                    kind.prepare_sense(group, view)
+                pending = [a.sense(view) for a in self.agents]
             if not ACTION_TYPES.issuperset(map(type, pending)):
                 check_actions(self.agents, pending)
             if not all(map(is_phagos_own, by_type)):  # a user's agent class: check its actions
@@ -1439,13 +1450,41 @@ class Colony:
     def tick(self) -> list[ColonyEvent]:
         """Run one tick: exactly sense, act, decay, advance. Returns the tick's events.
 
-        The cyclic garbage collector is paused during the tick (see :mod:`phago._gc`).
+        The cyclic garbage collector is paused during the tick (see :mod:`phago._gc`). The
+        tick's counts go into :meth:`timeline` (phases run one by one, as a shard runs
+        them, are not recorded).
+
+        Raises:
+            ConfigError: ``spawn_policy`` is neither None nor has ``on_death`` (before
+                anything of the tick is done).
         """
+        policy = self.spawn_policy
+        if policy is not None and not callable(getattr(policy, "on_death", None)):
+            raise ConfigError(  # (before the tick: the colony can go on once it is set right)
+                "colony.spawn_policy must be None or have on_death(colony, dead) (such as "
+                f"phago.agents.spawn.FitnessSpawnPolicy), got {policy!r}"
+            )
+        began = time.perf_counter()
         with cyclic_gc_paused():
             self.sense()
             self.act()
             self.decay()
-            return self.advance()
+            events = self.advance()
+        g, s = self._graph, self.substrate
+        record = TickRecord(
+            s.tick,
+            g.node_count,
+            g.edge_count,
+            len(self.agents),
+            s.document_count,
+            s.document_count - s.undigested_count,
+            tick_ms=(time.perf_counter() - began) * 1000.0,
+        )
+        timeline = getattr(self, "_timeline", None)
+        if timeline is None:  # a colony pickled before colonies kept timelines
+            timeline = self._timeline = deque(maxlen=TIMELINE_TICKS)
+        timeline.append(record)
+        return events
 
     def run(
         self, ticks: int, on_tick: Callable[[int], None] | None = None
@@ -1505,6 +1544,24 @@ class Colony:
         """Recent ticks' events (bounded by ``event_history_limit``), oldest first."""
         return list(self._history)
 
+    def timeline(self) -> list[TickRecord]:
+        """The counts after each tick this colony ran with :meth:`tick`, :meth:`run` or
+        :meth:`run_until_digested`, oldest first (the most recent
+        :data:`~phago.timeline.TIMELINE_TICKS`): nodes, edges, agents alive, documents
+        held and digested, and the tick's milliseconds. A colony loaded from a store
+        starts a new one; :func:`phago.timeline.write_timeline` writes it as CSV, JSON or
+        a chart.
+
+        Example:
+            >>> c = Colony()
+            >>> _ = c.ingest_document("t", "alpha beta gamma")
+            >>> _ = c.spawn_digesters(1)
+            >>> _ = c.run(3)
+            >>> [(r.tick, r.documents_total) for r in c.timeline()]
+            [(1, 1), (2, 1), (3, 1)]
+        """
+        return list(getattr(self, "_timeline", ()))
+
     def documents(self) -> list[Document]:
         """All documents in insertion order."""
         return self.substrate.documents()
@@ -1526,7 +1583,22 @@ class Colony:
         )
 
     def snapshot(self) -> ColonySnapshot:
-        """A JSON-friendly picture of agents, nodes and edges."""
+        """A JSON-friendly picture of agents, nodes and edges: an edge names its ends by
+        node id (``from``, ``to``, the nodes' ``id``) and label, with its weight,
+        co-activations and the ticks it was made and last reinforced.
+
+        Example:
+            >>> c = Colony()
+            >>> _ = c.ingest_document("t", "cell membrane lipid bilayer protein channel")
+            >>> _ = c.spawn_digesters(1)
+            >>> _ = c.run(5)
+            >>> edge = c.snapshot().edges[0]
+            >>> sorted(edge)  # doctest: +NORMALIZE_WHITESPACE
+            ['co_activations', 'created_tick', 'from', 'from_label', 'last_activated_tick',
+             'to', 'to_label', 'weight']
+            >>> edge["from"] in {n["id"] for n in c.snapshot().nodes}
+            True
+        """
         g = self._graph
         agents = [
             {
@@ -1551,10 +1623,14 @@ class Colony:
         ]
         edges = [
             {
+                "from": int(a),
+                "to": int(b),
                 "from_label": g.label_at(g.index_of(a)),
                 "to_label": g.label_at(g.index_of(b)),
                 "weight": e.weight,
                 "co_activations": e.co_activations,
+                "created_tick": e.created_tick,
+                "last_activated_tick": e.last_activated_tick,
             }
             for a, b, e in g.edges()
         ]

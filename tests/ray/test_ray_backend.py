@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Iterator
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,9 @@ def test_ray_equals_local_tick_for_tick(shards: int, config: ColonyConfig | None
             remote.run(8)
             assert signature(local) == signature(remote)
         assert remote.stats().graph_edges > 0
+        # the timelines' counts too (all but the milliseconds)
+        counts = [[astuple(r)[:-2] for r in c.timeline()] for c in (local, remote)]
+        assert counts[0] == counts[1] and len(counts[0]) == 32
         if config is not None:  # the cap across shards dropped edges on the actors
             assert sum(remote._call(i, "cap_dropped") for i in range(shards)) > 0
     finally:

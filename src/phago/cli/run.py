@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import time
 from collections.abc import Sequence
@@ -118,6 +119,15 @@ if TYPE_CHECKING:
     help="Ray: seconds the shard actors may take to be placed and start (an autoscaler "
     "adding nodes, say) before the run fails naming them.",
 )
+@click.option(
+    "--timeline",
+    "timeline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the colony's counts after every tick (nodes, edges, agents alive, "
+    "documents digested, milliseconds) to this file: .csv, .jsonl or .json, or a chart, "
+    ".svg or .html.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print stats as JSON.")
 def run(
     corpus: Path | None,
@@ -133,6 +143,7 @@ def run(
     checkpoint_dir: str | None,
     resume: str | None,
     start_timeout: float,
+    timeline_path: Path | None,
     as_json: bool,
 ) -> None:
     """Digest a corpus into a knowledge graph and print the colony's stats.
@@ -140,9 +151,13 @@ def run(
     With --shards N (or --backend ray) the colony is sharded: documents are routed by a
     consistent hash ring, shards tick in lockstep, and the stats include cross-shard edges
     and one row per shard. With --resume DIR a sharded run goes on from the newest
-    checkpoint written to DIR (by --checkpoint-dir), on either backend.
+    checkpoint written to DIR (by --checkpoint-dir), on either backend. With --timeline
+    FILE the counts after every tick go to FILE, as a table or a chart (a resumed run's
+    include the ticks before it).
     """
     ctx = click.get_current_context()
+    if timeline_path is not None:
+        _check_timeline_path(timeline_path)
     if resume is not None:
         given = [
             f"--{name}"
@@ -168,8 +183,9 @@ def run(
         except PhagoError as exc:  # a document too wide to wire, say
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
         stats: dict[str, Any] = {**colony.stats().to_dict(), "run_seconds": round(seconds, 3)}
+        written = _write_timeline(colony, timeline_path)
         if as_json:
-            echo_json({"ticks_run": ran, **stats, "skipped": skipped})
+            echo_json({"ticks_run": ran, **stats, "skipped": skipped, **written})
         else:
             out.print(stats_table(stats, title=f"Colony after {ran} ticks"))
         return
@@ -221,6 +237,7 @@ def run(
     except KeyboardInterrupt:  # (said by _run_sharded)
         raise click.exceptions.Exit(130) from None
     per_shard = st.pop("shards")
+    written = _write_timeline(dc, timeline_path)
     if as_json:
         echo_json(
             {
@@ -230,6 +247,7 @@ def run(
                 **st,
                 "shards": per_shard,
                 "skipped": skipped,
+                **written,
             }
         )
         return
@@ -251,6 +269,44 @@ def run(
     out.print(fitted_table("Shards", cols, rows))
     if recovered:
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
+
+
+def _check_timeline_path(path: Path) -> None:
+    """Refuse, before the run, a ``--timeline`` file that could not be written after it:
+    a name of no timeline format, a folder that does not exist, a phago store."""
+    from phago.errors import ConfigError, StoreError
+    from phago.export import check_output_path
+    from phago.timeline import timeline_format
+
+    try:
+        timeline_format(path)
+        check_output_path(path)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeline") from exc
+    except StoreError as exc:
+        raise click.ClickException(f"StoreError: {exc}") from exc
+    if not path.parent.is_dir():
+        raise click.BadParameter(
+            f"cannot write {path}: the folder {path.parent} does not exist",
+            param_hint="--timeline",
+        )
+
+
+def _write_timeline(colony: Colony | DistributedColony, path: Path | None) -> dict[str, str]:
+    """Write the colony's timeline to ``path`` (None: nothing) and say so on stderr;
+    returns what ``--json`` adds: the file written, as ``timeline``."""
+    if path is None:
+        return {}
+    from phago.errors import PhagoError
+    from phago.timeline import write_timeline
+
+    records = colony.timeline()
+    try:
+        write_timeline(records, path, title=f"phago run ({len(records)} ticks)")
+    except PhagoError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    console.print(f"timeline of {len(records)} ticks written to {path}", highlight=False)
+    return {"timeline": os.path.abspath(path)}
 
 
 def _checkpoint_backend(directory: str) -> str:

@@ -21,9 +21,10 @@ import signal
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -71,6 +72,7 @@ from phago.errors import (
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, document_ids
 from phago.state import ForgetPlan, ForgetReport, checked_document_ids
+from phago.timeline import TIMELINE_TICKS, TickRecord
 from phago.types import Document, Position
 
 if TYPE_CHECKING:
@@ -108,6 +110,22 @@ class DistributedStats:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, shards included."""
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def _tick_record(result: DistributedTickResult) -> TickRecord:
+    """The :class:`~phago.timeline.TickRecord` of a distributed tick, from its shards'
+    reports."""
+    return TickRecord(
+        result.tick,
+        result.total_nodes(),
+        result.total_edges(),
+        result.agents_alive(),
+        result.documents_total(),
+        result.documents_digested(),
+        result.cross_shard_edge_count,
+        result.wall_ms,
+        result.barrier_ms,
+    )
 
 
 def _check_progress(progress: object) -> None:
@@ -269,7 +287,7 @@ class DistributedColony:
         *,
         address: str | None = None,
         checkpoint_every: int | None = None,
-        checkpoint_dir: str | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
         ghost_cache_size: int = 1000,
         virtual_nodes: int = DEFAULT_VIRTUAL_NODES,
         ray_options: dict[str, Any] | None = None,
@@ -369,6 +387,8 @@ class DistributedColony:
         # call completed before it failed or was cancelled (a second Ctrl-C) included:
         # they stand, replayed by the rollback to the same figures
         self.history: list[tuple[int, int, int]] = []
+        # the same ticks' TickRecords (the most recent TIMELINE_TICKS): timeline()
+        self._timeline: deque[TickRecord] = deque(maxlen=TIMELINE_TICKS)
         self._runner.checkpoint_info = {
             "num_shards": self.num_shards,
             "backend": backend,
@@ -382,15 +402,21 @@ class DistributedColony:
 
     def _checkpoint_extra(self, done: Sequence[DistributedTickResult]) -> dict[str, Any]:
         """What a checkpoint on disk keeps of this object: where the next spawned agents go,
-        and the history of node and edge counts (with the ticks of the run under way,
-        ``done``, which :attr:`history` takes when the run returns)."""
+        and the history of node and edge counts and the timeline (with the ticks of the
+        run under way, ``done``, which they take when the run returns)."""
         history = list(self.history)
         history += [(r.tick, r.total_nodes(), r.total_edges()) for r in done]
-        return {"layout_next": self._layout_next, "history": history}
+        timeline = [tuple(astuple(r)) for r in self._timeline]
+        timeline += [tuple(astuple(_tick_record(r))) for r in done]
+        return {
+            "layout_next": self._layout_next,
+            "history": history,
+            "timeline": timeline[-TIMELINE_TICKS:],
+        }
 
     @classmethod
     def from_checkpoint(
-        cls, directory: str, backend: str | None = None, **options: Any
+        cls, directory: str | os.PathLike[str], backend: str | None = None, **options: Any
     ) -> DistributedColony:
         """A colony resumed from the newest checkpoint written to ``directory`` (see
         ``checkpoint_dir``): running it goes on exactly as the run that wrote it would have
@@ -448,13 +474,14 @@ class DistributedColony:
             extra = (cp.runner_state or {}).get("extra") or {}
             dc._layout_next = int(extra.get("layout_next", 0))
             dc.history = [tuple(h) for h in extra.get("history", [])]  # type: ignore[misc]
+            dc._timeline.extend(TickRecord(*row) for row in extra.get("timeline", []))
             dc._version += 1
         except BaseException:
             dc.close()
             raise
         return dc
 
-    def _check_restored(self, directory: str, tick: int) -> None:
+    def _check_restored(self, directory: str | os.PathLike[str], tick: int) -> None:
         """Check that the shards restored from a checkpoint's snapshots are what its
         manifest says: shard ``i`` in position ``i``, each at the set's ``tick``.
 
@@ -1146,6 +1173,7 @@ from 0 to 1: this colony has 2 shards)
         self._last_busy = not _idle(result)
         self._version += 1
         self.history.append((result.tick, result.total_nodes(), result.total_edges()))
+        self._timeline.append(_tick_record(result))
 
     def run(
         self,
@@ -1613,6 +1641,26 @@ from 0 to 1: this colony has 2 shards)
                 s, "apply_reinforcement", edges.get(s, []), bumps.get(s, []), increment, tick
             )
         self._version += 1
+
+    def timeline(self) -> list[TickRecord]:
+        """The cluster's counts after each tick run through :meth:`run`, :meth:`tick` or
+        :meth:`run_until_digested`, oldest first (the most recent
+        :data:`~phago.timeline.TIMELINE_TICKS`; a colony resumed from checkpoints has its
+        run's earlier ticks too, one loaded from a store starts a new timeline): nodes
+        (each counted by its owner), edges, agents alive, documents held and digested,
+        cross-shard edges made, and the tick's and its barrier's milliseconds, all read
+        from the shards' tick reports (no call to the shards).
+        :func:`phago.timeline.write_timeline` writes it as CSV, JSON or a chart.
+
+        Example:
+            >>> with DistributedColony(2, seed=0) as dc:
+            ...     _ = dc.ingest_documents([("t", "alpha beta gamma delta", (0.0, 0.0))])
+            ...     _ = dc.spawn_digesters(1)
+            ...     _ = dc.run(2)
+            ...     [(r.tick, r.documents_total) for r in dc.timeline()]
+            [(1, 1), (2, 1)]
+        """
+        return list(self._timeline)
 
     def waits(self) -> WaitSummary | None:
         """Where the shards waited, on Ray: per shard, the seconds it worked, sat between

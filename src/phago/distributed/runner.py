@@ -250,6 +250,11 @@ class DistributedTickResult:
         :meth:`documents_digested`)."""
         return self._advance_sum("documents_total")
 
+    def agents_alive(self) -> int:
+        """Agents alive over all shards at the end of the tick (as
+        :meth:`documents_digested`)."""
+        return self._advance_sum("agents_alive")
+
     def _advance_sum(self, name: str) -> int:
         return sum(
             int(getattr(r, name, 0)) for r in self.phase_results if r.phase is TickPhase.ADVANCE
