@@ -11,6 +11,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import difflib
+import functools
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields, replace
@@ -270,3 +272,27 @@ class ColonyConfig:
         if extra:
             raise ConfigError(f"unknown colony config keys: {sorted(extra)}")
         return cls(**data)
+
+
+def _refusing_unknown_options(init: Any) -> Any:
+    """``ColonyConfig.__init__`` (the dataclass's), refusing as a :class:`ConfigError` an
+    option it does not have (a plain ``TypeError`` said nothing of the right name) and
+    more values by position than it has fields."""
+    names = tuple(f.name for f in fields(ColonyConfig))
+
+    def __init__(self: ColonyConfig, *args: Any, **options: Any) -> None:
+        unknown = [name for name in options if name not in names]
+        if unknown:
+            close = {n: difflib.get_close_matches(n, names, n=1) for n in unknown}
+            said = ", ".join(
+                f"{n!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for n, c in close.items()
+            )
+            raise ConfigError(f"ColonyConfig has no option {said}; its options: {', '.join(names)}")
+        if len(args) > len(names):
+            raise ConfigError(f"ColonyConfig takes at most {len(names)} values, got {len(args)}")
+        init(self, *args, **options)
+
+    return functools.update_wrapper(__init__, init)  # (its signature, for help())
+
+
+ColonyConfig.__init__ = _refusing_unknown_options(ColonyConfig.__init__)  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ __all__ = [
     "EmptyDocument",
     "GhostNodeNotFound",
     "GraphError",
+    "GraphReadOnly",
     "InvalidAction",
     "InvalidAgent",
     "InvalidPosition",
@@ -106,6 +107,11 @@ class NodeNotFound(PhagoError, _KeyMessage):
 class GraphError(PhagoError, ValueError):
     """A graph was given what it cannot hold or look up: a label that is empty or not text,
     a self-loop, an edge weight outside (0, 1], a duplicate node or edge."""
+
+
+class GraphReadOnly(GraphError, RuntimeError):
+    """A graph was changed while it is read-only: by an agent during Sense, which decides
+    from the colony as it stands and changes it only through the actions it returns."""
 
 
 class InvalidQuery(PhagoError, TypeError):

@@ -624,17 +624,76 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
+_STALE_AFTER_S = 60.0
+"""A temporary file of a writer that is gone is removed once it is this old (seconds)."""
+
+
+def _remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary files of earlier writes of ``target`` whose writer died before
+    renaming them (a ``kill -9``, the machine's memory running out): those named by
+    :func:`_new_temporary` for a process that no longer runs on this machine and left
+    untouched for a minute. Returns the files removed.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> left = d / ".g.json.999999999-0a1b2c3d.tmp.json"  # a process that cannot exist
+        >>> _ = left.write_text("{"); os.utime(left, (0, 0))
+        >>> [p.name for p in _remove_stale_temporaries(d / "g.json")], left.exists()
+        (['.g.json.999999999-0a1b2c3d.tmp.json'], False)
+    """
+    removed: list[Path] = []
+    prefix, suffix = f".{target.name}.", f".tmp{target.suffix}"
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid, dash, rest = name[len(prefix) : -len(suffix)].partition("-")
+        if not (dash and pid.isdigit() and len(rest) == 8) or _process_runs(int(pid)):
+            continue
+        path = target.parent / name
+        try:
+            if time.time() - os.lstat(path).st_mtime < _STALE_AFTER_S:
+                continue
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one we may not signal runs too)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
 def _new_temporary(target: Path) -> Path:
     """A new empty file next to ``target``, hidden, ending like ``target`` (so a writer that
     picks compression by the name's end, as every writer here does for ``.gz``, still
     does), with ``target``'s permissions when it exists (else the usual ones for a
-    new file)."""
+    new file). Its name holds this process's id, so that a later write of ``target``
+    removes it if this process dies before renaming it
+    (:func:`_remove_stale_temporaries`)."""
+    _remove_stale_temporaries(target)
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
         mode = None
     while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        tmp = target.with_name(
+            f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}"
+        )
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 from bisect import bisect_left
@@ -46,7 +47,7 @@ from phago._arrays import unique_sorted
 from phago._gc import cyclic_gc_paused
 from phago._jit import kernel_pays
 from phago.config import real_number
-from phago.errors import ConfigError, GraphError, NodeNotFound
+from phago.errors import ConfigError, GraphError, GraphReadOnly, NodeNotFound
 from phago.ids import DocumentId, NodeId, node_id, normalise_label
 from phago.types import EdgeData, NodeData, NodeType, Position
 
@@ -172,6 +173,10 @@ class HebbianGraph:
         >>> g.find_by_label("DNA") == a
         True
     """
+
+    # why the graph may not be changed now (see read_only), or None; a class default, so
+    # that graphs pickled before it read as writable
+    _read_only: str | None = None
 
     def __init__(
         self,
@@ -370,6 +375,36 @@ class HebbianGraph:
         if len(missing):
             raise NodeNotFound(f"{what} {int(ids[int(missing[0])])} is not a node")
         return idx
+
+    @contextlib.contextmanager
+    def read_only(self, reason: str) -> Iterator[HebbianGraph]:
+        """Within the block, every method that changes the graph raises
+        :class:`~phago.errors.GraphReadOnly` saying ``reason`` (reading is as fast as
+        ever). A colony holds its graph read-only while its agents sense.
+
+        Example:
+            >>> g = HebbianGraph()
+            >>> with g.read_only("agents only read it during Sense"):
+            ...     g.add_node("cell")
+            Traceback (most recent call last):
+            ...
+            phago.errors.GraphReadOnly: the graph is read-only: agents only read it during Sense
+            >>> g.add_node("cell") == g.find_by_label("cell")
+            True
+        """
+        before = self._read_only
+        self._read_only = reason
+        try:
+            yield self
+        finally:
+            if before is None:
+                self.__dict__.pop("_read_only", None)
+            else:
+                self._read_only = before
+
+    def _check_writable(self) -> None:
+        if self._read_only is not None:
+            raise GraphReadOnly(f"the graph is read-only: {self._read_only}")
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -653,6 +688,7 @@ class HebbianGraph:
         Raises:
             GraphError: a label that is not text or is empty once normalised.
         """
+        self._check_writable()
         norm = normalise_label(label)
         if not norm:
             raise GraphError("a node label must not be empty")
@@ -681,6 +717,7 @@ class HebbianGraph:
             GraphError: a label that is not text or is empty once normalised, or one
                 string given for ``labels`` (each of its characters would be a label).
         """
+        self._check_writable()
         if isinstance(labels, str):
             raise GraphError(
                 f"labels must be a sequence of labels, got the string {labels[:40]!r}: "
@@ -714,6 +751,7 @@ class HebbianGraph:
             >>> g.access_counts().tolist()
             [1, 2]
         """
+        self._check_writable()
         return self._present_groups(labels, ends, node_type, xs, ys, tick, documents)[0]
 
     def _present_groups(
@@ -934,6 +972,7 @@ class HebbianGraph:
             >>> r.indices.tolist(), r.created.tolist(), r.wired.tolist(), g.edge_count
             ([0, 1, 1, 2], [2, 1], [1, 1], 2)
         """
+        self._check_writable()
         groups = len(ends)
         node_ends = np.asarray(ends, dtype=_INT)
         pe = np.asarray(pair_ends, dtype=_INT)
@@ -1028,6 +1067,7 @@ class HebbianGraph:
 
     def increment_access(self, indices: IntArray | Sequence[int], amount: int = 1) -> None:
         """Add ``amount`` to the access count of each index (repeats add repeatedly)."""
+        self._check_writable()
         idx = np.asarray(indices, dtype=_INT)
         size = len(self._access)
         if type(amount) is int and K.all_in_range(idx, -size, size):
@@ -1311,6 +1351,7 @@ class HebbianGraph:
         Returns:
             The number of pairs wired (created or reinforced).
         """
+        self._check_writable()
         aa = np.asarray(a, dtype=_INT)
         bb = np.asarray(b, dtype=_INT)
         if aa.ndim == 1 and aa.shape == bb.shape:  # the usual case: one kernel pass
@@ -1361,6 +1402,7 @@ class HebbianGraph:
             >>> lo.tolist(), hi.tolist(), g.edge_count
             ([0], [2], 1)
         """
+        self._check_writable()
         lo, hi, status = K.gather_pairs(
             np.asarray(indices, dtype=_INT), np.asarray(pairs, dtype=_INT), self._n
         )
@@ -1477,6 +1519,7 @@ class HebbianGraph:
 
     def wire_clique(self, indices: IntArray | Sequence[int], tick: int) -> int:
         """Co-activate every pair ``i < j`` of ``indices`` (a document's concepts)."""
+        self._check_writable()
         idx = np.asarray(indices, dtype=_INT)
         k = len(idx)
         if k < 2:
@@ -1512,6 +1555,7 @@ class HebbianGraph:
             NodeNotFound: ``a`` or ``b`` is not a node.
             GraphError: ``a == b``, or a weight outside (0, 1].
         """
+        self._check_writable()
         ia, ib = self.index_of(a), self.index_of(b)
         if ia == ib:
             raise GraphError("self-loops are not allowed")
@@ -1528,6 +1572,7 @@ class HebbianGraph:
 
     def remove_edge(self, a: NodeId, b: NodeId) -> EdgeData | None:
         """Remove and return the edge ``{a, b}``, or None if there is none."""
+        self._check_writable()
         ia, ib = self._index.get(a), self._index.get(b)
         if ia is None or ib is None:
             return None
@@ -1807,6 +1852,7 @@ class HebbianGraph:
             >>> len(g.remove_index_pairs([1, 2, 0], [0, 0, 2])), g.edge_count
             (1, 1)
         """
+        self._check_writable()
         ia = np.ascontiguousarray(a, dtype=_INT)
         ib = np.ascontiguousarray(b, dtype=_INT)
         if ia.shape != ib.shape or ia.ndim != 1:
@@ -1834,6 +1880,7 @@ class HebbianGraph:
         Raises:
             GraphError: ``rate`` outside [0, 1], or ``threshold`` not a finite number.
         """
+        self._check_writable()
         if not (math.isfinite(rate) and 0.0 <= rate <= 1.0 and math.isfinite(threshold)):
             raise GraphError(
                 f"decay rate must be in [0, 1] and the threshold finite, got {rate!r}, "
@@ -1861,6 +1908,7 @@ class HebbianGraph:
         co-activations they have; the per-call factor is at least 0.5. Mature edges below
         ``threshold`` are removed and returned.
         """
+        self._check_writable()
         if self._m_alive == 0:
             return PrunedEdges.empty()
         # one pass over the slots (see the kernel for the per-edge arithmetic)
@@ -1887,6 +1935,7 @@ class HebbianGraph:
         Ties keep the earlier-created edge. An edge is removed if either endpoint drops it
         (the reference's behaviour, kept and pinned by a test: it bounds every degree).
         """
+        self._check_writable()
         if max_degree < 0:
             raise ConfigError("max_degree must be >= 0")
         if not self._grew_since_cap and max_degree >= self._last_cap:

@@ -13,7 +13,7 @@ import pytest
 
 from phago import Colony, Position
 from phago.agents.base import Agent, ColonyView
-from phago.errors import InvalidAction, InvalidAgent
+from phago.errors import GraphReadOnly, InvalidAction, InvalidAgent, PhagoError
 from phago.ids import node_id
 from phago.state import register_agent_type
 from phago.store import load, save
@@ -134,3 +134,39 @@ def test_phagos_own_agents_are_not_checked(monkeypatch: pytest.MonkeyPatch) -> N
     c.spawn(Scripted(Position(0, 0), "good"))
     c.run(1)
     assert len(seen) == 1  # (the user's agent only)
+
+
+class GraphWriter(Agent):
+    """Changes the graph it was handed to read (module level: shards need it)."""
+
+    agent_type = "graph_writer"
+
+    def sense(self, view: ColonyView) -> AgentAction:
+        view.graph.add_node("sneaked in")
+        return Move(self.position)
+
+
+def test_an_agent_changing_the_graph_while_it_senses_is_refused() -> None:
+    c = Colony(seed=0)
+    c.ingest_document("t", "cell wall protein", Position(0, 0))
+    c.spawn(Scripted(Position(0, 0), "good"))
+    c.run(1)
+    nodes = c.graph.node_count
+    c.spawn(GraphWriter(Position(0, 0)))
+    with pytest.raises(GraphReadOnly, match=r"read-only: agents decide .* through the actions"):
+        c.tick()
+    assert c.graph.node_count == nodes and c.graph.find_by_label("sneaked in") is None
+    c.graph.add_node("after the tick")  # writable again outside Sense
+    assert c.graph.find_by_label("after the tick") is not None
+
+
+def test_a_shards_agent_changing_the_graph_is_refused_with_the_cause() -> None:
+    from phago.distributed import DistributedColony
+
+    with DistributedColony(1, seed=0) as dc:
+        dc.ingest_documents([("t", "cell wall protein", (0.0, 0.0))])
+        dc.spawn(GraphWriter(Position(0, 0)))
+        with pytest.raises(PhagoError) as caught:
+            dc.tick()
+    causes = [caught.value, caught.value.__cause__]
+    assert any(isinstance(e, GraphReadOnly) for e in causes), causes

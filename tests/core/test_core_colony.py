@@ -308,6 +308,36 @@ def test_config_defaults_and_validation() -> None:
     assert ColonyConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_a_config_option_it_does_not_have_is_named_with_the_one_meant() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(
+        ConfigError, match=r"no option 'edge_decay' \(did you mean 'edge_decay_rate'"
+    ):
+        ColonyConfig(edge_decay=0.1)  # type: ignore[call-arg]
+    with pytest.raises(
+        ConfigError, match=r"no option 'wiring_windo' \(did you mean 'wiring_window'"
+    ):
+        replace(ColonyConfig(), wiring_windo=3)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="no option 'zzz'; its options: signal_decay_rate"):
+        ColonyConfig(zzz=1)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="at most 19 values, got 20"):
+        ColonyConfig(*range(20))  # type: ignore[arg-type]
+    assert ColonyConfig(max_edge_degree=4).max_edge_degree == 4
+    assert pickle.loads(pickle.dumps(ColonyConfig(wiring_window=3))).wiring_window == 3
+
+
+def test_a_spawn_policy_without_on_death_is_refused_before_the_tick() -> None:
+    colony = build_sample_colony()
+    colony.spawn_policy = 5  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match="spawn_policy must be None or have on_death"):
+        colony.tick()
+    assert colony.current_tick == 0
+    colony.spawn_policy = None
+    colony.run(2)  # nothing of the refused tick was done: the colony goes on
+    assert colony.current_tick == 2
+
+
 @pytest.mark.parametrize("name", ["tentative_weight", "reinforcement"])
 @pytest.mark.parametrize("value", ["x", None, [0.1], float("nan"), True])
 def test_edge_weights_that_are_not_numbers_are_config_errors(name: str, value: object) -> None:

@@ -276,3 +276,32 @@ def test_only_a_name_for_another_format_is_refused(
     args = ["export", "--db", str(db), "--format", "csv", "--out", str(tmp_path / "e.out")]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
+
+
+def test_the_temporary_of_an_export_killed_mid_write_goes_with_a_later_write(
+    db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "g.csv"
+    killed = subprocess.run(  # writes half a file, then is killed -9 before renaming it
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys\nfrom phago.export import atomic_output\n"
+            "with atomic_output(sys.argv[1]) as tmp:\n"
+            "    tmp.write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+            str(out),
+        ],
+        timeout=LIMIT,
+    )
+    assert killed.returncode == -9
+    (left,) = [p for p in tmp_path.iterdir() if p.name.startswith(".g.csv.")]
+    assert left.read_text() == "half" and not out.exists()
+    mine = tmp_path / f".g.csv.{os.getpid()}-0badf00d.tmp.csv"  # a live writer's
+    mine.write_text("being written")
+    export_graph(GraphTable.from_store(db), "csv", out)
+    assert left.exists()  # a minute's grace: a writer that just died may be on another host
+    for p in (left, mine):
+        os.utime(p, (0, 0))
+    export_graph(GraphTable.from_store(db), "csv", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name, "g.csv"]
+    assert out.stat().st_size > 1 << 18  # the whole export
