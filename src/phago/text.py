@@ -240,11 +240,14 @@ _DOTS_ON_I = re.compile("i\u0307+")
 _ASCII_PIECE = re.compile(r"[a-z0-9]+")
 
 URL = re.compile(
-    r"\b(?:(?:https?|ftp|file)://|www\.)[^\s<>\"'`()\[\]{}]*[^\s<>\"'`()\[\]{}.,;:!?]",
+    r"\b(?:(?:https?|ftp|file)://|www\.)[^\s<>\"'`()\[\]{}]*[^\s<>\"'`()\[\]{}.,;:!?]"
+    r"|\bdata:[^\s,;()<>\"']*(?:;[^\s,;()<>\"']*)*;base64,[A-Za-z0-9+/=%_-]*",
     re.IGNORECASE,
 )
 """A web address: ``scheme://…`` (http, https, ftp, file) or ``www.…``, up to a space,
-bracket or quote, without trailing punctuation."""
+bracket or quote, without trailing punctuation; or a data address holding a whole file
+(``data:image/png;base64,…``, as Markdown and HTML notes inline their pictures), whose
+encoded bytes would otherwise make dozens of meaningless concepts."""
 
 
 def without_urls(text: str) -> str:
@@ -253,9 +256,19 @@ def without_urls(text: str) -> str:
     Example:
         >>> without_urls("see https://example.com/a?b=1, then www.example.org.")
         'see  , then  .'
+        >>> without_urls("a cat ![cat](data:image/png;base64,iVBORw0KGgo=) sleeps")
+        'a cat ![cat]( ) sleeps'
     """
     # (the search is rarely needed; "ww." in any case: Www., wWw. and WWW. too)
-    if "://" in text or "ww." in text or "wW." in text or "Ww." in text or "WW." in text:
+    if (
+        "://" in text
+        or "ww." in text
+        or "wW." in text
+        or "Ww." in text
+        or "WW." in text
+        or "base64," in text
+        or "BASE64," in text
+    ):
         return URL.sub(" ", text)
     return text
 

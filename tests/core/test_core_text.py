@@ -91,3 +91,40 @@ def test_web_addresses_give_no_terms_on_any_path() -> None:
     labels = {c.graph.label_at(i) for i in range(c.graph.node_count)}
     assert {"membrane", "transport"} <= labels
     assert not labels & {"https", "www", "com", "docs", "example", "guide", "cells", "org"}
+
+
+def test_pictures_inlined_as_data_addresses_give_no_terms_on_any_path() -> None:
+    import base64
+
+    from phago import Colony
+    from phago.ingest import digest_new_documents
+    from phago.query.term_counts import Vocabulary
+    from phago.text import analyse_keywords
+
+    png = base64.b64encode(bytes(range(256)) * 3).decode()  # letters, digits, + and /
+    for text in (
+        f"Mitochondria ![diagram](data:image/png;base64,{png}) produce energy",
+        f'Mitochondria <img src="DATA:image/svg+xml;charset=utf-8;BASE64,{png}"> produce energy',
+        f"Mitochondria über data:application/octet-stream;base64,{png} produce energy",
+    ):
+        terms = tokenize(text)
+        assert all(len(t) < 20 for t in terms), terms
+        assert [t for t in terms if t not in ("diagram", "img", "src", "über")] == [
+            "mitochondria",
+            "produce",
+            "energy",
+        ]
+        assert [k.label for k in analyse_keywords(text)[0]] == list(dict.fromkeys(terms))
+        assert [t for t, _ in tokenize_with_positions(text)] == terms
+    # a plain mention of data: or base64 is text as ever
+    assert tokenize("the data: field; base64, encoding") == ["data", "field", "base64", "encoding"]
+    # the query index's counts (a kernel path for ASCII) agree, and so does the graph
+    note = f"Mitochondria ![diagram](data:image/png;base64,{png}) produce energy"
+    for kernel in (True, False):
+        vocabulary = Vocabulary()
+        vocabulary.count([note], kernel=kernel)
+        assert sorted(vocabulary.ids) == ["diagram", "energy", "mitochondria", "produce"]
+    c = Colony(seed=0)
+    digest_new_documents(c, [c.ingest_document("n", note)], digesters=1)
+    labels = {c.graph.label_at(i) for i in range(c.graph.node_count)}
+    assert {"mitochondria", "energy"} <= labels and max(map(len, labels)) < 20
