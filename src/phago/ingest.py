@@ -89,7 +89,8 @@ from phago.config import ColonyConfig
 from phago.corpus import TITLE_MAX_CHARS, leading_title
 from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError
 from phago.ids import AgentId, DocumentId, document_id
-from phago.store import SourceRecord
+from phago.store import Catalog, SourceRecord
+from phago.tags import front_matter_tags
 from phago.text import URL, term_bound, tokenize
 from phago.types import Position
 
@@ -193,12 +194,14 @@ def _error_kind(exc: BaseException) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AddedFile:
-    """A file whose text was added as ``len(doc_ids)`` documents."""
+    """A file whose text was added as ``len(doc_ids)`` documents (``tags``: those its
+    Markdown front matter names, :func:`phago.tags.front_matter_tags`)."""
 
     path: str
     doc_ids: tuple[DocumentId, ...]
     content_hash: str
     chars: int
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,33 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     texts: list[AddedText] = field(default_factory=list)
     duplicate_of: list[Duplicate] = field(default_factory=list)
+
+    def record_in(self, catalog: Catalog, tags: Iterable[str] = ()) -> None:
+        """Record in a store's ``catalog`` when the documents this ingestion added were
+        added, and their tags: ``tags`` for every input, plus the tags of a Markdown
+        file's front matter; the documents holding a duplicate's text gain ``tags`` too
+        (and keep the time they were first added) (:meth:`phago.store.Catalog.note_added`).
+
+        Raises:
+            ConfigError: a tag :func:`phago.tags.tag_name` refuses (nothing is recorded).
+
+        Example:
+            >>> from phago.store import Catalog
+            >>> report = IngestReport(added=[AddedFile("/n/a.md", (7,), "h", 5, ("lab",))])
+            >>> cat = Catalog()
+            >>> report.record_in(cat, ["Cells"])
+            >>> cat.info[7].tags
+            ('cells', 'lab')
+        """
+        from phago.tags import tag_names, utc_now
+
+        given, when = tag_names(tags), utc_now()
+        for a in self.added:
+            catalog.note_added(a.doc_ids, (*given, *a.tags), when)
+        for t in self.texts:
+            catalog.note_added(t.doc_ids, given, when)
+        for d in self.duplicate_of:
+            catalog.note_added(d.doc_ids, given, when)
 
     @property
     def documents_added(self) -> int:
@@ -344,6 +374,7 @@ class FileInfo:
     chars: int
     has_terms: bool = True
     notes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -884,7 +915,7 @@ def _text_file_chunks(
                 continue
             head = False
             if end > 0:
-                meta["front_matter"] = "dropped"
+                _drop_front_matter(buf[:end], meta)
             buf = buf[max(end, 0) :]
         cut = buf.rfind("\n") + 1
         if cut == 0 and len(buf) > _LONG_LINE:
@@ -904,7 +935,7 @@ def _text_file_chunks(
     if head:
         end = _front_matter_end(carry, at_end=True)
         if end > 0:
-            meta["front_matter"] = "dropped"
+            _drop_front_matter(carry[:end], meta)
         carry = carry[max(end, 0) :]
     if not titled and probe is None:
         _, title = _md_title(carry, fenced)
@@ -915,6 +946,15 @@ def _text_file_chunks(
         _note_title(probe + carry, meta)
     if carry:
         yield carry
+
+
+def _drop_front_matter(front: str, meta: dict[str, str]) -> None:
+    """Note in ``meta`` that the front matter ``front`` was dropped, and the tags it names
+    (``meta["tags"]``, comma-separated)."""
+    meta["front_matter"] = "dropped"
+    tags = front_matter_tags(front)
+    if tags:
+        meta["tags"] = ",".join(tags)
 
 
 def _title_decided(start: str) -> bool:
@@ -1205,7 +1245,8 @@ def inspect_file(
         "utf-8", "replace"
     )
     notes = (f"damaged PDF, text recovered ({meta['damaged']})",) if "damaged" in meta else ()
-    return FileInfo(p, title, digest, parts, chars, has_terms, notes)
+    tags = tuple(meta["tags"].split(",")) if meta.get("tags") else ()
+    return FileInfo(p, title, digest, parts, chars, has_terms, notes, tags)
 
 
 def _measure(
@@ -1484,9 +1525,11 @@ def _add_file(
         reason = f"{f}: changed or failed while reading ({exc}); {len(ids)} part(s) kept"
         report.skipped.append(SkippedFile(str(f), reason, _error_kind(exc)))
         if ids:
-            report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
+            report.added.append(
+                AddedFile(abspath, tuple(ids), info.content_hash, info.chars, info.tags)
+            )
         return "skipped"
-    report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars))
+    report.added.append(AddedFile(abspath, tuple(ids), info.content_hash, info.chars, info.tags))
     return "added"
 
 

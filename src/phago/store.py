@@ -106,6 +106,7 @@ __all__ = [
     "DISTRIBUTED_FORMAT",
     "SCHEMA_VERSION",
     "Catalog",
+    "DocumentInfo",
     "HistoryPoint",
     "SourceRecord",
     "StoreSummary",
@@ -120,6 +121,7 @@ __all__ = [
     "read_catalog",
     "read_distributed_catalog",
     "read_document_ids",
+    "read_document_info",
     "read_extra",
     "read_manifest",
     "read_shard_states",
@@ -129,6 +131,8 @@ __all__ = [
     "save_distributed",
     "save_state",
     "store_lock",
+    "tag_in_store",
+    "tagged_documents",
 ]
 
 SCHEMA_VERSION = 2
@@ -216,9 +220,44 @@ class HistoryPoint:
     digested: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """When a stored document was added and the tags it carries.
+
+    Attributes:
+        added: when it was first added, UTC (``2026-12-06T18:30:00Z``; "" where the store
+            does not say: documents stored before the forty-first session, or saved from
+            Python without :meth:`Catalog.note_added`).
+        tags: its tags (:func:`phago.tags.tag_name`), sorted: those of every ``phago
+            ingest --tag`` that added it or a copy of it, and a Markdown file's front
+            matter ``tags:``.
+    """
+
+    added: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def tagged_documents(info: dict[int, DocumentInfo], tags: Iterable[str]) -> set[int]:
+    """The documents of ``info`` (:attr:`Catalog.info`, :func:`read_document_info`) that
+    carry every one of ``tags`` (compared as :func:`phago.tags.tag_name` writes them).
+
+    Raises:
+        ConfigError: a tag :func:`phago.tags.tag_name` refuses.
+
+    Example:
+        >>> tagged_documents({7: DocumentInfo("", ("cells", "lab"))}, ["#Lab"])
+        {7}
+    """
+    from phago.tags import tag_names
+
+    wanted = set(tag_names(tags))
+    return {d for d, i in info.items() if wanted <= set(i.tags)}
+
+
 @dataclass
 class Catalog:
-    """What a store keeps besides the colony: file sources and size history.
+    """What a store keeps besides the colony: file sources, size history, and each
+    document's :class:`DocumentInfo` (``info``, by document id).
 
     Example:
         >>> cat = Catalog()
@@ -230,6 +269,54 @@ class Catalog:
 
     sources: list[SourceRecord] = field(default_factory=list)
     history: list[HistoryPoint] = field(default_factory=list)
+    info: dict[int, DocumentInfo] = field(default_factory=dict)
+
+    def copy(self) -> Catalog:
+        """A catalog of the same records (new lists, so changing one leaves the other)."""
+        return Catalog(list(self.sources), list(self.history), dict(self.info))
+
+    def note_added(
+        self, doc_ids: Iterable[int], tags: Iterable[str] = (), when: str | None = None
+    ) -> None:
+        """Record that the documents ``doc_ids`` were added (or added again, as a copy)
+        ``when`` (None: now) with ``tags``: a document new to the catalog takes that time,
+        one it knows keeps its first; either way its tags gain ``tags``.
+
+        Raises:
+            ConfigError: a tag :func:`phago.tags.tag_name` refuses.
+
+        Example:
+            >>> cat = Catalog()
+            >>> cat.note_added([7], ["Lab"], when="2026-12-01T09:00:00Z")
+            >>> cat.note_added([7], ["#cells"], when="2026-12-06T10:00:00Z")
+            >>> cat.info[7]
+            DocumentInfo(added='2026-12-01T09:00:00Z', tags=('cells', 'lab'))
+        """
+        from phago.tags import tag_names, utc_now
+
+        names = tag_names(tags)
+        stamp = utc_now() if when is None else when
+        for d in doc_ids:
+            had = self.info.get(int(d))
+            if had is None:
+                self.info[int(d)] = DocumentInfo(stamp, names)
+            elif names and not set(names) <= set(had.tags):
+                self.info[int(d)] = DocumentInfo(had.added, tuple(sorted({*had.tags, *names})))
+
+    def documents_tagged(self, tags: Iterable[str]) -> set[int]:
+        """The documents carrying every one of ``tags`` (compared as
+        :func:`phago.tags.tag_name` writes them).
+
+        Raises:
+            ConfigError: a tag :func:`phago.tags.tag_name` refuses.
+
+        Example:
+            >>> cat = Catalog()
+            >>> cat.note_added([7], ["lab", "cells"]); cat.note_added([8], ["lab"])
+            >>> [sorted(cat.documents_tagged(t)) for t in (["Lab"], ["lab", "cells"])]
+            [[7, 8], [7]]
+        """
+        return tagged_documents(self.info, tags)
 
     def content_hashes(self) -> set[str]:
         """Hashes of every file already stored."""
@@ -293,9 +380,11 @@ class Catalog:
         self.history.append(point)
 
     def keep_documents(self, doc_ids: Iterable[int]) -> None:
-        """Drop source rows of documents not in ``doc_ids``."""
+        """Drop source rows and information of documents not in ``doc_ids``."""
         keep = {int(d) for d in doc_ids}
         self.sources = [s for s in self.sources if s.doc_id in keep]
+        if not keep.issuperset(self.info):
+            self.info = {d: i for d, i in self.info.items() if d in keep}
 
 
 @dataclass(frozen=True)
@@ -791,6 +880,10 @@ def _write(
             yield f"extra.{key}", enc, data, _sha(data)
         for name, enc, data in _term_blobs(terms):
             yield name, enc, data, _sha(data)
+        info = _info_json(catalog)
+        if info is not None:
+            data = _json_bytes(info)
+            yield _DOCUMENT_INFO, "json", data, _sha(data)
         summary = _json_bytes(_summary(state))
         yield "summary", "json", summary, _sha(summary)
         rows = _json_bytes({_ROWS_DIGEST: digest.hexdigest()})
@@ -985,7 +1078,7 @@ def _save_state_locked(
         if expect is not None and version != expect:
             raise _changed(path)
     src = old if catalog is None else catalog
-    catalog = Catalog(list(src.sources), list(src.history))
+    catalog = src.copy()
     s = state.substrate
     catalog.keep_documents(int(d) for d in s.doc_ids.tolist())
     catalog.add_point(
@@ -1253,6 +1346,49 @@ def _check_catalog_types(con: sqlite3.Connection, path: Path) -> None:
             raise _damaged(path, f"table {table!r} holds {bad} damaged row(s)")
 
 
+_DOCUMENT_INFO = "document_info"
+"""The blob of the documents' :class:`DocumentInfo` (``{"ids": [...], "added": [...],
+"tags": [[...], ...]}``, ids as text), absent where the catalog has none (and from stores
+saved before the forty-first session, whose phago ignores it)."""
+
+
+def _info_json(catalog: Catalog) -> dict[str, list[Any]] | None:
+    """The catalog's document information as :data:`_DOCUMENT_INFO` holds it (None: none)."""
+    if not catalog.info:
+        return None
+    ids = sorted(catalog.info)
+    return {
+        "ids": [str(d) for d in ids],
+        "added": [catalog.info[d].added for d in ids],
+        "tags": [list(catalog.info[d].tags) for d in ids],
+    }
+
+
+def _info_from_json(data: object) -> dict[int, DocumentInfo]:
+    """Document information from :func:`_info_json`'s form.
+
+    Raises:
+        ValueError: ``data`` is not of that form.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    ids, added, tags = data.get("ids"), data.get("added"), data.get("tags")
+    if not (isinstance(ids, list) and isinstance(added, list) and isinstance(tags, list)):
+        raise ValueError("no lists of ids, times and tags")
+    if not len(ids) == len(added) == len(tags):
+        raise ValueError(f"{len(ids)} ids, {len(added)} times and {len(tags)} tag lists")
+    out = {}
+    for d, when, names in zip(ids, added, tags, strict=True):
+        if not (isinstance(d, str) and d.isdigit() and int(d) < 2**64):
+            raise ValueError(f"a document id that is not a whole number: {d!r}")
+        if not (isinstance(when, str) and isinstance(names, list)):
+            raise ValueError("a time that is not text or tags that are not a list")
+        if not all(isinstance(t, str) and t for t in names):
+            raise ValueError("a tag that is not text")
+        out[int(d)] = DocumentInfo(when, tuple(names))
+    return out
+
+
 def _read_catalog_rows(
     con: sqlite3.Connection, path: Path, tables: dict[str, _Columns] | None = None
 ) -> Catalog:
@@ -1272,6 +1408,11 @@ def _read_catalog_rows(
         list(map(SourceRecord, src[1], src[2], ids, src[4], src[5])),
         list(map(HistoryPoint, *hist[1:])),
     )
+    if con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
+        try:
+            cat.info = _info_from_json(_json_blob(con, path, _DOCUMENT_INFO))
+        except ValueError as exc:
+            raise _damaged(path, f"invalid {_DOCUMENT_INFO!r}: {exc}") from exc
     if tables is not None:
         tables["sources"], tables["history"] = src, hist
     return cat
@@ -1551,6 +1692,40 @@ def read_catalog(path: PathLike) -> Catalog:
     con, _, _, _, _ = _open(p)
     try:
         return _read_catalog_rows(con, p)
+    except sqlite3.Error as exc:
+        raise _damaged(p, exc) from exc
+    finally:
+        con.close()
+
+
+def read_document_info(path: PathLike) -> dict[int, DocumentInfo]:
+    """Each document's :class:`DocumentInfo` (when added, tags) in the store at ``path``, a
+    file or a distributed folder (documents without any are left out), read without the
+    rest of the catalog.
+
+    Raises:
+        StoreError: as :func:`load_state`, or the information is damaged.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> c = Colony(); d = c.ingest_document("t", "cell wall")
+        >>> cat = Catalog(); cat.note_added([d], ["lab"], when="2026-12-06T10:00:00Z")
+        >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db", catalog=cat)
+        >>> read_document_info(p)[d].tags
+        ('lab',)
+    """
+    p = Path(path)
+    if is_distributed_store(p):
+        return read_distributed_catalog(p).info
+    con, _, _, _, _ = _open(p)
+    try:
+        if not con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
+            return {}
+        try:
+            return _info_from_json(_json_blob(con, p, _DOCUMENT_INFO))
+        except ValueError as exc:
+            raise _damaged(p, f"invalid {_DOCUMENT_INFO!r}: {exc}") from exc
     except sqlite3.Error as exc:
         raise _damaged(p, exc) from exc
     finally:
@@ -2193,7 +2368,7 @@ def _write_distributed_locked(
     from phago.state import to_jsonable
 
     src = old_catalog if catalog is None else catalog
-    cat = Catalog(list(src.sources), list(src.history))
+    cat = src.copy()
     for tick, nodes, edges in meta.get("history", []):
         cat.add_point(HistoryPoint(int(tick), int(nodes), int(edges)))
     name = f"gen-{last + 1:06d}"  # above every generation there, even one left behind
@@ -2566,6 +2741,86 @@ def forget_in_store(
         return _forget_locked(p, ids, dropped)
 
 
+def tag_in_store(
+    path: PathLike,
+    doc_ids: Iterable[int],
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> dict[int, DocumentInfo]:
+    """Add the tags ``add`` to the documents ``doc_ids`` of the store at ``path`` (a file or
+    a distributed folder) and take ``remove`` from them, in place; nothing else changes (a
+    document never tagged before takes no time added: "" where the store did not say).
+    Tags are compared as :func:`phago.tags.tag_name` writes them.
+
+    The store is held with :func:`store_lock` from reading to writing, and rewritten only
+    when a document's tags change.
+
+    Returns:
+        Each document's information afterwards.
+
+    Raises:
+        ConfigError: a tag :func:`phago.tags.tag_name` refuses (nothing is read).
+        DocumentError: an id that is not a whole number in [0, 2**64).
+        UnknownDocument: an id the store does not hold (nothing changes).
+        StoreError: the store cannot be read or written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> c = Colony(); d = c.ingest_document("t", "cell wall")
+        >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db")
+        >>> tag_in_store(p, [d], add=["Lab", "draft"])[d].tags
+        ('draft', 'lab')
+        >>> tag_in_store(p, [d], remove=["draft"])[d].tags, read_document_info(p)[d].tags
+        (('lab',), ('lab',))
+    """
+    from phago.errors import UnknownDocument
+    from phago.state import checked_document_ids
+    from phago.tags import tag_names
+
+    p = store_path(path)
+    ids = checked_document_ids(doc_ids)
+    plus, minus = set(tag_names(add)), set(tag_names(remove))
+    with store_lock(p):
+        distributed = is_distributed_store(p)
+        if distributed:
+            manifest, states, extras, counts = _read_shards(p, terms=True)
+            catalog = _catalog_from_json(manifest.get("catalog", {}))
+            held = {int(d) for st in states for d in st.substrate.doc_ids.tolist()}
+        else:
+            state, catalog, version, terms = _load_with_terms(p)
+            held = {int(d) for d in state.substrate.doc_ids.tolist()}
+        missing = [d for d in ids if d not in held]
+        if missing:
+            raise UnknownDocument(
+                f"{p} holds no document with the id {', '.join(map(str, missing))}"
+            )
+        changed = False
+        for d in ids:
+            had = catalog.info.get(d, DocumentInfo())
+            tags = tuple(sorted((set(had.tags) | plus) - minus))
+            if tags != had.tags:
+                catalog.info[d] = DocumentInfo(had.added, tags)
+                changed = True
+        if changed and distributed:
+            meta = _rewritable_meta(manifest)
+            graph = merged_graph(meta, states)[0]
+            _write_distributed(
+                p, meta, states, extras, catalog, _manifest_version(manifest), counts, graph
+            )
+        elif changed:
+            _save_state(state, p, catalog, "colony", None, version, terms)
+    return {d: catalog.info.get(d, DocumentInfo()) for d in ids}
+
+
+def _rewritable_meta(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What of a distributed store's ``manifest`` a rewrite of its shards writes again (not
+    the summary, catalog, format and versions, which the writer makes anew)."""
+    skipped = {"summary", "catalog", "format", "schema_version", "phago_version", "saved_at"}
+    return {k: v for k, v in manifest.items() if k not in skipped and not k.startswith("_")}
+
+
 def _owned_node_count(manifest: dict[str, Any], states: list[ColonyState]) -> int:
     """The concepts of a distributed store's shard states: each counted on its owner."""
     from phago.distributed import ConsistentHashRing
@@ -2640,13 +2895,7 @@ def _forget_distributed(p: Path, ids: list[int], files: list[str]) -> ForgetRepo
     catalog = _catalog_from_json(manifest.get("catalog", {}))
     if not catalog.drop_files(files) and not held:  # nothing to forget: the store stays
         return total
-    meta = {
-        k: v
-        for k, v in manifest.items()
-        if k not in ("summary", "catalog") and not k.startswith("_")
-    }
-    for key in ("format", "schema_version", "phago_version", "saved_at"):
-        meta.pop(key, None)
+    meta = _rewritable_meta(manifest)
     try:
         graph = merged_graph(meta, states)[0]  # every shard restores, the shards fit together
     except PhagoError as exc:
@@ -2685,7 +2934,9 @@ def _rmtree(p: Path) -> None:
 
 
 def _catalog_to_json(cat: Catalog) -> dict[str, Any]:
+    info = _info_json(cat)
     return {
+        **({} if info is None else {_DOCUMENT_INFO: info}),
         "sources": [
             [str(s.path), str(s.content_hash), str(s.doc_id), int(s.part), int(s.parts)]
             for s in cat.sources
@@ -2698,13 +2949,24 @@ def _catalog_to_json(cat: Catalog) -> dict[str, Any]:
 
 
 def _catalog_from_json(d: dict[str, Any]) -> Catalog:
-    return Catalog(
+    """The catalog a distributed store's manifest holds (:func:`_catalog_to_json`).
+
+    Raises:
+        StoreError: its documents' information is damaged.
+    """
+    cat = Catalog(
         [
             SourceRecord(str(p), str(h), int(i), int(k), int(n))
             for p, h, i, k, n in d.get("sources", [])
         ],
         [HistoryPoint(*map(int, row)) for row in d.get("history", [])],
     )
+    if _DOCUMENT_INFO in d:
+        try:
+            cat.info = _info_from_json(d[_DOCUMENT_INFO])
+        except ValueError as exc:
+            raise StoreError(f"the store's manifest is damaged: {_DOCUMENT_INFO}: {exc}") from exc
+    return cat
 
 
 def read_distributed_catalog(path: PathLike) -> Catalog:

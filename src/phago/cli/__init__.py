@@ -117,6 +117,7 @@ def _register() -> None:
     from phago.cli import forget as forget_cli
     from phago.cli import ingest as ingest_cli
     from phago.cli import stats as stats_cli
+    from phago.cli import tag as tag_cli
     from phago.cli import viz as viz_cli
 
     main.add_command(ingest_cli.ingest)
@@ -126,6 +127,7 @@ def _register() -> None:
     main.add_command(stats_cli.stats)
     main.add_command(documents_cli.list_documents)
     main.add_command(documents_cli.show_documents)
+    main.add_command(tag_cli.tag)
 
 
 _register()

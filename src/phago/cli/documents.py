@@ -1,8 +1,9 @@
 """``phago list`` and ``phago show``: the documents a store holds, and their texts.
 
 A program keeping notes in a store finds here what it added: every document's id, title,
-source files, length and whether it is digested (``list``), and a document's whole text by
-its id (``show``). Both read the store without rebuilding its colony, its checksums
+source files, length, whether it is digested, when it was added and its tags (``list``,
+``--tag`` keeping to the documents carrying them), and a document's whole text by its id
+(``show``). Both read the store without rebuilding its colony, its checksums
 verified; ids are text in the JSON, as elsewhere in the command line.
 """
 
@@ -29,13 +30,18 @@ class StoredDocument:
     content: str
     digested: bool
     sources: tuple[str, ...]
+    added: str = ""
+    tags: tuple[str, ...] = ()
 
     def to_dict(self, text: bool) -> dict[str, Any]:
-        """JSON-able: the id as text, the content only if ``text``.
+        """JSON-able: the id as text, the content only if ``text`` (``added``: "" where the
+        store does not say).
 
         Example:
-            >>> StoredDocument(7, "t", "cell", True, ("/n/a.txt",)).to_dict(False)
-            {'id': '7', 'title': 't', 'chars': 4, 'digested': True, 'sources': ['/n/a.txt']}
+            >>> StoredDocument(7, "t", "cell", True, ("/n/a.txt",), tags=("lab",)).to_dict(False)
+            ... # doctest: +NORMALIZE_WHITESPACE
+            {'id': '7', 'title': 't', 'chars': 4, 'digested': True, 'sources': ['/n/a.txt'],
+             'added': '', 'tags': ['lab']}
         """
         d: dict[str, Any] = {
             "id": str(self.id),
@@ -43,15 +49,18 @@ class StoredDocument:
             "chars": len(self.content),
             "digested": self.digested,
             "sources": list(self.sources),
+            "added": self.added,
+            "tags": list(self.tags),
         }
         if text:
             d["content"] = self.content
         return d
 
 
-def stored_documents(db: Path) -> list[StoredDocument]:
+def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocument]:
     """The documents of the store ``db`` (a file or a distributed folder), in the order they
-    were added (shard by shard in a distributed store), with the files each came from.
+    were added (shard by shard in a distributed store), with the files each came from, when
+    each was added and its tags; with ``tags``, only those carrying every one of them.
 
     Raises:
         StoreError: the store cannot be read or is damaged.
@@ -79,6 +88,7 @@ def stored_documents(db: Path) -> list[StoredDocument]:
     else:
         state, catalog = read_state(db)
         states = [state]
+    keep = catalog.documents_tagged(tags) if tags else None
     sources: dict[int, list[str]] = {}
     for s in catalog.sources:
         paths = sources.setdefault(int(s.doc_id), [])
@@ -94,8 +104,19 @@ def stored_documents(db: Path) -> list[StoredDocument]:
             sub.doc_digested.tolist(),
             strict=True,
         ):
+            if keep is not None and did not in keep:
+                continue
+            info = catalog.info.get(did)
             out_docs.append(
-                StoredDocument(int(did), title, content, bool(done), tuple(sources.get(did, ())))
+                StoredDocument(
+                    int(did),
+                    title,
+                    content,
+                    bool(done),
+                    tuple(sources.get(did, ())),
+                    "" if info is None else info.added,
+                    () if info is None else info.tags,
+                )
             )
     return out_docs
 
@@ -108,27 +129,39 @@ def stored_documents(db: Path) -> list[StoredDocument]:
     default=None,
     help="Show at most this many documents (the newest last; default: all).",
 )
+@click.option(
+    "--tag",
+    "tag_options",
+    multiple=True,
+    metavar="TAG",
+    help="Only the documents tagged TAG (repeatable: tagged with every one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of documents).")
-def list_documents(db: Path, limit: int | None, as_json: bool) -> None:
-    """List the documents the store DB holds: id, title, length, whether digested, and the
-    files each came from (none for a text added with `ingest -` or `--text`).
+def list_documents(
+    db: Path, limit: int | None, tag_options: tuple[str, ...], as_json: bool
+) -> None:
+    """List the documents the store DB holds: id, title, length, whether digested, when
+    added (UTC), tags, and the files each came from (none for a text added with `ingest -`
+    or `--text`).
 
     In the order they were added (shard by shard in a distributed store); with --limit N,
     the last N. `phago show ID` prints one's text.
     """
+    tags = tag_option_names(tag_options)
     try:
-        docs = stored_documents(db)
+        docs = stored_documents(db, tags)
     except PhagoError as exc:
         raise fail(exc) from exc
     shown = docs if limit is None else docs[len(docs) - limit :] if limit else []
     if as_json:
         echo_json([d.to_dict(text=False) for d in shown])
         return
+    tagged = f" tagged {', '.join(tags)}" if tags else ""
     if not shown:
-        out.print(f"{db} holds {plural(len(docs), 'document')}.", highlight=False)
+        out.print(f"{db} holds {plural(len(docs), 'document')}{tagged}.", highlight=False)
         return
-    t = Table(title=f"{plural(len(docs), 'document')} in {db}")
-    for col in ("id", "title", "chars", "digested", "from"):
+    t = Table(title=f"{plural(len(docs), 'document')}{tagged} in {db}")
+    for col in ("id", "title", "chars", "digested", "added", "tags", "from"):
         t.add_column(col)
     for d in shown:
         t.add_row(
@@ -136,9 +169,30 @@ def list_documents(db: Path, limit: int | None, as_json: bool) -> None:
             d.title,
             str(len(d.content)),
             "yes" if d.digested else "no",
+            d.added.replace("T", " ").removesuffix("Z") or "-",
+            ", ".join(d.tags) or "-",
             ", ".join(d.sources) or "-",
         )
     out.print(t)
+
+
+def tag_option_names(tags: tuple[str, ...], option: str = "--tag") -> tuple[str, ...]:
+    """The ``option``'s tags as stored (:func:`phago.tags.tag_names`).
+
+    Raises:
+        click.BadParameter: a tag that is not one (names ``option``).
+
+    Example:
+        >>> tag_option_names(("#Lab", "cells"))
+        ('cells', 'lab')
+    """
+    from phago.errors import ConfigError
+    from phago.tags import tag_names
+
+    try:
+        return tag_names(tags)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 @click.command(name="show")
@@ -163,5 +217,9 @@ def show_documents(ids: tuple[str, ...], db: Path, as_json: bool) -> None:
         return
     for d in found:
         out.print(f"[bold]{d.title}[/bold] ({d.id})", highlight=False)
+        said = [f"added {d.added}"] if d.added else []
+        said += [f"tags: {', '.join(d.tags)}"] if d.tags else []
+        if said:
+            out.print("; ".join(said), highlight=False, markup=False)
         out.print(d.content, highlight=False, markup=False)
         out.print()

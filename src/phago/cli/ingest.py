@@ -37,7 +37,7 @@ from phago.cli.common import (
     supported_suffixes,
 )
 from phago.config import ColonyConfig
-from phago.errors import DocumentError, EmptyDocument, PhagoError, StoreError
+from phago.errors import ConfigError, DocumentError, EmptyDocument, PhagoError, StoreError
 
 if TYPE_CHECKING:
     from phago.colony import Colony, ColonyStats
@@ -160,6 +160,16 @@ class _IngestCommand(click.Command):
     help="Title of the one text given with - or --text (default: its first line, where a "
     "blank line sets it apart; else 'stdin' or 'text').",
 )
+@click.option(
+    "--tag",
+    "tag_options",
+    multiple=True,
+    metavar="TAG",
+    help="Tag every document added (and those a duplicate's text is stored in) with TAG "
+    "(repeatable; one word, compared without case): list, show and query --documents "
+    "--tag keep to the documents carrying it. A Markdown file's front matter tags: count "
+    "too.",
+)
 @click.option("--large", is_flag=True, help="New store: bounded extraction for big corpora.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest(
@@ -174,6 +184,7 @@ def ingest(
     seed: int,
     texts: tuple[str, ...],
     title: str | None,
+    tag_options: tuple[str, ...],
     large: bool,
     as_json: bool,
 ) -> None:
@@ -200,7 +211,12 @@ def ingest(
     this one.
     """
     from phago.store import is_distributed_store, is_store
+    from phago.tags import tag_names
 
+    try:
+        tags = tag_names(tag_options)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tag") from exc
     notes = _texts(paths, texts, title, encoding)
     paths = tuple(p for p in paths if p != "-")
     missing = [why for why in map(_unreachable, map(Path, paths)) if why is not None]
@@ -231,6 +247,7 @@ def ingest(
         digesters=digesters,
         max_ticks=max_ticks,
         as_json=as_json,
+        tags=tags,
     )
     try:
         with writing(db):  # from loading to saving: another writer waits, nothing is lost
@@ -271,6 +288,7 @@ class _Request:
     digesters: int
     max_ticks: int
     as_json: bool
+    tags: tuple[str, ...] = ()
 
 
 def _texts(
@@ -384,7 +402,28 @@ def _add_files(
         raise _failed(_error_of({s.error for s in report.skipped}, message))
     replaced, stale = _older_versions(catalog, report, sources)
     catalog.sources.extend(sources)
-    return report, replaced, stale, bool(sources or replaced)
+    before = dict(catalog.info)
+    report.record_in(catalog, request.tags)
+    _inherit_tags(catalog, report, replaced)
+    return report, replaced, stale, bool(sources or replaced or catalog.info != before)
+
+
+def _inherit_tags(catalog: Catalog, report: IngestReport, replaced: list[_Replaced]) -> None:
+    """A changed file's new documents take the tags its old version's had, so that a note
+    tagged once keeps its tags through its edits."""
+    if not replaced:
+        return
+    new: dict[str, list[int]] = {}
+    for a in report.added:
+        new.setdefault(a.path, []).extend(int(d) for d in a.doc_ids)
+    for d in report.duplicate_of:
+        if d.path is not None:
+            new.setdefault(d.path, []).extend(int(i) for i in d.doc_ids)
+    for r in replaced:
+        infos = [catalog.info.get(d) for d in (*r.forgotten, *r.kept)]
+        old = {t for i in infos if i is not None for t in i.tags}
+        if old:
+            catalog.note_added(new.get(r.path, ()), old)
 
 
 def _error_of(kinds: set[str], message: str) -> Exception:

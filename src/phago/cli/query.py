@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 from rich.table import Table
@@ -21,6 +21,7 @@ from phago.cli.common import (
     out,
     say_ignored,
 )
+from phago.cli.documents import tag_option_names
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from phago.graph import HebbianGraph
     from phago.query.base import GraphSource, RetrievedConcept
     from phago.query.documents import RetrievedDocument
+    from phago.store import DocumentInfo
 
 
 def _methods() -> list[str]:
@@ -113,13 +115,21 @@ def _components(comp: dict[str, float]) -> str:
     "documents(..., related=True).",
 )
 @click.option(
+    "--tag",
+    "tag_options",
+    multiple=True,
+    metavar="TAG",
+    help="With --documents and --db: only the documents tagged TAG (repeatable: tagged "
+    "with every one; phago ingest --tag).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
     help="Print the results as JSON: the query's terms (empty: no searchable words), and "
     "each concept with up to 3 of its source documents (every concept with the same keys, "
     "path [] where the method walks none; ids as strings) or, with --documents, each "
-    "document's id, title, score, snippet and concepts.",
+    "document's id, title, score, snippet, concepts, when it was added and its tags.",
 )
 def query(
     text: str,
@@ -132,6 +142,7 @@ def query(
     reinforce: bool,
     show_documents: bool,
     related: bool,
+    tag_options: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Retrieve the concepts that answer TEXT (or, with --documents, the documents).
@@ -149,11 +160,26 @@ def query(
         raise click.UsageError("--reinforce reinforces concept results: not with --documents")
     if related and not show_documents:
         raise click.UsageError("--related fills a list of documents: only with --documents")
+    if tag_options and not (show_documents and db is not None):
+        raise click.UsageError("--tag keeps to a store's tagged documents: with --documents --db")
+    tags = tag_option_names(tag_options)
     name = resolve_method(method)
     if db is not None:
         say_ignored(["ticks", "seed"], "they build a colony, and --db queries the stored one")
+    asked = _Asked(text, name, k, reinforce, show_documents, related, as_json)
+    info: dict[int, DocumentInfo] = {}
+    if db is not None and show_documents:
+        from phago.store import read_document_info, tagged_documents
+
+        try:
+            info = read_document_info(db)
+        except PhagoError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if tags:
+            asked = asked._replace(only=tagged_documents(info, tags))
+    asked = asked._replace(info=info)
     if db is not None and is_distributed_store(db):
-        found = _query_distributed(text, name, k, db, reinforce, show_documents, related, as_json)
+        found = _query_distributed(asked, db)
         _say_saved(reinforce and found > 0, db)
         return
     try:
@@ -176,9 +202,7 @@ def query(
                 source = build_retrieval_colony(
                     [(d.title, d.content) for d in docs], ticks=ticks, seed=seed
                 )
-            shown, found = _answer(
-                source, text, name, k, reinforce, show_documents, related, as_json
-            )
+            shown, found = _answer(source, asked)
             if reinforce and found and db is not None:  # (nothing reinforced: nothing to save)
                 from phago.colony import Colony
                 from phago.store import save
@@ -199,16 +223,7 @@ def _say_saved(saved: bool, db: Path | None) -> None:
         )
 
 
-def _query_distributed(
-    text: str,
-    name: str,
-    k: int,
-    db: Path,
-    reinforce: bool,
-    show_documents: bool,
-    related: bool,
-    as_json: bool,
-) -> int:
+def _query_distributed(asked: _Asked, db: Path) -> int:
     """``query`` on a distributed store: its shards loaded in this process, queried on
     their merged graph (as :func:`retrieve` takes a distributed colony), and with
     ``reinforce`` saved back, shards and catalog, when there are results. Returns how many
@@ -217,11 +232,11 @@ def _query_distributed(
 
     try:
         with (
-            writing(db) if reinforce else contextlib.nullcontext(),
+            writing(db) if asked.reinforce else contextlib.nullcontext(),
             load_distributed(db, backend="local") as dc,
         ):
-            shown, found = _answer(dc, text, name, k, reinforce, show_documents, related, as_json)
-            if reinforce and found:  # (nothing reinforced: nothing to save)
+            shown, found = _answer(dc, asked)
+            if asked.reinforce and found:  # (nothing reinforced: nothing to save)
                 save_distributed(dc, db)
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -236,28 +251,47 @@ DOCUMENT_CONCEPTS = 10
 """Top concepts (by the query's method) that ``query --documents`` names in each document."""
 
 
-def _answer(
-    source: GraphSource,
-    text: str,
-    name: str,
-    k: int,
-    reinforce: bool,
-    show_documents: bool,
-    related: bool,
-    as_json: bool,
-) -> tuple[Callable[[], None], int]:
+class _Asked(NamedTuple):
+    """What a ``query`` asks: its text, method name, how many results, whether it
+    reinforces, answers with documents (from ``only``, when given, and with the stored
+    ``info`` of each), fills them with related ones, and prints JSON."""
+
+    text: str
+    name: str
+    k: int
+    reinforce: bool
+    show_documents: bool
+    related: bool
+    as_json: bool
+    only: set[int] | None = None
+    info: dict[int, DocumentInfo] | None = None
+
+
+def _answer(source: GraphSource, asked: _Asked) -> tuple[Callable[[], None], int]:
     """Answer the query on ``source`` (while it is open); returns what prints the answer,
     and how many results it has."""
     from phago.query.base import query_terms
     from phago.query.documents import concept_documents, documents
     from phago.query.retrieve import retrieve
 
+    text, name, k, as_json = asked.text, asked.name, asked.k, asked.as_json
     g = source.graph
     terms = list(dict.fromkeys(query_terms(text)))  # (each once, in order)
-    if show_documents:
-        found = documents(source, text, k, concepts=DOCUMENT_CONCEPTS, related=related, method=name)
-        return lambda: _show_documents(text, terms, name, found, g, as_json), len(found)
-    results = retrieve(source, text, k, name, reinforce=reinforce)
+    if asked.show_documents:
+        found = documents(
+            source,
+            text,
+            k,
+            concepts=DOCUMENT_CONCEPTS,
+            related=asked.related,
+            method=name,
+            only=asked.only,
+        )
+        return (
+            lambda: _show_documents(text, terms, name, found, g, as_json, asked.info),
+            len(found),
+        )
+    results = retrieve(source, text, k, name, reinforce=asked.reinforce)
     sources = (
         [concept_documents(source, r, SOURCE_DOCUMENTS, text=text, width=0) for r in results]
         if as_json
@@ -323,6 +357,15 @@ def _show(
     out.print(t)
 
 
+def _added_and_tags(
+    info: dict[int, DocumentInfo] | None, doc_id: int
+) -> tuple[str, tuple[str, ...]]:
+    """When the document ``doc_id`` was added and its tags, as ``info`` has them ("" and
+    none where it has nothing of it, or there is no ``info``)."""
+    got = None if info is None else info.get(int(doc_id))
+    return ("", ()) if got is None else (got.added, got.tags)
+
+
 def _show_documents(
     text: str,
     terms: list[str],
@@ -330,15 +373,20 @@ def _show_documents(
     found: list[RetrievedDocument],
     g: HebbianGraph,
     as_json: bool,
+    info: dict[int, DocumentInfo] | None,
 ) -> None:
-    """Print the documents as a table, or as JSON."""
+    """Print the documents as a table, or as JSON (each with when it was added and its
+    tags, from ``info``: "" and [] where the store does not say)."""
     if as_json:
         echo_json(
             {
                 "query": text,
                 "terms": terms,
                 "method": name,
-                "documents": [d.to_dict() for d in found],
+                "documents": [
+                    {**d.to_dict(), "added": added, "tags": list(tags)}
+                    for d, (added, tags) in ((d, _added_and_tags(info, d.id)) for d in found)
+                ],
                 "nodes": g.node_count,
                 "edges": g.edge_count,
             }
@@ -356,5 +404,8 @@ def _show_documents(
         detail = d.snippet
         if d.concepts:
             detail += f"\n[dim]concepts: {', '.join(d.concepts)}[/dim]"
+        tags = _added_and_tags(info, d.id)[1]
+        if tags:
+            detail += f"\n[dim]tags: {', '.join(tags)}[/dim]"
         t.add_row(str(i), f"{d.title}\n[dim]{d.id}[/dim]", f"{d.score:.4g}", detail)
     out.print(t)

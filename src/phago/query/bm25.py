@@ -49,9 +49,13 @@ class ScoredDocument:
 
 
 def top_documents(
-    index: DocumentIndex, terms: list[str], n: int
+    index: DocumentIndex,
+    terms: list[str],
+    n: int,
+    allowed: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Rows of the ``n`` best documents with a positive BM25 score, and their scores.
+    """Rows of the ``n`` best documents with a positive BM25 score, and their scores (with
+    ``allowed``, a flag per row of ``index``, only among the rows it flags).
 
     Ties are broken by document id (rows are in id order), so the result does not depend
     on the order documents were ingested in.
@@ -72,7 +76,7 @@ def top_documents(
     if len(scores) == 0 or n <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     rounded = np.round(scores, 10)
-    cand = np.flatnonzero(rounded > 0)
+    cand = np.flatnonzero(rounded > 0 if allowed is None else (rounded > 0) & allowed)
     order = cand[np.lexsort((cand, -rounded[cand]))[:n]]
     return order.astype(np.int64), scores[order]
 

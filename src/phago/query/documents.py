@@ -267,6 +267,7 @@ def documents(
     related: bool = False,
     method: str = "best",
     width: int = DEFAULT_SNIPPET,
+    only: Collection[int] | None = None,
 ) -> list[RetrievedDocument]:
     """The documents that answer ``text``: BM25 over the digested documents, with snippets.
 
@@ -287,6 +288,8 @@ def documents(
             only documents that hold a word of the query (score above 0).
         method: the retrieval method of the concepts (:func:`phago.query.retrieve`).
         width: characters of each snippet (0: none).
+        only: the ids of the documents to answer from (such as a store's documents with a
+            tag: :meth:`phago.store.Catalog.documents_tagged`); None: every one.
 
     Returns:
         Up to ``n`` documents, best first: BM25 score descending (ties by id), then (with
@@ -323,7 +326,11 @@ def documents(
         return []
     g = source.graph
     di = query_index(source).documents(source)
-    rows, scores = top_documents(di, terms, n)
+    allowed = None
+    if only is not None:
+        wanted = np.fromiter((int(d) for d in only), dtype=np.uint64)
+        allowed = np.isin(np.asarray(di.doc_ids, dtype=np.uint64), wanted)
+    rows, scores = top_documents(di, terms, n, allowed)
     top = retrieve(source, text, concepts, name) if concepts else []
     # documents of the top concepts: row -> ranks of the concepts it holds
     held: dict[int, list[int]] = {}
@@ -336,7 +343,7 @@ def documents(
     taken = set(found)
     extra = (
         sorted(
-            (row for row in held if row not in taken),
+            (row for row in held if row not in taken and (allowed is None or allowed[row])),
             key=lambda row: (-len(held[row]), held[row][0], int(di.doc_ids[row])),
         )[: n - len(found)]
         if related

@@ -1,0 +1,73 @@
+"""``phago tag``: add tags to, or take them from, documents of a store (by id or by file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phago.cli._store import db_option, fail, parsed_number, writing
+from phago.cli.common import collector_paused, echo_json, out, plural
+from phago.cli.documents import tag_option_names
+from phago.errors import PhagoError
+
+
+@click.command(name="tag")
+@click.argument("targets", nargs=-1, required=True)
+@db_option()
+@click.option("--add", "added", multiple=True, metavar="TAG", help="Add TAG (repeatable).")
+@click.option(
+    "--remove", "removed", multiple=True, metavar="TAG", help="Take TAG away (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print each document's tags as JSON.")
+def tag(
+    targets: tuple[str, ...],
+    db: Path,
+    added: tuple[str, ...],
+    removed: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Add tags to, or take them from, documents of the store DB: each TARGET is a document
+    id (decimal or 0x-hex) or the path of an ingested file or folder (every document it
+    gave). Nothing else of the store changes; it is rewritten atomically only when a tag
+    does, and another command writing it meanwhile waits for this one.
+    """
+    from phago.cli.forget import _not_found, _stored_ids
+    from phago.store import (
+        is_distributed_store,
+        read_catalog,
+        read_distributed_catalog,
+        tag_in_store,
+    )
+
+    if not added and not removed:
+        raise click.UsageError("give --add TAG or --remove TAG")
+    plus = tag_option_names(added, "--add")
+    minus = tag_option_names(removed, "--remove")
+    both = sorted(set(plus) & set(minus))
+    if both:
+        raise click.UsageError(f"--add and --remove both name {', '.join(both)}")
+    try:
+        with writing(db), collector_paused():
+            catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)
+            stored = _stored_ids(db)
+            ids: list[int] = []
+            missing = []
+            for t in targets:
+                v = parsed_number(t)
+                found = [v] if v is not None and v in stored else []
+                found = found or [d for d in catalog.documents_from(t) if d in stored]
+                if not found:
+                    missing.append(t)
+                ids.extend(d for d in found if d not in ids)
+            if missing:
+                raise _not_found(missing)
+            info = tag_in_store(db, ids, add=plus, remove=minus)
+    except PhagoError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        echo_json([{"id": str(d), "added": i.added, "tags": list(i.tags)} for d, i in info.items()])
+        return
+    for d, i in info.items():
+        out.print(f"{d}: {', '.join(i.tags) or '(no tags)'}", highlight=False)
+    out.print(f"Tagged {plural(len(info), 'document')} in {db}.", highlight=False)

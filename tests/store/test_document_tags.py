@@ -1,0 +1,243 @@
+"""Tags and the time added on stored documents: ``phago ingest --tag`` and Markdown front
+matter give them; ``list``, ``show`` and ``query --documents`` show them, and ``--tag`` keeps
+to the documents that carry them; copies, edits, forgetting and both store kinds keep them
+right (phago.tags, phago.store.DocumentInfo)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from phago import Colony
+from phago.cli import main
+from phago.errors import ConfigError, StoreError
+from phago.query.base import example_source
+from phago.query.documents import documents
+from phago.store import (
+    Catalog,
+    DocumentInfo,
+    read_catalog,
+    read_document_info,
+    save,
+    tagged_documents,
+)
+from phago.tags import front_matter_tags, tag_name, tag_names
+
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def phago(*args: str, code: int = 0) -> str:
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert r.exit_code == code, r.stderr + r.stdout
+    return r.stdout if code == 0 else r.stderr
+
+
+def listed(db: Path, *tags: str) -> dict[str, dict[str, object]]:
+    extra = [a for t in tags for a in ("--tag", t)]
+    return {d["title"]: d for d in json.loads(phago("list", "--db", str(db), "--json", *extra))}
+
+
+def notes(root: Path) -> Path:
+    root.mkdir(exist_ok=True)
+    (root / "membranes.md").write_text(
+        "---\ntitle: x\ntags:\n  - Biology\n  - '#cells'\n---\n# Membranes\n\n"
+        "Lipid bilayers enclose cells and regulate transport of ions.\n"
+    )
+    (root / "glaciers.md").write_text(
+        "---\ntags: [geology, ice]\n---\n# Glaciers\n\nGlaciers carve valleys and move ice.\n"
+    )
+    (root / "plain.txt").write_text(
+        "Ribosomes\n\nRibosomes translate RNA into proteins in cells.\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize("shards", [None, 2])
+def test_ingest_tags_documents_and_list_and_query_keep_to_a_tag(
+    tmp_path: Path, shards: int | None
+) -> None:
+    db = tmp_path / ("n.db" if shards is None else "n.d")
+    more = [] if shards is None else ["--shards", str(shards)]
+    before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+    phago("ingest", str(notes(tmp_path / "notes")), "--db", str(db), "--tag", "Lab", *more)
+    phago("ingest", "--text", "Cells divide by mitosis.", "--db", str(db), "--tag", "#quick")
+    docs = listed(db)
+    assert docs["Membranes"]["tags"] == ["biology", "cells", "lab"]
+    assert docs["Glaciers"]["tags"] == ["geology", "ice", "lab"]
+    assert docs["Ribosomes"]["tags"] == ["lab"] and docs["text"]["tags"] == ["quick"]
+    for d in docs.values():
+        assert STAMP.fullmatch(str(d["added"])) and str(d["added"]) >= before
+    assert sorted(listed(db, "LAB")) == ["Glaciers", "Membranes", "Ribosomes"]
+    assert sorted(listed(db, "lab", "cells")) == ["Membranes"]  # every tag given
+    assert listed(db, "nothing") == {}
+    # "cells" is in three documents; only the tagged ones answer
+    every = json.loads(phago("query", "cells", "--db", str(db), "--documents", "--json"))
+    assert {d["title"] for d in every["documents"]} == {"Membranes", "Ribosomes", "text"}
+    only = json.loads(
+        phago("query", "cells", "--db", str(db), "--documents", "--json", "--tag", "quick")
+    )
+    assert [(d["title"], d["tags"]) for d in only["documents"]] == [("text", ["quick"])]
+    assert STAMP.fullmatch(only["documents"][0]["added"])
+    shown = phago("show", str(docs["text"]["id"]), "--db", str(db))
+    assert "tags: quick" in shown and "added 20" in shown
+
+
+def test_bad_tags_and_tags_without_a_store_are_usage_errors(tmp_path: Path) -> None:
+    text = tmp_path / "a.txt"
+    text.write_text("Cells divide.")
+    db = str(tmp_path / "n.db")
+    said = phago("ingest", str(text), "--db", db, "--tag", "two words", code=2)
+    assert "--tag" in said and "one word" in said and not Path(db).exists()
+    phago("ingest", str(text), "--db", db)
+    assert "with --documents --db" in phago("query", "cells", "--db", db, "--tag", "x", code=2)
+    assert "--tag" in phago("list", "--db", db, "--tag", "a,b", code=2)
+
+
+def test_a_copy_adds_its_tags_an_edit_keeps_them_and_forgetting_drops_them(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "n.db"
+    a = tmp_path / "a.txt"
+    a.write_text("Mitochondria make ATP for cells.")
+    phago("ingest", str(a), "--db", str(db), "--tag", "first")
+    first = listed(db)["a"]
+    copy = tmp_path / "copy.txt"
+    copy.write_text(a.read_text())
+    time.sleep(1.1)  # (times are to the second)
+    phago("ingest", str(copy), "--db", str(db), "--tag", "second")
+    again = listed(db)["a"]
+    assert again["tags"] == ["first", "second"] and again["added"] == first["added"]
+    saved = db.stat().st_mtime_ns
+    phago("ingest", str(copy), "--db", str(db), "--tag", "second")  # nothing new: not saved
+    assert db.stat().st_mtime_ns == saved
+    a.write_text("Mitochondria make ATP for cells, and keep their own DNA.")
+    phago("ingest", str(a), "--db", str(db))  # the edit keeps the old version's tags
+    edited = json.loads(phago("list", "--db", str(db), "--json"))  # (both titled "a")
+    assert [d["tags"] for d in edited] == [["first", "second"], ["first", "second"]]
+    assert edited[1]["added"] > first["added"]  # the new version's time
+    ids = {str(d["id"]) for d in edited}
+    for i in ids:
+        phago("forget", i, "--db", str(db))
+    assert read_document_info(db) == {}
+    assert read_catalog(db).info == {}
+
+
+def test_a_store_without_document_information_reads_as_before(tmp_path: Path) -> None:
+    c = Colony()
+    d = c.ingest_document("t", "cell wall")
+    db = save(c, tmp_path / "old.db")  # (as stores saved before the forty-first session)
+    with sqlite3.connect(db) as con:
+        assert con.execute(
+            "SELECT count(*) FROM blobs WHERE name = 'document_info'"
+        ).fetchone() == (0,)
+    assert read_document_info(db) == {} and read_catalog(db).info == {}
+    assert listed(db)["t"]["added"] == "" and listed(db)["t"]["tags"] == []
+    cat = Catalog()
+    cat.note_added([d], ["kept"], when="2026-12-01T00:00:00Z")
+    save(c, db, catalog=cat)
+    save(c, db)  # a save without a catalog keeps the stored one, information included
+    assert read_document_info(db) == {d: DocumentInfo("2026-12-01T00:00:00Z", ("kept",))}
+
+
+def test_damaged_document_information_is_refused(tmp_path: Path) -> None:
+    import hashlib
+
+    c = Colony()
+    d = c.ingest_document("t", "cell wall")
+    cat = Catalog()
+    cat.note_added([d], ["lab"])
+    db = save(c, tmp_path / "c.db", catalog=cat)
+    bad = json.dumps({"ids": [str(d)], "added": [""], "tags": [[7]]}).encode()
+    with sqlite3.connect(db) as con:  # well checksummed, but not what a store holds
+        con.execute(
+            "UPDATE blobs SET data = ?, sha256 = ? WHERE name = 'document_info'",
+            (bad, hashlib.sha256(bad).hexdigest()),
+        )
+    with pytest.raises(StoreError, match="document_info"):
+        read_document_info(db)
+    with pytest.raises(StoreError, match="document_info"):
+        read_catalog(db)
+
+
+def test_the_python_api_answers_from_the_documents_it_is_given() -> None:
+    src = example_source()
+    every = documents(src, "protein", 5)
+    assert len(every) > 1
+    kept = {int(every[-1].id)}
+    assert [int(d.id) for d in documents(src, "protein", 5, only=kept)] == list(kept)
+    assert documents(src, "protein", 5, only=set()) == []
+
+
+def test_tags_are_one_word_without_case_or_a_leading_hash() -> None:
+    assert tag_name("#Lab") == "lab" and tag_names(["b", "#B", "a"]) == ("a", "b")
+    for bad in ("", "#", "two words", "a,b", "x" * 101, 5):
+        with pytest.raises(ConfigError):
+            tag_name(bad)
+    with pytest.raises(ConfigError, match="collection"):
+        tag_names("lab")
+    assert tagged_documents({1: DocumentInfo("", ("a", "b")), 2: DocumentInfo()}, ["A"]) == {1}
+
+
+@pytest.mark.parametrize(
+    ("front", "tags"),
+    [
+        ("tags: [a, 'B', \"#c\"]\n", ("a", "b", "c")),
+        ("Tags: one two, three\n", ("one", "three", "two")),
+        ("tag: solo\n", ("solo",)),
+        ("tags:\n  - x\n  - y\ntitle: t\n", ("x", "y")),
+        ("tags:\n\ntitle: t\n", ()),
+        ("title: no tags here\n", ()),
+        ("tags: [" + "z" * 200 + ", ok]\n", ("ok",)),
+    ],
+)
+def test_front_matter_tags_in_its_usual_forms(front: str, tags: tuple[str, ...]) -> None:
+    assert front_matter_tags(front) == tags
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_prop_a_tag_name_is_stable(text: str) -> None:
+    try:
+        name = tag_name(text)
+    except ConfigError:
+        return
+    assert tag_name(name) == name and name == name.lower() and name.strip() == name
+
+
+@pytest.mark.parametrize("shards", [None, 2])
+def test_phago_tag_adds_and_removes_tags_by_id_or_file_and_nothing_else(
+    tmp_path: Path, shards: int | None
+) -> None:
+    db = tmp_path / ("n.db" if shards is None else "n.d")
+    more = [] if shards is None else ["--shards", str(shards)]
+    phago("ingest", str(notes(tmp_path / "notes")), "--db", str(db), *more)
+    before = listed(db)
+    graph = json.loads(phago("export", "--db", str(db), "--format", "json", "--out", "-"))
+    membranes = str(tmp_path / "notes" / "membranes.md")
+    said = json.loads(
+        phago("tag", membranes, "--db", str(db), "--add", "Review", "--remove", "cells", "--json")
+    )
+    assert [d["tags"] for d in said] == [["biology", "review"]]
+    glaciers = str(before["Glaciers"]["id"])
+    phago("tag", glaciers, "--db", str(db), "--add", "review")
+    assert sorted(listed(db, "review")) == ["Glaciers", "Membranes"]
+    after = listed(db)
+    assert after["Membranes"]["added"] == before["Membranes"]["added"]
+    assert after["Ribosomes"] == before["Ribosomes"]
+    assert json.loads(phago("export", "--db", str(db), "--format", "json", "--out", "-")) == graph
+    files = [db] if db.is_file() else sorted(p for p in db.rglob("*") if p.is_file())
+    stamp = [p.stat().st_mtime_ns for p in files]
+    phago("tag", glaciers, "--db", str(db), "--add", "review")  # no change: not rewritten
+    assert [p.stat().st_mtime_ns for p in files] == stamp and files
+    assert "no stored document" in phago("tag", "12345", "--db", str(db), "--add", "x", code=1)
+    assert "--add TAG or --remove TAG" in phago("tag", glaciers, "--db", str(db), code=2)
+    assert "both name x" in phago(
+        "tag", glaciers, "--db", str(db), "--add", "x", "--remove", "X", code=2
+    )
