@@ -73,7 +73,7 @@ from phago.graph import TRIU_CACHED_UP_TO, HebbianGraph, PrunedEdges, _triu
 from phago.ids import AgentId, DocumentId, agent_id
 from phago.substrate import Substrate
 from phago.text import term_bound, tokenize
-from phago.timeline import TIMELINE_TICKS, TickRecord
+from phago.timeline import TIMELINE_TICKS, TickRecord, TimelineBuffer
 from phago.types import (
     AgentAction,
     Apoptose,
@@ -434,7 +434,7 @@ class Colony:
         self._history: deque[tuple[int, list[ColonyEvent]]] = deque(
             maxlen=max(self.config.event_history_limit, 1)
         )
-        self._timeline: deque[TickRecord] = deque(maxlen=TIMELINE_TICKS)
+        self._timeline = TimelineBuffer(TIMELINE_TICKS)
         self._pending: list[AgentAction] | None = None
         self._events: list[ColonyEvent] = []
         self._dying: dict[int, DeathCause] = {}
@@ -1459,10 +1459,12 @@ class Colony:
                 anything of the tick is done).
         """
         policy = self.spawn_policy
-        if policy is not None and not callable(getattr(policy, "on_death", None)):
+        if policy is not None and (
+            isinstance(policy, type) or not callable(getattr(policy, "on_death", None))
+        ):
             raise ConfigError(  # (before the tick: the colony can go on once it is set right)
-                "colony.spawn_policy must be None or have on_death(colony, dead) (such as "
-                f"phago.agents.spawn.FitnessSpawnPolicy), got {policy!r}"
+                "colony.spawn_policy must be None or an object with on_death(colony, dead) "
+                f"(such as phago.agents.spawn.FitnessSpawnPolicy()), got {policy!r}"
             )
         began = time.perf_counter()
         with cyclic_gc_paused():
@@ -1471,19 +1473,20 @@ class Colony:
             self.decay()
             events = self.advance()
         g, s = self._graph, self.substrate
-        record = TickRecord(
+        timeline = getattr(self, "_timeline", None)
+        if timeline is None:  # a colony pickled before colonies kept timelines
+            timeline = self._timeline = TimelineBuffer(TIMELINE_TICKS)
+        timeline.append(
             s.tick,
             g.node_count,
             g.edge_count,
             len(self.agents),
             s.document_count,
             s.document_count - s.undigested_count,
-            tick_ms=(time.perf_counter() - began) * 1000.0,
+            0,
+            (time.perf_counter() - began) * 1000.0,
+            0.0,
         )
-        timeline = getattr(self, "_timeline", None)
-        if timeline is None:  # a colony pickled before colonies kept timelines
-            timeline = self._timeline = deque(maxlen=TIMELINE_TICKS)
-        timeline.append(record)
         return events
 
     def run(
@@ -1560,7 +1563,8 @@ class Colony:
             >>> [(r.tick, r.documents_total) for r in c.timeline()]
             [(1, 1), (2, 1), (3, 1)]
         """
-        return list(getattr(self, "_timeline", ()))
+        timeline = getattr(self, "_timeline", None)
+        return [] if timeline is None else timeline.records()
 
     def documents(self) -> list[Document]:
         """All documents in insertion order."""

@@ -290,6 +290,9 @@ def _refusing_unknown_options(init: Any) -> Any:
             raise ConfigError(f"ColonyConfig has no option {said}; its options: {', '.join(names)}")
         if len(args) > len(names):
             raise ConfigError(f"ColonyConfig takes at most {len(names)} values, got {len(args)}")
+        taken = [n for n in names[: len(args)] if n in options]
+        if taken:  # (the dataclass's TypeError said "got multiple values")
+            raise ConfigError(f"ColonyConfig was given {', '.join(taken)} twice")
         init(self, *args, **options)
 
     return functools.update_wrapper(__init__, init)  # (its signature, for help())

@@ -627,12 +627,21 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
 _STALE_AFTER_S = 60.0
 """A temporary file of a writer that is gone is removed once it is this old (seconds)."""
 
+_UNNAMED_STALE_AFTER_S = 86_400.0
+"""A temporary file named by a phago before the forty-first session (no process id in its
+name) is removed once it is this old (seconds): no export takes a day."""
+
 
 def _remove_stale_temporaries(target: Path) -> list[Path]:
     """Remove the temporary files of earlier writes of ``target`` whose writer died before
     renaming them (a ``kill -9``, the machine's memory running out): those named by
     :func:`_new_temporary` for a process that no longer runs on this machine and left
-    untouched for a minute. Returns the files removed.
+    untouched for a minute, and those an earlier phago named (without the process) left
+    untouched for a day. Returns the files removed.
+
+    A process id names a process of this machine: in a folder that several machines write
+    (a network share), a writer elsewhere whose file went a minute without a write could
+    lose it, and its export would then fail (and could be run again).
 
     Example:
         >>> import tempfile, pathlib
@@ -651,12 +660,19 @@ def _remove_stale_temporaries(target: Path) -> list[Path]:
     for name in names:
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
-        pid, dash, rest = name[len(prefix) : -len(suffix)].partition("-")
-        if not (dash and pid.isdigit() and len(rest) == 8) or _process_runs(int(pid)):
+        middle = name[len(prefix) : -len(suffix)]
+        pid, dash, rest = middle.partition("-")
+        if dash and pid.isdigit() and len(rest) == 8:
+            if _process_runs(int(pid)):
+                continue
+            after = _STALE_AFTER_S
+        elif len(middle) == 8 and all(c in "0123456789abcdef" for c in middle):
+            after = _UNNAMED_STALE_AFTER_S
+        else:
             continue
         path = target.parent / name
         try:
-            if time.time() - os.lstat(path).st_mtime < _STALE_AFTER_S:
+            if time.time() - os.lstat(path).st_mtime < after:
                 continue
             path.unlink()
         except OSError:

@@ -408,7 +408,9 @@ class HebbianGraph:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_id_keys", "_id_vals", "_id_synced"):  # rebuilt on demand
+        # rebuilt on demand; and a copy made while the graph is read-only (an agent's
+        # scratch copy during Sense) is the copy's own to change
+        for name in ("_id_keys", "_id_vals", "_id_synced", "_read_only"):
             state.pop(name, None)
         return state
 

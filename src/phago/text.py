@@ -239,15 +239,23 @@ _DOTS_ON_I = re.compile("i\u0307+")
 
 _ASCII_PIECE = re.compile(r"[a-z0-9]+")
 
+_DATA_PARAMS = r"(?:;[\w.+-]{1,127}(?:=[^\s;,()<>\"']{0,127})?){0,8}"
+# (every part bounded, so each "data:" costs at most a few thousand steps: unbounded parts
+# made text of many "data:" take time growing with the square of its length)
 URL = re.compile(
     r"\b(?:(?:https?|ftp|file)://|www\.)[^\s<>\"'`()\[\]{}]*[^\s<>\"'`()\[\]{}.,;:!?]"
-    r"|\bdata:[^\s,;()<>\"']*(?:;[^\s,;()<>\"']*)*;base64,[A-Za-z0-9+/=%_-]*",
+    r"|\bdata:(?:[\w.+-]{1,127}/[\w.+-]{1,127})?" + _DATA_PARAMS + r";base64,[A-Za-z0-9+/=%_-]*"
+    r"|\bdata:(?:image|font|audio|video|application|model)/[\w.+-]{1,127}"
+    + _DATA_PARAMS
+    + r",[^\s\"'()<>]*",
     re.IGNORECASE,
 )
 """A web address: ``scheme://…`` (http, https, ftp, file) or ``www.…``, up to a space,
 bracket or quote, without trailing punctuation; or a data address holding a whole file
-(``data:image/png;base64,…``, as Markdown and HTML notes inline their pictures), whose
-encoded bytes would otherwise make dozens of meaningless concepts."""
+(``data:image/png;base64,…``, or a picture or font written out, such as
+``data:image/svg+xml,%3Csvg…``, as Markdown and HTML notes inline their pictures), whose
+encoded bytes would otherwise make dozens of meaningless concepts (up to a space, quote or
+bracket: base64 wrapped over several lines leaves its later lines)."""
 
 
 def without_urls(text: str) -> str:
@@ -259,15 +267,16 @@ def without_urls(text: str) -> str:
         >>> without_urls("a cat ![cat](data:image/png;base64,iVBORw0KGgo=) sleeps")
         'a cat ![cat]( ) sleeps'
     """
-    # (the search is rarely needed; "ww." in any case: Www., wWw. and WWW. too)
+    # (the search is rarely needed; "ww." in any case: Www., wWw. and WWW. too; "ata:" for
+    # data: and Data:, "ATA:" for DATA:)
     if (
         "://" in text
         or "ww." in text
         or "wW." in text
         or "Ww." in text
         or "WW." in text
-        or "base64," in text
-        or "BASE64," in text
+        or "ata:" in text
+        or "ATA:" in text
     ):
         return URL.sub(" ", text)
     return text

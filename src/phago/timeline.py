@@ -32,10 +32,12 @@ import csv
 import html
 import io
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +48,7 @@ __all__ = [
     "TIMELINE_FORMATS",
     "TIMELINE_TICKS",
     "TickRecord",
+    "TimelineBuffer",
     "timeline_csv",
     "timeline_format",
     "timeline_html",
@@ -54,7 +57,8 @@ __all__ = [
 ]
 
 TIMELINE_TICKS = 100_000
-"""How many ticks' records a colony keeps (the most recent; about 13 MB at most)."""
+"""How many ticks' records a colony keeps (the most recent; 72 bytes a tick, about 9 MB at
+most with the room kept for the next ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,81 @@ class TickRecord:
 TIMELINE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TickRecord))
 """The columns of a timeline file, in order."""
 
+_INT_FIELDS = 7  # the first seven fields are counts, the last two milliseconds
+
+
+class TimelineBuffer:
+    """The most recent ``limit`` ticks' counts, as rows of one NumPy array: a colony adds a
+    row per tick in about a microsecond, and a checkpoint copies them all at once.
+
+    Example:
+        >>> b = TimelineBuffer(limit=2)
+        >>> for t in (1, 2, 3):
+        ...     b.append(t, 10 * t, 5, 2, 4, 1, 0, 0.5, 0.0)
+        >>> [r.tick for r in b.records()], b.rows().shape
+        ([2, 3], (2, 9))
+    """
+
+    __slots__ = ("_n", "_rows", "_start", "limit")
+
+    def __init__(self, limit: int = TIMELINE_TICKS) -> None:
+        self.limit = max(int(limit), 1)
+        self._rows = np.empty((min(64, self.limit), len(TIMELINE_FIELDS)), dtype=np.float64)
+        self._start = 0
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, *values: float) -> None:
+        """Add one tick's row (the values of a :class:`TickRecord`, in order), dropping the
+        oldest once ``limit`` rows are held."""
+        end = self._start + self._n
+        if end == len(self._rows):
+            if self._start:  # (only once full: the oldest rows went)
+                self._rows[: self._n] = self._rows[self._start : end]
+                self._start, end = 0, self._n
+            else:
+                grown = np.empty((2 * len(self._rows), self._rows.shape[1]), dtype=np.float64)
+                grown[: self._n] = self._rows[: self._n]
+                self._rows = grown
+        self._rows[end] = values
+        if self._n == self.limit:
+            self._start += 1
+        else:
+            self._n += 1
+
+    def extend_rows(self, rows: np.ndarray) -> None:
+        """Add rows as :meth:`rows` gives them (a checkpoint's), oldest first."""
+        more = np.asarray(rows, dtype=np.float64).reshape(-1, len(TIMELINE_FIELDS))
+        held = np.concatenate([self.rows(), more])[-self.limit :]
+        self._rows = np.empty((max(64, 2 * len(held)), held.shape[1]), dtype=np.float64)
+        self._rows[: len(held)] = held
+        self._start, self._n = 0, len(held)
+
+    def rows(self) -> np.ndarray:
+        """A copy of the rows held, oldest first (one per tick, :data:`TIMELINE_FIELDS`)."""
+        return self._rows[self._start : self._start + self._n].copy()
+
+    def records(self) -> list[TickRecord]:
+        """The rows as :class:`TickRecord`, oldest first."""
+        rows = self._rows[self._start : self._start + self._n]
+        counts = rows[:, :_INT_FIELDS].astype(np.int64).tolist()
+        times = rows[:, _INT_FIELDS:].tolist()
+        return [TickRecord(*c, *t) for c, t in zip(counts, times, strict=True)]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # only the rows held, not the room kept for the next ones
+        return (_buffer_of, (self.rows(), self.limit))
+
+
+def _buffer_of(rows: np.ndarray, limit: int) -> TimelineBuffer:
+    """A :class:`TimelineBuffer` holding ``rows`` (what its ``__reduce__`` gave)."""
+    buffer = TimelineBuffer(limit)
+    buffer.extend_rows(rows)
+    return buffer
+
+
 TIMELINE_FORMATS: dict[str, str] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -133,10 +212,22 @@ def timeline_format(path: str | os.PathLike[str]) -> str:
 
 
 def _checked(records: Iterable[TickRecord]) -> list[TickRecord]:
+    """``records`` as a list, each a :class:`TickRecord` of whole numbers and finite
+    milliseconds (a colony's always are; one a user built may not be).
+
+    Raises:
+        ConfigError: naming the first record that is not.
+    """
     rows = list(records)
     for r in rows:
         if not isinstance(r, TickRecord):
             raise ConfigError(f"a timeline holds TickRecords, got {type(r).__name__}")
+        values = astuple(r)
+        counts = values[:_INT_FIELDS]
+        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in counts):
+            raise ConfigError(f"a TickRecord's counts are whole numbers, got {r!r}")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values[_INT_FIELDS:]):
+            raise ConfigError(f"a TickRecord's milliseconds are finite numbers, got {r!r}")
     return rows
 
 
@@ -169,18 +260,30 @@ def _json_rows(records: Iterable[TickRecord]) -> list[dict[str, int | float]]:
 # ---------------------------------------------------------------------------- the chart
 
 _PANELS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
-    ("graph", (("nodes", "nodes", "#1f77b4"), ("edges", "edges", "#d62728"))),
+    (
+        "graph",
+        (
+            ("nodes", "nodes", "#1f77b4"),
+            ("edges", "edges", "#d62728"),
+            ("cross_shard_edges", "cross-shard made", "#17becf"),
+        ),
+    ),
     (
         "documents",
         (
-            ("documents_total", "held", "#7f7f7f"),
             ("documents_digested", "digested", "#2ca02c"),
+            ("documents_total", "held", "#7f7f7f"),
         ),
     ),
     ("agents", (("agents_alive", "alive", "#9467bd"),)),
     ("ms per tick", (("tick_ms", "tick", "#ff7f0e"), ("barrier_ms", "barrier", "#8c564b"))),
 )
-"""The chart's panels, top to bottom: a title, then (field, legend, colour) per line."""
+"""The chart's panels, top to bottom: a title, then (field, legend, colour) per line (drawn
+in this order; a line of the sharded colony's alone, all zeros on one colony, is left
+out)."""
+
+_SHARDED_ONLY = frozenset({"cross_shard_edges", "barrier_ms"})
+_DASHED = frozenset({"documents_total"})  # (drawn over "digested", which it equals at the end)
 
 _WIDTH, _PANEL_HEIGHT, _LEFT, _RIGHT, _GAP = 760, 130, 70, 110, 34
 _MAX_POINTS = 1200  # a line keeps at most about this many points (the extremes survive)
@@ -231,7 +334,8 @@ def _label(value: float) -> str:
 
 def timeline_svg(records: Iterable[TickRecord], *, title: str = "phago run") -> str:
     """A chart of the records: four panels sharing the tick axis (the graph's nodes and
-    edges; documents held and digested; agents alive; milliseconds per tick and the
+    edges, and on a sharded colony the cross-shard edges each tick made; documents held and
+    digested; agents alive; milliseconds per tick and the
     barrier's share), each scaled from 0 to a round number above its largest value (the
     milliseconds above their 99th percentile, so that the first tick's compiling does not
     flatten the rest: a higher value is drawn at the top, and the legend gives the
@@ -257,12 +361,17 @@ def timeline_svg(records: Iterable[TickRecord], *, title: str = "phago run") -> 
     span = max(t1 - t0, 1.0)
     plot_w = _WIDTH - _LEFT - _RIGHT
     height = 40 + len(_PANELS) * (_PANEL_HEIGHT + _GAP) + 26
+    heading = (
+        f'<text x="{_LEFT}" y="22" font-size="15" font-weight="bold">{html.escape(title)}</text>'
+        if title
+        else ""
+    )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" '
         f'viewBox="0 0 {_WIDTH} {height}" font-family="sans-serif" font-size="11" '
         f'data-ticks="{len(rows)}">',
         f'<rect width="{_WIDTH}" height="{height}" fill="white"/>',
-        f'<text x="{_LEFT}" y="22" font-size="15" font-weight="bold">{html.escape(title)}</text>',
+        heading,
     ]
 
     def sx(t: np.ndarray) -> np.ndarray:
@@ -290,9 +399,7 @@ def timeline_svg(records: Iterable[TickRecord], *, title: str = "phago run") -> 
                 f'<text x="{_LEFT - 7}" y="{y + 4:.1f}" text-anchor="end">'
                 f"{_label(frac * peak)}</text>"
             )
-        drawn = [
-            line for line in lines if line[0] != "barrier_ms" or columns["barrier_ms"].any()
-        ]  # (one colony has no barrier)
+        drawn = [line for line in lines if line[0] not in _SHARDED_ONLY or columns[line[0]].any()]
         for j, (name, legend, colour) in enumerate(drawn):
             xs, ys = _decimated(ticks, columns[name])
             py = bottom - np.minimum(ys / peak, 1.0) * _PANEL_HEIGHT
@@ -301,8 +408,9 @@ def timeline_svg(records: Iterable[TickRecord], *, title: str = "phago run") -> 
             said = f"last {_label(float(column[-1]))}"
             if clipped:
                 said += f", max {_label(float(column.max()))}"
+            dash = ' stroke-dasharray="5 4"' if name in _DASHED else ""
             out.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
+                f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} '
                 f'data-field="{name}" points="{points}"/>'
                 f'<text x="{_LEFT + plot_w + 8}" y="{top + 14 + 28 * j}" fill="{colour}">'
                 f"{html.escape(legend)}</text>"
@@ -337,7 +445,7 @@ def timeline_html(records: Iterable[TickRecord], *, title: str = "phago run") ->
         True
     """
     rows = _checked(records)
-    chart = timeline_svg(rows, title=title)
+    chart = timeline_svg(rows, title="")  # (the page's heading is the title)
     last = rows[-1]
     total_ms = sum(r.tick_ms for r in rows)
     cells = [
@@ -397,7 +505,7 @@ def write_timeline(
     elif fmt == "jsonl":
         text = "".join(json.dumps(r) + "\n" for r in _json_rows(rows))
     elif fmt == "json":
-        text = json.dumps(_json_rows(rows), indent=1) + "\n"
+        text = json.dumps(_json_rows(rows), separators=(",", ":")) + "\n"
     elif fmt == "svg":
         text = timeline_svg(rows, title=title) + "\n"
     else:

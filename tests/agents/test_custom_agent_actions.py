@@ -158,6 +158,12 @@ def test_an_agent_changing_the_graph_while_it_senses_is_refused() -> None:
     assert c.graph.node_count == nodes and c.graph.find_by_label("sneaked in") is None
     c.graph.add_node("after the tick")  # writable again outside Sense
     assert c.graph.find_by_label("after the tick") is not None
+    import copy
+
+    with c.graph.read_only("sensing"):  # a scratch copy made meanwhile is the copy's own
+        scratch = copy.deepcopy(c.graph)
+    scratch.add_node("planned")
+    assert scratch.find_by_label("planned") is not None and c.graph.find_by_label("planned") is None
 
 
 def test_a_shards_agent_changing_the_graph_is_refused_with_the_cause() -> None:

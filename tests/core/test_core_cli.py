@@ -254,9 +254,10 @@ def test_ctrl_c_stops_a_run_at_a_tick_and_checkpoints_it_for_resume(tmp_path: Pa
     import time
 
     ckpt = tmp_path / "ckpt"
+    timeline = tmp_path / "tl.csv"
     args = ["run", "--shards", "2", "--ticks", "100000", "--checkpoint-every", "50"]
     proc = subprocess.Popen(
-        [*PHAGO, *args, "--checkpoint-dir", str(ckpt), "--json"],
+        [*PHAGO, *args, "--checkpoint-dir", str(ckpt), "--json", "--timeline", str(timeline)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -277,11 +278,19 @@ def test_ctrl_c_stops_a_run_at_a_tick_and_checkpoints_it_for_resume(tmp_path: Pa
     tick = int(said.split("stopped at tick ")[1].split(",")[0])
     # the command to go on with keeps the ticks left and the checkpoint spacing (it said
     # only --resume DIR, which ran until digested and took no more checkpoints)
-    assert f"phago run --resume {ckpt} --ticks {100000 - tick} --checkpoint-every 50" in said
+    again = f"phago run --resume {ckpt} --ticks {100000 - tick} --checkpoint-every 50"
+    assert f"{again} --timeline {timeline}" in said
     assert sorted(p.name for p in ckpt.iterdir()) == [f"tick-{tick:010d}"]
-    resumed = run("run", "--resume", str(ckpt), "--ticks", "2", "--json")
+    # the ticks that completed are written as the run's timeline
+    assert [int(line.split(",")[0]) for line in timeline.read_text().splitlines()[1:]] == list(
+        range(1, tick + 1)
+    )
+    resumed = run(
+        "run", "--resume", str(ckpt), "--ticks", "2", "--json", "--timeline", str(timeline)
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["tick"] == tick + 2
+    assert len(timeline.read_text().splitlines()) == 1 + tick + 2  # the whole run's
     # and went on checkpointing there: its last tick is the set now
     assert sorted(p.name for p in ckpt.iterdir()) == [f"tick-{tick + 2:010d}"]
 
@@ -297,6 +306,53 @@ def test_a_one_colony_run_asked_for_checkpoints_runs_as_one_shard_and_takes_them
     data = json.loads(r.stdout)
     assert len(data["shards"]) == 1 and data["ticks_run"] == 12
     assert sorted(p.name for p in ckpt.iterdir()) == ["tick-0000000012"]
+
+
+def test_ctrl_c_in_a_run_of_one_colony_writes_the_ticks_it_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from phago.cli import main
+    from phago.colony import Colony
+
+    tick = Colony.tick
+
+    def tick_until_seven(self: Colony) -> object:
+        if self.current_tick == 7:
+            raise KeyboardInterrupt  # (as Colony.run raises Ctrl-C, at a tick boundary)
+        return tick(self)
+
+    monkeypatch.setattr(Colony, "tick", tick_until_seven)
+    out_file = tmp_path / "t.jsonl"
+    r = CliRunner().invoke(main, ["run", "--ticks", "50", "--timeline", str(out_file)])
+    assert r.exit_code == 130 and "interrupted" in r.output
+    assert [json.loads(line)["tick"] for line in out_file.read_text().splitlines()] == list(
+        range(1, 8)
+    )
+    assert "timeline of 7 ticks (ticks 1 to 7) written" in " ".join(r.output.split())
+
+
+def test_a_timeline_that_cannot_be_written_after_the_run_keeps_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    import phago.timeline as timeline_mod
+    from phago.cli import main
+    from phago.errors import OutputError
+
+    def full_disk(*_args: object, **_kwargs: object) -> None:
+        raise OutputError("cannot write t.csv: No space left on device")
+
+    monkeypatch.setattr(timeline_mod, "write_timeline", full_disk)
+    r = CliRunner().invoke(
+        main, ["run", "--ticks", "3", "--json", "--timeline", str(tmp_path / "t.csv")]
+    )
+    assert r.exit_code == 1, r.output
+    report = json.loads(r.stdout)
+    assert report["ticks_run"] == 3 and "No space left" in report["timeline_error"]
+    assert "the timeline was not written" in r.stderr
 
 
 def test_ctrl_c_in_any_command_exits_with_130(monkeypatch: pytest.MonkeyPatch) -> None:

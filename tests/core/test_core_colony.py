@@ -321,6 +321,8 @@ def test_a_config_option_it_does_not_have_is_named_with_the_one_meant() -> None:
         replace(ColonyConfig(), wiring_windo=3)  # type: ignore[call-arg]
     with pytest.raises(ConfigError, match="no option 'zzz'; its options: signal_decay_rate"):
         ColonyConfig(zzz=1)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="given signal_decay_rate twice"):
+        ColonyConfig(0.1, signal_decay_rate=0.2)  # type: ignore[misc]
     with pytest.raises(ConfigError, match="at most 19 values, got 20"):
         ColonyConfig(*range(20))  # type: ignore[arg-type]
     assert ColonyConfig(max_edge_degree=4).max_edge_degree == 4
@@ -330,9 +332,14 @@ def test_a_config_option_it_does_not_have_is_named_with_the_one_meant() -> None:
 def test_a_spawn_policy_without_on_death_is_refused_before_the_tick() -> None:
     colony = build_sample_colony()
     colony.spawn_policy = 5  # type: ignore[assignment]
-    with pytest.raises(ConfigError, match="spawn_policy must be None or have on_death"):
+    with pytest.raises(ConfigError, match="spawn_policy must be None or an object with on_death"):
         colony.tick()
     assert colony.current_tick == 0
+    from phago.agents.spawn import FitnessSpawnPolicy
+
+    colony.spawn_policy = FitnessSpawnPolicy  # type: ignore[assignment]  # (the class, no ())
+    with pytest.raises(ConfigError, match="an object with on_death"):
+        colony.tick()
     colony.spawn_policy = None
     colony.run(2)  # nothing of the refused tick was done: the colony goes on
     assert colony.current_tick == 2

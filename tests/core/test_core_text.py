@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -128,3 +129,32 @@ def test_pictures_inlined_as_data_addresses_give_no_terms_on_any_path() -> None:
     digest_new_documents(c, [c.ingest_document("n", note)], digesters=1)
     labels = {c.graph.label_at(i) for i in range(c.graph.node_count)}
     assert {"mitochondria", "energy"} <= labels and max(map(len, labels)) < 20
+
+
+def test_data_addresses_of_every_usual_form_go_and_words_like_them_stay() -> None:
+    svg = "%3Csvg%20xmlns%3D%22http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%22%3E%3C%2Fsvg%3E"
+    for address in (
+        f"data:image/svg+xml,{svg}",
+        "data:image/png;Base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB",
+        "data:;base64,SGVsbG8gV29ybGQ=",
+        "DATA:font/woff2;charset=utf-8;BASE64,d09GMgABAAAAA",
+    ):
+        assert tokenize(f"Cells ![x]({address}) membrane") == ["cells", "membrane"], address
+    assert tokenize("the data: field, base64, metadata:values and data:text stay") == [
+        "data",
+        "field",
+        "base64",
+        "metadata",
+        "values",
+        "data",
+        "text",
+        "stay",
+    ]
+
+
+@pytest.mark.timeout(20)  # a hang guard: the first pattern took minutes on this text
+def test_text_of_many_data_prefixes_is_read_in_linear_time() -> None:
+    from phago.text import URL, without_urls
+
+    for text in ("data:" * 50_000, "data:" + "a/b;" * 50_000, "data:a/b" + ";x=y" * 50_000):
+        assert URL.search(text) is None or len(without_urls(text)) < len(text)

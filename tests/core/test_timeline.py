@@ -254,7 +254,7 @@ def test_phago_run_writes_the_timeline_it_ran(tmp_path: Path) -> None:
     rows = list(csv.DictReader((tmp_path / "t.csv").open()))
     assert len(rows) == report["ticks_run"] and report["timeline"] == str(tmp_path / "t.csv")
     assert int(rows[-1]["edges"]) == report["graph_edges"]
-    assert f"timeline of {len(rows)} ticks written to t.csv" in done.stderr
+    assert f"timeline of {len(rows)} ticks (ticks 1 to {len(rows)}) written to t.csv" in done.stderr
     sharded = _phago("run", "--shards", "2", "--ticks", "9", "--timeline", "t.html", cwd=tmp_path)
     assert sharded.returncode == 0, sharded.stderr
     assert "9 (1 to 9)" in (tmp_path / "t.html").read_text()
@@ -268,3 +268,53 @@ def test_phago_run_refuses_a_timeline_it_could_not_write_before_running(tmp_path
     save(Colony(), tmp_path / "s.json")
     done = _phago("run", "--timeline", "s.json", cwd=tmp_path)
     assert done.returncode == 1 and "StoreError" in done.stderr
+
+
+def test_the_buffer_keeps_the_last_rows_and_a_copy_holds_only_them() -> None:
+    import pickle
+
+    from phago.timeline import TimelineBuffer
+
+    b = TimelineBuffer(limit=5)
+    for t in range(1, 13):
+        b.append(t, t, 2 * t, 1, 1, 1, 0, 0.5, 0.0)
+    assert [r.tick for r in b.records()] == [8, 9, 10, 11, 12] and len(b) == 5
+    back = pickle.loads(pickle.dumps(b))
+    assert back.records() == b.records() and back.limit == 5
+    back.extend_rows(b.rows()[:2])
+    assert [r.tick for r in back.records()] == [10, 11, 12, 8, 9]
+    big = TimelineBuffer()
+    for t in range(3000):
+        big.append(t, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
+    assert len(pickle.dumps(big)) < 3000 * 9 * 8 + 1000  # the rows, not the room after them
+
+
+def test_a_checkpoint_takes_the_timeline_as_one_array() -> None:
+    with _sharded(2) as dc:
+        dc.run(5)
+        extra = dc._checkpoint_extra([])
+    assert isinstance(extra["timeline"], np.ndarray) and extra["timeline"].shape == (5, 9)
+
+
+def test_the_chart_draws_what_a_sharded_run_made_and_the_page_titles_it_once() -> None:
+    with _sharded(3) as dc:
+        dc.run(12)
+        records = dc.timeline()
+    svg = timeline_svg(records)
+    assert 'data-field="cross_shard_edges"' in svg and 'data-field="barrier_ms"' in svg
+    assert 'stroke-dasharray="5 4" data-field="documents_total"' in svg
+    one = timeline_svg([TickRecord(1, 1, 1, 1, 1, 1)])
+    assert "cross_shard_edges" not in one and "barrier_ms" not in one
+    page = timeline_html(records, title="a run")
+    assert page.count(">a run<") == 2  # the page's <title> and its heading, not the chart
+
+
+def test_records_a_user_built_badly_are_refused(tmp_path: Path) -> None:
+    for bad in (
+        TickRecord(1, 1, 1, 1, 1, 1, 0, float("nan")),
+        TickRecord("a", None, 1, 1, 1, 1),  # type: ignore[arg-type]
+        TickRecord(1, 1, 1, True, 1, 1),
+    ):
+        with pytest.raises(ConfigError, match="TickRecord"):
+            write_timeline([bad], tmp_path / "t.svg")
+    assert not list(tmp_path.iterdir())

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -298,10 +299,16 @@ def test_the_temporary_of_an_export_killed_mid_write_goes_with_a_later_write(
     assert left.read_text() == "half" and not out.exists()
     mine = tmp_path / f".g.csv.{os.getpid()}-0badf00d.tmp.csv"  # a live writer's
     mine.write_text("being written")
+    older = tmp_path / ".g.csv.0a1b2c3d.tmp.csv"  # an earlier phago's, an hour old
+    older.write_text("half")
+    os.utime(older, (time.time() - 3600, time.time() - 3600))
     export_graph(GraphTable.from_store(db), "csv", out)
     assert left.exists()  # a minute's grace: a writer that just died may be on another host
     for p in (left, mine):
         os.utime(p, (0, 0))
+    export_graph(GraphTable.from_store(db), "csv", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [older.name, mine.name, "g.csv"]
+    os.utime(older, (0, 0))  # a day old: no export takes that long
     export_graph(GraphTable.from_store(db), "csv", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name, "g.csv"]
     assert out.stat().st_size > 1 << 18  # the whole export

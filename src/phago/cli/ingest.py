@@ -661,7 +661,11 @@ class _ShardedStore:
         self.existed = is_distributed_store(db)
         if self.existed:
             dc = load_distributed(db, backend=request.backend)
-            self.catalog = read_distributed_catalog(db)
+            try:
+                self.catalog = read_distributed_catalog(db)
+            except BaseException:  # (a damaged catalog: the shards started go again)
+                dc.close()
+                raise
             if shards is not None and shards != dc.num_shards:
                 dc.close()
                 raise _failed(StoreError(f"{db} holds {dc.num_shards} shards, not {shards}"))

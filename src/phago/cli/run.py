@@ -177,17 +177,23 @@ def run(
         # one colony; asked for checkpoints, it runs as one shard, which takes them
         from phago.errors import PhagoError
 
+        colony: Colony | None = None
         try:
             colony = build_colony(docs, digesters=digesters, seed=seed, config=config)
             ran, seconds = _run_with_progress(colony, ticks, max_ticks)
         except PhagoError as exc:  # a document too wide to wire, say
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        except KeyboardInterrupt:  # the ticks that completed are the timeline's
+            if colony is not None:
+                _write_timeline(colony, timeline_path)
+            raise
         stats: dict[str, Any] = {**colony.stats().to_dict(), "run_seconds": round(seconds, 3)}
         written = _write_timeline(colony, timeline_path)
         if as_json:
             echo_json({"ticks_run": ran, **stats, "skipped": skipped, **written})
         else:
             out.print(stats_table(stats, title=f"Colony after {ran} ticks"))
+        _fail_unwritten(written)
         return
     from dataclasses import replace
 
@@ -219,6 +225,7 @@ def run(
         "checkpoint_dir": checkpoint_dir,
         "ray_start_timeout_s": start_timeout,
     }
+    dc: DistributedColony | None = None
     try:
         if resume is not None:
             dc = DistributedColony.from_checkpoint(resume, backend, **options)
@@ -229,12 +236,16 @@ def run(
         kept = [] if checkpoint_every is None else ["--checkpoint-every", str(checkpoint_every)]
         if backend == "ray":
             kept += ["--backend", "ray"] + ([] if address is None else ["--address", address])
+        if timeline_path is not None:  # (a resumed run's timeline holds the earlier ticks)
+            kept += ["--timeline", str(timeline_path)]
         ran, recovered, st = _run_sharded(
             docs if resume is None else None, dc, shards, digesters, ticks, max_ticks, kept
         )
     except PhagoError as exc:  # shards not placed, a lost shard without checkpoints, ...
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     except KeyboardInterrupt:  # (said by _run_sharded)
+        if dc is not None:  # the ticks that completed are the timeline's
+            _write_timeline(dc, timeline_path)
         raise click.exceptions.Exit(130) from None
     per_shard = st.pop("shards")
     written = _write_timeline(dc, timeline_path)
@@ -250,6 +261,7 @@ def run(
                 **written,
             }
         )
+        _fail_unwritten(written)
         return
     out.print(stats_table(st, title=f"{shards} shards ({backend}) after {ran} ticks"))
     cols = [
@@ -269,13 +281,17 @@ def run(
     out.print(fitted_table("Shards", cols, rows))
     if recovered:
         console.print(f"[yellow]recovered from {recovered} shard failure(s)")
+    _fail_unwritten(written)
 
 
 def _check_timeline_path(path: Path) -> None:
     """Refuse, before the run, a ``--timeline`` file that could not be written after it:
-    a name of no timeline format, a folder that does not exist, a phago store."""
+    a name of no timeline format, a phago store, a folder (where a symbolic link leads)
+    that does not exist or where no file can be made."""
+    import tempfile
+
     from phago.errors import ConfigError, StoreError
-    from phago.export import check_output_path
+    from phago.export import check_output_path, is_stream_output
     from phago.timeline import timeline_format
 
     try:
@@ -285,16 +301,28 @@ def _check_timeline_path(path: Path) -> None:
         raise click.BadParameter(str(exc), param_hint="--timeline") from exc
     except StoreError as exc:
         raise click.ClickException(f"StoreError: {exc}") from exc
-    if not path.parent.is_dir():
+    if is_stream_output(path):  # (a FIFO: written in place)
+        return
+    folder = Path(os.path.realpath(path)).parent
+    if not folder.is_dir():
         raise click.BadParameter(
-            f"cannot write {path}: the folder {path.parent} does not exist",
-            param_hint="--timeline",
+            f"cannot write {path}: the folder {folder} does not exist", param_hint="--timeline"
         )
+    try:  # (the file is written beside itself first, then renamed)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".phago-probe-"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write {path}: no file can be made in {folder} ({exc.strerror or exc})",
+            param_hint="--timeline",
+        ) from exc
 
 
 def _write_timeline(colony: Colony | DistributedColony, path: Path | None) -> dict[str, str]:
     """Write the colony's timeline to ``path`` (None: nothing) and say so on stderr;
-    returns what ``--json`` adds: the file written, as ``timeline``."""
+    returns what ``--json`` adds: the file written, as ``timeline``, or why it was not, as
+    ``timeline_error`` (the run's results are printed all the same, and the command then
+    fails: :func:`_fail_unwritten`)."""
     if path is None:
         return {}
     from phago.errors import PhagoError
@@ -304,9 +332,18 @@ def _write_timeline(colony: Colony | DistributedColony, path: Path | None) -> di
     try:
         write_timeline(records, path, title=f"phago run ({len(records)} ticks)")
     except PhagoError as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
-    console.print(f"timeline of {len(records)} ticks written to {path}", highlight=False)
+        said = f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]the timeline was not written: {said}", highlight=False)
+        return {"timeline_error": said}
+    span = f" (ticks {records[0].tick} to {records[-1].tick})" if records else ""
+    console.print(f"timeline of {len(records)} ticks{span} written to {path}", highlight=False)
     return {"timeline": os.path.abspath(path)}
+
+
+def _fail_unwritten(written: dict[str, str]) -> None:
+    """Exit with status 1 where the timeline could not be written (said already)."""
+    if "timeline_error" in written:
+        raise click.exceptions.Exit(1)
 
 
 def _checkpoint_backend(directory: str) -> str:

@@ -21,10 +21,9 @@ import signal
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -72,7 +71,7 @@ from phago.errors import (
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, document_ids
 from phago.state import ForgetPlan, ForgetReport, checked_document_ids
-from phago.timeline import TIMELINE_TICKS, TickRecord
+from phago.timeline import TIMELINE_TICKS, TickRecord, TimelineBuffer
 from phago.types import Document, Position
 
 if TYPE_CHECKING:
@@ -112,10 +111,10 @@ class DistributedStats:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
-def _tick_record(result: DistributedTickResult) -> TickRecord:
-    """The :class:`~phago.timeline.TickRecord` of a distributed tick, from its shards'
-    reports."""
-    return TickRecord(
+def _tick_row(result: DistributedTickResult) -> tuple[float, ...]:
+    """The :class:`~phago.timeline.TickRecord` values of a distributed tick, from its
+    shards' reports."""
+    return (
         result.tick,
         result.total_nodes(),
         result.total_edges(),
@@ -388,7 +387,12 @@ class DistributedColony:
         # they stand, replayed by the rollback to the same figures
         self.history: list[tuple[int, int, int]] = []
         # the same ticks' TickRecords (the most recent TIMELINE_TICKS): timeline()
-        self._timeline: deque[TickRecord] = deque(maxlen=TIMELINE_TICKS)
+        self._timeline = TimelineBuffer(TIMELINE_TICKS)
+        # the run call's ticks so far (the runner's list) and their timeline rows, made
+        # for its checkpoints (_checkpoint_extra); let go when the call returns
+        self._done_rows: tuple[Sequence[DistributedTickResult], list[tuple[float, ...]]] | None = (
+            None
+        )
         self._runner.checkpoint_info = {
             "num_shards": self.num_shards,
             "backend": backend,
@@ -403,16 +407,23 @@ class DistributedColony:
     def _checkpoint_extra(self, done: Sequence[DistributedTickResult]) -> dict[str, Any]:
         """What a checkpoint on disk keeps of this object: where the next spawned agents go,
         and the history of node and edge counts and the timeline (with the ticks of the
-        run under way, ``done``, which they take when the run returns)."""
+        run under way, ``done``, which they take when the run returns).
+
+        The rows of ``done`` are made once each: a run call's later checkpoints take the
+        ones made for its earlier checkpoints (made afresh every time, they cost a long
+        run time growing with the square of its length)."""
+        cached = self._done_rows
+        if cached is None or cached[0] is not done or len(cached[1]) > len(done):
+            cached = self._done_rows = (done, [])
+        rows = cached[1]
+        rows.extend(_tick_row(r) for r in done[len(rows) :])
         history = list(self.history)
-        history += [(r.tick, r.total_nodes(), r.total_edges()) for r in done]
-        timeline = [tuple(astuple(r)) for r in self._timeline]
-        timeline += [tuple(astuple(_tick_record(r))) for r in done]
-        return {
-            "layout_next": self._layout_next,
-            "history": history,
-            "timeline": timeline[-TIMELINE_TICKS:],
-        }
+        history += [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        timeline = self._timeline.rows()
+        if rows:
+            more = np.array(rows, dtype=np.float64)
+            timeline = np.concatenate([timeline, more])[-TIMELINE_TICKS:]
+        return {"layout_next": self._layout_next, "history": history, "timeline": timeline}
 
     @classmethod
     def from_checkpoint(
@@ -474,7 +485,8 @@ class DistributedColony:
             extra = (cp.runner_state or {}).get("extra") or {}
             dc._layout_next = int(extra.get("layout_next", 0))
             dc.history = [tuple(h) for h in extra.get("history", [])]  # type: ignore[misc]
-            dc._timeline.extend(TickRecord(*row) for row in extra.get("timeline", []))
+            if len(extra.get("timeline", ())):
+                dc._timeline.extend_rows(np.asarray(extra["timeline"], dtype=np.float64))
             dc._version += 1
         except BaseException:
             dc.close()
@@ -1173,7 +1185,7 @@ from 0 to 1: this colony has 2 shards)
         self._last_busy = not _idle(result)
         self._version += 1
         self.history.append((result.tick, result.total_nodes(), result.total_edges()))
-        self._timeline.append(_tick_record(result))
+        self._timeline.append(*_tick_row(result))
 
     def run(
         self,
@@ -1424,6 +1436,7 @@ from 0 to 1: this colony has 2 shards)
                 raise
             finally:
                 self._ticking = False
+                self._done_rows = None
 
     def _record_unreturned(self) -> None:
         """After a runner call that failed or was cancelled: the ticks it completed go into
@@ -1660,7 +1673,7 @@ from 0 to 1: this colony has 2 shards)
             ...     [(r.tick, r.documents_total) for r in dc.timeline()]
             [(1, 1), (2, 1)]
         """
-        return list(self._timeline)
+        return self._timeline.records()
 
     def waits(self) -> WaitSummary | None:
         """Where the shards waited, on Ray: per shard, the seconds it worked, sat between
