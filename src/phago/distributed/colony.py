@@ -390,9 +390,10 @@ class DistributedColony:
         self._timeline = TimelineBuffer(TIMELINE_TICKS)
         # the run call's ticks so far (the runner's list) and their timeline rows, made
         # for its checkpoints (_checkpoint_extra); let go when the call returns
-        self._done_rows: tuple[Sequence[DistributedTickResult], list[tuple[float, ...]]] | None = (
-            None
-        )
+        self._done_rows: (
+            tuple[Sequence[DistributedTickResult], TimelineBuffer, list[tuple[int, int, int]]]
+            | None
+        ) = None
         self._runner.checkpoint_info = {
             "num_shards": self.num_shards,
             "backend": backend,
@@ -413,16 +414,17 @@ class DistributedColony:
         ones made for its earlier checkpoints (made afresh every time, they cost a long
         run time growing with the square of its length)."""
         cached = self._done_rows
-        if cached is None or cached[0] is not done or len(cached[1]) > len(done):
-            cached = self._done_rows = (done, [])
-        rows = cached[1]
-        rows.extend(_tick_row(r) for r in done[len(rows) :])
-        history = list(self.history)
-        history += [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        if cached is None or cached[0] is not done or len(cached[2]) > len(done):
+            cached = self._done_rows = (done, TimelineBuffer(TIMELINE_TICKS), [])
+        _, rows, points = cached
+        for r in done[len(points) :]:
+            row = _tick_row(r)
+            rows.append(*row)
+            points.append((int(row[0]), int(row[1]), int(row[2])))
         timeline = self._timeline.rows()
-        if rows:
-            more = np.array(rows, dtype=np.float64)
-            timeline = np.concatenate([timeline, more])[-TIMELINE_TICKS:]
+        if len(rows):
+            timeline = np.concatenate([timeline, rows.rows()])[-TIMELINE_TICKS:]
+        history = [*self.history, *points]
         return {"layout_next": self._layout_next, "history": history, "timeline": timeline}
 
     @classmethod
