@@ -226,6 +226,7 @@ class Duplicate:
     doc_ids: tuple[DocumentId, ...]
     content_hash: str
     source: str = "file"
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,9 +267,11 @@ class IngestReport:
 
     def record_in(self, catalog: Catalog, tags: Iterable[str] = ()) -> None:
         """Record in a store's ``catalog`` when the documents this ingestion added were
-        added, and their tags: ``tags`` for every input, plus the tags of a Markdown
-        file's front matter; the documents holding a duplicate's text gain ``tags`` too
-        (and keep the time they were first added) (:meth:`phago.store.Catalog.note_added`).
+        added, and their tags: ``tags`` for every input (the documents holding a
+        duplicate's text gain them too, and keep the time they were first added:
+        :meth:`phago.store.Catalog.note_added`), and the tags each file's front matter
+        names now, in place of those it named before
+        (:meth:`phago.store.Catalog.set_file_tags`).
 
         Raises:
             ConfigError: a tag :func:`phago.tags.tag_name` refuses (nothing is recorded).
@@ -278,18 +281,21 @@ class IngestReport:
             >>> report = IngestReport(added=[AddedFile("/n/a.md", (7,), "h", 5, ("lab",))])
             >>> cat = Catalog()
             >>> report.record_in(cat, ["Cells"])
-            >>> cat.info[7].tags
-            ('cells', 'lab')
+            >>> cat.info[7].tags, cat.file_tags
+            (('cells',), {'/n/a.md': ('lab',)})
         """
         from phago.tags import tag_names, utc_now
 
         given, when = tag_names(tags), utc_now()
         for a in self.added:
-            catalog.note_added(a.doc_ids, (*given, *a.tags), when)
+            catalog.note_added(a.doc_ids, given, when)
+            catalog.set_file_tags(a.path, a.tags)
         for t in self.texts:
             catalog.note_added(t.doc_ids, given, when)
         for d in self.duplicate_of:
             catalog.note_added(d.doc_ids, given, when)
+            if d.path is not None:
+                catalog.set_file_tags(d.path, d.tags)
 
     @property
     def documents_added(self) -> int:
@@ -1439,7 +1445,9 @@ def ingest_paths(
                 report.duplicates.append(str(f))
                 records = held.records.get(info.content_hash, [])
                 ids = tuple(DocumentId(r.doc_id) for r in records)
-                report.duplicate_of.append(Duplicate(str(f), ids, info.content_hash))
+                report.duplicate_of.append(
+                    Duplicate(str(f), ids, info.content_hash, tags=info.tags)
+                )
                 sources.extend(held.another_source(str(f), info.content_hash))
                 outcome = "duplicate"
             else:

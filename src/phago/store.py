@@ -229,8 +229,8 @@ class DocumentInfo:
             does not say: documents stored before the forty-first session, or saved from
             Python without :meth:`Catalog.note_added`).
         tags: its tags (:func:`phago.tags.tag_name`), sorted: those of every ``phago
-            ingest --tag`` that added it or a copy of it, and a Markdown file's front
-            matter ``tags:``.
+            ingest --tag`` that added it or a copy of it and of ``phago tag``, and those the
+            front matter ``tags:`` of each Markdown file it is stored from names now.
     """
 
     added: str = ""
@@ -256,8 +256,11 @@ def tagged_documents(info: dict[int, DocumentInfo], tags: Iterable[str]) -> set[
 
 @dataclass
 class Catalog:
-    """What a store keeps besides the colony: file sources, size history, and each
-    document's :class:`DocumentInfo` (``info``, by document id).
+    """What a store keeps besides the colony: file sources, size history, each document's
+    :class:`DocumentInfo` (``info``, by document id: the tags given to it, by ``phago
+    ingest --tag`` and ``phago tag``) and the tags each ingested file's front matter names
+    (``file_tags``, by path; a file ingested again sets its own anew).
+    :meth:`document_info` gives each document's time added and all its tags.
 
     Example:
         >>> cat = Catalog()
@@ -270,10 +273,57 @@ class Catalog:
     sources: list[SourceRecord] = field(default_factory=list)
     history: list[HistoryPoint] = field(default_factory=list)
     info: dict[int, DocumentInfo] = field(default_factory=dict)
+    file_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def copy(self) -> Catalog:
         """A catalog of the same records (new lists, so changing one leaves the other)."""
-        return Catalog(list(self.sources), list(self.history), dict(self.info))
+        return Catalog(
+            list(self.sources), list(self.history), dict(self.info), dict(self.file_tags)
+        )
+
+    def set_file_tags(self, path: str, tags: Iterable[str]) -> None:
+        """Record the tags the front matter of the ingested file ``path`` (absolute) names
+        now, in place of those it named before.
+
+        Example:
+            >>> cat = Catalog([SourceRecord("/n/a.md", "h", 7)])
+            >>> cat.set_file_tags("/n/a.md", ["draft"]); cat.set_file_tags("/n/a.md", ["final"])
+            >>> cat.document_info()[7].tags
+            ('final',)
+        """
+        from phago.tags import tag_names
+
+        names = tag_names(tags)
+        if names:
+            self.file_tags[path] = names
+        else:
+            self.file_tags.pop(path, None)
+
+    def document_info(self) -> dict[int, DocumentInfo]:
+        """Each document's time added and all its tags: those given to it (:attr:`info`)
+        and those of the files it is stored from (:attr:`file_tags`); documents with
+        neither are left out.
+
+        Example:
+            >>> cat = Catalog([SourceRecord("/n/a.md", "h", 7)])
+            >>> cat.note_added([7], ["lab"], when="2026-12-06T10:00:00Z")
+            >>> cat.set_file_tags("/n/a.md", ["cells"])
+            >>> cat.document_info()[7]
+            DocumentInfo(added='2026-12-06T10:00:00Z', tags=('cells', 'lab'))
+        """
+        out = dict(self.info)
+        if not self.file_tags:
+            return out
+        extra: dict[int, set[str]] = {}
+        for s in self.sources:
+            tags = self.file_tags.get(s.path)
+            if tags:
+                extra.setdefault(s.doc_id, set()).update(tags)
+        for d, tags in extra.items():
+            had = out.get(d, DocumentInfo())
+            if not tags <= set(had.tags):
+                out[d] = DocumentInfo(had.added, tuple(sorted(tags | set(had.tags))))
+        return out
 
     def note_added(
         self, doc_ids: Iterable[int], tags: Iterable[str] = (), when: str | None = None
@@ -316,7 +366,7 @@ class Catalog:
             >>> [sorted(cat.documents_tagged(t)) for t in (["Lab"], ["lab", "cells"])]
             [[7, 8], [7]]
         """
-        return tagged_documents(self.info, tags)
+        return tagged_documents(self.document_info(), tags)
 
     def content_hashes(self) -> set[str]:
         """Hashes of every file already stored."""
@@ -349,7 +399,14 @@ class Catalog:
         self.sources = [
             s for s in self.sources if not (s.path in exact or s.path.startswith(prefixes))
         ]
+        self._keep_file_tags()
         return before - len(self.sources)
+
+    def _keep_file_tags(self) -> None:
+        """Drop the front-matter tags of files no source record names any more."""
+        if self.file_tags:
+            held = {s.path for s in self.sources}
+            self.file_tags = {p: t for p, t in self.file_tags.items() if p in held}
 
     def release(self, paths: Iterable[PathLike], *, keep: Iterable[int] = ()) -> list[int]:
         """Drop the records of ``paths`` (:meth:`drop_files`) and return the ids of their
@@ -385,6 +442,7 @@ class Catalog:
         self.sources = [s for s in self.sources if s.doc_id in keep]
         if not keep.issuperset(self.info):
             self.info = {d: i for d, i in self.info.items() if d in keep}
+        self._keep_file_tags()
 
 
 @dataclass(frozen=True)
@@ -1352,31 +1410,43 @@ _DOCUMENT_INFO = "document_info"
 saved before the forty-first session, whose phago ignores it)."""
 
 
-def _info_json(catalog: Catalog) -> dict[str, list[Any]] | None:
-    """The catalog's document information as :data:`_DOCUMENT_INFO` holds it (None: none)."""
-    if not catalog.info:
+def _info_json(catalog: Catalog) -> dict[str, Any] | None:
+    """The catalog's document information as :data:`_DOCUMENT_INFO` holds it (None: none):
+    each document's time and all its tags (``tags``, what readers take), the tags given to
+    it (``given``) and the files' front-matter tags (``files``), which a writer takes."""
+    if not catalog.info and not catalog.file_tags:
         return None
-    ids = sorted(catalog.info)
+    merged = catalog.document_info()
+    ids = sorted(merged)
     return {
         "ids": [str(d) for d in ids],
-        "added": [catalog.info[d].added for d in ids],
-        "tags": [list(catalog.info[d].tags) for d in ids],
+        "added": [merged[d].added for d in ids],
+        "tags": [list(merged[d].tags) for d in ids],
+        "given": [list(catalog.info.get(d, DocumentInfo()).tags) for d in ids],
+        "files": {p: list(t) for p, t in sorted(catalog.file_tags.items())},
     }
 
 
-def _info_from_json(data: object) -> dict[int, DocumentInfo]:
-    """Document information from :func:`_info_json`'s form.
+def _info_from_json(
+    data: object, *, given: bool = False
+) -> tuple[dict[int, DocumentInfo], dict[str, tuple[str, ...]]]:
+    """Document information from :func:`_info_json`'s form: each document's time and all
+    its tags (with ``given``, the tags given to it instead: a catalog's :attr:`Catalog.info`),
+    and the files' front-matter tags.
 
     Raises:
         ValueError: ``data`` is not of that form.
     """
     if not isinstance(data, dict):
         raise ValueError("not an object")
-    ids, added, tags = data.get("ids"), data.get("added"), data.get("tags")
+    ids, added, tags = data.get("ids"), data.get("added"), data.get("given" if given else "tags")
+    files = data.get("files", {})
     if not (isinstance(ids, list) and isinstance(added, list) and isinstance(tags, list)):
         raise ValueError("no lists of ids, times and tags")
     if not len(ids) == len(added) == len(tags):
         raise ValueError(f"{len(ids)} ids, {len(added)} times and {len(tags)} tag lists")
+    if not isinstance(files, dict):
+        raise ValueError("the files' tags are not an object")
     out = {}
     for d, when, names in zip(ids, added, tags, strict=True):
         if not (isinstance(d, str) and d.isdigit() and int(d) < 2**64):
@@ -1385,8 +1455,15 @@ def _info_from_json(data: object) -> dict[int, DocumentInfo]:
             raise ValueError("a time that is not text or tags that are not a list")
         if not all(isinstance(t, str) and t for t in names):
             raise ValueError("a tag that is not text")
+        if given and not when and not names:
+            continue  # (a document with only its files' tags)
         out[int(d)] = DocumentInfo(when, tuple(names))
-    return out
+    file_tags = {}
+    for p, names in files.items():
+        if not (isinstance(names, list) and all(isinstance(t, str) and t for t in names)):
+            raise ValueError("a file's tags that are not a list of text")
+        file_tags[str(p)] = tuple(names)
+    return out, file_tags
 
 
 def _read_catalog_rows(
@@ -1414,7 +1491,9 @@ def _read_catalog_rows(
     )
     if info and con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
         try:
-            cat.info = _info_from_json(_json_blob(con, path, _DOCUMENT_INFO))
+            cat.info, cat.file_tags = _info_from_json(
+                _json_blob(con, path, _DOCUMENT_INFO), given=True
+            )
         except ValueError as exc:
             raise _damaged(path, f"invalid {_DOCUMENT_INFO!r}: {exc}") from exc
     if tables is not None:
@@ -1721,13 +1800,13 @@ def read_document_info(path: PathLike) -> dict[int, DocumentInfo]:
     """
     p = Path(path)
     if is_distributed_store(p):
-        return read_distributed_catalog(p).info
+        return read_distributed_catalog(p).document_info()
     con, _, _, _, _ = _open(p)
     try:
         if not con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
             return {}
         try:
-            return _info_from_json(_json_blob(con, p, _DOCUMENT_INFO))
+            return _info_from_json(_json_blob(con, p, _DOCUMENT_INFO))[0]
         except ValueError as exc:
             raise _damaged(p, f"invalid {_DOCUMENT_INFO!r}: {exc}") from exc
     except sqlite3.Error as exc:
@@ -2755,13 +2834,15 @@ def tag_in_store(
     """Add the tags ``add`` to the documents ``doc_ids`` of the store at ``path`` (a file or
     a distributed folder) and take ``remove`` from them, in place; nothing else changes (a
     document never tagged before takes no time added: "" where the store did not say).
-    Tags are compared as :func:`phago.tags.tag_name` writes them.
+    Tags are compared as :func:`phago.tags.tag_name` writes them. A tag the front matter of
+    a file the document is stored from names stays while the file names it (edit the file
+    and ingest it again).
 
     The store is held with :func:`store_lock` from reading to writing, and rewritten only
     when a document's tags change.
 
     Returns:
-        Each document's information afterwards.
+        Each document's information afterwards (all its tags, :meth:`Catalog.document_info`).
 
     Raises:
         ConfigError: a tag :func:`phago.tags.tag_name` refuses (nothing is read).
@@ -2814,8 +2895,9 @@ def tag_in_store(
                 p, meta, states, extras, catalog, _manifest_version(manifest), counts, graph
             )
         elif changed:
-            _save_state(state, p, catalog, "colony", None, version, terms)
-    return {d: catalog.info.get(d, DocumentInfo()) for d in ids}
+            _save_state(state, p, catalog, "colony", read_extra(p), version, terms)
+    merged = catalog.document_info()
+    return {d: merged.get(d, DocumentInfo()) for d in ids}
 
 
 def _rewritable_meta(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -2927,7 +3009,7 @@ def _forget_locked(p: Path, ids: list[int], files: list[str]) -> ForgetReport:
         raise StoreError(f"cannot forget in {p}: the result would not load ({exc})") from exc
     if terms is not None:  # the kept documents' counts stay
         terms = terms.keep(state.substrate.doc_ids.astype(np.uint64))
-    _save_state(state, p, catalog, "colony", None, version, terms)
+    _save_state(state, p, catalog, "colony", read_extra(p), version, terms)
     return report
 
 
@@ -2938,6 +3020,7 @@ def _rmtree(p: Path) -> None:
 
 
 def _catalog_to_json(cat: Catalog) -> dict[str, Any]:
+    """A catalog as a distributed store's manifest holds it (:func:`_catalog_from_json`)."""
     info = _info_json(cat)
     return {
         **({} if info is None else {_DOCUMENT_INFO: info}),
@@ -2967,7 +3050,7 @@ def _catalog_from_json(d: dict[str, Any]) -> Catalog:
     )
     if _DOCUMENT_INFO in d:
         try:
-            cat.info = _info_from_json(d[_DOCUMENT_INFO])
+            cat.info, cat.file_tags = _info_from_json(d[_DOCUMENT_INFO], given=True)
         except ValueError as exc:
             raise StoreError(f"the store's manifest is damaged: {_DOCUMENT_INFO}: {exc}") from exc
     return cat

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from phago import Colony
@@ -196,12 +196,27 @@ def test_tags_are_one_word_without_case_or_a_leading_hash() -> None:
         ("tags:\n\ntitle: t\n", ()),
         ("title: no tags here\n", ()),
         ("tags: [" + "z" * 200 + ", ok]\n", ("ok",)),
+        ("tags:\r\n  - alpha\r\n  - beta\r\n", ("alpha", "beta")),
+        ("tags: [gamma, delta]\r\n", ("delta", "gamma")),
+        ("tags: [a, b]  # mine\n", ("a", "b")),
+        ("tags:\n  # mine\n  - a # x\n\n  - b\nauthor: me\n", ("a", "b")),
+        ("tags: [a,\n  [b, c]]\n", ("a", "b", "c")),
+        ("tags: null\n", ()),
+        ("tags: ~\n", ()),
+        ("tags: true\n", ()),
+        ("tags: |\n  a\n", ()),
+        ("tags: {a: 1}\n", ()),
+        ("tags: - a\n", ("a",)),
+        ("tags: ['##x']\n", ("x",)),
     ],
 )
 def test_front_matter_tags_in_its_usual_forms(front: str, tags: tuple[str, ...]) -> None:
     assert front_matter_tags(front) == tags
 
 
+@example("##a")
+@example("İstanbul")
+@example("ﬁle")
 @given(st.text(min_size=1, max_size=30))
 def test_prop_a_tag_name_is_stable(text: str) -> None:
     try:
@@ -221,10 +236,16 @@ def test_phago_tag_adds_and_removes_tags_by_id_or_file_and_nothing_else(
     before = listed(db)
     graph = json.loads(phago("export", "--db", str(db), "--format", "json", "--out", "-"))
     membranes = str(tmp_path / "notes" / "membranes.md")
+    said = json.loads(phago("tag", membranes, "--db", str(db), "--add", "Review", "--json"))
+    assert [d["tags"] for d in said] == [["biology", "cells", "review"]]
+    # a tag the file's front matter names stays while it names it
     said = json.loads(
-        phago("tag", membranes, "--db", str(db), "--add", "Review", "--remove", "cells", "--json")
+        phago(
+            "tag", membranes, "--db", str(db), "--remove", "review", "--remove", "cells", "--json"
+        )
     )
-    assert [d["tags"] for d in said] == [["biology", "review"]]
+    assert [d["tags"] for d in said] == [["biology", "cells"]]
+    phago("tag", membranes, "--db", str(db), "--add", "Review")
     glaciers = str(before["Glaciers"]["id"])
     phago("tag", glaciers, "--db", str(db), "--add", "review")
     assert sorted(listed(db, "review")) == ["Glaciers", "Membranes"]
@@ -241,3 +262,43 @@ def test_phago_tag_adds_and_removes_tags_by_id_or_file_and_nothing_else(
     assert "both name x" in phago(
         "tag", glaciers, "--db", str(db), "--add", "x", "--remove", "X", code=2
     )
+    assert "No tag changed on 1 document" in phago(
+        "tag", glaciers, "--db", str(db), "--remove", "zz"
+    )
+
+
+def test_front_matter_tags_follow_the_file_as_it_reads_now(tmp_path: Path) -> None:
+    db = str(tmp_path / "n.db")
+    note = tmp_path / "note.md"
+    body = "# Photosynthesis\n\nPlants turn sunlight and water into glucose.\n"
+    note.write_text("---\ntags: [draft]\n---\n" + body)
+    phago("ingest", str(note), "--db", db, "--tag", "given")
+    note.write_text("---\ntags: [final]\n---\n" + body)  # only the tags changed
+    phago("ingest", str(note), "--db", db)
+    assert listed(Path(db))["Photosynthesis"]["tags"] == ["final", "given"]
+    note.write_text("---\ntags: [final]\n---\n" + body + "\nAnd oxygen.\n")  # an edit
+    phago("ingest", str(note), "--db", db)
+    assert listed(Path(db))["Photosynthesis"]["tags"] == ["final", "given"]
+    copy = tmp_path / "copy.md"  # a copy's front matter counts for the document it holds
+    copy.write_text("---\ntags: [copied]\n---\n" + body + "\nAnd oxygen.\n")
+    phago("ingest", str(copy), "--db", db)
+    assert listed(Path(db))["Photosynthesis"]["tags"] == ["copied", "final", "given"]
+    phago("forget", str(copy), "--db", db)  # the copy's record goes, and its tags with it
+    assert listed(Path(db))["Photosynthesis"]["tags"] == ["final", "given"]
+
+
+def test_brackets_in_titles_tags_and_queries_are_printed_as_they_are(tmp_path: Path) -> None:
+    notes = tmp_path / "mk"
+    notes.mkdir()
+    (notes / "m.md").write_text(
+        '---\ntags: ["[/b]", lab]\n---\n# Markup [/i] title\n\nLichens grow on granite [/b].\n'
+    )
+    db = str(tmp_path / "mk.db")
+    phago("ingest", str(notes), "--db", db)
+    assert "[/i] title" in phago("list", "--db", db)
+    shown = phago("query", "lichens [/x]", "--documents", "--db", db)
+    assert "granite [/b]" in shown and "'lichens [/x]'" in shown
+    assert "[/x]" in phago("query", "lichens [/x]", "--db", db)
+    doc = listed(Path(db))["Markup [/i] title"]
+    assert doc["tags"] == ["/b", "lab"]
+    assert "Markup [/i] title" in phago("show", str(doc["id"]), "--db", db)

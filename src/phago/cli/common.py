@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from phago.config import ColonyConfig
@@ -390,7 +391,7 @@ def load_corpus_directory(
         return load_sample_corpus(), []
     docs, skipped = load_checked_directory(path, config)
     for reason in skipped:
-        console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]skipped[/yellow] {escape(reason)}", highlight=False, soft_wrap=True)
     if not docs:
         from phago.errors import DocumentError
 

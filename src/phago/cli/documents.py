@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from phago.cli._store import db_option, document_id_of, fail
 from phago.cli.common import echo_json, out, plural
@@ -80,6 +81,7 @@ def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocumen
         read_distributed_catalog,
         read_shard_states,
         read_state,
+        tagged_documents,
     )
 
     if is_distributed_store(db):
@@ -88,7 +90,8 @@ def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocumen
     else:
         state, catalog = read_state(db)
         states = [state]
-    keep = catalog.documents_tagged(tags) if tags else None
+    merged = catalog.document_info()  # (the tags given and the files' front matter's)
+    keep = tagged_documents(merged, tags) if tags else None
     sources: dict[int, list[str]] = {}
     for s in catalog.sources:
         paths = sources.setdefault(int(s.doc_id), [])
@@ -106,7 +109,7 @@ def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocumen
         ):
             if keep is not None and did not in keep:
                 continue
-            info = catalog.info.get(did)
+            info = merged.get(did)
             out_docs.append(
                 StoredDocument(
                     int(did),
@@ -158,13 +161,16 @@ def list_documents(
         return
     tagged = f" tagged {', '.join(tags)}" if tags else ""
     if not shown:
-        out.print(f"{db} holds {plural(len(docs), 'document')}{tagged}.", highlight=False)
+        out.print(
+            f"{db} holds {plural(len(docs), 'document')}{tagged}.", highlight=False, markup=False
+        )
         return
-    t = Table(title=f"{plural(len(docs), 'document')}{tagged} in {db}")
+    # (every cell plain text: a title, tag or path holding brackets is no markup)
+    t = Table(title=Text(f"{plural(len(docs), 'document')}{tagged} in {db}"))
     for col in ("id", "title", "chars", "digested", "added", "tags", "from"):
         t.add_column(col)
     for d in shown:
-        t.add_row(
+        cells = (
             str(d.id),
             d.title,
             str(len(d.content)),
@@ -173,6 +179,7 @@ def list_documents(
             ", ".join(d.tags) or "-",
             ", ".join(d.sources) or "-",
         )
+        t.add_row(*map(Text, cells))
     out.print(t)
 
 
@@ -216,7 +223,7 @@ def show_documents(ids: tuple[str, ...], db: Path, as_json: bool) -> None:
         echo_json([d.to_dict(text=True) for d in found])
         return
     for d in found:
-        out.print(f"[bold]{d.title}[/bold] ({d.id})", highlight=False)
+        out.print(Text(d.title, style="bold") + f" ({d.id})", highlight=False)
         said = [f"added {d.added}"] if d.added else []
         said += [f"tags: {', '.join(d.tags)}"] if d.tags else []
         if said:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
+from rich.markup import escape
 
 from phago.cli._store import fail, writing
 from phago.cli.common import (
@@ -402,15 +403,17 @@ def _add_files(
         raise _failed(_error_of({s.error for s in report.skipped}, message))
     replaced, stale = _older_versions(catalog, report, sources)
     catalog.sources.extend(sources)
-    before = dict(catalog.info)
+    before = (dict(catalog.info), dict(catalog.file_tags))
     report.record_in(catalog, request.tags)
     _inherit_tags(catalog, report, replaced)
-    return report, replaced, stale, bool(sources or replaced or catalog.info != before)
+    changed = (catalog.info, catalog.file_tags) != before
+    return report, replaced, stale, bool(sources or replaced or changed)
 
 
 def _inherit_tags(catalog: Catalog, report: IngestReport, replaced: list[_Replaced]) -> None:
-    """A changed file's new documents take the tags its old version's had, so that a note
-    tagged once keeps its tags through its edits."""
+    """A changed file's new documents take the tags its old version's were given (``--tag``,
+    ``phago tag``), so that a note tagged once keeps its tags through its edits (its front
+    matter's tags are the file's, as it reads now)."""
     if not replaced:
         return
     new: dict[str, list[int]] = {}
@@ -761,9 +764,11 @@ def _report(
         _warn_undigested(undigested, int(stats["documents_total"]), db, max_ticks)
         return
     for s in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {s.reason}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]skipped[/yellow] {escape(s.reason)}", highlight=False, soft_wrap=True
+        )
     for w in report.warnings:
-        console.print(f"[yellow]warning[/yellow] {w}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
     if report.unsupported:
         console.print(
             f"[yellow]note[/yellow] {_unsupported_summary(report.unsupported)}; phago ingest "
@@ -779,14 +784,14 @@ def _report(
             if r.kept:
                 what += f"; {_ids('document', r.kept)} kept: another file holds them"
         console.print(
-            f"[cyan]replaced[/cyan] {r.path}: its text changed, {what}",
+            f"[cyan]replaced[/cyan] {escape(r.path)}: its text changed, {what}",
             highlight=False,
             soft_wrap=True,
         )
     for t in report.texts:
         console.print(
             f"[cyan]added[/cyan] {t.source} as {_ids('document', list(t.doc_ids))} "
-            f"titled {t.title!r}",
+            f"titled {escape(repr(t.title))}",
             highlight=False,
             soft_wrap=True,
         )
@@ -819,6 +824,7 @@ def _report(
         f"Saved to {db}." if saved else f"Nothing new; {db} is unchanged.",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 

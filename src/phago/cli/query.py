@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from phago.cli._store import writing
 from phago.cli.common import (
@@ -348,7 +349,7 @@ def _show(
             highlight=False,
         )
         return
-    t = Table(title=f"{text!r} · {name} · {g.node_count} nodes, {g.edge_count} edges")
+    t = Table(title=Text(f"{text!r} · {name} · {g.node_count} nodes, {g.edge_count} edges"))
     for col, just in (("#", "right"), ("concept", "left"), ("score", "right"), ("from", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, r in enumerate(results, 1):
@@ -396,16 +397,18 @@ def _show_documents(
     if not found:  # (no empty table)
         out.print("[yellow]no document matches this query[/yellow]")
         return
-    t = Table(title=f"{text!r} · documents (BM25; concepts by {name})")
+    t = Table(title=Text(f"{text!r} · documents (BM25; concepts by {name})"))
     columns = (("#", "right"), ("document", "left"), ("score", "right"), ("snippet", "left"))
     for col, just in columns:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, d in enumerate(found, 1):
-        detail = d.snippet
+        # (the documents' own words as plain text: brackets in them are no markup)
+        detail = Text(d.snippet)
         if d.concepts:
-            detail += f"\n[dim]concepts: {', '.join(d.concepts)}[/dim]"
+            detail.append(f"\nconcepts: {', '.join(d.concepts)}", style="dim")
         tags = _added_and_tags(info, d.id)[1]
         if tags:
-            detail += f"\n[dim]tags: {', '.join(tags)}[/dim]"
-        t.add_row(str(i), f"{d.title}\n[dim]{d.id}[/dim]", f"{d.score:.4g}", detail)
+            detail.append(f"\ntags: {', '.join(tags)}", style="dim")
+        title = Text(d.title).append(f"\n{d.id}", style="dim")
+        t.add_row(str(i), title, f"{d.score:.4g}", detail)
     out.print(t)

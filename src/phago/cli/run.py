@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.markup import escape
 
 from phago.cli.common import (
     build_colony,
@@ -333,7 +334,7 @@ def _write_timeline(colony: Colony | DistributedColony, path: Path | None) -> di
         write_timeline(records, path, title=f"phago run ({len(records)} ticks)")
     except PhagoError as exc:
         said = f"{type(exc).__name__}: {exc}"
-        console.print(f"[red]the timeline was not written: {said}", highlight=False)
+        console.print(f"[red]the timeline was not written: {escape(said)}", highlight=False)
         return {"timeline_error": said}
     span = f" (ticks {records[0].tick} to {records[-1].tick})" if records else ""
     console.print(f"timeline of {len(records)} ticks{span} written to {path}", highlight=False)

@@ -34,9 +34,11 @@ def tag(
     """
     from phago.cli.forget import _not_found, _stored_ids
     from phago.store import (
+        DocumentInfo,
         is_distributed_store,
         read_catalog,
         read_distributed_catalog,
+        read_document_info,
         tag_in_store,
     )
 
@@ -62,12 +64,15 @@ def tag(
                 ids.extend(d for d in found if d not in ids)
             if missing:
                 raise _not_found(missing)
+            before = read_document_info(db)
             info = tag_in_store(db, ids, add=plus, remove=minus)
+            changed = any(info[d].tags != before.get(d, DocumentInfo()).tags for d in ids)
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:
         echo_json([{"id": str(d), "added": i.added, "tags": list(i.tags)} for d, i in info.items()])
         return
     for d, i in info.items():
-        out.print(f"{d}: {', '.join(i.tags) or '(no tags)'}", highlight=False)
-    out.print(f"Tagged {plural(len(info), 'document')} in {db}.", highlight=False)
+        out.print(f"{d}: {', '.join(i.tags) or '(no tags)'}", highlight=False, markup=False)
+    said = "Tagged" if changed else "No tag changed on"
+    out.print(f"{said} {plural(len(info), 'document')} in {db}.", highlight=False, markup=False)
