@@ -316,13 +316,13 @@ class Catalog:
             return out
         extra: dict[int, set[str]] = {}
         for s in self.sources:
-            tags = self.file_tags.get(s.path)
-            if tags:
-                extra.setdefault(s.doc_id, set()).update(tags)
-        for d, tags in extra.items():
+            named = self.file_tags.get(s.path)
+            if named:
+                extra.setdefault(s.doc_id, set()).update(named)
+        for d, more in extra.items():
             had = out.get(d, DocumentInfo())
-            if not tags <= set(had.tags):
-                out[d] = DocumentInfo(had.added, tuple(sorted(tags | set(had.tags))))
+            if not more <= set(had.tags):
+                out[d] = DocumentInfo(had.added, tuple(sorted(more | set(had.tags))))
         return out
 
     def note_added(
