@@ -51,7 +51,10 @@ def writing(db: Path) -> Iterator[None]:
 
     def waiting() -> None:
         console.print(
-            f"waiting for another phago process writing {db} …", highlight=False, soft_wrap=True
+            f"waiting for another phago process writing {db} …",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
     with store_lock(db, on_wait=waiting):

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from phago.cli.common import echo_json, out
 
@@ -71,7 +72,7 @@ def status(address: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    t = Table(title=f"Ray cluster at {joined}", show_header=False)
+    t = Table(title=Text(f"Ray cluster at {joined}"), show_header=False)
     for k in ("nodes", "cpus", "cpus_free", "memory_gib"):
         t.add_row(k, str(data[k]))
     t.add_row("phago shard actors", str(len(actors)))
@@ -82,7 +83,7 @@ def status(address: str, as_json: bool) -> None:
             a.add_column(col)
         for row in actors:
             a.add_row(
-                row["colony"],
+                Text(str(row["colony"])),
                 str(row["shard"]),
                 str(row["generation"]),
                 *(

@@ -152,7 +152,7 @@ def say_ignored(options: Sequence[str], why: str) -> None:
     ]
     if given:
         console.print(
-            f"[yellow]{' and '.join(given)} ignored: {why}", highlight=False, soft_wrap=True
+            f"[yellow]{' and '.join(given)} ignored: {escape(why)}", highlight=False, soft_wrap=True
         )
 
 

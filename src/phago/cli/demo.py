@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from phago.cli.common import build_colony, echo_json, out, plural, progress, stats_table
 from phago.errors import OutputError, PhagoError, StoreError
@@ -292,15 +294,19 @@ def demo(
     for col in ("concept", "concept", "weight", "co-activations"):
         t.add_column(col)
     for a, b, w, co in edges:
-        t.add_row(a, b, f"{w:.2f}", str(co))
+        t.add_row(Text(a), Text(b), f"{w:.2f}", str(co))
     out.print(t)
     for q, ans in answers.items():
         out.print(
-            f"[bold]{q}[/bold] → "
-            + (", ".join(f"{lab} ({w:.2f})" for lab, w in ans) or "(nothing found)"),
+            f"[bold]{escape(q)}[/bold] → "
+            + (", ".join(f"{escape(lab)} ({w:.2f})" for lab, w in ans) or "(nothing found)"),
             soft_wrap=True,
         )
     out.print(
-        f"Saved the colony to {db} (try: phago stats --db {db}).", highlight=False, soft_wrap=True
+        f"Saved the colony to {db} (try: phago stats --db {db}).",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
     )
-    out.print(f"[bold]HTML view:[/bold] {html.resolve().as_uri()}", highlight=False, soft_wrap=True)
+    page = escape(html.resolve().as_uri())
+    out.print(f"[bold]HTML view:[/bold] {page}", highlight=False, soft_wrap=True)

@@ -78,4 +78,5 @@ def export(db: Path, fmt: str, out_path: Path, as_json: bool) -> None:
         f"Wrote {table.node_count} nodes and {table.edge_count} edges as {fmt} to {sink.name}.",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )

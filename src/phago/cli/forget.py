@@ -163,6 +163,7 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         f"Saved to {db}.",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if held:
         out.print(
@@ -170,4 +171,5 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
             "that file as well to forget it).",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )

@@ -770,9 +770,9 @@ def _report(
     for w in report.warnings:
         console.print(f"[yellow]warning[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
     if report.unsupported:
+        passed = escape(_unsupported_summary(report.unsupported))
         console.print(
-            f"[yellow]note[/yellow] {_unsupported_summary(report.unsupported)}; phago ingest "
-            f"takes {supported_suffixes()} files",
+            f"[yellow]note[/yellow] {passed}; phago ingest takes {supported_suffixes()} files",
             highlight=False,
             soft_wrap=True,
         )
@@ -790,7 +790,7 @@ def _report(
         )
     for t in report.texts:
         console.print(
-            f"[cyan]added[/cyan] {t.source} as {_ids('document', list(t.doc_ids))} "
+            f"[cyan]added[/cyan] {escape(t.source)} as {_ids('document', list(t.doc_ids))} "
             f"titled {escape(repr(t.title))}",
             highlight=False,
             soft_wrap=True,
@@ -799,7 +799,7 @@ def _report(
         if d.path is None:
             where = f": stored as {_ids('document', list(d.doc_ids))}" if d.doc_ids else ""
             console.print(
-                f"[cyan]duplicate[/cyan] {d.source}{where}", highlight=False, soft_wrap=True
+                f"[cyan]duplicate[/cyan] {escape(d.source)}{where}", highlight=False, soft_wrap=True
             )
     other = f"; {len(report.unsupported)} of other types passed over" if report.unsupported else ""
     texts = f" and {plural(len(report.texts), 'text')}" if report.texts else ""
@@ -844,8 +844,9 @@ def _warn_undigested(undigested: int, total: int, db: Path, max_ticks: int) -> N
     if not undigested:
         return
     one = undigested == 1
+    where = escape(str(db))
     console.print(
-        f"[yellow]warning[/yellow] {undigested} of the {plural(total, 'document')} in {db} "
+        f"[yellow]warning[/yellow] {undigested} of the {plural(total, 'document')} in {where} "
         f"{'is' if one else 'are'} not digested yet: --max-ticks {max_ticks} ran out. "
         f"{'It is' if one else 'They are'} saved, and the next phago ingest into this store "
         f"digests {'it' if one else 'them'} (also one that adds nothing new); a larger "

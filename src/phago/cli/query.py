@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -220,7 +221,10 @@ def _say_saved(saved: bool, db: Path | None) -> None:
     """Say on stderr that a reinforced store was saved back (the JSON answer is on stdout)."""
     if saved and db is not None:
         console.print(
-            f"Reinforced the answers' edges and saved {db}.", highlight=False, soft_wrap=True
+            f"Reinforced the answers' edges and saved {db}.",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
 
@@ -305,8 +309,8 @@ def _say_no_terms(text: str, terms: list[str]) -> None:
     """Say on stderr that ``text`` has no searchable words (so nothing could match it)."""
     if not terms:
         console.print(
-            f"[yellow]the query has no searchable words: {text!r} holds only stopwords, "
-            "words under 3 letters or no words at all",
+            f"[yellow]the query has no searchable words: {escape(repr(text))} holds only "
+            "stopwords, words under 3 letters or no words at all",
             highlight=False,
             soft_wrap=True,
         )
@@ -353,8 +357,9 @@ def _show(
     for col, just in (("#", "right"), ("concept", "left"), ("score", "right"), ("from", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, r in enumerate(results, 1):
-        detail = " → ".join(r.path) if len(r.path) > 1 else _components(dict(r.components))
-        t.add_row(str(i), r.label, f"{r.score:.4g}", detail)
+        # (labels as plain text: brackets in them are no markup)
+        detail = Text(" → ".join(r.path)) if len(r.path) > 1 else _components(dict(r.components))
+        t.add_row(str(i), Text(r.label), f"{r.score:.4g}", detail)
     out.print(t)
 
 

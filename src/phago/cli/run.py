@@ -337,7 +337,9 @@ def _write_timeline(colony: Colony | DistributedColony, path: Path | None) -> di
         console.print(f"[red]the timeline was not written: {escape(said)}", highlight=False)
         return {"timeline_error": said}
     span = f" (ticks {records[0].tick} to {records[-1].tick})" if records else ""
-    console.print(f"timeline of {len(records)} ticks{span} written to {path}", highlight=False)
+    console.print(
+        f"timeline of {len(records)} ticks{span} written to {path}", highlight=False, markup=False
+    )
     return {"timeline": os.path.abspath(path)}
 
 
@@ -409,15 +411,16 @@ def _say_interrupted(dc: DistributedColony, options: Sequence[str] = ()) -> None
     try:
         tick = dc.checkpoint()
     except PhagoError as exc:
+        why = escape(f"{type(exc).__name__}: {exc}")
         console.print(
             f"[yellow]interrupted at tick {tick}; no checkpoint could be taken there "
-            f"({type(exc).__name__}: {exc}); --resume {directory} goes on from the last one"
+            f"({why}); --resume {escape(str(directory))} goes on from the last one"
         )
         return
     again = shlex.join(["phago", "run", "--resume", str(directory), *options])
     console.print(
-        f"[yellow]interrupted: stopped at tick {tick}, checkpointed to {directory}; "
-        f"go on with: {again}",
+        f"[yellow]interrupted: stopped at tick {tick}, checkpointed to {escape(str(directory))}; "
+        f"go on with: {escape(again)}",
         highlight=False,
         soft_wrap=True,
     )

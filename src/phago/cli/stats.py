@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from phago.cli._store import db_option, fail, sparkline
 from phago.cli.common import echo_json, out, stats_table
@@ -45,7 +46,12 @@ def stats(db: Path, top: int, as_json: bool) -> None:
         d["top_concepts"] = d["top_concepts"][:top]
         echo_json(d)
         return
-    out.print(f"{db} ({summary.kind}, saved {summary.saved_at})", highlight=False, soft_wrap=True)
+    out.print(
+        f"{db} ({summary.kind}, saved {summary.saved_at})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     out.print(
         stats_table(
             {
@@ -61,7 +67,7 @@ def stats(db: Path, top: int, as_json: bool) -> None:
         for col in ("concept", "access count", "degree"):
             t.add_column(col)
         for c in summary.top_concepts[:top]:
-            t.add_row(str(c["label"]), str(c["access_count"]), str(c["degree"]))
+            t.add_row(Text(str(c["label"])), str(c["access_count"]), str(c["degree"]))
         out.print(t)
     h = summary.history
     if len(h) > 1:

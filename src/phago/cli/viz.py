@@ -143,11 +143,14 @@ def viz(
     say = sink.messages
     for w in written:
         where = "the page to standard output" if w == "-" else w
-        say.print(f"Wrote {where}", highlight=False, soft_wrap=True)
+        say.print(f"Wrote {where}", highlight=False, soft_wrap=True, markup=False)
     say.print(note, highlight=False, markup=False, soft_wrap=True)
     if not to_png and not sink.is_stream:
         say.print(
-            f"Open it in a browser: {out_path.resolve().as_uri()}", highlight=False, soft_wrap=True
+            f"Open it in a browser: {out_path.resolve().as_uri()}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
 
