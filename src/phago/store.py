@@ -110,6 +110,7 @@ __all__ = [
     "HistoryPoint",
     "SourceRecord",
     "StoreSummary",
+    "added_since",
     "forget_in_store",
     "is_distributed_store",
     "is_store",
@@ -252,6 +253,18 @@ def tagged_documents(info: dict[int, DocumentInfo], tags: Iterable[str]) -> set[
 
     wanted = set(tag_names(tags))
     return {d for d, i in info.items() if wanted <= set(i.tags)}
+
+
+def added_since(info: dict[int, DocumentInfo], stamp: str) -> set[int]:
+    """The documents of ``info`` added at or after ``stamp`` (a time as a store records it:
+    :func:`phago.tags.utc_stamp`); a document whose time is not known is not one.
+
+    Example:
+        >>> added_since({7: DocumentInfo("2026-12-06T10:00:00Z"), 8: DocumentInfo()},
+        ...             "2026-12-06T00:00:00Z")
+        {7}
+    """
+    return {d for d, i in info.items() if i.added and i.added >= stamp}
 
 
 @dataclass

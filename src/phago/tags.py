@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from phago.errors import ConfigError
 
-__all__ = ["TAG_MAX_CHARS", "front_matter_tags", "tag_name", "tag_names", "utc_now"]
+__all__ = ["TAG_MAX_CHARS", "front_matter_tags", "tag_name", "tag_names", "utc_now", "utc_stamp"]
 
 TAG_MAX_CHARS = 100
 """The longest tag, in characters."""
@@ -145,3 +145,32 @@ def utc_now() -> str:
         (20, True)
     """
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def utc_stamp(text: str) -> str:
+    """``text``, a date or a date and time (ISO 8601; a time without a zone is UTC, one with
+    an offset is turned to UTC), as a store records times, to compare with them.
+
+    Raises:
+        ConfigError: not such a date.
+
+    Example:
+        >>> utc_stamp("2026-12-06"), utc_stamp("2026-12-06T19:30+01:00")
+        ('2026-12-06T00:00:00Z', '2026-12-06T18:30:00Z')
+        >>> utc_stamp("yesterday")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        phago.errors.ConfigError: a time is a date or a date and time such as ...
+    """
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(
+            "a time is a date or a date and time such as 2026-12-06 or 2026-12-06T18:30, "
+            f"got {text!r}"
+        ) from exc
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

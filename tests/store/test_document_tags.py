@@ -302,3 +302,46 @@ def test_brackets_in_titles_tags_and_queries_are_printed_as_they_are(tmp_path: P
     doc = listed(Path(db))["Markup [/i] title"]
     assert doc["tags"] == ["/b", "lab"]
     assert "Markup [/i] title" in phago("show", str(doc["id"]), "--db", db)
+
+
+def test_list_and_query_keep_to_documents_added_since_a_time(tmp_path: Path) -> None:
+    c = Colony()
+    old = c.ingest_document("Old", "Mitochondria make energy for cells.")
+    new = c.ingest_document("New", "Mitochondria divide inside cells.")
+    unknown = c.ingest_document("Unknown", "Mitochondria hold their own genome, cells too.")
+    c.spawn_digesters(2)
+    c.run_until_digested(300)
+    cat = Catalog()
+    cat.note_added([old], ["lab"], when="2026-12-01T09:00:00Z")
+    cat.note_added([new], ["lab"], when="2026-12-06T18:30:00Z")
+    db = str(save(c, tmp_path / "c.db", catalog=cat))
+    assert sorted(listed(Path(db))) == ["New", "Old", "Unknown"]
+    assert sorted(
+        d["title"] for d in json.loads(phago("list", "--db", db, "--json", "--since", "2026-12-06"))
+    ) == ["New"]
+    # a time with an offset is turned to UTC (19:00 in +01:00 is 18:00 UTC)
+    assert json.loads(phago("list", "--db", db, "--json", "--since", "2026-12-06T19:00+01:00"))[0][
+        "id"
+    ] == str(new)
+    assert json.loads(phago("list", "--db", db, "--json", "--since", "2026-12-07")) == []
+    found = json.loads(
+        phago(
+            "query",
+            "mitochondria",
+            "--db",
+            db,
+            "--documents",
+            "--json",
+            "--since",
+            "2026-12-02",
+            "--tag",
+            "lab",
+        )
+    )["documents"]
+    assert [d["title"] for d in found] == ["New"]
+    assert "--since" in phago("list", "--db", db, "--since", "yesterday", code=2)
+    assert "with --documents --db" in phago(
+        "query", "cells", "--db", db, "--since", "2026-12-01", code=2
+    )
+    recent = json.loads(phago("list", "--db", db, "--json", "--since", "2000-01-01"))
+    assert str(unknown) not in {d["id"] for d in recent}  # its time is not known

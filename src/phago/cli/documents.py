@@ -58,10 +58,14 @@ class StoredDocument:
         return d
 
 
-def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocument]:
+def stored_documents(
+    db: Path, tags: tuple[str, ...] = (), since: str | None = None
+) -> list[StoredDocument]:
     """The documents of the store ``db`` (a file or a distributed folder), in the order they
     were added (shard by shard in a distributed store), with the files each came from, when
-    each was added and its tags; with ``tags``, only those carrying every one of them.
+    each was added and its tags; with ``tags``, only those carrying every one of them, and
+    with ``since`` (a time as :func:`phago.tags.utc_stamp` gives it), only those added then
+    or later.
 
     Raises:
         StoreError: the store cannot be read or is damaged.
@@ -77,6 +81,7 @@ def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocumen
         [(True, 't', False)]
     """
     from phago.store import (
+        added_since,
         is_distributed_store,
         read_distributed_catalog,
         read_shard_states,
@@ -92,6 +97,9 @@ def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocumen
         states = [state]
     merged = catalog.document_info()  # (the tags given and the files' front matter's)
     keep = tagged_documents(merged, tags) if tags else None
+    if since is not None:
+        recent = added_since(merged, since)
+        keep = recent if keep is None else keep & recent
     sources: dict[int, list[str]] = {}
     for s in catalog.sources:
         paths = sources.setdefault(int(s.doc_id), [])
@@ -139,9 +147,16 @@ def stored_documents(db: Path, tags: tuple[str, ...] = ()) -> list[StoredDocumen
     metavar="TAG",
     help="Only the documents tagged TAG (repeatable: tagged with every one).",
 )
+@click.option(
+    "--since",
+    metavar="TIME",
+    default=None,
+    help="Only the documents added at TIME or later: a date (2026-12-06) or a date and "
+    "time (2026-12-06T18:30, UTC unless it says; Z or +01:00).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of documents).")
 def list_documents(
-    db: Path, limit: int | None, tag_options: tuple[str, ...], as_json: bool
+    db: Path, limit: int | None, tag_options: tuple[str, ...], since: str | None, as_json: bool
 ) -> None:
     """List the documents the store DB holds: id, title, length, whether digested, when
     added (UTC), tags, and the files each came from (none for a text added with `ingest -`
@@ -151,8 +166,9 @@ def list_documents(
     the last N. `phago show ID` prints one's text.
     """
     tags = tag_option_names(tag_options)
+    stamp = since_option_stamp(since)
     try:
-        docs = stored_documents(db, tags)
+        docs = stored_documents(db, tags, stamp)
     except PhagoError as exc:
         raise fail(exc) from exc
     shown = docs if limit is None else docs[len(docs) - limit :] if limit else []
@@ -160,6 +176,7 @@ def list_documents(
         echo_json([d.to_dict(text=False) for d in shown])
         return
     tagged = f" tagged {', '.join(tags)}" if tags else ""
+    tagged += f" added since {stamp}" if stamp else ""
     if not shown:
         out.print(
             f"{db} holds {plural(len(docs), 'document')}{tagged}.", highlight=False, markup=False
@@ -181,6 +198,27 @@ def list_documents(
         )
         t.add_row(*map(Text, cells))
     out.print(t)
+
+
+def since_option_stamp(since: str | None) -> str | None:
+    """The ``--since`` option as a store records times (:func:`phago.tags.utc_stamp`).
+
+    Raises:
+        click.BadParameter: not a date (names ``--since``).
+
+    Example:
+        >>> since_option_stamp("2026-12-06"), since_option_stamp(None)
+        ('2026-12-06T00:00:00Z', None)
+    """
+    from phago.errors import ConfigError
+    from phago.tags import utc_stamp
+
+    if since is None:
+        return None
+    try:
+        return utc_stamp(since)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
 
 
 def tag_option_names(tags: tuple[str, ...], option: str = "--tag") -> tuple[str, ...]:

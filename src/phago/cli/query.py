@@ -23,7 +23,7 @@ from phago.cli.common import (
     out,
     say_ignored,
 )
-from phago.cli.documents import tag_option_names
+from phago.cli.documents import since_option_stamp, tag_option_names
 from phago.config import ColonyConfig
 from phago.errors import PhagoError
 
@@ -125,6 +125,13 @@ def _components(comp: dict[str, float]) -> str:
     "with every one; phago ingest --tag).",
 )
 @click.option(
+    "--since",
+    metavar="TIME",
+    default=None,
+    help="With --documents and --db: only the documents added at TIME or later (a date, "
+    "or a date and time, UTC unless it says).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -145,6 +152,7 @@ def query(
     show_documents: bool,
     related: bool,
     tag_options: tuple[str, ...],
+    since: str | None,
     as_json: bool,
 ) -> None:
     """Retrieve the concepts that answer TEXT (or, with --documents, the documents).
@@ -164,21 +172,27 @@ def query(
         raise click.UsageError("--related fills a list of documents: only with --documents")
     if tag_options and not (show_documents and db is not None):
         raise click.UsageError("--tag keeps to a store's tagged documents: with --documents --db")
+    if since is not None and not (show_documents and db is not None):
+        raise click.UsageError("--since keeps to a store's recent documents: with --documents --db")
     tags = tag_option_names(tag_options)
+    stamp = since_option_stamp(since)
     name = resolve_method(method)
     if db is not None:
         say_ignored(["ticks", "seed"], "they build a colony, and --db queries the stored one")
     asked = _Asked(text, name, k, reinforce, show_documents, related, as_json)
     info: dict[int, DocumentInfo] = {}
     if db is not None and show_documents:
-        from phago.store import read_document_info, tagged_documents
+        from phago.store import added_since, read_document_info, tagged_documents
 
         try:
             info = read_document_info(db)
         except PhagoError as exc:
             raise click.ClickException(str(exc)) from exc
-        if tags:
-            asked = asked._replace(only=tagged_documents(info, tags))
+        only = tagged_documents(info, tags) if tags else None
+        if stamp is not None:
+            recent = added_since(info, stamp)
+            only = recent if only is None else only & recent
+        asked = asked._replace(only=only)
     asked = asked._replace(info=info)
     if db is not None and is_distributed_store(db):
         found = _query_distributed(asked, db)
