@@ -345,3 +345,21 @@ def test_list_and_query_keep_to_documents_added_since_a_time(tmp_path: Path) -> 
     )
     recent = json.loads(phago("list", "--db", db, "--json", "--since", "2000-01-01"))
     assert str(unknown) not in {d["id"] for d in recent}  # its time is not known
+
+
+def test_phago_tags_counts_each_tags_documents(tmp_path: Path) -> None:
+    db = tmp_path / "n.db"
+    phago("ingest", str(notes(tmp_path / "notes")), "--db", str(db), "--tag", "lab")
+    counted = json.loads(phago("tags", "--db", str(db), "--json"))
+    assert counted[0] == {"tag": "lab", "documents": 3}
+    assert {c["tag"]: c["documents"] for c in counted} == {
+        "lab": 3,
+        "biology": 1,
+        "cells": 1,
+        "geology": 1,
+        "ice": 1,
+    }
+    assert "5 tags in" in phago("tags", "--db", str(db))
+    plain = save(Colony(), tmp_path / "plain.db")
+    assert json.loads(phago("tags", "--db", str(plain), "--json")) == []
+    assert "carries a tag" in " ".join(phago("tags", "--db", str(plain)).split())

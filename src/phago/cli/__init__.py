@@ -128,6 +128,7 @@ def _register() -> None:
     main.add_command(documents_cli.list_documents)
     main.add_command(documents_cli.show_documents)
     main.add_command(tag_cli.tag)
+    main.add_command(tag_cli.list_tags)
 
 
 _register()

@@ -1,10 +1,13 @@
-"""``phago tag``: add tags to, or take them from, documents of a store (by id or by file)."""
+"""``phago tag``: add tags to, or take them from, documents of a store (by id or by file);
+``phago tags``: the tags a store's documents carry, with their counts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from rich.table import Table
+from rich.text import Text
 
 from phago.cli._store import db_option, fail, parsed_number, writing
 from phago.cli.common import collector_paused, echo_json, out, plural
@@ -76,3 +79,36 @@ def tag(
         out.print(f"{d}: {', '.join(i.tags) or '(no tags)'}", highlight=False, markup=False)
     said = "Tagged" if changed else "No tag changed on"
     out.print(f"{said} {plural(len(info), 'document')} in {db}.", highlight=False, markup=False)
+
+
+@click.command(name="tags")
+@db_option()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (each tag and its count).")
+def list_tags(db: Path, as_json: bool) -> None:
+    """List the tags the documents of the store DB carry, each with how many documents
+    carry it (most first; given with `ingest --tag` or `tag`, or named by a Markdown file's
+    front matter). `phago list --tag T` lists a tag's documents."""
+    from collections import Counter
+
+    from phago.store import read_document_info
+
+    try:
+        info = read_document_info(db)
+    except PhagoError as exc:
+        raise fail(exc) from exc
+    counts = Counter(t for i in info.values() for t in i.tags)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if as_json:
+        echo_json([{"tag": t, "documents": n} for t, n in ranked])
+        return
+    if not ranked:
+        out.print(
+            f"No document of {db} carries a tag.", highlight=False, markup=False, soft_wrap=True
+        )
+        return
+    t = Table(title=Text(f"{plural(len(ranked), 'tag')} in {db}"))
+    t.add_column("tag")
+    t.add_column("documents", justify="right")
+    for name, n in ranked:
+        t.add_row(Text(name), str(n))
+    out.print(t)
