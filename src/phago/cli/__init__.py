@@ -130,6 +130,10 @@ def _register() -> None:
     main.add_command(tag_cli.tag)
     main.add_command(tag_cli.list_tags)
 
+    from phago.cli import compare as compare_cli
+
+    main.add_command(compare_cli.compare)
+
 
 _register()
 
