@@ -70,7 +70,7 @@ def test_an_ordinary_big_text_file_ingests_with_defaults(tmp_path: Path) -> None
 
 
 def test_the_command_line_ingests_it_into_a_default_store(tmp_path: Path) -> None:
-    f = write(tmp_path / "all.txt", wide_text(200))
+    f = write(tmp_path / "all.txt", wide_text(60))
     r = CliRunner().invoke(main, ["ingest", str(f), "--db", str(tmp_path / "s.db"), "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
