@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phago.errors import ConfigError, OutputError, PhagoError
+from phago.errors import ConfigError
 from phago.timeline import (
     TIMELINE_FIELDS,
     TickRecord,
@@ -35,6 +35,8 @@ from phago.timeline import (
     _decimated,
     _label,
     _nice_top,
+    _panel_frame,
+    _write_text,
     timeline_format,
 )
 
@@ -171,18 +173,7 @@ def comparison_svg(runs: Mapping[str, Sequence[TickRecord]], *, title: str = "")
         values = np.concatenate([c[field] for c in columns.values()])
         clipped = field == "tick_ms" and len(values) >= 20
         peak = _nice_top(float(np.percentile(values, 99)) if clipped else float(values.max()))
-        out.append(
-            f'<g class="panel" data-panel="{field}">'
-            f'<text x="{_LEFT}" y="{top - 6}" font-weight="bold">{panel}</text>'
-            f'<rect x="{_LEFT}" y="{top}" width="{plot_w}" height="{_PANEL_HEIGHT}" '
-            'fill="none" stroke="#ccc"/>'
-        )
-        for frac in (0.0, 0.5, 1.0):
-            y = bottom - frac * _PANEL_HEIGHT
-            out.append(
-                f'<text x="{_LEFT - 7}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{_label(frac * peak)}</text>"
-            )
+        out.append(_panel_frame(field, panel, top, _PANEL_HEIGHT, _LEFT, plot_w, peak))
         for k, name in enumerate(checked):
             if name not in columns:
                 continue
@@ -268,8 +259,6 @@ def write_comparison(
         >>> write_comparison({"a": [TickRecord(1, 1, 1, 1, 1, 1)]}, out).stat().st_size > 0
         True
     """
-    from phago.export import _text_output
-
     fmt = timeline_format(path)
     if fmt not in ("svg", "html"):
         raise ConfigError(
@@ -280,12 +269,4 @@ def write_comparison(
         if fmt == "svg"
         else comparison_html(runs, title=title)
     )
-    target = Path(os.fspath(path))
-    try:
-        with _text_output(target) as fh:
-            fh.write(text)
-    except PhagoError:
-        raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return target
+    return _write_text(path, text)

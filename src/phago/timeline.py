@@ -332,6 +332,46 @@ def _label(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _panel_frame(
+    key: str, title: str, top: float, height: float, left: float, width: float, peak: float
+) -> str:
+    """The SVG of a chart panel's frame: its group (``data-panel`` ``key``, left open for
+    its lines), title, box, and three grid lines labelled 0, half and all of ``peak``."""
+    parts = [
+        f'<g class="panel" data-panel="{html.escape(key)}">'
+        f'<text x="{left}" y="{top - 6}" font-weight="bold">{html.escape(title)}</text>'
+        f'<rect x="{left}" y="{top}" width="{width}" height="{height}" fill="none" '
+        'stroke="#ccc"/>'
+    ]
+    for frac in (0.0, 0.5, 1.0):
+        y = top + height - frac * height
+        parts.append(
+            f'<line x1="{left - 4}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{left - 7}" y="{y + 4:.1f}" text-anchor="end">{_label(frac * peak)}</text>'
+        )
+    return "".join(parts)
+
+
+def _write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all (:func:`phago.export.atomic_output`).
+
+    Raises:
+        StoreError: ``path`` is a phago store.
+        OutputError: the file cannot be written (the message says why).
+    """
+    from phago.export import _text_output
+
+    target = Path(os.fspath(path))
+    try:
+        with _text_output(target) as fh:
+            fh.write(text)
+    except PhagoError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
+
+
 def timeline_svg(records: Iterable[TickRecord], *, title: str = "phago run") -> str:
     """A chart of the records: four panels sharing the tick axis (the graph's nodes and
     edges, and on a sharded colony the cross-shard edges each tick made; documents held and
@@ -385,20 +425,7 @@ def timeline_svg(records: Iterable[TickRecord], *, title: str = "phago run") -> 
         peak = _nice_top(
             max(float(np.percentile(columns[f], 99)) for f, _, _ in lines) if clipped else highest
         )
-        out.append(
-            f'<g class="panel" data-panel="{html.escape(panel)}">'
-            f'<text x="{_LEFT}" y="{top - 6}" font-weight="bold">{html.escape(panel)}</text>'
-            f'<rect x="{_LEFT}" y="{top}" width="{plot_w}" height="{_PANEL_HEIGHT}" '
-            'fill="none" stroke="#ccc"/>'
-        )
-        for frac in (0.0, 0.5, 1.0):
-            y = bottom - frac * _PANEL_HEIGHT
-            out.append(
-                f'<line x1="{_LEFT - 4}" y1="{y:.1f}" x2="{_LEFT + plot_w}" y2="{y:.1f}" '
-                'stroke="#eee"/>'
-                f'<text x="{_LEFT - 7}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{_label(frac * peak)}</text>"
-            )
+        out.append(_panel_frame(panel, panel, top, _PANEL_HEIGHT, _LEFT, plot_w, peak))
         drawn = [line for line in lines if line[0] not in _SHARDED_ONLY or columns[line[0]].any()]
         for j, (name, legend, colour) in enumerate(drawn):
             xs, ys = _decimated(ticks, columns[name])
@@ -496,8 +523,6 @@ def write_timeline(
         >>> json.loads(out.read_text())["agents_alive"]
         3
     """
-    from phago.export import _text_output
-
     fmt = timeline_format(path)
     rows = _checked(records)
     if fmt == "csv":
@@ -510,12 +535,4 @@ def write_timeline(
         text = timeline_svg(rows, title=title) + "\n"
     else:
         text = timeline_html(rows, title=title)
-    target = Path(os.fspath(path))
-    try:
-        with _text_output(target) as fh:
-            fh.write(text)
-    except PhagoError:
-        raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return target
+    return _write_text(path, text)
