@@ -239,8 +239,8 @@ class DocumentInfo:
 
 
 def tagged_documents(info: dict[int, DocumentInfo], tags: Iterable[str]) -> set[int]:
-    """The documents of ``info`` (:attr:`Catalog.info`, :func:`read_document_info`) that
-    carry every one of ``tags`` (compared as :func:`phago.tags.tag_name` writes them).
+    """The documents of ``info`` (:meth:`Catalog.document_info`, :func:`read_document_info`)
+    that carry every one of ``tags`` (compared as :func:`phago.tags.tag_name` writes them).
 
     Raises:
         ConfigError: a tag :func:`phago.tags.tag_name` refuses.
@@ -365,21 +365,6 @@ class Catalog:
                 self.info[int(d)] = DocumentInfo(stamp, names)
             elif names and not set(names) <= set(had.tags):
                 self.info[int(d)] = DocumentInfo(had.added, tuple(sorted({*had.tags, *names})))
-
-    def documents_tagged(self, tags: Iterable[str]) -> set[int]:
-        """The documents carrying every one of ``tags`` (compared as
-        :func:`phago.tags.tag_name` writes them).
-
-        Raises:
-            ConfigError: a tag :func:`phago.tags.tag_name` refuses.
-
-        Example:
-            >>> cat = Catalog()
-            >>> cat.note_added([7], ["lab", "cells"]); cat.note_added([8], ["lab"])
-            >>> [sorted(cat.documents_tagged(t)) for t in (["Lab"], ["lab", "cells"])]
-            [[7, 8], [7]]
-        """
-        return tagged_documents(self.document_info(), tags)
 
     def content_hashes(self) -> set[str]:
         """Hashes of every file already stored."""

@@ -1186,8 +1186,9 @@ from 0 to 1: this colony has 2 shards)
     def _after_tick(self, result: DistributedTickResult) -> None:
         self._last_busy = not _idle(result)
         self._version += 1
-        self.history.append((result.tick, result.total_nodes(), result.total_edges()))
-        self._timeline.append(*_tick_row(result))
+        row = _tick_row(result)  # (the history's counts are the row's first three)
+        self.history.append((int(row[0]), int(row[1]), int(row[2])))
+        self._timeline.append(*row)
 
     def run(
         self,

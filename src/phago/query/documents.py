@@ -289,7 +289,7 @@ def documents(
         method: the retrieval method of the concepts (:func:`phago.query.retrieve`).
         width: characters of each snippet (0: none).
         only: the ids of the documents to answer from (such as a store's documents with a
-            tag: :meth:`phago.store.Catalog.documents_tagged`); None: every one.
+            tag: :func:`phago.store.tagged_documents`); None: every one.
 
     Returns:
         Up to ``n`` documents, best first: BM25 score descending (ties by id), then (with
