@@ -113,10 +113,12 @@ def test_ray_client_failing_on_its_servers_side_is_tried_once_more(
     ray = _Init(aborted)
     init_ray(ray, "ray://head:10001", address="ray://head:10001")
     assert len(ray.calls) == 2 and "trying once more" in caplog.text
+    assert "GRPC_ENABLE_FORK_SUPPORT=false ray start --head" in caplog.text  # (what to do)
     ray = _Init(aborted, ConnectionAbortedError("Initialization failure from server"))
-    with pytest.raises(DistributedError, match=r"ray://head:10001.*Initialization failure"):
+    with pytest.raises(DistributedError, match=r"ray://head:10001.*Initialization failure") as e:
         init_ray(ray, "ray://head:10001", address="ray://head:10001")
     assert len(ray.calls) == 2  # once more, not forever
+    assert "runs with GRPC_ENABLE_FORK_SUPPORT=false in its environment" in str(e.value)
     # other failures, or the same one by a cluster's own address, are not retried
     for joining, error in [
         ("ray://head:10001", ConnectionError("ray client connection timeout")),

@@ -1788,8 +1788,9 @@ def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
 
     A Ray Client address (``ray://``) whose server fails the connection on its side
     ("Initialization failure from server") is tried once more: Ray 2.60's client server
-    now and then fails the first connection after it starts, after about 40 s (its
-    process for the client exits at once), and serves the next ones.
+    now and then loses the process it starts for a client (gRPC's fork handlers crash it:
+    ray issue 63202; a head started with ``GRPC_ENABLE_FORK_SUPPORT=false`` does not), and
+    the connection fails after about 40 s; the next one is served.
 
     A cluster address of the form ``host:port`` that turns this driver away for want of an
     authentication token is told within a moment (:func:`token_refusal`), where Ray would
@@ -1815,9 +1816,10 @@ def init_ray(ray: Any, joining: str | None, **kwargs: Any) -> None:
                 raise DistributedError(_init_failed(joining, exc)) from exc
             log.warning(
                 "Ray Client's server at %s failed the connection on its side (%s); trying "
-                "once more",
+                "once more (%s)",
                 joining,
                 str(exc),
+                CLIENT_SERVER_FIX,
             )
 
 
@@ -1855,6 +1857,14 @@ def token_refusal(address: str | None, timeout_s: float = 3.0) -> BaseException 
     if probe.is_alive() or not said or not wants_a_token(said[0]):
         return None
     return said[0]
+
+
+CLIENT_SERVER_FIX = (
+    "Ray Client's server lost the process it started for this driver, which Ray 2.60 does "
+    "now and then unless the head node runs with GRPC_ENABLE_FORK_SUPPORT=false in its "
+    "environment (`GRPC_ENABLE_FORK_SUPPORT=false ray start --head`)"
+)
+"""What to do about Ray Client's "Initialization failure from server" (ray issue 63202)."""
 
 
 def _init_failed(address: str | None, exc: BaseException) -> str:
@@ -1895,6 +1905,8 @@ def _init_failed(address: str | None, exc: BaseException) -> str:
             f"could not join the Ray cluster at {address!r}: it wants an authentication "
             f"token: {fix} ({what})"
         )
+    if str(address).startswith("ray://") and "Initialization failure from server" in str(exc):
+        return f"could not join the Ray cluster at {address!r}: {what} ({CLIENT_SERVER_FIX})"
     token = ""
     if (
         str(address).startswith("ray://")
