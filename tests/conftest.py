@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Sequence
+
+# pytest-xdist's workers (`make test` runs two) start with COLUMNS=80, which phago's rich
+# consoles would take as their width for good when phago.cli is imported, wrapping what the
+# tests read at 80 columns even where a test asks for a wider terminal (CliRunner's env):
+# the suite runs as it does in one process, where COLUMNS is unset.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
 
 import pytest
 from hypothesis import settings
@@ -26,6 +34,18 @@ settings.load_profile("phago")
 # gives it (children then start with SIGINT at its default, as any `phago` a user runs).
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test marked ``ray`` runs in one worker when ``make test`` spreads the suite
+    over processes (pytest-xdist, ``--dist loadgroup``): they share that worker's one local
+    Ray (2 CPUs), and two Rays at once would each have the machine's cores to themselves
+    only on paper (the cluster tests' own heads too: run beside the others, in the other
+    worker, the suite took no less time). (Before xdist's own hook, which reads the group.)"""
+    for item in items:
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))
 
 
 @pytest.fixture(scope="session")
