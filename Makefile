@@ -27,12 +27,12 @@ demo: setup
 	$(VENV)/bin/phago demo
 
 # Two worker processes (pytest-xdist): the suite waits on Ray and child processes for much
-# of its time, and one process kept a 2-core machine about a third busy. Every test marked
-# `ray` runs in one worker (tests/conftest.py). `make test TEST_WORKERS=8` on a bigger one.
+# of its time, and one process kept a 2-core machine about a third busy. The Ray tests
+# (tests/ray) run in one worker (tests/conftest.py). `make test TEST_WORKERS=8` on a bigger one.
 TEST_WORKERS ?= 2
 
 test: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

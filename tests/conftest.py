@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Sequence
+from typing import Any
 
 # pytest-xdist's workers (`make test` runs two) start with COLUMNS=80, which phago's rich
 # consoles would take as their width for good when phago.cli is imported, wrapping what the
@@ -36,16 +37,38 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-@pytest.hookimpl(tryfirst=True)
+RAY_TESTS = "tests/ray/"
+"""Where every test that starts Ray lives (marked ``ray``; checked at collection)."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test marked ``ray`` runs in one worker when ``make test`` spreads the suite
-    over processes (pytest-xdist, ``--dist loadgroup``): they share that worker's one local
-    Ray (2 CPUs), and two Rays at once would each have the machine's cores to themselves
-    only on paper (the cluster tests' own heads too: run beside the others, in the other
-    worker, the suite took no less time). (Before xdist's own hook, which reads the group.)"""
-    for item in items:
-        if item.get_closest_marker("ray") is not None:
-            item.add_marker(pytest.mark.xdist_group("ray"))
+    """A test marked ``ray`` outside :data:`RAY_TESTS` is an error: ``make test`` keeps the
+    Ray tests in one worker by their folder (:func:`pytest_xdist_make_scheduler`)."""
+    astray = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("ray") is not None and not item.nodeid.startswith(RAY_TESTS)
+    ]
+    if astray:
+        raise pytest.UsageError(f"tests marked `ray` belong in {RAY_TESTS}: {astray}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How ``make test`` (pytest-xdist, two workers) shares the tests out: the Ray tests
+    (:data:`RAY_TESTS`) as one unit, so that one worker runs them all, one local Ray at a
+    time as in one process (two Rays at once on two cores would each have them only on
+    paper), and every other test file as a unit (its module fixtures made once); the
+    largest unit first, which is the Ray tests: the other worker runs the rest meanwhile.
+    (xdist's own ``--dist loadgroup`` marks a group in the test's id, which pytest 9 no
+    longer lets a plugin change.)"""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class RayTestsTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return RAY_TESTS if nodeid.startswith(RAY_TESTS) else nodeid.split("::", 1)[0]
+
+    return RayTestsTogether(config, log)
 
 
 @pytest.fixture(scope="session")
