@@ -363,3 +363,57 @@ def test_phago_tags_counts_each_tags_documents(tmp_path: Path) -> None:
     plain = save(Colony(), tmp_path / "plain.db")
     assert json.loads(phago("tags", "--db", str(plain), "--json")) == []
     assert "carries a tag" in " ".join(phago("tags", "--db", str(plain)).split())
+
+
+def _store_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table of the store file ``db``, row by row (the blobs by name and checksum)."""
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            t: sorted(
+                con.execute(
+                    "SELECT name, encoding, sha256 FROM blobs"
+                    if t == "blobs"
+                    else f"SELECT * FROM {t}"
+                ).fetchall(),
+                key=repr,
+            )
+            for t in tables
+        }
+
+
+def test_tagging_a_store_file_writes_only_the_documents_information(tmp_path: Path) -> None:
+    import os
+
+    from phago.errors import StoreChanged
+    from phago.store import load, tag_in_store
+
+    db = tmp_path / "n.db"
+    phago("ingest", str(notes(tmp_path / "notes")), "--db", str(db))
+    os.chmod(db, 0o640)
+    held = load(db)  # (loaded before the tag: its save must see the store changed)
+    before = _store_rows(db)
+    glaciers = next(d for d, i in read_document_info(db).items() if "geology" in i.tags)
+    assert tag_in_store(db, [glaciers], add=["review"])[glaciers].tags == (
+        "geology",
+        "ice",
+        "review",
+    )
+    after = _store_rows(db)
+    # the colony, sources, history and every other part as they were
+    assert {t: r for t, r in after.items() if t not in ("blobs", "phago_schema")} == {
+        t: r for t, r in before.items() if t not in ("blobs", "phago_schema")
+    }
+    changed = set(after["blobs"]) ^ set(before["blobs"])
+    assert {name for name, _, _ in changed} == {"document_info"}
+    assert after["phago_schema"][0][:3] == before["phago_schema"][0][:3]  # (and its save time)
+    assert os.stat(db).st_mode & 0o777 == 0o640
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary
+    assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
+    assert load(db).substrate.document_count == 3  # (it loads, every checksum good)
+    with pytest.raises(StoreChanged):
+        save(held, db)
+    os.chmod(db, 0o440)
+    with pytest.raises(StoreError, match="read-only"):
+        tag_in_store(db, [glaciers], add=["more"])
+    assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")

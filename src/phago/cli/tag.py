@@ -41,7 +41,7 @@ def tag(
         is_distributed_store,
         read_catalog,
         read_distributed_catalog,
-        read_document_info,
+        read_document_ids,
         tag_in_store,
     )
 
@@ -54,8 +54,11 @@ def tag(
         raise click.UsageError(f"--add and --remove both name {', '.join(both)}")
     try:
         with writing(db), collector_paused():
-            catalog = read_distributed_catalog(db) if is_distributed_store(db) else read_catalog(db)
-            stored = _stored_ids(db)
+            distributed = is_distributed_store(db)
+            catalog = read_distributed_catalog(db) if distributed else read_catalog(db)
+            # (a store file's ids from its documents table: its colony is not read, as the
+            # tags are the only part written)
+            stored = _stored_ids(db) if distributed else set(read_document_ids(db))
             ids: list[int] = []
             missing = []
             for t in targets:
@@ -67,7 +70,7 @@ def tag(
                 ids.extend(d for d in found if d not in ids)
             if missing:
                 raise _not_found(missing)
-            before = read_document_info(db)
+            before = catalog.document_info()
             info = tag_in_store(db, ids, add=plus, remove=minus)
             changed = any(info[d].tags != before.get(d, DocumentInfo()).tags for d in ids)
     except PhagoError as exc:
