@@ -2899,10 +2899,10 @@ def tag_in_store(
     plus, minus = set(tag_names(add)), set(tag_names(remove))
     with store_lock(p):
         distributed = is_distributed_store(p)
-        if distributed:
-            manifest, states, extras, counts = _read_shards(p, terms=True)
+        if distributed:  # (only the manifest is written: its shard files are linked)
+            manifest = read_manifest(p)
             catalog = _catalog_from_json(manifest.get("catalog", {}))
-            held = {int(d) for st in states for d in st.substrate.doc_ids.tolist()}
+            held = set(distributed_document_ids(p, manifest))
         else:
             con, schema, kind, _, _ = _open(p)
             con.close()
@@ -2926,11 +2926,7 @@ def tag_in_store(
                 catalog.info[d] = DocumentInfo(had.added, tags)
                 changed = True
         if changed and distributed:
-            meta = _rewritable_meta(manifest)
-            graph = merged_graph(meta, states)[0]
-            _write_distributed(
-                p, meta, states, extras, catalog, _manifest_version(manifest), counts, graph
-            )
+            _replace_distributed_catalog(p, manifest, catalog)
         elif changed and state is None:
             _replace_document_info(p, catalog)
         elif changed and state is not None:
@@ -2984,6 +2980,80 @@ def _replace_document_info(path: Path, catalog: Catalog) -> None:
         if isinstance(exc, sqlite3.Error | OSError) and not isinstance(exc, StoreError):
             raise StoreError(f"cannot save {path}: {_reason(exc)}") from exc
         raise
+
+
+def distributed_document_ids(path: PathLike, manifest: dict[str, Any] | None = None) -> list[int]:
+    """The ids of the documents in the distributed store folder ``path``, shard by shard,
+    read from each shard file's documents table (:func:`read_document_ids`; the shard files
+    are checked to be the manifest's, ``manifest`` being :func:`read_manifest`'s if given).
+
+    Raises:
+        StoreError: as :func:`read_manifest`, or a shard file is missing or not the
+            manifest's.
+    """
+    d = Path(path)
+    manifest = read_manifest(d) if manifest is None else manifest
+    gen = Path(manifest["_generation"])
+    try:
+        n = int(manifest["num_shards"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _damaged(d, f"invalid manifest ({exc!r})") from exc
+    ids: list[int] = []
+    for i in range(n):
+        _check_shard_file(d, gen, i, n, _shard_version(manifest, i))
+        ids.extend(read_document_ids(gen / f"shard-{i:03d}.db"))
+    return ids
+
+
+def _replace_distributed_catalog(d: Path, manifest: dict[str, Any], catalog: Catalog) -> None:
+    """Make a new generation of the store folder ``d`` holding the current one's files
+    (hard links, or copies where the file system makes none) and its manifest with
+    ``catalog`` in it, and switch to it, as a save does (the caller holds the store's lock).
+
+    Tagging a sharded store wrote every shard file again; only the manifest changes.
+    """
+    from phago import __version__
+
+    _, last, version = _prepare_dir(d, catalog=False)
+    if version != _manifest_version(manifest):
+        raise _changed(d)
+    current = Path(manifest["_generation"])
+    name = f"gen-{last + 1:06d}"
+    tmp = d / (name + ".tmp")
+    renamed = False
+    try:
+        if tmp.exists():
+            _rmtree(tmp)
+        tmp.mkdir()
+        for f in sorted(current.iterdir()):
+            if f.name != "manifest.json" and f.is_file():
+                try:
+                    os.link(f, tmp / f.name)
+                except OSError:
+                    shutil.copy2(f, tmp / f.name)
+        body = {k: v for k, v in manifest.items() if not k.startswith("_")}
+        body["catalog"] = _catalog_to_json(catalog)
+        body["phago_version"] = __version__
+        body["saved_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        sha = _sha(_json_bytes(body))
+        _write_file_atomic(tmp / "manifest.json", _json_bytes({"body": body, "sha256": sha}))
+        _fsync_path(tmp, directory=True)
+        os.replace(tmp, d / name)
+        renamed = True
+        _fsync_path(d, directory=True)
+        _write_file_atomic(d / _CURRENT, (name + "\n").encode("ascii"))
+    except BaseException as exc:
+        _rmtree(tmp)
+        if renamed:  # CURRENT still names the previous generation: this one is not live
+            _rmtree(d / name)
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise StoreError(f"cannot save {d}: {_reason(exc)}") from exc
+        raise
+    for old in d.iterdir():
+        if _generation_number(old.name) is not None and old.name != name:
+            _rmtree(old)
 
 
 def _rewritable_meta(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -417,3 +417,22 @@ def test_tagging_a_store_file_writes_only_the_documents_information(tmp_path: Pa
     with pytest.raises(StoreError, match="read-only"):
         tag_in_store(db, [glaciers], add=["more"])
     assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
+
+
+def test_tagging_a_sharded_store_writes_only_its_manifest(tmp_path: Path) -> None:
+    from phago.store import load_distributed, read_manifest, tag_in_store
+
+    db = tmp_path / "n.d"
+    phago("ingest", str(notes(tmp_path / "notes")), "--db", str(db), "--shards", "2")
+    gen = Path(read_manifest(db)["_generation"])
+    shard_files = sorted(gen.glob("shard-*.db"))
+    inodes = [f.stat().st_ino for f in shard_files]
+    glaciers = next(d for d, i in read_document_info(db).items() if "geology" in i.tags)
+    tag_in_store(db, [glaciers], add=["review"])
+    new = Path(read_manifest(db)["_generation"])
+    assert new != gen and not gen.exists()  # a new generation, the old one gone
+    # the same shard files, linked into it (not written again)
+    assert [f.stat().st_ino for f in sorted(new.glob("shard-*.db"))] == inodes
+    assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
+    with load_distributed(db, backend="local") as dc:  # (every shard file checked)
+        assert dc.stats().documents_total == 3

@@ -35,9 +35,10 @@ def tag(
     gave). Nothing else of the store changes; it is rewritten atomically only when a tag
     does, and another command writing it meanwhile waits for this one.
     """
-    from phago.cli.forget import _not_found, _stored_ids
+    from phago.cli.forget import _not_found
     from phago.store import (
         DocumentInfo,
+        distributed_document_ids,
         is_distributed_store,
         read_catalog,
         read_distributed_catalog,
@@ -56,9 +57,9 @@ def tag(
         with writing(db), collector_paused():
             distributed = is_distributed_store(db)
             catalog = read_distributed_catalog(db) if distributed else read_catalog(db)
-            # (a store file's ids from its documents table: its colony is not read, as the
-            # tags are the only part written)
-            stored = _stored_ids(db) if distributed else set(read_document_ids(db))
+            # (the ids from the documents tables: the colony is not read, as the tags are
+            # the only part written)
+            stored = set(distributed_document_ids(db) if distributed else read_document_ids(db))
             ids: list[int] = []
             missing = []
             for t in targets:
