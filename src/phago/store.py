@@ -2484,13 +2484,8 @@ def _write_distributed_locked(
     cat = src.copy()
     for tick, nodes, edges in meta.get("history", []):
         cat.add_point(HistoryPoint(int(tick), int(nodes), int(edges)))
-    name = f"gen-{last + 1:06d}"  # above every generation there, even one left behind
-    tmp = d / (name + ".tmp")
-    renamed = False
-    try:
-        if tmp.exists():
-            _rmtree(tmp)
-        tmp.mkdir()
+
+    def write(tmp: Path) -> dict[str, Any]:
         doc_ids: list[int] = []
         n = len(states)
         versions: list[str] = []  # each shard file's, in the manifest: a file from
@@ -2527,7 +2522,7 @@ def _write_distributed_locked(
                 st["documents_digested"],
             )
         )
-        body = to_jsonable(
+        body: dict[str, Any] = to_jsonable(
             {
                 "format": DISTRIBUTED_FORMAT,
                 "schema_version": SCHEMA_VERSION,
@@ -2541,9 +2536,33 @@ def _write_distributed_locked(
         # sources took 0.6 s)
         body["catalog"] = _catalog_to_json(cat)
         body[_SHARD_VERSIONS] = versions
+        return body
+
+    return d, _new_generation(d, last, write, "cannot save distributed colony to")
+
+
+def _new_generation(
+    d: Path, last: int, write: Callable[[Path], dict[str, Any]], failed: str
+) -> str:
+    """Make the next generation of the store folder ``d`` (above ``last``) and switch
+    ``CURRENT`` to it: ``write`` puts its files in the temporary folder it is given and
+    returns the manifest's body, which is written with its checksum; the older generations
+    are then removed. Returns the new version (``name:checksum``).
+
+    Raises:
+        StoreError: ``failed`` and the reason (nothing changed: the temporary folder, or the
+            new generation if ``CURRENT`` was not switched to it, is removed).
+    """
+    name = f"gen-{last + 1:06d}"  # above every generation there, even one left behind
+    tmp = d / (name + ".tmp")
+    renamed = False
+    try:
+        if tmp.exists():
+            _rmtree(tmp)
+        tmp.mkdir()
+        body = write(tmp)
         sha = _sha(_json_bytes(body))
-        manifest = _json_bytes({"body": body, "sha256": sha})
-        _write_file_atomic(tmp / "manifest.json", manifest)
+        _write_file_atomic(tmp / "manifest.json", _json_bytes({"body": body, "sha256": sha}))
         _fsync_path(tmp, directory=True)
         os.replace(tmp, d / name)
         renamed = True
@@ -2556,12 +2575,12 @@ def _write_distributed_locked(
         if isinstance(exc, StoreError):
             raise
         if isinstance(exc, sqlite3.Error | OSError):
-            raise StoreError(f"cannot save distributed colony to {d}: {_reason(exc)}") from exc
+            raise StoreError(f"{failed} {d}: {_reason(exc)}") from exc
         raise
     for old in d.iterdir():
         if _generation_number(old.name) is not None and old.name != name:
             _rmtree(old)
-    return d, f"{name}:{sha}"
+    return f"{name}:{sha}"
 
 
 _SHARD_INDEX = "shard_index"
@@ -2990,6 +3009,15 @@ def distributed_document_ids(path: PathLike, manifest: dict[str, Any] | None = N
     Raises:
         StoreError: as :func:`read_manifest`, or a shard file is missing or not the
             manifest's.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago.distributed import DistributedColony
+        >>> with DistributedColony(2, seed=0) as dc:
+        ...     d = dc.ingest_document("t", "cell wall")
+        ...     p = save_distributed(dc, pathlib.Path(tempfile.mkdtemp()) / "s")
+        >>> distributed_document_ids(p) == [d]
+        True
     """
     d = Path(path)
     manifest = read_manifest(d) if manifest is None else manifest
@@ -3018,13 +3046,8 @@ def _replace_distributed_catalog(d: Path, manifest: dict[str, Any], catalog: Cat
     if version != _manifest_version(manifest):
         raise _changed(d)
     current = Path(manifest["_generation"])
-    name = f"gen-{last + 1:06d}"
-    tmp = d / (name + ".tmp")
-    renamed = False
-    try:
-        if tmp.exists():
-            _rmtree(tmp)
-        tmp.mkdir()
+
+    def write(tmp: Path) -> dict[str, Any]:
         for f in sorted(current.iterdir()):
             if f.name != "manifest.json" and f.is_file():
                 try:
@@ -3035,25 +3058,9 @@ def _replace_distributed_catalog(d: Path, manifest: dict[str, Any], catalog: Cat
         body["catalog"] = _catalog_to_json(catalog)
         body["phago_version"] = __version__
         body["saved_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        sha = _sha(_json_bytes(body))
-        _write_file_atomic(tmp / "manifest.json", _json_bytes({"body": body, "sha256": sha}))
-        _fsync_path(tmp, directory=True)
-        os.replace(tmp, d / name)
-        renamed = True
-        _fsync_path(d, directory=True)
-        _write_file_atomic(d / _CURRENT, (name + "\n").encode("ascii"))
-    except BaseException as exc:
-        _rmtree(tmp)
-        if renamed:  # CURRENT still names the previous generation: this one is not live
-            _rmtree(d / name)
-        if isinstance(exc, StoreError):
-            raise
-        if isinstance(exc, sqlite3.Error | OSError):
-            raise StoreError(f"cannot save {d}: {_reason(exc)}") from exc
-        raise
-    for old in d.iterdir():
-        if _generation_number(old.name) is not None and old.name != name:
-            _rmtree(old)
+        return body
+
+    _new_generation(d, last, write, "cannot save")
 
 
 def _rewritable_meta(manifest: dict[str, Any]) -> dict[str, Any]:
