@@ -1156,11 +1156,7 @@ def _save_state_locked(
             written = _write(con, state, catalog, kind, extra or {}, terms)
         finally:
             con.close()
-        if old_stat is not None:
-            _keep_owner_and_mode(tmp, old_stat)
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-        _fsync_path(path.parent, directory=True)
+        _put_in_place(tmp, path, old_stat)
     except BaseException as exc:
         _remove_quietly(tmps)
         if isinstance(exc, StoreError):
@@ -1169,6 +1165,17 @@ def _save_state_locked(
             raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
         raise
     return path, written
+
+
+def _put_in_place(tmp: Path, path: Path, old: os.stat_result | None) -> None:
+    """Replace the store file ``path`` with the finished file ``tmp``: given the owner and
+    mode of the file it replaces (``old``, its status; None: there was none), fsynced,
+    renamed over it, and the folder fsynced."""
+    if old is not None:
+        _keep_owner_and_mode(tmp, old)
+    _fsync_path(tmp)
+    os.replace(tmp, path)
+    _fsync_path(path.parent, directory=True)
 
 
 def _keep_owner_and_mode(tmp: Path, old: os.stat_result) -> None:
@@ -2990,10 +2997,7 @@ def _replace_document_info(path: Path, catalog: Catalog) -> None:
             con.execute("COMMIT")
         finally:
             con.close()
-        _keep_owner_and_mode(tmp, old)
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-        _fsync_path(path.parent, directory=True)
+        _put_in_place(tmp, path, old)
     except BaseException as exc:
         _remove_quietly(tmps)
         if isinstance(exc, sqlite3.Error | OSError) and not isinstance(exc, StoreError):
