@@ -2975,8 +2975,16 @@ def _replace_document_info(path: Path, catalog: Catalog) -> None:
 
     The copy is made, changed and fsynced beside the store and then replaces it, as a save
     does; only the part and the save time are written, where loading and saving the colony
-    took seconds for a store of 50,000 notes.
+    took seconds for a store of 50,000 notes. A symbolic link is followed (the file it
+    points to is replaced; the link stays), as a save does.
     """
+    if path.is_symlink():
+        path = _real(path)
+    with _directory_lock(path.parent):
+        _replace_document_info_locked(path, catalog)
+
+
+def _replace_document_info_locked(path: Path, catalog: Catalog) -> None:
     from phago import __version__
 
     mode = stat.S_IMODE(os.stat(path).st_mode)

@@ -413,10 +413,14 @@ def test_tagging_a_store_file_writes_only_the_documents_information(tmp_path: Pa
     assert load(db).substrate.document_count == 3  # (it loads, every checksum good)
     with pytest.raises(StoreChanged):
         save(held, db)
+    link = tmp_path / "link.db"  # a store reached by a link: the file it names changes
+    link.symlink_to(db)
+    tag_in_store(link, [glaciers], add=["linked"])
+    assert link.is_symlink() and "linked" in read_document_info(db)[glaciers].tags
     os.chmod(db, 0o440)
     with pytest.raises(StoreError, match="read-only"):
         tag_in_store(db, [glaciers], add=["more"])
-    assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
+    assert read_document_info(db)[glaciers].tags == ("geology", "ice", "linked", "review")
 
 
 def test_tagging_a_sharded_store_writes_only_its_manifest(tmp_path: Path) -> None:
