@@ -1136,9 +1136,12 @@ def _save_state(
         return _save_state_locked(state, path, catalog, kind, extra, expect, terms)
 
 
-def _read_old(path: Path, catalog: bool = True) -> tuple[Catalog, str, os.stat_result, int]:
-    """The catalog (empty unless ``catalog``), version, status and schema version of the
-    store file ``path`` about to be replaced.
+def _read_old(
+    path: Path, catalog: bool = True
+) -> tuple[Catalog, str, os.stat_result, np.ndarray | None]:
+    """The catalog (empty unless ``catalog``), version and status of the store file ``path``
+    about to be replaced, and where it has this phago's schema the ids of its documents in
+    order (as stored: signed 64-bit), else None.
 
     Raises:
         StoreError: ``path`` is not a readable phago store (it is never overwritten).
@@ -1152,7 +1155,13 @@ def _read_old(path: Path, catalog: bool = True) -> tuple[Catalog, str, os.stat_r
             else:  # checked in SQL only (a damaged store is never overwritten)
                 _check_catalog_types(con, path)
                 found = Catalog()
-            return found, _file_version(con), st, schema
+            held = None
+            if schema == SCHEMA_VERSION:
+                rows = con.execute("SELECT doc_id FROM documents ORDER BY seq").fetchall()
+                ids = [r[0] for r in rows]
+                if all(type(v) is int for v in ids):  # (else damaged: written whole)
+                    held = np.array(ids, dtype=np.int64)
+            return found, _file_version(con), st, held
         finally:
             con.close()
     except (StoreError, sqlite3.Error) as exc:  # (StoreError first: it is an OSError)
@@ -1181,8 +1190,11 @@ def _save_state_locked(
     over = False  # (written over a copy of the old file: see _write)
     if path.exists():
         # (its catalog only where none is given: 0.17 s for 50,000 notes' sources)
-        old, version, old_stat, schema = _read_old(path, catalog=catalog is None)
-        over = schema == SCHEMA_VERSION
+        old, version, old_stat, held = _read_old(path, catalog=catalog is None)
+        # over a copy where the file holds the first of the colony's documents (a save after
+        # an ingest); else (documents forgotten, say) a new file, which also shrinks
+        ids = np.asarray(state.substrate.doc_ids, dtype=np.uint64).view(np.int64)
+        over = held is not None and np.array_equal(held, ids[: len(held)])
         _refuse_read_only(path, stat.S_IMODE(old_stat.st_mode))
         if expect is not None and version != expect:
             raise _changed(path)

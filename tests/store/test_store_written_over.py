@@ -70,7 +70,7 @@ def test_a_save_over_a_store_equals_a_save_into_a_new_file(
     assert kept == [2]  # (the two documents of the first save stayed in the table)
     real = store._read_old
     with monkeypatch.context() as m:  # (an older schema's file: written whole)
-        m.setattr(store, "_read_old", lambda *a, **k: (*real(*a, **k)[:3], 0))
+        m.setattr(store, "_read_old", lambda *a, **k: (*real(*a, **k)[:3], None))
         save(colony, fresh)
     a, b = _rows(over), _rows(fresh)
     assert {t: r for t, r in a.items() if t != "blobs"} == {
@@ -82,10 +82,13 @@ def test_a_save_over_a_store_equals_a_save_into_a_new_file(
     assert any(row[6] for row in a["documents"]) is (change != "same")
 
 
-def test_a_store_whose_documents_changed_order_is_written_whole(tmp_path: Path) -> None:
+def test_a_store_whose_documents_changed_order_is_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "c.db"
     save(_colony(TEXTS, 30), db)
     forgotten = read_document_ids(db)[1]
+    monkeypatch.setattr(store, "_kept_documents", None)  # (never called: a new file)
     report = forget_in_store(db, [forgotten])
     assert report.documents_removed == [forgotten]
     # the forgotten text is gone from the file's bytes, not only from its tables

@@ -1,0 +1,71 @@
+"""Two copies of phago side by side on one command-line call, alternating, many rounds.
+
+``benchmarks/cli_latency.py`` times every command a few times; on a shared 2-core machine
+its medians move by a few tenths of a second from run to run, which hides a change of that
+size. This times one call, ``query`` or ``ingest`` of one note, ``--rounds`` times for each
+copy of phago (``--src DIR``, given twice: the first is "old"), one after the other in each
+round, and prints the median, least and mean seconds of each. ``ingest`` runs on a fresh
+copy of the store every time (the copy is not timed).
+
+Usage:
+    python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src query
+    python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src ingest
+
+The store is one ``benchmarks/cli_latency.py --store PATH --notes N`` built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("call", choices=["query", "ingest"])
+    ap.add_argument("--store", type=Path, required=True)
+    ap.add_argument("--src", action="append", required=True, help="old, then new")
+    ap.add_argument("--rounds", type=int, default=12)
+    a = ap.parse_args()
+    if len(a.src) != 2:
+        raise SystemExit("give --src twice: the old copy of phago, then the new")
+    names = ("old", "new")
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "store.db"
+        for r in range(a.rounds):
+            for name, src in zip(names, a.src, strict=True):
+                if a.call == "query":
+                    args = ["query", "membrane protein channel", "--db", str(a.store), "--json"]
+                else:
+                    note = Path(tmp) / f"note{r}.txt"
+                    note.write_text(f"A short note {r} on calcium channels in the membrane.\n")
+                    shutil.copyfile(a.store, copy)
+                    args = ["ingest", str(note), "--db", str(copy)]
+                env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
+                began = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "phago", *args],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    check=True,
+                )
+                seconds[name].append(time.perf_counter() - began)
+    print(f"{a.call}, {a.rounds} rounds        median    least     mean")
+    for name, src in zip(names, a.src, strict=True):
+        v = seconds[name]
+        print(
+            f"{name} ({src})".ljust(28)
+            + f"{statistics.median(v):7.3f}  {min(v):7.3f}  {statistics.mean(v):7.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
