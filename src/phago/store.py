@@ -877,22 +877,11 @@ def _write(
     kind: str,
     extra: dict[str, Any],
     terms: SavedTermCounts | None = None,
-    *,
-    over: bool = False,
 ) -> str:
-    """Write the store into the connection ``con``'s empty file, or with ``over`` into a
-    copy of the store file it replaces (this phago's schema): its documents table is kept
-    where it holds the first of the colony's documents as they are (only their digested
-    flags are updated and the new ones added: writing 50,000 notes' rows took a third of a
-    second of a one-note ingest), every other table and part written anew. Returns the
-    version written."""
     from phago import __version__
     from phago.state import to_jsonable
 
-    if over:  # (what is deleted is zeroed: a forgotten text leaves nothing in the file)
-        con.execute("PRAGMA secure_delete=ON")
-    else:
-        con.executescript(_SCHEMA)
+    con.executescript(_SCHEMA)
     con.execute("BEGIN IMMEDIATE")
     digest = ColumnDigest()
     s = state.substrate
@@ -904,23 +893,19 @@ def _write(
     xs, ys = np.ascontiguousarray(pos[:, 0]), np.ascontiguousarray(pos[:, 1])
     dig = np.asarray(s.doc_digested, dtype=np.bool_).astype(np.int64)
     digest.table("documents", [seq, ids, s.doc_titles, s.doc_contents, xs, ys, dig], n)
-    kept = _kept_documents(con, ids, xs, ys, dig) if over else 0
     con.executemany(
         "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
         zip(
-            range(kept, n),
-            ids[kept:].tolist(),
-            s.doc_titles[kept:],
-            s.doc_contents[kept:],
-            xs[kept:].tolist(),
-            ys[kept:].tolist(),
-            dig[kept:].tolist(),
+            range(n),
+            ids.tolist(),
+            s.doc_titles,
+            s.doc_contents,
+            xs.tolist(),
+            ys.tolist(),
+            dig.tolist(),
             strict=True,
         ),
     )
-    if over:
-        for table in ("agents", "sources", "history", "blobs", "phago_schema"):
-            con.execute(f"DELETE FROM {table}")
     agent_rows = [
         (i, a.agent_type, a.class_path, _agent_state_json(a)) for i, a in enumerate(state.agents)
     ]
@@ -968,41 +953,6 @@ def _write(
     )
     con.execute("COMMIT")
     return _file_version(con)
-
-
-def _kept_documents(
-    con: sqlite3.Connection,
-    ids: np.ndarray,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    digested: np.ndarray,
-) -> int:
-    """How many of the documents (as :func:`_write` stores them) the documents table of the
-    store file being written over already holds, first and in order (their digested flags
-    updated here); 0, the table emptied, where it holds anything else. A document's title
-    and content never change under its id (the id hashes them)."""
-    old_ids, old_x, old_y, old_dig = (
-        np.array(c) for c in _read_columns(con, "documents", "doc_id, x, y, digested")
-    )
-    k = len(old_ids)
-    same = k <= len(ids) and (
-        k == 0
-        or (
-            old_ids.dtype == np.int64
-            and np.array_equal(old_ids, ids[:k])
-            and np.array_equal(old_x, xs[:k])
-            and np.array_equal(old_y, ys[:k])
-        )
-    )
-    if not same:
-        con.execute("DELETE FROM documents")
-        return 0
-    flips = np.flatnonzero(old_dig != digested[:k]) if k else np.zeros(0, dtype=np.int64)
-    con.executemany(
-        "UPDATE documents SET digested = ? WHERE seq = ?",
-        zip(digested[flips].tolist(), flips.tolist(), strict=True),
-    )
-    return k
 
 
 def _agent_state_json(agent: AgentState) -> str:
@@ -1136,32 +1086,23 @@ def _save_state(
         return _save_state_locked(state, path, catalog, kind, extra, expect, terms)
 
 
-def _read_old(
-    path: Path, catalog: bool = True
-) -> tuple[Catalog, str, os.stat_result, np.ndarray | None]:
+def _read_old(path: Path, catalog: bool = True) -> tuple[Catalog, str, os.stat_result]:
     """The catalog (empty unless ``catalog``), version and status of the store file ``path``
-    about to be replaced, and where it has this phago's schema the ids of its documents in
-    order (as stored: signed 64-bit), else None.
+    about to be replaced.
 
     Raises:
         StoreError: ``path`` is not a readable phago store (it is never overwritten).
     """
     try:
         st = os.stat(path)
-        con, schema, _, _, _ = _open(path)
+        con = _open(path)[0]
         try:
             if catalog:
                 found = _read_catalog_rows(con, path)
             else:  # checked in SQL only (a damaged store is never overwritten)
                 _check_catalog_types(con, path)
                 found = Catalog()
-            held = None
-            if schema == SCHEMA_VERSION:
-                rows = con.execute("SELECT doc_id FROM documents ORDER BY seq").fetchall()
-                ids = [r[0] for r in rows]
-                if all(type(v) is int for v in ids):  # (else damaged: written whole)
-                    held = np.array(ids, dtype=np.int64)
-            return found, _file_version(con), st, held
+            return found, _file_version(con), st
         finally:
             con.close()
     except (StoreError, sqlite3.Error) as exc:  # (StoreError first: it is an OSError)
@@ -1187,14 +1128,9 @@ def _save_state_locked(
     _check_agents_restorable(state, path)
     old = Catalog()
     old_stat: os.stat_result | None = None
-    over = False  # (written over a copy of the old file: see _write)
     if path.exists():
         # (its catalog only where none is given: 0.17 s for 50,000 notes' sources)
-        old, version, old_stat, held = _read_old(path, catalog=catalog is None)
-        # over a copy where the file holds the first of the colony's documents (a save after
-        # an ingest); else (documents forgotten, say) a new file, which also shrinks
-        ids = np.asarray(state.substrate.doc_ids, dtype=np.uint64).view(np.int64)
-        over = held is not None and np.array_equal(held, ids[: len(held)])
+        old, version, old_stat = _read_old(path, catalog=catalog is None)
         _refuse_read_only(path, stat.S_IMODE(old_stat.st_mode))
         if expect is not None and version != expect:
             raise _changed(path)
@@ -1215,11 +1151,9 @@ def _save_state_locked(
     tmp = tmps[0]
     _remove_quietly(tmps)
     try:
-        if over:
-            shutil.copyfile(path, tmp)
         con = _connect_write(tmp)
         try:
-            written = _write(con, state, catalog, kind, extra or {}, terms, over=over)
+            written = _write(con, state, catalog, kind, extra or {}, terms)
         finally:
             con.close()
         _put_in_place(tmp, path, old_stat)

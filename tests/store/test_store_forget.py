@@ -156,3 +156,23 @@ def test_forgetting_only_unknown_ids_leaves_the_store_untouched(tmp_path: Path) 
         after = sorted(p for p in [store, *store.glob("*")] if p.is_file())
         assert after == files
         assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files} == before
+
+
+def test_a_forgotten_text_is_gone_from_the_store_files_bytes(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    colony = Colony(seed=3)
+    texts = [
+        ("membranes", "lipid bilayer membrane protein channel transport ion gradient"),
+        ("glaciers", "glacier ice valley erosion moraine meltwater sediment"),
+        ("ribosomes", "ribosome protein translation messenger codon peptide"),
+    ]
+    for i, (title, text) in enumerate(texts):
+        colony.ingest_document(title, text, Position(3.0 * i, 1.0))
+    colony.spawn_digesters(2)
+    colony.run(30)
+    save(colony, db)
+    assert b"moraine meltwater" in db.read_bytes()
+    glaciers = [d.id for d in colony.documents() if d.title == "glaciers"]
+    assert forget_in_store(db, glaciers).documents_removed == glaciers
+    assert b"moraine meltwater" not in db.read_bytes()  # (not only gone from its tables)
+    assert load(db).stats().documents_total == 2
