@@ -37,12 +37,14 @@ def tag(
     """
     from phago.cli.forget import _not_found
     from phago.store import (
+        Catalog,
         DocumentInfo,
         distributed_document_ids,
         is_distributed_store,
         read_catalog,
         read_distributed_catalog,
         read_document_ids,
+        read_document_info,
         tag_in_store,
     )
 
@@ -56,22 +58,25 @@ def tag(
     try:
         with writing(db), collector_paused():
             distributed = is_distributed_store(db)
-            catalog = read_distributed_catalog(db) if distributed else read_catalog(db)
             # (the ids from the documents tables: the colony is not read, as the tags are
             # the only part written)
             stored = set(distributed_document_ids(db) if distributed else read_document_ids(db))
+            catalog: Catalog | None = None  # (read for a target that is no stored id)
             ids: list[int] = []
             missing = []
             for t in targets:
                 v = parsed_number(t)
                 found = [v] if v is not None and v in stored else []
-                found = found or [d for d in catalog.documents_from(t) if d in stored]
+                if not found:
+                    if catalog is None:
+                        catalog = read_distributed_catalog(db) if distributed else read_catalog(db)
+                    found = [d for d in catalog.documents_from(t) if d in stored]
                 if not found:
                     missing.append(t)
                 ids.extend(d for d in found if d not in ids)
             if missing:
                 raise _not_found(missing)
-            before = catalog.document_info()
+            before = catalog.document_info() if catalog is not None else read_document_info(db)
             info = tag_in_store(db, ids, add=plus, remove=minus)
             changed = any(info[d].tags != before.get(d, DocumentInfo()).tags for d in ids)
     except PhagoError as exc:
