@@ -119,6 +119,7 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     command writing it meanwhile waits for this one.
     """
     from phago.store import (
+        distributed_document_ids,
         forget_in_store,
         is_distributed_store,
         read_catalog,
@@ -132,17 +133,15 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     try:
         # (the ids are looked up in the version that is rewritten)
         with writing(db), collector_paused():
-            if is_distributed_store(db):
-                catalog = read_distributed_catalog(db)
+            # the ids are read quickly, from the documents tables (forget_in_store verifies
+            # the whole store as it loads it); if a target is not found, they are read again
+            # with the checksums verified, so that a damaged store says so
+            distributed = is_distributed_store(db)
+            catalog = read_distributed_catalog(db) if distributed else read_catalog(db)
+            quick = distributed_document_ids(db) if distributed else read_document_ids(db)
+            ids, files, missing = _resolve(targets, set(quick), catalog)
+            if missing:
                 ids, files, missing = _resolve(targets, _stored_ids(db), catalog)
-            else:
-                # a colony store's ids are read quickly (forget_in_store verifies the whole
-                # store as it loads it); if a target is not found, they are read again with
-                # the checksums verified, so that a damaged store says so
-                catalog = read_catalog(db)
-                ids, files, missing = _resolve(targets, set(read_document_ids(db)), catalog)
-                if missing:
-                    ids, files, missing = _resolve(targets, _stored_ids(db), catalog)
             if missing:
                 raise _not_found(missing, _stored_as(missing, catalog))
             report = forget_in_store(db, ids, files=files)
