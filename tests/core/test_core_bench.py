@@ -128,6 +128,9 @@ def test_ingest_is_timed_alone_not_with_the_spawning_of_digesters(
 ) -> None:
     from phago.distributed import DistributedColony
 
+    # once as it is first: a fresh clone compiles the ingest's kernels on their first use
+    # (half a second), which under `make test` may be here (each worker runs its own files)
+    run_benchmark(BenchConfig(shards=2, documents=10, ticks=2, queries=1))
     call = DistributedColony._call
 
     def slow_spawn(self: DistributedColony, shard: int, method: str, *args: Any) -> Any:
