@@ -3041,16 +3041,25 @@ def distributed_document_ids(path: PathLike, manifest: dict[str, Any] | None = N
     """
     d = Path(path)
     manifest = read_manifest(d) if manifest is None else manifest
+    return [x for f in _shard_files(d, manifest) for x in read_document_ids(f)]
+
+
+def _shard_files(d: Path, manifest: dict[str, Any]) -> list[Path]:
+    """The shard files of the store folder ``d``'s current generation, in shard order, each
+    checked to be the one ``manifest`` (:func:`read_manifest`'s) names.
+
+    Raises:
+        StoreError: the manifest's shard count is invalid, or a shard file is missing or
+            not the manifest's.
+    """
     gen = Path(manifest["_generation"])
     try:
         n = int(manifest["num_shards"])
     except (KeyError, TypeError, ValueError) as exc:
         raise _damaged(d, f"invalid manifest ({exc!r})") from exc
-    ids: list[int] = []
     for i in range(n):
         _check_shard_file(d, gen, i, n, _shard_version(manifest, i))
-        ids.extend(read_document_ids(gen / f"shard-{i:03d}.db"))
-    return ids
+    return [gen / f"shard-{i:03d}.db" for i in range(n)]
 
 
 def _replace_distributed_catalog(d: Path, manifest: dict[str, Any], catalog: Catalog) -> None:
@@ -3259,15 +3268,8 @@ def _read_shards(
     """:func:`read_shard_states`, and each shard file's term counts (``terms``; else None
     for each)."""
     manifest = read_manifest(d)
-    gen = Path(manifest["_generation"])
     states, extras, counts = [], [], []
-    try:
-        n = int(manifest["num_shards"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _damaged(d, f"invalid manifest ({exc!r})") from exc
-    for i in range(n):
-        _check_shard_file(d, gen, i, n, _shard_version(manifest, i))
-        f = gen / f"shard-{i:03d}.db"
+    for f in _shard_files(d, manifest):
         state, _, _, saved = _load_with_terms(f, shard=True, terms=terms)
         states.append(state)
         counts.append(saved)
