@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -175,4 +176,12 @@ def test_a_forgotten_text_is_gone_from_the_store_files_bytes(tmp_path: Path) -> 
     glaciers = [d.id for d in colony.documents() if d.title == "glaciers"]
     assert forget_in_store(db, glaciers).documents_removed == glaciers
     assert b"moraine meltwater" not in db.read_bytes()  # (not only gone from its tables)
+    # nor its words from the saved term counts' vocabulary (the digesters still alive
+    # keep the words they learned: their vocabulary is theirs)
+    con = sqlite3.connect(db)
+    try:
+        (meta,) = con.execute("SELECT data FROM blobs WHERE name = 'terms.meta'").fetchone()
+    finally:
+        con.close()
+    assert b"ribosome" in meta and b"moraine" not in meta and b"meltwater" not in meta
     assert load(db).stats().documents_total == 2

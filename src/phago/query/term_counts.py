@@ -362,7 +362,7 @@ def saved_counts_of(
     first = order[np.r_[True, by_id[1:] != by_id[:-1]]] if len(order) else order
     ptr = np.concatenate([known.ptr, fresh.ptr[1:] + known.ptr[-1]])
     out_ptr, rows = csr_take(ptr, first.astype(np.int64))
-    return SavedTermCounts(
+    out = SavedTermCounts(
         list(vocabulary.ids),
         ids[pos][first],
         out_ptr,
@@ -370,6 +370,10 @@ def saved_counts_of(
         np.concatenate([known.cnts, fresh.cnts])[rows].astype(np.int32),
         np.concatenate([known.lens, fresh.lens])[first].astype(np.int64),
     )
+    if base is not None and len(have) < len(base.doc_ids):
+        # rows of ``base`` left out (documents forgotten): their words go too
+        out = out.compact()
+    return out
 
 
 def _no_counts() -> TermCounts:
