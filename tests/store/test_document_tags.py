@@ -396,6 +396,7 @@ def test_tagging_a_store_file_writes_only_the_documents_information(tmp_path: Pa
     held = load(db)  # (loaded before the tag: its save must see the store changed)
     before = _store_rows(db)
     glaciers = next(d for d, i in read_document_info(db).items() if "geology" in i.tags)
+    inode = db.stat().st_ino
     assert tag_in_store(db, [glaciers], add=["review"])[glaciers].tags == (
         "geology",
         "ice",
@@ -410,7 +411,9 @@ def test_tagging_a_store_file_writes_only_the_documents_information(tmp_path: Pa
     assert {name for name, _, _ in changed} == {"document_info"}
     assert after["phago_schema"][0][:3] == before["phago_schema"][0][:3]  # (and its save time)
     assert os.stat(db).st_mode & 0o777 == 0o640
+    assert db.stat().st_ino == inode  # changed in place
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary
+    assert not db.with_name("n.db-journal").exists()
     assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
     assert load(db).substrate.document_count == 3  # (it loads, every checksum good)
     with pytest.raises(StoreChanged):
@@ -423,6 +426,15 @@ def test_tagging_a_store_file_writes_only_the_documents_information(tmp_path: Pa
     with pytest.raises(StoreError, match="read-only"):
         tag_in_store(db, [glaciers], add=["more"])
     assert read_document_info(db)[glaciers].tags == ("geology", "ice", "linked", "review")
+    # a file with another hard link is replaced: the other name keeps what it held
+    os.chmod(db, 0o640)
+    backup = tmp_path / "backup.db"
+    os.link(db, backup)
+    kept = backup.read_bytes()
+    tag_in_store(db, [glaciers], remove=["linked"])
+    assert backup.read_bytes() == kept and db.stat().st_ino != backup.stat().st_ino
+    assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
+    assert os.stat(db).st_mode & 0o777 == 0o640
 
 
 def test_tagging_a_sharded_store_writes_only_its_manifest(tmp_path: Path) -> None:
