@@ -4,14 +4,15 @@
 its medians move by a few tenths of a second from run to run, which hides a change of that
 size. This times one call, ``query`` or ``ingest`` of one note, ``--rounds`` times for each
 copy of phago (``--src DIR``, given twice: the first is "old"), one after the other in each
-round, and prints the median, least and mean seconds of each. ``ingest`` and ``tag`` (a tag
-added to the store's first document) run on a fresh copy of the store every time (the copy
-is not timed).
+round, and prints the median, least and mean seconds of each. ``ingest``, ``tag`` (a tag
+added to the store's first document) and ``forget`` (of the document in the middle of the
+store) run on a fresh copy of the store every time (the copy is not timed).
 
 Usage:
     python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src query
     python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src ingest
     python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src tag
+    python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src forget
 
 The store is one ``benchmarks/cli_latency.py --store PATH --notes N`` built.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("call", choices=["query", "ingest", "tag"])
+    ap.add_argument("call", choices=["query", "ingest", "tag", "forget"])
     ap.add_argument("--store", type=Path, required=True)
     ap.add_argument("--src", action="append", required=True, help="old, then new")
     ap.add_argument("--rounds", type=int, default=12)
@@ -49,7 +50,10 @@ def main() -> None:
                     args = ["query", "membrane protein channel", "--db", str(a.store), "--json"]
                 elif a.call == "tag":
                     shutil.copyfile(a.store, copy)
-                    args = ["tag", _first_document(a.store), "--add", f"r{r}", "--db", str(copy)]
+                    args = ["tag", _document(a.store), "--add", f"r{r}", "--db", str(copy)]
+                elif a.call == "forget":
+                    shutil.copyfile(a.store, copy)
+                    args = ["forget", _document(a.store, middle=True), "--db", str(copy)]
                 else:
                     note = Path(tmp) / f"note{r}.txt"
                     note.write_text(f"A short note {r} on calcium channels in the membrane.\n")
@@ -73,11 +77,15 @@ def main() -> None:
         )
 
 
-def _first_document(store: Path) -> str:
-    """The id of the first document of the store file ``store``, as ``phago tag`` reads it."""
+def _document(store: Path, *, middle: bool = False) -> str:
+    """The id of the first (or the middle) document of the store file ``store``, as
+    ``phago tag`` and ``phago forget`` read it."""
     con = sqlite3.connect(store)
     try:
-        (doc_id,) = con.execute("SELECT doc_id FROM documents ORDER BY seq LIMIT 1").fetchone()
+        (n,) = con.execute("SELECT count(*) FROM documents").fetchone()
+        (doc_id,) = con.execute(
+            "SELECT doc_id FROM documents ORDER BY seq LIMIT 1 OFFSET ?", (n // 2 if middle else 0,)
+        ).fetchone()
     finally:
         con.close()
     return str(doc_id % (1 << 64))  # (SQLite keeps it signed)

@@ -363,3 +363,20 @@ def test_a_cut_save_that_cannot_be_rolled_back_is_named(
     assert "cut short" in str(info.value) and "read-only" in str(info.value)
     monkeypatch.setattr(sqlite3, "connect", real)
     assert load(path).stats().documents_total == 8
+
+
+@pytest.mark.parametrize(("which", "in_place"), [(0, False), (-1, True)])
+def test_a_save_that_would_rewrite_most_rows_writes_a_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: int, in_place: bool
+) -> None:
+    """Rows deleted and written again in place cost more than a new file: forgetting the
+    first document rewrites every row after it (a new file), the last only itself."""
+    monkeypatch.setattr(store_mod, "_IN_PLACE_ROWS", 0)
+    path = _stored(tmp_path, docs=16)
+    inode = path.stat().st_ino
+    colony, catalog = load_with_catalog(path)
+    colony.forget_documents([list(colony.documents())[which].id])
+    catalog.keep_documents(int(d.id) for d in colony.documents())
+    save(colony, path, catalog=catalog)
+    assert (path.stat().st_ino == inode) is in_place
+    _assert_as_a_new_save(path, colony, catalog, tmp_path)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from phago._arrays import csr_take, unique_sorted
+from phago._arrays import csr_take
 from phago._text_kernels import TermTable
 from phago.ids import document_ids
 from phago.text import tokenize, without_urls
@@ -283,10 +283,13 @@ class SavedTermCounts(NamedTuple):
             >>> c.keep(np.array([2], dtype=np.uint64)).compact().terms
             ['ion', 'pump']
         """
-        used = unique_sorted(self.cols)
-        if len(used) == len(self.terms):
+        # (one counting pass: term ids are below len(terms), which is_valid checks)
+        seen = np.bincount(self.cols, minlength=len(self.terms)) > 0
+        if seen.all():
             return self
-        cols = np.searchsorted(used, self.cols).astype(np.int32)
+        used = np.flatnonzero(seen)
+        new_id = np.cumsum(seen, dtype=np.int64) - 1
+        cols = new_id[self.cols].astype(np.int32)
         return self._replace(terms=[self.terms[i] for i in used.tolist()], cols=cols)
 
 
