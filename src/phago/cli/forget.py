@@ -115,7 +115,7 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
     - concepts it presented lose the access counts it gave them.
 
     The rest of the graph is unchanged. In a sharded store every shard follows one decision
-    for the whole cluster, as in a single colony. The store is rewritten atomically; another
+    for the whole cluster, as in a single colony. The store is written atomically; another
     command writing it meanwhile waits for this one.
     """
     from phago.store import (

@@ -32,7 +32,7 @@ def tag(
 ) -> None:
     """Add tags to, or take them from, documents of the store DB: each TARGET is a document
     id (decimal or 0x-hex) or the path of an ingested file or folder (every document it
-    gave). Nothing else of the store changes; it is rewritten atomically only when a tag
+    gave). Nothing else of the store changes; it is written, atomically, only when a tag
     does, and another command writing it meanwhile waits for this one.
     """
     from phago.cli.forget import _not_found
