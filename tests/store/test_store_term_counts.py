@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from store_helpers import make_colony
 
 import phago.text
@@ -288,3 +290,39 @@ def test_rows_out_of_order_are_not_valid_counts() -> None:
     compact = good.keep(ids[1:]).compact()
     assert compact.is_valid() and compact.terms == ["ion", "gate"]
     assert compact.cols.tolist() == [0, 1] and good.compact() is good
+
+
+def _rows_by_id(x: SavedTermCounts) -> dict[int, tuple[dict[str, int], int]]:
+    """Each document's terms with their counts, and its number of terms."""
+    out = {}
+    for r, doc in enumerate(x.doc_ids.tolist()):
+        lo, hi = int(x.ptr[r]), int(x.ptr[r + 1])
+        cols = x.cols[lo:hi].tolist()
+        assert cols == sorted(cols)  # ascending within a row, as the index needs
+        counts = {x.terms[c]: int(n) for c, n in zip(cols, x.cnts[lo:hi].tolist(), strict=True)}
+        out[int(doc)] = (counts, int(x.lens[r]))
+    return out
+
+
+_WORDS = st.sampled_from(["cell", "wall", "ion", "pump", "zinc", "gate", "lipid", "kelp"])
+_TEXTS = st.lists(st.lists(_WORDS, min_size=1, max_size=6).map(" ".join), max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(old=_TEXTS, new=st.lists(st.lists(_WORDS, max_size=6).map(" ".join), max_size=5))
+def test_prop_saved_counts_of_added_documents_are_counted_as_anew(
+    old: list[str], new: list[str]
+) -> None:
+    """A save after an ingest takes the saved rows and puts the new documents' rows among
+    them (by id, without gathering every row): the same counts as counting all anew."""
+    from phago.ids import document_ids
+
+    titles = [f"t{k}" for k in range(len(old) + len(new))]
+    texts = old + new
+    ids = document_ids(titles, texts)
+    if len(set(ids.tolist())) != len(ids):
+        return  # (equal title and text: one document)
+    base = saved_counts_of(None, ids[: len(old)], titles[: len(old)], old)
+    both = saved_counts_of(base, ids, titles, texts)
+    assert both.is_valid() and both.terms[: len(base.terms)] == base.terms
+    assert _rows_by_id(both) == _rows_by_id(saved_counts_of(None, ids, titles, texts))
