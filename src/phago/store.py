@@ -128,6 +128,7 @@ __all__ = [
     "HistoryPoint",
     "SourceRecord",
     "StoreSummary",
+    "TagReport",
     "added_since",
     "forget_in_store",
     "is_distributed_store",
@@ -150,6 +151,7 @@ __all__ = [
     "save_distributed",
     "save_state",
     "store_lock",
+    "tag_documents",
     "tag_in_store",
     "tagged_documents",
 ]
@@ -3212,6 +3214,21 @@ def forget_in_store(
         return _forget_locked(p, ids, dropped)
 
 
+@dataclass(frozen=True, slots=True)
+class TagReport:
+    """What :func:`tag_documents` did.
+
+    Attributes:
+        info: each document's information afterwards (all its tags), by id, in the order
+            the ids were given.
+        changed: the documents whose tags changed (all of them: those the front matter of
+            a file they are stored from names count too), in that order.
+    """
+
+    info: dict[int, DocumentInfo]
+    changed: list[int]
+
+
 def tag_in_store(
     path: PathLike,
     doc_ids: Iterable[int],
@@ -3219,6 +3236,29 @@ def tag_in_store(
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
 ) -> dict[int, DocumentInfo]:
+    """:func:`tag_documents`, returning each document's information afterwards (its
+    :attr:`TagReport.info`).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> c = Colony(); d = c.ingest_document("t", "cell wall")
+        >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db")
+        >>> tag_in_store(p, [d], add=["Lab", "draft"])[d].tags
+        ('draft', 'lab')
+        >>> tag_in_store(p, [d], remove=["draft"])[d].tags, read_document_info(p)[d].tags
+        (('lab',), ('lab',))
+    """
+    return tag_documents(path, doc_ids, add=add, remove=remove).info
+
+
+def tag_documents(
+    path: PathLike,
+    doc_ids: Iterable[int],
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> TagReport:
     """Add the tags ``add`` to the documents ``doc_ids`` of the store at ``path`` (a file or
     a distributed folder) and take ``remove`` from them, in place; nothing else changes (a
     document never tagged before takes no time added: "" where the store did not say).
@@ -3226,11 +3266,12 @@ def tag_in_store(
     a file the document is stored from names stays while the file names it (edit the file
     and ingest it again).
 
-    The store is held with :func:`store_lock` from reading to writing, and rewritten only
+    The store is held with :func:`store_lock` from reading to writing, and written only
     when a document's tags change.
 
     Returns:
-        Each document's information afterwards (all its tags, :meth:`Catalog.document_info`).
+        A :class:`TagReport`: each document's information afterwards (all its tags,
+        :meth:`Catalog.document_info`) and the documents whose tags changed.
 
     Raises:
         ConfigError: a tag :func:`phago.tags.tag_name` refuses (nothing is read).
@@ -3243,10 +3284,11 @@ def tag_in_store(
         >>> from phago import Colony
         >>> c = Colony(); d = c.ingest_document("t", "cell wall")
         >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db")
-        >>> tag_in_store(p, [d], add=["Lab", "draft"])[d].tags
-        ('draft', 'lab')
-        >>> tag_in_store(p, [d], remove=["draft"])[d].tags, read_document_info(p)[d].tags
-        (('lab',), ('lab',))
+        >>> report = tag_documents(p, [d], add=["Lab"])
+        >>> report.info[d].tags, report.changed == [d]
+        (('lab',), True)
+        >>> tag_documents(p, [d], add=["lab"]).changed
+        []
     """
     from phago.errors import UnknownDocument
     from phago.state import checked_document_ids
@@ -3276,21 +3318,24 @@ def tag_in_store(
             raise UnknownDocument(
                 f"{p} holds no document with the id {', '.join(map(str, missing))}"
             )
-        changed = False
+        before = catalog.document_info()
+        written = False  # (a document's own tags changed: those the store records for it)
         for d in ids:
             had = catalog.info.get(d, DocumentInfo())
             tags = tuple(sorted((set(had.tags) | plus) - minus))
             if tags != had.tags:
                 catalog.info[d] = DocumentInfo(had.added, tags)
-                changed = True
-        if changed and distributed:
+                written = True
+        merged = catalog.document_info()
+        none = DocumentInfo()
+        changed = [d for d in ids if merged.get(d, none).tags != before.get(d, none).tags]
+        if written and distributed:
             _replace_distributed_catalog(p, manifest, catalog)
-        elif changed and state is None:
+        elif written and state is None:
             _replace_document_info(p, catalog)
-        elif changed and state is not None:
+        elif written and state is not None:
             _save_state(state, p, catalog, "colony", read_extra(p), version, terms)
-    merged = catalog.document_info()
-    return {d: merged.get(d, DocumentInfo()) for d in ids}
+    return TagReport({d: merged.get(d, DocumentInfo()) for d in ids}, changed)
 
 
 def _replace_document_info(path: Path, catalog: Catalog) -> None:

@@ -454,3 +454,26 @@ def test_tagging_a_sharded_store_writes_only_its_manifest(tmp_path: Path) -> Non
     assert read_document_info(db)[glaciers].tags == ("geology", "ice", "review")
     with load_distributed(db, backend="local") as dc:  # (every shard file checked)
         assert dc.stats().documents_total == 3
+
+
+def test_tag_documents_reports_whose_tags_changed_and_writes_only_then(tmp_path: Path) -> None:
+    from phago.store import tag_documents
+
+    db = tmp_path / "n.db"
+    phago("ingest", str(notes(tmp_path / "notes")), "--db", str(db))
+    info = read_document_info(db)
+    glaciers = next(d for d, i in info.items() if "geology" in i.tags)
+    plain = next(d for d, i in info.items() if not i.tags)
+    report = tag_documents(db, [plain, glaciers], add=["review"])
+    assert report.changed == [plain, glaciers]
+    assert report.info[plain].tags == ("review",)
+    assert report.info[glaciers].tags == ("geology", "ice", "review")
+    before = (db.read_bytes(), db.stat().st_mtime_ns)
+    again = tag_documents(db, [glaciers, plain], add=["review"])
+    assert again.changed == [] and list(again.info) == [glaciers, plain]
+    assert (db.read_bytes(), db.stat().st_mtime_ns) == before  # nothing written
+    # a tag the front matter names already: recorded as the document's own (it stays when
+    # the file no longer names it), yet no tag of the document changed
+    own = tag_documents(db, [glaciers], add=["ice"])
+    assert own.changed == [] and db.read_bytes() != before[0]
+    assert read_catalog(db).info[glaciers].tags == ("ice", "review")

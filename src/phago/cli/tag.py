@@ -38,14 +38,12 @@ def tag(
     from phago.cli.forget import _not_found
     from phago.store import (
         Catalog,
-        DocumentInfo,
         distributed_document_ids,
         is_distributed_store,
         read_catalog,
         read_distributed_catalog,
         read_document_ids,
-        read_document_info,
-        tag_in_store,
+        tag_documents,
     )
 
     if not added and not removed:
@@ -76,9 +74,8 @@ def tag(
                 ids.extend(d for d in found if d not in ids)
             if missing:
                 raise _not_found(missing)
-            before = catalog.document_info() if catalog is not None else read_document_info(db)
-            info = tag_in_store(db, ids, add=plus, remove=minus)
-            changed = any(info[d].tags != before.get(d, DocumentInfo()).tags for d in ids)
+            report = tag_documents(db, ids, add=plus, remove=minus)
+            info = report.info
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:
@@ -86,7 +83,7 @@ def tag(
         return
     for d, i in info.items():
         out.print(f"{d}: {', '.join(i.tags) or '(no tags)'}", highlight=False, markup=False)
-    said = "Tagged" if changed else "No tag changed on"
+    said = "Tagged" if report.changed else "No tag changed on"
     out.print(f"{said} {plural(len(info), 'document')} in {db}.", highlight=False, markup=False)
 
 

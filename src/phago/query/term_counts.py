@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from phago._arrays import csr_take
+from phago._arrays import csr_take, unique_sorted
 from phago._text_kernels import TermTable
 from phago.ids import document_ids
 from phago.text import tokenize, without_urls
@@ -394,7 +394,7 @@ def _only_added(base: SavedTermCounts, taken: IntArray, added: npt.NDArray[np.ui
         return False
     if n and int(np.bincount(taken, minlength=n).max()) != 1:
         return False
-    return len(np.unique(added)) == len(added) and bool((base.rows_of(added) < 0).all())
+    return len(unique_sorted(added)) == len(added) and bool((base.rows_of(added) < 0).all())
 
 
 def _rows_added(
