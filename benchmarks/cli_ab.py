@@ -14,7 +14,8 @@ Usage:
     python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src tag
     python benchmarks/cli_ab.py --store /tmp/s42/n50.db --src /tmp/old/src --src src forget
 
-The store is one ``benchmarks/cli_latency.py --store PATH --notes N`` built.
+The store is one ``benchmarks/cli_latency.py --store PATH --notes N [--shards S]`` built
+(a file, or a distributed store's folder).
 """
 
 from __future__ import annotations
@@ -49,15 +50,15 @@ def main() -> None:
                 if a.call == "query":
                     args = ["query", "membrane protein channel", "--db", str(a.store), "--json"]
                 elif a.call == "tag":
-                    shutil.copyfile(a.store, copy)
+                    _copy(a.store, copy)
                     args = ["tag", _document(a.store), "--add", f"r{r}", "--db", str(copy)]
                 elif a.call == "forget":
-                    shutil.copyfile(a.store, copy)
+                    _copy(a.store, copy)
                     args = ["forget", _document(a.store, middle=True), "--db", str(copy)]
                 else:
                     note = Path(tmp) / f"note{r}.txt"
                     note.write_text(f"A short note {r} on calcium channels in the membrane.\n")
-                    shutil.copyfile(a.store, copy)
+                    _copy(a.store, copy)
                     args = ["ingest", str(note), "--db", str(copy)]
                 env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
                 began = time.perf_counter()
@@ -77,9 +78,22 @@ def main() -> None:
         )
 
 
+def _copy(store: Path, to: Path) -> None:
+    """A fresh copy of the store (a file, or a distributed store's folder) at ``to``."""
+    if to.is_dir():
+        shutil.rmtree(to)
+    if store.is_dir():
+        shutil.copytree(store, to)
+    else:
+        shutil.copyfile(store, to)
+
+
 def _document(store: Path, *, middle: bool = False) -> str:
     """The id of the first (or the middle) document of the store file ``store``, as
     ``phago tag`` and ``phago forget`` read it."""
+    if store.is_dir():  # (a distributed store: its first shard's documents)
+        current = (store / "CURRENT").read_text().strip()
+        store = store / current / "shard-000.db"
     con = sqlite3.connect(store)
     try:
         (n,) = con.execute("SELECT count(*) FROM documents").fetchone()

@@ -1963,7 +1963,8 @@ class HebbianGraph:
         return out
 
     def edge_memory_bytes(self) -> int:
-        """Bytes held for edges: the edge columns (with their spare capacity) and the table."""
+        """Bytes held for edges: the edge columns (with their spare capacity) and the table
+        as it is (a table due to be built is not built to be measured)."""
         return int(
             sum(
                 a.nbytes
@@ -1975,8 +1976,8 @@ class HebbianGraph:
                     self._ct,
                     self._lt,
                     self._alive,
-                    self._tkeys,
-                    self._tslots,
+                    self._tk,
+                    self._ts,
                 )
             )
         )

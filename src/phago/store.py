@@ -111,6 +111,7 @@ from phago.errors import PhagoError, StoreChanged, StoreError
 
 if TYPE_CHECKING:
     import numpy as np
+    import numpy.typing as npt
 
     from phago.colony import Colony
     from phago.query.term_counts import SavedTermCounts
@@ -2628,12 +2629,18 @@ def merged_graph(manifest: dict[str, Any], states: list[ColonyState]) -> Any:
 def _summary_from_states(
     meta: dict[str, Any], states: list[ColonyState], graph: Any = None
 ) -> dict[str, Any]:
-    """The summary of a distributed store: its shards' counts, and its top concepts from
-    ``graph``, the merged graph of ``states`` (None: merged here, restoring every shard)."""
-    g = merged_graph(meta, states)[0] if graph is None else graph
-    n = g.node_count
-    acc = g.access_counts()
-    deg = g.degrees()
+    """The summary of a distributed store: its shards' counts, and its top concepts, as
+    the merged graph of ``states`` (``graph`` where given) has them: the concepts each on
+    its owner shard, in id order, with their degrees over every shard's stored edges
+    (found from the states' columns: nothing is restored or merged)."""
+    if graph is not None:
+        n = graph.node_count
+        acc, deg, edges = graph.access_counts(), graph.degrees(), graph.edge_count
+        label_at = graph.label_at
+    else:
+        acc, deg, edges, labels = _owned_concepts(meta, states)
+        n = len(acc)
+        label_at = labels.__getitem__
     order = np.lexsort((np.arange(n), -acc))[:_TOP_CONCEPTS].tolist() if n else []
     per = [_summary(st)["stats"] for st in states]
     stats = {
@@ -2643,15 +2650,50 @@ def _summary_from_states(
         "total_spawned": sum(p["total_spawned"] for p in per),
         "agents_retired": sum(p["agents_retired"] for p in per),
         "graph_nodes": n,
-        "graph_edges": g.edge_count,
+        "graph_edges": edges,
         "total_signals": sum(p["total_signals"] for p in per),
         "documents_total": sum(p["documents_total"] for p in per),
         "documents_digested": sum(p["documents_digested"] for p in per),
     }
     top = [
-        {"label": g.label_at(i), "access_count": int(acc[i]), "degree": int(deg[i])} for i in order
+        {"label": label_at(i), "access_count": int(acc[i]), "degree": int(deg[i])} for i in order
     ]
     return {"stats": stats, "top_concepts": top}
+
+
+def _owned_concepts(
+    meta: dict[str, Any], states: list[ColonyState]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, list[str]]:
+    """The concepts of a distributed store's shard states as its merged graph holds them
+    (each from its owner shard, in id order): their access counts, their degrees over every
+    shard's stored edges, the number of those edges, and the concepts' labels."""
+    from phago.distributed import ConsistentHashRing
+
+    ring = ConsistentHashRing(int(meta["num_shards"]), int(meta["virtual_nodes"]))
+    ids, access, ends = [], [], []
+    labels: list[str] = []
+    for i, st in enumerate(states):
+        g = st.graph
+        node_ids = np.asarray(g.ids, dtype=np.uint64)
+        own = np.flatnonzero(ring.get_shards(node_ids) == i)
+        ids.append(node_ids[own])
+        access.append(np.asarray(g.access, dtype=np.int64)[own])
+        labels.extend(g.labels[k] for k in own.tolist())
+        ends += [
+            node_ids[np.asarray(g.edge_a, dtype=np.int64)],
+            node_ids[np.asarray(g.edge_b, dtype=np.int64)],
+        ]
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+    order = np.argsort(all_ids, kind="stable")
+    acc = (np.concatenate(access) if access else np.zeros(0, dtype=np.int64))[order]
+    both = np.concatenate(ends) if ends else np.zeros(0, dtype=np.uint64)
+    deg = np.bincount(np.searchsorted(all_ids[order], both), minlength=len(order))
+    return (
+        acc,
+        deg[: len(order)].astype(np.int64),
+        len(both) // 2,
+        [labels[k] for k in order.tolist()],
+    )
 
 
 def _generation_number(name: str) -> int | None:
@@ -3062,11 +3104,9 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     d = store_path(directory)
     version = _origin(dc, d)
     merged, terms = _distributed_term_counts(dc, states)
-    # the summary's graph: the cluster's own where it did not change since its shards were
-    # captured (checked again once built), else merged again from the captured states
-    graph = dc.graph if dc._version == captured else None
-    if dc._version != captured:  # (it changed while the graph was merged)
-        graph = None
+    # the summary's graph: the cluster's own where one is merged and it did not change since
+    # its shards were captured, else the summary is found from the captured states
+    graph = dc.cached_graph() if dc._version == captured else None
     _, written = _write_distributed(d, meta, states, extras, catalog, version, terms, graph)
     dc.saved_term_counts = merged
     if version is not None:

@@ -209,3 +209,18 @@ def test_a_distributed_store_answers_a_query_without_numba(tmp_path: Path) -> No
     got, numba_loaded = r.stdout.strip().splitlines()
     assert want and got == repr(want)
     assert numba_loaded == "False"
+
+
+def test_measuring_edge_memory_leaves_the_edge_table_to_its_first_use() -> None:
+    """A sharded colony's stats report each shard's memory: measuring it built every
+    shard's edge table (a Numba kernel) on a store just loaded, where nothing else needed
+    one yet."""
+    g = HebbianGraph()
+    idx = g.present(["a", "b", "c"])
+    g.wire_pairs(np.array([idx[0], idx[1]]), np.array([idx[1], idx[2]]), tick=0)
+    held = g.edge_memory_bytes()
+    g._defer_table()  # (as a graph built from columns without Numba leaves it)
+    assert g.edge_memory_bytes() == held
+    assert g._table_due  # not built to be measured
+    assert g.edge_count == 2 and g.get_edge(g.id_at(0), g.id_at(1)) is not None  # built on use
+    assert not g._table_due

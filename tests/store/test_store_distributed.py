@@ -690,3 +690,30 @@ def test_a_saver_waiting_on_a_failed_first_save_locks_the_folder_it_writes(
     assert calls == ["first", "second"] and len(errors) == 1
     assert isinstance(errors[0], OSError)  # (the failure made up above)
     assert read_summary(target).stats["documents_total"] == 8
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_the_saved_summary_is_the_merged_graphs_without_merging(
+    tmp_path: Path, shards: int
+) -> None:
+    """A save with no merged graph at hand finds the summary's concepts from the shard
+    states (each concept on its owner, degrees over every shard's stored edges): the same
+    counts and top concepts the merged graph gives."""
+    dc = make(16, shards)
+    try:
+        dc.run(25)
+        assert dc.cached_graph() is None  # (nothing merged: the summary is found)
+        d = save_distributed(dc, tmp_path / f"s{shards}")
+        g = dc.graph
+        acc, deg = g.access_counts(), g.degrees()
+        order = np.lexsort((np.arange(g.node_count), -acc))[:20].tolist()
+        want = [
+            {"label": g.label_at(i), "access_count": int(acc[i]), "degree": int(deg[i])}
+            for i in order
+        ]
+        s = read_summary(d)
+        assert (s.stats["graph_nodes"], s.stats["graph_edges"]) == (g.node_count, g.edge_count)
+        assert g.edge_count > 0 and s.top_concepts == want
+        assert len({c["degree"] for c in want}) > 1  # (degrees that tell concepts apart)
+    finally:
+        dc.close()
