@@ -26,6 +26,7 @@ from phago.store import (
     forget_in_store,
     is_distributed_store,
     load_distributed,
+    read_manifest,
     read_summary,
     save_distributed,
     store_lock,
@@ -717,3 +718,29 @@ def test_the_saved_summary_is_the_merged_graphs_without_merging(
         assert len({c["degree"] for c in want}) > 1  # (degrees that tell concepts apart)
     finally:
         dc.close()
+
+
+def test_a_manifest_read_again_is_not_checked_again_until_it_changes(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command loads a sharded store and then reads its catalog: the second read of the
+    same manifest parses it but does not serialise it again to check it; a manifest
+    written since is checked (and a damaged one refused) as ever."""
+    d, _ = stored
+    read_manifest(d)
+    serialised: list[object] = []
+    real = store_mod._json_bytes
+
+    def counted(obj: object) -> bytes:
+        serialised.append(obj)
+        return real(obj)
+
+    monkeypatch.setattr(store_mod, "_json_bytes", counted)
+    assert read_manifest(d)["num_shards"] == 2 and serialised == []
+    f = next(d.glob("gen-*/manifest.json"))
+    f.write_text(f.read_text().replace('"tick":', '"tick": ', 1))  # (the same body)
+    read_manifest(d)
+    assert len(serialised) == 1  # a file written since: checked
+    f.write_text(f.read_text().replace('"layout_next":', '"layout_next":1', 1))
+    with pytest.raises(StoreError, match="checksum mismatch in the manifest"):
+        read_manifest(d)
