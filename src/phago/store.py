@@ -136,6 +136,7 @@ __all__ = [
     "is_store",
     "load",
     "load_distributed",
+    "load_distributed_with_catalog",
     "load_state",
     "load_with_catalog",
     "merged_graph",
@@ -2959,8 +2960,10 @@ def _new_generation(
             _rmtree(tmp)
         tmp.mkdir()
         body = write(tmp)
-        sha = _sha(_json_bytes(body))
-        _write_file_atomic(tmp / "manifest.json", _json_bytes({"body": body, "sha256": sha}))
+        data = _json_bytes(body)  # (serialised once: 8 MB for 50,000 notes' catalog)
+        sha = _sha(data)
+        manifest = b'{"body":' + data + b',"sha256":' + _json_bytes(sha) + b"}"
+        _write_file_atomic(tmp / "manifest.json", manifest)  # (_json_bytes of both)
         _fsync_path(tmp, directory=True)
         os.replace(tmp, d / name)
         renamed = True
@@ -3735,6 +3738,31 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
         ConfigError: an option the store fixes (``seed``, ``num_shards``, ``config``,
             ``virtual_nodes``, ``ghost_cache_size``), or an unknown one.
     """
+    return _load_distributed(directory, backend, options)[0]
+
+
+def load_distributed_with_catalog(
+    directory: PathLike, backend: str | None = None, **options: Any
+) -> tuple[Any, Catalog]:
+    """:func:`load_distributed`, and the store's catalog (sources, history, the documents'
+    information), taken from the manifest the load read (not read again).
+
+    Raises:
+        StoreError: as :func:`load_distributed`, or the catalog is damaged (the colony
+            is closed again).
+    """
+    dc, manifest = _load_distributed(directory, backend, options)
+    try:
+        return dc, _catalog_from_json(manifest.get("catalog", {}))
+    except BaseException:
+        dc.close()
+        raise
+
+
+def _load_distributed(
+    directory: PathLike, backend: str | None, options: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """:func:`load_distributed`, and the manifest it read."""
     from phago.config import ColonyConfig
     from phago.distributed import DistributedColony
     from phago.distributed.colony import check_resume_options
@@ -3809,4 +3837,4 @@ def load_distributed(directory: PathLike, backend: str | None = None, **options:
     parts = [c for c in counts if c is not None]
     dc.saved_term_counts = merge_saved_counts(parts) if len(parts) == len(counts) else None
     _remember(dc, d, _manifest_version(manifest))
-    return dc
+    return dc, manifest

@@ -360,7 +360,9 @@ def test_a_run_leaves_no_reference_cycles_holding_tick_results() -> None:
     [
         (None, 0.0, [0, 2, 4, 6, 8, 10]),  # exactly every 2 ticks
         (0.05, 0.0, [0]),  # a 5 ms checkpoint against ticks of a millisecond: once
-        (0.05, 0.1, [0, 2, 4, 6, 8, 10]),  # ticks of 100 ms: cheap enough every 2 ticks
+        # ticks of 100 ms: cheap enough every 2 ticks (a tenth of 200 ms is four times the
+        # 5 ms: a share of 0.05 left twice, and a loaded machine's checkpoint took more)
+        (0.1, 0.1, [0, 2, 4, 6, 8, 10]),
     ],
 )
 def test_checkpoints_are_spaced_by_their_cost_when_a_share_is_set(

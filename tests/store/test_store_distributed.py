@@ -744,3 +744,38 @@ def test_a_manifest_read_again_is_not_checked_again_until_it_changes(
     f.write_text(f.read_text().replace('"layout_next":', '"layout_next":1', 1))
     with pytest.raises(StoreError, match="checksum mismatch in the manifest"):
         read_manifest(d)
+
+
+def test_a_manifest_file_is_its_body_and_checksum_as_json(
+    stored: tuple[Path, DistributedColony],
+) -> None:
+    """The manifest is written from its body serialised once: the file is exactly the
+    JSON of ``{"body": ..., "sha256": ...}``, the checksum that of the body's JSON."""
+    d, _ = stored
+    data = next(d.glob("gen-*/manifest.json")).read_bytes()
+    raw = json.loads(data)
+    assert data == store_mod._json_bytes({"body": raw["body"], "sha256": raw["sha256"]})
+    assert raw["sha256"] == store_mod._sha(store_mod._json_bytes(raw["body"]))
+
+
+def test_load_distributed_with_catalog_reads_the_manifest_once(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phago.store import load_distributed_with_catalog, read_distributed_catalog
+
+    d, _ = stored
+    expected = read_distributed_catalog(d)
+    reads: list[object] = []
+    real = store_mod.read_manifest
+
+    def counted(path: object) -> dict[str, object]:
+        reads.append(path)
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_mod, "read_manifest", counted)
+    dc, catalog = load_distributed_with_catalog(d)
+    try:
+        assert catalog == expected and len(reads) == 1
+        assert dc.current_tick == 3
+    finally:
+        dc.close()

@@ -655,20 +655,14 @@ class _ShardedStore:
         from phago.store import (
             Catalog,
             is_distributed_store,
-            load_distributed,
-            read_distributed_catalog,
+            load_distributed_with_catalog,
         )
 
         db, shards = request.db, request.shards
         self.db = db
         self.existed = is_distributed_store(db)
         if self.existed:
-            dc = load_distributed(db, backend=request.backend)
-            try:
-                self.catalog = read_distributed_catalog(db)
-            except BaseException:  # (a damaged catalog: the shards started go again)
-                dc.close()
-                raise
+            dc, self.catalog = load_distributed_with_catalog(db, backend=request.backend)
             if shards is not None and shards != dc.num_shards:
                 dc.close()
                 raise _failed(StoreError(f"{db} holds {dc.num_shards} shards, not {shards}"))
