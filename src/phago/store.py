@@ -2398,6 +2398,21 @@ changed, so a second read (a command loads the colony, then reads its catalog) p
 but does not serialise it again to check it (0.1 s for a manifest of 50,000 notes)."""
 
 
+def _checked_version(d: Path) -> str | None:
+    """The version of the distributed store folder ``d`` where this process read and
+    checked its current manifest and the file has not changed since (None otherwise), without
+    reading it again."""
+    try:
+        gen = _current_generation(d)
+        f = gen / "manifest.json"
+        st = os.stat(f)
+    except (StoreError, OSError):
+        return None
+    key = (os.fspath(f), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    sha = _MANIFESTS_CHECKED.get(key)
+    return None if sha is None else f"{gen.name}:{sha}"
+
+
 def read_manifest(path: PathLike) -> dict[str, Any]:
     """The manifest of the distributed store in folder ``path`` (schema and checksum verified).
 
@@ -2754,6 +2769,10 @@ def _prepare_dir(d: Path, catalog: bool = True) -> tuple[Catalog, int, str | Non
     numbers = [n for n in (_generation_number(p.name) for p in d.iterdir()) if n is not None]
     last = max(numbers, default=0)
     if current.exists():
+        known = None if catalog else _checked_version(d)
+        if known is not None:  # (read and checked by this process, unchanged since)
+            _refuse_read_only_folder(d)
+            return Catalog(), last, known
         try:
             manifest = read_manifest(d)
         except StoreError as exc:

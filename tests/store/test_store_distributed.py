@@ -20,7 +20,7 @@ from phago import ColonyConfig
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
 from phago.distributed.degree_cap import CapOrder, DegreeReport
-from phago.errors import StoreError
+from phago.errors import StoreChanged, StoreError
 from phago.export import GraphTable
 from phago.store import (
     forget_in_store,
@@ -779,3 +779,35 @@ def test_load_distributed_with_catalog_reads_the_manifest_once(
         assert dc.current_tick == 3
     finally:
         dc.close()
+
+
+def test_saving_a_loaded_store_back_does_not_read_its_manifest_again(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest the load read and checked, unchanged since, names the version the save
+    expects (given the catalog, as ``phago ingest`` gives it); a store another save changed
+    in between is read and refused as ever."""
+    from phago.store import load_distributed_with_catalog
+
+    d, _ = stored
+    dc, catalog = load_distributed_with_catalog(d)
+    other = load_distributed(d)
+    try:
+        reads: list[object] = []
+        real = store_mod.read_manifest
+
+        def counted(path: object) -> dict[str, object]:
+            reads.append(path)
+            return real(path)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store_mod, "read_manifest", counted)
+        dc.run(2)
+        save_distributed(dc, d, catalog=catalog)
+        assert reads == []
+        other.run(1)
+        with pytest.raises(StoreChanged):
+            save_distributed(other, d, catalog=catalog)
+        assert len(reads) == 1
+    finally:
+        dc.close()
+        other.close()
