@@ -3785,6 +3785,7 @@ def _load_distributed(
     from phago.config import ColonyConfig
     from phago.distributed import DistributedColony
     from phago.distributed.colony import check_resume_options
+    from phago.distributed.runner import LocalShardHandle
     from phago.distributed.shard import ShardedColony
     from phago.distributed.types import ShardId
     from phago.query.term_counts import merge_saved_counts
@@ -3838,7 +3839,10 @@ def _load_distributed(
                     )
                 except (KeyError, ValueError) as exc:
                     raise _damaged(d, f"shard {i} degree-cap state: {exc}") from exc
-            dc._run(h.restore(sh.snapshot()))
+            if isinstance(h, LocalShardHandle):  # (in this process: the object itself)
+                h.adopt(sh)
+            else:
+                dc._run(h.restore(sh.snapshot()))
         dc.coordinator.set_tick(int(manifest["tick"]))
         dc._layout_next = int(manifest["layout_next"])
         dc.history = [tuple(h) for h in manifest.get("history", [])]
