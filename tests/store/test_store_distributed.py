@@ -758,13 +758,8 @@ def test_a_manifest_file_is_its_body_and_checksum_as_json(
     assert raw["sha256"] == store_mod._sha(store_mod._json_bytes(raw["body"]))
 
 
-def test_load_distributed_with_catalog_reads_the_manifest_once(
-    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from phago.store import load_distributed_with_catalog, read_distributed_catalog
-
-    d, _ = stored
-    expected = read_distributed_catalog(d)
+def _manifest_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The folders whose manifest is read from now on (``read_manifest`` counted)."""
     reads: list[object] = []
     real = store_mod.read_manifest
 
@@ -773,6 +768,17 @@ def test_load_distributed_with_catalog_reads_the_manifest_once(
         return real(path)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store_mod, "read_manifest", counted)
+    return reads
+
+
+def test_load_distributed_with_catalog_reads_the_manifest_once(
+    stored: tuple[Path, DistributedColony], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phago.store import load_distributed_with_catalog, read_distributed_catalog
+
+    d, _ = stored
+    expected = read_distributed_catalog(d)
+    reads = _manifest_reads(monkeypatch)
     dc, catalog = load_distributed_with_catalog(d)
     try:
         assert catalog == expected and len(reads) == 1
@@ -793,14 +799,7 @@ def test_saving_a_loaded_store_back_does_not_read_its_manifest_again(
     dc, catalog = load_distributed_with_catalog(d)
     other = load_distributed(d)
     try:
-        reads: list[object] = []
-        real = store_mod.read_manifest
-
-        def counted(path: object) -> dict[str, object]:
-            reads.append(path)
-            return real(path)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(store_mod, "read_manifest", counted)
+        reads = _manifest_reads(monkeypatch)
         dc.run(2)
         save_distributed(dc, d, catalog=catalog)
         assert reads == []
