@@ -1476,6 +1476,11 @@ def ingest_paths(
     return report, sources
 
 
+def _part_number(record: SourceRecord) -> int:
+    """Which part of its file a record's document is."""
+    return record.part
+
+
 class _Held:
     """The files a text is stored from, by the hash of the text: for each hash the records
     of one file (by part), and every (path, hash) recorded."""
@@ -1487,15 +1492,19 @@ class _Held:
 
     def add(self, records: Iterable[SourceRecord]) -> None:
         """Take ``records`` in: a hash keeps the file it was first recorded from."""
-        touched: set[str] = set()
+        touched: set[str] = set()  # (hashes given a second part: sorted by part after)
+        pairs, held = self.pairs, self.records
         for r in records:
-            self.pairs.add((r.path, r.content_hash))
-            got = self.records.setdefault(r.content_hash, [])
-            if not got or got[0].path == r.path:
+            path, h = r.path, r.content_hash
+            pairs.add((path, h))
+            got = held.get(h)
+            if got is None:
+                held[h] = [r]
+            elif got[0].path == path:
                 got.append(r)
-                touched.add(r.content_hash)
+                touched.add(h)
         for h in touched:
-            self.records[h].sort(key=lambda r: r.part)
+            held[h].sort(key=_part_number)
 
     def another_source(self, path: str, content_hash: str) -> list[SourceRecord]:
         """Records of ``path`` as a source of the documents stored from ``content_hash``
