@@ -783,10 +783,12 @@ def _still_the_store(p: Path, target: Path, fd: int) -> bool:
 # The store version each colony was loaded from (or last saved to): id of the colony to
 # (a weak reference to it, the store's resolved path, the version, the rows that version
 # holds where known). See the module docstring.
-_ORIGINS: dict[int, tuple[weakref.ref[Any], str, str, _WrittenRows | None]] = {}
+_ORIGINS: dict[int, tuple[weakref.ref[Any], str, str, _WrittenRows | _ShardRows | None]] = {}
 
 
-def _remember(obj: Any, path: Path, version: str, rows: _WrittenRows | None = None) -> None:
+def _remember(
+    obj: Any, path: Path, version: str, rows: _WrittenRows | _ShardRows | None = None
+) -> None:
     """Note that ``obj`` was loaded from (or saved to) version ``version`` of ``path``, which
     holds the rows ``rows`` (None: not known)."""
     key = id(obj)
@@ -812,9 +814,9 @@ def _origin(obj: Any, path: Path) -> str | None:
     return entry[2]
 
 
-def _origin_rows(obj: Any, path: Path) -> _WrittenRows | None:
+def _origin_rows(obj: Any, path: Path) -> _WrittenRows | _ShardRows | None:
     """The rows of the version of ``path`` that ``obj`` was loaded from (or last saved),
-    where known."""
+    where known: a colony's store file's, or each shard file's of a distributed store."""
     entry = _ORIGINS.get(id(obj))
     if entry is None or entry[0]() is not obj or entry[1] != os.fspath(_real(path)):
         return None
@@ -1011,6 +1013,11 @@ class _WrittenRows:
         return cls(_document_columns(state), list(catalog.sources))
 
 
+_ShardRows = tuple[tuple[str | None, _WrittenRows], ...]
+"""Each shard file's version (None: not known) and rows, in a distributed store's
+generation."""
+
+
 def _file_rows(state: ColonyState, catalog: Catalog) -> _FileRows:
     """The table rows a save of ``state`` with ``catalog`` writes."""
     digest = ColumnDigest()
@@ -1114,14 +1121,17 @@ def _write_schema_row(con: sqlite3.Connection, kind: str, *, new: bool) -> None:
         )
 
 
-def _connect_in_place(path: Path) -> sqlite3.Connection:
+def _connect_in_place(path: Path, private: bool = False) -> sqlite3.Connection:
     """A connection changing the store file ``path`` itself: with SQLite's rollback journal
     (``<path>-journal``, gone after each commit) and its syncs, so a save that is cut short
-    leaves the store as it was, and with deleted rows' bytes zeroed (``secure_delete``)."""
+    leaves the store as it was, and with deleted rows' bytes zeroed (``secure_delete``).
+    ``private``: a copy no one reads until it is complete (a new generation's shard file),
+    changed without journal or syncs, as a new file is written (a save that fails removes
+    it; the caller fsyncs it)."""
     con = sqlite3.connect(os.fspath(path), isolation_level=None, timeout=_WRITE_WAIT_S)
     try:
-        con.execute("PRAGMA journal_mode=DELETE")
-        con.execute("PRAGMA synchronous=FULL")
+        con.execute(f"PRAGMA journal_mode={'OFF' if private else 'DELETE'}")
+        con.execute(f"PRAGMA synchronous={'OFF' if private else 'FULL'}")
         con.execute("PRAGMA secure_delete=ON")
     except BaseException:
         con.close()
@@ -1171,6 +1181,7 @@ def _write_in_place(
     before: _WrittenRows,
     expect: str,
     rows: _FileRows,
+    private: bool = False,
 ) -> str:
     """Save ``state`` into the store file ``path`` itself, in one transaction, writing only
     what differs from version ``expect`` of it (whose rows are ``before``): the documents
@@ -1183,7 +1194,7 @@ def _write_in_place(
         StoreChanged: the file is not version ``expect``.
         sqlite3.Error: the file cannot be written (nothing of this save is kept).
     """
-    con = _connect_in_place(path)
+    con = _connect_in_place(path, private)
     try:
         con.execute("BEGIN IMMEDIATE")
         if _file_version(con) != expect:
@@ -1231,9 +1242,12 @@ def _write_in_place(
         )
         _write_schema_row(con, kind, new=False)
         con.execute("COMMIT")
-        return _file_version(con)
+        version = _file_version(con)
     finally:
         con.close()  # (without the commit: the transaction is rolled back)
+    if private:
+        _fsync_path(path)
+    return version
 
 
 _IN_PLACE_ROWS = 1000
@@ -1371,12 +1385,13 @@ def _save_state(
     expect: str | None,
     terms: SavedTermCounts | None = None,
     before: _WrittenRows | None = None,
+    private: bool = False,
 ) -> tuple[Path, str, _WrittenRows]:
     """:func:`save_state`, refusing if ``expect`` (a version; None: no check) is not the
     version of the store found at ``path``, with the documents' term counts ``terms`` if
     given. With ``before``, the rows version ``expect`` holds, the file is changed in place
-    where it can be (:func:`_write_in_place`). Returns the path, the version written and
-    its rows."""
+    where it can be (:func:`_write_in_place`; ``private``: the file is a copy no one reads
+    yet). Returns the path, the version written and its rows."""
     if path.is_symlink():  # write where the link points; the link stays
         path = _real(path)
     if path.is_dir():
@@ -1386,7 +1401,7 @@ def _save_state(
             f"cannot save colony to {path}: the directory {path.parent} does not exist"
         )
     with _directory_lock(path.parent):
-        return _save_state_locked(state, path, catalog, kind, extra, expect, terms, before)
+        return _save_state_locked(state, path, catalog, kind, extra, expect, terms, before, private)
 
 
 def _read_old(
@@ -1430,6 +1445,7 @@ def _save_state_locked(
     expect: str | None,
     terms: SavedTermCounts | None = None,
     before: _WrittenRows | None = None,
+    private: bool = False,
 ) -> tuple[Path, str, _WrittenRows]:
     _check_agents_restorable(state, path)
     old = Catalog()
@@ -1462,7 +1478,7 @@ def _save_state_locked(
     if in_place and before is not None and expect is not None and rows is not None:
         try:
             written = _write_in_place(
-                path, state, catalog, kind, extra or {}, terms, before, expect, rows
+                path, state, catalog, kind, extra or {}, terms, before, expect, rows, private
             )
         except StoreError:
             raise
@@ -1545,8 +1561,16 @@ def save(colony: Colony, path: PathLike, *, catalog: Catalog | None = None) -> P
     state = capture(colony)
     terms = term_counts_to_save(colony)  # (counted only for documents not counted before)
     origin = _origin(colony, p)
+    before = _origin_rows(colony, p)
     _, version, rows = _save_state(
-        state, p, catalog, "colony", None, origin, terms, _origin_rows(colony, p)
+        state,
+        p,
+        catalog,
+        "colony",
+        None,
+        origin,
+        terms,
+        before if isinstance(before, _WrittenRows) else None,
     )
     colony.saved_term_counts = terms
     if origin is not None:
@@ -2820,11 +2844,15 @@ def _write_distributed(
     expect: str | None = None,
     terms: Sequence[SavedTermCounts | None] | None = None,
     graph: Any = None,
-) -> tuple[Path, str]:
+    before: _ShardRows | None = None,
+) -> tuple[Path, str, _ShardRows]:
     """Write a new generation of the store folder ``d`` (refusing if ``expect``, a version,
     is not the store's; None: no check), each shard file with its documents' term counts
     ``terms`` where given (``graph``: the merged graph of ``states`` if the caller has it).
-    Returns the folder and the version written."""
+    ``before``: the shard files' versions and rows in version ``expect``; a shard file
+    found there is copied into the new generation and changed in place (as a save in
+    place: :func:`_write_in_place`) instead of written anew. Returns the folder, the
+    version written and its shard files' versions and rows."""
     created = not d.exists()
     with _store_dir_lock(d):
         # under the lock: another saver may have finished (the old catalog only where no
@@ -2835,7 +2863,7 @@ def _write_distributed(
                 raise _changed(d)
             _remove_stale_generations(d)
             return _write_distributed_locked(
-                d, meta, states, extras, catalog, old_catalog, last, terms, graph
+                d, meta, states, extras, catalog, old_catalog, last, terms, graph, before
             )
         except BaseException:
             if created:  # a first save that failed leaves no empty folder behind (removed
@@ -2894,9 +2922,16 @@ def _write_distributed_locked(
     last: int,
     terms: Sequence[SavedTermCounts | None] | None = None,
     graph: Any = None,
-) -> tuple[Path, str]:
+    before: _ShardRows | None = None,
+) -> tuple[Path, str, _ShardRows]:
     from phago import __version__
     from phago.state import to_jsonable
+
+    try:  # (where shard files of the version ``before`` holds are)
+        current: Path | None = _current_generation(d) if before is not None else None
+    except StoreError:
+        current = None
+    written_rows: list[tuple[str | None, _WrittenRows]] = []
 
     src = old_catalog if catalog is None else catalog
     cat = src.copy()
@@ -2911,17 +2946,21 @@ def _write_distributed_locked(
         for i, (state, extra) in enumerate(zip(states, extras, strict=True)):
             doc_ids.extend(int(x) for x in state.substrate.doc_ids.tolist())
             shard_extra = {**extra, _SHARD_INDEX: i, _SHARD_COUNT: n}
+            target = tmp / f"shard-{i:03d}.db"
+            shard_terms = terms[i] if terms is not None else None
+            prior = before[i] if before is not None and i < len(before) else None
             try:
-                _, written, _ = _save_state(
-                    state,
-                    tmp / f"shard-{i:03d}.db",
-                    Catalog(),
-                    "shard",
-                    shard_extra,
-                    None,
-                    terms[i] if terms is not None else None,
-                )
-                versions.append(written)
+                done = None
+                if prior is not None and prior[0] is not None and current is not None:
+                    done = _shard_changed_in_copy(
+                        current / target.name, target, state, shard_extra, shard_terms, prior
+                    )
+                if done is None:
+                    done = _save_state(
+                        state, target, Catalog(), "shard", shard_extra, None, shard_terms
+                    )
+                versions.append(done[1])
+                written_rows.append((done[1], done[2]))
             except StoreError as exc:  # name the store, not the temporary shard file
                 cause = exc.__cause__
                 reason = _reason(cause) if cause is not None else str(exc)
@@ -2956,7 +2995,30 @@ def _write_distributed_locked(
         body[_SHARD_VERSIONS] = versions
         return body
 
-    return d, _new_generation(d, last, write, "cannot save distributed colony to")
+    version = _new_generation(d, last, write, "cannot save distributed colony to")
+    return d, version, tuple(written_rows)
+
+
+def _shard_changed_in_copy(
+    source: Path,
+    target: Path,
+    state: ColonyState,
+    extra: dict[str, Any],
+    terms: SavedTermCounts | None,
+    prior: tuple[str | None, _WrittenRows],
+) -> tuple[Path, str, _WrittenRows] | None:
+    """Save a shard's ``state`` as a copy of its file ``source`` (of the version and rows
+    ``prior``) changed in place at ``target``, in a new generation no one reads yet; None
+    where the copy is not that version (``target`` is then removed: the caller writes it
+    anew)."""
+    shutil.copyfile(source, target)
+    try:
+        return _save_state(
+            state, target, Catalog(), "shard", extra, prior[0], terms, prior[1], private=True
+        )
+    except StoreChanged:
+        target.unlink(missing_ok=True)
+        return None
 
 
 def _new_generation(
@@ -3144,10 +3206,21 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     # the summary's graph: the cluster's own where one is merged and it did not change since
     # its shards were captured, else the summary is found from the captured states
     graph = dc.cached_graph() if dc._version == captured else None
-    _, written = _write_distributed(d, meta, states, extras, catalog, version, terms, graph)
+    before = _origin_rows(dc, d) if version is not None else None
+    _, written, rows = _write_distributed(
+        d,
+        meta,
+        states,
+        extras,
+        catalog,
+        version,
+        terms,
+        graph,
+        before if isinstance(before, tuple) else None,
+    )
     dc.saved_term_counts = merged
     if version is not None:
-        _remember(dc, d, written)
+        _remember(dc, d, written, rows)
     return d
 
 
@@ -3794,6 +3867,11 @@ def _load_distributed(
     d = store_path(directory)
     check_resume_options(options, f"the store {d}")
     manifest, states, extras, counts = _read_shards(d, terms=True)
+    # each shard file's version and rows (taken before the shards change the states): a
+    # save back copies a shard file and writes only what changed
+    rows = tuple(
+        (_shard_version(manifest, i), _WrittenRows.of(st, Catalog())) for i, st in enumerate(states)
+    )
     try:
         config = ColonyConfig.from_dict(manifest["config"])
     except (PhagoError, TypeError, ValueError) as exc:
@@ -3859,5 +3937,5 @@ def _load_distributed(
     # (a store saved before they kept them, or a damaged part: counted then)
     parts = [c for c in counts if c is not None]
     dc.saved_term_counts = merge_saved_counts(parts) if len(parts) == len(counts) else None
-    _remember(dc, d, _manifest_version(manifest))
+    _remember(dc, d, _manifest_version(manifest), rows)
     return dc, manifest

@@ -810,3 +810,61 @@ def test_saving_a_loaded_store_back_does_not_read_its_manifest_again(
     finally:
         dc.close()
         other.close()
+
+
+def _shard_file_contents(d: Path) -> list[dict[str, object]]:
+    """Every shard file's rows and parts (by checksum) in the current generation of ``d``."""
+    out: list[dict[str, object]] = []
+    for f in sorted(next(d.glob("gen-*")).glob("shard-*.db")):
+        con = sqlite3.connect(f)
+        try:
+            out.append(
+                {
+                    t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                    for t in ("documents", "agents", "sources", "history")
+                }
+                | {"blobs": con.execute("SELECT name, sha256 FROM blobs ORDER BY 1").fetchall()}
+            )
+        finally:
+            con.close()
+    return out
+
+
+def test_a_loaded_store_saved_back_changes_copies_of_its_shard_files(
+    stored: tuple[Path, DistributedColony], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each shard file of the store's version is copied into the new generation and only
+    what changed written into it: the files hold what a new save of the same cluster
+    writes; a shard file that is not the version the colony knows is written anew."""
+    d, _ = stored
+    changed: list[Path] = []
+    real = store_mod._write_in_place
+
+    def spy(path: Path, *args: Any, **kwargs: Any) -> str:
+        changed.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(store_mod, "_write_in_place", spy)
+    old_shard = (next(d.glob("gen-*")) / "shard-001.db").read_bytes()
+    dc = load_distributed(d)
+    try:
+        dc.ingest_documents([("kelp", "kelp forest holdfast canopy urchin otter", (1.0, 1.0))])
+        dc.run(4)
+        save_distributed(dc, d)
+        assert sorted(p.name for p in changed) == ["shard-000.db", "shard-001.db"]
+        fresh = save_distributed(dc, tmp_path / "fresh")
+        assert _shard_file_contents(d) == _shard_file_contents(fresh)
+        again = load_distributed(d)
+        try:
+            graphs_equal(dc, again)
+        finally:
+            again.close()
+        # a shard file replaced behind the colony's back (by an older one): written anew
+        changed.clear()
+        (next(d.glob("gen-*")) / "shard-001.db").write_bytes(old_shard)
+        dc.run(2)
+        save_distributed(dc, d)
+        assert [p.name for p in changed] == ["shard-000.db"]
+        assert _shard_file_contents(d) == _shard_file_contents(save_distributed(dc, fresh))
+    finally:
+        dc.close()

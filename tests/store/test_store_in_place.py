@@ -243,8 +243,8 @@ def test_a_full_disk_in_place_keeps_the_store(
     good = capture(load(path))
     real = store_mod._connect_in_place
 
-    def full(p: Path) -> sqlite3.Connection:
-        con = real(p)
+    def full(p: Path, private: bool = False) -> sqlite3.Connection:
+        con = real(p, private)
         pages = con.execute("PRAGMA page_count").fetchone()[0]
         con.execute(f"PRAGMA max_page_count = {pages}")
         return con
@@ -303,8 +303,8 @@ CHILD = textwrap.dedent(
                                Position(1.0, 1.0))
     real = store._connect_in_place
 
-    def small_cache(p):
-        con = real(p)
+    def small_cache(p, private=False):
+        con = real(p, private)
         con.execute("PRAGMA cache_size = 2")  # pages reach the file before the commit
         return con
 
