@@ -3140,7 +3140,9 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
     removed afterwards. A process killed at any point leaves the previous generation loadable
     (and the next save removes what it left). Each shard file records its shard index, so
     swapped shard files are refused on loading. A colony loaded from this store is saved
-    only if the store is still the version it was loaded from, as with :func:`save`.
+    only if the store is still the version it was loaded from, as with :func:`save`; its
+    shard files are then copied into the new generation and only what changed written into
+    them (as a save in place writes a store file), where a new file would be written whole.
 
     Args:
         dc: the distributed colony (between ticks).
