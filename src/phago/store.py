@@ -869,8 +869,10 @@ def _connect_read(path: Path) -> sqlite3.Connection:
 
 def _begin_read(path: Path) -> sqlite3.Connection:
     """A read-only connection to ``path`` with a read transaction begun (its first read
-    made: SQLite takes the file's shared lock there)."""
-    con = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    made: SQLite takes the file's shared lock there), waiting as long as a save in place
+    waits for readers while one commits (a large store's commit can outlast SQLite's
+    default five seconds)."""
+    con = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, timeout=_WRITE_WAIT_S)
     try:
         con.execute("BEGIN")
         con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
