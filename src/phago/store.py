@@ -1145,12 +1145,13 @@ def _writable_in_place(st: os.stat_result, schema: int, file_kind: str, kind: st
     """Whether a save may change the store file of status ``st`` (schema version
     ``schema``, kind ``file_kind``) in place, as store kind ``kind``: a file of this
     phago's schema and the same kind, with no other name (a hard link would change too)."""
-    return (
-        stat.S_ISREG(st.st_mode)
-        and st.st_nlink == 1
-        and schema == SCHEMA_VERSION
-        and file_kind == kind
-    )
+    return _sole_name(st) and schema == SCHEMA_VERSION and file_kind == kind
+
+
+def _sole_name(st: os.stat_result) -> bool:
+    """Whether the file of status ``st`` is a plain file with no other name (hard link),
+    which a change in place would change too."""
+    return stat.S_ISREG(st.st_mode) and st.st_nlink == 1
 
 
 def _first_difference(new: Sequence[Any], old: Sequence[Any]) -> int:
@@ -1183,14 +1184,15 @@ def _write_in_place(
     before: _WrittenRows,
     expect: str,
     rows: _FileRows,
+    kept: tuple[int, int],
     private: bool = False,
 ) -> str:
     """Save ``state`` into the store file ``path`` itself, in one transaction, writing only
     what differs from version ``expect`` of it (whose rows are ``before``): the documents
-    and sources rows after the first that differs (an ingest adds rows at the end), the
-    positions and digested flags that changed, the agents and history tables, and the
-    parts whose checksum changed (``rows``: :func:`_file_rows` of ``state`` and
-    ``catalog``). Returns the new version.
+    and sources rows after the first that differs (``kept``: :func:`_kept_rows`; an ingest
+    adds rows at the end), the positions and digested flags that changed, the agents and
+    history tables, and the parts whose checksum changed (``rows``: :func:`_file_rows` of
+    ``state`` and ``catalog``). Returns the new version.
 
     Raises:
         StoreChanged: the file is not version ``expect``.
@@ -1202,7 +1204,7 @@ def _write_in_place(
         if _file_version(con) != expect:
             raise _changed(path)
         new, old = rows.documents, before.documents
-        k = _kept_documents(new, old)
+        k = kept[0]
         if k < len(old[0]):
             con.execute("DELETE FROM documents WHERE seq >= ?", (k,))
         moved = np.flatnonzero(
@@ -1219,7 +1221,7 @@ def _write_in_place(
             ),
         )
         con.executemany(_INSERT["documents"], rows.document_rows(k))
-        k = _first_difference(catalog.sources, before.sources)
+        k = kept[1]
         if k < len(before.sources):
             con.execute("DELETE FROM sources WHERE seq >= ?", (k,))
         con.executemany(_INSERT["sources"], rows.sources[k:])
@@ -1257,17 +1259,24 @@ _IN_PLACE_ROWS = 1000
 their size (see :func:`_worth_in_place`)."""
 
 
-def _worth_in_place(rows: _FileRows, catalog: Catalog, before: _WrittenRows) -> bool:
-    """Whether saving ``rows`` in place of the version holding ``before`` rewrites few
-    enough rows to beat writing a new file: at most a quarter of the documents and sources
-    rows (or :data:`_IN_PLACE_ROWS`). A row deleted and written again in place costs about
-    twice what writing it into a new file does: forgetting the middle one of 50,000 notes
-    took 2.6 s in place against 2.1 s."""
-    kept = _kept_documents(rows.documents, before.documents)
-    kept += _first_difference(catalog.sources, before.sources)
+def _kept_rows(rows: _FileRows, catalog: Catalog, before: _WrittenRows) -> tuple[int, int]:
+    """How many leading rows of the documents and of the sources table of the version
+    holding ``before`` a save of ``rows`` (with ``catalog``'s sources) keeps as they are."""
+    return (
+        _kept_documents(rows.documents, before.documents),
+        _first_difference(catalog.sources, before.sources),
+    )
+
+
+def _worth_in_place(kept: tuple[int, int], rows: _FileRows, before: _WrittenRows) -> bool:
+    """Whether saving ``rows`` in place of the version holding ``before``, keeping ``kept``
+    (:func:`_kept_rows`), rewrites few enough rows to beat writing a new file: at most a
+    quarter of the documents and sources rows (or :data:`_IN_PLACE_ROWS`). A row deleted
+    and written again in place costs about twice what writing it into a new file does:
+    forgetting the middle one of 50,000 notes took 2.6 s in place against 2.1 s."""
     old = len(before.documents[0]) + len(before.sources)
     new = len(rows.documents[0]) + len(rows.sources)
-    rewritten = (old - kept) + (new - kept)
+    rewritten = (old - sum(kept)) + (new - sum(kept))
     return rewritten <= max(_IN_PLACE_ROWS, (old + new) // 8)
 
 
@@ -1476,17 +1485,27 @@ def _save_state_locked(
     rows: _FileRows | None = None
     if in_place and before is not None and expect is not None:
         rows = _file_rows(state, catalog)
-        in_place = _worth_in_place(rows, catalog, before)
-    if in_place and before is not None and expect is not None and rows is not None:
-        try:
-            written = _write_in_place(
-                path, state, catalog, kind, extra or {}, terms, before, expect, rows, private
-            )
-        except StoreError:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
-        return path, written, _WrittenRows(rows.documents, list(catalog.sources))
+        kept = _kept_rows(rows, catalog, before)
+        if _worth_in_place(kept, rows, before):
+            try:
+                written = _write_in_place(
+                    path,
+                    state,
+                    catalog,
+                    kind,
+                    extra or {},
+                    terms,
+                    before,
+                    expect,
+                    rows,
+                    kept,
+                    private,
+                )
+            except StoreError:
+                raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
+            return path, written, _WrittenRows(rows.documents, list(catalog.sources))
     tmps = _tmp_paths(path)
     tmp = tmps[0]
     _remove_quietly(tmps)
@@ -2431,12 +2450,15 @@ def _checked_version(d: Path) -> str | None:
     try:
         gen = _current_generation(d)
         f = gen / "manifest.json"
-        st = os.stat(f)
+        sha = _MANIFESTS_CHECKED.get(_manifest_key(f, os.stat(f)))
     except (StoreError, OSError):
         return None
-    key = (os.fspath(f), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    sha = _MANIFESTS_CHECKED.get(key)
     return None if sha is None else f"{gen.name}:{sha}"
+
+
+def _manifest_key(f: Path, st: os.stat_result) -> tuple[str, int, int, int, int, int]:
+    """The key of the manifest file ``f`` (of status ``st``) in :data:`_MANIFESTS_CHECKED`."""
+    return (os.fspath(f), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def read_manifest(path: PathLike) -> dict[str, Any]:
@@ -2455,7 +2477,7 @@ def read_manifest(path: PathLike) -> dict[str, Any]:
         body, sha = raw["body"], raw["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise _damaged(d, f"unreadable manifest ({exc})") from exc
-    key = (os.fspath(f), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    key = _manifest_key(f, st)
     if _MANIFESTS_CHECKED.get(key) != sha:
         if _sha(_json_bytes(body)) != sha:
             raise _damaged(d, "checksum mismatch in the manifest")
@@ -3514,7 +3536,7 @@ def _replace_document_info_locked(path: Path, catalog: Catalog) -> None:
     _refuse_read_only(path, stat.S_IMODE(old.st_mode))
     info = _info_json(catalog)
     data = _json_bytes(info) if info is not None else None
-    if stat.S_ISREG(old.st_mode) and old.st_nlink == 1:
+    if _sole_name(old):
         try:
             con = _connect_in_place(path)
             try:
