@@ -47,8 +47,12 @@ rows at the end; a forget rewrites those after the first document forgotten), th
 and digested flags that changed, the agents and history tables, and the parts whose checksum
 changed; the bytes of deleted rows are zeroed (``secure_delete``). Only a store file of this
 phago's schema with one name is changed in place (another hard link to it would change too:
-it is replaced instead). Readers read inside one read transaction, so a save in place waits
-for them to finish (up to a minute) and each sees one version.
+it is replaced instead), and only while SQLite's change counter in its header is the one the
+colony's load or last save left: a file changed since by something else (rows edited with
+the ``sqlite3`` shell, whose checksum phago's parts would no longer match) is replaced
+whole by the colony's version, as any save did before saves in place. Readers read inside
+one read transaction, so a save in place waits for them to finish (up to a minute) and each
+sees one version.
 
 Either way the store stays one self-contained file between saves (no ``-wal`` file to lose,
 readable from read-only media). A process killed at any point leaves the previous store
@@ -1008,11 +1012,44 @@ class _WrittenRows:
     documents: list[Any]
     """As :func:`_document_columns` gives them."""
     sources: list[SourceRecord]
+    counter: int | None = None
+    """SQLite's change counter of the file holding them (:func:`_change_counter`; None: not
+    known, and the next save writes a new file): a file changed since by something other
+    than phago (rows edited with the ``sqlite3`` shell) is not changed in place."""
 
     @classmethod
-    def of(cls, state: ColonyState, catalog: Catalog) -> _WrittenRows:
+    def of(cls, state: ColonyState, catalog: Catalog, counter: int | None = None) -> _WrittenRows:
         """The rows a save of ``state`` and ``catalog`` writes (or a load read)."""
-        return cls(_document_columns(state), list(catalog.sources))
+        return cls(_document_columns(state), list(catalog.sources), counter)
+
+    @classmethod
+    def of_rows(cls, rows: _FileRows, catalog: Catalog, counter: int | None) -> _WrittenRows:
+        """The rows a save wrote (``rows``, with ``catalog``'s sources) into a file whose
+        change counter is then ``counter``."""
+        return cls(rows.documents, list(catalog.sources), counter)
+
+
+def _change_counter(path: Path) -> int | None:
+    """SQLite's file change counter of the store file ``path`` (bytes 24–27 of its header,
+    which every write transaction committed in a rollback-journal mode changes), or None
+    where it cannot be read or the file is in WAL mode (whose commits leave it).
+
+    Only called while this process holds no SQLite connection to ``path``: closing any
+    other descriptor of a file drops the POSIX locks SQLite holds on it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(28)
+    except OSError:
+        return None
+    if len(head) < 28 or not head.startswith(b"SQLite format 3\0") or head[18:20] != b"\1\1":
+        return None
+    return int.from_bytes(head[24:28], "big")
+
+
+def _same_counter(before: int | None, after: int | None) -> int | None:
+    """The change counter read before and after reading a file: None where a write came in
+    between (the rows read may be either version)."""
+    return before if before == after else None
 
 
 _ShardRows = tuple[tuple[str | None, _WrittenRows], ...]
@@ -1468,7 +1505,12 @@ def _save_state_locked(
         _refuse_read_only(path, stat.S_IMODE(old_stat.st_mode))
         if expect is not None and version != expect:
             raise _changed(path)
-        in_place = before is not None and _writable_in_place(old_stat, schema, file_kind, kind)
+        in_place = (
+            before is not None
+            and _writable_in_place(old_stat, schema, file_kind, kind)
+            and before.counter is not None
+            and _change_counter(path) == before.counter  # (not changed behind phago's back)
+        )
     src = old if catalog is None else catalog
     catalog = src.copy()
     s = state.substrate
@@ -1505,7 +1547,7 @@ def _save_state_locked(
                 raise
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
-            return path, written, _WrittenRows(rows.documents, list(catalog.sources))
+            return path, written, _WrittenRows.of_rows(rows, catalog, _change_counter(path))
     tmps = _tmp_paths(path)
     tmp = tmps[0]
     _remove_quietly(tmps)
@@ -1515,6 +1557,7 @@ def _save_state_locked(
             written, rows = _write(con, state, catalog, kind, extra or {}, terms, rows)
         finally:
             con.close()
+        counter = _change_counter(tmp)
         _put_in_place(tmp, path, old_stat)
     except BaseException as exc:
         _remove_quietly(tmps)
@@ -1523,7 +1566,7 @@ def _save_state_locked(
         if isinstance(exc, sqlite3.Error | OSError):
             raise StoreError(f"cannot save colony to {path}: {_reason(exc)}") from exc
         raise
-    return path, written, _WrittenRows(rows.documents, list(catalog.sources))
+    return path, written, _WrittenRows.of_rows(rows, catalog, counter)
 
 
 def _put_in_place(tmp: Path, path: Path, old: os.stat_result | None) -> None:
@@ -2089,8 +2132,10 @@ def _load_colony(p: Path, *, info: bool) -> tuple[Colony, Catalog]:
     information (0.1 s of reading at 50,000 notes)."""
     from phago.state import restore
 
+    counter = _change_counter(p)
     state, catalog, version, terms = _load_with_terms(p, info=info)
-    rows = _WrittenRows.of(state, catalog)  # (taken before the colony changes the state)
+    # (taken before the colony changes the state)
+    rows = _WrittenRows.of(state, catalog, _same_counter(counter, _change_counter(p)))
     try:
         colony = restore(state)
     except StoreError as exc:
@@ -3686,7 +3731,7 @@ def _forget_distributed(p: Path, ids: list[int], files: list[str]) -> ForgetRepo
     from phago.distributed import ConsistentHashRing
     from phago.state import ForgetReport, forget_documents, plan_forget
 
-    manifest, states, extras, counts = _read_shards(p, terms=True)
+    manifest, states, extras, counts, _ = _read_shards(p, terms=True)
     version = _manifest_version(manifest)
     ring = ConsistentHashRing(int(manifest["num_shards"]), int(manifest["virtual_nodes"]))
     plan = plan_forget(states, ids)  # one decision for the cluster: every shard follows it
@@ -3748,8 +3793,10 @@ def _forget_locked(p: Path, ids: list[int], files: list[str]) -> ForgetReport:
 
     if is_distributed_store(p):
         return _forget_distributed(p, ids, files)
+    counter = _change_counter(p)
     state, catalog, version, terms = _load_with_terms(p)
-    before = _WrittenRows.of(state, catalog)  # (rows after the first forgotten are rewritten)
+    # (rows after the first forgotten are rewritten)
+    before = _WrittenRows.of(state, catalog, _same_counter(counter, _change_counter(p)))
     report = forget_documents(state, ids)
     if not catalog.drop_files(files) and not report.documents_removed:
         return report  # nothing to forget: the store stays as it is
@@ -3816,26 +3863,36 @@ def read_shard_states(
 ) -> tuple[dict[str, Any], list[ColonyState], list[dict[str, Any]]]:
     """Manifest, each shard's colony state and extras of a distributed store (no cluster is
     started)."""
-    manifest, states, extras, _ = _read_shards(Path(path), terms=False)
+    manifest, states, extras, _, _ = _read_shards(Path(path), terms=False)
     return manifest, states, extras
 
 
 def _read_shards(
     d: Path, terms: bool
-) -> tuple[dict[str, Any], list[ColonyState], list[dict[str, Any]], list[SavedTermCounts | None]]:
-    """:func:`read_shard_states`, and each shard file's term counts (``terms``; else None
-    for each)."""
+) -> tuple[
+    dict[str, Any],
+    list[ColonyState],
+    list[dict[str, Any]],
+    list[SavedTermCounts | None],
+    list[int | None],
+]:
+    """:func:`read_shard_states`, each shard file's term counts (``terms``; else None for
+    each) and change counter (:func:`_change_counter`, None where a write came in while it
+    was read)."""
     manifest = read_manifest(d)
     states, extras, counts = [], [], []
+    counters: list[int | None] = []
     for f in _shard_files(d, manifest):
+        counter = _change_counter(f)
         state, _, _, saved = _load_with_terms(f, shard=True, terms=terms)
+        counters.append(_same_counter(counter, _change_counter(f)))
         states.append(state)
         counts.append(saved)
         extra = read_extra(f)
         extra.pop(_SHARD_INDEX, None)
         extra.pop(_SHARD_COUNT, None)
         extras.append(extra)
-    return manifest, states, extras, counts
+    return manifest, states, extras, counts, counters
 
 
 def load_distributed(directory: PathLike, backend: str | None = None, **options: Any) -> Any:
@@ -3892,11 +3949,12 @@ def _load_distributed(
 
     d = store_path(directory)
     check_resume_options(options, f"the store {d}")
-    manifest, states, extras, counts = _read_shards(d, terms=True)
+    manifest, states, extras, counts, counters = _read_shards(d, terms=True)
     # each shard file's version and rows (taken before the shards change the states): a
     # save back copies a shard file and writes only what changed
     rows = tuple(
-        (_shard_version(manifest, i), _WrittenRows.of(st, Catalog())) for i, st in enumerate(states)
+        (_shard_version(manifest, i), _WrittenRows.of(st, Catalog(), counter))
+        for i, (st, counter) in enumerate(zip(states, counters, strict=True))
     )
     try:
         config = ColonyConfig.from_dict(manifest["config"])

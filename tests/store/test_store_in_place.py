@@ -188,6 +188,52 @@ def test_a_hard_linked_store_is_replaced_not_changed(tmp_path: Path) -> None:
     assert load(path).stats().documents_total == 9
 
 
+def test_a_store_edited_by_hand_since_the_load_is_written_whole(tmp_path: Path) -> None:
+    # rows changed with SQLite behind phago's back: the colony's save must not keep them
+    # beside its own parts (the rows' checksum would no longer match: the store unreadable)
+    path = _stored(tmp_path)
+    colony, catalog = load_with_catalog(path)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE documents SET title = 'edited' WHERE seq = 0")
+    con.close()
+    inode = path.stat().st_ino
+    _ingest(colony, catalog)
+    save(colony, path, catalog=catalog)
+    assert path.stat().st_ino != inode  # written whole: the colony's version, as before
+    _assert_as_a_new_save(path, colony, catalog, tmp_path)
+    again, catalog = load_with_catalog(path)
+    assert "edited" not in {d.title for d in again.substrate.documents()}
+    _add(again, catalog, "reef", "coral reef polyp algae lagoon")  # and the file
+    inode = path.stat().st_ino  # written whole is changed in place again
+    save(again, path, catalog=catalog)
+    assert path.stat().st_ino == inode
+    assert load(path).stats().documents_total == 10
+
+
+def test_a_shard_file_edited_by_hand_is_written_anew(tmp_path: Path) -> None:
+    from phago.distributed import DistributedColony
+
+    d = tmp_path / "dist"
+    with DistributedColony(2, seed=3) as dc:
+        dc.ingest_documents([(f"d{i}", f"cell gene protein membrane {i}") for i in range(12)])
+        dc.spawn_digesters(1)
+        dc.run(20)
+        store_mod.save_distributed(dc, d)
+    with store_mod.load_distributed(d) as dc:
+        shard = next((d / (d / "CURRENT").read_text().strip()).glob("shard-000.db"))
+        with sqlite3.connect(shard) as con:
+            con.execute("UPDATE documents SET title = 'edited' WHERE seq = 0")
+        con.close()
+        dc.ingest_documents([("late", "ribosome protein synthesis")])
+        store_mod.save_distributed(dc, d)
+    with store_mod.load_distributed(d) as dc:
+        assert dc.stats().documents_total == 13
+        titles = {
+            doc.title for h in dc.runner.handles for doc in h.target.colony.substrate.documents()
+        }
+        assert "edited" not in titles
+
+
 def test_a_colony_not_loaded_from_the_store_replaces_it(tmp_path: Path) -> None:
     path = _stored(tmp_path)
     inode = path.stat().st_ino
