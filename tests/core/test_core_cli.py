@@ -54,6 +54,43 @@ def test_run_on_directory_json(tmp_path: Path) -> None:
     assert 0 < data["run_seconds"] < 300  # the ticks' wall time
 
 
+def test_run_and_eval_take_the_corpus_folder_as_their_argument(tmp_path: Path) -> None:
+    # as phago ingest takes its paths: phago run FOLDER is phago run --corpus FOLDER
+    from click.testing import CliRunner
+
+    from phago.cli import main
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("Ribosomes translate messenger RNA into protein chains.")
+    (notes / "b.txt").write_text("Protein folding depends on chaperones and ribosomes.")
+    by_option = CliRunner().invoke(main, ["run", "--corpus", str(notes), "--json"])
+    by_argument = CliRunner().invoke(main, ["run", str(notes), "--json"])
+    assert by_option.exit_code == by_argument.exit_code == 0, by_argument.output
+    stats = [json.loads(r.stdout) for r in (by_option, by_argument)]
+    assert stats[1]["documents_total"] == 2
+    for figures in stats:
+        figures.pop("run_seconds")
+    assert stats[0] == stats[1]
+    twice = CliRunner().invoke(main, ["run", str(notes), "--corpus", str(notes)])
+    assert twice.exit_code == 2 and "the corpus is given twice" in twice.output
+    resumed = CliRunner().invoke(main, ["run", str(notes), "--resume", str(tmp_path)])
+    assert resumed.exit_code == 2
+    assert "--resume goes on with a run's own CORPUS" in resumed.output
+    missing = CliRunner().invoke(main, ["run", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    queries = tmp_path / "q.json"
+    queries.write_text(json.dumps([{"query": "protein", "relevant": ["ribosomes"]}]))
+    evaluated = CliRunner().invoke(
+        main, ["eval", str(notes), "--queries", str(queries), "--methods", "graph", "--json"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.stdout)
+    assert list(report["methods"]) == ["graph"] and report["documents_digested"] == 2
+    no_queries = CliRunner().invoke(main, ["eval", str(notes)])
+    assert no_queries.exit_code == 2 and "--queries is required" in no_queries.output
+
+
 def test_a_sharded_run_moves_its_bar_per_runner_call_of_many_ticks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

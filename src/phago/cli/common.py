@@ -365,6 +365,36 @@ def load_checked_directory(
     return docs, skipped
 
 
+def corpus_argument(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Let ``command`` (which has a ``--corpus`` option) take its corpus folder as an
+    optional first argument too, as ``phago ingest`` takes its paths: ``phago run notes``
+    is ``phago run --corpus notes`` (:func:`given_corpus` merges the two)."""
+    return click.argument(
+        "corpus_folder",
+        required=False,
+        metavar="[CORPUS]",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+    )(command)
+
+
+def given_corpus(option: Path | None, argument: Path | None) -> Path | None:
+    """The corpus folder a command was given, as ``--corpus`` or as its argument
+    (:func:`corpus_argument`); None: neither (the bundled sample corpus).
+
+    Raises:
+        click.UsageError: both were given.
+
+    Example:
+        >>> given_corpus(None, Path("notes")).name
+        'notes'
+    """
+    if option is not None and argument is not None:
+        raise click.UsageError(
+            f"the corpus is given twice ({argument} and --corpus {option}): name it once"
+        )
+    return option if option is not None else argument
+
+
 def load_corpus_directory(
     path: Path | None, config: ColonyConfig
 ) -> tuple[list[CorpusDocument], list[str]]:

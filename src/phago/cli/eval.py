@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from phago.cli.common import LazyDefault, console, echo_json, load_corpus_directory, out
+from phago.cli.common import (
+    LazyDefault,
+    console,
+    corpus_argument,
+    echo_json,
+    given_corpus,
+    load_corpus_directory,
+    out,
+)
 from phago.config import ColonyConfig
 from phago.errors import ConfigError, PhagoError
 
@@ -92,11 +100,13 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
 
 
 @click.command(name="eval")
+@corpus_argument
 @click.option(
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Folder of .txt, .md, .rst, .html and .pdf files (default: the bundled sample corpus).",
+    help="Folder of .txt, .md, .rst, .html and .pdf files (default: the bundled sample corpus); "
+    "also taken as the argument: phago eval FOLDER --queries FILE.",
 )
 @click.option(
     "--queries",
@@ -149,6 +159,7 @@ def evaluation_table(ev: Evaluation, title: str) -> Table:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_command(
+    corpus_folder: Path | None,
     corpus: Path | None,
     queries_path: Path | None,
     shards: int,
@@ -159,15 +170,17 @@ def eval_command(
     methods: str,
     as_json: bool,
 ) -> None:
-    """Build a colony from a corpus as the reference's bio-rag demo does (5-column grid,
+    """Build a colony from CORPUS (or --corpus; default: the bundled sample corpus) as the
+    reference's bio-rag demo does (5-column grid,
     one digester with max_idle 120 per four documents, 200 ticks), run every retrieval
     method on a labelled query set and print P@5, P@10, R@5, R@10, MRR and NDCG@10."""
     from phago.corpus import sample_queries
     from phago.query.evaluate import build_retrieval_colony, evaluate, parse_queries
     from phago.query.retrieve import resolve_method
 
+    corpus = given_corpus(corpus, corpus_folder)
     if corpus is not None and queries_path is None:
-        raise click.UsageError("--queries is required with --corpus")
+        raise click.UsageError("--queries is required with a corpus other than the sample")
     # checked before the colony is built; a bad --methods is a usage error (exit 2) raised
     # from a ConfigError, empty or not a method alike
     wanted = [m.strip() for m in methods.split(",") if m.strip()]

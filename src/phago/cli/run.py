@@ -16,8 +16,10 @@ from rich.markup import escape
 from phago.cli.common import (
     build_colony,
     console,
+    corpus_argument,
     echo_json,
     fitted_table,
+    given_corpus,
     load_corpus_directory,
     out,
     progress,
@@ -32,13 +34,14 @@ if TYPE_CHECKING:
 
 
 @click.command()
+@corpus_argument
 @click.option(
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Folder of .txt, .md, .rst, .html and .pdf files, read recursively as phago ingest "
     "reads them (default: the bundled sample corpus); empty, binary or undecodable files are "
-    "reported and skipped.",
+    "reported and skipped. Also taken as the argument: phago run FOLDER.",
 )
 @click.option(
     "--digesters",
@@ -131,6 +134,7 @@ if TYPE_CHECKING:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print stats as JSON.")
 def run(
+    corpus_folder: Path | None,
     corpus: Path | None,
     digesters: int,
     ticks: int | None,
@@ -149,6 +153,7 @@ def run(
 ) -> None:
     """Digest a corpus into a knowledge graph and print the colony's stats.
 
+    CORPUS (or --corpus) is a folder of notes; without one, the bundled sample corpus.
     With --shards N (or --backend ray) the colony is sharded: documents are routed by a
     consistent hash ring, shards tick in lockstep, and the stats include cross-shard edges
     and one row per shard. With --resume DIR a sharded run goes on from the newest
@@ -157,6 +162,7 @@ def run(
     include the ticks before it).
     """
     ctx = click.get_current_context()
+    corpus = given_corpus(corpus, corpus_folder)
     if timeline_path is not None:
         _check_timeline_path(timeline_path)
     if resume is not None:
@@ -165,6 +171,8 @@ def run(
             for name in ("corpus", "shards", "seed", "large", "digesters")
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
         ]
+        if corpus_folder is not None:
+            given.insert(0, "CORPUS")
         if given:
             raise click.UsageError(f"--resume goes on with a run's own {', '.join(given)}")
     elif address is not None and backend != "ray":
