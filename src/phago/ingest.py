@@ -45,9 +45,11 @@ catalog knows every file holding a document. Ingesting the same paths again chan
 
 Text without a file (standard input, a string: :class:`TextInput`) is read as a ``.txt`` file
 is, titled by its first line set apart by a blank line, else by its source; it has no source
-file, so the catalog does not record it. A text is a duplicate when a stored file, or another
-text of the call, has the same text, or when its documents (the same title and text: the same
-ids) are stored already.
+file, so the catalog records it by the hash of its text alone (:attr:`phago.store.Catalog.texts`).
+A text is a duplicate when a stored file or text, or another text of the call, has the same
+text (whatever its title), or when its documents (the same title and text: the same ids) are
+stored already; a file is a duplicate of a stored text as of a stored file, and is recorded as
+a source of the text's documents.
 
 Example:
     >>> import tempfile, pathlib
@@ -73,7 +75,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -271,7 +273,8 @@ class IngestReport:
         duplicate's text gain them too, and keep the time they were first added:
         :meth:`phago.store.Catalog.note_added`), and the tags each file's front matter
         names now, in place of those it named before
-        (:meth:`phago.store.Catalog.set_file_tags`).
+        (:meth:`phago.store.Catalog.set_file_tags`); and each text added, by the hash of its
+        text (:attr:`phago.store.Catalog.texts`).
 
         Raises:
             ConfigError: a tag :func:`phago.tags.tag_name` refuses (nothing is recorded).
@@ -292,6 +295,7 @@ class IngestReport:
             catalog.set_file_tags(a.path, a.tags)
         for t in self.texts:
             catalog.note_added(t.doc_ids, given, when)
+            catalog.texts[t.content_hash] = tuple(int(d) for d in t.doc_ids)
         for d in self.duplicate_of:
             catalog.note_added(d.doc_ids, given, when)
             if d.path is not None:
@@ -1348,6 +1352,7 @@ def ingest_paths(
     files: Sequence[Path] | None = None,
     known_sources: Iterable[SourceRecord] | None = None,
     texts: Sequence[TextInput] = (),
+    known_texts: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[IngestReport, list[SourceRecord]]:
     """Add the supported files under ``paths``, and ``texts``, to ``colony`` as documents.
 
@@ -1364,9 +1369,10 @@ def ingest_paths(
     Texts (after the files) are read as ``.txt`` files are (web addresses dropped, split the
     same way) and titled as :class:`TextInput` says; a bad one (empty, binary, undecodable,
     too wide) is skipped with the reason, named by its source. A text is a duplicate of a
-    file of the same text (stored or of this call), of a text earlier in this call, or of
-    the documents it would add where ``colony`` holds them all (the same title and text).
-    Texts have no source records.
+    file or text of the same text (stored: ``known_sources``, ``known_texts``; or of this
+    call), or of the documents it would add where ``colony`` holds them all (the same title
+    and text). Texts have no source records; a file of a stored text's text is a duplicate
+    of it and returned as a source of its documents.
 
     Args:
         colony: the colony to add documents to.
@@ -1383,6 +1389,8 @@ def ingest_paths(
             their texts are stored, and a duplicate of one is recorded as another source of
             its documents.
         texts: texts without a file, each one document (or parts, where it is long).
+        known_texts: the texts the store holds without a file, by the hash of their text
+            (:attr:`phago.store.Catalog.texts`), with the ids of their documents.
 
     Returns:
         The report and the source records of the documents added, and of the duplicate
@@ -1423,6 +1431,9 @@ def ingest_paths(
         found = list(files)
     held = _Held(known_sources or ())
     known.update(held.records)
+    stored_texts = {
+        h: tuple(DocumentId(int(d)) for d in ids) for h, ids in (known_texts or {}).items()
+    }
     sources: list[SourceRecord] = []
     for given in found:
         f = Path(os.path.abspath(given))
@@ -1441,14 +1452,15 @@ def ingest_paths(
             reason = f"{f}: cannot read ({exc.strerror or exc})"
             report.skipped.append(SkippedFile(str(f), reason, "OSError"))
         else:
-            if info.content_hash in known:
+            h = info.content_hash
+            if h in known or h in stored_texts:
                 report.duplicates.append(str(f))
-                records = held.records.get(info.content_hash, [])
+                if h not in held.records and h in stored_texts:  # (a text's, stored before)
+                    held.add_text(str(f), h, stored_texts[h])
+                records = held.records.get(h, [])
                 ids = tuple(DocumentId(r.doc_id) for r in records)
-                report.duplicate_of.append(
-                    Duplicate(str(f), ids, info.content_hash, tags=info.tags)
-                )
-                sources.extend(held.another_source(str(f), info.content_hash))
+                report.duplicate_of.append(Duplicate(str(f), ids, h, tags=info.tags))
+                sources.extend(held.another_source(str(f), h))
                 outcome = "duplicate"
             else:
                 first = len(sources)
@@ -1472,7 +1484,7 @@ def ingest_paths(
     for t in texts:
         seen[t.source] = seen.get(t.source, 0) + 1
         label = t.source if counts[t.source] == 1 else f"{t.source} {seen[t.source]}"
-        _add_text(colony, t, label, limit, encoding, report, known, held, by_text)
+        _add_text(colony, t, label, limit, encoding, report, known, held, by_text, stored_texts)
     return report, sources
 
 
@@ -1505,6 +1517,14 @@ class _Held:
                 touched.add(h)
         for h in touched:
             held[h].sort(key=_part_number)
+
+    def add_text(self, path: str, content_hash: str, doc_ids: Sequence[DocumentId]) -> None:
+        """Take in the text stored without a file whose documents are ``doc_ids`` (by part),
+        as the records a file ``path`` of that text would have, which
+        :meth:`another_source` then returns for it."""
+        n = len(doc_ids)
+        records = [SourceRecord(path, content_hash, int(d), k, n) for k, d in enumerate(doc_ids, 1)]
+        self.records[content_hash] = records
 
     def another_source(self, path: str, content_hash: str) -> list[SourceRecord]:
         """Records of ``path`` as a source of the documents stored from ``content_hash``
@@ -1581,6 +1601,7 @@ def _add_text(
     known: set[str],
     held: _Held,
     by_text: dict[str, tuple[DocumentId, ...]],
+    stored_texts: Mapping[str, tuple[DocumentId, ...]],
 ) -> None:
     """Add the text ``t`` (see :func:`ingest_paths`), or report it a duplicate or skipped."""
     keywords = colony.config.clique_keyword_limit
@@ -1610,6 +1631,8 @@ def _add_text(
         found: tuple[DocumentId, ...] | None = tuple(DocumentId(r.doc_id) for r in stored)
     elif digest in by_text:
         found = by_text[digest]
+    elif digest in stored_texts:
+        found = stored_texts[digest]
     elif _holds_all(colony, ids):
         found = ids
     elif digest in known:

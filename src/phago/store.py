@@ -297,9 +297,12 @@ def added_since(info: dict[int, DocumentInfo], stamp: str) -> set[int]:
 class Catalog:
     """What a store keeps besides the colony: file sources, size history, each document's
     :class:`DocumentInfo` (``info``, by document id: the tags given to it, by ``phago
-    ingest --tag`` and ``phago tag``) and the tags each ingested file's front matter names
-    (``file_tags``, by path; a file ingested again sets its own anew).
-    :meth:`document_info` gives each document's time added and all its tags.
+    ingest --tag`` and ``phago tag``), the tags each ingested file's front matter names
+    (``file_tags``, by path; a file ingested again sets its own anew) and the texts stored
+    without a file (``texts``: the hash of each text, as a file's
+    :attr:`SourceRecord.content_hash`, to the documents holding it; so that the same text
+    given again, or a file of it, is a duplicate). :meth:`document_info` gives each
+    document's time added and all its tags.
 
     Example:
         >>> cat = Catalog()
@@ -313,11 +316,16 @@ class Catalog:
     history: list[HistoryPoint] = field(default_factory=list)
     info: dict[int, DocumentInfo] = field(default_factory=dict)
     file_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    texts: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def copy(self) -> Catalog:
         """A catalog of the same records (new lists, so changing one leaves the other)."""
         return Catalog(
-            list(self.sources), list(self.history), dict(self.info), dict(self.file_tags)
+            list(self.sources),
+            list(self.history),
+            dict(self.info),
+            dict(self.file_tags),
+            dict(self.texts),
         )
 
     def set_file_tags(self, path: str, tags: Iterable[str]) -> None:
@@ -435,7 +443,8 @@ class Catalog:
     def release(self, paths: Iterable[PathLike], *, keep: Iterable[int] = ()) -> list[int]:
         """Drop the records of ``paths`` (:meth:`drop_files`) and return the ids of their
         documents that no remaining record holds and that are not in ``keep``: the documents
-        to forget. A document another file still holds stays (only these records go):
+        to forget. A document another file, or a text stored without a file
+        (:attr:`texts`), still holds stays (only these records go):
         ``phago ingest`` forgets the old version of a changed file this way, and ``phago
         forget PATH`` a file's documents.
 
@@ -452,6 +461,7 @@ class Catalog:
         gone = {d for p in names for d in self.documents_from(p)}
         self.drop_files(names)
         held = {s.doc_id for s in self.sources} | {int(d) for d in keep}
+        held.update(d for ids in self.texts.values() for d in ids)  # (a text stored too)
         return sorted(gone - held)
 
     def add_point(self, point: HistoryPoint) -> None:
@@ -461,11 +471,20 @@ class Catalog:
         self.history.append(point)
 
     def keep_documents(self, doc_ids: Iterable[int]) -> None:
-        """Drop source rows and information of documents not in ``doc_ids``."""
+        """Drop source rows and information of documents not in ``doc_ids``, and the texts
+        of which a document is not kept (their text is no longer stored whole).
+
+        Example:
+            >>> cat = Catalog(texts={"h": (7, 8), "g": (9,)})
+            >>> cat.keep_documents([7, 9]); cat.texts
+            {'g': (9,)}
+        """
         keep = {int(d) for d in doc_ids}
         self.sources = [s for s in self.sources if s.doc_id in keep]
         if not keep.issuperset(self.info):
             self.info = {d: i for d, i in self.info.items() if d in keep}
+        if self.texts:
+            self.texts = {h: ids for h, ids in self.texts.items() if keep.issuperset(ids)}
         self._keep_file_tags()
 
 
@@ -1839,8 +1858,10 @@ def _info_json(catalog: Catalog) -> dict[str, Any] | None:
     ``given``, the tags given to it (a catalog's :attr:`Catalog.info`), each by the
     document's place in ``ids``, only for documents that have any; ``given_added``, "1" for
     each document a catalog's :attr:`Catalog.info` holds; and ``files``, the files'
-    front-matter tags (``given``, ``given_added`` and ``files`` are what a writer takes)."""
-    if not catalog.info and not catalog.file_tags:
+    front-matter tags (``given``, ``given_added`` and ``files`` are what a writer takes); and
+    ``texts``, each text stored without a file (:attr:`Catalog.texts`: its hash to its
+    documents' ids, 16 hexadecimal digits each, one after another)."""
+    if not catalog.info and not catalog.file_tags and not catalog.texts:
         return None
     merged = catalog.document_info()
     ids = sorted(merged)
@@ -1856,6 +1877,16 @@ def _info_json(catalog: Catalog) -> dict[str, Any] | None:
         },
         "given_added": "".join("1" if d in catalog.info else "0" for d in ids),
         "files": {p: list(t) for p, t in sorted(catalog.file_tags.items())},
+        **(
+            {
+                "texts": {
+                    h: np.asarray(ids, dtype=">u8").tobytes().hex()
+                    for h, ids in sorted(catalog.texts.items())
+                }
+            }
+            if catalog.texts
+            else {}
+        ),
     }
 
 
@@ -1879,10 +1910,11 @@ def _tag_lists(value: object, n: int, what: str) -> dict[int, tuple[str, ...]]:
 
 def _info_from_json(
     data: object, *, given: bool = False
-) -> tuple[dict[int, DocumentInfo], dict[str, tuple[str, ...]]]:
+) -> tuple[dict[int, DocumentInfo], dict[str, tuple[str, ...]], dict[str, tuple[int, ...]]]:
     """Document information from :func:`_info_json`'s form: each document's time and all
     its tags (with ``given``, the documents given tags or a time by a catalog, with those:
-    its :attr:`Catalog.info`), and the files' front-matter tags.
+    its :attr:`Catalog.info`), the files' front-matter tags, and the texts stored without a
+    file (:attr:`Catalog.texts`; none in a store of a phago before them).
 
     Raises:
         ValueError: ``data`` is not of that form.
@@ -1915,7 +1947,26 @@ def _info_from_json(
         if not (isinstance(names, list) and all(isinstance(t, str) and t for t in names)):
             raise ValueError("a file's tags that are not a list of text")
         file_tags[str(p)] = tuple(names)
-    return out, file_tags
+    return out, file_tags, _texts_from_json(data.get("texts", {}))
+
+
+def _texts_from_json(value: object) -> dict[str, tuple[int, ...]]:
+    """:attr:`Catalog.texts` from :func:`_info_json`'s ``texts``.
+
+    Raises:
+        ValueError: not of that form.
+    """
+    if not isinstance(value, dict):
+        raise ValueError("the texts are not an object")
+    texts: dict[str, tuple[int, ...]] = {}
+    for h, hexes in value.items():
+        if not (isinstance(h, str) and isinstance(hexes, str) and hexes and len(hexes) % 16 == 0):
+            raise ValueError("a text's documents that are not ids")
+        try:
+            texts[h] = tuple(np.frombuffer(bytes.fromhex(hexes), dtype=">u8").tolist())
+        except ValueError as exc:
+            raise ValueError("a text's ids that are not hexadecimal") from exc
+    return texts
 
 
 def _read_catalog_rows(
@@ -1943,7 +1994,7 @@ def _read_catalog_rows(
     )
     if info and con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
         try:
-            cat.info, cat.file_tags = _info_from_json(
+            cat.info, cat.file_tags, cat.texts = _info_from_json(
                 _json_blob(con, path, _DOCUMENT_INFO), given=True
             )
         except ValueError as exc:
@@ -3847,7 +3898,7 @@ def _catalog_from_json(d: dict[str, Any]) -> Catalog:
     )
     if _DOCUMENT_INFO in d:
         try:
-            cat.info, cat.file_tags = _info_from_json(d[_DOCUMENT_INFO], given=True)
+            cat.info, cat.file_tags, cat.texts = _info_from_json(d[_DOCUMENT_INFO], given=True)
         except ValueError as exc:
             raise StoreError(f"the store's manifest is damaged: {_DOCUMENT_INFO}: {exc}") from exc
     return cat

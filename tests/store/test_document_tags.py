@@ -167,6 +167,46 @@ def test_damaged_document_information_is_refused(tmp_path: Path) -> None:
         read_catalog(db)
 
 
+_IDS = st.integers(min_value=0, max_value=2**64 - 1)
+_TAGS = st.lists(st.sampled_from(["lab", "cells", "todo"]), unique=True, max_size=2)
+
+
+@given(
+    st.dictionaries(_IDS, st.tuples(st.sampled_from(["", "2026-12-07T00:00:00Z"]), _TAGS)),
+    st.dictionaries(
+        st.sampled_from(["/n/a.md", "/n/b.txt"]),
+        st.lists(st.sampled_from(["lab", "cells"]), unique=True, min_size=1),
+    ),
+    st.dictionaries(
+        st.text("0123456789abcdef", min_size=64, max_size=64),
+        st.lists(_IDS, min_size=1, max_size=3).map(tuple),
+    ),
+)
+def test_prop_the_document_information_reads_back_as_written(
+    info: dict[int, tuple[str, list[str]]],
+    file_tags: dict[str, list[str]],
+    texts: dict[str, tuple[int, ...]],
+) -> None:
+    from phago.store import DocumentInfo, SourceRecord, _info_from_json, _info_json
+
+    cat = Catalog(
+        [SourceRecord(p, "h", 1) for p in file_tags],
+        info={d: DocumentInfo(added, tuple(tags)) for d, (added, tags) in info.items()},
+        file_tags={p: tuple(t) for p, t in file_tags.items()},
+        texts=texts,
+    )
+    data = _info_json(cat)
+    if data is None:
+        assert not (info or file_tags or texts)
+        return
+    got = _info_from_json(json.loads(json.dumps(data)), given=True)
+    assert got == (cat.info, cat.file_tags, cat.texts)
+    bads: list[object] = [{"h": "0f"}, {"h": 5}, {"h": "zz" * 8}, []]
+    for bad in bads:
+        with pytest.raises(ValueError, match="text"):
+            _info_from_json({**data, "texts": bad}, given=True)
+
+
 def test_the_python_api_answers_from_the_documents_it_is_given() -> None:
     src = example_source()
     every = documents(src, "protein", 5)

@@ -223,6 +223,73 @@ def test_a_text_with_a_stored_files_text_is_its_duplicate(tmp_path: Path) -> Non
     assert catalog(db) == [("milk.txt", int(milk[0]))]
 
 
+@pytest.mark.parametrize("shards", [None, "2"])
+def test_a_stored_texts_text_is_a_duplicate_under_any_title_and_as_a_file(
+    tmp_path: Path, shards: str | None
+) -> None:
+    # "a file or text whose text is already stored adds nothing": a text given again under
+    # another title, or a file of it, was stored a second time (ids hash title and text)
+    db, where = store_args(tmp_path, shards)
+    first = ingest("--text", "Golgi bodies package proteins", "--title", "Golgi", *where)
+    did = first["added"][0]["documents"]
+    again = ingest("--text", "Golgi bodies package proteins", "--title", "Other", *where)
+    assert again["documents_added"] == 0
+    assert again["duplicate_of"] == [{"path": None, "source": "text", "documents": did}]
+    f = tmp_path / "golgi.txt"
+    write(f, "Golgi bodies package proteins")
+    as_file = ingest(str(f), *where)
+    assert as_file["documents_added"] == 0 and as_file["duplicate_files"] == [str(f)]
+    assert as_file["duplicate_of"][0]["documents"] == did
+    assert catalog(db) == [("golgi.txt", int(did[0]))]  # recorded as a source of the text's
+    listed = json.loads(CliRunner().invoke(main, ["list", "--db", str(db), "--json"]).stdout)
+    assert [d["sources"] for d in listed] == [[str(f)]]
+    # forgetting the file keeps the document: the text holds it, and the report says so
+    gone = phago("forget", str(f), "--db", str(db))
+    assert gone["documents_removed"] == [] and gone["held_by_texts"] == [str(f)]
+    words = CliRunner().invoke(main, ["forget", str(f), "--db", str(db)])
+    assert words.exit_code == 1  # (no longer a source: nothing names it)
+    assert phago("stats", "--db", str(db))["documents_total"] == 1
+    # forgetting the document forgets the text: given again, it is added again
+    assert phago("forget", did[0], "--db", str(db))["documents_removed"] == did
+    back = ingest("--text", "Golgi bodies package proteins", "--title", "Other", *where)
+    assert back["documents_added"] == 1
+
+
+def test_the_stored_texts_survive_every_command_that_writes_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    did = ingest("--text", "Lysosomes digest old parts", "--db", str(db))["added"][0]
+    hashed = {h: tuple(map(int, did["documents"])) for h in read_catalog(db).texts}
+    assert len(hashed) == 1
+    write(tmp_path / "a.txt", "Cells have membranes.")
+    ingest(str(tmp_path / "a.txt"), "--db", str(db))
+    phago("tag", did["documents"][0], "--add", "organelles", "--db", str(db))
+    phago("forget", str(tmp_path / "a.txt"), "--db", str(db))
+    assert read_catalog(db).texts == hashed
+
+
+def test_ingest_paths_finds_stored_texts(tmp_path: Path) -> None:
+    colony = Colony()
+    first, _ = ingest_paths(colony, [], texts=[TextInput("Vacuoles store water.", title="A")])
+    cat = Catalog()
+    first.record_in(cat)
+    ((h, ids),) = cat.texts.items()
+    assert ids == tuple(int(d) for d in first.texts[0].doc_ids) and h == first.texts[0].content_hash
+    write(tmp_path / "v.txt", "Vacuoles store water.")
+    again, sources = ingest_paths(
+        colony,
+        [tmp_path / "v.txt"],
+        texts=[TextInput("Vacuoles store water.", title="B")],
+        known_texts=cat.texts,
+    )
+    assert again.documents_added == 0 and len(again.duplicate_of) == 2
+    assert {d.doc_ids for d in again.duplicate_of} == {first.texts[0].doc_ids}
+    assert [(Path(s.path).name, s.doc_id, s.content_hash) for s in sources] == [
+        ("v.txt", ids[0], h)
+    ]
+    cat.keep_documents([])
+    assert cat.texts == {}
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "error", "said"),
     [

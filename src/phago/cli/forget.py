@@ -32,12 +32,12 @@ def _resolve(
     """The ids of the stored documents ``targets`` name (each once, in order), the targets
     that name ingested files (their records go), and the targets that name nothing.
 
-    A file's documents are forgotten only where no other file holds them (a file whose text
-    another file also holds loses its record, and the document stays, held by the other:
-    :meth:`phago.store.Catalog.release`)."""
+    A file's documents are forgotten only where no other file, nor a text stored without a
+    file, holds them (a file whose text another file also holds loses its record, and the
+    document stays, held by the other: :meth:`phago.store.Catalog.release`)."""
     from phago.store import Catalog
 
-    rest = Catalog(list(catalog.sources), [])
+    rest = Catalog(list(catalog.sources), [], texts=dict(catalog.texts))
     ids: list[int] = []
     files: list[str] = []
     missing: list[str] = []
@@ -145,15 +145,28 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
             if missing:
                 raise _not_found(missing, _stored_as(missing, catalog))
             report = forget_in_store(db, ids, files=files)
-            held = [  # files whose documents other files still hold
+            held = [  # files whose documents other files (or texts) still hold
                 f for f in files if set(catalog.documents_from(f)) - set(report.documents_removed)
             ]
+            texts = {d for ids in catalog.texts.values() for d in ids}
+            by_texts = {  # of those, files whose text is also stored as a text (its ids)
+                f: sorted(set(catalog.documents_from(f)) & texts) for f in held
+            }
+            by_texts = {f: ids for f, ids in by_texts.items() if ids}
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:
         d = report.to_dict()
         d.pop("kept_nodes", None)
-        echo_json({**d, "files": files, "held_by_other_files": held, "db": str(db.absolute())})
+        echo_json(
+            {
+                **d,
+                "files": files,
+                "held_by_other_files": held,
+                "held_by_texts": list(by_texts),
+                "db": str(db.absolute()),
+            }
+        )
         return
     out.print(
         f"Forgot {plural(len(report.documents_removed), 'document')}: "
@@ -164,10 +177,19 @@ def forget(targets: tuple[str, ...], db: Path, as_json: bool) -> None:
         soft_wrap=True,
         markup=False,
     )
-    if held:
+    by_files = [f for f in held if f not in by_texts]
+    if by_files:
         out.print(
-            f"Kept the text of {', '.join(held)}: another ingested file holds it too (forget "
+            f"Kept the text of {', '.join(by_files)}: another ingested file holds it too (forget "
             "that file as well to forget it).",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    for f, ids in by_texts.items():
+        out.print(
+            f"Kept the text of {f}: it was also added as a text without a file (forget "
+            f"{' '.join(map(str, ids))} to forget it).",
             highlight=False,
             soft_wrap=True,
             markup=False,

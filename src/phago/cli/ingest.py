@@ -386,6 +386,7 @@ def _add_files(
             sink,
             paths,
             known_sources=catalog.sources,
+            known_texts=catalog.texts,
             max_chars=request.max_chars,
             encoding=request.encoding,
             files=files,
@@ -403,10 +404,10 @@ def _add_files(
         raise _failed(_error_of({s.error for s in report.skipped}, message))
     replaced, stale = _older_versions(catalog, report, sources)
     catalog.sources.extend(sources)
-    before = (dict(catalog.info), dict(catalog.file_tags))
+    before = (dict(catalog.info), dict(catalog.file_tags), dict(catalog.texts))
     report.record_in(catalog, request.tags)
     _inherit_tags(catalog, report, replaced)
-    changed = (catalog.info, catalog.file_tags) != before
+    changed = (catalog.info, catalog.file_tags, catalog.texts) != before
     return report, replaced, stale, bool(sources or replaced or changed)
 
 
