@@ -94,7 +94,7 @@ from phago.ids import AgentId, DocumentId, document_id
 from phago.store import Catalog, SourceRecord
 from phago.tags import front_matter_tags
 from phago.text import URL, term_bound, tokenize
-from phago.types import Position
+from phago.types import Document, Position
 
 if TYPE_CHECKING:
     from phago.distributed import DistributedColony, DistributedTickResult
@@ -1259,6 +1259,39 @@ def inspect_file(
     return FileInfo(p, title, digest, parts, chars, has_terms, notes, tags)
 
 
+def _hash_part(h: Any, part: str) -> None:
+    """Add one part of a text to ``h`` (a SHA-256), as the hash of a text's parts is made."""
+    data = part.encode("utf-8")
+    h.update(len(data).to_bytes(8, "little"))
+    h.update(data)
+
+
+def unrecorded_texts(documents: Iterable[Document], catalog: Catalog) -> dict[str, tuple[int, ...]]:
+    """The texts of ``documents`` that no file record and no recorded text of ``catalog``
+    holds (documents a store kept from before stores recorded texts, or added from Python),
+    each as a one-part text: the hash of its text (as :func:`inspect_file` and texts make it)
+    to its id. So the same text given again is found a duplicate.
+
+    Example:
+        >>> from phago.store import Catalog
+        >>> from phago.types import Document, DocumentId, Position
+        >>> doc = Document(DocumentId(7), "note", "Cells divide.", Position(0, 0))
+        >>> list(unrecorded_texts([doc], Catalog()).values())
+        [(7,)]
+        >>> unrecorded_texts([doc], Catalog(texts={"h": (7,)}))
+        {}
+    """
+    held = {s.doc_id for s in catalog.sources}
+    held.update(d for ids in catalog.texts.values() for d in ids)
+    out: dict[str, tuple[int, ...]] = {}
+    for doc in documents:
+        if int(doc.id) not in held:
+            h = hashlib.sha256()
+            _hash_part(h, doc.content)
+            out.setdefault(h.hexdigest(), (int(doc.id),))
+    return out
+
+
 def _measure(
     parts: Iterable[str],
     label: str,
@@ -1292,9 +1325,7 @@ def _measure(
                 )
         if not has_terms:
             has_terms = bool(tokenize(part))
-        data = part.encode("utf-8")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
+        _hash_part(h, part)
         count += 1
         chars += len(part)
         if keep is not None:

@@ -255,6 +255,35 @@ def test_a_stored_texts_text_is_a_duplicate_under_any_title_and_as_a_file(
     assert back["documents_added"] == 1
 
 
+@pytest.mark.parametrize("shards", [None, 2])
+def test_texts_stored_before_stores_recorded_them_are_duplicates_too(
+    tmp_path: Path, shards: int | None
+) -> None:
+    # a store from before (or a colony saved from Python) holds texts with no record
+    from phago.distributed import DistributedColony
+    from phago.store import save, save_distributed
+
+    text = "Centrioles organise the spindle"
+    if shards is None:
+        colony = Colony()
+        did = colony.ingest_document("old note", text)
+        db = save(colony, tmp_path / "s.db")
+    else:
+        with DistributedColony(shards, seed=0) as dc:
+            did = dc.ingest_document("old note", text)
+            db = save_distributed(dc, tmp_path / "d")
+    where = ["--db", str(db)]
+    again = ingest("--text", text, *where)
+    assert again["documents_added"] == 0
+    assert again["duplicate_of"] == [{"path": None, "source": "text", "documents": [str(did)]}]
+    write(tmp_path / "c.txt", text)
+    as_file = ingest(str(tmp_path / "c.txt"), "--text", "Asters radiate", *where)
+    assert as_file["duplicate_of"][0]["documents"] == [str(did)]
+    assert as_file["texts_added"] == 1  # (and the unrecorded text is recorded now)
+    cat = read_distributed_catalog(db) if shards else read_catalog(db)
+    assert (int(did),) in cat.texts.values()
+
+
 def test_the_stored_texts_survive_every_command_that_writes_the_store(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     did = ingest("--text", "Lysosomes digest old parts", "--db", str(db))["added"][0]

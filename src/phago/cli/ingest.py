@@ -347,7 +347,13 @@ def _add_files(
     Raises:
         click.ClickException: nothing was found, or everything was skipped.
     """
-    from phago.ingest import DistributedSink, SkippedFile, discover, ingest_paths
+    from phago.ingest import (
+        DistributedSink,
+        SkippedFile,
+        discover,
+        ingest_paths,
+        unrecorded_texts,
+    )
 
     paths, notes = request.paths, request.notes
     found: list[str] = []
@@ -373,6 +379,12 @@ def _add_files(
             )
         )
     queued = sink if isinstance(sink, DistributedSink) else None
+    if notes or files:  # texts stored before the store recorded texts: found duplicates too
+        colony: Any = sink.dc if isinstance(sink, DistributedSink) else sink
+        held = {s.doc_id for s in catalog.sources}
+        held.update(d for ids in catalog.texts.values() for d in ids)
+        if colony.stats().documents_total > len(held):  # (every one recorded: nothing read)
+            catalog.texts.update(unrecorded_texts(colony.documents(), catalog))
 
     with progress() as bar:
         task = bar.add_task("reading files", total=len(files))
