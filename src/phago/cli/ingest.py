@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -171,6 +171,14 @@ class _IngestCommand(click.Command):
     "--tag keep to the documents carrying it. A Markdown file's front matter tags: count "
     "too.",
 )
+@click.option(
+    "--forget-missing",
+    is_flag=True,
+    help="Also forget the documents of files ingested from the folders named that are no "
+    "longer there (deleted or moved away), as phago forget FILE would: a document another "
+    "file, or a text, still holds stays. So ingesting a folder again follows it: new and "
+    "changed files in, deleted ones out.",
+)
 @click.option("--large", is_flag=True, help="New store: bounded extraction for big corpora.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest(
@@ -186,6 +194,7 @@ def ingest(
     texts: tuple[str, ...],
     title: str | None,
     tag_options: tuple[str, ...],
+    forget_missing: bool,
     large: bool,
     as_json: bool,
 ) -> None:
@@ -200,7 +209,8 @@ def ingest(
     stored adds nothing: it is a duplicate, and the report names the documents holding it
     (a duplicate file is recorded as one more source of them). Running it again changes
     nothing. A file ingested before whose text has changed replaces its old version, which
-    is forgotten (as "phago forget" would) unless another file still holds that text; empty,
+    is forgotten (as "phago forget" would) unless another file still holds that text (with
+    --forget-missing, so are the files once ingested from the folders named that are gone); empty,
     binary or undecodable files and texts are reported and skipped, and if nothing
     could be added the command fails and writes nothing. Then digesters spawned
     beside the new documents (and beside any an earlier run left undigested) run until they
@@ -220,6 +230,8 @@ def ingest(
         raise click.BadParameter(str(exc), param_hint="--tag") from exc
     notes = _texts(paths, texts, title, encoding)
     paths = tuple(p for p in paths if p != "-")
+    if forget_missing and not any(Path(p).is_dir() for p in paths):
+        raise click.UsageError("--forget-missing looks in the folders named: name a folder")
     missing = [why for why in map(_unreachable, map(Path, paths)) if why is not None]
     if missing:
         raise _failed(FileNotFoundError(f"nothing was added: {'; '.join(missing)}"))
@@ -249,6 +261,7 @@ def ingest(
         max_ticks=max_ticks,
         as_json=as_json,
         tags=tags,
+        forget_missing=forget_missing,
     )
     try:
         with writing(db):  # from loading to saving: another writer waits, nothing is lost
@@ -290,6 +303,7 @@ class _Request:
     max_ticks: int
     as_json: bool
     tags: tuple[str, ...] = ()
+    forget_missing: bool = False
 
 
 def _texts(
@@ -337,12 +351,13 @@ def _texts(
 
 def _add_files(
     sink: Colony | DistributedSink, request: _Request, catalog: Catalog
-) -> tuple[IngestReport, list[_Replaced], list[int], bool]:
+) -> tuple[IngestReport, list[_Replaced], list[_Replaced], list[int], bool]:
     """Ingest the files under the request's ``paths``, and its texts ``notes``, into
     ``sink``, recording the files' sources in ``catalog`` (a duplicate file as another
     source of the documents holding its text); returns the report, the files that replaced
-    an older version of themselves, the ids of the old versions' documents to forget (those
-    no other source holds) and whether the catalog changed.
+    an older version of themselves, the files gone from the folders named (with
+    ``--forget-missing``), the ids of the documents of both to forget (those no other
+    source holds) and whether the catalog changed.
 
     Raises:
         click.ClickException: nothing was found, or everything was skipped.
@@ -370,7 +385,8 @@ def _add_files(
     # the store itself (and its lock and temporary files) is no note
     store = os.path.abspath(request.db)
     unsupported = [p for p in found if p != store and not p.startswith((store + ".", store + "/"))]
-    if not files and not skipped and not notes:
+    missing = _missing_files(catalog, paths) if request.forget_missing else []
+    if not files and not skipped and not notes and not missing:
         raise _failed(
             DocumentError(
                 f"no {supported_suffixes('or')} files found in "
@@ -409,18 +425,45 @@ def _add_files(
             queued.flush()
     report.skipped[:0] = skipped
     report.unsupported = unsupported
-    if not report.added and not report.texts and not report.duplicate_of:  # nothing to save
+    if not (report.added or report.texts or report.duplicate_of or missing):  # nothing to save
         reasons = "; ".join(s.reason for s in report.skipped[:5])
         more = f" (and {len(report.skipped) - 5} more)" if len(report.skipped) > 5 else ""
         message = f"nothing was added: {reasons}{more}"
         raise _failed(_error_of({s.error for s in report.skipped}, message))
     replaced, stale = _older_versions(catalog, report, sources)
+    gone, forgotten = _released(catalog, missing, report, sources)
+    stale = sorted({*stale, *forgotten})
     catalog.sources.extend(sources)
     before = (dict(catalog.info), dict(catalog.file_tags), dict(catalog.texts))
     report.record_in(catalog, request.tags)
     _inherit_tags(catalog, report, replaced)
     changed = (catalog.info, catalog.file_tags, catalog.texts) != before
-    return report, replaced, stale, bool(sources or replaced or changed)
+    return report, replaced, gone, stale, bool(sources or replaced or gone or changed)
+
+
+def _missing_files(catalog: Catalog, paths: Sequence[Path]) -> list[str]:
+    """The files ``catalog`` records under the folders among ``paths`` that are no longer
+    there (each once, sorted)."""
+    folders = [os.path.abspath(p).rstrip(os.sep) + os.sep for p in paths if p.is_dir()]
+    if not folders:
+        return []
+    under = {s.path for s in catalog.sources if s.path.startswith(tuple(folders))}
+    return sorted(p for p in under if not os.path.lexists(p))
+
+
+def _released(
+    catalog: Catalog, missing: list[str], report: IngestReport, sources: list[SourceRecord]
+) -> tuple[list[_Replaced], list[int]]:
+    """Drop ``missing`` files' records from ``catalog``; returns each with the ids of its
+    documents forgotten and kept (another file or a text holds them, or this ingest's new
+    records: ``report``'s, ``sources``), and the ids to forget."""
+    if not missing:
+        return [], []
+    had = {p: set(catalog.documents_from(p)) for p in missing}
+    new = {int(d) for d in report.new_document_ids} | {s.doc_id for s in sources}
+    stale = set(catalog.release(missing, keep=new))
+    gone = [_Replaced(p, sorted(had[p] & stale), sorted(had[p] - stale)) for p in missing]
+    return gone, sorted(stale)
 
 
 def _inherit_tags(catalog: Catalog, report: IngestReport, replaced: list[_Replaced]) -> None:
@@ -548,7 +591,7 @@ def _ingest(store: _ColonyStore | _ShardedStore, request: _Request) -> None:
     from phago.store import forget_in_store, read_summary
 
     try:
-        report, replaced, stale, listed = _add_files(store.sink, request, store.catalog)
+        report, replaced, gone, stale, listed = _add_files(store.sink, request, store.catalog)
         new = report.new_document_ids
         # (an earlier ingest's --max-ticks ran out: its documents are digested now, new or not)
         digest = bool(new) or store.has_undigested_work()
@@ -559,10 +602,10 @@ def _ingest(store: _ColonyStore | _ShardedStore, request: _Request) -> None:
         stats, held = store.summary()
     finally:
         store.close()
-    if stale:  # the old versions of changed files
+    if stale:  # the old versions of changed files, and files gone (--forget-missing)
         forget_in_store(request.db, stale)
         stats = {k: v for k, v in read_summary(request.db).stats.items() if k != "shards"}
-    _report(report, ticks, stats, request, saved, replaced, held)
+    _report(report, ticks, stats, request, saved, replaced, held, gone)
 
 
 def _digest(
@@ -748,6 +791,7 @@ def _report(
     saved: bool,
     replaced: list[_Replaced],
     held: int,
+    gone: Sequence[_Replaced] = (),
 ) -> None:
     """Print what the ingest did: JSON (``--json``), or lines for a person (stdout; skipped
     files and warnings on stderr). Documents left undigested (``--max-ticks`` ran out: those
@@ -762,6 +806,7 @@ def _report(
                 **report.to_dict(),
                 "replaced_files": [r.path for r in replaced],
                 "replaced": [r.to_dict() for r in replaced],
+                **({"missing": [r.to_dict() for r in gone]} if request.forget_missing else {}),
                 "ticks": ticks,
                 "undigested": undigested,
                 "stats": stats,
@@ -792,6 +837,18 @@ def _report(
                 what += f"; {_ids('document', r.kept)} kept: another file holds them"
         console.print(
             f"[cyan]replaced[/cyan] {escape(r.path)}: its text changed, {what}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for r in gone:
+        if r.kept and not r.forgotten:
+            what = "its documents are kept: another file or a text still holds its text"
+        else:
+            what = f"forgotten ({_ids('document', r.forgotten)})"
+            if r.kept:
+                what += f"; {_ids('document', r.kept)} kept: another file or a text holds them"
+        console.print(
+            f"[cyan]missing[/cyan] {escape(r.path)}: no longer there, {what}",
             highlight=False,
             soft_wrap=True,
         )
