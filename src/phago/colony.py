@@ -1551,9 +1551,10 @@ class Colony:
         """The counts after each tick this colony ran with :meth:`tick`, :meth:`run` or
         :meth:`run_until_digested`, oldest first (the most recent
         :data:`~phago.timeline.TIMELINE_TICKS`): nodes, edges, agents alive, documents
-        held and digested, and the tick's milliseconds. A colony loaded from a store
-        starts a new one; :func:`phago.timeline.write_timeline` writes it as CSV, JSON or
-        a chart.
+        held and digested, and the tick's milliseconds. A store keeps it: a colony loaded
+        from one goes on with the timeline it was saved with (a store saved before
+        timelines were kept starts a new one); :func:`phago.timeline.write_timeline`
+        writes it as CSV, JSON or a chart.
 
         Example:
             >>> c = Colony()

@@ -395,6 +395,9 @@ class ColonyState:
     # in stores written before it was kept: the records of agents not alive, in order)
     fitness_dead: list[int] | None = None
     fitness_max_generation: int = 0
+    # the colony's timeline (Colony.timeline: one row per tick, phago.timeline's
+    # TIMELINE_FIELDS, oldest first); None: none kept (a store saved before timelines were)
+    timeline: npt.NDArray[np.float64] | None = None
 
     @property
     def tick(self) -> int:
@@ -610,7 +613,14 @@ def capture(colony: Colony) -> ColonyState:
         total_retired=int(getattr(colony, "total_retired", 0)),
         fitness_dead=[int(a) for a in fit.dead_ids()],
         fitness_max_generation=int(fit.max_generation()),
+        timeline=_captured_timeline(colony),
     )
+
+
+def _captured_timeline(colony: Colony) -> npt.NDArray[np.float64] | None:
+    """The colony's timeline rows (None where it has none)."""
+    timeline = getattr(colony, "_timeline", None)
+    return timeline.rows() if timeline is not None and len(timeline) else None
 
 
 # ---------------------------------------------------------------------------- restore
@@ -943,6 +953,8 @@ def _restored(state: ColonyState) -> Colony:
     tracker.trim_dead(limit)
     colony.fitness = tracker
     colony.spawn_policy = _restore_policy(state.spawn_policy)  # type: ignore[assignment]
+    if state.timeline is not None and len(state.timeline):
+        colony._timeline.extend_rows(state.timeline)
     return colony
 
 

@@ -945,6 +945,17 @@ def _blob_rows(state: ColonyState) -> Iterator[tuple[str, str, bytes]]:
         yield f"signals.{name}", "npy", _npy(np.asarray(s.signals[name]))
         yield f"traces.{name}", "npy", _npy(np.asarray(s.traces[name]))
     yield "traces.payloads", "json", _json_bytes(to_jsonable(list(s.trace_payloads)))
+    if state.timeline is not None and len(state.timeline):
+        yield _TIMELINE, "npy", _npy(np.asarray(state.timeline, dtype=np.float64))
+
+
+_TIMELINE = "timeline"
+"""The part holding a colony's timeline (:meth:`phago.colony.Colony.timeline`; absent where
+it has none, and in stores written before timelines were kept)."""
+
+_CLUSTER_TIMELINE = "cluster_timeline"
+"""The extra part of a distributed store's shard 0 holding the cluster's timeline
+(:meth:`phago.distributed.DistributedColony.timeline`)."""
 
 
 def _summary(state: ColonyState) -> dict[str, Any]:
@@ -1753,6 +1764,28 @@ _PROV_TICK_RUNS = "graph.prov_tick_runs"
 """The blob of the provenance ticks (absent from stores saved before they were kept)."""
 
 
+def _timeline_rows(con: sqlite3.Connection, path: Path) -> np.ndarray | None:
+    """The colony's timeline rows (:data:`_TIMELINE`); None if not stored."""
+    if con.execute("SELECT 1 FROM blobs WHERE name = ?", (_TIMELINE,)).fetchone() is None:
+        return None
+    rows = _array_blob(con, path, _TIMELINE)
+    if not _timeline_shaped(rows):
+        raise _damaged(path, f"invalid array in {_TIMELINE!r}")
+    return rows
+
+
+def _timeline_shaped(rows: object) -> bool:
+    """Whether ``rows`` are timeline rows (:data:`phago.timeline.TIMELINE_FIELDS` floats each)."""
+    from phago.timeline import TIMELINE_FIELDS
+
+    return (
+        isinstance(rows, np.ndarray)
+        and rows.ndim == 2
+        and rows.shape[1] == len(TIMELINE_FIELDS)
+        and rows.dtype == np.float64
+    )
+
+
 def _prov_ticks(con: sqlite3.Connection, path: Path, rows: int) -> np.ndarray | None:
     """The provenance ticks stored as runs, one per provenance row; None if not stored."""
     if con.execute("SELECT 1 FROM blobs WHERE name = ?", (_PROV_TICK_RUNS,)).fetchone() is None:
@@ -2070,6 +2103,7 @@ def _read_state(
     )
     state = state_from_scalars(scalars, graph, labels, docs, signals, traces, payloads, agents)
     state.graph.prov_tick = _prov_ticks(con, path, len(state.graph.prov_node))
+    state.timeline = _timeline_rows(con, path)
     return state, catalog
 
 
@@ -3310,6 +3344,8 @@ def save_distributed(dc: Any, directory: PathLike, *, catalog: Catalog | None = 
                     **sh.degree_cap_state(),
                 }
             )
+        if extras and len(dc._timeline):  # the cluster's timeline, with shard 0's parts
+            extras[0][_CLUSTER_TIMELINE] = dc._timeline.rows()
         meta = {
             "num_shards": int(dc.num_shards),
             "backend": dc.backend,
@@ -4059,6 +4095,11 @@ def _load_distributed(
         dc.coordinator.set_tick(int(manifest["tick"]))
         dc._layout_next = int(manifest["layout_next"])
         dc.history = [tuple(h) for h in manifest.get("history", [])]
+        timeline = extras[0].get(_CLUSTER_TIMELINE) if extras else None
+        if timeline is not None:
+            if not _timeline_shaped(timeline):
+                raise _damaged(d, f"invalid array in shard 0's {_CLUSTER_TIMELINE!r}")
+            dc._timeline.extend_rows(timeline)
         try:
             held = _held_from_json(manifest)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -98,15 +98,43 @@ def test_a_colony_pickled_before_timelines_records_again(tmp_path: Path) -> None
     assert [r.tick for r in restored.timeline()] == [1, 2]
 
 
-def test_a_loaded_store_starts_a_new_timeline(tmp_path: Path) -> None:
+def test_a_loaded_store_goes_on_with_its_timeline(tmp_path: Path) -> None:
+    import sqlite3
+
     from phago.store import load
 
     colony = build_sample_colony()
     colony.run(3)
-    loaded = load(save(colony, tmp_path / "c.db"))
-    assert loaded.timeline() == []
+    path = save(colony, tmp_path / "c.db")
+    loaded = load(path)
+    assert loaded.timeline() == colony.timeline()  # (milliseconds and all)
     loaded.run(2)
-    assert [r.tick for r in loaded.timeline()] == [4, 5]
+    colony.run(2)
+    assert [r.tick for r in loaded.timeline()] == [1, 2, 3, 4, 5]
+    assert _counts(loaded.timeline()) == _counts(colony.timeline())
+    save(loaded, path)  # in place: the part grows
+    assert [r.tick for r in load(path).timeline()] == [1, 2, 3, 4, 5]
+    with sqlite3.connect(path) as con:  # a store from before timelines were kept
+        con.execute("DELETE FROM blobs WHERE name = 'timeline'")
+    con.close()
+    older = load(path)
+    assert older.timeline() == []
+    older.run(1)
+    assert [r.tick for r in older.timeline()] == [6]
+
+
+def test_a_loaded_sharded_store_goes_on_with_its_timeline(tmp_path: Path) -> None:
+    from phago.store import load_distributed, save_distributed
+
+    with _sharded(2) as whole:
+        whole.run(6)
+        save_distributed(whole, tmp_path / "d")
+        whole.run(4)
+        expected = _counts(whole.timeline())
+    with load_distributed(tmp_path / "d") as loaded:
+        assert [r.tick for r in loaded.timeline()] == list(range(1, 7))
+        loaded.run(4)
+        assert _counts(loaded.timeline()) == expected
 
 
 @pytest.mark.parametrize("shards", [1, 3])

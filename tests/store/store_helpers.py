@@ -34,7 +34,8 @@ def make_colony(
 
 
 def assert_same_state(a: ColonyState, b: ColonyState) -> None:
-    """Every part of two captured states is equal (graph, documents, signals, traces, agents)."""
+    """Every part of two captured states is equal (graph, documents, signals, traces, agents,
+    timeline)."""
     assert a.graph.equals(b.graph)
     sa, sb = a.substrate, b.substrate
     assert sa.tick == sb.tick
@@ -61,6 +62,11 @@ def assert_same_state(a: ColonyState, b: ColonyState) -> None:
         b.fitness_dead,
         b.fitness_max_generation,
     )
+    # the timelines' counts (their milliseconds differ where both colonies ran)
+    ta, tb = a.timeline, b.timeline
+    assert (ta is None) == (tb is None)
+    if ta is not None and tb is not None:
+        assert np.array_equal(ta[:, :7], tb[:, :7])
 
 
 def write(path: Path, data: str | bytes) -> Path:

@@ -1661,8 +1661,8 @@ from 0 to 1: this colony has 2 shards)
     def timeline(self) -> list[TickRecord]:
         """The cluster's counts after each tick run through :meth:`run`, :meth:`tick` or
         :meth:`run_until_digested`, oldest first (the most recent
-        :data:`~phago.timeline.TIMELINE_TICKS`; a colony resumed from checkpoints has its
-        run's earlier ticks too, one loaded from a store starts a new timeline): nodes
+        :data:`~phago.timeline.TIMELINE_TICKS`; a colony resumed from checkpoints, or
+        loaded from a store, has its earlier ticks too): nodes
         (each counted by its owner), edges, agents alive, documents held and digested,
         cross-shard edges made, and the tick's and its barrier's milliseconds, all read
         from the shards' tick reports (no call to the shards).
