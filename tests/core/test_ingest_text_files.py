@@ -24,9 +24,11 @@ from phago.ingest import (
     discover,
     ingest_paths,
     inspect_file,
+    is_encoded,
     read_parts,
     split_by_keywords,
     text_chunks,
+    without_encoded,
 )
 from phago.synthetic import pseudo_word
 from phago.text import tokenize
@@ -263,6 +265,80 @@ def test_markdown_title_front_matter_and_web_addresses(tmp_path: Path) -> None:
     assert not re.search(r"https|www|example|phago\.dev", doc.content)
     assert {"ribosomes", "translate", "messenger", "docs", "intro"} <= set(tokenize(doc.content))
     assert not {"https", "com", "www", "title", "tags"} & set(tokenize(doc.content))
+
+
+_PEM = (
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ\n"
+    "RTESMBAGA1UEChMJQmFsdGltb3JlMRMwEQYDVQQLEwpDeWJlclRydXN0MSIwIAYD\n"
+    "VQQDExlCYWx0aW1vcmUgQ3liZXJUcnVzdCBSb290MB4XDTAwMDUxMjE4NDYwMFoX\n"
+    "Rw==\n"
+    "-----END CERTIFICATE-----\n"
+)
+
+
+def test_encoded_data_in_a_note_makes_no_concepts(tmp_path: Path) -> None:
+    # a PEM certificate, a mail's attachment lines and a hash: each line a meaningless term
+    text = (
+        "Baltimore root certificate\n\nThe gateway trusts this certificate:\n\n"
+        + _PEM
+        + "\nCommit d41d8cd98f00b204e9800998ecf8427e9a0b1c2d fixed the gateway.\n"
+        + "Paths like src/phago/distributed/backends/ray2 and CamelCaseWordsWithoutDigits stay.\n"
+    )
+    f = write(tmp_path / "cert.txt", text)
+    c = Colony()
+    report, _ = ingest_paths(c, [f])
+    [doc] = c.documents()
+    terms = set(tokenize(doc.content))
+    assert {"gateway", "trusts", "certificate", "fixed", "phago", "backends", "ray2"} <= terms
+    assert "camelcasewordswithoutdigits" in terms
+    assert not [t for t in terms if len(t) >= 20 and any(ch.isdigit() for ch in t)]
+    assert "d41d8cd98f00b204e9800998ecf8427e9a0b1c2d" not in doc.content
+    assert "MIIDdzCCAl" not in doc.content and "rw" not in terms
+    assert report.documents_added == 1
+    lines = "\n".join(_PEM.splitlines()[1:4]) + "\n"  # the key's full lines alone
+    only = write(tmp_path / "key.txt", lines)
+    nothing, _ = ingest_paths(Colony(), [only])
+    assert nothing.documents_added == 0
+    assert nothing.skipped[0].reason == (
+        f"{only}: no text to digest (only encoded data, which ingestion drops)"
+    )
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=_B64, min_size=24, max_size=70),  # runs around the 32 mark
+            st.text(alphabet="abcdef0123456789", min_size=28, max_size=44),  # hashes
+            st.text(alphabet="=", max_size=3),
+            st.text(alphabet=" \n.,é-", min_size=1, max_size=3),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_prop_dropping_encoded_data_drops_whole_runs_and_nothing_else(text: str) -> None:
+    # the text as maximal runs of base64 characters and runs of anything else: a run goes
+    # whole when it is 32+ base64 characters (up to two "=" at its end) and encoded data
+    pieces = re.findall(r"[A-Za-z0-9+/=]+|[^A-Za-z0-9+/=]+", text)
+    expected = "".join(
+        p for p in pieces if not (re.fullmatch(r"[A-Za-z0-9+/]{32,}={0,2}", p) and is_encoded(p))
+    )
+    kept = without_encoded(text)
+    assert kept == expected
+    assert without_encoded(kept) == kept
+    assert all(any(ch.isdigit() for ch in p) for p in pieces if is_encoded(p))
+
+
+def test_is_encoded_tells_data_from_words() -> None:
+    assert is_encoded("0123456789abcdef0123456789abcdef")
+    assert is_encoded("QmFsdGltb3JlMRMwEQYDVQQLEwpDeWJlclRydXN0MSIwIAYD")
+    assert not is_encoded("0123456789" * 4)  # digits alone: a number
+    assert not is_encoded("abcdefabcdefabcdefabcdefabcdefab")  # hex letters alone
+    assert not is_encoded("the/quick/brown/fox/jumps/over/the/lazy/dog/2026")
+    assert not is_encoded("Pneumonoultramicroscopicsilicovolcanoconiosis")
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
