@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 from rich.console import Console
@@ -61,3 +62,44 @@ def test_run_shard_table_is_readable_at_80_columns() -> None:
     assert "…" not in r.output
     assert "documents_digested" in r.output and "cross_shard_edges" in r.output
     assert "nodes_held" in r.output  # its own nodes and replicas of other shards'
+
+
+def test_a_long_listing_is_plain_columns_with_every_row_and_whole_ids(tmp_path: Path) -> None:
+    # a rich table of 50,000 rows took 43 s to print: past PLAIN_TABLE_ROWS rows, plain
+    # aligned columns; in a pipe or a file no cell is cut
+    import json
+
+    from phago import Colony
+    from phago.cli.common import PLAIN_TABLE_ROWS
+    from phago.store import save
+
+    colony = Colony()
+    n = PLAIN_TABLE_ROWS + 5
+    colony.ingest_documents([(f"note {i} [b]", f"cells divide {i}") for i in range(n)])
+    db = save(colony, tmp_path / "s.db")
+    listed = CliRunner().invoke(main, ["list", "--db", str(db)])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == f"{n} documents in {db}"
+    assert lines[1].split() == ["id", "title", "chars", "digested", "added", "tags", "from"]
+    ids = [
+        d["id"]
+        for d in json.loads(CliRunner().invoke(main, ["list", "--db", str(db), "--json"]).stdout)
+    ]
+    assert [line.split()[0] for line in lines[2:]] == ids
+    assert all("note " in line and "[b]" in line for line in lines[2:])  # (brackets as they are)
+    few = CliRunner().invoke(main, ["list", "--db", str(db), "--limit", "3"])
+    assert "┃" in few.output or "│" in few.output  # (a few still get the boxed table)
+
+
+def test_a_plain_table_cut_to_a_width_keeps_the_whole_columns() -> None:
+    from phago.cli.common import plain_table
+
+    rows = [["18446744073709551615", "a title of many words", "2026-12-07 01:02:03", "/a/b/c.md"]]
+    text = plain_table("t", ["id", "title", "added", "from"], rows, whole=[0, 2], width=60)
+    assert all(len(line) <= 60 for line in text.splitlines())
+    cells = text.splitlines()[2]
+    assert cells.startswith("18446744073709551615  ") and "2026-12-07 01:02:03" in cells
+    assert "…" in cells
+    wide = plain_table("t", ["id", "title", "added", "from"], rows)
+    assert rows[0][1] in wide and "…" not in wide

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from phago.cli._store import db_option, document_id_of, fail
-from phago.cli.common import echo_json, out, plural
+from phago.cli.common import PLAIN_TABLE_ROWS, echo_json, out, plain_table, plural
 from phago.errors import PhagoError, UnknownDocument
 
 
@@ -163,7 +163,8 @@ def list_documents(
     or `--text`).
 
     In the order they were added (shard by shard in a distributed store); with --limit N,
-    the last N. `phago show ID` prints one's text.
+    the last N. `phago show ID` prints one's text. More than 200 documents are listed as
+    plain aligned columns (cut to the terminal's width; whole in a file or a pipe).
     """
     tags = tag_option_names(tag_options)
     stamp = since_option_stamp(since)
@@ -182,12 +183,10 @@ def list_documents(
             f"{db} holds {plural(len(docs), 'document')}{tagged}.", highlight=False, markup=False
         )
         return
-    # (every cell plain text: a title, tag or path holding brackets is no markup)
-    t = Table(title=Text(f"{plural(len(docs), 'document')}{tagged} in {db}"))
-    for col in ("id", "title", "chars", "digested", "added", "tags", "from"):
-        t.add_column(col)
-    for d in shown:
-        cells = (
+    title = f"{plural(len(docs), 'document')}{tagged} in {db}"
+    headers = ("id", "title", "chars", "digested", "added", "tags", "from")
+    rows = [
+        (
             str(d.id),
             d.title,
             str(len(d.content)),
@@ -196,7 +195,18 @@ def list_documents(
             ", ".join(d.tags) or "-",
             ", ".join(d.sources) or "-",
         )
-        t.add_row(*map(Text, cells))
+        for d in shown
+    ]
+    if len(rows) > PLAIN_TABLE_ROWS:  # (a rich table of 50,000 rows took 43 s to print)
+        width = out.width if out.is_terminal else None
+        click.echo(plain_table(title, headers, rows, right=[2], whole=[0, 4], width=width))
+        return
+    # (every cell plain text: a title, tag or path holding brackets is no markup)
+    t = Table(title=Text(title))
+    for col in headers:
+        t.add_column(col)
+    for r in rows:
+        t.add_row(*map(Text, r))
     out.print(t)
 
 
