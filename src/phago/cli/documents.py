@@ -9,6 +9,7 @@ verified; ids are text in the JSON, as elsewhere in the command line.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,16 @@ class StoredDocument:
 
 
 def stored_documents(
-    db: Path, tags: tuple[str, ...] = (), since: str | None = None
+    db: Path,
+    tags: tuple[str, ...] = (),
+    since: str | None = None,
+    ids: Collection[int] | None = None,
 ) -> list[StoredDocument]:
     """The documents of the store ``db`` (a file or a distributed folder), in the order they
     were added (shard by shard in a distributed store), with the files each came from, when
-    each was added and its tags; with ``tags``, only those carrying every one of them, and
-    with ``since`` (a time as :func:`phago.tags.utc_stamp` gives it), only those added then
-    or later.
+    each was added and its tags; with ``tags``, only those carrying every one of them, with
+    ``since`` (a time as :func:`phago.tags.utc_stamp` gives it), only those added then or
+    later, and with ``ids``, only those.
 
     Raises:
         StoreError: the store cannot be read or is damaged.
@@ -80,55 +84,42 @@ def stored_documents(
         >>> [(x.id == d, x.title, x.digested) for x in stored_documents(p)]
         [(True, 't', False)]
     """
-    from phago.store import (
-        added_since,
-        is_distributed_store,
-        read_distributed_catalog,
-        read_shard_states,
-        read_state,
-        tagged_documents,
-    )
+    from phago.store import added_since, read_documents, tagged_documents
 
-    if is_distributed_store(db):
-        _, states, _ = read_shard_states(db)
-        catalog = read_distributed_catalog(db)
-    else:
-        state, catalog = read_state(db)
-        states = [state]
+    docs = read_documents(db)  # (the documents and catalog alone, checked)
+    catalog = docs.catalog
     merged = catalog.document_info()  # (the tags given and the files' front matter's)
     keep = tagged_documents(merged, tags) if tags else None
     if since is not None:
         recent = added_since(merged, since)
         keep = recent if keep is None else keep & recent
+    if ids is not None:
+        keep = set(ids) if keep is None else keep & set(ids)
     sources: dict[int, list[str]] = {}
     for s in catalog.sources:
+        if keep is not None and s.doc_id not in keep:
+            continue
         paths = sources.setdefault(int(s.doc_id), [])
         if s.path not in paths:
             paths.append(s.path)
     out_docs: list[StoredDocument] = []
-    for st in states:
-        sub = st.substrate
-        for did, title, content, done in zip(
-            sub.doc_ids.tolist(),
-            sub.doc_titles,
-            sub.doc_contents,
-            sub.doc_digested.tolist(),
-            strict=True,
-        ):
-            if keep is not None and did not in keep:
-                continue
-            info = merged.get(did)
-            out_docs.append(
-                StoredDocument(
-                    int(did),
-                    title,
-                    content,
-                    bool(done),
-                    tuple(sources.get(did, ())),
-                    "" if info is None else info.added,
-                    () if info is None else info.tags,
-                )
+    for did, title, content, done in zip(
+        docs.ids, docs.titles, docs.contents, docs.digested, strict=True
+    ):
+        if keep is not None and did not in keep:
+            continue
+        info = merged.get(did)
+        out_docs.append(
+            StoredDocument(
+                did,
+                title,
+                content,
+                done,
+                tuple(sources.get(did, ())),
+                "" if info is None else info.added,
+                () if info is None else info.tags,
             )
+        )
     return out_docs
 
 
@@ -259,7 +250,7 @@ def show_documents(ids: tuple[str, ...], db: Path, as_json: bool) -> None:
     as `list`, `ingest --json` and `query --documents` give them)."""
     try:
         wanted = [document_id_of(i) for i in ids]
-        by_id = {d.id: d for d in stored_documents(db)}
+        by_id = {d.id: d for d in stored_documents(db, ids=wanted)}
     except PhagoError as exc:
         raise fail(exc) from exc
     missing = [i for i, w in zip(ids, wanted, strict=True) if w not in by_id]

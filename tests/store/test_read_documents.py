@@ -1,0 +1,70 @@
+"""``phago.store.read_documents``: a store's documents and catalog without its colony's other
+parts, checked as loading checks them (what ``phago list`` and ``phago show`` read)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from store_helpers import make_colony
+
+from phago.cli import main
+from phago.distributed import DistributedColony
+from phago.errors import StoreError
+from phago.store import (
+    Catalog,
+    SourceRecord,
+    load_distributed,
+    load_with_catalog,
+    read_documents,
+    save,
+    save_distributed,
+)
+
+
+def _expected(docs: list[object]) -> tuple[list[int], list[str], list[str], list[bool]]:
+    return (
+        [int(d.id) for d in docs],  # type: ignore[attr-defined]
+        [d.title for d in docs],  # type: ignore[attr-defined]
+        [d.content for d in docs],  # type: ignore[attr-defined]
+        [bool(d.digested) for d in docs],  # type: ignore[attr-defined]
+    )
+
+
+def test_a_store_files_documents_and_catalog_are_those_loading_reads(tmp_path: Path) -> None:
+    colony = make_colony(9, digesters=2)
+    colony.run(15)  # some digested, some not
+    catalog = Catalog([SourceRecord("/n/a.md", "h", int(colony.documents()[0].id))])
+    catalog.note_added([int(colony.documents()[1].id)], ["lab"])
+    path = save(colony, tmp_path / "c.db", catalog=catalog)
+    got = read_documents(path)
+    loaded, stored = load_with_catalog(path)
+    assert (got.ids, got.titles, got.contents, got.digested) == _expected(loaded.documents())
+    assert got.catalog.sources == stored.sources and got.catalog.info == stored.info
+    assert True in got.digested and False in got.digested
+
+
+def test_a_sharded_stores_documents_come_shard_by_shard(tmp_path: Path) -> None:
+    with DistributedColony(3, seed=2) as dc:
+        dc.ingest_documents([(f"d{i}", f"cell gene protein {i}") for i in range(10)])
+        save_distributed(dc, tmp_path / "d")
+    got = read_documents(tmp_path / "d")
+    with load_distributed(tmp_path / "d") as dc:
+        by_shard = [d for h in dc.runner.handles for d in h.target.colony.documents()]
+    assert (got.ids, got.titles, got.contents, got.digested) == _expected(by_shard)
+    shard = next((tmp_path / "d").glob("gen-*/shard-000.db"))
+    with pytest.raises(StoreError, match="one shard of a distributed store"):
+        read_documents(shard)
+
+
+def test_rows_changed_behind_the_stores_back_are_refused(tmp_path: Path) -> None:
+    path = save(make_colony(4), tmp_path / "c.db")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE documents SET title = 'edited' WHERE seq = 0")
+    con.close()
+    with pytest.raises(StoreError, match="checksum mismatch in documents"):
+        read_documents(path)
+    listed = CliRunner().invoke(main, ["list", "--db", str(path)])
+    assert listed.exit_code == 1 and "checksum mismatch" in listed.output
