@@ -22,14 +22,15 @@ from phago.store import (
     save,
     save_distributed,
 )
+from phago.types import Document
 
 
-def _expected(docs: list[object]) -> tuple[list[int], list[str], list[str], list[bool]]:
+def _expected(docs: list[Document]) -> tuple[list[int], list[str], list[str], list[bool]]:
     return (
-        [int(d.id) for d in docs],  # type: ignore[attr-defined]
-        [d.title for d in docs],  # type: ignore[attr-defined]
-        [d.content for d in docs],  # type: ignore[attr-defined]
-        [bool(d.digested) for d in docs],  # type: ignore[attr-defined]
+        [int(d.id) for d in docs],
+        [d.title for d in docs],
+        [d.content for d in docs],
+        [bool(d.digested) for d in docs],
     )
 
 
