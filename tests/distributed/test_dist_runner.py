@@ -196,13 +196,16 @@ def test_pure_python_phases_run_serially_in_the_driver_after_the_first_tick() ->
     asyncio.run(runner.run(10))
     later = [(phase, name) for s in shards for phase, tick, name, _, _ in s.log if tick >= 1]
     names = [name for phase, name in later if phase is not TickPhase.ACT]
+    # most, not all: CPU the hypervisor (or another test process) takes from the driver's
+    # thread for two runs in a row makes a phase look like waiting, and it is then fanned
+    # out to be measured again (the policy's own count of serial runs restarts each time,
+    # so it is not asserted: 7 of 27 under a loaded CI run, with 80% of the runs serial)
     assert names.count("phago-driver_0") >= 0.8 * len(names), names
-    # the policy's count of serial runs: 9 ticks x 3 phases after the first (CPU the
-    # hypervisor takes from the driver's thread for two runs in a row makes a phase look
-    # like waiting, and it is then measured again, so most, not all)
-    serial_runs = runner._policy._serial_runs
-    phases = (TickPhase.SENSE, TickPhase.DECAY, TickPhase.ADVANCE)
-    assert sum(serial_runs.get(p, 0) for p in phases) >= 18, serial_runs
+    by_phase = {
+        p: sum(1 for phase, name in later if phase is p and name == "phago-driver_0")
+        for p in (TickPhase.SENSE, TickPhase.DECAY, TickPhase.ADVANCE)
+    }
+    assert all(n >= 5 for n in by_phase.values()), by_phase  # (9 ticks x 3 shards each)
     act = TickPhase.ACT
     last = [(b, e) for s in shards for ph, tick, _, b, e in s.log if (ph, tick) == (act, 9)]
     assert most_at_once(last) == 3  # still concurrent in the last tick
