@@ -84,6 +84,7 @@ def test_a_missing_file_is_said_in_words(tmp_path: Path) -> None:
     (notes / "b.txt").unlink()
     r = CliRunner().invoke(main, ["ingest", str(notes), "--db", db, "--forget-missing"])
     assert r.exit_code == 0, r.output
-    assert f"missing {notes / 'b.txt'}: no longer there, forgotten (document " in " ".join(
-        r.output.split()
+    assert (
+        f"missing {notes / 'b.txt'}: no longer there, its documents are forgotten (document "
+        in " ".join(r.output.split())
     )

@@ -783,6 +783,21 @@ class _ShardedStore:
         self.dc.close()
 
 
+def _fate(r: _Replaced, whose: str, holders: str) -> str:
+    """What became of the documents of ``r`` (a replaced or a missing file), in words.
+
+    Example:
+        >>> _fate(_Replaced("/n/a.md", [7], [8]), "the old version is", "another file")
+        'the old version is forgotten (document 7); document 8 kept: another file holds them'
+    """
+    if r.kept and not r.forgotten:
+        return f"{whose} kept: {holders} still holds its text"
+    what = f"{whose} forgotten ({_ids('document', r.forgotten)})"
+    if r.kept:
+        what += f"; {_ids('document', r.kept)} kept: {holders} holds them"
+    return what
+
+
 def _report(
     report: IngestReport,
     ticks: int,
@@ -828,30 +843,16 @@ def _report(
             highlight=False,
             soft_wrap=True,
         )
-    for r in replaced:
-        if r.kept and not r.forgotten:
-            what = "the old version is kept: another file still holds its text"
-        else:
-            what = f"the old version is forgotten ({_ids('document', r.forgotten)})"
-            if r.kept:
-                what += f"; {_ids('document', r.kept)} kept: another file holds them"
-        console.print(
-            f"[cyan]replaced[/cyan] {escape(r.path)}: its text changed, {what}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    for r in gone:
-        if r.kept and not r.forgotten:
-            what = "its documents are kept: another file or a text still holds its text"
-        else:
-            what = f"forgotten ({_ids('document', r.forgotten)})"
-            if r.kept:
-                what += f"; {_ids('document', r.kept)} kept: another file or a text holds them"
-        console.print(
-            f"[cyan]missing[/cyan] {escape(r.path)}: no longer there, {what}",
-            highlight=False,
-            soft_wrap=True,
-        )
+    for label, files, why, whose, holders in (
+        ("replaced", replaced, "its text changed", "the old version is", "another file"),
+        ("missing", gone, "no longer there", "its documents are", "another file or a text"),
+    ):
+        for r in files:
+            console.print(
+                f"[cyan]{label}[/cyan] {escape(r.path)}: {why}, {_fate(r, whose, holders)}",
+                highlight=False,
+                soft_wrap=True,
+            )
     for t in report.texts:
         console.print(
             f"[cyan]added[/cyan] {escape(t.source)} as {_ids('document', list(t.doc_ids))} "
