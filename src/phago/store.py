@@ -1748,6 +1748,8 @@ def _blob(con: sqlite3.Connection, path: Path, name: str) -> tuple[str, bytes]:
     if row is None:
         raise _damaged(path, f"missing part {name!r}")
     enc, data, sha = row
+    if not isinstance(data, bytes | bytearray | memoryview):  # (text or a number there)
+        raise _damaged(path, f"part {name!r} is not bytes")
     data = bytes(data)
     if _sha(data) != sha:
         raise _damaged(path, f"checksum mismatch in {name!r}")
@@ -2027,16 +2029,28 @@ def _read_catalog_rows(
         list(map(SourceRecord, src[1], src[2], ids, src[4], src[5])),
         list(map(HistoryPoint, *hist[1:])),
     )
-    if info and con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
+    if info:
+        _read_information(con, path, cat)
+    if tables is not None:
+        tables["sources"], tables["history"] = src, hist
+    return cat
+
+
+def _read_information(con: sqlite3.Connection, path: Path, cat: Catalog) -> None:
+    """Read the documents' information part (:data:`_DOCUMENT_INFO`), if any, into ``cat``.
+
+    Raises:
+        StoreError: the part is damaged.
+    """
+    if con.execute("SELECT 1 FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone():
         try:
             cat.info, cat.file_tags, cat.texts = _info_from_json(
                 _json_blob(con, path, _DOCUMENT_INFO), given=True
             )
-        except ValueError as exc:
+        except StoreError:
+            raise
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
             raise _damaged(path, f"invalid {_DOCUMENT_INFO!r}: {exc}") from exc
-    if tables is not None:
-        tables["sources"], tables["history"] = src, hist
-    return cat
 
 
 def _check_rows(con: sqlite3.Connection, path: Path, tables: dict[str, _Columns]) -> None:
@@ -2375,13 +2389,22 @@ class StoredDocuments:
     contents: list[str]
     digested: list[bool]
     catalog: Catalog
+    damaged: str | None = None
+    """Why the documents' information (tags, times added, texts' hashes) was left out of
+    :attr:`catalog`, where ``strict=False`` let :func:`read_documents` read a store whose
+    part of it is damaged; None: it was read (or the store has none)."""
 
 
-def read_documents(path: PathLike) -> StoredDocuments:
+def read_documents(path: PathLike, *, strict: bool = True) -> StoredDocuments:
     """The documents of the store at ``path`` (a file, or a distributed store's folder)
     and its catalog, read from their tables alone, not the colony's other parts (its graph,
     agents' states, signals): checked against the store's checksums as loading it checks
     them, in about half the time loading takes (50,000 notes: 0.4 s against 0.9 s).
+
+    With ``strict=False`` a store file whose documents' information alone is damaged (the
+    part holding tags, times added and texts' hashes: what neither the colony nor the
+    documents need) is read without it, and :attr:`StoredDocuments.damaged` says why, so
+    that the documents can still be listed and read.
 
     Raises:
         StoreError: the store cannot be read, or is damaged.
@@ -2397,12 +2420,13 @@ def read_documents(path: PathLike) -> StoredDocuments:
         (True, ['t'], [False])
     """
     p = store_path(path)
-    if is_distributed_store(p):
+    damaged = None
+    if is_distributed_store(p):  # (its catalog is in the manifest, checked whole)
         manifest = read_manifest(p)
         parts = [_read_document_rows(f, shard=True)[0] for f in _shard_files(p, manifest)]
         catalog = _catalog_from_json(manifest.get("catalog", {}))
     else:
-        cols, catalog = _read_document_rows(p, shard=False)
+        cols, catalog, damaged = _read_document_rows(p, shard=False, strict=strict)
         parts = [cols]
     return StoredDocuments(
         [_unsigned(v) for part in parts for v in part[1]],
@@ -2410,12 +2434,17 @@ def read_documents(path: PathLike) -> StoredDocuments:
         [c for part in parts for c in part[3]],
         [bool(x) for part in parts for x in part[6]],
         catalog,
+        damaged,
     )
 
 
-def _read_document_rows(path: Path, *, shard: bool) -> tuple[_Columns, Catalog]:
+def _read_document_rows(
+    path: Path, *, shard: bool, strict: bool = True
+) -> tuple[_Columns, Catalog, str | None]:
     """The documents table's columns (as :func:`_read_state` reads them) and the catalog
-    of the store file ``path``, the rows checked against the file's checksum of them."""
+    of the store file ``path``, the rows checked against the file's checksum of them; and
+    why the documents' information was left out (``strict=False``; see
+    :func:`read_documents`)."""
     con, _, kind, _, _ = _open(path)
     try:
         if kind == "shard" and not shard:
@@ -2429,12 +2458,20 @@ def _read_document_rows(path: Path, *, shard: bool) -> tuple[_Columns, Catalog]:
             ),
             "agents": _read_columns(con, "agents", "seq, agent_type, class_path, state"),
         }
-        catalog = _read_catalog_rows(con, path, tables, info=not shard)
+        damaged = None
+        catalog = _read_catalog_rows(con, path, tables, info=False)
+        if not shard:
+            try:
+                _read_information(con, path, catalog)
+            except StoreError as exc:
+                if strict:
+                    raise
+                damaged = str(exc)
         _check_rows(con, path, tables)
         cols = tables["documents"]
         if any(type(v) is not int for v in cols[1]):
             raise _damaged(path, "a document id in table 'documents' is not a whole number")
-        return cols, catalog
+        return cols, catalog, damaged
     except StoreError:
         raise
     except (sqlite3.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:

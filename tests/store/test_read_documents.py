@@ -3,6 +3,7 @@ parts, checked as loading checks them (what ``phago list`` and ``phago show`` re
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -69,3 +70,37 @@ def test_rows_changed_behind_the_stores_back_are_refused(tmp_path: Path) -> None
         read_documents(path)
     listed = CliRunner().invoke(main, ["list", "--db", str(path)])
     assert listed.exit_code == 1 and "checksum mismatch" in listed.output
+
+
+def test_a_damaged_information_part_leaves_the_documents_readable(tmp_path: Path) -> None:
+    colony = make_colony(3)
+    catalog = Catalog()
+    catalog.note_added([int(d.id) for d in colony.documents()], ["lab"])
+    path = save(colony, tmp_path / "c.db", catalog=catalog)
+    with sqlite3.connect(path) as con:  # bytes changed under the part's checksum
+        (data,) = con.execute("SELECT data FROM blobs WHERE name = 'document_info'").fetchone()
+        con.execute(
+            "UPDATE blobs SET data = ? WHERE name = 'document_info'", (b"\x00" + bytes(data),)
+        )
+    con.close()
+    with pytest.raises(StoreError, match="checksum mismatch in 'document_info'"):
+        read_documents(path)
+    got = read_documents(path, strict=False)
+    assert got.ids == [int(d.id) for d in colony.documents()] and got.catalog.info == {}
+    assert got.damaged is not None and "checksum mismatch in 'document_info'" in got.damaged
+    with sqlite3.connect(path) as con:  # not even bytes: text where the part was
+        con.execute("UPDATE blobs SET data = 'x' WHERE name = 'document_info'")
+    con.close()
+    assert read_documents(path, strict=False).damaged is not None
+    listed = CliRunner().invoke(main, ["list", "--db", str(path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [d["tags"] for d in json.loads(listed.stdout)] == [[], [], []]
+    assert "shown without their tags and times added" in listed.stderr
+    one = str(colony.documents()[0].id)
+    shown = CliRunner().invoke(main, ["show", one, "--db", str(path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)[0]["content"] == colony.documents()[0].content
+    # what needs the information refuses, as before, saying which part is damaged
+    for args in (["tags"], ["tag", one, "--add", "x"], ["ingest", "--text", "a new note"]):
+        r = CliRunner().invoke(main, [*args, "--db", str(path)])
+        assert r.exit_code == 1 and "document_info" in r.output, (args, r.output)

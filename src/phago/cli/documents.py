@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from phago.cli._store import db_option, document_id_of, fail
-from phago.cli.common import PLAIN_TABLE_ROWS, echo_json, out, plain_table, plural
+from phago.cli.common import PLAIN_TABLE_ROWS, console, echo_json, out, plain_table, plural
 from phago.errors import PhagoError, UnknownDocument
 
 
@@ -64,12 +65,15 @@ def stored_documents(
     tags: tuple[str, ...] = (),
     since: str | None = None,
     ids: Collection[int] | None = None,
+    strict: bool = True,
 ) -> list[StoredDocument]:
     """The documents of the store ``db`` (a file or a distributed folder), in the order they
     were added (shard by shard in a distributed store), with the files each came from, when
     each was added and its tags; with ``tags``, only those carrying every one of them, with
     ``since`` (a time as :func:`phago.tags.utc_stamp` gives it), only those added then or
-    later, and with ``ids``, only those.
+    later, and with ``ids``, only those. With ``strict=False`` a store whose documents'
+    information alone is damaged is read without it (no tags, no times added), and a warning
+    on stderr says so.
 
     Raises:
         StoreError: the store cannot be read or is damaged.
@@ -86,7 +90,14 @@ def stored_documents(
     """
     from phago.store import added_since, read_documents, tagged_documents
 
-    docs = read_documents(db)  # (the documents and catalog alone, checked)
+    docs = read_documents(db, strict=strict)  # (the documents and catalog alone, checked)
+    if docs.damaged is not None:
+        console.print(
+            f"[yellow]warning[/yellow] {escape(docs.damaged)}: the documents are shown "
+            "without their tags and times added",
+            highlight=False,
+            soft_wrap=True,
+        )
     catalog = docs.catalog
     merged = catalog.document_info()  # (the tags given and the files' front matter's)
     keep = tagged_documents(merged, tags) if tags else None
@@ -160,7 +171,7 @@ def list_documents(
     tags = tag_option_names(tag_options)
     stamp = since_option_stamp(since)
     try:
-        docs = stored_documents(db, tags, stamp)
+        docs = stored_documents(db, tags, stamp, strict=False)
     except PhagoError as exc:
         raise fail(exc) from exc
     shown = docs if limit is None else docs[len(docs) - limit :] if limit else []
@@ -250,7 +261,7 @@ def show_documents(ids: tuple[str, ...], db: Path, as_json: bool) -> None:
     as `list`, `ingest --json` and `query --documents` give them)."""
     try:
         wanted = [document_id_of(i) for i in ids]
-        by_id = {d.id: d for d in stored_documents(db, ids=wanted)}
+        by_id = {d.id: d for d in stored_documents(db, ids=wanted, strict=False)}
     except PhagoError as exc:
         raise fail(exc) from exc
     missing = [i for i, w in zip(ids, wanted, strict=True) if w not in by_id]
