@@ -1713,6 +1713,8 @@ def _open(path: Path) -> tuple[sqlite3.Connection, int, str, str, str]:
         )
     try:
         con = _connect_read(path)
+    except UnicodeDecodeError as exc:  # (SQLite's own tables' text damaged)
+        raise _damaged(path, exc) from exc
     except sqlite3.Error as exc:
         if getattr(exc, "sqlite_errorname", None) in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
             raise _damaged(path, exc) from exc
@@ -1721,7 +1723,7 @@ def _open(path: Path) -> tuple[sqlite3.Connection, int, str, str, str]:
         rows = con.execute(
             "SELECT version, kind, phago_version, saved_at FROM phago_schema"
         ).fetchall()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         con.close()
         if "no such table" in str(exc):
             raise StoreError(f"cannot load {path}: not a phago store (no schema table)") from exc

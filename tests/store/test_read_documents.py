@@ -3,12 +3,15 @@ parts, checked as loading checks them (what ``phago list`` and ``phago show`` re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_helpers import make_colony
 
 from phago.cli import main
@@ -104,3 +107,55 @@ def test_a_damaged_information_part_leaves_the_documents_readable(tmp_path: Path
     for args in (["tags"], ["tag", one, "--add", "x"], ["ingest", "--text", "a new note"]):
         r = CliRunner().invoke(main, [*args, "--db", str(path)])
         assert r.exit_code == 1 and "document_info" in r.output, (args, r.output)
+
+
+def test_a_store_whose_own_table_names_are_damaged_is_a_damaged_store(tmp_path: Path) -> None:
+    # a byte that is not UTF-8 in SQLite's own record of a table's name made SQLite's
+    # error message undecodable: a raw UnicodeDecodeError, where a StoreError belongs
+    path = save(make_colony(2), tmp_path / "c.db")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tablehistory") + len("table")
+    assert at > len("table")
+    data[at] = 0x91
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged"):
+        read_documents(path)
+    for args in (["list"], ["stats"], ["query", "cells"]):
+        r = CliRunner().invoke(main, [*args, "--db", str(path)])
+        assert r.exit_code == 1 and "damaged" in r.output, (args, r.output)
+
+
+_STORE_BYTES: dict[str, bytes] = {}
+
+
+def _small_store_bytes(tmp: Path) -> bytes:
+    if "c" not in _STORE_BYTES:
+        colony = make_colony(3, digesters=1)
+        colony.run(10)
+        catalog = Catalog([SourceRecord("/n/a.md", "h", int(colony.documents()[0].id))])
+        catalog.note_added([int(colony.documents()[1].id)], ["lab"])
+        _STORE_BYTES["c"] = save(colony, tmp / "small.db", catalog=catalog).read_bytes()
+    return _STORE_BYTES["c"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.integers(min_value=100), st.integers(0, 255)), min_size=1, max_size=24)
+)
+def test_prop_a_store_damaged_anywhere_loads_or_says_it_is_damaged(
+    tmp_path: Path, changes: list[tuple[int, int]]
+) -> None:
+    # bytes changed anywhere past the header: every reader either reads the store or raises
+    # StoreError (never another exception: a user sees a clear error, not a traceback)
+    from phago.store import load, read_summary
+
+    data = bytearray(_small_store_bytes(tmp_path))
+    for at, value in changes:
+        data[at % len(data)] = value
+    path = tmp_path / "damaged.db"
+    path.write_bytes(bytes(data))
+    for read in (load_with_catalog, load, read_documents, read_summary):
+        with contextlib.suppress(StoreError):
+            read(path)
