@@ -10,7 +10,7 @@ Text files are read in the chosen encoding (UTF-8 by default), except that a fil
 with a UTF-16 or UTF-32 byte-order mark is read as such. In ``.txt``, ``.text``, ``.md``,
 ``.markdown`` and ``.rst`` files, web addresses (``https://…``, ``www.…``) are dropped, so
 they do not become concepts (``https``, ``com``), and so is encoded data (the lines of a PEM
-key or of a mail's base64 attachment, hexadecimal hashes: :func:`without_encoded`); in
+key or of a mail's base64 attachment, hexadecimal dumps: :func:`without_encoded`); in
 Markdown, YAML front matter (between ``---`` lines at the top) is dropped and the first ``# ``
 heading outside code blocks is the title; in the other text files a first line set apart by
 a blank line (or underlined, as reStructuredText underlines titles) is the title
@@ -1009,12 +1009,14 @@ _ENCODED_RUN = re.compile(
     rf"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{{{_ENCODED_MIN},}}={{0,2}}(?![A-Za-z0-9+/=])"
 )
 _HEX_RUN = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_HASH_DIGITS = 64
+"""The most hexadecimal digits of a hash a note may name (SHA-256's): longer runs are data."""
 
 
 def without_encoded(text: str) -> str:
     """``text`` without encoded data: each run of 32 or more base64 characters (letters,
-    digits, ``+`` and ``/``, up to two ``=`` at its end) that is a hexadecimal hash or
-    base64 (:func:`is_encoded`), such as the lines of a PEM key or of a mail's attachment,
+    digits, ``+`` and ``/``, up to two ``=`` at its end) that is base64 or a hexadecimal
+    dump (:func:`is_encoded`), such as the lines of a PEM key or of a mail's attachment,
     which would otherwise each make a meaningless concept. ``phago ingest`` reads every
     file and text so.
 
@@ -1042,13 +1044,17 @@ def _drop_encoded(m: re.Match[str]) -> str:
 
 def is_encoded(run: str) -> bool:
     """Whether ``run``, characters of base64 without a space, is encoded data rather than
-    words: a hexadecimal number with digits and letters (a hash), or base64 as bytes
-    encode: a digit or more, and each case at least a seventh of it. A path or an
-    identifier in one case, or a long word without a digit, is not.
+    words: base64 as bytes encode (a digit or more, and each case at least a seventh of
+    it), or a hexadecimal number with digits and letters longer than a SHA-256 digest's 64
+    digits (a dump). A hash of up to 64 digits (a commit's, a file's) is not: a note names
+    it, and a query for it finds the note. Nor is a path or an identifier in one case, or a
+    long word without a digit.
 
     Example:
-        >>> is_encoded("d41d8cd98f00b204e9800998ecf8427e"), is_encoded("a" * 40)
+        >>> is_encoded("0f" * 40), is_encoded("d41d8cd98f00b204e9800998ecf8427e")
         (True, False)
+        >>> is_encoded("a" * 40)
+        False
         >>> is_encoded("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHC")
         True
         >>> is_encoded("src/phago/distributed/backends/ray2")
@@ -1058,7 +1064,7 @@ def is_encoded(run: str) -> bool:
     n = len(core)
     digits = sum(c.isdigit() for c in core)
     if 0 < digits < n and _HEX_RUN.fullmatch(core):
-        return True
+        return n > _HASH_DIGITS
     upper = sum(c.isupper() for c in core)
     lower = sum(c.islower() for c in core)
     return digits > 0 and 7 * upper >= n and 7 * lower >= n

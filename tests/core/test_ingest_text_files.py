@@ -283,6 +283,9 @@ def test_encoded_data_in_a_note_makes_no_concepts(tmp_path: Path) -> None:
         "Baltimore root certificate\n\nThe gateway trusts this certificate:\n\n"
         + _PEM
         + "\nCommit d41d8cd98f00b204e9800998ecf8427e9a0b1c2d fixed the gateway.\n"
+        + "Its dump: "
+        + "00ff13a7" * 12
+        + "\n"
         + "Paths like src/phago/distributed/backends/ray2 and CamelCaseWordsWithoutDigits stay.\n"
     )
     f = write(tmp_path / "cert.txt", text)
@@ -292,8 +295,10 @@ def test_encoded_data_in_a_note_makes_no_concepts(tmp_path: Path) -> None:
     terms = set(tokenize(doc.content))
     assert {"gateway", "trusts", "certificate", "fixed", "phago", "backends", "ray2"} <= terms
     assert "camelcasewordswithoutdigits" in terms
-    assert not [t for t in terms if len(t) >= 20 and any(ch.isdigit() for ch in t)]
-    assert "d41d8cd98f00b204e9800998ecf8427e9a0b1c2d" not in doc.content
+    # a commit's hash stays (a query for it finds the note); the dump and the key go
+    long_terms = [t for t in terms if len(t) >= 20 and any(ch.isdigit() for ch in t)]
+    assert long_terms == ["d41d8cd98f00b204e9800998ecf8427e9a0b1c2d"]
+    assert "00ff13a7" not in doc.content
     assert "MIIDdzCCAl" not in doc.content and "rw" not in terms
     assert report.documents_added == 1
     lines = "\n".join(_PEM.splitlines()[1:4]) + "\n"  # the key's full lines alone
@@ -333,7 +338,8 @@ def test_prop_dropping_encoded_data_drops_whole_runs_and_nothing_else(text: str)
 
 
 def test_is_encoded_tells_data_from_words() -> None:
-    assert is_encoded("0123456789abcdef0123456789abcdef")
+    assert is_encoded("0123456789abcdef" * 5)  # a hexadecimal dump
+    assert not is_encoded("0123456789abcdef" * 4)  # a SHA-256 digest: an id a note names
     assert is_encoded("QmFsdGltb3JlMRMwEQYDVQQLEwpDeWJlclRydXN0MSIwIAYD")
     assert not is_encoded("0123456789" * 4)  # digits alone: a number
     assert not is_encoded("abcdefabcdefabcdefabcdefabcdefab")  # hex letters alone
