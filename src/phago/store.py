@@ -953,7 +953,8 @@ def _blob_rows(state: ColonyState) -> Iterator[tuple[str, str, bytes]]:
 
 _TIMELINE = "timeline"
 """The part holding a colony's timeline (:meth:`phago.colony.Colony.timeline`; absent where
-it has none, and in stores written before timelines were kept)."""
+it has none, and in stores written before timelines were kept). A damaged one is read as
+none, as damaged term counts are counted anew: the colony is whole without it."""
 
 _CLUSTER_TIMELINE = "cluster_timeline"
 """The extra part of a distributed store's shard 0 holding the cluster's timeline
@@ -2121,7 +2122,10 @@ def _read_state(
     )
     state = state_from_scalars(scalars, graph, labels, docs, signals, traces, payloads, agents)
     state.graph.prov_tick = _prov_ticks(con, path, len(state.graph.prov_node))
-    state.timeline = _timeline_rows(con, path)
+    try:  # (a damaged timeline, a record of the run alone, leaves the colony loadable)
+        state.timeline = _timeline_rows(con, path)
+    except StoreError:
+        state.timeline = None
     return state, catalog
 
 

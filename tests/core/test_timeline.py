@@ -121,6 +121,13 @@ def test_a_loaded_store_goes_on_with_its_timeline(tmp_path: Path) -> None:
     assert older.timeline() == []
     older.run(1)
     assert [r.tick for r in older.timeline()] == [6]
+    save(older, path)  # and a damaged one is read as none: the colony loads whole
+    with sqlite3.connect(path) as con:
+        (data,) = con.execute("SELECT data FROM blobs WHERE name = 'timeline'").fetchone()
+        con.execute("UPDATE blobs SET data = ? WHERE name = 'timeline'", (bytes(data)[:-8],))
+    con.close()
+    damaged = load(path)
+    assert damaged.timeline() == [] and damaged.stats() == older.stats()
 
 
 def test_a_loaded_sharded_store_goes_on_with_its_timeline(tmp_path: Path) -> None:
