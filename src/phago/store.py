@@ -131,6 +131,7 @@ __all__ = [
     "Catalog",
     "DocumentInfo",
     "HistoryPoint",
+    "RepairReport",
     "SourceRecord",
     "StoreSummary",
     "StoredDocuments",
@@ -155,6 +156,7 @@ __all__ = [
     "read_shard_states",
     "read_state",
     "read_summary",
+    "repair_information",
     "save",
     "save_distributed",
     "save_state",
@@ -3767,6 +3769,94 @@ def tag_documents(
         elif written and state is not None:
             _save_state(state, p, catalog, "colony", read_extra(p), version, terms)
     return TagReport({d: merged.get(d, DocumentInfo()) for d in ids}, changed)
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What :func:`repair_information` did: ``damaged`` is why the documents' information
+    part was found damaged (None: it was sound, and nothing changed); ``set_aside`` the file
+    its bytes were copied to before anything changed; ``salvaged`` whether its content
+    still read as information (then kept, under a new checksum) or was dropped."""
+
+    damaged: str | None = None
+    set_aside: Path | None = None
+    salvaged: bool = False
+
+
+def repair_information(path: PathLike) -> RepairReport:
+    """Make the store file ``path`` whose documents' information part (tags, times added,
+    texts' hashes) is damaged usable again: its bytes are first copied to
+    ``<path>.document_info-<UTC time>.damaged`` beside the store (nothing is lost); then
+    the part is written back as it reads if it still reads as information (a damaged
+    checksum, or bytes changed where the form allows), else removed (the documents keep no
+    tags and no times added). The rest of the store is not changed; the store is held as a
+    save holds it. A store whose part is sound is left as it is.
+
+    Raises:
+        StoreError: ``path`` is a distributed store (its information is part of its
+            manifest, checked whole), or the store's other parts are damaged too (loading
+            it would still fail: nothing is changed), or it cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony
+        >>> p = save(Colony(), pathlib.Path(tempfile.mkdtemp()) / "c.db")
+        >>> repair_information(p)
+        RepairReport(damaged=None, set_aside=None, salvaged=False)
+    """
+    p = store_path(path)
+    if is_distributed_store(p):
+        raise StoreError(
+            f"cannot repair {p}: a distributed store keeps its documents' information in "
+            "its manifest, which is checked whole (a damaged one is refused)"
+        )
+    with store_lock(p):
+        damaged, raw = _information_damage(p)
+        if damaged is None:
+            return RepairReport()
+        # the colony's own parts and the catalog's rows must read (else nothing is changed)
+        _load_with_terms(p, terms=False, info=False)
+        con = _open(p)[0]
+        try:
+            catalog = _read_catalog_rows(con, p, info=False)
+        finally:
+            con.close()
+        salvaged = False
+        if raw is not None:
+            try:
+                catalog.info, catalog.file_tags, catalog.texts = _info_from_json(
+                    json.loads(raw.decode("utf-8")), given=True
+                )
+                salvaged = True
+            except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
+                pass
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = p.with_name(f"{p.name}.{_DOCUMENT_INFO}-{stamp}.damaged")
+        try:
+            _write_file_atomic(aside, raw if raw is not None else b"")
+        except OSError as exc:
+            raise StoreError(f"cannot repair {p}: cannot write {aside}: {_reason(exc)}") from exc
+        _replace_document_info(p, catalog)
+    return RepairReport(damaged, aside, salvaged)
+
+
+def _information_damage(path: Path) -> tuple[str | None, bytes | None]:
+    """Why the store file ``path``'s documents' information part is damaged (None: it is
+    sound, or there is none) and its raw bytes (None where they are not bytes)."""
+    con = _open(path)[0]
+    try:
+        try:
+            _read_information(con, path, Catalog())
+            return None, None
+        except StoreError as exc:
+            row = con.execute("SELECT data FROM blobs WHERE name = ?", (_DOCUMENT_INFO,)).fetchone()
+            data = row[0] if row is not None else None
+            raw = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
+            return str(exc), raw
+    except sqlite3.Error as exc:
+        raise _damaged(path, exc) from exc
+    finally:
+        con.close()
 
 
 def _replace_document_info(path: Path, catalog: Catalog) -> None:

@@ -159,3 +159,73 @@ def test_prop_a_store_damaged_anywhere_loads_or_says_it_is_damaged(
     for read in (load_with_catalog, load, read_documents, read_summary):
         with contextlib.suppress(StoreError):
             read(path)
+
+
+def _damage_information(path: Path, change: bytes | None = None) -> None:
+    """Change the information part's bytes (None: prefix a NUL) under its checksum."""
+    with sqlite3.connect(path) as con:
+        (data,) = con.execute("SELECT data FROM blobs WHERE name = 'document_info'").fetchone()
+        new = b"\x00" + bytes(data) if change is None else change
+        con.execute("UPDATE blobs SET data = ? WHERE name = 'document_info'", (new,))
+    con.close()
+
+
+def _tagged_store(tmp_path: Path) -> tuple[Path, list[str]]:
+    colony = make_colony(3)
+    catalog = Catalog()
+    ids = [int(d.id) for d in colony.documents()]
+    catalog.note_added(ids[:2], ["lab"])
+    return save(colony, tmp_path / "c.db", catalog=catalog), [str(d) for d in ids]
+
+
+def test_repair_sets_the_damaged_information_aside_and_the_store_works_again(
+    tmp_path: Path,
+) -> None:
+    path, ids = _tagged_store(tmp_path)
+    sound = CliRunner().invoke(main, ["repair", "--db", str(path), "--json"])
+    assert json.loads(sound.stdout)["damaged"] is None and not list(tmp_path.glob("*.damaged"))
+    _damage_information(path)  # unreadable: removed
+    with sqlite3.connect(path) as con:
+        (was,) = con.execute("SELECT data FROM blobs WHERE name = 'document_info'").fetchone()
+    con.close()
+    assert CliRunner().invoke(main, ["tags", "--db", str(path)]).exit_code == 1
+    fixed = CliRunner().invoke(main, ["repair", "--db", str(path), "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    said = json.loads(fixed.stdout)
+    assert "checksum mismatch in 'document_info'" in said["damaged"] and not said["salvaged"]
+    assert Path(said["set_aside"]).read_bytes() == bytes(was)  # nothing lost
+    for args in (["tags"], ["tag", ids[0], "--add", "new"], ["ingest", "--text", "A note."]):
+        r = CliRunner().invoke(main, [*args, "--db", str(path)])
+        assert r.exit_code == 0, (args, r.output)
+    listed = json.loads(CliRunner().invoke(main, ["list", "--db", str(path), "--json"]).stdout)
+    assert [d["tags"] for d in listed][:2] == [["new"], []]
+
+
+def test_repair_keeps_information_that_still_reads(tmp_path: Path) -> None:
+    path, _ = _tagged_store(tmp_path)
+    with sqlite3.connect(path) as con:  # the checksum damaged, the bytes as they were
+        con.execute("UPDATE blobs SET sha256 = 'x' WHERE name = 'document_info'")
+    con.close()
+    fixed = CliRunner().invoke(main, ["repair", "--db", str(path)])
+    assert fixed.exit_code == 0 and "written back as it still reads" in fixed.output
+    tags = json.loads(CliRunner().invoke(main, ["tags", "--db", str(path), "--json"]).stdout)
+    assert tags == [{"tag": "lab", "documents": 2}]
+
+
+def test_repair_refuses_a_store_whose_colony_is_damaged_and_a_sharded_one(
+    tmp_path: Path,
+) -> None:
+    path, _ = _tagged_store(tmp_path)
+    _damage_information(path)
+    with sqlite3.connect(path) as con:  # the rows too
+        con.execute("UPDATE documents SET title = 'edited' WHERE seq = 0")
+    con.close()
+    before = path.read_bytes()
+    r = CliRunner().invoke(main, ["repair", "--db", str(path)])
+    assert r.exit_code == 1 and "checksum mismatch in documents" in r.output
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.damaged"))
+    with DistributedColony(2, seed=1) as dc:
+        dc.ingest_documents([("a", "cell gene"), ("b", "gene protein")])
+        save_distributed(dc, tmp_path / "d")
+    r = CliRunner().invoke(main, ["repair", "--db", str(tmp_path / "d")])
+    assert r.exit_code == 1 and "manifest" in r.output

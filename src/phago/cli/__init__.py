@@ -116,6 +116,7 @@ def _register() -> None:
     from phago.cli import export as export_cli
     from phago.cli import forget as forget_cli
     from phago.cli import ingest as ingest_cli
+    from phago.cli import repair as repair_cli
     from phago.cli import stats as stats_cli
     from phago.cli import tag as tag_cli
     from phago.cli import viz as viz_cli
@@ -129,6 +130,7 @@ def _register() -> None:
     main.add_command(documents_cli.show_documents)
     main.add_command(tag_cli.tag)
     main.add_command(tag_cli.list_tags)
+    main.add_command(repair_cli.repair)
 
     from phago.cli import compare as compare_cli
 
