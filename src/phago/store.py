@@ -2521,7 +2521,9 @@ def read_document_ids(path: PathLike) -> list[int]:
 def read_summary(path: PathLike) -> StoreSummary:
     """Counts, top concepts and history of the store at ``path`` without restoring it.
 
-    ``path`` may be a colony store file or a distributed store folder.
+    ``path`` may be a colony store file or a distributed store folder. A store file whose
+    summary part alone is damaged is summarised from its colony (read, not restored), as a
+    save would summarise it.
 
     Example:
         >>> import tempfile, pathlib
@@ -2556,26 +2558,33 @@ def read_summary(path: PathLike) -> StoreSummary:
             raise _damaged(p, f"invalid manifest ({exc!r})") from exc
     con, version, kind, phago_version, saved_at = _open(p)
     try:
-        summary = _json_blob(con, p, "summary")
         catalog = _read_catalog_rows(con, p, info=False)  # (0.1 s for 50,000 notes)
-        return StoreSummary(
-            path=os.fspath(p),
-            kind=kind,
-            schema_version=version,
-            phago_version=phago_version,
-            saved_at=saved_at,
-            stats={k: int(v) for k, v in summary["stats"].items()},
-            top_concepts=list(summary["top_concepts"]),
-            history=catalog.history,
-            sources=len({r.doc_id for r in catalog.sources}),
-            source_files=len({r.path for r in catalog.sources}),
-        )
+        try:
+            summary = _json_blob(con, p, "summary")
+            stats = {k: int(v) for k, v in summary["stats"].items()}
+            top = list(summary["top_concepts"])
+        except (StoreError, KeyError, TypeError, ValueError, AttributeError):
+            stats, top = None, []
     except sqlite3.Error as exc:
         raise _damaged(p, exc) from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _damaged(p, f"invalid summary ({exc!r})") from exc
     finally:
         con.close()
+    if stats is None:  # a damaged summary: made again from the colony, which it is made of
+        summary = _summary(_load_with_terms(p, terms=False, info=False)[0])
+        stats = {k: int(v) for k, v in summary["stats"].items()}
+        top = json.loads(_json_bytes(summary["top_concepts"]))  # (as a stored one reads)
+    return StoreSummary(
+        path=os.fspath(p),
+        kind=kind,
+        schema_version=version,
+        phago_version=phago_version,
+        saved_at=saved_at,
+        stats=stats,
+        top_concepts=top,
+        history=catalog.history,
+        sources=len({r.doc_id for r in catalog.sources}),
+        source_files=len({r.path for r in catalog.sources}),
+    )
 
 
 def is_store(path: PathLike) -> bool:

@@ -229,3 +229,22 @@ def test_repair_refuses_a_store_whose_colony_is_damaged_and_a_sharded_one(
         save_distributed(dc, tmp_path / "d")
     r = CliRunner().invoke(main, ["repair", "--db", str(tmp_path / "d")])
     assert r.exit_code == 1 and "manifest" in r.output
+
+
+def test_a_damaged_summary_is_made_again_from_the_colony(tmp_path: Path) -> None:
+    from phago.store import read_summary
+
+    path, _ = _tagged_store(tmp_path)
+    whole = read_summary(path)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE blobs SET sha256 = 'x' WHERE name = 'summary'")
+    con.close()
+    again = read_summary(path)
+    assert (again.stats, again.top_concepts, again.history) == (
+        whole.stats,
+        whole.top_concepts,
+        whole.history,
+    )
+    r = CliRunner().invoke(main, ["stats", "--db", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["graph_nodes"] == whole.stats["graph_nodes"]
