@@ -937,7 +937,7 @@ def _text_file_chunks(
             fenced, title = _md_title(block, fenced)
             if title:
                 meta["title"], titled = title, True
-        block = _without_urls(block, meta)
+        block = _without_addresses_and_data(block, meta)
         if not titled and probe is not None:
             probe = (probe + block).lstrip("\n\r\t ")
             if _title_decided(probe):
@@ -953,7 +953,7 @@ def _text_file_chunks(
         _, title = _md_title(carry, fenced)
         if title:
             meta["title"] = title
-    carry = _without_urls(carry, meta)
+    carry = _without_addresses_and_data(carry, meta)
     if not titled and probe is not None:
         _note_title(probe + carry, meta)
     if carry:
@@ -988,18 +988,16 @@ def _note_title(start: str, meta: dict[str, str]) -> bool:
     return True
 
 
-def _without_urls(text: str, meta: dict[str, str]) -> str:
+def _without_addresses_and_data(text: str, meta: dict[str, str]) -> str:
     """``text`` without its web addresses (noted in ``meta["urls"]`` when there were any)
     and without encoded data (:func:`without_encoded`; noted in ``meta["encoded"]``)."""
     text, dropped = URL.subn("", text)
     if dropped:
         meta["urls"] = "dropped"
-    if len(text) >= _ENCODED_MIN:
-        kept = without_encoded(text)
-        if len(kept) != len(text):
-            meta["encoded"] = "dropped"
-            text = kept
-    return text
+    kept = without_encoded(text)
+    if len(kept) != len(text):
+        meta["encoded"] = "dropped"
+    return kept
 
 
 _ENCODED_MIN = 32
@@ -1357,8 +1355,7 @@ def unrecorded_texts(documents: Iterable[Document], catalog: Catalog) -> dict[st
         >>> unrecorded_texts([doc], Catalog(texts={"h": (7,)}))
         {}
     """
-    held = {s.doc_id for s in catalog.sources}
-    held.update(d for ids in catalog.texts.values() for d in ids)
+    held = catalog.recorded_documents()
     out: dict[str, tuple[int, ...]] = {}
     for doc in documents:
         if int(doc.id) not in held:

@@ -464,9 +464,19 @@ class Catalog:
         names = list(paths)
         gone = {d for p in names for d in self.documents_from(p)}
         self.drop_files(names)
-        held = {s.doc_id for s in self.sources} | {int(d) for d in keep}
-        held.update(d for ids in self.texts.values() for d in ids)  # (a text stored too)
-        return sorted(gone - held)
+        return sorted(gone - self.recorded_documents() - {int(d) for d in keep})
+
+    def recorded_documents(self) -> set[int]:
+        """The documents a file record or a text (:attr:`texts`) holds.
+
+        Example:
+            >>> cat = Catalog([SourceRecord("/a.txt", "h", 7)], texts={"g": (8, 9)})
+            >>> sorted(cat.recorded_documents())
+            [7, 8, 9]
+        """
+        held = {s.doc_id for s in self.sources}
+        held.update(d for ids in self.texts.values() for d in ids)
+        return held
 
     def add_point(self, point: HistoryPoint) -> None:
         """Record a history point; points at or after its tick are replaced (a new run)."""
@@ -1081,10 +1091,16 @@ def _change_counter(path: Path) -> int | None:
     return int.from_bytes(head[24:28], "big")
 
 
-def _same_counter(before: int | None, after: int | None) -> int | None:
-    """The change counter read before and after reading a file: None where a write came in
-    between (the rows read may be either version)."""
-    return before if before == after else None
+def _load_counted(
+    path: Path, shard: bool = False, *, terms: bool = True, info: bool = True
+) -> tuple[ColonyState, Catalog, str, SavedTermCounts | None, int | None]:
+    """:func:`_load_with_terms`, and the file's change counter as it was while it was read
+    (:func:`_change_counter`; None where a write came in between: the rows read may be
+    either version)."""
+    before = _change_counter(path)
+    state, catalog, version, saved = _load_with_terms(path, shard, terms=terms, info=info)
+    after = _change_counter(path)
+    return state, catalog, version, saved, before if before == after else None
 
 
 _ShardRows = tuple[tuple[str | None, _WrittenRows], ...]
@@ -2041,6 +2057,25 @@ def _read_catalog_rows(
     return cat
 
 
+def _read_checked_tables(
+    con: sqlite3.Connection, path: Path, *, info: bool
+) -> tuple[dict[str, _Columns], Catalog]:
+    """The documents and agents tables' columns and the catalog (with ``info``, the
+    documents' information too), the rows checked against the store's checksum of them.
+
+    Raises:
+        StoreError: a row of the wrong type, or the checksum does not match.
+        sqlite3.Error: the tables cannot be read.
+    """
+    tables = {
+        "documents": _read_columns(con, "documents", "seq, doc_id, title, content, x, y, digested"),
+        "agents": _read_columns(con, "agents", "seq, agent_type, class_path, state"),
+    }
+    catalog = _read_catalog_rows(con, path, tables, info=info)
+    _check_rows(con, path, tables)
+    return tables, catalog
+
+
 def _read_information(con: sqlite3.Connection, path: Path, cat: Catalog) -> None:
     """Read the documents' information part (:data:`_DOCUMENT_INFO`), if any, into ``cat``.
 
@@ -2095,12 +2130,7 @@ def _read_state(
         state_from_scalars,
     )
 
-    tables = {
-        "documents": _read_columns(con, "documents", "seq, doc_id, title, content, x, y, digested"),
-        "agents": _read_columns(con, "agents", "seq, agent_type, class_path, state"),
-    }
-    catalog = _read_catalog_rows(con, path, tables, info=info)
-    _check_rows(con, path, tables)
+    tables, catalog = _read_checked_tables(con, path, info=info)
     agent_cols, doc_cols = tables["agents"], tables["documents"]
     agents = [
         AgentState(kind, json.loads(text), where)
@@ -2241,10 +2271,8 @@ def _load_colony(p: Path, *, info: bool) -> tuple[Colony, Catalog]:
     information (0.1 s of reading at 50,000 notes)."""
     from phago.state import restore
 
-    counter = _change_counter(p)
-    state, catalog, version, terms = _load_with_terms(p, info=info)
-    # (taken before the colony changes the state)
-    rows = _WrittenRows.of(state, catalog, _same_counter(counter, _change_counter(p)))
+    state, catalog, version, terms, counter = _load_counted(p, info=info)
+    rows = _WrittenRows.of(state, catalog, counter)  # (before the colony changes the state)
     try:
         colony = restore(state)
     except StoreError as exc:
@@ -2460,14 +2488,8 @@ def _read_document_rows(
                 f"cannot read {path}: it is one shard of a distributed store; read the store's "
                 "folder"
             )
-        tables = {
-            "documents": _read_columns(
-                con, "documents", "seq, doc_id, title, content, x, y, digested"
-            ),
-            "agents": _read_columns(con, "agents", "seq, agent_type, class_path, state"),
-        }
+        tables, catalog = _read_checked_tables(con, path, info=False)
         damaged = None
-        catalog = _read_catalog_rows(con, path, tables, info=False)
         if not shard:
             try:
                 _read_information(con, path, catalog)
@@ -2475,7 +2497,6 @@ def _read_document_rows(
                 if strict:
                     raise
                 damaged = str(exc)
-        _check_rows(con, path, tables)
         cols = tables["documents"]
         if any(type(v) is not int for v in cols[1]):
             raise _damaged(path, "a document id in table 'documents' is not a whole number")
@@ -2534,6 +2555,7 @@ def read_summary(path: PathLike) -> StoreSummary:
         0
     """
     p = store_path(path)
+    stats: dict[str, int] | None
     if is_distributed_store(p):
         m = read_manifest(p)
         try:
@@ -2541,38 +2563,31 @@ def read_summary(path: PathLike) -> StoreSummary:
             gen = Path(m["_generation"])
             for i in range(n):
                 _check_shard_file(p, gen, i, n, _shard_version(m, i))
-            cat = _catalog_from_json(m.get("catalog", {}))
-            return StoreSummary(
-                path=os.fspath(p),
-                kind=f"distributed ({n} shards)",
-                schema_version=int(m["schema_version"]),
-                phago_version=str(m["phago_version"]),
-                saved_at=str(m["saved_at"]),
-                stats={k: int(v) for k, v in m["summary"]["stats"].items()},
-                top_concepts=list(m["summary"]["top_concepts"]),
-                history=cat.history,
-                sources=len({r.doc_id for r in cat.sources}),
-                source_files=len({r.path for r in cat.sources}),
-            )
+            catalog = _catalog_from_json(m.get("catalog", {}))
+            kind, version = f"distributed ({n} shards)", int(m["schema_version"])
+            phago_version, saved_at = str(m["phago_version"]), str(m["saved_at"])
+            stats = {k: int(v) for k, v in m["summary"]["stats"].items()}
+            top = list(m["summary"]["top_concepts"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _damaged(p, f"invalid manifest ({exc!r})") from exc
-    con, version, kind, phago_version, saved_at = _open(p)
-    try:
-        catalog = _read_catalog_rows(con, p, info=False)  # (0.1 s for 50,000 notes)
+    else:
+        con, version, kind, phago_version, saved_at = _open(p)
         try:
-            summary = _json_blob(con, p, "summary")
+            catalog = _read_catalog_rows(con, p, info=False)  # (0.1 s for 50,000 notes)
+            try:
+                summary = _json_blob(con, p, "summary")
+                stats = {k: int(v) for k, v in summary["stats"].items()}
+                top = list(summary["top_concepts"])
+            except (StoreError, KeyError, TypeError, ValueError, AttributeError):
+                stats, top = None, []
+        except sqlite3.Error as exc:
+            raise _damaged(p, exc) from exc
+        finally:
+            con.close()
+        if stats is None:  # a damaged summary: made again from the colony, which it is made of
+            summary = _summary(_load_with_terms(p, terms=False, info=False)[0])
             stats = {k: int(v) for k, v in summary["stats"].items()}
-            top = list(summary["top_concepts"])
-        except (StoreError, KeyError, TypeError, ValueError, AttributeError):
-            stats, top = None, []
-    except sqlite3.Error as exc:
-        raise _damaged(p, exc) from exc
-    finally:
-        con.close()
-    if stats is None:  # a damaged summary: made again from the colony, which it is made of
-        summary = _summary(_load_with_terms(p, terms=False, info=False)[0])
-        stats = {k: int(v) for k, v in summary["stats"].items()}
-        top = json.loads(_json_bytes(summary["top_concepts"]))  # (as a stored one reads)
+            top = json.loads(_json_bytes(summary["top_concepts"]))  # (as a stored one reads)
     return StoreSummary(
         path=os.fspath(p),
         kind=kind,
@@ -3824,12 +3839,7 @@ def repair_information(path: PathLike) -> RepairReport:
         if damaged is None:
             return RepairReport()
         # the colony's own parts and the catalog's rows must read (else nothing is changed)
-        _load_with_terms(p, terms=False, info=False)
-        con = _open(p)[0]
-        try:
-            catalog = _read_catalog_rows(con, p, info=False)
-        finally:
-            con.close()
+        catalog = _load_with_terms(p, terms=False, info=False)[1]
         salvaged = False
         if raw is not None:
             try:
@@ -4102,10 +4112,8 @@ def _forget_locked(p: Path, ids: list[int], files: list[str]) -> ForgetReport:
 
     if is_distributed_store(p):
         return _forget_distributed(p, ids, files)
-    counter = _change_counter(p)
-    state, catalog, version, terms = _load_with_terms(p)
-    # (rows after the first forgotten are rewritten)
-    before = _WrittenRows.of(state, catalog, _same_counter(counter, _change_counter(p)))
+    state, catalog, version, terms, counter = _load_counted(p)
+    before = _WrittenRows.of(state, catalog, counter)  # (rows after the first forgotten go)
     report = forget_documents(state, ids)
     if not catalog.drop_files(files) and not report.documents_removed:
         return report  # nothing to forget: the store stays as it is
@@ -4192,9 +4200,8 @@ def _read_shards(
     states, extras, counts = [], [], []
     counters: list[int | None] = []
     for f in _shard_files(d, manifest):
-        counter = _change_counter(f)
-        state, _, _, saved = _load_with_terms(f, shard=True, terms=terms)
-        counters.append(_same_counter(counter, _change_counter(f)))
+        state, _, _, saved, counter = _load_counted(f, shard=True, terms=terms)
+        counters.append(counter)
         states.append(state)
         counts.append(saved)
         extra = read_extra(f)

@@ -397,9 +397,7 @@ def _add_files(
     queued = sink if isinstance(sink, DistributedSink) else None
     if notes or files:  # texts stored before the store recorded texts: found duplicates too
         colony: Any = sink.dc if isinstance(sink, DistributedSink) else sink
-        held = {s.doc_id for s in catalog.sources}
-        held.update(d for ids in catalog.texts.values() for d in ids)
-        if colony.stats().documents_total > len(held):  # (every one recorded: nothing read)
+        if colony.stats().documents_total > len(catalog.recorded_documents()):  # (else all are)
             catalog.texts.update(unrecorded_texts(colony.documents(), catalog))
 
     with progress() as bar:
