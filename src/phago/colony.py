@@ -1413,27 +1413,45 @@ class Colony:
             The edges the degree cap removed (a sharded colony ranks them again across
             shards; see :mod:`phago.distributed.degree_cap`).
         """
+        self._decay_substrate()
+        return self.decay_graph(self.substrate.tick)
+
+    @_phase("act", "decay")
+    def decay_substrate(self) -> None:
+        """Phase 3 without the graph's part: decay signals and traces and record fitness,
+        everything the next Sense reads; :meth:`decay_graph` then does the rest, for the
+        same tick, before the next Act (the two touch nothing in common, so the colony
+        ends as :meth:`decay` leaves it). A sharded colony on Ray runs its next Sense
+        between them, while the other shards' updates for the graph are on their way."""
+        self._decay_substrate()
+
+    def _decay_substrate(self) -> None:
         cfg = self.config
         self.substrate.decay_signals(cfg.signal_decay_rate, cfg.signal_removal_threshold)
         self.substrate.decay_traces(cfg.trace_decay_rate, cfg.trace_removal_threshold)
-        if cfg.edge_decay_rate > 0.0:
-            self._graph.decay_edges_activity(
-                cfg.edge_decay_rate,
-                cfg.edge_prune_threshold,
-                self.substrate.tick,
-                cfg.staleness_factor,
-                cfg.maturation_ticks,
-            )
-        capped = PrunedEdges.empty()
-        if cfg.max_edge_degree is not None:
-            capped = self._graph.prune_to_max_degree(cfg.max_edge_degree)
         unsensed = getattr(self, "_unsensed", None)  # (None: a colony pickled before it)
         if unsensed:
             self.fitness.tick_all([a.id for a in self.agents if a.id not in unsensed])
             unsensed.clear()
         else:
             self.fitness.tick_all([a.id for a in self.agents])
-        return capped
+
+    def decay_graph(self, tick: int) -> PrunedEdges:
+        """The graph's part of Decay of ``tick`` (see :meth:`decay_substrate`): decay the
+        edges as of that tick and apply the degree cap; returns the edges the cap removed.
+        Not a phase of its own: it reads and changes the graph alone."""
+        cfg = self.config
+        if cfg.edge_decay_rate > 0.0:
+            self._graph.decay_edges_activity(
+                cfg.edge_decay_rate,
+                cfg.edge_prune_threshold,
+                tick,
+                cfg.staleness_factor,
+                cfg.maturation_ticks,
+            )
+        if cfg.max_edge_degree is not None:
+            return self._graph.prune_to_max_degree(cfg.max_edge_degree)
+        return PrunedEdges.empty()
 
     @_phase("decay", "advance")
     def advance(self) -> list[ColonyEvent]:

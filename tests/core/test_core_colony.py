@@ -80,6 +80,34 @@ def test_tick_is_exactly_the_four_phases() -> None:
     assert a.current_tick == b.current_tick == 25
 
 
+@pytest.mark.parametrize("config", [ColonyConfig(), ColonyConfig(max_edge_degree=4)])
+def test_the_next_sense_may_run_between_decays_two_parts(config: ColonyConfig) -> None:
+    # Decay's substrate part, Advance and the next Sense, then Decay's graph part (as of
+    # its tick) and the Act: what a pipelined shard does while other shards' parts come;
+    # digesters' Sense reads no graph, so the colony ends each tick as in the plain order
+    a = build_sample_colony(config=config)
+    b = build_sample_colony(config=config)
+    b.sense()
+    b.act()
+    for _ in range(200):  # (past edge decay's staleness: an off-by-one tick shows)
+        a.tick()
+        tick = b.current_tick
+        b.decay_substrate()
+        b.advance()
+        b.sense()
+        b.decay_graph(tick)
+        b.act()
+        assert b.current_tick == a.current_tick
+    b.decay()
+    b.advance()
+    a.tick()
+    assert graph_signature(a) == graph_signature(b)
+    assert a.stats() == b.stats() and a.stats().graph_edges > 40
+    assert a.fitness.all() == b.fitness.all()
+    with pytest.raises(PhaseOrderError, match="must follow act"):
+        b.decay_substrate()
+
+
 def test_phases_out_of_order_raise() -> None:
     c = Colony()
     with pytest.raises(PhaseOrderError):

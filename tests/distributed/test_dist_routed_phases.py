@@ -18,6 +18,7 @@ import pytest
 from inline_tick import inline_tick
 
 from phago import ColonyConfig, Digester, Position
+from phago.agents.spawn import NoSpawnPolicy
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import ConsistentHashRing, ShardedColony, ShardId
 from phago.distributed.backends.ray import (
@@ -49,12 +50,15 @@ def load(shards: list[ShardedColony], ring: ConsistentHashRing) -> None:
             s.spawn(Digester(Position(x + 1, y + 1), seed=j))
 
 
-def twins(n: int) -> tuple[list[ShardedColony], list[ShardActorImpl]]:
+def twins(
+    n: int, config: ColonyConfig | None = None
+) -> tuple[list[ShardedColony], list[ShardActorImpl]]:
     """``n`` plain shards and ``n`` actor bodies over one ring, loaded alike."""
     ring = ConsistentHashRing(n)
-    plain = [ShardedColony(ShardId(i), ColonyConfig(), ring, seed=0) for i in range(n)]
+    cfg = config or ColonyConfig()
+    plain = [ShardedColony(ShardId(i), cfg, ring, seed=0) for i in range(n)]
     load(plain, ring)
-    actors = [ShardActorImpl(i, ColonyConfig(), ring, 0, 1000) for i in range(n)]
+    actors = [ShardActorImpl(i, cfg, ring, 0, 1000) for i in range(n)]
     load([a.shard for a in actors], ring)
     return plain, actors
 
@@ -189,7 +193,9 @@ def test_a_chained_tick_decides_from_the_outlooks_sent_with_the_batches() -> Non
     while True:
         advance = [pickle.loads(p[-1]).second for p in parts]
         outlooks = [TickOutlook(r.busy, r.wants_distribution) for r in advance]
-        assert all(a._outlooks == outlooks for a in actors)  # as Advance reports them
+        for a in actors:  # as Advance reports them (its results do not say steady)
+            assert a._outlooks is not None
+            assert [TickOutlook(o.busy, o.wants_distribution) for o in a._outlooks] == outlooks
         parts = routed_tick(actors, parts, chained=True)
         if all(p == [_SKIPPED] * 2 for p in parts):  # both calls of every shard skipped
             assert all_idle(advance)
@@ -211,7 +217,7 @@ def test_a_chained_tick_needs_the_outlooks_of_the_tick_before() -> None:
         actor.run_decay_advance(None, True, 1, False)
     actor.run_sense_act(None, None, True, 1)
     actor.run_decay_advance(None, True, 1, False)
-    assert actor._outlooks == [TickOutlook(busy=False, wants_distribution=False)]
+    assert actor._outlooks == [TickOutlook(busy=False, wants_distribution=False, steady=True)]
     assert actor.run_sense_act(None, None, True, 1, True, True) == _SKIPPED  # idle: stop
     actor.run_sense_act(None, None, True, 1, False, False)
     actor.run_decay_advance(None, True, 1, False)
@@ -239,15 +245,18 @@ class Steps:
         held = self.held if decay else None
         if decay:
             self.shared.append(held is self.act)
+        nested = decay and sense and chained  # as RayTickPipeline passes them
         outs = []
         for i, a in enumerate(self.actors):
             parts = _inbound(self.act, i, n - 1) if self.act is not None else []
             if held is not None:
                 parts += _inbound(held, i)
             spec = StepSpec(
-                decay, held is not None, None, sense, None, None, chained, chained, True, n
+                decay, held is not None, None, sense, None, None, chained, chained, True, n, nested
             )
-            out = _refs(a.run_step(_dump(spec), *parts))
+            out = _refs(
+                a.run_step(_dump(spec), parts) if nested else a.run_step(_dump(spec), *parts)
+            )
             assert len(out) == 2 * n - 1  # Decay's parts, then Act's, then the results
             outs.append(out)
         results = [pickle.loads(o[-1]) for o in outs]
@@ -307,6 +316,55 @@ def test_a_chained_step_runs_its_decay_and_skips_only_its_sense_and_act() -> Non
     assert 5 < ran < 300 and steps.act is None
     assert state(plain) == state([a.shard for a in actors])
     assert all(not a.shard.colony.has_undigested_work() for a in actors)
+
+
+@pytest.mark.parametrize("config", [ColonyConfig(), ColonyConfig(max_edge_degree=3)])
+def test_chained_steps_run_the_next_sense_ahead_and_end_every_tick_as_the_runner_does(
+    config: ColonyConfig,
+) -> None:
+    # a chained call runs its Decay's substrate part, the Advance and the next Sense
+    # before it takes the other shards' parts, then the rest of the Decay and the Act: the
+    # shards end every tick exactly as the runner's inline tick ends it, and report the
+    # same results but for timings
+    plain, actors = twins(3, config)
+    steps = Steps(actors)
+    held = HeldMessages()
+    steps.call(sense=True)
+    ran = 0
+    while True:
+        held = inline_tick(plain, held)
+        ran += 1
+        results = steps.call(sense=True, chained=True)
+        decay = [pickle.loads(r.decay) for r in results]
+        tick = plain[0].current_tick
+        assert [(d.first.tick, d.second.tick) for d in decay] == [(tick - 1, tick)] * 3
+        assert [d.second.edge_count for d in decay] == [s.colony.graph.edge_count for s in plain]
+        if results[0].sense == _SKIPPED:
+            break
+        sense = [pickle.loads(r.sense).first for r in results]
+        assert [(r.tick, r.edge_count) for r in sense] == [
+            (tick, s.colony.graph.edge_count) for s in plain
+        ]
+    ahead = [a.senses_ahead()[0] for a in actors]
+    assert state(plain) == state([a.shard for a in actors])
+    assert ran > 5 and all(ran // 2 <= k < ran for k in ahead), (ran, ahead)
+    if config.max_edge_degree == 3:
+        assert sum(a.shard.cap_dropped() for a in actors) > 0
+
+
+def test_a_shard_that_may_want_the_distribution_runs_no_sense_ahead() -> None:
+    plain, actors = twins(2)
+    # a spawn policy could give shard 1 an agent that wants the distribution at any Act
+    actors[1].shard.colony.spawn_policy = NoSpawnPolicy()
+    plain[1].colony.spawn_policy = NoSpawnPolicy()
+    steps = Steps(actors)
+    held = HeldMessages()
+    steps.call(sense=True)
+    for _ in range(6):
+        held = inline_tick(plain, held)
+        steps.call(sense=True, chained=True)
+    assert state(plain) == state([a.shard for a in actors])
+    assert [a.senses_ahead()[0] for a in actors] == [0, 0]
 
 
 def test_a_step_without_the_decays_inputs_is_a_barrier_failure() -> None:

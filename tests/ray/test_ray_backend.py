@@ -124,6 +124,9 @@ def test_ray_equals_local_tick_for_tick(shards: int, config: ColonyConfig | None
         assert counts[0] == counts[1] and len(counts[0]) == 32
         if config is not None:  # the cap across shards dropped edges on the actors
             assert sum(remote._call(i, "cap_dropped") for i in range(shards)) > 0
+        # most chained calls ran their next Sense before the other shards' parts came
+        ahead = [remote._call(i, "senses_ahead")[0] for i in range(shards)]
+        assert all(a >= 16 for a in ahead), ahead
     finally:
         local.close()
         remote.close()

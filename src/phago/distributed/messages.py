@@ -43,6 +43,12 @@ class TickOutlook(NamedTuple):
     """What a shard's Advance reports for deciding the next tick: whether it has anything
     left to digest, and whether it wants the merged distribution at its next Sense.
 
+    ``steady``: the shard cannot come to want the distribution within its next tick (no
+    agent of its wants it, it has no spawn policy and no logged call to replay), and every
+    agent's Sense reads only the substrate: what lets a pipelined shard run its next Sense
+    before the other shards' parts for its Decay arrive (see
+    :class:`~phago.distributed.backends.ray.ShardActorImpl`).
+
     Example:
         >>> TickOutlook(busy=True, wants_distribution=False).busy
         True
@@ -50,6 +56,7 @@ class TickOutlook(NamedTuple):
 
     busy: bool
     wants_distribution: bool
+    steady: bool = False
 
 
 @dataclass(slots=True)

@@ -44,6 +44,8 @@ from phago import _kernels as K
 from phago._arrays import stable_groups, unique_sorted
 from phago._gc import GcPause, cyclic_gc_paused
 from phago.agents.base import Agent
+from phago.agents.digester import Digester
+from phago.agents.evolving import EvolvingDigester
 from phago.colony import Colony, ColonyStats
 from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.degree_cap import CapOrder, CappedEdges, DegreeReport, GlobalDegreeCap
@@ -103,6 +105,10 @@ _HELD = ""
 # included) would otherwise leave its pause open, and the collector off, for the life of
 # the process; this way the next Sense, or the restore itself, ends it.
 _PHASES_GC_PAUSE = GcPause()
+
+# agent classes whose Sense reads only the substrate, never the graph (exact types: a
+# subclass may read more)
+_SENSE_READS_SUBSTRATE_ONLY = frozenset({Digester, EvolvingDigester})
 
 
 def end_tick_gc_pause() -> None:
@@ -340,6 +346,8 @@ class ShardedColony:
         # first checkpoint, when there is nothing to roll back to (a checkpoint starts it)
         self._oplog: list[tuple[int, str, Any]] | None = None
         self._replay: list[tuple[int, str, Any]] = []
+        # set while :meth:`run_graph_decay` runs: the tick whose Decay's graph part it is
+        self._decay_graph_at: int | None = None
         self._degree_cap = self._new_degree_cap()
 
     # ------------------------------------------------------------------ identity
@@ -568,7 +576,15 @@ class ShardedColony:
             >>> s.tick_outlook().busy
             True
         """
-        return TickOutlook(self.colony.has_undigested_work(), self._has_aggregated_agents())
+        wants = self._has_aggregated_agents()
+        colony = self.colony
+        steady = (
+            not wants
+            and colony.spawn_policy is None
+            and not self._replay
+            and all(type(a) in _SENSE_READS_SUBSTRATE_ONLY for a in colony.agents)
+        )
+        return TickOutlook(colony.has_undigested_work(), wants, steady)
 
     def _install_distribution(self, distribution: Any) -> None:
         for p in self._aggregated_providers():
@@ -1721,7 +1737,8 @@ class ShardedColony:
             else:
                 count = self.take_cross_shard_count()
         elif phase is TickPhase.DECAY:
-            capped = colony.decay()
+            graph_at = getattr(self, "_decay_graph_at", None)
+            capped = colony.decay() if graph_at is None else colony.decay_graph(graph_at)
             cap = self._active_cap()
             if cap is not None:  # they keep their places in the rankings across shards
                 cap.record_capped(colony.graph, capped, colony.current_tick)
@@ -1784,6 +1801,32 @@ class ShardedColony:
         finally:
             if phase is TickPhase.ADVANCE:
                 _PHASES_GC_PAUSE.end()
+
+    def decay_substrate(self) -> float:
+        """Decay's part that the next Sense reads (signals, traces, fitness:
+        :meth:`Colony.decay_substrate <phago.colony.Colony.decay_substrate>`), run
+        ahead of the rest so that a pipelined shard can go on to Advance and its next
+        Sense while the other shards' parts for this Decay are on their way; returns its
+        milliseconds. :meth:`run_graph_decay` then runs the rest of the Decay.
+        """
+        started = time.perf_counter()
+        self.colony.decay_substrate()
+        return (time.perf_counter() - started) * 1000.0
+
+    def run_graph_decay(self, payload: Any, resolve_ghosts: bool, tick: int) -> PhaseResult:
+        """The rest of tick ``tick``'s Decay, after :meth:`decay_substrate`, the Advance
+        and the next tick's Sense: what :meth:`run_phase` does for Decay with ``payload``
+        (taking the other shards' parts, decaying the graph, reporting, answering), as of
+        ``tick``. The shard ends as Decay, Advance and Sense in their order leave it: none
+        of the three reads what another changes.
+        """
+        substrate = self.colony.substrate
+        now = substrate.tick
+        substrate.tick, self._decay_graph_at = tick, tick
+        try:
+            return self._run_phase(TickPhase.DECAY, payload, resolve_ghosts)
+        finally:
+            substrate.tick, self._decay_graph_at = now, None
 
     def _run_phase(self, phase: TickPhase, payload: Any, resolve_ghosts: bool) -> PhaseResult:
         started, cpu_started = time.perf_counter(), time.thread_time()

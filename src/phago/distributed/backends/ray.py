@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar, cast
@@ -147,6 +147,12 @@ class ShardActorImpl:
         # this shard's outlook at its last Act, then every shard's (gathered at that Decay)
         self._outlook: TickOutlook | None = None
         self._outlooks: list[TickOutlook] | None = None
+        # the tick of the last Decay whose gathered outlooks were all steady (see _ahead_ok)
+        self._steady_at: int | None = None
+        # calls that ran their next Sense ahead of the other shards' parts, and the seconds
+        # they then waited for those parts
+        self._senses_ahead = 0
+        self._parts_wait_s = 0.0
         # the pipelined calls run, newest last (see phago.distributed.timeline)
         self._spans: deque[CallSpan] = deque(maxlen=CALL_SPANS_KEPT)
         _load_compiled_code()  # here, not in the first (timed) phase; a replacement too
@@ -154,7 +160,7 @@ class ShardActorImpl:
     def call(self, method: str, *args: Any) -> Any:
         """Call a method of the shard (or ``rss_mib``, ``ping``, ``pid`` or ``call_spans`` of
         the actor)."""
-        if method in ("rss_mib", "ping", "pid", "call_spans"):
+        if method in ("rss_mib", "ping", "pid", "call_spans", "senses_ahead"):
             return getattr(self, method)()
         if method == "run_phase":
             self._maybe_fault(args[0])
@@ -261,6 +267,21 @@ class ShardActorImpl:
             self._skipping = False
             return (_SKIPPED,) * shards if shards > 1 else _SKIPPED
         start, tick = time.monotonic(), self.shard.current_tick
+        outlooks, decay_payload = self._gathered(payload, shards, held, parts)
+        decay, out = self._routed(TickPhase.DECAY, decay_payload, resolve_ghosts, shards)
+        advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards)
+        self._outlooks = outlooks  # for the next tick, if it comes chained
+        self._steady_at = tick if all(o.steady for o in outlooks) else None
+        both = _dump(_PhasePair(decay, advance))
+        sent = [_dump(part) for part in out]
+        self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, time.monotonic()))
+        return (*sent, both) if sent else both
+
+    def _gathered(
+        self, payload: Any, shards: int, held: bool, parts: Sequence[Any]
+    ) -> tuple[list[TickOutlook], dict[str, Any]]:
+        """Every shard's outlook after this tick's Act (in shard order) and the Decay's
+        payload, from the other shards' ``parts`` (see :meth:`run_decay_advance`)."""
         loaded = [pickle.loads(p) for p in parts]
         k = shards - 1
         me = int(self.shard.shard_id)
@@ -281,14 +302,85 @@ class ShardActorImpl:
             inbound.extend(answers)
         for _, batches in loaded[:k]:
             inbound.extend(batches)
-        decay_payload = {"asks": asks, "inbound": inbound}
-        decay, out = self._routed(TickPhase.DECAY, decay_payload, resolve_ghosts, shards)
-        advance, _ = self._routed(TickPhase.ADVANCE, None, resolve_ghosts, shards)
-        self._outlooks = outlooks  # for the next tick, if it comes chained
-        both = _dump(_PhasePair(decay, advance))
-        sent = [_dump(part) for part in out]
-        self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, time.monotonic()))
-        return (*sent, both) if sent else both
+        return outlooks, {"asks": asks, "inbound": inbound}
+
+    def _ahead_ok(self, spec: StepSpec) -> bool:
+        """Whether this call may run the next tick's Sense before the other shards' parts
+        for this tick's Decay are here (:meth:`_step_ahead`): the Sense is chained and the
+        usual one, and it would run whatever those parts say. That holds when this shard
+        is steady and busy (or the run does not stop when idle), so no rule skips the next
+        tick, and every shard was steady at the tick before, so none can come to want the
+        distribution at this tick's Act (see :class:`~phago.distributed.messages.
+        TickOutlook`); and when nothing this shard's Advance reports reads the graph."""
+        own = self._outlook
+        return (
+            own is not None
+            and own.steady
+            and (own.busy or not spec.stop_when_idle)
+            and self._steady_at is not None
+            and self._steady_at == self.shard.current_tick - 1
+            and spec.sense_payload is None
+            and not getattr(self.shard, "_collect_distribution", False)
+        )
+
+    def _step_ahead(self, spec: StepSpec, refs: list[Any]) -> Any:
+        """:meth:`run_step` of a Decay, Advance and the next chained Sense and Act, the
+        next Sense first: Decay's part that Sense reads (signals, traces, fitness), the
+        Advance, the Sense, and only then, once the other shards' parts (``refs``) are
+        here, the rest of the Decay (their updates, the graph's decay, the degree cap and
+        ghosts, as of the Decay's tick) and the Act. Sense reads only the substrate and
+        this Decay's rest only the graph, so the shard ends as in the phases' order, and
+        the results are the same but for timings (Advance and Sense report the graph's
+        counts after the whole Decay, as they would have). The shard works through what
+        would have been its wait for the slowest shard's parts.
+        """
+        shard = self.shard
+        n = spec.shards
+        start, tick = time.monotonic(), shard.current_tick
+        self._maybe_fault(TickPhase.DECAY)
+        self._running = TickPhase.DECAY
+        try:
+            early_ms = shard.decay_substrate()
+        finally:
+            self._running = None
+        advance, _ = self._routed(TickPhase.ADVANCE, None, spec.resolve, n)
+        sense, _ = self._routed(TickPhase.SENSE, None, spec.resolve, n)
+        waited = time.monotonic()
+        parts = _fetched(refs)
+        self._parts_wait_s += time.monotonic() - waited
+        self._senses_ahead += 1
+        outlooks, decay_payload = self._gathered(spec.decay_payload, n, spec.held, parts)
+        if _skips(outlooks, spec.stop_when_idle):
+            raise BarrierFailed(
+                f"{shard.shard_id} ran a Sense ahead of a tick the shards skip ({outlooks})"
+            )
+        decay, decay_parts = self._routed(TickPhase.DECAY, decay_payload, spec.resolve, n, tick)
+        decay.compute_ms += early_ms
+        nodes, edges = shard.node_count, shard.colony.graph.edge_count
+        for result in (advance, sense):  # as read after the whole Decay
+            result.node_count, result.edge_count = nodes, edges
+        self._steady_at = tick if all(o.steady for o in outlooks) else None
+        self._outlooks = None
+        ended = time.monotonic()
+        self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, ended))
+        act, act_parts = self._routed(TickPhase.ACT, spec.act_payload, spec.resolve, n)
+        self._outlook = outlook = shard.tick_outlook()
+        self._spans.append(CallSpan(tick + 1, SENSE_ACT, ended, time.monotonic()))
+        result = _dump(
+            _StepResult(_dump(_PhasePair(decay, advance)), _dump(_PhasePair(sense, act)))
+        )
+        if n == 1:
+            return result
+        return (
+            *[_dump(part) for part in decay_parts],
+            *[_dump((outlook, part)) for part in act_parts],
+            result,
+        )
+
+    def senses_ahead(self) -> tuple[int, float]:
+        """How many pipelined calls ran their next Sense ahead of the other shards' parts
+        (:meth:`_step_ahead`), and the seconds they then still waited for those parts."""
+        return self._senses_ahead, self._parts_wait_s
 
     @_ends_tick_gc_pause_on_error
     def run_step(self, step: bytes, *parts: Any) -> Any:
@@ -320,6 +412,11 @@ class ShardActorImpl:
         if spec.decay and self._skipping:  # a chained tick skipped: so are those after it
             result = _dump(_StepResult(_SKIPPED, _SKIPPED))
             return (*[_NO_PART] * (2 * k), result) if k else result
+        if spec.nested:  # the other shards' parts, as references: fetched here
+            refs = list(parts[0])
+            if spec.decay and spec.sense and spec.chained and self._ahead_ok(spec):
+                return self._step_ahead(spec, refs)
+            parts = tuple(_fetched(refs))
         decay_parts: list[Any] = [_NO_PART] * k
         decay_pair: bytes | None = None
         if spec.decay:
@@ -346,21 +443,34 @@ class ShardActorImpl:
                 sense_pair = _SKIPPED
             else:
                 act_parts, sense_pair = out[:-1], out[-1]
+        if not (spec.decay and spec.chained and sense_pair not in (None, _SKIPPED)):
+            # the outlooks gathered at a Decay hold for the next Act only when that Act ran
+            # in the same call, after it (between calls, a shard may change: a spawn)
+            self._steady_at = None
         result = _dump(_StepResult(decay_pair, sense_pair))
         return (*decay_parts, *act_parts, result) if k else result
 
     def _routed(
-        self, phase: TickPhase, payload: Any, resolve_ghosts: bool, shards: int
+        self,
+        phase: TickPhase,
+        payload: Any,
+        resolve_ghosts: bool,
+        shards: int,
+        graph_decay_of: int | None = None,
     ) -> tuple[Any, list[Any]]:
         """Run ``phase`` with ``payload``; returns the result and the outbound parts for each
         other shard (Act's batches; Decay's answers, then its requests; none for Sense,
-        Advance or with one shard)."""
+        Advance or with one shard). ``graph_decay_of``: run only the rest of that tick's
+        Decay (:meth:`ShardedColony.run_graph_decay`), its first part already run."""
         me = int(self.shard.shard_id)
         if phase is TickPhase.SENSE and payload is None:  # the usual Sense payload, not sent
             payload = {"collect": False, "distribution": None}
         self._running = phase
         try:
-            result: Any = self.call("run_phase", phase, payload, resolve_ghosts)
+            if graph_decay_of is None:
+                result: Any = self.call("run_phase", phase, payload, resolve_ghosts)
+            else:  # (its fault, if armed, fired at the first part)
+                result = self.shard.run_graph_decay(payload, resolve_ghosts, graph_decay_of)
         finally:
             self._running = None
         if phase in (TickPhase.SENSE, TickPhase.ADVANCE) or shards == 1:
@@ -417,6 +527,7 @@ class ShardActorImpl:
         self.shard.set_replay(ops)
         self._skipping = False
         self._outlook = self._outlooks = None
+        self._steady_at = None
 
     def ping(self) -> int:
         """Liveness check: the shard's tick."""
@@ -1114,6 +1225,9 @@ class RayTickPipeline:
             self._actors = actors
             self._step = [a.run_step.options(num_returns=2 * n - 1) for a in actors]
         decay, sense = self._act is not None, sense_payloads is not None
+        # a chained call takes the other shards' parts as references, so that it can start
+        # (and run its next Sense) before they are made: ShardActorImpl._step_ahead
+        nested = decay and sense and chained
         held_call = self._held if decay else None
         refs = []
         for i, method in enumerate(self._step):
@@ -1133,8 +1247,12 @@ class RayTickPipeline:
                 stop_when_idle=stop_when_idle,
                 resolve=resolve,
                 shards=n,
+                nested=nested,
             )
-            refs.append(_refs(method.remote(_dump(spec), *parts)))
+            remote = (
+                method.remote(_dump(spec), parts) if nested else method.remote(_dump(spec), *parts)
+            )
+            refs.append(_refs(remote))
         call = _Call(refs, decay, sense)
         if decay:
             if self._later is not None:
@@ -1355,6 +1473,7 @@ class StepSpec(NamedTuple):
     stop_when_idle: bool
     resolve: bool  # resolve ghosts
     shards: int
+    nested: bool = False  # the other shards' parts come as one list of references
 
 
 @dataclass(frozen=True, slots=True)
@@ -1386,6 +1505,14 @@ def _split_part(part: list[Any]) -> tuple[list[Any], list[Any]]:
     if len(answers) == len(part):
         return [], answers
     return [x for x in part if type(x) not in _ANSWERS], answers
+
+
+def _fetched(refs: list[Any]) -> list[Any]:
+    """The parts behind ``refs``: Ray's object references, fetched (parts at hand, as bytes,
+    are taken as they are: a driver in this process passes them so)."""
+    if all(type(r) is bytes for r in refs):
+        return list(refs)
+    return list(_ray().get(refs))
 
 
 def _dump(value: Any) -> bytes:
