@@ -17,7 +17,8 @@ process's CPU per tick (its Python thread and Ray's threads in it), which on a m
 no core to spare comes out of the shards'; and the ticks replayed from the calls as they
 ran (``timeline.replayed_span``): in the runner's order, and with one tick of slack between
 the shards, which tells what the waits before Decay cost (docs/distributed.md, "Slack
-between shards").
+between shards"); and how many calls ran their next Sense ahead of the other shards' parts
+and how long they then still waited for them (docs/distributed.md, "The next Sense ahead").
 Ray shards are actors with one CPU each; Ray is started once for the whole run with
 ``--ray-cpus`` CPUs (default: the cores this process may use, or the most shards asked for if
 that is more).
@@ -107,15 +108,17 @@ def main() -> None:
         print(
             "| backend | shards | ticks | waiting before Sense s/shard | "
             "waiting before Decay s/shard | hop ms | driver CPU ms/tick | "
-            "ticks replayed s | replayed with a tick of slack s |"
+            "ticks replayed s | replayed with a tick of slack s | calls with the Sense ahead | "
+            "then waiting for parts s/shard |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in piped:
             print(
                 f"| {r['backend']} | {r['shards']} | {r['ticks']} | "
                 f"{r['wait_before_sense_s']:.2f} | {r['wait_before_decay_s']:.2f} | "
                 f"{r['hop_ms']:.2f} | {r['driver_cpu_ms_per_tick']:.2f} | "
-                f"{r['replayed_s']:.1f} | {r['replayed_slack_s']:.1f} |"
+                f"{r['replayed_s']:.1f} | {r['replayed_slack_s']:.1f} | {r['senses_ahead']} | "
+                f"{r['parts_wait_s']:.2f} |"
             )
 
 

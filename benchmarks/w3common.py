@@ -56,6 +56,11 @@ class W3Result:
     # Ray: the driver process's CPU (all its threads, Ray's included) per tick while the
     # ticks ran; on a machine with as many cores as shards it is taken from the shards
     driver_cpu_ms_per_tick: float | None = None
+    # Ray: the calls that ran their next Sense ahead of the other shards' parts, summed over
+    # shards, and the seconds they then still waited for those parts, averaged over shards
+    # (ShardActorImpl.senses_ahead)
+    senses_ahead: int | None = None
+    parts_wait_s: float | None = None
 
     def row(self) -> dict[str, Any]:
         """As a dict."""
@@ -214,6 +219,7 @@ def run_w3(
         mem = [s["edge_bytes"] for s in st.shards]
         rss_rows = dc._call_all("rss_mib") if backend == "ray" else [rss_mib()]
         spans = dc._call_all("call_spans") if backend == "ray" else None
+        ahead = dc._call_all("senses_ahead") if backend == "ray" else None
         waits = wait_summary(spans) if spans is not None else None
     finally:
         dc.close()
@@ -241,6 +247,8 @@ def run_w3(
         *_waits(waits),
         *_replays(spans, waits),
         driver_cpu * 1000.0 / max(ticks, 1) if backend == "ray" else None,
+        sum(a[0] for a in ahead) if ahead else None,
+        sum(a[1] for a in ahead) / len(ahead) if ahead else None,
     )
 
 
