@@ -559,7 +559,9 @@ class ShardedColony:
     def tick_outlook(self) -> TickOutlook:
         """What the runner decides the next tick by, as this shard's Advance reports it:
         whether it has anything left to digest, and whether it wants the merged
-        distribution brought to its next Sense.
+        distribution brought to its next Sense; and whether it is *steady* (it cannot come
+        to want the distribution within its next tick, and its agents' Sense reads no
+        graph: :class:`~phago.distributed.messages.TickOutlook`).
 
         Within a tick only Act changes documents and agents, so from the end of a tick's
         Act this is what its Advance will report; a pipelined backend sends it with Act's
@@ -571,7 +573,7 @@ class ShardedColony:
             >>> from phago.distributed import ConsistentHashRing, ShardId
             >>> s = ShardedColony(ShardId(0), ColonyConfig(), ConsistentHashRing(1))
             >>> s.tick_outlook()
-            TickOutlook(busy=False, wants_distribution=False)
+            TickOutlook(busy=False, wants_distribution=False, steady=True)
             >>> _ = s.ingest_document("d", "alpha beta", Position(0, 0))
             >>> s.tick_outlook().busy
             True

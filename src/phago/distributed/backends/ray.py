@@ -347,7 +347,8 @@ class ShardActorImpl:
         sense, _ = self._routed(TickPhase.SENSE, None, spec.resolve, n)
         waited = time.monotonic()
         parts = _fetched(refs)
-        self._parts_wait_s += time.monotonic() - waited
+        wait_s = time.monotonic() - waited
+        self._parts_wait_s += wait_s
         self._senses_ahead += 1
         outlooks, decay_payload = self._gathered(spec.decay_payload, n, spec.held, parts)
         if _skips(outlooks, spec.stop_when_idle):
@@ -362,7 +363,9 @@ class ShardActorImpl:
         self._steady_at = tick if all(o.steady for o in outlooks) else None
         self._outlooks = None
         ended = time.monotonic()
-        self._spans.append(CallSpan(tick, DECAY_ADVANCE, start, ended))
+        # noted as starting once the wait for the parts is over (its length moved before
+        # the span), so that a wait summary counts that wait as waiting, not as work
+        self._spans.append(CallSpan(tick, DECAY_ADVANCE, start + wait_s, ended))
         act, act_parts = self._routed(TickPhase.ACT, spec.act_payload, spec.resolve, n)
         self._outlook = outlook = shard.tick_outlook()
         self._spans.append(CallSpan(tick + 1, SENSE_ACT, ended, time.monotonic()))
