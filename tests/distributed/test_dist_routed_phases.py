@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -298,22 +299,31 @@ def test_steps_run_ticks_as_the_runner_does_in_any_grouping() -> None:
     ] * 3
 
 
-def test_a_chained_step_runs_its_decay_and_skips_only_its_sense_and_act() -> None:
-    plain, actors = twins(2)
+def chained_until_idle(
+    plain: list[ShardedColony], actors: list[ShardActorImpl]
+) -> Iterator[list[Any]]:
+    """A tick's Sense and Act on ``actors``, then chained steps until they skip one (the
+    runner's inline ticks on ``plain`` alongside, one a step): each step's results."""
     steps = Steps(actors)
     held = HeldMessages()
     steps.call(sense=True)
-    ran = 0
     while True:
         held = inline_tick(plain, held)
-        ran += 1
         results = steps.call(sense=True, chained=True)
-        advance = [pickle.loads(r.decay).second for r in results]  # the Decay always ran
+        yield results
         if results[0].sense == _SKIPPED:
-            assert all_idle(advance)
-            break
-        assert not all_idle(advance)
-    assert 5 < ran < 300 and steps.act is None
+            assert steps.act is None
+            return
+
+
+def test_a_chained_step_runs_its_decay_and_skips_only_its_sense_and_act() -> None:
+    plain, actors = twins(2)
+    ran = 0
+    for results in chained_until_idle(plain, actors):
+        ran += 1
+        advance = [pickle.loads(r.decay).second for r in results]  # the Decay always ran
+        assert all_idle(advance) == (results[0].sense == _SKIPPED)
+    assert 5 < ran < 300
     assert state(plain) == state([a.shard for a in actors])
     assert all(not a.shard.colony.has_undigested_work() for a in actors)
 
@@ -327,20 +337,15 @@ def test_chained_steps_run_the_next_sense_ahead_and_end_every_tick_as_the_runner
     # shards end every tick exactly as the runner's inline tick ends it, and report the
     # same results but for timings
     plain, actors = twins(3, config)
-    steps = Steps(actors)
-    held = HeldMessages()
-    steps.call(sense=True)
     ran = 0
-    while True:
-        held = inline_tick(plain, held)
+    for results in chained_until_idle(plain, actors):
         ran += 1
-        results = steps.call(sense=True, chained=True)
         decay = [pickle.loads(r.decay) for r in results]
         tick = plain[0].current_tick
         assert [(d.first.tick, d.second.tick) for d in decay] == [(tick - 1, tick)] * 3
         assert [d.second.edge_count for d in decay] == [s.colony.graph.edge_count for s in plain]
         if results[0].sense == _SKIPPED:
-            break
+            continue
         sense = [pickle.loads(r.sense).first for r in results]
         assert [(r.tick, r.edge_count) for r in sense] == [
             (tick, s.colony.graph.edge_count) for s in plain
@@ -357,12 +362,7 @@ def test_a_shard_that_may_want_the_distribution_runs_no_sense_ahead() -> None:
     # a spawn policy could give shard 1 an agent that wants the distribution at any Act
     actors[1].shard.colony.spawn_policy = NoSpawnPolicy()
     plain[1].colony.spawn_policy = NoSpawnPolicy()
-    steps = Steps(actors)
-    held = HeldMessages()
-    steps.call(sense=True)
-    for _ in range(6):
-        held = inline_tick(plain, held)
-        steps.call(sense=True, chained=True)
+    assert sum(1 for _ in chained_until_idle(plain, actors)) > 5
     assert state(plain) == state([a.shard for a in actors])
     assert [a.senses_ahead()[0] for a in actors] == [0, 0]
 
