@@ -118,8 +118,13 @@ def main() -> None:
                 f"{r['wait_before_sense_s']:.2f} | {r['wait_before_decay_s']:.2f} | "
                 f"{r['hop_ms']:.2f} | {r['driver_cpu_ms_per_tick']:.2f} | "
                 f"{r['replayed_s']:.1f} | {r['replayed_slack_s']:.1f} | {r['senses_ahead']} | "
-                f"{r['parts_wait_s'] if r['parts_wait_s'] is None else round(r['parts_wait_s'], 2)} |"
+                f"{_seconds(r['parts_wait_s'])} |"
             )
+
+
+def _seconds(value: float | None) -> str:
+    """A table cell of seconds, or "None" where a revision did not report them."""
+    return "None" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":

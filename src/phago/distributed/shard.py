@@ -1804,16 +1804,20 @@ class ShardedColony:
             if phase is TickPhase.ADVANCE:
                 _PHASES_GC_PAUSE.end()
 
-    def decay_substrate(self) -> float:
+    def decay_substrate(self) -> tuple[float, float]:
         """Decay's part that the next Sense reads (signals, traces, fitness:
         :meth:`Colony.decay_substrate <phago.colony.Colony.decay_substrate>`), run
         ahead of the rest so that a pipelined shard can go on to Advance and its next
         Sense while the other shards' parts for this Decay are on their way; returns its
-        milliseconds. :meth:`run_graph_decay` then runs the rest of the Decay.
+        wall and CPU milliseconds (for the Decay's result). :meth:`run_graph_decay` then
+        runs the rest of the Decay.
         """
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         self.colony.decay_substrate()
-        return (time.perf_counter() - started) * 1000.0
+        return (
+            (time.perf_counter() - started) * 1000.0,
+            (time.thread_time() - cpu_started) * 1000.0,
+        )
 
     def run_graph_decay(self, payload: Any, resolve_ghosts: bool, tick: int) -> PhaseResult:
         """The rest of tick ``tick``'s Decay, after :meth:`decay_substrate`, the Advance

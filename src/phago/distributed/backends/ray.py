@@ -340,7 +340,7 @@ class ShardActorImpl:
         self._maybe_fault(TickPhase.DECAY)
         self._running = TickPhase.DECAY
         try:
-            early_ms = shard.decay_substrate()
+            early_ms, early_cpu_ms = shard.decay_substrate()
         finally:
             self._running = None
         advance, _ = self._routed(TickPhase.ADVANCE, None, spec.resolve, n)
@@ -357,6 +357,7 @@ class ShardActorImpl:
             )
         decay, decay_parts = self._routed(TickPhase.DECAY, decay_payload, spec.resolve, n, tick)
         decay.compute_ms += early_ms
+        decay.compute_cpu_ms += early_cpu_ms
         nodes, edges = shard.node_count, shard.colony.graph.edge_count
         for result in (advance, sense):  # as read after the whole Decay
             result.node_count, result.edge_count = nodes, edges
