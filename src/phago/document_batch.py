@@ -137,6 +137,30 @@ class DocumentBatch:
             self.checked_keywords,
         )
 
+    def by_owner(self, owners: npt.ArrayLike, n: int) -> list[DocumentBatch]:
+        """The batch cut into ``n`` parts: part ``s`` holds the documents ``owners`` gives
+        to ``s`` (one owner per document, each from 0 to ``n - 1``), in the batch's order.
+
+        Raises:
+            ValueError: ``owners`` is not one whole number from 0 to ``n - 1`` per document.
+
+        Example:
+            >>> b = DocumentBatch.of([(t, "some text", (0, 0)) for t in "abc"])
+            >>> [p.titles for p in b.by_owner([1, 0, 1], 2)]
+            [['b'], ['a', 'c']]
+        """
+        own = np.asarray(owners)
+        if own.shape != (len(self),) or (len(own) and own.dtype.kind not in "iu"):
+            raise ValueError(f"owners must name one shard per document ({len(self)})")
+        if len(own) and not (int(own.min()) >= 0 and int(own.max()) < n):
+            raise ValueError(f"owners must be shards from 0 to {n - 1}")
+        if n == 1:
+            return [self]
+        counts = np.bincount(own, minlength=n)
+        order = np.argsort(own, kind="stable")
+        ends = np.cumsum(counts).tolist()
+        return [self.take(order[e - c : e]) for c, e in zip(counts.tolist(), ends, strict=True)]
+
     def owned(self) -> DocumentBatch:
         """This batch with positions and ids in arrays of its own: itself when they are,
         else a copy of them (the titles and contents are shared).

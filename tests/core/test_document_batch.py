@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import pickle
 from typing import Any, Literal
@@ -154,6 +155,52 @@ def test_batches_cut_travel_and_read_back_as_rows() -> None:
     assert len(empty) == 0 and empty.xy.shape == (0, 2) and Colony().ingest_batch(empty) == 0
     of = DocumentBatch.of([(t, c, p) for t, c, p, _ in rows])
     assert of.ids.tolist() == [document_id(t, c) for t, c, _, _ in rows]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=30), st.integers(4, 6))
+def test_a_batch_cut_by_owner_keeps_each_owners_documents_in_order(
+    owners: list[int], n: int
+) -> None:
+    rows = [(f"t{i}", f"text {i}", (float(i), 0.0), 10 + i) for i in range(len(owners))]
+    b = DocumentBatch(*_columns(rows), checked_chars=50, checked_keywords=9)
+    parts = b.by_owner(np.array(owners, dtype=np.int64), n)
+    assert len(parts) == n
+    for s, part in enumerate(parts):
+        assert list(part.rows()) == [r for r, o in zip(rows, owners, strict=True) if o == s]
+        assert (part.checked_chars, part.checked_keywords) == (50, 9)
+    assert b.by_owner(np.zeros(len(rows), dtype=np.int64), 1) == [b]
+
+
+def test_a_batch_cut_by_owners_that_do_not_fit_it_is_refused() -> None:
+    b = DocumentBatch.from_rows([("a", "x", (0.0, 0.0), 1), ("b", "y", (0.0, 0.0), 2)])
+    with pytest.raises(ValueError, match="one shard per document"):
+        b.by_owner([0], 2)
+    with pytest.raises(ValueError, match="one shard per document"):
+        b.by_owner([0.0, 1.0], 2)
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        b.by_owner([0, 2], 2)
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        b.by_owner([-1, 0], 2)
+
+
+def test_stored_documents_go_to_the_collectors_oldest_generation_at_once() -> None:
+    # documents hold no cycles: walking them in the young generations' collections (the
+    # first right after a large ingest) cost a third of a shard's time storing them
+    colony = Colony()
+    colony.ingest_batch(DocumentBatch.of([(f"d{i}", f"text {i}", (0.0, 0.0)) for i in range(50)]))
+    doc = colony.substrate.documents()[7]
+    assert gc.isenabled()
+    young = gc.get_objects(generation=0) + gc.get_objects(generation=1)
+    assert not any(o is doc or o is doc.position for o in young)
+    assert any(o is doc for o in gc.get_objects(generation=2))
+
+
+def _columns(
+    rows: list[tuple[str, str, tuple[float, float], int]],
+) -> tuple[list[str], list[str], Any, Any]:
+    base = DocumentBatch.from_rows(rows)
+    return base.titles, base.contents, base.xy, base.ids
 
 
 def test_a_batch_of_array_views_owns_copies_of_them_and_shares_its_text() -> None:

@@ -183,7 +183,9 @@ def test_the_driver_logs_for_a_replay_from_the_first_checkpoint_and_actors_never
         dc.spawn_digesters(1)
         ops = _handle(dc, 0)._ops
         assert ops is not None
-        assert [op[1] for op in ops] == ["ingest_batch", "spawn"]
+        # the digesters are made by the shard, and made again from the same call's arguments
+        assert [op[1] for op in ops] == ["ingest_batch", "spawn_digesters"]
+        assert ops[1][2] == (1, 0, None, {})
         assert ray.get(dc.ray_actor(0).__ray_call__.remote(actor_log)) == []
         assert len(dc.documents()) == len(docs)
     finally:
@@ -375,13 +377,14 @@ def test_cross_shard_edge_lists_off_on_ray_keeps_the_counts(fan_out: str) -> Non
 @pytest.mark.parametrize("fan_out", ["calls", "compiled"])
 def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out: str) -> None:
     # with a small degree cap, cap orders are in flight at the checkpoints and the kill;
-    # documents ingested and an agent spawned after the checkpoint at 10 are replayed from
-    # the driver's op log
+    # documents ingested and agents spawned after the checkpoint at 10 (one sent, one made by
+    # each shard) are replayed from the driver's op log
     clean, flaky = build("local", 3, config=CAP3), build_checkpointed(3, tmp_path, fan_out)
     try:
         clean.run(12)
         clean.ingest_documents(LATE)
         clean.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
+        clean.spawn_digesters(1, seed=500, max_idle=40)
         clean.run(18)
         flaky.run(12)
         # the checkpoint at 10 on disk, as one set: every shard's snapshot and the runner's
@@ -393,6 +396,8 @@ def test_killed_actor_is_recovered_with_identical_graph(tmp_path: Path, fan_out:
         ]
         flaky.ingest_documents(LATE)  # both logged by the driver for a replay ...
         flaky.spawn(Digester(Position(3.0, 7.0), seed=99, max_idle=60), shard=1)
+        flaky.spawn_digesters(1, seed=500, max_idle=40)  # (made again by the replacement)
+        assert [op[1] for op in _handle(flaky, 1)._ops or ()][-2:] == ["spawn", "spawn_digesters"]
         late_ids = {document_id(t, c) for t, c, _ in LATE}
         assert late_ids & {d.id for d in flaky._call(1, "documents")}  # the killed one has some
         ray.kill(flaky.ray_actor(1))

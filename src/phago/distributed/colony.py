@@ -30,7 +30,6 @@ import numpy as np
 
 from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
-from phago.agents.digester import Digester
 from phago.colony import agent_id_list, check_digester_options, check_keyword_counts, tick_count
 from phago.config import ColonyConfig, colony_config, whole_number
 from phago.distributed.coordinator import Coordinator
@@ -225,6 +224,7 @@ _CHANGING_CALLS = frozenset(
         "ingest_batch",
         "spawn",
         "spawn_many",
+        "spawn_digesters",
         "apply_reinforcement",
         "ingest_document",
         "retire_agents",
@@ -911,7 +911,10 @@ from 0 to 1: this colony has 2 shards)
                 docs, self.config.max_document_chars, self._next_xy
             )
         check_keyword_counts(titles, contents, self.config.clique_keyword_limit)
+        chars, words = self.config.max_document_chars, self.config.clique_keyword_limit
         ids: list[DocumentId] = []
+
+        n = self.num_shards
 
         def batches() -> Iterator[list[tuple[int, str, tuple[Any, ...]]]]:
             # hashed, routed and sent a chunk at a time: on Ray the shards store one chunk
@@ -923,18 +926,12 @@ from 0 to 1: this colony has 2 shards)
                     contents[c0:c1],
                     xy[c0:c1],
                     document_ids(titles[c0:c1], contents[c0:c1]),
-                    self.config.max_document_chars,  # what checked_columns checked above
-                    self.config.clique_keyword_limit,  # and check_keyword_counts: not again
+                    chars,  # what checked_columns checked above
+                    words,  # and check_keyword_counts: not again
                 )
                 ids.extend(chunk.ids.tolist())
-                shards = self.coordinator.route_documents(chunk.ids)
-                order = np.argsort(shards, kind="stable")
-                cuts = np.flatnonzero(np.diff(shards[order])) + 1
-                yield [
-                    (int(shards[part[0]]), "ingest_batch", (chunk.take(part),))
-                    for part in np.split(order, cuts)
-                    if len(part)
-                ]
+                parts = chunk.by_owner(self.coordinator.route_documents(chunk.ids), n)
+                yield [(s, "ingest_batch", (p,)) for s, p in enumerate(parts) if len(p)]
 
         try:
             self._call_stream(batches())
@@ -982,22 +979,24 @@ from 0 to 1: this colony has 2 shards)
         check_digester_options(digester_options)
         shards = range(self.num_shards)
         offset = 0 if first is None else first
-        spread = self._call_each([(s, "spread_positions", (per_shard, offset)) for s in shards])
-        with cyclic_gc_paused():  # thousands of new agents: no garbage cycles to find
-            batches = [
-                [
-                    Digester(
-                        Position(x + 1.0, y + 1.0),
-                        seed=j if first is None else first + i * per_shard + j,
-                        **digester_options,
-                    )
-                    for j, (x, y) in enumerate(positions[:per_shard])
-                ]
-                for i, positions in enumerate(spread)
+        # each shard makes its own digesters (on Ray all at once, none pickled here)
+        spawned = self._call_each(
+            [
+                (
+                    s,
+                    "spawn_digesters",
+                    (
+                        per_shard,
+                        offset,
+                        None if first is None else first + s * per_shard,
+                        dict(digester_options),
+                    ),
+                )
+                for s in shards
             ]
-            self._call_each([(s, "spawn_many", (agents,)) for s, agents in enumerate(batches)])
+        )
         self._version += 1
-        return sum(map(len, batches))
+        return sum(map(len, spawned))
 
     def spawn(self, agent: Any, shard: int = 0) -> Any:
         """Spawn any agent (a sentinel, a synthesizer, an evolving digester) on ``shard``.

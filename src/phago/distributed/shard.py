@@ -657,6 +657,42 @@ class ShardedColony:
         with cyclic_gc_paused():
             return [self.spawn(a) for a in agents]
 
+    def spawn_digesters(
+        self, count: int, offset: int = 0, first_seed: int | None = None, options: Any = None
+    ) -> list[AgentId]:
+        """Spawn ``count`` digesters spread over this shard's documents, made here (not sent
+        as objects: on Ray each shard makes its own at once, and none is pickled); returns
+        their ids.
+
+        Digester ``j`` starts one unit right and up of :meth:`spread_positions` ``(count,
+        offset)``'s ``j``-th place and is seeded ``j`` (``first_seed`` None) or ``first_seed
+        + j``; ``options`` are more :class:`~phago.agents.digester.Digester` arguments (a
+        dict). What :meth:`DistributedColony.spawn_digesters
+        <phago.distributed.DistributedColony.spawn_digesters>` asks of each shard.
+
+        Raises:
+            InvalidAgent: the colony refused a digester (nothing is spawned).
+            TypeError: ``options`` a digester does not take (the caller checks them first).
+
+        Example:
+            >>> from phago import ColonyConfig
+            >>> from phago.distributed import ConsistentHashRing, ShardId
+            >>> s = ShardedColony(ShardId(0), ColonyConfig(), ConsistentHashRing(1))
+            >>> len(s.spawn_digesters(3, first_seed=10)), s.colony.agents[2].seed
+            (3, 12)
+        """
+        places = self.spread_positions(count, offset)[:count]
+        with cyclic_gc_paused():  # thousands of new agents: no garbage cycles to find
+            agents: list[Agent] = [
+                Digester(
+                    Position(x + 1.0, y + 1.0),
+                    seed=j if first_seed is None else first_seed + j,
+                    **(options or {}),
+                )
+                for j, (x, y) in enumerate(places)
+            ]
+        return self.spawn_many(agents)
+
     def document_positions(self) -> list[tuple[float, float]]:
         """Positions of this shard's documents, in insertion order."""
         return [(d.position.x, d.position.y) for d in self.colony.substrate._docs]
@@ -903,6 +939,8 @@ class ShardedColony:
                 self.forget_documents(*data)
             elif kind == "forget_renumber":
                 self.forget_renumber(data)
+            elif kind == "spawn_digesters":
+                self.spawn_digesters(*data)
             else:
                 self.spawn(_replayed(data))
         return len(due)

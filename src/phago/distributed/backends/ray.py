@@ -746,6 +746,7 @@ _LOGGED = {
     "ingest_batch",
     "spawn",
     "spawn_many",
+    "spawn_digesters",
     "apply_reinforcement",
     "retire_agents",
     "forget_documents",
@@ -1575,6 +1576,8 @@ def _as_ops(tick: int, method: str, args: tuple[Any, ...]) -> list[tuple[int, st
         return [(tick, "forget", ([int(d) for d in args[0]], args[1]))]
     if method == "forget_renumber":  # the kept nodes of the renumbered shards
         return [(tick, "forget_renumber", dict(args[0]))]
+    if method == "spawn_digesters":  # made again from the same arguments when it replays
+        return [(tick, "spawn_digesters", tuple(args))]
     if method == "spawn":  # one agent; the actor unpickles it when it replays
         return [(tick, "spawn", pickle.dumps(args[0], protocol=pickle.HIGHEST_PROTOCOL))]
     return [(tick, "spawn", pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in args[0]]
