@@ -658,7 +658,11 @@ class ShardedColony:
             return [self.spawn(a) for a in agents]
 
     def spawn_digesters(
-        self, count: int, offset: int = 0, first_seed: int | None = None, options: Any = None
+        self,
+        count: int,
+        offset: int = 0,
+        first_seed: int | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> list[AgentId]:
         """Spawn ``count`` digesters spread over this shard's documents, made here (not sent
         as objects: on Ray each shard makes its own at once, and none is pickled); returns
@@ -666,8 +670,8 @@ class ShardedColony:
 
         Digester ``j`` starts one unit right and up of :meth:`spread_positions` ``(count,
         offset)``'s ``j``-th place and is seeded ``j`` (``first_seed`` None) or ``first_seed
-        + j``; ``options`` are more :class:`~phago.agents.digester.Digester` arguments (a
-        dict). What :meth:`DistributedColony.spawn_digesters
+        + j``; ``options`` are more :class:`~phago.agents.digester.Digester` arguments.
+        What :meth:`DistributedColony.spawn_digesters
         <phago.distributed.DistributedColony.spawn_digesters>` asks of each shard.
 
         Raises:
@@ -691,7 +695,7 @@ class ShardedColony:
                 )
                 for j, (x, y) in enumerate(places)
             ]
-        return self.spawn_many(agents)
+            return self.spawn_many(agents)
 
     def document_positions(self) -> list[tuple[float, float]]:
         """Positions of this shard's documents, in insertion order."""
