@@ -912,9 +912,8 @@ from 0 to 1: this colony has 2 shards)
             )
         check_keyword_counts(titles, contents, self.config.clique_keyword_limit)
         chars, words = self.config.max_document_chars, self.config.clique_keyword_limit
-        ids: list[DocumentId] = []
-
         n = self.num_shards
+        ids: list[DocumentId] = []
 
         def batches() -> Iterator[list[tuple[int, str, tuple[Any, ...]]]]:
             # hashed, routed and sent a chunk at a time: on Ray the shards store one chunk

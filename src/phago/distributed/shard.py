@@ -685,15 +685,15 @@ class ShardedColony:
             >>> len(s.spawn_digesters(3, first_seed=10)), s.colony.agents[2].seed
             (3, 12)
         """
-        places = self.spread_positions(count, offset)[:count]
+        places = self.colony.spread_positions(count, offset)
         with cyclic_gc_paused():  # thousands of new agents: no garbage cycles to find
             agents: list[Agent] = [
                 Digester(
-                    Position(x + 1.0, y + 1.0),
+                    Position(p.x + 1.0, p.y + 1.0),
                     seed=j if first_seed is None else first_seed + j,
                     **(options or {}),
                 )
-                for j, (x, y) in enumerate(places)
+                for j, p in enumerate(places)
             ]
             return self.spawn_many(agents)
 
