@@ -15,10 +15,18 @@ import pytest
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, TickPhase
+from phago.distributed import shard as shard_module
 from phago.distributed.degree_cap import CapOrder, DegreeReport
-from phago.distributed.forget import plan_from_parts
+from phago.distributed.forget import plan_from_parts, restored_parts
 from phago.distributed.shard import ShardedColony
-from phago.errors import ColonyBusy, ColonyClosed, DocumentError, PhaseOrderError, RpcError
+from phago.errors import (
+    ColonyBusy,
+    ColonyClosed,
+    DocumentError,
+    PhaseOrderError,
+    RpcError,
+    StoreError,
+)
 from phago.graph import HebbianGraph
 from phago.state import capture, plan_forget
 from phago.store import forget_in_store, load_distributed, save_distributed
@@ -315,6 +323,99 @@ def test_a_forget_is_replayed_after_a_rollback(
     finally:
         clean.close()
         flaky.close()
+
+
+@pytest.mark.parametrize("failing", [0, 2], ids=["first-shard", "last-shard"])
+def test_a_shard_that_cannot_forget_leaves_every_shard_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
+    """Every shard works its forget out before any shard changes: one whose result would
+    not restore (a StoreError) leaves the whole cluster as it was, and the same forget
+    then goes through as on a cluster that never failed."""
+    cap = ColonyConfig(max_edge_degree=3)
+    clean, flaky = build(3, cap), build(3, cap)
+    try:
+        for dc in (clean, flaky):
+            dc.run(6)
+        victims = [d.id for d in clean.documents()][:4]
+        before = (
+            graph_data(flaky.graph),
+            shard_reports(flaky),
+            agent_states(flaky),
+            shard_extras(flaky),
+            held(flaky),
+        )
+        real = restored_parts
+        calls: list[int] = []
+
+        def refuses_on_one_shard(state: Any) -> Any:
+            """The check of shard ``failing``'s result fails (local shards prepare in turn)."""
+            calls.append(1)
+            if len(calls) == failing + 1:
+                raise StoreError("colony state is inconsistent after the forget: injected")
+            return real(state)
+
+        monkeypatch.setattr(shard_module, "restored_parts", refuses_on_one_shard)
+        with pytest.raises(StoreError, match="injected"):
+            flaky.forget_documents(victims)
+        assert len(calls) == failing + 1  # (the shards before it had prepared theirs)
+        after = (
+            graph_data(flaky.graph),
+            shard_reports(flaky),
+            agent_states(flaky),
+            shard_extras(flaky),
+            held(flaky),
+        )
+        assert after == before
+        assert all(h.target._forget_ready is None for h in flaky.runner.handles)
+        monkeypatch.setattr(shard_module, "restored_parts", real)
+        reports = [dc.forget_documents(victims) for dc in (clean, flaky)]
+        assert reports[0].to_dict() == reports[1].to_dict() and reports[0].nodes_removed > 0
+        assert_same(flaky, clean)
+        for dc in (clean, flaky):
+            dc.run(5)
+        assert_same(flaky, clean)
+    finally:
+        clean.close()
+        flaky.close()
+
+
+def test_a_prepared_forget_is_applied_only_by_its_own_call() -> None:
+    """``forget_prepare`` changes nothing; ``forget_documents`` with its token applies what
+    it prepared, and works the forget out afresh for another token, other documents or
+    none; ``forget_abort`` drops it, and a snapshot never carries one."""
+    dc = build(2)
+    try:
+        dc.run(6)
+        shard = dc.runner.handles[0].target
+        victims = [d.id for d in dc.documents()][:3]
+        presented = dc._call_all("forget_presented", victims)
+        plan = plan_from_parts(
+            victims,
+            presented,
+            lambda p, c: dc._call_all("forget_needs", p, c),
+            lambda p, s, n: dc._call_all("forget_supported", p, s, n),
+        )
+        before = shard_reports(dc)
+        shard.forget_prepare(victims, plan, "t1")
+        assert shard._forget_ready is not None and shard_reports(dc) == before
+        assert ShardedColony.from_snapshot(shard.snapshot(), shard.ring)._forget_ready is None
+        shard.forget_abort("another")
+        assert shard._forget_ready is not None
+        shard.forget_abort("t1")
+        assert shard._forget_ready is None
+        ready_graphs = []
+        for token, ids in (("t1", victims), ("t2", victims), ("t1", victims[:2]), (None, victims)):
+            twin = ShardedColony.from_snapshot(shard.snapshot(), shard.ring)
+            twin.forget_prepare(victims, plan, "t1")
+            prepared = twin._forget_ready
+            assert prepared is not None
+            twin.forget_documents(ids, plan, token)
+            assert twin._forget_ready is None
+            ready_graphs.append(twin.colony.graph is prepared.graph)
+        assert ready_graphs == [True, False, False, False]
+    finally:
+        dc.close()
 
 
 def test_forget_is_refused_mid_run_elsewhere_and_once_closed() -> None:

@@ -63,3 +63,29 @@ def test_a_forget_on_ray_equals_local_and_is_replayed_for_a_recovered_actor() ->
     finally:
         clean.close()
         flaky.close()
+
+
+def test_a_ray_shard_that_raises_in_a_forget_leaves_every_shard_as_it_was() -> None:
+    """One actor raising while it works out its part (an injected fault) fails the forget
+    before any shard changes: the cluster is as it was, and the forget then goes through
+    as on local shards."""
+    clean, flaky = build("local"), build("ray")
+    try:
+        for dc in (clean, flaky):
+            dc.run(7)
+        victims = [d.id for d in clean.documents()][:4]
+        before = signature(flaky)
+        flaky.inject_fault(1, "raise", "forget", flaky.current_tick)
+        with pytest.raises(RuntimeError, match="injected fault in forget"):
+            flaky.forget_documents(victims)
+        assert signature(flaky) == before
+        assert flaky.stats().documents_total == 20
+        reports = [dc.forget_documents(victims) for dc in (clean, flaky)]
+        assert reports[0].to_dict() == reports[1].to_dict() and reports[0].nodes_removed > 0
+        assert signature(flaky) == signature(clean)
+        for dc in (clean, flaky):
+            dc.run(4)
+        assert signature(flaky) == signature(clean)
+    finally:
+        clean.close()
+        flaky.close()

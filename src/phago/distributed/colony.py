@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import threading
 import time
@@ -1101,9 +1102,12 @@ from 0 to 1: this colony has 2 shards)
         forgetting in the store and loading it would leave it, and runs on from there as
         that colony would. The shards keep their agents. The decision is made from small
         answers of each shard (the pairs the documents wired, the edges that need a
-        remaining document's support); no shard's state goes to the driver. Logged like
-        the other changes between ticks, so that a rollback to an earlier checkpoint
-        replays it at the same tick. Read :attr:`graph` afresh afterwards.
+        remaining document's support); no shard's state goes to the driver. All or
+        nothing: every shard works out its forget and checks it before any shard changes
+        (each holds its new graph and substrate meanwhile, so a shard needs about twice its
+        graph's memory for a moment), and if one cannot, none forgets. Logged like the
+        other changes between ticks, so that a rollback to an earlier checkpoint replays it
+        at the same tick. Read :attr:`graph` afresh afterwards.
 
         Args:
             doc_ids: ids of the documents to forget; ids no shard holds are reported as
@@ -1119,6 +1123,9 @@ from 0 to 1: this colony has 2 shards)
             PhaseOrderError: called during a run (from its ``on_tick`` or ``on_progress``).
             ColonyBusy: another thread's call is under way.
             ColonyClosed: the colony was closed.
+            StoreError: a shard's result would not restore (no shard changes).
+            Exception: the error a Ray shard raised working out its part, as Ray raises
+                it (no shard changes).
 
         Example:
             >>> with DistributedColony(num_shards=2, seed=0) as dc:
@@ -1155,7 +1162,16 @@ from 0 to 1: this colony has 2 shards)
             return self._call_all("forget_supported", plan, since, needed)
 
         plan = plan_from_parts(ids, presented, needs, supported)
-        done = self._call_each([(s, "forget_documents", (ids, plan)) for s in shards])
+        # every shard works its forget out and checks it before any shard changes, so that
+        # a shard that cannot forget leaves the cluster as it was
+        token = secrets.token_hex(8)
+        try:
+            self._call_all("forget_prepare", ids, plan, token)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._call_all("forget_abort", token)
+            raise
+        done = self._call_each([(s, "forget_documents", (ids, plan, token)) for s in shards])
         kept = {s: d["kept"] for s, d in enumerate(done) if d["kept"] is not None}
         if kept:
             self._call_all("forget_renumber", kept)
@@ -1599,8 +1615,9 @@ from 0 to 1: this colony has 2 shards)
         seconds: float = 3600.0,
     ) -> None:
         """Arm a one-shot fault on a Ray shard (``hang``, ``raise`` or ``exit``) for drills,
-        in a phase (a :class:`TickPhase` or its name, in any case) or
-        (``phase="checkpoint"``) in taking its checkpoint, at ``tick``.
+        in a phase (a :class:`TickPhase` or its name, in any case),
+        (``phase="checkpoint"``) in taking its checkpoint or (``phase="forget"``) in working
+        out its part of a forget (:meth:`forget_documents`), at ``tick``.
 
         The arguments are checked first, then the backend.
 
@@ -1622,7 +1639,8 @@ from 0 to 1: this colony has 2 shards)
         index = self._checked_shard(shard_index, "shard_index")
         if kind not in ("hang", "raise", "exit"):
             raise ConfigError(f"unknown fault {kind!r}; use 'hang', 'raise' or 'exit'")
-        names = {str(p).lower(): str(p) for p in TickPhase} | {"checkpoint": "checkpoint"}
+        names = {str(p).lower(): str(p) for p in TickPhase}
+        names |= {"checkpoint": "checkpoint", "forget": "forget"}
         where = names.get(str(phase).lower())
         if where is None:
             raise ConfigError(f"unknown phase {phase!r}; use one of {sorted(names.values())}")

@@ -83,7 +83,8 @@ from phago.document_batch import DocumentBatch
 from phago.errors import InvalidAgent, PhaseOrderError, RoutingFailed
 from phago.graph import _TYPE_CODE, _TYPES, HebbianGraph, IntArray, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
-from phago.state import ForgetPlan
+from phago.state import ColonyState, ForgetPlan, ForgetReport
+from phago.substrate import Substrate
 from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
 
@@ -228,6 +229,30 @@ def _phase_result(shard: int, phase: int, *fields: Any) -> ShardPhaseResult:
 
 
 @dataclass(slots=True)
+class _PreparedForget:
+    """One shard's forget, worked out and checked, not applied yet
+    (:meth:`ShardedColony.forget_prepare`): the new graph, substrate, ghost flags, cached
+    ghosts and degree-cap state, and what the agents reload."""
+
+    token: str | None
+    ids: list[int]
+    plan: ForgetPlan
+    tick: int
+    owned_before: int
+    report: ForgetReport
+    kept: IntArray | None
+    graph: HebbianGraph
+    substrate: Substrate
+    state: ColonyState
+    before: list[dict[str, Any]]
+    whole: list[dict[str, Any]]
+    known: npt.NDArray[np.bool_]
+    pending: npt.NDArray[np.bool_]
+    cap: dict[str, Any]
+    ghosts: GhostNodeCache
+
+
+@dataclass(slots=True)
 class OwnedGraph:
     """The part of the global graph a shard holds: its owned nodes and its stored edges."""
 
@@ -349,6 +374,8 @@ class ShardedColony:
         # set while :meth:`run_graph_decay` runs: the tick whose Decay's graph part it is
         self._decay_graph_at: int | None = None
         self._degree_cap = self._new_degree_cap()
+        # a forget worked out and checked, waiting to be applied (forget_prepare)
+        self._forget_ready: _PreparedForget | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -855,6 +882,7 @@ class ShardedColony:
             state[name] = state[name][:n]
         del state["_scratch_buf"]
         del state["_label_sent_buf"]  # (a restored shard sends every label again once)
+        state["_forget_ready"] = None  # (a prepared forget is not state: it waits for a call)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -869,6 +897,7 @@ class ShardedColony:
         self._scratch_buf = np.full(len(self._owner_buf), _FREE, dtype=_INT)
         self._label_sent_buf = np.zeros(len(self._owner_buf), dtype=np.uint64)
         self.__dict__.pop("_gc_pause", None)  # (pickled before the pause was the process's)
+        self.__dict__.setdefault("_forget_ready", None)
 
     def snapshot(self) -> bytes:
         """The whole shard state as bytes (pickle protocol 5).
@@ -981,7 +1010,36 @@ class ShardedColony:
         """Planning a forget, round 3 (:func:`phago.distributed.forget.supported_pairs`)."""
         return supported_pairs(forget_view(self.colony), plan, since, needed)
 
-    def forget_documents(self, doc_ids: Sequence[int], plan: ForgetPlan) -> dict[str, Any]:
+    def forget_prepare(
+        self, doc_ids: Sequence[int], plan: ForgetPlan, token: str | None = None
+    ) -> None:
+        """The first half of :meth:`forget_documents`: work out this shard's forget and
+        check that it restores, changing nothing; the result waits for
+        ``forget_documents(doc_ids, plan, token)``. A cluster prepares every shard before
+        any of them forgets, so that a shard that cannot forget leaves every shard as it
+        was (:meth:`DistributedColony.forget_documents
+        <phago.distributed.colony.DistributedColony.forget_documents>`). The prepared forget
+        holds the shard's new graph and substrate until it is applied or dropped
+        (:meth:`forget_abort`).
+
+        Raises:
+            PhaseOrderError: the shard is in the middle of a tick.
+            StoreError: the result would not restore.
+        """
+        from phago.state import checked_document_ids
+
+        self._forget_ready = None
+        self._forget_ready = self._prepared_forget(checked_document_ids(doc_ids), plan, token)
+
+    def forget_abort(self, token: str | None = None) -> None:
+        """Drop the forget :meth:`forget_prepare` prepared (under ``token``; None: any)."""
+        ready = self._forget_ready
+        if ready is not None and (token is None or ready.token == token):
+            self._forget_ready = None
+
+    def forget_documents(
+        self, doc_ids: Sequence[int], plan: ForgetPlan, token: str | None = None
+    ) -> dict[str, Any]:
         """Forget documents on this shard, in place, following the cluster's ``plan``
         (:func:`phago.state.forget_documents` with the nodes this shard owns), and leave the
         shard as loading a store forgotten in would: its ghost flags and degree-cap rows
@@ -990,6 +1048,9 @@ class ShardedColony:
         The degree-cap drops in flight, which name other shards' nodes too, are renumbered
         by :meth:`forget_renumber` once every shard has forgotten. Logged, so that a
         rollback replays it.
+
+        With the ``token`` of a :meth:`forget_prepare` of the same documents at this tick,
+        it applies what that prepared; otherwise it works the forget out first.
 
         Returns:
             ``documents_removed`` (held here), ``edges_removed``, ``edges_weakened``,
@@ -1000,11 +1061,28 @@ class ShardedColony:
             PhaseOrderError: the shard is in the middle of a tick (nothing changes).
             StoreError: the result would not restore (nothing changes).
         """
-        from phago import store
         from phago.state import checked_document_ids
-        from phago.state import forget_documents as forget_in_state
 
         ids = checked_document_ids(doc_ids)
+        ready, self._forget_ready = self._forget_ready, None
+        if (
+            ready is None
+            or token is None
+            or ready.token != token
+            or ready.ids != ids
+            or ready.tick != self.current_tick
+        ):
+            ready = self._prepared_forget(ids, plan, token)
+        return self._apply_forget(ready)
+
+    def _prepared_forget(
+        self, ids: list[int], plan: ForgetPlan, token: str | None
+    ) -> _PreparedForget:
+        """This shard's forget of ``ids`` by ``plan``, worked out and checked; the shard
+        is unchanged."""
+        from phago import store
+        from phago.state import forget_documents as forget_in_state
+
         self._between_ticks()
         colony = self.colony
         state, whole = forget_state(colony)
@@ -1012,7 +1090,6 @@ class ShardedColony:
         known, pending = self.ghost_flags()
         cap = self.degree_cap_state()
         ghosts = [store._ghost_dict(g) for g in self._ghosts.all_nodes()]
-        owned_before = self.node_count
         owned = self.ring.get_shards(state.graph.ids) == int(self._id)
         report = forget_in_state(state, ids, plan, owned)
         kept = report.kept_nodes if report.nodes_removed else None
@@ -1028,28 +1105,52 @@ class ShardedColony:
                 rows[:, 3] = new[rows[:, 3]]
                 cap["cap_inflight"] = rows
         store._forget_ghosts(ghosts, {int(x) for x in plan.drop.tolist()}, set(ids))
-        # (checks the result before anything here changes)
-        colony._graph, colony.substrate = restored_parts(state)
-        reload_agents(colony, state, before, whole)
-        colony.view.forget_prefetched()
-        self._reset_node_columns()
-        self.set_ghost_flags(known, pending)
+        graph, substrate = restored_parts(state)  # (the check: raises before any change)
         cache = GhostNodeCache(self._ghosts.capacity)
         for g in ghosts:
             cache.insert(store._ghost(g))
-        self._ghosts = cache
+        return _PreparedForget(
+            token=token,
+            ids=ids,
+            plan=plan,
+            tick=self.current_tick,
+            owned_before=self.node_count,
+            report=report,
+            kept=kept,
+            graph=graph,
+            substrate=substrate,
+            state=state,
+            before=before,
+            whole=whole,
+            known=known,
+            pending=pending,
+            cap=cap,
+            ghosts=cache,
+        )
+
+    def _apply_forget(self, ready: _PreparedForget) -> dict[str, Any]:
+        """Put a prepared forget in place (nothing here checks or can refuse it)."""
+        colony = self.colony
+        colony._graph, colony.substrate = ready.graph, ready.substrate
+        reload_agents(colony, ready.state, ready.before, ready.whole)
+        colony.view.forget_prefetched()
+        self._reset_node_columns()
+        self.set_ghost_flags(ready.known, ready.pending)
+        self._ghosts = ready.ghosts
+        cap = ready.cap
         if "cap_reported" in cap:
             self.set_degree_cap_state(
                 cap["cap_reported"], cap["cap_table"], cap.get("cap_inflight"), cap
             )
         if self._oplog is not None:
-            self._oplog.append((self.current_tick, "forget", (ids, plan)))
+            self._oplog.append((self.current_tick, "forget", (ready.ids, ready.plan)))
+        report = ready.report
         return {
             "documents_removed": report.documents_removed,
             "edges_removed": report.edges_removed,
             "edges_weakened": report.edges_weakened,
-            "nodes_removed": owned_before - self.node_count,
-            "kept": kept,
+            "nodes_removed": ready.owned_before - self.node_count,
+            "kept": ready.kept,
         }
 
     def forget_renumber(self, kept: Mapping[int, IntArray]) -> None:

@@ -164,6 +164,8 @@ class ShardActorImpl:
             return getattr(self, method)()
         if method == "run_phase":
             self._maybe_fault(args[0])
+        elif method == "forget_prepare":
+            self._maybe_fault("forget")
         return getattr(self.shard, method)(*args)
 
     def run_phase_step(self, step: bytes) -> bytes:
@@ -516,7 +518,7 @@ class ShardActorImpl:
 
     def inject_fault(self, kind: str, phase: str, tick: int, seconds: float = 3600.0) -> None:
         """Arm a one-shot fault (``hang``, ``raise`` or ``exit``) in ``phase`` (a tick phase,
-        or ``"checkpoint"``) at ``tick``."""
+        ``"checkpoint"`` or ``"forget"``) at ``tick``."""
         self._fault = (kind, phase, tick, seconds)
 
     def checkpoint(self) -> bytes:
