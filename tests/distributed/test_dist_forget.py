@@ -105,6 +105,12 @@ def agent_states(dc: DistributedColony) -> list[Any]:
     ]
 
 
+def cluster_data(dc: DistributedColony) -> list[Any]:
+    """Everything a forget changes: the graph, each shard's report, agents, ghost flags,
+    cached ghosts and degree-cap state, and the messages held between ticks."""
+    return [graph_data(dc.graph), shard_reports(dc), agent_states(dc), shard_extras(dc), held(dc)]
+
+
 def assert_same(a: DistributedColony, b: DistributedColony) -> None:
     assert a.current_tick == b.current_tick
     assert graph_data(a.graph) == graph_data(b.graph)
@@ -338,13 +344,7 @@ def test_a_shard_that_cannot_forget_leaves_every_shard_as_it_was(
         for dc in (clean, flaky):
             dc.run(6)
         victims = [d.id for d in clean.documents()][:4]
-        before = (
-            graph_data(flaky.graph),
-            shard_reports(flaky),
-            agent_states(flaky),
-            shard_extras(flaky),
-            held(flaky),
-        )
+        before = cluster_data(flaky)
         real = restored_parts
         calls: list[int] = []
 
@@ -359,14 +359,7 @@ def test_a_shard_that_cannot_forget_leaves_every_shard_as_it_was(
         with pytest.raises(StoreError, match="injected"):
             flaky.forget_documents(victims)
         assert len(calls) == failing + 1  # (the shards before it had prepared theirs)
-        after = (
-            graph_data(flaky.graph),
-            shard_reports(flaky),
-            agent_states(flaky),
-            shard_extras(flaky),
-            held(flaky),
-        )
-        assert after == before
+        assert cluster_data(flaky) == before
         assert all(h.target._forget_ready is None for h in flaky.runner.handles)
         monkeypatch.setattr(shard_module, "restored_parts", real)
         reports = [dc.forget_documents(victims) for dc in (clean, flaky)]
