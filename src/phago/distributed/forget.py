@@ -126,15 +126,15 @@ def forget_state(colony: Colony) -> tuple[ColonyState, list[dict[str, Any]]]:
 
 def reload_agents(
     colony: Colony,
-    state: ColonyState,
+    agents: Sequence[AgentState],
     before: Sequence[Mapping[str, Any]],
     whole: Sequence[dict[str, Any]],
 ) -> None:
-    """After a forget in ``state`` (from :func:`forget_state`): each agent whose part
-    changed (``before``: the parts as they were) loads its whole state with the changes,
-    as :meth:`Colony.forget_documents <phago.colony.Colony.forget_documents>` and a load
-    give it (through JSON data)."""
-    for agent, old, got, sd in zip(colony.agents, before, state.agents, whole, strict=True):
+    """After a forget in the state :func:`forget_state` gave (``agents``: its agents'
+    parts after the forget): each agent whose part changed (``before``: the parts as they
+    were) loads its whole state with the changes, as :meth:`Colony.forget_documents
+    <phago.colony.Colony.forget_documents>` and a load give it (through JSON data)."""
+    for agent, old, got, sd in zip(colony.agents, before, agents, whole, strict=True):
         if got.state != old:
             data = to_jsonable(sd)
             data.update(to_jsonable(got.state))

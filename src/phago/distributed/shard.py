@@ -83,7 +83,7 @@ from phago.document_batch import DocumentBatch
 from phago.errors import InvalidAgent, PhaseOrderError, RoutingFailed
 from phago.graph import _TYPE_CODE, _TYPES, HebbianGraph, IntArray, _triu
 from phago.ids import AgentId, DocumentId, NodeId, document_id, stable_hash64
-from phago.state import ColonyState, ForgetPlan, ForgetReport
+from phago.state import AgentState, ForgetPlan, ForgetReport
 from phago.substrate import Substrate
 from phago.text import label_terms
 from phago.types import Document, NodeData, NodeType, Position
@@ -243,7 +243,7 @@ class _PreparedForget:
     kept: IntArray | None
     graph: HebbianGraph
     substrate: Substrate
-    state: ColonyState
+    agents: list[AgentState]
     before: list[dict[str, Any]]
     whole: list[dict[str, Any]]
     known: npt.NDArray[np.bool_]
@@ -1119,7 +1119,7 @@ class ShardedColony:
             kept=kept,
             graph=graph,
             substrate=substrate,
-            state=state,
+            agents=state.agents,  # (not the state: its captured graph is not kept)
             before=before,
             whole=whole,
             known=known,
@@ -1132,7 +1132,7 @@ class ShardedColony:
         """Put a prepared forget in place (nothing here checks or can refuse it)."""
         colony = self.colony
         colony._graph, colony.substrate = ready.graph, ready.substrate
-        reload_agents(colony, ready.state, ready.before, ready.whole)
+        reload_agents(colony, ready.agents, ready.before, ready.whole)
         colony.view.forget_prefetched()
         self._reset_node_columns()
         self.set_ghost_flags(ready.known, ready.pending)
