@@ -1104,9 +1104,10 @@ from 0 to 1: this colony has 2 shards)
         answers of each shard (the pairs the documents wired, the edges that need a
         remaining document's support); no shard's state goes to the driver. All or
         nothing: every shard works out its forget and checks it before any shard changes
-        (each holds its new graph and substrate until all have), and if one cannot, none forgets. Logged like the
-        other changes between ticks, so that a rollback to an earlier checkpoint replays it
-        at the same tick. Read :attr:`graph` afresh afterwards.
+        (each holds its new graph and substrate until all have), and if one cannot, none
+        forgets. Logged like the other changes between ticks, so that a rollback to an
+        earlier checkpoint replays it at the same tick. Read :attr:`graph` afresh
+        afterwards.
 
         Args:
             doc_ids: ids of the documents to forget; ids no shard holds are reported as
