@@ -241,6 +241,11 @@ def _build_agent(agent_type: str, state: dict[str, Any], path: str = "") -> Agen
 # ---------------------------------------------------------------------------- JSON helpers
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Types :func:`to_jsonable` and :func:`from_jsonable` return as they are (exact types: a
+NumPy float is a ``float`` too, and becomes a Python one)."""
+
+
 def to_jsonable(value: Any) -> Any:
     """Make ``value`` JSON-compatible: NumPy scalars and arrays, tuples, sets, bytes.
 
@@ -251,12 +256,15 @@ def to_jsonable(value: Any) -> Any:
         >>> to_jsonable({"a": (1, np.int64(2)), "b": b"x"})
         {'a': [1, 2], 'b': {'__bytes__': 'eA=='}}
     """
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        plain = _PLAIN
+        return {str(k): v if type(v) in plain else to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
+        return _jsonable_items(value)
     if isinstance(value, set | frozenset):
-        return [to_jsonable(v) for v in sorted(value, key=repr)]
+        return _jsonable_items(sorted(value, key=repr))
     if isinstance(value, bytes | bytearray):
         return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, np.ndarray):
@@ -266,6 +274,21 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _jsonable_items(items: Any) -> list[Any]:
+    """:func:`to_jsonable` of each item, as a list (plain items taken as they are)."""
+    plain = _PLAIN
+    return [v if type(v) in plain else _jsonable_item(v) for v in items]
+
+
+def _jsonable_item(v: Any) -> Any:
+    """:func:`to_jsonable` of a list's item that is not plain: a pair of plain values
+    (such as a counter's item) without the general path."""
+    plain = _PLAIN
+    if type(v) is tuple and len(v) == 2 and type(v[0]) in plain and type(v[1]) in plain:
+        return [v[0], v[1]]
+    return to_jsonable(v)
+
+
 def from_jsonable(value: Any) -> Any:
     """Undo the bytes encoding of :func:`to_jsonable` (everything else is left as is).
 
@@ -273,13 +296,25 @@ def from_jsonable(value: Any) -> Any:
         >>> from_jsonable({"b": {"__bytes__": "eA=="}})
         {'b': b'x'}
     """
+    if type(value) in _PLAIN:
+        return value
+    plain = _PLAIN
     if isinstance(value, dict):
         if len(value) == 1 and "__bytes__" in value:
             return base64.b64decode(value["__bytes__"])
-        return {k: from_jsonable(v) for k, v in value.items()}
+        return {k: v if type(v) in plain else from_jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [from_jsonable(v) for v in value]
+        return [v if type(v) in plain else _from_jsonable_item(v) for v in value]
     return value
+
+
+def _from_jsonable_item(v: Any) -> Any:
+    """:func:`from_jsonable` of a list's item that is not plain (a pair of plain values
+    without the general path)."""
+    plain = _PLAIN
+    if type(v) is list and len(v) == 2 and type(v[0]) in plain and type(v[1]) in plain:
+        return [v[0], v[1]]
+    return from_jsonable(v)
 
 
 # ---------------------------------------------------------------------------- dataclasses
