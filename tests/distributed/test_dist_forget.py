@@ -345,7 +345,6 @@ def test_a_shard_that_cannot_forget_leaves_every_shard_as_it_was(
             dc.run(6)
         victims = [d.id for d in clean.documents()][:4]
         before = cluster_data(flaky)
-        real = restored_parts
         calls: list[int] = []
 
         def refuses_on_one_shard(state: Any) -> Any:
@@ -353,7 +352,7 @@ def test_a_shard_that_cannot_forget_leaves_every_shard_as_it_was(
             calls.append(1)
             if len(calls) == failing + 1:
                 raise StoreError("colony state is inconsistent after the forget: injected")
-            return real(state)
+            return restored_parts(state)
 
         monkeypatch.setattr(shard_module, "restored_parts", refuses_on_one_shard)
         with pytest.raises(StoreError, match="injected"):
@@ -361,7 +360,7 @@ def test_a_shard_that_cannot_forget_leaves_every_shard_as_it_was(
         assert len(calls) == failing + 1  # (the shards before it had prepared theirs)
         assert cluster_data(flaky) == before
         assert all(h.target._forget_ready is None for h in flaky.runner.handles)
-        monkeypatch.setattr(shard_module, "restored_parts", real)
+        monkeypatch.setattr(shard_module, "restored_parts", restored_parts)
         reports = [dc.forget_documents(victims) for dc in (clean, flaky)]
         assert reports[0].to_dict() == reports[1].to_dict() and reports[0].nodes_removed > 0
         assert_same(flaky, clean)
@@ -382,13 +381,7 @@ def test_a_prepared_forget_is_applied_only_by_its_own_call() -> None:
         dc.run(6)
         shard = dc.runner.handles[0].target
         victims = [d.id for d in dc.documents()][:3]
-        presented = dc._call_all("forget_presented", victims)
-        plan = plan_from_parts(
-            victims,
-            presented,
-            lambda p, c: dc._call_all("forget_needs", p, c),
-            lambda p, s, n: dc._call_all("forget_supported", p, s, n),
-        )
+        plan = plan_forget([capture(h.target.colony) for h in dc.runner.handles], victims)
         before = shard_reports(dc)
         shard.forget_prepare(victims, plan, "t1")
         assert shard._forget_ready is not None and shard_reports(dc) == before

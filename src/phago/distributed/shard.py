@@ -1028,7 +1028,7 @@ class ShardedColony:
         """
         from phago.state import checked_document_ids
 
-        self._forget_ready = None
+        self._forget_ready = None  # (an earlier one goes, even if this one fails)
         self._forget_ready = self._prepared_forget(checked_document_ids(doc_ids), plan, token)
 
     def forget_abort(self, token: str | None = None) -> None:
@@ -1065,13 +1065,8 @@ class ShardedColony:
 
         ids = checked_document_ids(doc_ids)
         ready, self._forget_ready = self._forget_ready, None
-        if (
-            ready is None
-            or token is None
-            or ready.token != token
-            or ready.ids != ids
-            or ready.tick != self.current_tick
-        ):
+        wanted = (token, ids, self.current_tick)
+        if token is None or ready is None or (ready.token, ready.ids, ready.tick) != wanted:
             ready = self._prepared_forget(ids, plan, token)
         return self._apply_forget(ready)
 
