@@ -216,6 +216,21 @@ class CoordinatorUnavailable(DistributedError):
 class RpcError(DistributedError):
     """A call to a shard failed (the shard raised, died or could not be reached)."""
 
+    @classmethod
+    def raised_by(cls, shard: object, call: str, error: BaseException) -> RpcError:
+        """The error for ``error``, which shard ``shard`` raised in ``call`` and which is
+        not a Phago error (a defect, or a fault injected by a drill): it names the shard,
+        the call and the error's type and message. Raise it ``from error``, so that the
+        traceback shows where the shard raised it.
+
+        Example:
+            >>> str(RpcError.raised_by("shard-1", "forget_prepare", RuntimeError("no memory")))
+            'shard-1 failed in forget_prepare: RuntimeError: no memory'
+        """
+        said = str(error).strip()
+        kind = type(error).__name__
+        return cls(f"{shard} failed in {call}: {kind}" + (f": {said}" if said else ""))
+
 
 class PhaseTimeout(DistributedError):
     """A phase did not complete on every shard within the phase timeout."""

@@ -18,7 +18,7 @@ from phago.agents.base import Agent
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony, RunnerConfig, TickPhase
 from phago.distributed.shard import ShardedColony
-from phago.errors import ColonyBusy, DistributedError, RpcError
+from phago.errors import ColonyBusy, DistributedError, InvalidAgent, RpcError
 from phago.types import Idle
 
 
@@ -290,3 +290,36 @@ def test_a_recovery_cut_short_by_an_interrupt_is_finished_by_the_next_call(
     finally:
         dc.close()
         clean.close()
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def test_a_shard_error_that_is_not_a_phago_error_is_an_rpc_error_naming_the_shard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # between runs a shard's defect reaches the caller typed, as in a tick: an RpcError
+    # that names the shard and the call, chained to what the shard raised; a Phago error
+    # stays itself
+    dc = _cluster(2)
+    try:
+        dc.run(2)
+        expected = [d.id for d in dc.documents()]
+
+        def broken(self: ShardedColony) -> object:
+            raise ZeroDivisionError("a defect")
+
+        monkeypatch.setattr(ShardedColony, "documents", broken)
+        with pytest.raises(
+            RpcError, match=r"^shard-0 failed in documents: ZeroDivisionError: a defect$"
+        ) as info:
+            dc.documents()
+        assert isinstance(info.value.__cause__, ZeroDivisionError)
+        with pytest.raises(InvalidAgent, match="takes an Agent") as refused:
+            dc.spawn("not an agent", shard=1)  # type: ignore[arg-type]
+        assert type(refused.value) is InvalidAgent
+        monkeypatch.undo()
+        assert [d.id for d in dc.documents()] == expected
+        dc.run(1)
+    finally:
+        dc.close()

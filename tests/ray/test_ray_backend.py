@@ -430,8 +430,9 @@ def test_a_call_a_shard_refuses_is_not_replayed_by_a_recovery() -> None:
     try:
         clean.run(6)
         flaky.run(6)  # (the checkpoint at 5)
-        with pytest.raises(InvalidAgent, match="takes an Agent, got str"):
+        with pytest.raises(InvalidAgent, match="takes an Agent, got str") as refused:
             flaky.spawn("not an agent", shard=1)  # type: ignore[arg-type]
+        assert type(refused.value) is InvalidAgent  # the shard's own error, not Ray's wrapper
         kill_and_wait(flaky.ray_actor(1))
         results = flaky.run(3)
         assert [r.recovered is not None for r in results] == [True, False, False]

@@ -11,6 +11,7 @@ from distributed_signature import graph_signature as signature
 from phago import ColonyConfig
 from phago.corpus import grid_positions, load_sample_corpus
 from phago.distributed import DistributedColony
+from phago.errors import RpcError
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
 pytestmark = pytest.mark.ray
@@ -76,7 +77,8 @@ def test_a_ray_shard_that_raises_in_a_forget_leaves_every_shard_as_it_was() -> N
         victims = [d.id for d in clean.documents()][:4]
         before = signature(flaky)
         flaky.inject_fault(1, "raise", "forget", flaky.current_tick)
-        with pytest.raises(RuntimeError, match="injected fault in forget"):
+        said = "shard-1 failed in forget_prepare: RuntimeError: injected fault in forget"
+        with pytest.raises(RpcError, match=said):
             flaky.forget_documents(victims)
         assert signature(flaky) == before
         assert flaky.stats().documents_total == 20

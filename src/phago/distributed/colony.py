@@ -64,6 +64,7 @@ from phago.errors import (
     InvalidShard,
     PhagoError,
     PhaseOrderError,
+    RpcError,
     ShardLost,
     StoreError,
     UnknownAgent,
@@ -233,6 +234,18 @@ _CHANGING_CALLS = frozenset(
         "forget_renumber",
     }
 )
+
+
+def _local_call(h: LocalShardHandle, method: str, args: tuple[Any, ...]) -> Any:
+    """``method(*args)`` on the local shard ``h``: an error it raises that is not a Phago
+    error (a defect) is an :class:`~phago.errors.RpcError` naming the shard and the call,
+    as a Ray shard's is."""
+    try:
+        return getattr(h.target, method)(*args)
+    except PhagoError:
+        raise
+    except Exception as exc:
+        raise RpcError.raised_by(h.shard_id, method, exc) from exc
 
 
 class DistributedColony:
@@ -730,7 +743,7 @@ class DistributedColony:
             with self._held():  # (local shards in the middle of another thread's tick)
                 if self._runner.recovery_unfinished:
                     self._finish_recovery()
-                return [getattr(hs[s].target, m)(*a) for s, m, a in calls]  # type: ignore[union-attr]
+                return [_local_call(hs[s], m, a) for s, m, a in calls]  # type: ignore[arg-type]
         return self._settled(calls, self._run(self._outcomes(calls)))
 
     @contextlib.contextmanager
@@ -804,7 +817,7 @@ class DistributedColony:
                     for s, m, a in calls:
                         h = hs[s]
                         if isinstance(h, LocalShardHandle):
-                            getattr(h.target, m)(*a)
+                            _local_call(h, m, a)
                         else:
                             pending.append(asyncio.ensure_future(h.call(m, *a)))
                             sent.append((s, m, a))
@@ -822,7 +835,7 @@ class DistributedColony:
         h = self._runner.handles[shard]
         if isinstance(h, LocalShardHandle):
             with self._held():
-                return getattr(h.target, method)(*args)
+                return _local_call(h, method, args)
         return self._call_each([(shard, method, args)])[0]
 
     def _checked_shard(self, shard: object, name: str = "shard") -> int:

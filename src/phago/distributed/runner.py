@@ -654,7 +654,7 @@ class DistributedRunner:
             if finished and isinstance(value, BaseException):
                 if isinstance(value, DistributedError):
                     raise value
-                raise RpcError(f"{h.shard_id} failed in phase {phase}: {value!r}") from value
+                raise RpcError.raised_by(h.shard_id, f"phase {phase}", value) from value
         pending: list[ShardHandle] = []
         finished_ids: list[ShardId] = []
         for h, (finished, _) in zip(self._handles, outcomes, strict=True):

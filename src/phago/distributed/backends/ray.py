@@ -52,6 +52,7 @@ from phago.errors import (
     BarrierFailed,
     ConfigError,
     DistributedError,
+    PhagoError,
     RoutingFailed,
     RpcError,
     ShardLost,
@@ -715,6 +716,19 @@ def _await_started(
         raise ShardNotPlaced(failed or [h.shard_id for h in handles], first) from exc
 
 
+def _raised_in_actor(shard_id: ShardId, method: str, exc: Any) -> Exception:
+    """What a call's caller gets for ``exc``, the ``RayTaskError`` of an error a shard's
+    actor raised in ``method``: a Phago error as the shard raised it (its own type and
+    message, as local shards give it), anything else an :class:`~phago.errors.RpcError`
+    naming the shard, the call and the error."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, PhagoError):
+        return cause
+    if isinstance(cause, BaseException):
+        return RpcError.raised_by(shard_id, method, cause)
+    return RpcError(f"{shard_id} failed in {method}: {str(exc).strip().splitlines()[0]}")
+
+
 def _failed(ray: Any, ref: Any) -> bool:
     """True if the finished ``ref`` holds an actor error."""
     try:
@@ -813,11 +827,11 @@ class RayShardHandle:
             self._ops.extend(logged)
         try:
             result = await self.actor.call.remote(method, *args)
-        except ray.exceptions.RayTaskError:
+        except ray.exceptions.RayTaskError as exc:
             # the shard refused the call (an argument it cannot take, say) and changed
             # nothing: a rollback must not replay it either
             self._unlog(logged)
-            raise
+            raise _raised_in_actor(self.shard_id, method, exc) from exc
         except ray.exceptions.RayActorError as exc:
             self._unlog(logged)  # not done: a rollback must not replay it
             raise ShardLost(
