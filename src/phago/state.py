@@ -1258,7 +1258,8 @@ def _supported_pairs(
         return
     remaining = ss.doc_ids[~np.isin(ss.doc_ids, forgotten)]
     concept = gs.types == _concept_code(gs)
-    rows = np.flatnonzero((concept & np.isin(gs.ids, ends))[gs.prov_node])
+    is_end = concept & np.isin(gs.ids, ends)
+    rows = np.flatnonzero(is_end[gs.prov_node])
     rows = rows[np.isin(gs.prov_doc[rows], remaining)]
     if not len(rows):
         return
@@ -1303,9 +1304,11 @@ def _supported_pairs(
         found[pair_hit] = True
         return
     # windowed: a document wired the pair only if its text holds the two within the window;
-    # documents are read one by one until every pair is found
+    # documents are read one by one until every pair is found, those that may have wired
+    # the most pairs first (fewer read: the pairs found do not depend on the order)
     seqs = {int(x): i for i, x in enumerate(ss.doc_ids.tolist())}
-    order = np.argsort(doc_hit, kind="stable")
+    per_doc = np.bincount(doc_hit, minlength=len(docs))
+    order = np.lexsort((doc_hit, -per_doc[doc_hit]))
     pair_hit, doc_hit = pair_hit[order], doc_hit[order]
     cuts = np.flatnonzero(np.diff(doc_hit)) + 1
     full = np.flatnonzero(
@@ -1313,6 +1316,8 @@ def _supported_pairs(
     )
     full_docs, full_groups = _doc_groups(gs, full)
     group_of = {int(x): g for x, g in zip(full_docs.tolist(), full_groups, strict=True)}
+    end_of = np.full(len(gs.ids), -1, dtype=np.int64)  # each node's place in ends, or -1
+    end_of[is_end] = np.searchsorted(ends, gs.ids[is_end])
     for want, d in zip(np.split(pair_hit, cuts), np.split(doc_hit, cuts), strict=True):
         want = want[~found[want]]
         if not len(want):
@@ -1320,14 +1325,11 @@ def _supported_pairs(
         doc = int(docs[d[0]])
         group = group_of[doc]
         local = _document_pairs(gs.prov_node[group], gs.labels, ss.doc_contents[seqs[doc]], window)
-        ida, idb = gs.ids[local[:, 0]], gs.ids[local[:, 1]]
-        x = np.minimum(np.searchsorted(ends, ida), width - 1)
-        y = np.minimum(np.searchsorted(ends, idb), width - 1)
-        among = (ends[x] == ida) & (ends[y] == idb)  # (pairs of two of the ends only)
-        x, y = np.minimum(x, y)[among], np.maximum(x, y)[among]
-        wired = set((x * width + y).tolist())
-        hit = [p for p in want.tolist() if int(pairs[p, 0] * width + pairs[p, 1]) in wired]
-        found[hit] = True
+        x, y = end_of[local[:, 0]], end_of[local[:, 1]]
+        among = (x >= 0) & (y >= 0)  # (pairs of two of the ends only)
+        wired = set((np.minimum(x, y)[among] * width + np.maximum(x, y)[among]).tolist())
+        keys = (pairs[want, 0] * width + pairs[want, 1]).tolist()
+        found[[p for p, key in zip(want.tolist(), keys, strict=True) if key in wired]] = True
 
 
 @dataclass
