@@ -224,16 +224,84 @@ STOPWORDS: frozenset[str] = frozenset(
         "among",
         "around",
         "any",
+        # fillers that topped the concepts of the shared corpus (forty-eighth session)
+        "including",
+        "include",
+        "includes",
+        "included",
+        "approximately",
+        "across",
+        "along",
+        "toward",
+        "towards",
+        "enabling",
+        "enable",
+        "enables",
+        "enabled",
+        "providing",
+        "provide",
+        "provides",
+        "provided",
+        "containing",
+        "contains",
+        "involving",
+        "involves",
+        "involved",
+        "requires",
+        "require",
+        "required",
+        "requiring",
+        "serves",
+        "serve",
+        "serving",
+        "allows",
+        "allow",
+        "allowing",
+        "allowed",
+        "becomes",
+        "become",
+        "becoming",
+        "became",
+        "several",
+        "various",
+        "multiple",
+        "another",
+        "whether",
+        "either",
+        "neither",
+        "rather",
+        "although",
+        "though",
+        "therefore",
+        "thereby",
+        "whereas",
+        "whose",
+        "directly",
+        "typically",
+        "generally",
+        "particularly",
+        "especially",
+        "respectively",
+        "non",
+        "example",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
     ]
 )
 
 # ------------------------------------------------------------------------------ tokeniser
 
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 """Names the terms :func:`tokenize` gives: raised whenever they change for some text, so that
 term counts another version saved (a store's, see :mod:`phago.query.term_counts`) are not
 used. (2: every dot above an i is dropped, not only the first, so that a term is its own
-term: ``İ`` followed by a combining dot above gave ``i̇``, whose own term was ``i``.)"""
+term: ``İ`` followed by a combining dot above gave ``i̇``, whose own term was ``i``. 3: filler
+words such as "including", "approximately", "across" and "enabling" are stopwords.)"""
 
 _DOTS_ON_I = re.compile("i\u0307+")
 
