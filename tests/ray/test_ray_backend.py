@@ -679,8 +679,11 @@ def test_a_raising_shard_is_an_rpc_error_and_the_cluster_rolls_back(fan_out: str
                 dc.inject_fault(1, kind, phase, 3)
         # a phase by its name, in any case (lowercase was taken and never fired, before)
         dc.inject_fault(1, "raise", "decay" if fan_out == "calls" else TickPhase.DECAY, 3)
-        with pytest.raises(RpcError, match="injected fault"):
+        with pytest.raises(RpcError, match="injected fault") as failed:
             dc.tick()
+        if fan_out == "calls":  # (the shard, the phase and the error's type, as locally)
+            said = "shard-1 failed in phase Decay: RuntimeError: injected fault in Decay"
+            assert str(failed.value).startswith(said)
         assert dc.current_tick == 3
         # a shard's own error leaves a compiled graph usable
         assert _group(dc).compiled == (fan_out == "compiled")

@@ -718,9 +718,10 @@ def _await_started(
 
 def _raised_in_actor(shard_id: ShardId, method: str, exc: Any) -> Exception:
     """What a call's caller gets for ``exc``, the ``RayTaskError`` of an error a shard's
-    actor raised in ``method``: a Phago error as the shard raised it (its own type and
-    message, as local shards give it), anything else an :class:`~phago.errors.RpcError`
-    naming the shard, the call and the error."""
+    actor raised in ``method`` (a method's name, or ``phase Sense`` for a phase): a Phago
+    error as the shard raised it (its own type and message, as local shards give it),
+    anything else an :class:`~phago.errors.RpcError` naming the shard, the call and the
+    error."""
     cause = getattr(exc, "cause", None)
     if isinstance(cause, PhagoError):
         return cause
@@ -831,7 +832,8 @@ class RayShardHandle:
             # the shard refused the call (an argument it cannot take, say) and changed
             # nothing: a rollback must not replay it either
             self._unlog(logged)
-            raise _raised_in_actor(self.shard_id, method, exc) from exc
+            said = f"phase {args[0]}" if method == "run_phase" and args else method
+            raise _raised_in_actor(self.shard_id, said, exc) from exc
         except ray.exceptions.RayActorError as exc:
             self._unlog(logged)  # not done: a rollback must not replay it
             raise ShardLost(
@@ -1370,6 +1372,8 @@ class RayTickPipeline:
 
         Raises:
             ShardLost: the actor died.
+            RpcError: the shard raised an error that is not a Phago error (one that is
+                is raised as it is).
             BarrierFailed: the shard skipped a chained tick that the runner, deciding from
                 the same results, ran.
         """
@@ -1393,6 +1397,8 @@ class RayTickPipeline:
             raise ShardLost(
                 h.shard_id, str(exc).splitlines()[0] if str(exc) else "actor died"
             ) from exc
+        except ray.exceptions.RayTaskError as exc:  # the shard raised
+            raise _raised_in_actor(h.shard_id, f"phase {half.phase}", exc) from exc
         return self._picked(index, call, step, half)
 
     def result_now(self, index: int, half: _Half) -> Any | None:
