@@ -231,6 +231,18 @@ class RpcError(DistributedError):
         kind = type(error).__name__
         return cls(f"{shard} failed in {call}: {kind}" + (f": {said}" if said else ""))
 
+    @classmethod
+    def unless_phago(cls, shard: object, call: str, error: BaseException) -> BaseException:
+        """What a caller gets for ``error``, which shard ``shard`` raised in ``call``
+        between ticks, on either backend: a Phago error as it is, anything else
+        :meth:`raised_by`'s error.
+
+        Example:
+            >>> RpcError.unless_phago("shard-0", "spawn", InvalidAgent("not an agent"))
+            InvalidAgent('not an agent')
+        """
+        return error if isinstance(error, PhagoError) else cls.raised_by(shard, call, error)
+
 
 class PhaseTimeout(DistributedError):
     """A phase did not complete on every shard within the phase timeout."""

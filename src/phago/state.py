@@ -1259,6 +1259,8 @@ def _supported_pairs(
     remaining = ss.doc_ids[~np.isin(ss.doc_ids, forgotten)]
     concept = gs.types == _concept_code(gs)
     is_end = concept & np.isin(gs.ids, ends)
+    end_of = np.full(len(gs.ids), -1, dtype=np.int64)  # each node's place in ends, or -1
+    end_of[is_end] = np.searchsorted(ends, gs.ids[is_end])
     rows = np.flatnonzero(is_end[gs.prov_node])
     rows = rows[np.isin(gs.prov_doc[rows], remaining)]
     if not len(rows):
@@ -1266,7 +1268,7 @@ def _supported_pairs(
     docs, doc_of = np.unique(gs.prov_doc[rows], return_inverse=True)
     doc_tick = np.full(len(docs), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(doc_tick, doc_of, _provenance_ticks(gs, rows))
-    node_of = np.searchsorted(ends, gs.ids[gs.prov_node[rows]])
+    node_of = end_of[gs.prov_node[rows]]
     width = len(ends)
     present = unique_sorted(doc_of.astype(np.int64) * width + node_of)  # (document, node)
     # each node's documents, for the end of each pair that has fewer
@@ -1316,8 +1318,6 @@ def _supported_pairs(
     )
     full_docs, full_groups = _doc_groups(gs, full)
     group_of = {int(x): g for x, g in zip(full_docs.tolist(), full_groups, strict=True)}
-    end_of = np.full(len(gs.ids), -1, dtype=np.int64)  # each node's place in ends, or -1
-    end_of[is_end] = np.searchsorted(ends, gs.ids[is_end])
     for want, d in zip(np.split(pair_hit, cuts), np.split(doc_hit, cuts), strict=True):
         want = want[~found[want]]
         if not len(want):

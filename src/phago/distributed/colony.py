@@ -242,10 +242,11 @@ def _local_call(h: LocalShardHandle, method: str, args: tuple[Any, ...]) -> Any:
     as a Ray shard's is."""
     try:
         return getattr(h.target, method)(*args)
-    except PhagoError:
-        raise
     except Exception as exc:
-        raise RpcError.raised_by(h.shard_id, method, exc) from exc
+        error = RpcError.unless_phago(h.shard_id, method, exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 class DistributedColony:

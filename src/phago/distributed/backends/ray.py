@@ -52,7 +52,6 @@ from phago.errors import (
     BarrierFailed,
     ConfigError,
     DistributedError,
-    PhagoError,
     RoutingFailed,
     RpcError,
     ShardLost,
@@ -716,17 +715,15 @@ def _await_started(
         raise ShardNotPlaced(failed or [h.shard_id for h in handles], first) from exc
 
 
-def _raised_in_actor(shard_id: ShardId, method: str, exc: Any) -> Exception:
+def _raised_in_actor(shard_id: ShardId, method: str, exc: Any) -> BaseException:
     """What a call's caller gets for ``exc``, the ``RayTaskError`` of an error a shard's
     actor raised in ``method`` (a method's name, or ``phase Sense`` for a phase): a Phago
     error as the shard raised it (its own type and message, as local shards give it),
     anything else an :class:`~phago.errors.RpcError` naming the shard, the call and the
     error."""
     cause = getattr(exc, "cause", None)
-    if isinstance(cause, PhagoError):
-        return cause
     if isinstance(cause, BaseException):
-        return RpcError.raised_by(shard_id, method, cause)
+        return RpcError.unless_phago(shard_id, method, cause)
     return RpcError(f"{shard_id} failed in {method}: {str(exc).strip().splitlines()[0]}")
 
 
