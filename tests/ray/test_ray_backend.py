@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import astuple
@@ -614,14 +615,41 @@ def test_a_checkpoint_resumes_on_either_backend(tmp_path: Path, written: str, re
         clean.close()
 
 
-def test_phases_fan_out_through_a_compiled_graph() -> None:
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_phases_fan_out_through_a_compiled_graph_torn_down_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import phago.distributed.backends.ray as backend
+
+    monkeypatch.setattr(backend, "IDLE_TEARDOWN_S", 0.5)
     dc = build("ray", 2, ray_fan_out="compiled")
+    clean = build("local", 2)
     try:
         dc.run(3)
         group = _group(dc)
-        assert group is not None and group.compiled and group.unavailable is None
+        assert group.compiled and group.unavailable is None and group.compilations == 1
+        # unused, the graph goes (its channels busy-wait: the actors would burn their cores)
+        deadline = time.monotonic() + 30.0
+        while group.graph_up and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not group.graph_up and group.compiled
+        pids = [ray.get(dc.ray_actor(k).pid.remote()) for k in range(2)]
+        before = [_cpu_seconds(p) for p in pids]
+        time.sleep(1.0)
+        idle = [_cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
+        assert max(idle) < 0.3, idle  # (busy-waiting, each took about a second of CPU)
+        dc.run(5)  # compiled again, and the ticks go on as if it had stayed up
+        clean.run(8)
+        assert group.compilations == 2
+        assert signature(dc) == signature(clean)
     finally:
         dc.close()
+        clean.close()
 
 
 def test_without_compiled_graphs_actor_calls_give_the_same_graph() -> None:

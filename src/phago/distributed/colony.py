@@ -274,8 +274,9 @@ class DistributedColony:
         ray_options: Ray only: actor options (``num_cpus`` is 1 by default; not ``name``
             or ``namespace``: see :attr:`ray_actor_names`).
         ray_fan_out: Ray only: how phases reach the actors. ``"compiled"``: through a Ray
-            Compiled Graph (lowest latency; its channels busy-wait, so every actor and the
-            driver keep a core busy); ``"calls"``: whole ticks submitted as ``.remote()``
+            Compiled Graph (lowest latency; its channels busy-wait, so every actor keeps a
+            core busy while the graph is up: it is torn down after two seconds unused and
+            compiled again on the next run); ``"calls"``: whole ticks submitted as ``.remote()``
             calls, each phase's data passed on as object references (the driver's Python code
             is off the critical path, and a run of ticks costs one task per actor and
             tick); ``"auto"`` (default): calls, at every shard count (faster than compiled
