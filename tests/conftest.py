@@ -40,6 +40,12 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 RAY_TESTS = "tests/ray/"
 """Where every test that starts Ray lives (marked ``ray``; checked at collection)."""
 
+RAY_TESTS_ANYWHERE = ("tests/ray/test_ray_bench.py",)
+"""Ray test files that ``make test`` may run in either worker: their tests run `phago
+bench` on Ray in a child process, which starts a Ray of its own wherever it runs and times
+no phase. With the other Ray tests, that worker finished some 45 s after the other (on
+2 cores, both busy until then: 20 s of it was this file)."""
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test marked ``ray`` outside :data:`RAY_TESTS` is an error: ``make test`` keeps the
@@ -56,17 +62,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """How ``make test`` (pytest-xdist, two workers) shares the tests out: the Ray tests
-    (:data:`RAY_TESTS`) as one unit, so that one worker runs them all, one local Ray at a
-    time as in one process (two Rays at once on two cores would each have them only on
-    paper), and every other test file as a unit (its module fixtures made once); the
-    largest unit first, which is the Ray tests: the other worker runs the rest meanwhile.
-    (xdist's own ``--dist loadgroup`` marks a group in the test's id, which pytest 9 no
-    longer lets a plugin change.)"""
+    (:data:`RAY_TESTS`, but for :data:`RAY_TESTS_ANYWHERE`) as one unit, so that one worker
+    runs them all, one local Ray at a time as in one process (two Rays at once on two cores
+    would each have them only on paper, and some of these tests time phases), and every
+    other test file as a unit (its module fixtures made once); the largest unit first,
+    which is the Ray tests: the other worker runs the rest meanwhile. (xdist's own
+    ``--dist loadgroup`` marks a group in the test's id, which pytest 9 no longer lets a
+    plugin change.)"""
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class RayTestsTogether(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            return RAY_TESTS if nodeid.startswith(RAY_TESTS) else nodeid.split("::", 1)[0]
+            file = nodeid.split("::", 1)[0]
+            together = file.startswith(RAY_TESTS) and file not in RAY_TESTS_ANYWHERE
+            return RAY_TESTS if together else file
 
     return RayTestsTogether(config, log)
 
