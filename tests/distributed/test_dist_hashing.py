@@ -8,6 +8,7 @@ import threading
 from bisect import bisect_left
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -205,8 +206,10 @@ class TestRingMembership:
 class _TinyRing(ConsistentHashRing):
     """A ring whose vnode positions live in a tiny space, so vnodes collide a lot."""
 
-    def _positions_of(self, shard: int) -> tuple[int, ...]:
-        return tuple(_tiny_position(shard, k) for k in range(self.virtual_nodes))
+    def _positions_of(self, shard: int) -> npt.NDArray[np.uint64]:
+        return np.array(
+            [_tiny_position(shard, k) for k in range(self.virtual_nodes)], dtype=np.uint64
+        )
 
 
 def _tiny_position(shard: int, k: int) -> int:
@@ -350,6 +353,24 @@ class TestLookups:
         back.add_shard(3)  # the lock was recreated
         assert back.shard_count == 4
         assert ring.shard_count == 3
+
+    def test_a_ring_pickled_whole_by_an_earlier_version_loads_the_same(self) -> None:
+        # before the forty-ninth session a ring's state held each position's claimants;
+        # earlier still, its snapshot too: both follow from the shards, and are rebuilt
+        ring = ConsistentHashRing(3, virtual_nodes=40)
+        claims = {p: [s] for s in (0, 1, 2) for p in hashing_mod.vnode_positions(s, 40)}
+        back = ConsistentHashRing.__new__(ConsistentHashRing)
+        back.__setstate__(
+            {"_virtual_nodes": 40, "_shards": {0, 1, 2}, "_claims": claims, "_snap": None}
+        )
+        assert back._snap.position_list == ring._snap.position_list
+        assert back._snap.owner_list == ring._snap.owner_list
+        back.remove_shard(1)
+        fresh = ConsistentHashRing(0, virtual_nodes=40)
+        fresh.add_shard(2)
+        fresh.add_shard(0)
+        assert back._snap.owner_list == fresh._snap.owner_list
+        assert back._snap.position_list == fresh._snap.position_list
 
     def test_concurrent_lookups_during_membership_changes(self) -> None:
         ring = ConsistentHashRing(4, virtual_nodes=50)

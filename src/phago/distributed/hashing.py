@@ -268,6 +268,31 @@ def vnode_positions(shard: int, count: int) -> tuple[int, ...]:
     return tuple(stable_hash64(f"vnode:{shard}:{k}") for k in range(count))
 
 
+@lru_cache(maxsize=64)
+def _vnode_position_array(shard: int, count: int) -> npt.NDArray[np.uint64]:
+    """:func:`vnode_positions` as a read-only ``uint64`` array."""
+    positions = np.array(vnode_positions(shard, count), dtype=np.uint64)
+    positions.flags.writeable = False
+    return positions
+
+
+def _ring_tables(
+    shards: list[int], positions_of: list[npt.NDArray[np.uint64]]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """The ring's sorted distinct positions and each one's owner: of the ``shards`` whose
+    virtual nodes (``positions_of`` each) sit there (several only on a hash collision), the
+    smallest id."""
+    if not shards:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    positions = np.concatenate(positions_of)
+    owners = np.repeat(np.asarray(shards, dtype=np.int64), [len(p) for p in positions_of])
+    order = np.lexsort((owners, positions))  # by position, then the smallest shard first
+    positions, owners = positions[order], owners[order]
+    first = np.ones(len(positions), dtype=bool)
+    first[1:] = positions[1:] != positions[:-1]
+    return positions[first], owners[first]
+
+
 class ConsistentHashRing:
     """Consistent hash ring with virtual nodes (REFERENCE.md §7.2, defects of §8.26 fixed).
 
@@ -304,42 +329,36 @@ class ConsistentHashRing:
             raise ConfigError(f"virtual_nodes must be an integer >= 1, got {virtual_nodes!r}")
         self._virtual_nodes = virtual_nodes
         self._lock = threading.Lock()
-        # position -> shard values claiming it (more than one only on a hash collision)
-        self._claims: dict[int, list[int]] = {}
         self._shards: set[int] = set()
         self._snap = _EMPTY
         self._add_many(range(num_shards))
 
     # -- membership ---------------------------------------------------------------------------
 
-    def _positions_of(self, shard: int) -> tuple[int, ...]:
+    def _positions_of(self, shard: int) -> npt.NDArray[np.uint64]:
         """Positions of ``shard``'s virtual nodes."""
-        return vnode_positions(shard, self._virtual_nodes)
+        return _vnode_position_array(shard, self._virtual_nodes)
 
     def _add_many(self, shards: Iterable[int]) -> int:
-        added = 0
         with self._lock:
-            for s in shards:
-                if s in self._shards:
-                    continue
-                added += 1
-                self._shards.add(s)
-                for p in self._positions_of(s):
-                    claimants = self._claims.setdefault(p, [])
-                    if s not in claimants:  # a shard's own vnodes may collide with each other
-                        claimants.append(s)
-            if added:
+            new = {s for s in shards if s not in self._shards}
+            if new:
+                self._shards |= new
                 self._rebuild()
-        return added
+        return len(new)
 
     def _rebuild(self) -> None:
-        position_list = sorted(self._claims)
-        owner_list = [min(self._claims[p]) for p in position_list]
+        """The snapshot of the shards present (from their virtual nodes' positions: the
+        same whatever the order shards came and went in)."""
+        shards = sorted(self._shards)
+        positions, owners = _ring_tables(
+            shards, [np.asarray(self._positions_of(s), dtype=np.uint64) for s in shards]
+        )
         self._snap = _Snapshot(
-            np.array(position_list, dtype=np.uint64),
-            np.array(owner_list + owner_list[:1], dtype=np.int64),
-            position_list,
-            owner_list,
+            positions,
+            np.concatenate([owners, owners[:1]]),
+            positions.tolist(),
+            owners.tolist(),
         )
 
     def add_shard(self, shard: ShardId | int) -> bool:
@@ -362,14 +381,6 @@ class ConsistentHashRing:
             if s not in self._shards:
                 raise ShardNotFound(sid)
             self._shards.remove(s)
-            for p in self._positions_of(s):
-                claimants = self._claims.get(p)
-                if claimants is None:
-                    continue  # already dropped: two vnodes of this shard collided
-                if s in claimants:
-                    claimants.remove(s)
-                if not claimants:
-                    del self._claims[p]
             self._rebuild()
 
     def contains(self, shard: ShardId | int) -> bool:
@@ -474,12 +485,10 @@ class ConsistentHashRing:
         return {"_virtual_nodes": self._virtual_nodes, "_shards": sorted(self._shards)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # (an earlier version pickled its claims and snapshot too: both follow from these)
         self._lock = threading.Lock()
-        if "_claims" in state:  # pickled whole by an earlier version
-            self.__dict__.update(state)
-            return
         self._virtual_nodes = state["_virtual_nodes"]
-        self._claims, self._shards, self._snap = {}, set(), _EMPTY
+        self._shards, self._snap = set(), _EMPTY
         self._add_many(state["_shards"])
 
     def __repr__(self) -> str:
