@@ -195,7 +195,10 @@ class PointIndex:
     def within(self, x: float, y: float, r: float, px: FloatArray, py: FloatArray) -> IntArray:
         """Row indices (ascending) of the indexed points, whose coordinates are ``px`` and
         ``py``, within ``r`` of (x, y), the disc's edge included."""
-        cand, far = self._candidates(x, y, r)
+        # the squared distance, which decides, may round a point just outside the square
+        # in (a few ulps), or underflow to 0 (both offsets below 1e-162): cells that far
+        # out of the square are read too
+        cand, far = self._candidates(x, y, r + (r * 1e-9 + 1e-150))
         if len(cand) == 0:
             return cand
         if far:  # (distances between points far out may overflow: they are not within r)

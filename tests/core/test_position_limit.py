@@ -206,6 +206,8 @@ WIDE = st.one_of(
 @settings(max_examples=80, deadline=None)
 @example(points=[(1e300, 0.0)], query=(0.0, 0.0), pick=0, r=1.0)  # (every point far out)
 @example(points=[(0.0, 0.0), (2.0**62 * 10, 0.0)], query=(0.0, 0.0), pick=5, r=1.0)
+# (a point in the next cell whose squared distance underflows to 0: found by Hypothesis)
+@example(points=[(0.0, 0.0), (0.0, -2.225073858507e-311)], query=(0.0, 0.0), pick=0, r=0.0)
 @given(
     points=st.lists(st.tuples(WIDE, WIDE), max_size=30),
     query=st.tuples(WIDE, WIDE),
