@@ -2655,14 +2655,23 @@ def is_distributed_store(path: PathLike) -> bool:
 def _generations(d: Path) -> list[str]:
     """The names of the whole generation folders of ``d`` (``gen-NNNNNN``, not the
     temporary ``.tmp`` ones), oldest first."""
+    # by name first, then whether a folder (from the listing, without a stat on most file
+    # systems): a check that an output is not inside a store looks at every folder above
+    # it, a home folder or /tmp among them, where a stat of every entry took most of the
+    # time of an export (BENCHMARKS.md, forty-ninth session)
     try:
-        names = [p.name for p in d.iterdir() if p.is_dir()]
+        with os.scandir(d) as entries:
+            names = [
+                e.name
+                for e in entries
+                if e.name.startswith("gen-")
+                and not e.name.endswith(".tmp")
+                and _generation_number(e.name) is not None
+                and e.is_dir()
+            ]
     except OSError:
         return []
-    return sorted(
-        (n for n in names if _generation_number(n) is not None and not n.endswith(".tmp")),
-        key=lambda n: _generation_number(n) or 0,
-    )
+    return sorted(names, key=lambda n: _generation_number(n) or 0)
 
 
 def _pending_generation(d: Path) -> Path | None:
