@@ -61,6 +61,25 @@ def graphs_equal(a: DistributedColony, b: DistributedColony) -> None:
     assert np.array_equal(ga.access_counts(), gb.access_counts())
 
 
+def test_a_folder_is_a_distributed_store_by_its_current_file_or_generation_folders(
+    tmp_path: Path,
+) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("gen-1x", "gen-", "generations", "other"):
+        (d / name).mkdir()
+    (d / "gen-000001").write_text("a file of that name is not a generation")
+    (d / "gen-000002.tmp").mkdir()  # (a save under way)
+    assert not is_distributed_store(d) and not is_distributed_store(d / "other")
+    assert not is_distributed_store(tmp_path / "missing")
+    (d / "gen-000003").mkdir()  # a whole generation: a store (its CURRENT lost, say)
+    assert is_distributed_store(d)
+    e = tmp_path / "e"
+    e.mkdir()
+    (e / "CURRENT").write_text("gen-000001\n")
+    assert is_distributed_store(e)
+
+
 def test_round_trip_continues_identically(
     tmp_path: Path, pair: tuple[DistributedColony, DistributedColony]
 ) -> None:
