@@ -710,13 +710,20 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
     dc.run(2)
     early = graph_signature(dc)  # (the merged graph, cached)
     seen: list[int] = []
-    timer = _ctrl_c_after(0.4)
+    timers: list[threading.Timer] = []
+
+    def progress(r: DistributedTickResult) -> None:
+        seen.append(r.tick)
+        if not timers:  # Ctrl-C once the run is under way (a timer started before the run
+            # could fire before its first tick on a loaded machine, and the run stop at 2)
+            timers.append(_ctrl_c_after(0.2))
+
     try:
         with pytest.raises(KeyboardInterrupt):
             if in_a_loop:  # as a notebook's kernel runs a cell: SIGINT's handler untouched
 
                 async def run_long() -> None:
-                    dc.run(100_000, on_progress=lambda r: seen.append(r.tick))
+                    dc.run(100_000, on_progress=progress)
 
                 loop = asyncio.new_event_loop()
                 try:
@@ -724,9 +731,10 @@ def test_ctrl_c_stops_a_run_at_the_next_tick_boundary(in_a_loop: bool) -> None:
                 finally:
                     loop.close()
             else:
-                dc.run(100_000, on_progress=lambda r: seen.append(r.tick))
+                dc.run(100_000, on_progress=progress)
     finally:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
     try:
         at = dc.current_tick
         assert 2 < at < 100_000 and dc.runner.recoveries == []
