@@ -2664,9 +2664,8 @@ def _generations(d: Path) -> list[str]:
             names = [
                 e.name
                 for e in entries
-                if e.name.startswith("gen-")
+                if _generation_number(e.name) is not None
                 and not e.name.endswith(".tmp")
-                and _generation_number(e.name) is not None
                 and e.is_dir()
             ]
     except OSError:

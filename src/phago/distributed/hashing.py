@@ -255,23 +255,20 @@ _EMPTY = _Snapshot(np.empty(0, np.uint64), np.empty(0, np.int64), [], [])
 
 
 @lru_cache(maxsize=64)
-def vnode_positions(shard: int, count: int) -> tuple[int, ...]:
-    """Ring positions of virtual nodes ``0 .. count - 1`` of ``shard``, in that order.
+def vnode_positions(shard: int, count: int) -> npt.NDArray[np.uint64]:
+    """Ring positions of virtual nodes ``0 .. count - 1`` of ``shard``, in that order (a
+    read-only ``uint64`` array).
 
     Cached: every ring of a cluster (the coordinator's, each shard's, a restored one's) places
     the same virtual nodes, 4096 per shard by default.
 
     Example:
-        >>> vnode_positions(1, 3)[2] == stable_hash64("vnode:1:2")
+        >>> int(vnode_positions(1, 3)[2]) == stable_hash64("vnode:1:2")
         True
     """
-    return tuple(stable_hash64(f"vnode:{shard}:{k}") for k in range(count))
-
-
-@lru_cache(maxsize=64)
-def _vnode_position_array(shard: int, count: int) -> npt.NDArray[np.uint64]:
-    """:func:`vnode_positions` as a read-only ``uint64`` array."""
-    positions = np.array(vnode_positions(shard, count), dtype=np.uint64)
+    positions = np.array(
+        [stable_hash64(f"vnode:{shard}:{k}") for k in range(count)], dtype=np.uint64
+    )
     positions.flags.writeable = False
     return positions
 
@@ -337,7 +334,7 @@ class ConsistentHashRing:
 
     def _positions_of(self, shard: int) -> npt.NDArray[np.uint64]:
         """Positions of ``shard``'s virtual nodes."""
-        return _vnode_position_array(shard, self._virtual_nodes)
+        return vnode_positions(shard, self._virtual_nodes)
 
     def _add_many(self, shards: Iterable[int]) -> int:
         with self._lock:
@@ -351,9 +348,7 @@ class ConsistentHashRing:
         """The snapshot of the shards present (from their virtual nodes' positions: the
         same whatever the order shards came and went in)."""
         shards = sorted(self._shards)
-        positions, owners = _ring_tables(
-            shards, [np.asarray(self._positions_of(s), dtype=np.uint64) for s in shards]
-        )
+        positions, owners = _ring_tables(shards, [self._positions_of(s) for s in shards])
         self._snap = _Snapshot(
             positions,
             np.concatenate([owners, owners[:1]]),
