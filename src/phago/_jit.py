@@ -11,6 +11,9 @@ file, name and line) is the same as before.
 
 A name bound elsewhere before that first call (``from phago._kernels import window_pairs``)
 keeps the :class:`LazyKernel`, which passes each call on to its dispatcher.
+
+The first call also keeps Numba's array-math registry from importing SciPy's linear algebra
+to look for BLAS, which no phago kernel uses (:func:`_import_numba`).
 """
 
 from __future__ import annotations
@@ -75,14 +78,41 @@ def _make_dispatchers(kernel: LazyKernel) -> Any:
     module's names to them); returns ``kernel``'s dispatcher."""
     with _lock:
         if kernel.dispatcher is None:
-            import numba
-
+            numba = _import_numba()
             module = sys.modules.get(kernel.__module__)
             for k in _pending.pop(kernel.__module__, [kernel]):
                 k.dispatcher = numba.njit(**k.options)(k.py_function)
                 if module is not None and module.__dict__.get(k.__name__) is k:
                     module.__dict__[k.__name__] = k.dispatcher
         return kernel.dispatcher
+
+
+BLAS_PROBE = "scipy.linalg.cython_blas"
+"""The module Numba's array-math registry imports to learn whether BLAS is there."""
+
+
+def _import_numba() -> Any:
+    """Import Numba, and its array-math registry without importing SciPy's linear algebra.
+
+    The registry (``numba.np.arraymath``, loaded by the first kernel call of a process) asks
+    once whether BLAS is there by importing :data:`BLAS_PROBE`, which imports all of
+    ``scipy.linalg``: 0.2-0.3 CPU-seconds in every phago process and Ray shard actor that
+    runs a kernel, none of which uses BLAS. Where SciPy's BLAS is not imported yet, it is
+    hidden for that one import (Numba then takes BLAS to be absent); the only thing it
+    changes is that ``np.correlate`` and ``np.convolve`` of floats in Numba kernels of this
+    process use Numba's loop instead of BLAS (phago's kernels call neither). Numba's
+    linear algebra (``np.dot``, ``np.linalg``) imports SciPy's BLAS itself when typed.
+    """
+    import numba
+
+    if "numba.np.arraymath" not in sys.modules and BLAS_PROBE not in sys.modules:
+        sys.modules[BLAS_PROBE] = None  # type: ignore[assignment]  # import -> ImportError
+        try:
+            import numba.np.arraymath
+        finally:
+            if BLAS_PROBE in sys.modules and sys.modules[BLAS_PROBE] is None:
+                del sys.modules[BLAS_PROBE]
+    return numba
 
 
 def njit(*args: Any, **options: Any) -> Any:

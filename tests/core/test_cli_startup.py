@@ -225,6 +225,34 @@ def test_numba_kernels_load_from_the_cache_on_a_second_run(tmp_path: Path) -> No
     assert compiles("query", "protein", "--db", str(db), "--json") == 0
 
 
+def kernel_probe(before: str) -> list[str]:
+    """What a fresh interpreter that runs ``before`` and then a phago kernel says of Numba's
+    BLAS check and of SciPy's linear algebra (and that both still work after)."""
+    probe = (
+        "import sys\n"
+        f"{before}\n"
+        "import numpy as np\n"
+        "from phago._kernels import all_in_range\n"
+        "assert all_in_range(np.arange(3), 0, 3)\n"
+        "import numba.np.arraymath as arraymath\n"
+        "print(arraymath._HAVE_BLAS, 'scipy.linalg' in sys.modules)\n"
+        "import scipy.linalg.cython_blas\n"
+        "import numba\n"
+        "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+        "print(dot(np.ones(3), np.full(3, 2.0)), np.correlate(np.ones(2), np.ones(2)))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_a_kernel_call_leaves_scipy_linear_algebra_unimported_and_importable() -> None:
+    # Numba's array-math registry would import scipy.linalg (0.2-0.3 CPU-s) to look for BLAS
+    assert kernel_probe("") == ["False", "False", "6.0", "[2.]"]
+    # imported already, it costs nothing, and Numba finds BLAS as it would have
+    assert kernel_probe("import scipy.linalg.cython_blas") == ["True", "True", "6.0", "[2.]"]
+
+
 def test_the_phago_program_freezes_its_objects_as_it_exits_and_calls_from_python_do_not() -> None:
     # an exit handler registered before main() runs after the one main() registers
     code = (

@@ -1,0 +1,77 @@
+"""What a fresh phago process pays for its first Numba kernels (fiftieth session).
+
+Every ``phago`` command that runs a kernel, and every Ray shard actor (its warm-up,
+``_load_compiled_code``), starts Numba once. This runs, in fresh interpreters, alternating:
+
+- ``now``: phago as it is (Numba's array-math registry loaded with SciPy's BLAS hidden,
+  ``phago._jit._import_numba``);
+- ``as before``: the same with ``phago._jit._import_numba`` a plain ``import numba``, as it
+  was before, so that Numba's registry imports ``scipy.linalg.cython_blas`` to look for
+  BLAS;
+
+each doing what a shard actor does before its first tick (importing the Ray backend and
+running its warm-up colony), and prints the CPU-seconds of each (user + system, median of
+``--rounds``) and how much of it the warm-up took.
+
+Usage:
+    python benchmarks/first_kernel_cost.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+PROBE = """
+import os, json, sys
+{before}
+t0 = os.times()
+from phago.distributed.backends import ray as backend
+t1 = os.times()
+backend._load_compiled_code()
+t2 = os.times()
+cpu = lambda t: t.user + t.system
+print(json.dumps({{"total": cpu(t2), "warm_up": cpu(t2) - cpu(t1),
+                   "scipy_linalg": "scipy.linalg" in sys.modules}}))
+"""
+
+VARIANTS = {
+    "now": "",
+    "as before": "import importlib, phago._jit as jit\n"
+    "jit._import_numba = lambda: importlib.import_module('numba')",
+}
+
+
+def measure(before: str) -> dict[str, float]:
+    """One fresh interpreter's figures (see the module docstring)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(before=before)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    measure("")  # (Numba's cache written, if this checkout has never run a kernel)
+    for _ in range(args.rounds):
+        for name, before in VARIANTS.items():
+            runs[name].append(measure(before))
+    print(f"{'variant':<18} {'process CPU s':>14} {'warm-up CPU s':>14} {'scipy.linalg':>13}")
+    for name, rows in runs.items():
+        total = statistics.median(r["total"] for r in rows)
+        warm = statistics.median(r["warm_up"] for r in rows)
+        print(f"{name:<18} {total:>14.2f} {warm:>14.2f} {rows[-1]['scipy_linalg']!s:>13}")
+
+
+if __name__ == "__main__":
+    main()
