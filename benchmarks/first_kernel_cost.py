@@ -15,6 +15,9 @@ running its warm-up colony), and prints the CPU-seconds of each (user + system, 
 
 Usage:
     python benchmarks/first_kernel_cost.py [--rounds 5]
+    PYTHONPATH=/tmp/old/src python benchmarks/first_kernel_cost.py   # an older version's
+
+Also printed: the CPU-seconds of the cyclic collector's runs in the process (the median).
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ import subprocess
 import sys
 
 PROBE = """
-import os, json, sys
+import gc, os, json, sys, time
 {before}
+collecting = []
+def timed(phase, info):
+    collecting.append(time.process_time() * (1 if phase == "stop" else -1))
+gc.callbacks.append(timed)
 t0 = os.times()
 from phago.distributed.backends import ray as backend
 t1 = os.times()
 backend._load_compiled_code()
 t2 = os.times()
 cpu = lambda t: t.user + t.system
-print(json.dumps({{"total": cpu(t2), "warm_up": cpu(t2) - cpu(t1),
+print(json.dumps({{"total": cpu(t2), "warm_up": cpu(t2) - cpu(t1), "gc": sum(collecting),
                    "scipy_linalg": "scipy.linalg" in sys.modules}}))
 """
 
@@ -66,11 +73,18 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, before in VARIANTS.items():
             runs[name].append(measure(before))
-    print(f"{'variant':<18} {'process CPU s':>14} {'warm-up CPU s':>14} {'scipy.linalg':>13}")
+    print(
+        f"{'variant':<12} {'process CPU s':>14} {'warm-up CPU s':>14} {'cyclic GC s':>12}"
+        f" {'scipy.linalg':>13}"
+    )
     for name, rows in runs.items():
-        total = statistics.median(r["total"] for r in rows)
-        warm = statistics.median(r["warm_up"] for r in rows)
-        print(f"{name:<18} {total:>14.2f} {warm:>14.2f} {rows[-1]['scipy_linalg']!s:>13}")
+        total, warm, collect = (
+            statistics.median(r[key] for r in rows) for key in ("total", "warm_up", "gc")
+        )
+        print(
+            f"{name:<12} {total:>14.2f} {warm:>14.2f} {collect:>12.3f}"
+            f" {rows[-1]['scipy_linalg']!s:>13}"
+        )
 
 
 if __name__ == "__main__":

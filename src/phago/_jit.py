@@ -13,11 +13,15 @@ A name bound elsewhere before that first call (``from phago._kernels import wind
 keeps the :class:`LazyKernel`, which passes each call on to its dispatcher.
 
 The first call also keeps Numba's array-math registry from importing SciPy's linear algebra
-to look for BLAS, which no phago kernel uses (:func:`_import_numba`).
+to look for BLAS, which no phago kernel uses (:func:`_import_numba`), and moves the objects
+Numba's start leaves into the cyclic collector's oldest generation, which only its rare full
+collections walk. (A fresh process's first kernels, as a Ray shard actor's warm-up loads
+them: 1.25 -> 0.81-0.87 CPU-seconds; ``benchmarks/first_kernel_cost.py``.)
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections.abc import Callable
@@ -57,9 +61,16 @@ class LazyKernel:
             return dispatcher(*args, **kwargs)
         # Numba's import and its first call (which sets up its compiler before it loads a
         # kernel from the cache) leave some 10^5 long-lived objects: the cyclic collector's
-        # walks over them as they are made find nothing and cost a phago command ~70 ms
-        with cyclic_gc_paused():
-            return _make_dispatchers(self)(*args, **kwargs)
+        # walks over them as they are made find nothing and cost a phago command ~70 ms;
+        # and once it is on again (here, or where a caller had paused it, after the
+        # caller's work), its next middle-generation collection would walk them all
+        # (80-110 ms), so they go straight to the oldest generation
+        try:
+            with cyclic_gc_paused():
+                return _make_dispatchers(self)(*args, **kwargs)
+        finally:
+            gc.freeze()
+            gc.unfreeze()
 
     def __getattr__(self, name: str) -> Any:
         # the dispatcher's attributes (py_func, signatures, ...); only reached for names
