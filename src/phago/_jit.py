@@ -16,7 +16,9 @@ The first call also keeps Numba's array-math registry from importing SciPy's lin
 to look for BLAS, which no phago kernel uses (:func:`_import_numba`), and moves the objects
 Numba's start leaves into the cyclic collector's oldest generation, which only its rare full
 collections walk. (A fresh process's first kernels, as a Ray shard actor's warm-up loads
-them: 1.25 -> 0.81-0.87 CPU-seconds; ``benchmarks/first_kernel_cost.py``.)
+them: 1.25 -> 0.81-0.87 CPU-seconds; ``benchmarks/first_kernel_cost.py``.) A cached
+kernel compiles in one process at a time (:mod:`phago._compile_lock`): processes that
+start together on a fresh install compile each kernel once between them, not once each.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from phago._compile_lock import compile_alone
 from phago._gc import cyclic_gc_paused
 
 _lock = threading.RLock()
@@ -93,6 +96,8 @@ def _make_dispatchers(kernel: LazyKernel) -> Any:
             module = sys.modules.get(kernel.__module__)
             for k in _pending.pop(kernel.__module__, [kernel]):
                 k.dispatcher = numba.njit(**k.options)(k.py_function)
+                if k.options.get("cache"):
+                    compile_alone(k.dispatcher)
                 if module is not None and module.__dict__.get(k.__name__) is k:
                     module.__dict__[k.__name__] = k.dispatcher
         return kernel.dispatcher
