@@ -6,9 +6,10 @@ machine compiled each kernel in all eight actors at once, 30-50 CPU-seconds apie
 kernels a shard uses, where one compile would have served all of them. A kernel's compile
 (:meth:`numba.core.dispatcher.Dispatcher.compile`, which looks in the cache first and
 writes it after) therefore runs under an exclusive lock on a file in the cache's folder,
-held by one thread of one process at a time: the others wait, then find the kernel in the
-cache and only load it. Compiles nested in a compile (a kernel typing the kernels it calls)
-run under the lock their thread holds already.
+held by one thread of one process at a time: the others wait (saying so to progress bars,
+as a compile does: :data:`WAIT_EVENT`), then find the kernel in the cache and only load
+it. Compiles nested in a compile (a kernel typing the kernels it calls) run under the lock
+their thread holds already.
 
 Where the lock cannot be had (no ``fcntl``, a folder that cannot be written), or after
 :data:`LOCK_WAIT_S` of waiting, a process compiles as it would without it: the lock only
@@ -49,10 +50,26 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
+WAIT_EVENT = "phago:compile-wait"
+"""The Numba event kind broadcast while a process waits for another's compile (progress bars
+note it as they note a compile: :mod:`phago._compile_notice`)."""
+
+
+def _waiting_for_a_compile() -> contextlib.AbstractContextManager[Any]:
+    from numba.core import event
+
+    return event.trigger_event(WAIT_EVENT)
+
+
 @contextlib.contextmanager
-def file_lock(path: str, wait_s: float = LOCK_WAIT_S) -> Iterator[bool]:
+def file_lock(
+    path: str,
+    wait_s: float = LOCK_WAIT_S,
+    waiting: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> Iterator[bool]:
     """Hold an exclusive ``flock`` on ``path`` inside the block; yields whether it is held
-    (False where it could not be had: see the module docstring).
+    (False where it could not be had: see the module docstring). Where another process
+    holds it, the wait runs inside ``waiting()``.
 
     Example:
         >>> import tempfile, os
@@ -71,9 +88,11 @@ def file_lock(path: str, wait_s: float = LOCK_WAIT_S) -> Iterator[bool]:
     try:
         deadline = time.monotonic() + wait_s
         held = _try_lock(fd)
-        while not held and time.monotonic() < deadline:
-            time.sleep(_POLL_S)
-            held = _try_lock(fd)
+        if not held:
+            with waiting():
+                while not held and time.monotonic() < deadline:
+                    time.sleep(_POLL_S)
+                    held = _try_lock(fd)
         yield held
     finally:
         os.close(fd)  # (closing the descriptor releases the lock)
@@ -101,7 +120,7 @@ def compiling_alone(folder: str) -> Iterator[None]:
             finally:
                 _depth -= 1
             return
-        with file_lock(os.path.join(folder, LOCK_NAME)):
+        with file_lock(os.path.join(folder, LOCK_NAME), waiting=_waiting_for_a_compile):
             _depth = 1
             try:
                 yield

@@ -6,7 +6,8 @@ the first ticks. Numba caches what it compiles on disk, so later runs load the k
 milliseconds. Without a word, a bar that stands still for those seconds looks hung; a
 :class:`CompileNotingProgress` adds a note to its unfinished tasks' descriptions for as long
 as a compile lasts, using Numba's documented event API (``numba:compile`` is broadcast only
-for a real compile, not for a load from the cache).
+for a real compile, not for a load from the cache), and while the process waits for another
+process's compile of a kernel it needs (``phago:compile-wait``, :mod:`phago._compile_lock`).
 
 Numba itself is imported only when a bar starts (the commands that show one digest, so they
 load Numba anyway): importing this module, or a command line that only builds a bar, does
@@ -20,7 +21,13 @@ from typing import Any
 
 from rich.progress import Progress, TaskID
 
+from phago._compile_lock import WAIT_EVENT
+
 COMPILING_NOTE = "[dim](compiling kernels: once, then cached)[/dim]"
+
+NOTED = ("numba:compile", WAIT_EVENT)
+"""The Numba event kinds noted on a bar: a compile, and a wait for another process's
+compile of a kernel this one needs (:mod:`phago._compile_lock`)."""
 
 
 def _numba_events() -> Any:
@@ -141,14 +148,18 @@ class CompileNotingProgress(Progress):
     def start(self) -> None:
         """Start the display and listen for compiles."""
         if not self._listening:
-            _numba_events().register("numba:compile", self._notice)
+            events = _numba_events()
+            for kind in NOTED:
+                events.register(kind, self._notice)
             self._listening = True
         super().start()
 
     def stop(self) -> None:
         """Stop listening for compiles and stop the display."""
         if self._listening:
-            _numba_events().unregister("numba:compile", self._notice)
+            events = _numba_events()
+            for kind in NOTED:
+                events.unregister(kind, self._notice)
             self._listening = False
         self._notice.flush()
         super().stop()

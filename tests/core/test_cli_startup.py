@@ -24,14 +24,21 @@ import pytest
 HEAVY = ("numba", "scipy", "ray")
 
 
+def probe_output(code: str, timeout: float = 300) -> str:
+    """What a fresh interpreter that runs ``code`` prints (it must exit 0)."""
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def heavy_imports_after(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     """The ``heavy`` packages imported by a fresh interpreter that runs ``code``."""
     probe = (
         f"import sys\n{code}\nprint('\\n' + ' '.join(m for m in {heavy!r} if m in sys.modules))\n"
     )
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.splitlines()[-1].split()
+    return probe_output(probe, timeout=120).splitlines()[-1].split()
 
 
 def run_cli(*args: str) -> str:
@@ -241,9 +248,7 @@ def kernel_probe(before: str) -> list[str]:
         "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
         "print(dot(np.ones(3), np.full(3, 2.0)), np.correlate(np.ones(2), np.ones(2)))\n"
     )
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.split()
+    return probe_output(probe).split()
 
 
 def test_a_kernel_call_leaves_scipy_linear_algebra_unimported_and_importable() -> None:
@@ -264,9 +269,7 @@ def test_what_numba_leaves_at_its_first_call_goes_to_the_oldest_generation() -> 
         "assert all_in_range(np.arange(3), 0, 3)\n"
         "print(len(gc.get_objects(0)) + len(gc.get_objects(1)), len(gc.get_objects(2)))\n"
     )
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    young, oldest = map(int, r.stdout.split())
+    young, oldest = map(int, probe_output(probe).split())
     assert young < 1_000 and oldest > 50_000, (young, oldest)
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -129,3 +130,29 @@ def test_two_processes_calling_a_kernel_not_cached_compile_it_once(tmp_path: Pat
         results.append(json.loads(out.splitlines()[-1]))
     assert results[0]["total"] == pytest.approx(results[1]["total"])
     assert sorted(len(r["compiled"]) for r in results) == [0, 1], results
+
+
+def test_a_bar_notes_a_wait_for_another_process_compile(tmp_path: Path) -> None:
+    from phago._compile_notice import COMPILING_NOTE, CompileNotingProgress
+
+    child = hold_lock(tmp_path / LOCK_NAME, 1.5)
+    with CompileNotingProgress(disable=True) as bar:
+        task = bar.add_task("digesting", total=2)
+        seen: list[str] = []
+        notice = bar._notice
+        notice._linger = 0.0
+        began = time.monotonic()
+
+        def compile_when_let() -> None:
+            with compiling_alone(str(tmp_path)):
+                pass
+
+        waiter = threading.Thread(target=compile_when_let)
+        waiter.start()
+        while waiter.is_alive() and time.monotonic() - began < 30:
+            seen.append(str(bar.tasks[0].description))
+            time.sleep(0.05)
+        waiter.join()
+        assert any(d.endswith(COMPILING_NOTE) for d in seen), seen[:3]
+        assert bar.tasks[task].description == "digesting"  # the note came off
+    assert child.wait(timeout=30) == 0
