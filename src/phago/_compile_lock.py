@@ -11,9 +11,9 @@ as a compile does: :data:`WAIT_EVENT`), then find the kernel in the cache and on
 it. Compiles nested in a compile (a kernel typing the kernels it calls) run under the lock
 their thread holds already.
 
-Where the lock cannot be had (no ``fcntl``, a folder that cannot be written), or after
-:data:`LOCK_WAIT_S` of waiting, a process compiles as it would without it: the lock only
-saves work, nothing depends on it.
+Where the lock cannot be had (no ``fcntl``, a folder that cannot be written, a file system
+that does not lock), or after :data:`LOCK_WAIT_S` of waiting, a process compiles as it would
+without it: the lock only saves work, nothing depends on it.
 """
 
 from __future__ import annotations
@@ -40,13 +40,17 @@ _depth = 0
 """How many compiles the thread holding :data:`_guard` is inside."""
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int) -> bool | None:
+    """Take the lock if it is free: True if taken, False if another holds it, None where
+    the file system does not lock (an ``OSError`` other than "would block")."""
     import fcntl
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:
+        return None
     return True
 
 
@@ -88,12 +92,12 @@ def file_lock(
     try:
         deadline = time.monotonic() + wait_s
         held = _try_lock(fd)
-        if not held:
+        if held is False:
             with waiting():
-                while not held and time.monotonic() < deadline:
+                while held is False and time.monotonic() < deadline:
                     time.sleep(_POLL_S)
                     held = _try_lock(fd)
-        yield held
+        yield bool(held)
     finally:
         os.close(fd)  # (closing the descriptor releases the lock)
 

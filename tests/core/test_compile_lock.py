@@ -156,3 +156,18 @@ def test_a_bar_notes_a_wait_for_another_process_compile(tmp_path: Path) -> None:
         assert any(d.endswith(COMPILING_NOTE) for d in seen), seen[:3]
         assert bar.tasks[task].description == "digesting"  # the note came off
     assert child.wait(timeout=30) == 0
+
+
+def test_a_file_system_that_does_not_lock_only_skips_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    def refuse(fd: int, operation: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    began = time.monotonic()
+    with file_lock(str(tmp_path / "x.lock")) as held:
+        assert not held
+    assert time.monotonic() - began < 5.0  # (no waiting for a lock that cannot be had)
