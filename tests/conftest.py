@@ -40,18 +40,14 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 RAY_TESTS = "tests/ray/"
 """Where every test that starts Ray lives (marked ``ray``; checked at collection)."""
 
-RAY_TESTS_ANYWHERE = ("tests/ray/test_ray_bench.py", "tests/ray/test_ray_existing_cluster.py")
-"""Ray test files that ``make test`` may run in either worker: their drivers are child
-processes with a Ray of their own wherever they run (`phago bench` on a local Ray; a head
-node from `ray start` and drivers joining it), and they time no phase. With the other Ray
-tests, that worker finished some 45 s after the other (on 2 cores, both busy until then:
-20 s of it was the bench file); with the first of these alone let go, still 46 s later
-(fiftieth session: the cluster file is 140 s of the Ray tests' 620)."""
-
-LONGEST_FIRST = (RAY_TESTS, *RAY_TESTS_ANYWHERE[::-1])
-"""The units that take longest, in the order the workers are given them before any other
-(the Ray unit to the first worker, the cluster file to the second; see
-:func:`pytest_xdist_make_scheduler`)."""
+RAY_TESTS_ANYWHERE = ("tests/ray/test_ray_bench.py",)
+"""Ray test files that ``make test`` may run in either worker: their tests run `phago
+bench` on Ray in a child process, which starts a Ray of its own wherever it runs and times
+no phase. With the other Ray tests, that worker finished some 45 s after the other (on
+2 cores, both busy until then: 20 s of it was this file). (The cluster file,
+``test_ray_existing_cluster.py``, drives its own head node from child processes too; let
+go to either worker and given out second in the fiftieth session, the suite ran no
+faster: 11:48 in a fresh clone against 11:25 and 11:35 before, one run each.)"""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -72,15 +68,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     (:data:`RAY_TESTS`, but for :data:`RAY_TESTS_ANYWHERE`) as one unit, so that one worker
     runs them all, one local Ray at a time as in one process (two Rays at once on two cores
     would each have them only on paper, and some of these tests time phases), and every
-    other test file as a unit (its module fixtures made once). The longest units go first
-    (:data:`LONGEST_FIRST`: the Ray unit to the first worker, the cluster file to the
-    other); the rest follow, the largest (by tests) first, to whichever worker is free.
-    (xdist orders every unit by its count of tests: a file of many quick parametrized tests
-    came before the Ray unit, which the first worker began after 73 s of other files and
-    ended 46 s after the other; and the cluster file, let go to either worker, came last,
-    and its worker ended 32 s after the other; fiftieth session.) (xdist's own ``--dist
-    loadgroup`` marks a group in the test's id, which pytest 9 no longer lets a plugin
-    change.)"""
+    other test file as a unit (its module fixtures made once). The Ray unit, the longest,
+    goes first, to the first worker; the rest follow, the largest (by tests) first, to
+    whichever worker is free. (xdist orders every unit by its count of tests: a file of
+    many quick parametrized tests and the doctests came before the Ray unit, which the
+    first worker began after 73 s of them and ended 46 s after the other; fiftieth
+    session.) (xdist's own ``--dist loadgroup`` marks a group in the test's id, which
+    pytest 9 no longer lets a plugin change.)"""
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class RayTestsTogether(LoadScopeScheduling):  # type: ignore[misc]
@@ -90,9 +84,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return RAY_TESTS if together else file
 
         def _assign_work_unit(self, node: Any) -> None:
-            for unit in reversed(LONGEST_FIRST):
-                if unit in self.workqueue:
-                    self.workqueue.move_to_end(unit, last=False)
+            if RAY_TESTS in self.workqueue:
+                self.workqueue.move_to_end(RAY_TESTS, last=False)
             super()._assign_work_unit(node)
 
     return RayTestsTogether(config, log)

@@ -72,6 +72,10 @@ def test_stats_loads_no_numpy_numba_scipy_or_ray(tmp_path: Path) -> None:
     assert heavy_imports_after(stats, (*HEAVY, "numpy")) == []
 
 
+def test_the_structural_queries_module_loads_numba_only_when_its_kernel_runs() -> None:
+    assert heavy_imports_after("import phago.query.structural", ("numba",)) == []
+
+
 def test_import_phago_is_lazy_and_keeps_the_public_api() -> None:
     assert heavy_imports_after("import phago, phago.agents, phago.query") == []
     code = (

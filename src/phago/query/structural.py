@@ -37,10 +37,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 from scipy.sparse import csgraph  # type: ignore[import-untyped]
 
 from phago.config import real_number, whole_number
@@ -48,6 +48,11 @@ from phago.errors import InvalidQuery
 from phago.ids import NodeId
 from phago.query.base import GraphSource
 from phago.query.index import Adjacency, query_index
+
+if TYPE_CHECKING:
+    from numba import njit
+else:  # Numba is imported on the kernel's first call, which compiles alone (see phago._jit)
+    from phago._jit import njit
 
 __all__ = [
     "Communities",
