@@ -5,9 +5,9 @@ Every ``phago`` command that runs a kernel, and every Ray shard actor (its warm-
 
 - ``now``: phago as it is (Numba's array-math registry loaded with SciPy's BLAS hidden,
   ``phago._jit._import_numba``);
-- ``as before``: the same with ``phago._jit._import_numba`` a plain ``import numba``, as it
-  was before, so that Numba's registry imports ``scipy.linalg.cython_blas`` to look for
-  BLAS;
+- ``blas probe``: the same with the BLAS probe put back (``phago._jit._import_numba`` a
+  plain ``import numba``, as before the fiftieth session, so that Numba's registry imports
+  ``scipy.linalg.cython_blas`` to look for BLAS; the collector's change stays);
 
 each doing what a shard actor does before its first tick (importing the Ray backend and
 running its warm-up colony), and prints the CPU-seconds of each (user + system, median of
@@ -47,7 +47,7 @@ print(json.dumps({{"total": cpu(t2), "warm_up": cpu(t2) - cpu(t1), "gc": sum(col
 
 VARIANTS = {
     "now": "",
-    "as before": "import importlib, phago._jit as jit\n"
+    "blas probe": "import importlib, phago._jit as jit\n"
     "jit._import_numba = lambda: importlib.import_module('numba')",
 }
 

@@ -25,6 +25,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # (not POSIX: no lock)
+    fcntl = None  # type: ignore[assignment]
+
 LOCK_NAME = "phago-numba-compile.lock"
 """The lock file's name, in the folder Numba caches a kernel in."""
 
@@ -43,8 +48,6 @@ _depth = 0
 def _try_lock(fd: int) -> bool | None:
     """Take the lock if it is free: True if taken, False if another holds it, None where
     the file system does not lock (an ``OSError`` other than "would block")."""
-    import fcntl
-
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -83,10 +86,10 @@ def file_lock(
         True
     """
     try:
-        import fcntl  # noqa: F401  (POSIX only)
-
+        if fcntl is None:
+            raise OSError("no fcntl")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except (ImportError, OSError):
+    except OSError:
         yield False
         return
     try:
@@ -146,9 +149,6 @@ def compile_alone(dispatcher: Any) -> Any:
     from numba.core.compiler_lock import global_compiler_lock
 
     def compile(sig: Any) -> Any:
-        # a signature it has already: no lock (callers typing against it ask often)
-        if dispatcher.overloads.get(tuple(_arguments(sig))) is not None:
-            return compile_now(sig)
         # Numba's own lock first, as in every compile, so that threads take the two in one
         # order (a compile Numba runs for other code can type one of these kernels)
         with global_compiler_lock, compiling_alone(folder):
@@ -156,10 +156,3 @@ def compile_alone(dispatcher: Any) -> Any:
 
     dispatcher.compile = compile
     return dispatcher
-
-
-def _arguments(sig: Any) -> tuple[Any, ...]:
-    from numba.core import sigutils
-
-    args, _ = sigutils.normalize_signature(sig)  # type: ignore[no-untyped-call]
-    return tuple(args)
