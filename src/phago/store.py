@@ -3826,8 +3826,9 @@ def repair_information(path: PathLike) -> RepairReport:
 
     Raises:
         StoreError: ``path`` is a distributed store (its information is part of its
-            manifest, checked whole), or the store's other parts are damaged too (loading
-            it would still fail: nothing is changed), or it cannot be written.
+            manifest, checked whole), or the store's colony is damaged (loading it would
+            still fail: nothing is changed; :func:`phago.rebuild.rebuild_colony` makes a new
+            one from its documents), or it cannot be written.
 
     Example:
         >>> import tempfile, pathlib
@@ -3844,10 +3845,16 @@ def repair_information(path: PathLike) -> RepairReport:
         )
     with store_lock(p):
         damaged, raw = _information_damage(p)
+        # the colony's own parts and the catalog's rows must read (else nothing is changed)
+        try:
+            catalog = _load_with_terms(p, terms=False, info=False)[1]
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc}; its documents can be digested into a new colony, the damaged file "
+                "kept beside it: phago.rebuild.rebuild_colony (phago repair --rebuild)"
+            ) from exc
         if damaged is None:
             return RepairReport()
-        # the colony's own parts and the catalog's rows must read (else nothing is changed)
-        catalog = _load_with_terms(p, terms=False, info=False)[1]
         salvaged = False
         if raw is not None:
             try:

@@ -1,48 +1,91 @@
-"""``phago repair``: make a store whose documents' information part is damaged usable again."""
+"""``phago repair``: make a damaged store usable again: set aside and rewrite its documents'
+information part, or (``--rebuild``) digest its documents into a new colony."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from phago.cli._store import db_option, fail
-from phago.cli.common import echo_json, out
+from phago.cli.common import echo_json, out, plural, progress
 from phago.errors import PhagoError
 
 
 @click.command(name="repair")
 @db_option()
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Where the colony itself is damaged (the store does not load): copy the file aside "
+    "and digest its documents into a new colony in its place.",
+)
+@click.option(
+    "--digesters",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="With --rebuild: digesters spawned (at least one per 100 documents).",
+)
+@click.option(
+    "--max-ticks",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="With --rebuild: stop digesting after this many ticks.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
-def repair(db: Path, as_json: bool) -> None:
-    """Repair the store file DB whose documents' information (their tags, times added and
-    the texts' hashes) is damaged, which makes ingest, tag, tags and forget refuse it (list
-    and show go on without it).
+def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: bool) -> None:
+    """Repair the damaged store file DB.
 
-    The damaged part's bytes are first copied beside the store
+    Where its documents' information (their tags, times added and the texts' hashes) is
+    damaged, which makes ingest, tag, tags and forget refuse it (list and show go on
+    without it), the part's bytes are first copied beside the store
     (DB.document_info-TIME.damaged), so nothing is lost; then the part is written back as
     it reads where it still reads as information, else removed (the documents keep no tags
-    and no times added). Nothing else of the store changes. A sound store is left as it is;
-    a store whose colony is damaged too is refused, unchanged.
+    and no times added). Nothing else of the store changes.
+
+    Where the colony is damaged (its graph, signals or agents: the store does not load),
+    repair refuses unless given --rebuild: then the whole file is copied beside the store
+    (DB.TIME.damaged), and the documents that still read are digested into a new colony
+    with the store's settings and seed, which takes the store's place with the sources,
+    tags and times added that still read. The new graph is the documents' own, not the
+    lost one's (reinforcements by queries are in the copy only). A sound store is left as
+    it is.
     """
+    from phago.rebuild import RebuildReport, rebuild_colony
     from phago.store import repair_information
 
     try:
+        rebuilt = RebuildReport()
+        if rebuild:
+            with progress() as bar:
+                task = bar.add_task("digesting", total=None)
+                rebuilt = rebuild_colony(
+                    db,
+                    digesters=digesters,
+                    max_ticks=max_ticks,
+                    on_tick=lambda done, total: bar.update(task, completed=done, total=total),
+                )
         report = repair_information(db)
     except PhagoError as exc:
         raise fail(exc) from exc
     if as_json:
-        echo_json(
-            {
-                "db": str(db),
-                "damaged": report.damaged,
-                "set_aside": None if report.set_aside is None else str(report.set_aside),
-                "salvaged": report.salvaged,
-            }
-        )
+        data: dict[str, Any] = {
+            "db": str(db),
+            "damaged": report.damaged,
+            "set_aside": None if report.set_aside is None else str(report.set_aside),
+            "salvaged": report.salvaged,
+            "rebuilt": None if rebuilt.damaged is None else _rebuilt_json(rebuilt),
+        }
+        echo_json(data)
         return
+    if rebuilt.damaged is not None:
+        _say_rebuilt(db, rebuilt)
     if report.damaged is None:
-        out.print(f"{db}: nothing to repair.", highlight=False, markup=False)
+        if rebuilt.damaged is None:
+            out.print(f"{db}: nothing to repair.", highlight=False, markup=False, soft_wrap=True)
         return
     what = (
         "written back as it still reads (check the tags: a byte in them may have changed)"
@@ -56,3 +99,30 @@ def repair(db: Path, as_json: bool) -> None:
         markup=False,
         soft_wrap=True,
     )
+
+
+def _rebuilt_json(report: Any) -> dict[str, Any]:
+    """``--json``'s account of a rebuild."""
+    return {
+        "damaged": report.damaged,
+        "set_aside": str(report.set_aside),
+        "documents": report.documents,
+        "ticks": report.ticks,
+        "verified": report.verified,
+        "lost": list(report.lost),
+    }
+
+
+def _say_rebuilt(db: Path, report: Any) -> None:
+    """Tell what a rebuild did."""
+    lines = [
+        f"{db}: the colony was damaged ({report.damaged}).",
+        f"The damaged file is kept whole in {report.set_aside}.",
+        f"A new colony digested its {plural(report.documents, 'document')} in "
+        f"{plural(report.ticks, 'tick')} and took the store's place.",
+    ]
+    if report.lost:
+        lines.append("Not carried over, or carried over unchecked (all of it is in the copy):")
+        lines.extend(f"  - {item}" for item in report.lost)
+    for line in lines:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,369 @@
+"""Rebuilding a store file's colony from the documents it holds, when the colony's other
+parts are damaged.
+
+A store file keeps the user's documents (title, text, position, id), where they came from
+(``sources``) and what the user said of them (tags, times added), beside the colony that
+digested them: its graph, signals, agents and counters. The colony is made from the
+documents; the documents are made from nothing else. So when a part of the colony is
+damaged (a checksum that no longer matches, a part missing), the documents are still
+worth everything, and a colony can be made from them again.
+
+:func:`salvage_store` reads what still reads of a store file, row by row and part by part,
+and says what does not. :func:`rebuild_colony` copies the damaged file aside whole (nothing
+is lost), makes a new colony with the store's settings and seed, stores the salvaged
+documents in it under their own ids and positions, digests them as ``phago ingest`` does,
+and puts the new store in the damaged one's place, with its sources, tags and times added.
+The new graph is the documents' graph, not the lost one: what the old colony learnt from
+its history (reinforcements by queries, the order documents came in over many ingests) is
+kept only in the copy set aside.
+
+Example:
+    >>> import sqlite3, tempfile, pathlib
+    >>> from phago import Colony, Position
+    >>> from phago.store import load, save
+    >>> c = Colony(seed=3)
+    >>> _ = c.ingest_document("Cells", "The cell membrane controls ions.", Position(0, 0))
+    >>> p = save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db")
+    >>> with sqlite3.connect(p) as con:  # a graph part damaged under its checksum
+    ...     _ = con.execute("UPDATE blobs SET data = x'00' WHERE name = 'graph.weight'")
+    >>> report = rebuild_colony(p)
+    >>> report.documents, report.set_aside.exists(), load(p).stats().documents_digested
+    (1, True, 1)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from phago.errors import PhagoError, StoreError
+from phago.store import (
+    _DOCUMENT_INFO,
+    Catalog,
+    HistoryPoint,
+    PathLike,
+    SourceRecord,
+    _fsync_path,
+    _info_from_json,
+    _load_with_terms,
+    _open,
+    _put_in_place,
+    _read_checked_tables,
+    _real,
+    _reason,
+    _remove_quietly,
+    _sha,
+    _unsigned,
+    is_distributed_store,
+    save,
+    store_lock,
+    store_path,
+)
+
+__all__ = ["RebuildReport", "Salvage", "SalvagedDocument", "rebuild_colony", "salvage_store"]
+
+
+@dataclass(frozen=True, slots=True)
+class SalvagedDocument:
+    """One document as its store row still reads: its id, title, text and position."""
+
+    doc_id: int
+    title: str
+    content: str
+    x: float
+    y: float
+
+
+@dataclass
+class Salvage:
+    """What :func:`salvage_store` read of a store file.
+
+    Attributes:
+        documents: the documents whose rows read, in the store's order.
+        catalog: the sources whose rows read, and the documents' information (tags, times
+            added, the texts' hashes) where that part still reads; no size history.
+        config: the colony's settings as stored (the defaults where they do not read).
+        seed: the colony's seed as stored (0 where it does not read).
+        verified: whether the rows read match the store's checksum of its rows (when not,
+            some row holds other bytes than were saved, or was lost).
+        lost: what could not be read or was read unchecked, each said in words.
+    """
+
+    documents: list[SalvagedDocument]
+    catalog: Catalog
+    config: Any
+    seed: int
+    verified: bool
+    lost: list[str] = field(default_factory=list)
+
+
+_DOCUMENT_COLUMNS = "seq, doc_id, title, content, x, y, digested"
+_SOURCE_COLUMNS = "seq, path, content_hash, doc_id, part, parts"
+
+
+def salvage_store(path: PathLike) -> Salvage:
+    """Read what still reads of the store file ``path``: its documents and sources row by
+    row (a row of the wrong types, or the rows after one SQLite cannot read, are left out),
+    its documents' information and its colony's settings and seed part by part (read even
+    where their checksum fails, if they still parse; else left out). Nothing is written.
+
+    Raises:
+        StoreError: ``path`` is not a phago store file SQLite can open, or is a
+            distributed store or one shard of one.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from phago import Colony, Position
+        >>> from phago.store import save
+        >>> c = Colony(seed=7)
+        >>> _ = c.ingest_document("t", "alpha beta", Position(2, 3))
+        >>> s = salvage_store(save(c, pathlib.Path(tempfile.mkdtemp()) / "c.db"))
+        >>> [(d.title, d.x, d.y) for d in s.documents], s.seed, s.verified, s.lost
+        ([('t', 2.0, 3.0)], 7, True, [])
+    """
+    from phago.config import ColonyConfig
+
+    p = store_path(path)
+    if is_distributed_store(p):
+        raise StoreError(f"cannot salvage {p}: it is a distributed store, not a store file")
+    con, _, kind, _, _ = _open(p)
+    try:
+        if kind != "colony":
+            raise StoreError(f"cannot salvage {p}: it is one shard of a distributed store")
+        lost: list[str] = []
+        documents = [
+            SalvagedDocument(_unsigned(row[1]), row[2], row[3], float(row[4]), float(row[5]))
+            for row in _rows(con, "documents", _DOCUMENT_COLUMNS, _document_error, lost)
+        ]
+        sources = [
+            SourceRecord(row[1], row[2], _unsigned(row[3]), row[4], row[5])
+            for row in _rows(con, "sources", _SOURCE_COLUMNS, _source_error, lost)
+        ]
+        catalog = Catalog(sources)
+        raw, checked = _part(con, _DOCUMENT_INFO)
+        if raw is not None:
+            try:
+                catalog.info, catalog.file_tags, catalog.texts = _info_from_json(
+                    json.loads(raw.decode("utf-8")), given=True
+                )
+                if not checked:
+                    lost.append(
+                        "the documents' information (tags, times added) failed its checksum; "
+                        "kept as it reads"
+                    )
+            except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
+                lost.append("the documents' information (tags, times added) does not read")
+        config, seed = ColonyConfig(), 0
+        raw, checked = _part(con, "colony")
+        try:
+            if raw is None:
+                raise ValueError("missing")
+            scalars = json.loads(raw.decode("utf-8"))
+            config, seed = ColonyConfig.from_dict(scalars["config"]), int(scalars["seed"])
+            if not checked:
+                lost.append("the colony's settings failed their checksum; kept as they read")
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, PhagoError):
+            lost.append("the colony's settings and seed do not read: the defaults and seed 0")
+        try:
+            _read_checked_tables(con, p, info=False)
+            verified = True
+        except (StoreError, sqlite3.Error, ValueError, TypeError, UnicodeDecodeError):
+            verified = False
+            lost.append(
+                "the documents' and sources' rows do not match the store's checksum of them: "
+                "kept as they read"
+            )
+        return Salvage(documents, catalog, config, seed, verified, lost)
+    finally:
+        con.close()
+
+
+def _rows(
+    con: sqlite3.Connection,
+    table: str,
+    columns: str,
+    error: Callable[[tuple[Any, ...]], str | None],
+    lost: list[str],
+) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` that read and that ``error`` passes, in ``seq`` order; what
+    is left out is said in ``lost``."""
+    out: list[tuple[Any, ...]] = []
+    try:
+        for row in con.execute(f"SELECT {columns} FROM {table} ORDER BY seq"):
+            wrong = error(row)
+            if wrong is None:
+                out.append(row)
+            else:
+                lost.append(f"row {row[0]!r} of table {table!r}: {wrong}")
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        lost.append(f"table {table!r} after {len(out)} rows that read: {exc}")
+    return out
+
+
+def _document_error(row: tuple[Any, ...]) -> str | None:
+    """What is wrong with a ``documents`` row (None: it reads as a document)."""
+    _, doc_id, title, content, x, y, _ = row
+    if type(doc_id) is not int:
+        return "its id is not a whole number"
+    if type(title) is not str or type(content) is not str:
+        return "its title or text is not text"
+    if not all(type(v) in (int, float) and math.isfinite(v) for v in (x, y)):
+        return "its position is not two finite numbers"
+    return None
+
+
+def _source_error(row: tuple[Any, ...]) -> str | None:
+    """What is wrong with a ``sources`` row (None: it reads as a source)."""
+    types = (int, str, str, int, int, int)
+    if any(type(v) is not t for v, t in zip(row, types, strict=True)):
+        return "a column holds a value of the wrong type"
+    return None
+
+
+def _part(con: sqlite3.Connection, name: str) -> tuple[bytes | None, bool]:
+    """The bytes of the part ``name`` (None: missing or not bytes) and whether they match
+    their checksum."""
+    try:
+        row = con.execute("SELECT data, sha256 FROM blobs WHERE name = ?", (name,)).fetchone()
+    except (sqlite3.Error, UnicodeDecodeError):
+        return None, False
+    if row is None or not isinstance(row[0], bytes | bytearray | memoryview):
+        return None, False
+    data = bytes(row[0])
+    return data, _sha(data) == row[1]
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What :func:`rebuild_colony` did.
+
+    Attributes:
+        damaged: why the store's colony did not load (None: it loaded, and nothing was
+            done).
+        set_aside: the copy of the damaged file, beside it.
+        documents: the documents in the rebuilt colony.
+        ticks: the ticks its digesters ran.
+        verified: whether the documents' rows matched the store's checksum of them.
+        lost: what of the damaged store the rebuilt one lacks or took unchecked (it is all
+            in the copy set aside).
+    """
+
+    damaged: str | None = None
+    set_aside: Path | None = None
+    documents: int = 0
+    ticks: int = 0
+    verified: bool = True
+    lost: tuple[str, ...] = ()
+
+
+def rebuild_colony(
+    path: PathLike,
+    *,
+    digesters: int = 10,
+    max_ticks: int = 5000,
+    on_tick: Callable[[int, int], None] | None = None,
+) -> RebuildReport:
+    """Make a new colony from the documents of the store file ``path`` whose colony is
+    damaged (it does not load), and put it in the store's place.
+
+    The damaged file is first copied beside the store (``<path>.<UTC time>.damaged``), so
+    nothing is lost. The documents whose rows still read (:func:`salvage_store`) are stored
+    in a new colony with the store's settings and seed, under their own ids and positions,
+    and digested as ``phago ingest`` digests (:func:`phago.ingest.digest_new_documents`:
+    ``digesters`` or more, at most ``max_ticks`` ticks); the new store keeps the sources,
+    tags and times added that still read. It replaces the damaged file atomically, with
+    its permission bits. A store whose colony loads is left as it is (its documents'
+    information alone damaged: :func:`phago.store.repair_information`).
+
+    Args:
+        path: the store file (a symbolic link is followed; the link stays).
+        digesters: digesters to spawn (more for many documents).
+        max_ticks: the most ticks to run.
+        on_tick: called after every tick with the documents digested and their total.
+
+    Raises:
+        StoreError: ``path`` is a distributed store, not a phago store file SQLite can
+            open, or cannot be written (nothing is changed then).
+    """
+    from phago.colony import Colony
+    from phago.ids import DocumentId
+    from phago.ingest import digest_new_documents
+
+    p = store_path(path)
+    if is_distributed_store(p):
+        raise StoreError(
+            f"cannot rebuild {p}: it is a distributed store; rebuild works on a store file"
+        )
+    with store_lock(p):
+        p = _real(p)
+        try:
+            _load_with_terms(p, terms=False, info=False)
+            return RebuildReport()
+        except StoreError as exc:
+            damaged = str(exc)
+        salvage = salvage_store(p)
+        lost = list(salvage.lost)
+        colony = Colony(salvage.config, seed=salvage.seed)
+        ids: list[DocumentId] = []
+        for d in salvage.documents:
+            try:
+                ids.append(
+                    colony.ingest_document(
+                        d.title, d.content, (d.x, d.y), doc_id=DocumentId(d.doc_id)
+                    )
+                )
+            except PhagoError as exc:
+                lost.append(f"document {d.doc_id} ({d.title[:40]!r}) is not stored: {exc}")
+        catalog = salvage.catalog
+
+        def tick(t: int) -> None:
+            s = colony.stats()
+            catalog.add_point(
+                HistoryPoint(
+                    t, s.graph_nodes, s.graph_edges, s.documents_total, s.documents_digested
+                )
+            )
+            if on_tick is not None:
+                on_tick(s.documents_digested, s.documents_total)
+
+        ticks = digest_new_documents(
+            colony, ids, digesters=digesters, max_ticks=max_ticks, on_tick=tick, retire=True
+        )
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = p.with_name(f"{p.name}.{stamp}.damaged")
+        _copy_aside(p, aside)
+        new = p.with_name(f".{p.name}.rebuilt-{os.getpid()}")
+        try:
+            save(colony, new, catalog=catalog)
+            _put_in_place(new, p, os.stat(p))
+        except BaseException as exc:
+            _remove_quietly([new])
+            if isinstance(exc, OSError) and not isinstance(exc, StoreError):
+                raise StoreError(f"cannot rebuild {p}: {_reason(exc)}") from exc
+            raise
+    return RebuildReport(damaged, aside, len(ids), ticks, salvage.verified, tuple(lost))
+
+
+def _copy_aside(path: Path, aside: Path) -> None:
+    """Copy the store file ``path`` to ``aside`` (fsynced, then named so).
+
+    Raises:
+        StoreError: the copy cannot be written (nothing is left of it).
+    """
+    tmp = aside.with_name(f".{aside.name}.tmp")
+    try:
+        shutil.copyfile(path, tmp)
+        _fsync_path(tmp)
+        os.replace(tmp, aside)
+        _fsync_path(aside.parent, directory=True)
+    except OSError as exc:
+        _remove_quietly([tmp])
+        raise StoreError(f"cannot rebuild {path}: cannot write {aside}: {_reason(exc)}") from exc

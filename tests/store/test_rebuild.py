@@ -1,0 +1,195 @@
+"""``phago.rebuild`` and ``phago repair --rebuild``: a store file whose colony is damaged is
+made again from the documents it holds, the damaged file kept whole beside it."""
+
+from __future__ import annotations
+
+import errno
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from store_helpers import make_colony
+
+from phago import ColonyConfig
+from phago.cli import main
+from phago.corpus import load_sample_corpus
+from phago.distributed import DistributedColony
+from phago.errors import StoreError
+from phago.rebuild import rebuild_colony, salvage_store
+from phago.store import (
+    load,
+    load_with_catalog,
+    read_documents,
+    save,
+    save_distributed,
+)
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.output
+
+
+def _ingested_store(tmp_path: Path, n: int = 12) -> Path:
+    """A store ``phago ingest`` made of ``n`` sample documents' files in one run, tagged."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i, d in enumerate(load_sample_corpus()[:n]):
+        (folder / f"{i:02d}.txt").write_text(f"{d.title}\n\n{d.content}", encoding="utf-8")
+    db = tmp_path / "notes.db"
+    code, output = _invoke("ingest", str(folder), "--db", str(db), "--tag", "lab")
+    assert code == 0, output
+    return db
+
+
+def _damage_part(db: Path, name: str, data: bytes = b"\x00") -> None:
+    """Replace the bytes of the part ``name`` under its checksum."""
+    with sqlite3.connect(db) as con:
+        assert con.execute("UPDATE blobs SET data = ? WHERE name = ?", (data, name)).rowcount == 1
+    con.close()
+
+
+def _documents(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT doc_id, title, content, x, y FROM documents ORDER BY seq")
+        out = [(r[0] % (1 << 64), *r[1:]) for r in rows]  # the ids as phago gives them
+    con.close()
+    return out
+
+
+def test_a_damaged_graph_is_refused_by_repair_and_rebuilt_to_the_graph_ingest_made(
+    tmp_path: Path,
+) -> None:
+    db = _ingested_store(tmp_path)
+    whole = load(db).stats()
+    before_docs = _documents(db)
+    listed = json.loads(_invoke("list", "--db", str(db), "--json")[1])
+    _damage_part(db, "graph.weight")
+    damaged = db.read_bytes()
+    code, output = _invoke("query", "cell", "--db", str(db))
+    assert code == 1 and "checksum mismatch in 'graph.weight'" in output
+    # without --rebuild: refused, nothing changed, and told how
+    code, output = _invoke("repair", "--db", str(db))
+    assert code == 1 and "--rebuild" in output, output
+    assert db.read_bytes() == damaged and not list(tmp_path.glob("*.damaged"))
+    code, output = _invoke("repair", "--db", str(db), "--rebuild", "--json")
+    assert code == 0, output
+    said = json.loads(output)["rebuilt"]
+    assert "checksum mismatch in 'graph.weight'" in said["damaged"]
+    assert said["documents"] == 12 and said["verified"] and said["lost"] == []
+    assert Path(said["set_aside"]).read_bytes() == damaged  # nothing lost
+    # the documents, their ids, positions, sources and tags are the store's; and since
+    # this store was ingested in one run, digesting them again made the very same graph
+    colony, catalog = load_with_catalog(db)
+    assert _documents(db) == before_docs
+    assert colony.stats().graph_nodes == whole.graph_nodes
+    assert colony.stats().graph_edges == whole.graph_edges
+    assert colony.stats().documents_digested == 12 and not colony.agents
+    assert json.loads(_invoke("list", "--db", str(db), "--json")[1]) == listed
+    assert len(catalog.sources) == 12 and catalog.history[-1].digested == 12
+    # the store works as before: a query, an ingest of a new note, and nothing to repair
+    assert _invoke("query", "cell", "--db", str(db))[0] == 0
+    assert _invoke("ingest", "--text", "A new note on cells.", "--db", str(db))[0] == 0
+    code, output = _invoke("repair", "--db", str(db), "--rebuild")
+    assert code == 0 and "nothing to repair" in output
+
+
+def test_the_colonys_settings_and_seed_are_kept_and_a_sound_store_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    config = ColonyConfig.for_large_corpora()
+    colony = make_colony(6, seed=11, config=config)
+    colony.run(5)
+    db = save(colony, tmp_path / "c.db")
+    sound = db.read_bytes()
+    assert rebuild_colony(db).damaged is None and db.read_bytes() == sound
+    _damage_part(db, "signals.x")
+    report = rebuild_colony(db, digesters=2)
+    rebuilt = load(db)
+    assert rebuilt.seed == 11 and rebuilt.config == config
+    assert report.documents == 6 and rebuilt.stats().documents_digested == 6
+    assert report.set_aside is not None and report.set_aside.parent == tmp_path
+
+
+def test_settings_that_no_longer_read_give_the_defaults_and_say_so(tmp_path: Path) -> None:
+    db = save(make_colony(4, seed=9), tmp_path / "c.db")
+    _damage_part(db, "colony", b"{not json")
+    report = rebuild_colony(db)
+    assert any("settings and seed do not read" in x for x in report.lost)
+    assert load(db).seed == 0 and report.documents == 4
+
+
+def test_rows_changed_under_the_checksum_are_kept_as_they_read_and_bad_ones_left_out(
+    tmp_path: Path,
+) -> None:
+    colony = make_colony(5)
+    db = save(colony, tmp_path / "c.db")
+    docs = _documents(db)
+    with sqlite3.connect(db) as con:  # a title edited, a text made bytes
+        con.execute("UPDATE documents SET title = 'edited' WHERE seq = 1")
+        con.execute("UPDATE documents SET content = x'00ff' WHERE seq = 3")
+    con.close()
+    salvage = salvage_store(db)
+    assert not salvage.verified and [d.doc_id for d in salvage.documents] == [
+        d[0] for i, d in enumerate(docs) if i != 3
+    ]
+    report = rebuild_colony(db)
+    assert not report.verified and report.documents == 4
+    bad = "row 3 of table 'documents': its title or text is not text"
+    assert any(bad in x for x in report.lost)
+    assert any("do not match the store's checksum" in x for x in report.lost)
+    got = read_documents(db)
+    assert got.ids == [d[0] for i, d in enumerate(docs) if i != 3]
+    assert got.titles[1] == "edited" and got.contents[0] == docs[0][2]
+    # the row left out is in the copy set aside, as it was
+    assert report.set_aside is not None
+    assert _documents(report.set_aside)[3][2] == b"\x00\xff"
+
+
+def test_a_document_the_new_colony_refuses_is_left_out_and_named(tmp_path: Path) -> None:
+    db = save(make_colony(3), tmp_path / "c.db")
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE documents SET content = '   ' WHERE seq = 0")
+    con.close()
+    report = rebuild_colony(db)
+    assert report.documents == 2
+    assert any("is not stored" in x and "empty" in x.lower() for x in report.lost), report.lost
+
+
+def test_a_failed_copy_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = save(make_colony(3), tmp_path / "c.db")
+    _damage_part(db, "graph.ids")
+    damaged = db.read_bytes()
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("phago.rebuild.shutil.copyfile", full)
+    with pytest.raises(StoreError, match="the disk is full"):
+        rebuild_colony(db)
+    assert db.read_bytes() == damaged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"]
+
+
+def test_a_link_to_the_store_stays_a_link(tmp_path: Path) -> None:
+    db = save(make_colony(3), tmp_path / "c.db")
+    link = tmp_path / "link.db"
+    link.symlink_to(db)
+    _damage_part(db, "graph.labels", b"[")
+    assert rebuild_colony(link).documents == 3
+    assert link.is_symlink() and load(link).stats().documents_total == 3
+
+
+def test_what_is_not_a_store_file_is_refused(tmp_path: Path) -> None:
+    with DistributedColony(2, seed=1) as dc:
+        dc.ingest_documents([("a", "cell gene"), ("b", "gene protein")])
+        save_distributed(dc, tmp_path / "d")
+    with pytest.raises(StoreError, match="distributed store"):
+        rebuild_colony(tmp_path / "d")
+    (tmp_path / "x.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="damaged or not a phago store"):
+        rebuild_colony(tmp_path / "x.db")
+    with pytest.raises(StoreError, match="no such file"):
+        rebuild_colony(tmp_path / "missing.db")
