@@ -96,7 +96,7 @@ from phago.ids import AgentId, DocumentId, document_id
 from phago.store import Catalog, SourceRecord
 from phago.tags import front_matter_tags
 from phago.text import URL, term_bound, tokenize
-from phago.types import Document, Position
+from phago.types import Document, Position, placed_position
 
 if TYPE_CHECKING:
     from phago.distributed import DistributedColony, DistributedTickResult
@@ -1925,16 +1925,21 @@ class DistributedSink:
         """Documents queued and not yet sent to their shards."""
         return len(self._queue)
 
-    def ingest_document(self, title: str, content: str) -> DocumentId:
-        """Check the document, place it on the cluster's layout grid and queue it.
+    def ingest_document(
+        self, title: str, content: str, position: Position | tuple[float, float] | None = None
+    ) -> DocumentId:
+        """Check the document, place it at ``position`` (None: on the cluster's layout
+        grid) and queue it.
 
         Raises:
             EmptyDocument: empty or whitespace-only content.
             DocumentError: binary or oversized content.
+            InvalidPosition: a position that is not two finite numbers, or beyond
+                :data:`~phago.types.POSITION_LIMIT`.
         """
         check_document(title, content, self.dc.config.max_document_chars)
         check_keyword_counts([title], [content], self.dc.config.clique_keyword_limit)
-        p = Position(*self.dc._next_xy())
+        p = Position(*self.dc._next_xy()) if position is None else placed_position(position)
         did = document_id(title, content)
         self._queue.append((title, content, p))
         self.positions.setdefault(int(did), p)

@@ -129,15 +129,24 @@ def salvage_store(path: PathLike) -> Salvage:
         >>> [(d.title, d.x, d.y) for d in s.documents], s.seed, s.verified, s.lost
         ([('t', 2.0, 3.0)], 7, True, [])
     """
-    from phago.config import ColonyConfig
-
     p = store_path(path)
     if is_distributed_store(p):
         raise StoreError(f"cannot salvage {p}: it is a distributed store, not a store file")
-    con, _, kind, _, _ = _open(p)
+    return _salvage_file(p, "colony")
+
+
+def _salvage_file(p: Path, kind: str) -> Salvage:
+    """:func:`salvage_store` of the file ``p`` of ``kind`` (``"colony"``, or ``"shard"``: a
+    distributed store's shard file, whose sources and documents' information are in the
+    store's manifest)."""
+    con, _, found, _, _ = _open(p)
     try:
-        if kind != "colony":
-            raise StoreError(f"cannot salvage {p}: it is one shard of a distributed store")
+        if found != kind:
+            raise StoreError(
+                f"cannot salvage {p}: it is one shard of a distributed store"
+                if found == "shard"
+                else f"cannot salvage {p}: it is a {found!r} file, not a {kind!r} one"
+            )
         lost: list[str] = []
         documents = [
             SalvagedDocument(_unsigned(row[1]), row[2], row[3], float(row[4]), float(row[5]))
@@ -161,17 +170,9 @@ def salvage_store(path: PathLike) -> Salvage:
                     )
             except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
                 lost.append("the documents' information (tags, times added) does not read")
-        config, seed = ColonyConfig(), 0
-        raw, checked = _part(con, "colony")
-        try:
-            if raw is None:
-                raise ValueError("missing")
-            scalars = json.loads(raw.decode("utf-8"))
-            config, seed = ColonyConfig.from_dict(scalars["config"]), int(scalars["seed"])
-            if not checked:
-                lost.append("the colony's settings failed their checksum; kept as they read")
-        except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, PhagoError):
-            lost.append("the colony's settings and seed do not read: the defaults and seed 0")
+        config, seed, note = _settings(con)
+        if note is not None:
+            lost.append(note)
         try:
             _read_checked_tables(con, p, info=False)
             verified = True
@@ -184,6 +185,27 @@ def salvage_store(path: PathLike) -> Salvage:
         return Salvage(documents, catalog, config, seed, verified, lost)
     finally:
         con.close()
+
+
+def _settings(con: sqlite3.Connection) -> tuple[Any, int, str | None]:
+    """The colony's settings and seed in a store file (its ``colony`` part), and what was
+    wrong with them if anything (then the defaults and seed 0, or the part as it reads)."""
+    from phago.config import ColonyConfig
+
+    raw, checked = _part(con, "colony")
+    try:
+        if raw is None:
+            raise ValueError("missing")
+        scalars = json.loads(raw.decode("utf-8"))
+        config, seed = ColonyConfig.from_dict(scalars["config"]), int(scalars["seed"])
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, PhagoError):
+        return (
+            ColonyConfig(),
+            0,
+            "the colony's settings and seed do not read: the defaults and seed 0",
+        )
+    note = None if checked else "the colony's settings failed their checksum; kept as they read"
+    return config, seed, note
 
 
 def _rows(
@@ -283,15 +305,24 @@ def rebuild_colony(
     its permission bits. A store whose colony loads is left as it is (its documents'
     information alone damaged: :func:`phago.store.repair_information`).
 
+    A distributed store (a folder) is rebuilt the same way on local shards, as many as it
+    had, with the sources, tags and settings of its manifest where that still reads (else
+    shard 0's settings, and none); the new store is written beside it, then the damaged
+    folder is renamed aside whole (``<path>.<UTC time>.damaged``) and the new one takes
+    its name. A document whose title or text no longer gives its id is stored under the
+    id they give (a distributed store's ids are always its documents'), its sources and
+    tags moved with it.
+
     Args:
-        path: the store file (a symbolic link is followed; the link stays).
+        path: the store file or folder (a symbolic link is followed; the link stays).
         digesters: digesters to spawn (more for many documents).
         max_ticks: the most ticks to run.
         on_tick: called after every tick with the documents digested and their total.
 
     Raises:
-        StoreError: ``path`` is a distributed store, not a phago store file SQLite can
-            open, or cannot be written (nothing is changed then).
+        StoreError: ``path`` is not a phago store SQLite can open (a distributed store:
+            none of its shard files, or it has no current generation), or cannot be
+            written (nothing is changed then).
     """
     from phago.colony import Colony
     from phago.ids import DocumentId
@@ -299,9 +330,7 @@ def rebuild_colony(
 
     p = store_path(path)
     if is_distributed_store(p):
-        raise StoreError(
-            f"cannot rebuild {p}: it is a distributed store; rebuild works on a store file"
-        )
+        return _rebuild_distributed(p, digesters, max_ticks, on_tick)
     with store_lock(p):
         p = _real(p)
         try:
@@ -337,8 +366,7 @@ def rebuild_colony(
         ticks = digest_new_documents(
             colony, ids, digesters=digesters, max_ticks=max_ticks, on_tick=tick, retire=True
         )
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = p.with_name(f"{p.name}.{stamp}.damaged")
+        aside = _aside_path(p)
         _copy_aside(p, aside)
         new = p.with_name(f".{p.name}.rebuilt-{os.getpid()}")
         try:
@@ -367,3 +395,188 @@ def _copy_aside(path: Path, aside: Path) -> None:
     except OSError as exc:
         _remove_quietly([tmp])
         raise StoreError(f"cannot rebuild {path}: cannot write {aside}: {_reason(exc)}") from exc
+
+
+def _aside_path(p: Path) -> Path:
+    """Where a rebuild sets the damaged store ``p`` aside: ``<p>.<UTC time>.damaged``, or
+    ``<p>.<UTC time>-<n>.damaged`` where that is taken (two rebuilds in one second)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside, n = p.with_name(f"{p.name}.{stamp}.damaged"), 1
+    while aside.exists() or aside.is_symlink():
+        n += 1
+        aside = p.with_name(f"{p.name}.{stamp}-{n}.damaged")
+    return aside
+
+
+def _salvage_distributed(p: Path) -> tuple[Salvage, int, int | None]:
+    """What still reads of the distributed store ``p``: its documents (shard by shard), its
+    manifest's catalog and settings (else shard 0's settings), and its shard count and
+    virtual nodes per shard (None: the default) from the manifest (else the shard files
+    found in its current generation).
+
+    Raises:
+        StoreError: the store has no current generation, or no shard file of it reads.
+    """
+    from phago.config import ColonyConfig
+    from phago.store import _catalog_from_json, _current_generation, read_manifest
+
+    lost: list[str] = []
+    problems = (StoreError, KeyError, TypeError, ValueError, AttributeError, PhagoError)
+
+    def from_manifest(body: dict[str, Any]) -> tuple[Any, ...]:
+        shards = int(body["num_shards"])
+        return (
+            shards,
+            [gen / f"shard-{i:03d}.db" for i in range(shards)],
+            ColonyConfig.from_dict(body["config"]),
+            int(body["seed"]),
+            int(body["virtual_nodes"]),
+            _catalog_from_json(body.get("catalog", {})),
+        )
+
+    gen = _current_generation(p)
+    try:
+        shards, files, config, seed, vnodes, catalog = from_manifest(read_manifest(p))
+        found = True
+    except problems as exc:
+        try:  # (read as it is: its checksum, or a part of it, damaged)
+            raw = json.loads((gen / "manifest.json").read_bytes())["body"]
+            shards, files, config, seed, vnodes, catalog = from_manifest(raw)
+            lost.append(f"the manifest does not read as saved ({exc}): kept as it reads")
+            found = True
+        except (OSError, *problems):
+            lost.append(
+                f"the manifest does not read ({exc}): no sources, tags or times added; the "
+                "shard files found, and shard 0's settings"
+            )
+            files = sorted(gen.glob("shard-*.db"))
+            shards, vnodes, catalog, found = len(files), None, Catalog(), False
+            config, seed = ColonyConfig(), 0
+    documents: list[SalvagedDocument] = []
+    verified, read = True, 0
+    for f in files:
+        try:
+            part = _salvage_file(f, "shard")
+        except StoreError as exc:
+            lost.append(f"{f.name} does not read: {exc}")
+            verified = False
+            continue
+        if not found and read == 0:
+            config, seed = part.config, part.seed
+        read += 1
+        documents.extend(part.documents)
+        verified = verified and part.verified
+        lost.extend(f"{f.name}: {x}" for x in part.lost if "settings" not in x)
+    if not read:
+        raise StoreError(f"cannot rebuild {p}: none of its shard files reads")
+    return Salvage(documents, catalog, config, seed, verified, lost), max(shards, 1), vnodes
+
+
+def _rebuild_distributed(
+    p: Path,
+    digesters: int,
+    max_ticks: int,
+    on_tick: Callable[[int, int], None] | None,
+) -> RebuildReport:
+    """:func:`rebuild_colony` of the distributed store folder ``p``: the shards rebuilt on
+    the local backend, saved as a new store folder beside it, which takes its name once the
+    damaged folder is renamed aside (whole: its every generation)."""
+    from phago.distributed import DistributedColony
+    from phago.distributed.types import DEFAULT_VIRTUAL_NODES
+    from phago.ids import DocumentId
+    from phago.ingest import DistributedSink, digest_new_distributed
+    from phago.store import load_distributed, save_distributed
+
+    with store_lock(p):
+        p = _real(p)
+        try:
+            load_distributed(p, backend="local").close()
+            return RebuildReport()
+        except StoreError as exc:
+            damaged = str(exc)
+        salvage, shards, vnodes = _salvage_distributed(p)
+        lost = list(salvage.lost)
+        catalog = salvage.catalog
+        catalog.history.clear()
+        with DistributedColony(
+            shards,
+            "local",
+            salvage.config,
+            salvage.seed,
+            virtual_nodes=DEFAULT_VIRTUAL_NODES if vnodes is None else vnodes,
+        ) as dc:
+            sink = DistributedSink(dc)
+            ids: list[DocumentId] = []
+            for d in salvage.documents:
+                try:
+                    new = sink.ingest_document(d.title, d.content, (d.x, d.y))
+                except PhagoError as exc:
+                    lost.append(f"document {d.doc_id} ({d.title[:40]!r}) is not stored: {exc}")
+                    continue
+                ids.append(new)
+                if int(new) != d.doc_id:  # (a title or text changed: its id follows it)
+                    _renumber(catalog, d.doc_id, int(new))
+                    lost.append(
+                        f"document {d.doc_id} ({d.title[:40]!r}) no longer matches its id: "
+                        f"stored as {int(new)}"
+                    )
+
+            def progress(result: Any) -> None:
+                if on_tick is not None:
+                    on_tick(result.documents_digested(), len(ids))
+
+            ticks = digest_new_distributed(
+                sink,
+                ids,
+                digesters=digesters,
+                max_ticks=max_ticks,
+                on_progress=progress,
+                retire=True,
+            )
+            if not dc.has_undigested_work():  # the cap across shards acts ticks after growth
+                ticks += dc.settle_degree_cap()
+            stats = dc.stats()
+            catalog.add_point(
+                HistoryPoint(
+                    dc.current_tick,
+                    stats.graph_nodes,
+                    stats.graph_edges,
+                    stats.documents_total,
+                    stats.documents_digested,
+                )
+            )
+            new_dir = p.with_name(f".{p.name}.rebuilt-{os.getpid()}")
+            shutil.rmtree(new_dir, ignore_errors=True)
+            try:
+                save_distributed(dc, new_dir, catalog=catalog)
+            except BaseException:
+                shutil.rmtree(new_dir, ignore_errors=True)
+                raise
+        aside = _aside_path(p)
+        try:
+            os.rename(p, aside)
+        except OSError as exc:
+            shutil.rmtree(new_dir, ignore_errors=True)
+            raise StoreError(f"cannot rebuild {p}: cannot rename it aside: {_reason(exc)}") from exc
+        try:
+            os.rename(new_dir, p)
+            _fsync_path(p.parent, directory=True)
+        except OSError as exc:
+            os.rename(aside, p)  # (the damaged store back where it was)
+            shutil.rmtree(new_dir, ignore_errors=True)
+            raise StoreError(f"cannot rebuild {p}: {_reason(exc)}") from exc
+    return RebuildReport(damaged, aside, len(ids), ticks, salvage.verified, tuple(lost))
+
+
+def _renumber(catalog: Catalog, old: int, new: int) -> None:
+    """Move what ``catalog`` holds of document ``old`` (its sources, tags, time added) to
+    document ``new``."""
+    catalog.sources = [
+        SourceRecord(s.path, s.content_hash, new, s.part, s.parts) if s.doc_id == old else s
+        for s in catalog.sources
+    ]
+    if old in catalog.info:
+        catalog.info[new] = catalog.info.pop(old)
+    catalog.texts = {
+        h: tuple(new if d == old else d for d in ds) for h, ds in catalog.texts.items()
+    }

@@ -3825,10 +3825,10 @@ def repair_information(path: PathLike) -> RepairReport:
     save holds it. A store whose part is sound is left as it is.
 
     Raises:
-        StoreError: ``path`` is a distributed store (its information is part of its
-            manifest, checked whole), or the store's colony is damaged (loading it would
-            still fail: nothing is changed; :func:`phago.rebuild.rebuild_colony` makes a new
-            one from its documents), or it cannot be written.
+        StoreError: the store's colony is damaged (loading it would still fail: nothing
+            is changed; :func:`phago.rebuild.rebuild_colony` makes a new one from its
+            documents), or it cannot be written. A distributed store keeps its documents'
+            information in its manifest, checked whole: it is sound, or it is refused so.
 
     Example:
         >>> import tempfile, pathlib
@@ -3838,21 +3838,20 @@ def repair_information(path: PathLike) -> RepairReport:
         RepairReport(damaged=None, set_aside=None, salvaged=False)
     """
     p = store_path(path)
-    if is_distributed_store(p):
-        raise StoreError(
-            f"cannot repair {p}: a distributed store keeps its documents' information in "
-            "its manifest, which is checked whole (a damaged one is refused)"
-        )
+    if is_distributed_store(p):  # (its information is in its manifest, checked whole)
+        with store_lock(p):
+            try:
+                load_distributed(p, backend="local").close()
+            except StoreError as exc:
+                raise StoreError(f"{exc}; {_REBUILD_HINT}") from exc
+        return RepairReport()
     with store_lock(p):
         damaged, raw = _information_damage(p)
         # the colony's own parts and the catalog's rows must read (else nothing is changed)
         try:
             catalog = _load_with_terms(p, terms=False, info=False)[1]
         except StoreError as exc:
-            raise StoreError(
-                f"{exc}; its documents can be digested into a new colony, the damaged file "
-                "kept beside it: phago.rebuild.rebuild_colony (phago repair --rebuild)"
-            ) from exc
+            raise StoreError(f"{exc}; {_REBUILD_HINT}") from exc
         if damaged is None:
             return RepairReport()
         salvaged = False
@@ -3872,6 +3871,12 @@ def repair_information(path: PathLike) -> RepairReport:
             raise StoreError(f"cannot repair {p}: cannot write {aside}: {_reason(exc)}") from exc
         _replace_document_info(p, catalog)
     return RepairReport(damaged, aside, salvaged)
+
+
+_REBUILD_HINT = (
+    "its documents can be digested into a new colony in its place, the damaged store kept "
+    "beside it: phago repair --rebuild (phago.rebuild.rebuild_colony)"
+)
 
 
 def _information_damage(path: Path) -> tuple[str | None, bytes | None]:

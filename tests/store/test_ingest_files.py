@@ -10,7 +10,7 @@ from store_helpers import write
 
 import phago.ingest as ingest_mod
 from phago import Colony, ColonyConfig
-from phago.errors import DocumentError, EmptyDocument
+from phago.errors import DocumentError, EmptyDocument, InvalidPosition
 from phago.ingest import (
     discover,
     ingest_paths,
@@ -250,7 +250,13 @@ def test_a_distributed_sink_queues_documents_and_sends_them_in_batches(tmp_path:
             raise RuntimeError("stop")
         with DistributedSink(dc) as ok:
             late = ok.ingest_document("late", "queued then sent text")
-        assert {d.id for d in dc.documents()} == {*ids, late}
+            # a position of its own (what a rebuild gives each document), checked
+            placed_at = ok.ingest_document("placed", "text with a place", (40.5, -3.0))
+            with pytest.raises(InvalidPosition):
+                ok.ingest_document("nowhere", "text without a place", (float("nan"), 0.0))
+        assert {d.id for d in dc.documents()} == {*ids, late, placed_at}
+        where = next(d.position for d in dc.documents() if d.id == placed_at)
+        assert (where.x, where.y) == (40.5, -3.0)
 
 
 def test_every_shard_holding_new_documents_gets_a_digester() -> None:

@@ -6,24 +6,26 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_helpers import make_colony
 
 from phago import ColonyConfig
 from phago.cli import main
 from phago.corpus import load_sample_corpus
-from phago.distributed import DistributedColony
 from phago.errors import StoreError
 from phago.rebuild import rebuild_colony, salvage_store
 from phago.store import (
     load,
+    load_distributed,
     load_with_catalog,
     read_documents,
     save,
-    save_distributed,
 )
 
 
@@ -182,14 +184,108 @@ def test_a_link_to_the_store_stays_a_link(tmp_path: Path) -> None:
     assert link.is_symlink() and load(link).stats().documents_total == 3
 
 
-def test_what_is_not_a_store_file_is_refused(tmp_path: Path) -> None:
-    with DistributedColony(2, seed=1) as dc:
-        dc.ingest_documents([("a", "cell gene"), ("b", "gene protein")])
-        save_distributed(dc, tmp_path / "d")
-    with pytest.raises(StoreError, match="distributed store"):
-        rebuild_colony(tmp_path / "d")
+def _sharded_store(tmp_path: Path, n: int = 12) -> Path:
+    """A distributed store of 2 shards ``phago ingest`` made of ``n`` sample documents'
+    files in one run, tagged."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i, d in enumerate(load_sample_corpus()[:n]):
+        (folder / f"{i:02d}.txt").write_text(f"{d.title}\n\n{d.content}", encoding="utf-8")
+    db = tmp_path / "notes.d"
+    args = ("ingest", str(folder), "--db", str(db), "--shards", "2", "--tag", "lab")
+    code, output = _invoke(*args)
+    assert code == 0, output
+    return db
+
+
+def _manifest(db: Path) -> Path:
+    (found,) = db.glob("gen-*/manifest.json")
+    return found
+
+
+def test_a_distributed_store_with_a_damaged_shard_is_rebuilt_on_as_many_shards(
+    tmp_path: Path,
+) -> None:
+    db = _sharded_store(tmp_path)
+    with load_distributed(db) as dc:
+        whole = dc.stats()
+    listed = json.loads(_invoke("list", "--db", str(db), "--json")[1])
+    (shard,) = db.glob("gen-*/shard-001.db")
+    _damage_part(shard, "graph.weight")
+    damaged = shard.read_bytes()
+    code, output = _invoke("repair", "--db", str(db))
+    assert code == 1 and "--rebuild" in output and "shard-001.db" in output, output
+    code, output = _invoke("repair", "--db", str(db), "--rebuild", "--json")
+    assert code == 0, output
+    said = json.loads(output)["rebuilt"]
+    assert said["documents"] == 12 and said["lost"] == [] and said["verified"]
+    aside = Path(said["set_aside"])
+    assert (aside / shard.parent.name / shard.name).read_bytes() == damaged  # kept whole
+    with load_distributed(db) as dc:
+        assert dc.num_shards == 2
+        got = dc.stats()
+        assert (got.graph_nodes, got.graph_edges) == (whole.graph_nodes, whole.graph_edges)
+        assert got.documents_digested == 12
+    assert json.loads(_invoke("list", "--db", str(db), "--json")[1]) == listed
+    code, output = _invoke("repair", "--db", str(db), "--rebuild")
+    assert code == 0 and "nothing to repair" in output
+
+
+def test_a_damaged_manifest_is_rebuilt_from_what_of_it_reads(tmp_path: Path) -> None:
+    db = _sharded_store(tmp_path, n=6)
+    manifest = _manifest(db)
+    raw = json.loads(manifest.read_bytes())
+    raw["body"]["catalog"] = json.loads(json.dumps(raw["body"]["catalog"]).replace("lab", "lax"))
+    manifest.write_text(json.dumps(raw))  # changed under its checksum, still JSON
+    report = rebuild_colony(db)
+    assert report.documents == 6 and any("kept as it reads" in x for x in report.lost)
+    tags = json.loads(_invoke("tags", "--db", str(db), "--json")[1])
+    assert tags == [{"tag": "lax", "documents": 6}]
+    _manifest(db).write_text("{not json")  # unreadable: the documents alone
+    report = rebuild_colony(db)
+    assert report.documents == 6 and any("no sources, tags" in x for x in report.lost)
+    assert json.loads(_invoke("tags", "--db", str(db), "--json")[1]) == []
+    assert len(list(tmp_path.glob("notes.d.*.damaged"))) == 2  # each kept, in one second too
+    with load_distributed(db) as dc:
+        assert dc.num_shards == 2 and dc.stats().documents_digested == 6
+
+
+def test_what_is_not_a_store_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.db").write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match="damaged or not a phago store"):
         rebuild_colony(tmp_path / "x.db")
     with pytest.raises(StoreError, match="no such file"):
         rebuild_colony(tmp_path / "missing.db")
+
+
+_SMALL: dict[str, bytes] = {}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.integers(min_value=100), st.integers(0, 255)), min_size=1, max_size=24)
+)
+def test_prop_a_store_damaged_anywhere_is_rebuilt_loadable_or_refused_unchanged(
+    tmp_path: Path, changes: list[tuple[int, int]]
+) -> None:
+    if "c" not in _SMALL:
+        _SMALL["c"] = save(make_colony(3, digesters=1), tmp_path / "small.db").read_bytes()
+    data = bytearray(_SMALL["c"])
+    for at, value in changes:
+        data[at % len(data)] = value
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = folder / "damaged.db"
+    path.write_bytes(bytes(data))
+    try:
+        report = rebuild_colony(path)
+    except StoreError:  # nothing SQLite can open as a phago store: left as it was
+        assert path.read_bytes() == bytes(data)
+        assert [p.name for p in folder.iterdir()] == ["damaged.db"]
+        return
+    if report.damaged is None:  # it loaded: left as it was
+        assert path.read_bytes() == bytes(data)
+        return
+    assert report.set_aside is not None and report.set_aside.read_bytes() == bytes(data)
+    assert load(path).stats().documents_total == report.documents <= 3

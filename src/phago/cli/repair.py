@@ -37,7 +37,7 @@ from phago.errors import PhagoError
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: bool) -> None:
-    """Repair the damaged store file DB.
+    """Repair the damaged store DB (a file, or a distributed store's folder).
 
     Where its documents' information (their tags, times added and the texts' hashes) is
     damaged, which makes ingest, tag, tags and forget refuse it (list and show go on
@@ -47,12 +47,13 @@ def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: boo
     and no times added). Nothing else of the store changes.
 
     Where the colony is damaged (its graph, signals or agents: the store does not load),
-    repair refuses unless given --rebuild: then the whole file is copied beside the store
+    repair refuses unless given --rebuild: then the whole store is kept beside it
     (DB.TIME.damaged), and the documents that still read are digested into a new colony
-    with the store's settings and seed, which takes the store's place with the sources,
-    tags and times added that still read. The new graph is the documents' own, not the
-    lost one's (reinforcements by queries are in the copy only). A sound store is left as
-    it is.
+    with the store's settings, seed and shards, which takes the store's place with the
+    sources, tags and times added that still read. The new graph is the documents' own,
+    not the lost one's (reinforcements by queries are in the copy only). A distributed
+    store's documents' information is in its manifest, checked whole: a damaged manifest
+    is rebuilt too. A sound store is left as it is.
     """
     from phago.rebuild import RebuildReport, rebuild_colony
     from phago.store import repair_information
@@ -117,7 +118,7 @@ def _say_rebuilt(db: Path, report: Any) -> None:
     """Tell what a rebuild did."""
     lines = [
         f"{db}: the colony was damaged ({report.damaged}).",
-        f"The damaged file is kept whole in {report.set_aside}.",
+        f"The damaged store is kept whole in {report.set_aside}.",
         f"A new colony digested its {plural(report.documents, 'document')} in "
         f"{plural(report.ticks, 'tick')} and took the store's place.",
     ]
