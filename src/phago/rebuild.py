@@ -251,14 +251,16 @@ def _source_error(row: tuple[Any, ...]) -> str | None:
 
 
 def _part(con: sqlite3.Connection, name: str) -> tuple[bytes | None, bool]:
-    """The bytes of the part ``name`` (None: missing or not bytes) and whether they match
-    their checksum."""
+    """The bytes of the part ``name`` (None: there is none; empty: it does not read as
+    bytes) and whether they match their checksum."""
     try:
         row = con.execute("SELECT data, sha256 FROM blobs WHERE name = ?", (name,)).fetchone()
     except (sqlite3.Error, UnicodeDecodeError):
+        return b"", False
+    if row is None:
         return None, False
-    if row is None or not isinstance(row[0], bytes | bytearray | memoryview):
-        return None, False
+    if not isinstance(row[0], bytes | bytearray | memoryview):
+        return b"", False
     data = bytes(row[0])
     return data, _sha(data) == row[1]
 

@@ -289,3 +289,17 @@ def test_prop_a_store_damaged_anywhere_is_rebuilt_loadable_or_refused_unchanged(
         return
     assert report.set_aside is not None and report.set_aside.read_bytes() == bytes(data)
     assert load(path).stats().documents_total == report.documents <= 3
+
+
+def test_the_command_lists_the_first_things_lost_and_json_all(tmp_path: Path) -> None:
+    db = save(make_colony(30, digesters=3), tmp_path / "c.db")
+    with sqlite3.connect(db) as con:  # 25 texts made bytes: 25 rows left out, and the checksum
+        con.execute("UPDATE documents SET content = x'00' WHERE seq < 25")
+    con.close()
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    code, output = _invoke("repair", "--db", str(db), "--rebuild")
+    assert code == 0 and "its 5 documents" in output
+    assert output.count("  - ") == 20 and "... and 6 more (--json lists them all)" in output
+    code, output = _invoke("repair", "--db", str(copy), "--rebuild", "--json")
+    assert code == 0 and len(json.loads(output)["rebuilt"]["lost"]) == 26

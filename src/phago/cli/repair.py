@@ -102,6 +102,10 @@ def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: boo
     )
 
 
+_SHOWN = 20
+"""The most things a rebuild lost that the text output lists one by one."""
+
+
 def _rebuilt_json(report: Any) -> dict[str, Any]:
     """``--json``'s account of a rebuild."""
     return {
@@ -124,6 +128,8 @@ def _say_rebuilt(db: Path, report: Any) -> None:
     ]
     if report.lost:
         lines.append("Not carried over, or carried over unchecked (all of it is in the copy):")
-        lines.extend(f"  - {item}" for item in report.lost)
+        lines.extend(f"  - {item}" for item in report.lost[:_SHOWN])
+        if len(report.lost) > _SHOWN:
+            lines.append(f"  ... and {len(report.lost) - _SHOWN} more (--json lists them all)")
     for line in lines:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
