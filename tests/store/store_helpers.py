@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from phago import Colony, ColonyConfig, Digester, Position
 from phago.corpus import grid_positions, load_sample_corpus
@@ -99,3 +100,18 @@ def fill_disk_at_eight_pages(monkeypatch: pytest.MonkeyPatch) -> None:
         return con
 
     monkeypatch.setattr(store_mod, "_connect_write", tiny)
+
+
+BYTE_CHANGES = st.lists(
+    st.tuples(st.integers(min_value=100), st.integers(0, 255)), min_size=1, max_size=24
+)
+"""Changes to a store file's bytes past its header: (offset, taken modulo the file's length;
+new byte value) pairs, for the property tests of damaged stores."""
+
+
+def changed_bytes(data: bytes, changes: list[tuple[int, int]]) -> bytes:
+    """``data`` with each of :data:`BYTE_CHANGES`' ``changes`` made."""
+    out = bytearray(data)
+    for at, value in changes:
+        out[at % len(out)] = value
+    return bytes(out)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from store_helpers import make_colony
+from store_helpers import BYTE_CHANGES, changed_bytes, make_colony
 
 from phago.cli import main
 from phago.distributed import DistributedColony
@@ -141,9 +140,7 @@ def _small_store_bytes(tmp: Path) -> bytes:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    st.lists(st.tuples(st.integers(min_value=100), st.integers(0, 255)), min_size=1, max_size=24)
-)
+@given(BYTE_CHANGES)
 def test_prop_a_store_damaged_anywhere_loads_or_says_it_is_damaged(
     tmp_path: Path, changes: list[tuple[int, int]]
 ) -> None:
@@ -151,11 +148,8 @@ def test_prop_a_store_damaged_anywhere_loads_or_says_it_is_damaged(
     # StoreError (never another exception: a user sees a clear error, not a traceback)
     from phago.store import load, read_summary
 
-    data = bytearray(_small_store_bytes(tmp_path))
-    for at, value in changes:
-        data[at % len(data)] = value
     path = tmp_path / "damaged.db"
-    path.write_bytes(bytes(data))
+    path.write_bytes(changed_bytes(_small_store_bytes(tmp_path), changes))
     for read in (load_with_catalog, load, read_documents, read_summary):
         with contextlib.suppress(StoreError):
             read(path)

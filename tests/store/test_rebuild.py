@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from store_helpers import make_colony
+from store_helpers import BYTE_CHANGES, changed_bytes, make_colony
 
 from phago import ColonyConfig
 from phago.cli import main
@@ -264,30 +263,26 @@ _SMALL: dict[str, bytes] = {}
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    st.lists(st.tuples(st.integers(min_value=100), st.integers(0, 255)), min_size=1, max_size=24)
-)
+@given(BYTE_CHANGES)
 def test_prop_a_store_damaged_anywhere_is_rebuilt_loadable_or_refused_unchanged(
     tmp_path: Path, changes: list[tuple[int, int]]
 ) -> None:
     if "c" not in _SMALL:
         _SMALL["c"] = save(make_colony(3, digesters=1), tmp_path / "small.db").read_bytes()
-    data = bytearray(_SMALL["c"])
-    for at, value in changes:
-        data[at % len(data)] = value
+    data = changed_bytes(_SMALL["c"], changes)
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     path = folder / "damaged.db"
-    path.write_bytes(bytes(data))
+    path.write_bytes(data)
     try:
         report = rebuild_colony(path)
     except StoreError:  # nothing SQLite can open as a phago store: left as it was
-        assert path.read_bytes() == bytes(data)
+        assert path.read_bytes() == data
         assert [p.name for p in folder.iterdir()] == ["damaged.db"]
         return
     if report.damaged is None:  # it loaded: left as it was
-        assert path.read_bytes() == bytes(data)
+        assert path.read_bytes() == data
         return
-    assert report.set_aside is not None and report.set_aside.read_bytes() == bytes(data)
+    assert report.set_aside is not None and report.set_aside.read_bytes() == data
     assert load(path).stats().documents_total == report.documents <= 3
 
 
