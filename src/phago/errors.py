@@ -119,7 +119,18 @@ class InvalidQuery(PhagoError, TypeError):
 
 
 class StoreError(PhagoError, OSError):
-    """A store could not be written or read (full disk, read-only, damaged or newer schema)."""
+    """A store could not be written or read (full disk, read-only, damaged or newer schema).
+
+    Example:
+        >>> StoreError("cannot load x.db: no such file").damaged
+        False
+    """
+
+    damaged: bool = False
+    """True where the store holds other bytes than phago wrote there (a checksum that does
+    not match, a part or row missing or of the wrong type), or is not a phago store at all:
+    ``phago repair`` (:func:`phago.store.repair_information`,
+    :func:`phago.rebuild.rebuild_colony`) mends a damaged one as far as it can."""
 
 
 class StoreChanged(StoreError):

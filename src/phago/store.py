@@ -1714,7 +1714,9 @@ def store_path(path: object) -> Path:
 
 
 def _damaged(path: Path, exc: BaseException | str) -> StoreError:
-    return StoreError(f"cannot load {path}: the store is damaged or not a phago store ({exc})")
+    err = StoreError(f"cannot load {path}: the store is damaged or not a phago store ({exc})")
+    err.damaged = True
+    return err
 
 
 def _open(path: Path) -> tuple[sqlite3.Connection, int, str, str, str]:

@@ -298,3 +298,20 @@ def test_the_command_lists_the_first_things_lost_and_json_all(tmp_path: Path) ->
     assert output.count("  - ") == 20 and "... and 6 more (--json lists them all)" in output
     code, output = _invoke("repair", "--db", str(copy), "--rebuild", "--json")
     assert code == 0 and len(json.loads(output)["rebuilt"]["lost"]) == 26
+
+
+def test_commands_refusing_a_damaged_store_say_how_to_mend_it(tmp_path: Path) -> None:
+    db = save(make_colony(3), tmp_path / "c.db")
+    with pytest.raises(StoreError) as missing:
+        load(tmp_path / "missing.db")
+    assert not missing.value.damaged  # (nothing to mend: no such file)
+    _damage_part(db, "graph.ids")
+    with pytest.raises(StoreError) as refused:
+        load(db)
+    assert refused.value.damaged
+    for args in (["query", "cell"], ["ingest", "--text", "a note"], ["forget", "x"]):
+        code, output = _invoke(*args, "--db", str(db))
+        assert code == 1 and "phago repair --db STORE" in output, (args, output)
+    code, output = _invoke("query", "cell", "--db", str(db), "--json")
+    error = json.loads(output)["error"]
+    assert error["type"] == "StoreError" and "it says when --rebuild is needed" in error["message"]

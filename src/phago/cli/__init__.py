@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from phago import __version__
-from phago.cli.common import echo_json_error, wants_json
+from phago.cli.common import echo_json_error, error_message, wants_json
 from phago.errors import PhagoError
 
 
@@ -76,7 +76,7 @@ class _Commands(click.Group):
             echo_json_error(exc)
             raise click.exceptions.Exit(exc.exit_code) from None
         except PhagoError as exc:
-            error = click.ClickException(str(exc))
+            error = click.ClickException(error_message(exc))
             if not ctx.meta.get(_JSON_ERRORS):
                 raise error from exc
             error.__cause__ = exc

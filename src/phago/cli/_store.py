@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from phago.cli.common import console
+from phago.cli.common import console, error_message
 from phago.errors import DocumentError, PhagoError
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ def db_option(required: bool = True, exists: bool = True) -> Callable[[F], F]:
 
 
 def fail(exc: BaseException) -> click.ClickException:
-    """A CLI error (exit status 1) carrying the message of ``exc``."""
-    return click.ClickException(str(exc))
+    """A CLI error (exit status 1) carrying the message of ``exc`` (:func:`error_message`)."""
+    return click.ClickException(error_message(exc))
 
 
 @contextlib.contextmanager

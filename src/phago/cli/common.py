@@ -199,6 +199,30 @@ def error_type(exc: BaseException) -> str:
     return "Error" if name == "ClickException" else name
 
 
+REPAIR_HINT = "to mend it: phago repair --db STORE (it says when --rebuild is needed)"
+"""What an error about a damaged store adds (:func:`error_message`)."""
+
+
+def error_message(exc: BaseException) -> str:
+    """What the command line says of ``exc``: its message, and for a damaged store
+    (:attr:`phago.errors.StoreError.damaged`) how to repair it.
+
+    Example:
+        >>> from phago.errors import StoreError
+        >>> error_message(StoreError("cannot load x.db: no such file"))
+        'cannot load x.db: no such file'
+        >>> damaged = StoreError("cannot load x.db: the store is damaged (...)")
+        >>> damaged.damaged = True
+        >>> error_message(damaged).endswith("(it says when --rebuild is needed)")
+        True
+    """
+    from phago.errors import StoreError
+
+    if isinstance(exc, StoreError) and exc.damaged:
+        return f"{exc}; {REPAIR_HINT}"
+    return str(exc)
+
+
 def echo_json_error(exc: click.ClickException) -> None:
     """Print ``exc`` as the JSON error object of a ``--json`` command, on stdout:
     ``{"error": {"type": ..., "message": ..., "exit_code": ...}}``.

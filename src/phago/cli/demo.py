@@ -25,7 +25,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from phago.cli.common import build_colony, echo_json, out, plural, progress, stats_table
+from phago.cli.common import (
+    build_colony,
+    echo_json,
+    error_message,
+    out,
+    plural,
+    progress,
+    stats_table,
+)
 from phago.errors import OutputError, PhagoError, StoreError
 
 if TYPE_CHECKING:
@@ -269,7 +277,7 @@ def demo(
             )
         )
     except PhagoError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(error_message(exc)) from exc
     except OSError as exc:  # (write_html names the file in its own errors)
         error = OutputError(f"cannot write in {out_dir}: {_reason(exc)}; choose another --out-dir")
         raise click.ClickException(str(error)) from error

@@ -14,6 +14,7 @@ from phago.cli.common import (
     console,
     corpus_argument,
     echo_json,
+    error_message,
     given_corpus,
     load_corpus_directory,
     out,
@@ -217,7 +218,7 @@ def eval_command(
             if callable(close):
                 close()
     except PhagoError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(error_message(exc)) from exc
     if as_json:
         echo_json(ev.to_report())
         return

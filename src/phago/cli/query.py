@@ -19,6 +19,7 @@ from phago.cli.common import (
     collector_paused,
     console,
     echo_json,
+    error_message,
     load_corpus_directory,
     out,
     say_ignored,
@@ -187,7 +188,7 @@ def query(
         try:
             info = read_document_info(db)
         except PhagoError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(error_message(exc)) from exc
         only = tagged_documents(info, tags) if tags else None
         if stamp is not None:
             recent = added_since(info, stamp)
@@ -226,7 +227,7 @@ def query(
                 if isinstance(source, Colony):
                     save(source, db)
     except PhagoError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(error_message(exc)) from exc
     shown()
     _say_saved(reinforce and found > 0, db)
 
@@ -258,7 +259,7 @@ def _query_distributed(asked: _Asked, db: Path) -> int:
             if asked.reinforce and found:  # (nothing reinforced: nothing to save)
                 save_distributed(dc, db)
     except PhagoError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(error_message(exc)) from exc
     shown()
     return found
 
