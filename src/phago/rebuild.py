@@ -353,6 +353,7 @@ def rebuild_colony(
                 )
             except PhagoError as exc:
                 lost.append(f"document {d.doc_id} ({d.title[:40]!r}) is not stored: {exc}")
+        ids = list(dict.fromkeys(ids))  # (a row twice: one document)
         catalog = salvage.catalog
 
         def tick(t: int) -> None:
@@ -522,6 +523,7 @@ def _rebuild_distributed(
                         f"document {d.doc_id} ({d.title[:40]!r}) no longer matches its id: "
                         f"stored as {int(new)}"
                     )
+            ids = list(dict.fromkeys(ids))  # (a row twice: one document)
 
             def progress(result: Any) -> None:
                 if on_tick is not None:
