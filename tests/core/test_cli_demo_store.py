@@ -73,6 +73,22 @@ def test_a_demo_store_documents_were_forgotten_from_is_refused(tmp_path: Path) -
     assert len(read_document_ids(db)) == 39
 
 
+def test_a_demo_store_the_user_tagged_is_refused_and_keeps_its_tags(tmp_path: Path) -> None:
+    from phago.store import read_document_info
+
+    out = tmp_path / "out"
+    db = out / "phago-demo.db"
+    assert demo(out).exit_code == 0
+    first = str(read_document_ids(db)[0])
+    r = CliRunner().invoke(main, ["tag", first, "--add", "mine", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    error = error_of(demo(out))
+    assert error["type"] == "StoreError" and "1 document of it carries tags" in error["message"]
+    assert [i.tags for i in read_document_info(db).values()] == [("mine",)]
+    assert demo(out, "--force").exit_code == 0  # (overwritten when asked)
+    assert not any(i.tags for i in read_document_info(db).values())
+
+
 def test_a_file_that_is_no_store_or_a_folder_in_its_place_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "phago-demo.db").write_text("my own notes")

@@ -6,8 +6,10 @@ The demo also saves the colony to ``phago-demo.db`` (a store the ``stats``, ``ex
 HTML view is.
 
 A ``phago-demo.db`` already there is replaced only if it holds what a demo writes: the
-sample corpus's documents, no more and no fewer, and no file ingested. One that ``ingest``
-or ``forget`` changed is the user's work, and is refused (``--force`` replaces it anyway).
+sample corpus's documents, no more and no fewer, no file ingested and no tag given. One that
+``ingest``, ``forget`` or ``tag`` changed is the user's work, and is refused (``--force``
+replaces it anyway). (What ``query --reinforce`` changed is not told apart from a demo's
+own graph, which differs from one phago to the next: such a store is replaced.)
 The store is held for writing (:func:`phago.store.store_lock`) while it is checked and saved,
 so a demo never overwrites an ingest that is under way.
 """
@@ -113,11 +115,12 @@ def check_demo_store(
     """Refuse to replace the store ``db`` unless it is missing or holds only what a demo
     writes: the documents ``doc_ids`` (the sample corpus's, in order; a document's id is a
     hash of its title and content), or those of an earlier phago's demo (``earlier``: each
-    a list of ids), and no file ingested.
+    a list of ids), no file ingested and no tag given.
 
     Raises:
         StoreError: ``db`` holds other documents (files ingested into it, documents
-            forgotten), or is a folder, or is not a readable phago store.
+            forgotten) or tags (``phago tag``), or is a folder, or is not a readable phago
+            store.
 
     Example:
         >>> import tempfile, pathlib
@@ -136,7 +139,7 @@ def check_demo_store(
         ...
         phago.errors.StoreError: refusing to overwrite ...: it holds 2 documents, not the 1 ...
     """
-    from phago.store import read_document_ids, read_summary
+    from phago.store import read_document_ids, read_document_info, read_summary
 
     if not db.exists():
         return
@@ -147,6 +150,7 @@ def check_demo_store(
     try:
         summary = read_summary(db)
         stored = read_document_ids(db)
+        tagged = sum(1 for info in read_document_info(db).values() if info.tags)
     except StoreError as exc:
         raise StoreError(
             f"refusing to overwrite {db}: it is not a readable phago store; move it away or "
@@ -155,6 +159,8 @@ def check_demo_store(
     if summary.sources:
         n = summary.source_files
         what = f"{plural(n, 'file')} {'was' if n == 1 else 'were'} ingested into it"
+    elif tagged:
+        what = f"{plural(tagged, 'document')} of it {'carries' if tagged == 1 else 'carry'} tags"
     elif stored != [int(d) for d in doc_ids] and all(
         stored != [int(d) for d in ids] for ids in earlier
     ):
@@ -227,7 +233,7 @@ def demo(
     """Digest the bundled 40-document sample corpus and show the knowledge graph.
 
     Saves the colony to phago-demo.db and writes the HTML view phago-demo.html. A
-    phago-demo.db that ingest or forget changed is refused, not overwritten (--force
+    phago-demo.db that ingest, forget or tag changed is refused, not overwritten (--force
     overwrites it).
     """
     from phago.cli._store import writing
