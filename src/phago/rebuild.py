@@ -106,6 +106,7 @@ class Salvage:
 
 
 _DOCUMENT_COLUMNS = "seq, doc_id, title, content, x, y, digested"
+_LOSSY_DOCUMENTS = "seq, doc_id, CAST(title AS BLOB), CAST(content AS BLOB), x, y, digested"
 _SOURCE_COLUMNS = "seq, path, content_hash, doc_id, part, parts"
 
 
@@ -150,7 +151,9 @@ def _salvage_file(p: Path, kind: str) -> Salvage:
         lost: list[str] = []
         documents = [
             SalvagedDocument(_unsigned(row[1]), row[2], row[3], float(row[4]), float(row[5]))
-            for row in _rows(con, "documents", _DOCUMENT_COLUMNS, _document_error, lost)
+            for row in _rows(
+                con, "documents", _DOCUMENT_COLUMNS, _document_error, lost, _LOSSY_DOCUMENTS
+            )
         ]
         sources = [
             SourceRecord(row[1], row[2], _unsigned(row[3]), row[4], row[5])
@@ -214,20 +217,91 @@ def _rows(
     columns: str,
     error: Callable[[tuple[Any, ...]], str | None],
     lost: list[str],
+    lossy: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """The rows of ``table`` that read and that ``error`` passes, in ``seq`` order; what
-    is left out is said in ``lost``."""
+    is left out is said in ``lost``.
+
+    Where SQLite cannot give a row (a damaged page, text that is not UTF-8), the rows from
+    there on are looked up one ``seq`` at a time (the table's key), so that the rows past a
+    damaged one still read; with ``lossy`` (the columns with the text ones cast to bytes) a
+    row whose text is not UTF-8 is read with U+FFFD for the bytes that are not.
+    """
     out: list[tuple[Any, ...]] = []
+
+    def take(row: tuple[Any, ...]) -> None:
+        wrong = error(row)
+        if wrong is None:
+            out.append(row)
+        else:
+            lost.append(f"row {row[0]!r} of table {table!r}: {wrong}")
+
+    after = -1
     try:
         for row in con.execute(f"SELECT {columns} FROM {table} ORDER BY seq"):
-            wrong = error(row)
-            if wrong is None:
-                out.append(row)
-            else:
-                lost.append(f"row {row[0]!r} of table {table!r}: {wrong}")
+            take(row)
+            after = row[0] if type(row[0]) is int else after
+        return out
     except (sqlite3.Error, UnicodeDecodeError) as exc:
-        lost.append(f"table {table!r} after {len(out)} rows that read: {exc}")
+        first_error = exc
+    try:
+        (end,) = con.execute(f"SELECT max(seq) FROM {table}").fetchone()
+    except (sqlite3.Error, UnicodeDecodeError):
+        end = None
+    if type(end) is not int:
+        lost.append(f"table {table!r} after row {after}: {first_error}")
+        return out
+    unread: list[int] = []
+    for seq in range(after + 1, end + 1):
+        try:
+            row = con.execute(f"SELECT {columns} FROM {table} WHERE seq = ?", (seq,)).fetchone()
+        except (sqlite3.Error, UnicodeDecodeError):  # (text that is not UTF-8 is either)
+            row = _lossy_row(con, table, lossy, seq) if lossy else None
+            if row is None:
+                unread.append(seq)
+                continue
+            lost.append(
+                f"row {seq} of table {table!r}: its text holds bytes that are not UTF-8, "
+                "read with U+FFFD in their place"
+            )
+        if row is not None:
+            take(row)
+    if unread:
+        lost.append(f"rows {_ranges(unread)} of table {table!r} do not read ({first_error})")
     return out
+
+
+def _lossy_row(
+    con: sqlite3.Connection, table: str, columns: str, seq: int
+) -> tuple[Any, ...] | None:
+    """Row ``seq`` of ``table`` read through ``columns`` (text cast to bytes), its bytes
+    decoded as UTF-8 with U+FFFD for those that are not (None: it does not read so)."""
+    try:
+        row = con.execute(f"SELECT {columns} FROM {table} WHERE seq = ?", (seq,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    return tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row)
+
+
+def _ranges(seqs: list[int]) -> str:
+    """``seqs`` (ascending) as ranges: ``3, 7-9``.
+
+    Example:
+        >>> _ranges([3, 7, 8, 9])
+        '3, 7-9'
+    """
+    parts: list[str] = []
+    start = prev = seqs[0]
+    for s in [*seqs[1:], None]:
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if s is not None:
+            start = prev = s
+    return ", ".join(parts)
 
 
 def _document_error(row: tuple[Any, ...]) -> str | None:

@@ -315,3 +315,18 @@ def test_commands_refusing_a_damaged_store_say_how_to_mend_it(tmp_path: Path) ->
     code, output = _invoke("query", "cell", "--db", str(db), "--json")
     error = json.loads(output)["error"]
     assert error["type"] == "StoreError" and "it says when --rebuild is needed" in error["message"]
+
+
+def test_rows_past_one_that_does_not_read_are_salvaged(tmp_path: Path) -> None:
+    db = save(make_colony(6), tmp_path / "c.db")
+    docs = _documents(db)
+    with sqlite3.connect(db) as con:  # a title whose bytes are not UTF-8 (a flipped byte)
+        con.execute("UPDATE documents SET title = CAST(x'41ff42' AS TEXT) WHERE seq = 1")
+    con.close()
+    salvage = salvage_store(db)
+    assert [d.doc_id for d in salvage.documents] == [d[0] for d in docs]  # none lost
+    assert salvage.documents[1].title == "A\ufffdB"
+    assert salvage.documents[5].content == docs[5][2]
+    assert any("not UTF-8, read with U+FFFD" in x for x in salvage.lost), salvage.lost
+    report = rebuild_colony(db)
+    assert report.documents == 6 and read_documents(db).titles[1] == "A\ufffdB"
