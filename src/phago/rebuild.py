@@ -638,11 +638,17 @@ def _rebuild_distributed(
             raise StoreError(f"cannot rebuild {p}: cannot rename it aside: {_reason(exc)}") from exc
         try:
             os.rename(new_dir, p)
-            _fsync_path(p.parent, directory=True)
         except OSError as exc:
-            os.rename(aside, p)  # (the damaged store back where it was)
+            try:
+                os.rename(aside, p)  # (the damaged store back where it was)
+            except OSError:
+                raise StoreError(
+                    f"cannot rebuild {p}: {_reason(exc)}; the damaged store is in {aside} "
+                    f"and the rebuilt one in {new_dir}"
+                ) from exc
             shutil.rmtree(new_dir, ignore_errors=True)
             raise StoreError(f"cannot rebuild {p}: {_reason(exc)}") from exc
+        _fsync_path(p.parent, directory=True)
     return RebuildReport(damaged, aside, len(ids), ticks, salvage.verified, tuple(lost))
 
 

@@ -330,3 +330,27 @@ def test_rows_past_one_that_does_not_read_are_salvaged(tmp_path: Path) -> None:
     assert any("not UTF-8, read with U+FFFD" in x for x in salvage.lost), salvage.lost
     report = rebuild_colony(db)
     assert report.documents == 6 and read_documents(db).titles[1] == "A\ufffdB"
+
+
+def test_a_distributed_store_that_cannot_take_the_rebuilt_one_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    db = _sharded_store(tmp_path, n=4)
+    (shard,) = db.glob("gen-*/shard-000.db")
+    _damage_part(shard, "graph.weight")
+    before = sorted((p.relative_to(db), p.read_bytes()) for p in db.rglob("*") if p.is_file())
+    real_rename = os.rename
+
+    def rename(src: object, dst: object) -> None:
+        if ".rebuilt-" in str(src):  # the rebuilt store cannot take the store's name
+            raise OSError(errno.EACCES, "Permission denied")
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("phago.rebuild.os.rename", rename)
+    with pytest.raises(StoreError, match="permission denied"):
+        rebuild_colony(db)
+    after = sorted((p.relative_to(db), p.read_bytes()) for p in db.rglob("*") if p.is_file())
+    assert after == before  # the damaged store back where it was, as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "notes.d"]
