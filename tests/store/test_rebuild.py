@@ -354,3 +354,11 @@ def test_a_distributed_store_that_cannot_take_the_rebuilt_one_is_put_back(
     after = sorted((p.relative_to(db), p.read_bytes()) for p in db.rglob("*") if p.is_file())
     assert after == before  # the damaged store back where it was, as it was
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "notes.d"]
+
+
+def test_repair_does_not_tell_to_run_repair(tmp_path: Path) -> None:
+    (tmp_path / "x.db").write_bytes(b"not a database at all" * 100)
+    for args in (["repair"], ["repair", "--rebuild"]):
+        code, output = _invoke(*args, "--db", str(tmp_path / "x.db"))
+        assert code == 1 and "damaged or not a phago store" in output
+        assert "to mend it" not in output, output

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from phago.cli._store import db_option, fail
+from phago.cli._store import db_option
 from phago.cli.common import echo_json, out, plural, progress
 from phago.errors import PhagoError
 
@@ -71,7 +71,7 @@ def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: boo
                 )
         report = repair_information(db)
     except PhagoError as exc:
-        raise fail(exc) from exc
+        raise click.ClickException(str(exc)) from exc  # (not "run phago repair": this is it)
     if as_json:
         data: dict[str, Any] = {
             "db": str(db),
