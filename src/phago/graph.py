@@ -130,12 +130,20 @@ _WIRE_CHUNK = 2048
 # deletion instead (graphs pickled before that are rebuilt when loaded)
 _OLD_TOMBSTONE = -2
 
-_COLD_KERNEL_MIN = 1 << 18
+_COLD_KERNEL_MIN = 1 << 23
 """Below this many items, where Numba is not imported yet, the graph takes its NumPy or
-Python paths instead of starting Numba (~0.45 s: what a command that loads a store and
-answers one query would pay): :meth:`HebbianGraph.indices_of_ids` asks the id dictionary
-(~0.1 µs an id) instead of the id table, and a graph built from columns finds duplicate
-edges by sorting instead of through the edge table."""
+Python paths instead of starting Numba (0.9-1.1 s with its cached kernels: importing it,
+its registries, the kernels; what a command that loads a store and answers one query would
+pay): :meth:`HebbianGraph.indices_of_ids` asks the id dictionary for a few ids and searches
+the sorted ids for many (0.12 s for a million ids among 10,000 nodes, the dictionary 0.31
+s), and a graph built from columns finds duplicate edges by sorting instead of through the
+edge table. It was 1 << 18 until the fifty-first session: a distributed store of 20,000
+notes merged its graph for a query with more provenance pairs than that, and started Numba
+for them."""
+
+_DICT_LOOKUP_MAX = 1 << 14
+"""Below this many ids (Numba not imported), :meth:`HebbianGraph.indices_of_ids` asks the
+id dictionary (~0.3 µs an id) rather than sorting the graph's ids to search them."""
 
 # "no slots wanted" for the wiring kernel
 _NO_SLOTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -352,13 +360,15 @@ class HebbianGraph:
         """
         q, invalid = _as_node_ids(ids)
         out: IntArray
-        if not kernel_pays(len(q), loaded_min=0, cold_min=_COLD_KERNEL_MIN):
-            find = self._index.get
-            out = np.fromiter((find(x, -1) for x in q.tolist()), dtype=_INT, count=len(q))
-        else:
+        if kernel_pays(len(q), loaded_min=0, cold_min=_COLD_KERNEL_MIN):
             if self._id_synced != self._n:
                 self._sync_id_table()
             out = K.id_table_find(self._id_keys, self._id_vals, q)
+        elif len(q) < _DICT_LOOKUP_MAX:
+            find = self._index.get
+            out = np.fromiter((find(x, -1) for x in q.tolist()), dtype=_INT, count=len(q))
+        else:
+            out = _positions_among(self._ids_arr[: self._n], q)
         if invalid is not None:
             out[invalid] = -1
         return out
@@ -2042,6 +2052,28 @@ TRIU_CACHED_UP_TO = 128
 every size up to 512 grew to about 360 MB in a long run, and as much again in
 :mod:`phago.colony`'s stacked copies); larger cliques compute theirs, work of the order of
 wiring them."""
+
+
+def _positions_among(keys: npt.NDArray[np.uint64], wanted: npt.NDArray[np.uint64]) -> IntArray:
+    """The position of each of ``wanted`` in ``keys`` (distinct), -1 where it is not there:
+    by sorting ``keys`` and searching them, in NumPy (what the graph's id table answers
+    with a kernel).
+
+    Example:
+        >>> keys = np.array([30, 10, 20], dtype=np.uint64)
+        >>> _positions_among(keys, np.array([20, 5, 30, 10], dtype=np.uint64)).tolist()
+        [2, -1, 0, 1]
+    """
+    out = np.full(len(wanted), -1, dtype=_INT)
+    if not len(keys) or not len(wanted):
+        return out
+    order = np.argsort(keys)
+    ordered = keys[order]
+    at = np.searchsorted(ordered, wanted)
+    at[at == len(ordered)] = 0
+    hit = ordered[at] == wanted
+    out[hit] = order[at[hit]]
+    return out
 
 
 def _as_node_ids(

@@ -24,10 +24,12 @@ from phago.errors import GraphError
 from phago.graph import HebbianGraph
 
 
-@pytest.fixture(params=["kernel", "dictionary"])
+@pytest.fixture(params=["kernel", "dictionary", "sorted"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     use_kernel = request.param == "kernel"
     monkeypatch.setattr(graph_mod, "kernel_pays", lambda *a, **k: use_kernel)
+    if request.param == "sorted":  # many ids without Numba: the graph's ids sorted, searched
+        monkeypatch.setattr(graph_mod, "_DICT_LOOKUP_MAX", 0)
     return str(request.param)
 
 
@@ -104,6 +106,51 @@ def test_small_lookups_do_not_start_numba() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[2,", "-1,", "0]", "False"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(st.integers(0, 2**64 - 1), unique=True, max_size=40),
+    wanted=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+    picks=st.lists(st.integers(0, 39), max_size=20),
+)
+def test_sorted_search_finds_what_a_dictionary_finds(
+    keys: list[int], wanted: list[int], picks: list[int]
+) -> None:
+    wanted = wanted + [keys[i % len(keys)] for i in picks] if keys else wanted
+    where = {k: i for i, k in enumerate(keys)}
+    got = graph_mod._positions_among(
+        np.array(keys, dtype=np.uint64), np.array(wanted, dtype=np.uint64)
+    )
+    assert got.dtype == np.int64 and got.tolist() == [where.get(w, -1) for w in wanted]
+
+
+def test_a_merge_of_many_provenance_pairs_does_not_start_numba() -> None:
+    """A graph built from columns with more provenance pairs than the dictionary takes
+    (a distributed store of 20,000 notes merged for one query: about 500,000) finds them
+    by sorting, and leaves Numba unimported."""
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from phago.graph import HebbianGraph\n"
+        "n = 5000\n"
+        "ids = np.arange(1, n + 1, dtype=np.uint64) * np.uint64(2654435761)\n"
+        "rng = np.random.default_rng(0)\n"
+        "pairs = rng.integers(0, n, 400_000)\n"
+        "a, b = np.arange(n - 1), np.arange(1, n)\n"
+        "z = np.zeros(n - 1, dtype=np.int64)\n"
+        "g = HebbianGraph.from_arrays(node_ids=ids, labels=[f'n{i}' for i in range(n)],\n"
+        "    node_types=['concept'] * n, access=np.zeros(n, dtype=np.int64),\n"
+        "    created=np.zeros(n, dtype=np.int64), positions=None, edge_a=ids[a],\n"
+        "    edge_b=ids[b], weight=np.full(n - 1, 0.5), co_activations=z + 1,\n"
+        "    created_tick=z, last_activated_tick=z, prov_nodes=ids[pairs],\n"
+        "    prov_docs=rng.integers(0, 2**63, 400_000).astype(np.uint64))\n"
+        "found = g.indices_of_ids(ids[pairs])\n"
+        "print(bool((found == pairs).all()), 'numba' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "False"]
 
 
 def _from_edges(n: int, a: list[int], b: list[int]) -> HebbianGraph:
