@@ -7,8 +7,10 @@ Builds a store of ``--notes`` short notes as ``cli_latency.py`` does (``phago in
 FOLDER``, timed: the cost of making the store in the first place), then, ``--repeat``
 times, damages a fresh copy of it (the graph's weights overwritten under their checksum,
 so that it no longer loads) and times ``phago repair --rebuild`` on it as a fresh process.
-Printed: the seconds of the ingest and of each rebuild, and whether the rebuilt store holds
-every note and the same graph (nodes, edges) as the store before the damage.
+Printed: the seconds of the ingest and of each rebuild, whether the rebuilt store holds
+every note and the same graph (nodes, edges) as the store before the damage, and (a store
+file) the seconds of storing its documents in a new colony one by one, as a rebuild does,
+against one batch.
 """
 
 from __future__ import annotations
@@ -44,6 +46,26 @@ def graph_size(store: Path) -> tuple[int, int, int]:
     return int(stats["documents_total"]), int(stats["graph_nodes"]), int(stats["graph_edges"])
 
 
+def storing_cost(store: Path) -> tuple[float, float]:
+    """Seconds to store the store file's documents in a new colony one by one, each checked
+    (what a rebuild does, so that a bad row is named rather than failing a batch), and as
+    one batch."""
+    from phago import Colony
+    from phago.document_batch import DocumentBatch
+    from phago.ids import DocumentId
+    from phago.rebuild import salvage_store
+
+    docs = salvage_store(store).documents
+    one = Colony(seed=0)
+    t0 = time.perf_counter()
+    for d in docs:
+        one.ingest_document(d.title, d.content, (d.x, d.y), doc_id=DocumentId(d.doc_id))
+    t1 = time.perf_counter()
+    batch = DocumentBatch.from_rows([(d.title, d.content, (d.x, d.y), d.doc_id) for d in docs])
+    Colony(seed=0).ingest_batch(batch)
+    return t1 - t0, time.perf_counter() - t1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=10_000)
@@ -59,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         build_store(store, args.corpus, args.notes, args.shards)
         ingest_s = time.perf_counter() - start
         before = graph_size(store)
+        one_by_one, as_batch = storing_cost(store) if store.is_file() else (None, None)
         rows = []
         for _ in range(args.repeat):
             copy = work / ("copy.d" if args.shards else "copy.db")
@@ -83,11 +106,15 @@ def main(argv: list[str] | None = None) -> None:
         "ingest_s": round(ingest_s, 2),
         "documents_nodes_edges": before,
         "rebuilds": rows,
+        "storing_one_by_one_s": one_by_one,
+        "storing_as_batch_s": as_batch,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"store: {before[0]:,} documents, {before[1]:,} nodes, {before[2]:,} edges")
+    if one_by_one is not None and as_batch is not None:
+        print(f"storing its documents: one by one {one_by_one:.2f} s, as a batch {as_batch:.2f} s")
     print("| notes | shards | ingest s | rebuild s | same graph as ingested |")
     print("|---:|---:|---:|---:|---|")
     for row in rows:

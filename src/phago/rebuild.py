@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phago.errors import PhagoError, StoreError
 from phago.store import (
@@ -67,6 +67,9 @@ from phago.store import (
     store_lock,
     store_path,
 )
+
+if TYPE_CHECKING:
+    from phago.config import ColonyConfig
 
 __all__ = ["RebuildReport", "Salvage", "SalvagedDocument", "rebuild_colony", "salvage_store"]
 
@@ -99,7 +102,7 @@ class Salvage:
 
     documents: list[SalvagedDocument]
     catalog: Catalog
-    config: Any
+    config: ColonyConfig
     seed: int
     verified: bool
     lost: list[str] = field(default_factory=list)
@@ -190,7 +193,7 @@ def _salvage_file(p: Path, kind: str) -> Salvage:
         con.close()
 
 
-def _settings(con: sqlite3.Connection) -> tuple[Any, int, str | None]:
+def _settings(con: sqlite3.Connection) -> tuple[ColonyConfig, int, str | None]:
     """The colony's settings and seed in a store file (its ``colony`` part), and what was
     wrong with them if anything (then the defaults and seed 0, or the part as it reads)."""
     from phago.config import ColonyConfig

@@ -4,13 +4,16 @@ information part, or (``--rebuild``) digest its documents into a new colony."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from phago.cli._store import db_option
 from phago.cli.common import echo_json, out, plural, progress
 from phago.errors import PhagoError
+
+if TYPE_CHECKING:
+    from phago.rebuild import RebuildReport
 
 
 @click.command(name="repair")
@@ -56,7 +59,7 @@ def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: boo
     is rebuilt too. A sound store is left as it is.
     """
     from phago.rebuild import RebuildReport, rebuild_colony
-    from phago.store import repair_information
+    from phago.store import RepairReport, repair_information
 
     try:
         rebuilt = RebuildReport()
@@ -69,7 +72,8 @@ def repair(db: Path, rebuild: bool, digesters: int, max_ticks: int, as_json: boo
                     max_ticks=max_ticks,
                     on_tick=lambda done, total: bar.update(task, completed=done, total=total),
                 )
-        report = repair_information(db)
+        # (a store just rebuilt was written whole, its information with it: nothing to check)
+        report = repair_information(db) if rebuilt.damaged is None else RepairReport()
     except PhagoError as exc:
         raise click.ClickException(str(exc)) from exc  # (not "run phago repair": this is it)
     if as_json:
@@ -106,7 +110,7 @@ _SHOWN = 20
 """The most things a rebuild lost that the text output lists one by one."""
 
 
-def _rebuilt_json(report: Any) -> dict[str, Any]:
+def _rebuilt_json(report: RebuildReport) -> dict[str, Any]:
     """``--json``'s account of a rebuild."""
     return {
         "damaged": report.damaged,
@@ -118,7 +122,7 @@ def _rebuilt_json(report: Any) -> dict[str, Any]:
     }
 
 
-def _say_rebuilt(db: Path, report: Any) -> None:
+def _say_rebuilt(db: Path, report: RebuildReport) -> None:
     """Tell what a rebuild did."""
     lines = [
         f"{db}: the colony was damaged ({report.damaged}).",
