@@ -8,38 +8,86 @@ Builds W3 (the corpus, layout and digesters of ``ray_scaling.py``) on ``--shards
 shards and runs it until digested (untimed), then forgets the first ``--forget`` documents
 with ``DistributedColony.forget_documents`` and times it: the three planning rounds, every
 shard working out and checking its part, then applying it (docs/distributed.md,
-"Forgetting documents in a running colony"). Each round builds the colony afresh; the table
-gives every round's seconds and the concepts removed.
+"Forgetting documents in a running colony"). ``--shards 0``: one :class:`~phago.Colony`
+holding the same documents and digesters, forgetting with ``Colony.forget_documents``.
+Each round builds the colony afresh; the table gives every round's seconds, the concepts
+removed, the process's CPU seconds (local shards run in this process), and the passes of
+Python's cyclic garbage collector during the forget (with the seconds they took).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
+from typing import Any
 
-from phago import ColonyConfig
+from phago import Colony, ColonyConfig, Digester, Position
 from w3common import w3_colony, w3_items
+
+
+class CollectorPasses:
+    """Counts the cyclic collector's passes (and their seconds) while it is installed."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.passes += 1
+            self.seconds += time.perf_counter() - self._started
+
+
+def _one_colony(docs: int) -> Any:
+    """W3 in one plain colony, as ``w3_colony`` lays it out for one shard."""
+    colony = Colony(ColonyConfig.for_large_corpora(), seed=42)
+    items = w3_items(docs, 42)
+    for title, content, (x, y) in items:
+        colony.ingest_document(title, content, Position(x, y))
+    for k in range(max(1, len(items) // 100)):
+        colony.spawn(Digester(Position(*items[k * 100][2])))
+    return colony
 
 
 def forget_once(docs: int, shards: int, forget: int) -> dict[str, float | int]:
     """One round: build and digest W3, then time the forget of its first ``forget``
-    documents."""
-    dc = w3_colony(w3_items(docs, 42), shards, config=ColonyConfig.for_large_corpora(), seed=42)
+    documents (``shards`` 0: one plain colony)."""
+    if shards:
+        colony: Any = w3_colony(
+            w3_items(docs, 42), shards, config=ColonyConfig.for_large_corpora(), seed=42
+        )
+    else:
+        colony = _one_colony(docs)
+    passes = CollectorPasses()
     try:
-        dc.run(1_000_000, stop_when_idle=True)
-        victims = [d.id for d in dc.documents()][:forget]
-        t0 = time.perf_counter()
-        report = dc.forget_documents(victims)
-        seconds = time.perf_counter() - t0
+        if shards:
+            colony.run(1_000_000, stop_when_idle=True)
+        else:
+            colony.run_until_digested(1_000_000)
+        victims = [d.id for d in colony.documents()][:forget]
+        gc.callbacks.append(passes)
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = colony.forget_documents(victims)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
-        dc.close()
+        if passes in gc.callbacks:
+            gc.callbacks.remove(passes)
+        if shards:
+            colony.close()
     return {
         "documents": docs,
         "shards": shards,
         "forgotten": len(report.documents_removed),
         "nodes_removed": report.nodes_removed,
         "seconds": seconds,
+        "cpu_seconds": cpu,
+        "collector_passes": passes.passes,
+        "collector_seconds": round(passes.seconds, 3),
     }
 
 
@@ -55,11 +103,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"W3, D = {args.docs}, {args.shards} local shards, forgetting {args.forget} documents")
-    print("| round | forgotten | concepts removed | seconds |")
-    print("|---:|---:|---:|---:|")
+    where = f"{args.shards} local shards" if args.shards else "one colony"
+    print(f"W3, D = {args.docs}, {where}, forgetting {args.forget} documents")
+    print("| round | forgotten | concepts removed | seconds | CPU s | collector passes (s) |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for k, r in enumerate(rows, 1):
-        print(f"| {k} | {r['forgotten']} | {r['nodes_removed']} | {r['seconds']:.2f} |")
+        print(
+            f"| {k} | {r['forgotten']} | {r['nodes_removed']} | {r['seconds']:.2f} "
+            f"| {r['cpu_seconds']:.2f} "
+            f"| {r['collector_passes']} ({r['collector_seconds']:.2f}) |"
+        )
 
 
 if __name__ == "__main__":

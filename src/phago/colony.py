@@ -914,16 +914,19 @@ class Colony:
                 f"documents can only be forgotten between ticks, but the last phase was "
                 f"{self._phase}()" + (f", which raised ({raised})" if raised else "")
             )
-        state = capture(self)
-        before = [dict(a.state) for a in state.agents]
-        report = forget_documents(state, ids)
-        fresh = restore(state)  # (checks the result before anything here changes)
-        self._graph = fresh._graph
-        self.substrate = fresh.substrate
-        for agent, old, new in zip(self.agents, before, state.agents, strict=True):
-            if new.state != old:
-                agent.load_state_dict(from_jsonable(new.state))
-        self.view.forget_prefetched()
+        # the copies of the graph, substrate and agents are in no cycle: with the collector
+        # on, making them started collections of the whole process
+        with cyclic_gc_paused(to_oldest=True):
+            state = capture(self)
+            before = [dict(a.state) for a in state.agents]
+            report = forget_documents(state, ids)
+            fresh = restore(state)  # (checks the result before anything here changes)
+            self._graph = fresh._graph
+            self.substrate = fresh.substrate
+            for agent, old, new in zip(self.agents, before, state.agents, strict=True):
+                if new.state != old:
+                    agent.load_state_dict(from_jsonable(new.state))
+            self.view.forget_prefetched()
         return report
 
     def _trim_death_signals(self) -> None:

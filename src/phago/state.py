@@ -45,7 +45,7 @@ import importlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,7 +53,7 @@ import numpy.typing as npt
 from phago._arrays import unique_sorted
 from phago._gc import cyclic_gc_paused
 from phago.agents.base import Agent
-from phago.agents.digester import Digester, window_pairs
+from phago.agents.digester import Digester, pairs_within
 from phago.agents.fitness import AgentFitness, FitnessTracker
 from phago.colony import Colony, checked_document_id
 from phago.config import ColonyConfig
@@ -68,7 +68,7 @@ from phago.errors import (
 from phago.graph import HebbianGraph
 from phago.ids import AgentId, DocumentId, NodeId
 from phago.substrate import MIN_CELL_SIZE, Substrate, _Columns
-from phago.text import Keyword
+from phago.text import analyse_keyword_labels
 from phago.types import (
     POSITION_LIMIT,
     CellHealth,
@@ -1160,15 +1160,6 @@ def checked_document_ids(doc_ids: Iterable[object]) -> list[int]:
     return list(out)
 
 
-class _Label:
-    """Stands in for :class:`~phago.text.Keyword` where only the label is read."""
-
-    __slots__ = ("label",)
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-
 def _document_pairs(
     concept_idx: IntArray, labels: list[str], text: str | None, window: int | None
 ) -> IntArray:
@@ -1177,8 +1168,14 @@ def _document_pairs(
     if k < 2:
         return np.zeros((0, 2), dtype=np.int64)
     if window is not None and text is not None:
-        kws = cast(list[Keyword], [_Label(labels[int(i)]) for i in concept_idx])
-        local = window_pairs(text, kws, window)
+        # where the text has each of its terms (the digester's kernels, for ASCII text),
+        # then each concept's place among concept_idx (the last place where it is twice)
+        names, term_of, word = analyse_keyword_labels(text)
+        place = {labels[i]: n for n, i in enumerate(concept_idx.tolist())}
+        concept_of = np.fromiter((place.get(t, -1) for t in names), np.int64, len(names))
+        at = concept_of[term_of]
+        among = at >= 0
+        local = pairs_within(at[among], word[among], window, k)
         if len(local) == 0:
             return np.zeros((0, 2), dtype=np.int64)
         a, b = concept_idx[local[:, 0]], concept_idx[local[:, 1]]

@@ -7,14 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from store_helpers import make_colony
 
 from phago import Colony, ColonyConfig, Position
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
 from phago.export import GraphTable
-from phago.state import capture, forget_documents, restore
+from phago.state import _document_pairs, capture, forget_documents, restore
 from phago.store import forget_in_store, load, load_with_catalog, save
+from phago.text import tokenize_with_positions
 
 
 @pytest.fixture
@@ -185,3 +188,41 @@ def test_a_forgotten_text_is_gone_from_the_store_files_bytes(tmp_path: Path) -> 
         con.close()
     assert b"ribosome" in meta and b"moraine" not in meta and b"meltwater" not in meta
     assert load(db).stats().documents_total == 2
+
+
+WORDS = ["cell", "wall", "gene", "the", "and", "Cell", "proteins", "x1", "naïve", "über"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=st.lists(st.sampled_from([*WORDS, "https://cell.example/wall", "--", "a"]), max_size=40),
+    chosen=st.lists(st.sampled_from(["cell", "wall", "gene", "proteins", "naïve", "über", "x1"])),
+    window=st.integers(1, 6),
+)
+def test_a_documents_pairs_are_the_ones_its_words_within_the_window_give(
+    words: list[str], chosen: list[str], window: int
+) -> None:
+    """Which concept pairs a document wired, as a forget works it out (the digester's
+    kernels find the terms): the pairs its tokens within ``window`` words give, read with
+    the tokeniser, for ASCII and other text, links, and a concept named twice."""
+    text = " ".join(words)
+    labels = ["pad", *chosen, *chosen[:1]]
+    concept_idx = np.arange(1, len(labels), dtype=np.int64)
+    got = _document_pairs(concept_idx, labels, text, window)
+    # the rule, read the slow way: every keyword occurrence, then the pairs within reach
+    index = {labels[i]: n for n, i in enumerate(concept_idx.tolist())}
+    occ = [(index[w], p) for w, p in tokenize_with_positions(text) if w in index]
+    pairs = set()
+    for x, (a, pa) in enumerate(occ):
+        for b, pb in occ[x + 1 :]:
+            if pb - pa <= window and a != b:
+                pairs.add((min(a, b), max(a, b)))
+    want = {
+        (
+            min(int(concept_idx[a]), int(concept_idx[b])),
+            max(int(concept_idx[a]), int(concept_idx[b])),
+        )
+        for a, b in pairs
+        if concept_idx[a] != concept_idx[b]
+    }
+    assert {tuple(r) for r in got.tolist()} == want

@@ -162,13 +162,20 @@ def window_pairs(
     """
     toks = tokens if tokens is not None else tokenize_with_positions(text)
     kid, pos = keyword_occurrences(toks, keywords)
-    return _pairs_within(kid, pos, window, len(keywords))
+    return pairs_within(kid, pos, window, len(keywords))
 
 
-def _pairs_within(
+def pairs_within(
     kid: npt.NDArray[np.int64], pos: npt.NDArray[np.int64], window: int, k: int
 ) -> npt.NDArray[np.int64]:
-    """Pairs ``(i, j)`` of the ``k`` keyword indices occurring within ``window`` words."""
+    """Pairs ``(i, j)``, ``i < j``, of the ``k`` keyword indices whose occurrences (keyword
+    ``kid[n]`` at word ``pos[n]``, in text order) are within ``window`` words.
+
+    Example:
+        >>> kid, pos = np.array([0, 1, 2, 0]), np.array([0, 1, 5, 6])
+        >>> pairs_within(kid, pos, 1, 3).tolist()
+        [[0, 1], [0, 2]]
+    """
     if len(kid) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     return window_pairs_kernel(kid, pos, int(window), k)
@@ -431,7 +438,7 @@ class Digester(Agent):
         pairs = None
         sel, self._occurrences = self._occurrences, None
         if self._window is not None and sel is not None:
-            pairs = _pairs_within(sel[0], sel[1], self._window, len(labels))
+            pairs = pairs_within(sel[0], sel[1], self._window, len(labels))
         return PresentFragments(frags, doc, pairs)
 
     # ------------------------------------------------------------------ digestion

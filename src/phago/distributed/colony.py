@@ -1161,7 +1161,8 @@ from 0 to 1: this colony has 2 shards)
                     "documents can only be forgotten between runs, not from a run's callbacks"
                 )
             try:
-                return self._forget(ids)
+                with cyclic_gc_paused(to_oldest=True):  # (as each shard's rounds: see there)
+                    return self._forget(ids)
             finally:
                 self._version += 1
 

@@ -998,17 +998,23 @@ class ShardedColony:
             PhaseOrderError: the shard is in the middle of a tick.
         """
         self._between_ticks()
-        return presented_pairs(forget_view(self.colony), doc_ids)
+        # a forget's rounds copy the shard's graph, substrate and agents' states (objects in
+        # no cycle): with the collector on, those copies started collections of the whole
+        # process; every round runs with it paused, what it leaves in the oldest generation
+        with cyclic_gc_paused(to_oldest=True):
+            return presented_pairs(forget_view(self.colony), doc_ids)
 
     def forget_needs(self, plan: ForgetPlan, candidates: npt.NDArray[np.uint64]) -> NeedsPart:
         """Planning a forget, round 2 (:func:`phago.distributed.forget.support_needs`)."""
-        return support_needs(forget_view(self.colony), plan, candidates)
+        with cyclic_gc_paused(to_oldest=True):
+            return support_needs(forget_view(self.colony), plan, candidates)
 
     def forget_supported(
         self, plan: ForgetPlan, since: IntArray, needed: npt.NDArray[np.bool_]
     ) -> IntArray:
         """Planning a forget, round 3 (:func:`phago.distributed.forget.supported_pairs`)."""
-        return supported_pairs(forget_view(self.colony), plan, since, needed)
+        with cyclic_gc_paused(to_oldest=True):
+            return supported_pairs(forget_view(self.colony), plan, since, needed)
 
     def forget_prepare(
         self, doc_ids: Sequence[int], plan: ForgetPlan, token: str | None = None
@@ -1029,7 +1035,9 @@ class ShardedColony:
         from phago.state import checked_document_ids
 
         self._forget_ready = None  # (an earlier one goes, even if this one fails)
-        self._forget_ready = self._prepared_forget(checked_document_ids(doc_ids), plan, token)
+        with cyclic_gc_paused(to_oldest=True):
+            ready = self._prepared_forget(checked_document_ids(doc_ids), plan, token)
+        self._forget_ready = ready
 
     def forget_abort(self, token: str | None = None) -> None:
         """Drop the forget :meth:`forget_prepare` prepared (under ``token``; None: any)."""
@@ -1066,9 +1074,10 @@ class ShardedColony:
         ids = checked_document_ids(doc_ids)
         ready, self._forget_ready = self._forget_ready, None
         wanted = (token, ids, self.current_tick)
-        if token is None or ready is None or (ready.token, ready.ids, ready.tick) != wanted:
-            ready = self._prepared_forget(ids, plan, token)
-        return self._apply_forget(ready)
+        with cyclic_gc_paused(to_oldest=True):
+            if token is None or ready is None or (ready.token, ready.ids, ready.tick) != wanted:
+                ready = self._prepared_forget(ids, plan, token)
+            return self._apply_forget(ready)
 
     def _prepared_forget(
         self, ids: list[int], plan: ForgetPlan, token: str | None
