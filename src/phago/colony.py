@@ -894,13 +894,8 @@ class Colony:
             >>> sorted(colony.graph.labels()), colony.stats().documents_total
             (['alpha', 'beta', 'gamma'], 1)
         """
-        from phago.state import (
-            capture,
-            checked_document_ids,
-            forget_documents,
-            from_jsonable,
-            restore,
-        )
+        from phago.forgetting import forget_state, reload_agents, restored_parts
+        from phago.state import checked_document_ids, forget_documents
 
         ids = checked_document_ids(doc_ids)
         if self.presentation_hook is not None:
@@ -914,18 +909,15 @@ class Colony:
                 f"documents can only be forgotten between ticks, but the last phase was "
                 f"{self._phase}()" + (f", which raised ({raised})" if raised else "")
             )
-        # the copies of the graph, substrate and agents are in no cycle: with the collector
-        # on, making them started collections of the whole process
+        # the copies of the graph, substrate and agents' states are in no cycle: with the
+        # collector on, making them started collections of the whole process
         with cyclic_gc_paused(to_oldest=True):
-            state = capture(self)
+            state, whole = forget_state(self)  # (each agent: the part a forget changes)
             before = [dict(a.state) for a in state.agents]
             report = forget_documents(state, ids)
-            fresh = restore(state)  # (checks the result before anything here changes)
-            self._graph = fresh._graph
-            self.substrate = fresh.substrate
-            for agent, old, new in zip(self.agents, before, state.agents, strict=True):
-                if new.state != old:
-                    agent.load_state_dict(from_jsonable(new.state))
+            graph, substrate = restored_parts(state)  # (checked before anything changes)
+            self._graph, self.substrate = graph, substrate
+            reload_agents(self, state.agents, before, whole)
             self.view.forget_prefetched()
         return report
 
