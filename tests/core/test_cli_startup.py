@@ -304,13 +304,18 @@ def test_the_phago_program_freezes_its_objects_as_it_exits_and_calls_from_python
     assert r.returncode == 0, r.stderr
 
 
-def test_query_and_forget_on_a_store_load_no_numba_scipy_or_ray(tmp_path: Path) -> None:
-    # the restored graph builds its edge table on first use, which neither command makes
-    from phago import Colony
+@pytest.mark.parametrize("large", [False, True])
+def test_query_and_forget_on_a_store_load_no_numba_scipy_or_ray(
+    tmp_path: Path, large: bool
+) -> None:
+    # the restored graph builds its edge table on first use, which neither command makes;
+    # a large-corpus store wires within a window, and a forget reads its documents' words
+    # again (with the tokeniser, not the digester's kernels, where Numba is not loaded)
+    from phago import Colony, ColonyConfig
     from phago.ingest import digest_new_documents
     from phago.store import save
 
-    c = Colony(seed=1)
+    c = Colony(ColonyConfig.for_large_corpora() if large else ColonyConfig(), seed=1)
     docs = [
         c.ingest_document("a", "cell membrane protein transport"),
         c.ingest_document("b", "membrane protein channel"),

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phago import _kernels as K
+from phago.agents.digester import _pairs_within_numpy
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -262,6 +263,10 @@ def test_window_pairs_matches_reference(case: tuple[IntArray, IntArray, int, int
     assert [tuple(r) for r in got.tolist()] == want
     codes = K.window_pair_codes(kid, pos, window, k)
     assert got.tolist() == np.stack([codes // k, codes % k], axis=1).reshape(-1, 2).tolist()
+    # without Numba (a command forgetting in a store): NumPy, the same pairs in the same order
+    numpy_way = _pairs_within_numpy(kid, pos, window, k)
+    assert numpy_way.dtype == np.int64 and numpy_way.shape == got.shape
+    assert numpy_way.tolist() == got.tolist()
 
 
 def check_ordered_pairs(

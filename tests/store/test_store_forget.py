@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from store_helpers import make_colony
 
 from phago import Colony, ColonyConfig, Position
+from phago import state as state_module
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
 from phago.export import GraphTable
@@ -198,17 +200,20 @@ WORDS = ["cell", "wall", "gene", "the", "and", "Cell", "proteins", "x1", "naïve
     words=st.lists(st.sampled_from([*WORDS, "https://cell.example/wall", "--", "a"]), max_size=40),
     chosen=st.lists(st.sampled_from(["cell", "wall", "gene", "proteins", "naïve", "über", "x1"])),
     window=st.integers(1, 6),
+    kernels=st.booleans(),
 )
 def test_a_documents_pairs_are_the_ones_its_words_within_the_window_give(
-    words: list[str], chosen: list[str], window: int
+    words: list[str], chosen: list[str], window: int, kernels: bool
 ) -> None:
-    """Which concept pairs a document wired, as a forget works it out (the digester's
-    kernels find the terms): the pairs its tokens within ``window`` words give, read with
-    the tokeniser, for ASCII and other text, links, and a concept named twice."""
+    """Which concept pairs a document wired, as a forget works it out (with the digester's
+    term kernels where Numba is loaded, else with the tokeniser): the pairs its tokens
+    within ``window`` words give, for ASCII and other text, links, and a concept named
+    twice."""
     text = " ".join(words)
     labels = ["pad", *chosen, *chosen[:1]]
     concept_idx = np.arange(1, len(labels), dtype=np.int64)
-    got = _document_pairs(concept_idx, labels, text, window)
+    with patch.object(state_module, "kernel_pays", lambda *_, **__: kernels):
+        got = _document_pairs(concept_idx, labels, text, window)
     # the rule, read the slow way: every keyword occurrence, then the pairs within reach
     index = {labels[i]: n for n, i in enumerate(concept_idx.tolist())}
     occ = [(index[w], p) for w, p in tokenize_with_positions(text) if w in index]
@@ -226,3 +231,22 @@ def test_a_documents_pairs_are_the_ones_its_words_within_the_window_give(
         if concept_idx[a] != concept_idx[b]
     }
     assert {tuple(r) for r in got.tolist()} == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    present=st.sets(st.integers(0, 2**40), max_size=60),
+    keys=st.lists(st.integers(0, 2**40), max_size=60),
+    hashed=st.booleans(),
+)
+def test_the_membership_a_forget_tests_pairs_with_is_isin_either_way(
+    present: set[int], keys: list[int], hashed: bool
+) -> None:
+    """Which (document, concept) keys a forget's last round finds among those present: by a
+    hash table of them (Numba's kernels, for many lookups) or a binary search per key, the
+    same answer as ``np.isin``."""
+    sorted_present = np.array(sorted(present), dtype=np.int64)
+    wanted = np.array(keys, dtype=np.int64)
+    lookups = (1 << 30) if hashed else 0
+    member = state_module._membership(sorted_present, lookups)
+    assert member(wanted).tolist() == np.isin(wanted, sorted_present).tolist()

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago._jit import kernel_pays
 from phago._kernels import window_pairs as window_pairs_kernel
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig, real_number
@@ -171,6 +172,10 @@ def pairs_within(
     """Pairs ``(i, j)``, ``i < j``, of the ``k`` keyword indices whose occurrences (keyword
     ``kid[n]`` at word ``pos[n]``, in text order) are within ``window`` words.
 
+    Positions increase along the text, each word its own. The pairs come ascending. Where
+    Numba is not loaded (a command forgetting in a store), they are found with NumPy, one
+    pass per distance of 1 to ``window`` occurrences, rather than starting Numba for them.
+
     Example:
         >>> kid, pos = np.array([0, 1, 2, 0]), np.array([0, 1, 5, 6])
         >>> pairs_within(kid, pos, 1, 3).tolist()
@@ -178,7 +183,30 @@ def pairs_within(
     """
     if len(kid) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    return window_pairs_kernel(kid, pos, int(window), k)
+    if kernel_pays(len(kid), loaded_min=0, cold_min=_PAIRS_COLD_MIN):
+        return window_pairs_kernel(kid, pos, int(window), k)
+    return _pairs_within_numpy(kid, pos, int(window), k)
+
+
+_PAIRS_COLD_MIN = 1 << 62
+"""(never: a text's pairs do not pay for Numba's start by themselves)"""
+
+
+def _pairs_within_numpy(
+    kid: npt.NDArray[np.int64], pos: npt.NDArray[np.int64], window: int, k: int
+) -> npt.NDArray[np.int64]:
+    """:func:`pairs_within` with NumPy: occurrence ``a`` and ``a + s`` are within reach only
+    for ``s <= window`` (positions grow by one word at least)."""
+    kid = np.asarray(kid, dtype=np.int64)
+    pos = np.asarray(pos, dtype=np.int64)
+    codes = []
+    for s in range(1, min(window, len(kid) - 1) + 1):
+        near = pos[s:] - pos[:-s] <= window
+        x, y = kid[:-s][near], kid[s:][near]
+        apart = x != y
+        codes.append(np.minimum(x, y)[apart] * k + np.maximum(x, y)[apart])
+    found = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
+    return np.stack([found // k, found % k], axis=1).astype(np.int64)
 
 
 class Digester(Agent):
