@@ -19,6 +19,7 @@ Usage:
     python benchmarks/cli_latency.py --store /tmp/notes3000.db --notes 3000 --repeat 5
     python benchmarks/cli_latency.py --store /tmp/notes3000.db --src /tmp/old-phago/src --src src
     python benchmarks/cli_latency.py --store /tmp/notes3000-2 --shards 2 --notes 3000
+    python benchmarks/cli_latency.py --store /tmp/notes3000-large.db --large --notes 3000
 """
 
 from __future__ import annotations
@@ -91,9 +92,12 @@ def phago_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "phago", *args]
 
 
-def build_store(store: Path, corpus: Path, count: int, shards: int | None = None) -> Path:
+def build_store(
+    store: Path, corpus: Path, count: int, shards: int | None = None, large: bool = False
+) -> Path:
     """Write ``count`` notes to a folder beside ``store`` and ingest them into ``store`` (a
-    distributed store of ``shards`` shards, a folder, where given).
+    distributed store of ``shards`` shards, a folder, where given; with ``large``, made with
+    ``phago ingest --large``: the large-corpus settings, which wire within a window).
 
     Returns:
         The folder of notes.
@@ -104,6 +108,7 @@ def build_store(store: Path, corpus: Path, count: int, shards: int | None = None
         (folder / f"note{i:05d}.txt").write_text(text + "\n", encoding="utf-8")
     start = time.perf_counter()
     sharded = ["--shards", str(shards)] if shards else []
+    sharded += ["--large"] if large else []
     subprocess.run(phago_command("ingest", str(folder), "--db", str(store), *sharded), check=True)
     print(f"built {store} from {count} notes in {time.perf_counter() - start:.1f} s")
     return folder
@@ -212,6 +217,11 @@ def main(argv: list[str] | None = None) -> None:
         help="Build the store as a distributed store of this many shards (a folder).",
     )
     ap.add_argument(
+        "--large",
+        action="store_true",
+        help="Build the store with `phago ingest --large` (the large-corpus settings).",
+    )
+    ap.add_argument(
         "--src",
         action="append",
         default=None,
@@ -221,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     sources: list[str | None] = [str(Path(s).resolve()) for s in args.src] if args.src else [None]
     if not args.store.exists():
-        build_store(args.store, args.corpus, args.notes, args.shards)
+        build_store(args.store, args.corpus, args.notes, args.shards, args.large)
     times = run(args.store, args.corpus, args.notes, args.repeat, sources)
     names = [src or "installed" for src in sources]
     print(f"{args.notes} notes, median (min) of {args.repeat} runs, in seconds")
