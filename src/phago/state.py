@@ -1261,8 +1261,8 @@ pays; a command forgetting in a store file does not start it below)."""
 def _membership(present: IntArray, lookups: int) -> Callable[[IntArray], npt.NDArray[np.bool_]]:
     """A test of which keys are among ``present`` (sorted, distinct, non-negative) for about
     ``lookups`` keys in all: one hash table of ``present`` where the lookups are many (a
-    Numba kernel's probe per key: 0.15-0.2 s for 3.4 million keys among 760,000, where a
-    binary search per key took 1.0-1.1 s), else a binary search per key.
+    Numba kernel's probe per key, where a binary search per key misses the cache at each
+    step: ``benchmarks/key_membership.py``), else a binary search per key.
 
     Example:
         >>> member = _membership(np.array([2, 5, 9]), 3)

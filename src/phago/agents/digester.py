@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from phago._arrays import unique_sorted
 from phago._jit import kernel_pays
 from phago._kernels import window_pairs as window_pairs_kernel
 from phago.agents.base import Agent, AgentProfile, ColonyView
@@ -205,7 +206,7 @@ def _pairs_within_numpy(
         x, y = kid[:-s][near], kid[s:][near]
         apart = x != y
         codes.append(np.minimum(x, y)[apart] * k + np.maximum(x, y)[apart])
-    found = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
+    found = unique_sorted(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
     return np.stack([found // k, found % k], axis=1).astype(np.int64)
 
 
