@@ -1622,10 +1622,15 @@ class HebbianGraph:
         report and :meth:`degrees` then skip that pass)."""
         deg = self._deg
         if deg is None:
-            deg = np.zeros(self._n, dtype=_INT)
             live = self._alive[: self._m]
-            K.add_at(deg, self._ea[: self._m][live], 1)
-            K.add_at(deg, self._eb[: self._m][live], 1)
+            ends_a, ends_b = self._ea[: self._m][live], self._eb[: self._m][live]
+            if kernel_pays(self._m, loaded_min=0, cold_min=_COLD_KERNEL_MIN):
+                deg = np.zeros(self._n, dtype=_INT)
+                K.add_at(deg, ends_a, 1)
+                K.add_at(deg, ends_b, 1)
+            else:  # (a store's summary, written by a command that starts no Numba)
+                deg = np.bincount(ends_a, minlength=self._n).astype(_INT)
+                deg += np.bincount(ends_b, minlength=self._n)
             self._deg = deg
         elif len(deg) < self._n:
             grown = np.zeros(max(self._n, 2 * len(deg)), dtype=_INT)
@@ -1776,7 +1781,11 @@ class HebbianGraph:
     ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """``indices`` checked to name nodes, and a flag per node for them."""
         idx = np.asarray(indices, dtype=_INT)
-        if not K.all_in_range(idx, 0, self._n):
+        if kernel_pays(len(idx), loaded_min=0, cold_min=_COLD_KERNEL_MIN):
+            inside = K.all_in_range(idx, 0, self._n)
+        else:
+            inside = not len(idx) or (int(idx.min()) >= 0 and int(idx.max()) < self._n)
+        if not inside:
             raise NodeNotFound(f"node indices outside [0, {self._n})")
         listed = np.zeros(self._n, dtype=np.bool_)
         listed[idx] = True

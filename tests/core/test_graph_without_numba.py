@@ -13,6 +13,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import phago.graph as graph_mod
-from phago.errors import GraphError
+from phago.errors import GraphError, NodeNotFound
 from phago.graph import HebbianGraph
 
 
@@ -274,3 +275,73 @@ def test_measuring_edge_memory_leaves_the_edge_table_to_its_first_use() -> None:
     assert g._table_due  # not built to be measured
     assert g.edge_count == 2 and g.get_edge(g.id_at(0), g.id_at(1)) is not None  # built on use
     assert not g._table_due
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    pairs=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=30),
+    listed=st.lists(st.integers(-2, 13), max_size=6),
+)
+def test_degrees_and_listed_nodes_are_the_same_without_numba(
+    n: int, pairs: list[tuple[int, int]], listed: list[int]
+) -> None:
+    """A graph's degrees (counted once, by a kernel or with NumPy) and its check of listed
+    node indices give the same answers on both paths."""
+    kept = sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b and max(a, b) < n})
+    answers = []
+    for use_kernel in (True, False):
+        with patch.object(graph_mod, "kernel_pays", lambda *_, k=use_kernel, **__: k):
+            g = _from_edges(n, [a for a, _ in kept], [b for _, b in kept])
+            degrees = g.degrees().tolist()
+            try:
+                incident = g.degrees_and_incident_edges(listed)[1][1].tolist()
+            except NodeNotFound:
+                incident = None
+        answers.append((degrees, incident))
+    assert answers[0] == answers[1]
+    want = [sum(v in pair for pair in kept) for v in range(n)]
+    assert answers[0][0] == want
+    assert (answers[0][1] is None) == any(not 0 <= i < n for i in listed)
+
+
+def test_a_forget_in_a_distributed_store_does_not_start_numba(tmp_path: Path) -> None:
+    """`phago forget` in a distributed store (it writes the store's summary, with every
+    concept's degree) leaves Numba unloaded, and the store it leaves is the one this process
+    (Numba loaded) leaves."""
+    from phago.corpus import grid_positions, load_sample_corpus
+    from phago.distributed import DistributedColony
+    from phago.store import forget_in_store, read_summary, save_distributed
+
+    docs = load_sample_corpus()[:12]
+    dc = DistributedColony(num_shards=2, seed=0)
+    try:
+        dc.ingest_documents(
+            [
+                (d.title, d.content, (p.x, p.y))
+                for d, p in zip(docs, grid_positions(len(docs)), strict=True)
+            ]
+        )
+        dc.spawn_digesters(2)
+        dc.run_until_digested(300)
+        gone = int(dc.documents()[3].id)
+        for name in ("here", "there"):
+            save_distributed(dc, tmp_path / name)
+    finally:
+        dc.close()
+    forget_in_store(tmp_path / "here", [gone])
+    code = (
+        "import sys\n"
+        "from phago.cli import main\n"
+        "try:\n"
+        f"    main(['forget', '{gone}', '--db', {str(tmp_path / 'there')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('numba' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    here, there = read_summary(tmp_path / "here"), read_summary(tmp_path / "there")
+    assert here.stats == there.stats and here.top_concepts == there.top_concepts
+    assert here.stats["documents_total"] == len(docs) - 1
