@@ -13,6 +13,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import numpy as np
@@ -223,25 +224,33 @@ def test_duplicate_edges_are_refused_on_both_paths(path: str) -> None:
         _from_edges(4, [0, 3], [3, 0])  # the same pair, either way round
 
 
+def _digested_on_two_shards(documents: int | None, digesters: int) -> Any:
+    """A two-shard local colony of the sample corpus (its first ``documents``; None: all)
+    run until digested."""
+    from phago.corpus import grid_positions, load_sample_corpus
+    from phago.distributed import DistributedColony
+
+    docs = load_sample_corpus()[:documents]
+    dc = DistributedColony(num_shards=2, seed=0)
+    dc.ingest_documents(
+        [
+            (d.title, d.content, (p.x, p.y))
+            for d, p in zip(docs, grid_positions(len(docs)), strict=True)
+        ]
+    )
+    dc.spawn_digesters(digesters)
+    dc.run_until_digested(300)
+    return dc
+
+
 def test_a_distributed_store_answers_a_query_without_numba(tmp_path: Path) -> None:
     """Loading a distributed store and querying its merged graph leaves Numba unloaded,
     and the answer is the one this process (Numba loaded) gives."""
-    from phago.corpus import grid_positions, load_sample_corpus
-    from phago.distributed import DistributedColony
     from phago.query.retrieve import retrieve
     from phago.store import save_distributed
 
-    docs = load_sample_corpus()
-    dc = DistributedColony(num_shards=2, seed=0)
+    dc = _digested_on_two_shards(None, digesters=3)
     try:
-        dc.ingest_documents(
-            [
-                (d.title, d.content, (p.x, p.y))
-                for d, p in zip(docs, grid_positions(len(docs)), strict=True)
-            ]
-        )
-        dc.spawn_digesters(3)
-        dc.run_until_digested(300)
         save_distributed(dc, tmp_path / "store")
         want = [(r.label, round(r.score, 9)) for r in retrieve(dc, "membrane protein", 5)]
     finally:
@@ -309,21 +318,10 @@ def test_a_forget_in_a_distributed_store_does_not_start_numba(tmp_path: Path) ->
     """`phago forget` in a distributed store (it writes the store's summary, with every
     concept's degree) leaves Numba unloaded, and the store it leaves is the one this process
     (Numba loaded) leaves."""
-    from phago.corpus import grid_positions, load_sample_corpus
-    from phago.distributed import DistributedColony
     from phago.store import forget_in_store, read_summary, save_distributed
 
-    docs = load_sample_corpus()[:12]
-    dc = DistributedColony(num_shards=2, seed=0)
+    dc = _digested_on_two_shards(12, digesters=2)
     try:
-        dc.ingest_documents(
-            [
-                (d.title, d.content, (p.x, p.y))
-                for d, p in zip(docs, grid_positions(len(docs)), strict=True)
-            ]
-        )
-        dc.spawn_digesters(2)
-        dc.run_until_digested(300)
         gone = int(dc.documents()[3].id)
         for name in ("here", "there"):
             save_distributed(dc, tmp_path / name)
@@ -339,9 +337,7 @@ def test_a_forget_in_a_distributed_store_does_not_start_numba(tmp_path: Path) ->
         "    assert not exc.code, exc.code\n"
         "print('numba' in sys.modules)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().splitlines()[-1] == "False"
+    assert _printed_by_a_fresh_python(code)[-1] == "False"
     here, there = read_summary(tmp_path / "here"), read_summary(tmp_path / "there")
     assert here.stats == there.stats and here.top_concepts == there.top_concepts
-    assert here.stats["documents_total"] == len(docs) - 1
+    assert here.stats["documents_total"] == 12 - 1
