@@ -15,13 +15,15 @@ With one shard, the cross-shard rows are empty: what n shards spend there is the
 A second table counts the degree cap's messages per tick, summed over the shards: the
 (node, shard) pairs owners asked for, the edges reported in answer, the degree entries
 reported, the drops ordered, and the bytes of those reports and orders (their arrays'
-sizes, about what they pickle to).
+sizes, about what they pickle to). A third gives the passes of Python's cyclic collector
+during the run, by generation, with their seconds (the shards pause it for each tick).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import time
 from collections import Counter
@@ -31,7 +33,7 @@ from typing import Any, cast
 from phago.colony import Colony
 from phago.distributed.degree_cap import CapOrder, DegreeReport, GlobalDegreeCap
 from phago.distributed.shard import ShardedColony
-from w3common import w3_colony, w3_items, warm_up
+from w3common import CollectorPasses, w3_colony, w3_items, warm_up
 
 # (class, method, what it is): the rows, in this order
 TIMED: list[tuple[type, str, str]] = [
@@ -121,9 +123,14 @@ def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
         seconds.clear()
         calls.clear()
         traffic.clear()
-        t0 = time.perf_counter()
-        ticks = dc.run_until_digested(5000)
-        wall = time.perf_counter() - t0
+        passes = CollectorPasses()
+        gc.callbacks.append(passes)
+        try:
+            t0 = time.perf_counter()
+            ticks = dc.run_until_digested(5000)
+            wall = time.perf_counter() - t0
+        finally:
+            gc.callbacks.remove(passes)
         edges = dc.stats().graph_edges
         dc.close()
     finally:
@@ -153,6 +160,7 @@ def run(docs: int, shards: int, items: list[Any]) -> dict[str, Any]:
         "edges": edges,
         "rows": rows,
         "cap_messages_per_tick": per_tick,
+        "collector": passes.by_generation(),
     }
 
 
@@ -183,6 +191,13 @@ def main() -> None:
             row = r["rows"][k]
             cells.append(f"{row['seconds']:.2f} ({row['ms_per_call']:.2f})" if row["calls"] else "")
         print(f"| {what} | " + " | ".join(cells) + " |")
+    print()
+    print("Python's cyclic collector during the run: passes (seconds) by generation")
+    print("| generation | " + " | ".join(f"{r['shards']} shard(s)" for r in results) + " |")
+    print("|---|" + "---:|" * len(results))
+    for g in range(3):
+        cells = [f"{r['collector'][g][0]} ({r['collector'][g][1]:.2f})" for r in results]
+        print(f"| {('young', 'middle', 'oldest')[g]} | " + " | ".join(cells) + " |")
     print()
     print("The degree cap's messages per tick, summed over shards")
     print("| message | " + " | ".join(f"{r['shards']} shard(s)" for r in results) + " |")

@@ -24,23 +24,7 @@ import time
 from typing import Any
 
 from phago import Colony, ColonyConfig, Digester, Position
-from w3common import w3_colony, w3_items
-
-
-class CollectorPasses:
-    """Counts the cyclic collector's passes (and their seconds) while it is installed."""
-
-    def __init__(self) -> None:
-        self.passes = 0
-        self.seconds = 0.0
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.passes += 1
-            self.seconds += time.perf_counter() - self._started
+from w3common import CollectorPasses, w3_colony, w3_items
 
 
 def _one_colony(docs: int) -> Any:

@@ -80,6 +80,37 @@ def w3_arguments(
     return ap
 
 
+class CollectorPasses:
+    """Python's cyclic collector's passes and their seconds, by generation, while this
+    object is in ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self._passes = [[0, 0.0] for _ in range(3)]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            row = self._passes[info["generation"]]
+            row[0] += 1
+            row[1] += time.perf_counter() - self._started
+
+    def by_generation(self) -> list[tuple[int, float]]:
+        """``(passes, seconds)`` for generations 0, 1 and 2."""
+        return [(int(n), round(float(t), 3)) for n, t in self._passes]
+
+    @property
+    def passes(self) -> int:
+        """Passes of every generation."""
+        return sum(int(n) for n, _ in self._passes)
+
+    @property
+    def seconds(self) -> float:
+        """Their seconds."""
+        return sum(float(t) for _, t in self._passes)
+
+
 def rss_mib() -> float:
     """Peak resident memory of this process, MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
