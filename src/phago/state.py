@@ -1256,20 +1256,24 @@ _MEMBERSHIP_TABLE_MIN = 1 << 16
 _MEMBERSHIP_TABLE_COLD_MIN = 1 << 23
 """... and from this many where Numba is not loaded yet (its start, about a second, then
 pays; a command forgetting in a store file does not start it below)."""
+_MEMBERSHIP_TABLE_MAX_KEYS = 1 << 22
+"""Above this many keys present, a binary search per key: the table (16 bytes a bucket,
+two to four buckets a key) would take over 128 MiB for the forget's round."""
 
 
 def _membership(present: IntArray, lookups: int) -> Callable[[IntArray], npt.NDArray[np.bool_]]:
     """A test of which keys are among ``present`` (sorted, distinct, non-negative) for about
-    ``lookups`` keys in all: one hash table of ``present`` where the lookups are many (a
-    Numba kernel's probe per key, where a binary search per key misses the cache at each
-    step: ``benchmarks/key_membership.py``), else a binary search per key.
+    ``lookups`` keys in all: one hash table of ``present`` where the lookups are many and
+    the keys present not too many for its memory (a Numba kernel's probe per key, where a
+    binary search per key misses the cache at each step: ``benchmarks/key_membership.py``),
+    else a binary search per key.
 
     Example:
         >>> member = _membership(np.array([2, 5, 9]), 3)
         >>> member(np.array([5, 6, 9])).tolist()
         [True, False, True]
     """
-    if len(present) and kernel_pays(
+    if 0 < len(present) <= _MEMBERSHIP_TABLE_MAX_KEYS and kernel_pays(
         lookups, loaded_min=_MEMBERSHIP_TABLE_MIN, cold_min=_MEMBERSHIP_TABLE_COLD_MIN
     ):
         size = 16

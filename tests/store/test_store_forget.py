@@ -250,3 +250,16 @@ def test_the_membership_a_forget_tests_pairs_with_is_isin_either_way(
     lookups = (1 << 30) if hashed else 0
     member = state_module._membership(sorted_present, lookups)
     assert member(wanted).tolist() == np.isin(wanted, sorted_present).tolist()
+
+
+def test_too_many_keys_for_a_table_are_searched_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above a bound on the keys present the lookups search the sorted keys: the table would
+    take too much memory (with the bound lowered, no table is made, the answer unchanged)."""
+
+    def no_table(*_: object) -> None:
+        raise AssertionError("a table was made")
+
+    monkeypatch.setattr(state_module, "_MEMBERSHIP_TABLE_MAX_KEYS", 2)
+    monkeypatch.setattr(state_module.K, "id_table_insert", no_table)
+    member = state_module._membership(np.array([2, 5, 9], dtype=np.int64), 1 << 30)
+    assert member(np.array([9, 3, 2], dtype=np.int64)).tolist() == [True, False, True]
