@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from store_helpers import make_colony
 
 from phago import Colony, ColonyConfig, Position
+from phago import _kernels as kernels_module
 from phago import state as state_module
 from phago.corpus import load_sample_corpus
 from phago.distributed import DistributedColony
@@ -260,6 +261,6 @@ def test_too_many_keys_for_a_table_are_searched_instead(monkeypatch: pytest.Monk
         raise AssertionError("a table was made")
 
     monkeypatch.setattr(state_module, "_MEMBERSHIP_TABLE_MAX_KEYS", 2)
-    monkeypatch.setattr(state_module.K, "id_table_insert", no_table)
+    monkeypatch.setattr(kernels_module, "id_table_insert", no_table)
     member = state_module._membership(np.array([2, 5, 9], dtype=np.int64), 1 << 30)
     assert member(np.array([9, 3, 2], dtype=np.int64)).tolist() == [True, False, True]
