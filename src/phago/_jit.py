@@ -153,6 +153,16 @@ def njit(*args: Any, **options: Any) -> Any:
     return decorate
 
 
+def numba_loaded() -> bool:
+    """Whether Numba is imported in this process already (its start is paid).
+
+    Example:
+        >>> isinstance(numba_loaded(), bool)
+        True
+    """
+    return "numba" in sys.modules
+
+
 def kernel_pays(items: int, *, loaded_min: int, cold_min: int) -> bool:
     """Whether a kernel is worth calling on ``items`` items instead of a NumPy or Python
     path with the same result: from ``loaded_min`` items where Numba is imported already,
@@ -162,4 +172,4 @@ def kernel_pays(items: int, *, loaded_min: int, cold_min: int) -> bool:
         >>> kernel_pays(10, loaded_min=1_000, cold_min=10**9)
         False
     """
-    return items >= (loaded_min if "numba" in sys.modules else cold_min)
+    return items >= (loaded_min if numba_loaded() else cold_min)

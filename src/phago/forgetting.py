@@ -90,11 +90,10 @@ def reload_agents(
 ) -> None:
     """After a forget in the state :func:`forget_state` gave (``agents``: its agents'
     parts after the forget): each agent whose part changed (``before``: the parts as they
-    were) loads its whole state with the changes, as :meth:`Colony.forget_documents
-    <phago.colony.Colony.forget_documents>` gives it. Only the changed part goes through
-    JSON data, as there; the rest is what the agent's ``state_dict()`` gave, which its
-    ``load_state_dict`` takes back as it is (turning an agent's whole state into JSON data
-    and back was a third of a forget's time)."""
+    were) loads its whole state with the changes. Only the changed part goes through JSON
+    data, as a store's state holds it; the rest is what the agent's ``state_dict()`` gave,
+    which its ``load_state_dict`` takes back as it is (turning an agent's whole state into
+    JSON data and back was a third of a forget's time)."""
     for agent, old, got, sd in zip(colony.agents, before, agents, whole, strict=True):
         if got.state != old:
             agent.load_state_dict({**sd, **from_jsonable(to_jsonable(got.state))})

@@ -53,7 +53,7 @@ import numpy.typing as npt
 from phago import _kernels as K
 from phago._arrays import unique_sorted
 from phago._gc import cyclic_gc_paused
-from phago._jit import kernel_pays
+from phago._jit import kernel_pays, numba_loaded
 from phago.agents.base import Agent
 from phago.agents.digester import Digester, pairs_within
 from phago.agents.fitness import AgentFitness, FitnessTracker
@@ -1162,10 +1162,6 @@ def checked_document_ids(doc_ids: Iterable[object]) -> list[int]:
     return list(out)
 
 
-_NOT_COLD = 1 << 62
-"""(``kernel_pays``'s ``cold_min`` for work that never starts Numba by itself)"""
-
-
 def _document_pairs(
     concept_idx: IntArray, labels: list[str], text: str | None, window: int | None
 ) -> IntArray:
@@ -1179,7 +1175,7 @@ def _document_pairs(
         # (a live colony's forget), else through the tokeniser (a command forgetting in a
         # store does not start Numba for it); the same words either way
         place = {labels[i]: n for n, i in enumerate(concept_idx.tolist())}
-        if kernel_pays(1, loaded_min=0, cold_min=_NOT_COLD):
+        if numba_loaded():
             names, term_of, word = analyse_keyword_labels(text)
             concept_of = np.fromiter((place.get(t, -1) for t in names), np.int64, len(names))
             at = concept_of[term_of]

@@ -213,7 +213,7 @@ def test_a_documents_pairs_are_the_ones_its_words_within_the_window_give(
     text = " ".join(words)
     labels = ["pad", *chosen, *chosen[:1]]
     concept_idx = np.arange(1, len(labels), dtype=np.int64)
-    with patch.object(state_module, "kernel_pays", lambda *_, **__: kernels):
+    with patch.object(state_module, "numba_loaded", lambda: kernels):
         got = _document_pairs(concept_idx, labels, text, window)
     # the rule, read the slow way: every keyword occurrence, then the pairs within reach
     index = {labels[i]: n for n, i in enumerate(concept_idx.tolist())}

@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phago._arrays import unique_sorted
-from phago._jit import kernel_pays
+from phago._jit import numba_loaded
 from phago._kernels import window_pairs as window_pairs_kernel
 from phago.agents.base import Agent, AgentProfile, ColonyView
 from phago.config import ColonyConfig, real_number
@@ -184,13 +184,9 @@ def pairs_within(
     """
     if len(kid) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    if kernel_pays(len(kid), loaded_min=0, cold_min=_PAIRS_COLD_MIN):
+    if numba_loaded():  # (a text's pairs never pay for Numba's start by themselves)
         return window_pairs_kernel(kid, pos, int(window), k)
     return _pairs_within_numpy(kid, pos, int(window), k)
-
-
-_PAIRS_COLD_MIN = 1 << 62
-"""(never: a text's pairs do not pay for Numba's start by themselves)"""
 
 
 def _pairs_within_numpy(
